@@ -1,0 +1,86 @@
+# async-inspect: hand-written Makefile with dependency files (after tig's).
+#
+#   make            build build/async-inspect
+#   make demo       install dependencies, build, run the tool on a bundled demo program
+#   make check      install dependencies, build, run every test, then again under ASan+UBSan
+#   make deps       install the Debian packages we need (apt-get; a no-op when all are there)
+#   make install    install the binary and man page under PREFIX (default /usr/local)
+#   make bench      run the benchmarks in tests/bench
+
+PREFIX ?= /usr/local
+BUILD ?= build
+CC ?= gcc
+PKGS = libdwarf libelf libunwind-generic libunwind-ptrace jansson ncursesw
+
+CPPFLAGS += -Iinclude -I/usr/include/libdwarf -D_GNU_SOURCE
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
+CFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz
+
+SRC = $(sort $(wildcard src/*/*.c))
+MAIN_SRC = src/cli/main.c
+LIB_SRC = $(filter-out $(MAIN_SRC),$(SRC))
+OBJ = $(SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(sort $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c))
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+BIN = $(BUILD)/async-inspect
+TEST_BIN = $(BUILD)/ai-tests
+FIXTURES = $(BUILD)/fixtures
+SAN_BUILD = $(BUILD)/san
+
+.PHONY: all demo check test test-san deps install bench fixtures clean
+
+all: $(BIN)
+
+$(BIN): $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+deps:
+	@tests/install-deps.sh
+
+fixtures: $(BIN)
+	@tests/fixtures/build.sh $(FIXTURES)
+
+# The suite: Criterion runs unit tests and end-to-end tests of the real binary on the fixtures.
+test: $(BIN) $(TEST_BIN) fixtures
+	AI_BINARY=$(BIN) AI_FIXTURES=$(FIXTURES) AI_SOURCE=$(CURDIR) $(TEST_BIN) --jobs 2
+
+# The same suite built with AddressSanitizer and UBSan in its own tree.
+test-san:
+	$(MAKE) BUILD=$(SAN_BUILD) SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		CFLAGS="-O1 -g" $(SAN_BUILD)/async-inspect $(SAN_BUILD)/ai-tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		AI_BINARY=$(SAN_BUILD)/async-inspect AI_FIXTURES=$(FIXTURES) AI_SOURCE=$(CURDIR) \
+		$(SAN_BUILD)/ai-tests --jobs 2
+
+check: deps
+	$(MAKE) test
+	$(MAKE) test-san
+
+demo: deps
+	$(MAKE) $(BIN) fixtures
+	@tests/demo.sh $(BIN) $(FIXTURES)
+
+bench: $(BIN) fixtures
+	@tests/bench/threads.sh $(BIN) $(FIXTURES)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/async-inspect
+	install -m 644 docs/async-inspect.1 $(DESTDIR)$(PREFIX)/share/man/man1/async-inspect.1
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,54 @@
+/* Target memory: reads by address over segments, after drgn's memory_reader.
+ *
+ * A live process is one segment over the whole address space read with process_vm_readv (and
+ * /proc/PID/mem where that is refused); a core file is its PT_LOAD segments plus the files it maps.
+ * A read that fails is an AI_ERROR_FAULT error carrying the first address that could not be read,
+ * never a crash. While the target is stopped, reads go through a small page cache; the owner of the
+ * target calls ai_memory_flush() whenever the target runs again. */
+#ifndef AI_MEMORY_H
+#define AI_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ai/error.h"
+
+/* Reads count bytes at address, which lies within one segment. Returns a fault error if any byte
+ * could not be read. `arg` is the one given to ai_memory_add_segment (borrowed). */
+typedef struct ai_error *ai_memory_read_fn(void *buf, uint64_t address, size_t count, void *arg);
+
+struct ai_memory_stats {
+	uint64_t reads;      /* ai_memory_read calls */
+	uint64_t syscalls;   /* segment reads that reached the target (process_vm_readv etc.) */
+	uint64_t bytes;      /* bytes copied from the target */
+};
+
+struct ai_memory;
+
+struct ai_memory *ai_memory_create(void);
+void ai_memory_destroy(struct ai_memory *mem);
+
+/* Adds [start, end). Where segments overlap, the one added last wins. */
+void ai_memory_add_segment(struct ai_memory *mem, uint64_t start, uint64_t end,
+			   ai_memory_read_fn *read_fn, void *arg);
+
+/* Reads of a live process: process_vm_readv, falling back to /proc/PID/mem. The pid must stay
+ * valid for the life of mem. */
+void ai_memory_add_process(struct ai_memory *mem, pid_t pid);
+
+struct ai_error *ai_memory_read(struct ai_memory *mem, void *buf, uint64_t address, size_t count);
+struct ai_error *ai_memory_read_u64(struct ai_memory *mem, uint64_t address, uint64_t *ret);
+/* Reads a NUL-terminated string of at most max_len bytes into a new heap string. */
+struct ai_error *ai_memory_read_cstr(struct ai_memory *mem, uint64_t address, size_t max_len,
+				     char **ret);
+
+/* Enables or disables the page cache; disabled by default. */
+void ai_memory_set_caching(struct ai_memory *mem, bool enabled);
+/* Drops cached pages: call whenever the target may have run. */
+void ai_memory_flush(struct ai_memory *mem);
+
+const struct ai_memory_stats *ai_memory_stats(const struct ai_memory *mem);
+
+#endif

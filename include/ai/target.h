@@ -1,0 +1,88 @@
+/* The inspected program: a live process under ptrace, or a core file with its executable.
+ *
+ * Only this module calls ptrace. A live target is attached with PTRACE_SEIZE on every thread (new
+ * threads are followed through PTRACE_O_TRACECLONE); ai_target_stop() stops the world with
+ * PTRACE_INTERRUPT, ai_target_resume() lets it run again, ai_target_destroy() detaches and leaves it
+ * running exactly as before. Every attached tid is also kept in a process-wide registry so that our
+ * own fatal signals and SIGINT/SIGTERM/SIGHUP detach before we die (ai_target_install_signal_handlers). */
+#ifndef AI_TARGET_H
+#define AI_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "ai/error.h"
+#include "ai/maps.h"
+#include "ai/memory.h"
+
+enum ai_target_kind {
+	AI_TARGET_LIVE,
+	AI_TARGET_CORE,
+};
+
+struct ai_thread {
+	pid_t tid;
+	char name[64];  /* /proc/PID/task/TID/comm; "" when unknown (cores) */
+	char state;     /* scheduler state before we stopped it ('R', 'S', 'D', ...); '?' if unknown */
+	struct user_regs_struct regs; /* valid when regs_valid: the thread is stopped, or from the core */
+	bool regs_valid;
+	/* Private to the target module. */
+	bool stopped;
+	int pending_signal; /* a signal that arrived while stopping it, delivered again on resume */
+};
+
+struct ai_target {
+	enum ai_target_kind kind;
+	pid_t pid;
+	char *exe_path;            /* owned: the executable (from /proc/PID/exe or --exe) */
+	struct ai_thread *threads; /* owned; valid while stopped (live) or always (core) */
+	size_t thread_count, thread_capacity;
+	struct ai_memory *memory;  /* owned */
+	struct ai_maps maps;       /* refreshed by every stop */
+	bool is_stopped;
+	uint64_t stopped_at_us;    /* ai_now_us() when the last stop began */
+	uint64_t last_pause_us;    /* how long the last stop..resume kept the target paused */
+	/* core files only */
+	char *core_path;           /* owned */
+	int core_fd;
+	void *core_elf;            /* Elf * (libelf) */
+};
+
+/* Attaches to every thread of pid, leaving it running. */
+struct ai_error *ai_target_attach(pid_t pid, struct ai_target **ret);
+/* Opens a core file (e.g. from gdb's gcore) with the executable that produced it. Checks that they
+ * match. */
+struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path,
+				     struct ai_target **ret);
+
+/* Stops every thread, refreshes the thread list, registers and maps. A no-op for cores. */
+struct ai_error *ai_target_stop(struct ai_target *target);
+/* Lets every thread run again, re-delivering signals that arrived while stopping. */
+struct ai_error *ai_target_resume(struct ai_target *target);
+/* Detaches (live) and frees everything. */
+void ai_target_destroy(struct ai_target *target);
+
+/* Launching (`run`): forks and execs argv[0] under ptrace. The child keeps our stdin, stdout,
+ * stderr and environment. */
+struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret);
+
+enum ai_run_event {
+	AI_RUN_TIMEOUT, /* timeout_ms passed with the target still running */
+	AI_RUN_EXITED,  /* the target's main process ended: see *status_ret (a wait status) */
+};
+/* Runs the event loop of a launched or attached target for up to timeout_ms (-1: forever): follows
+ * new threads, passes on every signal the target receives, returns when the target exits. */
+struct ai_error *ai_target_run(struct ai_target *target, int timeout_ms, enum ai_run_event *event_ret,
+			       int *status_ret);
+
+/* Installs handlers that detach from every attached thread on SIGINT/SIGTERM/SIGHUP and on our own
+ * crash signals, then let the signal take its course. */
+void ai_target_install_signal_handlers(void);
+
+/* Thread name and state of a live thread from /proc, into the given thread. */
+void ai_thread_read_proc(pid_t pid, struct ai_thread *thread);
+
+#endif

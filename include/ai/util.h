@@ -1,0 +1,33 @@
+/* Small helpers shared by every layer. Allocation aborts on out-of-memory, as in strace and htop:
+ * a debugger that runs out of memory has nothing sensible left to do. */
+#ifndef AI_UTIL_H
+#define AI_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AI_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define AI_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define AI_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grows *items (of *capacity elements of `size` bytes) so that it holds at least `needed`. */
+void ai_grow(void **items, size_t *capacity, size_t needed, size_t size);
+#define AI_GROW(items, capacity, needed) \
+	ai_grow((void **)&(items), &(capacity), (needed), sizeof(*(items)))
+
+/* Monotonic clock in microseconds, for pauses and timings. */
+uint64_t ai_now_us(void);
+
+/* Reads a whole small file (e.g. under /proc) into a NUL-terminated heap buffer; NULL on error with
+ * errno set. */
+char *ai_read_small_file(const char *path, size_t *len_ret);
+
+#endif
