@@ -31,6 +31,7 @@ struct ai_thread {
 	bool regs_valid;
 	/* Private to the target module. */
 	bool stopped;
+	bool group_stopped; /* in a job-control stop: resumed with PTRACE_LISTEN, so it stays stopped */
 	int pending_signal; /* a signal that arrived while stopping it, delivered again on resume */
 };
 
@@ -45,10 +46,12 @@ struct ai_target {
 	bool is_stopped;
 	uint64_t stopped_at_us;    /* ai_now_us() when the last stop began */
 	uint64_t last_pause_us;    /* how long the last stop..resume kept the target paused */
+	bool launched;             /* started by ai_target_launch: we are its parent */
+	bool exited;               /* the process is gone; exit_status holds its wait status */
+	int exit_status;
 	/* core files only */
 	char *core_path;           /* owned */
-	int core_fd;
-	void *core_elf;            /* Elf * (libelf) */
+	struct ai_core *core;      /* owned; private to core.c */
 };
 
 /* Attaches to every thread of pid, leaving it running. */
@@ -81,6 +84,10 @@ struct ai_error *ai_target_run(struct ai_target *target, int timeout_ms, enum ai
 /* Installs handlers that detach from every attached thread on SIGINT/SIGTERM/SIGHUP and on our own
  * crash signals, then let the signal take its course. */
 void ai_target_install_signal_handlers(void);
+
+/* For `run`: from now on, signals that other processes send to us go to pid instead (terminal
+ * signals such as Ctrl-C reach it directly); we no longer die of them. */
+void ai_target_forward_signals(pid_t pid);
 
 /* Thread name and state of a live thread from /proc, into the given thread. */
 void ai_thread_read_proc(pid_t pid, struct ai_thread *thread);

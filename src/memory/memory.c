@@ -1,0 +1,253 @@
+/* Target memory over segments, with a page cache for the many small reads of unwinding and
+ * decoding while the target is stopped. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "ai/memory.h"
+#include "ai/util.h"
+
+#define PAGE_SIZE_BYTES 4096u
+#define CACHE_SLOTS 512u /* 2 MiB: enough for every stack and hot heap page of a snapshot */
+/* Reads at least this long bypass the cache: they are bulk reads already. */
+#define CACHE_BYPASS_BYTES (2 * PAGE_SIZE_BYTES)
+
+struct segment {
+	uint64_t start, end;
+	ai_memory_read_fn *read_fn;
+	void *arg;
+};
+
+struct cache_slot {
+	uint64_t page; /* page address + 1, so that 0 means empty */
+	unsigned char bytes[PAGE_SIZE_BYTES];
+};
+
+struct process_reader {
+	pid_t pid;
+	int mem_fd;          /* /proc/PID/mem, opened on first need */
+	bool vm_readv_works; /* process_vm_readv was not refused */
+};
+
+struct ai_memory {
+	struct segment *segments;
+	size_t segment_count, segment_capacity;
+	struct process_reader *process; /* owned, when ai_memory_add_process was called */
+	bool caching;
+	struct cache_slot *cache;       /* CACHE_SLOTS slots, allocated on first use */
+	struct ai_memory_stats stats;
+};
+
+struct ai_memory *ai_memory_create(void)
+{
+	return xcalloc(1, sizeof(struct ai_memory));
+}
+
+void ai_memory_destroy(struct ai_memory *mem)
+{
+	if (!mem)
+		return;
+	if (mem->process) {
+		if (mem->process->mem_fd >= 0)
+			close(mem->process->mem_fd);
+		free(mem->process);
+	}
+	free(mem->cache);
+	free(mem->segments);
+	free(mem);
+}
+
+void ai_memory_add_segment(struct ai_memory *mem, uint64_t start, uint64_t end,
+			   ai_memory_read_fn *read_fn, void *arg)
+{
+	AI_GROW(mem->segments, mem->segment_capacity, mem->segment_count + 1);
+	mem->segments[mem->segment_count++] = (struct segment){ start, end, read_fn, arg };
+	ai_memory_flush(mem);
+}
+
+static struct ai_error *read_process_mem_file(struct process_reader *reader, void *buf,
+					      uint64_t address, size_t count)
+{
+	if (reader->mem_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)reader->pid);
+		reader->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (reader->mem_fd < 0)
+			return ai_error_from_errno(errno, "cannot read memory of process %d", (int)reader->pid);
+	}
+	size_t done = 0;
+	while (done < count) {
+		ssize_t n = pread(reader->mem_fd, (char *)buf + done, count - done, (off_t)(address + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ai_error_fault(address + done, "cannot read memory at 0x%" PRIx64,
+					      address + done);
+		done += (size_t)n;
+	}
+	return NULL;
+}
+
+static struct ai_error *read_process(void *buf, uint64_t address, size_t count, void *arg)
+{
+	struct process_reader *reader = arg;
+	size_t done = 0;
+	while (reader->vm_readv_works && done < count) {
+		struct iovec local = { (char *)buf + done, count - done };
+		struct iovec remote = { (void *)(uintptr_t)(address + done), count - done };
+		ssize_t n = process_vm_readv(reader->pid, &local, 1, &remote, 1, 0);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EPERM || errno == ENOSYS)) {
+			reader->vm_readv_works = false; /* e.g. a seccomp policy: /proc/PID/mem still works */
+			break;
+		}
+		if (n < 0 && errno == ESRCH)
+			return ai_error_create(AI_ERROR_TARGET_EXITED, "process %d has exited",
+					       (int)reader->pid);
+		return ai_error_fault(address + done, "cannot read memory at 0x%" PRIx64, address + done);
+	}
+	if (done < count)
+		return read_process_mem_file(reader, (char *)buf + done, address + done, count - done);
+	return NULL;
+}
+
+void ai_memory_add_process(struct ai_memory *mem, pid_t pid)
+{
+	struct process_reader *reader = xcalloc(1, sizeof(*reader));
+	reader->pid = pid;
+	reader->mem_fd = -1;
+	reader->vm_readv_works = true;
+	mem->process = reader;
+	ai_memory_add_segment(mem, 0, UINT64_MAX, read_process, reader);
+}
+
+/* Reads [address, address + count) from the segments, the most recently added first. */
+static struct ai_error *read_uncached(struct ai_memory *mem, void *buf, uint64_t address, size_t count)
+{
+	while (count > 0) {
+		const struct segment *seg = NULL;
+		for (size_t i = mem->segment_count; i-- > 0;) {
+			if (address >= mem->segments[i].start && address < mem->segments[i].end) {
+				seg = &mem->segments[i];
+				break;
+			}
+		}
+		if (!seg)
+			return ai_error_fault(address, "address 0x%" PRIx64 " is not mapped", address);
+		/* Stop this chunk where a later (higher priority) segment begins inside it. */
+		uint64_t chunk_end = seg->end;
+		for (size_t i = (size_t)(seg - mem->segments) + 1; i < mem->segment_count; i++) {
+			if (mem->segments[i].start > address && mem->segments[i].start < chunk_end)
+				chunk_end = mem->segments[i].start;
+		}
+		size_t n = (size_t)AI_MIN((uint64_t)count, chunk_end - address);
+		mem->stats.syscalls++;
+		struct ai_error *err = seg->read_fn(buf, address, n, seg->arg);
+		if (err)
+			return err;
+		mem->stats.bytes += n;
+		buf = (char *)buf + n;
+		address += n;
+		count -= n;
+	}
+	return NULL;
+}
+
+static struct ai_error *read_cached(struct ai_memory *mem, void *buf, uint64_t address, size_t count)
+{
+	if (!mem->cache)
+		mem->cache = xcalloc(CACHE_SLOTS, sizeof(struct cache_slot));
+	while (count > 0) {
+		uint64_t page = address & ~(uint64_t)(PAGE_SIZE_BYTES - 1);
+		struct cache_slot *slot = &mem->cache[(page / PAGE_SIZE_BYTES) % CACHE_SLOTS];
+		if (slot->page != page + 1) {
+			struct ai_error *err = read_uncached(mem, slot->bytes, page, PAGE_SIZE_BYTES);
+			if (err) {
+				/* The page is partly unreadable: read just what was asked. */
+				ai_error_destroy(err);
+				slot->page = 0;
+				return read_uncached(mem, buf, address, count);
+			}
+			slot->page = page + 1;
+		}
+		size_t in_page = (size_t)AI_MIN((uint64_t)count, page + PAGE_SIZE_BYTES - address);
+		memcpy(buf, slot->bytes + (address - page), in_page);
+		buf = (char *)buf + in_page;
+		address += in_page;
+		count -= in_page;
+	}
+	return NULL;
+}
+
+struct ai_error *ai_memory_read(struct ai_memory *mem, void *buf, uint64_t address, size_t count)
+{
+	mem->stats.reads++;
+	if (count == 0)
+		return NULL;
+	if (address + count < address)
+		return ai_error_fault(address, "read of %zu bytes at 0x%" PRIx64 " wraps around", count,
+				      address);
+	if (mem->caching && count < CACHE_BYPASS_BYTES)
+		return read_cached(mem, buf, address, count);
+	return read_uncached(mem, buf, address, count);
+}
+
+struct ai_error *ai_memory_read_u64(struct ai_memory *mem, uint64_t address, uint64_t *ret)
+{
+	uint64_t value;
+	struct ai_error *err = ai_memory_read(mem, &value, address, sizeof(value));
+	if (err)
+		return err;
+	*ret = value;
+	return NULL;
+}
+
+struct ai_error *ai_memory_read_cstr(struct ai_memory *mem, uint64_t address, size_t max_len,
+				     char **ret)
+{
+	size_t cap = 64, len = 0;
+	char *s = xmalloc(cap + 1);
+	while (len < max_len) {
+		char c;
+		struct ai_error *err = ai_memory_read(mem, &c, address + len, 1);
+		if (err) {
+			free(s);
+			return err;
+		}
+		if (c == '\0')
+			break;
+		if (len == cap)
+			s = xrealloc(s, (cap *= 2) + 1);
+		s[len++] = c;
+	}
+	s[len] = '\0';
+	*ret = s;
+	return NULL;
+}
+
+void ai_memory_set_caching(struct ai_memory *mem, bool enabled)
+{
+	mem->caching = enabled;
+	ai_memory_flush(mem);
+}
+
+void ai_memory_flush(struct ai_memory *mem)
+{
+	if (mem->cache) {
+		for (size_t i = 0; i < CACHE_SLOTS; i++)
+			mem->cache[i].page = 0;
+	}
+}
+
+const struct ai_memory_stats *ai_memory_stats(const struct ai_memory *mem)
+{
+	return &mem->stats;
+}

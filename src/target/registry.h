@@ -1,0 +1,18 @@
+/* Private to src/target: the process-wide list of attached threads, readable from a signal
+ * handler, so that we detach even when we die. */
+#ifndef AI_TARGET_REGISTRY_H
+#define AI_TARGET_REGISTRY_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+void ai_registry_add(pid_t tid);
+void ai_registry_remove(pid_t tid);
+/* Records whether the thread sits in a ptrace-stop now, and the signal to hand back on detach. */
+void ai_registry_set_stopped(pid_t tid, bool stopped, int pending_signal);
+/* Detaches every registered thread. Async-signal-safe. */
+void ai_registry_detach_all(void);
+/* The pid whose signals are forwarded by `run` (0: none). */
+void ai_registry_set_forward_pid(pid_t pid);
+
+#endif
