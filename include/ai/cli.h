@@ -1,0 +1,48 @@
+/* The command-line front end: one function per command, and the option helpers they share. */
+#ifndef AI_CLI_H
+#define AI_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ai/error.h"
+#include "ai/target.h"
+
+/* Exit statuses of async-inspect itself (with `run`, the program's own status wins). */
+enum {
+	AI_EXIT_OK = 0,
+	AI_EXIT_FAILURE = 1, /* an error: the message says which */
+	AI_EXIT_USAGE = 2,   /* bad command line */
+};
+
+int ai_cmd_threads(int argc, char **argv);
+int ai_cmd_run(int argc, char **argv);
+
+enum ai_format { AI_FORMAT_TEXT, AI_FORMAT_JSON };
+
+/* What selects the target of a read-only command: --pid N, or --core FILE --exe BIN. */
+struct ai_target_options {
+	int pid;
+	const char *core;
+	const char *exe;
+};
+
+/* Parses "250ms", "10s", "2m", "1h" or a plain number of seconds into milliseconds. */
+struct ai_error *ai_parse_duration(const char *text, uint64_t *ms_ret);
+struct ai_error *ai_parse_pid(const char *text, int *pid_ret);
+struct ai_error *ai_parse_format(const char *text, enum ai_format *format_ret);
+/* Checks the combination of --pid/--core/--exe and opens the target (attached and running for a
+ * pid, loaded for a core). */
+struct ai_error *ai_open_target(const struct ai_target_options *options, struct ai_target **ret);
+
+/* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
+bool ai_use_color(FILE *file);
+extern const char *ai_color_option; /* "auto" unless --color said otherwise */
+
+/* Prints an error for the user and returns AI_EXIT_FAILURE; frees err. */
+int ai_fail(struct ai_error *err);
+/* Prints "async-inspect: <message>" plus a hint to see --help, returns AI_EXIT_USAGE. */
+int ai_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,127 @@
+/* `async-inspect run`: launch a program under inspection. Its stdin, stdout, stderr and
+ * environment stay its own, and its exit status becomes ours. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ai/capture.h"
+#include "ai/cli.h"
+#include "ai/frontend.h"
+#include "ai/util.h"
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: async-inspect run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+		"\n"
+		"Run PROGRAM under inspection. It keeps its own stdin, stdout, stderr and\n"
+		"environment; signals sent to it (Ctrl-C too) reach it as without us, and its exit\n"
+		"status becomes async-inspect's.\n"
+		"\n"
+		"Options:\n"
+		"      --dump-after DURATION  once DURATION has passed (e.g. 500ms, 5s, 2m), print\n"
+		"                             every thread's stack to stderr and let it go on\n"
+		"      --color WHEN           auto (default: on a terminal), always or never\n"
+		"  -h, --help                 show this help\n");
+}
+
+/* Dies the way the program died, so that our caller sees the same status. */
+static int exit_like(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		struct rlimit no_core = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &no_core); /* the program dumped its own core if it was to */
+		signal(sig, SIG_DFL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		fflush(NULL);
+		raise(sig);
+		return 128 + sig;
+	}
+	return AI_EXIT_FAILURE;
+}
+
+static void dump_threads(struct ai_target *target)
+{
+	struct ai_capture *capture;
+	struct ai_snapshot *snapshot;
+	struct ai_error *err = ai_capture_create(target, &capture);
+	if (!err) {
+		err = ai_capture_threads(capture, AI_CAPTURE_RESUME, &snapshot);
+		ai_capture_destroy(capture);
+	}
+	if (err) {
+		ai_error_print(err, stderr);
+		ai_error_destroy(err);
+		return;
+	}
+	struct ai_text_options text = { .color = ai_use_color(stderr) };
+	ai_print_threads_text(stderr, snapshot, &text);
+	ai_snapshot_destroy(snapshot);
+}
+
+int ai_cmd_run(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "dump-after", required_argument, NULL, 'd' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t dump_after_ms = 0;
+	bool dump_after = false;
+	struct ai_error *err;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	/* '+': options end at the program's name, so its own options are left alone. */
+	while ((opt = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			if ((err = ai_parse_duration(optarg, &dump_after_ms)))
+				return ai_fail(err);
+			dump_after = true;
+			break;
+		case 'C':
+			ai_color_option = optarg;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return AI_EXIT_OK;
+		default:
+			return ai_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ai_usage_error("run", "no program to run");
+
+	struct ai_target *target;
+	if ((err = ai_target_launch(argv + optind, &target)))
+		return ai_fail(err);
+	ai_target_install_signal_handlers();
+	ai_target_forward_signals(target->pid);
+
+	enum ai_run_event event;
+	int status = 0;
+	err = ai_target_run(target, dump_after ? (int)dump_after_ms : -1, &event, &status);
+	if (!err && event == AI_RUN_TIMEOUT) {
+		dump_threads(target);
+		err = ai_target_run(target, -1, &event, &status);
+	}
+	if (err) {
+		ai_target_destroy(target); /* detaches: the program goes on without us */
+		return ai_fail(err);
+	}
+	ai_target_destroy(target);
+	return exit_like(status);
+}

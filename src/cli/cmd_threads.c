@@ -1,0 +1,96 @@
+/* `async-inspect threads`: every thread's native stack, like eu-stack, with Rust names. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ai/capture.h"
+#include "ai/cli.h"
+#include "ai/frontend.h"
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: async-inspect threads (--pid N | --core FILE --exe BIN) [--format text|json]\n"
+		"\n"
+		"Print every thread of a process (or core file) with its native backtrace: Rust\n"
+		"function paths as in the debug info, source file and line. A live process is\n"
+		"stopped only while its stacks are read, then detached and left running.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid N          a running process\n"
+		"      --core FILE      a core file (e.g. from gdb's gcore)...\n"
+		"      --exe BIN        ...and the executable that produced it\n"
+		"  -f, --format FMT     text (default) or json\n"
+		"      --color WHEN     auto (default: on a terminal), always or never\n"
+		"  -h, --help           show this help\n");
+}
+
+int ai_cmd_threads(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "core", required_argument, NULL, 'c' },
+		{ "exe", required_argument, NULL, 'e' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ai_target_options target_options = { 0 };
+	enum ai_format format = AI_FORMAT_TEXT;
+	struct ai_error *err;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+p:f:h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if ((err = ai_parse_pid(optarg, &target_options.pid)))
+				return ai_fail(err);
+			break;
+		case 'c':
+			target_options.core = optarg;
+			break;
+		case 'e':
+			target_options.exe = optarg;
+			break;
+		case 'f':
+			if ((err = ai_parse_format(optarg, &format)))
+				return ai_fail(err);
+			break;
+		case 'C':
+			ai_color_option = optarg;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return AI_EXIT_OK;
+		default:
+			return ai_usage_error("threads", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return ai_usage_error("threads", "unexpected argument '%s'", argv[optind]);
+
+	ai_target_install_signal_handlers();
+	struct ai_target *target;
+	if ((err = ai_open_target(&target_options, &target)))
+		return ai_fail(err);
+	struct ai_capture *capture;
+	struct ai_snapshot *snapshot = NULL;
+	err = ai_capture_create(target, &capture);
+	if (!err) {
+		err = ai_capture_threads(capture, AI_CAPTURE_DETACH, &snapshot);
+		ai_capture_destroy(capture);
+	}
+	ai_target_destroy(target);
+	if (err)
+		return ai_fail(err);
+	if (format == AI_FORMAT_JSON) {
+		ai_print_threads_json(stdout, snapshot);
+	} else {
+		struct ai_text_options text = { .color = ai_use_color(stdout) };
+		ai_print_threads_text(stdout, snapshot, &text);
+	}
+	ai_snapshot_destroy(snapshot);
+	return fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;
+}

@@ -1,0 +1,66 @@
+/* async-inspect: command dispatch, global options and help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ai/cli.h"
+
+#ifndef AI_VERSION
+#define AI_VERSION "0.1.0"
+#endif
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "run", ai_cmd_run, "launch a program under inspection" },
+	{ "threads", ai_cmd_threads, "print every thread's native stack (live process or core file)" },
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out,
+		"Usage: async-inspect COMMAND [OPTIONS]\n"
+		"\n"
+		"X-ray vision for async Rust: what every task and thread of a program is doing,\n"
+		"read from the outside with ptrace and DWARF, with no change to the program.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"Examples:\n"
+		"  async-inspect threads --pid 1234\n"
+		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"
+		"  async-inspect run --dump-after 5s -- ./target/debug/my-app --port 8080\n"
+		"\n"
+		"Run 'async-inspect COMMAND --help' for a command's options; 'man async-inspect' for more.\n"
+		"The program must be built with debug info (the default for `cargo build`; for release\n"
+		"builds set `debug = true` under [profile.release] in Cargo.toml).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_help(stderr);
+		return AI_EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+		print_help(stdout);
+		return AI_EXIT_OK;
+	}
+	if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+		printf("async-inspect %s\n", AI_VERSION);
+		return AI_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(name, commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "async-inspect: unknown command '%s' (see 'async-inspect --help')\n", name);
+	return AI_EXIT_USAGE;
+}

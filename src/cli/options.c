@@ -1,0 +1,111 @@
+/* Option parsing and target opening shared by the commands. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ai/cli.h"
+#include "ai/util.h"
+
+const char *ai_color_option = "auto";
+
+struct ai_error *ai_parse_duration(const char *text, uint64_t *ms_ret)
+{
+	char *end;
+	errno = 0;
+	double value = strtod(text, &end);
+	if (end == text || errno || value < 0)
+		goto bad;
+	double scale;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		scale = 1000;
+	else if (strcmp(end, "ms") == 0)
+		scale = 1;
+	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+		scale = 60000;
+	else if (strcmp(end, "h") == 0)
+		scale = 3600000;
+	else
+		goto bad;
+	if (value * scale > (double)UINT32_MAX * 1000)
+		goto bad;
+	*ms_ret = (uint64_t)(value * scale + 0.5);
+	return NULL;
+bad:
+	return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+			       "invalid duration '%s' (examples: 500ms, 10s, 2m, 1h)", text);
+}
+
+struct ai_error *ai_parse_pid(const char *text, int *pid_ret)
+{
+	char *end;
+	errno = 0;
+	long pid = strtol(text, &end, 10);
+	if (end == text || *end || errno || pid <= 0 || pid > INT32_MAX)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "invalid PID '%s'", text);
+	*pid_ret = (int)pid;
+	return NULL;
+}
+
+struct ai_error *ai_parse_format(const char *text, enum ai_format *format_ret)
+{
+	if (strcmp(text, "text") == 0)
+		*format_ret = AI_FORMAT_TEXT;
+	else if (strcmp(text, "json") == 0)
+		*format_ret = AI_FORMAT_JSON;
+	else
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				       "invalid format '%s' (expected text or json)", text);
+	return NULL;
+}
+
+struct ai_error *ai_open_target(const struct ai_target_options *options, struct ai_target **ret)
+{
+	if (options->pid && (options->core || options->exe))
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "give either --pid, or --core with --exe, not both");
+	if (options->pid)
+		return ai_target_attach(options->pid, ret);
+	if (options->core && options->exe)
+		return ai_target_open_core(options->core, options->exe, ret);
+	if (options->core)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--core needs --exe, the executable that produced the core");
+	if (options->exe)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--exe goes with --core; for a live process give --pid");
+	return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "no target: give --pid N, or --core FILE --exe BIN");
+}
+
+bool ai_use_color(FILE *file)
+{
+	if (strcmp(ai_color_option, "always") == 0)
+		return true;
+	if (strcmp(ai_color_option, "never") == 0)
+		return false;
+	const char *no_color = getenv("NO_COLOR");
+	if (no_color && *no_color)
+		return false;
+	const char *term = getenv("TERM");
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(file));
+}
+
+int ai_fail(struct ai_error *err)
+{
+	ai_error_print(err, stderr);
+	ai_error_destroy(err);
+	return AI_EXIT_FAILURE;
+}
+
+int ai_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("async-inspect: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'async-inspect %s --help')\n", command);
+	return AI_EXIT_USAGE;
+}

@@ -1,0 +1,67 @@
+/* JSON output through jansson. The format is documented in docs/json-format.md. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "ai/frontend.h"
+#include "ai/util.h"
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *hex(uint64_t value)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)value);
+	return json_string(buf);
+}
+
+static json_t *thread_json(const struct ai_snapshot_thread *t)
+{
+	json_t *frames = json_array();
+	for (size_t j = 0; j < t->frame_count; j++) {
+		const struct ai_snapshot_frame *f = &t->frames[j];
+		json_t *frame = json_pack("{s:o, s:o, s:o, s:o, s:o, s:b}",
+			"pc", hex(f->pc),
+			"function", string_or_null(f->function),
+			"file", string_or_null(f->file),
+			"line", f->line > 0 ? json_integer(f->line) : json_null(),
+			"module", string_or_null(f->module),
+			"inlined", f->inlined);
+		json_array_append_new(frames, frame);
+	}
+	char state[2] = { t->state, '\0' };
+	return json_pack("{s:i, s:o, s:s, s:s, s:o, s:o}",
+		"tid", (int)t->tid,
+		"name", string_or_null(t->name),
+		"state", ai_thread_state_name(t->state),
+		"state_code", state,
+		"frames", frames,
+		"stack_error", string_or_null(t->stack_error));
+}
+
+json_t *ai_threads_json(const struct ai_snapshot *s)
+{
+	json_t *threads = json_array();
+	for (size_t i = 0; i < s->thread_count; i++)
+		json_array_append_new(threads, thread_json(&s->threads[i]));
+	return threads;
+}
+
+int ai_print_threads_json(FILE *out, const struct ai_snapshot *s)
+{
+	json_t *root = json_pack("{s:s, s:i, s:i, s:o, s:o, s:I, s:I, s:o}",
+		"format", "async-inspect-threads",
+		"version", 1,
+		"pid", (int)s->pid,
+		"exe", string_or_null(s->exe),
+		"core", string_or_null(s->core),
+		"captured_at_ms", (json_int_t)s->captured_at_ms,
+		"pause_us", (json_int_t)s->pause_us,
+		"threads", ai_threads_json(s));
+	int r = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+	json_decref(root);
+	return r;
+}

@@ -1,0 +1,327 @@
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ai/util.h"
+#include "support.h"
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
+char *fixture_path(const char *crate, const char *bin)
+{
+	const char *root = env_or("AI_FIXTURES", "build/fixtures");
+	if (strcmp(crate, "c") == 0)
+		return xasprintf("%s/c/%s", root, bin);
+	return xasprintf("%s/%s/debug/%s", root, crate, bin);
+}
+
+void require_fixtures(void)
+{
+	char *p = fixture_path("c", "hello");
+	bool ok = access(p, X_OK) == 0;
+	free(p);
+	if (!ok)
+		cr_skip_test("fixtures not built (run make fixtures, set AI_FIXTURES)");
+}
+
+static void start(struct fixture *f, const char *crate, const char *bin, const char *const *args,
+		  bool with_stdin)
+{
+	memset(f, 0, sizeof(*f));
+	f->in_fd = -1;
+	f->path = fixture_path(crate, bin);
+	cr_assert(access(f->path, X_OK) == 0, "fixture %s missing", f->path);
+	int out[2], in[2] = { -1, -1 };
+	cr_assert(pipe(out) == 0);
+	if (with_stdin)
+		cr_assert(pipe(in) == 0);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		dup2(out[1], STDOUT_FILENO);
+		close(out[0]);
+		close(out[1]);
+		if (with_stdin) {
+			dup2(in[0], STDIN_FILENO);
+			close(in[0]);
+			close(in[1]);
+		}
+		const char *argv[32] = { f->path };
+		for (int i = 0; args && args[i] && i < 30; i++)
+			argv[i + 1] = args[i];
+		execv(f->path, (char *const *)argv);
+		_exit(127);
+	}
+	close(out[1]);
+	if (with_stdin) {
+		close(in[0]);
+		f->in_fd = in[1];
+	}
+	f->pid = pid;
+	f->out = fdopen(out[0], "r");
+	char line[256];
+	cr_assert(fgets(line, sizeof(line), f->out), "fixture %s printed nothing", f->path);
+	int ready_pid = 0;
+	cr_assert(sscanf(line, "ready %d", &ready_pid) == 1, "fixture %s printed '%s', not ready", f->path, line);
+	cr_assert_eq(ready_pid, pid);
+}
+
+void fixture_start(struct fixture *f, const char *crate, const char *bin, const char *const *args)
+{
+	start(f, crate, bin, args, false);
+}
+
+void fixture_start_with_stdin(struct fixture *f, const char *crate, const char *bin, const char *const *args)
+{
+	start(f, crate, bin, args, true);
+}
+
+void fixture_kill(struct fixture *f)
+{
+	if (f->pid > 0) {
+		kill(f->pid, SIGKILL);
+		waitpid(f->pid, NULL, 0);
+		f->pid = 0;
+	}
+	if (f->out)
+		fclose(f->out);
+	if (f->in_fd >= 0)
+		close(f->in_fd);
+	f->out = NULL;
+	f->in_fd = -1;
+	free(f->path);
+	f->path = NULL;
+}
+
+int fixture_wait(struct fixture *f)
+{
+	int status = -1;
+	waitpid(f->pid, &status, 0);
+	f->pid = 0;
+	return status;
+}
+
+char process_state(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char *stat = ai_read_small_file(path, NULL);
+	if (!stat)
+		return '?';
+	char *paren = strrchr(stat, ')');
+	char state = paren && paren[1] && paren[2] ? paren[2] : '?';
+	free(stat);
+	return state;
+}
+
+static char *slurp_fd(int fd)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static const char *tool_binary(void)
+{
+	return env_or("AI_BINARY", "build/async-inspect");
+}
+
+static void exec_tool(const char *const *args)
+{
+	const char *argv[64] = { tool_binary() };
+	for (int i = 0; args[i] && i < 62; i++)
+		argv[i + 1] = args[i];
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+/* Waits for pid at most timeout_s seconds, then kills it. */
+static int wait_bounded(pid_t pid, int timeout_s)
+{
+	int status = 0;
+	struct timespec tick = { 0, 2 * 1000 * 1000 };
+	for (long waited_us = 0;; waited_us += 2000) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			return status;
+		if (waited_us > timeout_s * 1000000L) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			cr_log_error("async-inspect timed out after %d s", timeout_s);
+			return status;
+		}
+		nanosleep(&tick, NULL);
+	}
+}
+
+void tool_run_input(struct tool_result *r, int timeout_s, const char *input, const char *const *args)
+{
+	/* Temporary files, not pipes: no risk of a full pipe blocking the tool. */
+	char out_name[] = "/tmp/ai-test-out-XXXXXX", err_name[] = "/tmp/ai-test-err-XXXXXX";
+	char in_name[] = "/tmp/ai-test-in-XXXXXX";
+	int out_fd = mkstemp(out_name), err_fd = mkstemp(err_name), in_fd = mkstemp(in_name);
+	cr_assert(out_fd >= 0 && err_fd >= 0 && in_fd >= 0);
+	unlink(out_name);
+	unlink(err_name);
+	unlink(in_name);
+	if (input) {
+		cr_assert(write(in_fd, input, strlen(input)) == (ssize_t)strlen(input));
+		lseek(in_fd, 0, SEEK_SET);
+	}
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(out_fd, STDOUT_FILENO);
+		dup2(err_fd, STDERR_FILENO);
+		dup2(input ? in_fd : open("/dev/null", O_RDONLY), STDIN_FILENO);
+		exec_tool(args);
+	}
+	r->status = wait_bounded(pid, timeout_s);
+	lseek(out_fd, 0, SEEK_SET);
+	lseek(err_fd, 0, SEEK_SET);
+	r->out = slurp_fd(out_fd);
+	r->err = slurp_fd(err_fd);
+	close(out_fd);
+	close(err_fd);
+	close(in_fd);
+}
+
+void tool_run(struct tool_result *r, int timeout_s, const char *const *args)
+{
+	tool_run_input(r, timeout_s, NULL, args);
+}
+
+void tool_spawn(struct tool_process *p, const char *const *args)
+{
+	char err_name[] = "/tmp/ai-test-err-XXXXXX";
+	p->err_fd = mkstemp(err_name);
+	cr_assert(p->err_fd >= 0);
+	unlink(err_name);
+	int out[2];
+	cr_assert(pipe(out) == 0);
+	pid_t parent = getpid();
+	p->pid = fork();
+	cr_assert(p->pid >= 0);
+	if (p->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(p->err_fd, STDERR_FILENO);
+		close(out[0]);
+		close(out[1]);
+		exec_tool(args);
+	}
+	close(out[1]);
+	p->out = fdopen(out[0], "r");
+}
+
+void tool_finish(struct tool_process *p, int timeout_s, struct tool_result *r)
+{
+	r->status = wait_bounded(p->pid, timeout_s);
+	r->out = slurp_fd(fileno(p->out));
+	fclose(p->out);
+	lseek(p->err_fd, 0, SEEK_SET);
+	r->err = slurp_fd(p->err_fd);
+	close(p->err_fd);
+}
+
+void tool_result_free(struct tool_result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+int tool_exit_code(const struct tool_result *r)
+{
+	if (WIFEXITED(r->status))
+		return WEXITSTATUS(r->status);
+	if (WIFSIGNALED(r->status))
+		return 128 + WTERMSIG(r->status);
+	return -1;
+}
+
+int marker_line(const char *relpath, const char *marker)
+{
+	char *path = xasprintf("%s/tests/fixtures/%s", env_or("AI_SOURCE", "."), relpath);
+	FILE *f = fopen(path, "r");
+	cr_assert(f, "cannot open %s", path);
+	char line[1024];
+	int n = 0, found = 0;
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, marker)) {
+			found = n;
+			break;
+		}
+	}
+	fclose(f);
+	cr_assert(found, "marker '%s' not found in %s", marker, path);
+	free(path);
+	return found;
+}
+
+const char *const *tokio_versions(void)
+{
+	static const char *versions[16];
+	static bool done;
+	if (done)
+		return versions;
+	char *dir = xasprintf("%s/tests/fixtures", env_or("AI_SOURCE", "."));
+	DIR *d = opendir(dir);
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)) && n < 15) {
+		if (strncmp(e->d_name, "tokio-", 6) == 0)
+			versions[n++] = xstrdup(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	/* Sorted, so that failures read in version order. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(versions[j - 1], versions[j]) > 0; j--) {
+			const char *tmp = versions[j];
+			versions[j] = versions[j - 1];
+			versions[j - 1] = tmp;
+		}
+	versions[n] = NULL;
+	done = true;
+	return versions;
+}
+
+int count_substr(const char *haystack, const char *needle)
+{
+	int n = 0;
+	for (const char *p = haystack; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}

@@ -1,0 +1,64 @@
+/* Helpers for end-to-end tests: start a fixture and wait for its "ready <pid>" line, run the real
+ * async-inspect binary and collect what a user would see, find marker lines in fixture sources. */
+#ifndef AI_TEST_SUPPORT_H
+#define AI_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct fixture {
+	pid_t pid;
+	FILE *out;    /* the fixture's stdout, after its ready line */
+	int in_fd;    /* its stdin (write end), or -1 */
+	char *path;
+};
+
+struct tool_result {
+	int status;   /* wait status */
+	char *out;    /* everything printed on stdout */
+	char *err;    /* everything printed on stderr */
+};
+
+/* $AI_FIXTURES/<crate>/debug/<bin> (the C fixture: crate "c", bin "hello" -> $AI_FIXTURES/c/hello). */
+char *fixture_path(const char *crate, const char *bin);
+/* Skips the test when the fixtures were not built. */
+void require_fixtures(void);
+/* Starts the fixture with args (NULL-terminated) and waits for "ready <pid>". Killed with the test
+ * process (PR_SET_PDEATHSIG) so that a failed assertion leaves nothing behind. */
+void fixture_start(struct fixture *f, const char *crate, const char *bin, const char *const *args);
+void fixture_start_with_stdin(struct fixture *f, const char *crate, const char *bin, const char *const *args);
+/* Kills and reaps it. */
+void fixture_kill(struct fixture *f);
+/* Waits for it to exit; returns the wait status. */
+int fixture_wait(struct fixture *f);
+/* The state letter of a process from /proc (e.g. 'S', 'T'); '?' if gone. */
+char process_state(pid_t pid);
+
+/* Runs $AI_BINARY with args (NULL-terminated), at most timeout_s seconds, with `input` (or
+ * /dev/null when NULL) on its stdin. */
+void tool_run(struct tool_result *r, int timeout_s, const char *const *args);
+void tool_run_input(struct tool_result *r, int timeout_s, const char *input, const char *const *args);
+
+/* Starts $AI_BINARY with args in the background; its stdout is readable from *out_ret, its stderr
+ * goes to a temporary file collected by tool_finish. */
+struct tool_process {
+	pid_t pid;
+	FILE *out;
+	int err_fd;
+};
+void tool_spawn(struct tool_process *p, const char *const *args);
+/* Waits (at most timeout_s) and collects the rest of its output. */
+void tool_finish(struct tool_process *p, int timeout_s, struct tool_result *r);
+void tool_result_free(struct tool_result *r);
+int tool_exit_code(const struct tool_result *r); /* exit status, or 128+signal */
+
+/* The 1-based line of tests/fixtures/<relpath> that holds the marker text (e.g. "@await: level4"). */
+int marker_line(const char *relpath, const char *marker);
+/* The tokio fixture crates of the version matrix ("tokio-1.24", ...), NULL-terminated. */
+const char *const *tokio_versions(void);
+
+/* Number of occurrences of needle in haystack. */
+int count_substr(const char *haystack, const char *needle);
+
+#endif
