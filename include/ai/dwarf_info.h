@@ -1,0 +1,80 @@
+/* DWARF of one file (libdwarf), read lazily: an address goes through .debug_aranges to one
+ * compilation unit, and only that unit is parsed, once (DESIGN.md 7b). Nothing walks every DIE.
+ *
+ * Per unit we keep a compact index: the names that make qualified paths (namespaces, types,
+ * subprograms, by DIE offset, with their parent) and the address ranges of subprograms with code;
+ * its line table is loaded separately, on the first line look-up. Inlined-call chains are found on
+ * demand by walking the children of the one subprogram that contains the pc.
+ *
+ * Addresses here are file virtual addresses (subtract a module's load bias from a runtime pc).
+ * Strings returned are borrowed from the ai_dwarf and live until ai_dwarf_destroy(). */
+#ifndef AI_DWARF_INFO_H
+#define AI_DWARF_INFO_H
+
+#include <libdwarf.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ai/dwarf_reader.h"
+#include "ai/error.h"
+
+#define AI_DW_LANG_RUST 0x1c
+
+/* One source-level frame at a pc: a function and where in it. */
+struct ai_location {
+	const char *function; /* qualified name from DWARF, e.g. "tokio::runtime::park::
+			       * CachedParkThread::block_on<nested::main::{async_block_env#0}>";
+			       * NULL if unknown (borrowed) */
+	const char *file;     /* absolute where DWARF allows; NULL if unknown (borrowed) */
+	uint32_t line;        /* 0 if unknown */
+	uint32_t column;      /* 0 if unknown */
+	uint64_t die_offset;  /* the DW_TAG_subprogram or DW_TAG_inlined_subroutine DIE (.debug_info
+			       * offset) whose children are this frame's parameters and locals; 0 if none */
+	uint64_t subprogram_die_offset; /* the concrete subprogram containing the pc: its
+					 * DW_AT_frame_base applies to inlined frames too; 0 if none */
+	bool inlined;         /* an inlined call; the next location (same pc) is its caller */
+};
+
+/* Inlined calls deeper than this are cut (the innermost ones are dropped). */
+#define AI_MAX_LOCATIONS 32
+
+struct ai_dwarf_stats {
+	size_t cu_count;        /* compilation units in the file */
+	size_t cus_indexed;     /* units whose DIEs we walked */
+	size_t line_tables;     /* units whose line table we loaded */
+	size_t aranges;         /* address ranges known (after the CU-header fallback) */
+};
+
+struct ai_dwarf;
+
+/* Opens the DWARF of an ELF file. AI_ERROR_NO_DEBUGINFO if it has none ("<path> has no debug
+ * info; build it with `debug = true` ..."), AI_ERROR_DWARF if libdwarf cannot read it. */
+struct ai_error *ai_dwarf_open(const char *path, struct ai_dwarf **ret);
+void ai_dwarf_destroy(struct ai_dwarf *dw);
+
+/* True if any compilation unit says DW_LANG_Rust (only unit DIEs are read, once). */
+bool ai_dwarf_is_rust(struct ai_dwarf *dw);
+
+/* The source frames at vaddr, innermost first: inlined calls (inlined = true), then the function
+ * that contains vaddr. For a return address (a caller frame's pc), vaddr - 1 is looked up so that
+ * the line is the one of the call. Writes *count_ret locations (0 if no DWARF covers vaddr) into
+ * locations[max]. Returns an AI_ERROR_DWARF error only if the DWARF is unreadable. */
+struct ai_error *ai_dwarf_find_locations(struct ai_dwarf *dw, uint64_t vaddr,
+					 bool is_return_address, struct ai_location *locations,
+					 size_t max, size_t *count_ret);
+
+/* The qualified name ("a::b::C") of a namespace, type or subprogram DIE. AI_ERROR_NOT_FOUND if the
+ * DIE is none of these. The name is borrowed from dw. */
+struct ai_error *ai_dwarf_qualified_name(struct ai_dwarf *dw, uint64_t die_offset,
+					 const char **ret);
+
+/* Our fast DIE reader over the same file, for readers of types and locations (borrowed). */
+struct ai_dwarf_reader *ai_dwarf_get_reader(struct ai_dwarf *dw);
+/* The libdwarf handle over the same file, opened on first use; NULL if libdwarf cannot read it
+ * (borrowed). */
+Dwarf_Debug ai_dwarf_debug(struct ai_dwarf *dw);
+const char *ai_dwarf_path(const struct ai_dwarf *dw);
+void ai_dwarf_get_stats(const struct ai_dwarf *dw, struct ai_dwarf_stats *ret);
+
+#endif

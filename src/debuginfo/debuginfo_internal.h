@@ -1,0 +1,33 @@
+/* Private to src/debuginfo: the ai_debuginfo structure, shared by debuginfo.c and unwind.c. */
+#ifndef AI_DEBUGINFO_INTERNAL_H
+#define AI_DEBUGINFO_INTERNAL_H
+
+#include "ai/debuginfo.h"
+
+struct module_map {
+	uint64_t start, end;
+	struct ai_module *module; /* borrowed from modules */
+};
+
+struct ai_debuginfo {
+	struct ai_target *target;  /* borrowed */
+	struct ai_module **modules; /* owned; never removed before destroy */
+	size_t module_count, module_capacity;
+	struct module_map *maps;   /* owned; file mappings sorted by start */
+	size_t map_count, map_capacity;
+	struct ai_module *main;    /* borrowed from modules */
+	void *unwind_as;           /* unw_addr_space_t, made by unwind.c on first use */
+	uint64_t maps_signature;   /* of target->maps when modules were last refreshed */
+};
+
+/* debuginfo.c: refreshes the modules if target->maps changed since the last refresh. */
+void ai_debuginfo_sync(struct ai_debuginfo *di);
+
+/* unwind.c: frees the libunwind address space; drops its caches after modules changed. */
+void ai_unwind_destroy_address_space(struct ai_debuginfo *di);
+void ai_unwind_flush(struct ai_debuginfo *di);
+
+/* debuginfo.c: opens a module's file if not done yet; false if it cannot be used. */
+bool ai_module_open(struct ai_debuginfo *di, struct ai_module *module);
+
+#endif

@@ -1,0 +1,1549 @@
+/* A fast DWARF DIE reader; see ai/dwarf_reader.h. Little-endian targets only (x86-64). */
+#include <dwarf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ai/dwarf_reader.h"
+#include "ai/util.h"
+
+#define MAX_SECTIONS 40
+#define MAX_INDIRECT 4
+
+struct section {
+	char name[32]; /* normalized to ".debug_*" */
+	Elf_Scn *scn;
+	bool compressed_gnu; /* .zdebug_* */
+	bool loaded;
+	const uint8_t *data;
+	size_t size;
+};
+
+struct ai_dwarf_reader {
+	char *path;
+	int fd;
+	Elf *elf;
+	struct section sections[MAX_SECTIONS];
+	size_t section_count;
+	/* hot sections, loaded at open */
+	const uint8_t *info, *abbrev, *str, *line_str, *str_offsets, *addr;
+	size_t info_size, abbrev_size, str_size, line_str_size, str_offsets_size, addr_size;
+	struct ai_dwarf_unit *units;
+	size_t unit_count;
+	struct ai_dwarf_abbrev_table **tables;
+	size_t table_count, table_capacity;
+	/* open-addressing hash of tables by offset (rustc and gcc give every unit its own table,
+	 * and libc's debug file has 2000 units) */
+	struct ai_dwarf_abbrev_table **table_hash;
+	size_t table_hash_size;
+};
+
+/* ---- cursor ---- */
+
+struct cursor {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static inline bool need(struct cursor *c, size_t n)
+{
+	if (c->bad || (size_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return false;
+	}
+	return true;
+}
+
+static inline uint64_t rd_uN(struct cursor *c, size_t n)
+{
+	if (!need(c, n))
+		return 0;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)c->p[i] << (8 * i);
+	c->p += n;
+	return v;
+}
+
+static inline uint8_t rd_u8(struct cursor *c)
+{
+	if (!need(c, 1))
+		return 0;
+	return *c->p++;
+}
+
+static inline uint64_t rd_uleb(struct cursor *c)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	for (;;) {
+		if (!need(c, 1))
+			return 0;
+		uint8_t b = *c->p++;
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80))
+			return v;
+	}
+}
+
+static inline int64_t rd_sleb(struct cursor *c)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+	do {
+		if (!need(c, 1))
+			return 0;
+		b = *c->p++;
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	if (shift < 64 && (b & 0x40))
+		v |= ~(uint64_t)0 << shift;
+	return (int64_t)v;
+}
+
+static inline void skip(struct cursor *c, uint64_t n)
+{
+	if (c->bad || (uint64_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return;
+	}
+	c->p += n;
+}
+
+static const char *rd_cstr(struct cursor *c)
+{
+	if (c->bad)
+		return NULL;
+	const uint8_t *nul = memchr(c->p, 0, (size_t)(c->end - c->p));
+	if (!nul) {
+		c->bad = true;
+		return NULL;
+	}
+	const char *s = (const char *)c->p;
+	c->p = nul + 1;
+	return s;
+}
+
+/* A NUL-terminated string at offset in a section, or NULL. */
+static const char *section_string(const uint8_t *data, size_t size, uint64_t offset)
+{
+	if (!data || offset >= size || !memchr(data + offset, 0, size - offset))
+		return NULL;
+	return (const char *)data + offset;
+}
+
+static struct ai_error *corrupt(struct ai_dwarf_reader *r, uint64_t offset, const char *what)
+{
+	return ai_error_create(AI_ERROR_DWARF, "%s: corrupt DWARF at .debug_info+0x%" PRIx64 ": %s",
+			       r->path, offset, what);
+}
+
+/* ---- sections ---- */
+
+static struct section *find_section(struct ai_dwarf_reader *r, const char *name)
+{
+	for (size_t i = 0; i < r->section_count; i++) {
+		if (strcmp(r->sections[i].name, name) == 0)
+			return &r->sections[i];
+	}
+	return NULL;
+}
+
+static bool load_section(struct ai_dwarf_reader *r, const char *name, const uint8_t **data,
+			 size_t *size)
+{
+	struct section *s = find_section(r, name);
+	if (!s)
+		return false;
+	if (!s->loaded) {
+		s->loaded = true;
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(s->scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+			return false;
+		/* Compressed debug sections (e.g. Debian's -dbg files): libelf inflates them in place. */
+		if (s->compressed_gnu) {
+			if (elf_compress_gnu(s->scn, 0, 0) < 0)
+				return false;
+		} else if (shdr.sh_flags & SHF_COMPRESSED) {
+			if (elf_compress(s->scn, 0, 0) < 0)
+				return false;
+		}
+		Elf_Data *d = elf_getdata(s->scn, NULL);
+		if (d && d->d_buf) {
+			s->data = d->d_buf;
+			s->size = d->d_size;
+		}
+	}
+	if (!s->data || !s->size)
+		return false;
+	*data = s->data;
+	*size = s->size;
+	return true;
+}
+
+bool ai_dwarf_reader_section(struct ai_dwarf_reader *r, const char *name, const uint8_t **data_ret,
+			     size_t *size_ret)
+{
+	return load_section(r, name, data_ret, size_ret);
+}
+
+static void scan_sections(struct ai_dwarf_reader *r)
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(r->elf, &shstrndx) != 0)
+		return;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(r->elf, scn)) && r->section_count < MAX_SECTIONS) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr))
+			continue;
+		const char *name = elf_strptr(r->elf, shstrndx, shdr.sh_name);
+		if (!name)
+			continue;
+		bool gnu = strncmp(name, ".zdebug_", 8) == 0;
+		if (!gnu && strncmp(name, ".debug_", 7) != 0)
+			continue;
+		struct section *s = &r->sections[r->section_count];
+		snprintf(s->name, sizeof(s->name), ".%s", name + (gnu ? 2 : 1));
+		if (find_section(r, s->name))
+			continue;
+		s->scn = scn;
+		s->compressed_gnu = gnu;
+		r->section_count++;
+	}
+}
+
+/* ---- forms ---- */
+
+static int form_fixed_size(uint16_t form, uint8_t address_size, uint8_t offset_size,
+			   uint16_t version)
+{
+	switch (form) {
+	case DW_FORM_addr:
+		return address_size;
+	case DW_FORM_data1:
+	case DW_FORM_ref1:
+	case DW_FORM_flag:
+	case DW_FORM_strx1:
+	case DW_FORM_addrx1:
+		return 1;
+	case DW_FORM_data2:
+	case DW_FORM_ref2:
+	case DW_FORM_strx2:
+	case DW_FORM_addrx2:
+		return 2;
+	case DW_FORM_strx3:
+	case DW_FORM_addrx3:
+		return 3;
+	case DW_FORM_data4:
+	case DW_FORM_ref4:
+	case DW_FORM_strx4:
+	case DW_FORM_addrx4:
+	case DW_FORM_ref_sup4:
+		return 4;
+	case DW_FORM_data8:
+	case DW_FORM_ref8:
+	case DW_FORM_ref_sig8:
+	case DW_FORM_ref_sup8:
+		return 8;
+	case DW_FORM_data16:
+		return 16;
+	case DW_FORM_strp:
+	case DW_FORM_line_strp:
+	case DW_FORM_sec_offset:
+	case DW_FORM_strp_sup:
+	case DW_FORM_GNU_ref_alt:
+	case DW_FORM_GNU_strp_alt:
+		return offset_size;
+	case DW_FORM_ref_addr:
+		return version <= 2 ? address_size : offset_size;
+	case DW_FORM_flag_present:
+	case DW_FORM_implicit_const:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static bool skip_form(struct cursor *c, uint16_t form, const struct ai_dwarf_unit *unit, int depth)
+{
+	int size = form_fixed_size(form, unit->address_size, unit->offset_size, unit->version);
+	if (size >= 0) {
+		skip(c, (uint64_t)size);
+		return !c->bad;
+	}
+	switch (form) {
+	case DW_FORM_sdata:
+	case DW_FORM_udata:
+	case DW_FORM_ref_udata:
+	case DW_FORM_strx:
+	case DW_FORM_addrx:
+	case DW_FORM_loclistx:
+	case DW_FORM_rnglistx:
+	case DW_FORM_GNU_addr_index:
+	case DW_FORM_GNU_str_index:
+		rd_uleb(c);
+		break;
+	case DW_FORM_string:
+		rd_cstr(c);
+		break;
+	case DW_FORM_block1:
+		skip(c, rd_u8(c));
+		break;
+	case DW_FORM_block2:
+		skip(c, rd_uN(c, 2));
+		break;
+	case DW_FORM_block4:
+		skip(c, rd_uN(c, 4));
+		break;
+	case DW_FORM_block:
+	case DW_FORM_exprloc:
+		skip(c, rd_uleb(c));
+		break;
+	case DW_FORM_indirect:
+		if (depth >= MAX_INDIRECT)
+			return false;
+		return skip_form(c, (uint16_t)rd_uleb(c), unit, depth + 1);
+	default:
+		return false;
+	}
+	return !c->bad;
+}
+
+static uint64_t indexed_string_offset(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
+				      uint64_t index, bool *ok)
+{
+	uint64_t at = unit->str_offsets_base + index * unit->offset_size;
+	if (!r->str_offsets || at > r->str_offsets_size ||
+	    r->str_offsets_size - at < unit->offset_size) {
+		*ok = false;
+		return 0;
+	}
+	struct cursor c = { r->str_offsets + at, r->str_offsets + r->str_offsets_size, false };
+	return rd_uN(&c, unit->offset_size);
+}
+
+static bool indexed_address(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
+			    uint64_t index, uint64_t *ret)
+{
+	uint64_t at = unit->addr_base + index * unit->address_size;
+	if (!r->addr || at > r->addr_size || r->addr_size - at < unit->address_size)
+		return false;
+	struct cursor c = { r->addr + at, r->addr + r->addr_size, false };
+	*ret = rd_uN(&c, unit->address_size);
+	return true;
+}
+
+static bool read_form(struct ai_dwarf_reader *r, struct cursor *c, uint16_t form,
+		      int64_t implicit_const, const struct ai_dwarf_unit *unit,
+		      struct ai_dwarf_attr *a, int depth)
+{
+	a->form = form;
+	a->cls = AI_DWARF_CLASS_NONE;
+	a->u = 0;
+	a->s = 0;
+	a->str = NULL;
+	a->block = NULL;
+	a->block_len = 0;
+	bool ok = true;
+	switch (form) {
+	case DW_FORM_addr:
+		a->cls = AI_DWARF_CLASS_ADDRESS;
+		a->u = rd_uN(c, unit->address_size);
+		break;
+	case DW_FORM_addrx:
+	case DW_FORM_GNU_addr_index:
+	case DW_FORM_addrx1:
+	case DW_FORM_addrx2:
+	case DW_FORM_addrx3:
+	case DW_FORM_addrx4: {
+		uint64_t index = form == DW_FORM_addrx || form == DW_FORM_GNU_addr_index
+					 ? rd_uleb(c)
+					 : rd_uN(c, form == DW_FORM_addrx1   ? 1
+						    : form == DW_FORM_addrx2 ? 2
+						    : form == DW_FORM_addrx3 ? 3
+									     : 4);
+		if (!c->bad && indexed_address(r, unit, index, &a->u))
+			a->cls = AI_DWARF_CLASS_ADDRESS;
+		break;
+	}
+	case DW_FORM_data1:
+	case DW_FORM_data2:
+	case DW_FORM_data4:
+	case DW_FORM_data8: {
+		size_t n = form == DW_FORM_data1 ? 1 : form == DW_FORM_data2 ? 2 : form == DW_FORM_data4 ? 4 : 8;
+		a->cls = AI_DWARF_CLASS_CONSTANT;
+		a->u = rd_uN(c, n);
+		a->s = n == 8 ? (int64_t)a->u : (int64_t)(a->u << (64 - 8 * n)) >> (64 - 8 * n);
+		break;
+	}
+	case DW_FORM_sdata:
+		a->cls = AI_DWARF_CLASS_CONSTANT;
+		a->s = rd_sleb(c);
+		a->u = (uint64_t)a->s;
+		break;
+	case DW_FORM_udata:
+		a->cls = AI_DWARF_CLASS_CONSTANT;
+		a->u = rd_uleb(c);
+		a->s = (int64_t)a->u;
+		break;
+	case DW_FORM_implicit_const:
+		a->cls = AI_DWARF_CLASS_CONSTANT;
+		a->s = implicit_const;
+		a->u = (uint64_t)implicit_const;
+		break;
+	case DW_FORM_ref1:
+	case DW_FORM_ref2:
+	case DW_FORM_ref4:
+	case DW_FORM_ref8:
+	case DW_FORM_ref_udata: {
+		uint64_t v = form == DW_FORM_ref_udata ? rd_uleb(c)
+			     : rd_uN(c, form == DW_FORM_ref1 ? 1 : form == DW_FORM_ref2 ? 2 : form == DW_FORM_ref4 ? 4 : 8);
+		a->cls = AI_DWARF_CLASS_REFERENCE;
+		a->u = unit->offset + v;
+		break;
+	}
+	case DW_FORM_ref_addr:
+		a->cls = AI_DWARF_CLASS_REFERENCE;
+		a->u = rd_uN(c, unit->version <= 2 ? unit->address_size : unit->offset_size);
+		break;
+	case DW_FORM_ref_sig8:
+		a->cls = AI_DWARF_CLASS_SIGNATURE;
+		a->u = rd_uN(c, 8);
+		break;
+	case DW_FORM_string:
+		a->str = rd_cstr(c);
+		if (a->str)
+			a->cls = AI_DWARF_CLASS_STRING;
+		break;
+	case DW_FORM_strp:
+	case DW_FORM_line_strp: {
+		uint64_t off = rd_uN(c, unit->offset_size);
+		a->str = form == DW_FORM_strp ? section_string(r->str, r->str_size, off)
+					      : section_string(r->line_str, r->line_str_size, off);
+		if (a->str)
+			a->cls = AI_DWARF_CLASS_STRING;
+		break;
+	}
+	case DW_FORM_strx:
+	case DW_FORM_GNU_str_index:
+	case DW_FORM_strx1:
+	case DW_FORM_strx2:
+	case DW_FORM_strx3:
+	case DW_FORM_strx4: {
+		uint64_t index = form == DW_FORM_strx || form == DW_FORM_GNU_str_index
+					 ? rd_uleb(c)
+					 : rd_uN(c, form == DW_FORM_strx1   ? 1
+						    : form == DW_FORM_strx2 ? 2
+						    : form == DW_FORM_strx3 ? 3
+									    : 4);
+		bool found = true;
+		uint64_t off = c->bad ? 0 : indexed_string_offset(r, unit, index, &found);
+		if (found)
+			a->str = section_string(r->str, r->str_size, off);
+		if (a->str)
+			a->cls = AI_DWARF_CLASS_STRING;
+		break;
+	}
+	case DW_FORM_strp_sup:
+	case DW_FORM_GNU_strp_alt:
+	case DW_FORM_GNU_ref_alt:
+	case DW_FORM_ref_sup4:
+	case DW_FORM_ref_sup8:
+		/* in a supplementary file we do not open */
+		skip(c, (uint64_t)form_fixed_size(form, unit->address_size, unit->offset_size,
+						  unit->version));
+		break;
+	case DW_FORM_flag:
+		a->cls = AI_DWARF_CLASS_FLAG;
+		a->u = rd_u8(c) != 0;
+		break;
+	case DW_FORM_flag_present:
+		a->cls = AI_DWARF_CLASS_FLAG;
+		a->u = 1;
+		break;
+	case DW_FORM_sec_offset:
+		a->cls = AI_DWARF_CLASS_SEC_OFFSET;
+		a->u = rd_uN(c, unit->offset_size);
+		break;
+	case DW_FORM_loclistx:
+	case DW_FORM_rnglistx:
+		a->cls = AI_DWARF_CLASS_INDEX;
+		a->u = rd_uleb(c);
+		break;
+	case DW_FORM_block1:
+	case DW_FORM_block2:
+	case DW_FORM_block4:
+	case DW_FORM_block:
+	case DW_FORM_exprloc:
+	case DW_FORM_data16: {
+		uint64_t n = form == DW_FORM_block1   ? rd_u8(c)
+			     : form == DW_FORM_block2 ? rd_uN(c, 2)
+			     : form == DW_FORM_block4 ? rd_uN(c, 4)
+			     : form == DW_FORM_data16 ? 16
+						      : rd_uleb(c);
+		if (need(c, n)) {
+			a->cls = AI_DWARF_CLASS_BLOCK;
+			a->block = c->p;
+			a->block_len = (size_t)n;
+			c->p += n;
+		}
+		break;
+	}
+	case DW_FORM_indirect:
+		if (depth >= MAX_INDIRECT)
+			return false;
+		return read_form(r, c, (uint16_t)rd_uleb(c), implicit_const, unit, a, depth + 1);
+	default:
+		ok = false;
+	}
+	return ok && !c->bad;
+}
+
+/* ---- abbreviations ---- */
+
+static const struct ai_dwarf_abbrev *find_abbrev(const struct ai_dwarf_abbrev_table *t,
+						 uint64_t code)
+{
+	if (t->dense)
+		return code >= 1 && code <= t->count ? &t->abbrevs[code - 1] : NULL;
+	size_t lo = 0, hi = t->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->abbrevs[mid].code < code)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->count && t->abbrevs[lo].code == code ? &t->abbrevs[lo] : NULL;
+}
+
+static int compare_abbrevs(const void *a, const void *b)
+{
+	const struct ai_dwarf_abbrev *x = a, *y = b;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+static void destroy_table(struct ai_dwarf_abbrev_table *t)
+{
+	if (!t)
+		return;
+	free(t->abbrevs);
+	free(t->specs);
+	free(t);
+}
+
+static size_t table_slot(uint64_t offset, size_t size)
+{
+	return (size_t)((offset * 0x9e3779b97f4a7c15ull) >> 32) & (size - 1);
+}
+
+static void hash_table(struct ai_dwarf_reader *r, struct ai_dwarf_abbrev_table *t)
+{
+	size_t i = table_slot(t->offset, r->table_hash_size);
+	while (r->table_hash[i])
+		i = (i + 1) & (r->table_hash_size - 1);
+	r->table_hash[i] = t;
+}
+
+static void add_table(struct ai_dwarf_reader *r, struct ai_dwarf_abbrev_table *t)
+{
+	AI_GROW(r->tables, r->table_capacity, r->table_count + 1);
+	r->tables[r->table_count++] = t;
+	if (r->table_count * 2 > r->table_hash_size) {
+		free(r->table_hash);
+		r->table_hash_size = r->table_hash_size ? r->table_hash_size * 2 : 64;
+		while (r->table_count * 2 > r->table_hash_size)
+			r->table_hash_size *= 2;
+		r->table_hash = xcalloc(r->table_hash_size, sizeof(*r->table_hash));
+		for (size_t i = 0; i < r->table_count; i++)
+			hash_table(r, r->tables[i]);
+	} else {
+		hash_table(r, t);
+	}
+}
+
+static struct ai_error *load_abbrevs(struct ai_dwarf_reader *r, struct ai_dwarf_unit *unit,
+				     uint64_t offset)
+{
+	for (size_t i = r->table_hash_size ? table_slot(offset, r->table_hash_size) : 0;
+	     r->table_hash_size && r->table_hash[i]; i = (i + 1) & (r->table_hash_size - 1)) {
+		struct ai_dwarf_abbrev_table *t = r->table_hash[i];
+		if (t->offset == offset && t->address_size == unit->address_size &&
+		    t->offset_size == unit->offset_size && t->version == unit->version) {
+			unit->abbrevs = t;
+			return NULL;
+		}
+	}
+	if (offset >= r->abbrev_size)
+		return corrupt(r, unit->offset, "abbreviation offset out of range");
+	struct ai_dwarf_abbrev_table *t = xcalloc(1, sizeof(*t));
+	t->offset = offset;
+	t->address_size = unit->address_size;
+	t->offset_size = unit->offset_size;
+	t->version = unit->version;
+	size_t capacity = 0, spec_capacity = 0;
+	struct cursor c = { r->abbrev + offset, r->abbrev + r->abbrev_size, false };
+	bool dense = true;
+	for (;;) {
+		uint64_t code = rd_uleb(&c);
+		if (c.bad || code == 0)
+			break;
+		AI_GROW(t->abbrevs, capacity, t->count + 1);
+		struct ai_dwarf_abbrev *a = &t->abbrevs[t->count];
+		memset(a, 0, sizeof(*a));
+		a->code = code;
+		a->tag = (uint16_t)rd_uleb(&c);
+		a->has_children = rd_u8(&c) == DW_CHILDREN_yes;
+		a->spec_start = (uint32_t)t->spec_count;
+		int fixed = 0;
+		for (;;) {
+			uint64_t name = rd_uleb(&c), form = rd_uleb(&c);
+			if (c.bad || (name == 0 && form == 0))
+				break;
+			AI_GROW(t->specs, spec_capacity, t->spec_count + 1);
+			struct ai_dwarf_attr_spec *s = &t->specs[t->spec_count++];
+			s->name = (uint16_t)name;
+			s->form = (uint16_t)form;
+			s->implicit_const = form == DW_FORM_implicit_const ? rd_sleb(&c) : 0;
+			if (name == DW_AT_sibling)
+				a->has_sibling_attr = true;
+			int size = form_fixed_size((uint16_t)form, unit->address_size,
+						   unit->offset_size, unit->version);
+			fixed = size < 0 || fixed < 0 ? -1 : fixed + size;
+		}
+		a->spec_count = (uint32_t)t->spec_count - a->spec_start;
+		a->fixed_size = fixed;
+		if (code != t->count + 1)
+			dense = false;
+		t->count++;
+	}
+	if (c.bad) {
+		destroy_table(t);
+		return corrupt(r, unit->offset, "truncated abbreviation table");
+	}
+	t->dense = dense;
+	if (!dense)
+		qsort(t->abbrevs, t->count, sizeof(*t->abbrevs), compare_abbrevs);
+	add_table(r, t);
+	unit->abbrevs = t;
+	return NULL;
+}
+
+/* ---- DIEs ---- */
+
+static struct ai_error *parse_unit_die(struct ai_dwarf_reader *r, struct ai_dwarf_unit *unit);
+
+struct ai_error *ai_dwarf_unit_load(struct ai_dwarf_reader *r, struct ai_dwarf_unit *unit)
+{
+	if (!unit->loaded) {
+		unit->loaded = true;
+		struct ai_error *err = load_abbrevs(r, unit, unit->abbrev_offset);
+		if (!err)
+			err = parse_unit_die(r, unit);
+		if (err) {
+			unit->load_failed = true;
+			return err;
+		}
+	}
+	if (unit->load_failed || !unit->abbrevs)
+		return corrupt(r, unit->offset, "unreadable unit");
+	return NULL;
+}
+
+struct ai_error *ai_dwarf_read_die(struct ai_dwarf_reader *r, struct ai_dwarf_unit *unit,
+				   uint64_t offset, struct ai_dwarf_die *ret)
+{
+	if (!unit->loaded || !unit->abbrevs) {
+		struct ai_error *err = ai_dwarf_unit_load(r, unit);
+		if (err)
+			return err;
+	}
+	if (offset < unit->first_die || offset >= unit->end)
+		return corrupt(r, offset, "DIE offset outside its unit");
+	struct cursor c = { r->info + offset, r->info + unit->end, false };
+	uint64_t code = rd_uleb(&c);
+	if (c.bad)
+		return corrupt(r, offset, "truncated DIE");
+	ret->offset = offset;
+	ret->unit = unit;
+	ret->attrs = (uint64_t)(c.p - r->info);
+	if (code == 0) {
+		ret->abbrev = NULL;
+		ret->tag = 0;
+		ret->has_children = false;
+		return NULL;
+	}
+	const struct ai_dwarf_abbrev *a = find_abbrev(unit->abbrevs, code);
+	if (!a)
+		return corrupt(r, offset, "unknown abbreviation code");
+	ret->abbrev = a;
+	ret->tag = a->tag;
+	ret->has_children = a->has_children;
+	return NULL;
+}
+
+struct ai_error *ai_dwarf_read_die_at(struct ai_dwarf_reader *r, uint64_t offset,
+				      struct ai_dwarf_die *ret)
+{
+	struct ai_dwarf_unit *unit = ai_dwarf_reader_unit_at(r, offset);
+	if (!unit)
+		return ai_error_create(AI_ERROR_NOT_FOUND, "%s: no DWARF unit holds offset 0x%" PRIx64,
+				       r->path, offset);
+	return ai_dwarf_read_die(r, unit, offset, ret);
+}
+
+/* Skips a DIE's attributes; returns false on corrupt data. */
+static bool skip_attrs(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die, struct cursor *c)
+{
+	const struct ai_dwarf_abbrev *a = die->abbrev;
+	if (!a)
+		return true;
+	if (a->fixed_size >= 0) {
+		skip(c, (uint64_t)a->fixed_size);
+		return !c->bad;
+	}
+	const struct ai_dwarf_attr_spec *specs = &die->unit->abbrevs->specs[a->spec_start];
+	for (uint32_t i = 0; i < a->spec_count; i++) {
+		if (!skip_form(c, specs[i].form, die->unit, 0))
+			return false;
+	}
+	return true;
+}
+
+struct ai_error *ai_dwarf_die_end(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die,
+				  uint64_t *ret)
+{
+	struct cursor c = { r->info + die->attrs, r->info + die->unit->end, false };
+	if (!skip_attrs(r, die, &c))
+		return corrupt(r, die->offset, "bad attribute");
+	*ret = (uint64_t)(c.p - r->info);
+	return NULL;
+}
+
+struct ai_error *ai_dwarf_die_attrs(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die,
+				    struct ai_dwarf_attr *attrs, size_t max, size_t *count_ret,
+				    uint64_t *end_ret)
+{
+	const struct ai_dwarf_abbrev *a = die->abbrev;
+	struct cursor c = { r->info + die->attrs, r->info + die->unit->end, false };
+	size_t n = 0;
+	if (a) {
+		const struct ai_dwarf_attr_spec *specs = &die->unit->abbrevs->specs[a->spec_start];
+		for (uint32_t i = 0; i < a->spec_count; i++) {
+			bool ok;
+			if (n < max) {
+				attrs[n].name = specs[i].name;
+				ok = read_form(r, &c, specs[i].form, specs[i].implicit_const, die->unit,
+					       &attrs[n], 0);
+			} else {
+				ok = skip_form(&c, specs[i].form, die->unit, 0);
+			}
+			if (!ok)
+				return corrupt(r, die->offset, "bad attribute");
+			n++;
+		}
+	}
+	*count_ret = n;
+	if (end_ret)
+		*end_ret = (uint64_t)(c.p - r->info);
+	return NULL;
+}
+
+struct ai_error *ai_dwarf_die_attr(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die,
+				   uint16_t name, struct ai_dwarf_attr *ret, bool *found_ret)
+{
+	const struct ai_dwarf_abbrev *a = die->abbrev;
+	*found_ret = false;
+	if (!a)
+		return NULL;
+	struct cursor c = { r->info + die->attrs, r->info + die->unit->end, false };
+	const struct ai_dwarf_attr_spec *specs = &die->unit->abbrevs->specs[a->spec_start];
+	for (uint32_t i = 0; i < a->spec_count; i++) {
+		if (specs[i].name == name) {
+			ret->name = name;
+			if (!read_form(r, &c, specs[i].form, specs[i].implicit_const, die->unit, ret, 0))
+				return corrupt(r, die->offset, "bad attribute");
+			*found_ret = true;
+			return NULL;
+		}
+		if (!skip_form(&c, specs[i].form, die->unit, 0))
+			return corrupt(r, die->offset, "bad attribute");
+	}
+	return NULL;
+}
+
+struct ai_error *ai_dwarf_die_sibling(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die,
+				      uint64_t *ret)
+{
+	if (die->abbrev && die->abbrev->has_sibling_attr) {
+		struct ai_dwarf_attr sib;
+		bool found;
+		struct ai_error *err = ai_dwarf_die_attr(r, die, DW_AT_sibling, &sib, &found);
+		if (err)
+			return err;
+		if (found && sib.cls == AI_DWARF_CLASS_REFERENCE && sib.u > die->offset &&
+		    sib.u <= die->unit->end) {
+			*ret = sib.u;
+			return NULL;
+		}
+	}
+	struct cursor c = { r->info + die->attrs, r->info + die->unit->end, false };
+	if (!skip_attrs(r, die, &c))
+		return corrupt(r, die->offset, "bad attribute");
+	if (die->has_children) {
+		/* Scan the subtree: depth counts open sibling lists. */
+		size_t depth = 1;
+		while (depth > 0) {
+			uint64_t code = rd_uleb(&c);
+			if (c.bad)
+				return corrupt(r, die->offset, "unterminated children");
+			if (code == 0) {
+				depth--;
+				continue;
+			}
+			const struct ai_dwarf_abbrev *a = find_abbrev(die->unit->abbrevs, code);
+			if (!a)
+				return corrupt(r, (uint64_t)(c.p - r->info), "unknown abbreviation code");
+			struct ai_dwarf_die child = { .unit = die->unit, .abbrev = a };
+			if (!skip_attrs(r, &child, &c))
+				return corrupt(r, (uint64_t)(c.p - r->info), "bad attribute");
+			if (a->has_children)
+				depth++;
+		}
+	}
+	*ret = (uint64_t)(c.p - r->info);
+	return NULL;
+}
+
+/* ---- ranges ---- */
+
+struct ai_error *ai_dwarf_attr_ranges(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
+				      const struct ai_dwarf_attr *ranges, ai_dwarf_range_fn *fn,
+				      void *arg)
+{
+	if (unit->version < 5) {
+		const uint8_t *data;
+		size_t size;
+		if (!load_section(r, ".debug_ranges", &data, &size) ||
+		    (ranges->cls != AI_DWARF_CLASS_SEC_OFFSET && ranges->cls != AI_DWARF_CLASS_CONSTANT) ||
+		    ranges->u >= size)
+			return NULL;
+		struct cursor c = { data + ranges->u, data + size, false };
+		uint64_t base = unit->base_address;
+		uint64_t max = unit->address_size == 4 ? UINT32_MAX : UINT64_MAX;
+		for (int i = 0; i < 1 << 20; i++) {
+			uint64_t lo = rd_uN(&c, unit->address_size), hi = rd_uN(&c, unit->address_size);
+			if (c.bad || (lo == 0 && hi == 0))
+				break;
+			if (lo == max)
+				base = hi;
+			else if (hi > lo)
+				fn(arg, base + lo, base + hi);
+		}
+		return NULL;
+	}
+	const uint8_t *data;
+	size_t size;
+	if (!load_section(r, ".debug_rnglists", &data, &size))
+		return NULL;
+	uint64_t offset;
+	if (ranges->cls == AI_DWARF_CLASS_INDEX) {
+		uint64_t at = unit->rnglists_base + ranges->u * unit->offset_size;
+		if (at > size || size - at < unit->offset_size)
+			return NULL;
+		struct cursor c = { data + at, data + size, false };
+		offset = unit->rnglists_base + rd_uN(&c, unit->offset_size);
+	} else {
+		offset = ranges->u;
+	}
+	if (offset >= size)
+		return NULL;
+	struct cursor c = { data + offset, data + size, false };
+	uint64_t base = unit->base_address;
+	for (int i = 0; i < 1 << 20 && !c.bad; i++) {
+		uint8_t kind = rd_u8(&c);
+		uint64_t a, b;
+		switch (kind) {
+		case DW_RLE_end_of_list:
+			return NULL;
+		case DW_RLE_base_addressx:
+			if (!indexed_address(r, unit, rd_uleb(&c), &base))
+				return NULL;
+			break;
+		case DW_RLE_startx_endx:
+			a = rd_uleb(&c);
+			b = rd_uleb(&c);
+			if (indexed_address(r, unit, a, &a) && indexed_address(r, unit, b, &b) && b > a)
+				fn(arg, a, b);
+			break;
+		case DW_RLE_startx_length:
+			a = rd_uleb(&c);
+			b = rd_uleb(&c);
+			if (indexed_address(r, unit, a, &a) && b)
+				fn(arg, a, a + b);
+			break;
+		case DW_RLE_offset_pair:
+			a = rd_uleb(&c);
+			b = rd_uleb(&c);
+			if (b > a)
+				fn(arg, base + a, base + b);
+			break;
+		case DW_RLE_base_address:
+			base = rd_uN(&c, unit->address_size);
+			break;
+		case DW_RLE_start_end:
+			a = rd_uN(&c, unit->address_size);
+			b = rd_uN(&c, unit->address_size);
+			if (!c.bad && b > a)
+				fn(arg, a, b);
+			break;
+		case DW_RLE_start_length:
+			a = rd_uN(&c, unit->address_size);
+			b = rd_uleb(&c);
+			if (!c.bad && b)
+				fn(arg, a, a + b);
+			break;
+		default:
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+struct ai_error *ai_dwarf_die_ranges(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die,
+				     ai_dwarf_range_fn *fn, void *arg, bool *has_ranges_ret)
+{
+	struct ai_dwarf_attr attrs[32];
+	size_t count;
+	struct ai_error *err = ai_dwarf_die_attrs(r, die, attrs, AI_ARRAY_SIZE(attrs), &count, NULL);
+	if (err)
+		return err;
+	const struct ai_dwarf_attr *low = NULL, *high = NULL, *ranges = NULL;
+	for (size_t i = 0; i < AI_MIN(count, AI_ARRAY_SIZE(attrs)); i++) {
+		if (attrs[i].name == DW_AT_low_pc && attrs[i].cls == AI_DWARF_CLASS_ADDRESS)
+			low = &attrs[i];
+		else if (attrs[i].name == DW_AT_high_pc)
+			high = &attrs[i];
+		else if (attrs[i].name == DW_AT_ranges)
+			ranges = &attrs[i];
+	}
+	*has_ranges_ret = true;
+	if (low && high) {
+		uint64_t hi = high->cls == AI_DWARF_CLASS_ADDRESS ? high->u : low->u + high->u;
+		if (hi > low->u)
+			fn(arg, low->u, hi);
+		return NULL;
+	}
+	if (ranges)
+		return ai_dwarf_attr_ranges(r, die->unit, ranges, fn, arg);
+	if (low) {
+		fn(arg, low->u, low->u + 1);
+		return NULL;
+	}
+	*has_ranges_ret = false;
+	return NULL;
+}
+
+bool ai_dwarf_reader_aranges(struct ai_dwarf_reader *r, ai_dwarf_arange_fn *fn, void *arg)
+{
+	const uint8_t *data;
+	size_t size;
+	if (!load_section(r, ".debug_aranges", &data, &size))
+		return false;
+	struct cursor c = { data, data + size, false };
+	while (!c.bad && c.p < c.end) {
+		const uint8_t *set = c.p;
+		uint64_t length = rd_uN(&c, 4);
+		uint8_t offset_size = 4;
+		if (length == 0xffffffff) {
+			length = rd_uN(&c, 8);
+			offset_size = 8;
+		}
+		if (c.bad || length > (uint64_t)(c.end - c.p))
+			break;
+		const uint8_t *next = c.p + length;
+		struct cursor s = { c.p, next, false };
+		rd_uN(&s, 2); /* version */
+		uint64_t unit_offset = rd_uN(&s, offset_size);
+		uint8_t address_size = rd_u8(&s);
+		uint8_t segment_size = rd_u8(&s);
+		if (s.bad || (address_size != 4 && address_size != 8) || segment_size != 0) {
+			c.p = next;
+			continue;
+		}
+		/* tuples start at a multiple of twice the address size from the set's start */
+		size_t header = (size_t)(s.p - set), tuple = 2u * address_size;
+		skip(&s, (tuple - header % tuple) % tuple);
+		while (!s.bad) {
+			uint64_t lo = rd_uN(&s, address_size), len = rd_uN(&s, address_size);
+			if (s.bad || (lo == 0 && len == 0))
+				break;
+			if (len)
+				fn(arg, lo, lo + len, unit_offset);
+		}
+		c.p = next;
+	}
+	return true;
+}
+
+/* ---- opening ---- */
+
+static struct ai_error *parse_unit_die(struct ai_dwarf_reader *r, struct ai_dwarf_unit *unit)
+{
+	struct ai_dwarf_die die;
+	struct ai_error *err = ai_dwarf_read_die(r, unit, unit->first_die, &die);
+	if (err)
+		return err;
+	struct ai_dwarf_attr attrs[48];
+	size_t count;
+	/* Twice: the *_base attributes are needed to decode the unit DIE's own strx/addrx forms. */
+	for (int pass = 0; pass < 2; pass++) {
+		err = ai_dwarf_die_attrs(r, &die, attrs, AI_ARRAY_SIZE(attrs), &count, NULL);
+		if (err)
+			return err;
+		count = AI_MIN(count, AI_ARRAY_SIZE(attrs));
+		for (size_t i = 0; i < count; i++) {
+			const struct ai_dwarf_attr *a = &attrs[i];
+			switch (a->name) {
+			case DW_AT_str_offsets_base:
+				unit->str_offsets_base = a->u;
+				break;
+			case DW_AT_addr_base:
+			case DW_AT_GNU_addr_base:
+				unit->addr_base = a->u;
+				break;
+			case DW_AT_rnglists_base:
+				unit->rnglists_base = a->u;
+				break;
+			case DW_AT_loclists_base:
+				unit->loclists_base = a->u;
+				break;
+			case DW_AT_language:
+				unit->language = a->u;
+				break;
+			case DW_AT_low_pc:
+				if (a->cls == AI_DWARF_CLASS_ADDRESS)
+					unit->base_address = a->u;
+				break;
+			case DW_AT_stmt_list:
+				unit->stmt_list = a->u;
+				unit->has_stmt_list = true;
+				break;
+			case DW_AT_name:
+				unit->name = a->str;
+				break;
+			case DW_AT_comp_dir:
+				unit->comp_dir = a->str;
+				break;
+			default:
+				break;
+			}
+		}
+		if (unit->version < 5)
+			break;
+	}
+	return NULL;
+}
+
+static struct ai_error *parse_units(struct ai_dwarf_reader *r)
+{
+	size_t capacity = 0;
+	uint64_t offset = 0;
+	while (offset + 11 <= r->info_size) {
+		struct cursor c = { r->info + offset, r->info + r->info_size, false };
+		uint64_t length = rd_uN(&c, 4);
+		uint8_t offset_size = 4;
+		if (length == 0xffffffff) {
+			length = rd_uN(&c, 8);
+			offset_size = 8;
+		}
+		uint64_t header_end = (uint64_t)(c.p - r->info);
+		if (c.bad || length > r->info_size - header_end || length < 7)
+			break;
+		uint64_t end = header_end + length;
+		struct ai_dwarf_unit unit = { .offset = offset, .end = end, .offset_size = offset_size };
+		unit.version = (uint16_t)rd_uN(&c, 2);
+		uint64_t abbrev_offset;
+		if (unit.version >= 5) {
+			unit.unit_type = rd_u8(&c);
+			unit.address_size = rd_u8(&c);
+			abbrev_offset = rd_uN(&c, offset_size);
+			if (unit.unit_type == DW_UT_skeleton || unit.unit_type == DW_UT_split_compile)
+				skip(&c, 8);
+			else if (unit.unit_type == DW_UT_type || unit.unit_type == DW_UT_split_type)
+				skip(&c, 8 + offset_size);
+		} else {
+			unit.unit_type = DW_UT_compile;
+			abbrev_offset = rd_uN(&c, offset_size);
+			unit.address_size = rd_u8(&c);
+		}
+		offset = end;
+		if (c.bad || unit.version < 2 || unit.version > 5 ||
+		    (unit.address_size != 4 && unit.address_size != 8))
+			continue; /* a unit we do not understand: skip it, keep the others */
+		unit.first_die = (uint64_t)(c.p - r->info);
+		unit.abbrev_offset = abbrev_offset;
+		AI_GROW(r->units, capacity, r->unit_count + 1);
+		r->units[r->unit_count++] = unit;
+	}
+	return NULL;
+}
+
+struct ai_error *ai_dwarf_reader_open(const char *path, struct ai_dwarf_reader **ret)
+{
+	elf_version(EV_CURRENT);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ai_error_from_errno(errno, "%s", path);
+	struct ai_dwarf_reader *r = xcalloc(1, sizeof(*r));
+	r->path = xstrdup(path);
+	r->fd = fd;
+	r->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	struct ai_error *err = NULL;
+	GElf_Ehdr ehdr;
+	if (!r->elf || elf_kind(r->elf) != ELF_K_ELF || !gelf_getehdr(r->elf, &ehdr)) {
+		err = ai_error_create(AI_ERROR_NOT_ELF, "%s is not an ELF file", path);
+		goto fail;
+	}
+	if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
+		err = ai_error_create(AI_ERROR_UNSUPPORTED, "%s: big-endian DWARF is not supported",
+				      path);
+		goto fail;
+	}
+	scan_sections(r);
+	if (!load_section(r, ".debug_info", &r->info, &r->info_size) ||
+	    !load_section(r, ".debug_abbrev", &r->abbrev, &r->abbrev_size)) {
+		err = ai_error_create(AI_ERROR_NO_DEBUGINFO,
+				      "%s has no debug info; build it with `debug = true` (e.g. "
+				      "[profile.release] debug = true in Cargo.toml)",
+				      path);
+		goto fail;
+	}
+	load_section(r, ".debug_str", &r->str, &r->str_size);
+	load_section(r, ".debug_line_str", &r->line_str, &r->line_str_size);
+	load_section(r, ".debug_str_offsets", &r->str_offsets, &r->str_offsets_size);
+	load_section(r, ".debug_addr", &r->addr, &r->addr_size);
+	err = parse_units(r);
+	if (!err && r->unit_count == 0)
+		err = ai_error_create(AI_ERROR_NO_DEBUGINFO,
+				      "%s has no debug info we can read (no DWARF 2-5 units)", path);
+	if (err)
+		goto fail;
+	*ret = r;
+	return NULL;
+fail:
+	ai_dwarf_reader_destroy(r);
+	return err;
+}
+
+void ai_dwarf_reader_destroy(struct ai_dwarf_reader *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->table_count; i++)
+		destroy_table(r->tables[i]);
+	free(r->tables);
+	free(r->table_hash);
+	free(r->units);
+	if (r->elf)
+		elf_end(r->elf);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->path);
+	free(r);
+}
+
+const char *ai_dwarf_reader_path(const struct ai_dwarf_reader *r)
+{
+	return r->path;
+}
+
+struct ai_dwarf_unit *ai_dwarf_reader_units(struct ai_dwarf_reader *r, size_t *count_ret)
+{
+	*count_ret = r->unit_count;
+	return r->units;
+}
+
+struct ai_dwarf_unit *ai_dwarf_reader_unit_at(struct ai_dwarf_reader *r, uint64_t offset)
+{
+	size_t lo = 0, hi = r->unit_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->units[mid].offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || offset >= r->units[lo - 1].end)
+		return NULL;
+	return &r->units[lo - 1];
+}
+
+/* ---- line tables ---- */
+
+struct lnct_format {
+	uint64_t type, form;
+};
+
+/* Removes "." and "dir/.." components of an absolute path, in place (lexically: paths in DWARF
+ * name the build machine's files, which need not exist here). */
+static void normalize_path(char *path)
+{
+	if (path[0] != '/')
+		return;
+	char *out = path;
+	const char *in = path;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		const char *end = strchrnul(in, '/');
+		size_t len = (size_t)(end - in);
+		if (len == 0 || (len == 1 && in[0] == '.')) {
+			/* skip */
+		} else if (len == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, in, len);
+			out += len;
+		}
+		in = end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
+static char *join_dir(const char *dir, const char *name)
+{
+	if (!name)
+		return NULL;
+	char *path;
+	if (!dir || !*dir || name[0] == '/') {
+		path = xstrdup(name);
+	} else {
+		size_t l = strlen(dir);
+		path = xasprintf("%s%s%s", dir, dir[l - 1] == '/' ? "" : "/", name);
+	}
+	normalize_path(path);
+	return path;
+}
+
+/* dir made absolute against the unit's compilation directory. */
+static char *absolute_dir(const struct ai_dwarf_unit *unit, const char *dir)
+{
+	if (!dir)
+		return unit->comp_dir ? xstrdup(unit->comp_dir) : NULL;
+	if (dir[0] == '/' || !unit->comp_dir)
+		return xstrdup(dir);
+	return join_dir(unit->comp_dir, dir);
+}
+
+/* DWARF 5 directory and file entries: a format description, then the entries. */
+static bool read_v5_entries(struct ai_dwarf_reader *r, struct cursor *c,
+			    const struct ai_dwarf_unit *unit, char ***names_ret, uint64_t **dirs_ret,
+			    size_t *count_ret)
+{
+	uint8_t format_count = rd_u8(c);
+	struct lnct_format formats[16];
+	if (format_count > AI_ARRAY_SIZE(formats))
+		return false;
+	for (uint8_t i = 0; i < format_count; i++) {
+		formats[i].type = rd_uleb(c);
+		formats[i].form = rd_uleb(c);
+	}
+	uint64_t count = rd_uleb(c);
+	if (c->bad || count > (uint64_t)(c->end - c->p))
+		return false;
+	char **names = xcalloc(AI_MAX(count, 1), sizeof(*names));
+	uint64_t *dirs = xcalloc(AI_MAX(count, 1), sizeof(*dirs));
+	for (uint64_t i = 0; i < count && !c->bad; i++) {
+		for (uint8_t j = 0; j < format_count; j++) {
+			struct ai_dwarf_attr a;
+			if (!read_form(r, c, (uint16_t)formats[j].form, 0, unit, &a, 0)) {
+				c->bad = true;
+				break;
+			}
+			if (formats[j].type == DW_LNCT_path && a.cls == AI_DWARF_CLASS_STRING)
+				names[i] = (char *)a.str; /* borrowed for now */
+			else if (formats[j].type == DW_LNCT_directory_index &&
+				 a.cls == AI_DWARF_CLASS_CONSTANT)
+				dirs[i] = a.u;
+		}
+	}
+	*names_ret = names;
+	*dirs_ret = dirs;
+	*count_ret = (size_t)count;
+	return !c->bad;
+}
+
+static int compare_sequences(const void *a, const void *b)
+{
+	const struct ai_dwarf_line_sequence *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+struct ai_error *ai_dwarf_read_line_table(struct ai_dwarf_reader *r,
+					  const struct ai_dwarf_unit *unit,
+					  struct ai_dwarf_line_table *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	const uint8_t *data;
+	size_t size;
+	struct ai_error *err = ai_dwarf_unit_load(r, (struct ai_dwarf_unit *)unit);
+	if (err)
+		return err;
+	if (!unit->has_stmt_list || !load_section(r, ".debug_line", &data, &size) ||
+	    unit->stmt_list >= size)
+		return NULL;
+	struct cursor c = { data + unit->stmt_list, data + size, false };
+	uint64_t length = rd_uN(&c, 4);
+	uint8_t offset_size = 4;
+	if (length == 0xffffffff) {
+		length = rd_uN(&c, 8);
+		offset_size = 8;
+	}
+	if (c.bad || length > (uint64_t)(c.end - c.p))
+		return ai_error_create(AI_ERROR_DWARF, "%s: corrupt line table at 0x%" PRIx64,
+				       r->path, unit->stmt_list);
+	const uint8_t *end = c.p + length;
+	c.end = end;
+	/* A pseudo-unit for decoding the header's forms with the line table's own sizes. */
+	struct ai_dwarf_unit fu = *unit;
+	fu.offset_size = offset_size;
+	fu.version = (uint16_t)rd_uN(&c, 2);
+	if (fu.version < 2 || fu.version > 5)
+		return ai_error_create(AI_ERROR_DWARF, "%s: line table version %u not supported",
+				       r->path, fu.version);
+	if (fu.version >= 5) {
+		fu.address_size = rd_u8(&c);
+		rd_u8(&c); /* segment selector size */
+	}
+	uint64_t header_length = rd_uN(&c, offset_size);
+	if (c.bad || header_length > (uint64_t)(c.end - c.p))
+		return ai_error_create(AI_ERROR_DWARF, "%s: corrupt line table header", r->path);
+	const uint8_t *program = c.p + header_length;
+	uint8_t min_inst = rd_u8(&c);
+	uint8_t max_ops = fu.version >= 4 ? rd_u8(&c) : 1;
+	bool default_is_stmt = rd_u8(&c) != 0;
+	(void)default_is_stmt;
+	int8_t line_base = (int8_t)rd_u8(&c);
+	uint8_t line_range = rd_u8(&c);
+	uint8_t opcode_base = rd_u8(&c);
+	uint8_t std_lengths[256] = { 0 };
+	for (int i = 1; i < opcode_base; i++)
+		std_lengths[i] = rd_u8(&c);
+	if (c.bad || line_range == 0 || max_ops == 0)
+		return ai_error_create(AI_ERROR_DWARF, "%s: corrupt line table header", r->path);
+
+	char **dir_names = NULL, **file_names = NULL;
+	uint64_t *dir_dirs = NULL, *file_dirs = NULL;
+	size_t dir_count = 0, file_count = 0;
+	if (fu.version >= 5) {
+		if (!read_v5_entries(r, &c, &fu, &dir_names, &dir_dirs, &dir_count) ||
+		    !read_v5_entries(r, &c, &fu, &file_names, &file_dirs, &file_count)) {
+			free(dir_names);
+			free(dir_dirs);
+			free(file_names);
+			free(file_dirs);
+			return ai_error_create(AI_ERROR_DWARF, "%s: corrupt line table file list",
+					       r->path);
+		}
+		free(dir_dirs);
+		dir_dirs = NULL;
+	} else {
+		/* dirs[0] is the compilation directory; files[0] stands for the unit itself. */
+		size_t capacity = 0;
+		AI_GROW(dir_names, capacity, 1);
+		dir_names[dir_count++] = NULL;
+		for (;;) {
+			const char *d = rd_cstr(&c);
+			if (!d || !*d)
+				break;
+			AI_GROW(dir_names, capacity, dir_count + 1);
+			dir_names[dir_count++] = (char *)d;
+		}
+		size_t names_capacity = 0, dirs_capacity = 0;
+		AI_GROW(file_names, names_capacity, 1);
+		AI_GROW(file_dirs, dirs_capacity, 1);
+		file_names[file_count] = (char *)unit->name;
+		file_dirs[file_count++] = 0;
+		for (;;) {
+			const char *f = rd_cstr(&c);
+			if (!f || !*f)
+				break;
+			uint64_t dir = rd_uleb(&c);
+			rd_uleb(&c); /* mtime */
+			rd_uleb(&c); /* length */
+			AI_GROW(file_names, names_capacity, file_count + 1);
+			AI_GROW(file_dirs, dirs_capacity, file_count + 1);
+			file_names[file_count] = (char *)f;
+			file_dirs[file_count++] = dir;
+		}
+	}
+	/* Full paths, owned. */
+	ret->file_count = file_count;
+	ret->files = xcalloc(AI_MAX(file_count, 1), sizeof(*ret->files));
+	for (size_t i = 0; i < file_count; i++) {
+		if (!file_names[i])
+			continue;
+		const char *dir = file_dirs[i] < dir_count ? dir_names[file_dirs[i]] : NULL;
+		char *abs_dir = absolute_dir(unit, dir);
+		ret->files[i] = join_dir(abs_dir, file_names[i]);
+		free(abs_dir);
+	}
+	free(dir_names);
+	free(file_names);
+	free(file_dirs);
+
+	/* The line-number program. */
+	c.p = program;
+	size_t row_capacity = 0, seq_capacity = 0;
+	uint64_t address = 0;
+	uint32_t file = 1, line = 1, column = 0;
+	size_t seq_first = 0;
+	bool in_sequence = false;
+#define EMIT()                                                                             \
+	do {                                                                               \
+		AI_GROW(ret->rows, row_capacity, ret->row_count + 1);                      \
+		ret->rows[ret->row_count++] = (struct ai_dwarf_line_row){ address, line, column, \
+									 file };             \
+		if (!in_sequence) {                                                        \
+			in_sequence = true;                                                \
+			seq_first = ret->row_count - 1;                                    \
+		}                                                                          \
+	} while (0)
+	while (!c.bad && c.p < c.end) {
+		uint8_t op = rd_u8(&c);
+		if (op >= opcode_base) {
+			uint8_t adjusted = (uint8_t)(op - opcode_base);
+			address += (uint64_t)min_inst * (adjusted / line_range);
+			line += (uint32_t)(line_base + adjusted % line_range);
+			EMIT();
+		} else if (op == 0) {
+			uint64_t len = rd_uleb(&c);
+			if (c.bad || len == 0 || len > (uint64_t)(c.end - c.p))
+				break;
+			const uint8_t *next = c.p + len;
+			uint8_t sub = rd_u8(&c);
+			if (sub == DW_LNE_end_sequence) {
+				if (in_sequence && ret->row_count > seq_first) {
+					AI_GROW(ret->sequences, seq_capacity, ret->sequence_count + 1);
+					struct ai_dwarf_line_sequence *s =
+						&ret->sequences[ret->sequence_count++];
+					s->lo = ret->rows[seq_first].address;
+					s->hi = address;
+					s->first = seq_first;
+					s->count = ret->row_count - seq_first;
+				}
+				in_sequence = false;
+				address = 0;
+				file = 1;
+				line = 1;
+				column = 0;
+			} else if (sub == DW_LNE_set_address) {
+				address = rd_uN(&c, (size_t)AI_MIN(len - 1, 8));
+			}
+			/* define_file (DWARF 2-4) is obsolete and unused by rustc, gcc and clang:
+			 * skipped like any other extended opcode. */
+			c.p = next;
+		} else {
+			switch (op) {
+			case DW_LNS_copy:
+				EMIT();
+				break;
+			case DW_LNS_advance_pc:
+				address += (uint64_t)min_inst * rd_uleb(&c);
+				break;
+			case DW_LNS_advance_line:
+				line = (uint32_t)((int64_t)line + rd_sleb(&c));
+				break;
+			case DW_LNS_set_file:
+				file = (uint32_t)rd_uleb(&c);
+				break;
+			case DW_LNS_set_column:
+				column = (uint32_t)rd_uleb(&c);
+				break;
+			case DW_LNS_const_add_pc:
+				address += (uint64_t)min_inst * ((255 - opcode_base) / line_range);
+				break;
+			case DW_LNS_fixed_advance_pc:
+				address += rd_uN(&c, 2);
+				break;
+			case DW_LNS_set_isa:
+				rd_uleb(&c);
+				break;
+			case DW_LNS_negate_stmt:
+			case DW_LNS_set_basic_block:
+			case DW_LNS_set_prologue_end:
+			case DW_LNS_set_epilogue_begin:
+				break;
+			default:
+				for (int i = 0; i < std_lengths[op]; i++)
+					rd_uleb(&c);
+			}
+		}
+	}
+#undef EMIT
+	/* Rows of an unterminated sequence are dropped: their extent is unknown. */
+	ret->row_count = ret->sequence_count
+				 ? ret->sequences[ret->sequence_count - 1].first +
+					   ret->sequences[ret->sequence_count - 1].count
+				 : 0;
+	if (ret->sequence_count > 1)
+		qsort(ret->sequences, ret->sequence_count, sizeof(*ret->sequences), compare_sequences);
+	return NULL;
+}
+
+void ai_dwarf_line_table_deinit(struct ai_dwarf_line_table *table)
+{
+	for (size_t i = 0; i < table->file_count; i++)
+		free(table->files[i]);
+	free(table->files);
+	free(table->rows);
+	free(table->sequences);
+	memset(table, 0, sizeof(*table));
+}
+
+const struct ai_dwarf_line_row *ai_dwarf_line_table_find(const struct ai_dwarf_line_table *table,
+							 uint64_t pc)
+{
+	size_t lo = 0, hi = table->sequence_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (table->sequences[mid].lo <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Sequences do not overlap in sane output; look back a little anyway. */
+	for (size_t i = lo, n = 0; i > 0 && n < 4; i--, n++) {
+		const struct ai_dwarf_line_sequence *s = &table->sequences[i - 1];
+		if (pc < s->lo || pc >= s->hi)
+			continue;
+		const struct ai_dwarf_line_row *rows = table->rows + s->first;
+		size_t a = 0, b = s->count;
+		while (a < b) {
+			size_t mid = a + (b - a) / 2;
+			if (rows[mid].address <= pc)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		return a ? &rows[a - 1] : NULL;
+	}
+	return NULL;
+}
