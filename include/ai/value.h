@@ -1,0 +1,42 @@
+/* The Rust value printer: a value of a known type at a target address, as text in Rust syntax,
+ * e.g. `Cart { user: 31, items: [Item { sku: "A-7", qty: 2 }] }`.
+ *
+ * The value is read from the target once (or taken from bytes the caller already read), then
+ * pointers are followed with bounded reads: Box, references, Vec and String buffers, Arc and Rc.
+ * Standard types are recognized by qualified name and checked by structure (a table in value.c):
+ * String and &str print as strings, Vec, VecDeque and slices as lists, Box, Arc, Rc and Pin as what
+ * they hold, Option and every other enum as its active variant. Everything is bounded by the
+ * limits below. A part that cannot be read prints as `<unreadable 0x...>` and the rest goes on;
+ * a part that cannot be understood prints as its type's name, `Name {..}`. Type names are short
+ * (ai_type_short_name): `Cart`, `Vec<u8>`. */
+#ifndef AI_VALUE_H
+#define AI_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ai/memory.h"
+#include "ai/types.h"
+
+struct ai_value_limits {
+	unsigned max_depth;      /* values nested deeper print as `Name {..}`, `[..]` */
+	size_t max_items;        /* elements shown per list, then `, … (N items)` */
+	size_t max_string;       /* bytes shown per string, then `…` */
+	size_t max_output;       /* bytes of text in all; the text then ends with `…` */
+	size_t max_read;         /* bytes read from the target in all, following pointers */
+};
+
+/* depth 6, 10 items, 64 string bytes, 1024 bytes of text, 1 MiB read. */
+void ai_value_limits_default(struct ai_value_limits *limits);
+
+/* The value of `type` at `address`, read through mem. limits may be NULL (the defaults). Returns
+ * a new heap string; never fails (faults are printed in place). */
+char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
+		      const struct ai_value_limits *limits);
+
+/* The same from bytes already read from `address` (at least the type's size, else the missing
+ * part prints as unreadable); pointers in it are still followed through mem. */
+char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
+			    const void *bytes, size_t size, const struct ai_value_limits *limits);
+
+#endif
