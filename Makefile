@@ -62,7 +62,8 @@ test: $(BIN) $(TEST_BIN) fixtures
 test-san:
 	$(MAKE) BUILD=$(SAN_BUILD) SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		CFLAGS="-O1 -g" $(SAN_BUILD)/async-inspect $(SAN_BUILD)/ai-tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		AI_BINARY=$(SAN_BUILD)/async-inspect AI_FIXTURES=$(FIXTURES) AI_SOURCE=$(CURDIR) \
 		$(SAN_BUILD)/ai-tests --jobs 2
 

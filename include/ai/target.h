@@ -65,6 +65,9 @@ struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path
 struct ai_error *ai_target_stop(struct ai_target *target);
 /* Lets every thread run again, re-delivering signals that arrived while stopping. */
 struct ai_error *ai_target_resume(struct ai_target *target);
+/* Detaches from a live target, leaving it running; last_pause_us then holds how long it was
+ * stopped. Memory can no longer be read. A no-op for cores and when already detached. */
+void ai_target_detach(struct ai_target *target);
 /* Detaches (live) and frees everything. */
 void ai_target_destroy(struct ai_target *target);
 

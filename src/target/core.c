@@ -250,13 +250,42 @@ static const char *perms_of(uint32_t flags)
 	return table[((flags & PF_R) ? 4 : 0) | ((flags & PF_W) ? 2 : 0) | ((flags & PF_X) ? 1 : 0)];
 }
 
+/* The permissions of the segment of an ELF file that starts at file offset `offset`. */
+static const char *file_perms(const char *path, const char *recorded_exe,
+			      Elf *exe_elf, uint64_t offset)
+{
+	Elf *elf = exe_elf;
+	int fd = -1;
+	if (!recorded_exe || strcmp(path, recorded_exe) != 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		elf = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+	}
+	const char *perms = "r--p";
+	size_t phnum;
+	if (elf && elf_getphdrnum(elf, &phnum) == 0) {
+		for (size_t i = 0; i < phnum; i++) {
+			GElf_Phdr phdr;
+			if (gelf_getphdr(elf, (int)i, &phdr) && phdr.p_type == PT_LOAD &&
+			    (phdr.p_offset & ~(uint64_t)0xfff) == offset)
+				perms = perms_of(phdr.p_flags);
+		}
+	}
+	if (elf && elf != exe_elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return perms;
+}
+
 struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path, struct ai_target **ret)
 {
 	elf_version(EV_CURRENT);
 	struct ai_target *t = xcalloc(1, sizeof(*t));
 	t->kind = AI_TARGET_CORE;
 	t->core_path = xstrdup(core_path);
-	t->exe_path = xstrdup(exe_path);
+	/* Absolute, as a live process's maps would name it. */
+	char *absolute_exe = realpath(exe_path, NULL);
+	t->exe_path = absolute_exe ? absolute_exe : xstrdup(exe_path);
 	t->is_stopped = true;
 	t->memory = ai_memory_create();
 	ai_maps_init(&t->maps);
@@ -349,20 +378,28 @@ struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path
 		if (phdr.p_filesz > 0)
 			add_region(t, core->core_fd, phdr.p_vaddr, phdr.p_vaddr + phdr.p_filesz, phdr.p_offset,
 				   phdr.p_offset + phdr.p_filesz);
-		const char *path = NULL;
-		uint64_t offset = 0;
-		for (size_t j = 0; j < file_count; j++) {
-			if (phdr.p_vaddr >= files[j].start && phdr.p_vaddr < files[j].end) {
-				path = files[j].path;
-				offset = files[j].offset + (phdr.p_vaddr - files[j].start);
-			}
+		/* Anonymous memory (heap, stacks, the vDSO): file-backed ranges come from NT_FILE. */
+		bool file_backed = false;
+		for (size_t j = 0; j < file_count; j++)
+			file_backed |= phdr.p_vaddr >= files[j].start && phdr.p_vaddr < files[j].end;
+		if (!file_backed)
+			ai_maps_add(&t->maps, phdr.p_vaddr, phdr.p_vaddr + phdr.p_memsz, 0, perms_of(phdr.p_flags),
+				    core->at_sysinfo_ehdr == phdr.p_vaddr ? "[vdso]" : NULL);
+	}
+	/* Every mapped file, whether or not the core holds its pages: code and unwind tables of the
+	 * executable and libraries are read from the files. Permissions come from the core's PT_LOAD
+	 * over the same range, or else (a core that left the range out) from the file's own. */
+	for (size_t i = 0; i < file_count; i++) {
+		const char *perms = file_perms(files[i].path, recorded_exe, exe_elf, files[i].offset);
+		for (size_t j = 0; j < phnum; j++) {
+			GElf_Phdr phdr;
+			if (gelf_getphdr(core->elf, (int)j, &phdr) && phdr.p_type == PT_LOAD &&
+			    phdr.p_vaddr == files[i].start)
+				perms = perms_of(phdr.p_flags);
 		}
-		if (path && recorded_exe && strcmp(path, recorded_exe) == 0)
-			path = exe_path;
-		if (!path && core->at_sysinfo_ehdr == phdr.p_vaddr)
-			path = "[vdso]";
-		ai_maps_add(&t->maps, phdr.p_vaddr, phdr.p_vaddr + phdr.p_memsz, offset, perms_of(phdr.p_flags),
-			    path);
+		bool is_exe = recorded_exe && strcmp(files[i].path, recorded_exe) == 0;
+		ai_maps_add(&t->maps, files[i].start, files[i].end, files[i].offset, perms,
+			    is_exe ? t->exe_path : files[i].path);
 	}
 	ai_maps_sort(&t->maps);
 

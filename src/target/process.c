@@ -372,8 +372,10 @@ struct ai_error *ai_target_resume(struct ai_target *t)
 	return NULL;
 }
 
-static void detach_all(struct ai_target *t)
+void ai_target_detach(struct ai_target *t)
 {
+	if (t->kind != AI_TARGET_LIVE)
+		return;
 	if (!t->is_stopped && !t->exited) {
 		struct ai_error *err = stop_threads(t);
 		ai_error_destroy(err); /* best effort: detach what we can */
@@ -397,7 +399,7 @@ void ai_target_destroy(struct ai_target *t)
 	if (!t)
 		return;
 	if (t->kind == AI_TARGET_LIVE)
-		detach_all(t);
+		ai_target_detach(t);
 	else
 		ai_target_core_close(t);
 	ai_memory_destroy(t->memory);

@@ -278,7 +278,11 @@ int marker_line(const char *relpath, const char *marker)
 	int n = 0, found = 0;
 	while (fgets(line, sizeof(line), f)) {
 		n++;
-		if (strstr(line, marker)) {
+		/* A marker ends a line of code; comment-only lines (docs that mention it) do not count. */
+		const char *text = line + strspn(line, " \t");
+		const char *at = strstr(text, marker);
+		if (at && strncmp(text, "//", 2) != 0 && strncmp(text, "/*", 2) != 0 && strncmp(text, "*", 1) != 0 &&
+		    strspn(at + strlen(marker), " \t\r\n*/") == strlen(at + strlen(marker))) {
 			found = n;
 			break;
 		}
