@@ -27,6 +27,47 @@ struct ai_snapshot_thread {
 	char *stack_error; /* why the stack ends early, or NULL */
 };
 
+/* A saved local or argument of an await frame, printed in Rust syntax. */
+struct ai_snapshot_local {
+	char *name;
+	char *type;  /* short type name, e.g. "Vec<u32>" */
+	char *value; /* e.g. "[1, 2, 3]"; "<unreadable 0x...>" parts where memory could not be read */
+};
+
+/* One node of an await tree: a coroutine (async fn or block) parked at a suspend point, a
+ * combinator (join!, select!, Timeout...) whose children are its branches, or a leaf future. */
+struct ai_await_node {
+	char *function; /* async fn or block path, e.g. "shop::place_order" or
+			 * "shop::main::{async_block#0}"; NULL for nodes that are not coroutines */
+	char *type;     /* the future's full type name */
+	char *state;    /* coroutines: "Suspend0", "Unresumed", "Returned", "Panicked"; else NULL */
+	char *file;     /* suspend point (the .await) of a coroutine; NULL if unknown */
+	int line;
+	char *macro;    /* "tokio::join!", "tokio::select!"... when the suspend point lies in a macro's
+			 * own source rather than the user's; NULL otherwise */
+	uint64_t address;
+	bool leaf;      /* a future we do not look into: its type is what it waits on */
+	char *error;    /* why this node could not be read (the rest of the tree still prints) */
+	struct ai_snapshot_local *locals;
+	size_t local_count, local_capacity;
+	struct ai_await_node *children;
+	size_t child_count, child_capacity;
+};
+
+struct ai_snapshot_task {
+	uint64_t id;       /* tokio's task id; valid when has_id */
+	bool has_id;
+	char *runtime;     /* "tokio" */
+	char *kind;        /* "task", or "block_on" for a future driven by block_on on a thread */
+	char *status;      /* "idle", "scheduled", "running", "completed", "cancelled"; NULL for block_on */
+	char *flavor;      /* "multi_thread", "current_thread", or NULL when unknown */
+	pid_t thread;      /* block_on roots, and tasks being polled right now; 0 otherwise */
+	char *future;      /* the root future's function path (tree.function or its type) */
+	uint64_t address;  /* the task's header, or the block_on future's address */
+	uint64_t runtime_address; /* tells runtimes apart: the address of the runtime's shared state */
+	struct ai_await_node tree;
+};
+
 struct ai_snapshot {
 	pid_t pid;
 	char *exe;
@@ -35,12 +76,27 @@ struct ai_snapshot {
 	uint64_t pause_us;   /* how long the target was stopped for this snapshot (0 for cores) */
 	struct ai_snapshot_thread *threads;
 	size_t thread_count, thread_capacity;
+	/* The async view (dump). */
+	struct ai_snapshot_task *tasks;
+	size_t task_count, task_capacity;
+	char *tokio_version;  /* e.g. "1.24.2" from DWARF file paths; NULL if no tokio */
+	size_t runtime_count; /* tokio runtimes found */
+	char **warnings;      /* things the user should know (a layout not understood...) */
+	size_t warning_count, warning_capacity;
 };
 
 struct ai_snapshot *ai_snapshot_create(void);
 void ai_snapshot_destroy(struct ai_snapshot *snapshot);
 struct ai_snapshot_thread *ai_snapshot_add_thread(struct ai_snapshot *snapshot);
 struct ai_snapshot_frame *ai_snapshot_thread_add_frame(struct ai_snapshot_thread *thread);
+
+struct ai_snapshot_task *ai_snapshot_add_task(struct ai_snapshot *snapshot);
+void ai_snapshot_add_warning(struct ai_snapshot *snapshot, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+struct ai_await_node *ai_await_node_add_child(struct ai_await_node *node);
+struct ai_snapshot_local *ai_await_node_add_local(struct ai_await_node *node);
+/* Frees what the node owns (not the node itself). */
+void ai_await_node_deinit(struct ai_await_node *node);
 
 /* A word for a scheduler state letter: "running", "sleeping", "disk-sleep", ... */
 const char *ai_thread_state_name(char state);

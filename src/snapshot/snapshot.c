@@ -1,3 +1,5 @@
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,36 @@ static void thread_deinit(struct ai_snapshot_thread *thread)
 	free(thread->stack_error);
 }
 
+void ai_await_node_deinit(struct ai_await_node *node)
+{
+	for (size_t i = 0; i < node->local_count; i++) {
+		free(node->locals[i].name);
+		free(node->locals[i].type);
+		free(node->locals[i].value);
+	}
+	free(node->locals);
+	for (size_t i = 0; i < node->child_count; i++)
+		ai_await_node_deinit(&node->children[i]);
+	free(node->children);
+	free(node->function);
+	free(node->type);
+	free(node->state);
+	free(node->file);
+	free(node->macro);
+	free(node->error);
+	memset(node, 0, sizeof(*node));
+}
+
+static void task_deinit(struct ai_snapshot_task *task)
+{
+	free(task->runtime);
+	free(task->kind);
+	free(task->status);
+	free(task->flavor);
+	free(task->future);
+	ai_await_node_deinit(&task->tree);
+}
+
 void ai_snapshot_destroy(struct ai_snapshot *snapshot)
 {
 	if (!snapshot)
@@ -28,6 +60,13 @@ void ai_snapshot_destroy(struct ai_snapshot *snapshot)
 	for (size_t i = 0; i < snapshot->thread_count; i++)
 		thread_deinit(&snapshot->threads[i]);
 	free(snapshot->threads);
+	for (size_t i = 0; i < snapshot->task_count; i++)
+		task_deinit(&snapshot->tasks[i]);
+	free(snapshot->tasks);
+	for (size_t i = 0; i < snapshot->warning_count; i++)
+		free(snapshot->warnings[i]);
+	free(snapshot->warnings);
+	free(snapshot->tokio_version);
 	free(snapshot->exe);
 	free(snapshot->core);
 	free(snapshot);
@@ -48,6 +87,42 @@ struct ai_snapshot_frame *ai_snapshot_thread_add_frame(struct ai_snapshot_thread
 	struct ai_snapshot_frame *frame = &thread->frames[thread->frame_count++];
 	memset(frame, 0, sizeof(*frame));
 	return frame;
+}
+
+struct ai_snapshot_task *ai_snapshot_add_task(struct ai_snapshot *snapshot)
+{
+	AI_GROW(snapshot->tasks, snapshot->task_capacity, snapshot->task_count + 1);
+	struct ai_snapshot_task *task = &snapshot->tasks[snapshot->task_count++];
+	memset(task, 0, sizeof(*task));
+	return task;
+}
+
+void ai_snapshot_add_warning(struct ai_snapshot *snapshot, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	AI_GROW(snapshot->warnings, snapshot->warning_capacity, snapshot->warning_count + 1);
+	snapshot->warnings[snapshot->warning_count++] = s;
+}
+
+struct ai_await_node *ai_await_node_add_child(struct ai_await_node *node)
+{
+	AI_GROW(node->children, node->child_capacity, node->child_count + 1);
+	struct ai_await_node *child = &node->children[node->child_count++];
+	memset(child, 0, sizeof(*child));
+	return child;
+}
+
+struct ai_snapshot_local *ai_await_node_add_local(struct ai_await_node *node)
+{
+	AI_GROW(node->locals, node->local_capacity, node->local_count + 1);
+	struct ai_snapshot_local *local = &node->locals[node->local_count++];
+	memset(local, 0, sizeof(*local));
+	return local;
 }
 
 const char *ai_thread_state_name(char state)

@@ -1,0 +1,42 @@
+/* The shared state of the async decoders of one capture. */
+#include <stdlib.h>
+
+#include "ai/async.h"
+#include "ai/util.h"
+
+void ai_async_options_default(struct ai_async_options *options)
+{
+	options->locals = true;
+	options->max_depth = 64;
+	options->max_nodes = 1000;
+	ai_value_limits_default(&options->value_limits);
+}
+
+struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *di,
+				 const struct ai_async_options *options, struct ai_async **ret)
+{
+	struct ai_dwarf *dwarf = ai_debuginfo_main_dwarf(di);
+	Dwarf_Debug dbg = dwarf ? ai_dwarf_debug(dwarf) : NULL;
+	if (!dbg)
+		return ai_error_create(AI_ERROR_DWARF, "cannot read the DWARF of %s with libdwarf",
+				       target->exe_path);
+	struct ai_async *as = xcalloc(1, sizeof(*as));
+	as->target = target;
+	as->di = di;
+	as->dwarf = dwarf;
+	as->types = ai_types_create(dbg);
+	if (options)
+		as->options = *options;
+	else
+		ai_async_options_default(&as->options);
+	*ret = as;
+	return NULL;
+}
+
+void ai_async_destroy(struct ai_async *as)
+{
+	if (!as)
+		return;
+	ai_types_destroy(as->types);
+	free(as);
+}
