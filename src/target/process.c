@@ -270,25 +270,13 @@ static void note_stop_status(struct ai_target *t, pid_t tid, int status)
 	mark_stopped(thread, true);
 }
 
-/* Waits until tid is in a ptrace-stop (or gone). */
-static struct ai_error *wait_for_stop(struct ai_target *t, pid_t tid)
-{
-	for (;;) {
-		int status;
-		pid_t r = waitpid(tid, &status, __WALL);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			remove_thread(t, tid); /* ECHILD: it is gone, and was reaped elsewhere */
-			return NULL;
-		}
-		note_stop_status(t, tid, status);
-		struct ai_thread *thread = find_thread(t, tid);
-		if (!thread || thread->stopped)
-			return NULL;
-	}
-}
+/* How long a thread may take to stop: one in uninterruptible sleep (state D) stops only when it
+ * leaves it. */
+#define STOP_TIMEOUT_US (5 * 1000 * 1000)
 
+/* Interrupts every running thread and waits until each is in a ptrace-stop or gone. Threads are
+ * polled in turn rather than waited for one by one: a group leader that has exited is reported
+ * only after every other thread, so waiting for it first would never end. */
 static struct ai_error *stop_threads(struct ai_target *t)
 {
 	for (size_t i = 0; i < t->thread_count; i++) {
@@ -296,18 +284,46 @@ static struct ai_error *stop_threads(struct ai_target *t)
 		if (!thread->stopped && ptrace(PTRACE_INTERRUPT, thread->tid, 0, 0) < 0 && errno != ESRCH)
 			return ai_error_from_errno(errno, "cannot stop thread %d", (int)thread->tid);
 	}
-	/* The list can grow as clone events name new threads; index, do not hold pointers. */
-	for (size_t i = 0; i < t->thread_count; i++) {
-		pid_t tid = t->threads[i].tid;
-		if (t->threads[i].stopped)
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL); /* so that sigtimedwait below can wait for it */
+	uint64_t deadline = ai_now_us() + STOP_TIMEOUT_US;
+	for (;;) {
+		bool waiting = false, progressed = false;
+		/* The list changes as threads stop, appear or vanish: rescan after each event. */
+		for (size_t i = 0; i < t->thread_count && !progressed; i++) {
+			if (t->threads[i].stopped)
+				continue;
+			waiting = true;
+			pid_t tid = t->threads[i].tid;
+			int status;
+			pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+			if (r == tid) {
+				note_stop_status(t, tid, status);
+				progressed = true;
+			} else if (r < 0 && errno == ECHILD) {
+				remove_thread(t, tid); /* gone, and reaped elsewhere */
+				progressed = true;
+			}
+		}
+		if (!waiting)
+			return NULL;
+		if (progressed)
 			continue;
-		struct ai_error *err = wait_for_stop(t, tid);
-		if (err)
-			return err;
-		if (i < t->thread_count && t->threads[i].tid != tid)
-			i--; /* the thread at i was removed: look at its successor */
+		uint64_t now = ai_now_us();
+		if (now >= deadline) {
+			for (size_t i = 0; i < t->thread_count; i++) {
+				if (!t->threads[i].stopped)
+					return ai_error_create(AI_ERROR_OTHER,
+							       "thread %d of process %d did not stop within %d s (state %c: uninterruptible sleep?)",
+							       (int)t->threads[i].tid, (int)t->pid, STOP_TIMEOUT_US / 1000000,
+							       t->threads[i].state);
+			}
+		}
+		struct timespec nap = { 0, 1000 * 1000 };
+		sigtimedwait(&chld, NULL, &nap);
 	}
-	return NULL;
 }
 
 struct ai_error *ai_target_stop(struct ai_target *t)
