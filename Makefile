@@ -77,6 +77,7 @@ demo: deps
 
 bench: $(BIN) fixtures
 	@tests/bench/threads.sh $(BIN) $(FIXTURES)
+	@tests/bench/dump.sh $(BIN) $(FIXTURES)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -27,4 +27,10 @@ enum ai_capture_release {
 struct ai_error *ai_capture_threads(struct ai_capture *capture, enum ai_capture_release release,
 				    struct ai_snapshot **ret);
 
+/* Takes a snapshot of every thread and every future: tokio's tasks and the futures driven by
+ * block_on, each decoded into an await tree. `options` may be NULL (the defaults). */
+struct ai_async_options;
+struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_release release,
+				 const struct ai_async_options *options, struct ai_snapshot **ret);
+
 #endif

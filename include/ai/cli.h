@@ -17,6 +17,7 @@ enum {
 };
 
 int ai_cmd_threads(int argc, char **argv);
+int ai_cmd_dump(int argc, char **argv);
 int ai_cmd_run(int argc, char **argv);
 
 enum ai_format { AI_FORMAT_TEXT, AI_FORMAT_JSON };

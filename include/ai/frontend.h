@@ -9,6 +9,7 @@
 
 struct ai_text_options {
 	bool color;
+	bool locals; /* dump: print saved locals and arguments */
 };
 
 /* The `threads` view: every thread with its native stack, then a summary line. */
@@ -19,6 +20,11 @@ int ai_print_threads_json(FILE *out, const struct ai_snapshot *snapshot);
 /* The "threads" array of the JSON formats, for other documents that embed it (a json_t *). */
 struct json_t;
 struct json_t *ai_threads_json(const struct ai_snapshot *snapshot);
+
+/* The `dump` view: warnings, every task as an await tree, then a summary line. */
+void ai_print_dump_text(FILE *out, const struct ai_snapshot *snapshot, const struct ai_text_options *options);
+/* The same as the versioned JSON document "async-inspect-snapshot" (docs/json-format.md). */
+int ai_print_dump_json(FILE *out, const struct ai_snapshot *snapshot);
 
 /* A source path shortened for reading: crates from the cargo registry become "tokio-1.24.2/src/..",
  * the standard library "std/src/...". Returns a pointer into path. */

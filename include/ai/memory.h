@@ -51,4 +51,16 @@ void ai_memory_flush(struct ai_memory *mem);
 
 const struct ai_memory_stats *ai_memory_stats(const struct ai_memory *mem);
 
+/* Freezing: copies every readable and writable mapping of a stopped process (heap, stacks, .data)
+ * into our memory, in a few bulk reads, so that the process can run again while we decode what it
+ * held. Reads then come from the copies; read-only mappings (code, .rodata, vtables) are still read
+ * from the process, as they do not change. A mapping that holds one of the stack pointers `sps` is
+ * a thread's stack: only its live part, from that stack pointer up, is copied. Fails (AI_ERROR_UNSUPPORTED, nothing frozen) when the
+ * writable memory is larger than max_bytes: the caller then decodes with the target stopped. */
+struct ai_maps;
+struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
+				  size_t sp_count, uint64_t max_bytes, uint64_t *bytes_ret);
+/* Drops the frozen copies. */
+void ai_memory_thaw(struct ai_memory *mem);
+
 #endif

@@ -63,6 +63,12 @@ struct ai_stack {
  * go through target->memory: enable its page cache while the target is stopped. */
 struct ai_error *ai_unwind_thread(struct ai_debuginfo *di, const struct ai_thread *thread,
 				  struct ai_stack *ret);
+/* The same, machine frames only (module set, no names, no inlined frames): the part that needs the
+ * target stopped. ai_stack_symbolize() then names the frames and expands inlined calls, which needs
+ * only the files, so it can run after the target was let go. */
+struct ai_error *ai_unwind_thread_unsymbolized(struct ai_debuginfo *di, const struct ai_thread *thread,
+					       struct ai_stack *ret);
+void ai_stack_symbolize(struct ai_debuginfo *di, struct ai_stack *stack);
 void ai_stack_deinit(struct ai_stack *stack);
 
 #endif

@@ -15,6 +15,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
 	{ "threads", ai_cmd_threads, "print every thread's native stack (live process or core file)" },
 };
@@ -33,6 +34,7 @@ static void print_help(FILE *out)
 	fprintf(out,
 		"\n"
 		"Examples:\n"
+		"  async-inspect dump --pid 1234\n"
 		"  async-inspect threads --pid 1234\n"
 		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"
 		"  async-inspect run --dump-after 5s -- ./target/debug/my-app --port 8080\n"

@@ -312,8 +312,30 @@ static void add_frame(struct ai_stack *stack, size_t *capacity, const struct ai_
 	stack->frames[stack->count++] = *frame;
 }
 
-struct ai_error *ai_unwind_thread(struct ai_debuginfo *di, const struct ai_thread *thread,
-				  struct ai_stack *ret)
+/* Fills a frame's module, symbol and source locations, and appends it to the stack expanded into
+ * its inlined calls. */
+static void add_symbolized(struct ai_debuginfo *di, struct ai_stack *stack, size_t *capacity,
+			   struct ai_frame *frame)
+{
+	struct ai_symbolization sym;
+	struct ai_error *err = ai_debuginfo_symbolize(di, frame->pc, frame->is_return_address, &sym);
+	ai_error_destroy(err);
+	frame->module = sym.module;
+	frame->symbol = sym.symbol;
+	frame->symbol_offset = sym.symbol_offset;
+	if (sym.count == 0) {
+		add_frame(stack, capacity, frame);
+		return;
+	}
+	for (size_t i = 0; i < sym.count; i++) {
+		frame->location = sym.locations[i];
+		frame->inlined = sym.locations[i].inlined;
+		add_frame(stack, capacity, frame);
+	}
+}
+
+static struct ai_error *unwind(struct ai_debuginfo *di, const struct ai_thread *thread, bool symbolize,
+			       struct ai_stack *ret)
 {
 	if (!thread->regs_valid)
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
@@ -379,20 +401,11 @@ struct ai_error *ai_unwind_thread(struct ai_debuginfo *di, const struct ai_threa
 		/* One machine frame, expanded into its inlined calls. Its CFA is its caller's sp, known
 		 * after the next step (libunwind's UNW_X86_64_CFA is this frame's own sp). */
 		size_t first = stack.count;
-		struct ai_symbolization sym;
-		struct ai_error *err = ai_debuginfo_symbolize(di, ip, frame.is_return_address, &sym);
-		ai_error_destroy(err);
-		frame.module = sym.module;
-		frame.symbol = sym.symbol;
-		frame.symbol_offset = sym.symbol_offset;
-		if (sym.count == 0) {
-			add_frame(&stack, &capacity, &frame);
+		if (symbolize) {
+			add_symbolized(di, &stack, &capacity, &frame);
 		} else {
-			for (size_t i = 0; i < sym.count; i++) {
-				frame.location = sym.locations[i];
-				frame.inlined = sym.locations[i].inlined;
-				add_frame(&stack, &capacity, &frame);
-			}
+			frame.module = ai_debuginfo_find_module(di, ip);
+			add_frame(&stack, &capacity, &frame);
 		}
 		stack.physical_count++;
 		prev_pc = ip;
@@ -422,6 +435,29 @@ struct ai_error *ai_unwind_thread(struct ai_debuginfo *di, const struct ai_threa
 	stack.stop_reason = stop_reason;
 	*ret = stack;
 	return NULL;
+}
+
+struct ai_error *ai_unwind_thread(struct ai_debuginfo *di, const struct ai_thread *thread,
+				  struct ai_stack *ret)
+{
+	return unwind(di, thread, true, ret);
+}
+
+struct ai_error *ai_unwind_thread_unsymbolized(struct ai_debuginfo *di, const struct ai_thread *thread,
+					       struct ai_stack *ret)
+{
+	return unwind(di, thread, false, ret);
+}
+
+void ai_stack_symbolize(struct ai_debuginfo *di, struct ai_stack *stack)
+{
+	struct ai_stack out = { 0 };
+	size_t capacity = 0;
+	for (size_t i = 0; i < stack->count; i++)
+		add_symbolized(di, &out, &capacity, &stack->frames[i]);
+	free(stack->frames);
+	stack->frames = out.frames;
+	stack->count = out.count;
 }
 
 void ai_stack_deinit(struct ai_stack *stack)

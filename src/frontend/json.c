@@ -65,3 +65,75 @@ int ai_print_threads_json(FILE *out, const struct ai_snapshot *s)
 	json_decref(root);
 	return r;
 }
+
+static json_t *node_json(const struct ai_await_node *node)
+{
+	json_t *locals = json_array();
+	for (size_t i = 0; i < node->local_count; i++) {
+		const struct ai_snapshot_local *l = &node->locals[i];
+		json_array_append_new(locals, json_pack("{s:o, s:o, s:o}", "name", string_or_null(l->name),
+							"type", string_or_null(l->type), "value",
+							string_or_null(l->value)));
+	}
+	json_t *children = json_array();
+	for (size_t i = 0; i < node->child_count; i++)
+		json_array_append_new(children, node_json(&node->children[i]));
+	json_t *obj = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		"function", string_or_null(node->function),
+		"type", string_or_null(node->type),
+		"state", string_or_null(node->state),
+		"file", string_or_null(node->file),
+		"line", node->line > 0 ? json_integer(node->line) : json_null(),
+		"address", hex(node->address),
+		"locals", locals,
+		"children", children);
+	if (node->macro)
+		json_object_set_new(obj, "macro", json_string(node->macro));
+	if (node->leaf)
+		json_object_set_new(obj, "leaf", json_true());
+	if (node->error)
+		json_object_set_new(obj, "error", json_string(node->error));
+	return obj;
+}
+
+static json_t *task_json(const struct ai_snapshot_task *task)
+{
+	return json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		"id", task->has_id ? json_integer((json_int_t)task->id) : json_null(),
+		"runtime", task->runtime ? task->runtime : "tokio",
+		"kind", task->kind ? task->kind : "task",
+		"status", string_or_null(task->status),
+		"flavor", string_or_null(task->flavor),
+		"thread", task->thread ? json_integer(task->thread) : json_null(),
+		"future", string_or_null(task->future),
+		"address", hex(task->address),
+		"runtime_address", task->runtime_address ? hex(task->runtime_address) : json_null(),
+		"tree", node_json(&task->tree));
+}
+
+int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)
+{
+	json_t *tasks = json_array();
+	for (size_t i = 0; i < s->task_count; i++)
+		json_array_append_new(tasks, task_json(&s->tasks[i]));
+	json_t *warnings = json_array();
+	for (size_t i = 0; i < s->warning_count; i++)
+		json_array_append_new(warnings, json_string(s->warnings[i]));
+	json_t *root = json_pack("{s:s, s:i, s:i, s:o, s:o, s:I, s:I, s:o, s:I, s:o, s:o, s:o}",
+		"format", "async-inspect-snapshot",
+		"version", 1,
+		"pid", (int)s->pid,
+		"exe", string_or_null(s->exe),
+		"core", string_or_null(s->core),
+		"captured_at", (json_int_t)s->captured_at_ms,
+		"pause_us", (json_int_t)s->pause_us,
+		"tokio_version", string_or_null(s->tokio_version),
+		"runtimes", (json_int_t)s->runtime_count,
+		"warnings", warnings,
+		"threads", ai_threads_json(s),
+		"tasks", tasks);
+	int r = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+	json_decref(root);
+	return r;
+}

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "ai/async.h"
 #include "ai/capture.h"
 #include "ai/debuginfo.h"
 #include "ai/unwind.h"
@@ -12,6 +13,8 @@
 struct ai_capture {
 	struct ai_target *target;  /* borrowed */
 	struct ai_debuginfo *di;   /* owned */
+	struct ai_async *as;       /* owned, created on the first dump: its type cache serves every
+				    * later snapshot */
 };
 
 struct ai_error *ai_capture_create(struct ai_target *target, struct ai_capture **ret)
@@ -36,6 +39,7 @@ void ai_capture_destroy(struct ai_capture *capture)
 {
 	if (!capture)
 		return;
+	ai_async_destroy(capture->as);
 	ai_debuginfo_destroy(capture->di);
 	free(capture);
 }
@@ -76,39 +80,138 @@ static void release_target(struct ai_target *target, enum ai_capture_release rel
 		ai_target_resume(target);
 }
 
-struct ai_error *ai_capture_threads(struct ai_capture *capture, enum ai_capture_release release,
-				    struct ai_snapshot **ret)
+/* Stops the target and fills the snapshot's threads; the unwound stacks are kept in *stacks_ret
+ * (one per target thread, same order) for the async decoders. */
+static struct ai_error *capture_stacks(struct ai_capture *capture, bool symbolize,
+				       struct ai_snapshot **snapshot_ret, struct ai_stack **stacks_ret)
 {
 	struct ai_target *target = capture->target;
 	struct ai_error *err = ai_target_stop(target);
-	if (err) {
-		release_target(target, release);
+	if (err)
 		return err;
-	}
 	ai_debuginfo_refresh(capture->di);
 	struct ai_snapshot *snapshot = ai_snapshot_create();
 	snapshot->pid = target->pid;
 	snapshot->exe = dup_or_null(target->exe_path);
 	snapshot->core = dup_or_null(target->core_path);
 	snapshot->captured_at_ms = wall_clock_ms();
+	struct ai_stack *stacks = xcalloc(target->thread_count, sizeof(*stacks));
 	for (size_t i = 0; i < target->thread_count; i++) {
 		const struct ai_thread *thread = &target->threads[i];
 		struct ai_snapshot_thread *st = ai_snapshot_add_thread(snapshot);
 		st->tid = thread->tid;
 		st->name = xstrdup(thread->name);
 		st->state = thread->state;
-		struct ai_stack stack;
-		err = ai_unwind_thread(capture->di, thread, &stack);
+		err = symbolize ? ai_unwind_thread(capture->di, thread, &stacks[i])
+				: ai_unwind_thread_unsymbolized(capture->di, thread, &stacks[i]);
 		if (err) {
 			st->stack_error = xstrdup(err->message);
 			ai_error_destroy(err);
 			continue;
 		}
-		copy_stack(st, &stack);
-		ai_stack_deinit(&stack);
+		if (symbolize)
+			copy_stack(st, &stacks[i]);
 	}
+	*snapshot_ret = snapshot;
+	*stacks_ret = stacks;
+	return NULL;
+}
+
+static void free_stacks(struct ai_stack *stacks, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		ai_stack_deinit(&stacks[i]);
+	free(stacks);
+}
+
+struct ai_error *ai_capture_threads(struct ai_capture *capture, enum ai_capture_release release,
+				    struct ai_snapshot **ret)
+{
+	struct ai_target *target = capture->target;
+	struct ai_snapshot *snapshot;
+	struct ai_stack *stacks;
+	/* Only the unwinding needs the target stopped; naming the frames needs only the files. */
+	struct ai_error *err = capture_stacks(capture, false, &snapshot, &stacks);
+	size_t thread_count = target->thread_count;
 	release_target(target, release);
+	if (err)
+		return err;
+	for (size_t i = 0; i < thread_count; i++) {
+		ai_stack_symbolize(capture->di, &stacks[i]);
+		copy_stack(&snapshot->threads[i], &stacks[i]);
+	}
+	free_stacks(stacks, thread_count);
 	snapshot->pause_us = target->kind == AI_TARGET_LIVE ? target->last_pause_us : 0;
+	*ret = snapshot;
+	return NULL;
+}
+
+/* Writable memory we copy to let the target go before decoding; beyond it, we decode with the
+ * target stopped. */
+#define FREEZE_MAX_BYTES ((uint64_t)512 << 20)
+
+struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_release release,
+				 const struct ai_async_options *options, struct ai_snapshot **ret)
+{
+	struct ai_target *target = capture->target;
+	struct ai_error *err = NULL;
+	if (!capture->as) {
+		err = ai_async_create(target, capture->di, options, &capture->as);
+		if (err) {
+			release_target(target, release);
+			return err;
+		}
+	}
+	struct ai_snapshot *snapshot;
+	struct ai_stack *stacks;
+	err = capture_stacks(capture, false, &snapshot, &stacks);
+	size_t thread_count = target->thread_count;
+	if (err) {
+		release_target(target, release);
+		return err;
+	}
+	/* Copy the writable memory (heap, stacks) and let the target run while we decode from the
+	 * copy. It stays attached until the end so that read-only memory (vtables, relocated data)
+	 * can still be read; a one-shot command then detaches with a second, brief stop. */
+	uint64_t pause_us = 0;
+	bool frozen = false;
+	if (target->kind == AI_TARGET_LIVE) {
+		uint64_t bytes, *sps = xcalloc(thread_count, sizeof(*sps));
+		for (size_t i = 0; i < thread_count; i++)
+			sps[i] = target->threads[i].regs.rsp;
+		struct ai_error *freeze_err = ai_memory_freeze(target->memory, &target->maps, sps, thread_count,
+							       FREEZE_MAX_BYTES, &bytes);
+		free(sps);
+		frozen = freeze_err == NULL;
+		ai_error_destroy(freeze_err);
+		if (frozen) {
+			ai_target_resume(target);
+			pause_us = target->last_pause_us;
+		}
+	}
+	for (size_t i = 0; i < thread_count; i++) {
+		ai_stack_symbolize(capture->di, &stacks[i]);
+		copy_stack(&snapshot->threads[i], &stacks[i]);
+	}
+	/* Tasks first, then the futures block_on drives, as the user reads them. */
+	err = ai_tokio_collect(capture->as, stacks, snapshot);
+	if (!err)
+		err = ai_roots_collect(capture->as, stacks, snapshot);
+	free_stacks(stacks, thread_count);
+	ai_memory_thaw(target->memory);
+	if (release == AI_CAPTURE_DETACH || !frozen) {
+		release_target(target, release);
+		if (target->kind == AI_TARGET_LIVE)
+			pause_us += target->last_pause_us;
+	}
+	if (err) {
+		ai_snapshot_destroy(snapshot);
+		return err;
+	}
+	if (!snapshot->tokio_version)
+		ai_snapshot_add_warning(snapshot, "%s does not use tokio: only futures driven by block_on and threads are shown",
+					target->exe_path);
+	snapshot->pause_us = pause_us;
 	*ret = snapshot;
 	return NULL;
 }

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ai/maps.h"
 #include "ai/memory.h"
 #include "ai/util.h"
 
@@ -34,9 +35,17 @@ struct process_reader {
 	bool vm_readv_works; /* process_vm_readv was not refused */
 };
 
+struct frozen {
+	uint64_t start;
+	size_t size;
+	unsigned char *bytes; /* owned */
+};
+
 struct ai_memory {
 	struct segment *segments;
 	size_t segment_count, segment_capacity;
+	struct frozen *frozen;        /* owned copies, each a segment (the last frozen_count ones) */
+	size_t frozen_count;
 	struct process_reader *process; /* owned, when ai_memory_add_process was called */
 	bool caching;
 	struct cache_slot *cache;       /* CACHE_SLOTS slots, allocated on first use */
@@ -57,6 +66,7 @@ void ai_memory_destroy(struct ai_memory *mem)
 			close(mem->process->mem_fd);
 		free(mem->process);
 	}
+	ai_memory_thaw(mem);
 	free(mem->cache);
 	free(mem->segments);
 	free(mem);
@@ -250,4 +260,82 @@ void ai_memory_flush(struct ai_memory *mem)
 const struct ai_memory_stats *ai_memory_stats(const struct ai_memory *mem)
 {
 	return &mem->stats;
+}
+
+static struct ai_error *read_frozen(void *buf, uint64_t address, size_t count, void *arg)
+{
+	const struct frozen *f = arg;
+	memcpy(buf, f->bytes + (address - f->start), count);
+	return NULL;
+}
+
+/* The part of mapping m worth copying: all of it, except that a thread's stack starts at its stack
+ * pointer (less the 128-byte red zone): what lies below is dead. */
+static uint64_t freeze_start(const struct ai_mapping *m, const uint64_t *sps, size_t sp_count)
+{
+	for (size_t i = 0; i < sp_count; i++) {
+		if (sps[i] >= m->start && sps[i] < m->end) {
+			uint64_t start = (sps[i] - 128) & ~(uint64_t)(PAGE_SIZE_BYTES - 1);
+			return start > m->start ? start : m->start;
+		}
+	}
+	return m->start;
+}
+
+struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
+				  size_t sp_count, uint64_t max_bytes, uint64_t *bytes_ret)
+{
+	uint64_t total = 0;
+	size_t count = 0;
+	for (size_t i = 0; i < maps->count; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		if (m->perms[0] == 'r' && m->perms[1] == 'w') {
+			total += m->end - freeze_start(m, sps, sp_count);
+			count++;
+		}
+	}
+	if (total > max_bytes)
+		return ai_error_create(AI_ERROR_UNSUPPORTED,
+				       "%" PRIu64 " MiB of writable memory is more than the %" PRIu64 " MiB we copy",
+				       total >> 20, max_bytes >> 20);
+	ai_memory_thaw(mem);
+	mem->frozen = xcalloc(count, sizeof(*mem->frozen));
+	for (size_t i = 0; i < maps->count; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		if (m->perms[0] != 'r' || m->perms[1] != 'w')
+			continue;
+		struct frozen *f = &mem->frozen[mem->frozen_count];
+		f->start = freeze_start(m, sps, sp_count);
+		f->size = (size_t)(m->end - f->start);
+		f->bytes = xmalloc(f->size);
+		struct ai_error *err = read_uncached(mem, f->bytes, f->start, f->size);
+		if (err) {
+			/* Unreadable (e.g. a mapping that went away, or MAP_NORESERVE beyond memory):
+			 * leave that range to live reads. */
+			ai_error_destroy(err);
+			free(f->bytes);
+			continue;
+		}
+		mem->frozen_count++;
+	}
+	for (size_t i = 0; i < mem->frozen_count; i++) {
+		struct frozen *f = &mem->frozen[i];
+		ai_memory_add_segment(mem, f->start, f->start + f->size, read_frozen, f);
+	}
+	*bytes_ret = total;
+	return NULL;
+}
+
+void ai_memory_thaw(struct ai_memory *mem)
+{
+	if (!mem->frozen)
+		return;
+	/* The frozen segments are the last ones added. */
+	mem->segment_count -= mem->frozen_count;
+	for (size_t i = 0; i < mem->frozen_count; i++)
+		free(mem->frozen[i].bytes);
+	free(mem->frozen);
+	mem->frozen = NULL;
+	mem->frozen_count = 0;
+	ai_memory_flush(mem);
 }

@@ -392,7 +392,12 @@ void ai_target_detach(struct ai_target *t)
 {
 	if (t->kind != AI_TARGET_LIVE)
 		return;
+	if (t->thread_count == 0)
+		return;
+	/* PTRACE_DETACH needs each thread stopped: a running target gets a second, short pause. */
 	if (!t->is_stopped && !t->exited) {
+		t->stopped_at_us = ai_now_us();
+		t->is_stopped = true;
 		struct ai_error *err = stop_threads(t);
 		ai_error_destroy(err); /* best effort: detach what we can */
 	}
@@ -403,8 +408,7 @@ void ai_target_detach(struct ai_target *t)
 		ai_registry_remove(thread->tid);
 	}
 	t->thread_count = 0;
-	if (t->is_stopped)
-		t->last_pause_us = ai_now_us() - t->stopped_at_us;
+	t->last_pause_us = t->is_stopped ? ai_now_us() - t->stopped_at_us : 0;
 	t->is_stopped = false;
 }
 

@@ -1,0 +1,245 @@
+/* Futures driven by block_on on a thread's stack (DESIGN.md 5.2): #[tokio::main] and
+ * #[tokio::test] (Runtime::block_on), futures::executor::block_on, any `block_on`.
+ *
+ * A frame whose function path has a `block_on` segment (e.g. tokio::runtime::park::
+ * CachedParkThread::block_on<F>, current_thread::CoreGuard::block_on<F> and its closures,
+ * futures_executor::local_pool::block_on<F>) or is futures' run_executor is searched for variables
+ * that are a coroutine, or point to one (Pin<&mut F>, &mut F, Box<F>).
+ *
+ * The future is moved by value down the chain of block_on calls before it is pinned and polled, so
+ * the outer frames hold stale copies (always in state Unresumed: a future is moved only before its
+ * first poll). Per thread and per future type we keep the one that is live: one reached through a
+ * pointer (the Pin<&mut F> being polled) first, then a copy that has been resumed, the innermost
+ * frame first. Distinct types on one thread are distinct roots (a block_on nested in a future);
+ * the same address on two threads is reported once. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/async.h"
+#include "ai/util.h"
+
+/* Pointers and Pins followed from a frame variable to the coroutine. */
+#define MAX_HOPS 4
+/* Candidates per thread. */
+#define MAX_CANDIDATES 64
+
+struct candidate {
+	uint64_t address;
+	const struct ai_type *type;
+	size_t frame;     /* index in the stack, 0 = innermost */
+	bool via_pointer; /* reached through Pin<&mut F> / &mut F: the future being polled */
+	bool unresumed;   /* in state Unresumed: maybe a stale, moved-from copy */
+};
+
+struct collect_ctx {
+	struct ai_async *as;
+	size_t frame;
+	struct candidate candidates[MAX_CANDIDATES];
+	size_t count;
+};
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* True if a path segment outside generic arguments is `block_on` or `run_executor`:
+ * "tokio::runtime::park::CachedParkThread::block_on<F>",
+ * "tokio::runtime::scheduler::current_thread::{impl#8}::block_on::{closure#0}<F>". */
+static bool is_block_on_frame(const char *function)
+{
+	if (!function)
+		return false;
+	char segment[64];
+	size_t n = 0, depth = 0;
+	for (const char *p = function;; p++) {
+		if (*p == '<') {
+			depth++;
+		} else if (*p == '>' && depth > 0) {
+			depth--;
+		} else if (depth > 0) {
+			continue;
+		} else if (*p == '\0' || (p[0] == ':' && p[1] == ':')) {
+			segment[n] = '\0';
+			if (strcmp(segment, "block_on") == 0 || strcmp(segment, "run_executor") == 0)
+				return true;
+			if (*p == '\0')
+				return false;
+			n = 0;
+			p++;
+		} else if (n < sizeof(segment) - 1) {
+			segment[n++] = *p;
+		}
+	}
+}
+
+/* The runtime a block_on frame belongs to: its crate ("tokio"), "futures" for futures_executor. */
+static char *runtime_of(const char *function)
+{
+	if (starts_with(function, "futures_executor::"))
+		return xstrdup("futures");
+	const char *colon = strstr(function, "::");
+	return colon ? xstrndup(function, (size_t)(colon - function)) : xstrdup(function);
+}
+
+static bool is_unresumed(struct ai_async *as, uint64_t address, const struct ai_type *type)
+{
+	if (!type->has_discr || !type->has_size || type->size > (1u << 20))
+		return false;
+	uint8_t *bytes = xmalloc(type->size ? type->size : 1);
+	const struct ai_variant *variant = NULL;
+	struct ai_error *err = ai_memory_read(as->target->memory, bytes, address, type->size);
+	if (!err)
+		err = ai_type_active_variant(type, bytes, type->size, &variant);
+	free(bytes);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	return variant->name && strcmp(variant->name, "Unresumed") == 0;
+}
+
+static bool collect_var(const struct ai_frame_var *var, void *arg)
+{
+	struct collect_ctx *ctx = arg;
+	const struct ai_type *type;
+	struct ai_error *err = ai_types_get(ctx->as->types, var->type_die, &type);
+	uint64_t address = var->address;
+	bool via_pointer = false;
+	for (int hops = 0; !err && hops <= MAX_HOPS; hops++) {
+		err = ai_type_underlying(type, &type);
+		if (err)
+			break;
+		if (ai_type_is_coroutine(type)) {
+			if (ctx->count < MAX_CANDIDATES)
+				ctx->candidates[ctx->count++] = (struct candidate){
+					.address = address,
+					.type = type,
+					.frame = ctx->frame,
+					.via_pointer = via_pointer,
+					.unresumed = is_unresumed(ctx->as, address, type),
+				};
+			break;
+		}
+		if (type->kind == AI_TYPE_POINTER) {
+			uint64_t ptr;
+			const struct ai_type *target;
+			err = ai_type_target(type, &target);
+			if (!err)
+				err = ai_memory_read_u64(ctx->as->target->memory, address, &ptr);
+			if (err)
+				break;
+			if (!ptr || ptr > 0x00007fffffffffffULL ||
+			    (target->alignment && (ptr & (target->alignment - 1))))
+				break;
+			address = ptr;
+			type = target;
+			via_pointer = true;
+			continue;
+		}
+		const char *name = ai_type_qualified_name(type);
+		const struct ai_member *m;
+		if (type->kind == AI_TYPE_STRUCT && starts_with(name, "core::pin::Pin<") &&
+		    ((m = ai_type_find_member(type, "pointer")) ||
+		     (m = ai_type_find_member(type, "__pointer")))) {
+			err = ai_type_member_type(type, m, &type);
+			address += m->offset;
+			continue;
+		}
+		break;
+	}
+	ai_error_destroy(err);
+	return true;
+}
+
+/* "multi_thread" or "current_thread" if the stack runs in such a scheduler, else NULL. */
+static const char *flavor_of(const struct ai_stack *stack)
+{
+	for (size_t i = 0; i < stack->count; i++) {
+		const char *f = stack->frames[i].location.function;
+		if (!f)
+			continue;
+		if (strstr(f, "scheduler::multi_thread::"))
+			return "multi_thread";
+		if (strstr(f, "scheduler::current_thread::"))
+			return "current_thread";
+	}
+	return NULL;
+}
+
+/* Better = more likely the live future: through a pointer, then resumed, then innermost. */
+static bool better(const struct candidate *a, const struct candidate *b)
+{
+	if (a->via_pointer != b->via_pointer)
+		return a->via_pointer;
+	if (a->unresumed != b->unresumed)
+		return !a->unresumed;
+	return a->frame < b->frame;
+}
+
+static bool already_added(const struct ai_snapshot *snapshot, uint64_t address)
+{
+	for (size_t i = 0; i < snapshot->task_count; i++) {
+		const struct ai_snapshot_task *t = &snapshot->tasks[i];
+		if (t->kind && strcmp(t->kind, "block_on") == 0 && t->address == address)
+			return true;
+	}
+	return false;
+}
+
+static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
+			   const struct ai_stack *stack, struct ai_snapshot *snapshot)
+{
+	struct collect_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->as = as;
+	/* The runtime of each candidate: that of the frame it was found in. */
+	const char *frame_function[MAX_CANDIDATES];
+	for (size_t i = 0; i < stack->count; i++) {
+		const struct ai_frame *frame = &stack->frames[i];
+		if (!is_block_on_frame(frame->location.function))
+			continue;
+		size_t before = ctx->count;
+		ctx->frame = i;
+		struct ai_error *err = ai_frame_vars(as, frame, collect_var, ctx);
+		ai_error_destroy(err); /* a frame we cannot read has no root for us */
+		for (size_t c = before; c < ctx->count; c++)
+			frame_function[c] = frame->location.function;
+	}
+	bool taken[MAX_CANDIDATES] = { false };
+	for (size_t i = 0; i < ctx->count; i++) {
+		if (taken[i])
+			continue;
+		/* The best of the candidates of this type. */
+		size_t best = i;
+		for (size_t j = i; j < ctx->count; j++) {
+			if (taken[j] || !ai_type_equal(ctx->candidates[j].type, ctx->candidates[i].type))
+				continue;
+			taken[j] = true;
+			if (better(&ctx->candidates[j], &ctx->candidates[best]))
+				best = j;
+		}
+		const struct candidate *c = &ctx->candidates[best];
+		if (already_added(snapshot, c->address))
+			continue;
+		struct ai_snapshot_task *task = ai_snapshot_add_task(snapshot);
+		task->runtime = runtime_of(frame_function[best]);
+		task->kind = xstrdup("block_on");
+		const char *flavor = strcmp(task->runtime, "tokio") == 0 ? flavor_of(stack) : NULL;
+		task->flavor = flavor ? xstrdup(flavor) : NULL;
+		task->thread = thread->tid;
+		task->address = c->address;
+		ai_await_decode(as, c->address, c->type, &task->tree);
+		const char *future = task->tree.function ? task->tree.function : task->tree.type;
+		task->future = future ? xstrdup(future) : NULL;
+	}
+	free(ctx);
+}
+
+struct ai_error *ai_roots_collect(struct ai_async *as, const struct ai_stack *stacks,
+				  struct ai_snapshot *snapshot)
+{
+	for (size_t i = 0; i < as->target->thread_count; i++)
+		collect_thread(as, &as->target->threads[i], &stacks[i], snapshot);
+	return NULL;
+}

@@ -1,0 +1,1433 @@
+/* tokio's runtimes and tasks (DESIGN.md 4 and 5, docs/tokio-layouts.md).
+ *
+ * Runtimes: every thread inside a runtime (block_on, workers, idle or not) has tokio's
+ * thread-local CONTEXT set to the runtime's scheduler::Handle. CONTEXT is an STT_TLS symbol of
+ * the executable's static TLS block, so its address on a thread is
+ * fs_base - (the block's offset) + st_value; its DWARF type is the one of the DWARF variable whose
+ * linkage name is that symbol. Stack frames of tokio's own functions (block_on, the workers' run,
+ * enter_runtime) give handles too, through ai_frame_vars. Handle -> Arc<flavor Handle> ->
+ * ArcInner.data -> shared.owned: OwnedTasks, whose address names the runtime.
+ *
+ * Tasks: OwnedTasks is one linked list (up to 1.34) or sharded lists with a count (1.35+), linked
+ * through each task's Trailer.owned. A task is a Cell<T, S> { header, core, trailer }; its
+ * Header.vtable is tokio's Vtable for that T and S, whose poll is the subprogram
+ * raw::poll<T, S>: its template parameters name T (the future) and S (the scheduler), and its
+ * local `harness: Harness<T, S>` points to Cell<T, S>. Vtables are resolved once each; a task is
+ * then one bulk read of its cell. Every node is validated (alignment, readable, a known vtable of
+ * this runtime's S, owner_id, prev link) and every walk bounded (count, a hard cap, the prev
+ * links rule out cycles).
+ *
+ * Every field is read through the table of tokio_layout.c. Nothing here is fatal: a layout not
+ * understood becomes a snapshot warning and the runtime (or the rest of a list) is skipped. */
+#include <dwarf.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/async.h"
+#include "ai/demangle.h"
+#include "ai/dwarf_reader.h"
+#include "ai/util.h"
+#include "tokio_layout.h"
+
+#define TK_MAX_TASKS 10000000u    /* a hard cap on tasks per runtime, whatever the lists say */
+#define TK_COUNT_SLACK 64u        /* OwnedTasks.count may lag a push or a remove per thread */
+#define TK_MAX_SHARDS 65536u      /* tokio caps its shard count there */
+#define TK_MAX_CELL (1u << 20)    /* a task cell bigger than this is not read whole */
+#define TK_MAX_RUNTIMES 1024u
+#define TK_GUESS_MAX 4096u        /* cells read in one go up to this size (see step()) */
+#define TK_PREALLOCATE_MAX (1u << 20) /* task slots made room for up front, at most */
+#define TK_MAX_DIE_SCAN 4000000u  /* DIEs looked at while searching for CONTEXT's variable */
+
+#define TK_RUNNING 0x01u
+#define TK_COMPLETE 0x02u
+#define TK_NOTIFIED 0x04u
+#define TK_CANCELLED 0x20u
+
+/* One task vtable: one (T, S), and what DWARF says of its cell. */
+struct tk_vtable {
+	uint64_t address;
+	bool valid;
+	const struct ai_type *future;    /* T (NULL if DWARF does not say) */
+	const struct ai_type *scheduler; /* S */
+	const struct ai_type *cell;      /* Cell<T, S>, or NULL (then the vtable's offsets) */
+	const char *flavor;              /* from S: "multi_thread", "current_thread" or NULL */
+	const char *future_name;         /* T's qualified name (borrowed from the types), on first
+					  * need: see future_name() */
+	char *poll_name;                 /* owned: the name of raw::poll<T, S> */
+	uint64_t read_size;              /* bytes read per task: the cell */
+	/* Offsets from the header (the cell's start): Trailer, Core.task_id, Core.scheduler and
+	 * the Stage<T> in Core.stage. */
+	uint64_t trailer;
+	bool has_id, has_scheduler, has_stage;
+	uint64_t id, scheduler_offset, stage;
+	const struct ai_type *stage_type;  /* Stage<T> */
+	const struct ai_type *matched_s;   /* the runtime S last found equal to ours */
+};
+
+/* How to walk one OwnedTasks<S> type. */
+struct tk_owned_layout {
+	const struct ai_type *type;
+	bool ok;
+	bool sharded;
+	bool has_id, has_count, has_tail;
+	uint64_t id, count;             /* offsets in OwnedTasks */
+	uint64_t lists_data, lists_length;
+	uint64_t stride;                /* bytes per shard */
+	uint64_t list;                  /* the LinkedList: in a shard, or in OwnedTasks */
+	uint64_t head, tail;            /* in LinkedList */
+	const struct ai_type *scheduler; /* S, or NULL */
+};
+
+struct tk_runtime {
+	uint64_t owned;      /* the OwnedTasks address: the runtime's identity */
+	bool from_frame;     /* found only in a stack frame: dropped quietly if its list is no list */
+	bool dropped;
+	uint64_t arc_inner;  /* its handle's ArcInner: what Core.scheduler of its tasks holds */
+	const char *flavor;
+	size_t layout;       /* index into tk.layouts */
+	size_t first_task, task_count; /* of the snapshot's tasks */
+};
+
+/* The task a thread polls right now (CONTEXT.current_task_id). */
+struct tk_current {
+	pid_t tid;
+	uint64_t task_id;
+};
+
+struct tk {
+	struct ai_async *as;
+	struct ai_memory *mem;
+	struct ai_snapshot *snapshot;
+	struct ai_module *main;
+	struct ai_dwarf_reader *reader;
+	struct tk_env env;
+	char *version;
+	size_t thread_count;
+
+	/* The CONTEXT thread-local. */
+	bool has_context_symbol;
+	uint64_t tls_value;              /* st_value: offset in the TLS block */
+	char *tls_name;                  /* owned: its mangled name */
+	uint64_t accessor;               /* file vaddr of a function of CONTEXT's own, or 0 */
+	uint64_t tls_block_offset;       /* fs_base - this = the block's start */
+	const struct ai_type *storage;   /* the thread-local's storage type */
+	uint64_t context;                /* Context in the storage */
+	bool has_state;
+	struct tk_loc state;             /* the storage's state, in the storage */
+	struct tk_loc handle_option;     /* Option<scheduler::Handle>, in the storage */
+	bool has_task_id;
+	struct tk_loc task_id_option;    /* Option<task::Id>, in the storage */
+
+	/* Header, Vtable and Trailer (one type each in every version) */
+	bool header_tried, header_ok;
+	uint64_t header_size, header_state, header_vtable, owner_id;
+	bool has_owner_id;
+	uint64_t vtable_size, poll;
+	bool has_vt_trailer, has_vt_scheduler, has_vt_id;
+	uint64_t vt_trailer, vt_scheduler, vt_id;
+	bool trailer_ok;
+	const struct ai_type *trailer_type;
+	uint64_t trailer_size, next, prev;
+	bool has_prev;
+
+	struct tk_vtable *vtables;       /* owned */
+	size_t vtable_count, vtable_capacity;
+	uint32_t *vtable_index;          /* open addressing: index + 1; 0 empty */
+	size_t vtable_index_size;
+
+	struct tk_owned_layout *layouts;
+	size_t layout_count, layout_capacity;
+	struct tk_runtime *runtimes;
+	size_t runtime_count, runtime_capacity;
+	struct tk_current *currents;
+	size_t current_count, current_capacity;
+
+	uint8_t *buf;                    /* scratch for cells */
+	size_t buf_size;
+	size_t read_guess;               /* the biggest cell read so far */
+};
+
+static struct ai_error *read_mem(struct tk *tk, void *buf, uint64_t address, size_t size)
+{
+	return ai_memory_read(tk->mem, buf, address, size);
+}
+
+static bool read_u64(struct tk *tk, uint64_t address, uint64_t *ret)
+{
+	struct ai_error *err = read_mem(tk, ret, address, 8);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	return true;
+}
+
+static uint64_t get_u64(const uint8_t *bytes, uint64_t offset)
+{
+	uint64_t v;
+	memcpy(&v, bytes + offset, 8);
+	return v;
+}
+
+static uint8_t *scratch(struct tk *tk, size_t size)
+{
+	if (tk->buf_size < size) {
+		free(tk->buf);
+		tk->buf_size = AI_MAX(size, 4096);
+		tk->buf = xmalloc(tk->buf_size);
+	}
+	return tk->buf;
+}
+
+/* A pointer that may point to a tokio object: aligned, in user space, not in the zero page. */
+static bool plausible(uint64_t address, uint64_t align)
+{
+	return address >= 4096 && address < (1ULL << 47) && (address & (align - 1)) == 0;
+}
+
+/* ---- Finding tokio: the CONTEXT symbol, the version ---- */
+
+static bool context_symbol_name(const char *mangled)
+{
+	char *demangled = ai_demangle(mangled);
+	bool yes = demangled && strncmp(demangled, TK_CONTEXT_SYMBOL_PREFIX,
+					strlen(TK_CONTEXT_SYMBOL_PREFIX)) == 0;
+	free(demangled);
+	return yes;
+}
+
+/* One pass over .symtab: the STT_TLS symbol of CONTEXT and a function of CONTEXT's own (its
+ * accessor closure or init function), whose compilation unit holds CONTEXT's DWARF variable. */
+static void scan_symbols(struct tk *tk, struct ai_elf_file *file)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(file->elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_SYMTAB || !shdr.sh_entsize)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		size_t count = shdr.sh_size / shdr.sh_entsize;
+		for (size_t i = 0; i < count; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			int type = GELF_ST_TYPE(sym.st_info);
+			if (type != STT_TLS && type != STT_FUNC)
+				continue;
+			const char *name = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
+			/* Both manglings spell the identifier as <length><name>. */
+			if (!name || !strstr(name, "7CONTEXT") || !strstr(name, "5tokio"))
+				continue;
+			if (type == STT_TLS && !tk->has_context_symbol && context_symbol_name(name)) {
+				tk->has_context_symbol = true;
+				tk->tls_value = sym.st_value;
+				tk->tls_name = xstrdup(name);
+			} else if (type == STT_FUNC && !tk->accessor && sym.st_value &&
+				   context_symbol_name(name)) {
+				tk->accessor = sym.st_value;
+			}
+		}
+		return;
+	}
+}
+
+/* "1.24.2" from a path holding ".../tokio-1.24.2/..." as cargo unpacks crates (not tokio-util-0.7.1
+ * or tokio-macros-2.0.0, and not a directory merely named tokio-1.24). */
+static char *version_from_path(const char *path)
+{
+	for (const char *p = path ? strstr(path, "tokio-") : NULL; p; p = strstr(p + 1, "tokio-")) {
+		if (p != path && p[-1] != '/')
+			continue;
+		const char *v = p + strlen("tokio-");
+		size_t len = 0, dots = 0;
+		while (v[len] && v[len] != '/') {
+			if (v[len] == '.')
+				dots++;
+			len++;
+		}
+		if (len && v[0] >= '0' && v[0] <= '9' && dots >= 2)
+			return xstrndup(v, len);
+	}
+	return NULL;
+}
+
+/* The static TLS block of the executable (x86-64, variant II): it ends at the thread pointer,
+ * at glibc's offset for the first module. */
+static bool tls_block_offset(struct ai_elf_file *elf, uint64_t *ret)
+{
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *ph = &elf->phdrs[i];
+		if (ph->p_type != PT_TLS)
+			continue;
+		uint64_t align = ph->p_align ? ph->p_align : 1;
+		uint64_t firstbyte = (-ph->p_vaddr) & (align - 1);
+		*ret = ((ph->p_memsz - firstbyte + align - 1) & ~(align - 1)) + firstbyte;
+		return true;
+	}
+	return false;
+}
+
+/* Looks in one unit for the variable named by linkage; its type's DIE offset, or 0. */
+static uint64_t find_variable_type(struct tk *tk, struct ai_dwarf_unit *unit, const char *linkage,
+				   size_t *budget)
+{
+	struct ai_dwarf_reader *r = tk->reader;
+	struct ai_error *err = ai_dwarf_unit_load(r, unit);
+	if (err || unit->load_failed) {
+		ai_error_destroy(err); /* just "not here" */
+		return 0;
+	}
+	uint64_t offset = unit->first_die;
+	while (offset < unit->end && *budget > 0) {
+		(*budget)--;
+		struct ai_dwarf_die die;
+		err = ai_dwarf_read_die(r, unit, offset, &die);
+		if (err) {
+			ai_error_destroy(err);
+			return 0;
+		}
+		if (die.tag == DW_TAG_variable) {
+			struct ai_dwarf_attr attrs[16];
+			size_t count = 0;
+			err = ai_dwarf_die_attrs(r, &die, attrs, AI_ARRAY_SIZE(attrs), &count, NULL);
+			if (err) {
+				ai_error_destroy(err);
+				return 0;
+			}
+			bool match = false;
+			uint64_t type = 0;
+			for (size_t i = 0; i < AI_MIN(count, AI_ARRAY_SIZE(attrs)); i++) {
+				if ((attrs[i].name == DW_AT_linkage_name ||
+				     attrs[i].name == DW_AT_MIPS_linkage_name) &&
+				    attrs[i].cls == AI_DWARF_CLASS_STRING && attrs[i].str &&
+				    strcmp(attrs[i].str, linkage) == 0)
+					match = true;
+				else if (attrs[i].name == DW_AT_type &&
+					 attrs[i].cls == AI_DWARF_CLASS_REFERENCE)
+					type = attrs[i].u;
+			}
+			if (match)
+				return type;
+		}
+		uint64_t next;
+		err = ai_dwarf_die_end(r, &die, &next);
+		if (err) {
+			ai_error_destroy(err);
+			return 0;
+		}
+		offset = next;
+	}
+	return 0;
+}
+
+static bool match_enum(const struct ai_type *type, const void *arg)
+{
+	return type->kind == AI_TYPE_ENUM || type->kind == AI_TYPE_C_ENUM;
+}
+
+/* Finds CONTEXT's DWARF type and the places in it tokio.c reads. False (with a warning) if the
+ * layout is not understood. */
+static bool resolve_context(struct tk *tk)
+{
+	struct ai_dwarf_unit *first = NULL;
+	if (tk->accessor) {
+		struct ai_symbolization sym;
+		struct ai_error *err = ai_debuginfo_symbolize(tk->as->di, tk->accessor + tk->main->bias,
+							      false, &sym);
+		if (err)
+			ai_error_destroy(err);
+		else if (sym.count && sym.locations[sym.count - 1].die_offset)
+			first = ai_dwarf_reader_unit_at(tk->reader,
+							sym.locations[sym.count - 1].die_offset);
+		for (size_t i = 0; !tk->version && !err && i < sym.count; i++)
+			tk->version = version_from_path(sym.locations[i].file);
+	}
+	size_t budget = TK_MAX_DIE_SCAN;
+	uint64_t type_offset = 0;
+	if (first) {
+		struct ai_error *err = ai_dwarf_unit_load(tk->reader, first);
+		if (!err && !tk->version) {
+			tk->version = version_from_path(first->comp_dir);
+			if (!tk->version)
+				tk->version = version_from_path(first->name);
+		}
+		ai_error_destroy(err);
+		type_offset = find_variable_type(tk, first, tk->tls_name, &budget);
+	}
+	/* Elsewhere: tokio's own units first (named after its source directory). */
+	size_t unit_count;
+	struct ai_dwarf_unit *units = ai_dwarf_reader_units(tk->reader, &unit_count);
+	for (int pass = 0; pass < 2 && !type_offset; pass++) {
+		for (size_t i = 0; i < unit_count && !type_offset && budget; i++) {
+			struct ai_dwarf_unit *u = &units[i];
+			if (u == first)
+				continue;
+			struct ai_error *err = ai_dwarf_unit_load(tk->reader, u);
+			if (err) {
+				ai_error_destroy(err);
+				continue;
+			}
+			char *v = version_from_path(u->comp_dir);
+			if (!v)
+				v = version_from_path(u->name);
+			if ((v != NULL) == (pass == 0)) {
+				if (v && !tk->version) {
+					tk->version = v;
+					v = NULL;
+				}
+				type_offset = find_variable_type(tk, u, tk->tls_name, &budget);
+			}
+			free(v);
+		}
+	}
+	if (!tk->version)
+		tk->version = xstrdup("(unknown version)");
+	tk->env.version = tk->version;
+	if (!type_offset) {
+		tk_warn(&tk->env, "no DWARF variable for the thread-local %s; runtimes are found "
+			"only from stack frames", tk->tls_name);
+		return false;
+	}
+	const struct ai_type *storage;
+	struct ai_error *err = ai_types_get(tk->as->types, type_offset, &storage);
+	if (err) {
+		tk_warn(&tk->env, "the type of CONTEXT: %s", err->message);
+		ai_error_destroy(err);
+		return false;
+	}
+	storage = tk_underlying(storage);
+	tk->storage = storage;
+	if (!storage->has_size || storage->size == 0 || storage->size > 65536) {
+		tk_warn(&tk->env, "the thread-local CONTEXT's type %s has no size", storage->name);
+		return false;
+	}
+	/* Context: the storage's T (std's lazy::Storage<T, D> and eager::Storage<T>), or by name. */
+	const struct ai_template_param *t = ai_type_find_template_param(storage, "T");
+	const struct ai_type *context_type = NULL;
+	if (t && !ai_type_resolve(storage, &t->type, &context_type))
+		context_type = tk_underlying(context_type);
+	struct tk_loc context;
+	if (!(context_type && tk_find_within(storage, tk_match_same, context_type, &context)) &&
+	    !tk_find_within(storage, tk_match_name, "Context", &context)) {
+		tk_warn(&tk->env, "no tokio::runtime::context::Context inside the thread-local "
+			"CONTEXT (%s)", storage->name);
+		return false;
+	}
+	tk->context = context.offset;
+	/* State: lazy's Uninitialized/Alive/Destroyed, eager's Initial/Alive/Destroyed. */
+	const struct ai_member *state = ai_type_find_member(storage, "state");
+	const struct ai_type *state_type = state ? tk_member_type(storage, state) : NULL;
+	struct tk_loc state_loc;
+	if (state_type && tk_find_within(state_type, match_enum, NULL, &state_loc)) {
+		tk->has_state = true;
+		tk->state.offset = state->offset + state_loc.offset;
+		tk->state.type = state_loc.type;
+	}
+	struct tk_loc handle, option;
+	if (!tk_field(&tk->env, TK_CONTEXT_HANDLE, context.type, &handle))
+		return false;
+	if (!tk_find_within(handle.type, tk_match_name, TK_NAME_OPTION_HANDLE, &option)) {
+		tk_warn(&tk->env, "%s.%s holds no %s", tk_fields[TK_CONTEXT_HANDLE].owner,
+			"handle", TK_NAME_OPTION_HANDLE);
+		return false;
+	}
+	tk->handle_option.offset = context.offset + handle.offset + option.offset;
+	tk->handle_option.type = option.type;
+	struct tk_loc task_id;
+	if (tk_field(&tk->env, TK_CONTEXT_TASK_ID, context.type, &task_id) &&
+	    tk_find_within(task_id.type, tk_match_prefix, "Option<", &option)) {
+		tk->has_task_id = true;
+		tk->task_id_option.offset = context.offset + task_id.offset + option.offset;
+		tk->task_id_option.type = option.type;
+	}
+	if (tk->handle_option.offset + tk->handle_option.type->size > storage->size) {
+		tk_warn(&tk->env, "the runtime handle lies outside the thread-local CONTEXT");
+		return false;
+	}
+	return true;
+}
+
+/* ---- Runtimes ---- */
+
+static const char *flavor_of(const char *name)
+{
+	if (!name)
+		return NULL;
+	if (strstr(name, "current_thread"))
+		return "current_thread";
+	if (strstr(name, "multi_thread"))
+		return "multi_thread";
+	return NULL;
+}
+
+static bool match_header(const struct ai_type *type, const void *arg)
+{
+	return type->name && strcmp(type->name, TK_NAME_HEADER) == 0 &&
+	       (type->kind == AI_TYPE_STRUCT);
+}
+
+/* Header and Vtable, from the Header type the lists point to. */
+static bool resolve_header(struct tk *tk, const struct ai_type *header)
+{
+	if (tk->header_tried)
+		return tk->header_ok;
+	tk->header_tried = true;
+	struct tk_loc state, vtable, owner_id, poll, off;
+	if (!header->has_size || !tk_field(&tk->env, TK_HEADER_STATE, header, &state) ||
+	    !tk_field(&tk->env, TK_HEADER_VTABLE, header, &vtable))
+		return false;
+	tk->header_size = header->size;
+	tk->header_state = state.offset;
+	tk->header_vtable = vtable.offset;
+	tk->has_owner_id = tk_field(&tk->env, TK_HEADER_OWNER_ID, header, &owner_id);
+	tk->owner_id = owner_id.offset;
+	const struct ai_type *vt = NULL;
+	struct ai_error *err = vtable.type->kind == AI_TYPE_POINTER
+				       ? ai_type_target(vtable.type, &vt) : NULL;
+	if (err || !vt) {
+		ai_error_destroy(err);
+		tk_warn(&tk->env, "%s.vtable is not a pointer", tk_fields[TK_HEADER_VTABLE].owner);
+		return false;
+	}
+	vt = tk_underlying(vt);
+	if (!vt->has_size || vt->size > 4096 || !tk_field(&tk->env, TK_VTABLE_POLL, vt, &poll))
+		return false;
+	tk->vtable_size = vt->size;
+	tk->poll = poll.offset;
+	if ((tk->has_vt_trailer = tk_field(&tk->env, TK_VTABLE_TRAILER_OFFSET, vt, &off)))
+		tk->vt_trailer = off.offset;
+	if ((tk->has_vt_scheduler = tk_field(&tk->env, TK_VTABLE_SCHEDULER_OFFSET, vt, &off)))
+		tk->vt_scheduler = off.offset;
+	if ((tk->has_vt_id = tk_field(&tk->env, TK_VTABLE_ID_OFFSET, vt, &off)))
+		tk->vt_id = off.offset;
+	tk->header_ok = true;
+	return true;
+}
+
+/* The walk plan of an OwnedTasks<S> type, resolved once per type. */
+static struct tk_owned_layout *owned_layout(struct tk *tk, const struct ai_type *owned, size_t *index_ret)
+{
+	for (size_t i = 0; i < tk->layout_count; i++) {
+		if (tk->layouts[i].type == owned) {
+			*index_ret = i;
+			return &tk->layouts[i];
+		}
+	}
+	AI_GROW(tk->layouts, tk->layout_capacity, tk->layout_count + 1);
+	*index_ret = tk->layout_count;
+	struct tk_owned_layout *l = &tk->layouts[tk->layout_count++];
+	memset(l, 0, sizeof(*l));
+	l->type = owned;
+	const struct ai_template_param *s = ai_type_find_template_param(owned, "S");
+	if (s && ai_type_resolve(owned, &s->type, &l->scheduler))
+		l->scheduler = NULL;
+	struct tk_loc loc, list, head, tail;
+	const struct ai_type *list_owner; /* where the LinkedList is looked for */
+	if ((l->has_id = tk_field(&tk->env, TK_OWNED_ID, owned, &loc)))
+		l->id = loc.offset;
+	if (ai_type_find_member(owned, "list")) {
+		/* 1.35+: ShardedList { lists: Box<[Mutex<LinkedList>]>, count, shard_mask } */
+		struct tk_loc data, length;
+		if (!tk_field(&tk->env, TK_OWNED_LISTS, owned, &loc) ||
+		    !tk_field(&tk->env, TK_SLICE_DATA, loc.type, &data) ||
+		    !tk_field(&tk->env, TK_SLICE_LENGTH, loc.type, &length))
+			return l;
+		const struct ai_type *shard = NULL;
+		struct ai_error *err = data.type->kind == AI_TYPE_POINTER
+					       ? ai_type_target(data.type, &shard) : NULL;
+		if (err || !shard || !(shard = tk_underlying(shard))->has_size || !shard->size) {
+			ai_error_destroy(err);
+			tk_warn(&tk->env, "the shards of %s have no type",
+				tk_fields[TK_OWNED_LISTS].owner);
+			return l;
+		}
+		l->sharded = true;
+		l->lists_data = loc.offset + data.offset;
+		l->lists_length = loc.offset + length.offset;
+		l->stride = shard->size;
+		list_owner = shard;
+		if ((l->has_count = tk_field(&tk->env, TK_OWNED_COUNT, owned, &loc)))
+			l->count = loc.offset;
+	} else if (tk_field_quiet(TK_OWNED_INNER, owned, &loc)) {
+		/* up to 1.34: inner: Mutex<OwnedTasksInner { list, closed }> */
+		list_owner = loc.type;
+		l->list = loc.offset;
+	} else {
+		tk_warn(&tk->env, "%s has neither `list` (1.35+) nor `inner` (up to 1.34)",
+			tk_fields[TK_OWNED_LISTS].owner);
+		return l;
+	}
+	if (!tk_find_within(list_owner, tk_match_prefix, TK_NAME_LINKED_LIST, &list)) {
+		tk_warn(&tk->env, "no tokio::util::linked_list::LinkedList in %s",
+			list_owner->name ? list_owner->name : "OwnedTasks");
+		return l;
+	}
+	l->list += list.offset;
+	if (!tk_field(&tk->env, TK_LIST_HEAD, list.type, &head))
+		return l;
+	l->head = head.offset;
+	if ((l->has_tail = tk_field(&tk->env, TK_LIST_TAIL, list.type, &tail)))
+		l->tail = tail.offset;
+	const struct ai_type *header = tk_find_pointee(head.type, match_header, NULL);
+	if (!header) {
+		tk_warn(&tk->env, "%s.head does not point to a tokio::runtime::task::core::Header",
+			tk_fields[TK_LIST_HEAD].owner);
+		return l;
+	}
+	l->ok = resolve_header(tk, header);
+	return l;
+}
+
+/* Adds the runtime of a handle: arc_inner is the pointer held by an Arc<H> of DWARF type
+ * arc_type, H being a flavor's Handle. Runtimes are told apart by their OwnedTasks' address. */
+static void add_runtime(struct tk *tk, const struct ai_type *arc_type, uint64_t arc_inner,
+			const char *flavor, bool from_frame)
+{
+	struct tk_loc ptr, data, owned;
+	if (!tk_field(&tk->env, TK_ARC_POINTER, arc_type, &ptr) || ptr.type->kind != AI_TYPE_POINTER)
+		return;
+	const struct ai_type *inner;
+	struct ai_error *err = ai_type_target(ptr.type, &inner);
+	if (err) {
+		ai_error_destroy(err);
+		return;
+	}
+	inner = tk_underlying(inner);
+	if (!tk_field(&tk->env, TK_ARC_INNER_DATA, inner, &data) ||
+	    !tk_field(&tk->env, TK_HANDLE_OWNED, data.type, &owned))
+		return;
+	if (!plausible(arc_inner, 8))
+		return;
+	uint64_t address = arc_inner + data.offset + owned.offset;
+	for (size_t i = 0; i < tk->runtime_count; i++)
+		if (tk->runtimes[i].owned == address)
+			return;
+	if (tk->runtime_count >= TK_MAX_RUNTIMES)
+		return;
+	/* A handle that cannot be read is a stale or torn pointer, not a runtime. */
+	uint64_t strong;
+	if (!read_u64(tk, arc_inner, &strong) || strong == 0)
+		return;
+	size_t layout;
+	owned_layout(tk, tk_underlying(owned.type), &layout);
+	AI_GROW(tk->runtimes, tk->runtime_capacity, tk->runtime_count + 1);
+	tk->runtimes[tk->runtime_count++] = (struct tk_runtime){
+		.owned = address,
+		.arc_inner = arc_inner,
+		.flavor = flavor ? flavor : flavor_of(data.type->name),
+		.layout = layout,
+		.from_frame = from_frame,
+	};
+}
+
+/* The runtime of a scheduler::Handle value (bytes: the value, size bytes of it):
+ * CurrentThread(Arc<..>) or MultiThread(Arc<..>). */
+static void add_runtime_from_handle(struct tk *tk, const struct ai_type *handle,
+				    const uint8_t *bytes, size_t size, bool from_frame)
+{
+	struct tk_loc payload;
+	bool has_payload;
+	const struct ai_variant *v = tk_variant(handle, bytes, size, &payload, &has_payload);
+	if (!v || !has_payload || payload.offset + 8 > size)
+		return;
+	const char *flavor = NULL;
+	if (v->name && strcmp(v->name, "CurrentThread") == 0)
+		flavor = "current_thread";
+	else if (v->name && strncmp(v->name, "MultiThread", strlen("MultiThread")) == 0)
+		flavor = "multi_thread";
+	else
+		return; /* e.g. a "Disabled" handle: no runtime */
+	struct tk_loc ptr;
+	if (!tk_field(&tk->env, TK_ARC_POINTER, payload.type, &ptr) ||
+	    payload.offset + ptr.offset + 8 > size)
+		return;
+	add_runtime(tk, payload.type, get_u64(bytes, payload.offset + ptr.offset), flavor,
+		    from_frame);
+}
+
+static void add_current(struct tk *tk, pid_t tid, uint64_t task_id)
+{
+	AI_GROW(tk->currents, tk->current_capacity, tk->current_count + 1);
+	tk->currents[tk->current_count++] = (struct tk_current){ tid, task_id };
+}
+
+/* The CONTEXT of every thread: its runtime handle and the task it polls. */
+static void runtimes_from_threads(struct tk *tk, const struct ai_stack *stacks)
+{
+	struct ai_target *target = tk->as->target;
+	size_t size = tk->storage->size;
+	uint8_t *bytes = xmalloc(size);
+	for (size_t i = 0; i < target->thread_count; i++) {
+		const struct ai_thread *thread = &target->threads[i];
+		uint64_t fs_base = thread->regs.fs_base;
+		/* A capture may let the target run again while it decodes a frozen copy of its memory
+		 * (ai_memory_freeze): the registers are then those of the stop the stacks were
+		 * unwound at, no longer "valid" but still there; and fs_base never changes in the
+		 * life of a thread. */
+		bool known = thread->regs_valid || (stacks && stacks[i].count > 0);
+		if (!known || fs_base < tk->tls_block_offset || fs_base == 0)
+			continue;
+		uint64_t address = fs_base - tk->tls_block_offset + tk->tls_value;
+		struct ai_error *err = read_mem(tk, bytes, address, size);
+		if (err) {
+			ai_error_destroy(err);
+			continue;
+		}
+		if (tk->has_state) {
+			const char *state = tk_enum_value_name(tk->state.type, bytes + tk->state.offset,
+							       size - tk->state.offset);
+			/* Uninitialized: garbage; Destroyed: a thread on its way out. */
+			if (state && strcmp(state, "Alive") != 0 && strcmp(state, "Initial") != 0)
+				continue;
+		}
+		const uint8_t *opt = bytes + tk->handle_option.offset;
+		size_t opt_size = size - tk->handle_option.offset;
+		struct tk_loc handle;
+		bool has_handle;
+		const struct ai_variant *v = tk_variant(tk->handle_option.type, opt, opt_size, &handle,
+							&has_handle);
+		if (v && v->name && strcmp(v->name, "Some") == 0 && has_handle &&
+		    handle.offset < opt_size)
+			add_runtime_from_handle(tk, handle.type, opt + handle.offset,
+						opt_size - handle.offset, false);
+		if (tk->has_task_id) {
+			const uint8_t *id_opt = bytes + tk->task_id_option.offset;
+			size_t id_size = size - tk->task_id_option.offset;
+			struct tk_loc id;
+			bool has_id;
+			v = tk_variant(tk->task_id_option.type, id_opt, id_size, &id, &has_id);
+			if (v && v->name && strcmp(v->name, "Some") == 0 && has_id &&
+			    id.offset + 8 <= id_size && id.type->size == 8)
+				add_current(tk, thread->tid, get_u64(id_opt, id.offset));
+		}
+	}
+	free(bytes);
+}
+
+/* ---- Runtimes from stack frames (parameters of tokio's own functions) ---- */
+
+static const char *const handle_frames[] = {
+	"tokio::runtime::runtime::Runtime::block_on",
+	"tokio::runtime::scheduler::multi_thread::MultiThread::block_on",
+	"tokio::runtime::scheduler::current_thread::CurrentThread::block_on",
+	"tokio::runtime::context::enter_runtime",
+	"tokio::runtime::context::runtime::enter_runtime",
+	"tokio::runtime::scheduler::multi_thread::worker::run",
+};
+
+static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64_t address, int depth)
+{
+	type = tk_underlying(type);
+	if (depth > 2 || !type->name)
+		return;
+	if (type->kind == AI_TYPE_POINTER) {
+		/* &Runtime, &scheduler::Handle */
+		const struct ai_type *target;
+		uint64_t pointer;
+		struct ai_error *err = ai_type_target(type, &target);
+		if (err) {
+			ai_error_destroy(err);
+			return;
+		}
+		if (read_u64(tk, address, &pointer) && plausible(pointer, 8))
+			runtime_from_value(tk, target, pointer, depth + 1);
+		return;
+	}
+	struct tk_loc loc;
+	if (strcmp(type->name, "Runtime") == 0 && type->kind == AI_TYPE_STRUCT) {
+		if (tk_field(&tk->env, TK_RUNTIME_HANDLE, type, &loc))
+			runtime_from_value(tk, loc.type, address + loc.offset, depth + 1);
+	} else if (strcmp(type->name, "Handle") == 0 && type->kind == AI_TYPE_ENUM &&
+		   type->has_size && type->size <= 64) {
+		uint8_t bytes[64];
+		struct ai_error *err = read_mem(tk, bytes, address, type->size);
+		if (err)
+			ai_error_destroy(err);
+		else
+			add_runtime_from_handle(tk, type, bytes, type->size, true);
+	} else if (strncmp(type->name, "Arc<tokio::runtime::scheduler::multi_thread::worker::Worker",
+			   strlen("Arc<tokio::runtime::scheduler::multi_thread::worker::Worker")) == 0) {
+		/* worker::run(worker: Arc<Worker>): Worker.handle is the runtime's Arc<Handle> */
+		struct tk_loc ptr, data, handle;
+		const struct ai_type *inner;
+		uint64_t arc_inner, handle_inner;
+		if (!tk_field(&tk->env, TK_ARC_POINTER, type, &ptr) ||
+		    ptr.type->kind != AI_TYPE_POINTER || !read_u64(tk, address + ptr.offset, &arc_inner))
+			return;
+		struct ai_error *err = ai_type_target(ptr.type, &inner);
+		if (err) {
+			ai_error_destroy(err);
+			return;
+		}
+		if (tk_field(&tk->env, TK_ARC_INNER_DATA, tk_underlying(inner), &data) &&
+		    tk_field(&tk->env, TK_WORKER_HANDLE, data.type, &handle) &&
+		    tk_field(&tk->env, TK_ARC_POINTER, handle.type, &ptr) &&
+		    read_u64(tk, arc_inner + data.offset + handle.offset + ptr.offset, &handle_inner))
+			add_runtime(tk, handle.type, handle_inner, "multi_thread", true);
+	}
+}
+
+static bool frame_var(const struct ai_frame_var *var, void *arg)
+{
+	struct tk *tk = arg;
+	const struct ai_type *type;
+	struct ai_error *err = ai_types_get(tk->as->types, var->type_die, &type);
+	if (err) {
+		ai_error_destroy(err);
+		return true;
+	}
+	runtime_from_value(tk, type, var->address, 0);
+	return true;
+}
+
+static void runtimes_from_stacks(struct tk *tk, const struct ai_stack *stacks)
+{
+	if (!stacks)
+		return;
+	for (size_t t = 0; t < tk->as->target->thread_count; t++) {
+		const struct ai_stack *stack = &stacks[t];
+		for (size_t f = 0; f < stack->count; f++) {
+			const char *function = stack->frames[f].location.function;
+			if (!function || strncmp(function, "tokio::runtime::", 16) != 0)
+				continue;
+			for (size_t k = 0; k < AI_ARRAY_SIZE(handle_frames); k++) {
+				size_t len = strlen(handle_frames[k]);
+				if (strncmp(function, handle_frames[k], len) == 0 &&
+				    (function[len] == '\0' || function[len] == '<')) {
+					struct ai_error *err =
+						ai_frame_vars(tk->as, &stack->frames[f], frame_var, tk);
+					ai_error_destroy(err); /* a frame we cannot read: others may do */
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* ---- Task vtables ---- */
+
+struct poll_die {
+	uint64_t t, s, harness; /* type DIE offsets */
+};
+
+/* The template parameters T and S of raw::poll<T, S> and the type of its `harness` local. */
+static void read_poll_die(struct tk *tk, uint64_t offset, struct poll_die *ret, int depth)
+{
+	struct ai_dwarf_reader *r = tk->reader;
+	struct ai_dwarf_die die;
+	struct ai_error *err = ai_dwarf_read_die_at(r, offset, &die);
+	uint64_t child;
+	if (!err && die.has_children)
+		err = ai_dwarf_die_end(r, &die, &child);
+	if (err || !die.has_children) {
+		ai_error_destroy(err);
+		return;
+	}
+	for (int n = 0; n < 4096; n++) {
+		struct ai_dwarf_die c;
+		if ((err = ai_dwarf_read_die(r, die.unit, child, &c)) || c.tag == 0)
+			break;
+		if (c.tag == DW_TAG_template_type_parameter || c.tag == DW_TAG_variable) {
+			struct ai_dwarf_attr attrs[12];
+			size_t count = 0;
+			if ((err = ai_dwarf_die_attrs(r, &c, attrs, AI_ARRAY_SIZE(attrs), &count, NULL)))
+				break;
+			const char *name = NULL;
+			uint64_t type = 0;
+			for (size_t i = 0; i < AI_MIN(count, AI_ARRAY_SIZE(attrs)); i++) {
+				if (attrs[i].name == DW_AT_name && attrs[i].cls == AI_DWARF_CLASS_STRING)
+					name = attrs[i].str;
+				else if (attrs[i].name == DW_AT_type &&
+					 attrs[i].cls == AI_DWARF_CLASS_REFERENCE)
+					type = attrs[i].u;
+			}
+			if (name && c.tag == DW_TAG_template_type_parameter && !strcmp(name, "T"))
+				ret->t = type;
+			else if (name && c.tag == DW_TAG_template_type_parameter && !strcmp(name, "S"))
+				ret->s = type;
+			else if (name && c.tag == DW_TAG_variable && !strcmp(name, "harness"))
+				ret->harness = type;
+		} else if (c.tag == DW_TAG_lexical_block && depth < 4) {
+			read_poll_die(tk, c.offset, ret, depth + 1);
+		}
+		if ((err = ai_dwarf_die_sibling(r, &c, &child)))
+			break;
+	}
+	ai_error_destroy(err);
+}
+
+static bool match_cell(const struct ai_type *type, const void *arg)
+{
+	return type->kind == AI_TYPE_STRUCT && tk_match_prefix(type, TK_NAME_CELL) &&
+	       ai_type_find_member(type, "header") && ai_type_find_member(type, "trailer");
+}
+
+/* Cell<T, S> by its name in the unit of raw::poll<T, S> (when poll has no `harness` local). */
+static const struct ai_type *cell_by_name(struct tk *tk, uint64_t poll_die,
+					  const struct ai_type *t, const struct ai_type *s)
+{
+	struct ai_dwarf_unit *unit = ai_dwarf_reader_unit_at(tk->reader, poll_die);
+	const char *tn = ai_type_qualified_name(t), *sn = ai_type_qualified_name(s);
+	if (!unit || !tn || !sn)
+		return NULL;
+	char *name = xasprintf("tokio::runtime::task::core::Cell<%s, %s>", tn, sn);
+	const struct ai_type *cell = NULL;
+	struct ai_error *err = ai_types_find(tk->as->types, unit->first_die, name, &cell);
+	free(name);
+	if (err) {
+		ai_error_destroy(err);
+		return NULL;
+	}
+	return tk_underlying(cell);
+}
+
+static bool resolve_trailer(struct tk *tk, const struct ai_type *trailer)
+{
+	if (tk->trailer_type)
+		return tk->trailer_ok;
+	tk->trailer_type = trailer;
+	struct tk_loc next, prev;
+	if (!trailer->has_size || !tk_field(&tk->env, TK_TRAILER_NEXT, trailer, &next))
+		return false;
+	tk->trailer_size = trailer->size;
+	tk->next = next.offset;
+	if ((tk->has_prev = tk_field(&tk->env, TK_TRAILER_PREV, trailer, &prev)))
+		tk->prev = prev.offset;
+	tk->trailer_ok = true;
+	return true;
+}
+
+/* Fills vt from its poll function and the Cell<T, S> type; vt->valid says if it is usable. */
+static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
+{
+	if (!plausible(vt->address, 8) || tk->vtable_size > 4096)
+		return;
+	uint8_t bytes[4096];
+	struct ai_error *err = read_mem(tk, bytes, vt->address, tk->vtable_size);
+	if (err) {
+		ai_error_destroy(err);
+		return;
+	}
+	uint64_t poll = get_u64(bytes, tk->poll);
+	struct ai_symbolization sym;
+	err = ai_debuginfo_symbolize(tk->as->di, poll, false, &sym);
+	if (err) {
+		ai_error_destroy(err);
+		return;
+	}
+	const struct ai_location *loc = sym.count ? &sym.locations[sym.count - 1] : NULL;
+	/* The vtable's poll is raw::poll<T, S> itself, at its first instruction. */
+	if (!loc || !loc->function || strncmp(loc->function, TK_POLL_PREFIX, strlen(TK_POLL_PREFIX)) ||
+	    !loc->die_offset)
+		return;
+	vt->poll_name = xstrdup(loc->function);
+	struct poll_die pd = { 0 };
+	read_poll_die(tk, loc->die_offset, &pd, 0);
+	struct ai_types *types = tk->as->types;
+	if (!pd.s || (err = ai_types_get(types, pd.s, &vt->scheduler))) {
+		ai_error_destroy(err);
+		tk_warn(&tk->env, "%s has no template parameter S", loc->function);
+		return;
+	}
+	vt->scheduler = tk_underlying(vt->scheduler);
+	vt->flavor = flavor_of(vt->scheduler->name);
+	if (pd.t && (err = ai_types_get(types, pd.t, &vt->future)))
+		vt->future = NULL;
+	ai_error_destroy(err);
+	err = NULL;
+	/* Cell<T, S>: through the `harness` local (exactly this instance), else by name. */
+	const struct ai_type *harness = NULL;
+	struct tk_loc cell_field;
+	if (pd.harness && !(err = ai_types_get(types, pd.harness, &harness)) &&
+	    tk_field(&tk->env, TK_HARNESS_CELL, tk_underlying(harness), &cell_field))
+		vt->cell = tk_find_pointee(cell_field.type, match_cell, NULL);
+	ai_error_destroy(err);
+	if (!vt->cell && vt->future)
+		vt->cell = cell_by_name(tk, loc->die_offset, vt->future, vt->scheduler);
+
+	/* Offsets from the header: the vtable's own fields, checked against DWARF's Cell. */
+	bool has_trailer = false;
+	uint64_t trailer = 0;
+	if (tk->has_vt_trailer) {
+		trailer = get_u64(bytes, tk->vt_trailer);
+		has_trailer = true;
+	}
+	if (tk->has_vt_id) {
+		vt->id = get_u64(bytes, tk->vt_id);
+		vt->has_id = true;
+	}
+	if (tk->has_vt_scheduler) {
+		vt->scheduler_offset = get_u64(bytes, tk->vt_scheduler);
+		vt->has_scheduler = true;
+	}
+	if (vt->cell) {
+		struct tk_loc core, trailer_loc, f;
+		if (!tk_field(&tk->env, TK_CELL_CORE, vt->cell, &core) ||
+		    !tk_field(&tk->env, TK_CELL_TRAILER, vt->cell, &trailer_loc))
+			return;
+		if (!resolve_trailer(tk, trailer_loc.type))
+			return;
+		if (has_trailer && trailer != trailer_loc.offset) {
+			tk_warn(&tk->env, "tasks of %s: the vtable puts the trailer at %" PRIu64
+				", DWARF's Cell at %" PRIu64 "; skipped", vt->poll_name,
+				trailer, trailer_loc.offset);
+			return;
+		}
+		trailer = trailer_loc.offset;
+		has_trailer = true;
+		if (tk_field(&tk->env, TK_CORE_TASK_ID, core.type, &f)) {
+			if (vt->has_id && vt->id != core.offset + f.offset)
+				tk_warn(&tk->env, "tasks of %s: the vtable puts the task id at %" PRIu64
+					", DWARF's Cell at %" PRIu64, vt->poll_name, vt->id,
+					core.offset + f.offset);
+			vt->id = core.offset + f.offset;
+			vt->has_id = true;
+		}
+		if (tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f)) {
+			vt->scheduler_offset = core.offset + f.offset;
+			vt->has_scheduler = true;
+		}
+		struct tk_loc stage;
+		if (tk_field(&tk->env, TK_CORE_STAGE, core.type, &f)) {
+			if (tk_find_within(f.type, tk_match_prefix, TK_NAME_STAGE, &stage) &&
+			    stage.type->kind == AI_TYPE_ENUM) {
+				vt->stage = core.offset + f.offset + stage.offset;
+				vt->stage_type = stage.type;
+				vt->has_stage = true;
+			} else {
+				tk_warn(&tk->env, "%s.stage holds no tokio::runtime::task::core::Stage",
+					tk_fields[TK_CORE_STAGE].owner);
+			}
+		}
+		vt->read_size = vt->cell->has_size ? vt->cell->size : 0;
+	}
+	if (!has_trailer || !tk->trailer_ok) {
+		tk_warn(&tk->env, "tasks of %s: no DWARF type Cell<T, S> and no trailer offset",
+			vt->poll_name);
+		return;
+	}
+	vt->trailer = trailer;
+	uint64_t min_size = trailer + tk->trailer_size;
+	if (vt->read_size < min_size)
+		vt->read_size = min_size;
+	if (vt->read_size > TK_MAX_CELL || vt->read_size < tk->header_size ||
+	    (vt->has_id && vt->id + 8 > vt->read_size) ||
+	    (vt->has_scheduler && vt->scheduler_offset + 8 > vt->read_size) ||
+	    (vt->has_stage && (!vt->stage_type->has_size ||
+			       vt->stage + vt->stage_type->size > vt->read_size)))
+		return;
+	vt->valid = true;
+}
+
+static size_t hash_address(uint64_t a)
+{
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdULL;
+	a ^= a >> 33;
+	return (size_t)a;
+}
+
+static void vtable_index_put(struct tk *tk, uint64_t address, size_t index)
+{
+	size_t mask = tk->vtable_index_size - 1;
+	for (size_t i = hash_address(address) & mask;; i = (i + 1) & mask) {
+		if (!tk->vtable_index[i]) {
+			tk->vtable_index[i] = (uint32_t)index + 1;
+			return;
+		}
+	}
+}
+
+static struct tk_vtable *get_vtable(struct tk *tk, uint64_t address)
+{
+	if (tk->vtable_index_size) {
+		size_t mask = tk->vtable_index_size - 1;
+		for (size_t i = hash_address(address) & mask; tk->vtable_index[i]; i = (i + 1) & mask) {
+			struct tk_vtable *vt = &tk->vtables[tk->vtable_index[i] - 1];
+			if (vt->address == address)
+				return vt;
+		}
+	}
+	if (2 * (tk->vtable_count + 1) > tk->vtable_index_size) {
+		free(tk->vtable_index);
+		tk->vtable_index_size = tk->vtable_index_size ? 2 * tk->vtable_index_size : 64;
+		tk->vtable_index = xcalloc(tk->vtable_index_size, sizeof(*tk->vtable_index));
+		for (size_t i = 0; i < tk->vtable_count; i++)
+			vtable_index_put(tk, tk->vtables[i].address, i);
+	}
+	AI_GROW(tk->vtables, tk->vtable_capacity, tk->vtable_count + 1);
+	struct tk_vtable *vt = &tk->vtables[tk->vtable_count];
+	memset(vt, 0, sizeof(*vt));
+	vt->address = address;
+	vtable_index_put(tk, address, tk->vtable_count++);
+	resolve_vtable(tk, vt);
+	return vt;
+}
+
+/* ---- Walking OwnedTasks ---- */
+
+/* T's name: computing a qualified name indexes the type's unit, so only when it is needed (the
+ * await tree usually names the future). */
+static const char *future_name(struct tk_vtable *vt)
+{
+	if (!vt->future_name && vt->future)
+		vt->future_name = ai_type_qualified_name(vt->future);
+	return vt->future_name ? vt->future_name : "?";
+}
+
+static const char *status_of(uint64_t state)
+{
+	if (state & TK_RUNNING)
+		return "running";
+	if (state & TK_COMPLETE)
+		return "completed";
+	if (state & TK_CANCELLED)
+		return "cancelled";
+	if (state & TK_NOTIFIED)
+		return "scheduled";
+	return "idle";
+}
+
+static void emit_task(struct tk *tk, const struct tk_runtime *rt, struct tk_vtable *vt,
+		      uint64_t address, const uint8_t *cell)
+{
+	struct ai_snapshot_task *task = ai_snapshot_add_task(tk->snapshot);
+	uint64_t state = get_u64(cell, tk->header_state);
+	task->runtime = xstrdup("tokio");
+	task->kind = xstrdup("task");
+	task->status = xstrdup(status_of(state));
+	const char *flavor = vt->flavor ? vt->flavor : rt->flavor;
+	task->flavor = flavor ? xstrdup(flavor) : NULL;
+	task->address = address;
+	task->runtime_address = rt->owned;
+	if (vt->has_id) {
+		task->id = get_u64(cell, vt->id);
+		task->has_id = true;
+		for (size_t i = 0; i < tk->current_count; i++)
+			if (tk->currents[i].task_id == task->id)
+				task->thread = tk->currents[i].tid;
+	}
+	struct ai_await_node *tree = &task->tree;
+	const struct ai_variant *stage = NULL;
+	struct tk_loc payload;
+	bool has_payload = false;
+	if (vt->has_stage)
+		stage = tk_variant(vt->stage_type, cell + vt->stage, vt->read_size - vt->stage,
+				   &payload, &has_payload);
+	if (stage && stage->name && strcmp(stage->name, "Running") == 0 && has_payload) {
+		ai_await_decode(tk->as, address + vt->stage + payload.offset, payload.type, tree);
+	} else {
+		/* Finished(output) or Consumed: nothing is awaited any more. */
+		tree->type = xstrdup(future_name(vt));
+		tree->address = address + vt->stage;
+		tree->leaf = true;
+		if (stage && stage->name)
+			tree->state = xstrdup(stage->name);
+		else
+			tree->error = xstrdup(vt->has_stage ? "the task's Stage has no valid variant"
+							    : "no DWARF for the task's Stage");
+	}
+	if (tree->function)
+		task->future = xstrdup(tree->function);
+	else if (tree->type)
+		task->future = xstrdup(tree->type);
+	else
+		task->future = xstrdup(future_name(vt));
+}
+
+/* One linked list being walked. */
+struct tk_cursor {
+	uint64_t node, prev, tail;
+	/* Brent's cycle detection, for when the prev links cannot be checked: the node seen at the
+	 * last power of two steps. */
+	uint64_t mark;
+	size_t steps, power;
+};
+
+/* Takes one task of a list: validates it, emits it and moves to the next. False when the list
+ * ends, or is left (after a warning) at a node that is not valid. */
+static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_layout *l,
+		 uint64_t owner_id, struct tk_cursor *c)
+{
+	uint64_t node = c->node;
+	if (!node) {
+		if (l->has_tail && c->tail != c->prev)
+			tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": a task list ends at 0x%" PRIx64
+				", its tail is 0x%" PRIx64, rt->owned, c->prev, c->tail);
+		return false;
+	}
+	if (!plausible(node, 8)) {
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": task pointer 0x%" PRIx64
+			" is not valid; the rest of its list is skipped", rt->owned, node);
+		return false;
+	}
+	if (node == c->mark) {
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": a task list loops back to 0x%" PRIx64,
+			rt->owned, node);
+		return false;
+	}
+	if (++c->steps >= c->power) {
+		c->mark = node;
+		c->power = c->power ? 2 * c->power : 2;
+		c->steps = 0;
+	}
+	/* One read for the whole cell: as many bytes as the biggest cell seen so far (the header
+	 * alone when that runs off the mapping), then the rest if this cell is bigger. */
+	size_t got = AI_MAX(AI_MIN(tk->read_guess, TK_GUESS_MAX), tk->header_size);
+	uint8_t *cell = scratch(tk, got);
+	struct ai_error *err = read_mem(tk, cell, node, got);
+	if (err && got > tk->header_size && err->code != AI_ERROR_TARGET_EXITED) {
+		ai_error_destroy(err);
+		got = tk->header_size;
+		err = read_mem(tk, cell, node, got);
+	}
+	if (err) {
+		if (err->code != AI_ERROR_TARGET_EXITED)
+			tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": cannot read the task at 0x%" PRIx64
+				"; the rest of its list is skipped", rt->owned, node);
+		ai_error_destroy(err);
+		return false;
+	}
+	uint64_t vtable = get_u64(cell, tk->header_vtable);
+	struct tk_vtable *vt = get_vtable(tk, vtable);
+	/* The task's S must be the runtime's: a vtable of another S is another runtime's task, or
+	 * the node is no task at all. */
+	if (vt->valid && l->scheduler && vt->matched_s != l->scheduler &&
+	    vt->scheduler->name && l->scheduler->name &&
+	    strcmp(vt->scheduler->name, l->scheduler->name) == 0)
+		vt->matched_s = l->scheduler;
+	if (!vt->valid || (l->scheduler && vt->matched_s != l->scheduler)) {
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " has vtable "
+			"0x%" PRIx64 ", not one of this runtime's tasks; the rest of its list "
+			"is skipped", rt->owned, node, vtable);
+		return false;
+	}
+	if (tk->has_owner_id && l->has_id && get_u64(cell, tk->owner_id) != owner_id) {
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " has owner "
+			"id %" PRIu64 ", the runtime's is %" PRIu64 "; the rest of its list is "
+			"skipped", rt->owned, node, get_u64(cell, tk->owner_id), owner_id);
+		return false;
+	}
+	if (vt->read_size > got) {
+		cell = scratch(tk, vt->read_size);
+		err = read_mem(tk, cell, node, vt->read_size);
+		if (err) {
+			tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": cannot read the task at 0x%" PRIx64
+				" (%" PRIu64 " bytes); the rest of its list is skipped", rt->owned,
+				node, vt->read_size);
+			ai_error_destroy(err);
+			return false;
+		}
+		tk->read_guess = AI_MAX(tk->read_guess, vt->read_size);
+	}
+	/* The prev links, checked all along, rule out cycles. */
+	if (tk->has_prev && get_u64(cell, vt->trailer + tk->prev) != c->prev) {
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " does not "
+			"link back to 0x%" PRIx64 "; the rest of its list is skipped", rt->owned,
+			node, c->prev);
+		return false;
+	}
+	if (vt->has_scheduler && get_u64(cell, vt->scheduler_offset) != rt->arc_inner)
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " names "
+			"another scheduler (0x%" PRIx64 ")", rt->owned, node,
+			get_u64(cell, vt->scheduler_offset));
+	c->prev = node;
+	c->node = get_u64(cell, vt->trailer + tk->next);
+	emit_task(tk, rt, vt, node, cell);
+	rt->task_count++;
+	return true;
+}
+
+/* Walks the lists in lockstep, one task of each in turn: tokio puts task id i in shard
+ * i & mask and allocates cells in spawn order, so this goes through the heap in address order
+ * (each list alone would jump by shard-count cells, a page or more at each step). At most
+ * `bound` tasks in all. */
+static void walk_lists(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_layout *l,
+		       uint64_t owner_id, struct tk_cursor *cursors, size_t count, size_t bound)
+{
+	/* cursors[0 .. live) are the lists not finished, kept in order (ended ones are dropped
+	 * after each round, so that many short lists cost no more than their tasks). */
+	size_t live = count;
+	while (live > 0) {
+		size_t kept = 0;
+		for (size_t i = 0; i < live; i++) {
+			if (cursors[i].node && rt->task_count >= bound) {
+				tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": stopped walking its tasks "
+					"after %zu (more than its count)", rt->owned, rt->task_count);
+				return;
+			}
+			if (step(tk, rt, l, owner_id, &cursors[i]))
+				cursors[kept++] = cursors[i];
+		}
+		live = kept;
+	}
+}
+
+/* A runtime whose task list cannot be walked: a warning, or, for a handle that only a stack
+ * frame gave (maybe a stale variable), no runtime at all. */
+static void give_up(struct tk *tk, struct tk_runtime *rt, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void give_up(struct tk *tk, struct tk_runtime *rt, const char *fmt, ...)
+{
+	if (rt->from_frame) {
+		rt->dropped = true;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	tk_vwarn(&tk->env, fmt, ap);
+	va_end(ap);
+}
+
+static void walk_runtime(struct tk *tk, struct tk_runtime *rt)
+{
+	const struct tk_owned_layout *l = &tk->layouts[rt->layout];
+	rt->first_task = tk->snapshot->task_count;
+	if (!l->ok || !tk->header_ok || tk->header_size > 256)
+		return; /* (warned when resolved) */
+	size_t size = l->type->has_size ? l->type->size : 0;
+	uint8_t owned[1024];
+	if (size == 0 || size > sizeof(owned)) {
+		give_up(tk, rt, "%s has an odd size (%zu bytes)", tk_fields[TK_OWNED_ID].owner, size);
+		return;
+	}
+	struct ai_error *err = read_mem(tk, owned, rt->owned, size);
+	if (err) {
+		ai_error_destroy(err);
+		give_up(tk, rt, "cannot read the task list of the runtime at 0x%" PRIx64, rt->owned);
+		return;
+	}
+	uint64_t owner_id = l->has_id ? get_u64(owned, l->id) : 0;
+	if (!l->sharded) {
+		struct tk_cursor c = {
+			.node = get_u64(owned, l->list + l->head),
+			.tail = l->has_tail ? get_u64(owned, l->list + l->tail) : 0,
+		};
+		if (c.node && !plausible(c.node, 8)) {
+			give_up(tk, rt, "runtime at 0x%" PRIx64 ": its task list starts at 0x%" PRIx64,
+				rt->owned, c.node);
+			return;
+		}
+		walk_lists(tk, rt, l, owner_id, &c, 1, TK_MAX_TASKS);
+		return;
+	}
+	uint64_t data = get_u64(owned, l->lists_data), length = get_u64(owned, l->lists_length);
+	uint64_t count = l->has_count ? get_u64(owned, l->count) : 0;
+	/* tokio makes a power of two of shards, at most 65536 */
+	if (length == 0 || length > TK_MAX_SHARDS || (length & (length - 1)) || !plausible(data, 8)) {
+		give_up(tk, rt, "runtime at 0x%" PRIx64 ": %" PRIu64 " task list shards at 0x%" PRIx64
+			" make no sense", rt->owned, length, data);
+		return;
+	}
+	size_t bound = TK_MAX_TASKS;
+	if (l->has_count)
+		bound = AI_MIN(count + TK_COUNT_SLACK + tk->thread_count, (uint64_t)TK_MAX_TASKS);
+	size_t shards_size = (size_t)(length * l->stride);
+	uint8_t *shards = xmalloc(shards_size);
+	err = read_mem(tk, shards, data, shards_size);
+	if (err) {
+		ai_error_destroy(err);
+		free(shards);
+		give_up(tk, rt, "runtime at 0x%" PRIx64 ": cannot read its %" PRIu64 " task list "
+			"shards at 0x%" PRIx64, rt->owned, length, data);
+		return;
+	}
+	/* Room for them all at once (the snapshot's array would grow step by step). */
+	if (l->has_count && count <= TK_PREALLOCATE_MAX)
+		AI_GROW(tk->snapshot->tasks, tk->snapshot->task_capacity,
+			tk->snapshot->task_count + count);
+	struct tk_cursor *cursors = xcalloc(length, sizeof(*cursors));
+	for (uint64_t i = 0; i < length; i++) {
+		const uint8_t *shard = shards + i * l->stride + l->list;
+		cursors[i].node = get_u64(shard, l->head);
+		cursors[i].tail = l->has_tail ? get_u64(shard, l->tail) : 0;
+	}
+	free(shards);
+	walk_lists(tk, rt, l, owner_id, cursors, length, bound);
+	free(cursors);
+	/* The count is updated after a push or remove, under the shard lock: a thread stopped in
+	 * between leaves it off by one. */
+	uint64_t walked = rt->task_count;
+	if (l->has_count && (walked + tk->thread_count < count || walked > count + tk->thread_count))
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": its task count says %" PRIu64
+			", its lists hold %" PRIu64, rt->owned, count, walked);
+}
+
+/* Tasks of a runtime by id (a runtime's tasks stay together, in the order runtimes were found). */
+static int compare_tasks(const void *a, const void *b)
+{
+	const struct ai_snapshot_task *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->address < y->address ? -1 : x->address > y->address;
+}
+
+static void tk_deinit(struct tk *tk)
+{
+	for (size_t i = 0; i < tk->vtable_count; i++)
+		free(tk->vtables[i].poll_name);
+	free(tk->vtables);
+	free(tk->vtable_index);
+	free(tk->layouts);
+	free(tk->runtimes);
+	free(tk->currents);
+	free(tk->buf);
+	free(tk->tls_name);
+	free(tk->version);
+	tk_env_deinit(&tk->env);
+}
+
+struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
+				  struct ai_snapshot *snapshot)
+{
+	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	/* Opens the module (bias, symbols) if nothing did yet. */
+	if (main->first_end)
+		ai_debuginfo_find_module(as->di, main->first_start);
+	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
+	if (!symbols || !as->dwarf)
+		return NULL;
+	struct tk tk = {
+		.as = as,
+		.mem = as->target->memory,
+		.snapshot = snapshot,
+		.main = main,
+		.reader = ai_dwarf_get_reader(as->dwarf),
+		.thread_count = as->target->thread_count,
+	};
+	tk.env.snapshot = snapshot;
+	tk.env.version = "(unknown version)";
+	scan_symbols(&tk, symbols);
+	if (!tk.has_context_symbol) {
+		/* No runtime in this executable (tokio without "rt" has no tasks either). */
+		tk_deinit(&tk);
+		return NULL;
+	}
+	bool has_context = resolve_context(&tk);
+	free(snapshot->tokio_version);
+	snapshot->tokio_version = xstrdup(tk.version);
+	if (has_context && !tls_block_offset(main->elf, &tk.tls_block_offset)) {
+		tk_warn(&tk.env, "%s has no PT_TLS segment but a thread-local CONTEXT", main->path);
+		has_context = false;
+	}
+	if (has_context)
+		runtimes_from_threads(&tk, stacks);
+	runtimes_from_stacks(&tk, stacks);
+	for (size_t i = 0; i < tk.runtime_count; i++) {
+		struct tk_runtime *rt = &tk.runtimes[i];
+		walk_runtime(&tk, rt);
+		struct ai_snapshot_task *tasks = snapshot->tasks + rt->first_task;
+		size_t n = snapshot->task_count - rt->first_task;
+		if (n > 1)
+			qsort(tasks, n, sizeof(*tasks), compare_tasks);
+	}
+	for (size_t i = 0; i < tk.runtime_count; i++)
+		snapshot->runtime_count += !tk.runtimes[i].dropped;
+	tk_deinit(&tk);
+	return NULL;
+}

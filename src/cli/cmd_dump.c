@@ -1,0 +1,121 @@
+/* `async-inspect dump`: one snapshot of every task and block_on future, as await trees. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/async.h"
+#include "ai/capture.h"
+#include "ai/cli.h"
+#include "ai/frontend.h"
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: async-inspect dump (--pid N | --core FILE --exe BIN) [OPTIONS]\n"
+		"\n"
+		"Print every tokio task and every future driven by block_on as an await tree:\n"
+		"for each await frame the async fn, its state, the file:line of the .await it is\n"
+		"parked on and its saved locals, down to the leaf future it waits on. A live\n"
+		"process is stopped only while it is read, then detached and left running.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid N          a running process\n"
+		"      --core FILE      a core file (e.g. from gdb's gcore)...\n"
+		"      --exe BIN        ...and the executable that produced it\n"
+		"  -f, --format FMT     text (default) or json (docs/json-format.md)\n"
+		"      --locals         print saved locals and arguments (the default)\n"
+		"      --no-locals      leave them out\n"
+		"      --depth N        await frames shown below each root (default 64)\n"
+		"      --color WHEN     auto (default: on a terminal), always or never\n"
+		"  -h, --help           show this help\n");
+}
+
+int ai_cmd_dump(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "core", required_argument, NULL, 'c' },
+		{ "exe", required_argument, NULL, 'e' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "locals", no_argument, NULL, 'l' },
+		{ "no-locals", no_argument, NULL, 'L' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ai_target_options target_options = { 0 };
+	enum ai_format format = AI_FORMAT_TEXT;
+	struct ai_async_options async_options;
+	ai_async_options_default(&async_options);
+	struct ai_error *err;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+p:f:h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if ((err = ai_parse_pid(optarg, &target_options.pid)))
+				return ai_fail(err);
+			break;
+		case 'c':
+			target_options.core = optarg;
+			break;
+		case 'e':
+			target_options.exe = optarg;
+			break;
+		case 'f':
+			if ((err = ai_parse_format(optarg, &format)))
+				return ai_fail(err);
+			break;
+		case 'l':
+			async_options.locals = true;
+			break;
+		case 'L':
+			async_options.locals = false;
+			break;
+		case 'd': {
+			char *end;
+			long depth = strtol(optarg, &end, 10);
+			if (*end || end == optarg || depth < 0 || depth > 10000)
+				return ai_usage_error("dump", "invalid depth '%s' (a number from 0 to 10000)", optarg);
+			async_options.max_depth = (unsigned)depth;
+			break;
+		}
+		case 'C':
+			ai_color_option = optarg;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return AI_EXIT_OK;
+		default:
+			return ai_usage_error("dump", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return ai_usage_error("dump", "unexpected argument '%s'", argv[optind]);
+
+	ai_target_install_signal_handlers();
+	struct ai_target *target;
+	if ((err = ai_open_target(&target_options, &target)))
+		return ai_fail(err);
+	struct ai_capture *capture;
+	struct ai_snapshot *snapshot = NULL;
+	err = ai_capture_create(target, &capture);
+	if (!err) {
+		err = ai_capture_dump(capture, AI_CAPTURE_DETACH, &async_options, &snapshot);
+		ai_capture_destroy(capture);
+	}
+	ai_target_destroy(target);
+	if (err)
+		return ai_fail(err);
+	if (format == AI_FORMAT_JSON) {
+		ai_print_dump_json(stdout, snapshot);
+	} else {
+		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals };
+		ai_print_dump_text(stdout, snapshot, &text);
+	}
+	ai_snapshot_destroy(snapshot);
+	return fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;
+}

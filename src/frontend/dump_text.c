@@ -1,0 +1,131 @@
+/* The `dump` text view: one block per task, one line per await frame. */
+#include <string.h>
+
+#include "ai/frontend.h"
+
+#define BOLD "\033[1m"
+#define DIM "\033[2m"
+#define CYAN "\033[36m"
+#define YELLOW "\033[33m"
+#define RED "\033[31m"
+#define RESET "\033[0m"
+
+/* Locals are printed whole in JSON; in text, a line per frame stays readable. */
+#define TEXT_VALUE_MAX 96
+
+/* Prints at most max bytes of s, cut at a UTF-8 character boundary, with "…" if cut. */
+static void print_clipped(FILE *out, const char *s, size_t max)
+{
+	size_t len = strlen(s);
+	if (len <= max) {
+		fputs(s, out);
+		return;
+	}
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	fprintf(out, "%.*s…", (int)max, s);
+}
+
+struct style {
+	const char *bold, *dim, *cyan, *yellow, *red, *reset;
+};
+
+static void print_node(FILE *out, const struct ai_await_node *node, const char *prefix, bool last,
+		       bool root, const struct style *st, const struct ai_text_options *options)
+{
+	fputs("  ", out);
+	if (!root)
+		fprintf(out, "%s%s", prefix, last ? "└─ " : "├─ ");
+	if (node->function) {
+		fprintf(out, "%s%s%s", st->cyan, node->function, st->reset);
+		if (node->state)
+			fprintf(out, "  %s", node->state);
+		if (node->file && node->line > 0)
+			fprintf(out, "  %s:%d", ai_short_path(node->file), node->line);
+		if (node->macro)
+			fprintf(out, " %s(in %s)%s", st->dim, node->macro, st->reset);
+	} else {
+		fprintf(out, "%s%s", st->cyan, node->type ? node->type : "?");
+		fprintf(out, "%s%s", st->reset, node->leaf ? " (leaf)" : "");
+	}
+	if (options->locals && node->local_count > 0) {
+		fputs("  ", out);
+		for (size_t i = 0; i < node->local_count; i++) {
+			const struct ai_snapshot_local *local = &node->locals[i];
+			fprintf(out, "%s%s%s%s = ", i ? ", " : "", st->yellow, local->name, st->reset);
+			print_clipped(out, local->value ? local->value : "?", TEXT_VALUE_MAX);
+		}
+	}
+	if (node->error)
+		fprintf(out, "  %s<%s>%s", st->red, node->error, st->reset);
+	fputc('\n', out);
+	char child_prefix[512];
+	snprintf(child_prefix, sizeof(child_prefix), "%s%s", root ? "" : prefix, root ? "" : (last ? "   " : "│  "));
+	for (size_t i = 0; i < node->child_count; i++)
+		print_node(out, &node->children[i], child_prefix, i + 1 == node->child_count, false, st, options);
+}
+
+static const char *thread_name(const struct ai_snapshot *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->thread_count; i++) {
+		if (s->threads[i].tid == tid)
+			return s->threads[i].name ? s->threads[i].name : "";
+	}
+	return "";
+}
+
+static void print_task_header(FILE *out, const struct ai_snapshot *s, const struct ai_snapshot_task *task,
+			      const struct style *st)
+{
+	if (strcmp(task->kind, "block_on") == 0) {
+		fprintf(out, "%sblock_on%s  %s%s%s  on thread %d \"%s\"\n", st->bold, st->reset, st->bold,
+			task->future ? task->future : "?", st->reset, (int)task->thread, thread_name(s, task->thread));
+		return;
+	}
+	fprintf(out, "%sTask %llu%s  %s%s%s  %s", st->bold, (unsigned long long)task->id, st->reset,
+		st->bold, task->future ? task->future : "?", st->reset, task->status ? task->status : "?");
+	fprintf(out, "  (%s%s%s", task->runtime, task->flavor ? ", " : "", task->flavor ? task->flavor : "");
+	if (task->thread)
+		fprintf(out, ", polled by thread %d", (int)task->thread);
+	fputs(")\n", out);
+}
+
+void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_text_options *options)
+{
+	struct style st = { "", "", "", "", "", "" };
+	if (options->color)
+		st = (struct style){ BOLD, DIM, CYAN, YELLOW, RED, RESET };
+	for (size_t i = 0; i < s->warning_count; i++)
+		fprintf(out, "%swarning:%s %s\n", st.yellow, st.reset, s->warnings[i]);
+	if (s->warning_count)
+		fputc('\n', out);
+	size_t by_status[5] = { 0 }, block_on = 0;
+	static const char *statuses[5] = { "idle", "scheduled", "running", "completed", "cancelled" };
+	for (size_t i = 0; i < s->task_count; i++) {
+		const struct ai_snapshot_task *task = &s->tasks[i];
+		print_task_header(out, s, task, &st);
+		print_node(out, &task->tree, "", true, true, &st, options);
+		fputc('\n', out);
+		if (strcmp(task->kind, "block_on") == 0)
+			block_on++;
+		for (int k = 0; k < 5; k++)
+			by_status[k] += task->status && strcmp(task->status, statuses[k]) == 0;
+	}
+	size_t tasks = s->task_count - block_on;
+	fprintf(out, "%zu task%s", tasks, tasks == 1 ? "" : "s");
+	bool first = true;
+	for (int k = 0; k < 5; k++) {
+		if (by_status[k]) {
+			fprintf(out, "%s%zu %s", first ? " (" : ", ", by_status[k], statuses[k]);
+			first = false;
+		}
+	}
+	fprintf(out, "%s, %zu block_on future%s, %zu tokio runtime%s", first ? "" : ")", block_on,
+		block_on == 1 ? "" : "s", s->runtime_count, s->runtime_count == 1 ? "" : "s");
+	if (s->tokio_version)
+		fprintf(out, " (tokio %s)", s->tokio_version);
+	if (s->core)
+		fprintf(out, ", from core file %s\n", s->core);
+	else
+		fprintf(out, "; process %d paused for %.2f ms\n", (int)s->pid, (double)s->pause_us / 1000.0);
+}

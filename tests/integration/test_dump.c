@@ -1,0 +1,272 @@
+/* `async-inspect dump`: every task and block_on future as an await tree, with the lines and values
+ * a user would check against the fixture's source. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/util.h"
+#include "support.h"
+
+TestSuite(dump, .init = require_fixtures, .timeout = 300);
+
+static json_t *dump_json(const char *crate, const char *bin, const char *const *fixture_args,
+			 struct fixture *f)
+{
+	fixture_start(f, crate, bin, fixture_args);
+	char *pid = xasprintf("%d", (int)f->pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s %s: %s", crate, bin, r.err);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert(root, "%s: invalid JSON: %s", crate, error.text);
+	cr_expect_eq(process_state(f->pid), 'S', "%s: left running", crate);
+	tool_result_free(&r);
+	free(pid);
+	return root;
+}
+
+static size_t count_kind(json_t *tasks, const char *kind)
+{
+	size_t i, n = 0;
+	json_t *t;
+	json_array_foreach(tasks, i, t) {
+		n += strcmp(json_string_value(json_object_get(t, "kind")), kind) == 0;
+	}
+	return n;
+}
+
+/* The task whose root future is `function` and whose saved local `name` has `value`. */
+static json_t *find_task(json_t *tasks, const char *function, const char *local, const char *value)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(tasks, i, t) {
+		json_t *tree = json_object_get(t, "tree");
+		const char *fn = json_string_value(json_object_get(tree, "function"));
+		if (!fn || strcmp(fn, function) != 0)
+			continue;
+		if (!local)
+			return t;
+		size_t j;
+		json_t *l;
+		json_array_foreach(json_object_get(tree, "locals"), j, l) {
+			if (strcmp(json_string_value(json_object_get(l, "name")), local) == 0 &&
+			    strcmp(json_string_value(json_object_get(l, "value")), value) == 0)
+				return t;
+		}
+	}
+	return NULL;
+}
+
+static const char *local_value(json_t *node, const char *name)
+{
+	size_t j;
+	json_t *l;
+	json_array_foreach(json_object_get(node, "locals"), j, l) {
+		if (strcmp(json_string_value(json_object_get(l, "name")), name) == 0)
+			return json_string_value(json_object_get(l, "value"));
+	}
+	return NULL;
+}
+
+static void expect_frame(json_t *node, const char *function, const char *file, const char *marker,
+			 const char *version)
+{
+	cr_assert_not_null(node, "%s: no frame for %s", version, function);
+	const char *fn = json_string_value(json_object_get(node, "function"));
+	cr_expect(fn && strcmp(fn, function) == 0, "%s: frame %s, expected %s", version, fn, function);
+	const char *path = json_string_value(json_object_get(node, "file"));
+	cr_expect(path && strstr(path, file), "%s: %s in %s", version, function, path);
+	cr_expect_eq(json_integer_value(json_object_get(node, "line")), marker_line(file, marker),
+		     "%s: %s suspended at the line of '%s'", version, function, marker);
+	const char *state = json_string_value(json_object_get(node, "state"));
+	cr_expect(state && strncmp(state, "Suspend", 7) == 0, "%s: %s state %s", version, function, state);
+}
+
+static json_t *child(json_t *node)
+{
+	json_t *children = json_object_get(node, "children");
+	return json_array_size(children) ? json_array_get(children, 0) : NULL;
+}
+
+Test(dump, nested_tasks_chains_lines_and_locals)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		json_t *root = dump_json(*v, "nested", NULL, &f);
+		cr_expect_str_eq(json_string_value(json_object_get(root, "format")), "async-inspect-snapshot");
+		cr_expect_eq(json_integer_value(json_object_get(root, "version")), 1);
+		const char *version = json_string_value(json_object_get(root, "tokio_version"));
+		cr_expect(version && strncmp(*v + strlen("tokio-"), version, strlen(*v) - strlen("tokio-")) == 0,
+			  "%s: tokio version %s", *v, version);
+		cr_expect_eq(json_integer_value(json_object_get(root, "runtimes")), 1, "%s", *v);
+		json_t *tasks = json_object_get(root, "tasks");
+		cr_expect_eq(count_kind(tasks, "task"), 7, "%s: 7 spawned tasks", *v);
+		cr_expect_eq(count_kind(tasks, "block_on"), 1, "%s: the main future", *v);
+
+		/* Task 2: level1 -> level2 -> level3 -> level4 -> Notified, with its locals. */
+		json_t *task = find_task(tasks, "nested::shapes::level1", "name", "\"task-2\"");
+		cr_assert_not_null(task, "%s: level1 task with name = \"task-2\"", *v);
+		cr_expect_str_eq(json_string_value(json_object_get(task, "status")), "idle");
+		cr_expect_str_eq(json_string_value(json_object_get(task, "flavor")), "multi_thread");
+		json_t *n1 = json_object_get(task, "tree");
+		expect_frame(n1, "nested::shapes::level1", "tokio/src/shapes.rs", "@await: level1", *v);
+		json_t *n2 = child(n1);
+		expect_frame(n2, "nested::shapes::level2", "tokio/src/shapes.rs", "@await: level2", *v);
+		cr_expect_str_eq(local_value(n2, "values"), "[21, 22, 23]", "%s", *v);
+		json_t *n3 = child(n2);
+		expect_frame(n3, "nested::shapes::level3", "tokio/src/shapes.rs", "@await: level3", *v);
+		const char *account = local_value(n3, "account");
+		cr_expect(account && strstr(account, "owner: \"owner-2\"") && strstr(account, "balance: -201"),
+			  "%s: account = %s", *v, account);
+		json_t *n4 = child(n3);
+		expect_frame(n4, "nested::shapes::level4", "tokio/src/shapes.rs", "@await: level4-notify", *v);
+		cr_expect_str_eq(local_value(n4, "depth"), "4", "%s", *v);
+		json_t *leaf = child(n4);
+		cr_assert_not_null(leaf, "%s: level4 awaits something", *v);
+		const char *leaf_type = json_string_value(json_object_get(leaf, "type"));
+		cr_expect(leaf_type && strstr(leaf_type, "Notified"), "%s: leaf %s", *v, leaf_type);
+
+		/* The main future, driven by block_on on the main thread. */
+		size_t i;
+		json_t *t, *main_task = NULL;
+		json_array_foreach(tasks, i, t) {
+			if (strcmp(json_string_value(json_object_get(t, "kind")), "block_on") == 0)
+				main_task = t;
+		}
+		cr_assert_not_null(main_task);
+		cr_expect_eq(json_integer_value(json_object_get(main_task, "thread")), f.pid, "%s", *v);
+		json_t *main_tree = json_object_get(main_task, "tree");
+		cr_expect_eq(json_integer_value(json_object_get(main_tree, "line")),
+			     marker_line("tokio/src/bin/nested.rs", "@await: main"), "%s: main at its .await", *v);
+		json_t *join = child(main_tree);
+		const char *join_type = join ? json_string_value(json_object_get(join, "type")) : NULL;
+		cr_expect(join_type && strstr(join_type, "JoinHandle"), "%s: main awaits %s", *v, join_type);
+		json_decref(root);
+		fixture_kill(&f);
+	}
+}
+
+Test(dump, text_view_shows_tasks_and_summary)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "nested", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect_eq(count_substr(r.out, "\nTask ") + (strncmp(r.out, "Task ", 5) == 0), 7, "%s", r.out);
+	cr_expect(strstr(r.out, "block_on  nested::main::{async_block#0}"), "%s", r.out);
+	char *line = xasprintf("shapes.rs:%d", marker_line("tokio/src/shapes.rs", "@await: level4-sleep"));
+	cr_expect(strstr(r.out, line), "%s in:\n%s", line, r.out);
+	cr_expect(strstr(r.out, "name = \"task-1\""), "locals shown");
+	cr_expect(strstr(r.out, "7 tasks (7 idle), 1 block_on future, 1 tokio runtime (tokio 1.54.1)"), "%s", r.out);
+	tool_result_free(&r);
+
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--no-locals", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(!strstr(r.out, "name = \"task-1\""), "--no-locals");
+	tool_result_free(&r);
+	free(line);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* 20,000 idle tasks: every one found, none twice. */
+Test(dump, twenty_thousand_tasks_exactly)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		json_t *root = dump_json(*v, "many_tasks", (const char *[]){ "20000", NULL }, &f);
+		json_t *tasks = json_object_get(root, "tasks");
+		cr_expect_eq(count_kind(tasks, "task"), 20000, "%s", *v);
+		size_t i;
+		json_t *t;
+		int sleepers = 0;
+		json_array_foreach(tasks, i, t) {
+			const char *fn = json_string_value(json_object_get(json_object_get(t, "tree"), "function"));
+			sleepers += fn && strcmp(fn, "many_tasks::idle_sleep") == 0;
+		}
+		cr_expect_eq(sleepers, 5000, "%s: a quarter of them sleep", *v);
+		json_decref(root);
+		fixture_kill(&f);
+	}
+}
+
+Test(dump, current_thread_and_two_runtimes)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		json_t *root = dump_json(*v, "current_thread", NULL, &f);
+		json_t *tasks = json_object_get(root, "tasks");
+		cr_expect_eq(count_kind(tasks, "task"), 7, "%s", *v);
+		json_t *task = find_task(tasks, "nested::shapes::level1", NULL, NULL);
+		if (!task)
+			task = find_task(tasks, "current_thread::shapes::level1", NULL, NULL);
+		cr_assert_not_null(task, "%s", *v);
+		cr_expect_str_eq(json_string_value(json_object_get(task, "flavor")), "current_thread", "%s", *v);
+		json_decref(root);
+		fixture_kill(&f);
+
+		root = dump_json(*v, "two_runtimes", NULL, &f);
+		cr_expect_eq(json_integer_value(json_object_get(root, "runtimes")), 2, "%s", *v);
+		tasks = json_object_get(root, "tasks");
+		json_t *gamma = find_task(tasks, "two_runtimes::current_gamma", NULL, NULL);
+		json_t *alpha = find_task(tasks, "two_runtimes::multi_alpha", NULL, NULL);
+		cr_assert(gamma && alpha, "%s", *v);
+		cr_expect_str_eq(json_string_value(json_object_get(gamma, "flavor")), "current_thread");
+		cr_expect_str_eq(json_string_value(json_object_get(alpha, "flavor")), "multi_thread");
+		cr_expect_str_neq(json_string_value(json_object_get(gamma, "runtime_address")),
+				  json_string_value(json_object_get(alpha, "runtime_address")));
+		cr_expect_eq(count_kind(tasks, "block_on"), 2, "%s: a block_on future on each runtime's thread", *v);
+		json_decref(root);
+		fixture_kill(&f);
+	}
+}
+
+/* The same tasks from a core file as from the live process. */
+Test(dump, core_file_gives_the_same_tasks)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.24", "nested", NULL);
+	char dir[] = "/tmp/ai-core-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
+	cr_assert_eq(system(cmd), 0, "gcore failed");
+	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--core", core, "--exe", f.path, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = json_loads(r.out, 0, NULL);
+	cr_assert(root);
+	json_t *tasks = json_object_get(root, "tasks");
+	cr_expect_eq(count_kind(tasks, "task"), 7);
+	cr_expect_eq(count_kind(tasks, "block_on"), 1);
+	cr_expect_not_null(find_task(tasks, "nested::shapes::level1", "name", "\"task-3\""));
+	json_decref(root);
+	tool_result_free(&r);
+	char *rm = xasprintf("rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+	free(rm);
+	free(core);
+	free(cmd);
+	fixture_kill(&f);
+}
+
+/* A Rust program without tokio: the threads and a warning, not an error. */
+Test(dump, program_without_tokio_is_said_so)
+{
+	struct fixture f;
+	fixture_start(&f, "plain", "many_threads", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strstr(r.out, "does not use tokio"), "%s", r.out);
+	cr_expect(strstr(r.out, "0 tasks"), "%s", r.out);
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
