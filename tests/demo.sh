@@ -12,7 +12,11 @@ trap 'kill "$DEMO_PID" 2>/dev/null || true' EXIT
 read -r ready pid <&"${DEMO[0]}"
 [[ $ready == ready ]] || { echo "demo program did not start" >&2; exit 1; }
 
-echo "== async-inspect threads --pid $pid" >&2
+echo "== async-inspect dump --pid $pid   (every task as an await tree)" >&2
+"$bin" dump --pid "$pid"
+
+echo >&2
+echo "== async-inspect threads --pid $pid   (every thread's native stack)" >&2
 "$bin" threads --pid "$pid"
 
 echo >&2

@@ -25,7 +25,8 @@ static void print_usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"      --dump-after DURATION  once DURATION has passed (e.g. 500ms, 5s, 2m), print\n"
-		"                             every thread's stack to stderr and let it go on\n"
+		"                             every task's await tree and every thread's stack\n"
+		"                             to stderr (as `dump` does) and let it go on\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"  -h, --help                 show this help\n");
 }
@@ -51,13 +52,14 @@ static int exit_like(int status)
 	return AI_EXIT_FAILURE;
 }
 
-static void dump_threads(struct ai_target *target)
+/* The dump view (tasks and block_on futures), then every thread's stack, on stderr. */
+static void dump_to_stderr(struct ai_target *target)
 {
 	struct ai_capture *capture;
 	struct ai_snapshot *snapshot;
 	struct ai_error *err = ai_capture_create(target, &capture);
 	if (!err) {
-		err = ai_capture_threads(capture, AI_CAPTURE_RESUME, &snapshot);
+		err = ai_capture_dump(capture, AI_CAPTURE_RESUME, NULL, &snapshot);
 		ai_capture_destroy(capture);
 	}
 	if (err) {
@@ -65,7 +67,9 @@ static void dump_threads(struct ai_target *target)
 		ai_error_destroy(err);
 		return;
 	}
-	struct ai_text_options text = { .color = ai_use_color(stderr) };
+	struct ai_text_options text = { .color = ai_use_color(stderr), .locals = true };
+	ai_print_dump_text(stderr, snapshot, &text);
+	fputc('\n', stderr);
 	ai_print_threads_text(stderr, snapshot, &text);
 	ai_snapshot_destroy(snapshot);
 }
@@ -115,7 +119,7 @@ int ai_cmd_run(int argc, char **argv)
 	int status = 0;
 	err = ai_target_run(target, dump_after ? (int)dump_after_ms : -1, &event, &status);
 	if (!err && event == AI_RUN_TIMEOUT) {
-		dump_threads(target);
+		dump_to_stderr(target);
 		err = ai_target_run(target, -1, &event, &status);
 	}
 	if (err) {

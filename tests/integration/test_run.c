@@ -108,7 +108,7 @@ Test(run, usage_errors)
 	tool_result_free(&r);
 }
 
-/* --dump-after prints the threads view to stderr, then lets the program go on to its own end. */
+/* --dump-after prints the dump and threads views to stderr, then lets the program go on. */
 Test(run, dump_after_prints_threads_and_program_goes_on)
 {
 	char *nested = fixture_path("tokio-1.24", "nested");
