@@ -110,6 +110,9 @@ int ai_cmd_dump(int argc, char **argv)
 	ai_target_destroy(target);
 	if (err)
 		return ai_fail(err);
+	/* Large dumps are megabytes of text: write it in big blocks. */
+	static char out_buffer[1 << 16];
+	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
 	if (format == AI_FORMAT_JSON) {
 		ai_print_dump_json(stdout, snapshot);
 	} else {

@@ -1187,17 +1187,26 @@ char *ai_type_short_name(const char *name)
 			continue;
 		}
 		out[n++] = c;
-		if (strchr("<([", c)) {
+		/* A switch, not strchr: this runs for every character of every printed type name. */
+		switch (c) {
+		case '<': case '(': case '[':
 			if (depth < AI_ARRAY_SIZE(stack))
 				stack[depth] = segment;
 			depth++;
 			segment = n;
-		} else if (strchr(">)]", c) && depth > 0) {
-			depth--;
-			if (depth < AI_ARRAY_SIZE(stack))
-				segment = stack[depth];
-		} else if (strchr(",;= +!&*", c)) {
+			break;
+		case '>': case ')': case ']':
+			if (depth > 0) {
+				depth--;
+				if (depth < AI_ARRAY_SIZE(stack))
+					segment = stack[depth];
+			}
+			break;
+		case ',': case ';': case '=': case ' ': case '+': case '!': case '&': case '*':
 			segment = n;
+			break;
+		default:
+			break;
 		}
 	}
 	out[n] = '\0';
