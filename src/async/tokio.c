@@ -106,6 +106,7 @@ struct tk {
 	struct tk_env env;
 	char *version;
 	size_t thread_count;
+	bool exited;                     /* a read found the process gone */
 
 	/* The CONTEXT thread-local. */
 	bool has_context_symbol;
@@ -152,7 +153,10 @@ struct tk {
 
 static struct ai_error *read_mem(struct tk *tk, void *buf, uint64_t address, size_t size)
 {
-	return ai_memory_read(tk->mem, buf, address, size);
+	struct ai_error *err = ai_memory_read(tk->mem, buf, address, size);
+	if (err && err->code == AI_ERROR_TARGET_EXITED)
+		tk->exited = true;
+	return err;
 }
 
 static bool read_u64(struct tk *tk, uint64_t address, uint64_t *ret)
@@ -510,7 +514,8 @@ static bool resolve_header(struct tk *tk, const struct ai_type *header)
 }
 
 /* The walk plan of an OwnedTasks<S> type, resolved once per type. */
-static struct tk_owned_layout *owned_layout(struct tk *tk, const struct ai_type *owned, size_t *index_ret)
+static struct tk_owned_layout *owned_layout(struct tk *tk, const struct ai_type *owned,
+					    size_t *index_ret)
 {
 	for (size_t i = 0; i < tk->layout_count; i++) {
 		if (tk->layouts[i].type == owned) {
@@ -720,7 +725,10 @@ static const char *const handle_frames[] = {
 	"tokio::runtime::scheduler::multi_thread::worker::run",
 };
 
-static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64_t address, int depth)
+/* A handle held by a frame variable: Runtime, scheduler::Handle, Arc<Worker>, or a reference to
+ * one of them. */
+static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64_t address,
+			       int depth)
 {
 	type = tk_underlying(type);
 	if (depth > 2 || !type->name)
@@ -1428,6 +1436,10 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 	}
 	for (size_t i = 0; i < tk.runtime_count; i++)
 		snapshot->runtime_count += !tk.runtimes[i].dropped;
+	struct ai_error *err = NULL;
+	if (tk.exited)
+		err = ai_error_create(AI_ERROR_TARGET_EXITED, "process %d exited while its tokio "
+				      "tasks were read", (int)as->target->pid);
 	tk_deinit(&tk);
-	return NULL;
+	return err;
 }

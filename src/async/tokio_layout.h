@@ -95,7 +95,8 @@ struct tk_env {
 void tk_env_deinit(struct tk_env *env);
 /* Adds "tokio <version>: <message>" to the snapshot's warnings, once per message. */
 void tk_warn(struct tk_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tk_vwarn(struct tk_env *env, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void tk_vwarn(struct tk_env *env, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* A place inside a value: its offset from the start of the value and its type. */
 struct tk_loc {
