@@ -26,6 +26,10 @@ void ai_grow(void **items, size_t *capacity, size_t needed, size_t size);
 /* Monotonic clock in microseconds, for pauses and timings. */
 uint64_t ai_now_us(void);
 
+/* Removes "." and "dir/.." components of an absolute path, in place. Lexical only: paths in DWARF
+ * name the build machine's files, which need not exist here. Relative paths are left alone. */
+void ai_normalize_path(char *path);
+
 /* Reads a whole small file (e.g. under /proc) into a NUL-terminated heap buffer; NULL on error with
  * errno set. */
 char *ai_read_small_file(const char *path, size_t *len_ret);

@@ -315,37 +315,6 @@ static char *macro_name(const char *file)
 	return NULL;
 }
 
-/* A copy of an absolute path without "." and "dir/.." components (lexically, as the frames' files
- * from the line tables are): rustc's decl_file is often ".../tokio-1.24/../tokio/src/shapes.rs". */
-static char *normalized_path(const char *path)
-{
-	char *out = xstrdup(path);
-	if (out[0] != '/')
-		return out;
-	char *o = out;
-	const char *in = path;
-	while (*in) {
-		while (*in == '/')
-			in++;
-		const char *end = strchrnul(in, '/');
-		size_t len = (size_t)(end - in);
-		if (len == 0 || (len == 1 && in[0] == '.')) {
-			/* skip */
-		} else if (len == 2 && in[0] == '.' && in[1] == '.') {
-			while (o > out && *--o != '/')
-				;
-		} else {
-			*o++ = '/';
-			memmove(o, in, len);
-			o += len;
-		}
-		in = end;
-	}
-	if (o == out)
-		*o++ = '/';
-	*o = '\0';
-	return out;
-}
 
 /* ---- dyn Future: the concrete type behind a vtable ---- */
 
@@ -794,7 +763,8 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 	}
 	node->state = xstrdup(variant->name ? variant->name : "?");
 	if (variant->decl_file) {
-		node->file = normalized_path(variant->decl_file);
+		node->file = xstrdup(variant->decl_file);
+		ai_normalize_path(node->file);
 		node->line = (int)variant->decl_line;
 		node->macro = macro_name(node->file);
 	}
@@ -1229,6 +1199,7 @@ static void decode(struct decoder *d, uint64_t address, const struct ai_type *ty
 	node->address = address;
 	free(node->type);
 	node->type = xstrdup(type_name(type));
+	node->type_die = type->die_offset;
 	if (!reached) {
 		node->leaf = node->error == NULL;
 		return;

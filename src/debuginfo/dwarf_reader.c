@@ -1197,35 +1197,6 @@ struct lnct_format {
 	uint64_t type, form;
 };
 
-/* Removes "." and "dir/.." components of an absolute path, in place (lexically: paths in DWARF
- * name the build machine's files, which need not exist here). */
-static void normalize_path(char *path)
-{
-	if (path[0] != '/')
-		return;
-	char *out = path;
-	const char *in = path;
-	while (*in) {
-		while (*in == '/')
-			in++;
-		const char *end = strchrnul(in, '/');
-		size_t len = (size_t)(end - in);
-		if (len == 0 || (len == 1 && in[0] == '.')) {
-			/* skip */
-		} else if (len == 2 && in[0] == '.' && in[1] == '.') {
-			while (out > path && *--out != '/')
-				;
-		} else {
-			*out++ = '/';
-			memmove(out, in, len);
-			out += len;
-		}
-		in = end;
-	}
-	if (out == path)
-		*out++ = '/';
-	*out = '\0';
-}
 
 static char *join_dir(const char *dir, const char *name)
 {
@@ -1238,7 +1209,7 @@ static char *join_dir(const char *dir, const char *name)
 		size_t l = strlen(dir);
 		path = xasprintf("%s%s%s", dir, dir[l - 1] == '/' ? "" : "/", name);
 	}
-	normalize_path(path);
+	ai_normalize_path(path);
 	return path;
 }
 

@@ -117,3 +117,31 @@ char *ai_read_small_file(const char *path, size_t *len_ret)
 		*len_ret = len;
 	return buf;
 }
+
+void ai_normalize_path(char *path)
+{
+	if (path[0] != '/')
+		return;
+	char *out = path;
+	const char *in = path;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		const char *end = strchrnul(in, '/');
+		size_t len = (size_t)(end - in);
+		if (len == 0 || (len == 1 && in[0] == '.')) {
+			/* skip */
+		} else if (len == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, in, len);
+			out += len;
+		}
+		in = end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
