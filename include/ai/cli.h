@@ -33,6 +33,22 @@ struct ai_target_options {
 struct ai_error *ai_parse_duration(const char *text, uint64_t *ms_ret);
 struct ai_error *ai_parse_pid(const char *text, int *pid_ret);
 struct ai_error *ai_parse_format(const char *text, enum ai_format *format_ret);
+/* The options of every read-only command: --pid, --core, --exe, --format, --color. */
+struct ai_read_options {
+	struct ai_target_options target;
+	enum ai_format format;
+};
+#define AI_READ_LONG_OPTIONS                                  \
+	{ "pid", required_argument, NULL, 'p' },              \
+	{ "core", required_argument, NULL, 'c' },             \
+	{ "exe", required_argument, NULL, 'e' },              \
+	{ "format", required_argument, NULL, 'f' },           \
+	{ "color", required_argument, NULL, 'C' }
+/* Handles opt if it is one of AI_READ_LONG_OPTIONS: returns true, with *err_ret set if its argument
+ * is wrong. Returns false for any other option. */
+bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *options,
+			  struct ai_error **err_ret);
+
 /* Checks the combination of --pid/--core/--exe and opens the target (attached and running for a
  * pid, loaded for a core). */
 struct ai_error *ai_open_target(const struct ai_target_options *options, struct ai_target **ret);

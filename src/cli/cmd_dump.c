@@ -34,19 +34,14 @@ static void print_usage(FILE *out)
 int ai_cmd_dump(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "core", required_argument, NULL, 'c' },
-		{ "exe", required_argument, NULL, 'e' },
-		{ "format", required_argument, NULL, 'f' },
+		AI_READ_LONG_OPTIONS,
 		{ "locals", no_argument, NULL, 'l' },
 		{ "no-locals", no_argument, NULL, 'L' },
 		{ "depth", required_argument, NULL, 'd' },
-		{ "color", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ai_target_options target_options = { 0 };
-	enum ai_format format = AI_FORMAT_TEXT;
+	struct ai_read_options read_options = { .format = AI_FORMAT_TEXT };
 	struct ai_async_options async_options;
 	ai_async_options_default(&async_options);
 	struct ai_error *err;
@@ -54,21 +49,12 @@ int ai_cmd_dump(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:f:h", long_options, NULL)) != -1) {
+		if (ai_parse_read_option(opt, optarg, &read_options, &err)) {
+			if (err)
+				return ai_fail(err);
+			continue;
+		}
 		switch (opt) {
-		case 'p':
-			if ((err = ai_parse_pid(optarg, &target_options.pid)))
-				return ai_fail(err);
-			break;
-		case 'c':
-			target_options.core = optarg;
-			break;
-		case 'e':
-			target_options.exe = optarg;
-			break;
-		case 'f':
-			if ((err = ai_parse_format(optarg, &format)))
-				return ai_fail(err);
-			break;
 		case 'l':
 			async_options.locals = true;
 			break;
@@ -83,9 +69,6 @@ int ai_cmd_dump(int argc, char **argv)
 			async_options.max_depth = (unsigned)depth;
 			break;
 		}
-		case 'C':
-			ai_color_option = optarg;
-			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -98,7 +81,7 @@ int ai_cmd_dump(int argc, char **argv)
 
 	ai_target_install_signal_handlers();
 	struct ai_target *target;
-	if ((err = ai_open_target(&target_options, &target)))
+	if ((err = ai_open_target(&read_options.target, &target)))
 		return ai_fail(err);
 	struct ai_capture *capture;
 	struct ai_snapshot *snapshot = NULL;
@@ -113,7 +96,7 @@ int ai_cmd_dump(int argc, char **argv)
 	/* Large dumps are megabytes of text: write it in big blocks. */
 	static char out_buffer[1 << 16];
 	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
-	if (format == AI_FORMAT_JSON) {
+	if (read_options.format == AI_FORMAT_JSON) {
 		ai_print_dump_json(stdout, snapshot);
 	} else {
 		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals };

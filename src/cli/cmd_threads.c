@@ -28,39 +28,22 @@ static void print_usage(FILE *out)
 int ai_cmd_threads(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "core", required_argument, NULL, 'c' },
-		{ "exe", required_argument, NULL, 'e' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "color", required_argument, NULL, 'C' },
+		AI_READ_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ai_target_options target_options = { 0 };
-	enum ai_format format = AI_FORMAT_TEXT;
+	struct ai_read_options read_options = { .format = AI_FORMAT_TEXT };
 	struct ai_error *err;
 	int opt;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:f:h", long_options, NULL)) != -1) {
+		if (ai_parse_read_option(opt, optarg, &read_options, &err)) {
+			if (err)
+				return ai_fail(err);
+			continue;
+		}
 		switch (opt) {
-		case 'p':
-			if ((err = ai_parse_pid(optarg, &target_options.pid)))
-				return ai_fail(err);
-			break;
-		case 'c':
-			target_options.core = optarg;
-			break;
-		case 'e':
-			target_options.exe = optarg;
-			break;
-		case 'f':
-			if ((err = ai_parse_format(optarg, &format)))
-				return ai_fail(err);
-			break;
-		case 'C':
-			ai_color_option = optarg;
-			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -73,7 +56,7 @@ int ai_cmd_threads(int argc, char **argv)
 
 	ai_target_install_signal_handlers();
 	struct ai_target *target;
-	if ((err = ai_open_target(&target_options, &target)))
+	if ((err = ai_open_target(&read_options.target, &target)))
 		return ai_fail(err);
 	struct ai_capture *capture;
 	struct ai_snapshot *snapshot = NULL;
@@ -85,7 +68,7 @@ int ai_cmd_threads(int argc, char **argv)
 	ai_target_destroy(target);
 	if (err)
 		return ai_fail(err);
-	if (format == AI_FORMAT_JSON) {
+	if (read_options.format == AI_FORMAT_JSON) {
 		ai_print_threads_json(stdout, snapshot);
 	} else {
 		struct ai_text_options text = { .color = ai_use_color(stdout) };

@@ -62,6 +62,31 @@ struct ai_error *ai_parse_format(const char *text, enum ai_format *format_ret)
 	return NULL;
 }
 
+bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *options,
+			  struct ai_error **err_ret)
+{
+	*err_ret = NULL;
+	switch (opt) {
+	case 'p':
+		*err_ret = ai_parse_pid(arg, &options->target.pid);
+		return true;
+	case 'c':
+		options->target.core = arg;
+		return true;
+	case 'e':
+		options->target.exe = arg;
+		return true;
+	case 'f':
+		*err_ret = ai_parse_format(arg, &options->format);
+		return true;
+	case 'C':
+		ai_color_option = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
 struct ai_error *ai_open_target(const struct ai_target_options *options, struct ai_target **ret)
 {
 	if (options->pid && (options->core || options->exe))
