@@ -131,6 +131,16 @@ char process_state(pid_t pid)
 	return state;
 }
 
+char process_settles_in(pid_t pid, char want)
+{
+	char state = process_state(pid);
+	for (int i = 0; i < 100 && state != want; i++) {
+		usleep(10000);
+		state = process_state(pid);
+	}
+	return state;
+}
+
 static char *slurp_fd(int fd)
 {
 	size_t cap = 4096, len = 0;

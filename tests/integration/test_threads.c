@@ -189,7 +189,7 @@ static void expect_refused(const char *crate, const char *bin, const char *messa
 	cr_expect_eq(tool_exit_code(&r), 1, "stderr: %s", r.err);
 	cr_expect(strstr(r.err, message), "expected '%s' in: %s", message, r.err);
 	cr_expect_eq(count_substr(r.err, "\n"), 1, "one line: %s", r.err);
-	cr_expect_eq(process_state(f.pid), 'S', "left running");
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "left running");
 	cr_expect_eq(tracer_of(f.pid), 0, "detached");
 	tool_result_free(&r);
 	free(pid);
