@@ -34,6 +34,56 @@ struct ai_snapshot_local {
 	char *value; /* e.g. "[1, 2, 3]"; "<unreadable 0x...>" parts where memory could not be read */
 };
 
+/* Why a future waits (src/async/wait.c): on a leaf node, and a copy on its task. */
+struct ai_wait {
+	char *kind;         /* "sleep", "timeout", "mutex", "rwlock", "semaphore", "join", "unknown" */
+	char *description;  /* for people: "sleep, 59m58s left", "Mutex<bank::Ledger> @ 0x..." */
+	char *resource_type; /* locks: "Mutex<bank::Ledger>", "Semaphore"...; join: "JoinHandle<u64>" */
+	uint64_t address;    /* locks: the Mutex / RwLock / Semaphore; join: the awaited task's header */
+	uint64_t semaphore;  /* locks: the batch semaphore inside it (the key of the wait-for graph) */
+	/* timers */
+	bool has_deadline;
+	int64_t deadline_ns;   /* CLOCK_MONOTONIC of the target */
+	bool has_remaining;    /* live targets only */
+	int64_t remaining_ns;  /* deadline - now (negative: overdue) */
+	/* locks */
+	bool has_permits;
+	uint64_t permits_available;
+	uint64_t permits_wanted;   /* still needed by this waiter (0: granted, not yet polled) */
+	bool queued;               /* in the semaphore's wait list */
+	/* join */
+	bool has_target_id;
+	uint64_t target_task_id;
+	char *target_status;       /* the awaited task's status, NULL if not found */
+};
+
+/* A lock or permit a task holds: a guard saved in one of its coroutines. */
+struct ai_held {
+	char *kind;          /* "mutex", "rwlock_read", "rwlock_write", "semaphore" */
+	char *guard_type;    /* "MutexGuard<Ledger>" */
+	char *local;         /* the saved local's name */
+	char *function;      /* the coroutine that holds it */
+	char *file;          /* its suspend point */
+	int line;
+	uint64_t address;    /* the Mutex / RwLock / Semaphore */
+	uint64_t semaphore;  /* the batch semaphore inside it */
+	char *resource_type; /* "Mutex<bank::Ledger>" when known */
+};
+
+/* One edge of a deadlock cycle: task `from` waits for `resource`, held (or, for a join, being
+ * run) by task `to`. Tasks are indexes into snapshot->tasks. */
+struct ai_deadlock_edge {
+	size_t from, to;
+	const struct ai_wait *wait; /* borrowed: the waiting task's wait */
+	const struct ai_held *held; /* borrowed: the holder's guard; NULL for a join */
+};
+
+struct ai_deadlock {
+	size_t *tasks;       /* indexes into snapshot->tasks, in cycle order */
+	struct ai_deadlock_edge *edges; /* edges[i] goes from tasks[i] to tasks[(i+1) % count] */
+	size_t count;
+};
+
 /* One node of an await tree: a coroutine (async fn or block) parked at a suspend point, a
  * combinator (join!, select!, Timeout...) whose children are its branches, or a leaf future. */
 struct ai_await_node {
@@ -46,7 +96,10 @@ struct ai_await_node {
 	char *macro;    /* "tokio::join!", "tokio::select!"... when the suspend point lies in a macro's
 			 * own source rather than the user's; NULL otherwise */
 	uint64_t address;
+	uint64_t type_die; /* the DIE of `type` in the executable's DWARF, for later decoders; 0 if
+			    * unknown (not printed) */
 	bool leaf;      /* a future we do not look into: its type is what it waits on */
+	struct ai_wait *wait; /* leaves: why it waits; NULL when not decoded (owned) */
 	char *error;    /* why this node could not be read (the rest of the tree still prints) */
 	struct ai_snapshot_local *locals;
 	size_t local_count, local_capacity;
@@ -66,6 +119,10 @@ struct ai_snapshot_task {
 	uint64_t address;  /* the task's header, or the block_on future's address */
 	uint64_t runtime_address; /* tells runtimes apart: the address of the runtime's shared state */
 	struct ai_await_node tree;
+	const struct ai_wait *wait; /* the wait of the leaf its main await chain ends in (borrowed
+				     * from that node), or NULL */
+	struct ai_held *held;       /* guards it holds now (see wait.c for the liveness rule) */
+	size_t held_count, held_capacity;
 };
 
 struct ai_snapshot {
@@ -83,6 +140,12 @@ struct ai_snapshot {
 	size_t runtime_count; /* tokio runtimes found */
 	char **warnings;      /* things the user should know (a layout not understood...) */
 	size_t warning_count, warning_capacity;
+	/* The target's CLOCK_MONOTONIC when it was stopped, for timers; live targets only. */
+	bool has_monotonic;
+	int64_t monotonic_ns;
+	/* Cycles of the wait-for graph (src/analysis). */
+	struct ai_deadlock *deadlocks;
+	size_t deadlock_count, deadlock_capacity;
 };
 
 struct ai_snapshot *ai_snapshot_create(void);
@@ -95,6 +158,8 @@ void ai_snapshot_add_warning(struct ai_snapshot *snapshot, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 struct ai_await_node *ai_await_node_add_child(struct ai_await_node *node);
 struct ai_snapshot_local *ai_await_node_add_local(struct ai_await_node *node);
+struct ai_held *ai_snapshot_task_add_held(struct ai_snapshot_task *task);
+void ai_wait_destroy(struct ai_wait *wait);
 /* Frees what the node owns (not the node itself). */
 void ai_await_node_deinit(struct ai_await_node *node);
 

@@ -56,6 +56,9 @@ static void print_node(FILE *out, const struct ai_await_node *node, const char *
 			print_clipped(out, local->value ? local->value : "?", TEXT_VALUE_MAX);
 		}
 	}
+	if (node->wait)
+		fprintf(out, "  %s[%s]%s", st->yellow, node->wait->description ? node->wait->description : node->wait->kind,
+			st->reset);
 	if (node->error)
 		fprintf(out, "  %s<%s>%s", st->red, node->error, st->reset);
 	fputc('\n', out);
@@ -90,6 +93,65 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 	fputs(")\n", out);
 }
 
+/* "Task 8" or "block_on". */
+static void print_task_name(FILE *out, const struct ai_snapshot_task *t)
+{
+	if (t->has_id)
+		fprintf(out, "Task %llu", (unsigned long long)t->id);
+	else
+		fputs(t->kind ? t->kind : "?", out);
+}
+
+/* Where a task is parked, as a user reads it: its root coroutine's suspend point. */
+static void print_task_where(FILE *out, const struct ai_snapshot_task *t)
+{
+	fprintf(out, " %s", t->future ? t->future : "?");
+	if (t->tree.file && t->tree.line > 0)
+		fprintf(out, " at %s:%d", ai_short_path(t->tree.file), t->tree.line);
+}
+
+static void print_deadlocks(FILE *out, const struct ai_snapshot *s, const struct style *st)
+{
+	for (size_t i = 0; i < s->deadlock_count; i++) {
+		const struct ai_deadlock *d = &s->deadlocks[i];
+		bool locks = false, joins = false;
+		fprintf(out, "%s%sDEADLOCK:%s %zu tasks wait on each other\n", st->bold, st->red, st->reset, d->count);
+		for (size_t k = 0; k < d->count; k++) {
+			const struct ai_deadlock_edge *e = &d->edges[k];
+			const struct ai_snapshot_task *from = &s->tasks[e->from], *to = &s->tasks[e->to];
+			fputs("  ", out);
+			print_task_name(out, from);
+			print_task_where(out, from);
+			if (strcmp(e->wait->kind, "join") == 0) {
+				joins = true;
+				fputs(" awaits the JoinHandle of ", out);
+				print_task_name(out, to);
+				fputc('\n', out);
+				continue;
+			}
+			locks = true;
+			fprintf(out, " waits for %s @ 0x%llx\n", e->wait->resource_type ? e->wait->resource_type : e->wait->kind,
+				(unsigned long long)e->wait->address);
+			fputs("     held by ", out);
+			print_task_name(out, to);
+			if (e->held) {
+				fprintf(out, " (guard `%s`", e->held->local);
+				if (e->held->file && e->held->line > 0)
+					fprintf(out, " held across %s:%d", ai_short_path(e->held->file), e->held->line);
+				fputc(')', out);
+			}
+			fputc('\n', out);
+		}
+		if (locks && joins)
+			fputs("  Suggestion: release the lock before awaiting the task, or do not take it in that task.\n", out);
+		else if (locks)
+			fputs("  Suggestion: take these locks in one global order, or hold one lock at a time.\n", out);
+		else
+			fputs("  Suggestion: a task must not await a task that waits for it.\n", out);
+		fputc('\n', out);
+	}
+}
+
 void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_text_options *options)
 {
 	struct style st = { "", "", "", "", "", "" };
@@ -99,12 +161,21 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 		fprintf(out, "%swarning:%s %s\n", st.yellow, st.reset, s->warnings[i]);
 	if (s->warning_count)
 		fputc('\n', out);
+	print_deadlocks(out, s, &st);
 	size_t by_status[5] = { 0 }, block_on = 0;
 	static const char *statuses[5] = { "idle", "scheduled", "running", "completed", "cancelled" };
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *task = &s->tasks[i];
 		print_task_header(out, s, task, &st);
 		print_node(out, &task->tree, "", true, true, &st, options);
+		for (size_t k = 0; k < task->held_count; k++) {
+			const struct ai_held *h = &task->held[k];
+			fprintf(out, "  holds %s @ 0x%llx (guard `%s: %s`", h->resource_type ? h->resource_type : h->kind,
+				(unsigned long long)h->address, h->local, h->guard_type ? h->guard_type : "?");
+			if (h->function)
+				fprintf(out, " in %s", h->function);
+			fputs(")\n", out);
+		}
 		fputc('\n', out);
 		if (strcmp(task->kind, "block_on") == 0)
 			block_on++;

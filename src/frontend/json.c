@@ -1,6 +1,7 @@
 /* JSON output through jansson. The format is documented in docs/json-format.md. */
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ai/frontend.h"
 #include "ai/util.h"
@@ -66,6 +67,47 @@ int ai_print_threads_json(FILE *out, const struct ai_snapshot *s)
 	return r;
 }
 
+static json_t *wait_json(const struct ai_wait *w)
+{
+	json_t *obj = json_pack("{s:s, s:o}", "kind", w->kind, "description", string_or_null(w->description));
+	if (w->resource_type)
+		json_object_set_new(obj, "type", json_string(w->resource_type));
+	if (w->address)
+		json_object_set_new(obj, "address", hex(w->address));
+	if (w->semaphore)
+		json_object_set_new(obj, "semaphore", hex(w->semaphore));
+	if (w->has_deadline)
+		json_object_set_new(obj, "deadline_ns", json_integer(w->deadline_ns));
+	if (w->has_remaining)
+		json_object_set_new(obj, "remaining_ms", json_integer(w->remaining_ns / 1000000));
+	if (w->has_permits)
+		json_object_set_new(obj, "permits_available", json_integer((json_int_t)w->permits_available));
+	if (w->semaphore) {
+		json_object_set_new(obj, "permits_wanted", json_integer((json_int_t)w->permits_wanted));
+		json_object_set_new(obj, "queued", json_boolean(w->queued));
+	}
+	if (strcmp(w->kind, "join") == 0) {
+		json_object_set_new(obj, "task", w->has_target_id ? json_integer((json_int_t)w->target_task_id)
+								  : json_null());
+		json_object_set_new(obj, "task_status", string_or_null(w->target_status));
+	}
+	return obj;
+}
+
+static json_t *held_json(const struct ai_held *h)
+{
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		"kind", h->kind,
+		"type", string_or_null(h->resource_type),
+		"address", hex(h->address),
+		"semaphore", hex(h->semaphore),
+		"guard", string_or_null(h->guard_type),
+		"local", string_or_null(h->local),
+		"function", string_or_null(h->function),
+		"file", string_or_null(h->file),
+		"line", h->line > 0 ? json_integer(h->line) : json_null());
+}
+
 static json_t *node_json(const struct ai_await_node *node)
 {
 	json_t *locals = json_array();
@@ -91,6 +133,8 @@ static json_t *node_json(const struct ai_await_node *node)
 		json_object_set_new(obj, "macro", json_string(node->macro));
 	if (node->leaf)
 		json_object_set_new(obj, "leaf", json_true());
+	if (node->wait)
+		json_object_set_new(obj, "wait", wait_json(node->wait));
 	if (node->error)
 		json_object_set_new(obj, "error", json_string(node->error));
 	return obj;
@@ -98,7 +142,10 @@ static json_t *node_json(const struct ai_await_node *node)
 
 static json_t *task_json(const struct ai_snapshot_task *task)
 {
-	return json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	json_t *held = json_array();
+	for (size_t i = 0; i < task->held_count; i++)
+		json_array_append_new(held, held_json(&task->held[i]));
+	json_t *obj = json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		"id", task->has_id ? json_integer((json_int_t)task->id) : json_null(),
 		"runtime", task->runtime ? task->runtime : "tokio",
 		"kind", task->kind ? task->kind : "task",
@@ -109,6 +156,40 @@ static json_t *task_json(const struct ai_snapshot_task *task)
 		"address", hex(task->address),
 		"runtime_address", task->runtime_address ? hex(task->runtime_address) : json_null(),
 		"tree", node_json(&task->tree));
+	json_object_set_new(obj, "wait", task->wait ? wait_json(task->wait) : json_null());
+	json_object_set_new(obj, "held", held);
+	return obj;
+}
+
+static json_t *task_ref(const struct ai_snapshot_task *t)
+{
+	return t->has_id ? json_integer((json_int_t)t->id) : json_string(t->kind);
+}
+
+static json_t *deadlocks_json(const struct ai_snapshot *s)
+{
+	json_t *out = json_array();
+	for (size_t i = 0; i < s->deadlock_count; i++) {
+		const struct ai_deadlock *d = &s->deadlocks[i];
+		json_t *tasks = json_array(), *edges = json_array();
+		for (size_t k = 0; k < d->count; k++) {
+			const struct ai_deadlock_edge *e = &d->edges[k];
+			json_array_append_new(tasks, task_ref(&s->tasks[d->tasks[k]]));
+			json_t *resource = json_pack("{s:s, s:o, s:o}",
+				"kind", e->wait->kind,
+				"type", string_or_null(e->wait->resource_type),
+				"address", hex(e->wait->address));
+			json_t *edge = json_pack("{s:o, s:o, s:o}",
+				"from", task_ref(&s->tasks[e->from]),
+				"to", task_ref(&s->tasks[e->to]),
+				"resource", resource);
+			if (e->held)
+				json_object_set_new(edge, "held_by", held_json(e->held));
+			json_array_append_new(edges, edge);
+		}
+		json_array_append_new(out, json_pack("{s:o, s:o}", "tasks", tasks, "edges", edges));
+	}
+	return out;
 }
 
 int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)
@@ -132,6 +213,7 @@ int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)
 		"warnings", warnings,
 		"threads", ai_threads_json(s),
 		"tasks", tasks);
+	json_object_set_new(root, "deadlocks", deadlocks_json(s));
 	int r = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', out);
 	json_decref(root);

@@ -3,12 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
+#include "ai/analysis.h"
 #include "ai/async.h"
 #include "ai/capture.h"
 #include "ai/debuginfo.h"
 #include "ai/unwind.h"
 #include "ai/util.h"
+#include "ai/wait.h"
 
 struct ai_capture {
 	struct ai_target *target;  /* borrowed */
@@ -170,6 +173,15 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		release_target(target, release);
 		return err;
 	}
+	/* tokio's Instant is CLOCK_MONOTONIC, one clock for every process: read it while the target
+	 * is stopped, for the time left on its timers. */
+	if (target->kind == AI_TARGET_LIVE) {
+		struct timespec ts;
+		if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
+			snapshot->has_monotonic = true;
+			snapshot->monotonic_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		}
+	}
 	/* Copy the writable memory (heap, stacks) and let the target run while we decode from the
 	 * copy. It stays attached until the end so that read-only memory (vtables, relocated data)
 	 * can still be read; a one-shot command then detaches with a second, brief stop. */
@@ -197,6 +209,12 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 	err = ai_tokio_collect(capture->as, stacks, snapshot);
 	if (!err)
 		err = ai_roots_collect(capture->as, stacks, snapshot);
+	/* Why each future waits and what each task holds (reads the frozen memory), then the
+	 * wait-for graph, which needs only the snapshot. */
+	if (!err) {
+		ai_wait_collect(capture->as, snapshot);
+		ai_analysis_deadlocks(snapshot);
+	}
 	free_stacks(stacks, thread_count);
 	ai_memory_thaw(target->memory);
 	if (release == AI_CAPTURE_DETACH || !frozen) {

@@ -23,8 +23,20 @@ static void thread_deinit(struct ai_snapshot_thread *thread)
 	free(thread->stack_error);
 }
 
+void ai_wait_destroy(struct ai_wait *wait)
+{
+	if (!wait)
+		return;
+	free(wait->kind);
+	free(wait->description);
+	free(wait->resource_type);
+	free(wait->target_status);
+	free(wait);
+}
+
 void ai_await_node_deinit(struct ai_await_node *node)
 {
+	ai_wait_destroy(node->wait);
 	for (size_t i = 0; i < node->local_count; i++) {
 		free(node->locals[i].name);
 		free(node->locals[i].type);
@@ -51,6 +63,24 @@ static void task_deinit(struct ai_snapshot_task *task)
 	free(task->flavor);
 	free(task->future);
 	ai_await_node_deinit(&task->tree);
+	for (size_t i = 0; i < task->held_count; i++) {
+		struct ai_held *h = &task->held[i];
+		free(h->kind);
+		free(h->guard_type);
+		free(h->local);
+		free(h->function);
+		free(h->file);
+		free(h->resource_type);
+	}
+	free(task->held);
+}
+
+struct ai_held *ai_snapshot_task_add_held(struct ai_snapshot_task *task)
+{
+	AI_GROW(task->held, task->held_capacity, task->held_count + 1);
+	struct ai_held *h = &task->held[task->held_count++];
+	memset(h, 0, sizeof(*h));
+	return h;
 }
 
 void ai_snapshot_destroy(struct ai_snapshot *snapshot)
@@ -63,6 +93,11 @@ void ai_snapshot_destroy(struct ai_snapshot *snapshot)
 	for (size_t i = 0; i < snapshot->task_count; i++)
 		task_deinit(&snapshot->tasks[i]);
 	free(snapshot->tasks);
+	for (size_t i = 0; i < snapshot->deadlock_count; i++) {
+		free(snapshot->deadlocks[i].tasks);
+		free(snapshot->deadlocks[i].edges);
+	}
+	free(snapshot->deadlocks);
 	for (size_t i = 0; i < snapshot->warning_count; i++)
 		free(snapshot->warnings[i]);
 	free(snapshot->warnings);

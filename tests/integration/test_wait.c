@@ -1,0 +1,288 @@
+/* Wait reasons, held locks and deadlocks (`dump`): the figures against what the fixtures set up
+ * (tests/fixtures/README.md, "The deadlock and wait fixtures"), in every tokio version. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/util.h"
+#include "support.h"
+
+TestSuite(wait, .init = require_fixtures, .timeout = 300);
+
+static json_t *dump(struct fixture *f, const char *version)
+{
+	char *pid = xasprintf("%d", (int)f->pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s: %s", version, r.err);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert(root, "%s: invalid JSON: %s", version, error.text);
+	tool_result_free(&r);
+	free(pid);
+	return root;
+}
+
+static json_t *task_by_future(json_t *root, const char *future, size_t nth)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(root, "tasks"), i, t) {
+		const char *fn = json_string_value(json_object_get(t, "future"));
+		if (fn && strcmp(fn, future) == 0 && nth-- == 0)
+			return t;
+	}
+	return NULL;
+}
+
+static json_t *task_by_id(json_t *root, json_int_t id)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(root, "tasks"), i, t) {
+		if (json_integer_value(json_object_get(t, "id")) == id)
+			return t;
+	}
+	return NULL;
+}
+
+/* The held entry of task t on the lock at address (a "0x..." string), or NULL. */
+static json_t *held_on(json_t *t, const char *address)
+{
+	size_t i;
+	json_t *h;
+	json_array_foreach(json_object_get(t, "held"), i, h) {
+		if (strcmp(json_string_value(json_object_get(h, "address")), address) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
+
+/* Every lock edge of a deadlock goes to the task whose live guard names that lock, and that
+ * guard's local is the expected one for the holder. */
+static void check_lock_edge(json_t *root, json_t *edge, const char *version)
+{
+	json_t *resource = json_object_get(edge, "resource");
+	cr_expect_str_eq(str(resource, "kind"), "mutex", "%s", version);
+	const char *address = str(resource, "address");
+	json_t *holder = task_by_id(root, json_integer_value(json_object_get(edge, "to")));
+	cr_assert_not_null(holder, "%s: edge to an unknown task", version);
+	cr_expect_not_null(held_on(holder, address), "%s: Task %lld does not hold %s", version,
+			   (long long)json_integer_value(json_object_get(edge, "to")), address);
+	json_t *waiter = task_by_id(root, json_integer_value(json_object_get(edge, "from")));
+	cr_assert_not_null(waiter);
+	json_t *wait = json_object_get(waiter, "wait");
+	cr_expect_str_eq(str(wait, "address"), address, "%s: the waiter's wait names the lock", version);
+	cr_expect_eq(json_integer_value(json_object_get(wait, "permits_available")), 0, "%s", version);
+}
+
+Test(wait, abba_deadlock_two_tasks_two_mutexes)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "deadlock_abba", NULL);
+		json_t *root = dump(&f, *v);
+		fixture_kill(&f);
+		json_t *deadlocks = json_object_get(root, "deadlocks");
+		cr_assert_eq(json_array_size(deadlocks), 1, "%s: one deadlock", *v);
+		json_t *dl = json_array_get(deadlocks, 0);
+		cr_expect_eq(json_array_size(json_object_get(dl, "tasks")), 2, "%s", *v);
+		json_t *a = task_by_future(root, "deadlock_abba::task_a", 0);
+		json_t *b = task_by_future(root, "deadlock_abba::task_b", 0);
+		cr_assert(a && b, "%s: both tasks", *v);
+		json_int_t ida = json_integer_value(json_object_get(a, "id"));
+		json_int_t idb = json_integer_value(json_object_get(b, "id"));
+		/* task_a holds `ledger` (mutex 1), task_b holds `books` (mutex 2). */
+		cr_assert_eq(json_array_size(json_object_get(a, "held")), 1, "%s", *v);
+		cr_assert_eq(json_array_size(json_object_get(b, "held")), 1, "%s", *v);
+		json_t *ha = json_array_get(json_object_get(a, "held"), 0);
+		json_t *hb = json_array_get(json_object_get(b, "held"), 0);
+		cr_expect_str_eq(str(ha, "local"), "ledger", "%s", *v);
+		cr_expect_str_eq(str(hb, "local"), "books", "%s", *v);
+		cr_expect_str_eq(str(ha, "type"), "Mutex<deadlock_abba::Ledger>", "%s", *v);
+		cr_expect_str_neq(str(ha, "address"), str(hb, "address"), "%s: two mutexes", *v);
+		/* a waits for mutex 2 (held by b), b for mutex 1 (held by a). */
+		cr_expect_str_eq(str(json_object_get(a, "wait"), "address"), str(hb, "address"), "%s", *v);
+		cr_expect_str_eq(str(json_object_get(b, "wait"), "address"), str(ha, "address"), "%s", *v);
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(dl, "edges"), i, e) {
+			json_int_t from = json_integer_value(json_object_get(e, "from"));
+			json_int_t to = json_integer_value(json_object_get(e, "to"));
+			cr_expect((from == ida && to == idb) || (from == idb && to == ida), "%s: edge %lld -> %lld",
+				  *v, (long long)from, (long long)to);
+			check_lock_edge(root, e, *v);
+		}
+		json_decref(root);
+	}
+}
+
+Test(wait, ring3_one_cycle_of_three)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "deadlock_ring3", NULL);
+		json_t *root = dump(&f, *v);
+		fixture_kill(&f);
+		json_t *deadlocks = json_object_get(root, "deadlocks");
+		cr_assert_eq(json_array_size(deadlocks), 1, "%s: one deadlock", *v);
+		json_t *dl = json_array_get(deadlocks, 0);
+		cr_expect_eq(json_array_size(json_object_get(dl, "tasks")), 3, "%s", *v);
+		json_t *edges = json_object_get(dl, "edges");
+		cr_assert_eq(json_array_size(edges), 3, "%s", *v);
+		size_t i;
+		json_t *e;
+		json_array_foreach(edges, i, e) {
+			check_lock_edge(root, e, *v);
+			json_t *holder = task_by_id(root, json_integer_value(json_object_get(e, "to")));
+			json_t *h = held_on(holder, str(json_object_get(e, "resource"), "address"));
+			cr_expect_str_eq(str(h, "local"), "held", "%s", *v);
+			cr_expect_str_eq(str(h, "guard"), "OwnedMutexGuard<u64>", "%s", *v);
+			/* A cycle: each edge starts where the previous one ended. */
+			json_t *next = json_array_get(edges, (i + 1) % 3);
+			cr_expect_eq(json_integer_value(json_object_get(e, "to")),
+				     json_integer_value(json_object_get(next, "from")), "%s", *v);
+		}
+		json_decref(root);
+	}
+}
+
+Test(wait, join_deadlock_through_join_handle)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "deadlock_join", NULL);
+		json_t *root = dump(&f, *v);
+		fixture_kill(&f);
+		json_t *deadlocks = json_object_get(root, "deadlocks");
+		cr_assert_eq(json_array_size(deadlocks), 1, "%s: one deadlock", *v);
+		json_t *a = task_by_future(root, "deadlock_join::task_a", 0);
+		json_t *b = task_by_future(root, "deadlock_join::task_b", 0);
+		cr_assert(a && b, "%s", *v);
+		json_int_t ida = json_integer_value(json_object_get(a, "id"));
+		json_int_t idb = json_integer_value(json_object_get(b, "id"));
+		json_t *wa = json_object_get(a, "wait");
+		cr_expect_str_eq(str(wa, "kind"), "join", "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(wa, "task")), idb, "%s: a joins b", *v);
+		json_t *dl = json_array_get(deadlocks, 0);
+		bool join_edge = false, lock_edge = false;
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(dl, "edges"), i, e) {
+			json_int_t from = json_integer_value(json_object_get(e, "from"));
+			json_int_t to = json_integer_value(json_object_get(e, "to"));
+			const char *kind = str(json_object_get(e, "resource"), "kind");
+			if (strcmp(kind, "join") == 0) {
+				join_edge = from == ida && to == idb;
+			} else {
+				lock_edge = from == idb && to == ida;
+				check_lock_edge(root, e, *v);
+				json_t *h = held_on(a, str(json_object_get(e, "resource"), "address"));
+				cr_expect_str_eq(str(h, "local"), "ledger", "%s", *v);
+			}
+		}
+		cr_expect(join_edge && lock_edge, "%s: a -join-> b -mutex-> a", *v);
+		json_decref(root);
+	}
+}
+
+Test(wait, no_deadlock_for_rwlock_writer)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "rwlock_writer", NULL);
+		json_t *root = dump(&f, *v);
+		fixture_kill(&f);
+		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "%s: not a cycle", *v);
+		json_decref(root);
+	}
+}
+
+Test(wait, no_false_positive_on_healthy_busy)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "healthy_busy", NULL);
+		for (int k = 0; k < 4; k++) {
+			json_t *root = dump(&f, *v);
+			cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0,
+				     "%s: dump %d reports a deadlock in a healthy program", *v, k);
+			/* A mutex has at most one holder. */
+			size_t i, j;
+			json_t *t, *h;
+			json_array_foreach(json_object_get(root, "tasks"), i, t) {
+				json_array_foreach(json_object_get(t, "held"), j, h) {
+					if (strcmp(str(h, "kind"), "mutex") != 0)
+						continue;
+					size_t n = 0, i2;
+					json_t *t2;
+					json_array_foreach(json_object_get(root, "tasks"), i2, t2)
+						n += held_on(t2, str(h, "address")) != NULL;
+					cr_expect_eq(n, 1, "%s: mutex %s with %zu holders", *v, str(h, "address"), n);
+				}
+			}
+			json_decref(root);
+		}
+		fixture_kill(&f);
+	}
+}
+
+Test(wait, waits_timer_semaphore_join_figures)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		uint64_t t0 = ai_now_us();
+		fixture_start(&f, *v, "waits", NULL);
+		json_t *root = dump(&f, *v);
+		uint64_t t1 = ai_now_us();
+		fixture_kill(&f);
+		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "%s", *v);
+
+		/* sleep_until(start + 3600 s): between 3600 s - (time since before the fixture
+		 * started) and 3600 s left. */
+		json_t *sleep = json_object_get(task_by_future(root, "waits::timed_sleep", 0), "wait");
+		cr_assert_not_null(sleep, "%s", *v);
+		cr_expect_str_eq(str(sleep, "kind"), "sleep", "%s", *v);
+		json_int_t left = json_integer_value(json_object_get(sleep, "remaining_ms"));
+		json_int_t elapsed = (json_int_t)((t1 - t0) / 1000);
+		cr_expect(left <= 3600000 && left >= 3600000 - elapsed - 50, "%s: %lld ms left, %lld ms elapsed",
+			  *v, (long long)left, (long long)elapsed);
+		cr_expect(strstr(str(sleep, "description"), "59m") != NULL, "%s: %s", *v, str(sleep, "description"));
+
+		/* sem_waiter: the semaphore sem_holder holds all 3 permits of. */
+		json_t *holder = task_by_future(root, "waits::sem_holder", 0);
+		json_t *sem = json_object_get(task_by_future(root, "waits::sem_waiter", 0), "wait");
+		cr_assert(holder && sem, "%s", *v);
+		cr_expect_str_eq(str(sem, "kind"), "semaphore", "%s", *v);
+		cr_expect_str_eq(str(sem, "type"), "Semaphore", "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(sem, "permits_available")), 0, "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(sem, "permits_wanted")), 1, "%s", *v);
+		cr_expect(json_is_true(json_object_get(sem, "queued")), "%s", *v);
+		json_t *permit = held_on(holder, str(sem, "address"));
+		cr_expect_not_null(permit, "%s: sem_holder holds the semaphore sem_waiter waits for", *v);
+		cr_expect_str_eq(str(permit, "local"), "permits", "%s", *v);
+
+		/* joiner awaits sleeper's JoinHandle. */
+		json_t *sleeper = task_by_future(root, "waits::sleeper", 0);
+		json_t *join = json_object_get(task_by_future(root, "waits::joiner", 0), "wait");
+		cr_assert(sleeper && join, "%s", *v);
+		cr_expect_str_eq(str(join, "kind"), "join", "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(join, "task")),
+			     json_integer_value(json_object_get(sleeper, "id")), "%s", *v);
+		cr_expect_str_eq(str(join, "task_status"), "idle", "%s", *v);
+		cr_expect_str_eq(str(join, "address"), str(sleeper, "address"), "%s", *v);
+
+		/* A wait not decoded is "unknown" with its type, never a guess. */
+		json_t *notified = json_object_get(task_by_future(root, "waits::notified", 0), "wait");
+		cr_expect_str_eq(str(notified, "kind"), "unknown", "%s", *v);
+		cr_expect_str_eq(str(notified, "type"), "tokio::sync::notify::Notified", "%s", *v);
+		json_decref(root);
+	}
+}
