@@ -127,7 +127,10 @@ Test(target, stop_reads_threads_registers_and_memory)
 	int workers = 0;
 	for (size_t i = 0; i < t->thread_count; i++) {
 		cr_expect(t->threads[i].regs_valid);
-		cr_expect_eq(t->threads[i].state, 'S', "state before the stop, not 't'");
+		/* Read before the stop: never our own tracing stop. (Not always 'S': the fixture's ready
+		 * gate may still be on its way to parking.) */
+		cr_expect(t->threads[i].state != 't' && t->threads[i].state != 'T' && t->threads[i].state != '?',
+			  "state before the stop, not '%c'", t->threads[i].state);
 		if (strncmp(t->threads[i].name, "worker-", 7) == 0)
 			workers++;
 	}
