@@ -11,5 +11,8 @@
  * futures) and whose await chain is exclusive (task->wait set) have edges. Each elementary cycle
  * found is added to snapshot->deadlocks once. */
 void ai_analysis_deadlocks(struct ai_snapshot *snapshot);
+/* ai_analysis_deadlocks then adds snapshot->warnings (conditional evidence): every task whose wait
+ * carries a warning (wait.c: a oneshot whose Sender is gone, an mpsc channel with no Sender left
+ * or only the waiting task's own), and every task whose JoinHandle chain leads back to itself. */
 
 #endif

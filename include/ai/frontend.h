@@ -25,6 +25,15 @@ struct json_t *ai_threads_json(const struct ai_snapshot *snapshot);
 void ai_print_dump_text(FILE *out, const struct ai_snapshot *snapshot, const struct ai_text_options *options);
 /* The same as the versioned JSON document "async-inspect-snapshot" (docs/json-format.md). */
 int ai_print_dump_json(FILE *out, const struct ai_snapshot *snapshot);
+/* That document as a json_t * (a new reference), e.g. to write it as one JSON line. */
+struct json_t *ai_dump_json(const struct ai_snapshot *snapshot);
+
+/* `dump --graph dot`: the wait-for graph as Graphviz DOT. Nodes: tasks in an edge (t<index>,
+ * boxes "Task N fn") and resources (r<index>, ellipses "Mutex<T> @ 0x..."; locks keyed by their
+ * batch semaphore). Edges: task -> lock "waits for", lock -> task "held by", task -> task
+ * "awaits join", task -> channel "receives on"/"sends on", task -> Notify "notified by". Edges of a
+ * deadlock cycle are red. */
+void ai_print_graph_dot(FILE *out, const struct ai_snapshot *snapshot);
 
 /* A source path shortened for reading: crates from the cargo registry become "tokio-1.24.2/src/..",
  * the standard library "std/src/...". Returns a pointer into path. */

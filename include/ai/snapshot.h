@@ -36,7 +36,8 @@ struct ai_snapshot_local {
 
 /* Why a future waits (src/async/wait.c): on a leaf node, and a copy on its task. */
 struct ai_wait {
-	char *kind;         /* "sleep", "timeout", "mutex", "rwlock", "semaphore", "join", "unknown" */
+	char *kind;         /* "sleep", "timeout", "interval", "mutex", "rwlock", "semaphore", "join",
+			     * "oneshot", "mpsc_recv", "mpsc_send", "notify", "unknown" */
 	char *description;  /* for people: "sleep, 59m58s left", "Mutex<bank::Ledger> @ 0x..." */
 	char *resource_type; /* locks: "Mutex<bank::Ledger>", "Semaphore"...; join: "JoinHandle<u64>" */
 	uint64_t address;    /* locks: the Mutex / RwLock / Semaphore; join: the awaited task's header */
@@ -55,6 +56,21 @@ struct ai_wait {
 	bool has_target_id;
 	uint64_t target_task_id;
 	char *target_status;       /* the awaited task's status, NULL if not found */
+	/* rwlock: "read" or "write"; NULL otherwise or when unknown */
+	char *access;
+	/* channels (address: the shared channel state, oneshot::Inner or mpsc chan::Chan) */
+	bool has_sender_alive;     /* oneshot */
+	bool sender_alive;
+	bool has_senders;          /* mpsc: live Senders (the channel's tx_count) */
+	uint64_t senders_alive;
+	uint64_t senders_own;      /* of those, saved locals of the waiting task itself */
+	bool has_messages;         /* mpsc: messages queued (bounded: slots taken, incl. reserved) */
+	uint64_t messages_queued;
+	bool has_capacity;         /* bounded mpsc */
+	uint64_t capacity;
+	bool has_receiver_alive;   /* mpsc_send */
+	bool receiver_alive;
+	char *warning;             /* conditional evidence of a wait that cannot end, or NULL */
 };
 
 /* A lock or permit a task holds: a guard saved in one of its coroutines. */

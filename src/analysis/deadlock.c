@@ -1,4 +1,7 @@
 /* The wait-for graph between tasks and its cycles (deadlocks): see include/ai/analysis.h. */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +146,49 @@ static void visit(struct dfs *d, size_t u)
 	d->color[u] = 2;
 }
 
+static void print_task(char *buf, size_t size, const struct ai_snapshot_task *t)
+{
+	if (t->has_id)
+		snprintf(buf, size, "Task %" PRIu64 " %s", t->id, t->future ? t->future : "?");
+	else
+		snprintf(buf, size, "%s %s", t->kind, t->future ? t->future : "?");
+}
+
+/* The task whose header a join wait names, or SIZE_MAX. */
+static size_t join_target(const struct ai_snapshot *s, const struct ai_wait *w)
+{
+	if (!w || strcmp(w->kind, "join") != 0 || !w->has_target_id)
+		return SIZE_MAX;
+	for (size_t j = 0; j < s->task_count; j++) {
+		if (strcmp(s->tasks[j].kind, "task") == 0 && s->tasks[j].address == w->address)
+			return j;
+	}
+	return SIZE_MAX;
+}
+
+/* Conditional evidence (see ai/analysis.h). */
+static void warnings(struct ai_snapshot *s)
+{
+	char name[256];
+	for (size_t i = 0; i < s->task_count; i++) {
+		const struct ai_snapshot_task *t = &s->tasks[i];
+		if (!t->wait)
+			continue;
+		print_task(name, sizeof(name), t);
+		if (t->wait->warning)
+			ai_snapshot_add_warning(s, "%s waits in %s: %s", name,
+						t->wait->description ? t->wait->description : t->wait->kind,
+						t->wait->warning);
+		/* A JoinHandle chain that comes back to the task itself. */
+		size_t j = join_target(s, t->wait), steps = 0;
+		while (j != SIZE_MAX && j != i && steps++ < s->task_count)
+			j = join_target(s, s->tasks[j].wait);
+		if (j == i)
+			ai_snapshot_add_warning(s, "%s awaits a JoinHandle chain of %zu task%s that leads back to itself",
+						name, steps + 1, steps ? "s" : "");
+	}
+}
+
 void ai_analysis_deadlocks(struct ai_snapshot *snapshot)
 {
 	struct graph g;
@@ -163,4 +209,5 @@ void ai_analysis_deadlocks(struct ai_snapshot *snapshot)
 	free(d.color);
 	free(d.stack);
 	free(d.via);
+	warnings(snapshot);
 }

@@ -209,6 +209,128 @@ static bool read_arc(struct walker *w, const struct ai_type *arc, uint64_t addre
 	return true;
 }
 
+/* Arc<T> at address, with the ArcInner: its address and the strong count (0 if unreadable). */
+static bool read_arc_ex(struct walker *w, const struct ai_type *arc, uint64_t address, uint64_t *data_ret,
+			const struct ai_type **data_type_ret, uint64_t *inner_ret, uint64_t *strong_ret)
+{
+	uint64_t inner, off, strong = 0;
+	const struct ai_type *inner_t, *dt;
+	if (!read_pointer_path(w, arc, address, "ptr.pointer", &inner, &inner_t) ||
+	    !member_path(inner_t, "data", &off, &dt))
+		return false;
+	if (!read_int_path(w, inner_t, inner, "strong", &strong))
+		strong = 0;
+	*data_ret = inner + off;
+	*data_type_ret = dt;
+	*inner_ret = inner;
+	*strong_ret = strong;
+	return true;
+}
+
+/* The Arc inside Some of an Option<Arc<T>> member `path` of the value at address; false for None. */
+static bool read_option_arc(struct walker *w, const struct ai_type *t, uint64_t address, const char *path,
+			    uint64_t *data_ret, const struct ai_type **data_type_ret, uint64_t *strong_ret)
+{
+	uint64_t off, arc_off, inner;
+	const struct ai_type *opt, *vt, *arc;
+	if (!member_path(t, path, &off, &opt))
+		return false;
+	const struct ai_variant *v = ai_type_find_variant(opt, "Some");
+	if (!v || !(vt = member_type(opt, &v->member)) || !member_path(vt, "__0", &arc_off, &arc))
+		return false;
+	return read_arc_ex(w, arc, address + off + v->member.offset + arc_off, data_ret, data_type_ret, &inner,
+			   strong_ret);
+}
+
+/* The pointer at the bottom of wrappers (Pin<Box<T>> = Pin { Box { Unique { NonNull { *const T } } } }). */
+static bool deref_wrapped(struct walker *w, const struct ai_type *t, uint64_t address, unsigned depth,
+			  uint64_t *ptr_ret, const struct ai_type **pointee_ret)
+{
+	if (!t || depth > MAX_NEST)
+		return false;
+	if (t->kind == AI_TYPE_POINTER) {
+		uint64_t ptr;
+		const struct ai_type *pt;
+		if (!read_uint(w, address, 8, &ptr) || ptr == 0 || ptr > 0x00007fffffffffffULL)
+			return false;
+		struct ai_error *err = ai_type_target(t, &pt);
+		if (err) {
+			ai_error_destroy(err);
+			return false;
+		}
+		*ptr_ret = ptr;
+		*pointee_ret = underlying(pt);
+		return *pointee_ret != NULL;
+	}
+	if (t->kind != AI_TYPE_STRUCT)
+		return false;
+	for (size_t i = 0; i < t->member_count; i++) {
+		const struct ai_type *mt = member_type(t, &t->members[i]);
+		if (!mt || (mt->has_size && mt->size == 0))
+			continue;
+		return deref_wrapped(w, mt, address + t->members[i].offset, depth + 1, ptr_ret, pointee_ret);
+	}
+	return false;
+}
+
+/* The `self` (or `_ref__self`) of the coroutine node a in its current state, through && too. */
+static bool node_self(struct walker *w, const struct ai_await_node *a, uint64_t *ptr_ret,
+		      const struct ai_type **type_ret)
+{
+	const struct ai_type *t = type_of_die(w, a->type_die);
+	if (!t || !a->state || !ai_type_is_coroutine(t))
+		return false;
+	const struct ai_variant *v = ai_type_find_variant(t, a->state);
+	const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
+	if (!vt)
+		return false;
+	static const char *const names[] = { "self", "_ref__self" };
+	for (size_t k = 0; k < AI_ARRAY_SIZE(names); k++) {
+		uint64_t ptr;
+		const struct ai_type *pt;
+		if (!read_pointer_path(w, vt, a->address, names[k], &ptr, &pt))
+			continue;
+		if (pt->kind == AI_TYPE_POINTER) {
+			uint64_t p2;
+			const struct ai_type *t2;
+			struct ai_error *err = ai_type_target(pt, &t2);
+			if (err) {
+				ai_error_destroy(err);
+				continue;
+			}
+			if (!read_uint(w, ptr, 8, &p2) || !(t2 = underlying(t2)))
+				continue;
+			ptr = p2;
+			pt = t2;
+		}
+		*ptr_ret = ptr;
+		*type_ret = pt;
+		return true;
+	}
+	return false;
+}
+
+/* The nearest enclosing coroutine (at most `levels` up) whose `self` has a type starting with one
+ * of the prefixes. */
+static bool enclosing_self(struct walker *w, const char *const *prefixes, size_t levels, uint64_t *ptr_ret,
+			   const struct ai_type **type_ret)
+{
+	for (size_t i = w->depth; i-- > 0 && levels-- > 0;) {
+		uint64_t ptr;
+		const struct ai_type *pt;
+		if (!node_self(w, w->ancestors[i], &ptr, &pt))
+			continue;
+		for (const char *const *p = prefixes; *p; p++) {
+			if (starts_with(qname(pt), *p)) {
+				*ptr_ret = ptr;
+				*type_ret = pt;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* "tokio::sync::mutex::Mutex<bank::Ledger>" -> "Mutex<bank::Ledger>". */
 static char *short_resource_name(const char *qualified)
 {
@@ -271,6 +393,27 @@ static bool sleep_deadline(struct walker *w, const struct ai_type *t, uint64_t a
 	return false;
 }
 
+/* kind "sleep", "timeout" or "interval": deadline, and time left on a live target. */
+static void set_deadline(struct walker *w, struct ai_wait *wait, int64_t deadline)
+{
+	const char *what = strcmp(wait->kind, "interval") == 0 ? "interval tick" : wait->kind;
+	wait->has_deadline = true;
+	wait->deadline_ns = deadline;
+	if (w->snapshot->has_monotonic) {
+		wait->has_remaining = true;
+		wait->remaining_ns = deadline - w->snapshot->monotonic_ns;
+		char *d = format_duration(wait->remaining_ns);
+		if (strcmp(wait->kind, "timeout") == 0)
+			wait->description = xasprintf(wait->remaining_ns >= 0 ? "timeout in %s" : "timeout overdue by %s", d);
+		else
+			wait->description = xasprintf(wait->remaining_ns >= 0 ? "%s, %s left" : "%s, overdue by %s", what, d);
+		free(d);
+	} else {
+		wait->description = xasprintf("%s, deadline %" PRId64 ".%03" PRId64 " s (CLOCK_MONOTONIC)", what,
+					      (int64_t)(deadline / 1000000000LL), (int64_t)(deadline / 1000000LL % 1000));
+	}
+}
+
 static struct ai_wait *decode_sleep(struct walker *w, const struct ai_type *t, uint64_t address)
 {
 	bool in_timeout = false;
@@ -284,21 +427,28 @@ static struct ai_wait *decode_sleep(struct walker *w, const struct ai_type *t, u
 		wait->description = xasprintf("%s, deadline not understood (%s)", wait->kind, qname(t));
 		return wait;
 	}
-	wait->has_deadline = true;
-	wait->deadline_ns = deadline;
-	if (w->snapshot->has_monotonic) {
-		wait->has_remaining = true;
-		wait->remaining_ns = deadline - w->snapshot->monotonic_ns;
-		char *d = format_duration(wait->remaining_ns);
-		if (in_timeout)
-			wait->description = xasprintf(wait->remaining_ns >= 0 ? "timeout in %s" : "timeout overdue by %s", d);
-		else
-			wait->description = xasprintf(wait->remaining_ns >= 0 ? "sleep, %s left" : "sleep, overdue by %s", d);
-		free(d);
-	} else {
-		wait->description = xasprintf("%s, deadline %" PRId64 ".%03" PRId64 " s (CLOCK_MONOTONIC)", wait->kind,
-					      (int64_t)(deadline / 1000000000LL), (int64_t)(deadline / 1000000LL % 1000));
+	set_deadline(w, wait, deadline);
+	return wait;
+}
+
+/* Interval::tick: the `self: &mut Interval` of the tick frame; Interval.delay is a Pin<Box<Sleep>>. */
+static struct ai_wait *decode_interval(struct walker *w)
+{
+	static const char *const intervals[] = { "tokio::time::interval::Interval", NULL };
+	uint64_t iv, off, sleep;
+	const struct ai_type *it, *dt, *st;
+	if (!enclosing_self(w, intervals, 2, &iv, &it))
+		return NULL;
+	struct ai_wait *wait = new_wait("interval");
+	wait->resource_type = xstrdup("Interval");
+	wait->address = iv;
+	int64_t deadline;
+	if (!member_path(it, "delay", &off, &dt) || !deref_wrapped(w, dt, iv + off, 0, &sleep, &st) ||
+	    !sleep_deadline(w, st, sleep, &deadline)) {
+		wait->description = xasprintf("interval tick, deadline not understood (%s)", qname(it));
+		return wait;
 	}
+	set_deadline(w, wait, deadline);
 	return wait;
 }
 
@@ -321,46 +471,31 @@ static const char *lock_kind(const struct ai_type *t, uint64_t *sem_offset_ret)
 }
 
 /* The Mutex/RwLock/Semaphore named by the `self` of an enclosing coroutine (lock, acquire, write,
- * read...) whose batch semaphore is `sem`. */
+ * read...) whose batch semaphore is `sem`; for an RwLock, whether that frame is read or write. */
 static bool enclosing_lock(struct walker *w, uint64_t sem, uint64_t *address_ret, const struct ai_type **type_ret,
-			   const char **kind_ret)
+			   const char **kind_ret, const char **access_ret)
 {
 	for (size_t i = w->depth; i-- > 0;) {
 		const struct ai_await_node *a = w->ancestors[i];
-		const struct ai_type *t = type_of_die(w, a->type_die);
-		if (!t || !a->state || !ai_type_is_coroutine(t))
+		uint64_t ptr, sem_off;
+		const struct ai_type *pt;
+		if (!node_self(w, a, &ptr, &pt))
 			continue;
-		const struct ai_variant *v = ai_type_find_variant(t, a->state);
-		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
-		if (!vt)
-			continue;
-		static const char *const names[] = { "self", "_ref__self" };
-		for (size_t k = 0; k < AI_ARRAY_SIZE(names); k++) {
-			uint64_t ptr, sem_off;
-			const struct ai_type *pt;
-			if (!read_pointer_path(w, vt, a->address, names[k], &ptr, &pt))
-				continue;
-			/* _ref__self may be &&Mutex. */
-			if (pt->kind == AI_TYPE_POINTER) {
-				uint64_t p2;
-				const struct ai_type *t2;
-				struct ai_error *err = ai_type_target(pt, &t2);
-				if (err) {
-					ai_error_destroy(err);
-					continue;
-				}
-				if (!read_uint(w, ptr, 8, &p2) || !(t2 = underlying(t2)))
-					continue;
-				ptr = p2;
-				pt = t2;
+		const char *kind = lock_kind(pt, &sem_off);
+		if (kind && ptr + sem_off == sem) {
+			*address_ret = ptr;
+			*type_ret = pt;
+			*kind_ret = kind;
+			*access_ret = NULL;
+			if (strcmp(kind, "rwlock") == 0 && a->function) {
+				/* rwlock::{impl#N}::write / write_owned / read / read_owned (1.38+: an
+				 * async block inside it). */
+				if (strstr(a->function, "::write"))
+					*access_ret = "write";
+				else if (strstr(a->function, "::read"))
+					*access_ret = "read";
 			}
-			const char *kind = lock_kind(pt, &sem_off);
-			if (kind && ptr + sem_off == sem) {
-				*address_ret = ptr;
-				*type_ret = pt;
-				*kind_ret = kind;
-				return true;
-			}
+			return true;
 		}
 	}
 	return false;
@@ -373,6 +508,144 @@ static bool semaphore_available(struct walker *w, uint64_t sem, const struct ai_
 		return false;
 	*ret = v >> 1; /* bit 0: closed */
 	return true;
+}
+
+/* ---- Channels ---- */
+
+static const char *const MPSC_SENDERS[] = { "tokio::sync::mpsc::bounded::Sender<",
+					    "tokio::sync::mpsc::unbounded::UnboundedSender<", NULL };
+
+/* The figures of an mpsc chan::Chan<T, S> at chan: live senders (tx_count), and from its
+ * semaphore S (bounded::Semaphore { semaphore, bound }: slots taken = bound - available;
+ * unbounded::Semaphore(AtomicUsize): >> 1 = messages queued). *sem_ret: the bounded channel's
+ * batch semaphore, or 0. */
+static void chan_figures(struct walker *w, const struct ai_type *chan_t, uint64_t chan, struct ai_wait *wait,
+			 uint64_t *sem_ret)
+{
+	uint64_t off, leaf_off, size, v;
+	const struct ai_type *t, *st;
+	*sem_ret = 0;
+	if (find_nested(chan_t, "tx_count", 0, &off, &t) && int_leaf(t, 0, &leaf_off, &size) &&
+	    read_uint(w, chan + off + leaf_off, size, &v)) {
+		wait->has_senders = true;
+		wait->senders_alive = v;
+	}
+	if (!member_path(chan_t, "semaphore", &off, &st))
+		return;
+	uint64_t bound, sem_off, available;
+	const struct ai_type *bt;
+	if (read_int_path(w, st, chan + off, "bound", &bound) && member_path(st, "semaphore", &sem_off, &bt)) {
+		wait->has_capacity = true;
+		wait->capacity = bound;
+		*sem_ret = chan + off + sem_off;
+		if (semaphore_available(w, *sem_ret, bt, &available) && available <= bound) {
+			wait->has_messages = true;
+			wait->messages_queued = bound - available;
+		}
+	} else if (int_leaf(st, 0, &leaf_off, &size) && read_uint(w, chan + off + leaf_off, size, &v)) {
+		wait->has_messages = true;
+		wait->messages_queued = v >> 1;
+	}
+}
+
+/* An Acquire under mpsc::Sender::send / reserve: the `self: &Sender<T>` of an enclosing frame
+ * whose channel's semaphore is sem. */
+static bool decode_mpsc_send(struct walker *w, struct ai_wait *wait, uint64_t sem)
+{
+	static const char *const senders[] = { "tokio::sync::mpsc::bounded::Sender<", NULL };
+	uint64_t sender, off, chan, inner, strong, chan_sem;
+	const struct ai_type *st, *arc, *chan_t;
+	if (!enclosing_self(w, senders, MAX_ANCESTORS, &sender, &st) || !member_path(st, "chan.inner", &off, &arc) ||
+	    !read_arc_ex(w, arc, sender + off, &chan, &chan_t, &inner, &strong))
+		return false;
+	chan_figures(w, chan_t, chan, wait, &chan_sem);
+	if (chan_sem != sem)
+		return false;
+	free(wait->kind);
+	wait->kind = xstrdup("mpsc_send");
+	wait->address = chan;
+	wait->resource_type = ai_type_short_name(qname(st));
+	/* Every Sender and the Receiver hold one strong count each. */
+	if (strong && wait->has_senders) {
+		wait->has_receiver_alive = true;
+		wait->receiver_alive = strong > wait->senders_alive;
+	}
+	char queued[96] = "";
+	if (wait->has_messages)
+		snprintf(queued, sizeof(queued), ", %" PRIu64 " of %" PRIu64 " slots taken", wait->messages_queued,
+			 wait->capacity);
+	wait->description = xasprintf("send on a full channel %s @ 0x%" PRIx64 "%s%s", wait->resource_type, chan,
+				      queued,
+				      wait->has_receiver_alive && !wait->receiver_alive ? ", receiver dropped" : "");
+	return true;
+}
+
+/* mpsc Receiver::recv / UnboundedReceiver::recv: the `self` of the recv frame. */
+static struct ai_wait *decode_mpsc_recv(struct walker *w)
+{
+	static const char *const receivers[] = { "tokio::sync::mpsc::bounded::Receiver<",
+						 "tokio::sync::mpsc::unbounded::UnboundedReceiver<", NULL };
+	uint64_t rx, off, chan, inner, strong, sem;
+	const struct ai_type *rt, *arc, *chan_t;
+	if (!enclosing_self(w, receivers, 2, &rx, &rt))
+		return NULL;
+	struct ai_wait *wait = new_wait("mpsc_recv");
+	wait->resource_type = ai_type_short_name(qname(rt));
+	if (!member_path(rt, "chan.inner", &off, &arc) ||
+	    !read_arc_ex(w, arc, rx + off, &chan, &chan_t, &inner, &strong)) {
+		wait->description = xasprintf("receive on %s, channel not understood", wait->resource_type);
+		return wait;
+	}
+	wait->address = chan;
+	chan_figures(w, chan_t, chan, wait, &sem);
+	char senders[48] = "", queued[48] = "";
+	if (wait->has_senders)
+		snprintf(senders, sizeof(senders), ", %" PRIu64 " sender%s alive", wait->senders_alive,
+			 wait->senders_alive == 1 ? "" : "s");
+	if (wait->has_messages)
+		snprintf(queued, sizeof(queued), ", %" PRIu64 " queued", wait->messages_queued);
+	wait->description = xasprintf("receive on %s @ 0x%" PRIx64 "%s%s", wait->resource_type, chan, senders, queued);
+	return wait;
+}
+
+/* oneshot::Receiver<T> { inner: Option<Arc<Inner<T>>> }; Inner.state bits: VALUE_SENT = 2 is set
+ * by send and by the Sender's drop (complete()), CLOSED = 4 by the receiver. */
+static struct ai_wait *decode_oneshot(struct walker *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = new_wait("oneshot");
+	wait->resource_type = ai_type_short_name(qname(t));
+	uint64_t inner, strong, state;
+	const struct ai_type *it;
+	if (!read_option_arc(w, t, address, "inner", &inner, &it, &strong)) {
+		wait->description = xasprintf("oneshot receive, channel state not readable (%s)", qname(t));
+		return wait;
+	}
+	wait->address = inner;
+	if (read_int_path(w, it, inner, "state", &state)) {
+		wait->has_sender_alive = true;
+		/* The Sender holds the second strong count until it is dropped. */
+		wait->sender_alive = (state & 2) == 0 && (strong == 0 || strong >= 2);
+	}
+	wait->description = xasprintf("oneshot receive @ 0x%" PRIx64 "%s", inner,
+				      !wait->has_sender_alive ? "" : wait->sender_alive ? ", sender alive"
+											: ", sender dropped");
+	return wait;
+}
+
+/* Notified { notify: &Notify, .. } */
+static struct ai_wait *decode_notified(struct walker *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = new_wait("notify");
+	wait->resource_type = xstrdup("Notify");
+	uint64_t notify;
+	const struct ai_type *nt;
+	if (!read_pointer_path(w, t, address, "notify", &notify, &nt)) {
+		wait->description = xasprintf("notified, Notify not readable (%s)", qname(t));
+		return wait;
+	}
+	wait->address = notify;
+	wait->description = xasprintf("notified on Notify @ 0x%" PRIx64, notify);
+	return wait;
 }
 
 static struct ai_wait *decode_acquire(struct walker *w, const struct ai_type *t, uint64_t address)
@@ -394,12 +667,15 @@ static struct ai_wait *decode_acquire(struct walker *w, const struct ai_type *t,
 		wait->queued = queued & 1;
 	uint64_t lock;
 	const struct ai_type *lock_t;
-	const char *kind;
-	if (enclosing_lock(w, sem, &lock, &lock_t, &kind)) {
+	const char *kind, *access;
+	if (enclosing_lock(w, sem, &lock, &lock_t, &kind, &access)) {
 		free(wait->kind);
 		wait->kind = xstrdup(kind);
 		wait->address = lock;
 		wait->resource_type = short_resource_name(qname(lock_t));
+		wait->access = access ? xstrdup(access) : NULL;
+	} else if (decode_mpsc_send(w, wait, sem)) {
+		return wait;
 	} else {
 		wait->resource_type = xstrdup("batch_semaphore::Semaphore");
 	}
@@ -407,8 +683,10 @@ static struct ai_wait *decode_acquire(struct walker *w, const struct ai_type *t,
 	if (wait->has_permits)
 		snprintf(permits, sizeof(permits), ", %" PRIu64 " permit%s available", wait->permits_available,
 			 wait->permits_available == 1 ? "" : "s");
-	wait->description = xasprintf("%s %s @ 0x%" PRIx64 "%s%s", strcmp(wait->kind, "semaphore") == 0 ? "acquire" : "lock",
-				      wait->resource_type, wait->address, permits,
+	const char *verb = strcmp(wait->kind, "semaphore") == 0 ? "acquire"
+			   : wait->access && strcmp(wait->access, "write") == 0 ? "write-lock"
+			   : wait->access ? "read-lock" : "lock";
+	wait->description = xasprintf("%s %s @ 0x%" PRIx64 "%s%s", verb, wait->resource_type, wait->address, permits,
 				      wait->queued && wait->permits_wanted == 0 ? " (granted, not yet polled)" : "");
 	return wait;
 }
@@ -455,6 +733,18 @@ static void decode_leaf(struct walker *w, struct ai_await_node *node)
 		wait = decode_acquire(w, t, node->address);
 	else if (t && starts_with(name, "tokio::runtime::task::join::JoinHandle<"))
 		wait = decode_join(w, t, node->address);
+	else if (t && starts_with(name, "tokio::sync::oneshot::Receiver<"))
+		wait = decode_oneshot(w, t, node->address);
+	else if (t && strcmp(name, "tokio::sync::notify::Notified") == 0)
+		wait = decode_notified(w, t, node->address);
+	else if (w->depth > 0 && w->ancestors[w->depth - 1]->function) {
+		/* Leaves that are closures (PollFn) of a known frame: name the frame's `self`. */
+		const char *parent = w->ancestors[w->depth - 1]->function;
+		if (starts_with(parent, "tokio::time::interval::") && strstr(parent, "::tick"))
+			wait = decode_interval(w);
+		else if (starts_with(parent, "tokio::sync::mpsc::") && strstr(parent, "::recv"))
+			wait = decode_mpsc_recv(w);
+	}
 	if (!wait) {
 		wait = new_wait("unknown");
 		wait->resource_type = xstrdup(name ? name : "?");
@@ -624,6 +914,110 @@ static void drop_held(struct ai_snapshot_task *task, size_t k)
 	task->held_count--;
 }
 
+/* Saved locals of the coroutines of a tree that are mpsc Senders of the channel at chan. */
+struct own_senders {
+	uint64_t seen[16]; /* addresses of the Senders counted (one local can show in two frames) */
+	size_t count;
+	char names[256];
+};
+
+static void count_own_senders(struct walker *w, const struct ai_await_node *node, uint64_t chan,
+			      struct own_senders *own, unsigned depth)
+{
+	const struct ai_type *t = type_of_die(w, node->type_die);
+	if (depth > 4096)
+		return;
+	if (t && node->state && ai_type_is_coroutine(t)) {
+		const struct ai_variant *v = ai_type_find_variant(t, node->state);
+		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
+		for (size_t i = 0; vt && i < vt->member_count; i++) {
+			const struct ai_member *m = &vt->members[i];
+			const struct ai_type *mt = member_type(vt, m);
+			if (!m->name || !mt || mt->kind != AI_TYPE_STRUCT)
+				continue;
+			bool sender = false;
+			for (const char *const *p = MPSC_SENDERS; *p && !sender; p++)
+				sender = starts_with(qname(mt), *p);
+			uint64_t off, data, inner, strong;
+			const struct ai_type *arc, *dt;
+			if (!sender || !member_path(mt, "chan.inner", &off, &arc) ||
+			    !read_arc_ex(w, arc, node->address + m->offset + off, &data, &dt, &inner, &strong) ||
+			    data != chan)
+				continue;
+			bool dup = false;
+			for (size_t k = 0; k < own->count && !dup; k++)
+				dup = own->seen[k] == node->address + m->offset;
+			if (dup || own->count == AI_ARRAY_SIZE(own->seen))
+				continue;
+			own->seen[own->count++] = node->address + m->offset;
+			size_t len = strlen(own->names);
+			snprintf(own->names + len, sizeof(own->names) - len, "%s`%s`", len ? ", " : "", m->name);
+		}
+	}
+	for (size_t i = 0; i < node->child_count; i++)
+		count_own_senders(w, &node->children[i], chan, own, depth + 1);
+}
+
+static struct ai_await_node *chain_leaf(struct ai_await_node *node)
+{
+	for (unsigned depth = 0; depth < 4096; depth++) {
+		if (node->leaf)
+			return node;
+		if (node->child_count != 1)
+			return NULL;
+		node = &node->children[0];
+	}
+	return NULL;
+}
+
+/* Evidence that a channel wait cannot end: no sender left, or only the waiting task's own. */
+static void channel_warning(struct walker *w, struct ai_snapshot_task *task)
+{
+	struct ai_await_node *leaf = chain_leaf(&task->tree);
+	struct ai_wait *wait = leaf ? leaf->wait : NULL;
+	if (!wait)
+		return;
+	if (strcmp(wait->kind, "oneshot") == 0 && wait->has_sender_alive && !wait->sender_alive) {
+		wait->warning = xstrdup("its oneshot Sender was dropped: the receive ends with an error at once "
+					"when polled, or never if the task is not woken");
+	} else if (strcmp(wait->kind, "mpsc_recv") == 0 && wait->has_senders && wait->address) {
+		struct own_senders own = { .count = 0 };
+		count_own_senders(w, &task->tree, wait->address, &own, 0);
+		wait->senders_own = own.count;
+		if (wait->senders_alive == 0)
+			wait->warning = xstrdup("every Sender of the channel is gone");
+		else if (wait->senders_own >= wait->senders_alive && (!wait->has_messages || wait->messages_queued == 0))
+			wait->warning = xasprintf("the only Sender%s of the channel %s held by this task itself (%s): "
+						  "it waits for a message it can only send itself",
+						  wait->senders_alive == 1 ? "" : "s",
+						  wait->senders_alive == 1 ? "is" : "are", own.names);
+	}
+}
+
+/* Guards of an RwLock name only its semaphore: the RwLock is RwLock<T> of the guard's T, found by
+ * name in the guard's compilation unit (or a waiter that named it). */
+static void rwlock_addresses(struct walker *w, struct ai_snapshot *snapshot)
+{
+	for (size_t i = 0; i < snapshot->task_count; i++) {
+		struct ai_snapshot_task *task = &snapshot->tasks[i];
+		for (size_t k = 0; k < task->held_count; k++) {
+			struct ai_held *h = &task->held[k];
+			if (!starts_with(h->kind, "rwlock") || h->address != h->semaphore)
+				continue;
+			for (size_t j = 0; j < snapshot->task_count; j++) {
+				const struct ai_wait *wt = snapshot->tasks[j].wait;
+				if (wt && strcmp(wt->kind, "rwlock") == 0 && wt->semaphore == h->semaphore) {
+					h->address = wt->address;
+					free(h->resource_type);
+					h->resource_type = xstrdup(wt->resource_type);
+					break;
+				}
+			}
+		}
+	}
+	(void)w;
+}
+
 void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot)
 {
 	struct walker w = { .as = as, .mem = as->target->memory, .snapshot = snapshot };
@@ -632,7 +1026,9 @@ void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot)
 		w.depth = 0;
 		walk(&w, task, &task->tree);
 		task->wait = chain_wait(&task->tree);
+		channel_warning(&w, task);
 	}
+	rwlock_addresses(&w, snapshot);
 	/* Two tasks claiming one exclusive lock: at least one guard is stale; trust neither. */
 	for (size_t i = 0; i < snapshot->task_count; i++) {
 		struct ai_snapshot_task *task = &snapshot->tasks[i];

@@ -27,6 +27,8 @@ static void print_usage(FILE *out)
 		"      --locals         print saved locals and arguments (the default)\n"
 		"      --no-locals      leave them out\n"
 		"      --depth N        await frames shown below each root (default 64)\n"
+		"      --graph dot      write the wait-for graph (tasks, locks, channels; deadlock\n"
+		"                       cycles in red) as Graphviz DOT instead of the dump\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"  -h, --help           show this help\n");
 }
@@ -38,6 +40,7 @@ int ai_cmd_dump(int argc, char **argv)
 		{ "locals", no_argument, NULL, 'l' },
 		{ "no-locals", no_argument, NULL, 'L' },
 		{ "depth", required_argument, NULL, 'd' },
+		{ "graph", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -45,6 +48,7 @@ int ai_cmd_dump(int argc, char **argv)
 	struct ai_async_options async_options;
 	ai_async_options_default(&async_options);
 	struct ai_error *err;
+	bool graph = false;
 	int opt;
 	optind = 1;
 	opterr = 0;
@@ -69,6 +73,11 @@ int ai_cmd_dump(int argc, char **argv)
 			async_options.max_depth = (unsigned)depth;
 			break;
 		}
+		case 'G':
+			if (strcmp(optarg, "dot") != 0)
+				return ai_usage_error("dump", "invalid graph format '%s' (only dot)", optarg);
+			graph = true;
+			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -96,7 +105,9 @@ int ai_cmd_dump(int argc, char **argv)
 	/* Large dumps are megabytes of text: write it in big blocks. */
 	static char out_buffer[1 << 16];
 	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
-	if (read_options.format == AI_FORMAT_JSON) {
+	if (graph) {
+		ai_print_graph_dot(stdout, snapshot);
+	} else if (read_options.format == AI_FORMAT_JSON) {
 		ai_print_dump_json(stdout, snapshot);
 	} else {
 		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals };

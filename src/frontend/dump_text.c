@@ -59,6 +59,8 @@ static void print_node(FILE *out, const struct ai_await_node *node, const char *
 	if (node->wait)
 		fprintf(out, "  %s[%s]%s", st->yellow, node->wait->description ? node->wait->description : node->wait->kind,
 			st->reset);
+	if (node->wait && node->wait->warning)
+		fprintf(out, "  %swarning: %s%s", st->red, node->wait->warning, st->reset);
 	if (node->error)
 		fprintf(out, "  %s<%s>%s", st->red, node->error, st->reset);
 	fputc('\n', out);

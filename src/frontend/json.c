@@ -86,6 +86,23 @@ static json_t *wait_json(const struct ai_wait *w)
 		json_object_set_new(obj, "permits_wanted", json_integer((json_int_t)w->permits_wanted));
 		json_object_set_new(obj, "queued", json_boolean(w->queued));
 	}
+	if (w->access)
+		json_object_set_new(obj, "access", json_string(w->access));
+	if (w->has_sender_alive)
+		json_object_set_new(obj, "sender_alive", json_boolean(w->sender_alive));
+	if (w->has_senders) {
+		json_object_set_new(obj, "senders_alive", json_integer((json_int_t)w->senders_alive));
+		if (strcmp(w->kind, "mpsc_recv") == 0)
+			json_object_set_new(obj, "senders_own", json_integer((json_int_t)w->senders_own));
+	}
+	if (w->has_messages)
+		json_object_set_new(obj, "messages_queued", json_integer((json_int_t)w->messages_queued));
+	if (w->has_capacity)
+		json_object_set_new(obj, "capacity", json_integer((json_int_t)w->capacity));
+	if (w->has_receiver_alive)
+		json_object_set_new(obj, "receiver_alive", json_boolean(w->receiver_alive));
+	if (w->warning)
+		json_object_set_new(obj, "warning", json_string(w->warning));
 	if (strcmp(w->kind, "join") == 0) {
 		json_object_set_new(obj, "task", w->has_target_id ? json_integer((json_int_t)w->target_task_id)
 								  : json_null());
@@ -192,7 +209,7 @@ static json_t *deadlocks_json(const struct ai_snapshot *s)
 	return out;
 }
 
-int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)
+json_t *ai_dump_json(const struct ai_snapshot *s)
 {
 	json_t *tasks = json_array();
 	for (size_t i = 0; i < s->task_count; i++)
@@ -214,6 +231,12 @@ int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)
 		"threads", ai_threads_json(s),
 		"tasks", tasks);
 	json_object_set_new(root, "deadlocks", deadlocks_json(s));
+	return root;
+}
+
+int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)
+{
+	json_t *root = ai_dump_json(s);
 	int r = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', out);
 	json_decref(root);

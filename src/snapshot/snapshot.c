@@ -31,6 +31,8 @@ void ai_wait_destroy(struct ai_wait *wait)
 	free(wait->description);
 	free(wait->resource_type);
 	free(wait->target_status);
+	free(wait->access);
+	free(wait->warning);
 	free(wait);
 }
 

@@ -280,9 +280,187 @@ Test(wait, waits_timer_semaphore_join_figures)
 		cr_expect_str_eq(str(join, "address"), str(sleeper, "address"), "%s", *v);
 
 		/* A wait not decoded is "unknown" with its type, never a guess. */
-		json_t *notified = json_object_get(task_by_future(root, "waits::notified", 0), "wait");
-		cr_expect_str_eq(str(notified, "kind"), "unknown", "%s", *v);
-		cr_expect_str_eq(str(notified, "type"), "tokio::sync::notify::Notified", "%s", *v);
+		json_t *bcast = json_object_get(task_by_future(root, "waits::broadcast_recv", 0), "wait");
+		cr_expect_str_eq(str(bcast, "kind"), "unknown", "%s", *v);
+		cr_expect(strstr(str(bcast, "type"), "tokio::sync::broadcast::Recv<u32>") != NULL, "%s: %s", *v,
+			  str(bcast, "type"));
+		json_decref(root);
+	}
+}
+
+static json_int_t num(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	cr_assert(json_is_integer(v), "no integer %s", key);
+	return json_integer_value(v);
+}
+
+Test(wait, waits_channels_notify_interval_figures)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		uint64_t t0 = ai_now_us();
+		fixture_start(&f, *v, "waits", NULL);
+		json_t *root = dump(&f, *v);
+		uint64_t t1 = ai_now_us();
+		fixture_kill(&f);
+
+		/* interval_at(start, 3600 s), first tick taken: the next one at start + 3600 s. */
+		json_t *iv = json_object_get(task_by_future(root, "waits::ticker", 0), "wait");
+		cr_assert_not_null(iv, "%s", *v);
+		cr_expect_str_eq(str(iv, "kind"), "interval", "%s", *v);
+		json_int_t left = num(iv, "remaining_ms");
+		json_int_t elapsed = (json_int_t)((t1 - t0) / 1000);
+		cr_expect(left <= 3600000 && left >= 3600000 - elapsed - 50, "%s: %lld ms left", *v, (long long)left);
+		json_t *sleep = json_object_get(task_by_future(root, "waits::timed_sleep", 0), "wait");
+		cr_expect_eq(num(iv, "deadline_ns"), num(sleep, "deadline_ns"), "%s: both start + 3600 s", *v);
+
+		/* oneshot: the sender lives in oneshot_keeper. */
+		json_t *os = json_object_get(task_by_future(root, "waits::oneshot_recv", 0), "wait");
+		cr_expect_str_eq(str(os, "kind"), "oneshot", "%s", *v);
+		cr_expect(json_is_true(json_object_get(os, "sender_alive")), "%s", *v);
+		cr_expect_null(json_object_get(os, "warning"), "%s", *v);
+
+		/* mpsc_self: 1 sender alive, its own `own_tx`, 0 queued, capacity 4: a warning. */
+		json_t *ms = json_object_get(task_by_future(root, "waits::mpsc_self", 0), "wait");
+		cr_expect_str_eq(str(ms, "kind"), "mpsc_recv", "%s", *v);
+		cr_expect_eq(num(ms, "senders_alive"), 1, "%s", *v);
+		cr_expect_eq(num(ms, "senders_own"), 1, "%s", *v);
+		cr_expect_eq(num(ms, "messages_queued"), 0, "%s", *v);
+		cr_expect_eq(num(ms, "capacity"), 4, "%s", *v);
+		cr_expect(strstr(str(ms, "warning"), "`own_tx`") != NULL, "%s: %s", *v, str(ms, "warning"));
+		bool warned = false;
+		size_t i;
+		json_t *wn;
+		json_array_foreach(json_object_get(root, "warnings"), i, wn)
+			warned |= strstr(json_string_value(wn), "waits::mpsc_self") != NULL;
+		cr_expect(warned, "%s: a top-level warning for mpsc_self", *v);
+
+		/* mpsc_full: send on a full channel of capacity 2, 2 queued, receiver alive. */
+		json_t *mf = json_object_get(task_by_future(root, "waits::mpsc_full", 0), "wait");
+		cr_expect_str_eq(str(mf, "kind"), "mpsc_send", "%s", *v);
+		cr_expect_eq(num(mf, "capacity"), 2, "%s", *v);
+		cr_expect_eq(num(mf, "messages_queued"), 2, "%s", *v);
+		cr_expect_eq(num(mf, "senders_alive"), 1, "%s", *v);
+		cr_expect(json_is_true(json_object_get(mf, "receiver_alive")), "%s", *v);
+
+		/* unbounded: 2 senders alive (main), 0 queued, no warning. */
+		json_t *ub = json_object_get(task_by_future(root, "waits::unbounded_recv", 0), "wait");
+		cr_expect_str_eq(str(ub, "kind"), "mpsc_recv", "%s", *v);
+		cr_expect_eq(num(ub, "senders_alive"), 2, "%s", *v);
+		cr_expect_eq(num(ub, "senders_own"), 0, "%s", *v);
+		cr_expect_eq(num(ub, "messages_queued"), 0, "%s", *v);
+		cr_expect_null(json_object_get(ub, "capacity"), "%s", *v);
+		cr_expect_null(json_object_get(ub, "warning"), "%s", *v);
+		cr_expect_str_neq(str(ub, "address"), str(ms, "address"), "%s", *v);
+
+		/* Notify: the same address as the `bell` Arc<Notify> is not known here, but it is a
+		 * Notify, not the main future's own `park`. */
+		json_t *nt = json_object_get(task_by_future(root, "waits::notified", 0), "wait");
+		cr_expect_str_eq(str(nt, "kind"), "notify", "%s", *v);
+		cr_expect(strncmp(str(nt, "address"), "0x", 2) == 0, "%s", *v);
+		json_decref(root);
+	}
+}
+
+Test(wait, rwlock_writer_waits_for_write_readers_hold_read)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "rwlock_writer", NULL);
+		json_t *root = dump(&f, *v);
+		fixture_kill(&f);
+		json_t *writer = task_by_future(root, "rwlock_writer::writer", 0);
+		cr_assert_not_null(writer, "%s", *v);
+		json_t *w = json_object_get(writer, "wait");
+		cr_expect_str_eq(str(w, "kind"), "rwlock", "%s", *v);
+		cr_expect_str_eq(str(w, "access"), "write", "%s", *v);
+		cr_expect_str_eq(str(w, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
+		/* (the address is the RwLock's; rustc may put its semaphore `s` at offset 0) */
+		for (size_t k = 0; k < 2; k++) {
+			json_t *r = task_by_future(root, "rwlock_writer::reader", k);
+			cr_assert_not_null(r, "%s: reader %zu", *v, k);
+			json_t *h = held_on(r, str(w, "address"));
+			cr_assert_not_null(h, "%s: reader %zu holds the RwLock the writer waits for", *v, k);
+			cr_expect_str_eq(str(h, "kind"), "rwlock_read", "%s", *v);
+			cr_expect_str_eq(str(h, "local"), "cfg", "%s", *v);
+			cr_expect_str_eq(str(h, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
+		}
+		json_decref(root);
+	}
+}
+
+/* The DOT line of an edge from node a to node b with a label, or NULL. */
+static const char *dot_edge(const char *dot, const char *a, const char *b, const char *label)
+{
+	char *needle = xasprintf("  %s -> %s [label=\"%s\"", a, b, label);
+	const char *p = strstr(dot, needle);
+	free(needle);
+	return p;
+}
+
+/* The id ("t0", "r1") of the node whose label starts with label, or NULL (caller frees). */
+static char *dot_node(const char *dot, const char *label)
+{
+	char *needle = xasprintf("label=\"%s", label);
+	const char *p = strstr(dot, needle);
+	free(needle);
+	if (!p)
+		return NULL;
+	const char *line = p;
+	while (line > dot && line[-1] != '\n')
+		line--;
+	while (*line == ' ')
+		line++;
+	size_t n = strcspn(line, " ");
+	return strndup(line, n);
+}
+
+Test(wait, graph_dot_on_abba)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "deadlock_abba", NULL);
+		json_t *root = dump(&f, *v);
+		char *pid = xasprintf("%d", (int)f.pid);
+		struct tool_result r;
+		tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--graph", "dot", NULL });
+		fixture_kill(&f);
+		cr_assert_eq(tool_exit_code(&r), 0, "%s: %s", *v, r.err);
+		const char *dot = r.out;
+		cr_expect(strncmp(dot, "digraph wait_for {", 18) == 0, "%s", *v);
+		json_t *a = task_by_future(root, "deadlock_abba::task_a", 0);
+		json_t *b = task_by_future(root, "deadlock_abba::task_b", 0);
+		cr_assert(a && b, "%s", *v);
+		char *la = xasprintf("Task %lld deadlock_abba::task_a", (long long)json_integer_value(json_object_get(a, "id")));
+		char *lb = xasprintf("Task %lld deadlock_abba::task_b", (long long)json_integer_value(json_object_get(b, "id")));
+		const char *addr1 = str(json_array_get(json_object_get(a, "held"), 0), "address");
+		const char *addr2 = str(json_array_get(json_object_get(b, "held"), 0), "address");
+		char *l1 = xasprintf("Mutex<deadlock_abba::Ledger> @ %s", addr1);
+		char *l2 = xasprintf("Mutex<deadlock_abba::Ledger> @ %s", addr2);
+		char *ta = dot_node(dot, la), *tb = dot_node(dot, lb), *m1 = dot_node(dot, l1), *m2 = dot_node(dot, l2);
+		cr_assert(ta && tb && m1 && m2, "%s: nodes for both tasks and both mutexes:\n%s", *v, dot);
+		/* a waits for mutex 2 held by b; b waits for mutex 1 held by a: all red. */
+		const char *edges[4][3] = { { ta, m2, "waits for" }, { m2, tb, "held by" },
+					    { tb, m1, "waits for" }, { m1, ta, "held by" } };
+		for (size_t k = 0; k < 4; k++) {
+			const char *e = dot_edge(dot, edges[k][0], edges[k][1], edges[k][2]);
+			cr_expect_not_null(e, "%s: edge %s -> %s %s:\n%s", *v, edges[k][0], edges[k][1], edges[k][2], dot);
+			if (e) {
+				size_t len = strcspn(e, "\n");
+				cr_expect(memmem(e, len, "color=red", 9) != NULL, "%s: deadlock edge in red", *v);
+			}
+		}
+		/* The main future awaits task_a: a join edge, not red. */
+		char *tm = dot_node(dot, "block_on deadlock_abba::main");
+		cr_assert_not_null(tm, "%s", *v);
+		const char *j = dot_edge(dot, tm, ta, "awaits join");
+		cr_expect_not_null(j, "%s", *v);
+		if (j)
+			cr_expect(memmem(j, strcspn(j, "\n"), "red", 3) == NULL, "%s", *v);
+		free(ta), free(tb), free(m1), free(m2), free(tm), free(la), free(lb), free(l1), free(l2);
+		tool_result_free(&r);
+		free(pid);
 		json_decref(root);
 	}
 }
