@@ -14,11 +14,14 @@ enum {
 	AI_EXIT_OK = 0,
 	AI_EXIT_FAILURE = 1, /* an error: the message says which */
 	AI_EXIT_USAGE = 2,   /* bad command line */
+	AI_EXIT_TESTS_FAILED = 101, /* `test`: some test failed (cargo test's own status) */
+	AI_EXIT_HANG = 124,  /* `test`, `run --fail-on-hang`: something hung (as timeout(1)) */
 };
 
 int ai_cmd_threads(int argc, char **argv);
 int ai_cmd_dump(int argc, char **argv);
 int ai_cmd_run(int argc, char **argv);
+int ai_cmd_test(int argc, char **argv);
 
 enum ai_format { AI_FORMAT_TEXT, AI_FORMAT_JSON };
 

@@ -14,6 +14,7 @@
  * the same address on two threads is reported once. */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ai/async.h"
@@ -195,16 +196,27 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 	ctx->as = as;
 	/* The runtime of each candidate: that of the frame it was found in. */
 	const char *frame_function[MAX_CANDIDATES];
+	size_t outermost = SIZE_MAX;
 	for (size_t i = 0; i < stack->count; i++) {
 		const struct ai_frame *frame = &stack->frames[i];
 		if (!is_block_on_frame(frame->location.function))
 			continue;
+		outermost = i;
 		size_t before = ctx->count;
 		ctx->frame = i;
 		struct ai_error *err = ai_frame_vars(as, frame, collect_var, ctx);
 		ai_error_destroy(err); /* a frame we cannot read has no root for us */
 		for (size_t c = before; c < ctx->count; c++)
 			frame_function[c] = frame->location.function;
+	}
+	/* block_on got the future as `Pin<&mut dyn Future>` (as #[tokio::test] passes it): the
+	 * future itself is a local of block_on's caller. */
+	if (ctx->count == 0 && outermost != SIZE_MAX && outermost + 1 < stack->count) {
+		ctx->frame = outermost + 1;
+		struct ai_error *err = ai_frame_vars(as, &stack->frames[outermost + 1], collect_var, ctx);
+		ai_error_destroy(err);
+		for (size_t c = 0; c < ctx->count; c++)
+			frame_function[c] = stack->frames[outermost].location.function;
 	}
 	bool taken[MAX_CANDIDATES] = { false };
 	for (size_t i = 0; i < ctx->count; i++) {

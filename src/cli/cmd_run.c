@@ -27,6 +27,10 @@ static void print_usage(FILE *out)
 		"      --dump-after DURATION  once DURATION has passed (e.g. 500ms, 5s, 2m), print\n"
 		"                             every task's await tree and every thread's stack\n"
 		"                             to stderr (as `dump` does) and let it go on\n"
+		"      --timeout DURATION     if PROGRAM has not finished after DURATION, print\n"
+		"                             the same dump to stderr (and go on waiting)\n"
+		"      --fail-on-hang         with --timeout: after the dump, kill PROGRAM and\n"
+		"                             exit with status 124 (as timeout(1))\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"  -h, --help                 show this help\n");
 }
@@ -74,16 +78,32 @@ static void dump_to_stderr(struct ai_target *target)
 	ai_snapshot_destroy(snapshot);
 }
 
+/* The --timeout argument as the user wrote it. */
+static const char *argv_duration(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--timeout=", 10) == 0)
+			return argv[i] + 10;
+	}
+	return "the timeout";
+}
+
 int ai_cmd_run(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "dump-after", required_argument, NULL, 'd' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "fail-on-hang", no_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t dump_after_ms = 0;
 	bool dump_after = false;
+	uint64_t timeout_ms = 0;
+	bool timeout = false, fail_on_hang = false;
 	struct ai_error *err;
 	int opt;
 	optind = 1;
@@ -95,6 +115,14 @@ int ai_cmd_run(int argc, char **argv)
 			if ((err = ai_parse_duration(optarg, &dump_after_ms)))
 				return ai_fail(err);
 			dump_after = true;
+			break;
+		case 't':
+			if ((err = ai_parse_duration(optarg, &timeout_ms)))
+				return ai_fail(err);
+			timeout = true;
+			break;
+		case 'F':
+			fail_on_hang = true;
 			break;
 		case 'C':
 			ai_color_option = optarg;
@@ -108,6 +136,14 @@ int ai_cmd_run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return ai_usage_error("run", "no program to run");
+	if (fail_on_hang && !timeout)
+		return ai_usage_error("run", "--fail-on-hang needs --timeout");
+	if (timeout && dump_after)
+		return ai_usage_error("run", "--dump-after and --timeout cannot be combined");
+	if (timeout) {
+		dump_after = true;
+		dump_after_ms = timeout_ms;
+	}
 
 	struct ai_target *target;
 	if ((err = ai_target_launch(argv + optind, &target)))
@@ -119,7 +155,19 @@ int ai_cmd_run(int argc, char **argv)
 	int status = 0;
 	err = ai_target_run(target, dump_after ? (int)dump_after_ms : -1, &event, &status);
 	if (!err && event == AI_RUN_TIMEOUT) {
+		if (timeout)
+			fprintf(stderr, "async-inspect: %s has not finished after %s: it hangs\n", argv[optind],
+				argv_duration(argc, argv));
 		dump_to_stderr(target);
+		if (fail_on_hang) {
+			kill(target->pid, SIGKILL);
+			while (!(err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)
+				;
+			ai_target_destroy(target);
+			if (err)
+				return ai_fail(err);
+			return AI_EXIT_HANG;
+		}
 		err = ai_target_run(target, -1, &event, &status);
 	}
 	if (err) {

@@ -17,6 +17,7 @@ struct command {
 static const struct command commands[] = {
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
+	{ "test", ai_cmd_test, "run a crate's tests; show where a hung test is stuck" },
 	{ "threads", ai_cmd_threads, "print every thread's native stack (live process or core file)" },
 };
 
@@ -38,6 +39,8 @@ static void print_help(FILE *out)
 		"  async-inspect threads --pid 1234\n"
 		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"
 		"  async-inspect run --dump-after 5s -- ./target/debug/my-app --port 8080\n"
+		"  async-inspect run --timeout 30s --fail-on-hang -- ./target/debug/my-app\n"
+		"  async-inspect test --timeout 60s -- --workspace\n"
 		"\n"
 		"Run 'async-inspect COMMAND --help' for a command's options; 'man async-inspect' for more.\n"
 		"The program must be built with debug info (the default for `cargo build`; for release\n"
