@@ -22,6 +22,24 @@ int ai_cmd_threads(int argc, char **argv);
 int ai_cmd_dump(int argc, char **argv);
 int ai_cmd_run(int argc, char **argv);
 int ai_cmd_test(int argc, char **argv);
+int ai_cmd_attach(int argc, char **argv);
+
+/* Watching a live target (`attach`, and `run` on a terminal): snapshots every interval, shown in
+ * the TUI or printed as dumps (src/cli/cmd_attach.c). */
+struct ai_monitor_options {
+	uint64_t interval_ms;
+	bool tui;
+	bool launched; /* `run`: signals are forwarded to the program; q asks kill or detach */
+};
+struct ai_monitor_result {
+	bool exited;   /* the target ended: status holds its wait status */
+	int status;
+	bool kill;     /* the user asked to kill it (run) */
+};
+struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_options *options,
+			    struct ai_monitor_result *result);
+/* The TUI unless --no-tui: when stdin and stdout are a terminal, or $AI_TUI_HEADLESS is set. */
+bool ai_monitor_wants_tui(bool no_tui);
 
 enum ai_format { AI_FORMAT_TEXT, AI_FORMAT_JSON };
 

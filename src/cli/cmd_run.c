@@ -21,7 +21,9 @@ static void print_usage(FILE *out)
 		"\n"
 		"Run PROGRAM under inspection. It keeps its own stdin, stdout, stderr and\n"
 		"environment; signals sent to it (Ctrl-C too) reach it as without us, and its exit\n"
-		"status becomes async-inspect's.\n"
+		"status becomes async-inspect's. On a terminal (and without --dump-after or\n"
+		"--timeout) it opens the live task view of `attach`; q then asks whether to kill\n"
+		"PROGRAM or detach and leave it running.\n"
 		"\n"
 		"Options:\n"
 		"      --dump-after DURATION  once DURATION has passed (e.g. 500ms, 5s, 2m), print\n"
@@ -153,6 +155,23 @@ int ai_cmd_run(int argc, char **argv)
 
 	enum ai_run_event event;
 	int status = 0;
+	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
+	if (!dump_after && ai_monitor_wants_tui(false)) {
+		struct ai_monitor_options monitor = { .interval_ms = 500, .tui = true, .launched = true };
+		struct ai_monitor_result result;
+		err = ai_monitor(target, &monitor, &result);
+		if (!err && result.kill && !result.exited) {
+			kill(target->pid, SIGKILL);
+			while (!(err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)
+				;
+			result.exited = !err;
+			result.status = status;
+		}
+		ai_target_destroy(target);
+		if (err)
+			return ai_fail(err);
+		return result.exited ? exit_like(result.status) : AI_EXIT_OK;
+	}
 	err = ai_target_run(target, dump_after ? (int)dump_after_ms : -1, &event, &status);
 	if (!err && event == AI_RUN_TIMEOUT) {
 		if (timeout)

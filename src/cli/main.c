@@ -15,6 +15,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "attach", ai_cmd_attach, "watch a running process: live task view (TUI) or periodic dumps" },
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
 	{ "test", ai_cmd_test, "run a crate's tests; show where a hung test is stuck" },
@@ -35,6 +36,7 @@ static void print_help(FILE *out)
 	fprintf(out,
 		"\n"
 		"Examples:\n"
+		"  async-inspect attach --pid 1234\n"
 		"  async-inspect dump --pid 1234\n"
 		"  async-inspect threads --pid 1234\n"
 		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"

@@ -1,0 +1,60 @@
+/* Live inspection, the model (no UI): a bounded history of snapshots of one running target, and
+ * every task followed across them by its identity, with when its await tree last changed and how
+ * often its state did. Memory stays flat however long it runs: the history is a ring buffer, and
+ * only tasks of the latest snapshot are kept. */
+#ifndef AI_LIVE_H
+#define AI_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ai/snapshot.h"
+
+/* What the latest snapshot says of one task, with what earlier ones said. */
+struct ai_live_task {
+	/* Identity: tokio tasks by runtime_address + id (the header address when no id); block_on
+	 * futures by thread + future address. */
+	bool block_on;
+	uint64_t runtime_address;
+	uint64_t key;   /* the id, or an address */
+	pid_t thread;
+	uint64_t tree_hash;    /* function, state, file and line of every await frame */
+	char status[16];       /* ai_live_task_state() of the latest sample */
+	int64_t first_seen_ms; /* captured_at_ms of the first snapshot it was in */
+	int64_t changed_ms;    /* captured_at_ms of the first snapshot with its current await tree */
+	unsigned transitions;  /* await tree or state changes observed between consecutive samples */
+	unsigned samples;      /* snapshots it was in */
+};
+
+struct ai_live {
+	struct ai_snapshot **ring; /* owned: the last ring_capacity snapshots; ring[head] is next to go */
+	size_t ring_capacity, ring_count, ring_head;
+	/* tasks[i] describes latest->tasks[i] (owned) */
+	struct ai_live_task *tasks;
+	size_t task_count, task_capacity;
+	uint64_t sample_count; /* snapshots added since creation */
+};
+
+/* history: how many snapshots to keep (at least 1). */
+struct ai_live *ai_live_create(size_t history);
+void ai_live_destroy(struct ai_live *live);
+/* Adds the newest snapshot (ownership passes to live; the oldest one may be freed). */
+void ai_live_add(struct ai_live *live, struct ai_snapshot *snapshot);
+/* The snapshot of the given age (0: the latest), or NULL. */
+const struct ai_snapshot *ai_live_snapshot(const struct ai_live *live, size_t age);
+
+/* How long the task's await tree has been as it is now, in ms: a lower bound (it may have changed
+ * any time after the last sample that saw it differently). */
+int64_t ai_live_unchanged_ms(const struct ai_live *live, size_t index);
+
+/* A word for what a task of a snapshot is doing: "deadlocked" (in a wait-for cycle), "running",
+ * "scheduled", "blocked" (idle on a known wait), "idle", "done", "block_on". */
+const char *ai_live_task_state(const struct ai_snapshot *snapshot, size_t index);
+/* The deepest await frame with a source line along the task's main chain, or NULL. */
+const struct ai_await_node *ai_live_await_point(const struct ai_snapshot_task *task);
+/* The hash ai_live uses to compare await trees. */
+uint64_t ai_live_tree_hash(const struct ai_await_node *tree);
+
+#endif

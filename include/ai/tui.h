@@ -1,0 +1,44 @@
+/* The interactive terminal UI (ncurses) over the live model. It sees snapshots and the model
+ * only; what it may do to the target goes through a source (src/cli/cmd_attach.c provides one
+ * over a live target, tests may provide their own). */
+#ifndef AI_TUI_H
+#define AI_TUI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ai/error.h"
+#include "ai/live.h"
+
+struct ai_tui_source {
+	/* Takes a snapshot and leaves the target running. */
+	struct ai_error *(*sample)(void *arg, struct ai_snapshot **ret);
+	/* Lets the target run for up to timeout_ms; sets *exited_ret when it has ended. */
+	struct ai_error *(*run)(void *arg, int timeout_ms, bool *exited_ret);
+	/* Stops (true) or resumes (false) the target for the `p` key. */
+	struct ai_error *(*set_paused)(void *arg, bool paused);
+	void *arg;
+};
+
+struct ai_tui_options {
+	uint64_t interval_ms;
+	bool launched;        /* `run`: q asks whether to kill or detach */
+	/* Headless mode (tests): "COLSxROWS", a virtual screen of that size drawn by ncurses with no
+	 * terminal; keys come from `keys` (C escapes \n, \e, \\ understood) and the final screen is
+	 * printed on stdout as text. One snapshot is taken first, and again at each `r`. */
+	const char *headless;
+	const char *keys;
+};
+
+enum ai_tui_end {
+	AI_TUI_DETACH,  /* q: leave the target running */
+	AI_TUI_KILL,    /* q then k (run only): kill it */
+	AI_TUI_EXITED,  /* the target ended and the user quit */
+};
+
+/* Runs the UI until the user quits. `live` (borrowed) receives every snapshot. The terminal is
+ * restored on every way out, signals and crashes included. */
+struct ai_error *ai_tui_run(struct ai_live *live, const struct ai_tui_source *source,
+			    const struct ai_tui_options *options, enum ai_tui_end *end_ret);
+
+#endif

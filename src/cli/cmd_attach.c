@@ -1,0 +1,222 @@
+/* `async-inspect attach`: watch a running process, in the TUI on a terminal, or as a dump printed
+ * every interval otherwise. ai_monitor() is shared with `run`. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ai/capture.h"
+#include "ai/cli.h"
+#include "ai/frontend.h"
+#include "ai/live.h"
+#include "ai/tui.h"
+#include "ai/util.h"
+
+/* Snapshots kept for the views: memory stays flat (see include/ai/live.h). */
+#define HISTORY 8
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: async-inspect attach --pid N [OPTIONS]\n"
+		"\n"
+		"Watch a running program: every task with where it is parked, what it waits on and\n"
+		"for how long, refreshed every interval. On a terminal this is an interactive view\n"
+		"(? shows its keys; q detaches and leaves the program running); otherwise, or with\n"
+		"--no-tui, a dump is printed every interval until the program exits or Ctrl-C\n"
+		"(which detaches, leaving it running).\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid N            the process to watch\n"
+		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
+		"      --no-tui           print a dump every interval instead of the interactive view\n"
+		"      --color WHEN       auto (default: on a terminal), always or never\n"
+		"  -h, --help             show this help\n");
+}
+
+struct monitor {
+	struct ai_target *target;   /* borrowed */
+	struct ai_capture *capture; /* owned */
+	int status;                 /* the wait status once the target exited */
+	bool exited;
+};
+
+static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
+{
+	struct monitor *m = arg;
+	if (m->exited)
+		return ai_error_create(AI_ERROR_TARGET_EXITED, "the program has exited");
+	return ai_capture_dump(m->capture, AI_CAPTURE_RESUME, NULL, ret);
+}
+
+static struct ai_error *monitor_run(void *arg, int timeout_ms, bool *exited_ret)
+{
+	struct monitor *m = arg;
+	enum ai_run_event event = AI_RUN_EXITED;
+	struct ai_error *err = m->exited ? NULL : ai_target_run(m->target, timeout_ms, &event, &m->status);
+	if (err)
+		return err;
+	if (event == AI_RUN_EXITED)
+		m->exited = true;
+	*exited_ret = m->exited;
+	return NULL;
+}
+
+static struct ai_error *monitor_set_paused(void *arg, bool paused)
+{
+	struct monitor *m = arg;
+	if (m->exited)
+		return NULL;
+	return paused ? ai_target_stop(m->target) : ai_target_resume(m->target);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = 1;
+}
+
+/* --no-tui: a dump every interval on stdout. */
+static struct ai_error *print_loop(struct monitor *m, const struct ai_monitor_options *options)
+{
+	if (!options->launched) {
+		/* Ctrl-C ends the watch, not the process we are attached to; we then detach. */
+		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+		for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
+			struct sigaction sa;
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = on_interrupt;
+			sigemptyset(&sa.sa_mask);
+			sigaction(sigs[i], &sa, NULL);
+		}
+	}
+	struct ai_live *live = ai_live_create(1);
+	struct ai_text_options text = { .color = ai_use_color(stdout), .locals = true };
+	struct ai_error *err = NULL;
+	while (!interrupted && !m->exited) {
+		struct ai_snapshot *snapshot;
+		if ((err = monitor_sample(m, &snapshot))) {
+			if (err->code == AI_ERROR_TARGET_EXITED && !options->launched) {
+				ai_error_destroy(err); /* it ended while we read it */
+				err = NULL;
+				m->exited = true;
+			}
+			break;
+		}
+		ai_live_add(live, snapshot);
+		printf("==== snapshot %" PRIu64 " (pause %" PRIu64 "us)\n", live->sample_count, snapshot->pause_us);
+		ai_print_dump_text(stdout, snapshot, &text);
+		fflush(stdout);
+		bool exited;
+		if ((err = monitor_run(m, (int)options->interval_ms, &exited)))
+			break;
+	}
+	ai_live_destroy(live);
+	return err;
+}
+
+struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_options *options,
+			    struct ai_monitor_result *result)
+{
+	struct monitor m = { .target = target };
+	struct ai_error *err = ai_capture_create(target, &m.capture);
+	if (err)
+		return err;
+	memset(result, 0, sizeof(*result));
+	interrupted = 0;
+	if (options->tui) {
+		struct ai_live *live = ai_live_create(HISTORY);
+		struct ai_tui_source source = { monitor_sample, monitor_run, monitor_set_paused, &m };
+		struct ai_tui_options tui = {
+			.interval_ms = options->interval_ms,
+			.launched = options->launched,
+			.headless = getenv("AI_TUI_HEADLESS"),
+			.keys = getenv("AI_TUI_KEYS"),
+		};
+		enum ai_tui_end end = AI_TUI_DETACH;
+		err = ai_tui_run(live, &source, &tui, &end);
+		ai_live_destroy(live);
+		result->kill = end == AI_TUI_KILL;
+	} else {
+		err = print_loop(&m, options);
+	}
+	ai_capture_destroy(m.capture);
+	result->exited = m.exited;
+	result->status = m.status;
+	return err;
+}
+
+bool ai_monitor_wants_tui(bool no_tui)
+{
+	if (no_tui)
+		return false;
+	const char *headless = getenv("AI_TUI_HEADLESS");
+	if (headless && *headless)
+		return true;
+	return isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+}
+
+int ai_cmd_attach(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "no-tui", no_argument, NULL, 'n' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ai_monitor_options options = { .interval_ms = 500 };
+	bool no_tui = false;
+	int pid = 0, opt;
+	struct ai_error *err;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+p:i:h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if ((err = ai_parse_pid(optarg, &pid)))
+				return ai_fail(err);
+			break;
+		case 'i':
+			if ((err = ai_parse_duration(optarg, &options.interval_ms)))
+				return ai_fail(err);
+			if (options.interval_ms < 10)
+				return ai_usage_error("attach", "interval %s is too short (at least 10ms)", optarg);
+			break;
+		case 'n':
+			no_tui = true;
+			break;
+		case 'C':
+			ai_color_option = optarg;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return AI_EXIT_OK;
+		default:
+			return ai_usage_error("attach", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
+	if (!pid)
+		return ai_usage_error("attach", "no process: give --pid N");
+	options.tui = ai_monitor_wants_tui(no_tui);
+
+	ai_target_install_signal_handlers();
+	struct ai_target *target;
+	if ((err = ai_target_attach(pid, &target)))
+		return ai_fail(err);
+	struct ai_monitor_result result;
+	err = ai_monitor(target, &options, &result);
+	ai_target_destroy(target); /* detaches: the program goes on without us */
+	if (err)
+		return ai_fail(err);
+	if (result.exited)
+		fprintf(stderr, "async-inspect: process %d has exited\n", pid);
+	return AI_EXIT_OK;
+}

@@ -1,0 +1,176 @@
+/* The live model over hand-made snapshots: tasks followed by identity, the lower bound of how long
+ * an await tree has been unchanged, state transitions, and the bounded ring buffer. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "ai/live.h"
+#include "ai/util.h"
+
+#define RUNTIME 0x7000
+
+/* A snapshot at `ms` with tokio tasks ids[i] parked at lines[i] (status idle). */
+static struct ai_snapshot *make(int64_t ms, const uint64_t *ids, const int *lines, size_t n)
+{
+	struct ai_snapshot *s = ai_snapshot_create();
+	s->captured_at_ms = ms;
+	for (size_t i = 0; i < n; i++) {
+		struct ai_snapshot_task *t = ai_snapshot_add_task(s);
+		t->id = ids[i];
+		t->has_id = true;
+		t->runtime_address = RUNTIME;
+		t->address = 0x1000 * (i + 1) + ms; /* addresses do not identify tokio tasks */
+		t->kind = xstrdup("task");
+		t->status = xstrdup("idle");
+		t->tree.function = xstrdup("app::worker");
+		t->tree.state = xstrdup("Suspend0");
+		t->tree.file = xstrdup("/src/app.rs");
+		t->tree.line = lines[i];
+		struct ai_await_node *leaf = ai_await_node_add_child(&t->tree);
+		leaf->type = xstrdup("tokio::time::Sleep");
+		leaf->leaf = true;
+	}
+	return s;
+}
+
+static size_t index_of(const struct ai_live *live, uint64_t id)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(live, 0);
+	for (size_t i = 0; i < s->task_count; i++) {
+		if (s->tasks[i].id == id)
+			return i;
+	}
+	cr_assert_fail("task %llu not in the latest snapshot", (unsigned long long)id);
+	return 0;
+}
+
+Test(live, unchanged_tree_duration_grows_and_resets_on_change)
+{
+	struct ai_live *live = ai_live_create(4);
+	ai_live_add(live, make(1000, (uint64_t[]){ 1, 2 }, (int[]){ 10, 20 }, 2));
+	cr_expect_eq(ai_live_unchanged_ms(live, index_of(live, 1)), 0);
+	/* Reordered, task 2 moved on. */
+	ai_live_add(live, make(1500, (uint64_t[]){ 2, 1 }, (int[]){ 21, 10 }, 2));
+	cr_expect_eq(ai_live_unchanged_ms(live, index_of(live, 1)), 500);
+	cr_expect_eq(ai_live_unchanged_ms(live, index_of(live, 2)), 0);
+	cr_expect_eq(live->tasks[index_of(live, 2)].transitions, 1);
+	cr_expect_eq(live->tasks[index_of(live, 1)].transitions, 0);
+	ai_live_add(live, make(3800, (uint64_t[]){ 1, 2 }, (int[]){ 10, 21 }, 2));
+	cr_expect_eq(ai_live_unchanged_ms(live, index_of(live, 1)), 2800);
+	cr_expect_eq(ai_live_unchanged_ms(live, index_of(live, 2)), 2300);
+	cr_expect_eq(live->tasks[index_of(live, 1)].samples, 3);
+	cr_expect_eq(live->tasks[index_of(live, 1)].first_seen_ms, 1000);
+	ai_live_destroy(live);
+}
+
+Test(live, new_and_vanished_tasks)
+{
+	struct ai_live *live = ai_live_create(2);
+	ai_live_add(live, make(0, (uint64_t[]){ 1, 2 }, (int[]){ 10, 20 }, 2));
+	ai_live_add(live, make(100, (uint64_t[]){ 3 }, (int[]){ 20 }, 1));
+	cr_expect_eq(live->task_count, 1);
+	cr_expect_eq(live->tasks[0].first_seen_ms, 100);
+	cr_expect_eq(live->tasks[0].samples, 1);
+	/* Task 1 comes back: it is new again (its history went with it). */
+	ai_live_add(live, make(200, (uint64_t[]){ 3, 1 }, (int[]){ 20, 10 }, 2));
+	cr_expect_eq(live->tasks[index_of(live, 1)].first_seen_ms, 200);
+	cr_expect_eq(ai_live_unchanged_ms(live, index_of(live, 3)), 100);
+	ai_live_destroy(live);
+}
+
+Test(live, same_id_in_another_runtime_is_another_task)
+{
+	struct ai_live *live = ai_live_create(2);
+	ai_live_add(live, make(0, (uint64_t[]){ 1 }, (int[]){ 10 }, 1));
+	struct ai_snapshot *s = make(700, (uint64_t[]){ 1 }, (int[]){ 10 }, 1);
+	s->tasks[0].runtime_address = RUNTIME + 8;
+	ai_live_add(live, s);
+	cr_expect_eq(ai_live_unchanged_ms(live, 0), 0);
+	cr_expect_eq(live->tasks[0].samples, 1);
+	ai_live_destroy(live);
+}
+
+Test(live, block_on_roots_by_thread_and_future)
+{
+	struct ai_live *live = ai_live_create(2);
+	for (int round = 0; round < 3; round++) {
+		struct ai_snapshot *s = ai_snapshot_create();
+		s->captured_at_ms = 1000 * round;
+		for (int i = 0; i < 2; i++) {
+			struct ai_snapshot_task *t = ai_snapshot_add_task(s);
+			t->kind = xstrdup("block_on");
+			t->thread = 100 + i;
+			t->address = 0x5000; /* same future address on two threads' stacks */
+			t->tree.function = xstrdup("app::main");
+			t->tree.line = round == 2 && i == 1 ? 9 : 5;
+			t->tree.file = xstrdup("/src/main.rs");
+		}
+		ai_live_add(live, s);
+	}
+	cr_expect_eq(live->task_count, 2);
+	cr_expect_eq(ai_live_unchanged_ms(live, 0), 2000);
+	cr_expect_eq(ai_live_unchanged_ms(live, 1), 0);
+	cr_expect_eq(live->tasks[1].transitions, 1);
+	cr_expect_str_eq(live->tasks[0].status, "block_on");
+	ai_live_destroy(live);
+}
+
+Test(live, state_transitions_and_states)
+{
+	struct ai_live *live = ai_live_create(3);
+	const char *statuses[] = { "idle", "running", "running", "idle", "completed" };
+	for (int round = 0; round < 5; round++) {
+		struct ai_snapshot *s = make(round * 10, (uint64_t[]){ 7 }, (int[]){ 10 }, 1);
+		free(s->tasks[0].status);
+		s->tasks[0].status = xstrdup(statuses[round]);
+		ai_live_add(live, s);
+	}
+	cr_expect_eq(live->tasks[0].transitions, 3); /* idle->running, running->idle, idle->done */
+	cr_expect_str_eq(live->tasks[0].status, "done");
+	cr_expect_eq(ai_live_unchanged_ms(live, 0), 40); /* the tree itself never changed */
+	struct ai_snapshot *s = make(0, (uint64_t[]){ 1, 2 }, (int[]){ 10, 20 }, 2);
+	struct ai_wait wait = { .kind = "sleep" };
+	s->tasks[0].wait = &wait;
+	cr_expect_str_eq(ai_live_task_state(s, 0), "blocked");
+	cr_expect_str_eq(ai_live_task_state(s, 1), "idle");
+	s->deadlocks = xcalloc(1, sizeof(*s->deadlocks));
+	s->deadlocks[0].tasks = xcalloc(1, sizeof(size_t));
+	s->deadlocks[0].tasks[0] = 1;
+	s->deadlocks[0].count = 1;
+	s->deadlock_count = s->deadlock_capacity = 1;
+	cr_expect_str_eq(ai_live_task_state(s, 1), "deadlocked");
+	s->tasks[0].wait = NULL;
+	ai_snapshot_destroy(s);
+	ai_live_destroy(live);
+}
+
+Test(live, ring_buffer_keeps_the_last_n)
+{
+	struct ai_live *live = ai_live_create(3);
+	for (int i = 0; i < 1000; i++)
+		ai_live_add(live, make(i, (uint64_t[]){ 1 }, (int[]){ 10 }, 1));
+	cr_expect_eq(live->ring_count, 3);
+	cr_expect_eq(live->sample_count, 1000);
+	cr_expect_eq(ai_live_snapshot(live, 0)->captured_at_ms, 999);
+	cr_expect_eq(ai_live_snapshot(live, 2)->captured_at_ms, 997);
+	cr_expect_null(ai_live_snapshot(live, 3));
+	cr_expect_eq(ai_live_unchanged_ms(live, 0), 999);
+	ai_live_destroy(live);
+}
+
+Test(live, await_point_is_the_deepest_frame_with_a_line)
+{
+	struct ai_snapshot *s = make(0, (uint64_t[]){ 1 }, (int[]){ 10 }, 1);
+	struct ai_await_node *inner = &s->tasks[0].tree.children[0];
+	free(inner->type);
+	inner->type = NULL;
+	inner->leaf = false;
+	inner->function = xstrdup("app::inner");
+	inner->file = xstrdup("/src/inner.rs");
+	inner->line = 42;
+	ai_await_node_add_child(inner)->type = xstrdup("Sleep");
+	const struct ai_await_node *at = ai_live_await_point(&s->tasks[0]);
+	cr_assert_not_null(at);
+	cr_expect_eq(at->line, 42);
+	cr_expect_neq(ai_live_tree_hash(&s->tasks[0].tree), 0);
+	ai_snapshot_destroy(s);
+}
