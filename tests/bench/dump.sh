@@ -20,14 +20,15 @@ time_ms() {
 }
 
 echo "$tokio many_tasks: medians of $runs runs (ms)"
-printf '%9s %10s %10s %10s %10s %12s\n' tasks dump pause found gdb-bt dump/gdb
+printf '%9s %10s %10s %10s %10s %10s %12s\n' tasks dump-text dump-json pause found gdb-bt text/gdb
 for n in 10 1000 20000 100000; do
 	coproc FIX { exec "$exe" "$n"; }
 	read -r _ pid <&"${FIX[0]}"
-	walls=() pauses=() gdbs=()
+	walls=() jsons=() pauses=() gdbs=()
 	found=0
 	for ((i = 0; i < runs; i++)); do
-		walls+=("$(time_ms "$bin" dump --pid "$pid" --format json)")
+		walls+=("$(time_ms "$bin" dump --pid "$pid")")
+		jsons+=("$(time_ms "$bin" dump --pid "$pid" --format json)")
 		json=$("$bin" dump --pid "$pid" --format json --no-locals)
 		pauses+=("$(sed -n 's/^  "pause_us": \([0-9]*\).*/\1/p' <<<"$json")")
 		found=$(grep -c '"kind": "task"' <<<"$json" || true)
@@ -36,8 +37,9 @@ for n in 10 1000 20000 100000; do
 	kill "$FIX_PID"
 	wait "$FIX_PID" 2>/dev/null || true
 	w=$(printf '%s\n' "${walls[@]}" | median)
+	j=$(printf '%s\n' "${jsons[@]}" | median)
 	p=$(printf '%s\n' "${pauses[@]}" | median)
 	g=$(printf '%s\n' "${gdbs[@]}" | median)
-	printf '%9s %10s %10s %10s %10s %12s\n' "$n" "$w" "$(awk -v p="$p" 'BEGIN{printf "%.1f", p/1000}')" \
+	printf '%9s %10s %10s %10s %10s %10s %12s\n' "$n" "$w" "$j" "$(awk -v p="$p" 'BEGIN{printf "%.1f", p/1000}')" \
 		"$found" "$g" "$(awk -v a="$w" -v b="$g" 'BEGIN{printf "%.2f", a/b}')"
 done
