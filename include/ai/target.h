@@ -72,7 +72,8 @@ void ai_target_detach(struct ai_target *target);
 void ai_target_destroy(struct ai_target *target);
 
 /* Launching (`run`): forks and execs argv[0] under ptrace. The child keeps our stdin, stdout,
- * stderr and environment. */
+ * stderr, environment and signal mask. On success the signals `run` forwards stay blocked in
+ * our process until ai_target_forward_signals() is called, so none is lost in between. */
 struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret);
 
 enum ai_run_event {

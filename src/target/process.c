@@ -440,13 +440,17 @@ struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret)
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
 		return ai_error_from_errno(errno, "pipe");
 	fflush(NULL);
+	ai_registry_block_forwarded();
 	pid_t pid = fork();
 	if (pid < 0) {
+		int errnum = errno;
+		ai_registry_restore_mask();
 		close(pipe_fds[0]);
 		close(pipe_fds[1]);
-		return ai_error_from_errno(errno, "fork");
+		return ai_error_from_errno(errnum, "fork");
 	}
 	if (pid == 0) {
+		ai_registry_restore_mask();
 		close(pipe_fds[0]);
 		raise(SIGSTOP);
 		execvp(argv[0], argv);
@@ -468,6 +472,7 @@ struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret)
 		waitpid(pid, &status, 0);
 		close(pipe_fds[0]);
 		ai_target_destroy(t);
+		ai_registry_restore_mask();
 		return ai_error_from_errno(errnum, "cannot trace the launched program");
 	}
 	add_thread(t, pid);
@@ -486,6 +491,7 @@ struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret)
 			ai_registry_remove(pid);
 			t->thread_count = 0;
 			ai_target_destroy(t);
+			ai_registry_restore_mask();
 			return ai_error_create(errnum == ENOENT ? AI_ERROR_NOT_FOUND : AI_ERROR_OS,
 					       "cannot run %s: %s", argv[0], strerror(errnum));
 		}

@@ -139,9 +139,29 @@ void ai_target_install_signal_handlers(void)
 	}
 }
 
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+static sigset_t mask_before_launch;
+static bool forwarded_blocked;
+
+void ai_registry_block_forwarded(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&set, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &set, &mask_before_launch);
+	forwarded_blocked = true;
+}
+
+void ai_registry_restore_mask(void)
+{
+	if (forwarded_blocked)
+		sigprocmask(SIG_SETMASK, &mask_before_launch, NULL);
+	forwarded_blocked = false;
+}
+
 void ai_target_forward_signals(pid_t pid)
 {
-	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	ai_registry_set_forward_pid(pid);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
 		struct sigaction sa;
@@ -151,4 +171,6 @@ void ai_target_forward_signals(pid_t pid)
 		sigemptyset(&sa.sa_mask);
 		sigaction(forwarded[i], &sa, NULL);
 	}
+	/* A signal sent to us since the launch was held back: it is delivered (and forwarded) now. */
+	ai_registry_restore_mask();
 }

@@ -15,4 +15,10 @@ void ai_registry_detach_all(void);
 /* The pid whose signals are forwarded by `run` (0: none). */
 void ai_registry_set_forward_pid(pid_t pid);
 
+/* Launching: the signals `run` forwards are blocked from before the fork until
+ * ai_target_forward_signals() has its handlers in place, so that none sent to us in between is
+ * lost or kills us. The child restores the mask it had before (ai_registry_restore_mask). */
+void ai_registry_block_forwarded(void);
+void ai_registry_restore_mask(void);
+
 #endif
