@@ -56,6 +56,14 @@ void ai_await_decode(struct ai_async *as, uint64_t address, const struct ai_type
 struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
 				  struct ai_snapshot *snapshot);
 
+/* The cross-check and fallback of the list walk (DESIGN.md 5.5): every task header found by
+ * scanning writable anonymous memory and the heap for words equal to a known task vtable (the
+ * words of the executable's .data.rel.ro that point to a raw::poll<T, S>), validated as the walk
+ * validates a task. Sorted, unique, owned by the caller (NULL when none). Completed tasks whose
+ * JoinHandle is alive are found too. Bounded: 1 GiB scanned, 4M candidates. (tokio.c) */
+struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_ret,
+				       size_t *count_ret);
+
 /* Adds a "block_on" task for every future driven by block_on on a thread (#[tokio::main],
  * #[tokio::test], Runtime::block_on, futures::executor::block_on), found among the parameters
  * and locals of its stack frames. (roots.c) */

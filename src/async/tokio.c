@@ -1375,6 +1375,298 @@ static int compare_tasks(const void *a, const void *b)
 	return x->address < y->address ? -1 : x->address > y->address;
 }
 
+/* ---- Scanning memory for task headers (DESIGN.md 5.5) ----
+ *
+ * The fallback when no runtime handle is found, and a cross-check of the list walk in tests.
+ * Known vtables: the words of the executable's .data.rel.ro (read from the target: it is
+ * relocated) that point to a raw::poll<T, S> symbol are Vtable.poll fields. Then every aligned
+ * word of writable anonymous memory (and the heap) equal to a known vtable is a Header.vtable
+ * candidate, validated as the walk validates a node (vtable resolved, state, owner id, links,
+ * Stage). Bounded in bytes scanned and candidates. */
+
+#define TK_SCAN_MAX_BYTES (1ULL << 30)  /* writable memory scanned at most */
+#define TK_SCAN_MAX_CANDIDATES (1u << 22)
+#define TK_SCAN_CHUNK (1u << 20)        /* bytes read at a time */
+#define TK_SCAN_MAX_REFS (1ULL << 32)   /* a task with more references than this is no task */
+
+static int compare_addresses(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static size_t sort_unique(uint64_t *v, size_t n)
+{
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof(*v), compare_addresses);
+	size_t k = 1;
+	for (size_t i = 1; i < n; i++)
+		if (v[i] != v[k - 1])
+			v[k++] = v[i];
+	return k;
+}
+
+static bool sorted_contains(const uint64_t *v, size_t n, uint64_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid] == x)
+			return true;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* The runtime addresses of every raw::poll<T, S> symbol of the executable, sorted. (Another
+ * function named so would only add a word that points to no vtable: vtables are checked.) */
+static size_t poll_addresses(struct tk *tk, struct ai_elf_file *symbols, uint64_t **ret)
+{
+	ai_elf_file_find_symbol(symbols, 0); /* loads the symbol table */
+	uint64_t *v = NULL;
+	size_t count = 0, capacity = 0;
+	for (size_t i = 0; i < symbols->symbol_count; i++) {
+		struct ai_elf_symbol *sym = &symbols->symbols[i];
+		/* Both manglings spell identifiers as <length><name>: demangle only candidates. */
+		if (!sym->address || !sym->name || !strstr(sym->name, "4poll") ||
+		    !strstr(sym->name, "3raw") || !strstr(sym->name, "5tokio"))
+			continue;
+		/* Legacy mangling has no generic arguments ("...::raw::poll", then a hash); v0 has. */
+		const char *name = ai_elf_symbol_name(sym);
+		size_t len = strlen(TK_POLL_PREFIX) - 1;
+		if (!name || strncmp(name, TK_POLL_PREFIX, len) != 0 ||
+		    (name[len] != '\0' && name[len] != '<'))
+			continue;
+		AI_GROW(v, capacity, count + 1);
+		v[count++] = sym->address + tk->main->bias;
+	}
+	*ret = v;
+	return sort_unique(v, count);
+}
+
+/* Header and Vtable when no OwnedTasks type gave them: the Header type of raw::poll's unit. */
+static bool resolve_header_from_poll(struct tk *tk, uint64_t poll)
+{
+	if (tk->header_tried)
+		return tk->header_ok;
+	struct ai_symbolization sym;
+	struct ai_error *err = ai_debuginfo_symbolize(tk->as->di, poll, false, &sym);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	const struct ai_location *loc = sym.count ? &sym.locations[sym.count - 1] : NULL;
+	struct ai_dwarf_unit *unit = loc && loc->die_offset
+					     ? ai_dwarf_reader_unit_at(tk->reader, loc->die_offset)
+					     : NULL;
+	const struct ai_type *header = NULL;
+	if (unit)
+		err = ai_types_find(tk->as->types, unit->first_die,
+				    "tokio::runtime::task::core::Header", &header);
+	if (err || !header) {
+		ai_error_destroy(err);
+		return false;
+	}
+	header = tk_underlying(header);
+	if (!match_header(header, NULL))
+		return false;
+	return resolve_header(tk, header);
+}
+
+/* Task vtables: words of .data.rel.ro equal to a poll address, minus Vtable.poll's offset. */
+static size_t known_vtables(struct tk *tk, const uint64_t *polls, size_t poll_count,
+			    uint64_t **ret)
+{
+	*ret = NULL;
+	uint64_t addr, size;
+	struct ai_elf_file *files[] = { tk->main->elf, tk->main->symbols };
+	bool found = false;
+	for (size_t i = 0; i < AI_ARRAY_SIZE(files) && !found; i++)
+		found = files[i] && ai_elf_file_section(files[i], ".data.rel.ro", &addr, &size);
+	if (!found || size > TK_SCAN_MAX_BYTES)
+		return 0;
+	addr += tk->main->bias;
+	uint64_t start = (addr + 7) & ~7ULL, end = addr + size;
+	uint64_t *v = NULL;
+	size_t count = 0, capacity = 0;
+	uint64_t *buf = xmalloc(TK_SCAN_CHUNK);
+	for (uint64_t a = start; a + 8 <= end; a += TK_SCAN_CHUNK) {
+		size_t n = (size_t)AI_MIN((uint64_t)TK_SCAN_CHUNK, (end - a) & ~7ULL);
+		struct ai_error *err = read_mem(tk, buf, a, n);
+		if (err) {
+			ai_error_destroy(err);
+			continue;
+		}
+		for (size_t k = 0; k < n / 8; k++) {
+			uint64_t w = buf[k];
+			if (w < polls[0] || w > polls[poll_count - 1] ||
+			    !sorted_contains(polls, poll_count, w))
+				continue;
+			uint64_t vtable = a + 8 * k - tk->poll;
+			if (vtable >= start - tk->poll) {
+				AI_GROW(v, capacity, count + 1);
+				v[count++] = vtable;
+			}
+		}
+	}
+	free(buf);
+	*ret = v;
+	return sort_unique(v, count);
+}
+
+/* A candidate header: the task at `address`, read whole into tk's scratch. NULL if it is none. */
+static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const uint8_t **cell_ret)
+{
+	if (!plausible(address, 8))
+		return NULL;
+	uint8_t *cell = scratch(tk, tk->header_size);
+	struct ai_error *err = read_mem(tk, cell, address, tk->header_size);
+	if (err) {
+		ai_error_destroy(err);
+		return NULL;
+	}
+	uint64_t state = get_u64(cell, tk->header_state);
+	/* At least one reference (REF_ONE = 1 << 6), and not a pointer (e.g. free()'s links). */
+	if ((state >> 6) == 0 || (state >> 6) >= TK_SCAN_MAX_REFS)
+		return NULL;
+	if (tk->has_owner_id && get_u64(cell, tk->owner_id) == 0)
+		return NULL; /* never bound to an OwnedTasks: not a spawned task */
+	struct tk_vtable *vt = get_vtable(tk, get_u64(cell, tk->header_vtable));
+	if (!vt->valid)
+		return NULL;
+	cell = scratch(tk, vt->read_size);
+	err = read_mem(tk, cell, address, vt->read_size);
+	if (err) {
+		ai_error_destroy(err);
+		return NULL;
+	}
+	uint64_t next = get_u64(cell, vt->trailer + tk->next);
+	if (next && !plausible(next, 8))
+		return NULL;
+	if (tk->has_prev) {
+		uint64_t prev = get_u64(cell, vt->trailer + tk->prev);
+		if (prev && !plausible(prev, 8))
+			return NULL;
+	}
+	if (vt->has_stage) {
+		struct tk_loc payload;
+		bool has_payload;
+		if (!tk_variant(vt->stage_type, cell + vt->stage, vt->read_size - vt->stage, &payload,
+				&has_payload))
+			return NULL;
+	}
+	*cell_ret = cell;
+	return vt;
+}
+
+/* Writable anonymous memory (and the heap) worth scanning: not stacks, not files. */
+static bool scan_mapping(const struct ai_mapping *m)
+{
+	if (m->perms[0] != 'r' || m->perms[1] != 'w')
+		return false;
+	return !m->path || strcmp(m->path, "[heap]") == 0;
+}
+
+/* Every validated task header in memory, sorted and unique, into *ret (owned). */
+static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t **ret)
+{
+	*ret = NULL;
+	uint64_t *polls = NULL, *vtables = NULL, *hits = NULL;
+	size_t poll_count = poll_addresses(tk, symbols, &polls), vtable_count = 0;
+	size_t hit_count = 0, hit_capacity = 0, header_count = 0;
+	if (!poll_count)
+		goto out;
+	if (!tk->header_ok && !resolve_header_from_poll(tk, polls[0])) {
+		tk_warn(&tk->env, "no DWARF type tokio::runtime::task::core::Header for the tasks "
+			"of %s; memory is not scanned for tasks", tk->main->path);
+		goto out;
+	}
+	if (tk->header_size > 256)
+		goto out;
+	vtable_count = known_vtables(tk, polls, poll_count, &vtables);
+	if (!vtable_count)
+		goto out;
+	uint64_t lo = vtables[0], hi = vtables[vtable_count - 1], scanned = 0;
+	const struct ai_maps *maps = &tk->as->target->maps;
+	uint64_t *buf = xmalloc(TK_SCAN_CHUNK);
+	bool bounded = false;
+	for (size_t i = 0; i < maps->count && !bounded && !tk->exited; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		if (!scan_mapping(m))
+			continue;
+		for (uint64_t a = m->start; a < m->end && !bounded; a += TK_SCAN_CHUNK) {
+			size_t n = (size_t)AI_MIN((uint64_t)TK_SCAN_CHUNK, m->end - a);
+			if (scanned + n > TK_SCAN_MAX_BYTES) {
+				tk_warn(&tk->env, "the scan for tasks stopped after %" PRIu64 " bytes "
+					"of memory", scanned);
+				bounded = true;
+				break;
+			}
+			scanned += n;
+			struct ai_error *err = read_mem(tk, buf, a, n);
+			if (err) {
+				ai_error_destroy(err);
+				continue; /* (a mapping gone or not copied: others may do) */
+			}
+			for (size_t k = 0; k < n / 8; k++) {
+				uint64_t w = buf[k];
+				if (w < lo || w > hi || !sorted_contains(vtables, vtable_count, w))
+					continue;
+				if (hit_count >= TK_SCAN_MAX_CANDIDATES) {
+					tk_warn(&tk->env, "the scan for tasks stopped after %zu "
+						"candidates", hit_count);
+					bounded = true;
+					break;
+				}
+				AI_GROW(hits, hit_capacity, hit_count + 1);
+				hits[hit_count++] = a + 8 * k - tk->header_vtable;
+			}
+		}
+	}
+	free(buf);
+	hit_count = sort_unique(hits, hit_count);
+	for (size_t i = 0; i < hit_count; i++) {
+		const uint8_t *cell;
+		if (check_candidate(tk, hits[i], &cell))
+			hits[header_count++] = hits[i];
+	}
+out:
+	free(polls);
+	free(vtables);
+	if (!header_count) {
+		free(hits);
+		hits = NULL;
+	}
+	*ret = hits;
+	return header_count;
+}
+
+/* The fallback: tasks of no known runtime, from the scan. */
+static void tasks_from_scan(struct tk *tk, struct ai_elf_file *symbols)
+{
+	uint64_t *headers;
+	size_t count = scan_headers(tk, symbols, &headers);
+	if (!count)
+		return;
+	tk_warn(&tk->env, "tasks found by scanning memory: no runtime handle was found");
+	struct tk_runtime none = { .first_task = tk->snapshot->task_count };
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *cell;
+		struct tk_vtable *vt = check_candidate(tk, headers[i], &cell);
+		if (vt)
+			emit_task(tk, &none, vt, headers[i], cell);
+	}
+	free(headers);
+	struct ai_snapshot_task *tasks = tk->snapshot->tasks + none.first_task;
+	size_t n = tk->snapshot->task_count - none.first_task;
+	if (n > 1)
+		qsort(tasks, n, sizeof(*tasks), compare_tasks);
+}
+
 static void tk_deinit(struct tk *tk)
 {
 	for (size_t i = 0; i < tk->vtable_count; i++)
@@ -1390,8 +1682,8 @@ static void tk_deinit(struct tk *tk)
 	tk_env_deinit(&tk->env);
 }
 
-struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
-				  struct ai_snapshot *snapshot)
+/* Sets up a collection; the executable's symbols, or NULL when there is nothing to collect. */
+static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai_snapshot *snapshot)
 {
 	struct ai_module *main = ai_debuginfo_main_module(as->di);
 	/* Opens the module (bias, symbols) if nothing did yet. */
@@ -1400,7 +1692,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
 	if (!symbols || !as->dwarf)
 		return NULL;
-	struct tk tk = {
+	*tk = (struct tk){
 		.as = as,
 		.mem = as->target->memory,
 		.snapshot = snapshot,
@@ -1408,9 +1700,43 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		.reader = ai_dwarf_get_reader(as->dwarf),
 		.thread_count = as->target->thread_count,
 	};
-	tk.env.snapshot = snapshot;
-	tk.env.version = "(unknown version)";
-	scan_symbols(&tk, symbols);
+	tk->env.snapshot = snapshot;
+	tk->env.version = "(unknown version)";
+	scan_symbols(tk, symbols);
+	return symbols;
+}
+
+struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_ret,
+				       size_t *count_ret)
+{
+	*headers_ret = NULL;
+	*count_ret = 0;
+	struct ai_snapshot *snapshot = ai_snapshot_create(); /* (for warnings) */
+	struct tk tk;
+	struct ai_elf_file *symbols = tk_init(&tk, as, snapshot);
+	if (symbols) {
+		if (tk.has_context_symbol)
+			resolve_context(&tk); /* (the version, for warnings) */
+		*count_ret = scan_headers(&tk, symbols, headers_ret);
+	}
+	struct ai_error *err = NULL;
+	if (symbols && tk.exited)
+		err = ai_error_create(AI_ERROR_TARGET_EXITED, "process %d exited while its memory "
+				      "was scanned for tokio tasks", (int)as->target->pid);
+	if (symbols)
+		tk_deinit(&tk);
+	ai_snapshot_destroy(snapshot);
+	return err;
+}
+
+struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
+				  struct ai_snapshot *snapshot)
+{
+	struct tk tk;
+	struct ai_elf_file *symbols = tk_init(&tk, as, snapshot);
+	if (!symbols)
+		return NULL;
+	struct ai_module *main = tk.main;
 	if (!tk.has_context_symbol) {
 		/* No runtime in this executable (tokio without "rt" has no tasks either). */
 		tk_deinit(&tk);
@@ -1434,8 +1760,12 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		if (n > 1)
 			qsort(tasks, n, sizeof(*tasks), compare_tasks);
 	}
+	size_t runtimes = 0;
 	for (size_t i = 0; i < tk.runtime_count; i++)
-		snapshot->runtime_count += !tk.runtimes[i].dropped;
+		runtimes += !tk.runtimes[i].dropped;
+	snapshot->runtime_count += runtimes;
+	if (!runtimes && !tk.exited)
+		tasks_from_scan(&tk, symbols);
 	struct ai_error *err = NULL;
 	if (tk.exited)
 		err = ai_error_create(AI_ERROR_TARGET_EXITED, "process %d exited while its tokio "

@@ -521,3 +521,60 @@ Test(tokio, corrupt_task_is_skipped_with_a_warning)
 		fixture_kill(&f);
 	}
 }
+
+/* DESIGN.md 5.5: the task headers found by scanning memory for known vtables are exactly the ones
+ * the list walk finds (no task completed in these fixtures); and 20000 tasks for the newest. */
+static void expect_scan_equals_walk(const char *crate, const char *shape, const char *const *args)
+{
+	struct fixture f;
+	fixture_start(&f, crate, shape, args);
+	struct capture c;
+	memset(&c, 0, sizeof(c));
+	struct ai_error *err = ai_target_attach(f.pid, &c.target);
+	cr_assert_null(err, "%s", err ? err->message : "");
+	err = ai_target_stop(c.target);
+	cr_assert_null(err, "%s", err ? err->message : "");
+	ai_memory_set_caching(c.target->memory, true);
+	capture_collect(&c);
+	uint64_t *scanned = NULL;
+	size_t scanned_count = 0;
+	uint64_t t0 = ai_now_us();
+	err = ai_tokio_scan_headers(c.as, &scanned, &scanned_count);
+	uint64_t scan_us = ai_now_us() - t0;
+	cr_assert_null(err, "%s", err ? err->message : "");
+	const struct ai_snapshot *s = c.snapshot;
+	cr_expect_gt(s->task_count, 0, "%s %s", crate, shape);
+	uint64_t *walked = xcalloc(s->task_count + 1, sizeof(*walked));
+	for (size_t i = 0; i < s->task_count; i++)
+		walked[i] = s->tasks[i].address;
+	qsort(walked, s->task_count, sizeof(*walked), compare_u64);
+	cr_expect_eq(scanned_count, s->task_count, "%s %s: the scan finds %zu tasks, the walk %zu",
+		     crate, shape, scanned_count, s->task_count);
+	for (size_t i = 0; i < AI_MIN(scanned_count, s->task_count); i++)
+		if (scanned[i] != walked[i]) {
+			cr_expect_eq(scanned[i], walked[i], "%s %s: task %zu at 0x%" PRIx64 " (scan) "
+				     "vs 0x%" PRIx64 " (walk)", crate, shape, i, scanned[i], walked[i]);
+			break;
+		}
+	cr_log_info("%s %s: scan %.1f ms for %zu tasks (collect %.1f ms)", crate, shape,
+		    scan_us / 1000.0, scanned_count, c.collect_us / 1000.0);
+	free(walked);
+	free(scanned);
+	err = ai_target_resume(c.target);
+	cr_assert_null(err, "%s", err ? err->message : "");
+	capture_release(&c);
+	fixture_kill(&f);
+}
+
+Test(tokio, scan_equals_walk_every_version)
+{
+	const char *const args[] = { "1000", NULL };
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		expect_scan_equals_walk(*v, "nested", NULL);
+		expect_scan_equals_walk(*v, "many_tasks", args);
+		if (!v[1]) {
+			const char *const big[] = { "20000", NULL };
+			expect_scan_equals_walk(*v, "many_tasks", big);
+		}
+	}
+}
