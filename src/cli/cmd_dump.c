@@ -88,19 +88,8 @@ int ai_cmd_dump(int argc, char **argv)
 	if (optind < argc)
 		return ai_usage_error("dump", "unexpected argument '%s'", argv[optind]);
 
-	ai_target_install_signal_handlers();
-	struct ai_target *target;
-	if ((err = ai_open_target(&read_options.target, &target)))
-		return ai_fail(err);
-	struct ai_capture *capture;
 	struct ai_snapshot *snapshot = NULL;
-	err = ai_capture_create(target, &capture);
-	if (!err) {
-		err = ai_capture_dump(capture, AI_CAPTURE_DETACH, &async_options, &snapshot);
-		ai_capture_destroy(capture);
-	}
-	ai_target_destroy(target);
-	if (err)
+	if ((err = ai_snapshot_once(&read_options.target, &async_options, &snapshot)))
 		return ai_fail(err);
 	/* Large dumps are megabytes of text: write it in big blocks. */
 	static char out_buffer[1 << 16];

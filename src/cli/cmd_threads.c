@@ -54,19 +54,8 @@ int ai_cmd_threads(int argc, char **argv)
 	if (optind < argc)
 		return ai_usage_error("threads", "unexpected argument '%s'", argv[optind]);
 
-	ai_target_install_signal_handlers();
-	struct ai_target *target;
-	if ((err = ai_open_target(&read_options.target, &target)))
-		return ai_fail(err);
-	struct ai_capture *capture;
 	struct ai_snapshot *snapshot = NULL;
-	err = ai_capture_create(target, &capture);
-	if (!err) {
-		err = ai_capture_threads(capture, AI_CAPTURE_DETACH, &snapshot);
-		ai_capture_destroy(capture);
-	}
-	ai_target_destroy(target);
-	if (err)
+	if ((err = ai_snapshot_once(&read_options.target, NULL, &snapshot)))
 		return ai_fail(err);
 	if (read_options.format == AI_FORMAT_JSON) {
 		ai_print_threads_json(stdout, snapshot);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ai/async.h"
+#include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/util.h"
 
@@ -133,4 +135,23 @@ int ai_usage_error(const char *command, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'async-inspect %s --help')\n", command);
 	return AI_EXIT_USAGE;
+}
+
+struct ai_error *ai_snapshot_once(const struct ai_target_options *target_options,
+				  const struct ai_async_options *async_options, struct ai_snapshot **ret)
+{
+	ai_target_install_signal_handlers();
+	struct ai_target *target;
+	struct ai_error *err = ai_open_target(target_options, &target);
+	if (err)
+		return err;
+	struct ai_capture *capture;
+	err = ai_capture_create(target, &capture);
+	if (!err) {
+		err = async_options ? ai_capture_dump(capture, AI_CAPTURE_DETACH, async_options, ret)
+				    : ai_capture_threads(capture, AI_CAPTURE_DETACH, ret);
+		ai_capture_destroy(capture);
+	}
+	ai_target_destroy(target);
+	return err;
 }
