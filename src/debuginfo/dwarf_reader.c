@@ -78,6 +78,17 @@ static inline uint8_t rd_u8(struct cursor *c)
 	return *c->p++;
 }
 
+static inline uint64_t rd_uleb(struct cursor *c);
+
+/* The index of an indexed form (strx*, addrx*): fixed-size forms are numbered consecutively from
+ * their 1-byte form x1, the others (strx, addrx and the GNU forms) are ULEB128. */
+static inline uint64_t rd_form_index(struct cursor *c, uint64_t form, uint64_t x1)
+{
+	if (form >= x1 && form <= x1 + 3)
+		return rd_uN(c, (size_t)(form - x1 + 1));
+	return rd_uleb(c);
+}
+
 static inline uint64_t rd_uleb(struct cursor *c)
 {
 	uint64_t v = 0;
@@ -368,12 +379,7 @@ static bool read_form(struct ai_dwarf_reader *r, struct cursor *c, uint16_t form
 	case DW_FORM_addrx2:
 	case DW_FORM_addrx3:
 	case DW_FORM_addrx4: {
-		uint64_t index = form == DW_FORM_addrx || form == DW_FORM_GNU_addr_index
-					 ? rd_uleb(c)
-					 : rd_uN(c, form == DW_FORM_addrx1   ? 1
-						    : form == DW_FORM_addrx2 ? 2
-						    : form == DW_FORM_addrx3 ? 3
-									     : 4);
+		uint64_t index = rd_form_index(c, form, DW_FORM_addrx1);
 		if (!c->bad && indexed_address(r, unit, index, &a->u))
 			a->cls = AI_DWARF_CLASS_ADDRESS;
 		break;
@@ -442,12 +448,7 @@ static bool read_form(struct ai_dwarf_reader *r, struct cursor *c, uint16_t form
 	case DW_FORM_strx2:
 	case DW_FORM_strx3:
 	case DW_FORM_strx4: {
-		uint64_t index = form == DW_FORM_strx || form == DW_FORM_GNU_str_index
-					 ? rd_uleb(c)
-					 : rd_uN(c, form == DW_FORM_strx1   ? 1
-						    : form == DW_FORM_strx2 ? 2
-						    : form == DW_FORM_strx3 ? 3
-									    : 4);
+		uint64_t index = rd_form_index(c, form, DW_FORM_strx1);
 		bool found = true;
 		uint64_t off = c->bad ? 0 : indexed_string_offset(r, unit, index, &found);
 		if (found)
