@@ -6,6 +6,7 @@
 #   make deps       install the Debian packages we need (apt-get; a no-op when all are there)
 #   make install    install the binary and man page under PREFIX (default /usr/local)
 #   make bench      run the benchmarks in tests/bench
+#   make soak       a TUI session at 10 Hz on a busy program for SOAK_SECONDS (default 180)
 
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -32,7 +33,7 @@ TEST_BIN = $(BUILD)/ai-tests
 FIXTURES = $(BUILD)/fixtures
 SAN_BUILD = $(BUILD)/san
 
-.PHONY: all demo check test test-san deps install bench fixtures clean
+.PHONY: all demo check test test-san deps install bench soak fixtures clean
 
 all: $(BIN)
 
@@ -78,6 +79,10 @@ demo: deps
 bench: $(BIN) fixtures
 	@tests/bench/threads.sh $(BIN) $(FIXTURES)
 	@tests/bench/dump.sh $(BIN) $(FIXTURES)
+
+SOAK_SECONDS ?= 180
+soak: $(BIN) fixtures
+	@tests/bench/soak.sh $(BIN) $(FIXTURES) $(SOAK_SECONDS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
