@@ -14,10 +14,10 @@ CC ?= gcc
 PKGS = libdwarf libelf libunwind-generic libunwind-ptrace jansson ncursesw
 
 CPPFLAGS += -Iinclude -I/usr/include/libdwarf -D_GNU_SOURCE
+# CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build needs is kept apart so that
+# setting them on the command line cannot drop the warnings or the sanitizers.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
-CFLAGS += $(SANFLAGS)
-LDFLAGS += $(SANFLAGS)
+WARNFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
 LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz
 
 SRC = $(sort $(wildcard src/*/*.c))
@@ -38,14 +38,14 @@ SAN_BUILD = $(BUILD)/san
 all: $(BIN)
 
 $(BIN): $(OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	$(CC) $(LDFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
