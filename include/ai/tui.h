@@ -27,7 +27,8 @@ struct ai_tui_options {
 			       * view (borrowed); NULL when its output is not captured */
 	/* Headless mode (tests): "COLSxROWS", a virtual screen of that size drawn by ncurses with no
 	 * terminal; keys come from `keys` (C escapes \n, \e, \\ understood, and \<Name> for Up, Down, Left,
-	 * Right, PgUp, PgDn, Home, End, Enter, Esc, Bs, F1) and the final screen is
+	 * Right, PgUp, PgDn, Home, End, Enter, Esc, Bs, F1; \<Ready> lets the target run until the
+	 * `output` file has a line starting with "ready", then takes a snapshot) and the final screen is
 	 * printed on stdout as text. One snapshot is taken first, and again at each `r`. */
 	const char *headless;
 	const char *keys;

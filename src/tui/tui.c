@@ -391,6 +391,34 @@ static void handle_key(struct tui *tui, int key)
 
 /* ---- The loops ---- */
 
+/* Headless only: lets the target run until its output file has a line starting with "ready" (what
+ * the fixtures print once in the state under test), then takes a snapshot. */
+#define KEY_READY (KEY_MAX + 1)
+
+static void wait_for_ready(struct tui *tui)
+{
+	const char *path = tui->options->output;
+	uint64_t deadline = ai_now_us() + 60 * 1000000ULL;
+	bool ready = false;
+	while (path && !ready && !tui->exited && ai_now_us() < deadline) {
+		char *text = ai_read_small_file(path, NULL);
+		ready = text && (strncmp(text, "ready", 5) == 0 || strstr(text, "\nready"));
+		free(text);
+		bool exited = false;
+		struct ai_error *err = ready ? NULL : tui->source->run(tui->source->arg, 50, &exited);
+		if (err) {
+			snprintf(tui->message, sizeof(tui->message), "%s", err->message);
+			ai_error_destroy(err);
+			return;
+		}
+		tui->exited = exited;
+	}
+	if (!ready)
+		snprintf(tui->message, sizeof(tui->message), "no ready line in the output");
+	else
+		take_sample(tui);
+}
+
 /* "jj\nq" with C escapes -> keys; \<Name> for a named key (\<Home>, \<PgDn>...). */
 static size_t parse_keys(const char *script, int *keys, size_t max)
 {
@@ -401,6 +429,7 @@ static size_t parse_keys(const char *script, int *keys, size_t max)
 		{ "Up", KEY_UP },       { "Down", KEY_DOWN },   { "Left", KEY_LEFT },   { "Right", KEY_RIGHT },
 		{ "PgUp", KEY_PPAGE },  { "PgDn", KEY_NPAGE },  { "Home", KEY_HOME },   { "End", KEY_END },
 		{ "Enter", KEY_ENTER }, { "Esc", 27 },          { "Bs", KEY_BACKSPACE }, { "F1", KEY_F(1) },
+		{ "Ready", KEY_READY },
 	};
 	size_t n = 0;
 	for (const char *p = script; *p && n < max; p++) {
@@ -458,7 +487,10 @@ static struct ai_error *run_headless(struct tui *tui)
 	size_t count = parse_keys(tui->options->keys ? tui->options->keys : "", keys, AI_ARRAY_SIZE(keys));
 	tui_draw(tui);
 	for (size_t i = 0; i < count && !tui->quit; i++) {
-		handle_key(tui, keys[i]);
+		if (keys[i] == KEY_READY)
+			wait_for_ready(tui);
+		else
+			handle_key(tui, keys[i]);
 		tui_draw(tui);
 	}
 	/* The virtual screen as text, trailing blanks trimmed. */

@@ -333,18 +333,14 @@ static void graph_lines(struct tui *tui, struct tui_lines *l)
 		for (size_t k = 0; k < d->count; k++) {
 			const struct ai_deadlock_edge *e = &d->edges[k];
 			const struct ai_snapshot_task *from = &s->tasks[e->from];
-			const struct ai_await_node *at = ai_live_await_point(from);
-			char where[256] = "";
-			if (at)
-				snprintf(where, sizeof(where), " at %s:%d", ai_short_path(at->file), at->line);
 			if (e->held)
-				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s%s waits for %s, held by %s as `%s`",
-					 task_label(s, e->from, a, sizeof(a)), task_future(from), where,
-					 wait_text(e->wait), task_label(s, e->to, b, sizeof(b)),
-					 e->held->local ? e->held->local : "?");
+				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s  waits for `%s` held by %s: %s",
+					 task_label(s, e->from, a, sizeof(a)), task_future(from),
+					 e->held->local ? e->held->local : "?", task_label(s, e->to, b, sizeof(b)),
+					 wait_text(e->wait));
 			else
-				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s%s joins %s (%s)",
-					 task_label(s, e->from, a, sizeof(a)), task_future(from), where,
+				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s  joins %s: %s",
+					 task_label(s, e->from, a, sizeof(a)), task_future(from),
 					 task_label(s, e->to, b, sizeof(b)), wait_text(e->wait));
 		}
 	}
