@@ -528,23 +528,27 @@ static struct ai_error *run_terminal(struct tui *tui)
 	tui_colors_init();
 	take_sample(tui);
 	struct ai_error *err = NULL;
+	/* Drawn again only after a sample, a key or the program's end: building the lines of
+	 * 20000 tasks every 50ms would cost more than the sampling. */
+	bool redraw = true;
 	while (!tui->quit) {
 		if (quit_requested) {
 			tui->quit = true;
 			tui->end = tui->exited ? AI_TUI_EXITED : AI_TUI_DETACH;
 			break;
 		}
-		if (!tui->paused && !tui->exited && ai_now_us() >= tui->next_sample_us)
+		if (!tui->paused && !tui->exited && ai_now_us() >= tui->next_sample_us) {
 			take_sample(tui);
-		tui_draw(tui);
-		if (tui->paused || tui->exited) {
-			timeout(100);
-		} else {
-			timeout(0);
+			redraw = true;
 		}
+		if (redraw)
+			tui_draw(tui);
+		redraw = false;
+		timeout(tui->paused || tui->exited ? 100 : 0);
 		int key = getch();
 		if (key != ERR) {
 			handle_key(tui, key);
+			redraw = true;
 			continue;
 		}
 		if (tui->paused || tui->exited)
@@ -555,6 +559,7 @@ static struct ai_error *run_terminal(struct tui *tui)
 		if (exited) {
 			tui->exited = true;
 			snprintf(tui->message, sizeof(tui->message), "the program has exited (q quits)");
+			redraw = true;
 		}
 	}
 	restore_terminal();

@@ -232,7 +232,8 @@ void tui_rebuild_order(struct tui *tui)
 
 /* ---- The views ---- */
 
-static void task_list_lines(struct tui *tui, struct tui_lines *l)
+/* Rows [from, to) of tui->order. */
+static void task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
 {
 	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
 	if (!s) {
@@ -243,7 +244,7 @@ static void task_list_lines(struct tui *tui, struct tui_lines *l)
 		add(l, "%s", tui->live->task_count ? "(no task matches the filter: Esc clears it)" : "(no tasks)");
 		return;
 	}
-	for (size_t k = 0; k < tui->order_count; k++) {
+	for (size_t k = from; k < to && k < tui->order_count; k++) {
 		size_t i = tui->order[k];
 		const struct ai_snapshot_task *task = &s->tasks[i];
 		const struct ai_live_task *lt = &tui->live->tasks[i];
@@ -262,11 +263,11 @@ static int timeline_width(void)
 	return width > AI_LIVE_STATE_HISTORY ? AI_LIVE_STATE_HISTORY : width < 1 ? 1 : width;
 }
 
-static void timeline_lines(struct tui *tui, struct tui_lines *l)
+static void timeline_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
 {
 	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
 	int width = timeline_width();
-	for (size_t k = 0; s && k < tui->order_count; k++) {
+	for (size_t k = from; s && k < to && k < tui->order_count; k++) {
 		size_t i = tui->order[k];
 		const struct ai_live_task *lt = &tui->live->tasks[i];
 		char id[32];
@@ -274,7 +275,7 @@ static void timeline_lines(struct tui *tui, struct tui_lines *l)
 		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %.*s", id, lt->status, width,
 			 lt->history + AI_LIVE_STATE_HISTORY - width);
 	}
-	if (!l->count)
+	if (!tui->order_count)
 		add(l, "(no tasks)");
 }
 
@@ -579,13 +580,13 @@ void tui_view_lines(struct tui *tui, struct tui_lines *l)
 	switch (tui->view) {
 	case TUI_VIEW_TASKS:
 	case TUI_VIEW_QUIT:
-		task_list_lines(tui, l);
+		task_list_lines(tui, l, 0, tui->order_count);
 		break;
 	case TUI_VIEW_DETAILS:
 		details_lines(tui, l);
 		break;
 	case TUI_VIEW_TIMELINE:
-		timeline_lines(tui, l);
+		timeline_lines(tui, l, 0, tui->order_count);
 		break;
 	case TUI_VIEW_GRAPH:
 		graph_lines(tui, l);
@@ -729,38 +730,58 @@ void tui_draw(struct tui *tui)
 	view_title(tui, title, sizeof(title));
 	put_line(2, A_REVERSE, "%s", title);
 	struct tui_lines l = { 0 };
-	tui_view_lines(tui, &l);
 	size_t rows = tui_view_rows();
 	bool cursor = tui_view_has_cursor(tui->view);
-	if (cursor && tui_view_follows_task(tui->view)) {
-		for (size_t i = 0; i < l.count; i++) {
-			if (l.items[i].task == (long)tui->selected) {
-				tui->cursor = i;
+	/* The task list and timeline: only the rows on screen are built (20000 tasks...), the
+	 * cursor on the selected task. */
+	size_t first = 0; /* the index of l.items[0] among the view's lines */
+	if (tui_view_follows_task(tui->view)) {
+		tui->cursor = 0;
+		for (size_t k = 0; k < tui->order_count; k++) {
+			if (tui->order[k] == tui->selected) {
+				tui->cursor = k;
 				break;
 			}
 		}
-	}
-	if (tui->cursor >= l.count)
-		tui->cursor = l.count ? l.count - 1 : 0;
-	if (cursor) {
+		size_t count = tui->order_count ? tui->order_count : 1;
 		if (tui->cursor < tui->scroll)
 			tui->scroll = tui->cursor;
 		if (tui->cursor >= tui->scroll + rows)
 			tui->scroll = tui->cursor - rows + 1;
+		if (tui->scroll + rows > count)
+			tui->scroll = count > rows ? count - rows : 0;
+		first = tui->scroll;
+		if (tui->view == TUI_VIEW_TIMELINE)
+			timeline_lines(tui, &l, first, first + rows);
+		else
+			task_list_lines(tui, &l, first, first + rows);
+		if (!tui->order_count)
+			first = 0;
+	} else {
+		tui_view_lines(tui, &l);
+		if (tui->cursor >= l.count)
+			tui->cursor = l.count ? l.count - 1 : 0;
+		if (cursor) {
+			if (tui->cursor < tui->scroll)
+				tui->scroll = tui->cursor;
+			if (tui->cursor >= tui->scroll + rows)
+				tui->scroll = tui->cursor - rows + 1;
+		}
+		if (tui->scroll + rows > l.count)
+			tui->scroll = l.count > rows ? l.count - rows : 0;
 	}
-	if (tui->scroll + rows > l.count)
-		tui->scroll = l.count > rows ? l.count - rows : 0;
 	for (size_t r = 0; r < rows; r++) {
 		size_t i = tui->scroll + r;
 		int y = 3 + (int)r;
-		if (i >= l.count) {
+		if (i < first || i - first >= l.count) {
 			move(y, 0);
 			clrtoeol();
 			continue;
 		}
-		bool under = cursor && i == tui->cursor && (l.items[i].task >= 0 || l.items[i].frame ||
-							       tui->view == TUI_VIEW_DETAILS);
-		put_line(y, under ? A_REVERSE : l.items[i].attr, "%s", l.items[i].text);
+		const struct tui_line *line = &l.items[i - first];
+		bool under = cursor && i == tui->cursor && (line->task >= 0 || line->frame ||
+							    tui->view == TUI_VIEW_DETAILS);
+		put_line(y, under ? A_REVERSE : line->attr, "%s", line->text);
 	}
 	tui_lines_free(&l);
 	if (tui->view == TUI_VIEW_QUIT)
