@@ -147,14 +147,14 @@ static void act_page_up(struct tui *tui) { move_selection(tui, -PAGE); }
 static void act_home(struct tui *tui) { move_selection(tui, -ALL); }
 static void act_end(struct tui *tui) { move_selection(tui, ALL); }
 
-/* The first line of the details that is a frame with a source line. */
-static size_t first_frame_line(struct tui *tui)
+/* The first line of the view that opens something: a frame with a source line, or a task. */
+static size_t first_target_line(struct tui *tui)
 {
 	struct tui_lines l = { 0 };
 	tui_view_lines(tui, &l);
 	size_t first = 0;
 	for (size_t i = 0; i < l.count; i++) {
-		if (l.items[i].frame) {
+		if (l.items[i].frame || l.items[i].task >= 0) {
 			first = i;
 			break;
 		}
@@ -167,7 +167,7 @@ static void open_details(struct tui *tui, enum tui_view back)
 {
 	tui->details_back = back;
 	open_view(tui, TUI_VIEW_DETAILS);
-	tui->cursor = first_frame_line(tui);
+	tui->cursor = first_target_line(tui);
 }
 
 static void open_source(struct tui *tui, const struct ai_await_node *frame)
@@ -208,7 +208,7 @@ static void act_back(struct tui *tui)
 {
 	if (tui->view == TUI_VIEW_SOURCE) {
 		open_view(tui, TUI_VIEW_DETAILS);
-		tui->cursor = first_frame_line(tui);
+		tui->cursor = first_target_line(tui);
 	} else if (tui->view == TUI_VIEW_DETAILS) {
 		open_view(tui, tui->details_back);
 	} else if (tui->view == TUI_VIEW_TASKS && tui->filter[0]) {
@@ -226,7 +226,12 @@ static void toggle_view(struct tui *tui, enum tui_view view)
 
 static void act_help(struct tui *tui) { toggle_view(tui, TUI_VIEW_HELP); }
 static void act_timeline(struct tui *tui) { toggle_view(tui, TUI_VIEW_TIMELINE); }
-static void act_graph(struct tui *tui) { toggle_view(tui, TUI_VIEW_GRAPH); }
+static void act_graph(struct tui *tui)
+{
+	toggle_view(tui, TUI_VIEW_GRAPH);
+	if (tui->view == TUI_VIEW_GRAPH)
+		tui->cursor = first_target_line(tui);
+}
 static void act_threads(struct tui *tui) { toggle_view(tui, TUI_VIEW_THREADS); }
 
 static void act_output(struct tui *tui)

@@ -779,9 +779,7 @@ void tui_draw(struct tui *tui)
 			continue;
 		}
 		const struct tui_line *line = &l.items[i - first];
-		bool under = cursor && i == tui->cursor && (line->task >= 0 || line->frame ||
-							    tui->view == TUI_VIEW_DETAILS);
-		put_line(y, under ? A_REVERSE : line->attr, "%s", line->text);
+		put_line(y, cursor && i == tui->cursor ? A_REVERSE : line->attr, "%s", line->text);
 	}
 	tui_lines_free(&l);
 	if (tui->view == TUI_VIEW_QUIT)

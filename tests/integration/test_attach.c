@@ -250,14 +250,21 @@ Test(attach, graph_timeline_source_threads)
 	cr_expect(strstr(s, wf_b) != NULL, "%s in %s", wf_b, s);
 	free(s);
 
-	/* Enter on task b's edge of the cycle: its details, and Esc back to the graph. */
-	s = screen(&f, "gjjj\n");
+	/* The cursor starts on the first task of the cycle; Enter on the next, task b's edge: its
+	 * details, and Esc back to the graph. */
+	s = screen(&f, "gj\n");
 	char *head_b = xasprintf("task %s  deadlocked  runtime multi_thread", b);
 	cr_expect_str_eq(row(s, 3), head_b);
 	cr_expect(strstr(s, "holds: MutexGuard<Ledger> (books) in deadlock_abba::task_b") != NULL, "%s", s);
 	free(s);
-	s = screen(&f, "gjjj\n\\<Esc>");
+	s = screen(&f, "gj\n\\<Esc>");
 	cr_expect(strstr(row(s, 1), "[graph]") != NULL, "%s", s);
+	free(s);
+	s = screen(&f, "g\n");
+	char *head_a = xasprintf("task %s  deadlocked  runtime multi_thread", a);
+	cr_expect_str_eq(row(s, 3), head_a);
+	cr_expect(strstr(s, "holds: MutexGuard<Ledger> (ledger) in deadlock_abba::task_a") != NULL, "%s", s);
+	free(head_a);
 	free(s);
 
 	/* task_a: lock1, the barrier on the next line, lock2 where it is parked. */
