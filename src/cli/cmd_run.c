@@ -235,6 +235,9 @@ int ai_cmd_run(int argc, char **argv)
 
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
 	bool tui = !dump_after && ai_monitor_wants_tui(false);
+	if (output && !tui)
+		fprintf(stderr, "async-inspect: --output is for the interactive view; %s's output is left alone\n",
+			argv[optind]);
 	struct output_file out = { .fd = -1 };
 	if (tui && (err = output_open(&out, output, argv[optind])))
 		return ai_fail(err);
