@@ -30,6 +30,7 @@ struct ai_monitor_options {
 	uint64_t interval_ms;
 	bool tui;
 	bool launched; /* `run`: signals are forwarded to the program; q asks kill or detach */
+	const char *output; /* `run`: the file its stdout and stderr go to (borrowed), or NULL */
 };
 struct ai_monitor_result {
 	bool exited;   /* the target ended: status holds its wait status */

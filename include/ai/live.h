@@ -12,6 +12,9 @@
 
 #include "ai/snapshot.h"
 
+/* Samples of a task's state kept for the timeline: a fixed size, so memory stays flat. */
+#define AI_LIVE_STATE_HISTORY 64
+
 /* What the latest snapshot says of one task, with what earlier ones said. */
 struct ai_live_task {
 	/* Identity: tokio tasks by runtime_address + id (the header address when no id); block_on
@@ -26,6 +29,21 @@ struct ai_live_task {
 	int64_t changed_ms;    /* captured_at_ms of the first snapshot with its current await tree */
 	unsigned transitions;  /* await tree or state changes observed between consecutive samples */
 	unsigned samples;      /* snapshots it was in */
+	/* Its state in each of the last AI_LIVE_STATE_HISTORY samples, oldest first, the latest
+	 * last: ai_live_state_letter() of it, ' ' for samples taken before it was seen. */
+	char history[AI_LIVE_STATE_HISTORY];
+};
+
+/* The target process as /proc shows it (not a snapshot: read between them). */
+struct ai_live_process {
+	bool has_cpu;
+	double cpu_percent;    /* user + system CPU time over wall time between the last two reads
+				* (100 is one core busy); the target's stops count as time not running */
+	bool has_rss;
+	uint64_t rss_bytes;    /* resident set size (/proc/PID/statm) */
+	/* the previous read, for the delta */
+	bool has_previous;
+	uint64_t previous_ticks, previous_us;
 };
 
 struct ai_live {
@@ -35,6 +53,7 @@ struct ai_live {
 	struct ai_live_task *tasks;
 	size_t task_count, task_capacity;
 	uint64_t sample_count; /* snapshots added since creation */
+	struct ai_live_process process;
 };
 
 /* history: how many snapshots to keep (at least 1). */
@@ -54,6 +73,13 @@ int64_t ai_live_unchanged_ms(const struct ai_live *live, size_t index);
 const char *ai_live_task_state(const struct ai_snapshot *snapshot, size_t index);
 /* The deepest await frame with a source line along the task's main chain, or NULL. */
 const struct ai_await_node *ai_live_await_point(const struct ai_snapshot_task *task);
+/* One letter per state for the timeline: R running, S scheduled, B blocked, D deadlocked, I idle,
+ * O block_on, X done; '?' for anything else. */
+char ai_live_state_letter(const char *state);
+/* Reads /proc/PID/stat and /proc/PID/statm into live->process (CPU% from the change since the
+ * previous read). What cannot be read is left unknown (has_* false). */
+void ai_live_read_process(struct ai_live *live, pid_t pid);
+
 /* The hash ai_live uses to compare await trees. */
 uint64_t ai_live_tree_hash(const struct ai_await_node *tree);
 

@@ -121,6 +121,14 @@ struct ai_await_node {
 	size_t local_count, local_capacity;
 	struct ai_await_node *children;
 	size_t child_count, child_capacity;
+	/* Coroutines: every suspend point (.await) of the async fn or block, from its DWARF
+	 * (the Suspend0..N states), in source order. Loops and branches make that order an
+	 * approximation of progress, not a count of awaits done. */
+	size_t await_count;  /* Suspend states; 0 for nodes that are not coroutines */
+	size_t await_index;  /* 1-based place of the current suspend point in await_lines; 0 when
+			      * not suspended or its line is unknown (a point in a macro's source) */
+	int *await_lines;    /* await_count lines (owned), ascending; a point whose line is in a
+			      * macro's source rather than the function's file is 0, listed first */
 };
 
 struct ai_snapshot_task {

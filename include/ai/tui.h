@@ -23,8 +23,12 @@ struct ai_tui_source {
 struct ai_tui_options {
 	uint64_t interval_ms;
 	bool launched;        /* `run`: q asks whether to kill or detach */
+	const char *output;   /* `run`: the file the program's stdout and stderr go to, for the `o`
+			       * view (borrowed); NULL when its output is not captured */
 	/* Headless mode (tests): "COLSxROWS", a virtual screen of that size drawn by ncurses with no
-	 * terminal; keys come from `keys` (C escapes \n, \e, \\ understood) and the final screen is
+	 * terminal; keys come from `keys` (C escapes \n, \e, \\ understood, and \<Name> for Up, Down, Left,
+	 * Right, PgUp, PgDn, Home, End, Enter, Esc, Bs, F1; \<Ready> lets the target run until the
+	 * `output` file has a line starting with "ready", then takes a snapshot) and the final screen is
 	 * printed on stdout as text. One snapshot is taken first, and again at each `r`. */
 	const char *headless;
 	const char *keys;

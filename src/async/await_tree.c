@@ -726,6 +726,69 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 	}
 }
 
+/* Every suspend point of the coroutine in source order, and where the current one stands among
+ * them (include/ai/snapshot.h). A point is in the function's own file when its decl_file is the
+ * one of the Unresumed state (the fn's start); otherwise (join!, select!) its line is unknown. */
+struct await_point {
+	int line;
+	size_t suspend; /* N of SuspendN: evaluation order breaks ties on one line */
+};
+
+static int compare_await_points(const void *a, const void *b)
+{
+	const struct await_point *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->suspend < y->suspend ? -1 : x->suspend > y->suspend;
+}
+
+static bool suspend_number(const char *name, size_t *ret)
+{
+	if (!name || strncmp(name, "Suspend", 7) != 0 || name[7] < '0' || name[7] > '9')
+		return false;
+	char *end;
+	unsigned long n = strtoul(name + 7, &end, 10);
+	if (*end)
+		return false;
+	*ret = n;
+	return true;
+}
+
+static void set_await_points(struct ai_await_node *node, const struct ai_type *type,
+			     const struct ai_variant *current)
+{
+	const struct ai_variant *start = ai_type_find_variant(type, "Unresumed");
+	const char *own_file = start ? start->decl_file : NULL;
+	size_t count = 0, n;
+	for (size_t i = 0; i < type->variant_count; i++)
+		count += suspend_number(type->variants[i].name, &n);
+	if (!count)
+		return;
+	struct await_point *points = xcalloc(count, sizeof(*points));
+	size_t k = 0;
+	for (size_t i = 0; i < type->variant_count; i++) {
+		const struct ai_variant *v = &type->variants[i];
+		if (!suspend_number(v->name, &n))
+			continue;
+		bool own = v->decl_file && (own_file ? strcmp(v->decl_file, own_file) == 0
+					    : !macro_name(v->decl_file));
+		points[k].line = own ? (int)v->decl_line : 0;
+		points[k].suspend = n;
+		k++;
+	}
+	qsort(points, count, sizeof(*points), compare_await_points);
+	size_t current_n;
+	bool suspended = suspend_number(current->name, &current_n);
+	node->await_count = count;
+	node->await_lines = xcalloc(count, sizeof(*node->await_lines));
+	for (size_t i = 0; i < count; i++) {
+		node->await_lines[i] = points[i].line;
+		if (suspended && points[i].suspend == current_n && points[i].line > 0)
+			node->await_index = i + 1;
+	}
+	free(points);
+}
+
 static void decode_coroutine(struct decoder *d, uint64_t address, const struct ai_type *type,
 			     struct ai_await_node *node, unsigned depth, const struct view *parent)
 {
@@ -768,6 +831,7 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 		node->line = (int)variant->decl_line;
 		node->macro = macro_name(node->file);
 	}
+	set_await_points(node, type, variant);
 	const struct ai_type *vt;
 	err = member_type(type, &variant->member, &vt);
 	if (err) {

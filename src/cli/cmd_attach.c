@@ -134,6 +134,7 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.launched = options->launched,
+			.output = options->output,
 			.headless = getenv("AI_TUI_HEADLESS"),
 			.keys = getenv("AI_TUI_KEYS"),
 		};

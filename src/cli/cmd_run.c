@@ -1,5 +1,7 @@
 /* `async-inspect run`: launch a program under inspection. Its stdin, stdout, stderr and
  * environment stay its own, and its exit status becomes ours. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +35,10 @@ static void print_usage(FILE *out)
 		"                             the same dump to stderr (and go on waiting)\n"
 		"      --fail-on-hang         with --timeout: after the dump, kill PROGRAM and\n"
 		"                             exit with status 124 (as timeout(1))\n"
+		"      --output FILE          under the interactive view, where PROGRAM's stdout and\n"
+		"                             stderr go (default: $TMPDIR/async-inspect-PROGRAM-PID.log);\n"
+		"                             the o key shows its tail, and it keeps writing there\n"
+		"                             after a detach. Otherwise its output is left alone\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"  -h, --help                 show this help\n");
 }
@@ -80,6 +86,81 @@ static void dump_to_stderr(struct ai_target *target)
 	ai_snapshot_destroy(snapshot);
 }
 
+/* Under the TUI the program's stdout and stderr would garble the screen: they go to a file. It is
+ * opened before the launch (the default one under a temporary name, renamed once the pid is
+ * known) and our own stdout and stderr are swapped for it around the fork, so the program
+ * inherits it. */
+struct output_file {
+	char *path; /* owned */
+	int fd;
+	bool chosen; /* --output: the user's, not renamed */
+};
+
+static struct ai_error *output_open(struct output_file *out, const char *requested, const char *program)
+{
+	int fd;
+	char *path;
+	if (requested) {
+		path = xstrdup(requested);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	} else {
+		const char *dir = getenv("TMPDIR");
+		const char *base = strrchr(program, '/');
+		path = xasprintf("%s/async-inspect-%s-XXXXXX.log", dir && *dir ? dir : "/tmp", base ? base + 1 : program);
+		fd = mkostemps(path, 4, O_CLOEXEC);
+	}
+	if (fd < 0) {
+		struct ai_error *err = ai_error_from_errno(errno, path);
+		free(path);
+		return err;
+	}
+	out->path = path;
+	out->fd = fd;
+	out->chosen = requested != NULL;
+	return NULL;
+}
+
+static struct ai_error *launch_with_output(char **argv, struct output_file *out, struct ai_target **ret)
+{
+	fflush(stdout);
+	fflush(stderr);
+	int saved_out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	int saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (saved_out < 0 || saved_err < 0) {
+		int errnum = errno;
+		if (saved_out >= 0)
+			close(saved_out);
+		return ai_error_from_errno(errnum, "dup");
+	}
+	dup2(out->fd, STDOUT_FILENO);
+	dup2(out->fd, STDERR_FILENO);
+	struct ai_error *err = ai_target_launch(argv, ret);
+	dup2(saved_out, STDOUT_FILENO);
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_out);
+	close(saved_err);
+	close(out->fd);
+	out->fd = -1;
+	if (err) {
+		if (!out->chosen)
+			unlink(out->path);
+		return err;
+	}
+	if (!out->chosen) {
+		const char *base = strrchr(argv[0], '/');
+		const char *dir = getenv("TMPDIR");
+		char *named = xasprintf("%s/async-inspect-%s-%d.log", dir && *dir ? dir : "/tmp",
+					base ? base + 1 : argv[0], (int)(*ret)->pid);
+		if (rename(out->path, named) == 0) {
+			free(out->path);
+			out->path = named;
+		} else {
+			free(named);
+		}
+	}
+	return NULL;
+}
+
 /* The --timeout argument as the user wrote it. */
 static const char *argv_duration(int argc, char **argv)
 {
@@ -99,9 +180,11 @@ int ai_cmd_run(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "fail-on-hang", no_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *output = NULL;
 	uint64_t dump_after_ms = 0;
 	bool dump_after = false;
 	uint64_t timeout_ms = 0;
@@ -129,6 +212,9 @@ int ai_cmd_run(int argc, char **argv)
 		case 'C':
 			ai_color_option = optarg;
 			break;
+		case 'o':
+			output = optarg;
+			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -147,19 +233,32 @@ int ai_cmd_run(int argc, char **argv)
 		dump_after_ms = timeout_ms;
 	}
 
-	struct ai_target *target;
-	if ((err = ai_target_launch(argv + optind, &target)))
+	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
+	bool tui = !dump_after && ai_monitor_wants_tui(false);
+	if (output && !tui)
+		fprintf(stderr, "async-inspect: --output is for the interactive view; %s's output is left alone\n",
+			argv[optind]);
+	struct output_file out = { .fd = -1 };
+	if (tui && (err = output_open(&out, output, argv[optind])))
 		return ai_fail(err);
+	struct ai_target *target;
+	err = tui ? launch_with_output(argv + optind, &out, &target) : ai_target_launch(argv + optind, &target);
+	if (err) {
+		free(out.path);
+		return ai_fail(err);
+	}
 	ai_target_install_signal_handlers();
 	ai_target_forward_signals(target->pid);
 
 	enum ai_run_event event;
 	int status = 0;
-	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
-	if (!dump_after && ai_monitor_wants_tui(false)) {
-		struct ai_monitor_options monitor = { .interval_ms = 500, .tui = true, .launched = true };
+	if (tui) {
+		struct ai_monitor_options monitor = { .interval_ms = 500, .tui = true, .launched = true,
+						      .output = out.path };
 		struct ai_monitor_result result;
 		err = ai_monitor(target, &monitor, &result);
+		fprintf(stderr, "async-inspect: the output of %s is in %s\n", argv[optind], out.path);
+		free(out.path);
 		if (!err && result.kill && !result.exited) {
 			kill(target->pid, SIGKILL);
 			while (!(err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)

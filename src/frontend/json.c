@@ -148,6 +148,16 @@ static json_t *node_json(const struct ai_await_node *node)
 		"children", children);
 	if (node->macro)
 		json_object_set_new(obj, "macro", json_string(node->macro));
+	if (node->await_count) {
+		json_t *lines = json_array();
+		for (size_t i = 0; i < node->await_count; i++)
+			json_array_append_new(lines, node->await_lines[i] > 0 ?
+					      json_integer(node->await_lines[i]) : json_null());
+		json_object_set_new(obj, "awaits", json_pack("{s:I, s:o, s:o}",
+			"count", (json_int_t)node->await_count,
+			"current", node->await_index ? json_integer((json_int_t)node->await_index) : json_null(),
+			"lines", lines));
+	}
 	if (node->leaf)
 		json_object_set_new(obj, "leaf", json_true());
 	if (node->wait)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ai/live.h"
 #include "ai/util.h"
@@ -106,6 +107,61 @@ const char *ai_live_task_state(const struct ai_snapshot *snapshot, size_t index)
 	return "idle";
 }
 
+char ai_live_state_letter(const char *state)
+{
+	static const struct {
+		const char *state;
+		char letter;
+	} letters[] = {
+		{ "running", 'R' }, { "scheduled", 'S' }, { "blocked", 'B' }, { "deadlocked", 'D' },
+		{ "idle", 'I' },    { "block_on", 'O' },  { "done", 'X' },
+	};
+	for (size_t i = 0; i < AI_ARRAY_SIZE(letters); i++) {
+		if (strcmp(state, letters[i].state) == 0)
+			return letters[i].letter;
+	}
+	return '?';
+}
+
+void ai_live_read_process(struct ai_live *live, pid_t pid)
+{
+	struct ai_live_process *p = &live->process;
+	p->has_cpu = p->has_rss = false;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	uint64_t now_us = ai_now_us();
+	char *stat = ai_read_small_file(path, NULL);
+	/* utime and stime are fields 14 and 15; the name (field 2) may hold spaces and parentheses,
+	 * so count from its last ')'. */
+	const char *rest = stat ? strrchr(stat, ')') : NULL;
+	unsigned long long utime, stime;
+	if (rest && sscanf(rest + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+			   &stime) == 2) {
+		uint64_t ticks = utime + stime;
+		long hz = sysconf(_SC_CLK_TCK);
+		if (p->has_previous && now_us > p->previous_us && ticks >= p->previous_ticks && hz > 0) {
+			p->cpu_percent = (double)(ticks - p->previous_ticks) * 1e8 / (double)hz /
+					 (double)(now_us - p->previous_us);
+			p->has_cpu = true;
+		}
+		p->has_previous = true;
+		p->previous_ticks = ticks;
+		p->previous_us = now_us;
+	} else {
+		p->has_previous = false;
+	}
+	free(stat);
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	char *statm = ai_read_small_file(path, NULL);
+	unsigned long long pages;
+	long page_size = sysconf(_SC_PAGESIZE);
+	if (statm && sscanf(statm, "%*u %llu", &pages) == 1 && page_size > 0) {
+		p->rss_bytes = pages * (uint64_t)page_size;
+		p->has_rss = true;
+	}
+	free(statm);
+}
+
 static void identify(struct ai_live_task *lt, const struct ai_snapshot_task *task)
 {
 	memset(lt, 0, sizeof(*lt));
@@ -153,12 +209,17 @@ void ai_live_add(struct ai_live *live, struct ai_snapshot *snapshot)
 		const struct ai_live_task *key = lt;
 		struct ai_live_task **found = old_count ? bsearch(&key, sorted, old_count, sizeof(*sorted),
 								  compare_identity) : NULL;
+		char letter = ai_live_state_letter(lt->status);
 		if (!found) {
 			lt->first_seen_ms = lt->changed_ms = snapshot->captured_at_ms;
 			lt->samples = 1;
+			memset(lt->history, ' ', sizeof(lt->history));
+			lt->history[AI_LIVE_STATE_HISTORY - 1] = letter;
 			continue;
 		}
 		const struct ai_live_task *prev = *found;
+		memcpy(lt->history, prev->history + 1, AI_LIVE_STATE_HISTORY - 1);
+		lt->history[AI_LIVE_STATE_HISTORY - 1] = letter;
 		lt->first_seen_ms = prev->first_seen_ms;
 		lt->samples = prev->samples + 1;
 		lt->transitions = prev->transitions;

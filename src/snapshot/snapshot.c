@@ -54,6 +54,7 @@ void ai_await_node_deinit(struct ai_await_node *node)
 	free(node->file);
 	free(node->macro);
 	free(node->error);
+	free(node->await_lines);
 	memset(node, 0, sizeof(*node));
 }
 

@@ -1,8 +1,7 @@
 /* The ncurses TUI: a screen manager (layout, main loop, terminal setup and restore) with a
  * key-to-action table, over views that draw the live model (src/tui/views.c). */
-#define NCURSES_WIDECHAR 1
-#include <curses.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +86,7 @@ static void take_sample(struct tui *tui)
 	if (had)
 		selected = tui->live->tasks[tui->selected];
 	ai_live_add(tui->live, snapshot);
+	ai_live_read_process(tui->live, snapshot->pid);
 	if (had) {
 		for (size_t i = 0; i < tui->live->task_count; i++) {
 			const struct ai_live_task *t = &tui->live->tasks[i];
@@ -99,51 +99,162 @@ static void take_sample(struct tui *tui)
 	}
 	if (tui->selected >= tui->live->task_count)
 		tui->selected = tui->live->task_count ? tui->live->task_count - 1 : 0;
+	tui_rebuild_order(tui);
 }
 
 /* ---- Actions and the key table ---- */
 
+static void open_view(struct tui *tui, enum tui_view view)
+{
+	tui->view = view;
+	tui->scroll = 0;
+	tui->cursor = 0;
+}
+
 static void move_selection(struct tui *tui, long delta)
 {
-	if (tui->view == TUI_VIEW_DETAILS || tui->view == TUI_VIEW_HELP) {
-		long scroll = (long)tui->scroll + delta;
-		tui->scroll = scroll < 0 ? 0 : (size_t)scroll;
+	if (tui_view_follows_task(tui->view)) {
+		size_t pos = 0;
+		for (size_t k = 0; k < tui->order_count; k++) {
+			if (tui->order[k] == tui->selected)
+				pos = k;
+		}
+		long p = (long)pos + delta;
+		if (p >= (long)tui->order_count)
+			p = (long)tui->order_count - 1;
+		if (p < 0)
+			p = 0;
+		if (tui->order_count)
+			tui->selected = tui->order[p];
 		return;
 	}
-	long n = (long)tui->live->task_count;
-	long s = (long)tui->selected + delta;
-	if (s >= n)
-		s = n - 1;
-	if (s < 0)
-		s = 0;
-	tui->selected = (size_t)s;
+	if (tui_view_has_cursor(tui->view)) {
+		long c = (long)tui->cursor + delta;
+		tui->cursor = c < 0 ? 0 : (size_t)c; /* drawing clamps it to the last line */
+		return;
+	}
+	long scroll = (long)tui->scroll + delta;
+	tui->scroll = scroll < 0 ? 0 : (size_t)scroll;
 }
+
+#define PAGE ((long)tui_view_rows())
+#define ALL (LONG_MAX / 4)
 
 static void act_down(struct tui *tui) { move_selection(tui, 1); }
 static void act_up(struct tui *tui) { move_selection(tui, -1); }
-static void act_page_down(struct tui *tui) { move_selection(tui, LINES > 4 ? LINES - 4 : 1); }
-static void act_page_up(struct tui *tui) { move_selection(tui, -(LINES > 4 ? LINES - 4 : 1)); }
-static void act_home(struct tui *tui) { move_selection(tui, -(long)tui->live->task_count - (long)tui->scroll); }
-static void act_end(struct tui *tui) { move_selection(tui, (long)tui->live->task_count); }
+static void act_page_down(struct tui *tui) { move_selection(tui, PAGE); }
+static void act_page_up(struct tui *tui) { move_selection(tui, -PAGE); }
+static void act_home(struct tui *tui) { move_selection(tui, -ALL); }
+static void act_end(struct tui *tui) { move_selection(tui, ALL); }
 
-static void act_details(struct tui *tui)
+/* The first line of the view that opens something: a frame with a source line, or a task. */
+static size_t first_target_line(struct tui *tui)
 {
-	if (tui->view == TUI_VIEW_TASKS && tui->live->task_count) {
-		tui->view = TUI_VIEW_DETAILS;
-		tui->scroll = 0;
+	struct tui_lines l = { 0 };
+	tui_view_lines(tui, &l);
+	size_t first = 0;
+	for (size_t i = 0; i < l.count; i++) {
+		if (l.items[i].frame || l.items[i].task >= 0) {
+			first = i;
+			break;
+		}
 	}
+	tui_lines_free(&l);
+	return first;
+}
+
+static void open_details(struct tui *tui, enum tui_view back)
+{
+	tui->details_back = back;
+	open_view(tui, TUI_VIEW_DETAILS);
+	tui->cursor = first_target_line(tui);
+}
+
+static void open_source(struct tui *tui, const struct ai_await_node *frame)
+{
+	snprintf(tui->source_file, sizeof(tui->source_file), "%s", frame->file);
+	tui->source_line = frame->line;
+	open_view(tui, TUI_VIEW_SOURCE);
+	long top = (long)frame->line - 1 - (long)tui_view_rows() / 2;
+	tui->scroll = top > 0 ? (size_t)top : 0;
+}
+
+static void act_enter(struct tui *tui)
+{
+	if (tui_view_follows_task(tui->view)) {
+		if (tui->order_count)
+			open_details(tui, tui->view == TUI_VIEW_QUIT ? TUI_VIEW_TASKS : tui->view);
+		return;
+	}
+	if (tui->view != TUI_VIEW_DETAILS && tui->view != TUI_VIEW_GRAPH)
+		return;
+	struct tui_lines l = { 0 };
+	tui_view_lines(tui, &l);
+	const struct tui_line *line = tui->cursor < l.count ? &l.items[tui->cursor] : NULL;
+	if (tui->view == TUI_VIEW_DETAILS && line && line->frame)
+		open_source(tui, line->frame);
+	else if (tui->view == TUI_VIEW_GRAPH && line && line->task >= 0) {
+		tui->selected = (size_t)line->task;
+		open_details(tui, TUI_VIEW_GRAPH);
+	} else {
+		snprintf(tui->message, sizeof(tui->message), "%s",
+			 tui->view == TUI_VIEW_DETAILS ? "Enter on a frame line (one with file:line) shows its source"
+						       : "Enter on a task line shows its details");
+	}
+	tui_lines_free(&l);
 }
 
 static void act_back(struct tui *tui)
 {
-	tui->view = TUI_VIEW_TASKS;
-	tui->scroll = 0;
+	if (tui->view == TUI_VIEW_SOURCE) {
+		open_view(tui, TUI_VIEW_DETAILS);
+		tui->cursor = first_target_line(tui);
+	} else if (tui->view == TUI_VIEW_DETAILS) {
+		open_view(tui, tui->details_back);
+	} else if (tui->view == TUI_VIEW_TASKS && tui->filter[0]) {
+		tui->filter[0] = '\0';
+		tui_rebuild_order(tui);
+	} else {
+		open_view(tui, TUI_VIEW_TASKS);
+	}
 }
 
-static void act_help(struct tui *tui)
+static void toggle_view(struct tui *tui, enum tui_view view)
 {
-	tui->view = tui->view == TUI_VIEW_HELP ? TUI_VIEW_TASKS : TUI_VIEW_HELP;
-	tui->scroll = 0;
+	open_view(tui, tui->view == view ? TUI_VIEW_TASKS : view);
+}
+
+static void act_help(struct tui *tui) { toggle_view(tui, TUI_VIEW_HELP); }
+static void act_timeline(struct tui *tui) { toggle_view(tui, TUI_VIEW_TIMELINE); }
+static void act_graph(struct tui *tui)
+{
+	toggle_view(tui, TUI_VIEW_GRAPH);
+	if (tui->view == TUI_VIEW_GRAPH)
+		tui->cursor = first_target_line(tui);
+}
+static void act_threads(struct tui *tui) { toggle_view(tui, TUI_VIEW_THREADS); }
+
+static void act_output(struct tui *tui)
+{
+	toggle_view(tui, TUI_VIEW_OUTPUT);
+	if (tui->view == TUI_VIEW_OUTPUT)
+		tui->scroll = (size_t)ALL; /* the tail: drawing clamps it to the last page */
+}
+
+static void act_sort(struct tui *tui)
+{
+	tui->sort = (tui->sort + 1) % TUI_SORT_COUNT;
+	tui_rebuild_order(tui);
+	snprintf(tui->message, sizeof(tui->message), "sorted by %s", tui_sort_names[tui->sort]);
+}
+
+static void act_filter(struct tui *tui)
+{
+	if (!tui_view_follows_task(tui->view))
+		open_view(tui, TUI_VIEW_TASKS);
+	tui->filtering = true;
+	tui->filter[0] = '\0';
+	tui_rebuild_order(tui);
 }
 
 static void act_refresh(struct tui *tui)
@@ -192,17 +303,25 @@ static void act_quit(struct tui *tui)
 }
 
 const struct tui_key tui_keys[] = {
-	{ "j Down", "next task (details, help: scroll)", act_down },
-	{ "k Up", "previous task", act_up },
-	{ "PgDn PgUp", "a page down / up", act_page_down },
-	{ "g Home", "first task", act_home },
-	{ "G End", "last task", act_end },
-	{ "Enter d", "details of the task: await tree, locals, wait", act_details },
-	{ "Esc Left", "back to the task list", act_back },
+	{ "j Down", "next task; in details and graph the next line; elsewhere scroll", act_down },
+	{ "k Up", "previous task or line", act_up },
+	{ "PgDn Space", "a page down", act_page_down },
+	{ "PgUp", "a page up", act_page_up },
+	{ "Home", "first task or line", act_home },
+	{ "End G", "last task or line", act_end },
+	{ "Enter d Right", "details of the task (await tree, progress, locals, wait); on a frame of the "
+			   "details: its source; on a task of the graph: its details", act_enter },
+	{ "Esc Left h", "back (the task list: clears the filter)", act_back },
+	{ "s", "sort by the next key: id, state, blocked-for, await point, future", act_sort },
+	{ "/", "filter: tasks whose function, await point or wait contains the text (Enter keeps it, Esc clears)", act_filter },
+	{ "t", "timeline: each task's state in every sample kept", act_timeline },
+	{ "g", "wait-for graph: deadlock cycles and who waits for whom", act_graph },
+	{ "T", "threads: native stacks, and the task each worker is polling", act_threads },
+	{ "o", "output of the program (run: its stdout and stderr go to a file)", act_output },
 	{ "r", "take a snapshot now", act_refresh },
 	{ "p", "pause / resume the program", act_pause },
-	{ "?", "this help", act_help },
-	{ "q", "quit (attach: detach, the program goes on; run: asks)", act_quit },
+	{ "? F1", "this help", act_help },
+	{ "q", "quit (attach: detach, the program goes on; run: asks); in a view: back", act_quit },
 	{ NULL, NULL, NULL },
 };
 
@@ -213,10 +332,16 @@ static void (*action_for(int key))(struct tui *)
 	case 'k': case KEY_UP: return act_up;
 	case KEY_NPAGE: case ' ': return act_page_down;
 	case KEY_PPAGE: return act_page_up;
-	case 'g': case KEY_HOME: return act_home;
+	case KEY_HOME: return act_home;
 	case 'G': case KEY_END: return act_end;
-	case '\n': case '\r': case KEY_ENTER: case 'd': case KEY_RIGHT: return act_details;
+	case '\n': case '\r': case KEY_ENTER: case 'd': case KEY_RIGHT: return act_enter;
 	case 27: case KEY_LEFT: case KEY_BACKSPACE: case 'h': return act_back;
+	case 's': return act_sort;
+	case '/': return act_filter;
+	case 't': return act_timeline;
+	case 'g': return act_graph;
+	case 'T': return act_threads;
+	case 'o': return act_output;
 	case 'r': return act_refresh;
 	case 'p': return act_pause;
 	case '?': case KEY_F(1): return act_help;
@@ -225,9 +350,36 @@ static void (*action_for(int key))(struct tui *)
 	}
 }
 
+/* A key while the filter is typed. */
+static void filter_key(struct tui *tui, int key)
+{
+	size_t len = strlen(tui->filter);
+	if (key == 27) {
+		tui->filter[0] = '\0';
+		tui->filtering = false;
+	} else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+		tui->filtering = false;
+	} else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+		if (len)
+			tui->filter[len - 1] = '\0';
+	} else if (key >= 32 && key < 127 && len + 1 < sizeof(tui->filter)) {
+		tui->filter[len] = (char)key;
+		tui->filter[len + 1] = '\0';
+	} else {
+		return;
+	}
+	tui_rebuild_order(tui);
+}
+
 static void handle_key(struct tui *tui, int key)
 {
 	tui->message[0] = '\0';
+	if (key == KEY_RESIZE)
+		return;
+	if (tui->filtering) {
+		filter_key(tui, key);
+		return;
+	}
 	if (tui->view == TUI_VIEW_QUIT) {
 		if (key == 'k' || key == 'd') {
 			tui->quit = true;
@@ -237,8 +389,6 @@ static void handle_key(struct tui *tui, int key)
 		}
 		return;
 	}
-	if (key == KEY_RESIZE)
-		return;
 	void (*action)(struct tui *) = action_for(key);
 	if (action)
 		action(tui);
@@ -246,13 +396,61 @@ static void handle_key(struct tui *tui, int key)
 
 /* ---- The loops ---- */
 
-/* "jj\nq" with C escapes -> keys. */
+/* Headless only: lets the target run until its output file has a line starting with "ready" (what
+ * the fixtures print once in the state under test), then takes a snapshot. */
+#define KEY_READY (KEY_MAX + 1)
+
+static void wait_for_ready(struct tui *tui)
+{
+	const char *path = tui->options->output;
+	uint64_t deadline = ai_now_us() + 60 * 1000000ULL;
+	bool ready = false;
+	while (path && !ready && !tui->exited && ai_now_us() < deadline) {
+		char *text = ai_read_small_file(path, NULL);
+		ready = text && (strncmp(text, "ready", 5) == 0 || strstr(text, "\nready"));
+		free(text);
+		bool exited = false;
+		struct ai_error *err = ready ? NULL : tui->source->run(tui->source->arg, 50, &exited);
+		if (err) {
+			snprintf(tui->message, sizeof(tui->message), "%s", err->message);
+			ai_error_destroy(err);
+			return;
+		}
+		tui->exited = exited;
+	}
+	if (!ready)
+		snprintf(tui->message, sizeof(tui->message), "no ready line in the output");
+	else
+		take_sample(tui);
+}
+
+/* "jj\nq" with C escapes -> keys; \<Name> for a named key (\<Home>, \<PgDn>...). */
 static size_t parse_keys(const char *script, int *keys, size_t max)
 {
+	static const struct {
+		const char *name;
+		int key;
+	} named[] = {
+		{ "Up", KEY_UP },       { "Down", KEY_DOWN },   { "Left", KEY_LEFT },   { "Right", KEY_RIGHT },
+		{ "PgUp", KEY_PPAGE },  { "PgDn", KEY_NPAGE },  { "Home", KEY_HOME },   { "End", KEY_END },
+		{ "Enter", KEY_ENTER }, { "Esc", 27 },          { "Bs", KEY_BACKSPACE }, { "F1", KEY_F(1) },
+		{ "Ready", KEY_READY },
+	};
 	size_t n = 0;
 	for (const char *p = script; *p && n < max; p++) {
 		int key = (unsigned char)*p;
-		if (*p == '\\' && p[1]) {
+		if (*p == '\\' && p[1] == '<' && strchr(p, '>')) {
+			const char *name = p + 2, *end = strchr(p, '>');
+			key = -1;
+			for (size_t i = 0; i < AI_ARRAY_SIZE(named); i++) {
+				if (strlen(named[i].name) == (size_t)(end - name) &&
+				    strncmp(named[i].name, name, (size_t)(end - name)) == 0)
+					key = named[i].key;
+			}
+			p = end;
+			if (key < 0)
+				continue;
+		} else if (*p == '\\' && p[1]) {
 			p++;
 			key = *p == 'n' ? '\n' : *p == 'e' ? 27 : *p == 't' ? '\t' : (unsigned char)*p;
 		}
@@ -294,7 +492,10 @@ static struct ai_error *run_headless(struct tui *tui)
 	size_t count = parse_keys(tui->options->keys ? tui->options->keys : "", keys, AI_ARRAY_SIZE(keys));
 	tui_draw(tui);
 	for (size_t i = 0; i < count && !tui->quit; i++) {
-		handle_key(tui, keys[i]);
+		if (keys[i] == KEY_READY)
+			wait_for_ready(tui);
+		else
+			handle_key(tui, keys[i]);
 		tui_draw(tui);
 	}
 	/* The virtual screen as text, trailing blanks trimmed. */
@@ -332,23 +533,27 @@ static struct ai_error *run_terminal(struct tui *tui)
 	tui_colors_init();
 	take_sample(tui);
 	struct ai_error *err = NULL;
+	/* Drawn again only after a sample, a key or the program's end: building the lines of
+	 * 20000 tasks every 50ms would cost more than the sampling. */
+	bool redraw = true;
 	while (!tui->quit) {
 		if (quit_requested) {
 			tui->quit = true;
 			tui->end = tui->exited ? AI_TUI_EXITED : AI_TUI_DETACH;
 			break;
 		}
-		if (!tui->paused && !tui->exited && ai_now_us() >= tui->next_sample_us)
+		if (!tui->paused && !tui->exited && ai_now_us() >= tui->next_sample_us) {
 			take_sample(tui);
-		tui_draw(tui);
-		if (tui->paused || tui->exited) {
-			timeout(100);
-		} else {
-			timeout(0);
+			redraw = true;
 		}
+		if (redraw)
+			tui_draw(tui);
+		redraw = false;
+		timeout(tui->paused || tui->exited ? 100 : 0);
 		int key = getch();
 		if (key != ERR) {
 			handle_key(tui, key);
+			redraw = true;
 			continue;
 		}
 		if (tui->paused || tui->exited)
@@ -359,6 +564,7 @@ static struct ai_error *run_terminal(struct tui *tui)
 		if (exited) {
 			tui->exited = true;
 			snprintf(tui->message, sizeof(tui->message), "the program has exited (q quits)");
+			redraw = true;
 		}
 	}
 	restore_terminal();
@@ -372,6 +578,7 @@ struct ai_error *ai_tui_run(struct ai_live *live, const struct ai_tui_source *so
 	install_handlers(options->launched);
 	quit_requested = 0;
 	struct ai_error *err = options->headless ? run_headless(&tui) : run_terminal(&tui);
+	free(tui.order);
 	if (err)
 		return err;
 	*end_ret = tui.end;

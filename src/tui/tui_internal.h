@@ -2,6 +2,9 @@
 #ifndef AI_TUI_INTERNAL_H
 #define AI_TUI_INTERNAL_H
 
+#define NCURSES_WIDECHAR 1
+#include <curses.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,16 +12,40 @@
 #include "ai/live.h"
 #include "ai/tui.h"
 
-enum tui_view { TUI_VIEW_TASKS, TUI_VIEW_DETAILS, TUI_VIEW_HELP, TUI_VIEW_QUIT };
+enum tui_view {
+	TUI_VIEW_TASKS,
+	TUI_VIEW_DETAILS,
+	TUI_VIEW_TIMELINE,
+	TUI_VIEW_GRAPH,
+	TUI_VIEW_THREADS,
+	TUI_VIEW_SOURCE,
+	TUI_VIEW_OUTPUT,
+	TUI_VIEW_HELP,
+	TUI_VIEW_QUIT,
+};
+
+/* The orders of the task list (and timeline), cycled by `s`. */
+enum tui_sort { TUI_SORT_ID, TUI_SORT_STATE, TUI_SORT_BLOCKED, TUI_SORT_AWAIT, TUI_SORT_FUTURE, TUI_SORT_COUNT };
+extern const char *const tui_sort_names[TUI_SORT_COUNT];
 
 struct tui {
 	struct ai_live *live;                  /* borrowed */
 	const struct ai_tui_source *source;    /* borrowed */
 	const struct ai_tui_options *options;  /* borrowed */
 	enum tui_view view;
+	enum tui_view details_back;  /* where Esc goes from the details: tasks, timeline or graph */
 	size_t selected;  /* index into live->tasks */
-	size_t top;       /* first task row shown */
-	size_t scroll;    /* details and help: first line shown */
+	size_t cursor;    /* details and graph: the line under the cursor */
+	size_t scroll;    /* first line shown */
+	/* The tasks shown, in order: indexes into live->tasks that pass the filter (owned). */
+	size_t *order;
+	size_t order_count;
+	enum tui_sort sort;
+	char filter[128];
+	bool filtering;   /* `/` typed: keys go into the filter until Enter or Esc */
+	/* The source view: the frame's file and line (a copy: snapshots go away). */
+	char source_file[PATH_MAX];
+	int source_line;
 	bool paused, exited, quit;
 	enum ai_tui_end end;
 	uint64_t next_sample_us;
@@ -31,6 +58,32 @@ struct tui_key {
 	void (*action)(struct tui *tui);
 };
 extern const struct tui_key tui_keys[]; /* ends with a NULL entry */
+
+/* One line of a view, with what Enter on it opens. */
+struct tui_line {
+	char *text;                        /* owned */
+	attr_t attr;
+	long task;                         /* an index into live->tasks, or -1 */
+	const struct ai_await_node *frame; /* a frame with a source line (borrowed), or NULL */
+};
+
+struct tui_lines {
+	struct tui_line *items;
+	size_t count, capacity;
+};
+
+void tui_lines_free(struct tui_lines *lines);
+/* The content of the current view, a line per row (the header rows are not in it). */
+void tui_view_lines(struct tui *tui, struct tui_lines *lines);
+/* True for the views whose lines are a list the cursor moves over (the others scroll). */
+bool tui_view_has_cursor(enum tui_view view);
+/* Task list and timeline: the cursor follows the selected task. */
+bool tui_view_follows_task(enum tui_view view);
+/* Rows left for the view's lines. */
+size_t tui_view_rows(void);
+
+/* Sorts and filters live->tasks into tui->order. */
+void tui_rebuild_order(struct tui *tui);
 
 void tui_colors_init(void);
 /* Draws the whole screen for the current view. */

@@ -1,7 +1,7 @@
-/* The TUI's views: header, task list, task details, help, and the quit question. Each draws the
- * live model into stdscr; none changes it. */
-#define NCURSES_WIDECHAR 1
-#include <curses.h>
+/* The TUI's views: header, task list, details, timeline, wait-for graph, threads, source, the
+ * program's output, help, and the quit question. Each builds lines from the live model (and, for
+ * source and output, files on disk); none changes the model. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +90,541 @@ static void await_point(const struct ai_snapshot_task *task, char *buf, size_t s
 		snprintf(buf, size, "?");
 }
 
+static const char *task_future(const struct ai_snapshot_task *task)
+{
+	return task->future ? task->future : task->tree.function ? task->tree.function : "?";
+}
+
+static const char *wait_text(const struct ai_wait *wait)
+{
+	return wait ? (wait->description ? wait->description : wait->kind) : "";
+}
+
+/* ---- Lines ---- */
+
+static struct tui_line *add_line(struct tui_lines *l, attr_t attr, long task, const struct ai_await_node *frame,
+				 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static struct tui_line *add_line(struct tui_lines *l, attr_t attr, long task, const struct ai_await_node *frame,
+				 const char *fmt, ...)
+{
+	AI_GROW(l->items, l->capacity, l->count + 1);
+	struct tui_line *line = &l->items[l->count++];
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&line->text, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	line->attr = attr;
+	line->task = task;
+	line->frame = frame;
+	return line;
+}
+
+#define add(l, ...) add_line((l), A_NORMAL, -1, NULL, __VA_ARGS__)
+
+void tui_lines_free(struct tui_lines *lines)
+{
+	for (size_t i = 0; i < lines->count; i++)
+		free(lines->items[i].text);
+	free(lines->items);
+	memset(lines, 0, sizeof(*lines));
+}
+
+/* ---- Order: sort and filter ---- */
+
+const char *const tui_sort_names[TUI_SORT_COUNT] = { "id", "state", "blocked-for", "await point", "future" };
+
+static int state_rank(const char *state)
+{
+	static const char *const ranks[] = { "deadlocked", "blocked", "running", "scheduled", "idle",
+					     "block_on", "done" };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(ranks); i++) {
+		if (strcmp(state, ranks[i]) == 0)
+			return (int)i;
+	}
+	return (int)AI_ARRAY_SIZE(ranks);
+}
+
+static int compare_ids(const struct ai_snapshot_task *x, const struct ai_snapshot_task *y)
+{
+	if (x->has_id != y->has_id)
+		return x->has_id ? -1 : 1; /* block_on futures after the tasks */
+	if (x->has_id && x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	if (x->thread != y->thread)
+		return x->thread < y->thread ? -1 : 1;
+	return x->address < y->address ? -1 : x->address > y->address;
+}
+
+static int compare_strings(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int compare_tasks(const void *a, const void *b, void *arg)
+{
+	const struct tui *tui = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	const struct ai_snapshot_task *x = &s->tasks[i], *y = &s->tasks[j];
+	int c = 0;
+	switch (tui->sort) {
+	case TUI_SORT_STATE:
+		c = state_rank(tui->live->tasks[i].status) - state_rank(tui->live->tasks[j].status);
+		break;
+	case TUI_SORT_BLOCKED: {
+		int64_t u = ai_live_unchanged_ms(tui->live, i), v = ai_live_unchanged_ms(tui->live, j);
+		c = u > v ? -1 : u < v; /* longest first */
+		break;
+	}
+	case TUI_SORT_AWAIT: {
+		const struct ai_await_node *p = ai_live_await_point(x), *q = ai_live_await_point(y);
+		if (!p || !q)
+			c = !p - !q; /* unknown last */
+		else if (!(c = compare_strings(ai_short_path(p->file), ai_short_path(q->file))))
+			c = p->line - q->line;
+		break;
+	}
+	case TUI_SORT_FUTURE:
+		c = compare_strings(task_future(x), task_future(y));
+		break;
+	default:
+		break;
+	}
+	return c ? c : compare_ids(x, y);
+}
+
+static bool task_matches(const struct ai_snapshot_task *task, const char *filter)
+{
+	if (!*filter)
+		return true;
+	if (strcasestr(task_future(task), filter))
+		return true;
+	for (const struct ai_await_node *n = &task->tree; n; n = n->child_count ? &n->children[0] : NULL) {
+		if (n->function && strcasestr(n->function, filter))
+			return true;
+	}
+	char at[512];
+	await_point(task, at, sizeof(at));
+	if (strcasestr(at, filter))
+		return true;
+	return task->wait && strcasestr(wait_text(task->wait), filter);
+}
+
+void tui_rebuild_order(struct tui *tui)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	free(tui->order);
+	tui->order = xcalloc(tui->live->task_count ? tui->live->task_count : 1, sizeof(*tui->order));
+	tui->order_count = 0;
+	for (size_t i = 0; s && i < tui->live->task_count; i++) {
+		if (task_matches(&s->tasks[i], tui->filter))
+			tui->order[tui->order_count++] = i;
+	}
+	qsort_r(tui->order, tui->order_count, sizeof(*tui->order), compare_tasks, tui);
+	/* The selection stays on its task when it still shows, else goes to the first. */
+	bool shown = false;
+	for (size_t k = 0; k < tui->order_count && !shown; k++)
+		shown = tui->order[k] == tui->selected;
+	if (!shown && tui->order_count)
+		tui->selected = tui->order[0];
+}
+
+/* ---- The views ---- */
+
+/* Rows [from, to) of tui->order. */
+static void task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	if (!s) {
+		add(l, "(no snapshot yet)");
+		return;
+	}
+	if (!tui->order_count) {
+		add(l, "%s", tui->live->task_count ? "(no task matches the filter: Esc clears it)" : "(no tasks)");
+		return;
+	}
+	for (size_t k = from; k < to && k < tui->order_count; k++) {
+		size_t i = tui->order[k];
+		const struct ai_snapshot_task *task = &s->tasks[i];
+		const struct ai_live_task *lt = &tui->live->tasks[i];
+		char id[32], at[256], since[32];
+		task_name(task, id, sizeof(id));
+		await_point(task, at, sizeof(at));
+		tui_format_duration(ai_live_unchanged_ms(tui->live, i), since, sizeof(since));
+		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %7s  %-32s %-24.24s %s", id,
+			 lt->status, since, at, wait_text(task->wait), task_future(task));
+	}
+}
+
+static int timeline_width(void)
+{
+	int width = COLS - 20;
+	return width > AI_LIVE_STATE_HISTORY ? AI_LIVE_STATE_HISTORY : width < 1 ? 1 : width;
+}
+
+static void timeline_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	int width = timeline_width();
+	for (size_t k = from; s && k < to && k < tui->order_count; k++) {
+		size_t i = tui->order[k];
+		const struct ai_live_task *lt = &tui->live->tasks[i];
+		char id[32];
+		task_name(&s->tasks[i], id, sizeof(id));
+		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %.*s", id, lt->status, width,
+			 lt->history + AI_LIVE_STATE_HISTORY - width);
+	}
+	if (!tui->order_count)
+		add(l, "(no tasks)");
+}
+
+static const char *task_label(const struct ai_snapshot *s, size_t i, char *buf, size_t size)
+{
+	char id[32];
+	task_name(&s->tasks[i], id, sizeof(id));
+	snprintf(buf, size, "%s %s", s->tasks[i].has_id ? "task" : "block_on", id);
+	return buf;
+}
+
+/* The tasks that hold the lock `wait` waits for, or run the task it joins. */
+static void wait_edges(const struct ai_snapshot *s, size_t from, struct tui_lines *l)
+{
+	const struct ai_snapshot_task *task = &s->tasks[from];
+	const struct ai_wait *w = task->wait;
+	char a[64], b[64];
+	for (size_t j = 0; j < s->task_count; j++) {
+		const struct ai_snapshot_task *other = &s->tasks[j];
+		if (j == from || other->runtime_address != task->runtime_address)
+			continue;
+		if (w->has_target_id && other->has_id && other->id == w->target_task_id)
+			add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s joins it (%s)",
+				 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)), wait_text(w));
+		for (size_t h = 0; w->semaphore && h < other->held_count; h++) {
+			if (other->held[h].semaphore == w->semaphore)
+				add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s holds `%s` (%s)",
+					 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)),
+					 other->held[h].local ? other->held[h].local : "?", wait_text(w));
+		}
+	}
+}
+
+static void graph_lines(struct tui *tui, struct tui_lines *l)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	if (!s) {
+		add(l, "(no snapshot yet)");
+		return;
+	}
+	attr_t red = has_colors() ? COLOR_PAIR(PAIR_RED) | A_BOLD : A_BOLD;
+	if (!s->deadlock_count)
+		add(l, "No deadlock: the wait-for graph has no cycle.");
+	else
+		add_line(l, red, -1, NULL, "DEADLOCK: %zu wait-for cycle%s", s->deadlock_count,
+			 s->deadlock_count == 1 ? "" : "s");
+	char a[64], b[64];
+	for (size_t c = 0; c < s->deadlock_count; c++) {
+		const struct ai_deadlock *d = &s->deadlocks[c];
+		char path[512] = "";
+		size_t used = 0;
+		for (size_t k = 0; k <= d->count && used < sizeof(path); k++)
+			used += (size_t)snprintf(path + used, sizeof(path) - used, "%s%s", k ? " -> " : "",
+						 task_label(s, d->tasks[k % d->count], a, sizeof(a)));
+		add_line(l, red, -1, NULL, "cycle %zu: %s", c + 1, path);
+		for (size_t k = 0; k < d->count; k++) {
+			const struct ai_deadlock_edge *e = &d->edges[k];
+			const struct ai_snapshot_task *from = &s->tasks[e->from];
+			if (e->held)
+				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s  waits for `%s` held by %s: %s",
+					 task_label(s, e->from, a, sizeof(a)), task_future(from),
+					 e->held->local ? e->held->local : "?", task_label(s, e->to, b, sizeof(b)),
+					 wait_text(e->wait));
+			else
+				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s  joins %s: %s",
+					 task_label(s, e->from, a, sizeof(a)), task_future(from),
+					 task_label(s, e->to, b, sizeof(b)), wait_text(e->wait));
+		}
+	}
+	add(l, "%s", "");
+	add(l, "Wait-for edges (a task -> the task holding what it waits for, or the task it joins):");
+	size_t before = l->count;
+	for (size_t i = 0; i < s->task_count; i++) {
+		if (s->tasks[i].wait)
+			wait_edges(s, i, l);
+	}
+	if (l->count == before)
+		add(l, "  (none)");
+}
+
+static void threads_lines(struct tui *tui, struct tui_lines *l)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	if (!s) {
+		add(l, "(no snapshot yet)");
+		return;
+	}
+	char a[64];
+	for (size_t t = 0; t < s->thread_count; t++) {
+		const struct ai_snapshot_thread *th = &s->threads[t];
+		char doing[512] = "";
+		size_t used = 0;
+		for (size_t i = 0; i < s->task_count && used < sizeof(doing); i++) {
+			const struct ai_snapshot_task *task = &s->tasks[i];
+			if (task->thread != th->tid)
+				continue;
+			used += (size_t)snprintf(doing + used, sizeof(doing) - used, "  %s %s (%s)",
+						 task->has_id ? "polling" : "driving", task_label(s, i, a, sizeof(a)),
+						 task_future(task));
+		}
+		add_line(l, A_BOLD, -1, NULL, "thread %d %s [%s]%s", (int)th->tid, th->name ? th->name : "?",
+			 ai_thread_state_name(th->state), doing);
+		for (size_t f = 0; f < th->frame_count; f++) {
+			const struct ai_snapshot_frame *fr = &th->frames[f];
+			if (fr->file)
+				add(l, "  #%-3zu 0x%016" PRIx64 " %s at %s:%d", f, fr->pc, fr->function ? fr->function : "??",
+				    ai_short_path(fr->file), fr->line);
+			else
+				add(l, "  #%-3zu 0x%016" PRIx64 " %s", f, fr->pc, fr->function ? fr->function : "??");
+		}
+		if (th->stack_error)
+			add(l, "  (stack ends: %s)", th->stack_error);
+	}
+}
+
+static void add_node(struct tui_lines *l, const struct ai_await_node *node, int depth)
+{
+	int indent = depth * 2;
+	if (depth > 64) {
+		add(l, "%*s...", indent, "");
+		return;
+	}
+	const char *name = node->function ? node->function : node->type ? node->type : "?";
+	char progress[64] = "";
+	if (node->await_index)
+		snprintf(progress, sizeof(progress), "  (%zu/%zu awaits)", node->await_index, node->await_count);
+	if (node->file)
+		add_line(l, A_NORMAL, -1, node->line > 0 ? node : NULL, "%*s%s%s%s%s at %s:%d%s%s%s", indent, "",
+			 name, node->state ? " [" : "", node->state ? node->state : "", node->state ? "]" : "",
+			 ai_short_path(node->file), node->line, node->macro ? " in " : "",
+			 node->macro ? node->macro : "", progress);
+	else
+		add(l, "%*s%s%s%s%s", indent, "", name, node->state ? " [" : "", node->state ? node->state : "",
+		    node->state ? "]" : "");
+	for (size_t i = 0; i < node->local_count; i++)
+		add(l, "%*s    %s: %s = %s", indent, "", node->locals[i].name,
+		    node->locals[i].type ? node->locals[i].type : "?", node->locals[i].value ? node->locals[i].value : "?");
+	if (node->wait)
+		add(l, "%*s    waits: %s", indent, "", wait_text(node->wait));
+	if (node->error)
+		add(l, "%*s    (unreadable: %s)", indent, "", node->error);
+	for (size_t i = 0; i < node->child_count; i++)
+		add_node(l, &node->children[i], depth + 1);
+}
+
+/* "lines 34, 35" of await_lines[from, to) */
+static void line_list(const struct ai_await_node *node, size_t from, size_t to, char *buf, size_t size)
+{
+	size_t used = (size_t)snprintf(buf, size, "%s", from >= to ? "none" : to - from == 1 ? "line " : "lines ");
+	for (size_t i = from; i < to && used < size; i++) {
+		if (node->await_lines[i] > 0)
+			used += (size_t)snprintf(buf + used, size - used, "%s%d", i > from ? ", " : "", node->await_lines[i]);
+		else
+			used += (size_t)snprintf(buf + used, size - used, "%s?", i > from ? ", " : "");
+	}
+}
+
+/* Where the task's own async fn stands: its await points before and after the current one. */
+static void progress_lines(struct tui_lines *l, const struct ai_await_node *root)
+{
+	const struct ai_await_node *node = root;
+	while (node && !node->await_count && node->child_count == 1)
+		node = &node->children[0]; /* e.g. a Pin<Box<F>> or a task-local wrapper */
+	if (!node || !node->await_count || !node->function)
+		return;
+	if (!node->await_index) {
+		add(l, "progress of %s: %zu awaits, %s", node->function, node->await_count,
+		    node->state && strcmp(node->state, "Unresumed") == 0 ? "not started" :
+		    node->state && strcmp(node->state, "Returned") == 0 ? "returned" : "current one not known");
+		return;
+	}
+	char done[256], todo[256];
+	line_list(node, 0, node->await_index - 1, done, sizeof(done));
+	line_list(node, node->await_index, node->await_count, todo, sizeof(todo));
+	add(l, "progress of %s: at await %zu/%zu (line %d), in source order: loops and branches make it approximate",
+	    node->function, node->await_index, node->await_count, node->await_lines[node->await_index - 1]);
+	add(l, "  steps completed (awaits before it): %s", done);
+	add(l, "  steps not started (awaits after it): %s", todo);
+}
+
+static void details_lines(struct tui *tui, struct tui_lines *l)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	if (!s || tui->selected >= s->task_count) {
+		add(l, "(the task is gone)");
+		return;
+	}
+	const struct ai_snapshot_task *task = &s->tasks[tui->selected];
+	const struct ai_live_task *lt = &tui->live->tasks[tui->selected];
+	char id[32], since[32], seen[32];
+	task_name(task, id, sizeof(id));
+	tui_format_duration(ai_live_unchanged_ms(tui->live, tui->selected), since, sizeof(since));
+	tui_format_duration(s->captured_at_ms - lt->first_seen_ms, seen, sizeof(seen));
+	add(l, "%s %s  %s%s%s", task->kind ? task->kind : "task", id, lt->status,
+	    task->flavor ? "  runtime " : "", task->flavor ? task->flavor : "");
+	if (strcmp(lt->status, "blocked") == 0 || strcmp(lt->status, "deadlocked") == 0)
+		add(l, "blocked for at least %s (its await tree has not changed; sampled every %" PRIu64 "ms)",
+		    since, tui->options->interval_ms);
+	add(l, "await tree unchanged for at least %s (a lower bound: sampled every %" PRIu64 "ms)", since,
+	    tui->options->interval_ms);
+	add(l, "seen for %s in %u samples, %u state changes observed", seen, lt->samples, lt->transitions);
+	if (task->wait) {
+		add(l, "waiting on: %s", wait_text(task->wait));
+		if (task->wait->warning)
+			add(l, "  warning: %s", task->wait->warning);
+	}
+	for (size_t i = 0; i < task->held_count; i++)
+		add(l, "holds: %s (%s) in %s at %s:%d", task->held[i].guard_type ? task->held[i].guard_type : task->held[i].kind,
+		    task->held[i].local ? task->held[i].local : "?", task->held[i].function ? task->held[i].function : "?",
+		    task->held[i].file ? ai_short_path(task->held[i].file) : "?", task->held[i].line);
+	progress_lines(l, &task->tree);
+	add(l, "%s", "");
+	add(l, "Await tree (Enter on a frame shows its source):");
+	add_node(l, &task->tree, 1);
+}
+
+static void source_lines(struct tui *tui, struct tui_lines *l)
+{
+	size_t len;
+	char *text = ai_read_small_file(tui->source_file, &len);
+	if (!text) {
+		add(l, "cannot show the source: %s: %s", tui->source_file, strerror(errno));
+		add(l, "(the file named in the program's debug info is not on this machine at that path)");
+		return;
+	}
+	int number = 1;
+	for (char *p = text; *p || p == text; number++) {
+		char *end = strchr(p, '\n');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		bool current = number == tui->source_line;
+		add_line(l, current ? A_REVERSE | A_BOLD : A_NORMAL, -1, NULL, "%c%5d | %.*s", current ? '>' : ' ',
+			 number, (int)n, p);
+		if (!end || !end[1])
+			break;
+		p = end + 1;
+	}
+	free(text);
+}
+
+static void output_lines(struct tui *tui, struct tui_lines *l)
+{
+	const char *path = tui->options->output;
+	if (!path) {
+		add(l, "The program's output goes where it went before we attached: only `run` with the");
+		add(l, "interactive view captures it (in a file, see --output).");
+		return;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		add(l, "cannot read %s: %s", path, strerror(errno));
+		return;
+	}
+	/* The tail: the last 64 KiB are plenty for a screen. */
+	enum { TAIL = 64 * 1024 };
+	char *buf = xmalloc(TAIL + 1);
+	bool cut = fseek(f, -TAIL, SEEK_END) == 0;
+	if (!cut)
+		rewind(f);
+	size_t n = fread(buf, 1, TAIL, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = buf;
+	if (cut && (p = strchr(buf, '\n')))
+		p++; /* from the first whole line */
+	else if (cut)
+		p = buf + n;
+	if (!*p)
+		add(l, "(nothing written yet)");
+	while (*p) {
+		char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		/* Control characters (colors, \r) would move the cursor: shown as '?' */
+		char *line = xstrndup(p, len);
+		for (char *c = line; *c; c++) {
+			if ((unsigned char)*c < 32 && *c != '\t')
+				*c = '?';
+		}
+		add(l, "%s", line);
+		free(line);
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	free(buf);
+}
+
+static void help_lines(struct tui *tui, struct tui_lines *l)
+{
+	for (const struct tui_key *k = tui_keys; k->keys; k++)
+		add(l, "  %-16s %s", k->keys, k->help);
+	add(l, "%s", "");
+	add(l, "FOR>= is how long a task's await tree has stayed the same: a lower bound, since");
+	add(l, "the program is sampled every %" PRIu64 "ms.", tui->options->interval_ms);
+	add(l, "Timeline letters: R running, S scheduled, B blocked, D deadlocked, I idle, O block_on,");
+	add(l, "X done, blank: not seen yet; one column per sample, the latest on the right.");
+	add(l, "States: blocked = idle on a known wait; idle = parked on a wait not decoded;");
+	add(l, "deadlocked = in a cycle of the wait-for graph (g).");
+}
+
+void tui_view_lines(struct tui *tui, struct tui_lines *l)
+{
+	switch (tui->view) {
+	case TUI_VIEW_TASKS:
+	case TUI_VIEW_QUIT:
+		task_list_lines(tui, l, 0, tui->order_count);
+		break;
+	case TUI_VIEW_DETAILS:
+		details_lines(tui, l);
+		break;
+	case TUI_VIEW_TIMELINE:
+		timeline_lines(tui, l, 0, tui->order_count);
+		break;
+	case TUI_VIEW_GRAPH:
+		graph_lines(tui, l);
+		break;
+	case TUI_VIEW_THREADS:
+		threads_lines(tui, l);
+		break;
+	case TUI_VIEW_SOURCE:
+		source_lines(tui, l);
+		break;
+	case TUI_VIEW_OUTPUT:
+		output_lines(tui, l);
+		break;
+	case TUI_VIEW_HELP:
+		help_lines(tui, l);
+		break;
+	}
+}
+
+bool tui_view_has_cursor(enum tui_view view)
+{
+	return view == TUI_VIEW_TASKS || view == TUI_VIEW_QUIT || view == TUI_VIEW_TIMELINE ||
+	       view == TUI_VIEW_DETAILS || view == TUI_VIEW_GRAPH;
+}
+
+bool tui_view_follows_task(enum tui_view view)
+{
+	return view == TUI_VIEW_TASKS || view == TUI_VIEW_QUIT || view == TUI_VIEW_TIMELINE;
+}
+
+/* Rows 0-2: header, view bar, column titles; the last: the footer. */
+size_t tui_view_rows(void)
+{
+	return LINES > 5 ? (size_t)LINES - 4 : 1;
+}
+
+/* ---- Drawing ---- */
+
 static void draw_header(struct tui *tui)
 {
 	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
@@ -106,177 +641,147 @@ static void draw_header(struct tui *tui)
 	}
 	const char *exe = s && s->exe ? strrchr(s->exe, '/') : NULL;
 	exe = exe ? exe + 1 : s && s->exe ? s->exe : "";
-	put_line(0, A_BOLD, "async-inspect  pid %d %s  tasks %zu:%s  pause %" PRIu64 ".%" PRIu64 "ms%s%s",
-		 s ? (int)s->pid : 0, exe, tui->live->task_count, counts, s ? s->pause_us / 1000 : 0,
-		 s ? s->pause_us % 1000 / 100 : 0, tui->paused ? "  [PAUSED]" : "",
+	const struct ai_live_process *p = &tui->live->process;
+	char cpu[32] = "cpu ?", rss[32] = "rss ?";
+	if (p->has_cpu)
+		snprintf(cpu, sizeof(cpu), "cpu %.1f%%", p->cpu_percent);
+	if (p->has_rss)
+		snprintf(rss, sizeof(rss), "rss %.1fMiB", (double)p->rss_bytes / (1024.0 * 1024.0));
+	put_line(0, A_BOLD, "async-inspect  pid %d %s  tasks %zu:%s  %s %s  pause %" PRIu64 ".%" PRIu64
+		 "ms every %" PRIu64 "ms%s%s",
+		 s ? (int)s->pid : 0, exe, tui->live->task_count, counts, cpu, rss, s ? s->pause_us / 1000 : 0,
+		 s ? s->pause_us % 1000 / 100 : 0, tui->options->interval_ms, tui->paused ? "  [PAUSED]" : "",
 		 tui->exited ? "  [EXITED]" : "");
+}
+
+static const char *view_name(enum tui_view view)
+{
+	static const char *const names[] = {
+		[TUI_VIEW_TASKS] = "tasks", [TUI_VIEW_DETAILS] = "details", [TUI_VIEW_TIMELINE] = "timeline",
+		[TUI_VIEW_GRAPH] = "graph", [TUI_VIEW_THREADS] = "threads", [TUI_VIEW_SOURCE] = "source",
+		[TUI_VIEW_OUTPUT] = "output", [TUI_VIEW_HELP] = "help", [TUI_VIEW_QUIT] = "tasks",
+	};
+	return names[view];
+}
+
+static void draw_view_bar(struct tui *tui)
+{
+	char shown[64] = "";
+	if (tui->filter[0] || tui->filtering)
+		snprintf(shown, sizeof(shown), " (%zu of %zu shown)", tui->order_count, tui->live->task_count);
+	put_line(1, A_NORMAL, "[%s]  sort: %s  filter: %s%s%s", view_name(tui->view), tui_sort_names[tui->sort],
+		 tui->filtering ? "/" : "", tui->filter[0] || tui->filtering ? tui->filter : "(none)", shown);
+}
+
+static void view_title(struct tui *tui, char *buf, size_t size)
+{
+	switch (tui->view) {
+	case TUI_VIEW_TASKS:
+	case TUI_VIEW_QUIT:
+		snprintf(buf, size, "%-7s %-10s %7s  %-32s %-24s %s", "ID", "STATE", "FOR>=", "AWAITING AT", "WAIT",
+			 "FUTURE");
+		break;
+	case TUI_VIEW_DETAILS:
+		snprintf(buf, size, "Task details   (Esc: back, j/k: move, Enter on a frame: its source)");
+		break;
+	case TUI_VIEW_TIMELINE:
+		snprintf(buf, size, "%-7s %-10s %-*s  (state per sample, latest on the right, every %" PRIu64 "ms)",
+			 "ID", "STATE", timeline_width(), "TIMELINE", tui->options->interval_ms);
+		break;
+	case TUI_VIEW_GRAPH:
+		snprintf(buf, size, "Wait-for graph   (Enter on a task: its details, Esc: back)");
+		break;
+	case TUI_VIEW_THREADS:
+		snprintf(buf, size, "Threads: native stacks, and the task each one polls");
+		break;
+	case TUI_VIEW_SOURCE:
+		snprintf(buf, size, "Source: %.400s:%d   (Esc: back)", tui->source_file, tui->source_line);
+		break;
+	case TUI_VIEW_OUTPUT:
+		snprintf(buf, size, "Output of the program: %s   (the tail; Esc: back)",
+			 tui->options->output ? tui->options->output : "not captured");
+		break;
+	case TUI_VIEW_HELP:
+		snprintf(buf, size, "Keys   (? or Esc: back)");
+		break;
+	}
 }
 
 static void draw_footer(struct tui *tui)
 {
+	if (tui->filtering) {
+		put_line(LINES - 1, A_BOLD, "filter: %s_   (Enter: keep it, Esc: clear it)", tui->filter);
+		return;
+	}
 	if (tui->message[0]) {
 		put_line(LINES - 1, A_BOLD, "%s", tui->message);
 		return;
 	}
 	put_line(LINES - 1, A_REVERSE,
-		 "Enter details  r refresh  p pause  ? help  q quit   FOR: unchanged at least this long "
-		 "(sampled every %" PRIu64 "ms)", tui->options->interval_ms);
-}
-
-static void draw_tasks(struct tui *tui)
-{
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
-	put_line(1, A_REVERSE, "%-7s %-10s %7s  %-32s %-24s %s", "ID", "STATE", "FOR>=", "AWAITING AT",
-		 "WAIT", "FUTURE");
-	size_t rows = LINES > 3 ? (size_t)LINES - 3 : 1;
-	if (tui->selected < tui->top)
-		tui->top = tui->selected;
-	if (tui->selected >= tui->top + rows)
-		tui->top = tui->selected - rows + 1;
-	for (size_t r = 0; r < rows; r++) {
-		size_t i = tui->top + r;
-		int y = 2 + (int)r;
-		if (!s || i >= tui->live->task_count) {
-			move(y, 0);
-			clrtoeol();
-			if (!s && r == 0)
-				put_line(y, A_NORMAL, "(no snapshot yet)");
-			else if (s && i == 0 && r == 0)
-				put_line(y, A_NORMAL, "(no tasks)");
-			continue;
-		}
-		const struct ai_snapshot_task *task = &s->tasks[i];
-		const struct ai_live_task *lt = &tui->live->tasks[i];
-		char id[32], at[256], since[32];
-		task_name(task, id, sizeof(id));
-		await_point(task, at, sizeof(at));
-		tui_format_duration(ai_live_unchanged_ms(tui->live, i), since, sizeof(since));
-		const char *wait = task->wait ? (task->wait->description ? task->wait->description : task->wait->kind) : "";
-		attr_t attr = i == tui->selected ? A_REVERSE : state_attr(lt->status);
-		put_line(y, attr, "%-7s %-10s %7s  %-32s %-24.24s %s", id, lt->status, since, at, wait,
-			 task->future ? task->future : task->tree.function ? task->tree.function : "?");
-	}
-}
-
-/* ---- Details: lines built once per draw, then scrolled ---- */
-
-struct lines {
-	char **items;
-	size_t count, capacity;
-};
-
-static void add(struct lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct lines *l, const char *fmt, ...)
-{
-	AI_GROW(l->items, l->capacity, l->count + 1);
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&l->items[l->count], fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	l->count++;
-}
-
-static void add_node(struct lines *l, const struct ai_await_node *node, int depth)
-{
-	int indent = depth * 2;
-	if (depth > 64) {
-		add(l, "%*s...", indent, "");
-		return;
-	}
-	const char *name = node->function ? node->function : node->type ? node->type : "?";
-	if (node->file)
-		add(l, "%*s%s%s%s%s at %s:%d%s%s", indent, "", name, node->state ? " [" : "",
-		    node->state ? node->state : "", node->state ? "]" : "", ai_short_path(node->file),
-		    node->line, node->macro ? " in " : "", node->macro ? node->macro : "");
-	else
-		add(l, "%*s%s%s%s%s", indent, "", name, node->state ? " [" : "", node->state ? node->state : "",
-		    node->state ? "]" : "");
-	for (size_t i = 0; i < node->local_count; i++)
-		add(l, "%*s    %s: %s = %s", indent, "", node->locals[i].name,
-		    node->locals[i].type ? node->locals[i].type : "?", node->locals[i].value ? node->locals[i].value : "?");
-	if (node->wait)
-		add(l, "%*s    waits: %s", indent, "", node->wait->description ? node->wait->description : node->wait->kind);
-	if (node->error)
-		add(l, "%*s    (unreadable: %s)", indent, "", node->error);
-	for (size_t i = 0; i < node->child_count; i++)
-		add_node(l, &node->children[i], depth + 1);
-}
-
-static void details_lines(struct tui *tui, struct lines *l)
-{
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
-	if (!s || tui->selected >= s->task_count) {
-		add(l, "(the task is gone)");
-		return;
-	}
-	const struct ai_snapshot_task *task = &s->tasks[tui->selected];
-	const struct ai_live_task *lt = &tui->live->tasks[tui->selected];
-	char id[32], since[32], seen[32];
-	task_name(task, id, sizeof(id));
-	tui_format_duration(ai_live_unchanged_ms(tui->live, tui->selected), since, sizeof(since));
-	tui_format_duration(s->captured_at_ms - lt->first_seen_ms, seen, sizeof(seen));
-	add(l, "%s %s  %s%s%s", task->kind ? task->kind : "task", id, lt->status,
-	    task->flavor ? "  runtime " : "", task->flavor ? task->flavor : "");
-	add(l, "await tree unchanged for at least %s (a lower bound: sampled every %" PRIu64 "ms)", since,
-	    tui->options->interval_ms);
-	add(l, "seen for %s in %u samples, %u state changes observed", seen, lt->samples, lt->transitions);
-	if (task->wait) {
-		add(l, "waiting on: %s", task->wait->description ? task->wait->description : task->wait->kind);
-		if (task->wait->warning)
-			add(l, "  warning: %s", task->wait->warning);
-	}
-	for (size_t i = 0; i < task->held_count; i++)
-		add(l, "holds: %s (%s) in %s at %s:%d", task->held[i].guard_type ? task->held[i].guard_type : task->held[i].kind,
-		    task->held[i].local ? task->held[i].local : "?", task->held[i].function ? task->held[i].function : "?",
-		    task->held[i].file ? ai_short_path(task->held[i].file) : "?", task->held[i].line);
-	add(l, "%s", "");
-	add(l, "Await tree:");
-	add_node(l, &task->tree, 1);
-}
-
-static void draw_lines(struct tui *tui, struct lines *l, const char *title)
-{
-	put_line(1, A_REVERSE, "%s", title);
-	size_t rows = LINES > 3 ? (size_t)LINES - 3 : 1;
-	if (tui->scroll + rows > l->count)
-		tui->scroll = l->count > rows ? l->count - rows : 0;
-	for (size_t r = 0; r < rows; r++) {
-		size_t i = tui->scroll + r;
-		if (i < l->count)
-			put_line(2 + (int)r, A_NORMAL, "%s", l->items[i]);
-		else {
-			move(2 + (int)r, 0);
-			clrtoeol();
-		}
-	}
-	for (size_t i = 0; i < l->count; i++)
-		free(l->items[i]);
-	free(l->items);
+		 "Enter details  s sort  / filter  t timeline  g graph  T threads  o output  r refresh  p pause  "
+		 "? help  q quit");
 }
 
 void tui_draw(struct tui *tui)
 {
 	draw_header(tui);
-	struct lines l = { 0 };
-	switch (tui->view) {
-	case TUI_VIEW_TASKS:
-	case TUI_VIEW_QUIT:
-		draw_tasks(tui);
-		break;
-	case TUI_VIEW_DETAILS:
-		details_lines(tui, &l);
-		draw_lines(tui, &l, "Task details   (Esc: back, j/k: scroll)");
-		break;
-	case TUI_VIEW_HELP:
-		for (const struct tui_key *k = tui_keys; k->keys; k++)
-			add(&l, "  %-12s %s", k->keys, k->help);
-		add(&l, "%s", "");
-		add(&l, "FOR>= is how long a task's await tree has stayed the same: a lower bound, since");
-		add(&l, "the program is sampled every %" PRIu64 "ms.", tui->options->interval_ms);
-		draw_lines(tui, &l, "Keys   (? or Esc: back)");
-		break;
+	draw_view_bar(tui);
+	char title[1024];
+	view_title(tui, title, sizeof(title));
+	put_line(2, A_REVERSE, "%s", title);
+	struct tui_lines l = { 0 };
+	size_t rows = tui_view_rows();
+	bool cursor = tui_view_has_cursor(tui->view);
+	/* The task list and timeline: only the rows on screen are built (20000 tasks...), the
+	 * cursor on the selected task. */
+	size_t first = 0; /* the index of l.items[0] among the view's lines */
+	if (tui_view_follows_task(tui->view)) {
+		tui->cursor = 0;
+		for (size_t k = 0; k < tui->order_count; k++) {
+			if (tui->order[k] == tui->selected) {
+				tui->cursor = k;
+				break;
+			}
+		}
+		size_t count = tui->order_count ? tui->order_count : 1;
+		if (tui->cursor < tui->scroll)
+			tui->scroll = tui->cursor;
+		if (tui->cursor >= tui->scroll + rows)
+			tui->scroll = tui->cursor - rows + 1;
+		if (tui->scroll + rows > count)
+			tui->scroll = count > rows ? count - rows : 0;
+		first = tui->scroll;
+		if (tui->view == TUI_VIEW_TIMELINE)
+			timeline_lines(tui, &l, first, first + rows);
+		else
+			task_list_lines(tui, &l, first, first + rows);
+		if (!tui->order_count)
+			first = 0;
+	} else {
+		tui_view_lines(tui, &l);
+		if (tui->cursor >= l.count)
+			tui->cursor = l.count ? l.count - 1 : 0;
+		if (cursor) {
+			if (tui->cursor < tui->scroll)
+				tui->scroll = tui->cursor;
+			if (tui->cursor >= tui->scroll + rows)
+				tui->scroll = tui->cursor - rows + 1;
+		}
+		if (tui->scroll + rows > l.count)
+			tui->scroll = l.count > rows ? l.count - rows : 0;
 	}
+	for (size_t r = 0; r < rows; r++) {
+		size_t i = tui->scroll + r;
+		int y = 3 + (int)r;
+		if (i < first || i - first >= l.count) {
+			move(y, 0);
+			clrtoeol();
+			continue;
+		}
+		const struct tui_line *line = &l.items[i - first];
+		put_line(y, cursor && i == tui->cursor ? A_REVERSE : line->attr, "%s", line->text);
+	}
+	tui_lines_free(&l);
 	if (tui->view == TUI_VIEW_QUIT)
 		put_line(LINES - 1, A_REVERSE | A_BOLD, "Quit: k kill the program, d detach and leave it running, any other key: cancel");
 	else

@@ -270,3 +270,50 @@ Test(dump, program_without_tokio_is_said_so)
 	free(pid);
 	fixture_kill(&f);
 }
+
+/* node.awaits: every .await of the async fn from DWARF in source order, and where it is parked.
+ * task_a: lock1, the barrier on the next line, lock2 (where it is parked): 3/3. */
+Test(dump, awaits_progress_in_json)
+{
+	int lock1 = marker_line("tokio/src/bin/deadlock_abba.rs", "@await: abba-a-lock1");
+	int lock2 = marker_line("tokio/src/bin/deadlock_abba.rs", "@await: abba-a-lock2");
+	int main_at = marker_line("tokio/src/bin/deadlock_abba.rs", "@await: abba-main");
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		json_t *root = dump_json(*v, "deadlock_abba", NULL, &f);
+		json_t *tasks = json_object_get(root, "tasks");
+		int found = 0;
+		size_t i;
+		json_t *t;
+		json_array_foreach(tasks, i, t) {
+			json_t *tree = json_object_get(t, "tree");
+			const char *fn = json_string_value(json_object_get(tree, "function"));
+			json_t *awaits = json_object_get(tree, "awaits");
+			if (fn && strcmp(fn, "deadlock_abba::task_a") == 0) {
+				found++;
+				cr_assert(json_is_object(awaits), "%s", *v);
+				cr_expect_eq(json_integer_value(json_object_get(awaits, "count")), 3, "%s", *v);
+				cr_expect_eq(json_integer_value(json_object_get(awaits, "current")), 3, "%s", *v);
+				json_t *lines = json_object_get(awaits, "lines");
+				cr_assert_eq(json_array_size(lines), 3, "%s", *v);
+				cr_expect_eq(json_integer_value(json_array_get(lines, 0)), lock1, "%s", *v);
+				cr_expect_eq(json_integer_value(json_array_get(lines, 1)), lock1 + 1, "%s", *v);
+				cr_expect_eq(json_integer_value(json_array_get(lines, 2)), lock2, "%s", *v);
+			} else if (fn && strcmp(fn, "deadlock_abba::main::{async_block#0}") == 0) {
+				found++;
+				cr_expect_eq(json_integer_value(json_object_get(awaits, "count")), 1, "%s", *v);
+				cr_expect_eq(json_integer_value(json_object_get(awaits, "current")), 1, "%s", *v);
+				cr_expect_eq(json_integer_value(json_array_get(json_object_get(awaits, "lines"), 0)),
+					     main_at, "%s", *v);
+			}
+			/* Leaves are no coroutines: no awaits. */
+			for (json_t *n = tree; n; n = child(n)) {
+				if (json_is_null(json_object_get(n, "function")))
+					cr_expect_null(json_object_get(n, "awaits"), "%s", *v);
+			}
+		}
+		cr_expect_eq(found, 2, "%s: task_a and main", *v);
+		json_decref(root);
+		fixture_kill(&f);
+	}
+}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ai/util.h"
 #include "support.h"
@@ -137,4 +138,28 @@ Test(run, dump_after_prints_threads_and_program_goes_on)
 	cr_expect(strstr(r.err, "nested::main") != NULL, "the main future's frame: %s", r.err);
 	tool_result_free(&r);
 	free(nested);
+}
+
+/* --output is for the interactive view: without it the program's output passes through untouched
+ * (and no file is made); we say so on stderr. */
+Test(run, output_option_without_the_view_leaves_output_alone)
+{
+	char dir[] = "/tmp/ai-test-run-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char *file = xasprintf("%s/out.log", dir);
+	struct tool_result r;
+	tool_run_input(&r, 30, "one\n", (const char *[]){ "run", "--output", file, "--", exit_with, "echo", NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	int pid;
+	char echoed[16] = "";
+	cr_expect(sscanf(r.out, "ready %d\n%15s", &pid, echoed) == 2 && strcmp(echoed, "one") == 0 &&
+		  count_substr(r.out, "\n") == 2, "its own ready line and the echo: '%s'", r.out);
+	char *note = xasprintf("async-inspect: --output is for the interactive view; %s's output is left alone\n",
+			       exit_with);
+	cr_expect_str_eq(r.err, note);
+	cr_expect_neq(access(file, F_OK), 0, "no %s", file);
+	rmdir(dir);
+	free(note);
+	free(file);
+	tool_result_free(&r);
 }

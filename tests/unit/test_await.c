@@ -297,6 +297,66 @@ Test(await_decode, names_and_macros)
 	}
 }
 
+/* Every suspend point of a coroutine in source order, and the current one's place among them:
+ * Suspend0 on line 30, Suspend1 on line 12 (rustc numbers them in its own order), Suspend2 in
+ * tokio's join.rs (a macro: no line in the fn's file), Suspend3 on line 30 too (two awaits on one
+ * line: their numbers order them). Unresumed (line 5) names the fn's own file. */
+Test(await_decode, await_points_in_source_order)
+{
+	static const char *const names[] = { "Unresumed", "Returned", "Panicked", "Suspend0", "Suspend1",
+					      "Suspend2", "Suspend3" };
+	static const char *const join_rs = "/r/tokio-1.38.2/src/macros/join.rs";
+	static const uint32_t lines[] = { 5, 40, 40, 30, 12, 150, 30 };
+	static struct ai_type states[7];
+	static struct ai_variant variants[7];
+	for (int i = 0; i < 7; i++) {
+		states[i] = (struct ai_type){ .kind = AI_TYPE_STRUCT, .name = names[i], .size = 16, .has_size = true };
+		variants[i] = (struct ai_variant){
+			.name = names[i], .has_discr_value = true, .discr_value = (uint64_t)i,
+			.member = { .name = "0", .offset = 0, .type = { .type = &states[i] } },
+			.decl_file = i == 5 ? join_rs : FILE_RS, .decl_line = lines[i],
+		};
+	}
+	static struct ai_type coro = {
+		.kind = AI_TYPE_ENUM, .name = "{async_fn_env#0}", .qualified_name = "my::steps::{async_fn_env#0}",
+		.size = 16, .has_size = true, .alignment = 8, .has_discr = true,
+		.discr = { .name = "__state", .offset = 8, .type = REF(t_u8), .artificial = true },
+		.variants = variants, .variant_count = 7,
+	};
+	static const struct {
+		uint8_t state;
+		size_t index; /* expected await_index */
+	} cases[] = {
+		{ 4, 2 },   /* Suspend1, line 12: after the macro's point (line unknown, listed first) */
+		{ 3, 3 },   /* Suspend0, line 30 */
+		{ 6, 4 },   /* Suspend3, line 30, numbered after Suspend0 */
+		{ 5, 0 },   /* Suspend2: in join.rs, its place is not known */
+		{ 0, 0 },   /* Unresumed: not suspended */
+		{ 1, 0 },   /* Returned */
+	};
+	for (size_t i = 0; i < AI_ARRAY_SIZE(cases); i++) {
+		uint64_t a = alloc(16);
+		poke_u8(a + 8, cases[i].state);
+		struct ai_await_node node = { 0 };
+		ai_await_decode(&as, a, &coro, &node);
+		cr_assert_null(node.error, "%s", node.error);
+		cr_assert_eq(node.await_count, 4, "state %d", cases[i].state);
+		cr_expect_eq(node.await_lines[0], 0);
+		cr_expect_eq(node.await_lines[1], 12);
+		cr_expect_eq(node.await_lines[2], 30);
+		cr_expect_eq(node.await_lines[3], 30);
+		cr_expect_eq(node.await_index, cases[i].index, "state %d: %zu", cases[i].state, node.await_index);
+		ai_await_node_deinit(&node);
+	}
+	/* Not a coroutine: no await points. */
+	uint64_t a = alloc(8);
+	struct ai_await_node node = { 0 };
+	ai_await_decode(&as, a, &t_u64, &node);
+	cr_expect_eq(node.await_count, 0);
+	cr_expect_null(node.await_lines);
+	ai_await_node_deinit(&node);
+}
+
 /* Pin<Box<F>> as a task holds it: Pin { pointer: Box<F> }, Box<F> a pointer type. */
 static struct coro boxed;
 static const struct ai_type t_box_boxed = {

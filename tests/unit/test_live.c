@@ -2,6 +2,8 @@
  * an await tree has been unchanged, state transitions, and the bounded ring buffer. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ai/live.h"
 #include "ai/util.h"
@@ -173,4 +175,68 @@ Test(live, await_point_is_the_deepest_frame_with_a_line)
 	cr_expect_eq(at->line, 42);
 	cr_expect_neq(ai_live_tree_hash(&s->tasks[0].tree), 0);
 	ai_snapshot_destroy(s);
+}
+
+/* The timeline's state letters: one per sample, the latest last, shifted as samples come; a task
+ * first seen later has blanks before; the memory per task is fixed. */
+Test(live, state_history_per_sample)
+{
+	struct ai_live *live = ai_live_create(2);
+	const char *statuses[] = { "idle", "running", "scheduled", "idle" };
+	for (int round = 0; round < 4; round++) {
+		struct ai_snapshot *s = make(round * 10, (uint64_t[]){ 7, 8 }, (int[]){ 10, 20 }, round < 2 ? 1 : 2);
+		free(s->tasks[0].status);
+		s->tasks[0].status = xstrdup(statuses[round]);
+		ai_live_add(live, s);
+	}
+	const char *h7 = live->tasks[index_of(live, 7)].history;
+	const char *h8 = live->tasks[index_of(live, 8)].history;
+	cr_expect_eq(memcmp(h7 + AI_LIVE_STATE_HISTORY - 5, " IRSI", 5), 0, "'%.*s'", AI_LIVE_STATE_HISTORY, h7);
+	cr_expect_eq(memcmp(h8 + AI_LIVE_STATE_HISTORY - 3, " II", 3), 0, "'%.*s'", AI_LIVE_STATE_HISTORY, h8);
+	for (int i = 0; i < AI_LIVE_STATE_HISTORY - 4; i++)
+		cr_expect_eq(h7[i], ' ');
+	/* Past the history's size the oldest go: still 64 letters, the last 64 samples. */
+	for (int round = 4; round < 200; round++)
+		ai_live_add(live, make(round * 10, (uint64_t[]){ 7 }, (int[]){ 10 }, 1));
+	h7 = live->tasks[0].history;
+	for (int i = 0; i < AI_LIVE_STATE_HISTORY; i++)
+		cr_expect_eq(h7[i], 'I', "letter %d of '%.*s'", i, AI_LIVE_STATE_HISTORY, h7);
+	cr_expect_eq(sizeof(live->tasks[0].history), AI_LIVE_STATE_HISTORY);
+	cr_expect_eq(ai_live_state_letter("deadlocked"), 'D');
+	cr_expect_eq(ai_live_state_letter("blocked"), 'B');
+	cr_expect_eq(ai_live_state_letter("block_on"), 'O');
+	cr_expect_eq(ai_live_state_letter("done"), 'X');
+	cr_expect_eq(ai_live_state_letter("what"), '?');
+	ai_live_destroy(live);
+}
+
+static uint64_t cpu_time_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* CPU% and RSS from /proc, on ourselves: 300ms of spinning between two reads is near 100% of a
+ * core (the kernel counts in ticks of 10ms, and the machine is shared: within a wide band). */
+Test(live, process_cpu_and_rss)
+{
+	struct ai_live *live = ai_live_create(1);
+	ai_live_read_process(live, getpid());
+	cr_expect(!live->process.has_cpu, "no CPU% from one read");
+	cr_assert(live->process.has_rss);
+	cr_expect_gt(live->process.rss_bytes, 1024 * 1024);
+	cr_expect_lt(live->process.rss_bytes, 4ULL << 30);
+	uint64_t start_cpu = cpu_time_us(), start = ai_now_us();
+	volatile uint64_t x = 0;
+	while (ai_now_us() - start < 300000)
+		x++;
+	double expected = (double)(cpu_time_us() - start_cpu) * 100.0 / (double)(ai_now_us() - start);
+	ai_live_read_process(live, getpid());
+	cr_assert(live->process.has_cpu);
+	cr_expect(live->process.cpu_percent > expected - 15 && live->process.cpu_percent < expected + 15,
+		  "cpu %.1f%%, measured by the clock %.1f%%", live->process.cpu_percent, expected);
+	ai_live_read_process(live, 999999999); /* gone: unknown, never a guess */
+	cr_expect(!live->process.has_cpu && !live->process.has_rss);
+	ai_live_destroy(live);
 }
