@@ -765,7 +765,7 @@ static struct ai_wait *decode_broadcast(struct walker *w, const struct ai_type *
 	}
 	bool has_next = read_int_path(w, rt, rx, "next", &next);
 	if (member_path(st, "tail", &off, &tail_t)) {
-		if (has_next && read_nested_int(w, tail_t, shared + off, "pos", &pos)) {
+		if (has_next && read_nested_int(w, tail_t, shared + off, "pos", &pos) && next <= pos) {
 			wait->has_unseen = true;
 			wait->unseen = pos - next;
 		}
