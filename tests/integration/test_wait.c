@@ -548,6 +548,60 @@ static void tcp_truth(pid_t pid, struct tcp_truth *t)
 	cr_assert_eq(t->server_peer_port, t->reader_port, "the reader's local port is the server's peer");
 }
 
+/* The fixture's UDP socket on 127.0.0.1 (/proc/PID/net/udp and its fds): its port and fd. */
+static int udp_truth(pid_t pid, unsigned *port_ret)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/net/udp", (int)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	int found = -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned la, lp, ra, rp, st;
+		unsigned long inode;
+		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*s %*s %*s %*u %*u %lu", &la, &lp, &ra, &rp, &st, &inode) != 6 ||
+		    la != 0x0100007F || st != 7)
+			continue;
+		char target[64];
+		snprintf(target, sizeof(target), "socket:[%lu]", inode);
+		int fd = fd_linking_to(pid, target, NULL);
+		if (fd >= 0) {
+			cr_assert_eq(found, -1, "one UDP socket in the fixture");
+			found = fd;
+			*port_ret = lp;
+		}
+	}
+	fclose(f);
+	cr_assert(found >= 0, "the fixture's UDP socket");
+	return found;
+}
+
+/* The fd of the accepted (connected, not listening) unix socket named name in /proc/PID/net/unix. */
+static int unix_accepted_fd(pid_t pid, const char *name)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	int found = -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned flags, type, st;
+		unsigned long inode;
+		char sun_path[256];
+		if (sscanf(line, "%*s %*x %*x %x %x %x %lu %255s", &flags, &type, &st, &inode, sun_path) != 5 ||
+		    strcmp(sun_path, name) != 0 || flags != 0 || st != 3)
+			continue;
+		char target[64];
+		snprintf(target, sizeof(target), "socket:[%lu]", inode);
+		int fd = fd_linking_to(pid, target, NULL);
+		if (fd >= 0)
+			found = fd;
+	}
+	fclose(f);
+	cr_assert(found >= 0, "the accepted unix socket %s", name);
+	return found;
+}
+
 /* The read end of a pipe both of whose ends the process holds, and we (the test, whose fds it may
  * have inherited) do not: its fd and link. */
 static int own_pipe_read_end(pid_t pid, char *target, size_t size)
@@ -590,6 +644,10 @@ Test(wait, waits_broadcast_watch_io_figures)
 			sscanf(line, "flags: %o", &flags);
 		fclose(fi);
 		cr_assert_eq(flags & 3, 0, "%s: fd %d is the read end (O_RDONLY)", *v, pipe_fd);
+		unsigned udp_port = 0;
+		int udp_fd = udp_truth(f.pid, &udp_port);
+		char *unix_name = xasprintf("@async-inspect-waits-%d", (int)f.pid);
+		int unix_fd = unix_accepted_fd(f.pid, unix_name);
 		fixture_kill(&f);
 
 		/* broadcast::channel(16), nothing sent, the Sender kept by main. */
@@ -671,6 +729,35 @@ Test(wait, waits_broadcast_watch_io_figures)
 		cr_expect_eq(num(pr, "fd"), pipe_fd, "%s", *v);
 		cr_expect_str_eq(str(pr, "fd_target"), pipe_target, "%s", *v);
 		cr_expect_null(json_object_get(pr, "socket"), "%s", *v);
+
+		/* UdpSocket::recv_from: unconnected on 127.0.0.1:<port>. */
+		json_t *ud = json_object_get(task_by_future(root, "waits::udp_recv", 0), "wait");
+		cr_assert_not_null(ud, "%s", *v);
+		cr_expect_str_eq(str(ud, "type"), "UdpSocket", "%s", *v);
+		cr_expect_str_eq(str(ud, "direction"), "read", "%s", *v);
+		cr_expect_eq(num(ud, "fd"), udp_fd, "%s", *v);
+		sock = json_object_get(ud, "socket");
+		cr_expect_str_eq(str(sock, "kind"), "UDP", "%s", *v);
+		cr_expect_str_eq(str(sock, "state"), "UNCONN", "%s", *v);
+		want = xasprintf("127.0.0.1:%u", udp_port);
+		cr_expect_str_eq(str(sock, "local"), want, "%s", *v);
+		free(want);
+		cr_expect(json_is_null(json_object_get(sock, "peer")), "%s", *v);
+
+		/* UnixStream::read on the accepted end of "@async-inspect-waits-<pid>". */
+		json_t *ux = json_object_get(task_by_future(root, "waits::unix_reader", 0), "wait");
+		cr_assert_not_null(ux, "%s", *v);
+		cr_expect_str_eq(str(ux, "type"), "UnixStream", "%s", *v);
+		cr_expect_str_eq(str(ux, "direction"), "read", "%s", *v);
+		cr_expect_eq(num(ux, "fd"), unix_fd, "%s", *v);
+		sock = json_object_get(ux, "socket");
+		cr_expect_str_eq(str(sock, "kind"), "unix", "%s", *v);
+		cr_expect_str_eq(str(sock, "local"), unix_name, "%s", *v);
+		cr_expect_str_eq(str(sock, "state"), "CONNECTED", "%s", *v);
+		want = xasprintf("unix %s CONNECTED, waiting for read (fd %d)", unix_name, unix_fd);
+		cr_expect_str_eq(str(ux, "description"), want, "%s", *v);
+		free(want);
+		free(unix_name);
 		json_decref(root);
 	}
 }
