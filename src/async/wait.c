@@ -757,7 +757,9 @@ static struct ai_wait *decode_broadcast(struct walker *w, const struct ai_type *
 		wait->description = xasprintf("broadcast receive, channel not understood (%s)", qname(t));
 		return wait;
 	}
-	wait->resource_type = ai_type_short_name(qname(rt));
+	char *short_rx = ai_type_short_name(qname(rt));
+	wait->resource_type = xasprintf("broadcast::%s", short_rx); /* not to be taken for mpsc's */
+	free(short_rx);
 	wait->address = shared;
 	if (read_int_path(w, st, shared, "mask", &v)) {
 		wait->has_capacity = true;
@@ -787,7 +789,7 @@ static struct ai_wait *decode_broadcast(struct walker *w, const struct ai_type *
 	if (wait->has_senders)
 		snprintf(senders, sizeof(senders), ", %" PRIu64 " sender%s alive", wait->senders_alive,
 			 plural(wait->senders_alive));
-	wait->description = xasprintf("broadcast receive on %s @ 0x%" PRIx64 "%s%s%s", wait->resource_type, shared,
+	wait->description = xasprintf("receive on %s @ 0x%" PRIx64 "%s%s%s", wait->resource_type, shared,
 				      capacity, unseen, senders);
 	if ((wait->has_senders && wait->senders_alive == 0) || (wait->has_closed && wait->closed))
 		wait->warning = xstrdup("every Sender of the broadcast channel is gone: the receive ends with "
@@ -809,7 +811,9 @@ static struct ai_wait *decode_watch(struct walker *w, uint64_t notify)
 	    notify >= shared + nrx_off + nrx_t->size)
 		return NULL; /* a Notified of something else */
 	struct ai_wait *wait = new_wait("watch");
-	wait->resource_type = ai_type_short_name(qname(rt));
+	char *short_rx = ai_type_short_name(qname(rt));
+	wait->resource_type = xasprintf("watch::%s", short_rx);
+	free(short_rx);
 	wait->address = shared;
 	if (read_int_path(w, st, shared, "state", &state) && read_int_path(w, rt, rx, "version", &seen)) {
 		wait->has_version = true;
@@ -834,7 +838,7 @@ static struct ai_wait *decode_watch(struct walker *w, uint64_t notify)
 			 plural(wait->senders_alive));
 	else if (wait->has_closed)
 		snprintf(senders, sizeof(senders), ", %s", wait->closed ? "closed" : "sender alive");
-	wait->description = xasprintf("watch changed on %s @ 0x%" PRIx64 "%s%s", wait->resource_type, shared, version,
+	wait->description = xasprintf("changed() on %s @ 0x%" PRIx64 "%s%s", wait->resource_type, shared, version,
 				      senders);
 	if (wait->has_closed && wait->closed)
 		wait->warning = xstrdup("every Sender of the watch channel is gone: changed() ends with an error");

@@ -648,13 +648,17 @@ Test(wait, waits_broadcast_watch_io_figures)
 		int udp_fd = udp_truth(f.pid, &udp_port);
 		char *unix_name = xasprintf("@async-inspect-waits-%d", (int)f.pid);
 		int unix_fd = unix_accepted_fd(f.pid, unix_name);
+		char *pid = xasprintf("%d", (int)f.pid);
+		struct tool_result dot;
+		tool_run(&dot, 120, (const char *[]){ "dump", "--pid", pid, "--graph", "dot", NULL });
+		free(pid);
 		fixture_kill(&f);
 
 		/* broadcast::channel(16), nothing sent, the Sender kept by main. */
 		json_t *bc = json_object_get(task_by_future(root, "waits::broadcast_recv", 0), "wait");
 		cr_assert_not_null(bc, "%s", *v);
 		cr_expect_str_eq(str(bc, "kind"), "broadcast", "%s", *v);
-		cr_expect_str_eq(str(bc, "type"), "Receiver<u32>", "%s", *v);
+		cr_expect_str_eq(str(bc, "type"), "broadcast::Receiver<u32>", "%s", *v);
 		cr_expect_eq(num(bc, "capacity"), 16, "%s", *v);
 		cr_expect_eq(num(bc, "unseen"), 0, "%s", *v);
 		cr_expect_eq(num(bc, "senders_alive"), 1, "%s", *v);
@@ -667,7 +671,7 @@ Test(wait, waits_broadcast_watch_io_figures)
 		json_t *wa = json_object_get(task_by_future(root, "waits::watch_changed", 0), "wait");
 		cr_assert_not_null(wa, "%s", *v);
 		cr_expect_str_eq(str(wa, "kind"), "watch", "%s", *v);
-		cr_expect_str_eq(str(wa, "type"), "Receiver<u32>", "%s", *v);
+		cr_expect_str_eq(str(wa, "type"), "watch::Receiver<u32>", "%s", *v);
 		cr_expect_eq(num(wa, "version"), 0, "%s", *v);
 		cr_expect_eq(num(wa, "seen_version"), 0, "%s", *v);
 		cr_expect(json_is_false(json_object_get(wa, "closed")), "%s", *v);
@@ -678,6 +682,22 @@ Test(wait, waits_broadcast_watch_io_figures)
 			cr_expect_eq(num(wa, "senders_alive"), 1, "%s", *v);
 		cr_expect(strstr(str(wa, "description"), "(unchanged)") != NULL, "%s: %s", *v, str(wa, "description"));
 		cr_expect_str_neq(str(wa, "address"), str(bc, "address"), "%s", *v);
+		/* Both are channel nodes of the wait-for graph. */
+		cr_assert_eq(tool_exit_code(&dot), 0, "%s: %s", *v, dot.err);
+		const char *const chans[2][2] = { { "waits::broadcast_recv", "broadcast::Receiver<u32> @ " },
+						  { "waits::watch_changed", "watch::Receiver<u32> @ " } };
+		json_t *chan_waits[2] = { bc, wa };
+		for (size_t k = 0; k < 2; k++) {
+			json_t *task = task_by_future(root, chans[k][0], 0);
+			char *tl = xasprintf("Task %lld %s", (long long)json_integer_value(json_object_get(task, "id")),
+					     chans[k][0]);
+			char *rl = xasprintf("%s%s", chans[k][1], str(chan_waits[k], "address"));
+			char *tn = dot_node(dot.out, tl), *rn = dot_node(dot.out, rl);
+			cr_expect(tn && rn && dot_edge(dot.out, tn, rn, "receives on"), "%s: %s receives on %s:\n%s", *v, tl,
+				  rl, dot.out);
+			free(tl), free(rl), free(tn), free(rn);
+		}
+		tool_result_free(&dot);
 
 		/* accept: the listener, LISTEN on 127.0.0.1:<port>, waiting for a connection. */
 		json_t *acc = json_object_get(task_by_future(root, "waits::tcp_server", 0), "wait");
