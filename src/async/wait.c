@@ -1025,6 +1025,8 @@ static const char *direction_phrase(const char *direction)
 		return "waiting for read or write";
 	if (strcmp(direction, "copy") == 0)
 		return "copying";
+	if (strcmp(direction, "connect") == 0)
+		return "waiting for the connection to be established";
 	return strcmp(direction, "read") == 0 ? "waiting for read" : "waiting for write";
 }
 
@@ -1134,6 +1136,8 @@ static void decode_leaf(struct walker *w, struct ai_await_node *node)
 			wait = decode_interval(w);
 		else if (starts_with(parent, "tokio::sync::mpsc::") && strstr(parent, "::recv"))
 			wait = decode_mpsc_recv(w);
+		else if (t && starts_with(parent, "tokio::net::tcp::stream::") && name_ends_with(parent, "::connect_mio"))
+			wait = decode_io(w, t, node->address, "connect"); /* poll_fn(poll_write_ready) */
 	}
 	if (!wait) {
 		wait = new_wait("unknown");

@@ -493,25 +493,29 @@ static int fd_linking_to(pid_t pid, const char *target, int *count_ret)
 	return found;
 }
 
-/* The TCP sockets of the waits fixture, from /proc/PID/net/tcp and its fds (not from our parser). */
+/* The TCP sockets of the waits fixture, from /proc/PID/net/tcp and its fds (not from our parser):
+ * tcp_server's listener (the one with an accepted connection), tcp_reader's stream (connected to
+ * it), and tcp_connecting's socket (the only one in SYN_SENT, to the other listener). */
 struct tcp_truth {
 	unsigned listen_port, reader_port, server_peer_port;
 	int listen_fd, reader_fd;
 	unsigned long listen_inode, reader_inode;
+	unsigned connect_port, full_port; /* tcp_connecting's local port, the full listener's */
+	int connect_fd;
 };
 
 static void tcp_truth(pid_t pid, struct tcp_truth *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->listen_fd = t->reader_fd = -1;
+	t->listen_fd = t->reader_fd = t->connect_fd = -1;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/net/tcp", (int)pid);
 	FILE *f = fopen(path, "r");
 	cr_assert_not_null(f);
 	char line[512];
-	struct { unsigned lp, rp, st; unsigned long inode; int fd; } socks[16];
+	struct { unsigned lp, rp, st; unsigned long inode; int fd; } socks[32];
 	size_t n = 0;
-	while (fgets(line, sizeof(line), f) && n < 16) {
+	while (fgets(line, sizeof(line), f) && n < 32) {
 		unsigned la, lp, ra, rp, st;
 		unsigned long inode;
 		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*s %*s %*s %*u %*u %lu", &la, &lp, &ra, &rp, &st, &inode) != 6 ||
@@ -527,25 +531,36 @@ static void tcp_truth(pid_t pid, struct tcp_truth *t)
 	}
 	fclose(f);
 	for (size_t i = 0; i < n; i++) {
-		if (socks[i].st == 0x0A) {
-			t->listen_port = socks[i].lp;
-			t->listen_fd = socks[i].fd;
-			t->listen_inode = socks[i].inode;
+		if (socks[i].st != 0x0A)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			if (socks[j].st == 0x01 && socks[j].lp == socks[i].lp) {
+				t->listen_port = socks[i].lp;
+				t->listen_fd = socks[i].fd;
+				t->listen_inode = socks[i].inode;
+				t->server_peer_port = socks[j].rp; /* the accepted `conn` */
+			}
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (socks[i].st != 0x01)
-			continue;
-		if (socks[i].lp == t->listen_port) {
-			t->server_peer_port = socks[i].rp; /* the accepted `conn` */
-		} else if (socks[i].rp == t->listen_port) {
+		if (socks[i].st == 0x01 && socks[i].rp == t->listen_port && socks[i].lp != t->listen_port) {
 			t->reader_port = socks[i].lp;
 			t->reader_fd = socks[i].fd;
 			t->reader_inode = socks[i].inode;
+		} else if (socks[i].st == 0x02) {
+			cr_assert_eq(t->connect_fd, -1, "one socket in SYN_SENT");
+			t->connect_port = socks[i].lp;
+			t->connect_fd = socks[i].fd;
+			t->full_port = socks[i].rp;
 		}
 	}
 	cr_assert(t->listen_fd >= 0 && t->reader_fd >= 0, "the fixture's listener and reader sockets");
 	cr_assert_eq(t->server_peer_port, t->reader_port, "the reader's local port is the server's peer");
+	cr_assert(t->connect_fd >= 0, "tcp_connecting's socket in SYN_SENT");
+	bool full_listens = false;
+	for (size_t i = 0; i < n; i++)
+		full_listens |= socks[i].st == 0x0A && socks[i].lp == t->full_port && t->full_port != t->listen_port;
+	cr_assert(full_listens, "tcp_connecting connects to the other listener of the fixture");
 }
 
 /* The fixture's UDP socket on 127.0.0.1 (/proc/PID/net/udp and its fds): its port and fd. */
@@ -738,6 +753,18 @@ Test(wait, waits_broadcast_watch_io_figures)
 		want = xasprintf("TCP 127.0.0.1:%u -> 127.0.0.1:%u ESTABLISHED, waiting for read (fd %d)", tcp.reader_port,
 				 tcp.listen_port, tcp.reader_fd);
 		cr_expect_str_eq(str(rd, "description"), want, "%s", *v);
+		free(want);
+
+		/* TcpStream::connect to a full accept queue: SYN_SENT, waiting for the connection. */
+		json_t *cn = json_object_get(task_by_future(root, "waits::tcp_connecting", 0), "wait");
+		cr_assert_not_null(cn, "%s", *v);
+		cr_expect_str_eq(str(cn, "kind"), "io", "%s", *v);
+		cr_expect_str_eq(str(cn, "type"), "TcpStream", "%s", *v);
+		cr_expect_str_eq(str(cn, "direction"), "connect", "%s", *v);
+		cr_expect_eq(num(cn, "fd"), tcp.connect_fd, "%s", *v);
+		want = xasprintf("TCP 127.0.0.1:%u -> 127.0.0.1:%u SYN_SENT, waiting for the connection to be established "
+				 "(fd %d)", tcp.connect_port, tcp.full_port, tcp.connect_fd);
+		cr_expect_str_eq(str(cn, "description"), want, "%s", *v);
 		free(want);
 
 		/* AsyncFd<PipeReader>::readable: the pipe's read end, no socket. */
