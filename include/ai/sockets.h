@@ -5,6 +5,7 @@
 #ifndef AI_SOCKETS_H
 #define AI_SOCKETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,6 +25,7 @@ struct ai_socket {
 struct ai_socket_table {
 	struct ai_socket *items;
 	size_t count, capacity;
+	bool sorted; /* by inode (ai_sockets_read): look-ups are binary searches */
 };
 
 void ai_socket_table_init(struct ai_socket_table *table);

@@ -26,6 +26,7 @@ void ai_socket_table_deinit(struct ai_socket_table *table)
 static struct ai_socket *add_socket(struct ai_socket_table *table)
 {
 	AI_GROW(table->items, table->capacity, table->count + 1);
+	table->sorted = false;
 	struct ai_socket *s = &table->items[table->count++];
 	memset(s, 0, sizeof(*s));
 	return s;
@@ -217,6 +218,12 @@ struct ai_error *ai_sockets_parse_unix(const char *text, struct ai_socket_table 
 	return NULL;
 }
 
+static int compare_inodes(const void *a, const void *b)
+{
+	const struct ai_socket *x = a, *y = b;
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
 struct ai_error *ai_sockets_read(pid_t pid, struct ai_socket_table *table)
 {
 	static const struct {
@@ -237,11 +244,19 @@ struct ai_error *ai_sockets_read(pid_t pid, struct ai_socket_table *table)
 		if (err)
 			return ai_error_wrap(err, "%s", path);
 	}
+	/* A server may have thousands of sockets and as many tasks parked on them. */
+	if (table->count > 1)
+		qsort(table->items, table->count, sizeof(*table->items), compare_inodes);
+	table->sorted = true;
 	return NULL;
 }
 
 const struct ai_socket *ai_sockets_find(const struct ai_socket_table *table, uint64_t inode)
 {
+	if (table->sorted) {
+		struct ai_socket key = { .inode = inode };
+		return table->count ? bsearch(&key, table->items, table->count, sizeof(key), compare_inodes) : NULL;
+	}
 	for (size_t i = 0; i < table->count; i++) {
 		if (table->items[i].inode == inode)
 			return &table->items[i];

@@ -146,3 +146,18 @@ Test(sockets, fd_targets_of_this_process)
 	cr_assert_not_null(err);
 	ai_error_destroy(err);
 }
+
+Test(sockets, reads_this_process_sockets_sorted)
+{
+	/* Our own /proc/PID/net: whatever is there, every socket is found by its inode. */
+	struct ai_socket_table table;
+	ai_socket_table_init(&table);
+	cr_assert_null(ai_sockets_read(getpid(), &table));
+	cr_expect(table.sorted);
+	for (size_t i = 1; i < table.count; i++)
+		cr_expect(table.items[i - 1].inode <= table.items[i].inode);
+	for (size_t i = 0; i < table.count; i++)
+		cr_expect_eq(ai_sockets_find(&table, table.items[i].inode)->inode, table.items[i].inode);
+	cr_expect_null(ai_sockets_find(&table, UINT64_MAX));
+	ai_socket_table_deinit(&table);
+}
