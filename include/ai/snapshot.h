@@ -37,7 +37,8 @@ struct ai_snapshot_local {
 /* Why a future waits (src/async/wait.c): on a leaf node, and a copy on its task. */
 struct ai_wait {
 	char *kind;         /* "sleep", "timeout", "interval", "mutex", "rwlock", "semaphore", "join",
-			     * "oneshot", "mpsc_recv", "mpsc_send", "notify", "unknown" */
+			     * "oneshot", "mpsc_recv", "mpsc_send", "notify", "broadcast", "watch",
+			     * "io", "unknown" */
 	char *description;  /* for people: "sleep, 59m58s left", "Mutex<bank::Ledger> @ 0x..." */
 	char *resource_type; /* locks: "Mutex<bank::Ledger>", "Semaphore"...; join: "JoinHandle<u64>" */
 	uint64_t address;    /* locks: the Mutex / RwLock / Semaphore; join: the awaited task's header */
@@ -71,6 +72,24 @@ struct ai_wait {
 	bool has_receiver_alive;   /* mpsc_send */
 	bool receiver_alive;
 	char *warning;             /* conditional evidence of a wait that cannot end, or NULL */
+	/* broadcast (address: the channel's Shared; capacity, senders_alive above) */
+	bool has_unseen;
+	uint64_t unseen;           /* messages sent that this receiver has not seen (tail.pos - next) */
+	/* watch (address: the channel's Shared; senders_alive above where the version counts them) */
+	bool has_version;
+	uint64_t version;          /* sends since the channel was made (tokio's Version / 2) */
+	uint64_t seen_version;     /* the version this receiver has seen */
+	bool has_closed;
+	bool closed;               /* broadcast, watch: every Sender is gone */
+	/* io: the fd of the socket / pipe / file, and (live targets) what /proc says of it */
+	bool has_fd;
+	int fd;
+	char *direction;           /* "read", "write", "read_write", "connection" (accept), or NULL */
+	char *fd_target;           /* the /proc/PID/fd link: "socket:[123]", "pipe:[45]", a path */
+	char *socket_kind;         /* "TCP", "TCP6", "UDP", "UDP6", "unix" */
+	char *local_address;       /* "127.0.0.1:8080"; unix: the path, or NULL */
+	char *peer_address;        /* inet sockets that have one */
+	char *socket_state;        /* "ESTABLISHED", "LISTEN", ... */
 };
 
 /* A lock or permit a task holds: a guard saved in one of its coroutines. */

@@ -6,6 +6,10 @@
  *   Timeout: kind "timeout"), batch_semaphore::Acquire (the semaphore, and the Mutex / RwLock /
  *   Semaphore it belongs to, from the `self` of the enclosing lock()/write()/read()/acquire()
  *   frame; permits available and still wanted), JoinHandle<T> (the awaited task's id and status).
+ *   broadcast::Recv (capacity, unseen, senders), watch changed (a Notified on the channel's
+ *   notify_rx: versions, closed, senders), I/O (Readiness, tokio::io::util futures: the fd as
+ *   std's OwnedFd in the leaf or the saved locals above it, nearest first; on live targets its
+ *   /proc link and socket).
  *   Any other leaf gets kind "unknown" and its type: never a guess.
  * - Held: saved locals of the active suspend variant of every coroutine that are MutexGuard,
  *   OwnedMutexGuard, RwLockReadGuard, RwLockWriteGuard, SemaphorePermit, OwnedSemaphorePermit.

@@ -3,7 +3,8 @@
  *
  * A node is found in two steps. First the future is reached through what only holds it: pointers
  * (Box<T>, &mut T), Pin, `dyn Future` fat pointers (the concrete type named by the vtable), and a
- * few transparent wrappers (MaybeDone::Future, UnsafeCell, AssertUnwindSafe, futures' Next...).
+ * few transparent wrappers (MaybeDone::Future, UnsafeCell, AssertUnwindSafe, tokio's Coop, futures'
+ * Next...).
  * Then the future is a coroutine (an async fn, block or closure: state, suspend point, saved locals,
  * and its __awaitee as the one child), a combinator we know (join!/select!, Timeout, futures'
  * Join, JoinAll, Select, FuturesUnordered: their branches are the children), or a leaf named by its
@@ -500,6 +501,8 @@ static const struct {
 	{ "core::cell::UnsafeCell<", "value", NULL },
 	{ "tokio::loom::std::unsafe_cell::UnsafeCell<", "__0", NULL },
 	{ "tracing::instrument::Instrumented<", "inner", NULL },
+	/* tokio 1.47+: cooperative(fut) around broadcast recv, watch changed, ... */
+	{ "tokio::task::coop::Coop<", "fut", NULL },
 	{ "futures_util::stream::stream::next::Next<", "stream", NULL },
 	{ "futures_util::stream::stream::collect::Collect<", "stream", NULL },
 	{ "futures_util::stream::futures_ordered::FuturesOrdered<", "in_progress_queue", NULL },

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ai/memory.h"
+#include "ai/sockets.h"
 #include "ai/util.h"
 #include "ai/wait.h"
 
@@ -19,6 +20,9 @@ struct walker {
 	struct ai_snapshot *snapshot;
 	const struct ai_await_node *ancestors[MAX_ANCESTORS];
 	size_t depth;
+	/* live targets: /proc/PID/net, read on the first I/O wait (see decode_io) */
+	struct ai_socket_table sockets;
+	bool sockets_read;
 };
 
 static bool starts_with(const char *s, const char *prefix)
@@ -722,6 +726,383 @@ static struct ai_wait *decode_join(struct walker *w, const struct ai_type *t, ui
 	return wait;
 }
 
+/* ---- broadcast, watch ---- */
+
+/* The integer of the first member named name nested in t (through Mutex, UnsafeCell...). */
+static bool read_nested_int(struct walker *w, const struct ai_type *t, uint64_t address, const char *name,
+			    uint64_t *ret)
+{
+	uint64_t off, leaf_off, size;
+	const struct ai_type *mt;
+	if (!find_nested(t, name, 0, &off, &mt) || !int_leaf(mt, 0, &leaf_off, &size))
+		return false;
+	return read_uint(w, address + off + leaf_off, size, ret);
+}
+
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* broadcast::Recv<'_, T> { receiver: &mut Receiver<T> { shared: Arc<Shared<T>>, next }, waiter };
+ * Shared { buffer, mask, tail: Mutex<Tail { pos, rx_cnt, closed, waiters }>, num_tx, .. }. */
+static struct ai_wait *decode_broadcast(struct walker *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = new_wait("broadcast");
+	uint64_t rx, off, shared, inner, strong, v, next = 0, pos = 0;
+	const struct ai_type *rt, *arc, *st, *tail_t;
+	if (!read_pointer_path(w, t, address, "receiver", &rx, &rt) || !member_path(rt, "shared", &off, &arc) ||
+	    !read_arc_ex(w, arc, rx + off, &shared, &st, &inner, &strong)) {
+		wait->resource_type = ai_type_short_name(qname(t));
+		wait->description = xasprintf("broadcast receive, channel not understood (%s)", qname(t));
+		return wait;
+	}
+	char *short_rx = ai_type_short_name(qname(rt));
+	wait->resource_type = xasprintf("broadcast::%s", short_rx); /* not to be taken for mpsc's */
+	free(short_rx);
+	wait->address = shared;
+	if (read_int_path(w, st, shared, "mask", &v)) {
+		wait->has_capacity = true;
+		wait->capacity = v + 1;
+	}
+	bool has_next = read_int_path(w, rt, rx, "next", &next);
+	if (member_path(st, "tail", &off, &tail_t)) {
+		if (has_next && read_nested_int(w, tail_t, shared + off, "pos", &pos) && next <= pos) {
+			wait->has_unseen = true;
+			wait->unseen = pos - next;
+		}
+		if (read_nested_int(w, tail_t, shared + off, "closed", &v)) {
+			wait->has_closed = true;
+			wait->closed = v & 1;
+		}
+	}
+	if (read_int_path(w, st, shared, "num_tx", &v)) {
+		wait->has_senders = true;
+		wait->senders_alive = v;
+	}
+	char capacity[48] = "", unseen[64] = "", senders[48] = "";
+	if (wait->has_capacity)
+		snprintf(capacity, sizeof(capacity), ", capacity %" PRIu64, wait->capacity);
+	if (wait->has_unseen)
+		snprintf(unseen, sizeof(unseen), ", %" PRIu64 " unseen%s", wait->unseen,
+			 wait->has_capacity && wait->unseen > wait->capacity ? " (lagged)" : "");
+	if (wait->has_senders)
+		snprintf(senders, sizeof(senders), ", %" PRIu64 " sender%s alive", wait->senders_alive,
+			 plural(wait->senders_alive));
+	wait->description = xasprintf("receive on %s @ 0x%" PRIx64 "%s%s%s", wait->resource_type, shared,
+				      capacity, unseen, senders);
+	if ((wait->has_senders && wait->senders_alive == 0) || (wait->has_closed && wait->closed))
+		wait->warning = xstrdup("every Sender of the broadcast channel is gone: the receive ends with "
+					"Closed once the messages left are read");
+	return wait;
+}
+
+/* watch::Receiver::changed: a Notified on the shared state's notify_rx (a Notify, or 1.38+'s
+ * BigNotify of 8), under `changed` (1.24) or changed_impl (1.38+) whose caller's `self` is the
+ * Receiver<T> { shared: Arc<Shared<T>>, version: Version }. Shared.state: version << 1 | closed. */
+static struct ai_wait *decode_watch(struct walker *w, uint64_t notify)
+{
+	static const char *const receivers[] = { "tokio::sync::watch::Receiver<", NULL };
+	uint64_t rx, off, shared, inner, strong, nrx_off, state, seen, v;
+	const struct ai_type *rt, *arc, *st, *nrx_t;
+	if (!enclosing_self(w, receivers, 3, &rx, &rt) || !member_path(rt, "shared", &off, &arc) ||
+	    !read_arc_ex(w, arc, rx + off, &shared, &st, &inner, &strong) ||
+	    !member_path(st, "notify_rx", &nrx_off, &nrx_t) || notify < shared + nrx_off ||
+	    notify >= shared + nrx_off + nrx_t->size)
+		return NULL; /* a Notified of something else */
+	struct ai_wait *wait = new_wait("watch");
+	char *short_rx = ai_type_short_name(qname(rt));
+	wait->resource_type = xasprintf("watch::%s", short_rx);
+	free(short_rx);
+	wait->address = shared;
+	if (read_int_path(w, st, shared, "state", &state) && read_int_path(w, rt, rx, "version", &seen)) {
+		wait->has_version = true;
+		wait->version = (state & ~1ULL) >> 1;
+		wait->seen_version = (seen & ~1ULL) >> 1;
+		wait->has_closed = true;
+		wait->closed = state & 1;
+		wait->has_sender_alive = true;
+		wait->sender_alive = !wait->closed;
+	}
+	/* 1.36+: Sender is Clone and counted; before, the one Sender's drop sets the closed bit. */
+	if (read_int_path(w, st, shared, "ref_count_tx", &v)) {
+		wait->has_senders = true;
+		wait->senders_alive = v;
+	}
+	char version[96] = "", senders[48] = "";
+	if (wait->has_version)
+		snprintf(version, sizeof(version), ", version %" PRIu64 ", seen %" PRIu64 " (%s)", wait->version,
+			 wait->seen_version, wait->version == wait->seen_version ? "unchanged" : "changed");
+	if (wait->has_senders)
+		snprintf(senders, sizeof(senders), ", %" PRIu64 " sender%s alive", wait->senders_alive,
+			 plural(wait->senders_alive));
+	else if (wait->has_closed)
+		snprintf(senders, sizeof(senders), ", %s", wait->closed ? "closed" : "sender alive");
+	wait->description = xasprintf("changed() on %s @ 0x%" PRIx64 "%s%s", wait->resource_type, shared, version,
+				      senders);
+	if (wait->has_closed && wait->closed)
+		wait->warning = xstrdup("every Sender of the watch channel is gone: changed() ends with an error");
+	return wait;
+}
+
+/* ---- I/O ---- */
+
+/* Pointers followed from a frame's local to its fd (&&TcpListener in a closure: 2). */
+#define MAX_FD_DEREFS 4
+/* Types visited by one search, and bytes of an enum read to pick its variant. */
+#define MAX_FD_VISITS 4096
+#define MAX_FD_ENUM_BYTES 4096
+#define MAX_FD 0x1000000
+
+struct fd_search {
+	struct walker *w;
+	int fds[4];        /* distinct fds found */
+	size_t count;
+	const char *owner; /* the I/O object that holds the first one: "tokio::net::...::TcpStream" */
+	unsigned visits;
+};
+
+/* The types named as the object an fd belongs to (the outermost one on the path to the fd). */
+static bool is_io_object(const char *name)
+{
+	static const char *const prefixes[] = { "tokio::net::", "tokio::io::async_fd::", "tokio::fs::", "tokio::process::",
+						"std::net::", "std::fs::", "std::io::pipe::", "std::os::unix::net::",
+						"mio::net::", NULL };
+	for (const char *const *p = prefixes; *p; p++) {
+		if (starts_with(name, *p))
+			return true;
+	}
+	return false;
+}
+
+static bool name_ends_with(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+	return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* Looks for std's OwnedFd { fd } (or an older std's FileDesc { fd: c_int }) in the value: struct
+ * members, the active variant of enums (Option<TcpStream>), and &, &mut, Box and Arc pointers up
+ * to MAX_FD_DEREFS. tokio::runtime:: is not entered: its I/O driver holds the epoll fd. */
+static void fd_search_value(struct fd_search *s, const struct ai_type *t, uint64_t address, unsigned depth,
+			    unsigned derefs, const char *owner)
+{
+	if (!t || depth > 32 || s->visits++ > MAX_FD_VISITS || s->count == AI_ARRAY_SIZE(s->fds))
+		return;
+	const char *name = qname(t);
+	if (starts_with(name, "tokio::runtime::") || starts_with(name, "core::marker::PhantomData"))
+		return;
+	if (t->kind == AI_TYPE_POINTER) {
+		if (derefs >= MAX_FD_DEREFS || !(name[0] == '&' || starts_with(name, "alloc::boxed::Box<")))
+			return;
+		uint64_t ptr;
+		const struct ai_type *pt;
+		if (!deref_wrapped(s->w, t, address, 0, &ptr, &pt) || (ptr & 3) != 0 || pt->kind == AI_TYPE_VOID ||
+		    pt->kind == AI_TYPE_FUNCTION || pt->kind == AI_TYPE_UNIT)
+			return;
+		fd_search_value(s, pt, ptr, depth + 1, derefs + 1, owner);
+		return;
+	}
+	if (t->kind == AI_TYPE_STRUCT && starts_with(name, "alloc::sync::Arc<")) {
+		uint64_t data;
+		const struct ai_type *dt;
+		if (derefs < MAX_FD_DEREFS && read_arc(s->w, t, address, &data, &dt))
+			fd_search_value(s, dt, data, depth + 1, derefs + 1, owner);
+		return;
+	}
+	if (!owner && is_io_object(name) && !strchr(name, '{')) /* not a closure or async fn of tokio::net */
+		owner = name;
+	const struct ai_member *fd_member = ai_type_find_member(t, "fd");
+	if (fd_member && (name_ends_with(name, "::OwnedFd") || name_ends_with(name, "::FileDesc"))) {
+		uint64_t leaf_off, size, v;
+		const struct ai_type *mt = member_type(t, fd_member);
+		if (!int_leaf(mt, 0, &leaf_off, &size) || size != 4 ||
+		    !read_uint(s->w, address + fd_member->offset + leaf_off, size, &v) || v >= MAX_FD)
+			return; /* -1 (None's niche) or not an fd */
+		for (size_t i = 0; i < s->count; i++) {
+			if (s->fds[i] == (int)v)
+				return;
+		}
+		if (s->count == 0)
+			s->owner = owner;
+		s->fds[s->count++] = (int)v;
+		return;
+	}
+	if (t->kind == AI_TYPE_ENUM) {
+		if (ai_type_is_coroutine(t) || !t->has_size || t->size == 0 || t->size > MAX_FD_ENUM_BYTES)
+			return;
+		uint8_t *bytes = xmalloc(t->size);
+		const struct ai_variant *v = NULL;
+		struct ai_error *err = ai_memory_read(s->w->mem, bytes, address, t->size);
+		if (!err)
+			err = ai_type_active_variant(t, bytes, t->size, &v);
+		free(bytes);
+		if (err) {
+			ai_error_destroy(err);
+			return;
+		}
+		fd_search_value(s, member_type(t, &v->member), address + v->member.offset, depth + 1, derefs, owner);
+		return;
+	}
+	if (t->kind != AI_TYPE_STRUCT)
+		return;
+	for (size_t i = 0; i < t->member_count; i++) {
+		const struct ai_member *m = &t->members[i];
+		if (m->artificial)
+			continue;
+		fd_search_value(s, member_type(t, m), address + m->offset, depth + 1, derefs, owner);
+	}
+}
+
+/* The fd an I/O leaf waits on: in the leaf, else in the saved locals of the coroutines above it,
+ * nearest first. Two different fds at the nearest level that has one: ambiguous (count > 1). */
+static void find_fd(struct walker *w, const struct ai_type *leaf_t, uint64_t leaf_address, struct fd_search *s,
+		    const char **where_ret)
+{
+	*where_ret = NULL;
+	fd_search_value(s, leaf_t, leaf_address, 0, 0, NULL);
+	for (size_t i = w->depth; s->count == 0 && i-- > 0;) {
+		const struct ai_await_node *a = w->ancestors[i];
+		const struct ai_type *t = type_of_die(w, a->type_die);
+		if (!t || !a->state || !ai_type_is_coroutine(t))
+			continue;
+		const struct ai_variant *v = ai_type_find_variant(t, a->state);
+		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
+		for (size_t k = 0; vt && k < vt->member_count; k++) {
+			const struct ai_member *m = &vt->members[k];
+			if (!m->name || m->artificial || starts_with(m->name, "__"))
+				continue; /* __awaitee: the future we came up from */
+			fd_search_value(s, member_type(vt, m), a->address + m->offset, 0, 0, NULL);
+		}
+		*where_ret = a->function;
+	}
+}
+
+/* tokio::io::util futures (AsyncReadExt::read, AsyncWriteExt::write_all...): the direction from
+ * the module's name. */
+static const char *io_util_direction(const char *name)
+{
+	const char *m = name + strlen("tokio::io::util::");
+	if (starts_with(m, "copy"))
+		return "copy";
+	if (starts_with(m, "read") || starts_with(m, "fill_buf") || starts_with(m, "lines") ||
+	    starts_with(m, "split"))
+		return "read";
+	if (starts_with(m, "write") || starts_with(m, "flush") || starts_with(m, "shutdown"))
+		return "write";
+	return NULL;
+}
+
+/* A Readiness (the waiter of ScheduledIo::readiness): its waiter's Interest (tokio 1.38+: bits of
+ * a usize; 1.24: mio's NonZeroU8; both READABLE = 1, WRITABLE = 2); under accept() it is a
+ * connection that is awaited. */
+static const char *readiness_direction(struct walker *w, const struct ai_type *t, uint64_t address)
+{
+	for (size_t i = w->depth; i-- > 0;) {
+		const char *fn = w->ancestors[i]->function;
+		if (fn && starts_with(fn, "tokio::net::") && name_ends_with(fn, "::accept"))
+			return "connection";
+	}
+	uint64_t interest;
+	if (!read_nested_int(w, t, address, "interest", &interest))
+		return NULL;
+	if ((interest & 3) == 3)
+		return "read_write";
+	if (interest & 1)
+		return "read";
+	if (interest & 2)
+		return "write";
+	return NULL;
+}
+
+static const char *direction_phrase(const char *direction)
+{
+	if (!direction)
+		return "waiting for I/O";
+	if (strcmp(direction, "connection") == 0)
+		return "waiting for a connection";
+	if (strcmp(direction, "read_write") == 0)
+		return "waiting for read or write";
+	if (strcmp(direction, "copy") == 0)
+		return "copying";
+	if (strcmp(direction, "connect") == 0)
+		return "waiting for the connection to be established";
+	return strcmp(direction, "read") == 0 ? "waiting for read" : "waiting for write";
+}
+
+/* What /proc says of the fd (live targets): the link, and for a socket its addresses and state. */
+static void describe_fd(struct walker *w, struct ai_wait *wait)
+{
+	pid_t pid = w->as->target->pid;
+	char *target;
+	struct ai_error *err = ai_fd_target(pid, wait->fd, &target);
+	if (err) {
+		ai_error_destroy(err);
+		return;
+	}
+	wait->fd_target = target;
+	uint64_t inode = ai_fd_socket_inode(target);
+	if (!inode)
+		return;
+	if (!w->sockets_read) {
+		w->sockets_read = true;
+		err = ai_sockets_read(pid, &w->sockets);
+		if (err) {
+			ai_snapshot_add_warning(w->snapshot, "sockets of I/O waits not known: %s", err->message);
+			ai_error_destroy(err);
+		}
+	}
+	const struct ai_socket *sock = ai_sockets_find(&w->sockets, inode);
+	if (!sock)
+		return;
+	wait->socket_kind = xstrdup(sock->kind);
+	wait->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
+	wait->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
+	wait->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+}
+
+static struct ai_wait *decode_io(struct walker *w, const struct ai_type *t, uint64_t address, const char *direction)
+{
+	struct ai_wait *wait = new_wait("io");
+	wait->direction = direction ? xstrdup(direction) : NULL;
+	struct fd_search s = { .w = w };
+	const char *where;
+	find_fd(w, t, address, &s, &where);
+	wait->resource_type = s.owner ? ai_type_short_name(s.owner) : NULL;
+	const char *what = wait->resource_type ? wait->resource_type : "I/O";
+	const char *phrase = direction_phrase(direction);
+	if (s.count > 1) {
+		wait->description = xasprintf("%s, %s (fds %d and %d both in %s: not guessed)", what, phrase, s.fds[0],
+					      s.fds[1], where ? where : "the leaf");
+		return wait;
+	}
+	if (s.count == 0) {
+		wait->description = xasprintf("%s, %s (fd not found)", what, phrase);
+		return wait;
+	}
+	wait->has_fd = true;
+	wait->fd = s.fds[0];
+	if (w->as->target->kind != AI_TARGET_LIVE) {
+		wait->description = xasprintf("%s fd %d, %s (socket details need a live process)", what, wait->fd, phrase);
+		return wait;
+	}
+	describe_fd(w, wait);
+	if (wait->socket_kind && strcmp(wait->socket_kind, "unix") == 0)
+		wait->description = xasprintf("unix %s%s%s, %s (fd %d)", wait->local_address ? wait->local_address : "(unnamed)",
+					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
+					      phrase, wait->fd);
+	else if (wait->socket_kind)
+		wait->description = xasprintf("%s %s%s%s%s%s, %s (fd %d)", wait->socket_kind,
+					      wait->local_address ? wait->local_address : "?",
+					      wait->peer_address ? " -> " : "", wait->peer_address ? wait->peer_address : "",
+					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
+					      phrase, wait->fd);
+	else
+		wait->description = xasprintf("%s %s, %s (fd %d)", what, wait->fd_target ? wait->fd_target : "(fd closed?)",
+					      phrase, wait->fd);
+	return wait;
+}
+
 static void decode_leaf(struct walker *w, struct ai_await_node *node)
 {
 	const struct ai_type *t = type_of_die(w, node->type_die);
@@ -735,8 +1116,19 @@ static void decode_leaf(struct walker *w, struct ai_await_node *node)
 		wait = decode_join(w, t, node->address);
 	else if (t && starts_with(name, "tokio::sync::oneshot::Receiver<"))
 		wait = decode_oneshot(w, t, node->address);
-	else if (t && strcmp(name, "tokio::sync::notify::Notified") == 0)
-		wait = decode_notified(w, t, node->address);
+	else if (t && strcmp(name, "tokio::sync::notify::Notified") == 0) {
+		uint64_t notify;
+		const struct ai_type *nt;
+		if (read_pointer_path(w, t, node->address, "notify", &notify, &nt))
+			wait = decode_watch(w, notify);
+		if (!wait)
+			wait = decode_notified(w, t, node->address);
+	} else if (t && starts_with(name, "tokio::sync::broadcast::Recv<"))
+		wait = decode_broadcast(w, t, node->address);
+	else if (t && strcmp(name, "tokio::runtime::io::scheduled_io::Readiness") == 0)
+		wait = decode_io(w, t, node->address, readiness_direction(w, t, node->address));
+	else if (t && starts_with(name, "tokio::io::util::") && io_util_direction(name))
+		wait = decode_io(w, t, node->address, io_util_direction(name));
 	else if (w->depth > 0 && w->ancestors[w->depth - 1]->function) {
 		/* Leaves that are closures (PollFn) of a known frame: name the frame's `self`. */
 		const char *parent = w->ancestors[w->depth - 1]->function;
@@ -744,6 +1136,8 @@ static void decode_leaf(struct walker *w, struct ai_await_node *node)
 			wait = decode_interval(w);
 		else if (starts_with(parent, "tokio::sync::mpsc::") && strstr(parent, "::recv"))
 			wait = decode_mpsc_recv(w);
+		else if (t && starts_with(parent, "tokio::net::tcp::stream::") && name_ends_with(parent, "::connect_mio"))
+			wait = decode_io(w, t, node->address, "connect"); /* poll_fn(poll_write_ready) */
 	}
 	if (!wait) {
 		wait = new_wait("unknown");
@@ -1029,6 +1423,7 @@ void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot)
 		channel_warning(&w, task);
 	}
 	rwlock_addresses(&w, snapshot);
+	ai_socket_table_deinit(&w.sockets);
 	/* Two tasks claiming one exclusive lock: at least one guard is stale; trust neither. */
 	for (size_t i = 0; i < snapshot->task_count; i++) {
 		struct ai_snapshot_task *task = &snapshot->tasks[i];

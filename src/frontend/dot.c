@@ -47,7 +47,8 @@ static bool is_lock(const char *kind)
 static bool is_resource(const char *kind)
 {
 	return is_lock(kind) || strcmp(kind, "mpsc_recv") == 0 || strcmp(kind, "mpsc_send") == 0 ||
-	       strcmp(kind, "oneshot") == 0 || strcmp(kind, "notify") == 0;
+	       strcmp(kind, "oneshot") == 0 || strcmp(kind, "notify") == 0 || strcmp(kind, "broadcast") == 0 ||
+	       strcmp(kind, "watch") == 0;
 }
 
 static uint64_t wait_key(const struct ai_wait *w)

@@ -108,6 +108,26 @@ static json_t *wait_json(const struct ai_wait *w)
 								  : json_null());
 		json_object_set_new(obj, "task_status", string_or_null(w->target_status));
 	}
+	if (w->has_unseen)
+		json_object_set_new(obj, "unseen", json_integer((json_int_t)w->unseen));
+	if (w->has_version) {
+		json_object_set_new(obj, "version", json_integer((json_int_t)w->version));
+		json_object_set_new(obj, "seen_version", json_integer((json_int_t)w->seen_version));
+	}
+	if (w->has_closed)
+		json_object_set_new(obj, "closed", json_boolean(w->closed));
+	if (strcmp(w->kind, "io") == 0) {
+		json_object_set_new(obj, "fd", w->has_fd ? json_integer(w->fd) : json_null());
+		json_object_set_new(obj, "direction", string_or_null(w->direction));
+		if (w->fd_target)
+			json_object_set_new(obj, "fd_target", json_string(w->fd_target));
+		if (w->socket_kind)
+			json_object_set_new(obj, "socket", json_pack("{s:s, s:o, s:o, s:o}",
+				"kind", w->socket_kind,
+				"local", string_or_null(w->local_address),
+				"peer", string_or_null(w->peer_address),
+				"state", string_or_null(w->socket_state)));
+	}
 	return obj;
 }
 

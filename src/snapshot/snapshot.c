@@ -33,6 +33,12 @@ void ai_wait_destroy(struct ai_wait *wait)
 	free(wait->target_status);
 	free(wait->access);
 	free(wait->warning);
+	free(wait->direction);
+	free(wait->fd_target);
+	free(wait->socket_kind);
+	free(wait->local_address);
+	free(wait->peer_address);
+	free(wait->socket_state);
 	free(wait);
 }
 
