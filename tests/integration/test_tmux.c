@@ -27,7 +27,8 @@ static void require_tmux(void)
 TestSuite(tmux, .init = require_tmux, .timeout = 180);
 
 struct term {
-	char socket[64]; /* the private tmux server's socket name (tmux -L) */
+	char socket[64];  /* the private tmux server's socket name (tmux -L) */
+	char status[128]; /* where the shell in the pane writes the command's exit status */
 };
 
 /* Runs `tmux -L socket ARGS` and returns what it printed (NULL-terminated argument list). */
@@ -73,19 +74,23 @@ static char *tmux(const struct term *t, const char *const *args)
 	return text;
 }
 
-/* Starts `command` (a shell command line) in a detached 150x40 session that stays on screen after
- * the command ends, so its exit status can be read. */
+/* Starts `command` (a shell command line) in a detached 150x40 session. The pane's shell writes
+ * the command's exit status (128 + signal when killed) to a file when it ends: tmux's own
+ * pane_dead_status is not always filled in. */
 static void term_start(struct term *t, const char *command)
 {
 	snprintf(t->socket, sizeof(t->socket), "ai-test-%d", (int)getpid());
-	char *line = xasprintf("TERM=xterm-256color exec %s", command);
+	snprintf(t->status, sizeof(t->status), "/tmp/%s.status", t->socket);
+	unlink(t->status);
+	char *line = xasprintf("TERM=xterm-256color %s; echo $? > %s.tmp && mv %s.tmp %s; sleep 60", command,
+			       t->status, t->status, t->status);
 	free(tmux(t, (const char *[]){ "new-session", "-d", "-x", "150", "-y", "40", "-s", "t", line, NULL }));
-	free(tmux(t, (const char *[]){ "set-option", "-t", "t", "remain-on-exit", "on", NULL }));
 	free(line);
 }
 
 static void term_stop(struct term *t)
 {
+	unlink(t->status);
 	char *cmd = xasprintf("tmux -L %s kill-server >/dev/null 2>&1", t->socket);
 	if (system(cmd) != 0) {
 		/* already gone */
@@ -129,20 +134,17 @@ static char *term_wait_for(const struct term *t, const char *needle)
 	}
 }
 
-/* The pane's command has ended: returns its exit status, or 128 + the signal that killed it. */
+/* Waits for the pane's command to end: its exit status, or 128 + the signal that killed it. */
 static int term_wait_exit(const struct term *t)
 {
 	double deadline = now_s() + SCREEN_DEADLINE_S;
 	for (;;) {
-		char *s = tmux(t, (const char *[]){ "display-message", "-p", "-t", "t",
-						    "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}", NULL });
-		int dead = 0, status = -1, sig = 0;
-		sscanf(s, "%d:%d:%d", &dead, &status, &sig);
-		if (dead && sig == 0)
-			sscanf(s, "%d::%d", &dead, &sig);
-		free(s);
-		if (dead)
-			return sig ? 128 + sig : status;
+		char *text = ai_read_small_file(t->status, NULL);
+		if (text) {
+			int status = atoi(text);
+			free(text);
+			return status;
+		}
 		if (now_s() > deadline) {
 			char *screen = term_screen(t);
 			cr_assert_fail("async-inspect did not exit within %d s; the screen:\n%s",
