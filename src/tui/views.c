@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ai/frontend.h"
 #include "ai/util.h"
@@ -81,13 +82,45 @@ static void task_name(const struct ai_snapshot_task *task, char *buf, size_t siz
 		snprintf(buf, size, "-");
 }
 
+/* A source path as short as it can be and still be found: relative to our working directory
+ * when under it, a dependency's from its crate. */
+static const char *display_path(const char *path)
+{
+	static char cwd[4096];
+	if (!cwd[0] && !getcwd(cwd, sizeof(cwd) - 1))
+		strcpy(cwd, "/");
+	size_t n = strlen(cwd);
+	if (n > 1 && strncmp(path, cwd, n) == 0 && path[n] == '/')
+		return path + n + 1;
+	return ai_short_path(path);
+}
+
 static void await_point(const struct ai_snapshot_task *task, char *buf, size_t size)
 {
 	const struct ai_await_node *at = ai_live_await_point(task);
 	if (at)
-		snprintf(buf, size, "%s:%d", ai_short_path(at->file), at->line);
+		snprintf(buf, size, "%s:%d", display_path(at->file), at->line);
 	else
 		snprintf(buf, size, "?");
+}
+
+/* The last `width` characters of text, "..." in front when cut. */
+static const char *tail(const char *text, int width, char *buf, size_t size)
+{
+	size_t n = strlen(text);
+	if (width < 4 || n <= (size_t)width)
+		return text;
+	snprintf(buf, size, "...%s", text + n - (size_t)(width - 3));
+	return buf;
+}
+
+/* Task list columns: the await point is cut from the left, the wait reason gets what the screen
+ * has left after the future's usual width, and the future comes last, whole. */
+#define LIST_AT_WIDTH 30
+static int list_wait_width(void)
+{
+	int width = COLS - (7 + 1 + 10 + 1 + 7 + 2) - (LIST_AT_WIDTH + 1) - 1 - 36;
+	return width < 24 ? 24 : width;
 }
 
 static const char *task_future(const struct ai_snapshot_task *task)
@@ -181,7 +214,7 @@ static int compare_tasks(const void *a, const void *b, void *arg)
 		const struct ai_await_node *p = ai_live_await_point(x), *q = ai_live_await_point(y);
 		if (!p || !q)
 			c = !p - !q; /* unknown last */
-		else if (!(c = compare_strings(ai_short_path(p->file), ai_short_path(q->file))))
+		else if (!(c = compare_strings(display_path(p->file), display_path(q->file))))
 			c = p->line - q->line;
 		break;
 	}
@@ -252,8 +285,10 @@ static void task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, s
 		task_name(task, id, sizeof(id));
 		await_point(task, at, sizeof(at));
 		tui_format_duration(ai_live_unchanged_ms(tui->live, i), since, sizeof(since));
-		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %7s  %-32s %-24.24s %s", id,
-			 lt->status, since, at, wait_text(task->wait), task_future(task));
+		char at_cut[LIST_AT_WIDTH + 1];
+		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %7s  %-*s %-*.*s %s", id,
+			 lt->status, since, LIST_AT_WIDTH, tail(at, LIST_AT_WIDTH, at_cut, sizeof(at_cut)),
+			 list_wait_width(), list_wait_width(), wait_text(task->wait), task_future(task));
 	}
 }
 
@@ -382,7 +417,7 @@ static void threads_lines(struct tui *tui, struct tui_lines *l)
 			const struct ai_snapshot_frame *fr = &th->frames[f];
 			if (fr->file)
 				add(l, "  #%-3zu 0x%016" PRIx64 " %s at %s:%d", f, fr->pc, fr->function ? fr->function : "??",
-				    ai_short_path(fr->file), fr->line);
+				    display_path(fr->file), fr->line);
 			else
 				add(l, "  #%-3zu 0x%016" PRIx64 " %s", f, fr->pc, fr->function ? fr->function : "??");
 		}
@@ -405,7 +440,7 @@ static void add_node(struct tui_lines *l, const struct ai_await_node *node, int 
 	if (node->file)
 		add_line(l, A_NORMAL, -1, node->line > 0 ? node : NULL, "%*s%s%s%s%s at %s:%d%s%s%s", indent, "",
 			 name, node->state ? " [" : "", node->state ? node->state : "", node->state ? "]" : "",
-			 ai_short_path(node->file), node->line, node->macro ? " in " : "",
+			 display_path(node->file), node->line, node->macro ? " in " : "",
 			 node->macro ? node->macro : "", progress);
 	else
 		add(l, "%*s%s%s%s%s", indent, "", name, node->state ? " [" : "", node->state ? node->state : "",
@@ -485,7 +520,7 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	for (size_t i = 0; i < task->held_count; i++)
 		add(l, "holds: %s (%s) in %s at %s:%d", task->held[i].guard_type ? task->held[i].guard_type : task->held[i].kind,
 		    task->held[i].local ? task->held[i].local : "?", task->held[i].function ? task->held[i].function : "?",
-		    task->held[i].file ? ai_short_path(task->held[i].file) : "?", task->held[i].line);
+		    task->held[i].file ? display_path(task->held[i].file) : "?", task->held[i].line);
 	progress_lines(l, &task->tree);
 	add(l, "%s", "");
 	add(l, "Await tree (Enter on a frame shows its source):");
@@ -678,8 +713,8 @@ static void view_title(struct tui *tui, char *buf, size_t size)
 	switch (tui->view) {
 	case TUI_VIEW_TASKS:
 	case TUI_VIEW_QUIT:
-		snprintf(buf, size, "%-7s %-10s %7s  %-32s %-24s %s", "ID", "STATE", "FOR>=", "AWAITING AT", "WAIT",
-			 "FUTURE");
+		snprintf(buf, size, "%-7s %-10s %7s  %-*s %-*s %s", "ID", "STATE", "FOR>=", LIST_AT_WIDTH,
+			 "AWAITING AT", list_wait_width(), "WAIT", "FUTURE");
 		break;
 	case TUI_VIEW_DETAILS:
 		snprintf(buf, size, "Task details   (Esc: back, j/k: move, Enter on a frame: its source)");

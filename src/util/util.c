@@ -145,3 +145,10 @@ void ai_normalize_path(char *path)
 		*out++ = '/';
 	*out = '\0';
 }
+
+bool ai_path_is_dependency(const char *path)
+{
+	return strstr(path, "/.cargo/registry/src/") || strstr(path, "/cargo/registry/src/") ||
+	       strstr(path, "/.cargo/git/checkouts/") || strncmp(path, "/rustc/", 7) == 0 ||
+	       strstr(path, "/lib/rustlib/src/rust/library/");
+}
