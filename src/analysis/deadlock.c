@@ -302,6 +302,18 @@ static const char *base_name(const char *path)
 static void warnings(struct ai_snapshot *s, const struct graph *g)
 {
 	char name[256], owner[256];
+	/* The unpolled futures still queued (usually none). */
+	struct entry *queued = NULL;
+	size_t queued_count = 0, queued_capacity = 0;
+	for (size_t j = 0; j < s->task_count; j++) {
+		for (size_t k = 0; k < s->tasks[j].unpolled_count; k++) {
+			if (s->tasks[j].unpolled[k].granted)
+				continue;
+			AI_GROW(queued, queued_capacity, queued_count + 1);
+			queued[queued_count++] = (struct entry){ s->tasks[j].unpolled[k].semaphore, j, NULL,
+								 &s->tasks[j].unpolled[k] };
+		}
+	}
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *t = &s->tasks[i];
 		if (!t->wait)
@@ -311,6 +323,21 @@ static void warnings(struct ai_snapshot *s, const struct graph *g)
 			ai_snapshot_add_warning(s, "%s waits in %s: %s", name,
 						t->wait->description ? t->wait->description : t->wait->kind,
 						t->wait->warning);
+		/* Futures queued ahead (not yet granted): a futurelock as soon as the lock is released. */
+		for (size_t q = 0; is_lock_wait(t->wait) && t->wait->queued && t->wait->permits_wanted > 0 &&
+				   q < queued_count; q++) {
+			size_t j = queued[q].task;
+			const struct ai_unpolled *u = queued[q].unpolled;
+			if (u->semaphore != t->wait->semaphore)
+				continue;
+			print_task(owner, sizeof(owner), &s->tasks[j]);
+			ai_snapshot_add_warning(s, "futurelock ahead: %s waits for %s @ 0x%" PRIx64 " behind the future "
+						"`%s` (%s) that %s keeps in %s at %s:%d but no longer polls: the lock "
+						"goes to that future when released, and then nobody can take it",
+						name, u->resource_type ? u->resource_type : u->kind, u->address, u->local,
+						u->future_type ? u->future_type : "?", j == i ? "the task itself" : owner,
+						u->function ? u->function : "?", base_name(u->file), u->line);
+		}
 		for (size_t k = 0; k < g->out_count[i]; k++) {
 			const struct ai_unpolled *u = g->out[i][k].unpolled;
 			if (!u)
@@ -324,6 +351,7 @@ static void warnings(struct ai_snapshot *s, const struct graph *g)
 						u->function ? u->function : "?", base_name(u->file), u->line);
 		}
 	}
+	free(queued);
 }
 
 /* Tasks whose JoinHandle chain leads back to themselves, whether blocked or not: each task awaits

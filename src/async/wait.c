@@ -1191,7 +1191,34 @@ static struct ai_unpolled *find_unpolled(struct ai_snapshot_task *task, uint64_t
 	return NULL;
 }
 
-/* An Acquire off the task's await tree: recorded when it was granted and not yet polled. */
+/* Is the Acquire at address (on semaphore sem) queued ahead of the Acquire a task waits in? The
+ * wait list pushes new waiters at its head and serves its tail, each node's `next` pointing to
+ * the one queued before it: so it is ahead if a waiter's chain of `next` reaches it. */
+static bool queued_ahead(struct walker *w, const struct ai_type *acquire_t, uint64_t address, uint64_t sem)
+{
+	uint64_t node_off, next_off;
+	const struct ai_type *node_t, *next_t;
+	if (!member_path(acquire_t, "node", &node_off, &node_t) || !find_nested(node_t, "next", 0, &next_off, &next_t))
+		return false;
+	for (size_t i = 0; i < w->snapshot->task_count; i++) {
+		const struct ai_await_node *leaf = chain_leaf(&w->snapshot->tasks[i].tree);
+		const struct ai_wait *wt = leaf ? leaf->wait : NULL;
+		if (!wt || wt->semaphore != sem || !wt->queued || wt->permits_wanted == 0 || leaf->address == address)
+			continue;
+		uint64_t cur = leaf->address + node_off, next;
+		for (unsigned steps = 0; steps < 100000; steps++) {
+			if (!read_uint(w, cur + next_off, 8, &next) || next == 0 || next == cur)
+				break;
+			if (next == address + node_off)
+				return true;
+			cur = next;
+		}
+	}
+	return false;
+}
+
+/* An Acquire off the task's await tree: recorded when it was granted and not yet polled, or
+ * queued ahead of a waiter. */
 static void found_acquire(struct scan *sc, const struct ai_type *t, uint64_t address)
 {
 	struct walker *w = sc->w;
@@ -1202,8 +1229,9 @@ static void found_acquire(struct scan *sc, const struct ai_type *t, uint64_t add
 	    !read_int_path(w, t, address, "node.state", &wanted) || !read_int_path(w, t, address, "queued", &queued))
 		return;
 	/* Granted: the semaphore assigned it every permit it asked for (state 0) while queued, and
-	 * nobody has polled it since (polling it would have cleared `queued`). */
-	if (!(queued & 1) || wanted != 0)
+	 * nobody has polled it since (polling it would have cleared `queued`). Else it counts only
+	 * while queued ahead of a task waiting on the same lock: the permits go to it first. */
+	if (!(queued & 1) || (wanted != 0 && !queued_ahead(w, t, address, sem)))
 		return;
 	struct ai_unpolled *u = ai_snapshot_task_add_unpolled(sc->task);
 	u->local = xstrdup(sc->local);
@@ -1213,7 +1241,7 @@ static void found_acquire(struct scan *sc, const struct ai_type *t, uint64_t add
 	u->line = sc->node->line;
 	u->acquire = address;
 	u->semaphore = sem;
-	u->granted = true;
+	u->granted = wanted == 0;
 	u->permits_wanted = wanted;
 	/* The lock: named by the wait of any task on the same semaphore, else the semaphore. */
 	u->address = sem;

@@ -507,9 +507,8 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 		cr_expect_eq(json_integer_value(json_object_get(w, "permits_available")), 0, "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(w, "permits_wanted")), 1, "%s", *v);
 		size_t i;
-		json_t *t;
-		json_array_foreach(json_object_get(root, "tasks"), i, t)
-			cr_expect_eq(json_array_size(json_object_get(t, "held")), 0, "%s: no guard is live", *v);
+		cr_expect_eq(json_array_size(json_object_get(holder, "held")), 0, "%s: the holder's guard is gone", *v);
+		cr_expect_null(held_on(victim, str(w, "address")), "%s", *v);
 		/* The granted future: victim's own `fut`, saved at the flock-wait suspend point. */
 		cr_assert_eq(json_array_size(json_object_get(victim, "unpolled")), 1, "%s", *v);
 		cr_expect_eq(json_array_size(json_object_get(holder, "unpolled")), 0, "%s", *v);
@@ -547,6 +546,10 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 		cr_expect(strstr(text.out, "FUTURELOCK: a task waits for a lock granted to a future it no longer polls") != NULL,
 			  "%s:\n%s", *v, text.out);
 		cr_expect(strstr(text.out, "2 tasks wait on each other") == NULL, "%s", *v);
+		char *keeps = xasprintf("  keeps unpolled `fut: lock::{async_fn_env#0}<u32>`, granted Mutex<u32> @ %s (in "
+					"futurelock::victim)\n", str(w, "address"));
+		cr_expect(strstr(text.out, keeps) != NULL, "%s: no \"%s\"", *v, keeps);
+		free(keeps);
 		cr_expect(strstr(text.out, "1 tasks wait on each other") == NULL, "%s", *v);
 		/* (the fixture's path is printed whole: cut it before the file name) */
 		char *line = xasprintf("futurelock.rs:%d waits for Mutex<u32> @ %s\n     which no guard holds: it was "
@@ -661,6 +664,46 @@ Test(wait, channel_deadlocks_through_the_only_senders)
 		free(line);
 		free(pid);
 		tool_result_free(&text);
+		json_decref(root);
+	}
+}
+
+Test(wait, futurelock_ahead_future_queued_before_the_waiter)
+{
+	int wait_line = marker_line("tokio/src/bin/futurelock.rs", "@await: flock-queue-wait");
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "futurelock", NULL);
+		json_t *root = dump(&f, *v);
+		fixture_kill(&f);
+		json_t *queuer = task_by_future(root, "futurelock::queuer", 0);
+		json_t *keeper = task_by_future(root, "futurelock::keeper", 0);
+		cr_assert(queuer && keeper, "%s", *v);
+		json_int_t qid = json_integer_value(json_object_get(queuer, "id"));
+		json_t *w = json_object_get(queuer, "wait");
+		cr_expect_str_eq(str(w, "kind"), "mutex", "%s", *v);
+		/* The keeper holds the second lock for real: queuer waits for it, no cycle. */
+		json_t *kept = held_on(keeper, str(w, "address"));
+		cr_assert_not_null(kept, "%s", *v);
+		cr_expect_str_eq(str(kept, "local"), "kept", "%s", *v);
+		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 1, "%s: only victim's futurelock", *v);
+		/* `early` is queued ahead of queuer's own wait, not granted yet. */
+		cr_assert_eq(json_array_size(json_object_get(queuer, "unpolled")), 1, "%s", *v);
+		json_t *u = json_array_get(json_object_get(queuer, "unpolled"), 0);
+		cr_expect_str_eq(str(u, "local"), "early", "%s", *v);
+		cr_expect(json_is_false(json_object_get(u, "granted")), "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(u, "permits_wanted")), 1, "%s", *v);
+		cr_expect_str_eq(str(u, "address"), str(w, "address"), "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(u, "line")), wait_line, "%s", *v);
+		char *warning = xasprintf("futurelock ahead: Task %lld futurelock::queuer waits for Mutex<u32> @ %s behind "
+					  "the future `early`", (long long)qid, str(w, "address"));
+		bool warned = false;
+		size_t i;
+		json_t *wn;
+		json_array_foreach(json_object_get(root, "warnings"), i, wn)
+			warned |= strstr(json_string_value(wn), warning) != NULL;
+		cr_expect(warned, "%s: no warning \"%s\"", *v, warning);
+		free(warning);
 		json_decref(root);
 	}
 }
