@@ -230,6 +230,13 @@ static void details_lines(struct tui *tui, struct lines *l)
 		add(l, "holds: %s (%s) in %s at %s:%d", task->held[i].guard_type ? task->held[i].guard_type : task->held[i].kind,
 		    task->held[i].local ? task->held[i].local : "?", task->held[i].function ? task->held[i].function : "?",
 		    task->held[i].file ? ai_short_path(task->held[i].file) : "?", task->held[i].line);
+	for (size_t i = 0; i < task->unpolled_count; i++) {
+		const struct ai_unpolled *u = &task->unpolled[i];
+		add(l, "keeps unpolled: %s (%s) %s %s @ 0x%" PRIx64 ", in %s at %s:%d", u->local ? u->local : "?",
+		    u->future_type ? u->future_type : "?", u->granted ? "granted" : "queued for",
+		    u->resource_type ? u->resource_type : "?", u->address, u->function ? u->function : "?",
+		    u->file ? ai_short_path(u->file) : "?", u->line);
+	}
 	add(l, "%s", "");
 	add(l, "Await tree:");
 	add_node(l, &task->tree, 1);

@@ -127,3 +127,17 @@ Test(attach, usage_errors)
 	cr_expect_eq(tool_exit_code(&r), 2);
 	tool_result_free(&r);
 }
+
+Test(attach, headless_details_of_a_futurelock)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "futurelock", NULL);
+	/* The second task is the victim: deadlocked on its own unpolled `fut`. */
+	char *s = screen(&f, "j\\n");
+	cr_expect(strstr(s, "tasks 5: 3 blocked 1 deadlocked 1 block_on") != NULL, "%s", s);
+	cr_expect(strstr(s, "task 4  deadlocked") != NULL, "%s", s);
+	cr_expect(strstr(s, "keeps unpolled: fut (lock::{async_fn_env#0}<u32>) granted Mutex<u32> @ 0x") != NULL, "%s", s);
+	free(s);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	fixture_kill(&f);
+}
