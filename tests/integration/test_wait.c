@@ -492,8 +492,9 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 		fixture_start(&f, *v, "futurelock", NULL);
 		json_t *root = dump(&f, *v);
 		char *pid = xasprintf("%d", (int)f.pid);
-		struct tool_result text;
+		struct tool_result text, dot;
 		tool_run(&text, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+		tool_run(&dot, 120, (const char *[]){ "dump", "--pid", pid, "--graph", "dot", NULL });
 		fixture_kill(&f);
 		json_t *victim = task_by_future(root, "futurelock::victim", 0);
 		json_t *holder = task_by_future(root, "futurelock::holder", 0);
@@ -559,6 +560,18 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 		free(who);
 		cr_expect(strstr(text.out, line) != NULL, "%s: no \"%s\" in\n%s", *v, line, text.out);
 		free(line);
+		/* DOT: victim -> the lock -> victim again, through `fut`, both red. */
+		char *label = xasprintf("Task %lld futurelock::victim", (long long)vid);
+		char *lock = xasprintf("Mutex<u32> @ %s", str(w, "address"));
+		char *tv = dot_node(dot.out, label), *rl = dot_node(dot.out, lock);
+		cr_assert(tv && rl, "%s: nodes in\n%s", *v, dot.out);
+		const char *e1 = dot_edge(dot.out, tv, rl, "waits for"), *e2 = dot_edge(dot.out, rl, tv, "granted to unpolled `fut`");
+		cr_expect(e1 && e2, "%s:\n%s", *v, dot.out);
+		if (e1 && e2)
+			cr_expect(memmem(e2, strcspn(e2, "\n"), "color=red", 9) && memmem(e1, strcspn(e1, "\n"), "color=red", 9),
+				  "%s", *v);
+		free(label), free(lock), free(tv), free(rl);
+		tool_result_free(&dot);
 		free(warning);
 		free(pid);
 		tool_result_free(&text);
