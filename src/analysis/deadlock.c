@@ -153,10 +153,13 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 				if (e->task != i)
 					add_edge(g, i, (struct edge){ e->task, e->held, NULL });
 			}
-			/* No guard holds it: a future granted the lock but not polled (a futurelock). */
+			/* No guard holds it: a future granted the lock but not polled (a futurelock), in
+			 * a task that is not about to poll it (woken or running: a grant in flight). */
 			e = holder ? NULL : lookup(granted.v, granted.count, w->semaphore);
-			for (end = granted.v + granted.count; e && e < end && e->key == w->semaphore; e++)
-				add_edge(g, i, (struct edge){ e->task, NULL, e->unpolled });
+			for (end = granted.v + granted.count; e && e < end && e->key == w->semaphore; e++) {
+				if (can_block(&s->tasks[e->task]))
+					add_edge(g, i, (struct edge){ e->task, NULL, e->unpolled });
+			}
 		} else if (strcmp(w->kind, "join") == 0 && w->has_target_id) {
 			const struct entry *e = lookup(tasks.v, tasks.count, w->address);
 			const struct ai_snapshot_task *o = e ? &s->tasks[e->task] : NULL;

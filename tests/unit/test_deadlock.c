@@ -174,6 +174,19 @@ Test(deadlock, futurelock_is_a_cycle_of_one)
 	ai_snapshot_destroy(s);
 }
 
+Test(deadlock, a_future_granted_in_a_woken_task_is_no_futurelock)
+{
+	/* The owner is scheduled: it will poll its future (a grant in flight). */
+	struct ai_snapshot *s = ai_snapshot_create();
+	struct ai_snapshot_task *a = add_task(s, "idle"), *b = add_task(s, "scheduled");
+	lock_wait(a);
+	granted(b, "fut");
+	ai_analysis_deadlocks(s);
+	cr_expect_eq(s->deadlock_count, 0);
+	cr_expect_eq(s->warning_count, 0);
+	ai_snapshot_destroy(s);
+}
+
 Test(deadlock, a_live_guard_wins_over_a_granted_future)
 {
 	/* A guard found for the lock: the waiter waits for its holder, not a futurelock. */
