@@ -1111,6 +1111,14 @@ static unsigned char *memo_slot(struct may_memo *m, const struct ai_type *t)
 	return &m->values[h];
 }
 
+/* A Box<dyn Future> (or &mut dyn Future): { pointer, vtable }, the concrete type known only from
+ * the value's vtable. */
+static bool is_dyn_future(const struct ai_type *t)
+{
+	return t->kind == AI_TYPE_STRUCT && t->member_count == 2 && ai_type_find_member(t, "pointer") &&
+	       ai_type_find_member(t, "vtable") && t->name && strstr(t->name, "dyn core::future::future::Future");
+}
+
 /* Could a value of type t hold an Acquire or a Sender, by value, in an enum or coroutine
  * variant, or behind a Box or Pin? (Types only: nothing is read.) */
 static bool may_contain(struct may_memo *memo, const struct ai_type *t, unsigned depth)
@@ -1134,7 +1142,7 @@ static bool may_contain(struct may_memo *memo, const struct ai_type *t, unsigned
 	if (*slot == MAY_YES || *slot == MAY_NO || *slot == MAY_BUSY)
 		return *slot == MAY_YES;
 	const char *name = qname(t);
-	bool yes = strcmp(name, ACQUIRE) == 0 || is_sender_name(name);
+	bool yes = strcmp(name, ACQUIRE) == 0 || is_sender_name(name) || is_dyn_future(t);
 	if (!yes) {
 		*slot = MAY_BUSY; /* a recursive type: the inner occurrence counts as no */
 		bool pin = starts_with(name, "core::pin::Pin<");
@@ -1299,6 +1307,32 @@ static void found_sender(struct scan *sc, const struct ai_type *t, uint64_t addr
 	h->resource_type = ai_type_short_name(name);
 }
 
+static void scan_value(struct scan *sc, const struct ai_type *t, uint64_t address, unsigned depth);
+
+/* A future decoded from a dyn pointer inside a saved local: its Acquire leaves, and the saved
+ * locals of its coroutines (still named after the outer local). */
+static void scan_decoded(struct scan *sc, const struct ai_await_node *node, unsigned depth)
+{
+	const struct ai_type *t = type_of_die(sc->w, node->type_die);
+	if (depth > 256 || node->error || !t)
+		return;
+	if (node->leaf && strcmp(qname(t), ACQUIRE) == 0) {
+		found_acquire(sc, t, node->address);
+		return;
+	}
+	if (node->state && ai_type_is_coroutine(t)) {
+		const struct ai_variant *v = ai_type_find_variant(t, node->state);
+		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
+		for (size_t i = 0; vt && i < vt->member_count; i++) {
+			const struct ai_member *m = &vt->members[i];
+			if (m->name && !m->artificial && strcmp(m->name, "__awaitee") != 0)
+				scan_value(sc, member_type(vt, m), node->address + m->offset, SCAN_DEPTH / 2);
+		}
+	}
+	for (size_t i = 0; i < node->child_count; i++)
+		scan_decoded(sc, &node->children[i], depth + 1);
+}
+
 static void scan_value(struct scan *sc, const struct ai_type *t, uint64_t address, unsigned depth)
 {
 	if (!t || depth > SCAN_DEPTH || sc->budget == 0 || !may_contain(sc->memo, t, 0))
@@ -1314,6 +1348,21 @@ static void scan_value(struct scan *sc, const struct ai_type *t, uint64_t addres
 		if (sc->channel_count)
 			found_sender(sc, t, address);
 		return;
+	}
+	if (is_dyn_future(t)) {
+		/* The await-tree decoder names the concrete future from the vtable. */
+		struct ai_await_node tree = { 0 };
+		ai_await_decode(w->as, address, t, &tree);
+		scan_decoded(sc, &tree, 0);
+		ai_await_node_deinit(&tree);
+		return;
+	}
+	if (t->kind == AI_TYPE_STRUCT && starts_with(name, "core::pin::Pin<") && t->member_count == 1) {
+		const struct ai_type *mt = member_type(t, &t->members[0]);
+		if (mt && is_dyn_future(mt)) { /* Pin<Box<dyn Future>> */
+			scan_value(sc, mt, address + t->members[0].offset, depth + 1);
+			return;
+		}
 	}
 	if (t->kind == AI_TYPE_POINTER || starts_with(name, "core::pin::Pin<")) {
 		uint64_t ptr;

@@ -233,8 +233,9 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 		}
 		for (size_t k = 0; k < task->unpolled_count; k++) {
 			const struct ai_unpolled *u = &task->unpolled[k];
-			fprintf(out, "  %skeeps unpolled%s `%s: %s`, granted %s @ 0x%llx (in %s)\n", st.red, st.reset, u->local,
-				u->future_type ? u->future_type : "?", u->resource_type ? u->resource_type : u->kind,
+			fprintf(out, "  %skeeps unpolled%s `%s: %s`, %s %s @ 0x%llx (in %s)\n", st.red, st.reset, u->local,
+				u->future_type ? u->future_type : "?", u->granted ? "granted" : "queued for",
+				u->resource_type ? u->resource_type : u->kind,
 				(unsigned long long)u->address, u->function ? u->function : "?");
 		}
 		fputc('\n', out);

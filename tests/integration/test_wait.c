@@ -704,6 +704,9 @@ Test(wait, futurelock_ahead_future_queued_before_the_waiter)
 		cr_assert_eq(json_array_size(json_object_get(queuer, "unpolled")), 1, "%s", *v);
 		json_t *u = json_array_get(json_object_get(queuer, "unpolled"), 0);
 		cr_expect_str_eq(str(u, "local"), "early", "%s", *v);
+		/* (found through the trait object's vtable) */
+		cr_expect(strstr(str(u, "future"), "Pin<Box<(dyn Future<Output=MutexGuard<u32>>") != NULL, "%s: %s", *v,
+			  str(u, "future"));
 		cr_expect(json_is_false(json_object_get(u, "granted")), "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(u, "permits_wanted")), 1, "%s", *v);
 		cr_expect_str_eq(str(u, "address"), str(w, "address"), "%s", *v);
