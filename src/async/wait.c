@@ -1042,6 +1042,13 @@ struct may_memo {
 	size_t capacity, count;
 };
 
+struct lock_waiter {
+	uint64_t semaphore, acquire;
+};
+
+/* Wait-list links followed at most, over a snapshot, to tell whether a future is queued ahead. */
+#define QUEUE_BUDGET 1000000
+
 struct scan {
 	struct walker *w;
 	struct ai_snapshot_task *task;
@@ -1054,6 +1061,9 @@ struct scan {
 	size_t on_tree_count;
 	unsigned budget;
 	struct may_memo *memo;
+	const struct lock_waiter *waiters; /* the Acquires tasks wait in, with their semaphores */
+	size_t waiter_count;
+	uint64_t *queue_budget;           /* wait-list links left to follow (whole snapshot) */
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -1201,21 +1211,21 @@ static struct ai_unpolled *find_unpolled(struct ai_snapshot_task *task, uint64_t
 
 /* Is the Acquire at address (on semaphore sem) queued ahead of the Acquire a task waits in? The
  * wait list pushes new waiters at its head and serves its tail, each node's `next` pointing to
- * the one queued before it: so it is ahead if a waiter's chain of `next` reaches it. */
-static bool queued_ahead(struct walker *w, const struct ai_type *acquire_t, uint64_t address, uint64_t sem)
+ * the one queued before it: so it is ahead if a waiter's chain of `next` reaches it. The walks of
+ * a whole snapshot share one budget of reads. */
+static bool queued_ahead(struct scan *sc, const struct ai_type *acquire_t, uint64_t address, uint64_t sem)
 {
 	uint64_t node_off, next_off;
 	const struct ai_type *node_t, *next_t;
 	if (!member_path(acquire_t, "node", &node_off, &node_t) || !find_nested(node_t, "next", 0, &next_off, &next_t))
 		return false;
-	for (size_t i = 0; i < w->snapshot->task_count; i++) {
-		const struct ai_await_node *leaf = chain_leaf(&w->snapshot->tasks[i].tree);
-		const struct ai_wait *wt = leaf ? leaf->wait : NULL;
-		if (!wt || wt->semaphore != sem || !wt->queued || wt->permits_wanted == 0 || leaf->address == address)
+	for (size_t i = 0; i < sc->waiter_count; i++) {
+		if (sc->waiters[i].semaphore != sem || sc->waiters[i].acquire == address)
 			continue;
-		uint64_t cur = leaf->address + node_off, next;
-		for (unsigned steps = 0; steps < 100000; steps++) {
-			if (!read_uint(w, cur + next_off, 8, &next) || next == 0 || next == cur)
+		uint64_t cur = sc->waiters[i].acquire + node_off, next;
+		while (*sc->queue_budget > 0) {
+			(*sc->queue_budget)--;
+			if (!read_uint(sc->w, cur + next_off, 8, &next) || next == 0 || next == cur)
 				break;
 			if (next == address + node_off)
 				return true;
@@ -1239,7 +1249,7 @@ static void found_acquire(struct scan *sc, const struct ai_type *t, uint64_t add
 	/* Granted: the semaphore assigned it every permit it asked for (state 0) while queued, and
 	 * nobody has polled it since (polling it would have cleared `queued`). Else it counts only
 	 * while queued ahead of a task waiting on the same lock: the permits go to it first. */
-	if (!(queued & 1) || (wanted != 0 && !queued_ahead(w, t, address, sem)))
+	if (!(queued & 1) || (wanted != 0 && !queued_ahead(sc, t, address, sem)))
 		return;
 	struct ai_unpolled *u = ai_snapshot_task_add_unpolled(sc->task);
 	u->local = xstrdup(sc->local);
@@ -1432,27 +1442,33 @@ static void scan_saved(struct walker *w, struct ai_snapshot *snapshot)
 {
 	uint64_t *channels = NULL;
 	size_t channel_count = 0, channel_capacity = 0;
-	bool locks = false;
+	struct lock_waiter *waiters = NULL;
+	size_t waiter_count = 0, waiter_capacity = 0;
 	for (size_t i = 0; i < snapshot->task_count; i++) {
+		const struct ai_await_node *leaf = chain_leaf(&snapshot->tasks[i].tree);
 		const struct ai_wait *wt = snapshot->tasks[i].wait;
 		if (!wt)
 			continue;
-		if (is_lock_kind(wt->kind) && wt->queued && wt->permits_wanted > 0)
-			locks = true;
+		if (is_lock_kind(wt->kind) && wt->queued && wt->permits_wanted > 0 && leaf && leaf->wait == wt) {
+			AI_GROW(waiters, waiter_capacity, waiter_count + 1);
+			waiters[waiter_count++] = (struct lock_waiter){ wt->semaphore, leaf->address };
+		}
 		if ((strcmp(wt->kind, "mpsc_recv") == 0 || strcmp(wt->kind, "oneshot") == 0) && wt->address) {
 			AI_GROW(channels, channel_capacity, channel_count + 1);
 			channels[channel_count++] = wt->address;
 		}
 	}
-	if (!locks && !channel_count)
+	if (!waiter_count && !channel_count)
 		return;
+	uint64_t queue_budget = QUEUE_BUDGET;
 	qsort(channels, channel_count, sizeof(*channels), cmp_u64);
 	struct may_memo memo = { 0 };
 	uint64_t *on_tree = NULL;
 	size_t on_tree_capacity = 0;
 	for (size_t i = 0; i < snapshot->task_count; i++) {
 		struct scan sc = { .w = w, .task = &snapshot->tasks[i], .channels = channels,
-				   .channel_count = channel_count, .budget = SCAN_BUDGET, .memo = &memo };
+				   .channel_count = channel_count, .budget = SCAN_BUDGET, .memo = &memo,
+				   .waiters = waiters, .waiter_count = waiter_count, .queue_budget = &queue_budget };
 		size_t n = 0;
 		collect_tree_addresses(&sc.task->tree, &on_tree, &n, &on_tree_capacity, 0);
 		qsort(on_tree, n, sizeof(*on_tree), cmp_u64);
@@ -1461,6 +1477,7 @@ static void scan_saved(struct walker *w, struct ai_snapshot *snapshot)
 		scan_tree(&sc, &sc.task->tree, 0);
 	}
 	free(on_tree);
+	free(waiters);
 	free(memo.keys);
 	free(memo.values);
 	free(channels);
