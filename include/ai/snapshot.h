@@ -94,8 +94,10 @@ struct ai_wait {
 
 /* A lock or permit a task holds: a guard saved in one of its coroutines. */
 struct ai_held {
-	char *kind;          /* "mutex", "rwlock_read", "rwlock_write", "semaphore" */
-	char *guard_type;    /* "MutexGuard<Ledger>" */
+	char *kind;          /* "mutex", "rwlock_read", "rwlock_write", "semaphore"; and the Senders
+			      * of channels some task receives on: "mpsc_sender", "oneshot_sender"
+			      * (address: the channel, semaphore 0) */
+	char *guard_type;    /* "MutexGuard<Ledger>", "Sender<u32>" */
 	char *local;         /* the saved local's name */
 	char *function;      /* the coroutine that holds it */
 	char *file;          /* its suspend point */
@@ -105,18 +107,43 @@ struct ai_held {
 	char *resource_type; /* "Mutex<bank::Ledger>" when known */
 };
 
+/* A future a task keeps alive but does not poll (a saved local, not on its await tree) that holds
+ * a lock's permit or queues for it: a batch_semaphore::Acquire found by value, through Pin/Box, or
+ * inside a nested coroutine's variant. Only the ones granted, or queued ahead of a waiter of
+ * that lock, are recorded (src/async/wait.c). */
+struct ai_unpolled {
+	char *local;         /* the saved local it lives in (outermost), e.g. "fut" */
+	char *future_type;   /* that local's type, short: "lock::{async_fn_env#0}<u32>" */
+	char *function;      /* the coroutine whose variant saves the local */
+	char *file;          /* that coroutine's suspend point */
+	int line;
+	uint64_t acquire;    /* the Acquire's address */
+	char *kind;          /* "mutex", "rwlock", "semaphore" (of the lock), or "semaphore" */
+	char *resource_type; /* "Mutex<u32>" when known */
+	uint64_t address;    /* the lock (or the semaphore when the lock is not known) */
+	uint64_t semaphore;  /* its batch semaphore */
+	bool granted;        /* holds its permits: granted, not yet polled */
+	uint64_t permits_wanted;
+};
+
 /* One edge of a deadlock cycle: task `from` waits for `resource`, held (or, for a join, being
  * run) by task `to`. Tasks are indexes into snapshot->tasks. */
 struct ai_deadlock_edge {
 	size_t from, to;
 	const struct ai_wait *wait; /* borrowed: the waiting task's wait */
-	const struct ai_held *held; /* borrowed: the holder's guard; NULL for a join */
+	const struct ai_held *held; /* borrowed: the holder's guard (a channel: the Sender held);
+				     * NULL for a join or a futurelock */
+	/* (futurelock) */
+	const struct ai_unpolled *unpolled; /* borrowed: the future of `to` that was granted the lock
+					     * `from` waits for (or queues ahead of it); else NULL */
 };
 
 struct ai_deadlock {
 	size_t *tasks;       /* indexes into snapshot->tasks, in cycle order */
 	struct ai_deadlock_edge *edges; /* edges[i] goes from tasks[i] to tasks[(i+1) % count] */
 	size_t count;
+	/* (futurelock) */
+	bool futurelock;     /* an edge of the cycle is a lock granted to a future nobody polls */
 };
 
 /* One node of an await tree: a coroutine (async fn or block) parked at a suspend point, a
@@ -166,6 +193,9 @@ struct ai_snapshot_task {
 				     * from that node), or NULL */
 	struct ai_held *held;       /* guards it holds now (see wait.c for the liveness rule) */
 	size_t held_count, held_capacity;
+	/* (futurelock) */
+	struct ai_unpolled *unpolled; /* lock futures it keeps but does not poll */
+	size_t unpolled_count, unpolled_capacity;
 };
 
 struct ai_snapshot {
@@ -202,6 +232,7 @@ void ai_snapshot_add_warning(struct ai_snapshot *snapshot, const char *fmt, ...)
 struct ai_await_node *ai_await_node_add_child(struct ai_await_node *node);
 struct ai_snapshot_local *ai_await_node_add_local(struct ai_await_node *node);
 struct ai_held *ai_snapshot_task_add_held(struct ai_snapshot_task *task);
+struct ai_unpolled *ai_snapshot_task_add_unpolled(struct ai_snapshot_task *task);
 void ai_wait_destroy(struct ai_wait *wait);
 /* Frees what the node owns (not the node itself). */
 void ai_await_node_deinit(struct ai_await_node *node);

@@ -56,9 +56,15 @@ static uint64_t wait_key(const struct ai_wait *w)
 	return is_lock(w->kind) && w->semaphore ? w->semaphore : w->address;
 }
 
-/* Is task i's wait edge (or, with held, the edge from that lock to task i) on a deadlock cycle? */
-static bool in_deadlock(const struct ai_snapshot *s, size_t from, size_t to, const struct ai_held *held,
-			bool wait_edge)
+/* Guards are keyed by their lock's semaphore, Senders (semaphore 0) by their channel. */
+static uint64_t held_key(const struct ai_held *h)
+{
+	return h->semaphore ? h->semaphore : h->address;
+}
+
+/* Is task i's wait edge (or, with held or unpolled, the edge from that resource to task i) on a
+ * deadlock cycle? */
+static bool in_deadlock(const struct ai_snapshot *s, size_t from, size_t to, const void *held, bool wait_edge)
 {
 	for (size_t d = 0; d < s->deadlock_count; d++) {
 		const struct ai_deadlock *dl = &s->deadlocks[d];
@@ -66,7 +72,7 @@ static bool in_deadlock(const struct ai_snapshot *s, size_t from, size_t to, con
 			const struct ai_deadlock_edge *e = &dl->edges[k];
 			if (wait_edge && e->from == from)
 				return true;
-			if (!wait_edge && e->to == to && e->held == held)
+			if (!wait_edge && e->to == to && ((const void *)e->held == held || (const void *)e->unpolled == held))
 				return true;
 		}
 	}
@@ -92,7 +98,11 @@ void ai_print_graph_dot(FILE *out, const struct ai_snapshot *s)
 			shown[i] = true;
 		}
 		for (size_t k = 0; k < t->held_count; k++) {
-			resource_index(&g, t->held[k].semaphore, t->held[k].resource_type, t->held[k].address);
+			resource_index(&g, held_key(&t->held[k]), t->held[k].resource_type, t->held[k].address);
+			shown[i] = true;
+		}
+		for (size_t k = 0; k < t->unpolled_count; k++) {
+			resource_index(&g, t->unpolled[k].semaphore, t->unpolled[k].resource_type, t->unpolled[k].address);
 			shown[i] = true;
 		}
 		if (t->wait && strcmp(t->wait->kind, "join") == 0 && t->wait->has_target_id) {
@@ -126,7 +136,7 @@ void ai_print_graph_dot(FILE *out, const struct ai_snapshot *s)
 			size_t r = resource_index(&g, wait_key(w), w->resource_type, w->address);
 			const char *label = is_lock(w->kind) ? "waits for" : strcmp(w->kind, "mpsc_send") == 0 ? "sends on"
 					  : strcmp(w->kind, "notify") == 0 ? "notified by" : "receives on";
-			print_edge(out, "t", i, "r", r, label, is_lock(w->kind) && in_deadlock(s, i, 0, NULL, true));
+			print_edge(out, "t", i, "r", r, label, in_deadlock(s, i, 0, NULL, true));
 		}
 		if (w && strcmp(w->kind, "join") == 0 && w->has_target_id) {
 			for (size_t j = 0; j < s->task_count; j++) {
@@ -135,8 +145,18 @@ void ai_print_graph_dot(FILE *out, const struct ai_snapshot *s)
 			}
 		}
 		for (size_t k = 0; k < t->held_count; k++) {
-			size_t r = resource_index(&g, t->held[k].semaphore, t->held[k].resource_type, t->held[k].address);
-			print_edge(out, "r", r, "t", i, "held by", in_deadlock(s, 0, i, &t->held[k], false));
+			const struct ai_held *h = &t->held[k];
+			size_t r = resource_index(&g, held_key(h), h->resource_type, h->address);
+			print_edge(out, "r", r, "t", i, h->semaphore ? "held by" : "sender held by", in_deadlock(s, 0, i, h, false));
+		}
+		for (size_t k = 0; k < t->unpolled_count; k++) {
+			const struct ai_unpolled *u = &t->unpolled[k];
+			size_t r = resource_index(&g, u->semaphore, u->resource_type, u->address);
+			char label[160];
+			snprintf(label, sizeof(label), "granted to unpolled `%s`", u->local ? u->local : "?");
+			fprintf(out, "  r%zu -> t%zu [label=\"", r, i);
+			print_escaped(out, label);
+			fprintf(out, "\"%s];\n", in_deadlock(s, 0, i, u, false) ? ", color=red, fontcolor=red, penwidth=2" : "");
 		}
 	}
 	fputs("}\n", out);

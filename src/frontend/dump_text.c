@@ -112,15 +112,36 @@ static void print_task_where(FILE *out, const struct ai_snapshot_task *t)
 		fprintf(out, " at %s:%d", ai_short_path(t->tree.file), t->tree.line);
 }
 
+static bool is_channel(const char *kind)
+{
+	return strcmp(kind, "mpsc_recv") == 0 || strcmp(kind, "oneshot") == 0;
+}
+
+/* "(guard `ledger` held across src/settle.rs:35)" or "(local `tx` at src/app.rs:9)". */
+static void print_held_where(FILE *out, const char *what, const char *local, const char *file, int line)
+{
+	fprintf(out, " (%s `%s`", what, local ? local : "?");
+	if (file && line > 0)
+		fprintf(out, " %s %s:%d", strcmp(what, "guard") == 0 ? "held across" : "at", ai_short_path(file), line);
+	fputc(')', out);
+}
+
 static void print_deadlocks(FILE *out, const struct ai_snapshot *s, const struct style *st)
 {
 	for (size_t i = 0; i < s->deadlock_count; i++) {
 		const struct ai_deadlock *d = &s->deadlocks[i];
-		bool locks = false, joins = false;
-		fprintf(out, "%s%sDEADLOCK:%s %zu tasks wait on each other\n", st->bold, st->red, st->reset, d->count);
+		bool locks = false, joins = false, channels = false;
+		if (d->futurelock && d->count == 1) {
+			fprintf(out, "%s%sFUTURELOCK:%s a task waits for a lock granted to a future it no longer polls\n",
+				st->bold, st->red, st->reset);
+		} else {
+			fprintf(out, "%s%s%s:%s %zu tasks wait on each other\n", st->bold, st->red,
+				d->futurelock ? "DEADLOCK (futurelock)" : "DEADLOCK", st->reset, d->count);
+		}
 		for (size_t k = 0; k < d->count; k++) {
 			const struct ai_deadlock_edge *e = &d->edges[k];
 			const struct ai_snapshot_task *from = &s->tasks[e->from], *to = &s->tasks[e->to];
+			const char *resource = e->wait->resource_type ? e->wait->resource_type : e->wait->kind;
 			fputs("  ", out);
 			print_task_name(out, from);
 			print_task_where(out, from);
@@ -131,20 +152,50 @@ static void print_deadlocks(FILE *out, const struct ai_snapshot *s, const struct
 				fputc('\n', out);
 				continue;
 			}
+			if (is_channel(e->wait->kind)) {
+				channels = true;
+				fprintf(out, " waits for a message on %s @ 0x%llx,\n     whose ", resource,
+					(unsigned long long)e->wait->address);
+				if (strcmp(e->wait->kind, "oneshot") == 0 || e->wait->senders_alive == 1)
+					fputs("only Sender is held by ", out);
+				else
+					fprintf(out, "%llu Senders are all held on this cycle, one by ",
+						(unsigned long long)e->wait->senders_alive);
+				print_task_name(out, to);
+				if (e->held)
+					print_held_where(out, "local", e->held->local, e->held->file, e->held->line);
+				fputc('\n', out);
+				continue;
+			}
 			locks = true;
-			fprintf(out, " waits for %s @ 0x%llx\n", e->wait->resource_type ? e->wait->resource_type : e->wait->kind,
-				(unsigned long long)e->wait->address);
+			fprintf(out, " waits for %s @ 0x%llx\n", resource, (unsigned long long)e->wait->address);
+			if (e->unpolled) {
+				const struct ai_unpolled *u = e->unpolled;
+				fprintf(out, "     which no guard holds: it was granted to the future `%s` (%s) that ", u->local,
+					u->future_type ? u->future_type : "?");
+				if (e->to == e->from)
+					fputs("the task itself", out);
+				else
+					print_task_name(out, to);
+				fprintf(out, " keeps in %s", u->function ? u->function : "?");
+				if (u->file && u->line > 0)
+					fprintf(out, " at %s:%d", ai_short_path(u->file), u->line);
+				fputs(" but no longer polls\n", out);
+				continue;
+			}
 			fputs("     held by ", out);
 			print_task_name(out, to);
-			if (e->held) {
-				fprintf(out, " (guard `%s`", e->held->local);
-				if (e->held->file && e->held->line > 0)
-					fprintf(out, " held across %s:%d", ai_short_path(e->held->file), e->held->line);
-				fputc(')', out);
-			}
+			if (e->held)
+				print_held_where(out, "guard", e->held->local, e->held->file, e->held->line);
 			fputc('\n', out);
 		}
-		if (locks && joins)
+		if (d->futurelock)
+			fputs("  Suggestion: do not keep a lock future alive where it is not polled (a select! branch "
+			      "that lost, a pinned future awaited later): drop it, or poll it to completion first.\n", out);
+		else if (channels)
+			fputs("  Suggestion: a task must not wait for a message that only a task waiting for it can "
+			      "send; drop the Sender it does not need, or send before receiving.\n", out);
+		else if (locks && joins)
 			fputs("  Suggestion: release the lock before awaiting the task, or do not take it in that task.\n", out);
 		else if (locks)
 			fputs("  Suggestion: take these locks in one global order, or hold one lock at a time.\n", out);
@@ -172,11 +223,20 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 		print_node(out, &task->tree, "", true, true, &st, options);
 		for (size_t k = 0; k < task->held_count; k++) {
 			const struct ai_held *h = &task->held[k];
-			fprintf(out, "  holds %s @ 0x%llx (guard `%s: %s`", h->resource_type ? h->resource_type : h->kind,
-				(unsigned long long)h->address, h->local, h->guard_type ? h->guard_type : "?");
+			bool sender = strstr(h->kind, "_sender") != NULL;
+			fprintf(out, "  holds %s%s @ 0x%llx (%s `%s: %s`", h->resource_type ? h->resource_type : h->kind,
+				sender ? " of the channel" : "", (unsigned long long)h->address, sender ? "local" : "guard",
+				h->local, h->guard_type ? h->guard_type : "?");
 			if (h->function)
 				fprintf(out, " in %s", h->function);
 			fputs(")\n", out);
+		}
+		for (size_t k = 0; k < task->unpolled_count; k++) {
+			const struct ai_unpolled *u = &task->unpolled[k];
+			fprintf(out, "  %skeeps unpolled%s `%s: %s`, %s %s @ 0x%llx (in %s)\n", st.red, st.reset, u->local,
+				u->future_type ? u->future_type : "?", u->granted ? "granted" : "queued for",
+				u->resource_type ? u->resource_type : u->kind,
+				(unsigned long long)u->address, u->function ? u->function : "?");
 		}
 		fputc('\n', out);
 		if (strcmp(task->kind, "block_on") == 0)

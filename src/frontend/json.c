@@ -145,6 +145,23 @@ static json_t *held_json(const struct ai_held *h)
 		"line", h->line > 0 ? json_integer(h->line) : json_null());
 }
 
+static json_t *unpolled_json(const struct ai_unpolled *u)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:b, s:I}",
+		"local", string_or_null(u->local),
+		"future", string_or_null(u->future_type),
+		"function", string_or_null(u->function),
+		"file", string_or_null(u->file),
+		"line", u->line > 0 ? json_integer(u->line) : json_null(),
+		"acquire", hex(u->acquire),
+		"kind", u->kind ? u->kind : "semaphore",
+		"type", string_or_null(u->resource_type),
+		"address", hex(u->address),
+		"semaphore", hex(u->semaphore),
+		"granted", u->granted,
+		"permits_wanted", (json_int_t)u->permits_wanted);
+}
+
 static json_t *node_json(const struct ai_await_node *node)
 {
 	json_t *locals = json_array();
@@ -205,6 +222,10 @@ static json_t *task_json(const struct ai_snapshot_task *task)
 		"tree", node_json(&task->tree));
 	json_object_set_new(obj, "wait", task->wait ? wait_json(task->wait) : json_null());
 	json_object_set_new(obj, "held", held);
+	json_t *unpolled = json_array();
+	for (size_t i = 0; i < task->unpolled_count; i++)
+		json_array_append_new(unpolled, unpolled_json(&task->unpolled[i]));
+	json_object_set_new(obj, "unpolled", unpolled);
 	return obj;
 }
 
@@ -232,9 +253,12 @@ static json_t *deadlocks_json(const struct ai_snapshot *s)
 				"resource", resource);
 			if (e->held)
 				json_object_set_new(edge, "held_by", held_json(e->held));
+			if (e->unpolled)
+				json_object_set_new(edge, "granted_to", unpolled_json(e->unpolled));
 			json_array_append_new(edges, edge);
 		}
-		json_array_append_new(out, json_pack("{s:o, s:o}", "tasks", tasks, "edges", edges));
+		json_array_append_new(out, json_pack("{s:s, s:o, s:o}", "kind", d->futurelock ? "futurelock" : "deadlock",
+						     "tasks", tasks, "edges", edges));
 	}
 	return out;
 }

@@ -82,6 +82,24 @@ static void task_deinit(struct ai_snapshot_task *task)
 		free(h->resource_type);
 	}
 	free(task->held);
+	for (size_t i = 0; i < task->unpolled_count; i++) {
+		struct ai_unpolled *u = &task->unpolled[i];
+		free(u->local);
+		free(u->future_type);
+		free(u->function);
+		free(u->file);
+		free(u->kind);
+		free(u->resource_type);
+	}
+	free(task->unpolled);
+}
+
+struct ai_unpolled *ai_snapshot_task_add_unpolled(struct ai_snapshot_task *task)
+{
+	AI_GROW(task->unpolled, task->unpolled_capacity, task->unpolled_count + 1);
+	struct ai_unpolled *u = &task->unpolled[task->unpolled_count++];
+	memset(u, 0, sizeof(*u));
+	return u;
 }
 
 struct ai_held *ai_snapshot_task_add_held(struct ai_snapshot_task *task)

@@ -104,13 +104,16 @@ static void await_point(const struct ai_snapshot_task *task, char *buf, size_t s
 		snprintf(buf, size, "?");
 }
 
-/* The last `width` characters of text, "..." in front when cut. */
+/* The end of a path that fits in `width` characters, cut at a '/' when it can be, "..." in front
+ * when cut. */
 static const char *tail(const char *text, int width, char *buf, size_t size)
 {
 	size_t n = strlen(text);
 	if (width < 4 || n <= (size_t)width)
 		return text;
-	snprintf(buf, size, "...%s", text + n - (size_t)(width - 3));
+	const char *start = text + n - (size_t)(width - 3);
+	const char *slash = strchr(start, '/');
+	snprintf(buf, size, "...%s", slash ? slash : start);
 	return buf;
 }
 
@@ -521,6 +524,13 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 		add(l, "holds: %s (%s) in %s at %s:%d", task->held[i].guard_type ? task->held[i].guard_type : task->held[i].kind,
 		    task->held[i].local ? task->held[i].local : "?", task->held[i].function ? task->held[i].function : "?",
 		    task->held[i].file ? display_path(task->held[i].file) : "?", task->held[i].line);
+	for (size_t i = 0; i < task->unpolled_count; i++) {
+		const struct ai_unpolled *u = &task->unpolled[i];
+		add(l, "keeps unpolled: %s (%s) %s %s @ 0x%" PRIx64 ", in %s at %s:%d", u->local ? u->local : "?",
+		    u->future_type ? u->future_type : "?", u->granted ? "granted" : "queued for",
+		    u->resource_type ? u->resource_type : "?", u->address, u->function ? u->function : "?",
+		    u->file ? display_path(u->file) : "?", u->line);
+	}
 	progress_lines(l, &task->tree);
 	add(l, "%s", "");
 	add(l, "Await tree (Enter on a frame shows its source):");

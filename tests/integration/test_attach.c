@@ -73,13 +73,19 @@ Test(attach, headless_task_list)
 	fixture_start(&f, CRATE, "nested", NULL);
 	char *s = screen(&f, "");
 	cr_expect(strstr(s, "async-inspect  pid ") != NULL, "%s", s);
-	cr_expect(strstr(s, "tasks 8: 7 blocked 1 block_on") != NULL, "%s", s);
+	/* main keeps `keep`, the only oneshot Sender of the task it joins (level1 id 0): a channel
+	 * deadlock of 2, block_on included. */
+	cr_expect(strstr(s, "tasks 8: 6 blocked 2 deadlocked") != NULL, "%s", s);
 	cr_expect(strstr(s, "ID      STATE        FOR>=  AWAITING AT") != NULL, "%s", s);
 	char *sleep_at = xasprintf("shapes.rs:%d", marker_line("tokio/src/shapes.rs", "@await: level4-sleep"));
 	cr_expect(strstr(s, sleep_at) != NULL, "%s in %s", sleep_at, s);
 	cr_expect(strstr(s, "sleep, 23h59m") != NULL, "%s", s);
 	cr_expect(strstr(s, "nested::shapes::level1") != NULL, "%s", s);
-	cr_expect(strstr(s, "block_on") != NULL, "%s", s);
+	/* The block_on row: id "t<pid>" (the ID column is padded), state deadlocked. */
+	char *main_row = xasprintf("\nt%d ", (int)f.pid);
+	const char *row = strstr(s, main_row);
+	cr_expect(row && memmem(row, strcspn(row + 1, "\n") + 1, " deadlocked ", 12) != NULL, "%s in %s", main_row + 1, s);
+	free(main_row);
 	free(sleep_at);
 	free(s);
 	/* q detached: the fixture runs on untraced. */
@@ -351,7 +357,7 @@ Test(attach, run_output_goes_to_a_file)
 	char *ready = xasprintf("ready %d", pid);
 	cr_expect_str_eq(row(r.out, 3), ready);
 	cr_expect_eq(count_substr(r.out, "\n"), 30, "nothing but the screen on stdout: %s", r.out);
-	cr_expect(strstr(r.out, "tasks 8: 7 blocked 1 block_on") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "tasks 8: 6 blocked 2 deadlocked") != NULL, "%s", r.out);
 	char *where = xasprintf("async-inspect: the output of %s is in %s\n", nested, file);
 	cr_expect_str_eq(r.err, where);
 	cr_expect_eq(process_settles_in(pid, 'S'), 'S', "detached, it runs on");
@@ -436,4 +442,18 @@ Test(attach, usage_errors)
 	tool_run(&r, 30, (const char *[]){ "attach", "--pid", "1", "--interval", "1ms", NULL });
 	cr_expect_eq(tool_exit_code(&r), 2);
 	tool_result_free(&r);
+}
+
+Test(attach, headless_details_of_a_futurelock)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "futurelock", NULL);
+	/* The second task is the victim: deadlocked on its own unpolled `fut`. */
+	char *s = screen(&f, "j\\n");
+	cr_expect(strstr(s, "tasks 5: 3 blocked 1 deadlocked 1 block_on") != NULL, "%s", s);
+	cr_expect(strstr(s, "task 4  deadlocked") != NULL, "%s", s);
+	cr_expect(strstr(s, "keeps unpolled: fut (lock::{async_fn_env#0}<u32>) granted Mutex<u32> @ 0x") != NULL, "%s", s);
+	free(s);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	fixture_kill(&f);
 }

@@ -194,8 +194,9 @@ Test(tmux, attach_shows_tasks_details_growing_durations_and_detaches)
 	term_start(&t, cmd);
 	free(cmd);
 
-	/* The task list: every task of the fixture, with its await line. */
-	char *s = term_wait_for(&t, "tasks 8: 7 blocked 1 block_on");
+	/* The task list: every task of the fixture, with its await line (main and task 3 wait on each
+	 * other: main keeps the Sender of the oneshot task 3 receives on, and joins it). */
+	char *s = term_wait_for(&t, "tasks 8: 6 blocked 2 deadlocked");
 	char *sleep_at = xasprintf("shapes.rs:%d", marker_line("tokio/src/shapes.rs", "@await: level4-sleep"));
 	cr_expect(strstr(s, sleep_at) != NULL, "%s in\n%s", sleep_at, s);
 	cr_expect(strstr(s, "sleep, 23h59m") != NULL, "%s", s);
@@ -252,7 +253,7 @@ Test(tmux, run_quit_asks_and_kill_ends_the_program)
 	term_start(&t, cmd);
 	free(cmd);
 	free(fixture);
-	free(term_wait_for(&t, "7 blocked 1 block_on"));
+	free(term_wait_for(&t, "6 blocked 2 deadlocked"));
 	term_keys(&t, "q");
 	char *s = term_wait_for(&t, "Quit: k kill the program");
 	free(s);

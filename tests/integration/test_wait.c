@@ -383,7 +383,26 @@ Test(wait, rwlock_writer_waits_for_write_readers_hold_read)
 			cr_expect_str_eq(str(h, "kind"), "rwlock_read", "%s", *v);
 			cr_expect_str_eq(str(h, "local"), "cfg", "%s", *v);
 			cr_expect_str_eq(str(h, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
+			cr_expect_str_eq(str(h, "semaphore"), str(w, "semaphore"), "%s", *v);
 		}
+		/* The lone reader's RwLock has no waiter to name it: its address and type come from
+		 * DWARF (RwLock<T> of the guard's T). Same T as the writer's lock, so `s` sits at the
+		 * same offset: address = semaphore - (writer's semaphore - writer's RwLock). */
+		json_t *lone = task_by_future(root, "rwlock_writer::lone_reader", 0);
+		cr_assert_not_null(lone, "%s", *v);
+		cr_assert_eq(json_array_size(json_object_get(lone, "held")), 1, "%s", *v);
+		json_t *h = json_array_get(json_object_get(lone, "held"), 0);
+		cr_expect_str_eq(str(h, "kind"), "rwlock_read", "%s", *v);
+		cr_expect_str_eq(str(h, "local"), "snap", "%s", *v);
+		cr_expect_str_eq(str(h, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
+		unsigned long long s_off = strtoull(str(w, "semaphore"), NULL, 16) - strtoull(str(w, "address"), NULL, 16);
+		unsigned long long lone_sem = strtoull(str(h, "semaphore"), NULL, 16);
+		unsigned long long lone_addr = strtoull(str(h, "address"), NULL, 16);
+		cr_expect_eq(lone_addr, lone_sem - s_off, "%s: RwLock @ %#llx, semaphore %#llx, s at +%llu", *v,
+			     lone_addr, lone_sem, s_off);
+		cr_expect_str_neq(str(h, "address"), str(w, "address"), "%s: a second RwLock", *v);
+		cr_expect_eq(json_integer_value(json_object_get(h, "line")),
+			     marker_line("tokio/src/bin/rwlock_writer.rs", "@await: rw-lone-park"), "%s", *v);
 		json_decref(root);
 	}
 }
@@ -849,4 +868,244 @@ Test(wait, io_wait_from_a_core_has_the_fd_only)
 	free(exe);
 	free(core);
 	free(cmd);
+}
+
+Test(wait, futurelock_lock_granted_to_an_unpolled_future)
+{
+	int wait_line = marker_line("tokio/src/bin/futurelock.rs", "@await: flock-wait");
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "futurelock", NULL);
+		json_t *root = dump(&f, *v);
+		char *pid = xasprintf("%d", (int)f.pid);
+		struct tool_result text, dot;
+		tool_run(&text, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+		tool_run(&dot, 120, (const char *[]){ "dump", "--pid", pid, "--graph", "dot", NULL });
+		fixture_kill(&f);
+		json_t *victim = task_by_future(root, "futurelock::victim", 0);
+		json_t *holder = task_by_future(root, "futurelock::holder", 0);
+		cr_assert(victim && holder, "%s", *v);
+		json_int_t vid = json_integer_value(json_object_get(victim, "id"));
+		/* victim waits for the Mutex<u32>, with no permit left and no guard anywhere: the
+		 * holder's guard went out of scope before it parked. */
+		json_t *w = json_object_get(victim, "wait");
+		cr_expect_str_eq(str(w, "kind"), "mutex", "%s", *v);
+		cr_expect_str_eq(str(w, "type"), "Mutex<u32>", "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(w, "permits_available")), 0, "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(w, "permits_wanted")), 1, "%s", *v);
+		size_t i;
+		cr_expect_eq(json_array_size(json_object_get(holder, "held")), 0, "%s: the holder's guard is gone", *v);
+		cr_expect_null(held_on(victim, str(w, "address")), "%s", *v);
+		/* The granted future: victim's own `fut`, saved at the flock-wait suspend point. */
+		cr_assert_eq(json_array_size(json_object_get(victim, "unpolled")), 1, "%s", *v);
+		cr_expect_eq(json_array_size(json_object_get(holder, "unpolled")), 0, "%s", *v);
+		json_t *u = json_array_get(json_object_get(victim, "unpolled"), 0);
+		cr_expect_str_eq(str(u, "local"), "fut", "%s", *v);
+		cr_expect_str_eq(str(u, "function"), "futurelock::victim", "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(u, "line")), wait_line, "%s", *v);
+		cr_expect(strncmp(str(u, "future"), "lock::{async_fn_env#0}<u32>", 27) == 0, "%s: %s", *v, str(u, "future"));
+		cr_expect_str_eq(str(u, "address"), str(w, "address"), "%s: the lock victim waits for", *v);
+		cr_expect_str_eq(str(u, "semaphore"), str(w, "semaphore"), "%s", *v);
+		cr_expect(json_is_true(json_object_get(u, "granted")), "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(u, "permits_wanted")), 0, "%s", *v);
+		/* One futurelock: a cycle of one task, the self-edge through `fut`. */
+		json_t *deadlocks = json_object_get(root, "deadlocks");
+		cr_assert_eq(json_array_size(deadlocks), 1, "%s", *v);
+		json_t *dl = json_array_get(deadlocks, 0);
+		cr_expect_str_eq(str(dl, "kind"), "futurelock", "%s", *v);
+		cr_assert_eq(json_array_size(json_object_get(dl, "tasks")), 1, "%s", *v);
+		cr_expect_eq(json_integer_value(json_array_get(json_object_get(dl, "tasks"), 0)), vid, "%s", *v);
+		json_t *e = json_array_get(json_object_get(dl, "edges"), 0);
+		cr_expect_eq(json_integer_value(json_object_get(e, "from")), vid, "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(e, "to")), vid, "%s", *v);
+		cr_expect_str_eq(str(json_object_get(e, "resource"), "address"), str(w, "address"), "%s", *v);
+		cr_expect_str_eq(str(json_object_get(e, "granted_to"), "local"), "fut", "%s", *v);
+		cr_expect_null(json_object_get(e, "held_by"), "%s", *v);
+		/* The warning and the text view name the task, the lock and the local. */
+		char *warning = xasprintf("futurelock: Task %lld futurelock::victim waits for Mutex<u32> @ %s, which no "
+					  "guard holds: it was granted to the future `fut`", (long long)vid, str(w, "address"));
+		bool warned = false;
+		json_t *wn;
+		json_array_foreach(json_object_get(root, "warnings"), i, wn)
+			warned |= strstr(json_string_value(wn), warning) != NULL;
+		cr_expect(warned, "%s: no warning \"%s\"", *v, warning);
+		cr_expect_eq(tool_exit_code(&text), 0, "%s", *v);
+		cr_expect(strstr(text.out, "FUTURELOCK: a task waits for a lock granted to a future it no longer polls") != NULL,
+			  "%s:\n%s", *v, text.out);
+		cr_expect(strstr(text.out, "2 tasks wait on each other") == NULL, "%s", *v);
+		char *keeps = xasprintf("  keeps unpolled `fut: lock::{async_fn_env#0}<u32>`, granted Mutex<u32> @ %s (in "
+					"futurelock::victim)\n", str(w, "address"));
+		cr_expect(strstr(text.out, keeps) != NULL, "%s: no \"%s\"", *v, keeps);
+		free(keeps);
+		cr_expect(strstr(text.out, "1 tasks wait on each other") == NULL, "%s", *v);
+		/* (the fixture's path is printed whole: cut it before the file name) */
+		char *line = xasprintf("futurelock.rs:%d waits for Mutex<u32> @ %s\n     which no guard holds: it was "
+				       "granted to the future `fut`", wait_line, str(w, "address"));
+		char *who = xasprintf("  Task %lld futurelock::victim at /", (long long)vid);
+		cr_expect(strstr(text.out, who) != NULL, "%s: no \"%s\" in\n%s", *v, who, text.out);
+		free(who);
+		cr_expect(strstr(text.out, line) != NULL, "%s: no \"%s\" in\n%s", *v, line, text.out);
+		free(line);
+		/* DOT: victim -> the lock -> victim again, through `fut`, both red. */
+		char *label = xasprintf("Task %lld futurelock::victim", (long long)vid);
+		char *lock = xasprintf("Mutex<u32> @ %s", str(w, "address"));
+		char *tv = dot_node(dot.out, label), *rl = dot_node(dot.out, lock);
+		cr_assert(tv && rl, "%s: nodes in\n%s", *v, dot.out);
+		const char *e1 = dot_edge(dot.out, tv, rl, "waits for"), *e2 = dot_edge(dot.out, rl, tv, "granted to unpolled `fut`");
+		cr_expect(e1 && e2, "%s:\n%s", *v, dot.out);
+		if (e1 && e2)
+			cr_expect(memmem(e2, strcspn(e2, "\n"), "color=red", 9) && memmem(e1, strcspn(e1, "\n"), "color=red", 9),
+				  "%s", *v);
+		free(label), free(lock), free(tv), free(rl);
+		tool_result_free(&dot);
+		free(warning);
+		free(pid);
+		tool_result_free(&text);
+		json_decref(root);
+	}
+}
+
+/* The deadlock whose tasks are exactly {a, b}, or NULL. */
+static json_t *deadlock_of(json_t *root, json_int_t a, json_int_t b)
+{
+	size_t i;
+	json_t *dl;
+	json_array_foreach(json_object_get(root, "deadlocks"), i, dl) {
+		json_t *tasks = json_object_get(dl, "tasks");
+		if (json_array_size(tasks) != 2)
+			continue;
+		json_int_t x = json_integer_value(json_array_get(tasks, 0)), y = json_integer_value(json_array_get(tasks, 1));
+		if ((x == a && y == b) || (x == b && y == a))
+			return dl;
+	}
+	return NULL;
+}
+
+/* The edge of dl that starts at task from. */
+static json_t *edge_from(json_t *dl, json_int_t from)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(dl, "edges"), i, e) {
+		if (json_integer_value(json_object_get(e, "from")) == from)
+			return e;
+	}
+	return NULL;
+}
+
+/* waiter waits for a message on its channel; its only Sender is `local` of holder, saved at the
+ * holder's own suspend point (marker). */
+static void check_channel_edge(json_t *root, json_t *dl, const char *waiter_fn, const char *holder_fn,
+			       const char *kind, const char *sender_kind, const char *local, const char *marker,
+			       const char *version)
+{
+	json_t *waiter = task_by_future(root, waiter_fn, 0), *holder = task_by_future(root, holder_fn, 0);
+	cr_assert(waiter && holder, "%s", version);
+	json_int_t wid = json_integer_value(json_object_get(waiter, "id"));
+	json_int_t hid = json_integer_value(json_object_get(holder, "id"));
+	json_t *w = json_object_get(waiter, "wait");
+	cr_expect_str_eq(str(w, "kind"), kind, "%s: %s", version, waiter_fn);
+	json_t *e = edge_from(dl, wid);
+	cr_assert_not_null(e, "%s: no edge from %s", version, waiter_fn);
+	cr_expect_eq(json_integer_value(json_object_get(e, "to")), hid, "%s: %s -> %s", version, waiter_fn, holder_fn);
+	json_t *res = json_object_get(e, "resource");
+	cr_expect_str_eq(str(res, "kind"), kind, "%s", version);
+	cr_expect_str_eq(str(res, "address"), str(w, "address"), "%s: the channel %s receives on", version, waiter_fn);
+	json_t *h = json_object_get(e, "held_by");
+	cr_expect_str_eq(str(h, "kind"), sender_kind, "%s", version);
+	cr_expect_str_eq(str(h, "local"), local, "%s", version);
+	cr_expect_str_eq(str(h, "address"), str(w, "address"), "%s", version);
+	cr_expect_str_eq(str(h, "function"), holder_fn, "%s", version);
+	cr_expect_eq(json_integer_value(json_object_get(h, "line")),
+		     marker_line("tokio/src/bin/deadlock_channel.rs", marker), "%s: %s", version, local);
+	/* The holder lists that Sender among what it holds. */
+	cr_expect_not_null(held_on(holder, str(w, "address")), "%s", version);
+}
+
+Test(wait, channel_deadlocks_through_the_only_senders)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "deadlock_channel", NULL);
+		json_t *root = dump(&f, *v);
+		char *pid = xasprintf("%d", (int)f.pid);
+		struct tool_result text;
+		tool_run(&text, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+		fixture_kill(&f);
+		json_t *deadlocks = json_object_get(root, "deadlocks");
+		cr_assert_eq(json_array_size(deadlocks), 2, "%s: two deadlocks", *v);
+		json_int_t ids[4];
+		static const char *const fns[4] = { "deadlock_channel::ping", "deadlock_channel::pong",
+						    "deadlock_channel::ask", "deadlock_channel::answer" };
+		for (size_t k = 0; k < 4; k++) {
+			json_t *t = task_by_future(root, fns[k], 0);
+			cr_assert_not_null(t, "%s: %s", *v, fns[k]);
+			ids[k] = json_integer_value(json_object_get(t, "id"));
+		}
+		json_t *mpsc = deadlock_of(root, ids[0], ids[1]), *oneshot = deadlock_of(root, ids[2], ids[3]);
+		cr_assert(mpsc && oneshot, "%s: a deadlock of ping and pong, one of ask and answer", *v);
+		cr_expect_str_eq(str(mpsc, "kind"), "deadlock", "%s", *v);
+		check_channel_edge(root, mpsc, fns[0], fns[1], "mpsc_recv", "mpsc_sender", "to_ping", "@await: chan-pong-recv", *v);
+		check_channel_edge(root, mpsc, fns[1], fns[0], "mpsc_recv", "mpsc_sender", "to_pong", "@await: chan-ping-recv", *v);
+		check_channel_edge(root, oneshot, fns[2], fns[3], "oneshot", "oneshot_sender", "reply_tx", "@await: chan-answer-recv", *v);
+		check_channel_edge(root, oneshot, fns[3], fns[2], "oneshot", "oneshot_sender", "answer_tx", "@await: chan-ask-recv", *v);
+		/* Text: the channel as the resource, the Sender's holder and local. */
+		json_t *ping_wait = json_object_get(task_by_future(root, fns[0], 0), "wait");
+		char *line = xasprintf("deadlock_channel.rs:%d waits for a message on "
+				       "Receiver<u32> @ %s,\n     whose only Sender is held by Task %lld (local `to_ping` at /",
+				       marker_line("tokio/src/bin/deadlock_channel.rs", "@await: chan-ping-recv"),
+				       str(ping_wait, "address"), (long long)ids[1]);
+		cr_expect(strstr(text.out, line) != NULL, "%s: no \"%s\" in\n%s", *v, line, text.out);
+		char *at = xasprintf("deadlock_channel.rs:%d)\n", marker_line("tokio/src/bin/deadlock_channel.rs",
+									   "@await: chan-pong-recv"));
+		cr_expect(strstr(text.out, at) != NULL, "%s: no \"%s\"", *v, at);
+		free(at);
+		free(line);
+		free(pid);
+		tool_result_free(&text);
+		json_decref(root);
+	}
+}
+
+Test(wait, futurelock_ahead_future_queued_before_the_waiter)
+{
+	int wait_line = marker_line("tokio/src/bin/futurelock.rs", "@await: flock-queue-wait");
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "futurelock", NULL);
+		json_t *root = dump(&f, *v);
+		fixture_kill(&f);
+		json_t *queuer = task_by_future(root, "futurelock::queuer", 0);
+		json_t *keeper = task_by_future(root, "futurelock::keeper", 0);
+		cr_assert(queuer && keeper, "%s", *v);
+		json_int_t qid = json_integer_value(json_object_get(queuer, "id"));
+		json_t *w = json_object_get(queuer, "wait");
+		cr_expect_str_eq(str(w, "kind"), "mutex", "%s", *v);
+		/* The keeper holds the second lock for real: queuer waits for it, no cycle. */
+		json_t *kept = held_on(keeper, str(w, "address"));
+		cr_assert_not_null(kept, "%s", *v);
+		cr_expect_str_eq(str(kept, "local"), "kept", "%s", *v);
+		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 1, "%s: only victim's futurelock", *v);
+		/* `early` is queued ahead of queuer's own wait, not granted yet. */
+		cr_assert_eq(json_array_size(json_object_get(queuer, "unpolled")), 1, "%s", *v);
+		json_t *u = json_array_get(json_object_get(queuer, "unpolled"), 0);
+		cr_expect_str_eq(str(u, "local"), "early", "%s", *v);
+		/* (found through the trait object's vtable) */
+		cr_expect(strstr(str(u, "future"), "Pin<Box<(dyn Future<Output=MutexGuard<u32>>") != NULL, "%s: %s", *v,
+			  str(u, "future"));
+		cr_expect(json_is_false(json_object_get(u, "granted")), "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(u, "permits_wanted")), 1, "%s", *v);
+		cr_expect_str_eq(str(u, "address"), str(w, "address"), "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(u, "line")), wait_line, "%s", *v);
+		char *warning = xasprintf("futurelock ahead: Task %lld futurelock::queuer waits for Mutex<u32> @ %s behind "
+					  "the future `early`", (long long)qid, str(w, "address"));
+		bool warned = false;
+		size_t i;
+		json_t *wn;
+		json_array_foreach(json_object_get(root, "warnings"), i, wn)
+			warned |= strstr(json_string_value(wn), warning) != NULL;
+		cr_expect(warned, "%s: no warning \"%s\"", *v, warning);
+		free(warning);
+		json_decref(root);
+	}
 }
