@@ -38,7 +38,7 @@ struct ai_snapshot_local {
 struct ai_wait {
 	char *kind;         /* "sleep", "timeout", "interval", "mutex", "rwlock", "semaphore", "join",
 			     * "oneshot", "mpsc_recv", "mpsc_send", "notify", "broadcast", "watch",
-			     * "io", "unknown" */
+			     * "io", "pending", "unknown" */
 	char *description;  /* for people: "sleep, 59m58s left", "Mutex<bank::Ledger> @ 0x..." */
 	char *resource_type; /* locks: "Mutex<bank::Ledger>", "Semaphore"...; join: "JoinHandle<u64>" */
 	uint64_t address;    /* locks: the Mutex / RwLock / Semaphore; join: the awaited task's header */

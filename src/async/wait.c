@@ -1129,6 +1129,12 @@ static void decode_leaf(struct walker *w, struct ai_await_node *node)
 		wait = decode_io(w, t, node->address, readiness_direction(w, t, node->address));
 	else if (t && starts_with(name, "tokio::io::util::") && io_util_direction(name))
 		wait = decode_io(w, t, node->address, io_util_direction(name));
+	else if (starts_with(name, "core::future::pending::Pending<")) {
+		/* std::future::pending(): a future that never completes, by definition. */
+		wait = new_wait("pending");
+		wait->resource_type = xstrdup("std::future::Pending");
+		wait->description = xstrdup("pending forever (std::future::pending never completes)");
+	}
 	else if (w->depth > 0 && w->ancestors[w->depth - 1]->function) {
 		/* Leaves that are closures (PollFn) of a known frame: name the frame's `self`. */
 		const char *parent = w->ancestors[w->depth - 1]->function;

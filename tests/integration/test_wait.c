@@ -895,6 +895,10 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 		cr_expect_eq(json_integer_value(json_object_get(w, "permits_wanted")), 1, "%s", *v);
 		size_t i;
 		cr_expect_eq(json_array_size(json_object_get(holder, "held")), 0, "%s: the holder's guard is gone", *v);
+		/* The holder parks on std::future::pending(). */
+		cr_expect_str_eq(str(json_object_get(holder, "wait"), "kind"), "pending", "%s", *v);
+		cr_expect_str_eq(str(json_object_get(holder, "wait"), "description"),
+				 "pending forever (std::future::pending never completes)", "%s", *v);
 		cr_expect_null(held_on(victim, str(w, "address")), "%s", *v);
 		/* The granted future: victim's own `fut`, saved at the flock-wait suspend point. */
 		cr_assert_eq(json_array_size(json_object_get(victim, "unpolled")), 1, "%s", *v);
