@@ -131,10 +131,14 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 				index_add(&granted, (struct entry){ t->unpolled[k].semaphore, i, NULL, &t->unpolled[k] });
 		}
 	}
-	qsort(tasks.v, tasks.count, sizeof(struct entry), cmp_entry);
-	qsort(guards.v, guards.count, sizeof(struct entry), cmp_entry);
-	qsort(senders.v, senders.count, sizeof(struct entry), cmp_entry);
-	qsort(granted.v, granted.count, sizeof(struct entry), cmp_entry);
+	if (tasks.count > 1)
+		qsort(tasks.v, tasks.count, sizeof(struct entry), cmp_entry);
+	if (guards.count > 1)
+		qsort(guards.v, guards.count, sizeof(struct entry), cmp_entry);
+	if (senders.count > 1)
+		qsort(senders.v, senders.count, sizeof(struct entry), cmp_entry);
+	if (granted.count > 1)
+		qsort(granted.v, granted.count, sizeof(struct entry), cmp_entry);
 	const struct entry *end;
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *t = &s->tasks[i];
@@ -367,7 +371,8 @@ static void join_cycles(struct ai_snapshot *s)
 		if (strcmp(s->tasks[i].kind, "task") == 0)
 			index_add(&tasks, (struct entry){ s->tasks[i].address, i, NULL, NULL });
 	}
-	qsort(tasks.v, tasks.count, sizeof(struct entry), cmp_entry);
+	if (tasks.count > 1)
+		qsort(tasks.v, tasks.count, sizeof(struct entry), cmp_entry);
 	size_t *next = xcalloc(n ? n : 1, sizeof(*next)), *path = xcalloc(n ? n : 1, sizeof(*path));
 	unsigned char *state = xcalloc(n ? n : 1, 1); /* 0 unseen, 1 on the current walk, 2 done */
 	for (size_t i = 0; i < n; i++) {

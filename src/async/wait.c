@@ -1861,7 +1861,8 @@ static void scan_saved(struct walker *w, struct ai_snapshot *snapshot)
 	if (!waiter_count && !channel_count)
 		return;
 	uint64_t queue_budget = QUEUE_BUDGET;
-	qsort(channels, channel_count, sizeof(*channels), cmp_u64);
+	if (channel_count > 1)
+		qsort(channels, channel_count, sizeof(*channels), cmp_u64);
 	struct may_memo memo = { 0 };
 	uint64_t *on_tree = NULL;
 	size_t on_tree_capacity = 0;
@@ -1871,7 +1872,8 @@ static void scan_saved(struct walker *w, struct ai_snapshot *snapshot)
 				   .waiters = waiters, .waiter_count = waiter_count, .queue_budget = &queue_budget };
 		size_t n = 0;
 		collect_tree_addresses(&sc.task->tree, &on_tree, &n, &on_tree_capacity, 0);
-		qsort(on_tree, n, sizeof(*on_tree), cmp_u64);
+		if (n > 1)
+			qsort(on_tree, n, sizeof(*on_tree), cmp_u64);
 		sc.on_tree = on_tree;
 		sc.on_tree_count = n;
 		scan_tree(&sc, &sc.task->tree, 0);
