@@ -391,6 +391,9 @@ static bool sleep_deadline(struct walker *w, const struct ai_type *t, uint64_t a
 		if (!read_uint(w, address + off + sec_off, st->size, &sec) || !int_leaf(nt, 0, &leaf_off, &size) ||
 		    !read_uint(w, address + off + nsec_off + leaf_off, size, &nsec) || nsec >= 1000000000ULL)
 			return false;
+		/* Garbage (a Sleep read while its task ran, a stale variant) must not overflow. */
+		if (sec >= (uint64_t)INT64_MAX / 1000000000ULL)
+			return false;
 		*ns_ret = (int64_t)sec * 1000000000LL + (int64_t)nsec;
 		return true;
 	}
