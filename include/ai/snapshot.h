@@ -139,6 +139,9 @@ struct ai_snapshot_task {
 				     * from that node), or NULL */
 	struct ai_held *held;       /* guards it holds now (see wait.c for the liveness rule) */
 	size_t held_count, held_capacity;
+	/* --max-pause: some of the memory its decoding read was not in the copy made while the target
+	 * was stopped, and was read live afterwards, so its tree may mix two moments. */
+	bool read_live;
 };
 
 struct ai_snapshot {
@@ -147,6 +150,10 @@ struct ai_snapshot {
 	char *core;          /* the core file, or NULL for a live process */
 	int64_t captured_at_ms; /* wall clock, ms since the epoch */
 	uint64_t pause_us;   /* how long the target was stopped for this snapshot (0 for cores) */
+	/* --max-pause: the cap on pause_us (0: none), and how many tasks were decoded wholly from the
+	 * memory copied within it (the others have read_live set). */
+	uint64_t max_pause_us;
+	size_t tasks_sampled;
 	struct ai_snapshot_thread *threads;
 	size_t thread_count, thread_capacity;
 	/* The async view (dump). */

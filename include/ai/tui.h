@@ -17,12 +17,17 @@ struct ai_tui_source {
 	struct ai_error *(*run)(void *arg, int timeout_ms, bool *exited_ret);
 	/* Stops (true) or resumes (false) the target for the `p` key. */
 	struct ai_error *(*set_paused)(void *arg, bool paused);
+	/* Optional: ms until the next sample is due (a replay: the recorded interval); NULL means
+	 * interval_ms. */
+	uint64_t (*next_delay_ms)(void *arg);
 	void *arg;
 };
 
 struct ai_tui_options {
 	uint64_t interval_ms;
 	bool launched;        /* `run`: q asks whether to kill or detach */
+	bool replay;          /* `replay`: the header says REPLAY and the recorded time; p pauses the
+			       * playback */
 	/* Headless mode (tests): "COLSxROWS", a virtual screen of that size drawn by ncurses with no
 	 * terminal; keys come from `keys` (C escapes \n, \e, \\ understood) and the final screen is
 	 * printed on stdout as text. One snapshot is taken first, and again at each `r`. */

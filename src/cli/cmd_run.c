@@ -33,6 +33,11 @@ static void print_usage(FILE *out)
 		"                             the same dump to stderr (and go on waiting)\n"
 		"      --fail-on-hang         with --timeout: after the dump, kill PROGRAM and\n"
 		"                             exit with status 124 (as timeout(1))\n"
+		"      --record FILE          append every snapshot to FILE as one JSON line (see\n"
+		"                             `async-inspect replay`); without the interactive view\n"
+		"                             a snapshot is recorded every 500ms, silently, until\n"
+		"                             PROGRAM exits\n"
+		"      --max-pause TIME       cap the pause each snapshot imposes (see attach --help)\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"  -h, --help                 show this help\n");
 }
@@ -99,9 +104,13 @@ int ai_cmd_run(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "fail-on-hang", no_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
+		{ "record", required_argument, NULL, 'R' },
+		{ "max-pause", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *record_path = NULL;
+	uint64_t max_pause_ms = 0;
 	uint64_t dump_after_ms = 0;
 	bool dump_after = false;
 	uint64_t timeout_ms = 0;
@@ -129,6 +138,15 @@ int ai_cmd_run(int argc, char **argv)
 		case 'C':
 			ai_color_option = optarg;
 			break;
+		case 'R':
+			record_path = optarg;
+			break;
+		case 'M':
+			if ((err = ai_parse_duration(optarg, &max_pause_ms)))
+				return ai_fail(err);
+			if (max_pause_ms < 1)
+				return ai_usage_error("run", "--max-pause %s is too short (at least 1ms)", optarg);
+			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -146,20 +164,33 @@ int ai_cmd_run(int argc, char **argv)
 		dump_after = true;
 		dump_after_ms = timeout_ms;
 	}
+	if (dump_after && (record_path || max_pause_ms))
+		return ai_usage_error("run", "--record and --max-pause do not combine with --dump-after or --timeout");
+	FILE *record = NULL;
+	if (record_path && (err = ai_open_recording(record_path, &record)))
+		return ai_fail(err);
 
 	struct ai_target *target;
-	if ((err = ai_target_launch(argv + optind, &target)))
+	if ((err = ai_target_launch(argv + optind, &target))) {
+		if (record)
+			fclose(record);
 		return ai_fail(err);
+	}
 	ai_target_install_signal_handlers();
 	ai_target_forward_signals(target->pid);
 
 	enum ai_run_event event;
 	int status = 0;
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
-	if (!dump_after && ai_monitor_wants_tui(false)) {
-		struct ai_monitor_options monitor = { .interval_ms = 500, .tui = true, .launched = true };
+	bool tui = !dump_after && ai_monitor_wants_tui(false);
+	if (tui || record) {
+		struct ai_monitor_options monitor = { .interval_ms = 500, .tui = tui, .launched = true, .quiet = !tui,
+						      .record = record, .record_path = record_path,
+						      .max_pause_us = max_pause_ms * 1000 };
 		struct ai_monitor_result result;
 		err = ai_monitor(target, &monitor, &result);
+		if (record)
+			fclose(record);
 		if (!err && result.kill && !result.exited) {
 			kill(target->pid, SIGKILL);
 			while (!(err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)

@@ -175,6 +175,8 @@ static json_t *task_json(const struct ai_snapshot_task *task)
 		"tree", node_json(&task->tree));
 	json_object_set_new(obj, "wait", task->wait ? wait_json(task->wait) : json_null());
 	json_object_set_new(obj, "held", held);
+	if (task->read_live)
+		json_object_set_new(obj, "sampled", json_false());
 	return obj;
 }
 
@@ -231,7 +233,21 @@ json_t *ai_dump_json(const struct ai_snapshot *s)
 		"threads", ai_threads_json(s),
 		"tasks", tasks);
 	json_object_set_new(root, "deadlocks", deadlocks_json(s));
+	if (s->max_pause_us) {
+		json_object_set_new(root, "max_pause_us", json_integer((json_int_t)s->max_pause_us));
+		json_object_set_new(root, "tasks_sampled", json_integer((json_int_t)s->tasks_sampled));
+	}
 	return root;
+}
+
+int ai_write_dump_json_line(FILE *out, const struct ai_snapshot *s)
+{
+	json_t *root = ai_dump_json(s);
+	int r = json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (r == 0 && (fputc('\n', out) == EOF || fflush(out) != 0))
+		r = -1;
+	return r;
 }
 
 int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ai/frontend.h"
 #include "ai/util.h"
@@ -106,10 +107,25 @@ static void draw_header(struct tui *tui)
 	}
 	const char *exe = s && s->exe ? strrchr(s->exe, '/') : NULL;
 	exe = exe ? exe + 1 : s && s->exe ? s->exe : "";
-	put_line(0, A_BOLD, "async-inspect  pid %d %s  tasks %zu:%s  pause %" PRIu64 ".%" PRIu64 "ms%s%s",
-		 s ? (int)s->pid : 0, exe, tui->live->task_count, counts, s ? s->pause_us / 1000 : 0,
-		 s ? s->pause_us % 1000 / 100 : 0, tui->paused ? "  [PAUSED]" : "",
-		 tui->exited ? "  [EXITED]" : "");
+	/* A replay says so, with the time the snapshot was taken. */
+	char replay[64] = "";
+	if (tui->options->replay) {
+		time_t t = s ? (time_t)(s->captured_at_ms / 1000) : 0;
+		struct tm tm;
+		char when[32] = "?";
+		if (s && localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(replay, sizeof(replay), "REPLAY %s.%03d  ", when, s ? (int)(s->captured_at_ms % 1000) : 0);
+	}
+	/* --max-pause: how many tasks the capped copy covered. */
+	char sampled[64] = "";
+	if (s && s->max_pause_us)
+		snprintf(sampled, sizeof(sampled), " (cap %" PRIu64 "ms, sampled %zu/%zu)", s->max_pause_us / 1000,
+			 s->tasks_sampled, s->task_count);
+	put_line(0, A_BOLD, "async-inspect  %spid %d %s  tasks %zu:%s  pause %" PRIu64 ".%" PRIu64 "ms%s%s%s",
+		 replay, s ? (int)s->pid : 0, exe, tui->live->task_count, counts, s ? s->pause_us / 1000 : 0,
+		 s ? s->pause_us % 1000 / 100 : 0, sampled, tui->paused ? "  [PAUSED]" : "",
+		 tui->exited ? (tui->options->replay ? "  [END]" : "  [EXITED]") : "");
 }
 
 static void draw_footer(struct tui *tui)
