@@ -241,6 +241,11 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		if (frozen) {
 			ai_target_resume(target);
 			pause_us = target->last_pause_us;
+			/* What the capped copy left out is read live: through the page cache, one read
+			 * per page rather than one per field (a page may then be older than the next,
+			 * as it would be anyway; the thaw drops them). */
+			if (capture->max_pause_us)
+				ai_memory_set_caching(target->memory, true);
 		}
 	}
 	for (size_t i = 0; i < thread_count; i++) {
@@ -263,6 +268,8 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 	}
 	free_stacks(stacks, thread_count);
 	ai_memory_thaw(target->memory);
+	if (frozen && capture->max_pause_us)
+		ai_memory_set_caching(target->memory, false);
 	if (release == AI_CAPTURE_DETACH || !frozen) {
 		release_target(target, release);
 		if (target->kind == AI_TARGET_LIVE)
