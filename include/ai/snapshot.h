@@ -154,6 +154,8 @@ struct ai_snapshot {
 	 * memory copied within it (the others have read_live set). */
 	uint64_t max_pause_us;
 	size_t tasks_sampled;
+	uint64_t stop_us; /* --max-pause: of pause_us, the time stopping and unwinding the threads took
+			   * before the copy began (the cap cannot shorten it) */
 	struct ai_snapshot_thread *threads;
 	size_t thread_count, thread_capacity;
 	/* The async view (dump). */

@@ -134,8 +134,8 @@ static struct ai_error *print_loop(struct monitor *m, const struct ai_monitor_op
 			goto next;
 		printf("==== snapshot %" PRIu64 " (pause %" PRIu64 "us", live->sample_count, snapshot->pause_us);
 		if (snapshot->max_pause_us)
-			printf(", cap %" PRIu64 "us, sampled %zu of %zu tasks", snapshot->max_pause_us,
-			       snapshot->tasks_sampled, snapshot->task_count);
+			printf(", cap %" PRIu64 "us, sampled %zu of %zu tasks, stop %" PRIu64 "us", snapshot->max_pause_us,
+			       snapshot->tasks_sampled, snapshot->task_count, snapshot->stop_us);
 		printf(")\n");
 		ai_print_dump_text(stdout, snapshot, &text);
 		fflush(stdout);

@@ -134,8 +134,8 @@ static struct ai_error *print_all(struct replay *r)
 		printf("==== snapshot %lu recorded %s.%03d (pause %" PRIu64 "us", r->count, when,
 		       (int)(snapshot->captured_at_ms % 1000), snapshot->pause_us);
 		if (snapshot->max_pause_us)
-			printf(", cap %" PRIu64 "us, sampled %zu of %zu tasks", snapshot->max_pause_us,
-			       snapshot->tasks_sampled, snapshot->task_count);
+			printf(", cap %" PRIu64 "us, sampled %zu of %zu tasks, stop %" PRIu64 "us", snapshot->max_pause_us,
+			       snapshot->tasks_sampled, snapshot->task_count, snapshot->stop_us);
 		printf(")\n");
 		ai_print_dump_text(stdout, snapshot, &text);
 		ai_snapshot_destroy(snapshot);

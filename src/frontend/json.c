@@ -236,6 +236,7 @@ json_t *ai_dump_json(const struct ai_snapshot *s)
 	if (s->max_pause_us) {
 		json_object_set_new(root, "max_pause_us", json_integer((json_int_t)s->max_pause_us));
 		json_object_set_new(root, "tasks_sampled", json_integer((json_int_t)s->tasks_sampled));
+		json_object_set_new(root, "stop_us", json_integer((json_int_t)s->stop_us));
 	}
 	return root;
 }

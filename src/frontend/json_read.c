@@ -476,6 +476,7 @@ struct ai_error *ai_snapshot_from_json(const struct json_t *root, struct ai_snap
 	TRY(read_u64(r, root, "max_pause_us", &s->max_pause_us, &present));
 	TRY(read_u64(r, root, "tasks_sampled", &u64, &present));
 	s->tasks_sampled = present ? (size_t)u64 : 0;
+	TRY(read_u64(r, root, "stop_us", &s->stop_us, &present));
 	TRY(get_array(r, root, "warnings", &array));
 	json_array_foreach(array, i, v) {
 		if (!json_is_string(v)) {

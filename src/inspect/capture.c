@@ -228,6 +228,7 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		struct ai_error *freeze_err;
 		if (capture->max_pause_us) {
 			struct ai_memory_freeze_stats stats;
+			snapshot->stop_us = ai_now_us() - target->stopped_at_us;
 			uint64_t budget = capture->max_pause_us > RESUME_RESERVE_US ? capture->max_pause_us - RESUME_RESERVE_US : 0;
 			freeze_err = ai_memory_freeze_capped(target->memory, &target->maps, sps, thread_count,
 							     target->stopped_at_us + budget, &capture->cursor, &stats);
@@ -283,6 +284,10 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		ai_snapshot_add_warning(snapshot, "%s does not use tokio: only futures driven by block_on and threads are shown",
 					target->exe_path);
 	snapshot->pause_us = pause_us;
+	if (snapshot->max_pause_us && pause_us > snapshot->max_pause_us)
+		ai_snapshot_add_warning(snapshot, "the pause (%.1f ms) passed the --max-pause cap (%.1f ms): stopping and unwinding the threads took %.1f ms of it",
+					(double)pause_us / 1000.0, (double)snapshot->max_pause_us / 1000.0,
+					(double)snapshot->stop_us / 1000.0);
 	*ret = snapshot;
 	return NULL;
 }

@@ -32,6 +32,7 @@ static struct ai_snapshot *make_snapshot(void)
 	s->runtime_count = 1;
 	s->max_pause_us = 5000;
 	s->tasks_sampled = 2;
+	s->stop_us = 1200;
 	ai_snapshot_add_warning(s, "channel @ 0x10 has no sender left");
 	struct ai_snapshot_thread *th = ai_snapshot_add_thread(s);
 	th->tid = 4242;
@@ -238,6 +239,7 @@ Test(json_read, round_trip_of_every_field)
 	cr_expect(!back->tasks[0].read_live);
 	cr_expect_eq(back->max_pause_us, 5000);
 	cr_expect_eq(back->tasks_sampled, 2);
+	cr_expect_eq(back->stop_us, 1200);
 	free(first);
 	free(second);
 	ai_snapshot_destroy(back);
