@@ -23,6 +23,13 @@ enum ai_capture_release {
 	AI_CAPTURE_DETACH, /* detach from it once the stacks are read (one-shot commands) */
 };
 
+/* --max-pause: caps the pause of each later ai_capture_dump at max_pause_us (0: no cap). The
+ * stacks are copied first, then the rest of the writable memory in chunks until the cap is near,
+ * starting where the previous capture stopped; the target then resumes, memory not copied is read
+ * live, and each task whose decoding needed such memory gets read_live (snapshot->tasks_sampled
+ * counts the others). */
+void ai_capture_set_max_pause(struct ai_capture *capture, uint64_t max_pause_us);
+
 /* Takes a snapshot of every thread's native stack. */
 struct ai_error *ai_capture_threads(struct ai_capture *capture, enum ai_capture_release release,
 				    struct ai_snapshot **ret);

@@ -23,6 +23,7 @@ int ai_cmd_dump(int argc, char **argv);
 int ai_cmd_run(int argc, char **argv);
 int ai_cmd_test(int argc, char **argv);
 int ai_cmd_attach(int argc, char **argv);
+int ai_cmd_replay(int argc, char **argv);
 
 /* Watching a live target (`attach`, and `run` on a terminal): snapshots every interval, shown in
  * the TUI or printed as dumps (src/cli/cmd_attach.c). */
@@ -31,7 +32,13 @@ struct ai_monitor_options {
 	bool tui;
 	bool launched; /* `run`: signals are forwarded to the program; q asks kill or detach */
 	const char *output; /* `run`: the file its stdout and stderr go to (borrowed), or NULL */
+	bool quiet;    /* without the TUI: print nothing (run --record records only) */
+	FILE *record;  /* --record: every snapshot appended as one JSON line (borrowed), or NULL */
+	const char *record_path;
+	uint64_t max_pause_us; /* --max-pause: cap on each sample's pause (0: none) */
 };
+/* Opens --record FILE for writing (truncated), with a clear error if it cannot be. */
+struct ai_error *ai_open_recording(const char *path, FILE **ret);
 struct ai_monitor_result {
 	bool exited;   /* the target ended: status holds its wait status */
 	int status;

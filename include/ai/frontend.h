@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "ai/error.h"
 #include "ai/snapshot.h"
 
 struct ai_text_options {
@@ -27,6 +28,27 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *snapshot, const str
 int ai_print_dump_json(FILE *out, const struct ai_snapshot *snapshot);
 /* That document as a json_t * (a new reference), e.g. to write it as one JSON line. */
 struct json_t *ai_dump_json(const struct ai_snapshot *snapshot);
+
+/* Appends the dump document to `out` as one line (a recording, --record) and flushes it. Returns 0,
+ * or -1 if writing failed. */
+int ai_write_dump_json_line(FILE *out, const struct ai_snapshot *snapshot);
+
+/* Reads an "async-inspect-snapshot" document (version 1) back into a snapshot: everything
+ * ai_dump_json writes; unknown keys are ignored. A wrong type or a dangling reference is an
+ * AI_ERROR_INVALID_ARGUMENT naming the key path. (json_read.c) */
+struct ai_error *ai_snapshot_from_json(const struct json_t *root, struct ai_snapshot **ret);
+
+/* A recording: one snapshot document per line, as --record writes it. */
+struct ai_recording_reader;
+struct ai_error *ai_recording_open(const char *path, struct ai_recording_reader **ret);
+void ai_recording_close(struct ai_recording_reader *rec);
+/* The next snapshot, or *snapshot_ret NULL at the end. A last line cut short (a recorder that
+ * died mid-write) ends the recording with *warning_ret saying so (owned by the caller); any other
+ * bad line is an error "FILE:LINE: ...". Blank lines are skipped. */
+struct ai_error *ai_recording_next(struct ai_recording_reader *rec, struct ai_snapshot **snapshot_ret,
+				   char **warning_ret);
+/* The line number of the last line read. */
+unsigned long ai_recording_line(const struct ai_recording_reader *rec);
 
 /* `dump --graph dot`: the wait-for graph as Graphviz DOT. Nodes: tasks in an edge (t<index>,
  * boxes "Task N fn") and resources (r<index>, ellipses "Mutex<T> @ 0x..."; locks keyed by their

@@ -60,6 +60,20 @@ const struct ai_memory_stats *ai_memory_stats(const struct ai_memory *mem);
 struct ai_maps;
 struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
 				  size_t sp_count, uint64_t max_bytes, uint64_t *bytes_ret);
+/* A freeze under a time limit (--max-pause): copies the live part of every thread stack whole,
+ * then the other writable mappings as one space, in chunks, from *cursor on (wrapping around)
+ * until the monotonic clock (ai_now_us) passes deadline_us, and moves *cursor to where it stopped so
+ * that the next call goes on from there. Memory not copied is read live from the process, and
+ * ai_memory_copied() tells it apart until the thaw. */
+struct ai_memory_freeze_stats {
+	uint64_t bytes_copied, bytes_total;
+};
+struct ai_error *ai_memory_freeze_capped(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
+					 size_t sp_count, uint64_t deadline_us, uint64_t *cursor,
+					 struct ai_memory_freeze_stats *stats_ret);
+/* False if any byte of [address, address + size) is writable memory that the last freeze did
+ * not copy (read live); true otherwise, and always without a freeze. */
+bool ai_memory_copied(const struct ai_memory *mem, uint64_t address, uint64_t size);
 /* Drops the frozen copies. */
 void ai_memory_thaw(struct ai_memory *mem);
 

@@ -196,6 +196,9 @@ struct ai_snapshot_task {
 	/* (futurelock) */
 	struct ai_unpolled *unpolled; /* lock futures it keeps but does not poll */
 	size_t unpolled_count, unpolled_capacity;
+	/* --max-pause: some of the memory its decoding read was not in the copy made while the target
+	 * was stopped, and was read live afterwards, so its tree may mix two moments. */
+	bool read_live;
 };
 
 struct ai_snapshot {
@@ -204,6 +207,12 @@ struct ai_snapshot {
 	char *core;          /* the core file, or NULL for a live process */
 	int64_t captured_at_ms; /* wall clock, ms since the epoch */
 	uint64_t pause_us;   /* how long the target was stopped for this snapshot (0 for cores) */
+	/* --max-pause: the cap on pause_us (0: none), and how many tasks were decoded wholly from the
+	 * memory copied within it (the others have read_live set). */
+	uint64_t max_pause_us;
+	size_t tasks_sampled;
+	uint64_t stop_us; /* --max-pause: of pause_us, the time stopping and unwinding the threads took
+			   * before the copy began (the cap cannot shorten it) */
 	struct ai_snapshot_thread *threads;
 	size_t thread_count, thread_capacity;
 	/* The async view (dump). */

@@ -17,6 +17,9 @@ struct ai_tui_source {
 	struct ai_error *(*run)(void *arg, int timeout_ms, bool *exited_ret);
 	/* Stops (true) or resumes (false) the target for the `p` key. */
 	struct ai_error *(*set_paused)(void *arg, bool paused);
+	/* Optional: ms until the next sample is due (a replay: the recorded interval); NULL means
+	 * interval_ms. */
+	uint64_t (*next_delay_ms)(void *arg);
 	void *arg;
 };
 
@@ -25,6 +28,8 @@ struct ai_tui_options {
 	bool launched;        /* `run`: q asks whether to kill or detach */
 	const char *output;   /* `run`: the file the program's stdout and stderr go to, for the `o`
 			       * view (borrowed); NULL when its output is not captured */
+	bool replay;          /* `replay`: the header says REPLAY and the recorded time; p pauses the
+			       * playback */
 	/* Headless mode (tests): "COLSxROWS", a virtual screen of that size drawn by ncurses with no
 	 * terminal; keys come from `keys` (C escapes \n, \e, \\ understood, and \<Name> for Up, Down, Left,
 	 * Right, PgUp, PgDn, Home, End, Enter, Esc, Bs, F1; \<Ready> lets the target run until the

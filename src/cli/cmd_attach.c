@@ -1,5 +1,6 @@
 /* `async-inspect attach`: watch a running process, in the TUI on a terminal, or as a dump printed
  * every interval otherwise. ai_monitor() is shared with `run`. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -33,6 +34,12 @@ static void print_usage(FILE *out)
 		"  -p, --pid N            the process to watch\n"
 		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
 		"      --no-tui           print a dump every interval instead of the interactive view\n"
+		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
+		"                         (see `async-inspect replay`)\n"
+		"      --max-pause TIME   cap the pause each snapshot imposes (e.g. 5ms): memory is\n"
+		"                         copied until then, the rest is read live and the tasks\n"
+		"                         that needed it are marked; successive snapshots start\n"
+		"                         their copy where the last one stopped\n"
 		"      --color WHEN       auto (default: on a terminal), always or never\n"
 		"  -h, --help             show this help\n");
 }
@@ -40,6 +47,8 @@ static void print_usage(FILE *out)
 struct monitor {
 	struct ai_target *target;   /* borrowed */
 	struct ai_capture *capture; /* owned */
+	FILE *record;               /* borrowed: --record, NULL when off or after a failed write */
+	const char *record_path;
 	int status;                 /* the wait status once the target exited */
 	bool exited;
 };
@@ -49,7 +58,17 @@ static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
 	struct monitor *m = arg;
 	if (m->exited)
 		return ai_error_create(AI_ERROR_TARGET_EXITED, "the program has exited");
-	return ai_capture_dump(m->capture, AI_CAPTURE_RESUME, NULL, ret);
+	struct ai_snapshot *snapshot;
+	struct ai_error *err = ai_capture_dump(m->capture, AI_CAPTURE_RESUME, NULL, &snapshot);
+	if (err)
+		return err;
+	if (m->record && ai_write_dump_json_line(m->record, snapshot) != 0) {
+		/* The snapshot still counts; the recording stops, and says so on screen. */
+		ai_snapshot_add_warning(snapshot, "writing the recording %s failed: recording stopped", m->record_path);
+		m->record = NULL;
+	}
+	*ret = snapshot;
+	return NULL;
 }
 
 static struct ai_error *monitor_run(void *arg, int timeout_ms, bool *exited_ret)
@@ -100,17 +119,27 @@ static struct ai_error *print_loop(struct monitor *m, const struct ai_monitor_op
 	while (!interrupted && !m->exited) {
 		struct ai_snapshot *snapshot;
 		if ((err = monitor_sample(m, &snapshot))) {
-			if (err->code == AI_ERROR_TARGET_EXITED && !options->launched) {
-				ai_error_destroy(err); /* it ended while we read it */
-				err = NULL;
+			if (err->code != AI_ERROR_TARGET_EXITED)
+				break;
+			ai_error_destroy(err); /* it ended while we read it */
+			err = NULL;
+			if (!options->launched) {
 				m->exited = true;
+				break;
 			}
-			break;
+			goto next; /* run: reap it, for its exit status */
 		}
 		ai_live_add(live, snapshot);
-		printf("==== snapshot %" PRIu64 " (pause %" PRIu64 "us)\n", live->sample_count, snapshot->pause_us);
+		if (options->quiet)
+			goto next;
+		printf("==== snapshot %" PRIu64 " (pause %" PRIu64 "us", live->sample_count, snapshot->pause_us);
+		if (snapshot->max_pause_us)
+			printf(", cap %" PRIu64 "us, sampled %zu of %zu tasks, stop %" PRIu64 "us", snapshot->max_pause_us,
+			       snapshot->tasks_sampled, snapshot->task_count, snapshot->stop_us);
+		printf(")\n");
 		ai_print_dump_text(stdout, snapshot, &text);
 		fflush(stdout);
+	next:;
 		bool exited;
 		if ((err = monitor_run(m, (int)options->interval_ms, &exited)))
 			break;
@@ -122,15 +151,16 @@ static struct ai_error *print_loop(struct monitor *m, const struct ai_monitor_op
 struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_options *options,
 			    struct ai_monitor_result *result)
 {
-	struct monitor m = { .target = target };
+	struct monitor m = { .target = target, .record = options->record, .record_path = options->record_path };
 	struct ai_error *err = ai_capture_create(target, &m.capture);
 	if (err)
 		return err;
+	ai_capture_set_max_pause(m.capture, options->max_pause_us);
 	memset(result, 0, sizeof(*result));
 	interrupted = 0;
 	if (options->tui) {
 		struct ai_live *live = ai_live_create(HISTORY);
-		struct ai_tui_source source = { monitor_sample, monitor_run, monitor_set_paused, &m };
+		struct ai_tui_source source = { monitor_sample, monitor_run, monitor_set_paused, NULL, &m };
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.launched = options->launched,
@@ -151,6 +181,15 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	return err;
 }
 
+struct ai_error *ai_open_recording(const char *path, FILE **ret)
+{
+	FILE *file = fopen(path, "w");
+	if (!file)
+		return ai_error_from_errno(errno, "cannot write the recording %s", path);
+	*ret = file;
+	return NULL;
+}
+
 bool ai_monitor_wants_tui(bool no_tui)
 {
 	if (no_tui)
@@ -168,10 +207,13 @@ int ai_cmd_attach(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
+		{ "record", required_argument, NULL, 'R' },
+		{ "max-pause", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ai_monitor_options options = { .interval_ms = 500 };
+	uint64_t max_pause_ms;
 	bool no_tui = false;
 	int pid = 0, opt;
 	struct ai_error *err;
@@ -195,6 +237,16 @@ int ai_cmd_attach(int argc, char **argv)
 		case 'C':
 			ai_color_option = optarg;
 			break;
+		case 'R':
+			options.record_path = optarg;
+			break;
+		case 'M':
+			if ((err = ai_parse_duration(optarg, &max_pause_ms)))
+				return ai_fail(err);
+			if (max_pause_ms < 1)
+				return ai_usage_error("attach", "--max-pause %s is too short (at least 1ms)", optarg);
+			options.max_pause_us = max_pause_ms * 1000;
+			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -207,14 +259,21 @@ int ai_cmd_attach(int argc, char **argv)
 	if (!pid)
 		return ai_usage_error("attach", "no process: give --pid N");
 	options.tui = ai_monitor_wants_tui(no_tui);
+	if (options.record_path && (err = ai_open_recording(options.record_path, &options.record)))
+		return ai_fail(err);
 
 	ai_target_install_signal_handlers();
 	struct ai_target *target;
-	if ((err = ai_target_attach(pid, &target)))
+	if ((err = ai_target_attach(pid, &target))) {
+		if (options.record)
+			fclose(options.record);
 		return ai_fail(err);
+	}
 	struct ai_monitor_result result;
 	err = ai_monitor(target, &options, &result);
 	ai_target_destroy(target); /* detaches: the program goes on without us */
+	if (options.record)
+		fclose(options.record);
 	if (err)
 		return ai_fail(err);
 	if (result.exited)

@@ -39,6 +39,13 @@ static void print_usage(FILE *out)
 		"                             stderr go (default: $TMPDIR/async-inspect-PROGRAM-PID.log);\n"
 		"                             the o key shows its tail, and it keeps writing there\n"
 		"                             after a detach. Otherwise its output is left alone\n"
+		"  -i, --interval TIME        time between snapshots of the live view or the\n"
+		"                             recording (default 500ms)\n"
+		"      --record FILE          append every snapshot to FILE as one JSON line (see\n"
+		"                             `async-inspect replay`); without the interactive view\n"
+		"                             a snapshot is recorded every interval, silently, until\n"
+		"                             PROGRAM exits\n"
+		"      --max-pause TIME       cap the pause each snapshot imposes (see attach --help)\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"  -h, --help                 show this help\n");
 }
@@ -181,10 +188,16 @@ int ai_cmd_run(int argc, char **argv)
 		{ "fail-on-hang", no_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "record", required_argument, NULL, 'R' },
+		{ "max-pause", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL;
+	const char *record_path = NULL;
+	uint64_t max_pause_ms = 0;
+	uint64_t interval_ms = 500;
 	uint64_t dump_after_ms = 0;
 	bool dump_after = false;
 	uint64_t timeout_ms = 0;
@@ -194,7 +207,7 @@ int ai_cmd_run(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	/* '+': options end at the program's name, so its own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hi:", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			if ((err = ai_parse_duration(optarg, &dump_after_ms)))
@@ -215,6 +228,21 @@ int ai_cmd_run(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case 'i':
+			if ((err = ai_parse_duration(optarg, &interval_ms)))
+				return ai_fail(err);
+			if (interval_ms < 10)
+				return ai_usage_error("run", "--interval %s is too short (at least 10ms)", optarg);
+			break;
+		case 'R':
+			record_path = optarg;
+			break;
+		case 'M':
+			if ((err = ai_parse_duration(optarg, &max_pause_ms)))
+				return ai_fail(err);
+			if (max_pause_ms < 1)
+				return ai_usage_error("run", "--max-pause %s is too short (at least 1ms)", optarg);
+			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -232,19 +260,29 @@ int ai_cmd_run(int argc, char **argv)
 		dump_after = true;
 		dump_after_ms = timeout_ms;
 	}
+	if (dump_after && (record_path || max_pause_ms))
+		return ai_usage_error("run", "--record and --max-pause do not combine with --dump-after or --timeout");
 
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
 	bool tui = !dump_after && ai_monitor_wants_tui(false);
 	if (output && !tui)
 		fprintf(stderr, "async-inspect: --output is for the interactive view; %s's output is left alone\n",
 			argv[optind]);
-	struct output_file out = { .fd = -1 };
-	if (tui && (err = output_open(&out, output, argv[optind])))
+	FILE *record = NULL;
+	if (record_path && (err = ai_open_recording(record_path, &record)))
 		return ai_fail(err);
+	struct output_file out = { .fd = -1 };
 	struct ai_target *target;
+	if (tui && (err = output_open(&out, output, argv[optind]))) {
+		if (record)
+			fclose(record);
+		return ai_fail(err);
+	}
 	err = tui ? launch_with_output(argv + optind, &out, &target) : ai_target_launch(argv + optind, &target);
 	if (err) {
 		free(out.path);
+		if (record)
+			fclose(record);
 		return ai_fail(err);
 	}
 	ai_target_install_signal_handlers();
@@ -252,12 +290,16 @@ int ai_cmd_run(int argc, char **argv)
 
 	enum ai_run_event event;
 	int status = 0;
-	if (tui) {
-		struct ai_monitor_options monitor = { .interval_ms = 500, .tui = true, .launched = true,
-						      .output = out.path };
+	if (tui || record) {
+		struct ai_monitor_options monitor = { .interval_ms = interval_ms, .tui = tui, .launched = true,
+						      .quiet = !tui, .output = out.path, .record = record,
+						      .record_path = record_path, .max_pause_us = max_pause_ms * 1000 };
 		struct ai_monitor_result result;
 		err = ai_monitor(target, &monitor, &result);
-		fprintf(stderr, "async-inspect: the output of %s is in %s\n", argv[optind], out.path);
+		if (record)
+			fclose(record);
+		if (tui)
+			fprintf(stderr, "async-inspect: the output of %s is in %s\n", argv[optind], out.path);
 		free(out.path);
 		if (!err && result.kill && !result.exited) {
 			kill(target->pid, SIGKILL);

@@ -83,8 +83,9 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 			      const struct style *st)
 {
 	if (strcmp(task->kind, "block_on") == 0) {
-		fprintf(out, "%sblock_on%s  %s%s%s  on thread %d \"%s\"\n", st->bold, st->reset, st->bold,
-			task->future ? task->future : "?", st->reset, (int)task->thread, thread_name(s, task->thread));
+		fprintf(out, "%sblock_on%s  %s%s%s  on thread %d \"%s\"%s\n", st->bold, st->reset, st->bold,
+			task->future ? task->future : "?", st->reset, (int)task->thread, thread_name(s, task->thread),
+			task->read_live ? "  (read live: not in the capped copy)" : "");
 		return;
 	}
 	fprintf(out, "%sTask %llu%s  %s%s%s  %s", st->bold, (unsigned long long)task->id, st->reset,
@@ -92,6 +93,8 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 	fprintf(out, "  (%s%s%s", task->runtime, task->flavor ? ", " : "", task->flavor ? task->flavor : "");
 	if (task->thread)
 		fprintf(out, ", polled by thread %d", (int)task->thread);
+	if (task->read_live)
+		fputs(", read live: not in the capped copy", out);
 	fputs(")\n", out);
 }
 
@@ -261,4 +264,7 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 		fprintf(out, ", from core file %s\n", s->core);
 	else
 		fprintf(out, "; process %d paused for %.2f ms\n", (int)s->pid, (double)s->pause_us / 1000.0);
+	if (s->max_pause_us)
+		fprintf(out, "sampled %zu of %zu tasks within the %.1f ms pause cap; the others were read live after the "
+			"process resumed\n", s->tasks_sampled, s->task_count, (double)s->max_pause_us / 1000.0);
 }

@@ -226,6 +226,8 @@ static json_t *task_json(const struct ai_snapshot_task *task)
 	for (size_t i = 0; i < task->unpolled_count; i++)
 		json_array_append_new(unpolled, unpolled_json(&task->unpolled[i]));
 	json_object_set_new(obj, "unpolled", unpolled);
+	if (task->read_live)
+		json_object_set_new(obj, "sampled", json_false());
 	return obj;
 }
 
@@ -285,7 +287,22 @@ json_t *ai_dump_json(const struct ai_snapshot *s)
 		"threads", ai_threads_json(s),
 		"tasks", tasks);
 	json_object_set_new(root, "deadlocks", deadlocks_json(s));
+	if (s->max_pause_us) {
+		json_object_set_new(root, "max_pause_us", json_integer((json_int_t)s->max_pause_us));
+		json_object_set_new(root, "tasks_sampled", json_integer((json_int_t)s->tasks_sampled));
+		json_object_set_new(root, "stop_us", json_integer((json_int_t)s->stop_us));
+	}
 	return root;
+}
+
+int ai_write_dump_json_line(FILE *out, const struct ai_snapshot *s)
+{
+	json_t *root = ai_dump_json(s);
+	int r = json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (r == 0 && (fputc('\n', out) == EOF || fflush(out) != 0))
+		r = -1;
+	return r;
 }
 
 int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)

@@ -9,6 +9,7 @@
 #include "ai/async.h"
 #include "ai/capture.h"
 #include "ai/debuginfo.h"
+#include "ai/memory.h"
 #include "ai/unwind.h"
 #include "ai/util.h"
 #include "ai/wait.h"
@@ -18,7 +19,40 @@ struct ai_capture {
 	struct ai_debuginfo *di;   /* owned */
 	struct ai_async *as;       /* owned, created on the first dump: its type cache serves every
 				    * later snapshot */
+	uint64_t max_pause_us;     /* --max-pause, 0: none */
+	uint64_t cursor;           /* where the next capped copy starts (see ai_memory_freeze_capped) */
 };
+
+void ai_capture_set_max_pause(struct ai_capture *capture, uint64_t max_pause_us)
+{
+	capture->max_pause_us = max_pause_us;
+}
+
+/* Time kept from the cap for resuming every thread after the copy. */
+#define RESUME_RESERVE_US 300
+
+/* Whether every await-tree node's future lies in memory the capped freeze copied. */
+static bool tree_copied(const struct ai_memory *mem, const struct ai_await_node *node, unsigned depth)
+{
+	if (depth > 1024 || (node->address && !ai_memory_copied(mem, node->address, 1)))
+		return false;
+	for (size_t i = 0; i < node->child_count; i++)
+		if (!tree_copied(mem, &node->children[i], depth + 1))
+			return false;
+	return true;
+}
+
+/* --max-pause: a task is sampled when its header and the futures of its await tree were all in
+ * the copy; the others were (at least partly) read live after the target resumed. */
+static void mark_read_live(const struct ai_memory *mem, struct ai_snapshot *snapshot)
+{
+	snapshot->tasks_sampled = 0;
+	for (size_t i = 0; i < snapshot->task_count; i++) {
+		struct ai_snapshot_task *t = &snapshot->tasks[i];
+		t->read_live = (t->address && !ai_memory_copied(mem, t->address, 8)) || !tree_copied(mem, &t->tree, 0);
+		snapshot->tasks_sampled += !t->read_live;
+	}
+}
 
 struct ai_error *ai_capture_create(struct ai_target *target, struct ai_capture **ret)
 {
@@ -191,14 +225,28 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		uint64_t bytes, *sps = xcalloc(thread_count, sizeof(*sps));
 		for (size_t i = 0; i < thread_count; i++)
 			sps[i] = target->threads[i].regs.rsp;
-		struct ai_error *freeze_err = ai_memory_freeze(target->memory, &target->maps, sps, thread_count,
-							       FREEZE_MAX_BYTES, &bytes);
+		struct ai_error *freeze_err;
+		if (capture->max_pause_us) {
+			struct ai_memory_freeze_stats stats;
+			snapshot->stop_us = ai_now_us() - target->stopped_at_us;
+			uint64_t budget = capture->max_pause_us > RESUME_RESERVE_US ? capture->max_pause_us - RESUME_RESERVE_US : 0;
+			freeze_err = ai_memory_freeze_capped(target->memory, &target->maps, sps, thread_count,
+							     target->stopped_at_us + budget, &capture->cursor, &stats);
+		} else {
+			freeze_err = ai_memory_freeze(target->memory, &target->maps, sps, thread_count,
+						      FREEZE_MAX_BYTES, &bytes);
+		}
 		free(sps);
 		frozen = freeze_err == NULL;
 		ai_error_destroy(freeze_err);
 		if (frozen) {
 			ai_target_resume(target);
 			pause_us = target->last_pause_us;
+			/* What the capped copy left out is read live: through the page cache, one read
+			 * per page rather than one per field (a page may then be older than the next,
+			 * as it would be anyway; the thaw drops them). */
+			if (capture->max_pause_us)
+				ai_memory_set_caching(target->memory, true);
 		}
 	}
 	for (size_t i = 0; i < thread_count; i++) {
@@ -215,8 +263,14 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		ai_wait_collect(capture->as, snapshot);
 		ai_analysis_deadlocks(snapshot);
 	}
+	if (!err && frozen && capture->max_pause_us) {
+		snapshot->max_pause_us = capture->max_pause_us;
+		mark_read_live(target->memory, snapshot);
+	}
 	free_stacks(stacks, thread_count);
 	ai_memory_thaw(target->memory);
+	if (frozen && capture->max_pause_us)
+		ai_memory_set_caching(target->memory, false);
 	if (release == AI_CAPTURE_DETACH || !frozen) {
 		release_target(target, release);
 		if (target->kind == AI_TARGET_LIVE)
@@ -230,6 +284,10 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		ai_snapshot_add_warning(snapshot, "%s does not use tokio: only futures driven by block_on and threads are shown",
 					target->exe_path);
 	snapshot->pause_us = pause_us;
+	if (snapshot->max_pause_us && pause_us > snapshot->max_pause_us)
+		ai_snapshot_add_warning(snapshot, "the pause (%.1f ms) passed the --max-pause cap (%.1f ms): stopping and unwinding the threads took %.1f ms of it",
+					(double)pause_us / 1000.0, (double)snapshot->max_pause_us / 1000.0,
+					(double)snapshot->stop_us / 1000.0);
 	*ret = snapshot;
 	return NULL;
 }

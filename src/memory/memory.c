@@ -38,7 +38,7 @@ struct process_reader {
 struct frozen {
 	uint64_t start;
 	size_t size;
-	unsigned char *bytes; /* owned */
+	unsigned char *bytes; /* owned; NULL for a gap: writable memory a capped freeze did not copy */
 };
 
 struct ai_memory {
@@ -46,6 +46,8 @@ struct ai_memory {
 	size_t segment_count, segment_capacity;
 	struct frozen *frozen;        /* owned copies, each a segment (the last frozen_count ones) */
 	size_t frozen_count;
+	struct frozen *gaps;          /* owned: what a capped freeze left out (read live) */
+	size_t gap_count, gap_capacity;
 	struct process_reader *process; /* owned, when ai_memory_add_process was called */
 	bool caching;
 	struct cache_slot *cache;       /* CACHE_SLOTS slots, allocated on first use */
@@ -326,8 +328,136 @@ struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *m
 	return NULL;
 }
 
+/* Copies [start, start + size) of the process in chunks into f (allocated here), stopping before a
+ * chunk that would end past the deadline (the slowest chunk so far is the estimate); returns the
+ * bytes copied (a prefix), 0 if none. *slowest_us carries the estimate from call to call. */
+#define FREEZE_CHUNK ((size_t)64 << 10)
+
+static size_t copy_until(struct ai_memory *mem, struct frozen *f, uint64_t start, size_t size,
+			 uint64_t deadline_us, uint64_t *slowest_us)
+{
+	f->start = start;
+	f->bytes = xmalloc(size);
+	size_t done = 0;
+	uint64_t now = ai_now_us();
+	while (done < size && now + *slowest_us < deadline_us) {
+		size_t n = AI_MIN(FREEZE_CHUNK, size - done);
+		struct ai_error *err = read_uncached(mem, f->bytes + done, start + done, n);
+		if (err) {
+			ai_error_destroy(err);
+			break;
+		}
+		done += n;
+		uint64_t after = ai_now_us();
+		*slowest_us = AI_MAX(*slowest_us, after - now);
+		now = after;
+	}
+	f->size = done;
+	if (!done) {
+		free(f->bytes);
+		f->bytes = NULL;
+	}
+	return done;
+}
+
+static void add_gap(struct ai_memory *mem, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return;
+	AI_GROW(mem->gaps, mem->gap_capacity, mem->gap_count + 1);
+	mem->gaps[mem->gap_count++] = (struct frozen){ .start = start, .size = (size_t)(end - start) };
+}
+
+struct ai_error *ai_memory_freeze_capped(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
+					 size_t sp_count, uint64_t deadline_us, uint64_t *cursor,
+					 struct ai_memory_freeze_stats *stats_ret)
+{
+	struct ai_memory_freeze_stats stats = { 0 };
+	ai_memory_thaw(mem);
+	size_t rw = 0;
+	uint64_t heap_total = 0;
+	for (size_t i = 0; i < maps->count; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		if (m->perms[0] == 'r' && m->perms[1] == 'w') {
+			rw++;
+			if (freeze_start(m, sps, sp_count) == m->start)
+				heap_total += m->end - m->start;
+		}
+	}
+	/* Each mapping gives at most two copied ranges (the cursor may start inside it and wrap). */
+	mem->frozen = xcalloc(2 * rw + 1, sizeof(*mem->frozen));
+	/* Stacks first, whole: every task being polled and every block_on future is there. */
+	for (size_t i = 0; i < maps->count; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		uint64_t start = freeze_start(m, sps, sp_count);
+		if (m->perms[0] != 'r' || m->perms[1] != 'w' || start == m->start)
+			continue;
+		struct frozen *f = &mem->frozen[mem->frozen_count];
+		uint64_t no_estimate = 0;
+		size_t n = copy_until(mem, f, start, (size_t)(m->end - start), UINT64_MAX, &no_estimate);
+		stats.bytes_copied += n;
+		stats.bytes_total += m->end - start;
+		if (n)
+			mem->frozen_count++;
+		add_gap(mem, start + n, m->end);
+	}
+	/* Then the rest as one space of heap_total bytes, from the cursor on, wrapping around. */
+	uint64_t from = heap_total ? *cursor % heap_total : 0, pos = 0, copied = 0, slowest_us = 0;
+	bool out_of_time = false;
+	for (int pass = 0; pass < 2; pass++) {
+		pos = 0;
+		for (size_t i = 0; i < maps->count; i++) {
+			const struct ai_mapping *m = &maps->items[i];
+			if (m->perms[0] != 'r' || m->perms[1] != 'w' || freeze_start(m, sps, sp_count) != m->start)
+				continue;
+			uint64_t size = m->end - m->start, lo = pos, hi = pos + size;
+			pos = hi;
+			/* pass 0: [from, heap_total); pass 1: [0, from) */
+			uint64_t want_lo = pass == 0 ? AI_MAX(lo, from) : lo;
+			uint64_t want_hi = pass == 0 ? hi : AI_MIN(hi, from);
+			if (want_lo >= want_hi)
+				continue;
+			uint64_t start = m->start + (want_lo - lo), end = m->start + (want_hi - lo);
+			size_t n = 0;
+			if (!out_of_time) {
+				struct frozen *f = &mem->frozen[mem->frozen_count];
+				n = copy_until(mem, f, start, (size_t)(end - start), deadline_us, &slowest_us);
+				if (n)
+					mem->frozen_count++;
+				if (n < end - start)
+					out_of_time = true;
+			}
+			copied += n;
+			add_gap(mem, start + n, end);
+		}
+	}
+	stats.bytes_copied += copied;
+	stats.bytes_total += heap_total;
+	if (heap_total)
+		*cursor = (from + copied) % heap_total;
+	for (size_t i = 0; i < mem->frozen_count; i++) {
+		struct frozen *f = &mem->frozen[i];
+		ai_memory_add_segment(mem, f->start, f->start + f->size, read_frozen, f);
+	}
+	*stats_ret = stats;
+	return NULL;
+}
+
+bool ai_memory_copied(const struct ai_memory *mem, uint64_t address, uint64_t size)
+{
+	for (size_t i = 0; i < mem->gap_count; i++) {
+		const struct frozen *g = &mem->gaps[i];
+		if (address < g->start + g->size && address + size > g->start)
+			return false;
+	}
+	return true;
+}
+
 void ai_memory_thaw(struct ai_memory *mem)
 {
+	free(mem->gaps);
+	mem->gaps = NULL;
+	mem->gap_count = mem->gap_capacity = 0;
 	if (!mem->frozen)
 		return;
 	/* The frozen segments are the last ones added. */

@@ -72,9 +72,12 @@ static void take_sample(struct tui *tui)
 {
 	struct ai_snapshot *snapshot;
 	struct ai_error *err = tui->source->sample(tui->source->arg, &snapshot);
-	tui->next_sample_us = ai_now_us() + tui->options->interval_ms * 1000;
+	uint64_t delay_ms = tui->source->next_delay_ms ? tui->source->next_delay_ms(tui->source->arg)
+						       : tui->options->interval_ms;
+	tui->next_sample_us = ai_now_us() + delay_ms * 1000;
 	if (err) {
-		snprintf(tui->message, sizeof(tui->message), "snapshot failed: %s", err->message);
+		snprintf(tui->message, sizeof(tui->message), "%s%s", tui->options->replay ? "" : "snapshot failed: ",
+			 err->message);
 		if (err->code == AI_ERROR_TARGET_EXITED)
 			tui->exited = true;
 		ai_error_destroy(err);
@@ -260,7 +263,8 @@ static void act_filter(struct tui *tui)
 static void act_refresh(struct tui *tui)
 {
 	if (tui->exited) {
-		snprintf(tui->message, sizeof(tui->message), "the program has exited");
+		snprintf(tui->message, sizeof(tui->message), "%s",
+			 tui->options->replay ? "end of the recording" : "the program has exited");
 		return;
 	}
 	if (tui->paused)
@@ -284,8 +288,12 @@ static void act_pause(struct tui *tui)
 		return;
 	}
 	tui->paused = !tui->paused;
-	snprintf(tui->message, sizeof(tui->message), "%s",
-		 tui->paused ? "target paused (p resumes it)" : "target resumed");
+	if (tui->options->replay)
+		snprintf(tui->message, sizeof(tui->message), "%s",
+			 tui->paused ? "playback paused (p resumes it)" : "playback resumed");
+	else
+		snprintf(tui->message, sizeof(tui->message), "%s",
+			 tui->paused ? "target paused (p resumes it)" : "target resumed");
 }
 
 static void act_quit(struct tui *tui)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ai/frontend.h"
@@ -686,17 +687,35 @@ static void draw_header(struct tui *tui)
 	}
 	const char *exe = s && s->exe ? strrchr(s->exe, '/') : NULL;
 	exe = exe ? exe + 1 : s && s->exe ? s->exe : "";
+	/* The program's CPU and memory; a replay has no program: it says so, with the time the
+	 * snapshot was taken. */
 	const struct ai_live_process *p = &tui->live->process;
-	char cpu[32] = "cpu ?", rss[32] = "rss ?";
+	char cpu[32] = "cpu ?", rss[32] = "rss ?", process[96];
 	if (p->has_cpu)
 		snprintf(cpu, sizeof(cpu), "cpu %.1f%%", p->cpu_percent);
 	if (p->has_rss)
 		snprintf(rss, sizeof(rss), "rss %.1fMiB", (double)p->rss_bytes / (1024.0 * 1024.0));
-	put_line(0, A_BOLD, "async-inspect  pid %d %s  tasks %zu:%s  %s %s  pause %" PRIu64 ".%" PRIu64
-		 "ms every %" PRIu64 "ms%s%s",
-		 s ? (int)s->pid : 0, exe, tui->live->task_count, counts, cpu, rss, s ? s->pause_us / 1000 : 0,
-		 s ? s->pause_us % 1000 / 100 : 0, tui->options->interval_ms, tui->paused ? "  [PAUSED]" : "",
-		 tui->exited ? "  [EXITED]" : "");
+	snprintf(process, sizeof(process), "  %s %s", cpu, rss);
+	char replay[64] = "";
+	if (tui->options->replay) {
+		time_t t = s ? (time_t)(s->captured_at_ms / 1000) : 0;
+		struct tm tm;
+		char when[32] = "?";
+		if (s && localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(replay, sizeof(replay), "REPLAY %s.%03d  ", when, s ? (int)(s->captured_at_ms % 1000) : 0);
+		process[0] = '\0';
+	}
+	/* --max-pause: how many tasks the capped copy covered. */
+	char sampled[64] = "";
+	if (s && s->max_pause_us)
+		snprintf(sampled, sizeof(sampled), " (cap %" PRIu64 "ms, sampled %zu/%zu)", s->max_pause_us / 1000,
+			 s->tasks_sampled, s->task_count);
+	put_line(0, A_BOLD, "async-inspect  %spid %d %s  tasks %zu:%s%s  pause %" PRIu64 ".%" PRIu64
+		 "ms%s every %" PRIu64 "ms%s%s",
+		 replay, s ? (int)s->pid : 0, exe, tui->live->task_count, counts, process,
+		 s ? s->pause_us / 1000 : 0, s ? s->pause_us % 1000 / 100 : 0, sampled, tui->options->interval_ms,
+		 tui->paused ? "  [PAUSED]" : "", tui->exited ? (tui->options->replay ? "  [END]" : "  [EXITED]") : "");
 }
 
 static const char *view_name(enum tui_view view)

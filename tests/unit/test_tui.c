@@ -102,7 +102,7 @@ static char *screen(const char *keys)
 {
 	samples = 0;
 	struct ai_live *live = ai_live_create(4);
-	struct ai_tui_source source = { sample, run, set_paused, NULL };
+	struct ai_tui_source source = { .sample = sample, .run = run, .set_paused = set_paused };
 	struct ai_tui_options options = { .interval_ms = 500, .headless = "100x20", .keys = keys };
 	enum ai_tui_end end;
 	struct ai_error *err = ai_tui_run(live, &source, &options, &end);
