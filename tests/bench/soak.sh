@@ -66,5 +66,8 @@ echo "async-inspect RSS over the session (kB):"
 awk '!/^#/ { n++; s[n] = $1; r[n] = $2; if ($2 > max) max = $2 }
      END { if (n < 2) { print "  too few samples"; exit }
 	   w = (n > 3) ? 3 : 1;  # after ~10 s of warm-up
-	   printf "  at %ss: %d, at %ss: %d (end), max %d; growth after warm-up: %+d kB\n", s[w], r[w], s[n], r[n], max, r[n] - r[w] }' "$rss_log"
+	   printf "  at %ss: %d, at %ss: %d (end), max %d; growth after warm-up: %+d kB\n", s[w], r[w], s[n], r[n], max, r[n] - r[w]
+	   line = "  every sample (s:kB):"
+	   for (i = 1; i <= n; i++) line = line " " s[i] ":" r[i]
+	   print line }' "$rss_log"
 rm -f "$rss_log"
