@@ -36,6 +36,7 @@ struct ai_monitor_options {
 	FILE *record;  /* --record: every snapshot appended as one JSON line (borrowed), or NULL */
 	const char *record_path;
 	uint64_t max_pause_us; /* --max-pause: cap on each sample's pause (0: none) */
+	bool no_locals; /* --no-locals: leave saved locals out of every snapshot */
 };
 /* Opens --record FILE for writing (truncated), with a clear error if it cannot be. */
 struct ai_error *ai_open_recording(const char *path, FILE **ret);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ai/async.h"
 #include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/frontend.h"
@@ -34,6 +35,8 @@ static void print_usage(FILE *out)
 		"  -p, --pid N            the process to watch\n"
 		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
 		"      --no-tui           print a dump every interval instead of the interactive view\n"
+		"      --no-locals        leave saved locals out of the snapshots (lighter dumps and\n"
+		"                         recordings, e.g. with 100,000 tasks)\n"
 		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
 		"                         (see `async-inspect replay`)\n"
 		"      --max-pause TIME   cap the pause each snapshot imposes (e.g. 5ms): memory is\n"
@@ -48,6 +51,7 @@ struct monitor {
 	struct ai_target *target;   /* borrowed */
 	struct ai_capture *capture; /* owned */
 	FILE *record;               /* borrowed: --record, NULL when off or after a failed write */
+	struct ai_async_options async_options;
 	const char *record_path;
 	int status;                 /* the wait status once the target exited */
 	bool exited;
@@ -59,7 +63,7 @@ static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
 	if (m->exited)
 		return ai_error_create(AI_ERROR_TARGET_EXITED, "the program has exited");
 	struct ai_snapshot *snapshot;
-	struct ai_error *err = ai_capture_dump(m->capture, AI_CAPTURE_RESUME, NULL, &snapshot);
+	struct ai_error *err = ai_capture_dump(m->capture, AI_CAPTURE_RESUME, &m->async_options, &snapshot);
 	if (err)
 		return err;
 	if (m->record && ai_write_dump_json_line(m->record, snapshot) != 0) {
@@ -152,6 +156,8 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 			    struct ai_monitor_result *result)
 {
 	struct monitor m = { .target = target, .record = options->record, .record_path = options->record_path };
+	ai_async_options_default(&m.async_options);
+	m.async_options.locals = !options->no_locals;
 	struct ai_error *err = ai_capture_create(target, &m.capture);
 	if (err)
 		return err;
@@ -209,6 +215,7 @@ int ai_cmd_attach(int argc, char **argv)
 		{ "color", required_argument, NULL, 'C' },
 		{ "record", required_argument, NULL, 'R' },
 		{ "max-pause", required_argument, NULL, 'M' },
+		{ "no-locals", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -233,6 +240,9 @@ int ai_cmd_attach(int argc, char **argv)
 			break;
 		case 'n':
 			no_tui = true;
+			break;
+		case 'L':
+			options.no_locals = true;
 			break;
 		case 'C':
 			ai_color_option = optarg;

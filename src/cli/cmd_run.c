@@ -46,6 +46,8 @@ static void print_usage(FILE *out)
 		"                             a snapshot is recorded every interval, silently, until\n"
 		"                             PROGRAM exits\n"
 		"      --max-pause TIME       cap the pause each snapshot imposes (see attach --help)\n"
+		"      --no-locals            leave saved locals out of the live view's snapshots\n"
+		"                             and the recording\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"  -h, --help                 show this help\n");
 }
@@ -191,6 +193,7 @@ int ai_cmd_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "record", required_argument, NULL, 'R' },
 		{ "max-pause", required_argument, NULL, 'M' },
+		{ "no-locals", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -198,6 +201,7 @@ int ai_cmd_run(int argc, char **argv)
 	const char *record_path = NULL;
 	uint64_t max_pause_ms = 0;
 	uint64_t interval_ms = 500;
+	bool no_locals = false;
 	uint64_t dump_after_ms = 0;
 	bool dump_after = false;
 	uint64_t timeout_ms = 0;
@@ -236,6 +240,9 @@ int ai_cmd_run(int argc, char **argv)
 			break;
 		case 'R':
 			record_path = optarg;
+			break;
+		case 'L':
+			no_locals = true;
 			break;
 		case 'M':
 			if ((err = ai_parse_duration(optarg, &max_pause_ms)))
@@ -293,7 +300,8 @@ int ai_cmd_run(int argc, char **argv)
 	if (tui || record) {
 		struct ai_monitor_options monitor = { .interval_ms = interval_ms, .tui = tui, .launched = true,
 						      .quiet = !tui, .output = out.path, .record = record,
-						      .record_path = record_path, .max_pause_us = max_pause_ms * 1000 };
+						      .record_path = record_path, .max_pause_us = max_pause_ms * 1000,
+						      .no_locals = no_locals };
 		struct ai_monitor_result result;
 		err = ai_monitor(target, &monitor, &result);
 		if (record)

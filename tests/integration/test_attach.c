@@ -408,6 +408,54 @@ Test(attach, run_output_goes_to_a_file)
 }
 
 
+/* --no-locals: the dumps printed every interval leave the saved locals out (with them, the
+ * fixture's `name: String` locals show). */
+static char *two_no_tui_dumps(pid_t pid, bool no_locals)
+{
+	char *p = xasprintf("%d", (int)pid);
+	struct tool_process tp;
+	tool_spawn(&tp, no_locals ? (const char *[]){ "attach", "--pid", p, "--interval", "100ms", "--no-tui",
+						      "--no-locals", NULL }
+				  : (const char *[]){ "attach", "--pid", p, "--interval", "100ms", "--no-tui", NULL });
+	char line[8192];
+	int headers = 0;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&text, &size);
+	while (headers < 3 && fgets(line, sizeof(line), tp.out)) {
+		headers += strncmp(line, "==== snapshot ", 14) == 0;
+		if (headers < 3)
+			fputs(line, mem);
+	}
+	fclose(mem);
+	kill(tp.pid, SIGINT);
+	struct tool_result r;
+	tool_finish(&tp, 60, &r);
+	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	tool_result_free(&r);
+	free(p);
+	return text;
+}
+
+Test(attach, no_locals_leaves_the_locals_out)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "nested", NULL);
+	char *with = two_no_tui_dumps(f.pid, false);
+	char *without = two_no_tui_dumps(f.pid, true);
+	cr_expect_eq(count_substr(with, "==== snapshot "), 2, "%s", with);
+	cr_expect_eq(count_substr(without, "==== snapshot "), 2, "%s", without);
+	cr_expect(strstr(with, "name = \"task-0\"") != NULL, "%s", with);
+	cr_expect(strstr(without, "name = \"task-") == NULL, "%s", without);
+	char *level1 = xasprintf("shapes.rs:%d", marker_line("tokio/src/shapes.rs", "@await: level1"));
+	cr_expect(strstr(without, level1) != NULL, "%s in %s", level1, without);
+	free(level1);
+	free(with);
+	free(without);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	fixture_kill(&f);
+}
+
 Test(attach, no_tui_prints_a_dump_every_interval_until_sigint)
 {
 	struct fixture f;
