@@ -38,6 +38,15 @@ struct ai_monitor_options {
 	uint64_t max_pause_us; /* --max-pause: cap on each sample's pause (0: none) */
 	bool no_locals; /* --no-locals: leave saved locals out of every snapshot */
 };
+/* The options of the commands that watch a live program (attach, run). */
+#define AI_MONITOR_LONG_OPTIONS                                 \
+	{ "interval", required_argument, NULL, 'i' },           \
+	{ "record", required_argument, NULL, 'R' },             \
+	{ "max-pause", required_argument, NULL, 'M' },          \
+	{ "no-locals", no_argument, NULL, 'L' }
+/* Handles opt if it is one of AI_MONITOR_LONG_OPTIONS, into options: returns 0, or the exit
+ * status after printing why arg is wrong. Returns -1 for any other option. */
+int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options);
 /* Opens --record FILE for writing (truncated), with a clear error if it cannot be. */
 struct ai_error *ai_open_recording(const char *path, FILE **ret);
 struct ai_monitor_result {

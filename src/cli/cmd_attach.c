@@ -210,19 +210,15 @@ int ai_cmd_attach(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "pid", required_argument, NULL, 'p' },
-		{ "interval", required_argument, NULL, 'i' },
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
-		{ "record", required_argument, NULL, 'R' },
-		{ "max-pause", required_argument, NULL, 'M' },
-		{ "no-locals", no_argument, NULL, 'L' },
+		AI_MONITOR_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ai_monitor_options options = { .interval_ms = 500 };
-	uint64_t max_pause_ms;
 	bool no_tui = false;
-	int pid = 0, opt;
+	int pid = 0, opt, status;
 	struct ai_error *err;
 	optind = 1;
 	opterr = 0;
@@ -232,36 +228,20 @@ int ai_cmd_attach(int argc, char **argv)
 			if ((err = ai_parse_pid(optarg, &pid)))
 				return ai_fail(err);
 			break;
-		case 'i':
-			if ((err = ai_parse_duration(optarg, &options.interval_ms)))
-				return ai_fail(err);
-			if (options.interval_ms < 10)
-				return ai_usage_error("attach", "interval %s is too short (at least 10ms)", optarg);
-			break;
 		case 'n':
 			no_tui = true;
 			break;
-		case 'L':
-			options.no_locals = true;
-			break;
 		case 'C':
 			ai_color_option = optarg;
-			break;
-		case 'R':
-			options.record_path = optarg;
-			break;
-		case 'M':
-			if ((err = ai_parse_duration(optarg, &max_pause_ms)))
-				return ai_fail(err);
-			if (max_pause_ms < 1)
-				return ai_usage_error("attach", "--max-pause %s is too short (at least 1ms)", optarg);
-			options.max_pause_us = max_pause_ms * 1000;
 			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
 		default:
-			return ai_usage_error("attach", "unknown or incomplete option '%s'", argv[optind - 1]);
+			if ((status = ai_parse_monitor_option("attach", opt, optarg, &options)) < 0)
+				return ai_usage_error("attach", "unknown or incomplete option '%s'", argv[optind - 1]);
+			if (status)
+				return status;
 		}
 	}
 	if (optind < argc)

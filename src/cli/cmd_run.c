@@ -190,24 +190,18 @@ int ai_cmd_run(int argc, char **argv)
 		{ "fail-on-hang", no_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "record", required_argument, NULL, 'R' },
-		{ "max-pause", required_argument, NULL, 'M' },
-		{ "no-locals", no_argument, NULL, 'L' },
+		AI_MONITOR_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL;
-	const char *record_path = NULL;
-	uint64_t max_pause_ms = 0;
-	uint64_t interval_ms = 500;
-	bool no_locals = false;
+	struct ai_monitor_options monitor = { .interval_ms = 500, .launched = true };
 	uint64_t dump_after_ms = 0;
 	bool dump_after = false;
 	uint64_t timeout_ms = 0;
 	bool timeout = false, fail_on_hang = false;
 	struct ai_error *err;
-	int opt;
+	int opt, parsed;
 	optind = 1;
 	opterr = 0;
 	/* '+': options end at the program's name, so its own options are left alone. */
@@ -232,29 +226,14 @@ int ai_cmd_run(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
-		case 'i':
-			if ((err = ai_parse_duration(optarg, &interval_ms)))
-				return ai_fail(err);
-			if (interval_ms < 10)
-				return ai_usage_error("run", "--interval %s is too short (at least 10ms)", optarg);
-			break;
-		case 'R':
-			record_path = optarg;
-			break;
-		case 'L':
-			no_locals = true;
-			break;
-		case 'M':
-			if ((err = ai_parse_duration(optarg, &max_pause_ms)))
-				return ai_fail(err);
-			if (max_pause_ms < 1)
-				return ai_usage_error("run", "--max-pause %s is too short (at least 1ms)", optarg);
-			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
 		default:
-			return ai_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+			if ((parsed = ai_parse_monitor_option("run", opt, optarg, &monitor)) < 0)
+				return ai_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+			if (parsed)
+				return parsed;
 		}
 	}
 	if (optind >= argc)
@@ -267,7 +246,7 @@ int ai_cmd_run(int argc, char **argv)
 		dump_after = true;
 		dump_after_ms = timeout_ms;
 	}
-	if (dump_after && (record_path || max_pause_ms))
+	if (dump_after && (monitor.record_path || monitor.max_pause_us))
 		return ai_usage_error("run", "--record and --max-pause do not combine with --dump-after or --timeout");
 
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
@@ -275,21 +254,20 @@ int ai_cmd_run(int argc, char **argv)
 	if (output && !tui)
 		fprintf(stderr, "async-inspect: --output is for the interactive view; %s's output is left alone\n",
 			argv[optind]);
-	FILE *record = NULL;
-	if (record_path && (err = ai_open_recording(record_path, &record)))
+	if (monitor.record_path && (err = ai_open_recording(monitor.record_path, &monitor.record)))
 		return ai_fail(err);
 	struct output_file out = { .fd = -1 };
 	struct ai_target *target;
 	if (tui && (err = output_open(&out, output, argv[optind]))) {
-		if (record)
-			fclose(record);
+		if (monitor.record)
+			fclose(monitor.record);
 		return ai_fail(err);
 	}
 	err = tui ? launch_with_output(argv + optind, &out, &target) : ai_target_launch(argv + optind, &target);
 	if (err) {
 		free(out.path);
-		if (record)
-			fclose(record);
+		if (monitor.record)
+			fclose(monitor.record);
 		return ai_fail(err);
 	}
 	ai_target_install_signal_handlers();
@@ -297,15 +275,14 @@ int ai_cmd_run(int argc, char **argv)
 
 	enum ai_run_event event;
 	int status = 0;
-	if (tui || record) {
-		struct ai_monitor_options monitor = { .interval_ms = interval_ms, .tui = tui, .launched = true,
-						      .quiet = !tui, .output = out.path, .record = record,
-						      .record_path = record_path, .max_pause_us = max_pause_ms * 1000,
-						      .no_locals = no_locals };
+	if (tui || monitor.record) {
+		monitor.tui = tui;
+		monitor.quiet = !tui;
+		monitor.output = out.path;
 		struct ai_monitor_result result;
 		err = ai_monitor(target, &monitor, &result);
-		if (record)
-			fclose(record);
+		if (monitor.record)
+			fclose(monitor.record);
 		if (tui)
 			fprintf(stderr, "async-inspect: the output of %s is in %s\n", argv[optind], out.path);
 		free(out.path);

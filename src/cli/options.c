@@ -89,6 +89,36 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 	}
 }
 
+int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options)
+{
+	struct ai_error *err;
+	uint64_t ms;
+	switch (opt) {
+	case 'i':
+		if ((err = ai_parse_duration(arg, &ms)))
+			return ai_fail(err);
+		if (ms < 10)
+			return ai_usage_error(command, "--interval %s is too short (at least 10ms)", arg);
+		options->interval_ms = ms;
+		return 0;
+	case 'R':
+		options->record_path = arg;
+		return 0;
+	case 'M':
+		if ((err = ai_parse_duration(arg, &ms)))
+			return ai_fail(err);
+		if (ms < 1)
+			return ai_usage_error(command, "--max-pause %s is too short (at least 1ms)", arg);
+		options->max_pause_us = ms * 1000;
+		return 0;
+	case 'L':
+		options->no_locals = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 struct ai_error *ai_open_target(const struct ai_target_options *options, struct ai_target **ret)
 {
 	if (options->pid && (options->core || options->exe))

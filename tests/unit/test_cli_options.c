@@ -43,3 +43,24 @@ Test(cli_options, short_paths)
 	cr_expect_str_eq(ai_short_path("/rustc/abc123/library/std/src/thread/mod.rs"), "std/src/thread/mod.rs");
 	cr_expect_str_eq(ai_short_path("src/main.rs"), "src/main.rs");
 }
+
+/* The options attach and run share: parsed into the monitor's options, wrong values refused with
+ * the usage status, other options left to the command. */
+Test(cli_options, monitor_options)
+{
+	struct ai_monitor_options o = { .interval_ms = 500 };
+	cr_expect_eq(ai_parse_monitor_option("attach", 'i', "250ms", &o), 0);
+	cr_expect_eq(o.interval_ms, 250);
+	cr_expect_eq(ai_parse_monitor_option("attach", 'M', "15ms", &o), 0);
+	cr_expect_eq(o.max_pause_us, 15000);
+	cr_expect_eq(ai_parse_monitor_option("attach", 'R', "rec.jsonl", &o), 0);
+	cr_expect_str_eq(o.record_path, "rec.jsonl");
+	cr_expect_eq(ai_parse_monitor_option("attach", 'L', NULL, &o), 0);
+	cr_expect(o.no_locals);
+	cr_expect_eq(ai_parse_monitor_option("run", 'i', "5ms", &o), AI_EXIT_USAGE);
+	cr_expect_eq(o.interval_ms, 250, "a refused value changes nothing");
+	cr_expect_eq(ai_parse_monitor_option("run", 'M', "0ms", &o), AI_EXIT_USAGE);
+	cr_expect_eq(o.max_pause_us, 15000);
+	cr_expect_eq(ai_parse_monitor_option("run", 'i', "soon", &o), AI_EXIT_FAILURE);
+	cr_expect_eq(ai_parse_monitor_option("run", 'p', "12", &o), -1);
+}
