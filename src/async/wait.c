@@ -52,6 +52,16 @@ static const struct ai_type *member_type(const struct ai_type *t, const struct a
 	return underlying(mt);
 }
 
+/* The struct of a coroutine's current state: its saved locals and arguments. NULL when t is not
+ * a coroutine or the state is unknown. */
+static const struct ai_type *state_struct(const struct ai_type *t, const char *state)
+{
+	if (!t || !state || !ai_type_is_coroutine(t))
+		return NULL;
+	const struct ai_variant *v = ai_type_find_variant(t, state);
+	return v ? member_type(t, &v->member) : NULL;
+}
+
 static const struct ai_type *type_of_die(struct walker *w, uint64_t die)
 {
 	const struct ai_type *t;
@@ -281,11 +291,7 @@ static bool deref_wrapped(struct walker *w, const struct ai_type *t, uint64_t ad
 static bool node_self(struct walker *w, const struct ai_await_node *a, uint64_t *ptr_ret,
 		      const struct ai_type **type_ret)
 {
-	const struct ai_type *t = type_of_die(w, a->type_die);
-	if (!t || !a->state || !ai_type_is_coroutine(t))
-		return false;
-	const struct ai_variant *v = ai_type_find_variant(t, a->state);
-	const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
+	const struct ai_type *vt = state_struct(type_of_die(w, a->type_die), a->state);
 	if (!vt)
 		return false;
 	static const char *const names[] = { "self", "_ref__self" };
@@ -966,12 +972,10 @@ static void find_fd(struct walker *w, const struct ai_type *leaf_t, uint64_t lea
 	fd_search_value(s, leaf_t, leaf_address, 0, 0, NULL);
 	for (size_t i = w->depth; s->count == 0 && i-- > 0;) {
 		const struct ai_await_node *a = w->ancestors[i];
-		const struct ai_type *t = type_of_die(w, a->type_die);
-		if (!t || !a->state || !ai_type_is_coroutine(t))
+		const struct ai_type *vt = state_struct(type_of_die(w, a->type_die), a->state);
+		if (!vt)
 			continue;
-		const struct ai_variant *v = ai_type_find_variant(t, a->state);
-		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
-		for (size_t k = 0; vt && k < vt->member_count; k++) {
+		for (size_t k = 0; k < vt->member_count; k++) {
 			const struct ai_member *m = &vt->members[k];
 			if (!m->name || m->artificial || starts_with(m->name, "__"))
 				continue; /* __awaitee: the future we came up from */
@@ -1221,11 +1225,7 @@ __attribute__((noinline)) static bool is_exclusive(const char *kind)
 
 static void find_guards(struct walker *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
 {
-	const struct ai_type *t = type_of_die(w, node->type_die);
-	if (!t || !node->state || !ai_type_is_coroutine(t))
-		return;
-	const struct ai_variant *v = ai_type_find_variant(t, node->state);
-	const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
+	const struct ai_type *vt = state_struct(type_of_die(w, node->type_die), node->state);
 	if (!vt)
 		return;
 	for (size_t i = 0; i < vt->member_count; i++) {
@@ -1332,13 +1332,11 @@ struct own_senders {
 static void count_own_senders(struct walker *w, const struct ai_await_node *node, uint64_t chan,
 			      struct own_senders *own, unsigned depth)
 {
-	const struct ai_type *t = type_of_die(w, node->type_die);
 	if (depth > 4096)
 		return;
-	if (t && node->state && ai_type_is_coroutine(t)) {
-		const struct ai_variant *v = ai_type_find_variant(t, node->state);
-		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
-		for (size_t i = 0; vt && i < vt->member_count; i++) {
+	const struct ai_type *vt = state_struct(type_of_die(w, node->type_die), node->state);
+	if (vt) {
+		for (size_t i = 0; i < vt->member_count; i++) {
 			const struct ai_member *m = &vt->members[i];
 			const struct ai_type *mt = member_type(vt, m);
 			if (!m->name || !mt || mt->kind != AI_TYPE_STRUCT)
@@ -1733,14 +1731,11 @@ static void scan_decoded(struct scan *sc, const struct ai_await_node *node, unsi
 		found_acquire(sc, t, node->address);
 		return;
 	}
-	if (node->state && ai_type_is_coroutine(t)) {
-		const struct ai_variant *v = ai_type_find_variant(t, node->state);
-		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
-		for (size_t i = 0; vt && i < vt->member_count; i++) {
-			const struct ai_member *m = &vt->members[i];
-			if (m->name && !m->artificial && strcmp(m->name, "__awaitee") != 0)
-				scan_value(sc, member_type(vt, m), node->address + m->offset, SCAN_DEPTH / 2);
-		}
+	const struct ai_type *vt = state_struct(t, node->state);
+	for (size_t i = 0; vt && i < vt->member_count; i++) {
+		const struct ai_member *m = &vt->members[i];
+		if (m->name && !m->artificial && strcmp(m->name, "__awaitee") != 0)
+			scan_value(sc, member_type(vt, m), node->address + m->offset, SCAN_DEPTH / 2);
 	}
 	for (size_t i = 0; i < node->child_count; i++)
 		scan_decoded(sc, &node->children[i], depth + 1);
@@ -1811,24 +1806,20 @@ static void collect_tree_addresses(const struct ai_await_node *node, uint64_t **
  * of every coroutine of the task's tree. */
 static void scan_tree(struct scan *sc, const struct ai_await_node *node, unsigned depth)
 {
-	const struct ai_type *t = type_of_die(sc->w, node->type_die);
 	if (depth > 4096 || node->error)
 		return;
-	if (t && node->state && ai_type_is_coroutine(t)) {
-		const struct ai_variant *v = ai_type_find_variant(t, node->state);
-		const struct ai_type *vt = v ? member_type(t, &v->member) : NULL;
-		for (size_t i = 0; vt && i < vt->member_count; i++) {
-			const struct ai_member *m = &vt->members[i];
-			if (!m->name || m->artificial || strcmp(m->name, "__awaitee") == 0)
-				continue;
-			const struct ai_type *mt = member_type(vt, m);
-			if (!mt)
-				continue;
-			sc->node = node;
-			sc->local = m->name;
-			sc->local_type = mt;
-			scan_value(sc, mt, node->address + m->offset, 0);
-		}
+	const struct ai_type *vt = state_struct(type_of_die(sc->w, node->type_die), node->state);
+	for (size_t i = 0; vt && i < vt->member_count; i++) {
+		const struct ai_member *m = &vt->members[i];
+		if (!m->name || m->artificial || strcmp(m->name, "__awaitee") == 0)
+			continue;
+		const struct ai_type *mt = member_type(vt, m);
+		if (!mt)
+			continue;
+		sc->node = node;
+		sc->local = m->name;
+		sc->local_type = mt;
+		scan_value(sc, mt, node->address + m->offset, 0);
 	}
 	for (size_t i = 0; i < node->child_count; i++)
 		scan_tree(sc, &node->children[i], depth + 1);
