@@ -20,7 +20,7 @@ CFLAGS ?= -O2 -g
 WARNFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
 LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz
 
-SRC = $(sort $(wildcard src/*/*.c))
+SRC = $(sort $(wildcard src/*/*.c src/*/*/*.c))
 MAIN_SRC = src/cli/main.c
 LIB_SRC = $(filter-out $(MAIN_SRC),$(SRC))
 OBJ = $(SRC:%.c=$(BUILD)/%.o)

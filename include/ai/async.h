@@ -1,6 +1,7 @@
-/* The async layer: decodes futures from a stopped target's memory with its DWARF, and finds the
- * futures there are: tokio's tasks (the runtime adapter) and the futures driven by block_on on a
- * thread's stack (roots). Its output is snapshot data (struct ai_await_node, ai_snapshot_task).
+/* The async layer, runtime-neutral: decodes futures from a stopped target's memory with its DWARF
+ * (await trees) and finds the futures driven by block_on on a thread's stack (roots). The tasks of
+ * each runtime come from its adapter (include/ai/runtime.h). Its output is snapshot data (struct
+ * ai_await_node, ai_snapshot_task).
  *
  * Everything is found by DWARF name and bounded: a bad pointer or a layout not understood gives a
  * node with `error` set (or a snapshot warning naming the type and missing field), never a crash
@@ -49,26 +50,16 @@ void ai_async_destroy(struct ai_async *as);
 void ai_await_decode(struct ai_async *as, uint64_t address, const struct ai_type *type,
 		     struct ai_await_node *node);
 
-/* Adds every tokio task of every runtime found in the target to the snapshot, with its decoded
- * await tree, status, id and flavor; sets snapshot->tokio_version and runtime_count. A binary
- * without tokio adds nothing and no error; a layout not understood adds a warning. stacks[i] is
- * the unwound stack of target->threads[i] (handles on stack frames, tasks being polled). (tokio.c) */
-struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
-				  struct ai_snapshot *snapshot);
-
-/* The cross-check and fallback of the list walk (DESIGN.md 5.5): every task header found by
- * scanning writable anonymous memory and the heap for words equal to a known task vtable (the
- * words of the executable's .data.rel.ro that point to a raw::poll<T, S>), validated as the walk
- * validates a task. Sorted, unique, owned by the caller (NULL when none). Completed tasks whose
- * JoinHandle is alive are found too. Bounded: 1 GiB scanned, 4M candidates. (tokio.c) */
-struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_ret,
-				       size_t *count_ret);
-
-/* Adds a "block_on" task for every future driven by block_on on a thread (#[tokio::main],
- * #[tokio::test], Runtime::block_on, futures::executor::block_on), found among the parameters
- * and locals of its stack frames. (roots.c) */
+/* Adds a "block_on" task for every future driven by block_on on a thread (a frame that a runtime
+ * adapter calls its block_on, or any function named block_on), found among the parameters and
+ * locals of its stack frames; labelled with the adapter's name. (roots.c) */
 struct ai_error *ai_roots_collect(struct ai_async *as, const struct ai_stack *stacks,
 				  struct ai_snapshot *snapshot);
+
+/* True if a segment of a Rust path, outside generic arguments, is `name`:
+ * ("tokio::runtime::scheduler::current_thread::{impl#8}::block_on::{closure#0}<F>", "block_on").
+ * (roots.c) */
+bool ai_path_has_segment(const char *function, const char *name);
 
 /* The variables (parameters and locals) of one stack frame that are live at its pc, with their
  * addresses in target memory (DW_AT_location evaluated against the frame's registers and

@@ -177,10 +177,18 @@ struct ai_await_node {
 			      * macro's source rather than the function's file is 0, listed first */
 };
 
+/* An async runtime the executable uses (one adapter of src/runtime). */
+struct ai_snapshot_runtime {
+	char *name;       /* the adapter's name: "tokio", "async-task", "futures" */
+	char *version;    /* its crate's version from the DWARF, or NULL when unknown */
+	size_t instances; /* runtimes (schedulers, executors) of it found in the process */
+	bool decoded;     /* false: found, but its tasks could not be read (a warning says why) */
+};
+
 struct ai_snapshot_task {
-	uint64_t id;       /* tokio's task id; valid when has_id */
+	uint64_t id;       /* the runtime's task id; valid when has_id */
 	bool has_id;
-	char *runtime;     /* "tokio" */
+	char *runtime;     /* the adapter's name (struct ai_snapshot_runtime) */
 	char *kind;        /* "task", or "block_on" for a future driven by block_on on a thread */
 	char *status;      /* "idle", "scheduled", "running", "completed", "cancelled"; NULL for block_on */
 	char *flavor;      /* "multi_thread", "current_thread", or NULL when unknown */
@@ -218,8 +226,8 @@ struct ai_snapshot {
 	/* The async view (dump). */
 	struct ai_snapshot_task *tasks;
 	size_t task_count, task_capacity;
-	char *tokio_version;  /* e.g. "1.24.2" from DWARF file paths; NULL if no tokio */
-	size_t runtime_count; /* tokio runtimes found */
+	struct ai_snapshot_runtime *runtimes; /* the runtimes the executable uses, in adapter order */
+	size_t runtime_count, runtime_capacity;
 	char **warnings;      /* things the user should know (a layout not understood...) */
 	size_t warning_count, warning_capacity;
 	/* The target's CLOCK_MONOTONIC when it was stopped, for timers; live targets only. */
@@ -236,6 +244,13 @@ struct ai_snapshot_thread *ai_snapshot_add_thread(struct ai_snapshot *snapshot);
 struct ai_snapshot_frame *ai_snapshot_thread_add_frame(struct ai_snapshot_thread *thread);
 
 struct ai_snapshot_task *ai_snapshot_add_task(struct ai_snapshot *snapshot);
+/* A new line of snapshot->runtimes (name copied, version owned: may be NULL), decoded true. */
+struct ai_snapshot_runtime *ai_snapshot_add_runtime(struct ai_snapshot *snapshot, const char *name,
+						    char *version);
+/* The line of runtime `name`, or NULL. */
+const struct ai_snapshot_runtime *ai_snapshot_runtime(const struct ai_snapshot *snapshot, const char *name);
+/* Runtimes (schedulers) found in the process, over every adapter. */
+size_t ai_snapshot_runtime_instances(const struct ai_snapshot *snapshot);
 void ai_snapshot_add_warning(struct ai_snapshot *snapshot, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 struct ai_await_node *ai_await_node_add_child(struct ai_await_node *node);

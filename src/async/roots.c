@@ -1,10 +1,9 @@
 /* Futures driven by block_on on a thread's stack (DESIGN.md 5.2): #[tokio::main] and
  * #[tokio::test] (Runtime::block_on), futures::executor::block_on, any `block_on`.
  *
- * A frame whose function path has a `block_on` segment (e.g. tokio::runtime::park::
- * CachedParkThread::block_on<F>, current_thread::CoreGuard::block_on<F> and its closures,
- * futures_executor::local_pool::block_on<F>) or is futures' run_executor is searched for variables
- * that are a coroutine, or point to one (Pin<&mut F>, &mut F, Box<F>).
+ * A frame that a runtime adapter calls its block_on (is_block_on_frame of include/ai/runtime.h),
+ * or whose function path has a `block_on` segment (any executor), is searched for variables that
+ * are a coroutine, or point to one (Pin<&mut F>, &mut F, Box<F>).
  *
  * The future is moved by value down the chain of block_on calls before it is pinned and polled, so
  * the outer frames hold stale copies (always in state Unresumed: a future is moved only before its
@@ -18,6 +17,7 @@
 #include <string.h>
 
 #include "ai/async.h"
+#include "ai/runtime.h"
 #include "ai/util.h"
 
 /* Pointers and Pins followed from a frame variable to the coroutine. */
@@ -45,10 +45,7 @@ static bool starts_with(const char *s, const char *prefix)
 	return s && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* True if a path segment outside generic arguments is `block_on` or `run_executor`:
- * "tokio::runtime::park::CachedParkThread::block_on<F>",
- * "tokio::runtime::scheduler::current_thread::{impl#8}::block_on::{closure#0}<F>". */
-static bool is_block_on_frame(const char *function)
+bool ai_path_has_segment(const char *function, const char *name)
 {
 	if (!function)
 		return false;
@@ -63,7 +60,7 @@ static bool is_block_on_frame(const char *function)
 			continue;
 		} else if (*p == '\0' || (p[0] == ':' && p[1] == ':')) {
 			segment[n] = '\0';
-			if (strcmp(segment, "block_on") == 0 || strcmp(segment, "run_executor") == 0)
+			if (strcmp(segment, name) == 0)
 				return true;
 			if (*p == '\0')
 				return false;
@@ -75,11 +72,19 @@ static bool is_block_on_frame(const char *function)
 	}
 }
 
-/* The runtime a block_on frame belongs to: its crate ("tokio"), "futures" for futures_executor. */
+/* A frame a runtime adapter calls its block_on, or any function called block_on (executors we
+ * have no adapter for). */
+static bool is_block_on_frame(const char *function)
+{
+	return ai_runtime_of_block_on(function) || ai_path_has_segment(function, "block_on");
+}
+
+/* The runtime a block_on frame belongs to: its adapter, else its crate. */
 static char *runtime_of(const char *function)
 {
-	if (starts_with(function, "futures_executor::"))
-		return xstrdup("futures");
+	const struct ai_runtime_ops *ops = ai_runtime_of_block_on(function);
+	if (ops)
+		return xstrdup(ops->name);
 	const char *colon = strstr(function, "::");
 	return colon ? xstrndup(function, (size_t)(colon - function)) : xstrdup(function);
 }
@@ -154,21 +159,6 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 	return true;
 }
 
-/* "multi_thread" or "current_thread" if the stack runs in such a scheduler, else NULL. */
-static const char *flavor_of(const struct ai_stack *stack)
-{
-	for (size_t i = 0; i < stack->count; i++) {
-		const char *f = stack->frames[i].location.function;
-		if (!f)
-			continue;
-		if (strstr(f, "scheduler::multi_thread::"))
-			return "multi_thread";
-		if (strstr(f, "scheduler::current_thread::"))
-			return "current_thread";
-	}
-	return NULL;
-}
-
 /* Better = more likely the live future: through a pointer, then resumed, then innermost. */
 static bool better(const struct candidate *a, const struct candidate *b)
 {
@@ -237,7 +227,8 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 		struct ai_snapshot_task *task = ai_snapshot_add_task(snapshot);
 		task->runtime = runtime_of(frame_function[best]);
 		task->kind = xstrdup("block_on");
-		const char *flavor = strcmp(task->runtime, "tokio") == 0 ? flavor_of(stack) : NULL;
+		const struct ai_runtime_ops *ops = ai_runtime_find(task->runtime);
+		const char *flavor = ops && ops->block_on_flavor ? ops->block_on_flavor(stack) : NULL;
 		task->flavor = flavor ? xstrdup(flavor) : NULL;
 		task->thread = thread->tid;
 		task->address = c->address;

@@ -256,10 +256,19 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 			first = false;
 		}
 	}
-	fprintf(out, "%s, %zu block_on future%s, %zu tokio runtime%s", first ? "" : ")", block_on,
-		block_on == 1 ? "" : "s", s->runtime_count, s->runtime_count == 1 ? "" : "s");
-	if (s->tokio_version)
-		fprintf(out, " (tokio %s)", s->tokio_version);
+	fprintf(out, "%s, %zu block_on future%s", first ? "" : ")", block_on, block_on == 1 ? "" : "s");
+	/* "1 tokio runtime (tokio 1.54.1)": the runtimes, with the versions their crates have. */
+	for (size_t i = 0; i < s->runtime_count; i++) {
+		const struct ai_snapshot_runtime *rt = &s->runtimes[i];
+		if (rt->instances)
+			fprintf(out, ", %zu %s runtime%s (%s%s%s)", rt->instances, rt->name,
+				rt->instances == 1 ? "" : "s", rt->name, rt->version ? " " : "",
+				rt->version ? rt->version : "");
+		else
+			fprintf(out, ", %s%s%s", rt->name, rt->version ? " " : "", rt->version ? rt->version : "");
+		if (!rt->decoded)
+			fputs(" (not decoded)", out);
+	}
 	if (s->core)
 		fprintf(out, ", from core file %s\n", s->core);
 	else

@@ -54,7 +54,7 @@ int ai_print_threads_json(FILE *out, const struct ai_snapshot *s)
 {
 	json_t *root = json_pack("{s:s, s:i, s:i, s:o, s:o, s:I, s:I, s:o}",
 		"format", "async-inspect-threads",
-		"version", 1,
+		"version", 2,
 		"pid", (int)s->pid,
 		"exe", string_or_null(s->exe),
 		"core", string_or_null(s->core),
@@ -209,9 +209,9 @@ static json_t *task_json(const struct ai_snapshot_task *task)
 	json_t *held = json_array();
 	for (size_t i = 0; i < task->held_count; i++)
 		json_array_append_new(held, held_json(&task->held[i]));
-	json_t *obj = json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	json_t *obj = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		"id", task->has_id ? json_integer((json_int_t)task->id) : json_null(),
-		"runtime", task->runtime ? task->runtime : "tokio",
+		"runtime", string_or_null(task->runtime),
 		"kind", task->kind ? task->kind : "task",
 		"status", string_or_null(task->status),
 		"flavor", string_or_null(task->flavor),
@@ -273,16 +273,22 @@ json_t *ai_dump_json(const struct ai_snapshot *s)
 	json_t *warnings = json_array();
 	for (size_t i = 0; i < s->warning_count; i++)
 		json_array_append_new(warnings, json_string(s->warnings[i]));
-	json_t *root = json_pack("{s:s, s:i, s:i, s:o, s:o, s:I, s:I, s:o, s:I, s:o, s:o, s:o}",
+	json_t *runtimes = json_array();
+	for (size_t i = 0; i < s->runtime_count; i++) {
+		const struct ai_snapshot_runtime *rt = &s->runtimes[i];
+		json_array_append_new(runtimes, json_pack("{s:s, s:o, s:I, s:b}", "name", rt->name,
+			"version", string_or_null(rt->version), "instances", (json_int_t)rt->instances,
+			"decoded", rt->decoded));
+	}
+	json_t *root = json_pack("{s:s, s:i, s:i, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o}",
 		"format", "async-inspect-snapshot",
-		"version", 1,
+		"version", 2,
 		"pid", (int)s->pid,
 		"exe", string_or_null(s->exe),
 		"core", string_or_null(s->core),
 		"captured_at", (json_int_t)s->captured_at_ms,
 		"pause_us", (json_int_t)s->pause_us,
-		"tokio_version", string_or_null(s->tokio_version),
-		"runtimes", (json_int_t)s->runtime_count,
+		"runtimes", runtimes,
 		"warnings", warnings,
 		"threads", ai_threads_json(s),
 		"tasks", tasks);

@@ -164,6 +164,51 @@ static struct ai_error *read_u64(struct reader *r, const json_t *obj, const char
 	return err;
 }
 
+/* "runtimes": [{name, version, instances, decoded}]; recordings of format version 1 have an
+ * integer (tokio runtimes) and "tokio_version" instead. */
+static struct ai_error *read_runtimes(struct reader *r, const json_t *root, struct ai_snapshot *s)
+{
+	struct ai_error *err = NULL;
+	const json_t *v = json_object_get(root, "runtimes");
+	if (v && json_is_integer(v)) {
+		char *version = NULL;
+		TRY(get_string(r, root, "tokio_version", false, &version));
+		if (version || json_integer_value(v) > 0) {
+			struct ai_snapshot_runtime *rt = ai_snapshot_add_runtime(s, "tokio", version);
+			rt->instances = json_integer_value(v) > 0 ? (size_t)json_integer_value(v) : 0;
+		}
+		return NULL;
+	}
+	const json_t *array, *item;
+	size_t i;
+	TRY(get_array(r, root, "runtimes", &array));
+	json_array_foreach(array, i, item) {
+		size_t len = enter(r, "runtimes", (long)i);
+		char *name = NULL, *version = NULL;
+		uint64_t instances = 0;
+		bool decoded = true, present;
+		TRY(check_object(r, item));
+		TRY(get_string(r, item, "name", true, &name));
+		err = get_string(r, item, "version", false, &version);
+		if (!err)
+			err = read_u64(r, item, "instances", &instances, &present);
+		if (!err)
+			err = get_bool(r, item, "decoded", &decoded, &present);
+		if (err) {
+			free(name);
+			free(version);
+			goto out;
+		}
+		struct ai_snapshot_runtime *rt = ai_snapshot_add_runtime(s, name, version);
+		free(name);
+		rt->instances = (size_t)instances;
+		rt->decoded = present ? decoded : true;
+		leave(r, len);
+	}
+out:
+	return err;
+}
+
 static struct ai_error *read_wait(struct reader *r, const json_t *obj, struct ai_wait **ret)
 {
 	struct ai_error *err = check_object(r, obj);
@@ -544,9 +589,10 @@ struct ai_error *ai_snapshot_from_json(const struct json_t *root, struct ai_snap
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "not an async-inspect snapshot (\"format\": \"%s\")",
 				       format ? format : "?");
 	const json_t *version = json_object_get(root, "version");
-	if (!json_is_integer(version) || json_integer_value(version) != 1)
-		return ai_error_create(AI_ERROR_UNSUPPORTED, "snapshot format version %s: only version 1 is understood",
-				       json_is_integer(version) ? "other than 1" : "missing");
+	/* Version 2 lists every runtime ("runtimes": [...]); version 1 had tokio's alone. */
+	if (!json_is_integer(version) || json_integer_value(version) < 1 || json_integer_value(version) > 2)
+		return ai_error_create(AI_ERROR_UNSUPPORTED, "snapshot format version %s: versions 1 and 2 are understood",
+				       json_is_integer(version) ? "other than 1 or 2" : "missing");
 	struct ai_snapshot *s = ai_snapshot_create();
 	struct ai_error *err;
 	int64_t i64 = 0;
@@ -559,10 +605,8 @@ struct ai_error *ai_snapshot_from_json(const struct json_t *root, struct ai_snap
 	TRY(get_string(r, root, "core", false, &s->core));
 	TRY(get_int(r, root, "captured_at", &s->captured_at_ms, &present));
 	TRY(read_u64(r, root, "pause_us", &s->pause_us, &present));
-	TRY(get_string(r, root, "tokio_version", false, &s->tokio_version));
 	uint64_t u64;
-	TRY(read_u64(r, root, "runtimes", &u64, &present));
-	s->runtime_count = (size_t)u64;
+	TRY(read_runtimes(r, root, s));
 	TRY(get_int(r, root, "monotonic_ns", &s->monotonic_ns, &s->has_monotonic));
 	TRY(read_u64(r, root, "max_pause_us", &s->max_pause_us, &present));
 	TRY(read_u64(r, root, "tasks_sampled", &u64, &present));

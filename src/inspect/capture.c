@@ -10,6 +10,7 @@
 #include "ai/capture.h"
 #include "ai/debuginfo.h"
 #include "ai/memory.h"
+#include "ai/runtime.h"
 #include "ai/unwind.h"
 #include "ai/util.h"
 #include "ai/wait.h"
@@ -253,8 +254,8 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		ai_stack_symbolize(capture->di, &stacks[i]);
 		copy_stack(&snapshot->threads[i], &stacks[i]);
 	}
-	/* Tasks first, then the futures block_on drives, as the user reads them. */
-	err = ai_tokio_collect(capture->as, stacks, snapshot);
+	/* Every runtime's tasks first, then the futures block_on drives, as the user reads them. */
+	err = ai_runtimes_collect(capture->as, stacks, snapshot);
 	if (!err)
 		err = ai_roots_collect(capture->as, stacks, snapshot);
 	/* Why each future waits and what each task holds (reads the frozen memory), then the
@@ -280,9 +281,6 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		ai_snapshot_destroy(snapshot);
 		return err;
 	}
-	if (!snapshot->tokio_version)
-		ai_snapshot_add_warning(snapshot, "%s does not use tokio: only futures driven by block_on and threads are shown",
-					target->exe_path);
 	snapshot->pause_us = pause_us;
 	if (snapshot->max_pause_us && pause_us > snapshot->max_pause_us)
 		ai_snapshot_add_warning(snapshot, "the pause (%.1f ms) passed the --max-pause cap (%.1f ms): stopping and unwinding the threads took %.1f ms of it",

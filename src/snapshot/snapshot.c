@@ -128,7 +128,11 @@ void ai_snapshot_destroy(struct ai_snapshot *snapshot)
 	for (size_t i = 0; i < snapshot->warning_count; i++)
 		free(snapshot->warnings[i]);
 	free(snapshot->warnings);
-	free(snapshot->tokio_version);
+	for (size_t i = 0; i < snapshot->runtime_count; i++) {
+		free(snapshot->runtimes[i].name);
+		free(snapshot->runtimes[i].version);
+	}
+	free(snapshot->runtimes);
 	free(snapshot->exe);
 	free(snapshot->core);
 	free(snapshot);
@@ -200,4 +204,29 @@ const char *ai_thread_state_name(char state)
 	case 'I': return "idle";
 	default: return "unknown";
 	}
+}
+
+struct ai_snapshot_runtime *ai_snapshot_add_runtime(struct ai_snapshot *snapshot, const char *name,
+						    char *version)
+{
+	AI_GROW(snapshot->runtimes, snapshot->runtime_capacity, snapshot->runtime_count + 1);
+	struct ai_snapshot_runtime *rt = &snapshot->runtimes[snapshot->runtime_count++];
+	*rt = (struct ai_snapshot_runtime){ .name = xstrdup(name), .version = version, .decoded = true };
+	return rt;
+}
+
+const struct ai_snapshot_runtime *ai_snapshot_runtime(const struct ai_snapshot *snapshot, const char *name)
+{
+	for (size_t i = 0; i < snapshot->runtime_count; i++)
+		if (strcmp(snapshot->runtimes[i].name, name) == 0)
+			return &snapshot->runtimes[i];
+	return NULL;
+}
+
+size_t ai_snapshot_runtime_instances(const struct ai_snapshot *snapshot)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < snapshot->runtime_count; i++)
+		n += snapshot->runtimes[i].instances;
+	return n;
 }

@@ -2,13 +2,14 @@
  * of `nested` and `current_thread` (ai_roots_collect), the level1 -> level4 chains of their tasks
  * with file:line from the markers and saved locals, and every shape of `shapes_zoo` (join!,
  * select!, timeout, generic fns, blocks, closures, boxed dyn futures, futures' combinators, a
- * 6-deep chain). Tasks are found with ai_tokio_collect. */
+ * 6-deep chain). Tasks are found with ai_runtimes_collect. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ai/async.h"
+#include "ai/runtime.h"
 #include "ai/debuginfo.h"
 #include "ai/snapshot.h"
 #include "ai/target.h"
@@ -69,7 +70,7 @@ static void session_start(const char *version, const char *bin, bool tasks)
 	s.snapshot = ai_snapshot_create();
 	CHECK(ai_roots_collect(s.as, s.stacks, s.snapshot));
 	if (tasks)
-		CHECK(ai_tokio_collect(s.as, s.stacks, s.snapshot));
+		CHECK(ai_runtimes_collect(s.as, s.stacks, s.snapshot));
 }
 
 /* ---- Looking things up ---- */

@@ -97,11 +97,15 @@ Test(dump, nested_tasks_chains_lines_and_locals)
 		struct fixture f;
 		json_t *root = dump_json(*v, "nested", NULL, &f);
 		cr_expect_str_eq(json_string_value(json_object_get(root, "format")), "async-inspect-snapshot");
-		cr_expect_eq(json_integer_value(json_object_get(root, "version")), 1);
-		const char *version = json_string_value(json_object_get(root, "tokio_version"));
+		cr_expect_eq(json_integer_value(json_object_get(root, "version")), 2);
+		json_t *runtimes = json_object_get(root, "runtimes");
+		json_t *tokio = json_array_get(runtimes, 0);
+		cr_expect_str_eq(json_string_value(json_object_get(tokio, "name")), "tokio", "%s", *v);
+		const char *version = json_string_value(json_object_get(tokio, "version"));
 		cr_expect(version && strncmp(*v + strlen("tokio-"), version, strlen(*v) - strlen("tokio-")) == 0,
 			  "%s: tokio version %s", *v, version);
-		cr_expect_eq(json_integer_value(json_object_get(root, "runtimes")), 1, "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(tokio, "instances")), 1, "%s", *v);
+		cr_expect(json_is_true(json_object_get(tokio, "decoded")), "%s", *v);
 		json_t *tasks = json_object_get(root, "tasks");
 		cr_expect_eq(count_kind(tasks, "task"), 7, "%s: 7 spawned tasks", *v);
 		cr_expect_eq(count_kind(tasks, "block_on"), 1, "%s: the main future", *v);
@@ -211,7 +215,9 @@ Test(dump, current_thread_and_two_runtimes)
 		fixture_kill(&f);
 
 		root = dump_json(*v, "two_runtimes", NULL, &f);
-		cr_expect_eq(json_integer_value(json_object_get(root, "runtimes")), 2, "%s", *v);
+		json_t *tokio = json_array_get(json_object_get(root, "runtimes"), 0);
+		cr_expect_str_eq(json_string_value(json_object_get(tokio, "name")), "tokio", "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(tokio, "instances")), 2, "%s", *v);
 		tasks = json_object_get(root, "tasks");
 		json_t *gamma = find_task(tasks, "two_runtimes::current_gamma", NULL, NULL);
 		json_t *alpha = find_task(tasks, "two_runtimes::multi_alpha", NULL, NULL);
@@ -264,7 +270,7 @@ Test(dump, program_without_tokio_is_said_so)
 	struct tool_result r;
 	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, NULL });
 	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
-	cr_expect(strstr(r.out, "does not use tokio"), "%s", r.out);
+	cr_expect(strstr(r.out, "uses no async runtime that async-inspect knows (tokio, futures"), "%s", r.out);
 	cr_expect(strstr(r.out, "0 tasks"), "%s", r.out);
 	tool_result_free(&r);
 	free(pid);

@@ -1,4 +1,4 @@
-/* ai_tokio_collect on the tokio fixtures of every version: runtimes from the threads' CONTEXT,
+/* The tokio adapter (ai_runtimes_collect) on the tokio fixtures of every version: runtimes from the threads' CONTEXT,
  * every task of their OwnedTasks, statuses, ids and flavors; live processes and a core file. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "ai/async.h"
+#include "ai/runtime.h"
+#include "../../src/runtime/tokio/tokio.h"
 #include "ai/debuginfo.h"
 #include "ai/snapshot.h"
 #include "ai/target.h"
@@ -25,7 +27,7 @@ struct capture {
 	size_t stack_count;
 	struct ai_async *as;
 	struct ai_snapshot *snapshot;
-	uint64_t collect_us; /* ai_tokio_collect alone */
+	uint64_t collect_us; /* ai_runtimes_collect alone */
 	uint64_t pause_us;   /* stop .. resume, live targets */
 };
 
@@ -43,7 +45,7 @@ static void capture_collect(struct capture *c)
 	cr_assert_null(err, "%s", err ? err->message : "");
 	c->snapshot = ai_snapshot_create();
 	uint64_t t0 = ai_now_us();
-	err = ai_tokio_collect(c->as, c->stacks, c->snapshot);
+	err = ai_runtimes_collect(c->as, c->stacks, c->snapshot);
 	c->collect_us = ai_now_us() - t0;
 	cr_assert_null(err, "%s", err ? err->message : "");
 }
@@ -143,11 +145,11 @@ static void expect_tasks(const struct ai_snapshot *s, const char *status, const 
 static void expect_version(const struct ai_snapshot *s, const char *crate)
 {
 	/* crate "tokio-1.24" -> "1.24.<patch>" */
-	cr_assert_not_null(s->tokio_version);
+	const struct ai_snapshot_runtime *rt = ai_snapshot_runtime(s, "tokio");
+	cr_assert(rt && rt->version, "%s: no tokio version", crate);
 	const char *want = crate + strlen("tokio-");
-	cr_expect(strncmp(s->tokio_version, want, strlen(want)) == 0 &&
-		  s->tokio_version[strlen(want)] == '.',
-		  "version %s of %s", s->tokio_version, crate);
+	cr_expect(strncmp(rt->version, want, strlen(want)) == 0 && rt->version[strlen(want)] == '.',
+		  "version %s of %s", rt->version, crate);
 }
 
 /* The tasks of tests/fixtures/tokio/src/shapes.rs: level1 x5, holder, and spawn_all's block. */
@@ -155,7 +157,7 @@ static void expect_shapes(const struct ai_snapshot *s, const char *flavor, const
 {
 	char *text = describe(s);
 	cr_expect_eq(s->task_count, 7, "%s: %zu tasks\n%s", crate, s->task_count, text);
-	cr_expect_eq(s->runtime_count, 1, "%s\n%s", crate, text);
+	cr_expect_eq(ai_snapshot_runtime_instances(s), 1, "%s\n%s", crate, text);
 	cr_expect_eq(s->warning_count, 0, "%s\n%s", crate, text);
 	expect_tasks(s, "idle", flavor, text);
 	cr_expect_eq(count_future(s, "level1"), 5, "%s\n%s", crate, text);
@@ -212,7 +214,7 @@ Test(tokio, collect_after_resume)
 	cr_assert_null(ai_target_resume(c.target));
 	cr_assert_null(ai_async_create(c.target, c.di, NULL, &c.as));
 	c.snapshot = ai_snapshot_create();
-	cr_assert_null(ai_tokio_collect(c.as, c.stacks, c.snapshot));
+	cr_assert_null(ai_runtimes_collect(c.as, c.stacks, c.snapshot));
 	expect_shapes(c.snapshot, "multi_thread", v[0]);
 	capture_release(&c);
 	fixture_kill(&f);
@@ -230,7 +232,7 @@ Test(tokio, shapes_zoo_every_version)
 		const struct ai_snapshot *s = c.snapshot;
 		char *text = describe(s);
 		cr_expect_eq(s->task_count, 15, "%s: %zu tasks\n%s", *v, s->task_count, text);
-		cr_expect_eq(s->runtime_count, 1, "%s\n%s", *v, text);
+		cr_expect_eq(ai_snapshot_runtime_instances(s), 1, "%s\n%s", *v, text);
 		cr_expect_eq(s->warning_count, 0, "%s\n%s", *v, text);
 		expect_tasks(s, "idle", "multi_thread", text);
 		cr_expect_eq(count_future(s, "generic_wait"), 2, "%s\n%s", *v, text);
@@ -271,7 +273,7 @@ Test(tokio, two_runtimes_every_version)
 		capture_live(&c, f.pid);
 		const struct ai_snapshot *s = c.snapshot;
 		char *text = describe(s);
-		cr_expect_eq(s->runtime_count, 2, "%s\n%s", *v, text);
+		cr_expect_eq(ai_snapshot_runtime_instances(s), 2, "%s\n%s", *v, text);
 		cr_expect_eq(s->task_count, 6, "%s\n%s", *v, text);
 		cr_expect_eq(s->warning_count, 0, "%s\n%s", *v, text);
 		expect_tasks(s, "idle", NULL, text);
@@ -313,7 +315,7 @@ static void many_tasks(const char *crate, const char *n_arg, size_t n, const cha
 	const struct ai_snapshot *s = c.snapshot;
 	char *text = s->task_count == n && s->warning_count == 0 ? xstrdup("") : describe(s);
 	cr_expect_eq(s->task_count, n, "%s: %zu tasks\n%s", crate, s->task_count, text);
-	cr_expect_eq(s->runtime_count, 1, "%s", crate);
+	cr_expect_eq(ai_snapshot_runtime_instances(s), 1, "%s", crate);
 	cr_expect_eq(s->warning_count, 0, "%s\n%s", crate, text);
 	expect_tasks(s, "idle", flavor, text);
 	for (const char *kind = "idle_sleep"; kind; kind = NULL)
@@ -370,7 +372,7 @@ Test(tokio, core_file_every_version)
 	}
 }
 
-/* A Rust program without tokio: nothing added, no version, no warning. */
+/* A Rust program without any runtime: nothing added, no version, one warning saying so. */
 Test(tokio, no_tokio_adds_nothing)
 {
 	struct fixture f;
@@ -379,8 +381,10 @@ Test(tokio, no_tokio_adds_nothing)
 	capture_live(&c, f.pid);
 	cr_expect_eq(c.snapshot->task_count, 0);
 	cr_expect_eq(c.snapshot->runtime_count, 0);
-	cr_expect_null(c.snapshot->tokio_version);
-	cr_expect_eq(c.snapshot->warning_count, 0);
+	cr_expect_null(ai_snapshot_runtime(c.snapshot, "tokio"));
+	cr_expect_eq(c.snapshot->warning_count, 1);
+	cr_expect(strstr(c.snapshot->warnings[0], "uses no async runtime that async-inspect knows"), "%s",
+		  c.snapshot->warnings[0]);
 	capture_release(&c);
 	fixture_kill(&f);
 }

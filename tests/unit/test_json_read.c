@@ -28,8 +28,7 @@ static struct ai_snapshot *make_snapshot(void)
 	s->exe = xstrdup("/bin/app");
 	s->captured_at_ms = 1790000000123;
 	s->pause_us = 2345;
-	s->tokio_version = xstrdup("1.38.2");
-	s->runtime_count = 1;
+	ai_snapshot_add_runtime(s, "tokio", xstrdup("1.38.2"))->instances = 1;
 	s->max_pause_us = 5000;
 	s->tasks_sampled = 2;
 	s->stop_us = 1200;
@@ -330,7 +329,7 @@ static void other_format(json_t *root)
 }
 static void newer_version(json_t *root)
 {
-	json_object_set_new(root, "version", json_integer(2));
+	json_object_set_new(root, "version", json_integer(3));
 }
 static void negative_pause(json_t *root)
 {
@@ -350,7 +349,7 @@ Test(json_read, bad_documents_name_the_key)
 		{ dangling_deadlock_task, "deadlocks[0].edges[1].to: names no task of this snapshot" },
 		{ task_wait_not_in_tree, "tasks[0].wait: no node of the await tree has this wait" },
 		{ other_format, "not an async-inspect snapshot (\"format\": \"async-inspect-threads\")" },
-		{ newer_version, "snapshot format version other than 1: only version 1 is understood" },
+		{ newer_version, "snapshot format version other than 1 or 2: versions 1 and 2 are understood" },
 		{ negative_pause, "pause_us: negative" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

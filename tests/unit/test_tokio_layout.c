@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../src/async/tokio_layout.h"
+#include "../../src/runtime/tokio/layout.h"
 #include "ai/snapshot.h"
 #include "ai/types.h"
 

@@ -27,10 +27,12 @@
 #include <string.h>
 
 #include "ai/async.h"
+#include "ai/runtime.h"
 #include "ai/demangle.h"
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
-#include "tokio_layout.h"
+#include "layout.h"
+#include "tokio.h"
 
 #define TK_MAX_TASKS 10000000u    /* a hard cap on tasks per runtime, whatever the lists say */
 #define TK_COUNT_SLACK 64u        /* OwnedTasks.count may lag a push or a remove per thread */
@@ -240,24 +242,9 @@ static void scan_symbols(struct tk *tk, struct ai_elf_file *file)
 	}
 }
 
-/* "1.24.2" from a path holding ".../tokio-1.24.2/..." as cargo unpacks crates (not tokio-util-0.7.1
- * or tokio-macros-2.0.0, and not a directory merely named tokio-1.24). */
 static char *version_from_path(const char *path)
 {
-	for (const char *p = path ? strstr(path, "tokio-") : NULL; p; p = strstr(p + 1, "tokio-")) {
-		if (p != path && p[-1] != '/')
-			continue;
-		const char *v = p + strlen("tokio-");
-		size_t len = 0, dots = 0;
-		while (v[len] && v[len] != '/') {
-			if (v[len] == '.')
-				dots++;
-			len++;
-		}
-		if (len && v[0] >= '0' && v[0] <= '9' && dots >= 2)
-			return xstrndup(v, len);
-	}
-	return NULL;
+	return ai_runtime_version_from_path(path, "tokio");
 }
 
 /* The static TLS block of the executable (x86-64, variant II): it ends at the thread pointer,
@@ -1706,6 +1693,18 @@ static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai
 	return symbols;
 }
 
+char *ai_tokio_detect(struct ai_async *as)
+{
+	struct ai_snapshot *snapshot = ai_snapshot_create(); /* (tk_init wants one) */
+	struct tk tk;
+	struct ai_elf_file *symbols = tk_init(&tk, as, snapshot);
+	bool found = symbols && tk.has_context_symbol;
+	if (symbols)
+		tk_deinit(&tk);
+	ai_snapshot_destroy(snapshot);
+	return found ? xstrdup("") : NULL;
+}
+
 struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_ret,
 				       size_t *count_ret)
 {
@@ -1730,7 +1729,7 @@ struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_r
 }
 
 struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
-				  struct ai_snapshot *snapshot)
+				  struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry)
 {
 	struct tk tk;
 	struct ai_elf_file *symbols = tk_init(&tk, as, snapshot);
@@ -1743,8 +1742,8 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		return NULL;
 	}
 	bool has_context = resolve_context(&tk);
-	free(snapshot->tokio_version);
-	snapshot->tokio_version = xstrdup(tk.version);
+	free(entry->version);
+	entry->version = strcmp(tk.version, "(unknown version)") ? xstrdup(tk.version) : NULL;
 	if (has_context && !tls_block_offset(main->elf, &tk.tls_block_offset)) {
 		tk_warn(&tk.env, "%s has no PT_TLS segment but a thread-local CONTEXT", main->path);
 		has_context = false;
@@ -1763,7 +1762,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 	size_t runtimes = 0;
 	for (size_t i = 0; i < tk.runtime_count; i++)
 		runtimes += !tk.runtimes[i].dropped;
-	snapshot->runtime_count += runtimes;
+	entry->instances += runtimes;
 	if (!runtimes && !tk.exited)
 		tasks_from_scan(&tk, symbols);
 	struct ai_error *err = NULL;

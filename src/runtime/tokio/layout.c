@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ai/util.h"
-#include "tokio_layout.h"
+#include "layout.h"
 
 /* Paths are tried in order; the first is the canonical one named in warnings. Versions are those
  * of docs/tokio-layouts.md (verified: 1.24.2, 1.38.2, 1.47.5, 1.54.1). */

@@ -1,0 +1,84 @@
+/* Runtime adapters: everything async-inspect knows of one async runtime lives in its folder,
+ * src/runtime/<name>/, behind this ops table (after drgn's struct drgn_language and htop's
+ * per-platform folders). The rest of the program (await trees, waits, deadlock analysis,
+ * frontends) is runtime-neutral: it calls the adapters through ai_runtimes_collect() and the
+ * wait pass (src/async/wait.c), and never names a runtime.
+ *
+ * To add a runtime: make src/runtime/<name>/ with an `ai_runtime_<name>` ops table, list it in
+ * src/runtime/runtime.c, and give it fixtures under tests/fixtures (docs/ARCHITECTURE.md). */
+#ifndef AI_RUNTIME_H
+#define AI_RUNTIME_H
+
+#include "ai/async.h"
+#include "ai/snapshot.h"
+#include "ai/unwind.h"
+
+struct ai_wait_walk; /* include/ai/wait.h */
+
+struct ai_runtime_ops {
+	const char *name; /* as users know it: "tokio", "async-task", "futures" */
+
+	/* Whether the executable uses the runtime: its crate's version as the DWARF's file paths
+	 * give it ("1.24.2"), "" when the runtime is there but its version is unknown, NULL when
+	 * it is not there (collect may still set the version). Owned by the caller. Cheap: no
+	 * target memory is read. */
+	char *(*detect)(struct ai_async *as);
+
+	/* Adds the runtime's tasks, with their decoded await trees, to the snapshot; `entry` is the
+	 * runtime's line of snapshot->runtimes (the adapter sets instances and, when it found the
+	 * runtime but could not decode it, decoded = false with a warning that names the version).
+	 * stacks[i] is the unwound stack of target->threads[i]. An error only when the target went
+	 * away; layouts not understood are warnings. May be NULL (a runtime of waits only). */
+	struct ai_error *(*collect)(struct ai_async *as, const struct ai_stack *stacks,
+				    struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry);
+
+	/* Whether `function` (a stack frame's Rust path) is one of the runtime's block_on frames,
+	 * whose parameters and locals hold the future it drives (src/async/roots.c). May be NULL. */
+	bool (*is_block_on_frame)(const char *function);
+
+	/* The scheduler flavor a block_on on this stack runs in ("multi_thread"...), or NULL.
+	 * May be NULL. */
+	const char *(*block_on_flavor)(const struct ai_stack *stack);
+
+	/* Why a leaf future waits, when it is one of the runtime's own futures: a new wait
+	 * (ai_wait_new), or NULL when the leaf is not the runtime's. May be NULL. */
+	struct ai_wait *(*leaf_wait)(struct ai_wait_walk *walk, struct ai_await_node *leaf);
+
+	/* The guards (locks, permits, Senders) of the runtime's own types that the saved locals of
+	 * a coroutine node hold: added to task->held. May be NULL. */
+	void (*held)(struct ai_wait_walk *walk, struct ai_snapshot_task *task,
+		     const struct ai_await_node *coroutine);
+
+	/* After every task's waits and guards are known: passes across tasks (a channel's senders,
+	 * lock futures nobody polls...). May be NULL. */
+	void (*finish)(struct ai_wait_walk *walk, struct ai_snapshot *snapshot);
+};
+
+/* Every adapter, in the order their tasks are listed; NULL-terminated. */
+extern const struct ai_runtime_ops *const ai_runtimes[];
+
+/* Detects every runtime in the executable (snapshot->runtimes) and lets each collect its tasks.
+ * Warns, never fails, when no runtime is found; fails only when the target went away. */
+struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack *stacks,
+				     struct ai_snapshot *snapshot);
+
+/* The adapter called `name`, or NULL. */
+const struct ai_runtime_ops *ai_runtime_find(const char *name);
+
+/* The adapter whose block_on frame `function` is, or NULL. */
+const struct ai_runtime_ops *ai_runtime_of_block_on(const char *function);
+
+/* Whether the executable's ELF symbols name the crate `crate` (as rustc spells it in paths:
+ * "futures_executor"); for adapters whose runtime has no symbol of its own to look for. */
+bool ai_runtime_crate_linked(struct ai_async *as, const char *crate);
+
+/* "0.3.31" when `path` holds a directory "<dir_name>-0.3.31/" as cargo and Debian unpack crates
+ * (not "<dir_name>-util-0.7.1"), or NULL. Owned by the caller. */
+char *ai_runtime_version_from_path(const char *path, const char *dir_name);
+
+/* The version of the crate whose source directory is `dir_name` ("futures-executor"), from the
+ * file names and compilation directories of the executable's DWARF line tables; NULL when no
+ * unit names one. Owned by the caller. */
+char *ai_runtime_crate_version(struct ai_async *as, const char *dir_name);
+
+#endif

@@ -1,0 +1,149 @@
+/* The list of runtime adapters and what they share: see include/ai/runtime.h. */
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/dwarf_reader.h"
+#include "ai/runtime.h"
+#include "ai/util.h"
+
+extern const struct ai_runtime_ops ai_runtime_tokio;
+extern const struct ai_runtime_ops ai_runtime_futures;
+
+/* tokio first: its tasks are listed before futures driven by block_on, as users read them. */
+const struct ai_runtime_ops *const ai_runtimes[] = {
+	&ai_runtime_tokio,
+	&ai_runtime_futures,
+	NULL,
+};
+
+const struct ai_runtime_ops *ai_runtime_find(const char *name)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; name && *ops; ops++)
+		if (strcmp((*ops)->name, name) == 0)
+			return *ops;
+	return NULL;
+}
+
+const struct ai_runtime_ops *ai_runtime_of_block_on(const char *function)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; function && *ops; ops++)
+		if ((*ops)->is_block_on_frame && (*ops)->is_block_on_frame(function))
+			return *ops;
+	return NULL;
+}
+
+static void names_list(char *buf, size_t size)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops && used < size; ops++)
+		used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", (*ops)->name);
+}
+
+struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack *stacks,
+				     struct ai_snapshot *snapshot)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++) {
+		char *version = (*ops)->detect ? (*ops)->detect(as) : NULL;
+		if (!version)
+			continue;
+		if (!*version) {
+			free(version);
+			version = NULL;
+		}
+		size_t index = snapshot->runtime_count;
+		ai_snapshot_add_runtime(snapshot, (*ops)->name, version);
+		size_t first_task = snapshot->task_count;
+		struct ai_error *err = (*ops)->collect ?
+			(*ops)->collect(as, stacks, snapshot, &snapshot->runtimes[index]) : NULL;
+		for (size_t i = first_task; i < snapshot->task_count; i++)
+			if (!snapshot->tasks[i].runtime)
+				snapshot->tasks[i].runtime = xstrdup((*ops)->name);
+		if (err)
+			return err;
+	}
+	if (!snapshot->runtime_count) {
+		char names[256];
+		names_list(names, sizeof(names));
+		ai_snapshot_add_warning(snapshot, "%s uses no async runtime that async-inspect knows (%s): only "
+					"futures driven by a block_on and the threads are shown",
+					as->target->exe_path ? as->target->exe_path : "the program", names);
+	}
+	return NULL;
+}
+
+bool ai_runtime_crate_linked(struct ai_async *as, const char *crate)
+{
+	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	if (main->first_end)
+		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
+	struct ai_elf_file *file = main->symbols ? main->symbols : main->elf;
+	if (!file)
+		return false;
+	/* Both manglings (legacy and v0) spell a crate's name as <length><name>. */
+	char needle[128];
+	snprintf(needle, sizeof(needle), "%zu%s", strlen(crate), crate);
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(file->elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) ||
+		    !shdr.sh_entsize)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		size_t count = data ? shdr.sh_size / shdr.sh_entsize : 0;
+		for (size_t i = 0; i < count; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			const char *name = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
+			const char *hit = name ? strstr(name, needle) : NULL;
+			/* The length must be the whole number before the name (not "116futures..."). */
+			if (hit && (hit == name || hit[-1] < '0' || hit[-1] > '9'))
+				return true;
+		}
+	}
+	return false;
+}
+
+char *ai_runtime_version_from_path(const char *path, const char *dir_name)
+{
+	size_t n = strlen(dir_name);
+	for (const char *p = path ? strstr(path, dir_name) : NULL; p; p = strstr(p + 1, dir_name)) {
+		if ((p != path && p[-1] != '/') || p[n] != '-')
+			continue;
+		const char *v = p + n + 1;
+		size_t len = 0, dots = 0;
+		while (v[len] && v[len] != '/') {
+			if (v[len] == '.')
+				dots++;
+			len++;
+		}
+		if (len && v[0] >= '0' && v[0] <= '9' && dots >= 2)
+			return xstrndup(v, len);
+	}
+	return NULL;
+}
+
+char *ai_runtime_crate_version(struct ai_async *as, const char *dir_name)
+{
+	if (!as->dwarf)
+		return NULL;
+	struct ai_dwarf_reader *reader = ai_dwarf_get_reader(as->dwarf);
+	size_t count;
+	struct ai_dwarf_unit *units = ai_dwarf_reader_units(reader, &count);
+	for (size_t i = 0; i < count; i++) {
+		struct ai_error *err = ai_dwarf_unit_load(reader, &units[i]);
+		if (err) {
+			ai_error_destroy(err);
+			continue;
+		}
+		char *v = ai_runtime_version_from_path(units[i].comp_dir, dir_name);
+		if (!v)
+			v = ai_runtime_version_from_path(units[i].name, dir_name);
+		if (v)
+			return v;
+	}
+	return NULL;
+}

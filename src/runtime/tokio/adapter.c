@@ -1,0 +1,32 @@
+/* The tokio adapter's ops table: runtimes and tasks (tasks.c, layout.c), block_on frames. */
+#include <string.h>
+
+#include "tokio.h"
+
+static bool tokio_block_on_frame(const char *function)
+{
+	return strncmp(function, "tokio::", 7) == 0 && ai_path_has_segment(function, "block_on");
+}
+
+/* "multi_thread" or "current_thread" if the stack runs in such a scheduler, else NULL. */
+static const char *tokio_block_on_flavor(const struct ai_stack *stack)
+{
+	for (size_t i = 0; i < stack->count; i++) {
+		const char *f = stack->frames[i].location.function;
+		if (!f || strncmp(f, "tokio::", 7) != 0)
+			continue;
+		if (strstr(f, "scheduler::multi_thread::"))
+			return "multi_thread";
+		if (strstr(f, "scheduler::current_thread::"))
+			return "current_thread";
+	}
+	return NULL;
+}
+
+const struct ai_runtime_ops ai_runtime_tokio = {
+	.name = "tokio",
+	.detect = ai_tokio_detect,
+	.collect = ai_tokio_collect,
+	.is_block_on_frame = tokio_block_on_frame,
+	.block_on_flavor = tokio_block_on_flavor,
+};
