@@ -132,6 +132,8 @@ static struct ai_error *capture_stacks(struct ai_capture *capture, bool symboliz
 	snapshot->exe = dup_or_null(target->exe_path);
 	snapshot->core = dup_or_null(target->core_path);
 	snapshot->captured_at_ms = wall_clock_ms();
+	if (target->warning)
+		ai_snapshot_add_warning(snapshot, "%s", target->warning);
 	struct ai_stack *stacks = xcalloc(target->thread_count, sizeof(*stacks));
 	for (size_t i = 0; i < target->thread_count; i++) {
 		const struct ai_thread *thread = &target->threads[i];

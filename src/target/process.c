@@ -509,6 +509,7 @@ void ai_target_destroy(struct ai_target *t)
 	free(t->threads);
 	free(t->exe_path);
 	free(t->core_path);
+	free(t->warning);
 	free(t);
 }
 
