@@ -464,3 +464,110 @@ Test(dump, truncated_core_with_its_notes_shows_what_survives)
 	free(absolute);
 	free(exe);
 }
+
+/* ballast 600: 600 MiB of heap with every page written, more than the 512 MiB dump copies to let
+ * a process run while it decodes. The warning comes on stderr before the long pause, the snapshot
+ * says how long the process stayed stopped, and the process is left running. */
+Test(dump, large_process_is_warned_of_and_left_running)
+{
+	struct fixture f;
+	fixture_start(&f, "plain", "ballast", (const char *[]){ "600", NULL });
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	char *before = xasprintf("async-inspect: warning: process %d has 600 MiB of writable memory in use, more than the 512 MiB we copy to let it run: it stays stopped while it is decoded, which can take seconds (--max-pause caps the pause)\n",
+				 (int)f.pid);
+	cr_expect_str_eq(r.err, before, "the one line on stderr, and no progress line off a terminal");
+	char *after = xasprintf("warning: process %d has 600 MiB of writable memory in use, more than the 512 MiB copied to let it run while decoding: it stayed stopped for ",
+				(int)f.pid);
+	cr_expect(strstr(r.out, after), "%s", r.out);
+	cr_expect(strstr(r.out, "MiB read); --max-pause caps the pause\n"), "%s", r.out);
+	tool_result_free(&r);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "left running");
+
+	/* On a terminal (script(1) gives it one), a progress line, wiped when the process runs again. */
+	if (system("script --version >/dev/null 2>&1") == 0) {
+		const char *bin = getenv("AI_BINARY");
+		char *cmd = xasprintf("script -qec '%s dump --pid %d --color never' /dev/null", bin && *bin ? bin : "build/async-inspect",
+				      (int)f.pid);
+		FILE *p = popen(cmd, "r");
+		cr_assert(p);
+		char buf[1 << 16];
+		size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+		buf[n] = '\0';
+		cr_expect_eq(pclose(p), 0, "%s", buf);
+		char *progress = xasprintf("\r\033[Kprocess %d stopped for ", (int)f.pid);
+		char *at = strstr(buf, progress);
+		cr_expect(at, "a progress line: %s", buf);
+		cr_expect(at && strstr(at, " MiB read\r\033[K"), "wiped once the process runs: %s", buf);
+		free(progress);
+		free(cmd);
+	}
+	free(after);
+	free(before);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* dump --max-pause on the same: it copies what fits in the cap, lets the process run, and says how
+ * much was not copied; no long pause, so no warning of one. */
+Test(dump, max_pause_resumes_and_says_what_was_not_copied)
+{
+	struct fixture f;
+	fixture_start(&f, "plain", "ballast", (const char *[]){ "600", NULL });
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--max-pause", "5ms", NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect_str_empty(r.err);
+	cr_expect(!strstr(r.out, "stayed stopped"), "%s", r.out);
+	const char *w = strstr(r.out, "warning: --max-pause 5.0 ms: the process resumed after ");
+	cr_assert(w, "%s", r.out);
+	double copied = 0, total = 0;
+	cr_assert_eq(sscanf(w, "warning: --max-pause 5.0 ms: the process resumed after %lf of its %lf MiB", &copied, &total), 2, "%s", w);
+	cr_expect_lt(copied, total, "%s", w);
+	cr_expect_geq(total, 600.0, "%s", w);
+	cr_expect(strstr(r.out, "sampled 0 of 0 tasks within the 5.0 ms pause cap"), "%s", r.out);
+	tool_result_free(&r);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "left running");
+
+	tool_run(&r, 60, (const char *[]){ "dump", "--core", "x", "--exe", "y", "--max-pause", "5ms", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2);
+	cr_expect(strstr(r.err, "--max-pause is for a live process (--pid), not a core file"), "%s", r.err);
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* Address space reserved but never touched is not memory in use: glibc's heap padded by 700 MiB
+ * (MALLOC_TOP_PAD_) is mapped writable, but its untouched pages hold zeros and are not copied
+ * (pagemap says so). The dump copies the rest as usual: no long pause, every task. */
+Test(dump, untouched_reservation_is_not_copied)
+{
+	setenv("MALLOC_TOP_PAD_", "734003200", 1); /* inherited by the fixture only: tests run apart */
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "nested", NULL);
+	unsetenv("MALLOC_TOP_PAD_");
+	char *maps_path = xasprintf("/proc/%d/maps", (int)f.pid);
+	FILE *maps = fopen(maps_path, "r");
+	cr_assert(maps);
+	unsigned long long writable = 0, lo, hi;
+	char perms[8], line[512];
+	while (fgets(line, sizeof(line), maps))
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && perms[0] == 'r' && perms[1] == 'w')
+			writable += hi - lo;
+	fclose(maps);
+	cr_assert_gt(writable, 700ULL << 20, "the padding is mapped writable: %llu bytes", writable);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect_str_empty(r.err);
+	cr_expect(!strstr(r.out, "stayed stopped"), "%s", r.out);
+	cr_expect(strstr(r.out, "7 tasks (7 idle), 1 block_on future, 1 tokio runtime (tokio 1.54.1); process "), "%s", r.out);
+	tool_result_free(&r);
+	free(pid);
+	free(maps_path);
+	fixture_kill(&f);
+}
