@@ -30,6 +30,26 @@ enum ai_capture_release {
  * counts the others). */
 void ai_capture_set_max_pause(struct ai_capture *capture, uint64_t max_pause_us);
 
+/* Progress of a long pause: a live target with more writable memory in use than we copy to let
+ * it run (512 MiB) stays stopped while it is decoded. The callback hears LONG_PAUSE before that
+ * pause begins, READING after each chunk copied on demand, and RESUMED once the target runs again
+ * (the snapshot also carries a warning). Not called when the copy fits or under --max-pause. */
+enum ai_capture_progress_event {
+	AI_CAPTURE_LONG_PAUSE,
+	AI_CAPTURE_READING,
+	AI_CAPTURE_RESUMED,
+};
+struct ai_capture_progress {
+	enum ai_capture_progress_event event;
+	pid_t pid;
+	uint64_t writable_bytes; /* writable memory in use */
+	uint64_t limit_bytes;    /* what we copy up front at most */
+	uint64_t bytes_read;     /* copied on demand so far */
+	uint64_t stopped_us;     /* since the stop began */
+};
+typedef void ai_capture_progress_fn(const struct ai_capture_progress *progress, void *arg);
+void ai_capture_set_progress(struct ai_capture *capture, ai_capture_progress_fn *progress, void *arg);
+
 /* Takes a snapshot of every thread's native stack. */
 struct ai_error *ai_capture_threads(struct ai_capture *capture, enum ai_capture_release release,
 				    struct ai_snapshot **ret);

@@ -93,11 +93,16 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 struct ai_error *ai_open_target(const struct ai_target_options *options, struct ai_target **ret);
 
 /* One-shot commands: opens the target, takes one snapshot (the dump view with async_options, the
- * threads view when it is NULL), detaches and closes the target. */
+ * threads view when it is NULL), detaches and closes the target. `once` may be NULL. */
 struct ai_async_options;
 struct ai_snapshot;
+struct ai_once_options {
+	uint64_t max_pause_us; /* dump --max-pause (0: none) */
+	bool progress;         /* tell of a long pause on stderr (and show its progress on a terminal) */
+};
 struct ai_error *ai_snapshot_once(const struct ai_target_options *target_options,
-				  const struct ai_async_options *async_options, struct ai_snapshot **ret);
+				  const struct ai_async_options *async_options, const struct ai_once_options *once,
+				  struct ai_snapshot **ret);
 
 /* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
 bool ai_use_color(FILE *file);

@@ -55,11 +55,29 @@ const struct ai_memory_stats *ai_memory_stats(const struct ai_memory *mem);
  * into our memory, in a few bulk reads, so that the process can run again while we decode what it
  * held. Reads then come from the copies; read-only mappings (code, .rodata, vtables) are still read
  * from the process, as they do not change. A mapping that holds one of the stack pointers `sps` is
- * a thread's stack: only its live part, from that stack pointer up, is copied. Fails (AI_ERROR_UNSUPPORTED, nothing frozen) when the
- * writable memory is larger than max_bytes: the caller then decodes with the target stopped. */
+ * a thread's stack: only its live part, from that stack pointer up, is copied; pages of private
+ * anonymous memory never touched are not copied but read as zeros. Fails (AI_ERROR_UNSUPPORTED,
+ * nothing frozen) when the writable memory in use (ai_memory_writable_in_use) is more than
+ * max_bytes: the caller then decodes with the target stopped (ai_memory_freeze_on_demand). */
 struct ai_maps;
 struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
 				  size_t sp_count, uint64_t max_bytes, uint64_t *bytes_ret);
+/* The writable memory a freeze would copy: the live part of every thread stack and every other
+ * readable and writable mapping, less the pages of private anonymous memory that the process
+ * never touched (from /proc/PID/pagemap: they hold zeros, and a freeze reads them as zeros
+ * without copying them; ai_memory_freeze counts the same way against max_bytes). */
+uint64_t ai_memory_writable_in_use(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
+				   size_t sp_count);
+/* For a process too large to copy up front: the target stays stopped while it is decoded, and
+ * each 1 MiB chunk of its writable memory is copied the first time a read needs it, then kept
+ * until the thaw (at most max_bytes of them; reads beyond go to the process). So the many small
+ * reads of decoding cost one system call per chunk, and only what decoding touches is copied.
+ * progress, if not NULL, is called after each chunk copied with the bytes copied so far. */
+typedef void ai_memory_progress_fn(uint64_t bytes_copied, void *arg);
+void ai_memory_freeze_on_demand(struct ai_memory *mem, const struct ai_maps *maps, uint64_t max_bytes,
+				ai_memory_progress_fn *progress, void *progress_arg);
+/* The bytes the on-demand copy holds so far (0 without one). */
+uint64_t ai_memory_on_demand_bytes(const struct ai_memory *mem);
 /* A freeze under a time limit (--max-pause): copies the live part of every thread stack whole,
  * then the other writable mappings as one space, in chunks, from *cursor on (wrapping around)
  * until the monotonic clock (ai_now_us) passes deadline_us, and moves *cursor to where it stopped so

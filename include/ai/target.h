@@ -51,6 +51,8 @@ struct ai_target {
 	int exit_status;
 	/* core files only */
 	char *core_path;           /* owned */
+	char *warning;             /* owned, or NULL: what the user must know of every snapshot (a
+				    * truncated core) */
 	struct ai_core *core;      /* owned; private to core.c */
 };
 

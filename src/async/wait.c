@@ -1887,7 +1887,7 @@ static bool rwlock_of_guard(struct walker *w, const struct ai_type *gt, uint64_t
 	const struct ai_template_param *tp = ai_type_find_template_param(gt, "T");
 	const struct ai_type *param, *lt, *st;
 	uint64_t off;
-	struct ai_error *err;
+	struct ai_error *err = NULL; /* set when tp and gt->types are; gcc cannot see that */
 	if (!tp || !gt->types || (err = ai_type_resolve(gt, &tp->type, &param))) {
 		if (tp && gt->types)
 			ai_error_destroy(err);

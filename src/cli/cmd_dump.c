@@ -17,7 +17,9 @@ static void print_usage(FILE *out)
 		"Print every tokio task and every future driven by block_on as an await tree:\n"
 		"for each await frame the async fn, its state, the file:line of the .await it is\n"
 		"parked on and its saved locals, down to the leaf future it waits on. A live\n"
-		"process is stopped only while it is read, then detached and left running.\n"
+		"process is stopped only while its memory is copied, then left running; one\n"
+		"with more than 512 MiB of writable memory in use stays stopped while it is\n"
+		"decoded (a warning says so first, and a terminal shows the progress).\n"
 		"\n"
 		"Options:\n"
 		"  -p, --pid N          a running process\n"
@@ -30,6 +32,10 @@ static void print_usage(FILE *out)
 		"      --graph dot      write the wait-for graph (tasks, locks, channels; deadlock\n"
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
+		"      --max-pause TIME cap how long the process stays stopped (e.g. 5ms): its\n"
+		"                       stacks, then as much of its other memory as fits, are\n"
+		"                       copied; it then runs on and the rest is read live (tasks\n"
+		"                       that needed it are marked \"read live\")\n"
 		"  -h, --help           show this help\n");
 }
 
@@ -41,6 +47,7 @@ int ai_cmd_dump(int argc, char **argv)
 		{ "no-locals", no_argument, NULL, 'L' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "graph", required_argument, NULL, 'G' },
+		{ "max-pause", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -49,6 +56,7 @@ int ai_cmd_dump(int argc, char **argv)
 	ai_async_options_default(&async_options);
 	struct ai_error *err;
 	bool graph = false;
+	struct ai_once_options once = { .progress = true };
 	int opt;
 	optind = 1;
 	opterr = 0;
@@ -78,6 +86,15 @@ int ai_cmd_dump(int argc, char **argv)
 				return ai_usage_error("dump", "invalid graph format '%s' (only dot)", optarg);
 			graph = true;
 			break;
+		case 'M': {
+			uint64_t ms;
+			if ((err = ai_parse_duration(optarg, &ms)))
+				return ai_fail(err);
+			if (ms < 1)
+				return ai_usage_error("dump", "--max-pause %s is too short (at least 1ms)", optarg);
+			once.max_pause_us = ms * 1000;
+			break;
+		}
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -87,9 +104,11 @@ int ai_cmd_dump(int argc, char **argv)
 	}
 	if (optind < argc)
 		return ai_usage_error("dump", "unexpected argument '%s'", argv[optind]);
+	if (once.max_pause_us && read_options.target.core)
+		return ai_usage_error("dump", "--max-pause is for a live process (--pid), not a core file");
 
 	struct ai_snapshot *snapshot = NULL;
-	if ((err = ai_snapshot_once(&read_options.target, &async_options, &snapshot)))
+	if ((err = ai_snapshot_once(&read_options.target, &async_options, &once, &snapshot)))
 		return ai_fail(err);
 	/* Large dumps are megabytes of text: write it in big blocks. */
 	static char out_buffer[1 << 16];

@@ -55,7 +55,7 @@ int ai_cmd_threads(int argc, char **argv)
 		return ai_usage_error("threads", "unexpected argument '%s'", argv[optind]);
 
 	struct ai_snapshot *snapshot = NULL;
-	if ((err = ai_snapshot_once(&read_options.target, NULL, &snapshot)))
+	if ((err = ai_snapshot_once(&read_options.target, NULL, NULL, &snapshot)))
 		return ai_fail(err);
 	if (read_options.format == AI_FORMAT_JSON) {
 		ai_print_threads_json(stdout, snapshot);

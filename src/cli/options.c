@@ -167,8 +167,45 @@ int ai_usage_error(const char *command, const char *fmt, ...)
 	return AI_EXIT_USAGE;
 }
 
+/* A long pause, on stderr: the warning always, before it begins; on a terminal, a progress line
+ * redrawn at most every 100 ms and wiped when the target runs again. */
+struct progress_line {
+	bool tty, shown;
+	uint64_t last_us;
+};
+
+static void show_progress(const struct ai_capture_progress *p, void *arg)
+{
+	struct progress_line *line = arg;
+	uint64_t now = ai_now_us();
+	switch (p->event) {
+	case AI_CAPTURE_LONG_PAUSE:
+		fprintf(stderr,
+			"async-inspect: warning: process %d has %.0f MiB of writable memory in use, more than the %.0f MiB we copy to let it run: it stays stopped while it is decoded, which can take seconds (--max-pause caps the pause)\n",
+			(int)p->pid, (double)p->writable_bytes / (1 << 20), (double)p->limit_bytes / (1 << 20));
+		line->tty = isatty(STDERR_FILENO);
+		line->last_us = 0; /* the line shows at once: the user sees what goes on */
+		/* fall through */
+	case AI_CAPTURE_READING:
+		if (line->tty && now - line->last_us >= 100000) {
+			fprintf(stderr, "\r\033[Kprocess %d stopped for %.1f s: %.0f MiB read", (int)p->pid,
+				(double)p->stopped_us / 1e6, (double)p->bytes_read / (1 << 20));
+			line->shown = true;
+			line->last_us = now;
+		}
+		break;
+	case AI_CAPTURE_RESUMED:
+		if (line->shown)
+			fprintf(stderr, "\r\033[K");
+		line->shown = false;
+		break;
+	}
+	fflush(stderr);
+}
+
 struct ai_error *ai_snapshot_once(const struct ai_target_options *target_options,
-				  const struct ai_async_options *async_options, struct ai_snapshot **ret)
+				  const struct ai_async_options *async_options, const struct ai_once_options *once,
+				  struct ai_snapshot **ret)
 {
 	ai_target_install_signal_handlers();
 	struct ai_target *target;
@@ -176,7 +213,13 @@ struct ai_error *ai_snapshot_once(const struct ai_target_options *target_options
 	if (err)
 		return err;
 	struct ai_capture *capture;
+	struct progress_line line = { 0 };
 	err = ai_capture_create(target, &capture);
+	if (!err && once) {
+		ai_capture_set_max_pause(capture, once->max_pause_us);
+		if (once->progress)
+			ai_capture_set_progress(capture, show_progress, &line);
+	}
 	if (!err) {
 		err = async_options ? ai_capture_dump(capture, AI_CAPTURE_DETACH, async_options, ret)
 				    : ai_capture_threads(capture, AI_CAPTURE_DETACH, ret);

@@ -34,6 +34,8 @@ void ai_print_threads_text(FILE *out, const struct ai_snapshot *s, const struct 
 {
 	const char *bold = options->color ? BOLD : "", *dim = options->color ? DIM : "";
 	const char *cyan = options->color ? CYAN : "", *reset = options->color ? RESET : "";
+	for (size_t i = 0; i < s->warning_count; i++)
+		fprintf(out, "warning: %s\n\n", s->warnings[i]);
 	for (size_t i = 0; i < s->thread_count; i++) {
 		const struct ai_snapshot_thread *t = &s->threads[i];
 		fprintf(out, "%sThread %d \"%s\"%s (%s)\n", bold, (int)t->tid, t->name ? t->name : "",

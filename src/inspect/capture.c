@@ -22,11 +22,36 @@ struct ai_capture {
 				    * later snapshot */
 	uint64_t max_pause_us;     /* --max-pause, 0: none */
 	uint64_t cursor;           /* where the next capped copy starts (see ai_memory_freeze_capped) */
+	ai_capture_progress_fn *progress; /* borrowed, with progress_arg; NULL: none */
+	void *progress_arg;
+	struct ai_capture_progress state; /* what the next progress call reports */
 };
 
 void ai_capture_set_max_pause(struct ai_capture *capture, uint64_t max_pause_us)
 {
 	capture->max_pause_us = max_pause_us;
+}
+
+void ai_capture_set_progress(struct ai_capture *capture, ai_capture_progress_fn *progress, void *arg)
+{
+	capture->progress = progress;
+	capture->progress_arg = arg;
+}
+
+static void report(struct ai_capture *capture, enum ai_capture_progress_event event)
+{
+	if (!capture->progress)
+		return;
+	capture->state.event = event;
+	capture->state.stopped_us = ai_now_us() - capture->target->stopped_at_us;
+	capture->progress(&capture->state, capture->progress_arg);
+}
+
+static void on_chunk_copied(uint64_t bytes_copied, void *arg)
+{
+	struct ai_capture *capture = arg;
+	capture->state.bytes_read = bytes_copied;
+	report(capture, AI_CAPTURE_READING);
 }
 
 /* Time kept from the cap for resuming every thread after the copy. */
@@ -133,6 +158,8 @@ static struct ai_error *capture_stacks(struct ai_capture *capture, bool symboliz
 	snapshot->exe = dup_or_null(target->exe_path);
 	snapshot->core = dup_or_null(target->core_path);
 	snapshot->captured_at_ms = wall_clock_ms();
+	if (target->warning)
+		ai_snapshot_add_warning(snapshot, "%s", target->warning);
 	struct ai_stack *stacks = xcalloc(target->thread_count, sizeof(*stacks));
 	for (size_t i = 0; i < target->thread_count; i++) {
 		const struct ai_thread *thread = &target->threads[i];
@@ -220,29 +247,43 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 	/* Copy the writable memory (heap, stacks) and let the target run while we decode from the
 	 * copy. It stays attached until the end so that read-only memory (vtables, relocated data)
 	 * can still be read; a one-shot command then detaches with a second, brief stop. */
-	uint64_t pause_us = 0;
-	bool frozen = false;
+	uint64_t pause_us = 0, in_use = 0, capped_pause_us = 0;
+	bool frozen = false, on_demand = false;
+	struct ai_memory_freeze_stats capped = { 0 };
 	if (target->kind == AI_TARGET_LIVE) {
 		uint64_t bytes, *sps = xcalloc(thread_count, sizeof(*sps));
 		for (size_t i = 0; i < thread_count; i++)
 			sps[i] = target->threads[i].regs.rsp;
-		struct ai_error *freeze_err;
+		struct ai_error *freeze_err = NULL;
 		if (capture->max_pause_us) {
-			struct ai_memory_freeze_stats stats;
 			snapshot->stop_us = ai_now_us() - target->stopped_at_us;
 			uint64_t budget = capture->max_pause_us > RESUME_RESERVE_US ? capture->max_pause_us - RESUME_RESERVE_US : 0;
 			freeze_err = ai_memory_freeze_capped(target->memory, &target->maps, sps, thread_count,
-							     target->stopped_at_us + budget, &capture->cursor, &stats);
+							     target->stopped_at_us + budget, &capture->cursor, &capped);
 		} else {
 			freeze_err = ai_memory_freeze(target->memory, &target->maps, sps, thread_count,
 						      FREEZE_MAX_BYTES, &bytes);
+			if (freeze_err && freeze_err->code == AI_ERROR_UNSUPPORTED) {
+				/* Too much in use; counted again for the warning, as the pause is long now. */
+				in_use = ai_memory_writable_in_use(target->memory, &target->maps, sps, thread_count);
+				on_demand = true;
+			}
 		}
 		free(sps);
-		frozen = freeze_err == NULL;
+		frozen = !on_demand && freeze_err == NULL;
 		ai_error_destroy(freeze_err);
+		if (on_demand) {
+			/* Too much to copy up front: decode with the target stopped, copying what the
+			 * decoders read as they read it, and say so before the long pause begins. */
+			capture->state = (struct ai_capture_progress){ .pid = target->pid, .writable_bytes = in_use,
+								      .limit_bytes = FREEZE_MAX_BYTES };
+			report(capture, AI_CAPTURE_LONG_PAUSE);
+			ai_memory_freeze_on_demand(target->memory, &target->maps, FREEZE_MAX_BYTES,
+						   capture->progress ? on_chunk_copied : NULL, capture);
+		}
 		if (frozen) {
 			ai_target_resume(target);
-			pause_us = target->last_pause_us;
+			pause_us = capped_pause_us = target->last_pause_us;
 			/* What the capped copy left out is read live: through the page cache, one read
 			 * per page rather than one per field (a page may then be older than the next,
 			 * as it would be anyway; the thaw drops them). */
@@ -269,6 +310,7 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		mark_read_live(target->memory, snapshot);
 	}
 	free_stacks(stacks, thread_count);
+	uint64_t read_on_demand = ai_memory_on_demand_bytes(target->memory);
 	ai_memory_thaw(target->memory);
 	if (frozen && capture->max_pause_us)
 		ai_memory_set_caching(target->memory, false);
@@ -277,15 +319,29 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		if (target->kind == AI_TARGET_LIVE)
 			pause_us += target->last_pause_us;
 	}
+	if (on_demand) {
+		capture->state.bytes_read = read_on_demand;
+		report(capture, AI_CAPTURE_RESUMED);
+	}
 	if (err) {
 		ai_snapshot_destroy(snapshot);
 		return err;
 	}
 	snapshot->pause_us = pause_us;
-	if (snapshot->max_pause_us && pause_us > snapshot->max_pause_us)
+	/* The cap is on the stop that copies; a one-shot command's detach is a second, brief one. */
+	if (snapshot->max_pause_us && capped_pause_us > snapshot->max_pause_us)
 		ai_snapshot_add_warning(snapshot, "the pause (%.1f ms) passed the --max-pause cap (%.1f ms): stopping and unwinding the threads took %.1f ms of it",
-					(double)pause_us / 1000.0, (double)snapshot->max_pause_us / 1000.0,
+					(double)capped_pause_us / 1000.0, (double)snapshot->max_pause_us / 1000.0,
 					(double)snapshot->stop_us / 1000.0);
+	if (snapshot->max_pause_us && release == AI_CAPTURE_DETACH && capped.bytes_copied < capped.bytes_total)
+		ai_snapshot_add_warning(snapshot, "--max-pause %.1f ms: the process resumed after %.1f of its %.1f MiB of writable memory were copied; what the rest held was read live after it resumed, and %zu of %zu tasks needed some of it (marked \"read live\": they may have moved on since)",
+					(double)snapshot->max_pause_us / 1000.0, (double)capped.bytes_copied / (1 << 20),
+					(double)capped.bytes_total / (1 << 20), snapshot->task_count - snapshot->tasks_sampled,
+					snapshot->task_count);
+	if (on_demand)
+		ai_snapshot_add_warning(snapshot, "process %d has %.0f MiB of writable memory in use, more than the %.0f MiB copied to let it run while decoding: it stayed stopped for %.2f s while it was decoded (%.1f MiB read); --max-pause caps the pause",
+					(int)target->pid, (double)in_use / (1 << 20), (double)FREEZE_MAX_BYTES / (1 << 20),
+					(double)pause_us / 1e6, (double)read_on_demand / (1 << 20));
 	*ret = snapshot;
 	return NULL;
 }

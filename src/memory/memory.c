@@ -32,7 +32,16 @@ struct cache_slot {
 struct process_reader {
 	pid_t pid;
 	int mem_fd;          /* /proc/PID/mem, opened on first need */
+	int pagemap_fd;      /* /proc/PID/pagemap, opened on first need; -2 once it failed */
 	bool vm_readv_works; /* process_vm_readv was not refused */
+};
+
+/* The on-demand copy of one writable mapping (ai_memory_freeze_on_demand): each chunk is read
+ * from the process the first time a read needs it, and kept until the thaw. */
+struct on_demand {
+	struct ai_memory *mem; /* borrowed: the owner, for its process reader and the budget */
+	uint64_t start, end;
+	unsigned char **chunks; /* owned, one per ON_DEMAND_CHUNK; NULL until read */
 };
 
 struct frozen {
@@ -48,6 +57,12 @@ struct ai_memory {
 	size_t frozen_count;
 	struct frozen *gaps;          /* owned: what a capped freeze left out (read live) */
 	size_t gap_count, gap_capacity;
+	struct on_demand *on_demand;  /* owned: copies made as reads need them (the last
+				       * on_demand_count segments, after the frozen ones) */
+	size_t on_demand_count;
+	uint64_t on_demand_bytes, on_demand_max; /* copied so far, and the most we keep */
+	ai_memory_progress_fn *progress; /* borrowed, with progress_arg: told of each chunk copied */
+	void *progress_arg;
 	struct process_reader *process; /* owned, when ai_memory_add_process was called */
 	bool caching;
 	struct cache_slot *cache;       /* CACHE_SLOTS slots, allocated on first use */
@@ -66,6 +81,8 @@ void ai_memory_destroy(struct ai_memory *mem)
 	if (mem->process) {
 		if (mem->process->mem_fd >= 0)
 			close(mem->process->mem_fd);
+		if (mem->process->pagemap_fd >= 0)
+			close(mem->process->pagemap_fd);
 		free(mem->process);
 	}
 	ai_memory_thaw(mem);
@@ -136,6 +153,7 @@ void ai_memory_add_process(struct ai_memory *mem, pid_t pid)
 	struct process_reader *reader = xcalloc(1, sizeof(*reader));
 	reader->pid = pid;
 	reader->mem_fd = -1;
+	reader->pagemap_fd = -1;
 	reader->vm_readv_works = true;
 	mem->process = reader;
 	ai_memory_add_segment(mem, 0, UINT64_MAX, read_process, reader);
@@ -284,6 +302,114 @@ static uint64_t freeze_start(const struct ai_mapping *m, const uint64_t *sps, si
 	return m->start;
 }
 
+/* /proc/PID/pagemap: one 64-bit entry per page (Documentation/admin-guide/mm/pagemap.rst). */
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_SWAPPED (1ULL << 62)
+
+/* Private anonymous memory (the heap, thread stacks, anonymous mmaps) holds zeros in every page
+ * the process never touched, and such a page has no entry in pagemap (neither present nor
+ * swapped): it need not be copied, only read as zero. A private file mapping's untouched page
+ * holds the file's bytes, and a shared one's may hold what another process wrote: those are
+ * always copied. */
+static bool zero_when_untouched(const struct ai_mapping *m)
+{
+	return m->perms[3] == 'p' && (!m->path || m->path[0] == '[');
+}
+
+/* Whether each page of [start, end) was touched (present or swapped), one byte per page; NULL
+ * when pagemap cannot be read (then every page counts as touched). */
+static unsigned char *touched_pages(struct ai_memory *mem, uint64_t start, uint64_t end)
+{
+	struct process_reader *reader = mem->process;
+	if (!reader || reader->pagemap_fd == -2)
+		return NULL;
+	if (reader->pagemap_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)reader->pid);
+		reader->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (reader->pagemap_fd < 0) {
+			reader->pagemap_fd = -2;
+			return NULL;
+		}
+	}
+	size_t pages = (size_t)((end - start) / PAGE_SIZE_BYTES);
+	unsigned char *touched = xmalloc(pages ? pages : 1);
+	uint64_t entries[512];
+	for (size_t done = 0; done < pages;) {
+		size_t n = AI_MIN(pages - done, sizeof(entries) / sizeof(entries[0]));
+		ssize_t got = pread(reader->pagemap_fd, entries, n * 8, (off_t)((start / PAGE_SIZE_BYTES + done) * 8));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 8) {
+			free(touched);
+			return NULL;
+		}
+		n = (size_t)got / 8;
+		for (size_t i = 0; i < n; i++)
+			touched[done + i] = (entries[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) != 0;
+		done += n;
+	}
+	return touched;
+}
+
+/* The part of mapping m a freeze copies: [*start_ret, m->end), and the pages touched in it (NULL:
+ * all of them). Returns the bytes in use, the touched pages'. */
+static uint64_t in_use(struct ai_memory *mem, const struct ai_mapping *m, const uint64_t *sps, size_t sp_count,
+		       uint64_t *start_ret, unsigned char **touched_ret)
+{
+	uint64_t start = freeze_start(m, sps, sp_count);
+	unsigned char *touched = zero_when_untouched(m) ? touched_pages(mem, start, m->end) : NULL;
+	uint64_t bytes = m->end - start;
+	if (touched) {
+		bytes = 0;
+		for (size_t i = 0; i < (m->end - start) / PAGE_SIZE_BYTES; i++)
+			bytes += touched[i] ? PAGE_SIZE_BYTES : 0;
+	}
+	*start_ret = start;
+	if (touched_ret)
+		*touched_ret = touched;
+	else
+		free(touched);
+	return bytes;
+}
+
+uint64_t ai_memory_writable_in_use(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
+				   size_t sp_count)
+{
+	uint64_t total = 0, start;
+	for (size_t i = 0; i < maps->count; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		if (m->perms[0] == 'r' && m->perms[1] == 'w')
+			total += in_use(mem, m, sps, sp_count, &start, NULL);
+	}
+	return total;
+}
+
+/* Copies the touched pages of [f->start, f->start + f->size) into f->bytes (zeroed, so that the
+ * untouched ones read as zero; calloc leaves large ones to the kernel's zero pages, so they cost
+ * us no memory either), in one read per run of touched pages. */
+static struct ai_error *copy_touched(struct ai_memory *mem, struct frozen *f, const unsigned char *touched)
+{
+	size_t pages = f->size / PAGE_SIZE_BYTES;
+	if (!touched)
+		return read_uncached(mem, f->bytes, f->start, f->size);
+	for (size_t i = 0; i < pages;) {
+		if (!touched[i]) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < pages && touched[j])
+			j++;
+		struct ai_error *err = read_uncached(mem, f->bytes + i * PAGE_SIZE_BYTES,
+						     f->start + i * PAGE_SIZE_BYTES, (j - i) * PAGE_SIZE_BYTES);
+		if (err)
+			return err;
+		i = j;
+	}
+	return NULL;
+}
+
 struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
 				  size_t sp_count, uint64_t max_bytes, uint64_t *bytes_ret)
 {
@@ -291,26 +417,37 @@ struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *m
 	size_t count = 0;
 	for (size_t i = 0; i < maps->count; i++) {
 		const struct ai_mapping *m = &maps->items[i];
-		if (m->perms[0] == 'r' && m->perms[1] == 'w') {
-			total += m->end - freeze_start(m, sps, sp_count);
+		if (m->perms[0] == 'r' && m->perms[1] == 'w')
 			count++;
-		}
 	}
-	if (total > max_bytes)
-		return ai_error_create(AI_ERROR_UNSUPPORTED,
-				       "%" PRIu64 " MiB of writable memory is more than the %" PRIu64 " MiB we copy",
-				       total >> 20, max_bytes >> 20);
 	ai_memory_thaw(mem);
-	mem->frozen = xcalloc(count, sizeof(*mem->frozen));
+	struct frozen *frozen = xcalloc(count, sizeof(*frozen));
+	unsigned char **touched = xcalloc(count, sizeof(*touched));
+	size_t n = 0;
 	for (size_t i = 0; i < maps->count; i++) {
 		const struct ai_mapping *m = &maps->items[i];
 		if (m->perms[0] != 'r' || m->perms[1] != 'w')
 			continue;
+		total += in_use(mem, m, sps, sp_count, &frozen[n].start, &touched[n]);
+		frozen[n].size = (size_t)(m->end - frozen[n].start);
+		n++;
+	}
+	if (total > max_bytes) {
+		for (size_t i = 0; i < n; i++)
+			free(touched[i]);
+		free(touched);
+		free(frozen);
+		return ai_error_create(AI_ERROR_UNSUPPORTED,
+				       "%" PRIu64 " MiB of writable memory in use is more than the %" PRIu64 " MiB we copy",
+				       total >> 20, max_bytes >> 20);
+	}
+	mem->frozen = frozen;
+	for (size_t i = 0; i < n; i++) {
 		struct frozen *f = &mem->frozen[mem->frozen_count];
-		f->start = freeze_start(m, sps, sp_count);
-		f->size = (size_t)(m->end - f->start);
-		f->bytes = xmalloc(f->size);
-		struct ai_error *err = read_uncached(mem, f->bytes, f->start, f->size);
+		*f = frozen[i];
+		f->bytes = touched[i] ? xcalloc(1, f->size) : xmalloc(f->size);
+		struct ai_error *err = copy_touched(mem, f, touched[i]);
+		free(touched[i]);
 		if (err) {
 			/* Unreadable (e.g. a mapping that went away, or MAP_NORESERVE beyond memory):
 			 * leave that range to live reads. */
@@ -320,12 +457,91 @@ struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *m
 		}
 		mem->frozen_count++;
 	}
+	free(touched);
 	for (size_t i = 0; i < mem->frozen_count; i++) {
 		struct frozen *f = &mem->frozen[i];
 		ai_memory_add_segment(mem, f->start, f->start + f->size, read_frozen, f);
 	}
 	*bytes_ret = total;
 	return NULL;
+}
+
+/* On-demand copies: a chunk of 1 MiB makes one read serve the many small reads near it. */
+#define ON_DEMAND_CHUNK ((uint64_t)1 << 20)
+/* Mappings larger than this (address space reserved, not used) are read live, not given a table. */
+#define ON_DEMAND_MAX_MAPPING ((uint64_t)64 << 30)
+
+static struct ai_error *read_on_demand(void *buf, uint64_t address, size_t count, void *arg)
+{
+	struct on_demand *od = arg;
+	struct ai_memory *mem = od->mem;
+	while (count > 0) {
+		size_t index = (size_t)((address - od->start) / ON_DEMAND_CHUNK);
+		uint64_t chunk_start = od->start + index * ON_DEMAND_CHUNK;
+		uint64_t chunk_end = AI_MIN(chunk_start + ON_DEMAND_CHUNK, od->end);
+		size_t n = (size_t)AI_MIN((uint64_t)count, chunk_end - address);
+		if (!od->chunks[index] && mem->on_demand_bytes + (chunk_end - chunk_start) <= mem->on_demand_max) {
+			unsigned char *chunk = xmalloc((size_t)(chunk_end - chunk_start));
+			struct ai_error *err = read_process(chunk, chunk_start, (size_t)(chunk_end - chunk_start), mem->process);
+			if (err) {
+				ai_error_destroy(err); /* partly unreadable: read just what was asked, below */
+				free(chunk);
+			} else {
+				od->chunks[index] = chunk;
+				mem->on_demand_bytes += chunk_end - chunk_start;
+				if (mem->progress)
+					mem->progress(mem->on_demand_bytes, mem->progress_arg);
+			}
+		}
+		if (od->chunks[index]) {
+			memcpy(buf, od->chunks[index] + (address - chunk_start), n);
+		} else {
+			struct ai_error *err = read_process(buf, address, n, mem->process);
+			if (err)
+				return err;
+		}
+		buf = (char *)buf + n;
+		address += n;
+		count -= n;
+	}
+	return NULL;
+}
+
+void ai_memory_freeze_on_demand(struct ai_memory *mem, const struct ai_maps *maps, uint64_t max_bytes,
+				ai_memory_progress_fn *progress, void *progress_arg)
+{
+	ai_memory_thaw(mem);
+	if (!mem->process)
+		return;
+	size_t count = 0;
+	for (size_t i = 0; i < maps->count; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		count += m->perms[0] == 'r' && m->perms[1] == 'w' && m->end - m->start <= ON_DEMAND_MAX_MAPPING;
+	}
+	mem->on_demand = xcalloc(count ? count : 1, sizeof(*mem->on_demand));
+	mem->on_demand_bytes = 0;
+	mem->on_demand_max = max_bytes;
+	mem->progress = progress;
+	mem->progress_arg = progress_arg;
+	for (size_t i = 0; i < maps->count; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		if (m->perms[0] != 'r' || m->perms[1] != 'w' || m->end - m->start > ON_DEMAND_MAX_MAPPING)
+			continue;
+		struct on_demand *od = &mem->on_demand[mem->on_demand_count++];
+		od->mem = mem;
+		od->start = m->start;
+		od->end = m->end;
+		od->chunks = xcalloc((size_t)((m->end - m->start + ON_DEMAND_CHUNK - 1) / ON_DEMAND_CHUNK), sizeof(*od->chunks));
+	}
+	/* After every frozen segment, and with no other segment added until the thaw. */
+	for (size_t i = 0; i < mem->on_demand_count; i++)
+		ai_memory_add_segment(mem, mem->on_demand[i].start, mem->on_demand[i].end, read_on_demand,
+				      &mem->on_demand[i]);
+}
+
+uint64_t ai_memory_on_demand_bytes(const struct ai_memory *mem)
+{
+	return mem->on_demand_bytes;
 }
 
 /* Copies [start, start + size) of the process in chunks into f (allocated here), stopping before a
@@ -458,6 +674,21 @@ void ai_memory_thaw(struct ai_memory *mem)
 	free(mem->gaps);
 	mem->gaps = NULL;
 	mem->gap_count = mem->gap_capacity = 0;
+	if (mem->on_demand) {
+		/* The on-demand segments are the last ones added. */
+		mem->segment_count -= mem->on_demand_count;
+		for (size_t i = 0; i < mem->on_demand_count; i++) {
+			struct on_demand *od = &mem->on_demand[i];
+			for (size_t c = 0; c < (od->end - od->start + ON_DEMAND_CHUNK - 1) / ON_DEMAND_CHUNK; c++)
+				free(od->chunks[c]);
+			free(od->chunks);
+		}
+		free(mem->on_demand);
+		mem->on_demand = NULL;
+		mem->on_demand_count = 0;
+		mem->progress = NULL;
+		ai_memory_flush(mem);
+	}
 	if (!mem->frozen)
 		return;
 	/* The frozen segments are the last ones added. */

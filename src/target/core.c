@@ -21,6 +21,7 @@
 struct file_region {
 	int fd; /* borrowed from ai_core.fds */
 	uint64_t start, file_offset, file_size;
+	bool truncated; /* the core ends before this region does: file_size is where it ends */
 };
 
 struct ai_core {
@@ -43,8 +44,13 @@ static struct ai_error *read_file_region(void *buf, uint64_t address, size_t cou
 {
 	const struct file_region *r = arg;
 	uint64_t offset = r->file_offset + (address - r->start);
-	if (offset + count > r->file_size)
+	if (offset + count > r->file_size) {
+		uint64_t first = offset >= r->file_size ? address : r->start + (r->file_size - r->file_offset);
+		if (r->truncated)
+			return ai_error_fault(first, "address 0x%" PRIx64 " is past the end of the truncated core file",
+					      first);
 		return ai_error_fault(address, "address 0x%" PRIx64 " is not in the core file", address);
+	}
 	size_t done = 0;
 	while (done < count) {
 		ssize_t n = pread(r->fd, (char *)buf + done, count - done, (off_t)(offset + done));
@@ -59,11 +65,11 @@ static struct ai_error *read_file_region(void *buf, uint64_t address, size_t cou
 }
 
 static void add_region(struct ai_target *t, int fd, uint64_t start, uint64_t end, uint64_t file_offset,
-		       uint64_t file_size)
+		       uint64_t file_size, bool truncated)
 {
 	struct ai_core *core = t->core;
 	struct file_region *r = xmalloc(sizeof(*r));
-	*r = (struct file_region){ fd, start, file_offset, file_size };
+	*r = (struct file_region){ fd, start, file_offset, file_size, truncated };
 	AI_GROW(core->regions, core->region_capacity, core->region_count + 1);
 	core->regions[core->region_count++] = r;
 	ai_memory_add_segment(t->memory, start, end, read_file_region, r);
@@ -277,6 +283,58 @@ static const char *file_perms(const char *path, const char *recorded_exe,
 	return perms;
 }
 
+/* What the program headers say the core holds, against what the file holds: a core cut short (a
+ * full disk, a core size limit, a copy interrupted) is said to be truncated, with the sizes and
+ * how much of its memory survives, rather than failing later for want of what was cut. */
+struct core_layout {
+	uint64_t file_size;     /* of the file on disk */
+	uint64_t expected_size; /* the end of the furthest segment (or of the headers) */
+	char summary[256];      /* the sizes and what survives, for messages */
+};
+
+static struct ai_error *read_layout(struct ai_core *core, const char *core_path, const GElf_Ehdr *ehdr,
+				    size_t *phnum_ret, struct core_layout *layout)
+{
+	struct stat st;
+	if (fstat(core->core_fd, &st) < 0)
+		return ai_error_from_errno(errno, "cannot stat %s", core_path);
+	layout->file_size = (uint64_t)st.st_size;
+	uint64_t headers_end = ehdr->e_phoff + (uint64_t)ehdr->e_phnum * ehdr->e_phentsize;
+	size_t phnum;
+	if (headers_end > layout->file_size || elf_getphdrnum(core->elf, &phnum) != 0) {
+		if (headers_end > layout->file_size)
+			return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+					       "core file %s is truncated: it has %" PRIu64 " bytes, too few for its own program headers (%" PRIu64 " bytes); nothing can be read from it",
+					       core_path, layout->file_size, headers_end);
+		return ai_error_create(AI_ERROR_NOT_ELF, "%s: cannot read program headers", core_path);
+	}
+	layout->expected_size = headers_end;
+	uint64_t load_bytes = 0, kept_bytes = 0;
+	size_t loads = 0, whole = 0;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr phdr;
+		if (!gelf_getphdr(core->elf, (int)i, &phdr))
+			continue;
+		uint64_t end = phdr.p_offset + phdr.p_filesz;
+		layout->expected_size = AI_MAX(layout->expected_size, end);
+		if (phdr.p_type != PT_LOAD || phdr.p_filesz == 0)
+			continue;
+		loads++;
+		load_bytes += phdr.p_filesz;
+		if (end <= layout->file_size)
+			whole++;
+		if (phdr.p_offset < layout->file_size)
+			kept_bytes += AI_MIN(end, layout->file_size) - phdr.p_offset;
+	}
+	snprintf(layout->summary, sizeof(layout->summary),
+		 "its program headers describe %" PRIu64 " bytes but the file has %" PRIu64 " (%" PRIu64 "%%); %zu of its %zu memory segments are whole (%.1f of %.1f MiB of memory kept)",
+		 layout->expected_size, layout->file_size,
+		 layout->expected_size ? layout->file_size * 100 / layout->expected_size : 0, whole, loads,
+		 (double)kept_bytes / (1 << 20), (double)load_bytes / (1 << 20));
+	*phnum_ret = phnum;
+	return NULL;
+}
+
 struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path, struct ai_target **ret)
 {
 	elf_version(EV_CURRENT);
@@ -311,17 +369,20 @@ struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path
 		goto fail;
 	keep_fd(core, exe_fd);
 
-	size_t phnum;
-	if (elf_getphdrnum(core->elf, &phnum) != 0) {
-		err = ai_error_create(AI_ERROR_NOT_ELF, "%s: cannot read program headers", core_path);
+	size_t phnum = 0;
+	struct core_layout layout;
+	err = read_layout(core, core_path, &ehdr, &phnum, &layout);
+	if (err)
 		goto fail;
-	}
 	/* Notes first: threads, mapped files, auxiliary vector. */
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr phdr;
-		if (!gelf_getphdr(core->elf, (int)i, &phdr) || phdr.p_type != PT_NOTE)
+		if (!gelf_getphdr(core->elf, (int)i, &phdr) || phdr.p_type != PT_NOTE ||
+		    phdr.p_offset >= layout.file_size)
 			continue;
-		Elf_Data *data = elf_getdata_rawchunk(core->elf, (int64_t)phdr.p_offset, phdr.p_filesz, ELF_T_NHDR);
+		/* Of a truncated core, the notes that are whole (gelf_getnote stops at a cut one). */
+		uint64_t size = AI_MIN(phdr.p_filesz, layout.file_size - phdr.p_offset);
+		Elf_Data *data = elf_getdata_rawchunk(core->elf, (int64_t)phdr.p_offset, size, ELF_T_NHDR);
 		if (!data)
 			continue;
 		size_t offset = 0, name_off, desc_off;
@@ -342,10 +403,18 @@ struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path
 		}
 	}
 	if (t->thread_count == 0) {
-		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "core file %s has no threads (no NT_PRSTATUS notes)",
-				      core_path);
+		if (layout.file_size < layout.expected_size)
+			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+					      "core file %s is truncated: %s; its notes (threads, registers, mapped files) are past the end, so there is no thread to show",
+					      core_path, layout.summary);
+		else
+			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "core file %s has no threads (no NT_PRSTATUS notes)",
+					      core_path);
 		goto fail;
 	}
+	if (layout.file_size < layout.expected_size)
+		t->warning = xasprintf("core file %s is truncated: %s; memory past the end reads as unreadable, what follows is what could still be read",
+				       core_path, layout.summary);
 
 	/* The executable's own mappings: the NT_FILE path that holds the entry point. */
 	const char *recorded_exe = NULL;
@@ -369,15 +438,17 @@ struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path
 			keep_fd(core, fd);
 		struct stat st;
 		uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-		add_region(t, fd, files[i].start, files[i].end, files[i].offset, size);
+		add_region(t, fd, files[i].start, files[i].end, files[i].offset, size, false);
 	}
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr phdr;
 		if (!gelf_getphdr(core->elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
 			continue;
-		if (phdr.p_filesz > 0)
+		if (phdr.p_filesz > 0 && phdr.p_offset < layout.file_size) {
+			uint64_t end = phdr.p_offset + phdr.p_filesz;
 			add_region(t, core->core_fd, phdr.p_vaddr, phdr.p_vaddr + phdr.p_filesz, phdr.p_offset,
-				   phdr.p_offset + phdr.p_filesz);
+				   AI_MIN(end, layout.file_size), end > layout.file_size);
+		}
 		/* Anonymous memory (heap, stacks, the vDSO): file-backed ranges come from NT_FILE. */
 		bool file_backed = false;
 		for (size_t j = 0; j < file_count; j++)

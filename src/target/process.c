@@ -88,6 +88,82 @@ void ai_thread_read_proc(pid_t pid, struct ai_thread *thread)
 	}
 }
 
+/* The state letter and parent of process pid from /proc/PID/stat ("pid (comm) S ppid ..."; comm
+ * may hold spaces and parentheses, so parse after the last ')'). False if it is gone. */
+static bool read_proc_state(pid_t pid, char *state_ret, long *ppid_ret)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char *stat = ai_read_small_file(path, NULL);
+	if (!stat)
+		return false;
+	char *close_paren = strrchr(stat, ')');
+	bool ok = close_paren && sscanf(close_paren + 1, " %c %ld", state_ret, ppid_ret) == 2;
+	free(stat);
+	return ok;
+}
+
+static char *read_comm(long pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	char *comm = ai_read_small_file(path, NULL);
+	if (comm)
+		comm[strcspn(comm, "\n")] = '\0';
+	return comm;
+}
+
+/* A zombie has exited and released its memory; only its exit status waits for its parent. ptrace
+ * refuses it with EPERM, which would read as a permission problem: say what it is instead. The
+ * main thread of a process that still has other threads is a zombie too, but not the process. */
+static struct ai_error *check_not_zombie(pid_t pid)
+{
+	char state;
+	long ppid;
+	if (!read_proc_state(pid, &state, &ppid) || (state != 'Z' && state != 'X'))
+		return NULL;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	size_t live = 0;
+	DIR *dir = opendir(path);
+	if (dir) {
+		struct dirent *entry;
+		while ((entry = readdir(dir))) {
+			pid_t tid = (pid_t)atoi(entry->d_name);
+			char tstate;
+			long tppid;
+			if (tid > 0 && tid != pid && read_proc_state(tid, &tstate, &tppid) && tstate != 'Z' && tstate != 'X')
+				live++;
+		}
+		closedir(dir);
+	}
+	if (live > 0)
+		return ai_error_create(AI_ERROR_UNSUPPORTED,
+				       "cannot attach to process %d: its main thread has exited (a zombie) while %zu other thread%s still run%s; attaching to such a process is not supported",
+				       (int)pid, live, live == 1 ? "" : "s", live == 1 ? "s" : "");
+	char *parent = read_comm(ppid);
+	struct ai_error *err = ai_error_create(AI_ERROR_TARGET_EXITED,
+		"process %d is a zombie: it has exited and its parent (process %ld, %s) has not reaped it; there is nothing left to inspect",
+		(int)pid, ppid, parent ? parent : "?");
+	free(parent);
+	return err;
+}
+
+/* PF_KTHREAD in the flags, the 9th field of /proc/PID/stat (the 6th after the state). */
+static bool is_kernel_thread(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char *stat = ai_read_small_file(path, NULL);
+	if (!stat)
+		return false;
+	char *close_paren = strrchr(stat, ')');
+	unsigned long flags = 0;
+	bool ok = close_paren && sscanf(close_paren + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1;
+	free(stat);
+	return ok && (flags & 0x00200000UL);
+}
+
 /* Why PTRACE_SEIZE said EPERM, in words a user can act on. */
 static struct ai_error *explain_seize_failure(pid_t pid, int errnum)
 {
@@ -95,7 +171,14 @@ static struct ai_error *explain_seize_failure(pid_t pid, int errnum)
 		return ai_error_create(AI_ERROR_NOT_FOUND, "no process with PID %d", (int)pid);
 	if (errnum != EPERM)
 		return ai_error_from_errno(errnum, "cannot attach to process %d", (int)pid);
+	struct ai_error *zombie = check_not_zombie(pid); /* it may have exited since we looked */
+	if (zombie)
+		return zombie;
 
+	if (is_kernel_thread(pid))
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				       "cannot attach to process %d: it is a kernel thread, with no user-space memory to inspect",
+				       (int)pid);
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	char *status = ai_read_small_file(path, NULL);
@@ -111,11 +194,7 @@ static struct ai_error *explain_seize_failure(pid_t pid, int errnum)
 		free(status);
 	}
 	if (tracer > 0) {
-		char comm_path[64], *comm;
-		snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", tracer);
-		comm = ai_read_small_file(comm_path, NULL);
-		if (comm)
-			comm[strcspn(comm, "\n")] = '\0';
+		char *comm = read_comm(tracer);
 		struct ai_error *err = ai_error_create(AI_ERROR_PERMISSION,
 			"cannot attach to process %d: it is already traced by process %ld (%s); only one debugger can attach at a time",
 			(int)pid, tracer, comm ? comm : "?");
@@ -216,6 +295,9 @@ struct ai_error *ai_target_attach(pid_t pid, struct ai_target **ret)
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return ai_error_create(AI_ERROR_NOT_FOUND, "no process with PID %d", (int)pid);
+	struct ai_error *zombie = check_not_zombie(pid);
+	if (zombie)
+		return zombie;
 
 	struct ai_target *t = target_new(pid);
 	read_exe_path(t);
@@ -427,6 +509,7 @@ void ai_target_destroy(struct ai_target *t)
 	free(t->threads);
 	free(t->exe_path);
 	free(t->core_path);
+	free(t->warning);
 	free(t);
 }
 

@@ -1,9 +1,14 @@
 /* `async-inspect dump`: every task and block_on future as an await tree, with the lines and values
  * a user would check against the fixture's source. */
 #include <criterion/criterion.h>
+#include <elf.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ai/util.h"
 #include "support.h"
@@ -322,4 +327,253 @@ Test(dump, awaits_progress_in_json)
 		json_decref(root);
 		fixture_kill(&f);
 	}
+}
+
+/* The size a core's program headers say it has (the end of its furthest segment), and the end of
+ * its notes, read with <elf.h> alone so that the test does not share the tool's code. */
+static void core_layout(const char *path, unsigned long long *expected_ret, unsigned long long *notes_end_ret)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert(f, "%s", path);
+	Elf64_Ehdr eh;
+	cr_assert_eq(fread(&eh, sizeof(eh), 1, f), 1);
+	unsigned long long expected = eh.e_phoff + (unsigned long long)eh.e_phnum * eh.e_phentsize, notes_end = 0;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		cr_assert_eq(fseek(f, (long)(eh.e_phoff + (unsigned long long)i * eh.e_phentsize), SEEK_SET), 0);
+		cr_assert_eq(fread(&ph, sizeof(ph), 1, f), 1);
+		if (ph.p_offset + ph.p_filesz > expected)
+			expected = ph.p_offset + ph.p_filesz;
+		if (ph.p_type == PT_NOTE && ph.p_offset + ph.p_filesz > notes_end)
+			notes_end = ph.p_offset + ph.p_filesz;
+	}
+	fclose(f);
+	*expected_ret = expected;
+	*notes_end_ret = notes_end;
+}
+
+/* gcore writes its notes last: a core cut in half has lost its threads. The error says the core
+ * is truncated, with the sizes, instead of "no threads". */
+Test(dump, truncated_core_without_its_notes_is_said_truncated)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.24", "nested", NULL);
+	char dir[] = "/tmp/ai-core-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
+	cr_assert_eq(system(cmd), 0, "gcore failed");
+	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	unsigned long long expected, notes_end;
+	core_layout(core, &expected, &notes_end);
+	unsigned long long half = expected / 2;
+	cr_assert_gt(notes_end, half, "gcore's notes come after the memory");
+	cr_assert_eq(truncate(core, (off_t)half), 0);
+	char *want = xasprintf("async-inspect: core file %s is truncated: its program headers describe %llu bytes but the file has %llu (%llu%%); ",
+			       core, expected, half, half * 100 / expected);
+	const char *commands[] = { "dump", "threads" };
+	for (size_t i = 0; i < 2; i++) {
+		struct tool_result r;
+		tool_run(&r, 120, (const char *[]){ commands[i], "--core", core, "--exe", f.path, NULL });
+		cr_expect_eq(tool_exit_code(&r), 1, "%s: %s", commands[i], r.err);
+		cr_expect(strncmp(r.err, want, strlen(want)) == 0, "%s: %s\nwanted: %s", commands[i], r.err, want);
+		cr_expect(strstr(r.err, "its notes (threads, registers, mapped files) are past the end, so there is no thread to show\n"),
+			  "%s: %s", commands[i], r.err);
+		cr_expect(!strstr(r.err, "has no threads"), "%s", r.err);
+		cr_expect_str_empty(r.out);
+		tool_result_free(&r);
+	}
+	/* Cut inside its own program headers: nothing at all can be read. */
+	cr_assert_eq(truncate(core, 1000), 0);
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "dump", "--core", core, "--exe", f.path, NULL });
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	cr_expect(strstr(r.err, "is truncated: it has 1000 bytes, too few for its own program headers"), "%s", r.err);
+	tool_result_free(&r);
+	char *rm = xasprintf("rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+	free(rm);
+	free(want);
+	free(core);
+	free(cmd);
+	fixture_kill(&f);
+}
+
+/* The kernel writes a core's notes first: cut in half, it keeps the threads and part of the memory.
+ * The dump says it is truncated, and shows what it can still read: every thread, and the tasks
+ * whose memory survived. The core comes from the kernel (SIGABRT, core size limit lifted), so the
+ * test needs core_pattern to be a plain file name. */
+Test(dump, truncated_core_with_its_notes_shows_what_survives)
+{
+	char *pattern = ai_read_small_file("/proc/sys/kernel/core_pattern", NULL);
+	bool plain = pattern && pattern[0] != '|' && pattern[0] != '/' && !strchr(pattern, '%');
+	char name[64] = "";
+	if (plain)
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(pattern, "\n"), pattern);
+	free(pattern);
+	if (!plain)
+		cr_skip_test("core_pattern is not a plain file name: the kernel's cores go elsewhere");
+	char dir[] = "/tmp/ai-kcore-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char *exe = fixture_path("tokio-1.24", "nested");
+	char *absolute = realpath(exe, NULL);
+	cr_assert(absolute, "%s", exe);
+	char *cmd = xasprintf("cd %s && ulimit -c unlimited && exec %s", dir, absolute);
+	FILE *p = popen(cmd, "r");
+	cr_assert(p);
+	int pid = 0;
+	cr_assert_eq(fscanf(p, "ready %d", &pid), 1, "nested did not get ready");
+	cr_assert_eq(kill(pid, SIGABRT), 0);
+	int status = pclose(p);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d", status);
+	if (!WCOREDUMP(status))
+		cr_skip_test("the kernel wrote no core (a core size limit above ours?)");
+	char *core = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	if (stat(core, &st) != 0) {
+		free(core);
+		core = xasprintf("%s/%s.%d", dir, name, pid); /* core_uses_pid */
+	}
+	cr_assert_eq(stat(core, &st), 0, "the kernel says it dumped a core, not at %s", core);
+	unsigned long long expected, notes_end;
+	core_layout(core, &expected, &notes_end);
+	unsigned long long half = expected / 2;
+	cr_assert_lt(notes_end, half, "the kernel's notes come first");
+	cr_assert_eq(truncate(core, (off_t)half), 0);
+	char *want = xasprintf("warning: core file %s is truncated: its program headers describe %llu bytes but the file has %llu (%llu%%); ",
+			       core, expected, half, half * 100 / expected);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "threads", "--core", core, "--exe", absolute, NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strncmp(r.out, want, strlen(want)) == 0, "%s\nwanted: %s", r.out, want);
+	cr_expect(strstr(r.out, "memory past the end reads as unreadable, what follows is what could still be read"), "%s", r.out);
+	char *main_thread = xasprintf("Thread %d ", pid);
+	cr_expect(strstr(r.out, main_thread), "the threads are all there: %s", r.out);
+	cr_expect_gt(count_substr(r.out, "\nThread "), 3, "main, two workers, the ready gate: %s", r.out);
+	tool_result_free(&r);
+	tool_run(&r, 120, (const char *[]){ "dump", "--core", core, "--exe", absolute, "--format", "json", NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = json_loads(r.out, 0, NULL);
+	cr_assert(root, "%s", r.out);
+	json_t *warnings = json_object_get(root, "warnings");
+	cr_assert_gt(json_array_size(warnings), 0);
+	cr_expect(strncmp(json_string_value(json_array_get(warnings, 0)), want + strlen("warning: "),
+			  strlen(want) - strlen("warning: ")) == 0, "%s", json_string_value(json_array_get(warnings, 0)));
+	json_decref(root);
+	tool_result_free(&r);
+	char *rm = xasprintf("rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+	free(rm);
+	free(main_thread);
+	free(want);
+	free(core);
+	free(cmd);
+	free(absolute);
+	free(exe);
+}
+
+/* ballast 600: 600 MiB of heap with every page written, more than the 512 MiB dump copies to let
+ * a process run while it decodes. The warning comes on stderr before the long pause, the snapshot
+ * says how long the process stayed stopped, and the process is left running. */
+Test(dump, large_process_is_warned_of_and_left_running)
+{
+	struct fixture f;
+	fixture_start(&f, "plain", "ballast", (const char *[]){ "600", NULL });
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	char *before = xasprintf("async-inspect: warning: process %d has 600 MiB of writable memory in use, more than the 512 MiB we copy to let it run: it stays stopped while it is decoded, which can take seconds (--max-pause caps the pause)\n",
+				 (int)f.pid);
+	cr_expect_str_eq(r.err, before, "the one line on stderr, and no progress line off a terminal");
+	char *after = xasprintf("warning: process %d has 600 MiB of writable memory in use, more than the 512 MiB copied to let it run while decoding: it stayed stopped for ",
+				(int)f.pid);
+	cr_expect(strstr(r.out, after), "%s", r.out);
+	cr_expect(strstr(r.out, "MiB read); --max-pause caps the pause\n"), "%s", r.out);
+	tool_result_free(&r);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "left running");
+
+	/* On a terminal (script(1) gives it one), a progress line, wiped when the process runs again. */
+	if (system("script --version >/dev/null 2>&1") == 0) {
+		const char *bin = getenv("AI_BINARY");
+		char *cmd = xasprintf("script -qec '%s dump --pid %d --color never' /dev/null", bin && *bin ? bin : "build/async-inspect",
+				      (int)f.pid);
+		FILE *p = popen(cmd, "r");
+		cr_assert(p);
+		char buf[1 << 16];
+		size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+		buf[n] = '\0';
+		cr_expect_eq(pclose(p), 0, "%s", buf);
+		char *progress = xasprintf("\r\033[Kprocess %d stopped for ", (int)f.pid);
+		char *at = strstr(buf, progress);
+		cr_expect(at, "a progress line: %s", buf);
+		cr_expect(at && strstr(at, " MiB read\r\033[K"), "wiped once the process runs: %s", buf);
+		free(progress);
+		free(cmd);
+	}
+	free(after);
+	free(before);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* dump --max-pause on the same: it copies what fits in the cap, lets the process run, and says how
+ * much was not copied; no long pause, so no warning of one. */
+Test(dump, max_pause_resumes_and_says_what_was_not_copied)
+{
+	struct fixture f;
+	fixture_start(&f, "plain", "ballast", (const char *[]){ "600", NULL });
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--max-pause", "5ms", NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect_str_empty(r.err);
+	cr_expect(!strstr(r.out, "stayed stopped"), "%s", r.out);
+	const char *w = strstr(r.out, "warning: --max-pause 5.0 ms: the process resumed after ");
+	cr_assert(w, "%s", r.out);
+	double copied = 0, total = 0;
+	cr_assert_eq(sscanf(w, "warning: --max-pause 5.0 ms: the process resumed after %lf of its %lf MiB", &copied, &total), 2, "%s", w);
+	cr_expect_lt(copied, total, "%s", w);
+	cr_expect_geq(total, 600.0, "%s", w);
+	cr_expect(strstr(r.out, "sampled 0 of 0 tasks within the 5.0 ms pause cap"), "%s", r.out);
+	tool_result_free(&r);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "left running");
+
+	tool_run(&r, 60, (const char *[]){ "dump", "--core", "x", "--exe", "y", "--max-pause", "5ms", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2);
+	cr_expect(strstr(r.err, "--max-pause is for a live process (--pid), not a core file"), "%s", r.err);
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* Address space reserved but never touched is not memory in use: glibc's heap padded by 700 MiB
+ * (MALLOC_TOP_PAD_) is mapped writable, but its untouched pages hold zeros and are not copied
+ * (pagemap says so). The dump copies the rest as usual: no long pause, every task. */
+Test(dump, untouched_reservation_is_not_copied)
+{
+	setenv("MALLOC_TOP_PAD_", "734003200", 1); /* inherited by the fixture only: tests run apart */
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "nested", NULL);
+	unsetenv("MALLOC_TOP_PAD_");
+	char *maps_path = xasprintf("/proc/%d/maps", (int)f.pid);
+	FILE *maps = fopen(maps_path, "r");
+	cr_assert(maps);
+	unsigned long long writable = 0, lo, hi;
+	char perms[8], line[512];
+	while (fgets(line, sizeof(line), maps))
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && perms[0] == 'r' && perms[1] == 'w')
+			writable += hi - lo;
+	fclose(maps);
+	cr_assert_gt(writable, 700ULL << 20, "the padding is mapped writable: %llu bytes", writable);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect_str_empty(r.err);
+	cr_expect(!strstr(r.out, "stayed stopped"), "%s", r.out);
+	cr_expect(strstr(r.out, "7 tasks (7 idle), 1 block_on future, 1 tokio runtime (tokio 1.54.1); process "), "%s", r.out);
+	tool_result_free(&r);
+	free(pid);
+	free(maps_path);
+	fixture_kill(&f);
 }
