@@ -1,7 +1,9 @@
-/* The tokio adapter's ops table: runtimes and tasks (tasks.c, layout.c), block_on frames. */
+/* The tokio adapter's ops table: runtimes and tasks (tasks.c, layout.c), block_on frames, waits
+ * (wait_*.c, unpolled.c). */
 #include <string.h>
 
 #include "tokio.h"
+#include "tokio_wait.h"
 
 static bool tokio_block_on_frame(const char *function)
 {
@@ -29,4 +31,7 @@ const struct ai_runtime_ops ai_runtime_tokio = {
 	.collect = ai_tokio_collect,
 	.is_block_on_frame = tokio_block_on_frame,
 	.block_on_flavor = tokio_block_on_flavor,
+	.leaf_wait = tk_leaf_wait,
+	.held = tk_find_guards,
+	.finish = tk_wait_finish,
 };
