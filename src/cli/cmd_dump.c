@@ -14,7 +14,8 @@ static void print_usage(FILE *out)
 	fprintf(out,
 		"Usage: async-inspect dump (--pid N | --core FILE --exe BIN) [OPTIONS]\n"
 		"\n"
-		"Print every tokio task and every future driven by block_on as an await tree:\n"
+		"Print every task of every runtime it knows and every future driven by block_on\n"
+		"as an await tree:\n"
 		"for each await frame the async fn, its state, the file:line of the .await it is\n"
 		"parked on and its saved locals, down to the leaf future it waits on. A live\n"
 		"process is stopped only while its memory is copied, then left running; one\n"
