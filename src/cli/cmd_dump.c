@@ -29,6 +29,8 @@ static void print_usage(FILE *out)
 		"      --depth N        await frames shown below each root (default 64)\n"
 		"      --graph dot      write the wait-for graph (tasks, locks, channels; deadlock\n"
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
+		"      --debug-dir DIR  also look for separate debug files in DIR (by build-id\n"
+		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"  -h, --help           show this help\n");
 }
