@@ -220,11 +220,15 @@ static struct ai_elf_file *find_by_debuginfod(const struct ai_elf_file *elf,
 		return NULL;
 	char hex[2 * sizeof(elf->build_id) + 1], what[PATH_MAX];
 	ai_elf_file_build_id_hex(elf, hex, sizeof(hex));
+	struct debuginfod_api api;
+	if (!load_debuginfod(&api)) {
+		snprintf(what, sizeof(what),
+			 "debuginfod (DEBUGINFOD_URLS is set, but libdebuginfod.so.1 is not installed)");
+		record(search, what);
+		return NULL;
+	}
 	snprintf(what, sizeof(what), "debuginfod (%s) for build-id %s", urls, hex);
 	record(search, what);
-	struct debuginfod_api api;
-	if (!load_debuginfod(&api))
-		return NULL;
 	debuginfod_client *client = api.begin();
 	if (!client)
 		return NULL;

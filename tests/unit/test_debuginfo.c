@@ -405,7 +405,7 @@ static void expect_libdwarf_agrees(struct ai_dwarf *dw, const char *layout)
 
 Test(dwarf_layouts, compressed_sections_read_like_the_plain_build)
 {
-	char *plain_path = fixture("layouts", "nested");
+	char *plain_path = fixture("tokio-1.54", "nested");
 	if (!plain_path)
 		cr_skip_test("AI_FIXTURES not set or layouts not built");
 	struct ai_elf_file *elf;
@@ -440,7 +440,7 @@ Test(dwarf_layouts, debuglink_names_the_debug_file_and_its_crc)
 {
 	char *path = fixture("layouts/variants", "debuglink");
 	char *debug = fixture("layouts/variants", "debuglink.debug");
-	char *plain = fixture("layouts", "nested");
+	char *plain = fixture("tokio-1.54", "nested");
 	if (!path || !debug || !plain)
 		cr_skip_test("AI_FIXTURES not set or layouts not built");
 	struct ai_elf_file *elf;
@@ -470,7 +470,7 @@ Test(dwarf_layouts, debuglink_names_the_debug_file_and_its_crc)
 
 Test(dwarf_layouts, split_dwarf_skeletons_are_recognised)
 {
-	char *plain = fixture("layouts", "nested");
+	char *plain = fixture("tokio-1.54", "nested");
 	char *unpacked = fixture("layouts/variants", "unpacked");
 	char *packed = fixture("layouts/variants", "packed");
 	if (!plain || !unpacked || !packed)
