@@ -50,9 +50,8 @@ struct ai_debuginfo;
 
 /* Adds DIR to the directories searched for separate debug files (--debug-dir, repeatable; searched
  * in order, before /usr/lib/debug). Process-wide, like gdb's debug-file-directory: call it before
- * opening targets. ai_debuginfo_clear_debug_dirs() forgets them all. */
+ * opening targets (the strings are copied and kept until exit). */
 void ai_debuginfo_add_debug_dir(const char *dir);
-void ai_debuginfo_clear_debug_dirs(void);
 
 /* Opens the debug info of a target, whose executable (target->exe_path) must have DWARF, in it or
  * in a separate debug file: AI_ERROR_NOT_FOUND / AI_ERROR_NOT_ELF for a missing or non-ELF file,

@@ -40,15 +40,6 @@ void ai_debuginfo_add_debug_dir(const char *dir)
 	debug_dirs[debug_dir_count++] = xstrdup(dir);
 }
 
-void ai_debuginfo_clear_debug_dirs(void)
-{
-	for (size_t i = 0; i < debug_dir_count; i++)
-		free(debug_dirs[i]);
-	free(debug_dirs);
-	debug_dirs = NULL;
-	debug_dir_count = debug_dir_capacity = 0;
-}
-
 void ai_debug_search_deinit(struct ai_debug_search *search)
 {
 	for (size_t i = 0; i < search->count; i++)
