@@ -32,6 +32,8 @@ static void print_usage(FILE *out)
 		"      --depth N        await frames shown below each root (default 64)\n"
 		"      --graph dot      write the wait-for graph (tasks, locks, channels; deadlock\n"
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
+		"      --debug-dir DIR  also look for separate debug files in DIR (by build-id\n"
+		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"      --max-pause TIME cap how long the process stays stopped (e.g. 5ms): its\n"
 		"                       stacks, then as much of its other memory as fits, are\n"

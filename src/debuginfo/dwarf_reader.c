@@ -9,11 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
 
 #define MAX_SECTIONS 40
+
+#ifndef ELFCOMPRESS_ZSTD
+#define ELFCOMPRESS_ZSTD 2 /* gABI; glibc's elf.h has it only from 2.37 */
+#endif
 #define MAX_INDIRECT 4
 
 struct section {
@@ -23,6 +28,7 @@ struct section {
 	bool loaded;
 	const uint8_t *data;
 	size_t size;
+	uint8_t *owned; /* data inflated by us (zstd), or NULL when libelf holds it */
 };
 
 struct ai_dwarf_reader {
@@ -171,6 +177,72 @@ static struct section *find_section(struct ai_dwarf_reader *r, const char *name)
 	return NULL;
 }
 
+/* Bounds on a compressed section's inflated size: corrupt headers must not make us allocate
+ * gigabytes. The largest .debug_info seen here is tens of MB. */
+#define MAX_INFLATED_SIZE ((uint64_t)4 << 30)
+
+/* A SHF_COMPRESSED section with zstd contents: libelf before elfutils 0.189 (Debian 12 has 0.188)
+ * cannot inflate ELFCOMPRESS_ZSTD, which is what `ld --compress-debug-sections=zstd` writes. */
+static bool inflate_zstd(struct section *s)
+{
+	Elf_Data *raw = elf_rawdata(s->scn, NULL);
+	if (!raw || !raw->d_buf || raw->d_size < sizeof(Elf64_Chdr))
+		return false;
+	Elf64_Chdr chdr;
+	memcpy(&chdr, raw->d_buf, sizeof(chdr));
+	if (chdr.ch_type != ELFCOMPRESS_ZSTD || chdr.ch_size == 0 ||
+	    chdr.ch_size > MAX_INFLATED_SIZE)
+		return false;
+	uint8_t *out = malloc(chdr.ch_size);
+	if (!out)
+		return false;
+	size_t n = ZSTD_decompress(out, chdr.ch_size, (const uint8_t *)raw->d_buf + sizeof(chdr),
+				   raw->d_size - sizeof(chdr));
+	if (ZSTD_isError(n) || n != chdr.ch_size) {
+		free(out);
+		return false;
+	}
+	s->owned = out;
+	s->data = out;
+	s->size = n;
+	return true;
+}
+
+static uint32_t compression_type(struct section *s)
+{
+	Elf_Data *raw = elf_rawdata(s->scn, NULL);
+	Elf64_Chdr chdr;
+	if (!raw || !raw->d_buf || raw->d_size < sizeof(chdr))
+		return 0;
+	memcpy(&chdr, raw->d_buf, sizeof(chdr));
+	return chdr.ch_type;
+}
+
+static void load_section_data(struct section *s)
+{
+	GElf_Shdr shdr;
+	if (!gelf_getshdr(s->scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+		return;
+	/* Compressed debug sections (Debian's -dbg files, `--compress-debug-sections`): zlib ones
+	 * libelf inflates in place, zstd ones we do (see inflate_zstd). */
+	if (s->compressed_gnu) {
+		if (elf_compress_gnu(s->scn, 0, 0) < 0)
+			return;
+	} else if (shdr.sh_flags & SHF_COMPRESSED) {
+		if (compression_type(s) == ELFCOMPRESS_ZSTD) {
+			inflate_zstd(s);
+			return;
+		}
+		if (elf_compress(s->scn, 0, 0) < 0)
+			return;
+	}
+	Elf_Data *d = elf_getdata(s->scn, NULL);
+	if (d && d->d_buf) {
+		s->data = d->d_buf;
+		s->size = d->d_size;
+	}
+}
+
 static bool load_section(struct ai_dwarf_reader *r, const char *name, const uint8_t **data,
 			 size_t *size)
 {
@@ -179,22 +251,7 @@ static bool load_section(struct ai_dwarf_reader *r, const char *name, const uint
 		return false;
 	if (!s->loaded) {
 		s->loaded = true;
-		GElf_Shdr shdr;
-		if (!gelf_getshdr(s->scn, &shdr) || shdr.sh_type == SHT_NOBITS)
-			return false;
-		/* Compressed debug sections (e.g. Debian's -dbg files): libelf inflates them in place. */
-		if (s->compressed_gnu) {
-			if (elf_compress_gnu(s->scn, 0, 0) < 0)
-				return false;
-		} else if (shdr.sh_flags & SHF_COMPRESSED) {
-			if (elf_compress(s->scn, 0, 0) < 0)
-				return false;
-		}
-		Elf_Data *d = elf_getdata(s->scn, NULL);
-		if (d && d->d_buf) {
-			s->data = d->d_buf;
-			s->size = d->d_size;
-		}
+		load_section_data(s);
 	}
 	if (!s->data || !s->size)
 		return false;
@@ -207,6 +264,20 @@ bool ai_dwarf_reader_section(struct ai_dwarf_reader *r, const char *name, const 
 			     size_t *size_ret)
 {
 	return load_section(r, name, data_ret, size_ret);
+}
+
+size_t ai_dwarf_reader_section_count(const struct ai_dwarf_reader *r)
+{
+	return r->section_count;
+}
+
+bool ai_dwarf_reader_section_at(struct ai_dwarf_reader *r, size_t index, const char **name_ret,
+				const uint8_t **data_ret, size_t *size_ret)
+{
+	if (index >= r->section_count)
+		return false;
+	*name_ret = r->sections[index].name;
+	return load_section(r, r->sections[index].name, data_ret, size_ret);
 }
 
 static void scan_sections(struct ai_dwarf_reader *r)
@@ -1153,6 +1224,8 @@ void ai_dwarf_reader_destroy(struct ai_dwarf_reader *r)
 {
 	if (!r)
 		return;
+	for (size_t i = 0; i < r->section_count; i++)
+		free(r->sections[i].owned);
 	for (size_t i = 0; i < r->table_count; i++)
 		destroy_table(r->tables[i]);
 	free(r->tables);
