@@ -201,8 +201,8 @@ void ai_debuginfo_refresh(struct ai_debuginfo *di)
 	}
 	if (di->map_count > 1)
 		qsort(di->maps, di->map_count, sizeof(*di->maps), compare_maps);
-	if (di->module_count != modules_before)
-		ai_unwind_flush(di);
+	if (di->module_count != modules_before && di->cache_ops)
+		di->cache_ops->flush(di->cache);
 }
 
 /* "<exe> has no debug info (no .debug_info in it, and no separate debug file: searched A, B, ...);
@@ -302,7 +302,8 @@ void ai_debuginfo_destroy(struct ai_debuginfo *di)
 {
 	if (!di)
 		return;
-	ai_unwind_destroy_address_space(di);
+	if (di->cache_ops)
+		di->cache_ops->destroy(di->cache);
 	for (size_t i = 0; i < di->module_count; i++)
 		module_free(di->modules[i]);
 	free(di->modules);
