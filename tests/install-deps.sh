@@ -7,7 +7,7 @@ packages=(
 	build-essential pkg-config
 	libdwarf-dev libelf-dev libunwind-dev libncurses-dev libjansson-dev zlib1g-dev
 	libcriterion-dev
-	gdb elfutils tmux
+	gdb elfutils tmux time
 )
 
 missing=()

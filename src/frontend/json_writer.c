@@ -178,6 +178,23 @@ static size_t utf8_length(const unsigned char *s, size_t n)
 	return len;
 }
 
+static inline uint64_t load8(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* Whether any of the eight bytes in v is a control character, '"', '\\' or not ASCII (the
+ * classic "has a zero byte" bit tricks: exact, not an estimate). */
+static inline bool needs_care(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
+	uint64_t control = (v - ones * 0x20) & ~v;
+	return ((control | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs) || (v & highs);
+}
+
 static void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
 {
 	static const char hexdigits[] = "0123456789ABCDEF";
@@ -186,6 +203,11 @@ static void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
 	size_t run = 0; /* s[run..i) is plain text not yet written */
 	size_t i = 0;
 	while (i < n) {
+		/* Plain ASCII goes through eight bytes at a time: most of a dump is names and paths. */
+		while (n - i >= 8 && !needs_care(load8(s + i)))
+			i += 8;
+		if (i == n)
+			break;
 		unsigned char c = s[i];
 		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
 			i++;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ai/json_writer.h"
+#include "ai/util.h"
 
 struct capture {
 	FILE *mem;
@@ -206,6 +207,33 @@ Test(json_writer, every_byte_reads_back_in_jansson)
 	cr_expect_eq(count, 1);
 	json_decref(parsed);
 	free(text);
+}
+
+/* Plain text is scanned eight bytes at a time: a byte that needs escaping is found at any
+ * position of a long string, at either end and across word boundaries. */
+Test(json_writer, escapes_at_every_position_of_a_long_string)
+{
+	static const char specials[] = { '"', '\\', '\n', '\x01', '\x1f', '\x80', '\xff' };
+	static const char *const escaped[] = { "\\\"", "\\\\", "\\n", "\\u0001", "\\u001F", "\\uFFFD", "\\uFFFD" };
+	enum { LEN = 41 };
+	for (size_t k = 0; k < AI_ARRAY_SIZE(specials); k++) {
+		for (size_t pos = 0; pos < LEN; pos++) {
+			char in[LEN];
+			memset(in, ' ' + 1, LEN); /* '!', next to '"' */
+			in[pos] = specials[k];
+			char *got = string_json(in, LEN);
+			char *want = malloc(LEN + 16);
+			size_t e = strlen(escaped[k]);
+			want[0] = '"';
+			memset(want + 1, '!', pos);
+			memcpy(want + 1 + pos, escaped[k], e);
+			memset(want + 1 + pos + e, '!', LEN - pos - 1);
+			strcpy(want + LEN + e, "\"");
+			cr_expect_str_eq(got, want, "byte 0x%02x at %zu", (unsigned char)specials[k], pos);
+			free(got);
+			free(want);
+		}
+	}
 }
 
 /* Deep nesting (await trees go to --depth 10000) and strings longer than the writer's buffer. */
