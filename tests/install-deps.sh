@@ -7,7 +7,7 @@ packages=(
 	build-essential pkg-config
 	libdwarf-dev libelf-dev libunwind-dev libncurses-dev libjansson-dev zlib1g-dev libzstd-dev
 	libcriterion-dev
-	gdb elfutils tmux
+	gdb elfutils tmux time
 	# debuginfod (loaded with dlopen when DEBUGINFOD_URLS is set), and its test's HTTP server
 	libdebuginfod1 python3
 )

@@ -16,17 +16,22 @@ struct ai_text_options {
 /* The `threads` view: every thread with its native stack, then a summary line. */
 void ai_print_threads_text(FILE *out, const struct ai_snapshot *snapshot,
 			   const struct ai_text_options *options);
-/* The same as one JSON document (docs/json-format.md). Returns 0, or -1 if writing failed. */
+/* The same as one JSON document (docs/json-format.md), indented. Returns 0, or -1 if writing
+ * failed. */
 int ai_print_threads_json(FILE *out, const struct ai_snapshot *snapshot);
-/* The "threads" array of the JSON formats, for other documents that embed it (a json_t *). */
-struct json_t;
-struct json_t *ai_threads_json(const struct ai_snapshot *snapshot);
 
 /* The `dump` view: warnings, every task as an await tree, then a summary line. */
 void ai_print_dump_text(FILE *out, const struct ai_snapshot *snapshot, const struct ai_text_options *options);
-/* The same as the versioned JSON document "async-inspect-snapshot" (docs/json-format.md). */
-int ai_print_dump_json(FILE *out, const struct ai_snapshot *snapshot);
-/* That document as a json_t * (a new reference), e.g. to write it as one JSON line. */
+/* The same as the versioned JSON document "async-inspect-snapshot" (docs/json-format.md),
+ * streamed as it is written (no document tree in memory): compact on one line, or indented for
+ * people with `pretty`; then a newline. Returns 0, or -1 if writing failed. */
+int ai_print_dump_json(FILE *out, const struct ai_snapshot *snapshot, bool pretty);
+/* That document as the next value of a JSON writer (e.g. inside a larger document). */
+struct ai_json_writer;
+void ai_write_dump_json(struct ai_json_writer *writer, const struct ai_snapshot *snapshot);
+/* That document as a json_t * (a new reference), for code that edits it before writing it (test's
+ * --trace) and for tests: written, then parsed by jansson, so it is exactly what is printed. */
+struct json_t;
 struct json_t *ai_dump_json(const struct ai_snapshot *snapshot);
 
 /* Appends the dump document to `out` as one line (a recording, --record) and flushes it. Returns 0,

@@ -27,6 +27,7 @@ static void print_usage(FILE *out)
 		"      --core FILE      a core file (e.g. from gdb's gcore)...\n"
 		"      --exe BIN        ...and the executable that produced it\n"
 		"  -f, --format FMT     text (default) or json (docs/json-format.md)\n"
+		"      --pretty         json: indented for people (default: compact, one line)\n"
 		"      --locals         print saved locals and arguments (the default)\n"
 		"      --no-locals      leave them out\n"
 		"      --depth N        await frames shown below each root (default 64)\n"
@@ -51,6 +52,7 @@ int ai_cmd_dump(int argc, char **argv)
 		{ "depth", required_argument, NULL, 'd' },
 		{ "graph", required_argument, NULL, 'G' },
 		{ "max-pause", required_argument, NULL, 'M' },
+		{ "pretty", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -58,7 +60,7 @@ int ai_cmd_dump(int argc, char **argv)
 	struct ai_async_options async_options;
 	ai_async_options_default(&async_options);
 	struct ai_error *err;
-	bool graph = false;
+	bool graph = false, pretty = false;
 	struct ai_once_options once = { .progress = true };
 	int opt;
 	optind = 1;
@@ -98,6 +100,9 @@ int ai_cmd_dump(int argc, char **argv)
 			once.max_pause_us = ms * 1000;
 			break;
 		}
+		case 'P':
+			pretty = true;
+			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
@@ -119,7 +124,7 @@ int ai_cmd_dump(int argc, char **argv)
 	if (graph) {
 		ai_print_graph_dot(stdout, snapshot);
 	} else if (read_options.format == AI_FORMAT_JSON) {
-		ai_print_dump_json(stdout, snapshot);
+		ai_print_dump_json(stdout, snapshot, pretty);
 	} else {
 		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals };
 		ai_print_dump_text(stdout, snapshot, &text);

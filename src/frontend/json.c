@@ -1,321 +1,438 @@
-/* JSON output through jansson. The format is documented in docs/json-format.md. */
+/* JSON output, streamed through our own writer (json_writer.c): a dump of 20,000 tasks is tens of
+ * MB, and a document tree of it cost more time and memory than the decoding (issue 12). The
+ * format is documented in docs/json-format.md; json_read.c reads it back (with jansson).
+ *
+ * One function per JSON object of the format, each writing its members in the documented order:
+ * a new field goes into the function of its object, and a reader that does not know it ignores
+ * it. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ai/frontend.h"
+#include "ai/json_writer.h"
 #include "ai/util.h"
 
-static json_t *string_or_null(const char *s)
+/* A line number, or null when unknown (0). */
+static void field_line(struct ai_json_writer *w, const char *key, int line)
 {
-	return s ? json_string(s) : json_null();
+	ai_json_key(w, key);
+	if (line > 0)
+		ai_json_int(w, line);
+	else
+		ai_json_null(w);
 }
 
-static json_t *hex(uint64_t value)
+static void write_frame(struct ai_json_writer *w, const struct ai_snapshot_frame *f)
 {
-	char buf[32];
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)value);
-	return json_string(buf);
+	ai_json_begin_object(w);
+	ai_json_field_hex(w, "pc", f->pc);
+	ai_json_field_string(w, "function", f->function);
+	ai_json_field_string(w, "file", f->file);
+	field_line(w, "line", f->line);
+	ai_json_field_string(w, "module", f->module);
+	ai_json_field_bool(w, "inlined", f->inlined);
+	ai_json_end_object(w);
 }
 
-static json_t *thread_json(const struct ai_snapshot_thread *t)
+static void write_thread(struct ai_json_writer *w, const struct ai_snapshot_thread *t)
 {
-	json_t *frames = json_array();
-	for (size_t j = 0; j < t->frame_count; j++) {
-		const struct ai_snapshot_frame *f = &t->frames[j];
-		json_t *frame = json_pack("{s:o, s:o, s:o, s:o, s:o, s:b}",
-			"pc", hex(f->pc),
-			"function", string_or_null(f->function),
-			"file", string_or_null(f->file),
-			"line", f->line > 0 ? json_integer(f->line) : json_null(),
-			"module", string_or_null(f->module),
-			"inlined", f->inlined);
-		json_array_append_new(frames, frame);
-	}
-	char state[2] = { t->state, '\0' };
-	return json_pack("{s:i, s:o, s:s, s:s, s:o, s:o}",
-		"tid", (int)t->tid,
-		"name", string_or_null(t->name),
-		"state", ai_thread_state_name(t->state),
-		"state_code", state,
-		"frames", frames,
-		"stack_error", string_or_null(t->stack_error));
+	ai_json_begin_object(w);
+	ai_json_field_int(w, "tid", t->tid);
+	ai_json_field_string(w, "name", t->name);
+	ai_json_field_string(w, "state", ai_thread_state_name(t->state));
+	ai_json_key(w, "state_code");
+	ai_json_string_len(w, &t->state, 1);
+	ai_json_key(w, "frames");
+	ai_json_begin_array(w);
+	for (size_t j = 0; j < t->frame_count; j++)
+		write_frame(w, &t->frames[j]);
+	ai_json_end_array(w);
+	ai_json_field_string(w, "stack_error", t->stack_error);
+	ai_json_end_object(w);
 }
 
-json_t *ai_threads_json(const struct ai_snapshot *s)
+static void write_threads(struct ai_json_writer *w, const struct ai_snapshot *s)
 {
-	json_t *threads = json_array();
+	ai_json_begin_array(w);
 	for (size_t i = 0; i < s->thread_count; i++)
-		json_array_append_new(threads, thread_json(&s->threads[i]));
-	return threads;
+		write_thread(w, &s->threads[i]);
+	ai_json_end_array(w);
 }
 
-int ai_print_threads_json(FILE *out, const struct ai_snapshot *s)
+/* Ends the document: a newline, then out's own error state too (the writer only sees fwrite). */
+static int finish(struct ai_json_writer *w, FILE *out)
 {
-	json_t *root = json_pack("{s:s, s:i, s:i, s:o, s:o, s:I, s:I, s:o}",
-		"format", "async-inspect-threads",
-		"version", 2,
-		"pid", (int)s->pid,
-		"exe", string_or_null(s->exe),
-		"core", string_or_null(s->core),
-		"captured_at_ms", (json_int_t)s->captured_at_ms,
-		"pause_us", (json_int_t)s->pause_us,
-		"threads", ai_threads_json(s));
-	int r = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', out);
-	json_decref(root);
-	return r;
-}
-
-static json_t *wait_json(const struct ai_wait *w)
-{
-	json_t *obj = json_pack("{s:s, s:o}", "kind", w->kind, "description", string_or_null(w->description));
-	if (w->resource_type)
-		json_object_set_new(obj, "type", json_string(w->resource_type));
-	if (w->address)
-		json_object_set_new(obj, "address", hex(w->address));
-	if (w->semaphore)
-		json_object_set_new(obj, "semaphore", hex(w->semaphore));
-	if (w->has_deadline)
-		json_object_set_new(obj, "deadline_ns", json_integer(w->deadline_ns));
-	if (w->has_remaining)
-		json_object_set_new(obj, "remaining_ms", json_integer(w->remaining_ns / 1000000));
-	if (w->has_permits)
-		json_object_set_new(obj, "permits_available", json_integer((json_int_t)w->permits_available));
-	if (w->semaphore) {
-		json_object_set_new(obj, "permits_wanted", json_integer((json_int_t)w->permits_wanted));
-		json_object_set_new(obj, "queued", json_boolean(w->queued));
-	}
-	if (w->access)
-		json_object_set_new(obj, "access", json_string(w->access));
-	if (w->has_sender_alive)
-		json_object_set_new(obj, "sender_alive", json_boolean(w->sender_alive));
-	if (w->has_senders) {
-		json_object_set_new(obj, "senders_alive", json_integer((json_int_t)w->senders_alive));
-		if (strcmp(w->kind, "mpsc_recv") == 0)
-			json_object_set_new(obj, "senders_own", json_integer((json_int_t)w->senders_own));
-	}
-	if (w->has_messages)
-		json_object_set_new(obj, "messages_queued", json_integer((json_int_t)w->messages_queued));
-	if (w->has_capacity)
-		json_object_set_new(obj, "capacity", json_integer((json_int_t)w->capacity));
-	if (w->has_receiver_alive)
-		json_object_set_new(obj, "receiver_alive", json_boolean(w->receiver_alive));
-	if (w->warning)
-		json_object_set_new(obj, "warning", json_string(w->warning));
-	if (strcmp(w->kind, "join") == 0) {
-		json_object_set_new(obj, "task", w->has_target_id ? json_integer((json_int_t)w->target_task_id)
-								  : json_null());
-		json_object_set_new(obj, "task_status", string_or_null(w->target_status));
-	}
-	if (w->has_unseen)
-		json_object_set_new(obj, "unseen", json_integer((json_int_t)w->unseen));
-	if (w->has_version) {
-		json_object_set_new(obj, "version", json_integer((json_int_t)w->version));
-		json_object_set_new(obj, "seen_version", json_integer((json_int_t)w->seen_version));
-	}
-	if (w->has_closed)
-		json_object_set_new(obj, "closed", json_boolean(w->closed));
-	if (strcmp(w->kind, "io") == 0) {
-		json_object_set_new(obj, "fd", w->has_fd ? json_integer(w->fd) : json_null());
-		json_object_set_new(obj, "direction", string_or_null(w->direction));
-		if (w->fd_target)
-			json_object_set_new(obj, "fd_target", json_string(w->fd_target));
-		if (w->socket_kind)
-			json_object_set_new(obj, "socket", json_pack("{s:s, s:o, s:o, s:o}",
-				"kind", w->socket_kind,
-				"local", string_or_null(w->local_address),
-				"peer", string_or_null(w->peer_address),
-				"state", string_or_null(w->socket_state)));
-	}
-	return obj;
-}
-
-static json_t *held_json(const struct ai_held *h)
-{
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		"kind", h->kind,
-		"type", string_or_null(h->resource_type),
-		"address", hex(h->address),
-		"semaphore", hex(h->semaphore),
-		"guard", string_or_null(h->guard_type),
-		"local", string_or_null(h->local),
-		"function", string_or_null(h->function),
-		"file", string_or_null(h->file),
-		"line", h->line > 0 ? json_integer(h->line) : json_null());
-}
-
-static json_t *unpolled_json(const struct ai_unpolled *u)
-{
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:b, s:I}",
-		"local", string_or_null(u->local),
-		"future", string_or_null(u->future_type),
-		"function", string_or_null(u->function),
-		"file", string_or_null(u->file),
-		"line", u->line > 0 ? json_integer(u->line) : json_null(),
-		"acquire", hex(u->acquire),
-		"kind", u->kind ? u->kind : "semaphore",
-		"type", string_or_null(u->resource_type),
-		"address", hex(u->address),
-		"semaphore", hex(u->semaphore),
-		"granted", u->granted,
-		"permits_wanted", (json_int_t)u->permits_wanted);
-}
-
-static json_t *node_json(const struct ai_await_node *node)
-{
-	json_t *locals = json_array();
-	for (size_t i = 0; i < node->local_count; i++) {
-		const struct ai_snapshot_local *l = &node->locals[i];
-		json_array_append_new(locals, json_pack("{s:o, s:o, s:o}", "name", string_or_null(l->name),
-							"type", string_or_null(l->type), "value",
-							string_or_null(l->value)));
-	}
-	json_t *children = json_array();
-	for (size_t i = 0; i < node->child_count; i++)
-		json_array_append_new(children, node_json(&node->children[i]));
-	json_t *obj = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		"function", string_or_null(node->function),
-		"type", string_or_null(node->type),
-		"state", string_or_null(node->state),
-		"file", string_or_null(node->file),
-		"line", node->line > 0 ? json_integer(node->line) : json_null(),
-		"address", hex(node->address),
-		"locals", locals,
-		"children", children);
-	if (node->macro)
-		json_object_set_new(obj, "macro", json_string(node->macro));
-	if (node->await_count) {
-		json_t *lines = json_array();
-		for (size_t i = 0; i < node->await_count; i++)
-			json_array_append_new(lines, node->await_lines[i] > 0 ?
-					      json_integer(node->await_lines[i]) : json_null());
-		json_object_set_new(obj, "awaits", json_pack("{s:I, s:o, s:o}",
-			"count", (json_int_t)node->await_count,
-			"current", node->await_index ? json_integer((json_int_t)node->await_index) : json_null(),
-			"lines", lines));
-	}
-	if (node->leaf)
-		json_object_set_new(obj, "leaf", json_true());
-	if (node->wait)
-		json_object_set_new(obj, "wait", wait_json(node->wait));
-	if (node->error)
-		json_object_set_new(obj, "error", json_string(node->error));
-	return obj;
-}
-
-static json_t *task_json(const struct ai_snapshot_task *task)
-{
-	json_t *held = json_array();
-	for (size_t i = 0; i < task->held_count; i++)
-		json_array_append_new(held, held_json(&task->held[i]));
-	json_t *obj = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		"id", task->has_id ? json_integer((json_int_t)task->id) : json_null(),
-		"runtime", string_or_null(task->runtime),
-		"kind", task->kind ? task->kind : "task",
-		"status", string_or_null(task->status),
-		"flavor", string_or_null(task->flavor),
-		"thread", task->thread ? json_integer(task->thread) : json_null(),
-		"future", string_or_null(task->future),
-		"address", hex(task->address),
-		"runtime_address", task->runtime_address ? hex(task->runtime_address) : json_null(),
-		"tree", node_json(&task->tree));
-	json_object_set_new(obj, "wait", task->wait ? wait_json(task->wait) : json_null());
-	json_object_set_new(obj, "held", held);
-	json_t *unpolled = json_array();
-	for (size_t i = 0; i < task->unpolled_count; i++)
-		json_array_append_new(unpolled, unpolled_json(&task->unpolled[i]));
-	json_object_set_new(obj, "unpolled", unpolled);
-	if (task->read_live)
-		json_object_set_new(obj, "sampled", json_false());
-	return obj;
-}
-
-static json_t *task_ref(const struct ai_snapshot_task *t)
-{
-	return t->has_id ? json_integer((json_int_t)t->id) : json_string(t->kind);
-}
-
-static json_t *deadlocks_json(const struct ai_snapshot *s)
-{
-	json_t *out = json_array();
-	for (size_t i = 0; i < s->deadlock_count; i++) {
-		const struct ai_deadlock *d = &s->deadlocks[i];
-		json_t *tasks = json_array(), *edges = json_array();
-		for (size_t k = 0; k < d->count; k++) {
-			const struct ai_deadlock_edge *e = &d->edges[k];
-			json_array_append_new(tasks, task_ref(&s->tasks[d->tasks[k]]));
-			json_t *resource = json_pack("{s:s, s:o, s:o}",
-				"kind", e->wait->kind,
-				"type", string_or_null(e->wait->resource_type),
-				"address", hex(e->wait->address));
-			json_t *edge = json_pack("{s:o, s:o, s:o}",
-				"from", task_ref(&s->tasks[e->from]),
-				"to", task_ref(&s->tasks[e->to]),
-				"resource", resource);
-			if (e->held)
-				json_object_set_new(edge, "held_by", held_json(e->held));
-			if (e->unpolled)
-				json_object_set_new(edge, "granted_to", unpolled_json(e->unpolled));
-			json_array_append_new(edges, edge);
-		}
-		json_array_append_new(out, json_pack("{s:s, s:o, s:o}", "kind", d->futurelock ? "futurelock" : "deadlock",
-						     "tasks", tasks, "edges", edges));
-	}
-	return out;
-}
-
-json_t *ai_dump_json(const struct ai_snapshot *s)
-{
-	json_t *tasks = json_array();
-	for (size_t i = 0; i < s->task_count; i++)
-		json_array_append_new(tasks, task_json(&s->tasks[i]));
-	json_t *warnings = json_array();
-	for (size_t i = 0; i < s->warning_count; i++)
-		json_array_append_new(warnings, json_string(s->warnings[i]));
-	json_t *runtimes = json_array();
-	for (size_t i = 0; i < s->runtime_count; i++) {
-		const struct ai_snapshot_runtime *rt = &s->runtimes[i];
-		json_array_append_new(runtimes, json_pack("{s:s, s:o, s:I, s:b}", "name", rt->name,
-			"version", string_or_null(rt->version), "instances", (json_int_t)rt->instances,
-			"decoded", rt->decoded));
-	}
-	json_t *root = json_pack("{s:s, s:i, s:i, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o}",
-		"format", "async-inspect-snapshot",
-		"version", 2,
-		"pid", (int)s->pid,
-		"exe", string_or_null(s->exe),
-		"core", string_or_null(s->core),
-		"captured_at", (json_int_t)s->captured_at_ms,
-		"pause_us", (json_int_t)s->pause_us,
-		"runtimes", runtimes,
-		"warnings", warnings,
-		"threads", ai_threads_json(s),
-		"tasks", tasks);
-	json_object_set_new(root, "deadlocks", deadlocks_json(s));
-	if (s->max_pause_us) {
-		json_object_set_new(root, "max_pause_us", json_integer((json_int_t)s->max_pause_us));
-		json_object_set_new(root, "tasks_sampled", json_integer((json_int_t)s->tasks_sampled));
-		json_object_set_new(root, "stop_us", json_integer((json_int_t)s->stop_us));
-	}
-	return root;
-}
-
-int ai_write_dump_json_line(FILE *out, const struct ai_snapshot *s)
-{
-	json_t *root = ai_dump_json(s);
-	int r = json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (r == 0 && (fputc('\n', out) == EOF || fflush(out) != 0))
+	int r = ai_json_writer_finish(w);
+	if (fputc('\n', out) == EOF || ferror(out))
 		r = -1;
 	return r;
 }
 
-int ai_print_dump_json(FILE *out, const struct ai_snapshot *s)
+int ai_print_threads_json(FILE *out, const struct ai_snapshot *s)
 {
-	json_t *root = ai_dump_json(s);
-	int r = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', out);
-	json_decref(root);
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, out, true);
+	ai_json_begin_object(&w);
+	ai_json_field_string(&w, "format", "async-inspect-threads");
+	ai_json_field_int(&w, "version", 1);
+	ai_json_field_int(&w, "pid", s->pid);
+	ai_json_field_string(&w, "exe", s->exe);
+	ai_json_field_string(&w, "core", s->core);
+	ai_json_field_int(&w, "captured_at_ms", s->captured_at_ms);
+	ai_json_field_uint(&w, "pause_us", s->pause_us);
+	ai_json_key(&w, "threads");
+	write_threads(&w, s);
+	ai_json_end_object(&w);
+	return finish(&w, out);
+}
+
+static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
+{
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "kind", wait->kind);
+	ai_json_field_string(w, "description", wait->description);
+	if (wait->resource_type)
+		ai_json_field_string(w, "type", wait->resource_type);
+	if (wait->address)
+		ai_json_field_hex(w, "address", wait->address);
+	if (wait->semaphore)
+		ai_json_field_hex(w, "semaphore", wait->semaphore);
+	if (wait->has_deadline)
+		ai_json_field_int(w, "deadline_ns", wait->deadline_ns);
+	if (wait->has_remaining)
+		ai_json_field_int(w, "remaining_ms", wait->remaining_ns / 1000000);
+	if (wait->has_permits)
+		ai_json_field_uint(w, "permits_available", wait->permits_available);
+	if (wait->semaphore) {
+		ai_json_field_uint(w, "permits_wanted", wait->permits_wanted);
+		ai_json_field_bool(w, "queued", wait->queued);
+	}
+	if (wait->access)
+		ai_json_field_string(w, "access", wait->access);
+	if (wait->has_sender_alive)
+		ai_json_field_bool(w, "sender_alive", wait->sender_alive);
+	bool kind_is = wait->kind != NULL;
+	if (wait->has_senders) {
+		ai_json_field_uint(w, "senders_alive", wait->senders_alive);
+		if (kind_is && strcmp(wait->kind, "mpsc_recv") == 0)
+			ai_json_field_uint(w, "senders_own", wait->senders_own);
+	}
+	if (wait->has_messages)
+		ai_json_field_uint(w, "messages_queued", wait->messages_queued);
+	if (wait->has_capacity)
+		ai_json_field_uint(w, "capacity", wait->capacity);
+	if (wait->has_receiver_alive)
+		ai_json_field_bool(w, "receiver_alive", wait->receiver_alive);
+	if (wait->warning)
+		ai_json_field_string(w, "warning", wait->warning);
+	if (kind_is && strcmp(wait->kind, "join") == 0) {
+		ai_json_key(w, "task");
+		if (wait->has_target_id)
+			ai_json_uint(w, wait->target_task_id);
+		else
+			ai_json_null(w);
+		ai_json_field_string(w, "task_status", wait->target_status);
+	}
+	if (wait->has_unseen)
+		ai_json_field_uint(w, "unseen", wait->unseen);
+	if (wait->has_version) {
+		ai_json_field_uint(w, "version", wait->version);
+		ai_json_field_uint(w, "seen_version", wait->seen_version);
+	}
+	if (wait->has_closed)
+		ai_json_field_bool(w, "closed", wait->closed);
+	if (kind_is && strcmp(wait->kind, "io") == 0) {
+		ai_json_key(w, "fd");
+		if (wait->has_fd)
+			ai_json_int(w, wait->fd);
+		else
+			ai_json_null(w);
+		ai_json_field_string(w, "direction", wait->direction);
+		if (wait->fd_target)
+			ai_json_field_string(w, "fd_target", wait->fd_target);
+		if (wait->socket_kind) {
+			ai_json_key(w, "socket");
+			ai_json_begin_object(w);
+			ai_json_field_string(w, "kind", wait->socket_kind);
+			ai_json_field_string(w, "local", wait->local_address);
+			ai_json_field_string(w, "peer", wait->peer_address);
+			ai_json_field_string(w, "state", wait->socket_state);
+			ai_json_end_object(w);
+		}
+	}
+	ai_json_end_object(w);
+}
+
+static void write_held(struct ai_json_writer *w, const struct ai_held *h)
+{
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "kind", h->kind);
+	ai_json_field_string(w, "type", h->resource_type);
+	ai_json_field_hex(w, "address", h->address);
+	ai_json_field_hex(w, "semaphore", h->semaphore);
+	ai_json_field_string(w, "guard", h->guard_type);
+	ai_json_field_string(w, "local", h->local);
+	ai_json_field_string(w, "function", h->function);
+	ai_json_field_string(w, "file", h->file);
+	field_line(w, "line", h->line);
+	ai_json_end_object(w);
+}
+
+static void write_unpolled(struct ai_json_writer *w, const struct ai_unpolled *u)
+{
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "local", u->local);
+	ai_json_field_string(w, "future", u->future_type);
+	ai_json_field_string(w, "function", u->function);
+	ai_json_field_string(w, "file", u->file);
+	field_line(w, "line", u->line);
+	ai_json_field_hex(w, "acquire", u->acquire);
+	ai_json_field_string(w, "kind", u->kind ? u->kind : "semaphore");
+	ai_json_field_string(w, "type", u->resource_type);
+	ai_json_field_hex(w, "address", u->address);
+	ai_json_field_hex(w, "semaphore", u->semaphore);
+	ai_json_field_bool(w, "granted", u->granted);
+	ai_json_field_uint(w, "permits_wanted", u->permits_wanted);
+	ai_json_end_object(w);
+}
+
+static void write_node(struct ai_json_writer *w, const struct ai_await_node *node)
+{
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "function", node->function);
+	ai_json_field_string(w, "type", node->type);
+	ai_json_field_string(w, "state", node->state);
+	ai_json_field_string(w, "file", node->file);
+	field_line(w, "line", node->line);
+	ai_json_field_hex(w, "address", node->address);
+	ai_json_key(w, "locals");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < node->local_count; i++) {
+		const struct ai_snapshot_local *l = &node->locals[i];
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "name", l->name);
+		ai_json_field_string(w, "type", l->type);
+		ai_json_field_string(w, "value", l->value);
+		ai_json_end_object(w);
+	}
+	ai_json_end_array(w);
+	/* Await trees nest as deep as --depth allows (10,000): the writer's own stack grows, ours
+	 * recurses once per level, as the decoder did. */
+	ai_json_key(w, "children");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < node->child_count; i++)
+		write_node(w, &node->children[i]);
+	ai_json_end_array(w);
+	if (node->macro)
+		ai_json_field_string(w, "macro", node->macro);
+	if (node->await_count) {
+		ai_json_key(w, "awaits");
+		ai_json_begin_object(w);
+		ai_json_field_uint(w, "count", node->await_count);
+		ai_json_key(w, "current");
+		if (node->await_index)
+			ai_json_uint(w, node->await_index);
+		else
+			ai_json_null(w);
+		ai_json_key(w, "lines");
+		ai_json_begin_array(w);
+		for (size_t i = 0; i < node->await_count; i++) {
+			if (node->await_lines[i] > 0)
+				ai_json_int(w, node->await_lines[i]);
+			else
+				ai_json_null(w);
+		}
+		ai_json_end_array(w);
+		ai_json_end_object(w);
+	}
+	if (node->leaf)
+		ai_json_field_bool(w, "leaf", true);
+	if (node->wait) {
+		ai_json_key(w, "wait");
+		write_wait(w, node->wait);
+	}
+	if (node->error)
+		ai_json_field_string(w, "error", node->error);
+	ai_json_end_object(w);
+}
+
+static void write_task(struct ai_json_writer *w, const struct ai_snapshot_task *task)
+{
+	ai_json_begin_object(w);
+	ai_json_key(w, "id");
+	if (task->has_id)
+		ai_json_uint(w, task->id);
+	else
+		ai_json_null(w);
+	ai_json_field_string(w, "runtime", task->runtime);
+	ai_json_field_string(w, "kind", task->kind ? task->kind : "task");
+	ai_json_field_string(w, "status", task->status);
+	ai_json_field_string(w, "flavor", task->flavor);
+	ai_json_key(w, "thread");
+	if (task->thread)
+		ai_json_int(w, task->thread);
+	else
+		ai_json_null(w);
+	ai_json_field_string(w, "future", task->future);
+	ai_json_field_hex(w, "address", task->address);
+	ai_json_key(w, "runtime_address");
+	if (task->runtime_address)
+		ai_json_hex(w, task->runtime_address);
+	else
+		ai_json_null(w);
+	ai_json_key(w, "tree");
+	write_node(w, &task->tree);
+	ai_json_key(w, "wait");
+	if (task->wait)
+		write_wait(w, task->wait);
+	else
+		ai_json_null(w);
+	ai_json_key(w, "held");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < task->held_count; i++)
+		write_held(w, &task->held[i]);
+	ai_json_end_array(w);
+	ai_json_key(w, "unpolled");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < task->unpolled_count; i++)
+		write_unpolled(w, &task->unpolled[i]);
+	ai_json_end_array(w);
+	if (task->read_live)
+		ai_json_field_bool(w, "sampled", false);
+	ai_json_end_object(w);
+}
+
+/* A task in a cycle: its id, or its kind ("block_on") when it has none. */
+static void write_task_ref(struct ai_json_writer *w, const struct ai_snapshot_task *t)
+{
+	if (t->has_id)
+		ai_json_uint(w, t->id);
+	else
+		ai_json_string(w, t->kind);
+}
+
+static void write_deadlock(struct ai_json_writer *w, const struct ai_snapshot *s, const struct ai_deadlock *d)
+{
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "kind", d->futurelock ? "futurelock" : "deadlock");
+	ai_json_key(w, "tasks");
+	ai_json_begin_array(w);
+	for (size_t k = 0; k < d->count; k++)
+		write_task_ref(w, &s->tasks[d->tasks[k]]);
+	ai_json_end_array(w);
+	ai_json_key(w, "edges");
+	ai_json_begin_array(w);
+	for (size_t k = 0; k < d->count; k++) {
+		const struct ai_deadlock_edge *e = &d->edges[k];
+		ai_json_begin_object(w);
+		ai_json_key(w, "from");
+		write_task_ref(w, &s->tasks[e->from]);
+		ai_json_key(w, "to");
+		write_task_ref(w, &s->tasks[e->to]);
+		ai_json_key(w, "resource");
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "kind", e->wait->kind);
+		ai_json_field_string(w, "type", e->wait->resource_type);
+		ai_json_field_hex(w, "address", e->wait->address);
+		ai_json_end_object(w);
+		if (e->held) {
+			ai_json_key(w, "held_by");
+			write_held(w, e->held);
+		}
+		if (e->unpolled) {
+			ai_json_key(w, "granted_to");
+			write_unpolled(w, e->unpolled);
+		}
+		ai_json_end_object(w);
+	}
+	ai_json_end_array(w);
+	ai_json_end_object(w);
+}
+
+void ai_write_dump_json(struct ai_json_writer *w, const struct ai_snapshot *s)
+{
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "format", "async-inspect-snapshot");
+	ai_json_field_int(w, "version", 2);
+	ai_json_field_int(w, "pid", s->pid);
+	ai_json_field_string(w, "exe", s->exe);
+	ai_json_field_string(w, "core", s->core);
+	ai_json_field_int(w, "captured_at", s->captured_at_ms);
+	ai_json_field_uint(w, "pause_us", s->pause_us);
+	ai_json_key(w, "runtimes");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < s->runtime_count; i++) {
+		const struct ai_snapshot_runtime *rt = &s->runtimes[i];
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "name", rt->name);
+		ai_json_field_string(w, "version", rt->version);
+		ai_json_field_uint(w, "instances", rt->instances);
+		ai_json_field_bool(w, "decoded", rt->decoded);
+		ai_json_end_object(w);
+	}
+	ai_json_end_array(w);
+	ai_json_key(w, "warnings");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < s->warning_count; i++)
+		ai_json_string(w, s->warnings[i]);
+	ai_json_end_array(w);
+	ai_json_key(w, "threads");
+	write_threads(w, s);
+	ai_json_key(w, "tasks");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < s->task_count; i++)
+		write_task(w, &s->tasks[i]);
+	ai_json_end_array(w);
+	ai_json_key(w, "deadlocks");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < s->deadlock_count; i++)
+		write_deadlock(w, s, &s->deadlocks[i]);
+	ai_json_end_array(w);
+	if (s->max_pause_us) {
+		ai_json_field_uint(w, "max_pause_us", s->max_pause_us);
+		ai_json_field_uint(w, "tasks_sampled", s->tasks_sampled);
+		ai_json_field_uint(w, "stop_us", s->stop_us);
+	}
+	ai_json_end_object(w);
+}
+
+int ai_print_dump_json(FILE *out, const struct ai_snapshot *s, bool pretty)
+{
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, out, pretty);
+	ai_write_dump_json(&w, s);
+	return finish(&w, out);
+}
+
+int ai_write_dump_json_line(FILE *out, const struct ai_snapshot *s)
+{
+	int r = ai_print_dump_json(out, s, false);
+	if (fflush(out) != 0)
+		r = -1;
 	return r;
+}
+
+json_t *ai_dump_json(const struct ai_snapshot *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem)
+		abort(); /* out of memory, as xmalloc would */
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, mem, false);
+	ai_write_dump_json(&w, s);
+	int r = ai_json_writer_finish(&w);
+	if (fclose(mem) != 0 || r != 0)
+		abort();
+	json_error_t error;
+	json_t *root = json_loadb(text, len, 0, &error);
+	if (!root) {
+		/* The writer's output is always valid JSON: anything else is our bug. */
+		fprintf(stderr, "async-inspect: internal error: the JSON written does not read back: %s\n", error.text);
+		abort();
+	}
+	free(text);
+	return root;
 }

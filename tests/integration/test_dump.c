@@ -183,6 +183,70 @@ Test(dump, text_view_shows_tasks_and_summary)
 	fixture_kill(&f);
 }
 
+/* Deletes the time left on timers everywhere in a document: it changes between two dumps. */
+static void drop_remaining(json_t *j)
+{
+	const char *key;
+	json_t *value;
+	size_t i;
+	if (json_is_object(j)) {
+		json_object_del(j, "remaining_ms");
+		json_object_foreach(j, key, value)
+			drop_remaining(value);
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, value)
+			drop_remaining(value);
+	}
+}
+
+/* JSON is compact by default (one line, for programs and big dumps) and indented with --pretty;
+ * both are the same document. */
+static json_t *dump_json_text(pid_t pid, bool pretty, char **text_ret)
+{
+	char *p = xasprintf("%d", (int)pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", p, "--format", "json", pretty ? "--pretty" : NULL, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert(root, "invalid JSON: %s", error.text);
+	/* What differs from one snapshot to the next. */
+	json_object_del(root, "captured_at");
+	json_object_del(root, "pause_us");
+	drop_remaining(root);
+	*text_ret = xstrdup(r.out);
+	tool_result_free(&r);
+	free(p);
+	return root;
+}
+
+Test(dump, json_compact_by_default_and_pretty_on_request)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "nested", NULL);
+		char *compact_text, *pretty_text;
+		json_t *compact = dump_json_text(f.pid, false, &compact_text);
+		json_t *pretty = dump_json_text(f.pid, true, &pretty_text);
+		fixture_kill(&f);
+		size_t len = strlen(compact_text);
+		cr_expect(len > 2 && compact_text[len - 1] == '\n', "%s: ends with a newline", *v);
+		cr_expect(strchr(compact_text, '\n') == compact_text + len - 1, "%s: compact is one line", *v);
+		static const char compact_start[] = "{\"format\":\"async-inspect-snapshot\",\"version\":2,";
+		static const char pretty_start[] = "{\n  \"format\": \"async-inspect-snapshot\",\n  \"version\": 2,\n";
+		cr_expect(strncmp(compact_text, compact_start, strlen(compact_start)) == 0, "%s: %.60s", *v, compact_text);
+		cr_expect(strncmp(pretty_text, pretty_start, strlen(pretty_start)) == 0, "%s: %.60s", *v, pretty_text);
+		cr_expect(strstr(pretty_text, "\n      \"frames\": [\n        {\n          \"pc\": \"0x"),
+			  "%s: nested levels indented by two spaces", *v);
+		cr_expect(json_array_size(json_object_get(compact, "tasks")) > 1, "%s", *v);
+		cr_expect(json_equal(compact, pretty), "%s: --pretty changes the layout only", *v);
+		json_decref(compact);
+		json_decref(pretty);
+		free(compact_text);
+		free(pretty_text);
+	}
+}
+
 /* 20,000 idle tasks: every one found, none twice. */
 Test(dump, twenty_thousand_tasks_exactly)
 {

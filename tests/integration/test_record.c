@@ -73,7 +73,7 @@ static char *temp_path(const char *name)
 	return xasprintf("/tmp/ai-record-%d-%s", (int)getpid(), name);
 }
 
-/* A `dump --format json` file (one pretty-printed document, not JSON lines) replays as a
+/* A `dump --format json --pretty` file (one indented document, not JSON lines) replays as a
  * recording of one snapshot. */
 Test(record, replay_of_a_json_dump_file)
 {
@@ -82,7 +82,7 @@ Test(record, replay_of_a_json_dump_file)
 	char *pid = xasprintf("%d", (int)f.pid);
 	char *path = temp_path("dump.json");
 	struct tool_result r;
-	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", "--pretty", NULL });
 	fixture_kill(&f);
 	cr_assert_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
 	cr_assert(count_substr(r.out, "\n") > 10, "pretty-printed: %s", r.out);

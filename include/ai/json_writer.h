@@ -1,0 +1,91 @@
+/* A streaming JSON writer: values go out as they are written, through a buffer of its own, with no
+ * document tree in memory. Compact (`{"a":1,"b":[]}`) or pretty (jansson's JSON_INDENT(2) layout:
+ * two spaces a level, `"key": value`, `[]` and `{}` when empty). The writer places the commas,
+ * newlines and indentation; the caller says only what comes next.
+ *
+ * Strings are escaped for JSON: `"` and `\`, control characters (\b \f \n \r \t, the others as
+ * \u00XX), and every byte that is not part of a valid UTF-8 sequence (a stray continuation byte,
+ * a cut or overlong sequence, a surrogate, a code point past U+10FFFF) becomes \uFFFD, so that
+ * any strict reader (jansson, json_read.c) accepts what we write, whatever target memory held.
+ *
+ * Misuse (a value where a key is due, an end that does not match its begin) is a bug in the
+ * caller and aborts. A failed write is remembered; ai_json_writer_finish reports it. */
+#ifndef AI_JSON_WRITER_H
+#define AI_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct ai_json_writer {
+	FILE *out;     /* borrowed */
+	bool pretty;
+	bool failed;   /* a write to out failed */
+	char *buf;     /* owned: output not yet written to out */
+	size_t len;
+	/* One entry per open container: 'o' an empty object, 'O' one with members (both await a
+	 * key), 'V' an object awaiting the value of its key; 'a' an empty array, 'A' one with
+	 * members. */
+	char *stack;   /* owned */
+	size_t depth, stack_capacity;
+	bool done;     /* the top-level value is complete */
+};
+
+void ai_json_writer_init(struct ai_json_writer *w, FILE *out, bool pretty);
+/* Writes out what is buffered, frees the writer's memory, and returns 0, or -1 if a write failed.
+ * Does not write a newline after the document nor flush out. */
+int ai_json_writer_finish(struct ai_json_writer *w);
+/* Writes the buffer to out now (e.g. before out is flushed to follow a recording live). */
+void ai_json_writer_flush(struct ai_json_writer *w);
+
+void ai_json_begin_object(struct ai_json_writer *w);
+void ai_json_end_object(struct ai_json_writer *w);
+void ai_json_begin_array(struct ai_json_writer *w);
+void ai_json_end_array(struct ai_json_writer *w);
+/* The key of the next member of the object being written. */
+void ai_json_key(struct ai_json_writer *w, const char *key);
+
+/* A string, or null when s is NULL. */
+void ai_json_string(struct ai_json_writer *w, const char *s);
+void ai_json_string_len(struct ai_json_writer *w, const char *s, size_t len);
+void ai_json_int(struct ai_json_writer *w, int64_t value);
+void ai_json_uint(struct ai_json_writer *w, uint64_t value);
+void ai_json_bool(struct ai_json_writer *w, bool value);
+void ai_json_null(struct ai_json_writer *w);
+/* An address as the string "0x1a2b" (JSON numbers lose precision past 2^53 in many readers). */
+void ai_json_hex(struct ai_json_writer *w, uint64_t value);
+
+/* key + value in one call, for the common members. */
+static inline void ai_json_field_string(struct ai_json_writer *w, const char *key, const char *s)
+{
+	ai_json_key(w, key);
+	ai_json_string(w, s);
+}
+static inline void ai_json_field_int(struct ai_json_writer *w, const char *key, int64_t value)
+{
+	ai_json_key(w, key);
+	ai_json_int(w, value);
+}
+static inline void ai_json_field_uint(struct ai_json_writer *w, const char *key, uint64_t value)
+{
+	ai_json_key(w, key);
+	ai_json_uint(w, value);
+}
+static inline void ai_json_field_bool(struct ai_json_writer *w, const char *key, bool value)
+{
+	ai_json_key(w, key);
+	ai_json_bool(w, value);
+}
+static inline void ai_json_field_null(struct ai_json_writer *w, const char *key)
+{
+	ai_json_key(w, key);
+	ai_json_null(w);
+}
+static inline void ai_json_field_hex(struct ai_json_writer *w, const char *key, uint64_t value)
+{
+	ai_json_key(w, key);
+	ai_json_hex(w, value);
+}
+
+#endif
