@@ -66,6 +66,7 @@ struct at {
 	bool exited;
 	bool failed;           /* a layout was not understood (a warning says which) */
 	uint64_t vtable_off;   /* Header<M>.vtable, the same for every vtable kept */
+	uint64_t header_size;  /* the smallest Header<M> of those */
 	struct at_vtable *vtables;
 	size_t vtable_count, vtable_capacity;
 	char **warned;
@@ -596,8 +597,9 @@ static size_t scan_memory(struct at *at, uint64_t vtable_off, uint64_t **ret)
 
 /* The future an executor wraps the spawned one in, seen through: Pin<Box<..>> and
  * async-executor's AsyncCallOnDrop<Fut, Cleanup> { future: Fut, .. } (the user's future is what
- * the await tree should start at). *address and *type are updated in place. */
-static void unwrap_future(struct at *at, uint64_t *address, const struct ai_type **type)
+ * the await tree should start at). *address and *type are updated in place. False when a pointer on
+ * the way is not one (a stale copy of a header, whose future is gone). */
+static bool unwrap_future(struct at *at, uint64_t *address, const struct ai_type **type)
 {
 	for (int depth = 0; depth < 8 && *type; depth++) {
 		const struct ai_type *t = underlying(*type), *next = NULL;
@@ -606,41 +608,97 @@ static void unwrap_future(struct at *at, uint64_t *address, const struct ai_type
 		if (t->kind == AI_TYPE_POINTER) {
 			uint64_t p;
 			struct ai_error *err = ai_type_target(t, &next);
-			if (err || !read_mem(at, &p, *address, 8) || !plausible(p, 1)) {
+			uint8_t probe;
+			if (err || !read_mem(at, &p, *address, 8) || !plausible(p, 1) ||
+			    !read_mem(at, &probe, p, 1)) {
 				ai_error_destroy(err);
-				return;
+				return false;
 			}
 			next = underlying(next);
 			if (!next)
-				return;
+				return true;
 			*address = p;
 			*type = next;
 			continue;
 		}
 		if (t->kind != AI_TYPE_STRUCT || !name)
-			return;
+			return true;
 		if (strncmp(name, "core::pin::Pin<", 15) == 0 && t->member_count == 1 &&
-		    member(t, "__pointer", &offset, &next))
-			; /* Pin<P> { __pointer: P } */
+		    (member(t, "pointer", &offset, &next) || member(t, "__pointer", &offset, &next)))
+			; /* Pin<Ptr> { pointer: Ptr } (__pointer in older std) */
 		else if (strncmp(name, "async_executor::AsyncCallOnDrop<", 32) == 0 &&
 			 member(t, "future", &offset, &next))
 			;
 		else
-			return;
+			return true;
 		*address += offset;
 		*type = next;
 	}
+	return true;
 }
 
-static void emit_task(struct at *at, struct at_vtable *vt, uint64_t address, uint64_t state)
+/* Which candidates something points to: a live task is referenced by its Task handle, its
+ * Runnable or a Waker (their data pointer is the header), from the heap, anonymous memory (thread
+ * stacks) or the main stack; a stale copy of a header (a frame of RawTask::allocate left in
+ * memory) is not. referenced[i] is set for headers[i] (sorted). Bounded as the scan. */
+static void find_references(struct at *at, const uint64_t *headers, size_t count, bool *referenced)
 {
+	if (!count)
+		return;
+	uint64_t lo = headers[0], hi = headers[count - 1], scanned = 0;
+	uint64_t *buf = xmalloc(AT_SCAN_CHUNK);
+	const struct ai_maps *maps = &at->as->target->maps;
+	for (size_t i = 0; i < maps->count && !at->exited; i++) {
+		const struct ai_mapping *m = &maps->items[i];
+		if (!scan_mapping(m) && !(m->path && strcmp(m->path, "[stack]") == 0 &&
+					  m->perms[0] == 'r' && m->perms[1] == 'w'))
+			continue;
+		for (uint64_t a = m->start; a < m->end; a += AT_SCAN_CHUNK) {
+			size_t n = (size_t)AI_MIN((uint64_t)AT_SCAN_CHUNK, m->end - a);
+			if (scanned + n > AT_SCAN_MAX_BYTES)
+				goto out;
+			scanned += n;
+			if (!read_mem(at, buf, a, n))
+				continue;
+			for (size_t k = 0; k < n / 8; k++) {
+				uint64_t w = buf[k];
+				if (w < lo || w > hi)
+					continue;
+				size_t l = 0, h = count;
+				while (l < h) {
+					size_t mid = l + (h - l) / 2;
+					if (headers[mid] < w)
+						l = mid + 1;
+					else
+						h = mid;
+				}
+				/* (a word inside the header itself is no reference) */
+				uint64_t at_addr = a + 8 * k;
+				if (l < count && headers[l] == w &&
+				    (at_addr < w || at_addr >= w + at->header_size))
+					referenced[l] = true;
+			}
+		}
+	}
+out:
+	free(buf);
+}
+
+/* Adds the task; false (nothing added) when its future cannot be reached. */
+static bool emit_task(struct at *at, struct at_vtable *vt, uint64_t address, uint64_t state)
+{
+	uint64_t future = address + vt->offset_f;
+	const struct ai_type *type = vt->future;
+	bool live = !(state & (AT_COMPLETED | AT_CLOSED));
+	if (live && !unwrap_future(at, &future, &type))
+		return false;
 	struct ai_snapshot_task *task = ai_snapshot_add_task(at->snapshot);
 	task->runtime = xstrdup(vt->executor ? vt->executor : "async-task");
 	task->kind = xstrdup("task");
 	task->status = xstrdup(status_of(state));
 	task->address = address;
 	struct ai_await_node *tree = &task->tree;
-	if (state & (AT_COMPLETED | AT_CLOSED)) {
+	if (!live) {
 		/* The future is dropped (its place may hold the output): nothing is awaited. */
 		const char *name = ai_type_qualified_name(vt->future);
 		tree->type = xstrdup(name ? name : "?");
@@ -648,9 +706,6 @@ static void emit_task(struct at *at, struct at_vtable *vt, uint64_t address, uin
 		tree->leaf = true;
 		tree->state = xstrdup(task->status);
 	} else {
-		uint64_t future = address + vt->offset_f;
-		const struct ai_type *type = vt->future;
-		unwrap_future(at, &future, &type);
 		ai_await_decode(at->as, future, type, tree);
 	}
 	if (tree->function)
@@ -659,6 +714,7 @@ static void emit_task(struct at *at, struct at_vtable *vt, uint64_t address, uin
 		task->future = xstrdup(tree->type);
 	else
 		task->future = xstrdup("?");
+	return true;
 }
 
 static void give_up(struct at *at, const char *why)
@@ -723,6 +779,8 @@ struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stac
 	for (size_t i = 0; i < at.vtable_count; i++) {
 		if (!at.vtables[i].valid)
 			continue;
+		if (!at.header_size || at.vtables[i].header_size < at.header_size)
+			at.header_size = at.vtables[i].header_size;
 		if (vtable_off == UINT64_MAX)
 			vtable_off = at.vtables[i].vtable;
 		else if (at.vtables[i].vtable != vtable_off)
@@ -730,14 +788,21 @@ struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stac
 	}
 	at.vtable_off = vtable_off;
 	hit_count = scan_memory(&at, vtable_off, &hits);
+	size_t kept = 0;
 	for (size_t i = 0; i < hit_count && !at.exited; i++) {
 		uint64_t state;
-		struct at_vtable *vt = check_candidate(&at, hits[i], &state);
-		if (vt) {
-			emit_task(&at, vt, hits[i], state);
-			tasks++;
-		}
+		if (check_candidate(&at, hits[i], &state))
+			hits[kept++] = hits[i];
 	}
+	bool *referenced = xcalloc(AI_MAX(kept, 1), sizeof(*referenced));
+	find_references(&at, hits, kept, referenced);
+	for (size_t i = 0; i < kept && !at.exited; i++) {
+		uint64_t state;
+		struct at_vtable *vt = referenced[i] ? check_candidate(&at, hits[i], &state) : NULL;
+		if (vt && emit_task(&at, vt, hits[i], state))
+			tasks++;
+	}
+	free(referenced);
 out:
 	if (at.failed)
 		entry->decoded = false;
