@@ -18,7 +18,7 @@ CPPFLAGS += -Iinclude -I/usr/include/libdwarf -D_GNU_SOURCE
 # setting them on the command line cannot drop the warnings or the sanitizers.
 CFLAGS ?= -O2 -g
 WARNFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
-LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz
+LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz -lzstd
 
 SRC = $(sort $(wildcard src/*/*.c src/*/*/*.c))
 MAIN_SRC = src/cli/main.c

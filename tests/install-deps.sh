@@ -5,9 +5,11 @@ set -euo pipefail
 
 packages=(
 	build-essential pkg-config
-	libdwarf-dev libelf-dev libunwind-dev libncurses-dev libjansson-dev zlib1g-dev
+	libdwarf-dev libelf-dev libunwind-dev libncurses-dev libjansson-dev zlib1g-dev libzstd-dev
 	libcriterion-dev
 	gdb elfutils tmux
+	# debuginfod (loaded with dlopen when DEBUGINFOD_URLS is set), and its test's HTTP server
+	libdebuginfod1 python3
 )
 
 missing=()

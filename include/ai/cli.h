@@ -43,7 +43,8 @@ struct ai_monitor_options {
 	{ "interval", required_argument, NULL, 'i' },           \
 	{ "record", required_argument, NULL, 'R' },             \
 	{ "max-pause", required_argument, NULL, 'M' },          \
-	{ "no-locals", no_argument, NULL, 'L' }
+	{ "no-locals", no_argument, NULL, 'L' },                \
+	{ "debug-dir", required_argument, NULL, 'D' }
 /* Handles opt if it is one of AI_MONITOR_LONG_OPTIONS, into options: returns 0, or the exit
  * status after printing why arg is wrong. Returns -1 for any other option. */
 int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options);
@@ -72,7 +73,10 @@ struct ai_target_options {
 struct ai_error *ai_parse_duration(const char *text, uint64_t *ms_ret);
 struct ai_error *ai_parse_pid(const char *text, int *pid_ret);
 struct ai_error *ai_parse_format(const char *text, enum ai_format *format_ret);
-/* The options of every read-only command: --pid, --core, --exe, --format, --color. */
+/* --debug-dir DIR (repeatable): DIR must be a directory; it is added to the places separate debug
+ * files are looked for (ai_debuginfo_add_debug_dir). An error names DIR otherwise. */
+struct ai_error *ai_parse_debug_dir(const char *dir);
+/* The options of every read-only command: --pid, --core, --exe, --format, --color, --debug-dir. */
 struct ai_read_options {
 	struct ai_target_options target;
 	enum ai_format format;
@@ -82,7 +86,8 @@ struct ai_read_options {
 	{ "core", required_argument, NULL, 'c' },             \
 	{ "exe", required_argument, NULL, 'e' },              \
 	{ "format", required_argument, NULL, 'f' },           \
-	{ "color", required_argument, NULL, 'C' }
+	{ "color", required_argument, NULL, 'C' },            \
+	{ "debug-dir", required_argument, NULL, 'D' }
 /* Handles opt if it is one of AI_READ_LONG_OPTIONS: returns true, with *err_ret set if its argument
  * is wrong. Returns false for any other option. */
 bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *options,

@@ -3,9 +3,12 @@
  *
  * Everything is lazy: a module's file is opened when a pc first lands in it, its DWARF when a pc
  * first needs a name, and only the compilation units those pcs are in are parsed (DESIGN.md 7b).
- * A library without DWARF is named from its ELF symbols; if a separate debug file for it is
- * installed (/usr/lib/debug/.build-id/xx/yyyy.debug, e.g. libc6-dbg), its symbols and DWARF are
- * used.
+ * A file without DWARF (stripped, or split off with `objcopy --only-keep-debug`) gets it from a
+ * separate debug file, looked for as gdb does (src/debuginfo/debug_file.c): by build-id under
+ * DIR/.build-id/ for every --debug-dir DIR and /usr/lib/debug (e.g. libc6-dbg), by its
+ * .gnu_debuglink name (next to it, in .debug/, in those directories), and for the executable
+ * through debuginfod when DEBUGINFOD_URLS is set. A library without any is named from its ELF
+ * symbols.
  *
  * Ownership: the ai_debuginfo borrows its target (which must outlive it) and owns its modules.
  * Every string and module pointer handed out (symbolizations, frames) is borrowed from the
@@ -45,10 +48,16 @@ struct ai_module {
 
 struct ai_debuginfo;
 
-/* Opens the debug info of a target, whose executable (target->exe_path) must have DWARF:
- * AI_ERROR_NOT_FOUND / AI_ERROR_NOT_ELF for a missing or non-ELF file, AI_ERROR_UNSUPPORTED for
- * a non-x86-64 one, AI_ERROR_NO_DEBUGINFO ("<path> has no debug info; build it with
- * `debug = true` ...") for one without .debug_info (stripped, or built without debug info).
+/* Adds DIR to the directories searched for separate debug files (--debug-dir, repeatable; searched
+ * in order, before /usr/lib/debug). Process-wide, like gdb's debug-file-directory: call it before
+ * opening targets (the strings are copied and kept until exit). */
+void ai_debuginfo_add_debug_dir(const char *dir);
+
+/* Opens the debug info of a target, whose executable (target->exe_path) must have DWARF, in it or
+ * in a separate debug file: AI_ERROR_NOT_FOUND / AI_ERROR_NOT_ELF for a missing or non-ELF file,
+ * AI_ERROR_UNSUPPORTED for a non-x86-64 one or for split DWARF (skeleton units whose DWARF is in
+ * .dwo files or a .dwp package), AI_ERROR_NO_DEBUGINFO ("<path> has no debug info ...; searched
+ * <every path tried>; <how to fix it>") for one without any.
  * Modules come from target->maps, which may be empty until the target is stopped. */
 struct ai_error *ai_debuginfo_create(struct ai_target *target, struct ai_debuginfo **ret);
 void ai_debuginfo_destroy(struct ai_debuginfo *di);

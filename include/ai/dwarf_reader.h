@@ -117,6 +117,12 @@ struct ai_dwarf_unit *ai_dwarf_reader_unit_at(struct ai_dwarf_reader *r, uint64_
 bool ai_dwarf_reader_section(struct ai_dwarf_reader *r, const char *name, const uint8_t **data_ret,
 			     size_t *size_ret);
 
+/* The DWARF sections by index (names normalized to ".debug_*", contents inflated): what libdwarf
+ * is given too, so that both readers see the same bytes. False if section `index` is empty. */
+size_t ai_dwarf_reader_section_count(const struct ai_dwarf_reader *r);
+bool ai_dwarf_reader_section_at(struct ai_dwarf_reader *r, size_t index, const char **name_ret,
+				const uint8_t **data_ret, size_t *size_ret);
+
 /* Reads the DIE at offset (in unit; a null entry gives tag 0 and abbrev NULL). */
 struct ai_error *ai_dwarf_read_die(struct ai_dwarf_reader *r, struct ai_dwarf_unit *unit,
 				   uint64_t offset, struct ai_dwarf_die *ret);

@@ -33,7 +33,7 @@ struct ai_elf_file {
 	size_t phnum;
 	uint8_t build_id[64];
 	size_t build_id_len; /* 0 if the file has no NT_GNU_BUILD_ID note */
-	bool has_debug_info; /* a .debug_info section with contents */
+	bool has_debug_info; /* a .debug_info (or .zdebug_info) section with contents */
 	bool has_symtab;     /* .symtab */
 	bool has_dynsym;     /* .dynsym */
 	/* .eh_frame_hdr (from PT_GNU_EH_FRAME, else the section): the unwinder's binary-search table */
@@ -67,6 +67,11 @@ struct ai_error *ai_elf_file_load_bias(const struct ai_elf_file *file, uint64_t 
 /* Finds a section by name; false if absent. */
 bool ai_elf_file_section(const struct ai_elf_file *file, const char *name, uint64_t *addr_ret,
 			 uint64_t *size_ret);
+
+/* The .gnu_debuglink of the file: the separate debug file's name (borrowed, no directory) and the
+ * CRC-32 of its contents. False if there is none (or it is malformed). */
+bool ai_elf_file_debuglink(const struct ai_elf_file *file, const char **name_ret,
+			   uint32_t *crc_ret);
 
 /* Copies `size` bytes at file vaddr `vaddr` from the file's PT_LOAD contents (not from a target).
  * AI_ERROR_FAULT if the range is not wholly in the file part of one segment. */

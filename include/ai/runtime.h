@@ -15,8 +15,41 @@
 
 struct ai_wait_walk; /* include/ai/wait.h */
 
+/* How the await-tree decoder (src/async/await_tree.c) looks into a future type that is not a
+ * coroutine: the shapes it knows, and each runtime's table of which of its types has which. */
+enum ai_future_shape {
+	AI_SHAPE_TRANSPARENT,  /* a wrapper: the future is member `member` (or `alt`) */
+	AI_SHAPE_MAYBE_DONE,   /* an enum whose "Future" or "Some" variant is the future; any other
+				* variant ends the node with its name as the state */
+	AI_SHAPE_MEMBERS,      /* each member named in `member` and `alt` is a branch (Timeout) */
+	AI_SHAPE_MEMBER_PREFIX, /* each member whose name starts with `member` is a branch (Join) */
+	AI_SHAPE_OPTION_TUPLE, /* member `member` is Option<(A, B, ...)>: the tuple's fields (Select) */
+	AI_SHAPE_POLL_FN,      /* a PollFn whose closure captures the branches: join!, select! */
+	AI_SHAPE_JOIN_ALL,     /* futures' JoinAll: kind Small { elems: [MaybeDone] } | Big { fut } */
+	AI_SHAPE_FUTURES_UNORDERED, /* futures' FuturesUnordered: the head_all -> next_all list */
+};
+
+struct ai_future_shape_rule {
+	const char *prefix;  /* of the type's qualified name */
+	enum ai_future_shape shape;
+	const char *member, *alt;
+};
+
+/* A crate whose macros' own source can hold a suspend point (join!, select!): a point whose file
+ * is <crate dir>[-version]/<dir>NAME[_mod].rs is in macro "<prefix>::NAME!". */
+struct ai_macro_source {
+	const char *crate; /* the directory of the crate: this, or this followed by "-" */
+	const char *dir;   /* under the crate, e.g. "/src/macros/" */
+	const char *prefix;
+};
+
 struct ai_runtime_ops {
 	const char *name; /* as users know it: "tokio", "async-task", "futures" */
+
+	/* The runtime's own wrappers and combinators, ended by a rule with a NULL prefix; and the
+	 * sources of its macros, ended by a NULL crate. Either may be NULL. */
+	const struct ai_future_shape_rule *shapes;
+	const struct ai_macro_source *macros;
 
 	/* Whether the executable uses the runtime: its crate's version as the DWARF's file paths
 	 * give it ("1.24.2"), "" when the runtime is there but its version is unknown, NULL when
@@ -61,6 +94,13 @@ extern const struct ai_runtime_ops *const ai_runtimes[];
  * Warns, never fails, when no runtime is found; fails only when the target went away. */
 struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack *stacks,
 				     struct ai_snapshot *snapshot);
+
+/* The shape of the future type called `name`, from the language's own rules (core, std) and
+ * then every adapter's; NULL when none applies. */
+const struct ai_future_shape_rule *ai_runtime_future_shape(const char *name);
+
+/* "tokio::join!" for a file in a runtime's macro sources, else NULL. Owned by the caller. */
+char *ai_runtime_macro_name(const char *file);
 
 /* The adapter called `name`, or NULL. */
 const struct ai_runtime_ops *ai_runtime_find(const char *name);

@@ -261,6 +261,12 @@ void ai_wait_destroy(struct ai_wait *wait);
 /* Frees what the node owns (not the node itself). */
 void ai_await_node_deinit(struct ai_await_node *node);
 
+/* What a task waits for, in one line: its wait's description when its await chain is exclusive,
+ * else the waits of the branches of its first join!/select!/timeout joined by " | "
+ * ("recv(channel) | sleep, 59m58s left"); "" when nothing is known. Written into buf (always
+ * terminated, cut to size); returns buf. */
+const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf, size_t size);
+
 /* A word for a scheduler state letter: "running", "sleeping", "disk-sleep", ... */
 const char *ai_thread_state_name(char state);
 

@@ -1,4 +1,4 @@
-/* The sockets and file descriptors of a live process, from /proc (src/target/sockets.c):
+/* The sockets and file descriptors of a live process, from /proc (src/process/sockets.c):
  * /proc/PID/fd/N names what an fd is ("socket:[INODE]", "pipe:[INODE]", a path), and
  * /proc/PID/net/{tcp,tcp6,udp,udp6,unix} (the process's network namespace) describe every socket
  * by inode. Cores have none of this. */

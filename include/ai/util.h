@@ -16,6 +16,9 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Whether s (NULL: false) begins with prefix. */
+bool ai_starts_with(const char *s, const char *prefix);
+
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Grows *items (of *capacity elements of `size` bytes) so that it holds at least `needed`. */

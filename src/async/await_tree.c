@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "ai/async.h"
+#include "ai/runtime.h"
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
 
@@ -277,44 +278,6 @@ plain:
 	return out;
 }
 
-/* The macro whose own source holds a suspend point: ".../tokio-1.24.2/src/macros/join.rs" ->
- * "tokio::join!", ".../futures-util-0.3.31/src/async_await/select_mod.rs" -> "futures::select!";
- * NULL for anything else. */
-static char *macro_name(const char *file)
-{
-	if (!file)
-		return NULL;
-	static const struct {
-		const char *crate;  /* the directory of the crate: this, or this followed by "-" */
-		const char *dir;    /* under the crate */
-		const char *prefix; /* of the macro's name */
-	} sources[] = {
-		{ "tokio", "/src/macros/", "tokio" },
-		{ "futures-util", "/src/async_await/", "futures" },
-	};
-	for (size_t i = 0; i < AI_ARRAY_SIZE(sources); i++) {
-		const char *at = strstr(file, sources[i].dir);
-		if (!at)
-			continue;
-		/* The path component before `dir` names the crate. */
-		const char *component = at;
-		while (component > file && component[-1] != '/')
-			component--;
-		size_t crate_len = strlen(sources[i].crate);
-		if (strncmp(component, sources[i].crate, crate_len) != 0 ||
-		    (component + crate_len != at && component[crate_len] != '-'))
-			continue;
-		const char *base = at + strlen(sources[i].dir);
-		const char *dot = strstr(base, ".rs");
-		if (!dot || strchr(base, '/') || dot == base)
-			continue;
-		size_t len = (size_t)(dot - base);
-		if (len > 4 && strncmp(dot - 4, "_mod", 4) == 0)
-			len -= 4;
-		return xasprintf("%s::%.*s!", sources[i].prefix, (int)len, base);
-	}
-	return NULL;
-}
 
 
 /* ---- dyn Future: the concrete type behind a vtable ---- */
@@ -490,37 +453,6 @@ static struct ai_error *vtable_type(struct decoder *d, uint64_t vtable, const st
 
 /* ---- Reaching the future: pointers, Pin, dyn, transparent wrappers ---- */
 
-/* Wrappers that hold one future in a member: the node is that future. */
-static const struct {
-	const char *prefix;
-	const char *member, *alt;
-} transparent[] = {
-	{ "core::pin::Pin<", "pointer", "__pointer" },
-	{ "core::panic::unwind_safe::AssertUnwindSafe<", "__0", NULL },
-	{ "core::mem::manually_drop::ManuallyDrop<", "value", NULL },
-	{ "core::cell::UnsafeCell<", "value", NULL },
-	{ "tokio::loom::std::unsafe_cell::UnsafeCell<", "__0", NULL },
-	{ "tracing::instrument::Instrumented<", "inner", NULL },
-	/* tokio 1.47+: cooperative(fut) around broadcast recv, watch changed, ... */
-	{ "tokio::task::coop::Coop<", "fut", NULL },
-	{ "futures_util::stream::stream::next::Next<", "stream", NULL },
-	{ "futures_util::stream::stream::collect::Collect<", "stream", NULL },
-	{ "futures_util::stream::futures_ordered::FuturesOrdered<", "in_progress_queue", NULL },
-	{ "futures_util::stream::futures_ordered::OrderWrapper<", "data", NULL },
-	{ "futures_util::future::future::fuse::Fuse<", "inner", NULL },
-};
-
-/* Enums whose variant "Future" (MaybeDone) or "Some" (an Option, as a combinator holds a future
- * it may have dropped: tokio's Timeout.delay in 1.5x, Fuse) is the future; any other variant ends
- * the node with that variant's name as its state. */
-static bool is_maybe_done(const char *name)
-{
-	return starts_with(name, "core::option::Option<") ||
-	       starts_with(name, "tokio::future::maybe_done::MaybeDone<") ||
-	       starts_with(name, "futures_util::future::maybe_done::MaybeDone<") ||
-	       starts_with(name, "futures_util::future::try_maybe_done::TryMaybeDone<");
-}
-
 /* A fat pointer to a trait object: { pointer, vtable }. */
 static bool is_dyn_pointer(const struct ai_type *type)
 {
@@ -593,8 +525,8 @@ static bool reach_future(struct decoder *d, uint64_t *address, const struct ai_t
 			*view = NULL;
 			continue;
 		}
-		const char *name = type_name(t);
-		if (is_maybe_done(name) && t->kind == AI_TYPE_ENUM) {
+		const struct ai_future_shape_rule *shape = ai_runtime_future_shape(type_name(t));
+		if (shape && shape->shape == AI_SHAPE_MAYBE_DONE && t->kind == AI_TYPE_ENUM) {
 			const uint8_t *bytes;
 			uint8_t *owned;
 			const struct ai_variant *variant;
@@ -631,24 +563,18 @@ static bool reach_future(struct decoder *d, uint64_t *address, const struct ai_t
 			*address += inner->offset;
 			continue;
 		}
-		bool followed = false;
-		for (size_t i = 0; i < AI_ARRAY_SIZE(transparent) && !followed; i++) {
-			if (!starts_with(name, transparent[i].prefix) || t->kind != AI_TYPE_STRUCT)
-				continue;
-			const struct ai_member *m =
-				find_member_any(t, transparent[i].member, transparent[i].alt);
-			if (!m)
-				break;
-			err = ai_type_member_type(t, m, type);
-			if (err) {
-				set_error_from(node, err);
-				return false;
-			}
-			*address += m->offset;
-			followed = true;
-		}
-		if (!followed)
+		/* A wrapper that holds one future in a member: the node is that future. */
+		if (!shape || shape->shape != AI_SHAPE_TRANSPARENT || t->kind != AI_TYPE_STRUCT)
 			return true;
+		const struct ai_member *m = find_member_any(t, shape->member, shape->alt);
+		if (!m)
+			return true;
+		err = ai_type_member_type(t, m, type);
+		if (err) {
+			set_error_from(node, err);
+			return false;
+		}
+		*address += m->offset;
 	}
 }
 
@@ -774,7 +700,7 @@ static void set_await_points(struct ai_await_node *node, const struct ai_type *t
 		if (!suspend_number(v->name, &n))
 			continue;
 		bool own = v->decl_file && (own_file ? strcmp(v->decl_file, own_file) == 0
-					    : !macro_name(v->decl_file));
+					    : !ai_runtime_macro_name(v->decl_file));
 		points[k].line = own ? (int)v->decl_line : 0;
 		points[k].suspend = n;
 		k++;
@@ -832,7 +758,7 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 		node->file = xstrdup(variant->decl_file);
 		ai_normalize_path(node->file);
 		node->line = (int)variant->decl_line;
-		node->macro = macro_name(node->file);
+		node->macro = ai_runtime_macro_name(node->file);
 	}
 	set_await_points(node, type, variant);
 	const struct ai_type *vt;
@@ -1150,32 +1076,33 @@ static void decode_futures_unordered(struct decoder *d, uint64_t address,
 static bool decode_combinator(struct decoder *d, uint64_t address, const struct ai_type *type,
 			      struct ai_await_node *node, unsigned depth)
 {
-	const char *name = type_name(type);
 	if (type->kind != AI_TYPE_STRUCT && type->kind != AI_TYPE_ENUM)
 		return false;
-	if (starts_with(name, "tokio::time::timeout::Timeout<")) {
-		static const char *const parts[] = { "value", "delay" };
+	const struct ai_future_shape_rule *shape = ai_runtime_future_shape(type_name(type));
+	if (!shape)
+		return false;
+	switch (shape->shape) {
+	case AI_SHAPE_TRANSPARENT:
+	case AI_SHAPE_MAYBE_DONE:
+		return false; /* (followed by reach()) */
+	case AI_SHAPE_MEMBERS: {
+		const char *const parts[] = { shape->member, shape->alt };
 		for (size_t i = 0; i < AI_ARRAY_SIZE(parts); i++) {
-			const struct ai_member *m = ai_type_find_member(type, parts[i]);
+			const struct ai_member *m = parts[i] ? ai_type_find_member(type, parts[i]) : NULL;
 			const struct ai_type *mt;
 			if (m && !ai_type_member_type(type, m, &mt))
 				add_branch(d, node, address + m->offset, mt, depth);
 		}
 		return node->child_count > 0;
 	}
-	if (starts_with(name, "tokio::future::poll_fn::PollFn<") ||
-	    starts_with(name, "core::future::poll_fn::PollFn<") ||
-	    starts_with(name, "futures_util::future::poll_fn::PollFn<"))
+	case AI_SHAPE_POLL_FN:
 		return decode_poll_fn(d, address, type, node, depth);
-	if (starts_with(name, "futures_util::future::join::Join") ||
-	    starts_with(name, "futures_util::future::try_join::TryJoin")) {
-		branches_from_members(d, node, address, type, "fut", depth, 0);
+	case AI_SHAPE_MEMBER_PREFIX:
+		branches_from_members(d, node, address, type, shape->member, depth, 0);
 		return true;
-	}
-	if (starts_with(name, "futures_util::future::select::Select<") ||
-	    starts_with(name, "futures_util::future::try_select::TrySelect<")) {
+	case AI_SHAPE_OPTION_TUPLE: {
 		/* inner: Option<(A, B)>; None once it has finished. */
-		const struct ai_member *m = ai_type_find_member(type, "inner");
+		const struct ai_member *m = ai_type_find_member(type, shape->member);
 		const struct ai_type *option, *some, *tuple;
 		const uint8_t *bytes;
 		uint8_t *owned;
@@ -1201,8 +1128,7 @@ static bool decode_combinator(struct decoder *d, uint64_t address, const struct 
 					      "__", depth, 0);
 		return true;
 	}
-	if (starts_with(name, "futures_util::future::join_all::JoinAll<") ||
-	    starts_with(name, "futures_util::future::try_join_all::TryJoinAll<")) {
+	case AI_SHAPE_JOIN_ALL: {
 		/* kind: Small { elems: Pin<Box<[MaybeDone<F>]>> } or Big { fut: Collect<..> } */
 		const struct ai_member *km = ai_type_find_member(type, "kind");
 		const struct ai_type *kind, *vt, *mt;
@@ -1239,7 +1165,7 @@ static bool decode_combinator(struct decoder *d, uint64_t address, const struct 
 		}
 		return true;
 	}
-	if (starts_with(name, "futures_util::stream::futures_unordered::FuturesUnordered<")) {
+	case AI_SHAPE_FUTURES_UNORDERED:
 		decode_futures_unordered(d, address, type, node, depth);
 		return true;
 	}

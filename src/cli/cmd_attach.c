@@ -43,6 +43,8 @@ static void print_usage(FILE *out)
 		"                         copied until then, the rest is read live and the tasks\n"
 		"                         that needed it are marked; successive snapshots start\n"
 		"                         their copy where the last one stopped\n"
+		"      --debug-dir DIR    also look for separate debug files in DIR (by build-id\n"
+		"                         under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
 		"      --color WHEN       auto (default: on a terminal), always or never\n"
 		"  -h, --help             show this help\n");
 }

@@ -14,7 +14,8 @@ static void print_usage(FILE *out)
 	fprintf(out,
 		"Usage: async-inspect dump (--pid N | --core FILE --exe BIN) [OPTIONS]\n"
 		"\n"
-		"Print every tokio task and every future driven by block_on as an await tree:\n"
+		"Print every task of every runtime it knows and every future driven by block_on\n"
+		"as an await tree:\n"
 		"for each await frame the async fn, its state, the file:line of the .await it is\n"
 		"parked on and its saved locals, down to the leaf future it waits on. A live\n"
 		"process is stopped only while its memory is copied, then left running; one\n"
@@ -31,6 +32,8 @@ static void print_usage(FILE *out)
 		"      --depth N        await frames shown below each root (default 64)\n"
 		"      --graph dot      write the wait-for graph (tasks, locks, channels; deadlock\n"
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
+		"      --debug-dir DIR  also look for separate debug files in DIR (by build-id\n"
+		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"      --max-pause TIME cap how long the process stays stopped (e.g. 5ms): its\n"
 		"                       stacks, then as much of its other memory as fits, are\n"

@@ -41,6 +41,7 @@ static void print_usage(FILE *out)
 		"      --timeout DURATION  a test that runs longer hangs (default 60s; e.g. 500ms, 5s, 2m)\n"
 		"      --fail-on-hang      accepted for symmetry with `run`: a hang always fails `test`\n"
 		"      --trace-out FILE    write the JSON snapshot of every hang to FILE (one per line)\n"
+		"      --debug-dir DIR     also look for separate debug files in DIR (see dump --help)\n"
 		"      --color WHEN        auto (default: on a terminal), always or never\n"
 		"  -h, --help              show this help\n"
 		"\n"
@@ -670,6 +671,7 @@ int ai_cmd_test(int argc, char **argv)
 		{ "fail-on-hang", no_argument, NULL, 'F' },
 		{ "trace-out", required_argument, NULL, 'o' },
 		{ "color", required_argument, NULL, 'C' },
+		{ "debug-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -693,6 +695,10 @@ int ai_cmd_test(int argc, char **argv)
 			break;
 		case 'C':
 			ai_color_option = optarg;
+			break;
+		case 'D':
+			if ((err = ai_parse_debug_dir(optarg)))
+				return ai_fail(err);
 			break;
 		case 'h':
 			print_usage(stdout);

@@ -21,6 +21,8 @@ static void print_usage(FILE *out)
 		"      --core FILE      a core file (e.g. from gdb's gcore)...\n"
 		"      --exe BIN        ...and the executable that produced it\n"
 		"  -f, --format FMT     text (default) or json\n"
+		"      --debug-dir DIR  also look for separate debug files in DIR (by build-id\n"
+		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"  -h, --help           show this help\n");
 }

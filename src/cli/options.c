@@ -5,11 +5,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ai/async.h"
 #include "ai/capture.h"
 #include "ai/cli.h"
+#include "ai/debuginfo.h"
 #include "ai/util.h"
 
 const char *ai_color_option = "auto";
@@ -64,6 +66,18 @@ struct ai_error *ai_parse_format(const char *text, enum ai_format *format_ret)
 	return NULL;
 }
 
+struct ai_error *ai_parse_debug_dir(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return ai_error_from_errno(errno, "--debug-dir %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--debug-dir %s is not a directory",
+				       dir);
+	ai_debuginfo_add_debug_dir(dir);
+	return NULL;
+}
+
 bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *options,
 			  struct ai_error **err_ret)
 {
@@ -83,6 +97,9 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 		return true;
 	case 'C':
 		ai_color_option = arg;
+		return true;
+	case 'D':
+		*err_ret = ai_parse_debug_dir(arg);
 		return true;
 	default:
 		return false;
@@ -113,6 +130,10 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 		return 0;
 	case 'L':
 		options->no_locals = true;
+		return 0;
+	case 'D':
+		if ((err = ai_parse_debug_dir(arg)))
+			return ai_fail(err);
 		return 0;
 	default:
 		return -1;

@@ -16,7 +16,9 @@
 #define MAX_VDSO_SIZE (1 << 20)
 
 static const char no_debuginfo_hint[] =
-	"build it with `debug = true` (e.g. [profile.release] debug = true in Cargo.toml)";
+	"build it with `debug = true` (e.g. [profile.release] debug = true in Cargo.toml), or give "
+	"--debug-dir DIR where its separate debug file is, or set DEBUGINFOD_URLS to a debuginfod "
+	"server that has it";
 
 static struct ai_module *module_new(struct ai_debuginfo *di, const char *path)
 {
@@ -36,31 +38,6 @@ static void module_free(struct ai_module *m)
 	free(m->error);
 	free(m->path);
 	free(m);
-}
-
-/* A separate debug file installed for this build-id (Debian's *-dbg / *-dbgsym packages). */
-static struct ai_elf_file *open_debug_file(const struct ai_elf_file *elf)
-{
-	if (elf->build_id_len < 2)
-		return NULL;
-	char hex[2 * sizeof(elf->build_id) + 1];
-	ai_elf_file_build_id_hex(elf, hex, sizeof(hex));
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", hex, hex + 2);
-	if (access(path, R_OK) != 0)
-		return NULL;
-	struct ai_elf_file *debug;
-	struct ai_error *err = ai_elf_file_open(path, &debug);
-	if (err) {
-		ai_error_destroy(err);
-		return NULL;
-	}
-	if (debug->build_id_len != elf->build_id_len ||
-	    memcmp(debug->build_id, elf->build_id, elf->build_id_len) != 0) {
-		ai_elf_file_destroy(debug);
-		return NULL;
-	}
-	return debug;
 }
 
 static struct ai_error *open_mapped_file(struct ai_debuginfo *di, struct ai_module *m,
@@ -119,8 +96,10 @@ bool ai_module_open(struct ai_debuginfo *di, struct ai_module *m)
 		ai_error_destroy(err);
 		return false;
 	}
+	/* Libraries: no debuginfod, which would fetch libc's and every other library's debug files
+	 * on each first run when their ELF symbols already name their frames. */
 	if (!m->debug_file && (!m->elf->has_debug_info || !m->elf->has_symtab))
-		m->debug_file = open_debug_file(m->elf);
+		m->debug_file = ai_find_debug_file(m->elf, false, NULL);
 	m->symbols = m->debug_file && m->debug_file->has_symtab ? m->debug_file : m->elf;
 	return true;
 }
@@ -222,8 +201,52 @@ void ai_debuginfo_refresh(struct ai_debuginfo *di)
 	}
 	if (di->map_count > 1)
 		qsort(di->maps, di->map_count, sizeof(*di->maps), compare_maps);
-	if (di->module_count != modules_before)
-		ai_unwind_flush(di);
+	if (di->module_count != modules_before && di->cache_ops)
+		di->cache_ops->flush(di->cache);
+}
+
+/* "<exe> has no debug info (no .debug_info in it, and no separate debug file: searched A, B, ...);
+ * <hint>": says where we looked, so that the user can put the file there or pass --debug-dir. */
+static struct ai_error *no_debuginfo_error(const char *exe, const struct ai_elf_file *elf,
+					   const struct ai_debug_search *search)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < search->count; i++)
+		len += strlen(search->tried[i]) + 2;
+	char *tried = xmalloc(len);
+	tried[0] = '\0';
+	for (size_t i = 0; i < search->count; i++) {
+		if (i)
+			strcat(tried, ", ");
+		strcat(tried, search->tried[i]);
+	}
+	const char *name;
+	uint32_t crc;
+	bool link = ai_elf_file_debuglink(elf, &name, &crc);
+	struct ai_error *err = ai_error_create(
+		AI_ERROR_NO_DEBUGINFO,
+		"%s has no debug info (no .debug_info in it%s%s%s, and no separate debug file; "
+		"searched %s); %s",
+		exe, elf->build_id_len ? "" : ", no build-id", link ? ", debuglink " : "",
+		link ? name : "", search->count ? tried : "nothing", no_debuginfo_hint);
+	free(tried);
+	return err;
+}
+
+/* Split DWARF (`-C split-debuginfo=unpacked` or `packed`): the executable holds skeleton units
+ * only, and the types and functions we decode are in .dwo files or a .dwp package, which neither
+ * of our readers follows yet. Say so instead of finding no tasks. */
+static struct ai_error *check_not_split(const char *exe, struct ai_dwarf *dwarf)
+{
+	const char *dwo;
+	if (!ai_dwarf_split_unit(dwarf, &dwo))
+		return NULL;
+	return ai_error_create(AI_ERROR_UNSUPPORTED,
+			       "%s uses split DWARF (its debug info is in .dwo files or a .dwp "
+			       "package, e.g. %s), which async-inspect cannot read yet; build it with "
+			       "split-debuginfo = \"off\" (the default on Linux; `-C "
+			       "split-debuginfo=off`)",
+			       exe, dwo ? dwo : "-C split-debuginfo=unpacked or packed");
 }
 
 struct ai_error *ai_debuginfo_create(struct ai_target *target, struct ai_debuginfo **ret)
@@ -240,17 +263,23 @@ struct ai_error *ai_debuginfo_create(struct ai_target *target, struct ai_debugin
 		ai_elf_file_destroy(elf);
 		return err;
 	}
-	struct ai_elf_file *debug_file = elf->has_debug_info ? NULL : open_debug_file(elf);
-	const char *dwarf_path = elf->has_debug_info ? elf->path
-				 : debug_file && debug_file->has_debug_info ? debug_file->path
-									    : NULL;
+	struct ai_elf_file *debug_file = NULL;
 	struct ai_dwarf *dwarf = NULL;
-	if (!dwarf_path)
-		err = ai_error_create(AI_ERROR_NO_DEBUGINFO, "%s has no debug info; %s",
-				      target->exe_path, no_debuginfo_hint);
-	else
-		err = ai_dwarf_open(dwarf_path, &dwarf);
+	if (elf->has_debug_info) {
+		err = ai_dwarf_open(elf->path, &dwarf);
+	} else {
+		struct ai_debug_search search = { 0 };
+		debug_file = ai_find_debug_file(elf, true, &search);
+		if (debug_file && debug_file->has_debug_info)
+			err = ai_dwarf_open(debug_file->path, &dwarf);
+		else
+			err = no_debuginfo_error(target->exe_path, elf, &search);
+		ai_debug_search_deinit(&search);
+	}
+	if (!err)
+		err = check_not_split(target->exe_path, dwarf);
 	if (err) {
+		ai_dwarf_destroy(dwarf);
 		ai_elf_file_destroy(debug_file);
 		ai_elf_file_destroy(elf);
 		return err;
@@ -273,7 +302,8 @@ void ai_debuginfo_destroy(struct ai_debuginfo *di)
 {
 	if (!di)
 		return;
-	ai_unwind_destroy_address_space(di);
+	if (di->cache_ops)
+		di->cache_ops->destroy(di->cache);
 	for (size_t i = 0; i < di->module_count; i++)
 		module_free(di->modules[i]);
 	free(di->modules);

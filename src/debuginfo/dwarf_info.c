@@ -5,6 +5,7 @@
  * copying sections and sorting rows); with the reader the whole stack symbolizes in a few ms.
  * libdwarf is opened only if a caller asks for its handle (ai_dwarf_debug). */
 #include <dwarf.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -62,9 +63,9 @@ struct ai_dwarf {
 	bool aranges_loaded;
 	struct arange *aranges; /* sorted by lo */
 	size_t arange_count, arange_capacity;
-	/* libdwarf, opened on demand for callers that want it */
+	/* libdwarf, opened on demand for callers that want it, over the reader's sections */
 	bool libdwarf_tried;
-	int fd;
+	Dwarf_Obj_Access_Interface object;
 	Dwarf_Debug dbg;
 	struct ai_dwarf_stats stats;
 };
@@ -79,7 +80,6 @@ struct ai_error *ai_dwarf_open(const char *path, struct ai_dwarf **ret)
 		return err;
 	struct ai_dwarf *dw = xcalloc(1, sizeof(*dw));
 	dw->reader = reader;
-	dw->fd = -1;
 	dw->units = ai_dwarf_reader_units(reader, &dw->cu_count);
 	dw->cus = xcalloc(AI_MAX(dw->cu_count, 1), sizeof(*dw->cus));
 	for (size_t i = 0; i < dw->cu_count; i++)
@@ -112,10 +112,8 @@ void ai_dwarf_destroy(struct ai_dwarf *dw)
 	free(dw->aranges);
 	if (dw->dbg) {
 		Dwarf_Error err = NULL;
-		dwarf_finish(dw->dbg, &err);
+		dwarf_object_finish(dw->dbg, &err);
 	}
-	if (dw->fd >= 0)
-		close(dw->fd);
 	ai_dwarf_reader_destroy(dw->reader);
 	free(dw);
 }
@@ -134,6 +132,36 @@ bool ai_dwarf_is_rust(struct ai_dwarf *dw)
 	return dw->is_rust;
 }
 
+#ifndef DW_AT_GNU_dwo_name
+#define DW_AT_GNU_dwo_name 0x2130
+#endif
+
+bool ai_dwarf_split_unit(struct ai_dwarf *dw, const char **dwo_name_ret)
+{
+	for (size_t i = 0; i < dw->cu_count; i++) {
+		struct ai_dwarf_unit *unit = &dw->units[i];
+		struct ai_dwarf_die die;
+		struct ai_error *err = ai_dwarf_unit_load(dw->reader, unit);
+		if (!err)
+			err = ai_dwarf_read_die(dw->reader, unit, unit->first_die, &die);
+		if (err) {
+			ai_error_destroy(err);
+			continue;
+		}
+		struct ai_dwarf_attr attr;
+		bool found = false;
+		err = ai_dwarf_die_attr(dw->reader, &die, DW_AT_GNU_dwo_name, &attr, &found);
+		if (!err && !found)
+			err = ai_dwarf_die_attr(dw->reader, &die, DW_AT_dwo_name, &attr, &found);
+		ai_error_destroy(err);
+		if (found || unit->unit_type == DW_UT_skeleton) {
+			*dwo_name_ret = found && attr.cls == AI_DWARF_CLASS_STRING ? attr.str : NULL;
+			return true;
+		}
+	}
+	return false;
+}
+
 const char *ai_dwarf_path(const struct ai_dwarf *dw)
 {
 	return ai_dwarf_reader_path(dw->reader);
@@ -144,17 +172,77 @@ struct ai_dwarf_reader *ai_dwarf_get_reader(struct ai_dwarf *dw)
 	return dw->reader;
 }
 
+/* libdwarf reads the sections our reader holds, through its object-access interface, rather than
+ * the file: so both readers see the same bytes, whether the file's sections are zstd-compressed
+ * (which this libdwarf cannot inflate) or come from a separate debug file. Section 0 is ELF's null
+ * section, which libdwarf skips. */
+static int object_section_info(void *obj, Dwarf_Half index, Dwarf_Obj_Access_Section *ret,
+			       int *error)
+{
+	struct ai_dwarf *dw = obj;
+	memset(ret, 0, sizeof(*ret));
+	if (index == 0) {
+		ret->name = "";
+		return DW_DLV_OK;
+	}
+	const char *name;
+	const uint8_t *data;
+	size_t size;
+	if (!ai_dwarf_reader_section_at(dw->reader, index - 1u, &name, &data, &size))
+		size = 0;
+	ret->name = name;
+	ret->type = SHT_PROGBITS;
+	ret->size = size;
+	return DW_DLV_OK;
+}
+
+static Dwarf_Endianness object_byte_order(void *obj)
+{
+	return DW_OBJECT_LSB;
+}
+
+static Dwarf_Small object_eight(void *obj)
+{
+	return 8;
+}
+
+static Dwarf_Unsigned object_section_count(void *obj)
+{
+	struct ai_dwarf *dw = obj;
+	return ai_dwarf_reader_section_count(dw->reader) + 1;
+}
+
+static int object_load_section(void *obj, Dwarf_Half index, Dwarf_Small **ret, int *error)
+{
+	struct ai_dwarf *dw = obj;
+	const char *name;
+	const uint8_t *data;
+	size_t size;
+	if (index == 0 || !ai_dwarf_reader_section_at(dw->reader, index - 1u, &name, &data, &size))
+		return DW_DLV_NO_ENTRY;
+	*ret = (Dwarf_Small *)data; /* libdwarf only reads it (we give it no relocations) */
+	return DW_DLV_OK;
+}
+
+static const Dwarf_Obj_Access_Methods object_methods = {
+	.get_section_info = object_section_info,
+	.get_byte_order = object_byte_order,
+	.get_length_size = object_eight,
+	.get_pointer_size = object_eight,
+	.get_section_count = object_section_count,
+	.load_section = object_load_section,
+};
+
 Dwarf_Debug ai_dwarf_debug(struct ai_dwarf *dw)
 {
 	if (dw->libdwarf_tried)
 		return dw->dbg;
 	dw->libdwarf_tried = true;
 	dwarf_set_de_alloc_flag(0);
-	dw->fd = open(ai_dwarf_path(dw), O_RDONLY | O_CLOEXEC);
-	if (dw->fd < 0)
-		return NULL;
+	dw->object.object = dw;
+	dw->object.methods = &object_methods;
 	Dwarf_Error err = NULL;
-	if (dwarf_init_b(dw->fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, &dw->dbg, &err) !=
+	if (dwarf_object_init_b(&dw->object, NULL, NULL, DW_GROUPNUMBER_ANY, &dw->dbg, &err) !=
 	    DW_DLV_OK) {
 		if (err)
 			dwarf_dealloc_error(dw->dbg, err);

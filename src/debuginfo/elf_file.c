@@ -57,7 +57,8 @@ static void scan_sections(struct ai_elf_file *file)
 		const char *name = elf_strptr(file->elf, shstrndx, shdr.sh_name);
 		if (!name)
 			continue;
-		if (strcmp(name, ".debug_info") == 0 && shdr.sh_type != SHT_NOBITS && shdr.sh_size > 0)
+		if ((strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0) &&
+		    shdr.sh_type != SHT_NOBITS && shdr.sh_size > 0)
 			file->has_debug_info = true;
 		else if (shdr.sh_type == SHT_SYMTAB)
 			file->has_symtab = true;
@@ -224,6 +225,39 @@ bool ai_elf_file_section(const struct ai_elf_file *file, const char *name, uint6
 				*size_ret = shdr.sh_size;
 			return true;
 		}
+	}
+	return false;
+}
+
+bool ai_elf_file_debuglink(const struct ai_elf_file *file, const char **name_ret,
+			   uint32_t *crc_ret)
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(file->elf, &shstrndx) != 0)
+		return false;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(file->elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+			continue;
+		const char *n = elf_strptr(file->elf, shstrndx, shdr.sh_name);
+		if (!n || strcmp(n, ".gnu_debuglink") != 0)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf || data->d_size < 8)
+			return false;
+		/* The name, NUL-terminated and padded to 4 bytes, then the CRC-32. */
+		const char *name = data->d_buf;
+		size_t len = strnlen(name, data->d_size);
+		size_t crc_offset = (len + 4) & ~(size_t)3;
+		if (len == 0 || len == data->d_size || crc_offset + 4 > data->d_size ||
+		    strchr(name, '/'))
+			return false;
+		uint32_t crc;
+		memcpy(&crc, (const char *)data->d_buf + crc_offset, 4);
+		*name_ret = name;
+		*crc_ret = crc;
+		return true;
 	}
 	return false;
 }

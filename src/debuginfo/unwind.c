@@ -285,19 +285,21 @@ static unw_accessors_t accessors = {
 	.get_proc_name = get_proc_name,
 };
 
-void ai_unwind_destroy_address_space(struct ai_debuginfo *di)
+/* The address space is a cache over the modules (debuginfo_internal.h). */
+static void address_space_flush(void *cache)
 {
-	if (di->unwind_as) {
-		unw_destroy_addr_space(di->unwind_as);
-		di->unwind_as = NULL;
-	}
+	unw_flush_cache(cache, 0, 0);
 }
 
-void ai_unwind_flush(struct ai_debuginfo *di)
+static void address_space_destroy(void *cache)
 {
-	if (di->unwind_as)
-		unw_flush_cache(di->unwind_as, 0, 0);
+	unw_destroy_addr_space(cache);
 }
+
+static const struct ai_module_cache_ops address_space_ops = {
+	.flush = address_space_flush,
+	.destroy = address_space_destroy,
+};
 
 /* ---- frames ---- */
 
@@ -341,15 +343,16 @@ static struct ai_error *unwind(struct ai_debuginfo *di, const struct ai_thread *
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
 				       "thread %d has no registers (is it stopped?)", (int)thread->tid);
 	ai_debuginfo_sync(di);
-	if (!di->unwind_as) {
-		di->unwind_as = unw_create_addr_space(&accessors, 0);
-		if (!di->unwind_as)
+	if (!di->cache) {
+		di->cache = unw_create_addr_space(&accessors, 0);
+		if (!di->cache)
 			return ai_error_create(AI_ERROR_OTHER, "libunwind: cannot create an address space");
-		unw_set_caching_policy(di->unwind_as, UNW_CACHE_GLOBAL);
+		unw_set_caching_policy(di->cache, UNW_CACHE_GLOBAL);
+		di->cache_ops = &address_space_ops;
 	}
 	struct unwind_arg arg = { .di = di, .thread = thread };
 	unw_cursor_t cursor;
-	int r = unw_init_remote(&cursor, di->unwind_as, &arg);
+	int r = unw_init_remote(&cursor, di->cache, &arg);
 	if (r < 0)
 		return ai_error_create(AI_ERROR_OTHER, "libunwind: cannot start unwinding thread %d: %s",
 				       (int)thread->tid, unw_strerror(r));

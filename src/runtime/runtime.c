@@ -37,6 +37,71 @@ const struct ai_runtime_ops *ai_runtime_of_block_on(const char *function)
 	return NULL;
 }
 
+/* The language's own wrappers and combinators, and the ecosystem's that belong to no runtime. */
+static const struct ai_future_shape_rule core_shapes[] = {
+	{ "core::pin::Pin<", AI_SHAPE_TRANSPARENT, "pointer", "__pointer" },
+	{ "core::panic::unwind_safe::AssertUnwindSafe<", AI_SHAPE_TRANSPARENT, "__0", NULL },
+	{ "core::mem::manually_drop::ManuallyDrop<", AI_SHAPE_TRANSPARENT, "value", NULL },
+	{ "core::cell::UnsafeCell<", AI_SHAPE_TRANSPARENT, "value", NULL },
+	{ "tracing::instrument::Instrumented<", AI_SHAPE_TRANSPARENT, "inner", NULL },
+	/* an Option, as a combinator holds a future it may have dropped (Timeout.delay, Fuse) */
+	{ "core::option::Option<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
+	{ "core::future::poll_fn::PollFn<", AI_SHAPE_POLL_FN, NULL, NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct ai_future_shape_rule *match_shape(const struct ai_future_shape_rule *rules, const char *name)
+{
+	for (const struct ai_future_shape_rule *r = rules; r && r->prefix; r++)
+		if (strncmp(name, r->prefix, strlen(r->prefix)) == 0)
+			return r;
+	return NULL;
+}
+
+const struct ai_future_shape_rule *ai_runtime_future_shape(const char *name)
+{
+	if (!name)
+		return NULL;
+	const struct ai_future_shape_rule *r = match_shape(core_shapes, name);
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops && !r; ops++)
+		r = match_shape((*ops)->shapes, name);
+	return r;
+}
+
+static char *macro_in(const struct ai_macro_source *source, const char *file)
+{
+	const char *at = strstr(file, source->dir);
+	if (!at)
+		return NULL;
+	/* The path component before `dir` names the crate. */
+	const char *component = at;
+	while (component > file && component[-1] != '/')
+		component--;
+	size_t crate_len = strlen(source->crate);
+	if (strncmp(component, source->crate, crate_len) != 0 ||
+	    (component + crate_len != at && component[crate_len] != '-'))
+		return NULL;
+	const char *base = at + strlen(source->dir);
+	const char *dot = strstr(base, ".rs");
+	if (!dot || strchr(base, '/') || dot == base)
+		return NULL;
+	size_t len = (size_t)(dot - base);
+	if (len > 4 && strncmp(dot - 4, "_mod", 4) == 0)
+		len -= 4;
+	return xasprintf("%s::%.*s!", source->prefix, (int)len, base);
+}
+
+char *ai_runtime_macro_name(const char *file)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; file && *ops; ops++)
+		for (const struct ai_macro_source *m = (*ops)->macros; m && m->crate; m++) {
+			char *name = macro_in(m, file);
+			if (name)
+				return name;
+		}
+	return NULL;
+}
+
 static void names_list(char *buf, size_t size)
 {
 	size_t used = 0;

@@ -230,3 +230,54 @@ size_t ai_snapshot_runtime_instances(const struct ai_snapshot *snapshot)
 		n += snapshot->runtimes[i].instances;
 	return n;
 }
+
+static void append(char *buf, size_t size, size_t *used, const char *text)
+{
+	if (*used + 1 >= size)
+		return;
+	int n = snprintf(buf + *used, size - *used, "%s", text);
+	*used = n < 0 ? *used : AI_MIN(size - 1, *used + (size_t)n);
+}
+
+static void node_wait_summary(const struct ai_await_node *node, char *buf, size_t size, size_t *used,
+			      unsigned depth)
+{
+	while (depth++ < 4096 && !node->leaf && node->child_count == 1)
+		node = &node->children[0];
+	if (depth > 4096)
+		return;
+	if (node->leaf) {
+		if (node->wait)
+			append(buf, size, used, node->wait->description ? node->wait->description : node->wait->kind);
+		return;
+	}
+	bool first = true;
+	for (size_t i = 0; i < node->child_count; i++) {
+		size_t before = *used;
+		if (!first)
+			append(buf, size, used, " | ");
+		size_t mark = *used;
+		node_wait_summary(&node->children[i], buf, size, used, depth);
+		if (*used == mark) {
+			/* (a branch that says nothing: no separator either) */
+			*used = before;
+			buf[before] = '\0';
+		} else {
+			first = false;
+		}
+	}
+}
+
+const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf, size_t size)
+{
+	if (!size)
+		return buf;
+	buf[0] = '\0';
+	if (task->wait) {
+		snprintf(buf, size, "%s", task->wait->description ? task->wait->description : task->wait->kind);
+		return buf;
+	}
+	size_t used = 0;
+	node_wait_summary(&task->tree, buf, size, &used, 0);
+	return buf;
+}

@@ -245,7 +245,8 @@ static bool task_matches(const struct ai_snapshot_task *task, const char *filter
 	await_point(task, at, sizeof(at));
 	if (strcasestr(at, filter))
 		return true;
-	return task->wait && strcasestr(wait_text(task->wait), filter);
+	char wait[512];
+	return strcasestr(ai_task_wait_summary(task, wait, sizeof(wait)), filter) != NULL;
 }
 
 void tui_rebuild_order(struct tui *tui)
@@ -285,14 +286,15 @@ static void task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, s
 		size_t i = tui->order[k];
 		const struct ai_snapshot_task *task = &s->tasks[i];
 		const struct ai_live_task *lt = &tui->live->tasks[i];
-		char id[32], at[256], since[32];
+		char id[32], at[256], since[32], wait[512];
 		task_name(task, id, sizeof(id));
 		await_point(task, at, sizeof(at));
 		tui_format_duration(ai_live_unchanged_ms(tui->live, i), since, sizeof(since));
 		char at_cut[LIST_AT_WIDTH + 1];
 		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %7s  %-*s %-*.*s %s", id,
 			 lt->status, since, LIST_AT_WIDTH, tail(at, LIST_AT_WIDTH, at_cut, sizeof(at_cut)),
-			 list_wait_width(), list_wait_width(), wait_text(task->wait), task_future(task));
+			 list_wait_width(), list_wait_width(), ai_task_wait_summary(task, wait, sizeof(wait)),
+			 task_future(task));
 	}
 }
 

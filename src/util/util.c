@@ -152,3 +152,8 @@ bool ai_path_is_dependency(const char *path)
 	       strstr(path, "/.cargo/git/checkouts/") || strncmp(path, "/rustc/", 7) == 0 ||
 	       strstr(path, "/lib/rustlib/src/rust/library/");
 }
+
+bool ai_starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}

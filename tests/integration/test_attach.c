@@ -505,3 +505,27 @@ Test(attach, headless_details_of_a_futurelock)
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
 	fixture_kill(&f);
 }
+
+/* A task parked in select! or timeout has no one wait: the WAIT column joins its branches'. */
+Test(attach, wait_column_joins_the_branches_of_select_and_timeout)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "shapes_zoo", NULL);
+	char *s = screen_sized(&f, "240x40", "");
+	const char *select_row = NULL, *timeout_row = NULL;
+	for (int y = 3; *row(s, y); y++) {
+		const char *line = row(s, y);
+		if (strstr(line, "shapes_zoo::zoo_select"))
+			select_row = strstr(s, line);
+		else if (strstr(line, "shapes_zoo::zoo_timeout"))
+			timeout_row = strstr(s, line);
+	}
+	cr_assert(select_row && timeout_row, "%s", s);
+	size_t n = strcspn(select_row, "\n");
+	/* select_left: an mpsc recv; select_right: a Notify. */
+	cr_expect(memmem(select_row, n, " | ", 3) != NULL, "%.*s", (int)n, select_row);
+	n = strcspn(timeout_row, "\n");
+	cr_expect(memmem(timeout_row, n, " | timeout in ", 14) != NULL, "%.*s", (int)n, timeout_row);
+	free(s);
+	fixture_kill(&f);
+}

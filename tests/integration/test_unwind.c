@@ -323,8 +323,8 @@ Test(unwind_rust, nodebug_executable_is_refused, .timeout = 60)
 	struct ai_error *err = ai_debuginfo_create(target, &di);
 	cr_assert_not_null(err);
 	cr_expect_eq(err->code, AI_ERROR_NO_DEBUGINFO);
-	cr_expect(strstr(err->message, "has no debug info; build it with `debug = true`") != NULL,
-		  "%s", err->message);
+	cr_expect(strstr(err->message, "nodebug has no debug info (") != NULL, "%s", err->message);
+	cr_expect(strstr(err->message, "build it with `debug = true`") != NULL, "%s", err->message);
 	ai_error_destroy(err);
 	ai_target_destroy(target);
 	fixture_kill(&f);

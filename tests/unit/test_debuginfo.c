@@ -358,3 +358,137 @@ Test(dwarf_rust, nodebug_fixture_has_no_debuginfo)
 	ai_error_destroy(err);
 	free(path);
 }
+
+/* ---- debuginfo layouts (tests/fixtures/layouts) ---- */
+
+#include <dwarf.h>
+#include <libdwarf.h>
+#include <zlib.h>
+
+/* The same function's name, file and line through the plain build and through `layout`. */
+static void expect_same_location(struct ai_elf_file *elf, struct ai_dwarf *plain,
+				 struct ai_dwarf *other, const char *symbol, const char *layout)
+{
+	struct ai_elf_symbol *sym = ai_elf_file_find_symbol_by_name(elf, symbol);
+	cr_assert_not_null(sym, "%s", symbol);
+	struct ai_location a[AI_MAX_LOCATIONS], b[AI_MAX_LOCATIONS];
+	size_t na, nb;
+	cr_assert_null(ai_dwarf_find_locations(plain, sym->address, false, a, AI_MAX_LOCATIONS, &na));
+	cr_assert_null(ai_dwarf_find_locations(other, sym->address, false, b, AI_MAX_LOCATIONS, &nb));
+	cr_assert_geq(na, 1);
+	cr_assert_eq(na, nb, "%s: %zu frames, plain %zu", layout, nb, na);
+	cr_expect_str_eq(b[nb - 1].function, a[na - 1].function, "%s", layout);
+	cr_expect_str_eq(b[nb - 1].file, a[na - 1].file, "%s", layout);
+	cr_expect_eq(b[nb - 1].line, a[na - 1].line, "%s", layout);
+}
+
+/* libdwarf sees the same units as our reader, with the same names. */
+static void expect_libdwarf_agrees(struct ai_dwarf *dw, const char *layout)
+{
+	Dwarf_Debug dbg = ai_dwarf_debug(dw);
+	cr_assert_not_null(dbg, "%s: libdwarf cannot read it", layout);
+	size_t unit_count;
+	struct ai_dwarf_unit *units = ai_dwarf_reader_units(ai_dwarf_get_reader(dw), &unit_count);
+	cr_assert_gt(unit_count, 0);
+	for (size_t i = 0; i < unit_count; i += unit_count / 4 + 1) {
+		cr_assert_null(ai_dwarf_unit_load(ai_dwarf_get_reader(dw), &units[i]));
+		Dwarf_Die die;
+		Dwarf_Error derr = NULL;
+		cr_assert_eq(dwarf_offdie_b(dbg, units[i].first_die, true, &die, &derr), DW_DLV_OK,
+			     "%s: unit %zu", layout, i);
+		char *name = NULL;
+		cr_assert_eq(dwarf_diename(die, &name, &derr), DW_DLV_OK);
+		cr_expect_str_eq(name, units[i].name, "%s", layout);
+		dwarf_dealloc_die(die);
+	}
+}
+
+Test(dwarf_layouts, compressed_sections_read_like_the_plain_build)
+{
+	char *plain_path = fixture("tokio-1.54", "nested");
+	if (!plain_path)
+		cr_skip_test("AI_FIXTURES not set or layouts not built");
+	struct ai_elf_file *elf;
+	struct ai_dwarf *plain;
+	cr_assert_null(ai_elf_file_open(plain_path, &elf));
+	cr_assert_null(ai_dwarf_open(plain_path, &plain));
+	static const char *const layouts[] = { "zstd", "zlib", "zlib-gnu", "debuglink.debug" };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(layouts); i++) {
+		char *path = fixture("layouts/variants", layouts[i]);
+		cr_assert_not_null(path, "%s not built", layouts[i]);
+		struct ai_elf_file *file;
+		cr_assert_null(ai_elf_file_open(path, &file));
+		cr_expect(file->has_debug_info, "%s", layouts[i]);
+		ai_elf_file_destroy(file);
+		struct ai_dwarf *dw;
+		struct ai_error *err = ai_dwarf_open(path, &dw);
+		cr_assert_null(err, "%s: %s", layouts[i], err ? err->message : "");
+		cr_expect(ai_dwarf_is_rust(dw));
+		expect_same_location(elf, plain, dw, "nested::main", layouts[i]);
+		expect_same_location(elf, plain, dw,
+				     "tokio::runtime::scheduler::multi_thread::worker::run", layouts[i]);
+		expect_libdwarf_agrees(dw, layouts[i]);
+		ai_dwarf_destroy(dw);
+		free(path);
+	}
+	ai_dwarf_destroy(plain);
+	ai_elf_file_destroy(elf);
+	free(plain_path);
+}
+
+Test(dwarf_layouts, debuglink_names_the_debug_file_and_its_crc)
+{
+	char *path = fixture("layouts/variants", "debuglink");
+	char *debug = fixture("layouts/variants", "debuglink.debug");
+	char *plain = fixture("tokio-1.54", "nested");
+	if (!path || !debug || !plain)
+		cr_skip_test("AI_FIXTURES not set or layouts not built");
+	struct ai_elf_file *elf;
+	cr_assert_null(ai_elf_file_open(path, &elf));
+	cr_expect(!elf->has_debug_info);
+	const char *name;
+	uint32_t crc;
+	cr_assert(ai_elf_file_debuglink(elf, &name, &crc));
+	cr_expect_str_eq(name, "debuglink.debug");
+	FILE *f = fopen(debug, "rb");
+	cr_assert_not_null(f);
+	uLong actual = crc32(0, Z_NULL, 0);
+	unsigned char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		actual = crc32(actual, buf, (uInt)n);
+	fclose(f);
+	cr_expect_eq(crc, (uint32_t)actual);
+	ai_elf_file_destroy(elf);
+	cr_assert_null(ai_elf_file_open(plain, &elf));
+	cr_expect(!ai_elf_file_debuglink(elf, &name, &crc), "the plain build has no debuglink");
+	ai_elf_file_destroy(elf);
+	free(plain);
+	free(debug);
+	free(path);
+}
+
+Test(dwarf_layouts, split_dwarf_skeletons_are_recognised)
+{
+	char *plain = fixture("tokio-1.54", "nested");
+	char *unpacked = fixture("layouts/variants", "unpacked");
+	char *packed = fixture("layouts/variants", "packed");
+	if (!plain || !unpacked || !packed)
+		cr_skip_test("AI_FIXTURES not set or layouts not built");
+	struct ai_dwarf *dw;
+	const char *dwo = NULL;
+	cr_assert_null(ai_dwarf_open(plain, &dw));
+	cr_expect(!ai_dwarf_split_unit(dw, &dwo));
+	ai_dwarf_destroy(dw);
+	const char *split[] = { unpacked, packed };
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_null(ai_dwarf_open(split[i], &dw));
+		dwo = NULL;
+		cr_expect(ai_dwarf_split_unit(dw, &dwo), "%s", split[i]);
+		cr_expect(dwo && ends_with(dwo, ".dwo"), "%s: %s", split[i], dwo ? dwo : "(none)");
+		ai_dwarf_destroy(dw);
+	}
+	free(packed);
+	free(unpacked);
+	free(plain);
+}

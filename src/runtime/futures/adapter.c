@@ -1,6 +1,6 @@
 /* The futures adapter: futures::executor (block_on, LocalPool::run*, ThreadPool). Its futures
  * are found on the stacks of the threads that drive them (src/async/roots.c); its combinators
- * (join!, select!, FuturesUnordered...) are decoded by the await-tree decoder. */
+ * (join!, select!, FuturesUnordered...) are shapes the await-tree decoder knows. */
 #include <string.h>
 
 #include "ai/runtime.h"
@@ -21,8 +21,35 @@ static bool futures_block_on_frame(const char *function)
 	       (ai_path_has_segment(function, "block_on") || ai_path_has_segment(function, "run_executor"));
 }
 
+static const struct ai_future_shape_rule futures_shapes[] = {
+	{ "futures_util::stream::stream::next::Next<", AI_SHAPE_TRANSPARENT, "stream", NULL },
+	{ "futures_util::stream::stream::collect::Collect<", AI_SHAPE_TRANSPARENT, "stream", NULL },
+	{ "futures_util::stream::futures_ordered::FuturesOrdered<", AI_SHAPE_TRANSPARENT, "in_progress_queue", NULL },
+	{ "futures_util::stream::futures_ordered::OrderWrapper<", AI_SHAPE_TRANSPARENT, "data", NULL },
+	{ "futures_util::future::future::fuse::Fuse<", AI_SHAPE_TRANSPARENT, "inner", NULL },
+	{ "futures_util::future::maybe_done::MaybeDone<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
+	{ "futures_util::future::try_maybe_done::TryMaybeDone<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
+	{ "futures_util::future::poll_fn::PollFn<", AI_SHAPE_POLL_FN, NULL, NULL },
+	{ "futures_util::future::join::Join", AI_SHAPE_MEMBER_PREFIX, "fut", NULL },
+	{ "futures_util::future::try_join::TryJoin", AI_SHAPE_MEMBER_PREFIX, "fut", NULL },
+	{ "futures_util::future::select::Select<", AI_SHAPE_OPTION_TUPLE, "inner", NULL },
+	{ "futures_util::future::try_select::TrySelect<", AI_SHAPE_OPTION_TUPLE, "inner", NULL },
+	{ "futures_util::future::join_all::JoinAll<", AI_SHAPE_JOIN_ALL, NULL, NULL },
+	{ "futures_util::future::try_join_all::TryJoinAll<", AI_SHAPE_JOIN_ALL, NULL, NULL },
+	{ "futures_util::stream::futures_unordered::FuturesUnordered<", AI_SHAPE_FUTURES_UNORDERED, NULL, NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+/* join!, select!: futures-util-X.Y.Z/src/async_await/NAME[_mod].rs */
+static const struct ai_macro_source futures_macros[] = {
+	{ "futures-util", "/src/async_await/", "futures" },
+	{ NULL, NULL, NULL },
+};
+
 const struct ai_runtime_ops ai_runtime_futures = {
 	.name = "futures",
+	.shapes = futures_shapes,
+	.macros = futures_macros,
 	.detect = futures_detect,
 	.is_block_on_frame = futures_block_on_frame,
 };

@@ -1,7 +1,9 @@
-/* The tokio adapter's ops table: runtimes and tasks (tasks.c, layout.c), block_on frames. */
+/* The tokio adapter's ops table: runtimes and tasks (tasks.c, layout.c), block_on frames, waits
+ * (wait_*.c, unpolled.c). */
 #include <string.h>
 
 #include "tokio.h"
+#include "tokio_wait.h"
 
 static bool tokio_block_on_frame(const char *function)
 {
@@ -23,10 +25,31 @@ static const char *tokio_block_on_flavor(const struct ai_stack *stack)
 	return NULL;
 }
 
+static const struct ai_future_shape_rule tokio_shapes[] = {
+	{ "tokio::loom::std::unsafe_cell::UnsafeCell<", AI_SHAPE_TRANSPARENT, "__0", NULL },
+	/* tokio 1.47+: cooperative(fut) around broadcast recv, watch changed, ... */
+	{ "tokio::task::coop::Coop<", AI_SHAPE_TRANSPARENT, "fut", NULL },
+	{ "tokio::future::maybe_done::MaybeDone<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
+	{ "tokio::time::timeout::Timeout<", AI_SHAPE_MEMBERS, "value", "delay" },
+	{ "tokio::future::poll_fn::PollFn<", AI_SHAPE_POLL_FN, NULL, NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+/* join!, select!, try_join!: tokio-X.Y.Z/src/macros/NAME.rs */
+static const struct ai_macro_source tokio_macros[] = {
+	{ "tokio", "/src/macros/", "tokio" },
+	{ NULL, NULL, NULL },
+};
+
 const struct ai_runtime_ops ai_runtime_tokio = {
 	.name = "tokio",
+	.shapes = tokio_shapes,
+	.macros = tokio_macros,
 	.detect = ai_tokio_detect,
 	.collect = ai_tokio_collect,
 	.is_block_on_frame = tokio_block_on_frame,
 	.block_on_flavor = tokio_block_on_flavor,
+	.leaf_wait = tk_leaf_wait,
+	.held = tk_find_guards,
+	.finish = tk_wait_finish,
 };

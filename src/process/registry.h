@@ -1,4 +1,4 @@
-/* Private to src/target: the process-wide list of attached threads, readable from a signal
+/* Private to src/process: the process-wide list of attached threads, readable from a signal
  * handler, so that we detach even when we die. */
 #ifndef AI_TARGET_REGISTRY_H
 #define AI_TARGET_REGISTRY_H

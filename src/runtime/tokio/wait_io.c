@@ -1,0 +1,267 @@
+/* tokio's I/O waits: Readiness and the tokio::io::util futures; the fd from std's OwnedFd in the
+ * leaf or the saved locals above it, and on live targets its /proc link and socket. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/memory.h"
+#include "ai/sockets.h"
+#include "ai/util.h"
+#include "tokio_wait.h"
+
+/* ---- I/O ---- */
+
+/* Pointers followed from a frame's local to its fd (&&TcpListener in a closure: 2). */
+#define MAX_FD_DEREFS 4
+/* Types visited by one search, and bytes of an enum read to pick its variant. */
+#define MAX_FD_VISITS 4096
+#define MAX_FD_ENUM_BYTES 4096
+#define MAX_FD 0x1000000
+
+struct fd_search {
+	struct ai_wait_walk *w;
+	int fds[4];        /* distinct fds found */
+	size_t count;
+	const char *owner; /* the I/O object that holds the first one: "tokio::net::...::TcpStream" */
+	unsigned visits;
+};
+
+/* The types named as the object an fd belongs to (the outermost one on the path to the fd). */
+static bool is_io_object(const char *name)
+{
+	static const char *const prefixes[] = { "tokio::net::", "tokio::io::async_fd::", "tokio::fs::", "tokio::process::",
+						"std::net::", "std::fs::", "std::io::pipe::", "std::os::unix::net::",
+						"mio::net::", NULL };
+	for (const char *const *p = prefixes; *p; p++) {
+		if (ai_starts_with(name, *p))
+			return true;
+	}
+	return false;
+}
+
+bool tk_name_ends_with(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+	return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* Looks for std's OwnedFd { fd } (or an older std's FileDesc { fd: c_int }) in the value: struct
+ * members, the active variant of enums (Option<TcpStream>), and &, &mut, Box and Arc pointers up
+ * to MAX_FD_DEREFS. tokio::runtime:: is not entered: its I/O driver holds the epoll fd. */
+static void fd_search_value(struct fd_search *s, const struct ai_type *t, uint64_t address, unsigned depth,
+			    unsigned derefs, const char *owner)
+{
+	if (!t || depth > 32 || s->visits++ > MAX_FD_VISITS || s->count == AI_ARRAY_SIZE(s->fds))
+		return;
+	const char *name = ai_wait_type_name(t);
+	if (ai_starts_with(name, "tokio::runtime::") || ai_starts_with(name, "core::marker::PhantomData"))
+		return;
+	if (t->kind == AI_TYPE_POINTER) {
+		if (derefs >= MAX_FD_DEREFS || !(name[0] == '&' || ai_starts_with(name, "alloc::boxed::Box<")))
+			return;
+		uint64_t ptr;
+		const struct ai_type *pt;
+		if (!ai_wait_deref_wrapped(s->w, t, address, 0, &ptr, &pt) || (ptr & 3) != 0 || pt->kind == AI_TYPE_VOID ||
+		    pt->kind == AI_TYPE_FUNCTION || pt->kind == AI_TYPE_UNIT)
+			return;
+		fd_search_value(s, pt, ptr, depth + 1, derefs + 1, owner);
+		return;
+	}
+	if (t->kind == AI_TYPE_STRUCT && ai_starts_with(name, "alloc::sync::Arc<")) {
+		uint64_t data;
+		const struct ai_type *dt;
+		if (derefs < MAX_FD_DEREFS && ai_wait_read_arc(s->w, t, address, &data, &dt))
+			fd_search_value(s, dt, data, depth + 1, derefs + 1, owner);
+		return;
+	}
+	if (!owner && is_io_object(name) && !strchr(name, '{')) /* not a closure or async fn of tokio::net */
+		owner = name;
+	const struct ai_member *fd_member = ai_type_find_member(t, "fd");
+	if (fd_member && (tk_name_ends_with(name, "::OwnedFd") || tk_name_ends_with(name, "::FileDesc"))) {
+		uint64_t leaf_off, size, v;
+		const struct ai_type *mt = ai_wait_member_type(t, fd_member);
+		if (!ai_wait_int_leaf(mt, 0, &leaf_off, &size) || size != 4 ||
+		    !ai_wait_read_uint(s->w, address + fd_member->offset + leaf_off, size, &v) || v >= MAX_FD)
+			return; /* -1 (None's niche) or not an fd */
+		for (size_t i = 0; i < s->count; i++) {
+			if (s->fds[i] == (int)v)
+				return;
+		}
+		if (s->count == 0)
+			s->owner = owner;
+		s->fds[s->count++] = (int)v;
+		return;
+	}
+	if (t->kind == AI_TYPE_ENUM) {
+		if (ai_type_is_coroutine(t) || !t->has_size || t->size == 0 || t->size > MAX_FD_ENUM_BYTES)
+			return;
+		uint8_t *bytes = xmalloc(t->size);
+		const struct ai_variant *v = NULL;
+		struct ai_error *err = ai_memory_read(s->w->mem, bytes, address, t->size);
+		if (!err)
+			err = ai_type_active_variant(t, bytes, t->size, &v);
+		free(bytes);
+		if (err) {
+			ai_error_destroy(err);
+			return;
+		}
+		fd_search_value(s, ai_wait_member_type(t, &v->member), address + v->member.offset, depth + 1, derefs, owner);
+		return;
+	}
+	if (t->kind != AI_TYPE_STRUCT)
+		return;
+	for (size_t i = 0; i < t->member_count; i++) {
+		const struct ai_member *m = &t->members[i];
+		if (m->artificial)
+			continue;
+		fd_search_value(s, ai_wait_member_type(t, m), address + m->offset, depth + 1, derefs, owner);
+	}
+}
+
+/* The fd an I/O leaf waits on: in the leaf, else in the saved locals of the coroutines above it,
+ * nearest first. Two different fds at the nearest level that has one: ambiguous (count > 1). */
+static void find_fd(struct ai_wait_walk *w, const struct ai_type *leaf_t, uint64_t leaf_address, struct fd_search *s,
+		    const char **where_ret)
+{
+	*where_ret = NULL;
+	fd_search_value(s, leaf_t, leaf_address, 0, 0, NULL);
+	for (size_t i = w->depth; s->count == 0 && i-- > 0;) {
+		const struct ai_await_node *a = w->ancestors[i];
+		const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, a->type_die), a->state);
+		if (!vt)
+			continue;
+		for (size_t k = 0; k < vt->member_count; k++) {
+			const struct ai_member *m = &vt->members[k];
+			if (!m->name || m->artificial || ai_starts_with(m->name, "__"))
+				continue; /* __awaitee: the future we came up from */
+			fd_search_value(s, ai_wait_member_type(vt, m), a->address + m->offset, 0, 0, NULL);
+		}
+		*where_ret = a->function;
+	}
+}
+
+/* tokio::io::util futures (AsyncReadExt::read, AsyncWriteExt::write_all...): the direction from
+ * the module's name. */
+const char *tk_io_util_direction(const char *name)
+{
+	const char *m = name + strlen("tokio::io::util::");
+	if (ai_starts_with(m, "copy"))
+		return "copy";
+	if (ai_starts_with(m, "read") || ai_starts_with(m, "fill_buf") || ai_starts_with(m, "lines") ||
+	    ai_starts_with(m, "split"))
+		return "read";
+	if (ai_starts_with(m, "write") || ai_starts_with(m, "flush") || ai_starts_with(m, "shutdown"))
+		return "write";
+	return NULL;
+}
+
+/* A Readiness (the waiter of ScheduledIo::readiness): its waiter's Interest (tokio 1.38+: bits of
+ * a usize; 1.24: mio's NonZeroU8; both READABLE = 1, WRITABLE = 2); under accept() it is a
+ * connection that is awaited. */
+const char *tk_readiness_direction(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	for (size_t i = w->depth; i-- > 0;) {
+		const char *fn = w->ancestors[i]->function;
+		if (fn && ai_starts_with(fn, "tokio::net::") && tk_name_ends_with(fn, "::accept"))
+			return "connection";
+	}
+	uint64_t interest;
+	if (!ai_wait_read_nested_int(w, t, address, "interest", &interest))
+		return NULL;
+	if ((interest & 3) == 3)
+		return "read_write";
+	if (interest & 1)
+		return "read";
+	if (interest & 2)
+		return "write";
+	return NULL;
+}
+
+static const char *direction_phrase(const char *direction)
+{
+	if (!direction)
+		return "waiting for I/O";
+	if (strcmp(direction, "connection") == 0)
+		return "waiting for a connection";
+	if (strcmp(direction, "read_write") == 0)
+		return "waiting for read or write";
+	if (strcmp(direction, "copy") == 0)
+		return "copying";
+	if (strcmp(direction, "connect") == 0)
+		return "waiting for the connection to be established";
+	return strcmp(direction, "read") == 0 ? "waiting for read" : "waiting for write";
+}
+
+/* What /proc says of the fd (live targets): the link, and for a socket its addresses and state. */
+static void describe_fd(struct ai_wait_walk *w, struct ai_wait *wait)
+{
+	pid_t pid = w->as->target->pid;
+	char *target;
+	struct ai_error *err = ai_fd_target(pid, wait->fd, &target);
+	if (err) {
+		ai_error_destroy(err);
+		return;
+	}
+	wait->fd_target = target;
+	uint64_t inode = ai_fd_socket_inode(target);
+	if (!inode)
+		return;
+	if (!w->sockets_read) {
+		w->sockets_read = true;
+		err = ai_sockets_read(pid, &w->sockets);
+		if (err) {
+			ai_snapshot_add_warning(w->snapshot, "sockets of I/O waits not known: %s", err->message);
+			ai_error_destroy(err);
+		}
+	}
+	const struct ai_socket *sock = ai_sockets_find(&w->sockets, inode);
+	if (!sock)
+		return;
+	wait->socket_kind = xstrdup(sock->kind);
+	wait->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
+	wait->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
+	wait->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+}
+
+struct ai_wait *tk_decode_io(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *direction)
+{
+	struct ai_wait *wait = ai_wait_new("io");
+	wait->direction = direction ? xstrdup(direction) : NULL;
+	struct fd_search s = { .w = w };
+	const char *where;
+	find_fd(w, t, address, &s, &where);
+	wait->resource_type = s.owner ? ai_type_short_name(s.owner) : NULL;
+	const char *what = wait->resource_type ? wait->resource_type : "I/O";
+	const char *phrase = direction_phrase(direction);
+	if (s.count > 1) {
+		wait->description = xasprintf("%s, %s (fds %d and %d both in %s: not guessed)", what, phrase, s.fds[0],
+					      s.fds[1], where ? where : "the leaf");
+		return wait;
+	}
+	if (s.count == 0) {
+		wait->description = xasprintf("%s, %s (fd not found)", what, phrase);
+		return wait;
+	}
+	wait->has_fd = true;
+	wait->fd = s.fds[0];
+	if (w->as->target->kind != AI_TARGET_LIVE) {
+		wait->description = xasprintf("%s fd %d, %s (socket details need a live process)", what, wait->fd, phrase);
+		return wait;
+	}
+	describe_fd(w, wait);
+	if (wait->socket_kind && strcmp(wait->socket_kind, "unix") == 0)
+		wait->description = xasprintf("unix %s%s%s, %s (fd %d)", wait->local_address ? wait->local_address : "(unnamed)",
+					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
+					      phrase, wait->fd);
+	else if (wait->socket_kind)
+		wait->description = xasprintf("%s %s%s%s%s%s, %s (fd %d)", wait->socket_kind,
+					      wait->local_address ? wait->local_address : "?",
+					      wait->peer_address ? " -> " : "", wait->peer_address ? wait->peer_address : "",
+					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
+					      phrase, wait->fd);
+	else
+		wait->description = xasprintf("%s %s, %s (fd %d)", what, wait->fd_target ? wait->fd_target : "(fd closed?)",
+					      phrase, wait->fd);
+	return wait;
+}

@@ -1,0 +1,89 @@
+/* What each of tokio's leaf futures waits for: the dispatch of the adapter's leaf_wait, and
+ * JoinHandle. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/memory.h"
+#include "ai/sockets.h"
+#include "ai/util.h"
+#include "tokio_wait.h"
+
+/* ---- Join ---- */
+
+static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = ai_wait_new("join");
+	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(t));
+	uint64_t header;
+	const struct ai_type *ht;
+	if (!ai_wait_read_pointer_path(w, t, address, "raw.ptr.pointer", &header, &ht)) {
+		wait->description = xasprintf("join, task pointer not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	wait->address = header;
+	for (size_t i = 0; i < w->snapshot->task_count; i++) {
+		const struct ai_snapshot_task *task = &w->snapshot->tasks[i];
+		if (strcmp(task->kind, "task") == 0 && task->address == header && task->has_id) {
+			wait->has_target_id = true;
+			wait->target_task_id = task->id;
+			wait->target_status = task->status ? xstrdup(task->status) : NULL;
+			break;
+		}
+	}
+	if (wait->has_target_id)
+		wait->description = xasprintf("join Task %" PRIu64 " (%s)", wait->target_task_id,
+					      wait->target_status ? wait->target_status : "?");
+	else
+		wait->description = xasprintf("join the task at 0x%" PRIx64 " (not in the runtime's list: finished?)",
+					      header);
+	return wait;
+}
+
+struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
+{
+	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
+	const char *name = t ? ai_wait_type_name(t) : node->type;
+	struct ai_wait *wait = NULL;
+	if (t && strcmp(name, "tokio::time::sleep::Sleep") == 0)
+		wait = tk_decode_sleep(w, t, node->address);
+	else if (t && strcmp(name, "tokio::sync::batch_semaphore::Acquire") == 0)
+		wait = tk_decode_acquire(w, t, node->address);
+	else if (t && ai_starts_with(name, "tokio::runtime::task::join::JoinHandle<"))
+		wait = decode_join(w, t, node->address);
+	else if (t && ai_starts_with(name, "tokio::sync::oneshot::Receiver<"))
+		wait = tk_decode_oneshot(w, t, node->address);
+	else if (t && strcmp(name, "tokio::sync::notify::Notified") == 0) {
+		uint64_t notify;
+		const struct ai_type *nt;
+		if (ai_wait_read_pointer_path(w, t, node->address, "notify", &notify, &nt))
+			wait = tk_decode_watch(w, notify);
+		if (!wait)
+			wait = tk_decode_notified(w, t, node->address);
+	} else if (t && ai_starts_with(name, "tokio::sync::broadcast::Recv<"))
+		wait = tk_decode_broadcast(w, t, node->address);
+	else if (t && strcmp(name, "tokio::runtime::io::scheduled_io::Readiness") == 0)
+		wait = tk_decode_io(w, t, node->address, tk_readiness_direction(w, t, node->address));
+	else if (t && ai_starts_with(name, "tokio::io::util::") && tk_io_util_direction(name))
+		wait = tk_decode_io(w, t, node->address, tk_io_util_direction(name));
+	else if (w->depth > 0 && w->ancestors[w->depth - 1]->function) {
+		/* Leaves that are closures (PollFn) of a known frame: name the frame's `self`. */
+		const char *parent = w->ancestors[w->depth - 1]->function;
+		if (ai_starts_with(parent, "tokio::time::interval::") && strstr(parent, "::tick"))
+			wait = tk_decode_interval(w);
+		else if (ai_starts_with(parent, "tokio::sync::mpsc::") && strstr(parent, "::recv"))
+			wait = tk_decode_mpsc_recv(w);
+		else if (t && ai_starts_with(parent, "tokio::net::tcp::stream::") && tk_name_ends_with(parent, "::connect_mio"))
+			wait = tk_decode_io(w, t, node->address, "connect"); /* poll_fn(poll_write_ready) */
+	}
+	return wait;
+}
+
+void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
+{
+	for (size_t i = 0; i < snapshot->task_count; i++)
+		tk_channel_warning(w, &snapshot->tasks[i]);
+	tk_rwlock_addresses(w, snapshot);
+	tk_scan_saved(w, snapshot);
+}
