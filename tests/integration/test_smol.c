@@ -88,6 +88,15 @@ static json_t *expect_task(json_t *task, const char *what)
 	return json_object_get(task, "tree");
 }
 
+/* The task's wait: of `kind`, and for channels and locks the address of what it waits on. */
+static json_t *expect_wait(json_t *task, const char *kind, const char *what)
+{
+	json_t *wait = json_object_get(task, "wait");
+	cr_assert_not_null(wait, "%s: no wait", what);
+	cr_expect_str_eq(str(wait, "kind"), kind, "%s: %s", what, str(wait, "description"));
+	return wait;
+}
+
 /* The leaf a chain ends in: a leaf of the given type. */
 static void expect_leaf(json_t *node, const char *type, const char *what)
 {
@@ -132,12 +141,21 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	expect_frame(child(tree), "nested::level2", "@await: level2");
 	expect_frame(child(child(tree)), "nested::level3", "@await: leaf-timer");
 	expect_leaf(child(child(child(tree))), "async_io::Timer", "level1 id 0");
+	/* Timer::after(1 day): a deadline, most of a day left. */
+	json_t *wait = expect_wait(find_task(tasks, "nested::level1", "id", "0", &n), "sleep", "timer");
+	cr_expect(json_integer_value(json_object_get(wait, "deadline_ns")) > 0);
+	json_int_t left = json_integer_value(json_object_get(wait, "remaining_ms"));
+	cr_expect(left > 3600 * 1000 && left <= 24 * 3600 * 1000, "time left %lld ms", (long long)left);
 
 	/* smol::spawn(level1(1, Recv)): ... -> async_channel::Recv. */
 	tree = expect_task(find_task(tasks, "nested::level1", "id", "1", &n), "level1 id 1");
 	cr_expect_eq(n, 1, "one level1 task with id 1");
 	expect_frame(child(child(tree)), "nested::level3", "@await: leaf-recv");
 	expect_leaf(child(child(child(tree))), "async_channel::Recv<", "level1 id 1");
+	/* main keeps the channel's one Sender. */
+	wait = expect_wait(find_task(tasks, "nested::level1", "id", "1", &n), "channel_recv", "recv");
+	cr_expect_eq(json_integer_value(json_object_get(wait, "senders_alive")), 1);
+	cr_expect(strncmp(str(wait, "address"), "0x", 2) == 0);
 	find_task(tasks, "nested::level1", NULL, NULL, &n);
 	cr_expect_eq(n, 2, "exactly the two level1 tasks spawned (no stale copy)");
 
@@ -145,6 +163,8 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "nested::sender", "@await: leaf-send");
 	expect_leaf(child(tree), "async_channel::Send<", "sender");
+	wait = expect_wait(find_task(tasks, "nested::sender", NULL, NULL, &n), "channel_send", "send");
+	cr_expect(json_is_true(json_object_get(wait, "receiver_alive")));
 
 	tree = expect_task(find_task(tasks, "nested::holder", NULL, NULL, &n), "holder");
 	expect_frame(tree, "nested::holder", "@await: holder");
@@ -153,6 +173,17 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	tree = expect_task(find_task(tasks, "nested::waiter", NULL, NULL, &n), "waiter");
 	expect_frame(tree, "nested::waiter", "@await: leaf-mutex");
 	expect_leaf(child(tree), "async_lock::mutex::Lock<", "waiter");
+	/* The waiter waits on the Mutex whose guard the holder keeps across its sleep. */
+	wait = expect_wait(find_task(tasks, "nested::waiter", NULL, NULL, &n), "mutex", "waiter");
+	cr_expect_str_eq(str(wait, "type"), "Mutex<u64>");
+	json_t *held = json_object_get(find_task(tasks, "nested::holder", NULL, NULL, &n), "held");
+	cr_assert_eq(json_array_size(held), 1, "the holder holds one guard");
+	json_t *guard = json_array_get(held, 0);
+	cr_expect_str_eq(str(guard, "kind"), "mutex");
+	cr_expect_str_eq(str(guard, "local"), "guard");
+	cr_expect_str_eq(str(guard, "address"), str(wait, "address"), "the same Mutex");
+	cr_expect_eq(json_integer_value(json_object_get(guard, "line")), marker_line(SRC, "@await: holder"));
+	cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "no deadlock: the holder sleeps");
 
 	/* LocalExecutor::spawn(async move { .. }) on the main thread. */
 	tree = expect_task(find_task(tasks, "nested::main::{async_block#0}", NULL, NULL, &n), "local");
@@ -174,6 +205,7 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	line = xasprintf("nested.rs:%d", marker_line(SRC, "@await: leaf-mutex"));
 	cr_expect(strstr(r.out, line), "%s in %s", line, r.out);
 	free(line);
+	cr_expect(strstr(r.out, "holds Mutex<u64> @ "), "%s", r.out);
 	tool_result_free(&r);
 	fixture_kill(&f);
 }

@@ -27,4 +27,6 @@ const struct ai_runtime_ops ai_runtime_async_task = {
 	.detect = async_task_detect,
 	.collect = ai_async_task_collect,
 	.is_block_on_frame = async_task_block_on_frame,
+	.leaf_wait = ai_async_task_leaf_wait,
+	.held = ai_async_task_held,
 };

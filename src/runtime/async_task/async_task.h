@@ -16,4 +16,12 @@ struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stac
 				       struct ai_snapshot *snapshot,
 				       struct ai_snapshot_runtime *entry);
 
+/* What an async-io, async-channel or async-lock leaf waits for, or NULL. (wait.c) */
+struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *leaf);
+
+/* The async-lock MutexGuards (and MutexGuardArcs) a coroutine's saved locals hold while the
+ * Mutex is locked: added to task->held. (wait.c) */
+void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task,
+			const struct ai_await_node *coroutine);
+
 #endif
