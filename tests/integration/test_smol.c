@@ -79,6 +79,23 @@ static void expect_frame(json_t *node, const char *function, const char *marker)
 		  str(node, "state"));
 }
 
+/* The first node of the tree (depth first) whose function is `function`. */
+static json_t *find_node(json_t *node, const char *function, int depth)
+{
+	if (!node || depth > 64)
+		return NULL;
+	if (strcmp(str(node, "function"), function) == 0)
+		return node;
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(node, "children"), i, c) {
+		json_t *hit = find_node(c, function, depth + 1);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
 /* An idle async-executor task; its tree root. */
 static json_t *expect_task(json_t *task, const char *what)
 {
@@ -190,6 +207,16 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "nested::main::{async_block#0}", "@await: local");
 	expect_leaf(child(tree), "async_channel::Recv<", "local");
+
+	/* smol::block_on(local_ex.run(main future)): the main future is a branch of the executor's
+	 * futures-lite Or, parked on its channel recv. */
+	json_t *main_node = NULL;
+	json_array_foreach(tasks, i, rt) {
+		if (strcmp(str(rt, "kind"), "block_on") == 0 && !main_node)
+			main_node = find_node(json_object_get(rt, "tree"), "nested::main::{async_block#1}", 0);
+	}
+	expect_frame(main_node, "nested::main::{async_block#1}", "@await: main");
+	expect_leaf(child(main_node), "async_channel::Recv<", "main");
 
 	json_decref(root);
 	tool_result_free(&r);

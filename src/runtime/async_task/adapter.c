@@ -22,8 +22,18 @@ static bool async_task_block_on_frame(const char *function)
 	       ai_path_has_segment(function, "block_on");
 }
 
+/* The wrappers and combinators of the executors and of futures-lite (which smol re-exports). */
+static const struct ai_future_shape_rule async_task_shapes[] = {
+	/* async-executor wraps every spawned future to remove it from its Slab on drop */
+	{ "async_executor::AsyncCallOnDrop<", AI_SHAPE_TRANSPARENT, "future", NULL },
+	{ "futures_lite::future::Or<", AI_SHAPE_MEMBERS, "future1", "future2" },
+	{ "futures_lite::future::Race<", AI_SHAPE_MEMBERS, "future1", "future2" },
+	{ NULL, 0, NULL, NULL },
+};
+
 const struct ai_runtime_ops ai_runtime_async_task = {
 	.name = "async-task",
+	.shapes = async_task_shapes,
 	.detect = async_task_detect,
 	.collect = ai_async_task_collect,
 	.is_block_on_frame = async_task_block_on_frame,
