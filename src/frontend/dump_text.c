@@ -88,7 +88,12 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 			task->read_live ? "  (read live: not in the capped copy)" : "");
 		return;
 	}
-	fprintf(out, "%sTask %llu%s  %s%s%s  %s", st->bold, (unsigned long long)task->id, st->reset,
+	/* A runtime without task ids (async-task) is told apart by the task's address. */
+	if (task->has_id)
+		fprintf(out, "%sTask %llu%s", st->bold, (unsigned long long)task->id, st->reset);
+	else
+		fprintf(out, "%sTask 0x%llx%s", st->bold, (unsigned long long)task->address, st->reset);
+	fprintf(out, "  %s%s%s  %s",
 		st->bold, task->future ? task->future : "?", st->reset, task->status ? task->status : "?");
 	fprintf(out, "  (%s%s%s", task->runtime, task->flavor ? ", " : "", task->flavor ? task->flavor : "");
 	if (task->thread)
@@ -103,6 +108,8 @@ static void print_task_name(FILE *out, const struct ai_snapshot_task *t)
 {
 	if (t->has_id)
 		fprintf(out, "Task %llu", (unsigned long long)t->id);
+	else if (t->kind && strcmp(t->kind, "task") == 0)
+		fprintf(out, "Task 0x%llx", (unsigned long long)t->address);
 	else
 		fputs(t->kind ? t->kind : "?", out);
 }

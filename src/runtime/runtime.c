@@ -10,11 +10,14 @@
 
 extern const struct ai_runtime_ops ai_runtime_tokio;
 extern const struct ai_runtime_ops ai_runtime_futures;
+extern const struct ai_runtime_ops ai_runtime_async_task;
 
-/* tokio first: its tasks are listed before futures driven by block_on, as users read them. */
+/* tokio first: its tasks are listed before futures driven by block_on, as users read them;
+ * then async-task's spawned tasks (futures adds no tasks of its own). */
 const struct ai_runtime_ops *const ai_runtimes[] = {
 	&ai_runtime_tokio,
 	&ai_runtime_futures,
+	&ai_runtime_async_task,
 	NULL,
 };
 

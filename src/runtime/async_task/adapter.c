@@ -1,0 +1,42 @@
+/* The async-task adapter: the tasks of every executor built on async-task 4.x (smol,
+ * async-executor, async-std), found through the task vtables async-task emits (tasks.c), and
+ * smol's / async-io's block_on frames. */
+#include <string.h>
+
+#include "ai/util.h"
+#include "async_task.h"
+
+static char *async_task_detect(struct ai_async *as)
+{
+	if (!ai_runtime_crate_linked(as, "async_task"))
+		return NULL;
+	char *version = ai_runtime_crate_version(as, "async-task");
+	return version ? version : xstrdup("");
+}
+
+/* async_io::block_on (smol::block_on is a re-export of it) and async-std's task::block_on. */
+static bool async_task_block_on_frame(const char *function)
+{
+	return (strncmp(function, "async_io::", 10) == 0 || strncmp(function, "async_std::", 11) == 0 ||
+		strncmp(function, "smol::", 6) == 0) &&
+	       ai_path_has_segment(function, "block_on");
+}
+
+/* The wrappers and combinators of the executors and of futures-lite (which smol re-exports). */
+static const struct ai_future_shape_rule async_task_shapes[] = {
+	/* async-executor wraps every spawned future to remove it from its Slab on drop */
+	{ "async_executor::AsyncCallOnDrop<", AI_SHAPE_TRANSPARENT, "future", NULL },
+	{ "futures_lite::future::Or<", AI_SHAPE_MEMBERS, "future1", "future2" },
+	{ "futures_lite::future::Race<", AI_SHAPE_MEMBERS, "future1", "future2" },
+	{ NULL, 0, NULL, NULL },
+};
+
+const struct ai_runtime_ops ai_runtime_async_task = {
+	.name = "async-task",
+	.shapes = async_task_shapes,
+	.detect = async_task_detect,
+	.collect = ai_async_task_collect,
+	.is_block_on_frame = async_task_block_on_frame,
+	.leaf_wait = ai_async_task_leaf_wait,
+	.held = ai_async_task_held,
+};

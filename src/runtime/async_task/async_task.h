@@ -1,0 +1,27 @@
+/* The async-task adapter's own entry points (src/runtime/async_task/), for its ops table
+ * (adapter.c); the rest of the program reaches async-task only through ai_runtime_async_task. */
+#ifndef AI_RUNTIME_ASYNC_TASK_H
+#define AI_RUNTIME_ASYNC_TASK_H
+
+#include "ai/async.h"
+#include "ai/runtime.h"
+
+extern const struct ai_runtime_ops ai_runtime_async_task;
+
+/* Adds every live async-task task (smol, async-executor, async-std) to the snapshot, found by
+ * scanning writable memory for task headers that point at a task vtable, each labelled with its
+ * executor's crate and decoded from its future. A layout not understood is a warning naming the
+ * version, and entry->decoded = false. (tasks.c) */
+struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stack *stacks,
+				       struct ai_snapshot *snapshot,
+				       struct ai_snapshot_runtime *entry);
+
+/* What an async-io, async-channel or async-lock leaf waits for, or NULL. (wait.c) */
+struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *leaf);
+
+/* The async-lock MutexGuards (and MutexGuardArcs) a coroutine's saved locals hold while the
+ * Mutex is locked: added to task->held. (wait.c) */
+void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task,
+			const struct ai_await_node *coroutine);
+
+#endif

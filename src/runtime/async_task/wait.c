@@ -1,0 +1,192 @@
+/* What the leaf futures of the async-task ecosystem wait for (the adapter's leaf_wait):
+ * async-io's Timer, async-channel's Recv and Send, async-lock's Mutex lock futures. Every field is
+ * found by its DWARF member name; a leaf not understood keeps its type in the description. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/util.h"
+#include "ai/wait.h"
+#include "async_task.h"
+
+/* The type of Some's payload of an Option<T> enum type, *offset moved to it; the type itself when
+ * it is no enum. NULL when it has no Some. */
+static const struct ai_type *some_payload(const struct ai_type *t, uint64_t *offset)
+{
+	t = ai_wait_underlying(t);
+	if (!t || t->kind != AI_TYPE_ENUM)
+		return t;
+	const struct ai_variant *v = ai_type_find_variant(t, "Some");
+	const struct ai_type *vt = v ? ai_wait_member_type(t, &v->member) : NULL;
+	const struct ai_member *payload = vt ? ai_type_find_member(vt, "__0") : NULL;
+	if (!payload)
+		return NULL;
+	/* (a variant's members count from the start of the enum value) */
+	*offset += payload->offset;
+	return ai_wait_member_type(vt, payload);
+}
+
+/* Timer.when: Option<Instant>; std's Instant is a CLOCK_MONOTONIC Timespec, and None is the
+ * niche tv_nsec = 1e9. */
+static struct ai_wait *decode_timer(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = ai_wait_new("sleep");
+	uint64_t off, sec_off, nsec_off, leaf_off, size, sec, nsec;
+	const struct ai_type *wt, *st, *nt;
+	if (!ai_wait_member_path(t, "when", &off, &wt) || !(wt = some_payload(wt, &off)) ||
+	    !ai_wait_find_nested(wt, "tv_sec", 4, &sec_off, &st) ||
+	    !ai_wait_find_nested(wt, "tv_nsec", 4, &nsec_off, &nt) || !ai_wait_int_leaf(nt, 0, &leaf_off, &size) ||
+	    !ai_wait_read_uint(w, address + off + sec_off, st->size, &sec) ||
+	    !ai_wait_read_uint(w, address + off + nsec_off + leaf_off, size, &nsec) || nsec > 1000000000ULL ||
+	    sec >= (uint64_t)INT64_MAX / 1000000000ULL) {
+		wait->description = xasprintf("sleep, deadline not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	if (nsec == 1000000000ULL) {
+		wait->description = xstrdup("sleep, never fires (a Timer with no deadline)");
+		return wait;
+	}
+	ai_wait_set_deadline(w, wait, (int64_t)sec * 1000000000LL + (int64_t)nsec);
+	return wait;
+}
+
+/* The Channel<T> behind the &Receiver / &Sender (member `end`) of a Recv / Send future. */
+static bool channel_of(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *end,
+		       uint64_t *channel_ret, const struct ai_type **type_ret)
+{
+	uint64_t off, ref, chan_off;
+	const struct ai_type *rt, *et, *ct;
+	if (!ai_wait_find_nested(t, end, 4, &off, &rt))
+		return false;
+	rt = ai_wait_underlying(rt);
+	if (!rt || rt->kind != AI_TYPE_POINTER || !ai_wait_read_uint(w, address + off, 8, &ref) || !ref)
+		return false;
+	if (ai_type_target(rt, &et) || !(et = ai_wait_underlying(et)))
+		return false;
+	if (!ai_wait_member_path(et, "channel", &chan_off, &ct))
+		return false;
+	return ai_wait_read_arc(w, ct, ref + chan_off, channel_ret, type_ret);
+}
+
+static struct ai_wait *decode_channel(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, bool recv)
+{
+	struct ai_wait *wait = ai_wait_new(recv ? "channel_recv" : "channel_send");
+	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(t));
+	uint64_t channel, n;
+	const struct ai_type *ct;
+	if (!channel_of(w, t, address, recv ? "receiver" : "sender", &channel, &ct)) {
+		wait->description = xasprintf("%s, channel not understood (%s)", recv ? "recv" : "send",
+					      ai_wait_type_name(t));
+		return wait;
+	}
+	wait->address = channel;
+	if (recv && ai_wait_read_nested_int(w, ct, channel, "sender_count", &n)) {
+		wait->has_senders = true;
+		wait->senders_alive = n;
+		wait->description = xasprintf("channel recv @ 0x%" PRIx64 ", %" PRIu64 " sender%s alive", channel, n,
+					      ai_wait_plural(n));
+	} else if (!recv && ai_wait_read_nested_int(w, ct, channel, "receiver_count", &n)) {
+		wait->has_receiver_alive = true;
+		wait->receiver_alive = n > 0;
+		wait->description = xasprintf("channel send @ 0x%" PRIx64 " (full), %" PRIu64 " receiver%s alive",
+					      channel, n, ai_wait_plural(n));
+	} else {
+		wait->description = xasprintf("channel %s @ 0x%" PRIx64, recv ? "recv" : "send", channel);
+	}
+	return wait;
+}
+
+/* Mutex::lock's future holds `mutex: &Mutex<T>` (through its inner Lock / LockInner). */
+static struct ai_wait *decode_lock(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = ai_wait_new("mutex");
+	uint64_t off, mutex;
+	const struct ai_type *mt, *target = NULL;
+	if (!ai_wait_find_nested(t, "mutex", 4, &off, &mt) || !(mt = ai_wait_underlying(mt)) ||
+	    mt->kind != AI_TYPE_POINTER || !ai_wait_read_uint(w, address + off, 8, &mutex) || !mutex ||
+	    ai_type_target(mt, &target) || !target) {
+		wait->description = xasprintf("mutex, lock not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(ai_wait_underlying(target)));
+	wait->address = mutex;
+	wait->semaphore = mutex;
+	wait->description = xasprintf("%s @ 0x%" PRIx64, wait->resource_type, mutex);
+	return wait;
+}
+
+/* The Mutex<T> a MutexGuard<'a, T>(&'a Mutex<T>) or MutexGuardArc<T>(Arc<Mutex<T>>) at address
+ * points to, and its type. */
+static bool guard_mutex(struct ai_wait_walk *w, const struct ai_type *gt, uint64_t address, uint64_t *mutex_ret,
+			const struct ai_type **type_ret)
+{
+	const char *name = ai_wait_type_name(gt);
+	const struct ai_member *m = ai_type_find_member(gt, "__0");
+	const struct ai_type *pt = m ? ai_wait_underlying(ai_wait_member_type(gt, m)) : NULL;
+	if (!pt)
+		return false;
+	if (ai_starts_with(name, "async_lock::mutex::MutexGuardArc<"))
+		return ai_wait_read_arc(w, pt, address + m->offset, mutex_ret, type_ret);
+	const struct ai_type *target = NULL;
+	if (pt->kind != AI_TYPE_POINTER || !ai_wait_read_uint(w, address + m->offset, 8, mutex_ret) || !*mutex_ret ||
+	    ai_type_target(pt, &target) || !target)
+		return false;
+	*type_ret = ai_wait_underlying(target);
+	return *type_ret != NULL;
+}
+
+void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
+{
+	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
+	for (size_t i = 0; vt && i < vt->member_count; i++) {
+		const struct ai_member *m = &vt->members[i];
+		if (!m->name || m->artificial || ai_starts_with(m->name, "__"))
+			continue;
+		const struct ai_type *gt = ai_wait_underlying(ai_wait_member_type(vt, m)), *mt;
+		const char *name = gt ? ai_wait_type_name(gt) : NULL;
+		if (!name || (!ai_starts_with(name, "async_lock::mutex::MutexGuard<") &&
+			      !ai_starts_with(name, "async_lock::mutex::MutexGuardArc<")))
+			continue;
+		uint64_t mutex, state;
+		if (!guard_mutex(w, gt, node->address + m->offset, &mutex, &mt))
+			continue;
+		/* The liveness rule: rustc keeps moved-out guards in suspend variants, so a guard counts
+		 * only while its Mutex is locked (bit 0 of Mutex.state) and no other guard of this task
+		 * names it. */
+		if (!ai_wait_read_int_path(w, mt, mutex, "state", &state) || !(state & 1))
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < task->held_count && !dup; k++)
+			dup = task->held[k].semaphore == mutex;
+		if (dup)
+			continue;
+		struct ai_held *h = ai_snapshot_task_add_held(task);
+		h->kind = xstrdup("mutex");
+		h->guard_type = ai_type_short_name(name);
+		h->local = xstrdup(m->name);
+		h->function = node->function ? xstrdup(node->function) : NULL;
+		h->file = node->file ? xstrdup(node->file) : NULL;
+		h->line = node->line;
+		h->address = mutex;
+		h->semaphore = mutex;
+		h->resource_type = ai_wait_short_resource_name(ai_wait_type_name(mt));
+	}
+}
+
+struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
+{
+	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
+	const char *name = t ? ai_wait_type_name(t) : NULL;
+	if (!name)
+		return NULL;
+	if (strcmp(name, "async_io::Timer") == 0)
+		return decode_timer(w, t, node->address);
+	if (ai_starts_with(name, "async_channel::Recv<"))
+		return decode_channel(w, t, node->address, true);
+	if (ai_starts_with(name, "async_channel::Send<"))
+		return decode_channel(w, t, node->address, false);
+	if (ai_starts_with(name, "async_lock::mutex::Lock<") || ai_starts_with(name, "async_lock::mutex::LockArc<"))
+		return decode_lock(w, t, node->address);
+	return NULL;
+}
