@@ -10,6 +10,7 @@
 #define AI_RUNTIME_H
 
 #include "ai/async.h"
+#include "ai/maps.h"
 #include "ai/snapshot.h"
 #include "ai/unwind.h"
 
@@ -120,5 +121,32 @@ char *ai_runtime_version_from_path(const char *path, const char *dir_name);
  * file names and compilation directories of the executable's DWARF line tables; NULL when no
  * unit names one. Owned by the caller. */
 char *ai_runtime_crate_version(struct ai_async *as, const char *dir_name);
+
+/* ---- For adapters: objects found by the addresses they hold (scan.c) ---- */
+
+/* Where a scan found words whose value is one of its targets. */
+struct ai_word_scan {
+	uint64_t *words;      /* owned: the words' addresses, sorted and unique */
+	size_t count;
+	uint64_t scanned;     /* bytes read */
+	bool stopped_bytes;   /* stopped before reading past max_bytes */
+	bool stopped_words;   /* stopped at max_words */
+	bool exited;          /* a read found the process gone */
+};
+void ai_word_scan_deinit(struct ai_word_scan *scan);
+
+/* The mappings a scan of writable memory reads: anonymous read-write memory and the heap. */
+bool ai_scan_writable_mapping(const struct ai_mapping *m);
+
+/* Every aligned word of the executable's .data.rel.ro (its vtables and other relocated constants)
+ * whose value is in `targets` (sorted, unique, count > 0): at most max_words; nothing when the
+ * section is missing or bigger than max_bytes. */
+void ai_scan_relro(struct ai_async *as, const uint64_t *targets, size_t count, uint64_t max_bytes,
+		   size_t max_words, struct ai_word_scan *ret);
+
+/* The same over the process's writable memory (ai_scan_writable_mapping), read in 1 MiB chunks:
+ * at most max_bytes read and max_words found. */
+void ai_scan_writable(struct ai_async *as, const uint64_t *targets, size_t count, uint64_t max_bytes,
+		      size_t max_words, struct ai_word_scan *ret);
 
 #endif

@@ -16,6 +16,12 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Sorted sets of addresses: qsort's comparison, sorting with duplicates removed (returns the new
+ * count), and binary search. */
+int ai_u64_compare(const void *a, const void *b);
+size_t ai_u64_sort_unique(uint64_t *v, size_t n);
+bool ai_u64_sorted_contains(const uint64_t *v, size_t n, uint64_t x);
+
 /* Whether s (NULL: false) begins with prefix. */
 bool ai_starts_with(const char *s, const char *prefix);
 

@@ -112,39 +112,6 @@ static bool plausible(uint64_t address, uint64_t align)
 	return address >= 4096 && address < (1ULL << 47) && (address & (align - 1)) == 0;
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static size_t sort_unique(uint64_t *v, size_t n)
-{
-	if (n < 2)
-		return n;
-	qsort(v, n, sizeof(*v), compare_u64);
-	size_t k = 1;
-	for (size_t i = 1; i < n; i++)
-		if (v[i] != v[k - 1])
-			v[k++] = v[i];
-	return k;
-}
-
-static bool sorted_contains(const uint64_t *v, size_t n, uint64_t x)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v[mid] == x)
-			return true;
-		if (v[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 static const struct ai_type *underlying(const struct ai_type *type)
 {
 	const struct ai_type *u = NULL;
@@ -408,42 +375,22 @@ static size_t run_addresses(struct at *at, struct ai_elf_file *symbols, uint64_t
 		v[count++] = sym->address + at->main->bias;
 	}
 	*ret = v;
-	return sort_unique(v, count);
+	return ai_u64_sort_unique(v, count);
 }
 
 /* The vtables: words of .data.rel.ro equal to a run address, minus TaskVTable.run's offset. */
 static size_t find_vtables(struct at *at, const uint64_t *runs, size_t run_count, uint64_t run_off,
 			   uint64_t **ret)
 {
-	*ret = NULL;
-	uint64_t addr, size;
-	struct ai_elf_file *files[] = { at->main->elf, at->main->symbols };
-	bool found = false;
-	for (size_t i = 0; i < AI_ARRAY_SIZE(files) && !found; i++)
-		found = files[i] && ai_elf_file_section(files[i], ".data.rel.ro", &addr, &size);
-	if (!found || size > AT_SCAN_MAX_BYTES)
-		return 0;
-	addr += at->main->bias;
-	uint64_t start = (addr + 7) & ~7ULL, end = addr + size;
-	uint64_t *v = NULL, *buf = xmalloc(AT_SCAN_CHUNK);
-	size_t count = 0, capacity = 0;
-	for (uint64_t a = start; a + 8 <= end && count < AT_MAX_VTABLES; a += AT_SCAN_CHUNK) {
-		size_t n = (size_t)AI_MIN((uint64_t)AT_SCAN_CHUNK, (end - a) & ~7ULL);
-		if (!read_mem(at, buf, a, n))
-			continue;
-		for (size_t k = 0; k < n / 8 && count < AT_MAX_VTABLES; k++) {
-			uint64_t w = buf[k];
-			if (w < runs[0] || w > runs[run_count - 1] || !sorted_contains(runs, run_count, w))
-				continue;
-			if (a + 8 * k >= start + run_off) {
-				AI_GROW(v, capacity, count + 1);
-				v[count++] = a + 8 * k - run_off;
-			}
-		}
-	}
-	free(buf);
-	*ret = v;
-	return sort_unique(v, count);
+	struct ai_word_scan scan;
+	ai_scan_relro(at->as, runs, run_count, AT_SCAN_MAX_BYTES, AT_MAX_VTABLES, &scan);
+	at->exited |= scan.exited;
+	size_t count = 0;
+	for (size_t i = 0; i < scan.count; i++)
+		if (scan.words[i] >= run_off)
+			scan.words[count++] = scan.words[i] - run_off;
+	*ret = scan.words;
+	return count;
 }
 
 static struct at_vtable *vtable_at(struct at *at, uint64_t address)
@@ -538,13 +485,6 @@ static struct at_vtable *check_candidate(struct at *at, uint64_t address, uint64
 	return vt;
 }
 
-static bool scan_mapping(const struct ai_mapping *m)
-{
-	if (m->perms[0] != 'r' || m->perms[1] != 'w')
-		return false;
-	return !m->path || strcmp(m->path, "[heap]") == 0;
-}
-
 /* Every candidate header address in writable memory, sorted and unique (owned). */
 static size_t scan_memory(struct at *at, uint64_t vtable_off, uint64_t **ret)
 {
@@ -553,46 +493,21 @@ static size_t scan_memory(struct at *at, uint64_t vtable_off, uint64_t **ret)
 	for (size_t i = 0; i < at->vtable_count; i++)
 		if (at->vtables[i].valid)
 			vt_addrs[vn++] = at->vtables[i].address;
-	uint64_t lo = vt_addrs[0], hi = vt_addrs[vn - 1], scanned = 0;
-	uint64_t *hits = NULL, *buf = xmalloc(AT_SCAN_CHUNK);
-	size_t hit_count = 0, hit_capacity = 0;
-	const struct ai_maps *maps = &at->as->target->maps;
-	bool bounded = false;
-	for (size_t i = 0; i < maps->count && !bounded && !at->exited; i++) {
-		const struct ai_mapping *m = &maps->items[i];
-		if (!scan_mapping(m))
-			continue;
-		for (uint64_t a = m->start; a < m->end && !bounded; a += AT_SCAN_CHUNK) {
-			size_t n = (size_t)AI_MIN((uint64_t)AT_SCAN_CHUNK, m->end - a);
-			if (scanned + n > AT_SCAN_MAX_BYTES) {
-				at_warn(at, "the scan for tasks stopped after %" PRIu64 " bytes of memory",
-					scanned);
-				bounded = true;
-				break;
-			}
-			scanned += n;
-			if (!read_mem(at, buf, a, n))
-				continue;
-			for (size_t k = 0; k < n / 8; k++) {
-				uint64_t w = buf[k];
-				if (w < lo || w > hi || !sorted_contains(vt_addrs, vn, w) ||
-				    a + 8 * k < vtable_off)
-					continue;
-				if (hit_count >= AT_SCAN_MAX_CANDIDATES) {
-					at_warn(at, "the scan for tasks stopped after %zu candidates",
-						hit_count);
-					bounded = true;
-					break;
-				}
-				AI_GROW(hits, hit_capacity, hit_count + 1);
-				hits[hit_count++] = a + 8 * k - vtable_off;
-			}
-		}
-	}
-	free(buf);
+	struct ai_word_scan scan;
+	ai_scan_writable(at->as, vt_addrs, vn, AT_SCAN_MAX_BYTES, AT_SCAN_MAX_CANDIDATES, &scan);
 	free(vt_addrs);
-	*ret = hits;
-	return sort_unique(hits, hit_count);
+	at->exited |= scan.exited;
+	if (scan.stopped_bytes)
+		at_warn(at, "the scan for tasks stopped after %" PRIu64 " bytes of memory", scan.scanned);
+	if (scan.stopped_words)
+		at_warn(at, "the scan for tasks stopped after %zu candidates", scan.count);
+	/* A word equal to a vtable is a Header.vtable: the header starts that much before it. */
+	size_t count = 0;
+	for (size_t i = 0; i < scan.count; i++)
+		if (scan.words[i] >= vtable_off)
+			scan.words[count++] = scan.words[i] - vtable_off;
+	*ret = scan.words;
+	return count;
 }
 
 /* The future an executor wraps the spawned one in, seen through: Pin<Box<..>> and
@@ -650,7 +565,7 @@ static void find_references(struct at *at, const uint64_t *headers, size_t count
 	const struct ai_maps *maps = &at->as->target->maps;
 	for (size_t i = 0; i < maps->count && !at->exited; i++) {
 		const struct ai_mapping *m = &maps->items[i];
-		if (!scan_mapping(m) && !(m->path && strcmp(m->path, "[stack]") == 0 &&
+		if (!ai_scan_writable_mapping(m) && !(m->path && strcmp(m->path, "[stack]") == 0 &&
 					  m->perms[0] == 'r' && m->perms[1] == 'w'))
 			continue;
 		for (uint64_t a = m->start; a < m->end; a += AT_SCAN_CHUNK) {

@@ -1373,41 +1373,7 @@ static int compare_tasks(const void *a, const void *b)
 
 #define TK_SCAN_MAX_BYTES (1ULL << 30)  /* writable memory scanned at most */
 #define TK_SCAN_MAX_CANDIDATES (1u << 22)
-#define TK_SCAN_CHUNK (1u << 20)        /* bytes read at a time */
 #define TK_SCAN_MAX_REFS (1ULL << 32)   /* a task with more references than this is no task */
-
-static int compare_addresses(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static size_t sort_unique(uint64_t *v, size_t n)
-{
-	if (n < 2)
-		return n;
-	qsort(v, n, sizeof(*v), compare_addresses);
-	size_t k = 1;
-	for (size_t i = 1; i < n; i++)
-		if (v[i] != v[k - 1])
-			v[k++] = v[i];
-	return k;
-}
-
-static bool sorted_contains(const uint64_t *v, size_t n, uint64_t x)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v[mid] == x)
-			return true;
-		if (v[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
 
 /* The runtime addresses of every raw::poll<T, S> symbol of the executable, sorted. (Another
  * function named so would only add a word that points to no vtable: vtables are checked.) */
@@ -1432,7 +1398,7 @@ static size_t poll_addresses(struct tk *tk, struct ai_elf_file *symbols, uint64_
 		v[count++] = sym->address + tk->main->bias;
 	}
 	*ret = v;
-	return sort_unique(v, count);
+	return ai_u64_sort_unique(v, count);
 }
 
 /* Header and Vtable when no OwnedTasks type gave them: the Header type of raw::poll's unit. */
@@ -1468,41 +1434,13 @@ static bool resolve_header_from_poll(struct tk *tk, uint64_t poll)
 static size_t known_vtables(struct tk *tk, const uint64_t *polls, size_t poll_count,
 			    uint64_t **ret)
 {
-	*ret = NULL;
-	uint64_t addr, size;
-	struct ai_elf_file *files[] = { tk->main->elf, tk->main->symbols };
-	bool found = false;
-	for (size_t i = 0; i < AI_ARRAY_SIZE(files) && !found; i++)
-		found = files[i] && ai_elf_file_section(files[i], ".data.rel.ro", &addr, &size);
-	if (!found || size > TK_SCAN_MAX_BYTES)
-		return 0;
-	addr += tk->main->bias;
-	uint64_t start = (addr + 7) & ~7ULL, end = addr + size;
-	uint64_t *v = NULL;
-	size_t count = 0, capacity = 0;
-	uint64_t *buf = xmalloc(TK_SCAN_CHUNK);
-	for (uint64_t a = start; a + 8 <= end; a += TK_SCAN_CHUNK) {
-		size_t n = (size_t)AI_MIN((uint64_t)TK_SCAN_CHUNK, (end - a) & ~7ULL);
-		struct ai_error *err = read_mem(tk, buf, a, n);
-		if (err) {
-			ai_error_destroy(err);
-			continue;
-		}
-		for (size_t k = 0; k < n / 8; k++) {
-			uint64_t w = buf[k];
-			if (w < polls[0] || w > polls[poll_count - 1] ||
-			    !sorted_contains(polls, poll_count, w))
-				continue;
-			uint64_t vtable = a + 8 * k - tk->poll;
-			if (vtable >= start - tk->poll) {
-				AI_GROW(v, capacity, count + 1);
-				v[count++] = vtable;
-			}
-		}
-	}
-	free(buf);
-	*ret = v;
-	return sort_unique(v, count);
+	struct ai_word_scan scan;
+	ai_scan_relro(tk->as, polls, poll_count, TK_SCAN_MAX_BYTES, SIZE_MAX, &scan);
+	tk->exited |= scan.exited;
+	for (size_t i = 0; i < scan.count; i++)
+		scan.words[i] -= tk->poll;
+	*ret = scan.words;
+	return scan.count;
 }
 
 /* A candidate header: the task at `address`, read whole into tk's scratch. NULL if it is none. */
@@ -1550,21 +1488,13 @@ static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const 
 	return vt;
 }
 
-/* Writable anonymous memory (and the heap) worth scanning: not stacks, not files. */
-static bool scan_mapping(const struct ai_mapping *m)
-{
-	if (m->perms[0] != 'r' || m->perms[1] != 'w')
-		return false;
-	return !m->path || strcmp(m->path, "[heap]") == 0;
-}
-
 /* Every validated task header in memory, sorted and unique, into *ret (owned). */
 static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t **ret)
 {
 	*ret = NULL;
 	uint64_t *polls = NULL, *vtables = NULL, *hits = NULL;
 	size_t poll_count = poll_addresses(tk, symbols, &polls), vtable_count = 0;
-	size_t hit_count = 0, hit_capacity = 0, header_count = 0;
+	size_t hit_count = 0, header_count = 0;
 	if (!poll_count)
 		goto out;
 	if (!tk->header_ok && !resolve_header_from_poll(tk, polls[0])) {
@@ -1577,45 +1507,18 @@ static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t 
 	vtable_count = known_vtables(tk, polls, poll_count, &vtables);
 	if (!vtable_count)
 		goto out;
-	uint64_t lo = vtables[0], hi = vtables[vtable_count - 1], scanned = 0;
-	const struct ai_maps *maps = &tk->as->target->maps;
-	uint64_t *buf = xmalloc(TK_SCAN_CHUNK);
-	bool bounded = false;
-	for (size_t i = 0; i < maps->count && !bounded && !tk->exited; i++) {
-		const struct ai_mapping *m = &maps->items[i];
-		if (!scan_mapping(m))
-			continue;
-		for (uint64_t a = m->start; a < m->end && !bounded; a += TK_SCAN_CHUNK) {
-			size_t n = (size_t)AI_MIN((uint64_t)TK_SCAN_CHUNK, m->end - a);
-			if (scanned + n > TK_SCAN_MAX_BYTES) {
-				tk_warn(&tk->env, "the scan for tasks stopped after %" PRIu64 " bytes "
-					"of memory", scanned);
-				bounded = true;
-				break;
-			}
-			scanned += n;
-			struct ai_error *err = read_mem(tk, buf, a, n);
-			if (err) {
-				ai_error_destroy(err);
-				continue; /* (a mapping gone or not copied: others may do) */
-			}
-			for (size_t k = 0; k < n / 8; k++) {
-				uint64_t w = buf[k];
-				if (w < lo || w > hi || !sorted_contains(vtables, vtable_count, w))
-					continue;
-				if (hit_count >= TK_SCAN_MAX_CANDIDATES) {
-					tk_warn(&tk->env, "the scan for tasks stopped after %zu "
-						"candidates", hit_count);
-					bounded = true;
-					break;
-				}
-				AI_GROW(hits, hit_capacity, hit_count + 1);
-				hits[hit_count++] = a + 8 * k - tk->header_vtable;
-			}
-		}
-	}
-	free(buf);
-	hit_count = sort_unique(hits, hit_count);
+	struct ai_word_scan scan;
+	ai_scan_writable(tk->as, vtables, vtable_count, TK_SCAN_MAX_BYTES, TK_SCAN_MAX_CANDIDATES, &scan);
+	tk->exited |= scan.exited;
+	if (scan.stopped_bytes)
+		tk_warn(&tk->env, "the scan for tasks stopped after %" PRIu64 " bytes of memory", scan.scanned);
+	if (scan.stopped_words)
+		tk_warn(&tk->env, "the scan for tasks stopped after %zu candidates", scan.count);
+	/* A word equal to a vtable is a Header.vtable: the header starts that much before it. */
+	hits = scan.words;
+	hit_count = scan.count;
+	for (size_t i = 0; i < hit_count; i++)
+		hits[i] -= tk->header_vtable;
 	for (size_t i = 0; i < hit_count; i++) {
 		const uint8_t *cell;
 		if (check_candidate(tk, hits[i], &cell))

@@ -52,17 +52,6 @@ struct scan {
 	uint64_t *queue_budget;           /* wait-list links left to follow (whole snapshot) */
 };
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static bool contains_u64(const uint64_t *v, size_t n, uint64_t key)
-{
-	return n && bsearch(&key, v, n, sizeof(*v), cmp_u64) != NULL;
-}
-
 static bool is_sender_name(const char *name)
 {
 	for (const char *const *p = TK_MPSC_SENDERS; *p; p++) {
@@ -228,7 +217,7 @@ static void found_acquire(struct scan *sc, const struct ai_type *t, uint64_t add
 	struct ai_wait_walk *w = sc->w;
 	uint64_t sem, wanted, queued;
 	const struct ai_type *sem_t;
-	if (contains_u64(sc->on_tree, sc->on_tree_count, address) || find_unpolled(sc->task, address) ||
+	if (ai_u64_sorted_contains(sc->on_tree, sc->on_tree_count, address) || find_unpolled(sc->task, address) ||
 	    !ai_wait_read_pointer_path(w, t, address, "semaphore", &sem, &sem_t) ||
 	    !ai_wait_read_int_path(w, t, address, "node.state", &wanted) || !ai_wait_read_int_path(w, t, address, "queued", &queued))
 		return;
@@ -283,7 +272,7 @@ static void found_sender(struct scan *sc, const struct ai_type *t, uint64_t addr
 			return;
 		kind = "mpsc_sender";
 	}
-	if (!contains_u64(sc->channels, sc->channel_count, chan))
+	if (!ai_u64_sorted_contains(sc->channels, sc->channel_count, chan))
 		return;
 	for (size_t k = 0; k < sc->task->held_count; k++) {
 		const struct ai_held *h = &sc->task->held[k];
@@ -441,7 +430,7 @@ void tk_scan_saved(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 		return;
 	uint64_t queue_budget = QUEUE_BUDGET;
 	if (channel_count > 1)
-		qsort(channels, channel_count, sizeof(*channels), cmp_u64);
+		qsort(channels, channel_count, sizeof(*channels), ai_u64_compare);
 	struct may_memo memo = { 0 };
 	uint64_t *on_tree = NULL;
 	size_t on_tree_capacity = 0;
@@ -452,7 +441,7 @@ void tk_scan_saved(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 		size_t n = 0;
 		collect_tree_addresses(&sc.task->tree, &on_tree, &n, &on_tree_capacity, 0);
 		if (n > 1)
-			qsort(on_tree, n, sizeof(*on_tree), cmp_u64);
+			qsort(on_tree, n, sizeof(*on_tree), ai_u64_compare);
 		sc.on_tree = on_tree;
 		sc.on_tree_count = n;
 		scan_tree(&sc, &sc.task->tree, 0);
