@@ -155,6 +155,8 @@ struct ai_await_node {
 	char *state;    /* coroutines: "Suspend0", "Unresumed", "Returned", "Panicked"; else NULL */
 	char *file;     /* suspend point (the .await) of a coroutine; NULL if unknown */
 	int line;
+	bool dependency; /* file is a dependency's or the standard library's source, not the
+			  * program's own (from the DWARF: ai/user_code.h) */
 	char *macro;    /* "tokio::join!", "tokio::select!"... when the suspend point lies in a macro's
 			 * own source rather than the user's; NULL otherwise */
 	uint64_t address;

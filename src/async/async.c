@@ -25,6 +25,7 @@ struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *
 	as->di = di;
 	as->dwarf = dwarf;
 	as->types = ai_types_create(dbg);
+	as->user_code = ai_user_code_create(dwarf);
 	if (options)
 		as->options = *options;
 	else
@@ -38,5 +39,6 @@ void ai_async_destroy(struct ai_async *as)
 	if (!as)
 		return;
 	ai_types_destroy(as->types);
+	ai_user_code_destroy(as->user_code);
 	free(as);
 }

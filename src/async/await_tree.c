@@ -758,6 +758,7 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 		node->file = xstrdup(variant->decl_file);
 		ai_normalize_path(node->file);
 		node->line = (int)variant->decl_line;
+		node->dependency = ai_user_code_is_dependency(d->as->user_code, node->file);
 		node->macro = ai_runtime_macro_name(node->file);
 	}
 	set_await_points(node, type, variant);

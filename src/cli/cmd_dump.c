@@ -35,6 +35,8 @@ static void print_usage(FILE *out)
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (by build-id\n"
 		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
+		"      --user-crate NAME  count crate NAME's code as the program's own, not a\n"
+		"                       dependency's (the TUI's await line, JSON `dependency`); repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"      --max-pause TIME cap how long the process stays stopped (e.g. 5ms): its\n"
 		"                       stacks, then as much of its other memory as fits, are\n"

@@ -248,6 +248,8 @@ static void write_node(struct ai_json_writer *w, const struct ai_await_node *nod
 	}
 	if (node->leaf)
 		ai_json_field_bool(w, "leaf", true);
+	if (node->dependency)
+		ai_json_field_bool(w, "dependency", true);
 	if (node->wait) {
 		ai_json_key(w, "wait");
 		write_wait(w, node->wait);

@@ -332,6 +332,7 @@ static struct ai_error *read_node(struct reader *r, const json_t *obj, struct ai
 	TRY(get_hex(r, obj, "address", &node->address));
 	TRY(get_string(r, obj, "macro", false, &node->macro));
 	TRY(get_bool(r, obj, "leaf", &node->leaf, &present));
+	TRY(get_bool(r, obj, "dependency", &node->dependency, &present));
 	v = json_object_get(obj, "awaits");
 	if (v && !json_is_null(v)) {
 		len = enter(r, "awaits", -1);

@@ -235,6 +235,10 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		release_target(target, release);
 		return err;
 	}
+	const char *crate;
+	for (size_t i = 0; (crate = ai_user_code_unknown_crate(capture->as->user_code, i)); i++)
+		ai_snapshot_add_warning(snapshot, "--user-crate %s: no crate of that name in the debug info of %s",
+					crate, target->exe_path);
 	/* tokio's Instant is CLOCK_MONOTONIC, one clock for every process: read it while the target
 	 * is stopped, for the time left on its timers. */
 	if (target->kind == AI_TARGET_LIVE) {

@@ -71,13 +71,13 @@ uint64_t ai_live_tree_hash(const struct ai_await_node *tree)
 
 const struct ai_await_node *ai_live_await_point(const struct ai_snapshot_task *task)
 {
-	/* The program's own code says more than the inside of tokio: the deepest .await in a file
-	 * that is not a dependency's, else the deepest one. */
+	/* The program's own code says more than the inside of a runtime: the deepest .await in a
+	 * file that is not a dependency's, else the deepest one. */
 	const struct ai_await_node *node = &task->tree, *found = NULL, *own = NULL;
 	for (unsigned depth = 0; node && depth < 1000; depth++) {
 		if (node->file && node->line > 0) {
 			found = node;
-			if (!ai_path_is_dependency(node->file))
+			if (!node->dependency)
 				own = node;
 		}
 		node = node->child_count ? &node->children[0] : NULL;
