@@ -121,7 +121,7 @@ static struct ai_error *output_open(struct output_file *out, const char *request
 		fd = mkostemps(path, 4, O_CLOEXEC);
 	}
 	if (fd < 0) {
-		struct ai_error *err = ai_error_from_errno(errno, path);
+		struct ai_error *err = ai_error_from_errno(errno, "%s", path);
 		free(path);
 		return err;
 	}
