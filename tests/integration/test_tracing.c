@@ -111,6 +111,11 @@ Test(tracing, instrumented_fns_show_their_body_and_span_names)
 	cr_expect_str_eq(str(json_object_get(t, "wait"), "kind"), "sleep");
 	expect_no_body_block(tree, "checkout");
 
+	/* A generic #[instrument] fn: its body block's type carries the arguments. */
+	t = task_of(tasks, "instrumented::generic_wait<u16>");
+	cr_expect_str_eq(str(t, "name"), "generic_wait");
+	expect_frame(json_object_get(t, "tree"), "instrumented::generic_wait<u16>", "@await: generic-wait");
+
 	/* async { .. }.instrument(info_span!("my-span")) */
 	t = task_of(tasks, "instrumented::main::{async_block#0}::{async_block#0}");
 	cr_expect_str_eq(str(t, "name"), "my-span");
