@@ -159,6 +159,9 @@ struct ai_await_node {
 			  * program's own (from the DWARF: ai/user_code.h) */
 	char *macro;    /* "tokio::join!", "tokio::select!"... when the suspend point lies in a macro's
 			 * own source rather than the user's; NULL otherwise */
+	char *span;     /* the name a wrapper gives the future (the tracing span it is instrumented
+			 * with: `.instrument(span)`, #[tracing::instrument]); the innermost one when
+			 * wrappers nest, runtimes' own spans left out; NULL when none */
 	uint64_t address;
 	uint64_t type_die; /* the DIE of `type` in the executable's DWARF, for later decoders; 0 if
 			    * unknown (not printed) */
@@ -196,6 +199,9 @@ struct ai_snapshot_task {
 	char *flavor;      /* "multi_thread", "current_thread", or NULL when unknown */
 	pid_t thread;      /* block_on roots, and tasks being polled right now; 0 otherwise */
 	char *future;      /* the root future's function path (tree.function or its type) */
+	char *name;        /* the task's name: the span of its root future (tree.span), NULL when it
+			    * has none. tokio's Builder::name is not kept in task memory (only a
+			    * subscriber sees it), so it cannot be shown */
 	uint64_t address;  /* the task's header, or the block_on future's address */
 	uint64_t runtime_address; /* tells runtimes apart: the address of the runtime's shared state */
 	struct ai_await_node tree;

@@ -20,14 +20,16 @@
 #include "ai/runtime.h"
 #include "ai/util.h"
 
-/* Pointers and Pins followed from a frame variable to the coroutine. */
-#define MAX_HOPS 4
+/* Pointers, Pins and wrappers followed from a frame variable to the coroutine. */
+#define MAX_HOPS 8
 /* Candidates per thread. */
 #define MAX_CANDIDATES 64
 
 struct candidate {
 	uint64_t address;
-	const struct ai_type *type;
+	const struct ai_type *type;  /* the coroutine (candidates of one type are one future) */
+	uint64_t root_address;       /* the outermost wrapper around it (tracing's Instrumented, */
+	const struct ai_type *root_type; /* whose span names it), or the coroutine itself */
 	size_t frame;     /* index in the stack, 0 = innermost */
 	bool via_pointer; /* reached through Pin<&mut F> / &mut F: the future being polled */
 	bool unresumed;   /* in state Unresumed: maybe a stale, moved-from copy */
@@ -111,7 +113,8 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 	struct collect_ctx *ctx = arg;
 	const struct ai_type *type;
 	struct ai_error *err = ai_types_get(ctx->as->types, var->type_die, &type);
-	uint64_t address = var->address;
+	uint64_t address = var->address, root_address = 0;
+	const struct ai_type *root_type = NULL;
 	bool via_pointer = false;
 	for (int hops = 0; !err && hops <= MAX_HOPS; hops++) {
 		err = ai_type_underlying(type, &type);
@@ -122,6 +125,8 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 				ctx->candidates[ctx->count++] = (struct candidate){
 					.address = address,
 					.type = type,
+					.root_address = root_type ? root_address : address,
+					.root_type = root_type ? root_type : type,
 					.frame = ctx->frame,
 					.via_pointer = via_pointer,
 					.unresumed = is_unresumed(ctx->as, address, type),
@@ -149,6 +154,19 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 		if (type->kind == AI_TYPE_STRUCT && starts_with(name, "core::pin::Pin<") &&
 		    ((m = ai_type_find_member(type, "pointer")) ||
 		     (m = ai_type_find_member(type, "__pointer")))) {
+			err = ai_type_member_type(type, m, &type);
+			address += m->offset;
+			continue;
+		}
+		/* A wrapper (Instrumented<F>: what tokio's block_on polls with its tracing feature). */
+		const struct ai_future_shape_rule *shape = ai_runtime_future_shape(name);
+		if (type->kind == AI_TYPE_STRUCT && shape && shape->shape == AI_SHAPE_TRANSPARENT &&
+		    ((m = ai_type_find_member(type, shape->member)) ||
+		     (shape->alt && (m = ai_type_find_member(type, shape->alt))))) {
+			if (!root_type) {
+				root_address = address;
+				root_type = type;
+			}
 			err = ai_type_member_type(type, m, &type);
 			address += m->offset;
 			continue;
@@ -222,7 +240,7 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 				best = j;
 		}
 		const struct candidate *c = &ctx->candidates[best];
-		if (already_added(snapshot, c->address))
+		if (already_added(snapshot, c->root_address))
 			continue;
 		struct ai_snapshot_task *task = ai_snapshot_add_task(snapshot);
 		task->runtime = runtime_of(frame_function[best]);
@@ -231,8 +249,8 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 		const char *flavor = ops && ops->block_on_flavor ? ops->block_on_flavor(stack) : NULL;
 		task->flavor = flavor ? xstrdup(flavor) : NULL;
 		task->thread = thread->tid;
-		task->address = c->address;
-		ai_await_decode(as, c->address, c->type, &task->tree);
+		task->address = c->root_address;
+		ai_await_decode(as, c->root_address, c->root_type, &task->tree);
 		const char *future = task->tree.function ? task->tree.function : task->tree.type;
 		task->future = future ? xstrdup(future) : NULL;
 	}

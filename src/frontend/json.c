@@ -226,6 +226,8 @@ static void write_node(struct ai_json_writer *w, const struct ai_await_node *nod
 	ai_json_end_array(w);
 	if (node->macro)
 		ai_json_field_string(w, "macro", node->macro);
+	if (node->span)
+		ai_json_field_string(w, "span", node->span);
 	if (node->await_count) {
 		ai_json_key(w, "awaits");
 		ai_json_begin_object(w);
@@ -276,6 +278,7 @@ static void write_task(struct ai_json_writer *w, const struct ai_snapshot_task *
 		ai_json_int(w, task->thread);
 	else
 		ai_json_null(w);
+	ai_json_field_string(w, "name", task->name);
 	ai_json_field_string(w, "future", task->future);
 	ai_json_field_hex(w, "address", task->address);
 	ai_json_key(w, "runtime_address");

@@ -331,6 +331,7 @@ static struct ai_error *read_node(struct reader *r, const json_t *obj, struct ai
 	TRY(get_line(r, obj, "line", &node->line));
 	TRY(get_hex(r, obj, "address", &node->address));
 	TRY(get_string(r, obj, "macro", false, &node->macro));
+	TRY(get_string(r, obj, "span", false, &node->span));
 	TRY(get_bool(r, obj, "leaf", &node->leaf, &present));
 	TRY(get_bool(r, obj, "dependency", &node->dependency, &present));
 	v = json_object_get(obj, "awaits");
@@ -435,6 +436,7 @@ static struct ai_error *read_task(struct reader *r, const json_t *obj, struct ai
 	TRY(get_string(r, obj, "flavor", false, &t->flavor));
 	TRY(get_int(r, obj, "thread", &i64, &present));
 	t->thread = (pid_t)i64;
+	TRY(get_string(r, obj, "name", false, &t->name));
 	TRY(get_string(r, obj, "future", false, &t->future));
 	TRY(get_hex(r, obj, "address", &t->address));
 	TRY(get_hex(r, obj, "runtime_address", &t->runtime_address));

@@ -303,6 +303,10 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 	err = ai_runtimes_collect(capture->as, stacks, snapshot);
 	if (!err)
 		err = ai_roots_collect(capture->as, stacks, snapshot);
+	/* A task is named by the span its root future runs in. */
+	for (size_t i = 0; !err && i < snapshot->task_count; i++)
+		if (!snapshot->tasks[i].name && snapshot->tasks[i].tree.span)
+			snapshot->tasks[i].name = xstrdup(snapshot->tasks[i].tree.span);
 	/* Why each future waits and what each task holds (reads the frozen memory), then the
 	 * wait-for graph, which needs only the snapshot. */
 	if (!err) {

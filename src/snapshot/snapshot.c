@@ -75,6 +75,7 @@ void ai_await_node_deinit(struct ai_await_node *node)
 	free(node->state);
 	free(node->file);
 	free(node->macro);
+	free(node->span);
 	free(node->error);
 	free(node->await_lines);
 	memset(node, 0, sizeof(*node));
@@ -87,6 +88,7 @@ static void task_deinit(struct ai_snapshot_task *task)
 	free(task->status);
 	free(task->flavor);
 	free(task->future);
+	free(task->name);
 	ai_await_node_deinit(&task->tree);
 	for (size_t i = 0; i < task->held_count; i++) {
 		struct ai_held *h = &task->held[i];
