@@ -187,6 +187,75 @@ static bool better(const struct candidate *a, const struct candidate *b)
 	return a->frame < b->frame;
 }
 
+/* True if no node of the tree says it could not be read. */
+static bool tree_clean(const struct ai_await_node *node, unsigned depth)
+{
+	if (node->error || depth > 64)
+		return false;
+	for (size_t i = 0; i < node->child_count; i++)
+		if (!tree_clean(&node->children[i], depth + 1))
+			return false;
+	return true;
+}
+
+#define MAX_FRAME_SCAN (1u << 20)
+
+/* The copy of a block_on future that block_on polls, when the frame variables name only stale
+ * Unresumed ones: in an optimised build the pinned future has no DWARF location at the pc where
+ * block_on parks (its variable is "optimized out"), but it lies in the stack memory [sp, cfa) of
+ * one of the block_on frames. Every aligned place there holding a suspended state of the type,
+ * whose await tree then decodes without an error, is a candidate: exactly one is taken, none or
+ * several give false (then nothing is claimed). */
+static bool find_polled_copy(struct ai_async *as, const struct ai_stack *stack,
+			     const struct ai_type *type, uint64_t stale, uint64_t *ret)
+{
+	if (!type->has_size || !type->has_discr || type->size == 0 || type->size > MAX_FRAME_SCAN)
+		return false;
+	uint64_t align = type->alignment ? type->alignment : 8;
+	size_t found = 0, last_physical = SIZE_MAX;
+	uint64_t found_at = 0;
+	uint8_t *buf = NULL;
+	for (size_t i = 0; i < stack->count && found < 2; i++) {
+		const struct ai_frame *frame = &stack->frames[i];
+		if (frame->physical_index == last_physical || !is_block_on_frame(frame->location.function) ||
+		    !frame->cfa || frame->cfa <= frame->sp || frame->cfa - frame->sp > MAX_FRAME_SCAN ||
+		    frame->cfa - frame->sp < type->size)
+			continue;
+		last_physical = frame->physical_index;
+		size_t len = (size_t)(frame->cfa - frame->sp);
+		buf = xrealloc(buf, len);
+		struct ai_error *err = ai_memory_read(as->target->memory, buf, frame->sp, len);
+		if (err) {
+			ai_error_destroy(err);
+			continue;
+		}
+		uint64_t first = (frame->sp + align - 1) & ~(align - 1);
+		for (uint64_t a = first; a + type->size <= frame->cfa && found < 2; a += align) {
+			const struct ai_variant *variant;
+			err = ai_type_active_variant(type, buf + (a - frame->sp), type->size, &variant);
+			if (err) {
+				ai_error_destroy(err);
+				continue;
+			}
+			if (a == stale || !starts_with(variant->name, "Suspend"))
+				continue;
+			struct ai_await_node node = { 0 };
+			ai_await_decode(as, a, type, &node);
+			bool clean = node.child_count > 0 && tree_clean(&node, 0);
+			ai_await_node_deinit(&node);
+			if (clean && a != found_at) {
+				found_at = a;
+				found++;
+			}
+		}
+	}
+	free(buf);
+	if (found != 1)
+		return false;
+	*ret = found_at;
+	return true;
+}
+
 static bool already_added(const struct ai_snapshot *snapshot, uint64_t address)
 {
 	for (size_t i = 0; i < snapshot->task_count; i++) {
@@ -240,7 +309,12 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 				best = j;
 		}
 		const struct candidate *c = &ctx->candidates[best];
-		if (already_added(snapshot, c->root_address))
+		uint64_t root_address = c->root_address;
+		bool moved = false;
+		/* Only stale copies were named (an optimised build): look for the polled one. */
+		if (c->unresumed && !c->via_pointer && c->root_type == c->type)
+			moved = find_polled_copy(as, stack, c->type, c->address, &root_address);
+		if (already_added(snapshot, root_address))
 			continue;
 		struct ai_snapshot_task *task = ai_snapshot_add_task(snapshot);
 		task->runtime = runtime_of(frame_function[best]);
@@ -249,8 +323,12 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 		const char *flavor = ops && ops->block_on_flavor ? ops->block_on_flavor(stack) : NULL;
 		task->flavor = flavor ? xstrdup(flavor) : NULL;
 		task->thread = thread->tid;
-		task->address = c->root_address;
-		ai_await_decode(as, c->root_address, c->root_type, &task->tree);
+		task->address = root_address;
+		ai_await_decode(as, root_address, c->root_type, &task->tree);
+		if (c->unresumed && !moved && !c->via_pointer && !task->tree.error &&
+		    task->tree.state && strcmp(task->tree.state, "Unresumed") == 0)
+			task->tree.error = xstrdup("maybe a stale copy: block_on moved the future it polls to "
+						   "where the debug info gives no location (an optimised build?)");
 		const char *future = task->tree.function ? task->tree.function : task->tree.type;
 		task->future = future ? xstrdup(future) : NULL;
 	}
