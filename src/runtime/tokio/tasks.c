@@ -60,9 +60,9 @@ struct tk_vtable {
 					  * need: see future_name() */
 	char *poll_name;                 /* owned: the name of raw::poll<T, S> */
 	uint64_t read_size;              /* bytes read per task: the cell */
-	/* Offsets from the header (the cell's start): Trailer, Core.task_id, Core.scheduler and
-	 * the Stage<T> in Core.stage. */
-	uint64_t trailer;
+	/* Offsets from the header (the cell's start): Trailer, the list links' owner (the Trailer,
+	 * or before 1.23 the Header), Core.task_id, Core.scheduler and the Stage<T> in Core.stage. */
+	uint64_t trailer, links;
 	bool has_id, has_scheduler, has_stage;
 	uint64_t id, scheduler_offset, stage;
 	const struct ai_type *stage_type;  /* Stage<T> */
@@ -133,8 +133,8 @@ struct tk {
 	uint64_t vt_trailer, vt_scheduler, vt_id;
 	bool trailer_ok;
 	const struct ai_type *trailer_type;
-	uint64_t trailer_size, next, prev;
-	bool has_prev;
+	uint64_t trailer_size, next, prev; /* next and prev: in the Trailer, or the Header */
+	bool has_prev, links_in_header;
 
 	struct tk_vtable *vtables;       /* owned */
 	size_t vtable_count, vtable_capacity;
@@ -420,6 +420,16 @@ static bool resolve_context(struct tk *tk)
 		tk->state.type = state_loc.type;
 	}
 	struct tk_loc handle, option;
+	if (!tk_field_quiet(TK_CONTEXT_HANDLE, context.type, &handle) &&
+	    tk_find_within(storage, tk_match_name, TK_NAME_OPTION_RT_HANDLE, &option)) {
+		/* Before 1.22: CONTEXT is RefCell<Option<runtime::Handle>>, no current task id. */
+		tk->handle_option = option;
+		if (option.offset + option.type->size > storage->size) {
+			tk_warn(&tk->env, "the runtime handle lies outside the thread-local CONTEXT");
+			return false;
+		}
+		return true;
+	}
 	if (!tk_field(&tk->env, TK_CONTEXT_HANDLE, context.type, &handle))
 		return false;
 	if (!tk_find_within(handle.type, tk_match_name, TK_NAME_OPTION_HANDLE, &option)) {
@@ -453,6 +463,11 @@ static const char *flavor_of(const char *name)
 		return "current_thread";
 	if (strstr(name, "multi_thread"))
 		return "multi_thread";
+	/* before 1.22: runtime::basic_scheduler, runtime::thread_pool */
+	if (strstr(name, "basic_scheduler"))
+		return "current_thread";
+	if (strstr(name, "thread_pool"))
+		return "multi_thread";
 	return NULL;
 }
 
@@ -477,6 +492,14 @@ static bool resolve_header(struct tk *tk, const struct ai_type *header)
 	tk->header_vtable = vtable.offset;
 	tk->has_owner_id = tk_field(&tk->env, TK_HEADER_OWNER_ID, header, &owner_id);
 	tk->owner_id = owner_id.offset;
+	struct tk_loc next, prev;
+	if (tk_field_quiet(TK_HEADER_NEXT, header, &next)) {
+		/* before 1.23: the list links are the Header's, not the Trailer's */
+		tk->links_in_header = true;
+		tk->next = next.offset;
+		if ((tk->has_prev = tk_field_quiet(TK_HEADER_PREV, header, &prev)))
+			tk->prev = prev.offset;
+	}
 	const struct ai_type *vt = NULL;
 	struct ai_error *err = vtable.type->kind == AI_TYPE_POINTER
 				       ? ai_type_target(vtable.type, &vt) : NULL;
@@ -490,11 +513,13 @@ static bool resolve_header(struct tk *tk, const struct ai_type *header)
 		return false;
 	tk->vtable_size = vt->size;
 	tk->poll = poll.offset;
-	if ((tk->has_vt_trailer = tk_field(&tk->env, TK_VTABLE_TRAILER_OFFSET, vt, &off)))
+	/* The offsets arrived in 1.23; before, DWARF's Cell<T, S> alone gives them (a vtable
+	 * without either is warned about when resolved). */
+	if ((tk->has_vt_trailer = tk_field_quiet(TK_VTABLE_TRAILER_OFFSET, vt, &off)))
 		tk->vt_trailer = off.offset;
-	if ((tk->has_vt_scheduler = tk_field(&tk->env, TK_VTABLE_SCHEDULER_OFFSET, vt, &off)))
+	if ((tk->has_vt_scheduler = tk_field_quiet(TK_VTABLE_SCHEDULER_OFFSET, vt, &off)))
 		tk->vt_scheduler = off.offset;
-	if ((tk->has_vt_id = tk_field(&tk->env, TK_VTABLE_ID_OFFSET, vt, &off)))
+	if ((tk->has_vt_id = tk_field_quiet(TK_VTABLE_ID_OFFSET, vt, &off)))
 		tk->vt_id = off.offset;
 	tk->header_ok = true;
 	return true;
@@ -618,23 +643,40 @@ static void add_runtime(struct tk *tk, const struct ai_type *arc_type, uint64_t 
 }
 
 /* The runtime of a scheduler::Handle value (bytes: the value, size bytes of it):
- * CurrentThread(Arc<..>) or MultiThread(Arc<..>). */
+ * CurrentThread(Arc<..>) or MultiThread(Arc<..>); before 1.22, runtime::Handle { spawner }
+ * with runtime::spawner::Spawner Basic(Spawner { shared: Arc<..> }) or ThreadPool(the same). */
 static void add_runtime_from_handle(struct tk *tk, const struct ai_type *handle,
 				    const uint8_t *bytes, size_t size, bool from_frame)
 {
+	handle = tk_underlying(handle);
+	struct tk_loc inner;
+	if (handle->kind == AI_TYPE_STRUCT) {
+		if (!tk_field(&tk->env, TK_RT_HANDLE_SCHEDULER, handle, &inner) ||
+		    inner.offset > size)
+			return;
+		handle = inner.type;
+		bytes += inner.offset;
+		size -= inner.offset;
+	}
 	struct tk_loc payload;
 	bool has_payload;
 	const struct ai_variant *v = tk_variant(handle, bytes, size, &payload, &has_payload);
 	if (!v || !has_payload || payload.offset + 8 > size)
 		return;
 	const char *flavor = NULL;
-	if (v->name && strcmp(v->name, "CurrentThread") == 0)
+	if (v->name && (strcmp(v->name, "CurrentThread") == 0 || strcmp(v->name, "Basic") == 0))
 		flavor = "current_thread";
-	else if (v->name && strncmp(v->name, "MultiThread", strlen("MultiThread")) == 0)
+	else if (v->name && (strncmp(v->name, "MultiThread", strlen("MultiThread")) == 0 ||
+			     strcmp(v->name, "ThreadPool") == 0))
 		flavor = "multi_thread";
 	else
 		return; /* e.g. a "Disabled" handle: no runtime */
-	struct tk_loc ptr;
+	struct tk_loc ptr, shared;
+	if (!tk_field_quiet(TK_ARC_POINTER, payload.type, &ptr) &&
+	    tk_field_quiet(TK_SPAWNER_SHARED, payload.type, &shared)) {
+		payload.offset += shared.offset;
+		payload.type = shared.type;
+	}
 	if (!tk_field(&tk->env, TK_ARC_POINTER, payload.type, &ptr) ||
 	    payload.offset + ptr.offset + 8 > size)
 		return;
@@ -737,7 +779,8 @@ static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64
 	if (strcmp(type->name, "Runtime") == 0 && type->kind == AI_TYPE_STRUCT) {
 		if (tk_field(&tk->env, TK_RUNTIME_HANDLE, type, &loc))
 			runtime_from_value(tk, loc.type, address + loc.offset, depth + 1);
-	} else if (strcmp(type->name, "Handle") == 0 && type->kind == AI_TYPE_ENUM &&
+	} else if ((strcmp(type->name, "Handle") == 0 || strcmp(type->name, "Spawner") == 0) &&
+		   type->kind == AI_TYPE_ENUM &&
 		   type->has_size && type->size <= 64) {
 		uint8_t bytes[64];
 		struct ai_error *err = read_mem(tk, bytes, address, type->size);
@@ -887,6 +930,11 @@ static bool resolve_trailer(struct tk *tk, const struct ai_type *trailer)
 		return tk->trailer_ok;
 	tk->trailer_type = trailer;
 	struct tk_loc next, prev;
+	if (trailer->has_size && tk->links_in_header) {
+		tk->trailer_size = trailer->size;
+		tk->trailer_ok = true;
+		return true;
+	}
 	if (!trailer->has_size || !tk_field(&tk->env, TK_TRAILER_NEXT, trailer, &next))
 		return false;
 	tk->trailer_size = trailer->size;
@@ -1007,6 +1055,7 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 		return;
 	}
 	vt->trailer = trailer;
+	vt->links = tk->links_in_header ? 0 : trailer;
 	uint64_t min_size = trailer + tk->trailer_size;
 	if (vt->read_size < min_size)
 		vt->read_size = min_size;
@@ -1221,7 +1270,7 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 		tk->read_guess = AI_MAX(tk->read_guess, vt->read_size);
 	}
 	/* The prev links, checked all along, rule out cycles. */
-	if (tk->has_prev && get_u64(cell, vt->trailer + tk->prev) != c->prev) {
+	if (tk->has_prev && get_u64(cell, vt->links + tk->prev) != c->prev) {
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " does not "
 			"link back to 0x%" PRIx64 "; the rest of its list is skipped", rt->owned,
 			node, c->prev);
@@ -1232,7 +1281,7 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 			"another scheduler (0x%" PRIx64 ")", rt->owned, node,
 			get_u64(cell, vt->scheduler_offset));
 	c->prev = node;
-	c->node = get_u64(cell, vt->trailer + tk->next);
+	c->node = get_u64(cell, vt->links + tk->next);
 	emit_task(tk, rt, vt, node, cell);
 	rt->task_count++;
 	return true;
@@ -1469,11 +1518,11 @@ static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const 
 		ai_error_destroy(err);
 		return NULL;
 	}
-	uint64_t next = get_u64(cell, vt->trailer + tk->next);
+	uint64_t next = get_u64(cell, vt->links + tk->next);
 	if (next && !plausible(next, 8))
 		return NULL;
 	if (tk->has_prev) {
-		uint64_t prev = get_u64(cell, vt->trailer + tk->prev);
+		uint64_t prev = get_u64(cell, vt->links + tk->prev);
 		if (prev && !plausible(prev, 8))
 			return NULL;
 	}

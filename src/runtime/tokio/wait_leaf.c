@@ -8,17 +8,44 @@
 #include "ai/memory.h"
 #include "ai/sockets.h"
 #include "ai/util.h"
+#include "layout.h"
 #include "tokio_wait.h"
 
 /* ---- Join ---- */
+
+/* The task a JoinHandle points to: `raw.ptr.pointer`, or in 1.19 (raw: Option<RawTask>)
+ * the pointer of raw's Some. */
+static bool join_target(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+			uint64_t *header_ret)
+{
+	const struct ai_type *ht;
+	if (ai_wait_read_pointer_path(w, t, address, "raw.ptr.pointer", header_ret, &ht))
+		return true;
+	uint64_t off;
+	const struct ai_type *rt;
+	uint8_t bytes[64];
+	if (!ai_wait_member_path(t, "raw", &off, &rt) || rt->kind != AI_TYPE_ENUM || !rt->has_size ||
+	    rt->size > sizeof(bytes))
+		return false;
+	struct ai_error *err = ai_memory_read(w->mem, bytes, address + off, rt->size);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	struct tk_loc payload;
+	bool has_payload;
+	const struct ai_variant *v = tk_variant(rt, bytes, rt->size, &payload, &has_payload);
+	return v && v->name && strcmp(v->name, "Some") == 0 && has_payload &&
+	       ai_wait_read_pointer_path(w, payload.type, address + off + payload.offset, "ptr.pointer",
+					 header_ret, &ht);
+}
 
 static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
 {
 	struct ai_wait *wait = ai_wait_new("join");
 	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(t));
 	uint64_t header;
-	const struct ai_type *ht;
-	if (!ai_wait_read_pointer_path(w, t, address, "raw.ptr.pointer", &header, &ht)) {
+	if (!join_target(w, t, address, &header)) {
 		wait->description = xasprintf("join, task pointer not understood (%s)", ai_wait_type_name(t));
 		return wait;
 	}
@@ -46,7 +73,9 @@ struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 	const char *name = t ? ai_wait_type_name(t) : node->type;
 	struct ai_wait *wait = NULL;
-	if (t && strcmp(name, "tokio::time::sleep::Sleep") == 0)
+	/* (in 1.19: tokio::time::driver::sleep) */
+	if (t && (strcmp(name, "tokio::time::sleep::Sleep") == 0 ||
+		  strcmp(name, "tokio::time::driver::sleep::Sleep") == 0))
 		wait = tk_decode_sleep(w, t, node->address);
 	else if (t && strcmp(name, "tokio::sync::batch_semaphore::Acquire") == 0)
 		wait = tk_decode_acquire(w, t, node->address);
