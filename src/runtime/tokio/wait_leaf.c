@@ -103,6 +103,9 @@ struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 			wait = tk_decode_interval(w);
 		else if (ai_starts_with(parent, "tokio::sync::mpsc::") && strstr(parent, "::recv"))
 			wait = tk_decode_mpsc_recv(w);
+		else if (t && ai_starts_with(parent, "tokio::io::driver::registration::") &&
+			 tk_name_ends_with(parent, "::readiness"))
+			wait = tk_decode_io(w, t, node->address, tk_registration_direction(w)); /* 1.19 */
 		else if (t && ai_starts_with(parent, "tokio::net::tcp::stream::") && tk_name_ends_with(parent, "::connect_mio"))
 			wait = tk_decode_io(w, t, node->address, "connect"); /* poll_fn(poll_write_ready) */
 	}
