@@ -10,7 +10,7 @@
 #include "layout.h"
 
 /* Paths are tried in order; the first is the canonical one named in warnings. Versions are those
- * of docs/tokio-layouts.md (verified: 1.19.2, 1.24.2, 1.38.2, 1.47.5, 1.54.1). */
+ * of docs/tokio-layouts.md (verified: 1.8.5, 1.19.2, 1.24.2, 1.38.2, 1.47.5, 1.54.1). */
 const struct tk_field_spec tk_fields[TK_FIELD_COUNT] = {
 	[TK_CONTEXT_HANDLE] = { "tokio::runtime::context::Context",
 				{ "current.handle" /* 1.38+ */, "handle" /* 1.24 */ } },
@@ -63,6 +63,18 @@ const struct tk_field_spec tk_fields[TK_FIELD_COUNT] = {
 	[TK_SPAWNER_SHARED] = { "tokio::runtime::<flavor>::Spawner", { "shared" }, 8 },
 	[TK_WORKER_HANDLE] = { "tokio::runtime::scheduler::multi_thread::worker::Worker",
 			       { "handle", "shared" /* before 1.22 */ }, 8 },
+	/* before 1.9: the lists of tasks are the workers' Cores' and the basic scheduler's */
+	[TK_WORKER_CONTEXT_CORE] = { "tokio::runtime::thread_pool::worker::Context",
+				     { "core.value.value" } },
+	[TK_WORKER_CONTEXT_WORKER] = { "tokio::runtime::thread_pool::worker::Context", { "worker" },
+				       8 },
+	[TK_WORKER_INDEX] = { "tokio::runtime::thread_pool::worker::Worker", { "index" }, 8, true },
+	[TK_CORE_TASKS] = { "tokio::runtime::thread_pool::worker::Core", { "tasks" } },
+	[TK_SHARED_REMOTES] = { "tokio::runtime::thread_pool::worker::Shared", { "remotes.length" },
+				8, true },
+	[TK_BASIC_CONTEXT_TASKS] = { "tokio::runtime::basic_scheduler::Context",
+				     { "tasks.value.value.owned" } },
+	[TK_BASIC_CONTEXT_SHARED] = { "tokio::runtime::basic_scheduler::Context", { "shared" }, 8 },
 };
 
 #define MAX_FIND_DEPTH 8

@@ -68,6 +68,16 @@ enum tk_field {
 	TK_SPAWNER_SHARED,   /* Arc<Shared>, Shared holding `owned` */
 	/* tokio::runtime::scheduler::multi_thread::worker::Worker */
 	TK_WORKER_HANDLE,    /* Arc<multi_thread::handle::Handle> */
+	/* Before 1.9 there is no OwnedTasks: each worker's Core, and the current_thread scheduler's
+	 * Context, own a plain LinkedList of their tasks (1.8.5 checked). The frame of the scoped
+	 * thread-local's set(t: &Context) gives the Context. */
+	TK_WORKER_CONTEXT_CORE,   /* thread_pool::worker::Context: RefCell<Option<Box<Core>>> */
+	TK_WORKER_CONTEXT_WORKER, /* Arc<Worker> */
+	TK_WORKER_INDEX,          /* Worker.index */
+	TK_CORE_TASKS,            /* thread_pool::worker::Core: LinkedList<Task, Header> */
+	TK_SHARED_REMOTES,        /* thread_pool::worker::Shared: Box<[Remote]>, one per worker */
+	TK_BASIC_CONTEXT_TASKS,   /* basic_scheduler::Context: RefCell<Tasks { owned, .. }> */
+	TK_BASIC_CONTEXT_SHARED,  /* Arc<basic_scheduler::Shared> */
 	TK_FIELD_COUNT,
 };
 
