@@ -94,6 +94,7 @@ struct tk_runtime {
 			      * scheduler's Shared) */
 	bool from_frame;     /* found only in a stack frame: dropped quietly if its list is no list */
 	bool dropped;
+	bool unsupported;    /* its layout (or where its lists are) is not understood */
 	uint64_t arc_inner;  /* its handle's ArcInner: what Core.scheduler of its tasks holds (0:
 			      * not checked) */
 	const char *flavor;
@@ -1508,6 +1509,7 @@ static void give_up(struct tk *tk, struct tk_runtime *rt, const char *fmt, ...)
 static void walk_core_lists(struct tk *tk, struct tk_runtime *rt)
 {
 	if (!rt->list_count) {
+		rt->unsupported = true;
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": its scheduler has no OwnedTasks (%s has no "
 			"field `%s`), and no worker's list of tasks was found in the threads' stacks",
 			rt->owned, tk_fields[TK_HANDLE_OWNED].owner, tk_fields[TK_HANDLE_OWNED].paths[0]);
@@ -1517,8 +1519,10 @@ static void walk_core_lists(struct tk *tk, struct tk_runtime *rt)
 	size_t size = l->type->has_size ? l->type->size : 0;
 	uint8_t list[256];
 	if (!l->ok || !tk->header_ok || tk->header_size > 256 || size < l->head + 8 ||
-	    size > sizeof(list))
+	    size > sizeof(list)) {
+		rt->unsupported = true;
 		return; /* (warned when resolved) */
+	}
 	struct tk_cursor *cursors = xcalloc(rt->list_count, sizeof(*cursors));
 	size_t n = 0;
 	for (size_t i = 0; i < rt->list_count; i++) {
@@ -1548,8 +1552,10 @@ static void walk_runtime(struct tk *tk, struct tk_runtime *rt)
 		return;
 	}
 	const struct tk_owned_layout *l = &tk->layouts[rt->layout];
-	if (!l->ok || !tk->header_ok || tk->header_size > 256)
+	if (!l->ok || !tk->header_ok || tk->header_size > 256) {
+		rt->unsupported = !rt->from_frame;
 		return; /* (warned when resolved) */
+	}
 	size_t size = l->type->has_size ? l->type->size : 0;
 	uint8_t owned[1024];
 	if (size == 0 || size > sizeof(owned)) {
@@ -1911,6 +1917,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		tk_deinit(&tk);
 		return NULL;
 	}
+	size_t first_task = snapshot->task_count;
 	bool has_context = resolve_context(&tk);
 	free(entry->version);
 	entry->version = strcmp(tk.version, "(unknown version)") ? xstrdup(tk.version) : NULL;
@@ -1935,6 +1942,15 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 	entry->instances += runtimes;
 	if (!runtimes && !tk.exited)
 		tasks_from_scan(&tk, symbols);
+	/* tokio is there but its tasks could not be read: never a silent "0 tasks". */
+	bool unsupported = !runtimes && !has_context;
+	for (size_t i = 0; i < tk.runtime_count; i++)
+		unsupported |= tk.runtimes[i].unsupported;
+	if (unsupported && snapshot->task_count == first_task && !tk.exited) {
+		entry->decoded = false;
+		tk_warn(&tk.env, "its task layout is not supported by this async-inspect (see the "
+			"warnings above): its tasks cannot be listed");
+	}
 	struct ai_error *err = NULL;
 	if (tk.exited)
 		err = ai_error_create(AI_ERROR_TARGET_EXITED, "process %d exited while its tokio "
