@@ -5,7 +5,7 @@
  * missing or has another size gives one snapshot warning naming the type and the field, e.g.
  * "tokio 1.99.0: tokio::runtime::task::core::Header has no field `owner_id`"; the caller then
  * skips the check that needed it (optional fields) or stops collecting what needed it. Nothing
- * here reads at a fixed offset. See docs/tokio-layouts.md for the layouts of 1.19 to 1.54. */
+ * here reads at a fixed offset. See docs/tokio-layouts.md for the layouts of 1.8 to 1.54. */
 #ifndef AI_ASYNC_TOKIO_LAYOUT_H
 #define AI_ASYNC_TOKIO_LAYOUT_H
 

@@ -9,7 +9,9 @@
  * ArcInner.data -> shared.owned: OwnedTasks, whose address names the runtime.
  *
  * Tasks: OwnedTasks is one linked list (up to 1.34) or sharded lists with a count (1.35+), linked
- * through each task's Trailer.owned. A task is a Cell<T, S> { header, core, trailer }; its
+ * through each task's Trailer.owned (Header.owned before 1.23). Before 1.9 there is no
+ * OwnedTasks: each worker's Core (and the current_thread scheduler's Context) owns a plain list,
+ * reached from the `t: &Context` of the ScopedKey::set frame of the scheduler's thread-local. A task is a Cell<T, S> { header, core, trailer }; its
  * Header.vtable is tokio's Vtable for that T and S, whose poll is the subprogram
  * raw::poll<T, S>: its template parameters name T (the future) and S (the scheduler), and its
  * local `harness: Harness<T, S>` points to Cell<T, S>. Vtables are resolved once each; a task is
