@@ -131,6 +131,17 @@ int ai_cmd_dump(int argc, char **argv)
 		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals };
 		ai_print_dump_text(stdout, snapshot, &text);
 	}
+	int status = fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;
+	/* A runtime whose tasks could not be read must not pass for one with no tasks. */
+	for (size_t i = 0; i < snapshot->runtime_count; i++) {
+		const struct ai_snapshot_runtime *rt = &snapshot->runtimes[i];
+		if (rt->decoded)
+			continue;
+		fprintf(stderr, "async-inspect: error: %s%s%s is used by process %d, but its tasks could not "
+			"be decoded (its layout is not supported; the warnings say why)\n", rt->name,
+			rt->version ? " " : "", rt->version ? rt->version : "", (int)snapshot->pid);
+		status = AI_EXIT_FAILURE;
+	}
 	ai_snapshot_destroy(snapshot);
-	return fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;
+	return status;
 }

@@ -17,9 +17,10 @@ static const char *tokio_block_on_flavor(const struct ai_stack *stack)
 		const char *f = stack->frames[i].location.function;
 		if (!f || strncmp(f, "tokio::", 7) != 0)
 			continue;
-		if (strstr(f, "scheduler::multi_thread::"))
+		/* (before 1.22: runtime::thread_pool and runtime::basic_scheduler) */
+		if (strstr(f, "scheduler::multi_thread::") || strstr(f, "runtime::thread_pool::"))
 			return "multi_thread";
-		if (strstr(f, "scheduler::current_thread::"))
+		if (strstr(f, "scheduler::current_thread::") || strstr(f, "runtime::basic_scheduler::"))
 			return "current_thread";
 	}
 	return NULL;
