@@ -38,5 +38,6 @@ void ai_async_destroy(struct ai_async *as)
 	if (!as)
 		return;
 	ai_types_destroy(as->types);
+	ai_drop_glue_cache_destroy(as->drop_glue);
 	free(as);
 }

@@ -610,13 +610,86 @@ static bool unresumed_has(const struct ai_type *type, const struct ai_member *m)
 	return u && u->offset == m->offset;
 }
 
+/* A type whose values never need dropping, so no drop flag guards them. */
+static bool never_dropped(const struct ai_type *type)
+{
+	const struct ai_type *t;
+	struct ai_error *err = ai_type_underlying(type, &t);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	switch (t->kind) {
+	case AI_TYPE_UNIT: case AI_TYPE_INT: case AI_TYPE_BOOL: case AI_TYPE_CHAR:
+	case AI_TYPE_FLOAT: case AI_TYPE_C_ENUM: case AI_TYPE_FUNCTION:
+		return true;
+	case AI_TYPE_POINTER:
+		return !starts_with(type_name(t), "alloc::boxed::Box<");
+	default:
+		return false;
+	}
+}
+
+/* Liveness of the saved locals of variant struct vt (DESIGN.md, "Moved-from locals"): a local
+ * whose drop flag is clear was moved or dropped; while a clear flag is not tied to its local
+ * (drop_flags.c), every local it might guard is "maybe moved". states[i] is for vt->members[i]. */
+static void local_states(struct decoder *d, const struct ai_type *type, const struct ai_type *vt,
+			 const struct view *v, enum ai_local_state *states)
+{
+	bool untied_clear = false;
+	bool *tied = xcalloc(vt->member_count ? vt->member_count : 1, sizeof(*tied));
+	for (size_t i = 0; i < vt->member_count; i++) {
+		const struct ai_member *f = &vt->members[i];
+		if (!ai_drop_flag_member(vt, f))
+			continue;
+		uint64_t byte = 2;
+		struct ai_error *err = read_word(d, v, v->address + f->offset, 1, &byte);
+		ai_error_destroy(err);
+		bool set = byte == 1, valid = byte <= 1;
+		uint64_t local = 0;
+		enum ai_drop_flag guard = ai_drop_flag_guard(d->as, type, f->offset, &local);
+		if (guard == AI_DROP_FLAG_UNUSED)
+			continue;
+		bool found = false;
+		for (size_t j = 0; guard == AI_DROP_FLAG_GUARDS && j < vt->member_count; j++) {
+			const struct ai_member *m = &vt->members[j];
+			const struct ai_type *mt;
+			if (!m->name || ai_drop_flag_member(vt, m) || starts_with(m->name, "__") ||
+			    ai_type_member_type(vt, m, &mt) != NULL || !mt->has_size ||
+			    local < m->offset || local >= m->offset + AI_MAX(mt->size, 1))
+				continue;
+			found = true;
+			tied[j] = true;
+			if (!valid || !set)
+				/* A part of it moved out (a field): the rest cannot be shown whole. */
+				states[j] = valid && local == m->offset ? AI_LOCAL_MOVED
+									: AI_LOCAL_MAYBE_MOVED;
+		}
+		if (!found && (!set || !valid))
+			untied_clear = true;
+	}
+	for (size_t j = 0; untied_clear && j < vt->member_count; j++) {
+		const struct ai_member *m = &vt->members[j];
+		const struct ai_type *mt;
+		if (tied[j] || !m->name || starts_with(m->name, "__") ||
+		    ai_type_member_type(vt, m, &mt) != NULL || never_dropped(mt))
+			continue;
+		states[j] = AI_LOCAL_MAYBE_MOVED;
+	}
+	free(tied);
+}
+
 static void add_locals(struct decoder *d, const struct ai_type *type, const struct ai_type *vt,
 		       const struct view *v, bool partial, struct ai_await_node *node)
 {
+	enum ai_local_state *states = xcalloc(vt->member_count ? vt->member_count : 1,
+					      sizeof(*states));
+	local_states(d, type, vt, v, states);
 	for (size_t i = 0; i < vt->member_count; i++) {
 		const struct ai_member *m = &vt->members[i];
 		/* __awaitee is the child; __0, __1...: compiler temporaries (drop flags). */
-		if (!m->name || m->artificial || starts_with(m->name, "__"))
+		bool generated = !m->name || m->artificial || starts_with(m->name, "__");
+		if (!m->name || (generated && !d->as->options.all_locals))
 			continue;
 		/* rustc lists an argument twice: at the same offset (once as the argument, once as
 		 * its binding), or as the upvar and the saved local: show the saved one, once. */
@@ -637,13 +710,17 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 		}
 		/* A local that holds a future shown in the tree (join!'s branches, a pin!-ned
 		 * future) would only repeat it. */
-		if (mt->has_size && subtree_within(node, v->address + m->offset,
-						   v->address + m->offset + mt->size, 0))
+		if (!d->as->options.all_locals && mt->has_size &&
+		    subtree_within(node, v->address + m->offset, v->address + m->offset + mt->size, 0))
 			continue;
 		struct ai_snapshot_local *local = ai_await_node_add_local(node);
 		local->name = xstrdup(m->name);
 		local->type = ai_type_short_name(type_name(mt));
-		if (partial) {
+		local->generated = generated;
+		local->state = states[i];
+		if (states[i] != AI_LOCAL_LIVE) {
+			/* Its slot holds what was there before: never shown as a value. */
+		} else if (partial) {
 			local->value = ai_value_format(d->mem, mt, v->address + m->offset,
 						       &d->as->options.value_limits);
 		} else {
@@ -653,6 +730,7 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 							     &d->as->options.value_limits);
 		}
 	}
+	free(states);
 }
 
 /* Every suspend point of the coroutine in source order, and where the current one stands among
