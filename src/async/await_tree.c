@@ -650,7 +650,6 @@ static void local_states(struct decoder *d, const struct ai_type *type, const st
 		enum ai_drop_flag guard = ai_drop_flag_guard(d->as, type, f->offset, &local);
 		if (guard == AI_DROP_FLAG_UNUSED)
 			continue;
-		bool found = false;
 		for (size_t j = 0; guard == AI_DROP_FLAG_GUARDS && j < vt->member_count; j++) {
 			const struct ai_member *m = &vt->members[j];
 			const struct ai_type *mt;
@@ -658,15 +657,38 @@ static void local_states(struct decoder *d, const struct ai_type *type, const st
 			    ai_type_member_type(vt, m, &mt) != NULL || !mt->has_size ||
 			    local < m->offset || local >= m->offset + AI_MAX(mt->size, 1))
 				continue;
-			found = true;
+			bool again = tied[j];
 			tied[j] = true;
-			if (!valid || !set)
+			if (again && (states[j] != AI_LOCAL_LIVE || !valid || !set))
+				/* Two flags tied to one slot (locals of two states may share it). */
+				states[j] = AI_LOCAL_MAYBE_MOVED;
+			else if (!valid || !set)
 				/* A part of it moved out (a field): the rest cannot be shown whole. */
 				states[j] = valid && local == m->offset ? AI_LOCAL_MOVED
 									: AI_LOCAL_MAYBE_MOVED;
 		}
-		if (!found && (!set || !valid))
+		/* A flag tied to a local this state does not save concerns nothing here. */
+		if (guard == AI_DROP_FLAG_UNKNOWN && (!set || !valid))
 			untied_clear = true;
+	}
+	/* An async fn's arguments are moved into its body's own bindings when it starts: past
+	 * Unresumed, an argument's upvar slot that no saved binding shadows was moved from. */
+	bool async_fn = strstr(type_name(type), "{async_fn_env#") != NULL;
+	bool suspended = ai_type_find_member(vt, "__awaitee") != NULL;
+	for (size_t j = 0; async_fn && suspended && j < vt->member_count; j++) {
+		const struct ai_member *m = &vt->members[j];
+		const struct ai_type *mt;
+		if (!m->name || starts_with(m->name, "__") || !unresumed_has(type, m) ||
+		    ai_type_member_type(vt, m, &mt) != NULL || never_dropped(mt))
+			continue;
+		bool saved = false;
+		for (size_t k = 0; k < vt->member_count && !saved; k++)
+			saved = k != j && vt->members[k].name &&
+				strcmp(vt->members[k].name, m->name) == 0;
+		if (!saved) {
+			tied[j] = true;
+			states[j] = AI_LOCAL_MOVED;
+		}
 	}
 	for (size_t j = 0; untied_clear && j < vt->member_count; j++) {
 		const struct ai_member *m = &vt->members[j];
