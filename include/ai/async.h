@@ -71,6 +71,12 @@ enum ai_drop_flag ai_drop_flag_guard(struct ai_async *as, const struct ai_type *
 				     uint64_t flag, uint64_t *local_ret);
 void ai_drop_glue_cache_destroy(struct ai_drop_glue_cache *cache);
 
+/* The liveness of the saved locals of coroutine `type` at `address` whose current state's struct
+ * is vt: states[i] for vt->members[i] (vt->member_count entries), AI_LOCAL_LIVE unless a drop
+ * flag says the local was moved or dropped (await_tree.c). */
+void ai_await_local_states(struct ai_async *as, const struct ai_type *type,
+			   const struct ai_type *vt, uint64_t address, enum ai_local_state *states);
+
 /* Adds a "block_on" task for every future driven by block_on on a thread (a frame that a runtime
  * adapter calls its block_on, or any function named block_on), found among the parameters and
  * locals of its stack frames; labelled with the adapter's name. (roots.c) */

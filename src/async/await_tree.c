@@ -755,6 +755,18 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 	free(states);
 }
 
+void ai_await_local_states(struct ai_async *as, const struct ai_type *type,
+			   const struct ai_type *vt, uint64_t address, enum ai_local_state *states)
+{
+	memset(states, 0, vt->member_count * sizeof(*states));
+	struct decoder *d = xcalloc(1, sizeof(*d));
+	d->as = as;
+	d->mem = as->target->memory;
+	struct view v = { address, NULL, 0 }; /* flags are read from the target */
+	local_states(d, type, vt, &v, states);
+	free(d);
+}
+
 /* Every suspend point of the coroutine in source order, and where the current one stands among
  * them (include/ai/snapshot.h). A point is in the function's own file when its decl_file is the
  * one of the Unresumed state (the fn's start); otherwise (join!, select!) its line is unknown. */
