@@ -73,9 +73,15 @@ void ai_drop_glue_cache_destroy(struct ai_drop_glue_cache *cache);
 
 /* The liveness of the saved locals of coroutine `type` at `address` whose current state's struct
  * is vt: states[i] for vt->members[i] (vt->member_count entries), AI_LOCAL_LIVE unless a drop
- * flag says the local was moved or dropped (await_tree.c). */
+ * flag says the local was moved or dropped, or it is an async fn's argument slot its body moved
+ * from. bytes (size of them, from address; may be NULL) are the coroutine's, already read; the
+ * rest is read from the target. (liveness.c) */
 void ai_await_local_states(struct ai_async *as, const struct ai_type *type,
-			   const struct ai_type *vt, uint64_t address, enum ai_local_state *states);
+			   const struct ai_type *vt, uint64_t address, const uint8_t *bytes,
+			   size_t size, enum ai_local_state *states);
+/* True if the Unresumed state of coroutine `type` has a member of m's name at m's offset: m is an
+ * upvar (an async fn's argument, a block's capture). */
+bool ai_coroutine_unresumed_has(const struct ai_type *type, const struct ai_member *m);
 
 /* Adds a "block_on" task for every future driven by block_on on a thread (a frame that a runtime
  * adapter calls its block_on, or any function named block_on), found among the parameters and

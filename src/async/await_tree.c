@@ -593,120 +593,12 @@ static bool subtree_within(const struct ai_await_node *node, uint64_t lo, uint64
 	return false;
 }
 
-/* True if the variant `v` of coroutine `type` has a member of that name at that offset, e.g. an
- * upvar of the Unresumed state. */
-static bool unresumed_has(const struct ai_type *type, const struct ai_member *m)
-{
-	const struct ai_variant *v = ai_type_find_variant(type, "Unresumed");
-	const struct ai_type *vt;
-	if (!v || !m->name)
-		return false;
-	struct ai_error *err = member_type(type, &v->member, &vt);
-	if (err) {
-		ai_error_destroy(err);
-		return false;
-	}
-	const struct ai_member *u = ai_type_find_member(vt, m->name);
-	return u && u->offset == m->offset;
-}
-
-/* A type whose values never need dropping, so no drop flag guards them. */
-static bool never_dropped(const struct ai_type *type)
-{
-	const struct ai_type *t;
-	struct ai_error *err = ai_type_underlying(type, &t);
-	if (err) {
-		ai_error_destroy(err);
-		return false;
-	}
-	switch (t->kind) {
-	case AI_TYPE_UNIT: case AI_TYPE_INT: case AI_TYPE_BOOL: case AI_TYPE_CHAR:
-	case AI_TYPE_FLOAT: case AI_TYPE_C_ENUM: case AI_TYPE_FUNCTION:
-		return true;
-	case AI_TYPE_POINTER:
-		return !starts_with(type_name(t), "alloc::boxed::Box<");
-	default:
-		return false;
-	}
-}
-
-/* Liveness of the saved locals of variant struct vt (DESIGN.md, "Moved-from locals"): a local
- * whose drop flag is clear was moved or dropped; while a clear flag is not tied to its local
- * (drop_flags.c), every local it might guard is "maybe moved". states[i] is for vt->members[i]. */
-static void local_states(struct decoder *d, const struct ai_type *type, const struct ai_type *vt,
-			 const struct view *v, enum ai_local_state *states)
-{
-	bool untied_clear = false;
-	bool *tied = xcalloc(vt->member_count ? vt->member_count : 1, sizeof(*tied));
-	for (size_t i = 0; i < vt->member_count; i++) {
-		const struct ai_member *f = &vt->members[i];
-		if (!ai_drop_flag_member(vt, f))
-			continue;
-		uint64_t byte = 2;
-		struct ai_error *err = read_word(d, v, v->address + f->offset, 1, &byte);
-		ai_error_destroy(err);
-		bool set = byte == 1, valid = byte <= 1;
-		uint64_t local = 0;
-		enum ai_drop_flag guard = ai_drop_flag_guard(d->as, type, f->offset, &local);
-		if (guard == AI_DROP_FLAG_UNUSED)
-			continue;
-		for (size_t j = 0; guard == AI_DROP_FLAG_GUARDS && j < vt->member_count; j++) {
-			const struct ai_member *m = &vt->members[j];
-			const struct ai_type *mt;
-			if (!m->name || ai_drop_flag_member(vt, m) || starts_with(m->name, "__") ||
-			    ai_type_member_type(vt, m, &mt) != NULL || !mt->has_size ||
-			    local < m->offset || local >= m->offset + AI_MAX(mt->size, 1))
-				continue;
-			bool again = tied[j];
-			tied[j] = true;
-			if (again && (states[j] != AI_LOCAL_LIVE || !valid || !set))
-				/* Two flags tied to one slot (locals of two states may share it). */
-				states[j] = AI_LOCAL_MAYBE_MOVED;
-			else if (!valid || !set)
-				/* A part of it moved out (a field): the rest cannot be shown whole. */
-				states[j] = valid && local == m->offset ? AI_LOCAL_MOVED
-									: AI_LOCAL_MAYBE_MOVED;
-		}
-		/* A flag tied to a local this state does not save concerns nothing here. */
-		if (guard == AI_DROP_FLAG_UNKNOWN && (!set || !valid))
-			untied_clear = true;
-	}
-	/* An async fn's arguments are moved into its body's own bindings when it starts: past
-	 * Unresumed, an argument's upvar slot that no saved binding shadows was moved from. */
-	bool async_fn = strstr(type_name(type), "{async_fn_env#") != NULL;
-	bool suspended = ai_type_find_member(vt, "__awaitee") != NULL;
-	for (size_t j = 0; async_fn && suspended && j < vt->member_count; j++) {
-		const struct ai_member *m = &vt->members[j];
-		const struct ai_type *mt;
-		if (!m->name || starts_with(m->name, "__") || !unresumed_has(type, m) ||
-		    ai_type_member_type(vt, m, &mt) != NULL || never_dropped(mt))
-			continue;
-		bool saved = false;
-		for (size_t k = 0; k < vt->member_count && !saved; k++)
-			saved = k != j && vt->members[k].name &&
-				strcmp(vt->members[k].name, m->name) == 0;
-		if (!saved) {
-			tied[j] = true;
-			states[j] = AI_LOCAL_MOVED;
-		}
-	}
-	for (size_t j = 0; untied_clear && j < vt->member_count; j++) {
-		const struct ai_member *m = &vt->members[j];
-		const struct ai_type *mt;
-		if (tied[j] || !m->name || starts_with(m->name, "__") ||
-		    ai_type_member_type(vt, m, &mt) != NULL || never_dropped(mt))
-			continue;
-		states[j] = AI_LOCAL_MAYBE_MOVED;
-	}
-	free(tied);
-}
-
 static void add_locals(struct decoder *d, const struct ai_type *type, const struct ai_type *vt,
 		       const struct view *v, bool partial, struct ai_await_node *node)
 {
 	enum ai_local_state *states = xcalloc(vt->member_count ? vt->member_count : 1,
 					      sizeof(*states));
-	local_states(d, type, vt, v, states);
+	ai_await_local_states(d->as, type, vt, v->address, v->bytes, v->size, states);
 	for (size_t i = 0; i < vt->member_count; i++) {
 		const struct ai_member *m = &vt->members[i];
 		/* __awaitee is the child; __0, __1...: compiler temporaries (drop flags). */
@@ -720,7 +612,7 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 			const struct ai_member *o = &vt->members[j];
 			if (j == i || !o->name || strcmp(o->name, m->name) != 0)
 				continue;
-			duplicate = o->offset == m->offset ? j < i : unresumed_has(type, m);
+			duplicate = o->offset == m->offset ? j < i : ai_coroutine_unresumed_has(type, m);
 		}
 		if (duplicate)
 			continue;
@@ -753,18 +645,6 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 		}
 	}
 	free(states);
-}
-
-void ai_await_local_states(struct ai_async *as, const struct ai_type *type,
-			   const struct ai_type *vt, uint64_t address, enum ai_local_state *states)
-{
-	memset(states, 0, vt->member_count * sizeof(*states));
-	struct decoder *d = xcalloc(1, sizeof(*d));
-	d->as = as;
-	d->mem = as->target->memory;
-	struct view v = { address, NULL, 0 }; /* flags are read from the target */
-	local_states(d, type, vt, &v, states);
-	free(d);
 }
 
 /* Every suspend point of the coroutine in source order, and where the current one stands among

@@ -276,7 +276,7 @@ bool *ai_wait_live_locals(struct ai_wait_walk *w, const struct ai_await_node *no
 	enum ai_local_state *states = xcalloc(n, sizeof(*states));
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 	if (t)
-		ai_await_local_states(w->as, t, vt, node->address, states);
+		ai_await_local_states(w->as, t, vt, node->address, NULL, 0, states);
 	for (size_t i = 0; i < n; i++)
 		live[i] = states[i] == AI_LOCAL_LIVE;
 	free(states);
