@@ -134,12 +134,14 @@ static void find_fd(struct ai_wait_walk *w, const struct ai_type *leaf_t, uint64
 		const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, a->type_die), a->state);
 		if (!vt)
 			continue;
+		bool *live = ai_wait_live_locals(w, a, vt);
 		for (size_t k = 0; k < vt->member_count; k++) {
 			const struct ai_member *m = &vt->members[k];
-			if (!m->name || m->artificial || ai_starts_with(m->name, "__"))
+			if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[k])
 				continue; /* __awaitee: the future we came up from */
 			fd_search_value(s, ai_wait_member_type(vt, m), a->address + m->offset, 0, 0, NULL);
 		}
+		free(live);
 		*where_ret = a->function;
 	}
 }
