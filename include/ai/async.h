@@ -73,6 +73,20 @@ enum ai_drop_flag ai_drop_flag_guard(struct ai_async *as, const struct ai_type *
 				     uint64_t flag, uint64_t *local_ret);
 void ai_drop_glue_cache_destroy(struct ai_drop_glue_cache *cache);
 
+/* One drop flag read by the drop glue: kind is AI_DROP_FLAG_GUARDS (with local) or
+ * AI_DROP_FLAG_UNKNOWN. A flag the glue never reads has none. */
+struct ai_drop_flag_use {
+	uint64_t flag;
+	enum ai_drop_flag kind;
+	uint64_t local;
+};
+
+/* Reads the x86-64 code of a drop glue (size bytes at vaddr address) for the flags at offsets
+ * flags[]: *uses_ret (owned by the caller) says what each flag read guards. false (and no uses) if
+ * the code cannot all be decoded. */
+bool ai_drop_glue_read(const uint8_t *code, size_t size, uint64_t address, const uint64_t *flags,
+		       size_t flag_count, struct ai_drop_flag_use **uses_ret, size_t *count_ret);
+
 /* The liveness of the saved locals of coroutine `type` at `address` whose current state's struct
  * is vt: states[i] for vt->members[i] (vt->member_count entries), AI_LOCAL_LIVE unless a drop
  * flag says the local was moved or dropped, or it is an async fn's argument slot its body moved

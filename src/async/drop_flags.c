@@ -18,33 +18,29 @@
  * so FLAG guards the local at LOCAL. Every read of a flag that is not this pattern, and a flag
  * tested before drops of two different offsets, makes that flag unknown; a flag the glue never
  * reads guards no saved local (every saved local that needs dropping is dropped there). When the
- * glue cannot be found or decoded at all, every flag is unknown. Results are cached per type. */
+ * glue cannot be found or decoded at all, every flag is unknown. Results are cached per type.
+ *
+ * Capstone (Debian's libcapstone) decodes the instructions; the patterns below are read from its
+ * operands (memory base/index/displacement, immediates, absolute branch targets). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <capstone/capstone.h>
+
 #include "ai/async.h"
 #include "ai/dwarf_info.h"
 #include "ai/util.h"
-#include "x86_decode.h"
 
 /* Bytes of drop glue decoded at most. */
 #define MAX_GLUE_BYTES (256u << 10)
 /* Instructions followed from a flag test to the drop call. */
 #define MAX_SET_PATH 12
 
-enum flag_kind { FLAG_GUARDS, FLAG_UNKNOWN };
-
-struct flag_use {
-	uint64_t flag;  /* offset in the coroutine */
-	uint64_t local; /* FLAG_GUARDS: offset of the local it guards */
-	enum flag_kind kind;
-};
-
 struct glue_entry {
 	uint64_t type_die;
-	bool decoded;           /* the glue was found and every instruction decoded */
-	struct flag_use *uses;  /* owned */
+	bool decoded;                  /* the glue was found and every instruction decoded */
+	struct ai_drop_flag_use *uses; /* owned */
 	size_t use_count;
 };
 
@@ -139,31 +135,70 @@ static bool is_flag(const uint64_t *flags, size_t n, int64_t disp)
 	return false;
 }
 
-static void note_use(struct glue_entry *e, size_t *capacity, uint64_t flag, enum flag_kind kind,
-		     uint64_t local)
+struct glue_uses {
+	struct ai_drop_flag_use *uses;
+	size_t count, capacity;
+};
+
+static void note_use(struct glue_uses *u, uint64_t flag, enum ai_drop_flag kind, uint64_t local)
 {
-	for (size_t i = 0; i < e->use_count; i++) {
-		struct flag_use *u = &e->uses[i];
-		if (u->flag != flag)
+	for (size_t i = 0; i < u->count; i++) {
+		struct ai_drop_flag_use *old = &u->uses[i];
+		if (old->flag != flag)
 			continue;
-		if (kind == FLAG_UNKNOWN || u->local != local)
-			u->kind = FLAG_UNKNOWN;
+		if (kind == AI_DROP_FLAG_UNKNOWN || old->local != local)
+			old->kind = AI_DROP_FLAG_UNKNOWN;
 		return;
 	}
-	AI_GROW(e->uses, *capacity, e->use_count + 1);
-	e->uses[e->use_count++] = (struct flag_use){ flag, local, kind };
+	AI_GROW(u->uses, u->capacity, u->count + 1);
+	u->uses[u->count++] = (struct ai_drop_flag_use){ flag, kind, local };
 }
 
 struct glue_code {
-	const uint8_t *bytes;
-	uint64_t start; /* file vaddr of bytes[0] */
-	size_t size;
-	struct ai_x86_insn *insns; /* decoded in order */
-	uint64_t *addrs;
+	const cs_insn *insns;      /* decoded in order, with details */
 	size_t count;
 	int64_t env_slots[4];      /* rsp offsets the coroutine pointer was stored to at entry */
 	size_t env_slot_count;
 };
+
+/* Operand k of an instruction, or NULL. */
+static const cs_x86_op *operand(const cs_insn *in, int k)
+{
+	const cs_x86 *x = &in->detail->x86;
+	return k < x->op_count ? &x->operands[k] : NULL;
+}
+
+static bool is_reg(const cs_x86_op *op, x86_reg reg)
+{
+	return op && op->type == X86_OP_REG && op->reg == reg;
+}
+
+static bool is_imm(const cs_x86_op *op)
+{
+	return op && op->type == X86_OP_IMM;
+}
+
+/* disp(%rsp), a stack slot. */
+static bool is_stack_slot(const cs_x86_op *op)
+{
+	return op && op->type == X86_OP_MEM && op->mem.base == X86_REG_RSP &&
+	       op->mem.index == X86_REG_INVALID;
+}
+
+/* disp(%reg) through a general register, not the stack or rip: a field of what reg points to. */
+static bool is_field(const cs_x86_op *op)
+{
+	return op && op->type == X86_OP_MEM && op->mem.index == X86_REG_INVALID &&
+	       op->mem.base != X86_REG_INVALID && op->mem.base != X86_REG_RIP &&
+	       op->mem.base != X86_REG_RSP;
+}
+
+/* movb $imm,D(%reg): a flag written. */
+static bool stores_byte_imm(const cs_insn *in)
+{
+	const cs_x86_op *dst = operand(in, 0);
+	return in->id == X86_INS_MOV && is_field(dst) && dst->size == 1 && is_imm(operand(in, 1));
+}
 
 static bool env_slot(const struct glue_code *g, int64_t disp)
 {
@@ -173,11 +208,12 @@ static bool env_slot(const struct glue_code *g, int64_t disp)
 	return false;
 }
 
-/* mov SLOT(%rsp),%reg (64-bit) from a slot that holds the coroutine pointer. */
-static bool loads_env(const struct glue_code *g, const struct ai_x86_insn *in, uint8_t reg)
+/* mov SLOT(%rsp),%reg (reg a 64-bit register) from a slot that holds the coroutine pointer. */
+static bool loads_env(const struct glue_code *g, const cs_insn *in, x86_reg reg)
 {
-	return !in->two_byte && in->opcode == 0x8b && in->rex_w && in->mod != 3 && in->has_sib &&
-	       in->base == 4 && in->reg == reg && env_slot(g, in->disp);
+	const cs_x86_op *src = operand(in, 1);
+	return in->id == X86_INS_MOV && is_reg(operand(in, 0), reg) && is_stack_slot(src) &&
+	       env_slot(g, src->mem.disp);
 }
 
 static size_t index_of(const struct glue_code *g, uint64_t address)
@@ -185,17 +221,19 @@ static size_t index_of(const struct glue_code *g, uint64_t address)
 	size_t lo = 0, hi = g->count;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (g->addrs[mid] < address)
+		if (g->insns[mid].address < address)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < g->count && g->addrs[lo] == address ? lo : SIZE_MAX;
+	return lo < g->count && g->insns[lo].address == address ? lo : SIZE_MAX;
 }
 
-static uint64_t jump_target(const struct glue_code *g, size_t i)
+/* The instruction a direct jump of instruction i goes to (Capstone gives the absolute target). */
+static size_t jump_target(const struct glue_code *g, size_t i)
 {
-	return g->addrs[i] + g->insns[i].length + g->insns[i].imm;
+	const cs_x86_op *target = operand(&g->insns[i], 0);
+	return is_imm(target) ? index_of(g, (uint64_t)target->imm) : SIZE_MAX;
 }
 
 /* From instruction i (the start of a flag's set path) to the drop call: the offset of the local
@@ -205,26 +243,27 @@ static bool set_path_local(const struct glue_code *g, size_t i, uint64_t *local_
 	bool rdi_env = false;
 	uint64_t offset = 0;
 	for (int steps = 0; steps < MAX_SET_PATH && i < g->count; steps++) {
-		const struct ai_x86_insn *in = &g->insns[i];
-		if (!in->two_byte && (in->opcode == 0xeb || in->opcode == 0xe9)) {
-			i = index_of(g, jump_target(g, i));
+		const cs_insn *in = &g->insns[i];
+		const cs_x86_op *a = operand(in, 0), *b = operand(in, 1);
+		if (in->id == X86_INS_JMP && is_imm(a)) {
+			i = jump_target(g, i);
 			continue;
 		}
-		if (!in->two_byte && (in->opcode == 0xe8 || (in->opcode == 0xff && (in->reg & 7) == 2))) {
+		if (in->id == X86_INS_CALL) {
 			if (!rdi_env)
 				return false;
 			*local_ret = offset;
 			return true;
 		}
-		if (loads_env(g, in, 7)) {
+		if (loads_env(g, in, X86_REG_RDI)) {
 			rdi_env = true;
 			offset = 0;
-		} else if (!in->two_byte && (in->opcode == 0x83 || in->opcode == 0x81) && in->rex_w &&
-			   in->mod == 3 && (in->reg & 7) == 0 && in->base == 7) {
-			offset += in->imm; /* add $imm,%rdi */
-		} else if (!in->two_byte && in->opcode == 0xc6 && in->mod != 3 && !in->has_sib) {
+		} else if (in->id == X86_INS_ADD && is_reg(a, X86_REG_RDI) && is_imm(b)) {
+			offset += (uint64_t)b->imm; /* add $imm,%rdi */
+		} else if (stores_byte_imm(in)) {
 			/* movb $imm,D(%reg): clearing a flag */
-		} else if (!in->two_byte && in->opcode == 0x8b && in->rip_relative && in->reg != 7) {
+		} else if (in->id == X86_INS_MOV && a && a->type == X86_OP_REG && a->reg != X86_REG_RDI &&
+			   a->reg != X86_REG_EDI && b && b->type == X86_OP_MEM && b->mem.base == X86_REG_RIP) {
 			/* mov GOT(%rip),%rax: the callee's address */
 		} else {
 			return false;
@@ -235,53 +274,86 @@ static bool set_path_local(const struct glue_code *g, size_t i, uint64_t *local_
 }
 
 static void analyse(struct glue_code *g, const uint64_t *flags, size_t flag_count,
-		    struct glue_entry *e)
+		    struct glue_uses *u)
 {
-	size_t capacity = 0;
 	/* mov %rdi,SLOT(%rsp) before anything else writes %rdi: where the pointer is kept. */
 	for (size_t i = 0; i < g->count && i < 8; i++) {
-		const struct ai_x86_insn *in = &g->insns[i];
-		if (!in->two_byte && in->opcode == 0x89 && in->rex_w && in->reg == 7 && in->has_sib &&
-		    in->base == 4 && in->mod != 3 && g->env_slot_count < AI_ARRAY_SIZE(g->env_slots))
-			g->env_slots[g->env_slot_count++] = in->disp;
-		else if (!(in->opcode == 0x83 || in->opcode == 0x81) || in->two_byte)
+		const cs_insn *in = &g->insns[i];
+		const cs_x86_op *a = operand(in, 0), *b = operand(in, 1);
+		if (in->id == X86_INS_MOV && is_stack_slot(a) && is_reg(b, X86_REG_RDI)) {
+			if (g->env_slot_count < AI_ARRAY_SIZE(g->env_slots))
+				g->env_slots[g->env_slot_count++] = a->mem.disp;
+		} else if (!((in->id == X86_INS_SUB || in->id == X86_INS_ADD) && is_reg(a, X86_REG_RSP) &&
+			     is_imm(b))) {
 			break; /* (sub $N,%rsp may come first) */
+		}
 	}
 	for (size_t i = 0; i < g->count; i++) {
-		const struct ai_x86_insn *in = &g->insns[i];
-		if (!in->has_modrm || in->mod == 3 || in->mod == 0 || in->has_sib || in->rip_relative ||
-		    !is_flag(flags, flag_count, in->disp))
+		const cs_insn *in = &g->insns[i];
+		/* The instruction's field operand, if it is a flag. */
+		const cs_x86_op *field = NULL;
+		for (int k = 0; k < in->detail->x86.op_count && !field; k++)
+			if (is_field(operand(in, k)) && is_flag(flags, flag_count, operand(in, k)->mem.disp))
+				field = operand(in, k);
+		if (!field)
 			continue;
-		uint64_t flag = (uint64_t)in->disp;
-		if (!in->two_byte && in->opcode == 0xc6 && (in->reg & 7) == 0)
+		uint64_t flag = (uint64_t)field->mem.disp;
+		if (stores_byte_imm(in))
 			continue; /* movb $imm,FLAG(%reg): a write */
-		bool test = !in->two_byte && in->opcode == 0xf6 && (in->reg & 7) == 0 && in->imm == 1;
+		const cs_x86_op *imm = operand(in, 1);
+		bool test = in->id == X86_INS_TEST && operand(in, 0) == field && field->size == 1 &&
+			    is_imm(imm) && imm->imm == 1;
 		/* The register must hold the coroutine pointer: loaded just before, past flag writes. */
 		bool base_env = false;
 		for (size_t k = i; test && k-- > 0 && i - k <= 4;) {
-			const struct ai_x86_insn *p = &g->insns[k];
-			if (loads_env(g, p, in->base)) {
+			const cs_insn *p = &g->insns[k];
+			if (loads_env(g, p, field->mem.base)) {
 				base_env = true;
 				break;
 			}
-			if (!(!p->two_byte && p->opcode == 0xc6 && !p->has_sib && p->base == in->base))
+			if (!(stores_byte_imm(p) && operand(p, 0)->mem.base == field->mem.base))
 				break;
 		}
 		uint64_t local = 0;
 		bool tied = false;
 		if (test && base_env && i + 1 < g->count) {
-			const struct ai_x86_insn *j = &g->insns[i + 1];
-			bool jne = (!j->two_byte && j->opcode == 0x75) || (j->two_byte && j->opcode == 0x85);
-			bool je = (!j->two_byte && j->opcode == 0x74) || (j->two_byte && j->opcode == 0x84);
+			unsigned j = g->insns[i + 1].id;
 			size_t set = SIZE_MAX;
-			if (jne)
-				set = index_of(g, jump_target(g, i + 1));
-			else if (je)
+			if (j == X86_INS_JNE)
+				set = jump_target(g, i + 1);
+			else if (j == X86_INS_JE)
 				set = i + 2;
 			tied = set != SIZE_MAX && set_path_local(g, set, &local);
 		}
-		note_use(e, &capacity, flag, tied ? FLAG_GUARDS : FLAG_UNKNOWN, local);
+		note_use(u, flag, tied ? AI_DROP_FLAG_GUARDS : AI_DROP_FLAG_UNKNOWN, local);
 	}
+}
+
+bool ai_drop_glue_read(const uint8_t *code, size_t size, uint64_t address, const uint64_t *flags,
+		       size_t flag_count, struct ai_drop_flag_use **uses_ret, size_t *count_ret)
+{
+	*uses_ret = NULL;
+	*count_ret = 0;
+	csh cs;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return false;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	cs_insn *insns = NULL;
+	size_t count = cs_disasm(cs, code, size, address, 0, &insns);
+	/* Capstone stops at the first bytes it cannot decode: then we know nothing. */
+	size_t end = count ? (size_t)(insns[count - 1].address + insns[count - 1].size - address) : 0;
+	bool ok = end == size;
+	if (ok) {
+		struct glue_code g = { .insns = insns, .count = count };
+		struct glue_uses u = { 0 };
+		analyse(&g, flags, flag_count, &u);
+		*uses_ret = u.uses;
+		*count_ret = u.count;
+	}
+	if (count)
+		cs_free(insns, count);
+	cs_close(&cs);
+	return ok;
 }
 
 bool ai_drop_flag_member(const struct ai_type *variant, const struct ai_member *m)
@@ -352,7 +424,6 @@ static struct glue_entry *entry_for(struct ai_async *as, const struct ai_type *t
 		free(flags);
 		return e;
 	}
-	struct glue_code g = { .start = address, .size = size };
 	uint8_t *bytes = xmalloc(size);
 	struct ai_error *err = ai_memory_read(as->target->memory, bytes, address + main->bias, size);
 	if (err) {
@@ -361,28 +432,8 @@ static struct glue_entry *entry_for(struct ai_async *as, const struct ai_type *t
 		free(flags);
 		return e;
 	}
-	g.bytes = bytes;
-	size_t capacity = 0;
-	bool ok = true;
-	for (size_t at = 0; at < size;) {
-		struct ai_x86_insn in;
-		if (!ai_x86_decode(bytes + at, size - at, &in)) {
-			/* int3 padding after the last ret ends the function's code. */
-			ok = bytes[at] == 0xcc;
-			break;
-		}
-		AI_GROW(g.insns, capacity, g.count + 1);
-		g.addrs = xrealloc(g.addrs, capacity * sizeof(*g.addrs));
-		g.insns[g.count] = in;
-		g.addrs[g.count++] = address + at;
-		at += in.length;
-	}
-	if (ok) {
-		e->decoded = true;
-		analyse(&g, flags, flag_count, e);
-	}
-	free(g.insns);
-	free(g.addrs);
+	e->decoded = ai_drop_glue_read(bytes, size, address, flags, flag_count, &e->uses,
+				       &e->use_count);
 	free(bytes);
 	free(flags);
 	return e;
@@ -397,7 +448,7 @@ enum ai_drop_flag ai_drop_flag_guard(struct ai_async *as, const struct ai_type *
 	for (size_t i = 0; i < e->use_count; i++) {
 		if (e->uses[i].flag != flag)
 			continue;
-		if (e->uses[i].kind != FLAG_GUARDS)
+		if (e->uses[i].kind != AI_DROP_FLAG_GUARDS)
 			return AI_DROP_FLAG_UNKNOWN;
 		*local_ret = e->uses[i].local;
 		return AI_DROP_FLAG_GUARDS;
