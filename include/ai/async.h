@@ -30,6 +30,8 @@ struct ai_async_options {
 
 void ai_async_options_default(struct ai_async_options *options);
 
+struct ai_macro_sites;
+
 /* Shared by the decoders of one capture. */
 struct ai_async {
 	struct ai_target *target;   /* borrowed; stopped (or a core) while decoding */
@@ -37,6 +39,8 @@ struct ai_async {
 	struct ai_dwarf *dwarf;     /* borrowed: the executable's DWARF (fast reader) */
 	struct ai_types *types;     /* owned: the type model over the executable's DWARF */
 	struct ai_async_options options;
+	struct ai_macro_sites *macro_sites; /* owned; the user's lines of macros' suspend points,
+					     * by coroutine type, made on first need */
 };
 
 struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *di,

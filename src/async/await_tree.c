@@ -31,6 +31,7 @@
 #include "ai/runtime.h"
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
+#include "macro_site.h"
 
 /* Bytes read from the target per tree. */
 #define MAX_TREE_BYTES (64u << 20)
@@ -671,6 +672,16 @@ static int compare_await_points(const void *a, const void *b)
 	return x->suspend < y->suspend ? -1 : x->suspend > y->suspend;
 }
 
+/* Paths as DWARF spells them, compared normalized. */
+static bool same_file(const char *normalized, const char *dwarf_path)
+{
+	char *b = xstrdup(dwarf_path);
+	ai_normalize_path(b);
+	bool same = strcmp(normalized, b) == 0;
+	free(b);
+	return same;
+}
+
 static bool suspend_number(const char *name, size_t *ret)
 {
 	if (!name || strncmp(name, "Suspend", 7) != 0 || name[7] < '0' || name[7] > '9')
@@ -683,8 +694,8 @@ static bool suspend_number(const char *name, size_t *ret)
 	return true;
 }
 
-static void set_await_points(struct ai_await_node *node, const struct ai_type *type,
-			     const struct ai_variant *current)
+static void set_await_points(struct ai_async *as, struct ai_await_node *node,
+			     const struct ai_type *type, const struct ai_variant *current)
 {
 	const struct ai_variant *start = ai_type_find_variant(type, "Unresumed");
 	const char *own_file = start ? start->decl_file : NULL;
@@ -699,9 +710,17 @@ static void set_await_points(struct ai_await_node *node, const struct ai_type *t
 		const struct ai_variant *v = &type->variants[i];
 		if (!suspend_number(v->name, &n))
 			continue;
-		bool own = v->decl_file && (own_file ? strcmp(v->decl_file, own_file) == 0
-					    : !ai_runtime_macro_name(v->decl_file));
+		char *macro = ai_runtime_macro_name(v->decl_file);
+		bool own = v->decl_file && !macro &&
+			   (!own_file || strcmp(v->decl_file, own_file) == 0);
 		points[k].line = own ? (int)v->decl_line : 0;
+		const char *file;
+		int line;
+		/* A macro's point counts at its invocation, when that is in the fn's file. */
+		if (macro && own_file && ai_macro_site_find(as, type, v, &file, &line) &&
+		    same_file(file, own_file))
+			points[k].line = line;
+		free(macro);
 		points[k].suspend = n;
 		k++;
 	}
@@ -759,8 +778,17 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 		ai_normalize_path(node->file);
 		node->line = (int)variant->decl_line;
 		node->macro = ai_runtime_macro_name(node->file);
+		const char *file;
+		int line;
+		if (node->macro && ai_macro_site_find(d->as, type, variant, &file, &line)) {
+			/* the user's line first; the macro's own location as detail */
+			node->macro_file = node->file;
+			node->macro_line = node->line;
+			node->file = xstrdup(file);
+			node->line = line;
+		}
 	}
-	set_await_points(node, type, variant);
+	set_await_points(d->as, node, type, variant);
 	const struct ai_type *vt;
 	err = member_type(type, &variant->member, &vt);
 	if (err) {
