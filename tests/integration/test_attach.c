@@ -524,6 +524,11 @@ Test(attach, wait_column_joins_the_branches_of_select_and_timeout)
 	size_t n = strcspn(select_row, "\n");
 	/* select_left: an mpsc recv; select_right: a Notify. */
 	cr_expect(memmem(select_row, n, " | ", 3) != NULL, "%.*s", (int)n, select_row);
+	/* AWAITING AT: the line of the select! in the program, not tokio's macro source. */
+	char *at = xasprintf("shapes_zoo.rs:%d ", marker_line("tokio/src/bin/shapes_zoo.rs",
+							     "@await: zoo-select-macro"));
+	cr_expect(memmem(select_row, n, at, strlen(at)) != NULL, "%s in %.*s", at, (int)n, select_row);
+	free(at);
 	n = strcspn(timeout_row, "\n");
 	cr_expect(memmem(timeout_row, n, " | timeout in ", 14) != NULL, "%.*s", (int)n, timeout_row);
 	free(s);
