@@ -15,7 +15,9 @@
  * "shop::main::{async_block#0}", "shop::spawn_all::{async_block#1}" (a block inside an async fn),
  * "shop::call::{closure#0}::{async_closure#0}", "shop::wait<i32>" (generic arguments kept). A
  * suspend point whose decl_file is a macro source of tokio (src/macros/NAME.rs) or futures-util
- * (src/async_await/NAME[_mod].rs) sets `macro` to "tokio::NAME!" / "futures::NAME!".
+ * (src/async_await/NAME[_mod].rs) sets `macro` to "tokio::NAME!" / "futures::NAME!"; its file and
+ * line become the user's invocation when DWARF tells it (macro_site.c), the macro's own go to
+ * macro_file / macro_line.
  *
  * Bounds: depth (options.max_depth), nodes (options.max_nodes) and bytes read per tree; a pointer
  * is checked (non-null, canonical, aligned) before it is followed, and a read that faults becomes
