@@ -899,7 +899,8 @@ static bool reach_tuple(struct decoder *d, uint64_t *address, const struct ai_ty
 
 /* tokio's join!/select!: a PollFn whose closure captures the branch futures (`futures` or
  * `_ref__futures`: a pointer to a tuple) and, for select!, `_ref__disabled` (a bit per finished
- * branch). Returns false if the closure is not one of those (then the node is a leaf). */
+ * branch); futures' join! captures one `_futN` per branch (a Pin<&mut MaybeDone<F>>). Returns
+ * false if the closure is not one of those (then the node is a leaf). */
 static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_type *type,
 			   struct ai_await_node *node, unsigned depth)
 {
@@ -909,6 +910,11 @@ static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_
 		return false;
 	uint64_t base = address + f->offset;
 	const struct ai_member *futures = find_member_any(closure, "futures", "_ref__futures");
+	if (!futures && closure->member_count && closure->members[0].name &&
+	    starts_with(closure->members[0].name, "_fut")) {
+		branches_from_members(d, node, base, closure, "_fut", depth, 0);
+		return true;
+	}
 	if (!futures)
 		return false;
 	const struct ai_type *tuple;

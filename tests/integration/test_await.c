@@ -376,6 +376,19 @@ static void check_zoo(void)
 			(const char *const[]){ "shapes_zoo::select_left", "shapes_zoo::select_right" },
 			(const char *const[]){ "zoo-select-left", "zoo-select-right" });
 
+	/* futures::join! (its branches: one `_futN` per future) and futures::select! */
+	t = find_task("shapes_zoo::zoo_fjoin_macro", NULL, NULL);
+	n = &t->tree;
+	expect_macro_at(n, "shapes_zoo::zoo_fjoin_macro", "zoo-fjoin-macro", "futures::join!",
+			"/src/async_await/join_mod.rs");
+	expect_local(n, "tag", "18");
+	expect_branches(only_child(n), "", 2,
+			(const char *const[]){ "shapes_zoo::fmacro_sleep", "shapes_zoo::fmacro_notified" },
+			(const char *const[]){ "zoo-fmacro-sleep", "zoo-fmacro-notified" });
+	t = find_task("shapes_zoo::zoo_fselect_macro", NULL, NULL);
+	expect_macro_at(&t->tree, "shapes_zoo::zoo_fselect_macro", "zoo-fselect-macro",
+			"futures::select!", "/src/async_await/select_mod.rs");
+
 	/* time::timeout: Timeout { value, delay } */
 	t = find_task("shapes_zoo::zoo_timeout", NULL, NULL);
 	expect_at(&t->tree, "shapes_zoo::zoo_timeout", ZOO, "zoo-timeout-outer");
@@ -507,7 +520,7 @@ static void check_zoo(void)
 		}
 	cr_assert(root, "%s: no block_on root", s.version);
 	expect_at(&root->tree, "shapes_zoo::main::{async_block#0}", ZOO, "zoo-main");
-	expect_local(&root->tree, "spawned", "15");
+	expect_local(&root->tree, "spawned", "17");
 }
 
 Test(await, shapes_zoo)
