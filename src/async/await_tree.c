@@ -60,6 +60,8 @@ struct decoder {
 	uint64_t bytes_read;
 	struct path_entry path[MAX_PATH];
 	size_t path_len;
+	/* The awaitee of the suspend point a macro generated that is being decoded (0: none). */
+	uint64_t macro_awaitee;
 };
 
 /* Bytes of a value already read (a coroutine's): reads inside it are served from here. */
@@ -807,8 +809,11 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 			set_error_from(node, err);
 		} else {
 			struct ai_await_node *child = ai_await_node_add_child(node);
+			uint64_t outer = d->macro_awaitee;
+			d->macro_awaitee = node->macro ? address + awaitee->offset : 0;
 			decode(d, address + awaitee->offset, at, child, depth + 1,
 			       partial ? NULL : &v);
+			d->macro_awaitee = outer;
 		}
 	}
 	if (d->as->options.locals)
@@ -897,10 +902,25 @@ static bool reach_tuple(struct decoder *d, uint64_t *address, const struct ai_ty
 	return false;
 }
 
+static bool all_pointers(const struct ai_type *type)
+{
+	for (size_t i = 0; i < type->member_count; i++) {
+		const struct ai_type *mt;
+		struct ai_error *err = ai_type_member_type(type, &type->members[i], &mt);
+		bool pointer = !err && mt->kind == AI_TYPE_POINTER;
+		ai_error_destroy(err);
+		if (!pointer || !type->members[i].name)
+			return false;
+	}
+	return true;
+}
+
 /* tokio's join!/select!: a PollFn whose closure captures the branch futures (`futures` or
  * `_ref__futures`: a pointer to a tuple) and, for select!, `_ref__disabled` (a bit per finished
- * branch); futures' join! captures one `_futN` per branch (a Pin<&mut MaybeDone<F>>). Returns
- * false if the closure is not one of those (then the node is a leaf). */
+ * branch); futures' join! captures one `_futN` per branch (a Pin<&mut MaybeDone<F>>), and
+ * futures' select! a pointer to each branch future, named after the user's variable: a closure
+ * the awaitee of a macro's suspend point that captures only pointers has them as its branches.
+ * Returns false if the closure is not one of those (then the node is a leaf). */
 static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_type *type,
 			   struct ai_await_node *node, unsigned depth)
 {
@@ -913,6 +933,11 @@ static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_
 	if (!futures && closure->member_count && closure->members[0].name &&
 	    starts_with(closure->members[0].name, "_fut")) {
 		branches_from_members(d, node, base, closure, "_fut", depth, 0);
+		return true;
+	}
+	if (!futures && address == d->macro_awaitee && closure->member_count &&
+	    all_pointers(closure)) {
+		branches_from_members(d, node, base, closure, "", depth, 0);
 		return true;
 	}
 	if (!futures)

@@ -376,7 +376,8 @@ static void check_zoo(void)
 			(const char *const[]){ "shapes_zoo::select_left", "shapes_zoo::select_right" },
 			(const char *const[]){ "zoo-select-left", "zoo-select-right" });
 
-	/* futures::join! (its branches: one `_futN` per future) and futures::select! */
+	/* futures::join! (its branches: one `_futN` per future) and futures::select!: at the
+	 * user's line too */
 	t = find_task("shapes_zoo::zoo_fjoin_macro", NULL, NULL);
 	n = &t->tree;
 	expect_macro_at(n, "shapes_zoo::zoo_fjoin_macro", "zoo-fjoin-macro", "futures::join!",
@@ -386,8 +387,14 @@ static void check_zoo(void)
 			(const char *const[]){ "shapes_zoo::fmacro_sleep", "shapes_zoo::fmacro_notified" },
 			(const char *const[]){ "zoo-fmacro-sleep", "zoo-fmacro-notified" });
 	t = find_task("shapes_zoo::zoo_fselect_macro", NULL, NULL);
-	expect_macro_at(&t->tree, "shapes_zoo::zoo_fselect_macro", "zoo-fselect-macro",
+	n = &t->tree;
+	expect_macro_at(n, "shapes_zoo::zoo_fselect_macro", "zoo-fselect-macro",
 			"futures::select!", "/src/async_await/select_mod.rs");
+	expect_local(n, "tag", "19");
+	/* its closure captures a pointer to each branch, named after the user's variables */
+	expect_branches(only_child(n), "", 2,
+			(const char *const[]){ "shapes_zoo::fmacro_sleep", "shapes_zoo::fmacro_notified" },
+			(const char *const[]){ "zoo-fmacro-sleep", "zoo-fmacro-notified" });
 
 	/* time::timeout: Timeout { value, delay } */
 	t = find_task("shapes_zoo::zoo_timeout", NULL, NULL);
