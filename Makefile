@@ -2,11 +2,13 @@
 #
 #   make            build build/async-inspect
 #   make demo       install dependencies, build, run the tool on a bundled demo program
-#   make check      install dependencies, build, run every test, then again under ASan+UBSan
+#   make check      install dependencies, build, run every test, then again under ASan+UBSan, then
+#                   4,000 fixed inputs through the fuzz harnesses whose runs repeat exactly
 #   make deps       install the Debian packages we need (apt-get; a no-op when all are there)
 #   make install    install the binary and man page under PREFIX (default /usr/local)
 #   make bench      run the benchmarks in tests/bench
 #   make soak       a TUI session at 10 Hz on a busy program for SOAK_SECONDS (default 180)
+#   make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_TIME (default 60s), with clang
 
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -25,7 +27,7 @@ MAIN_SRC = src/cli/main.c
 LIB_SRC = $(filter-out $(MAIN_SRC),$(SRC))
 OBJ = $(SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC = $(sort $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c))
+TEST_SRC = $(sort $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) $(wildcard tests/fuzz/fuzz_*.c))
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 BIN = $(BUILD)/async-inspect
@@ -33,7 +35,7 @@ TEST_BIN = $(BUILD)/ai-tests
 FIXTURES = $(BUILD)/fixtures
 SAN_BUILD = $(BUILD)/san
 
-.PHONY: all demo check test test-san deps install bench soak fixtures clean
+.PHONY: all demo check test test-san deps install bench soak fixtures fuzz fuzz-harnesses clean
 
 all: $(BIN)
 
@@ -71,6 +73,7 @@ test-san:
 check: deps
 	$(MAKE) test
 	$(MAKE) test-san
+	$(MAKE) fuzz FUZZ_TIME=4000 FUZZ_HARNESSES="$(FUZZ_FIXED_HARNESSES)"
 
 demo: deps
 	$(MAKE) $(BIN) fixtures
@@ -84,6 +87,29 @@ bench: $(BIN) fixtures
 SOAK_SECONDS ?= 180
 soak: $(BIN) fixtures
 	@tests/bench/soak.sh $(BIN) $(FIXTURES) $(SOAK_SECONDS)
+
+# Fuzzing: the harnesses of tests/fuzz linked with libFuzzer, ASan and UBSan (clang), in their own
+# tree; tests/fuzz/run.sh runs each for FUZZ_TIME on a corpus seeded from tests/fuzz/seeds and
+# the fixtures. A crash is left in $(FUZZ_BUILD)/crashes/<harness>/: copy it to
+# tests/fuzz/regressions/<harness>/ with the fix, and `make check` runs it from then on.
+FUZZ_BUILD = $(BUILD)/fuzz
+FUZZ_HARNESSES = json elf value
+# Those whose runs with a fixed seed are the same on every machine (value's coverage follows
+# addresses: ASLR changes its path), for `make check`.
+FUZZ_FIXED_HARNESSES = json elf
+# A duration ("60s") or a number of inputs (fixed seed: what `make check` runs, the same everywhere).
+FUZZ_TIME ?= 60s
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz: fixtures
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="-O1 -g -Wno-missing-field-initializers" SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		fuzz-harnesses
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FIXTURES) $(FUZZ_TIME) $(FUZZ_HARNESSES)
+
+fuzz-harnesses: $(addprefix $(BUILD)/fuzz-,$(FUZZ_HARNESSES))
+
+$(BUILD)/fuzz-%: tests/fuzz/main.c $(BUILD)/tests/fuzz/fuzz_%.o $(LIB_OBJ)
+	$(CC) $(CPPFLAGS) $(WARNFLAGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -DAI_FUZZ_TARGET=ai_fuzz_$* \
+		-o $@ $^ $(LDLIBS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

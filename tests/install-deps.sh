@@ -10,6 +10,8 @@ packages=(
 	gdb elfutils tmux time
 	# debuginfod (loaded with dlopen when DEBUGINFOD_URLS is set), and its test's HTTP server
 	libdebuginfod1 python3
+	# make fuzz: libFuzzer and the sanitizers of clang
+	clang libclang-rt-dev
 )
 
 missing=()

@@ -19,6 +19,7 @@
 #include "ai/target.h"
 #include "ai/types.h"
 #include "ai/unwind.h"
+#include "ai/user_code.h"
 #include "ai/value.h"
 
 struct ai_async_options {
@@ -38,6 +39,7 @@ struct ai_async {
 	struct ai_debuginfo *di;    /* borrowed */
 	struct ai_dwarf *dwarf;     /* borrowed: the executable's DWARF (fast reader) */
 	struct ai_types *types;     /* owned: the type model over the executable's DWARF */
+	struct ai_user_code *user_code; /* owned: the program's own files versus dependencies' */
 	struct ai_async_options options;
 	struct ai_macro_sites *macro_sites; /* owned; the user's lines of macros' suspend points,
 					     * by coroutine type, made on first need */

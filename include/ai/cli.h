@@ -44,7 +44,8 @@ struct ai_monitor_options {
 	{ "record", required_argument, NULL, 'R' },             \
 	{ "max-pause", required_argument, NULL, 'M' },          \
 	{ "no-locals", no_argument, NULL, 'L' },                \
-	{ "debug-dir", required_argument, NULL, 'D' }
+	{ "debug-dir", required_argument, NULL, 'D' },          \
+	{ "user-crate", required_argument, NULL, 'U' }
 /* Handles opt if it is one of AI_MONITOR_LONG_OPTIONS, into options: returns 0, or the exit
  * status after printing why arg is wrong. Returns -1 for any other option. */
 int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options);
@@ -76,7 +77,8 @@ struct ai_error *ai_parse_format(const char *text, enum ai_format *format_ret);
 /* --debug-dir DIR (repeatable): DIR must be a directory; it is added to the places separate debug
  * files are looked for (ai_debuginfo_add_debug_dir). An error names DIR otherwise. */
 struct ai_error *ai_parse_debug_dir(const char *dir);
-/* The options of every read-only command: --pid, --core, --exe, --format, --color, --debug-dir. */
+/* The options of every read-only command: --pid, --core, --exe, --format, --color, --debug-dir,
+ * --user-crate. */
 struct ai_read_options {
 	struct ai_target_options target;
 	enum ai_format format;
@@ -87,7 +89,8 @@ struct ai_read_options {
 	{ "exe", required_argument, NULL, 'e' },              \
 	{ "format", required_argument, NULL, 'f' },           \
 	{ "color", required_argument, NULL, 'C' },            \
-	{ "debug-dir", required_argument, NULL, 'D' }
+	{ "debug-dir", required_argument, NULL, 'D' },        \
+	{ "user-crate", required_argument, NULL, 'U' }
 /* Handles opt if it is one of AI_READ_LONG_OPTIONS: returns true, with *err_ret set if its argument
  * is wrong. Returns false for any other option. */
 bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *options,

@@ -36,6 +36,14 @@ struct ai_future_shape_rule {
 	const char *member, *alt;
 };
 
+/* A wrapper that names the future it wraps (tracing's Instrumented: the span it runs in): member
+ * paths, through Option and references, to a &str each. */
+struct ai_future_label_rule {
+	const char *prefix;  /* of the wrapper type's qualified name */
+	const char *name;    /* the label, e.g. "span.meta.name" */
+	const char *origin;  /* who made it, e.g. "span.meta.target" (a span's module path) */
+};
+
 /* A crate whose macros' own source can hold a suspend point (join!, select!): a point whose file
  * is <crate dir>[-version]/<dir>NAME[_mod].rs is in macro "<prefix>::NAME!". */
 struct ai_macro_source {
@@ -51,6 +59,11 @@ struct ai_runtime_ops {
 	 * sources of its macros, ended by a NULL crate. Either may be NULL. */
 	const struct ai_future_shape_rule *shapes;
 	const struct ai_macro_source *macros;
+
+	/* The crates (as a label's origin spells them: "tokio") whose labels are the runtime's own
+	 * (tokio wraps every task in a span of its own with its `tracing` feature): they say
+	 * nothing of the task, and are not shown. NULL-terminated, or NULL. */
+	const char *const *own_label_origins;
 
 	/* Whether the executable uses the runtime: its crate's version as the DWARF's file paths
 	 * give it ("1.24.2"), "" when the runtime is there but its version is unknown, NULL when
@@ -99,6 +112,12 @@ struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack 
 /* The shape of the future type called `name`, from the language's own rules (core, std) and
  * then every adapter's; NULL when none applies. */
 const struct ai_future_shape_rule *ai_runtime_future_shape(const char *name);
+
+/* The label rule of the wrapper type called `name` (runtime-neutral: tracing's spans), or NULL. */
+const struct ai_future_label_rule *ai_runtime_future_label(const char *name);
+
+/* Whether a label made in `origin` ("tokio::task") is some runtime's own. */
+bool ai_runtime_own_label(const char *origin);
 
 /* "tokio::join!" for a file in a runtime's macro sources, else NULL. Owned by the caller. */
 char *ai_runtime_macro_name(const char *file);

@@ -157,10 +157,15 @@ struct ai_await_node {
 			 * a macro generated, the line of the macro's invocation in the user's file
 			 * (or the macro's own source when that line is not known) */
 	int line;
+	bool dependency; /* file is a dependency's or the standard library's source, not the
+			  * program's own (from the DWARF: ai/user_code.h) */
 	char *macro;    /* "tokio::join!", "tokio::select!"... when the suspend point was generated
 			 * by a macro (DWARF declares it in the macro's own source); NULL otherwise */
 	char *macro_file; /* with macro: where DWARF declares the point, in the macro's source */
 	int macro_line;
+	char *span;     /* the name a wrapper gives the future (the tracing span it is instrumented
+			 * with: `.instrument(span)`, #[tracing::instrument]); the innermost one when
+			 * wrappers nest, runtimes' own spans left out; NULL when none */
 	uint64_t address;
 	uint64_t type_die; /* the DIE of `type` in the executable's DWARF, for later decoders; 0 if
 			    * unknown (not printed) */
@@ -199,6 +204,9 @@ struct ai_snapshot_task {
 	char *flavor;      /* "multi_thread", "current_thread", or NULL when unknown */
 	pid_t thread;      /* block_on roots, and tasks being polled right now; 0 otherwise */
 	char *future;      /* the root future's function path (tree.function or its type) */
+	char *name;        /* the task's name: the span of its root future (tree.span), NULL when it
+			    * has none. tokio's Builder::name is not kept in task memory (only a
+			    * subscriber sees it), so it cannot be shown */
 	uint64_t address;  /* the task's header, or the block_on future's address */
 	uint64_t runtime_address; /* tells runtimes apart: the address of the runtime's shared state */
 	struct ai_await_node tree;

@@ -39,9 +39,6 @@ uint64_t ai_now_us(void);
  * name the build machine's files, which need not exist here. Relative paths are left alone. */
 void ai_normalize_path(char *path);
 
-/* Whether a source path belongs to a dependency rather than to the program itself: a crate from
- * cargo's registry or git checkouts, or the Rust standard library. */
-bool ai_path_is_dependency(const char *path);
 
 /* Reads a whole small file (e.g. under /proc) into a NUL-terminated heap buffer; NULL on error with
  * errno set. */

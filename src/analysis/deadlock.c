@@ -53,6 +53,12 @@ static const struct entry *lookup(const struct entry *v, size_t n, uint64_t key)
 	return lo < n && v[lo].key == key ? &v[lo] : NULL;
 }
 
+/* One past the last entry; NULL for an empty, unallocated table (NULL + 0 is undefined in C). */
+static const struct entry *entries_end(const struct entry *v, size_t n)
+{
+	return v ? v + n : NULL;
+}
+
 static bool is_lock_wait(const struct ai_wait *w)
 {
 	return strcmp(w->kind, "mutex") == 0 || strcmp(w->kind, "rwlock") == 0 ||
@@ -152,7 +158,7 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 				continue;
 			bool holder = false;
 			const struct entry *e = lookup(guards.v, guards.count, w->semaphore);
-			for (end = guards.v + guards.count; e && e < end && e->key == w->semaphore; e++) {
+			for (end = entries_end(guards.v, guards.count); e && e < end && e->key == w->semaphore; e++) {
 				holder = true;
 				if (e->task != i)
 					add_edge(g, i, (struct edge){ e->task, e->held, NULL });
@@ -160,7 +166,7 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 			/* No guard holds it: a future granted the lock but not polled (a futurelock), in
 			 * a task that is not about to poll it (woken or running: a grant in flight). */
 			e = holder ? NULL : lookup(granted.v, granted.count, w->semaphore);
-			for (end = granted.v + granted.count; e && e < end && e->key == w->semaphore; e++) {
+			for (end = entries_end(granted.v, granted.count); e && e < end && e->key == w->semaphore; e++) {
 				if (can_block(&s->tasks[e->task]))
 					add_edge(g, i, (struct edge){ e->task, NULL, e->unpolled });
 			}
@@ -175,7 +181,7 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 			 * more, a Sender out of any task's reach fewer: then nothing is claimed). */
 			const struct entry *first = lookup(senders.v, senders.count, w->address), *e;
 			size_t found = 0;
-			end = senders.v + senders.count;
+			end = entries_end(senders.v, senders.count);
 			for (e = first; e && e < end && e->key == w->address; e++)
 				found++;
 			if (found != senders_expected(w))

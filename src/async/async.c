@@ -26,6 +26,7 @@ struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *
 	as->di = di;
 	as->dwarf = dwarf;
 	as->types = ai_types_create(dbg);
+	as->user_code = ai_user_code_create(dwarf);
 	if (options)
 		as->options = *options;
 	else
@@ -40,5 +41,6 @@ void ai_async_destroy(struct ai_async *as)
 		return;
 	ai_macro_sites_destroy(as->macro_sites);
 	ai_types_destroy(as->types);
+	ai_user_code_destroy(as->user_code);
 	free(as);
 }

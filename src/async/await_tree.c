@@ -465,6 +465,122 @@ static bool is_dyn_pointer(const struct ai_type *type)
 	       ai_type_find_member(type, "pointer") && ai_type_find_member(type, "vtable");
 }
 
+/* Longest label read from a wrapper. */
+#define MAX_LABEL 256
+
+/* Follows (address, type) through references and Option::Some to a value; false at a None or
+ * a pointer we may not follow. */
+static bool deref_some(struct decoder *d, const struct view **view, uint64_t *address,
+		       const struct ai_type **type)
+{
+	for (int hops = 0; hops < 4; hops++) {
+		const struct ai_type *t;
+		if (ai_type_underlying(*type, &t) != NULL)
+			return false;
+		*type = t;
+		if (t->kind == AI_TYPE_POINTER) {
+			const struct ai_type *target;
+			uint64_t ptr;
+			struct ai_error *err = ai_type_target(t, &target);
+			if (!err)
+				err = read_word(d, *view, *address, 8, &ptr);
+			if (!err)
+				err = check_pointer(ptr, target);
+			if (err) {
+				ai_error_destroy(err);
+				return false;
+			}
+			*address = ptr;
+			*type = target;
+			*view = NULL;
+			continue;
+		}
+		if (t->kind != AI_TYPE_ENUM || !starts_with(type_name(t), "core::option::Option<"))
+			return true;
+		const uint8_t *bytes;
+		uint8_t *owned;
+		const struct ai_variant *variant;
+		const struct ai_type *some;
+		const struct ai_member *inner;
+		struct ai_error *err = read_bytes(d, *view, *address, t->size, &bytes, &owned);
+		if (!err) {
+			err = ai_type_active_variant(t, bytes, t->size, &variant);
+			free(owned);
+		}
+		if (err) {
+			ai_error_destroy(err);
+			return false;
+		}
+		if (!variant->name || strcmp(variant->name, "Some") != 0 ||
+		    member_type(t, &variant->member, &some) != NULL ||
+		    !(inner = ai_type_find_member(some, "__0")) ||
+		    ai_type_member_type(some, inner, type) != NULL)
+			return false;
+		*address += inner->offset;
+	}
+	return false;
+}
+
+/* The &str at member path `path` ("span.meta.name") of the value at address, or NULL. */
+static char *read_label(struct decoder *d, const struct view *view, uint64_t address,
+			const struct ai_type *type, const char *path)
+{
+	char segment[64];
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, ".");
+		if (n >= sizeof(segment) || !deref_some(d, &view, &address, &type))
+			return NULL;
+		memcpy(segment, p, n);
+		segment[n] = '\0';
+		const struct ai_member *m = ai_type_find_member(type, segment);
+		if (!m || ai_type_member_type(type, m, &type) != NULL)
+			return NULL;
+		address += m->offset;
+		p += n + (p[n] == '.');
+	}
+	/* &str: { data_ptr, length } */
+	const struct ai_member *pm, *lm;
+	uint64_t ptr, len;
+	const uint8_t *bytes;
+	uint8_t *owned;
+	if (!deref_some(d, &view, &address, &type) || !(pm = ai_type_find_member(type, "data_ptr")) ||
+	    !(lm = ai_type_find_member(type, "length")))
+		return NULL;
+	struct ai_error *err = read_word(d, view, address + pm->offset, 8, &ptr);
+	if (!err)
+		err = read_word(d, view, address + lm->offset, 8, &len);
+	if (!err && (len == 0 || len > MAX_LABEL))
+		err = ai_error_create(AI_ERROR_OTHER, "a label of %" PRIu64 " bytes", len);
+	if (!err)
+		err = check_pointer(ptr, NULL);
+	if (!err)
+		err = read_bytes(d, NULL, ptr, len, &bytes, &owned);
+	if (err) {
+		ai_error_destroy(err);
+		return NULL;
+	}
+	char *label = memchr(bytes, '\0', len) ? NULL : xstrndup((const char *)bytes, len);
+	free(owned);
+	return label;
+}
+
+/* A wrapper that names what it wraps (a tracing span): the innermost name wins, a runtime's own
+ * spans are left out, and one we cannot read changes nothing. */
+static void take_label(struct decoder *d, const struct view *view, uint64_t address,
+		       const struct ai_type *type, struct ai_await_node *node)
+{
+	const struct ai_future_label_rule *rule = ai_runtime_future_label(type_name(type));
+	if (!rule)
+		return;
+	char *origin = rule->origin ? read_label(d, view, address, type, rule->origin) : NULL;
+	char *name = ai_runtime_own_label(origin) ? NULL : read_label(d, view, address, type, rule->name);
+	free(origin);
+	if (name) {
+		free(node->span);
+		node->span = name;
+	}
+}
+
 /* Follows (*address, *type) through what merely holds a future. Returns false (with node->error,
  * or node->state for a finished MaybeDone) if the node ends here. */
 static bool reach_future(struct decoder *d, uint64_t *address, const struct ai_type **type,
@@ -574,6 +690,7 @@ static bool reach_future(struct decoder *d, uint64_t *address, const struct ai_t
 		const struct ai_member *m = find_member_any(t, shape->member, shape->alt);
 		if (!m)
 			return true;
+		take_label(d, *view, *address, t, node);
 		err = ai_type_member_type(t, m, type);
 		if (err) {
 			set_error_from(node, err);
@@ -741,6 +858,72 @@ static void set_await_points(struct ai_async *as, struct ai_await_node *node,
 	free(points);
 }
 
+/* Whether `body` is an async block written directly in the body of async fn `fn`
+ * ("a::f::{async_fn_env#0}" and "a::f::{async_fn#0}::{async_block_env#1}", DWARF's nesting of
+ * the block's type in the fn's). */
+static bool is_body_block(const char *fn, const char *body)
+{
+	const char *fs[64], *bs[64];
+	size_t fl[64], bl[64];
+	size_t fn_count = split_path(fn, fs, fl, AI_ARRAY_SIZE(fs));
+	size_t body_count = split_path(body, bs, bl, AI_ARRAY_SIZE(bs));
+	if (fn_count < 2 || fn_count > AI_ARRAY_SIZE(fs) || body_count != fn_count + 1)
+		return false;
+	const char *env = fs[fn_count - 1];
+	size_t env_len = fl[fn_count - 1];
+	const char *kind, *rest;
+	size_t kind_len;
+	if (!env_segment(env, env_len, &kind, &kind_len, &rest) || kind_len != 8 ||
+	    strncmp(kind, "async_fn", 8) != 0)
+		return false;
+	for (size_t i = 0; i + 1 < fn_count; i++)
+		if (fl[i] != bl[i] || strncmp(fs[i], bs[i], fl[i]) != 0)
+			return false;
+	/* "{async_fn#0}" for "{async_fn_env#0}" (generic arguments may follow either) */
+	const char *close = memchr(rest, '}', (size_t)(env + env_len - rest));
+	const char *own = bs[fn_count - 1];
+	size_t own_len = bl[fn_count - 1];
+	size_t number = close ? (size_t)(close + 1 - rest) : 0; /* "#0}" */
+	if (!close || own_len < 9 + number || strncmp(own, "{async_fn", 9) != 0 ||
+	    strncmp(own + 9, rest, number) != 0)
+		return false;
+	return strncmp(bs[fn_count], "{async_block_env#", 17) == 0;
+}
+
+/* An async fn parked on an async block of its own body at a line not after its body's start
+ * (Unresumed's line: the .await was generated at the signature) is what #[tracing::instrument]
+ * makes of an async fn: `async fn f() { let span = ..; async move { BODY }.instrument(span).await }`
+ * (the .await at the fn's line, BODY's lines after it). The block is the real frame: the node
+ * becomes the block (state, line, locals, children, span, type for the wait pass) under the fn's
+ * name. */
+static void adopt_body(const struct ai_type *type, const struct ai_variant *variant,
+		       struct ai_await_node *node)
+{
+	const struct ai_variant *start = ai_type_find_variant(type, "Unresumed");
+	if (node->child_count != 1 || !variant->decl_line || !start || !start->decl_file ||
+	    !variant->decl_file || strcmp(start->decl_file, variant->decl_file) != 0 ||
+	    variant->decl_line > start->decl_line)
+		return;
+	struct ai_await_node *body = &node->children[0];
+	if (!body->function || !body->type || body->error || !is_body_block(type_name(type), body->type))
+		return;
+	char *function = node->function;
+	char *span = node->span;
+	struct ai_await_node adopted = *body;
+	node->function = NULL;
+	node->span = NULL;
+	memset(body, 0, sizeof(*body));
+	node->child_count = 0;
+	ai_await_node_deinit(node);
+	*node = adopted;
+	free(node->function);
+	node->function = function;
+	if (!node->span)
+		node->span = span;
+	else
+		free(span);
+}
+
 static void decode_coroutine(struct decoder *d, uint64_t address, const struct ai_type *type,
 			     struct ai_await_node *node, unsigned depth, const struct view *parent)
 {
@@ -791,6 +974,7 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 			node->file = xstrdup(file);
 			node->line = line;
 		}
+		node->dependency = ai_user_code_is_dependency(d->as->user_code, node->file);
 	}
 	set_await_points(d->as, node, type, variant);
 	const struct ai_type *vt;
@@ -819,6 +1003,7 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 	if (d->as->options.locals)
 		add_locals(d, type, vt, &v, partial, node);
 	free(owned);
+	adopt_body(type, variant, node);
 }
 
 /* ---- Combinators ---- */

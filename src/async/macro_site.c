@@ -8,7 +8,7 @@
  * declared at the user's line, stored in the coroutine (its location derefs the coroutine pointer
  * and adds the member's offset). A suspend point is tied to the `__awaitee` of the same type,
  * and, if several have that type, of the same offset; when they still disagree, or the line is in
- * a library's file, the line is unknown and the macro's own location stays.
+ * a dependency's file (ai/user_code.h), the line is unknown and the macro's own location stays.
  *
  * Cheap: asked only for points in a macro's source, once per coroutine type (by type, then by
  * qualified name: every unit repeats the types), with one walk of one function's DIEs. */
@@ -161,7 +161,7 @@ static void compute(struct ai_async *as, const struct ai_type *type, struct entr
 			continue;
 		char *file = xstrdup(var->file);
 		ai_normalize_path(file);
-		if (ai_path_is_dependency(file)) {
+		if (ai_user_code_is_dependency(as->user_code, file)) {
 			free(file);
 			continue;
 		}

@@ -20,14 +20,16 @@
 #include "ai/runtime.h"
 #include "ai/util.h"
 
-/* Pointers and Pins followed from a frame variable to the coroutine. */
-#define MAX_HOPS 4
+/* Pointers, Pins and wrappers followed from a frame variable to the coroutine. */
+#define MAX_HOPS 8
 /* Candidates per thread. */
 #define MAX_CANDIDATES 64
 
 struct candidate {
 	uint64_t address;
-	const struct ai_type *type;
+	const struct ai_type *type;  /* the coroutine (candidates of one type are one future) */
+	uint64_t root_address;       /* the outermost wrapper around it (tracing's Instrumented, */
+	const struct ai_type *root_type; /* whose span names it), or the coroutine itself */
 	size_t frame;     /* index in the stack, 0 = innermost */
 	bool via_pointer; /* reached through Pin<&mut F> / &mut F: the future being polled */
 	bool unresumed;   /* in state Unresumed: maybe a stale, moved-from copy */
@@ -111,7 +113,8 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 	struct collect_ctx *ctx = arg;
 	const struct ai_type *type;
 	struct ai_error *err = ai_types_get(ctx->as->types, var->type_die, &type);
-	uint64_t address = var->address;
+	uint64_t address = var->address, root_address = 0;
+	const struct ai_type *root_type = NULL;
 	bool via_pointer = false;
 	for (int hops = 0; !err && hops <= MAX_HOPS; hops++) {
 		err = ai_type_underlying(type, &type);
@@ -122,6 +125,8 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 				ctx->candidates[ctx->count++] = (struct candidate){
 					.address = address,
 					.type = type,
+					.root_address = root_type ? root_address : address,
+					.root_type = root_type ? root_type : type,
 					.frame = ctx->frame,
 					.via_pointer = via_pointer,
 					.unresumed = is_unresumed(ctx->as, address, type),
@@ -153,6 +158,19 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 			address += m->offset;
 			continue;
 		}
+		/* A wrapper (Instrumented<F>: what tokio's block_on polls with its tracing feature). */
+		const struct ai_future_shape_rule *shape = ai_runtime_future_shape(name);
+		if (type->kind == AI_TYPE_STRUCT && shape && shape->shape == AI_SHAPE_TRANSPARENT &&
+		    ((m = ai_type_find_member(type, shape->member)) ||
+		     (shape->alt && (m = ai_type_find_member(type, shape->alt))))) {
+			if (!root_type) {
+				root_address = address;
+				root_type = type;
+			}
+			err = ai_type_member_type(type, m, &type);
+			address += m->offset;
+			continue;
+		}
 		break;
 	}
 	ai_error_destroy(err);
@@ -167,6 +185,75 @@ static bool better(const struct candidate *a, const struct candidate *b)
 	if (a->unresumed != b->unresumed)
 		return !a->unresumed;
 	return a->frame < b->frame;
+}
+
+/* True if no node of the tree says it could not be read. */
+static bool tree_clean(const struct ai_await_node *node, unsigned depth)
+{
+	if (node->error || depth > 64)
+		return false;
+	for (size_t i = 0; i < node->child_count; i++)
+		if (!tree_clean(&node->children[i], depth + 1))
+			return false;
+	return true;
+}
+
+#define MAX_FRAME_SCAN (1u << 20)
+
+/* The copy of a block_on future that block_on polls, when the frame variables name only stale
+ * Unresumed ones: in an optimised build the pinned future has no DWARF location at the pc where
+ * block_on parks (its variable is "optimized out"), but it lies in the stack memory [sp, cfa) of
+ * one of the block_on frames. Every aligned place there holding a suspended state of the type,
+ * whose await tree then decodes without an error, is a candidate: exactly one is taken, none or
+ * several give false (then nothing is claimed). */
+static bool find_polled_copy(struct ai_async *as, const struct ai_stack *stack,
+			     const struct ai_type *type, uint64_t stale, uint64_t *ret)
+{
+	if (!type->has_size || !type->has_discr || type->size == 0 || type->size > MAX_FRAME_SCAN)
+		return false;
+	uint64_t align = type->alignment ? type->alignment : 8;
+	size_t found = 0, last_physical = SIZE_MAX;
+	uint64_t found_at = 0;
+	uint8_t *buf = NULL;
+	for (size_t i = 0; i < stack->count && found < 2; i++) {
+		const struct ai_frame *frame = &stack->frames[i];
+		if (frame->physical_index == last_physical || !is_block_on_frame(frame->location.function) ||
+		    !frame->cfa || frame->cfa <= frame->sp || frame->cfa - frame->sp > MAX_FRAME_SCAN ||
+		    frame->cfa - frame->sp < type->size)
+			continue;
+		last_physical = frame->physical_index;
+		size_t len = (size_t)(frame->cfa - frame->sp);
+		buf = xrealloc(buf, len);
+		struct ai_error *err = ai_memory_read(as->target->memory, buf, frame->sp, len);
+		if (err) {
+			ai_error_destroy(err);
+			continue;
+		}
+		uint64_t first = (frame->sp + align - 1) & ~(align - 1);
+		for (uint64_t a = first; a + type->size <= frame->cfa && found < 2; a += align) {
+			const struct ai_variant *variant;
+			err = ai_type_active_variant(type, buf + (a - frame->sp), type->size, &variant);
+			if (err) {
+				ai_error_destroy(err);
+				continue;
+			}
+			if (a == stale || !starts_with(variant->name, "Suspend"))
+				continue;
+			struct ai_await_node node = { 0 };
+			ai_await_decode(as, a, type, &node);
+			bool clean = node.child_count > 0 && tree_clean(&node, 0);
+			ai_await_node_deinit(&node);
+			if (clean && a != found_at) {
+				found_at = a;
+				found++;
+			}
+		}
+	}
+	free(buf);
+	if (found != 1)
+		return false;
+	*ret = found_at;
+	return true;
 }
 
 static bool already_added(const struct ai_snapshot *snapshot, uint64_t address)
@@ -222,7 +309,12 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 				best = j;
 		}
 		const struct candidate *c = &ctx->candidates[best];
-		if (already_added(snapshot, c->address))
+		uint64_t root_address = c->root_address;
+		bool moved = false;
+		/* Only stale copies were named (an optimised build): look for the polled one. */
+		if (c->unresumed && !c->via_pointer && c->root_type == c->type)
+			moved = find_polled_copy(as, stack, c->type, c->address, &root_address);
+		if (already_added(snapshot, root_address))
 			continue;
 		struct ai_snapshot_task *task = ai_snapshot_add_task(snapshot);
 		task->runtime = runtime_of(frame_function[best]);
@@ -231,8 +323,12 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 		const char *flavor = ops && ops->block_on_flavor ? ops->block_on_flavor(stack) : NULL;
 		task->flavor = flavor ? xstrdup(flavor) : NULL;
 		task->thread = thread->tid;
-		task->address = c->address;
-		ai_await_decode(as, c->address, c->type, &task->tree);
+		task->address = root_address;
+		ai_await_decode(as, root_address, c->root_type, &task->tree);
+		if (c->unresumed && !moved && !c->via_pointer && !task->tree.error &&
+		    task->tree.state && strcmp(task->tree.state, "Unresumed") == 0)
+			task->tree.error = xstrdup("maybe a stale copy: block_on moved the future it polls to "
+						   "where the debug info gives no location (an optimised build?)");
 		const char *future = task->tree.function ? task->tree.function : task->tree.type;
 		task->future = future ? xstrdup(future) : NULL;
 	}

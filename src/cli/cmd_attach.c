@@ -45,6 +45,7 @@ static void print_usage(FILE *out)
 		"                         their copy where the last one stopped\n"
 		"      --debug-dir DIR    also look for separate debug files in DIR (by build-id\n"
 		"                         under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
+		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN       auto (default: on a terminal), always or never\n"
 		"  -h, --help             show this help\n");
 }

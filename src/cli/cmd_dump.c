@@ -35,6 +35,8 @@ static void print_usage(FILE *out)
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (by build-id\n"
 		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
+		"      --user-crate NAME  count crate NAME's code as the program's own, not a\n"
+		"                       dependency's (the TUI's await line, JSON `dependency`); repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"      --max-pause TIME cap how long the process stays stopped (e.g. 5ms): its\n"
 		"                       stacks, then as much of its other memory as fits, are\n"
@@ -129,6 +131,17 @@ int ai_cmd_dump(int argc, char **argv)
 		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals };
 		ai_print_dump_text(stdout, snapshot, &text);
 	}
+	int status = fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;
+	/* A runtime whose tasks could not be read must not pass for one with no tasks. */
+	for (size_t i = 0; i < snapshot->runtime_count; i++) {
+		const struct ai_snapshot_runtime *rt = &snapshot->runtimes[i];
+		if (rt->decoded)
+			continue;
+		fprintf(stderr, "async-inspect: error: %s%s%s is used by process %d, but its tasks could not "
+			"be decoded (its layout is not supported; the warnings say why)\n", rt->name,
+			rt->version ? " " : "", rt->version ? rt->version : "", (int)snapshot->pid);
+		status = AI_EXIT_FAILURE;
+	}
 	ai_snapshot_destroy(snapshot);
-	return fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;
+	return status;
 }

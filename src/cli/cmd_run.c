@@ -49,6 +49,7 @@ static void print_usage(FILE *out)
 		"      --no-locals            leave saved locals out of the live view's snapshots\n"
 		"                             and the recording\n"
 		"      --debug-dir DIR        also look for separate debug files in DIR (see dump --help)\n"
+		"      --user-crate NAME      count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"  -h, --help                 show this help\n");
 }
@@ -120,7 +121,7 @@ static struct ai_error *output_open(struct output_file *out, const char *request
 		fd = mkostemps(path, 4, O_CLOEXEC);
 	}
 	if (fd < 0) {
-		struct ai_error *err = ai_error_from_errno(errno, path);
+		struct ai_error *err = ai_error_from_errno(errno, "%s", path);
 		free(path);
 		return err;
 	}

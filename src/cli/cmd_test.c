@@ -23,6 +23,7 @@
 #include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/frontend.h"
+#include "ai/user_code.h"
 #include "ai/util.h"
 
 #define COMM_MAX 15 /* TASK_COMM_LEN - 1 */
@@ -42,6 +43,7 @@ static void print_usage(FILE *out)
 		"      --fail-on-hang      accepted for symmetry with `run`: a hang always fails `test`\n"
 		"      --trace-out FILE    write the JSON snapshot of every hang to FILE (one per line)\n"
 		"      --debug-dir DIR     also look for separate debug files in DIR (see dump --help)\n"
+		"      --user-crate NAME   count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN        auto (default: on a terminal), always or never\n"
 		"  -h, --help              show this help\n"
 		"\n"
@@ -672,6 +674,7 @@ int ai_cmd_test(int argc, char **argv)
 		{ "trace-out", required_argument, NULL, 'o' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "debug-dir", required_argument, NULL, 'D' },
+		{ "user-crate", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -699,6 +702,9 @@ int ai_cmd_test(int argc, char **argv)
 		case 'D':
 			if ((err = ai_parse_debug_dir(optarg)))
 				return ai_fail(err);
+			break;
+		case 'U':
+			ai_user_code_add_crate(optarg);
 			break;
 		case 'h':
 			print_usage(stdout);

@@ -101,6 +101,9 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 	case 'D':
 		*err_ret = ai_parse_debug_dir(arg);
 		return true;
+	case 'U':
+		ai_user_code_add_crate(arg);
+		return true;
 	default:
 		return false;
 	}
@@ -134,6 +137,9 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 	case 'D':
 		if ((err = ai_parse_debug_dir(arg)))
 			return ai_fail(err);
+		return 0;
+	case 'U':
+		ai_user_code_add_crate(arg);
 		return 0;
 	default:
 		return -1;

@@ -83,7 +83,10 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 			      const struct style *st)
 {
 	if (strcmp(task->kind, "block_on") == 0) {
-		fprintf(out, "%sblock_on%s  %s%s%s  on thread %d \"%s\"%s\n", st->bold, st->reset, st->bold,
+		fprintf(out, "%sblock_on%s", st->bold, st->reset);
+		if (task->name)
+			fprintf(out, " \"%s\"", task->name);
+		fprintf(out, "  %s%s%s  on thread %d \"%s\"%s\n", st->bold,
 			task->future ? task->future : "?", st->reset, (int)task->thread, thread_name(s, task->thread),
 			task->read_live ? "  (read live: not in the capped copy)" : "");
 		return;
@@ -93,6 +96,8 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 		fprintf(out, "%sTask %llu%s", st->bold, (unsigned long long)task->id, st->reset);
 	else
 		fprintf(out, "%sTask 0x%llx%s", st->bold, (unsigned long long)task->address, st->reset);
+	if (task->name)
+		fprintf(out, " \"%s\"", task->name);
 	fprintf(out, "  %s%s%s  %s",
 		st->bold, task->future ? task->future : "?", st->reset, task->status ? task->status : "?");
 	fprintf(out, "  (%s%s%s", task->runtime, task->flavor ? ", " : "", task->flavor ? task->flavor : "");

@@ -231,6 +231,8 @@ static void write_node(struct ai_json_writer *w, const struct ai_await_node *nod
 			field_line(w, "macro_line", node->macro_line);
 		}
 	}
+	if (node->span)
+		ai_json_field_string(w, "span", node->span);
 	if (node->await_count) {
 		ai_json_key(w, "awaits");
 		ai_json_begin_object(w);
@@ -253,6 +255,8 @@ static void write_node(struct ai_json_writer *w, const struct ai_await_node *nod
 	}
 	if (node->leaf)
 		ai_json_field_bool(w, "leaf", true);
+	if (node->dependency)
+		ai_json_field_bool(w, "dependency", true);
 	if (node->wait) {
 		ai_json_key(w, "wait");
 		write_wait(w, node->wait);
@@ -279,6 +283,7 @@ static void write_task(struct ai_json_writer *w, const struct ai_snapshot_task *
 		ai_json_int(w, task->thread);
 	else
 		ai_json_null(w);
+	ai_json_field_string(w, "name", task->name);
 	ai_json_field_string(w, "future", task->future);
 	ai_json_field_hex(w, "address", task->address);
 	ai_json_key(w, "runtime_address");

@@ -333,7 +333,9 @@ static struct ai_error *read_node(struct reader *r, const json_t *obj, struct ai
 	TRY(get_string(r, obj, "macro", false, &node->macro));
 	TRY(get_string(r, obj, "macro_file", false, &node->macro_file));
 	TRY(get_line(r, obj, "macro_line", &node->macro_line));
+	TRY(get_string(r, obj, "span", false, &node->span));
 	TRY(get_bool(r, obj, "leaf", &node->leaf, &present));
+	TRY(get_bool(r, obj, "dependency", &node->dependency, &present));
 	v = json_object_get(obj, "awaits");
 	if (v && !json_is_null(v)) {
 		len = enter(r, "awaits", -1);
@@ -436,6 +438,7 @@ static struct ai_error *read_task(struct reader *r, const json_t *obj, struct ai
 	TRY(get_string(r, obj, "flavor", false, &t->flavor));
 	TRY(get_int(r, obj, "thread", &i64, &present));
 	t->thread = (pid_t)i64;
+	TRY(get_string(r, obj, "name", false, &t->name));
 	TRY(get_string(r, obj, "future", false, &t->future));
 	TRY(get_hex(r, obj, "address", &t->address));
 	TRY(get_hex(r, obj, "runtime_address", &t->runtime_address));

@@ -235,6 +235,10 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		release_target(target, release);
 		return err;
 	}
+	const char *crate;
+	for (size_t i = 0; (crate = ai_user_code_unknown_crate(capture->as->user_code, i)); i++)
+		ai_snapshot_add_warning(snapshot, "--user-crate %s: no crate of that name in the debug info of %s",
+					crate, target->exe_path);
 	/* tokio's Instant is CLOCK_MONOTONIC, one clock for every process: read it while the target
 	 * is stopped, for the time left on its timers. */
 	if (target->kind == AI_TARGET_LIVE) {
@@ -299,6 +303,10 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 	err = ai_runtimes_collect(capture->as, stacks, snapshot);
 	if (!err)
 		err = ai_roots_collect(capture->as, stacks, snapshot);
+	/* A task is named by the span its root future runs in. */
+	for (size_t i = 0; !err && i < snapshot->task_count; i++)
+		if (!snapshot->tasks[i].name && snapshot->tasks[i].tree.span)
+			snapshot->tasks[i].name = xstrdup(snapshot->tasks[i].tree.span);
 	/* Why each future waits and what each task holds (reads the frozen memory), then the
 	 * wait-for graph, which needs only the snapshot. */
 	if (!err) {

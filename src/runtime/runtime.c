@@ -42,6 +42,8 @@ static const struct ai_future_shape_rule core_shapes[] = {
 	{ "core::pin::Pin<", AI_SHAPE_TRANSPARENT, "pointer", "__pointer" },
 	{ "core::panic::unwind_safe::AssertUnwindSafe<", AI_SHAPE_TRANSPARENT, "__0", NULL },
 	{ "core::mem::manually_drop::ManuallyDrop<", AI_SHAPE_TRANSPARENT, "value", NULL },
+	/* rustc 1.95+: what ManuallyDrop.value is */
+	{ "core::mem::maybe_dangling::MaybeDangling<", AI_SHAPE_TRANSPARENT, "__0", NULL },
 	{ "core::cell::UnsafeCell<", AI_SHAPE_TRANSPARENT, "value", NULL },
 	{ "tracing::instrument::Instrumented<", AI_SHAPE_TRANSPARENT, "inner", NULL },
 	/* an Option, as a combinator holds a future it may have dropped (Timeout.delay, Fuse) */
@@ -49,6 +51,33 @@ static const struct ai_future_shape_rule core_shapes[] = {
 	{ "core::future::poll_fn::PollFn<", AI_SHAPE_POLL_FN, NULL, NULL },
 	{ NULL, 0, NULL, NULL },
 };
+
+/* Wrappers that name what they wrap: tracing's Instrumented { inner, span: Span { meta:
+ * Option<&'static Metadata { name, target, .. }> } }. */
+static const struct ai_future_label_rule label_rules[] = {
+	{ "tracing::instrument::Instrumented<", "span.meta.name", "span.meta.target" },
+	{ NULL, NULL, NULL },
+};
+
+const struct ai_future_label_rule *ai_runtime_future_label(const char *name)
+{
+	for (const struct ai_future_label_rule *r = label_rules; name && r->prefix; r++)
+		if (strncmp(name, r->prefix, strlen(r->prefix)) == 0)
+			return r;
+	return NULL;
+}
+
+bool ai_runtime_own_label(const char *origin)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; origin && *ops; ops++)
+		for (const char *const *c = (*ops)->own_label_origins; c && *c; c++) {
+			size_t n = strlen(*c);
+			/* the crate itself or one of its modules: "tokio", "tokio::task" */
+			if (strncmp(origin, *c, n) == 0 && (origin[n] == '\0' || strncmp(origin + n, "::", 2) == 0))
+				return true;
+		}
+	return false;
+}
 
 static const struct ai_future_shape_rule *match_shape(const struct ai_future_shape_rule *rules, const char *name)
 {

@@ -76,6 +76,7 @@ void ai_await_node_deinit(struct ai_await_node *node)
 	free(node->file);
 	free(node->macro);
 	free(node->macro_file);
+	free(node->span);
 	free(node->error);
 	free(node->await_lines);
 	memset(node, 0, sizeof(*node));
@@ -88,6 +89,7 @@ static void task_deinit(struct ai_snapshot_task *task)
 	free(task->status);
 	free(task->flavor);
 	free(task->future);
+	free(task->name);
 	ai_await_node_deinit(&task->tree);
 	for (size_t i = 0; i < task->held_count; i++) {
 		struct ai_held *h = &task->held[i];

@@ -235,7 +235,7 @@ static bool task_matches(const struct ai_snapshot_task *task, const char *filter
 {
 	if (!*filter)
 		return true;
-	if (strcasestr(task_future(task), filter))
+	if (strcasestr(task_future(task), filter) || (task->name && strcasestr(task->name, filter)))
 		return true;
 	for (const struct ai_await_node *n = &task->tree; n; n = n->child_count ? &n->children[0] : NULL) {
 		if (n->function && strcasestr(n->function, filter))
@@ -291,9 +291,11 @@ static void task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, s
 		await_point(task, at, sizeof(at));
 		tui_format_duration(ai_live_unchanged_ms(tui->live, i), since, sizeof(since));
 		char at_cut[LIST_AT_WIDTH + 1];
-		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %7s  %-*s %-*.*s %s", id,
+		/* A named task (its span) shows its name before its future. */
+		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %7s  %-*s %-*.*s %s%s%s%s", id,
 			 lt->status, since, LIST_AT_WIDTH, tail(at, LIST_AT_WIDTH, at_cut, sizeof(at_cut)),
 			 list_wait_width(), list_wait_width(), ai_task_wait_summary(task, wait, sizeof(wait)),
+			 task->name ? "\"" : "", task->name ? task->name : "", task->name ? "\" " : "",
 			 task_future(task));
 	}
 }
@@ -513,7 +515,8 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	task_name(task, id, sizeof(id));
 	tui_format_duration(ai_live_unchanged_ms(tui->live, tui->selected), since, sizeof(since));
 	tui_format_duration(s->captured_at_ms - lt->first_seen_ms, seen, sizeof(seen));
-	add(l, "%s %s  %s%s%s", task->kind ? task->kind : "task", id, lt->status,
+	add(l, "%s %s%s%s%s  %s%s%s", task->kind ? task->kind : "task", id, task->name ? " \"" : "",
+	    task->name ? task->name : "", task->name ? "\"" : "", lt->status,
 	    task->flavor ? "  runtime " : "", task->flavor ? task->flavor : "");
 	if (strcmp(lt->status, "blocked") == 0 || strcmp(lt->status, "deadlocked") == 0)
 		add(l, "blocked for at least %s (its await tree has not changed; sampled every %" PRIu64 "ms)",

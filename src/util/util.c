@@ -146,13 +146,6 @@ void ai_normalize_path(char *path)
 	*out = '\0';
 }
 
-bool ai_path_is_dependency(const char *path)
-{
-	return strstr(path, "/.cargo/registry/src/") || strstr(path, "/cargo/registry/src/") ||
-	       strstr(path, "/.cargo/git/checkouts/") || strncmp(path, "/rustc/", 7) == 0 ||
-	       strstr(path, "/lib/rustlib/src/rust/library/");
-}
-
 bool ai_starts_with(const char *s, const char *prefix)
 {
 	return s && strncmp(s, prefix, strlen(prefix)) == 0;

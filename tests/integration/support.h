@@ -58,7 +58,8 @@ int tool_exit_code(const struct tool_result *r); /* exit status, or 128+signal *
 
 /* The 1-based line of tests/fixtures/<relpath> that holds the marker text (e.g. "@await: level4"). */
 int marker_line(const char *relpath, const char *marker);
-/* The tokio fixture crates of the version matrix ("tokio-1.24", ...), NULL-terminated. */
+/* The tokio fixture crates of the full version matrix ("tokio-1.19", ...), NULL-terminated: not
+ * those whose Cargo.toml says `matrix = false` (tokio-1.8). */
 const char *const *tokio_versions(void);
 
 /* Number of occurrences of needle in haystack. */

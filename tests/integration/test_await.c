@@ -168,6 +168,13 @@ static void expect_macro_at(const struct ai_await_node *node, const char *functi
 	cr_expect_eq(node->await_lines[node->await_index - 1], line, "%s", s.version);
 }
 
+/* tokio's Sleep: tokio::time::sleep::Sleep, tokio::time::driver::sleep::Sleep in 1.19. */
+static const char *sleep_type(void)
+{
+	return strcmp(s.version, "tokio-1.19") == 0 ? "tokio::time::driver::sleep::Sleep"
+						    : "tokio::time::sleep::Sleep";
+}
+
 static void expect_leaf(const struct ai_await_node *node, const char *type_prefix)
 {
 	cr_expect(node->leaf, "%s: %s is no leaf", s.version, node->type);
@@ -261,7 +268,7 @@ static void check_level_chains(const char *crate)
 			expect_leaf(w, "tokio::sync::oneshot::Receiver<u32>");
 			break;
 		case 1:
-			expect_leaf(w, "tokio::time::sleep::Sleep");
+			expect_leaf(w, sleep_type());
 			break;
 		case 2:
 			expect_leaf(w, "tokio::sync::notify::Notified");
@@ -294,7 +301,7 @@ static void check_level_chains(const char *crate)
 	const struct ai_snapshot_local *guard = find_local(&t->tree, "guard");
 	cr_assert(guard, "%s: holder has no guard", s.version);
 	cr_expect_str_eq(guard->type, "OwnedMutexGuard<u64>");
-	expect_leaf(only_child(&t->tree), "tokio::time::sleep::Sleep");
+	expect_leaf(only_child(&t->tree), sleep_type());
 	free(holder);
 
 	/* The async block in spawn_all, on task 1's JoinHandle. */
@@ -407,7 +414,7 @@ static void check_zoo(void)
 	expect_at(&n->children[0], "shapes_zoo::timeout_inner", ZOO, "zoo-timeout-inner");
 	expect_leaf(only_child(&n->children[0]), "tokio::sync::oneshot::Receiver<u32>");
 	/* Sleep, or Option<Sleep> (1.5x) */
-	cr_expect(n->children[1].leaf && strstr(n->children[1].type, "tokio::time::sleep::Sleep"),
+	cr_expect(n->children[1].leaf && strstr(n->children[1].type, sleep_type()),
 		  "%s: delay %s", s.version, n->children[1].type);
 
 	/* Generic async fn: its type arguments name it. */
@@ -417,7 +424,7 @@ static void check_zoo(void)
 	cr_expect_str_eq(t->tree.type, "shapes_zoo::generic_wait::{async_fn_env#0}<i32>");
 	t = find_task("shapes_zoo::generic_wait<alloc::string::String>", NULL, NULL);
 	expect_local(&t->tree, "value", "\"generic-string\"");
-	expect_leaf(only_child(&t->tree), "tokio::time::sleep::Sleep");
+	expect_leaf(only_child(&t->tree), sleep_type());
 
 	/* A spawned async block with captured locals. */
 	const struct ai_snapshot_task *block = NULL;
@@ -445,7 +452,7 @@ static void check_zoo(void)
 	expect_at(n, "shapes_zoo::call_async_closure::{closure#0}::{async_closure#0}", ZOO,
 		  "zoo-async-closure-body");
 	expect_local(n, "x", "9");
-	expect_leaf(only_child(n), "tokio::time::sleep::Sleep");
+	expect_leaf(only_child(n), sleep_type());
 
 	/* A task whose future is Pin<Box<dyn Future>>: the vtable names the async fn. */
 	t = find_task("shapes_zoo::boxed_leaf", NULL, NULL);
@@ -457,7 +464,7 @@ static void check_zoo(void)
 	n = only_child(&t->tree);
 	expect_at(n, "shapes_zoo::boxed_inner", ZOO, "zoo-boxed-inner");
 	expect_local(n, "n", "22");
-	expect_leaf(only_child(n), "tokio::time::sleep::Sleep");
+	expect_leaf(only_child(n), sleep_type());
 
 	/* The JoinHandle of a finished task, held as a saved local. */
 	t = find_task("shapes_zoo::hold_finished", NULL, NULL);
@@ -614,8 +621,11 @@ Test(await, frame_vars_block_on_argument)
 			if (s.target->threads[i].tid == s.fx.pid)
 				main_stack = &s.stacks[i];
 		cr_assert(main_stack);
+		/* (tokio::runtime::Runtime in 1.19: runtime/mod.rs) */
 		const struct ai_frame *frame =
 			find_frame(main_stack, "tokio::runtime::runtime::Runtime::block_on<");
+		if (!frame)
+			frame = find_frame(main_stack, "tokio::runtime::Runtime::block_on<");
 		cr_assert(frame, "%s: no Runtime::block_on frame", *v);
 		struct var_search vs = { .name = "future" };
 		CHECK(ai_frame_vars(s.as, frame, find_var_cb, &vs));

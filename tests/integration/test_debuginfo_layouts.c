@@ -219,6 +219,36 @@ Test(debuginfo_layouts, bad_debug_dir_is_refused)
 	tool_result_free(&r);
 }
 
+/* An optimised build with `debug = true`: the same tasks at the same lines, and the block_on root
+ * parked at its await (the future block_on polls has no DWARF location where it parks; the frame
+ * variables name only the stale copy moved into it, in state Unresumed). */
+Test(debuginfo_layouts, release_build_with_debug_info)
+{
+	expect_same_tasks("release", NULL);
+	struct tool_result r;
+	dump_layout("release", NULL, &r);
+	cr_assert_eq(tool_exit_code(&r), 0, "release: %s", r.err);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert(root, "invalid JSON: %s", error.text);
+	size_t i, roots = 0;
+	json_t *t;
+	json_array_foreach(json_object_get(root, "tasks"), i, t) {
+		if (strcmp(json_string_value(json_object_get(t, "kind")), "block_on") != 0)
+			continue;
+		roots++;
+		json_t *tree = json_object_get(t, "tree");
+		const char *state = json_string_value(json_object_get(tree, "state"));
+		cr_expect(state && strncmp(state, "Suspend", 7) == 0, "block_on root in state %s", state ? state : "?");
+		cr_expect_eq(json_integer_value(json_object_get(tree, "line")),
+			     marker_line("tokio/src/bin/nested.rs", "@await: main"));
+		cr_expect_null(json_object_get(tree, "error"), "%s", json_string_value(json_object_get(tree, "error")));
+	}
+	cr_expect_eq(roots, 1, "one block_on root");
+	json_decref(root);
+	tool_result_free(&r);
+}
+
 static void expect_split_dwarf(const char *layout)
 {
 	struct tool_result r;

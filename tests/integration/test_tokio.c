@@ -470,10 +470,12 @@ static void collect_core(struct capture *c, const char *core, const char *exe)
 
 /* A task whose header was overwritten (a torn or corrupt list) is never read as a task: its list
  * is left there with a warning naming it, the other lists are still walked, nothing crashes.
- * (Header.vtable at +16 and owner_id at +24 in every version: docs/tokio-layouts.md 1.2.) */
+ * (Header.vtable at +16 and owner_id at +24 from 1.24 on, +32 and +40 in 1.19, whose Header
+ * also holds the list links: docs/tokio-layouts.md 1.2.) */
 Test(tokio, corrupt_task_is_skipped_with_a_warning)
 {
 	for (const char *const *v = tokio_versions(); *v; v++) {
+		uint64_t vtable_at = strcmp(*v, "tokio-1.19") == 0 ? 32 : 16, owner_at = vtable_at + 8;
 		struct fixture f;
 		fixture_start(&f, *v, "nested", NULL);
 		char dir[] = "/tmp/ai-tokio-core-XXXXXX";
@@ -492,9 +494,9 @@ Test(tokio, corrupt_task_is_skipped_with_a_warning)
 		/* A vtable that is no tokio vtable. */
 		struct capture base;
 		collect_core(&base, core, f.path); /* (reads the original words back through the core) */
-		cr_assert_null(ai_memory_read(base.target->memory, saved, victim + 16, sizeof(saved)));
+		cr_assert_null(ai_memory_read(base.target->memory, saved, victim + vtable_at, sizeof(saved)));
 		capture_release(&base);
-		core_patch(core, victim + 16, &junk, 8);
+		core_patch(core, victim + vtable_at, &junk, 8);
 		collect_core(&c, core, f.path);
 		char *text = describe(c.snapshot);
 		cr_expect(has_warning(c.snapshot, what) && has_warning(c.snapshot, "has vtable"),
@@ -505,9 +507,9 @@ Test(tokio, corrupt_task_is_skipped_with_a_warning)
 		free(text);
 		capture_release(&c);
 		/* The right vtable, another runtime's owner id. */
-		core_patch(core, victim + 16, &saved[0], 8);
+		core_patch(core, victim + vtable_at, &saved[0], 8);
 		uint64_t owner = saved[1] + 1000;
-		core_patch(core, victim + 24, &owner, 8);
+		core_patch(core, victim + owner_at, &owner, 8);
 		collect_core(&c, core, f.path);
 		text = describe(c.snapshot);
 		cr_expect(has_warning(c.snapshot, what) && has_warning(c.snapshot, "owner id"),

@@ -659,3 +659,107 @@ Test(await_decode, futures_unordered)
 	cr_expect_eq(node.child_count, 1);
 	ai_await_node_deinit(&node);
 }
+
+/* What #[tracing::instrument] makes of `async fn f()`: f's coroutine awaits, at its signature's
+ * line (5, before its body's start at 6), Instrumented<an async block of its body> whose span's
+ * Metadata names it. The node is the block (line 12, its local x) under f's name, with the span. */
+static const struct ai_type t_u8_ptr = {
+	.kind = AI_TYPE_POINTER, .name = "*const u8", .size = 8, .has_size = true, .target = REF(t_u8),
+};
+static struct ai_member str_members[] = {
+	{ .name = "data_ptr", .offset = 0, .type = REF(t_u8_ptr) },
+	{ .name = "length", .offset = 8, .type = REF(t_u64) },
+};
+static const struct ai_type t_str = {
+	.kind = AI_TYPE_STRUCT, .name = "&str", .size = 16, .has_size = true, .alignment = 8,
+	.members = str_members, .member_count = 2,
+};
+static struct ai_member metadata_members[] = {
+	{ .name = "name", .offset = 0, .type = REF(t_str) },
+	{ .name = "target", .offset = 16, .type = REF(t_str) },
+};
+static const struct ai_type t_metadata = {
+	.kind = AI_TYPE_STRUCT, .name = "Metadata", .qualified_name = "tracing_core::metadata::Metadata",
+	.size = 32, .has_size = true, .alignment = 8, .members = metadata_members, .member_count = 2,
+};
+static const struct ai_type t_metadata_ref = {
+	.kind = AI_TYPE_POINTER, .name = "&tracing_core::metadata::Metadata", .size = 8, .has_size = true,
+	.alignment = 8, .target = REF(t_metadata),
+};
+static struct ai_member span_members[] = {
+	{ .name = "inner", .offset = 0, .type = REF(t_u64) },
+	{ .name = "meta", .offset = 8, .type = REF(t_metadata_ref) },
+};
+static const struct ai_type t_span = {
+	.kind = AI_TYPE_STRUCT, .name = "Span", .qualified_name = "tracing::span::Span", .size = 16,
+	.has_size = true, .alignment = 8, .members = span_members, .member_count = 2,
+};
+static struct coro instr_fn, instr_body;
+static struct ai_member instrumented_members[] = {
+	{ .name = "inner", .offset = 0, .type = REF(instr_body.type) },
+	{ .name = "span", .offset = 32, .type = REF(t_span) },
+};
+static const struct ai_type t_instrumented = {
+	.kind = AI_TYPE_STRUCT, .name = "Instrumented<my::f::{async_fn#0}::{async_block_env#0}>",
+	.qualified_name = "tracing::instrument::Instrumented<my::f::{async_fn#0}::{async_block_env#0}>",
+	.size = 48, .has_size = true, .alignment = 8, .members = instrumented_members, .member_count = 2,
+};
+
+static uint64_t put_str(const char *s)
+{
+	uint64_t a = alloc(strlen(s));
+	poke(a, s, strlen(s));
+	return a;
+}
+
+Test(await_decode, instrumented_fn_shows_its_body)
+{
+	make_coro(&instr_body, "my::f::{async_fn#0}::{async_block_env#0}", 32, 24, FILE_RS, 12);
+	coro_field(&instr_body, 3, "__awaitee", 0, &t_sleep);
+	coro_field(&instr_body, 3, "x", 16, &t_u32);
+	make_coro(&instr_fn, "my::f::{async_fn_env#0}", 64, 56, FILE_RS, 5);
+	instr_fn.variants[0].decl_line = 6;
+	coro_field(&instr_fn, 3, "__awaitee", 0, &t_instrumented);
+
+	uint64_t meta = alloc(32);
+	poke_u64(meta + 0, put_str("f-span"));
+	poke_u64(meta + 8, 6);
+	poke_u64(meta + 16, put_str("my"));
+	poke_u64(meta + 24, 2);
+	uint64_t a = alloc(64);
+	poke_u64(a + 0, 777);   /* Sleep.deadline */
+	poke_u32(a + 16, 41);   /* body.x */
+	poke_u8(a + 24, 3);     /* body.__state */
+	poke_u64(a + 40, meta); /* span.meta */
+	poke_u8(a + 56, 3);     /* f.__state */
+
+	struct ai_await_node node = { 0 };
+	ai_await_decode(&as, a, &instr_fn.type, &node);
+	cr_assert_null(node.error, "%s", node.error);
+	cr_expect_str_eq(node.function, "my::f");
+	cr_expect_str_eq(node.type, "my::f::{async_fn#0}::{async_block_env#0}");
+	cr_expect_eq(node.line, 12);
+	cr_expect_str_eq(node.span, "f-span");
+	cr_expect_str_eq(local(&node, "x")->value, "41");
+	cr_expect_str_eq(child(&node, 0)->type, "my::time::Sleep");
+	ai_await_node_deinit(&node);
+
+	/* A runtime's own span (tokio's, made in tokio::task) names nothing. */
+	poke_u64(meta + 16, put_str("tokio::task"));
+	poke_u64(meta + 24, 11);
+	memset(&node, 0, sizeof(node));
+	ai_await_decode(&as, a, &instr_fn.type, &node);
+	cr_expect_null(node.span, "%s", node.span);
+	cr_expect_eq(node.line, 12);
+	ai_await_node_deinit(&node);
+
+	/* An await after the fn's start is the user's own: f stays a frame of its own. */
+	instr_fn.variants[0].decl_line = 4;
+	memset(&node, 0, sizeof(node));
+	ai_await_decode(&as, a, &instr_fn.type, &node);
+	cr_expect_str_eq(node.type, "my::f::{async_fn_env#0}");
+	cr_expect_eq(node.line, 5);
+	cr_expect_str_eq(child(&node, 0)->function, "my::f::{async_block#0}");
+	cr_expect_eq(child(&node, 0)->line, 12);
+	ai_await_node_deinit(&node);
+}

@@ -517,10 +517,10 @@ static bool first_function(void *arg, uint64_t die_offset)
 
 /* The poll function of an async fn is found by its DWARF path from no unit in particular (the
  * units of the crate the path names), and the __awaitee of the .await a tokio::select! generated
- * is declared at the select!'s line in the program. */
+ * is declared at the select!'s line in the program (every tokio build with shapes_zoo). */
 Test(dwarf_rust, poll_function_and_its_awaitee_variables)
 {
-	static const char *const crates[] = { "tokio-1.24", "tokio-1.38", "tokio-1.47", "tokio-1.54" };
+	static const char *const crates[] = { "tokio-1.19", "tokio-1.24", "tokio-1.38", "tokio-1.47", "tokio-1.54" };
 	int line = marker_line("tokio/src/bin/shapes_zoo.rs", "@await: zoo-select-macro");
 	for (size_t c = 0; c < AI_ARRAY_SIZE(crates); c++) {
 		char *path = fixture(crates[c], "shapes_zoo");

@@ -69,6 +69,10 @@ static struct ai_snapshot *make_snapshot(void)
 		t->tree.file = xstrdup("/src/bank.rs");
 		t->tree.line = 30 + k;
 		t->tree.address = t->address + 0x80;
+		if (k == 0) {
+			t->name = xstrdup("transfer-span");
+			t->tree.span = xstrdup("transfer-span");
+		}
 		struct ai_snapshot_local *l = ai_await_node_add_local(&t->tree);
 		l->name = xstrdup("amount");
 		l->type = xstrdup("u64");

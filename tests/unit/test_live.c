@@ -177,6 +177,27 @@ Test(live, await_point_is_the_deepest_frame_with_a_line)
 	ai_snapshot_destroy(s);
 }
 
+/* A deeper frame in a dependency's source (the decoder marks it from the DWARF) gives way to the
+ * program's own, whatever the paths look like. */
+Test(live, await_point_skips_frames_of_dependencies)
+{
+	struct ai_snapshot *s = make(0, (uint64_t[]){ 1 }, (int[]){ 10 }, 1);
+	struct ai_await_node *inner = &s->tasks[0].tree.children[0];
+	free(inner->type);
+	inner->type = NULL;
+	inner->leaf = false;
+	inner->function = xstrdup("helper::wait_here");
+	inner->file = xstrdup("/src/vendor/helper/src/lib.rs");
+	inner->line = 42;
+	inner->dependency = true;
+	ai_await_node_add_child(inner)->type = xstrdup("Sleep");
+	const struct ai_await_node *at = ai_live_await_point(&s->tasks[0]);
+	cr_assert_not_null(at);
+	cr_expect_eq(at->line, 10);
+	cr_expect_str_eq(at->file, "/src/app.rs");
+	ai_snapshot_destroy(s);
+}
+
 /* The timeline's state letters: one per sample, the latest last, shifted as samples come; a task
  * first seen later has blanks before; the memory per task is fixed. */
 Test(live, state_history_per_sample)

@@ -65,6 +65,7 @@ static struct ai_error *sample(void *arg, struct ai_snapshot **ret)
 	t->runtime_address = 0x7000;
 	add_frame(t, "app::gone", "/nonexistent/src/gone.rs", 7, (int[]){ 7 }, 1, 1);
 	t->future = xstrdup("app::gone");
+	t->name = xstrdup("gone-span");
 	*ret = s;
 	return NULL;
 }
@@ -127,6 +128,13 @@ Test(tui, threads_view_names_the_task_polled)
 	char *s = screen("T");
 	cr_expect(strstr(s, "thread 4242 worker-1 [running]  polling task 1 (app::work)\n") != NULL, "%s", s);
 	cr_expect(strstr(s, "  #0   0x0000000000001234 app::poll_it at /src/app/poll.rs:99\n") != NULL, "%s", s);
+	free(s);
+}
+
+Test(tui, list_shows_a_task_name_before_its_future)
+{
+	char *s = screen("");
+	cr_expect(strstr(s, "/nonexistent/src/gone.rs:7                              \"gone-span\" app:") != NULL, "%s", s);
 	free(s);
 }
 

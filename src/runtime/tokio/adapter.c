@@ -17,9 +17,10 @@ static const char *tokio_block_on_flavor(const struct ai_stack *stack)
 		const char *f = stack->frames[i].location.function;
 		if (!f || strncmp(f, "tokio::", 7) != 0)
 			continue;
-		if (strstr(f, "scheduler::multi_thread::"))
+		/* (before 1.22: runtime::thread_pool and runtime::basic_scheduler) */
+		if (strstr(f, "scheduler::multi_thread::") || strstr(f, "runtime::thread_pool::"))
 			return "multi_thread";
-		if (strstr(f, "scheduler::current_thread::"))
+		if (strstr(f, "scheduler::current_thread::") || strstr(f, "runtime::basic_scheduler::"))
 			return "current_thread";
 	}
 	return NULL;
@@ -29,6 +30,8 @@ static const struct ai_future_shape_rule tokio_shapes[] = {
 	{ "tokio::loom::std::unsafe_cell::UnsafeCell<", AI_SHAPE_TRANSPARENT, "__0", NULL },
 	/* tokio 1.47+: cooperative(fut) around broadcast recv, watch changed, ... */
 	{ "tokio::task::coop::Coop<", AI_SHAPE_TRANSPARENT, "fut", NULL },
+	/* tokio_unstable + its `tracing` feature: Mutex::lock, Semaphore::acquire, Sleep... */
+	{ "tokio::util::trace::InstrumentedAsyncOp<", AI_SHAPE_TRANSPARENT, "inner", NULL },
 	{ "tokio::future::maybe_done::MaybeDone<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
 	{ "tokio::time::timeout::Timeout<", AI_SHAPE_MEMBERS, "value", "delay" },
 	{ "tokio::future::poll_fn::PollFn<", AI_SHAPE_POLL_FN, NULL, NULL },
@@ -41,10 +44,15 @@ static const struct ai_macro_source tokio_macros[] = {
 	{ NULL, NULL, NULL },
 };
 
+/* With `--cfg tokio_unstable` and its `tracing` feature, tokio wraps every task and block_on
+ * future in a span of target "tokio::task" named "runtime.spawn" (src/util/trace.rs). */
+static const char *const tokio_own_label_origins[] = { "tokio", NULL };
+
 const struct ai_runtime_ops ai_runtime_tokio = {
 	.name = "tokio",
 	.shapes = tokio_shapes,
 	.macros = tokio_macros,
+	.own_label_origins = tokio_own_label_origins,
 	.detect = ai_tokio_detect,
 	.collect = ai_tokio_collect,
 	.is_block_on_frame = tokio_block_on_frame,

@@ -10,7 +10,7 @@
 #include "layout.h"
 
 /* Paths are tried in order; the first is the canonical one named in warnings. Versions are those
- * of docs/tokio-layouts.md (verified: 1.24.2, 1.38.2, 1.47.5, 1.54.1). */
+ * of docs/tokio-layouts.md (verified: 1.8.5, 1.19.2, 1.24.2, 1.38.2, 1.47.5, 1.54.1). */
 const struct tk_field_spec tk_fields[TK_FIELD_COUNT] = {
 	[TK_CONTEXT_HANDLE] = { "tokio::runtime::context::Context",
 				{ "current.handle" /* 1.38+ */, "handle" /* 1.24 */ } },
@@ -18,7 +18,9 @@ const struct tk_field_spec tk_fields[TK_FIELD_COUNT] = {
 				 0, true },
 	[TK_ARC_POINTER] = { "alloc::sync::Arc<T>", { "ptr.pointer" }, 8 },
 	[TK_ARC_INNER_DATA] = { "alloc::sync::ArcInner<T>", { "data" } },
-	[TK_HANDLE_OWNED] = { "tokio::runtime::scheduler::<flavor>::Handle", { "shared.owned" } },
+	/* before 1.22 the Arc holds the flavor's Shared itself */
+	[TK_HANDLE_OWNED] = { "tokio::runtime::scheduler::<flavor>::Handle",
+			      { "shared.owned", "owned" } },
 	[TK_OWNED_ID] = { "tokio::runtime::task::list::OwnedTasks<S>", { "id" }, 8, true },
 	[TK_OWNED_LISTS] = { "tokio::runtime::task::list::OwnedTasks<S>", { "list.lists" } },
 	[TK_OWNED_COUNT] = { "tokio::runtime::task::list::OwnedTasks<S>", { "list.count" }, 8, true },
@@ -31,6 +33,11 @@ const struct tk_field_spec tk_fields[TK_FIELD_COUNT] = {
 	[TK_HEADER_VTABLE] = { "tokio::runtime::task::core::Header", { "vtable" }, 8 },
 	/* UnsafeCell<u64> in 1.24, UnsafeCell<Option<NonZero<u64>>> in 1.38+ */
 	[TK_HEADER_OWNER_ID] = { "tokio::runtime::task::core::Header", { "owner_id" }, 8, true },
+	/* Pointers<Header> in UnsafeCell<..>, before 1.23 (1.19.2 checked) */
+	[TK_HEADER_NEXT] = { "tokio::runtime::task::core::Header",
+			     { "owned.__0.value.inner.value.next" }, 8, true },
+	[TK_HEADER_PREV] = { "tokio::runtime::task::core::Header",
+			     { "owned.__0.value.inner.value.prev" }, 8, true },
 	[TK_VTABLE_POLL] = { "tokio::runtime::task::raw::Vtable", { "poll" }, 8 },
 	[TK_VTABLE_TRAILER_OFFSET] = { "tokio::runtime::task::raw::Vtable", { "trailer_offset" },
 				       8, true },
@@ -49,9 +56,25 @@ const struct tk_field_spec tk_fields[TK_FIELD_COUNT] = {
 			      { "owned.inner.value.next", "owned.inner.next" }, 8 },
 	[TK_TRAILER_PREV] = { "tokio::runtime::task::core::Trailer",
 			      { "owned.inner.value.prev", "owned.inner.prev" }, 8, true },
-	[TK_RUNTIME_HANDLE] = { "tokio::runtime::runtime::Runtime", { "handle.inner" } },
+	[TK_RUNTIME_HANDLE] = { "tokio::runtime::runtime::Runtime",
+				{ "handle.inner", "handle.spawner" /* before 1.22 */ } },
+	[TK_RT_HANDLE_SCHEDULER] = { "tokio::runtime::handle::Handle",
+				     { "inner", "spawner" /* before 1.22 */ } },
+	[TK_SPAWNER_SHARED] = { "tokio::runtime::<flavor>::Spawner", { "shared" }, 8 },
 	[TK_WORKER_HANDLE] = { "tokio::runtime::scheduler::multi_thread::worker::Worker",
-			       { "handle" }, 8 },
+			       { "handle", "shared" /* before 1.22 */ }, 8 },
+	/* before 1.9: the lists of tasks are the workers' Cores' and the basic scheduler's */
+	[TK_WORKER_CONTEXT_CORE] = { "tokio::runtime::thread_pool::worker::Context",
+				     { "core.value.value" } },
+	[TK_WORKER_CONTEXT_WORKER] = { "tokio::runtime::thread_pool::worker::Context", { "worker" },
+				       8 },
+	[TK_WORKER_INDEX] = { "tokio::runtime::thread_pool::worker::Worker", { "index" }, 8, true },
+	[TK_CORE_TASKS] = { "tokio::runtime::thread_pool::worker::Core", { "tasks" } },
+	[TK_SHARED_REMOTES] = { "tokio::runtime::thread_pool::worker::Shared", { "remotes.length" },
+				8, true },
+	[TK_BASIC_CONTEXT_TASKS] = { "tokio::runtime::basic_scheduler::Context",
+				     { "tasks.value.value.owned" } },
+	[TK_BASIC_CONTEXT_SHARED] = { "tokio::runtime::basic_scheduler::Context", { "shared" }, 8 },
 };
 
 #define MAX_FIND_DEPTH 8

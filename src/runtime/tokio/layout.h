@@ -5,7 +5,7 @@
  * missing or has another size gives one snapshot warning naming the type and the field, e.g.
  * "tokio 1.99.0: tokio::runtime::task::core::Header has no field `owner_id`"; the caller then
  * skips the check that needed it (optional fields) or stops collecting what needed it. Nothing
- * here reads at a fixed offset. See docs/tokio-layouts.md for the layouts of 1.24 to 1.54. */
+ * here reads at a fixed offset. See docs/tokio-layouts.md for the layouts of 1.8 to 1.54. */
 #ifndef AI_ASYNC_TOKIO_LAYOUT_H
 #define AI_ASYNC_TOKIO_LAYOUT_H
 
@@ -41,6 +41,8 @@ enum tk_field {
 	TK_HEADER_STATE,
 	TK_HEADER_VTABLE,
 	TK_HEADER_OWNER_ID,
+	TK_HEADER_NEXT,      /* before 1.23: the OwnedTasks links are in the Header */
+	TK_HEADER_PREV,
 	/* tokio::runtime::task::raw::Vtable */
 	TK_VTABLE_POLL,
 	TK_VTABLE_TRAILER_OFFSET,
@@ -59,15 +61,31 @@ enum tk_field {
 	TK_TRAILER_NEXT,
 	TK_TRAILER_PREV,
 	/* tokio::runtime::runtime::Runtime, for handles found in stack frames */
-	TK_RUNTIME_HANDLE,   /* scheduler::Handle */
+	TK_RUNTIME_HANDLE,   /* scheduler::Handle (1.22+), runtime::spawner::Spawner (before) */
+	/* tokio::runtime::handle::Handle, what CONTEXT holds before 1.22 */
+	TK_RT_HANDLE_SCHEDULER, /* spawner: runtime::spawner::Spawner */
+	/* tokio::runtime::<basic_scheduler|thread_pool>::Spawner, before 1.22 */
+	TK_SPAWNER_SHARED,   /* Arc<Shared>, Shared holding `owned` */
 	/* tokio::runtime::scheduler::multi_thread::worker::Worker */
 	TK_WORKER_HANDLE,    /* Arc<multi_thread::handle::Handle> */
+	/* Before 1.9 there is no OwnedTasks: each worker's Core, and the current_thread scheduler's
+	 * Context, own a plain LinkedList of their tasks (1.8.5 checked). The frame of the scoped
+	 * thread-local's set(t: &Context) gives the Context. */
+	TK_WORKER_CONTEXT_CORE,   /* thread_pool::worker::Context: RefCell<Option<Box<Core>>> */
+	TK_WORKER_CONTEXT_WORKER, /* Arc<Worker> */
+	TK_WORKER_INDEX,          /* Worker.index */
+	TK_CORE_TASKS,            /* thread_pool::worker::Core: LinkedList<Task, Header> */
+	TK_SHARED_REMOTES,        /* thread_pool::worker::Shared: Box<[Remote]>, one per worker */
+	TK_BASIC_CONTEXT_TASKS,   /* basic_scheduler::Context: RefCell<Tasks { owned, .. }> */
+	TK_BASIC_CONTEXT_SHARED,  /* Arc<basic_scheduler::Shared> */
 	TK_FIELD_COUNT,
 };
 
 /* The type names tokio.c looks for inside other types (by DW_AT_name, which for a generic type
  * carries its qualified arguments). */
 #define TK_NAME_OPTION_HANDLE "Option<tokio::runtime::scheduler::Handle>"
+/* Before 1.22, CONTEXT is RefCell<Option<runtime::Handle>> (there is no Context struct). */
+#define TK_NAME_OPTION_RT_HANDLE "Option<tokio::runtime::handle::Handle>"
 #define TK_NAME_LINKED_LIST "LinkedList<"
 #define TK_NAME_STAGE "Stage<"
 #define TK_NAME_HEADER "Header"

@@ -9,7 +9,9 @@
  * ArcInner.data -> shared.owned: OwnedTasks, whose address names the runtime.
  *
  * Tasks: OwnedTasks is one linked list (up to 1.34) or sharded lists with a count (1.35+), linked
- * through each task's Trailer.owned. A task is a Cell<T, S> { header, core, trailer }; its
+ * through each task's Trailer.owned (Header.owned before 1.23). Before 1.9 there is no
+ * OwnedTasks: each worker's Core (and the current_thread scheduler's Context) owns a plain list,
+ * reached from the `t: &Context` of the ScopedKey::set frame of the scheduler's thread-local. A task is a Cell<T, S> { header, core, trailer }; its
  * Header.vtable is tokio's Vtable for that T and S, whose poll is the subprogram
  * raw::poll<T, S>: its template parameters name T (the future) and S (the scheduler), and its
  * local `harness: Harness<T, S>` points to Cell<T, S>. Vtables are resolved once each; a task is
@@ -60,9 +62,9 @@ struct tk_vtable {
 					  * need: see future_name() */
 	char *poll_name;                 /* owned: the name of raw::poll<T, S> */
 	uint64_t read_size;              /* bytes read per task: the cell */
-	/* Offsets from the header (the cell's start): Trailer, Core.task_id, Core.scheduler and
-	 * the Stage<T> in Core.stage. */
-	uint64_t trailer;
+	/* Offsets from the header (the cell's start): Trailer, the list links' owner (the Trailer,
+	 * or before 1.23 the Header), Core.task_id, Core.scheduler and the Stage<T> in Core.stage. */
+	uint64_t trailer, links;
 	bool has_id, has_scheduler, has_stage;
 	uint64_t id, scheduler_offset, stage;
 	const struct ai_type *stage_type;  /* Stage<T> */
@@ -83,14 +85,28 @@ struct tk_owned_layout {
 	const struct ai_type *scheduler; /* S, or NULL */
 };
 
+/* One plain list of tasks of a runtime before 1.9 (a worker's Core's, or the basic scheduler's). */
+struct tk_core_list {
+	uint64_t address;    /* the LinkedList */
+	uint64_t worker;     /* the worker's index (0 for current_thread) */
+};
+
 struct tk_runtime {
-	uint64_t owned;      /* the OwnedTasks address: the runtime's identity */
+	uint64_t owned;      /* the OwnedTasks address: the runtime's identity (before 1.9: the
+			      * scheduler's Shared) */
 	bool from_frame;     /* found only in a stack frame: dropped quietly if its list is no list */
 	bool dropped;
-	uint64_t arc_inner;  /* its handle's ArcInner: what Core.scheduler of its tasks holds */
+	bool unsupported;    /* its layout (or where its lists are) is not understood */
+	uint64_t arc_inner;  /* its handle's ArcInner: what Core.scheduler of its tasks holds (0:
+			      * not checked) */
 	const char *flavor;
 	size_t layout;       /* index into tk.layouts */
 	size_t first_task, task_count; /* of the snapshot's tasks */
+	/* Before 1.9: no OwnedTasks but one list per worker, found in stack frames. */
+	bool per_core;
+	uint64_t workers;    /* how many lists there are (Shared.remotes), 0 if unknown */
+	struct tk_core_list *lists; /* owned */
+	size_t list_count, list_capacity;
 };
 
 /* The task a thread polls right now (CONTEXT.current_task_id). */
@@ -133,8 +149,9 @@ struct tk {
 	uint64_t vt_trailer, vt_scheduler, vt_id;
 	bool trailer_ok;
 	const struct ai_type *trailer_type;
-	uint64_t trailer_size, next, prev;
-	bool has_prev;
+	uint64_t trailer_size, next, prev; /* next and prev: in the Trailer, or the Header */
+	bool has_prev, links_in_header;
+	bool per_core;                   /* tokio before 1.9: no owner ids, task ids */
 
 	struct tk_vtable *vtables;       /* owned */
 	size_t vtable_count, vtable_capacity;
@@ -420,6 +437,16 @@ static bool resolve_context(struct tk *tk)
 		tk->state.type = state_loc.type;
 	}
 	struct tk_loc handle, option;
+	if (!tk_field_quiet(TK_CONTEXT_HANDLE, context.type, &handle) &&
+	    tk_find_within(storage, tk_match_name, TK_NAME_OPTION_RT_HANDLE, &option)) {
+		/* Before 1.22: CONTEXT is RefCell<Option<runtime::Handle>>, no current task id. */
+		tk->handle_option = option;
+		if (option.offset + option.type->size > storage->size) {
+			tk_warn(&tk->env, "the runtime handle lies outside the thread-local CONTEXT");
+			return false;
+		}
+		return true;
+	}
 	if (!tk_field(&tk->env, TK_CONTEXT_HANDLE, context.type, &handle))
 		return false;
 	if (!tk_find_within(handle.type, tk_match_name, TK_NAME_OPTION_HANDLE, &option)) {
@@ -453,6 +480,11 @@ static const char *flavor_of(const char *name)
 		return "current_thread";
 	if (strstr(name, "multi_thread"))
 		return "multi_thread";
+	/* before 1.22: runtime::basic_scheduler, runtime::thread_pool */
+	if (strstr(name, "basic_scheduler"))
+		return "current_thread";
+	if (strstr(name, "thread_pool"))
+		return "multi_thread";
 	return NULL;
 }
 
@@ -475,8 +507,18 @@ static bool resolve_header(struct tk *tk, const struct ai_type *header)
 	tk->header_size = header->size;
 	tk->header_state = state.offset;
 	tk->header_vtable = vtable.offset;
-	tk->has_owner_id = tk_field(&tk->env, TK_HEADER_OWNER_ID, header, &owner_id);
+	/* (no owner id before 1.9: the lists are the workers' own) */
+	tk->has_owner_id = tk->per_core ? tk_field_quiet(TK_HEADER_OWNER_ID, header, &owner_id)
+					: tk_field(&tk->env, TK_HEADER_OWNER_ID, header, &owner_id);
 	tk->owner_id = owner_id.offset;
+	struct tk_loc next, prev;
+	if (tk_field_quiet(TK_HEADER_NEXT, header, &next)) {
+		/* before 1.23: the list links are the Header's, not the Trailer's */
+		tk->links_in_header = true;
+		tk->next = next.offset;
+		if ((tk->has_prev = tk_field_quiet(TK_HEADER_PREV, header, &prev)))
+			tk->prev = prev.offset;
+	}
 	const struct ai_type *vt = NULL;
 	struct ai_error *err = vtable.type->kind == AI_TYPE_POINTER
 				       ? ai_type_target(vtable.type, &vt) : NULL;
@@ -490,15 +532,19 @@ static bool resolve_header(struct tk *tk, const struct ai_type *header)
 		return false;
 	tk->vtable_size = vt->size;
 	tk->poll = poll.offset;
-	if ((tk->has_vt_trailer = tk_field(&tk->env, TK_VTABLE_TRAILER_OFFSET, vt, &off)))
+	/* The offsets arrived in 1.23; before, DWARF's Cell<T, S> alone gives them (a vtable
+	 * without either is warned about when resolved). */
+	if ((tk->has_vt_trailer = tk_field_quiet(TK_VTABLE_TRAILER_OFFSET, vt, &off)))
 		tk->vt_trailer = off.offset;
-	if ((tk->has_vt_scheduler = tk_field(&tk->env, TK_VTABLE_SCHEDULER_OFFSET, vt, &off)))
+	if ((tk->has_vt_scheduler = tk_field_quiet(TK_VTABLE_SCHEDULER_OFFSET, vt, &off)))
 		tk->vt_scheduler = off.offset;
-	if ((tk->has_vt_id = tk_field(&tk->env, TK_VTABLE_ID_OFFSET, vt, &off)))
+	if ((tk->has_vt_id = tk_field_quiet(TK_VTABLE_ID_OFFSET, vt, &off)))
 		tk->vt_id = off.offset;
 	tk->header_ok = true;
 	return true;
 }
+
+static void list_layout(struct tk *tk, struct tk_owned_layout *l, const struct ai_type *list);
 
 /* The walk plan of an OwnedTasks<S> type, resolved once per type. */
 static struct tk_owned_layout *owned_layout(struct tk *tk, const struct ai_type *owned,
@@ -518,7 +564,7 @@ static struct tk_owned_layout *owned_layout(struct tk *tk, const struct ai_type 
 	const struct ai_template_param *s = ai_type_find_template_param(owned, "S");
 	if (s && ai_type_resolve(owned, &s->type, &l->scheduler))
 		l->scheduler = NULL;
-	struct tk_loc loc, list, head, tail;
+	struct tk_loc loc, list;
 	const struct ai_type *list_owner; /* where the LinkedList is looked for */
 	if ((l->has_id = tk_field(&tk->env, TK_OWNED_ID, owned, &loc)))
 		l->id = loc.offset;
@@ -560,19 +606,167 @@ static struct tk_owned_layout *owned_layout(struct tk *tk, const struct ai_type 
 		return l;
 	}
 	l->list += list.offset;
-	if (!tk_field(&tk->env, TK_LIST_HEAD, list.type, &head))
-		return l;
+	list_layout(tk, l, list.type);
+	return l;
+}
+
+/* The LinkedList part of a walk plan: head, tail, and the Header they point to. */
+static void list_layout(struct tk *tk, struct tk_owned_layout *l, const struct ai_type *list)
+{
+	struct tk_loc head, tail;
+	if (!tk_field(&tk->env, TK_LIST_HEAD, list, &head))
+		return;
 	l->head = head.offset;
-	if ((l->has_tail = tk_field(&tk->env, TK_LIST_TAIL, list.type, &tail)))
+	if ((l->has_tail = tk_field(&tk->env, TK_LIST_TAIL, list, &tail)))
 		l->tail = tail.offset;
 	const struct ai_type *header = tk_find_pointee(head.type, match_header, NULL);
 	if (!header) {
 		tk_warn(&tk->env, "%s.head does not point to a tokio::runtime::task::core::Header",
 			tk_fields[TK_LIST_HEAD].owner);
-		return l;
+		return;
 	}
 	l->ok = resolve_header(tk, header);
-	return l;
+}
+
+/* The walk plan of a plain LinkedList<Task<S>, Header> (before 1.9), resolved once per type. */
+static size_t core_list_layout(struct tk *tk, const struct ai_type *list)
+{
+	for (size_t i = 0; i < tk->layout_count; i++)
+		if (tk->layouts[i].type == list)
+			return i;
+	AI_GROW(tk->layouts, tk->layout_capacity, tk->layout_count + 1);
+	struct tk_owned_layout *l = &tk->layouts[tk->layout_count];
+	memset(l, 0, sizeof(*l));
+	l->type = list;
+	tk->per_core = true;
+	list_layout(tk, l, list);
+	return tk->layout_count++;
+}
+
+/* The T of an Arc<T> value at address: where it is and its type. */
+static bool arc_data(struct tk *tk, const struct ai_type *arc_type, uint64_t address,
+		     uint64_t *data_ret, const struct ai_type **type_ret)
+{
+	struct tk_loc ptr, data;
+	const struct ai_type *inner;
+	uint64_t arc_inner;
+	if (!tk_field(&tk->env, TK_ARC_POINTER, arc_type, &ptr) || ptr.type->kind != AI_TYPE_POINTER ||
+	    !read_u64(tk, address + ptr.offset, &arc_inner) || !plausible(arc_inner, 8))
+		return false;
+	struct ai_error *err = ai_type_target(ptr.type, &inner);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	if (!tk_field(&tk->env, TK_ARC_INNER_DATA, tk_underlying(inner), &data))
+		return false;
+	*data_ret = arc_inner + data.offset;
+	*type_ret = data.type;
+	return true;
+}
+
+static struct tk_runtime *find_runtime(struct tk *tk, uint64_t owned)
+{
+	for (size_t i = 0; i < tk->runtime_count; i++)
+		if (tk->runtimes[i].owned == owned)
+			return &tk->runtimes[i];
+	return NULL;
+}
+
+/* A runtime before 1.9, named by its scheduler's Shared (at shared, of DWARF type shared_type);
+ * its lists are added by add_core_list. */
+static struct tk_runtime *add_per_core_runtime(struct tk *tk, const struct ai_type *shared_type,
+					       uint64_t shared, const char *flavor)
+{
+	struct tk_runtime *rt = find_runtime(tk, shared);
+	if (rt || tk->runtime_count >= TK_MAX_RUNTIMES)
+		return rt && rt->per_core ? rt : NULL;
+	uint64_t workers = 0;
+	struct tk_loc remotes;
+	if (tk_field_quiet(TK_SHARED_REMOTES, shared_type, &remotes)) {
+		if (!read_u64(tk, shared + remotes.offset, &workers) || workers > TK_MAX_SHARDS)
+			workers = 0;
+	} else if (flavor && strcmp(flavor, "current_thread") == 0) {
+		workers = 1;
+	}
+	AI_GROW(tk->runtimes, tk->runtime_capacity, tk->runtime_count + 1);
+	rt = &tk->runtimes[tk->runtime_count++];
+	*rt = (struct tk_runtime){
+		.owned = shared,
+		.flavor = flavor,
+		.layout = SIZE_MAX,
+		.per_core = true,
+		.workers = workers,
+	};
+	return rt;
+}
+
+/* One worker's list of tasks (before 1.9): the LinkedList at list, of DWARF type list_type. */
+static void add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t shared,
+			  const char *flavor, const struct ai_type *list_type, uint64_t list,
+			  uint64_t worker)
+{
+	struct tk_runtime *rt = add_per_core_runtime(tk, shared_type, shared, flavor);
+	if (!rt || !plausible(list, 8))
+		return;
+	for (size_t i = 0; i < rt->list_count; i++)
+		if (rt->lists[i].address == list || rt->lists[i].worker == worker)
+			return;
+	if (rt->layout == SIZE_MAX)
+		rt->layout = core_list_layout(tk, tk_underlying(list_type));
+	AI_GROW(rt->lists, rt->list_capacity, rt->list_count + 1);
+	rt->lists[rt->list_count++] = (struct tk_core_list){ list, worker };
+}
+
+/* The scheduler Context of a scoped thread-local before 1.9 (the `t: &Context` of
+ * ScopedKey<Context>::set): a worker's, whose Core (while it parks or polls a task) holds its
+ * tasks, or the basic scheduler's, which holds them itself. Quiet when the Context is another
+ * version's (1.9+ Cores have no list). */
+static void runtime_from_context(struct tk *tk, const struct ai_type *type, uint64_t address)
+{
+	struct tk_loc loc, arc;
+	uint64_t shared, data;
+	const struct ai_type *shared_type, *data_type;
+	if (tk_field_quiet(TK_BASIC_CONTEXT_TASKS, type, &loc) &&
+	    tk_field_quiet(TK_BASIC_CONTEXT_SHARED, type, &arc)) {
+		if (arc_data(tk, arc.type, address + arc.offset, &shared, &shared_type))
+			add_core_list(tk, shared_type, shared, "current_thread", loc.type,
+				      address + loc.offset, 0);
+		return;
+	}
+	if (!tk_field_quiet(TK_WORKER_CONTEXT_CORE, type, &loc) ||
+	    !tk_field_quiet(TK_WORKER_CONTEXT_WORKER, type, &arc) || !loc.type->has_size ||
+	    loc.type->size > 64)
+		return;
+	/* core: Option<Box<Core>>, None while the worker's own frame holds it */
+	uint8_t bytes[64];
+	struct ai_error *err = read_mem(tk, bytes, address + loc.offset, loc.type->size);
+	if (err) {
+		ai_error_destroy(err);
+		return;
+	}
+	struct tk_loc payload, tasks, index, handle;
+	bool has_payload;
+	const struct ai_variant *v = tk_variant(loc.type, bytes, loc.type->size, &payload, &has_payload);
+	const struct ai_type *core_type = NULL;
+	if (!v || !v->name || strcmp(v->name, "Some") != 0 || !has_payload ||
+	    payload.type->kind != AI_TYPE_POINTER || payload.offset + 8 > loc.type->size)
+		return;
+	err = ai_type_target(payload.type, &core_type);
+	if (err) {
+		ai_error_destroy(err);
+		return;
+	}
+	core_type = tk_underlying(core_type);
+	uint64_t core = get_u64(bytes, payload.offset), worker = 0;
+	if (!tk_field_quiet(TK_CORE_TASKS, core_type, &tasks) ||
+	    !arc_data(tk, arc.type, address + arc.offset, &data, &data_type) ||
+	    !tk_field(&tk->env, TK_WORKER_HANDLE, data_type, &handle) ||
+	    !arc_data(tk, handle.type, data + handle.offset, &shared, &shared_type))
+		return;
+	if (tk_field(&tk->env, TK_WORKER_INDEX, data_type, &index) && !read_u64(tk, data + index.offset, &worker))
+		return;
+	add_core_list(tk, shared_type, shared, "multi_thread", tasks.type, core + tasks.offset, worker);
 }
 
 /* Adds the runtime of a handle: arc_inner is the pointer held by an Arc<H> of DWARF type
@@ -590,11 +784,14 @@ static void add_runtime(struct tk *tk, const struct ai_type *arc_type, uint64_t 
 		return;
 	}
 	inner = tk_underlying(inner);
-	if (!tk_field(&tk->env, TK_ARC_INNER_DATA, inner, &data) ||
-	    !tk_field(&tk->env, TK_HANDLE_OWNED, data.type, &owned))
+	if (!tk_field(&tk->env, TK_ARC_INNER_DATA, inner, &data) || !plausible(arc_inner, 8))
 		return;
-	if (!plausible(arc_inner, 8))
+	if (!tk_field_quiet(TK_HANDLE_OWNED, data.type, &owned)) {
+		/* Before 1.9: no OwnedTasks; the workers' lists come from stack frames. */
+		add_per_core_runtime(tk, data.type, arc_inner + data.offset,
+				     flavor ? flavor : flavor_of(data.type->name));
 		return;
+	}
 	uint64_t address = arc_inner + data.offset + owned.offset;
 	for (size_t i = 0; i < tk->runtime_count; i++)
 		if (tk->runtimes[i].owned == address)
@@ -618,23 +815,40 @@ static void add_runtime(struct tk *tk, const struct ai_type *arc_type, uint64_t 
 }
 
 /* The runtime of a scheduler::Handle value (bytes: the value, size bytes of it):
- * CurrentThread(Arc<..>) or MultiThread(Arc<..>). */
+ * CurrentThread(Arc<..>) or MultiThread(Arc<..>); before 1.22, runtime::Handle { spawner }
+ * with runtime::spawner::Spawner Basic(Spawner { shared: Arc<..> }) or ThreadPool(the same). */
 static void add_runtime_from_handle(struct tk *tk, const struct ai_type *handle,
 				    const uint8_t *bytes, size_t size, bool from_frame)
 {
+	handle = tk_underlying(handle);
+	struct tk_loc inner;
+	if (handle->kind == AI_TYPE_STRUCT) {
+		if (!tk_field(&tk->env, TK_RT_HANDLE_SCHEDULER, handle, &inner) ||
+		    inner.offset > size)
+			return;
+		handle = inner.type;
+		bytes += inner.offset;
+		size -= inner.offset;
+	}
 	struct tk_loc payload;
 	bool has_payload;
 	const struct ai_variant *v = tk_variant(handle, bytes, size, &payload, &has_payload);
 	if (!v || !has_payload || payload.offset + 8 > size)
 		return;
 	const char *flavor = NULL;
-	if (v->name && strcmp(v->name, "CurrentThread") == 0)
+	if (v->name && (strcmp(v->name, "CurrentThread") == 0 || strcmp(v->name, "Basic") == 0))
 		flavor = "current_thread";
-	else if (v->name && strncmp(v->name, "MultiThread", strlen("MultiThread")) == 0)
+	else if (v->name && (strncmp(v->name, "MultiThread", strlen("MultiThread")) == 0 ||
+			     strcmp(v->name, "ThreadPool") == 0))
 		flavor = "multi_thread";
 	else
 		return; /* e.g. a "Disabled" handle: no runtime */
-	struct tk_loc ptr;
+	struct tk_loc ptr, shared;
+	if (!tk_field_quiet(TK_ARC_POINTER, payload.type, &ptr) &&
+	    tk_field_quiet(TK_SPAWNER_SHARED, payload.type, &shared)) {
+		payload.offset += shared.offset;
+		payload.type = shared.type;
+	}
 	if (!tk_field(&tk->env, TK_ARC_POINTER, payload.type, &ptr) ||
 	    payload.offset + ptr.offset + 8 > size)
 		return;
@@ -710,6 +924,8 @@ static const char *const handle_frames[] = {
 	"tokio::runtime::context::enter_runtime",
 	"tokio::runtime::context::runtime::enter_runtime",
 	"tokio::runtime::scheduler::multi_thread::worker::run",
+	/* before 1.9: set(t: &Context) of the schedulers' scoped thread-local CURRENT */
+	"tokio::macros::scoped_tls::ScopedKey",
 };
 
 /* A handle held by a frame variable: Runtime, scheduler::Handle, Arc<Worker>, or a reference to
@@ -734,10 +950,13 @@ static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64
 		return;
 	}
 	struct tk_loc loc;
-	if (strcmp(type->name, "Runtime") == 0 && type->kind == AI_TYPE_STRUCT) {
+	if (strcmp(type->name, "Context") == 0 && type->kind == AI_TYPE_STRUCT) {
+		runtime_from_context(tk, type, address);
+	} else if (strcmp(type->name, "Runtime") == 0 && type->kind == AI_TYPE_STRUCT) {
 		if (tk_field(&tk->env, TK_RUNTIME_HANDLE, type, &loc))
 			runtime_from_value(tk, loc.type, address + loc.offset, depth + 1);
-	} else if (strcmp(type->name, "Handle") == 0 && type->kind == AI_TYPE_ENUM &&
+	} else if ((strcmp(type->name, "Handle") == 0 || strcmp(type->name, "Spawner") == 0) &&
+		   type->kind == AI_TYPE_ENUM &&
 		   type->has_size && type->size <= 64) {
 		uint8_t bytes[64];
 		struct ai_error *err = read_mem(tk, bytes, address, type->size);
@@ -788,7 +1007,7 @@ static void runtimes_from_stacks(struct tk *tk, const struct ai_stack *stacks)
 		const struct ai_stack *stack = &stacks[t];
 		for (size_t f = 0; f < stack->count; f++) {
 			const char *function = stack->frames[f].location.function;
-			if (!function || strncmp(function, "tokio::runtime::", 16) != 0)
+			if (!function || strncmp(function, "tokio::", 7) != 0)
 				continue;
 			for (size_t k = 0; k < AI_ARRAY_SIZE(handle_frames); k++) {
 				size_t len = strlen(handle_frames[k]);
@@ -887,6 +1106,11 @@ static bool resolve_trailer(struct tk *tk, const struct ai_type *trailer)
 		return tk->trailer_ok;
 	tk->trailer_type = trailer;
 	struct tk_loc next, prev;
+	if (trailer->has_size && tk->links_in_header) {
+		tk->trailer_size = trailer->size;
+		tk->trailer_ok = true;
+		return true;
+	}
 	if (!trailer->has_size || !tk_field(&tk->env, TK_TRAILER_NEXT, trailer, &next))
 		return false;
 	tk->trailer_size = trailer->size;
@@ -975,7 +1199,9 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 		}
 		trailer = trailer_loc.offset;
 		has_trailer = true;
-		if (tk_field(&tk->env, TK_CORE_TASK_ID, core.type, &f)) {
+		/* (tasks have ids from 1.9 on) */
+		if (tk->per_core ? tk_field_quiet(TK_CORE_TASK_ID, core.type, &f)
+				 : tk_field(&tk->env, TK_CORE_TASK_ID, core.type, &f)) {
 			if (vt->has_id && vt->id != core.offset + f.offset)
 				tk_warn(&tk->env, "tasks of %s: the vtable puts the task id at %" PRIu64
 					", DWARF's Cell at %" PRIu64, vt->poll_name, vt->id,
@@ -983,7 +1209,8 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 			vt->id = core.offset + f.offset;
 			vt->has_id = true;
 		}
-		if (tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f)) {
+		if (tk->per_core ? tk_field_quiet(TK_CORE_SCHEDULER, core.type, &f)
+				 : tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f)) {
 			vt->scheduler_offset = core.offset + f.offset;
 			vt->has_scheduler = true;
 		}
@@ -1007,6 +1234,7 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 		return;
 	}
 	vt->trailer = trailer;
+	vt->links = tk->links_in_header ? 0 : trailer;
 	uint64_t min_size = trailer + tk->trailer_size;
 	if (vt->read_size < min_size)
 		vt->read_size = min_size;
@@ -1221,18 +1449,18 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 		tk->read_guess = AI_MAX(tk->read_guess, vt->read_size);
 	}
 	/* The prev links, checked all along, rule out cycles. */
-	if (tk->has_prev && get_u64(cell, vt->trailer + tk->prev) != c->prev) {
+	if (tk->has_prev && get_u64(cell, vt->links + tk->prev) != c->prev) {
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " does not "
 			"link back to 0x%" PRIx64 "; the rest of its list is skipped", rt->owned,
 			node, c->prev);
 		return false;
 	}
-	if (vt->has_scheduler && get_u64(cell, vt->scheduler_offset) != rt->arc_inner)
+	if (vt->has_scheduler && rt->arc_inner && get_u64(cell, vt->scheduler_offset) != rt->arc_inner)
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " names "
 			"another scheduler (0x%" PRIx64 ")", rt->owned, node,
 			get_u64(cell, vt->scheduler_offset));
 	c->prev = node;
-	c->node = get_u64(cell, vt->trailer + tk->next);
+	c->node = get_u64(cell, vt->links + tk->next);
 	emit_task(tk, rt, vt, node, cell);
 	rt->task_count++;
 	return true;
@@ -1279,12 +1507,57 @@ static void give_up(struct tk *tk, struct tk_runtime *rt, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Before 1.9: the lists of the workers found in the stacks. */
+static void walk_core_lists(struct tk *tk, struct tk_runtime *rt)
+{
+	if (!rt->list_count) {
+		rt->unsupported = true;
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": its scheduler has no OwnedTasks (%s has no "
+			"field `%s`), and no worker's list of tasks was found in the threads' stacks",
+			rt->owned, tk_fields[TK_HANDLE_OWNED].owner, tk_fields[TK_HANDLE_OWNED].paths[0]);
+		return;
+	}
+	const struct tk_owned_layout *l = &tk->layouts[rt->layout];
+	size_t size = l->type->has_size ? l->type->size : 0;
+	uint8_t list[256];
+	if (!l->ok || !tk->header_ok || tk->header_size > 256 || size < l->head + 8 ||
+	    size > sizeof(list)) {
+		rt->unsupported = true;
+		return; /* (warned when resolved) */
+	}
+	struct tk_cursor *cursors = xcalloc(rt->list_count, sizeof(*cursors));
+	size_t n = 0;
+	for (size_t i = 0; i < rt->list_count; i++) {
+		struct ai_error *err = read_mem(tk, list, rt->lists[i].address, size);
+		if (err) {
+			ai_error_destroy(err);
+			continue;
+		}
+		cursors[n].node = get_u64(list, l->head);
+		cursors[n].tail = l->has_tail ? get_u64(list, l->tail) : 0;
+		n++;
+	}
+	walk_lists(tk, rt, l, 0, cursors, n, TK_MAX_TASKS);
+	free(cursors);
+	if (rt->workers && rt->list_count < rt->workers)
+		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the lists of %zu of its %" PRIu64 " workers "
+			"were found (a worker's list is in reach only while the worker parks or polls "
+			"a task): the tasks of the others are not shown", rt->owned, rt->list_count,
+			rt->workers);
+}
+
 static void walk_runtime(struct tk *tk, struct tk_runtime *rt)
 {
-	const struct tk_owned_layout *l = &tk->layouts[rt->layout];
 	rt->first_task = tk->snapshot->task_count;
-	if (!l->ok || !tk->header_ok || tk->header_size > 256)
+	if (rt->per_core) {
+		walk_core_lists(tk, rt);
+		return;
+	}
+	const struct tk_owned_layout *l = &tk->layouts[rt->layout];
+	if (!l->ok || !tk->header_ok || tk->header_size > 256) {
+		rt->unsupported = !rt->from_frame;
 		return; /* (warned when resolved) */
+	}
 	size_t size = l->type->has_size ? l->type->size : 0;
 	uint8_t owned[1024];
 	if (size == 0 || size > sizeof(owned)) {
@@ -1469,11 +1742,11 @@ static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const 
 		ai_error_destroy(err);
 		return NULL;
 	}
-	uint64_t next = get_u64(cell, vt->trailer + tk->next);
+	uint64_t next = get_u64(cell, vt->links + tk->next);
 	if (next && !plausible(next, 8))
 		return NULL;
 	if (tk->has_prev) {
-		uint64_t prev = get_u64(cell, vt->trailer + tk->prev);
+		uint64_t prev = get_u64(cell, vt->links + tk->prev);
 		if (prev && !plausible(prev, 8))
 			return NULL;
 	}
@@ -1564,6 +1837,8 @@ static void tk_deinit(struct tk *tk)
 	free(tk->vtables);
 	free(tk->vtable_index);
 	free(tk->layouts);
+	for (size_t i = 0; i < tk->runtime_count; i++)
+		free(tk->runtimes[i].lists);
 	free(tk->runtimes);
 	free(tk->currents);
 	free(tk->buf);
@@ -1644,6 +1919,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		tk_deinit(&tk);
 		return NULL;
 	}
+	size_t first_task = snapshot->task_count;
 	bool has_context = resolve_context(&tk);
 	free(entry->version);
 	entry->version = strcmp(tk.version, "(unknown version)") ? xstrdup(tk.version) : NULL;
@@ -1668,6 +1944,15 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 	entry->instances += runtimes;
 	if (!runtimes && !tk.exited)
 		tasks_from_scan(&tk, symbols);
+	/* tokio is there but its tasks could not be read: never a silent "0 tasks". */
+	bool unsupported = !runtimes && !has_context;
+	for (size_t i = 0; i < tk.runtime_count; i++)
+		unsupported |= tk.runtimes[i].unsupported;
+	if (unsupported && snapshot->task_count == first_task && !tk.exited) {
+		entry->decoded = false;
+		tk_warn(&tk.env, "its task layout is not supported by this async-inspect (see the "
+			"warnings above): its tasks cannot be listed");
+	}
 	struct ai_error *err = NULL;
 	if (tk.exited)
 		err = ai_error_create(AI_ERROR_TARGET_EXITED, "process %d exited while its tokio "

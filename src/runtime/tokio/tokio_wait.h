@@ -38,6 +38,7 @@ void tk_channel_warning(struct ai_wait_walk *w, struct ai_snapshot_task *task);
 /* I/O (wait_io.c) */
 const char *tk_io_util_direction(const char *name);
 const char *tk_readiness_direction(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address);
+const char *tk_registration_direction(struct ai_wait_walk *w);
 struct ai_wait *tk_decode_io(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *direction);
 bool tk_name_ends_with(const char *name, const char *suffix);
 

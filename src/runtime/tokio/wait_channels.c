@@ -16,7 +16,8 @@ const char *const TK_MPSC_SENDERS[] = { "tokio::sync::mpsc::bounded::Sender<",
 					    "tokio::sync::mpsc::unbounded::UnboundedSender<", NULL };
 
 /* The figures of an mpsc chan::Chan<T, S> at chan: live senders (tx_count), and from its
- * semaphore S (bounded::Semaphore { semaphore, bound }: slots taken = bound - available;
+ * semaphore S (bounded::Semaphore { semaphore, bound }, or (semaphore, bound) in 1.19: slots
+ * taken = bound - available;
  * unbounded::Semaphore(AtomicUsize): >> 1 = messages queued). *sem_ret: the bounded channel's
  * batch semaphore, or 0. */
 static void chan_figures(struct ai_wait_walk *w, const struct ai_type *chan_t, uint64_t chan, struct ai_wait *wait,
@@ -34,7 +35,12 @@ static void chan_figures(struct ai_wait_walk *w, const struct ai_type *chan_t, u
 		return;
 	uint64_t bound, sem_off, available;
 	const struct ai_type *bt;
-	if (ai_wait_read_int_path(w, st, chan + off, "bound", &bound) && ai_wait_member_path(st, "semaphore", &sem_off, &bt)) {
+	/* (in 1.19 the bounded semaphore is the tuple (batch_semaphore::Semaphore, bound)) */
+	if ((ai_wait_read_int_path(w, st, chan + off, "bound", &bound) &&
+	     ai_wait_member_path(st, "semaphore", &sem_off, &bt)) ||
+	    (ai_wait_read_int_path(w, st, chan + off, "__1", &bound) &&
+	     ai_wait_member_path(st, "__0", &sem_off, &bt) &&
+	     strcmp(ai_wait_type_name(bt), "tokio::sync::batch_semaphore::Semaphore") == 0)) {
 		wait->has_capacity = true;
 		wait->capacity = bound;
 		*sem_ret = chan + off + sem_off;

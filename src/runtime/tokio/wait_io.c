@@ -48,14 +48,17 @@ bool tk_name_ends_with(const char *name, const char *suffix)
 
 /* Looks for std's OwnedFd { fd } (or an older std's FileDesc { fd: c_int }) in the value: struct
  * members, the active variant of enums (Option<TcpStream>), and &, &mut, Box and Arc pointers up
- * to MAX_FD_DEREFS. tokio::runtime:: is not entered: its I/O driver holds the epoll fd. */
+ * to MAX_FD_DEREFS. tokio::runtime:: (tokio::io::driver:: in 1.19) is not entered: its I/O driver
+ * holds the epoll fd. */
 static void fd_search_value(struct fd_search *s, const struct ai_type *t, uint64_t address, unsigned depth,
 			    unsigned derefs, const char *owner)
 {
 	if (!t || depth > 32 || s->visits++ > MAX_FD_VISITS || s->count == AI_ARRAY_SIZE(s->fds))
 		return;
 	const char *name = ai_wait_type_name(t);
-	if (ai_starts_with(name, "tokio::runtime::") || ai_starts_with(name, "core::marker::PhantomData"))
+	/* (tokio::io::driver:: is 1.19's I/O driver) */
+	if (ai_starts_with(name, "tokio::runtime::") || ai_starts_with(name, "tokio::io::driver::") ||
+	    ai_starts_with(name, "core::marker::PhantomData"))
 		return;
 	if (t->kind == AI_TYPE_POINTER) {
 		if (derefs >= MAX_FD_DEREFS || !(name[0] == '&' || ai_starts_with(name, "alloc::boxed::Box<")))
@@ -168,6 +171,30 @@ const char *tk_readiness_direction(struct ai_wait_walk *w, const struct ai_type 
 	}
 	uint64_t interest;
 	if (!ai_wait_read_nested_int(w, t, address, "interest", &interest))
+		return NULL;
+	if ((interest & 3) == 3)
+		return "read_write";
+	if (interest & 1)
+		return "read";
+	if (interest & 2)
+		return "write";
+	return NULL;
+}
+
+/* 1.19: the PollFn of Registration::readiness(&self, interest) is the leaf; the interest is the
+ * readiness frame's (the parent coroutine's saved argument). */
+const char *tk_registration_direction(struct ai_wait_walk *w)
+{
+	for (size_t i = w->depth; i-- > 0;) {
+		const char *fn = w->ancestors[i]->function;
+		if (fn && ai_starts_with(fn, "tokio::net::") && tk_name_ends_with(fn, "::accept"))
+			return "connection";
+	}
+	const struct ai_await_node *parent = w->depth > 0 ? w->ancestors[w->depth - 1] : NULL;
+	const struct ai_type *st = parent ? ai_wait_state_struct(ai_wait_type_of_die(w, parent->type_die), parent->state)
+					  : NULL;
+	uint64_t interest;
+	if (!st || !ai_wait_read_nested_int(w, st, parent->address, "interest", &interest))
 		return NULL;
 	if ((interest & 3) == 3)
 		return "read_write";

@@ -8,25 +8,54 @@
 #include "ai/memory.h"
 #include "ai/sockets.h"
 #include "ai/util.h"
+#include "layout.h"
 #include "tokio_wait.h"
 
 /* ---- Join ---- */
+
+/* The task a JoinHandle points to: `raw.ptr.pointer`, or in 1.19 (raw: Option<RawTask>)
+ * the pointer of raw's Some. */
+static bool join_target(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+			uint64_t *header_ret)
+{
+	const struct ai_type *ht;
+	if (ai_wait_read_pointer_path(w, t, address, "raw.ptr.pointer", header_ret, &ht))
+		return true;
+	uint64_t off;
+	const struct ai_type *rt;
+	uint8_t bytes[64];
+	if (!ai_wait_member_path(t, "raw", &off, &rt) || rt->kind != AI_TYPE_ENUM || !rt->has_size ||
+	    rt->size > sizeof(bytes))
+		return false;
+	struct ai_error *err = ai_memory_read(w->mem, bytes, address + off, rt->size);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	struct tk_loc payload;
+	bool has_payload;
+	const struct ai_variant *v = tk_variant(rt, bytes, rt->size, &payload, &has_payload);
+	return v && v->name && strcmp(v->name, "Some") == 0 && has_payload &&
+	       ai_wait_read_pointer_path(w, payload.type, address + off + payload.offset, "ptr.pointer",
+					 header_ret, &ht);
+}
 
 static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
 {
 	struct ai_wait *wait = ai_wait_new("join");
 	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(t));
 	uint64_t header;
-	const struct ai_type *ht;
-	if (!ai_wait_read_pointer_path(w, t, address, "raw.ptr.pointer", &header, &ht)) {
+	if (!join_target(w, t, address, &header)) {
 		wait->description = xasprintf("join, task pointer not understood (%s)", ai_wait_type_name(t));
 		return wait;
 	}
 	wait->address = header;
+	bool listed = false;
 	for (size_t i = 0; i < w->snapshot->task_count; i++) {
 		const struct ai_snapshot_task *task = &w->snapshot->tasks[i];
-		if (strcmp(task->kind, "task") == 0 && task->address == header && task->has_id) {
-			wait->has_target_id = true;
+		if (strcmp(task->kind, "task") == 0 && task->address == header) {
+			listed = true;
+			wait->has_target_id = task->has_id;
 			wait->target_task_id = task->id;
 			wait->target_status = task->status ? xstrdup(task->status) : NULL;
 			break;
@@ -34,6 +63,9 @@ static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type 
 	}
 	if (wait->has_target_id)
 		wait->description = xasprintf("join Task %" PRIu64 " (%s)", wait->target_task_id,
+					      wait->target_status ? wait->target_status : "?");
+	else if (listed) /* (tasks have no ids before tokio 1.9) */
+		wait->description = xasprintf("join Task 0x%" PRIx64 " (%s)", header,
 					      wait->target_status ? wait->target_status : "?");
 	else
 		wait->description = xasprintf("join the task at 0x%" PRIx64 " (not in the runtime's list: finished?)",
@@ -46,7 +78,9 @@ struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 	const char *name = t ? ai_wait_type_name(t) : node->type;
 	struct ai_wait *wait = NULL;
-	if (t && strcmp(name, "tokio::time::sleep::Sleep") == 0)
+	/* (in 1.19: tokio::time::driver::sleep) */
+	if (t && (strcmp(name, "tokio::time::sleep::Sleep") == 0 ||
+		  strcmp(name, "tokio::time::driver::sleep::Sleep") == 0))
 		wait = tk_decode_sleep(w, t, node->address);
 	else if (t && strcmp(name, "tokio::sync::batch_semaphore::Acquire") == 0)
 		wait = tk_decode_acquire(w, t, node->address);
@@ -74,6 +108,9 @@ struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 			wait = tk_decode_interval(w);
 		else if (ai_starts_with(parent, "tokio::sync::mpsc::") && strstr(parent, "::recv"))
 			wait = tk_decode_mpsc_recv(w);
+		else if (t && ai_starts_with(parent, "tokio::io::driver::registration::") &&
+			 tk_name_ends_with(parent, "::readiness"))
+			wait = tk_decode_io(w, t, node->address, tk_registration_direction(w)); /* 1.19 */
 		else if (t && ai_starts_with(parent, "tokio::net::tcp::stream::") && tk_name_ends_with(parent, "::connect_mio"))
 			wait = tk_decode_io(w, t, node->address, "connect"); /* poll_fn(poll_write_ready) */
 	}

@@ -1,0 +1,83 @@
+/* The fuzz harnesses (tests/fuzz) over their seeds and every input that once crashed one
+ * (tests/fuzz/regressions/<harness>/): under the sanitizers of `make check`, a decoder that
+ * crashes, leaks or misbehaves on one of them fails here. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/util.h"
+#include "../fuzz/fuzz.h"
+
+typedef int harness_fn(const uint8_t *data, size_t size);
+
+/* Runs fn over every file of $AI_SOURCE/tests/fuzz/<kind>/<name>/; how many. */
+static size_t run_dir(const char *kind, const char *name, harness_fn *fn)
+{
+	const char *source = getenv("AI_SOURCE");
+	char *dir = xasprintf("%s/tests/fuzz/%s/%s", source ? source : ".", kind, name);
+	DIR *d = opendir(dir);
+	size_t count = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		size_t size;
+		char *data = ai_read_small_file(path, &size);
+		cr_assert_not_null(data, "cannot read %s", path);
+		cr_log_info("%s: %s", name, path);
+		fn((const uint8_t *)data, size);
+		free(data);
+		free(path);
+		count++;
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return count;
+}
+
+static void run_all(const char *name, harness_fn *fn)
+{
+	run_dir("seeds", name, fn);
+	run_dir("regressions", name, fn);
+	/* Inputs no seed has: empty, one byte, all ones. */
+	uint8_t ones[512];
+	memset(ones, 0xff, sizeof(ones));
+	fn(ones, 0);
+	fn(ones, 1);
+	fn(ones, sizeof(ones));
+}
+
+Test(fuzz, json_seeds_and_regressions)
+{
+	run_all("json", ai_fuzz_json);
+}
+
+/* The ELF seeds are fixtures (a real C and a real Rust binary: too big to commit), whole and cut
+ * short at a few places. */
+Test(fuzz, elf_seeds_and_regressions)
+{
+	const char *fixtures = getenv("AI_FIXTURES");
+	const char *bins[] = { "c/hello", "plain/debug/exit_with" };
+	for (size_t b = 0; fixtures && b < AI_ARRAY_SIZE(bins); b++) {
+		char *path = xasprintf("%s/%s", fixtures, bins[b]);
+		size_t size;
+		char *data = ai_read_small_file(path, &size);
+		free(path);
+		if (!data)
+			continue;
+		size_t cuts[] = { size, size / 2, 4096, 64 };
+		for (size_t i = 0; i < AI_ARRAY_SIZE(cuts); i++)
+			ai_fuzz_elf((const uint8_t *)data, AI_MIN(cuts[i], size));
+		free(data);
+	}
+	run_all("elf", ai_fuzz_elf);
+}
+
+Test(fuzz, value_seeds_and_regressions)
+{
+	run_all("value", ai_fuzz_value);
+}
