@@ -24,6 +24,8 @@
 
 struct ai_async_options {
 	bool locals;              /* decode saved locals and arguments (--no-locals turns it off) */
+	bool all_locals;          /* --all-locals: compiler-generated ones too (__awaitee, drop
+				   * flags __N, locals a macro such as select! declares) */
 	unsigned max_depth;       /* await frames below a root before "..." (--depth); default 64 */
 	size_t max_nodes;         /* nodes per tree; default 1000 */
 	struct ai_value_limits value_limits;
@@ -32,6 +34,7 @@ struct ai_async_options {
 void ai_async_options_default(struct ai_async_options *options);
 
 struct ai_macro_sites;
+struct ai_drop_glue_cache;
 
 /* Shared by the decoders of one capture. */
 struct ai_async {
@@ -43,6 +46,7 @@ struct ai_async {
 	struct ai_async_options options;
 	struct ai_macro_sites *macro_sites; /* owned; the user's lines of macros' suspend points,
 					     * by coroutine type, made on first need */
+	struct ai_drop_glue_cache *drop_glue; /* owned: what drop_flags.c learnt, per coroutine */
 };
 
 struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *di,
@@ -55,6 +59,34 @@ void ai_async_destroy(struct ai_async *as);
  * leaf named by its type. Never fails: problems become node->error. (await_tree.c) */
 void ai_await_decode(struct ai_async *as, uint64_t address, const struct ai_type *type,
 		     struct ai_await_node *node);
+
+/* What the drop glue of a coroutine says of one of its drop flags (drop_flags.c). */
+enum ai_drop_flag {
+	AI_DROP_FLAG_UNKNOWN, /* the glue is not found or not understood, or the flag not tied */
+	AI_DROP_FLAG_UNUSED,  /* the glue never reads it: it guards no saved local */
+	AI_DROP_FLAG_GUARDS,  /* it guards the saved local at *local_ret (an offset in the coroutine) */
+};
+
+/* Whether member m of a coroutine's variant struct is a drop flag: an unnamed `__N` bool. */
+bool ai_drop_flag_member(const struct ai_type *variant, const struct ai_member *m);
+
+/* Which saved local the drop flag at offset `flag` of `coroutine` guards, read from the
+ * machine code of its drop glue, drop_in_place<coroutine> (cached per type). */
+enum ai_drop_flag ai_drop_flag_guard(struct ai_async *as, const struct ai_type *coroutine,
+				     uint64_t flag, uint64_t *local_ret);
+void ai_drop_glue_cache_destroy(struct ai_drop_glue_cache *cache);
+
+/* The liveness of the saved locals of coroutine `type` at `address` whose current state's struct
+ * is vt: states[i] for vt->members[i] (vt->member_count entries), AI_LOCAL_LIVE unless a drop
+ * flag says the local was moved or dropped, or it is an async fn's argument slot its body moved
+ * from. bytes (size of them, from address; may be NULL) are the coroutine's, already read; the
+ * rest is read from the target. (liveness.c) */
+void ai_await_local_states(struct ai_async *as, const struct ai_type *type,
+			   const struct ai_type *vt, uint64_t address, const uint8_t *bytes,
+			   size_t size, enum ai_local_state *states);
+/* True if the Unresumed state of coroutine `type` has a member of m's name at m's offset: m is an
+ * upvar (an async fn's argument, a block's capture). */
+bool ai_coroutine_unresumed_has(const struct ai_type *type, const struct ai_member *m);
 
 /* Adds a "block_on" task for every future driven by block_on on a thread (a frame that a runtime
  * adapter calls its block_on, or any function named block_on), found among the parameters and

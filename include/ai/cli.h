@@ -37,6 +37,7 @@ struct ai_monitor_options {
 	const char *record_path;
 	uint64_t max_pause_us; /* --max-pause: cap on each sample's pause (0: none) */
 	bool no_locals; /* --no-locals: leave saved locals out of every snapshot */
+	bool all_locals; /* --all-locals: compiler-generated locals too */
 };
 /* The options of the commands that watch a live program (attach, run). */
 #define AI_MONITOR_LONG_OPTIONS                                 \
@@ -44,6 +45,7 @@ struct ai_monitor_options {
 	{ "record", required_argument, NULL, 'R' },             \
 	{ "max-pause", required_argument, NULL, 'M' },          \
 	{ "no-locals", no_argument, NULL, 'L' },                \
+	{ "all-locals", no_argument, NULL, 'A' },               \
 	{ "debug-dir", required_argument, NULL, 'D' },          \
 	{ "user-crate", required_argument, NULL, 'U' }
 /* Handles opt if it is one of AI_MONITOR_LONG_OPTIONS, into options: returns 0, or the exit

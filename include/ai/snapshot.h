@@ -27,12 +27,34 @@ struct ai_snapshot_thread {
 	char *stack_error; /* why the stack ends early, or NULL */
 };
 
+/* Whether a saved local holds a value (src/async/liveness.c). rustc keeps the slot of a local that
+ * may be live at a suspend point, so a local moved (or never assigned) on the path taken holds
+ * stale bytes: only AI_LOCAL_LIVE locals have a value. */
+enum ai_local_state {
+	AI_LOCAL_LIVE = 0,     /* initialised: `value` is its value */
+	AI_LOCAL_MOVED,        /* its drop flag says moved or dropped */
+	AI_LOCAL_MAYBE_MOVED,  /* some drop flag says moved, and which local it guards is unknown */
+	AI_LOCAL_UNINIT,       /* assigned only after this suspend point */
+};
+
+/* "live", "moved", "maybe_moved", "uninit" (the JSON spelling); NULL if out of range. */
+const char *ai_local_state_name(enum ai_local_state state);
+/* The state of that JSON name; false if it is none. */
+bool ai_local_state_parse(const char *name, enum ai_local_state *ret);
+
 /* A saved local or argument of an await frame, printed in Rust syntax. */
 struct ai_snapshot_local {
 	char *name;
 	char *type;  /* short type name, e.g. "Vec<u32>" */
-	char *value; /* e.g. "[1, 2, 3]"; "<unreadable 0x...>" parts where memory could not be read */
+	char *value; /* e.g. "[1, 2, 3]"; "<unreadable 0x...>" parts where memory could not be read;
+		      * NULL unless state is AI_LOCAL_LIVE */
+	enum ai_local_state state;
+	bool generated; /* compiler-generated (--all-locals only): __awaitee, a drop flag __N, a
+			 * local declared inside a macro */
 };
+
+/* What a local shows people: its value, or "<moved>", "<maybe moved>", "<uninit>". */
+const char *ai_local_text(const struct ai_snapshot_local *local);
 
 /* Why a future waits (src/async/wait.c): on a leaf node, and a copy on its task. */
 struct ai_wait {

@@ -72,6 +72,10 @@ void ai_wait_drop_held(struct ai_snapshot_task *task, size_t k);
 const struct ai_type *ai_wait_underlying(const struct ai_type *t);
 const struct ai_type *ai_wait_member_type(const struct ai_type *t, const struct ai_member *m);
 const struct ai_type *ai_wait_state_struct(const struct ai_type *t, const char *state);
+/* Which members of vt (the current state's struct of coroutine node) hold a live value: a new
+ * array of vt->member_count flags (to free); a local moved or dropped per its drop flag, or
+ * maybe so, is false (ai_await_local_states). */
+bool *ai_wait_live_locals(struct ai_wait_walk *w, const struct ai_await_node *node, const struct ai_type *vt);
 const struct ai_type *ai_wait_type_of_die(struct ai_wait_walk *w, uint64_t die);
 const char *ai_wait_type_name(const struct ai_type *t);
 /* "a.b.c" from a struct: the offset of c from the start of the outer value, and c's type. */

@@ -42,5 +42,6 @@ void ai_async_destroy(struct ai_async *as)
 	ai_macro_sites_destroy(as->macro_sites);
 	ai_types_destroy(as->types);
 	ai_user_code_destroy(as->user_code);
+	ai_drop_glue_cache_destroy(as->drop_glue);
 	free(as);
 }

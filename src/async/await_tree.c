@@ -715,30 +715,17 @@ static bool subtree_within(const struct ai_await_node *node, uint64_t lo, uint64
 	return false;
 }
 
-/* True if the variant `v` of coroutine `type` has a member of that name at that offset, e.g. an
- * upvar of the Unresumed state. */
-static bool unresumed_has(const struct ai_type *type, const struct ai_member *m)
-{
-	const struct ai_variant *v = ai_type_find_variant(type, "Unresumed");
-	const struct ai_type *vt;
-	if (!v || !m->name)
-		return false;
-	struct ai_error *err = member_type(type, &v->member, &vt);
-	if (err) {
-		ai_error_destroy(err);
-		return false;
-	}
-	const struct ai_member *u = ai_type_find_member(vt, m->name);
-	return u && u->offset == m->offset;
-}
-
 static void add_locals(struct decoder *d, const struct ai_type *type, const struct ai_type *vt,
 		       const struct view *v, bool partial, struct ai_await_node *node)
 {
+	enum ai_local_state *states = xcalloc(vt->member_count ? vt->member_count : 1,
+					      sizeof(*states));
+	ai_await_local_states(d->as, type, vt, v->address, v->bytes, v->size, states);
 	for (size_t i = 0; i < vt->member_count; i++) {
 		const struct ai_member *m = &vt->members[i];
 		/* __awaitee is the child; __0, __1...: compiler temporaries (drop flags). */
-		if (!m->name || m->artificial || starts_with(m->name, "__"))
+		bool generated = !m->name || m->artificial || starts_with(m->name, "__");
+		if (!m->name || (generated && !d->as->options.all_locals))
 			continue;
 		/* rustc lists an argument twice: at the same offset (once as the argument, once as
 		 * its binding), or as the upvar and the saved local: show the saved one, once. */
@@ -747,7 +734,7 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 			const struct ai_member *o = &vt->members[j];
 			if (j == i || !o->name || strcmp(o->name, m->name) != 0)
 				continue;
-			duplicate = o->offset == m->offset ? j < i : unresumed_has(type, m);
+			duplicate = o->offset == m->offset ? j < i : ai_coroutine_unresumed_has(type, m);
 		}
 		if (duplicate)
 			continue;
@@ -759,13 +746,17 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 		}
 		/* A local that holds a future shown in the tree (join!'s branches, a pin!-ned
 		 * future) would only repeat it. */
-		if (mt->has_size && subtree_within(node, v->address + m->offset,
-						   v->address + m->offset + mt->size, 0))
+		if (!d->as->options.all_locals && mt->has_size &&
+		    subtree_within(node, v->address + m->offset, v->address + m->offset + mt->size, 0))
 			continue;
 		struct ai_snapshot_local *local = ai_await_node_add_local(node);
 		local->name = xstrdup(m->name);
 		local->type = ai_type_short_name(type_name(mt));
-		if (partial) {
+		local->generated = generated;
+		local->state = states[i];
+		if (states[i] != AI_LOCAL_LIVE) {
+			/* Its slot holds what was there before: never shown as a value. */
+		} else if (partial) {
 			local->value = ai_value_format(d->mem, mt, v->address + m->offset,
 						       &d->as->options.value_limits);
 		} else {
@@ -775,6 +766,7 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 							     &d->as->options.value_limits);
 		}
 	}
+	free(states);
 }
 
 /* Every suspend point of the coroutine in source order, and where the current one stands among

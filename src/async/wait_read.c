@@ -269,6 +269,20 @@ bool ai_wait_deref_wrapped(struct ai_wait_walk *w, const struct ai_type *t, uint
 	return false;
 }
 
+bool *ai_wait_live_locals(struct ai_wait_walk *w, const struct ai_await_node *node, const struct ai_type *vt)
+{
+	size_t n = vt->member_count ? vt->member_count : 1;
+	bool *live = xmalloc(n * sizeof(*live));
+	enum ai_local_state *states = xcalloc(n, sizeof(*states));
+	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
+	if (t)
+		ai_await_local_states(w->as, t, vt, node->address, NULL, 0, states);
+	for (size_t i = 0; i < n; i++)
+		live[i] = states[i] == AI_LOCAL_LIVE;
+	free(states);
+	return live;
+}
+
 /* The `self` (or `_ref__self`) of the coroutine node a in its current state, through && too. */
 bool ai_wait_node_self(struct ai_wait_walk *w, const struct ai_await_node *a, uint64_t *ptr_ret,
 		      const struct ai_type **type_ret)

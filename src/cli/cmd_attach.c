@@ -37,6 +37,7 @@ static void print_usage(FILE *out)
 		"      --no-tui           print a dump every interval instead of the interactive view\n"
 		"      --no-locals        leave saved locals out of the snapshots (lighter dumps and\n"
 		"                         recordings, e.g. with 100,000 tasks)\n"
+		"      --all-locals       compiler-generated locals too (__awaitee, drop flags)\n"
 		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
 		"                         (see `async-inspect replay`)\n"
 		"      --max-pause TIME   cap the pause each snapshot imposes (e.g. 5ms): memory is\n"
@@ -161,6 +162,7 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	struct monitor m = { .target = target, .record = options->record, .record_path = options->record_path };
 	ai_async_options_default(&m.async_options);
 	m.async_options.locals = !options->no_locals;
+	m.async_options.all_locals = !options->no_locals && options->all_locals;
 	struct ai_error *err = ai_capture_create(target, &m.capture);
 	if (err)
 		return err;

@@ -30,6 +30,8 @@ static void print_usage(FILE *out)
 		"      --pretty         json: indented for people (default: compact, one line)\n"
 		"      --locals         print saved locals and arguments (the default)\n"
 		"      --no-locals      leave them out\n"
+		"      --all-locals     compiler-generated ones too (__awaitee, drop flags __N,\n"
+		"                       locals a macro such as select! declares)\n"
 		"      --depth N        await frames shown below each root (default 64)\n"
 		"      --graph dot      write the wait-for graph (tasks, locks, channels; deadlock\n"
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
@@ -51,6 +53,7 @@ int ai_cmd_dump(int argc, char **argv)
 		AI_READ_LONG_OPTIONS,
 		{ "locals", no_argument, NULL, 'l' },
 		{ "no-locals", no_argument, NULL, 'L' },
+		{ "all-locals", no_argument, NULL, 'A' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "graph", required_argument, NULL, 'G' },
 		{ "max-pause", required_argument, NULL, 'M' },
@@ -79,6 +82,10 @@ int ai_cmd_dump(int argc, char **argv)
 			break;
 		case 'L':
 			async_options.locals = false;
+			break;
+		case 'A':
+			async_options.locals = true;
+			async_options.all_locals = true;
 			break;
 		case 'd': {
 			char *end;

@@ -48,6 +48,7 @@ static void print_usage(FILE *out)
 		"      --max-pause TIME       cap the pause each snapshot imposes (see attach --help)\n"
 		"      --no-locals            leave saved locals out of the live view's snapshots\n"
 		"                             and the recording\n"
+		"      --all-locals           compiler-generated locals too (__awaitee, drop flags)\n"
 		"      --debug-dir DIR        also look for separate debug files in DIR (see dump --help)\n"
 		"      --user-crate NAME      count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"

@@ -134,6 +134,9 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 	case 'L':
 		options->no_locals = true;
 		return 0;
+	case 'A':
+		options->all_locals = true;
+		return 0;
 	case 'D':
 		if ((err = ai_parse_debug_dir(arg)))
 			return ai_fail(err);

@@ -970,6 +970,14 @@ static void print_enum(struct printer *p, const struct ai_type *type, const stru
 {
 	const struct ai_variant *variant;
 	struct ai_error *err = ai_type_active_variant(type, v->bytes, v->size, &variant);
+	uint64_t discr;
+	if (err && err->code == AI_ERROR_NOT_FOUND && type->has_discr &&
+	    !ai_type_read_discriminant(type, v->bytes, v->size, &discr)) {
+		/* Not a value of this enum (stale or uninitialised bytes): nothing to follow. */
+		out_printf(&p->out, "<invalid: %" PRIu64 ">", discr);
+		ai_error_destroy(err);
+		return;
+	}
 	if (err) {
 		out_str(&p->out, "<");
 		print_type_name(p, type);

@@ -53,7 +53,7 @@ static void print_node(FILE *out, const struct ai_await_node *node, const char *
 		for (size_t i = 0; i < node->local_count; i++) {
 			const struct ai_snapshot_local *local = &node->locals[i];
 			fprintf(out, "%s%s%s%s = ", i ? ", " : "", st->yellow, local->name, st->reset);
-			print_clipped(out, local->value ? local->value : "?", TEXT_VALUE_MAX);
+			print_clipped(out, ai_local_text(local), TEXT_VALUE_MAX);
 		}
 	}
 	if (node->wait)

@@ -214,6 +214,9 @@ static void write_node(struct ai_json_writer *w, const struct ai_await_node *nod
 		ai_json_field_string(w, "name", l->name);
 		ai_json_field_string(w, "type", l->type);
 		ai_json_field_string(w, "value", l->value);
+		ai_json_field_string(w, "state", ai_local_state_name(l->state));
+		if (l->generated)
+			ai_json_field_bool(w, "generated", true);
 		ai_json_end_object(w);
 	}
 	ai_json_end_array(w);

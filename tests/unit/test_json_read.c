@@ -81,6 +81,15 @@ static struct ai_snapshot *make_snapshot(void)
 		l->name = xstrdup("guard");
 		l->type = xstrdup("MutexGuard<Ledger>");
 		l->value = xstrdup("<unreadable 0x10>");
+		l = ai_await_node_add_local(&t->tree);
+		l->name = xstrdup("note");
+		l->type = xstrdup("String");
+		l->state = k ? AI_LOCAL_MAYBE_MOVED : AI_LOCAL_MOVED;
+		l = ai_await_node_add_local(&t->tree);
+		l->name = xstrdup("__5");
+		l->type = xstrdup("bool");
+		l->value = xstrdup("false");
+		l->generated = true;
 		struct ai_await_node *lock = ai_await_node_add_child(&t->tree);
 		lock->function = xstrdup("tokio::sync::mutex::Mutex::lock<Ledger>");
 		lock->state = xstrdup("Suspend0");

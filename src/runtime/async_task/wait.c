@@ -139,9 +139,11 @@ static bool guard_mutex(struct ai_wait_walk *w, const struct ai_type *gt, uint64
 void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
 {
 	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
+	bool *live = vt ? ai_wait_live_locals(w, node, vt) : NULL;
 	for (size_t i = 0; vt && i < vt->member_count; i++) {
 		const struct ai_member *m = &vt->members[i];
-		if (!m->name || m->artificial || ai_starts_with(m->name, "__"))
+		/* A guard its drop flag says was dropped holds nothing. */
+		if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[i])
 			continue;
 		const struct ai_type *gt = ai_wait_underlying(ai_wait_member_type(vt, m)), *mt;
 		const char *name = gt ? ai_wait_type_name(gt) : NULL;
@@ -172,6 +174,7 @@ void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, c
 		h->semaphore = mutex;
 		h->resource_type = ai_wait_short_resource_name(ai_wait_type_name(mt));
 	}
+	free(live);
 }
 
 struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)

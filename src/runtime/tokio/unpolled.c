@@ -383,9 +383,11 @@ static void scan_tree(struct scan *sc, const struct ai_await_node *node, unsigne
 	if (depth > 4096 || node->error)
 		return;
 	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(sc->w, node->type_die), node->state);
+	bool *live = vt ? ai_wait_live_locals(sc->w, node, vt) : NULL;
 	for (size_t i = 0; vt && i < vt->member_count; i++) {
 		const struct ai_member *m = &vt->members[i];
-		if (!m->name || m->artificial || strcmp(m->name, "__awaitee") == 0)
+		/* A future moved away or dropped is not kept alive here. */
+		if (!m->name || m->artificial || strcmp(m->name, "__awaitee") == 0 || !live[i])
 			continue;
 		const struct ai_type *mt = ai_wait_member_type(vt, m);
 		if (!mt)
@@ -395,6 +397,7 @@ static void scan_tree(struct scan *sc, const struct ai_await_node *node, unsigne
 		sc->local_type = mt;
 		scan_value(sc, mt, node->address + m->offset, 0);
 	}
+	free(live);
 	for (size_t i = 0; i < node->child_count; i++)
 		scan_tree(sc, &node->children[i], depth + 1);
 }

@@ -271,10 +271,12 @@ static void count_own_senders(struct ai_wait_walk *w, const struct ai_await_node
 		return;
 	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
 	if (vt) {
+		bool *live = ai_wait_live_locals(w, node, vt);
 		for (size_t i = 0; i < vt->member_count; i++) {
 			const struct ai_member *m = &vt->members[i];
 			const struct ai_type *mt = ai_wait_member_type(vt, m);
-			if (!m->name || !mt || mt->kind != AI_TYPE_STRUCT)
+			/* A Sender moved away (into another task) or dropped is not this task's. */
+			if (!m->name || !mt || mt->kind != AI_TYPE_STRUCT || !live[i])
 				continue;
 			bool sender = false;
 			for (const char *const *p = TK_MPSC_SENDERS; *p && !sender; p++)
@@ -294,6 +296,7 @@ static void count_own_senders(struct ai_wait_walk *w, const struct ai_await_node
 			size_t len = strlen(own->names);
 			snprintf(own->names + len, sizeof(own->names) - len, "%s`%s`", len ? ", " : "", m->name);
 		}
+		free(live);
 	}
 	for (size_t i = 0; i < node->child_count; i++)
 		count_own_senders(w, &node->children[i], chan, own, depth + 1);

@@ -134,12 +134,14 @@ static void find_fd(struct ai_wait_walk *w, const struct ai_type *leaf_t, uint64
 		const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, a->type_die), a->state);
 		if (!vt)
 			continue;
+		bool *live = ai_wait_live_locals(w, a, vt);
 		for (size_t k = 0; k < vt->member_count; k++) {
 			const struct ai_member *m = &vt->members[k];
-			if (!m->name || m->artificial || ai_starts_with(m->name, "__"))
+			if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[k])
 				continue; /* __awaitee: the future we came up from */
 			fd_search_value(s, ai_wait_member_type(vt, m), a->address + m->offset, 0, 0, NULL);
 		}
+		free(live);
 		*where_ret = a->function;
 	}
 }
@@ -159,6 +161,18 @@ const char *tk_io_util_direction(const char *name)
 	return NULL;
 }
 
+/* tokio's Interest bits (READABLE = 1, WRITABLE = 2 in every version) as a direction. */
+static const char *direction_of_interest(uint64_t interest)
+{
+	if ((interest & 3) == 3)
+		return "read_write";
+	if (interest & 1)
+		return "read";
+	if (interest & 2)
+		return "write";
+	return NULL;
+}
+
 /* A Readiness (the waiter of ScheduledIo::readiness): its waiter's Interest (tokio 1.38+: bits of
  * a usize; 1.24: mio's NonZeroU8; both READABLE = 1, WRITABLE = 2); under accept() it is a
  * connection that is awaited. */
@@ -172,13 +186,7 @@ const char *tk_readiness_direction(struct ai_wait_walk *w, const struct ai_type 
 	uint64_t interest;
 	if (!ai_wait_read_nested_int(w, t, address, "interest", &interest))
 		return NULL;
-	if ((interest & 3) == 3)
-		return "read_write";
-	if (interest & 1)
-		return "read";
-	if (interest & 2)
-		return "write";
-	return NULL;
+	return direction_of_interest(interest);
 }
 
 /* 1.19: the PollFn of Registration::readiness(&self, interest) is the leaf; the interest is the
@@ -196,13 +204,7 @@ const char *tk_registration_direction(struct ai_wait_walk *w)
 	uint64_t interest;
 	if (!st || !ai_wait_read_nested_int(w, st, parent->address, "interest", &interest))
 		return NULL;
-	if ((interest & 3) == 3)
-		return "read_write";
-	if (interest & 1)
-		return "read";
-	if (interest & 2)
-		return "write";
-	return NULL;
+	return direction_of_interest(interest);
 }
 
 static const char *direction_phrase(const char *direction)

@@ -175,9 +175,11 @@ void tk_find_guards(struct ai_wait_walk *w, struct ai_snapshot_task *task, const
 	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
 	if (!vt)
 		return;
+	bool *live = ai_wait_live_locals(w, node, vt);
 	for (size_t i = 0; i < vt->member_count; i++) {
 		const struct ai_member *m = &vt->members[i];
-		if (!m->name || m->artificial || ai_starts_with(m->name, "__"))
+		/* A guard its drop flag says was dropped holds nothing. */
+		if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[i])
 			continue;
 		const struct ai_type *gt = ai_wait_member_type(vt, m);
 		if (!gt || gt->kind != AI_TYPE_STRUCT || !ai_starts_with(ai_wait_type_name(gt), "tokio::sync::"))
@@ -225,6 +227,7 @@ void tk_find_guards(struct ai_wait_walk *w, struct ai_snapshot_task *task, const
 		h->semaphore = sem;
 		h->resource_type = lock_t ? ai_wait_short_resource_name(ai_wait_type_name(lock_t)) : xstrdup("RwLock");
 	}
+	free(live);
 }
 
 /* Guards of an RwLock name only its semaphore; guard_lock finds RwLock<T> of the guard's T by name
