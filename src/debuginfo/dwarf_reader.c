@@ -271,8 +271,8 @@ static uint64_t indexed_string_offset(struct ai_dwarf_reader *r, const struct ai
 	return rd_uN(&c, unit->offset_size);
 }
 
-static bool indexed_address(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
-			    uint64_t index, uint64_t *ret)
+bool ai_dwarf_reader_indexed_address(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
+				     uint64_t index, uint64_t *ret)
 {
 	uint64_t at = unit->addr_base + index * unit->address_size;
 	if (!r->addr || at > r->addr_size || r->addr_size - at < unit->address_size)
@@ -306,7 +306,7 @@ bool ai_dwarf_reader_read_form(struct ai_dwarf_reader *r, struct cursor *c, uint
 	case DW_FORM_addrx3:
 	case DW_FORM_addrx4: {
 		uint64_t index = rd_form_index(c, form, DW_FORM_addrx1);
-		if (!c->bad && indexed_address(r, unit, index, &a->u))
+		if (!c->bad && ai_dwarf_reader_indexed_address(r, unit, index, &a->u))
 			a->cls = AI_DWARF_CLASS_ADDRESS;
 		break;
 	}
@@ -752,177 +752,6 @@ struct ai_error *ai_dwarf_die_sibling(struct ai_dwarf_reader *r, const struct ai
 	}
 	*ret = (uint64_t)(c.p - r->info);
 	return NULL;
-}
-
-/* ---- ranges ---- */
-
-struct ai_error *ai_dwarf_attr_ranges(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
-				      const struct ai_dwarf_attr *ranges, ai_dwarf_range_fn *fn,
-				      void *arg)
-{
-	if (unit->version < 5) {
-		const uint8_t *data;
-		size_t size;
-		if (!ai_dwarf_reader_load_section(r, ".debug_ranges", &data, &size) ||
-		    (ranges->cls != AI_DWARF_CLASS_SEC_OFFSET && ranges->cls != AI_DWARF_CLASS_CONSTANT) ||
-		    ranges->u >= size)
-			return NULL;
-		struct cursor c = { data + ranges->u, data + size, false };
-		uint64_t base = unit->base_address;
-		uint64_t max = unit->address_size == 4 ? UINT32_MAX : UINT64_MAX;
-		for (int i = 0; i < 1 << 20; i++) {
-			uint64_t lo = rd_uN(&c, unit->address_size), hi = rd_uN(&c, unit->address_size);
-			if (c.bad || (lo == 0 && hi == 0))
-				break;
-			if (lo == max)
-				base = hi;
-			else if (hi > lo)
-				fn(arg, base + lo, base + hi);
-		}
-		return NULL;
-	}
-	const uint8_t *data;
-	size_t size;
-	if (!ai_dwarf_reader_load_section(r, ".debug_rnglists", &data, &size))
-		return NULL;
-	uint64_t offset;
-	if (ranges->cls == AI_DWARF_CLASS_INDEX) {
-		uint64_t at = unit->rnglists_base + ranges->u * unit->offset_size;
-		if (at > size || size - at < unit->offset_size)
-			return NULL;
-		struct cursor c = { data + at, data + size, false };
-		offset = unit->rnglists_base + rd_uN(&c, unit->offset_size);
-	} else {
-		offset = ranges->u;
-	}
-	if (offset >= size)
-		return NULL;
-	struct cursor c = { data + offset, data + size, false };
-	uint64_t base = unit->base_address;
-	for (int i = 0; i < 1 << 20 && !c.bad; i++) {
-		uint8_t kind = rd_u8(&c);
-		uint64_t a, b;
-		switch (kind) {
-		case DW_RLE_end_of_list:
-			return NULL;
-		case DW_RLE_base_addressx:
-			if (!indexed_address(r, unit, rd_uleb(&c), &base))
-				return NULL;
-			break;
-		case DW_RLE_startx_endx:
-			a = rd_uleb(&c);
-			b = rd_uleb(&c);
-			if (indexed_address(r, unit, a, &a) && indexed_address(r, unit, b, &b) && b > a)
-				fn(arg, a, b);
-			break;
-		case DW_RLE_startx_length:
-			a = rd_uleb(&c);
-			b = rd_uleb(&c);
-			if (indexed_address(r, unit, a, &a) && b)
-				fn(arg, a, a + b);
-			break;
-		case DW_RLE_offset_pair:
-			a = rd_uleb(&c);
-			b = rd_uleb(&c);
-			if (b > a)
-				fn(arg, base + a, base + b);
-			break;
-		case DW_RLE_base_address:
-			base = rd_uN(&c, unit->address_size);
-			break;
-		case DW_RLE_start_end:
-			a = rd_uN(&c, unit->address_size);
-			b = rd_uN(&c, unit->address_size);
-			if (!c.bad && b > a)
-				fn(arg, a, b);
-			break;
-		case DW_RLE_start_length:
-			a = rd_uN(&c, unit->address_size);
-			b = rd_uleb(&c);
-			if (!c.bad && b)
-				fn(arg, a, a + b);
-			break;
-		default:
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
-struct ai_error *ai_dwarf_die_ranges(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die,
-				     ai_dwarf_range_fn *fn, void *arg, bool *has_ranges_ret)
-{
-	struct ai_dwarf_attr attrs[32];
-	size_t count;
-	struct ai_error *err = ai_dwarf_die_attrs(r, die, attrs, AI_ARRAY_SIZE(attrs), &count, NULL);
-	if (err)
-		return err;
-	const struct ai_dwarf_attr *low = NULL, *high = NULL, *ranges = NULL;
-	for (size_t i = 0; i < AI_MIN(count, AI_ARRAY_SIZE(attrs)); i++) {
-		if (attrs[i].name == DW_AT_low_pc && attrs[i].cls == AI_DWARF_CLASS_ADDRESS)
-			low = &attrs[i];
-		else if (attrs[i].name == DW_AT_high_pc)
-			high = &attrs[i];
-		else if (attrs[i].name == DW_AT_ranges)
-			ranges = &attrs[i];
-	}
-	*has_ranges_ret = true;
-	if (low && high) {
-		uint64_t hi = high->cls == AI_DWARF_CLASS_ADDRESS ? high->u : low->u + high->u;
-		if (hi > low->u)
-			fn(arg, low->u, hi);
-		return NULL;
-	}
-	if (ranges)
-		return ai_dwarf_attr_ranges(r, die->unit, ranges, fn, arg);
-	if (low) {
-		fn(arg, low->u, low->u + 1);
-		return NULL;
-	}
-	*has_ranges_ret = false;
-	return NULL;
-}
-
-bool ai_dwarf_reader_aranges(struct ai_dwarf_reader *r, ai_dwarf_arange_fn *fn, void *arg)
-{
-	const uint8_t *data;
-	size_t size;
-	if (!ai_dwarf_reader_load_section(r, ".debug_aranges", &data, &size))
-		return false;
-	struct cursor c = { data, data + size, false };
-	while (!c.bad && c.p < c.end) {
-		const uint8_t *set = c.p;
-		uint64_t length = rd_uN(&c, 4);
-		uint8_t offset_size = 4;
-		if (length == 0xffffffff) {
-			length = rd_uN(&c, 8);
-			offset_size = 8;
-		}
-		if (c.bad || length > (uint64_t)(c.end - c.p))
-			break;
-		const uint8_t *next = c.p + length;
-		struct cursor s = { c.p, next, false };
-		rd_uN(&s, 2); /* version */
-		uint64_t unit_offset = rd_uN(&s, offset_size);
-		uint8_t address_size = rd_u8(&s);
-		uint8_t segment_size = rd_u8(&s);
-		if (s.bad || (address_size != 4 && address_size != 8) || segment_size != 0) {
-			c.p = next;
-			continue;
-		}
-		/* tuples start at a multiple of twice the address size from the set's start */
-		size_t header = (size_t)(s.p - set), tuple = 2u * address_size;
-		skip(&s, (tuple - header % tuple) % tuple);
-		while (!s.bad) {
-			uint64_t lo = rd_uN(&s, address_size), len = rd_uN(&s, address_size);
-			if (s.bad || (lo == 0 && len == 0))
-				break;
-			if (len)
-				fn(arg, lo, lo + len, unit_offset);
-		}
-		c.p = next;
-	}
-	return true;
 }
 
 /* ---- opening ---- */

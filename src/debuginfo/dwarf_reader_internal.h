@@ -163,6 +163,11 @@ static inline const char *section_string(const uint8_t *data, size_t size, uint6
 /* A section by its ".debug_*" name, loaded (inflated) on first use; false when absent or empty. */
 bool ai_dwarf_reader_load_section(struct ai_dwarf_reader *r, const char *name, const uint8_t **data,
 				  size_t *size);
+/* The address at index `index` of the unit's .debug_addr table (DW_FORM_addrx, rnglists'
+ * startx_length...); false if it lies outside the table. */
+bool ai_dwarf_reader_indexed_address(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
+				     uint64_t index, uint64_t *ret);
+
 /* Reads one attribute value of form `form` at c. */
 bool ai_dwarf_reader_read_form(struct ai_dwarf_reader *r, struct cursor *c, uint16_t form,
 			       int64_t implicit_const, const struct ai_dwarf_unit *unit,
