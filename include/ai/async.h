@@ -33,6 +33,7 @@ struct ai_async_options {
 
 void ai_async_options_default(struct ai_async_options *options);
 
+struct ai_macro_sites;
 struct ai_drop_glue_cache;
 
 /* Shared by the decoders of one capture. */
@@ -43,6 +44,8 @@ struct ai_async {
 	struct ai_types *types;     /* owned: the type model over the executable's DWARF */
 	struct ai_user_code *user_code; /* owned: the program's own files versus dependencies' */
 	struct ai_async_options options;
+	struct ai_macro_sites *macro_sites; /* owned; the user's lines of macros' suspend points,
+					     * by coroutine type, made on first need */
 	struct ai_drop_glue_cache *drop_glue; /* owned: what drop_flags.c learnt, per coroutine */
 };
 

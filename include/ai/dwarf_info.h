@@ -74,6 +74,36 @@ struct ai_error *ai_dwarf_find_locations(struct ai_dwarf *dw, uint64_t vaddr,
 struct ai_error *ai_dwarf_qualified_name(struct ai_dwarf *dw, uint64_t die_offset,
 					 const char **ret);
 
+/* Calls fn(arg, die_offset) for every subprogram with code whose qualified name is qualified_name
+ * ("shop::main::{async_fn#0}", generic arguments included), until fn returns false. It looks in
+ * the unit holding near_offset (a DIE of the caller's) first; when none is there, in the other
+ * units of near's crate and of the crate the path starts with (rustc's "<crate>.<hash>-cgu.N"
+ * unit names), stopping after the first unit that has one. Units are indexed as for pcs. */
+typedef bool ai_dwarf_function_fn(void *arg, uint64_t die_offset);
+struct ai_error *ai_dwarf_find_functions(struct ai_dwarf *dw, uint64_t near_offset,
+					 const char *qualified_name, ai_dwarf_function_fn *fn,
+					 void *arg);
+
+/* A DW_TAG_variable of a function. */
+struct ai_dwarf_variable {
+	uint64_t die_offset;
+	const char *name;      /* borrowed; NULL if none */
+	const char *decl_file; /* from the unit's line table (borrowed); NULL if unknown */
+	uint32_t decl_line;    /* 0 if unknown */
+	uint64_t type_die;     /* 0 if none */
+	/* DW_AT_location is "(fbreg|breg) N, deref, [plus_uconst X]": a slot at offset X of what
+	 * a pointer in the frame points to (a coroutine's saved variable: X is its offset in the
+	 * coroutine) */
+	bool has_deref_offset;
+	uint64_t deref_offset;
+};
+typedef bool ai_dwarf_variable_fn(void *arg, const struct ai_dwarf_variable *var);
+/* Calls fn for every variable called name among the children of the subprogram at die_offset
+ * and of its lexical blocks (not of inlined calls), in DIE order, until fn returns false. */
+struct ai_error *ai_dwarf_function_variables(struct ai_dwarf *dw, uint64_t die_offset,
+					     const char *name, ai_dwarf_variable_fn *fn,
+					     void *arg);
+
 /* Our fast DIE reader over the same file, for readers of types and locations (borrowed). */
 struct ai_dwarf_reader *ai_dwarf_get_reader(struct ai_dwarf *dw);
 /* The libdwarf handle over the same file, opened on first use; NULL if libdwarf cannot read it

@@ -72,7 +72,8 @@ int64_t ai_live_unchanged_ms(const struct ai_live *live, size_t index);
  * "scheduled", "blocked" (idle on a known wait), "idle", "done", "block_on". */
 const char *ai_live_task_state(const struct ai_snapshot *snapshot, size_t index);
 /* The deepest await frame with a source line along the task's main chain, preferring the program's
- * own code to its dependencies' (tokio's internals), or NULL. */
+ * own code to its dependencies' (tokio's internals), or NULL. The chain ends at a join!/select!
+ * (a node with several children) once a line of the program's own was met above it. */
 const struct ai_await_node *ai_live_await_point(const struct ai_snapshot_task *task);
 /* One letter per state for the timeline: R running, S scheduled, B blocked, D deadlocked, I idle,
  * O block_on, X done; '?' for anything else. */

@@ -175,12 +175,16 @@ struct ai_await_node {
 			 * "shop::main::{async_block#0}"; NULL for nodes that are not coroutines */
 	char *type;     /* the future's full type name */
 	char *state;    /* coroutines: "Suspend0", "Unresumed", "Returned", "Panicked"; else NULL */
-	char *file;     /* suspend point (the .await) of a coroutine; NULL if unknown */
+	char *file;     /* suspend point (the .await) of a coroutine; NULL if unknown. For a point
+			 * a macro generated, the line of the macro's invocation in the user's file
+			 * (or the macro's own source when that line is not known) */
 	int line;
 	bool dependency; /* file is a dependency's or the standard library's source, not the
 			  * program's own (from the DWARF: ai/user_code.h) */
-	char *macro;    /* "tokio::join!", "tokio::select!"... when the suspend point lies in a macro's
-			 * own source rather than the user's; NULL otherwise */
+	char *macro;    /* "tokio::join!", "tokio::select!"... when the suspend point was generated
+			 * by a macro (DWARF declares it in the macro's own source); NULL otherwise */
+	char *macro_file; /* with macro: where DWARF declares the point, in the macro's source */
+	int macro_line;
 	char *span;     /* the name a wrapper gives the future (the tracing span it is instrumented
 			 * with: `.instrument(span)`, #[tracing::instrument]); the innermost one when
 			 * wrappers nest, runtimes' own spans left out; NULL when none */
@@ -199,9 +203,10 @@ struct ai_await_node {
 	 * approximation of progress, not a count of awaits done. */
 	size_t await_count;  /* Suspend states; 0 for nodes that are not coroutines */
 	size_t await_index;  /* 1-based place of the current suspend point in await_lines; 0 when
-			      * not suspended or its line is unknown (a point in a macro's source) */
-	int *await_lines;    /* await_count lines (owned), ascending; a point whose line is in a
-			      * macro's source rather than the function's file is 0, listed first */
+			      * not suspended or its line is unknown */
+	int *await_lines;    /* await_count lines (owned), ascending; a macro's point counts at the
+			      * line of its invocation; a point whose line in the function's file
+			      * is unknown is 0, listed first */
 };
 
 /* An async runtime the executable uses (one adapter of src/runtime). */

@@ -3,6 +3,7 @@
 
 #include "ai/async.h"
 #include "ai/util.h"
+#include "macro_site.h"
 
 void ai_async_options_default(struct ai_async_options *options)
 {
@@ -38,6 +39,7 @@ void ai_async_destroy(struct ai_async *as)
 {
 	if (!as)
 		return;
+	ai_macro_sites_destroy(as->macro_sites);
 	ai_types_destroy(as->types);
 	ai_user_code_destroy(as->user_code);
 	ai_drop_glue_cache_destroy(as->drop_glue);

@@ -15,7 +15,9 @@
  * "shop::main::{async_block#0}", "shop::spawn_all::{async_block#1}" (a block inside an async fn),
  * "shop::call::{closure#0}::{async_closure#0}", "shop::wait<i32>" (generic arguments kept). A
  * suspend point whose decl_file is a macro source of tokio (src/macros/NAME.rs) or futures-util
- * (src/async_await/NAME[_mod].rs) sets `macro` to "tokio::NAME!" / "futures::NAME!".
+ * (src/async_await/NAME[_mod].rs) sets `macro` to "tokio::NAME!" / "futures::NAME!"; its file and
+ * line become the user's invocation when DWARF tells it (macro_site.c), the macro's own go to
+ * macro_file / macro_line.
  *
  * Bounds: depth (options.max_depth), nodes (options.max_nodes) and bytes read per tree; a pointer
  * is checked (non-null, canonical, aligned) before it is followed, and a read that faults becomes
@@ -31,6 +33,7 @@
 #include "ai/runtime.h"
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
+#include "macro_site.h"
 
 /* Bytes read from the target per tree. */
 #define MAX_TREE_BYTES (64u << 20)
@@ -57,6 +60,8 @@ struct decoder {
 	uint64_t bytes_read;
 	struct path_entry path[MAX_PATH];
 	size_t path_len;
+	/* The awaitee of the suspend point a macro generated that is being decoded (0: none). */
+	uint64_t macro_awaitee;
 };
 
 /* Bytes of a value already read (a coroutine's): reads inside it are served from here. */
@@ -780,6 +785,16 @@ static int compare_await_points(const void *a, const void *b)
 	return x->suspend < y->suspend ? -1 : x->suspend > y->suspend;
 }
 
+/* Paths as DWARF spells them, compared normalized. */
+static bool same_file(const char *normalized, const char *dwarf_path)
+{
+	char *b = xstrdup(dwarf_path);
+	ai_normalize_path(b);
+	bool same = strcmp(normalized, b) == 0;
+	free(b);
+	return same;
+}
+
 static bool suspend_number(const char *name, size_t *ret)
 {
 	if (!name || strncmp(name, "Suspend", 7) != 0 || name[7] < '0' || name[7] > '9')
@@ -792,8 +807,8 @@ static bool suspend_number(const char *name, size_t *ret)
 	return true;
 }
 
-static void set_await_points(struct ai_await_node *node, const struct ai_type *type,
-			     const struct ai_variant *current)
+static void set_await_points(struct ai_async *as, struct ai_await_node *node,
+			     const struct ai_type *type, const struct ai_variant *current)
 {
 	const struct ai_variant *start = ai_type_find_variant(type, "Unresumed");
 	const char *own_file = start ? start->decl_file : NULL;
@@ -808,9 +823,17 @@ static void set_await_points(struct ai_await_node *node, const struct ai_type *t
 		const struct ai_variant *v = &type->variants[i];
 		if (!suspend_number(v->name, &n))
 			continue;
-		bool own = v->decl_file && (own_file ? strcmp(v->decl_file, own_file) == 0
-					    : !ai_runtime_macro_name(v->decl_file));
+		char *macro = ai_runtime_macro_name(v->decl_file);
+		bool own = v->decl_file && !macro &&
+			   (!own_file || strcmp(v->decl_file, own_file) == 0);
 		points[k].line = own ? (int)v->decl_line : 0;
+		const char *file;
+		int line;
+		/* A macro's point counts at its invocation, when that is in the fn's file. */
+		if (macro && own_file && ai_macro_site_find(as, type, v, &file, &line) &&
+		    same_file(file, own_file))
+			points[k].line = line;
+		free(macro);
 		points[k].suspend = n;
 		k++;
 	}
@@ -933,10 +956,19 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 		node->file = xstrdup(variant->decl_file);
 		ai_normalize_path(node->file);
 		node->line = (int)variant->decl_line;
-		node->dependency = ai_user_code_is_dependency(d->as->user_code, node->file);
 		node->macro = ai_runtime_macro_name(node->file);
+		const char *file;
+		int line;
+		if (node->macro && ai_macro_site_find(d->as, type, variant, &file, &line)) {
+			/* the user's line first; the macro's own location as detail */
+			node->macro_file = node->file;
+			node->macro_line = node->line;
+			node->file = xstrdup(file);
+			node->line = line;
+		}
+		node->dependency = ai_user_code_is_dependency(d->as->user_code, node->file);
 	}
-	set_await_points(node, type, variant);
+	set_await_points(d->as, node, type, variant);
 	const struct ai_type *vt;
 	err = member_type(type, &variant->member, &vt);
 	if (err) {
@@ -953,8 +985,11 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 			set_error_from(node, err);
 		} else {
 			struct ai_await_node *child = ai_await_node_add_child(node);
+			uint64_t outer = d->macro_awaitee;
+			d->macro_awaitee = node->macro ? address + awaitee->offset : 0;
 			decode(d, address + awaitee->offset, at, child, depth + 1,
 			       partial ? NULL : &v);
+			d->macro_awaitee = outer;
 		}
 	}
 	if (d->as->options.locals)
@@ -1044,9 +1079,25 @@ static bool reach_tuple(struct decoder *d, uint64_t *address, const struct ai_ty
 	return false;
 }
 
+static bool all_pointers(const struct ai_type *type)
+{
+	for (size_t i = 0; i < type->member_count; i++) {
+		const struct ai_type *mt;
+		struct ai_error *err = ai_type_member_type(type, &type->members[i], &mt);
+		bool pointer = !err && mt->kind == AI_TYPE_POINTER;
+		ai_error_destroy(err);
+		if (!pointer || !type->members[i].name)
+			return false;
+	}
+	return true;
+}
+
 /* tokio's join!/select!: a PollFn whose closure captures the branch futures (`futures` or
  * `_ref__futures`: a pointer to a tuple) and, for select!, `_ref__disabled` (a bit per finished
- * branch). Returns false if the closure is not one of those (then the node is a leaf). */
+ * branch); futures' join! captures one `_futN` per branch (a Pin<&mut MaybeDone<F>>), and
+ * futures' select! a pointer to each branch future, named after the user's variable: a closure
+ * the awaitee of a macro's suspend point that captures only pointers has them as its branches.
+ * Returns false if the closure is not one of those (then the node is a leaf). */
 static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_type *type,
 			   struct ai_await_node *node, unsigned depth)
 {
@@ -1056,6 +1107,16 @@ static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_
 		return false;
 	uint64_t base = address + f->offset;
 	const struct ai_member *futures = find_member_any(closure, "futures", "_ref__futures");
+	if (!futures && closure->member_count && closure->members[0].name &&
+	    starts_with(closure->members[0].name, "_fut")) {
+		branches_from_members(d, node, base, closure, "_fut", depth, 0);
+		return true;
+	}
+	if (!futures && address == d->macro_awaitee && closure->member_count &&
+	    all_pointers(closure)) {
+		branches_from_members(d, node, base, closure, "", depth, 0);
+		return true;
+	}
 	if (!futures)
 		return false;
 	const struct ai_type *tuple;

@@ -17,58 +17,10 @@
 #include "ai/dwarf_info.h"
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
+#include "dwarf_info_internal.h"
 
-#define MAX_SCOPE_DEPTH 64
 #define MAX_INLINE_DEPTH 64
 #define MAX_REF_HOPS 8
-
-/* A DIE that can name something: a namespace, a type, or a subprogram (with or without code). */
-struct scope {
-	uint64_t offset;
-	uint64_t ref;     /* DW_AT_specification or DW_AT_abstract_origin target; 0 if none */
-	const char *name; /* borrowed from section data; NULL if none */
-	int32_t parent;   /* index of the enclosing scope in the unit; -1 at unit level */
-	uint16_t tag;
-};
-
-struct code_range {
-	uint64_t lo, hi;
-	uint32_t scope; /* a subprogram */
-};
-
-struct cu {
-	struct ai_dwarf_unit *unit; /* borrowed from the reader */
-	bool has_arange;
-	bool indexed;
-	struct scope *scopes; /* in DIE order, so sorted by offset */
-	size_t scope_count, scope_capacity;
-	char **qualified;     /* parallel to scopes; built lazily */
-	struct code_range *ranges; /* sorted by lo */
-	size_t range_count, range_capacity;
-	bool lines_loaded;
-	struct ai_dwarf_line_table lines;
-};
-
-struct arange {
-	uint64_t lo, hi;
-	uint32_t cu;
-};
-
-struct ai_dwarf {
-	struct ai_dwarf_reader *reader;
-	struct ai_dwarf_unit *units; /* the reader's */
-	struct cu *cus;              /* parallel to units */
-	size_t cu_count;
-	int is_rust; /* -1 until computed */
-	bool aranges_loaded;
-	struct arange *aranges; /* sorted by lo */
-	size_t arange_count, arange_capacity;
-	/* libdwarf, opened on demand for callers that want it, over the reader's sections */
-	bool libdwarf_tried;
-	Dwarf_Obj_Access_Interface object;
-	Dwarf_Debug dbg;
-	struct ai_dwarf_stats stats;
-};
 
 /* ---- opening ---- */
 
@@ -836,4 +788,27 @@ struct ai_error *ai_dwarf_find_locations(struct ai_dwarf *dw, uint64_t vaddr,
 	memcpy(locations, all + skip, (n - skip) * sizeof(*locations));
 	*count_ret = n - skip;
 	return NULL;
+}
+
+/* ---- for the other files of the module (dwarf_info_internal.h) ---- */
+
+struct cu *ai_dwarf_cu_at(struct ai_dwarf *dw, uint64_t offset)
+{
+	return cu_at(dw, offset);
+}
+
+struct ai_error *ai_dwarf_cu_index(struct ai_dwarf *dw, struct cu *cu)
+{
+	return index_cu(dw, cu);
+}
+
+const char *ai_dwarf_cu_scope_name(struct ai_dwarf *dw, struct cu *cu, int32_t index)
+{
+	return qualified_name(dw, cu, index, 0);
+}
+
+const char *ai_dwarf_cu_file(struct ai_dwarf *dw, struct cu *cu, uint64_t fileno)
+{
+	load_lines(dw, cu);
+	return file_name(cu, fileno);
 }

@@ -227,8 +227,13 @@ static void write_node(struct ai_json_writer *w, const struct ai_await_node *nod
 	for (size_t i = 0; i < node->child_count; i++)
 		write_node(w, &node->children[i]);
 	ai_json_end_array(w);
-	if (node->macro)
+	if (node->macro) {
 		ai_json_field_string(w, "macro", node->macro);
+		if (node->macro_file) {
+			ai_json_field_string(w, "macro_file", node->macro_file);
+			field_line(w, "macro_line", node->macro_line);
+		}
+	}
 	if (node->span)
 		ai_json_field_string(w, "span", node->span);
 	if (node->await_count) {

@@ -331,6 +331,8 @@ static struct ai_error *read_node(struct reader *r, const json_t *obj, struct ai
 	TRY(get_line(r, obj, "line", &node->line));
 	TRY(get_hex(r, obj, "address", &node->address));
 	TRY(get_string(r, obj, "macro", false, &node->macro));
+	TRY(get_string(r, obj, "macro_file", false, &node->macro_file));
+	TRY(get_line(r, obj, "macro_line", &node->macro_line));
 	TRY(get_string(r, obj, "span", false, &node->span));
 	TRY(get_bool(r, obj, "leaf", &node->leaf, &present));
 	TRY(get_bool(r, obj, "dependency", &node->dependency, &present));

@@ -72,7 +72,9 @@ uint64_t ai_live_tree_hash(const struct ai_await_node *tree)
 const struct ai_await_node *ai_live_await_point(const struct ai_snapshot_task *task)
 {
 	/* The program's own code says more than the inside of a runtime: the deepest .await in a
-	 * file that is not a dependency's, else the deepest one. */
+	 * file that is not a dependency's, else the deepest one. A future with several children
+	 * (join!, select!) waits on all of them: below it, its first branch is no more "the" point
+	 * than the others, so the walk ends there once the program's own line was met. */
 	const struct ai_await_node *node = &task->tree, *found = NULL, *own = NULL;
 	for (unsigned depth = 0; node && depth < 1000; depth++) {
 		if (node->file && node->line > 0) {
@@ -80,6 +82,8 @@ const struct ai_await_node *ai_live_await_point(const struct ai_snapshot_task *t
 			if (!node->dependency)
 				own = node;
 		}
+		if (node->child_count > 1 && own)
+			break;
 		node = node->child_count ? &node->children[0] : NULL;
 	}
 	return own ? own : found;

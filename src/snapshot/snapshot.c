@@ -75,6 +75,7 @@ void ai_await_node_deinit(struct ai_await_node *node)
 	free(node->state);
 	free(node->file);
 	free(node->macro);
+	free(node->macro_file);
 	free(node->span);
 	free(node->error);
 	free(node->await_lines);

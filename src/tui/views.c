@@ -453,6 +453,9 @@ static void add_node(struct tui_lines *l, const struct ai_await_node *node, int 
 	else
 		add(l, "%*s%s%s%s%s", indent, "", name, node->state ? " [" : "", node->state ? node->state : "",
 		    node->state ? "]" : "");
+	if (node->macro && node->macro_file)
+		add(l, "%*s    %s's own source: %s:%d", indent, "", node->macro,
+		    display_path(node->macro_file), node->macro_line);
 	for (size_t i = 0; i < node->local_count; i++)
 		add(l, "%*s    %s: %s = %s", indent, "", node->locals[i].name,
 		    node->locals[i].type ? node->locals[i].type : "?", ai_local_text(&node->locals[i]));

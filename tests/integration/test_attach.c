@@ -506,7 +506,8 @@ Test(attach, headless_details_of_a_futurelock)
 	fixture_kill(&f);
 }
 
-/* A task parked in select! or timeout has no one wait: the WAIT column joins its branches'. */
+/* A task parked in select! or timeout has no one wait: the WAIT column joins its branches'; its
+ * AWAITING AT is the select!'s line in the program, its details keep tokio's source as detail. */
 Test(attach, wait_column_joins_the_branches_of_select_and_timeout)
 {
 	struct fixture f;
@@ -524,8 +525,19 @@ Test(attach, wait_column_joins_the_branches_of_select_and_timeout)
 	size_t n = strcspn(select_row, "\n");
 	/* select_left: an mpsc recv; select_right: a Notify. */
 	cr_expect(memmem(select_row, n, " | ", 3) != NULL, "%.*s", (int)n, select_row);
+	/* AWAITING AT: the line of the select! in the program, not tokio's macro source. */
+	char *at = xasprintf("shapes_zoo.rs:%d ", marker_line("tokio/src/bin/shapes_zoo.rs",
+							     "@await: zoo-select-macro"));
+	cr_expect(memmem(select_row, n, at, strlen(at)) != NULL, "%s in %.*s", at, (int)n, select_row);
+	free(at);
 	n = strcspn(timeout_row, "\n");
 	cr_expect(memmem(timeout_row, n, " | timeout in ", 14) != NULL, "%.*s", (int)n, timeout_row);
+	free(s);
+	/* Its details keep the macro's own source as detail. */
+	s = screen_sized(&f, "240x40", "/zoo_select\\n\\n");
+	cr_expect(strstr(s, " in tokio::select!") != NULL, "%s", s);
+	cr_expect(strstr(s, "tokio::select!'s own source: ") != NULL && strstr(s, "/src/macros/select.rs:"),
+		  "%s", s);
 	free(s);
 	fixture_kill(&f);
 }

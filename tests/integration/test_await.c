@@ -146,6 +146,28 @@ static void expect_at(const struct ai_await_node *node, const char *function, co
 	cr_expect_null(node->macro, "%s", s.version);
 }
 
+/* A suspend point a macro generated: at the user's line of the invocation (the marker), counted
+ * there among the awaits, with the macro and its own source as detail. */
+static void expect_macro_at(const struct ai_await_node *node, const char *function,
+			    const char *marker, const char *macro, const char *macro_source)
+{
+	cr_assert_null(node->error, "%s: %s: %s", s.version, function, node->error);
+	cr_expect_str_eq(node->function, function, "%s", s.version);
+	cr_expect(node->file && ends_with(node->file, "/tests/fixtures/tokio/src/bin/shapes_zoo.rs"),
+		  "%s: %s in %s", s.version, function, node->file);
+	char *text = xasprintf("@await: %s", marker);
+	int line = marker_line("tokio/src/bin/shapes_zoo.rs", text);
+	free(text);
+	cr_expect_eq(node->line, line, "%s: %s at line %d", s.version, function, node->line);
+	cr_expect_str_eq(node->macro, macro, "%s", s.version);
+	cr_expect(node->macro_file && strstr(node->macro_file, macro_source), "%s: %s's source %s",
+		  s.version, macro, node->macro_file);
+	cr_expect_gt(node->macro_line, 0, "%s", s.version);
+	cr_assert_gt(node->await_index, 0, "%s: %s not counted among its awaits", s.version,
+		     function);
+	cr_expect_eq(node->await_lines[node->await_index - 1], line, "%s", s.version);
+}
+
 /* tokio's Sleep: tokio::time::sleep::Sleep, tokio::time::driver::sleep::Sleep in 1.19. */
 static const char *sleep_type(void)
 {
@@ -338,12 +360,12 @@ static void expect_branches(const struct ai_await_node *node, const char *type_p
 
 static void check_zoo(void)
 {
-	/* tokio::join!: the suspend point is in tokio's macro source. */
+	/* tokio::join!: DWARF declares the suspend point in tokio's macro source; shown at the
+	 * user's line. */
 	const struct ai_snapshot_task *t = find_task("shapes_zoo::zoo_join", NULL, NULL);
 	const struct ai_await_node *n = &t->tree;
-	cr_assert_null(n->error, "%s: %s", s.version, n->error);
-	cr_expect_str_eq(n->macro, "tokio::join!", "%s", s.version);
-	cr_expect(n->file && strstr(n->file, "/src/macros/join.rs"), "%s: %s", s.version, n->file);
+	expect_macro_at(n, "shapes_zoo::zoo_join", "zoo-join-macro", "tokio::join!",
+			"/src/macros/join.rs");
 	expect_local(n, "tag", "11");
 	cr_expect_null(find_local(n, "futures"), "%s: the branches repeated as a local", s.version);
 	expect_branches(only_child(n), "", 2,
@@ -354,14 +376,32 @@ static void check_zoo(void)
 	/* tokio::select! */
 	t = find_task("shapes_zoo::zoo_select", NULL, NULL);
 	n = &t->tree;
-	cr_assert_null(n->error, "%s: %s", s.version, n->error);
-	cr_expect_str_eq(n->macro, "tokio::select!", "%s", s.version);
-	cr_expect(n->file && strstr(n->file, "/src/macros/select.rs"), "%s: %s", s.version,
-		  n->file);
+	expect_macro_at(n, "shapes_zoo::zoo_select", "zoo-select-macro", "tokio::select!",
+			"/src/macros/select.rs");
 	expect_local(n, "tag", "12");
 	expect_branches(only_child(n), "", 2,
 			(const char *const[]){ "shapes_zoo::select_left", "shapes_zoo::select_right" },
 			(const char *const[]){ "zoo-select-left", "zoo-select-right" });
+
+	/* futures::join! (its branches: one `_futN` per future) and futures::select!: at the
+	 * user's line too */
+	t = find_task("shapes_zoo::zoo_fjoin_macro", NULL, NULL);
+	n = &t->tree;
+	expect_macro_at(n, "shapes_zoo::zoo_fjoin_macro", "zoo-fjoin-macro", "futures::join!",
+			"/src/async_await/join_mod.rs");
+	expect_local(n, "tag", "18");
+	expect_branches(only_child(n), "", 2,
+			(const char *const[]){ "shapes_zoo::fmacro_sleep", "shapes_zoo::fmacro_notified" },
+			(const char *const[]){ "zoo-fmacro-sleep", "zoo-fmacro-notified" });
+	t = find_task("shapes_zoo::zoo_fselect_macro", NULL, NULL);
+	n = &t->tree;
+	expect_macro_at(n, "shapes_zoo::zoo_fselect_macro", "zoo-fselect-macro",
+			"futures::select!", "/src/async_await/select_mod.rs");
+	expect_local(n, "tag", "19");
+	/* its closure captures a pointer to each branch, named after the user's variables */
+	expect_branches(only_child(n), "", 2,
+			(const char *const[]){ "shapes_zoo::fmacro_sleep", "shapes_zoo::fmacro_notified" },
+			(const char *const[]){ "zoo-fmacro-sleep", "zoo-fmacro-notified" });
 
 	/* time::timeout: Timeout { value, delay } */
 	t = find_task("shapes_zoo::zoo_timeout", NULL, NULL);
@@ -494,7 +534,7 @@ static void check_zoo(void)
 		}
 	cr_assert(root, "%s: no block_on root", s.version);
 	expect_at(&root->tree, "shapes_zoo::main::{async_block#0}", ZOO, "zoo-main");
-	expect_local(&root->tree, "spawned", "15");
+	expect_local(&root->tree, "spawned", "17");
 }
 
 Test(await, shapes_zoo)

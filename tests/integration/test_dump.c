@@ -393,6 +393,57 @@ Test(dump, awaits_progress_in_json)
 	}
 }
 
+/* A task parked in tokio::join! / select!: DWARF declares the suspend point in tokio's macro
+ * source; the dump shows the line of the invocation, and the macro's own location as detail. */
+static void expect_macro_point(json_t *tasks, const char *function, const char *marker,
+			       const char *macro, const char *source, const char *version)
+{
+	const char *zoo = "tokio/src/bin/shapes_zoo.rs";
+	int line = marker_line(zoo, marker);
+	json_t *t = find_task(tasks, function, NULL, NULL);
+	cr_assert_not_null(t, "%s: no task %s", version, function);
+	json_t *tree = json_object_get(t, "tree");
+	expect_frame(tree, function, zoo, marker, version);
+	cr_expect_str_eq(json_string_value(json_object_get(tree, "macro")), macro, "%s", version);
+	const char *macro_file = json_string_value(json_object_get(tree, "macro_file"));
+	cr_expect(macro_file && strstr(macro_file, source), "%s: %s's source %s", version, macro,
+		  macro_file);
+	cr_expect_gt(json_integer_value(json_object_get(tree, "macro_line")), 0, "%s", version);
+	json_t *awaits = json_object_get(tree, "awaits");
+	cr_expect_eq(json_integer_value(json_object_get(awaits, "current")), 1, "%s", version);
+	cr_expect_eq(json_integer_value(json_array_get(json_object_get(awaits, "lines"), 0)), line,
+		     "%s: %s's await counted at its line", version, function);
+}
+
+Test(dump, macro_suspend_points_at_the_users_line)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		json_t *root = dump_json(*v, "shapes_zoo", NULL, &f);
+		json_t *tasks = json_object_get(root, "tasks");
+		expect_macro_point(tasks, "shapes_zoo::zoo_join", "@await: zoo-join-macro",
+				   "tokio::join!", "/src/macros/join.rs", *v);
+		expect_macro_point(tasks, "shapes_zoo::zoo_select", "@await: zoo-select-macro",
+				   "tokio::select!", "/src/macros/select.rs", *v);
+		json_decref(root);
+		if (strcmp(*v, "tokio-1.54") == 0) {
+			char *pid = xasprintf("%d", (int)f.pid);
+			struct tool_result r;
+			tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, NULL });
+			cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+			char *text = xasprintf("shapes_zoo.rs:%d (in tokio::select!)",
+					       marker_line("tokio/src/bin/shapes_zoo.rs",
+							   "@await: zoo-select-macro"));
+			cr_expect(strstr(r.out, text), "%s in:\n%s", text, r.out);
+			cr_expect(!strstr(r.out, "select.rs"), "%s", r.out);
+			free(text);
+			tool_result_free(&r);
+			free(pid);
+		}
+		fixture_kill(&f);
+	}
+}
+
 /* The size a core's program headers say it has (the end of its furthest segment), and the end of
  * its notes, read with <elf.h> alone so that the test does not share the tool's code. */
 static void core_layout(const char *path, unsigned long long *expected_ret, unsigned long long *notes_end_ret)

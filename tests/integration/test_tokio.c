@@ -231,7 +231,7 @@ Test(tokio, shapes_zoo_every_version)
 		capture_live(&c, f.pid);
 		const struct ai_snapshot *s = c.snapshot;
 		char *text = describe(s);
-		cr_expect_eq(s->task_count, 15, "%s: %zu tasks\n%s", *v, s->task_count, text);
+		cr_expect_eq(s->task_count, 17, "%s: %zu tasks\n%s", *v, s->task_count, text);
 		cr_expect_eq(ai_snapshot_runtime_instances(s), 1, "%s\n%s", *v, text);
 		cr_expect_eq(s->warning_count, 0, "%s\n%s", *v, text);
 		expect_tasks(s, "idle", "multi_thread", text);

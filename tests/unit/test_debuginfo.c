@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../integration/support.h"
 #include "ai/dwarf_info.h"
 #include "ai/elf_file.h"
 #include "ai/util.h"
@@ -491,4 +492,58 @@ Test(dwarf_layouts, split_dwarf_skeletons_are_recognised)
 	free(packed);
 	free(unpacked);
 	free(plain);
+}
+
+struct awaitee_lines {
+	uint32_t lines[8];
+	size_t count;
+};
+
+static bool awaitee_line(void *arg, const struct ai_dwarf_variable *var)
+{
+	struct awaitee_lines *a = arg;
+	cr_expect_not_null(var->decl_file);
+	cr_expect(var->has_deref_offset, "saved in the coroutine");
+	if (a->count < AI_ARRAY_SIZE(a->lines))
+		a->lines[a->count++] = var->decl_line;
+	return true;
+}
+
+static bool first_function(void *arg, uint64_t die_offset)
+{
+	*(uint64_t *)arg = die_offset;
+	return false;
+}
+
+/* The poll function of an async fn is found by its DWARF path from no unit in particular (the
+ * units of the crate the path names), and the __awaitee of the .await a tokio::select! generated
+ * is declared at the select!'s line in the program (every tokio build with shapes_zoo). */
+Test(dwarf_rust, poll_function_and_its_awaitee_variables)
+{
+	static const char *const crates[] = { "tokio-1.19", "tokio-1.24", "tokio-1.38", "tokio-1.47", "tokio-1.54" };
+	int line = marker_line("tokio/src/bin/shapes_zoo.rs", "@await: zoo-select-macro");
+	for (size_t c = 0; c < AI_ARRAY_SIZE(crates); c++) {
+		char *path = fixture(crates[c], "shapes_zoo");
+		if (!path)
+			cr_skip_test("AI_FIXTURES not set or %s/shapes_zoo not built", crates[c]);
+		struct ai_dwarf *dw;
+		cr_assert_null(ai_dwarf_open(path, &dw));
+		uint64_t function = 0;
+		cr_assert_null(ai_dwarf_find_functions(dw, UINT64_MAX, "shapes_zoo::zoo_select::{async_fn#0}",
+						       first_function, &function));
+		cr_assert_neq(function, 0, "%s", crates[c]);
+		const char *name;
+		cr_assert_null(ai_dwarf_qualified_name(dw, function, &name));
+		cr_expect_str_eq(name, "shapes_zoo::zoo_select::{async_fn#0}");
+		struct awaitee_lines a = { 0 };
+		cr_assert_null(ai_dwarf_function_variables(dw, function, "__awaitee", awaitee_line, &a));
+		cr_assert_eq(a.count, 1, "%s: %zu", crates[c], a.count);
+		cr_expect_eq(a.lines[0], (uint32_t)line, "%s", crates[c]);
+		function = 0;
+		cr_assert_null(ai_dwarf_find_functions(dw, UINT64_MAX, "shapes_zoo::no_such_fn::{async_fn#0}",
+						       first_function, &function));
+		cr_expect_eq(function, 0);
+		ai_dwarf_destroy(dw);
+		free(path);
+	}
 }

@@ -130,9 +130,11 @@ static struct ai_snapshot *make_snapshot(void)
 	t->address = 0x7f0000009000;
 	t->tree.function = xstrdup("app::both");
 	t->tree.state = xstrdup("Suspend0");
-	t->tree.file = xstrdup("/cargo/tokio-1.38.2/src/macros/join.rs");
-	t->tree.line = 150;
+	t->tree.file = xstrdup("/src/both.rs");
+	t->tree.line = 12;
 	t->tree.macro = xstrdup("tokio::join!");
+	t->tree.macro_file = xstrdup("/cargo/tokio-1.38.2/src/macros/join.rs");
+	t->tree.macro_line = 150;
 	struct ai_await_node *sleep = ai_await_node_add_child(&t->tree);
 	sleep->type = xstrdup("tokio::time::sleep::Sleep");
 	sleep->leaf = true;
