@@ -13,4 +13,9 @@ struct ai_wait *ai_futures_leaf_wait(struct ai_wait_walk *w, struct ai_await_nod
 struct ai_error *ai_futures_collect(struct ai_async *as, const struct ai_stack *stacks,
 				    struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry);
 
+/* The futures of every ThreadPool, found through their wakers, as tasks; *tasks_ret says how
+ * many. (thread_pool.c) */
+void ai_futures_thread_pool_collect(struct ai_async *as, struct ai_snapshot *snapshot,
+				    struct ai_snapshot_runtime *entry, size_t *tasks_ret);
+
 #endif

@@ -108,7 +108,9 @@ struct ai_error *ai_futures_collect(struct ai_async *as, const struct ai_stack *
 			add_task(snapshot, &node.children[c], p->address[i]);
 		ai_await_node_deinit(&node);
 	}
-	entry->instances = p->count;
+	size_t pool_tasks = 0;
+	ai_futures_thread_pool_collect(as, snapshot, entry, &pool_tasks);
+	entry->instances = p->count + (pool_tasks ? 1 : 0);
 	free(p);
 	return NULL;
 }
