@@ -217,6 +217,14 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 		}
 	}
 	expect_frame(main_node, "nested::main::{async_block#0}", "@await: main");
+	/* The copies block_on moved from are not shown as roots of their own; the worker threads'
+	 * roots are the futures-lite Or they poll. */
+	json_array_foreach(tasks, i, t) {
+		json_t *tr = json_object_get(t, "tree");
+		if (strcmp(str(t, "kind"), "block_on") == 0)
+			cr_expect(!strstr(str(tr, "error"), "stale") && strcmp(str(tr, "state"), "Unresumed") != 0,
+				  "block_on root %s: %s %s", str(t, "future"), str(tr, "state"), str(tr, "error"));
+	}
 	expect_leaf(child(main_node), "async_channel::Recv<", "main");
 	json_decref(root);
 	tool_result_free(&r);
