@@ -77,12 +77,30 @@ static void add_task(struct ai_snapshot *snapshot, struct ai_await_node *node, u
 	task->future = xstrdup(future ? future : "?");
 }
 
+/* Whether any LocalPool code is linked (LocalPool::new makes every LocalPool): when none is,
+ * the stack frames need no search. Both manglings spell identifiers as <length><name>. */
+static bool local_pool_linked(struct ai_async *as)
+{
+	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
+	if (!symbols)
+		return true; /* cannot tell: search */
+	ai_elf_file_find_symbol(symbols, 0); /* loads the symbol table */
+	for (size_t i = 0; i < symbols->symbol_count; i++) {
+		const char *name = symbols->symbols[i].name;
+		if (name && strstr(name, "16futures_executor") && strstr(name, "9LocalPool"))
+			return true;
+	}
+	return false;
+}
+
 struct ai_error *ai_futures_collect(struct ai_async *as, const struct ai_stack *stacks,
 				    struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry)
 {
 	struct pools *p = xcalloc(1, sizeof(*p));
 	p->as = as;
-	for (size_t t = 0; t < as->target->thread_count; t++) {
+	bool search = local_pool_linked(as);
+	for (size_t t = 0; search && t < as->target->thread_count; t++) {
 		const struct ai_stack *stack = &stacks[t];
 		for (size_t i = 0; i < stack->count; i++) {
 			struct ai_error *err = ai_frame_vars(as, &stack->frames[i], find_pool, p);
