@@ -107,6 +107,10 @@ struct ai_error *ai_futures_collect(struct ai_async *as, const struct ai_stack *
 			ai_error_destroy(err); /* a frame we cannot read holds no pool for us */
 		}
 	}
+	if (search && !p->count)
+		ai_snapshot_add_warning(snapshot, "futures %s: LocalPool is linked but no thread's stack frame holds "
+					"one: the futures of a LocalPool kept elsewhere (a struct on the heap, a static) "
+					"are not shown", entry->version ? entry->version : "");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ai_member *m = ai_type_find_member(p->type[i], "pool");
 		const struct ai_type *fu;
