@@ -20,8 +20,9 @@ struct ai_wait_walk; /* include/ai/wait.h */
  * coroutine: the shapes it knows, and each runtime's table of which of its types has which. */
 enum ai_future_shape {
 	AI_SHAPE_TRANSPARENT,  /* a wrapper: the future is member `member` (or `alt`) */
-	AI_SHAPE_MAYBE_DONE,   /* an enum whose "Future" or "Some" variant is the future; any other
-				* variant ends the node with its name as the state */
+	AI_SHAPE_MAYBE_DONE,   /* an enum whose "Future" or "Some" variant (or the one `member`
+				* names) is the future, in its __0 or `future`; any other variant
+				* ends the node with its name as the state */
 	AI_SHAPE_MEMBERS,      /* each member named in `member` and `alt` is a branch (Timeout) */
 	AI_SHAPE_MEMBER_PREFIX, /* each member whose name starts with `member` is a branch (Join) */
 	AI_SHAPE_OPTION_TUPLE, /* member `member` is Option<(A, B, ...)>: the tuple's fields (Select) */

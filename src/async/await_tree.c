@@ -663,7 +663,8 @@ static bool reach_future(struct decoder *d, uint64_t *address, const struct ai_t
 			const struct ai_type *vt;
 			const struct ai_member *inner = NULL;
 			if (variant->name && (strcmp(variant->name, "Future") == 0 ||
-					      strcmp(variant->name, "Some") == 0) &&
+					      strcmp(variant->name, "Some") == 0 ||
+					      (shape->member && strcmp(variant->name, shape->member) == 0)) &&
 			    !(err = member_type(t, &variant->member, &vt)))
 				inner = find_member_any(vt, "__0", "future");
 			if (err) {
@@ -1092,6 +1093,70 @@ static bool all_pointers(const struct ai_type *type)
 	return true;
 }
 
+/* The type under pointers and Pin wrappers (by type only), or NULL. */
+static const struct ai_type *peel_pointers(const struct ai_type *t)
+{
+	for (int hops = 0; t && hops < 8; hops++) {
+		const struct ai_type *u = NULL, *next = NULL;
+		if (ai_type_underlying(t, &u) || !u)
+			return NULL;
+		const struct ai_member *m;
+		if (u->kind == AI_TYPE_POINTER) {
+			if (ai_type_target(u, &next))
+				return NULL;
+		} else if (u->kind == AI_TYPE_STRUCT && starts_with(type_name(u), "core::pin::Pin<") &&
+			   (m = find_member_any(u, "pointer", "__pointer"))) {
+			if (ai_type_member_type(u, m, &next))
+				return NULL;
+		} else {
+			return u;
+		}
+		t = next;
+	}
+	return NULL;
+}
+
+/* Every member of the closure is (a pointer to) a future of the shape `shape`. */
+static bool all_members_shaped(const struct ai_type *closure, enum ai_future_shape shape,
+			       const char *prefix)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < closure->member_count; i++) {
+		const struct ai_member *m = &closure->members[i];
+		const struct ai_type *mt;
+		if (!m->name || !starts_with(m->name, prefix))
+			continue;
+		if (ai_type_member_type(closure, m, &mt))
+			return false;
+		const struct ai_type *f = peel_pointers(mt);
+		const struct ai_future_shape_rule *rule = f ? ai_runtime_future_shape(type_name(f)) : NULL;
+		if (!rule || rule->shape != shape)
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
+/* futures' join!/try_join!: the closure captures each branch as _fut0, _fut1... (a
+ * Pin<&mut MaybeDone<F>>); futures' select!: it captures only the branch futures, by reference
+ * (the user's variables, Fuse<F> in the common `.fuse()` + pin_mut! form): taken when every
+ * capture is a wrapper future (a transparent shape). A select! of other futures (a bare oneshot
+ * Receiver) is not recognised: the PollFn stays a leaf. */
+static bool decode_poll_fn_captures(struct decoder *d, uint64_t base, const struct ai_type *closure,
+				    struct ai_await_node *node, unsigned depth)
+{
+	if (all_members_shaped(closure, AI_SHAPE_MAYBE_DONE, "_fut")) {
+		branches_from_members(d, node, base, closure, "_fut", depth, 0);
+		return true;
+	}
+	if (all_members_shaped(closure, AI_SHAPE_TRANSPARENT, "") &&
+	    closure->member_count <= MAX_BRANCHES) {
+		branches_from_members(d, node, base, closure, "", depth, 0);
+		return true;
+	}
+	return false;
+}
+
 /* tokio's join!/select!: a PollFn whose closure captures the branch futures (`futures` or
  * `_ref__futures`: a pointer to a tuple) and, for select!, `_ref__disabled` (a bit per finished
  * branch); futures' join! captures one `_futN` per branch (a Pin<&mut MaybeDone<F>>), and
@@ -1118,7 +1183,7 @@ static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_
 		return true;
 	}
 	if (!futures)
-		return false;
+		return decode_poll_fn_captures(d, base, closure, node, depth);
 	const struct ai_type *tuple;
 	struct ai_error *err = ai_type_member_type(closure, futures, &tuple);
 	if (err) {

@@ -171,6 +171,17 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 			address += m->offset;
 			continue;
 		}
+		/* A combinator being polled (async-global-executor's workers block_on a futures-lite
+		 * Or of two executors' run futures). */
+		if (type->kind == AI_TYPE_STRUCT && shape && via_pointer && ctx->count < MAX_CANDIDATES)
+			ctx->candidates[ctx->count++] = (struct candidate){
+				.address = address,
+				.type = type,
+				.root_address = root_type ? root_address : address,
+				.root_type = root_type ? root_type : type,
+				.frame = ctx->frame,
+				.via_pointer = true,
+			};
 		break;
 	}
 	ai_error_destroy(err);
@@ -266,6 +277,62 @@ static bool already_added(const struct ai_snapshot *snapshot, uint64_t address)
 	return false;
 }
 
+/* A node of the tree (not its root) of the type named `type` that has been resumed (by name:
+ * each codegen unit has its own DIE of a type). */
+static bool has_resumed_node(const struct ai_await_node *node, const char *type, unsigned depth)
+{
+	if (depth > 64)
+		return false;
+	for (size_t i = 0; i < node->child_count; i++) {
+		const struct ai_await_node *c = &node->children[i];
+		if ((c->type && strcmp(c->type, type) == 0 && !(c->state && strcmp(c->state, "Unresumed") == 0)) ||
+		    has_resumed_node(c, type, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+/* Adds the root of candidate c, unless it is a stale copy of a future that one of the thread's
+ * roots added since first_task holds, resumed (block_on moved it into a future it polls:
+ * async-std's task::block_on wraps it and runs it on a LocalExecutor). */
+static void add_root(struct ai_async *as, const struct ai_thread *thread, const struct ai_stack *stack,
+		     struct ai_snapshot *snapshot, const struct candidate *c, const char *frame_function,
+		     size_t first_task)
+{
+	uint64_t root_address = c->root_address;
+	bool moved = false;
+	/* Only stale copies were named (an optimised build): look for the polled one. */
+	if (c->unresumed && !c->via_pointer && c->root_type == c->type)
+		moved = find_polled_copy(as, stack, c->type, c->address, &root_address);
+	if (already_added(snapshot, root_address))
+		return;
+	struct ai_await_node tree = { 0 };
+	ai_await_decode(as, root_address, c->root_type, &tree);
+	if (c->unresumed && !moved && !c->via_pointer && !tree.error && tree.state &&
+	    strcmp(tree.state, "Unresumed") == 0) {
+		for (size_t i = first_task; i < snapshot->task_count; i++) {
+			if (snapshot->tasks[i].thread == thread->tid && tree.type &&
+			    has_resumed_node(&snapshot->tasks[i].tree, tree.type, 0)) {
+				ai_await_node_deinit(&tree);
+				return;
+			}
+		}
+		tree.error = xstrdup("maybe a stale copy: block_on moved the future it polls to "
+				     "where the debug info gives no location (an optimised build?)");
+	}
+	struct ai_snapshot_task *task = ai_snapshot_add_task(snapshot);
+	task->runtime = runtime_of(frame_function);
+	task->kind = xstrdup("block_on");
+	const struct ai_runtime_ops *ops = ai_runtime_find(task->runtime);
+	const char *flavor = ops && ops->block_on_flavor ? ops->block_on_flavor(stack) : NULL;
+	task->flavor = flavor ? xstrdup(flavor) : NULL;
+	task->thread = thread->tid;
+	task->address = root_address;
+	task->tree = tree;
+	const char *future = task->tree.function ? task->tree.function : task->tree.type;
+	task->future = future ? xstrdup(future) : NULL;
+}
+
 static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 			   const struct ai_stack *stack, struct ai_snapshot *snapshot)
 {
@@ -296,6 +363,7 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 			frame_function[c] = stack->frames[outermost].location.function;
 	}
 	bool taken[MAX_CANDIDATES] = { false };
+	size_t best_of[MAX_CANDIDATES], best_count = 0;
 	for (size_t i = 0; i < ctx->count; i++) {
 		if (taken[i])
 			continue;
@@ -308,29 +376,18 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 			if (better(&ctx->candidates[j], &ctx->candidates[best]))
 				best = j;
 		}
-		const struct candidate *c = &ctx->candidates[best];
-		uint64_t root_address = c->root_address;
-		bool moved = false;
-		/* Only stale copies were named (an optimised build): look for the polled one. */
-		if (c->unresumed && !c->via_pointer && c->root_type == c->type)
-			moved = find_polled_copy(as, stack, c->type, c->address, &root_address);
-		if (already_added(snapshot, root_address))
-			continue;
-		struct ai_snapshot_task *task = ai_snapshot_add_task(snapshot);
-		task->runtime = runtime_of(frame_function[best]);
-		task->kind = xstrdup("block_on");
-		const struct ai_runtime_ops *ops = ai_runtime_find(task->runtime);
-		const char *flavor = ops && ops->block_on_flavor ? ops->block_on_flavor(stack) : NULL;
-		task->flavor = flavor ? xstrdup(flavor) : NULL;
-		task->thread = thread->tid;
-		task->address = root_address;
-		ai_await_decode(as, root_address, c->root_type, &task->tree);
-		if (c->unresumed && !moved && !c->via_pointer && !task->tree.error &&
-		    task->tree.state && strcmp(task->tree.state, "Unresumed") == 0)
-			task->tree.error = xstrdup("maybe a stale copy: block_on moved the future it polls to "
-						   "where the debug info gives no location (an optimised build?)");
-		const char *future = task->tree.function ? task->tree.function : task->tree.type;
-		task->future = future ? xstrdup(future) : NULL;
+		best_of[best_count++] = best;
+	}
+	/* The live roots first, then the maybe-stale copies, so that a copy whose future was moved
+	 * into one of the live roots is recognised there. */
+	size_t first_task = snapshot->task_count;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t k = 0; k < best_count; k++) {
+			const struct candidate *c = &ctx->candidates[best_of[k]];
+			if ((c->unresumed && !c->via_pointer) != (pass == 1))
+				continue;
+			add_root(as, thread, stack, snapshot, c, frame_function[best_of[k]], first_task);
+		}
 	}
 	free(ctx);
 }

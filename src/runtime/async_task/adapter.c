@@ -26,6 +26,12 @@ static bool async_task_block_on_frame(const char *function)
 static const struct ai_future_shape_rule async_task_shapes[] = {
 	/* async-executor wraps every spawned future to remove it from its Slab on drop */
 	{ "async_executor::AsyncCallOnDrop<", AI_SHAPE_TRANSPARENT, "future", NULL },
+	/* async-std's task locals (id, name) around every future it spawns or blocks on */
+	{ "async_std::task::builder::SupportTaskLocals<", AI_SHAPE_TRANSPARENT, "future", NULL },
+	/* task::sleep(dur) is io::timeout(dur, future::pending()): the async-io Timer is the wait */
+	{ "async_std::io::timeout::Timeout<async_std::future::pending::pending::", AI_SHAPE_TRANSPARENT,
+	  "timeout", NULL },
+	{ "async_std::io::timeout::Timeout<", AI_SHAPE_MEMBERS, "future", "timeout" },
 	{ "futures_lite::future::Or<", AI_SHAPE_MEMBERS, "future1", "future2" },
 	{ "futures_lite::future::Race<", AI_SHAPE_MEMBERS, "future1", "future2" },
 	{ NULL, 0, NULL, NULL },

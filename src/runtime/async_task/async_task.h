@@ -24,4 +24,12 @@ struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_
 void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task,
 			const struct ai_await_node *coroutine);
 
+/* async-std's SupportTaskLocals<F>, which wraps every future async-std spawns. (async_std.c) */
+bool ai_async_std_is_wrapper(const char *type_name);
+
+/* The id and the name (task::Builder::name) of the async-std task whose SupportTaskLocals is at
+ * address, into task->id and task->name; left alone when they cannot be read. (async_std.c) */
+void ai_async_std_task_locals(struct ai_async *as, uint64_t address, const struct ai_type *wrapper,
+			      struct ai_snapshot *snapshot, struct ai_snapshot_task *task);
+
 #endif

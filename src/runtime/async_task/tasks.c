@@ -510,11 +510,14 @@ static size_t scan_memory(struct at *at, uint64_t vtable_off, uint64_t **ret)
 	return count;
 }
 
-/* The future an executor wraps the spawned one in, seen through: Pin<Box<..>> and
- * async-executor's AsyncCallOnDrop<Fut, Cleanup> { future: Fut, .. } (the user's future is what
- * the await tree should start at). *address and *type are updated in place. False when a pointer on
- * the way is not one (a stale copy of a header, whose future is gone). */
-static bool unwrap_future(struct at *at, uint64_t *address, const struct ai_type **type)
+/* The future an executor wraps the spawned one in, seen through: Pin<Box<..>>,
+ * async-executor's AsyncCallOnDrop<Fut, Cleanup> { future: Fut, .. } and async-std's
+ * SupportTaskLocals<F> { tag, future: F } (the user's future is what the await tree should start
+ * at; *locals_ret is the SupportTaskLocals' address, or 0). *address and *type are updated in
+ * place. False when a pointer on the way is not one (a stale copy of a header, whose future is
+ * gone). */
+static bool unwrap_future(struct at *at, uint64_t *address, const struct ai_type **type,
+			  uint64_t *locals_ret, const struct ai_type **locals_type_ret)
 {
 	for (int depth = 0; depth < 8 && *type; depth++) {
 		const struct ai_type *t = underlying(*type), *next = NULL;
@@ -544,6 +547,10 @@ static bool unwrap_future(struct at *at, uint64_t *address, const struct ai_type
 		else if (strncmp(name, "async_executor::AsyncCallOnDrop<", 32) == 0 &&
 			 member(t, "future", &offset, &next))
 			;
+		else if (ai_async_std_is_wrapper(name) && member(t, "future", &offset, &next)) {
+			*locals_ret = *address;
+			*locals_type_ret = t;
+		}
 		else
 			return true;
 		*address += offset;
@@ -605,10 +612,15 @@ static bool emit_task(struct at *at, struct at_vtable *vt, uint64_t address, uin
 	uint64_t future = address + vt->offset_f;
 	const struct ai_type *type = vt->future;
 	bool live = !(state & (AT_COMPLETED | AT_CLOSED));
-	if (live && !unwrap_future(at, &future, &type))
+	uint64_t locals = 0;
+	const struct ai_type *locals_type = NULL;
+	if (live && !unwrap_future(at, &future, &type, &locals, &locals_type))
 		return false;
 	struct ai_snapshot_task *task = ai_snapshot_add_task(at->snapshot);
-	task->runtime = xstrdup(vt->executor ? vt->executor : "async-task");
+	/* async-std spawns on async-global-executor's executors: the task is async-std's. */
+	task->runtime = xstrdup(locals ? "async-std" : vt->executor ? vt->executor : "async-task");
+	if (locals)
+		ai_async_std_task_locals(at->as, locals, locals_type, at->snapshot, task);
 	task->kind = xstrdup("task");
 	task->status = xstrdup(status_of(state));
 	task->address = address;

@@ -3,8 +3,8 @@
  * (join!, select!, FuturesUnordered...) are shapes the await-tree decoder knows. */
 #include <string.h>
 
-#include "ai/runtime.h"
 #include "ai/util.h"
+#include "futures.h"
 
 static char *futures_detect(struct ai_async *as)
 {
@@ -22,10 +22,16 @@ static bool futures_block_on_frame(const char *function)
 }
 
 static const struct ai_future_shape_rule futures_shapes[] = {
+	/* what LocalPool and ThreadPool keep a spawned future as: a `*mut dyn Future` */
+	{ "futures_task::future_obj::LocalFutureObj<", AI_SHAPE_TRANSPARENT, "future", NULL },
+	{ "futures_task::future_obj::FutureObj<", AI_SHAPE_TRANSPARENT, "__0", NULL },
 	{ "futures_util::stream::stream::next::Next<", AI_SHAPE_TRANSPARENT, "stream", NULL },
 	{ "futures_util::stream::stream::collect::Collect<", AI_SHAPE_TRANSPARENT, "stream", NULL },
 	{ "futures_util::stream::futures_ordered::FuturesOrdered<", AI_SHAPE_TRANSPARENT, "in_progress_queue", NULL },
 	{ "futures_util::stream::futures_ordered::OrderWrapper<", AI_SHAPE_TRANSPARENT, "data", NULL },
+	/* FutureExt::map: Map { inner: map::Map::Incomplete { future, f } | Complete } */
+	{ "futures_util::future::future::Map<", AI_SHAPE_TRANSPARENT, "inner", NULL },
+	{ "futures_util::future::future::map::Map<", AI_SHAPE_MAYBE_DONE, "Incomplete", NULL },
 	{ "futures_util::future::future::fuse::Fuse<", AI_SHAPE_TRANSPARENT, "inner", NULL },
 	{ "futures_util::future::maybe_done::MaybeDone<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
 	{ "futures_util::future::try_maybe_done::TryMaybeDone<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
@@ -51,5 +57,7 @@ const struct ai_runtime_ops ai_runtime_futures = {
 	.shapes = futures_shapes,
 	.macros = futures_macros,
 	.detect = futures_detect,
+	.collect = ai_futures_collect,
 	.is_block_on_frame = futures_block_on_frame,
+	.leaf_wait = ai_futures_leaf_wait,
 };
