@@ -1,0 +1,2 @@
+#include "tokio.h"
+void tk_blocking_collect(struct tk *tk, const struct ai_stack *stacks) {}
