@@ -1071,8 +1071,12 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 			vt->id = core.offset + f.offset;
 			vt->has_id = true;
 		}
-		if (tk->per_core ? tk_field_quiet(TK_CORE_SCHEDULER, core.type, &f)
-				 : tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f)) {
+		/* (a zero-sized S, spawn_blocking's BlockingSchedule, holds no handle to check) */
+		struct tk_loc zst;
+		bool zero_sized = tk_member_path(core.type, tk_fields[TK_CORE_SCHEDULER].paths[0], &zst) &&
+				  zst.type->has_size && zst.type->size == 0;
+		if (!zero_sized && (tk->per_core ? tk_field_quiet(TK_CORE_SCHEDULER, core.type, &f)
+						 : tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f))) {
 			vt->scheduler_offset = core.offset + f.offset;
 			vt->has_scheduler = true;
 		}
