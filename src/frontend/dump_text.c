@@ -96,6 +96,8 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 		fprintf(out, "%sBlocking task", st->bold);
 		if (task->has_id)
 			fprintf(out, " %llu", (unsigned long long)task->id);
+		else
+			fprintf(out, " 0x%llx", (unsigned long long)task->address);
 		fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking on thread %d \"%s\"%s)\n", st->reset, st->bold,
 			task->future ? task->future : "?", st->reset, task->status ? task->status : "?", task->runtime,
 			(int)task->thread, thread_name(s, task->thread),

@@ -84,7 +84,8 @@ enum tk_field {
 	TK_LOCAL_SET_CONTEXT,     /* tokio::task::local::LocalSet.context */
 	TK_RC_POINTER,            /* alloc::rc::Rc<T>.ptr.pointer */
 	TK_RC_INNER_VALUE,        /* alloc::rc::RcInner<T>.value (RcBox before rustc 1.84) */
-	TK_LOCAL_CONTEXT_OWNED,   /* before 1.24: Context.owned */
+	TK_LOCAL_CONTEXT_OWNED,   /* 1.9 to 1.23: Context.owned */
+	TK_LOCAL_CONTEXT_TASKS,   /* before 1.9: Context.tasks: RefCell<Tasks { owned: LinkedList }> */
 	TK_LOCAL_CONTEXT_SHARED,  /* Context.shared: Arc<Shared> */
 	TK_LOCAL_SHARED_OWNED,    /* 1.24+: Shared.local_state.owned */
 	TK_RUN_UNTIL_LOCAL_SET,   /* RunUntil<F>.local_set: &LocalSet */

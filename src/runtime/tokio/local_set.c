@@ -4,8 +4,9 @@
  * 1.34 (an id, one linked list through the tasks' Trailers), so the list walk of tasks.c walks it
  * as a runtime of its own (tk_runtime.local): its identity is the list's address, its tasks' S is
  * Arc<tokio::task::local::Shared>. Where it is: LocalSet.context, an Rc<Context> (1.24+) or the
- * Context itself (before), then Context.shared -> Shared.local_state.owned (1.24+) or
- * Context.owned (before).
+ * Context itself (before), then Context.shared -> Shared.local_state.owned (1.24+),
+ * Context.owned (1.9 to 1.23), or before 1.9 a plain list in Context.tasks (walked as a worker's
+ * list of that time, named by the set's Shared).
  *
  * Nothing points to a LocalSet from a global while its thread is parked (the thread-local
  * CURRENT is set only during a poll), so LocalSets are found in the threads' stacks: a variable
@@ -74,6 +75,21 @@ static void add_local_set(struct tk *tk, const struct ai_type *type, uint64_t ad
 	uint64_t arc_inner = 0, owned_address;
 	const struct ai_type *owned_type;
 	tk_read_u64(tk, context + shared.offset, &arc_inner); /* (0: not checked) */
+	if (tk_field_quiet(TK_LOCAL_CONTEXT_TASKS, context_type, &owned)) {
+		/* before 1.9: a plain list, named by the set's Shared */
+		uint64_t data;
+		const struct ai_type *data_type;
+		if (!tk_arc_data(tk, shared.type, context + shared.offset, &data, &data_type))
+			return;
+		bool known = tk_find_runtime(tk, data) != NULL;
+		tk_add_core_list(tk, data_type, data, "local_set", owned.type, context + owned.offset, 0);
+		struct tk_runtime *rt = tk_find_runtime(tk, data);
+		if (rt && !known) {
+			rt->local = true;
+			rt->from_frame = true;
+		}
+		return;
+	}
 	if (tk_field_quiet(TK_LOCAL_CONTEXT_OWNED, context_type, &owned)) {
 		owned_address = context + owned.offset; /* before 1.24 */
 		owned_type = owned.type;

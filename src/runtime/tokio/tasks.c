@@ -564,9 +564,8 @@ static struct tk_runtime *add_per_core_runtime(struct tk *tk, const struct ai_ty
 }
 
 /* One worker's list of tasks (before 1.9): the LinkedList at list, of DWARF type list_type. */
-static void add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t shared,
-			  const char *flavor, const struct ai_type *list_type, uint64_t list,
-			  uint64_t worker)
+void tk_add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t shared,
+		      const char *flavor, const struct ai_type *list_type, uint64_t list, uint64_t worker)
 {
 	struct tk_runtime *rt = add_per_core_runtime(tk, shared_type, shared, flavor);
 	if (!rt || !tk_plausible(list, 8))
@@ -592,7 +591,7 @@ static void runtime_from_context(struct tk *tk, const struct ai_type *type, uint
 	if (tk_field_quiet(TK_BASIC_CONTEXT_TASKS, type, &loc) &&
 	    tk_field_quiet(TK_BASIC_CONTEXT_SHARED, type, &arc)) {
 		if (tk_arc_data(tk, arc.type, address + arc.offset, &shared, &shared_type))
-			add_core_list(tk, shared_type, shared, "current_thread", loc.type,
+			tk_add_core_list(tk, shared_type, shared, "current_thread", loc.type,
 				      address + loc.offset, 0);
 		return;
 	}
@@ -628,7 +627,7 @@ static void runtime_from_context(struct tk *tk, const struct ai_type *type, uint
 		return;
 	if (tk_field(&tk->env, TK_WORKER_INDEX, data_type, &index) && !tk_read_u64(tk, data + index.offset, &worker))
 		return;
-	add_core_list(tk, shared_type, shared, "multi_thread", tasks.type, core + tasks.offset, worker);
+	tk_add_core_list(tk, shared_type, shared, "multi_thread", tasks.type, core + tasks.offset, worker);
 }
 
 /* Adds the runtime of a handle: arc_inner is the pointer held by an Arc<H> of DWARF type
@@ -1071,11 +1070,9 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 			vt->id = core.offset + f.offset;
 			vt->has_id = true;
 		}
-		/* (a zero-sized S, spawn_blocking's BlockingSchedule, holds no handle to check) */
-		struct tk_loc zst;
-		bool zero_sized = tk_member_path(core.type, tk_fields[TK_CORE_SCHEDULER].paths[0], &zst) &&
-				  zst.type->has_size && zst.type->size == 0;
-		if (!zero_sized && (tk->per_core ? tk_field_quiet(TK_CORE_SCHEDULER, core.type, &f)
+		/* (an S that is no Arc, spawn_blocking's BlockingSchedule, holds no handle to check) */
+		bool arc = vt->scheduler->name && strncmp(vt->scheduler->name, "Arc<", 4) == 0;
+		if (arc && (tk->per_core ? tk_field_quiet(TK_CORE_SCHEDULER, core.type, &f)
 						 : tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f))) {
 			vt->scheduler_offset = core.offset + f.offset;
 			vt->has_scheduler = true;

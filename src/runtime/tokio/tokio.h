@@ -187,6 +187,10 @@ bool tk_arc_data(struct tk *tk, const struct ai_type *arc_type, uint64_t address
 struct tk_owned_layout *tk_owned_layout_of(struct tk *tk, const struct ai_type *owned,
 					   size_t *index_ret);
 struct tk_runtime *tk_find_runtime(struct tk *tk, uint64_t owned);
+/* Before 1.9: one plain list of tasks (the LinkedList at list, of DWARF type list_type) of the
+ * runtime named by its Shared at shared. */
+void tk_add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t shared,
+		      const char *flavor, const struct ai_type *list_type, uint64_t list, uint64_t worker);
 /* The vtable at address, resolved on first sight (vt->valid says if it is usable). */
 struct tk_vtable *tk_get_vtable(struct tk *tk, uint64_t address);
 /* "running", "completed", "cancelled", "scheduled" or "idle" from Header.state. */
