@@ -192,3 +192,30 @@ Test(local_blocking, json_every_version)
 		fixture_kill(&f);
 	}
 }
+
+/* A LocalSet that no stack holds (leaked, never run): found by the scan of memory for its tasks'
+ * vtables (1.24+, where a task's scheduler leads to its set's list), named as found that way;
+ * before 1.24 the tasks come from the generic scan, without the set. */
+Test(local_blocking, stashed_set_found_by_scan)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "local_blocking", (const char *[]){ "stashed", NULL });
+		char *text = dump(&f, *v, "text");
+		bool old = strcmp(*v, "tokio-1.19") == 0;
+		const char *flavor = old ? "(tokio)" : "(tokio, local_set)";
+		for (const char *const *fn = (const char *[]){ "local_blocking::local_notify",
+							      "local_blocking::local_sleep", NULL };
+		     *fn; fn++) {
+			char *header = xasprintf("  %s  scheduled  %s\n", *fn, flavor);
+			cr_expect(strstr(text, header), "%s: %s\n%s", *v, header, text);
+			free(header);
+		}
+		cr_expect(strstr(text, old ? "tasks found by scanning memory"
+					   : "tasks of 1 LocalSet found by scanning memory"),
+			  "%s\n%s", *v, text);
+		cr_expect(strstr(text, "2 tasks (2 scheduled), 0 block_on futures"), "%s\n%s", *v, text);
+		free(text);
+		fixture_kill(&f);
+	}
+}

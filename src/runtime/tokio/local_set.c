@@ -44,6 +44,27 @@ static bool is_run_until(const struct ai_type *type)
 	       tk_field_quiet(TK_RUN_UNTIL_LOCAL_SET, type, &loc);
 }
 
+/* A LocalOwnedTasks at owned_address as a runtime; arc_inner is its tasks' Core.scheduler. */
+static struct tk_runtime *add_local_list(struct tk *tk, uint64_t owned_address,
+					 const struct ai_type *owned_type, uint64_t arc_inner)
+{
+	if (tk_find_runtime(tk, owned_address) || tk->runtime_count >= TK_MAX_RUNTIMES)
+		return NULL;
+	size_t layout;
+	tk_owned_layout_of(tk, tk_underlying(owned_type), &layout);
+	AI_GROW(tk->runtimes, tk->runtime_capacity, tk->runtime_count + 1);
+	struct tk_runtime *rt = &tk->runtimes[tk->runtime_count++];
+	*rt = (struct tk_runtime){
+		.owned = owned_address,
+		.arc_inner = arc_inner,
+		.flavor = "local_set",
+		.layout = layout,
+		.from_frame = true, /* a stale variable gives no list: dropped quietly */
+		.local = true,
+	};
+	return rt;
+}
+
 /* The LocalOwnedTasks of the LocalSet at address (of DWARF type `type`) as a runtime. */
 static void add_local_set(struct tk *tk, const struct ai_type *type, uint64_t address)
 {
@@ -102,19 +123,7 @@ static void add_local_set(struct tk *tk, const struct ai_type *type, uint64_t ad
 		owned_address = data + owned.offset;
 		owned_type = owned.type;
 	}
-	if (tk_find_runtime(tk, owned_address) || tk->runtime_count >= TK_MAX_RUNTIMES)
-		return;
-	size_t layout;
-	tk_owned_layout_of(tk, tk_underlying(owned_type), &layout);
-	AI_GROW(tk->runtimes, tk->runtime_capacity, tk->runtime_count + 1);
-	tk->runtimes[tk->runtime_count++] = (struct tk_runtime){
-		.owned = owned_address,
-		.arc_inner = arc_inner,
-		.flavor = "local_set",
-		.layout = layout,
-		.from_frame = true, /* a stale variable gives no list: dropped quietly */
-		.local = true,
-	};
+	add_local_list(tk, owned_address, owned_type, arc_inner);
 }
 
 static void from_value(struct ls_search *s, const struct ai_type *type, uint64_t address, int depth);
@@ -180,8 +189,10 @@ static void from_value(struct ls_search *s, const struct ai_type *type, uint64_t
 			return;
 		}
 		target = tk_underlying(target);
-		/* only pointers to what can lead to a LocalSet (not every &T of a frame) */
-		if ((is_local_set(target) || is_run_until(target) || ai_type_is_coroutine(target)) &&
+		/* only pointers to what can lead to a LocalSet (not every &T of a frame); a
+		 * pointer to a pointer: pin-project's `local_set: &mut &LocalSet` */
+		if ((is_local_set(target) || is_run_until(target) || ai_type_is_coroutine(target) ||
+		     target->kind == AI_TYPE_POINTER) &&
 		    tk_read_u64(tk, address, &pointer) && tk_plausible(pointer, 8))
 			from_value(s, target, pointer, depth - 1);
 		return;
@@ -221,14 +232,14 @@ static bool frame_var(const struct ai_frame_var *var, void *arg)
 	return true;
 }
 
-/* tokio's LocalSet code (LocalSet::block_on's self, RunUntil::poll's self...) and its block_on
- * frames (the future they drive). */
+/* tokio's LocalSet code (LocalSet::block_on's self, RunUntil::poll's self...) and the block_on
+ * frames of every runtime (the future they drive: a LocalSet can be run by any executor). */
 static bool searched_frame(const char *function)
 {
-	if (!function || strncmp(function, "tokio::", 7) != 0)
+	if (!function)
 		return false;
 	return strncmp(function, "tokio::task::local::", strlen("tokio::task::local::")) == 0 ||
-	       ai_path_has_segment(function, "block_on");
+	       ai_runtime_of_block_on(function) != NULL;
 }
 
 void tk_local_sets_from_stacks(struct tk *tk, const struct ai_stack *stacks)
@@ -247,4 +258,53 @@ void tk_local_sets_from_stacks(struct tk *tk, const struct ai_stack *stacks)
 		}
 	}
 	free(s);
+}
+
+/* A vtable of tasks whose S is Arc<tokio::task::local::Shared>. */
+static bool local_vtable(struct tk *tk, struct tk_vtable *vt)
+{
+	struct tk_loc ptr, data;
+	const struct ai_type *inner;
+	if (!vt->valid || !vt->scheduler || !vt->has_scheduler ||
+	    !tk_field_quiet(TK_ARC_POINTER, vt->scheduler, &ptr) || ptr.type->kind != AI_TYPE_POINTER)
+		return false;
+	struct ai_error *err = ai_type_target(ptr.type, &inner);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	if (!tk_field_quiet(TK_ARC_INNER_DATA, tk_underlying(inner), &data) || !data.type->name ||
+	    strcmp(data.type->name, "Shared") != 0)
+		return false;
+	const char *name = ai_type_qualified_name(data.type);
+	return name && strcmp(name, "tokio::task::local::Shared") == 0;
+}
+
+void tk_local_sets_from_scan(struct tk *tk)
+{
+	for (size_t i = 0; i < tk->runtime_count; i++)
+		if (tk->runtimes[i].local)
+			return;
+	if (tk->exited)
+		return;
+	uint64_t *headers;
+	size_t count = tk_scan_headers_of(tk, local_vtable, &headers);
+	size_t found = 0;
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *cell;
+		struct tk_vtable *vt = tk_check_candidate(tk, headers[i], &cell);
+		uint64_t data, arc_inner = vt ? tk_get_u64(cell, vt->scheduler_offset) : 0;
+		const struct ai_type *data_type;
+		struct tk_loc owned;
+		/* Core.scheduler: the set's Arc<Shared> (1.24+: Shared holds the list) */
+		if (vt && tk_arc_data(tk, vt->scheduler, headers[i] + vt->scheduler_offset, &data,
+				      &data_type) &&
+		    tk_field_quiet(TK_LOCAL_SHARED_OWNED, data_type, &owned) &&
+		    add_local_list(tk, data + owned.offset, owned.type, arc_inner))
+			found++;
+	}
+	free(headers);
+	if (found)
+		tk_warn(&tk->env, "tasks of %zu LocalSet%s found by scanning memory: no thread's stack "
+			"holds %s", found, found == 1 ? "" : "s", found == 1 ? "it" : "them");
 }

@@ -1580,7 +1580,7 @@ static size_t known_vtables(struct tk *tk, const uint64_t *polls, size_t poll_co
 }
 
 /* A candidate header: the task at `address`, read whole into tk's scratch. NULL if it is none. */
-static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const uint8_t **cell_ret)
+struct tk_vtable *tk_check_candidate(struct tk *tk, uint64_t address, const uint8_t **cell_ret)
 {
 	if (!tk_plausible(address, 8))
 		return NULL;
@@ -1624,8 +1624,10 @@ static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const 
 	return vt;
 }
 
-/* Every validated task header in memory, sorted and unique, into *ret (owned). */
-static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t **ret)
+/* Every validated task header in memory, sorted and unique, into *ret (owned); only of the
+ * vtables `keep` keeps when it is not NULL (none kept: nothing is scanned). */
+static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols,
+			   bool (*keep)(struct tk *tk, struct tk_vtable *vt), uint64_t **ret)
 {
 	*ret = NULL;
 	uint64_t *polls = NULL, *vtables = NULL, *hits = NULL;
@@ -1641,6 +1643,13 @@ static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t 
 	if (tk->header_size > 256)
 		goto out;
 	vtable_count = known_vtables(tk, polls, poll_count, &vtables);
+	if (keep) {
+		size_t kept = 0;
+		for (size_t i = 0; i < vtable_count; i++)
+			if (keep(tk, tk_get_vtable(tk, vtables[i])))
+				vtables[kept++] = vtables[i];
+		vtable_count = kept;
+	}
 	if (!vtable_count)
 		goto out;
 	struct ai_word_scan scan;
@@ -1657,7 +1666,7 @@ static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t 
 		hits[i] -= tk->header_vtable;
 	for (size_t i = 0; i < hit_count; i++) {
 		const uint8_t *cell;
-		if (check_candidate(tk, hits[i], &cell))
+		if (tk_check_candidate(tk, hits[i], &cell))
 			hits[header_count++] = hits[i];
 	}
 out:
@@ -1671,22 +1680,37 @@ out:
 	return header_count;
 }
 
+size_t tk_scan_headers_of(struct tk *tk, bool (*keep)(struct tk *tk, struct tk_vtable *vt),
+			  uint64_t **ret)
+{
+	return scan_headers(tk, tk->symbols, keep, ret);
+}
+
 /* The fallback: tasks of no known runtime, from the scan. */
-static void tasks_from_scan(struct tk *tk, struct ai_elf_file *symbols)
+static void tasks_from_scan(struct tk *tk, struct ai_elf_file *symbols, size_t first_task)
 {
 	uint64_t *headers;
-	size_t count = scan_headers(tk, symbols, &headers);
+	size_t count = scan_headers(tk, symbols, NULL, &headers);
 	if (!count)
 		return;
-	tk_warn(&tk->env, "tasks found by scanning memory: no runtime handle was found");
+	/* (a LocalSet's tasks may be listed already: its list needs no runtime) */
+	size_t known_count = tk->snapshot->task_count - first_task;
+	uint64_t *known = xmalloc((known_count + 1) * sizeof(*known));
+	for (size_t i = 0; i < known_count; i++)
+		known[i] = tk->snapshot->tasks[first_task + i].address;
+	known_count = ai_u64_sort_unique(known, known_count);
 	struct tk_runtime none = { .first_task = tk->snapshot->task_count };
 	for (size_t i = 0; i < count; i++) {
 		const uint8_t *cell;
-		struct tk_vtable *vt = check_candidate(tk, headers[i], &cell);
+		struct tk_vtable *vt = ai_u64_sorted_contains(known, known_count, headers[i])
+					       ? NULL : tk_check_candidate(tk, headers[i], &cell);
 		if (vt)
 			emit_task(tk, &none, vt, headers[i], cell);
 	}
+	free(known);
 	free(headers);
+	if (tk->snapshot->task_count > none.first_task)
+		tk_warn(&tk->env, "tasks found by scanning memory: no runtime handle was found");
 	struct ai_snapshot_task *tasks = tk->snapshot->tasks + none.first_task;
 	size_t n = tk->snapshot->task_count - none.first_task;
 	if (n > 1)
@@ -1730,6 +1754,7 @@ static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai
 	};
 	tk->env.snapshot = snapshot;
 	tk->env.version = "(unknown version)";
+	tk->symbols = symbols;
 	scan_symbols(tk, symbols);
 	return symbols;
 }
@@ -1757,7 +1782,7 @@ struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_r
 	if (symbols) {
 		if (tk.has_context_symbol)
 			resolve_context(&tk); /* (the version, for warnings) */
-		*count_ret = scan_headers(&tk, symbols, headers_ret);
+		*count_ret = scan_headers(&tk, symbols, NULL, headers_ret);
 	}
 	struct ai_error *err = NULL;
 	if (symbols && tk.exited)
@@ -1794,6 +1819,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		runtimes_from_threads(&tk, stacks);
 	runtimes_from_stacks(&tk, stacks);
 	tk_local_sets_from_stacks(&tk, stacks);
+	tk_local_sets_from_scan(&tk);
 	for (size_t i = 0; i < tk.runtime_count; i++) {
 		struct tk_runtime *rt = &tk.runtimes[i];
 		walk_runtime(&tk, rt);
@@ -1808,7 +1834,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		runtimes += !tk.runtimes[i].dropped && !tk.runtimes[i].local;
 	entry->instances += runtimes;
 	if (!runtimes && !tk.exited)
-		tasks_from_scan(&tk, symbols);
+		tasks_from_scan(&tk, symbols, first_task);
 	/* tokio is there but its tasks could not be read: never a silent "0 tasks". */
 	bool unsupported = !runtimes && !has_context;
 	for (size_t i = 0; i < tk.runtime_count; i++)

@@ -114,6 +114,7 @@ struct tk {
 	struct ai_memory *mem;
 	struct ai_snapshot *snapshot;
 	struct ai_module *main;
+	struct ai_elf_file *symbols;     /* the executable's symbol table (borrowed) */
 	struct ai_dwarf_reader *reader;
 	struct tk_env env;
 	char *version;
@@ -193,12 +194,23 @@ void tk_add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t
 		      const char *flavor, const struct ai_type *list_type, uint64_t list, uint64_t worker);
 /* The vtable at address, resolved on first sight (vt->valid says if it is usable). */
 struct tk_vtable *tk_get_vtable(struct tk *tk, uint64_t address);
+/* The task at `address` if it is one (validated as the list walk validates a node), read whole
+ * into tk's scratch (*cell_ret); else NULL. */
+struct tk_vtable *tk_check_candidate(struct tk *tk, uint64_t address, const uint8_t **cell_ret);
+/* The scan of memory for task headers (DESIGN.md 5.5) restricted to the vtables `keep` keeps:
+ * nothing is read when it keeps none. Sorted, unique, owned by the caller. */
+size_t tk_scan_headers_of(struct tk *tk, bool (*keep)(struct tk *tk, struct tk_vtable *vt),
+			  uint64_t **ret);
 /* "running", "completed", "cancelled", "scheduled" or "idle" from Header.state. */
 const char *tk_status_of(uint64_t state);
 
 /* (local_set.c) Adds the task list of every LocalSet found in the threads' stacks to
  * tk->runtimes (local = true, flavor "local_set"); ai_tokio_collect walks them as runtimes. */
 void tk_local_sets_from_stacks(struct tk *tk, const struct ai_stack *stacks);
+/* The last resort, when no LocalSet was found in a stack and the executable has tasks of a
+ * LocalSet's scheduler: the LocalSets of the tasks found by scanning memory for those tasks'
+ * vtables (1.24+, where a task's scheduler leads to its set's list). */
+void tk_local_sets_from_scan(struct tk *tk);
 
 /* (blocking.c) Adds a task of kind "blocking" for every spawn_blocking closure that a thread of
  * a blocking pool runs now (its raw::poll<BlockingTask<F>, S> frame). */
