@@ -7,7 +7,8 @@
  * 1.54): that frame's `ptr` names the task, whose vtable gives its cell, id and state, and the
  * frames inside it are the closure's own. Each one is a task of kind "blocking": the thread that
  * runs it, the closure's type (F) as its future, and as its tree one node at the innermost frame
- * of the program's own code on that thread (the line it is blocked at). Closures still queued in
+ * of the program's own code on that thread (the line it is blocked at). The runtime's own
+ * closures (multi_thread's workers run as blocking tasks) are left out. Closures still queued in
  * the pool are not listed (they have not started), nor how long one has run: tokio keeps no start
  * time, and a pool thread runs one closure after another, so the thread's own start time is not
  * the closure's. */
@@ -98,6 +99,13 @@ static void emit(struct tk *tk, const struct ai_thread *thread, const struct ai_
 		free(cell);
 		return;
 	}
+	/* The runtime's own closures are its machinery, not the program's work: multi_thread's
+	 * workers are launched as blocking tasks (worker::Launch::launch, 1.8 to 1.54). */
+	const char *name = ai_type_qualified_name(closure);
+	if (name && strncmp(name, "tokio::runtime::", strlen("tokio::runtime::")) == 0) {
+		free(cell);
+		return;
+	}
 	for (size_t i = 0; i < tk->snapshot->task_count; i++) {
 		if (tk->snapshot->tasks[i].address == header) {
 			free(cell);
@@ -114,7 +122,6 @@ static void emit(struct tk *tk, const struct ai_thread *thread, const struct ai_
 		task->id = tk_get_u64(cell, vt->id);
 		task->has_id = true;
 	}
-	const char *name = ai_type_qualified_name(closure);
 	task->future = xstrdup(name ? name : "?");
 	/* The tree: where the closure is, on its thread (no future to decode: it is running). */
 	struct ai_await_node *tree = &task->tree;
