@@ -219,3 +219,43 @@ Test(local_blocking, stashed_set_found_by_scan)
 		fixture_kill(&f);
 	}
 }
+
+/* The TUI (headless): the blocking task's details name its thread, and the threads view says
+ * which thread runs it, with that thread's native stack. */
+static char *tui_screen(const struct fixture *f, const char *size, const char *keys)
+{
+	char *pid = xasprintf("%d", (int)f->pid);
+	setenv("AI_TUI_HEADLESS", size, 1);
+	setenv("AI_TUI_KEYS", keys, 1);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "attach", "--pid", pid, NULL });
+	unsetenv("AI_TUI_HEADLESS");
+	unsetenv("AI_TUI_KEYS");
+	cr_assert_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	char *out = r.out;
+	r.out = NULL;
+	tool_result_free(&r);
+	free(pid);
+	return out;
+}
+
+Test(local_blocking, tui_details_and_threads)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "local_blocking", NULL);
+	/* sorted by id: the 3 local tasks (1-3), then the blocking closure (4) */
+	char *s = tui_screen(&f, "200x40", "jjj\\n");
+	cr_expect(strstr(s, "blocking 4  running"), "%s", s);
+	cr_expect(strstr(s, "a spawn_blocking closure running on thread "), "%s", s);
+	char *line = xasprintf("local_blocking::main::{async_block#0}::{closure#0} at "
+			       "tests/fixtures/tokio/src/bin/local_blocking.rs:%d",
+			       marker_line(SOURCE, "@block: blocking-recv"));
+	cr_expect(strstr(s, line), "%s\n%s", line, s);
+	free(s);
+	s = tui_screen(&f, "200x400", "T"); /* (tall enough for every thread's stack) */
+	cr_expect(strstr(s, "  running blocking 4 (local_blocking::main::{async_block#0}::{closure_env#0})"),
+		  "%s", s);
+	free(line);
+	free(s);
+	fixture_kill(&f);
+}
