@@ -29,19 +29,30 @@ struct ls_search {
 	size_t decoded_count;
 };
 
-static bool is_local_set(const struct ai_type *type)
+/* tokio's own type of that qualified name (cheap checks first: a qualified name costs an index
+ * of the type's unit, once). */
+static bool is_tokio_type(const struct ai_type *type, const char *name, const char *qualified,
+			  bool prefix, enum tk_field field)
 {
 	struct tk_loc loc;
-	return type->kind == AI_TYPE_STRUCT && type->name && strcmp(type->name, "LocalSet") == 0 &&
-	       tk_field_quiet(TK_LOCAL_SET_CONTEXT, type, &loc);
+	if (type->kind != AI_TYPE_STRUCT || !type->name ||
+	    (prefix ? strncmp(type->name, name, strlen(name)) : strcmp(type->name, name)) != 0 ||
+	    !tk_field_quiet(field, type, &loc))
+		return false;
+	const char *q = ai_type_qualified_name(type);
+	return q && (prefix ? strncmp(q, qualified, strlen(qualified)) : strcmp(q, qualified)) == 0;
+}
+
+static bool is_local_set(const struct ai_type *type)
+{
+	return is_tokio_type(type, "LocalSet", "tokio::task::local::LocalSet", false,
+			     TK_LOCAL_SET_CONTEXT);
 }
 
 static bool is_run_until(const struct ai_type *type)
 {
-	struct tk_loc loc;
-	return type->kind == AI_TYPE_STRUCT && type->name &&
-	       strncmp(type->name, "RunUntil<", strlen("RunUntil<")) == 0 &&
-	       tk_field_quiet(TK_RUN_UNTIL_LOCAL_SET, type, &loc);
+	return is_tokio_type(type, "RunUntil<", "tokio::task::local::RunUntil<", true,
+			     TK_RUN_UNTIL_LOCAL_SET);
 }
 
 /* A LocalOwnedTasks at owned_address as a runtime; arc_inner is its tasks' Core.scheduler. */
@@ -136,8 +147,15 @@ static void from_tree(struct ls_search *s, const struct ai_await_node *node, int
 	const struct ai_type *type;
 	if (depth > 64)
 		return;
-	if (node->type_die && node->address &&
-	    !ai_types_get(tk->as->types, node->type_die, &type)) {
+	type = NULL;
+	if (node->type_die && node->address) {
+		struct ai_error *err = ai_types_get(tk->as->types, node->type_die, &type);
+		if (err) {
+			ai_error_destroy(err);
+			type = NULL;
+		}
+	}
+	if (type) {
 		type = tk_underlying(type);
 		if (is_run_until(type) || is_local_set(type)) {
 			from_value(s, type, node->address, LS_MAX_DEREF);
