@@ -91,6 +91,19 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 			task->read_live ? "  (read live: not in the capped copy)" : "");
 		return;
 	}
+	if (strcmp(task->kind, "blocking") == 0) {
+		/* a spawn_blocking closure: a task that runs on a thread of its own */
+		fprintf(out, "%sBlocking task", st->bold);
+		if (task->has_id)
+			fprintf(out, " %llu", (unsigned long long)task->id);
+		else
+			fprintf(out, " 0x%llx", (unsigned long long)task->address);
+		fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking on thread %d \"%s\"%s)\n", st->reset, st->bold,
+			task->future ? task->future : "?", st->reset, task->status ? task->status : "?", task->runtime,
+			(int)task->thread, thread_name(s, task->thread),
+			task->read_live ? ", read live: not in the capped copy" : "");
+		return;
+	}
 	/* A runtime without task ids (async-task) is told apart by the task's address. */
 	if (task->has_id)
 		fprintf(out, "%sTask %llu%s", st->bold, (unsigned long long)task->id, st->reset);
@@ -230,7 +243,7 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 	if (s->warning_count)
 		fputc('\n', out);
 	print_deadlocks(out, s, &st);
-	size_t by_status[5] = { 0 }, block_on = 0;
+	size_t by_status[5] = { 0 }, block_on = 0, blocking = 0;
 	static const char *statuses[5] = { "idle", "scheduled", "running", "completed", "cancelled" };
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *task = &s->tasks[i];
@@ -256,10 +269,14 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 		fputc('\n', out);
 		if (strcmp(task->kind, "block_on") == 0)
 			block_on++;
+		if (strcmp(task->kind, "blocking") == 0) {
+			blocking++;
+			continue;
+		}
 		for (int k = 0; k < 5; k++)
 			by_status[k] += task->status && strcmp(task->status, statuses[k]) == 0;
 	}
-	size_t tasks = s->task_count - block_on;
+	size_t tasks = s->task_count - block_on - blocking;
 	fprintf(out, "%zu task%s", tasks, tasks == 1 ? "" : "s");
 	bool first = true;
 	for (int k = 0; k < 5; k++) {
@@ -268,7 +285,10 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 			first = false;
 		}
 	}
-	fprintf(out, "%s, %zu block_on future%s", first ? "" : ")", block_on, block_on == 1 ? "" : "s");
+	fprintf(out, "%s", first ? "" : ")");
+	if (blocking)
+		fprintf(out, ", %zu blocking task%s", blocking, blocking == 1 ? "" : "s");
+	fprintf(out, ", %zu block_on future%s", block_on, block_on == 1 ? "" : "s");
 	/* "1 tokio runtime (tokio 1.54.1)": the runtimes, with the versions their crates have. */
 	for (size_t i = 0; i < s->runtime_count; i++) {
 		const struct ai_snapshot_runtime *rt = &s->runtimes[i];

@@ -326,7 +326,9 @@ static const char *task_label(const struct ai_snapshot *s, size_t i, char *buf, 
 {
 	char id[32];
 	task_name(&s->tasks[i], id, sizeof(id));
-	snprintf(buf, size, "%s %s", s->tasks[i].has_id ? "task" : "block_on", id);
+	const char *kind = s->tasks[i].kind && strcmp(s->tasks[i].kind, "blocking") == 0 ? "blocking"
+			   : s->tasks[i].has_id ? "task" : "block_on";
+	snprintf(buf, size, "%s %s", kind, id);
 	return buf;
 }
 
@@ -416,7 +418,8 @@ static void threads_lines(struct tui *tui, struct tui_lines *l)
 			if (task->thread != th->tid)
 				continue;
 			used += (size_t)snprintf(doing + used, sizeof(doing) - used, "  %s %s (%s)",
-						 task->has_id ? "polling" : "driving", task_label(s, i, a, sizeof(a)),
+						 task->kind && strcmp(task->kind, "blocking") == 0 ? "running"
+						 : task->has_id ? "polling" : "driving", task_label(s, i, a, sizeof(a)),
 						 task_future(task));
 		}
 		add_line(l, A_BOLD, -1, NULL, "thread %d %s [%s]%s", (int)th->tid, th->name ? th->name : "?",
@@ -518,6 +521,9 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	add(l, "%s %s%s%s%s  %s%s%s", task->kind ? task->kind : "task", id, task->name ? " \"" : "",
 	    task->name ? task->name : "", task->name ? "\"" : "", lt->status,
 	    task->flavor ? "  runtime " : "", task->flavor ? task->flavor : "");
+	if (task->kind && strcmp(task->kind, "blocking") == 0)
+		add(l, "a spawn_blocking closure running on thread %d (its native stack: the threads view)",
+		    (int)task->thread);
 	if (strcmp(lt->status, "blocked") == 0 || strcmp(lt->status, "deadlocked") == 0)
 		add(l, "blocked for at least %s (its await tree has not changed; sampled every %" PRIu64 "ms)",
 		    since, tui->options->interval_ms);

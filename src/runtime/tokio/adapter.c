@@ -32,6 +32,8 @@ static const struct ai_future_shape_rule tokio_shapes[] = {
 	{ "tokio::task::coop::Coop<", AI_SHAPE_TRANSPARENT, "fut", NULL },
 	/* tokio_unstable + its `tracing` feature: Mutex::lock, Semaphore::acquire, Sleep... */
 	{ "tokio::util::trace::InstrumentedAsyncOp<", AI_SHAPE_TRANSPARENT, "inner", NULL },
+	/* LocalSet::run_until: the future it drives while it runs the set's tasks */
+	{ "tokio::task::local::RunUntil<", AI_SHAPE_TRANSPARENT, "future", NULL },
 	{ "tokio::future::maybe_done::MaybeDone<", AI_SHAPE_MAYBE_DONE, NULL, NULL },
 	{ "tokio::time::timeout::Timeout<", AI_SHAPE_MEMBERS, "value", "delay" },
 	{ "tokio::future::poll_fn::PollFn<", AI_SHAPE_POLL_FN, NULL, NULL },

@@ -75,6 +75,15 @@ const struct tk_field_spec tk_fields[TK_FIELD_COUNT] = {
 	[TK_BASIC_CONTEXT_TASKS] = { "tokio::runtime::basic_scheduler::Context",
 				     { "tasks.value.value.owned" } },
 	[TK_BASIC_CONTEXT_SHARED] = { "tokio::runtime::basic_scheduler::Context", { "shared" }, 8 },
+	[TK_LOCAL_SET_CONTEXT] = { "tokio::task::local::LocalSet", { "context" } },
+	[TK_RC_POINTER] = { "alloc::rc::Rc<T>", { "ptr.pointer" }, 8 },
+	[TK_RC_INNER_VALUE] = { "alloc::rc::RcInner<T>", { "value" } },
+	[TK_LOCAL_CONTEXT_OWNED] = { "tokio::task::local::Context", { "owned" } },
+	[TK_LOCAL_CONTEXT_TASKS] = { "tokio::task::local::Context", { "tasks.value.value.owned" } },
+	[TK_LOCAL_CONTEXT_SHARED] = { "tokio::task::local::Context", { "shared" }, 8 },
+	[TK_LOCAL_SHARED_OWNED] = { "tokio::task::local::Shared", { "local_state.owned" } },
+	[TK_RUN_UNTIL_LOCAL_SET] = { "tokio::task::local::RunUntil<F>", { "local_set" }, 8 },
+	[TK_BLOCKING_TASK_FUNC] = { "tokio::runtime::blocking::task::BlockingTask<T>", { "func" } },
 };
 
 #define MAX_FIND_DEPTH 8

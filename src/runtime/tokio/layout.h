@@ -78,6 +78,19 @@ enum tk_field {
 	TK_SHARED_REMOTES,        /* thread_pool::worker::Shared: Box<[Remote]>, one per worker */
 	TK_BASIC_CONTEXT_TASKS,   /* basic_scheduler::Context: RefCell<Tasks { owned, .. }> */
 	TK_BASIC_CONTEXT_SHARED,  /* Arc<basic_scheduler::Shared> */
+	/* LocalSet (local_set.c): LocalSet.context is Rc<Context> (1.24+) or Context (before);
+	 * its tasks are in Context.owned (before 1.24) or Context.shared -> Shared.local_state.owned,
+	 * a LocalOwnedTasks<Arc<Shared>> laid out as OwnedTasks up to 1.34 */
+	TK_LOCAL_SET_CONTEXT,     /* tokio::task::local::LocalSet.context */
+	TK_RC_POINTER,            /* alloc::rc::Rc<T>.ptr.pointer */
+	TK_RC_INNER_VALUE,        /* alloc::rc::RcInner<T>.value (RcBox before rustc 1.84) */
+	TK_LOCAL_CONTEXT_OWNED,   /* 1.9 to 1.23: Context.owned */
+	TK_LOCAL_CONTEXT_TASKS,   /* before 1.9: Context.tasks: RefCell<Tasks { owned: LinkedList }> */
+	TK_LOCAL_CONTEXT_SHARED,  /* Context.shared: Arc<Shared> */
+	TK_LOCAL_SHARED_OWNED,    /* 1.24+: Shared.local_state.owned */
+	TK_RUN_UNTIL_LOCAL_SET,   /* RunUntil<F>.local_set: &LocalSet */
+	/* spawn_blocking (blocking.c) */
+	TK_BLOCKING_TASK_FUNC,    /* tokio::runtime::blocking::task::BlockingTask<T>.func: Option<T> */
 	TK_FIELD_COUNT,
 };
 

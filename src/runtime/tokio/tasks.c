@@ -40,137 +40,12 @@
 #define TK_COUNT_SLACK 64u        /* OwnedTasks.count may lag a push or a remove per thread */
 #define TK_MAX_SHARDS 65536u      /* tokio caps its shard count there */
 #define TK_MAX_CELL (1u << 20)    /* a task cell bigger than this is not read whole */
-#define TK_MAX_RUNTIMES 1024u
 #define TK_GUESS_MAX 4096u        /* cells read in one go up to this size (see step()) */
 #define TK_PREALLOCATE_MAX (1u << 20) /* task slots made room for up front, at most */
 #define TK_MAX_DIE_SCAN 4000000u  /* DIEs looked at while searching for CONTEXT's variable */
 
-#define TK_RUNNING 0x01u
-#define TK_COMPLETE 0x02u
-#define TK_NOTIFIED 0x04u
-#define TK_CANCELLED 0x20u
 
-/* One task vtable: one (T, S), and what DWARF says of its cell. */
-struct tk_vtable {
-	uint64_t address;
-	bool valid;
-	const struct ai_type *future;    /* T (NULL if DWARF does not say) */
-	const struct ai_type *scheduler; /* S */
-	const struct ai_type *cell;      /* Cell<T, S>, or NULL (then the vtable's offsets) */
-	const char *flavor;              /* from S: "multi_thread", "current_thread" or NULL */
-	const char *future_name;         /* T's qualified name (borrowed from the types), on first
-					  * need: see future_name() */
-	char *poll_name;                 /* owned: the name of raw::poll<T, S> */
-	uint64_t read_size;              /* bytes read per task: the cell */
-	/* Offsets from the header (the cell's start): Trailer, the list links' owner (the Trailer,
-	 * or before 1.23 the Header), Core.task_id, Core.scheduler and the Stage<T> in Core.stage. */
-	uint64_t trailer, links;
-	bool has_id, has_scheduler, has_stage;
-	uint64_t id, scheduler_offset, stage;
-	const struct ai_type *stage_type;  /* Stage<T> */
-	const struct ai_type *matched_s;   /* the runtime S last found equal to ours */
-};
-
-/* How to walk one OwnedTasks<S> type. */
-struct tk_owned_layout {
-	const struct ai_type *type;
-	bool ok;
-	bool sharded;
-	bool has_id, has_count, has_tail;
-	uint64_t id, count;             /* offsets in OwnedTasks */
-	uint64_t lists_data, lists_length;
-	uint64_t stride;                /* bytes per shard */
-	uint64_t list;                  /* the LinkedList: in a shard, or in OwnedTasks */
-	uint64_t head, tail;            /* in LinkedList */
-	const struct ai_type *scheduler; /* S, or NULL */
-};
-
-/* One plain list of tasks of a runtime before 1.9 (a worker's Core's, or the basic scheduler's). */
-struct tk_core_list {
-	uint64_t address;    /* the LinkedList */
-	uint64_t worker;     /* the worker's index (0 for current_thread) */
-};
-
-struct tk_runtime {
-	uint64_t owned;      /* the OwnedTasks address: the runtime's identity (before 1.9: the
-			      * scheduler's Shared) */
-	bool from_frame;     /* found only in a stack frame: dropped quietly if its list is no list */
-	bool dropped;
-	bool unsupported;    /* its layout (or where its lists are) is not understood */
-	uint64_t arc_inner;  /* its handle's ArcInner: what Core.scheduler of its tasks holds (0:
-			      * not checked) */
-	const char *flavor;
-	size_t layout;       /* index into tk.layouts */
-	size_t first_task, task_count; /* of the snapshot's tasks */
-	/* Before 1.9: no OwnedTasks but one list per worker, found in stack frames. */
-	bool per_core;
-	uint64_t workers;    /* how many lists there are (Shared.remotes), 0 if unknown */
-	struct tk_core_list *lists; /* owned */
-	size_t list_count, list_capacity;
-};
-
-/* The task a thread polls right now (CONTEXT.current_task_id). */
-struct tk_current {
-	pid_t tid;
-	uint64_t task_id;
-};
-
-struct tk {
-	struct ai_async *as;
-	struct ai_memory *mem;
-	struct ai_snapshot *snapshot;
-	struct ai_module *main;
-	struct ai_dwarf_reader *reader;
-	struct tk_env env;
-	char *version;
-	size_t thread_count;
-	bool exited;                     /* a read found the process gone */
-
-	/* The CONTEXT thread-local. */
-	bool has_context_symbol;
-	uint64_t tls_value;              /* st_value: offset in the TLS block */
-	char *tls_name;                  /* owned: its mangled name */
-	uint64_t accessor;               /* file vaddr of a function of CONTEXT's own, or 0 */
-	uint64_t tls_block_offset;       /* fs_base - this = the block's start */
-	const struct ai_type *storage;   /* the thread-local's storage type */
-	uint64_t context;                /* Context in the storage */
-	bool has_state;
-	struct tk_loc state;             /* the storage's state, in the storage */
-	struct tk_loc handle_option;     /* Option<scheduler::Handle>, in the storage */
-	bool has_task_id;
-	struct tk_loc task_id_option;    /* Option<task::Id>, in the storage */
-
-	/* Header, Vtable and Trailer (one type each in every version) */
-	bool header_tried, header_ok;
-	uint64_t header_size, header_state, header_vtable, owner_id;
-	bool has_owner_id;
-	uint64_t vtable_size, poll;
-	bool has_vt_trailer, has_vt_scheduler, has_vt_id;
-	uint64_t vt_trailer, vt_scheduler, vt_id;
-	bool trailer_ok;
-	const struct ai_type *trailer_type;
-	uint64_t trailer_size, next, prev; /* next and prev: in the Trailer, or the Header */
-	bool has_prev, links_in_header;
-	bool per_core;                   /* tokio before 1.9: no owner ids, task ids */
-
-	struct tk_vtable *vtables;       /* owned */
-	size_t vtable_count, vtable_capacity;
-	uint32_t *vtable_index;          /* open addressing: index + 1; 0 empty */
-	size_t vtable_index_size;
-
-	struct tk_owned_layout *layouts;
-	size_t layout_count, layout_capacity;
-	struct tk_runtime *runtimes;
-	size_t runtime_count, runtime_capacity;
-	struct tk_current *currents;
-	size_t current_count, current_capacity;
-
-	uint8_t *buf;                    /* scratch for cells */
-	size_t buf_size;
-	size_t read_guess;               /* the biggest cell read so far */
-};
-
-static struct ai_error *read_mem(struct tk *tk, void *buf, uint64_t address, size_t size)
+struct ai_error *tk_read(struct tk *tk, void *buf, uint64_t address, size_t size)
 {
 	struct ai_error *err = ai_memory_read(tk->mem, buf, address, size);
 	if (err && err->code == AI_ERROR_TARGET_EXITED)
@@ -178,21 +53,14 @@ static struct ai_error *read_mem(struct tk *tk, void *buf, uint64_t address, siz
 	return err;
 }
 
-static bool read_u64(struct tk *tk, uint64_t address, uint64_t *ret)
+bool tk_read_u64(struct tk *tk, uint64_t address, uint64_t *ret)
 {
-	struct ai_error *err = read_mem(tk, ret, address, 8);
+	struct ai_error *err = tk_read(tk, ret, address, 8);
 	if (err) {
 		ai_error_destroy(err);
 		return false;
 	}
 	return true;
-}
-
-static uint64_t get_u64(const uint8_t *bytes, uint64_t offset)
-{
-	uint64_t v;
-	memcpy(&v, bytes + offset, 8);
-	return v;
 }
 
 static uint8_t *scratch(struct tk *tk, size_t size)
@@ -203,12 +71,6 @@ static uint8_t *scratch(struct tk *tk, size_t size)
 		tk->buf = xmalloc(tk->buf_size);
 	}
 	return tk->buf;
-}
-
-/* A pointer that may point to a tokio object: aligned, in user space, not in the zero page. */
-static bool plausible(uint64_t address, uint64_t align)
-{
-	return address >= 4096 && address < (1ULL << 47) && (address & (align - 1)) == 0;
 }
 
 /* ---- Finding tokio: the CONTEXT symbol, the version ---- */
@@ -547,7 +409,7 @@ static bool resolve_header(struct tk *tk, const struct ai_type *header)
 static void list_layout(struct tk *tk, struct tk_owned_layout *l, const struct ai_type *list);
 
 /* The walk plan of an OwnedTasks<S> type, resolved once per type. */
-static struct tk_owned_layout *owned_layout(struct tk *tk, const struct ai_type *owned,
+struct tk_owned_layout *tk_owned_layout_of(struct tk *tk, const struct ai_type *owned,
 					    size_t *index_ret)
 {
 	for (size_t i = 0; i < tk->layout_count; i++) {
@@ -644,14 +506,14 @@ static size_t core_list_layout(struct tk *tk, const struct ai_type *list)
 }
 
 /* The T of an Arc<T> value at address: where it is and its type. */
-static bool arc_data(struct tk *tk, const struct ai_type *arc_type, uint64_t address,
+bool tk_arc_data(struct tk *tk, const struct ai_type *arc_type, uint64_t address,
 		     uint64_t *data_ret, const struct ai_type **type_ret)
 {
 	struct tk_loc ptr, data;
 	const struct ai_type *inner;
 	uint64_t arc_inner;
 	if (!tk_field(&tk->env, TK_ARC_POINTER, arc_type, &ptr) || ptr.type->kind != AI_TYPE_POINTER ||
-	    !read_u64(tk, address + ptr.offset, &arc_inner) || !plausible(arc_inner, 8))
+	    !tk_read_u64(tk, address + ptr.offset, &arc_inner) || !tk_plausible(arc_inner, 8))
 		return false;
 	struct ai_error *err = ai_type_target(ptr.type, &inner);
 	if (err) {
@@ -665,7 +527,7 @@ static bool arc_data(struct tk *tk, const struct ai_type *arc_type, uint64_t add
 	return true;
 }
 
-static struct tk_runtime *find_runtime(struct tk *tk, uint64_t owned)
+struct tk_runtime *tk_find_runtime(struct tk *tk, uint64_t owned)
 {
 	for (size_t i = 0; i < tk->runtime_count; i++)
 		if (tk->runtimes[i].owned == owned)
@@ -678,13 +540,13 @@ static struct tk_runtime *find_runtime(struct tk *tk, uint64_t owned)
 static struct tk_runtime *add_per_core_runtime(struct tk *tk, const struct ai_type *shared_type,
 					       uint64_t shared, const char *flavor)
 {
-	struct tk_runtime *rt = find_runtime(tk, shared);
+	struct tk_runtime *rt = tk_find_runtime(tk, shared);
 	if (rt || tk->runtime_count >= TK_MAX_RUNTIMES)
 		return rt && rt->per_core ? rt : NULL;
 	uint64_t workers = 0;
 	struct tk_loc remotes;
 	if (tk_field_quiet(TK_SHARED_REMOTES, shared_type, &remotes)) {
-		if (!read_u64(tk, shared + remotes.offset, &workers) || workers > TK_MAX_SHARDS)
+		if (!tk_read_u64(tk, shared + remotes.offset, &workers) || workers > TK_MAX_SHARDS)
 			workers = 0;
 	} else if (flavor && strcmp(flavor, "current_thread") == 0) {
 		workers = 1;
@@ -702,12 +564,11 @@ static struct tk_runtime *add_per_core_runtime(struct tk *tk, const struct ai_ty
 }
 
 /* One worker's list of tasks (before 1.9): the LinkedList at list, of DWARF type list_type. */
-static void add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t shared,
-			  const char *flavor, const struct ai_type *list_type, uint64_t list,
-			  uint64_t worker)
+void tk_add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t shared,
+		      const char *flavor, const struct ai_type *list_type, uint64_t list, uint64_t worker)
 {
 	struct tk_runtime *rt = add_per_core_runtime(tk, shared_type, shared, flavor);
-	if (!rt || !plausible(list, 8))
+	if (!rt || !tk_plausible(list, 8))
 		return;
 	for (size_t i = 0; i < rt->list_count; i++)
 		if (rt->lists[i].address == list || rt->lists[i].worker == worker)
@@ -729,8 +590,8 @@ static void runtime_from_context(struct tk *tk, const struct ai_type *type, uint
 	const struct ai_type *shared_type, *data_type;
 	if (tk_field_quiet(TK_BASIC_CONTEXT_TASKS, type, &loc) &&
 	    tk_field_quiet(TK_BASIC_CONTEXT_SHARED, type, &arc)) {
-		if (arc_data(tk, arc.type, address + arc.offset, &shared, &shared_type))
-			add_core_list(tk, shared_type, shared, "current_thread", loc.type,
+		if (tk_arc_data(tk, arc.type, address + arc.offset, &shared, &shared_type))
+			tk_add_core_list(tk, shared_type, shared, "current_thread", loc.type,
 				      address + loc.offset, 0);
 		return;
 	}
@@ -740,7 +601,7 @@ static void runtime_from_context(struct tk *tk, const struct ai_type *type, uint
 		return;
 	/* core: Option<Box<Core>>, None while the worker's own frame holds it */
 	uint8_t bytes[64];
-	struct ai_error *err = read_mem(tk, bytes, address + loc.offset, loc.type->size);
+	struct ai_error *err = tk_read(tk, bytes, address + loc.offset, loc.type->size);
 	if (err) {
 		ai_error_destroy(err);
 		return;
@@ -758,15 +619,15 @@ static void runtime_from_context(struct tk *tk, const struct ai_type *type, uint
 		return;
 	}
 	core_type = tk_underlying(core_type);
-	uint64_t core = get_u64(bytes, payload.offset), worker = 0;
+	uint64_t core = tk_get_u64(bytes, payload.offset), worker = 0;
 	if (!tk_field_quiet(TK_CORE_TASKS, core_type, &tasks) ||
-	    !arc_data(tk, arc.type, address + arc.offset, &data, &data_type) ||
+	    !tk_arc_data(tk, arc.type, address + arc.offset, &data, &data_type) ||
 	    !tk_field(&tk->env, TK_WORKER_HANDLE, data_type, &handle) ||
-	    !arc_data(tk, handle.type, data + handle.offset, &shared, &shared_type))
+	    !tk_arc_data(tk, handle.type, data + handle.offset, &shared, &shared_type))
 		return;
-	if (tk_field(&tk->env, TK_WORKER_INDEX, data_type, &index) && !read_u64(tk, data + index.offset, &worker))
+	if (tk_field(&tk->env, TK_WORKER_INDEX, data_type, &index) && !tk_read_u64(tk, data + index.offset, &worker))
 		return;
-	add_core_list(tk, shared_type, shared, "multi_thread", tasks.type, core + tasks.offset, worker);
+	tk_add_core_list(tk, shared_type, shared, "multi_thread", tasks.type, core + tasks.offset, worker);
 }
 
 /* Adds the runtime of a handle: arc_inner is the pointer held by an Arc<H> of DWARF type
@@ -784,7 +645,7 @@ static void add_runtime(struct tk *tk, const struct ai_type *arc_type, uint64_t 
 		return;
 	}
 	inner = tk_underlying(inner);
-	if (!tk_field(&tk->env, TK_ARC_INNER_DATA, inner, &data) || !plausible(arc_inner, 8))
+	if (!tk_field(&tk->env, TK_ARC_INNER_DATA, inner, &data) || !tk_plausible(arc_inner, 8))
 		return;
 	if (!tk_field_quiet(TK_HANDLE_OWNED, data.type, &owned)) {
 		/* Before 1.9: no OwnedTasks; the workers' lists come from stack frames. */
@@ -800,10 +661,10 @@ static void add_runtime(struct tk *tk, const struct ai_type *arc_type, uint64_t 
 		return;
 	/* A handle that cannot be read is a stale or torn pointer, not a runtime. */
 	uint64_t strong;
-	if (!read_u64(tk, arc_inner, &strong) || strong == 0)
+	if (!tk_read_u64(tk, arc_inner, &strong) || strong == 0)
 		return;
 	size_t layout;
-	owned_layout(tk, tk_underlying(owned.type), &layout);
+	tk_owned_layout_of(tk, tk_underlying(owned.type), &layout);
 	AI_GROW(tk->runtimes, tk->runtime_capacity, tk->runtime_count + 1);
 	tk->runtimes[tk->runtime_count++] = (struct tk_runtime){
 		.owned = address,
@@ -852,7 +713,7 @@ static void add_runtime_from_handle(struct tk *tk, const struct ai_type *handle,
 	if (!tk_field(&tk->env, TK_ARC_POINTER, payload.type, &ptr) ||
 	    payload.offset + ptr.offset + 8 > size)
 		return;
-	add_runtime(tk, payload.type, get_u64(bytes, payload.offset + ptr.offset), flavor,
+	add_runtime(tk, payload.type, tk_get_u64(bytes, payload.offset + ptr.offset), flavor,
 		    from_frame);
 }
 
@@ -879,7 +740,7 @@ static void runtimes_from_threads(struct tk *tk, const struct ai_stack *stacks)
 		if (!known || fs_base < tk->tls_block_offset || fs_base == 0)
 			continue;
 		uint64_t address = fs_base - tk->tls_block_offset + tk->tls_value;
-		struct ai_error *err = read_mem(tk, bytes, address, size);
+		struct ai_error *err = tk_read(tk, bytes, address, size);
 		if (err) {
 			ai_error_destroy(err);
 			continue;
@@ -909,7 +770,7 @@ static void runtimes_from_threads(struct tk *tk, const struct ai_stack *stacks)
 			v = tk_variant(tk->task_id_option.type, id_opt, id_size, &id, &has_id);
 			if (v && v->name && strcmp(v->name, "Some") == 0 && has_id &&
 			    id.offset + 8 <= id_size && id.type->size == 8)
-				add_current(tk, thread->tid, get_u64(id_opt, id.offset));
+				add_current(tk, thread->tid, tk_get_u64(id_opt, id.offset));
 		}
 	}
 	free(bytes);
@@ -945,7 +806,7 @@ static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64
 			ai_error_destroy(err);
 			return;
 		}
-		if (read_u64(tk, address, &pointer) && plausible(pointer, 8))
+		if (tk_read_u64(tk, address, &pointer) && tk_plausible(pointer, 8))
 			runtime_from_value(tk, target, pointer, depth + 1);
 		return;
 	}
@@ -959,7 +820,7 @@ static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64
 		   type->kind == AI_TYPE_ENUM &&
 		   type->has_size && type->size <= 64) {
 		uint8_t bytes[64];
-		struct ai_error *err = read_mem(tk, bytes, address, type->size);
+		struct ai_error *err = tk_read(tk, bytes, address, type->size);
 		if (err)
 			ai_error_destroy(err);
 		else
@@ -971,7 +832,7 @@ static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64
 		const struct ai_type *inner;
 		uint64_t arc_inner, handle_inner;
 		if (!tk_field(&tk->env, TK_ARC_POINTER, type, &ptr) ||
-		    ptr.type->kind != AI_TYPE_POINTER || !read_u64(tk, address + ptr.offset, &arc_inner))
+		    ptr.type->kind != AI_TYPE_POINTER || !tk_read_u64(tk, address + ptr.offset, &arc_inner))
 			return;
 		struct ai_error *err = ai_type_target(ptr.type, &inner);
 		if (err) {
@@ -981,7 +842,7 @@ static void runtime_from_value(struct tk *tk, const struct ai_type *type, uint64
 		if (tk_field(&tk->env, TK_ARC_INNER_DATA, tk_underlying(inner), &data) &&
 		    tk_field(&tk->env, TK_WORKER_HANDLE, data.type, &handle) &&
 		    tk_field(&tk->env, TK_ARC_POINTER, handle.type, &ptr) &&
-		    read_u64(tk, arc_inner + data.offset + handle.offset + ptr.offset, &handle_inner))
+		    tk_read_u64(tk, arc_inner + data.offset + handle.offset + ptr.offset, &handle_inner))
 			add_runtime(tk, handle.type, handle_inner, "multi_thread", true);
 	}
 }
@@ -1124,15 +985,15 @@ static bool resolve_trailer(struct tk *tk, const struct ai_type *trailer)
 /* Fills vt from its poll function and the Cell<T, S> type; vt->valid says if it is usable. */
 static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 {
-	if (!plausible(vt->address, 8) || tk->vtable_size > 4096)
+	if (!tk_plausible(vt->address, 8) || tk->vtable_size > 4096)
 		return;
 	uint8_t bytes[4096];
-	struct ai_error *err = read_mem(tk, bytes, vt->address, tk->vtable_size);
+	struct ai_error *err = tk_read(tk, bytes, vt->address, tk->vtable_size);
 	if (err) {
 		ai_error_destroy(err);
 		return;
 	}
-	uint64_t poll = get_u64(bytes, tk->poll);
+	uint64_t poll = tk_get_u64(bytes, tk->poll);
 	struct ai_symbolization sym;
 	err = ai_debuginfo_symbolize(tk->as->di, poll, false, &sym);
 	if (err) {
@@ -1173,15 +1034,15 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 	bool has_trailer = false;
 	uint64_t trailer = 0;
 	if (tk->has_vt_trailer) {
-		trailer = get_u64(bytes, tk->vt_trailer);
+		trailer = tk_get_u64(bytes, tk->vt_trailer);
 		has_trailer = true;
 	}
 	if (tk->has_vt_id) {
-		vt->id = get_u64(bytes, tk->vt_id);
+		vt->id = tk_get_u64(bytes, tk->vt_id);
 		vt->has_id = true;
 	}
 	if (tk->has_vt_scheduler) {
-		vt->scheduler_offset = get_u64(bytes, tk->vt_scheduler);
+		vt->scheduler_offset = tk_get_u64(bytes, tk->vt_scheduler);
 		vt->has_scheduler = true;
 	}
 	if (vt->cell) {
@@ -1209,8 +1070,10 @@ static void resolve_vtable(struct tk *tk, struct tk_vtable *vt)
 			vt->id = core.offset + f.offset;
 			vt->has_id = true;
 		}
-		if (tk->per_core ? tk_field_quiet(TK_CORE_SCHEDULER, core.type, &f)
-				 : tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f)) {
+		/* (an S that is no Arc, spawn_blocking's BlockingSchedule, holds no handle to check) */
+		bool arc = vt->scheduler->name && strncmp(vt->scheduler->name, "Arc<", 4) == 0;
+		if (arc && (tk->per_core ? tk_field_quiet(TK_CORE_SCHEDULER, core.type, &f)
+						 : tk_field(&tk->env, TK_CORE_SCHEDULER, core.type, &f))) {
 			vt->scheduler_offset = core.offset + f.offset;
 			vt->has_scheduler = true;
 		}
@@ -1266,7 +1129,7 @@ static void vtable_index_put(struct tk *tk, uint64_t address, size_t index)
 	}
 }
 
-static struct tk_vtable *get_vtable(struct tk *tk, uint64_t address)
+struct tk_vtable *tk_get_vtable(struct tk *tk, uint64_t address)
 {
 	if (tk->vtable_index_size) {
 		size_t mask = tk->vtable_index_size - 1;
@@ -1303,7 +1166,7 @@ static const char *future_name(struct tk_vtable *vt)
 	return vt->future_name ? vt->future_name : "?";
 }
 
-static const char *status_of(uint64_t state)
+const char *tk_status_of(uint64_t state)
 {
 	if (state & TK_RUNNING)
 		return "running";
@@ -1320,16 +1183,16 @@ static void emit_task(struct tk *tk, const struct tk_runtime *rt, struct tk_vtab
 		      uint64_t address, const uint8_t *cell)
 {
 	struct ai_snapshot_task *task = ai_snapshot_add_task(tk->snapshot);
-	uint64_t state = get_u64(cell, tk->header_state);
+	uint64_t state = tk_get_u64(cell, tk->header_state);
 	task->runtime = xstrdup("tokio");
 	task->kind = xstrdup("task");
-	task->status = xstrdup(status_of(state));
+	task->status = xstrdup(tk_status_of(state));
 	const char *flavor = vt->flavor ? vt->flavor : rt->flavor;
 	task->flavor = flavor ? xstrdup(flavor) : NULL;
 	task->address = address;
 	task->runtime_address = rt->owned;
 	if (vt->has_id) {
-		task->id = get_u64(cell, vt->id);
+		task->id = tk_get_u64(cell, vt->id);
 		task->has_id = true;
 		for (size_t i = 0; i < tk->current_count; i++)
 			if (tk->currents[i].task_id == task->id)
@@ -1384,7 +1247,7 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 				", its tail is 0x%" PRIx64, rt->owned, c->prev, c->tail);
 		return false;
 	}
-	if (!plausible(node, 8)) {
+	if (!tk_plausible(node, 8)) {
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": task pointer 0x%" PRIx64
 			" is not valid; the rest of its list is skipped", rt->owned, node);
 		return false;
@@ -1403,11 +1266,11 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 	 * alone when that runs off the mapping), then the rest if this cell is bigger. */
 	size_t got = AI_MAX(AI_MIN(tk->read_guess, TK_GUESS_MAX), tk->header_size);
 	uint8_t *cell = scratch(tk, got);
-	struct ai_error *err = read_mem(tk, cell, node, got);
+	struct ai_error *err = tk_read(tk, cell, node, got);
 	if (err && got > tk->header_size && err->code != AI_ERROR_TARGET_EXITED) {
 		ai_error_destroy(err);
 		got = tk->header_size;
-		err = read_mem(tk, cell, node, got);
+		err = tk_read(tk, cell, node, got);
 	}
 	if (err) {
 		if (err->code != AI_ERROR_TARGET_EXITED)
@@ -1416,8 +1279,8 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 		ai_error_destroy(err);
 		return false;
 	}
-	uint64_t vtable = get_u64(cell, tk->header_vtable);
-	struct tk_vtable *vt = get_vtable(tk, vtable);
+	uint64_t vtable = tk_get_u64(cell, tk->header_vtable);
+	struct tk_vtable *vt = tk_get_vtable(tk, vtable);
 	/* The task's S must be the runtime's: a vtable of another S is another runtime's task, or
 	 * the node is no task at all. */
 	if (vt->valid && l->scheduler && vt->matched_s != l->scheduler &&
@@ -1430,15 +1293,15 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 			"is skipped", rt->owned, node, vtable);
 		return false;
 	}
-	if (tk->has_owner_id && l->has_id && get_u64(cell, tk->owner_id) != owner_id) {
+	if (tk->has_owner_id && l->has_id && tk_get_u64(cell, tk->owner_id) != owner_id) {
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " has owner "
 			"id %" PRIu64 ", the runtime's is %" PRIu64 "; the rest of its list is "
-			"skipped", rt->owned, node, get_u64(cell, tk->owner_id), owner_id);
+			"skipped", rt->owned, node, tk_get_u64(cell, tk->owner_id), owner_id);
 		return false;
 	}
 	if (vt->read_size > got) {
 		cell = scratch(tk, vt->read_size);
-		err = read_mem(tk, cell, node, vt->read_size);
+		err = tk_read(tk, cell, node, vt->read_size);
 		if (err) {
 			tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": cannot read the task at 0x%" PRIx64
 				" (%" PRIu64 " bytes); the rest of its list is skipped", rt->owned,
@@ -1449,18 +1312,18 @@ static bool step(struct tk *tk, struct tk_runtime *rt, const struct tk_owned_lay
 		tk->read_guess = AI_MAX(tk->read_guess, vt->read_size);
 	}
 	/* The prev links, checked all along, rule out cycles. */
-	if (tk->has_prev && get_u64(cell, vt->links + tk->prev) != c->prev) {
+	if (tk->has_prev && tk_get_u64(cell, vt->links + tk->prev) != c->prev) {
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " does not "
 			"link back to 0x%" PRIx64 "; the rest of its list is skipped", rt->owned,
 			node, c->prev);
 		return false;
 	}
-	if (vt->has_scheduler && rt->arc_inner && get_u64(cell, vt->scheduler_offset) != rt->arc_inner)
+	if (vt->has_scheduler && rt->arc_inner && tk_get_u64(cell, vt->scheduler_offset) != rt->arc_inner)
 		tk_warn(&tk->env, "runtime at 0x%" PRIx64 ": the task at 0x%" PRIx64 " names "
 			"another scheduler (0x%" PRIx64 ")", rt->owned, node,
-			get_u64(cell, vt->scheduler_offset));
+			tk_get_u64(cell, vt->scheduler_offset));
 	c->prev = node;
-	c->node = get_u64(cell, vt->links + tk->next);
+	c->node = tk_get_u64(cell, vt->links + tk->next);
 	emit_task(tk, rt, vt, node, cell);
 	rt->task_count++;
 	return true;
@@ -1528,13 +1391,13 @@ static void walk_core_lists(struct tk *tk, struct tk_runtime *rt)
 	struct tk_cursor *cursors = xcalloc(rt->list_count, sizeof(*cursors));
 	size_t n = 0;
 	for (size_t i = 0; i < rt->list_count; i++) {
-		struct ai_error *err = read_mem(tk, list, rt->lists[i].address, size);
+		struct ai_error *err = tk_read(tk, list, rt->lists[i].address, size);
 		if (err) {
 			ai_error_destroy(err);
 			continue;
 		}
-		cursors[n].node = get_u64(list, l->head);
-		cursors[n].tail = l->has_tail ? get_u64(list, l->tail) : 0;
+		cursors[n].node = tk_get_u64(list, l->head);
+		cursors[n].tail = l->has_tail ? tk_get_u64(list, l->tail) : 0;
 		n++;
 	}
 	walk_lists(tk, rt, l, 0, cursors, n, TK_MAX_TASKS);
@@ -1564,19 +1427,19 @@ static void walk_runtime(struct tk *tk, struct tk_runtime *rt)
 		give_up(tk, rt, "%s has an odd size (%zu bytes)", tk_fields[TK_OWNED_ID].owner, size);
 		return;
 	}
-	struct ai_error *err = read_mem(tk, owned, rt->owned, size);
+	struct ai_error *err = tk_read(tk, owned, rt->owned, size);
 	if (err) {
 		ai_error_destroy(err);
 		give_up(tk, rt, "cannot read the task list of the runtime at 0x%" PRIx64, rt->owned);
 		return;
 	}
-	uint64_t owner_id = l->has_id ? get_u64(owned, l->id) : 0;
+	uint64_t owner_id = l->has_id ? tk_get_u64(owned, l->id) : 0;
 	if (!l->sharded) {
 		struct tk_cursor c = {
-			.node = get_u64(owned, l->list + l->head),
-			.tail = l->has_tail ? get_u64(owned, l->list + l->tail) : 0,
+			.node = tk_get_u64(owned, l->list + l->head),
+			.tail = l->has_tail ? tk_get_u64(owned, l->list + l->tail) : 0,
 		};
-		if (c.node && !plausible(c.node, 8)) {
+		if (c.node && !tk_plausible(c.node, 8)) {
 			give_up(tk, rt, "runtime at 0x%" PRIx64 ": its task list starts at 0x%" PRIx64,
 				rt->owned, c.node);
 			return;
@@ -1584,10 +1447,10 @@ static void walk_runtime(struct tk *tk, struct tk_runtime *rt)
 		walk_lists(tk, rt, l, owner_id, &c, 1, TK_MAX_TASKS);
 		return;
 	}
-	uint64_t data = get_u64(owned, l->lists_data), length = get_u64(owned, l->lists_length);
-	uint64_t count = l->has_count ? get_u64(owned, l->count) : 0;
+	uint64_t data = tk_get_u64(owned, l->lists_data), length = tk_get_u64(owned, l->lists_length);
+	uint64_t count = l->has_count ? tk_get_u64(owned, l->count) : 0;
 	/* tokio makes a power of two of shards, at most 65536 */
-	if (length == 0 || length > TK_MAX_SHARDS || (length & (length - 1)) || !plausible(data, 8)) {
+	if (length == 0 || length > TK_MAX_SHARDS || (length & (length - 1)) || !tk_plausible(data, 8)) {
 		give_up(tk, rt, "runtime at 0x%" PRIx64 ": %" PRIu64 " task list shards at 0x%" PRIx64
 			" make no sense", rt->owned, length, data);
 		return;
@@ -1597,7 +1460,7 @@ static void walk_runtime(struct tk *tk, struct tk_runtime *rt)
 		bound = AI_MIN(count + TK_COUNT_SLACK + tk->thread_count, (uint64_t)TK_MAX_TASKS);
 	size_t shards_size = (size_t)(length * l->stride);
 	uint8_t *shards = xmalloc(shards_size);
-	err = read_mem(tk, shards, data, shards_size);
+	err = tk_read(tk, shards, data, shards_size);
 	if (err) {
 		ai_error_destroy(err);
 		free(shards);
@@ -1612,8 +1475,8 @@ static void walk_runtime(struct tk *tk, struct tk_runtime *rt)
 	struct tk_cursor *cursors = xcalloc(length, sizeof(*cursors));
 	for (uint64_t i = 0; i < length; i++) {
 		const uint8_t *shard = shards + i * l->stride + l->list;
-		cursors[i].node = get_u64(shard, l->head);
-		cursors[i].tail = l->has_tail ? get_u64(shard, l->tail) : 0;
+		cursors[i].node = tk_get_u64(shard, l->head);
+		cursors[i].tail = l->has_tail ? tk_get_u64(shard, l->tail) : 0;
 	}
 	free(shards);
 	walk_lists(tk, rt, l, owner_id, cursors, length, bound);
@@ -1717,37 +1580,37 @@ static size_t known_vtables(struct tk *tk, const uint64_t *polls, size_t poll_co
 }
 
 /* A candidate header: the task at `address`, read whole into tk's scratch. NULL if it is none. */
-static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const uint8_t **cell_ret)
+struct tk_vtable *tk_check_candidate(struct tk *tk, uint64_t address, const uint8_t **cell_ret)
 {
-	if (!plausible(address, 8))
+	if (!tk_plausible(address, 8))
 		return NULL;
 	uint8_t *cell = scratch(tk, tk->header_size);
-	struct ai_error *err = read_mem(tk, cell, address, tk->header_size);
+	struct ai_error *err = tk_read(tk, cell, address, tk->header_size);
 	if (err) {
 		ai_error_destroy(err);
 		return NULL;
 	}
-	uint64_t state = get_u64(cell, tk->header_state);
+	uint64_t state = tk_get_u64(cell, tk->header_state);
 	/* At least one reference (REF_ONE = 1 << 6), and not a pointer (e.g. free()'s links). */
 	if ((state >> 6) == 0 || (state >> 6) >= TK_SCAN_MAX_REFS)
 		return NULL;
-	if (tk->has_owner_id && get_u64(cell, tk->owner_id) == 0)
+	if (tk->has_owner_id && tk_get_u64(cell, tk->owner_id) == 0)
 		return NULL; /* never bound to an OwnedTasks: not a spawned task */
-	struct tk_vtable *vt = get_vtable(tk, get_u64(cell, tk->header_vtable));
+	struct tk_vtable *vt = tk_get_vtable(tk, tk_get_u64(cell, tk->header_vtable));
 	if (!vt->valid)
 		return NULL;
 	cell = scratch(tk, vt->read_size);
-	err = read_mem(tk, cell, address, vt->read_size);
+	err = tk_read(tk, cell, address, vt->read_size);
 	if (err) {
 		ai_error_destroy(err);
 		return NULL;
 	}
-	uint64_t next = get_u64(cell, vt->links + tk->next);
-	if (next && !plausible(next, 8))
+	uint64_t next = tk_get_u64(cell, vt->links + tk->next);
+	if (next && !tk_plausible(next, 8))
 		return NULL;
 	if (tk->has_prev) {
-		uint64_t prev = get_u64(cell, vt->links + tk->prev);
-		if (prev && !plausible(prev, 8))
+		uint64_t prev = tk_get_u64(cell, vt->links + tk->prev);
+		if (prev && !tk_plausible(prev, 8))
 			return NULL;
 	}
 	if (vt->has_stage) {
@@ -1761,8 +1624,10 @@ static struct tk_vtable *check_candidate(struct tk *tk, uint64_t address, const 
 	return vt;
 }
 
-/* Every validated task header in memory, sorted and unique, into *ret (owned). */
-static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t **ret)
+/* Every validated task header in memory, sorted and unique, into *ret (owned); only of the
+ * vtables `keep` keeps when it is not NULL (none kept: nothing is scanned). */
+static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols,
+			   bool (*keep)(struct tk *tk, struct tk_vtable *vt), uint64_t **ret)
 {
 	*ret = NULL;
 	uint64_t *polls = NULL, *vtables = NULL, *hits = NULL;
@@ -1778,6 +1643,13 @@ static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t 
 	if (tk->header_size > 256)
 		goto out;
 	vtable_count = known_vtables(tk, polls, poll_count, &vtables);
+	if (keep) {
+		size_t kept = 0;
+		for (size_t i = 0; i < vtable_count; i++)
+			if (keep(tk, tk_get_vtable(tk, vtables[i])))
+				vtables[kept++] = vtables[i];
+		vtable_count = kept;
+	}
 	if (!vtable_count)
 		goto out;
 	struct ai_word_scan scan;
@@ -1794,7 +1666,7 @@ static size_t scan_headers(struct tk *tk, struct ai_elf_file *symbols, uint64_t 
 		hits[i] -= tk->header_vtable;
 	for (size_t i = 0; i < hit_count; i++) {
 		const uint8_t *cell;
-		if (check_candidate(tk, hits[i], &cell))
+		if (tk_check_candidate(tk, hits[i], &cell))
 			hits[header_count++] = hits[i];
 	}
 out:
@@ -1808,22 +1680,37 @@ out:
 	return header_count;
 }
 
+size_t tk_scan_headers_of(struct tk *tk, bool (*keep)(struct tk *tk, struct tk_vtable *vt),
+			  uint64_t **ret)
+{
+	return scan_headers(tk, tk->symbols, keep, ret);
+}
+
 /* The fallback: tasks of no known runtime, from the scan. */
-static void tasks_from_scan(struct tk *tk, struct ai_elf_file *symbols)
+static void tasks_from_scan(struct tk *tk, struct ai_elf_file *symbols, size_t first_task)
 {
 	uint64_t *headers;
-	size_t count = scan_headers(tk, symbols, &headers);
+	size_t count = scan_headers(tk, symbols, NULL, &headers);
 	if (!count)
 		return;
-	tk_warn(&tk->env, "tasks found by scanning memory: no runtime handle was found");
+	/* (a LocalSet's tasks may be listed already: its list needs no runtime) */
+	size_t known_count = tk->snapshot->task_count - first_task;
+	uint64_t *known = xmalloc((known_count + 1) * sizeof(*known));
+	for (size_t i = 0; i < known_count; i++)
+		known[i] = tk->snapshot->tasks[first_task + i].address;
+	known_count = ai_u64_sort_unique(known, known_count);
 	struct tk_runtime none = { .first_task = tk->snapshot->task_count };
 	for (size_t i = 0; i < count; i++) {
 		const uint8_t *cell;
-		struct tk_vtable *vt = check_candidate(tk, headers[i], &cell);
+		struct tk_vtable *vt = ai_u64_sorted_contains(known, known_count, headers[i])
+					       ? NULL : tk_check_candidate(tk, headers[i], &cell);
 		if (vt)
 			emit_task(tk, &none, vt, headers[i], cell);
 	}
+	free(known);
 	free(headers);
+	if (tk->snapshot->task_count > none.first_task)
+		tk_warn(&tk->env, "tasks found by scanning memory: no runtime handle was found");
 	struct ai_snapshot_task *tasks = tk->snapshot->tasks + none.first_task;
 	size_t n = tk->snapshot->task_count - none.first_task;
 	if (n > 1)
@@ -1867,6 +1754,7 @@ static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai
 	};
 	tk->env.snapshot = snapshot;
 	tk->env.version = "(unknown version)";
+	tk->symbols = symbols;
 	scan_symbols(tk, symbols);
 	return symbols;
 }
@@ -1894,7 +1782,7 @@ struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_r
 	if (symbols) {
 		if (tk.has_context_symbol)
 			resolve_context(&tk); /* (the version, for warnings) */
-		*count_ret = scan_headers(&tk, symbols, headers_ret);
+		*count_ret = scan_headers(&tk, symbols, NULL, headers_ret);
 	}
 	struct ai_error *err = NULL;
 	if (symbols && tk.exited)
@@ -1930,6 +1818,8 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 	if (has_context)
 		runtimes_from_threads(&tk, stacks);
 	runtimes_from_stacks(&tk, stacks);
+	tk_local_sets_from_stacks(&tk, stacks);
+	tk_local_sets_from_scan(&tk);
 	for (size_t i = 0; i < tk.runtime_count; i++) {
 		struct tk_runtime *rt = &tk.runtimes[i];
 		walk_runtime(&tk, rt);
@@ -1938,12 +1828,13 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 		if (n > 1)
 			qsort(tasks, n, sizeof(*tasks), compare_tasks);
 	}
+	tk_blocking_collect(&tk, stacks);
 	size_t runtimes = 0;
 	for (size_t i = 0; i < tk.runtime_count; i++)
-		runtimes += !tk.runtimes[i].dropped;
+		runtimes += !tk.runtimes[i].dropped && !tk.runtimes[i].local;
 	entry->instances += runtimes;
 	if (!runtimes && !tk.exited)
-		tasks_from_scan(&tk, symbols);
+		tasks_from_scan(&tk, symbols, first_task);
 	/* tokio is there but its tasks could not be read: never a silent "0 tasks". */
 	bool unsupported = !runtimes && !has_context;
 	for (size_t i = 0; i < tk.runtime_count; i++)
