@@ -126,6 +126,7 @@ for ((i = 0; i < cycles + san_cycles; )); do
 		ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(dirname "$0")/../lsan.supp \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 cycle "$san_bin" "$i" asan
 	fi
+	threads_now=$(threads_of "$busy_pid" 2>/dev/null) fds_now=$(fds_of "$busy_pid" 2>/dev/null)
 	if busy_done; then
 		# It ended during this cycle or just after: that cycle does not count, it is run again.
 		((ended_during++))
@@ -133,7 +134,7 @@ for ((i = 0; i < cycles + san_cycles; )); do
 		continue
 	fi
 	record_cycle
-	threads_last=$(threads_of "$busy_pid") fds_last=$(fds_of "$busy_pid")
+	threads_last=$threads_now fds_last=$fds_now
 	((i++))
 done
 cycles_ms=$(($(now_ms) - start))

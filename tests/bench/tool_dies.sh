@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The tool dies mid-inspection: TRIALS times, on one long run of the busy fixture (tokio-1.54),
-# start `dump --pid` (even trials) or `attach --no-tui --interval 10ms` (odd trials) and SIGKILL it
-# after a random delay (dump: 0 to the length of one dump; attach: 0 to 500 ms). After each kill,
-# once the tool is reaped, and again 50 ms later: the target must be traced by no one and none of
-# its threads stopped (/proc/P/task/*/stat state t or T). At the end its final line (`done N
-# checksum`) and exit status must be those of an undisturbed run of the same N.
+# start `dump --pid` (even trials) or `attach --no-tui --interval 10ms` (odd trials) and signal it
+# after a random delay (dump: 0 to the length of one dump; attach: 0 to 500 ms): SIGKILL on 3
+# trials of 4 of each kind; on the 4th a signal its handlers catch, in turn SIGINT (Ctrl-C),
+# SIGTERM, SIGSEGV and SIGABRT sent by kill (as a crash would raise them: the tool detaches
+# first). After each, once the tool is reaped, and again 50 ms later: the target must be traced by
+# no one and none of its threads stopped (/proc/P/task/*/stat state t or T). At the end its final
+# line (`done N checksum`) and exit status must be those of an undisturbed run of the same N.
 # The tool plants no breakpoints (it only stops threads with PTRACE_INTERRUPT and reads memory),
 # so there is no int3 a dead tool could leave behind in the target.
 # Usage: tests/bench/tool_dies.sh BIN FIXTURES [TRIALS]   (default: $FAULT_KILL_TRIALS or 500)
@@ -82,11 +84,16 @@ for ((i = 0; i < trials; i++)); do
 	# Whether the kill lands while the tool holds the target stopped (as far as a look just
 	# before it can tell).
 	[[ -n $(stopped_threads "$busy_pid") ]] && ((in_stop++))
-	kill -9 "$tool" 2>/dev/null
+	if ((i % 8 < 6)); then
+		sig=KILL
+	else
+		sigs=(INT TERM SEGV ABRT)
+		sig=${sigs[$((i / 8 % 4))]}
+	fi
+	kill -"$sig" "$tool" 2>/dev/null
 	wait "$tool" 2>/dev/null
 	status=$?
-	# 137: killed by us; anything else: it ended before the kill.
-	key="$kind $([[ $status == 137 ]] && echo 'killed (137)' || echo "ended first (exit $status)")"
+	key="$kind SIG$sig: exit $status"
 	killed[$key]=$((${killed[$key]:-0} + 1))
 	s=$(stopped_threads "$busy_pid") tracer=$(tracer_of "$busy_pid")
 	[[ -n $s ]] && { ((stopped_now++)); detail+="  trial $i ($kind, ${delay} ms): stopped at once: $s"$'\n'; }
@@ -103,6 +110,7 @@ watched=$finished
 
 echo "disturbed run:   ${watched%|*}, exit ${watched##*|} ($(($(now_ms) - t0)) ms; trials took $trials_ms ms)"
 echo "trials run: $done_trials (busy still running after the last: $alive)"
+echo "tool's exit status by signal (128 + N: died of signal N; 0 or 1: it ended or detached first):"
 for key in "${!killed[@]}"; do printf '%6d  %s\n' "${killed[$key]}" "$key"; done | sort -k2
 echo "kills with a thread of the target in a ptrace stop just before: $in_stop"
 echo "target traced after the tool was reaped: $traced; a thread stopped at once: $stopped_now; 50 ms later: $stopped_later"
