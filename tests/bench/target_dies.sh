@@ -17,13 +17,14 @@ busy_pid=
 trap '[[ -n $busy_pid ]] && kill -9 "$busy_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 declare -A outcomes
-hangs=0 crashes=0
+hangs=0 crashes=0 slowest=0
 start=$(date +%s)
 for ((i = 0; i < trials; i++)); do
 	: >"$work/busy.out"
 	"$busy" 1000000000 >"$work/busy.out" &
 	busy_pid=$!
 	until grep -q '^ready' "$work/busy.out"; do sleep 0.005; done
+	t0=$(date +%s%N)
 	timeout 60 "$bin" dump --pid "$busy_pid" >"$work/out" 2>"$work/err" &
 	tool=$!
 	delay=$((RANDOM % (max_delay + 1)))
@@ -33,6 +34,8 @@ for ((i = 0; i < trials; i++)); do
 	busy_pid=
 	wait "$tool"
 	status=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	((ms > slowest)) && slowest=$ms
 	((status == 124)) && ((hangs++))
 	((status >= 128)) && ((crashes++))
 	printed=$([[ -s $work/out ]] && echo "stdout: dump" || echo "stdout: empty")
@@ -42,5 +45,5 @@ for ((i = 0; i < trials; i++)); do
 done
 echo "target_dies: $trials trials, SIGKILL of busy 0-${max_delay} ms into dump ($(($(date +%s) - start)) s)"
 for key in "${!outcomes[@]}"; do printf '%6d  %s\n' "${outcomes[$key]}" "$key"; done | sort -rn
-echo "hangs (timeout 60 s): $hangs; crashes (exit >= 128): $crashes"
+echo "hangs (timeout 60 s): $hangs; crashes (exit >= 128): $crashes; longest dump: $slowest ms"
 ((hangs == 0 && crashes == 0)) && echo "target_dies: PASS" || { echo "target_dies: FAIL"; exit 1; }
