@@ -22,9 +22,9 @@ busy_pid=
 trap '[[ -n $busy_pid ]] && kill -9 "$busy_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-threads_of() { awk '/^Threads:/ {print $2}' /proc/"$1"/status; }
+threads_of() { awk '/^Threads:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
 fds_of() { ls /proc/"$1"/fd | wc -l; }
-tracer_of() { awk '/^TracerPid:/ {print $2}' /proc/"$1"/status; }
+tracer_of() { awk '/^TracerPid:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
 # Threads of $1 in a stop (t: tracing stop, T: job-control stop), as "tid:state ...".
 stopped_threads() {
 	local stat tid rest

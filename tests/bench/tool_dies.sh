@@ -8,6 +8,8 @@
 # first). After each, once the tool is reaped, and again 50 ms later: the target must be traced by
 # no one and none of its threads stopped (/proc/P/task/*/stat state t or T). Each run's final
 # line (`done N checksum`) and exit status must be those of an undisturbed run of the same N.
+# (A script's background jobs start with SIGINT ignored: env gives the tool the default
+# disposition, as from a terminal.)
 # The tool plants no breakpoints (it only stops threads with PTRACE_INTERRUPT and reads memory),
 # so there is no int3 a dead tool could leave behind in the target.
 # Usage: tests/bench/tool_dies.sh BIN FIXTURES [TRIALS]   (default: $FAULT_KILL_TRIALS or 500)
@@ -76,10 +78,10 @@ for ((i = 0; i < trials; i++)); do
 	[[ -z $busy_pid ]] && { start_busy "$messages"; ((runs++)); }
 	if ((i % 2 == 0)); then
 		kind=dump max=$dump_ms
-		"$bin" dump --pid "$busy_pid" >/dev/null 2>&1 &
+		env --default-signal=INT "$bin" dump --pid "$busy_pid" >/dev/null 2>&1 &
 	else
 		kind=attach max=500
-		"$bin" attach --pid "$busy_pid" --interval 10ms --no-tui >/dev/null 2>&1 &
+		env --default-signal=INT "$bin" attach --pid "$busy_pid" --interval 10ms --no-tui >/dev/null 2>&1 &
 	fi
 	tool=$!
 	delay=$((RANDOM % (max + 1)))
