@@ -8,6 +8,11 @@
 #   make install    install the binary and man page under PREFIX (default /usr/local)
 #   make bench      run the benchmarks in tests/bench
 #   make soak       a TUI session at 10 Hz on a busy program for SOAK_SECONDS (default 180)
+#   make soak-faults  fault soaks on the busy fixture (docs/RELIABILITY.md): SOAK_CYCLES (default
+#                   1000) attach/detach cycles, then SOAK_SAN_CYCLES (50) with the ASan build;
+#                   FAULT_TRIALS (1000) SIGKILLs of the target during dump; FAULT_KILL_TRIALS (500)
+#                   SIGKILLs of the tool during dump and attach. Each checks the target is left
+#                   running and untouched, and prints its counts
 #   make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_TIME (default 60s), with clang
 
 PREFIX ?= /usr/local
@@ -35,7 +40,7 @@ TEST_BIN = $(BUILD)/ai-tests
 FIXTURES = $(BUILD)/fixtures
 SAN_BUILD = $(BUILD)/san
 
-.PHONY: all demo check test test-san deps install bench soak fixtures fuzz fuzz-harnesses clean
+.PHONY: all demo check test test-san deps install bench soak soak-faults fixtures fuzz fuzz-harnesses clean
 
 all: $(BIN)
 
@@ -62,9 +67,9 @@ test: $(BIN) $(TEST_BIN) fixtures
 	AI_BINARY=$(BIN) AI_FIXTURES=$(FIXTURES) AI_SOURCE=$(CURDIR) $(TEST_BIN) --jobs 2
 
 # The same suite built with AddressSanitizer and UBSan in its own tree.
+SAN_MAKE = $(MAKE) BUILD=$(SAN_BUILD) SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" CFLAGS="-O1 -g"
 test-san:
-	$(MAKE) BUILD=$(SAN_BUILD) SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		CFLAGS="-O1 -g" $(SAN_BUILD)/async-inspect $(SAN_BUILD)/ai-tests
+	$(SAN_MAKE) $(SAN_BUILD)/async-inspect $(SAN_BUILD)/ai-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		AI_BINARY=$(SAN_BUILD)/async-inspect AI_FIXTURES=$(FIXTURES) AI_SOURCE=$(CURDIR) \
@@ -87,6 +92,16 @@ bench: $(BIN) fixtures
 SOAK_SECONDS ?= 180
 soak: $(BIN) fixtures
 	@tests/bench/soak.sh $(BIN) $(FIXTURES) $(SOAK_SECONDS)
+
+SOAK_CYCLES ?= 1000
+SOAK_SAN_CYCLES ?= 50
+FAULT_TRIALS ?= 1000
+FAULT_KILL_TRIALS ?= 500
+soak-faults: $(BIN) fixtures
+	$(SAN_MAKE) $(SAN_BUILD)/async-inspect
+	@tests/bench/attach_soak.sh $(BIN) $(FIXTURES) $(SOAK_CYCLES) $(SOAK_SAN_CYCLES) $(SAN_BUILD)/async-inspect
+	@tests/bench/target_dies.sh $(BIN) $(FIXTURES) $(FAULT_TRIALS)
+	@tests/bench/tool_dies.sh $(BIN) $(FIXTURES) $(FAULT_KILL_TRIALS)
 
 # Fuzzing: the harnesses of tests/fuzz linked with libFuzzer, ASan and UBSan (clang), in their own
 # tree; tests/fuzz/run.sh runs each for FUZZ_TIME on a corpus seeded from tests/fuzz/seeds and

@@ -393,6 +393,19 @@ static struct ai_error *stop_threads(struct ai_target *t)
 			return NULL;
 		if (progressed)
 			continue;
+		/* A thread already stopped can still be killed (SIGKILL ends a ptrace-stop): its exit
+		 * must be reaped too, or its group leader's is never reported and we would wait for
+		 * the leader until the deadline. */
+		for (size_t i = 0; i < t->thread_count && !progressed; i++) {
+			int status;
+			pid_t tid = t->threads[i].tid;
+			if (t->threads[i].stopped && waitpid(tid, &status, __WALL | WNOHANG) == tid) {
+				note_stop_status(t, tid, status);
+				progressed = true;
+			}
+		}
+		if (progressed)
+			continue;
 		uint64_t now = ai_now_us();
 		if (now >= deadline) {
 			for (size_t i = 0; i < t->thread_count; i++) {

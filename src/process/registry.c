@@ -136,6 +136,10 @@ void ai_target_install_signal_handlers(void)
 		sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
 		sigemptyset(&sa.sa_mask);
 		sigaction(fatal[i], &sa, &previous[fatal[i]]);
+		/* Ignored when we started (nohup, a background job of a script): it stays ignored.
+		 * Caught, it would detach and then, re-raised under SIG_IGN, leave us running on. */
+		if (previous[fatal[i]].sa_handler == SIG_IGN)
+			sigaction(fatal[i], &previous[fatal[i]], NULL);
 	}
 }
 
