@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(async_std, .init = require_fixtures, .timeout = 300);
@@ -24,74 +25,14 @@ static void dump(struct fixture *f, const char *format, struct tool_result *r)
 	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
 }
 
-static json_t *child(json_t *node)
-{
-	json_t *children = json_object_get(node, "children");
-	return json_array_size(children) ? json_array_get(children, 0) : NULL;
-}
-
-static const char *str(json_t *node, const char *key)
-{
-	const char *v = json_string_value(json_object_get(node, key));
-	return v ? v : "";
-}
-
-static const char *local_value(json_t *node, const char *name)
-{
-	size_t j;
-	json_t *l;
-	json_array_foreach(json_object_get(node, "locals"), j, l) {
-		if (strcmp(str(l, "name"), name) == 0)
-			return str(l, "value");
-	}
-	return NULL;
-}
-
-/* The tasks whose root future is `function` (and, when local is set, whose root's saved local
- * `local` has `value`): how many, and the last. */
-static json_t *find_task(json_t *tasks, const char *function, const char *local, const char *value,
-			 int *count)
-{
-	size_t i;
-	json_t *t, *found = NULL;
-	*count = 0;
-	json_array_foreach(tasks, i, t) {
-		json_t *tree = json_object_get(t, "tree");
-		if (strcmp(str(t, "kind"), "task") != 0 || strcmp(str(tree, "function"), function) != 0)
-			continue;
-		const char *v = local ? local_value(tree, local) : NULL;
-		if (local && (!v || strcmp(v, value) != 0))
-			continue;
-		found = t;
-		(*count)++;
-	}
-	return found;
-}
-
 static void expect_frame(json_t *node, const char *function, const char *marker)
 {
 	cr_assert_not_null(node, "no frame for %s", function);
-	cr_expect_str_eq(str(node, "function"), function);
+	cr_expect_str_eq(doc_str(node, "function"), function);
 	cr_expect_eq(json_integer_value(json_object_get(node, "line")), marker_line(SRC, marker),
 		     "%s suspended at the line of '%s'", function, marker);
-	cr_expect(strncmp(str(node, "state"), "Suspend", 7) == 0, "%s state %s", function,
-		  str(node, "state"));
-}
-
-static json_t *find_node(json_t *node, const char *function, int depth)
-{
-	if (!node || depth > 64)
-		return NULL;
-	if (strcmp(str(node, "function"), function) == 0)
-		return node;
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(node, "children"), i, c) {
-		json_t *hit = find_node(c, function, depth + 1);
-		if (hit)
-			return hit;
-	}
-	return NULL;
+	cr_expect(strncmp(doc_str(node, "state"), "Suspend", 7) == 0, "%s state %s", function,
+		  doc_str(node, "state"));
 }
 
 /* The leaf the chain under node ends in. */
@@ -100,7 +41,7 @@ static json_t *chain_leaf(json_t *node)
 	for (int i = 0; node && i < 64; i++) {
 		if (json_is_true(json_object_get(node, "leaf")))
 			return node;
-		node = child(node);
+		node = doc_child(node);
 	}
 	return NULL;
 }
@@ -109,8 +50,8 @@ static json_t *chain_leaf(json_t *node)
 static json_t *expect_task(json_t *task, const char *what)
 {
 	cr_assert_not_null(task, "no task %s", what);
-	cr_expect_str_eq(str(task, "runtime"), "async-std", "%s: spawned by async-std", what);
-	cr_expect_str_eq(str(task, "status"), "idle", "%s: parked, not scheduled", what);
+	cr_expect_str_eq(doc_str(task, "runtime"), "async-std", "%s: spawned by async-std", what);
+	cr_expect_str_eq(doc_str(task, "status"), "idle", "%s: parked, not scheduled", what);
 	cr_expect(json_integer_value(json_object_get(task, "id")) > 0, "%s: its TaskId", what);
 	return json_object_get(task, "tree");
 }
@@ -119,16 +60,16 @@ static json_t *expect_wait(json_t *task, const char *kind, const char *what)
 {
 	json_t *wait = json_object_get(task, "wait");
 	cr_assert_not_null(wait, "%s: no wait", what);
-	cr_expect_str_eq(str(wait, "kind"), kind, "%s: %s", what, str(wait, "description"));
+	cr_expect_str_eq(doc_str(wait, "kind"), kind, "%s: %s", what, doc_str(wait, "description"));
 	return wait;
 }
 
 static void expect_leaf(json_t *node, const char *type, const char *what)
 {
 	cr_assert_not_null(node, "%s: no leaf", what);
-	cr_expect(json_is_true(json_object_get(node, "leaf")), "%s: %s is no leaf", what, str(node, "type"));
-	cr_expect(strncmp(str(node, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
-		  str(node, "type"), type);
+	cr_expect(json_is_true(json_object_get(node, "leaf")), "%s: %s is no leaf", what, doc_str(node, "type"));
+	cr_expect(strncmp(doc_str(node, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
+		  doc_str(node, "type"), type);
 }
 
 Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
@@ -144,7 +85,7 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	json_t *rt, *at = NULL;
 	size_t i;
 	json_array_foreach(json_object_get(root, "runtimes"), i, rt) {
-		if (strcmp(str(rt, "name"), "async-task") == 0)
+		if (strcmp(doc_str(rt, "name"), "async-task") == 0)
 			at = rt;
 	}
 	cr_assert_not_null(at, "no async-task runtime in %s", r.out);
@@ -157,52 +98,52 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	json_t *tasks = json_object_get(root, "tasks"), *t;
 	int n;
 	/* task::spawn(level1(0, Sleep)): level1 -> level2 -> level3 -> task::sleep's Timer. */
-	t = find_task(tasks, "nested::level1", "id", "0", &n);
+	t = doc_find_task(tasks, "nested::level1", "id", "0", &n);
 	json_t *tree = expect_task(t, "level1 id 0");
 	cr_expect_eq(n, 1, "one level1 task with id 0");
 	cr_expect(json_is_null(json_object_get(t, "name")), "an unnamed task has no name");
 	expect_frame(tree, "nested::level1", "@await: level1");
-	expect_frame(child(tree), "nested::level2", "@await: level2");
-	expect_frame(child(child(tree)), "nested::level3", "@await: leaf-sleep");
+	expect_frame(doc_child(tree), "nested::level2", "@await: level2");
+	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-sleep");
 	expect_leaf(chain_leaf(tree), "async_io::Timer", "level1 id 0");
 	json_t *wait = expect_wait(t, "sleep", "sleep");
 	json_int_t left = json_integer_value(json_object_get(wait, "remaining_ms"));
 	cr_expect(left > 3600 * 1000 && left <= 24 * 3600 * 1000, "time left %lld ms", (long long)left);
 
 	/* task::spawn(level1(1, Recv)): ... -> async_channel::Recv (async_std::channel). */
-	t = find_task(tasks, "nested::level1", "id", "1", &n);
+	t = doc_find_task(tasks, "nested::level1", "id", "1", &n);
 	tree = expect_task(t, "level1 id 1");
-	expect_frame(child(child(tree)), "nested::level3", "@await: leaf-recv");
-	expect_leaf(child(child(child(tree))), "async_channel::Recv<", "level1 id 1");
+	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-recv");
+	expect_leaf(doc_child(doc_child(doc_child(tree))), "async_channel::Recv<", "level1 id 1");
 	wait = expect_wait(t, "channel_recv", "recv");
 	cr_expect_eq(json_integer_value(json_object_get(wait, "senders_alive")), 1);
-	find_task(tasks, "nested::level1", NULL, NULL, &n);
+	doc_find_task(tasks, "nested::level1", NULL, NULL, &n);
 	cr_expect_eq(n, 2, "exactly the two level1 tasks spawned");
 
 	/* The holder keeps the async_std::sync::Mutex (async-lock's) locked; the waiter waits on it. */
-	json_t *holder = find_task(tasks, "nested::holder", NULL, NULL, &n);
+	json_t *holder = doc_find_task(tasks, "nested::holder", NULL, NULL, &n);
 	tree = expect_task(holder, "holder");
 	expect_frame(tree, "nested::holder", "@await: holder");
 	expect_leaf(chain_leaf(tree), "async_io::Timer", "holder");
-	json_t *waiter = find_task(tasks, "nested::waiter", NULL, NULL, &n);
+	json_t *waiter = doc_find_task(tasks, "nested::waiter", NULL, NULL, &n);
 	tree = expect_task(waiter, "waiter");
 	expect_frame(tree, "nested::waiter", "@await: leaf-mutex");
-	expect_leaf(child(tree), "async_lock::mutex::Lock<", "waiter");
+	expect_leaf(doc_child(tree), "async_lock::mutex::Lock<", "waiter");
 	wait = expect_wait(waiter, "mutex", "waiter");
 	json_t *held = json_object_get(holder, "held");
 	cr_assert_eq(json_array_size(held), 1, "the holder holds one guard");
-	cr_expect_str_eq(str(json_array_get(held, 0), "address"), str(wait, "address"), "the same Mutex");
+	cr_expect_str_eq(doc_str(json_array_get(held, 0), "address"), doc_str(wait, "address"), "the same Mutex");
 
 	/* task::Builder::new().name("named-task"): named by it. */
-	t = find_task(tasks, "nested::named", NULL, NULL, &n);
+	t = doc_find_task(tasks, "nested::named", NULL, NULL, &n);
 	tree = expect_task(t, "named");
 	cr_expect_eq(n, 1);
-	cr_expect_str_eq(str(t, "name"), "named-task");
+	cr_expect_str_eq(doc_str(t, "name"), "named-task");
 	expect_frame(tree, "nested::named", "@await: named");
-	expect_leaf(child(tree), "async_channel::Recv<", "named");
+	expect_leaf(doc_child(tree), "async_channel::Recv<", "named");
 
 	/* task::spawn_local from main's future. */
-	t = find_task(tasks, "nested::main::{async_block#0}::{async_block#0}", NULL, NULL, &n);
+	t = doc_find_task(tasks, "nested::main::{async_block#0}::{async_block#0}", NULL, NULL, &n);
 	tree = expect_task(t, "local");
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "nested::main::{async_block#0}::{async_block#0}", "@await: local");
@@ -210,9 +151,9 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	/* task::block_on(main future), under async-global-executor's LocalExecutor::run. */
 	json_t *main_node = NULL;
 	json_array_foreach(tasks, i, t) {
-		if (strcmp(str(t, "kind"), "block_on") == 0 && !main_node) {
-			json_t *hit = find_node(json_object_get(t, "tree"), "nested::main::{async_block#0}", 0);
-			if (hit && strncmp(str(hit, "state"), "Suspend", 7) == 0)
+		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && !main_node) {
+			json_t *hit = doc_find_node(json_object_get(t, "tree"), "nested::main::{async_block#0}", 0);
+			if (hit && strncmp(doc_str(hit, "state"), "Suspend", 7) == 0)
 				main_node = hit;
 		}
 	}
@@ -221,11 +162,11 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	 * roots are the futures-lite Or they poll. */
 	json_array_foreach(tasks, i, t) {
 		json_t *tr = json_object_get(t, "tree");
-		if (strcmp(str(t, "kind"), "block_on") == 0)
-			cr_expect(!strstr(str(tr, "error"), "stale") && strcmp(str(tr, "state"), "Unresumed") != 0,
-				  "block_on root %s: %s %s", str(t, "future"), str(tr, "state"), str(tr, "error"));
+		if (strcmp(doc_str(t, "kind"), "block_on") == 0)
+			cr_expect(!strstr(doc_str(tr, "error"), "stale") && strcmp(doc_str(tr, "state"), "Unresumed") != 0,
+				  "block_on root %s: %s %s", doc_str(t, "future"), doc_str(tr, "state"), doc_str(tr, "error"));
 	}
-	expect_leaf(child(main_node), "async_channel::Recv<", "main");
+	expect_leaf(doc_child(main_node), "async_channel::Recv<", "main");
 	json_decref(root);
 	tool_result_free(&r);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(dump, .init = require_fixtures, .timeout = 300);
@@ -90,12 +91,6 @@ static void expect_frame(json_t *node, const char *function, const char *file, c
 	cr_expect(state && strncmp(state, "Suspend", 7) == 0, "%s: %s state %s", version, function, state);
 }
 
-static json_t *child(json_t *node)
-{
-	json_t *children = json_object_get(node, "children");
-	return json_array_size(children) ? json_array_get(children, 0) : NULL;
-}
-
 Test(dump, nested_tasks_chains_lines_and_locals)
 {
 	for (const char *const *v = tokio_versions(); *v; v++) {
@@ -122,18 +117,18 @@ Test(dump, nested_tasks_chains_lines_and_locals)
 		cr_expect_str_eq(json_string_value(json_object_get(task, "flavor")), "multi_thread");
 		json_t *n1 = json_object_get(task, "tree");
 		expect_frame(n1, "nested::shapes::level1", "tokio/src/shapes.rs", "@await: level1", *v);
-		json_t *n2 = child(n1);
+		json_t *n2 = doc_child(n1);
 		expect_frame(n2, "nested::shapes::level2", "tokio/src/shapes.rs", "@await: level2", *v);
 		cr_expect_str_eq(local_value(n2, "values"), "[21, 22, 23]", "%s", *v);
-		json_t *n3 = child(n2);
+		json_t *n3 = doc_child(n2);
 		expect_frame(n3, "nested::shapes::level3", "tokio/src/shapes.rs", "@await: level3", *v);
 		const char *account = local_value(n3, "account");
 		cr_expect(account && strstr(account, "owner: \"owner-2\"") && strstr(account, "balance: -201"),
 			  "%s: account = %s", *v, account);
-		json_t *n4 = child(n3);
+		json_t *n4 = doc_child(n3);
 		expect_frame(n4, "nested::shapes::level4", "tokio/src/shapes.rs", "@await: level4-notify", *v);
 		cr_expect_str_eq(local_value(n4, "depth"), "4", "%s", *v);
-		json_t *leaf = child(n4);
+		json_t *leaf = doc_child(n4);
 		cr_assert_not_null(leaf, "%s: level4 awaits something", *v);
 		const char *leaf_type = json_string_value(json_object_get(leaf, "type"));
 		cr_expect(leaf_type && strstr(leaf_type, "Notified"), "%s: leaf %s", *v, leaf_type);
@@ -150,7 +145,7 @@ Test(dump, nested_tasks_chains_lines_and_locals)
 		json_t *main_tree = json_object_get(main_task, "tree");
 		cr_expect_eq(json_integer_value(json_object_get(main_tree, "line")),
 			     marker_line("tokio/src/bin/nested.rs", "@await: main"), "%s: main at its .await", *v);
-		json_t *join = child(main_tree);
+		json_t *join = doc_child(main_tree);
 		const char *join_type = join ? json_string_value(json_object_get(join, "type")) : NULL;
 		cr_expect(join_type && strstr(join_type, "JoinHandle"), "%s: main awaits %s", *v, join_type);
 		json_decref(root);
@@ -382,7 +377,7 @@ Test(dump, awaits_progress_in_json)
 					     main_at, "%s", *v);
 			}
 			/* Leaves are no coroutines: no awaits. */
-			for (json_t *n = tree; n; n = child(n)) {
+			for (json_t *n = tree; n; n = doc_child(n)) {
 				if (json_is_null(json_object_get(n, "function")))
 					cr_expect_null(json_object_get(n, "awaits"), "%s", *v);
 			}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(futures, .init = require_fixtures, .timeout = 300);
@@ -24,82 +25,22 @@ static void dump(struct fixture *f, const char *format, struct tool_result *r)
 	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
 }
 
-static json_t *child(json_t *node)
-{
-	json_t *children = json_object_get(node, "children");
-	return json_array_size(children) ? json_array_get(children, 0) : NULL;
-}
-
-static const char *str(json_t *node, const char *key)
-{
-	const char *v = json_string_value(json_object_get(node, key));
-	return v ? v : "";
-}
-
-static const char *local_value(json_t *node, const char *name)
-{
-	size_t j;
-	json_t *l;
-	json_array_foreach(json_object_get(node, "locals"), j, l) {
-		if (strcmp(str(l, "name"), name) == 0)
-			return str(l, "value");
-	}
-	return NULL;
-}
-
-/* The tasks whose root future is `function` (and, when local is set, whose root's saved local
- * `local` has `value`): how many, and the last. */
-static json_t *find_task(json_t *tasks, const char *function, const char *local, const char *value,
-			 int *count)
-{
-	size_t i;
-	json_t *t, *found = NULL;
-	*count = 0;
-	json_array_foreach(tasks, i, t) {
-		json_t *tree = json_object_get(t, "tree");
-		if (strcmp(str(t, "kind"), "task") != 0 || strcmp(str(tree, "function"), function) != 0)
-			continue;
-		const char *v = local ? local_value(tree, local) : NULL;
-		if (local && (!v || strcmp(v, value) != 0))
-			continue;
-		found = t;
-		(*count)++;
-	}
-	return found;
-}
-
 static void expect_frame(json_t *node, const char *function, const char *marker)
 {
 	cr_assert_not_null(node, "no frame for %s", function);
-	cr_expect_str_eq(str(node, "function"), function);
+	cr_expect_str_eq(doc_str(node, "function"), function);
 	cr_expect_eq(json_integer_value(json_object_get(node, "line")), marker_line(SRC, marker),
 		     "%s suspended at the line of '%s'", function, marker);
-	cr_expect(strncmp(str(node, "state"), "Suspend", 7) == 0, "%s state %s", function,
-		  str(node, "state"));
-}
-
-static json_t *find_node(json_t *node, const char *function, int depth)
-{
-	if (!node || depth > 64)
-		return NULL;
-	if (strcmp(str(node, "function"), function) == 0)
-		return node;
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(node, "children"), i, c) {
-		json_t *hit = find_node(c, function, depth + 1);
-		if (hit)
-			return hit;
-	}
-	return NULL;
+	cr_expect(strncmp(doc_str(node, "state"), "Suspend", 7) == 0, "%s state %s", function,
+		  doc_str(node, "state"));
 }
 
 /* A futures task of the given flavor; its tree root. */
 static json_t *expect_task(json_t *task, const char *flavor, const char *what)
 {
 	cr_assert_not_null(task, "no task %s", what);
-	cr_expect_str_eq(str(task, "runtime"), "futures", "%s", what);
-	cr_expect_str_eq(str(task, "flavor"), flavor, "%s", what);
+	cr_expect_str_eq(doc_str(task, "runtime"), "futures", "%s", what);
+	cr_expect_str_eq(doc_str(task, "flavor"), flavor, "%s", what);
 	return json_object_get(task, "tree");
 }
 
@@ -107,12 +48,12 @@ static json_t *expect_task(json_t *task, const char *flavor, const char *what)
 static void expect_recv(json_t *leaf, const char *type, const char *what)
 {
 	cr_assert_not_null(leaf, "%s: no leaf", what);
-	cr_expect(json_is_true(json_object_get(leaf, "leaf")), "%s: %s is no leaf", what, str(leaf, "type"));
-	cr_expect(strncmp(str(leaf, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
-		  str(leaf, "type"), type);
+	cr_expect(json_is_true(json_object_get(leaf, "leaf")), "%s: %s is no leaf", what, doc_str(leaf, "type"));
+	cr_expect(strncmp(doc_str(leaf, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
+		  doc_str(leaf, "type"), type);
 	json_t *wait = json_object_get(leaf, "wait");
 	cr_assert_not_null(wait, "%s: no wait", what);
-	cr_expect_str_eq(str(wait, "kind"), "channel_recv", "%s: %s", what, str(wait, "description"));
+	cr_expect_str_eq(doc_str(wait, "kind"), "channel_recv", "%s: %s", what, doc_str(wait, "description"));
 	cr_expect_eq(json_integer_value(json_object_get(wait, "senders_alive")), 1, "%s", what);
 }
 
@@ -122,7 +63,7 @@ static json_t *branch(json_t *node, const char *function)
 	size_t i;
 	json_t *c;
 	json_array_foreach(json_object_get(node, "children"), i, c) {
-		if (strcmp(str(c, "function"), function) == 0)
+		if (strcmp(doc_str(c, "function"), function) == 0)
 			return c;
 	}
 	return NULL;
@@ -141,11 +82,11 @@ Test(futures, pools_tasks_and_join_select_branches)
 	json_t *rt, *fu = NULL;
 	size_t i;
 	json_array_foreach(json_object_get(root, "runtimes"), i, rt) {
-		if (strcmp(str(rt, "name"), "futures") == 0)
+		if (strcmp(doc_str(rt, "name"), "futures") == 0)
 			fu = rt;
 	}
 	cr_assert_not_null(fu, "no futures runtime in %s", r.out);
-	cr_expect_str_eq(str(fu, "version"), "0.3.31", "the version from Cargo.lock");
+	cr_expect_str_eq(doc_str(fu, "version"), "0.3.31", "the version from Cargo.lock");
 	cr_expect(json_is_true(json_object_get(fu, "decoded")));
 	cr_expect_eq(json_integer_value(json_object_get(fu, "instances")), 2, "a LocalPool and a ThreadPool");
 	json_t *w;
@@ -156,48 +97,48 @@ Test(futures, pools_tasks_and_join_select_branches)
 	json_t *tasks = json_object_get(root, "tasks");
 	int n;
 	/* LocalPool: spawn_local(local_level1(..).map(drop)), parked on a oneshot. */
-	json_t *tree = expect_task(find_task(tasks, "executors::local_level1", NULL, NULL, &n), "local_pool",
+	json_t *tree = expect_task(doc_find_task(tasks, "executors::local_level1", NULL, NULL, &n), "local_pool",
 				   "local_level1");
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "executors::local_level1", "@await: local-level1");
-	expect_frame(child(tree), "executors::local_level2", "@await: local-recv");
-	expect_recv(child(child(tree)), "futures_channel::oneshot::Receiver<", "local_level2");
+	expect_frame(doc_child(tree), "executors::local_level2", "@await: local-recv");
+	expect_recv(doc_child(doc_child(tree)), "futures_channel::oneshot::Receiver<", "local_level2");
 	/* spawn_local(local_next(..)): an mpsc Receiver's next(). */
-	tree = expect_task(find_task(tasks, "executors::local_next", NULL, NULL, &n), "local_pool", "local_next");
+	tree = expect_task(doc_find_task(tasks, "executors::local_next", NULL, NULL, &n), "local_pool", "local_next");
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "executors::local_next", "@await: local-next");
-	expect_recv(child(tree), "futures_channel::mpsc::Receiver<", "local_next");
+	expect_recv(doc_child(tree), "futures_channel::mpsc::Receiver<", "local_next");
 
 	/* ThreadPool: a waiting future, idle. */
-	json_t *t = find_task(tasks, "executors::pool_recv", NULL, NULL, &n);
+	json_t *t = doc_find_task(tasks, "executors::pool_recv", NULL, NULL, &n);
 	tree = expect_task(t, "thread_pool", "pool_recv");
 	cr_expect_eq(n, 1);
-	cr_expect_str_eq(str(t, "status"), "idle");
+	cr_expect_str_eq(doc_str(t, "status"), "idle");
 	expect_frame(tree, "executors::pool_recv", "@await: pool-recv");
-	expect_recv(child(tree), "futures_channel::oneshot::Receiver<", "pool_recv");
+	expect_recv(doc_child(tree), "futures_channel::oneshot::Receiver<", "pool_recv");
 
 	/* block_on(main_future): join!(join_a, join_b), join_b a select!(select_x, select_y). */
 	json_t *main_node = NULL;
 	json_array_foreach(tasks, i, t) {
-		if (strcmp(str(t, "kind"), "block_on") == 0 && !main_node)
-			main_node = find_node(json_object_get(t, "tree"), "executors::main_future", 0);
+		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && !main_node)
+			main_node = doc_find_node(json_object_get(t, "tree"), "executors::main_future", 0);
 	}
 	cr_assert_not_null(main_node, "no block_on of main_future in %s", r.out);
-	json_t *join = child(main_node);
+	json_t *join = doc_child(main_node);
 	cr_assert_not_null(join);
 	cr_expect_eq(json_array_size(json_object_get(join, "children")), 2, "join!'s two branches");
 	json_t *a = branch(join, "executors::join_a"), *b = branch(join, "executors::join_b");
 	expect_frame(a, "executors::join_a", "@await: join-a");
-	expect_recv(child(a), "futures_channel::oneshot::Receiver<", "join_a");
+	expect_recv(doc_child(a), "futures_channel::oneshot::Receiver<", "join_a");
 	cr_assert_not_null(b, "no join_b branch");
-	json_t *select = child(b);
+	json_t *select = doc_child(b);
 	cr_assert_not_null(select);
 	cr_expect_eq(json_array_size(json_object_get(select, "children")), 2, "select!'s two branches");
 	json_t *x = branch(select, "executors::select_x"), *y = branch(select, "executors::select_y");
 	expect_frame(x, "executors::select_x", "@await: select-x");
-	expect_recv(child(x), "futures_channel::oneshot::Receiver<", "select_x");
+	expect_recv(doc_child(x), "futures_channel::oneshot::Receiver<", "select_x");
 	expect_frame(y, "executors::select_y", "@await: select-y");
-	expect_recv(child(y), "futures_channel::mpsc::UnboundedReceiver<", "select_y");
+	expect_recv(doc_child(y), "futures_channel::mpsc::UnboundedReceiver<", "select_y");
 	json_decref(root);
 	tool_result_free(&r);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(smol, .init = require_fixtures, .timeout = 300);
@@ -23,85 +24,24 @@ static void dump(struct fixture *f, const char *format, struct tool_result *r)
 	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
 }
 
-static json_t *child(json_t *node)
-{
-	json_t *children = json_object_get(node, "children");
-	return json_array_size(children) ? json_array_get(children, 0) : NULL;
-}
-
-static const char *str(json_t *node, const char *key)
-{
-	const char *v = json_string_value(json_object_get(node, key));
-	return v ? v : "";
-}
-
-static const char *local_value(json_t *node, const char *name)
-{
-	size_t j;
-	json_t *l;
-	json_array_foreach(json_object_get(node, "locals"), j, l) {
-		if (strcmp(str(l, "name"), name) == 0)
-			return str(l, "value");
-	}
-	return NULL;
-}
-
-/* The tasks whose root future is `function` (and, when local is set, whose root's saved local
- * `local` has `value`): how many, and the last. */
-static json_t *find_task(json_t *tasks, const char *function, const char *local, const char *value,
-			 int *count)
-{
-	size_t i;
-	json_t *t, *found = NULL;
-	*count = 0;
-	json_array_foreach(tasks, i, t) {
-		json_t *tree = json_object_get(t, "tree");
-		if (strcmp(str(t, "kind"), "task") != 0 || strcmp(str(tree, "function"), function) != 0)
-			continue;
-		const char *v = local ? local_value(tree, local) : NULL;
-		if (local && (!v || strcmp(v, value) != 0))
-			continue;
-		found = t;
-		(*count)++;
-	}
-	return found;
-}
-
 /* A suspended async fn frame at the line of `marker`. */
 static void expect_frame(json_t *node, const char *function, const char *marker)
 {
 	cr_assert_not_null(node, "no frame for %s", function);
-	cr_expect_str_eq(str(node, "function"), function);
-	cr_expect(strstr(str(node, "file"), "nested.rs"), "%s in %s", function, str(node, "file"));
+	cr_expect_str_eq(doc_str(node, "function"), function);
+	cr_expect(strstr(doc_str(node, "file"), "nested.rs"), "%s in %s", function, doc_str(node, "file"));
 	cr_expect_eq(json_integer_value(json_object_get(node, "line")), marker_line(SRC, marker),
 		     "%s suspended at the line of '%s'", function, marker);
-	cr_expect(strncmp(str(node, "state"), "Suspend", 7) == 0, "%s state %s", function,
-		  str(node, "state"));
-}
-
-/* The first node of the tree (depth first) whose function is `function`. */
-static json_t *find_node(json_t *node, const char *function, int depth)
-{
-	if (!node || depth > 64)
-		return NULL;
-	if (strcmp(str(node, "function"), function) == 0)
-		return node;
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(node, "children"), i, c) {
-		json_t *hit = find_node(c, function, depth + 1);
-		if (hit)
-			return hit;
-	}
-	return NULL;
+	cr_expect(strncmp(doc_str(node, "state"), "Suspend", 7) == 0, "%s state %s", function,
+		  doc_str(node, "state"));
 }
 
 /* An idle async-executor task; its tree root. */
 static json_t *expect_task(json_t *task, const char *what)
 {
 	cr_assert_not_null(task, "no task %s", what);
-	cr_expect_str_eq(str(task, "runtime"), "async-executor", "%s: its executor", what);
-	cr_expect_str_eq(str(task, "status"), "idle", "%s: parked, not scheduled", what);
+	cr_expect_str_eq(doc_str(task, "runtime"), "async-executor", "%s: its executor", what);
+	cr_expect_str_eq(doc_str(task, "status"), "idle", "%s: parked, not scheduled", what);
 	return json_object_get(task, "tree");
 }
 
@@ -110,7 +50,7 @@ static json_t *expect_wait(json_t *task, const char *kind, const char *what)
 {
 	json_t *wait = json_object_get(task, "wait");
 	cr_assert_not_null(wait, "%s: no wait", what);
-	cr_expect_str_eq(str(wait, "kind"), kind, "%s: %s", what, str(wait, "description"));
+	cr_expect_str_eq(doc_str(wait, "kind"), kind, "%s: %s", what, doc_str(wait, "description"));
 	return wait;
 }
 
@@ -118,9 +58,9 @@ static json_t *expect_wait(json_t *task, const char *kind, const char *what)
 static void expect_leaf(json_t *node, const char *type, const char *what)
 {
 	cr_assert_not_null(node, "%s: no leaf", what);
-	cr_expect(json_is_true(json_object_get(node, "leaf")), "%s: %s is no leaf", what, str(node, "type"));
-	cr_expect(strncmp(str(node, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
-		  str(node, "type"), type);
+	cr_expect(json_is_true(json_object_get(node, "leaf")), "%s: %s is no leaf", what, doc_str(node, "type"));
+	cr_expect(strncmp(doc_str(node, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
+		  doc_str(node, "type"), type);
 }
 
 Test(smol, spawned_tasks_with_executor_state_and_await_lines)
@@ -137,11 +77,11 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	json_t *rt, *runtimes = json_object_get(root, "runtimes"), *at = NULL;
 	size_t i;
 	json_array_foreach(runtimes, i, rt) {
-		if (strcmp(str(rt, "name"), "async-task") == 0)
+		if (strcmp(doc_str(rt, "name"), "async-task") == 0)
 			at = rt;
 	}
 	cr_assert_not_null(at, "no async-task runtime in %s", r.out);
-	cr_expect_str_eq(str(at, "version"), "4.7.1", "the version from Cargo.lock");
+	cr_expect_str_eq(doc_str(at, "version"), "4.7.1", "the version from Cargo.lock");
 	cr_expect(json_is_true(json_object_get(at, "decoded")));
 	json_t *w, *warnings = json_object_get(root, "warnings");
 	json_array_foreach(warnings, i, w) {
@@ -151,72 +91,72 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	json_t *tasks = json_object_get(root, "tasks");
 	int n;
 	/* smol::spawn(level1(0, Timer)): level1 -> level2 -> level3 -> async_io::Timer. */
-	json_t *tree = expect_task(find_task(tasks, "nested::level1", "id", "0", &n), "level1 id 0");
+	json_t *tree = expect_task(doc_find_task(tasks, "nested::level1", "id", "0", &n), "level1 id 0");
 	cr_expect_eq(n, 1, "one level1 task with id 0");
 	expect_frame(tree, "nested::level1", "@await: level1");
-	cr_expect_str_eq(local_value(tree, "name"), "\"task-0\"");
-	expect_frame(child(tree), "nested::level2", "@await: level2");
-	expect_frame(child(child(tree)), "nested::level3", "@await: leaf-timer");
-	expect_leaf(child(child(child(tree))), "async_io::Timer", "level1 id 0");
+	cr_expect_str_eq(doc_local_value(tree, "name"), "\"task-0\"");
+	expect_frame(doc_child(tree), "nested::level2", "@await: level2");
+	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-timer");
+	expect_leaf(doc_child(doc_child(doc_child(tree))), "async_io::Timer", "level1 id 0");
 	/* Timer::after(1 day): a deadline, most of a day left. */
-	json_t *wait = expect_wait(find_task(tasks, "nested::level1", "id", "0", &n), "sleep", "timer");
+	json_t *wait = expect_wait(doc_find_task(tasks, "nested::level1", "id", "0", &n), "sleep", "timer");
 	cr_expect(json_integer_value(json_object_get(wait, "deadline_ns")) > 0);
 	json_int_t left = json_integer_value(json_object_get(wait, "remaining_ms"));
 	cr_expect(left > 3600 * 1000 && left <= 24 * 3600 * 1000, "time left %lld ms", (long long)left);
 
 	/* smol::spawn(level1(1, Recv)): ... -> async_channel::Recv. */
-	tree = expect_task(find_task(tasks, "nested::level1", "id", "1", &n), "level1 id 1");
+	tree = expect_task(doc_find_task(tasks, "nested::level1", "id", "1", &n), "level1 id 1");
 	cr_expect_eq(n, 1, "one level1 task with id 1");
-	expect_frame(child(child(tree)), "nested::level3", "@await: leaf-recv");
-	expect_leaf(child(child(child(tree))), "async_channel::Recv<", "level1 id 1");
+	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-recv");
+	expect_leaf(doc_child(doc_child(doc_child(tree))), "async_channel::Recv<", "level1 id 1");
 	/* main keeps the channel's one Sender. */
-	wait = expect_wait(find_task(tasks, "nested::level1", "id", "1", &n), "channel_recv", "recv");
+	wait = expect_wait(doc_find_task(tasks, "nested::level1", "id", "1", &n), "channel_recv", "recv");
 	cr_expect_eq(json_integer_value(json_object_get(wait, "senders_alive")), 1);
-	cr_expect(strncmp(str(wait, "address"), "0x", 2) == 0);
-	find_task(tasks, "nested::level1", NULL, NULL, &n);
+	cr_expect(strncmp(doc_str(wait, "address"), "0x", 2) == 0);
+	doc_find_task(tasks, "nested::level1", NULL, NULL, &n);
 	cr_expect_eq(n, 2, "exactly the two level1 tasks spawned (no stale copy)");
 
-	tree = expect_task(find_task(tasks, "nested::sender", NULL, NULL, &n), "sender");
+	tree = expect_task(doc_find_task(tasks, "nested::sender", NULL, NULL, &n), "sender");
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "nested::sender", "@await: leaf-send");
-	expect_leaf(child(tree), "async_channel::Send<", "sender");
-	wait = expect_wait(find_task(tasks, "nested::sender", NULL, NULL, &n), "channel_send", "send");
+	expect_leaf(doc_child(tree), "async_channel::Send<", "sender");
+	wait = expect_wait(doc_find_task(tasks, "nested::sender", NULL, NULL, &n), "channel_send", "send");
 	cr_expect(json_is_true(json_object_get(wait, "receiver_alive")));
 
-	tree = expect_task(find_task(tasks, "nested::holder", NULL, NULL, &n), "holder");
+	tree = expect_task(doc_find_task(tasks, "nested::holder", NULL, NULL, &n), "holder");
 	expect_frame(tree, "nested::holder", "@await: holder");
-	expect_leaf(child(tree), "async_io::Timer", "holder");
+	expect_leaf(doc_child(tree), "async_io::Timer", "holder");
 
-	tree = expect_task(find_task(tasks, "nested::waiter", NULL, NULL, &n), "waiter");
+	tree = expect_task(doc_find_task(tasks, "nested::waiter", NULL, NULL, &n), "waiter");
 	expect_frame(tree, "nested::waiter", "@await: leaf-mutex");
-	expect_leaf(child(tree), "async_lock::mutex::Lock<", "waiter");
+	expect_leaf(doc_child(tree), "async_lock::mutex::Lock<", "waiter");
 	/* The waiter waits on the Mutex whose guard the holder keeps across its sleep. */
-	wait = expect_wait(find_task(tasks, "nested::waiter", NULL, NULL, &n), "mutex", "waiter");
-	cr_expect_str_eq(str(wait, "type"), "Mutex<u64>");
-	json_t *held = json_object_get(find_task(tasks, "nested::holder", NULL, NULL, &n), "held");
+	wait = expect_wait(doc_find_task(tasks, "nested::waiter", NULL, NULL, &n), "mutex", "waiter");
+	cr_expect_str_eq(doc_str(wait, "type"), "Mutex<u64>");
+	json_t *held = json_object_get(doc_find_task(tasks, "nested::holder", NULL, NULL, &n), "held");
 	cr_assert_eq(json_array_size(held), 1, "the holder holds one guard");
 	json_t *guard = json_array_get(held, 0);
-	cr_expect_str_eq(str(guard, "kind"), "mutex");
-	cr_expect_str_eq(str(guard, "local"), "guard");
-	cr_expect_str_eq(str(guard, "address"), str(wait, "address"), "the same Mutex");
+	cr_expect_str_eq(doc_str(guard, "kind"), "mutex");
+	cr_expect_str_eq(doc_str(guard, "local"), "guard");
+	cr_expect_str_eq(doc_str(guard, "address"), doc_str(wait, "address"), "the same Mutex");
 	cr_expect_eq(json_integer_value(json_object_get(guard, "line")), marker_line(SRC, "@await: holder"));
 	cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "no deadlock: the holder sleeps");
 
 	/* LocalExecutor::spawn(async move { .. }) on the main thread. */
-	tree = expect_task(find_task(tasks, "nested::main::{async_block#0}", NULL, NULL, &n), "local");
+	tree = expect_task(doc_find_task(tasks, "nested::main::{async_block#0}", NULL, NULL, &n), "local");
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "nested::main::{async_block#0}", "@await: local");
-	expect_leaf(child(tree), "async_channel::Recv<", "local");
+	expect_leaf(doc_child(tree), "async_channel::Recv<", "local");
 
 	/* smol::block_on(local_ex.run(main future)): the main future is a branch of the executor's
 	 * futures-lite Or, parked on its channel recv. */
 	json_t *main_node = NULL;
 	json_array_foreach(tasks, i, rt) {
-		if (strcmp(str(rt, "kind"), "block_on") == 0 && !main_node)
-			main_node = find_node(json_object_get(rt, "tree"), "nested::main::{async_block#1}", 0);
+		if (strcmp(doc_str(rt, "kind"), "block_on") == 0 && !main_node)
+			main_node = doc_find_node(json_object_get(rt, "tree"), "nested::main::{async_block#1}", 0);
 	}
 	expect_frame(main_node, "nested::main::{async_block#1}", "@await: main");
-	expect_leaf(child(main_node), "async_channel::Recv<", "main");
+	expect_leaf(doc_child(main_node), "async_channel::Recv<", "main");
 
 	json_decref(root);
 	tool_result_free(&r);

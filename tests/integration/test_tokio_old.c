@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(tokio_old, .init = require_fixtures);
@@ -29,23 +30,6 @@ static json_t *dump_json(struct fixture *f)
 static const char *str(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
-}
-
-static json_t *child(json_t *node)
-{
-	json_t *children = json_object_get(node, "children");
-	return json_array_size(children) ? json_array_get(children, 0) : NULL;
-}
-
-static const char *local_value(json_t *node, const char *name)
-{
-	size_t j;
-	json_t *l;
-	json_array_foreach(json_object_get(node, "locals"), j, l) {
-		if (strcmp(str(l, "name"), name) == 0)
-			return str(l, "value");
-	}
-	return NULL;
 }
 
 /* The task whose root future is `function` (the k-th one). */
@@ -105,7 +89,7 @@ static void check_nested(const char *bin, const char *flavor)
 		for (size_t n = 0; (t = task_of(root, level1, n)); n++) {
 			char id[8];
 			snprintf(id, sizeof(id), "%zu", k);
-			const char *v = local_value(json_object_get(t, "tree"), "id");
+			const char *v = doc_local_value(json_object_get(t, "tree"), "id");
 			if (v && strcmp(v, id) == 0)
 				task = t;
 		}
@@ -115,11 +99,11 @@ static void check_nested(const char *bin, const char *flavor)
 		cr_expect(json_is_null(json_object_get(task, "id")), "tasks have no ids before tokio 1.9");
 		json_t *n1 = json_object_get(task, "tree");
 		expect_frame(n1, bin, "level1", "@await: level1");
-		json_t *n2 = child(n1);
+		json_t *n2 = doc_child(n1);
 		expect_frame(n2, bin, "level2", "@await: level2");
-		json_t *n3 = child(n2);
+		json_t *n3 = doc_child(n2);
 		expect_frame(n3, bin, "level3", "@await: level3");
-		json_t *n4 = child(n3);
+		json_t *n4 = doc_child(n3);
 		expect_frame(n4, bin, "level4", leaves[k].marker);
 		json_t *wait = json_object_get(task, "wait");
 		cr_expect_str_eq(str(wait, "kind"), leaves[k].kind, "%s: chain %zu", bin, k);

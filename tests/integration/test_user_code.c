@@ -7,15 +7,10 @@
 #include <string.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(user_code, .init = require_fixtures, .timeout = 300);
-
-static const char *str(json_t *node, const char *key)
-{
-	const char *v = json_string_value(json_object_get(node, key));
-	return v ? v : "";
-}
 
 /* The tree of the task whose root future is userdeps::app_task, from dump's JSON (owned). */
 static json_t *dump_tree(struct fixture *f, const char *const *extra, json_t **root_ret,
@@ -37,7 +32,7 @@ static json_t *dump_tree(struct fixture *f, const char *const *extra, json_t **r
 	json_t *t;
 	json_array_foreach(json_object_get(root, "tasks"), i, t) {
 		json_t *tree = json_object_get(t, "tree");
-		if (strcmp(str(tree, "function"), "userdeps::app_task") == 0) {
+		if (strcmp(doc_str(tree, "function"), "userdeps::app_task") == 0) {
 			*root_ret = root;
 			return tree;
 		}
@@ -49,19 +44,19 @@ static json_t *dump_tree(struct fixture *f, const char *const *extra, json_t **r
 static json_t *first_child(json_t *node)
 {
 	json_t *children = json_object_get(node, "children");
-	cr_assert(json_array_size(children) > 0, "%s has no child", str(node, "function"));
+	cr_assert(json_array_size(children) > 0, "%s has no child", doc_str(node, "function"));
 	return json_array_get(children, 0);
 }
 
 static void expect_frame(json_t *node, const char *function, const char *file, const char *marker,
 			 bool dependency)
 {
-	cr_expect_str_eq(str(node, "function"), function);
+	cr_expect_str_eq(doc_str(node, "function"), function);
 	if (marker)
 		cr_expect_eq(json_integer_value(json_object_get(node, "line")), marker_line(file, marker),
 			     "%s at the line of '%s'", function, marker);
 	cr_expect_eq(json_is_true(json_object_get(node, "dependency")), dependency,
-		     "%s (%s) %s be a dependency's", function, str(node, "file"),
+		     "%s (%s) %s be a dependency's", function, doc_str(node, "file"),
 		     dependency ? "should" : "should not");
 }
 
@@ -76,8 +71,8 @@ Test(user_code, vendored_and_path_dependencies_are_not_the_programs_own)
 	json_t *helper = first_child(app);
 	expect_frame(helper, "helper::wait_here", "userdeps/helper/src/lib.rs", "helper-recv", true);
 	json_t *recv = first_child(helper);
-	cr_expect(strstr(str(recv, "file"), "/vendor/tokio"), "tokio is vendored: %s", str(recv, "file"));
-	cr_expect(strstr(str(recv, "function"), "recv"), "tokio's recv: %s", str(recv, "function"));
+	cr_expect(strstr(doc_str(recv, "file"), "/vendor/tokio"), "tokio is vendored: %s", doc_str(recv, "file"));
+	cr_expect(strstr(doc_str(recv, "function"), "recv"), "tokio's recv: %s", doc_str(recv, "function"));
 	cr_expect(json_is_true(json_object_get(recv, "dependency")), "vendored tokio is a dependency");
 	json_decref(root);
 	tool_result_free(&r);

@@ -1,0 +1,65 @@
+/* Reading dump's JSON in the end-to-end tests: keys, await-tree children, saved locals, tasks. */
+#include <string.h>
+
+#include "json_tree.h"
+
+const char *doc_str(json_t *node, const char *key)
+{
+	const char *v = json_string_value(json_object_get(node, key));
+	return v ? v : "";
+}
+
+json_t *doc_child(json_t *node)
+{
+	json_t *children = json_object_get(node, "children");
+	return json_array_size(children) ? json_array_get(children, 0) : NULL;
+}
+
+const char *doc_local_value(json_t *node, const char *name)
+{
+	size_t j;
+	json_t *l;
+	json_array_foreach(json_object_get(node, "locals"), j, l) {
+		if (strcmp(doc_str(l, "name"), name) == 0)
+			return doc_str(l, "value");
+	}
+	return NULL;
+}
+
+/* The tasks whose root future is `function` (and, when local is set, whose root's saved local
+ * `local` has `value`): how many, and the last. */
+json_t *doc_find_task(json_t *tasks, const char *function, const char *local, const char *value,
+		      int *count)
+{
+	size_t i;
+	json_t *t, *found = NULL;
+	*count = 0;
+	json_array_foreach(tasks, i, t) {
+		json_t *tree = json_object_get(t, "tree");
+		if (strcmp(doc_str(t, "kind"), "task") != 0 || strcmp(doc_str(tree, "function"), function) != 0)
+			continue;
+		const char *v = local ? doc_local_value(tree, local) : NULL;
+		if (local && (!v || strcmp(v, value) != 0))
+			continue;
+		found = t;
+		(*count)++;
+	}
+	return found;
+}
+
+/* The first node of the tree (depth first) whose function is `function`. */
+json_t *doc_find_node(json_t *node, const char *function, int depth)
+{
+	if (!node || depth > 64)
+		return NULL;
+	if (strcmp(doc_str(node, "function"), function) == 0)
+		return node;
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(node, "children"), i, c) {
+		json_t *hit = doc_find_node(c, function, depth + 1);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}

@@ -1,0 +1,20 @@
+/* Reading dump's JSON in the end-to-end tests (json_tree.c). */
+#ifndef AI_TESTS_JSON_TREE_H
+#define AI_TESTS_JSON_TREE_H
+
+#include <jansson.h>
+
+/* The string at key, or "" when it is absent or not a string. */
+const char *doc_str(json_t *node, const char *key);
+/* A node's first child, or NULL. */
+json_t *doc_child(json_t *node);
+/* The value of the saved local `name` of a node, or NULL. */
+const char *doc_local_value(json_t *node, const char *name);
+/* The tasks whose root future is `function` (and, when local is set, whose root's saved local
+ * `local` has `value`): how many, and the last. */
+json_t *doc_find_task(json_t *tasks, const char *function, const char *local, const char *value,
+		      int *count);
+/* The first node of the tree (depth first) whose function is `function`. */
+json_t *doc_find_node(json_t *node, const char *function, int depth);
+
+#endif
