@@ -9,6 +9,7 @@
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
 #include "dwarf_info_internal.h"
+#include "dwarf_reader_internal.h"
 
 /* rustc names a unit "<root source>/@/<crate>.<hash>-cgu.<N>": the part after "/@/" up to
  * "-cgu." tells the codegen units of one crate apart from others. Length 0 if the name has no
@@ -93,29 +94,24 @@ struct ai_error *ai_dwarf_find_functions(struct ai_dwarf *dw, uint64_t near_offs
  * it loads: X, or 0. False for any other expression. */
 static bool deref_offset(const uint8_t *p, size_t len, uint64_t *ret)
 {
-	const uint8_t *end = p + len;
-	if (p == end || !(*p == DW_OP_fbreg || (*p >= DW_OP_breg0 && *p <= DW_OP_breg31)))
+	struct cursor c = { p, p + len, false };
+	uint8_t op = rd_u8(&c);
+	if (c.bad || !(op == DW_OP_fbreg || (op >= DW_OP_breg0 && op <= DW_OP_breg31)))
 		return false;
-	for (p++; p < end && (*p & 0x80); p++)
-		;
-	if (++p >= end || *p++ != DW_OP_deref)
+	rd_sleb(&c);
+	if (rd_u8(&c) != DW_OP_deref || c.bad)
 		return false;
-	if (p == end) {
+	if (c.p == c.end) {
 		*ret = 0;
 		return true;
 	}
-	if (*p++ != DW_OP_plus_uconst)
+	if (rd_u8(&c) != DW_OP_plus_uconst)
 		return false;
-	uint64_t x = 0;
-	for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
-		uint8_t b = *p++;
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*ret = x;
-			return p == end;
-		}
-	}
-	return false;
+	uint64_t x = rd_uleb(&c);
+	if (c.bad || c.p != c.end)
+		return false;
+	*ret = x;
+	return true;
 }
 
 static void read_variable(struct ai_dwarf *dw, struct cu *cu, const struct ai_dwarf_die *die,
