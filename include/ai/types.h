@@ -166,6 +166,9 @@ struct ai_error *ai_type_member_type(const struct ai_type *type, const struct ai
 				     const struct ai_type **ret);
 /* Follows typedefs and qualifiers to the type they name. */
 struct ai_error *ai_type_underlying(const struct ai_type *type, const struct ai_type **ret);
+/* A member's type through typedefs (ai_type_member_type, then ai_type_underlying). */
+struct ai_error *ai_type_member_underlying(const struct ai_type *type, const struct ai_member *member,
+					   const struct ai_type **ret);
 
 /* The qualified name ("alloc::vec::Vec<u32, alloc::alloc::Global>"), computed from the DIE's
  * namespace parents on first call (one walk of its unit, shared with the name table); falls back

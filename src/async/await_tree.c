@@ -170,16 +170,6 @@ static struct ai_error *check_pointer(uint64_t ptr, const struct ai_type *target
 	return NULL;
 }
 
-static struct ai_error *member_type(const struct ai_type *type, const struct ai_member *member,
-				    const struct ai_type **ret)
-{
-	const struct ai_type *t;
-	struct ai_error *err = ai_type_member_type(type, member, &t);
-	if (!err)
-		err = ai_type_underlying(t, ret);
-	return err;
-}
-
 /* A member of a struct, or of the struct of an enum's variant, by name. */
 static const struct ai_member *find_member_any(const struct ai_type *type, const char *a,
 					       const char *b)
@@ -512,7 +502,7 @@ static bool deref_some(struct decoder *d, const struct view **view, uint64_t *ad
 			return false;
 		}
 		if (!variant->name || strcmp(variant->name, "Some") != 0 ||
-		    member_type(t, &variant->member, &some) != NULL ||
+		    ai_type_member_underlying(t, &variant->member, &some) != NULL ||
 		    !(inner = ai_type_find_member(some, "__0")) ||
 		    ai_type_member_type(some, inner, type) != NULL)
 			return false;
@@ -665,7 +655,7 @@ static bool reach_future(struct decoder *d, uint64_t *address, const struct ai_t
 			if (variant->name && (strcmp(variant->name, "Future") == 0 ||
 					      strcmp(variant->name, "Some") == 0 ||
 					      (shape->member && strcmp(variant->name, shape->member) == 0)) &&
-			    !(err = member_type(t, &variant->member, &vt)))
+			    !(err = ai_type_member_underlying(t, &variant->member, &vt)))
 				inner = find_member_any(vt, "__0", "future");
 			if (err) {
 				set_error_from(node, err);
@@ -971,7 +961,7 @@ static void decode_coroutine(struct decoder *d, uint64_t address, const struct a
 	}
 	set_await_points(d->as, node, type, variant);
 	const struct ai_type *vt;
-	err = member_type(type, &variant->member, &vt);
+	err = ai_type_member_underlying(type, &variant->member, &vt);
 	if (err) {
 		set_error_from(node, err);
 		free(owned);
@@ -1168,7 +1158,7 @@ static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_
 {
 	const struct ai_member *f = ai_type_find_member(type, "f");
 	const struct ai_type *closure;
-	if (!f || member_type(type, f, &closure) != NULL)
+	if (!f || ai_type_member_underlying(type, f, &closure) != NULL)
 		return false;
 	uint64_t base = address + f->offset;
 	const struct ai_member *futures = find_member_any(closure, "futures", "_ref__futures");
@@ -1196,7 +1186,7 @@ static bool decode_poll_fn(struct decoder *d, uint64_t address, const struct ai_
 	uint64_t disabled = 0;
 	const struct ai_member *dm = ai_type_find_member(closure, "_ref__disabled");
 	const struct ai_type *dt, *mask_type;
-	if (dm && !member_type(closure, dm, &dt) && dt->kind == AI_TYPE_POINTER &&
+	if (dm && !ai_type_member_underlying(closure, dm, &dt) && dt->kind == AI_TYPE_POINTER &&
 	    !ai_type_target(dt, &mask_type) && mask_type->kind == AI_TYPE_INT &&
 	    mask_type->size <= 8) {
 		uint64_t ptr;
@@ -1227,7 +1217,7 @@ static void branches_from_slice(struct decoder *d, struct ai_await_node *node, u
 		err = ai_error_create(AI_ERROR_UNSUPPORTED, "%s has no data_ptr/length",
 				      type_name(type));
 	if (!err)
-		err = member_type(type, pm, &pt);
+		err = ai_type_member_underlying(type, pm, &pt);
 	if (!err && pt->kind != AI_TYPE_POINTER)
 		err = ai_error_create(AI_ERROR_UNSUPPORTED, "%s: data_ptr is no pointer",
 				      type_name(type));
@@ -1337,7 +1327,7 @@ static void decode_futures_unordered(struct decoder *d, uint64_t address,
 			option = cell;
 			if (vm) {
 				option_address += vm->offset;
-				err = member_type(cell, vm, &option);
+				err = ai_type_member_underlying(cell, vm, &option);
 			}
 		}
 		const uint8_t *bytes = NULL;
@@ -1355,7 +1345,7 @@ static void decode_futures_unordered(struct decoder *d, uint64_t address,
 		if (variant && variant->name && strcmp(variant->name, "Some") == 0) {
 			const struct ai_type *some, *fut;
 			const struct ai_member *inner;
-			if (!member_type(option, &variant->member, &some) &&
+			if (!ai_type_member_underlying(option, &variant->member, &some) &&
 			    (inner = ai_type_find_member(some, "__0")) &&
 			    !ai_type_member_type(some, inner, &fut) &&
 			    !add_branch(d, node, option_address + inner->offset, fut, depth))
@@ -1410,7 +1400,7 @@ static bool decode_combinator(struct decoder *d, uint64_t address, const struct 
 		const uint8_t *bytes;
 		uint8_t *owned;
 		const struct ai_variant *variant;
-		if (!m || member_type(type, m, &option) || option->kind != AI_TYPE_ENUM)
+		if (!m || ai_type_member_underlying(type, m, &option) || option->kind != AI_TYPE_ENUM)
 			return false;
 		struct ai_error *err = read_bytes(d, NULL, address + m->offset, option->size,
 						  &bytes, &owned);
@@ -1424,9 +1414,9 @@ static bool decode_combinator(struct decoder *d, uint64_t address, const struct 
 		}
 		const struct ai_member *inner;
 		if (variant->name && strcmp(variant->name, "Some") == 0 &&
-		    !member_type(option, &variant->member, &some) &&
+		    !ai_type_member_underlying(option, &variant->member, &some) &&
 		    (inner = ai_type_find_member(some, "__0")) &&
-		    !member_type(some, inner, &tuple))
+		    !ai_type_member_underlying(some, inner, &tuple))
 			branches_from_members(d, node, address + m->offset + inner->offset, tuple,
 					      "__", depth, 0);
 		return true;
@@ -1438,7 +1428,7 @@ static bool decode_combinator(struct decoder *d, uint64_t address, const struct 
 		const uint8_t *bytes;
 		uint8_t *owned;
 		const struct ai_variant *variant;
-		if (!km || member_type(type, km, &kind) || kind->kind != AI_TYPE_ENUM)
+		if (!km || ai_type_member_underlying(type, km, &kind) || kind->kind != AI_TYPE_ENUM)
 			return false;
 		uint64_t kind_address = address + km->offset;
 		struct ai_error *err = read_bytes(d, NULL, kind_address, kind->size, &bytes, &owned);
@@ -1447,20 +1437,20 @@ static bool decode_combinator(struct decoder *d, uint64_t address, const struct 
 			free(owned);
 		}
 		if (!err)
-			err = member_type(kind, &variant->member, &vt);
+			err = ai_type_member_underlying(kind, &variant->member, &vt);
 		if (err) {
 			set_error_from(node, err);
 			return true;
 		}
 		const struct ai_member *elems = ai_type_find_member(vt, "elems");
 		const struct ai_member *fut = ai_type_find_member(vt, "fut");
-		if (elems && !member_type(vt, elems, &mt)) {
+		if (elems && !ai_type_member_underlying(vt, elems, &mt)) {
 			/* Pin<Box<[T]>>: the Pin holds the fat pointer. */
 			uint64_t at = kind_address + elems->offset;
 			const struct ai_member *pm;
 			while (starts_with(type_name(mt), "core::pin::Pin<") &&
 			       (pm = find_member_any(mt, "pointer", "__pointer")) &&
-			       !member_type(mt, pm, &mt))
+			       !ai_type_member_underlying(mt, pm, &mt))
 				at += pm->offset;
 			branches_from_slice(d, node, at, mt, depth);
 		} else if (fut && !ai_type_member_type(vt, fut, &mt)) {

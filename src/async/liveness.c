@@ -20,16 +20,6 @@ static const char *type_name(const struct ai_type *type)
 	return name ? name : type->name ? type->name : "?";
 }
 
-static struct ai_error *member_type(const struct ai_type *type, const struct ai_member *member,
-				    const struct ai_type **ret)
-{
-	const struct ai_type *t;
-	struct ai_error *err = ai_type_member_type(type, member, &t);
-	if (!err)
-		err = ai_type_underlying(t, ret);
-	return err;
-}
-
 /* True if the Unresumed state of coroutine `type` has a member of m's name at m's offset: an
  * upvar (an async fn's argument, a block's capture). */
 bool ai_coroutine_unresumed_has(const struct ai_type *type, const struct ai_member *m)
@@ -38,7 +28,7 @@ bool ai_coroutine_unresumed_has(const struct ai_type *type, const struct ai_memb
 	const struct ai_type *vt;
 	if (!v || !m->name)
 		return false;
-	struct ai_error *err = member_type(type, &v->member, &vt);
+	struct ai_error *err = ai_type_member_underlying(type, &v->member, &vt);
 	if (err) {
 		ai_error_destroy(err);
 		return false;

@@ -1030,6 +1030,16 @@ struct ai_error *ai_type_underlying(const struct ai_type *type, const struct ai_
 	return NULL;
 }
 
+struct ai_error *ai_type_member_underlying(const struct ai_type *type, const struct ai_member *member,
+					   const struct ai_type **ret)
+{
+	const struct ai_type *t;
+	struct ai_error *err = ai_type_member_type(type, member, &t);
+	if (!err)
+		err = ai_type_underlying(t, ret);
+	return err;
+}
+
 const struct ai_member *ai_type_find_member(const struct ai_type *type, const char *name)
 {
 	for (size_t i = 0; i < type->member_count; i++)
