@@ -108,6 +108,25 @@ static bool is_unresumed(struct ai_async *as, uint64_t address, const struct ai_
 	return variant->name && strcmp(variant->name, "Unresumed") == 0;
 }
 
+/* A candidate of the frame being searched: the future at address, inside the outermost wrapper
+ * root_type at root_address when there is one (root_type NULL: the future is its own root). */
+static void add_candidate(struct collect_ctx *ctx, uint64_t address, const struct ai_type *type,
+			  uint64_t root_address, const struct ai_type *root_type, bool via_pointer,
+			  bool unresumed)
+{
+	if (ctx->count >= MAX_CANDIDATES)
+		return;
+	ctx->candidates[ctx->count++] = (struct candidate){
+		.address = address,
+		.type = type,
+		.root_address = root_type ? root_address : address,
+		.root_type = root_type ? root_type : type,
+		.frame = ctx->frame,
+		.via_pointer = via_pointer,
+		.unresumed = unresumed,
+	};
+}
+
 static bool collect_var(const struct ai_frame_var *var, void *arg)
 {
 	struct collect_ctx *ctx = arg;
@@ -121,16 +140,8 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 		if (err)
 			break;
 		if (ai_type_is_coroutine(type)) {
-			if (ctx->count < MAX_CANDIDATES)
-				ctx->candidates[ctx->count++] = (struct candidate){
-					.address = address,
-					.type = type,
-					.root_address = root_type ? root_address : address,
-					.root_type = root_type ? root_type : type,
-					.frame = ctx->frame,
-					.via_pointer = via_pointer,
-					.unresumed = is_unresumed(ctx->as, address, type),
-				};
+			add_candidate(ctx, address, type, root_address, root_type, via_pointer,
+				      is_unresumed(ctx->as, address, type));
 			break;
 		}
 		if (type->kind == AI_TYPE_POINTER) {
@@ -173,15 +184,8 @@ static bool collect_var(const struct ai_frame_var *var, void *arg)
 		}
 		/* A combinator being polled (async-global-executor's workers block_on a futures-lite
 		 * Or of two executors' run futures). */
-		if (type->kind == AI_TYPE_STRUCT && shape && via_pointer && ctx->count < MAX_CANDIDATES)
-			ctx->candidates[ctx->count++] = (struct candidate){
-				.address = address,
-				.type = type,
-				.root_address = root_type ? root_address : address,
-				.root_type = root_type ? root_type : type,
-				.frame = ctx->frame,
-				.via_pointer = true,
-			};
+		if (type->kind == AI_TYPE_STRUCT && shape && via_pointer)
+			add_candidate(ctx, address, type, root_address, root_type, true, false);
 		break;
 	}
 	ai_error_destroy(err);
