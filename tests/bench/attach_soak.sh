@@ -21,36 +21,8 @@ work=$(mktemp -d)
 busy_pid=
 trap '[[ -n $busy_pid ]] && kill -9 "$busy_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-threads_of() { awk '/^Threads:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
-fds_of() { ls /proc/"$1"/fd | wc -l; }
-tracer_of() { awk '/^TracerPid:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
-# Threads of $1 in a stop (t: tracing stop, T: job-control stop), as "tid:state ...".
-stopped_threads() {
-	local stat tid rest
-	for stat in /proc/"$1"/task/[0-9]*/stat; do
-		[[ -e $stat ]] || continue
-		read -r tid rest <"$stat" 2>/dev/null || continue
-		rest=${rest##*) }
-		[[ ${rest:0:1} == [tT] ]] && printf '%s:%s ' "$tid" "${rest:0:1}"
-	done
-}
-
-# Starts busy with $1 messages, its output in $work/busy.out; sets busy_pid once it is ready.
-start_busy() {
-	: >"$work/busy.out"
-	"$busy" "$1" >"$work/busy.out" &
-	busy_pid=$!
-	until grep -q '^ready' "$work/busy.out"; do sleep 0.01; done
-}
-# Waits for busy to end; sets finished to "last line|exit status".
-finish_busy() {
-	local status
-	wait "$busy_pid"
-	status=$?
-	busy_pid=
-	finished="$(tail -n 1 "$work/busy.out")|$status"
-}
+# shellcheck source=fault_lib.sh
+. "$(dirname "$0")/fault_lib.sh"
 
 # One `attach --no-tui` of $2 (binary $1): SIGINT once 3 snapshots are out; its exit status.
 attach_briefly() {
@@ -102,7 +74,6 @@ echo "undisturbed run: ${reference%|*}, exit ${reference##*|} ($(($(now_ms) - st
 # The cycles, on as many busy runs as they take (a new one once the last has ended); each run's
 # final line and exit status, thread and fd counts are checked.
 runs=0 runs_differ=0 counts_differ=0 ended_during=0
-busy_done() { grep -q '^done' "$work/busy.out"; }
 busy_run_start() {
 	start_busy "$messages"
 	((runs++))

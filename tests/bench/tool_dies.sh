@@ -23,30 +23,8 @@ work=$(mktemp -d)
 busy_pid=
 trap '[[ -n $busy_pid ]] && kill -9 "$busy_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-tracer_of() { awk '/^TracerPid:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
-stopped_threads() {
-	local stat tid rest
-	for stat in /proc/"$1"/task/[0-9]*/stat; do
-		[[ -e $stat ]] || continue
-		read -r tid rest <"$stat" 2>/dev/null || continue
-		rest=${rest##*) }
-		[[ ${rest:0:1} == [tT] ]] && printf '%s:%s ' "$tid" "${rest:0:1}"
-	done
-}
-start_busy() {
-	: >"$work/busy.out"
-	"$busy" "$1" >"$work/busy.out" &
-	busy_pid=$!
-	until grep -q '^ready' "$work/busy.out"; do sleep 0.01; done
-}
-finish_busy() {
-	local status
-	wait "$busy_pid"
-	status=$?
-	busy_pid=
-	finished="$(tail -n 1 "$work/busy.out")|$status"
-}
+# shellcheck source=fault_lib.sh
+. "$(dirname "$0")/fault_lib.sh"
 
 # The length of one dump, for the delays.
 start_busy 1000000000
@@ -67,7 +45,6 @@ echo "undisturbed run: ${reference%|*}, exit ${reference##*|} ($(($(now_ms) - t0
 declare -A killed
 stopped_now=0 stopped_later=0 traced=0 in_stop=0 detail=
 runs=0 runs_differ=0 ended_during=0
-busy_done() { grep -q '^done' "$work/busy.out"; }
 run_end() {
 	finish_busy
 	[[ $finished == "$reference" ]] || { ((runs_differ++)); echo "  run $runs: ${finished%|*}, exit ${finished##*|}"; }
