@@ -1,4 +1,5 @@
 /* Reading dump's JSON in the end-to-end tests: keys, await-tree children, saved locals, tasks. */
+#include <criterion/criterion.h>
 #include <string.h>
 
 #include "json_tree.h"
@@ -62,4 +63,22 @@ json_t *doc_find_node(json_t *node, const char *function, int depth)
 			return hit;
 	}
 	return NULL;
+}
+
+/* The task's wait: of `kind`, and for channels and locks the address of what it waits on. */
+json_t *doc_expect_wait(json_t *task, const char *kind, const char *what)
+{
+	json_t *wait = json_object_get(task, "wait");
+	cr_assert_not_null(wait, "%s: no wait", what);
+	cr_expect_str_eq(doc_str(wait, "kind"), kind, "%s: %s", what, doc_str(wait, "description"));
+	return wait;
+}
+
+/* The leaf a chain ends in: a leaf of the given type. */
+void doc_expect_leaf(json_t *node, const char *type, const char *what)
+{
+	cr_assert_not_null(node, "%s: no leaf", what);
+	cr_expect(json_is_true(json_object_get(node, "leaf")), "%s: %s is no leaf", what, doc_str(node, "type"));
+	cr_expect(strncmp(doc_str(node, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
+		  doc_str(node, "type"), type);
 }

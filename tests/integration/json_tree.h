@@ -17,4 +17,9 @@ json_t *doc_find_task(json_t *tasks, const char *function, const char *local, co
 /* The first node of the tree (depth first) whose function is `function`. */
 json_t *doc_find_node(json_t *node, const char *function, int depth);
 
+/* The task's wait, asserted to be of `kind` (`what` names the task in messages). */
+json_t *doc_expect_wait(json_t *task, const char *kind, const char *what);
+/* Asserts that node is a leaf whose type starts with `type`. */
+void doc_expect_leaf(json_t *node, const char *type, const char *what);
+
 #endif

@@ -358,3 +358,12 @@ int count_substr(const char *haystack, const char *needle)
 		n++;
 	return n;
 }
+
+void dump_fixture(struct fixture *f, const char *format, struct tool_result *r)
+{
+	char *pid = xasprintf("%d", (int)f->pid);
+	tool_run(r, 120, (const char *[]){ "dump", "--pid", pid, "--format", format, NULL });
+	free(pid);
+	cr_assert_eq(tool_exit_code(r), 0, "dump --format %s: %s", format, r->err);
+	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
+}

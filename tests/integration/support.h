@@ -65,4 +65,8 @@ const char *const *tokio_versions(void);
 /* Number of occurrences of needle in haystack. */
 int count_substr(const char *haystack, const char *needle);
 
+/* `dump --pid` of the fixture in `format` (text or json): asserts exit 0 and that the fixture was
+ * left running (state S). */
+void dump_fixture(struct fixture *f, const char *format, struct tool_result *r);
+
 #endif

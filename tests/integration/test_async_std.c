@@ -16,15 +16,6 @@ TestSuite(async_std, .init = require_fixtures, .timeout = 300);
 
 #define SRC "async-std/src/bin/nested.rs"
 
-static void dump(struct fixture *f, const char *format, struct tool_result *r)
-{
-	char *pid = xasprintf("%d", (int)f->pid);
-	tool_run(r, 120, (const char *[]){ "dump", "--pid", pid, "--format", format, NULL });
-	free(pid);
-	cr_assert_eq(tool_exit_code(r), 0, "dump --format %s: %s", format, r->err);
-	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
-}
-
 static void expect_frame(json_t *node, const char *function, const char *marker)
 {
 	cr_assert_not_null(node, "no frame for %s", function);
@@ -56,28 +47,12 @@ static json_t *expect_task(json_t *task, const char *what)
 	return json_object_get(task, "tree");
 }
 
-static json_t *expect_wait(json_t *task, const char *kind, const char *what)
-{
-	json_t *wait = json_object_get(task, "wait");
-	cr_assert_not_null(wait, "%s: no wait", what);
-	cr_expect_str_eq(doc_str(wait, "kind"), kind, "%s: %s", what, doc_str(wait, "description"));
-	return wait;
-}
-
-static void expect_leaf(json_t *node, const char *type, const char *what)
-{
-	cr_assert_not_null(node, "%s: no leaf", what);
-	cr_expect(json_is_true(json_object_get(node, "leaf")), "%s: %s is no leaf", what, doc_str(node, "type"));
-	cr_expect(strncmp(doc_str(node, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
-		  doc_str(node, "type"), type);
-}
-
 Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 {
 	struct fixture f;
 	fixture_start(&f, "async-std", "nested", NULL);
 	struct tool_result r;
-	dump(&f, "json", &r);
+	dump_fixture(&f, "json", &r);
 	json_error_t error;
 	json_t *root = json_loads(r.out, 0, &error);
 	cr_assert(root, "invalid JSON: %s", error.text);
@@ -105,8 +80,8 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	expect_frame(tree, "nested::level1", "@await: level1");
 	expect_frame(doc_child(tree), "nested::level2", "@await: level2");
 	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-sleep");
-	expect_leaf(chain_leaf(tree), "async_io::Timer", "level1 id 0");
-	json_t *wait = expect_wait(t, "sleep", "sleep");
+	doc_expect_leaf(chain_leaf(tree), "async_io::Timer", "level1 id 0");
+	json_t *wait = doc_expect_wait(t, "sleep", "sleep");
 	json_int_t left = json_integer_value(json_object_get(wait, "remaining_ms"));
 	cr_expect(left > 3600 * 1000 && left <= 24 * 3600 * 1000, "time left %lld ms", (long long)left);
 
@@ -114,8 +89,8 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	t = doc_find_task(tasks, "nested::level1", "id", "1", &n);
 	tree = expect_task(t, "level1 id 1");
 	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-recv");
-	expect_leaf(doc_child(doc_child(doc_child(tree))), "async_channel::Recv<", "level1 id 1");
-	wait = expect_wait(t, "channel_recv", "recv");
+	doc_expect_leaf(doc_child(doc_child(doc_child(tree))), "async_channel::Recv<", "level1 id 1");
+	wait = doc_expect_wait(t, "channel_recv", "recv");
 	cr_expect_eq(json_integer_value(json_object_get(wait, "senders_alive")), 1);
 	doc_find_task(tasks, "nested::level1", NULL, NULL, &n);
 	cr_expect_eq(n, 2, "exactly the two level1 tasks spawned");
@@ -124,12 +99,12 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	json_t *holder = doc_find_task(tasks, "nested::holder", NULL, NULL, &n);
 	tree = expect_task(holder, "holder");
 	expect_frame(tree, "nested::holder", "@await: holder");
-	expect_leaf(chain_leaf(tree), "async_io::Timer", "holder");
+	doc_expect_leaf(chain_leaf(tree), "async_io::Timer", "holder");
 	json_t *waiter = doc_find_task(tasks, "nested::waiter", NULL, NULL, &n);
 	tree = expect_task(waiter, "waiter");
 	expect_frame(tree, "nested::waiter", "@await: leaf-mutex");
-	expect_leaf(doc_child(tree), "async_lock::mutex::Lock<", "waiter");
-	wait = expect_wait(waiter, "mutex", "waiter");
+	doc_expect_leaf(doc_child(tree), "async_lock::mutex::Lock<", "waiter");
+	wait = doc_expect_wait(waiter, "mutex", "waiter");
 	json_t *held = json_object_get(holder, "held");
 	cr_assert_eq(json_array_size(held), 1, "the holder holds one guard");
 	cr_expect_str_eq(doc_str(json_array_get(held, 0), "address"), doc_str(wait, "address"), "the same Mutex");
@@ -140,7 +115,7 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	cr_expect_eq(n, 1);
 	cr_expect_str_eq(doc_str(t, "name"), "named-task");
 	expect_frame(tree, "nested::named", "@await: named");
-	expect_leaf(doc_child(tree), "async_channel::Recv<", "named");
+	doc_expect_leaf(doc_child(tree), "async_channel::Recv<", "named");
 
 	/* task::spawn_local from main's future. */
 	t = doc_find_task(tasks, "nested::main::{async_block#0}::{async_block#0}", NULL, NULL, &n);
@@ -166,12 +141,12 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 			cr_expect(!strstr(doc_str(tr, "error"), "stale") && strcmp(doc_str(tr, "state"), "Unresumed") != 0,
 				  "block_on root %s: %s %s", doc_str(t, "future"), doc_str(tr, "state"), doc_str(tr, "error"));
 	}
-	expect_leaf(doc_child(main_node), "async_channel::Recv<", "main");
+	doc_expect_leaf(doc_child(main_node), "async_channel::Recv<", "main");
 	json_decref(root);
 	tool_result_free(&r);
 
 	/* The text dump: the executor label, the name, the lines. */
-	dump(&f, "text", &r);
+	dump_fixture(&f, "text", &r);
 	cr_expect(count_substr(r.out, "(async-std)") >= 6, "%s", r.out);
 	cr_expect(strstr(r.out, "\"named-task\"  nested::named"), "%s", r.out);
 	char *line = xasprintf("nested.rs:%d", marker_line(SRC, "@await: leaf-sleep"));

@@ -16,15 +16,6 @@ TestSuite(futures, .init = require_fixtures, .timeout = 300);
 
 #define SRC "futures/src/bin/executors.rs"
 
-static void dump(struct fixture *f, const char *format, struct tool_result *r)
-{
-	char *pid = xasprintf("%d", (int)f->pid);
-	tool_run(r, 120, (const char *[]){ "dump", "--pid", pid, "--format", format, NULL });
-	free(pid);
-	cr_assert_eq(tool_exit_code(r), 0, "dump --format %s: %s", format, r->err);
-	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
-}
-
 static void expect_frame(json_t *node, const char *function, const char *marker)
 {
 	cr_assert_not_null(node, "no frame for %s", function);
@@ -74,7 +65,7 @@ Test(futures, pools_tasks_and_join_select_branches)
 	struct fixture f;
 	fixture_start(&f, "futures", "executors", NULL);
 	struct tool_result r;
-	dump(&f, "json", &r);
+	dump_fixture(&f, "json", &r);
 	json_error_t error;
 	json_t *root = json_loads(r.out, 0, &error);
 	cr_assert(root, "invalid JSON: %s", error.text);
@@ -143,7 +134,7 @@ Test(futures, pools_tasks_and_join_select_branches)
 	tool_result_free(&r);
 
 	/* The text dump. */
-	dump(&f, "text", &r);
+	dump_fixture(&f, "text", &r);
 	cr_expect(strstr(r.out, "(futures, local_pool)"), "%s", r.out);
 	cr_expect(strstr(r.out, "(futures, thread_pool)"), "%s", r.out);
 	cr_expect(strstr(r.out, "(in futures::join!)"), "%s", r.out);

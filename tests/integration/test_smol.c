@@ -15,15 +15,6 @@ TestSuite(smol, .init = require_fixtures, .timeout = 300);
 
 #define SRC "smol/src/bin/nested.rs"
 
-static void dump(struct fixture *f, const char *format, struct tool_result *r)
-{
-	char *pid = xasprintf("%d", (int)f->pid);
-	tool_run(r, 120, (const char *[]){ "dump", "--pid", pid, "--format", format, NULL });
-	free(pid);
-	cr_assert_eq(tool_exit_code(r), 0, "dump --format %s: %s", format, r->err);
-	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
-}
-
 /* A suspended async fn frame at the line of `marker`. */
 static void expect_frame(json_t *node, const char *function, const char *marker)
 {
@@ -45,30 +36,12 @@ static json_t *expect_task(json_t *task, const char *what)
 	return json_object_get(task, "tree");
 }
 
-/* The task's wait: of `kind`, and for channels and locks the address of what it waits on. */
-static json_t *expect_wait(json_t *task, const char *kind, const char *what)
-{
-	json_t *wait = json_object_get(task, "wait");
-	cr_assert_not_null(wait, "%s: no wait", what);
-	cr_expect_str_eq(doc_str(wait, "kind"), kind, "%s: %s", what, doc_str(wait, "description"));
-	return wait;
-}
-
-/* The leaf a chain ends in: a leaf of the given type. */
-static void expect_leaf(json_t *node, const char *type, const char *what)
-{
-	cr_assert_not_null(node, "%s: no leaf", what);
-	cr_expect(json_is_true(json_object_get(node, "leaf")), "%s: %s is no leaf", what, doc_str(node, "type"));
-	cr_expect(strncmp(doc_str(node, "type"), type, strlen(type)) == 0, "%s: leaf %s, expected %s", what,
-		  doc_str(node, "type"), type);
-}
-
 Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 {
 	struct fixture f;
 	fixture_start(&f, "smol", "nested", NULL);
 	struct tool_result r;
-	dump(&f, "json", &r);
+	dump_fixture(&f, "json", &r);
 	json_error_t error;
 	json_t *root = json_loads(r.out, 0, &error);
 	cr_assert(root, "invalid JSON: %s", error.text);
@@ -97,9 +70,9 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	cr_expect_str_eq(doc_local_value(tree, "name"), "\"task-0\"");
 	expect_frame(doc_child(tree), "nested::level2", "@await: level2");
 	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-timer");
-	expect_leaf(doc_child(doc_child(doc_child(tree))), "async_io::Timer", "level1 id 0");
+	doc_expect_leaf(doc_child(doc_child(doc_child(tree))), "async_io::Timer", "level1 id 0");
 	/* Timer::after(1 day): a deadline, most of a day left. */
-	json_t *wait = expect_wait(doc_find_task(tasks, "nested::level1", "id", "0", &n), "sleep", "timer");
+	json_t *wait = doc_expect_wait(doc_find_task(tasks, "nested::level1", "id", "0", &n), "sleep", "timer");
 	cr_expect(json_integer_value(json_object_get(wait, "deadline_ns")) > 0);
 	json_int_t left = json_integer_value(json_object_get(wait, "remaining_ms"));
 	cr_expect(left > 3600 * 1000 && left <= 24 * 3600 * 1000, "time left %lld ms", (long long)left);
@@ -108,9 +81,9 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	tree = expect_task(doc_find_task(tasks, "nested::level1", "id", "1", &n), "level1 id 1");
 	cr_expect_eq(n, 1, "one level1 task with id 1");
 	expect_frame(doc_child(doc_child(tree)), "nested::level3", "@await: leaf-recv");
-	expect_leaf(doc_child(doc_child(doc_child(tree))), "async_channel::Recv<", "level1 id 1");
+	doc_expect_leaf(doc_child(doc_child(doc_child(tree))), "async_channel::Recv<", "level1 id 1");
 	/* main keeps the channel's one Sender. */
-	wait = expect_wait(doc_find_task(tasks, "nested::level1", "id", "1", &n), "channel_recv", "recv");
+	wait = doc_expect_wait(doc_find_task(tasks, "nested::level1", "id", "1", &n), "channel_recv", "recv");
 	cr_expect_eq(json_integer_value(json_object_get(wait, "senders_alive")), 1);
 	cr_expect(strncmp(doc_str(wait, "address"), "0x", 2) == 0);
 	doc_find_task(tasks, "nested::level1", NULL, NULL, &n);
@@ -119,19 +92,19 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	tree = expect_task(doc_find_task(tasks, "nested::sender", NULL, NULL, &n), "sender");
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "nested::sender", "@await: leaf-send");
-	expect_leaf(doc_child(tree), "async_channel::Send<", "sender");
-	wait = expect_wait(doc_find_task(tasks, "nested::sender", NULL, NULL, &n), "channel_send", "send");
+	doc_expect_leaf(doc_child(tree), "async_channel::Send<", "sender");
+	wait = doc_expect_wait(doc_find_task(tasks, "nested::sender", NULL, NULL, &n), "channel_send", "send");
 	cr_expect(json_is_true(json_object_get(wait, "receiver_alive")));
 
 	tree = expect_task(doc_find_task(tasks, "nested::holder", NULL, NULL, &n), "holder");
 	expect_frame(tree, "nested::holder", "@await: holder");
-	expect_leaf(doc_child(tree), "async_io::Timer", "holder");
+	doc_expect_leaf(doc_child(tree), "async_io::Timer", "holder");
 
 	tree = expect_task(doc_find_task(tasks, "nested::waiter", NULL, NULL, &n), "waiter");
 	expect_frame(tree, "nested::waiter", "@await: leaf-mutex");
-	expect_leaf(doc_child(tree), "async_lock::mutex::Lock<", "waiter");
+	doc_expect_leaf(doc_child(tree), "async_lock::mutex::Lock<", "waiter");
 	/* The waiter waits on the Mutex whose guard the holder keeps across its sleep. */
-	wait = expect_wait(doc_find_task(tasks, "nested::waiter", NULL, NULL, &n), "mutex", "waiter");
+	wait = doc_expect_wait(doc_find_task(tasks, "nested::waiter", NULL, NULL, &n), "mutex", "waiter");
 	cr_expect_str_eq(doc_str(wait, "type"), "Mutex<u64>");
 	json_t *held = json_object_get(doc_find_task(tasks, "nested::holder", NULL, NULL, &n), "held");
 	cr_assert_eq(json_array_size(held), 1, "the holder holds one guard");
@@ -146,7 +119,7 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	tree = expect_task(doc_find_task(tasks, "nested::main::{async_block#0}", NULL, NULL, &n), "local");
 	cr_expect_eq(n, 1);
 	expect_frame(tree, "nested::main::{async_block#0}", "@await: local");
-	expect_leaf(doc_child(tree), "async_channel::Recv<", "local");
+	doc_expect_leaf(doc_child(tree), "async_channel::Recv<", "local");
 
 	/* smol::block_on(local_ex.run(main future)): the main future is a branch of the executor's
 	 * futures-lite Or, parked on its channel recv. */
@@ -156,13 +129,13 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 			main_node = doc_find_node(json_object_get(rt, "tree"), "nested::main::{async_block#1}", 0);
 	}
 	expect_frame(main_node, "nested::main::{async_block#1}", "@await: main");
-	expect_leaf(doc_child(main_node), "async_channel::Recv<", "main");
+	doc_expect_leaf(doc_child(main_node), "async_channel::Recv<", "main");
 
 	json_decref(root);
 	tool_result_free(&r);
 
 	/* What a user reads in the text dump: the runtime, the executor, the lines. */
-	dump(&f, "text", &r);
+	dump_fixture(&f, "text", &r);
 	cr_expect(strstr(r.out, "async-task 4.7.1"), "%s", r.out);
 	cr_expect(count_substr(r.out, "(async-executor") >= 6, "%s", r.out);
 	cr_expect(!strstr(r.out, "Task 0 "), "id-less tasks are named by address: %s", r.out);
