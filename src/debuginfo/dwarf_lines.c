@@ -98,12 +98,8 @@ struct ai_error *ai_dwarf_read_line_table(struct ai_dwarf_reader *r,
 	    unit->stmt_list >= size)
 		return NULL;
 	struct cursor c = { data + unit->stmt_list, data + size, false };
-	uint64_t length = rd_uN(&c, 4);
-	uint8_t offset_size = 4;
-	if (length == 0xffffffff) {
-		length = rd_uN(&c, 8);
-		offset_size = 8;
-	}
+	uint8_t offset_size;
+	uint64_t length = rd_initial_length(&c, &offset_size);
 	if (c.bad || length > (uint64_t)(c.end - c.p))
 		return ai_error_create(AI_ERROR_DWARF, "%s: corrupt line table at 0x%" PRIx64,
 				       r->path, unit->stmt_list);

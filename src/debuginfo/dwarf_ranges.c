@@ -142,12 +142,8 @@ bool ai_dwarf_reader_aranges(struct ai_dwarf_reader *r, ai_dwarf_arange_fn *fn, 
 	struct cursor c = { data, data + size, false };
 	while (!c.bad && c.p < c.end) {
 		const uint8_t *set = c.p;
-		uint64_t length = rd_uN(&c, 4);
-		uint8_t offset_size = 4;
-		if (length == 0xffffffff) {
-			length = rd_uN(&c, 8);
-			offset_size = 8;
-		}
+		uint8_t offset_size;
+		uint64_t length = rd_initial_length(&c, &offset_size);
 		if (c.bad || length > (uint64_t)(c.end - c.p))
 			break;
 		const uint8_t *next = c.p + length;

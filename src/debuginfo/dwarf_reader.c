@@ -819,12 +819,8 @@ static struct ai_error *parse_units(struct ai_dwarf_reader *r)
 	uint64_t offset = 0;
 	while (offset + 11 <= r->info_size) {
 		struct cursor c = { r->info + offset, r->info + r->info_size, false };
-		uint64_t length = rd_uN(&c, 4);
-		uint8_t offset_size = 4;
-		if (length == 0xffffffff) {
-			length = rd_uN(&c, 8);
-			offset_size = 8;
-		}
+		uint8_t offset_size;
+		uint64_t length = rd_initial_length(&c, &offset_size);
 		uint64_t header_end = (uint64_t)(c.p - r->info);
 		if (c.bad || length > r->info_size - header_end || length < 7)
 			break;

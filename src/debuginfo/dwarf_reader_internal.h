@@ -128,6 +128,19 @@ static inline int64_t rd_sleb(struct cursor *c)
 	return (int64_t)v;
 }
 
+/* A unit header's initial length: 4 bytes, or 0xffffffff then 8 for 64-bit DWARF, whose offsets
+ * are then 8 bytes (*offset_size_ret). */
+static inline uint64_t rd_initial_length(struct cursor *c, uint8_t *offset_size_ret)
+{
+	uint64_t length = rd_uN(c, 4);
+	*offset_size_ret = 4;
+	if (length == 0xffffffff) {
+		length = rd_uN(c, 8);
+		*offset_size_ret = 8;
+	}
+	return length;
+}
+
 static inline void skip(struct cursor *c, uint64_t n)
 {
 	if (c->bad || (uint64_t)(c->end - c->p) < n) {
