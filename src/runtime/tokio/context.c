@@ -1,5 +1,6 @@
 /* Finding tokio in the executable: the CONTEXT thread-local (its symbol, the offset of the static
- * TLS block, its DWARF variable and type) and tokio's version. Part of the collection of tasks.c. */
+ * TLS block, its DWARF variable and type) and tokio's version. Part of the collection of
+ * tasks.c. */
 #include <dwarf.h>
 #include <gelf.h>
 #include <stdlib.h>
