@@ -12,12 +12,16 @@ fact per line, and exits 0 when every expectation held, 1 (with the reason on st
     dap_client.py ADAPTER launch --program PATH [--arg A]... --wait-output TEXT [--expect-thread TEXT]...
     dap_client.py ADAPTER deadlock --pid N --expect-cycle TEXT,TEXT
     dap_client.py ADAPTER core --core FILE --program PATH [--expect-thread TEXT]... [--expect-frame FILE:LINE]...
+
+With --tcp the adapter is started as `dap --port 0` and spoken to over its TCP connection.
 """
 
 import argparse
 import json
 import os
+import re
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -115,8 +119,27 @@ def validate(msg):
 
 
 class Adapter:
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
+    def __init__(self, adapter, tcp=False):
+        if tcp:
+            # `dap --port 0` says on stderr which port it took, then serves one connection.
+            self.proc = subprocess.Popen([adapter, "dap", "--port", "0"], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            line = self.proc.stderr.readline().decode()
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if not found:
+                raise Failure(f"dap --port 0 did not say its port: {line!r}")
+            self.sock = socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=TIMEOUT)
+            self.rfd = self.sock.fileno()
+            self.write = self.sock.sendall
+            print(f"connected to 127.0.0.1:{found.group(1)}")
+        else:
+            self.proc = subprocess.Popen([adapter, "dap"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
+            self.rfd = self.proc.stdout.fileno()
+
+            def write(data):
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+            self.write = write
         self.buf = b""
         self.seq = 0
         self.events = []   # events received and not yet taken
@@ -128,8 +151,7 @@ class Adapter:
         if arguments is not None:
             msg["arguments"] = arguments
         data = json.dumps(msg).encode()
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
-        self.proc.stdin.flush()
+        self.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
         return self.seq
 
     def _read_message(self, deadline):
@@ -155,9 +177,9 @@ class Adapter:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise Failure("no answer from the adapter in time")
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            ready, _, _ = select.select([self.rfd], [], [], left)
             if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                chunk = os.read(self.rfd, 65536)
                 if not chunk:
                     raise Failure("the adapter closed its output")
                 self.buf += chunk
@@ -397,14 +419,17 @@ def main():
     parser.add_argument("--expect-frame", action="append", default=[])
     parser.add_argument("--expect-local", action="append", default=[])
     parser.add_argument("--expect-cycle")
+    parser.add_argument("--tcp", action="store_true", help="dap --port 0 over TCP instead of pipes")
     args = parser.parse_args()
-    dap = Adapter([args.adapter, "dap"])
+    dap = None
     try:
+        dap = Adapter(args.adapter, args.tcp)
         globals()["scenario_" + args.scenario](dap, args)
     except Failure as e:
         print(f"dap_client: {e}", file=sys.stderr)
-        dap.proc.kill()
-        dap.proc.wait()
+        if dap:
+            dap.proc.kill()
+            dap.proc.wait()
         return 1
     return 0
 

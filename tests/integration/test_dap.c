@@ -225,3 +225,20 @@ Test(dap, core_file)
 	free(l4);
 	fixture_kill(&f);
 }
+
+/* --port: the same protocol on one TCP connection to 127.0.0.1. */
+Test(dap, tcp_port_on_loopback)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "deadlock_abba", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "deadlock", "--tcp", "--pid", pid, "--expect-cycle", "task_a,task_b", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "connected to 127.0.0.1:"), "%s", r.out);
+	cr_expect(strstr(r.out, "cycle: task "), "%s", r.out);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
