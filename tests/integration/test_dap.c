@@ -242,3 +242,26 @@ Test(dap, tcp_port_on_loopback)
 	free(pid);
 	fixture_kill(&f);
 }
+
+/* The VS Code extension of docs/editors/vscode declares an executable adapter that exists and
+ * runs `async-inspect dap`. */
+Test(dap, vscode_extension_declares_the_adapter)
+{
+	char *path = xasprintf("%s/docs/editors/vscode/package.json", env_or("AI_SOURCE", "."));
+	char *text = ai_read_small_file(path, NULL);
+	cr_assert(text, "%s", path);
+	cr_assert(strstr(text, "\"type\": \"async-inspect\""));
+	const char *program = strstr(text, "\"program\": \"./");
+	cr_assert(program, "no relative adapter program in %s", path);
+	program += strlen("\"program\": \"./");
+	char *name = xstrndup(program, strcspn(program, "\""));
+	char *script = xasprintf("%s/docs/editors/vscode/%s", env_or("AI_SOURCE", "."), name);
+	cr_expect_eq(access(script, X_OK), 0, "%s is not executable", script);
+	char *body = ai_read_small_file(script, NULL);
+	cr_expect(body && strstr(body, " dap "), "%s does not run async-inspect dap", script);
+	free(body);
+	free(script);
+	free(name);
+	free(text);
+	free(path);
+}
