@@ -498,7 +498,8 @@ static json_t *scope_json(const char *name, const char *hint, json_int_t referen
 	if (hint)
 		set_str(s, "presentationHint", hint);
 	set_int(s, "variablesReference", reference);
-	set_int(s, "namedVariables", (json_int_t)named);
+	if (named)
+		set_int(s, "namedVariables", (json_int_t)named);
 	json_object_set_new(s, "expensive", json_false());
 	return s;
 }
@@ -548,7 +549,8 @@ static json_t *variable(struct ai_dap_model *m, const char *name, const char *va
 		size_t parts = ai_dap_value_parts(value, &part, 1);
 		if (parts > 0) {
 			reference = add_container(m, CONTAINER_VALUE, NULL, NULL, xstrdup(value));
-			set_int(v, "namedVariables", (json_int_t)parts);
+			/* A paging hint for the editor: a list's elements are indexed, fields named. */
+			set_int(v, part.name ? "namedVariables" : "indexedVariables", (json_int_t)parts);
 		}
 	}
 	set_int(v, "variablesReference", reference);
