@@ -9,7 +9,7 @@ fact per line, and exits 0 when every expectation held, 1 (with the reason on st
 
     dap_client.py ADAPTER attach --pid N [--expect-thread TEXT]... [--expect-frame FILE:LINE]...
                   [--expect-local FILE:LINE:NAME[.PART=TEXT]]...
-    dap_client.py ADAPTER launch --program PATH [--arg A]... --wait-output TEXT [--expect-thread TEXT]...
+    dap_client.py ADAPTER launch --program PATH [--arg A]... --wait-output TEXT [--expect-thread TEXT]... [--terminate]
     dap_client.py ADAPTER deadlock --pid N --expect-cycle TEXT,TEXT
     dap_client.py ADAPTER core --core FILE --program PATH [--expect-thread TEXT]... [--expect-frame FILE:LINE]...
 
@@ -360,6 +360,16 @@ def scenario_launch(dap, args):
     dap.event("stopped")
     threads = thread_names(dap)
     expect_threads(threads, args.expect_thread)
+    if args.terminate:
+        # terminate: SIGTERM, then the adapter says how it ended.
+        dap.request("terminate")
+        exited = dap.event("exited")
+        dap.event("terminated")
+        print(f"exited: {exited['body']['exitCode']}")
+        dap.request("disconnect")
+        status = dap.wait_exit()
+        print(f"adapter exited {status}")
+        return
     dap.request("disconnect", {"terminateDebuggee": True})
     status = dap.wait_exit()
     print(f"adapter exited {status}")
@@ -419,6 +429,7 @@ def main():
     parser.add_argument("--expect-frame", action="append", default=[])
     parser.add_argument("--expect-local", action="append", default=[])
     parser.add_argument("--expect-cycle")
+    parser.add_argument("--terminate", action="store_true", help="launch: end with terminate")
     parser.add_argument("--tcp", action="store_true", help="dap --port 0 over TCP instead of pipes")
     args = parser.parse_args()
     dap = None

@@ -265,3 +265,17 @@ Test(dap, vscode_extension_declares_the_adapter)
 	free(text);
 	free(path);
 }
+
+/* terminate: the launched program gets SIGTERM; exited (128 + 15) and terminated follow. */
+Test(dap, terminate_ends_a_launched_program)
+{
+	char *program = fixture_path(newest_tokio(), "nested");
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "launch", "--program", program, "--wait-output", "ready ",
+					 "--expect-thread", "level1 [idle]", "--terminate", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "exited: 143"), "%s", r.out);
+	cr_expect(strstr(r.out, "adapter exited 0"), "%s", r.out);
+	tool_result_free(&r);
+	free(program);
+}
