@@ -530,10 +530,29 @@ static struct ai_error *forward_output(struct session *s, int which)
 	return send_output(s, which == 0 ? "stdout" : "stderr", buf, (size_t)n);
 }
 
-/* The target's ptrace events while it runs (new threads, signals to pass on, its exit). */
-static struct ai_error *follow_target(struct session *s)
+/* Whether the process is dead (a zombie, or reaped), from /proc. */
+static bool process_dead(pid_t pid)
 {
-	if (!s->target || s->core || s->paused)
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char *stat = ai_read_small_file(path, NULL);
+	const char *end = stat ? strrchr(stat, ')') : NULL;
+	bool dead = !end || end[1] != ' ' || end[2] == 'Z' || end[2] == 'X';
+	free(stat);
+	return dead;
+}
+
+/* The target's ptrace events while it runs (new threads, signals to pass on, its exit). A
+ * process held stopped can still be killed (SIGKILL): a SIGCHLD then lets its end be seen. */
+static struct ai_error *follow_target(struct session *s, bool sigchld)
+{
+	if (!s->target || s->core)
+		return NULL;
+	if (s->paused && sigchld && process_dead(s->target->pid)) {
+		ai_error_destroy(ai_target_resume(s->target));
+		s->paused = false;
+	}
+	if (s->paused)
 		return NULL;
 	enum ai_run_event event;
 	int status;
@@ -579,12 +598,13 @@ struct ai_error *ai_dap_serve(int in_fd, int out_fd)
 			err = ai_error_from_errno(errno, "poll");
 			break;
 		}
-		if (ready > 0 && (fds[1].revents & POLLIN)) {
+		bool sigchld = ready > 0 && (fds[1].revents & POLLIN);
+		if (sigchld) {
 			struct signalfd_siginfo info;
 			while (read(s.sigchld_fd, &info, sizeof(info)) == (ssize_t)sizeof(info))
 				;
 		}
-		if ((err = follow_target(&s)))
+		if ((err = follow_target(&s, sigchld)))
 			break;
 		for (int i = 0; i < 2 && !err; i++)
 			if (ready > 0 && (fds[2 + i].revents & (POLLIN | POLLHUP)))

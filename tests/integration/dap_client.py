@@ -11,6 +11,7 @@ fact per line, and exits 0 when every expectation held, 1 (with the reason on st
                   [--expect-local FILE:LINE:NAME[.PART=TEXT]]...
     dap_client.py ADAPTER launch --program PATH [--arg A]... --wait-output TEXT [--expect-thread TEXT]... [--terminate]
     dap_client.py ADAPTER deadlock --pid N --expect-cycle TEXT,TEXT
+    dap_client.py ADAPTER killed --pid N       (SIGKILLs N while stopped; expects exited)
     dap_client.py ADAPTER core --core FILE --program PATH [--expect-thread TEXT]... [--expect-frame FILE:LINE]...
 
 With --tcp the adapter is started as `dap --port 0` and spoken to over its TCP connection.
@@ -213,11 +214,15 @@ class Adapter:
         return any(e["event"] == name for e in self.events)
 
     def wait_exit(self):
+        """The adapter's exit status, which must be 0 (a sanitizer's report makes it fail)."""
         try:
-            return self.proc.wait(timeout=TIMEOUT)
+            status = self.proc.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise Failure("the adapter did not exit after disconnect")
+        if status != 0:
+            raise Failure(f"the adapter exited with status {status}")
+        return status
 
 
 def initialize(dap):
@@ -401,6 +406,20 @@ def scenario_deadlock(dap, args):
     dap.wait_exit()
 
 
+def scenario_killed(dap, args):
+    """A program killed while the editor holds it stopped: its end is still reported."""
+    initialize(dap)
+    dap.request("attach", {"pid": args.pid})
+    dap.request("configurationDone")
+    dap.event("stopped")
+    os.kill(args.pid, 9)
+    exited = dap.event("exited")
+    dap.event("terminated")
+    print(f"exited: {exited['body']['exitCode']}")
+    dap.request("disconnect")
+    dap.wait_exit()
+
+
 def scenario_core(dap, args):
     initialize(dap)
     dap.request("attach", {"core": args.core, "program": args.program})
@@ -419,7 +438,7 @@ def scenario_core(dap, args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("adapter")
-    parser.add_argument("scenario", choices=["attach", "launch", "deadlock", "core"])
+    parser.add_argument("scenario", choices=["attach", "launch", "deadlock", "core", "killed"])
     parser.add_argument("--pid", type=int)
     parser.add_argument("--program")
     parser.add_argument("--core")

@@ -279,3 +279,18 @@ Test(dap, terminate_ends_a_launched_program)
 	tool_result_free(&r);
 	free(program);
 }
+
+/* A process SIGKILLed while the editor holds it stopped: exited and terminated still come. */
+Test(dap, killed_while_paused_is_reported)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "nested", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "killed", "--pid", pid, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "exited: "), "%s", r.out);
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
