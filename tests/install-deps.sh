@@ -7,6 +7,8 @@ packages=(
 	build-essential pkg-config
 	libdwarf-dev libelf-dev libunwind-dev libncurses-dev libjansson-dev zlib1g-dev libzstd-dev
 	libcapstone-dev
+	# serve: the HTTP server
+	libmicrohttpd-dev
 	libcriterion-dev
 	gdb elfutils tmux time
 	# debuginfod (loaded with dlopen when DEBUGINFOD_URLS is set), and its test's HTTP server

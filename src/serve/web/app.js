@@ -1,0 +1,340 @@
+// async-inspect serve: the page. It only reads /api/tasks and /api/snapshot (GET, same origin,
+// the cookie carries the token) and builds the DOM with textContent: target memory never becomes
+// markup.
+"use strict";
+
+const state = {
+  tasks: null,        // /api/tasks
+  snapshot: null,     // /api/snapshot
+  receivedAt: 0,      // Date.now() when tasks arrived, for blocked-for growing between polls
+  sortKey: "unchanged_ms",
+  sortDesc: true,
+  filter: "",
+  selected: null,     // the selected task's address
+  open: null,         // the address of the task in the detail pane
+  order: [],          // the rows shown, as indexes into tasks.tasks
+  wanted: null,       // #task=N from the URL, until that task is seen
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+function duration(ms) {
+  if (ms === null || ms === undefined) return "?";
+  if (ms < 1000) return ms + "ms";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return s + "s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + "m" + String(s % 60).padStart(2, "0") + "s";
+  const h = Math.floor(m / 60);
+  return h + "h" + String(m % 60).padStart(2, "0") + "m";
+}
+
+function bytes(n) {
+  if (n === null || n === undefined) return "?";
+  if (n >= 1 << 30) return (n / (1 << 30)).toFixed(1) + " GiB";
+  if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
+  return Math.round(n / 1024) + " KiB";
+}
+
+function blockedFor(t) {
+  if (t.unchanged_ms === null) return null;
+  // Growing live between snapshots only while the target runs and the task's tree is unchanged.
+  const grow = state.tasks.state === "running" ? Date.now() - state.receivedAt : 0;
+  return t.unchanged_ms + Math.max(0, grow);
+}
+
+// ---- Fetching ----
+
+async function getJSON(path) {
+  const r = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+  return r.json();
+}
+
+async function poll() {
+  let delay = 1000;
+  try {
+    const tasks = await getJSON("/api/tasks");
+    const snapshot = tasks.pid === null ? null : await getJSON("/api/snapshot");
+    state.tasks = tasks;
+    state.snapshot = snapshot;
+    state.receivedAt = Date.now();
+    delay = Math.max(100, tasks.interval_ms || 500);
+    render();
+  } catch (e) {
+    $("process").textContent = "connection lost: " + e.message + " (retrying)";
+  }
+  setTimeout(poll, delay);
+}
+
+// ---- Header and banner ----
+
+function renderHeader() {
+  const t = state.tasks;
+  const p = $("process");
+  p.textContent = "";
+  const add = (label, value) => {
+    if (p.childNodes.length) p.append(" \u00b7 ");
+    p.append(label ? label + " " : "");
+    p.append(el("b", null, value));
+  };
+  add("process", (t.pid === null ? "?" : t.pid) + (t.exe ? " " + t.exe.split("/").pop() : ""));
+  add("", t.source + ", " + t.state + (t.message ? ": " + t.message : ""));
+  if (t.runtimes && t.runtimes.length)
+    add("runtimes", t.runtimes.map((r) => r.name + (r.version ? " " + r.version : "") +
+      (r.decoded ? "" : " (not decoded)")).join(", "));
+  if (t.cpu_percent !== null && t.cpu_percent !== undefined) add("CPU", t.cpu_percent + "%");
+  if (t.rss_bytes !== null && t.rss_bytes !== undefined) add("RSS", bytes(t.rss_bytes));
+  if (t.pause_us !== undefined) add("last pause", (t.pause_us / 1000).toFixed(1) + "ms");
+  add("interval", duration(t.interval_ms));
+  add("samples", t.samples);
+  if (t.captured_at) add("taken", new Date(t.captured_at).toLocaleTimeString());
+
+  const c = $("counts");
+  c.textContent = "";
+  const counts = t.counts || {};
+  let total = 0;
+  for (const k in counts) total += counts[k];
+  c.append(el("b", null, total), " tasks");
+  for (const k in counts) {
+    if (!counts[k]) continue;
+    c.append(" \u00b7 ", el("span", "state-" + k, counts[k] + " " + k));
+  }
+
+  const w = $("warnings");
+  w.hidden = !(t.warnings && t.warnings.length);
+  w.textContent = w.hidden ? "" : "warning: " + t.warnings.join(" \u00b7 warning: ");
+
+  const b = $("banner");
+  const cycles = state.snapshot && state.snapshot.deadlocks ? state.snapshot.deadlocks : [];
+  b.hidden = cycles.length === 0;
+  b.textContent = "";
+  for (const d of cycles) {
+    const ids = d.tasks.map((x) => (x === "block_on" ? "block_on" : "task " + x));
+    const line = el("div", null, d.kind + ": " + ids.concat(ids.slice(0, 1)).join(" \u2192 "));
+    b.append(line);
+  }
+}
+
+// ---- The task table ----
+
+function cell(t, key) {
+  switch (key) {
+    case "id": return t.label;
+    case "unchanged_ms": return duration(blockedFor(t));
+    default: return t[key] === null || t[key] === undefined ? "" : t[key];
+  }
+}
+
+function compare(a, b, key) {
+  let x = key === "id" ? (a.id === null ? Infinity : a.id) : a[key];
+  let y = key === "id" ? (b.id === null ? Infinity : b.id) : b[key];
+  if (x === null || x === undefined) x = typeof y === "number" ? -Infinity : "";
+  if (y === null || y === undefined) y = typeof x === "number" ? -Infinity : "";
+  if (typeof x === "number" && typeof y === "number") return x - y;
+  return String(x).localeCompare(String(y), undefined, { numeric: true });
+}
+
+function matches(t, f) {
+  if (!f) return true;
+  for (const k of ["label", "name", "state", "await_point", "wait", "future"])
+    if (t[k] && String(t[k]).toLowerCase().includes(f)) return true;
+  return false;
+}
+
+function renderTable() {
+  const all = state.tasks.tasks;
+  const f = state.filter.toLowerCase();
+  const order = [];
+  for (let i = 0; i < all.length; i++) if (matches(all[i], f)) order.push(i);
+  const key = state.sortKey;
+  order.sort((i, j) => {
+    const c = compare(all[i], all[j], key);
+    return (state.sortDesc ? -c : c) || compare(all[i], all[j], "id");
+  });
+  state.order = order;
+  if (state.wanted !== null) {
+    const hit = all.find((t) => t.label === state.wanted);
+    if (hit) {
+      state.selected = state.open = hit.address;
+      state.wanted = null;
+    }
+  }
+  if (!order.some((i) => all[i].address === state.selected))
+    state.selected = order.length ? all[order[0]].address : null;
+
+  const body = $("rows");
+  const rows = document.createDocumentFragment();
+  for (const i of order) {
+    const t = all[i];
+    const tr = el("tr");
+    tr.dataset.address = t.address;
+    if (t.address === state.selected) tr.className = "selected";
+    for (const key of ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future"]) {
+      const td = el("td", key, cell(t, key));
+      if (key === "state") td.classList.add("state-" + t.state);
+      tr.append(td);
+    }
+    rows.append(tr);
+  }
+  body.replaceChildren(rows);
+  $("shown").textContent = order.length === all.length ? all.length + " tasks" : order.length + " of " + all.length + " tasks";
+  for (const th of document.querySelectorAll("#tasks th")) {
+    th.classList.toggle("asc", th.dataset.key === key && !state.sortDesc);
+    th.classList.toggle("desc", th.dataset.key === key && state.sortDesc);
+  }
+}
+
+// Between polls, only the blocked-for column moves.
+function tick() {
+  if (!state.tasks) return;
+  const byAddress = new Map(state.tasks.tasks.map((t) => [t.address, t]));
+  for (const tr of $("rows").children) {
+    const t = byAddress.get(tr.dataset.address);
+    if (t) tr.children[3].textContent = duration(blockedFor(t));
+  }
+}
+
+// ---- The detail pane ----
+
+function location_(node) {
+  if (!node.file) return null;
+  const parts = node.file.split("/");
+  return parts.slice(-2).join("/") + ":" + (node.line === null ? "?" : node.line);
+}
+
+function renderNode(node, depth) {
+  const d = el("details");
+  d.open = depth < 12;
+  const s = el("summary");
+  s.append(el("span", "fn", node.function || node.type || "?"));
+  if (node.state) s.append(" ", el("span", "state", node.state));
+  const loc = location_(node);
+  if (loc) s.append(" ", el("span", "loc", loc));
+  if (node.macro) s.append(" ", el("span", "macro", node.macro + "!"));
+  if (node.wait) s.append(" \u2014 ", el("span", "wait", node.wait.description || node.wait.kind));
+  if (node.error) s.append(" ", el("span", "error", node.error));
+  d.append(s);
+  if (node.locals && node.locals.length) {
+    const ul = el("ul", "locals");
+    for (const l of node.locals) {
+      const li = el("li");
+      li.append(el("span", l.state === "live" ? "name" : "name moved", l.name), ": ", l.type || "?", " = ");
+      li.append(el("span", "value", l.value === null ? "<" + l.state + ">" : l.value));
+      ul.append(li);
+    }
+    d.append(ul);
+  }
+  for (const c of node.children || []) d.append(renderNode(c, depth + 1));
+  return d;
+}
+
+function renderDetail() {
+  const pane = $("detail");
+  const summary = state.open && state.tasks ? state.tasks.tasks.find((t) => t.address === state.open) : null;
+  const full = summary && state.snapshot ? state.snapshot.tasks.find((t) => t.address === state.open) : null;
+  if (!summary) {
+    pane.hidden = true;
+    return;
+  }
+  pane.hidden = false;
+  $("detail-title").textContent = "Task " + summary.label + (summary.name ? " \u201c" + summary.name + "\u201d" : "");
+  const facts = $("detail-facts");
+  facts.textContent = "";
+  facts.append(el("span", "state-" + summary.state, summary.state), " \u00b7 " + summary.runtime + " " + summary.kind +
+    (summary.thread ? " on thread " + summary.thread : "") + " \u00b7 as it is for " + duration(blockedFor(summary)) +
+    " \u00b7 " + (summary.future || "?"));
+  if (summary.history) facts.append(el("div", null, "history " + summary.history.replace(/ +$/, "")));
+  $("detail-wait").textContent = summary.wait ? "wait: " + summary.wait : "";
+  const held = $("detail-held");
+  held.textContent = "";
+  if (full && full.held && full.held.length)
+    held.textContent = "holds: " + full.held.map((h) => (h.type || h.kind) + " (" + (h.local || "?") + ")").join(", ");
+  const tree = $("tree");
+  tree.replaceChildren(full ? renderNode(full.tree, 0) : el("div", null, "(not in this snapshot)"));
+}
+
+function render() {
+  renderHeader();
+  renderTable();
+  renderDetail();
+}
+
+// ---- Navigation ----
+
+function openTask(address) {
+  state.selected = state.open = address;
+  const t = state.tasks.tasks.find((x) => x.address === address);
+  if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(t.label));
+  renderTable();
+  renderDetail();
+}
+
+function closeTask() {
+  state.open = null;
+  history.replaceState(null, "", location.pathname);
+  renderDetail();
+}
+
+function move(step) {
+  if (!state.order.length) return;
+  const all = state.tasks.tasks;
+  let k = state.order.findIndex((i) => all[i].address === state.selected);
+  k = Math.min(state.order.length - 1, Math.max(0, k + step));
+  state.selected = all[state.order[k]].address;
+  renderTable();
+  const row = document.querySelector("#rows tr.selected");
+  if (row) row.scrollIntoView({ block: "nearest" });
+  if (state.open) openTask(state.selected);
+}
+
+function readHash() {
+  const m = /^#task=([^&]+)/.exec(location.hash);
+  state.wanted = m ? decodeURIComponent(m[1]) : null;
+}
+
+function init() {
+  // The token came in the URL: the cookie has it now, so it leaves the address bar and history.
+  if (location.search) history.replaceState(null, "", location.pathname + location.hash);
+  readHash();
+  window.addEventListener("hashchange", () => { readHash(); if (state.tasks) render(); });
+  $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderTable(); });
+  $("close").addEventListener("click", closeTask);
+  for (const th of document.querySelectorAll("#tasks th")) {
+    th.addEventListener("click", () => {
+      const key = th.dataset.key;
+      if (state.sortKey === key) state.sortDesc = !state.sortDesc;
+      else { state.sortKey = key; state.sortDesc = key === "unchanged_ms"; }
+      renderTable();
+    });
+  }
+  $("rows").addEventListener("click", (e) => {
+    const tr = e.target.closest("tr");
+    if (tr) openTask(tr.dataset.address);
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.target === $("filter")) {
+      if (e.key === "Escape" || e.key === "Enter") $("filter").blur();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j" || e.key === "ArrowDown") move(1);
+    else if (e.key === "k" || e.key === "ArrowUp") move(-1);
+    else if (e.key === "Enter" && state.selected) openTask(state.selected);
+    else if (e.key === "Escape") closeTask();
+    else if (e.key === "/") $("filter").focus();
+    else return;
+    e.preventDefault();
+  });
+  setInterval(tick, 1000);
+  poll();
+}
+
+document.addEventListener("DOMContentLoaded", init);
