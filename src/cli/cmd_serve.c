@@ -125,7 +125,22 @@ struct serve {
 	/* --replay */
 	struct ai_recording_reader *reader; /* owned */
 	struct ai_snapshot *next;           /* owned: read ahead, for the interval to it */
+	bool open_url;                      /* --open */
+	bool announced;                     /* the URL was printed */
 };
+
+/* Publishes, and once the first snapshot is there, prints the URL: it answers at once. */
+static void publish(struct serve *s)
+{
+	ai_server_publish(s->server, s->live, &s->status);
+	if (s->announced)
+		return;
+	s->announced = true;
+	printf("%s\n", ai_server_url(s->server));
+	fflush(stdout);
+	if (s->open_url)
+		open_browser(ai_server_url(s->server));
+}
 
 static void set_message(struct serve *s, const char *state, char *message)
 {
@@ -193,13 +208,13 @@ static struct ai_error *serve_live(struct serve *s)
 			return err;
 		if (!more)
 			break;
-		ai_server_publish(s->server, s->live, &s->status);
+		publish(s);
 		if ((err = run_live(s, &more)))
 			return err;
 	}
 	if (!more) {
 		exited_message(s);
-		ai_server_publish(s->server, s->live, &s->status);
+		publish(s);
 	}
 	return NULL;
 }
@@ -230,7 +245,7 @@ static struct ai_error *serve_replay(struct serve *s)
 							   (unsigned long long)s->live->sample_count));
 		else
 			s->status.state = "ended";
-		ai_server_publish(s->server, s->live, &s->status);
+		publish(s);
 		for (uint64_t waited = 0; !interrupted && waited < delay; waited += 100)
 			nap(AI_MIN(delay - waited, (uint64_t)100));
 	}
@@ -353,10 +368,7 @@ int ai_cmd_serve(int argc, char **argv)
 				"async-inspect: warning: listening on %s, not a loopback address: other machines can "
 				"reach this server (the token is still needed)\n",
 				server_options.bind);
-		printf("%s\n", ai_server_url(s.server));
-		fflush(stdout);
-		if (open_url)
-			open_browser(ai_server_url(s.server));
+		s.open_url = open_url;
 		err = replay ? serve_replay(&s) : serve_live(&s);
 		/* Ended without Ctrl-C (the program exited, the recording ended): the last snapshot
 		 * stays on the page until Ctrl-C. */
