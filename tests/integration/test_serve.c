@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ai/util.h"
@@ -474,4 +475,43 @@ Test(serve, usage_errors)
 	tool_run(&r, 30, (const char *[]){ "serve", "--port", "70000", "--replay", "x", NULL });
 	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
 	tool_result_free(&r);
+}
+
+/* The page in headless chromium through Selenium (tests/integration/serve_browser.py): the table
+ * lists the fixture's tasks, blocked-for grows, a click opens the await tree at the marker's
+ * line, j/k, Esc, the filter, sorting, a #task= deep link, the deadlock banner, no console
+ * error (CSP). Skipped, saying why, without chromium, chromium-driver or python3-selenium. */
+Test(serve, page_in_a_real_browser, .timeout = 180)
+{
+	require_fixtures();
+	if (access("/usr/bin/python3", X_OK) != 0)
+		cr_skip_test("/usr/bin/python3 is not installed");
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
+	char *script = xasprintf("%s/tests/integration/serve_browser.py", source);
+	char *fixture = fixture_path(CRATE, "deadlock_abba");
+	char err_name[] = "/tmp/ai-test-browser-XXXXXX";
+	int err_fd = mkstemp(err_name);
+	cr_assert(err_fd >= 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(err_fd, STDERR_FILENO);
+		dup2(err_fd, STDOUT_FILENO);
+		execl("/usr/bin/python3", "python3", script, binary, fixture, source, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	char *out = ai_read_small_file(err_name, NULL);
+	unlink(err_name);
+	close(err_fd);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (code == 77)
+		cr_skip_test("%s", out ? out : "skipped");
+	cr_expect_eq(code, 0, "%s", out ? out : "");
+	free(out);
+	free(fixture);
+	free(script);
 }

@@ -125,9 +125,17 @@ function renderHeader() {
 
 // ---- The task table ----
 
+// A long path cut from the left at a "/": the file name and line stay.
+function shortPath(p) {
+  if (!p || p.length <= 48) return p;
+  const cut = p.indexOf("/", p.length - 45);
+  return "\u2026" + (cut >= 0 ? p.slice(cut) : p.slice(-45));
+}
+
 function cell(t, key) {
   switch (key) {
     case "id": return t.label;
+    case "await_point": return shortPath(t.await_point) || "?";
     case "unchanged_ms": return duration(blockedFor(t));
     default: return t[key] === null || t[key] === undefined ? "" : t[key];
   }
@@ -179,6 +187,7 @@ function renderTable() {
     if (t.address === state.selected) tr.className = "selected";
     for (const key of ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future"]) {
       const td = el("td", key, cell(t, key));
+      if (key === "await_point" || key === "wait" || key === "future") td.title = t[key] || "";
       if (key === "state") td.classList.add("state-" + t.state);
       tr.append(td);
     }
