@@ -189,6 +189,33 @@ try:
     if os.environ.get("AI_SCREENSHOT"):
         driver.save_screenshot(os.environ["AI_SCREENSHOT"])
 
+    # The timeline (l): each task's state letter per sample; the deadlocked ones are D.
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.ESCAPE)
+    body.send_keys("l")
+    wait.until(lambda d: any(c[7].strip("\u00b7").endswith("DD") for c in table() if c[6] == "deadlock_abba::task_a"))
+
+    # The graph (g): the two tasks and two mutexes, the cycle's edges in red; a click on a task
+    # opens it.
+    body.send_keys("g")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#graph-svg .edge.red")) == 4)
+    labels = driver.execute_script(
+        "return [...document.querySelectorAll('#graph-svg .node title')].map(t => t.textContent);")
+    if not any("deadlock_abba::task_b" in l for l in labels) or sum("Mutex<" in l for l in labels) != 2:
+        fail("graph nodes: %s" % labels)
+    if os.environ.get("AI_SCREENSHOT_GRAPH"):
+        driver.save_screenshot(os.environ["AI_SCREENSHOT_GRAPH"])
+    for attempt in range(20):
+        try:
+            node = driver.find_element(By.XPATH, "//*[name()='g'][contains(@class,'task')][*[name()='title'][contains(., 'task_b')]]")
+            node.click()
+            break
+        except StaleElementReferenceException:
+            continue
+    line_b = marker_line("tokio/src/bin/deadlock_abba.rs", "@await: abba-b-lock2")
+    wait.until(lambda d: d.find_element(By.ID, "detail").is_displayed() and
+               "deadlock_abba.rs:%d" % line_b in d.find_element(By.ID, "tree").text)
+
     # No errors in the console (a CSP violation would show there).
     errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     if errors:

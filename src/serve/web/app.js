@@ -14,7 +14,11 @@ const state = {
   open: null,         // the address of the task in the detail pane
   order: [],          // the rows shown, as indexes into tasks.tasks
   wanted: null,       // #task=N from the URL, until that task is seen
+  view: "tasks",      // "tasks", "timeline" or "graph"
+  graph: null,        // /api/graph (DOT), fetched in the graph view
 };
+
+const COLUMNS = ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future", "history"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -63,6 +67,11 @@ async function poll() {
   try {
     const tasks = await getJSON("/api/tasks");
     const snapshot = tasks.pid === null ? null : await getJSON("/api/snapshot");
+    if (state.view === "graph" && tasks.pid !== null) {
+      const r = await fetch("/api/graph", { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
+      state.graph = await r.text();
+    }
     state.tasks = tasks;
     state.snapshot = snapshot;
     state.receivedAt = Date.now();
@@ -185,7 +194,11 @@ function renderTable() {
     const tr = el("tr");
     tr.dataset.address = t.address;
     if (t.address === state.selected) tr.className = "selected";
-    for (const key of ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future"]) {
+    for (const key of COLUMNS) {
+      if (key === "history") {
+        tr.append(historyCell(t));
+        continue;
+      }
       const td = el("td", key, cell(t, key));
       if (key === "await_point" || key === "wait" || key === "future") td.title = t[key] || "";
       if (key === "state") td.classList.add("state-" + t.state);
@@ -199,6 +212,15 @@ function renderTable() {
     th.classList.toggle("asc", th.dataset.key === key && !state.sortDesc);
     th.classList.toggle("desc", th.dataset.key === key && state.sortDesc);
   }
+}
+
+// The timeline: one letter per sample, colored by state (R running, S scheduled, B blocked,
+// D deadlocked, I idle, O block_on, X done).
+function historyCell(t) {
+  const td = el("td", "history");
+  if (state.view !== "timeline" || !t.history) return td;
+  for (const c of t.history) td.append(el("span", c === " " ? null : "h-" + c, c === " " ? "\u00b7" : c));
+  return td;
 }
 
 // Between polls, only the blocked-for column moves.
@@ -270,8 +292,118 @@ function renderDetail() {
   tree.replaceChildren(full ? renderNode(full.tree, 0) : el("div", null, "(not in this snapshot)"));
 }
 
+// ---- The wait-for graph: /api/graph's DOT (our own, regular), drawn in two columns: tasks on
+// the left, the resources they wait for or hold on the right; edges of a deadlock in red.
+
+function unescapeDot(s) {
+  return s.replace(/\\(.)/g, "$1");
+}
+
+function parseDot(text) {
+  const nodes = new Map();
+  const edges = [];
+  for (const line of text.split("\n")) {
+    let m = /^\s*([tr])(\d+) \[shape=\w+, label="((?:[^"\\]|\\.)*)"\];$/.exec(line);
+    if (m) {
+      nodes.set(m[1] + m[2], { id: m[1] + m[2], task: m[1] === "t", index: +m[2], label: unescapeDot(m[3]) });
+      continue;
+    }
+    m = /^\s*([tr]\d+) -> ([tr]\d+) \[label="((?:[^"\\]|\\.)*)"(, color=red)?/.exec(line);
+    if (m) edges.push({ from: m[1], to: m[2], label: unescapeDot(m[3]), red: !!m[4] });
+  }
+  return { nodes, edges };
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function renderGraph() {
+  const g = parseDot(state.graph || "");
+  const root = $("graph-svg");
+  root.replaceChildren();
+  const tasks = [...g.nodes.values()].filter((n) => n.task);
+  const res = [...g.nodes.values()].filter((n) => !n.task);
+  $("graph-note").textContent = tasks.length
+    ? tasks.length + " tasks and " + res.length + " resources in a wait; click a task to open it"
+    : "no task waits on a lock, a channel or another task in this snapshot";
+  const W = 380, H = 28, GAP = 22, LEFT = 90, RIGHT = LEFT + W + 260;
+  const pos = new Map();
+  tasks.forEach((n, i) => pos.set(n.id, { x: LEFT, y: 10 + i * (H + GAP), w: W }));
+  res.forEach((n, i) => pos.set(n.id, { x: RIGHT, y: 10 + i * (H + GAP), w: W }));
+  const rows = Math.max(tasks.length, res.length);
+  root.setAttribute("width", RIGHT + W + 20);
+  root.setAttribute("height", Math.max(40, 20 + rows * (H + GAP)));
+  const defs = svg("defs", {});
+  for (const id of ["arrow", "arrow-red"]) {
+    const m = svg("marker", { id, viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "8", markerHeight: "8",
+      orient: "auto-start-reverse" });
+    m.append(svg("path", { d: "M0,0 L10,5 L0,10 z" }));
+    defs.append(m);
+  }
+  root.append(defs);
+  for (const e of g.edges) {
+    const a = pos.get(e.from), b = pos.get(e.to);
+    if (!a || !b) continue;
+    let d, lx, ly;
+    if (a.x === b.x) { // task -> task (join): a curve on the left
+      const y1 = a.y + H / 2, y2 = b.y + H / 2;
+      d = `M${a.x},${y1} C${a.x - 70},${y1} ${b.x - 70},${y2} ${b.x},${y2}`;
+      lx = a.x - 85; ly = (y1 + y2) / 2;
+    } else if (a.x < b.x) { // task -> resource: above the middle, labelled at the task
+      const x1 = a.x + a.w, x2 = b.x, y1 = a.y + H / 2 - 6, y2 = b.y + H / 2 - 6, mid = (x1 + x2) / 2;
+      d = `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+      lx = x1 + 12; ly = y1 - 4;
+    } else { // resource -> task: below the middle, labelled at the task
+      const x1 = a.x, x2 = b.x + b.w, y1 = a.y + H / 2 + 6, y2 = b.y + H / 2 + 6, mid = (x1 + x2) / 2;
+      d = `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+      lx = x2 + 14; ly = y2 + 14;
+    }
+    const ge = svg("g", { class: "edge" + (e.red ? " red" : "") });
+    ge.append(svg("path", { d, "marker-end": e.red ? "url(#arrow-red)" : "url(#arrow)" }));
+    ge.append(svg("text", { x: lx, y: ly }, e.label));
+    root.append(ge);
+  }
+  for (const n of g.nodes.values()) {
+    const p = pos.get(n.id);
+    const gn = svg("g", { class: "node" + (n.task ? " task" : "") });
+    if (n.task) gn.append(svg("rect", { x: p.x, y: p.y, width: p.w, height: H, rx: 3 }));
+    else gn.append(svg("ellipse", { cx: p.x + p.w / 2, cy: p.y + H / 2, rx: p.w / 2, ry: H / 2 }));
+    const label = n.label.length > 52 ? n.label.slice(0, 51) + "\u2026" : n.label;
+    gn.append(svg("text", { x: p.x + (n.task ? 8 : 24), y: p.y + H / 2 + 4 }, label));
+    gn.append(svg("title", {}, n.label));
+    if (n.task) {
+      gn.addEventListener("click", () => {
+        const t = state.tasks.tasks[n.index];
+        if (t) openTask(t.address);
+      });
+    }
+    root.append(gn);
+  }
+}
+
+function setView(view) {
+  if (state.view === view) return;
+  state.view = view;
+  for (const b of document.querySelectorAll("#views button")) b.classList.toggle("current", b.dataset.view === view);
+  $("tasks").hidden = view === "graph";
+  $("graph").hidden = view !== "graph";
+  $("tasks").classList.toggle("timeline", view === "timeline");
+  if (view === "graph") {
+    $("graph-note").textContent = "loading the graph at the next sample\u2026";
+    $("graph-svg").replaceChildren();
+  } else if (state.tasks) {
+    renderTable();
+  }
+}
+
 function render() {
   renderHeader();
+  if (state.view === "graph") renderGraph();
   renderTable();
   renderDetail();
 }
@@ -316,6 +448,7 @@ function init() {
   window.addEventListener("hashchange", () => { readHash(); if (state.tasks) render(); });
   $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderTable(); });
   $("close").addEventListener("click", closeTask);
+  for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
   for (const th of document.querySelectorAll("#tasks th")) {
     th.addEventListener("click", () => {
       const key = th.dataset.key;
@@ -339,6 +472,9 @@ function init() {
     else if (e.key === "Enter" && state.selected) openTask(state.selected);
     else if (e.key === "Escape") closeTask();
     else if (e.key === "/") $("filter").focus();
+    else if (e.key === "t") setView("tasks");
+    else if (e.key === "l") setView("timeline");
+    else if (e.key === "g") setView("graph");
     else return;
     e.preventDefault();
   });
