@@ -39,7 +39,7 @@ struct doc {
 	atomic_int refs;
 	const char *content_type; /* static */
 	size_t len;
-	char data[];
+	char *data;               /* owned (malloc'd, e.g. by open_memstream) */
 };
 
 enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_COUNT };
@@ -58,21 +58,24 @@ struct ai_server {
 	struct doc *docs[DOC_COUNT];
 };
 
+/* Takes data. */
 static struct doc *doc_new(const char *content_type, char *data, size_t len)
 {
-	struct doc *d = xmalloc(sizeof(*d) + len);
+	struct doc *d = xmalloc(sizeof(*d));
 	atomic_init(&d->refs, 1);
 	d->content_type = content_type;
 	d->len = len;
-	memcpy(d->data, data, len);
+	d->data = data;
 	return d;
 }
 
 static void doc_unref(void *arg)
 {
 	struct doc *d = arg;
-	if (d && atomic_fetch_sub(&d->refs, 1) == 1)
+	if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
+		free(d->data);
 		free(d);
+	}
 }
 
 /* ---- Publishing (the sampling thread) ---- */
@@ -90,9 +93,7 @@ static struct doc *doc_from_stream(const char *content_type, void (*write)(FILE 
 		free(buf);
 		return NULL;
 	}
-	struct doc *d = doc_new(content_type, buf, len);
-	free(buf);
-	return d;
+	return doc_new(content_type, buf, len);
 }
 
 static void write_snapshot(FILE *f, const struct ai_snapshot *snapshot)
@@ -111,7 +112,6 @@ void ai_server_publish(struct ai_server *s, const struct ai_live *live, const st
 	size_t len;
 	char *tasks = ai_serve_tasks_json(live, status, &len);
 	fresh[DOC_TASKS] = doc_new("application/json", tasks, len);
-	free(tasks);
 	struct doc *old[DOC_COUNT];
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < DOC_COUNT; i++) {
