@@ -23,6 +23,17 @@ static const char *display_path(const char *path, const char *cwd)
 	return ai_short_path(path);
 }
 
+/* The id, t<tid> for a block_on future, "-" when neither (as the TUI names tasks). */
+static void task_label(const struct ai_snapshot_task *task, char *buf, size_t size)
+{
+	if (task->has_id)
+		snprintf(buf, size, "%llu", (unsigned long long)task->id);
+	else if (task->thread)
+		snprintf(buf, size, "t%d", (int)task->thread);
+	else
+		snprintf(buf, size, "-");
+}
+
 static void write_header(struct ai_json_writer *w, const struct ai_live *live, const struct ai_snapshot *s,
 			 const struct ai_serve_status *status)
 {
@@ -76,6 +87,24 @@ static void write_header(struct ai_json_writer *w, const struct ai_live *live, c
 		ai_json_field_uint(w, "other", counts[AI_ARRAY_SIZE(states)]);
 	ai_json_end_object(w);
 	ai_json_field_uint(w, "deadlocks", s->deadlock_count);
+	/* The cycles by task label, for the page's banner without the whole snapshot. */
+	ai_json_key(w, "cycles");
+	ai_json_begin_array(w);
+	for (size_t d = 0; d < s->deadlock_count; d++) {
+		const struct ai_deadlock *dl = &s->deadlocks[d];
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "kind", dl->futurelock ? "futurelock" : "deadlock");
+		ai_json_key(w, "tasks");
+		ai_json_begin_array(w);
+		for (size_t k = 0; k < dl->count; k++) {
+			char label[32];
+			task_label(&s->tasks[dl->tasks[k]], label, sizeof(label));
+			ai_json_string(w, label);
+		}
+		ai_json_end_array(w);
+		ai_json_end_object(w);
+	}
+	ai_json_end_array(w);
 	ai_json_key(w, "warnings");
 	ai_json_begin_array(w);
 	for (size_t i = 0; i < s->warning_count; i++)
@@ -95,12 +124,7 @@ static void write_task(struct ai_json_writer *w, const struct ai_live *live, con
 	else
 		ai_json_null(w);
 	char label[32];
-	if (task->has_id)
-		snprintf(label, sizeof(label), "%llu", (unsigned long long)task->id);
-	else if (task->thread)
-		snprintf(label, sizeof(label), "t%d", (int)task->thread);
-	else
-		snprintf(label, sizeof(label), "-");
+	task_label(task, label, sizeof(label));
 	ai_json_field_string(w, "label", label);
 	ai_json_field_string(w, "runtime", task->runtime);
 	ai_json_field_string(w, "kind", task->kind);

@@ -360,6 +360,10 @@ Test(serve, api_documents_and_the_target_left_running)
 	cr_expect_str_eq(json_string_value(json_object_get(table, "state")), "running");
 	cr_expect_eq(json_integer_value(json_object_get(table, "interval_ms")), 100);
 	cr_expect_eq(json_integer_value(json_object_get(json_object_get(table, "counts"), "deadlocked")), 2);
+	json_t *cycles = json_object_get(table, "cycles");
+	cr_expect_eq(json_array_size(cycles), 1);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(cycles, 0), "kind")), "deadlock");
+	cr_expect_eq(json_array_size(json_object_get(json_array_get(cycles, 0), "tasks")), 2);
 	json_t *rows = json_object_get(table, "tasks");
 	json_t *ra = task_by_future(rows, "deadlock_abba::task_a");
 	cr_assert(ra, "task_a in /api/tasks");

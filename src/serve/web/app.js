@@ -66,7 +66,9 @@ async function poll() {
   let delay = 1000;
   try {
     const tasks = await getJSON("/api/tasks");
-    const snapshot = tasks.pid === null ? null : await getJSON("/api/snapshot");
+    // The whole snapshot (every await tree and local: large with many tasks) only while a
+    // task's pane is open or asked for.
+    const snapshot = tasks.pid !== null && (state.open || state.wanted) ? await getJSON("/api/snapshot") : null;
     if (state.view === "graph" && tasks.pid !== null) {
       const r = await fetch("/api/graph", { credentials: "same-origin", cache: "no-store" });
       if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
@@ -122,11 +124,11 @@ function renderHeader() {
   w.textContent = w.hidden ? "" : "warning: " + t.warnings.join(" \u00b7 warning: ");
 
   const b = $("banner");
-  const cycles = state.snapshot && state.snapshot.deadlocks ? state.snapshot.deadlocks : [];
+  const cycles = t.cycles || [];
   b.hidden = cycles.length === 0;
   b.textContent = "";
   for (const d of cycles) {
-    const ids = d.tasks.map((x) => (x === "block_on" ? "block_on" : "task " + x));
+    const ids = d.tasks.map((x) => "task " + x);
     const line = el("div", null, d.kind + ": " + ids.concat(ids.slice(0, 1)).join(" \u2192 "));
     b.append(line);
   }
@@ -410,7 +412,18 @@ function render() {
 
 // ---- Navigation ----
 
+// The pane needs the snapshot: fetched now when the last poll did not.
+async function fetchSnapshot() {
+  try {
+    state.snapshot = await getJSON("/api/snapshot");
+    renderDetail();
+  } catch (e) {
+    $("tree").textContent = "cannot read the snapshot: " + e.message;
+  }
+}
+
 function openTask(address) {
+  if (!state.snapshot) fetchSnapshot();
   state.selected = state.open = address;
   const t = state.tasks.tasks.find((x) => x.address === address);
   if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(t.label));
