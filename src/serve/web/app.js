@@ -15,6 +15,7 @@ const state = {
   order: [],          // the rows shown, as indexes into tasks.tasks
   wanted: null,       // #task=N from the URL, until that task is seen
   view: "tasks",      // "tasks", "timeline" or "graph"
+  rowHeight: 23,      // px of a table row, measured when drawn
   graph: null,        // /api/graph (DOT), fetched in the graph view
 };
 
@@ -189,30 +190,70 @@ function renderTable() {
   if (!order.some((i) => all[i].address === state.selected))
     state.selected = order.length ? all[order[0]].address : null;
 
-  const body = $("rows");
-  const rows = document.createDocumentFragment();
-  for (const i of order) {
-    const t = all[i];
-    const tr = el("tr");
-    tr.dataset.address = t.address;
-    if (t.address === state.selected) tr.className = "selected";
-    for (const key of COLUMNS) {
-      if (key === "history") {
-        tr.append(historyCell(t));
-        continue;
-      }
-      const td = el("td", key, cell(t, key));
-      if (key === "await_point" || key === "wait" || key === "future") td.title = t[key] || "";
-      if (key === "state") td.classList.add("state-" + t.state);
-      tr.append(td);
-    }
-    rows.append(tr);
-  }
-  body.replaceChildren(rows);
+  drawRows();
   $("shown").textContent = order.length === all.length ? all.length + " tasks" : order.length + " of " + all.length + " tasks";
   for (const th of document.querySelectorAll("#tasks th")) {
     th.classList.toggle("asc", th.dataset.key === key && !state.sortDesc);
     th.classList.toggle("desc", th.dataset.key === key && state.sortDesc);
+  }
+}
+
+// A long table is drawn in part: the rows in view and a margin, between two spacers as high as
+// the rows they stand for, redrawn as the page scrolls.
+const VIRTUAL_FROM = 1000;
+const MARGIN_ROWS = 100;
+
+function spacer(n) {
+  const tr = el("tr", "spacer");
+  const td = el("td");
+  td.colSpan = COLUMNS.length;
+  tr.append(td);
+  tr.style.height = n * state.rowHeight + "px";
+  return tr;
+}
+
+function row(t) {
+  const tr = el("tr");
+  tr.dataset.address = t.address;
+  if (t.address === state.selected) tr.className = "selected";
+  for (const key of COLUMNS) {
+    if (key === "history") {
+      tr.append(historyCell(t));
+      continue;
+    }
+    const td = el("td", key, cell(t, key));
+    if (key === "await_point" || key === "wait" || key === "future") td.title = t[key] || "";
+    if (key === "state") td.classList.add("state-" + t.state);
+    tr.append(td);
+  }
+  return tr;
+}
+
+// The range of state.order in view (all of it for a short table).
+function visibleRange() {
+  const n = state.order.length;
+  if (n <= VIRTUAL_FROM) return [0, n];
+  const top = $("rows").getBoundingClientRect().top + window.scrollY;
+  const first = Math.floor((window.scrollY - top) / state.rowHeight);
+  return [Math.max(0, Math.min(n, first - MARGIN_ROWS)),
+    Math.max(0, Math.min(n, first + Math.ceil(window.innerHeight / state.rowHeight) + MARGIN_ROWS))];
+}
+
+function drawRows() {
+  const all = state.tasks.tasks, order = state.order;
+  const [from, to] = visibleRange();
+  const rows = document.createDocumentFragment();
+  if (from > 0) rows.append(spacer(from));
+  for (let k = from; k < to; k++) rows.append(row(all[order[k]]));
+  if (to < order.length) rows.append(spacer(order.length - to));
+  const body = $("rows");
+  body.replaceChildren(rows);
+  // Spacers need the real height of a row (fonts differ): measured once, then redrawn with it.
+  const drawn = body.querySelector("tr:not(.spacer)");
+  const h = drawn ? drawn.getBoundingClientRect().height : 0;
+  if (h > 0 && Math.abs(h - state.rowHeight) > 0.5) {
+    state.rowHeight = h;
+    if (order.length > VIRTUAL_FROM) drawRows();
   }
 }
 
@@ -444,8 +485,14 @@ function move(step) {
   k = Math.min(state.order.length - 1, Math.max(0, k + step));
   state.selected = all[state.order[k]].address;
   renderTable();
-  const row = document.querySelector("#rows tr.selected");
-  if (row) row.scrollIntoView({ block: "nearest" });
+  let tr = document.querySelector("#rows tr.selected");
+  if (!tr) { // not drawn (a long table): bring its place into view, then draw there
+    const top = $("rows").getBoundingClientRect().top + window.scrollY + k * state.rowHeight;
+    window.scrollTo(0, top - window.innerHeight / 2);
+    drawRows();
+    tr = document.querySelector("#rows tr.selected");
+  }
+  if (tr) tr.scrollIntoView({ block: "nearest" });
   if (state.open) openTask(state.selected);
 }
 
@@ -491,6 +538,11 @@ function init() {
     else return;
     e.preventDefault();
   });
+  window.addEventListener("scroll", () => {
+    if (!state.tasks || state.order.length <= VIRTUAL_FROM || state.drawQueued) return;
+    state.drawQueued = true;
+    requestAnimationFrame(() => { state.drawQueued = false; drawRows(); });
+  }, { passive: true });
   setInterval(tick, 1000);
   poll();
 }
