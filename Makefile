@@ -19,20 +19,24 @@
 PREFIX ?= /usr/local
 BUILD ?= build
 CC ?= gcc
-PKGS = libdwarf libelf libunwind-generic libunwind-ptrace jansson ncursesw capstone
+PKGS = libdwarf libelf libunwind-generic libunwind-ptrace jansson ncursesw capstone libmicrohttpd
 
 CPPFLAGS += -Iinclude -I/usr/include/libdwarf -D_GNU_SOURCE
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build needs is kept apart so that
 # setting them on the command line cannot drop the warnings or the sanitizers.
 CFLAGS ?= -O2 -g
 WARNFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
-LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz -lzstd -lcapstone
+LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz -lzstd -lcapstone \
+	-lmicrohttpd -lpthread
 
 SRC = $(sort $(wildcard src/*/*.c src/*/*/*.c))
 MAIN_SRC = src/cli/main.c
 LIB_SRC = $(filter-out $(MAIN_SRC),$(SRC))
-OBJ = $(SRC:%.c=$(BUILD)/%.o)
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# serve's page (src/serve/web) is compiled into the binary as C made by src/serve/embed.sh.
+WEB_FILES = $(sort $(wildcard src/serve/web/*))
+WEB_OBJ = $(BUILD)/gen/serve_web.o
+OBJ = $(SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 TEST_SRC = $(sort $(wildcard tests/unit/*.c) $(wildcard tests/integration/*.c) $(wildcard tests/fuzz/fuzz_*.c))
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 
@@ -54,6 +58,13 @@ $(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/serve_web.c: src/serve/embed.sh $(WEB_FILES)
+	@mkdir -p $(@D)
+	src/serve/embed.sh $@ $(WEB_FILES)
+
+$(WEB_OBJ): $(BUILD)/gen/serve_web.c include/ai/serve.h
+	$(CC) $(CPPFLAGS) $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 -include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 

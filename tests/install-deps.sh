@@ -7,6 +7,8 @@ packages=(
 	build-essential pkg-config
 	libdwarf-dev libelf-dev libunwind-dev libncurses-dev libjansson-dev zlib1g-dev libzstd-dev
 	libcapstone-dev
+	# serve: the HTTP server, and the real browser its page is tested in (headless)
+	libmicrohttpd-dev chromium chromium-driver python3-selenium
 	libcriterion-dev
 	gdb elfutils tmux time
 	# debuginfod (loaded with dlopen when DEBUGINFOD_URLS is set), and its test's HTTP server

@@ -8,6 +8,7 @@
 void ai_async_options_default(struct ai_async_options *options)
 {
 	options->locals = true;
+	options->all_locals = false;
 	options->max_depth = 64;
 	options->max_nodes = 1000;
 	ai_value_limits_default(&options->value_limits);

@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
 	{ "replay", ai_cmd_replay, "show a recording made with --record again, without the program" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
+	{ "serve", ai_cmd_serve, "a live web dashboard of the tasks (loopback, with a token)" },
 	{ "test", ai_cmd_test, "run a crate's tests; show where a hung test is stuck" },
 	{ "threads", ai_cmd_threads, "print every thread's native stack (live process or core file)" },
 };
@@ -42,6 +43,7 @@ static void print_help(FILE *out)
 		"  async-inspect attach --pid 1234 --record session.jsonl --max-pause 5ms\n"
 		"  async-inspect replay session.jsonl\n"
 		"  async-inspect dap        (started by an editor; see docs/editors/)\n"
+		"  async-inspect serve --pid 1234\n"
 		"  async-inspect dump --pid 1234\n"
 		"  async-inspect threads --pid 1234\n"
 		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"

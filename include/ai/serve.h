@@ -1,0 +1,69 @@
+/* `serve`: the web dashboard (src/serve). A frontend: it sees snapshots only, never the target.
+ *
+ * The sampling side (src/cli/cmd_serve.c, the thread that traced the target) builds the documents
+ * of every endpoint from the live model and publishes them; libmicrohttpd's own threads answer
+ * requests from the latest published set, holding the lock only to take a reference, so a slow
+ * or vanished client never stalls sampling and no request reaches the target.
+ *
+ * Security (issue 16): loopback unless --bind says otherwise; a 128-bit token from getrandom on
+ * every request (?token= once, then an HttpOnly SameSite=Strict cookie, or Authorization: Bearer),
+ * compared in constant time; the Host header must name the bound address or localhost with our
+ * port (DNS rebinding); GET and HEAD only; no CORS headers; a strict Content-Security-Policy. */
+#ifndef AI_SERVE_H
+#define AI_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ai/error.h"
+#include "ai/live.h"
+
+struct ai_server_options {
+	const char *bind; /* an IPv4 or IPv6 literal; NULL: 127.0.0.1 */
+	uint16_t port;    /* 0: a free one */
+};
+
+struct ai_server;
+
+/* Binds, draws the token and starts the server's threads (with every signal blocked in them, so
+ * that Ctrl-C and SIGCHLD reach the sampling thread). Until the first ai_server_publish, the API
+ * answers 503. */
+struct ai_error *ai_server_start(const struct ai_server_options *options, struct ai_server **ret);
+/* Stops the threads (waiting for requests in flight) and frees everything. NULL is a no-op. */
+void ai_server_stop(struct ai_server *server);
+/* "http://127.0.0.1:P/?token=TOKEN" (owned by the server). */
+const char *ai_server_url(const struct ai_server *server);
+uint16_t ai_server_port(const struct ai_server *server);
+/* Whether the bound address is a loopback one. */
+bool ai_server_is_loopback(const struct ai_server *server);
+
+/* What the page's header shows beside the snapshot. */
+struct ai_serve_status {
+	const char *source;    /* "attach", "run" or "replay" */
+	const char *state;     /* "running", "exited", "ended" (replay) or "error" */
+	const char *message;   /* why sampling stopped or failed, or NULL */
+	uint64_t interval_ms;
+	bool has_process;      /* live->process was read (a live target) */
+};
+
+/* Builds every document from the latest snapshot of live (and its tracking) and makes them the
+ * ones requests get. Called by the sampling thread only. live may hold no snapshot yet. */
+void ai_server_publish(struct ai_server *server, const struct ai_live *live, const struct ai_serve_status *status);
+
+/* The `/api/tasks` document (docs/json-format.md, "async-inspect-serve-tasks"): one summary line
+ * per task of the latest snapshot as the task table shows it, and the header's facts. Returns a
+ * malloc'd string of *len_ret bytes. (tasks_json.c) */
+char *ai_serve_tasks_json(const struct ai_live *live, const struct ai_serve_status *status, size_t *len_ret);
+
+/* The embedded page (src/serve/web, turned into C at build time by src/serve/embed.sh). */
+struct ai_web_file {
+	const char *path;          /* "/app.js" */
+	const char *content_type;
+	const unsigned char *data;
+	size_t len;
+};
+/* The file served at path, or NULL. "/" is the page. */
+const struct ai_web_file *ai_web_file(const char *path);
+
+#endif

@@ -1,0 +1,402 @@
+/* `async-inspect serve`: the live web dashboard. This thread traced the target (ptrace answers
+ * only its tracer), so it is the sampling thread: a snapshot every interval into the live model,
+ * then the documents published to the server (src/serve), whose own threads answer requests. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ai/async.h"
+#include "ai/capture.h"
+#include "ai/cli.h"
+#include "ai/frontend.h"
+#include "ai/live.h"
+#include "ai/serve.h"
+#include "ai/util.h"
+
+/* Snapshots kept: the page shows the latest; the live model follows tasks across them. */
+#define HISTORY 2
+/* A recorded interval longer than this is shortened (as replay does). */
+#define MAX_REPLAY_DELAY_MS 10000
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: async-inspect serve (--pid N | --replay FILE | [OPTIONS] -- PROGRAM [ARGS...])\n"
+		"\n"
+		"Serve a live web dashboard of the program's tasks: a snapshot every interval, shown\n"
+		"in the browser as a task table (sortable, filterable, j/k and Enter), each task's\n"
+		"await tree with its locals, and a banner for deadlocks. Prints one line, the URL to\n"
+		"open (it carries the access token), and serves until Ctrl-C, which detaches and\n"
+		"leaves the program running (a PROGRAM launched after -- is killed).\n"
+		"\n"
+		"Only this machine can connect unless --bind says otherwise; every request needs the\n"
+		"token; nothing a request does reaches the program.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid N            watch a running process\n"
+		"      --replay FILE      serve a recording (--record) at its recorded intervals\n"
+		"      --port P           the TCP port (default: a free one)\n"
+		"      --bind ADDR        the address to listen on (default 127.0.0.1; another one\n"
+		"                         lets other machines try to connect: a warning says so)\n"
+		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
+		"      --open             open the URL in the desktop's browser (xdg-open)\n"
+		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
+		"      --max-pause TIME   cap the pause each snapshot imposes (see attach --help)\n"
+		"      --no-locals        leave saved locals out of the snapshots\n"
+		"      --all-locals       compiler-generated locals too (__awaitee, drop flags)\n"
+		"      --debug-dir DIR    also look for separate debug files in DIR (see dump --help)\n"
+		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
+		"  -h, --help             show this help\n"
+		"\n"
+		"Endpoints (GET): / the page, /api/snapshot (the dump --format json document),\n"
+		"/api/tasks (the task table), /api/graph (the wait-for graph as Graphviz DOT).\n");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = 1;
+}
+
+static void catch_interrupts(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_interrupt;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+/* Sleeps up to ms, less when a signal comes. */
+static void nap(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* --open: the desktop's browser, in a grandchild (reparented away, so that the run loop's
+ * waitpid(-1) never sees it). */
+static void open_browser(const char *url)
+{
+	pid_t child = fork();
+	if (child < 0) {
+		fprintf(stderr, "async-inspect: --open: fork: %s\n", strerror(errno));
+		return;
+	}
+	if (child == 0) {
+		if (fork() != 0)
+			_exit(0);
+		setsid();
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("xdg-open", "xdg-open", url, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+struct serve {
+	struct ai_server *server;     /* owned */
+	struct ai_live *live;         /* owned */
+	struct ai_serve_status status;
+	char *message;                /* owned: status.message */
+	/* a live target */
+	struct ai_target *target;     /* owned */
+	struct ai_capture *capture;   /* owned */
+	struct ai_async_options async_options;
+	FILE *record;                 /* --record, NULL when off or after a failed write */
+	const char *record_path;
+	/* --replay */
+	struct ai_recording_reader *reader; /* owned */
+	struct ai_snapshot *next;           /* owned: read ahead, for the interval to it */
+	bool open_url;                      /* --open */
+	bool announced;                     /* the URL was printed */
+};
+
+/* Publishes, and once the first snapshot is there, prints the URL: it answers at once. */
+static void publish(struct serve *s)
+{
+	ai_server_publish(s->server, s->live, &s->status);
+	if (s->announced)
+		return;
+	s->announced = true;
+	printf("%s\n", ai_server_url(s->server));
+	fflush(stdout);
+	if (s->open_url)
+		open_browser(ai_server_url(s->server));
+}
+
+static void set_message(struct serve *s, const char *state, char *message)
+{
+	free(s->message);
+	s->message = message;
+	s->status.state = state;
+	s->status.message = message;
+}
+
+/* One snapshot of the live target into the model. Returns false once sampling has ended (the
+ * program exited); an error ends serving. */
+static struct ai_error *sample_live(struct serve *s, bool *more_ret)
+{
+	*more_ret = false;
+	struct ai_snapshot *snapshot;
+	struct ai_error *err = ai_capture_dump(s->capture, AI_CAPTURE_RESUME, &s->async_options, &snapshot);
+	if (err) {
+		if (err->code != AI_ERROR_TARGET_EXITED)
+			return err;
+		ai_error_destroy(err);
+		return NULL;
+	}
+	if (s->record && ai_write_dump_json_line(s->record, snapshot) != 0) {
+		ai_snapshot_add_warning(snapshot, "writing the recording %s failed: recording stopped", s->record_path);
+		s->record = NULL;
+	}
+	ai_live_add(s->live, snapshot);
+	ai_live_read_process(s->live, s->target->pid);
+	*more_ret = true;
+	return NULL;
+}
+
+/* Runs the target until the next sample is due; false when it exited meanwhile. */
+static struct ai_error *run_live(struct serve *s, bool *more_ret)
+{
+	enum ai_run_event event;
+	int status = 0;
+	struct ai_error *err = ai_target_run(s->target, (int)s->status.interval_ms, &event, &status);
+	if (err)
+		return err;
+	*more_ret = event != AI_RUN_EXITED;
+	return NULL;
+}
+
+static void exited_message(struct serve *s)
+{
+	int status = s->target->exit_status;
+	char *why;
+	if (!s->target->launched)
+		why = xasprintf("process %d has exited", (int)s->target->pid);
+	else if (WIFSIGNALED(status))
+		why = xasprintf("process %d was killed by signal %d", (int)s->target->pid, WTERMSIG(status));
+	else
+		why = xasprintf("process %d exited with status %d", (int)s->target->pid, WEXITSTATUS(status));
+	fprintf(stderr, "async-inspect: %s; still serving its last snapshot (Ctrl-C to stop)\n", why);
+	set_message(s, "exited", why);
+}
+
+static struct ai_error *serve_live(struct serve *s)
+{
+	bool more = true;
+	struct ai_error *err = NULL;
+	while (!interrupted && more) {
+		if ((err = sample_live(s, &more)))
+			return err;
+		if (!more)
+			break;
+		publish(s);
+		if ((err = run_live(s, &more)))
+			return err;
+	}
+	if (!more) {
+		exited_message(s);
+		publish(s);
+	}
+	return NULL;
+}
+
+static struct ai_error *serve_replay(struct serve *s)
+{
+	while (!interrupted && s->next) {
+		struct ai_snapshot *snapshot = s->next;
+		char *warning = NULL;
+		struct ai_error *err = ai_recording_next(s->reader, &s->next, &warning);
+		if (err) {
+			/* A bad line: what came before it is shown, and the replay ends there. */
+			set_message(s, "ended", xstrdup(err->message));
+			ai_error_destroy(err);
+			s->next = NULL;
+		} else if (warning) {
+			set_message(s, "ended", warning);
+		}
+		int64_t at = snapshot->captured_at_ms;
+		ai_live_add(s->live, snapshot);
+		uint64_t delay = s->next && s->next->captured_at_ms > at
+					 ? (uint64_t)AI_MIN(s->next->captured_at_ms - at, (int64_t)MAX_REPLAY_DELAY_MS)
+					 : 0;
+		if (s->next)
+			s->status.interval_ms = delay;
+		else if (!s->message)
+			set_message(s, "ended", xasprintf("end of the recording (%llu snapshots)",
+							   (unsigned long long)s->live->sample_count));
+		else
+			s->status.state = "ended";
+		publish(s);
+		for (uint64_t waited = 0; !interrupted && waited < delay; waited += 100)
+			nap(AI_MIN(delay - waited, (uint64_t)100));
+	}
+	return NULL;
+}
+
+int ai_cmd_serve(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "replay", required_argument, NULL, 'Y' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "bind", required_argument, NULL, 'B' },
+		{ "open", no_argument, NULL, 'O' },
+		AI_MONITOR_LONG_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ai_monitor_options monitor = { .interval_ms = 500 };
+	struct ai_server_options server_options = { 0 };
+	const char *replay = NULL;
+	bool open_url = false;
+	int pid = 0, opt, status;
+	struct ai_error *err;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+p:i:h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if ((err = ai_parse_pid(optarg, &pid)))
+				return ai_fail(err);
+			break;
+		case 'Y':
+			replay = optarg;
+			break;
+		case 'P': {
+			char *end;
+			errno = 0;
+			long port = strtol(optarg, &end, 10);
+			if (end == optarg || *end || errno || port < 0 || port > 65535)
+				return ai_usage_error("serve", "invalid port '%s'", optarg);
+			server_options.port = (uint16_t)port;
+			break;
+		}
+		case 'B':
+			server_options.bind = optarg;
+			break;
+		case 'O':
+			open_url = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return AI_EXIT_OK;
+		default:
+			if ((status = ai_parse_monitor_option("serve", opt, optarg, &monitor)) < 0)
+				return ai_usage_error("serve", "unknown or incomplete option '%s'", argv[optind - 1]);
+			if (status)
+				return status;
+		}
+	}
+	bool launch = optind < argc;
+	if ((pid != 0) + (replay != NULL) + launch != 1)
+		return ai_usage_error("serve", "give one of --pid N, --replay FILE or -- PROGRAM [ARGS]");
+	if (replay && (monitor.record_path || monitor.max_pause_us || monitor.no_locals || monitor.all_locals))
+		return ai_usage_error("serve", "--record, --max-pause and the locals options are for a live program");
+
+	struct serve s = { .status = { .interval_ms = monitor.interval_ms, .state = "running" } };
+	s.record_path = monitor.record_path;
+	if (replay) {
+		s.status.source = "replay";
+		char *warning = NULL;
+		if ((err = ai_recording_open(replay, &s.reader)))
+			return ai_fail(err);
+		if (!(err = ai_recording_next(s.reader, &s.next, &warning)) && !s.next)
+			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "%s: no snapshot in this recording%s%s", replay,
+					      warning ? ": " : "", warning ? warning : "");
+		free(warning);
+		if (err) {
+			ai_recording_close(s.reader);
+			return ai_fail(err);
+		}
+		catch_interrupts();
+	} else {
+		if (monitor.record_path && (err = ai_open_recording(monitor.record_path, &s.record)))
+			return ai_fail(err);
+		if (launch) {
+			s.status.source = "run";
+			err = ai_target_launch(argv + optind, &s.target);
+			if (!err) {
+				ai_target_install_signal_handlers();
+				/* Signals other processes send us (but those that stop serving) go to it. */
+				ai_target_forward_signals(s.target->pid);
+			}
+		} else {
+			s.status.source = "attach";
+			ai_target_install_signal_handlers();
+			err = ai_target_attach(pid, &s.target);
+		}
+		if (err) {
+			if (s.record)
+				fclose(s.record);
+			return ai_fail(err);
+		}
+		/* Ctrl-C and SIGTERM end serving; crash signals still detach on their way. */
+		catch_interrupts();
+		s.status.has_process = true;
+		ai_async_options_default(&s.async_options);
+		s.async_options.locals = !monitor.no_locals;
+		s.async_options.all_locals = !monitor.no_locals && monitor.all_locals;
+		if (!(err = ai_capture_create(s.target, &s.capture)))
+			ai_capture_set_max_pause(s.capture, monitor.max_pause_us);
+	}
+
+	if (!err)
+		err = ai_server_start(&server_options, &s.server);
+	if (!err) {
+		s.live = ai_live_create(HISTORY);
+		if (!ai_server_is_loopback(s.server))
+			fprintf(stderr,
+				"async-inspect: warning: listening on %s, not a loopback address: other machines can "
+				"reach this server (the token is still needed)\n",
+				server_options.bind);
+		s.open_url = open_url;
+		err = replay ? serve_replay(&s) : serve_live(&s);
+		/* Ended without Ctrl-C (the program exited, the recording ended): the last snapshot
+		 * stays on the page until Ctrl-C. */
+		while (!err && !interrupted)
+			nap(200);
+	}
+
+	ai_server_stop(s.server);
+	ai_live_destroy(s.live);
+	free(s.message);
+	ai_capture_destroy(s.capture);
+	if (s.target && s.target->launched && !s.target->exited) {
+		/* Ours: it goes with us, as `run` kills what it launched when asked to. */
+		enum ai_run_event event;
+		int st;
+		struct ai_error *kill_err;
+		kill(s.target->pid, SIGKILL);
+		while (!(kill_err = ai_target_run(s.target, -1, &event, &st)) && event != AI_RUN_EXITED)
+			;
+		if (kill_err)
+			ai_error_destroy(kill_err);
+	}
+	ai_target_destroy(s.target); /* detaches: an attached program goes on without us */
+	if (s.record)
+		fclose(s.record);
+	ai_snapshot_destroy(s.next);
+	ai_recording_close(s.reader);
+	if (err)
+		return ai_fail(err);
+	return AI_EXIT_OK;
+}

@@ -1,0 +1,461 @@
+/* `serve`'s HTTP server over libmicrohttpd: the security checks every request goes through, the
+ * routes, and the published documents that requests read (see include/ai/serve.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ai/frontend.h"
+#include "ai/serve.h"
+#include "ai/util.h"
+
+#define TOKEN_BYTES 16 /* 128 bits */
+#define TOKEN_HEX (TOKEN_BYTES * 2)
+/* Limits: a request's headers must fit in the connection's memory (larger ones get 431 from
+ * libmicrohttpd), few clients at once, and idle connections are closed. */
+#define CONNECTION_MEMORY (32 * 1024)
+#define MAX_CONNECTIONS 32
+#define MAX_PER_IP 16
+#define CONNECTION_TIMEOUT_S 30
+#define THREADS 2
+
+/* No inline script or style: the page's code is served as files of our own origin. */
+#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+	    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* One published document, shared by the requests that send it (reference counted). */
+struct doc {
+	atomic_int refs;
+	const char *content_type; /* static */
+	size_t len;
+	char *data;               /* owned (malloc'd, e.g. by open_memstream) */
+};
+
+enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_COUNT };
+
+struct ai_server {
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	uint16_t port;
+	bool loopback;
+	bool wildcard;          /* bound to 0.0.0.0 or :: */
+	char bound_host[64];    /* "127.0.0.1:P" or "[::1]:P" */
+	char token[TOKEN_HEX + 1];
+	char cookie_name[32];   /* per port: cookies are not told apart by port */
+	char *url;
+	pthread_mutex_t lock;   /* guards docs */
+	struct doc *docs[DOC_COUNT];
+};
+
+/* Takes data. */
+static struct doc *doc_new(const char *content_type, char *data, size_t len)
+{
+	struct doc *d = xmalloc(sizeof(*d));
+	atomic_init(&d->refs, 1);
+	d->content_type = content_type;
+	d->len = len;
+	d->data = data;
+	return d;
+}
+
+static void doc_unref(void *arg)
+{
+	struct doc *d = arg;
+	if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
+		free(d->data);
+		free(d);
+	}
+}
+
+/* ---- Publishing (the sampling thread) ---- */
+
+static struct doc *doc_from_stream(const char *content_type, void (*write)(FILE *, const struct ai_snapshot *),
+				   const struct ai_snapshot *snapshot)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	write(f, snapshot);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return doc_new(content_type, buf, len);
+}
+
+static void write_snapshot(FILE *f, const struct ai_snapshot *snapshot)
+{
+	ai_print_dump_json(f, snapshot, false);
+}
+
+void ai_server_publish(struct ai_server *s, const struct ai_live *live, const struct ai_serve_status *status)
+{
+	struct doc *fresh[DOC_COUNT] = { NULL };
+	const struct ai_snapshot *snapshot = ai_live_snapshot(live, 0);
+	if (snapshot) {
+		fresh[DOC_SNAPSHOT] = doc_from_stream("application/json", write_snapshot, snapshot);
+		fresh[DOC_GRAPH] = doc_from_stream("text/vnd.graphviz; charset=utf-8", ai_print_graph_dot, snapshot);
+	}
+	size_t len;
+	char *tasks = ai_serve_tasks_json(live, status, &len);
+	fresh[DOC_TASKS] = doc_new("application/json", tasks, len);
+	struct doc *old[DOC_COUNT];
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < DOC_COUNT; i++) {
+		old[i] = s->docs[i];
+		/* A document that could not be built keeps its last good version. */
+		s->docs[i] = fresh[i] ? fresh[i] : old[i];
+		if (!fresh[i])
+			old[i] = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < DOC_COUNT; i++)
+		doc_unref(old[i]);
+}
+
+static struct doc *doc_get(struct ai_server *s, int which)
+{
+	pthread_mutex_lock(&s->lock);
+	struct doc *d = s->docs[which];
+	if (d)
+		atomic_fetch_add(&d->refs, 1);
+	pthread_mutex_unlock(&s->lock);
+	return d;
+}
+
+/* ---- Checks ---- */
+
+/* Equal in time that does not depend on where they differ. */
+static bool token_equal(const struct ai_server *s, const char *given)
+{
+	if (!given)
+		return false;
+	size_t n = strnlen(given, TOKEN_HEX + 1);
+	unsigned char diff = n != TOKEN_HEX;
+	for (size_t i = 0; i < TOKEN_HEX; i++)
+		diff |= (unsigned char)(s->token[i] ^ (i < n ? given[i] : 0));
+	return diff == 0;
+}
+
+static bool is_ip_literal(const char *host, size_t len)
+{
+	char buf[64];
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	unsigned char addr[16];
+	if (buf[0] == '[' && buf[len - 1] == ']') {
+		buf[len - 1] = '\0';
+		return inet_pton(AF_INET6, buf + 1, addr) == 1;
+	}
+	return inet_pton(AF_INET, buf, addr) == 1;
+}
+
+/* DNS rebinding: a page of another site whose name now resolves to us sends its own name. Only
+ * localhost:P and the bound address:P are ours; on a wildcard bind, any address literal with our
+ * port (a name is what rebinding needs). */
+static bool host_allowed(const struct ai_server *s, const char *host)
+{
+	if (!host)
+		return false;
+	const char *colon = strrchr(host, ':');
+	if (!colon || (strchr(host, ']') && colon < strchr(host, ']')))
+		return false; /* no port: not what the URL we print sends */
+	char port[8];
+	snprintf(port, sizeof(port), "%u", (unsigned)s->port);
+	if (strcmp(colon + 1, port) != 0)
+		return false;
+	size_t name_len = (size_t)(colon - host);
+	if (name_len == 9 && strncasecmp(host, "localhost", 9) == 0)
+		return true;
+	if (strcasecmp(host, s->bound_host) == 0)
+		return true;
+	return s->wildcard && is_ip_literal(host, name_len);
+}
+
+static const char *bearer_token(struct MHD_Connection *c)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+		return auth + 7;
+	return NULL;
+}
+
+/* ---- Responses ---- */
+
+static void add_security_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Content-Security-Policy", CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	/* The first URL carries the token: never send it elsewhere. */
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, unsigned int code, struct MHD_Response *r)
+{
+	if (!r)
+		return MHD_NO;
+	add_security_headers(r);
+	enum MHD_Result ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned int code, const char *text)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (code == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"async-inspect\"");
+	return send_response(c, code, r);
+}
+
+static enum MHD_Result send_doc(struct MHD_Connection *c, struct ai_server *s, int which)
+{
+	struct doc *d = doc_get(s, which);
+	if (!d)
+		return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no snapshot yet\n");
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(d->len, d->data, doc_unref, d);
+	if (!r) {
+		doc_unref(d);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, d->content_type);
+	return send_response(c, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result send_file(struct MHD_Connection *c, const struct ai_web_file *file, const char *cookie)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(file->len, (void *)file->data, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, file->content_type);
+	if (cookie)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+	return send_response(c, MHD_HTTP_OK, r);
+}
+
+/* ---- Routes ---- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **request)
+{
+	struct ai_server *s = cls;
+	/* Every check is made on the headers, before any body is read. */
+	if (!host_allowed(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
+		return send_text(c, MHD_HTTP_FORBIDDEN, "forbidden: the Host header is not this server's address\n");
+	const char *query_token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	bool from_query = token_equal(s, query_token);
+	if (!from_query && !token_equal(s, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cookie_name)) &&
+	    !token_equal(s, bearer_token(c)))
+		return send_text(c, MHD_HTTP_UNAUTHORIZED,
+				 "unauthorized: open the URL that async-inspect serve printed (it has ?token=)\n");
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: this server is read-only\n");
+	if (strcmp(url, "/api/snapshot") == 0)
+		return send_doc(c, s, DOC_SNAPSHOT);
+	if (strcmp(url, "/api/tasks") == 0)
+		return send_doc(c, s, DOC_TASKS);
+	if (strcmp(url, "/api/graph") == 0)
+		return send_doc(c, s, DOC_GRAPH);
+	const struct ai_web_file *file = ai_web_file(url);
+	if (!file)
+		return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	char cookie[128];
+	/* The token came in the URL: from now on the cookie carries it (scripts cannot read it,
+	 * other sites' requests do not carry it). */
+	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict", s->cookie_name, s->token);
+	return send_file(c, file, from_query ? cookie : NULL);
+}
+
+/* ---- Start and stop ---- */
+
+static struct ai_error *parse_bind(const char *bind, struct sockaddr_storage *addr, socklen_t *len_ret,
+				   bool *loopback_ret, bool *wildcard_ret)
+{
+	memset(addr, 0, sizeof(*addr));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", bind);
+	size_t n = strlen(buf);
+	char *text = buf;
+	if (n > 2 && buf[0] == '[' && buf[n - 1] == ']') {
+		buf[n - 1] = '\0';
+		text = buf + 1;
+	}
+	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		*len_ret = sizeof(*v4);
+		uint32_t a = ntohl(v4->sin_addr.s_addr);
+		*loopback_ret = (a >> 24) == 127;
+		*wildcard_ret = a == 0;
+		return NULL;
+	}
+	if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		*len_ret = sizeof(*v6);
+		*loopback_ret = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+		*wildcard_ret = IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
+		return NULL;
+	}
+	return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--bind '%s' is not an IPv4 or IPv6 address", bind);
+}
+
+struct ai_error *ai_server_start(const struct ai_server_options *options, struct ai_server **ret)
+{
+	const char *bind_text = options->bind ? options->bind : "127.0.0.1";
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	bool loopback = false, wildcard = false;
+	struct ai_error *err = parse_bind(bind_text, &addr, &addr_len, &loopback, &wildcard);
+	if (err)
+		return err;
+	int family = addr.ss_family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)&addr)->sin_port = htons(options->port);
+	else
+		((struct sockaddr_in6 *)&addr)->sin6_port = htons(options->port);
+
+	/* Our own socket: a clear error when the address is taken, and the port of a free one. */
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ai_error_from_errno(errno, "socket");
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&addr, addr_len) != 0 || listen(fd, 64) != 0) {
+		int errnum = errno;
+		close(fd);
+		return ai_error_from_errno(errnum, "cannot listen on %s port %u", bind_text, (unsigned)options->port);
+	}
+	socklen_t got_len = sizeof(addr);
+	getsockname(fd, (struct sockaddr *)&addr, &got_len);
+	uint16_t port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&addr)->sin_port
+						: ((struct sockaddr_in6 *)&addr)->sin6_port);
+
+	unsigned char random[TOKEN_BYTES];
+	size_t have = 0;
+	while (have < sizeof(random)) {
+		ssize_t n = getrandom(random + have, sizeof(random) - have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int errnum = errno;
+			close(fd);
+			return ai_error_from_errno(errnum, "getrandom");
+		}
+		have += (size_t)n;
+	}
+
+	struct ai_server *s = xcalloc(1, sizeof(*s));
+	s->listen_fd = fd;
+	s->port = port;
+	s->loopback = loopback;
+	s->wildcard = wildcard;
+	for (size_t i = 0; i < TOKEN_BYTES; i++)
+		snprintf(s->token + 2 * i, 3, "%02x", random[i]);
+	snprintf(s->cookie_name, sizeof(s->cookie_name), "ai_token_%u", (unsigned)port);
+	char host[INET6_ADDRSTRLEN] = "";
+	if (family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, host, sizeof(host));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, host, sizeof(host));
+	snprintf(s->bound_host, sizeof(s->bound_host), family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+		 (unsigned)port);
+	/* A wildcard address is not one a browser can open: print loopback's. */
+	if (wildcard)
+		s->url = xasprintf("http://%s:%u/?token=%s", family == AF_INET6 ? "[::1]" : "127.0.0.1",
+				   (unsigned)port, s->token);
+	else
+		s->url = xasprintf("http://%s/?token=%s", s->bound_host, s->token);
+	pthread_mutex_init(&s->lock, NULL);
+
+	/* The server's threads inherit this mask: signals are for the sampling thread. */
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	s->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | (family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
+		on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREADS,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)MAX_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (s->daemon)
+		s->listen_fd = -1; /* the daemon's now: MHD_stop_daemon closes it */
+	if (!s->daemon) {
+		ai_server_stop(s);
+		return ai_error_create(AI_ERROR_OTHER, "libmicrohttpd could not start the server on %s", s->bound_host);
+	}
+	*ret = s;
+	return NULL;
+}
+
+void ai_server_stop(struct ai_server *s)
+{
+	if (!s)
+		return;
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	for (int i = 0; i < DOC_COUNT; i++)
+		doc_unref(s->docs[i]);
+	pthread_mutex_destroy(&s->lock);
+	free(s->url);
+	free(s);
+}
+
+const char *ai_server_url(const struct ai_server *s)
+{
+	return s->url;
+}
+
+uint16_t ai_server_port(const struct ai_server *s)
+{
+	return s->port;
+}
+
+bool ai_server_is_loopback(const struct ai_server *s)
+{
+	return s->loopback;
+}
+
+extern const struct ai_web_file ai_web_files[];
+extern const size_t ai_web_file_count;
+
+const struct ai_web_file *ai_web_file(const char *path)
+{
+	if (strcmp(path, "/") == 0)
+		path = "/index.html";
+	for (size_t i = 0; i < ai_web_file_count; i++) {
+		if (strcmp(ai_web_files[i].path, path) == 0)
+			return &ai_web_files[i];
+	}
+	return NULL;
+}

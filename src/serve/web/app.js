@@ -1,0 +1,550 @@
+// async-inspect serve: the page. It only reads /api/tasks and /api/snapshot (GET, same origin,
+// the cookie carries the token) and builds the DOM with textContent: target memory never becomes
+// markup.
+"use strict";
+
+const state = {
+  tasks: null,        // /api/tasks
+  snapshot: null,     // /api/snapshot
+  receivedAt: 0,      // Date.now() when tasks arrived, for blocked-for growing between polls
+  sortKey: "unchanged_ms",
+  sortDesc: true,
+  filter: "",
+  selected: null,     // the selected task's address
+  open: null,         // the address of the task in the detail pane
+  order: [],          // the rows shown, as indexes into tasks.tasks
+  wanted: null,       // #task=N from the URL, until that task is seen
+  view: "tasks",      // "tasks", "timeline" or "graph"
+  rowHeight: 23,      // px of a table row, measured when drawn
+  graph: null,        // /api/graph (DOT), fetched in the graph view
+};
+
+const COLUMNS = ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future", "history"];
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+function duration(ms) {
+  if (ms === null || ms === undefined) return "?";
+  if (ms < 1000) return ms + "ms";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return s + "s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + "m" + String(s % 60).padStart(2, "0") + "s";
+  const h = Math.floor(m / 60);
+  return h + "h" + String(m % 60).padStart(2, "0") + "m";
+}
+
+function bytes(n) {
+  if (n === null || n === undefined) return "?";
+  if (n >= 1 << 30) return (n / (1 << 30)).toFixed(1) + " GiB";
+  if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
+  return Math.round(n / 1024) + " KiB";
+}
+
+function blockedFor(t) {
+  if (t.unchanged_ms === null) return null;
+  // Growing live between snapshots only while the target runs and the task's tree is unchanged.
+  const grow = state.tasks.state === "running" ? Date.now() - state.receivedAt : 0;
+  return t.unchanged_ms + Math.max(0, grow);
+}
+
+// ---- Fetching ----
+
+async function getJSON(path) {
+  const r = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+  return r.json();
+}
+
+async function poll() {
+  let delay = 1000;
+  try {
+    const tasks = await getJSON("/api/tasks");
+    // The whole snapshot (every await tree and local: large with many tasks) only while a
+    // task's pane is open or asked for.
+    const snapshot = tasks.pid !== null && (state.open || state.wanted) ? await getJSON("/api/snapshot") : null;
+    if (state.view === "graph" && tasks.pid !== null) {
+      const r = await fetch("/api/graph", { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
+      state.graph = await r.text();
+    }
+    state.tasks = tasks;
+    state.snapshot = snapshot;
+    state.receivedAt = Date.now();
+    delay = Math.max(100, tasks.interval_ms || 500);
+    render();
+  } catch (e) {
+    $("process").textContent = "connection lost: " + e.message + " (retrying)";
+  }
+  setTimeout(poll, delay);
+}
+
+// ---- Header and banner ----
+
+function renderHeader() {
+  const t = state.tasks;
+  const p = $("process");
+  p.textContent = "";
+  const add = (label, value) => {
+    if (p.childNodes.length) p.append(" \u00b7 ");
+    p.append(label ? label + " " : "");
+    p.append(el("b", null, value));
+  };
+  add("process", (t.pid === null ? "?" : t.pid) + (t.exe ? " " + t.exe.split("/").pop() : ""));
+  add("", t.source + ", " + t.state + (t.message ? ": " + t.message : ""));
+  if (t.runtimes && t.runtimes.length)
+    add("runtimes", t.runtimes.map((r) => r.name + (r.version ? " " + r.version : "") +
+      (r.decoded ? "" : " (not decoded)")).join(", "));
+  if (t.cpu_percent !== null && t.cpu_percent !== undefined) add("CPU", t.cpu_percent + "%");
+  if (t.rss_bytes !== null && t.rss_bytes !== undefined) add("RSS", bytes(t.rss_bytes));
+  if (t.pause_us !== undefined) add("last pause", (t.pause_us / 1000).toFixed(1) + "ms");
+  add("interval", duration(t.interval_ms));
+  add("samples", t.samples);
+  if (t.captured_at) add("taken", new Date(t.captured_at).toLocaleTimeString());
+
+  const c = $("counts");
+  c.textContent = "";
+  const counts = t.counts || {};
+  let total = 0;
+  for (const k in counts) total += counts[k];
+  c.append(el("b", null, total), " tasks");
+  for (const k in counts) {
+    if (!counts[k]) continue;
+    c.append(" \u00b7 ", el("span", "state-" + k, counts[k] + " " + k));
+  }
+
+  const w = $("warnings");
+  w.hidden = !(t.warnings && t.warnings.length);
+  w.textContent = w.hidden ? "" : "warning: " + t.warnings.join(" \u00b7 warning: ");
+
+  const b = $("banner");
+  const cycles = t.cycles || [];
+  b.hidden = cycles.length === 0;
+  b.textContent = "";
+  for (const d of cycles) {
+    const ids = d.tasks.map((x) => "task " + x);
+    const line = el("div", null, d.kind + ": " + ids.concat(ids.slice(0, 1)).join(" \u2192 "));
+    b.append(line);
+  }
+}
+
+// ---- The task table ----
+
+// A long path cut from the left at a "/": the file name and line stay.
+function shortPath(p) {
+  if (!p || p.length <= 48) return p;
+  const cut = p.indexOf("/", p.length - 45);
+  return "\u2026" + (cut >= 0 ? p.slice(cut) : p.slice(-45));
+}
+
+function cell(t, key) {
+  switch (key) {
+    case "id": return t.label;
+    case "await_point": return shortPath(t.await_point) || "?";
+    case "unchanged_ms": return duration(blockedFor(t));
+    default: return t[key] === null || t[key] === undefined ? "" : t[key];
+  }
+}
+
+function compare(a, b, key) {
+  let x = key === "id" ? (a.id === null ? Infinity : a.id) : a[key];
+  let y = key === "id" ? (b.id === null ? Infinity : b.id) : b[key];
+  if (x === null || x === undefined) x = typeof y === "number" ? -Infinity : "";
+  if (y === null || y === undefined) y = typeof x === "number" ? -Infinity : "";
+  if (typeof x === "number" && typeof y === "number") return x - y;
+  return String(x).localeCompare(String(y), undefined, { numeric: true });
+}
+
+function matches(t, f) {
+  if (!f) return true;
+  for (const k of ["label", "name", "state", "await_point", "wait", "future"])
+    if (t[k] && String(t[k]).toLowerCase().includes(f)) return true;
+  return false;
+}
+
+function renderTable() {
+  const all = state.tasks.tasks;
+  const f = state.filter.toLowerCase();
+  const order = [];
+  for (let i = 0; i < all.length; i++) if (matches(all[i], f)) order.push(i);
+  const key = state.sortKey;
+  order.sort((i, j) => {
+    const c = compare(all[i], all[j], key);
+    return (state.sortDesc ? -c : c) || compare(all[i], all[j], "id");
+  });
+  state.order = order;
+  if (state.wanted !== null) {
+    const hit = all.find((t) => t.label === state.wanted);
+    if (hit) {
+      state.selected = state.open = hit.address;
+      state.wanted = null;
+    }
+  }
+  if (!order.some((i) => all[i].address === state.selected))
+    state.selected = order.length ? all[order[0]].address : null;
+
+  drawRows();
+  $("shown").textContent = order.length === all.length ? all.length + " tasks" : order.length + " of " + all.length + " tasks";
+  for (const th of document.querySelectorAll("#tasks th")) {
+    th.classList.toggle("asc", th.dataset.key === key && !state.sortDesc);
+    th.classList.toggle("desc", th.dataset.key === key && state.sortDesc);
+  }
+}
+
+// A long table is drawn in part: the rows in view and a margin, between two spacers as high as
+// the rows they stand for, redrawn as the page scrolls.
+const VIRTUAL_FROM = 1000;
+const MARGIN_ROWS = 100;
+
+function spacer(n) {
+  const tr = el("tr", "spacer");
+  const td = el("td");
+  td.colSpan = COLUMNS.length;
+  tr.append(td);
+  tr.style.height = n * state.rowHeight + "px";
+  return tr;
+}
+
+function row(t) {
+  const tr = el("tr");
+  tr.dataset.address = t.address;
+  if (t.address === state.selected) tr.className = "selected";
+  for (const key of COLUMNS) {
+    if (key === "history") {
+      tr.append(historyCell(t));
+      continue;
+    }
+    const td = el("td", key, cell(t, key));
+    if (key === "await_point" || key === "wait" || key === "future") td.title = t[key] || "";
+    if (key === "state") td.classList.add("state-" + t.state);
+    tr.append(td);
+  }
+  return tr;
+}
+
+// The range of state.order in view (all of it for a short table).
+function visibleRange() {
+  const n = state.order.length;
+  if (n <= VIRTUAL_FROM) return [0, n];
+  const top = $("rows").getBoundingClientRect().top + window.scrollY;
+  const first = Math.floor((window.scrollY - top) / state.rowHeight);
+  return [Math.max(0, Math.min(n, first - MARGIN_ROWS)),
+    Math.max(0, Math.min(n, first + Math.ceil(window.innerHeight / state.rowHeight) + MARGIN_ROWS))];
+}
+
+function drawRows() {
+  const all = state.tasks.tasks, order = state.order;
+  const [from, to] = visibleRange();
+  const rows = document.createDocumentFragment();
+  if (from > 0) rows.append(spacer(from));
+  for (let k = from; k < to; k++) rows.append(row(all[order[k]]));
+  if (to < order.length) rows.append(spacer(order.length - to));
+  const body = $("rows");
+  body.replaceChildren(rows);
+  // Spacers need the real height of a row (fonts differ): measured once, then redrawn with it.
+  const drawn = body.querySelector("tr:not(.spacer)");
+  const h = drawn ? drawn.getBoundingClientRect().height : 0;
+  if (h > 0 && Math.abs(h - state.rowHeight) > 0.5) {
+    state.rowHeight = h;
+    if (order.length > VIRTUAL_FROM) drawRows();
+  }
+}
+
+// The timeline: one letter per sample, colored by state (R running, S scheduled, B blocked,
+// D deadlocked, I idle, O block_on, X done).
+function historyCell(t) {
+  const td = el("td", "history");
+  if (state.view !== "timeline" || !t.history) return td;
+  for (const c of t.history) td.append(el("span", c === " " ? null : "h-" + c, c === " " ? "\u00b7" : c));
+  return td;
+}
+
+// Between polls, only the blocked-for column moves.
+function tick() {
+  if (!state.tasks) return;
+  const byAddress = new Map(state.tasks.tasks.map((t) => [t.address, t]));
+  for (const tr of $("rows").children) {
+    const t = byAddress.get(tr.dataset.address);
+    if (t) tr.children[3].textContent = duration(blockedFor(t));
+  }
+}
+
+// ---- The detail pane ----
+
+function location_(node) {
+  if (!node.file) return null;
+  const parts = node.file.split("/");
+  return parts.slice(-2).join("/") + ":" + (node.line === null ? "?" : node.line);
+}
+
+function renderNode(node, depth) {
+  const d = el("details");
+  d.open = depth < 12;
+  const s = el("summary");
+  s.append(el("span", "fn", node.function || node.type || "?"));
+  if (node.state) s.append(" ", el("span", "state", node.state));
+  const loc = location_(node);
+  if (loc) s.append(" ", el("span", "loc", loc));
+  if (node.macro) s.append(" ", el("span", "macro", node.macro + "!"));
+  if (node.wait) s.append(" \u2014 ", el("span", "wait", node.wait.description || node.wait.kind));
+  if (node.error) s.append(" ", el("span", "error", node.error));
+  d.append(s);
+  if (node.locals && node.locals.length) {
+    const ul = el("ul", "locals");
+    for (const l of node.locals) {
+      const li = el("li");
+      li.append(el("span", l.state === "live" ? "name" : "name moved", l.name), ": ", l.type || "?", " = ");
+      li.append(el("span", "value", l.value === null ? "<" + l.state + ">" : l.value));
+      ul.append(li);
+    }
+    d.append(ul);
+  }
+  for (const c of node.children || []) d.append(renderNode(c, depth + 1));
+  return d;
+}
+
+function renderDetail() {
+  const pane = $("detail");
+  const summary = state.open && state.tasks ? state.tasks.tasks.find((t) => t.address === state.open) : null;
+  const full = summary && state.snapshot ? state.snapshot.tasks.find((t) => t.address === state.open) : null;
+  if (!summary) {
+    pane.hidden = true;
+    return;
+  }
+  pane.hidden = false;
+  $("detail-title").textContent = "Task " + summary.label + (summary.name ? " \u201c" + summary.name + "\u201d" : "");
+  const facts = $("detail-facts");
+  facts.textContent = "";
+  facts.append(el("span", "state-" + summary.state, summary.state), " \u00b7 " + summary.runtime + " " + summary.kind +
+    (summary.thread ? " on thread " + summary.thread : "") + " \u00b7 as it is for " + duration(blockedFor(summary)) +
+    " \u00b7 " + (summary.future || "?"));
+  if (summary.history) facts.append(el("div", null, "history " + summary.history.replace(/ +$/, "")));
+  $("detail-wait").textContent = summary.wait ? "wait: " + summary.wait : "";
+  const held = $("detail-held");
+  held.textContent = "";
+  if (full && full.held && full.held.length)
+    held.textContent = "holds: " + full.held.map((h) => (h.type || h.kind) + " (" + (h.local || "?") + ")").join(", ");
+  const tree = $("tree");
+  tree.replaceChildren(full ? renderNode(full.tree, 0) : el("div", null, "(not in this snapshot)"));
+}
+
+// ---- The wait-for graph: /api/graph's DOT (our own, regular), drawn in two columns: tasks on
+// the left, the resources they wait for or hold on the right; edges of a deadlock in red.
+
+function unescapeDot(s) {
+  return s.replace(/\\(.)/g, "$1");
+}
+
+function parseDot(text) {
+  const nodes = new Map();
+  const edges = [];
+  for (const line of text.split("\n")) {
+    let m = /^\s*([tr])(\d+) \[shape=\w+, label="((?:[^"\\]|\\.)*)"\];$/.exec(line);
+    if (m) {
+      nodes.set(m[1] + m[2], { id: m[1] + m[2], task: m[1] === "t", index: +m[2], label: unescapeDot(m[3]) });
+      continue;
+    }
+    m = /^\s*([tr]\d+) -> ([tr]\d+) \[label="((?:[^"\\]|\\.)*)"(, color=red)?/.exec(line);
+    if (m) edges.push({ from: m[1], to: m[2], label: unescapeDot(m[3]), red: !!m[4] });
+  }
+  return { nodes, edges };
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function renderGraph() {
+  const g = parseDot(state.graph || "");
+  const root = $("graph-svg");
+  root.replaceChildren();
+  const tasks = [...g.nodes.values()].filter((n) => n.task);
+  const res = [...g.nodes.values()].filter((n) => !n.task);
+  $("graph-note").textContent = tasks.length
+    ? tasks.length + " tasks and " + res.length + " resources in a wait; click a task to open it"
+    : "no task waits on a lock, a channel or another task in this snapshot";
+  const W = 380, H = 28, GAP = 22, LEFT = 90, RIGHT = LEFT + W + 260;
+  const pos = new Map();
+  tasks.forEach((n, i) => pos.set(n.id, { x: LEFT, y: 10 + i * (H + GAP), w: W }));
+  res.forEach((n, i) => pos.set(n.id, { x: RIGHT, y: 10 + i * (H + GAP), w: W }));
+  const rows = Math.max(tasks.length, res.length);
+  root.setAttribute("width", RIGHT + W + 20);
+  root.setAttribute("height", Math.max(40, 20 + rows * (H + GAP)));
+  const defs = svg("defs", {});
+  for (const id of ["arrow", "arrow-red"]) {
+    const m = svg("marker", { id, viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "8", markerHeight: "8",
+      orient: "auto-start-reverse" });
+    m.append(svg("path", { d: "M0,0 L10,5 L0,10 z" }));
+    defs.append(m);
+  }
+  root.append(defs);
+  for (const e of g.edges) {
+    const a = pos.get(e.from), b = pos.get(e.to);
+    if (!a || !b) continue;
+    let d, lx, ly;
+    if (a.x === b.x) { // task -> task (join): a curve on the left
+      const y1 = a.y + H / 2, y2 = b.y + H / 2;
+      d = `M${a.x},${y1} C${a.x - 70},${y1} ${b.x - 70},${y2} ${b.x},${y2}`;
+      lx = a.x - 85; ly = (y1 + y2) / 2;
+    } else if (a.x < b.x) { // task -> resource: above the middle, labelled at the task
+      const x1 = a.x + a.w, x2 = b.x, y1 = a.y + H / 2 - 6, y2 = b.y + H / 2 - 6, mid = (x1 + x2) / 2;
+      d = `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+      lx = x1 + 12; ly = y1 - 4;
+    } else { // resource -> task: below the middle, labelled at the task
+      const x1 = a.x, x2 = b.x + b.w, y1 = a.y + H / 2 + 6, y2 = b.y + H / 2 + 6, mid = (x1 + x2) / 2;
+      d = `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+      lx = x2 + 14; ly = y2 + 14;
+    }
+    const ge = svg("g", { class: "edge" + (e.red ? " red" : "") });
+    ge.append(svg("path", { d, "marker-end": e.red ? "url(#arrow-red)" : "url(#arrow)" }));
+    ge.append(svg("text", { x: lx, y: ly }, e.label));
+    root.append(ge);
+  }
+  for (const n of g.nodes.values()) {
+    const p = pos.get(n.id);
+    const gn = svg("g", { class: "node" + (n.task ? " task" : "") });
+    if (n.task) gn.append(svg("rect", { x: p.x, y: p.y, width: p.w, height: H, rx: 3 }));
+    else gn.append(svg("ellipse", { cx: p.x + p.w / 2, cy: p.y + H / 2, rx: p.w / 2, ry: H / 2 }));
+    const label = n.label.length > 52 ? n.label.slice(0, 51) + "\u2026" : n.label;
+    gn.append(svg("text", { x: p.x + (n.task ? 8 : 24), y: p.y + H / 2 + 4 }, label));
+    gn.append(svg("title", {}, n.label));
+    if (n.task) {
+      gn.addEventListener("click", () => {
+        const t = state.tasks.tasks[n.index];
+        if (t) openTask(t.address);
+      });
+    }
+    root.append(gn);
+  }
+}
+
+function setView(view) {
+  if (state.view === view) return;
+  state.view = view;
+  for (const b of document.querySelectorAll("#views button")) b.classList.toggle("current", b.dataset.view === view);
+  $("tasks").hidden = view === "graph";
+  $("graph").hidden = view !== "graph";
+  $("tasks").classList.toggle("timeline", view === "timeline");
+  if (view === "graph") {
+    $("graph-note").textContent = "loading the graph at the next sample\u2026";
+    $("graph-svg").replaceChildren();
+  } else if (state.tasks) {
+    renderTable();
+  }
+}
+
+function render() {
+  renderHeader();
+  if (state.view === "graph") renderGraph();
+  renderTable();
+  renderDetail();
+}
+
+// ---- Navigation ----
+
+// The pane needs the snapshot: fetched now when the last poll did not.
+async function fetchSnapshot() {
+  try {
+    state.snapshot = await getJSON("/api/snapshot");
+    renderDetail();
+  } catch (e) {
+    $("tree").textContent = "cannot read the snapshot: " + e.message;
+  }
+}
+
+function openTask(address) {
+  if (!state.snapshot) fetchSnapshot();
+  state.selected = state.open = address;
+  const t = state.tasks.tasks.find((x) => x.address === address);
+  if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(t.label));
+  renderTable();
+  renderDetail();
+}
+
+function closeTask() {
+  state.open = null;
+  history.replaceState(null, "", location.pathname);
+  renderDetail();
+}
+
+function move(step) {
+  if (!state.order.length) return;
+  const all = state.tasks.tasks;
+  let k = state.order.findIndex((i) => all[i].address === state.selected);
+  k = Math.min(state.order.length - 1, Math.max(0, k + step));
+  state.selected = all[state.order[k]].address;
+  renderTable();
+  let tr = document.querySelector("#rows tr.selected");
+  if (!tr) { // not drawn (a long table): bring its place into view, then draw there
+    const top = $("rows").getBoundingClientRect().top + window.scrollY + k * state.rowHeight;
+    window.scrollTo(0, top - window.innerHeight / 2);
+    drawRows();
+    tr = document.querySelector("#rows tr.selected");
+  }
+  if (tr) tr.scrollIntoView({ block: "nearest" });
+  if (state.open) openTask(state.selected);
+}
+
+function readHash() {
+  const m = /^#task=([^&]+)/.exec(location.hash);
+  state.wanted = m ? decodeURIComponent(m[1]) : null;
+}
+
+function init() {
+  // The token came in the URL: the cookie has it now, so it leaves the address bar and history.
+  if (location.search) history.replaceState(null, "", location.pathname + location.hash);
+  readHash();
+  window.addEventListener("hashchange", () => { readHash(); if (state.tasks) render(); });
+  $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderTable(); });
+  $("close").addEventListener("click", closeTask);
+  for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
+  for (const th of document.querySelectorAll("#tasks th")) {
+    th.addEventListener("click", () => {
+      const key = th.dataset.key;
+      if (state.sortKey === key) state.sortDesc = !state.sortDesc;
+      else { state.sortKey = key; state.sortDesc = key === "unchanged_ms"; }
+      renderTable();
+    });
+  }
+  $("rows").addEventListener("click", (e) => {
+    const tr = e.target.closest("tr");
+    if (tr) openTask(tr.dataset.address);
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.target === $("filter")) {
+      if (e.key === "Escape" || e.key === "Enter") $("filter").blur();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j" || e.key === "ArrowDown") move(1);
+    else if (e.key === "k" || e.key === "ArrowUp") move(-1);
+    else if (e.key === "Enter" && state.selected) openTask(state.selected);
+    else if (e.key === "Escape") closeTask();
+    else if (e.key === "/") $("filter").focus();
+    else if (e.key === "t") setView("tasks");
+    else if (e.key === "l") setView("timeline");
+    else if (e.key === "g") setView("graph");
+    else return;
+    e.preventDefault();
+  });
+  window.addEventListener("scroll", () => {
+    if (!state.tasks || state.order.length <= VIRTUAL_FROM || state.drawQueued) return;
+    state.drawQueued = true;
+    requestAnimationFrame(() => { state.drawQueued = false; drawRows(); });
+  }, { passive: true });
+  setInterval(tick, 1000);
+  poll();
+}
+
+document.addEventListener("DOMContentLoaded", init);

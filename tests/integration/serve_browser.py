@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+"""serve's page in a real browser: headless chromium driven by Selenium (Debian's chromium,
+chromium-driver, python3-selenium). Run by test_serve.c:
+
+    serve_browser.py ASYNC_INSPECT FIXTURE_BINARY SOURCE_DIR
+
+Starts the fixture (tokio's deadlock_abba) and `serve --pid` on it, opens the printed URL and
+checks what a user sees ($AI_SCREENSHOT=FILE also saves the page as a PNG there). Exit 0: passed; 77: skipped (no chromium, chromedriver or selenium);
+anything else: failed, with the reason on stderr."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+SKIP = 77
+
+
+def fail(msg):
+    print("serve_browser: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    print("serve_browser: skipped: python3-selenium is not installed", file=sys.stderr)
+    sys.exit(SKIP)
+
+chromium = shutil.which("chromium")
+driver_path = shutil.which("chromedriver")
+if not chromium or not driver_path:
+    print("serve_browser: skipped: chromium and chromium-driver are needed", file=sys.stderr)
+    sys.exit(SKIP)
+
+tool, fixture_bin, source = sys.argv[1:4]
+
+
+def marker_line(relpath, marker):
+    with open(os.path.join(source, "tests/fixtures", relpath)) as f:
+        for n, line in enumerate(f, 1):
+            if marker in line:
+                return n
+    fail("no marker " + marker)
+
+
+def parse_ms(text):
+    """The page's durations: 850ms, 12s, 3m05s, 1h02m."""
+    m = re.fullmatch(r"(\d+)ms", text)
+    if m:
+        return int(m.group(1))
+    m = re.fullmatch(r"(\d+)s", text)
+    if m:
+        return int(m.group(1)) * 1000
+    m = re.fullmatch(r"(\d+)m(\d+)s", text)
+    if m:
+        return (int(m.group(1)) * 60 + int(m.group(2))) * 1000
+    m = re.fullmatch(r"(\d+)h(\d+)m", text)
+    if m:
+        return (int(m.group(1)) * 60 + int(m.group(2))) * 60000
+    fail("not a duration: %r" % text)
+
+
+def tracer_pid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return -1
+
+
+fixture = subprocess.Popen([fixture_bin], stdout=subprocess.PIPE, text=True)
+serve = None
+driver = None
+try:
+    ready = fixture.stdout.readline()
+    if not ready.startswith("ready "):
+        fail("fixture said %r" % ready)
+    serve = subprocess.Popen([tool, "serve", "--pid", str(fixture.pid), "--interval", "200ms"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = serve.stdout.readline().strip()
+    if not re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32}", url):
+        fail("serve printed %r" % url)
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    wait = WebDriverWait(driver, 30)
+
+    driver.get(url)
+    # The table lists the fixture's tasks by their root future.
+    wait.until(lambda d: "deadlock_abba::task_a" in d.find_element(By.ID, "rows").text)
+    rows = driver.find_element(By.ID, "rows").text
+    if "deadlock_abba::task_b" not in rows:
+        fail("task_b not in the table: " + rows)
+    # The token left the address bar once the cookie held it.
+    if "token=" in driver.current_url:
+        fail("the token stays in the URL: " + driver.current_url)
+    # The deadlock banner.
+    banner = driver.find_element(By.ID, "banner")
+    wait.until(lambda d: banner.is_displayed() and "deadlock" in banner.text)
+    # The header names the runtime.
+    if "tokio" not in driver.find_element(By.ID, "process").text:
+        fail("no runtime in the header: " + driver.find_element(By.ID, "process").text)
+
+    # The table is redrawn every sample: read it in one go, in the page.
+    def table():
+        return driver.execute_script(
+            "return [...document.querySelectorAll('#rows tr')].map("
+            "tr => [...tr.children].map(td => td.textContent));")
+
+    def selected():
+        return driver.execute_script(
+            "const tr = document.querySelector('#rows tr.selected'); return tr && tr.dataset.address;")
+
+    # Blocked-for grows between two reads.
+    def blocked_for(future):
+        for cells in table():
+            if cells[6] == future:
+                return parse_ms(cells[3])
+        fail(future + " not in the table")
+
+    first = blocked_for("deadlock_abba::task_a")
+    wait.until(lambda d: blocked_for("deadlock_abba::task_a") >= first + 1000)
+
+    # A click opens the task: its await tree with the right file:line.
+    line = marker_line("tokio/src/bin/deadlock_abba.rs", "@await: abba-a-lock2")
+    for attempt in range(20):
+        try:
+            tr = driver.find_element(By.XPATH, "//tbody[@id='rows']/tr[td[7]='deadlock_abba::task_a']")
+            tr.click()
+            break
+        except StaleElementReferenceException:
+            continue
+    tree = driver.find_element(By.ID, "tree")
+    wait.until(lambda d: "deadlock_abba.rs:%d" % line in tree.text)
+    if "#task=" not in driver.current_url:
+        fail("no deep link after opening a task: " + driver.current_url)
+    task_a_id = driver.current_url.split("#task=")[1]
+
+    # j moves the selection and the pane follows; Esc closes it.
+    body = driver.find_element(By.TAG_NAME, "body")
+    before = selected()
+    body.send_keys("j")
+    if selected() == before:
+        fail("j did not move the selection")
+    body.send_keys("k")
+    if selected() != before:
+        fail("k did not move back")
+    body.send_keys(Keys.ESCAPE)
+    wait.until(lambda d: not d.find_element(By.ID, "detail").is_displayed())
+
+    # / focuses the filter; typing keeps the matching rows only.
+    body.send_keys("/")
+    driver.switch_to.active_element.send_keys("task_b")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#rows tr")) == 1)
+    if "task_b" not in driver.find_element(By.ID, "rows").text:
+        fail("the filter kept the wrong row")
+
+    # Sorting by a column header: twice reverses.
+    driver.find_element(By.ID, "filter").clear()
+    driver.find_element(By.ID, "filter").send_keys(" ")
+    driver.find_element(By.ID, "filter").send_keys(Keys.BACKSPACE)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#rows tr")) == 3)
+    header = driver.find_element(By.CSS_SELECTOR, "th[data-key=id]")
+    header.click()
+    ids = [cells[0] for cells in table()]
+    header.click()
+    rev = [cells[0] for cells in table()]
+    if ids != list(reversed(rev)):
+        fail("sorting by id twice did not reverse: %s %s" % (ids, rev))
+
+    # A deep link opens that task, from a fresh load (the cookie carries the token).
+    driver.get(url.split("?")[0] + "#task=" + task_a_id)
+    wait.until(lambda d: d.find_element(By.ID, "detail").is_displayed() and
+               "deadlock_abba.rs:%d" % line in d.find_element(By.ID, "tree").text)
+
+    if os.environ.get("AI_SCREENSHOT"):
+        driver.save_screenshot(os.environ["AI_SCREENSHOT"])
+
+    # The timeline (l): each task's state letter per sample; the deadlocked ones are D.
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.ESCAPE)
+    body.send_keys("l")
+    wait.until(lambda d: any(c[7].strip("\u00b7").endswith("DD") for c in table() if c[6] == "deadlock_abba::task_a"))
+
+    # The graph (g): the two tasks and two mutexes, the cycle's edges in red; a click on a task
+    # opens it.
+    body.send_keys("g")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#graph-svg .edge.red")) == 4)
+    labels = driver.execute_script(
+        "return [...document.querySelectorAll('#graph-svg .node title')].map(t => t.textContent);")
+    if not any("deadlock_abba::task_b" in l for l in labels) or sum("Mutex<" in l for l in labels) != 2:
+        fail("graph nodes: %s" % labels)
+    if os.environ.get("AI_SCREENSHOT_GRAPH"):
+        driver.save_screenshot(os.environ["AI_SCREENSHOT_GRAPH"])
+    for attempt in range(20):
+        try:
+            node = driver.find_element(By.XPATH, "//*[name()='g'][contains(@class,'task')][*[name()='title'][contains(., 'task_b')]]")
+            node.click()
+            break
+        except StaleElementReferenceException:
+            continue
+    line_b = marker_line("tokio/src/bin/deadlock_abba.rs", "@await: abba-b-lock2")
+    wait.until(lambda d: d.find_element(By.ID, "detail").is_displayed() and
+               "deadlock_abba.rs:%d" % line_b in d.find_element(By.ID, "tree").text)
+
+    # No errors in the console (a CSP violation would show there).
+    errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    if errors:
+        fail("console errors: %s" % errors)
+finally:
+    if driver:
+        driver.quit()
+    if serve:
+        serve.send_signal(signal.SIGINT)
+        try:
+            rc = serve.wait(60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            rc = "timeout"
+        if rc != 0 and sys.exc_info()[0] is None:
+            print("serve_browser: serve ended with %s: %s" % (rc, serve.stderr.read()), file=sys.stderr)
+            fixture.kill()
+            sys.exit(1)
+    if sys.exc_info()[0] is not None:
+        fixture.kill()
+
+# After Ctrl-C the fixture runs on, untraced.
+if fixture.poll() is not None:
+    fail("the fixture died")
+if tracer_pid(fixture.pid) != 0:
+    fail("the fixture is still traced")
+fixture.kill()
+fixture.wait()
+print("serve_browser: passed")

@@ -1,0 +1,521 @@
+/* End-to-end tests of `serve`: the real binary on a tokio fixture, spoken to in raw HTTP over a
+ * socket, as a browser (or an attacker's page) would. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ai/util.h"
+#include "support.h"
+
+#define CRATE "tokio-1.54"
+
+struct server {
+	struct tool_process process;
+	int port;
+	char token[64];
+	char *url;
+};
+
+/* Reads the one line serve prints: http://127.0.0.1:P/?token=T. */
+static void read_url(struct server *s, FILE *out)
+{
+	char line[512];
+	cr_assert(fgets(line, sizeof(line), out), "serve printed no URL");
+	line[strcspn(line, "\n")] = '\0';
+	s->url = xstrdup(line);
+	cr_assert(sscanf(line, "http://127.0.0.1:%d/?token=%63s", &s->port, s->token) == 2, "URL: %s", line);
+	cr_assert_eq(strlen(s->token), 32, "a 128-bit token in hex: %s", s->token);
+}
+
+static void serve_start(struct server *s, const char *const *args)
+{
+	tool_spawn(&s->process, args);
+	read_url(s, s->process.out);
+}
+
+/* SIGINT, as Ctrl-C: it must end with status 0. */
+static void serve_stop(struct server *s)
+{
+	kill(s->process.pid, SIGINT);
+	struct tool_result r;
+	tool_finish(&s->process, 60, &r);
+	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	tool_result_free(&r);
+	free(s->url);
+}
+
+/* Sends request as is and returns everything the server answered before closing. */
+static char *http_raw(int port, const char *request)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	struct timeval tv = { 30, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect to port %d", port);
+	size_t len = strlen(request);
+	for (size_t sent = 0; sent < len;) {
+		ssize_t n = send(fd, request + sent, len - sent, MSG_NOSIGNAL);
+		if (n <= 0)
+			break; /* the server may close early (an oversized request): read its answer */
+		sent += (size_t)n;
+	}
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&buf, &size);
+	char chunk[65536];
+	ssize_t n;
+	while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
+		fwrite(chunk, 1, (size_t)n, mem);
+	fclose(mem);
+	close(fd);
+	return buf;
+}
+
+/* GET path with Host 127.0.0.1:P and the extra header lines (each ending in \r\n). */
+static char *http_get(const struct server *s, const char *method, const char *path, const char *headers)
+{
+	char *request = xasprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%sConnection: close\r\n\r\n", method, path,
+				  s->port, headers ? headers : "");
+	char *response = http_raw(s->port, request);
+	free(request);
+	return response;
+}
+
+static int status_of(const char *response)
+{
+	int code = 0;
+	sscanf(response, "HTTP/1.%*d %d", &code);
+	return code;
+}
+
+/* The value of a response header (a copy), or NULL. */
+static char *header_of(const char *response, const char *name)
+{
+	size_t n = strlen(name);
+	const char *end = strstr(response, "\r\n\r\n");
+	for (const char *line = strstr(response, "\r\n"); line && (!end || line < end); line = strstr(line + 2, "\r\n")) {
+		const char *h = line + 2;
+		if (strncasecmp(h, name, n) == 0 && h[n] == ':') {
+			h += n + 1;
+			while (*h == ' ')
+				h++;
+			return strndup(h, strcspn(h, "\r\n"));
+		}
+	}
+	return NULL;
+}
+
+static const char *body_of(const char *response)
+{
+	const char *b = strstr(response, "\r\n\r\n");
+	return b ? b + 4 : "";
+}
+
+static void expect_security_headers(const char *response)
+{
+	char *csp = header_of(response, "Content-Security-Policy");
+	cr_expect(csp && strstr(csp, "default-src 'none'") && strstr(csp, "script-src 'self'") &&
+			  !strstr(csp, "unsafe-inline") && !strstr(csp, "unsafe-eval"),
+		  "CSP: %s", csp ? csp : "(none)");
+	char *nosniff = header_of(response, "X-Content-Type-Options");
+	cr_expect(nosniff && strcmp(nosniff, "nosniff") == 0, "%s", response);
+	char *cors = header_of(response, "Access-Control-Allow-Origin");
+	cr_expect_null(cors, "no CORS: %s", cors);
+	free(csp);
+	free(nosniff);
+	free(cors);
+}
+
+static char *pid_text(pid_t pid)
+{
+	return xasprintf("%d", (int)pid);
+}
+
+static int tracer_pid(pid_t pid)
+{
+	char *path = xasprintf("/proc/%d/status", (int)pid);
+	char *text = ai_read_small_file(path, NULL);
+	free(path);
+	const char *t = text ? strstr(text, "TracerPid:") : NULL;
+	int tracer = t ? atoi(t + 10) : -1;
+	free(text);
+	return tracer;
+}
+
+/* Whether /proc/net/tcp has a listening socket on 127.0.0.1:port (and none on another address). */
+static bool listens_on_loopback_only(int port)
+{
+	char *text = ai_read_small_file("/proc/net/tcp", NULL);
+	cr_assert(text);
+	char suffix[16];
+	snprintf(suffix, sizeof(suffix), ":%04X", port);
+	bool loopback = false, other = false;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char local[64];
+		unsigned state;
+		if (sscanf(line, " %*d: %63s %*s %x", local, &state) != 2 || state != 0x0A)
+			continue;
+		char *colon = strchr(local, ':');
+		if (!colon || strcmp(colon, suffix) != 0)
+			continue;
+		if (strncmp(local, "0100007F", 8) == 0)
+			loopback = true;
+		else
+			other = true;
+	}
+	free(text);
+	return loopback && !other;
+}
+
+Test(serve, token_host_methods_and_headers)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "200ms", NULL });
+	cr_expect(listens_on_loopback_only(s.port), "bound to 127.0.0.1:%d only", s.port);
+
+	/* No token: 401, with the security headers all the same. */
+	char *r = http_get(&s, "GET", "/", NULL);
+	cr_expect_eq(status_of(r), 401, "%s", r);
+	expect_security_headers(r);
+	free(r);
+	r = http_get(&s, "GET", "/api/snapshot", NULL);
+	cr_expect_eq(status_of(r), 401, "%s", r);
+	free(r);
+	r = http_get(&s, "GET", "/?token=00000000000000000000000000000000", NULL);
+	cr_expect_eq(status_of(r), 401, "a wrong token: %s", r);
+	free(r);
+	char *bad_bearer = xasprintf("Authorization: Bearer %.31s\r\n", s.token);
+	r = http_get(&s, "GET", "/api/tasks", bad_bearer);
+	cr_expect_eq(status_of(r), 401, "a token cut short: %s", r);
+	free(r);
+	free(bad_bearer);
+
+	/* The first load: the token in the query, answered with the page and the cookie. */
+	char *path = xasprintf("/?token=%s", s.token);
+	r = http_get(&s, "GET", path, NULL);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	expect_security_headers(r);
+	char *type = header_of(r, "Content-Type");
+	cr_expect(type && strncmp(type, "text/html", 9) == 0, "%s", type);
+	free(type);
+	char *cookie = header_of(r, "Set-Cookie");
+	cr_assert(cookie, "%s", r);
+	char *expected = xasprintf("=%s;", s.token);
+	cr_expect(strstr(cookie, expected) && strstr(cookie, "HttpOnly") && strstr(cookie, "SameSite=Strict") &&
+			  strstr(cookie, "Path=/"),
+		  "Set-Cookie: %s", cookie);
+	free(expected);
+	/* No inline script: the page loads its code from /app.js. */
+	cr_expect(strstr(body_of(r), "<script src=\"/app.js\"") != NULL, "%s", body_of(r));
+	cr_expect_eq(count_substr(body_of(r), "<script"), 1, "%s", body_of(r));
+	free(r);
+	free(path);
+
+	/* Then the cookie alone. */
+	char *cookie_header = xasprintf("Cookie: %.*s\r\n", (int)strcspn(cookie, ";"), cookie);
+	r = http_get(&s, "GET", "/app.js", cookie_header);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	type = header_of(r, "Content-Type");
+	cr_expect(type && strncmp(type, "text/javascript", 15) == 0, "%s", type);
+	free(type);
+	free(r);
+	r = http_get(&s, "GET", "/app.css", cookie_header);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	free(r);
+
+	/* Or the token as a bearer. */
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	r = http_get(&s, "GET", "/api/tasks", bearer);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	expect_security_headers(r);
+	free(r);
+
+	/* DNS rebinding: another name, or our address with another port, is refused. */
+	char *request = xasprintf("GET /api/snapshot HTTP/1.1\r\nHost: evil.com:%d\r\n%sConnection: close\r\n\r\n",
+				  s.port, bearer);
+	r = http_raw(s.port, request);
+	cr_expect_eq(status_of(r), 403, "%s", r);
+	free(r);
+	free(request);
+	request = xasprintf("GET / HTTP/1.1\r\nHost: evil.com\r\n%sConnection: close\r\n\r\n", cookie_header);
+	r = http_raw(s.port, request);
+	cr_expect_eq(status_of(r), 403, "%s", r);
+	free(r);
+	free(request);
+	request = xasprintf("GET / HTTP/1.1\r\nHost: localhost:%d\r\n%sConnection: close\r\n\r\n", s.port, bearer);
+	r = http_raw(s.port, request);
+	cr_expect_eq(status_of(r), 200, "localhost is ours: %s", r);
+	free(r);
+	free(request);
+
+	/* Unknown paths, and anything but GET/HEAD. */
+	r = http_get(&s, "GET", "/etc/passwd", bearer);
+	cr_expect_eq(status_of(r), 404, "%s", r);
+	free(r);
+	r = http_get(&s, "GET", "/api/nothing", bearer);
+	cr_expect_eq(status_of(r), 404, "%s", r);
+	free(r);
+	r = http_get(&s, "POST", "/api/snapshot", bearer);
+	cr_expect_eq(status_of(r), 405, "%s", r);
+	char *allow = header_of(r, "Allow");
+	cr_expect(allow && strstr(allow, "GET"), "%s", r);
+	free(allow);
+	free(r);
+	r = http_get(&s, "DELETE", "/", bearer);
+	cr_expect_eq(status_of(r), 405, "%s", r);
+	free(r);
+
+	/* A request larger than the server takes is refused, and the server goes on. */
+	char *big = xmalloc(256 * 1024);
+	memset(big, 'a', 256 * 1024 - 1);
+	big[256 * 1024 - 1] = '\0';
+	char *huge = xasprintf("X-Padding: %s\r\n%s", big, bearer);
+	r = http_get(&s, "GET", "/api/tasks", huge);
+	cr_expect(status_of(r) == 431 || status_of(r) == 413 || status_of(r) == 400 || r[0] == '\0',
+		  "an oversized request: %.200s", r);
+	free(r);
+	free(huge);
+	free(big);
+	r = http_get(&s, "GET", "/api/tasks", bearer);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	free(r);
+
+	free(bearer);
+	free(cookie_header);
+	free(cookie);
+	serve_stop(&s);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	free(pid);
+	fixture_kill(&f);
+}
+
+static json_t *get_json(const struct server *s, const char *path)
+{
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s->token);
+	char *r = http_get(s, "GET", path, bearer);
+	free(bearer);
+	cr_assert_eq(status_of(r), 200, "%s: %.300s", path, r);
+	char *type = header_of(r, "Content-Type");
+	cr_expect(type && strcmp(type, "application/json") == 0, "%s: %s", path, type);
+	free(type);
+	json_error_t error;
+	json_t *doc = json_loads(body_of(r), 0, &error);
+	cr_assert(doc, "%s: not JSON (%s): %.300s", path, error.text, body_of(r));
+	free(r);
+	return doc;
+}
+
+/* A task of /api/snapshot by its root future. */
+static json_t *task_by_future(json_t *tasks, const char *future)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(tasks, i, t)
+	{
+		const char *f = json_string_value(json_object_get(t, "future"));
+		if (f && strcmp(f, future) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+Test(serve, api_documents_and_the_target_left_running)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+
+	/* The dump's JSON document, with the fixture's tasks and their deadlock. */
+	json_t *snap = get_json(&s, "/api/snapshot");
+	cr_expect_str_eq(json_string_value(json_object_get(snap, "format")), "async-inspect-snapshot");
+	cr_expect_eq(json_integer_value(json_object_get(snap, "pid")), f.pid);
+	json_t *tasks = json_object_get(snap, "tasks");
+	json_t *a = task_by_future(tasks, "deadlock_abba::task_a");
+	json_t *b = task_by_future(tasks, "deadlock_abba::task_b");
+	cr_expect(a && b, "the fixture's tasks task_a and task_b");
+	cr_expect_eq(json_array_size(json_object_get(snap, "deadlocks")), 1);
+	json_decref(snap);
+
+	/* The task table: the same tasks, the await point at the fixture's marker lines. */
+	json_t *table = get_json(&s, "/api/tasks");
+	cr_expect_str_eq(json_string_value(json_object_get(table, "format")), "async-inspect-serve-tasks");
+	cr_expect_str_eq(json_string_value(json_object_get(table, "source")), "attach");
+	cr_expect_str_eq(json_string_value(json_object_get(table, "state")), "running");
+	cr_expect_eq(json_integer_value(json_object_get(table, "interval_ms")), 100);
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(table, "counts"), "deadlocked")), 2);
+	json_t *cycles = json_object_get(table, "cycles");
+	cr_expect_eq(json_array_size(cycles), 1);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(cycles, 0), "kind")), "deadlock");
+	cr_expect_eq(json_array_size(json_object_get(json_array_get(cycles, 0), "tasks")), 2);
+	json_t *rows = json_object_get(table, "tasks");
+	json_t *ra = task_by_future(rows, "deadlock_abba::task_a");
+	cr_assert(ra, "task_a in /api/tasks");
+	cr_expect_str_eq(json_string_value(json_object_get(ra, "state")), "deadlocked");
+	char *at = xasprintf("deadlock_abba.rs:%d", marker_line("tokio/src/bin/deadlock_abba.rs", "@await: abba-a-lock2"));
+	const char *point = json_string_value(json_object_get(ra, "await_point"));
+	cr_expect(point && strstr(point, at), "await point %s, want %s", point, at);
+	cr_expect(json_string_value(json_object_get(ra, "wait")) &&
+			  strstr(json_string_value(json_object_get(ra, "wait")), "Mutex<deadlock_abba::Ledger>"),
+		  "wait of task_a");
+	cr_expect(json_is_integer(json_object_get(ra, "unchanged_ms")));
+	free(at);
+	json_decref(table);
+
+	/* The wait-for graph, as DOT, with the cycle in red. */
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	char *r = http_get(&s, "GET", "/api/graph", bearer);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	cr_expect(strstr(body_of(r), "digraph") && strstr(body_of(r), "deadlock_abba::task_a") &&
+			  strstr(body_of(r), "color=red"),
+		  "%s", body_of(r));
+	free(r);
+	/* HEAD is a GET without the body. */
+	r = http_get(&s, "HEAD", "/api/snapshot", bearer);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	cr_expect_str_eq(body_of(r), "");
+	free(r);
+	free(bearer);
+
+	/* Ctrl-C detaches: the fixture runs on, untraced, and answers with its own state. */
+	serve_stop(&s);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* `serve -- PROGRAM`: what it launched is killed on Ctrl-C, and nothing else. */
+Test(serve, launched_program_is_killed_on_ctrl_c)
+{
+	require_fixtures();
+	char *path = fixture_path(CRATE, "deadlock_abba");
+	struct server s;
+	tool_spawn(&s.process, (const char *[]){ "serve", "--interval", "100ms", "--", path, NULL });
+	/* Both lines on the same stdout, in either order: the fixture's ready line and the URL. */
+	int child = 0;
+	char line[512];
+	s.url = NULL;
+	while ((!child || !s.url) && fgets(line, sizeof(line), s.process.out)) {
+		if (sscanf(line, "ready %d", &child) == 1)
+			continue;
+		if (strncmp(line, "http://", 7) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			s.url = xstrdup(line);
+			cr_assert(sscanf(line, "http://127.0.0.1:%d/?token=%63s", &s.port, s.token) == 2, "%s", line);
+		}
+	}
+	cr_assert(child > 0 && s.url, "ready line and URL");
+	json_t *table = get_json(&s, "/api/tasks");
+	cr_expect_str_eq(json_string_value(json_object_get(table, "source")), "run");
+	cr_expect_eq(json_integer_value(json_object_get(table, "pid")), child);
+	json_decref(table);
+	serve_stop(&s);
+	cr_expect_eq(process_state(child), '?', "the launched program is gone");
+	free(path);
+}
+
+/* --replay: a recording (here one `dump --format json` line) served without the program. */
+Test(serve, replay_of_a_recording)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	char *pid = pid_text(f.pid);
+	struct tool_result d;
+	tool_run(&d, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&d), 0, "%s", d.err);
+	fixture_kill(&f);
+	char name[] = "/tmp/ai-serve-replay-XXXXXX";
+	int fd = mkstemp(name);
+	cr_assert(fd >= 0);
+	cr_assert(write(fd, d.out, strlen(d.out)) == (ssize_t)strlen(d.out));
+	close(fd);
+	tool_result_free(&d);
+
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--replay", name, NULL });
+	json_t *table = get_json(&s, "/api/tasks");
+	cr_expect_str_eq(json_string_value(json_object_get(table, "source")), "replay");
+	cr_expect_str_eq(json_string_value(json_object_get(table, "state")), "ended");
+	cr_expect(task_by_future(json_object_get(table, "tasks"), "deadlock_abba::task_b") != NULL);
+	json_decref(table);
+	json_t *snap = get_json(&s, "/api/snapshot");
+	cr_expect(task_by_future(json_object_get(snap, "tasks"), "deadlock_abba::task_a") != NULL);
+	json_decref(snap);
+	serve_stop(&s);
+	unlink(name);
+	free(pid);
+}
+
+Test(serve, usage_errors)
+{
+	struct tool_result r;
+	tool_run(&r, 30, (const char *[]){ "serve", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2);
+	cr_expect(strstr(r.err, "--pid") != NULL, "%s", r.err);
+	tool_result_free(&r);
+	tool_run(&r, 30, (const char *[]){ "serve", "--pid", "1", "--replay", "x.jsonl", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	tool_result_free(&r);
+	tool_run(&r, 30, (const char *[]){ "serve", "--replay", "/nonexistent/rec.jsonl", NULL });
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	tool_result_free(&r);
+	tool_run(&r, 30, (const char *[]){ "serve", "--port", "70000", "--replay", "x", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	tool_result_free(&r);
+}
+
+/* The page in headless chromium through Selenium (tests/integration/serve_browser.py): the table
+ * lists the fixture's tasks, blocked-for grows, a click opens the await tree at the marker's
+ * line, j/k, Esc, the filter, sorting, a #task= deep link, the deadlock banner, no console
+ * error (CSP). Skipped, saying why, without chromium, chromium-driver or python3-selenium. */
+Test(serve, page_in_a_real_browser, .timeout = 180)
+{
+	require_fixtures();
+	if (access("/usr/bin/python3", X_OK) != 0)
+		cr_skip_test("/usr/bin/python3 is not installed");
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
+	char *script = xasprintf("%s/tests/integration/serve_browser.py", source);
+	char *fixture = fixture_path(CRATE, "deadlock_abba");
+	char err_name[] = "/tmp/ai-test-browser-XXXXXX";
+	int err_fd = mkstemp(err_name);
+	cr_assert(err_fd >= 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(err_fd, STDERR_FILENO);
+		dup2(err_fd, STDOUT_FILENO);
+		execl("/usr/bin/python3", "python3", script, binary, fixture, source, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	char *out = ai_read_small_file(err_name, NULL);
+	unlink(err_name);
+	close(err_fd);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (code == 77)
+		cr_skip_test("%s", out ? out : "skipped");
+	cr_expect_eq(code, 0, "%s", out ? out : "");
+	free(out);
+	free(fixture);
+	free(script);
+}
