@@ -1,0 +1,73 @@
+/* The SPEC of --break: `FILE:LINE` or `FN`. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/breakpoint.h"
+#include "ai/util.h"
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* A Rust path: identifiers (letters, digits, '_') joined by "::". */
+static bool is_rust_path(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *p = s; *p;) {
+		if (!(isalpha((unsigned char)*p) || *p == '_'))
+			return false;
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		if (!*p)
+			return true;
+		if (p[0] != ':' || p[1] != ':')
+			return false;
+		p += 2;
+	}
+	return false;
+}
+
+struct ai_error *ai_break_spec_parse(const char *text, struct ai_break_spec *ret)
+{
+	struct ai_break_spec spec = { 0 };
+	const char *colon = strrchr(text, ':');
+	if (colon && colon > text && colon[-1] != ':' && all_digits(colon + 1)) {
+		unsigned long line = strtoul(colon + 1, NULL, 10);
+		if (line == 0 || line > UINT32_MAX)
+			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--break %s: line %s is out of range",
+					       text, colon + 1);
+		spec.kind = AI_BREAK_LINE;
+		spec.file = xstrndup(text, (size_t)(colon - text));
+		spec.line = (uint32_t)line;
+	} else if (colon && colon[-1] != ':' && colon[1] != ':') {
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				       "--break %s: expected FILE:LINE (a line number after the colon) or an async fn's path",
+				       text);
+	} else if (is_rust_path(text)) {
+		spec.kind = AI_BREAK_FUNCTION;
+		spec.function = xstrdup(text);
+	} else {
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				       "--break %s: expected FILE:LINE of an .await or the path of an async fn (e.g. app::serve)",
+				       text);
+	}
+	spec.text = xstrdup(text);
+	*ret = spec;
+	return NULL;
+}
+
+void ai_break_spec_deinit(struct ai_break_spec *spec)
+{
+	free(spec->text);
+	free(spec->file);
+	free(spec->function);
+	memset(spec, 0, sizeof(*spec));
+}
