@@ -47,7 +47,7 @@ struct ai_error *ai_break_spec_parse(const char *text, struct ai_break_spec *ret
 		spec.kind = AI_BREAK_LINE;
 		spec.file = xstrndup(text, (size_t)(colon - text));
 		spec.line = (uint32_t)line;
-	} else if (colon && colon[-1] != ':' && colon[1] != ':') {
+	} else if (colon && (colon == text || colon[-1] != ':') && colon[1] != ':') {
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
 				       "--break %s: expected FILE:LINE (a line number after the colon) or an async fn's path",
 				       text);
