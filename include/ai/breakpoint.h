@@ -26,17 +26,39 @@ enum ai_break_kind {
 	AI_BREAK_FUNCTION, /* FN: its first poll */
 };
 
+struct ai_break_cond;
+
 struct ai_break_spec {
 	enum ai_break_kind kind;
 	char *text;     /* owned: as the user wrote it */
 	char *file;     /* owned: LINE specs */
 	uint32_t line;
 	char *function; /* owned: FUNCTION specs */
+	struct ai_break_cond *cond; /* owned: `SPEC if EXPR`, or NULL */
 };
 
-/* Parses one SPEC; AI_ERROR_INVALID_ARGUMENT saying what is wrong with it. */
+/* Parses one SPEC, optionally followed by ` if EXPR`; AI_ERROR_INVALID_ARGUMENT saying what is
+ * wrong with it. */
 struct ai_error *ai_break_spec_parse(const char *text, struct ai_break_spec *ret);
 void ai_break_spec_deinit(struct ai_break_spec *spec);
+
+/* Conditions (condition.c): comparisons (== != < <= > >=), &&, ||, !, parentheses, integer and
+ * string literals, true/false, and paths: a local of the hit frame and its fields (`cfg.version`),
+ * task.id, task.name, task.status. */
+struct ai_error *ai_break_cond_parse(const char *text, struct ai_break_cond **ret);
+void ai_break_cond_destroy(struct ai_break_cond *cond);
+
+struct ai_snapshot_task;
+struct ai_await_node;
+/* What a condition sees at a hit (borrowed; either may be NULL). */
+struct ai_break_env {
+	const struct ai_snapshot_task *task;
+	const struct ai_await_node *frame; /* the coroutine that hit the breakpoint */
+};
+enum ai_break_truth { AI_BREAK_FALSE, AI_BREAK_TRUE, AI_BREAK_UNKNOWN };
+/* Evaluates cond; when it is unknown, *why_ret (may be NULL) says why (owned by the caller). */
+enum ai_break_truth ai_break_cond_eval(const struct ai_break_cond *cond, const struct ai_break_env *env,
+				       char **why_ret);
 
 /* Where one int3 goes and how to tell a hit. */
 struct ai_break_site {

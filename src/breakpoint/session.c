@@ -12,14 +12,17 @@
 #include "ai/json_writer.h"
 #include "ai/util.h"
 
-static bool tree_holds(const struct ai_await_node *node, uint64_t address, unsigned depth)
+/* The coroutine node at address in a tree, or NULL. */
+static const struct ai_await_node *node_at(const struct ai_await_node *node, uint64_t address, unsigned depth)
 {
 	if (node->function && node->address == address)
-		return true;
-	for (size_t i = 0; depth < 256 && i < node->child_count; i++)
-		if (tree_holds(&node->children[i], address, depth + 1))
-			return true;
-	return false;
+		return node;
+	for (size_t i = 0; depth < 256 && i < node->child_count; i++) {
+		const struct ai_await_node *found = node_at(&node->children[i], address, depth + 1);
+		if (found)
+			return found;
+	}
+	return NULL;
 }
 
 /* The task whose await tree holds the coroutine at env: the one being polled on the hit thread
@@ -29,7 +32,7 @@ static const struct ai_snapshot_task *task_of(const struct ai_snapshot *s, uint6
 	const struct ai_snapshot_task *found = NULL;
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *t = &s->tasks[i];
-		if (!tree_holds(&t->tree, env, 0))
+		if (!node_at(&t->tree, env, 0))
 			continue;
 		if (t->thread == tid)
 			return t;
@@ -102,26 +105,51 @@ static bool is_hit(struct ai_target *target, const struct ai_break_site *site, u
 	return state == site->state_value;
 }
 
+/* Takes the snapshot of a hit and prints it, when the spec's condition (if any) holds: then
+ * *counted_ret is true. */
 static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
-			       const struct ai_break_site *site, uint64_t env, uint64_t hit)
+			       const struct ai_break_site *site, uint64_t env, uint64_t hit, bool *warned,
+			       bool *counted_ret)
 {
+	*counted_ret = false;
 	pid_t tid = target->hit_tid;
 	struct ai_async_options async;
 	ai_async_options_default(&async);
 	async.locals = o->locals;
 	struct ai_snapshot *snapshot;
-	/* Stops every thread, copies, resumes: the resume steps the hit thread over the int3. */
-	struct ai_error *err = ai_capture_dump(capture, AI_CAPTURE_RESUME, &async, &snapshot);
-	if (err)
+	/* All-stop: every thread stays stopped until the record is out, so the program can neither
+	 * move on nor end under the decoder, and its output after the hit comes after the record.
+	 * The resume steps the hit thread over the int3. */
+	struct ai_error *err = ai_capture_dump(capture, AI_CAPTURE_KEEP_STOPPED, &async, &snapshot);
+	if (err) {
+		ai_error_destroy(ai_target_resume(target));
 		return err;
+	}
 	const struct ai_snapshot_task *task = task_of(snapshot, env, tid);
+	const struct ai_break_spec *spec = &o->specs[site->spec];
+	if (spec->cond) {
+		struct ai_break_env cond_env = { task, task ? node_at(&task->tree, env, 0) : NULL };
+		char *why = NULL;
+		enum ai_break_truth truth = ai_break_cond_eval(spec->cond, &cond_env, &why);
+		/* Said once per breakpoint: it would be said at every pass. */
+		if (truth == AI_BREAK_UNKNOWN && !warned[site->spec])
+			fprintf(stderr, "async-inspect: breakpoint %zu (%s): the condition is unknown here (%s): not a hit (said once)\n",
+				site->spec + 1, spec->text, why ? why : "?");
+		warned[site->spec] |= truth == AI_BREAK_UNKNOWN;
+		free(why);
+		if (truth != AI_BREAK_TRUE) {
+			ai_snapshot_destroy(snapshot);
+			return ai_target_resume(target);
+		}
+	}
+	*counted_ret = true;
 	if (o->json)
 		print_json(o, site, hit, task, env, tid);
 	else
 		print_text(o, site, hit, snapshot, task, env, tid);
 	fflush(stdout);
 	ai_snapshot_destroy(snapshot);
-	return NULL;
+	return ai_target_resume(target);
 }
 
 static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo *di,
@@ -170,6 +198,7 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 		ai_break_sites_deinit(&sites);
 		return err;
 	}
+	bool *warned = xcalloc(o->spec_count, sizeof(*warned));
 	if ((err = ai_target_resume(target)))
 		goto out;
 	while (!o->break_count || result->hits < o->break_count) {
@@ -188,8 +217,9 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 			uint64_t env;
 			if (sites.items[i].vaddr + bias != target->hit_address || !is_hit(target, &sites.items[i], &env))
 				continue;
-			result->hits++;
-			err = on_hit(target, capture, o, &sites.items[i], env, result->hits);
+			bool counted;
+			err = on_hit(target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);
+			result->hits += counted;
 			break;
 		}
 		if (err)
@@ -199,6 +229,7 @@ out:
 	/* Every path out removes the int3s: detaching does, with every thread stopped. */
 	if (!result->exited)
 		ai_target_detach(target);
+	free(warned);
 	ai_capture_destroy(capture);
 	ai_debuginfo_destroy(di);
 	ai_break_sites_deinit(&sites);

@@ -35,7 +35,32 @@ static bool is_rust_path(const char *s)
 	return false;
 }
 
+static struct ai_error *parse_location(const char *text, struct ai_break_spec *ret);
+
 struct ai_error *ai_break_spec_parse(const char *text, struct ai_break_spec *ret)
+{
+	/* "LOCATION if EXPR": neither a path nor a line holds " if ". */
+	const char *cond = strstr(text, " if ");
+	char *location = cond ? xstrndup(text, (size_t)(cond - text)) : xstrdup(text);
+	size_t len = strlen(location);
+	while (len && location[len - 1] == ' ')
+		location[--len] = '\0';
+	struct ai_break_spec spec;
+	struct ai_error *err = parse_location(location, &spec);
+	free(location);
+	if (err)
+		return err;
+	if (cond && (err = ai_break_cond_parse(cond + 4, &spec.cond))) {
+		ai_break_spec_deinit(&spec);
+		return ai_error_wrap(err, "--break %s", text);
+	}
+	free(spec.text);
+	spec.text = xstrdup(text);
+	*ret = spec;
+	return NULL;
+}
+
+static struct ai_error *parse_location(const char *text, struct ai_break_spec *ret)
 {
 	struct ai_break_spec spec = { 0 };
 	const char *colon = strrchr(text, ':');
@@ -69,5 +94,6 @@ void ai_break_spec_deinit(struct ai_break_spec *spec)
 	free(spec->text);
 	free(spec->file);
 	free(spec->function);
+	ai_break_cond_destroy(spec->cond);
 	memset(spec, 0, sizeof(*spec));
 }

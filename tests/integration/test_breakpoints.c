@@ -230,3 +230,34 @@ Test(breakpoints, sigterm_to_the_tool_removes_breakpoints)
 	tool_result_free(&r);
 	free(spec);
 }
+
+/* `SPEC if EXPR`: only the rounds the condition picks are hits, and they count. */
+Test(breakpoints, condition_picks_the_hits)
+{
+	int line = marker_line(TICKER, "// @await: ticker-yield");
+	char *spec = xasprintf("ticker.rs:%d if i == 2 || (i > 3 && task.id > 0)", line);
+	char *bin = fixture_path("tokio-1.54", "ticker");
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "run", "--break", spec, "--break-count", "2", "--", bin, "6", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "stderr: %s", r.err);
+	cr_expect_eq(count_substr(r.out, "breakpoint 1 ("), 2, "%s", r.out);
+	char *first = record(r.out, 1), *second = record(r.out, 2);
+	cr_assert(first && second, "%s", r.out);
+	cr_expect(strstr(first, "i = 2,"), "%s", first);
+	cr_expect(strstr(second, "i = 4,"), "%s", second);
+	cr_expect(strstr(r.out, "sum 15\n"), "%s", r.out);
+	free(first);
+	free(second);
+	tool_result_free(&r);
+
+	/* A local the frame does not have: unknown, said once, never a hit. */
+	free(spec);
+	spec = xasprintf("ticker.rs:%d if no_such_local == 1", line);
+	tool_run(&r, 60, (const char *[]){ "run", "--break", spec, "--", bin, "3", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "stderr: %s", r.err);
+	cr_expect_eq(count_substr(r.out, "breakpoint 1 ("), 0, "%s", r.out);
+	cr_expect_eq(count_substr(r.err, "the condition is unknown here (no local no_such_local"), 1, "%s", r.err);
+	tool_result_free(&r);
+	free(bin);
+	free(spec);
+}
