@@ -97,6 +97,7 @@ struct ai_break_options {
 	bool json;            /* one JSON line per hit instead of text */
 	bool color;
 	bool locals;
+	bool all_locals;      /* compiler-generated locals too (__awaitee, drop flags) */
 };
 
 struct ai_break_result {

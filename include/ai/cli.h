@@ -122,7 +122,7 @@ struct ai_break_cli {
 	size_t count, capacity;
 	uint64_t break_count;        /* 0: every hit until the program ends */
 	bool json;
-	bool no_locals;
+	bool no_locals, all_locals; /* --no-locals, --all-locals */
 };
 #define AI_BREAK_LONG_OPTIONS                                   \
 	{ "break", required_argument, NULL, 'B' },              \

@@ -116,6 +116,7 @@ static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capt
 	struct ai_async_options async;
 	ai_async_options_default(&async);
 	async.locals = o->locals;
+	async.all_locals = o->all_locals;
 	struct ai_snapshot *snapshot;
 	/* All-stop: every thread stays stopped until the record is out, so the program can neither
 	 * move on nor end under the decoder, and its output after the hit comes after the record.

@@ -274,8 +274,10 @@ int ai_cmd_attach(int argc, char **argv)
 			return AI_EXIT_OK;
 		default:
 			if ((status = ai_parse_break_option("attach", opt, optarg, &breaks)) >= 0) {
-				if (status)
+				if (status) {
+					ai_break_cli_deinit(&breaks);
 					return status;
+				}
 				break;
 			}
 			if ((status = ai_parse_monitor_option("attach", opt, optarg, &options)) < 0)
@@ -284,16 +286,21 @@ int ai_cmd_attach(int argc, char **argv)
 				return status;
 		}
 	}
-	if (optind < argc)
-		return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
-	if (!pid)
+	if (optind < argc || !pid) {
+		ai_break_cli_deinit(&breaks);
+		if (optind < argc)
+			return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
 		return ai_usage_error("attach", "no process: give --pid N");
-	if (breaks.count && options.record_path)
+	}
+	if (breaks.count && options.record_path) {
+		ai_break_cli_deinit(&breaks);
 		return ai_usage_error("attach", "--break does not combine with --record");
+	}
 	if (!breaks.count && (breaks.break_count || breaks.json))
 		return ai_usage_error("attach", "--break-count and --format are for --break");
 	if (breaks.count) {
 		breaks.no_locals = options.no_locals;
+		breaks.all_locals = options.all_locals;
 		return attach_with_breakpoints(pid, &breaks);
 	}
 	options.tui = ai_monitor_wants_tui(no_tui);

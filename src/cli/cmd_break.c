@@ -54,6 +54,7 @@ int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, boo
 		.json = b->json,
 		.color = !b->json && ai_use_color(stdout),
 		.locals = !b->no_locals,
+		.all_locals = !b->no_locals && b->all_locals,
 	};
 	struct ai_break_result result;
 	struct ai_error *err = ai_break_run(target, &options, &result);

@@ -277,8 +277,10 @@ int ai_cmd_run(int argc, char **argv)
 			return AI_EXIT_OK;
 		default:
 			if ((parsed = ai_parse_break_option("run", opt, optarg, &breaks)) >= 0) {
-				if (parsed)
+				if (parsed) {
+					ai_break_cli_deinit(&breaks);
 					return parsed;
+				}
 				break;
 			}
 			if ((parsed = ai_parse_monitor_option("run", opt, optarg, &monitor)) < 0)
@@ -287,8 +289,10 @@ int ai_cmd_run(int argc, char **argv)
 				return parsed;
 		}
 	}
-	if (optind >= argc)
+	if (optind >= argc) {
+		ai_break_cli_deinit(&breaks);
 		return ai_usage_error("run", "no program to run");
+	}
 	if (fail_on_hang && !timeout)
 		return ai_usage_error("run", "--fail-on-hang needs --timeout");
 	if (timeout && dump_after)
@@ -301,9 +305,12 @@ int ai_cmd_run(int argc, char **argv)
 		return ai_usage_error("run", "--record and --max-pause do not combine with --dump-after or --timeout");
 
 	if (breaks.count) {
-		if (dump_after || monitor.record_path)
+		if (dump_after || monitor.record_path) {
+			ai_break_cli_deinit(&breaks);
 			return ai_usage_error("run", "--break does not combine with --dump-after, --timeout or --record");
+		}
 		breaks.no_locals = monitor.no_locals;
+		breaks.all_locals = monitor.all_locals;
 		return run_with_breakpoints(argv + optind, &breaks);
 	}
 	if (breaks.break_count || breaks.json)
