@@ -453,7 +453,7 @@ static struct ai_error *resolve_function(struct resolver *r, size_t index, const
 	}
 	if (!added)
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
-				       "--break %s: no async fn %s in the debug info of %s (give its whole path, crate first, e.g. app::net::serve)",
+				       "--break %s: no async fn %s in the debug info of %s (give its whole path, crate first, e.g. app::net::serve; a method as the debug info names it, e.g. app::{impl#0}::handle)",
 				       spec->text, spec->function, ai_debuginfo_main_module(r->di)->path);
 	return NULL;
 }

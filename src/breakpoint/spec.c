@@ -16,14 +16,21 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* A Rust path: identifiers (letters, digits, '_') joined by "::". */
+/* A Rust path as DWARF names it: identifiers (letters, digits, '_') or rustc's `{impl#N}`
+ * segments (an async fn of an impl block is `app::{impl#0}::handle`), joined by "::". */
 static bool is_rust_path(const char *s)
 {
 	if (!*s)
 		return false;
 	for (const char *p = s; *p;) {
-		if (!(isalpha((unsigned char)*p) || *p == '_'))
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			if (!close || close == p + 1 || memchr(p, ':', (size_t)(close - p)))
+				return false;
+			p = close + 1;
+		} else if (!(isalpha((unsigned char)*p) || *p == '_')) {
 			return false;
+		}
 		while (isalnum((unsigned char)*p) || *p == '_')
 			p++;
 		if (!*p)

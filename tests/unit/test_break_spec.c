@@ -33,6 +33,11 @@ Test(break_spec, async_fn_path)
 	cr_assert_null(ai_break_spec_parse("_start2", &spec));
 	cr_expect_eq(spec.kind, AI_BREAK_FUNCTION);
 	ai_break_spec_deinit(&spec);
+	/* An async fn of an impl block, as DWARF names it. */
+	cr_assert_null(ai_break_spec_parse("app::{impl#0}::handle", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_FUNCTION);
+	cr_expect_str_eq(spec.function, "app::{impl#0}::handle");
+	ai_break_spec_deinit(&spec);
 }
 
 static void expect_bad(const char *text, const char *why)
@@ -56,6 +61,8 @@ Test(break_spec, errors_say_what_is_wrong)
 	expect_bad("::serve", "expected FILE:LINE");
 	expect_bad("a b", "expected FILE:LINE");
 	expect_bad(":5", "expected FILE:LINE");
+	expect_bad("app::{impl#0", "expected FILE:LINE");
+	expect_bad("app::{}::f", "expected FILE:LINE");
 }
 
 /* Conditions over a hand-made frame, as the value printer prints locals. */
