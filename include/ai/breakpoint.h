@@ -2,15 +2,15 @@
  * starts an async fn, print the task with its await chain, and let the program go on.
  *
  * A SPEC is `FILE:LINE` (the task suspends at that `.await`; FILE is matched as a suffix of the
- * DWARF line table's paths, at a '/' boundary) or `FN` (an async fn's first poll; a path matched
- * as a suffix at a `::` boundary, e.g. `ticker` or `app::net::serve`).
+ * DWARF line table's paths, at a '/' boundary), `FILE:LINE@resume` (it is polled again, to resume
+ * from there) or `FN` (an async fn's first poll; its whole path, e.g. `app::net::serve`).
  *
  * Where the int3 goes comes from DWARF and the code of the coroutine's poll function: a
  * suspend state's variant declares the line of its `.await`; the poll function stores that
  * state's discriminant (`movb $N, STATE(%reg)`, Capstone) just before it returns Pending, and the
  * breakpoint is the instruction after that store, where %reg still holds the coroutine. An FN
  * breakpoint is the poll function's entry, where %rdi is the coroutine and its state is
- * Unresumed on the first poll. */
+ * Unresumed on the first poll; an @resume one the same entry, with the state of that await. */
 #ifndef AI_BREAKPOINT_H
 #define AI_BREAKPOINT_H
 
@@ -33,6 +33,7 @@ struct ai_break_spec {
 	char *text;     /* owned: as the user wrote it */
 	char *file;     /* owned: LINE specs */
 	uint32_t line;
+	bool resume;    /* FILE:LINE@resume: when the task resumes from that .await */
 	char *function; /* owned: FUNCTION specs */
 	struct ai_break_cond *cond; /* owned: `SPEC if EXPR`, or NULL */
 };

@@ -230,6 +230,31 @@ static struct ai_error *find_stores(struct resolver *r, const struct poll_fn *fn
 	return NULL;
 }
 
+/* The poll function's entry, hit when the coroutine is in state `value` there: at the entry the
+ * coroutine is the first argument, in %rdi (System V). */
+static struct ai_error *add_entry_site(struct resolver *r, const struct poll_fn *fn, uint64_t value, size_t spec,
+				       const char *file, uint32_t line, struct ai_break_sites *sites)
+{
+	(void)r;
+	const struct ai_type *state_type;
+	struct ai_error *err = ai_type_member_underlying(fn->coroutine, &fn->coroutine->discr, &state_type);
+	if (err)
+		return err;
+	AI_GROW(sites->items, sites->capacity, sites->count + 1);
+	sites->items[sites->count++] = (struct ai_break_site){
+		.spec = spec,
+		.vaddr = fn->lo,
+		.env_reg = X86_REG_RDI,
+		.state_offset = fn->coroutine->discr.offset,
+		.state_size = (uint8_t)state_type->size,
+		.state_value = value,
+		.function = display_name(fn),
+		.file = xstrdup(file),
+		.line = line,
+	};
+	return NULL;
+}
+
 /* Every row of the files that match spec->file, in every unit; *path_ret names the one file. */
 struct rows {
 	uint64_t *addresses;
@@ -386,7 +411,10 @@ static struct ai_error *resolve_line(struct resolver *r, size_t index, const str
 			if (!is_suspend(var) || var->decl_line != spec->line || !path_matches(var->decl_file, spec->file))
 				continue;
 			has_await = true;
-			err = find_stores(r, fn, var->discr_value, index, path, spec->line, sites);
+			if (spec->resume)
+				err = add_entry_site(r, fn, var->discr_value, index, path, spec->line, sites);
+			else
+				err = find_stores(r, fn, var->discr_value, index, path, spec->line, sites);
 		}
 	}
 	if (!err && !has_await) {
@@ -430,25 +458,12 @@ static struct ai_error *resolve_function(struct resolver *r, size_t index, const
 	for (size_t i = 0; i < found.count; i++) {
 		const struct poll_fn *fn = look_at(r, found.dies[i]);
 		const struct ai_variant *start = fn ? ai_type_find_variant(fn->coroutine, "Unresumed") : NULL;
-		const struct ai_type *state_type;
 		if (!start || !start->has_discr_value)
 			continue;
-		err = ai_type_member_underlying(fn->coroutine, &fn->coroutine->discr, &state_type);
+		err = add_entry_site(r, fn, start->discr_value, index, start->decl_file ? start->decl_file : "?",
+				     start->decl_line, sites);
 		if (err)
 			return err;
-		/* At the entry the coroutine is the first argument: %rdi (System V). */
-		AI_GROW(sites->items, sites->capacity, sites->count + 1);
-		sites->items[sites->count++] = (struct ai_break_site){
-			.spec = index,
-			.vaddr = fn->lo,
-			.env_reg = X86_REG_RDI,
-			.state_offset = fn->coroutine->discr.offset,
-			.state_size = (uint8_t)state_type->size,
-			.state_value = start->discr_value,
-			.function = display_name(fn),
-			.file = xstrdup(start->decl_file ? start->decl_file : "?"),
-			.line = start->decl_line,
-		};
 		added++;
 	}
 	if (!added)

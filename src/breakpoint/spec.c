@@ -70,28 +70,42 @@ struct ai_error *ai_break_spec_parse(const char *text, struct ai_break_spec *ret
 static struct ai_error *parse_location(const char *text, struct ai_break_spec *ret)
 {
 	struct ai_break_spec spec = { 0 };
+	char *copy = NULL;
+	size_t len = strlen(text);
+	if (len > 7 && strcmp(text + len - 7, "@resume") == 0) {
+		copy = xstrndup(text, len - 7);
+		text = copy;
+		spec.resume = true;
+	}
+	struct ai_error *err = NULL;
 	const char *colon = strrchr(text, ':');
 	if (colon && colon > text && colon[-1] != ':' && all_digits(colon + 1)) {
 		unsigned long line = strtoul(colon + 1, NULL, 10);
-		if (line == 0 || line > UINT32_MAX)
-			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--break %s: line %s is out of range",
-					       text, colon + 1);
-		spec.kind = AI_BREAK_LINE;
-		spec.file = xstrndup(text, (size_t)(colon - text));
-		spec.line = (uint32_t)line;
+		if (line == 0 || line > UINT32_MAX) {
+			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--break %s: line %s is out of range",
+					      text, colon + 1);
+		} else {
+			spec.kind = AI_BREAK_LINE;
+			spec.file = xstrndup(text, (size_t)(colon - text));
+			spec.line = (uint32_t)line;
+		}
 	} else if (colon && (colon == text || colon[-1] != ':') && colon[1] != ':') {
-		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
-				       "--break %s: expected FILE:LINE (a line number after the colon) or an async fn's path",
-				       text);
-	} else if (is_rust_path(text)) {
+		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				      "--break %s: expected FILE:LINE (a line number after the colon) or an async fn's path",
+				      text);
+	} else if (is_rust_path(text) && !spec.resume) {
 		spec.kind = AI_BREAK_FUNCTION;
 		spec.function = xstrdup(text);
 	} else {
-		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
-				       "--break %s: expected FILE:LINE of an .await or the path of an async fn (e.g. app::serve)",
-				       text);
+		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				      spec.resume ? "--break %s@resume: @resume is for FILE:LINE of an .await"
+						  : "--break %s: expected FILE:LINE of an .await or the path of an async fn (e.g. app::serve)",
+				      text);
 	}
-	spec.text = xstrdup(text);
+	free(copy);
+	if (err)
+		return err;
+	spec.text = xstrdup(text); /* replaced by the whole SPEC in ai_break_spec_parse */
 	*ret = spec;
 	return NULL;
 }

@@ -129,6 +129,30 @@ Test(breakpoints, json_is_one_line_per_hit)
 	free(spec);
 }
 
+/* FILE:LINE@resume: the polls that resume the task from that await, with the round it is in. */
+Test(breakpoints, resume_from_an_await)
+{
+	int line = marker_line(TICKER, "// @await: ticker-yield");
+	char *spec = xasprintf("ticker.rs:%d@resume", line);
+	char *bin = fixture_path("tokio-1.54", "ticker");
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "run", "--break", spec, "--break-count", "2", "--", bin, "4", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "stderr: %s", r.err);
+	cr_expect_eq(count_substr(r.out, "breakpoint 1 ("), 2, "%s", r.out);
+	char *first = record(r.out, 1), *second = record(r.out, 2);
+	cr_assert(first && second, "%s", r.out);
+	cr_expect(strstr(first, "ticker::ticker  Suspend0") && strstr(first, "i = 0,"), "%s", first);
+	cr_expect(strstr(second, "i = 1,"), "%s", second);
+	/* The program goes on after each: round 0 ends (tick 0) before the second resume. */
+	const char *tick0 = strstr(r.out, "tick 0\n");
+	cr_expect(tick0 && tick0 > strstr(r.out, "hit 1:") && tick0 < strstr(r.out, "hit 2:"), "%s", r.out);
+	free(first);
+	free(second);
+	tool_result_free(&r);
+	free(bin);
+	free(spec);
+}
+
 Test(breakpoints, async_fn_first_poll)
 {
 	char *bin = fixture_path("tokio-1.54", "ticker");

@@ -6,6 +6,8 @@
 #include "ai/breakpoint.h"
 #include "ai/snapshot.h"
 
+static void expect_bad(const char *text, const char *why);
+
 Test(break_spec, file_and_line)
 {
 	struct ai_break_spec spec;
@@ -20,6 +22,20 @@ Test(break_spec, file_and_line)
 	cr_expect_str_eq(spec.file, "C:odd/dir/main.rs");
 	cr_expect_eq(spec.line, 7);
 	ai_break_spec_deinit(&spec);
+}
+
+Test(break_spec, resume)
+{
+	struct ai_break_spec spec;
+	cr_assert_null(ai_break_spec_parse("server.rs:88@resume if n > 1", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_LINE);
+	cr_expect(spec.resume);
+	cr_expect_str_eq(spec.file, "server.rs");
+	cr_expect_eq(spec.line, 88);
+	cr_expect_not_null(spec.cond);
+	cr_expect_str_eq(spec.text, "server.rs:88@resume if n > 1");
+	ai_break_spec_deinit(&spec);
+	expect_bad("app::serve@resume", "@resume is for FILE:LINE");
 }
 
 Test(break_spec, async_fn_path)
