@@ -285,7 +285,9 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 			ai_memory_freeze_on_demand(target->memory, &target->maps, FREEZE_MAX_BYTES,
 						   capture->progress ? on_chunk_copied : NULL, capture);
 		}
-		if (frozen && release != AI_CAPTURE_KEEP_STOPPED) {
+		if (frozen && release == AI_CAPTURE_KEEP_STOPPED) {
+			frozen = false; /* decoded from the stopped target itself: the copy is not needed */
+		} else if (frozen) {
 			ai_target_resume(target);
 			pause_us = capped_pause_us = target->last_pause_us;
 			/* What the capped copy left out is read live: through the page cache, one read
@@ -327,8 +329,6 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		if (target->kind == AI_TARGET_LIVE && release != AI_CAPTURE_KEEP_STOPPED)
 			pause_us += target->last_pause_us;
 	}
-	if (release == AI_CAPTURE_KEEP_STOPPED && target->kind == AI_TARGET_LIVE)
-		pause_us = ai_now_us() - target->stopped_at_us; /* so far */
 	if (on_demand) {
 		capture->state.bytes_read = read_on_demand;
 		report(capture, AI_CAPTURE_RESUMED);
