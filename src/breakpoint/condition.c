@@ -323,7 +323,7 @@ static bool field_text(const char *text, size_t text_len, const char *name, size
 	for (; p < end; p++) {
 		char c = *p;
 		if (in_string) {
-			if (c == '\\')
+			if (c == '\\' && p + 1 < end)
 				p++;
 			else if (c == '"')
 				in_string = false;
