@@ -116,6 +116,31 @@ struct ai_error *ai_snapshot_once(const struct ai_target_options *target_options
 				  const struct ai_async_options *async_options, const struct ai_once_options *once,
 				  struct ai_snapshot **ret);
 
+/* --break SPEC (repeatable), --break-count N and --format text|json of `run` and `attach`
+ * (src/cli/cmd_break.c). */
+struct ai_break_spec;
+struct ai_break_cli {
+	struct ai_break_spec *specs; /* owned */
+	size_t count, capacity;
+	uint64_t break_count;        /* 0: every hit until the program ends */
+	bool json;
+	bool no_locals, all_locals; /* --no-locals, --all-locals */
+};
+#define AI_BREAK_LONG_OPTIONS                                   \
+	{ "break", required_argument, NULL, 'B' },              \
+	{ "break-count", required_argument, NULL, 'N' },        \
+	{ "format", required_argument, NULL, 'f' }
+/* Handles opt if it is one of AI_BREAK_LONG_OPTIONS: returns 0, or the exit status after printing
+ * why arg is wrong; -1 for any other option. */
+int ai_parse_break_option(const char *command, int opt, const char *arg, struct ai_break_cli *b);
+void ai_break_cli_deinit(struct ai_break_cli *b);
+/* Runs the breakpoints on target (launched: stopped at its exec; attached: running). Returns -1
+ * when the breakpoints are done and detached (*exited_ret says whether the program ended while
+ * they were in, with its wait status in *status_ret), else the exit status after printing the
+ * error (a SPEC that names no await: AI_EXIT_USAGE; a launched program is then killed). */
+int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, bool *exited_ret,
+		     int *status_ret);
+
 /* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
 bool ai_use_color(FILE *file);
 extern const char *ai_color_option; /* "auto" unless --color said otherwise */

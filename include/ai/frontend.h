@@ -22,6 +22,9 @@ int ai_print_threads_json(FILE *out, const struct ai_snapshot *snapshot);
 
 /* The `dump` view: warnings, every task as an await tree, then a summary line. */
 void ai_print_dump_text(FILE *out, const struct ai_snapshot *snapshot, const struct ai_text_options *options);
+/* One task of the dump view: its header line and await tree (breakpoint hits). */
+void ai_print_task_text(FILE *out, const struct ai_snapshot *snapshot, const struct ai_snapshot_task *task,
+			const struct ai_text_options *options);
 /* The same as the versioned JSON document "async-inspect-snapshot" (docs/json-format.md),
  * streamed as it is written (no document tree in memory): compact on one line, or indented for
  * people with `pretty`; then a newline. Returns 0, or -1 if writing failed. */
@@ -29,6 +32,8 @@ int ai_print_dump_json(FILE *out, const struct ai_snapshot *snapshot, bool prett
 /* That document as the next value of a JSON writer (e.g. inside a larger document). */
 struct ai_json_writer;
 void ai_write_dump_json(struct ai_json_writer *writer, const struct ai_snapshot *snapshot);
+/* One task object of that document ("tasks" items) as the next value of a JSON writer. */
+void ai_write_task_json(struct ai_json_writer *writer, const struct ai_snapshot_task *task);
 /* That document as a json_t * (a new reference), for code that edits it before writing it (test's
  * --trace) and for tests: written, then parsed by jansson, so it is exactly what is printed. */
 struct json_t;

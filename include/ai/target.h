@@ -54,6 +54,11 @@ struct ai_target {
 	char *warning;             /* owned, or NULL: what the user must know of every snapshot (a
 				    * truncated core) */
 	struct ai_core *core;      /* owned; private to core.c */
+	/* breakpoints (live only; src/process/breakpoint.c) */
+	struct ai_breakpoint_set *breakpoints; /* owned, or NULL when none was ever inserted */
+	pid_t hit_tid;             /* AI_RUN_BREAKPOINT: the thread stopped on one, or 0 */
+	uint64_t hit_address;      /* the breakpoint it stopped on (its pc is set back to it) */
+	struct user_regs_struct hit_regs; /* that thread's registers at the hit */
 };
 
 /* Attaches to every thread of pid, leaving it running. */
@@ -77,15 +82,30 @@ void ai_target_destroy(struct ai_target *target);
  * stderr, environment and signal mask. On success the signals `run` forwards stay blocked in
  * our process until ai_target_forward_signals() is called, so none is lost in between. */
 struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret);
+/* The same, leaving it stopped at its exec (its code mapped, none of it run): breakpoints go in
+ * before the program's first instruction. ai_target_stop/resume/run then let it go. */
+struct ai_error *ai_target_launch_stopped(char *const argv[], struct ai_target **ret);
 
 enum ai_run_event {
 	AI_RUN_TIMEOUT, /* timeout_ms passed with the target still running */
 	AI_RUN_EXITED,  /* the target's main process ended: see *status_ret (a wait status) */
+	AI_RUN_BREAKPOINT, /* a thread stopped on a breakpoint: target->hit_tid, hit_address and
+			    * hit_regs. It stays stopped; the next ai_target_stop/resume/run steps it
+			    * over the breakpoint with every other thread stopped, so none misses it */
 };
 /* Runs the event loop of a launched or attached target for up to timeout_ms (-1: forever): follows
  * new threads, passes on every signal the target receives, returns when the target exits. */
 struct ai_error *ai_target_run(struct ai_target *target, int timeout_ms, enum ai_run_event *event_ret,
 			       int *status_ret);
+
+/* Breakpoints: an int3 written at a runtime address of code, the original byte kept. The target
+ * must be stopped. A thread that traps on one is reported by ai_target_run (AI_RUN_BREAKPOINT);
+ * other threads found on one while stopping the world have their pc set back, so they hit it
+ * again once resumed. Every breakpoint is removed by ai_target_remove_breakpoints, by
+ * ai_target_detach and by the signal handlers below. */
+struct ai_error *ai_target_insert_breakpoint(struct ai_target *target, uint64_t address);
+/* Restores every original byte (the target must be stopped; a no-op without breakpoints). */
+void ai_target_remove_breakpoints(struct ai_target *target);
 
 /* Installs handlers that detach from every attached thread on SIGINT/SIGTERM/SIGHUP and on our own
  * crash signals, then let the signal take its course. */

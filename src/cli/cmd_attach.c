@@ -48,6 +48,11 @@ static void print_usage(FILE *out)
 		"                         under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
 		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN       auto (default: on a terminal), always or never\n"
+		"      --break SPEC       stop when a task reaches SPEC (FILE:LINE of an .await, or\n"
+		"                         FN: an async fn's first poll), print the task with its\n"
+		"                         await chain on stdout and go on (repeatable)\n"
+		"      --break-count N    after N hits remove the breakpoints and detach\n"
+		"      --format text|json --break records as text (default) or a JSON line each\n"
 		"  -h, --help             show this help\n");
 }
 
@@ -211,6 +216,29 @@ bool ai_monitor_wants_tui(bool no_tui)
 	return isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 }
 
+/* --break: a record per hit on stdout; after --break-count hits (or when the program ends), the
+ * breakpoints are removed and we detach. */
+static int attach_with_breakpoints(int pid, struct ai_break_cli *breaks)
+{
+	ai_target_install_signal_handlers();
+	struct ai_target *target;
+	struct ai_error *err = ai_target_attach(pid, &target);
+	if (err) {
+		ai_break_cli_deinit(breaks);
+		return ai_fail(err);
+	}
+	bool exited = false;
+	int status = 0;
+	int code = ai_break_command(target, breaks, &exited, &status);
+	ai_break_cli_deinit(breaks);
+	ai_target_destroy(target); /* detaches, if not done: the program goes on without us */
+	if (code >= 0)
+		return code;
+	if (exited)
+		fprintf(stderr, "async-inspect: process %d has exited\n", pid);
+	return AI_EXIT_OK;
+}
+
 int ai_cmd_attach(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -218,11 +246,13 @@ int ai_cmd_attach(int argc, char **argv)
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
 		AI_MONITOR_LONG_OPTIONS,
+		AI_BREAK_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ai_monitor_options options = { .interval_ms = 500 };
 	bool no_tui = false;
+	struct ai_break_cli breaks = { 0 };
 	int pid = 0, opt, status;
 	struct ai_error *err;
 	optind = 1;
@@ -243,16 +273,36 @@ int ai_cmd_attach(int argc, char **argv)
 			print_usage(stdout);
 			return AI_EXIT_OK;
 		default:
+			if ((status = ai_parse_break_option("attach", opt, optarg, &breaks)) >= 0) {
+				if (status) {
+					ai_break_cli_deinit(&breaks);
+					return status;
+				}
+				break;
+			}
 			if ((status = ai_parse_monitor_option("attach", opt, optarg, &options)) < 0)
 				return ai_usage_error("attach", "unknown or incomplete option '%s'", argv[optind - 1]);
 			if (status)
 				return status;
 		}
 	}
-	if (optind < argc)
-		return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
-	if (!pid)
+	if (optind < argc || !pid) {
+		ai_break_cli_deinit(&breaks);
+		if (optind < argc)
+			return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
 		return ai_usage_error("attach", "no process: give --pid N");
+	}
+	if (breaks.count && options.record_path) {
+		ai_break_cli_deinit(&breaks);
+		return ai_usage_error("attach", "--break does not combine with --record");
+	}
+	if (!breaks.count && (breaks.break_count || breaks.json))
+		return ai_usage_error("attach", "--break-count and --format are for --break");
+	if (breaks.count) {
+		breaks.no_locals = options.no_locals;
+		breaks.all_locals = options.all_locals;
+		return attach_with_breakpoints(pid, &breaks);
+	}
 	options.tui = ai_monitor_wants_tui(no_tui);
 	if (options.record_path && (err = ai_open_recording(options.record_path, &options.record)))
 		return ai_fail(err);

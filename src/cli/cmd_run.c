@@ -52,6 +52,13 @@ static void print_usage(FILE *out)
 		"      --debug-dir DIR        also look for separate debug files in DIR (see dump --help)\n"
 		"      --user-crate NAME      count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
+		"      --no-tui               never open the live view\n"
+		"      --break SPEC           stop when a task reaches SPEC, print the task (its\n"
+		"                             await chain with locals) on stdout and go on; SPEC is\n"
+		"                             FILE:LINE of an .await or FN, an async fn's path (its\n"
+		"                             first poll). Repeatable\n"
+		"      --break-count N        after N hits remove the breakpoints and detach\n"
+		"      --format text|json     --break records as text (default) or one JSON line each\n"
 		"  -h, --help                 show this help\n");
 }
 
@@ -185,6 +192,36 @@ static const char *argv_duration(int argc, char **argv)
 	return "the timeout";
 }
 
+/* --break: the program starts with the breakpoints in (launched stopped at its exec), prints a
+ * record per hit on our stdout, and ends as it would have. */
+static int run_with_breakpoints(char **argv, struct ai_break_cli *breaks)
+{
+	struct ai_target *target;
+	struct ai_error *err = ai_target_launch_stopped(argv, &target);
+	if (err) {
+		ai_break_cli_deinit(breaks);
+		return ai_fail(err);
+	}
+	ai_target_install_signal_handlers();
+	ai_target_forward_signals(target->pid);
+	bool exited = false;
+	int status = 0;
+	int code = ai_break_command(target, breaks, &exited, &status);
+	ai_break_cli_deinit(breaks);
+	if (code < 0 && !exited) {
+		/* Detached: it is still our child, so its end is ours to wait for. */
+		enum ai_run_event event;
+		while (!(err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)
+			;
+		if (err) {
+			ai_target_destroy(target);
+			return ai_fail(err);
+		}
+	}
+	ai_target_destroy(target);
+	return code >= 0 ? code : exit_like(status);
+}
+
 int ai_cmd_run(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -193,7 +230,9 @@ int ai_cmd_run(int argc, char **argv)
 		{ "fail-on-hang", no_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "no-tui", no_argument, NULL, 'n' },
 		AI_MONITOR_LONG_OPTIONS,
+		AI_BREAK_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -202,7 +241,8 @@ int ai_cmd_run(int argc, char **argv)
 	uint64_t dump_after_ms = 0;
 	bool dump_after = false;
 	uint64_t timeout_ms = 0;
-	bool timeout = false, fail_on_hang = false;
+	bool timeout = false, fail_on_hang = false, no_tui = false;
+	struct ai_break_cli breaks = { 0 };
 	struct ai_error *err;
 	int opt, parsed;
 	optind = 1;
@@ -229,18 +269,30 @@ int ai_cmd_run(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case 'n':
+			no_tui = true;
+			break;
 		case 'h':
 			print_usage(stdout);
 			return AI_EXIT_OK;
 		default:
+			if ((parsed = ai_parse_break_option("run", opt, optarg, &breaks)) >= 0) {
+				if (parsed) {
+					ai_break_cli_deinit(&breaks);
+					return parsed;
+				}
+				break;
+			}
 			if ((parsed = ai_parse_monitor_option("run", opt, optarg, &monitor)) < 0)
 				return ai_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
 			if (parsed)
 				return parsed;
 		}
 	}
-	if (optind >= argc)
+	if (optind >= argc) {
+		ai_break_cli_deinit(&breaks);
 		return ai_usage_error("run", "no program to run");
+	}
 	if (fail_on_hang && !timeout)
 		return ai_usage_error("run", "--fail-on-hang needs --timeout");
 	if (timeout && dump_after)
@@ -252,8 +304,20 @@ int ai_cmd_run(int argc, char **argv)
 	if (dump_after && (monitor.record_path || monitor.max_pause_us))
 		return ai_usage_error("run", "--record and --max-pause do not combine with --dump-after or --timeout");
 
+	if (breaks.count) {
+		if (dump_after || monitor.record_path) {
+			ai_break_cli_deinit(&breaks);
+			return ai_usage_error("run", "--break does not combine with --dump-after, --timeout or --record");
+		}
+		breaks.no_locals = monitor.no_locals;
+		breaks.all_locals = monitor.all_locals;
+		return run_with_breakpoints(argv + optind, &breaks);
+	}
+	if (breaks.break_count || breaks.json)
+		return ai_usage_error("run", "--break-count and --format are for --break");
+
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
-	bool tui = !dump_after && ai_monitor_wants_tui(false);
+	bool tui = !dump_after && !no_tui && ai_monitor_wants_tui(false);
 	if (output && !tui)
 		fprintf(stderr, "async-inspect: --output is for the interactive view; %s's output is left alone\n",
 			argv[optind]);

@@ -233,6 +233,16 @@ static void print_deadlocks(FILE *out, const struct ai_snapshot *s, const struct
 	}
 }
 
+void ai_print_task_text(FILE *out, const struct ai_snapshot *s, const struct ai_snapshot_task *task,
+			const struct ai_text_options *options)
+{
+	struct style st = { "", "", "", "", "", "" };
+	if (options->color)
+		st = (struct style){ BOLD, DIM, CYAN, YELLOW, RED, RESET };
+	print_task_header(out, s, task, &st);
+	print_node(out, &task->tree, "", true, true, &st, options);
+}
+
 void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_text_options *options)
 {
 	struct style st = { "", "", "", "", "", "" };

@@ -316,6 +316,11 @@ static void write_task(struct ai_json_writer *w, const struct ai_snapshot_task *
 	ai_json_end_object(w);
 }
 
+void ai_write_task_json(struct ai_json_writer *w, const struct ai_snapshot_task *task)
+{
+	write_task(w, task);
+}
+
 /* A task in a cycle: its id, or its kind ("block_on") when it has none. */
 static void write_task_ref(struct ai_json_writer *w, const struct ai_snapshot_task *t)
 {

@@ -23,6 +23,7 @@
 
 #include "ai/target.h"
 #include "ai/util.h"
+#include "breakpoint.h"
 #include "registry.h"
 
 #define SEIZE_OPTIONS (PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
@@ -347,9 +348,32 @@ static void note_stop_status(struct ai_target *t, pid_t tid, int status)
 		int sig = WSTOPSIG(status);
 		thread->group_stopped = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 	} else if (event == 0) {
-		thread->pending_signal = WSTOPSIG(status);
+		/* A SIGTRAP of one of our breakpoints is not the target's: it hits it again later. */
+		if (!(WSTOPSIG(status) == SIGTRAP && ai_breakpoint_claim_trap(t, thread)))
+			thread->pending_signal = WSTOPSIG(status);
 	}
 	mark_stopped(thread, true);
+}
+
+void ai_breakpoint_thread_gone(struct ai_target *t, pid_t tid, int status)
+{
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		note_stop_status(t, tid, status);
+	else
+		remove_thread(t, tid);
+}
+
+/* The reported breakpoint hit, if any, is stepped over now that every thread is stopped. */
+static struct ai_error *step_over_hit(struct ai_target *t)
+{
+	if (!t->hit_tid)
+		return NULL;
+	struct ai_thread *thread = find_thread(t, t->hit_tid);
+	if (!thread) {
+		t->hit_tid = 0;
+		return NULL;
+	}
+	return ai_breakpoint_step_over(t, thread);
 }
 
 /* How long a thread may take to stop: one in uninterruptible sleep (state D) stops only when it
@@ -473,6 +497,7 @@ struct ai_error *ai_target_resume(struct ai_target *t)
 {
 	if (t->kind == AI_TARGET_CORE || !t->is_stopped)
 		return NULL;
+	struct ai_error *err = step_over_hit(t);
 	for (size_t i = 0; i < t->thread_count; i++) {
 		if (t->threads[i].stopped)
 			resume_thread(&t->threads[i]);
@@ -480,7 +505,7 @@ struct ai_error *ai_target_resume(struct ai_target *t)
 	t->is_stopped = false;
 	t->last_pause_us = ai_now_us() - t->stopped_at_us;
 	ai_memory_set_caching(t->memory, false);
-	return NULL;
+	return err;
 }
 
 void ai_target_detach(struct ai_target *t)
@@ -496,6 +521,8 @@ void ai_target_detach(struct ai_target *t)
 		struct ai_error *err = stop_threads(t);
 		ai_error_destroy(err); /* best effort: detach what we can */
 	}
+	t->hit_tid = 0; /* its pc is on the breakpoint, where the original code is put back */
+	ai_target_remove_breakpoints(t);
 	for (size_t i = 0; i < t->thread_count; i++) {
 		struct ai_thread *thread = &t->threads[i];
 		if (thread->stopped)
@@ -517,6 +544,7 @@ void ai_target_destroy(struct ai_target *t)
 		ai_target_detach(t);
 	else
 		ai_target_core_close(t);
+	ai_target_remove_breakpoints(t); /* an exited target: only our records are left to free */
 	ai_memory_destroy(t->memory);
 	ai_maps_deinit(&t->maps);
 	free(t->threads);
@@ -530,7 +558,7 @@ static bool handle_run_event(struct ai_target *t, pid_t tid, int status);
 
 /* Launching. The child stops itself before exec so that we can seize it; a close-on-exec pipe
  * tells us whether the exec failed. */
-struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret)
+static struct ai_error *launch(char *const argv[], bool stay_stopped, struct ai_target **ret)
 {
 	int pipe_fds[2];
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
@@ -592,7 +620,10 @@ struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret)
 					       "cannot run %s: %s", argv[0], strerror(errnum));
 		}
 		if (WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_EXEC) {
-			ptrace(PTRACE_CONT, pid, 0, 0);
+			if (stay_stopped)
+				mark_stopped(find_thread(t, pid), true);
+			else
+				ptrace(PTRACE_CONT, pid, 0, 0);
 			break;
 		}
 		handle_run_event(t, pid, status);
@@ -601,6 +632,16 @@ struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret)
 	read_exe_path(t);
 	*ret = t;
 	return NULL;
+}
+
+struct ai_error *ai_target_launch(char *const argv[], struct ai_target **ret)
+{
+	return launch(argv, false, ret);
+}
+
+struct ai_error *ai_target_launch_stopped(char *const argv[], struct ai_target **ret)
+{
+	return launch(argv, true, ret);
 }
 
 /* One event of the run loop. Returns true when the process is gone. */
@@ -639,6 +680,10 @@ static bool handle_run_event(struct ai_target *t, pid_t tid, int status)
 			ptrace(PTRACE_CONT, tid, 0, 0);
 		break;
 	case 0:
+		if (sig == SIGTRAP && ai_breakpoint_note_hit(t, thread)) {
+			mark_stopped(thread, true); /* reported by ai_target_run; stays stopped */
+			break;
+		}
 		ptrace(PTRACE_CONT, tid, 0, (void *)(long)sig); /* a signal for the target: hand it on */
 		break;
 	default:
@@ -657,6 +702,16 @@ struct ai_error *ai_target_run(struct ai_target *t, int timeout_ms, enum ai_run_
 		struct ai_error *err = ai_target_resume(t);
 		if (err)
 			return err;
+	} else if (t->hit_tid) {
+		/* The last hit is stepped over with the others stopped, so that none passes the
+		 * breakpoint while its original byte is back. */
+		t->stopped_at_us = ai_now_us();
+		struct ai_error *err = stop_threads(t);
+		t->is_stopped = true;
+		if (!err && !t->exited)
+			err = ai_target_resume(t);
+		if (err)
+			return err;
 	}
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : ai_now_us() + (uint64_t)timeout_ms * 1000u;
 	sigset_t chld;
@@ -668,6 +723,10 @@ struct ai_error *ai_target_run(struct ai_target *t, int timeout_ms, enum ai_run_
 		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
 		if (tid > 0) {
 			handle_run_event(t, tid, status);
+			if (t->hit_tid && !t->exited) {
+				*event_ret = AI_RUN_BREAKPOINT;
+				return NULL;
+			}
 			continue;
 		}
 		if (tid < 0 && errno != EINTR && errno != ECHILD)

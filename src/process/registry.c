@@ -2,8 +2,10 @@
  * a fixed table of sig_atomic_t slots. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,15 @@ struct slot {
 
 static struct slot slots[REGISTRY_SLOTS];
 static volatile sig_atomic_t forward_pid;
+
+/* Breakpoints: a slot is in use while `used` is set; written before `used` goes up. */
+#define BREAKPOINT_SLOTS 4096
+struct breakpoint_slot {
+	volatile uint64_t address;
+	volatile uint8_t original;
+	volatile sig_atomic_t used;
+};
+static struct breakpoint_slot breakpoints[BREAKPOINT_SLOTS];
 
 static struct slot *find(pid_t tid)
 {
@@ -59,6 +70,63 @@ void ai_registry_set_stopped(pid_t tid, bool stopped, int pending_signal)
 	}
 }
 
+void ai_registry_add_breakpoint(uint64_t address, uint8_t original)
+{
+	for (size_t i = 0; i < BREAKPOINT_SLOTS; i++) {
+		if (!breakpoints[i].used) {
+			breakpoints[i].address = address;
+			breakpoints[i].original = original;
+			breakpoints[i].used = 1;
+			return;
+		}
+	}
+	/* More than the table holds: those are removed by the normal paths only. */
+}
+
+void ai_registry_remove_breakpoint(uint64_t address)
+{
+	for (size_t i = 0; i < BREAKPOINT_SLOTS; i++) {
+		if (breakpoints[i].used && breakpoints[i].address == address)
+			breakpoints[i].used = 0;
+	}
+}
+
+static bool is_breakpoint(uint64_t address)
+{
+	for (size_t i = 0; i < BREAKPOINT_SLOTS; i++) {
+		if (breakpoints[i].used && breakpoints[i].address == address)
+			return true;
+	}
+	return false;
+}
+
+/* Writes every original byte back through the stopped thread tid. Async-signal-safe. */
+static void restore_breakpoints(pid_t tid)
+{
+	for (size_t i = 0; i < BREAKPOINT_SLOTS; i++) {
+		if (!breakpoints[i].used)
+			continue;
+		errno = 0;
+		long word = ptrace(PTRACE_PEEKTEXT, tid, (void *)breakpoints[i].address, 0);
+		if (errno == 0) {
+			word = (long)(((unsigned long)word & ~0xffUL) | breakpoints[i].original);
+			ptrace(PTRACE_POKETEXT, tid, (void *)breakpoints[i].address, (void *)word);
+		}
+		breakpoints[i].used = 0;
+	}
+}
+
+/* A thread stopped by one of our int3s (SIGTRAP, pc one past it): its pc goes back to the
+ * breakpoint, where the original instruction now is, and the SIGTRAP is not delivered. */
+static bool undo_trap(pid_t tid)
+{
+	struct user_regs_struct regs;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0 || !is_breakpoint(regs.rip - 1))
+		return false;
+	regs.rip--;
+	return ptrace(PTRACE_SETREGS, tid, 0, &regs) == 0;
+}
+
 void ai_registry_set_forward_pid(pid_t pid)
 {
 	forward_pid = pid;
@@ -85,20 +153,34 @@ static int wait_stop_briefly(pid_t tid)
 void ai_registry_detach_all(void)
 {
 	int saved_errno = errno;
+	/* Every thread is stopped first, so that no breakpoint is hit while they are removed. */
+	pid_t any_stopped = 0;
 	for (size_t i = 0; i < REGISTRY_SLOTS; i++) {
 		pid_t tid = slots[i].tid;
 		if (tid == 0)
 			continue;
-		int sig = slots[i].signal;
 		if (!slots[i].stopped) {
 			/* PTRACE_DETACH needs a stopped tracee. */
-			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0) {
-				int got = wait_stop_briefly(tid);
-				if (got > 0)
-					sig = got;
-			}
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+				continue;
+			int got = wait_stop_briefly(tid);
+			if (got < 0)
+				continue;
+			if (got > 0)
+				slots[i].signal = got;
+			slots[i].stopped = 1;
 		}
-		ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig);
+		if (slots[i].signal == SIGTRAP && undo_trap(tid))
+			slots[i].signal = 0;
+		any_stopped = tid;
+	}
+	if (any_stopped)
+		restore_breakpoints(any_stopped);
+	for (size_t i = 0; i < REGISTRY_SLOTS; i++) {
+		pid_t tid = slots[i].tid;
+		if (tid == 0)
+			continue;
+		ptrace(PTRACE_DETACH, tid, 0, (void *)(long)slots[i].signal);
 		slots[i].tid = 0;
 	}
 	errno = saved_errno;

@@ -4,6 +4,7 @@
 #define AI_TARGET_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 void ai_registry_add(pid_t tid);
@@ -12,6 +13,9 @@ void ai_registry_remove(pid_t tid);
 void ai_registry_set_stopped(pid_t tid, bool stopped, int pending_signal);
 /* Detaches every registered thread. Async-signal-safe. */
 void ai_registry_detach_all(void);
+/* Breakpoints written into the target: restored by ai_registry_detach_all before it detaches. */
+void ai_registry_add_breakpoint(uint64_t address, uint8_t original);
+void ai_registry_remove_breakpoint(uint64_t address);
 /* The pid whose signals are forwarded by `run` (0: none). */
 void ai_registry_set_forward_pid(pid_t pid);
 

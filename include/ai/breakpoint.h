@@ -1,0 +1,116 @@
+/* Async breakpoints (`run` / `attach --break SPEC`): stop when a task reaches an `.await` or
+ * starts an async fn, print the task with its await chain, and let the program go on.
+ *
+ * A SPEC is `FILE:LINE` (the task suspends at that `.await`; FILE is matched as a suffix of the
+ * DWARF line table's paths, at a '/' boundary), `FILE:LINE@resume` (it is polled again, to resume
+ * from there) or `FN` (an async fn's first poll; its whole path, e.g. `app::net::serve`).
+ *
+ * Where the int3 goes comes from DWARF and the code of the coroutine's poll function: a
+ * suspend state's variant declares the line of its `.await`; the poll function stores that
+ * state's discriminant (`movb $N, STATE(%reg)`, Capstone) just before it returns Pending, and the
+ * breakpoint is the instruction after that store, where %reg still holds the coroutine. An FN
+ * breakpoint is the poll function's entry, where %rdi is the coroutine and its state is
+ * Unresumed on the first poll; an @resume one the same entry, with the state of that await. */
+#ifndef AI_BREAKPOINT_H
+#define AI_BREAKPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ai/error.h"
+#include "ai/target.h"
+
+enum ai_break_kind {
+	AI_BREAK_LINE,     /* FILE:LINE of an .await */
+	AI_BREAK_FUNCTION, /* FN: its first poll */
+};
+
+struct ai_break_cond;
+
+struct ai_break_spec {
+	enum ai_break_kind kind;
+	char *text;     /* owned: as the user wrote it */
+	char *file;     /* owned: LINE specs */
+	uint32_t line;
+	bool resume;    /* FILE:LINE@resume: when the task resumes from that .await */
+	char *function; /* owned: FUNCTION specs */
+	struct ai_break_cond *cond; /* owned: `SPEC if EXPR`, or NULL */
+};
+
+/* Parses one SPEC, optionally followed by ` if EXPR`; AI_ERROR_INVALID_ARGUMENT saying what is
+ * wrong with it. */
+struct ai_error *ai_break_spec_parse(const char *text, struct ai_break_spec *ret);
+void ai_break_spec_deinit(struct ai_break_spec *spec);
+
+/* Conditions (condition.c): comparisons (== != < <= > >=), &&, ||, !, parentheses, integer and
+ * string literals, true/false, and paths: a local of the hit frame and its fields (`cfg.version`),
+ * task.id, task.name, task.status. */
+struct ai_error *ai_break_cond_parse(const char *text, struct ai_break_cond **ret);
+void ai_break_cond_destroy(struct ai_break_cond *cond);
+
+struct ai_snapshot_task;
+struct ai_await_node;
+/* What a condition sees at a hit (borrowed; either may be NULL). */
+struct ai_break_env {
+	const struct ai_snapshot_task *task;
+	const struct ai_await_node *frame; /* the coroutine that hit the breakpoint */
+};
+enum ai_break_truth { AI_BREAK_FALSE, AI_BREAK_TRUE, AI_BREAK_UNKNOWN };
+/* Evaluates cond; when it is unknown, *why_ret (may be NULL) says why (owned by the caller). */
+enum ai_break_truth ai_break_cond_eval(const struct ai_break_cond *cond, const struct ai_break_env *env,
+				       char **why_ret);
+
+/* Where one int3 goes and how to tell a hit. */
+struct ai_break_site {
+	size_t spec;            /* index into the specs resolved */
+	uint64_t vaddr;         /* the int3's file address in the executable */
+	int env_reg;            /* Capstone's x86_reg that holds the coroutine's address there */
+	uint64_t state_offset;  /* its __state, and the value that makes this a hit */
+	uint8_t state_size;
+	uint64_t state_value;
+	char *function;         /* owned: the async fn or block ("app::serve") */
+	char *file;             /* owned: the .await's file (FN: the fn's) */
+	uint32_t line;
+};
+
+struct ai_break_sites {
+	struct ai_break_site *items;
+	size_t count, capacity;
+};
+void ai_break_sites_deinit(struct ai_break_sites *sites);
+
+struct ai_debuginfo;
+/* Resolves every spec against the executable's DWARF and code. A spec that names no await, no
+ * async fn, or a file that several source files match is an AI_ERROR_INVALID_ARGUMENT whose
+ * message says why (for a line without an .await: the await lines of the function around it). */
+struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break_spec *specs,
+				  size_t spec_count, struct ai_break_sites *ret);
+
+/* The value of Capstone register reg (a 64-bit general-purpose one) in regs; false if it is not
+ * one of those. */
+bool ai_break_reg_value(const struct user_regs_struct *regs, int reg, uint64_t *ret);
+
+struct ai_break_options {
+	const struct ai_break_spec *specs;
+	size_t spec_count;
+	uint64_t break_count; /* hits before the breakpoints go (0: until the program ends) */
+	bool json;            /* one JSON line per hit instead of text */
+	bool color;
+	bool locals;
+	bool all_locals;      /* compiler-generated locals too (__awaitee, drop flags) */
+};
+
+struct ai_break_result {
+	uint64_t hits;
+	bool exited;          /* the target ended while the breakpoints were in: see status */
+	int status;
+};
+
+/* Inserts the breakpoints into a live target (stopped or running, launched or attached), prints
+ * a record on stdout for each hit, and after break_count hits removes them and detaches; the
+ * breakpoints are removed on every path out, errors included. */
+struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_options *options,
+			      struct ai_break_result *result);
+
+#endif

@@ -1,0 +1,183 @@
+/* Software breakpoints in a live target: an int3 (0xcc) written over the first byte of an
+ * instruction with PTRACE_POKETEXT, the original byte kept here and in the signal-safe registry
+ * (so that our own death restores it too).
+ *
+ * A thread that executes the int3 stops with SIGTRAP (si_code SI_KERNEL) and its pc one past the
+ * breakpoint. That SIGTRAP is ours, never the target's: the pc is set back to the breakpoint and
+ * the signal dropped. The thread that is reported (target->hit_tid) is stepped over it later:
+ * original byte back, one PTRACE_SINGLESTEP, int3 again, all while every other thread is stopped
+ * so that none runs through the address unseen. Other threads found on a breakpoint while the
+ * world is being stopped just have their pc set back: they hit it again once resumed. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include "ai/target.h"
+#include "ai/util.h"
+#include "breakpoint.h"
+#include "registry.h"
+
+#define INT3 0xcc
+/* A thread that keeps receiving signals while it is stepped over: give up after this many. */
+#define STEP_TRIES 64
+
+struct breakpoint {
+	uint64_t address;
+	uint8_t original;
+};
+
+struct ai_breakpoint_set {
+	struct breakpoint *items;
+	size_t count, capacity;
+};
+
+static struct breakpoint *find(const struct ai_target *t, uint64_t address)
+{
+	if (!t->breakpoints)
+		return NULL;
+	for (size_t i = 0; i < t->breakpoints->count; i++) {
+		if (t->breakpoints->items[i].address == address)
+			return &t->breakpoints->items[i];
+	}
+	return NULL;
+}
+
+/* Writes one byte of code through the stopped thread tid; the old byte in *old_ret (may be NULL). */
+static struct ai_error *poke_byte(pid_t tid, uint64_t address, uint8_t byte, uint8_t *old_ret)
+{
+	errno = 0;
+	long word = ptrace(PTRACE_PEEKTEXT, tid, (void *)address, 0);
+	if (errno)
+		return ai_error_from_errno(errno, "cannot read the code at 0x%llx", (unsigned long long)address);
+	if (old_ret)
+		*old_ret = (uint8_t)(word & 0xff);
+	word = (long)(((unsigned long)word & ~0xffUL) | byte);
+	if (ptrace(PTRACE_POKETEXT, tid, (void *)address, (void *)word) < 0)
+		return ai_error_from_errno(errno, "cannot write a breakpoint at 0x%llx", (unsigned long long)address);
+	return NULL;
+}
+
+static pid_t any_stopped_tid(const struct ai_target *t)
+{
+	for (size_t i = 0; i < t->thread_count; i++) {
+		if (t->threads[i].stopped)
+			return t->threads[i].tid;
+	}
+	return 0;
+}
+
+struct ai_error *ai_target_insert_breakpoint(struct ai_target *t, uint64_t address)
+{
+	if (t->kind != AI_TARGET_LIVE)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "breakpoints need a live process");
+	if (find(t, address))
+		return NULL;
+	pid_t tid = any_stopped_tid(t);
+	if (!tid)
+		return ai_error_create(AI_ERROR_OTHER, "breakpoints can only be inserted while process %d is stopped",
+				       (int)t->pid);
+	if (!t->breakpoints)
+		t->breakpoints = xcalloc(1, sizeof(*t->breakpoints));
+	struct ai_breakpoint_set *set = t->breakpoints;
+	uint8_t original;
+	struct ai_error *err = poke_byte(tid, address, INT3, &original);
+	if (err)
+		return err;
+	AI_GROW(set->items, set->capacity, set->count + 1);
+	set->items[set->count++] = (struct breakpoint){ address, original };
+	ai_registry_add_breakpoint(address, original);
+	return NULL;
+}
+
+void ai_target_remove_breakpoints(struct ai_target *t)
+{
+	if (!t->breakpoints)
+		return;
+	pid_t tid = any_stopped_tid(t);
+	for (size_t i = 0; i < t->breakpoints->count; i++) {
+		struct breakpoint *bp = &t->breakpoints->items[i];
+		if (tid) {
+			struct ai_error *err = poke_byte(tid, bp->address, bp->original, NULL);
+			ai_error_destroy(err); /* the process is gone: nothing left to restore */
+		}
+		ai_registry_remove_breakpoint(bp->address);
+	}
+	free(t->breakpoints->items);
+	free(t->breakpoints);
+	t->breakpoints = NULL;
+}
+
+bool ai_breakpoint_claim_trap(struct ai_target *t, struct ai_thread *thread)
+{
+	if (!t->breakpoints || !t->breakpoints->count)
+		return false;
+	siginfo_t info;
+	if (ptrace(PTRACE_GETSIGINFO, thread->tid, 0, &info) < 0 || info.si_code != SI_KERNEL)
+		return false;
+	struct user_regs_struct regs;
+	if (ptrace(PTRACE_GETREGS, thread->tid, 0, &regs) < 0 || !find(t, regs.rip - 1))
+		return false;
+	regs.rip--;
+	if (ptrace(PTRACE_SETREGS, thread->tid, 0, &regs) < 0)
+		return false;
+	thread->regs = regs;
+	return true;
+}
+
+bool ai_breakpoint_note_hit(struct ai_target *t, struct ai_thread *thread)
+{
+	if (!ai_breakpoint_claim_trap(t, thread))
+		return false;
+	t->hit_tid = thread->tid;
+	t->hit_address = thread->regs.rip;
+	t->hit_regs = thread->regs;
+	return true;
+}
+
+struct ai_error *ai_breakpoint_step_over(struct ai_target *t, struct ai_thread *thread)
+{
+	pid_t tid = thread->tid;
+	uint64_t address = t->hit_address;
+	t->hit_tid = 0;
+	struct breakpoint *bp = find(t, address);
+	if (!bp)
+		return NULL; /* removed meanwhile: the thread runs the original code */
+	struct ai_error *err = poke_byte(tid, address, bp->original, NULL);
+	if (err)
+		return err;
+	bool stepped = false, gone = false;
+	for (int i = 0; i < STEP_TRIES && !stepped && !gone; i++) {
+		if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) < 0) {
+			gone = errno == ESRCH;
+			if (!gone)
+				return ai_error_from_errno(errno, "cannot step thread %d over a breakpoint", (int)tid);
+			break;
+		}
+		int status;
+		pid_t r;
+		while ((r = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR)
+			;
+		if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
+			gone = true;
+			ai_breakpoint_thread_gone(t, tid, r == tid ? status : 0);
+			break;
+		}
+		int event = status >> 16, sig = WSTOPSIG(status);
+		if (event == 0 && sig == SIGTRAP)
+			stepped = true;
+		else if (event == 0)
+			thread->pending_signal = sig; /* delivered when it resumes, after the step */
+		/* a PTRACE_EVENT_STOP (our interrupt, a job-control stop): step again */
+	}
+	/* Put the int3 back through any thread still stopped. */
+	pid_t via = gone ? any_stopped_tid(t) : tid;
+	if (via)
+		err = poke_byte(via, address, INT3, NULL);
+	if (!err && !stepped && !gone)
+		err = ai_error_create(AI_ERROR_OTHER, "thread %d did not step over the breakpoint at 0x%llx",
+				      (int)tid, (unsigned long long)address);
+	return err;
+}

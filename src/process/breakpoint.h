@@ -1,0 +1,22 @@
+/* Private to src/process: how the stop and run loops of process.c meet the breakpoints of
+ * breakpoint.c. */
+#ifndef AI_PROCESS_BREAKPOINT_H
+#define AI_PROCESS_BREAKPOINT_H
+
+#include <stdbool.h>
+
+#include "ai/target.h"
+
+/* thread is in a SIGTRAP signal-delivery-stop: if an int3 of ours caused it, sets its pc back to
+ * the breakpoint (thread->regs then holds its registers) and returns true: the SIGTRAP is ours,
+ * not to be delivered. */
+bool ai_breakpoint_claim_trap(struct ai_target *t, struct ai_thread *thread);
+/* The same, and records the thread as the reported hit (t->hit_tid, hit_address, hit_regs). */
+bool ai_breakpoint_note_hit(struct ai_target *t, struct ai_thread *thread);
+/* Steps the stopped hit thread over its breakpoint (every other thread must be stopped) and clears
+ * t->hit_tid. The thread stays stopped. */
+struct ai_error *ai_breakpoint_step_over(struct ai_target *t, struct ai_thread *thread);
+/* process.c: a wait status of tid that says it is gone (exit, killed). */
+void ai_breakpoint_thread_gone(struct ai_target *t, pid_t tid, int status);
+
+#endif
