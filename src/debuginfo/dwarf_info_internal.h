@@ -16,6 +16,14 @@ struct scope {
 	uint16_t tag;
 };
 
+/* A unit's type DIEs by qualified name: open addressing, power-of-two capacity, at most half
+ * full; the first DIE of a name wins (dwarf_names.c). */
+struct name_table {
+	const char **keys;  /* borrowed from the unit's qualified names */
+	uint32_t *scopes;   /* scope indexes */
+	size_t capacity, count;
+};
+
 struct code_range {
 	uint64_t lo, hi;
 	uint32_t scope; /* a subprogram */
@@ -32,6 +40,8 @@ struct cu {
 	size_t range_count, range_capacity;
 	bool lines_loaded;
 	struct ai_dwarf_line_table lines;
+	bool names_built;
+	struct name_table names; /* built on the first look-up of a type by name */
 };
 
 struct arange {
@@ -48,10 +58,6 @@ struct ai_dwarf {
 	bool aranges_loaded;
 	struct arange *aranges; /* sorted by lo */
 	size_t arange_count, arange_capacity;
-	/* libdwarf, opened on demand for callers that want it, over the reader's sections */
-	bool libdwarf_tried;
-	Dwarf_Obj_Access_Interface object;
-	Dwarf_Debug dbg;
 	struct ai_dwarf_stats stats;
 };
 
@@ -61,6 +67,8 @@ struct cu *ai_dwarf_cu_at(struct ai_dwarf *dw, uint64_t offset);
 struct ai_error *ai_dwarf_cu_index(struct ai_dwarf *dw, struct cu *cu);
 /* The qualified name of scope `index` of an indexed unit (borrowed), or NULL. */
 const char *ai_dwarf_cu_scope_name(struct ai_dwarf *dw, struct cu *cu, int32_t index);
+/* True for the tags of type DIEs (those the index records besides namespaces and subprograms). */
+bool ai_dwarf_is_type_tag(uint16_t tag);
 /* File `fileno` of the unit's line table (loaded on first use; borrowed), or NULL. */
 const char *ai_dwarf_cu_file(struct ai_dwarf *dw, struct cu *cu, uint64_t fileno);
 
