@@ -50,8 +50,7 @@ static void cu_free(struct cu *cu)
 	}
 	free(cu->scopes);
 	free(cu->ranges);
-	free(cu->names.keys);
-	free(cu->names.scopes);
+	u64_map_deinit(&cu->names);
 	ai_dwarf_line_table_deinit(&cu->lines);
 }
 

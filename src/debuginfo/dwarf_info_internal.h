@@ -4,6 +4,7 @@
 #define AI_DWARF_INFO_INTERNAL_H
 
 #include "ai/dwarf_info.h"
+#include "u64_map.h"
 
 #define MAX_SCOPE_DEPTH 64
 
@@ -14,14 +15,6 @@ struct scope {
 	const char *name; /* borrowed from section data; NULL if none */
 	int32_t parent;   /* index of the enclosing scope in the unit; -1 at unit level */
 	uint16_t tag;
-};
-
-/* A unit's type DIEs by qualified name: open addressing, power-of-two capacity, at most half
- * full; the first DIE of a name wins (dwarf_names.c). */
-struct name_table {
-	const char **keys;  /* borrowed from the unit's qualified names */
-	uint32_t *scopes;   /* scope indexes */
-	size_t capacity, count;
 };
 
 struct code_range {
@@ -41,7 +34,9 @@ struct cu {
 	bool lines_loaded;
 	struct ai_dwarf_line_table lines;
 	bool names_built;
-	struct name_table names; /* built on the first look-up of a type by name */
+	/* hash of a type's qualified name -> its scope, the first of each name (dwarf_names.c,
+	 * built on the first look-up of a type by name) */
+	struct u64_map names;
 };
 
 struct arange {

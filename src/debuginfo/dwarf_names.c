@@ -1,6 +1,6 @@
 /* Types by qualified name, over the per-unit index of dwarf_info.c (include/ai/dwarf_info.h):
- * the by-name table of a unit is a hash of its type scopes' qualified names, built on the first
- * look-up in that unit and kept with the unit's index. */
+ * the by-name table of a unit hashes its type scopes' qualified names, built on the first look-up
+ * in that unit and kept with the unit's index. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,51 +9,32 @@
 #include "ai/util.h"
 #include "dwarf_info_internal.h"
 
-static size_t hash_str(const char *s)
+static uint64_t hash_str(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return (size_t)h;
+	return h ? h : 1; /* 0 marks an empty slot */
 }
 
-static bool table_get(const struct name_table *t, const char *key, uint32_t *ret)
+struct name_match {
+	struct ai_dwarf *dw;
+	struct cu *cu;
+	const char *name;
+};
+
+static bool is_name(uint64_t scope, const void *arg)
 {
-	if (!t->capacity)
-		return false;
-	size_t mask = t->capacity - 1;
-	for (size_t i = hash_str(key) & mask; t->keys[i]; i = (i + 1) & mask) {
-		if (strcmp(t->keys[i], key) == 0) {
-			*ret = t->scopes[i];
-			return true;
-		}
-	}
-	return false;
+	const struct name_match *m = arg;
+	const char *q = ai_dwarf_cu_scope_name(m->dw, m->cu, (int32_t)scope);
+	return q && strcmp(q, m->name) == 0;
 }
 
-/* The first insertion of a key wins: every codegen unit repeats a type, and so may one unit. */
-static void table_add(struct name_table *t, const char *key, uint32_t scope)
+/* The scope of the first type DIE called name in an indexed unit. */
+static bool find_name(struct ai_dwarf *dw, struct cu *cu, const char *name, uint64_t *scope_ret)
 {
-	if (2 * (t->count + 1) > t->capacity) {
-		struct name_table old = *t;
-		t->capacity = old.capacity ? old.capacity * 2 : 256;
-		t->keys = xcalloc(t->capacity, sizeof(*t->keys));
-		t->scopes = xcalloc(t->capacity, sizeof(*t->scopes));
-		t->count = 0;
-		for (size_t i = 0; i < old.capacity; i++)
-			if (old.keys[i])
-				table_add(t, old.keys[i], old.scopes[i]);
-		free(old.keys);
-		free(old.scopes);
-	}
-	size_t mask = t->capacity - 1;
-	size_t i = hash_str(key) & mask;
-	for (; t->keys[i]; i = (i + 1) & mask)
-		if (strcmp(t->keys[i], key) == 0)
-			return;
-	t->keys[i] = key;
-	t->scopes[i] = scope;
-	t->count++;
+	struct name_match m = { dw, cu, name };
+	return u64_map_find(&cu->names, hash_str(name), is_name, &m, scope_ret);
 }
 
 /* The indexed unit whose unit DIE is at unit_die, with its by-name table built. */
@@ -75,8 +56,11 @@ static struct ai_error *named_unit(struct ai_dwarf *dw, uint64_t unit_die, struc
 			if (!ai_dwarf_is_type_tag(cu->scopes[i].tag))
 				continue;
 			const char *q = ai_dwarf_cu_scope_name(dw, cu, (int32_t)i);
-			if (q)
-				table_add(&cu->names, q, (uint32_t)i);
+			uint64_t first;
+			/* The first DIE of a name wins: every codegen unit repeats a type, and so may
+			 * one unit. */
+			if (q && !find_name(dw, cu, q, &first))
+				u64_map_add(&cu->names, hash_str(q), i);
 		}
 	}
 	*ret = cu;
@@ -90,8 +74,8 @@ struct ai_error *ai_dwarf_find_type(struct ai_dwarf *dw, uint64_t unit_die,
 	struct ai_error *err = named_unit(dw, unit_die, &cu);
 	if (err)
 		return err;
-	uint32_t scope;
-	if (!table_get(&cu->names, qualified_name, &scope))
+	uint64_t scope;
+	if (!find_name(dw, cu, qualified_name, &scope))
 		return ai_error_create(AI_ERROR_NOT_FOUND, "no type %s in unit 0x%" PRIx64,
 				       qualified_name, unit_die);
 	*die_offset_ret = cu->scopes[scope].offset;

@@ -14,68 +14,17 @@
 #include "ai/types.h"
 #include "ai/util.h"
 #include "dwarf_info_internal.h"
+#include "u64_map.h"
 
 /* More attributes than any type or member DIE of rustc, gcc or clang carries. */
 #define MAX_ATTRS 32
-
-/* ---- The type cache: DIE offsets (never 0: offset 0 is a unit header) to types ---- */
-
-/* Open addressing, power-of-two capacity, at most half full. */
-struct type_map {
-	uint64_t *keys;
-	struct ai_type **values;
-	size_t capacity, count;
-};
-
-static size_t hash_u64(uint64_t key)
-{
-	key ^= key >> 33;
-	key *= 0xff51afd7ed558ccdULL;
-	key ^= key >> 33;
-	return (size_t)key;
-}
-
-static struct ai_type *type_map_get(const struct type_map *map, uint64_t key)
-{
-	if (!map->capacity)
-		return NULL;
-	size_t mask = map->capacity - 1;
-	for (size_t i = hash_u64(key) & mask; map->keys[i]; i = (i + 1) & mask)
-		if (map->keys[i] == key)
-			return map->values[i];
-	return NULL;
-}
-
-static void type_map_put(struct type_map *map, uint64_t key, struct ai_type *value)
-{
-	if (2 * (map->count + 1) > map->capacity) {
-		struct type_map old = *map;
-		map->capacity = old.capacity ? old.capacity * 2 : 64;
-		map->keys = xcalloc(map->capacity, sizeof(*map->keys));
-		map->values = xcalloc(map->capacity, sizeof(*map->values));
-		map->count = 0;
-		for (size_t i = 0; i < old.capacity; i++)
-			if (old.keys[i])
-				type_map_put(map, old.keys[i], old.values[i]);
-		free(old.keys);
-		free(old.values);
-	}
-	size_t mask = map->capacity - 1;
-	size_t i = hash_u64(key) & mask;
-	while (map->keys[i] && map->keys[i] != key)
-		i = (i + 1) & mask;
-	if (!map->keys[i])
-		map->count++;
-	map->keys[i] = key;
-	map->values[i] = value;
-}
 
 /* ---- The model's owner ---- */
 
 struct ai_types {
 	struct ai_dwarf *dw;          /* borrowed */
 	struct ai_dwarf_reader *reader; /* dw's */
-	struct type_map by_offset;
+	struct u64_map by_offset; /* DIE offset (never 0: offset 0 is a unit header) -> type */
 };
 
 struct ai_types *ai_types_create(struct ai_dwarf *dw)
@@ -101,9 +50,8 @@ void ai_types_destroy(struct ai_types *types)
 		return;
 	for (size_t i = 0; i < types->by_offset.capacity; i++)
 		if (types->by_offset.keys[i])
-			type_destroy(types->by_offset.values[i]);
-	free(types->by_offset.keys);
-	free(types->by_offset.values);
+			type_destroy((struct ai_type *)(uintptr_t)types->by_offset.values[i]);
+	u64_map_deinit(&types->by_offset);
 	free(types);
 }
 
@@ -574,16 +522,17 @@ out:
 struct ai_error *ai_types_get(struct ai_types *types, uint64_t die_offset,
 			      const struct ai_type **ret)
 {
-	struct ai_type *type = type_map_get(&types->by_offset, die_offset);
-	if (type) {
-		*ret = type;
+	uint64_t cached;
+	if (u64_map_find(&types->by_offset, die_offset, NULL, NULL, &cached)) {
+		*ret = (const struct ai_type *)(uintptr_t)cached;
 		return NULL;
 	}
+	struct ai_type *type = NULL;
 	struct ai_error *err = read_type(types, die_offset, &type);
 	if (err)
 		return err;
 	/* Cached before sizes are derived below, which read other types: cycles end here. */
-	type_map_put(&types->by_offset, die_offset, type);
+	u64_map_add(&types->by_offset, die_offset, (uintptr_t)type);
 	/* Arrays (rustc gives them no byte size) and typedefs take their size from their target;
 	 * that is never a cycle without a pointer in it, and pointers have their own size. */
 	if (!type->has_size && (type->kind == AI_TYPE_ARRAY || type->kind == AI_TYPE_TYPEDEF)) {
