@@ -19,14 +19,15 @@
 PREFIX ?= /usr/local
 BUILD ?= build
 CC ?= gcc
-PKGS = libdwarf libelf libunwind-generic libunwind-ptrace jansson ncursesw capstone libmicrohttpd
+PKGS = libelf libunwind-generic libunwind-ptrace jansson ncursesw capstone libmicrohttpd
 
+# libdwarf-dev only for its dwarf.h (the DW_* constants): DWARF is read by src/debuginfo/dwarf_reader.c.
 CPPFLAGS += -Iinclude -I/usr/include/libdwarf -D_GNU_SOURCE
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build needs is kept apart so that
 # setting them on the command line cannot drop the warnings or the sanitizers.
 CFLAGS ?= -O2 -g
 WARNFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
-LDLIBS = -ldwarf -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz -lzstd -lcapstone \
+LDLIBS = -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz -lzstd -lcapstone \
 	-lmicrohttpd -lpthread
 
 SRC = $(sort $(wildcard src/*/*.c src/*/*/*.c))

@@ -1,17 +1,19 @@
-/* DWARF of one file (libdwarf), read lazily: an address goes through .debug_aranges to one
- * compilation unit, and only that unit is parsed, once (DESIGN.md 7b). Nothing walks every DIE.
+/* DWARF of one file, read lazily with our DIE reader (ai/dwarf_reader.h): an address goes
+ * through .debug_aranges to one compilation unit, and only that unit is parsed, once (DESIGN.md
+ * 7b). Nothing walks every DIE.
  *
  * Per unit we keep a compact index: the names that make qualified paths (namespaces, types,
  * subprograms, by DIE offset, with their parent) and the address ranges of subprograms with code;
- * its line table is loaded separately, on the first line look-up. Inlined-call chains are found on
- * demand by walking the children of the one subprogram that contains the pc.
+ * its line table is loaded separately, on the first line look-up; its types by qualified name on
+ * the first look-up by name. Inlined-call chains are found on demand by walking the children of
+ * the one subprogram that contains the pc; a type's own DIE and children when the type model
+ * (ai/types.h) first reads it. This index is the one every reader of DIEs goes through.
  *
  * Addresses here are file virtual addresses (subtract a module's load bias from a runtime pc).
  * Strings returned are borrowed from the ai_dwarf and live until ai_dwarf_destroy(). */
 #ifndef AI_DWARF_INFO_H
 #define AI_DWARF_INFO_H
 
-#include <libdwarf.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +51,7 @@ struct ai_dwarf_stats {
 struct ai_dwarf;
 
 /* Opens the DWARF of an ELF file. AI_ERROR_NO_DEBUGINFO if it has none ("<path> has no debug
- * info; build it with `debug = true` ..."), AI_ERROR_DWARF if libdwarf cannot read it. */
+ * info; build it with `debug = true` ..."), AI_ERROR_DWARF if it cannot be read. */
 struct ai_error *ai_dwarf_open(const char *path, struct ai_dwarf **ret);
 void ai_dwarf_destroy(struct ai_dwarf *dw);
 
@@ -104,11 +106,23 @@ struct ai_error *ai_dwarf_function_variables(struct ai_dwarf *dw, uint64_t die_o
 					     const char *name, ai_dwarf_variable_fn *fn,
 					     void *arg);
 
-/* Our fast DIE reader over the same file, for readers of types and locations (borrowed). */
+/* The type DIE named qualified_name ("tokio::runtime::task::core::Header") in the unit whose unit
+ * DIE is at unit_die: the first in DIE order when the unit repeats a name. The unit's by-name
+ * table is built on the first look-up in it. AI_ERROR_NOT_FOUND if the unit has no such type,
+ * AI_ERROR_INVALID_ARGUMENT if unit_die is not a unit DIE. */
+struct ai_error *ai_dwarf_find_type(struct ai_dwarf *dw, uint64_t unit_die,
+				    const char *qualified_name, uint64_t *die_offset_ret);
+/* Calls fn for every type DIE of that unit whose qualified name starts with prefix, in DIE order,
+ * until fn returns false. */
+typedef bool ai_dwarf_type_fn(const char *qualified_name, uint64_t die_offset, void *arg);
+struct ai_error *ai_dwarf_for_each_type(struct ai_dwarf *dw, uint64_t unit_die, const char *prefix,
+					ai_dwarf_type_fn *fn, void *arg);
+/* The path of file `fileno` (a DW_AT_decl_file) of the unit holding die_offset, from its line
+ * table (borrowed), or NULL. */
+const char *ai_dwarf_decl_file(struct ai_dwarf *dw, uint64_t die_offset, uint64_t fileno);
+
+/* The DIE reader under the index, for readers of types and locations (borrowed). */
 struct ai_dwarf_reader *ai_dwarf_get_reader(struct ai_dwarf *dw);
-/* The libdwarf handle over the same file, opened on first use; NULL if libdwarf cannot read it
- * (borrowed). */
-Dwarf_Debug ai_dwarf_debug(struct ai_dwarf *dw);
 const char *ai_dwarf_path(const struct ai_dwarf *dw);
 void ai_dwarf_get_stats(const struct ai_dwarf *dw, struct ai_dwarf_stats *ret);
 

@@ -1,10 +1,11 @@
-/* A small, fast, bounds-checked reader of DWARF 2-5 DIEs straight from the ELF sections (libelf).
+/* A small, fast, bounds-checked reader of DWARF 2-5 DIEs straight from the ELF sections (libelf):
+ * the project's one DWARF reader (symbolization, functions and variables, the type model).
  *
- * Why not libdwarf for this: libdwarf spends ~1-2.5 us per DIE (form decoding, an allocation per
+ * Why not libdwarf: libdwarf spends ~1-2.5 us per DIE (form decoding, an allocation per
  * DIE and attribute); a stack needs a few whole compilation units walked, and one of rustc's std
  * units has 45k DIEs (over 100 ms). This reader decodes a DIE in tens of nanoseconds: abbreviations
  * are parsed once per unit with the size of all-fixed-size attribute lists precomputed, and nothing
- * is allocated per DIE. libdwarf is still used for line tables (dwarf_info.c).
+ * is allocated per DIE. Line tables are read here too (dwarf_lines.c).
  *
  * Every read checks bounds: corrupt DWARF gives an AI_ERROR_DWARF error, never a crash. Offsets are
  * .debug_info offsets. Strings point into section data and live as long as the reader. */
@@ -116,12 +117,6 @@ struct ai_dwarf_unit *ai_dwarf_reader_unit_at(struct ai_dwarf_reader *r, uint64_
 /* Raw section contents by name (".debug_aranges", ...); false if absent or empty. */
 bool ai_dwarf_reader_section(struct ai_dwarf_reader *r, const char *name, const uint8_t **data_ret,
 			     size_t *size_ret);
-
-/* The DWARF sections by index (names normalized to ".debug_*", contents inflated): what libdwarf
- * is given too, so that both readers see the same bytes. False if section `index` is empty. */
-size_t ai_dwarf_reader_section_count(const struct ai_dwarf_reader *r);
-bool ai_dwarf_reader_section_at(struct ai_dwarf_reader *r, size_t index, const char **name_ret,
-				const uint8_t **data_ret, size_t *size_ret);
 
 /* Reads the DIE at offset (in unit; a null entry gives tag 0 and abbrev NULL). */
 struct ai_error *ai_dwarf_read_die(struct ai_dwarf_reader *r, struct ai_dwarf_unit *unit,

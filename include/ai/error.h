@@ -2,7 +2,7 @@
  *
  * Every function that can fail returns `struct ai_error *`: NULL on success, otherwise an error the
  * caller owns and must pass on or free with ai_error_destroy(). Results go in trailing `*_ret`
- * out-parameters, written only on success. Errors of libraries (libelf, libdwarf, libunwind) are
+ * out-parameters, written only on success. Errors of libraries (libelf, libunwind, libzstd) are
  * converted at the boundary of the module that calls them and never leak upward. */
 #ifndef AI_ERROR_H
 #define AI_ERROR_H

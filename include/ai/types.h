@@ -1,11 +1,13 @@
-/* The type model (after drgn's type.c): plain data built lazily from DWARF type DIEs (libdwarf).
+/* The type model (after drgn's type.c): plain data built lazily from DWARF type DIEs, read with
+ * our DIE reader (ai/dwarf_reader.h) over the index of ai/dwarf_info.h.
  *
  * A type is read when first asked for, by DIE offset, and cached by that offset. The types it
  * refers to (a pointer's target, a member's type, an array's element) are `struct ai_type_ref`s,
  * resolved on first use through ai_type_resolve(): so building a type never walks what it points
  * to, and cyclic types are fine. Nothing here walks every DIE of a binary (DESIGN.md 7b): qualified
- * names and the by-name table of a compilation unit come from one walk of that unit's type and
- * namespace DIEs, made on first need and kept.
+ * names and the by-name table of a compilation unit come from the unit's index in ai_dwarf (one
+ * walk of its namespace, type and subprogram DIEs, made on first need and shared with
+ * symbolization).
  *
  * The model is plain data, so tests (and decoders of synthetic values) may build struct ai_type
  * values by hand: leave `types` NULL, set `qualified_name`, and point every ai_type_ref's `type`
@@ -21,12 +23,11 @@
  *   discr_value and leave the dataful variant without one (the default).
  * - Tuples are structs named "(A, B)" with members __0, __1; `()` is a zero-sized base type.
  *
- * Names (`name`, member and variant names) are borrowed from libdwarf and live as long as the
- * Dwarf_Debug; strings returned by functions here are owned by the ai_types. */
+ * Names (`name`, member and variant names) are borrowed from the DWARF sections and live as long
+ * as the ai_dwarf; strings returned by functions here are owned by the ai_types or the ai_dwarf. */
 #ifndef AI_TYPES_H
 #define AI_TYPES_H
 
-#include <libdwarf.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,7 @@ enum ai_type_kind {
 	AI_TYPE_TYPEDEF,  /* typedefs and C qualifiers (const, volatile): the type is `target` */
 };
 
+struct ai_dwarf;
 struct ai_type;
 struct ai_types;
 
@@ -132,8 +134,8 @@ struct ai_type {
 	const char *qualified_name;
 };
 
-/* Types of one Dwarf_Debug (borrowed: it must outlive the ai_types). */
-struct ai_types *ai_types_create(Dwarf_Debug dbg);
+/* Types of one file's DWARF (borrowed: it must outlive the ai_types). */
+struct ai_types *ai_types_create(struct ai_dwarf *dw);
 void ai_types_destroy(struct ai_types *types);
 
 /* The type whose DIE is at die_offset (in .debug_info), read on first call and cached.

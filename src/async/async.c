@@ -18,15 +18,14 @@ struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *
 				 const struct ai_async_options *options, struct ai_async **ret)
 {
 	struct ai_dwarf *dwarf = ai_debuginfo_main_dwarf(di);
-	Dwarf_Debug dbg = dwarf ? ai_dwarf_debug(dwarf) : NULL;
-	if (!dbg)
-		return ai_error_create(AI_ERROR_DWARF, "cannot read the DWARF of %s with libdwarf",
+	if (!dwarf)
+		return ai_error_create(AI_ERROR_DWARF, "cannot read the DWARF of %s",
 				       target->exe_path);
 	struct ai_async *as = xcalloc(1, sizeof(*as));
 	as->target = target;
 	as->di = di;
 	as->dwarf = dwarf;
-	as->types = ai_types_create(dbg);
+	as->types = ai_types_create(dwarf);
 	as->user_code = ai_user_code_create(dwarf);
 	if (options)
 		as->options = *options;

@@ -3,13 +3,12 @@
  * DIEs and line tables are read with our own reader (dwarf_reader.c): with libdwarf, one std unit
  * of a tokio binary cost 116 ms to walk and line tables of 23 units another 60-130 ms (mostly
  * copying sections and sorting rows); with the reader the whole stack symbolizes in a few ms.
- * libdwarf is opened only if a caller asks for its handle (ai_dwarf_debug). */
+ * The type model (types.c) reads its DIEs with the same reader over the same index. */
 #include <dwarf.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libdwarf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +50,7 @@ static void cu_free(struct cu *cu)
 	}
 	free(cu->scopes);
 	free(cu->ranges);
+	u64_map_deinit(&cu->names);
 	ai_dwarf_line_table_deinit(&cu->lines);
 }
 
@@ -62,10 +62,6 @@ void ai_dwarf_destroy(struct ai_dwarf *dw)
 		cu_free(&dw->cus[i]);
 	free(dw->cus);
 	free(dw->aranges);
-	if (dw->dbg) {
-		Dwarf_Error err = NULL;
-		dwarf_object_finish(dw->dbg, &err);
-	}
 	ai_dwarf_reader_destroy(dw->reader);
 	free(dw);
 }
@@ -122,85 +118,6 @@ const char *ai_dwarf_path(const struct ai_dwarf *dw)
 struct ai_dwarf_reader *ai_dwarf_get_reader(struct ai_dwarf *dw)
 {
 	return dw->reader;
-}
-
-/* libdwarf reads the sections our reader holds, through its object-access interface, rather than
- * the file: so both readers see the same bytes, whether the file's sections are zstd-compressed
- * (which this libdwarf cannot inflate) or come from a separate debug file. Section 0 is ELF's null
- * section, which libdwarf skips. */
-static int object_section_info(void *obj, Dwarf_Half index, Dwarf_Obj_Access_Section *ret,
-			       int *error)
-{
-	struct ai_dwarf *dw = obj;
-	memset(ret, 0, sizeof(*ret));
-	if (index == 0) {
-		ret->name = "";
-		return DW_DLV_OK;
-	}
-	const char *name;
-	const uint8_t *data;
-	size_t size;
-	if (!ai_dwarf_reader_section_at(dw->reader, index - 1u, &name, &data, &size))
-		size = 0;
-	ret->name = name;
-	ret->type = SHT_PROGBITS;
-	ret->size = size;
-	return DW_DLV_OK;
-}
-
-static Dwarf_Endianness object_byte_order(void *obj)
-{
-	return DW_OBJECT_LSB;
-}
-
-static Dwarf_Small object_eight(void *obj)
-{
-	return 8;
-}
-
-static Dwarf_Unsigned object_section_count(void *obj)
-{
-	struct ai_dwarf *dw = obj;
-	return ai_dwarf_reader_section_count(dw->reader) + 1;
-}
-
-static int object_load_section(void *obj, Dwarf_Half index, Dwarf_Small **ret, int *error)
-{
-	struct ai_dwarf *dw = obj;
-	const char *name;
-	const uint8_t *data;
-	size_t size;
-	if (index == 0 || !ai_dwarf_reader_section_at(dw->reader, index - 1u, &name, &data, &size))
-		return DW_DLV_NO_ENTRY;
-	*ret = (Dwarf_Small *)data; /* libdwarf only reads it (we give it no relocations) */
-	return DW_DLV_OK;
-}
-
-static const Dwarf_Obj_Access_Methods object_methods = {
-	.get_section_info = object_section_info,
-	.get_byte_order = object_byte_order,
-	.get_length_size = object_eight,
-	.get_pointer_size = object_eight,
-	.get_section_count = object_section_count,
-	.load_section = object_load_section,
-};
-
-Dwarf_Debug ai_dwarf_debug(struct ai_dwarf *dw)
-{
-	if (dw->libdwarf_tried)
-		return dw->dbg;
-	dw->libdwarf_tried = true;
-	dwarf_set_de_alloc_flag(0);
-	dw->object.object = dw;
-	dw->object.methods = &object_methods;
-	Dwarf_Error err = NULL;
-	if (dwarf_object_init_b(&dw->object, NULL, NULL, DW_GROUPNUMBER_ANY, &dw->dbg, &err) !=
-	    DW_DLV_OK) {
-		if (err)
-			dwarf_dealloc_error(dw->dbg, err);
-		dw->dbg = NULL;
-	}
-	return dw->dbg;
 }
 
 void ai_dwarf_get_stats(const struct ai_dwarf *dw, struct ai_dwarf_stats *ret)
@@ -336,6 +253,39 @@ static bool is_scope_tag(uint16_t tag)
 	}
 }
 
+/* Every type DIE is recorded, not only the scopes among them: the type model finds types by
+ * qualified name in this index (dwarf_names.c), pointers and base types included. */
+static bool is_type_tag(uint16_t tag)
+{
+	switch (tag) {
+	case DW_TAG_base_type:
+	case DW_TAG_pointer_type:
+	case DW_TAG_reference_type:
+	case DW_TAG_rvalue_reference_type:
+	case DW_TAG_array_type:
+	case DW_TAG_subroutine_type:
+	case DW_TAG_typedef:
+	case DW_TAG_unspecified_type:
+	case DW_TAG_const_type:
+	case DW_TAG_volatile_type:
+	case DW_TAG_restrict_type:
+	case DW_TAG_atomic_type:
+	case DW_TAG_immutable_type:
+	case DW_TAG_structure_type:
+	case DW_TAG_class_type:
+	case DW_TAG_union_type:
+	case DW_TAG_enumeration_type:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool ai_dwarf_is_type_tag(uint16_t tag)
+{
+	return is_type_tag(tag);
+}
+
 /* Records a namespace, type or subprogram DIE; *end_ret is the offset after its attributes. */
 static struct ai_error *index_die(struct ai_dwarf *dw, struct cu *cu,
 				  const struct ai_dwarf_die *die, int32_t parent, int32_t *index_ret,
@@ -392,8 +342,10 @@ static struct ai_error *index_die(struct ai_dwarf *dw, struct cu *cu,
 	return NULL;
 }
 
-/* One linear pass over the unit. Namespaces and types are entered (their children are what
- * qualified names are made of); subprogram bodies and everything else are skipped. */
+/* One linear pass over the unit. Namespaces and the types that can hold types (structs, unions,
+ * enums) are entered (their children are what qualified names are made of); subprogram bodies
+ * and everything else are skipped: rustc emits every type in a namespace or inside another type,
+ * never in a function body. */
 static struct ai_error *walk_unit(struct ai_dwarf *dw, struct cu *cu)
 {
 	struct ai_dwarf_reader *r = dw->reader;
@@ -420,15 +372,15 @@ static struct ai_error *walk_unit(struct ai_dwarf *dw, struct cu *cu)
 			offset = die.attrs;
 			continue;
 		}
-		bool named = die.tag == DW_TAG_subprogram || is_scope_tag(die.tag);
+		bool named = die.tag == DW_TAG_subprogram || is_scope_tag(die.tag) ||
+			     is_type_tag(die.tag);
 		if (named) {
 			int32_t index;
 			uint64_t end;
 			err = index_die(dw, cu, &die, stack[depth - 1], &index, &end);
 			if (err)
 				return err;
-			if (die.has_children && die.tag != DW_TAG_subprogram &&
-			    depth < MAX_SCOPE_DEPTH) {
+			if (die.has_children && is_scope_tag(die.tag) && depth < MAX_SCOPE_DEPTH) {
 				stack[depth++] = index;
 				offset = end;
 				continue;

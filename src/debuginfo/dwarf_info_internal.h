@@ -4,6 +4,7 @@
 #define AI_DWARF_INFO_INTERNAL_H
 
 #include "ai/dwarf_info.h"
+#include "u64_map.h"
 
 #define MAX_SCOPE_DEPTH 64
 
@@ -32,6 +33,10 @@ struct cu {
 	size_t range_count, range_capacity;
 	bool lines_loaded;
 	struct ai_dwarf_line_table lines;
+	bool names_built;
+	/* hash of a type's qualified name -> its scope, the first of each name (dwarf_names.c,
+	 * built on the first look-up of a type by name) */
+	struct u64_map names;
 };
 
 struct arange {
@@ -48,10 +53,6 @@ struct ai_dwarf {
 	bool aranges_loaded;
 	struct arange *aranges; /* sorted by lo */
 	size_t arange_count, arange_capacity;
-	/* libdwarf, opened on demand for callers that want it, over the reader's sections */
-	bool libdwarf_tried;
-	Dwarf_Obj_Access_Interface object;
-	Dwarf_Debug dbg;
 	struct ai_dwarf_stats stats;
 };
 
@@ -61,6 +62,8 @@ struct cu *ai_dwarf_cu_at(struct ai_dwarf *dw, uint64_t offset);
 struct ai_error *ai_dwarf_cu_index(struct ai_dwarf *dw, struct cu *cu);
 /* The qualified name of scope `index` of an indexed unit (borrowed), or NULL. */
 const char *ai_dwarf_cu_scope_name(struct ai_dwarf *dw, struct cu *cu, int32_t index);
+/* True for the tags of type DIEs (those the index records besides namespaces and subprograms). */
+bool ai_dwarf_is_type_tag(uint16_t tag);
 /* File `fileno` of the unit's line table (loaded on first use; borrowed), or NULL. */
 const char *ai_dwarf_cu_file(struct ai_dwarf *dw, struct cu *cu, uint64_t fileno);
 

@@ -121,20 +121,6 @@ bool ai_dwarf_reader_section(struct ai_dwarf_reader *r, const char *name, const 
 	return ai_dwarf_reader_load_section(r, name, data_ret, size_ret);
 }
 
-size_t ai_dwarf_reader_section_count(const struct ai_dwarf_reader *r)
-{
-	return r->section_count;
-}
-
-bool ai_dwarf_reader_section_at(struct ai_dwarf_reader *r, size_t index, const char **name_ret,
-				const uint8_t **data_ret, size_t *size_ret)
-{
-	if (index >= r->section_count)
-		return false;
-	*name_ret = r->sections[index].name;
-	return ai_dwarf_reader_load_section(r, r->sections[index].name, data_ret, size_ret);
-}
-
 static void scan_sections(struct ai_dwarf_reader *r)
 {
 	size_t shstrndx;

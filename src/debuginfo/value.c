@@ -14,9 +14,7 @@
 
 #include "ai/util.h"
 #include "ai/value.h"
-
-/* Members searched for a buffer pointer or a length (Vec's buf.inner.ptr.pointer.pointer). */
-#define MAX_LEAF_DEPTH 8
+#include "value_internal.h"
 
 void ai_value_limits_default(struct ai_value_limits *limits)
 {
@@ -30,14 +28,6 @@ void ai_value_limits_default(struct ai_value_limits *limits)
 }
 
 /* ---- Output: a string that stops at max_output and then ends in "…" ---- */
-
-struct out {
-	char *buf;
-	size_t len, capacity, limit;
-	bool full;
-};
-
-static const char ELLIPSIS[] = "\xe2\x80\xa6"; /* … */
 
 static void out_write(struct out *o, const char *s, size_t n)
 {
@@ -60,12 +50,12 @@ static void out_write(struct out *o, const char *s, size_t n)
 	o->buf[o->len] = '\0';
 }
 
-static void out_str(struct out *o, const char *s)
+void vp_out_str(struct out *o, const char *s)
 {
 	out_write(o, s, strlen(s));
 }
 
-__attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, const char *fmt, ...)
+void vp_out_printf(struct out *o, const char *fmt, ...)
 {
 	char small[128];
 	va_list ap;
@@ -88,37 +78,15 @@ __attribute__((format(printf, 2, 3))) static void out_printf(struct out *o, cons
 
 /* ---- The printer ---- */
 
-struct printer {
-	struct ai_memory *mem; /* borrowed */
-	struct ai_value_limits limits;
-	struct out out;
-	size_t read_total;
-};
-
-/* A value's bytes (size of them readable) and the target address they are from. */
-struct view {
-	const uint8_t *bytes;
-	uint64_t address;
-	size_t size;
-};
-
-static void print_value(struct printer *p, const struct ai_type *type, const struct view *v,
-			unsigned depth);
-
-static bool starts_with(const char *s, const char *prefix)
-{
-	return s && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static void print_type_name(struct printer *p, const struct ai_type *type)
+void vp_print_type_name(struct printer *p, const struct ai_type *type)
 {
 	const char *name = ai_type_qualified_name(type);
 	if (!name) {
-		out_str(&p->out, "?");
+		vp_out_str(&p->out, "?");
 		return;
 	}
 	char *s = ai_type_short_name(name);
-	out_str(&p->out, s);
+	vp_out_str(&p->out, s);
 	free(s);
 }
 
@@ -126,18 +94,18 @@ static void print_type_name(struct printer *p, const struct ai_type *type)
 static void print_error(struct printer *p, struct ai_error *err, uint64_t address)
 {
 	if (err->code == AI_ERROR_FAULT)
-		out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", err->address ? err->address : address);
+		vp_out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", err->address ? err->address : address);
 	else
-		out_printf(&p->out, "<%s>", err->message);
+		vp_out_printf(&p->out, "<%s>", err->message);
 	ai_error_destroy(err);
 }
 
 /* Reads size bytes of the target for a pointee into a new buffer; on failure prints why and
  * returns NULL. */
-static uint8_t *fetch(struct printer *p, uint64_t address, uint64_t size)
+uint8_t *vp_fetch(struct printer *p, uint64_t address, uint64_t size)
 {
 	if (size > p->limits.max_read || p->read_total + size > p->limits.max_read) {
-		out_printf(&p->out, "<not read: 0x%" PRIx64 ", %" PRIu64 " bytes over the limit>",
+		vp_out_printf(&p->out, "<not read: 0x%" PRIx64 ", %" PRIu64 " bytes over the limit>",
 			   address, size);
 		return NULL;
 	}
@@ -155,12 +123,12 @@ static uint8_t *fetch(struct printer *p, uint64_t address, uint64_t size)
 }
 
 /* The part of v at offset (size bytes); false, after printing where, if v does not hold it. */
-static bool sub_view(struct printer *p, const struct view *v, uint64_t offset, uint64_t size,
+bool vp_sub_view(struct printer *p, const struct view *v, uint64_t offset, uint64_t size,
 		     struct view *ret)
 {
 	if (offset > v->size || size > v->size - offset) {
 		uint64_t missing = offset > v->size ? offset : v->size;
-		out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", v->address + missing);
+		vp_out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", v->address + missing);
 		return false;
 	}
 	*ret = (struct view){ v->bytes + offset, v->address + offset, size };
@@ -183,7 +151,7 @@ static const struct ai_type *resolve(struct printer *p, const struct ai_type *ow
 }
 
 /* The same without printing: for the structure checks of known types. */
-static const struct ai_type *resolve_quiet(const struct ai_type *owner,
+const struct ai_type *vp_resolve_quiet(const struct ai_type *owner,
 					   const struct ai_type_ref *ref)
 {
 	const struct ai_type *type;
@@ -197,12 +165,6 @@ static const struct ai_type *resolve_quiet(const struct ai_type *owner,
 	return type;
 }
 
-static uint64_t load_uint(const uint8_t *bytes, size_t size)
-{
-	uint64_t value = 0;
-	memcpy(&value, bytes, AI_MIN(size, sizeof(value))); /* little-endian targets */
-	return value;
-}
 
 /* ---- Scalars ---- */
 
@@ -217,7 +179,7 @@ static void print_u128(struct printer *p, unsigned __int128 value, bool negative
 	} while (value);
 	if (negative)
 		digits[--n] = '-';
-	out_str(&p->out, digits + n);
+	vp_out_str(&p->out, digits + n);
 }
 
 static void print_int(struct printer *p, const struct ai_type *type, const struct view *v)
@@ -231,16 +193,16 @@ static void print_int(struct printer *p, const struct ai_type *type, const struc
 		return;
 	}
 	if (size != 1 && size != 2 && size != 4 && size != 8) {
-		out_printf(&p->out, "<%zu-byte integer>", size);
+		vp_out_printf(&p->out, "<%zu-byte integer>", size);
 		return;
 	}
-	uint64_t value = load_uint(v->bytes, size);
+	uint64_t value = vp_load_uint(v->bytes, size);
 	if (type->is_signed) {
 		unsigned shift = 64 - 8 * (unsigned)size;
 		int64_t s = (int64_t)(value << shift) >> shift; /* sign-extend */
-		out_printf(&p->out, "%" PRId64, s);
+		vp_out_printf(&p->out, "%" PRId64, s);
 	} else {
-		out_printf(&p->out, "%" PRIu64, value);
+		vp_out_printf(&p->out, "%" PRIu64, value);
 	}
 }
 
@@ -249,11 +211,11 @@ static void print_int(struct printer *p, const struct ai_type *type, const struc
 static void print_float(struct printer *p, double value, bool is_f32)
 {
 	if (isnan(value)) {
-		out_str(&p->out, "NaN");
+		vp_out_str(&p->out, "NaN");
 		return;
 	}
 	if (isinf(value)) {
-		out_str(&p->out, value < 0 ? "-inf" : "inf");
+		vp_out_str(&p->out, value < 0 ? "-inf" : "inf");
 		return;
 	}
 	char sci[64];
@@ -276,7 +238,7 @@ static void print_float(struct printer *p, double value, bool is_f32)
 			*--end = '\0';
 		if (end > sci && end[-1] == '.')
 			*--end = '\0';
-		out_printf(&p->out, "%se%d", sci, exponent);
+		vp_out_printf(&p->out, "%se%d", sci, exponent);
 		return;
 	}
 	int significant = 0;
@@ -285,7 +247,7 @@ static void print_float(struct printer *p, double value, bool is_f32)
 	int decimals = AI_MAX(significant - 1 - exponent, 1);
 	char fixed[400];
 	snprintf(fixed, sizeof(fixed), "%.*f", decimals, value);
-	out_str(&p->out, fixed);
+	vp_out_str(&p->out, fixed);
 }
 
 /* Appends a code point as Rust's Debug escapes it inside `quote` quotes. */
@@ -293,11 +255,11 @@ static void print_escaped_char(struct printer *p, uint32_t c, char quote)
 {
 	char buf[16];
 	switch (c) {
-	case '\t': out_str(&p->out, "\\t"); return;
-	case '\n': out_str(&p->out, "\\n"); return;
-	case '\r': out_str(&p->out, "\\r"); return;
-	case '\0': out_str(&p->out, "\\0"); return;
-	case '\\': out_str(&p->out, "\\\\"); return;
+	case '\t': vp_out_str(&p->out, "\\t"); return;
+	case '\n': vp_out_str(&p->out, "\\n"); return;
+	case '\r': vp_out_str(&p->out, "\\r"); return;
+	case '\0': vp_out_str(&p->out, "\\0"); return;
+	case '\\': vp_out_str(&p->out, "\\\\"); return;
 	default: break;
 	}
 	if (c == (uint32_t)quote) {
@@ -305,7 +267,7 @@ static void print_escaped_char(struct printer *p, uint32_t c, char quote)
 		buf[1] = quote;
 		out_write(&p->out, buf, 2);
 	} else if (c < 0x20 || c == 0x7f) {
-		out_printf(&p->out, "\\u{%x}", c);
+		vp_out_printf(&p->out, "\\u{%x}", c);
 	} else if (c < 0x80) {
 		buf[0] = (char)c;
 		out_write(&p->out, buf, 1);
@@ -368,20 +330,20 @@ static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *ret)
 
 /* A string of len bytes at address: `"..."`, cut after max_string bytes with `…`. Invalid UTF-8
  * (a String never holds it, garbage may) prints as \x.. escapes. */
-static void print_str(struct printer *p, uint64_t address, uint64_t len)
+void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 {
 	uint64_t n = AI_MIN(len, (uint64_t)p->limits.max_string);
-	uint8_t *bytes = n ? fetch(p, address, n) : NULL;
+	uint8_t *bytes = n ? vp_fetch(p, address, n) : NULL;
 	if (n && !bytes)
 		return;
-	out_str(&p->out, "\"");
+	vp_out_str(&p->out, "\"");
 	for (size_t i = 0; i < n && !p->out.full;) {
 		uint32_t c;
 		size_t k = utf8_decode(bytes + i, n - i, &c);
 		if (k == 0 && n < len && n - i < 4)
 			break; /* a character cut by the limit, not an invalid one */
 		if (k == 0) {
-			out_printf(&p->out, "\\x%02x", bytes[i]);
+			vp_out_printf(&p->out, "\\x%02x", bytes[i]);
 			i++;
 			continue;
 		}
@@ -389,8 +351,8 @@ static void print_str(struct printer *p, uint64_t address, uint64_t len)
 		i += k;
 	}
 	if (n < len)
-		out_str(&p->out, ELLIPSIS);
-	out_str(&p->out, "\"");
+		vp_out_str(&p->out, ELLIPSIS);
+	vp_out_str(&p->out, "\"");
 	free(bytes);
 }
 
@@ -398,20 +360,20 @@ static void print_str(struct printer *p, uint64_t address, uint64_t len)
 
 /* Prints count elements of elem_type from bytes (already read), as list items; `shown` of them
  * are in bytes, the rest are counted. */
-static void print_items(struct printer *p, const struct ai_type *elem_type, const uint8_t *bytes,
+void vp_print_items(struct printer *p, const struct ai_type *elem_type, const uint8_t *bytes,
 			uint64_t address, uint64_t shown, bool first, unsigned depth)
 {
 	for (uint64_t i = 0; i < shown && !p->out.full; i++) {
 		if (!first || i > 0)
-			out_str(&p->out, ", ");
+			vp_out_str(&p->out, ", ");
 		struct view v = { bytes + i * elem_type->size, address + i * elem_type->size,
 				  elem_type->size };
-		print_value(p, elem_type, &v, depth + 1);
+		vp_print_value(p, elem_type, &v, depth + 1);
 	}
 }
 
 /* How many of count elements to show, given the item and read limits. */
-static uint64_t items_to_show(struct printer *p, const struct ai_type *elem_type, uint64_t count)
+uint64_t vp_items_to_show(struct printer *p, const struct ai_type *elem_type, uint64_t count)
 {
 	uint64_t n = AI_MIN(count, (uint64_t)p->limits.max_items);
 	if (elem_type->size && n > p->limits.max_read / elem_type->size)
@@ -419,443 +381,38 @@ static uint64_t items_to_show(struct printer *p, const struct ai_type *elem_type
 	return n;
 }
 
-static void print_tail(struct printer *p, uint64_t shown, uint64_t count, const char *close)
+void vp_print_tail(struct printer *p, uint64_t shown, uint64_t count, const char *close)
 {
 	if (count > shown)
-		out_printf(&p->out, "%s%s (%" PRIu64 " items)", shown ? ", " : "", ELLIPSIS, count);
-	out_str(&p->out, close);
+		vp_out_printf(&p->out, "%s%s (%" PRIu64 " items)", shown ? ", " : "", ELLIPSIS, count);
+	vp_out_str(&p->out, close);
 }
 
-static void print_list_tail(struct printer *p, uint64_t shown, uint64_t count)
+void vp_print_list_tail(struct printer *p, uint64_t shown, uint64_t count)
 {
-	print_tail(p, shown, count, "]");
+	vp_print_tail(p, shown, count, "]");
 }
 
 /* `[a, b, c]` of count elements at address in the target. */
-static void print_list(struct printer *p, const struct ai_type *elem_type, uint64_t address,
+void vp_print_list(struct printer *p, const struct ai_type *elem_type, uint64_t address,
 		       uint64_t count, unsigned depth)
 {
 	if (!elem_type->has_size) {
-		out_printf(&p->out, "[%s (%" PRIu64 " items of unknown size)]", ELLIPSIS, count);
+		vp_out_printf(&p->out, "[%s (%" PRIu64 " items of unknown size)]", ELLIPSIS, count);
 		return;
 	}
 	if (count && depth >= p->limits.max_depth) {
-		out_printf(&p->out, "[%s (%" PRIu64 " items)]", ELLIPSIS, count);
+		vp_out_printf(&p->out, "[%s (%" PRIu64 " items)]", ELLIPSIS, count);
 		return;
 	}
-	uint64_t n = items_to_show(p, elem_type, count);
+	uint64_t n = vp_items_to_show(p, elem_type, count);
 	uint8_t *bytes = NULL;
-	if (n && !(bytes = fetch(p, address, n * elem_type->size)))
+	if (n && !(bytes = vp_fetch(p, address, n * elem_type->size)))
 		return;
-	out_str(&p->out, "[");
-	print_items(p, elem_type, bytes, address, n, true, depth);
-	print_list_tail(p, n, count);
+	vp_out_str(&p->out, "[");
+	vp_print_items(p, elem_type, bytes, address, n, true, depth);
+	vp_print_list_tail(p, n, count);
 	free(bytes);
-}
-
-/* ---- Looking inside std's structs ---- */
-
-/* The first pointer found depth-first among type's members (e.g. Vec's buf.inner.ptr...), with its
- * value and type. */
-static bool find_pointer(const struct ai_type *type, const struct view *v, int depth,
-			 uint64_t *value_ret, const struct ai_type **type_ret)
-{
-	if (type->kind == AI_TYPE_POINTER) {
-		if (type->size > v->size)
-			return false;
-		*value_ret = load_uint(v->bytes, type->size);
-		*type_ret = type;
-		return true;
-	}
-	if (type->kind != AI_TYPE_STRUCT || depth >= MAX_LEAF_DEPTH)
-		return false;
-	for (size_t i = 0; i < type->member_count; i++) {
-		const struct ai_member *m = &type->members[i];
-		const struct ai_type *mt = resolve_quiet(type, &m->type);
-		if (!mt || m->offset > v->size)
-			continue;
-		struct view sub = { v->bytes + m->offset, v->address + m->offset, v->size - m->offset };
-		if (find_pointer(mt, &sub, depth + 1, value_ret, type_ret))
-			return true;
-	}
-	return false;
-}
-
-/* An unsigned integer: the value itself, or the first integer inside a wrapper struct (e.g.
- * RawVecInner's `cap: Cap(usize)`). */
-static bool find_uint(const struct ai_type *type, const struct view *v, int depth, uint64_t *ret)
-{
-	if (type->kind == AI_TYPE_INT || type->kind == AI_TYPE_POINTER) {
-		if (type->size > v->size || type->size > 8)
-			return false;
-		*ret = load_uint(v->bytes, type->size);
-		return true;
-	}
-	if (type->kind != AI_TYPE_STRUCT || depth >= MAX_LEAF_DEPTH || type->member_count == 0)
-		return false;
-	const struct ai_member *m = &type->members[0];
-	const struct ai_type *mt = resolve_quiet(type, &m->type);
-	if (!mt || m->offset > v->size)
-		return false;
-	struct view sub = { v->bytes + m->offset, v->address + m->offset, v->size - m->offset };
-	return find_uint(mt, &sub, depth + 1, ret);
-}
-
-/* A member's type and view, quietly: false if it is missing or not in v. */
-static bool member_view(const struct ai_type *type, const char *name, const struct view *v,
-			const struct ai_type **type_ret, struct view *view_ret)
-{
-	const struct ai_member *m = ai_type_find_member(type, name);
-	if (!m)
-		return false;
-	const struct ai_type *mt = resolve_quiet(type, &m->type);
-	if (!mt || m->offset > v->size || mt->size > v->size - m->offset)
-		return false;
-	*type_ret = mt;
-	*view_ret = (struct view){ v->bytes + m->offset, v->address + m->offset, mt->size };
-	return true;
-}
-
-/* A member named name, searched for depth-first (RawVec's cap sits at buf.inner.cap in 1.9x and
- * at buf.cap before). */
-static bool find_member_deep(const struct ai_type *type, const char *name, const struct view *v,
-			     int depth, const struct ai_type **type_ret, struct view *view_ret)
-{
-	if (member_view(type, name, v, type_ret, view_ret))
-		return true;
-	if (depth >= MAX_LEAF_DEPTH)
-		return false;
-	for (size_t i = 0; i < type->member_count; i++) {
-		const struct ai_member *m = &type->members[i];
-		const struct ai_type *mt = resolve_quiet(type, &m->type);
-		if (!mt || mt->kind != AI_TYPE_STRUCT || m->offset > v->size ||
-		    mt->size > v->size - m->offset)
-			continue;
-		struct view sub = { v->bytes + m->offset, v->address + m->offset, mt->size };
-		if (find_member_deep(mt, name, &sub, depth + 1, type_ret, view_ret))
-			return true;
-	}
-	return false;
-}
-
-static bool member_uint(const struct ai_type *type, const char *name, const struct view *v,
-			uint64_t *ret)
-{
-	const struct ai_type *mt;
-	struct view mv;
-	return member_view(type, name, v, &mt, &mv) && find_uint(mt, &mv, 0, ret);
-}
-
-/* Vec<T>: the element type (template parameter T), the buffer and the length. */
-static bool vec_parts(const struct ai_type *type, const struct view *v,
-		      const struct ai_type **elem_ret, uint64_t *ptr_ret, uint64_t *len_ret)
-{
-	const struct ai_template_param *t = ai_type_find_template_param(type, "T");
-	const struct ai_type *buf_type, *ptr_type;
-	struct view buf;
-	if (!t || !(*elem_ret = resolve_quiet(type, &t->type)) ||
-	    !member_view(type, "buf", v, &buf_type, &buf) ||
-	    !find_pointer(buf_type, &buf, 0, ptr_ret, &ptr_type) ||
-	    !member_uint(type, "len", v, len_ret))
-		return false;
-	return true;
-}
-
-/* ---- Known types ---- */
-
-static bool print_vec(struct printer *p, const struct ai_type *type, const struct view *v,
-		      unsigned depth)
-{
-	const struct ai_type *elem;
-	uint64_t ptr, len;
-	if (!vec_parts(type, v, &elem, &ptr, &len))
-		return false;
-	print_list(p, elem, ptr, len, depth);
-	return true;
-}
-
-static bool print_string(struct printer *p, const struct ai_type *type, const struct view *v,
-			 unsigned depth)
-{
-	const struct ai_type *vec_type, *elem;
-	struct view vec;
-	uint64_t ptr, len;
-	if (!member_view(type, "vec", v, &vec_type, &vec) ||
-	    !vec_parts(vec_type, &vec, &elem, &ptr, &len))
-		return false;
-	print_str(p, ptr, len);
-	return true;
-}
-
-/* VecDeque<T> since Rust 1.67: a ring of `cap` slots, `len` elements from `head`. */
-static bool print_vec_deque(struct printer *p, const struct ai_type *type, const struct view *v,
-			    unsigned depth)
-{
-	const struct ai_template_param *t = ai_type_find_template_param(type, "T");
-	const struct ai_type *elem, *buf_type, *ptr_type, *cap_type;
-	struct view buf, cap_view;
-	uint64_t head, len, ptr, cap;
-	if (!t || !(elem = resolve_quiet(type, &t->type)) || !elem->has_size ||
-	    !member_uint(type, "head", v, &head) || !member_uint(type, "len", v, &len) ||
-	    !member_view(type, "buf", v, &buf_type, &buf) ||
-	    !find_pointer(buf_type, &buf, 0, &ptr, &ptr_type) ||
-	    !find_member_deep(buf_type, "cap", &buf, 0, &cap_type, &cap_view) ||
-	    !find_uint(cap_type, &cap_view, 0, &cap))
-		return false;
-	if (elem->size == 0 || len == 0 || depth >= p->limits.max_depth) {
-		print_list(p, elem, ptr, len, depth); /* nothing to read, or only the count */
-		return true;
-	}
-	if (cap == 0 || head >= cap || len > cap) {
-		out_printf(&p->out, "<invalid VecDeque: head %" PRIu64 ", len %" PRIu64
-			   ", capacity %" PRIu64 ">", head, len, cap);
-		return true;
-	}
-	/* The shown elements in at most two runs: from head to the end of the ring, then from 0. */
-	uint64_t n = items_to_show(p, elem, len);
-	uint64_t first = AI_MIN(n, cap - head);
-	uint8_t *a = fetch(p, ptr + head * elem->size, first * elem->size);
-	if (!a)
-		return true;
-	uint8_t *b = n > first ? fetch(p, ptr, (n - first) * elem->size) : NULL;
-	if (n > first && !b) {
-		free(a);
-		return true;
-	}
-	out_str(&p->out, "[");
-	print_items(p, elem, a, ptr + head * elem->size, first, true, depth);
-	if (b)
-		print_items(p, elem, b, ptr, n - first, first == 0, depth);
-	print_list_tail(p, n, len);
-	free(a);
-	free(b);
-	return true;
-}
-
-/* HashMap<K, V> and HashSet<T> (std's, over hashbrown): `{k: v, ..}`, `{t, ..}`. hashbrown's
- * RawTable<T> keeps one control byte per bucket at `ctrl` (top bit clear: the bucket is full) and
- * the buckets just below it in reverse order: bucket i is at ctrl - (i + 1) * size_of::<T>(). */
-static bool print_hash_table(struct printer *p, const struct ai_type *type, const struct view *v,
-			     unsigned depth, bool is_set)
-{
-	const struct ai_type *table_type, *inner_type, *elem;
-	struct view table, inner;
-	uint64_t ctrl, mask, items;
-	const struct ai_template_param *t;
-	if (!find_member_deep(type, "table", v, 0, &table_type, &table) ||
-	    !(t = ai_type_find_template_param(table_type, "T")) ||
-	    !(elem = resolve_quiet(table_type, &t->type)) || !elem->has_size ||
-	    !member_view(table_type, "table", &table, &inner_type, &inner) ||
-	    !member_uint(inner_type, "bucket_mask", &inner, &mask) ||
-	    !member_uint(inner_type, "items", &inner, &items) ||
-	    !member_uint(inner_type, "ctrl", &inner, &ctrl))
-		return false;
-	/* (K, V) for a map; a set's map has (T, ()) */
-	const struct ai_type *key_type, *value_type = NULL;
-	const struct ai_member *key = ai_type_find_member(elem, "__0");
-	const struct ai_member *value = ai_type_find_member(elem, "__1");
-	if (!key || !(key_type = resolve_quiet(elem, &key->type)) ||
-	    (!is_set && (!value || !(value_type = resolve_quiet(elem, &value->type)))))
-		return false;
-	if (items == 0) {
-		out_str(&p->out, "{}");
-		return true;
-	}
-	uint64_t buckets = mask + 1;
-	if (buckets == 0 || (buckets & mask) || items > buckets || elem->size == 0) {
-		out_printf(&p->out, "<invalid hash table: %" PRIu64 " items, %" PRIu64 " buckets>",
-			   items, buckets);
-		return true;
-	}
-	if (depth >= p->limits.max_depth || buckets > p->limits.max_read) {
-		out_printf(&p->out, "{%s (%" PRIu64 " items)}", ELLIPSIS, items);
-		return true;
-	}
-	uint8_t *control = fetch(p, ctrl, buckets);
-	if (!control)
-		return true;
-	out_str(&p->out, "{");
-	uint64_t shown = 0;
-	for (uint64_t i = 0; i < buckets && shown < p->limits.max_items && !p->out.full; i++) {
-		if (control[i] & 0x80)
-			continue;
-		uint64_t address = ctrl - (i + 1) * elem->size;
-		if (shown++)
-			out_str(&p->out, ", ");
-		uint8_t *bytes = fetch(p, address, elem->size);
-		if (!bytes)
-			continue;
-		struct view ev = { bytes, address, elem->size }, kv;
-		if (sub_view(p, &ev, key->offset, key_type->size, &kv))
-			print_value(p, key_type, &kv, depth + 1);
-		if (!is_set) {
-			out_str(&p->out, ": ");
-			if (sub_view(p, &ev, value->offset, value_type->size, &kv))
-				print_value(p, value_type, &kv, depth + 1);
-		}
-		free(bytes);
-	}
-	print_tail(p, shown, items, "}");
-	free(control);
-	return true;
-}
-
-static bool print_hash_map(struct printer *p, const struct ai_type *type, const struct view *v,
-			   unsigned depth)
-{
-	return print_hash_table(p, type, v, depth, false);
-}
-
-static bool print_hash_set(struct printer *p, const struct ai_type *type, const struct view *v,
-			   unsigned depth)
-{
-	return print_hash_table(p, type, v, depth, true);
-}
-
-/* Arc<T> and Rc<T>: the value inside, ArcInner.data / RcInner.value. */
-static bool print_rc(struct printer *p, const struct ai_type *type, const struct view *v,
-		     unsigned depth)
-{
-	const struct ai_type *ptr_type, *inner, *data_type;
-	uint64_t ptr;
-	if (!find_pointer(type, v, 0, &ptr, &ptr_type))
-		return false; /* e.g. Arc<dyn T>, whose pointer is a fat struct */
-	if (!(inner = resolve_quiet(ptr_type, &ptr_type->target)))
-		return false;
-	const struct ai_member *data = ai_type_find_member(inner, "data");
-	if (!data)
-		data = ai_type_find_member(inner, "value"); /* RcInner */
-	if (!data || !(data_type = resolve_quiet(inner, &data->type)) || !data_type->has_size)
-		return false;
-	if (ptr == 0) {
-		out_str(&p->out, "<null>");
-		return true;
-	}
-	if (depth >= p->limits.max_depth) {
-		print_type_name(p, type);
-		out_printf(&p->out, "(0x%" PRIx64 ")", ptr);
-		return true;
-	}
-	uint8_t *bytes = fetch(p, ptr + data->offset, data_type->size);
-	if (!bytes)
-		return true;
-	struct view dv = { bytes, ptr + data->offset, data_type->size };
-	print_value(p, data_type, &dv, depth + 1);
-	free(bytes);
-	return true;
-}
-
-/* Wrappers that add nothing to what they hold (Pin, NonNull, UnsafeCell, atomics): their one
- * member that is not zero-sized. */
-static bool print_transparent(struct printer *p, const struct ai_type *type, const struct view *v,
-			      unsigned depth)
-{
-	const struct ai_member *only = NULL;
-	const struct ai_type *only_type = NULL;
-	for (size_t i = 0; i < type->member_count; i++) {
-		const struct ai_type *mt = resolve_quiet(type, &type->members[i].type);
-		if (!mt)
-			return false;
-		if (mt->size == 0)
-			continue;
-		if (only)
-			return false;
-		only = &type->members[i];
-		only_type = mt;
-	}
-	struct view mv;
-	if (!only)
-		return false;
-	if (sub_view(p, v, only->offset, only_type->size, &mv))
-		print_value(p, only_type, &mv, depth);
-	return true;
-}
-
-/* Duration as Rust's Debug prints it: 1.5s, 250ms, 10µs, 7ns. */
-static bool print_duration(struct printer *p, const struct ai_type *type, const struct view *v,
-			   unsigned depth)
-{
-	uint64_t secs, nanos;
-	if (!member_uint(type, "secs", v, &secs) || !member_uint(type, "nanos", v, &nanos) ||
-	    nanos >= 1000000000)
-		return false;
-	uint64_t whole, frac;
-	unsigned digits;
-	const char *unit;
-	if (secs) {
-		whole = secs, frac = nanos, digits = 9, unit = "s";
-	} else if (nanos >= 1000000) {
-		whole = nanos / 1000000, frac = nanos % 1000000, digits = 6, unit = "ms";
-	} else if (nanos >= 1000) {
-		whole = nanos / 1000, frac = nanos % 1000, digits = 3, unit = "\xc2\xb5s";
-	} else {
-		whole = nanos, frac = 0, digits = 0, unit = "ns";
-	}
-	out_printf(&p->out, "%" PRIu64, whole);
-	if (frac) {
-		char buf[16];
-		snprintf(buf, sizeof(buf), "%0*" PRIu64, (int)digits, frac);
-		for (size_t n = strlen(buf); n > 0 && buf[n - 1] == '0'; n--)
-			buf[n - 1] = '\0';
-		out_printf(&p->out, ".%s", buf);
-	}
-	out_str(&p->out, unit);
-	return true;
-}
-
-static bool print_atomic_bool(struct printer *p, const struct ai_type *type,
-			      const struct view *v, unsigned depth)
-{
-	uint64_t b;
-	if (!find_uint(type, v, 0, &b) || b > 1)
-		return false;
-	out_str(&p->out, b ? "true" : "false");
-	return true;
-}
-
-typedef bool known_print_fn(struct printer *p, const struct ai_type *type, const struct view *v,
-			    unsigned depth);
-
-/* Standard types by qualified name; a name ending in '<' or a `prefix` entry matches as a prefix. */
-static const struct known_type {
-	const char *name;
-	bool prefix;
-	known_print_fn *print;
-} known_types[] = {
-	{ "alloc::string::String", false, print_string },
-	{ "alloc::vec::Vec<", true, print_vec },
-	{ "alloc::collections::vec_deque::VecDeque<", true, print_vec_deque },
-	{ "std::collections::hash::map::HashMap<", true, print_hash_map },
-	{ "std::collections::hash::set::HashSet<", true, print_hash_set },
-	{ "hashbrown::map::HashMap<", true, print_hash_map },
-	{ "hashbrown::set::HashSet<", true, print_hash_set },
-	{ "alloc::sync::Arc<", true, print_rc },
-	{ "alloc::rc::Rc<", true, print_rc },
-	{ "core::pin::Pin<", true, print_transparent },
-	{ "core::ptr::non_null::NonNull<", true, print_transparent },
-	{ "core::ptr::unique::Unique<", true, print_transparent },
-	{ "core::cell::UnsafeCell<", true, print_transparent },
-	{ "core::cell::Cell<", true, print_transparent },
-	{ "core::mem::manually_drop::ManuallyDrop<", true, print_transparent },
-	{ "core::sync::atomic::AtomicBool", false, print_atomic_bool },
-	{ "core::sync::atomic::Atomic", true, print_transparent },
-	{ "core::num::nonzero::NonZero", true, print_transparent },
-	{ "core::num::niche_types::", true, print_transparent },
-	{ "core::time::Duration", false, print_duration },
-};
-
-static bool print_known(struct printer *p, const struct ai_type *type, const struct view *v,
-			unsigned depth)
-{
-	const char *name = ai_type_qualified_name(type);
-	if (!name)
-		return false;
-	for (size_t i = 0; i < AI_ARRAY_SIZE(known_types); i++) {
-		const struct known_type *k = &known_types[i];
-		if (k->prefix ? starts_with(name, k->name) : strcmp(name, k->name) == 0)
-			return k->print(p, type, v, depth);
-	}
-	return false;
 }
 
 /* ---- Fat pointers: &str, &[T], Box<[T]>, &dyn T ---- */
@@ -865,10 +422,10 @@ static bool is_str_name(const char *name)
 	static const char *const prefixes[] = { "&mut ", "&" };
 	if (!name)
 		return false;
-	if (starts_with(name, "alloc::boxed::Box<str,") || starts_with(name, "alloc::boxed::Box<str>"))
+	if (vp_starts_with(name, "alloc::boxed::Box<str,") || vp_starts_with(name, "alloc::boxed::Box<str>"))
 		return true;
 	for (size_t i = 0; i < AI_ARRAY_SIZE(prefixes); i++)
-		if (starts_with(name, prefixes[i]))
+		if (vp_starts_with(name, prefixes[i]))
 			return strcmp(name + strlen(prefixes[i]), "str") == 0;
 	return false;
 }
@@ -880,29 +437,29 @@ static bool print_fat_pointer(struct printer *p, const struct ai_type *type, con
 	struct view ptr_view, len_view;
 	if (type->member_count != 2)
 		return false;
-	if (member_view(type, "data_ptr", v, &ptr_type, &ptr_view) &&
-	    member_view(type, "length", v, &len_type, &len_view) &&
+	if (vp_member_view(type, "data_ptr", v, &ptr_type, &ptr_view) &&
+	    vp_member_view(type, "length", v, &len_type, &len_view) &&
 	    ptr_type->kind == AI_TYPE_POINTER && len_type->kind == AI_TYPE_INT) {
-		uint64_t ptr = load_uint(ptr_view.bytes, ptr_type->size);
-		uint64_t len = load_uint(len_view.bytes, len_type->size);
+		uint64_t ptr = vp_load_uint(ptr_view.bytes, ptr_type->size);
+		uint64_t len = vp_load_uint(len_view.bytes, len_type->size);
 		const char *name = ai_type_qualified_name(type);
 		if (name && name[0] == '*') {
 			/* A raw slice pointer (*const [T]) is an address, as Rust's Debug shows it. */
-			out_printf(&p->out, "0x%" PRIx64, ptr);
+			vp_out_printf(&p->out, "0x%" PRIx64, ptr);
 		} else if (is_str_name(name)) {
-			print_str(p, ptr, len);
+			vp_print_str(p, ptr, len);
 		} else {
 			const struct ai_type *elem = resolve(p, ptr_type, &ptr_type->target);
 			if (elem)
-				print_list(p, elem, ptr, len, depth);
+				vp_print_list(p, elem, ptr, len, depth);
 		}
 		return true;
 	}
-	if (member_view(type, "pointer", v, &ptr_type, &ptr_view) &&
+	if (vp_member_view(type, "pointer", v, &ptr_type, &ptr_view) &&
 	    ai_type_find_member(type, "vtable") && ptr_type->kind == AI_TYPE_POINTER) {
 		/* A trait object: which type it is needs the vtable (the await decoder does that). */
-		print_type_name(p, type);
-		out_printf(&p->out, "(0x%" PRIx64 ")", load_uint(ptr_view.bytes, ptr_type->size));
+		vp_print_type_name(p, type);
+		vp_out_printf(&p->out, "(0x%" PRIx64 ")", vp_load_uint(ptr_view.bytes, ptr_type->size));
 		return true;
 	}
 	return false;
@@ -934,35 +491,35 @@ static void print_fields(struct printer *p, const struct ai_type *type, const st
 			positional &= is_tuple_field(type->members[i].name);
 	}
 	if (label)
-		out_str(&p->out, label);
+		vp_out_str(&p->out, label);
 	else if (!tuple)
-		print_type_name(p, type);
+		vp_print_type_name(p, type);
 	if (type->member_count == 0) {
 		if (tuple)
-			out_str(&p->out, "()");
+			vp_out_str(&p->out, "()");
 		else if (type->is_declaration)
-			out_str(&p->out, " {..}");
+			vp_out_str(&p->out, " {..}");
 		return;
 	}
 	if (depth >= p->limits.max_depth) {
-		out_str(&p->out, positional ? "(..)" : " {..}");
+		vp_out_str(&p->out, positional ? "(..)" : " {..}");
 		return;
 	}
-	out_str(&p->out, positional ? "(" : " { ");
+	vp_out_str(&p->out, positional ? "(" : " { ");
 	for (size_t i = 0; i < type->member_count && !p->out.full; i++) {
 		const struct ai_member *m = &type->members[i];
 		if (i > 0)
-			out_str(&p->out, ", ");
+			vp_out_str(&p->out, ", ");
 		if (!positional)
-			out_printf(&p->out, "%s: ", m->name ? m->name : "?");
+			vp_out_printf(&p->out, "%s: ", m->name ? m->name : "?");
 		const struct ai_type *mt = resolve(p, type, &m->type);
 		struct view mv;
-		if (mt && sub_view(p, v, m->offset, mt->size, &mv))
-			print_value(p, mt, &mv, depth + 1);
+		if (mt && vp_sub_view(p, v, m->offset, mt->size, &mv))
+			vp_print_value(p, mt, &mv, depth + 1);
 	}
 	if (tuple && type->member_count == 1)
-		out_str(&p->out, ",");
-	out_str(&p->out, positional ? ")" : " }");
+		vp_out_str(&p->out, ",");
+	vp_out_str(&p->out, positional ? ")" : " }");
 }
 
 static void print_enum(struct printer *p, const struct ai_type *type, const struct view *v,
@@ -974,20 +531,20 @@ static void print_enum(struct printer *p, const struct ai_type *type, const stru
 	if (err && err->code == AI_ERROR_NOT_FOUND && type->has_discr &&
 	    !ai_type_read_discriminant(type, v->bytes, v->size, &discr)) {
 		/* Not a value of this enum (stale or uninitialised bytes): nothing to follow. */
-		out_printf(&p->out, "<invalid: %" PRIu64 ">", discr);
+		vp_out_printf(&p->out, "<invalid: %" PRIu64 ">", discr);
 		ai_error_destroy(err);
 		return;
 	}
 	if (err) {
-		out_str(&p->out, "<");
-		print_type_name(p, type);
-		out_printf(&p->out, ": %s>", err->message);
+		vp_out_str(&p->out, "<");
+		vp_print_type_name(p, type);
+		vp_out_printf(&p->out, ": %s>", err->message);
 		ai_error_destroy(err);
 		return;
 	}
 	const struct ai_type *vt = resolve(p, type, &variant->member.type);
 	struct view vv;
-	if (!vt || !sub_view(p, v, variant->member.offset, vt->size, &vv))
+	if (!vt || !vp_sub_view(p, v, variant->member.offset, vt->size, &vv))
 		return;
 	/* The variant struct's member offsets count from the start of the enum: its view is the
 	 * enum's own bytes (the variant member sits at offset 0 in what rustc emits). */
@@ -1007,23 +564,23 @@ static void print_enum(struct printer *p, const struct ai_type *type, const stru
 static void print_c_enum(struct printer *p, const struct ai_type *type, const struct view *v)
 {
 	if (type->size == 0 && type->enumerator_count == 1) {
-		out_str(&p->out, type->enumerators[0].name ? type->enumerators[0].name : "?");
+		vp_out_str(&p->out, type->enumerators[0].name ? type->enumerators[0].name : "?");
 		return; /* a one-variant enum takes no space */
 	}
 	if (type->size == 0 || type->size > 8) {
-		print_type_name(p, type);
+		vp_print_type_name(p, type);
 		return;
 	}
 	uint64_t mask = type->size >= 8 ? UINT64_MAX : (1ULL << (8 * type->size)) - 1;
-	uint64_t value = load_uint(v->bytes, type->size);
+	uint64_t value = vp_load_uint(v->bytes, type->size);
 	for (size_t i = 0; i < type->enumerator_count; i++) {
 		if ((type->enumerators[i].value & mask) == value) {
-			out_str(&p->out, type->enumerators[i].name ? type->enumerators[i].name : "?");
+			vp_out_str(&p->out, type->enumerators[i].name ? type->enumerators[i].name : "?");
 			return;
 		}
 	}
-	print_type_name(p, type);
-	out_printf(&p->out, "(%" PRIu64 ")", value);
+	vp_print_type_name(p, type);
+	vp_out_printf(&p->out, "(%" PRIu64 ")", value);
 }
 
 static void print_array(struct printer *p, const struct ai_type *type, const struct view *v,
@@ -1033,49 +590,49 @@ static void print_array(struct printer *p, const struct ai_type *type, const str
 	if (!elem)
 		return;
 	if (!elem->has_size || (type->count && depth >= p->limits.max_depth)) {
-		out_printf(&p->out, "[%s (%" PRIu64 " items)]", ELLIPSIS, type->count);
+		vp_out_printf(&p->out, "[%s (%" PRIu64 " items)]", ELLIPSIS, type->count);
 		return;
 	}
 	uint64_t n = AI_MIN(type->count, (uint64_t)p->limits.max_items);
 	if (elem->size && n > v->size / elem->size)
 		n = v->size / elem->size;
-	out_str(&p->out, "[");
-	print_items(p, elem, v->bytes, v->address, n, true, depth);
-	print_list_tail(p, n, type->count);
+	vp_out_str(&p->out, "[");
+	vp_print_items(p, elem, v->bytes, v->address, n, true, depth);
+	vp_print_list_tail(p, n, type->count);
 }
 
 static void print_pointer(struct printer *p, const struct ai_type *type, const struct view *v,
 			  unsigned depth)
 {
-	uint64_t address = load_uint(v->bytes, type->size);
+	uint64_t address = vp_load_uint(v->bytes, type->size);
 	const char *name = ai_type_qualified_name(type);
-	bool is_box = starts_with(name, "alloc::boxed::Box<");
+	bool is_box = vp_starts_with(name, "alloc::boxed::Box<");
 	bool is_ref = name && name[0] == '&';
-	const struct ai_type *target = (is_box || is_ref) ? resolve_quiet(type, &type->target) : NULL;
+	const struct ai_type *target = (is_box || is_ref) ? vp_resolve_quiet(type, &type->target) : NULL;
 	if (!target || target->kind == AI_TYPE_VOID || target->kind == AI_TYPE_FUNCTION ||
 	    !target->has_size) {
 		/* Raw pointers, function pointers, and what we cannot follow: the address. */
-		out_printf(&p->out, "%s0x%" PRIx64, is_ref ? "&" : "", address);
+		vp_out_printf(&p->out, "%s0x%" PRIx64, is_ref ? "&" : "", address);
 		return;
 	}
 	if (address == 0) {
-		out_str(&p->out, "<null>");
+		vp_out_str(&p->out, "<null>");
 		return;
 	}
 	if (depth >= p->limits.max_depth) {
-		out_printf(&p->out, "%s0x%" PRIx64, is_box ? "Box " : "&", address);
+		vp_out_printf(&p->out, "%s0x%" PRIx64, is_box ? "Box " : "&", address);
 		return;
 	}
 	/* Box<T> and &T print what they point to, as Rust's Debug does. */
-	uint8_t *bytes = fetch(p, address, target->size);
+	uint8_t *bytes = vp_fetch(p, address, target->size);
 	if (!bytes)
 		return;
 	struct view tv = { bytes, address, target->size };
-	print_value(p, target, &tv, depth + 1);
+	vp_print_value(p, target, &tv, depth + 1);
 	free(bytes);
 }
 
-static void print_value(struct printer *p, const struct ai_type *type, const struct view *v,
+void vp_print_value(struct printer *p, const struct ai_type *type, const struct view *v,
 			unsigned depth)
 {
 	if (p->out.full)
@@ -1083,42 +640,42 @@ static void print_value(struct printer *p, const struct ai_type *type, const str
 	if (type->kind == AI_TYPE_TYPEDEF) {
 		const struct ai_type *under = resolve(p, type, &type->target);
 		if (under)
-			print_value(p, under, v, depth);
+			vp_print_value(p, under, v, depth);
 		return;
 	}
 	/* Too few bytes: a struct still shows the members it has (each checks its own). */
 	if (type->size > v->size && type->kind != AI_TYPE_STRUCT) {
-		out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", v->address + v->size);
+		vp_out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", v->address + v->size);
 		return;
 	}
 	switch (type->kind) {
 	case AI_TYPE_VOID:
 	case AI_TYPE_FUNCTION:
-		print_type_name(p, type);
+		vp_print_type_name(p, type);
 		break;
 	case AI_TYPE_UNIT:
-		out_str(&p->out, "()");
+		vp_out_str(&p->out, "()");
 		break;
 	case AI_TYPE_INT:
 		print_int(p, type, v);
 		break;
 	case AI_TYPE_BOOL: {
-		uint64_t b = load_uint(v->bytes, type->size);
+		uint64_t b = vp_load_uint(v->bytes, type->size);
 		if (b <= 1)
-			out_str(&p->out, b ? "true" : "false");
+			vp_out_str(&p->out, b ? "true" : "false");
 		else
-			out_printf(&p->out, "<invalid bool 0x%" PRIx64 ">", b);
+			vp_out_printf(&p->out, "<invalid bool 0x%" PRIx64 ">", b);
 		break;
 	}
 	case AI_TYPE_CHAR: {
-		uint32_t c = (uint32_t)load_uint(v->bytes, type->size);
+		uint32_t c = (uint32_t)vp_load_uint(v->bytes, type->size);
 		if (!valid_code_point(c)) {
-			out_printf(&p->out, "<invalid char 0x%x>", c);
+			vp_out_printf(&p->out, "<invalid char 0x%x>", c);
 			break;
 		}
-		out_str(&p->out, "'");
+		vp_out_str(&p->out, "'");
 		print_escaped_char(p, c, '\'');
-		out_str(&p->out, "'");
+		vp_out_str(&p->out, "'");
 		break;
 	}
 	case AI_TYPE_FLOAT:
@@ -1131,14 +688,14 @@ static void print_value(struct printer *p, const struct ai_type *type, const str
 			memcpy(&d, v->bytes, 8);
 			print_float(p, d, false);
 		} else {
-			out_printf(&p->out, "<%" PRIu64 "-byte float>", type->size);
+			vp_out_printf(&p->out, "<%" PRIu64 "-byte float>", type->size);
 		}
 		break;
 	case AI_TYPE_POINTER:
 		print_pointer(p, type, v, depth);
 		break;
 	case AI_TYPE_STRUCT:
-		if (!print_known(p, type, v, depth) && !print_fat_pointer(p, type, v, depth))
+		if (!vp_print_known(p, type, v, depth) && !print_fat_pointer(p, type, v, depth))
 			print_fields(p, type, v, depth, NULL);
 		break;
 	case AI_TYPE_ENUM:
@@ -1149,8 +706,8 @@ static void print_value(struct printer *p, const struct ai_type *type, const str
 		break;
 	case AI_TYPE_UNION:
 		/* Which member is live is not in the union: show none (MaybeUninit is one). */
-		print_type_name(p, type);
-		out_str(&p->out, " {..}");
+		vp_print_type_name(p, type);
+		vp_out_str(&p->out, " {..}");
 		break;
 	case AI_TYPE_ARRAY:
 		print_array(p, type, v, depth);
@@ -1173,8 +730,8 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 	uint8_t *owned = NULL;
 	if (!bytes) {
 		if (!type->has_size && type->kind != AI_TYPE_TYPEDEF) {
-			print_type_name(&p, type);
-			out_str(&p.out, " {..}");
+			vp_print_type_name(&p, type);
+			vp_out_str(&p.out, " {..}");
 			return p.out.buf;
 		}
 		size = type->size;
@@ -1187,12 +744,12 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 			}
 			size = under->size;
 		}
-		if (!(owned = fetch(&p, address, size)))
+		if (!(owned = vp_fetch(&p, address, size)))
 			return p.out.buf;
 		bytes = owned;
 	}
 	struct view v = { bytes, address, size };
-	print_value(&p, type, &v, 0);
+	vp_print_value(&p, type, &v, 0);
 	free(owned);
 	return p.out.buf;
 }

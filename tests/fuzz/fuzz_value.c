@@ -55,10 +55,7 @@ static void load_model(void)
 		ai_error_destroy(err);
 		return;
 	}
-	Dwarf_Debug dbg = ai_dwarf_debug(model.dwarf);
-	if (!dbg)
-		return;
-	model.types = ai_types_create(dbg);
+	model.types = ai_types_create(model.dwarf);
 	atexit(free_model);
 	size_t unit_count;
 	struct ai_dwarf_unit *units = ai_dwarf_reader_units(ai_dwarf_get_reader(model.dwarf), &unit_count);

@@ -10,6 +10,7 @@
 #include "../integration/support.h"
 #include "ai/dwarf_info.h"
 #include "ai/elf_file.h"
+#include "ai/types.h"
 #include "ai/util.h"
 
 /* ---- probes in this file ---- */
@@ -363,7 +364,6 @@ Test(dwarf_rust, nodebug_fixture_has_no_debuginfo)
 /* ---- debuginfo layouts (tests/fixtures/layouts) ---- */
 
 #include <dwarf.h>
-#include <libdwarf.h>
 #include <zlib.h>
 
 /* The same function's name, file and line through the plain build and through `layout`. */
@@ -383,25 +383,48 @@ static void expect_same_location(struct ai_elf_file *elf, struct ai_dwarf *plain
 	cr_expect_eq(b[nb - 1].line, a[na - 1].line, "%s", layout);
 }
 
-/* libdwarf sees the same units as our reader, with the same names. */
-static void expect_libdwarf_agrees(struct ai_dwarf *dw, const char *layout)
+/* The unit DIE of the unit whose code holds symbol. */
+static uint64_t unit_of_symbol(struct ai_elf_file *elf, struct ai_dwarf *dw, const char *symbol)
 {
-	Dwarf_Debug dbg = ai_dwarf_debug(dw);
-	cr_assert_not_null(dbg, "%s: libdwarf cannot read it", layout);
-	size_t unit_count;
-	struct ai_dwarf_unit *units = ai_dwarf_reader_units(ai_dwarf_get_reader(dw), &unit_count);
-	cr_assert_gt(unit_count, 0);
-	for (size_t i = 0; i < unit_count; i += unit_count / 4 + 1) {
-		cr_assert_null(ai_dwarf_unit_load(ai_dwarf_get_reader(dw), &units[i]));
-		Dwarf_Die die;
-		Dwarf_Error derr = NULL;
-		cr_assert_eq(dwarf_offdie_b(dbg, units[i].first_die, true, &die, &derr), DW_DLV_OK,
-			     "%s: unit %zu", layout, i);
-		char *name = NULL;
-		cr_assert_eq(dwarf_diename(die, &name, &derr), DW_DLV_OK);
-		cr_expect_str_eq(name, units[i].name, "%s", layout);
-		dwarf_dealloc_die(die);
-	}
+	struct ai_elf_symbol *sym = ai_elf_file_find_symbol_by_name(elf, symbol);
+	cr_assert_not_null(sym, "%s", symbol);
+	struct ai_location loc[AI_MAX_LOCATIONS];
+	size_t n;
+	cr_assert_null(ai_dwarf_find_locations(dw, sym->address, false, loc, AI_MAX_LOCATIONS, &n));
+	cr_assert_geq(n, 1);
+	struct ai_dwarf_unit *unit = ai_dwarf_reader_unit_at(ai_dwarf_get_reader(dw),
+							     loc[n - 1].die_offset);
+	cr_assert_not_null(unit);
+	return unit->first_die;
+}
+
+static bool first_type(const char *qualified_name, uint64_t die_offset, void *arg)
+{
+	*(const char **)arg = qualified_name;
+	return false;
+}
+
+/* The type model reads the same coroutine type through `layout` as through the plain build. */
+static void expect_same_types(struct ai_elf_file *elf, struct ai_dwarf *plain,
+			      struct ai_dwarf *other, const char *layout)
+{
+	struct ai_types *a = ai_types_create(plain), *b = ai_types_create(other);
+	const char *name = NULL;
+	cr_assert_null(ai_types_for_each_name(a, unit_of_symbol(elf, plain, "nested::main"),
+					      "nested::", first_type, &name));
+	cr_assert_not_null(name, "no nested:: type in the plain build");
+	const struct ai_type *ta, *tb;
+	cr_assert_null(ai_types_find(a, unit_of_symbol(elf, plain, "nested::main"), name, &ta));
+	struct ai_error *err = ai_types_find(b, unit_of_symbol(elf, other, "nested::main"), name,
+					     &tb);
+	cr_assert_null(err, "%s: %s", layout, err ? err->message : "");
+	cr_expect_eq(tb->kind, ta->kind, "%s: %s", layout, name);
+	cr_expect_eq(tb->size, ta->size, "%s: %s", layout, name);
+	cr_expect_eq(tb->member_count, ta->member_count, "%s: %s", layout, name);
+	cr_expect_eq(tb->variant_count, ta->variant_count, "%s: %s", layout, name);
+	cr_expect_str_eq(ai_type_qualified_name(tb), ai_type_qualified_name(ta), "%s", layout);
+	ai_types_destroy(b);
+	ai_types_destroy(a);
 }
 
 Test(dwarf_layouts, compressed_sections_read_like_the_plain_build)
@@ -428,7 +451,7 @@ Test(dwarf_layouts, compressed_sections_read_like_the_plain_build)
 		expect_same_location(elf, plain, dw, "nested::main", layouts[i]);
 		expect_same_location(elf, plain, dw,
 				     "tokio::runtime::scheduler::multi_thread::worker::run", layouts[i]);
-		expect_libdwarf_agrees(dw, layouts[i]);
+		expect_same_types(elf, plain, dw, layouts[i]);
 		ai_dwarf_destroy(dw);
 		free(path);
 	}

@@ -1,11 +1,11 @@
 /* The type model: hand-made enums and names, then the DWARF of the real tokio fixtures. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <libdwarf.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../integration/support.h"
+#include "ai/dwarf_info.h"
+#include "ai/dwarf_reader.h"
 #include "ai/elf_file.h"
 #include "ai/memory.h"
 #include "ai/types.h"
@@ -179,8 +179,7 @@ Test(types, members_params_variants_and_equality)
 
 struct fixture_dwarf {
 	char *path;
-	int fd;
-	Dwarf_Debug dbg;
+	struct ai_dwarf *dw;
 	struct ai_types *types;
 	struct ai_elf_file *elf;
 };
@@ -189,12 +188,8 @@ static void dwarf_open(struct fixture_dwarf *f, const char *version)
 {
 	f->path = fixture_path(version, "nested");
 	cr_assert(access(f->path, R_OK) == 0, "fixture %s missing", f->path);
-	f->fd = open(f->path, O_RDONLY);
-	cr_assert(f->fd >= 0);
-	Dwarf_Error derr = NULL;
-	cr_assert_eq(dwarf_init_b(f->fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, &f->dbg, &derr),
-		     DW_DLV_OK, "dwarf_init_b %s", f->path);
-	f->types = ai_types_create(f->dbg);
+	cr_assert_null(ai_dwarf_open(f->path, &f->dw), "ai_dwarf_open %s", f->path);
+	f->types = ai_types_create(f->dw);
 	cr_assert_null(ai_elf_file_open(f->path, &f->elf));
 }
 
@@ -202,10 +197,23 @@ static void dwarf_close(struct fixture_dwarf *f)
 {
 	ai_elf_file_destroy(f->elf);
 	ai_types_destroy(f->types);
-	Dwarf_Error derr = NULL;
-	dwarf_finish(f->dbg, &derr);
-	close(f->fd);
+	ai_dwarf_destroy(f->dw);
 	free(f->path);
+}
+
+struct arange_search {
+	uint64_t address;
+	uint64_t unit_offset;
+	bool found;
+};
+
+static void arange_cb(void *arg, uint64_t lo, uint64_t hi, uint64_t unit_offset)
+{
+	struct arange_search *s = arg;
+	if (!s->found && s->address >= lo && s->address < hi) {
+		s->unit_offset = unit_offset;
+		s->found = true;
+	}
 }
 
 /* The compilation unit of a function, as the tool finds it: symbol -> .debug_aranges -> unit. */
@@ -213,19 +221,13 @@ static uint64_t unit_of(struct fixture_dwarf *f, const char *function)
 {
 	struct ai_elf_symbol *sym = ai_elf_file_find_symbol_by_name(f->elf, function);
 	cr_assert_not_null(sym, "%s: no symbol %s", f->path, function);
-	Dwarf_Arange *aranges, arange;
-	Dwarf_Signed count;
-	Dwarf_Off cu_offset = 0;
-	Dwarf_Error derr = NULL;
-	cr_assert_eq(dwarf_get_aranges(f->dbg, &aranges, &count, &derr), DW_DLV_OK);
-	int rc = dwarf_get_arange(aranges, count, sym->address, &arange, &derr);
-	if (rc == DW_DLV_OK)
-		rc = dwarf_get_cu_die_offset(arange, &cu_offset, &derr);
-	for (Dwarf_Signed i = 0; i < count; i++)
-		dwarf_dealloc(f->dbg, aranges[i], DW_DLA_ARANGE);
-	dwarf_dealloc(f->dbg, aranges, DW_DLA_LIST);
-	cr_assert_eq(rc, DW_DLV_OK, "%s: no unit covers %s", f->path, function);
-	return cu_offset;
+	struct ai_dwarf_reader *r = ai_dwarf_get_reader(f->dw);
+	struct arange_search s = { .address = sym->address };
+	cr_assert(ai_dwarf_reader_aranges(r, arange_cb, &s), "%s: no .debug_aranges", f->path);
+	cr_assert(s.found, "%s: no unit covers %s", f->path, function);
+	struct ai_dwarf_unit *unit = ai_dwarf_reader_unit_at(r, s.unit_offset);
+	cr_assert_not_null(unit);
+	return unit->first_die;
 }
 
 static const struct ai_type *find_type(struct fixture_dwarf *f, const char *function,

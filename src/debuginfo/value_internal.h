@@ -1,0 +1,90 @@
+/* Private to src/debuginfo: the value printer's state and the helpers that value.c (scalars,
+ * lists, pointers, composites) and value_std.c (standard types) share. */
+#ifndef AI_VALUE_INTERNAL_H
+#define AI_VALUE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ai/types.h"
+#include "ai/util.h"
+#include "ai/value.h"
+
+#define ELLIPSIS "\xe2\x80\xa6" /* … */
+
+/* Output: a string that stops at max_output and then ends in "…". */
+struct out {
+	char *buf;
+	size_t len, capacity, limit;
+	bool full;
+};
+
+struct printer {
+	struct ai_memory *mem; /* borrowed */
+	struct ai_value_limits limits;
+	struct out out;
+	size_t read_total;
+};
+
+/* A value's bytes (size of them readable) and the target address they are from. */
+struct view {
+	const uint8_t *bytes;
+	uint64_t address;
+	size_t size;
+};
+
+static inline bool vp_starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static inline uint64_t vp_load_uint(const uint8_t *bytes, size_t size)
+{
+	uint64_t value = 0;
+	memcpy(&value, bytes, AI_MIN(size, sizeof(value))); /* little-endian targets */
+	return value;
+}
+
+/* ---- value.c ---- */
+
+void vp_out_str(struct out *o, const char *s);
+__attribute__((format(printf, 2, 3))) void vp_out_printf(struct out *o, const char *fmt, ...);
+void vp_print_value(struct printer *p, const struct ai_type *type, const struct view *v,
+		    unsigned depth);
+/* The type's short name (ai_type_short_name), or "?". */
+void vp_print_type_name(struct printer *p, const struct ai_type *type);
+/* Reads size bytes of the target for a pointee into a new buffer; on failure prints why and
+ * returns NULL. */
+uint8_t *vp_fetch(struct printer *p, uint64_t address, uint64_t size);
+/* The part of v at offset (size bytes); false, after printing where, if v does not hold it. */
+bool vp_sub_view(struct printer *p, const struct view *v, uint64_t offset, uint64_t size,
+		 struct view *ret);
+/* A type through typedefs, or NULL (without printing): for the structure checks of known types. */
+const struct ai_type *vp_resolve_quiet(const struct ai_type *owner, const struct ai_type_ref *ref);
+/* A string of len bytes at address in the target, quoted and escaped. */
+void vp_print_str(struct printer *p, uint64_t address, uint64_t len);
+/* Prints count elements of elem_type from bytes (already read), as list items; `shown` of them
+ * are in bytes, the rest are counted. */
+void vp_print_items(struct printer *p, const struct ai_type *elem_type, const uint8_t *bytes,
+		    uint64_t address, uint64_t shown, bool first, unsigned depth);
+/* How many of count elements to show, given the item and read limits. */
+uint64_t vp_items_to_show(struct printer *p, const struct ai_type *elem_type, uint64_t count);
+void vp_print_tail(struct printer *p, uint64_t shown, uint64_t count, const char *close);
+void vp_print_list_tail(struct printer *p, uint64_t shown, uint64_t count);
+/* `[a, b, c]` of count elements at address in the target. */
+void vp_print_list(struct printer *p, const struct ai_type *elem_type, uint64_t address,
+		   uint64_t count, unsigned depth);
+
+/* ---- value_std.c ---- */
+
+/* The member called name of a struct (its type through typedefs, and its view within v). */
+bool vp_member_view(const struct ai_type *type, const char *name, const struct view *v,
+		    const struct ai_type **type_ret, struct view *view_ret);
+/* Prints a value of a standard type it knows (String, Vec, HashMap, Arc, Duration, ...); false if
+ * the type is none of them or not laid out as expected (nothing is printed then). */
+bool vp_print_known(struct printer *p, const struct ai_type *type, const struct view *v,
+		    unsigned depth);
+
+#endif
