@@ -478,10 +478,9 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
 {
 	struct ai_module *main = ai_debuginfo_main_module(di);
 	struct ai_dwarf *dw = ai_debuginfo_main_dwarf(di);
-	Dwarf_Debug dbg = dw ? ai_dwarf_debug(dw) : NULL;
-	if (!dbg || !main->elf)
+	if (!dw || !main->elf)
 		return ai_error_create(AI_ERROR_DWARF, "cannot read the DWARF of %s", main->path);
-	struct resolver r = { .di = di, .dw = dw, .rd = ai_dwarf_get_reader(dw), .types = ai_types_create(dbg),
+	struct resolver r = { .di = di, .dw = dw, .rd = ai_dwarf_get_reader(dw), .types = ai_types_create(dw),
 			      .elf = main->elf };
 	struct ai_break_sites sites = { 0 };
 	struct ai_error *err = NULL;
