@@ -215,6 +215,8 @@ int ai_cmd_attach(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "pids", required_argument, NULL, AI_OPT_PIDS },
+		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
 		AI_MONITOR_LONG_OPTIONS,
@@ -224,14 +226,18 @@ int ai_cmd_attach(int argc, char **argv)
 	struct ai_monitor_options options = { .interval_ms = 500 };
 	bool no_tui = false;
 	int pid = 0, opt, status;
+	struct ai_target_options targets = { 0 };
 	struct ai_error *err;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:i:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if ((err = ai_parse_pid(optarg, &pid)))
+		case AI_OPT_PIDS:
+		case AI_OPT_PGREP:
+			if ((err = ai_target_add_pids(&targets, opt, optarg)))
 				return ai_fail(err);
+			pid = targets.pid;
 			break;
 		case 'n':
 			no_tui = true;
@@ -253,6 +259,11 @@ int ai_cmd_attach(int argc, char **argv)
 		return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
 	if (!pid)
 		return ai_usage_error("attach", "no process: give --pid N");
+	/* The TUI follows one process; a second --pid must not silently replace the first. */
+	if (targets.pid_count > 1)
+		return ai_usage_error("attach", "attach watches one process, and %zu were given (%d, %d%s); "
+				      "'async-inspect dump' takes several", targets.pid_count, targets.pids[0],
+				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	options.tui = ai_monitor_wants_tui(no_tui);
 	if (options.record_path && (err = ai_open_recording(options.record_path, &options.record)))
 		return ai_fail(err);

@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "attach", ai_cmd_attach, "watch a running process: live task view (TUI) or periodic dumps" },
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
 	{ "replay", ai_cmd_replay, "show a recording made with --record again, without the program" },
+	{ "merge", ai_cmd_merge, "join dump JSON files (of several processes or hosts) into one graph" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
 	{ "test", ai_cmd_test, "run a crate's tests; show where a hung test is stuck" },
 	{ "threads", ai_cmd_threads, "print every thread's native stack (live process or core file)" },

@@ -222,35 +222,80 @@ static const char *direction_phrase(const char *direction)
 	return strcmp(direction, "read") == 0 ? "waiting for read" : "waiting for write";
 }
 
+/* The socket of inode on a live target, from /proc/PID/net (read once per walk), or NULL. */
+static const struct ai_socket *socket_of(struct ai_wait_walk *w, uint64_t inode)
+{
+	if (!w->sockets_read) {
+		w->sockets_read = true;
+		struct ai_error *err = ai_sockets_read(w->as->target->pid, &w->sockets);
+		if (err) {
+			ai_snapshot_add_warning(w->snapshot, "sockets of I/O waits not known: %s", err->message);
+			ai_error_destroy(err);
+		}
+	}
+	return ai_sockets_find(&w->sockets, inode);
+}
+
 /* What /proc says of the fd (live targets): the link, and for a socket its addresses and state. */
 static void describe_fd(struct ai_wait_walk *w, struct ai_wait *wait)
 {
-	pid_t pid = w->as->target->pid;
 	char *target;
-	struct ai_error *err = ai_fd_target(pid, wait->fd, &target);
+	struct ai_error *err = ai_fd_target(w->as->target->pid, wait->fd, &target);
 	if (err) {
 		ai_error_destroy(err);
 		return;
 	}
 	wait->fd_target = target;
 	uint64_t inode = ai_fd_socket_inode(target);
-	if (!inode)
-		return;
-	if (!w->sockets_read) {
-		w->sockets_read = true;
-		err = ai_sockets_read(pid, &w->sockets);
-		if (err) {
-			ai_snapshot_add_warning(w->snapshot, "sockets of I/O waits not known: %s", err->message);
-			ai_error_destroy(err);
-		}
-	}
-	const struct ai_socket *sock = ai_sockets_find(&w->sockets, inode);
+	const struct ai_socket *sock = inode ? socket_of(w, inode) : NULL;
 	if (!sock)
 		return;
 	wait->socket_kind = xstrdup(sock->kind);
 	wait->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
 	wait->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
 	wait->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+}
+
+void tk_find_fds(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
+{
+	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
+	if (!vt)
+		return;
+	bool *live = ai_wait_live_locals(w, node, vt);
+	for (size_t k = 0; k < vt->member_count; k++) {
+		const struct ai_member *m = &vt->members[k];
+		if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[k])
+			continue;
+		struct fd_search s = { .w = w };
+		fd_search_value(&s, ai_wait_member_type(vt, m), node->address + m->offset, 0, 0, NULL);
+		for (size_t i = 0; i < s.count; i++) {
+			bool dup = false;
+			for (size_t j = 0; j < task->fd_count && !dup; j++)
+				dup = task->fds[j].fd == s.fds[i];
+			if (dup)
+				continue; /* a reference to it in an inner frame: the outermost saver owns it */
+			struct ai_task_fd *f = ai_snapshot_task_add_fd(task);
+			f->fd = s.fds[i];
+			f->local = xstrdup(m->name);
+			f->function = node->function ? xstrdup(node->function) : NULL;
+			if (w->as->target->kind != AI_TARGET_LIVE)
+				continue;
+			struct ai_error *err = ai_fd_target(w->as->target->pid, f->fd, &f->target);
+			if (err) {
+				ai_error_destroy(err);
+				continue;
+			}
+			uint64_t inode = ai_fd_socket_inode(f->target);
+			const struct ai_socket *sock = inode ? socket_of(w, inode) : NULL;
+			if (!sock)
+				continue;
+			f->socket_kind = xstrdup(sock->kind);
+			f->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
+			f->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
+			f->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+		}
+	}
+	free(live);
 }
 
 struct ai_wait *tk_decode_io(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *direction)
