@@ -81,7 +81,7 @@ int ai_cmd_merge(int argc, char **argv)
 	int opt;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:h", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			if ((err = ai_parse_format(optarg, &format)))
