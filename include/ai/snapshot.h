@@ -112,6 +112,8 @@ struct ai_wait {
 	char *local_address;       /* "127.0.0.1:8080"; unix: the path, or NULL */
 	char *peer_address;        /* inet sockets that have one */
 	char *socket_state;        /* "ESTABLISHED", "LISTEN", ... */
+	uint64_t socket_inode;     /* the socket's inode; 0 when not known */
+	uint64_t peer_inode;       /* unix: the socket at the other end (sock_diag); 0 when not known */
 	/* several processes (dump --pid A --pid B, merge): the task at the socket's other end */
 	struct ai_peer *peer;      /* owned, or NULL */
 };
@@ -160,6 +162,7 @@ struct ai_task_fd {
 	char *local_address;
 	char *peer_address;
 	char *socket_state;
+	uint64_t socket_inode, peer_inode; /* as in struct ai_wait */
 };
 
 /* A future a task keeps alive but does not poll (a saved local, not on its await tree) that holds

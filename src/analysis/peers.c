@@ -35,10 +35,13 @@ void ai_process_set_deinit(struct ai_process_set *set)
 }
 
 /* One end of a TCP connection that a task waits on or keeps. */
+/* One end of a connection that a task waits on or keeps: TCP (local, peer addresses) or unix
+ * (inode, peer inode). */
 struct endpoint {
 	size_t process, task;
 	int fd;
 	const char *local, *peer;
+	uint64_t inode, peer_inode;
 	bool waits; /* the task's wait is on it (else it is in task->fds) */
 };
 
@@ -67,9 +70,14 @@ struct endpoints {
 	size_t count, capacity;
 };
 
+static bool is_unix(const char *kind)
+{
+	return kind && strcmp(kind, "unix") == 0;
+}
+
 static void add_endpoint(struct endpoints *e, struct endpoint ep)
 {
-	if (!ep.local || !ep.peer)
+	if ((!ep.local || !ep.peer) && !(ep.inode && ep.peer_inode))
 		return;
 	AI_GROW(e->v, e->capacity, e->count + 1);
 	e->v[e->count++] = ep;
@@ -83,26 +91,46 @@ static void collect_endpoints(const struct ai_process_set *set, struct endpoints
 			const struct ai_snapshot_task *t = &s->tasks[i];
 			const struct ai_wait *w = t->wait;
 			if (w && w->kind && strcmp(w->kind, "io") == 0 && w->has_fd && is_tcp(w->socket_kind))
-				add_endpoint(e, (struct endpoint){ p, i, w->fd, w->local_address, w->peer_address, true });
+				add_endpoint(e, (struct endpoint){ p, i, w->fd, w->local_address, w->peer_address, 0, 0, true });
+			else if (w && w->kind && strcmp(w->kind, "io") == 0 && w->has_fd && is_unix(w->socket_kind))
+				add_endpoint(e, (struct endpoint){ p, i, w->fd, NULL, NULL, w->socket_inode, w->peer_inode, true });
 			for (size_t k = 0; k < t->fd_count; k++) {
 				const struct ai_task_fd *f = &t->fds[k];
 				if (is_tcp(f->socket_kind))
-					add_endpoint(e, (struct endpoint){ p, i, f->fd, f->local_address, f->peer_address, false });
+					add_endpoint(e, (struct endpoint){ p, i, f->fd, f->local_address, f->peer_address, 0, 0, false });
+				else if (is_unix(f->socket_kind))
+					add_endpoint(e, (struct endpoint){ p, i, f->fd, NULL, NULL, f->socket_inode, f->peer_inode, false });
 			}
 		}
 	}
 }
 
-/* The other end of (process p, local, peer): a waiter on it first, then a keeper. */
-static const struct endpoint *find_other_end(const struct ai_process_set *set, const struct endpoints *e, size_t p,
-					     size_t task, const char *local, const char *peer)
+/* Unix sockets are the same only on one host (inodes are one kernel's); dumps that do not say
+ * their host are taken as one host's. */
+static bool same_host(const struct ai_snapshot *a, const struct ai_snapshot *b)
+{
+	return !a->host || !b->host || strcmp(a->host, b->host) == 0;
+}
+
+static bool other_end(const struct ai_process_set *set, const struct endpoint *me, const struct endpoint *ep)
+{
+	if (ep->process == me->process && ep->task == me->task)
+		return false;
+	const struct ai_snapshot *a = set->snapshots[me->process], *b = set->snapshots[ep->process];
+	if (me->local)
+		return ep->local && strcmp(ep->local, me->peer) == 0 && strcmp(ep->peer, me->local) == 0 &&
+		       same_network(a, b, me->local);
+	return ep->inode && ep->inode == me->peer_inode && ep->peer_inode == me->inode && same_host(a, b);
+}
+
+/* The other end of `me`: a waiter on it first, then a keeper. */
+static const struct endpoint *find_other_end(const struct ai_process_set *set, const struct endpoints *e,
+					     const struct endpoint *me)
 {
 	const struct endpoint *keeper = NULL;
 	for (size_t k = 0; k < e->count; k++) {
 		const struct endpoint *ep = &e->v[k];
-		if (strcmp(ep->local, peer) != 0 || strcmp(ep->peer, local) != 0 || (ep->process == p && ep->task == task))
-			continue;
-		if (!same_network(set->snapshots[p], set->snapshots[ep->process], local))
+		if (!other_end(set, me, ep))
 			continue;
 		if (ep->waits)
 			return ep;
@@ -193,7 +221,7 @@ static void link_waits(struct ai_process_set *set)
 		if (!ep->waits)
 			continue;
 		struct ai_wait *w = (struct ai_wait *)set->snapshots[ep->process]->tasks[ep->task].wait;
-		const struct endpoint *other = find_other_end(set, &e, ep->process, ep->task, ep->local, ep->peer);
+		const struct endpoint *other = find_other_end(set, &e, ep);
 		if (!other || w->peer)
 			continue;
 		const struct ai_snapshot *os = set->snapshots[other->process];
@@ -201,7 +229,7 @@ static void link_waits(struct ai_process_set *set)
 		struct ai_peer *peer = xcalloc(1, sizeof(*peer));
 		peer->pid = os->pid;
 		peer->command = command_of(os) ? xstrdup(command_of(os)) : NULL;
-		peer->address = xstrdup(other->local);
+		peer->address = other->local ? xstrdup(other->local) : NULL;
 		peer->fd = other->fd;
 		peer->has_task = true;
 		peer->process = other->process;
@@ -249,12 +277,12 @@ static void add_edge(struct graph *g, size_t from, size_t to, bool via_peer)
 }
 
 /* Waits on a socket that only the peer can end: reading (or writing to a full buffer) on an
- * established connection, by a task that is idle or a block_on future. */
+ * established (unix: connected) connection, by a task that is idle or a block_on future. */
 static bool blocks_on_peer(const struct ai_snapshot_task *t)
 {
 	const struct ai_wait *w = t->wait;
 	if (!w || !w->peer || !w->peer->has_task || !w->direction || !w->socket_state ||
-	    strcmp(w->socket_state, "ESTABLISHED") != 0)
+	    (strcmp(w->socket_state, "ESTABLISHED") != 0 && strcmp(w->socket_state, "CONNECTED") != 0))
 		return false;
 	if (strcmp(w->direction, "read") != 0 && strcmp(w->direction, "write") != 0 &&
 	    strcmp(w->direction, "read_write") != 0)

@@ -158,6 +158,10 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 			ai_json_field_string(w, "local", wait->local_address);
 			ai_json_field_string(w, "peer", wait->peer_address);
 			ai_json_field_string(w, "state", wait->socket_state);
+			if (wait->socket_inode)
+				ai_json_field_uint(w, "inode", wait->socket_inode);
+			if (wait->peer_inode)
+				ai_json_field_uint(w, "peer_inode", wait->peer_inode);
 			ai_json_end_object(w);
 		}
 	}
@@ -199,6 +203,10 @@ static void write_fd(struct ai_json_writer *w, const struct ai_task_fd *f)
 		ai_json_field_string(w, "local", f->local_address);
 		ai_json_field_string(w, "peer", f->peer_address);
 		ai_json_field_string(w, "state", f->socket_state);
+		if (f->socket_inode)
+			ai_json_field_uint(w, "inode", f->socket_inode);
+		if (f->peer_inode)
+			ai_json_field_uint(w, "peer_inode", f->peer_inode);
 		ai_json_end_object(w);
 	}
 	ai_json_end_object(w);

@@ -260,6 +260,8 @@ static struct ai_error *read_wait(struct reader *r, const json_t *obj, struct ai
 		TRY(get_string(r, socket, "local", false, &w->local_address));
 		TRY(get_string(r, socket, "peer", false, &w->peer_address));
 		TRY(get_string(r, socket, "state", false, &w->socket_state));
+		TRY(read_u64(r, socket, "inode", &w->socket_inode, &present));
+		TRY(read_u64(r, socket, "peer_inode", &w->peer_inode, &present));
 		leave(r, len);
 	}
 out:
@@ -313,6 +315,8 @@ static struct ai_error *read_fd(struct reader *r, const json_t *obj, struct ai_t
 		TRY(get_string(r, socket, "local", false, &f->local_address));
 		TRY(get_string(r, socket, "peer", false, &f->peer_address));
 		TRY(get_string(r, socket, "state", false, &f->socket_state));
+		TRY(read_u64(r, socket, "inode", &f->socket_inode, &present));
+		TRY(read_u64(r, socket, "peer_inode", &f->peer_inode, &present));
 		leave(r, len);
 	}
 out:

@@ -15,7 +15,7 @@
 
 struct pair {
 	struct fixture server, client;
-	char port[16];
+	char port[64]; /* what peer_server listens on: a port, or @NAME (unix) */
 };
 
 /* peer_server MODE, then peer_client on the port it prints; both ready. */
@@ -24,10 +24,8 @@ static void start_pair(struct pair *p, const char *version, const char *mode)
 	const char *server_args[] = { mode, NULL };
 	fixture_spawn(&p->server, version, "peer_server", server_args);
 	char line[128];
-	int port = 0;
 	cr_assert(fgets(line, sizeof(line), p->server.out), "%s: peer_server printed nothing", version);
-	cr_assert(sscanf(line, "listening %d", &port) == 1, "%s: peer_server printed '%s'", version, line);
-	snprintf(p->port, sizeof(p->port), "%d", port);
+	cr_assert(sscanf(line, "listening %63s", p->port) == 1, "%s: peer_server printed '%s'", version, line);
 	const char *client_args[] = { p->port, NULL };
 	fixture_start(&p->client, version, "peer_client", client_args);
 	fixture_expect_ready(&p->server);
@@ -101,7 +99,7 @@ Test(processes, client_linked_to_server_task_behind_mutex)
 		cr_expect(json_equal(json_object_get(peer, "task"), json_object_get(handler, "id")),
 			  "%s: the peer is handle_conn", *v);
 		cr_expect(json_is_integer(json_object_get(peer, "fd")), "%s: the server's fd", *v);
-		char addr[64];
+		char addr[96];
 		snprintf(addr, sizeof(addr), "127.0.0.1:%s", p.port);
 		cr_expect_str_eq(doc_str(peer, "addr"), addr, "%s", *v);
 		/* handle_conn keeps the stream while it waits on the Mutex the holder holds. */
@@ -162,6 +160,33 @@ Test(processes, cycle_across_processes)
 			cr_expect(from != to, "%s: each edge crosses processes", *v);
 		}
 		cr_expect_eq(json_array_size(json_object_get(root, "links")), 2, "%s", *v);
+		json_decref(root);
+		tool_result_free(&r);
+		stop_pair(&p);
+	}
+}
+
+Test(processes, cycle_over_unix_socket)
+{
+	require_fixtures();
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct pair p;
+		start_pair(&p, *v, "unix");
+		struct tool_result r;
+		dump_pair(&p, "json", &r);
+		json_t *root = parse(r.out);
+		json_t *client = process_of(root, p.client.pid), *server = process_of(root, p.server.pid);
+		cr_assert(client && server, "%s", *v);
+		json_t *request = task_of(client, "peer_client::request_unix");
+		json_t *handler = task_of(server, "peer_server::handle_unix");
+		json_t *peer = json_object_get(doc_expect_wait(request, "io", "request_unix"), "peer");
+		cr_assert(json_is_object(peer), "%s: the client's read has a peer:\n%s", *v, r.out);
+		cr_expect_eq(json_integer_value(json_object_get(peer, "pid")), p.server.pid, "%s", *v);
+		cr_expect(json_equal(json_object_get(peer, "task"), json_object_get(handler, "id")), "%s", *v);
+		json_t *back = json_object_get(doc_expect_wait(handler, "io", "handle_unix"), "peer");
+		cr_assert(json_is_object(back), "%s: the server's read has a peer", *v);
+		cr_expect_eq(json_integer_value(json_object_get(back, "pid")), p.client.pid, "%s", *v);
+		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 1, "%s: the cycle", *v);
 		json_decref(root);
 		tool_result_free(&r);
 		stop_pair(&p);

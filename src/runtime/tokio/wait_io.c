@@ -228,6 +228,9 @@ static const struct ai_socket *socket_of(struct ai_wait_walk *w, uint64_t inode)
 	if (!w->sockets_read) {
 		w->sockets_read = true;
 		struct ai_error *err = ai_sockets_read(w->as->target->pid, &w->sockets);
+		/* Without sock_diag (another network namespace), unix sockets just have no known peer. */
+		if (!err)
+			ai_error_destroy(ai_sockets_read_unix_peers(&w->sockets));
 		if (err) {
 			ai_snapshot_add_warning(w->snapshot, "sockets of I/O waits not known: %s", err->message);
 			ai_error_destroy(err);
@@ -254,6 +257,8 @@ static void describe_fd(struct ai_wait_walk *w, struct ai_wait *wait)
 	wait->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
 	wait->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
 	wait->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+	wait->socket_inode = sock->inode;
+	wait->peer_inode = sock->peer_inode;
 }
 
 /* Whether a value of type t can hold an fd that fd_search_value would find, from the type alone
@@ -387,6 +392,8 @@ void tk_find_fds(struct ai_wait_walk *w, struct ai_snapshot_task *task, const st
 			f->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
 			f->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
 			f->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+			f->socket_inode = sock->inode;
+			f->peer_inode = sock->peer_inode;
 		}
 	}
 	free(live);
