@@ -66,16 +66,17 @@ bool ai_monitor_wants_tui(bool no_tui);
 
 enum ai_format { AI_FORMAT_TEXT, AI_FORMAT_JSON };
 
+#define AI_MAX_PIDS 1024
 /* What selects the target of a read-only command: --pid N, or --core FILE --exe BIN. */
 struct ai_target_options {
 	int pid;         /* the first process given */
 	const char *core;
 	const char *exe;
 	/* Every process of --pid (repeatable), --pids A,B,C and --pgrep NAME, in the order given,
-	 * each once (src/cli/pids.c; the array lives as long as the process). Only dump takes more
-	 * than one. */
-	int *pids;
-	size_t pid_count, pid_capacity;
+	 * each once (src/cli/pids.c); more than AI_MAX_PIDS is an error. Only dump takes more than
+	 * one. */
+	int pids[AI_MAX_PIDS];
+	size_t pid_count;
 };
 /* Long-option codes of --pids and --pgrep (past every short option's character). */
 enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP };

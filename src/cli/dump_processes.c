@@ -44,8 +44,7 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
 		struct ai_error *err = ai_snapshot_once(&one, async_options, once, &snapshot);
 		if (err) {
 			/* The others are still worth seeing; the exit status says one failed. */
-			fprintf(stderr, "async-inspect: process %d: ", targets->pids[i]);
-			ai_fail(err);
+			ai_fail(ai_error_wrap(err, "process %d", targets->pids[i]));
 			status = AI_EXIT_FAILURE;
 			continue;
 		}

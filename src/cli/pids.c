@@ -10,21 +10,18 @@
 #include "ai/cli.h"
 #include "ai/util.h"
 
-/* The last array grown: a command line is parsed once, and its pids live until we exit (kept
- * reachable here). */
-static int *pid_store;
-
-static void add_pid(struct ai_target_options *options, int pid)
+static struct ai_error *add_pid(struct ai_target_options *options, int pid)
 {
 	for (size_t i = 0; i < options->pid_count; i++) {
 		if (options->pids[i] == pid)
-			return; /* each process is inspected once */
+			return NULL; /* each process is inspected once */
 	}
-	AI_GROW(options->pids, options->pid_capacity, options->pid_count + 1);
-	pid_store = options->pids;
+	if (options->pid_count == AI_MAX_PIDS)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "more than %d processes given", AI_MAX_PIDS);
 	options->pids[options->pid_count++] = pid;
 	if (!options->pid)
 		options->pid = pid;
+	return NULL;
 }
 
 /* /proc/PID/comm without its newline, or the base name of /proc/PID/exe: does either say name? */
@@ -86,10 +83,11 @@ static struct ai_error *add_pgrep(struct ai_target_options *options, const char 
 		return ai_error_create(AI_ERROR_NOT_FOUND, "--pgrep %s: no process has that name", name);
 	}
 	qsort(found, count, sizeof(*found), cmp_int);
-	for (size_t i = 0; i < count; i++)
-		add_pid(options, found[i]);
+	struct ai_error *err = NULL;
+	for (size_t i = 0; i < count && !err; i++)
+		err = add_pid(options, found[i]);
 	free(found);
-	return NULL;
+	return err;
 }
 
 struct ai_error *ai_target_add_pids(struct ai_target_options *options, int opt, const char *arg)
@@ -99,9 +97,7 @@ struct ai_error *ai_target_add_pids(struct ai_target_options *options, int opt, 
 	if (opt != AI_OPT_PIDS) {
 		int pid;
 		struct ai_error *err = ai_parse_pid(arg, &pid);
-		if (!err)
-			add_pid(options, pid);
-		return err;
+		return err ? err : add_pid(options, pid);
 	}
 	char *list = xstrdup(arg), *save = NULL;
 	struct ai_error *err = NULL;
@@ -109,10 +105,9 @@ struct ai_error *ai_target_add_pids(struct ai_target_options *options, int opt, 
 	for (char *item = strtok_r(list, ",", &save); item && !err; item = strtok_r(NULL, ",", &save)) {
 		int pid;
 		err = ai_parse_pid(item, &pid);
-		if (!err) {
-			add_pid(options, pid);
-			added++;
-		}
+		if (!err)
+			err = add_pid(options, pid);
+		added++;
 	}
 	if (!err && added == 0)
 		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--pids '%s': no process id in it", arg);
