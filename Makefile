@@ -2,8 +2,9 @@
 #
 #   make            build build/async-inspect
 #   make demo       install dependencies, build, run the tool on a bundled demo program
-#   make check      install dependencies, build, run every test, then again under ASan+UBSan, then
-#                   4,000 fixed inputs through the fuzz harnesses whose runs repeat exactly
+#   make check      install dependencies, check the #include graph has no cycle, build, run every
+#                   test, then again under ASan+UBSan, then 4,000 fixed inputs through the fuzz
+#                   harnesses whose runs repeat exactly
 #   make deps       install the Debian packages we need (apt-get; a no-op when all are there)
 #   make install    install the binary and man page under PREFIX (default /usr/local)
 #   make bench      run the benchmarks in tests/bench
@@ -40,7 +41,7 @@ TEST_BIN = $(BUILD)/ai-tests
 FIXTURES = $(BUILD)/fixtures
 SAN_BUILD = $(BUILD)/san
 
-.PHONY: all demo check test test-san deps install bench soak soak-faults fixtures fuzz fuzz-harnesses clean
+.PHONY: all demo check check-includes test test-san deps install bench soak soak-faults fixtures fuzz fuzz-harnesses clean
 
 all: $(BIN)
 
@@ -76,9 +77,14 @@ test-san:
 		$(SAN_BUILD)/ai-tests --jobs 2
 
 check: deps
+	$(MAKE) check-includes
 	$(MAKE) test
 	$(MAKE) test-san
 	$(MAKE) fuzz FUZZ_TIME=4000 FUZZ_HARNESSES="$(FUZZ_FIXED_HARNESSES)"
+
+# No header reaches itself through the #include graph of src/ and include/.
+check-includes:
+	@tests/include_cycles.py $(CURDIR)
 
 demo: deps
 	$(MAKE) $(BIN) fixtures

@@ -21,6 +21,8 @@ void ai_capture_destroy(struct ai_capture *capture);
 enum ai_capture_release {
 	AI_CAPTURE_RESUME, /* let the target run again once the stacks are read */
 	AI_CAPTURE_DETACH, /* detach from it once the stacks are read (one-shot commands) */
+	AI_CAPTURE_KEEP_STOPPED, /* leave it stopped (a debugger's pause: the snapshot is the state
+				  * it is held in until ai_target_resume) */
 };
 
 /* --max-pause: caps the pause of each later ai_capture_dump at max_pause_us (0: no cap). The

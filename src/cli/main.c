@@ -16,6 +16,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "attach", ai_cmd_attach, "watch a running process: live task view (TUI) or periodic dumps" },
+	{ "dap", ai_cmd_dap, "serve the Debug Adapter Protocol to an editor: tasks as threads" },
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
 	{ "replay", ai_cmd_replay, "show a recording made with --record again, without the program" },
 	{ "merge", ai_cmd_merge, "join dump JSON files (of several processes or hosts) into one graph" },
@@ -41,6 +42,7 @@ static void print_help(FILE *out)
 		"  async-inspect attach --pid 1234\n"
 		"  async-inspect attach --pid 1234 --record session.jsonl --max-pause 5ms\n"
 		"  async-inspect replay session.jsonl\n"
+		"  async-inspect dap        (started by an editor; see docs/editors/)\n"
 		"  async-inspect dump --pid 1234\n"
 		"  async-inspect threads --pid 1234\n"
 		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"

@@ -139,7 +139,7 @@ static void release_target(struct ai_target *target, enum ai_capture_release rel
 {
 	if (release == AI_CAPTURE_DETACH)
 		ai_target_detach(target);
-	else
+	else if (release == AI_CAPTURE_RESUME)
 		ai_target_resume(target);
 }
 
@@ -285,7 +285,9 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 			ai_memory_freeze_on_demand(target->memory, &target->maps, FREEZE_MAX_BYTES,
 						   capture->progress ? on_chunk_copied : NULL, capture);
 		}
-		if (frozen) {
+		if (frozen && release == AI_CAPTURE_KEEP_STOPPED) {
+			frozen = false; /* decoded from the stopped target itself: the copy is not needed */
+		} else if (frozen) {
 			ai_target_resume(target);
 			pause_us = capped_pause_us = target->last_pause_us;
 			/* What the capped copy left out is read live: through the page cache, one read
@@ -324,7 +326,7 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		ai_memory_set_caching(target->memory, false);
 	if (release == AI_CAPTURE_DETACH || !frozen) {
 		release_target(target, release);
-		if (target->kind == AI_TARGET_LIVE)
+		if (target->kind == AI_TARGET_LIVE && release != AI_CAPTURE_KEEP_STOPPED)
 			pause_us += target->last_pause_us;
 	}
 	if (on_demand) {

@@ -144,7 +144,7 @@ char process_state(pid_t pid)
 char process_settles_in(pid_t pid, char want)
 {
 	char state = process_state(pid);
-	for (int i = 0; i < 100 && state != want; i++) {
+	for (int i = 0; i < 500 && state != want; i++) {
 		usleep(10000);
 		state = process_state(pid);
 	}
@@ -375,5 +375,5 @@ void dump_fixture(struct fixture *f, const char *format, struct tool_result *r)
 	tool_run(r, 120, (const char *[]){ "dump", "--pid", pid, "--format", format, NULL });
 	free(pid);
 	cr_assert_eq(tool_exit_code(r), 0, "dump --format %s: %s", format, r->err);
-	cr_expect_eq(process_state(f->pid), 'S', "the fixture was left running");
+	cr_expect_eq(process_settles_in(f->pid, 'S'), 'S', "the fixture was left running");
 }

@@ -38,8 +38,9 @@ void fixture_kill(struct fixture *f);
 int fixture_wait(struct fixture *f);
 /* The state letter of a process from /proc (e.g. 'S', 'T'); '?' if gone. */
 char process_state(pid_t pid);
-/* The state once it is `want`, polling for up to a second (a process that just printed its ready
- * line may still be on its way into the blocking call); otherwise the last state seen. */
+/* The state once it is `want`, polling for up to five seconds (a process that just printed its ready
+ * line, or was just detached, may still be on its way into the blocking call, later on a loaded
+ * machine); otherwise the last state seen. */
 char process_settles_in(pid_t pid, char want);
 
 /* Runs $AI_BINARY with args (NULL-terminated), at most timeout_s seconds, with `input` (or

@@ -91,7 +91,7 @@ static void dump_layout(const char *layout, const char *const *extra, struct too
 		args[n++] = extra[i];
 	args[n] = NULL;
 	tool_run(r, 120, args);
-	cr_expect_eq(process_state(f.pid), 'S', "%s: left running", layout);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "%s: left running", layout);
 	fixture_kill(&f);
 	free(pid);
 }

@@ -27,7 +27,7 @@ static json_t *dump_json(const char *crate, const char *bin, const char *const *
 	json_error_t error;
 	json_t *root = json_loads(r.out, 0, &error);
 	cr_assert(root, "%s: invalid JSON: %s", crate, error.text);
-	cr_expect_eq(process_state(f->pid), 'S', "%s: left running", crate);
+	cr_expect_eq(process_settles_in(f->pid, 'S'), 'S', "%s: left running", crate);
 	tool_result_free(&r);
 	free(pid);
 	return root;

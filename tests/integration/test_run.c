@@ -128,7 +128,7 @@ Test(run, dump_after_prints_threads_and_program_goes_on)
 		usleep(10000);
 	}
 	cr_assert(strstr(err, "paused for"), "no dump on stderr: %s", err);
-	cr_expect(process_state(pid) == 'S', "the program runs on after the dump");
+	cr_expect(process_settles_in(pid, 'S') == 'S', "the program runs on after the dump");
 	kill(pid, SIGTERM);
 	struct tool_result r;
 	tool_finish(&p, 30, &r);

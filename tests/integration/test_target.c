@@ -157,7 +157,7 @@ Test(target, stop_reads_threads_registers_and_memory)
 		     (unsigned long long)err->address, (unsigned long long)last->end);
 	ai_error_destroy(err);
 	ai_target_destroy(t);
-	cr_expect_eq(process_state(f.pid), 'S');
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
 	fixture_kill(&f);
 }
 
@@ -233,7 +233,7 @@ Test(target, process_of_another_user_is_said_so)
 	cr_expect_eq(count_substr(out, "\n"), 1, "one line: %s", out);
 	free(out);
 	free(args);
-	cr_expect_eq(process_state(f.pid), 'S', "left as it was");
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "left as it was");
 	fixture_kill(&f);
 }
 

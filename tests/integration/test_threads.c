@@ -74,7 +74,7 @@ Test(threads, every_named_thread_with_rust_frames_and_lines)
 	free(main_block);
 	cr_expect(strstr(r.out, "18 threads, process"), "summary: %s", r.out);
 	/* Detached and running as before: sleeping, not stopped, not traced. */
-	cr_expect_eq(process_state(f.pid), 'S');
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
 	cr_expect_eq(tracer_of(f.pid), 0);
 	tool_result_free(&r);
 	free(pid);
@@ -141,7 +141,7 @@ Test(threads, tokio_programs_across_versions)
 		cr_expect(strstr(r.out, "\"tokio-runtime-w") || strstr(r.out, "\"tokio-rt-worker"), "%s: worker threads named", *v);
 		cr_expect(strstr(r.out, "tokio::runtime::"), "%s", *v);
 		cr_expect(strstr(r.out, "nested.rs:"), "%s: main's frame has its source line", *v);
-		cr_expect_eq(process_state(f.pid), 'S', "%s: left running", *v);
+		cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "%s: left running", *v);
 		tool_result_free(&r);
 		free(pid);
 		fixture_kill(&f);

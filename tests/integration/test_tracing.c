@@ -23,7 +23,7 @@ static void dump(const char *const *fixture_args, const char *format, struct too
 	char *pid = xasprintf("%d", (int)f.pid);
 	tool_run(r, 120, (const char *[]){ "dump", "--pid", pid, "--format", format, NULL });
 	free(pid);
-	cr_expect_eq(process_state(f.pid), 'S', "the fixture was left running");
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "the fixture was left running");
 	fixture_kill(&f);
 	cr_assert_eq(tool_exit_code(r), 0, "dump --format %s: %s", format, r->err);
 }

@@ -1,5 +1,5 @@
-/* The tokio adapter's ops table: runtimes and tasks (tasks.c, layout.c), block_on frames, waits
- * (wait_*.c, unpolled.c). */
+/* The tokio adapter's ops table: runtimes and tasks (tasks.c and its parts, layout.c), block_on
+ * frames, waits (wait_*.c, unpolled.c). */
 #include <string.h>
 
 #include "tokio.h"

@@ -1,7 +1,7 @@
 /* tokio's LocalSets: the tasks of spawn_local (docs/tokio-layouts.md, "LocalSet").
  *
  * A LocalSet owns its tasks in a LocalOwnedTasks<Arc<Shared>>, laid out as OwnedTasks was up to
- * 1.34 (an id, one linked list through the tasks' Trailers), so the list walk of tasks.c walks it
+ * 1.34 (an id, one linked list through the tasks' Trailers), so owned_tasks.c's walk walks it
  * as a runtime of its own (tk_runtime.local): its identity is the list's address, its tasks' S is
  * Arc<tokio::task::local::Shared>. Where it is: LocalSet.context, an Rc<Context> (1.24+) or the
  * Context itself (before), then Context.shared -> Shared.local_state.owned (1.24+),

@@ -1,7 +1,7 @@
 /* The tokio adapter (src/runtime/tokio/): its entry points, for its ops table (adapter.c) and the
- * tests, and the internals its files share (tasks.c: runtimes, vtables, list walks; local_set.c:
- * LocalSets; blocking.c: spawn_blocking closures). The rest of the program reaches tokio only
- * through ai_runtime_tokio. */
+ * tests, and the internals its files share (tasks.c and its parts, see tasks_internal.h:
+ * runtimes, vtables, list walks, the scan; local_set.c: LocalSets; blocking.c: spawn_blocking
+ * closures). The rest of the program reaches tokio only through ai_runtime_tokio. */
 #ifndef AI_RUNTIME_TOKIO_H
 #define AI_RUNTIME_TOKIO_H
 
@@ -181,7 +181,7 @@ static inline bool tk_plausible(uint64_t address, uint64_t align)
 /* (tasks.c) Reads target memory; a read that finds the process gone sets tk->exited. */
 struct ai_error *tk_read(struct tk *tk, void *buf, uint64_t address, size_t size);
 bool tk_read_u64(struct tk *tk, uint64_t address, uint64_t *ret);
-/* The T of an Arc<T> value at address: where it is and its type. */
+/* (runtimes.c) The T of an Arc<T> value at address: where it is and its type. */
 bool tk_arc_data(struct tk *tk, const struct ai_type *arc_type, uint64_t address,
 		 uint64_t *data_ret, const struct ai_type **type_ret);
 /* The walk plan of an OwnedTasks<S> (or LocalOwnedTasks<S>) type, resolved once per type. */
@@ -192,16 +192,16 @@ struct tk_runtime *tk_find_runtime(struct tk *tk, uint64_t owned);
  * runtime named by its Shared at shared. */
 void tk_add_core_list(struct tk *tk, const struct ai_type *shared_type, uint64_t shared,
 		      const char *flavor, const struct ai_type *list_type, uint64_t list, uint64_t worker);
-/* The vtable at address, resolved on first sight (vt->valid says if it is usable). */
+/* (vtables.c) The vtable at address, resolved on first sight (vt->valid says if it is usable). */
 struct tk_vtable *tk_get_vtable(struct tk *tk, uint64_t address);
-/* The task at `address` if it is one (validated as the list walk validates a node), read whole
- * into tk's scratch (*cell_ret); else NULL. */
+/* (header_scan.c) The task at `address` if it is one (validated as the list walk validates a
+ * node), read whole into tk's scratch (*cell_ret); else NULL. */
 struct tk_vtable *tk_check_candidate(struct tk *tk, uint64_t address, const uint8_t **cell_ret);
 /* The scan of memory for task headers (DESIGN.md 5.5) restricted to the vtables `keep` keeps:
  * nothing is read when it keeps none. Sorted, unique, owned by the caller. */
 size_t tk_scan_headers_of(struct tk *tk, bool (*keep)(struct tk *tk, struct tk_vtable *vt),
 			  uint64_t **ret);
-/* "running", "completed", "cancelled", "scheduled" or "idle" from Header.state. */
+/* (owned_tasks.c) "running", "completed", "cancelled", "scheduled" or "idle" from Header.state. */
 const char *tk_status_of(uint64_t state);
 
 /* (local_set.c) Adds the task list of every LocalSet found in the threads' stacks to

@@ -1,0 +1,296 @@
+/* `async-inspect dap` as an editor sees it: tests/integration/dap_client.py speaks the protocol
+ * over pipes, checks every message against the DAP schema's required fields and the expectations
+ * given here (thread names, the await lines of the stacks from the fixture's markers, locals and
+ * their parts), and prints what it saw. Skipped without python3. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ai/util.h"
+#include "support.h"
+
+static void require_python(void)
+{
+	require_fixtures();
+	if (system("python3 -c 'import json, select, subprocess' >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 is not available");
+}
+
+TestSuite(dap, .init = require_python, .timeout = 300);
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
+/* The newest tokio of the matrix: the adapter is a frontend, the decoders' matrix is tested by
+ * dump's tests. */
+static const char *newest_tokio(void)
+{
+	const char *const *v = tokio_versions(), *last = NULL;
+	for (; *v; v++)
+		last = *v;
+	cr_assert(last, "no tokio fixture crate");
+	return last;
+}
+
+static char *slurp(int fd)
+{
+	lseek(fd, 0, SEEK_SET);
+	size_t len = 0, cap = 4096;
+	char *buf = xmalloc(cap);
+	ssize_t n;
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2)
+			buf = xrealloc(buf, cap *= 2);
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Runs dap_client.py ADAPTER args... (NULL-terminated), at most 240 s. */
+static void run_client(struct tool_result *r, const char *const *args)
+{
+	char out_name[] = "/tmp/ai-dap-out-XXXXXX", err_name[] = "/tmp/ai-dap-err-XXXXXX";
+	int out_fd = mkstemp(out_name), err_fd = mkstemp(err_name);
+	cr_assert(out_fd >= 0 && err_fd >= 0);
+	unlink(out_name);
+	unlink(err_name);
+	char *script = xasprintf("%s/tests/integration/dap_client.py", env_or("AI_SOURCE", "."));
+	const char *argv[64] = { "python3", script, env_or("AI_BINARY", "build/async-inspect") };
+	size_t n = 3;
+	for (size_t i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		dup2(out_fd, STDOUT_FILENO);
+		dup2(err_fd, STDERR_FILENO);
+		dup2(open("/dev/null", O_RDONLY), STDIN_FILENO);
+		execvp("python3", (char *const *)argv);
+		_exit(127);
+	}
+	int status = 0;
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	for (int waited = 0; waitpid(pid, &status, WNOHANG) != pid; waited++) {
+		if (waited > 24000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			cr_log_error("dap_client.py timed out");
+			break;
+		}
+		nanosleep(&tick, NULL);
+	}
+	r->status = status;
+	r->out = slurp(out_fd);
+	r->err = slurp(err_fd);
+	close(out_fd);
+	close(err_fd);
+	free(script);
+}
+
+/* "FILE:LINE" of a marker of tests/fixtures/<dir>/<file>. */
+static char *where(const char *dir, const char *file, const char *marker)
+{
+	char *rel = xasprintf("%s/%s", dir, file), *m = xasprintf("@await: %s", marker);
+	int line = marker_line(rel, m);
+	cr_assert_gt(line, 0, "marker %s not in %s", marker, rel);
+	char *w = xasprintf("%s:%d", file, line);
+	free(rel);
+	free(m);
+	return w;
+}
+
+static bool traced(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	char *status = ai_read_small_file(path, NULL);
+	bool yes = status && !strstr(status, "TracerPid:\t0\n");
+	free(status);
+	return yes;
+}
+
+/* initialize -> attach -> configurationDone -> stopped (entry) -> threads -> every stack ->
+ * scopes and variables of the frames asked for -> continue -> pause -> disconnect: the tasks are
+ * threads by name, their stacks stand at the markers' lines, locals expand into their fields,
+ * and the fixture runs on, detached. */
+Test(dap, attach_shows_tasks_stacks_and_locals)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "nested", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	char *os_thread = xasprintf("thread %d nested [", (int)f.pid);
+	char *l4 = where("tokio/src", "shapes.rs", "level4-notify"), *l3 = where("tokio/src", "shapes.rs", "level3");
+	char *l1 = where("tokio/src", "shapes.rs", "level1"), *holder = where("tokio/src", "shapes.rs", "holder");
+	char *main_line = where("tokio/src/bin", "nested.rs", "main");
+	char *account = xasprintf("%s:account.owner=\"owner-", l3);
+	char *l2 = where("tokio/src", "shapes.rs", "level2");
+	char *values = xasprintf("%s:values.[0]=1", l2);
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "attach", "--pid", pid,
+					 "--expect-thread", "level1 [idle]", "--expect-thread", "holder [idle]",
+					 "--expect-thread", "block_on main::{async_block#0}", "--expect-thread", os_thread,
+					 "--expect-frame", l4, "--expect-frame", l3, "--expect-frame", l1,
+					 "--expect-frame", holder, "--expect-frame", main_line,
+					 "--expect-local", account, "--expect-local", values, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "stopped: entry all=True"), "%s", r.out);
+	cr_expect(strstr(r.out, "part: account.owner = \"owner-"), "%s", r.out);
+	cr_expect(strstr(r.out, "ids stable"), "%s", r.out);
+	cr_expect(strstr(r.out, "adapter exited 0"), "%s", r.out);
+	/* Detached and running on: sleeping in its own wait, not stopped, not traced. */
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	cr_expect(!traced(f.pid), "the fixture is still traced after disconnect");
+	tool_result_free(&r);
+	free(pid);
+	free(os_thread);
+	free(l4);
+	free(l3);
+	free(l1);
+	free(l2);
+	free(holder);
+	free(main_line);
+	free(account);
+	free(values);
+	fixture_kill(&f);
+}
+
+/* The wait-for graph's cycle as the custom event asyncInspect/deadlock, naming the threads. */
+Test(dap, deadlock_event_names_the_cycle)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "deadlock_abba", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "deadlock", "--pid", pid, "--expect-cycle", "task_a,task_b", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "cycle: task "), "%s", r.out);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* launch: the program's output comes as output events; disconnect with terminateDebuggee kills
+ * it. */
+Test(dap, launch_then_terminate)
+{
+	char *program = fixture_path(newest_tokio(), "nested");
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "launch", "--program", program, "--wait-output", "ready ",
+					 "--expect-thread", "level1 [idle]", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "program killed"), "%s", r.out);
+	tool_result_free(&r);
+	free(program);
+}
+
+/* A core file: the same tasks, stopped for good; continue is refused. */
+Test(dap, core_file)
+{
+	if (system("command -v gcore >/dev/null 2>&1") != 0)
+		cr_skip_test("gcore is not available");
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "nested", NULL);
+	char dir[] = "/tmp/ai-dap-core-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
+	cr_assert_eq(system(cmd), 0, "gcore failed");
+	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	char *l4 = where("tokio/src", "shapes.rs", "level4-sleep");
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "core", "--core", core, "--program", f.path,
+					 "--expect-thread", "level1 [idle]", "--expect-frame", l4, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "continue refused"), "%s", r.out);
+	tool_result_free(&r);
+	char *rm = xasprintf("rm -rf %s", dir);
+	cr_expect_eq(system(rm), 0);
+	free(rm);
+	free(core);
+	free(cmd);
+	free(l4);
+	fixture_kill(&f);
+}
+
+/* --port: the same protocol on one TCP connection to 127.0.0.1. */
+Test(dap, tcp_port_on_loopback)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "deadlock_abba", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "deadlock", "--tcp", "--pid", pid, "--expect-cycle", "task_a,task_b", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "connected to 127.0.0.1:"), "%s", r.out);
+	cr_expect(strstr(r.out, "cycle: task "), "%s", r.out);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* The VS Code extension of docs/editors/vscode declares an executable adapter that exists and
+ * runs `async-inspect dap`. */
+Test(dap, vscode_extension_declares_the_adapter)
+{
+	char *path = xasprintf("%s/docs/editors/vscode/package.json", env_or("AI_SOURCE", "."));
+	char *text = ai_read_small_file(path, NULL);
+	cr_assert(text, "%s", path);
+	cr_assert(strstr(text, "\"type\": \"async-inspect\""));
+	const char *program = strstr(text, "\"program\": \"./");
+	cr_assert(program, "no relative adapter program in %s", path);
+	program += strlen("\"program\": \"./");
+	char *name = xstrndup(program, strcspn(program, "\""));
+	char *script = xasprintf("%s/docs/editors/vscode/%s", env_or("AI_SOURCE", "."), name);
+	cr_expect_eq(access(script, X_OK), 0, "%s is not executable", script);
+	char *body = ai_read_small_file(script, NULL);
+	cr_expect(body && strstr(body, " dap "), "%s does not run async-inspect dap", script);
+	free(body);
+	free(script);
+	free(name);
+	free(text);
+	free(path);
+}
+
+/* terminate: the launched program gets SIGTERM; exited (128 + 15) and terminated follow. */
+Test(dap, terminate_ends_a_launched_program)
+{
+	char *program = fixture_path(newest_tokio(), "nested");
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "launch", "--program", program, "--wait-output", "ready ",
+					 "--expect-thread", "level1 [idle]", "--terminate", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "exited: 143"), "%s", r.out);
+	cr_expect(strstr(r.out, "adapter exited 0"), "%s", r.out);
+	tool_result_free(&r);
+	free(program);
+}
+
+/* A process SIGKILLed while the editor holds it stopped: exited and terminated still come. */
+Test(dap, killed_while_paused_is_reported)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "nested", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "killed", "--pid", pid, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "exited: "), "%s", r.out);
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
