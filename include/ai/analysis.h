@@ -15,4 +15,15 @@ void ai_analysis_deadlocks(struct ai_snapshot *snapshot);
  * carries a warning (wait.c: a oneshot whose Sender is gone, an mpsc channel with no Sender left
  * or only the waiting task's own), and every task whose JoinHandle chain leads back to itself. */
 
+/* One edge of that wait-for graph: task `from` waits for task `to` (indexes into snapshot->tasks);
+ * held: the guard or Sender that `to` holds, or NULL. */
+struct ai_wait_for_edge {
+	size_t from, to;
+	const struct ai_held *held; /* borrowed */
+};
+/* The edges of ai_analysis_deadlocks' graph that alone keep their task waiting (a channel waiter
+ * whose Senders several tasks hold is left out: any of them could wake it), for analyses that
+ * join graphs (src/analysis/peers.c). A new array in *ret (to free); returns its length. */
+size_t ai_analysis_wait_for_edges(const struct ai_snapshot *snapshot, struct ai_wait_for_edge **ret);
+
 #endif

@@ -26,6 +26,7 @@ int ai_cmd_attach(int argc, char **argv);
 int ai_cmd_replay(int argc, char **argv);
 int ai_cmd_dap(int argc, char **argv);
 int ai_cmd_serve(int argc, char **argv);
+int ai_cmd_merge(int argc, char **argv);
 
 /* Watching a live target (`attach`, and `run` on a terminal): snapshots every interval, shown in
  * the TUI or printed as dumps (src/cli/cmd_attach.c). */
@@ -67,12 +68,24 @@ bool ai_monitor_wants_tui(bool no_tui);
 
 enum ai_format { AI_FORMAT_TEXT, AI_FORMAT_JSON };
 
+#define AI_MAX_PIDS 1024
 /* What selects the target of a read-only command: --pid N, or --core FILE --exe BIN. */
 struct ai_target_options {
-	int pid;
+	int pid;         /* the first process given */
 	const char *core;
 	const char *exe;
+	/* Every process of --pid (repeatable), --pids A,B,C and --pgrep NAME, in the order given,
+	 * each once (src/cli/pids.c); more than AI_MAX_PIDS is an error. Only dump takes more than
+	 * one. */
+	int pids[AI_MAX_PIDS];
+	size_t pid_count;
 };
+/* Long-option codes of --pids and --pgrep (past every short option's character). */
+enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP };
+/* Adds the processes of --pid N, --pids A,B,C or --pgrep NAME (opt 'p', AI_OPT_PIDS, AI_OPT_PGREP)
+ * to options. --pgrep: every process whose command name (/proc/PID/comm) or executable's base
+ * name is NAME, not async-inspect itself; none is an error naming NAME. */
+struct ai_error *ai_target_add_pids(struct ai_target_options *options, int opt, const char *arg);
 
 /* Parses "250ms", "10s", "2m", "1h" or a plain number of seconds into milliseconds. */
 struct ai_error *ai_parse_duration(const char *text, uint64_t *ms_ret);
@@ -89,6 +102,8 @@ struct ai_read_options {
 };
 #define AI_READ_LONG_OPTIONS                                  \
 	{ "pid", required_argument, NULL, 'p' },              \
+	{ "pids", required_argument, NULL, AI_OPT_PIDS },     \
+	{ "pgrep", required_argument, NULL, AI_OPT_PGREP },   \
 	{ "core", required_argument, NULL, 'c' },             \
 	{ "exe", required_argument, NULL, 'e' },              \
 	{ "format", required_argument, NULL, 'f' },           \
@@ -140,6 +155,13 @@ void ai_break_cli_deinit(struct ai_break_cli *b);
  * error (a SPEC that names no await: AI_EXIT_USAGE; a launched program is then killed). */
 int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, bool *exited_ret,
 		     int *status_ret);
+/* dump with several processes (src/cli/dump_processes.c): each captured in turn (stopped, copied,
+ * let go, one at a time), then linked through their sockets (ai/peers.h) and printed together. */
+int ai_dump_processes(const struct ai_read_options *read_options, const struct ai_async_options *async_options,
+		      const struct ai_once_options *once, bool pretty);
+/* Labels the snapshot of a live process with its command name (/proc/PID/comm) and our host name,
+ * for views of several processes and for merge. */
+void ai_snapshot_label_process(struct ai_snapshot *snapshot);
 
 /* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
 bool ai_use_color(FILE *file);

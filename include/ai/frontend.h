@@ -11,6 +11,7 @@
 struct ai_text_options {
 	bool color;
 	bool locals; /* dump: print saved locals and arguments */
+	const char *process; /* several processes: every task's label, "pid 2311 server" (borrowed), or NULL */
 };
 
 /* The `threads` view: every thread with its native stack, then a summary line. */
@@ -66,6 +67,14 @@ unsigned long ai_recording_line(const struct ai_recording_reader *rec);
  * "awaits join", task -> channel "receives on"/"sends on", task -> Notify "notified by". Edges of a
  * deadlock cycle are red. */
 void ai_print_graph_dot(FILE *out, const struct ai_snapshot *snapshot);
+
+/* Several processes (dump --pid A --pid B, merge: ai/peers.h): each process's dump with its tasks
+ * labelled by pid and command, then the socket links and the cycles through them. JSON: the
+ * document "async-inspect-processes" (docs/json-format.md), one snapshot document per process.
+ * (src/frontend/processes.c) */
+struct ai_process_set;
+void ai_print_processes_text(FILE *out, const struct ai_process_set *set, const struct ai_text_options *options);
+int ai_print_processes_json(FILE *out, const struct ai_process_set *set, bool pretty);
 
 /* A source path shortened for reading: crates from the cargo registry become "tokio-1.24.2/src/..",
  * the standard library "std/src/...". Returns a pointer into path. */

@@ -112,6 +112,27 @@ struct ai_wait {
 	char *local_address;       /* "127.0.0.1:8080"; unix: the path, or NULL */
 	char *peer_address;        /* inet sockets that have one */
 	char *socket_state;        /* "ESTABLISHED", "LISTEN", ... */
+	uint64_t socket_inode;     /* the socket's inode; 0 when not known */
+	uint64_t peer_inode;       /* unix: the socket at the other end (sock_diag); 0 when not known */
+	/* several processes (dump --pid A --pid B, merge): the task at the socket's other end */
+	struct ai_peer *peer;      /* owned, or NULL */
+};
+
+/* The other end of a socket a task waits on, found in another inspected process or dump file
+ * (src/analysis/peers.c: the 4-tuple of TCP sockets, the peer inode of unix ones). */
+struct ai_peer {
+	pid_t pid;
+	char *command;       /* that process's command name, or NULL */
+	char *address;       /* the other end's own address ("127.0.0.1:8080"), or NULL */
+	int fd;              /* its fd in that process, -1 when unknown */
+	bool has_task;       /* a task of that process holds it or waits on it */
+	bool has_task_id;
+	uint64_t task_id;    /* that task's runtime id, when has_task_id */
+	char *task_future;   /* its root future ("server::handle_conn"), or NULL */
+	size_t process;      /* (analyses) index into the set of snapshots */
+	size_t task;         /* (analyses) index into that snapshot's tasks, when has_task */
+	char *summary;       /* for people: "pid 2311 (server) task 17 server::handle_conn, which
+			      * waits on Mutex<u64> @ 0x... held by task 4" */
 };
 
 /* A lock or permit a task holds: a guard saved in one of its coroutines. */
@@ -127,6 +148,21 @@ struct ai_held {
 	uint64_t address;    /* the Mutex / RwLock / Semaphore */
 	uint64_t semaphore;  /* the batch semaphore inside it */
 	char *resource_type; /* "Mutex<bank::Ledger>" when known */
+};
+
+/* A file descriptor a coroutine of a task keeps in a live saved local (a TcpStream, a pipe...): the
+ * end of a connection a task owns even while it waits on something else. Live targets only have
+ * its /proc link and socket. */
+struct ai_task_fd {
+	int fd;
+	char *local;         /* the saved local it was found in */
+	char *function;      /* the coroutine that saves it */
+	char *target;        /* the /proc/PID/fd link ("socket:[123]"), or NULL */
+	char *socket_kind;   /* "TCP", "TCP6", "unix"..., or NULL */
+	char *local_address;
+	char *peer_address;
+	char *socket_state;
+	uint64_t socket_inode, peer_inode; /* as in struct ai_wait */
 };
 
 /* A future a task keeps alive but does not poll (a saved local, not on its await tree) that holds
@@ -239,6 +275,8 @@ struct ai_snapshot_task {
 	/* (futurelock) */
 	struct ai_unpolled *unpolled; /* lock futures it keeps but does not poll */
 	size_t unpolled_count, unpolled_capacity;
+	struct ai_task_fd *fds;     /* fds its coroutines' live saved locals hold (tokio I/O objects) */
+	size_t fd_count, fd_capacity;
 	/* --max-pause: some of the memory its decoding read was not in the copy made while the target
 	 * was stopped, and was read live afterwards, so its tree may mix two moments. */
 	bool read_live;
@@ -247,6 +285,8 @@ struct ai_snapshot_task {
 struct ai_snapshot {
 	pid_t pid;
 	char *exe;
+	char *command;       /* the process's command name (/proc/PID/comm), or NULL when not read */
+	char *host;          /* the host it ran on (dump of a live process), or NULL when not known */
 	char *core;          /* the core file, or NULL for a live process */
 	int64_t captured_at_ms; /* wall clock, ms since the epoch */
 	uint64_t pause_us;   /* how long the target was stopped for this snapshot (0 for cores) */
@@ -292,6 +332,8 @@ struct ai_await_node *ai_await_node_add_child(struct ai_await_node *node);
 struct ai_snapshot_local *ai_await_node_add_local(struct ai_await_node *node);
 struct ai_held *ai_snapshot_task_add_held(struct ai_snapshot_task *task);
 struct ai_unpolled *ai_snapshot_task_add_unpolled(struct ai_snapshot_task *task);
+struct ai_task_fd *ai_snapshot_task_add_fd(struct ai_snapshot_task *task);
+void ai_peer_destroy(struct ai_peer *peer);
 void ai_wait_destroy(struct ai_wait *wait);
 /* Frees what the node owns (not the node itself). */
 void ai_await_node_deinit(struct ai_await_node *node);

@@ -20,6 +20,7 @@ struct ai_socket {
 	const char *state; /* TCP: "ESTABLISHED", "LISTEN"...; UDP: "UNCONN" or "ESTABLISHED"; unix:
 			    * "LISTEN", "CONNECTED", "UNCONNECTED", "CONNECTING", "DISCONNECTING" (static) */
 	const char *type;  /* unix: "STREAM", "DGRAM", "SEQPACKET"; NULL for inet (static) */
+	uint64_t peer_inode; /* unix: the socket at the other end (ai_sockets_read_unix_peers); 0 if not known */
 };
 
 struct ai_socket_table {
@@ -40,6 +41,9 @@ struct ai_error *ai_sockets_parse_unix(const char *text, struct ai_socket_table 
 /* Reads /proc/PID/net/{tcp,tcp6,udp,udp6,unix} into table (initialized); a file that does not
  * exist (a kernel without IPv6) is skipped. */
 struct ai_error *ai_sockets_read(pid_t pid, struct ai_socket_table *table);
+/* Sets peer_inode of the unix sockets of table (sorted) from the kernel's sock_diag interface
+ * (src/process/unix_peers.c): only sockets of our own network namespace are listed there. */
+struct ai_error *ai_sockets_read_unix_peers(struct ai_socket_table *table);
 /* The socket with that inode, or NULL. */
 const struct ai_socket *ai_sockets_find(const struct ai_socket_table *table, uint64_t inode);
 

@@ -47,6 +47,9 @@ struct ai_wait_walk {
 	/* live targets: /proc/PID/net, read on the first I/O wait (ai_wait_sockets) */
 	struct ai_socket_table sockets;
 	bool sockets_read;
+	/* tokio (wait_io.c): which types can hold an fd at all, memoized over the walk; freed by its
+	 * finish op */
+	void *fd_memo;
 };
 
 /* A new wait of `kind` (owned by the caller, then by the node). */

@@ -442,3 +442,23 @@ void ai_analysis_deadlocks(struct ai_snapshot *snapshot)
 	free(d.pos);
 	free(d.mark);
 }
+
+size_t ai_analysis_wait_for_edges(const struct ai_snapshot *snapshot, struct ai_wait_for_edge **ret)
+{
+	struct graph g;
+	build(snapshot, &g);
+	struct ai_wait_for_edge *edges = NULL;
+	size_t count = 0, capacity = 0;
+	for (size_t i = 0; i < g.n; i++) {
+		for (size_t k = 0; !(g.channel[i] && g.out_count[i] > 1) && k < g.out_count[i]; k++) {
+			AI_GROW(edges, capacity, count + 1);
+			edges[count++] = (struct ai_wait_for_edge){ i, g.out[i][k].to, g.out[i][k].held };
+		}
+		free(g.out[i]);
+	}
+	free(g.out);
+	free(g.out_count);
+	free(g.channel);
+	*ret = edges;
+	return count;
+}

@@ -1,5 +1,6 @@
 /* The shared state of the async decoders of one capture. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ai/async.h"
 #include "ai/util.h"
@@ -7,6 +8,8 @@
 
 void ai_async_options_default(struct ai_async_options *options)
 {
+	/* Every field: callers keep the options on their stack (all_locals used to be left as found). */
+	memset(options, 0, sizeof(*options));
 	options->locals = true;
 	options->all_locals = false;
 	options->max_depth = 64;

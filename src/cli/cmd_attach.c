@@ -243,6 +243,8 @@ int ai_cmd_attach(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "pids", required_argument, NULL, AI_OPT_PIDS },
+		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
 		AI_MONITOR_LONG_OPTIONS,
@@ -254,14 +256,18 @@ int ai_cmd_attach(int argc, char **argv)
 	bool no_tui = false;
 	struct ai_break_cli breaks = { 0 };
 	int pid = 0, opt, status;
+	struct ai_target_options targets = { 0 };
 	struct ai_error *err;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:i:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if ((err = ai_parse_pid(optarg, &pid)))
+		case AI_OPT_PIDS:
+		case AI_OPT_PGREP:
+			if ((err = ai_target_add_pids(&targets, opt, optarg)))
 				return ai_fail(err);
+			pid = targets.pid;
 			break;
 		case 'n':
 			no_tui = true;
@@ -291,6 +297,13 @@ int ai_cmd_attach(int argc, char **argv)
 		if (optind < argc)
 			return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
 		return ai_usage_error("attach", "no process: give --pid N");
+	}
+	/* The TUI follows one process; a second --pid must not silently replace the first. */
+	if (targets.pid_count > 1) {
+		ai_break_cli_deinit(&breaks);
+		return ai_usage_error("attach", "attach watches one process, and %zu were given (%d, %d%s); "
+				      "'async-inspect dump' takes several", targets.pid_count, targets.pids[0],
+				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	}
 	if (breaks.count && options.record_path) {
 		ai_break_cli_deinit(&breaks);

@@ -12,7 +12,7 @@
 static void print_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: async-inspect dump (--pid N | --core FILE --exe BIN) [OPTIONS]\n"
+		"Usage: async-inspect dump (--pid N... | --core FILE --exe BIN) [OPTIONS]\n"
 		"\n"
 		"Print every task of every runtime it knows and every future driven by block_on\n"
 		"as an await tree:\n"
@@ -23,7 +23,13 @@ static void print_usage(FILE *out)
 		"decoded (a warning says so first, and a terminal shows the progress).\n"
 		"\n"
 		"Options:\n"
-		"  -p, --pid N          a running process\n"
+		"  -p, --pid N          a running process; repeatable: several processes are\n"
+		"                       captured one after the other, every task is labelled\n"
+		"                       with its process, and a task waiting on a TCP socket is\n"
+		"                       linked to the task at its other end (JSON: the document\n"
+		"                       \"async-inspect-processes\")\n"
+		"      --pids A,B,C     several processes at once\n"
+		"      --pgrep NAME     every process whose command (or executable) is NAME\n"
 		"      --core FILE      a core file (e.g. from gdb's gcore)...\n"
 		"      --exe BIN        ...and the executable that produced it\n"
 		"  -f, --format FMT     text (default) or json (docs/json-format.md)\n"
@@ -123,10 +129,18 @@ int ai_cmd_dump(int argc, char **argv)
 		return ai_usage_error("dump", "unexpected argument '%s'", argv[optind]);
 	if (once.max_pause_us && read_options.target.core)
 		return ai_usage_error("dump", "--max-pause is for a live process (--pid), not a core file");
+	if (read_options.target.pid_count > 1) {
+		if (read_options.target.core || read_options.target.exe)
+			return ai_usage_error("dump", "give either processes (--pid), or --core with --exe, not both");
+		if (graph)
+			return ai_usage_error("dump", "--graph dot draws one process; give one --pid");
+		return ai_dump_processes(&read_options, &async_options, &once, pretty);
+	}
 
 	struct ai_snapshot *snapshot = NULL;
 	if ((err = ai_snapshot_once(&read_options.target, &async_options, &once, &snapshot)))
 		return ai_fail(err);
+	ai_snapshot_label_process(snapshot);
 	/* Large dumps are megabytes of text: write it in big blocks. */
 	static char out_buffer[1 << 16];
 	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));

@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "dap", ai_cmd_dap, "serve the Debug Adapter Protocol to an editor: tasks as threads" },
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
 	{ "replay", ai_cmd_replay, "show a recording made with --record again, without the program" },
+	{ "merge", ai_cmd_merge, "join dump JSON files (of several processes or hosts) into one graph" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
 	{ "serve", ai_cmd_serve, "a live web dashboard of the tasks (loopback, with a token)" },
 	{ "test", ai_cmd_test, "run a crate's tests; show where a hung test is stuck" },

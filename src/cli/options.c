@@ -84,7 +84,9 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 	*err_ret = NULL;
 	switch (opt) {
 	case 'p':
-		*err_ret = ai_parse_pid(arg, &options->target.pid);
+	case AI_OPT_PIDS:
+	case AI_OPT_PGREP:
+		*err_ret = ai_target_add_pids(&options->target, opt, arg);
 		return true;
 	case 'c':
 		options->target.core = arg;
@@ -151,6 +153,10 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 
 struct ai_error *ai_open_target(const struct ai_target_options *options, struct ai_target **ret)
 {
+	if (options->pid_count > 1)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				       "%zu processes given: this command inspects one (dump takes several)",
+				       options->pid_count);
 	if (options->pid && (options->core || options->exe))
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "give either --pid, or --core with --exe, not both");
 	if (options->pid)

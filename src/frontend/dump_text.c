@@ -59,6 +59,8 @@ static void print_node(FILE *out, const struct ai_await_node *node, const char *
 	if (node->wait)
 		fprintf(out, "  %s[%s]%s", st->yellow, node->wait->description ? node->wait->description : node->wait->kind,
 			st->reset);
+	if (node->wait && node->wait->peer && node->wait->peer->summary)
+		fprintf(out, "  %s-> %s%s", st->yellow, node->wait->peer->summary, st->reset);
 	if (node->wait && node->wait->warning)
 		fprintf(out, "  %swarning: %s%s", st->red, node->wait->warning, st->reset);
 	if (node->error)
@@ -80,8 +82,10 @@ static const char *thread_name(const struct ai_snapshot *s, pid_t tid)
 }
 
 static void print_task_header(FILE *out, const struct ai_snapshot *s, const struct ai_snapshot_task *task,
-			      const struct style *st)
+			      const struct style *st, const char *process)
 {
+	if (process)
+		fprintf(out, "%s[%s]%s ", st->dim, process, st->reset);
 	if (strcmp(task->kind, "block_on") == 0) {
 		fprintf(out, "%sblock_on%s", st->bold, st->reset);
 		if (task->name)
@@ -257,7 +261,7 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 	static const char *statuses[5] = { "idle", "scheduled", "running", "completed", "cancelled" };
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *task = &s->tasks[i];
-		print_task_header(out, s, task, &st);
+		print_task_header(out, s, task, &st, options->process);
 		print_node(out, &task->tree, "", true, true, &st, options);
 		for (size_t k = 0; k < task->held_count; k++) {
 			const struct ai_held *h = &task->held[k];

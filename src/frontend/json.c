@@ -158,8 +158,56 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 			ai_json_field_string(w, "local", wait->local_address);
 			ai_json_field_string(w, "peer", wait->peer_address);
 			ai_json_field_string(w, "state", wait->socket_state);
+			if (wait->socket_inode)
+				ai_json_field_uint(w, "inode", wait->socket_inode);
+			if (wait->peer_inode)
+				ai_json_field_uint(w, "peer_inode", wait->peer_inode);
 			ai_json_end_object(w);
 		}
+	}
+	if (wait->peer) {
+		const struct ai_peer *p = wait->peer;
+		ai_json_key(w, "peer");
+		ai_json_begin_object(w);
+		ai_json_field_int(w, "pid", p->pid);
+		ai_json_field_string(w, "command", p->command);
+		ai_json_key(w, "task");
+		if (p->has_task_id)
+			ai_json_uint(w, p->task_id);
+		else
+			ai_json_null(w);
+		ai_json_field_string(w, "task_future", p->task_future);
+		ai_json_key(w, "fd");
+		if (p->fd >= 0)
+			ai_json_int(w, p->fd);
+		else
+			ai_json_null(w);
+		ai_json_field_string(w, "addr", p->address);
+		ai_json_field_string(w, "summary", p->summary);
+		ai_json_end_object(w);
+	}
+	ai_json_end_object(w);
+}
+
+static void write_fd(struct ai_json_writer *w, const struct ai_task_fd *f)
+{
+	ai_json_begin_object(w);
+	ai_json_field_int(w, "fd", f->fd);
+	ai_json_field_string(w, "local", f->local);
+	ai_json_field_string(w, "function", f->function);
+	ai_json_field_string(w, "fd_target", f->target);
+	if (f->socket_kind) {
+		ai_json_key(w, "socket");
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "kind", f->socket_kind);
+		ai_json_field_string(w, "local", f->local_address);
+		ai_json_field_string(w, "peer", f->peer_address);
+		ai_json_field_string(w, "state", f->socket_state);
+		if (f->socket_inode)
+			ai_json_field_uint(w, "inode", f->socket_inode);
+		if (f->peer_inode)
+			ai_json_field_uint(w, "peer_inode", f->peer_inode);
+		ai_json_end_object(w);
 	}
 	ai_json_end_object(w);
 }
@@ -311,6 +359,13 @@ static void write_task(struct ai_json_writer *w, const struct ai_snapshot_task *
 	for (size_t i = 0; i < task->unpolled_count; i++)
 		write_unpolled(w, &task->unpolled[i]);
 	ai_json_end_array(w);
+	if (task->fd_count) {
+		ai_json_key(w, "fds");
+		ai_json_begin_array(w);
+		for (size_t i = 0; i < task->fd_count; i++)
+			write_fd(w, &task->fds[i]);
+		ai_json_end_array(w);
+	}
 	if (task->read_live)
 		ai_json_field_bool(w, "sampled", false);
 	ai_json_end_object(w);
@@ -375,6 +430,10 @@ void ai_write_dump_json(struct ai_json_writer *w, const struct ai_snapshot *s)
 	ai_json_field_int(w, "version", 2);
 	ai_json_field_int(w, "pid", s->pid);
 	ai_json_field_string(w, "exe", s->exe);
+	if (s->command)
+		ai_json_field_string(w, "command", s->command);
+	if (s->host)
+		ai_json_field_string(w, "host", s->host);
 	ai_json_field_string(w, "core", s->core);
 	ai_json_field_int(w, "captured_at", s->captured_at_ms);
 	ai_json_field_uint(w, "pause_us", s->pause_us);

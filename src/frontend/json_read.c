@@ -260,6 +260,8 @@ static struct ai_error *read_wait(struct reader *r, const json_t *obj, struct ai
 		TRY(get_string(r, socket, "local", false, &w->local_address));
 		TRY(get_string(r, socket, "peer", false, &w->peer_address));
 		TRY(get_string(r, socket, "state", false, &w->socket_state));
+		TRY(read_u64(r, socket, "inode", &w->socket_inode, &present));
+		TRY(read_u64(r, socket, "peer_inode", &w->peer_inode, &present));
 		leave(r, len);
 	}
 out:
@@ -285,6 +287,38 @@ static struct ai_error *read_held(struct reader *r, const json_t *obj, struct ai
 	TRY(get_string(r, obj, "function", false, &h->function));
 	TRY(get_string(r, obj, "file", false, &h->file));
 	TRY(get_line(r, obj, "line", &h->line));
+out:
+	return err;
+}
+
+static struct ai_error *read_fd(struct reader *r, const json_t *obj, struct ai_task_fd *f)
+{
+	struct ai_error *err = check_object(r, obj);
+	if (err)
+		return err;
+	int64_t i64 = 0;
+	bool present = false;
+	TRY(get_int(r, obj, "fd", &i64, &present));
+	if (!present || i64 < 0 || i64 > INT32_MAX) {
+		err = bad(r, "fd", "not a file descriptor");
+		goto out;
+	}
+	f->fd = (int)i64;
+	TRY(get_string(r, obj, "local", false, &f->local));
+	TRY(get_string(r, obj, "function", false, &f->function));
+	TRY(get_string(r, obj, "fd_target", false, &f->target));
+	const json_t *socket = json_object_get(obj, "socket");
+	if (socket && !json_is_null(socket)) {
+		size_t len = enter(r, "socket", -1);
+		TRY(check_object(r, socket));
+		TRY(get_string(r, socket, "kind", true, &f->socket_kind));
+		TRY(get_string(r, socket, "local", false, &f->local_address));
+		TRY(get_string(r, socket, "peer", false, &f->peer_address));
+		TRY(get_string(r, socket, "state", false, &f->socket_state));
+		TRY(read_u64(r, socket, "inode", &f->socket_inode, &present));
+		TRY(read_u64(r, socket, "peer_inode", &f->peer_inode, &present));
+		leave(r, len);
+	}
 out:
 	return err;
 }
@@ -480,6 +514,13 @@ static struct ai_error *read_task(struct reader *r, const json_t *obj, struct ai
 		TRY(read_unpolled(r, v, ai_snapshot_task_add_unpolled(t)));
 		leave(r, len);
 	}
+	const json_t *fds;
+	TRY(get_array(r, obj, "fds", &fds));
+	json_array_foreach(fds, i, v) {
+		len = enter(r, "fds", (long)i);
+		TRY(read_fd(r, v, ai_snapshot_task_add_fd(t)));
+		leave(r, len);
+	}
 out:
 	return err;
 }
@@ -616,6 +657,8 @@ struct ai_error *ai_snapshot_from_json(const struct json_t *root, struct ai_snap
 	TRY(get_int(r, root, "pid", &i64, &present));
 	s->pid = (pid_t)i64;
 	TRY(get_string(r, root, "exe", false, &s->exe));
+	TRY(get_string(r, root, "command", false, &s->command));
+	TRY(get_string(r, root, "host", false, &s->host));
 	TRY(get_string(r, root, "core", false, &s->core));
 	TRY(get_int(r, root, "captured_at", &s->captured_at_ms, &present));
 	TRY(read_u64(r, root, "pause_us", &s->pause_us, &present));

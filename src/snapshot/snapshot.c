@@ -55,7 +55,19 @@ void ai_wait_destroy(struct ai_wait *wait)
 	free(wait->local_address);
 	free(wait->peer_address);
 	free(wait->socket_state);
+	ai_peer_destroy(wait->peer);
 	free(wait);
+}
+
+void ai_peer_destroy(struct ai_peer *peer)
+{
+	if (!peer)
+		return;
+	free(peer->command);
+	free(peer->address);
+	free(peer->summary);
+	free(peer->task_future);
+	free(peer);
 }
 
 void ai_await_node_deinit(struct ai_await_node *node)
@@ -111,6 +123,25 @@ static void task_deinit(struct ai_snapshot_task *task)
 		free(u->resource_type);
 	}
 	free(task->unpolled);
+	for (size_t i = 0; i < task->fd_count; i++) {
+		struct ai_task_fd *f = &task->fds[i];
+		free(f->local);
+		free(f->function);
+		free(f->target);
+		free(f->socket_kind);
+		free(f->local_address);
+		free(f->peer_address);
+		free(f->socket_state);
+	}
+	free(task->fds);
+}
+
+struct ai_task_fd *ai_snapshot_task_add_fd(struct ai_snapshot_task *task)
+{
+	SMALL_GROW(task->fds, task->fd_capacity, task->fd_count + 1);
+	struct ai_task_fd *f = &task->fds[task->fd_count++];
+	memset(f, 0, sizeof(*f));
+	return f;
 }
 
 struct ai_unpolled *ai_snapshot_task_add_unpolled(struct ai_snapshot_task *task)
@@ -153,6 +184,8 @@ void ai_snapshot_destroy(struct ai_snapshot *snapshot)
 	}
 	free(snapshot->runtimes);
 	free(snapshot->exe);
+	free(snapshot->command);
+	free(snapshot->host);
 	free(snapshot->core);
 	free(snapshot);
 }

@@ -37,8 +37,7 @@ void require_fixtures(void)
 		cr_skip_test("fixtures not built (run make fixtures, set AI_FIXTURES)");
 }
 
-static void start(struct fixture *f, const char *crate, const char *bin, const char *const *args,
-		  bool with_stdin)
+static void spawn(struct fixture *f, const char *crate, const char *bin, const char *const *args, bool with_stdin)
 {
 	memset(f, 0, sizeof(*f));
 	f->in_fd = -1;
@@ -76,21 +75,32 @@ static void start(struct fixture *f, const char *crate, const char *bin, const c
 	}
 	f->pid = pid;
 	f->out = fdopen(out[0], "r");
+}
+
+void fixture_spawn(struct fixture *f, const char *crate, const char *bin, const char *const *args)
+{
+	spawn(f, crate, bin, args, false);
+}
+
+void fixture_expect_ready(struct fixture *f)
+{
 	char line[256];
 	cr_assert(fgets(line, sizeof(line), f->out), "fixture %s printed nothing", f->path);
 	int ready_pid = 0;
 	cr_assert(sscanf(line, "ready %d", &ready_pid) == 1, "fixture %s printed '%s', not ready", f->path, line);
-	cr_assert_eq(ready_pid, pid);
+	cr_assert_eq(ready_pid, f->pid);
 }
 
 void fixture_start(struct fixture *f, const char *crate, const char *bin, const char *const *args)
 {
-	start(f, crate, bin, args, false);
+	spawn(f, crate, bin, args, false);
+	fixture_expect_ready(f);
 }
 
 void fixture_start_with_stdin(struct fixture *f, const char *crate, const char *bin, const char *const *args)
 {
-	start(f, crate, bin, args, true);
+	spawn(f, crate, bin, args, true);
+	fixture_expect_ready(f);
 }
 
 void fixture_kill(struct fixture *f)

@@ -28,6 +28,10 @@ void require_fixtures(void);
  * process (PR_SET_PDEATHSIG) so that a failed assertion leaves nothing behind. */
 void fixture_start(struct fixture *f, const char *crate, const char *bin, const char *const *args);
 void fixture_start_with_stdin(struct fixture *f, const char *crate, const char *bin, const char *const *args);
+/* fixture_start in two steps, for a fixture that prints something the test needs first (a port):
+ * start it, read its first lines from f->out, then expect its "ready <pid>" line. */
+void fixture_spawn(struct fixture *f, const char *crate, const char *bin, const char *const *args);
+void fixture_expect_ready(struct fixture *f);
 /* Kills and reaps it. */
 void fixture_kill(struct fixture *f);
 /* Waits for it to exit; returns the wait status. */

@@ -50,6 +50,14 @@ static const struct ai_macro_source tokio_macros[] = {
  * future in a span of target "tokio::task" named "runtime.spawn" (src/util/trace.rs). */
 static const char *const tokio_own_label_origins[] = { "tokio", NULL };
 
+/* A coroutine's guards, and the fds it keeps (the end of a connection it owns while it waits on
+ * something else: src/analysis/peers.c links a waiter in another process to it). */
+static void tk_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
+{
+	tk_find_guards(w, task, node);
+	tk_find_fds(w, task, node);
+}
+
 const struct ai_runtime_ops ai_runtime_tokio = {
 	.name = "tokio",
 	.shapes = tokio_shapes,
@@ -60,6 +68,6 @@ const struct ai_runtime_ops ai_runtime_tokio = {
 	.is_block_on_frame = tokio_block_on_frame,
 	.block_on_flavor = tokio_block_on_flavor,
 	.leaf_wait = tk_leaf_wait,
-	.held = tk_find_guards,
+	.held = tk_held,
 	.finish = tk_wait_finish,
 };

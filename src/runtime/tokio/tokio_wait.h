@@ -9,6 +9,11 @@
 /* The ops of the adapter (adapter.c). */
 struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node);
 void tk_find_guards(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node);
+/* The fds (std's OwnedFd inside tokio's and std's I/O objects) in the live saved locals of
+ * coroutine node, added to task->fds once each, with their /proc link and socket on live targets. */
+void tk_find_fds(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node);
+/* Frees the walk's memo of tk_find_fds (at the end of the walk: tk_wait_finish). */
+void tk_fd_memo_free(struct ai_wait_walk *w);
 void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot);
 
 /* Timers (wait_timers.c) */

@@ -222,35 +222,181 @@ static const char *direction_phrase(const char *direction)
 	return strcmp(direction, "read") == 0 ? "waiting for read" : "waiting for write";
 }
 
+/* The socket of inode on a live target, from /proc/PID/net (read once per walk), or NULL. */
+static const struct ai_socket *socket_of(struct ai_wait_walk *w, uint64_t inode)
+{
+	if (!w->sockets_read) {
+		w->sockets_read = true;
+		struct ai_error *err = ai_sockets_read(w->as->target->pid, &w->sockets);
+		/* Without sock_diag (another network namespace), unix sockets just have no known peer. */
+		if (!err)
+			ai_error_destroy(ai_sockets_read_unix_peers(&w->sockets));
+		if (err) {
+			ai_snapshot_add_warning(w->snapshot, "sockets of I/O waits not known: %s", err->message);
+			ai_error_destroy(err);
+		}
+	}
+	return ai_sockets_find(&w->sockets, inode);
+}
+
 /* What /proc says of the fd (live targets): the link, and for a socket its addresses and state. */
 static void describe_fd(struct ai_wait_walk *w, struct ai_wait *wait)
 {
-	pid_t pid = w->as->target->pid;
 	char *target;
-	struct ai_error *err = ai_fd_target(pid, wait->fd, &target);
+	struct ai_error *err = ai_fd_target(w->as->target->pid, wait->fd, &target);
 	if (err) {
 		ai_error_destroy(err);
 		return;
 	}
 	wait->fd_target = target;
 	uint64_t inode = ai_fd_socket_inode(target);
-	if (!inode)
-		return;
-	if (!w->sockets_read) {
-		w->sockets_read = true;
-		err = ai_sockets_read(pid, &w->sockets);
-		if (err) {
-			ai_snapshot_add_warning(w->snapshot, "sockets of I/O waits not known: %s", err->message);
-			ai_error_destroy(err);
-		}
-	}
-	const struct ai_socket *sock = ai_sockets_find(&w->sockets, inode);
+	const struct ai_socket *sock = inode ? socket_of(w, inode) : NULL;
 	if (!sock)
 		return;
 	wait->socket_kind = xstrdup(sock->kind);
 	wait->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
 	wait->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
 	wait->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+	wait->socket_inode = sock->inode;
+	wait->peer_inode = sock->peer_inode;
+}
+
+/* Whether a value of type t can hold an fd that fd_search_value would find, from the type alone
+ * (every variant, every member, the pointers it follows): most saved locals cannot, and the
+ * search of each is then skipped. Memoized by type over the walk; a type met again while it is
+ * being decided, or past the depth bound, counts as "can" (a search too many, never one too few). */
+struct fd_memo {
+	const struct ai_type **keys;
+	unsigned char *values; /* 1 can, 2 cannot, 3 being decided */
+	size_t capacity, count;
+};
+
+static unsigned char *memo_slot(struct fd_memo *m, const struct ai_type *t)
+{
+	if (m->count * 2 >= m->capacity) {
+		struct fd_memo grown = { xcalloc(m->capacity ? m->capacity * 2 : 256, sizeof(*grown.keys)), NULL,
+					 m->capacity ? m->capacity * 2 : 256, 0 };
+		grown.values = xcalloc(grown.capacity, 1);
+		for (size_t i = 0; i < m->capacity; i++) {
+			if (m->keys[i])
+				*memo_slot(&grown, m->keys[i]) = m->values[i];
+		}
+		free(m->keys);
+		free(m->values);
+		*m = grown;
+	}
+	size_t i = ((uintptr_t)t >> 4) * 0x9E3779B97F4A7C15ull % m->capacity;
+	while (m->keys[i] && m->keys[i] != t)
+		i = (i + 1) % m->capacity;
+	if (!m->keys[i]) {
+		m->keys[i] = t;
+		m->count++;
+	}
+	return &m->values[i];
+}
+
+static bool may_hold_fd(struct fd_memo *m, const struct ai_type *t, unsigned depth)
+{
+	if (!t)
+		return false;
+	if (depth > 24)
+		return true;
+	const char *name = ai_wait_type_name(t);
+	if (ai_starts_with(name, "tokio::runtime::") || ai_starts_with(name, "tokio::io::driver::") ||
+	    ai_starts_with(name, "core::marker::PhantomData"))
+		return false;
+	unsigned char *slot = memo_slot(m, t);
+	if (*slot)
+		return *slot != 2;
+	*slot = 3;
+	bool can = false;
+	if (t->kind == AI_TYPE_POINTER) {
+		const struct ai_type *pt = NULL;
+		struct ai_error *err = NULL;
+		if (name[0] == '&' || ai_starts_with(name, "alloc::boxed::Box<")) {
+			err = ai_type_resolve(t, &t->target, &pt);
+			can = err || may_hold_fd(m, ai_wait_underlying(pt), depth + 1);
+		}
+		ai_error_destroy(err);
+	} else if (t->kind == AI_TYPE_STRUCT && ai_starts_with(name, "alloc::sync::Arc<")) {
+		const struct ai_type *dt = NULL;
+		struct ai_error *err = t->template_param_count ? ai_type_resolve(t, &t->template_params[0].type, &dt) : NULL;
+		can = !t->template_param_count || err || may_hold_fd(m, ai_wait_underlying(dt), depth + 1);
+		ai_error_destroy(err);
+	} else if (ai_type_find_member(t, "fd") && (tk_name_ends_with(name, "::OwnedFd") || tk_name_ends_with(name, "::FileDesc"))) {
+		can = true;
+	} else if (t->kind == AI_TYPE_ENUM) {
+		for (size_t i = 0; !ai_type_is_coroutine(t) && !can && i < t->variant_count; i++)
+			can = may_hold_fd(m, ai_wait_member_type(t, &t->variants[i].member), depth + 1);
+	} else if (t->kind == AI_TYPE_STRUCT) {
+		for (size_t i = 0; !can && i < t->member_count; i++) {
+			if (!t->members[i].artificial)
+				can = may_hold_fd(m, ai_wait_member_type(t, &t->members[i]), depth + 1);
+		}
+	}
+	/* (the slot may have moved while the members were decided) */
+	*memo_slot(m, t) = can ? 1 : 2;
+	return can;
+}
+
+void tk_fd_memo_free(struct ai_wait_walk *w)
+{
+	struct fd_memo *m = w->fd_memo;
+	if (!m)
+		return;
+	free(m->keys);
+	free(m->values);
+	free(m);
+	w->fd_memo = NULL;
+}
+
+void tk_find_fds(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
+{
+	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
+	if (!vt)
+		return;
+	bool *live = ai_wait_live_locals(w, node, vt);
+	for (size_t k = 0; k < vt->member_count; k++) {
+		const struct ai_member *m = &vt->members[k];
+		if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[k])
+			continue;
+		if (!w->fd_memo)
+			w->fd_memo = xcalloc(1, sizeof(struct fd_memo));
+		const struct ai_type *mt = ai_wait_member_type(vt, m);
+		if (!may_hold_fd(w->fd_memo, mt, 0))
+			continue;
+		struct fd_search s = { .w = w };
+		fd_search_value(&s, mt, node->address + m->offset, 0, 0, NULL);
+		for (size_t i = 0; i < s.count; i++) {
+			bool dup = false;
+			for (size_t j = 0; j < task->fd_count && !dup; j++)
+				dup = task->fds[j].fd == s.fds[i];
+			if (dup)
+				continue; /* a reference to it in an inner frame: the outermost saver owns it */
+			struct ai_task_fd *f = ai_snapshot_task_add_fd(task);
+			f->fd = s.fds[i];
+			f->local = xstrdup(m->name);
+			f->function = node->function ? xstrdup(node->function) : NULL;
+			if (w->as->target->kind != AI_TARGET_LIVE)
+				continue;
+			struct ai_error *err = ai_fd_target(w->as->target->pid, f->fd, &f->target);
+			if (err) {
+				ai_error_destroy(err);
+				continue;
+			}
+			uint64_t inode = ai_fd_socket_inode(f->target);
+			const struct ai_socket *sock = inode ? socket_of(w, inode) : NULL;
+			if (!sock)
+				continue;
+			f->socket_kind = xstrdup(sock->kind);
+			f->local_address = sock->local[0] ? xstrdup(sock->local) : NULL;
+			f->peer_address = sock->peer[0] ? xstrdup(sock->peer) : NULL;
+			f->socket_state = sock->state ? xstrdup(sock->state) : NULL;
+			f->socket_inode = sock->inode;
+			f->peer_inode = sock->peer_inode;
+		}
+	}
+	free(live);
 }
 
 struct ai_wait *tk_decode_io(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *direction)

@@ -123,4 +123,5 @@ void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 		tk_channel_warning(w, &snapshot->tasks[i]);
 	tk_rwlock_addresses(w, snapshot);
 	tk_scan_saved(w, snapshot);
+	tk_fd_memo_free(w);
 }

@@ -1,0 +1,328 @@
+/* Several processes at once: `dump --pid C --pid S` of the peer_client / peer_server fixtures
+ * (tests/fixtures/README.md), the client's read linked to the server's task, a cycle across the
+ * two processes, `merge` of two dump files, and the options that select processes. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "json_tree.h"
+#include "support.h"
+
+struct pair {
+	struct fixture server, client;
+	char port[64]; /* what peer_server listens on: a port, or @NAME (unix) */
+};
+
+/* peer_server MODE, then peer_client on the port it prints; both ready. */
+static void start_pair(struct pair *p, const char *version, const char *mode)
+{
+	const char *server_args[] = { mode, NULL };
+	fixture_spawn(&p->server, version, "peer_server", server_args);
+	char line[128];
+	cr_assert(fgets(line, sizeof(line), p->server.out), "%s: peer_server printed nothing", version);
+	cr_assert(sscanf(line, "listening %63s", p->port) == 1, "%s: peer_server printed '%s'", version, line);
+	const char *client_args[] = { p->port, NULL };
+	fixture_start(&p->client, version, "peer_client", client_args);
+	fixture_expect_ready(&p->server);
+}
+
+static void stop_pair(struct pair *p)
+{
+	fixture_kill(&p->client);
+	fixture_kill(&p->server);
+}
+
+static void dump_pair(struct pair *p, const char *format, struct tool_result *r)
+{
+	char c[16], s[16];
+	snprintf(c, sizeof(c), "%d", (int)p->client.pid);
+	snprintf(s, sizeof(s), "%d", (int)p->server.pid);
+	const char *args[] = { "dump", "--pid", c, "--pid", s, "--format", format, "--color", "never", NULL };
+	tool_run(r, 60, args);
+	cr_assert_eq(tool_exit_code(r), 0, "dump of two processes failed: %s", r->err);
+}
+
+static json_t *parse(const char *text)
+{
+	json_error_t error;
+	json_t *root = json_loads(text, 0, &error);
+	cr_assert(root, "invalid JSON: %s", error.text);
+	return root;
+}
+
+/* The process of the document with that pid. */
+static json_t *process_of(json_t *root, pid_t pid)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(root, "processes"), i, p) {
+		if (json_integer_value(json_object_get(p, "pid")) == pid)
+			return p;
+	}
+	return NULL;
+}
+
+static json_t *task_of(json_t *process, const char *function)
+{
+	int count = 0;
+	json_t *t = doc_find_task(json_object_get(process, "tasks"), function, NULL, NULL, &count);
+	cr_assert_eq(count, 1, "%d tasks %s", count, function);
+	return t;
+}
+
+Test(processes, client_linked_to_server_task_behind_mutex)
+{
+	require_fixtures();
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct pair p;
+		start_pair(&p, *v, "mutex");
+		struct tool_result r;
+		dump_pair(&p, "json", &r);
+		json_t *root = parse(r.out);
+		cr_expect_str_eq(doc_str(root, "format"), "async-inspect-processes", "%s", *v);
+		json_t *client = process_of(root, p.client.pid), *server = process_of(root, p.server.pid);
+		cr_assert(client && server, "%s: both processes are listed", *v);
+		cr_expect_str_eq(doc_str(client, "command"), "peer_client", "%s", *v);
+		cr_expect_str_eq(doc_str(server, "command"), "peer_server", "%s", *v);
+		json_t *request = task_of(client, "peer_client::request");
+		json_t *handler = task_of(server, "peer_server::handle_conn");
+		json_t *holder = task_of(server, "peer_server::holder");
+		json_t *wait = doc_expect_wait(request, "io", "request");
+		json_t *peer = json_object_get(wait, "peer");
+		cr_assert(json_is_object(peer), "%s: the client's read has a peer", *v);
+		cr_expect_eq(json_integer_value(json_object_get(peer, "pid")), p.server.pid, "%s", *v);
+		cr_expect(json_equal(json_object_get(peer, "task"), json_object_get(handler, "id")),
+			  "%s: the peer is handle_conn", *v);
+		cr_expect(json_is_integer(json_object_get(peer, "fd")), "%s: the server's fd", *v);
+		char addr[96];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%s", p.port);
+		cr_expect_str_eq(doc_str(peer, "addr"), addr, "%s", *v);
+		/* handle_conn keeps the stream while it waits on the Mutex the holder holds. */
+		doc_expect_wait(handler, "mutex", "handle_conn");
+		cr_expect_eq(json_array_size(json_object_get(holder, "held")), 1, "%s", *v);
+		cr_expect_eq(json_array_size(json_object_get(root, "links")), 1, "%s", *v);
+		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "%s: no cycle", *v);
+		json_int_t handler_id = json_integer_value(json_object_get(handler, "id"));
+		json_int_t holder_id = json_integer_value(json_object_get(holder, "id"));
+		json_decref(root);
+		tool_result_free(&r);
+
+		dump_pair(&p, "text", &r);
+		char label[64], want[256];
+		snprintf(label, sizeof(label), "[pid %d peer_client] Task", (int)p.client.pid);
+		cr_expect(strstr(r.out, label), "%s: client tasks labelled:\n%s", *v, r.out);
+		snprintf(label, sizeof(label), "[pid %d peer_server] Task", (int)p.server.pid);
+		cr_expect(strstr(r.out, label), "%s: server tasks labelled:\n%s", *v, r.out);
+		snprintf(want, sizeof(want), "-> pid %d (peer_server) Task %lld peer_server::handle_conn, which waits in lock Mutex<u64>",
+			 (int)p.server.pid, (long long)handler_id);
+		cr_expect(strstr(r.out, want), "%s: '%s' in:\n%s", *v, want, r.out);
+		snprintf(want, sizeof(want), "held by Task %lld peer_server::holder", (long long)holder_id);
+		cr_expect(strstr(r.out, want), "%s: '%s' in:\n%s", *v, want, r.out);
+		cr_expect(strstr(r.out, "2 processes, 5 tasks and block_on futures; 1 socket wait linked"), "%s:\n%s", *v, r.out);
+		tool_result_free(&r);
+		stop_pair(&p);
+	}
+}
+
+Test(processes, cycle_across_processes)
+{
+	require_fixtures();
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct pair p;
+		start_pair(&p, *v, "cycle");
+		struct tool_result r;
+		dump_pair(&p, "text", &r);
+		cr_expect(strstr(r.out, "DEADLOCK across processes: 2 tasks wait on each other"), "%s:\n%s", *v, r.out);
+		char want[160];
+		snprintf(want, sizeof(want), "for the other end of the socket: pid %d (peer_server) Task", (int)p.server.pid);
+		cr_expect(strstr(r.out, want), "%s: '%s' in:\n%s", *v, want, r.out);
+		snprintf(want, sizeof(want), "for the other end of the socket: pid %d (peer_client) Task", (int)p.client.pid);
+		cr_expect(strstr(r.out, want), "%s: '%s' in:\n%s", *v, want, r.out);
+		tool_result_free(&r);
+
+		dump_pair(&p, "json", &r);
+		json_t *root = parse(r.out);
+		json_t *cycles = json_object_get(root, "deadlocks");
+		cr_assert_eq(json_array_size(cycles), 1, "%s: one cycle", *v);
+		json_t *edges = json_object_get(json_array_get(cycles, 0), "edges");
+		cr_assert_eq(json_array_size(edges), 2, "%s", *v);
+		size_t i;
+		json_t *e;
+		json_array_foreach(edges, i, e) {
+			cr_expect_str_eq(doc_str(e, "via"), "socket", "%s", *v);
+			json_int_t from = json_integer_value(json_object_get(json_object_get(e, "from"), "pid"));
+			json_int_t to = json_integer_value(json_object_get(json_object_get(e, "to"), "pid"));
+			cr_expect(from != to, "%s: each edge crosses processes", *v);
+		}
+		cr_expect_eq(json_array_size(json_object_get(root, "links")), 2, "%s", *v);
+		json_decref(root);
+		tool_result_free(&r);
+		stop_pair(&p);
+	}
+}
+
+Test(processes, cycle_over_unix_socket)
+{
+	require_fixtures();
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct pair p;
+		start_pair(&p, *v, "unix");
+		struct tool_result r;
+		dump_pair(&p, "json", &r);
+		json_t *root = parse(r.out);
+		json_t *client = process_of(root, p.client.pid), *server = process_of(root, p.server.pid);
+		cr_assert(client && server, "%s", *v);
+		json_t *request = task_of(client, "peer_client::request_unix");
+		json_t *handler = task_of(server, "peer_server::handle_unix");
+		json_t *peer = json_object_get(doc_expect_wait(request, "io", "request_unix"), "peer");
+		cr_assert(json_is_object(peer), "%s: the client's read has a peer:\n%s", *v, r.out);
+		cr_expect_eq(json_integer_value(json_object_get(peer, "pid")), p.server.pid, "%s", *v);
+		cr_expect(json_equal(json_object_get(peer, "task"), json_object_get(handler, "id")), "%s", *v);
+		json_t *back = json_object_get(doc_expect_wait(handler, "io", "handle_unix"), "peer");
+		cr_assert(json_is_object(back), "%s: the server's read has a peer", *v);
+		cr_expect_eq(json_integer_value(json_object_get(back, "pid")), p.client.pid, "%s", *v);
+		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 1, "%s: the cycle", *v);
+		json_decref(root);
+		tool_result_free(&r);
+		stop_pair(&p);
+	}
+}
+
+/* Writes `dump --pid PID --format json` to path. */
+static void dump_to_file(pid_t pid, const char *path)
+{
+	char s[16];
+	snprintf(s, sizeof(s), "%d", (int)pid);
+	const char *args[] = { "dump", "--pid", s, "--format", "json", NULL };
+	struct tool_result r;
+	tool_run(&r, 60, args);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs(r.out, f);
+	cr_assert(fclose(f) == 0);
+	tool_result_free(&r);
+}
+
+Test(processes, merge_links_two_dump_files)
+{
+	require_fixtures();
+	const char *version = tokio_versions()[0];
+	struct pair p;
+	start_pair(&p, version, "mutex");
+	char dir[] = "/tmp/ai-merge-XXXXXX", client_path[64], server_path[64];
+	cr_assert(mkdtemp(dir));
+	snprintf(client_path, sizeof(client_path), "%s/client.json", dir);
+	snprintf(server_path, sizeof(server_path), "%s/server.json", dir);
+	dump_to_file(p.client.pid, client_path);
+	dump_to_file(p.server.pid, server_path);
+	stop_pair(&p); /* merge needs only the files */
+
+	struct tool_result r;
+	const char *text_args[] = { "merge", client_path, server_path, "--color", "never", NULL };
+	tool_run(&r, 60, text_args);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strstr(r.out, "2 dumps taken within"), "%s", r.out);
+	cr_expect(strstr(r.out, "(peer_server) Task") && strstr(r.out, "peer_server::handle_conn, which waits in lock Mutex<u64>"),
+		  "the client's read names the server's task:\n%s", r.out);
+	cr_expect(strstr(r.out, "1 socket wait linked"), "%s", r.out);
+	tool_result_free(&r);
+
+	const char *json_args[] = { "merge", "--format", "json", server_path, client_path, NULL };
+	tool_run(&r, 60, json_args);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = parse(r.out);
+	json_t *links = json_object_get(root, "links");
+	cr_assert_eq(json_array_size(links), 1);
+	json_t *link = json_array_get(links, 0);
+	cr_expect_str_eq(doc_str(json_object_get(link, "from"), "future"), "peer_client::request");
+	cr_expect_str_eq(doc_str(json_object_get(link, "to"), "future"), "peer_server::handle_conn");
+	json_decref(root);
+	tool_result_free(&r);
+
+	const char *bad_args[] = { "merge", client_path, "/nonexistent.json", NULL };
+	tool_run(&r, 60, bad_args);
+	cr_expect_eq(tool_exit_code(&r), 1);
+	cr_expect(strstr(r.err, "/nonexistent.json"), "the error names the file: %s", r.err);
+	tool_result_free(&r);
+	unlink(client_path);
+	unlink(server_path);
+	rmdir(dir);
+}
+
+Test(processes, selecting_processes)
+{
+	require_fixtures();
+	struct fixture f;
+	fixture_start(&f, "c", "hello", NULL);
+	char pid[16], other[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	snprintf(other, sizeof(other), "%d", (int)getpid());
+	struct tool_result r;
+
+	/* A second --pid no longer replaces the first in silence. */
+	const char *attach_args[] = { "attach", "--no-tui", "--pid", pid, "--pid", other, NULL };
+	tool_run(&r, 30, attach_args);
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "attach watches one process, and 2 were given"), "%s", r.err);
+	tool_result_free(&r);
+	const char *threads_args[] = { "threads", "--pids", "1,2", NULL };
+	tool_run(&r, 30, threads_args);
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	cr_expect(strstr(r.err, "2 processes given: this command inspects one"), "%s", r.err);
+	tool_result_free(&r);
+
+	const char *none_args[] = { "dump", "--pgrep", "no-such-command-xyz", NULL };
+	tool_run(&r, 30, none_args);
+	cr_expect_eq(tool_exit_code(&r), 1);
+	cr_expect(strstr(r.err, "--pgrep no-such-command-xyz: no process has that name"), "%s", r.err);
+	tool_result_free(&r);
+	const char *bad_args[] = { "dump", "--pids", "12,x", NULL };
+	tool_run(&r, 30, bad_args);
+	cr_expect_neq(tool_exit_code(&r), 0);
+	cr_expect(strstr(r.err, "x"), "%s", r.err);
+	tool_result_free(&r);
+
+	fixture_kill(&f);
+
+	/* --pgrep finds a process by its command name (the same process given twice is inspected
+	 * once): a copy of a fixture under a name no other test uses. */
+	char *hello = fixture_path("tokio-1.54", "nested"), name[32], copy[64], cmd[256];
+	snprintf(name, sizeof(name), "aipg%d", (int)getpid());
+	snprintf(copy, sizeof(copy), "/tmp/%s", name);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", hello, copy);
+	cr_assert_eq(system(cmd), 0);
+	free(hello);
+	int out[2];
+	cr_assert(pipe(out) == 0);
+	pid_t child = fork();
+	cr_assert(child >= 0);
+	if (child == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		close(out[0]);
+		close(out[1]);
+		execl(copy, copy, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	FILE *child_out = fdopen(out[0], "r");
+	char line[64];
+	cr_assert(fgets(line, sizeof(line), child_out), "the copy of nested printed nothing");
+	snprintf(pid, sizeof(pid), "%d", (int)child);
+	const char *pgrep_args[] = { "dump", "--pgrep", name, "--pid", pid, "--format", "json", NULL };
+	tool_run(&r, 30, pgrep_args);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	fclose(child_out);
+	unlink(copy);
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	char want[32];
+	snprintf(want, sizeof(want), "\"pid\":%d,", (int)child);
+	cr_expect(strstr(r.out, want), "%s", r.out);
+	tool_result_free(&r);
+}
