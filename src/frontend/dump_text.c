@@ -243,7 +243,7 @@ void ai_print_task_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 	struct style st = { "", "", "", "", "", "" };
 	if (options->color)
 		st = (struct style){ BOLD, DIM, CYAN, YELLOW, RED, RESET };
-	print_task_header(out, s, task, &st);
+	print_task_header(out, s, task, &st, options->process);
 	print_node(out, &task->tree, "", true, true, &st, options);
 }
 
