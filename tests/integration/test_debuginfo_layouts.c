@@ -219,19 +219,16 @@ Test(debuginfo_layouts, bad_debug_dir_is_refused)
 	tool_result_free(&r);
 }
 
-/* An optimised build with `debug = true`: the same tasks at the same lines, and the block_on root
- * parked at its await (the future block_on polls has no DWARF location where it parks; the frame
- * variables name only the stale copy moved into it, in state Unresumed). */
-Test(debuginfo_layouts, release_build_with_debug_info)
+/* The block_on root of a release dump: 1 when parked at main's await, 0 when flagged as maybe a
+ * stale copy (the honest answer when the stack holds several copies), and never a stale state shown
+ * as the truth. */
+static int release_root_found(const char *out)
 {
-	expect_same_tasks("release", NULL);
-	struct tool_result r;
-	dump_layout("release", NULL, &r);
-	cr_assert_eq(tool_exit_code(&r), 0, "release: %s", r.err);
 	json_error_t error;
-	json_t *root = json_loads(r.out, 0, &error);
+	json_t *root = json_loads(out, 0, &error);
 	cr_assert(root, "invalid JSON: %s", error.text);
 	size_t i, roots = 0;
+	int found = 0;
 	json_t *t;
 	json_array_foreach(json_object_get(root, "tasks"), i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "kind")), "block_on") != 0)
@@ -239,14 +236,46 @@ Test(debuginfo_layouts, release_build_with_debug_info)
 		roots++;
 		json_t *tree = json_object_get(t, "tree");
 		const char *state = json_string_value(json_object_get(tree, "state"));
+		const char *err = json_string_value(json_object_get(tree, "error"));
+		if (err) {
+			cr_expect(strstr(err, "maybe a stale copy"), "block_on root: %s", err);
+			continue;
+		}
 		cr_expect(state && strncmp(state, "Suspend", 7) == 0, "block_on root in state %s", state ? state : "?");
 		cr_expect_eq(json_integer_value(json_object_get(tree, "line")),
 			     marker_line("tokio/src/bin/nested.rs", "@await: main"));
-		cr_expect_null(json_object_get(tree, "error"), "%s", json_string_value(json_object_get(tree, "error")));
+		found = 1;
 	}
 	cr_expect_eq(roots, 1, "one block_on root");
 	json_decref(root);
-	tool_result_free(&r);
+	return found;
+}
+
+/* An optimised build with `debug = true`: the same tasks at the same lines, and the block_on root
+ * parked at its await (the future block_on polls has no DWARF location where it parks; the frame
+ * variables name only the stale copy moved into it, in state Unresumed, and the polled copy is
+ * searched for in block_on's frames). In some processes (about one in five) those frames also hold
+ * other copies that decode as suspended, and the tool cannot tell which one is polled: then it
+ * must say so. The layout of the stack differs from one launch to the next, not from one dump of a
+ * process to the next, so the test launches the program again until the root is found. */
+Test(debuginfo_layouts, release_build_with_debug_info)
+{
+	char *want = reference();
+	int found = 0;
+	for (int launch = 0; launch < 10 && !found; launch++) {
+		struct tool_result r;
+		dump_layout("release", NULL, &r);
+		cr_assert_eq(tool_exit_code(&r), 0, "release: %s", r.err);
+		found = release_root_found(r.out);
+		if (found) {
+			char *got = describe_dump(r.out, "release");
+			cr_expect_str_eq(got, want, "release: tasks differ from the plain build");
+			free(got);
+		}
+		tool_result_free(&r);
+	}
+	cr_expect(found, "the polled block_on future was found in none of 10 launches");
+	free(want);
 }
 
 static void expect_split_dwarf(const char *layout)
