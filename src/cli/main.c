@@ -17,6 +17,7 @@ struct command {
 static const struct command commands[] = {
 	{ "attach", ai_cmd_attach, "watch a running process: live task view (TUI) or periodic dumps" },
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
+	{ "profile", ai_cmd_profile, "measure every task's polls, busy and scheduled time, without stopping it" },
 	{ "replay", ai_cmd_replay, "show a recording made with --record again, without the program" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
 	{ "test", ai_cmd_test, "run a crate's tests; show where a hung test is stuck" },
@@ -41,6 +42,7 @@ static void print_help(FILE *out)
 		"  async-inspect attach --pid 1234 --record session.jsonl --max-pause 5ms\n"
 		"  async-inspect replay session.jsonl\n"
 		"  async-inspect dump --pid 1234\n"
+		"  async-inspect profile --pid 1234 --duration 10s\n"
 		"  async-inspect threads --pid 1234\n"
 		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"
 		"  async-inspect run --dump-after 5s -- ./target/debug/my-app --port 8080\n"
