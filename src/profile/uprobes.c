@@ -112,6 +112,16 @@ static struct ai_error *refused(int errnum)
 	return ai_error_from_errno(errnum, "perf events are not allowed: perf_event_open of a uprobe failed");
 }
 
+/* CAP_PERFMON (38) or CAP_SYS_ADMIN (21) in our effective set, from /proc/self/status. */
+static bool perfmon_capable(void)
+{
+	char *status = ai_read_small_file("/proc/self/status", NULL);
+	const char *line = status ? strstr(status, "\nCapEff:") : NULL;
+	unsigned long long caps = line ? strtoull(line + strlen("\nCapEff:"), NULL, 16) : ~0ull;
+	free(status);
+	return (caps >> 38 & 1) || (caps >> 21 & 1);
+}
+
 struct ai_error *ai_uprobes_available(void)
 {
 	long type;
@@ -119,7 +129,10 @@ struct ai_error *ai_uprobes_available(void)
 	if (!read_int_file(UPROBE_PMU "/type", &type) || !retprobe_bit(&bit))
 		return ai_error_create(AI_ERROR_UNSUPPORTED, "perf events are not allowed: this kernel has no uprobe "
 				       "PMU (%s is missing: CONFIG_UPROBE_EVENTS)", UPROBE_PMU);
-	/* The caller's rights are checked when the events are made (refused()). */
+	/* The kernel makes a uprobe event only for perfmon_capable() callers: say so before a
+	 * snapshot stops the target for nothing. (ai_uprobes_open still explains a refusal.) */
+	if (!perfmon_capable())
+		return refused(EACCES);
 	return NULL;
 }
 
