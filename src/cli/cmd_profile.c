@@ -134,12 +134,29 @@ static struct ai_error *snapshot_tasks(pid_t pid, struct ai_snapshot **ret, stru
 	return err;
 }
 
+/* Reaps whatever of our child has ended: with __WALL, also a thread of it that exited while a
+ * snapshot had it attached (its exit is reported to us, its tracer, and the program cannot be
+ * reaped before it). Returns true once the program itself was reaped (*status set). */
+static bool reap_child(pid_t child, int *status, bool block)
+{
+	for (;;) {
+		int st;
+		pid_t r = waitpid(-1, &st, __WALL | (block ? 0 : WNOHANG));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == child) {
+			*status = st;
+			return true;
+		}
+		if (r <= 0)
+			return r < 0; /* ECHILD: nothing left to wait for */
+	}
+}
+
 static bool process_alive(pid_t pid, pid_t child, int *status)
 {
-	if (child) {
-		pid_t r = waitpid(child, status, WNOHANG);
-		return r == 0;
-	}
+	if (child)
+		return !reap_child(child, status, false);
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
@@ -345,8 +362,7 @@ int ai_cmd_profile(int argc, char **argv)
 	if (child) {
 		/* The program's status becomes ours, as with `run`. */
 		if (!child_exited)
-			while (waitpid(child, &child_status, 0) < 0 && errno == EINTR)
-				;
+			reap_child(child, &child_status, true);
 		if (status == AI_EXIT_OK)
 			status = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
 							 : 128 + WTERMSIG(child_status);

@@ -91,6 +91,8 @@ static void write_json(FILE *out, const struct ai_profile *p)
 	struct ai_json_writer w;
 	ai_json_writer_init(&w, out, true);
 	ai_json_begin_object(&w);
+	ai_json_field_string(&w, "format", "async-inspect-profile");
+	ai_json_field_int(&w, "version", 1);
 	ai_json_field_int(&w, "pid", p->pid);
 	ai_json_field_string(&w, "exe", p->exe);
 	ai_json_field_string(&w, "runtimes", p->runtimes);

@@ -90,7 +90,8 @@ static void check_json(const char *text, const char *version)
 	json_error_t jerr;
 	json_t *root = json_loads(text, 0, &jerr);
 	cr_assert_not_null(root, "%s: %s in: %s", version, jerr.text, text);
-	static const char *const top[] = { "pid", "exe", "runtimes", "probes", "duration_ns", "polls", "wakes",
+	cr_expect_str_eq(str_of(root, "format"), "async-inspect-profile", "%s", version);
+	static const char *const top[] = { "version", "pid", "exe", "runtimes", "probes", "duration_ns", "polls", "wakes",
 					   "releases", "events_lost", "target_exited", "tasks", "threads", "warnings" };
 	for (size_t i = 0; i < AI_ARRAY_SIZE(top); i++)
 		cr_expect_not_null(json_object_get(root, top[i]), "%s: no \"%s\"", version, top[i]);
