@@ -5,7 +5,8 @@
  * mmap'd ring buffer per CPU, events handed out in time order.
  * profile.c: the model built from those events: per task polls, busy, scheduled and idle time,
  * wakes, the longest poll; per thread totals; warnings. Tasks are named from snapshots.
- * report.c: the model as a table, JSON (docs/json-format.md) or folded stacks. */
+ * report.c: the model as a table, JSON (docs/json-format.md) or folded stacks; flamegraph.c:
+ * those stacks as an SVG flame graph. */
 #ifndef AI_PROFILE_H
 #define AI_PROFILE_H
 
@@ -151,7 +152,10 @@ uint64_t ai_profile_task_idle_ns(const struct ai_profile *profile, const struct 
 
 /* ---- report.c ---- */
 
-enum ai_profile_format { AI_PROFILE_REPORT, AI_PROFILE_JSON, AI_PROFILE_FOLDED };
+enum ai_profile_format { AI_PROFILE_REPORT, AI_PROFILE_JSON, AI_PROFILE_FOLDED, AI_PROFILE_SVG };
+
+/* The folded stacks as a flame graph: one self-contained SVG document. (flamegraph.c) */
+void ai_profile_write_svg(FILE *out, const struct ai_profile *profile);
 
 /* Writes the profile; returns 0, or -1 if a write failed. */
 int ai_profile_write(FILE *out, const struct ai_profile *profile, enum ai_profile_format format);

@@ -40,7 +40,8 @@ static void print_usage(FILE *out)
 		"  -d, --duration TIME  how long to measure (default 10s; with PROGRAM: until it exits)\n"
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
 		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
-		"                       its busy nanoseconds)\n"
+		"                       its busy nanoseconds), or svg (those stacks as a flame\n"
+		"                       graph a browser opens; hover a frame for its time)\n"
 		"  -o, --output FILE    write it to FILE instead of stdout\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"  -h, --help           show this help\n"
@@ -319,8 +320,10 @@ int ai_cmd_profile(int argc, char **argv)
 				args.format = AI_PROFILE_JSON;
 			else if (strcmp(optarg, "folded") == 0)
 				args.format = AI_PROFILE_FOLDED;
+			else if (strcmp(optarg, "svg") == 0)
+				args.format = AI_PROFILE_SVG;
 			else
-				return ai_usage_error("profile", "invalid format '%s' (report, json or folded)", optarg);
+				return ai_usage_error("profile", "invalid format '%s' (report, json, folded or svg)", optarg);
 			break;
 		case 'o':
 			output = optarg;

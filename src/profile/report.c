@@ -235,6 +235,9 @@ int ai_profile_write(FILE *out, const struct ai_profile *p, enum ai_profile_form
 	case AI_PROFILE_FOLDED:
 		write_folded(out, p);
 		break;
+	case AI_PROFILE_SVG:
+		ai_profile_write_svg(out, p);
+		break;
 	}
 	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }

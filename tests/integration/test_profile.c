@@ -144,7 +144,7 @@ Test(profile, json_on_every_version_then_the_target_runs_on)
 	}
 }
 
-Test(profile, report_and_folded)
+Test(profile, report_folded_and_svg)
 {
 	struct fixture f;
 	fixture_start_with_stdin(&f, "tokio-1.54", "profiled", NULL);
@@ -181,6 +181,18 @@ Test(profile, report_and_folded)
 	regfree(&line);
 	cr_expect_gt(lines, 0);
 	cr_expect(spinner, "the spinner is not the first folded line: %s", r.out);
+	tool_result_free(&r);
+
+	/* svg: one document, every element closed, the spinner's frames drawn. */
+	profile_pid(f.pid, "svg", &r);
+	cr_expect(strncmp(r.out, "<?xml version=\"1.0\"", strlen("<?xml version=\"1.0\"")) == 0, "%.80s", r.out);
+	cr_expect_not_null(strstr(r.out, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+	size_t len = strlen(r.out);
+	cr_expect(len > 7 && strcmp(r.out + len - 7, "</svg>\n") == 0, "does not end with </svg>");
+	cr_expect_eq(count_substr(r.out, "<g>"), count_substr(r.out, "</g>"));
+	cr_expect_eq(count_substr(r.out, "<title>"), count_substr(r.out, "</title>"));
+	cr_expect_eq(count_substr(r.out, "<text"), count_substr(r.out, "</text>"));
+	cr_expect_not_null(strstr(r.out, "<title>profiled::spinner ("), "%s", r.out);
 	tool_result_free(&r);
 	expect_runs_on_then_exits(&f, "tokio-1.54");
 }
