@@ -62,4 +62,11 @@ struct ai_async_options;
 struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_release release,
 				 const struct ai_async_options *options, struct ai_snapshot **ret);
 
+/* The task poll, wake and release functions of every runtime in the executable, for `profile`
+ * (ai_runtimes_probe_points; reads no target memory). Needs a dump first (its decoder serves);
+ * none before. Owned by the caller: ai_probe_points_free, free(*runtimes_ret). */
+struct ai_probe_point;
+void ai_capture_probe_points(struct ai_capture *capture, struct ai_probe_point **points_ret,
+			     size_t *count_ret, char **runtimes_ret);
+
 #endif

@@ -27,6 +27,7 @@ int ai_cmd_replay(int argc, char **argv);
 int ai_cmd_dap(int argc, char **argv);
 int ai_cmd_serve(int argc, char **argv);
 int ai_cmd_merge(int argc, char **argv);
+int ai_cmd_profile(int argc, char **argv);
 
 /* Watching a live target (`attach`, and `run` on a terminal): snapshots every interval, shown in
  * the TUI or printed as dumps (src/cli/cmd_attach.c). */

@@ -53,6 +53,25 @@ struct ai_macro_source {
 	const char *prefix;
 };
 
+/* A function of the runtime's own that `profile` (src/profile) puts a uprobe on. */
+enum ai_probe_kind {
+	AI_PROBE_POLL,    /* polls one task: entry and return are both probed */
+	AI_PROBE_WAKE,    /* wakes (schedules) one task */
+	AI_PROBE_RELEASE, /* frees one task: a later task may reuse its address */
+};
+
+struct ai_probe_point {
+	enum ai_probe_kind kind;
+	uint64_t address;  /* the function's first instruction, in the target */
+	unsigned task_arg; /* the integer argument (0: the first) holding the task's address, as
+			    * ai_snapshot_task.address gives it */
+	char *function;    /* owned: the function's name, for messages */
+	char *future;      /* owned: POLL: the future type every task it polls runs, or NULL */
+	char *path;        /* owned: the ELF file it is in, and its offset there (set by */
+	uint64_t offset;   /* ai_capture_probe_points from the target's mappings) */
+};
+void ai_probe_points_free(struct ai_probe_point *points, size_t count);
+
 struct ai_runtime_ops {
 	const char *name; /* as users know it: "tokio", "async-task", "futures" */
 
@@ -100,6 +119,12 @@ struct ai_runtime_ops {
 	/* After every task's waits and guards are known: passes across tasks (a channel's senders,
 	 * lock futures nobody polls...). May be NULL. */
 	void (*finish)(struct ai_wait_walk *walk, struct ai_snapshot *snapshot);
+
+	/* The runtime's task poll, wake and release functions, for `profile`: appended to *points
+	 * (count and capacity as AI_GROW keeps them). Found from the executable's symbols and
+	 * DWARF; adds none when they are not found. May be NULL (the runtime cannot be profiled). */
+	void (*probe_points)(struct ai_async *as, struct ai_probe_point **points, size_t *count,
+			     size_t *capacity);
 };
 
 /* Every adapter, in the order their tasks are listed; NULL-terminated. */
@@ -109,6 +134,12 @@ extern const struct ai_runtime_ops *const ai_runtimes[];
  * Warns, never fails, when no runtime is found; fails only when the target went away. */
 struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack *stacks,
 				     struct ai_snapshot *snapshot);
+
+/* The probe points of every runtime detected in the executable (ai_runtime_ops.probe_points),
+ * with the name of the runtime each belongs to in *runtimes_ret (owned, ", "-separated; "" when
+ * none); owned by the caller (ai_probe_points_free). */
+void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **points_ret,
+			      size_t *count_ret, char **runtimes_ret);
 
 /* The shape of the future type called `name`, from the language's own rules (core, std) and
  * then every adapter's; NULL when none applies. */

@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "attach", ai_cmd_attach, "watch a running process: live task view (TUI) or periodic dumps" },
 	{ "dap", ai_cmd_dap, "serve the Debug Adapter Protocol to an editor: tasks as threads" },
 	{ "dump", ai_cmd_dump, "print every task and block_on future as an await tree" },
+	{ "profile", ai_cmd_profile, "measure every task's polls, busy and scheduled time, without stopping it" },
 	{ "replay", ai_cmd_replay, "show a recording made with --record again, without the program" },
 	{ "merge", ai_cmd_merge, "join dump JSON files (of several processes or hosts) into one graph" },
 	{ "run", ai_cmd_run, "launch a program under inspection" },
@@ -46,6 +47,7 @@ static void print_help(FILE *out)
 		"  async-inspect dap        (started by an editor; see docs/editors/)\n"
 		"  async-inspect serve --pid 1234\n"
 		"  async-inspect dump --pid 1234\n"
+		"  async-inspect profile --pid 1234 --duration 10s\n"
 		"  async-inspect threads --pid 1234\n"
 		"  async-inspect threads --core core.1234 --exe ./target/debug/my-app --format json\n"
 		"  async-inspect run --dump-after 5s -- ./target/debug/my-app --port 8080\n"

@@ -9,6 +9,7 @@
 #include "ai/async.h"
 #include "ai/capture.h"
 #include "ai/debuginfo.h"
+#include "ai/elf_file.h"
 #include "ai/memory.h"
 #include "ai/runtime.h"
 #include "ai/unwind.h"
@@ -354,4 +355,40 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 					(double)pause_us / 1e6, (double)read_on_demand / (1 << 20));
 	*ret = snapshot;
 	return NULL;
+}
+
+void ai_capture_probe_points(struct ai_capture *capture, struct ai_probe_point **points_ret,
+			     size_t *count_ret, char **runtimes_ret)
+{
+	if (!capture->as) {
+		*points_ret = NULL;
+		*count_ret = 0;
+		*runtimes_ret = xstrdup("");
+		return;
+	}
+	struct ai_probe_point *points;
+	size_t count, kept = 0;
+	ai_runtimes_probe_points(capture->as, &points, &count, runtimes_ret);
+	/* uprobes are placed by file and offset: the PT_LOAD segment that maps the address says it. */
+	for (size_t i = 0; i < count; i++) {
+		struct ai_module *module = ai_debuginfo_find_module(capture->di, points[i].address);
+		const struct ai_elf_file *elf = module && !module->error ? module->elf : NULL;
+		uint64_t vaddr = elf ? points[i].address - module->bias : 0;
+		for (size_t s = 0; elf && s < elf->phnum && !points[i].path; s++) {
+			const GElf_Phdr *ph = &elf->phdrs[s];
+			if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && vaddr >= ph->p_vaddr &&
+			    vaddr < ph->p_vaddr + ph->p_filesz) {
+				points[i].path = xstrdup(module->path);
+				points[i].offset = vaddr - ph->p_vaddr + ph->p_offset;
+			}
+		}
+		if (points[i].path) {
+			points[kept++] = points[i];
+		} else {
+			free(points[i].function);
+			free(points[i].future);
+		}
+	}
+	*points_ret = points;
+	*count_ret = kept;
 }

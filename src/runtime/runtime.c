@@ -171,6 +171,42 @@ struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack 
 	return NULL;
 }
 
+void ai_probe_points_free(struct ai_probe_point *points, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(points[i].function);
+		free(points[i].future);
+		free(points[i].path);
+	}
+	free(points);
+}
+
+void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **points_ret,
+			      size_t *count_ret, char **runtimes_ret)
+{
+	struct ai_probe_point *points = NULL;
+	size_t count = 0, capacity = 0;
+	char *names = xstrdup("");
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++) {
+		if (!(*ops)->probe_points)
+			continue;
+		char *version = (*ops)->detect ? (*ops)->detect(as) : NULL;
+		if (!version)
+			continue;
+		free(version);
+		size_t before = count;
+		(*ops)->probe_points(as, &points, &count, &capacity);
+		if (count == before)
+			continue;
+		char *more = xasprintf("%s%s%s", names, *names ? ", " : "", (*ops)->name);
+		free(names);
+		names = more;
+	}
+	*points_ret = points;
+	*count_ret = count;
+	*runtimes_ret = names;
+}
+
 bool ai_runtime_crate_linked(struct ai_async *as, const char *crate)
 {
 	struct ai_module *main = ai_debuginfo_main_module(as->di);

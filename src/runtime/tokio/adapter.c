@@ -1,5 +1,5 @@
 /* The tokio adapter's ops table: runtimes and tasks (tasks.c and its parts, layout.c), block_on
- * frames, waits (wait_*.c, unpolled.c). */
+ * frames, waits (wait_*.c, unpolled.c), profile probes (probes.c). */
 #include <string.h>
 
 #include "tokio.h"
@@ -70,4 +70,5 @@ const struct ai_runtime_ops ai_runtime_tokio = {
 	.leaf_wait = tk_leaf_wait,
 	.held = tk_held,
 	.finish = tk_wait_finish,
+	.probe_points = ai_tokio_probe_points,
 };

@@ -33,6 +33,11 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_ret,
 				       size_t *count_ret);
 
+/* The poll, wake and release functions of tokio's tasks, for `profile`: see
+ * ai_runtime_ops.probe_points. (probes.c) */
+void ai_tokio_probe_points(struct ai_async *as, struct ai_probe_point **points, size_t *count,
+			   size_t *capacity);
+
 /* ---- Internals shared by the adapter's files ---- */
 
 #define TK_MAX_RUNTIMES 1024u

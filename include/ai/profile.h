@@ -1,0 +1,163 @@
+/* `profile`: every task poll, wake and release of a running program, measured with uprobes on the
+ * runtime's own functions (include/ai/runtime.h, ai_probe_point) without stopping it.
+ *
+ * uprobes.c: perf_event_open with the uprobe PMU, one event per probe and CPU, read from one
+ * mmap'd ring buffer per CPU, events handed out in time order.
+ * profile.c: the model built from those events: per task polls, busy, scheduled and idle time,
+ * wakes, the longest poll; per thread totals; warnings. Tasks are named from snapshots.
+ * report.c: the model as a table, JSON (docs/json-format.md) or folded stacks; flamegraph.c:
+ * those stacks as an SVG flame graph. */
+#ifndef AI_PROFILE_H
+#define AI_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "ai/error.h"
+#include "ai/snapshot.h"
+
+/* ---- uprobes.c ---- */
+
+/* One function to probe: a uprobe on its first instruction, and with `ret` a uretprobe too. */
+struct ai_uprobe_spec {
+	const char *path; /* the ELF file (borrowed) */
+	uint64_t offset;  /* the function's file offset in it */
+	bool ret;
+	unsigned arg;     /* the integer argument to record at entry (0: the first) */
+};
+
+struct ai_uprobe_event {
+	uint64_t time_ns; /* CLOCK_MONOTONIC */
+	uint32_t tid;
+	uint32_t probe;   /* index in the specs */
+	bool ret;         /* the function returned (uretprobe); arg is then not meaningful */
+	uint64_t arg;
+};
+
+struct ai_uprobes;
+
+/* Whether this kernel has the uprobe PMU: NULL, or an error that says so in one line. Our rights
+ * are checked by ai_uprobes_open, whose error then names perf_event_paranoid and the capability. */
+struct ai_error *ai_uprobes_available(void);
+
+/* Opens (disabled) one event per spec and CPU, for the events of process pid only. On error
+ * everything opened is closed. */
+struct ai_error *ai_uprobes_open(const struct ai_uprobe_spec *specs, size_t count, pid_t pid,
+				 struct ai_uprobes **ret);
+struct ai_error *ai_uprobes_enable(struct ai_uprobes *u);
+/* Waits up to timeout_ms for events and reads every ring buffer (EINTR is no error). */
+struct ai_error *ai_uprobes_poll(struct ai_uprobes *u, int timeout_ms);
+/* The events read, in time order, that no later read can precede (older than a margin; all of
+ * them with `all`): borrowed until the next call. */
+void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_event **events_ret,
+		     size_t *count_ret);
+/* Events the kernel dropped because a ring buffer was full. */
+uint64_t ai_uprobes_lost(const struct ai_uprobes *u);
+/* Closes every event: the kernel removes the probes with the last fd. */
+void ai_uprobes_close(struct ai_uprobes *u);
+
+/* ---- profile.c ---- */
+
+enum ai_profile_event_kind {
+	AI_PROFILE_POLL_BEGIN,
+	AI_PROFILE_POLL_END,
+	AI_PROFILE_WAKE,
+	AI_PROFILE_RELEASE,
+};
+
+#define AI_PROFILE_LONG_POLL_NS 10000000ull /* a poll longer than this blocks its worker */
+#define AI_PROFILE_HIST_BUCKETS (64 * 16)
+
+struct ai_profile_task {
+	uint64_t address;   /* the task's header */
+	unsigned generation; /* 0 for the first task seen at this address, then 1, ... */
+	/* From a snapshot (the end one while it lives, else the start one), or NULL / false. */
+	bool has_id;
+	uint64_t id;
+	char *name;         /* owned */
+	char *future;       /* owned: the root future (snapshot), else the poll function's T */
+	char *location;     /* owned: "file:line" of the root future's suspend point, or NULL */
+	char **chain;       /* owned: the await chain, root first (function or type of each node) */
+	size_t chain_count;
+	bool in_start, in_end; /* found in the start / end snapshot */
+	bool released;      /* its memory was freed during the profile */
+	/* Measures (ns; CLOCK_MONOTONIC) */
+	uint64_t first_ns, released_ns;
+	uint64_t polls, busy_ns, max_poll_ns, max_poll_at_ns, long_polls;
+	uint64_t wakes, self_wakes, task_wakes; /* by itself while polled; by another task's poll */
+	uint64_t scheduled_ns, scheduled_count, scheduled_max_ns;
+	uint32_t *scheduled_hist; /* owned, AI_PROFILE_HIST_BUCKETS, or NULL before the first */
+	/* Current state */
+	uint64_t wake_pending_ns;  /* when it was woken and not polled since; 0: not */
+	bool woken_while_polled;
+	unsigned polling;          /* polls of it in progress (on some thread) */
+};
+
+struct ai_profile_thread {
+	uint32_t tid;
+	char *name; /* owned, from /proc, or NULL */
+	uint64_t polls, busy_ns;
+	/* polls in progress on it, innermost last */
+	struct {
+		size_t task;
+		uint64_t begin_ns;
+		bool closed; /* ended early: the task's next poll began on another thread */
+	} stack[8];
+	unsigned depth;
+	unsigned overflow; /* begins past the stack's depth, not tracked */
+};
+
+struct ai_profile {
+	pid_t pid;
+	char *exe;          /* owned */
+	char *runtimes;     /* owned: the runtimes probed, "tokio" */
+	size_t probe_count;
+	uint64_t start_ns, end_ns; /* the window measured */
+	struct ai_profile_task *tasks;
+	size_t task_count, task_capacity;
+	struct ai_profile_thread *threads;
+	size_t thread_count, thread_capacity;
+	uint64_t polls, wakes, releases, lost;
+	uint64_t unmatched_ends; /* poll returns whose entry came before the profile */
+	bool target_exited;
+	char **warnings;
+	size_t warning_count, warning_capacity;
+	/* Private: the live task at each address (open addressing, indexes + 1). */
+	uint64_t *map_keys;
+	size_t *map_values;
+	size_t map_capacity, map_used;
+	size_t last_thread; /* the thread of the previous event */
+};
+
+struct ai_profile *ai_profile_create(pid_t pid, const char *exe, const char *runtimes,
+				     size_t probe_count, uint64_t start_ns);
+void ai_profile_destroy(struct ai_profile *profile);
+/* Adds the tasks of the snapshot taken at the start: they are measured from start_ns on. */
+void ai_profile_add_start(struct ai_profile *profile, const struct ai_snapshot *snapshot);
+/* One event, in time order; future: the poll function's future type (POLL_BEGIN), or NULL. */
+void ai_profile_event(struct ai_profile *profile, enum ai_profile_event_kind kind, uint64_t time_ns,
+		      uint32_t tid, uint64_t task, const char *future);
+/* Ends the window at end_ns (polls in progress count up to it), names the tasks from the end
+ * snapshot (may be NULL: the target exited), reads thread names, sorts the tasks by busy time and
+ * makes the warnings. */
+void ai_profile_finish(struct ai_profile *profile, uint64_t end_ns, const struct ai_snapshot *end);
+/* Scheduled-time percentile p (0..100) of a task, from its histogram (an upper bound within
+ * 1/16 of the value); 0 without samples. */
+uint64_t ai_profile_task_scheduled_percentile(const struct ai_profile_task *task, double p);
+/* Time the task was neither polled nor scheduled during its part of the window. */
+uint64_t ai_profile_task_idle_ns(const struct ai_profile *profile, const struct ai_profile_task *task);
+
+/* ---- report.c ---- */
+
+enum ai_profile_format { AI_PROFILE_REPORT, AI_PROFILE_JSON, AI_PROFILE_FOLDED, AI_PROFILE_SVG };
+
+/* The folded stacks as a flame graph: one self-contained SVG document. (flamegraph.c) */
+void ai_profile_write_svg(FILE *out, const struct ai_profile *profile);
+
+/* Writes the profile; returns 0, or -1 if a write failed. */
+int ai_profile_write(FILE *out, const struct ai_profile *profile, enum ai_profile_format format);
+
+#endif

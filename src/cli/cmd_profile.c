@@ -1,0 +1,374 @@
+/* `async-inspect profile`: every task poll and wake of a running program for a while, measured
+ * with uprobes on the runtime's own functions (src/profile), without stopping it. A snapshot at
+ * the start and one at the end (each a short pause, then a detach) name the tasks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ai/async.h"
+#include "ai/capture.h"
+#include "ai/cli.h"
+#include "ai/profile.h"
+#include "ai/runtime.h"
+#include "ai/util.h"
+
+#define POLL_MS 20
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: async-inspect profile [OPTIONS] (--pid N | -- PROGRAM [ARGS...])\n"
+		"\n"
+		"Measure every task poll and wake of a running program, without stopping it: uprobes\n"
+		"on the runtime's own poll and wake functions (perf events; root or CAP_PERFMON).\n"
+		"Prints, per task, polls, busy time (inside its polls), scheduled time (from a wake\n"
+		"to the next poll: mean, p99, max), idle time, wakes and the longest poll, sorted by\n"
+		"busy time; per thread totals; warnings (a poll longer than 10ms blocks its worker).\n"
+		"Tasks are named by a snapshot at the start and one at the end (each a short pause).\n"
+		"With PROGRAM: it is started, profiled until it exits (or DURATION, or Ctrl-C), and\n"
+		"its exit status becomes ours.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid N          a running process\n"
+		"  -d, --duration TIME  how long to measure (default 10s; with PROGRAM: until it exits)\n"
+		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
+		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
+		"                       its busy nanoseconds), or svg (those stacks as a flame\n"
+		"                       graph a browser opens; hover a frame for its time)\n"
+		"  -o, --output FILE    write it to FILE instead of stdout\n"
+		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
+		"  -h, --help           show this help\n"
+		"Ctrl-C ends the measure early; what was measured is printed.\n");
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void catch_stop_signals(void (*handler)(int))
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = handler;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL); /* no SA_RESTART: poll() returns at once */
+	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Starts PROGRAM (not traced: it is attached to only for the snapshots); returns once it has
+ * exec'd, or an error when it could not (a close-on-exec pipe carries exec's errno). */
+static struct ai_error *launch(char *const argv[], pid_t *pid_ret)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return ai_error_from_errno(errno, "pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		return ai_error_from_errno(errno, "fork");
+	if (pid == 0) {
+		close(fds[0]);
+		execvp(argv[0], argv);
+		int e = errno;
+		if (write(fds[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(fds[1]);
+	int e = 0;
+	ssize_t n;
+	while ((n = read(fds[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(fds[0]);
+	if (n == sizeof(e)) {
+		waitpid(pid, NULL, 0);
+		return ai_error_from_errno(e, "cannot run %s", argv[0]);
+	}
+	*pid_ret = pid;
+	return NULL;
+}
+
+/* A snapshot of the tasks (then a detach); NULL with the error when the process is gone. With
+ * capture_ret, the capture is kept (for the probe points), with target_ret its target. */
+static struct ai_error *snapshot_tasks(pid_t pid, struct ai_snapshot **ret, struct ai_capture **capture_ret,
+				       struct ai_target **target_ret)
+{
+	struct ai_target *target;
+	struct ai_error *err = ai_target_attach(pid, &target);
+	if (err)
+		return err;
+	struct ai_capture *capture;
+	struct ai_async_options options;
+	ai_async_options_default(&options);
+	options.locals = false; /* names and await chains are all a profile shows */
+	err = ai_capture_create(target, &capture);
+	if (!err) {
+		err = ai_capture_dump(capture, AI_CAPTURE_DETACH, &options, ret);
+		if (err || !capture_ret)
+			ai_capture_destroy(capture);
+		else
+			*capture_ret = capture;
+	}
+	if (err || !target_ret)
+		ai_target_destroy(target);
+	else
+		*target_ret = target;
+	return err;
+}
+
+/* Reaps whatever of our child has ended: with __WALL, also a thread of it that exited while a
+ * snapshot had it attached (its exit is reported to us, its tracer, and the program cannot be
+ * reaped before it). Returns true once the program itself was reaped (*status set). */
+static bool reap_child(pid_t child, int *status, bool block)
+{
+	for (;;) {
+		int st;
+		pid_t r = waitpid(-1, &st, __WALL | (block ? 0 : WNOHANG));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == child) {
+			*status = st;
+			return true;
+		}
+		if (r <= 0)
+			return r < 0; /* ECHILD: nothing left to wait for */
+	}
+}
+
+static bool process_alive(pid_t pid, pid_t child, int *status)
+{
+	if (child)
+		return !reap_child(child, status, false);
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+/* The events of one batch into the profile. */
+static void feed(struct ai_profile *profile, const struct ai_probe_point *points,
+		 const struct ai_uprobe_event *events, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		const struct ai_uprobe_event *e = &events[i];
+		const struct ai_probe_point *pt = &points[e->probe];
+		enum ai_profile_event_kind kind;
+		switch (pt->kind) {
+		case AI_PROBE_POLL:
+			kind = e->ret ? AI_PROFILE_POLL_END : AI_PROFILE_POLL_BEGIN;
+			break;
+		case AI_PROBE_WAKE:
+			kind = AI_PROFILE_WAKE;
+			break;
+		default:
+			kind = AI_PROFILE_RELEASE;
+			break;
+		}
+		ai_profile_event(profile, kind, e->time_ns, e->tid, e->arg, pt->future);
+	}
+}
+
+struct profile_args {
+	pid_t pid;
+	char **program;
+	uint64_t duration_ms;
+	bool duration_set;
+	enum ai_profile_format format;
+	FILE *out;
+};
+
+static struct ai_error *profile_target(const struct profile_args *args, pid_t pid, pid_t child,
+				       int *child_status, bool *child_exited)
+{
+	ai_target_install_signal_handlers();
+	struct ai_snapshot *start = NULL;
+	struct ai_capture *capture = NULL;
+	struct ai_target *target = NULL;
+	struct ai_error *err = snapshot_tasks(pid, &start, &capture, &target);
+	if (err)
+		return err;
+	struct ai_probe_point *points;
+	size_t count;
+	char *runtimes;
+	ai_capture_probe_points(capture, &points, &count, &runtimes);
+	char *exe = target->exe_path ? xstrdup(target->exe_path) : NULL;
+	ai_capture_destroy(capture);
+	ai_target_destroy(target);
+	if (!count) {
+		err = ai_error_create(AI_ERROR_UNSUPPORTED, "process %d uses no runtime whose tasks async-inspect can "
+				      "profile (tokio): no task poll function was found in %s", (int)pid,
+				      exe ? exe : "its executable");
+		goto out;
+	}
+	struct ai_uprobe_spec *specs = xcalloc(count, sizeof(*specs));
+	for (size_t i = 0; i < count; i++)
+		specs[i] = (struct ai_uprobe_spec){
+			.path = points[i].path, .offset = points[i].offset,
+			.ret = points[i].kind == AI_PROBE_POLL, .arg = points[i].task_arg,
+		};
+	struct ai_uprobes *u = NULL;
+	err = ai_uprobes_open(specs, count, pid, &u);
+	free(specs);
+	if (err)
+		goto out;
+	/* From here to the close, Ctrl-C ends the measure instead of us. */
+	catch_stop_signals(on_stop);
+	err = ai_uprobes_enable(u);
+	uint64_t begin = now_ns();
+	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
+	ai_profile_add_start(profile, start);
+	fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed)%s; Ctrl-C to stop\n",
+			(int)pid, runtimes, count, args->duration_set || !child ? "" : " until it exits");
+	uint64_t deadline = begin + args->duration_ms * 1000000u;
+	bool alive = true;
+	while (!err && !stop_requested && (alive = process_alive(pid, child, child_status)) &&
+	       (!args->duration_set && child ? true : now_ns() < deadline)) {
+		const struct ai_uprobe_event *events;
+		size_t n;
+		err = ai_uprobes_poll(u, POLL_MS);
+		ai_uprobes_take(u, false, &events, &n);
+		feed(profile, points, events, n);
+	}
+	uint64_t end = now_ns();
+	if (!alive && child)
+		*child_exited = true;
+	if (!err)
+		err = ai_uprobes_poll(u, 0);
+	const struct ai_uprobe_event *events;
+	size_t n;
+	ai_uprobes_take(u, true, &events, &n);
+	feed(profile, points, events, n);
+	profile->lost = ai_uprobes_lost(u);
+	ai_uprobes_close(u);
+	catch_stop_signals(SIG_DFL);
+
+	struct ai_snapshot *last = NULL;
+	if (!err && (alive = process_alive(pid, child, child_status))) {
+		struct ai_error *e = snapshot_tasks(pid, &last, NULL, NULL);
+		if (e) { /* (it may have exited meanwhile) */
+			fprintf(stderr, "async-inspect: warning: no snapshot at the end of the profile, so tasks "
+				"are named by the one at the start only: %s\n", e->message);
+			ai_error_destroy(e);
+		}
+	} else if (!alive && child) {
+		*child_exited = true;
+	}
+	profile->target_exited = !alive;
+	ai_profile_finish(profile, end, last);
+	if (!err && ai_profile_write(args->out, profile, args->format) < 0)
+		err = ai_error_from_errno(errno, "cannot write the profile");
+	ai_snapshot_destroy(last);
+	ai_profile_destroy(profile);
+out:
+	ai_snapshot_destroy(start);
+	ai_probe_points_free(points, count);
+	free(runtimes);
+	free(exe);
+	return err;
+}
+
+int ai_cmd_profile(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "debug-dir", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct profile_args args = { .duration_ms = 10000, .format = AI_PROFILE_REPORT };
+	const char *output = NULL;
+	struct ai_error *err;
+	int opt, pid = 0;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+p:d:f:o:h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if ((err = ai_parse_pid(optarg, &pid)))
+				return ai_fail(err);
+			break;
+		case 'd':
+			if ((err = ai_parse_duration(optarg, &args.duration_ms)))
+				return ai_fail(err);
+			if (!args.duration_ms)
+				return ai_usage_error("profile", "--duration %s is too short (at least 1ms)", optarg);
+			args.duration_set = true;
+			break;
+		case 'f':
+			if (strcmp(optarg, "report") == 0)
+				args.format = AI_PROFILE_REPORT;
+			else if (strcmp(optarg, "json") == 0)
+				args.format = AI_PROFILE_JSON;
+			else if (strcmp(optarg, "folded") == 0)
+				args.format = AI_PROFILE_FOLDED;
+			else if (strcmp(optarg, "svg") == 0)
+				args.format = AI_PROFILE_SVG;
+			else
+				return ai_usage_error("profile", "invalid format '%s' (report, json, folded or svg)", optarg);
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'D':
+			if ((err = ai_parse_debug_dir(optarg)))
+				return ai_fail(err);
+			break;
+		case 'h':
+			print_usage(stdout);
+			return AI_EXIT_OK;
+		default:
+			return ai_usage_error("profile", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		args.program = argv + optind;
+	if (!pid == !args.program)
+		return ai_usage_error("profile", pid ? "give --pid or a PROGRAM, not both"
+						     : "give --pid N, or -- PROGRAM [ARGS...]");
+	if ((err = ai_uprobes_available()))
+		return ai_fail(err);
+	args.out = stdout;
+	if (output && !(args.out = fopen(output, "w")))
+		return ai_fail(ai_error_from_errno(errno, "cannot write %s", output));
+
+	pid_t child = 0;
+	if (args.program && (err = launch(args.program, &child))) {
+		if (args.out != stdout)
+			fclose(args.out);
+		return ai_fail(err);
+	}
+	int child_status = 0;
+	bool child_exited = false;
+	err = profile_target(&args, child ? child : pid, child, &child_status, &child_exited);
+	int status = err ? ai_fail(err) : AI_EXIT_OK;
+	if (args.out != stdout && fclose(args.out) != 0 && status == AI_EXIT_OK)
+		status = ai_fail(ai_error_from_errno(errno, "cannot write %s", output));
+	if (child) {
+		/* The program's status becomes ours, as with `run`. */
+		if (!child_exited)
+			reap_child(child, &child_status, true);
+		if (status == AI_EXIT_OK)
+			status = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
+							 : 128 + WTERMSIG(child_status);
+	}
+	return status;
+}

@@ -1,0 +1,243 @@
+/* The profile for people (a table sorted by busy time), for programs (JSON, docs/json-format.md)
+ * and for flamegraph tools (Brendan Gregg's folded stacks: one line per task, its await chain
+ * root first, weighted by its busy nanoseconds). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/json_writer.h"
+#include "ai/profile.h"
+#include "ai/util.h"
+
+static const char *duration(char *buf, size_t size, uint64_t ns)
+{
+	if (ns < 1000)
+		snprintf(buf, size, "%" PRIu64 "ns", ns);
+	else if (ns < 1000000)
+		snprintf(buf, size, "%.1fus", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, size, "%.1fms", (double)ns / 1e6);
+	else
+		snprintf(buf, size, "%.2fs", (double)ns / 1e9);
+	return buf;
+}
+
+static uint64_t window(const struct ai_profile *p)
+{
+	return p->end_ns > p->start_ns ? p->end_ns - p->start_ns : 0;
+}
+
+static void task_label(char *buf, size_t size, const struct ai_profile_task *t)
+{
+	if (t->has_id)
+		snprintf(buf, size, "%" PRIu64, t->id);
+	else
+		snprintf(buf, size, "@0x%" PRIx64, t->address);
+}
+
+static void write_report(FILE *out, const struct ai_profile *p)
+{
+	char a[32], b[32], c[32], d[32], e[32], f[32];
+	uint64_t w = window(p);
+	fprintf(out, "Profile of process %d (%s): %s, %s (%zu probes), %" PRIu64 " polls, %" PRIu64 " wakes%s\n",
+		(int)p->pid, p->exe ? p->exe : "?", duration(a, sizeof(a), w), p->runtimes, p->probe_count,
+		p->polls, p->wakes, p->target_exited ? "; the process exited during the profile" : "");
+	fprintf(out, "\n%-8s %8s %9s %6s %9s %27s %7s %9s  %s\n", "TASK", "POLLS", "BUSY", "BUSY%", "IDLE",
+		"SCHEDULED mean/p99/max", "WAKES", "LONGEST", "FUTURE");
+	for (size_t i = 0; i < p->task_count; i++) {
+		const struct ai_profile_task *t = &p->tasks[i];
+		char id[32], sched[64];
+		task_label(id, sizeof(id), t);
+		if (t->scheduled_count)
+			snprintf(sched, sizeof(sched), "%s/%s/%s",
+				 duration(c, sizeof(c), t->scheduled_ns / t->scheduled_count),
+				 duration(d, sizeof(d), ai_profile_task_scheduled_percentile(t, 99)),
+				 duration(e, sizeof(e), t->scheduled_max_ns));
+		else
+			snprintf(sched, sizeof(sched), "-");
+		fprintf(out, "%-8s %8" PRIu64 " %9s %5.1f%% %9s %27s %7" PRIu64 " %9s  %s", id, t->polls,
+			duration(a, sizeof(a), t->busy_ns), w ? 100.0 * (double)t->busy_ns / (double)w : 0.0,
+			duration(b, sizeof(b), ai_profile_task_idle_ns(p, t)), sched, t->wakes,
+			t->polls ? duration(f, sizeof(f), t->max_poll_ns) : "-", t->future ? t->future : "<unknown>");
+		if (t->name)
+			fprintf(out, " \"%s\"", t->name);
+		if (t->location)
+			fprintf(out, " at %s", t->location);
+		if (t->released)
+			fputs(" (ended)", out);
+		fputc('\n', out);
+	}
+	if (!p->task_count)
+		fprintf(out, "(no task was seen)\n");
+	fprintf(out, "\n%-8s %-16s %8s %9s %6s\n", "THREAD", "NAME", "POLLS", "BUSY", "BUSY%");
+	for (size_t i = 0; i < p->thread_count; i++) {
+		const struct ai_profile_thread *th = &p->threads[i];
+		if (!th->polls)
+			continue;
+		fprintf(out, "%-8u %-16s %8" PRIu64 " %9s %5.1f%%\n", th->tid, th->name ? th->name : "?", th->polls,
+			duration(a, sizeof(a), th->busy_ns), w ? 100.0 * (double)th->busy_ns / (double)w : 0.0);
+	}
+	if (p->warning_count)
+		fputc('\n', out);
+	for (size_t i = 0; i < p->warning_count; i++)
+		fprintf(out, "warning: %s\n", p->warnings[i]);
+	fprintf(out, "\nBUSY: time inside the task's polls (BUSY%%: of one core over the profile); SCHEDULED: "
+		"from a wake to the next poll; IDLE: the rest. Tasks are sorted by busy time.\n");
+}
+
+static void write_json(FILE *out, const struct ai_profile *p)
+{
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, out, true);
+	ai_json_begin_object(&w);
+	ai_json_field_string(&w, "format", "async-inspect-profile");
+	ai_json_field_int(&w, "version", 1);
+	ai_json_field_int(&w, "pid", p->pid);
+	ai_json_field_string(&w, "exe", p->exe);
+	ai_json_field_string(&w, "runtimes", p->runtimes);
+	ai_json_key(&w, "probes");
+	ai_json_uint(&w, p->probe_count);
+	ai_json_key(&w, "duration_ns");
+	ai_json_uint(&w, window(p));
+	ai_json_key(&w, "polls");
+	ai_json_uint(&w, p->polls);
+	ai_json_key(&w, "wakes");
+	ai_json_uint(&w, p->wakes);
+	ai_json_key(&w, "releases");
+	ai_json_uint(&w, p->releases);
+	ai_json_key(&w, "events_lost");
+	ai_json_uint(&w, p->lost);
+	ai_json_key(&w, "target_exited");
+	ai_json_bool(&w, p->target_exited);
+	ai_json_key(&w, "tasks");
+	ai_json_begin_array(&w);
+	for (size_t i = 0; i < p->task_count; i++) {
+		const struct ai_profile_task *t = &p->tasks[i];
+		ai_json_begin_object(&w);
+		ai_json_key(&w, "id");
+		if (t->has_id)
+			ai_json_uint(&w, t->id);
+		else
+			ai_json_null(&w);
+		ai_json_key(&w, "address");
+		ai_json_hex(&w, t->address);
+		ai_json_key(&w, "generation");
+		ai_json_uint(&w, t->generation);
+		ai_json_field_string(&w, "name", t->name);
+		ai_json_field_string(&w, "future", t->future);
+		ai_json_field_string(&w, "location", t->location);
+		ai_json_key(&w, "await_chain");
+		ai_json_begin_array(&w);
+		for (size_t c = 0; c < t->chain_count; c++)
+			ai_json_string(&w, t->chain[c]);
+		ai_json_end_array(&w);
+		ai_json_key(&w, "in_start_snapshot");
+		ai_json_bool(&w, t->in_start);
+		ai_json_key(&w, "in_end_snapshot");
+		ai_json_bool(&w, t->in_end);
+		ai_json_key(&w, "released");
+		ai_json_bool(&w, t->released);
+		const struct {
+			const char *key;
+			uint64_t value;
+		} fields[] = {
+			{ "polls", t->polls },
+			{ "busy_ns", t->busy_ns },
+			{ "idle_ns", ai_profile_task_idle_ns(p, t) },
+			{ "scheduled_ns", t->scheduled_ns },
+			{ "scheduled_count", t->scheduled_count },
+			{ "scheduled_mean_ns", t->scheduled_count ? t->scheduled_ns / t->scheduled_count : 0 },
+			{ "scheduled_p99_ns", ai_profile_task_scheduled_percentile(t, 99) },
+			{ "scheduled_max_ns", t->scheduled_max_ns },
+			{ "wakes", t->wakes },
+			{ "self_wakes", t->self_wakes },
+			{ "task_wakes", t->task_wakes },
+			{ "max_poll_ns", t->max_poll_ns },
+			{ "max_poll_at_ns", t->polls && t->max_poll_at_ns >= p->start_ns ? t->max_poll_at_ns - p->start_ns : 0 },
+			{ "long_polls", t->long_polls },
+		};
+		for (size_t f = 0; f < AI_ARRAY_SIZE(fields); f++) {
+			ai_json_key(&w, fields[f].key);
+			ai_json_uint(&w, fields[f].value);
+		}
+		ai_json_end_object(&w);
+	}
+	ai_json_end_array(&w);
+	ai_json_key(&w, "threads");
+	ai_json_begin_array(&w);
+	for (size_t i = 0; i < p->thread_count; i++) {
+		const struct ai_profile_thread *th = &p->threads[i];
+		ai_json_begin_object(&w);
+		ai_json_key(&w, "tid");
+		ai_json_uint(&w, th->tid);
+		ai_json_field_string(&w, "name", th->name);
+		ai_json_key(&w, "polls");
+		ai_json_uint(&w, th->polls);
+		ai_json_key(&w, "busy_ns");
+		ai_json_uint(&w, th->busy_ns);
+		ai_json_end_object(&w);
+	}
+	ai_json_end_array(&w);
+	ai_json_key(&w, "warnings");
+	ai_json_begin_array(&w);
+	for (size_t i = 0; i < p->warning_count; i++)
+		ai_json_string(&w, p->warnings[i]);
+	ai_json_end_array(&w);
+	ai_json_end_object(&w);
+	ai_json_writer_finish(&w);
+	fputc('\n', out);
+}
+
+/* A frame of a folded stack: ';' separates frames and a newline ends the line, so neither may
+ * appear in one (an array type's "[u8; 4]" becomes "[u8, 4]"). */
+static void folded_frame(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc(*s == ';' ? ',' : *s == '\n' ? ' ' : *s, out);
+}
+
+static void write_folded(FILE *out, const struct ai_profile *p)
+{
+	for (size_t i = 0; i < p->task_count; i++) {
+		const struct ai_profile_task *t = &p->tasks[i];
+		if (!t->busy_ns)
+			continue;
+		char id[32];
+		task_label(id, sizeof(id), t);
+		fprintf(out, "task %s", id);
+		if (t->name) {
+			fputs(" ", out);
+			folded_frame(out, t->name);
+		}
+		if (t->chain_count) {
+			for (size_t c = 0; c < t->chain_count; c++) {
+				fputc(';', out);
+				folded_frame(out, t->chain[c]);
+			}
+		} else {
+			fputc(';', out);
+			folded_frame(out, t->future ? t->future : "<unknown future>");
+		}
+		fprintf(out, " %" PRIu64 "\n", t->busy_ns);
+	}
+}
+
+int ai_profile_write(FILE *out, const struct ai_profile *p, enum ai_profile_format format)
+{
+	switch (format) {
+	case AI_PROFILE_REPORT:
+		write_report(out, p);
+		break;
+	case AI_PROFILE_JSON:
+		write_json(out, p);
+		break;
+	case AI_PROFILE_FOLDED:
+		write_folded(out, p);
+		break;
+	case AI_PROFILE_SVG:
+		ai_profile_write_svg(out, p);
+		break;
+	}
+	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}

@@ -1,0 +1,386 @@
+/* uprobes through perf_event_open's uprobe PMU: the kernel puts a breakpoint in the file's page
+ * cache, and every process that maps the file and runs the function writes a sample into our
+ * ring buffer; the target never stops. An event has no pid filter when it is per CPU (the only
+ * way to see every thread of a running process, new ones included), so each is opened on every
+ * CPU and samples of other processes are dropped. All events of one CPU write into the ring
+ * buffer of the first (PERF_EVENT_IOC_SET_OUTPUT). Closing the fds removes the probes, and the
+ * kernel closes them when we die however we die. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ai/profile.h"
+#include "ai/util.h"
+
+#define UPROBE_PMU "/sys/bus/event_source/devices/uprobe"
+#define RING_PAGES 256          /* data pages per CPU ring buffer: 1 MiB */
+#define ORDER_MARGIN_NS 50000000 /* a sample reaches its buffer well within this */
+
+/* The integer argument registers of the x86-64 SysV ABI, as perf numbers them
+ * (arch/x86/include/uapi/asm/perf_regs.h). */
+static const unsigned arg_regs[] = { 5 /* DI */, 4 /* SI */, 3 /* DX */, 2 /* CX */, 16 /* R8 */,
+				     17 /* R9 */ };
+
+struct ring {
+	int fd;              /* the CPU's first event, which owns the buffer */
+	void *base;          /* owned mapping: 1 metadata page + RING_PAGES */
+	size_t size;         /* of the data area */
+};
+
+struct event_id {
+	uint64_t id;
+	uint32_t probe;
+	bool ret;
+};
+
+struct ai_uprobes {
+	pid_t pid;
+	int *fds;            /* owned, every event */
+	size_t fd_count, fd_capacity;
+	struct ring *rings;
+	size_t ring_count;
+	struct event_id *ids; /* sorted by id */
+	size_t id_count, id_capacity;
+	struct ai_uprobe_event *pending; /* read, not yet taken, sorted on take */
+	size_t pending_count, pending_capacity, taken;
+	uint64_t lost;
+	uint8_t *record;     /* scratch for a record that wraps around the buffer */
+	size_t record_capacity;
+};
+
+static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group, unsigned long flags)
+{
+	return syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
+}
+
+static bool read_int_file(const char *path, long *ret)
+{
+	char *text = ai_read_small_file(path, NULL);
+	if (!text)
+		return false;
+	char *end;
+	long v = strtol(text, &end, 10);
+	bool ok = end != text;
+	free(text);
+	if (ok)
+		*ret = v;
+	return ok;
+}
+
+/* The bit of attr.config that makes a uretprobe: "config:0" in the PMU's format directory. */
+static bool retprobe_bit(unsigned *ret)
+{
+	char *text = ai_read_small_file(UPROBE_PMU "/format/retprobe", NULL);
+	if (!text)
+		return false;
+	unsigned bit;
+	bool ok = sscanf(text, "config:%u", &bit) == 1 && bit < 64;
+	free(text);
+	if (ok)
+		*ret = bit;
+	return ok;
+}
+
+/* Why perf_event_open refused us, in one line with the fix. */
+static struct ai_error *refused(int errnum)
+{
+	long paranoid = -100;
+	read_int_file("/proc/sys/kernel/perf_event_paranoid", &paranoid);
+	if (errnum == EACCES || errnum == EPERM) {
+		char level[64] = "unknown";
+		if (paranoid != -100)
+			snprintf(level, sizeof(level), "%ld", paranoid);
+		return ai_error_create(AI_ERROR_PERMISSION,
+				       "perf events are not allowed: uprobe events need CAP_PERFMON (or root), and "
+				       "kernel.perf_event_paranoid is %s; run as root, or give async-inspect "
+				       "cap_perfmon (setcap cap_perfmon,cap_sys_ptrace+ep), or, inside a container, "
+				       "allow perf_event_open in its seccomp profile", level);
+	}
+	if (errnum == ENOSYS)
+		return ai_error_create(AI_ERROR_UNSUPPORTED, "perf events are not allowed: perf_event_open is not "
+				       "available here (a container's seccomp profile, or a kernel without "
+				       "CONFIG_PERF_EVENTS)");
+	return ai_error_from_errno(errnum, "perf events are not allowed: perf_event_open of a uprobe failed");
+}
+
+/* CAP_PERFMON (38) or CAP_SYS_ADMIN (21) in our effective set, from /proc/self/status. */
+static bool perfmon_capable(void)
+{
+	char *status = ai_read_small_file("/proc/self/status", NULL);
+	const char *line = status ? strstr(status, "\nCapEff:") : NULL;
+	unsigned long long caps = line ? strtoull(line + strlen("\nCapEff:"), NULL, 16) : ~0ull;
+	free(status);
+	return (caps >> 38 & 1) || (caps >> 21 & 1);
+}
+
+struct ai_error *ai_uprobes_available(void)
+{
+	long type;
+	unsigned bit;
+	if (!read_int_file(UPROBE_PMU "/type", &type) || !retprobe_bit(&bit))
+		return ai_error_create(AI_ERROR_UNSUPPORTED, "perf events are not allowed: this kernel has no uprobe "
+				       "PMU (%s is missing: CONFIG_UPROBE_EVENTS)", UPROBE_PMU);
+	/* The kernel makes a uprobe event only for perfmon_capable() callers: say so before a
+	 * snapshot stops the target for nothing. (ai_uprobes_open still explains a refusal.) */
+	if (!perfmon_capable())
+		return refused(EACCES);
+	return NULL;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+	uint64_t x = ((const struct event_id *)a)->id, y = ((const struct event_id *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static const struct event_id *find_id(const struct ai_uprobes *u, uint64_t id)
+{
+	size_t lo = 0, hi = u->id_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (u->ids[mid].id == id)
+			return &u->ids[mid];
+		if (u->ids[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct ai_error *open_one(struct ai_uprobes *u, const struct ai_uprobe_spec *spec, uint32_t probe,
+				 bool ret, int cpu, uint32_t type, unsigned bit, struct ring *ring)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = type,
+		.config = ret ? 1ull << bit : 0,
+		.disabled = 1,
+		.sample_period = 1,
+		.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER,
+		.sample_regs_user = 1ull << arg_regs[spec->arg],
+		.use_clockid = 1,
+		.clockid = CLOCK_MONOTONIC,
+		.watermark = 1,
+		.wakeup_watermark = RING_PAGES * 4096 / 4,
+	};
+	attr.uprobe_path = (uint64_t)(uintptr_t)spec->path;
+	attr.probe_offset = spec->offset;
+	long fd = perf_event_open(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENODEV && !ring->base)
+			return NULL; /* an offline CPU */
+		if (errno == EACCES || errno == EPERM || errno == ENOSYS)
+			return refused(errno);
+		return ai_error_from_errno(errno, "perf_event_open of a %s on %s at offset 0x%llx (CPU %d)",
+					   ret ? "uretprobe" : "uprobe", spec->path,
+					   (unsigned long long)spec->offset, cpu);
+	}
+	AI_GROW(u->fds, u->fd_capacity, u->fd_count + 1);
+	u->fds[u->fd_count++] = (int)fd;
+	uint64_t id;
+	if (ioctl((int)fd, PERF_EVENT_IOC_ID, &id) < 0)
+		return ai_error_from_errno(errno, "PERF_EVENT_IOC_ID");
+	AI_GROW(u->ids, u->id_capacity, u->id_count + 1);
+	u->ids[u->id_count++] = (struct event_id){ .id = id, .probe = probe, .ret = ret };
+	if (!ring->base) {
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		size_t length = page * (1 + RING_PAGES);
+		void *base = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
+		if (base == MAP_FAILED)
+			return ai_error_from_errno(errno, "mmap of a perf ring buffer (%zu KiB)", length / 1024);
+		ring->fd = (int)fd;
+		ring->base = base;
+		ring->size = page * RING_PAGES;
+	} else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, ring->fd) < 0) {
+		return ai_error_from_errno(errno, "PERF_EVENT_IOC_SET_OUTPUT");
+	}
+	return NULL;
+}
+
+struct ai_error *ai_uprobes_open(const struct ai_uprobe_spec *specs, size_t count, pid_t pid,
+				 struct ai_uprobes **ret)
+{
+	long type;
+	unsigned bit;
+	if (!read_int_file(UPROBE_PMU "/type", &type) || !retprobe_bit(&bit))
+		return ai_uprobes_available();
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	if (cpus < 1)
+		cpus = 1;
+	struct ai_uprobes *u = xcalloc(1, sizeof(*u));
+	u->pid = pid;
+	u->rings = xcalloc((size_t)cpus, sizeof(*u->rings));
+	u->ring_count = (size_t)cpus;
+	struct ai_error *err = NULL;
+	for (size_t i = 0; i < count && !err; i++) {
+		if (specs[i].arg >= AI_ARRAY_SIZE(arg_regs)) {
+			err = ai_error_create(AI_ERROR_UNSUPPORTED, "a probe's argument %u is not in a register",
+					      specs[i].arg);
+			break;
+		}
+		for (int cpu = 0; cpu < cpus && !err; cpu++) {
+			err = open_one(u, &specs[i], (uint32_t)i, false, cpu, (uint32_t)type, bit, &u->rings[cpu]);
+			if (!err && specs[i].ret && u->rings[cpu].base)
+				err = open_one(u, &specs[i], (uint32_t)i, true, cpu, (uint32_t)type, bit,
+					       &u->rings[cpu]);
+		}
+	}
+	if (err) {
+		ai_uprobes_close(u);
+		return err;
+	}
+	qsort(u->ids, u->id_count, sizeof(*u->ids), compare_ids);
+	*ret = u;
+	return NULL;
+}
+
+struct ai_error *ai_uprobes_enable(struct ai_uprobes *u)
+{
+	for (size_t i = 0; i < u->fd_count; i++)
+		if (ioctl(u->fds[i], PERF_EVENT_IOC_ENABLE, 0) < 0)
+			return ai_error_from_errno(errno, "PERF_EVENT_IOC_ENABLE");
+	return NULL;
+}
+
+/* A sample: id, pid and tid, time, then the ABI word and the one register asked for. */
+static void parse_sample(struct ai_uprobes *u, const uint8_t *p, size_t size)
+{
+	if (size < 8 + 8 + 8 + 8 + 8)
+		return;
+	uint64_t id, time, abi, reg = 0;
+	uint32_t pid, tid;
+	memcpy(&id, p + 8, 8);
+	memcpy(&pid, p + 16, 4);
+	memcpy(&tid, p + 20, 4);
+	memcpy(&time, p + 24, 8);
+	memcpy(&abi, p + 32, 8);
+	if (abi != PERF_SAMPLE_REGS_ABI_NONE && size >= 48)
+		memcpy(&reg, p + 40, 8);
+	if ((pid_t)pid != u->pid)
+		return; /* another process that maps the same file */
+	const struct event_id *e = find_id(u, id);
+	if (!e)
+		return;
+	AI_GROW(u->pending, u->pending_capacity, u->pending_count + 1);
+	u->pending[u->pending_count++] = (struct ai_uprobe_event){
+		.time_ns = time, .tid = tid, .probe = e->probe, .ret = e->ret, .arg = reg,
+	};
+}
+
+static void drain(struct ai_uprobes *u, struct ring *ring)
+{
+	struct perf_event_mmap_page *meta = ring->base;
+	uint8_t *data = (uint8_t *)ring->base + (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = meta->data_tail;
+	while (tail < head) {
+		struct perf_event_header header;
+		size_t at = (size_t)(tail % ring->size);
+		for (size_t i = 0; i < sizeof(header); i++)
+			((uint8_t *)&header)[i] = data[(at + i) % ring->size];
+		if (header.size < sizeof(header) || tail + header.size > head)
+			break;
+		const uint8_t *record;
+		if (at + header.size <= ring->size) {
+			record = data + at;
+		} else {
+			AI_GROW(u->record, u->record_capacity, header.size);
+			size_t first = ring->size - at;
+			memcpy(u->record, data + at, first);
+			memcpy(u->record + first, data, header.size - first);
+			record = u->record;
+		}
+		if (header.type == PERF_RECORD_SAMPLE) {
+			parse_sample(u, record, header.size);
+		} else if (header.type == PERF_RECORD_LOST && header.size >= 24) {
+			uint64_t lost;
+			memcpy(&lost, record + 16, 8);
+			u->lost += lost;
+		}
+		tail += header.size;
+	}
+	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+struct ai_error *ai_uprobes_poll(struct ai_uprobes *u, int timeout_ms)
+{
+	struct pollfd fds[256];
+	nfds_t n = 0;
+	for (size_t i = 0; i < u->ring_count && n < AI_ARRAY_SIZE(fds); i++)
+		if (u->rings[i].base)
+			fds[n++] = (struct pollfd){ .fd = u->rings[i].fd, .events = POLLIN };
+	if (poll(fds, n, timeout_ms) < 0 && errno != EINTR)
+		return ai_error_from_errno(errno, "poll of the perf ring buffers");
+	for (size_t i = 0; i < u->ring_count; i++)
+		if (u->rings[i].base)
+			drain(u, &u->rings[i]);
+	return NULL;
+}
+
+static int compare_events(const void *a, const void *b)
+{
+	const struct ai_uprobe_event *x = a, *y = b;
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? -1 : 1;
+	/* The same nanosecond on one thread: an entry before a return cannot happen after it. */
+	return (int)x->ret - (int)y->ret;
+}
+
+void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_event **events_ret,
+		     size_t *count_ret)
+{
+	/* Drop what the previous call handed out. */
+	memmove(u->pending, u->pending + u->taken, (u->pending_count - u->taken) * sizeof(*u->pending));
+	u->pending_count -= u->taken;
+	u->taken = 0;
+	/* Each CPU's buffer is in time order, not the whole: sort, and keep back the newest events,
+	 * which another CPU's older ones, not yet read, could still precede. */
+	qsort(u->pending, u->pending_count, sizeof(*u->pending), compare_events);
+	size_t n = u->pending_count;
+	if (!all) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t cutoff = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		cutoff = cutoff > ORDER_MARGIN_NS ? cutoff - ORDER_MARGIN_NS : 0;
+		while (n && u->pending[n - 1].time_ns > cutoff)
+			n--;
+	}
+	u->taken = n;
+	*events_ret = u->pending;
+	*count_ret = n;
+}
+
+uint64_t ai_uprobes_lost(const struct ai_uprobes *u)
+{
+	return u->lost;
+}
+
+void ai_uprobes_close(struct ai_uprobes *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->fd_count; i++)
+		ioctl(u->fds[i], PERF_EVENT_IOC_DISABLE, 0);
+	size_t length = (size_t)sysconf(_SC_PAGESIZE) * (1 + RING_PAGES);
+	for (size_t i = 0; i < u->ring_count; i++)
+		if (u->rings[i].base)
+			munmap(u->rings[i].base, length);
+	for (size_t i = 0; i < u->fd_count; i++)
+		close(u->fds[i]);
+	free(u->fds);
+	free(u->rings);
+	free(u->ids);
+	free(u->pending);
+	free(u->record);
+	free(u);
+}

@@ -1,0 +1,106 @@
+/* Where `profile` probes tokio: the functions every task poll, wake and release goes through.
+ *
+ * - raw::poll<T, S>(ptr: NonNull<Header>): a task's Vtable.poll, so every instantiation exists
+ *   out of line; ptr is the task's header, the address the snapshot gives the task.
+ * - waker::wake_by_val / wake_by_ref(ptr: *const ()): the wake slots of the task waker's
+ *   RawWakerVTable; ptr is the RawWaker's data, the header again. (Generic before 1.29?, plain
+ *   functions in 1.24 and 1.54 alike: both shapes are taken.)
+ * - raw::dealloc<T, S>(ptr: NonNull<Header>): Vtable.dealloc; after it the address is free for
+ *   another task.
+ * The same signatures from 1.8 to 1.54. Functions are found by their ELF symbols (both manglings),
+ * checked by the demangled path; the future type T comes from the DWARF name of raw::poll<T, S>. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/util.h"
+#include "tokio.h"
+
+struct probe_rule {
+	const char *path;       /* demangled, without generic arguments */
+	const char *mangled[3]; /* identifiers both manglings spell as <length><name> */
+	enum ai_probe_kind kind;
+};
+
+static const struct probe_rule rules[] = {
+	{ "tokio::runtime::task::raw::poll", { "5tokio", "3raw", "4poll" }, AI_PROBE_POLL },
+	{ "tokio::runtime::task::raw::dealloc", { "5tokio", "3raw", "7dealloc" }, AI_PROBE_RELEASE },
+	{ "tokio::runtime::task::waker::wake_by_val", { "5tokio", "5waker", "11wake_by_val" }, AI_PROBE_WAKE },
+	{ "tokio::runtime::task::waker::wake_by_ref", { "5tokio", "5waker", "11wake_by_ref" }, AI_PROBE_WAKE },
+};
+
+/* T of "tokio::runtime::task::raw::poll<T, S>": up to the first comma outside brackets. */
+static char *poll_future(const char *function)
+{
+	size_t len = strlen(TK_POLL_PREFIX);
+	if (!function || strncmp(function, TK_POLL_PREFIX, len) != 0)
+		return NULL;
+	const char *start = function + len;
+	int depth = 0;
+	for (const char *p = start; *p; p++) {
+		if (*p == '<' || *p == '(' || *p == '[')
+			depth++;
+		else if (*p == '>' || *p == ')' || *p == ']')
+			depth--;
+		else if (*p == ',' && depth == 0)
+			return p > start ? xstrndup(start, (size_t)(p - start)) : NULL;
+		if (depth < 0)
+			break;
+	}
+	return NULL;
+}
+
+static const struct probe_rule *match_rule(struct ai_elf_symbol *sym)
+{
+	for (size_t r = 0; r < AI_ARRAY_SIZE(rules); r++) {
+		bool all = true;
+		for (size_t m = 0; m < 3 && all; m++)
+			all = strstr(sym->name, rules[r].mangled[m]) != NULL;
+		if (!all)
+			continue;
+		const char *name = ai_elf_symbol_name(sym);
+		size_t len = strlen(rules[r].path);
+		if (name && strncmp(name, rules[r].path, len) == 0 &&
+		    (name[len] == '\0' || name[len] == '<'))
+			return &rules[r];
+	}
+	return NULL;
+}
+
+void ai_tokio_probe_points(struct ai_async *as, struct ai_probe_point **points, size_t *count,
+			   size_t *capacity)
+{
+	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	if (main->first_end)
+		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
+	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
+	if (!symbols || main->error)
+		return;
+	ai_elf_file_find_symbol(symbols, 0); /* loads the symbol table */
+	uint64_t last = 0;
+	for (size_t i = 0; i < symbols->symbol_count; i++) {
+		struct ai_elf_symbol *sym = &symbols->symbols[i];
+		if (!sym->address || !sym->name || sym->address == last)
+			continue;
+		const struct probe_rule *rule = match_rule(sym);
+		if (!rule)
+			continue;
+		last = sym->address; /* (symbols are sorted: aliases are neighbours) */
+		uint64_t address = sym->address + main->bias;
+		char *function = NULL;
+		struct ai_symbolization where;
+		struct ai_error *err = ai_debuginfo_symbolize(as->di, address, false, &where);
+		if (!err && where.count && where.locations[where.count - 1].function)
+			function = xstrdup(where.locations[where.count - 1].function);
+		ai_error_destroy(err);
+		if (!function)
+			function = xstrdup(ai_elf_symbol_name(sym));
+		AI_GROW(*points, *capacity, *count + 1);
+		(*points)[(*count)++] = (struct ai_probe_point){
+			.kind = rule->kind,
+			.address = address,
+			.task_arg = 0,
+			.function = function,
+			.future = rule->kind == AI_PROBE_POLL ? poll_future(function) : NULL,
+		};
+	}
+}

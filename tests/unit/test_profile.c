@@ -1,0 +1,164 @@
+/* The profile model over hand-made event streams: busy and scheduled time, wakes by whom, a task
+ * rescheduled onto another thread before its first thread returned, a released address reused by
+ * a new task, names from the snapshots, the scheduled-time percentile, and the folded output. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/profile.h"
+#include "ai/util.h"
+
+#define MS 1000000ull
+#define T0 (1000 * MS)
+
+static struct ai_profile *make(void)
+{
+	return ai_profile_create(-1, "/bin/app", "tokio", 4, T0);
+}
+
+static const struct ai_profile_task *find(const struct ai_profile *p, uint64_t address, unsigned generation)
+{
+	for (size_t i = 0; i < p->task_count; i++)
+		if (p->tasks[i].address == address && p->tasks[i].generation == generation)
+			return &p->tasks[i];
+	cr_assert_fail("no task at 0x%llx generation %u", (unsigned long long)address, generation);
+	return NULL;
+}
+
+Test(profile_model, busy_scheduled_and_wakes)
+{
+	struct ai_profile *p = make();
+	/* Task A polled 3 ms on thread 1, wakes B during it; B is polled 1 ms later on thread 2.
+	 * Events come in time order, as ai_uprobes_take hands them out. */
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, "app::a");
+	ai_profile_event(p, AI_PROFILE_WAKE, T0 + 2 * MS, 1, 0xb0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 3 * MS, 2, 0xb0, "app::b");
+	ai_profile_event(p, AI_PROFILE_WAKE, T0 + 3 * MS + 100, 2, 0xb0, NULL); /* B wakes itself */
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 3 * MS + 500000, 2, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 4 * MS, 1, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 5 * MS, 2, 0xb0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 5 * MS + 500000, 2, 0, NULL);
+	ai_profile_finish(p, T0 + 10 * MS, NULL);
+
+	const struct ai_profile_task *a = find(p, 0xa0, 0), *b = find(p, 0xb0, 0);
+	cr_expect_eq(p->tasks, a, "the busiest task comes first");
+	cr_expect_eq(a->polls, 1);
+	cr_expect_eq(a->busy_ns, 3 * MS);
+	cr_expect_str_eq(a->future, "app::a");
+	cr_expect_eq(b->polls, 2);
+	cr_expect_eq(b->busy_ns, MS);
+	cr_expect_eq(b->wakes, 2);
+	cr_expect_eq(b->task_wakes, 1);
+	cr_expect_eq(b->self_wakes, 1);
+	/* Woken at 2 ms, polled at 3 ms; woken during its poll, so from its end at 3.5 ms to 5 ms. */
+	cr_expect_eq(b->scheduled_count, 2);
+	cr_expect_eq(b->scheduled_ns, MS + 1500000);
+	cr_expect_eq(b->scheduled_max_ns, 1500000);
+	cr_expect_eq(p->polls, 3);
+	cr_expect_eq(p->thread_count, 2);
+	ai_profile_destroy(p);
+}
+
+Test(profile_model, rescheduled_before_its_thread_returned)
+{
+	struct ai_profile *p = make();
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, NULL);
+	/* Thread 1 queued it and was preempted; thread 2 polls it from 3 ms to 5 ms. */
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 3 * MS, 2, 0xa0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 5 * MS, 2, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 6 * MS, 1, 0, NULL);
+	ai_profile_finish(p, T0 + 10 * MS, NULL);
+	const struct ai_profile_task *a = find(p, 0xa0, 0);
+	cr_expect_eq(a->busy_ns, 4 * MS, "busy %llu", (unsigned long long)a->busy_ns);
+	cr_expect_eq(a->max_poll_ns, 2 * MS);
+	cr_expect_eq(p->unmatched_ends, 0);
+	ai_profile_destroy(p);
+}
+
+Test(profile_model, released_address_is_a_new_task)
+{
+	struct ai_profile *p = make();
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, "app::first");
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 2 * MS, 1, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_RELEASE, T0 + 3 * MS, 1, 0xa0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 4 * MS, 1, 0xa0, "app::second");
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 7 * MS, 1, 0, NULL);
+	ai_profile_finish(p, T0 + 10 * MS, NULL);
+	cr_assert_eq(p->task_count, 2);
+	const struct ai_profile_task *first = find(p, 0xa0, 0), *second = find(p, 0xa0, 1);
+	cr_expect(first->released);
+	cr_expect_str_eq(first->future, "app::first");
+	cr_expect_eq(ai_profile_task_idle_ns(p, first), 1 * MS, "idle from its first event to its release");
+	cr_expect(!second->released);
+	cr_expect_str_eq(second->future, "app::second");
+	cr_expect_eq(second->busy_ns, 3 * MS);
+	ai_profile_destroy(p);
+}
+
+Test(profile_model, names_from_snapshots_and_folded)
+{
+	struct ai_snapshot *start = ai_snapshot_create();
+	struct ai_snapshot_task *s = ai_snapshot_add_task(start);
+	s->has_id = true;
+	s->id = 7;
+	s->address = 0xa0;
+	s->kind = xstrdup("task");
+	s->status = xstrdup("idle");
+	s->future = xstrdup("app::serve");
+	s->tree.function = xstrdup("app::serve");
+	s->tree.file = xstrdup("/src/app.rs");
+	s->tree.line = 12;
+	struct ai_await_node *leaf = ai_await_node_add_child(&s->tree);
+	leaf->type = xstrdup("app::Frame<[u8; 4]>");
+	struct ai_snapshot_task *idle = ai_snapshot_add_task(start);
+	idle->has_id = true;
+	idle->id = 8;
+	idle->address = 0xc0;
+	idle->kind = xstrdup("task");
+	idle->future = xstrdup("app::idle");
+
+	struct ai_profile *p = make();
+	ai_profile_add_start(p, start);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, "core::pin::Pin<..>");
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 2 * MS, 1, 0, NULL);
+	ai_profile_finish(p, T0 + 10 * MS, NULL);
+	cr_assert_eq(p->task_count, 2);
+	cr_expect(p->tasks[0].has_id && p->tasks[0].id == 7);
+	cr_expect_str_eq(p->tasks[0].future, "app::serve");
+	cr_expect_str_eq(p->tasks[0].location, "/src/app.rs:12");
+	cr_expect_eq(ai_profile_task_idle_ns(p, &p->tasks[1]), 10 * MS, "idle the whole window");
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	cr_assert_eq(ai_profile_write(out, p, AI_PROFILE_FOLDED), 0);
+	fclose(out);
+	/* One line, the task first, ';' inside a frame turned into ','; the idle task has no weight. */
+	cr_expect_str_eq(text, "task 7;app::serve;app::Frame<[u8, 4]> 1000000\n");
+	free(text);
+	ai_profile_destroy(p);
+	ai_snapshot_destroy(start);
+}
+
+Test(profile_model, scheduled_percentile)
+{
+	struct ai_profile *p = make();
+	/* 99 wakes answered after 10 us, one after 5 ms. */
+	uint64_t t = T0 + MS;
+	for (int i = 0; i < 100; i++) {
+		uint64_t wait = i == 50 ? 5 * MS : 10000;
+		ai_profile_event(p, AI_PROFILE_WAKE, t, 1, 0xa0, NULL);
+		ai_profile_event(p, AI_PROFILE_POLL_BEGIN, t + wait, 1, 0xa0, NULL);
+		ai_profile_event(p, AI_PROFILE_POLL_END, t + wait + 1000, 1, 0, NULL);
+		t += wait + 2000;
+	}
+	ai_profile_finish(p, t, NULL);
+	const struct ai_profile_task *a = find(p, 0xa0, 0);
+	cr_expect_eq(a->scheduled_count, 100);
+	uint64_t p99 = ai_profile_task_scheduled_percentile(a, 99);
+	cr_expect(p99 >= 10000 && p99 <= 10000 + 10000 / 16, "p99 %llu", (unsigned long long)p99);
+	cr_expect_eq(ai_profile_task_scheduled_percentile(a, 100), 5 * MS);
+	cr_expect_eq(a->scheduled_max_ns, 5 * MS);
+	ai_profile_destroy(p);
+}
