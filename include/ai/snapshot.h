@@ -56,6 +56,15 @@ struct ai_snapshot_local {
 /* What a local shows people: its value, or "<moved>", "<maybe moved>", "<uninit>". */
 const char *ai_local_text(const struct ai_snapshot_local *local);
 
+/* One task of a set a wait is on (kind "join_set": tokio's JoinSet). */
+struct ai_wait_member {
+	uint64_t address;    /* the task's header */
+	bool has_id;
+	uint64_t id;
+	char *status;        /* the task's status; NULL when it is not listed (finished) */
+	bool notified;       /* in the set's notified list: woken, the next to be joined */
+};
+
 /* Why a future waits (src/async/wait.c): on a leaf node, and a copy on its task. */
 struct ai_wait {
 	char *kind;         /* "sleep", "timeout", "interval", "mutex", "rwlock", "semaphore", "join",
@@ -112,6 +121,10 @@ struct ai_wait {
 	char *local_address;       /* "127.0.0.1:8080"; unix: the path, or NULL */
 	char *peer_address;        /* inet sockets that have one */
 	char *socket_state;        /* "ESTABLISHED", "LISTEN", ... */
+	/* join_set (address: the set): its tasks, when the set's lists were read whole */
+	bool has_members;
+	struct ai_wait_member *members; /* owned */
+	size_t member_count;
 };
 
 /* A lock or permit a task holds: a guard saved in one of its coroutines. */
@@ -239,6 +252,10 @@ struct ai_snapshot_task {
 	/* (futurelock) */
 	struct ai_unpolled *unpolled; /* lock futures it keeps but does not poll */
 	size_t unpolled_count, unpolled_capacity;
+	/* The set it is a member of (a JoinSet some task awaits): the set's address, 0 when none is
+	 * known, and its type ("JoinSet<u64>"). */
+	uint64_t set_address;
+	char *set_type;
 	/* --max-pause: some of the memory its decoding read was not in the copy made while the target
 	 * was stopped, and was read live afterwards, so its tree may mix two moments. */
 	bool read_live;

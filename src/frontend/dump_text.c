@@ -116,6 +116,9 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 	fprintf(out, "  (%s%s%s", task->runtime, task->flavor ? ", " : "", task->flavor ? task->flavor : "");
 	if (task->thread)
 		fprintf(out, ", polled by thread %d", (int)task->thread);
+	if (task->set_address)
+		fprintf(out, ", in %s @ 0x%llx", task->set_type ? task->set_type : "a set",
+			(unsigned long long)task->set_address);
 	if (task->read_live)
 		fputs(", read live: not in the capped copy", out);
 	fputs(")\n", out);
