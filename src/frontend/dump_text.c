@@ -98,10 +98,16 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 			fprintf(out, " %llu", (unsigned long long)task->id);
 		else
 			fprintf(out, " 0x%llx", (unsigned long long)task->address);
-		fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking on thread %d \"%s\"%s)\n", st->reset, st->bold,
-			task->future ? task->future : "?", st->reset, task->status ? task->status : "?", task->runtime,
-			(int)task->thread, thread_name(s, task->thread),
-			task->read_live ? ", read live: not in the capped copy" : "");
+		if (!task->thread) /* queued in the pool, not started */
+			fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking, queued: no thread yet%s)\n", st->reset,
+				st->bold, task->future ? task->future : "?", st->reset,
+				task->status ? task->status : "?", task->runtime,
+				task->read_live ? ", read live: not in the capped copy" : "");
+		else
+			fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking on thread %d \"%s\"%s)\n", st->reset,
+				st->bold, task->future ? task->future : "?", st->reset,
+				task->status ? task->status : "?", task->runtime, (int)task->thread,
+				thread_name(s, task->thread), task->read_live ? ", read live: not in the capped copy" : "");
 		return;
 	}
 	/* A runtime without task ids (async-task) is told apart by the task's address. */

@@ -521,7 +521,9 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	add(l, "%s %s%s%s%s  %s%s%s", task->kind ? task->kind : "task", id, task->name ? " \"" : "",
 	    task->name ? task->name : "", task->name ? "\"" : "", lt->status,
 	    task->flavor ? "  runtime " : "", task->flavor ? task->flavor : "");
-	if (task->kind && strcmp(task->kind, "blocking") == 0)
+	if (task->kind && strcmp(task->kind, "blocking") == 0 && !task->thread)
+		add(l, "a spawn_blocking closure queued in the blocking pool: no thread runs it yet");
+	else if (task->kind && strcmp(task->kind, "blocking") == 0)
 		add(l, "a spawn_blocking closure running on thread %d (its native stack: the threads view)",
 		    (int)task->thread);
 	if (strcmp(lt->status, "blocked") == 0 || strcmp(lt->status, "deadlocked") == 0)
