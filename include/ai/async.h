@@ -108,6 +108,11 @@ bool ai_coroutine_unresumed_has(const struct ai_type *type, const struct ai_memb
 struct ai_error *ai_roots_collect(struct ai_async *as, const struct ai_stack *stacks,
 				  struct ai_snapshot *snapshot);
 
+/* The generic fallback, run by ai_roots_collect last: on each thread that no task, root or
+ * detected runtime explains, the future it is polling now, from the `self` of its coroutine poll
+ * frames; a task of kind block_on and runtime "fallback", with a warning. (poll_frames.c) */
+void ai_poll_frames_collect(struct ai_async *as, const struct ai_stack *stacks, struct ai_snapshot *snapshot);
+
 /* True if a segment of a Rust path, outside generic arguments, is `name`:
  * ("tokio::runtime::scheduler::current_thread::{impl#8}::block_on::{closure#0}<F>", "block_on").
  * (roots.c) */
@@ -117,7 +122,7 @@ bool ai_path_has_segment(const char *function, const char *name);
  * addresses in target memory (DW_AT_location evaluated against the frame's registers and
  * DW_AT_frame_base). Variables in registers only, or not live, are skipped. (frame_vars.c) */
 struct ai_frame_var {
-	const char *name;        /* borrowed from the DWARF */
+	const char *name;        /* borrowed from the DWARF; NULL for an unnamed parameter */
 	uint64_t type_die;       /* its type's DIE offset (for ai_types_get) */
 	uint64_t address;
 	bool is_parameter;

@@ -154,6 +154,10 @@ bool ai_runtime_own_label(const char *origin);
 /* "tokio::join!" for a file in a runtime's macro sources, else NULL. Owned by the caller. */
 char *ai_runtime_macro_name(const char *file);
 
+/* The same for a suspend point at `line` of `file`, telling try_NAME! from NAME! when one source
+ * defines both (read from the source on disk, when it is there). Owned by the caller. */
+char *ai_runtime_macro_name_at(const char *file, int line);
+
 /* The adapter called `name`, or NULL. */
 const struct ai_runtime_ops *ai_runtime_find(const char *name);
 

@@ -56,6 +56,15 @@ struct ai_snapshot_local {
 /* What a local shows people: its value, or "<moved>", "<maybe moved>", "<uninit>". */
 const char *ai_local_text(const struct ai_snapshot_local *local);
 
+/* One task of a set a wait is on (kind "join_set": tokio's JoinSet). */
+struct ai_wait_member {
+	uint64_t address;    /* the task's header */
+	bool has_id;
+	uint64_t id;
+	char *status;        /* the task's status; NULL when it is not listed (finished) */
+	bool notified;       /* in the set's notified list: woken, the next to be joined */
+};
+
 /* Why a future waits (src/async/wait.c): on a leaf node, and a copy on its task. */
 struct ai_wait {
 	char *kind;         /* "sleep", "timeout", "interval", "mutex", "rwlock", "semaphore", "join",
@@ -116,6 +125,10 @@ struct ai_wait {
 	uint64_t peer_inode;       /* unix: the socket at the other end (sock_diag); 0 when not known */
 	/* several processes (dump --pid A --pid B, merge): the task at the socket's other end */
 	struct ai_peer *peer;      /* owned, or NULL */
+	/* join_set (address: the set): its tasks, when the set's lists were read whole */
+	bool has_members;
+	struct ai_wait_member *members; /* owned */
+	size_t member_count;
 };
 
 /* The other end of a socket a task waits on, found in another inspected process or dump file
@@ -277,6 +290,10 @@ struct ai_snapshot_task {
 	size_t unpolled_count, unpolled_capacity;
 	struct ai_task_fd *fds;     /* fds its coroutines' live saved locals hold (tokio I/O objects) */
 	size_t fd_count, fd_capacity;
+	/* The set it is a member of (a JoinSet some task awaits): the set's address, 0 when none is
+	 * known, and its type ("JoinSet<u64>"). */
+	uint64_t set_address;
+	char *set_type;
 	/* --max-pause: some of the memory its decoding read was not in the copy made while the target
 	 * was stopped, and was read live afterwards, so its tree may mix two moments. */
 	bool read_live;

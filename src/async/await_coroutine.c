@@ -365,7 +365,7 @@ void aw_decode_coroutine(struct decoder *d, uint64_t address, const struct ai_ty
 		node->file = xstrdup(variant->decl_file);
 		ai_normalize_path(node->file);
 		node->line = (int)variant->decl_line;
-		node->macro = ai_runtime_macro_name(node->file);
+		node->macro = ai_runtime_macro_name_at(node->file, node->line);
 		const char *file;
 		int line;
 		if (node->macro && ai_macro_site_find(d->as, type, variant, &file, &line)) {

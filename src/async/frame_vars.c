@@ -499,7 +499,8 @@ static bool walk_children(struct frame_ctx *ctx, struct ai_dwarf_unit *unit, uin
 			const uint8_t *expr;
 			size_t len;
 			uint64_t address;
-			if (v.name && v.type && v.has_location &&
+			/* (a coroutine's poll body takes its Pin<&mut ENV> as an unnamed parameter) */
+			if ((v.name || die.tag == DW_TAG_formal_parameter) && v.type && v.has_location &&
 			    location_expr(ctx, die.unit, &v.location, &expr, &len) &&
 			    eval_expr(ctx, die.unit, expr, len, false, &address)) {
 				struct ai_frame_var var = {

@@ -401,5 +401,6 @@ struct ai_error *ai_roots_collect(struct ai_async *as, const struct ai_stack *st
 {
 	for (size_t i = 0; i < as->target->thread_count; i++)
 		collect_thread(as, &as->target->threads[i], &stacks[i], snapshot);
+	ai_poll_frames_collect(as, stacks, snapshot);
 	return NULL;
 }

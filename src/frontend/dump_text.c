@@ -90,8 +90,10 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 		fprintf(out, "%sblock_on%s", st->bold, st->reset);
 		if (task->name)
 			fprintf(out, " \"%s\"", task->name);
-		fprintf(out, "  %s%s%s  on thread %d \"%s\"%s\n", st->bold,
+		fprintf(out, "  %s%s%s  on thread %d \"%s\"%s%s\n", st->bold,
 			task->future ? task->future : "?", st->reset, (int)task->thread, thread_name(s, task->thread),
+			task->runtime && strcmp(task->runtime, "fallback") == 0
+				? "  (fallback: polled now by an executor no adapter knows)" : "",
 			task->read_live ? "  (read live: not in the capped copy)" : "");
 		return;
 	}
@@ -102,10 +104,16 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 			fprintf(out, " %llu", (unsigned long long)task->id);
 		else
 			fprintf(out, " 0x%llx", (unsigned long long)task->address);
-		fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking on thread %d \"%s\"%s)\n", st->reset, st->bold,
-			task->future ? task->future : "?", st->reset, task->status ? task->status : "?", task->runtime,
-			(int)task->thread, thread_name(s, task->thread),
-			task->read_live ? ", read live: not in the capped copy" : "");
+		if (!task->thread) /* queued in the pool, not started */
+			fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking, queued: no thread yet%s)\n", st->reset,
+				st->bold, task->future ? task->future : "?", st->reset,
+				task->status ? task->status : "?", task->runtime,
+				task->read_live ? ", read live: not in the capped copy" : "");
+		else
+			fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking on thread %d \"%s\"%s)\n", st->reset,
+				st->bold, task->future ? task->future : "?", st->reset,
+				task->status ? task->status : "?", task->runtime, (int)task->thread,
+				thread_name(s, task->thread), task->read_live ? ", read live: not in the capped copy" : "");
 		return;
 	}
 	/* A runtime without task ids (async-task) is told apart by the task's address. */
@@ -120,6 +128,9 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 	fprintf(out, "  (%s%s%s", task->runtime, task->flavor ? ", " : "", task->flavor ? task->flavor : "");
 	if (task->thread)
 		fprintf(out, ", polled by thread %d", (int)task->thread);
+	if (task->set_address)
+		fprintf(out, ", in %s @ 0x%llx", task->set_type ? task->set_type : "a set",
+			(unsigned long long)task->set_address);
 	if (task->read_live)
 		fputs(", read live: not in the capped copy", out);
 	fputs(")\n", out);

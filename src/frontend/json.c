@@ -142,6 +142,24 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 	}
 	if (wait->has_closed)
 		ai_json_field_bool(w, "closed", wait->closed);
+	if (wait->has_members) {
+		ai_json_key(w, "members");
+		ai_json_begin_array(w);
+		for (size_t i = 0; i < wait->member_count; i++) {
+			const struct ai_wait_member *m = &wait->members[i];
+			ai_json_begin_object(w);
+			ai_json_key(w, "id");
+			if (m->has_id)
+				ai_json_uint(w, m->id);
+			else
+				ai_json_null(w);
+			ai_json_field_hex(w, "address", m->address);
+			ai_json_field_string(w, "status", m->status);
+			ai_json_field_bool(w, "notified", m->notified);
+			ai_json_end_object(w);
+		}
+		ai_json_end_array(w);
+	}
 	if (kind_is && strcmp(wait->kind, "io") == 0) {
 		ai_json_key(w, "fd");
 		if (wait->has_fd)
@@ -365,6 +383,13 @@ static void write_task(struct ai_json_writer *w, const struct ai_snapshot_task *
 		for (size_t i = 0; i < task->fd_count; i++)
 			write_fd(w, &task->fds[i]);
 		ai_json_end_array(w);
+	}
+	if (task->set_address) {
+		ai_json_key(w, "set");
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "type", task->set_type);
+		ai_json_field_hex(w, "address", task->set_address);
+		ai_json_end_object(w);
 	}
 	if (task->read_live)
 		ai_json_field_bool(w, "sampled", false);

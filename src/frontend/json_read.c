@@ -252,6 +252,25 @@ static struct ai_error *read_wait(struct reader *r, const json_t *obj, struct ai
 	w->fd = (int)i64;
 	TRY(get_string(r, obj, "direction", false, &w->direction));
 	TRY(get_string(r, obj, "fd_target", false, &w->fd_target));
+	/* join_set */
+	const json_t *members;
+	TRY(get_array(r, obj, "members", &members));
+	if (members) {
+		size_t i;
+		const json_t *m;
+		w->has_members = true;
+		w->members = xcalloc(json_array_size(members) ? json_array_size(members) : 1, sizeof(*w->members));
+		json_array_foreach(members, i, m) {
+			size_t len = enter(r, "members", (long)i);
+			struct ai_wait_member *wm = &w->members[w->member_count++];
+			TRY(check_object(r, m));
+			TRY(read_u64(r, m, "id", &wm->id, &wm->has_id));
+			TRY(get_hex(r, m, "address", &wm->address));
+			TRY(get_string(r, m, "status", false, &wm->status));
+			TRY(get_bool(r, m, "notified", &wm->notified, &present));
+			leave(r, len);
+		}
+	}
 	const json_t *socket = json_object_get(obj, "socket");
 	if (socket && !json_is_null(socket)) {
 		size_t len = enter(r, "socket", -1);
@@ -519,6 +538,14 @@ static struct ai_error *read_task(struct reader *r, const json_t *obj, struct ai
 	json_array_foreach(fds, i, v) {
 		len = enter(r, "fds", (long)i);
 		TRY(read_fd(r, v, ai_snapshot_task_add_fd(t)));
+		leave(r, len);
+	}
+	const json_t *set = json_object_get(obj, "set");
+	if (set && !json_is_null(set)) {
+		len = enter(r, "set", -1);
+		TRY(check_object(r, set));
+		TRY(get_string(r, set, "type", false, &t->set_type));
+		TRY(get_hex(r, set, "address", &t->set_address));
 		leave(r, len);
 	}
 out:

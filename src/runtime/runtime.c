@@ -131,6 +131,42 @@ char *ai_runtime_macro_name(const char *file)
 	return NULL;
 }
 
+/* A macro source may define NAME! and try_NAME! side by side (futures-util's join_mod.rs: join!
+ * and try_join!): the last `macro_rules! try_NAME` before `line` in the source on disk says it
+ * is try_NAME!. Any other macro_rules (a helper) is not taken. */
+char *ai_runtime_macro_name_at(const char *file, int line)
+{
+	char *name = ai_runtime_macro_name(file);
+	const char *bang = name ? strrchr(name, '!') : NULL;
+	const char *colon = name ? strrchr(name, ':') : NULL;
+	if (!name || !bang || !colon || line <= 0)
+		return name;
+	FILE *in = fopen(file, "r");
+	if (!in)
+		return name;
+	char *base = xstrndup(colon + 1, (size_t)(bang - colon - 1));
+	char *want = xasprintf("macro_rules! try_%s ", base);
+	char *plain = xasprintf("macro_rules! %s ", base);
+	bool is_try = false;
+	char buf[512];
+	for (int n = 1; n < line && fgets(buf, sizeof(buf), in); n++) {
+		if (strstr(buf, want))
+			is_try = true;
+		else if (strstr(buf, plain))
+			is_try = false;
+	}
+	fclose(in);
+	if (is_try) {
+		char *named = xasprintf("%.*stry_%s!", (int)(colon + 1 - name), name, base);
+		free(name);
+		name = named;
+	}
+	free(base);
+	free(want);
+	free(plain);
+	return name;
+}
+
 static void names_list(char *buf, size_t size)
 {
 	size_t used = 0;

@@ -56,6 +56,9 @@ void ai_wait_destroy(struct ai_wait *wait)
 	free(wait->peer_address);
 	free(wait->socket_state);
 	ai_peer_destroy(wait->peer);
+	for (size_t i = 0; i < wait->member_count; i++)
+		free(wait->members[i].status);
+	free(wait->members);
 	free(wait);
 }
 
@@ -102,6 +105,7 @@ static void task_deinit(struct ai_snapshot_task *task)
 	free(task->flavor);
 	free(task->future);
 	free(task->name);
+	free(task->set_type);
 	ai_await_node_deinit(&task->tree);
 	for (size_t i = 0; i < task->held_count; i++) {
 		struct ai_held *h = &task->held[i];

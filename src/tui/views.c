@@ -521,7 +521,12 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	add(l, "%s %s%s%s%s  %s%s%s", task->kind ? task->kind : "task", id, task->name ? " \"" : "",
 	    task->name ? task->name : "", task->name ? "\"" : "", lt->status,
 	    task->flavor ? "  runtime " : "", task->flavor ? task->flavor : "");
-	if (task->kind && strcmp(task->kind, "blocking") == 0)
+	if (task->set_address)
+		add(l, "a member of %s @ 0x%" PRIx64 " (a task awaits it with join_next)",
+		    task->set_type ? task->set_type : "a set", task->set_address);
+	if (task->kind && strcmp(task->kind, "blocking") == 0 && !task->thread)
+		add(l, "a spawn_blocking closure queued in the blocking pool: no thread runs it yet");
+	else if (task->kind && strcmp(task->kind, "blocking") == 0)
 		add(l, "a spawn_blocking closure running on thread %d (its native stack: the threads view)",
 		    (int)task->thread);
 	if (strcmp(lt->status, "blocked") == 0 || strcmp(lt->status, "deadlocked") == 0)

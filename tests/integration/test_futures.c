@@ -146,3 +146,46 @@ Test(futures, pools_tasks_and_join_select_branches)
 	tool_result_free(&r);
 	fixture_kill(&f);
 }
+
+#define TRY_SRC "futures/src/bin/try_join.rs"
+
+/* futures::try_join!(try_a, try_b) under block_on: both branches as children, at their lines,
+ * with their receivers' waits; the macro named try_join! (it shares join!'s source file). */
+Test(futures, try_join_branches)
+{
+	struct fixture f;
+	struct tool_result r;
+	fixture_start(&f, "futures", "try_join", NULL);
+	dump_fixture(&f, "json", &r);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert_not_null(root, "invalid JSON: %s", error.text);
+	json_t *main_node = NULL, *t;
+	size_t i;
+	json_array_foreach(json_object_get(root, "tasks"), i, t) {
+		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && !main_node)
+			main_node = doc_find_node(json_object_get(t, "tree"), "try_join::main_future", 0);
+	}
+	cr_assert_not_null(main_node, "no block_on of main_future in %s", r.out);
+	cr_expect_eq(json_integer_value(json_object_get(main_node, "line")), marker_line(TRY_SRC, "@await: try-join"));
+	cr_expect_str_eq(doc_str(main_node, "macro"), "futures::try_join!");
+	json_t *join = doc_child(main_node);
+	cr_assert_not_null(join);
+	cr_expect_eq(json_array_size(json_object_get(join, "children")), 2, "try_join!'s two branches\n%s", r.out);
+	static const struct {
+		const char *function, *marker;
+	} branches[] = { { "try_join::try_a", "@await: try-a" }, { "try_join::try_b", "@await: try-b" } };
+	for (size_t k = 0; k < AI_ARRAY_SIZE(branches); k++) {
+		json_t *b = branch(join, branches[k].function);
+		cr_assert_not_null(b, "no branch %s\n%s", branches[k].function, r.out);
+		cr_expect_eq(json_integer_value(json_object_get(b, "line")), marker_line(TRY_SRC, branches[k].marker),
+			     "%s", branches[k].function);
+		expect_recv(doc_child(b), "futures_channel::oneshot::Receiver<", branches[k].function);
+	}
+	json_decref(root);
+	tool_result_free(&r);
+	dump_fixture(&f, "text", &r);
+	cr_expect(strstr(r.out, "(in futures::try_join!)"), "%s", r.out);
+	tool_result_free(&r);
+	fixture_kill(&f);
+}

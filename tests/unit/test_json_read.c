@@ -189,6 +189,19 @@ static struct ai_snapshot *make_snapshot(void)
 	n->wait->senders_alive = 3;
 	n = ai_await_node_add_child(&t->tree);
 	n->wait = wait_new("join", "join an unknown task");
+	/* a JoinSet's join_next: one member listed, one finished */
+	n = ai_await_node_add_child(&t->tree);
+	n->wait = wait_new("join_set", "join_next on JoinSet<u64> @ 0x50: 2 tasks");
+	n->wait->resource_type = xstrdup("JoinSet<u64>");
+	n->wait->address = 0x50;
+	n->wait->has_members = true;
+	n->wait->member_count = 2;
+	n->wait->members = xcalloc(2, sizeof(*n->wait->members));
+	n->wait->members[0] = (struct ai_wait_member){ .address = 0x7f0000009000, .has_id = true, .id = 9,
+						       .status = xstrdup("scheduled") };
+	n->wait->members[1] = (struct ai_wait_member){ .address = 0x7f000000a000, .notified = true };
+	s->tasks[s->task_count - 2].set_address = 0x50; /* task 9 is in that set */
+	s->tasks[s->task_count - 2].set_type = xstrdup("JoinSet<u64>");
 	/* block_on, no id */
 	t = ai_snapshot_add_task(s);
 	t->kind = xstrdup("block_on");
@@ -254,6 +267,9 @@ Test(json_read, round_trip_of_every_field)
 	cr_expect_eq(back->max_pause_us, 5000);
 	cr_expect_eq(back->tasks_sampled, 2);
 	cr_expect_eq(back->stop_us, 1200);
+	cr_expect_eq(back->tasks[2].set_address, 0x50);
+	cr_expect_str_eq(back->tasks[2].set_type, "JoinSet<u64>");
+	cr_expect(strstr(first, "\"members\":[{\"id\":9,"), "%s", first);
 	free(first);
 	free(second);
 	ai_snapshot_destroy(back);

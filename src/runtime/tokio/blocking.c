@@ -9,7 +9,7 @@
  * runs it, the closure's type (F) as its future, and as its tree one node at the innermost frame
  * of the program's own code on that thread (the line it is blocked at). The runtime's own
  * closures (multi_thread's workers run as blocking tasks) are left out. Closures still queued in
- * the pool are not listed (they have not started), nor how long one has run: tokio keeps no start
+ * the pool are listed by blocking_queue.c. How long one has run is not shown: tokio keeps no start
  * time, and a pool thread runs one closure after another, so the thread's own start time is not
  * the closure's. */
 #include <stdlib.h>
@@ -76,8 +76,8 @@ static const struct ai_frame *user_frame(struct tk *tk, const struct ai_stack *s
 	return NULL;
 }
 
-static void emit(struct tk *tk, const struct ai_thread *thread, const struct ai_stack *stack,
-		 size_t poll, uint64_t header)
+void tk_blocking_emit(struct tk *tk, const struct ai_thread *thread, const struct ai_stack *stack,
+		      size_t poll, uint64_t header)
 {
 	if (!tk->header_ok || tk->header_size > 256)
 		return;
@@ -116,17 +116,22 @@ static void emit(struct tk *tk, const struct ai_thread *thread, const struct ai_
 	task->runtime = xstrdup("tokio");
 	task->kind = xstrdup("blocking");
 	task->status = xstrdup(tk_status_of(tk_get_u64(cell, tk->header_state)));
-	task->thread = thread->tid;
+	task->thread = thread ? thread->tid : 0;
 	task->address = header;
 	if (vt->has_id) {
 		task->id = tk_get_u64(cell, vt->id);
 		task->has_id = true;
 	}
 	task->future = xstrdup(name ? name : "?");
-	/* The tree: where the closure is, on its thread (no future to decode: it is running). */
+	/* The tree: where the closure is, on its thread (no future to decode: it is running); a
+	 * queued one is only its type. */
 	struct ai_await_node *tree = &task->tree;
 	tree->type = xstrdup(task->future);
 	tree->address = header;
+	if (!thread) {
+		free(cell);
+		return;
+	}
 	const struct ai_frame *frame = user_frame(tk, stack, poll);
 	if (frame) {
 		tree->function = xstrdup(frame->location.function);
@@ -156,7 +161,7 @@ void tk_blocking_collect(struct tk *tk, const struct ai_stack *stacks)
 			struct ai_error *err = ai_frame_vars(tk->as, &stack->frames[f], find_ptr, &p);
 			ai_error_destroy(err);
 			if (p.header)
-				emit(tk, &tk->as->target->threads[t], stack, f, p.header);
+				tk_blocking_emit(tk, &tk->as->target->threads[t], stack, f, p.header);
 			break; /* the innermost poll is the one running */
 		}
 	}

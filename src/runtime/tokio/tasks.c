@@ -176,6 +176,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 			qsort(tasks, n, sizeof(*tasks), tk_compare_tasks);
 	}
 	tk_blocking_collect(&tk, stacks);
+	tk_blocking_queue_collect(&tk, stacks);
 	size_t runtimes = 0;
 	for (size_t i = 0; i < tk.runtime_count; i++)
 		runtimes += !tk.runtimes[i].dropped && !tk.runtimes[i].local;

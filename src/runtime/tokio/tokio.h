@@ -220,5 +220,13 @@ void tk_local_sets_from_scan(struct tk *tk);
 /* (blocking.c) Adds a task of kind "blocking" for every spawn_blocking closure that a thread of
  * a blocking pool runs now (its raw::poll<BlockingTask<F>, S> frame). */
 void tk_blocking_collect(struct tk *tk, const struct ai_stack *stacks);
+/* Adds the spawn_blocking task whose header is at `header`, unless it is the runtime's own or
+ * listed already: running on `thread` inside the poll frame stack->frames[poll], or queued (thread
+ * NULL). */
+void tk_blocking_emit(struct tk *tk, const struct ai_thread *thread, const struct ai_stack *stack,
+		      size_t poll, uint64_t header);
+/* (blocking_queue.c) Adds a task of kind "blocking" without a thread for every closure queued in
+ * a blocking pool (found from its threads' Inner::run frames), not started yet. */
+void tk_blocking_queue_collect(struct tk *tk, const struct ai_stack *stacks);
 
 #endif

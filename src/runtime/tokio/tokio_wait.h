@@ -47,6 +47,14 @@ const char *tk_registration_direction(struct ai_wait_walk *w);
 struct ai_wait *tk_decode_io(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *direction);
 bool tk_name_ends_with(const char *name, const char *suffix);
 
+/* Join (wait_leaf.c): the task header a JoinHandle at address points to. */
+bool tk_join_target(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, uint64_t *header_ret);
+
+/* JoinSet (wait_join_set.c): the set of the join_next frame above the leaf, with its tasks; and
+ * each of those tasks labelled with its set (task->set_address), once every wait is known. */
+struct ai_wait *tk_decode_join_set(struct ai_wait_walk *w);
+void tk_join_set_members(struct ai_snapshot *snapshot);
+
 /* Lock futures nobody polls, Senders saved in tasks (unpolled.c) */
 void tk_scan_saved(struct ai_wait_walk *w, struct ai_snapshot *snapshot);
 

@@ -15,8 +15,8 @@
 
 /* The task a JoinHandle points to: `raw.ptr.pointer`, or in 1.19 (raw: Option<RawTask>)
  * the pointer of raw's Some. */
-static bool join_target(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
-			uint64_t *header_ret)
+bool tk_join_target(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+		    uint64_t *header_ret)
 {
 	const struct ai_type *ht;
 	if (ai_wait_read_pointer_path(w, t, address, "raw.ptr.pointer", header_ret, &ht))
@@ -45,7 +45,7 @@ static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type 
 	struct ai_wait *wait = ai_wait_new("join");
 	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(t));
 	uint64_t header;
-	if (!join_target(w, t, address, &header)) {
+	if (!tk_join_target(w, t, address, &header)) {
 		wait->description = xasprintf("join, task pointer not understood (%s)", ai_wait_type_name(t));
 		return wait;
 	}
@@ -108,6 +108,8 @@ struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 			wait = tk_decode_interval(w);
 		else if (ai_starts_with(parent, "tokio::sync::mpsc::") && strstr(parent, "::recv"))
 			wait = tk_decode_mpsc_recv(w);
+		else if (ai_starts_with(parent, "tokio::task::join_set::") && strstr(parent, "::join_next"))
+			wait = tk_decode_join_set(w);
 		else if (t && ai_starts_with(parent, "tokio::io::driver::registration::") &&
 			 tk_name_ends_with(parent, "::readiness"))
 			wait = tk_decode_io(w, t, node->address, tk_registration_direction(w)); /* 1.19 */
@@ -124,4 +126,5 @@ void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 	tk_rwlock_addresses(w, snapshot);
 	tk_scan_saved(w, snapshot);
 	tk_fd_memo_free(w);
+	tk_join_set_members(snapshot);
 }
