@@ -185,6 +185,9 @@ static void drop_remaining(json_t *j)
 	json_t *value;
 	size_t i;
 	if (json_is_object(j)) {
+		/* a timer's description says the time left too ("sleep, 23h59m59s left") */
+		if (json_object_get(j, "remaining_ms"))
+			json_object_del(j, "description");
 		json_object_del(j, "remaining_ms");
 		json_object_foreach(j, key, value)
 			drop_remaining(value);
