@@ -10,7 +10,12 @@
  * state's discriminant (`movb $N, STATE(%reg)`, Capstone) just before it returns Pending, and the
  * breakpoint is the instruction after that store, where %reg still holds the coroutine. An FN
  * breakpoint is the poll function's entry, where %rdi is the coroutine and its state is
- * Unresumed on the first poll; an @resume one the same entry, with the state of that await. */
+ * Unresumed on the first poll; an @resume one the same entry, with the state of that await.
+ *
+ * `spawn` / `complete` (optionally `spawn:FN`, `complete:FN`: only tasks whose root future is the
+ * async fn FN) stop when any task is spawned / finishes, at the functions the runtime adapter
+ * names for it (ai_runtime_ops.lifecycle_points); a spawn is seen once the spawn function has
+ * returned the task, through a breakpoint at its return address, armed on its first call. */
 #ifndef AI_BREAKPOINT_H
 #define AI_BREAKPOINT_H
 
@@ -24,6 +29,8 @@
 enum ai_break_kind {
 	AI_BREAK_LINE,     /* FILE:LINE of an .await */
 	AI_BREAK_FUNCTION, /* FN: its first poll */
+	AI_BREAK_SPAWN,    /* spawn[:FN]: a task is spawned */
+	AI_BREAK_COMPLETE, /* complete[:FN]: a task finishes */
 };
 
 struct ai_break_cond;
@@ -34,7 +41,7 @@ struct ai_break_spec {
 	char *file;     /* owned: LINE specs */
 	uint32_t line;
 	bool resume;    /* FILE:LINE@resume: when the task resumes from that .await */
-	char *function; /* owned: FUNCTION specs */
+	char *function; /* owned: FUNCTION specs; SPAWN / COMPLETE: the root future asked for, or NULL */
 	struct ai_break_cond *cond; /* owned: `SPEC if EXPR`, or NULL */
 };
 
@@ -61,16 +68,25 @@ enum ai_break_truth { AI_BREAK_FALSE, AI_BREAK_TRUE, AI_BREAK_UNKNOWN };
 enum ai_break_truth ai_break_cond_eval(const struct ai_break_cond *cond, const struct ai_break_env *env,
 				       char **why_ret);
 
+enum ai_break_site_kind {
+	AI_SITE_STATE,    /* a coroutine in env_reg, a hit when it is in state_value */
+	AI_SITE_TASK,     /* a task's header in env_reg (or, task_in_return, in rax or rdx) */
+	AI_SITE_CALL,     /* the entry of a function whose return is a spawn: arms a TASK site at
+			   * its return address */
+};
+
 /* Where one int3 goes and how to tell a hit. */
 struct ai_break_site {
 	size_t spec;            /* index into the specs resolved */
+	enum ai_break_site_kind kind;
+	bool task_in_return;
 	uint64_t vaddr;         /* the int3's file address in the executable */
 	int env_reg;            /* Capstone's x86_reg that holds the coroutine's address there */
 	uint64_t state_offset;  /* its __state, and the value that makes this a hit */
 	uint8_t state_size;
 	uint64_t state_value;
 	char *function;         /* owned: the async fn or block ("app::serve") */
-	char *file;             /* owned: the .await's file (FN: the fn's) */
+	char *file;             /* owned: the .await's file (FN: the fn's); NULL for TASK and CALL */
 	uint32_t line;
 };
 
