@@ -216,11 +216,14 @@ static struct ai_error *on_task_hit(struct ai_target *target, struct ai_capture 
 	uint64_t header = 0;
 	const struct ai_snapshot_task *task = NULL;
 	if (site->task_in_return) {
-		/* A pair of pointers comes back in rax:rdx; either names the task. */
-		uint64_t both[2] = { regs.rax, regs.rdx };
-		for (int i = 0; i < 2 && !task; i++)
-			if ((task = task_at(snapshot, both[i])))
-				header = both[i];
+		/* A pair of pointers comes back in rax:rdx, either naming the task; a bigger value
+		 * in the caller's memory, whose address rax returns (System V's sret). */
+		uint64_t words[4] = { regs.rax, regs.rdx, 0, 0 };
+		struct ai_error *read_err = ai_memory_read(target->memory, &words[2], regs.rax, 2 * sizeof(uint64_t));
+		ai_error_destroy(read_err);
+		for (int i = 0; i < (read_err ? 2 : 4) && !task; i++)
+			if ((task = task_at(snapshot, words[i])))
+				header = words[i];
 		if (!task)
 			header = regs.rax;
 	} else if (ai_break_reg_value(&regs, site->env_reg, &header)) {
@@ -336,7 +339,7 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 		}
 		if (!added)
 			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
-					      "--break %s: no runtime found in %s says where its tasks %s",
+					      "--break %s: no runtime in %s names a function its tasks %s through (not known for this runtime or its version)",
 					      spec->text, target->exe_path ? target->exe_path : "the program",
 					      want == AI_LIFECYCLE_SPAWN ? "are spawned" : "complete");
 	}
