@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ai/error.h"
 #include "ai/target.h"
@@ -107,6 +108,25 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
  * one of those. */
 bool ai_break_reg_value(const struct user_regs_struct *regs, int reg, uint64_t *ret);
 
+/* --history (history.c): each task's transitions (the innermost coroutine of the program's own
+ * code on its main await chain: function, state, line) seen in the snapshots the hits take, the last AI_BREAK_HISTORY of
+ * each; a transition is "hit" when its task's own breakpoint saw it, "snapshot" when it was seen
+ * at another hit (it happened some time since the hit before). */
+#define AI_BREAK_HISTORY 32
+struct ai_break_history;
+struct ai_snapshot;
+struct ai_json_writer;
+struct ai_break_history *ai_break_history_create(void);
+void ai_break_history_destroy(struct ai_break_history *history);
+/* Notes the state of every task of snapshot at t_us (since the breakpoints went in); hit is the
+ * task of the hit (or NULL), completed when the hit is its completion. */
+void ai_break_history_observe(struct ai_break_history *history, const struct ai_snapshot *snapshot,
+			      const struct ai_snapshot_task *hit, bool completed, uint64_t t_us);
+/* task's transitions: text lines (none when there are none), or a "history" member. */
+void ai_break_history_print(FILE *out, struct ai_break_history *history, const struct ai_snapshot_task *task);
+void ai_break_history_write_json(struct ai_json_writer *w, struct ai_break_history *history,
+				 const struct ai_snapshot_task *task);
+
 struct ai_break_options {
 	const struct ai_break_spec *specs;
 	size_t spec_count;
@@ -115,6 +135,7 @@ struct ai_break_options {
 	bool color;
 	bool locals;
 	bool all_locals;      /* compiler-generated locals too (__awaitee, drop flags) */
+	bool history;         /* --history: each record shows its task's transitions */
 };
 
 struct ai_break_result {

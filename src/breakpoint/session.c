@@ -1,6 +1,7 @@
 /* The breakpoint loop: insert, run, and on each hit take a snapshot, find the task being polled
  * there, print it, and let the program go on; after --break-count hits remove them and detach. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,19 @@
 #include "ai/memory.h"
 #include "ai/runtime.h"
 #include "ai/util.h"
+
+/* What the hits share: the history (--history, or NULL) and when the breakpoints went in. */
+struct session {
+	struct ai_break_history *history;
+	uint64_t start_us;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* The coroutine node at address in a tree, or NULL. */
 static const struct ai_await_node *node_at(const struct ai_await_node *node, uint64_t address, unsigned depth)
@@ -46,7 +60,7 @@ static const struct ai_snapshot_task *task_of(const struct ai_snapshot *s, uint6
 	return found;
 }
 
-static void print_text(const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+static void print_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 		       const struct ai_snapshot *s, const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
 {
 	const char *thread_name = "";
@@ -59,13 +73,15 @@ static void print_text(const struct ai_break_options *o, const struct ai_break_s
 	if (task) {
 		struct ai_text_options text = { .color = o->color, .locals = o->locals };
 		ai_print_task_text(stdout, s, task, &text);
+		if (ss->history)
+			ai_break_history_print(stdout, ss->history, task);
 	} else {
 		printf("  task: unknown (no task's await tree holds the coroutine at 0x%llx)\n", (unsigned long long)env);
 	}
 	putchar('\n');
 }
 
-static void print_json(const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+static void print_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 		       const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
 {
 	struct ai_json_writer w;
@@ -89,6 +105,8 @@ static void print_json(const struct ai_break_options *o, const struct ai_break_s
 		ai_write_task_json(&w, task);
 	else
 		ai_json_null(&w);
+	if (ss->history)
+		ai_break_history_write_json(&w, ss->history, task);
 	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
 	putchar('\n');
@@ -114,7 +132,7 @@ static const char *event_name(const struct ai_break_spec *spec)
 	return spec->kind == AI_BREAK_SPAWN ? "spawn" : "complete";
 }
 
-static void print_task_event_text(const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+static void print_task_event_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 				  const struct ai_snapshot *s, const struct ai_snapshot_task *task,
 				  const struct ai_snapshot_frame *at, uint64_t header, pid_t tid)
 {
@@ -138,13 +156,15 @@ static void print_task_event_text(const struct ai_break_options *o, const struct
 	if (task) {
 		struct ai_text_options text = { .color = o->color, .locals = o->locals };
 		ai_print_task_text(stdout, s, task, &text);
+		if (ss->history)
+			ai_break_history_print(stdout, ss->history, task);
 	} else {
 		printf("  task: unknown (no task found at 0x%llx)\n", (unsigned long long)header);
 	}
 	putchar('\n');
 }
 
-static void print_task_event_json(const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+static void print_task_event_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 				  const struct ai_snapshot_task *task, const struct ai_snapshot_frame *at,
 				  uint64_t header, pid_t tid)
 {
@@ -181,6 +201,8 @@ static void print_task_event_json(const struct ai_break_options *o, const struct
 		ai_write_task_json(&w, task);
 	else
 		ai_json_null(&w);
+	if (ss->history)
+		ai_break_history_write_json(&w, ss->history, task);
 	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
 	putchar('\n');
@@ -196,7 +218,7 @@ static const struct ai_snapshot_task *task_at(const struct ai_snapshot *s, uint6
 
 /* A spawn or completion: the task is the one whose header the site's register (or the spawn
  * function's return value) holds; `spawn:FN` keeps only a task whose root future is FN. */
-static struct ai_error *on_task_hit(struct ai_target *target, struct ai_capture *capture,
+static struct ai_error *on_task_hit(struct session *ss, struct ai_target *target, struct ai_capture *capture,
 				    const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 				    bool *warned, bool *counted_ret)
 {
@@ -230,6 +252,8 @@ static struct ai_error *on_task_hit(struct ai_target *target, struct ai_capture 
 		task = task_at(snapshot, header);
 	}
 	const struct ai_break_spec *spec = &o->specs[site->spec];
+	if (ss->history)
+		ai_break_history_observe(ss->history, snapshot, task, spec->kind == AI_BREAK_COMPLETE, now_us() - ss->start_us);
 	bool keep = true;
 	if (spec->function) {
 		const char *root = task ? (task->tree.function ? task->tree.function : task->future) : NULL;
@@ -254,9 +278,9 @@ static struct ai_error *on_task_hit(struct ai_target *target, struct ai_capture 
 		*counted_ret = true;
 		const struct ai_snapshot_frame *at = spec->kind == AI_BREAK_SPAWN ? own_frame(capture, snapshot, tid) : NULL;
 		if (o->json)
-			print_task_event_json(o, site, hit, task, at, header, tid);
+			print_task_event_json(ss, o, site, hit, task, at, header, tid);
 		else
-			print_task_event_text(o, site, hit, snapshot, task, at, header, tid);
+			print_task_event_text(ss, o, site, hit, snapshot, task, at, header, tid);
 		fflush(stdout);
 	}
 	ai_snapshot_destroy(snapshot);
@@ -364,7 +388,7 @@ static bool is_hit(struct ai_target *target, const struct ai_break_site *site, u
 
 /* Takes the snapshot of a hit and prints it, when the spec's condition (if any) holds: then
  * *counted_ret is true. */
-static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
+static struct ai_error *on_hit(struct session *ss, struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
 			       const struct ai_break_site *site, uint64_t env, uint64_t hit, bool *warned,
 			       bool *counted_ret)
 {
@@ -385,6 +409,8 @@ static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capt
 	}
 	const struct ai_snapshot_task *task = task_of(snapshot, env, tid);
 	const struct ai_break_spec *spec = &o->specs[site->spec];
+	if (ss->history)
+		ai_break_history_observe(ss->history, snapshot, task, false, now_us() - ss->start_us);
 	if (spec->cond) {
 		struct ai_break_env cond_env = { task, task ? node_at(&task->tree, env, 0) : NULL };
 		char *why = NULL;
@@ -402,9 +428,9 @@ static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capt
 	}
 	*counted_ret = true;
 	if (o->json)
-		print_json(o, site, hit, task, env, tid);
+		print_json(ss, o, site, hit, task, env, tid);
 	else
-		print_text(o, site, hit, snapshot, task, env, tid);
+		print_text(ss, o, site, hit, snapshot, task, env, tid);
 	fflush(stdout);
 	ai_snapshot_destroy(snapshot);
 	return ai_target_resume(target);
@@ -459,6 +485,7 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 		return err;
 	}
 	bool *warned = xcalloc(o->spec_count, sizeof(*warned));
+	struct session ss = { .history = o->history ? ai_break_history_create() : NULL, .start_us = now_us() };
 	if ((err = ai_target_resume(target)))
 		goto out;
 	while (!o->break_count || result->hits < o->break_count) {
@@ -481,11 +508,11 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 			if (sites.items[i].kind == AI_SITE_CALL)
 				err = arm_return(target, &sites, bias);
 			else if (sites.items[i].kind == AI_SITE_TASK)
-				err = on_task_hit(target, capture, o, &sites.items[i], result->hits + 1, warned, &counted);
+				err = on_task_hit(&ss, target, capture, o, &sites.items[i], result->hits + 1, warned, &counted);
 			else if (!is_hit(target, &sites.items[i], &env))
 				continue;
 			else
-				err = on_hit(target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);
+				err = on_hit(&ss, target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);
 			result->hits += counted;
 			break;
 		}
@@ -497,6 +524,7 @@ out:
 	if (!result->exited)
 		ai_target_detach(target);
 	free(warned);
+	ai_break_history_destroy(ss.history);
 	ai_capture_destroy(capture);
 	ai_debuginfo_destroy(di);
 	ai_break_sites_deinit(&sites);

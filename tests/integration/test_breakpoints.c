@@ -414,3 +414,50 @@ Test(breakpoints, spawn_of_one_async_fn_in_json)
 	tool_result_free(&r);
 	free(bin);
 }
+
+/* --history: the task's transitions seen at the hits, oldest first: its spawn (not yet polled),
+ * then each pass at the loop's await, every one a "hit"; in JSON, task.history's transitions. */
+Test(breakpoints, history_lists_the_transitions_seen)
+{
+	int line = marker_line(TICKER, "// @await: ticker-yield");
+	char *spec = xasprintf("ticker.rs:%d", line);
+	char *bin = fixture_path("tokio-1.54", "ticker");
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "run", "--no-tui", "--history", "--break", "spawn", "--break", spec,
+					   "--break-count", "3", "--", bin, "4", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "stderr: %s", r.err);
+	char *third = record(r.out, 3);
+	cr_assert(third, "%s", r.out);
+	cr_expect(strstr(third, "  history (3 transitions seen;"), "%s", third);
+	const char *listed = strstr(third, "  history ("), *spawned = strstr(third, "ticker::ticker  Unresumed");
+	char *where = xasprintf("ticker.rs:%d  (hit)", line);
+	cr_expect(listed && spawned > listed && strstr(spawned, where), "spawn first, then the await: %s", third);
+	cr_expect_eq(count_substr(third, where), 2, "two passes at the await: %s", third);
+	free(where);
+	free(third);
+	tool_result_free(&r);
+
+	tool_run(&r, 60, (const char *[]){ "run", "--history", "--break", spec, "--break-count", "2", "--format", "json",
+					   "--", bin, "3", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "stderr: %s", r.err);
+	int hits = 0;
+	for (char *save = NULL, *l = strtok_r(r.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (l[0] != '{')
+			continue;
+		json_error_t error;
+		json_t *hit = json_loads(l, 0, &error);
+		cr_assert(hit, "not JSON (%s): %s", error.text, l);
+		hits++;
+		json_t *history = json_object_get(hit, "history");
+		cr_expect_eq(json_integer_value(json_object_get(history, "total")), hits, "%s", l);
+		json_t *last = json_array_get(json_object_get(history, "transitions"), (size_t)hits - 1);
+		cr_expect_str_eq(json_string_value(json_object_get(last, "state")), "Suspend0");
+		cr_expect_eq(json_integer_value(json_object_get(last, "line")), line);
+		cr_expect_str_eq(json_string_value(json_object_get(last, "seen")), "hit");
+		json_decref(hit);
+	}
+	cr_expect_eq(hits, 2, "%s", r.out);
+	tool_result_free(&r);
+	free(bin);
+	free(spec);
+}
