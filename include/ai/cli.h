@@ -140,11 +140,13 @@ struct ai_break_cli {
 	size_t count, capacity;
 	uint64_t break_count;        /* 0: every hit until the program ends */
 	bool json;
+	bool history;                /* --history */
 	bool no_locals, all_locals; /* --no-locals, --all-locals */
 };
 #define AI_BREAK_LONG_OPTIONS                                   \
 	{ "break", required_argument, NULL, 'B' },              \
 	{ "break-count", required_argument, NULL, 'N' },        \
+	{ "history", no_argument, NULL, 'Y' },                  \
 	{ "format", required_argument, NULL, 'f' }
 /* Handles opt if it is one of AI_BREAK_LONG_OPTIONS: returns 0, or the exit status after printing
  * why arg is wrong; -1 for any other option. */

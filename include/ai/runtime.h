@@ -72,6 +72,24 @@ struct ai_probe_point {
 };
 void ai_probe_points_free(struct ai_probe_point *points, size_t count);
 
+/* A function of the runtime's own that a task's spawn or end goes through, for `--break spawn` /
+ * `--break complete` (src/breakpoint). */
+enum ai_lifecycle_kind {
+	AI_LIFECYCLE_SPAWN,    /* a new task is made and listed with the runtime's tasks */
+	AI_LIFECYCLE_COMPLETE, /* a task has finished (its output stored, or cancelled) */
+};
+
+struct ai_lifecycle_point {
+	enum ai_lifecycle_kind kind;
+	uint64_t address;  /* the function's first instruction, in the target */
+	bool at_return;    /* the task is its return value (in an integer return register, as
+			    * ai_snapshot_task.address gives it) once it returns to its caller:
+			    * only then is it listed; else it is argument task_arg at the entry */
+	unsigned task_arg;
+	char *function;    /* owned: the function's name, for messages */
+};
+void ai_lifecycle_points_free(struct ai_lifecycle_point *points, size_t count);
+
 struct ai_runtime_ops {
 	const char *name; /* as users know it: "tokio", "async-task", "futures" */
 
@@ -125,6 +143,11 @@ struct ai_runtime_ops {
 	 * DWARF; adds none when they are not found. May be NULL (the runtime cannot be profiled). */
 	void (*probe_points)(struct ai_async *as, struct ai_probe_point **points, size_t *count,
 			     size_t *capacity);
+
+	/* The functions a task's spawn and completion go through, for breakpoints: appended to
+	 * *points as probe_points does. May be NULL. */
+	void (*lifecycle_points)(struct ai_async *as, struct ai_lifecycle_point **points, size_t *count,
+				 size_t *capacity);
 };
 
 /* Every adapter, in the order their tasks are listed; NULL-terminated. */
@@ -140,6 +163,11 @@ struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack 
  * none); owned by the caller (ai_probe_points_free). */
 void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **points_ret,
 			      size_t *count_ret, char **runtimes_ret);
+
+/* The lifecycle points of every runtime detected in the executable (ai_runtime_ops.lifecycle_points);
+ * owned by the caller (ai_lifecycle_points_free). */
+void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point **points_ret,
+				  size_t *count_ret);
 
 /* The shape of the future type called `name`, from the language's own rules (core, std) and
  * then every adapter's; NULL when none applies. */

@@ -487,8 +487,9 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
 	for (size_t i = 0; i < spec_count && !err; i++) {
 		if (specs[i].kind == AI_BREAK_LINE)
 			err = resolve_line(&r, i, &specs[i], &sites);
-		else
+		else if (specs[i].kind == AI_BREAK_FUNCTION)
 			err = resolve_function(&r, i, &specs[i], &sites);
+		/* spawn and complete: the runtime adapters' (session.c) */
 	}
 	free(r.seen);
 	free(r.fns);

@@ -49,9 +49,11 @@ static void print_usage(FILE *out)
 		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN       auto (default: on a terminal), always or never\n"
 		"      --break SPEC       stop when a task reaches SPEC (FILE:LINE of an .await, or\n"
-		"                         FN: an async fn's first poll), print the task with its\n"
+		"                         FN: an async fn's first poll; spawn, complete: any task\n"
+		"                         spawned / finished), print the task with its\n"
 		"                         await chain on stdout and go on (repeatable)\n"
 		"      --break-count N    after N hits remove the breakpoints and detach\n"
+		"      --history          each record also shows its task's state transitions\n"
 		"      --format text|json --break records as text (default) or a JSON line each\n"
 		"  -h, --help             show this help\n");
 }
@@ -309,8 +311,8 @@ int ai_cmd_attach(int argc, char **argv)
 		ai_break_cli_deinit(&breaks);
 		return ai_usage_error("attach", "--break does not combine with --record");
 	}
-	if (!breaks.count && (breaks.break_count || breaks.json))
-		return ai_usage_error("attach", "--break-count and --format are for --break");
+	if (!breaks.count && (breaks.break_count || breaks.json || breaks.history))
+		return ai_usage_error("attach", "--break-count, --format and --history are for --break");
 	if (breaks.count) {
 		breaks.no_locals = options.no_locals;
 		breaks.all_locals = options.all_locals;

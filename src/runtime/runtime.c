@@ -217,6 +217,31 @@ void ai_probe_points_free(struct ai_probe_point *points, size_t count)
 	free(points);
 }
 
+void ai_lifecycle_points_free(struct ai_lifecycle_point *points, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(points[i].function);
+	free(points);
+}
+
+void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point **points_ret,
+				  size_t *count_ret)
+{
+	struct ai_lifecycle_point *points = NULL;
+	size_t count = 0, capacity = 0;
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++) {
+		if (!(*ops)->lifecycle_points)
+			continue;
+		char *version = (*ops)->detect ? (*ops)->detect(as) : NULL;
+		if (!version)
+			continue;
+		free(version);
+		(*ops)->lifecycle_points(as, &points, &count, &capacity);
+	}
+	*points_ret = points;
+	*count_ret = count;
+}
+
 void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **points_ret,
 			      size_t *count_ret, char **runtimes_ret)
 {

@@ -38,6 +38,27 @@ Test(break_spec, resume)
 	expect_bad("app::serve@resume", "@resume is for FILE:LINE");
 }
 
+Test(break_spec, spawn_and_complete)
+{
+	struct ai_break_spec spec;
+	cr_assert_null(ai_break_spec_parse("spawn", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_SPAWN);
+	cr_expect_null(spec.function);
+	ai_break_spec_deinit(&spec);
+	cr_assert_null(ai_break_spec_parse("complete:app::{impl#0}::handle if task.id == 3", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_COMPLETE);
+	cr_expect_str_eq(spec.function, "app::{impl#0}::handle");
+	cr_expect_not_null(spec.cond);
+	cr_expect_str_eq(spec.text, "complete:app::{impl#0}::handle if task.id == 3");
+	ai_break_spec_deinit(&spec);
+	/* A crate called spawn is still a path: spawn::run is its async fn. */
+	cr_assert_null(ai_break_spec_parse("spawn::run", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_FUNCTION);
+	ai_break_spec_deinit(&spec);
+	expect_bad("spawn:", "expected spawn:FN");
+	expect_bad("complete:3", "expected complete:FN");
+}
+
 Test(break_spec, async_fn_path)
 {
 	struct ai_break_spec spec;

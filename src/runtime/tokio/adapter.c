@@ -71,4 +71,5 @@ const struct ai_runtime_ops ai_runtime_tokio = {
 	.held = tk_held,
 	.finish = tk_wait_finish,
 	.probe_points = ai_tokio_probe_points,
+	.lifecycle_points = ai_tokio_lifecycle_points,
 };
