@@ -328,7 +328,7 @@ static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *ret)
 	return len;
 }
 
-/* A string of len bytes at address: `"..."`, cut after max_string bytes with `…`. Invalid UTF-8
+/* A string of len bytes at address: `"..."`, cut after max_string bytes with `…` and its length. Invalid UTF-8
  * (a String never holds it, garbage may) prints as \x.. escapes. */
 void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 {
@@ -353,6 +353,8 @@ void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 	if (n < len)
 		vp_out_str(&p->out, ELLIPSIS);
 	vp_out_str(&p->out, "\"");
+	if (n < len) /* cut: say how long it really is */
+		vp_out_printf(&p->out, " (%" PRIu64 " bytes)", len);
 	free(bytes);
 }
 
