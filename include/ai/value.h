@@ -12,11 +12,21 @@
 #ifndef AI_VALUE_H
 #define AI_VALUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ai/memory.h"
 #include "ai/types.h"
+
+/* A summary of a type the printer does not know itself, e.g. a runtime's own lock or channel:
+ * the printer names no runtime, the caller passes one in (ai_value_limits.summary; the runtime
+ * adapters' `value_summary` ops, include/ai/runtime.h). For the value of `type` at `address`:
+ * a new string such as "Mutex(locked)" in *text_ret, and in *inner_ret the member (a path
+ * "a.b") whose value is printed after it, or NULL; false to decline (not its type, or not read:
+ * the value then prints as a plain struct). */
+typedef bool ai_value_summary_fn(struct ai_memory *mem, const struct ai_type *type,
+				 uint64_t address, char **text_ret, const char **inner_ret);
 
 struct ai_value_limits {
 	unsigned max_depth;      /* values nested deeper print as `Name {..}`, `[..]` */
@@ -24,9 +34,10 @@ struct ai_value_limits {
 	size_t max_string;       /* bytes shown per string, then `…` */
 	size_t max_output;       /* bytes of text in all; the text then ends with `…` */
 	size_t max_read;         /* bytes read from the target in all, following pointers */
+	ai_value_summary_fn *summary; /* may be NULL: the summaries of types not std's */
 };
 
-/* depth 6, 10 items, 64 string bytes, 1024 bytes of text, 1 MiB read. */
+/* depth 6, 10 items, 64 string bytes, 1024 bytes of text, 1 MiB read, no summary. */
 void ai_value_limits_default(struct ai_value_limits *limits);
 
 /* The value of `type` at `address`, read through mem. limits may be NULL (the defaults). Returns

@@ -531,12 +531,42 @@ static const struct known_type {
 	{ "core::time::Duration", false, print_duration },
 };
 
+/* The caller's summary of a type (limits.summary), then the value of the member it names. */
+static bool print_summary(struct printer *p, const struct ai_type *type, const struct view *v,
+			  unsigned depth)
+{
+	char *text = NULL;
+	const char *inner = NULL;
+	if (!p->limits.summary || !p->limits.summary(p->mem, type, v->address, &text, &inner))
+		return false;
+	vp_out_str(&p->out, text);
+	free(text);
+	if (!inner)
+		return true;
+	/* a path of members, "c" or "value.inner" */
+	const struct ai_type *t = type;
+	struct view cur = *v;
+	char *path = xstrdup(inner);
+	bool found = true;
+	for (char *save, *part = strtok_r(path, ".", &save); part && found;
+	     part = strtok_r(NULL, ".", &save))
+		found = vp_member_view(t, part, &cur, &t, &cur);
+	free(path);
+	if (found) {
+		vp_out_str(&p->out, " ");
+		vp_print_value(p, t, &cur, depth + 1);
+	}
+	return true;
+}
+
 bool vp_print_known(struct printer *p, const struct ai_type *type, const struct view *v,
 			unsigned depth)
 {
 	const char *name = ai_type_qualified_name(type);
 	if (!name)
 		return false;
+	if (print_summary(p, type, v, depth))
+		return true;
 	for (size_t i = 0; i < AI_ARRAY_SIZE(known_types); i++) {
 		const struct known_type *k = &known_types[i];
 		if (k->prefix ? vp_starts_with(name, k->name) : strcmp(name, k->name) == 0)
