@@ -327,6 +327,36 @@ static bool print_rc(struct printer *p, const struct ai_type *type, const struct
 	return true;
 }
 
+/* Weak<T> (sync and rc): the counts of the allocation it points to, not the value (which is
+ * gone when strong is 0). Weak::new() points nowhere: usize::MAX. */
+static bool print_weak(struct printer *p, const struct ai_type *type, const struct view *v,
+		       unsigned depth)
+{
+	const struct ai_type *ptr_type, *inner;
+	uint64_t ptr, strong, weak;
+	if (!find_pointer(type, v, 0, &ptr, &ptr_type) ||
+	    !(inner = vp_resolve_quiet(ptr_type, &ptr_type->target)) ||
+	    !ai_type_find_member(inner, "strong") || !ai_type_find_member(inner, "weak"))
+		return false;
+	if (ptr == UINT64_MAX) {
+		vp_out_str(&p->out, "Weak(dangling)");
+		return true;
+	}
+	uint64_t size = AI_MAX(ai_type_find_member(inner, "strong")->offset,
+			       ai_type_find_member(inner, "weak")->offset) + 8;
+	uint8_t *bytes = vp_fetch(p, ptr, size);
+	if (!bytes)
+		return true;
+	struct view iv = { bytes, ptr, size };
+	if (member_uint(inner, "strong", &iv, &strong) && member_uint(inner, "weak", &iv, &weak))
+		vp_out_printf(&p->out, "Weak(strong %" PRIu64 ", weak %" PRIu64 ")", strong,
+			      strong > 0 && weak > 0 ? weak - 1 : weak);
+	else
+		vp_out_printf(&p->out, "Weak(0x%" PRIx64 ")", ptr);
+	free(bytes);
+	return true;
+}
+
 /* The value of a cell-like wrapper's member `name` (UnsafeCell<T> and the like, printed
  * through), after a `Label(state) ` prefix the caller printed. */
 static void print_inner_member(struct printer *p, const struct ai_type *type, const char *name,
@@ -513,6 +543,8 @@ static const struct known_type {
 	{ "hashbrown::set::HashSet<", true, print_hash_set },
 	{ "alloc::sync::Arc<", true, print_rc },
 	{ "alloc::rc::Rc<", true, print_rc },
+	{ "alloc::sync::Weak<", true, print_weak },
+	{ "alloc::rc::Weak<", true, print_weak },
 	{ "core::pin::Pin<", true, print_transparent },
 	{ "core::ptr::non_null::NonNull<", true, print_transparent },
 	{ "core::ptr::unique::Unique<", true, print_transparent },

@@ -44,6 +44,7 @@ static const struct {
 	const char *function, *local, *value;
 } expected[] = {
 	{ "values::holder", "cfg", "Arc(strong 2, weak 1) Config { name: \"values-config\", retries: 3 }" },
+	{ "values::holder", "weak", "Weak(strong 2, weak 1)" },
 	{ "values::holder", "many", "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \xe2\x80\xa6 (1000 items)]" },
 	{ "values::locks", "free", "Arc(strong 1, weak 0) Mutex(unlocked) 7" },
 	{ "values::locks", "held", "Arc(strong 2, weak 0) Mutex(locked) 8" },
