@@ -3,9 +3,11 @@
  *
  * The value is read from the target once (or taken from bytes the caller already read), then
  * pointers are followed with bounded reads: Box, references, Vec and String buffers, Arc and Rc.
- * Standard types are recognized by qualified name and checked by structure (a table in value.c):
- * String and &str print as strings, Vec, VecDeque and slices as lists, Box, Arc, Rc and Pin as what
- * they hold, Option and every other enum as its active variant. Everything is bounded by the
+ * Standard types are recognized by qualified name and checked by structure (a table in
+ * value_std.c): String and &str print as strings (a cut one with its length), Vec, VecDeque and
+ * slices as lists, Box and Pin as what they hold, Arc and Rc as their counts then what they hold
+ * (`Arc(strong 2, weak 0) ..`), std's Mutex, RwLock and RefCell as their lock or borrow state
+ * then what they hold, Option and every other enum as its active variant. Everything is bounded by the
  * limits below. A part that cannot be read prints as `<unreadable 0x...>` and the rest goes on;
  * a part that cannot be understood prints as its type's name, `Name {..}`. Type names are short
  * (ai_type_short_name): `Cart`, `Vec<u8>`. */
