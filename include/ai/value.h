@@ -52,4 +52,9 @@ char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_
 char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 			    const void *bytes, size_t size, const struct ai_value_limits *limits);
 
+/* The value in a printed text after the summaries' states before it (`Arc(strong 2, weak 0) `,
+ * `Mutex(locked) `): "Arc(strong 1, weak 0) Mutex(unlocked) 7" -> "7"; text itself when it
+ * starts with none. For readers of printed values (conditions, the editor's expansion). */
+const char *ai_value_after_summary(const char *text);
+
 #endif

@@ -767,3 +767,20 @@ char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, u
 {
 	return format(mem, type, address, bytes, size, limits);
 }
+
+const char *ai_value_after_summary(const char *text)
+{
+	for (;;) {
+		const char *p = text;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		       *p == '_' || *p == ':')
+			p++;
+		if (p == text || *p != '(')
+			return text;
+		/* a state is plain words: no brackets or quotes inside, and a value after it */
+		size_t n = strcspn(p + 1, "()[]{}\"'");
+		if (p[1 + n] != ')' || p[2 + n] != ' ' || !p[3 + n])
+			return text;
+		text = p + 3 + n;
+	}
+}
