@@ -138,6 +138,11 @@ struct ai_runtime_ops {
 	 * lock futures nobody polls...). May be NULL. */
 	void (*finish)(struct ai_wait_walk *walk, struct ai_snapshot *snapshot);
 
+	/* A summary of one of the runtime's own types for the value printer (a lock's state, a
+	 * channel's queue), as include/ai/value.h's ai_value_summary_fn; false when the type is
+	 * not the runtime's. May be NULL. */
+	ai_value_summary_fn *value_summary;
+
 	/* The runtime's task poll, wake and release functions, for `profile`: appended to *points
 	 * (count and capacity as AI_GROW keeps them). Found from the executable's symbols and
 	 * DWARF; adds none when they are not found. May be NULL (the runtime cannot be profiled). */
@@ -152,6 +157,11 @@ struct ai_runtime_ops {
 
 /* Every adapter, in the order their tasks are listed; NULL-terminated. */
 extern const struct ai_runtime_ops *const ai_runtimes[];
+
+/* The value printer's summary (ai_value_limits.summary) of every adapter's own types: the
+ * first adapter's value_summary that takes the type. */
+bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
+			       char **text_ret, const char **inner_ret);
 
 /* Detects every runtime in the executable (snapshot->runtimes) and lets each collect its tasks.
  * Warns, never fails, when no runtime is found; fails only when the target went away. */

@@ -22,6 +22,7 @@
 #include "ai/breakpoint.h"
 #include "ai/snapshot.h"
 #include "ai/util.h"
+#include "ai/value.h"
 
 enum node_kind { N_INT, N_STR, N_BOOL, N_PATH, N_NOT, N_AND, N_OR, N_CMP };
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
@@ -388,13 +389,19 @@ static struct val eval_path(struct eval *e, const char *path)
 					    e->env->frame && e->env->frame->function ? e->env->frame->function : "the frame"));
 	if (local->state != AI_LOCAL_LIVE || !local->value)
 		return unknown(e, xasprintf("%.*s is %s", (int)first, path, ai_local_text(local)));
-	const char *text = local->value;
+	/* `x == 5` of an Arc<u32> printed `Arc(strong 1, weak 0) 5`: the value after the states */
+	const char *text = ai_value_after_summary(local->value);
 	size_t len = strlen(text);
 	for (const char *p = dot; p; p = strchr(p + 1, '.')) {
 		const char *name = p + 1, *next = strchr(name, '.');
 		size_t name_len = next ? (size_t)(next - name) : strlen(name);
 		if (!field_text(text, len, name, name_len, &text, &len))
 			return unknown(e, xasprintf("%.*s has no field %.*s", (int)(p - path), path, (int)name_len, name));
+		const char *value = ai_value_after_summary(text); /* (it may look past len: only within) */
+		if (value > text && value < text + len) {
+			len -= (size_t)(value - text);
+			text = value;
+		}
 	}
 	return from_text(e, path, text, len);
 }

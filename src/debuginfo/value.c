@@ -328,7 +328,7 @@ static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *ret)
 	return len;
 }
 
-/* A string of len bytes at address: `"..."`, cut after max_string bytes with `…`. Invalid UTF-8
+/* A string of len bytes at address: `"..."`, cut after max_string bytes with `…` and its length. Invalid UTF-8
  * (a String never holds it, garbage may) prints as \x.. escapes. */
 void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 {
@@ -353,6 +353,8 @@ void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 	if (n < len)
 		vp_out_str(&p->out, ELLIPSIS);
 	vp_out_str(&p->out, "\"");
+	if (n < len) /* cut: say how long it really is */
+		vp_out_printf(&p->out, " (%" PRIu64 " bytes)", len);
 	free(bytes);
 }
 
@@ -764,4 +766,21 @@ char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, u
 			    const void *bytes, size_t size, const struct ai_value_limits *limits)
 {
 	return format(mem, type, address, bytes, size, limits);
+}
+
+const char *ai_value_after_summary(const char *text)
+{
+	for (;;) {
+		const char *p = text;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		       *p == '_' || *p == ':')
+			p++;
+		if (p == text || *p != '(')
+			return text;
+		/* a state is plain words: no brackets or quotes inside, and a value after it */
+		size_t n = strcspn(p + 1, "()[]{}\"'");
+		if (p[1 + n] != ')' || p[2 + n] != ' ' || !p[3 + n])
+			return text;
+		text = p + 3 + n;
+	}
 }

@@ -21,6 +21,15 @@ const struct ai_runtime_ops *const ai_runtimes[] = {
 	NULL,
 };
 
+bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
+			       char **text_ret, const char **inner_ret)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++)
+		if ((*ops)->value_summary && (*ops)->value_summary(mem, type, address, text_ret, inner_ret))
+			return true;
+	return false;
+}
+
 const struct ai_runtime_ops *ai_runtime_find(const char *name)
 {
 	for (const struct ai_runtime_ops *const *ops = ai_runtimes; name && *ops; ops++)

@@ -110,6 +110,9 @@ static struct ai_snapshot_local locals[] = {
 	{ .name = "done", .type = "bool", .value = "false" },
 	{ .name = "gone", .type = "String", .state = AI_LOCAL_MOVED },
 	{ .name = "v", .type = "Vec<u32>", .value = "[1, 2]" },
+	{ .name = "count", .type = "Arc<Mutex<u32>>", .value = "Arc(strong 2, weak 0) Mutex(locked) 8" },
+	{ .name = "shared", .type = "Arc<Config>",
+	  .value = "Arc(strong 1, weak 0) Config { version: Arc(strong 3, weak 0) 4, kind: Line(3) }" },
 };
 
 static enum ai_break_truth eval(const char *text, char **why_ret)
@@ -148,6 +151,10 @@ Test(break_cond, comparisons_and_logic)
 	expect_truth("cfg.version == 3", AI_BREAK_TRUE);
 	expect_truth("cfg.name == \"a, b}\"", AI_BREAK_TRUE);
 	expect_truth("cfg.inner.depth < 0", AI_BREAK_TRUE);
+	/* The value after a summary's states (Arc's counts, a lock's state). */
+	expect_truth("count == 8", AI_BREAK_TRUE);
+	expect_truth("shared.version == 4", AI_BREAK_TRUE);
+	expect_truth("shared.kind == 3", AI_BREAK_UNKNOWN);
 }
 
 Test(break_cond, unknown_is_not_false)
