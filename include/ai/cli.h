@@ -166,6 +166,12 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
 /* Labels the snapshot of a live process with its command name (/proc/PID/comm) and our host name,
  * for views of several processes and for merge. */
 void ai_snapshot_label_process(struct ai_snapshot *snapshot);
+/* Gives every I/O wait of the set's live snapshots that no inspected process answers the process
+ * /proc shows at the other end (src/cli/outside_peers.c): the TCP socket whose addresses are its
+ * own swapped, a unix socket's peer inode, a pipe's other end (its writer for a reader). Its
+ * wait->peer is outside (no task) and says "pid N (command), not inspected". */
+struct ai_process_set;
+void ai_name_outside_peers(struct ai_process_set *set);
 
 /* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
 bool ai_use_color(FILE *file);
