@@ -278,6 +278,18 @@ Test(processes, selecting_processes)
 	cr_expect(strstr(r.err, "2 processes given: this command inspects one"), "%s", r.err);
 	tool_result_free(&r);
 
+	/* serve and profile follow one process too: a second one is refused, not dropped. */
+	const char *serve_args[] = { "serve", "--pid", "1", "--pids", "2,3", NULL };
+	tool_run(&r, 30, serve_args);
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "serve watches one process, and 3 were given (1, 2, ...)"), "%s", r.err);
+	tool_result_free(&r);
+	const char *profile_args[] = { "profile", "--pid", "1", "--pid", "2", NULL };
+	tool_run(&r, 30, profile_args);
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "profile follows one process, and 2 were given (1, 2)"), "%s", r.err);
+	tool_result_free(&r);
+
 	const char *none_args[] = { "dump", "--pgrep", "no-such-command-xyz", NULL };
 	tool_run(&r, 30, none_args);
 	cr_expect_eq(tool_exit_code(&r), 1);
