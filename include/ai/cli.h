@@ -87,7 +87,7 @@ enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP, AI_OPT_CGROUP };
  * AI_OPT_PIDS, AI_OPT_PGREP, AI_OPT_CGROUP) to options. --pgrep: every process whose command name
  * (/proc/PID/comm) or executable's base name is NAME, not async-inspect itself; none is an error
  * naming NAME. --cgroup: every process listed in PATH/cgroup.procs and in those of the cgroups
- * below it (PATH relative to the cgroup v2 mount unless it is a directory as given). */
+ * below it (PATH under the cgroup v2 mount unless it is the absolute path of a directory). */
 struct ai_error *ai_target_add_pids(struct ai_target_options *options, int opt, const char *arg);
 
 /* Parses "250ms", "10s", "2m", "1h" or a plain number of seconds into milliseconds. */

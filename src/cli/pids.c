@@ -158,7 +158,7 @@ static struct ai_error *walk_cgroup(const char *dir, int depth, struct pid_list 
 	return err;
 }
 
-/* --cgroup PATH: a directory as given (a v1 or v2 cgroup: /sys/fs/cgroup/system.slice/x.service),
+/* --cgroup PATH: the absolute path of a directory (a v1 or v2 cgroup: /sys/fs/cgroup/system.slice/x.service),
  * else PATH under the v2 mount (system.slice/x.service, or /system.slice/x.service as
  * /proc/PID/cgroup writes it). Every process of it and of its sub-cgroups, in pid order. */
 static struct ai_error *add_cgroup(struct ai_target_options *options, const char *arg)
