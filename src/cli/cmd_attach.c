@@ -247,6 +247,7 @@ int ai_cmd_attach(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "pids", required_argument, NULL, AI_OPT_PIDS },
 		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
+		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
 		AI_MONITOR_LONG_OPTIONS,
@@ -267,6 +268,7 @@ int ai_cmd_attach(int argc, char **argv)
 		case 'p':
 		case AI_OPT_PIDS:
 		case AI_OPT_PGREP:
+		case AI_OPT_CGROUP:
 			if ((err = ai_target_add_pids(&targets, opt, optarg)))
 				return ai_fail(err);
 			pid = targets.pid;

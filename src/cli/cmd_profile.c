@@ -37,6 +37,9 @@ static void print_usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -p, --pid N          a running process\n"
+		"      --pgrep NAME, --cgroup PATH, --pids A,B,C\n"
+		"                       the process by name, cgroup or list (one: several\n"
+		"                       are refused)\n"
 		"  -d, --duration TIME  how long to measure (default 10s; with PROGRAM: until it exits)\n"
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
 		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
@@ -287,6 +290,9 @@ int ai_cmd_profile(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "pids", required_argument, NULL, AI_OPT_PIDS },
+		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
+		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
@@ -298,13 +304,18 @@ int ai_cmd_profile(int argc, char **argv)
 	const char *output = NULL;
 	struct ai_error *err;
 	int opt, pid = 0;
+	struct ai_target_options targets = { 0 };
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:d:f:o:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if ((err = ai_parse_pid(optarg, &pid)))
+		case AI_OPT_PIDS:
+		case AI_OPT_PGREP:
+		case AI_OPT_CGROUP:
+			if ((err = ai_target_add_pids(&targets, opt, optarg)))
 				return ai_fail(err);
+			pid = targets.pid;
 			break;
 		case 'd':
 			if ((err = ai_parse_duration(optarg, &args.duration_ms)))
@@ -341,6 +352,11 @@ int ai_cmd_profile(int argc, char **argv)
 	}
 	if (optind < argc)
 		args.program = argv + optind;
+	/* Its probes and its report are one program's; a second --pid must not replace the first. */
+	if (targets.pid_count > 1)
+		return ai_usage_error("profile", "profile follows one process, and %zu were given (%d, %d%s); "
+				      "profile each one on its own", targets.pid_count, targets.pids[0],
+				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	if (!pid == !args.program)
 		return ai_usage_error("profile", pid ? "give --pid or a PROGRAM, not both"
 						     : "give --pid N, or -- PROGRAM [ARGS...]");

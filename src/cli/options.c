@@ -86,6 +86,7 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 	case 'p':
 	case AI_OPT_PIDS:
 	case AI_OPT_PGREP:
+	case AI_OPT_CGROUP:
 		*err_ret = ai_target_add_pids(&options->target, opt, arg);
 		return true;
 	case 'c':

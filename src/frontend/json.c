@@ -201,6 +201,7 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 		else
 			ai_json_null(w);
 		ai_json_field_string(w, "addr", p->address);
+		ai_json_field_bool(w, "inspected", !p->outside);
 		ai_json_field_string(w, "summary", p->summary);
 		ai_json_end_object(w);
 	}
