@@ -12,36 +12,6 @@
 #include "ai/json_writer.h"
 #include "ai/util.h"
 
-/* The coroutine node at address in a tree, or NULL. */
-static const struct ai_await_node *node_at(const struct ai_await_node *node, uint64_t address, unsigned depth)
-{
-	if (node->function && node->address == address)
-		return node;
-	for (size_t i = 0; depth < 256 && i < node->child_count; i++) {
-		const struct ai_await_node *found = node_at(&node->children[i], address, depth + 1);
-		if (found)
-			return found;
-	}
-	return NULL;
-}
-
-/* The task whose await tree holds the coroutine at env: the one being polled on the hit thread
- * (its future's poll frame is the one that stopped). A task polled by that thread comes first. */
-static const struct ai_snapshot_task *task_of(const struct ai_snapshot *s, uint64_t env, pid_t tid)
-{
-	const struct ai_snapshot_task *found = NULL;
-	for (size_t i = 0; i < s->task_count; i++) {
-		const struct ai_snapshot_task *t = &s->tasks[i];
-		if (!node_at(&t->tree, env, 0))
-			continue;
-		if (t->thread == tid)
-			return t;
-		if (!found)
-			found = t;
-	}
-	return found;
-}
-
 static void print_text(const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 		       const struct ai_snapshot *s, const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
 {
@@ -90,21 +60,6 @@ static void print_json(const struct ai_break_options *o, const struct ai_break_s
 	putchar('\n');
 }
 
-/* Is this stop a hit of site: the coroutine in its register is in the state the site is for. */
-static bool is_hit(struct ai_target *target, const struct ai_break_site *site, uint64_t *env_ret)
-{
-	uint64_t env, state = 0;
-	if (!ai_break_reg_value(&target->hit_regs, site->env_reg, &env))
-		return false;
-	struct ai_error *err = ai_memory_read(target->memory, &state, env + site->state_offset, site->state_size);
-	if (err) {
-		ai_error_destroy(err);
-		return false;
-	}
-	*env_ret = env;
-	return state == site->state_value;
-}
-
 /* Takes the snapshot of a hit and prints it, when the spec's condition (if any) holds: then
  * *counted_ret is true. */
 static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
@@ -126,10 +81,10 @@ static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capt
 		ai_error_destroy(ai_target_resume(target));
 		return err;
 	}
-	const struct ai_snapshot_task *task = task_of(snapshot, env, tid);
+	const struct ai_snapshot_task *task = ai_break_hit_task(snapshot, env, tid);
 	const struct ai_break_spec *spec = &o->specs[site->spec];
 	if (spec->cond) {
-		struct ai_break_env cond_env = { task, task ? node_at(&task->tree, env, 0) : NULL };
+		struct ai_break_env cond_env = { task, task ? ai_break_node_at(&task->tree, env) : NULL };
 		char *why = NULL;
 		enum ai_break_truth truth = ai_break_cond_eval(spec->cond, &cond_env, &why);
 		/* Said once per breakpoint: it would be said at every pass. */
@@ -158,18 +113,7 @@ static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo
 				   uint64_t *bias_ret)
 {
 	struct ai_error *err = ai_break_resolve(di, o->specs, o->spec_count, sites);
-	if (err)
-		return err;
-	/* Looking an address of it up opens the executable's module, which computes its load bias. */
-	struct ai_module *main = ai_debuginfo_main_module(di);
-	if (ai_debuginfo_find_module(di, main->start) != main || main->error)
-		return ai_error_create(AI_ERROR_OTHER, "cannot find where %s is loaded in process %d: %s", main->path,
-				       (int)target->pid, main->error ? main->error : "not mapped");
-	uint64_t bias = main->bias;
-	for (size_t i = 0; i < sites->count && !err; i++)
-		err = ai_target_insert_breakpoint(target, sites->items[i].vaddr + bias);
-	*bias_ret = bias;
-	return err;
+	return err ? err : ai_break_insert_sites(target, di, sites, bias_ret);
 }
 
 struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_options *o,
@@ -216,7 +160,7 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 			continue;
 		for (size_t i = 0; i < sites.count; i++) {
 			uint64_t env;
-			if (sites.items[i].vaddr + bias != target->hit_address || !is_hit(target, &sites.items[i], &env))
+			if (sites.items[i].vaddr + bias != target->hit_address || !ai_break_site_hit(target, &sites.items[i], &env))
 				continue;
 			bool counted;
 			err = on_hit(target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);
