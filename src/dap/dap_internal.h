@@ -42,7 +42,7 @@ struct dap_launch {
 	const char *cwd;          /* or NULL */
 	json_t *env;              /* an object of NAME: value (or null: unset), or NULL (borrowed) */
 };
-/* Launches it under ptrace (ai_target_launch) in its cwd with its environment added to ours, its
+/* Launches it under ptrace, stopped at its exec (ai_target_launch_stopped), in its cwd with its environment added to ours, its
  * stdin /dev/null, its stdout and stderr pipes whose read ends are returned (close-on-exec). */
 struct ai_error *dap_launch_program(const struct dap_launch *launch, struct ai_target **target_ret,
 				    int *stdout_ret, int *stderr_ret);

@@ -42,6 +42,7 @@ struct session {
 	bool stop_on_entry, entry_done;
 	bool paused;                  /* the editor sees it stopped; a live target is held stopped */
 	bool launched, core;
+	bool held;                    /* launched, held at its exec until configurationDone */
 	bool terminated;              /* the terminated event was sent */
 	bool done;                    /* disconnect: end the session */
 	bool lines_start_at_1;
@@ -203,6 +204,16 @@ static struct ai_error *maybe_entry(struct session *s)
 	if (!s->started || !s->configured || s->entry_done || !s->target)
 		return NULL;
 	s->entry_done = true;
+	if (s->held) {
+		/* A stop at entry shows the program at its exec: no task has started yet. */
+		s->held = false;
+		s->paused = false;
+		if (s->stop_on_entry)
+			return stop(s, "entry");
+		/* Its stop at exec is not a stop of the world yet: make it one, then let it go. */
+		struct ai_error *err = ai_target_stop(s->target);
+		return err ? err : ai_target_resume(s->target);
+	}
 	return s->stop_on_entry || s->core ? stop(s, "entry") : NULL;
 }
 
@@ -345,6 +356,7 @@ static struct ai_error *handle_launch(struct session *s, const json_t *req)
 	}
 	s->launched = true;
 	s->started = true;
+	s->held = s->paused = true; /* the loop must not let it run before configurationDone */
 	s->stop_on_entry = arg_bool(args, "stopOnEntry", false);
 	json_t *process = json_object();
 	json_object_set_new(process, "name", json_string(program));
@@ -371,7 +383,8 @@ static struct ai_error *handle_threads(struct session *s, const json_t *req)
 			return sent;
 		}
 	} else if (!s->model) {
-		struct ai_error *err = take_snapshot(s, AI_CAPTURE_RESUME, false);
+		/* Held stopped (paused, or a launch before configurationDone): it stays so. */
+		struct ai_error *err = take_snapshot(s, s->paused ? AI_CAPTURE_KEEP_STOPPED : AI_CAPTURE_RESUME, false);
 		if (err) {
 			struct ai_error *sent = dap_respond_error(&s->conn, req, "%s", err->message);
 			ai_error_destroy(err);

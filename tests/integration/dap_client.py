@@ -16,6 +16,9 @@ fact per line, and exits 0 when every expectation held, 1 (with the reason on st
     dap_client.py ADAPTER breakpoint --pid N --source PATH --line L --bad-line L2 --next-line L3
                   (the ticker fixture: L its looping .await, L2 a line without one, L3 the .await
                   after L; a hit, evaluate, continue, a condition, next twice, disconnect)
+    dap_client.py ADAPTER launch-breakpoint --program PATH --source PATH --line L
+                  (held at its exec until configurationDone: the first round's hit, then the
+                  breakpoints cleared and the program run to its end)
 
 With --tcp the adapter is started as `dap --port 0` and spoken to over its TCP connection.
 """
@@ -547,10 +550,31 @@ def scenario_breakpoint(dap, args):
     print(f"adapter exited {status}")
 
 
+def scenario_launch_breakpoint(dap, args):
+    initialize(dap)
+    dap.request("launch", {"program": args.program, "args": args.arg})
+    bps = dap.request("setBreakpoints", {"source": {"path": args.source},
+                                         "breakpoints": [{"line": args.line}]})["body"]["breakpoints"]
+    if not bps[0]["verified"]:
+        raise Failure(f"launch: the breakpoint is not verified: {bps}")
+    dap.request("configurationDone")
+    _, tid, _, i = expect_stop(dap, "breakpoint", args.line, args.source)
+    if i != 0:
+        raise Failure(f"launch: the first hit is in round {i}, not 0: the program ran before its breakpoints")
+    print(f"first hit: i = {i}")
+    dap.request("setBreakpoints", {"source": {"path": args.source}, "breakpoints": []})
+    dap.request("continue", {"threadId": tid})
+    exited = dap.event("exited")["body"]["exitCode"]
+    print(f"exited: {exited}")
+    dap.request("disconnect")
+    print(f"adapter exited {dap.wait_exit()}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("adapter")
-    parser.add_argument("scenario", choices=["attach", "launch", "deadlock", "core", "killed", "breakpoint"])
+    parser.add_argument("scenario", choices=["attach", "launch", "deadlock", "core", "killed", "breakpoint",
+                                                 "launch-breakpoint"])
     parser.add_argument("--pid", type=int)
     parser.add_argument("--program")
     parser.add_argument("--core")
@@ -570,7 +594,7 @@ def main():
     dap = None
     try:
         dap = Adapter(args.adapter, args.tcp)
-        globals()["scenario_" + args.scenario](dap, args)
+        globals()["scenario_" + args.scenario.replace("-", "_")](dap, args)
     except Failure as e:
         print(f"dap_client: {e}", file=sys.stderr)
         if dap:

@@ -334,3 +334,22 @@ Test(dap, breakpoints_evaluate_and_next)
 	free(next);
 	fixture_kill(&f);
 }
+
+/* launch holds the program at its exec until configurationDone, so its breakpoints are in
+ * before it runs: the hit is the first round's; with them cleared it runs to its own end (7). */
+Test(dap, launch_holds_the_program_until_its_breakpoints_are_in)
+{
+	char *program = fixture_path(newest_tokio(), "ticker");
+	const char *rel = "tokio/src/bin/ticker.rs";
+	char *source = xasprintf("%s/tests/fixtures/%s", env_or("AI_SOURCE", "."), rel);
+	char *line = xasprintf("%d", marker_line(rel, "@await: ticker-yield"));
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "launch-breakpoint", "--program", program, "--source", source, "--line", line, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "first hit: i = 0"), "%s", r.out);
+	cr_expect(strstr(r.out, "exited: 7"), "%s", r.out);
+	tool_result_free(&r);
+	free(program);
+	free(source);
+	free(line);
+}
