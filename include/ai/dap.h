@@ -7,6 +7,8 @@
  *   session.c      the requests and events, the target's life (attach, launch, core, pause,
  *                  continue, disconnect, terminate)
  *   launch.c       a launched program's cwd, environment and stdio (its output becomes events)
+ *   breakpoints.c  the editor's source breakpoints as async breakpoints (src/breakpoint), and
+ *                  the int3s that `next` follows a task with
  *   model.c        what the editor sees of one snapshot: threads, frames, scopes, variables, with
  *                  thread ids that stay the same across snapshots
  *   value_parse.c  the parts of a value summary (`Account { id: 3, .. }`), for lazy expansion
