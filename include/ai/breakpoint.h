@@ -76,6 +76,12 @@ enum ai_break_site_kind {
 			   * its return address */
 };
 
+/* The value of an expression of the condition language, as text (for DAP's evaluate): a local
+ * or a field of it is the text the value printer made, task.id / task.name / task.status the
+ * task's, a literal itself, a comparison or a bool "true" or "false". NULL when it is unknown,
+ * *why_ret (may be NULL; owned by the caller) saying why. */
+char *ai_break_cond_value(const struct ai_break_cond *cond, const struct ai_break_env *env, char **why_ret);
+
 /* Where one int3 goes and how to tell a hit. */
 struct ai_break_site {
 	size_t spec;            /* index into the specs resolved */
@@ -126,6 +132,24 @@ void ai_break_history_observe(struct ai_break_history *history, const struct ai_
 void ai_break_history_print(FILE *out, struct ai_break_history *history, const struct ai_snapshot_task *task);
 void ai_break_history_write_json(struct ai_json_writer *w, struct ai_break_history *history,
 				 const struct ai_snapshot_task *task);
+
+/* How many distinct source files of the executable's line tables `file` names (a suffix at a '/'
+ * boundary, as FILE of a SPEC): 0, 1, or more (ambiguous). */
+size_t ai_break_source_count(struct ai_debuginfo *di, const char *file);
+
+/* hit.c: what a stop on a breakpoint means (for the --break loop and the DAP server). */
+struct ai_snapshot;
+/* The stop (target->hit_regs) is a hit of site: the coroutine its register holds is in the
+ * site's state; *env_ret is that coroutine's address. */
+bool ai_break_site_hit(struct ai_target *target, const struct ai_break_site *site, uint64_t *env_ret);
+/* The coroutine node at address in tree, or NULL. */
+const struct ai_await_node *ai_break_node_at(const struct ai_await_node *tree, uint64_t address);
+/* The task whose await tree holds the coroutine at env (one polled by thread tid first), or NULL. */
+const struct ai_snapshot_task *ai_break_hit_task(const struct ai_snapshot *snapshot, uint64_t env, pid_t tid);
+/* Writes the int3 of every site into the stopped target; *bias_ret is the executable's load bias
+ * (a site's runtime address is vaddr + bias). */
+struct ai_error *ai_break_insert_sites(struct ai_target *target, struct ai_debuginfo *di,
+				       const struct ai_break_sites *sites, uint64_t *bias_ret);
 
 struct ai_break_options {
 	const struct ai_break_spec *specs;

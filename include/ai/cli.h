@@ -51,7 +51,8 @@ struct ai_monitor_options {
 	{ "no-locals", no_argument, NULL, 'L' },                \
 	{ "all-locals", no_argument, NULL, 'A' },               \
 	{ "debug-dir", required_argument, NULL, 'D' },          \
-	{ "user-crate", required_argument, NULL, 'U' }
+	{ "user-crate", required_argument, NULL, 'U' },         \
+	{ "decoders", required_argument, NULL, AI_OPT_DECODERS }
 /* Handles opt if it is one of AI_MONITOR_LONG_OPTIONS, into options: returns 0, or the exit
  * status after printing why arg is wrong. Returns -1 for any other option. */
 int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options);
@@ -82,7 +83,7 @@ struct ai_target_options {
 	size_t pid_count;
 };
 /* Long-option codes of --pids and --pgrep (past every short option's character). */
-enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP, AI_OPT_CGROUP };
+enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP, AI_OPT_CGROUP, AI_OPT_DECODERS = 0x1100 };
 /* Adds the processes of --pid N, --pids A,B,C, --pgrep NAME or --cgroup PATH (opt 'p',
  * AI_OPT_PIDS, AI_OPT_PGREP, AI_OPT_CGROUP) to options. --pgrep: every process whose command name
  * (/proc/PID/comm) or executable's base name is NAME, not async-inspect itself; none is an error
@@ -113,7 +114,8 @@ struct ai_read_options {
 	{ "format", required_argument, NULL, 'f' },           \
 	{ "color", required_argument, NULL, 'C' },            \
 	{ "debug-dir", required_argument, NULL, 'D' },        \
-	{ "user-crate", required_argument, NULL, 'U' }
+	{ "user-crate", required_argument, NULL, 'U' },       \
+	{ "decoders", required_argument, NULL, AI_OPT_DECODERS }
 /* Handles opt if it is one of AI_READ_LONG_OPTIONS: returns true, with *err_ret set if its argument
  * is wrong. Returns false for any other option. */
 bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *options,

@@ -30,36 +30,6 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* The coroutine node at address in a tree, or NULL. */
-static const struct ai_await_node *node_at(const struct ai_await_node *node, uint64_t address, unsigned depth)
-{
-	if (node->function && node->address == address)
-		return node;
-	for (size_t i = 0; depth < 256 && i < node->child_count; i++) {
-		const struct ai_await_node *found = node_at(&node->children[i], address, depth + 1);
-		if (found)
-			return found;
-	}
-	return NULL;
-}
-
-/* The task whose await tree holds the coroutine at env: the one being polled on the hit thread
- * (its future's poll frame is the one that stopped). A task polled by that thread comes first. */
-static const struct ai_snapshot_task *task_of(const struct ai_snapshot *s, uint64_t env, pid_t tid)
-{
-	const struct ai_snapshot_task *found = NULL;
-	for (size_t i = 0; i < s->task_count; i++) {
-		const struct ai_snapshot_task *t = &s->tasks[i];
-		if (!node_at(&t->tree, env, 0))
-			continue;
-		if (t->thread == tid)
-			return t;
-		if (!found)
-			found = t;
-	}
-	return found;
-}
-
 static void print_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 		       const struct ai_snapshot *s, const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
 {
@@ -371,21 +341,6 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 	return err;
 }
 
-/* Is this stop a hit of site: the coroutine in its register is in the state the site is for. */
-static bool is_hit(struct ai_target *target, const struct ai_break_site *site, uint64_t *env_ret)
-{
-	uint64_t env, state = 0;
-	if (!ai_break_reg_value(&target->hit_regs, site->env_reg, &env))
-		return false;
-	struct ai_error *err = ai_memory_read(target->memory, &state, env + site->state_offset, site->state_size);
-	if (err) {
-		ai_error_destroy(err);
-		return false;
-	}
-	*env_ret = env;
-	return state == site->state_value;
-}
-
 /* Takes the snapshot of a hit and prints it, when the spec's condition (if any) holds: then
  * *counted_ret is true. */
 static struct ai_error *on_hit(struct session *ss, struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
@@ -407,12 +362,12 @@ static struct ai_error *on_hit(struct session *ss, struct ai_target *target, str
 		ai_error_destroy(ai_target_resume(target));
 		return err;
 	}
-	const struct ai_snapshot_task *task = task_of(snapshot, env, tid);
+	const struct ai_snapshot_task *task = ai_break_hit_task(snapshot, env, tid);
 	const struct ai_break_spec *spec = &o->specs[site->spec];
 	if (ss->history)
 		ai_break_history_observe(ss->history, snapshot, task, false, now_us() - ss->start_us);
 	if (spec->cond) {
-		struct ai_break_env cond_env = { task, task ? node_at(&task->tree, env, 0) : NULL };
+		struct ai_break_env cond_env = { task, task ? ai_break_node_at(&task->tree, env) : NULL };
 		char *why = NULL;
 		enum ai_break_truth truth = ai_break_cond_eval(spec->cond, &cond_env, &why);
 		/* Said once per breakpoint: it would be said at every pass. */
@@ -509,7 +464,7 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 				err = arm_return(target, &sites, bias);
 			else if (sites.items[i].kind == AI_SITE_TASK)
 				err = on_task_hit(&ss, target, capture, o, &sites.items[i], result->hits + 1, warned, &counted);
-			else if (!is_hit(target, &sites.items[i], &env))
+			else if (!ai_break_site_hit(target, &sites.items[i], &env))
 				continue;
 			else
 				err = on_hit(&ss, target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);

@@ -49,6 +49,8 @@ static void print_usage(FILE *out)
 		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
 		"      --user-crate NAME  count crate NAME's code as the program's own, not a\n"
 		"                       dependency's (the TUI's await line, JSON `dependency`); repeatable\n"
+		"      --decoders FILE  type summaries (JSON, docs/decoders/): the members of a type\n"
+		"                       that values of it show; repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"      --max-pause TIME cap how long the process stays stopped (e.g. 5ms): its\n"
 		"                       stacks, then as much of its other memory as fits, are\n"

@@ -209,3 +209,52 @@ Test(break_spec, with_condition)
 	cr_expect(strstr(err->message, "--break app::serve if (: condition"), "%s", err->message);
 	ai_error_destroy(err);
 }
+
+/* DAP's evaluate: the value of a path (the printer's text), a task field, a literal, a
+ * comparison; unknown with why. */
+static char *value_of(const char *text, char **why_ret)
+{
+	struct ai_await_node frame = { .function = "app::serve", .locals = locals,
+				       .local_count = sizeof(locals) / sizeof(locals[0]) };
+	struct ai_snapshot_task task = { .id = 7, .has_id = true, .name = "worker", .status = "running" };
+	struct ai_break_env env = { &task, &frame };
+	struct ai_break_cond *cond;
+	struct ai_error *err = ai_break_cond_parse(text, &cond);
+	cr_assert_null(err, "%s: %s", text, err ? err->message : "");
+	char *value = ai_break_cond_value(cond, &env, why_ret);
+	ai_break_cond_destroy(cond);
+	return value;
+}
+
+static void expect_value(const char *text, const char *want)
+{
+	char *why = NULL;
+	char *got = value_of(text, &why);
+	if (want)
+		cr_expect(got && strcmp(got, want) == 0, "`%s`: %s, not %s (%s)", text, got ? got : "unknown", want,
+			  why ? why : "");
+	else
+		cr_expect(!got && why, "`%s`: %s, not unknown", text, got ? got : "?");
+	free(got);
+	free(why);
+}
+
+Test(break_cond, values_for_evaluate)
+{
+	expect_value("i", "3");
+	expect_value("cfg.inner", "Inner { depth: -2 }");
+	expect_value("cfg.name", "\"a, b}\"");
+	expect_value("v", "[1, 2]");
+	expect_value("task.id", "7");
+	expect_value("task.name", "\"worker\"");
+	expect_value("42", "42");
+	expect_value("i == 3 && task.id > 0", "true");
+	expect_value("done", "false");
+	expect_value("gone", NULL);
+	expect_value("nope", NULL);
+	expect_value("cfg.nope", NULL);
+	char *why = NULL;
+	free(value_of("gone == 1", &why));
+	cr_expect(why && strstr(why, "gone is"), "%s", why ? why : "(none)");
+	free(why);
+}
