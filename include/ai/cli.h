@@ -164,6 +164,10 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
  * for views of several processes and for merge. */
 void ai_snapshot_label_process(struct ai_snapshot *snapshot);
 
+/* SIGINT, SIGTERM and SIGHUP call handler (no SA_RESTART: a blocking call returns at once), for
+ * the commands whose Ctrl-C ends the watch and detaches. */
+void ai_catch_stop_signals(void (*handler)(int));
+
 /* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
 bool ai_use_color(FILE *file);
 extern const char *ai_color_option; /* "auto" unless --color said otherwise */
