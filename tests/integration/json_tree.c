@@ -10,6 +10,37 @@ const char *doc_str(json_t *node, const char *key)
 	return v ? v : "";
 }
 
+json_t *doc_parse(const char *text, const char *what)
+{
+	json_error_t error;
+	json_t *root = json_loads(text, 0, &error);
+	cr_assert(root, "%s: invalid JSON: %s", what, error.text);
+	return root;
+}
+
+json_t *doc_item_by_string(json_t *array, const char *key, const char *value, size_t nth)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(array, i, item) {
+		const char *v = json_string_value(json_object_get(item, key));
+		if (v && strcmp(v, value) == 0 && nth-- == 0)
+			return item;
+	}
+	return NULL;
+}
+
+json_t *doc_item_by_int(json_t *array, const char *key, json_int_t value)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(array, i, item) {
+		if (json_integer_value(json_object_get(item, key)) == value)
+			return item;
+	}
+	return NULL;
+}
+
 json_t *doc_child(json_t *node)
 {
 	json_t *children = json_object_get(node, "children");

@@ -43,6 +43,19 @@ char process_state(pid_t pid);
  * machine); otherwise the last state seen. */
 char process_settles_in(pid_t pid, char want);
 
+/* The TracerPid of a process from /proc (0: not traced); -1 if gone. */
+int tracer_pid(pid_t pid);
+
+/* A core of a running fixture made with gdb's gcore, in a new temporary directory. */
+struct core_file {
+	char dir[64];
+	char *path; /* dir/core.PID */
+};
+/* Asserts that gcore succeeded. */
+void core_dump(struct core_file *c, const struct fixture *f);
+/* Removes the directory and frees the path. */
+void core_remove(struct core_file *c);
+
 /* Runs $AI_BINARY with args (NULL-terminated), at most timeout_s seconds, with `input` (or
  * /dev/null when NULL) on its stdin. */
 void tool_run(struct tool_result *r, int timeout_s, const char *const *args);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 #define CRATE "tokio-1.54"
@@ -140,17 +141,6 @@ static void expect_security_headers(const char *response)
 static char *pid_text(pid_t pid)
 {
 	return xasprintf("%d", (int)pid);
-}
-
-static int tracer_pid(pid_t pid)
-{
-	char *path = xasprintf("/proc/%d/status", (int)pid);
-	char *text = ai_read_small_file(path, NULL);
-	free(path);
-	const char *t = text ? strstr(text, "TracerPid:") : NULL;
-	int tracer = t ? atoi(t + 10) : -1;
-	free(text);
-	return tracer;
 }
 
 /* Whether /proc/net/tcp has a listening socket on 127.0.0.1:port (and none on another address). */
@@ -323,15 +313,7 @@ static json_t *get_json(const struct server *s, const char *path)
 /* A task of /api/snapshot by its root future. */
 static json_t *task_by_future(json_t *tasks, const char *future)
 {
-	size_t i;
-	json_t *t;
-	json_array_foreach(tasks, i, t)
-	{
-		const char *f = json_string_value(json_object_get(t, "future"));
-		if (f && strcmp(f, future) == 0)
-			return t;
-	}
-	return NULL;
+	return doc_item_by_string(tasks, "future", future, 0);
 }
 
 Test(serve, api_documents_and_the_target_left_running)
