@@ -1,13 +1,35 @@
 /* Reading dump's JSON in the end-to-end tests: keys, await-tree children, saved locals, tasks. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ai/util.h"
 #include "json_tree.h"
+#include "support.h"
 
 const char *doc_str(json_t *node, const char *key)
 {
 	const char *v = json_string_value(json_object_get(node, key));
 	return v ? v : "";
+}
+
+json_t *doc_dump(struct fixture *f, const char *what)
+{
+	char *pid = xasprintf("%d", (int)f->pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s: %s", what, r.err);
+	json_t *root = doc_parse(r.out, what);
+	tool_result_free(&r);
+	free(pid);
+	return root;
+}
+
+json_int_t doc_int(json_t *node, const char *key)
+{
+	json_t *v = json_object_get(node, key);
+	cr_assert(json_is_integer(v), "no integer %s", key);
+	return json_integer_value(v);
 }
 
 json_t *doc_parse(const char *text, const char *what)

@@ -6,6 +6,11 @@
 
 /* The string at key, or "" when it is absent or not a string. */
 const char *doc_str(json_t *node, const char *key);
+/* `dump --pid` of a running fixture as JSON, asserted to succeed (`what` names it in messages). */
+struct fixture;
+json_t *doc_dump(struct fixture *f, const char *what);
+/* The integer at key, asserted to be there. */
+json_int_t doc_int(json_t *node, const char *key);
 /* The document parsed from text, asserted to be JSON (`what` names it in the message). */
 json_t *doc_parse(const char *text, const char *what);
 /* The nth item (from 0) of array whose string at key is value, or NULL. */

@@ -407,3 +407,27 @@ void core_remove(struct core_file *c)
 	free(c->path);
 	c->path = NULL;
 }
+
+const char *dot_edge(const char *dot, const char *a, const char *b, const char *label)
+{
+	char *needle = xasprintf("  %s -> %s [label=\"%s\"", a, b, label);
+	const char *p = strstr(dot, needle);
+	free(needle);
+	return p;
+}
+
+char *dot_node(const char *dot, const char *label)
+{
+	char *needle = xasprintf("label=\"%s", label);
+	const char *p = strstr(dot, needle);
+	free(needle);
+	if (!p)
+		return NULL;
+	const char *line = p;
+	while (line > dot && line[-1] != '\n')
+		line--;
+	while (*line == ' ')
+		line++;
+	size_t n = strcspn(line, " ");
+	return strndup(line, n);
+}

@@ -83,6 +83,11 @@ const char *const *tokio_versions(void);
 /* Number of occurrences of needle in haystack. */
 int count_substr(const char *haystack, const char *needle);
 
+/* In `dump --format dot`'s output: the line of the edge from node a to node b with that label, or
+ * NULL; the id ("t0", "r1") of the node whose label starts with label, or NULL (to free). */
+const char *dot_edge(const char *dot, const char *a, const char *b, const char *label);
+char *dot_node(const char *dot, const char *label);
+
 /* `dump --pid` of the fixture in `format` (text or json): asserts exit 0 and that the fixture was
  * left running (state S). */
 void dump_fixture(struct fixture *f, const char *format, struct tool_result *r);
