@@ -239,6 +239,7 @@ Test(serve, token_host_methods_and_headers)
 				  s.port, bearer);
 	r = http_raw(s.port, request);
 	cr_expect_eq(status_of(r), 403, "%s", r);
+	expect_security_headers(r);
 	free(r);
 	free(request);
 	request = xasprintf("GET / HTTP/1.1\r\nHost: evil.com\r\n%sConnection: close\r\n\r\n", cookie_header);
@@ -255,6 +256,7 @@ Test(serve, token_host_methods_and_headers)
 	/* Unknown paths, and anything but GET/HEAD. */
 	r = http_get(&s, "GET", "/etc/passwd", bearer);
 	cr_expect_eq(status_of(r), 404, "%s", r);
+	expect_security_headers(r);
 	free(r);
 	r = http_get(&s, "GET", "/api/nothing", bearer);
 	cr_expect_eq(status_of(r), 404, "%s", r);
@@ -263,6 +265,7 @@ Test(serve, token_host_methods_and_headers)
 	cr_expect_eq(status_of(r), 405, "%s", r);
 	char *allow = header_of(r, "Allow");
 	cr_expect(allow && strstr(allow, "GET"), "%s", r);
+	expect_security_headers(r);
 	free(allow);
 	free(r);
 	r = http_get(&s, "DELETE", "/", bearer);
