@@ -177,6 +177,10 @@ void ai_snapshot_label_process(struct ai_snapshot *snapshot);
 struct ai_process_set;
 void ai_name_outside_peers(struct ai_process_set *set);
 
+/* SIGINT, SIGTERM and SIGHUP call handler (no SA_RESTART: a blocking call returns at once), for
+ * the commands whose Ctrl-C ends the watch and detaches. */
+void ai_catch_stop_signals(void (*handler)(int));
+
 /* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
 bool ai_use_color(FILE *file);
 extern const char *ai_color_option; /* "auto" unless --color said otherwise */

@@ -119,14 +119,7 @@ static struct ai_error *print_loop(struct monitor *m, const struct ai_monitor_op
 {
 	if (!options->launched) {
 		/* Ctrl-C ends the watch, not the process we are attached to; we then detach. */
-		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-		for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
-			struct sigaction sa;
-			memset(&sa, 0, sizeof(sa));
-			sa.sa_handler = on_interrupt;
-			sigemptyset(&sa.sa_mask);
-			sigaction(sigs[i], &sa, NULL);
-		}
+		ai_catch_stop_signals(on_interrupt);
 	}
 	struct ai_live *live = ai_live_create(1);
 	struct ai_text_options text = { .color = ai_use_color(stdout), .locals = true };

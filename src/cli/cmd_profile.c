@@ -59,18 +59,6 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
-static void catch_stop_signals(void (*handler)(int))
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = handler;
-		sigemptyset(&sa.sa_mask);
-		sigaction(sigs[i], &sa, NULL); /* no SA_RESTART: poll() returns at once */
-	}
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -231,7 +219,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	if (err)
 		goto out;
 	/* From here to the close, Ctrl-C ends the measure instead of us. */
-	catch_stop_signals(on_stop);
+	ai_catch_stop_signals(on_stop);
 	err = ai_uprobes_enable(u);
 	uint64_t begin = now_ns();
 	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
@@ -259,7 +247,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	feed(profile, points, events, n);
 	profile->lost = ai_uprobes_lost(u);
 	ai_uprobes_close(u);
-	catch_stop_signals(SIG_DFL);
+	ai_catch_stop_signals(SIG_DFL);
 
 	struct ai_snapshot *last = NULL;
 	if (!err && (alive = process_alive(pid, child, child_status))) {

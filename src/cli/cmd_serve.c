@@ -69,18 +69,6 @@ static void on_interrupt(int sig)
 	interrupted = 1;
 }
 
-static void catch_interrupts(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_interrupt;
-		sigemptyset(&sa.sa_mask);
-		sigaction(sigs[i], &sa, NULL);
-	}
-}
-
 /* Sleeps up to ms, less when a signal comes. */
 static void nap(uint64_t ms)
 {
@@ -343,7 +331,7 @@ int ai_cmd_serve(int argc, char **argv)
 			ai_recording_close(s.reader);
 			return ai_fail(err);
 		}
-		catch_interrupts();
+		ai_catch_stop_signals(on_interrupt);
 	} else {
 		if (monitor.record_path && (err = ai_open_recording(monitor.record_path, &s.record)))
 			return ai_fail(err);
@@ -366,7 +354,7 @@ int ai_cmd_serve(int argc, char **argv)
 			return ai_fail(err);
 		}
 		/* Ctrl-C and SIGTERM end serving; crash signals still detach on their way. */
-		catch_interrupts();
+		ai_catch_stop_signals(on_interrupt);
 		s.status.has_process = true;
 		ai_async_options_default(&s.async_options);
 		s.async_options.locals = !monitor.no_locals;

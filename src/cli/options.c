@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,18 @@ struct ai_error *ai_open_target(const struct ai_target_options *options, struct 
 	if (options->exe)
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--exe goes with --core; for a live process give --pid");
 	return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "no target: give --pid N, or --core FILE --exe BIN");
+}
+
+void ai_catch_stop_signals(void (*handler)(int))
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = handler;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 bool ai_use_color(FILE *file)

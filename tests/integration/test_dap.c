@@ -113,16 +113,6 @@ static char *where(const char *dir, const char *file, const char *marker)
 	return w;
 }
 
-static bool traced(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *status = ai_read_small_file(path, NULL);
-	bool yes = status && !strstr(status, "TracerPid:\t0\n");
-	free(status);
-	return yes;
-}
-
 /* initialize -> attach -> configurationDone -> stopped (entry) -> threads -> every stack ->
  * scopes and variables of the frames asked for -> continue -> pause -> disconnect: the tasks are
  * threads by name, their stacks stand at the markers' lines, locals expand into their fields,
@@ -153,7 +143,7 @@ Test(dap, attach_shows_tasks_stacks_and_locals)
 	cr_expect(strstr(r.out, "adapter exited 0"), "%s", r.out);
 	/* Detached and running on: sleeping in its own wait, not stopped, not traced. */
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
-	cr_expect(!traced(f.pid), "the fixture is still traced after disconnect");
+	cr_expect(tracer_pid(f.pid) <= 0, "the fixture is still traced after disconnect");
 	tool_result_free(&r);
 	free(pid);
 	free(os_thread);
@@ -205,11 +195,9 @@ Test(dap, core_file)
 		cr_skip_test("gcore is not available");
 	struct fixture f;
 	fixture_start(&f, newest_tokio(), "nested", NULL);
-	char dir[] = "/tmp/ai-dap-core-XXXXXX";
-	cr_assert(mkdtemp(dir));
-	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
-	cr_assert_eq(system(cmd), 0, "gcore failed");
-	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	struct core_file cf;
+	core_dump(&cf, &f);
+	char *core = cf.path;
 	char *l4 = where("tokio/src", "shapes.rs", "level4-sleep");
 	struct tool_result r;
 	run_client(&r, (const char *[]){ "core", "--core", core, "--program", f.path,
@@ -217,11 +205,7 @@ Test(dap, core_file)
 	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
 	cr_expect(strstr(r.out, "continue refused"), "%s", r.out);
 	tool_result_free(&r);
-	char *rm = xasprintf("rm -rf %s", dir);
-	cr_expect_eq(system(rm), 0);
-	free(rm);
-	free(core);
-	free(cmd);
+	core_remove(&cf);
 	free(l4);
 	fixture_kill(&f);
 }

@@ -49,22 +49,13 @@ static void dump_pair(struct pair *p, const char *format, struct tool_result *r)
 
 static json_t *parse(const char *text)
 {
-	json_error_t error;
-	json_t *root = json_loads(text, 0, &error);
-	cr_assert(root, "invalid JSON: %s", error.text);
-	return root;
+	return doc_parse(text, "dump");
 }
 
 /* The process of the document with that pid. */
 static json_t *process_of(json_t *root, pid_t pid)
 {
-	size_t i;
-	json_t *p;
-	json_array_foreach(json_object_get(root, "processes"), i, p) {
-		if (json_integer_value(json_object_get(p, "pid")) == pid)
-			return p;
-	}
-	return NULL;
+	return doc_item_by_int(json_object_get(root, "processes"), "pid", pid);
 }
 
 static json_t *task_of(json_t *process, const char *function)

@@ -36,18 +36,6 @@ static void profile_pid(pid_t pid, const char *format, struct tool_result *r)
 	cr_assert_eq(tool_exit_code(r), 0, "stderr: %s", r->err);
 }
 
-static int tracer_pid(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *status = ai_read_small_file(path, NULL);
-	cr_assert_not_null(status, "process %d is gone", (int)pid);
-	const char *line = strstr(status, "TracerPid:");
-	int tracer = line ? atoi(line + strlen("TracerPid:")) : -1;
-	free(status);
-	return tracer;
-}
-
 /* The fixture is untraced, running, and ends normally when told to. */
 static void expect_runs_on_then_exits(struct fixture *f, const char *what)
 {
