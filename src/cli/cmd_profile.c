@@ -41,7 +41,12 @@ static void print_usage(FILE *out)
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
 		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
 		"                       its busy nanoseconds), or svg (those stacks as a flame\n"
-		"                       graph a browser opens; hover a frame for its time)\n"
+		"                       graph a browser opens; hover a frame for its time),\n"
+		"                       speedscope (speedscope.app: the await chains by busy time,\n"
+		"                       and each thread's polls on a time line) or perfetto (Chrome\n"
+		"                       trace JSON for ui.perfetto.dev: a track per thread, an event\n"
+		"                       per poll, an arrow from each wake to the poll it led to; the\n"
+		"                       first 1,000,000 polls are kept)\n"
 		"  -o, --output FILE    write it to FILE instead of stdout\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"  -h, --help           show this help\n"
@@ -232,6 +237,8 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	err = ai_uprobes_enable(u);
 	uint64_t begin = now_ns();
 	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
+	if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
+		profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
 	ai_profile_add_start(profile, start);
 	fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed)%s; Ctrl-C to stop\n",
 			(int)pid, runtimes, count, args->duration_set || !child ? "" : " until it exits");
@@ -322,8 +329,13 @@ int ai_cmd_profile(int argc, char **argv)
 				args.format = AI_PROFILE_FOLDED;
 			else if (strcmp(optarg, "svg") == 0)
 				args.format = AI_PROFILE_SVG;
+			else if (strcmp(optarg, "speedscope") == 0)
+				args.format = AI_PROFILE_SPEEDSCOPE;
+			else if (strcmp(optarg, "perfetto") == 0)
+				args.format = AI_PROFILE_PERFETTO;
 			else
-				return ai_usage_error("profile", "invalid format '%s' (report, json, folded or svg)", optarg);
+				return ai_usage_error("profile", "invalid format '%s' (report, json, folded, svg, speedscope "
+						      "or perfetto)", optarg);
 			break;
 		case 'o':
 			output = optarg;
