@@ -404,3 +404,42 @@ Test(profile, speedscope_and_perfetto)
 	tool_result_free(&r);
 	expect_runs_on_then_exits(&f, "tokio-1.54");
 }
+
+/* async-task (smol's global executor): RawTask::run, wake, wake_by_ref and destroy are probed.
+ * The spinner leads with polls on a worker; the ticker, woken every millisecond, is polled; the
+ * sleepers are not; and a wake through `wake`, which calls `wake_by_ref` first, counts once: a
+ * self-waking task is woken no more than polled (plus the wake in progress at the end). */
+Test(profile, smol_tasks_through_async_task)
+{
+	struct fixture f;
+	fixture_start_with_stdin(&f, "smol", "profiled", NULL);
+	struct tool_result r;
+	profile_pid(f.pid, "json", &r);
+	json_t *root = load_json(r.out, "smol");
+	cr_expect_str_eq(str_of(root, "runtimes"), "async-task");
+	json_t *tasks = json_object_get(root, "tasks");
+	cr_assert(json_is_array(tasks) && json_array_size(tasks) >= 5, "tasks: %s", r.out);
+	json_t *first = json_array_get(tasks, 0);
+	cr_expect_str_eq(str_of(first, "future"), "profiled::spinner", "the busy task is not first: %s", r.out);
+	cr_expect_gt(int_of(first, "polls"), 0);
+	cr_expect_leq(int_of(first, "wakes"), int_of(first, "polls") + 1, "a wake was counted twice");
+	cr_expect_geq(int_of(first, "self_wakes") + 1, int_of(first, "wakes"), "the spinner wakes itself");
+	int sleepers = 0, tickers = 0;
+	for (size_t t = 0; t < json_array_size(tasks); t++) {
+		json_t *task = json_array_get(tasks, t);
+		const char *future = str_of(task, "future");
+		if (future && strcmp(future, "profiled::sleeper") == 0) {
+			sleepers++;
+			cr_expect_eq(int_of(task, "polls"), 0, "a sleeper was polled");
+		} else if (future && strcmp(future, "profiled::ticker") == 0) {
+			tickers++;
+			cr_expect_gt(int_of(task, "wakes"), 0, "the ticker was never woken");
+			cr_expect_gt(int_of(task, "polls"), 0);
+		}
+	}
+	cr_expect_eq(sleepers, 3);
+	cr_expect_eq(tickers, 1);
+	json_decref(root);
+	tool_result_free(&r);
+	expect_runs_on_then_exits(&f, "smol");
+}
