@@ -41,7 +41,7 @@ static void print_usage(FILE *out)
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
 		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
 		"                       its busy nanoseconds), or svg (those stacks as a flame\n"
-		"                       graph a browser opens; hover a frame for its time),\n"
+		"                       graph a browser opens; click to zoom, Ctrl-F to search),\n"
 		"                       speedscope (speedscope.app: the await chains by busy time,\n"
 		"                       and each thread's polls on a time line) or perfetto (Chrome\n"
 		"                       trace JSON for ui.perfetto.dev: a track per thread, an event\n"

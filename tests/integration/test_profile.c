@@ -189,10 +189,17 @@ Test(profile, report_folded_and_svg)
 	cr_expect_not_null(strstr(r.out, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
 	size_t len = strlen(r.out);
 	cr_expect(len > 7 && strcmp(r.out + len - 7, "</svg>\n") == 0, "does not end with </svg>");
-	cr_expect_eq(count_substr(r.out, "<g>"), count_substr(r.out, "</g>"));
+	cr_expect_eq(count_substr(r.out, "<g class=\"f\""), count_substr(r.out, "</g>"));
 	cr_expect_eq(count_substr(r.out, "<title>"), count_substr(r.out, "</title>"));
 	cr_expect_eq(count_substr(r.out, "<text"), count_substr(r.out, "</text>"));
 	cr_expect_not_null(strstr(r.out, "<title>profiled::spinner ("), "%s", r.out);
+	/* Zoom and search: the frames carry their place, the script is embedded (no network). */
+	cr_expect_gt(count_substr(r.out, "<g class=\"f\" data-x=\""), 0);
+	cr_expect_eq(count_substr(r.out, "<script type=\"text/ecmascript\"><![CDATA["), 1);
+	cr_expect_eq(count_substr(r.out, "]]></script>"), 1);
+	cr_expect_not_null(strstr(r.out, "<text id=\"search\""));
+	cr_expect_eq(count_substr(r.out, "http"), count_substr(r.out, "http://www.w3.org/2000/svg"),
+		     "the SVG links something besides its namespace");
 	tool_result_free(&r);
 	expect_runs_on_then_exits(&f, "tokio-1.54");
 }
