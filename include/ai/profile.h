@@ -176,7 +176,7 @@ enum ai_profile_format {
 	AI_PROFILE_PERFETTO,
 };
 
-/* The polls kept for a timeline format: enough for a busy minute, bounded (~48 MB). */
+/* The polls kept for a timeline format, bounded: 40 bytes each, about 40 MB at the cap. */
 #define AI_PROFILE_POLL_CAP 1000000u
 
 /* ---- timeline.c ---- */
