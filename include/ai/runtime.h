@@ -67,6 +67,9 @@ struct ai_probe_point {
 			    * ai_snapshot_task.address gives it */
 	char *function;    /* owned: the function's name, for messages */
 	char *future;      /* owned: POLL: the future type every task it polls runs, or NULL */
+	bool wake_nests;   /* WAKE: may begin by calling another probed wake of the same task (async-
+			    * task's wake calls wake_by_ref): the thread's next event, a wake of that
+			    * task, is the same wake */
 	char *path;        /* owned: the ELF file it is in, and its offset there (set by */
 	uint64_t offset;   /* ai_capture_probe_points from the target's mappings) */
 };

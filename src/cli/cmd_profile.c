@@ -44,7 +44,12 @@ static void print_usage(FILE *out)
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
 		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
 		"                       its busy nanoseconds), or svg (those stacks as a flame\n"
-		"                       graph a browser opens; hover a frame for its time)\n"
+		"                       graph a browser opens; click to zoom, Ctrl-F to search),\n"
+		"                       speedscope (speedscope.app: the await chains by busy time,\n"
+		"                       and each thread's polls on a time line) or perfetto (Chrome\n"
+		"                       trace JSON for ui.perfetto.dev: a track per thread, an event\n"
+		"                       per poll, an arrow from each wake to the poll it led to; the\n"
+		"                       first 1,000,000 polls are kept)\n"
 		"  -o, --output FILE    write it to FILE instead of stdout\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"  -h, --help           show this help\n"
@@ -152,13 +157,43 @@ static bool process_alive(pid_t pid, pid_t child, int *status)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
+/* The threads whose last event was a wake that may call another wake of the same task
+ * (ai_probe_point.wake_nests): that one is the same wake. Few threads wake at once. */
+struct nesting_wakes {
+	struct {
+		uint32_t tid;
+		uint64_t task;
+	} open[64];
+	size_t count;
+};
+
+/* Whether event e is the inner half of a nested wake (and is to be skipped). */
+static bool nested_wake(struct nesting_wakes *n, const struct ai_probe_point *pt, const struct ai_uprobe_event *e)
+{
+	bool inner = false;
+	for (size_t i = 0; i < n->count; i++) {
+		if (n->open[i].tid != e->tid)
+			continue;
+		inner = pt->kind == AI_PROBE_WAKE && n->open[i].task == e->arg;
+		n->open[i] = n->open[--n->count];
+		break;
+	}
+	if (!inner && pt->kind == AI_PROBE_WAKE && pt->wake_nests && n->count < AI_ARRAY_SIZE(n->open)) {
+		n->open[n->count].tid = e->tid;
+		n->open[n->count++].task = e->arg;
+	}
+	return inner;
+}
+
 /* The events of one batch into the profile. */
-static void feed(struct ai_profile *profile, const struct ai_probe_point *points,
+static void feed(struct ai_profile *profile, const struct ai_probe_point *points, struct nesting_wakes *nesting,
 		 const struct ai_uprobe_event *events, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct ai_uprobe_event *e = &events[i];
 		const struct ai_probe_point *pt = &points[e->probe];
+		if (nested_wake(nesting, pt, e))
+			continue;
 		enum ai_profile_event_kind kind;
 		switch (pt->kind) {
 		case AI_PROBE_POLL:
@@ -203,7 +238,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	ai_target_destroy(target);
 	if (!count) {
 		err = ai_error_create(AI_ERROR_UNSUPPORTED, "process %d uses no runtime whose tasks async-inspect can "
-				      "profile (tokio): no task poll function was found in %s", (int)pid,
+				      "profile (tokio, async-task): no task poll function was found in %s", (int)pid,
 				      exe ? exe : "its executable");
 		goto out;
 	}
@@ -223,6 +258,9 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	err = ai_uprobes_enable(u);
 	uint64_t begin = now_ns();
 	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
+	struct nesting_wakes nesting = { .count = 0 };
+	if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
+		profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
 	ai_profile_add_start(profile, start);
 	fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed)%s; Ctrl-C to stop\n",
 			(int)pid, runtimes, count, args->duration_set || !child ? "" : " until it exits");
@@ -234,7 +272,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 		size_t n;
 		err = ai_uprobes_poll(u, POLL_MS);
 		ai_uprobes_take(u, false, &events, &n);
-		feed(profile, points, events, n);
+		feed(profile, points, &nesting, events, n);
 	}
 	uint64_t end = now_ns();
 	if (!alive && child)
@@ -244,7 +282,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	const struct ai_uprobe_event *events;
 	size_t n;
 	ai_uprobes_take(u, true, &events, &n);
-	feed(profile, points, events, n);
+	feed(profile, points, &nesting, events, n);
 	profile->lost = ai_uprobes_lost(u);
 	ai_uprobes_close(u);
 	ai_catch_stop_signals(SIG_DFL);
@@ -321,8 +359,13 @@ int ai_cmd_profile(int argc, char **argv)
 				args.format = AI_PROFILE_FOLDED;
 			else if (strcmp(optarg, "svg") == 0)
 				args.format = AI_PROFILE_SVG;
+			else if (strcmp(optarg, "speedscope") == 0)
+				args.format = AI_PROFILE_SPEEDSCOPE;
+			else if (strcmp(optarg, "perfetto") == 0)
+				args.format = AI_PROFILE_PERFETTO;
 			else
-				return ai_usage_error("profile", "invalid format '%s' (report, json, folded or svg)", optarg);
+				return ai_usage_error("profile", "invalid format '%s' (report, json, folded, svg, speedscope "
+						      "or perfetto)", optarg);
 			break;
 		case 'o':
 			output = optarg;
