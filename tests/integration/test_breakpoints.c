@@ -3,6 +3,7 @@
  * would kill the program with SIGTRAP on its next pass, so a program that runs to its normal end
  * after we detach has its original code). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -231,9 +232,12 @@ static size_t code_bytes_changed(pid_t pid, const char *exe)
 	FILE *maps = fopen(path, "r");
 	cr_assert(maps, "cannot read %s", path);
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	FILE *mem = fopen(path, "r");
+	FILE *mem = NULL;
+	/* Opening it can fail for a moment while the tool holds the process (seen under load): retry. */
+	for (int i = 0; i < 100 && !(mem = fopen(path, "r")); i++)
+		usleep(10000);
 	FILE *file = fopen(exe, "r");
-	cr_assert(mem && file, "cannot open %s or %s", path, exe);
+	cr_assert(mem && file, "cannot open %s (%s) or %s", path, strerror(errno), exe);
 	char line[1024], exe_real[1024], real[1024];
 	cr_assert(realpath(exe, exe_real));
 	size_t changed = 0, compared = 0;
