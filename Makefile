@@ -105,6 +105,7 @@ demo: deps
 bench: $(BIN) fixtures
 	@tests/bench/threads.sh $(BIN) $(FIXTURES)
 	@tests/bench/dump.sh $(BIN) $(FIXTURES)
+	@tests/bench/dump.sh $(BIN) $(FIXTURES) 5 smol 0
 	@tests/bench/max_pause.sh $(BIN) $(FIXTURES)
 	@tests/bench/profile.sh $(BIN) $(FIXTURES)
 	@tests/bench/processes.sh $(BIN) $(FIXTURES)

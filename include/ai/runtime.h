@@ -128,6 +128,11 @@ struct ai_runtime_ops {
 	 * May be NULL. */
 	const char *(*block_on_flavor)(const struct ai_stack *stack);
 
+	/* The runtime a block_on root on this stack is labelled with when it is not the adapter's
+	 * name: the crate that drives it (async-task's adapter: "async-std" under async-std's
+	 * task::block_on), or NULL. May be NULL. */
+	const char *(*block_on_label)(const struct ai_stack *stack);
+
 	/* Why a leaf future waits, when it is one of the runtime's own futures: a new wait
 	 * (ai_wait_new), or NULL when the leaf is not the runtime's. May be NULL. */
 	struct ai_wait *(*leaf_wait)(struct ai_wait_walk *walk, struct ai_await_node *leaf);

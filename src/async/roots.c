@@ -330,6 +330,11 @@ static void add_root(struct ai_async *as, const struct ai_thread *thread, const 
 	const struct ai_runtime_ops *ops = ai_runtime_find(task->runtime);
 	const char *flavor = ops && ops->block_on_flavor ? ops->block_on_flavor(stack) : NULL;
 	task->flavor = flavor ? xstrdup(flavor) : NULL;
+	const char *label = ops && ops->block_on_label ? ops->block_on_label(stack) : NULL;
+	if (label) {
+		free(task->runtime);
+		task->runtime = xstrdup(label);
+	}
 	task->thread = thread->tid;
 	task->address = root_address;
 	task->tree = tree;

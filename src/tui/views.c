@@ -83,6 +83,16 @@ static void task_name(const struct ai_snapshot_task *task, char *buf, size_t siz
 		snprintf(buf, size, "-");
 }
 
+/* task_name where a line names one task among others (graph, threads, details): a task with
+ * neither id nor thread (async-task's tasks) is told apart by its header address, as dump does. */
+static void task_ref(const struct ai_snapshot_task *task, char *buf, size_t size)
+{
+	if (!task->has_id && !task->thread && task->address)
+		snprintf(buf, size, "@ 0x%" PRIx64, task->address);
+	else
+		task_name(task, buf, size);
+}
+
 /* A source path as short as it can be and still be found: relative to our working directory
  * when under it, a dependency's from its crate. */
 static const char *display_path(const char *path)
@@ -325,9 +335,9 @@ static void timeline_lines(struct tui *tui, struct tui_lines *l, size_t from, si
 static const char *task_label(const struct ai_snapshot *s, size_t i, char *buf, size_t size)
 {
 	char id[32];
-	task_name(&s->tasks[i], id, sizeof(id));
-	const char *kind = s->tasks[i].kind && strcmp(s->tasks[i].kind, "blocking") == 0 ? "blocking"
-			   : s->tasks[i].has_id ? "task" : "block_on";
+	task_ref(&s->tasks[i], id, sizeof(id));
+	/* The snapshot's kind: an id-less task (async-task's) is no block_on future. */
+	const char *kind = s->tasks[i].kind ? s->tasks[i].kind : s->tasks[i].has_id ? "task" : "block_on";
 	snprintf(buf, size, "%s %s", kind, id);
 	return buf;
 }
@@ -419,7 +429,7 @@ static void threads_lines(struct tui *tui, struct tui_lines *l)
 				continue;
 			used += (size_t)snprintf(doing + used, sizeof(doing) - used, "  %s %s (%s)",
 						 task->kind && strcmp(task->kind, "blocking") == 0 ? "running"
-						 : task->has_id ? "polling" : "driving", task_label(s, i, a, sizeof(a)),
+						 : task->kind && strcmp(task->kind, "block_on") == 0 ? "driving" : "polling", task_label(s, i, a, sizeof(a)),
 						 task_future(task));
 		}
 		add_line(l, A_BOLD, -1, NULL, "thread %d %s [%s]%s", (int)th->tid, th->name ? th->name : "?",
@@ -515,12 +525,13 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	const struct ai_snapshot_task *task = &s->tasks[tui->selected];
 	const struct ai_live_task *lt = &tui->live->tasks[tui->selected];
 	char id[32], since[32], seen[32];
-	task_name(task, id, sizeof(id));
+	task_ref(task, id, sizeof(id));
 	tui_format_duration(ai_live_unchanged_ms(tui->live, tui->selected), since, sizeof(since));
 	tui_format_duration(s->captured_at_ms - lt->first_seen_ms, seen, sizeof(seen));
 	add(l, "%s %s%s%s%s  %s%s%s", task->kind ? task->kind : "task", id, task->name ? " \"" : "",
 	    task->name ? task->name : "", task->name ? "\"" : "", lt->status,
-	    task->flavor ? "  runtime " : "", task->flavor ? task->flavor : "");
+	    task->flavor || task->runtime ? "  runtime " : "",
+	    task->flavor ? task->flavor : task->runtime ? task->runtime : "");
 	if (task->set_address)
 		add(l, "a member of %s @ 0x%" PRIx64 " (a task awaits it with join_next)",
 		    task->set_type ? task->set_type : "a set", task->set_address);

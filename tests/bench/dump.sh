@@ -4,6 +4,8 @@
 # all bt'` on the same process in the same run, and reports the pause dump imposed on the target
 # (from its JSON). Medians of several runs. Then one JSON dump of RSS_TASKS idle tasks (default
 # 1,000,000; 0 skips it): our peak RSS beside the target's own.
+# TOKIO_DIR is the fixture crate whose many_tasks runs: a tokio-* one, or smol (its many_tasks has
+# the same interface: N idle tasks, `ready <pid>`).
 # Usage: tests/bench/dump.sh BIN FIXTURES [RUNS] [TOKIO_DIR] [RSS_TASKS]
 set -euo pipefail
 bin=$1

@@ -124,13 +124,23 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	expect_frame(tree, "nested::main::{async_block#0}::{async_block#0}", "@await: local");
 
 	/* task::block_on(main future), under async-global-executor's LocalExecutor::run. */
-	json_t *main_node = NULL;
+	json_t *main_node = NULL, *main_root = NULL;
 	json_array_foreach(tasks, i, t) {
 		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && !main_node) {
 			json_t *hit = doc_find_node(json_object_get(t, "tree"), "nested::main::{async_block#0}", 0);
-			if (hit && strncmp(doc_str(hit, "state"), "Suspend", 7) == 0)
+			if (hit && strncmp(doc_str(hit, "state"), "Suspend", 7) == 0) {
 				main_node = hit;
+				main_root = t;
+			}
 		}
+	}
+	/* async-std's task::block_on drives it: the root is async-std's, not async-task's (which
+	 * drives no block_on); the worker threads' roots are async-global-executor's. */
+	cr_assert_not_null(main_root);
+	cr_expect_str_eq(doc_str(main_root, "runtime"), "async-std");
+	json_array_foreach(tasks, i, t) {
+		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && t != main_root)
+			cr_expect_str_eq(doc_str(t, "runtime"), "async-global-executor", "%s", doc_str(t, "future"));
 	}
 	expect_frame(main_node, "nested::main::{async_block#0}", "@await: main");
 	/* The copies block_on moved from are not shown as roots of their own; the worker threads'

@@ -189,3 +189,41 @@ Test(futures, try_join_branches)
 	tool_result_free(&r);
 	fixture_kill(&f);
 }
+
+#define ORDERED_SRC "futures/src/bin/ordered.rs"
+
+/* A FuturesOrdered's members (its FuturesUnordered of OrderWrapper<F>) are children of the future
+ * that awaits its next(), each at its line with its receiver's wait. */
+Test(futures, futures_ordered_members)
+{
+	struct fixture f;
+	struct tool_result r;
+	fixture_start(&f, "futures", "ordered", NULL);
+	dump_fixture(&f, "json", &r);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert_not_null(root, "invalid JSON: %s", error.text);
+	json_t *main_node = NULL, *t;
+	size_t i;
+	json_array_foreach(json_object_get(root, "tasks"), i, t) {
+		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && !main_node)
+			main_node = doc_find_node(json_object_get(t, "tree"), "ordered::main_future", 0);
+	}
+	cr_assert_not_null(main_node, "no block_on of main_future in %s", r.out);
+	cr_expect_eq(json_integer_value(json_object_get(main_node, "line")),
+		     marker_line(ORDERED_SRC, "@await: ordered-outer"));
+	json_t *set = doc_child(main_node);
+	cr_assert_not_null(set);
+	cr_expect(strstr(doc_str(set, "type"), "futures_ordered::OrderWrapper<"), "%s", doc_str(set, "type"));
+	json_t *members = json_object_get(set, "children");
+	cr_assert_eq(json_array_size(members), 3, "the three members\n%s", r.out);
+	json_t *m;
+	json_array_foreach(members, i, m) {
+		cr_expect_str_eq(doc_str(m, "function"), "ordered::ordered_leaf");
+		cr_expect_eq(json_integer_value(json_object_get(m, "line")), marker_line(ORDERED_SRC, "@await: ordered-leaf"));
+		expect_recv(doc_child(m), "futures_channel::oneshot::Receiver<", "ordered_leaf");
+	}
+	json_decref(root);
+	tool_result_free(&r);
+	fixture_kill(&f);
+}

@@ -125,8 +125,12 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	 * futures-lite Or, parked on its channel recv. */
 	json_t *main_node = NULL;
 	json_array_foreach(tasks, i, rt) {
-		if (strcmp(doc_str(rt, "kind"), "block_on") == 0 && !main_node)
+		if (strcmp(doc_str(rt, "kind"), "block_on") == 0 && !main_node) {
 			main_node = doc_find_node(json_object_get(rt, "tree"), "nested::main::{async_block#1}", 0);
+			/* smol::block_on is async-io's block_on: the root is async-io's. */
+			if (main_node)
+				cr_expect_str_eq(doc_str(rt, "runtime"), "async-io");
+		}
 	}
 	expect_frame(main_node, "nested::main::{async_block#1}", "@await: main");
 	doc_expect_leaf(doc_child(main_node), "async_channel::Recv<", "main");
@@ -146,6 +150,54 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	cr_expect(strstr(r.out, line), "%s in %s", line, r.out);
 	free(line);
 	cr_expect(strstr(r.out, "holds Mutex<u64> @ "), "%s", r.out);
+	tool_result_free(&r);
+	fixture_kill(&f);
+}
+
+/* many_tasks 40: every task found once, and each kind's wait: the event_listener ones all on the
+ * one Event, the lock ones all on the one Mutex. */
+Test(smol, many_tasks_waits)
+{
+	struct fixture f;
+	fixture_start(&f, "smol", "many_tasks", (const char *[]){ "40", NULL });
+	struct tool_result r;
+	dump_fixture(&f, "json", &r);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert(root, "invalid JSON: %s", error.text);
+	json_t *tasks = json_object_get(root, "tasks");
+	static const struct { const char *future, *kind; } kinds[] = {
+		{ "many_tasks::idle_timer", "sleep" },
+		{ "many_tasks::idle_event", "notify" },
+		{ "many_tasks::idle_recv", "channel_recv" },
+		{ "many_tasks::idle_lock", "mutex" },
+	};
+	for (size_t k = 0; k < AI_ARRAY_SIZE(kinds); k++) {
+		int n = 0;
+		const char *address = NULL;
+		json_t *t;
+		size_t i;
+		json_array_foreach(tasks, i, t) {
+			if (strcmp(doc_str(t, "future"), kinds[k].future) != 0)
+				continue;
+			n++;
+			json_t *wait = json_object_get(t, "wait");
+			cr_expect_str_eq(doc_str(wait, "kind"), kinds[k].kind, "%s", kinds[k].future);
+			if (strcmp(kinds[k].kind, "notify") == 0) {
+				cr_expect(strstr(doc_str(wait, "description"), "event_listener Event @ 0x"), "%s",
+					  doc_str(wait, "description"));
+				cr_expect_str_eq(doc_str(wait, "type"), "Event");
+			}
+			if (strcmp(kinds[k].kind, "notify") == 0 || strcmp(kinds[k].kind, "mutex") == 0) {
+				if (!address)
+					address = doc_str(wait, "address");
+				cr_expect_str_eq(doc_str(wait, "address"), address, "%s: one shared resource",
+						 kinds[k].future);
+			}
+		}
+		cr_expect_eq(n, 10, "%s: 10 of 40 tasks", kinds[k].future);
+	}
+	json_decref(root);
 	tool_result_free(&r);
 	fixture_kill(&f);
 }

@@ -22,6 +22,26 @@ static bool async_task_block_on_frame(const char *function)
 	       ai_path_has_segment(function, "block_on");
 }
 
+/* The crate that drives a block_on on this stack: the outermost frame of a known one, so that
+ * async-std's task::block_on (which calls async-global-executor's, which calls async-io's) is
+ * async-std's, and a thread async-global-executor started is that executor's. */
+static const char *async_task_block_on_label(const struct ai_stack *stack)
+{
+	static const struct { const char *crate, *label; } known[] = {
+		{ "async_std::", "async-std" },
+		{ "async_global_executor::", "async-global-executor" },
+		{ "smol::", "smol" },
+		{ "async_io::", "async-io" },
+	};
+	for (size_t i = stack->count; i-- > 0;) {
+		const char *function = stack->frames[i].location.function;
+		for (size_t k = 0; function && k < AI_ARRAY_SIZE(known); k++)
+			if (strncmp(function, known[k].crate, strlen(known[k].crate)) == 0)
+				return known[k].label;
+	}
+	return NULL;
+}
+
 /* The wrappers and combinators of the executors and of futures-lite (which smol re-exports). */
 static const struct ai_future_shape_rule async_task_shapes[] = {
 	/* async-executor wraps every spawned future to remove it from its Slab on drop */
@@ -43,6 +63,7 @@ const struct ai_runtime_ops ai_runtime_async_task = {
 	.detect = async_task_detect,
 	.collect = ai_async_task_collect,
 	.is_block_on_frame = async_task_block_on_frame,
+	.block_on_label = async_task_block_on_label,
 	.leaf_wait = ai_async_task_leaf_wait,
 	.held = ai_async_task_held,
 	.probe_points = ai_async_task_probe_points,

@@ -1,6 +1,7 @@
 /* What the leaf futures of the async-task ecosystem wait for (the adapter's leaf_wait):
- * async-io's Timer, async-channel's Recv and Send, async-lock's Mutex lock futures. Every field is
- * found by its DWARF member name; a leaf not understood keeps its type in the description. */
+ * async-io's Timer, async-channel's Recv and Send, async-lock's Mutex lock futures, event_listener's
+ * EventListener. Every field is found by its DWARF member name; a leaf not understood keeps its
+ * type in the description. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,27 @@ static struct ai_wait *decode_lock(struct ai_wait_walk *w, const struct ai_type 
 	return wait;
 }
 
+/* event_listener 5's EventListener<T> { listener: Pin<Box<InnerListener<T, Arc<Inner<T>>>>> }:
+ * the Event it listens to is the Inner<T> that the listener's `event` Arc points to, the same for
+ * every listener of one Event. Waits to be notified, as tokio's Notify::notified. */
+static struct ai_wait *decode_event(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = ai_wait_new("notify");
+	uint64_t off, listener, event_off, event;
+	const struct ai_type *lt, *it, *et, *dt;
+	if (!ai_wait_member_path(t, "listener", &off, &lt) ||
+	    !ai_wait_deref_wrapped(w, lt, address + off, 0, &listener, &it) ||
+	    !ai_wait_member_path(it, "event", &event_off, &et) ||
+	    !ai_wait_read_arc(w, et, listener + event_off, &event, &dt)) {
+		wait->description = xasprintf("event listener, event not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	wait->resource_type = xstrdup("Event");
+	wait->address = event;
+	wait->description = xasprintf("event_listener Event @ 0x%" PRIx64, event);
+	return wait;
+}
+
 /* The Mutex<T> a MutexGuard<'a, T>(&'a Mutex<T>) or MutexGuardArc<T>(Arc<Mutex<T>>) at address
  * points to, and its type. */
 static bool guard_mutex(struct ai_wait_walk *w, const struct ai_type *gt, uint64_t address, uint64_t *mutex_ret,
@@ -191,5 +213,7 @@ struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_
 		return decode_channel(w, t, node->address, false);
 	if (ai_starts_with(name, "async_lock::mutex::Lock<") || ai_starts_with(name, "async_lock::mutex::LockArc<"))
 		return decode_lock(w, t, node->address);
+	if (ai_starts_with(name, "event_listener::EventListener<"))
+		return decode_event(w, t, node->address);
 	return NULL;
 }
