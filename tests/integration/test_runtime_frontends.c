@@ -167,18 +167,15 @@ Test(runtime_frontends, run_dump_after)
 }
 
 /* gcore of each fixture: the same tasks, waits and lines from the core file as from the process. */
-static void core_dump(const char *crate, const char *bin, const char *src, const char *const *expect,
-		      const char *const *markers)
+static void dump_from_core(const char *crate, const char *bin, const char *src, const char *const *expect,
+			   const char *const *markers)
 {
 	struct fixture f;
 	fixture_start(&f, crate, bin, NULL);
-	char dir[] = "/tmp/ai-rt-core-XXXXXX";
-	cr_assert(mkdtemp(dir));
-	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
-	cr_assert_eq(system(cmd), 0, "gcore failed");
-	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	struct core_file core;
+	core_dump(&core, &f);
 	struct tool_result r;
-	tool_run(&r, 120, (const char *[]){ "dump", "--core", core, "--exe", f.path, NULL });
+	tool_run(&r, 120, (const char *[]){ "dump", "--core", core.path, "--exe", f.path, NULL });
 	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
 	cr_expect(strstr(r.out, "from core file "), "%s", r.out);
 	for (const char *const *e = expect; *e; e++)
@@ -187,22 +184,18 @@ static void core_dump(const char *crate, const char *bin, const char *src, const
 		expect_at(r.out, src, *m);
 	tool_result_free(&r);
 	fixture_kill(&f);
-	char *rm = xasprintf("rm -rf %s", dir);
-	cr_expect_eq(system(rm), 0);
-	free(rm);
-	free(core);
-	free(cmd);
+	core_remove(&core);
 }
 
 Test(runtime_frontends, core_files)
 {
-	core_dump("smol", "nested", SMOL,
+	dump_from_core("smol", "nested", SMOL,
 		  (const char *[]){ "async-task 4.7.1", "(async-executor", "holds Mutex<u64> @ ", "nested::waiter", NULL },
 		  (const char *[]){ "@await: leaf-timer", "@await: leaf-recv", "@await: leaf-mutex", "@await: main", NULL });
-	core_dump("async-std", "nested", ASYNC_STD,
+	dump_from_core("async-std", "nested", ASYNC_STD,
 		  (const char *[]){ "(async-std", "named-task", "nested::waiter", NULL },
 		  (const char *[]){ "@await: leaf-sleep", "@await: leaf-mutex", "@await: named", NULL });
-	core_dump("futures", "executors", FUTURES,
+	dump_from_core("futures", "executors", FUTURES,
 		  (const char *[]){ "futures 0.3.31", "executors::pool_recv", "executors::local_level1", "executors::main_future", NULL },
 		  (const char *[]){ "@await: pool-recv", "@await: local-recv", "@await: join", NULL });
 }
