@@ -81,3 +81,35 @@ Test(fuzz, value_seeds_and_regressions)
 {
 	run_all("value", ai_fuzz_value);
 }
+
+Test(fuzz, await_seeds_and_regressions)
+{
+	run_all("await", ai_fuzz_await);
+}
+
+/* The seed is a gcore'd core of the c/hello fixture, shrunk by tests/fuzz/shrink_core.py; it is
+ * also cut short at a few places (the "truncated core" rule: notes or segments lost). */
+Test(fuzz, core_seeds_and_regressions)
+{
+	const char *source = getenv("AI_SOURCE");
+	char *path = xasprintf("%s/tests/fuzz/seeds/core/hello-gcore", source ? source : ".");
+	size_t size;
+	char *data = ai_read_small_file(path, &size);
+	cr_assert_not_null(data, "cannot read %s", path);
+	free(path);
+	size_t cuts[] = { size - 1, size - 4096, size / 2, 1200, 64 };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(cuts); i++)
+		ai_fuzz_core((const uint8_t *)data, cuts[i]);
+	free(data);
+	run_all("core", ai_fuzz_core);
+}
+
+Test(fuzz, break_seeds_and_regressions)
+{
+	run_all("break", ai_fuzz_break);
+}
+
+Test(fuzz, serve_seeds_and_regressions)
+{
+	run_all("serve", ai_fuzz_serve);
+}
