@@ -102,10 +102,12 @@ static struct ai_error *parse_location(const char *text, struct ai_break_spec *r
 						  : "--break %s: expected FILE:LINE of an .await or the path of an async fn (e.g. app::serve)",
 				      text);
 	}
+	/* text may be copy: taken before it goes (every FILE:LINE@resume read freed memory here). */
+	if (!err)
+		spec.text = xstrdup(text); /* replaced by the whole SPEC in ai_break_spec_parse */
 	free(copy);
 	if (err)
 		return err;
-	spec.text = xstrdup(text); /* replaced by the whole SPEC in ai_break_spec_parse */
 	*ret = spec;
 	return NULL;
 }

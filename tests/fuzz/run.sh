@@ -38,8 +38,10 @@ for h in "$@"; do
     # Snapshot documents are tens of KiB; the binary inputs stay small so that runs stay fast.
     max_len=65536
     if [ "$h" = json ]; then max_len=262144; fi
+    dict=()
+    if [ -f "$here/dict/$h.dict" ]; then dict=(-dict="$here/dict/$h.dict"); fi
     log=$build/$h.log
-    if "$build/fuzz-$h" "${budget[@]}" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 \
+    if "$build/fuzz-$h" "${budget[@]}" "${dict[@]}" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 \
         -artifact_prefix="$crashes/" -print_final_stats=1 "$corpus" > "$log" 2>&1; then
         result=ok
     else
