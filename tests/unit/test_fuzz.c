@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "ai/target.h"
 #include "ai/util.h"
 #include "../fuzz/fuzz.h"
 
@@ -112,4 +115,41 @@ Test(fuzz, break_seeds_and_regressions)
 Test(fuzz, serve_seeds_and_regressions)
 {
 	run_all("serve", ai_fuzz_serve);
+}
+
+/* A core's NT_FILE names the files it mapped; one that names a FIFO used to block open() for
+ * ever. The seed's libc path is replaced by a FIFO's of the same length. */
+Test(fuzz, core_naming_a_fifo_is_not_opened, .timeout = 30)
+{
+	const char *source = getenv("AI_SOURCE");
+	char *path = xasprintf("%s/tests/fuzz/seeds/core/hello-gcore", source ? source : ".");
+	size_t size;
+	char *data = ai_read_small_file(path, &size);
+	cr_assert_not_null(data, "cannot read %s", path);
+	free(path);
+	const char *libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+	char *at = memmem(data, size, libc, strlen(libc));
+	cr_assert_not_null(at, "the seed maps no %s", libc);
+	char dir[] = "/tmp/ai-fifo-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char fifo[64];
+	snprintf(fifo, sizeof(fifo), "%s/%0*d", dir, (int)(strlen(libc) - strlen(dir) - 1), 0);
+	cr_assert_eq(strlen(fifo), strlen(libc));
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	memcpy(at, fifo, strlen(fifo));
+	char *core = xasprintf("%s/core", dir);
+	FILE *f = fopen(core, "w");
+	cr_assert(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);
+	char *exe = xasprintf("%s/c/hello", getenv("AI_FIXTURES"));
+	struct ai_target *t = NULL;
+	struct ai_error *err = ai_target_open_core(core, exe, &t);
+	cr_expect_null(err, "%s", err ? err->message : "");
+	ai_error_destroy(err);
+	ai_target_destroy(t);
+	unlink(core);
+	unlink(fifo);
+	rmdir(dir);
+	free(core);
+	free(exe);
+	free(data);
 }
