@@ -3,7 +3,8 @@
 # LIMIT is "60s" (that long each, on a corpus kept between runs in FUZZ_BUILD/corpus/<harness>) or
 # a number of inputs (each harness runs that many with seed 1, from the seeds alone: the same
 # inputs on every machine, so that `make check` cannot flake). Corpora are seeded from
-# tests/fuzz/seeds, tests/fuzz/regressions and, for elf, fixture binaries; crashes go to
+# tests/fuzz/seeds, tests/fuzz/regressions and, for elf, fixture binaries; a harness with a
+# tests/fuzz/dict/<harness>.dict gets it as its dictionary; crashes go to
 # FUZZ_BUILD/crashes/<harness>/. Prints one line per harness (executions, coverage, corpus size)
 # and exits 1 if any harness crashed.
 set -euo pipefail
