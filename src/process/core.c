@@ -133,8 +133,11 @@ static size_t parse_nt_file(const char *desc, size_t size, struct nt_file_entry 
 	for (; n < count && names < end; n++) {
 		uint64_t triple[3];
 		memcpy(triple, desc + 16 + n * 24, sizeof(triple));
+		size_t len = strnlen(names, (size_t)(end - names));
+		if (names + len == end)
+			break; /* a name the note cuts short is no C string: open() would read past it */
 		entries[n] = (struct nt_file_entry){ triple[0], triple[1], triple[2] * page_size, names };
-		names += strnlen(names, (size_t)(end - names)) + 1;
+		names += len + 1;
 	}
 	*entries_ret = entries;
 	return n;

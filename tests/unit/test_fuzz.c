@@ -90,7 +90,9 @@ Test(fuzz, await_seeds_and_regressions)
 	run_all("await", ai_fuzz_await);
 }
 
-/* The seed is a gcore'd core of the c/hello fixture, shrunk by tests/fuzz/shrink_core.py; it is
+/* The seed is a gcore'd core of the c/hello fixture, shrunk by tests/fuzz/shrink_core.py (a c/hello
+ * built in another directory has another build-id: the core is then refused at the last check, so
+ * the reads after it go unfuzzed, but everything before is); it is
  * also cut short at a few places (the "truncated core" rule: notes or segments lost). */
 Test(fuzz, core_seeds_and_regressions)
 {
@@ -141,11 +143,14 @@ Test(fuzz, core_naming_a_fifo_is_not_opened, .timeout = 30)
 	FILE *f = fopen(core, "w");
 	cr_assert(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);
 	char *exe = xasprintf("%s/c/hello", getenv("AI_FIXTURES"));
+	/* It returns (the executable is checked last, after the mapped files are opened: a c/hello
+	 * built elsewhere has another build-id, and the core is then refused for that alone). */
 	struct ai_target *t = NULL;
 	struct ai_error *err = ai_target_open_core(core, exe, &t);
-	cr_expect_null(err, "%s", err ? err->message : "");
+	cr_expect(!err || strstr(err->message, "does not match executable"), "%s", err ? err->message : "");
 	ai_error_destroy(err);
-	ai_target_destroy(t);
+	if (!err)
+		ai_target_destroy(t);
 	unlink(core);
 	unlink(fifo);
 	rmdir(dir);
