@@ -107,6 +107,7 @@ bench: $(BIN) fixtures
 	@tests/bench/dump.sh $(BIN) $(FIXTURES)
 	@tests/bench/max_pause.sh $(BIN) $(FIXTURES)
 	@tests/bench/profile.sh $(BIN) $(FIXTURES)
+	@tests/bench/processes.sh $(BIN) $(FIXTURES)
 
 SOAK_SECONDS ?= 180
 soak: $(BIN) fixtures

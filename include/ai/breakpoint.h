@@ -10,13 +10,19 @@
  * state's discriminant (`movb $N, STATE(%reg)`, Capstone) just before it returns Pending, and the
  * breakpoint is the instruction after that store, where %reg still holds the coroutine. An FN
  * breakpoint is the poll function's entry, where %rdi is the coroutine and its state is
- * Unresumed on the first poll; an @resume one the same entry, with the state of that await. */
+ * Unresumed on the first poll; an @resume one the same entry, with the state of that await.
+ *
+ * `spawn` / `complete` (optionally `spawn:FN`, `complete:FN`: only tasks whose root future is the
+ * async fn FN) stop when any task is spawned / finishes, at the functions the runtime adapter
+ * names for it (ai_runtime_ops.lifecycle_points); a spawn is seen once the spawn function has
+ * returned the task, through a breakpoint at its return address, armed on its first call. */
 #ifndef AI_BREAKPOINT_H
 #define AI_BREAKPOINT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ai/error.h"
 #include "ai/target.h"
@@ -24,6 +30,8 @@
 enum ai_break_kind {
 	AI_BREAK_LINE,     /* FILE:LINE of an .await */
 	AI_BREAK_FUNCTION, /* FN: its first poll */
+	AI_BREAK_SPAWN,    /* spawn[:FN]: a task is spawned */
+	AI_BREAK_COMPLETE, /* complete[:FN]: a task finishes */
 };
 
 struct ai_break_cond;
@@ -34,7 +42,7 @@ struct ai_break_spec {
 	char *file;     /* owned: LINE specs */
 	uint32_t line;
 	bool resume;    /* FILE:LINE@resume: when the task resumes from that .await */
-	char *function; /* owned: FUNCTION specs */
+	char *function; /* owned: FUNCTION specs; SPAWN / COMPLETE: the root future asked for, or NULL */
 	struct ai_break_cond *cond; /* owned: `SPEC if EXPR`, or NULL */
 };
 
@@ -61,16 +69,31 @@ enum ai_break_truth { AI_BREAK_FALSE, AI_BREAK_TRUE, AI_BREAK_UNKNOWN };
 enum ai_break_truth ai_break_cond_eval(const struct ai_break_cond *cond, const struct ai_break_env *env,
 				       char **why_ret);
 
+enum ai_break_site_kind {
+	AI_SITE_STATE,    /* a coroutine in env_reg, a hit when it is in state_value */
+	AI_SITE_TASK,     /* a task's header in env_reg (or, task_in_return, in rax or rdx) */
+	AI_SITE_CALL,     /* the entry of a function whose return is a spawn: arms a TASK site at
+			   * its return address */
+};
+
+/* The value of an expression of the condition language, as text (for DAP's evaluate): a local
+ * or a field of it is the text the value printer made, task.id / task.name / task.status the
+ * task's, a literal itself, a comparison or a bool "true" or "false". NULL when it is unknown,
+ * *why_ret (may be NULL; owned by the caller) saying why. */
+char *ai_break_cond_value(const struct ai_break_cond *cond, const struct ai_break_env *env, char **why_ret);
+
 /* Where one int3 goes and how to tell a hit. */
 struct ai_break_site {
 	size_t spec;            /* index into the specs resolved */
+	enum ai_break_site_kind kind;
+	bool task_in_return;
 	uint64_t vaddr;         /* the int3's file address in the executable */
 	int env_reg;            /* Capstone's x86_reg that holds the coroutine's address there */
 	uint64_t state_offset;  /* its __state, and the value that makes this a hit */
 	uint8_t state_size;
 	uint64_t state_value;
 	char *function;         /* owned: the async fn or block ("app::serve") */
-	char *file;             /* owned: the .await's file (FN: the fn's) */
+	char *file;             /* owned: the .await's file (FN: the fn's); NULL for TASK and CALL */
 	uint32_t line;
 };
 
@@ -91,6 +114,43 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
  * one of those. */
 bool ai_break_reg_value(const struct user_regs_struct *regs, int reg, uint64_t *ret);
 
+/* --history (history.c): each task's transitions (the innermost coroutine of the program's own
+ * code on its main await chain: function, state, line) seen in the snapshots the hits take, the last AI_BREAK_HISTORY of
+ * each; a transition is "hit" when its task's own breakpoint saw it, "snapshot" when it was seen
+ * at another hit (it happened some time since the hit before). */
+#define AI_BREAK_HISTORY 32
+struct ai_break_history;
+struct ai_snapshot;
+struct ai_json_writer;
+struct ai_break_history *ai_break_history_create(void);
+void ai_break_history_destroy(struct ai_break_history *history);
+/* Notes the state of every task of snapshot at t_us (since the breakpoints went in); hit is the
+ * task of the hit (or NULL), completed when the hit is its completion. */
+void ai_break_history_observe(struct ai_break_history *history, const struct ai_snapshot *snapshot,
+			      const struct ai_snapshot_task *hit, bool completed, uint64_t t_us);
+/* task's transitions: text lines (none when there are none), or a "history" member. */
+void ai_break_history_print(FILE *out, struct ai_break_history *history, const struct ai_snapshot_task *task);
+void ai_break_history_write_json(struct ai_json_writer *w, struct ai_break_history *history,
+				 const struct ai_snapshot_task *task);
+
+/* How many distinct source files of the executable's line tables `file` names (a suffix at a '/'
+ * boundary, as FILE of a SPEC): 0, 1, or more (ambiguous). */
+size_t ai_break_source_count(struct ai_debuginfo *di, const char *file);
+
+/* hit.c: what a stop on a breakpoint means (for the --break loop and the DAP server). */
+struct ai_snapshot;
+/* The stop (target->hit_regs) is a hit of site: the coroutine its register holds is in the
+ * site's state; *env_ret is that coroutine's address. */
+bool ai_break_site_hit(struct ai_target *target, const struct ai_break_site *site, uint64_t *env_ret);
+/* The coroutine node at address in tree, or NULL. */
+const struct ai_await_node *ai_break_node_at(const struct ai_await_node *tree, uint64_t address);
+/* The task whose await tree holds the coroutine at env (one polled by thread tid first), or NULL. */
+const struct ai_snapshot_task *ai_break_hit_task(const struct ai_snapshot *snapshot, uint64_t env, pid_t tid);
+/* Writes the int3 of every site into the stopped target; *bias_ret is the executable's load bias
+ * (a site's runtime address is vaddr + bias). */
+struct ai_error *ai_break_insert_sites(struct ai_target *target, struct ai_debuginfo *di,
+				       const struct ai_break_sites *sites, uint64_t *bias_ret);
+
 struct ai_break_options {
 	const struct ai_break_spec *specs;
 	size_t spec_count;
@@ -99,6 +159,7 @@ struct ai_break_options {
 	bool color;
 	bool locals;
 	bool all_locals;      /* compiler-generated locals too (__awaitee, drop flags) */
+	bool history;         /* --history: each record shows its task's transitions */
 };
 
 struct ai_break_result {

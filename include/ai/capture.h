@@ -69,4 +69,15 @@ struct ai_probe_point;
 void ai_capture_probe_points(struct ai_capture *capture, struct ai_probe_point **points_ret,
 			     size_t *count_ret, char **runtimes_ret);
 
+/* The spawn and completion functions of every runtime in the executable, for breakpoints
+ * (ai_runtimes_lifecycle_points; reads no target memory); makes the decoder with `options` if
+ * no dump has yet. Owned by the caller: ai_lifecycle_points_free. */
+struct ai_lifecycle_point;
+struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const struct ai_async_options *options,
+					     struct ai_lifecycle_point **points_ret, size_t *count_ret);
+
+/* Whether `file` is a dependency's source, not the program's own (ai_user_code_is_dependency);
+ * true before the first dump or lifecycle look-up. */
+bool ai_capture_is_dependency(const struct ai_capture *capture, const char *file);
+
 #endif

@@ -51,7 +51,8 @@ struct ai_monitor_options {
 	{ "no-locals", no_argument, NULL, 'L' },                \
 	{ "all-locals", no_argument, NULL, 'A' },               \
 	{ "debug-dir", required_argument, NULL, 'D' },          \
-	{ "user-crate", required_argument, NULL, 'U' }
+	{ "user-crate", required_argument, NULL, 'U' },         \
+	{ "decoders", required_argument, NULL, AI_OPT_DECODERS }
 /* Handles opt if it is one of AI_MONITOR_LONG_OPTIONS, into options: returns 0, or the exit
  * status after printing why arg is wrong. Returns -1 for any other option. */
 int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options);
@@ -82,10 +83,12 @@ struct ai_target_options {
 	size_t pid_count;
 };
 /* Long-option codes of --pids and --pgrep (past every short option's character). */
-enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP };
-/* Adds the processes of --pid N, --pids A,B,C or --pgrep NAME (opt 'p', AI_OPT_PIDS, AI_OPT_PGREP)
- * to options. --pgrep: every process whose command name (/proc/PID/comm) or executable's base
- * name is NAME, not async-inspect itself; none is an error naming NAME. */
+enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP, AI_OPT_CGROUP, AI_OPT_DECODERS = 0x1100 };
+/* Adds the processes of --pid N, --pids A,B,C, --pgrep NAME or --cgroup PATH (opt 'p',
+ * AI_OPT_PIDS, AI_OPT_PGREP, AI_OPT_CGROUP) to options. --pgrep: every process whose command name
+ * (/proc/PID/comm) or executable's base name is NAME, not async-inspect itself; none is an error
+ * naming NAME. --cgroup: every process listed in PATH/cgroup.procs and in those of the cgroups
+ * below it (PATH under the cgroup v2 mount unless it is the absolute path of a directory). */
 struct ai_error *ai_target_add_pids(struct ai_target_options *options, int opt, const char *arg);
 
 /* Parses "250ms", "10s", "2m", "1h" or a plain number of seconds into milliseconds. */
@@ -105,12 +108,14 @@ struct ai_read_options {
 	{ "pid", required_argument, NULL, 'p' },              \
 	{ "pids", required_argument, NULL, AI_OPT_PIDS },     \
 	{ "pgrep", required_argument, NULL, AI_OPT_PGREP },   \
+	{ "cgroup", required_argument, NULL, AI_OPT_CGROUP }, \
 	{ "core", required_argument, NULL, 'c' },             \
 	{ "exe", required_argument, NULL, 'e' },              \
 	{ "format", required_argument, NULL, 'f' },           \
 	{ "color", required_argument, NULL, 'C' },            \
 	{ "debug-dir", required_argument, NULL, 'D' },        \
-	{ "user-crate", required_argument, NULL, 'U' }
+	{ "user-crate", required_argument, NULL, 'U' },       \
+	{ "decoders", required_argument, NULL, AI_OPT_DECODERS }
 /* Handles opt if it is one of AI_READ_LONG_OPTIONS: returns true, with *err_ret set if its argument
  * is wrong. Returns false for any other option. */
 bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *options,
@@ -140,11 +145,13 @@ struct ai_break_cli {
 	size_t count, capacity;
 	uint64_t break_count;        /* 0: every hit until the program ends */
 	bool json;
+	bool history;                /* --history */
 	bool no_locals, all_locals; /* --no-locals, --all-locals */
 };
 #define AI_BREAK_LONG_OPTIONS                                   \
 	{ "break", required_argument, NULL, 'B' },              \
 	{ "break-count", required_argument, NULL, 'N' },        \
+	{ "history", no_argument, NULL, 'Y' },                  \
 	{ "format", required_argument, NULL, 'f' }
 /* Handles opt if it is one of AI_BREAK_LONG_OPTIONS: returns 0, or the exit status after printing
  * why arg is wrong; -1 for any other option. */
@@ -163,6 +170,16 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
 /* Labels the snapshot of a live process with its command name (/proc/PID/comm) and our host name,
  * for views of several processes and for merge. */
 void ai_snapshot_label_process(struct ai_snapshot *snapshot);
+/* Gives every I/O wait of the set's live snapshots that no inspected process answers the process
+ * /proc shows at the other end (src/cli/outside_peers.c): the TCP socket whose addresses are its
+ * own swapped, a unix socket's peer inode, a pipe's other end (its writer for a reader). Its
+ * wait->peer is outside (no task) and says "pid N (command), not inspected". */
+struct ai_process_set;
+void ai_name_outside_peers(struct ai_process_set *set);
+
+/* SIGINT, SIGTERM and SIGHUP call handler (no SA_RESTART: a blocking call returns at once), for
+ * the commands whose Ctrl-C ends the watch and detaches. */
+void ai_catch_stop_signals(void (*handler)(int));
 
 /* Whether to use color on `file`: --color=always/never/auto (auto: a terminal and no NO_COLOR). */
 bool ai_use_color(FILE *file);

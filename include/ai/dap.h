@@ -7,6 +7,8 @@
  *   session.c      the requests and events, the target's life (attach, launch, core, pause,
  *                  continue, disconnect, terminate)
  *   launch.c       a launched program's cwd, environment and stdio (its output becomes events)
+ *   breakpoints.c  the editor's source breakpoints as async breakpoints (src/breakpoint), and
+ *                  the int3s that `next` follows a task with
  *   model.c        what the editor sees of one snapshot: threads, frames, scopes, variables, with
  *                  thread ids that stay the same across snapshots
  *   value_parse.c  the parts of a value summary (`Account { id: 3, .. }`), for lazy expansion
@@ -51,6 +53,16 @@ json_t *ai_dap_model_variables(struct ai_dap_model *model, json_int_t reference,
 /* The thread id the editor should show first after a stop: the first task's, else the first
  * thread's; 0 when there is none. */
 json_int_t ai_dap_model_first_thread(const struct ai_dap_model *model);
+/* The thread id of a task of the snapshot (0 if it is not one); the task of a thread id (NULL
+ * for an OS thread or an unknown id); the task and await node of a frame id (false if unknown;
+ * *node_ret NULL for a frame that is not an await frame). For breakpoints, next and evaluate. */
+json_int_t ai_dap_model_task_thread(const struct ai_dap_model *model, const struct ai_snapshot_task *task);
+const struct ai_snapshot_task *ai_dap_model_thread_task(const struct ai_dap_model *model, json_int_t thread_id);
+bool ai_dap_model_frame(const struct ai_dap_model *model, json_int_t frame_id,
+			const struct ai_snapshot_task **task_ret, const struct ai_await_node **node_ret);
+/* The body of an evaluate response for a value summary: {result, variablesReference}, the
+ * reference expanding it into its parts as a local's does. */
+json_t *ai_dap_model_evaluate_body(struct ai_dap_model *model, const char *text);
 /* The body of the asyncInspect/deadlock event: the snapshot's wait-for cycles with the thread
  * ids of their tasks; NULL when there is none. */
 json_t *ai_dap_model_deadlocks(struct ai_dap_model *model);

@@ -35,6 +35,10 @@ struct ai_json_writer;
 void ai_write_dump_json(struct ai_json_writer *writer, const struct ai_snapshot *snapshot);
 /* One task object of that document ("tasks" items) as the next value of a JSON writer. */
 void ai_write_task_json(struct ai_json_writer *writer, const struct ai_snapshot_task *task);
+/* The "runtimes" and "warnings" members of that document (key and array) into the open object of a
+ * writer, for documents that carry the snapshot's header (serve's /api/tasks). */
+void ai_write_runtimes_json(struct ai_json_writer *writer, const struct ai_snapshot *snapshot);
+void ai_write_warnings_json(struct ai_json_writer *writer, const struct ai_snapshot *snapshot);
 /* That document as a json_t * (a new reference), for code that edits it before writing it (test's
  * --trace) and for tests: written, then parsed by jansson, so it is exactly what is printed. */
 struct json_t;

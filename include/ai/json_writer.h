@@ -51,6 +51,9 @@ void ai_json_string(struct ai_json_writer *w, const char *s);
 void ai_json_string_len(struct ai_json_writer *w, const char *s, size_t len);
 void ai_json_int(struct ai_json_writer *w, int64_t value);
 void ai_json_uint(struct ai_json_writer *w, uint64_t value);
+/* value / 10^decimals, exactly, as a JSON number ("1234.567" for 1234567, 3): nanoseconds as
+ * microseconds without a float's rounding. decimals <= 18. */
+void ai_json_decimal(struct ai_json_writer *w, uint64_t value, unsigned decimals);
 void ai_json_bool(struct ai_json_writer *w, bool value);
 void ai_json_null(struct ai_json_writer *w);
 /* An address as the string "0x1a2b" (JSON numbers lose precision past 2^53 in many readers). */

@@ -6,7 +6,7 @@
  * profile.c: the model built from those events: per task polls, busy, scheduled and idle time,
  * wakes, the longest poll; per thread totals; warnings. Tasks are named from snapshots.
  * report.c: the model as a table, JSON (docs/json-format.md) or folded stacks; flamegraph.c:
- * those stacks as an SVG flame graph. */
+ * those stacks as an SVG flame graph; timeline.c: the polls as speedscope or Chrome trace JSON. */
 #ifndef AI_PROFILE_H
 #define AI_PROFILE_H
 
@@ -94,6 +94,19 @@ struct ai_profile_task {
 	uint64_t wake_pending_ns;  /* when it was woken and not polled since; 0: not */
 	bool woken_while_polled;
 	unsigned polling;          /* polls of it in progress (on some thread) */
+	/* The first wake since its last poll began, for the timeline's wake-to-poll arrows; 0: none */
+	uint64_t flow_wake_ns;
+	uint32_t flow_wake_tid;
+	size_t created;            /* its index before ai_profile_finish sorts the tasks */
+};
+
+/* One poll, for the timelines (speedscope, perfetto). */
+struct ai_profile_poll {
+	size_t task;       /* index in tasks (after ai_profile_finish: of the sorted tasks) */
+	uint32_t tid;
+	uint32_t wake_tid; /* the thread of the wake that led to it, with wake_ns */
+	uint64_t begin_ns, end_ns; /* end_ns 0: still running at the end (finish sets it) */
+	uint64_t wake_ns;  /* that wake's time, or 0: no wake was seen (the first poll; a yield) */
 };
 
 struct ai_profile_thread {
@@ -105,6 +118,7 @@ struct ai_profile_thread {
 		size_t task;
 		uint64_t begin_ns;
 		bool closed; /* ended early: the task's next poll began on another thread */
+		size_t poll; /* its index in the profile's poll list + 1, or 0: not kept */
 	} stack[8];
 	unsigned depth;
 	unsigned overflow; /* begins past the stack's depth, not tracked */
@@ -125,6 +139,11 @@ struct ai_profile {
 	bool target_exited;
 	char **warnings;
 	size_t warning_count, warning_capacity;
+	/* Every poll in time order, when poll_cap is set (by the caller after create): the first
+	 * poll_cap of them; polls_dropped counts those past it. */
+	struct ai_profile_poll *poll_list;
+	size_t poll_count, poll_capacity, poll_cap;
+	uint64_t polls_dropped;
 	/* Private: the live task at each address (open addressing, indexes + 1). */
 	uint64_t *map_keys;
 	size_t *map_values;
@@ -152,7 +171,22 @@ uint64_t ai_profile_task_idle_ns(const struct ai_profile *profile, const struct 
 
 /* ---- report.c ---- */
 
-enum ai_profile_format { AI_PROFILE_REPORT, AI_PROFILE_JSON, AI_PROFILE_FOLDED, AI_PROFILE_SVG };
+enum ai_profile_format {
+	AI_PROFILE_REPORT, AI_PROFILE_JSON, AI_PROFILE_FOLDED, AI_PROFILE_SVG, AI_PROFILE_SPEEDSCOPE,
+	AI_PROFILE_PERFETTO,
+};
+
+/* The polls kept for a timeline format, bounded: 40 bytes each, about 40 MB at the cap. */
+#define AI_PROFILE_POLL_CAP 1000000u
+
+/* ---- timeline.c ---- */
+
+/* speedscope's file format: the tasks' await chains weighted by busy time (a sampled profile),
+ * then one evented profile per thread, a frame per poll. */
+void ai_profile_write_speedscope(FILE *out, const struct ai_profile *profile);
+/* Chrome's trace-event JSON (Perfetto, chrome://tracing): a track per thread, a complete event
+ * per poll, a flow arrow from each wake to the poll it led to. */
+void ai_profile_write_perfetto(FILE *out, const struct ai_profile *profile);
 
 /* The folded stacks as a flame graph: one self-contained SVG document. (flamegraph.c) */
 void ai_profile_write_svg(FILE *out, const struct ai_profile *profile);

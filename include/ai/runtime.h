@@ -67,10 +67,31 @@ struct ai_probe_point {
 			    * ai_snapshot_task.address gives it */
 	char *function;    /* owned: the function's name, for messages */
 	char *future;      /* owned: POLL: the future type every task it polls runs, or NULL */
+	bool wake_nests;   /* WAKE: may begin by calling another probed wake of the same task (async-
+			    * task's wake calls wake_by_ref): the thread's next event, a wake of that
+			    * task, is the same wake */
 	char *path;        /* owned: the ELF file it is in, and its offset there (set by */
 	uint64_t offset;   /* ai_capture_probe_points from the target's mappings) */
 };
 void ai_probe_points_free(struct ai_probe_point *points, size_t count);
+
+/* A function of the runtime's own that a task's spawn or end goes through, for `--break spawn` /
+ * `--break complete` (src/breakpoint). */
+enum ai_lifecycle_kind {
+	AI_LIFECYCLE_SPAWN,    /* a new task is made and listed with the runtime's tasks */
+	AI_LIFECYCLE_COMPLETE, /* a task has finished (its output stored, or cancelled) */
+};
+
+struct ai_lifecycle_point {
+	enum ai_lifecycle_kind kind;
+	uint64_t address;  /* the function's first instruction, in the target */
+	bool at_return;    /* the task is its return value (in an integer return register, as
+			    * ai_snapshot_task.address gives it) once it returns to its caller:
+			    * only then is it listed; else it is argument task_arg at the entry */
+	unsigned task_arg;
+	char *function;    /* owned: the function's name, for messages */
+};
+void ai_lifecycle_points_free(struct ai_lifecycle_point *points, size_t count);
 
 struct ai_runtime_ops {
 	const char *name; /* as users know it: "tokio", "async-task", "futures" */
@@ -120,15 +141,30 @@ struct ai_runtime_ops {
 	 * lock futures nobody polls...). May be NULL. */
 	void (*finish)(struct ai_wait_walk *walk, struct ai_snapshot *snapshot);
 
+	/* A summary of one of the runtime's own types for the value printer (a lock's state, a
+	 * channel's queue), as include/ai/value.h's ai_value_summary_fn; false when the type is
+	 * not the runtime's. May be NULL. */
+	ai_value_summary_fn *value_summary;
+
 	/* The runtime's task poll, wake and release functions, for `profile`: appended to *points
 	 * (count and capacity as AI_GROW keeps them). Found from the executable's symbols and
 	 * DWARF; adds none when they are not found. May be NULL (the runtime cannot be profiled). */
 	void (*probe_points)(struct ai_async *as, struct ai_probe_point **points, size_t *count,
 			     size_t *capacity);
+
+	/* The functions a task's spawn and completion go through, for breakpoints: appended to
+	 * *points as probe_points does. May be NULL. */
+	void (*lifecycle_points)(struct ai_async *as, struct ai_lifecycle_point **points, size_t *count,
+				 size_t *capacity);
 };
 
 /* Every adapter, in the order their tasks are listed; NULL-terminated. */
 extern const struct ai_runtime_ops *const ai_runtimes[];
+
+/* The value printer's summary (ai_value_limits.summary) of every adapter's own types: the
+ * first adapter's value_summary that takes the type. */
+bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
+			       char **text_ret, const char **inner_ret);
 
 /* Detects every runtime in the executable (snapshot->runtimes) and lets each collect its tasks.
  * Warns, never fails, when no runtime is found; fails only when the target went away. */
@@ -140,6 +176,11 @@ struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack 
  * none); owned by the caller (ai_probe_points_free). */
 void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **points_ret,
 			      size_t *count_ret, char **runtimes_ret);
+
+/* The lifecycle points of every runtime detected in the executable (ai_runtime_ops.lifecycle_points);
+ * owned by the caller (ai_lifecycle_points_free). */
+void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point **points_ret,
+				  size_t *count_ret);
 
 /* The shape of the future type called `name`, from the language's own rules (core, std) and
  * then every adapter's; NULL when none applies. */

@@ -139,6 +139,7 @@ struct ai_peer {
 	char *address;       /* the other end's own address ("127.0.0.1:8080"), or NULL */
 	int fd;              /* its fd in that process, -1 when unknown */
 	bool has_task;       /* a task of that process holds it or waits on it */
+	bool outside;        /* that process is not inspected: /proc shows it holds the other end */
 	bool has_task_id;
 	uint64_t task_id;    /* that task's runtime id, when has_task_id */
 	char *task_future;   /* its root future ("server::handle_conn"), or NULL */

@@ -52,4 +52,19 @@ struct ai_error *ai_fd_target(pid_t pid, int fd, char **ret);
 /* The inode of a "socket:[123]" link target; 0 if it is not one. */
 uint64_t ai_fd_socket_inode(const char *target);
 
+/* An end of a socket or pipe, and the process found holding it (ai_fd_owners_find). */
+struct ai_fd_owner {
+	uint64_t inode;    /* in: the socket's or pipe's inode */
+	bool pipe;         /* in: a pipe:[N] link, else socket:[N] */
+	bool want_writer;  /* in, pipes: an fd open for writing (else for reading) */
+	size_t owners;     /* out: how many processes hold one (0: none found) */
+	pid_t pid;         /* out, owners > 0: the lowest of their pids, its fd and command */
+	int fd;
+	char command[32];
+};
+/* Fills the out fields of every wanted end from one walk of /proc/PID/fd (src/process/fd_owners.c),
+ * leaving out the processes of exclude and ourselves. Processes whose fds we may not read are not
+ * counted. */
+void ai_fd_owners_find(struct ai_fd_owner *wanted, size_t count, const pid_t *exclude, size_t exclude_count);
+
 #endif

@@ -3,20 +3,32 @@
  *
  * The value is read from the target once (or taken from bytes the caller already read), then
  * pointers are followed with bounded reads: Box, references, Vec and String buffers, Arc and Rc.
- * Standard types are recognized by qualified name and checked by structure (a table in value.c):
- * String and &str print as strings, Vec, VecDeque and slices as lists, Box, Arc, Rc and Pin as what
- * they hold, Option and every other enum as its active variant. Everything is bounded by the
+ * Standard types are recognized by qualified name and checked by structure (a table in
+ * value_std.c): String and &str print as strings (a cut one with its length), Vec, VecDeque and
+ * slices as lists, Box and Pin as what they hold, Arc and Rc as their counts then what they hold
+ * (`Arc(strong 2, weak 0) ..`), std's Mutex, RwLock and RefCell as their lock or borrow state
+ * then what they hold, Option and every other enum as its active variant. Everything is bounded by the
  * limits below. A part that cannot be read prints as `<unreadable 0x...>` and the rest goes on;
  * a part that cannot be understood prints as its type's name, `Name {..}`. Type names are short
  * (ai_type_short_name): `Cart`, `Vec<u8>`. */
 #ifndef AI_VALUE_H
 #define AI_VALUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ai/memory.h"
 #include "ai/types.h"
+
+/* A summary of a type the printer does not know itself, e.g. a runtime's own lock or channel:
+ * the printer names no runtime, the caller passes one in (ai_value_limits.summary; the runtime
+ * adapters' `value_summary` ops, include/ai/runtime.h). For the value of `type` at `address`:
+ * a new string such as "Mutex(locked)" in *text_ret, and in *inner_ret the member (a path
+ * "a.b") whose value is printed after it, or NULL; false to decline (not its type, or not read:
+ * the value then prints as a plain struct). */
+typedef bool ai_value_summary_fn(struct ai_memory *mem, const struct ai_type *type,
+				 uint64_t address, char **text_ret, const char **inner_ret);
 
 struct ai_value_limits {
 	unsigned max_depth;      /* values nested deeper print as `Name {..}`, `[..]` */
@@ -24,9 +36,10 @@ struct ai_value_limits {
 	size_t max_string;       /* bytes shown per string, then `…` */
 	size_t max_output;       /* bytes of text in all; the text then ends with `…` */
 	size_t max_read;         /* bytes read from the target in all, following pointers */
+	ai_value_summary_fn *summary; /* may be NULL: the summaries of types not std's */
 };
 
-/* depth 6, 10 items, 64 string bytes, 1024 bytes of text, 1 MiB read. */
+/* depth 6, 10 items, 64 string bytes, 1024 bytes of text, 1 MiB read, no summary. */
 void ai_value_limits_default(struct ai_value_limits *limits);
 
 /* The value of `type` at `address`, read through mem. limits may be NULL (the defaults). Returns
@@ -38,5 +51,10 @@ char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_
  * part prints as unreadable); pointers in it are still followed through mem. */
 char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 			    const void *bytes, size_t size, const struct ai_value_limits *limits);
+
+/* The value in a printed text after the summaries' states before it (`Arc(strong 2, weak 0) `,
+ * `Mutex(locked) `): "Arc(strong 1, weak 0) Mutex(unlocked) 7" -> "7"; text itself when it
+ * starts with none. For readers of printed values (conditions, the editor's expansion). */
+const char *ai_value_after_summary(const char *text);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ai/analysis.h"
+#include "ai/cycles.h"
 #include "ai/util.h"
 
 struct edge {
@@ -202,11 +203,6 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 struct dfs {
 	const struct graph *g;
 	struct ai_snapshot *s;
-	unsigned char *color;   /* 0 white, 1 on the path, 2 done */
-	size_t *path;           /* tasks on the current path */
-	size_t *next;           /* next[k]: the next edge of path[k] to follow */
-	size_t *pos;            /* pos[task]: its index in path while on it */
-	size_t len;
 	size_t *mark;           /* scratch for set comparisons: mark[task] == stamp */
 	size_t stamp;
 };
@@ -242,11 +238,10 @@ static bool channels_closed(struct dfs *d, const size_t *cycle, size_t len)
 	return true;
 }
 
-/* The cycle path[from_pos..len) closed by edge `last` (path[len-1] -> path[from_pos]). */
-static void record(struct dfs *d, size_t from_pos, const struct edge *last)
+/* A cycle of the search (ai/cycles.h): a deadlock unless already reported or open to a Sender. */
+static void record(void *ctx, const size_t *cycle, const size_t *edges, size_t len)
 {
-	size_t len = d->len - from_pos;
-	const size_t *cycle = d->path + from_pos;
+	struct dfs *d = ctx;
 	if (known(d, cycle, len) || !channels_closed(d, cycle, len))
 		return;
 	struct ai_snapshot *s = d->s;
@@ -257,8 +252,7 @@ static void record(struct dfs *d, size_t from_pos, const struct edge *last)
 	dl->tasks = xcalloc(len, sizeof(*dl->tasks));
 	dl->edges = xcalloc(len, sizeof(*dl->edges));
 	for (size_t i = 0; i < len; i++) {
-		/* The edge taken from path[from_pos + i] is the one before its next[] cursor. */
-		const struct edge *e = i + 1 < len ? &d->g->out[cycle[i]][d->next[from_pos + i] - 1] : last;
+		const struct edge *e = &d->g->out[cycle[i]][edges[i]];
 		dl->tasks[i] = cycle[i];
 		dl->edges[i].from = cycle[i];
 		dl->edges[i].to = cycle[(i + 1) % len];
@@ -269,32 +263,10 @@ static void record(struct dfs *d, size_t from_pos, const struct edge *last)
 	}
 }
 
-/* Depth-first search with an explicit stack (a chain of 100,000 tasks must not overflow ours):
- * every back edge to a task on the current path closes a cycle. */
-static void search(struct dfs *d, size_t root)
+static size_t edge_to(void *ctx, size_t u, size_t k)
 {
-	d->len = 0;
-	d->path[d->len] = root;
-	d->next[d->len] = 0;
-	d->pos[root] = d->len++;
-	d->color[root] = 1;
-	while (d->len > 0) {
-		size_t u = d->path[d->len - 1];
-		if (d->next[d->len - 1] == d->g->out_count[u]) {
-			d->color[u] = 2;
-			d->len--;
-			continue;
-		}
-		const struct edge *e = &d->g->out[u][d->next[d->len - 1]++];
-		if (d->color[e->to] == 1) {
-			record(d, d->pos[e->to], e);
-		} else if (d->color[e->to] == 0) {
-			d->path[d->len] = e->to;
-			d->next[d->len] = 0;
-			d->pos[e->to] = d->len++;
-			d->color[e->to] = 1;
-		}
-	}
+	const struct graph *g = ctx;
+	return g->out[u][k].to;
 }
 
 static void print_task(char *buf, size_t size, const struct ai_snapshot_task *t)
@@ -419,16 +391,9 @@ void ai_analysis_deadlocks(struct ai_snapshot *snapshot)
 	struct graph g;
 	build(snapshot, &g);
 	struct dfs d = { .g = &g, .s = snapshot };
-	size_t n = g.n ? g.n : 1;
-	d.color = xcalloc(n, 1);
-	d.path = xcalloc(n, sizeof(*d.path));
-	d.next = xcalloc(n, sizeof(*d.next));
-	d.pos = xcalloc(n, sizeof(*d.pos));
-	d.mark = xcalloc(n, sizeof(*d.mark));
-	for (size_t i = 0; i < g.n; i++) {
-		if (d.color[i] == 0 && g.out_count[i])
-			search(&d, i);
-	}
+	d.mark = xcalloc(g.n ? g.n : 1, sizeof(*d.mark));
+	struct ai_cycle_graph cg = { .n = g.n, .out_count = g.out_count, .to = edge_to, .ctx = &g };
+	ai_find_cycles(&cg, record, &d);
 	warnings(snapshot, &g);
 	join_cycles(snapshot);
 	for (size_t i = 0; i < g.n; i++)
@@ -436,10 +401,6 @@ void ai_analysis_deadlocks(struct ai_snapshot *snapshot)
 	free(g.out);
 	free(g.out_count);
 	free(g.channel);
-	free(d.color);
-	free(d.path);
-	free(d.next);
-	free(d.pos);
 	free(d.mark);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ai/analysis.h"
+#include "ai/cycles.h"
 #include "ai/peers.h"
 #include "ai/util.h"
 
@@ -327,8 +328,6 @@ static void node_of(const struct ai_process_set *set, const struct graph *g, siz
 struct dfs {
 	struct ai_process_set *set;
 	const struct graph *g;
-	unsigned char *color;
-	size_t *path, *next, *pos, len;
 	size_t **seen;       /* node sets of the cycles recorded, sorted */
 };
 
@@ -338,18 +337,18 @@ static int cmp_size(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The cycle path[from..len), closed by `last`, when it uses a socket edge and is new. */
-static void record(struct dfs *d, size_t from, const struct edge *last)
+/* A cycle of the search (ai/cycles.h), recorded when it uses a socket edge and is new. */
+static void record(void *ctx, const size_t *cycle, const size_t *edges, size_t len)
 {
+	struct dfs *d = ctx;
 	struct ai_process_set *set = d->set;
-	size_t len = d->len - from;
-	bool peer = last->via_peer;
-	for (size_t i = 0; i + 1 < len; i++)
-		peer |= d->g->out[d->path[from + i]][d->next[from + i] - 1].via_peer;
+	bool peer = false;
+	for (size_t i = 0; i < len; i++)
+		peer |= d->g->out[cycle[i]][edges[i]].via_peer;
 	if (!peer || set->deadlock_count >= MAX_CYCLES)
 		return;
 	size_t *sorted = xcalloc(len, sizeof(*sorted));
-	memcpy(sorted, d->path + from, len * sizeof(*sorted));
+	memcpy(sorted, cycle, len * sizeof(*sorted));
 	qsort(sorted, len, sizeof(*sorted), cmp_size);
 	for (size_t k = 0; k < set->deadlock_count; k++) {
 		if (set->deadlocks[k].count == len && memcmp(d->seen[k], sorted, len * sizeof(*sorted)) == 0) {
@@ -364,39 +363,17 @@ static void record(struct dfs *d, size_t from, const struct edge *last)
 	dl->count = len;
 	dl->steps = xcalloc(len, sizeof(*dl->steps));
 	for (size_t i = 0; i < len; i++) {
-		const struct edge *e = i + 1 < len ? &d->g->out[d->path[from + i]][d->next[from + i] - 1] : last;
 		struct ai_cross_step *st = &dl->steps[i];
-		node_of(set, d->g, d->path[from + i], &st->process, &st->task);
+		node_of(set, d->g, cycle[i], &st->process, &st->task);
 		st->wait = set->snapshots[st->process]->tasks[st->task].wait;
-		st->via_peer = e->via_peer;
+		st->via_peer = d->g->out[cycle[i]][edges[i]].via_peer;
 	}
 }
 
-/* Depth-first search with an explicit stack, as in deadlock.c. */
-static void search(struct dfs *d, size_t root)
+static size_t edge_to(void *ctx, size_t u, size_t k)
 {
-	d->len = 0;
-	d->path[0] = root;
-	d->next[0] = 0;
-	d->pos[root] = d->len++;
-	d->color[root] = 1;
-	while (d->len > 0) {
-		size_t u = d->path[d->len - 1];
-		if (d->next[d->len - 1] == d->g->out_count[u]) {
-			d->color[u] = 2;
-			d->len--;
-			continue;
-		}
-		const struct edge *e = &d->g->out[u][d->next[d->len - 1]++];
-		if (d->color[e->to] == 1) {
-			record(d, d->pos[e->to], e);
-		} else if (d->color[e->to] == 0) {
-			d->path[d->len] = e->to;
-			d->next[d->len] = 0;
-			d->pos[e->to] = d->len++;
-			d->color[e->to] = 1;
-		}
-	}
+	const struct graph *g = ctx;
+	return g->out[u][k].to;
 }
 
 void ai_analysis_peers(struct ai_process_set *set)
@@ -404,16 +381,9 @@ void ai_analysis_peers(struct ai_process_set *set)
 	link_waits(set);
 	struct graph g;
 	build(set, &g);
-	size_t n = g.n ? g.n : 1;
 	struct dfs d = { .set = set, .g = &g };
-	d.color = xcalloc(n, 1);
-	d.path = xcalloc(n, sizeof(*d.path));
-	d.next = xcalloc(n, sizeof(*d.next));
-	d.pos = xcalloc(n, sizeof(*d.pos));
-	for (size_t i = 0; i < g.n; i++) {
-		if (d.color[i] == 0 && g.out_count[i])
-			search(&d, i);
-	}
+	struct ai_cycle_graph cg = { .n = g.n, .out_count = g.out_count, .to = edge_to, .ctx = &g };
+	ai_find_cycles(&cg, record, &d);
 	for (size_t k = 0; k < set->deadlock_count; k++)
 		free(d.seen[k]);
 	free(d.seen);
@@ -422,8 +392,4 @@ void ai_analysis_peers(struct ai_process_set *set)
 	free(g.out);
 	free(g.out_count);
 	free(g.offset);
-	free(d.color);
-	free(d.path);
-	free(d.next);
-	free(d.pos);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ai/async.h"
+#include "ai/runtime.h"
 #include "ai/util.h"
 #include "macro_site.h"
 
@@ -15,6 +16,8 @@ void ai_async_options_default(struct ai_async_options *options)
 	options->max_depth = 64;
 	options->max_nodes = 1000;
 	ai_value_limits_default(&options->value_limits);
+	/* the runtimes' own locks and channels, summarized by their adapters */
+	options->value_limits.summary = ai_runtimes_value_summary;
 }
 
 struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *di,

@@ -22,6 +22,7 @@
 #include "ai/breakpoint.h"
 #include "ai/snapshot.h"
 #include "ai/util.h"
+#include "ai/value.h"
 
 enum node_kind { N_INT, N_STR, N_BOOL, N_PATH, N_NOT, N_AND, N_OR, N_CMP };
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
@@ -363,39 +364,78 @@ static const struct ai_snapshot_local *find_local(const struct ai_await_node *fr
 	return NULL;
 }
 
-static struct val eval_path(struct eval *e, const char *path)
+/* The printed text of local path (its first component) and its fields: [*text_ret, *len_ret) of
+ * the local's value; false (unknown said) when there is no such local or field. */
+static bool local_text(struct eval *e, const char *path, const struct ai_snapshot_local *local, const char **text_ret,
+		       size_t *len_ret)
 {
 	const char *dot = strchr(path, '.');
 	size_t first = dot ? (size_t)(dot - path) : strlen(path);
-	const struct ai_snapshot_task *task = e->env->task;
-	const struct ai_snapshot_local *local = find_local(e->env->frame, path, first);
-	if (!local && first == 4 && strncmp(path, "task", 4) == 0 && dot) {
-		const char *field = dot + 1;
-		if (!task)
-			return unknown(e, xstrdup("no task holds the coroutine that hit the breakpoint"));
-		if (strcmp(field, "id") == 0)
-			return task->has_id ? (struct val){ .kind = V_INT, .integer = (int64_t)task->id }
-					    : unknown(e, xstrdup("the task has no id"));
-		if (strcmp(field, "name") == 0 || strcmp(field, "status") == 0) {
-			const char *s = field[0] == 'n' ? task->name : task->status;
-			return s ? (struct val){ .kind = V_STR, .str = xstrdup(s) }
-				 : unknown(e, xasprintf("the task has no %s", field));
-		}
-		return unknown(e, xasprintf("task has no field %s (id, name, status)", field));
+	if (!local) {
+		unknown(e, xasprintf("no local %.*s in %s here", (int)first, path,
+				     e->env->frame && e->env->frame->function ? e->env->frame->function : "the frame"));
+		return false;
 	}
-	if (!local)
-		return unknown(e, xasprintf("no local %.*s in %s here", (int)first, path,
-					    e->env->frame && e->env->frame->function ? e->env->frame->function : "the frame"));
-	if (local->state != AI_LOCAL_LIVE || !local->value)
-		return unknown(e, xasprintf("%.*s is %s", (int)first, path, ai_local_text(local)));
-	const char *text = local->value;
+	if (local->state != AI_LOCAL_LIVE || !local->value) {
+		unknown(e, xasprintf("%.*s is %s", (int)first, path, ai_local_text(local)));
+		return false;
+	}
+	/* `x == 5` of an Arc<u32> printed `Arc(strong 1, weak 0) 5`: the value after the states */
+	const char *text = ai_value_after_summary(local->value);
 	size_t len = strlen(text);
 	for (const char *p = dot; p; p = strchr(p + 1, '.')) {
 		const char *name = p + 1, *next = strchr(name, '.');
 		size_t name_len = next ? (size_t)(next - name) : strlen(name);
-		if (!field_text(text, len, name, name_len, &text, &len))
-			return unknown(e, xasprintf("%.*s has no field %.*s", (int)(p - path), path, (int)name_len, name));
+		if (!field_text(text, len, name, name_len, &text, &len)) {
+			unknown(e, xasprintf("%.*s has no field %.*s", (int)(p - path), path, (int)name_len, name));
+			return false;
+		}
+		const char *value = ai_value_after_summary(text); /* (it may look past len: only within) */
+		if (value > text && value < text + len) {
+			len -= (size_t)(value - text);
+			text = value;
+		}
 	}
+	*text_ret = text;
+	*len_ret = len;
+	return true;
+}
+
+/* task.id, task.name, task.status; false when path is not one of task's (field_ret: whether it
+ * names the task at all). */
+static struct val task_field(struct eval *e, const char *path, bool *is_task_ret)
+{
+	const char *dot = strchr(path, '.');
+	size_t first = dot ? (size_t)(dot - path) : strlen(path);
+	const struct ai_snapshot_task *task = e->env->task;
+	*is_task_ret = !find_local(e->env->frame, path, first) && first == 4 && strncmp(path, "task", 4) == 0 && dot;
+	if (!*is_task_ret)
+		return (struct val){ V_UNKNOWN };
+	const char *field = dot + 1;
+	if (!task)
+		return unknown(e, xstrdup("no task holds the coroutine that hit the breakpoint"));
+	if (strcmp(field, "id") == 0)
+		return task->has_id ? (struct val){ .kind = V_INT, .integer = (int64_t)task->id }
+				    : unknown(e, xstrdup("the task has no id"));
+	if (strcmp(field, "name") == 0 || strcmp(field, "status") == 0) {
+		const char *s = field[0] == 'n' ? task->name : task->status;
+		return s ? (struct val){ .kind = V_STR, .str = xstrdup(s) }
+			 : unknown(e, xasprintf("the task has no %s", field));
+	}
+	return unknown(e, xasprintf("task has no field %s (id, name, status)", field));
+}
+
+static struct val eval_path(struct eval *e, const char *path)
+{
+	bool is_task;
+	struct val v = task_field(e, path, &is_task);
+	if (is_task)
+		return v;
+	const char *text;
+	size_t len;
+	size_t first = strcspn(path, ".");
+	if (!local_text(e, path, find_local(e->env->frame, path, first), &text, &len))
+		return (struct val){ V_UNKNOWN };
 	return from_text(e, path, text, len);
 }
 
@@ -508,4 +548,42 @@ enum ai_break_truth ai_break_cond_eval(const struct ai_break_cond *cond, const s
 	else
 		free(e.why);
 	return r < 0 ? AI_BREAK_UNKNOWN : r ? AI_BREAK_TRUE : AI_BREAK_FALSE;
+}
+
+char *ai_break_cond_value(const struct ai_break_cond *cond, const struct ai_break_env *env, char **why_ret)
+{
+	struct eval e = { .env = env };
+	const struct cond_node *n = cond->root;
+	char *text = NULL;
+	if (n->kind == N_PATH) {
+		bool is_task;
+		struct val v = task_field(&e, n->text, &is_task);
+		const char *local;
+		size_t len;
+		if (is_task && v.kind == V_INT)
+			text = xasprintf("%lld", (long long)v.integer);
+		else if (is_task && v.kind == V_STR)
+			text = xasprintf("\"%s\"", v.str);
+		else if (!is_task && local_text(&e, n->text, find_local(env->frame, n->text, strcspn(n->text, ".")),
+						&local, &len))
+			text = xstrndup(local, len);
+		val_free(&v);
+	} else if (n->kind == N_INT) {
+		text = xasprintf("%lld", (long long)n->integer);
+	} else if (n->kind == N_STR) {
+		text = xasprintf("\"%s\"", n->text);
+	} else {
+		int r = eval_node(&e, n);
+		if (r >= 0)
+			text = xstrdup(r ? "true" : "false");
+	}
+	if (text) {
+		free(e.why);
+		e.why = NULL;
+	}
+	if (why_ret)
+		*why_ret = e.why;
+	else
+		free(e.why);
+	return text;
 }

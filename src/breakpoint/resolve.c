@@ -473,6 +473,19 @@ static struct ai_error *resolve_function(struct resolver *r, size_t index, const
 	return NULL;
 }
 
+size_t ai_break_source_count(struct ai_debuginfo *di, const char *file)
+{
+	struct ai_dwarf *dw = ai_debuginfo_main_dwarf(di);
+	if (!dw)
+		return 0;
+	struct resolver r = { .di = di, .dw = dw, .rd = ai_dwarf_get_reader(dw) };
+	struct rows rows = { 0 };
+	ai_error_destroy(collect_rows(&r, file, &rows));
+	size_t n = rows.path_count;
+	rows_deinit(&rows);
+	return n;
+}
+
 struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break_spec *specs,
 				  size_t spec_count, struct ai_break_sites *ret)
 {
@@ -487,8 +500,9 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
 	for (size_t i = 0; i < spec_count && !err; i++) {
 		if (specs[i].kind == AI_BREAK_LINE)
 			err = resolve_line(&r, i, &specs[i], &sites);
-		else
+		else if (specs[i].kind == AI_BREAK_FUNCTION)
 			err = resolve_function(&r, i, &specs[i], &sites);
+		/* spawn and complete: the runtime adapters' (session.c) */
 	}
 	free(r.seen);
 	free(r.fns);

@@ -1,8 +1,11 @@
 /* The breakpoint loop: insert, run, and on each hit take a snapshot, find the task being polled
  * there, print it, and let the program go on; after --break-count hits remove them and detach. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <capstone/capstone.h>
 
 #include "ai/async.h"
 #include "ai/breakpoint.h"
@@ -10,39 +13,24 @@
 #include "ai/debuginfo.h"
 #include "ai/frontend.h"
 #include "ai/json_writer.h"
+#include "ai/memory.h"
+#include "ai/runtime.h"
 #include "ai/util.h"
 
-/* The coroutine node at address in a tree, or NULL. */
-static const struct ai_await_node *node_at(const struct ai_await_node *node, uint64_t address, unsigned depth)
+/* What the hits share: the history (--history, or NULL) and when the breakpoints went in. */
+struct session {
+	struct ai_break_history *history;
+	uint64_t start_us;
+};
+
+static uint64_t now_us(void)
 {
-	if (node->function && node->address == address)
-		return node;
-	for (size_t i = 0; depth < 256 && i < node->child_count; i++) {
-		const struct ai_await_node *found = node_at(&node->children[i], address, depth + 1);
-		if (found)
-			return found;
-	}
-	return NULL;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* The task whose await tree holds the coroutine at env: the one being polled on the hit thread
- * (its future's poll frame is the one that stopped). A task polled by that thread comes first. */
-static const struct ai_snapshot_task *task_of(const struct ai_snapshot *s, uint64_t env, pid_t tid)
-{
-	const struct ai_snapshot_task *found = NULL;
-	for (size_t i = 0; i < s->task_count; i++) {
-		const struct ai_snapshot_task *t = &s->tasks[i];
-		if (!node_at(&t->tree, env, 0))
-			continue;
-		if (t->thread == tid)
-			return t;
-		if (!found)
-			found = t;
-	}
-	return found;
-}
-
-static void print_text(const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+static void print_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 		       const struct ai_snapshot *s, const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
 {
 	const char *thread_name = "";
@@ -55,13 +43,15 @@ static void print_text(const struct ai_break_options *o, const struct ai_break_s
 	if (task) {
 		struct ai_text_options text = { .color = o->color, .locals = o->locals };
 		ai_print_task_text(stdout, s, task, &text);
+		if (ss->history)
+			ai_break_history_print(stdout, ss->history, task);
 	} else {
 		printf("  task: unknown (no task's await tree holds the coroutine at 0x%llx)\n", (unsigned long long)env);
 	}
 	putchar('\n');
 }
 
-static void print_json(const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+static void print_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 		       const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
 {
 	struct ai_json_writer w;
@@ -85,29 +75,275 @@ static void print_json(const struct ai_break_options *o, const struct ai_break_s
 		ai_write_task_json(&w, task);
 	else
 		ai_json_null(&w);
+	if (ss->history)
+		ai_break_history_write_json(&w, ss->history, task);
 	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
 	putchar('\n');
 }
 
-/* Is this stop a hit of site: the coroutine in its register is in the state the site is for. */
-static bool is_hit(struct ai_target *target, const struct ai_break_site *site, uint64_t *env_ret)
+/* The innermost frame of the hit thread in the program's own code: where it spawned the task. */
+static const struct ai_snapshot_frame *own_frame(struct ai_capture *capture, const struct ai_snapshot *s, pid_t tid)
 {
-	uint64_t env, state = 0;
-	if (!ai_break_reg_value(&target->hit_regs, site->env_reg, &env))
-		return false;
-	struct ai_error *err = ai_memory_read(target->memory, &state, env + site->state_offset, site->state_size);
-	if (err) {
-		ai_error_destroy(err);
-		return false;
+	for (size_t i = 0; i < s->thread_count; i++) {
+		if (s->threads[i].tid != tid)
+			continue;
+		for (size_t f = 0; f < s->threads[i].frame_count; f++) {
+			const struct ai_snapshot_frame *frame = &s->threads[i].frames[f];
+			if (frame->file && frame->line && !ai_capture_is_dependency(capture, frame->file))
+				return frame;
+		}
 	}
-	*env_ret = env;
-	return state == site->state_value;
+	return NULL;
+}
+
+static const char *event_name(const struct ai_break_spec *spec)
+{
+	return spec->kind == AI_BREAK_SPAWN ? "spawn" : "complete";
+}
+
+static void print_task_event_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+				  const struct ai_snapshot *s, const struct ai_snapshot_task *task,
+				  const struct ai_snapshot_frame *at, uint64_t header, pid_t tid)
+{
+	const struct ai_break_spec *spec = &o->specs[site->spec];
+	const char *thread_name = "";
+	for (size_t i = 0; i < s->thread_count; i++)
+		if (s->threads[i].tid == tid && s->threads[i].name)
+			thread_name = s->threads[i].name;
+	printf("breakpoint %zu (%s) hit %llu: ", site->spec + 1, spec->text, (unsigned long long)hit);
+	if (task && task->has_id)
+		printf("task %llu", (unsigned long long)task->id);
+	else
+		printf("a task");
+	printf(" %s, thread %d \"%s\"\n", spec->kind == AI_BREAK_SPAWN ? "spawned" : "completed", (int)tid, thread_name);
+	if (spec->kind == AI_BREAK_SPAWN) {
+		if (at)
+			printf("  spawned at %s:%d in %s\n", ai_short_path(at->file), at->line, at->function ? at->function : "?");
+		else
+			printf("  spawned at: unknown (no frame of the program's own code on thread %d)\n", (int)tid);
+	}
+	if (task) {
+		struct ai_text_options text = { .color = o->color, .locals = o->locals };
+		ai_print_task_text(stdout, s, task, &text);
+		if (ss->history)
+			ai_break_history_print(stdout, ss->history, task);
+	} else {
+		printf("  task: unknown (no task found at 0x%llx)\n", (unsigned long long)header);
+	}
+	putchar('\n');
+}
+
+static void print_task_event_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+				  const struct ai_snapshot_task *task, const struct ai_snapshot_frame *at,
+				  uint64_t header, pid_t tid)
+{
+	const struct ai_break_spec *spec = &o->specs[site->spec];
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, stdout, false);
+	ai_json_begin_object(&w);
+	ai_json_field_string(&w, "format", "async-inspect-breakpoint-hit");
+	ai_json_field_int(&w, "version", 1);
+	ai_json_field_uint(&w, "hit", hit);
+	ai_json_key(&w, "breakpoint");
+	ai_json_begin_object(&w);
+	ai_json_field_uint(&w, "number", site->spec + 1);
+	ai_json_field_string(&w, "spec", spec->text);
+	ai_json_end_object(&w);
+	ai_json_field_string(&w, "event", event_name(spec));
+	ai_json_field_string(&w, "function", site->function);
+	ai_json_field_int(&w, "thread", tid);
+	ai_json_field_hex(&w, "header", header);
+	if (spec->kind == AI_BREAK_SPAWN) {
+		ai_json_key(&w, "spawned_at");
+		if (at) {
+			ai_json_begin_object(&w);
+			ai_json_field_string(&w, "function", at->function ? at->function : "?");
+			ai_json_field_string(&w, "file", at->file);
+			ai_json_field_int(&w, "line", at->line);
+			ai_json_end_object(&w);
+		} else {
+			ai_json_null(&w);
+		}
+	}
+	ai_json_key(&w, "task");
+	if (task)
+		ai_write_task_json(&w, task);
+	else
+		ai_json_null(&w);
+	if (ss->history)
+		ai_break_history_write_json(&w, ss->history, task);
+	ai_json_end_object(&w);
+	ai_json_writer_finish(&w);
+	putchar('\n');
+}
+
+static const struct ai_snapshot_task *task_at(const struct ai_snapshot *s, uint64_t header)
+{
+	for (size_t i = 0; header && i < s->task_count; i++)
+		if (s->tasks[i].address == header && s->tasks[i].kind && strcmp(s->tasks[i].kind, "task") == 0)
+			return &s->tasks[i];
+	return NULL;
+}
+
+/* A spawn or completion: the task is the one whose header the site's register (or the spawn
+ * function's return value) holds; `spawn:FN` keeps only a task whose root future is FN. */
+static struct ai_error *on_task_hit(struct session *ss, struct ai_target *target, struct ai_capture *capture,
+				    const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+				    bool *warned, bool *counted_ret)
+{
+	*counted_ret = false;
+	pid_t tid = target->hit_tid;
+	struct user_regs_struct regs = target->hit_regs;
+	struct ai_async_options async;
+	ai_async_options_default(&async);
+	async.locals = o->locals;
+	async.all_locals = o->all_locals;
+	struct ai_snapshot *snapshot;
+	struct ai_error *err = ai_capture_dump(capture, AI_CAPTURE_KEEP_STOPPED, &async, &snapshot);
+	if (err) {
+		ai_error_destroy(ai_target_resume(target));
+		return err;
+	}
+	uint64_t header = 0;
+	const struct ai_snapshot_task *task = NULL;
+	if (site->task_in_return) {
+		/* A pair of pointers comes back in rax:rdx, either naming the task; a bigger value
+		 * in the caller's memory, whose address rax returns (System V's sret). */
+		uint64_t words[4] = { regs.rax, regs.rdx, 0, 0 };
+		struct ai_error *read_err = ai_memory_read(target->memory, &words[2], regs.rax, 2 * sizeof(uint64_t));
+		ai_error_destroy(read_err);
+		for (int i = 0; i < (read_err ? 2 : 4) && !task; i++)
+			if ((task = task_at(snapshot, words[i])))
+				header = words[i];
+		if (!task)
+			header = regs.rax;
+	} else if (ai_break_reg_value(&regs, site->env_reg, &header)) {
+		task = task_at(snapshot, header);
+	}
+	const struct ai_break_spec *spec = &o->specs[site->spec];
+	if (ss->history)
+		ai_break_history_observe(ss->history, snapshot, task, spec->kind == AI_BREAK_COMPLETE, now_us() - ss->start_us);
+	bool keep = true;
+	if (spec->function) {
+		const char *root = task ? (task->tree.function ? task->tree.function : task->future) : NULL;
+		if (!task && !warned[site->spec])
+			fprintf(stderr, "async-inspect: breakpoint %zu (%s): the task at 0x%llx is not known here: not a hit (said once)\n",
+				site->spec + 1, spec->text, (unsigned long long)header);
+		warned[site->spec] |= !task;
+		keep = root && strcmp(root, spec->function) == 0;
+	}
+	if (keep && spec->cond) {
+		struct ai_break_env cond_env = { task, task ? &task->tree : NULL };
+		char *why = NULL;
+		enum ai_break_truth truth = ai_break_cond_eval(spec->cond, &cond_env, &why);
+		if (truth == AI_BREAK_UNKNOWN && !warned[site->spec])
+			fprintf(stderr, "async-inspect: breakpoint %zu (%s): the condition is unknown here (%s): not a hit (said once)\n",
+				site->spec + 1, spec->text, why ? why : "?");
+		warned[site->spec] |= truth == AI_BREAK_UNKNOWN;
+		free(why);
+		keep = truth == AI_BREAK_TRUE;
+	}
+	if (keep) {
+		*counted_ret = true;
+		const struct ai_snapshot_frame *at = spec->kind == AI_BREAK_SPAWN ? own_frame(capture, snapshot, tid) : NULL;
+		if (o->json)
+			print_task_event_json(ss, o, site, hit, task, at, header, tid);
+		else
+			print_task_event_text(ss, o, site, hit, snapshot, task, at, header, tid);
+		fflush(stdout);
+	}
+	ai_snapshot_destroy(snapshot);
+	return ai_target_resume(target);
+}
+
+/* The first call of a spawn function through a call site: a TASK breakpoint at its return
+ * address, for every spawn spec of that function, so that this call's return and every later
+ * one through the same site are seen. */
+static struct ai_error *arm_return(struct ai_target *target, struct ai_break_sites *sites, uint64_t bias)
+{
+	uint64_t ret = 0;
+	struct ai_error *err = ai_memory_read(target->memory, &ret, target->hit_regs.rsp, sizeof(ret));
+	if (err)
+		return err;
+	uint64_t vaddr = ret - bias;
+	for (size_t i = 0; i < sites->count; i++)
+		if (sites->items[i].kind == AI_SITE_TASK && sites->items[i].task_in_return && sites->items[i].vaddr == vaddr)
+			return NULL; /* armed already */
+	if ((err = ai_target_stop(target)) || (err = ai_target_insert_breakpoint(target, ret))) {
+		ai_error_destroy(ai_target_resume(target));
+		return err;
+	}
+	size_t count = sites->count;
+	for (size_t i = 0; i < count; i++) {
+		struct ai_break_site *call = &sites->items[i];
+		if (call->kind != AI_SITE_CALL || call->vaddr + bias != target->hit_address)
+			continue;
+		AI_GROW(sites->items, sites->capacity, sites->count + 1);
+		call = &sites->items[i];
+		sites->items[sites->count++] = (struct ai_break_site){
+			.spec = call->spec,
+			.kind = AI_SITE_TASK,
+			.task_in_return = true,
+			.vaddr = vaddr,
+			.function = xstrdup(call->function),
+		};
+	}
+	return ai_target_resume(target);
+}
+
+/* The sites of the spawn and complete specs, at the functions the runtime adapters name. */
+static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_capture *capture,
+					    const struct ai_break_options *o, uint64_t bias,
+					    struct ai_break_sites *sites)
+{
+	bool any = false;
+	for (size_t i = 0; i < o->spec_count; i++)
+		any |= o->specs[i].kind == AI_BREAK_SPAWN || o->specs[i].kind == AI_BREAK_COMPLETE;
+	if (!any)
+		return NULL;
+	struct ai_async_options async; /* the decoder made here serves every hit's dump */
+	ai_async_options_default(&async);
+	async.locals = o->locals;
+	async.all_locals = o->all_locals;
+	struct ai_lifecycle_point *points;
+	size_t count;
+	struct ai_error *err = ai_capture_lifecycle_points(capture, &async, &points, &count);
+	if (err)
+		return err;
+	static const int arg_regs[] = { X86_REG_RDI, X86_REG_RSI, X86_REG_RDX, X86_REG_RCX, X86_REG_R8, X86_REG_R9 };
+	for (size_t i = 0; i < o->spec_count && !err; i++) {
+		const struct ai_break_spec *spec = &o->specs[i];
+		if (spec->kind != AI_BREAK_SPAWN && spec->kind != AI_BREAK_COMPLETE)
+			continue;
+		enum ai_lifecycle_kind want = spec->kind == AI_BREAK_SPAWN ? AI_LIFECYCLE_SPAWN : AI_LIFECYCLE_COMPLETE;
+		size_t added = 0;
+		for (size_t p = 0; p < count; p++) {
+			if (points[p].kind != want || (!points[p].at_return && points[p].task_arg >= AI_ARRAY_SIZE(arg_regs)))
+				continue;
+			AI_GROW(sites->items, sites->capacity, sites->count + 1);
+			sites->items[sites->count++] = (struct ai_break_site){
+				.spec = i,
+				.kind = points[p].at_return ? AI_SITE_CALL : AI_SITE_TASK,
+				.vaddr = points[p].address - bias,
+				.env_reg = points[p].at_return ? 0 : arg_regs[points[p].task_arg],
+				.function = xstrdup(points[p].function),
+			};
+			added++;
+		}
+		if (!added)
+			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+					      "--break %s: no runtime in %s names a function its tasks %s through (not known for this runtime or its version)",
+					      spec->text, target->exe_path ? target->exe_path : "the program",
+					      want == AI_LIFECYCLE_SPAWN ? "are spawned" : "complete");
+	}
+	ai_lifecycle_points_free(points, count);
+	return err;
 }
 
 /* Takes the snapshot of a hit and prints it, when the spec's condition (if any) holds: then
  * *counted_ret is true. */
-static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
+static struct ai_error *on_hit(struct session *ss, struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
 			       const struct ai_break_site *site, uint64_t env, uint64_t hit, bool *warned,
 			       bool *counted_ret)
 {
@@ -126,10 +362,12 @@ static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capt
 		ai_error_destroy(ai_target_resume(target));
 		return err;
 	}
-	const struct ai_snapshot_task *task = task_of(snapshot, env, tid);
+	const struct ai_snapshot_task *task = ai_break_hit_task(snapshot, env, tid);
 	const struct ai_break_spec *spec = &o->specs[site->spec];
+	if (ss->history)
+		ai_break_history_observe(ss->history, snapshot, task, false, now_us() - ss->start_us);
 	if (spec->cond) {
-		struct ai_break_env cond_env = { task, task ? node_at(&task->tree, env, 0) : NULL };
+		struct ai_break_env cond_env = { task, task ? ai_break_node_at(&task->tree, env) : NULL };
 		char *why = NULL;
 		enum ai_break_truth truth = ai_break_cond_eval(spec->cond, &cond_env, &why);
 		/* Said once per breakpoint: it would be said at every pass. */
@@ -145,15 +383,15 @@ static struct ai_error *on_hit(struct ai_target *target, struct ai_capture *capt
 	}
 	*counted_ret = true;
 	if (o->json)
-		print_json(o, site, hit, task, env, tid);
+		print_json(ss, o, site, hit, task, env, tid);
 	else
-		print_text(o, site, hit, snapshot, task, env, tid);
+		print_text(ss, o, site, hit, snapshot, task, env, tid);
 	fflush(stdout);
 	ai_snapshot_destroy(snapshot);
 	return ai_target_resume(target);
 }
 
-static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo *di,
+static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo *di, struct ai_capture *capture,
 				   const struct ai_break_options *o, struct ai_break_sites *sites,
 				   uint64_t *bias_ret)
 {
@@ -166,6 +404,8 @@ static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo
 		return ai_error_create(AI_ERROR_OTHER, "cannot find where %s is loaded in process %d: %s", main->path,
 				       (int)target->pid, main->error ? main->error : "not mapped");
 	uint64_t bias = main->bias;
+	if ((err = add_lifecycle_sites(target, capture, o, bias, sites)))
+		return err;
 	for (size_t i = 0; i < sites->count && !err; i++)
 		err = ai_target_insert_breakpoint(target, sites->items[i].vaddr + bias);
 	*bias_ret = bias;
@@ -187,9 +427,9 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 	if (!err)
 		err = ai_debuginfo_check_rust(di);
 	if (!err)
-		err = insert_all(target, di, o, &sites, &bias);
-	if (!err)
 		err = ai_capture_create(target, &capture);
+	if (!err)
+		err = insert_all(target, di, capture, o, &sites, &bias);
 	if (err) {
 		/* Left stopped: a launched program is killed before it runs, an attached one
 		 * detached, by the caller. */
@@ -200,6 +440,7 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 		return err;
 	}
 	bool *warned = xcalloc(o->spec_count, sizeof(*warned));
+	struct session ss = { .history = o->history ? ai_break_history_create() : NULL, .start_us = now_us() };
 	if ((err = ai_target_resume(target)))
 		goto out;
 	while (!o->break_count || result->hits < o->break_count) {
@@ -216,10 +457,17 @@ struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_op
 			continue;
 		for (size_t i = 0; i < sites.count; i++) {
 			uint64_t env;
-			if (sites.items[i].vaddr + bias != target->hit_address || !is_hit(target, &sites.items[i], &env))
+			if (sites.items[i].vaddr + bias != target->hit_address)
 				continue;
-			bool counted;
-			err = on_hit(target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);
+			bool counted = false;
+			if (sites.items[i].kind == AI_SITE_CALL)
+				err = arm_return(target, &sites, bias);
+			else if (sites.items[i].kind == AI_SITE_TASK)
+				err = on_task_hit(&ss, target, capture, o, &sites.items[i], result->hits + 1, warned, &counted);
+			else if (!ai_break_site_hit(target, &sites.items[i], &env))
+				continue;
+			else
+				err = on_hit(&ss, target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);
 			result->hits += counted;
 			break;
 		}
@@ -231,6 +479,7 @@ out:
 	if (!result->exited)
 		ai_target_detach(target);
 	free(warned);
+	ai_break_history_destroy(ss.history);
 	ai_capture_destroy(capture);
 	ai_debuginfo_destroy(di);
 	ai_break_sites_deinit(&sites);

@@ -78,6 +78,22 @@ static struct ai_error *parse_location(const char *text, struct ai_break_spec *r
 		spec.resume = true;
 	}
 	struct ai_error *err = NULL;
+	/* spawn, complete, spawn:FN, complete:FN (neither is a crate's path: those name a crate first) */
+	for (int k = 0; k < 2 && !spec.resume; k++) {
+		const char *word = k ? "complete" : "spawn";
+		size_t n = strlen(word);
+		if (strncmp(text, word, n) != 0 || (text[n] && text[n] != ':') || (text[n] == ':' && text[n + 1] == ':'))
+			continue;
+		if (text[n] == ':' && !is_rust_path(text + n + 1))
+			return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+					       "--break %s: expected %s:FN, FN the path of an async fn (e.g. app::serve)",
+					       text, word);
+		spec.kind = k ? AI_BREAK_COMPLETE : AI_BREAK_SPAWN;
+		spec.function = text[n] ? xstrdup(text + n + 1) : NULL;
+		spec.text = xstrdup(text);
+		*ret = spec;
+		return NULL;
+	}
 	const char *colon = strrchr(text, ':');
 	if (colon && colon > text && colon[-1] != ':' && all_digits(colon + 1)) {
 		unsigned long line = strtoul(colon + 1, NULL, 10);
@@ -102,10 +118,9 @@ static struct ai_error *parse_location(const char *text, struct ai_break_spec *r
 						  : "--break %s: expected FILE:LINE of an .await or the path of an async fn (e.g. app::serve)",
 				      text);
 	}
-	/* text may be copy: taken before it goes (every FILE:LINE@resume read freed memory here). */
 	if (!err)
 		spec.text = xstrdup(text); /* replaced by the whole SPEC in ai_break_spec_parse */
-	free(copy);
+	free(copy); /* text may be copy */
 	if (err)
 		return err;
 	*ret = spec;

@@ -49,9 +49,11 @@ static void print_usage(FILE *out)
 		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN       auto (default: on a terminal), always or never\n"
 		"      --break SPEC       stop when a task reaches SPEC (FILE:LINE of an .await, or\n"
-		"                         FN: an async fn's first poll), print the task with its\n"
+		"                         FN: an async fn's first poll; spawn, complete: any task\n"
+		"                         spawned / finished), print the task with its\n"
 		"                         await chain on stdout and go on (repeatable)\n"
 		"      --break-count N    after N hits remove the breakpoints and detach\n"
+		"      --history          each record also shows its task's state transitions\n"
 		"      --format text|json --break records as text (default) or a JSON line each\n"
 		"  -h, --help             show this help\n");
 }
@@ -117,14 +119,7 @@ static struct ai_error *print_loop(struct monitor *m, const struct ai_monitor_op
 {
 	if (!options->launched) {
 		/* Ctrl-C ends the watch, not the process we are attached to; we then detach. */
-		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-		for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
-			struct sigaction sa;
-			memset(&sa, 0, sizeof(sa));
-			sa.sa_handler = on_interrupt;
-			sigemptyset(&sa.sa_mask);
-			sigaction(sigs[i], &sa, NULL);
-		}
+		ai_catch_stop_signals(on_interrupt);
 	}
 	struct ai_live *live = ai_live_create(1);
 	struct ai_text_options text = { .color = ai_use_color(stdout), .locals = true };
@@ -245,6 +240,7 @@ int ai_cmd_attach(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "pids", required_argument, NULL, AI_OPT_PIDS },
 		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
+		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
 		AI_MONITOR_LONG_OPTIONS,
@@ -265,6 +261,7 @@ int ai_cmd_attach(int argc, char **argv)
 		case 'p':
 		case AI_OPT_PIDS:
 		case AI_OPT_PGREP:
+		case AI_OPT_CGROUP:
 			if ((err = ai_target_add_pids(&targets, opt, optarg)))
 				return ai_fail(err);
 			pid = targets.pid;
@@ -309,8 +306,8 @@ int ai_cmd_attach(int argc, char **argv)
 		ai_break_cli_deinit(&breaks);
 		return ai_usage_error("attach", "--break does not combine with --record");
 	}
-	if (!breaks.count && (breaks.break_count || breaks.json))
-		return ai_usage_error("attach", "--break-count and --format are for --break");
+	if (!breaks.count && (breaks.break_count || breaks.json || breaks.history))
+		return ai_usage_error("attach", "--break-count, --format and --history are for --break");
 	if (breaks.count) {
 		breaks.no_locals = options.no_locals;
 		breaks.all_locals = options.all_locals;

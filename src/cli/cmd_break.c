@@ -27,6 +27,9 @@ int ai_parse_break_option(const char *command, int opt, const char *arg, struct 
 		if (!*arg || *end || b->break_count == 0)
 			return ai_usage_error(command, "--break-count %s: expected a number of hits (1 or more)", arg);
 		return 0;
+	case 'Y':
+		b->history = true;
+		return 0;
 	case 'f':
 		if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
 			return ai_usage_error(command, "--format %s: expected text or json", arg);
@@ -55,6 +58,7 @@ int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, boo
 		.color = !b->json && ai_use_color(stdout),
 		.locals = !b->no_locals,
 		.all_locals = !b->no_locals && b->all_locals,
+		.history = b->history,
 	};
 	struct ai_break_result result;
 	struct ai_error *err = ai_break_run(target, &options, &result);

@@ -13,6 +13,7 @@
 
 #include "ai/cli.h"
 #include "ai/dap.h"
+#include "ai/summaries.h"
 #include "ai/user_code.h"
 
 static void print_usage(FILE *out)
@@ -27,7 +28,10 @@ static void print_usage(FILE *out)
 		"native stacks. Requests: attach {pid} or {core, program}, launch {program, args,\n"
 		"cwd, env}, pause and continue (each pause is a new snapshot), disconnect (detaches;\n"
 		"the program goes on unless terminateDebuggee is true), terminate. Deadlocks come\n"
-		"as the custom event asyncInspect/deadlock. See docs/editors/ for VS Code and Neovim.\n"
+		"as the custom event asyncInspect/deadlock. Breakpoints on an .await line are async\n"
+		"breakpoints (as --break FILE:LINE, conditions in its language); evaluate takes that\n"
+		"language over a frame's locals and task; next runs the task to its next .await.\n"
+		"See docs/editors/ for VS Code and Neovim.\n"
 		"\n"
 		"Options:\n"
 		"      --port PORT      listen on 127.0.0.1:PORT for one client instead of\n"
@@ -35,6 +39,7 @@ static void print_usage(FILE *out)
 		"                       stderr as \"listening on 127.0.0.1:PORT\")\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
+		"      --decoders FILE  type summaries to print values with (see dump --help)\n"
 		"  -h, --help           show this help\n");
 }
 
@@ -75,6 +80,7 @@ int ai_cmd_dap(int argc, char **argv)
 		{ "port", required_argument, NULL, 'P' },
 		{ "debug-dir", required_argument, NULL, 'D' },
 		{ "user-crate", required_argument, NULL, 'U' },
+		{ "decoders", required_argument, NULL, AI_OPT_DECODERS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -98,6 +104,10 @@ int ai_cmd_dap(int argc, char **argv)
 			break;
 		case 'U':
 			ai_user_code_add_crate(optarg);
+			break;
+		case AI_OPT_DECODERS:
+			if ((err = ai_summaries_load(optarg)))
+				return ai_fail(err);
 			break;
 		case 'h':
 			print_usage(stdout);

@@ -37,11 +37,19 @@ static void print_usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -p, --pid N          a running process\n"
+		"      --pgrep NAME, --cgroup PATH, --pids A,B,C\n"
+		"                       the process by name, cgroup or list (one: several\n"
+		"                       are refused)\n"
 		"  -d, --duration TIME  how long to measure (default 10s; with PROGRAM: until it exits)\n"
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
 		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
 		"                       its busy nanoseconds), or svg (those stacks as a flame\n"
-		"                       graph a browser opens; hover a frame for its time)\n"
+		"                       graph a browser opens; click to zoom, Ctrl-F to search),\n"
+		"                       speedscope (speedscope.app: the await chains by busy time,\n"
+		"                       and each thread's polls on a time line) or perfetto (Chrome\n"
+		"                       trace JSON for ui.perfetto.dev: a track per thread, an event\n"
+		"                       per poll, an arrow from each wake to the poll it led to; the\n"
+		"                       first 1,000,000 polls are kept)\n"
 		"  -o, --output FILE    write it to FILE instead of stdout\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"  -h, --help           show this help\n"
@@ -54,18 +62,6 @@ static void on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static void catch_stop_signals(void (*handler)(int))
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = handler;
-		sigemptyset(&sa.sa_mask);
-		sigaction(sigs[i], &sa, NULL); /* no SA_RESTART: poll() returns at once */
-	}
 }
 
 static uint64_t now_ns(void)
@@ -161,13 +157,43 @@ static bool process_alive(pid_t pid, pid_t child, int *status)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
+/* The threads whose last event was a wake that may call another wake of the same task
+ * (ai_probe_point.wake_nests): that one is the same wake. Few threads wake at once. */
+struct nesting_wakes {
+	struct {
+		uint32_t tid;
+		uint64_t task;
+	} open[64];
+	size_t count;
+};
+
+/* Whether event e is the inner half of a nested wake (and is to be skipped). */
+static bool nested_wake(struct nesting_wakes *n, const struct ai_probe_point *pt, const struct ai_uprobe_event *e)
+{
+	bool inner = false;
+	for (size_t i = 0; i < n->count; i++) {
+		if (n->open[i].tid != e->tid)
+			continue;
+		inner = pt->kind == AI_PROBE_WAKE && n->open[i].task == e->arg;
+		n->open[i] = n->open[--n->count];
+		break;
+	}
+	if (!inner && pt->kind == AI_PROBE_WAKE && pt->wake_nests && n->count < AI_ARRAY_SIZE(n->open)) {
+		n->open[n->count].tid = e->tid;
+		n->open[n->count++].task = e->arg;
+	}
+	return inner;
+}
+
 /* The events of one batch into the profile. */
-static void feed(struct ai_profile *profile, const struct ai_probe_point *points,
+static void feed(struct ai_profile *profile, const struct ai_probe_point *points, struct nesting_wakes *nesting,
 		 const struct ai_uprobe_event *events, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct ai_uprobe_event *e = &events[i];
 		const struct ai_probe_point *pt = &points[e->probe];
+		if (nested_wake(nesting, pt, e))
+			continue;
 		enum ai_profile_event_kind kind;
 		switch (pt->kind) {
 		case AI_PROBE_POLL:
@@ -212,7 +238,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	ai_target_destroy(target);
 	if (!count) {
 		err = ai_error_create(AI_ERROR_UNSUPPORTED, "process %d uses no runtime whose tasks async-inspect can "
-				      "profile (tokio): no task poll function was found in %s", (int)pid,
+				      "profile (tokio, async-task): no task poll function was found in %s", (int)pid,
 				      exe ? exe : "its executable");
 		goto out;
 	}
@@ -228,10 +254,13 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	if (err)
 		goto out;
 	/* From here to the close, Ctrl-C ends the measure instead of us. */
-	catch_stop_signals(on_stop);
+	ai_catch_stop_signals(on_stop);
 	err = ai_uprobes_enable(u);
 	uint64_t begin = now_ns();
 	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
+	struct nesting_wakes nesting = { .count = 0 };
+	if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
+		profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
 	ai_profile_add_start(profile, start);
 	fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed)%s; Ctrl-C to stop\n",
 			(int)pid, runtimes, count, args->duration_set || !child ? "" : " until it exits");
@@ -243,7 +272,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 		size_t n;
 		err = ai_uprobes_poll(u, POLL_MS);
 		ai_uprobes_take(u, false, &events, &n);
-		feed(profile, points, events, n);
+		feed(profile, points, &nesting, events, n);
 	}
 	uint64_t end = now_ns();
 	if (!alive && child)
@@ -253,10 +282,10 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	const struct ai_uprobe_event *events;
 	size_t n;
 	ai_uprobes_take(u, true, &events, &n);
-	feed(profile, points, events, n);
+	feed(profile, points, &nesting, events, n);
 	profile->lost = ai_uprobes_lost(u);
 	ai_uprobes_close(u);
-	catch_stop_signals(SIG_DFL);
+	ai_catch_stop_signals(SIG_DFL);
 
 	struct ai_snapshot *last = NULL;
 	if (!err && (alive = process_alive(pid, child, child_status))) {
@@ -287,6 +316,9 @@ int ai_cmd_profile(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "pids", required_argument, NULL, AI_OPT_PIDS },
+		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
+		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
@@ -298,13 +330,18 @@ int ai_cmd_profile(int argc, char **argv)
 	const char *output = NULL;
 	struct ai_error *err;
 	int opt, pid = 0;
+	struct ai_target_options targets = { 0 };
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:d:f:o:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if ((err = ai_parse_pid(optarg, &pid)))
+		case AI_OPT_PIDS:
+		case AI_OPT_PGREP:
+		case AI_OPT_CGROUP:
+			if ((err = ai_target_add_pids(&targets, opt, optarg)))
 				return ai_fail(err);
+			pid = targets.pid;
 			break;
 		case 'd':
 			if ((err = ai_parse_duration(optarg, &args.duration_ms)))
@@ -322,8 +359,13 @@ int ai_cmd_profile(int argc, char **argv)
 				args.format = AI_PROFILE_FOLDED;
 			else if (strcmp(optarg, "svg") == 0)
 				args.format = AI_PROFILE_SVG;
+			else if (strcmp(optarg, "speedscope") == 0)
+				args.format = AI_PROFILE_SPEEDSCOPE;
+			else if (strcmp(optarg, "perfetto") == 0)
+				args.format = AI_PROFILE_PERFETTO;
 			else
-				return ai_usage_error("profile", "invalid format '%s' (report, json, folded or svg)", optarg);
+				return ai_usage_error("profile", "invalid format '%s' (report, json, folded, svg, speedscope "
+						      "or perfetto)", optarg);
 			break;
 		case 'o':
 			output = optarg;
@@ -341,6 +383,11 @@ int ai_cmd_profile(int argc, char **argv)
 	}
 	if (optind < argc)
 		args.program = argv + optind;
+	/* Its probes and its report are one program's; a second --pid must not replace the first. */
+	if (targets.pid_count > 1)
+		return ai_usage_error("profile", "profile follows one process, and %zu were given (%d, %d%s); "
+				      "profile each one on its own", targets.pid_count, targets.pids[0],
+				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	if (!pid == !args.program)
 		return ai_usage_error("profile", pid ? "give --pid or a PROGRAM, not both"
 						     : "give --pid N, or -- PROGRAM [ARGS...]");

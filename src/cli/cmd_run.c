@@ -56,8 +56,10 @@ static void print_usage(FILE *out)
 		"      --break SPEC           stop when a task reaches SPEC, print the task (its\n"
 		"                             await chain with locals) on stdout and go on; SPEC is\n"
 		"                             FILE:LINE of an .await or FN, an async fn's path (its\n"
-		"                             first poll). Repeatable\n"
+		"                             first poll), spawn or complete (any task spawned /\n"
+		"                             finished; spawn:FN, complete:FN). Repeatable\n"
 		"      --break-count N        after N hits remove the breakpoints and detach\n"
+		"      --history              each record also shows its task's state transitions\n"
 		"      --format text|json     --break records as text (default) or one JSON line each\n"
 		"  -h, --help                 show this help\n");
 }
@@ -313,8 +315,8 @@ int ai_cmd_run(int argc, char **argv)
 		breaks.all_locals = monitor.all_locals;
 		return run_with_breakpoints(argv + optind, &breaks);
 	}
-	if (breaks.break_count || breaks.json)
-		return ai_usage_error("run", "--break-count and --format are for --break");
+	if (breaks.break_count || breaks.json || breaks.history)
+		return ai_usage_error("run", "--break-count, --format and --history are for --break");
 
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
 	bool tui = !dump_after && !no_tui && ai_monitor_wants_tui(false);

@@ -41,6 +41,9 @@ static void print_usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -p, --pid N            watch a running process\n"
+		"      --pgrep NAME, --cgroup PATH, --pids A,B,C\n"
+		"                         the process by name, cgroup or list (one: serve of\n"
+		"                         several processes is refused, dump takes several)\n"
 		"      --replay FILE      serve a recording (--record) at its recorded intervals\n"
 		"      --port P           the TCP port (default: a free one)\n"
 		"      --bind ADDR        the address to listen on (default 127.0.0.1; another one\n"
@@ -64,18 +67,6 @@ static volatile sig_atomic_t interrupted;
 static void on_interrupt(int sig)
 {
 	interrupted = 1;
-}
-
-static void catch_interrupts(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_interrupt;
-		sigemptyset(&sa.sa_mask);
-		sigaction(sigs[i], &sa, NULL);
-	}
 }
 
 /* Sleeps up to ms, less when a signal comes. */
@@ -256,6 +247,9 @@ int ai_cmd_serve(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "pids", required_argument, NULL, AI_OPT_PIDS },
+		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
+		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
 		{ "replay", required_argument, NULL, 'Y' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "bind", required_argument, NULL, 'B' },
@@ -270,13 +264,18 @@ int ai_cmd_serve(int argc, char **argv)
 	bool open_url = false;
 	int pid = 0, opt, status;
 	struct ai_error *err;
+	struct ai_target_options targets = { 0 };
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:i:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if ((err = ai_parse_pid(optarg, &pid)))
+		case AI_OPT_PIDS:
+		case AI_OPT_PGREP:
+		case AI_OPT_CGROUP:
+			if ((err = ai_target_add_pids(&targets, opt, optarg)))
 				return ai_fail(err);
+			pid = targets.pid;
 			break;
 		case 'Y':
 			replay = optarg;
@@ -307,6 +306,11 @@ int ai_cmd_serve(int argc, char **argv)
 		}
 	}
 	bool launch = optind < argc;
+	/* The page and the live model follow one process; a second --pid must not replace the first. */
+	if (targets.pid_count > 1)
+		return ai_usage_error("serve", "serve watches one process, and %zu were given (%d, %d%s); "
+				      "'async-inspect dump' takes several", targets.pid_count, targets.pids[0],
+				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	if ((pid != 0) + (replay != NULL) + launch != 1)
 		return ai_usage_error("serve", "give one of --pid N, --replay FILE or -- PROGRAM [ARGS]");
 	if (replay && (monitor.record_path || monitor.max_pause_us || monitor.no_locals || monitor.all_locals))
@@ -327,7 +331,7 @@ int ai_cmd_serve(int argc, char **argv)
 			ai_recording_close(s.reader);
 			return ai_fail(err);
 		}
-		catch_interrupts();
+		ai_catch_stop_signals(on_interrupt);
 	} else {
 		if (monitor.record_path && (err = ai_open_recording(monitor.record_path, &s.record)))
 			return ai_fail(err);
@@ -350,7 +354,7 @@ int ai_cmd_serve(int argc, char **argv)
 			return ai_fail(err);
 		}
 		/* Ctrl-C and SIGTERM end serving; crash signals still detach on their way. */
-		catch_interrupts();
+		ai_catch_stop_signals(on_interrupt);
 		s.status.has_process = true;
 		ai_async_options_default(&s.async_options);
 		s.async_options.locals = !monitor.no_locals;

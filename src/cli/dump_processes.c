@@ -56,6 +56,7 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
 		return AI_EXIT_FAILURE;
 	}
 	ai_analysis_peers(&set);
+	ai_name_outside_peers(&set);
 	static char out_buffer[1 << 16];
 	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
 	if (read_options->format == AI_FORMAT_JSON) {

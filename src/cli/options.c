@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/debuginfo.h"
+#include "ai/summaries.h"
 #include "ai/util.h"
 
 const char *ai_color_option = "auto";
@@ -86,6 +88,7 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 	case 'p':
 	case AI_OPT_PIDS:
 	case AI_OPT_PGREP:
+	case AI_OPT_CGROUP:
 		*err_ret = ai_target_add_pids(&options->target, opt, arg);
 		return true;
 	case 'c':
@@ -105,6 +108,9 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 		return true;
 	case 'U':
 		ai_user_code_add_crate(arg);
+		return true;
+	case AI_OPT_DECODERS:
+		*err_ret = ai_summaries_load(arg);
 		return true;
 	default:
 		return false;
@@ -146,6 +152,14 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 	case 'U':
 		ai_user_code_add_crate(arg);
 		return 0;
+	case AI_OPT_DECODERS: {
+		struct ai_error *load_err = ai_summaries_load(arg);
+		if (!load_err)
+			return 0;
+		int status = ai_usage_error(command, "%s", load_err->message);
+		ai_error_destroy(load_err);
+		return status;
+	}
 	default:
 		return -1;
 	}
@@ -168,6 +182,18 @@ struct ai_error *ai_open_target(const struct ai_target_options *options, struct 
 	if (options->exe)
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--exe goes with --core; for a live process give --pid");
 	return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "no target: give --pid N, or --core FILE --exe BIN");
+}
+
+void ai_catch_stop_signals(void (*handler)(int))
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(sigs); i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = handler;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 bool ai_use_color(FILE *file)

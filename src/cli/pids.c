@@ -1,10 +1,13 @@
-/* Several processes on the command line: --pid N (repeatable), --pids A,B,C, --pgrep NAME. */
+/* Several processes on the command line: --pid N (repeatable), --pids A,B,C, --pgrep NAME,
+ * --cgroup PATH. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ai/cli.h"
@@ -90,10 +93,123 @@ static struct ai_error *add_pgrep(struct ai_target_options *options, const char 
 	return err;
 }
 
+/* The cgroup v2 hierarchy's mount point (from /proc/self/mountinfo), in buf; false when none. */
+static bool cgroup2_mount(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
+		char *sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		char mountpoint[PATH_MAX];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) == 1 && strlen(mountpoint) < size) {
+			strcpy(buf, mountpoint);
+			found = true;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+struct pid_list {
+	int *pids;
+	size_t count, capacity;
+};
+
+/* The pids of dir/cgroup.procs, then of every cgroup below dir; depth bounds a loop of bind
+ * mounts, which a cgroup tree never has. */
+static struct ai_error *walk_cgroup(const char *dir, int depth, struct pid_list *list)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= sizeof(path))
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--cgroup: path too long under %s", dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return ai_error_from_errno(errno, "--cgroup: cannot read %s", path);
+	int pid;
+	while (fscanf(f, "%d", &pid) == 1) {
+		AI_GROW(list->pids, list->capacity, list->count + 1);
+		list->pids[list->count++] = pid;
+	}
+	fclose(f);
+	if (depth >= 64)
+		return NULL;
+	DIR *d = opendir(dir);
+	if (!d)
+		return ai_error_from_errno(errno, "--cgroup: cannot list %s", dir);
+	struct ai_error *err = NULL;
+	struct dirent *de;
+	while (!err && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char sub[PATH_MAX];
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
+			continue;
+		err = walk_cgroup(sub, depth + 1, list);
+	}
+	closedir(d);
+	return err;
+}
+
+/* --cgroup PATH: the absolute path of a directory (a v1 or v2 cgroup: /sys/fs/cgroup/system.slice/x.service),
+ * else PATH under the v2 mount (system.slice/x.service, or /system.slice/x.service as
+ * /proc/PID/cgroup writes it). Every process of it and of its sub-cgroups, in pid order. */
+static struct ai_error *add_cgroup(struct ai_target_options *options, const char *arg)
+{
+	if (!*arg)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--cgroup: give a cgroup directory");
+	char dir[PATH_MAX], mount[PATH_MAX];
+	struct stat st;
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode) && arg[0] == '/') {
+		snprintf(dir, sizeof(dir), "%s", arg);
+	} else if (cgroup2_mount(mount, sizeof(mount))) {
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", mount, arg + (arg[0] == '/')) >= sizeof(dir))
+			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--cgroup %s: path too long", arg);
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+			return ai_error_create(AI_ERROR_NOT_FOUND, "--cgroup %s: no such cgroup (not a directory, "
+					       "nor %s under the cgroup v2 mount)", arg, dir);
+	} else {
+		return ai_error_create(AI_ERROR_NOT_FOUND, "--cgroup %s: no such directory, and no cgroup v2 "
+				       "hierarchy is mounted to look it up in", arg);
+	}
+	char procs[PATH_MAX + 16];
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	if (access(procs, R_OK) != 0)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--cgroup %s: %s is not a cgroup (it has no "
+				       "readable cgroup.procs)", arg, dir);
+	struct pid_list list = { 0 };
+	struct ai_error *err = walk_cgroup(dir, 0, &list);
+	if (!err) {
+		qsort(list.pids, list.count, sizeof(*list.pids), cmp_int);
+		int self = (int)getpid();
+		size_t added = 0;
+		for (size_t i = 0; i < list.count && !err; i++) {
+			if (list.pids[i] == self || (i > 0 && list.pids[i] == list.pids[i - 1]))
+				continue;
+			err = add_pid(options, list.pids[i]);
+			added++;
+		}
+		if (!err && added == 0)
+			err = ai_error_create(AI_ERROR_NOT_FOUND, "--cgroup %s: no process in it (nor in the cgroups "
+					      "below it)", arg);
+	}
+	free(list.pids);
+	return err;
+}
+
 struct ai_error *ai_target_add_pids(struct ai_target_options *options, int opt, const char *arg)
 {
 	if (opt == AI_OPT_PGREP)
 		return add_pgrep(options, arg);
+	if (opt == AI_OPT_CGROUP)
+		return add_cgroup(options, arg);
 	if (opt != AI_OPT_PIDS) {
 		int pid;
 		struct ai_error *err = ai_parse_pid(arg, &pid);

@@ -42,9 +42,43 @@ struct dap_launch {
 	const char *cwd;          /* or NULL */
 	json_t *env;              /* an object of NAME: value (or null: unset), or NULL (borrowed) */
 };
-/* Launches it under ptrace (ai_target_launch) in its cwd with its environment added to ours, its
+/* Launches it under ptrace, stopped at its exec (ai_target_launch_stopped), in its cwd with its environment added to ours, its
  * stdin /dev/null, its stdout and stderr pipes whose read ends are returned (close-on-exec). */
 struct ai_error *dap_launch_program(const struct dap_launch *launch, struct ai_target **target_ret,
 				    int *stdout_ret, int *stderr_ret);
+
+/* Breakpoints (breakpoints.c): the editor's source breakpoints as async breakpoints, and the
+ * int3s of `next`. */
+struct dap_breakpoints;
+struct ai_break_cond;
+struct ai_break_site;
+struct ai_await_node;
+struct dap_breakpoints *dap_breakpoints_create(void);
+void dap_breakpoints_destroy(struct dap_breakpoints *b);
+/* setBreakpoints of one source (args: the request's arguments): the response's body. Resolved
+ * against the target's DWARF when there is one, written in at once. */
+json_t *dap_breakpoints_set(struct dap_breakpoints *b, const json_t *args);
+/* The program is there (attach, launch; borrowed) or gone (NULL): every breakpoint is resolved
+ * again and written in; returns the breakpoints as `breakpoint` event bodies' "breakpoint"s. */
+json_t *dap_breakpoints_set_target(struct dap_breakpoints *b, struct ai_target *target);
+/* What the target's breakpoint stop (target->hit_*) is. */
+struct dap_hit {
+	json_int_t id;                    /* the editor's breakpoint whose state it is in, or 0 */
+	const struct ai_break_cond *cond; /* its condition, or NULL */
+	bool *warned;                     /* its condition was said to be unknown once */
+	const char *spec_text;
+	bool step;                        /* a park of the task `next` follows */
+	uint64_t env;                     /* the coroutine */
+	const struct ai_break_site *site;
+};
+/* False: no breakpoint of ours is in its state there (not a hit). */
+bool dap_breakpoints_match(struct dap_breakpoints *b, struct dap_hit *ret);
+/* next: int3s at every .await of coroutine (a node of the task's tree, its outer coroutine) that
+ * count when that coroutine (by address) parks there. *note_ret (owned) says which awaits were
+ * not found, or is NULL. */
+struct ai_error *dap_breakpoints_step(struct dap_breakpoints *b, const struct ai_await_node *coroutine,
+				      char **note_ret);
+void dap_breakpoints_step_end(struct dap_breakpoints *b);
+bool dap_breakpoints_stepping(const struct dap_breakpoints *b);
 
 #endif

@@ -103,7 +103,9 @@ struct ai_error *dap_launch_program(const struct dap_launch *launch, struct ai_t
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_UNBLOCK, &chld, NULL);
-	err = ai_target_launch((char *const *)argv, target_ret);
+	/* Held at its exec: the editor's breakpoints go in before its first instruction, and it
+	 * runs at configurationDone. */
+	err = ai_target_launch_stopped((char *const *)argv, target_ret);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	for (int fd = 0; fd < 3; fd++) {
 		if (saved_fds[fd] >= 0) {

@@ -709,6 +709,42 @@ json_t *ai_dap_model_variables(struct ai_dap_model *m, json_int_t reference, jso
 	return body;
 }
 
+json_int_t ai_dap_model_task_thread(const struct ai_dap_model *m, const struct ai_snapshot_task *task)
+{
+	for (size_t i = 0; task && i < m->thread_count; i++)
+		if (m->threads[i].task == task)
+			return m->threads[i].id;
+	return 0;
+}
+
+const struct ai_snapshot_task *ai_dap_model_thread_task(const struct ai_dap_model *m, json_int_t thread_id)
+{
+	for (size_t i = 0; i < m->thread_count; i++)
+		if (m->threads[i].id == thread_id)
+			return m->threads[i].task;
+	return NULL;
+}
+
+bool ai_dap_model_frame(const struct ai_dap_model *m, json_int_t frame_id, const struct ai_snapshot_task **task_ret,
+			const struct ai_await_node **node_ret)
+{
+	if (frame_id < 1 || (size_t)frame_id > m->frame_count)
+		return false;
+	const struct mframe *f = &m->frames[frame_id - 1];
+	*task_ret = m->threads[f->thread].task;
+	*node_ret = f->node;
+	return true;
+}
+
+json_t *ai_dap_model_evaluate_body(struct ai_dap_model *m, const char *text)
+{
+	json_t *body = variable(m, "", text, NULL, true);
+	json_object_set(body, "result", json_object_get(body, "value"));
+	json_object_del(body, "value");
+	json_object_del(body, "name");
+	return body;
+}
+
 json_t *ai_dap_model_deadlocks(struct ai_dap_model *m)
 {
 	const struct ai_snapshot *s = m->snapshot;

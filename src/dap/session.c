@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "ai/async.h"
+#include "ai/breakpoint.h"
 #include "ai/capture.h"
 #include "ai/dap.h"
+#include "ai/frontend.h"
 #include "ai/util.h"
 #include "dap_internal.h"
 
@@ -31,6 +33,8 @@ struct session {
 	struct ai_snapshot *snapshot; /* owned: what the model shows, or NULL */
 	struct ai_dap_model *model;   /* owned, or NULL */
 	struct ai_dap_ids *ids;       /* owned */
+	struct dap_breakpoints *bps;  /* owned: the editor's breakpoints, and next's */
+	json_int_t step_thread;       /* next: the thread (task) it steps */
 	int sigchld_fd;
 	int output_fds[2];            /* a launched program's stdout and stderr, or -1 */
 	bool started;                 /* attach or launch succeeded */
@@ -38,6 +42,7 @@ struct session {
 	bool stop_on_entry, entry_done;
 	bool paused;                  /* the editor sees it stopped; a live target is held stopped */
 	bool launched, core;
+	bool held;                    /* launched, held at its exec until configurationDone */
 	bool terminated;              /* the terminated event was sent */
 	bool done;                    /* disconnect: end the session */
 	bool lines_start_at_1;
@@ -86,6 +91,7 @@ static void drop_snapshot(struct session *s)
 static void close_target(struct session *s)
 {
 	drop_snapshot(s);
+	json_decref(dap_breakpoints_set_target(s->bps, NULL));
 	ai_capture_destroy(s->capture);
 	ai_target_destroy(s->target);
 	s->capture = NULL;
@@ -114,6 +120,8 @@ static struct ai_error *on_target_exit(struct session *s, int status)
 	return err;
 }
 
+static struct ai_error *tell_snapshot(struct session *s);
+
 /* A new snapshot for the model. `stop`: one the editor stops at, whose warnings and deadlocks it
  * is told of. */
 static struct ai_error *take_snapshot(struct session *s, enum ai_capture_release release, bool stop)
@@ -125,8 +133,14 @@ static struct ai_error *take_snapshot(struct session *s, enum ai_capture_release
 	drop_snapshot(s);
 	s->snapshot = snapshot;
 	s->model = ai_dap_model_create(snapshot, s->ids);
-	if (!stop)
-		return NULL;
+	return stop ? tell_snapshot(s) : NULL;
+}
+
+/* What the editor is told of a snapshot it stops at: its warnings and deadlocks. */
+static struct ai_error *tell_snapshot(struct session *s)
+{
+	const struct ai_snapshot *snapshot = s->snapshot;
+	struct ai_error *err = NULL;
 	for (size_t i = 0; !err && i < snapshot->warning_count; i++)
 		err = send_console(s, "async-inspect: warning: %s\n", snapshot->warnings[i]);
 	for (size_t i = 0; !err && i < snapshot->runtime_count; i++)
@@ -139,6 +153,22 @@ static struct ai_error *take_snapshot(struct session *s, enum ai_capture_release
 	else
 		json_decref(deadlocks);
 	return err;
+}
+
+/* The stopped event: every thread stopped, thread (0: none) the one to show, hit_id the
+ * breakpoint hit (0: none). */
+static struct ai_error *send_stopped(struct session *s, const char *reason, json_int_t thread, json_int_t hit_id,
+				     const char *description)
+{
+	json_t *body = json_object();
+	json_object_set_new(body, "reason", json_string(reason));
+	json_object_set_new(body, "description", json_string(description));
+	if (thread)
+		json_object_set_new(body, "threadId", json_integer(thread));
+	if (hit_id)
+		json_object_set_new(body, "hitBreakpointIds", json_pack("[I]", hit_id));
+	json_object_set_new(body, "allThreadsStopped", json_true());
+	return dap_event(&s->conn, "stopped", body);
 }
 
 /* Stops the target (a core is always stopped), snapshots it and tells the editor. */
@@ -161,18 +191,12 @@ static struct ai_error *stop(struct session *s, const char *reason)
 		return err;
 	}
 	s->paused = true;
-	json_t *body = json_object();
-	json_object_set_new(body, "reason", json_string(reason));
 	char *description = xasprintf("snapshot: %zu task%s, %zu thread%s", s->snapshot->task_count,
 				      s->snapshot->task_count == 1 ? "" : "s", s->snapshot->thread_count,
 				      s->snapshot->thread_count == 1 ? "" : "s");
-	json_object_set_new(body, "description", json_string(description));
+	err = send_stopped(s, reason, ai_dap_model_first_thread(s->model), 0, description);
 	free(description);
-	json_int_t first = ai_dap_model_first_thread(s->model);
-	if (first)
-		json_object_set_new(body, "threadId", json_integer(first));
-	json_object_set_new(body, "allThreadsStopped", json_true());
-	return dap_event(&s->conn, "stopped", body);
+	return err;
 }
 
 static struct ai_error *maybe_entry(struct session *s)
@@ -180,6 +204,16 @@ static struct ai_error *maybe_entry(struct session *s)
 	if (!s->started || !s->configured || s->entry_done || !s->target)
 		return NULL;
 	s->entry_done = true;
+	if (s->held) {
+		/* A stop at entry shows the program at its exec: no task has started yet. */
+		s->held = false;
+		s->paused = false;
+		if (s->stop_on_entry)
+			return stop(s, "entry");
+		/* Its stop at exec is not a stop of the world yet: make it one, then let it go. */
+		struct ai_error *err = ai_target_stop(s->target);
+		return err ? err : ai_target_resume(s->target);
+	}
 	return s->stop_on_entry || s->core ? stop(s, "entry") : NULL;
 }
 
@@ -215,6 +249,8 @@ static struct ai_error *handle_initialize(struct session *s, const json_t *req)
 	json_object_set_new(caps, "supportTerminateDebuggee", json_true());
 	json_object_set_new(caps, "supportsDelayedStackTraceLoading", json_true());
 	json_object_set_new(caps, "exceptionBreakpointFilters", json_array());
+	json_object_set_new(caps, "supportsConditionalBreakpoints", json_true());
+	json_object_set_new(caps, "supportsEvaluateForHovers", json_true());
 	struct ai_error *err = dap_respond(&s->conn, req, caps);
 	if (!err)
 		err = dap_event(&s->conn, "initialized", NULL);
@@ -226,6 +262,22 @@ static struct ai_error *start_capture(struct session *s)
 	struct ai_error *err = ai_capture_create(s->target, &s->capture);
 	if (err)
 		close_target(s);
+	return err;
+}
+
+/* The program is there: the breakpoints set before it are resolved now; the editor hears of
+ * each (verified, or why not) in a breakpoint event. */
+static struct ai_error *resolve_breakpoints(struct session *s)
+{
+	json_t *changed = dap_breakpoints_set_target(s->bps, s->target);
+	struct ai_error *err = NULL;
+	size_t i;
+	json_t *bp;
+	json_array_foreach(changed, i, bp) {
+		if (!err)
+			err = dap_event(&s->conn, "breakpoint", json_pack("{s:s,s:O}", "reason", "changed", "breakpoint", bp));
+	}
+	json_decref(changed);
 	return err;
 }
 
@@ -268,7 +320,7 @@ static struct ai_error *handle_attach(struct session *s, const json_t *req)
 	}
 	s->started = true;
 	s->stop_on_entry = arg_bool(args, "stopOnEntry", true);
-	if ((err = dap_respond(&s->conn, req, NULL)))
+	if ((err = dap_respond(&s->conn, req, NULL)) || (err = resolve_breakpoints(s)))
 		return err;
 	return maybe_entry(s);
 }
@@ -304,13 +356,15 @@ static struct ai_error *handle_launch(struct session *s, const json_t *req)
 	}
 	s->launched = true;
 	s->started = true;
+	s->held = s->paused = true; /* the loop must not let it run before configurationDone */
 	s->stop_on_entry = arg_bool(args, "stopOnEntry", false);
 	json_t *process = json_object();
 	json_object_set_new(process, "name", json_string(program));
 	json_object_set_new(process, "systemProcessId", json_integer(s->target->pid));
 	json_object_set_new(process, "isLocalProcess", json_true());
 	json_object_set_new(process, "startMethod", json_string("launch"));
-	if ((err = dap_respond(&s->conn, req, NULL)) || (err = dap_event(&s->conn, "process", process)))
+	if ((err = dap_respond(&s->conn, req, NULL)) || (err = dap_event(&s->conn, "process", process)) ||
+	    (err = resolve_breakpoints(s)))
 		return err;
 	return maybe_entry(s);
 }
@@ -329,7 +383,8 @@ static struct ai_error *handle_threads(struct session *s, const json_t *req)
 			return sent;
 		}
 	} else if (!s->model) {
-		struct ai_error *err = take_snapshot(s, AI_CAPTURE_RESUME, false);
+		/* Held stopped (paused, or a launch before configurationDone): it stays so. */
+		struct ai_error *err = take_snapshot(s, s->paused ? AI_CAPTURE_KEEP_STOPPED : AI_CAPTURE_RESUME, false);
 		if (err) {
 			struct ai_error *sent = dap_respond_error(&s->conn, req, "%s", err->message);
 			ai_error_destroy(err);
@@ -384,6 +439,7 @@ static struct ai_error *handle_pause(struct session *s, const json_t *req)
 	struct ai_error *err = dap_respond(&s->conn, req, NULL);
 	if (err || s->paused)
 		return err;
+	dap_breakpoints_step_end(s->bps);
 	return stop(s, "pause");
 }
 
@@ -393,6 +449,7 @@ static struct ai_error *handle_continue(struct session *s, const json_t *req)
 		return dap_respond_error(&s->conn, req, "continue: no program");
 	if (s->core)
 		return dap_respond_error(&s->conn, req, "a core file cannot run: it shows the moment it was written");
+	dap_breakpoints_step_end(s->bps);
 	if (s->paused) {
 		struct ai_error *err = ai_target_resume(s->target);
 		if (err) {
@@ -452,20 +509,91 @@ static struct ai_error *handle_terminate(struct session *s, const json_t *req)
 
 static struct ai_error *handle_set_breakpoints(struct session *s, const json_t *req)
 {
-	/* Async breakpoints are not here yet: every one is reported unverified, saying why. */
-	json_t *list = json_array();
-	json_t *wanted = json_object_get(arguments(req), "breakpoints");
-	size_t i;
-	json_t *b;
-	json_array_foreach(wanted, i, b) {
-		json_t *out = json_pack("{s:b,s:s}", "verified", 0, "message",
-					"async-inspect does not stop at breakpoints yet: pause to see every task");
-		json_t *line = json_object_get(b, "line");
-		if (json_is_integer(line))
-			json_object_set(out, "line", line);
-		json_array_append_new(list, out);
+	const json_t *args = arguments(req);
+	if (!json_is_string(json_object_get(json_object_get(args, "source"), "path")))
+		return dap_respond_error(&s->conn, req, "setBreakpoints: the source has no path (async-inspect reads sources from disk only)");
+	return dap_respond(&s->conn, req, dap_breakpoints_set(s->bps, args));
+}
+
+/* next: the task runs (and the whole program with it) until that task next parks at an .await
+ * of its outer async fn or block, which it does at the end of every poll that returns Pending,
+ * or until a breakpoint of the editor's is hit by that same task. Hits of other tasks do not
+ * stop it. A task that ends meanwhile is not seen: the program runs on as after continue. */
+static struct ai_error *handle_next(struct session *s, const json_t *req)
+{
+	if (!s->target || s->core)
+		return dap_respond_error(&s->conn, req, "next: %s", s->core ? "a core file cannot run" : "no program");
+	if (!s->paused || !s->model)
+		return dap_respond_error(&s->conn, req, "next: the program runs; pause it first");
+	json_int_t thread = arg_int(arguments(req), "threadId", 0);
+	const struct ai_snapshot_task *task = ai_dap_model_thread_task(s->model, thread);
+	if (!task)
+		return dap_respond_error(&s->conn, req, "next: thread %lld is not a task (next steps a task to its next .await; use continue)",
+					 (long long)thread);
+	const struct ai_await_node *c = &task->tree;
+	for (unsigned depth = 0; c && !c->function && depth < 64; depth++)
+		c = c->child_count ? &c->children[0] : NULL;
+	if (!c || !c->function)
+		return dap_respond_error(&s->conn, req, "next: the task's future is not an async fn or block that async-inspect can follow");
+	char *note = NULL;
+	struct ai_error *err = dap_breakpoints_step(s->bps, c, &note);
+	if (err) {
+		struct ai_error *sent = dap_respond_error(&s->conn, req, "next: %s", err->message);
+		ai_error_destroy(err);
+		return sent;
 	}
-	return dap_respond(&s->conn, req, json_pack("{s:o}", "breakpoints", list));
+	if (note)
+		err = send_console(s, "async-inspect: %s\n", note);
+	free(note);
+	s->step_thread = thread;
+	if (!err && (err = ai_target_resume(s->target))) {
+		dap_breakpoints_step_end(s->bps);
+		struct ai_error *sent = dap_respond_error(&s->conn, req, "next: %s", err->message);
+		ai_error_destroy(err);
+		return sent;
+	}
+	s->paused = false;
+	return err ? err : dap_respond(&s->conn, req, NULL);
+}
+
+/* evaluate: an expression of the breakpoint conditions' language (a local and its fields,
+ * task.id / task.name / task.status, comparisons, && || !) over the frame's locals and its task,
+ * for the watch, hover and repl contexts alike. Unknown is said, with why. */
+static struct ai_error *handle_evaluate(struct session *s, const json_t *req)
+{
+	const json_t *args = arguments(req);
+	const char *expression = arg_string(args, "expression");
+	if (!expression)
+		return dap_respond_error(&s->conn, req, "evaluate: no expression");
+	if (!s->model)
+		return dap_respond_error(&s->conn, req, "evaluate: no snapshot yet (pause the program first)");
+	const struct ai_snapshot_task *task = NULL;
+	const struct ai_await_node *node = NULL;
+	json_int_t frame = arg_int(args, "frameId", 0);
+	if (frame && !ai_dap_model_frame(s->model, frame, &task, &node))
+		return dap_respond_error(&s->conn, req, "evaluate: no frame %lld in this snapshot", (long long)frame);
+	struct ai_break_cond *cond;
+	struct ai_error *err = ai_break_cond_parse(expression, &cond);
+	if (err) {
+		struct ai_error *sent = dap_respond_error(&s->conn, req, "%s", err->message);
+		ai_error_destroy(err);
+		return sent;
+	}
+	struct ai_break_env env = { task, node };
+	char *why = NULL;
+	char *value = ai_break_cond_value(cond, &env, &why);
+	ai_break_cond_destroy(cond);
+	json_t *body;
+	if (value) {
+		body = ai_dap_model_evaluate_body(s->model, value);
+	} else {
+		char *text = xasprintf("unknown: %s", why ? why : "?");
+		body = json_pack("{s:s,s:i}", "result", text, "variablesReference", 0);
+		free(text);
+	}
+	free(value);
+	free(why);
+	return dap_respond(&s->conn, req, body);
 }
 
 static struct ai_error *handle_request(struct session *s, const json_t *req)
@@ -502,7 +630,11 @@ static struct ai_error *handle_request(struct session *s, const json_t *req)
 		return dap_respond(&s->conn, req, json_pack("{s:[]}", "breakpoints"));
 	if (strcmp(command, "setFunctionBreakpoints") == 0)
 		return dap_respond(&s->conn, req, json_pack("{s:[]}", "breakpoints"));
-	if (strcmp(command, "next") == 0 || strcmp(command, "stepIn") == 0 || strcmp(command, "stepOut") == 0)
+	if (strcmp(command, "next") == 0)
+		return handle_next(s, req);
+	if (strcmp(command, "evaluate") == 0)
+		return handle_evaluate(s, req);
+	if (strcmp(command, "stepIn") == 0 || strcmp(command, "stepOut") == 0)
 		return dap_respond_error(&s->conn, req, "%s: stepping a task is not supported yet", command);
 	return dap_respond_error(&s->conn, req, "%s: not supported by async-inspect", command);
 }
@@ -542,6 +674,70 @@ static bool process_dead(pid_t pid)
 	return dead;
 }
 
+/* A thread stopped on one of our int3s. A hit when the coroutine there is in the state of an
+ * editor's breakpoint whose condition holds (and, during next, the task is the stepped one), or
+ * when it is next's task parking: then the editor is told, with the snapshot taken at the hit.
+ * Otherwise the program goes on. */
+static struct ai_error *on_breakpoint(struct session *s)
+{
+	struct dap_hit hit;
+	if (!dap_breakpoints_match(s->bps, &hit))
+		return ai_target_resume(s->target);
+	pid_t tid = s->target->hit_tid;
+	char *where = xasprintf("%s at %s:%u", hit.site->function, ai_short_path(hit.site->file), hit.site->line);
+	struct ai_error *err = take_snapshot(s, AI_CAPTURE_KEEP_STOPPED, false);
+	if (err) {
+		free(where);
+		if (err->code == AI_ERROR_TARGET_EXITED && s->target && s->target->exited) {
+			int status = s->target->exit_status;
+			ai_error_destroy(err);
+			return on_target_exit(s, status);
+		}
+		if (s->target && !s->target->exited)
+			ai_error_destroy(ai_target_resume(s->target));
+		return err;
+	}
+	const struct ai_snapshot_task *task = ai_break_hit_task(s->snapshot, hit.env, tid);
+	json_int_t thread = ai_dap_model_task_thread(s->model, task);
+	bool stepping = dap_breakpoints_stepping(s->bps);
+	bool user = hit.id && (!stepping || (thread && thread == s->step_thread));
+	if (user && hit.cond) {
+		struct ai_break_env env = { task, task ? ai_break_node_at(&task->tree, hit.env) : NULL };
+		char *why = NULL;
+		enum ai_break_truth truth = ai_break_cond_eval(hit.cond, &env, &why);
+		/* Said once per breakpoint: it would be said at every pass. */
+		if (truth == AI_BREAK_UNKNOWN && !*hit.warned) {
+			*hit.warned = true;
+			err = send_console(s, "async-inspect: breakpoint at %s: the condition is unknown here (%s): not a hit (said once)\n",
+					   where, why ? why : "?");
+		}
+		free(why);
+		user = truth == AI_BREAK_TRUE;
+	}
+	if (err || (!user && !hit.step)) {
+		free(where);
+		drop_snapshot(s);
+		struct ai_error *resumed = ai_target_resume(s->target);
+		if (err) {
+			ai_error_destroy(resumed);
+			return err;
+		}
+		return resumed;
+	}
+	dap_breakpoints_step_end(s->bps);
+	s->paused = true;
+	err = tell_snapshot(s);
+	char *description = task ? xasprintf("%s: %s", user ? "breakpoint" : "next", where)
+				 : xasprintf("%s: %s (no task's await tree holds the coroutine at 0x%llx)",
+					     user ? "breakpoint" : "next", where, (unsigned long long)hit.env);
+	if (!err)
+		err = send_stopped(s, user ? "breakpoint" : "step", thread ? thread : ai_dap_model_first_thread(s->model),
+				   user ? hit.id : 0, description);
+	free(description);
+	free(where);
+	return err;
+}
+
 /* The target's ptrace events while it runs (new threads, signals to pass on, its exit). A
  * process held stopped can still be killed (SIGKILL): a SIGCHLD then lets its end be seen. */
 static struct ai_error *follow_target(struct session *s, bool sigchld)
@@ -552,14 +748,22 @@ static struct ai_error *follow_target(struct session *s, bool sigchld)
 		ai_error_destroy(ai_target_resume(s->target));
 		s->paused = false;
 	}
-	if (s->paused)
-		return NULL;
-	enum ai_run_event event;
-	int status;
-	struct ai_error *err = ai_target_run(s->target, 0, &event, &status);
-	if (err)
-		return err;
-	return event == AI_RUN_EXITED ? on_target_exit(s, status) : NULL;
+	/* Breakpoints that are not hits (another state, a false condition) let it go on at once;
+	 * after a few the client's requests are read again. */
+	for (int round = 0; !s->paused && s->target && round < 16; round++) {
+		enum ai_run_event event;
+		int status;
+		struct ai_error *err = ai_target_run(s->target, 0, &event, &status);
+		if (err)
+			return err;
+		if (event == AI_RUN_EXITED)
+			return on_target_exit(s, status);
+		if (event != AI_RUN_BREAKPOINT)
+			return NULL;
+		if ((err = on_breakpoint(s)))
+			return err;
+	}
+	return NULL;
 }
 
 static void on_sigpipe(int sig)
@@ -572,6 +776,7 @@ struct ai_error *ai_dap_serve(int in_fd, int out_fd)
 	struct session s = { .output_fds = { -1, -1 }, .lines_start_at_1 = true };
 	dap_conn_init(&s.conn, in_fd, out_fd);
 	s.ids = ai_dap_ids_create();
+	s.bps = dap_breakpoints_create();
 	ai_async_options_default(&s.async_options);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -625,6 +830,7 @@ struct ai_error *ai_dap_serve(int in_fd, int out_fd)
 	if (s.sigchld_fd >= 0)
 		close(s.sigchld_fd);
 	ai_dap_ids_destroy(s.ids);
+	dap_breakpoints_destroy(s.bps);
 	dap_conn_deinit(&s.conn);
 	return err;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ai/dap.h"
+#include "ai/value.h"
 
 static const char ELLIPSIS[] = "\xe2\x80\xa6"; /* … */
 
@@ -161,6 +162,9 @@ static size_t split(const char *p, const char *end, bool named, bool bracket, st
 
 size_t ai_dap_value_parts(const char *text, struct ai_dap_value_part *parts, size_t max)
 {
+	/* A summary's state before the value it is about (`Arc(strong 2, weak 0) Config { .. }`,
+	 * `Mutex(locked) 12`): the parts are the value's. */
+	text = ai_value_after_summary(text);
 	const char *p = text, *end = text + strlen(text);
 	trim(&p, &end);
 	if (p == end)

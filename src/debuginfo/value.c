@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/summaries.h"
 #include "ai/util.h"
 #include "ai/value.h"
 #include "value_internal.h"
@@ -328,7 +329,7 @@ static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *ret)
 	return len;
 }
 
-/* A string of len bytes at address: `"..."`, cut after max_string bytes with `…`. Invalid UTF-8
+/* A string of len bytes at address: `"..."`, cut after max_string bytes with `…` and its length. Invalid UTF-8
  * (a String never holds it, garbage may) prints as \x.. escapes. */
 void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 {
@@ -353,6 +354,8 @@ void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 	if (n < len)
 		vp_out_str(&p->out, ELLIPSIS);
 	vp_out_str(&p->out, "\"");
+	if (n < len) /* cut: say how long it really is */
+		vp_out_printf(&p->out, " (%" PRIu64 " bytes)", len);
 	free(bytes);
 }
 
@@ -520,6 +523,55 @@ static void print_fields(struct printer *p, const struct ai_type *type, const st
 	if (tuple && type->member_count == 1)
 		vp_out_str(&p->out, ",");
 	vp_out_str(&p->out, positional ? ")" : " }");
+}
+
+/* A struct a --decoders summary names: `Name { a: 1, b.c: 2, .. }`, only the members it lists
+ * (paths through nested structs); one that is not there says so in its place. */
+static bool print_summary(struct printer *p, const struct ai_type *type, const struct view *v, unsigned depth)
+{
+	const struct ai_summary *summary = ai_summary_find(ai_type_qualified_name(type));
+	if (!summary)
+		return false;
+	vp_print_type_name(p, type);
+	if (depth >= p->limits.max_depth) {
+		vp_out_str(&p->out, " {..}");
+		return true;
+	}
+	vp_out_str(&p->out, " { ");
+	for (size_t i = 0; i < summary->path_count && !p->out.full; i++) {
+		const char *path = summary->paths[i];
+		vp_out_printf(&p->out, "%s%s: ", i ? ", " : "", path);
+		const struct ai_type *t = type;
+		struct view at = *v;
+		bool ok = true;
+		for (const char *name = path; ok && name;) {
+			const char *dot = strchr(name, '.');
+			size_t len = dot ? (size_t)(dot - name) : strlen(name);
+			const struct ai_member *m = NULL;
+			for (size_t k = 0; t && k < t->member_count && !m; k++)
+				if (t->members[k].name && strlen(t->members[k].name) == len &&
+				    strncmp(t->members[k].name, name, len) == 0)
+					m = &t->members[k];
+			if (!m) {
+				vp_out_printf(&p->out, "<no member %.*s>", (int)len, name);
+				ok = false;
+				break;
+			}
+			const struct ai_type *mt = resolve(p, t, &m->type);
+			struct view mv;
+			if (!mt || !vp_sub_view(p, &at, m->offset, mt->size, &mv)) {
+				ok = false;
+				break;
+			}
+			t = mt;
+			at = mv;
+			name = dot ? dot + 1 : NULL;
+		}
+		if (ok)
+			vp_print_value(p, t, &at, depth + 1);
+	}
+	vp_out_str(&p->out, ", .. }");
+	return true;
 }
 
 static void print_enum(struct printer *p, const struct ai_type *type, const struct view *v,
@@ -695,7 +747,8 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 		print_pointer(p, type, v, depth);
 		break;
 	case AI_TYPE_STRUCT:
-		if (!vp_print_known(p, type, v, depth) && !print_fat_pointer(p, type, v, depth))
+		if (!print_summary(p, type, v, depth) && !vp_print_known(p, type, v, depth) &&
+		    !print_fat_pointer(p, type, v, depth))
 			print_fields(p, type, v, depth, NULL);
 		break;
 	case AI_TYPE_ENUM:
@@ -764,4 +817,21 @@ char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, u
 			    const void *bytes, size_t size, const struct ai_value_limits *limits)
 {
 	return format(mem, type, address, bytes, size, limits);
+}
+
+const char *ai_value_after_summary(const char *text)
+{
+	for (;;) {
+		const char *p = text;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		       *p == '_' || *p == ':')
+			p++;
+		if (p == text || *p != '(')
+			return text;
+		/* a state is plain words: no brackets or quotes inside, and a value after it */
+		size_t n = strcspn(p + 1, "()[]{}\"'");
+		if (p[1 + n] != ')' || p[2 + n] != ' ' || !p[3 + n])
+			return text;
+		text = p + 3 + n;
+	}
 }

@@ -46,7 +46,7 @@ static bool find_pointer(const struct ai_type *type, const struct view *v, int d
  * RawVecInner's `cap: Cap(usize)`). */
 static bool find_uint(const struct ai_type *type, const struct view *v, int depth, uint64_t *ret)
 {
-	if (type->kind == AI_TYPE_INT || type->kind == AI_TYPE_POINTER) {
+	if (type->kind == AI_TYPE_INT || type->kind == AI_TYPE_BOOL || type->kind == AI_TYPE_POINTER) {
 		if (type->size > v->size || type->size > 8)
 			return false;
 		*ret = vp_load_uint(v->bytes, type->size);
@@ -273,7 +273,10 @@ static bool print_hash_set(struct printer *p, const struct ai_type *type, const 
 	return print_hash_table(p, type, v, depth, true);
 }
 
-/* Arc<T> and Rc<T>: the value inside, ArcInner.data / RcInner.value. */
+/* Arc<T> and Rc<T>: `Arc(strong 3, weak 0) ` then the value inside (ArcInner.data,
+ * RcInner.value). The counts are ArcInner's / RcInner's own `strong` and `weak`; weak counts
+ * one for all the strong references together, so it is shown as Arc::weak_count does (weak - 1
+ * while strong > 0; usize::MAX is Arc::get_mut's lock on it). strong 0: the value was dropped. */
 static bool print_rc(struct printer *p, const struct ai_type *type, const struct view *v,
 		     unsigned depth)
 {
@@ -292,17 +295,165 @@ static bool print_rc(struct printer *p, const struct ai_type *type, const struct
 		vp_out_str(&p->out, "<null>");
 		return true;
 	}
+	const char *kind = vp_starts_with(ai_type_qualified_name(type), "alloc::rc::") ? "Rc" : "Arc";
 	if (depth >= p->limits.max_depth) {
 		vp_print_type_name(p, type);
 		vp_out_printf(&p->out, "(0x%" PRIx64 ")", ptr);
 		return true;
 	}
-	uint8_t *bytes = vp_fetch(p, ptr + data->offset, data_type->size);
+	uint64_t size = data->offset + data_type->size;
+	uint8_t *bytes = vp_fetch(p, ptr, size);
 	if (!bytes)
 		return true;
-	struct view dv = { bytes, ptr + data->offset, data_type->size };
-	vp_print_value(p, data_type, &dv, depth + 1);
+	struct view iv = { bytes, ptr, size };
+	uint64_t strong, weak;
+	bool counted = member_uint(inner, "strong", &iv, &strong) &&
+		       member_uint(inner, "weak", &iv, &weak);
+	if (counted) {
+		vp_out_printf(&p->out, "%s(strong %" PRIu64 ", ", kind, strong);
+		if (weak == UINT64_MAX)
+			vp_out_str(&p->out, "weak locked) ");
+		else
+			vp_out_printf(&p->out, "weak %" PRIu64 ") ",
+				      strong > 0 && weak > 0 ? weak - 1 : weak);
+	}
+	if (counted && strong == 0) {
+		vp_out_str(&p->out, "<dropped>"); /* only Weaks are left: data is gone */
+	} else {
+		struct view dv = { bytes + data->offset, ptr + data->offset, data_type->size };
+		vp_print_value(p, data_type, &dv, depth + 1);
+	}
 	free(bytes);
+	return true;
+}
+
+/* Weak<T> (sync and rc): the counts of the allocation it points to, not the value (which is
+ * gone when strong is 0). Weak::new() points nowhere: usize::MAX. */
+static bool print_weak(struct printer *p, const struct ai_type *type, const struct view *v,
+		       unsigned depth)
+{
+	const struct ai_type *ptr_type, *inner;
+	uint64_t ptr, strong, weak;
+	if (!find_pointer(type, v, 0, &ptr, &ptr_type) ||
+	    !(inner = vp_resolve_quiet(ptr_type, &ptr_type->target)) ||
+	    !ai_type_find_member(inner, "strong") || !ai_type_find_member(inner, "weak"))
+		return false;
+	if (ptr == UINT64_MAX) {
+		vp_out_str(&p->out, "Weak(dangling)");
+		return true;
+	}
+	uint64_t size = AI_MAX(ai_type_find_member(inner, "strong")->offset,
+			       ai_type_find_member(inner, "weak")->offset) + 8;
+	uint8_t *bytes = vp_fetch(p, ptr, size);
+	if (!bytes)
+		return true;
+	struct view iv = { bytes, ptr, size };
+	if (member_uint(inner, "strong", &iv, &strong) && member_uint(inner, "weak", &iv, &weak))
+		vp_out_printf(&p->out, "Weak(strong %" PRIu64 ", weak %" PRIu64 ")", strong,
+			      strong > 0 && weak > 0 ? weak - 1 : weak);
+	else
+		vp_out_printf(&p->out, "Weak(0x%" PRIx64 ")", ptr);
+	free(bytes);
+	return true;
+}
+
+/* The value of a cell-like wrapper's member `name` (UnsafeCell<T> and the like, printed
+ * through), after a `Label(state) ` prefix the caller printed. */
+static void print_inner_member(struct printer *p, const struct ai_type *type, const char *name,
+			       const struct view *v, unsigned depth)
+{
+	const struct ai_type *mt;
+	struct view mv;
+	if (vp_member_view(type, name, v, &mt, &mv))
+		vp_print_value(p, mt, &mv, depth + 1);
+	else
+		vp_out_str(&p->out, "{..}");
+}
+
+/* std's Mutex<T> (std::sync::Mutex; std::sync::poison::mutex::Mutex since 1.84): whether it is
+ * locked, from the futex word of its `inner` (Linux: 0 unlocked, 1 locked, 2 locked with
+ * waiters), and poisoned, from `poison.failed`. Another lock implementation: `lock state
+ * unknown`, never a guess. */
+static bool print_std_mutex(struct printer *p, const struct ai_type *type, const struct view *v,
+			    unsigned depth)
+{
+	const struct ai_type *inner_type, *futex_type, *poison_type, *failed_type;
+	struct view inner, futex, poison, failed;
+	if (!ai_type_find_member(type, "data") ||
+	    !vp_member_view(type, "inner", v, &inner_type, &inner))
+		return false;
+	uint64_t state, is_poisoned;
+	bool known = find_member_deep(inner_type, "futex", &inner, 0, &futex_type, &futex) &&
+		     find_uint(futex_type, &futex, 0, &state) && state <= 2;
+	bool poison_known = vp_member_view(type, "poison", v, &poison_type, &poison) &&
+			    find_member_deep(poison_type, "failed", &poison, 0, &failed_type, &failed) &&
+			    find_uint(failed_type, &failed, 0, &is_poisoned) && is_poisoned <= 1;
+	vp_out_str(&p->out, "Mutex(");
+	if (!known)
+		vp_out_str(&p->out, "lock state unknown");
+	else
+		vp_out_str(&p->out, state == 0 ? "unlocked" : state == 1 ? "locked" :
+				    "locked, waiters");
+	if (poison_known && is_poisoned)
+		vp_out_str(&p->out, ", poisoned");
+	vp_out_str(&p->out, ") ");
+	print_inner_member(p, type, "data", v, depth);
+	return true;
+}
+
+/* std's RwLock<T>: its futex `state` (Linux): the low 30 bits count readers, all of them set
+ * is write-locked; bits 30 and 31 say readers or writers wait. */
+static bool print_std_rwlock(struct printer *p, const struct ai_type *type, const struct view *v,
+			     unsigned depth)
+{
+	const struct ai_type *inner_type, *state_type, *poison_type, *failed_type;
+	struct view inner, state_view, poison, failed;
+	if (!ai_type_find_member(type, "data") ||
+	    !vp_member_view(type, "inner", v, &inner_type, &inner))
+		return false;
+	const uint64_t mask = (1u << 30) - 1;
+	uint64_t state, is_poisoned;
+	bool known = find_member_deep(inner_type, "state", &inner, 0, &state_type, &state_view) &&
+		     state_type->size == 4 && find_uint(state_type, &state_view, 0, &state);
+	bool poison_known = vp_member_view(type, "poison", v, &poison_type, &poison) &&
+			    find_member_deep(poison_type, "failed", &poison, 0, &failed_type, &failed) &&
+			    find_uint(failed_type, &failed, 0, &is_poisoned) && is_poisoned <= 1;
+	vp_out_str(&p->out, "RwLock(");
+	if (!known)
+		vp_out_str(&p->out, "lock state unknown");
+	else if ((state & mask) == mask)
+		vp_out_str(&p->out, "write-locked");
+	else if (state & mask)
+		vp_out_printf(&p->out, "read-locked by %" PRIu64, state & mask);
+	else
+		vp_out_str(&p->out, "unlocked");
+	if (poison_known && is_poisoned)
+		vp_out_str(&p->out, ", poisoned");
+	vp_out_str(&p->out, ") ");
+	print_inner_member(p, type, "data", v, depth);
+	return true;
+}
+
+/* RefCell<T>: its `borrow` count (0 free, n > 0 shared borrows, < 0 borrowed mutably), then
+ * the value. */
+static bool print_ref_cell(struct printer *p, const struct ai_type *type, const struct view *v,
+			   unsigned depth)
+{
+	const struct ai_type *borrow_type;
+	struct view borrow;
+	uint64_t raw;
+	if (!ai_type_find_member(type, "value") ||
+	    !vp_member_view(type, "borrow", v, &borrow_type, &borrow) ||
+	    !find_uint(borrow_type, &borrow, 0, &raw) || borrow_type->size != 8)
+		return false;
+	int64_t n = (int64_t)raw;
+	if (n == 0)
+		vp_out_str(&p->out, "RefCell(not borrowed) ");
+	else if (n > 0)
+		vp_out_printf(&p->out, "RefCell(borrowed %" PRId64 "x) ", n);
+	else
+		vp_out_str(&p->out, "RefCell(borrowed mutably) ");
+	print_inner_member(p, type, "value", v, depth);
 	return true;
 }
 
@@ -392,10 +543,17 @@ static const struct known_type {
 	{ "hashbrown::set::HashSet<", true, print_hash_set },
 	{ "alloc::sync::Arc<", true, print_rc },
 	{ "alloc::rc::Rc<", true, print_rc },
+	{ "alloc::sync::Weak<", true, print_weak },
+	{ "alloc::rc::Weak<", true, print_weak },
 	{ "core::pin::Pin<", true, print_transparent },
 	{ "core::ptr::non_null::NonNull<", true, print_transparent },
 	{ "core::ptr::unique::Unique<", true, print_transparent },
 	{ "core::cell::UnsafeCell<", true, print_transparent },
+	{ "core::cell::RefCell<", true, print_ref_cell },
+	{ "std::sync::mutex::Mutex<", true, print_std_mutex },
+	{ "std::sync::poison::mutex::Mutex<", true, print_std_mutex },
+	{ "std::sync::rwlock::RwLock<", true, print_std_rwlock },
+	{ "std::sync::poison::rwlock::RwLock<", true, print_std_rwlock },
 	{ "core::cell::Cell<", true, print_transparent },
 	{ "core::mem::manually_drop::ManuallyDrop<", true, print_transparent },
 	{ "core::sync::atomic::AtomicBool", false, print_atomic_bool },
@@ -405,12 +563,42 @@ static const struct known_type {
 	{ "core::time::Duration", false, print_duration },
 };
 
+/* The caller's summary of a type (limits.summary), then the value of the member it names. */
+static bool print_summary(struct printer *p, const struct ai_type *type, const struct view *v,
+			  unsigned depth)
+{
+	char *text = NULL;
+	const char *inner = NULL;
+	if (!p->limits.summary || !p->limits.summary(p->mem, type, v->address, &text, &inner))
+		return false;
+	vp_out_str(&p->out, text);
+	free(text);
+	if (!inner)
+		return true;
+	/* a path of members, "c" or "value.inner" */
+	const struct ai_type *t = type;
+	struct view cur = *v;
+	char *path = xstrdup(inner);
+	bool found = true;
+	for (char *save, *part = strtok_r(path, ".", &save); part && found;
+	     part = strtok_r(NULL, ".", &save))
+		found = vp_member_view(t, part, &cur, &t, &cur);
+	free(path);
+	if (found) {
+		vp_out_str(&p->out, " ");
+		vp_print_value(p, t, &cur, depth + 1);
+	}
+	return true;
+}
+
 bool vp_print_known(struct printer *p, const struct ai_type *type, const struct view *v,
 			unsigned depth)
 {
 	const char *name = ai_type_qualified_name(type);
 	if (!name)
 		return false;
+	if (print_summary(p, type, v, depth))
+		return true;
 	for (size_t i = 0; i < AI_ARRAY_SIZE(known_types); i++) {
 		const struct known_type *k = &known_types[i];
 		if (k->prefix ? vp_starts_with(name, k->name) : strcmp(name, k->name) == 0)

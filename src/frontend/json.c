@@ -201,6 +201,7 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 		else
 			ai_json_null(w);
 		ai_json_field_string(w, "addr", p->address);
+		ai_json_field_bool(w, "inspected", !p->outside);
 		ai_json_field_string(w, "summary", p->summary);
 		ai_json_end_object(w);
 	}
@@ -448,6 +449,31 @@ static void write_deadlock(struct ai_json_writer *w, const struct ai_snapshot *s
 	ai_json_end_object(w);
 }
 
+void ai_write_runtimes_json(struct ai_json_writer *w, const struct ai_snapshot *s)
+{
+	ai_json_key(w, "runtimes");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < s->runtime_count; i++) {
+		const struct ai_snapshot_runtime *rt = &s->runtimes[i];
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "name", rt->name);
+		ai_json_field_string(w, "version", rt->version);
+		ai_json_field_uint(w, "instances", rt->instances);
+		ai_json_field_bool(w, "decoded", rt->decoded);
+		ai_json_end_object(w);
+	}
+	ai_json_end_array(w);
+}
+
+void ai_write_warnings_json(struct ai_json_writer *w, const struct ai_snapshot *s)
+{
+	ai_json_key(w, "warnings");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < s->warning_count; i++)
+		ai_json_string(w, s->warnings[i]);
+	ai_json_end_array(w);
+}
+
 void ai_write_dump_json(struct ai_json_writer *w, const struct ai_snapshot *s)
 {
 	ai_json_begin_object(w);
@@ -462,23 +488,8 @@ void ai_write_dump_json(struct ai_json_writer *w, const struct ai_snapshot *s)
 	ai_json_field_string(w, "core", s->core);
 	ai_json_field_int(w, "captured_at", s->captured_at_ms);
 	ai_json_field_uint(w, "pause_us", s->pause_us);
-	ai_json_key(w, "runtimes");
-	ai_json_begin_array(w);
-	for (size_t i = 0; i < s->runtime_count; i++) {
-		const struct ai_snapshot_runtime *rt = &s->runtimes[i];
-		ai_json_begin_object(w);
-		ai_json_field_string(w, "name", rt->name);
-		ai_json_field_string(w, "version", rt->version);
-		ai_json_field_uint(w, "instances", rt->instances);
-		ai_json_field_bool(w, "decoded", rt->decoded);
-		ai_json_end_object(w);
-	}
-	ai_json_end_array(w);
-	ai_json_key(w, "warnings");
-	ai_json_begin_array(w);
-	for (size_t i = 0; i < s->warning_count; i++)
-		ai_json_string(w, s->warnings[i]);
-	ai_json_end_array(w);
+	ai_write_runtimes_json(w, s);
+	ai_write_warnings_json(w, s);
 	ai_json_key(w, "threads");
 	write_threads(w, s);
 	ai_json_key(w, "tasks");

@@ -280,6 +280,27 @@ void ai_json_string(struct ai_json_writer *w, const char *s)
 		ai_json_string_len(w, s, strlen(s));
 }
 
+void ai_json_decimal(struct ai_json_writer *w, uint64_t value, unsigned decimals)
+{
+	if (decimals > 18)
+		abort();
+	char digits[48];
+	size_t n = 0;
+	for (unsigned d = 0; d < decimals; d++) {
+		digits[sizeof(digits) - ++n] = (char)('0' + value % 10);
+		value /= 10;
+	}
+	if (decimals)
+		digits[sizeof(digits) - ++n] = '.';
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	before_value(w);
+	put(w, digits + sizeof(digits) - n, n);
+	after_value(w);
+}
+
 void ai_json_uint(struct ai_json_writer *w, uint64_t value)
 {
 	char digits[20];

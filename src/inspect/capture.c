@@ -357,6 +357,25 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 	return NULL;
 }
 
+struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const struct ai_async_options *options,
+					     struct ai_lifecycle_point **points_ret, size_t *count_ret)
+{
+	*points_ret = NULL;
+	*count_ret = 0;
+	if (!capture->as) {
+		struct ai_error *err = ai_async_create(capture->target, capture->di, options, &capture->as);
+		if (err)
+			return err;
+	}
+	ai_runtimes_lifecycle_points(capture->as, points_ret, count_ret);
+	return NULL;
+}
+
+bool ai_capture_is_dependency(const struct ai_capture *capture, const char *file)
+{
+	return !capture->as || ai_user_code_is_dependency(capture->as->user_code, file);
+}
+
 void ai_capture_probe_points(struct ai_capture *capture, struct ai_probe_point **points_ret,
 			     size_t *count_ret, char **runtimes_ret)
 {

@@ -1,6 +1,9 @@
 /* `profile --format svg`: the folded stacks (report.c) drawn as a flame graph, one self-contained
  * SVG file: frames of the same name under the same parent are merged, each as wide as its busy
- * time, the root at the bottom; hovering a frame shows its name, time and share (<title>). */
+ * time, the root at the bottom; hovering a frame shows its name, time and share (<title>).
+ * An embedded script (no network: the file may be opened anywhere) zooms into a frame on a
+ * click and searches the frame names for a regular expression, as flamegraph.pl's output does;
+ * each frame's <g> keeps its unzoomed place in data-x, data-w (pixels) and data-d (depth). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,27 +87,95 @@ static void draw(FILE *out, const struct node *n, double x, size_t depth, size_t
 	double y = TOP + (double)(max_depth - depth) * FRAME_HEIGHT;
 	int r, g, b;
 	color(n->name, &r, &g, &b);
-	fputs("<g><title>", out);
+	fprintf(out, "<g class=\"f\" data-x=\"%.2f\" data-w=\"%.2f\" data-d=\"%zu\"><title>", x, w, depth);
 	xml_text(out, n->name, SIZE_MAX);
 	fprintf(out, " (%.2f ms, %.2f%%)</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" "
-		"fill=\"rgb(%d,%d,%d)\" rx=\"2\"/>", (double)n->weight / 1e6,
-		total ? 100.0 * (double)n->weight / (double)total : 0.0, MARGIN + x, y, w, FRAME_HEIGHT - 1, r, g, b);
-	size_t fits = (size_t)((w - 6) / CHAR_WIDTH);
+		"fill=\"rgb(%d,%d,%d)\" data-fill=\"rgb(%d,%d,%d)\" rx=\"2\"/>", (double)n->weight / 1e6,
+		total ? 100.0 * (double)n->weight / (double)total : 0.0, MARGIN + x, y, w, FRAME_HEIGHT - 1, r, g, b,
+		r, g, b);
+	/* (an empty text too: a zoom may widen the frame enough for its name) */
+	size_t fits = w > 6 ? (size_t)((w - 6) / CHAR_WIDTH) : 0;
+	fprintf(out, "<text x=\"%.2f\" y=\"%.0f\">", MARGIN + x + 3, y + FRAME_HEIGHT - 4);
 	if (fits >= 3) {
-		fprintf(out, "<text x=\"%.2f\" y=\"%.0f\">", MARGIN + x + 3, y + FRAME_HEIGHT - 4);
 		size_t len = strlen(n->name);
 		xml_text(out, n->name, len <= fits ? len : fits - 2);
 		if (len > fits)
 			fputs("..", out);
-		fputs("</text>", out);
 	}
-	fputs("</g>\n", out);
+	fputs("</text></g>\n", out);
 	double cx = x;
 	for (size_t i = 0; i < n->child_count; i++) {
 		draw(out, &n->children[i], cx, depth + 1, max_depth, total);
 		cx += total ? WIDTH * (double)n->children[i].weight / (double)total : 0;
 	}
 }
+
+/* Zoom and search. Keep it free of "]]>" (it is in a CDATA section). */
+static const char script[] =
+	"(function () {\n"
+	"var W = %.1f, M = %d, CW = %.1f;\n"
+	"var frames = [].slice.call(document.querySelectorAll('g.f'));\n"
+	"var reset = document.getElementById('reset'), matched = document.getElementById('matched');\n"
+	"function num(g, a) { return parseFloat(g.getAttribute(a)); }\n"
+	"function name(g) { return g.querySelector('title').textContent.replace(/ \\([^()]*\\)$/, ''); }\n"
+	"function place(g, x, w) {\n"
+	"  var r = g.querySelector('rect'), t = g.querySelector('text'), n = name(g);\n"
+	"  r.setAttribute('x', (M + x).toFixed(2)); r.setAttribute('width', w.toFixed(2));\n"
+	"  t.setAttribute('x', (M + x + 3).toFixed(2));\n"
+	"  var fits = Math.floor((w - 6) / CW);\n"
+	"  t.textContent = fits < 3 ? '' : n.length <= fits ? n : n.slice(0, fits - 2) + '..';\n"
+	"}\n"
+	"function zoom(z) {\n"
+	"  var zx = num(z, 'data-x'), zw = num(z, 'data-w'), zd = num(z, 'data-d'), s = W / zw, e = 0.01;\n"
+	"  frames.forEach(function (g) {\n"
+	"    var x = num(g, 'data-x'), w = num(g, 'data-w'), d = num(g, 'data-d');\n"
+	"    if (d < zd && x <= zx + e && x + w >= zx + zw - e) {\n"
+	"      place(g, 0, W); g.style.display = ''; g.setAttribute('opacity', '0.6');\n"
+	"    } else if (d >= zd && x >= zx - e && x + w <= zx + zw + e) {\n"
+	"      place(g, (x - zx) * s, w * s); g.style.display = ''; g.removeAttribute('opacity');\n"
+	"    } else {\n"
+	"      g.style.display = 'none';\n"
+	"    }\n"
+	"  });\n"
+	"  reset.style.display = '';\n"
+	"}\n"
+	"function unzoom() {\n"
+	"  frames.forEach(function (g) {\n"
+	"    place(g, num(g, 'data-x'), num(g, 'data-w')); g.style.display = ''; g.removeAttribute('opacity');\n"
+	"  });\n"
+	"  reset.style.display = 'none';\n"
+	"}\n"
+	"function search() {\n"
+	"  var text = window.prompt('Search the frames (a regular expression; empty: clear)', '');\n"
+	"  if (text === null) return;\n"
+	"  var re = null;\n"
+	"  if (text !== '') { try { re = new RegExp(text); } catch (err) { window.alert(err.message); return; } }\n"
+	"  var hits = [];\n"
+	"  frames.forEach(function (g) {\n"
+	"    var r = g.querySelector('rect'), hit = re !== null && re.test(name(g));\n"
+	"    r.setAttribute('fill', hit ? 'rgb(230,0,230)' : r.getAttribute('data-fill'));\n"
+	"    if (hit) hits.push(g);\n"
+	"  });\n"
+	"  /* the share of the root's width: a hit inside another hit is not counted again */\n"
+	"  var share = 0;\n"
+	"  hits.forEach(function (g) {\n"
+	"    var x = num(g, 'data-x'), w = num(g, 'data-w'), d = num(g, 'data-d');\n"
+	"    var inner = hits.some(function (h) {\n"
+	"      return num(h, 'data-d') < d && num(h, 'data-x') <= x + 0.01 &&\n"
+	"        num(h, 'data-x') + num(h, 'data-w') >= x + w - 0.01;\n"
+	"    });\n"
+	"    if (!inner) share += w;\n"
+	"  });\n"
+	"  matched.textContent = re === null ? '' : 'Matched: ' + (100 * share / W).toFixed(1) + '%%';\n"
+	"}\n"
+	"frames.forEach(function (g) { g.style.cursor = 'pointer'; g.addEventListener('click', function () { zoom(g); }); });\n"
+	"reset.addEventListener('click', unzoom);\n"
+	"document.getElementById('search').addEventListener('click', search);\n"
+	"window.addEventListener('keydown', function (e) {\n"
+	"  if ((e.ctrlKey || e.metaKey) && e.key === 'f') { e.preventDefault(); search(); }\n"
+	"  else if (e.key === 'Escape') unzoom();\n"
+	"});\n"
+	"})();\n";
 
 void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
 {
@@ -132,7 +203,7 @@ void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
 		}
 	}
 	size_t max_depth = depth_of(&root, 0);
-	double height = TOP + (double)(max_depth + 1) * FRAME_HEIGHT + MARGIN;
+	double height = TOP + (double)(max_depth + 1) * FRAME_HEIGHT + MARGIN + FRAME_HEIGHT; /* + the controls */
 	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
 		"viewBox=\"0 0 %.0f %.0f\" font-family=\"monospace\" font-size=\"12\">\n"
@@ -141,9 +212,17 @@ void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
 		MARGIN);
 	fprintf(out, "Busy time of the tasks of process %d (", (int)p->pid);
 	xml_text(out, p->exe ? p->exe : "?", SIZE_MAX);
-	fprintf(out, "): %.1f ms over %.2f s; each task's await chain, root below</text>\n",
+	fprintf(out, "): %.1f ms over %.2f s; each task's await chain, root below; click to zoom</text>\n",
 		(double)root.weight / 1e6, (double)(p->end_ns - p->start_ns) / 1e9);
+	/* The controls on the bottom line, under the graph (the title may be long). */
+	double bottom = height - 4;
+	fprintf(out, "<text id=\"reset\" x=\"%d\" y=\"%.0f\" style=\"cursor:pointer;display:none\">Reset zoom"
+		"</text>\n<text id=\"matched\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\"></text>\n"
+		"<text id=\"search\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" style=\"cursor:pointer\">Search"
+		"</text>\n", MARGIN, bottom, WIDTH + MARGIN - 60, bottom, WIDTH + MARGIN, bottom);
 	draw(out, &root, 0, 0, max_depth, root.weight);
-	fputs("</svg>\n", out);
+	fputs("<script type=\"text/ecmascript\"><![CDATA[\n", out);
+	fprintf(out, script, WIDTH, MARGIN, CHAR_WIDTH);
+	fputs("]]></script>\n</svg>\n", out);
 	node_free(&root);
 }

@@ -53,6 +53,7 @@ void ai_profile_destroy(struct ai_profile *p)
 	for (size_t i = 0; i < p->warning_count; i++)
 		free(p->warnings[i]);
 	free(p->warnings);
+	free(p->poll_list);
 	free(p->map_keys);
 	free(p->map_values);
 	free(p->exe);
@@ -144,7 +145,7 @@ static size_t new_task(struct ai_profile *p, uint64_t address, uint64_t first_ns
 	AI_GROW(p->tasks, p->task_capacity, p->task_count + 1);
 	size_t index = p->task_count++;
 	p->tasks[index] = (struct ai_profile_task){
-		.address = address, .generation = generation, .first_ns = first_ns,
+		.address = address, .generation = generation, .first_ns = first_ns, .created = index,
 	};
 	map_put(p, address, index);
 	return index;
@@ -281,6 +282,8 @@ static void close_frame(struct ai_profile *p, struct ai_profile_thread *th, unsi
 	uint64_t begin = th->stack[f].begin_ns;
 	uint64_t d = time_ns > begin ? time_ns - begin : 0;
 	th->stack[f].closed = true;
+	if (th->stack[f].poll)
+		p->poll_list[th->stack[f].poll - 1].end_ns = AI_MAX(time_ns, begin);
 	t->busy_ns += d;
 	th->busy_ns += d;
 	if (d > t->max_poll_ns) {
@@ -322,6 +325,26 @@ static void close_elsewhere(struct ai_profile *p, size_t task, const struct ai_p
 	}
 }
 
+/* A poll into the poll list, with the wake that led to it; its index + 1, or 0: not kept. */
+static size_t keep_poll(struct ai_profile *p, size_t task, uint32_t tid, uint64_t time_ns)
+{
+	struct ai_profile_task *t = &p->tasks[task];
+	uint64_t wake_ns = t->flow_wake_ns;
+	uint32_t wake_tid = t->flow_wake_tid;
+	t->flow_wake_ns = 0;
+	if (!p->poll_cap)
+		return 0;
+	if (p->poll_count >= p->poll_cap) {
+		p->polls_dropped++;
+		return 0;
+	}
+	AI_GROW(p->poll_list, p->poll_capacity, p->poll_count + 1);
+	p->poll_list[p->poll_count++] = (struct ai_profile_poll){
+		.task = task, .tid = tid, .wake_tid = wake_tid, .begin_ns = time_ns, .wake_ns = wake_ns,
+	};
+	return p->poll_count;
+}
+
 void ai_profile_event(struct ai_profile *p, enum ai_profile_event_kind kind, uint64_t time_ns,
 		      uint32_t tid, uint64_t task, const char *future)
 {
@@ -344,10 +367,13 @@ void ai_profile_event(struct ai_profile *p, enum ai_profile_event_kind kind, uin
 			t->wake_pending_ns = 0;
 		}
 		t->polling++;
-		if (th->depth < AI_ARRAY_SIZE(th->stack))
-			th->stack[th->depth++] = (typeof(th->stack[0])){ .task = i, .begin_ns = time_ns };
-		else
+		if (th->depth < AI_ARRAY_SIZE(th->stack)) {
+			size_t kept = keep_poll(p, i, tid, time_ns);
+			th->stack[th->depth++] = (typeof(th->stack[0])){ .task = i, .begin_ns = time_ns, .poll = kept };
+		} else {
 			th->overflow++;
+			t->flow_wake_ns = 0;
+		}
 		break;
 	}
 	case AI_PROFILE_POLL_END:
@@ -368,6 +394,10 @@ void ai_profile_event(struct ai_profile *p, enum ai_profile_event_kind kind, uin
 				t->self_wakes++;
 			else
 				t->task_wakes++;
+		}
+		if (!t->flow_wake_ns) {
+			t->flow_wake_ns = time_ns;
+			t->flow_wake_tid = tid;
 		}
 		if (t->polling)
 			t->woken_while_polled = true;
@@ -446,6 +476,14 @@ void ai_profile_finish(struct ai_profile *p, uint64_t end_ns, const struct ai_sn
 		name_task(&p->tasks[t], s);
 	}
 	qsort(p->tasks, p->task_count, sizeof(*p->tasks), compare_busy);
+	if (p->poll_count) { /* the poll list names tasks by their index before the sort */
+		size_t *moved = xcalloc(p->task_count, sizeof(*moved));
+		for (size_t i = 0; i < p->task_count; i++)
+			moved[p->tasks[i].created] = i;
+		for (size_t i = 0; i < p->poll_count; i++)
+			p->poll_list[i].task = moved[p->poll_list[i].task];
+		free(moved);
+	}
 	/* The index is of no use once sorted. */
 	free(p->map_keys);
 	free(p->map_values);
@@ -475,6 +513,9 @@ void ai_profile_finish(struct ai_profile *p, uint64_t end_ns, const struct ai_sn
 			add_warning(p, "%s: %llu of its %llu wakes came from its own polls (it wakes itself in a loop)",
 				    who, (unsigned long long)t->self_wakes, (unsigned long long)t->wakes);
 	}
+	if (p->polls_dropped)
+		add_warning(p, "the timeline keeps the first %zu polls: the %llu after them are counted but not drawn",
+			    p->poll_count, (unsigned long long)p->polls_dropped);
 	if (p->lost)
 		add_warning(p, "%llu events were lost (a ring buffer was full): the counts are lower bounds",
 			    (unsigned long long)p->lost);

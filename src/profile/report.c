@@ -238,6 +238,12 @@ int ai_profile_write(FILE *out, const struct ai_profile *p, enum ai_profile_form
 	case AI_PROFILE_SVG:
 		ai_profile_write_svg(out, p);
 		break;
+	case AI_PROFILE_SPEEDSCOPE:
+		ai_profile_write_speedscope(out, p);
+		break;
+	case AI_PROFILE_PERFETTO:
+		ai_profile_write_perfetto(out, p);
+		break;
 	}
 	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }

@@ -340,12 +340,14 @@ void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_even
 		     size_t *count_ret)
 {
 	/* Drop what the previous call handed out. */
-	memmove(u->pending, u->pending + u->taken, (u->pending_count - u->taken) * sizeof(*u->pending));
+	if (u->taken) /* pending is NULL before the first event: no memmove or qsort of NULL */
+		memmove(u->pending, u->pending + u->taken, (u->pending_count - u->taken) * sizeof(*u->pending));
 	u->pending_count -= u->taken;
 	u->taken = 0;
 	/* Each CPU's buffer is in time order, not the whole: sort, and keep back the newest events,
 	 * which another CPU's older ones, not yet read, could still precede. */
-	qsort(u->pending, u->pending_count, sizeof(*u->pending), compare_events);
+	if (u->pending_count > 1)
+		qsort(u->pending, u->pending_count, sizeof(*u->pending), compare_events);
 	size_t n = u->pending_count;
 	if (!all) {
 		struct timespec now;

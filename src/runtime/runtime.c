@@ -21,6 +21,15 @@ const struct ai_runtime_ops *const ai_runtimes[] = {
 	NULL,
 };
 
+bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
+			       char **text_ret, const char **inner_ret)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++)
+		if ((*ops)->value_summary && (*ops)->value_summary(mem, type, address, text_ret, inner_ret))
+			return true;
+	return false;
+}
+
 const struct ai_runtime_ops *ai_runtime_find(const char *name)
 {
 	for (const struct ai_runtime_ops *const *ops = ai_runtimes; name && *ops; ops++)
@@ -215,6 +224,31 @@ void ai_probe_points_free(struct ai_probe_point *points, size_t count)
 		free(points[i].path);
 	}
 	free(points);
+}
+
+void ai_lifecycle_points_free(struct ai_lifecycle_point *points, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(points[i].function);
+	free(points);
+}
+
+void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point **points_ret,
+				  size_t *count_ret)
+{
+	struct ai_lifecycle_point *points = NULL;
+	size_t count = 0, capacity = 0;
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++) {
+		if (!(*ops)->lifecycle_points)
+			continue;
+		char *version = (*ops)->detect ? (*ops)->detect(as) : NULL;
+		if (!version)
+			continue;
+		free(version);
+		(*ops)->lifecycle_points(as, &points, &count, &capacity);
+	}
+	*points_ret = points;
+	*count_ret = count;
 }
 
 void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **points_ret,

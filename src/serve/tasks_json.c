@@ -60,17 +60,7 @@ static void write_header(struct ai_json_writer *w, const struct ai_live *live, c
 		ai_json_uint(w, live->process.rss_bytes);
 	else
 		ai_json_null(w);
-	ai_json_key(w, "runtimes");
-	ai_json_begin_array(w);
-	for (size_t i = 0; i < s->runtime_count; i++) {
-		ai_json_begin_object(w);
-		ai_json_field_string(w, "name", s->runtimes[i].name);
-		ai_json_field_string(w, "version", s->runtimes[i].version);
-		ai_json_field_uint(w, "instances", s->runtimes[i].instances);
-		ai_json_field_bool(w, "decoded", s->runtimes[i].decoded);
-		ai_json_end_object(w);
-	}
-	ai_json_end_array(w);
+	ai_write_runtimes_json(w, s);
 	ai_json_key(w, "counts");
 	ai_json_begin_object(w);
 	size_t counts[AI_ARRAY_SIZE(states) + 1] = { 0 };
@@ -105,11 +95,7 @@ static void write_header(struct ai_json_writer *w, const struct ai_live *live, c
 		ai_json_end_object(w);
 	}
 	ai_json_end_array(w);
-	ai_json_key(w, "warnings");
-	ai_json_begin_array(w);
-	for (size_t i = 0; i < s->warning_count; i++)
-		ai_json_string(w, s->warnings[i]);
-	ai_json_end_array(w);
+	ai_write_warnings_json(w, s);
 }
 
 static void write_task(struct ai_json_writer *w, const struct ai_live *live, const struct ai_snapshot *s, size_t i,

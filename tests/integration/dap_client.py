@@ -13,6 +13,12 @@ fact per line, and exits 0 when every expectation held, 1 (with the reason on st
     dap_client.py ADAPTER deadlock --pid N --expect-cycle TEXT,TEXT
     dap_client.py ADAPTER killed --pid N       (SIGKILLs N while stopped; expects exited)
     dap_client.py ADAPTER core --core FILE --program PATH [--expect-thread TEXT]... [--expect-frame FILE:LINE]...
+    dap_client.py ADAPTER breakpoint --pid N --source PATH --line L --bad-line L2 --next-line L3
+                  (the ticker fixture: L its looping .await, L2 a line without one, L3 the .await
+                  after L; a hit, evaluate, continue, a condition, next twice, disconnect)
+    dap_client.py ADAPTER launch-breakpoint --program PATH --source PATH --line L
+                  (held at its exec until configurationDone: the first round's hit, then the
+                  breakpoints cleared and the program run to its end)
 
 With --tcp the adapter is started as `dap --port 0` and spoken to over its TCP connection.
 """
@@ -27,7 +33,7 @@ import subprocess
 import sys
 import time
 
-TIMEOUT = 60.0  # seconds for any one answer; a hung adapter fails the test, never hangs it
+TIMEOUT = float(os.environ.get("DAP_TIMEOUT", "60"))  # seconds for any one answer; a hung adapter fails the test, never hangs it
 
 # The required fields of what an adapter sends, and their JSON types, from the DAP schema.
 INT, STR, BOOL, OBJ, ARR = int, str, bool, dict, list
@@ -41,14 +47,16 @@ EVENT_BODIES = {
     "process": {"name": STR},
     "thread": {"reason": STR, "threadId": INT},
     "continued": {"threadId": INT},
+    "breakpoint": {"reason": STR, "breakpoint": OBJ},
 }
-EVENTS_WITH_BODY = {"stopped", "exited", "output", "process", "thread", "continued"}
+EVENTS_WITH_BODY = {"stopped", "exited", "output", "process", "thread", "continued", "breakpoint"}
 RESPONSE_BODIES = {
     "threads": {"threads": ARR},
     "stackTrace": {"stackFrames": ARR},
     "scopes": {"scopes": ARR},
     "variables": {"variables": ARR},
     "setBreakpoints": {"breakpoints": ARR},
+    "evaluate": {"result": STR, "variablesReference": INT},
 }
 ITEMS = {
     ("threads", "threads"): {"id": INT, "name": STR},
@@ -435,10 +443,138 @@ def scenario_core(dap, args):
     dap.wait_exit()
 
 
+def top_frame(dap, thread_id, path):
+    """The innermost frame in the file path (below it: tokio's own async fns and the leaf)."""
+    frames = dap.request("stackTrace", {"threadId": thread_id})["body"]["stackFrames"]
+    base = path.rpartition("/")[2]
+    mine = [f for f in frames if (f.get("source") or {}).get("path", "").endswith("/" + base)]
+    if not mine:
+        raise Failure(f"thread {thread_id}: no frame in {base}: {[f['name'] for f in frames]}")
+    return mine[0]
+
+
+def local_of(dap, frame, name):
+    scopes = dap.request("scopes", {"frameId": frame["id"]})["body"]["scopes"]
+    locals_scope = [s for s in scopes if s["name"] == "Locals"]
+    if not locals_scope:
+        raise Failure(f"frame {frame['name']}: no Locals scope")
+    found = [v["value"] for v in variables(dap, locals_scope[0]["variablesReference"]) if v["name"] == name]
+    if not found:
+        raise Failure(f"frame {frame['name']}: no local {name}")
+    return found[0]
+
+
+def expect_stop(dap, reason, line, path, thread=None):
+    """The next stopped event: its reason, the task it names, the line of that task's top frame."""
+    stopped = dap.event("stopped")["body"]
+    if stopped["reason"] != reason or not stopped.get("allThreadsStopped"):
+        raise Failure(f"expected a {reason} stop of every thread: {stopped}")
+    tid = stopped.get("threadId")
+    if thread is not None and tid != thread:
+        raise Failure(f"{reason}: stopped thread {tid}, not the stepped task's {thread}")
+    names = {t["id"]: t["name"] for t in thread_names(dap)}
+    if "ticker" not in names.get(tid, ""):
+        raise Failure(f"{reason}: thread {tid} is {names.get(tid)!r}, not the ticker task")
+    frame = top_frame(dap, tid, path)
+    source = frame["source"]["path"]
+    if frame["line"] != line:
+        raise Failure(f"{reason}: the task's top frame is {frame['name']} at {source}:{frame['line']}, not line {line}")
+    return stopped, tid, frame, int(local_of(dap, frame, "i"))
+
+
+def evaluate(dap, frame, expression):
+    body = dap.request("evaluate", {"expression": expression, "frameId": frame["id"], "context": "watch"})["body"]
+    print(f"evaluate: {expression} = {body['result']}")
+    return body["result"]
+
+
+def scenario_breakpoint(dap, args):
+    initialize(dap)
+    # As VS Code does: breakpoints first (no program yet: unverified), then attach resolves them.
+    wanted = [{"line": args.line}, {"line": args.bad_line}]
+    early = dap.request("setBreakpoints", {"source": {"path": args.source}, "breakpoints": wanted})["body"]["breakpoints"]
+    if len(early) != 2 or any(b["verified"] for b in early):
+        raise Failure(f"breakpoints before attach are unverified: {early}")
+    dap.request("attach", {"pid": args.pid, "stopOnEntry": False})
+    changed = {}
+    while len(changed) < 2:
+        b = dap.event("breakpoint")["body"]["breakpoint"]
+        changed[b["id"]] = b
+    good, bad = changed[early[0]["id"]], changed[early[1]["id"]]
+    if not good["verified"] or good["line"] != args.line:
+        raise Failure(f"the .await line is not verified at {args.line}: {good}")
+    if bad["verified"] or "has no .await" not in bad.get("message", ""):
+        raise Failure(f"the line without .await is verified, or says nothing: {bad}")
+    print(f"verified: line {good['line']}")
+    print(f"unverified: {bad['message']}")
+    dap.request("configurationDone")
+    stopped, tid, frame, i = expect_stop(dap, "breakpoint", args.line, args.source)
+    if stopped.get("hitBreakpointIds") != [good["id"]]:
+        raise Failure(f"hitBreakpointIds {stopped.get('hitBreakpointIds')} is not [{good['id']}]")
+    print(f"hit: {stopped['description']}")
+    print(f"local: i = {i}")
+    if evaluate(dap, frame, "i") != str(i):
+        raise Failure("evaluate i is not the local's value")
+    if evaluate(dap, frame, f"i == {i} && task.id > 0") != "true":
+        raise Failure("evaluate of a true comparison")
+    if not evaluate(dap, frame, "no_such_local").startswith("unknown: no local no_such_local"):
+        raise Failure("evaluate of a local that is not there must say unknown")
+    # continue: the next round's hit.
+    dap.request("continue", {"threadId": tid})
+    _, tid2, _, i2 = expect_stop(dap, "breakpoint", args.line, args.source)
+    if tid2 != tid or i2 != i + 1:
+        raise Failure(f"continue: thread {tid2} i = {i2}, expected thread {tid} i = {i + 1}")
+    print(f"continued: i = {i2}")
+    # A condition: the round three on.
+    k = i2 + 3
+    cond = dap.request("setBreakpoints", {"source": {"path": args.source},
+                                          "breakpoints": [{"line": args.line, "condition": f"i == {k}"}]})["body"]["breakpoints"]
+    if not cond[0]["verified"]:
+        raise Failure(f"the conditional breakpoint: {cond}")
+    dap.request("continue", {"threadId": tid})
+    _, _, _, i3 = expect_stop(dap, "breakpoint", args.line, args.source)
+    if i3 != k:
+        raise Failure(f"condition i == {k}: stopped with i = {i3}")
+    print(f"condition: i = {i3}")
+    # next: the task's next park is the sleep after the yield, in the same round, then the
+    # next round's yield (the conditional breakpoint there is false: a step, not a hit).
+    dap.request("next", {"threadId": tid})
+    _, _, _, i4 = expect_stop(dap, "step", args.next_line, args.source, thread=tid)
+    dap.request("next", {"threadId": tid})
+    _, _, _, i5 = expect_stop(dap, "step", args.line, args.source, thread=tid)
+    if i4 != k or i5 != k + 1:
+        raise Failure(f"next: i = {i4} then {i5}, expected {k} then {k + 1}")
+    print(f"next: line {args.next_line} i = {i4}, line {args.line} i = {i5}")
+    dap.request("disconnect", {"terminateDebuggee": False})
+    status = dap.wait_exit()
+    print(f"adapter exited {status}")
+
+
+def scenario_launch_breakpoint(dap, args):
+    initialize(dap)
+    dap.request("launch", {"program": args.program, "args": args.arg})
+    bps = dap.request("setBreakpoints", {"source": {"path": args.source},
+                                         "breakpoints": [{"line": args.line}]})["body"]["breakpoints"]
+    if not bps[0]["verified"]:
+        raise Failure(f"launch: the breakpoint is not verified: {bps}")
+    dap.request("configurationDone")
+    _, tid, _, i = expect_stop(dap, "breakpoint", args.line, args.source)
+    if i != 0:
+        raise Failure(f"launch: the first hit is in round {i}, not 0: the program ran before its breakpoints")
+    print(f"first hit: i = {i}")
+    dap.request("setBreakpoints", {"source": {"path": args.source}, "breakpoints": []})
+    dap.request("continue", {"threadId": tid})
+    exited = dap.event("exited")["body"]["exitCode"]
+    print(f"exited: {exited}")
+    dap.request("disconnect")
+    print(f"adapter exited {dap.wait_exit()}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("adapter")
-    parser.add_argument("scenario", choices=["attach", "launch", "deadlock", "core", "killed"])
+    parser.add_argument("scenario", choices=["attach", "launch", "deadlock", "core", "killed", "breakpoint",
+                                                 "launch-breakpoint"])
     parser.add_argument("--pid", type=int)
     parser.add_argument("--program")
     parser.add_argument("--core")
@@ -448,13 +584,17 @@ def main():
     parser.add_argument("--expect-frame", action="append", default=[])
     parser.add_argument("--expect-local", action="append", default=[])
     parser.add_argument("--expect-cycle")
+    parser.add_argument("--source")
+    parser.add_argument("--line", type=int)
+    parser.add_argument("--bad-line", type=int)
+    parser.add_argument("--next-line", type=int)
     parser.add_argument("--terminate", action="store_true", help="launch: end with terminate")
     parser.add_argument("--tcp", action="store_true", help="dap --port 0 over TCP instead of pipes")
     args = parser.parse_args()
     dap = None
     try:
         dap = Adapter(args.adapter, args.tcp)
-        globals()["scenario_" + args.scenario](dap, args)
+        globals()["scenario_" + args.scenario.replace("-", "_")](dap, args)
     except Failure as e:
         print(f"dap_client: {e}", file=sys.stderr)
         if dap:

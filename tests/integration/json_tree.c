@@ -1,13 +1,66 @@
 /* Reading dump's JSON in the end-to-end tests: keys, await-tree children, saved locals, tasks. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ai/util.h"
 #include "json_tree.h"
+#include "support.h"
 
 const char *doc_str(json_t *node, const char *key)
 {
 	const char *v = json_string_value(json_object_get(node, key));
 	return v ? v : "";
+}
+
+json_t *doc_dump(struct fixture *f, const char *what)
+{
+	char *pid = xasprintf("%d", (int)f->pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s: %s", what, r.err);
+	json_t *root = doc_parse(r.out, what);
+	tool_result_free(&r);
+	free(pid);
+	return root;
+}
+
+json_int_t doc_int(json_t *node, const char *key)
+{
+	json_t *v = json_object_get(node, key);
+	cr_assert(json_is_integer(v), "no integer %s", key);
+	return json_integer_value(v);
+}
+
+json_t *doc_parse(const char *text, const char *what)
+{
+	json_error_t error;
+	json_t *root = json_loads(text, 0, &error);
+	cr_assert(root, "%s: invalid JSON: %s", what, error.text);
+	return root;
+}
+
+json_t *doc_item_by_string(json_t *array, const char *key, const char *value, size_t nth)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(array, i, item) {
+		const char *v = json_string_value(json_object_get(item, key));
+		if (v && strcmp(v, value) == 0 && nth-- == 0)
+			return item;
+	}
+	return NULL;
+}
+
+json_t *doc_item_by_int(json_t *array, const char *key, json_int_t value)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(array, i, item) {
+		if (json_integer_value(json_object_get(item, key)) == value)
+			return item;
+	}
+	return NULL;
 }
 
 json_t *doc_child(json_t *node)

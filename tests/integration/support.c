@@ -377,3 +377,57 @@ void dump_fixture(struct fixture *f, const char *format, struct tool_result *r)
 	cr_assert_eq(tool_exit_code(r), 0, "dump --format %s: %s", format, r->err);
 	cr_expect_eq(process_settles_in(f->pid, 'S'), 'S', "the fixture was left running");
 }
+
+int tracer_pid(pid_t pid)
+{
+	char *path = xasprintf("/proc/%d/status", (int)pid);
+	char *text = ai_read_small_file(path, NULL);
+	free(path);
+	const char *t = text ? strstr(text, "TracerPid:") : NULL;
+	int tracer = t ? atoi(t + strlen("TracerPid:")) : -1;
+	free(text);
+	return tracer;
+}
+
+void core_dump(struct core_file *c, const struct fixture *f)
+{
+	snprintf(c->dir, sizeof(c->dir), "/tmp/ai-core-XXXXXX");
+	cr_assert(mkdtemp(c->dir));
+	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", c->dir, (int)f->pid);
+	cr_assert_eq(system(cmd), 0, "gcore failed");
+	free(cmd);
+	c->path = xasprintf("%s/core.%d", c->dir, (int)f->pid);
+}
+
+void core_remove(struct core_file *c)
+{
+	char *rm = xasprintf("rm -rf %s", c->dir);
+	cr_expect_eq(system(rm), 0);
+	free(rm);
+	free(c->path);
+	c->path = NULL;
+}
+
+const char *dot_edge(const char *dot, const char *a, const char *b, const char *label)
+{
+	char *needle = xasprintf("  %s -> %s [label=\"%s\"", a, b, label);
+	const char *p = strstr(dot, needle);
+	free(needle);
+	return p;
+}
+
+char *dot_node(const char *dot, const char *label)
+{
+	char *needle = xasprintf("label=\"%s", label);
+	const char *p = strstr(dot, needle);
+	free(needle);
+	if (!p)
+		return NULL;
+	const char *line = p;
+	while (line > dot && line[-1] != '\n')
+		line--;
+	while (*line == ' ')
+		line++;
+	size_t n = strcspn(line, " ");
+	return strndup(line, n);
+}

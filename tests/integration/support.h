@@ -43,6 +43,19 @@ char process_state(pid_t pid);
  * machine); otherwise the last state seen. */
 char process_settles_in(pid_t pid, char want);
 
+/* The TracerPid of a process from /proc (0: not traced); -1 if gone. */
+int tracer_pid(pid_t pid);
+
+/* A core of a running fixture made with gdb's gcore, in a new temporary directory. */
+struct core_file {
+	char dir[64];
+	char *path; /* dir/core.PID */
+};
+/* Asserts that gcore succeeded. */
+void core_dump(struct core_file *c, const struct fixture *f);
+/* Removes the directory and frees the path. */
+void core_remove(struct core_file *c);
+
 /* Runs $AI_BINARY with args (NULL-terminated), at most timeout_s seconds, with `input` (or
  * /dev/null when NULL) on its stdin. */
 void tool_run(struct tool_result *r, int timeout_s, const char *const *args);
@@ -69,6 +82,11 @@ const char *const *tokio_versions(void);
 
 /* Number of occurrences of needle in haystack. */
 int count_substr(const char *haystack, const char *needle);
+
+/* In `dump --format dot`'s output: the line of the edge from node a to node b with that label, or
+ * NULL; the id ("t0", "r1") of the node whose label starts with label, or NULL (to free). */
+const char *dot_edge(const char *dot, const char *a, const char *b, const char *label);
+char *dot_node(const char *dot, const char *label);
 
 /* `dump --pid` of the fixture in `format` (text or json): asserts exit 0 and that the fixture was
  * left running (state S). */

@@ -125,17 +125,6 @@ Test(attach, headless_details_and_help)
 	fixture_kill(&f);
 }
 
-static int tracer_pid(pid_t pid)
-{
-	char *path = xasprintf("/proc/%d/status", (int)pid);
-	char *text = ai_read_small_file(path, NULL);
-	free(path);
-	const char *t = text ? strstr(text, "TracerPid:") : NULL;
-	int tracer = t ? atoi(t + 10) : -1;
-	free(text);
-	return tracer;
-}
-
 /* Sort (s), filter (/ then Esc), Home, End, PgDn, PgUp and the progress through the awaits. */
 Test(attach, sort_filter_and_moves)
 {

@@ -113,16 +113,6 @@ static char *where(const char *dir, const char *file, const char *marker)
 	return w;
 }
 
-static bool traced(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *status = ai_read_small_file(path, NULL);
-	bool yes = status && !strstr(status, "TracerPid:\t0\n");
-	free(status);
-	return yes;
-}
-
 /* initialize -> attach -> configurationDone -> stopped (entry) -> threads -> every stack ->
  * scopes and variables of the frames asked for -> continue -> pause -> disconnect: the tasks are
  * threads by name, their stacks stand at the markers' lines, locals expand into their fields,
@@ -153,7 +143,7 @@ Test(dap, attach_shows_tasks_stacks_and_locals)
 	cr_expect(strstr(r.out, "adapter exited 0"), "%s", r.out);
 	/* Detached and running on: sleeping in its own wait, not stopped, not traced. */
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
-	cr_expect(!traced(f.pid), "the fixture is still traced after disconnect");
+	cr_expect(tracer_pid(f.pid) <= 0, "the fixture is still traced after disconnect");
 	tool_result_free(&r);
 	free(pid);
 	free(os_thread);
@@ -205,11 +195,9 @@ Test(dap, core_file)
 		cr_skip_test("gcore is not available");
 	struct fixture f;
 	fixture_start(&f, newest_tokio(), "nested", NULL);
-	char dir[] = "/tmp/ai-dap-core-XXXXXX";
-	cr_assert(mkdtemp(dir));
-	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
-	cr_assert_eq(system(cmd), 0, "gcore failed");
-	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	struct core_file cf;
+	core_dump(&cf, &f);
+	char *core = cf.path;
 	char *l4 = where("tokio/src", "shapes.rs", "level4-sleep");
 	struct tool_result r;
 	run_client(&r, (const char *[]){ "core", "--core", core, "--program", f.path,
@@ -217,11 +205,7 @@ Test(dap, core_file)
 	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
 	cr_expect(strstr(r.out, "continue refused"), "%s", r.out);
 	tool_result_free(&r);
-	char *rm = xasprintf("rm -rf %s", dir);
-	cr_expect_eq(system(rm), 0);
-	free(rm);
-	free(core);
-	free(cmd);
+	core_remove(&cf);
 	free(l4);
 	fixture_kill(&f);
 }
@@ -293,4 +277,63 @@ Test(dap, killed_while_paused_is_reported)
 	tool_result_free(&r);
 	free(pid);
 	fixture_kill(&f);
+}
+
+/* setBreakpoints on the ticker's looping .await: unverified before attach, then a breakpoint
+ * event verifies it at its line (and the line without .await names the await lines); a hit is a
+ * stopped event naming the task, whose stack stands at the line with the round `i`; evaluate
+ * reads `i`, a comparison, and says unknown for a local that is not there; continue hits the next
+ * round; a condition picks its round; next stops the same task at its next .await (the sleep),
+ * then the next round's yield. After disconnect the program runs to its own end: no int3 left. */
+Test(dap, breakpoints_evaluate_and_next)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), "ticker", (const char *[]){ "100", "20", NULL });
+	char *pid = xasprintf("%d", (int)f.pid);
+	const char *rel = "tokio/src/bin/ticker.rs";
+	char *source = xasprintf("%s/tests/fixtures/%s", env_or("AI_SOURCE", "."), rel);
+	char *line = xasprintf("%d", marker_line(rel, "@await: ticker-yield"));
+	char *bad = xasprintf("%d", marker_line(rel, "@line: ticker-no-await"));
+	char *next = xasprintf("%d", marker_line(rel, "@await: ticker-pause"));
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "breakpoint", "--pid", pid, "--source", source, "--line", line,
+					 "--bad-line", bad, "--next-line", next, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	char *awaits = xasprintf("the awaits of ticker::ticker are at lines %s and %s", line, next);
+	cr_expect(strstr(r.out, awaits), "%s", r.out);
+	cr_expect(strstr(r.out, "evaluate: no_such_local = unknown: no local no_such_local"), "%s", r.out);
+	cr_expect(strstr(r.out, "adapter exited 0"), "%s", r.out);
+	int status = fixture_wait(&f);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 7, "the program ends normally (status %#x)", status);
+	char rest[8192];
+	size_t n = fread(rest, 1, sizeof(rest) - 1, f.out);
+	rest[n] = '\0';
+	cr_expect(strstr(rest, "sum 4950\n"), "its output: %s", rest);
+	tool_result_free(&r);
+	free(awaits);
+	free(pid);
+	free(source);
+	free(line);
+	free(bad);
+	free(next);
+	fixture_kill(&f);
+}
+
+/* launch holds the program at its exec until configurationDone, so its breakpoints are in
+ * before it runs: the hit is the first round's; with them cleared it runs to its own end (7). */
+Test(dap, launch_holds_the_program_until_its_breakpoints_are_in)
+{
+	char *program = fixture_path(newest_tokio(), "ticker");
+	const char *rel = "tokio/src/bin/ticker.rs";
+	char *source = xasprintf("%s/tests/fixtures/%s", env_or("AI_SOURCE", "."), rel);
+	char *line = xasprintf("%d", marker_line(rel, "@await: ticker-yield"));
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "launch-breakpoint", "--program", program, "--source", source, "--line", line, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "first hit: i = 0"), "%s", r.out);
+	cr_expect(strstr(r.out, "exited: 7"), "%s", r.out);
+	tool_result_free(&r);
+	free(program);
+	free(source);
+	free(line);
 }

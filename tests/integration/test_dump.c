@@ -304,11 +304,9 @@ Test(dump, core_file_gives_the_same_tasks)
 {
 	struct fixture f;
 	fixture_start(&f, "tokio-1.24", "nested", NULL);
-	char dir[] = "/tmp/ai-core-XXXXXX";
-	cr_assert(mkdtemp(dir));
-	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
-	cr_assert_eq(system(cmd), 0, "gcore failed");
-	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	struct core_file cf;
+	core_dump(&cf, &f);
+	char *core = cf.path;
 	struct tool_result r;
 	tool_run(&r, 120, (const char *[]){ "dump", "--core", core, "--exe", f.path, "--format", "json", NULL });
 	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
@@ -320,11 +318,7 @@ Test(dump, core_file_gives_the_same_tasks)
 	cr_expect_not_null(find_task(tasks, "nested::shapes::level1", "name", "\"task-3\""));
 	json_decref(root);
 	tool_result_free(&r);
-	char *rm = xasprintf("rm -rf %s", dir);
-	cr_expect_eq(system(rm), 0);
-	free(rm);
-	free(core);
-	free(cmd);
+	core_remove(&cf);
 	fixture_kill(&f);
 }
 
@@ -471,11 +465,9 @@ Test(dump, truncated_core_without_its_notes_is_said_truncated)
 {
 	struct fixture f;
 	fixture_start(&f, "tokio-1.24", "nested", NULL);
-	char dir[] = "/tmp/ai-core-XXXXXX";
-	cr_assert(mkdtemp(dir));
-	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
-	cr_assert_eq(system(cmd), 0, "gcore failed");
-	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	struct core_file cf;
+	core_dump(&cf, &f);
+	char *core = cf.path;
 	unsigned long long expected, notes_end;
 	core_layout(core, &expected, &notes_end);
 	unsigned long long half = expected / 2;
@@ -502,12 +494,8 @@ Test(dump, truncated_core_without_its_notes_is_said_truncated)
 	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
 	cr_expect(strstr(r.err, "is truncated: it has 1000 bytes, too few for its own program headers"), "%s", r.err);
 	tool_result_free(&r);
-	char *rm = xasprintf("rm -rf %s", dir);
-	cr_expect_eq(system(rm), 0);
-	free(rm);
+	core_remove(&cf);
 	free(want);
-	free(core);
-	free(cmd);
 	fixture_kill(&f);
 }
 

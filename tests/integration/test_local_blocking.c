@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(local_blocking, .init = require_fixtures, .timeout = 300);
@@ -98,14 +99,7 @@ Test(local_blocking, text_every_version)
 
 static json_t *task_by_future(json_t *root, const char *future)
 {
-	size_t i;
-	json_t *t;
-	json_array_foreach(json_object_get(root, "tasks"), i, t) {
-		const char *fn = json_string_value(json_object_get(t, "future"));
-		if (fn && strcmp(fn, future) == 0)
-			return t;
-	}
-	return NULL;
+	return doc_item_by_string(json_object_get(root, "tasks"), "future", future, 0);
 }
 
 /* The innermost node of a task's main await chain. */

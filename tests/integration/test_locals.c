@@ -124,11 +124,9 @@ Test(locals, the_same_from_a_core_file)
 {
 	struct fixture f;
 	fixture_start(&f, "tokio-1.54", "locals", NULL);
-	char dir[] = "/tmp/ai-locals-core-XXXXXX";
-	cr_assert(mkdtemp(dir));
-	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
-	cr_assert_eq(system(cmd), 0, "gcore failed");
-	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
+	struct core_file cf;
+	core_dump(&cf, &f);
+	char *core = cf.path;
 	struct tool_result r;
 	tool_run(&r, 120, (const char *[]){ "dump", "--core", core, "--exe", f.path, NULL });
 	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
@@ -137,10 +135,6 @@ Test(locals, the_same_from_a_core_file)
 		     "%s", r.out);
 	cr_expect_eq(lines_with(r.out, "locals::handoff ", "parcel = <moved>"), 1, "%s", r.out);
 	tool_result_free(&r);
-	char *rm = xasprintf("rm -rf %s", dir);
-	cr_expect_eq(system(rm), 0);
-	free(rm);
-	free(core);
-	free(cmd);
+	core_remove(&cf);
 	fixture_kill(&f);
 }

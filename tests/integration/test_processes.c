@@ -49,22 +49,13 @@ static void dump_pair(struct pair *p, const char *format, struct tool_result *r)
 
 static json_t *parse(const char *text)
 {
-	json_error_t error;
-	json_t *root = json_loads(text, 0, &error);
-	cr_assert(root, "invalid JSON: %s", error.text);
-	return root;
+	return doc_parse(text, "dump");
 }
 
 /* The process of the document with that pid. */
 static json_t *process_of(json_t *root, pid_t pid)
 {
-	size_t i;
-	json_t *p;
-	json_array_foreach(json_object_get(root, "processes"), i, p) {
-		if (json_integer_value(json_object_get(p, "pid")) == pid)
-			return p;
-	}
-	return NULL;
+	return doc_item_by_int(json_object_get(root, "processes"), "pid", pid);
 }
 
 static json_t *task_of(json_t *process, const char *function)
@@ -99,6 +90,7 @@ Test(processes, client_linked_to_server_task_behind_mutex)
 		cr_expect(json_equal(json_object_get(peer, "task"), json_object_get(handler, "id")),
 			  "%s: the peer is handle_conn", *v);
 		cr_expect(json_is_integer(json_object_get(peer, "fd")), "%s: the server's fd", *v);
+		cr_expect(json_is_true(json_object_get(peer, "inspected")), "%s", *v);
 		char addr[96];
 		snprintf(addr, sizeof(addr), "127.0.0.1:%s", p.port);
 		cr_expect_str_eq(doc_str(peer, "addr"), addr, "%s", *v);
@@ -277,6 +269,18 @@ Test(processes, selecting_processes)
 	cr_expect(strstr(r.err, "2 processes given: this command inspects one"), "%s", r.err);
 	tool_result_free(&r);
 
+	/* serve and profile follow one process too: a second one is refused, not dropped. */
+	const char *serve_args[] = { "serve", "--pid", "1", "--pids", "2,3", NULL };
+	tool_run(&r, 30, serve_args);
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "serve watches one process, and 3 were given (1, 2, ...)"), "%s", r.err);
+	tool_result_free(&r);
+	const char *profile_args[] = { "profile", "--pid", "1", "--pid", "2", NULL };
+	tool_run(&r, 30, profile_args);
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "profile follows one process, and 2 were given (1, 2)"), "%s", r.err);
+	tool_result_free(&r);
+
 	const char *none_args[] = { "dump", "--pgrep", "no-such-command-xyz", NULL };
 	tool_run(&r, 30, none_args);
 	cr_expect_eq(tool_exit_code(&r), 1);
@@ -325,4 +329,48 @@ Test(processes, selecting_processes)
 	snprintf(want, sizeof(want), "\"pid\":%d,", (int)child);
 	cr_expect(strstr(r.out, want), "%s", r.out);
 	tool_result_free(&r);
+}
+
+/* The server is not inspected (the client and another program are): the client's read names the
+ * process /proc shows at the other end, and no task of it. */
+Test(processes, peer_outside_the_set_named_from_proc)
+{
+	require_fixtures();
+	const char *v = "tokio-1.54";
+	struct pair p;
+	start_pair(&p, v, "mutex");
+	struct fixture other;
+	fixture_start(&other, v, "nested", NULL);
+	char c[16], o[16], want[128];
+	snprintf(c, sizeof(c), "%d", (int)p.client.pid);
+	snprintf(o, sizeof(o), "%d", (int)other.pid);
+	struct tool_result r;
+	const char *text_args[] = { "dump", "--pid", c, "--pid", o, "--color", "never", NULL };
+	tool_run(&r, 60, text_args);
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	snprintf(want, sizeof(want), "waiting for read (fd ");
+	cr_expect(strstr(r.out, want), "%s", r.out);
+	snprintf(want, sizeof(want), "-> pid %d (peer_server), not inspected", (int)p.server.pid);
+	cr_expect(strstr(r.out, want), "'%s' in:\n%s", want, r.out);
+	tool_result_free(&r);
+
+	const char *json_args[] = { "dump", "--pid", c, "--pid", o, "--format", "json", NULL };
+	tool_run(&r, 60, json_args);
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = parse(r.out);
+	json_t *request = task_of(process_of(root, p.client.pid), "peer_client::request");
+	json_t *peer = json_object_get(doc_expect_wait(request, "io", "request"), "peer");
+	cr_assert(json_is_object(peer), "the client's read has a peer: %s", r.out);
+	cr_expect_eq(json_integer_value(json_object_get(peer, "pid")), p.server.pid);
+	cr_expect_str_eq(doc_str(peer, "command"), "peer_server");
+	cr_expect(json_is_false(json_object_get(peer, "inspected")));
+	cr_expect(json_is_null(json_object_get(peer, "task")));
+	cr_expect(json_is_integer(json_object_get(peer, "fd")));
+	snprintf(want, sizeof(want), "127.0.0.1:%s", p.port);
+	cr_expect_str_eq(doc_str(peer, "addr"), want);
+	cr_expect_eq(json_array_size(json_object_get(root, "links")), 0, "no task-to-task link");
+	json_decref(root);
+	tool_result_free(&r);
+	fixture_kill(&other);
+	stop_pair(&p);
 }

@@ -36,18 +36,6 @@ static void profile_pid(pid_t pid, const char *format, struct tool_result *r)
 	cr_assert_eq(tool_exit_code(r), 0, "stderr: %s", r->err);
 }
 
-static int tracer_pid(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *status = ai_read_small_file(path, NULL);
-	cr_assert_not_null(status, "process %d is gone", (int)pid);
-	const char *line = strstr(status, "TracerPid:");
-	int tracer = line ? atoi(line + strlen("TracerPid:")) : -1;
-	free(status);
-	return tracer;
-}
-
 /* The fixture is untraced, running, and ends normally when told to. */
 static void expect_runs_on_then_exits(struct fixture *f, const char *what)
 {
@@ -189,10 +177,17 @@ Test(profile, report_folded_and_svg)
 	cr_expect_not_null(strstr(r.out, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
 	size_t len = strlen(r.out);
 	cr_expect(len > 7 && strcmp(r.out + len - 7, "</svg>\n") == 0, "does not end with </svg>");
-	cr_expect_eq(count_substr(r.out, "<g>"), count_substr(r.out, "</g>"));
+	cr_expect_eq(count_substr(r.out, "<g class=\"f\""), count_substr(r.out, "</g>"));
 	cr_expect_eq(count_substr(r.out, "<title>"), count_substr(r.out, "</title>"));
 	cr_expect_eq(count_substr(r.out, "<text"), count_substr(r.out, "</text>"));
 	cr_expect_not_null(strstr(r.out, "<title>profiled::spinner ("), "%s", r.out);
+	/* Zoom and search: the frames carry their place, the script is embedded (no network). */
+	cr_expect_gt(count_substr(r.out, "<g class=\"f\" data-x=\""), 0);
+	cr_expect_eq(count_substr(r.out, "<script type=\"text/ecmascript\"><![CDATA["), 1);
+	cr_expect_eq(count_substr(r.out, "]]></script>"), 1);
+	cr_expect_not_null(strstr(r.out, "<text id=\"search\""));
+	cr_expect_eq(count_substr(r.out, "http"), count_substr(r.out, "http://www.w3.org/2000/svg"),
+		     "the SVG links something besides its namespace");
 	tool_result_free(&r);
 	expect_runs_on_then_exits(&f, "tokio-1.54");
 }
@@ -253,4 +248,193 @@ Test(profile, launched_program)
 	free(out);
 	free(path);
 	tool_result_free(&r);
+}
+
+static json_t *load_json(const char *text, const char *what)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr);
+	cr_assert_not_null(root, "%s: %s in: %.300s", what, jerr.text, text);
+	return root;
+}
+
+/* speedscope: the schema's top level; the sampled profile's samples and weights pair up, the
+ * spinner's chain first; each thread's evented profile opens and closes frames in order (a close
+ * matches the innermost open frame, times never go back), and a worker's has the spinner. */
+static void check_speedscope(const char *text)
+{
+	json_t *root = load_json(text, "speedscope");
+	cr_expect_str_eq(str_of(root, "$schema"), "https://www.speedscope.app/file-format-schema.json");
+	json_t *frames = json_object_get(json_object_get(root, "shared"), "frames");
+	cr_assert(json_is_array(frames) && json_array_size(frames) > 0, "no shared.frames");
+	size_t frame_count = json_array_size(frames), spinner = SIZE_MAX;
+	for (size_t i = 0; i < frame_count; i++) {
+		const char *name = str_of(json_array_get(frames, i), "name");
+		cr_assert_not_null(name, "frame %zu has no name", i);
+		if (strcmp(name, "profiled::spinner") == 0)
+			spinner = i;
+	}
+	cr_assert_neq(spinner, SIZE_MAX, "no frame is the spinner");
+	json_t *profiles = json_object_get(root, "profiles");
+	cr_assert(json_is_array(profiles) && json_array_size(profiles) >= 2, "profiles");
+	json_t *sampled = json_array_get(profiles, 0);
+	cr_expect_str_eq(str_of(sampled, "type"), "sampled");
+	cr_expect_str_eq(str_of(sampled, "unit"), "nanoseconds");
+	json_t *samples = json_object_get(sampled, "samples"), *weights = json_object_get(sampled, "weights");
+	cr_assert(json_is_array(samples) && json_is_array(weights) && json_array_size(samples) > 0);
+	cr_expect_eq(json_array_size(samples), json_array_size(weights));
+	json_t *first = json_array_get(samples, 0);
+	cr_expect(json_array_size(first) >= 2 && (size_t)json_integer_value(json_array_get(first, 1)) == spinner,
+		  "the busiest sample is not the spinner's chain");
+	bool spinner_polled = false;
+	for (size_t p = 1; p < json_array_size(profiles); p++) {
+		json_t *prof = json_array_get(profiles, p);
+		cr_expect_str_eq(str_of(prof, "type"), "evented");
+		json_int_t end = int_of(prof, "endValue"), last = int_of(prof, "startValue");
+		json_t *events = json_object_get(prof, "events");
+		cr_assert(json_is_array(events));
+		size_t stack[64], depth = 0;
+		for (size_t e = 0; e < json_array_size(events); e++) {
+			json_t *ev = json_array_get(events, e);
+			const char *type = str_of(ev, "type");
+			json_int_t at = int_of(ev, "at"), frame = int_of(ev, "frame");
+			cr_assert(frame >= 0 && (size_t)frame < frame_count);
+			cr_assert(at >= last && at <= end, "profile %zu event %zu at %lld: out of order", p, e, (long long)at);
+			last = at;
+			if (strcmp(type, "O") == 0) {
+				cr_assert_lt(depth, AI_ARRAY_SIZE(stack));
+				stack[depth++] = (size_t)frame;
+				spinner_polled |= (size_t)frame == spinner;
+			} else {
+				cr_assert_str_eq(type, "C");
+				cr_assert(depth && stack[depth - 1] == (size_t)frame, "profile %zu event %zu closes "
+					  "frame %lld, not the innermost open one", p, e, (long long)frame);
+				depth--;
+			}
+		}
+		cr_expect_eq(depth, 0, "profile %zu leaves frames open", p);
+	}
+	cr_expect(spinner_polled, "no thread's time line has the spinner's polls");
+	json_decref(root);
+}
+
+/* perfetto: Chrome trace JSON; each poll a complete event with the documented args; the spinner's
+ * polls on a named worker thread's track (not the main thread: the fixture's runtime is
+ * multi-threaded); the ticker's wakes end in flows at the begin of one of its polls. */
+static void check_perfetto(const char *text, pid_t pid)
+{
+	json_t *root = load_json(text, "perfetto");
+	json_t *events = json_object_get(root, "traceEvents");
+	cr_assert(json_is_array(events) && json_array_size(events) > 0, "no traceEvents");
+	json_t *other = json_object_get(root, "otherData");
+	cr_expect(json_is_integer(json_object_get(other, "polls_dropped")), "no otherData.polls_dropped");
+	json_int_t named[64];
+	size_t named_count = 0, spinner_polls = 0, flows_ended = 0, poll_count = 0;
+	json_int_t *starts = xcalloc(json_array_size(events), sizeof(*starts));
+	size_t start_count = 0;
+	for (size_t i = 0; i < json_array_size(events); i++) {
+		json_t *ev = json_array_get(events, i);
+		const char *ph = str_of(ev, "ph");
+		cr_assert_not_null(ph, "event %zu has no ph", i);
+		cr_expect_eq(int_of(ev, "pid"), pid);
+		json_int_t tid = int_of(ev, "tid");
+		if (strcmp(ph, "M") == 0) {
+			if (strcmp(str_of(ev, "name"), "thread_name") == 0 && named_count < AI_ARRAY_SIZE(named))
+				named[named_count++] = tid;
+			continue;
+		}
+		cr_assert(json_is_number(json_object_get(ev, "ts")), "event %zu has no ts", i);
+		if (strcmp(ph, "X") == 0) {
+			poll_count++;
+			cr_expect(json_is_number(json_object_get(ev, "dur")));
+			cr_expect_str_eq(str_of(ev, "cat"), "poll");
+			json_t *args = json_object_get(ev, "args");
+			cr_assert(json_is_object(args));
+			cr_expect_not_null(json_object_get(args, "task_id"));
+			cr_expect_not_null(json_object_get(args, "name"));
+			const char *future = str_of(args, "future");
+			bool on_named = false;
+			for (size_t n = 0; n < named_count; n++)
+				on_named |= named[n] == tid;
+			cr_expect(on_named, "a poll on thread %lld, which has no thread_name", (long long)tid);
+			if (future && strcmp(future, "profiled::spinner") == 0) {
+				spinner_polls++;
+				cr_expect_neq(tid, pid, "the spinner was polled on the main thread");
+				cr_expect(json_is_integer(json_object_get(args, "task_id")));
+			}
+		} else if (strcmp(ph, "s") == 0) {
+			starts[start_count++] = int_of(ev, "id");
+		} else if (strcmp(ph, "f") == 0) {
+			json_int_t id = int_of(ev, "id");
+			bool started = false;
+			for (size_t s = 0; s < start_count; s++)
+				started |= starts[s] == id;
+			cr_expect(started, "flow %lld ends before it starts", (long long)id);
+			cr_expect_str_eq(str_of(ev, "bp"), "e");
+			/* It binds to the poll just before it, on the same thread and time. */
+			json_t *poll = json_array_get(events, i - 1);
+			cr_expect(i > 0 && strcmp(str_of(poll, "ph"), "X") == 0 && int_of(poll, "tid") == tid &&
+				  json_number_value(json_object_get(poll, "ts")) == json_number_value(json_object_get(ev, "ts")),
+				  "flow %lld does not end at a poll's begin", (long long)id);
+			flows_ended++;
+		}
+	}
+	cr_expect_gt(poll_count, 0);
+	cr_expect_gt(spinner_polls, 0, "the spinner's polls are not on any track");
+	cr_expect_gt(flows_ended, 0, "no wake led to a poll (the ticker is woken every millisecond)");
+	free(starts);
+	json_decref(root);
+}
+
+Test(profile, speedscope_and_perfetto)
+{
+	struct fixture f;
+	fixture_start_with_stdin(&f, "tokio-1.54", "profiled", NULL);
+	struct tool_result r;
+	profile_pid(f.pid, "speedscope", &r);
+	check_speedscope(r.out);
+	tool_result_free(&r);
+	profile_pid(f.pid, "perfetto", &r);
+	check_perfetto(r.out, f.pid);
+	tool_result_free(&r);
+	expect_runs_on_then_exits(&f, "tokio-1.54");
+}
+
+/* async-task (smol's global executor): RawTask::run, wake, wake_by_ref and destroy are probed.
+ * The spinner leads with polls on a worker; the ticker, woken every millisecond, is polled; the
+ * sleepers are not; and a wake through `wake`, which calls `wake_by_ref` first, counts once: a
+ * self-waking task is woken no more than polled (plus the wake in progress at the end). */
+Test(profile, smol_tasks_through_async_task)
+{
+	struct fixture f;
+	fixture_start_with_stdin(&f, "smol", "profiled", NULL);
+	struct tool_result r;
+	profile_pid(f.pid, "json", &r);
+	json_t *root = load_json(r.out, "smol");
+	cr_expect_str_eq(str_of(root, "runtimes"), "async-task");
+	json_t *tasks = json_object_get(root, "tasks");
+	cr_assert(json_is_array(tasks) && json_array_size(tasks) >= 5, "tasks: %s", r.out);
+	json_t *first = json_array_get(tasks, 0);
+	cr_expect_str_eq(str_of(first, "future"), "profiled::spinner", "the busy task is not first: %s", r.out);
+	cr_expect_gt(int_of(first, "polls"), 0);
+	cr_expect_leq(int_of(first, "wakes"), int_of(first, "polls") + 1, "a wake was counted twice");
+	cr_expect_geq(int_of(first, "self_wakes") + 1, int_of(first, "wakes"), "the spinner wakes itself");
+	int sleepers = 0, tickers = 0;
+	for (size_t t = 0; t < json_array_size(tasks); t++) {
+		json_t *task = json_array_get(tasks, t);
+		const char *future = str_of(task, "future");
+		if (future && strcmp(future, "profiled::sleeper") == 0) {
+			sleepers++;
+			cr_expect_eq(int_of(task, "polls"), 0, "a sleeper was polled");
+		} else if (future && strcmp(future, "profiled::ticker") == 0) {
+			tickers++;
+			cr_expect_gt(int_of(task, "wakes"), 0, "the ticker was never woken");
+			cr_expect_gt(int_of(task, "polls"), 0);
+		}
+	}
+	cr_expect_eq(sleepers, 3);
+	cr_expect_eq(tickers, 1);
+	json_decref(root);
+	tool_result_free(&r);
+	expect_runs_on_then_exits(&f, "smol");
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 #define CRATE "tokio-1.54"
@@ -142,17 +143,6 @@ static char *pid_text(pid_t pid)
 	return xasprintf("%d", (int)pid);
 }
 
-static int tracer_pid(pid_t pid)
-{
-	char *path = xasprintf("/proc/%d/status", (int)pid);
-	char *text = ai_read_small_file(path, NULL);
-	free(path);
-	const char *t = text ? strstr(text, "TracerPid:") : NULL;
-	int tracer = t ? atoi(t + 10) : -1;
-	free(text);
-	return tracer;
-}
-
 /* Whether /proc/net/tcp has a listening socket on 127.0.0.1:port (and none on another address). */
 static bool listens_on_loopback_only(int port)
 {
@@ -249,6 +239,7 @@ Test(serve, token_host_methods_and_headers)
 				  s.port, bearer);
 	r = http_raw(s.port, request);
 	cr_expect_eq(status_of(r), 403, "%s", r);
+	expect_security_headers(r);
 	free(r);
 	free(request);
 	request = xasprintf("GET / HTTP/1.1\r\nHost: evil.com\r\n%sConnection: close\r\n\r\n", cookie_header);
@@ -265,6 +256,7 @@ Test(serve, token_host_methods_and_headers)
 	/* Unknown paths, and anything but GET/HEAD. */
 	r = http_get(&s, "GET", "/etc/passwd", bearer);
 	cr_expect_eq(status_of(r), 404, "%s", r);
+	expect_security_headers(r);
 	free(r);
 	r = http_get(&s, "GET", "/api/nothing", bearer);
 	cr_expect_eq(status_of(r), 404, "%s", r);
@@ -273,6 +265,7 @@ Test(serve, token_host_methods_and_headers)
 	cr_expect_eq(status_of(r), 405, "%s", r);
 	char *allow = header_of(r, "Allow");
 	cr_expect(allow && strstr(allow, "GET"), "%s", r);
+	expect_security_headers(r);
 	free(allow);
 	free(r);
 	r = http_get(&s, "DELETE", "/", bearer);
@@ -323,15 +316,7 @@ static json_t *get_json(const struct server *s, const char *path)
 /* A task of /api/snapshot by its root future. */
 static json_t *task_by_future(json_t *tasks, const char *future)
 {
-	size_t i;
-	json_t *t;
-	json_array_foreach(tasks, i, t)
-	{
-		const char *f = json_string_value(json_object_get(t, "future"));
-		if (f && strcmp(f, future) == 0)
-			return t;
-	}
-	return NULL;
+	return doc_item_by_string(tasks, "future", future, 0);
 }
 
 Test(serve, api_documents_and_the_target_left_running)

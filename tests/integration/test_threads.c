@@ -19,18 +19,6 @@ static char *pid_arg(pid_t pid)
 	return xasprintf("%d", (int)pid);
 }
 
-static long tracer_of(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *status = ai_read_small_file(path, NULL);
-	cr_assert(status);
-	const char *p = strstr(status, "TracerPid:");
-	long tracer = p ? strtol(p + strlen("TracerPid:"), NULL, 10) : -1;
-	free(status);
-	return tracer;
-}
-
 /* The block of text output for the thread named `name` (up to the next blank line). */
 static char *thread_block(const char *out, const char *name)
 {
@@ -75,7 +63,7 @@ Test(threads, every_named_thread_with_rust_frames_and_lines)
 	cr_expect(strstr(r.out, "18 threads, process"), "summary: %s", r.out);
 	/* Detached and running as before: sleeping, not stopped, not traced. */
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
-	cr_expect_eq(tracer_of(f.pid), 0);
+	cr_expect_eq(tracer_pid(f.pid), 0);
 	tool_result_free(&r);
 	free(pid);
 	fixture_kill(&f);
@@ -190,7 +178,7 @@ static void expect_refused(const char *crate, const char *bin, const char *messa
 	cr_expect(strstr(r.err, message), "expected '%s' in: %s", message, r.err);
 	cr_expect_eq(count_substr(r.err, "\n"), 1, "one line: %s", r.err);
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "left running");
-	cr_expect_eq(tracer_of(f.pid), 0, "detached");
+	cr_expect_eq(tracer_pid(f.pid), 0, "detached");
 	tool_result_free(&r);
 	free(pid);
 	fixture_kill(&f);

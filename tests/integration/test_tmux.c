@@ -174,17 +174,6 @@ static double blocked_for(const char *screen, const char *id)
 	return seconds;
 }
 
-static int tracer_of(pid_t pid)
-{
-	char *path = xasprintf("/proc/%d/status", (int)pid);
-	char *text = ai_read_small_file(path, NULL);
-	free(path);
-	const char *t = text ? strstr(text, "TracerPid:") : NULL;
-	int tracer = t ? atoi(t + 10) : -1;
-	free(text);
-	return tracer;
-}
-
 Test(tmux, attach_shows_tasks_details_growing_durations_and_detaches)
 {
 	struct fixture f;
@@ -236,7 +225,7 @@ Test(tmux, attach_shows_tasks_details_growing_durations_and_detaches)
 	char *last = term_screen(&t);
 	cr_expect_eq(status, 0, "exit status %d, the screen:\n%s", status, last);
 	free(last);
-	cr_expect_eq(tracer_of(f.pid), 0);
+	cr_expect_eq(tracer_pid(f.pid), 0);
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
 	term_stop(&t);
 	fixture_kill(&f);

@@ -10,63 +10,25 @@
 #include <unistd.h>
 
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(wait, .init = require_fixtures, .timeout = 300);
 
-static json_t *dump(struct fixture *f, const char *version)
-{
-	char *pid = xasprintf("%d", (int)f->pid);
-	struct tool_result r;
-	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
-	cr_assert_eq(tool_exit_code(&r), 0, "%s: %s", version, r.err);
-	json_error_t error;
-	json_t *root = json_loads(r.out, 0, &error);
-	cr_assert(root, "%s: invalid JSON: %s", version, error.text);
-	tool_result_free(&r);
-	free(pid);
-	return root;
-}
-
 static json_t *task_by_future(json_t *root, const char *future, size_t nth)
 {
-	size_t i;
-	json_t *t;
-	json_array_foreach(json_object_get(root, "tasks"), i, t) {
-		const char *fn = json_string_value(json_object_get(t, "future"));
-		if (fn && strcmp(fn, future) == 0 && nth-- == 0)
-			return t;
-	}
-	return NULL;
+	return doc_item_by_string(json_object_get(root, "tasks"), "future", future, nth);
 }
 
 static json_t *task_by_id(json_t *root, json_int_t id)
 {
-	size_t i;
-	json_t *t;
-	json_array_foreach(json_object_get(root, "tasks"), i, t) {
-		if (json_integer_value(json_object_get(t, "id")) == id)
-			return t;
-	}
-	return NULL;
+	return doc_item_by_int(json_object_get(root, "tasks"), "id", id);
 }
 
 /* The held entry of task t on the lock at address (a "0x..." string), or NULL. */
 static json_t *held_on(json_t *t, const char *address)
 {
-	size_t i;
-	json_t *h;
-	json_array_foreach(json_object_get(t, "held"), i, h) {
-		if (strcmp(json_string_value(json_object_get(h, "address")), address) == 0)
-			return h;
-	}
-	return NULL;
-}
-
-static const char *str(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	return s ? s : "";
+	return doc_item_by_string(json_object_get(t, "held"), "address", address, 0);
 }
 
 /* Every lock edge of a deadlock goes to the task whose live guard names that lock, and that
@@ -74,8 +36,8 @@ static const char *str(json_t *obj, const char *key)
 static void check_lock_edge(json_t *root, json_t *edge, const char *version)
 {
 	json_t *resource = json_object_get(edge, "resource");
-	cr_expect_str_eq(str(resource, "kind"), "mutex", "%s", version);
-	const char *address = str(resource, "address");
+	cr_expect_str_eq(doc_str(resource, "kind"), "mutex", "%s", version);
+	const char *address = doc_str(resource, "address");
 	json_t *holder = task_by_id(root, json_integer_value(json_object_get(edge, "to")));
 	cr_assert_not_null(holder, "%s: edge to an unknown task", version);
 	cr_expect_not_null(held_on(holder, address), "%s: Task %lld does not hold %s", version,
@@ -83,7 +45,7 @@ static void check_lock_edge(json_t *root, json_t *edge, const char *version)
 	json_t *waiter = task_by_id(root, json_integer_value(json_object_get(edge, "from")));
 	cr_assert_not_null(waiter);
 	json_t *wait = json_object_get(waiter, "wait");
-	cr_expect_str_eq(str(wait, "address"), address, "%s: the waiter's wait names the lock", version);
+	cr_expect_str_eq(doc_str(wait, "address"), address, "%s: the waiter's wait names the lock", version);
 	cr_expect_eq(json_integer_value(json_object_get(wait, "permits_available")), 0, "%s", version);
 }
 
@@ -92,7 +54,7 @@ Test(wait, abba_deadlock_two_tasks_two_mutexes)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "deadlock_abba", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		fixture_kill(&f);
 		json_t *deadlocks = json_object_get(root, "deadlocks");
 		cr_assert_eq(json_array_size(deadlocks), 1, "%s: one deadlock", *v);
@@ -108,13 +70,13 @@ Test(wait, abba_deadlock_two_tasks_two_mutexes)
 		cr_assert_eq(json_array_size(json_object_get(b, "held")), 1, "%s", *v);
 		json_t *ha = json_array_get(json_object_get(a, "held"), 0);
 		json_t *hb = json_array_get(json_object_get(b, "held"), 0);
-		cr_expect_str_eq(str(ha, "local"), "ledger", "%s", *v);
-		cr_expect_str_eq(str(hb, "local"), "books", "%s", *v);
-		cr_expect_str_eq(str(ha, "type"), "Mutex<deadlock_abba::Ledger>", "%s", *v);
-		cr_expect_str_neq(str(ha, "address"), str(hb, "address"), "%s: two mutexes", *v);
+		cr_expect_str_eq(doc_str(ha, "local"), "ledger", "%s", *v);
+		cr_expect_str_eq(doc_str(hb, "local"), "books", "%s", *v);
+		cr_expect_str_eq(doc_str(ha, "type"), "Mutex<deadlock_abba::Ledger>", "%s", *v);
+		cr_expect_str_neq(doc_str(ha, "address"), doc_str(hb, "address"), "%s: two mutexes", *v);
 		/* a waits for mutex 2 (held by b), b for mutex 1 (held by a). */
-		cr_expect_str_eq(str(json_object_get(a, "wait"), "address"), str(hb, "address"), "%s", *v);
-		cr_expect_str_eq(str(json_object_get(b, "wait"), "address"), str(ha, "address"), "%s", *v);
+		cr_expect_str_eq(doc_str(json_object_get(a, "wait"), "address"), doc_str(hb, "address"), "%s", *v);
+		cr_expect_str_eq(doc_str(json_object_get(b, "wait"), "address"), doc_str(ha, "address"), "%s", *v);
 		size_t i;
 		json_t *e;
 		json_array_foreach(json_object_get(dl, "edges"), i, e) {
@@ -133,7 +95,7 @@ Test(wait, ring3_one_cycle_of_three)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "deadlock_ring3", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		fixture_kill(&f);
 		json_t *deadlocks = json_object_get(root, "deadlocks");
 		cr_assert_eq(json_array_size(deadlocks), 1, "%s: one deadlock", *v);
@@ -146,9 +108,9 @@ Test(wait, ring3_one_cycle_of_three)
 		json_array_foreach(edges, i, e) {
 			check_lock_edge(root, e, *v);
 			json_t *holder = task_by_id(root, json_integer_value(json_object_get(e, "to")));
-			json_t *h = held_on(holder, str(json_object_get(e, "resource"), "address"));
-			cr_expect_str_eq(str(h, "local"), "held", "%s", *v);
-			cr_expect_str_eq(str(h, "guard"), "OwnedMutexGuard<u64>", "%s", *v);
+			json_t *h = held_on(holder, doc_str(json_object_get(e, "resource"), "address"));
+			cr_expect_str_eq(doc_str(h, "local"), "held", "%s", *v);
+			cr_expect_str_eq(doc_str(h, "guard"), "OwnedMutexGuard<u64>", "%s", *v);
 			/* A cycle: each edge starts where the previous one ended. */
 			json_t *next = json_array_get(edges, (i + 1) % 3);
 			cr_expect_eq(json_integer_value(json_object_get(e, "to")),
@@ -163,7 +125,7 @@ Test(wait, join_deadlock_through_join_handle)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "deadlock_join", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		fixture_kill(&f);
 		json_t *deadlocks = json_object_get(root, "deadlocks");
 		cr_assert_eq(json_array_size(deadlocks), 1, "%s: one deadlock", *v);
@@ -173,7 +135,7 @@ Test(wait, join_deadlock_through_join_handle)
 		json_int_t ida = json_integer_value(json_object_get(a, "id"));
 		json_int_t idb = json_integer_value(json_object_get(b, "id"));
 		json_t *wa = json_object_get(a, "wait");
-		cr_expect_str_eq(str(wa, "kind"), "join", "%s", *v);
+		cr_expect_str_eq(doc_str(wa, "kind"), "join", "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(wa, "task")), idb, "%s: a joins b", *v);
 		json_t *dl = json_array_get(deadlocks, 0);
 		bool join_edge = false, lock_edge = false;
@@ -182,14 +144,14 @@ Test(wait, join_deadlock_through_join_handle)
 		json_array_foreach(json_object_get(dl, "edges"), i, e) {
 			json_int_t from = json_integer_value(json_object_get(e, "from"));
 			json_int_t to = json_integer_value(json_object_get(e, "to"));
-			const char *kind = str(json_object_get(e, "resource"), "kind");
+			const char *kind = doc_str(json_object_get(e, "resource"), "kind");
 			if (strcmp(kind, "join") == 0) {
 				join_edge = from == ida && to == idb;
 			} else {
 				lock_edge = from == idb && to == ida;
 				check_lock_edge(root, e, *v);
-				json_t *h = held_on(a, str(json_object_get(e, "resource"), "address"));
-				cr_expect_str_eq(str(h, "local"), "ledger", "%s", *v);
+				json_t *h = held_on(a, doc_str(json_object_get(e, "resource"), "address"));
+				cr_expect_str_eq(doc_str(h, "local"), "ledger", "%s", *v);
 			}
 		}
 		cr_expect(join_edge && lock_edge, "%s: a -join-> b -mutex-> a", *v);
@@ -202,7 +164,7 @@ Test(wait, no_deadlock_for_rwlock_writer)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "rwlock_writer", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		fixture_kill(&f);
 		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "%s: not a cycle", *v);
 		json_decref(root);
@@ -215,7 +177,7 @@ Test(wait, no_false_positive_on_healthy_busy)
 		struct fixture f;
 		fixture_start(&f, *v, "healthy_busy", NULL);
 		for (int k = 0; k < 4; k++) {
-			json_t *root = dump(&f, *v);
+			json_t *root = doc_dump(&f, *v);
 			cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0,
 				     "%s: dump %d reports a deadlock in a healthy program", *v, k);
 			/* A mutex has at most one holder. */
@@ -223,13 +185,13 @@ Test(wait, no_false_positive_on_healthy_busy)
 			json_t *t, *h;
 			json_array_foreach(json_object_get(root, "tasks"), i, t) {
 				json_array_foreach(json_object_get(t, "held"), j, h) {
-					if (strcmp(str(h, "kind"), "mutex") != 0)
+					if (strcmp(doc_str(h, "kind"), "mutex") != 0)
 						continue;
 					size_t n = 0, i2;
 					json_t *t2;
 					json_array_foreach(json_object_get(root, "tasks"), i2, t2)
-						n += held_on(t2, str(h, "address")) != NULL;
-					cr_expect_eq(n, 1, "%s: mutex %s with %zu holders", *v, str(h, "address"), n);
+						n += held_on(t2, doc_str(h, "address")) != NULL;
+					cr_expect_eq(n, 1, "%s: mutex %s with %zu holders", *v, doc_str(h, "address"), n);
 				}
 			}
 			json_decref(root);
@@ -244,7 +206,7 @@ Test(wait, waits_timer_semaphore_join_figures)
 		struct fixture f;
 		uint64_t t0 = ai_now_us();
 		fixture_start(&f, *v, "waits", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		uint64_t t1 = ai_now_us();
 		fixture_kill(&f);
 		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "%s", *v);
@@ -253,44 +215,37 @@ Test(wait, waits_timer_semaphore_join_figures)
 		 * started) and 3600 s left. */
 		json_t *sleep = json_object_get(task_by_future(root, "waits::timed_sleep", 0), "wait");
 		cr_assert_not_null(sleep, "%s", *v);
-		cr_expect_str_eq(str(sleep, "kind"), "sleep", "%s", *v);
+		cr_expect_str_eq(doc_str(sleep, "kind"), "sleep", "%s", *v);
 		json_int_t left = json_integer_value(json_object_get(sleep, "remaining_ms"));
 		json_int_t elapsed = (json_int_t)((t1 - t0) / 1000);
 		cr_expect(left <= 3600000 && left >= 3600000 - elapsed - 50, "%s: %lld ms left, %lld ms elapsed",
 			  *v, (long long)left, (long long)elapsed);
-		cr_expect(strstr(str(sleep, "description"), "59m") != NULL, "%s: %s", *v, str(sleep, "description"));
+		cr_expect(strstr(doc_str(sleep, "description"), "59m") != NULL, "%s: %s", *v, doc_str(sleep, "description"));
 
 		/* sem_waiter: the semaphore sem_holder holds all 3 permits of. */
 		json_t *holder = task_by_future(root, "waits::sem_holder", 0);
 		json_t *sem = json_object_get(task_by_future(root, "waits::sem_waiter", 0), "wait");
 		cr_assert(holder && sem, "%s", *v);
-		cr_expect_str_eq(str(sem, "kind"), "semaphore", "%s", *v);
-		cr_expect_str_eq(str(sem, "type"), "Semaphore", "%s", *v);
+		cr_expect_str_eq(doc_str(sem, "kind"), "semaphore", "%s", *v);
+		cr_expect_str_eq(doc_str(sem, "type"), "Semaphore", "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(sem, "permits_available")), 0, "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(sem, "permits_wanted")), 1, "%s", *v);
 		cr_expect(json_is_true(json_object_get(sem, "queued")), "%s", *v);
-		json_t *permit = held_on(holder, str(sem, "address"));
+		json_t *permit = held_on(holder, doc_str(sem, "address"));
 		cr_expect_not_null(permit, "%s: sem_holder holds the semaphore sem_waiter waits for", *v);
-		cr_expect_str_eq(str(permit, "local"), "permits", "%s", *v);
+		cr_expect_str_eq(doc_str(permit, "local"), "permits", "%s", *v);
 
 		/* joiner awaits sleeper's JoinHandle. */
 		json_t *sleeper = task_by_future(root, "waits::sleeper", 0);
 		json_t *join = json_object_get(task_by_future(root, "waits::joiner", 0), "wait");
 		cr_assert(sleeper && join, "%s", *v);
-		cr_expect_str_eq(str(join, "kind"), "join", "%s", *v);
+		cr_expect_str_eq(doc_str(join, "kind"), "join", "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(join, "task")),
 			     json_integer_value(json_object_get(sleeper, "id")), "%s", *v);
-		cr_expect_str_eq(str(join, "task_status"), "idle", "%s", *v);
-		cr_expect_str_eq(str(join, "address"), str(sleeper, "address"), "%s", *v);
+		cr_expect_str_eq(doc_str(join, "task_status"), "idle", "%s", *v);
+		cr_expect_str_eq(doc_str(join, "address"), doc_str(sleeper, "address"), "%s", *v);
 		json_decref(root);
 	}
-}
-
-static json_int_t num(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	cr_assert(json_is_integer(v), "no integer %s", key);
-	return json_integer_value(v);
 }
 
 Test(wait, waits_channels_notify_interval_figures)
@@ -299,34 +254,34 @@ Test(wait, waits_channels_notify_interval_figures)
 		struct fixture f;
 		uint64_t t0 = ai_now_us();
 		fixture_start(&f, *v, "waits", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		uint64_t t1 = ai_now_us();
 		fixture_kill(&f);
 
 		/* interval_at(start, 3600 s), first tick taken: the next one at start + 3600 s. */
 		json_t *iv = json_object_get(task_by_future(root, "waits::ticker", 0), "wait");
 		cr_assert_not_null(iv, "%s", *v);
-		cr_expect_str_eq(str(iv, "kind"), "interval", "%s", *v);
-		json_int_t left = num(iv, "remaining_ms");
+		cr_expect_str_eq(doc_str(iv, "kind"), "interval", "%s", *v);
+		json_int_t left = doc_int(iv, "remaining_ms");
 		json_int_t elapsed = (json_int_t)((t1 - t0) / 1000);
 		cr_expect(left <= 3600000 && left >= 3600000 - elapsed - 50, "%s: %lld ms left", *v, (long long)left);
 		json_t *sleep = json_object_get(task_by_future(root, "waits::timed_sleep", 0), "wait");
-		cr_expect_eq(num(iv, "deadline_ns"), num(sleep, "deadline_ns"), "%s: both start + 3600 s", *v);
+		cr_expect_eq(doc_int(iv, "deadline_ns"), doc_int(sleep, "deadline_ns"), "%s: both start + 3600 s", *v);
 
 		/* oneshot: the sender lives in oneshot_keeper. */
 		json_t *os = json_object_get(task_by_future(root, "waits::oneshot_recv", 0), "wait");
-		cr_expect_str_eq(str(os, "kind"), "oneshot", "%s", *v);
+		cr_expect_str_eq(doc_str(os, "kind"), "oneshot", "%s", *v);
 		cr_expect(json_is_true(json_object_get(os, "sender_alive")), "%s", *v);
 		cr_expect_null(json_object_get(os, "warning"), "%s", *v);
 
 		/* mpsc_self: 1 sender alive, its own `own_tx`, 0 queued, capacity 4: a warning. */
 		json_t *ms = json_object_get(task_by_future(root, "waits::mpsc_self", 0), "wait");
-		cr_expect_str_eq(str(ms, "kind"), "mpsc_recv", "%s", *v);
-		cr_expect_eq(num(ms, "senders_alive"), 1, "%s", *v);
-		cr_expect_eq(num(ms, "senders_own"), 1, "%s", *v);
-		cr_expect_eq(num(ms, "messages_queued"), 0, "%s", *v);
-		cr_expect_eq(num(ms, "capacity"), 4, "%s", *v);
-		cr_expect(strstr(str(ms, "warning"), "`own_tx`") != NULL, "%s: %s", *v, str(ms, "warning"));
+		cr_expect_str_eq(doc_str(ms, "kind"), "mpsc_recv", "%s", *v);
+		cr_expect_eq(doc_int(ms, "senders_alive"), 1, "%s", *v);
+		cr_expect_eq(doc_int(ms, "senders_own"), 1, "%s", *v);
+		cr_expect_eq(doc_int(ms, "messages_queued"), 0, "%s", *v);
+		cr_expect_eq(doc_int(ms, "capacity"), 4, "%s", *v);
+		cr_expect(strstr(doc_str(ms, "warning"), "`own_tx`") != NULL, "%s: %s", *v, doc_str(ms, "warning"));
 		bool warned = false;
 		size_t i;
 		json_t *wn;
@@ -336,27 +291,27 @@ Test(wait, waits_channels_notify_interval_figures)
 
 		/* mpsc_full: send on a full channel of capacity 2, 2 queued, receiver alive. */
 		json_t *mf = json_object_get(task_by_future(root, "waits::mpsc_full", 0), "wait");
-		cr_expect_str_eq(str(mf, "kind"), "mpsc_send", "%s", *v);
-		cr_expect_eq(num(mf, "capacity"), 2, "%s", *v);
-		cr_expect_eq(num(mf, "messages_queued"), 2, "%s", *v);
-		cr_expect_eq(num(mf, "senders_alive"), 1, "%s", *v);
+		cr_expect_str_eq(doc_str(mf, "kind"), "mpsc_send", "%s", *v);
+		cr_expect_eq(doc_int(mf, "capacity"), 2, "%s", *v);
+		cr_expect_eq(doc_int(mf, "messages_queued"), 2, "%s", *v);
+		cr_expect_eq(doc_int(mf, "senders_alive"), 1, "%s", *v);
 		cr_expect(json_is_true(json_object_get(mf, "receiver_alive")), "%s", *v);
 
 		/* unbounded: 2 senders alive (main), 0 queued, no warning. */
 		json_t *ub = json_object_get(task_by_future(root, "waits::unbounded_recv", 0), "wait");
-		cr_expect_str_eq(str(ub, "kind"), "mpsc_recv", "%s", *v);
-		cr_expect_eq(num(ub, "senders_alive"), 2, "%s", *v);
-		cr_expect_eq(num(ub, "senders_own"), 0, "%s", *v);
-		cr_expect_eq(num(ub, "messages_queued"), 0, "%s", *v);
+		cr_expect_str_eq(doc_str(ub, "kind"), "mpsc_recv", "%s", *v);
+		cr_expect_eq(doc_int(ub, "senders_alive"), 2, "%s", *v);
+		cr_expect_eq(doc_int(ub, "senders_own"), 0, "%s", *v);
+		cr_expect_eq(doc_int(ub, "messages_queued"), 0, "%s", *v);
 		cr_expect_null(json_object_get(ub, "capacity"), "%s", *v);
 		cr_expect_null(json_object_get(ub, "warning"), "%s", *v);
-		cr_expect_str_neq(str(ub, "address"), str(ms, "address"), "%s", *v);
+		cr_expect_str_neq(doc_str(ub, "address"), doc_str(ms, "address"), "%s", *v);
 
 		/* Notify: the same address as the `bell` Arc<Notify> is not known here, but it is a
 		 * Notify, not the main future's own `park`. */
 		json_t *nt = json_object_get(task_by_future(root, "waits::notified", 0), "wait");
-		cr_expect_str_eq(str(nt, "kind"), "notify", "%s", *v);
-		cr_expect(strncmp(str(nt, "address"), "0x", 2) == 0, "%s", *v);
+		cr_expect_str_eq(doc_str(nt, "kind"), "notify", "%s", *v);
+		cr_expect(strncmp(doc_str(nt, "address"), "0x", 2) == 0, "%s", *v);
 		json_decref(root);
 	}
 }
@@ -366,24 +321,24 @@ Test(wait, rwlock_writer_waits_for_write_readers_hold_read)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "rwlock_writer", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		fixture_kill(&f);
 		json_t *writer = task_by_future(root, "rwlock_writer::writer", 0);
 		cr_assert_not_null(writer, "%s", *v);
 		json_t *w = json_object_get(writer, "wait");
-		cr_expect_str_eq(str(w, "kind"), "rwlock", "%s", *v);
-		cr_expect_str_eq(str(w, "access"), "write", "%s", *v);
-		cr_expect_str_eq(str(w, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
+		cr_expect_str_eq(doc_str(w, "kind"), "rwlock", "%s", *v);
+		cr_expect_str_eq(doc_str(w, "access"), "write", "%s", *v);
+		cr_expect_str_eq(doc_str(w, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
 		/* (the address is the RwLock's; rustc may put its semaphore `s` at offset 0) */
 		for (size_t k = 0; k < 2; k++) {
 			json_t *r = task_by_future(root, "rwlock_writer::reader", k);
 			cr_assert_not_null(r, "%s: reader %zu", *v, k);
-			json_t *h = held_on(r, str(w, "address"));
+			json_t *h = held_on(r, doc_str(w, "address"));
 			cr_assert_not_null(h, "%s: reader %zu holds the RwLock the writer waits for", *v, k);
-			cr_expect_str_eq(str(h, "kind"), "rwlock_read", "%s", *v);
-			cr_expect_str_eq(str(h, "local"), "cfg", "%s", *v);
-			cr_expect_str_eq(str(h, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
-			cr_expect_str_eq(str(h, "semaphore"), str(w, "semaphore"), "%s", *v);
+			cr_expect_str_eq(doc_str(h, "kind"), "rwlock_read", "%s", *v);
+			cr_expect_str_eq(doc_str(h, "local"), "cfg", "%s", *v);
+			cr_expect_str_eq(doc_str(h, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
+			cr_expect_str_eq(doc_str(h, "semaphore"), doc_str(w, "semaphore"), "%s", *v);
 		}
 		/* The lone reader's RwLock has no waiter to name it: its address and type come from
 		 * DWARF (RwLock<T> of the guard's T). Same T as the writer's lock, so `s` sits at the
@@ -392,45 +347,19 @@ Test(wait, rwlock_writer_waits_for_write_readers_hold_read)
 		cr_assert_not_null(lone, "%s", *v);
 		cr_assert_eq(json_array_size(json_object_get(lone, "held")), 1, "%s", *v);
 		json_t *h = json_array_get(json_object_get(lone, "held"), 0);
-		cr_expect_str_eq(str(h, "kind"), "rwlock_read", "%s", *v);
-		cr_expect_str_eq(str(h, "local"), "snap", "%s", *v);
-		cr_expect_str_eq(str(h, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
-		unsigned long long s_off = strtoull(str(w, "semaphore"), NULL, 16) - strtoull(str(w, "address"), NULL, 16);
-		unsigned long long lone_sem = strtoull(str(h, "semaphore"), NULL, 16);
-		unsigned long long lone_addr = strtoull(str(h, "address"), NULL, 16);
+		cr_expect_str_eq(doc_str(h, "kind"), "rwlock_read", "%s", *v);
+		cr_expect_str_eq(doc_str(h, "local"), "snap", "%s", *v);
+		cr_expect_str_eq(doc_str(h, "type"), "RwLock<rwlock_writer::Config>", "%s", *v);
+		unsigned long long s_off = strtoull(doc_str(w, "semaphore"), NULL, 16) - strtoull(doc_str(w, "address"), NULL, 16);
+		unsigned long long lone_sem = strtoull(doc_str(h, "semaphore"), NULL, 16);
+		unsigned long long lone_addr = strtoull(doc_str(h, "address"), NULL, 16);
 		cr_expect_eq(lone_addr, lone_sem - s_off, "%s: RwLock @ %#llx, semaphore %#llx, s at +%llu", *v,
 			     lone_addr, lone_sem, s_off);
-		cr_expect_str_neq(str(h, "address"), str(w, "address"), "%s: a second RwLock", *v);
+		cr_expect_str_neq(doc_str(h, "address"), doc_str(w, "address"), "%s: a second RwLock", *v);
 		cr_expect_eq(json_integer_value(json_object_get(h, "line")),
 			     marker_line("tokio/src/bin/rwlock_writer.rs", "@await: rw-lone-park"), "%s", *v);
 		json_decref(root);
 	}
-}
-
-/* The DOT line of an edge from node a to node b with a label, or NULL. */
-static const char *dot_edge(const char *dot, const char *a, const char *b, const char *label)
-{
-	char *needle = xasprintf("  %s -> %s [label=\"%s\"", a, b, label);
-	const char *p = strstr(dot, needle);
-	free(needle);
-	return p;
-}
-
-/* The id ("t0", "r1") of the node whose label starts with label, or NULL (caller frees). */
-static char *dot_node(const char *dot, const char *label)
-{
-	char *needle = xasprintf("label=\"%s", label);
-	const char *p = strstr(dot, needle);
-	free(needle);
-	if (!p)
-		return NULL;
-	const char *line = p;
-	while (line > dot && line[-1] != '\n')
-		line--;
-	while (*line == ' ')
-		line++;
-	size_t n = strcspn(line, " ");
-	return strndup(line, n);
 }
 
 Test(wait, graph_dot_on_abba)
@@ -438,7 +367,7 @@ Test(wait, graph_dot_on_abba)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "deadlock_abba", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		char *pid = xasprintf("%d", (int)f.pid);
 		struct tool_result r;
 		tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--graph", "dot", NULL });
@@ -451,8 +380,8 @@ Test(wait, graph_dot_on_abba)
 		cr_assert(a && b, "%s", *v);
 		char *la = xasprintf("Task %lld deadlock_abba::task_a", (long long)json_integer_value(json_object_get(a, "id")));
 		char *lb = xasprintf("Task %lld deadlock_abba::task_b", (long long)json_integer_value(json_object_get(b, "id")));
-		const char *addr1 = str(json_array_get(json_object_get(a, "held"), 0), "address");
-		const char *addr2 = str(json_array_get(json_object_get(b, "held"), 0), "address");
+		const char *addr1 = doc_str(json_array_get(json_object_get(a, "held"), 0), "address");
+		const char *addr2 = doc_str(json_array_get(json_object_get(b, "held"), 0), "address");
 		char *l1 = xasprintf("Mutex<deadlock_abba::Ledger> @ %s", addr1);
 		char *l2 = xasprintf("Mutex<deadlock_abba::Ledger> @ %s", addr2);
 		char *ta = dot_node(dot, la), *tb = dot_node(dot, lb), *m1 = dot_node(dot, l1), *m2 = dot_node(dot, l2);
@@ -482,401 +411,13 @@ Test(wait, graph_dot_on_abba)
 	}
 }
 
-/* ---- broadcast, watch, I/O ---- */
-
-/* The fd of process pid that links to target ("socket:[123]"), or -1; *count_ret: how many do. */
-static int fd_linking_to(pid_t pid, const char *target, int *count_ret)
-{
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d);
-	int found = -1, count = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		char path[320], link[256];
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		ssize_t n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = '\0';
-		if (strcmp(link, target) == 0) {
-			count++;
-			if (found < 0 || atoi(e->d_name) < found)
-				found = atoi(e->d_name);
-		}
-	}
-	closedir(d);
-	if (count_ret)
-		*count_ret = count;
-	return found;
-}
-
-/* The TCP sockets of the waits fixture, from /proc/PID/net/tcp and its fds (not from our parser):
- * tcp_server's listener (the one with an accepted connection), tcp_reader's stream (connected to
- * it), and tcp_connecting's socket (the only one in SYN_SENT, to the other listener). */
-struct tcp_truth {
-	unsigned listen_port, reader_port, server_peer_port;
-	int listen_fd, reader_fd;
-	unsigned long listen_inode, reader_inode;
-	unsigned connect_port, full_port; /* tcp_connecting's local port, the full listener's */
-	int connect_fd;
-};
-
-static void tcp_truth(pid_t pid, struct tcp_truth *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->listen_fd = t->reader_fd = t->connect_fd = -1;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/net/tcp", (int)pid);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	char line[512];
-	struct { unsigned lp, rp, st; unsigned long inode; int fd; } socks[32];
-	size_t n = 0;
-	while (fgets(line, sizeof(line), f) && n < 32) {
-		unsigned la, lp, ra, rp, st;
-		unsigned long inode;
-		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*s %*s %*s %*u %*u %lu", &la, &lp, &ra, &rp, &st, &inode) != 6 ||
-		    la != 0x0100007F || inode == 0)
-			continue;
-		char target[64];
-		snprintf(target, sizeof(target), "socket:[%lu]", inode);
-		int fd = fd_linking_to(pid, target, NULL);
-		if (fd < 0)
-			continue; /* another process's */
-		socks[n].lp = lp, socks[n].rp = rp, socks[n].st = st, socks[n].inode = inode, socks[n].fd = fd;
-		n++;
-	}
-	fclose(f);
-	for (size_t i = 0; i < n; i++) {
-		if (socks[i].st != 0x0A)
-			continue;
-		for (size_t j = 0; j < n; j++) {
-			if (socks[j].st == 0x01 && socks[j].lp == socks[i].lp) {
-				t->listen_port = socks[i].lp;
-				t->listen_fd = socks[i].fd;
-				t->listen_inode = socks[i].inode;
-				t->server_peer_port = socks[j].rp; /* the accepted `conn` */
-			}
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (socks[i].st == 0x01 && socks[i].rp == t->listen_port && socks[i].lp != t->listen_port) {
-			t->reader_port = socks[i].lp;
-			t->reader_fd = socks[i].fd;
-			t->reader_inode = socks[i].inode;
-		} else if (socks[i].st == 0x02) {
-			cr_assert_eq(t->connect_fd, -1, "one socket in SYN_SENT");
-			t->connect_port = socks[i].lp;
-			t->connect_fd = socks[i].fd;
-			t->full_port = socks[i].rp;
-		}
-	}
-	cr_assert(t->listen_fd >= 0 && t->reader_fd >= 0, "the fixture's listener and reader sockets");
-	cr_assert_eq(t->server_peer_port, t->reader_port, "the reader's local port is the server's peer");
-	cr_assert(t->connect_fd >= 0, "tcp_connecting's socket in SYN_SENT");
-	bool full_listens = false;
-	for (size_t i = 0; i < n; i++)
-		full_listens |= socks[i].st == 0x0A && socks[i].lp == t->full_port && t->full_port != t->listen_port;
-	cr_assert(full_listens, "tcp_connecting connects to the other listener of the fixture");
-}
-
-/* The fixture's UDP socket on 127.0.0.1 (/proc/PID/net/udp and its fds): its port and fd. */
-static int udp_truth(pid_t pid, unsigned *port_ret)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/net/udp", (int)pid);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	int found = -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned la, lp, ra, rp, st;
-		unsigned long inode;
-		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*s %*s %*s %*u %*u %lu", &la, &lp, &ra, &rp, &st, &inode) != 6 ||
-		    la != 0x0100007F || st != 7)
-			continue;
-		char target[64];
-		snprintf(target, sizeof(target), "socket:[%lu]", inode);
-		int fd = fd_linking_to(pid, target, NULL);
-		if (fd >= 0) {
-			cr_assert_eq(found, -1, "one UDP socket in the fixture");
-			found = fd;
-			*port_ret = lp;
-		}
-	}
-	fclose(f);
-	cr_assert(found >= 0, "the fixture's UDP socket");
-	return found;
-}
-
-/* The fd of the accepted (connected, not listening) unix socket named name in /proc/PID/net/unix. */
-static int unix_accepted_fd(pid_t pid, const char *name)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)pid);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	int found = -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned flags, type, st;
-		unsigned long inode;
-		char sun_path[256];
-		if (sscanf(line, "%*s %*x %*x %x %x %x %lu %255s", &flags, &type, &st, &inode, sun_path) != 5 ||
-		    strcmp(sun_path, name) != 0 || flags != 0 || st != 3)
-			continue;
-		char target[64];
-		snprintf(target, sizeof(target), "socket:[%lu]", inode);
-		int fd = fd_linking_to(pid, target, NULL);
-		if (fd >= 0)
-			found = fd;
-	}
-	fclose(f);
-	cr_assert(found >= 0, "the accepted unix socket %s", name);
-	return found;
-}
-
-/* The read end of a pipe both of whose ends the process holds, and we (the test, whose fds it may
- * have inherited) do not: its fd and link. */
-static int own_pipe_read_end(pid_t pid, char *target, size_t size)
-{
-	for (int fd = 0; fd < 1024; fd++) {
-		char path[64], link[128];
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
-		ssize_t n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = '\0';
-		int count;
-		if (strncmp(link, "pipe:[", 6) != 0 || fd_linking_to(pid, link, &count) != fd || count != 2 ||
-		    fd_linking_to(getpid(), link, NULL) >= 0)
-			continue;
-		snprintf(target, size, "%s", link);
-		return fd; /* the lower fd: pipe() returns the read end first */
-	}
-	return -1;
-}
-
-Test(wait, waits_broadcast_watch_io_figures)
-{
-	for (const char *const *v = tokio_versions(); *v; v++) {
-		struct fixture f;
-		fixture_start(&f, *v, "waits", NULL);
-		json_t *root = dump(&f, *v);
-		struct tcp_truth tcp;
-		tcp_truth(f.pid, &tcp);
-		char pipe_target[128];
-		int pipe_fd = own_pipe_read_end(f.pid, pipe_target, sizeof(pipe_target));
-		cr_assert(pipe_fd >= 0, "%s: the fixture's pipe", *v);
-		char fdinfo[64];
-		snprintf(fdinfo, sizeof(fdinfo), "/proc/%d/fdinfo/%d", (int)f.pid, pipe_fd);
-		FILE *fi = fopen(fdinfo, "r");
-		cr_assert_not_null(fi);
-		unsigned flags = 1;
-		char line[128];
-		while (fgets(line, sizeof(line), fi))
-			sscanf(line, "flags: %o", &flags);
-		fclose(fi);
-		cr_assert_eq(flags & 3, 0, "%s: fd %d is the read end (O_RDONLY)", *v, pipe_fd);
-		unsigned udp_port = 0;
-		int udp_fd = udp_truth(f.pid, &udp_port);
-		char *unix_name = xasprintf("@async-inspect-waits-%d", (int)f.pid);
-		int unix_fd = unix_accepted_fd(f.pid, unix_name);
-		char *pid = xasprintf("%d", (int)f.pid);
-		struct tool_result dot;
-		tool_run(&dot, 120, (const char *[]){ "dump", "--pid", pid, "--graph", "dot", NULL });
-		free(pid);
-		fixture_kill(&f);
-
-		/* broadcast::channel(16), nothing sent, the Sender kept by main. */
-		json_t *bc = json_object_get(task_by_future(root, "waits::broadcast_recv", 0), "wait");
-		cr_assert_not_null(bc, "%s", *v);
-		cr_expect_str_eq(str(bc, "kind"), "broadcast", "%s", *v);
-		cr_expect_str_eq(str(bc, "type"), "broadcast::Receiver<u32>", "%s", *v);
-		cr_expect_eq(num(bc, "capacity"), 16, "%s", *v);
-		cr_expect_eq(num(bc, "unseen"), 0, "%s", *v);
-		cr_expect_eq(num(bc, "senders_alive"), 1, "%s", *v);
-		cr_expect(json_is_false(json_object_get(bc, "closed")), "%s", *v);
-		cr_expect_null(json_object_get(bc, "warning"), "%s", *v);
-		cr_expect(strncmp(str(bc, "address"), "0x", 2) == 0, "%s", *v);
-
-		/* watch::channel(5), never sent: version 0 seen 0; the Sender kept by main. Senders are
-		 * counted from tokio 1.36 (ref_count_tx); 1.19 and 1.24 have one Sender and the closed bit. */
-		json_t *wa = json_object_get(task_by_future(root, "waits::watch_changed", 0), "wait");
-		cr_assert_not_null(wa, "%s", *v);
-		cr_expect_str_eq(str(wa, "kind"), "watch", "%s", *v);
-		cr_expect_str_eq(str(wa, "type"), "watch::Receiver<u32>", "%s", *v);
-		cr_expect_eq(num(wa, "version"), 0, "%s", *v);
-		cr_expect_eq(num(wa, "seen_version"), 0, "%s", *v);
-		cr_expect(json_is_false(json_object_get(wa, "closed")), "%s", *v);
-		cr_expect(json_is_true(json_object_get(wa, "sender_alive")), "%s", *v);
-		if (strcmp(*v, "tokio-1.24") == 0 || strcmp(*v, "tokio-1.19") == 0)
-			cr_expect_null(json_object_get(wa, "senders_alive"), "%s: not counted before 1.36", *v);
-		else
-			cr_expect_eq(num(wa, "senders_alive"), 1, "%s", *v);
-		cr_expect(strstr(str(wa, "description"), "(unchanged)") != NULL, "%s: %s", *v, str(wa, "description"));
-		cr_expect_str_neq(str(wa, "address"), str(bc, "address"), "%s", *v);
-		/* Both are channel nodes of the wait-for graph. */
-		cr_assert_eq(tool_exit_code(&dot), 0, "%s: %s", *v, dot.err);
-		const char *const chans[2][2] = { { "waits::broadcast_recv", "broadcast::Receiver<u32> @ " },
-						  { "waits::watch_changed", "watch::Receiver<u32> @ " } };
-		json_t *chan_waits[2] = { bc, wa };
-		for (size_t k = 0; k < 2; k++) {
-			json_t *task = task_by_future(root, chans[k][0], 0);
-			char *tl = xasprintf("Task %lld %s", (long long)json_integer_value(json_object_get(task, "id")),
-					     chans[k][0]);
-			char *rl = xasprintf("%s%s", chans[k][1], str(chan_waits[k], "address"));
-			char *tn = dot_node(dot.out, tl), *rn = dot_node(dot.out, rl);
-			cr_expect(tn && rn && dot_edge(dot.out, tn, rn, "receives on"), "%s: %s receives on %s:\n%s", *v, tl,
-				  rl, dot.out);
-			free(tl), free(rl), free(tn), free(rn);
-		}
-		tool_result_free(&dot);
-
-		/* accept: the listener, LISTEN on 127.0.0.1:<port>, waiting for a connection. */
-		json_t *acc = json_object_get(task_by_future(root, "waits::tcp_server", 0), "wait");
-		cr_assert_not_null(acc, "%s", *v);
-		cr_expect_str_eq(str(acc, "kind"), "io", "%s", *v);
-		cr_expect_str_eq(str(acc, "type"), "TcpListener", "%s", *v);
-		cr_expect_str_eq(str(acc, "direction"), "connection", "%s", *v);
-		cr_expect_eq(num(acc, "fd"), tcp.listen_fd, "%s", *v);
-		char *want = xasprintf("socket:[%lu]", tcp.listen_inode);
-		cr_expect_str_eq(str(acc, "fd_target"), want, "%s", *v);
-		free(want);
-		json_t *sock = json_object_get(acc, "socket");
-		cr_expect_str_eq(str(sock, "kind"), "TCP", "%s", *v);
-		cr_expect_str_eq(str(sock, "state"), "LISTEN", "%s", *v);
-		want = xasprintf("127.0.0.1:%u", tcp.listen_port);
-		cr_expect_str_eq(str(sock, "local"), want, "%s", *v);
-		cr_expect(json_is_null(json_object_get(sock, "peer")), "%s", *v);
-		free(want);
-		want = xasprintf("TCP 127.0.0.1:%u LISTEN, waiting for a connection (fd %d)", tcp.listen_port, tcp.listen_fd);
-		cr_expect_str_eq(str(acc, "description"), want, "%s", *v);
-		free(want);
-
-		/* read: the reader's stream, ESTABLISHED to the listener's port, waiting for read. */
-		json_t *rd = json_object_get(task_by_future(root, "waits::tcp_reader", 0), "wait");
-		cr_assert_not_null(rd, "%s", *v);
-		cr_expect_str_eq(str(rd, "kind"), "io", "%s", *v);
-		cr_expect_str_eq(str(rd, "type"), "TcpStream", "%s", *v);
-		cr_expect_str_eq(str(rd, "direction"), "read", "%s", *v);
-		cr_expect_eq(num(rd, "fd"), tcp.reader_fd, "%s", *v);
-		sock = json_object_get(rd, "socket");
-		cr_expect_str_eq(str(sock, "state"), "ESTABLISHED", "%s", *v);
-		want = xasprintf("127.0.0.1:%u", tcp.reader_port);
-		cr_expect_str_eq(str(sock, "local"), want, "%s", *v);
-		free(want);
-		want = xasprintf("127.0.0.1:%u", tcp.listen_port);
-		cr_expect_str_eq(str(sock, "peer"), want, "%s", *v);
-		free(want);
-		want = xasprintf("TCP 127.0.0.1:%u -> 127.0.0.1:%u ESTABLISHED, waiting for read (fd %d)", tcp.reader_port,
-				 tcp.listen_port, tcp.reader_fd);
-		cr_expect_str_eq(str(rd, "description"), want, "%s", *v);
-		free(want);
-
-		/* TcpStream::connect to a full accept queue: SYN_SENT, waiting for the connection. */
-		json_t *cn = json_object_get(task_by_future(root, "waits::tcp_connecting", 0), "wait");
-		cr_assert_not_null(cn, "%s", *v);
-		cr_expect_str_eq(str(cn, "kind"), "io", "%s", *v);
-		cr_expect_str_eq(str(cn, "type"), "TcpStream", "%s", *v);
-		cr_expect_str_eq(str(cn, "direction"), "connect", "%s", *v);
-		cr_expect_eq(num(cn, "fd"), tcp.connect_fd, "%s", *v);
-		want = xasprintf("TCP 127.0.0.1:%u -> 127.0.0.1:%u SYN_SENT, waiting for the connection to be established "
-				 "(fd %d)", tcp.connect_port, tcp.full_port, tcp.connect_fd);
-		cr_expect_str_eq(str(cn, "description"), want, "%s", *v);
-		free(want);
-
-		/* AsyncFd<PipeReader>::readable: the pipe's read end, no socket. */
-		json_t *pr = json_object_get(task_by_future(root, "waits::pipe_reader", 0), "wait");
-		cr_assert_not_null(pr, "%s", *v);
-		cr_expect_str_eq(str(pr, "kind"), "io", "%s", *v);
-		cr_expect_str_eq(str(pr, "type"), "AsyncFd<PipeReader>", "%s", *v);
-		cr_expect_str_eq(str(pr, "direction"), "read", "%s", *v);
-		cr_expect_eq(num(pr, "fd"), pipe_fd, "%s", *v);
-		cr_expect_str_eq(str(pr, "fd_target"), pipe_target, "%s", *v);
-		cr_expect_null(json_object_get(pr, "socket"), "%s", *v);
-
-		/* UdpSocket::recv_from: unconnected on 127.0.0.1:<port>. */
-		json_t *ud = json_object_get(task_by_future(root, "waits::udp_recv", 0), "wait");
-		cr_assert_not_null(ud, "%s", *v);
-		cr_expect_str_eq(str(ud, "type"), "UdpSocket", "%s", *v);
-		cr_expect_str_eq(str(ud, "direction"), "read", "%s", *v);
-		cr_expect_eq(num(ud, "fd"), udp_fd, "%s", *v);
-		sock = json_object_get(ud, "socket");
-		cr_expect_str_eq(str(sock, "kind"), "UDP", "%s", *v);
-		cr_expect_str_eq(str(sock, "state"), "UNCONN", "%s", *v);
-		want = xasprintf("127.0.0.1:%u", udp_port);
-		cr_expect_str_eq(str(sock, "local"), want, "%s", *v);
-		free(want);
-		cr_expect(json_is_null(json_object_get(sock, "peer")), "%s", *v);
-
-		/* UnixStream::read on the accepted end of "@async-inspect-waits-<pid>". */
-		json_t *ux = json_object_get(task_by_future(root, "waits::unix_reader", 0), "wait");
-		cr_assert_not_null(ux, "%s", *v);
-		cr_expect_str_eq(str(ux, "type"), "UnixStream", "%s", *v);
-		cr_expect_str_eq(str(ux, "direction"), "read", "%s", *v);
-		cr_expect_eq(num(ux, "fd"), unix_fd, "%s", *v);
-		sock = json_object_get(ux, "socket");
-		cr_expect_str_eq(str(sock, "kind"), "unix", "%s", *v);
-		cr_expect_str_eq(str(sock, "local"), unix_name, "%s", *v);
-		cr_expect_str_eq(str(sock, "state"), "CONNECTED", "%s", *v);
-		want = xasprintf("unix %s CONNECTED, waiting for read (fd %d)", unix_name, unix_fd);
-		cr_expect_str_eq(str(ux, "description"), want, "%s", *v);
-		free(want);
-		free(unix_name);
-		json_decref(root);
-	}
-}
-
-/* From a core: the fd, and no socket details (no /proc). */
-Test(wait, io_wait_from_a_core_has_the_fd_only)
-{
-	struct fixture f;
-	fixture_start(&f, "tokio-1.54", "waits", NULL);
-	struct tcp_truth tcp;
-	tcp_truth(f.pid, &tcp);
-	char dir[] = "/tmp/ai-core-XXXXXX";
-	cr_assert(mkdtemp(dir));
-	char *cmd = xasprintf("gcore -o %s/core %d >/dev/null 2>&1", dir, (int)f.pid);
-	cr_assert_eq(system(cmd), 0, "gcore failed");
-	char *core = xasprintf("%s/core.%d", dir, (int)f.pid);
-	char *exe = realpath(f.path, NULL);
-	cr_assert_not_null(exe);
-	fixture_kill(&f);
-	struct tool_result r;
-	tool_run(&r, 120, (const char *[]){ "dump", "--core", core, "--exe", exe, "--format", "json", NULL });
-	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
-	json_t *root = json_loads(r.out, 0, NULL);
-	cr_assert(root);
-	json_t *rd = json_object_get(task_by_future(root, "waits::tcp_reader", 0), "wait");
-	cr_expect_str_eq(str(rd, "kind"), "io");
-	cr_expect_eq(num(rd, "fd"), tcp.reader_fd);
-	cr_expect_str_eq(str(rd, "direction"), "read");
-	cr_expect_null(json_object_get(rd, "socket"));
-	cr_expect_null(json_object_get(rd, "fd_target"));
-	char *want = xasprintf("TcpStream fd %d, waiting for read (socket details need a live process)", tcp.reader_fd);
-	cr_expect_str_eq(str(rd, "description"), want);
-	free(want);
-	json_t *acc = json_object_get(task_by_future(root, "waits::tcp_server", 0), "wait");
-	cr_expect_eq(num(acc, "fd"), tcp.listen_fd);
-	cr_expect_str_eq(str(acc, "direction"), "connection");
-	json_decref(root);
-	tool_result_free(&r);
-	char *rm = xasprintf("rm -rf %s", dir);
-	cr_expect_eq(system(rm), 0);
-	free(rm);
-	free(exe);
-	free(core);
-	free(cmd);
-}
-
 Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 {
 	int wait_line = marker_line("tokio/src/bin/futurelock.rs", "@await: flock-wait");
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "futurelock", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		char *pid = xasprintf("%d", (int)f.pid);
 		struct tool_result text, dot;
 		tool_run(&text, 120, (const char *[]){ "dump", "--pid", pid, NULL });
@@ -889,45 +430,45 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 		/* victim waits for the Mutex<u32>, with no permit left and no guard anywhere: the
 		 * holder's guard went out of scope before it parked. */
 		json_t *w = json_object_get(victim, "wait");
-		cr_expect_str_eq(str(w, "kind"), "mutex", "%s", *v);
-		cr_expect_str_eq(str(w, "type"), "Mutex<u32>", "%s", *v);
+		cr_expect_str_eq(doc_str(w, "kind"), "mutex", "%s", *v);
+		cr_expect_str_eq(doc_str(w, "type"), "Mutex<u32>", "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(w, "permits_available")), 0, "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(w, "permits_wanted")), 1, "%s", *v);
 		size_t i;
 		cr_expect_eq(json_array_size(json_object_get(holder, "held")), 0, "%s: the holder's guard is gone", *v);
 		/* The holder parks on std::future::pending(). */
-		cr_expect_str_eq(str(json_object_get(holder, "wait"), "kind"), "pending", "%s", *v);
-		cr_expect_str_eq(str(json_object_get(holder, "wait"), "description"),
+		cr_expect_str_eq(doc_str(json_object_get(holder, "wait"), "kind"), "pending", "%s", *v);
+		cr_expect_str_eq(doc_str(json_object_get(holder, "wait"), "description"),
 				 "pending forever (std::future::pending never completes)", "%s", *v);
-		cr_expect_null(held_on(victim, str(w, "address")), "%s", *v);
+		cr_expect_null(held_on(victim, doc_str(w, "address")), "%s", *v);
 		/* The granted future: victim's own `fut`, saved at the flock-wait suspend point. */
 		cr_assert_eq(json_array_size(json_object_get(victim, "unpolled")), 1, "%s", *v);
 		cr_expect_eq(json_array_size(json_object_get(holder, "unpolled")), 0, "%s", *v);
 		json_t *u = json_array_get(json_object_get(victim, "unpolled"), 0);
-		cr_expect_str_eq(str(u, "local"), "fut", "%s", *v);
-		cr_expect_str_eq(str(u, "function"), "futurelock::victim", "%s", *v);
+		cr_expect_str_eq(doc_str(u, "local"), "fut", "%s", *v);
+		cr_expect_str_eq(doc_str(u, "function"), "futurelock::victim", "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(u, "line")), wait_line, "%s", *v);
-		cr_expect(strncmp(str(u, "future"), "lock::{async_fn_env#0}<u32>", 27) == 0, "%s: %s", *v, str(u, "future"));
-		cr_expect_str_eq(str(u, "address"), str(w, "address"), "%s: the lock victim waits for", *v);
-		cr_expect_str_eq(str(u, "semaphore"), str(w, "semaphore"), "%s", *v);
+		cr_expect(strncmp(doc_str(u, "future"), "lock::{async_fn_env#0}<u32>", 27) == 0, "%s: %s", *v, doc_str(u, "future"));
+		cr_expect_str_eq(doc_str(u, "address"), doc_str(w, "address"), "%s: the lock victim waits for", *v);
+		cr_expect_str_eq(doc_str(u, "semaphore"), doc_str(w, "semaphore"), "%s", *v);
 		cr_expect(json_is_true(json_object_get(u, "granted")), "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(u, "permits_wanted")), 0, "%s", *v);
 		/* One futurelock: a cycle of one task, the self-edge through `fut`. */
 		json_t *deadlocks = json_object_get(root, "deadlocks");
 		cr_assert_eq(json_array_size(deadlocks), 1, "%s", *v);
 		json_t *dl = json_array_get(deadlocks, 0);
-		cr_expect_str_eq(str(dl, "kind"), "futurelock", "%s", *v);
+		cr_expect_str_eq(doc_str(dl, "kind"), "futurelock", "%s", *v);
 		cr_assert_eq(json_array_size(json_object_get(dl, "tasks")), 1, "%s", *v);
 		cr_expect_eq(json_integer_value(json_array_get(json_object_get(dl, "tasks"), 0)), vid, "%s", *v);
 		json_t *e = json_array_get(json_object_get(dl, "edges"), 0);
 		cr_expect_eq(json_integer_value(json_object_get(e, "from")), vid, "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(e, "to")), vid, "%s", *v);
-		cr_expect_str_eq(str(json_object_get(e, "resource"), "address"), str(w, "address"), "%s", *v);
-		cr_expect_str_eq(str(json_object_get(e, "granted_to"), "local"), "fut", "%s", *v);
+		cr_expect_str_eq(doc_str(json_object_get(e, "resource"), "address"), doc_str(w, "address"), "%s", *v);
+		cr_expect_str_eq(doc_str(json_object_get(e, "granted_to"), "local"), "fut", "%s", *v);
 		cr_expect_null(json_object_get(e, "held_by"), "%s", *v);
 		/* The warning and the text view name the task, the lock and the local. */
 		char *warning = xasprintf("futurelock: Task %lld futurelock::victim waits for Mutex<u32> @ %s, which no "
-					  "guard holds: it was granted to the future `fut`", (long long)vid, str(w, "address"));
+					  "guard holds: it was granted to the future `fut`", (long long)vid, doc_str(w, "address"));
 		bool warned = false;
 		json_t *wn;
 		json_array_foreach(json_object_get(root, "warnings"), i, wn)
@@ -938,13 +479,13 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 			  "%s:\n%s", *v, text.out);
 		cr_expect(strstr(text.out, "2 tasks wait on each other") == NULL, "%s", *v);
 		char *keeps = xasprintf("  keeps unpolled `fut: lock::{async_fn_env#0}<u32>`, granted Mutex<u32> @ %s (in "
-					"futurelock::victim)\n", str(w, "address"));
+					"futurelock::victim)\n", doc_str(w, "address"));
 		cr_expect(strstr(text.out, keeps) != NULL, "%s: no \"%s\"", *v, keeps);
 		free(keeps);
 		cr_expect(strstr(text.out, "1 tasks wait on each other") == NULL, "%s", *v);
 		/* (the fixture's path is printed whole: cut it before the file name) */
 		char *line = xasprintf("futurelock.rs:%d waits for Mutex<u32> @ %s\n     which no guard holds: it was "
-				       "granted to the future `fut`", wait_line, str(w, "address"));
+				       "granted to the future `fut`", wait_line, doc_str(w, "address"));
 		char *who = xasprintf("  Task %lld futurelock::victim at /", (long long)vid);
 		cr_expect(strstr(text.out, who) != NULL, "%s: no \"%s\" in\n%s", *v, who, text.out);
 		free(who);
@@ -952,7 +493,7 @@ Test(wait, futurelock_lock_granted_to_an_unpolled_future)
 		free(line);
 		/* DOT: victim -> the lock -> victim again, through `fut`, both red. */
 		char *label = xasprintf("Task %lld futurelock::victim", (long long)vid);
-		char *lock = xasprintf("Mutex<u32> @ %s", str(w, "address"));
+		char *lock = xasprintf("Mutex<u32> @ %s", doc_str(w, "address"));
 		char *tv = dot_node(dot.out, label), *rl = dot_node(dot.out, lock);
 		cr_assert(tv && rl, "%s: nodes in\n%s", *v, dot.out);
 		const char *e1 = dot_edge(dot.out, tv, rl, "waits for"), *e2 = dot_edge(dot.out, rl, tv, "granted to unpolled `fut`");
@@ -1008,22 +549,22 @@ static void check_channel_edge(json_t *root, json_t *dl, const char *waiter_fn, 
 	json_int_t wid = json_integer_value(json_object_get(waiter, "id"));
 	json_int_t hid = json_integer_value(json_object_get(holder, "id"));
 	json_t *w = json_object_get(waiter, "wait");
-	cr_expect_str_eq(str(w, "kind"), kind, "%s: %s", version, waiter_fn);
+	cr_expect_str_eq(doc_str(w, "kind"), kind, "%s: %s", version, waiter_fn);
 	json_t *e = edge_from(dl, wid);
 	cr_assert_not_null(e, "%s: no edge from %s", version, waiter_fn);
 	cr_expect_eq(json_integer_value(json_object_get(e, "to")), hid, "%s: %s -> %s", version, waiter_fn, holder_fn);
 	json_t *res = json_object_get(e, "resource");
-	cr_expect_str_eq(str(res, "kind"), kind, "%s", version);
-	cr_expect_str_eq(str(res, "address"), str(w, "address"), "%s: the channel %s receives on", version, waiter_fn);
+	cr_expect_str_eq(doc_str(res, "kind"), kind, "%s", version);
+	cr_expect_str_eq(doc_str(res, "address"), doc_str(w, "address"), "%s: the channel %s receives on", version, waiter_fn);
 	json_t *h = json_object_get(e, "held_by");
-	cr_expect_str_eq(str(h, "kind"), sender_kind, "%s", version);
-	cr_expect_str_eq(str(h, "local"), local, "%s", version);
-	cr_expect_str_eq(str(h, "address"), str(w, "address"), "%s", version);
-	cr_expect_str_eq(str(h, "function"), holder_fn, "%s", version);
+	cr_expect_str_eq(doc_str(h, "kind"), sender_kind, "%s", version);
+	cr_expect_str_eq(doc_str(h, "local"), local, "%s", version);
+	cr_expect_str_eq(doc_str(h, "address"), doc_str(w, "address"), "%s", version);
+	cr_expect_str_eq(doc_str(h, "function"), holder_fn, "%s", version);
 	cr_expect_eq(json_integer_value(json_object_get(h, "line")),
 		     marker_line("tokio/src/bin/deadlock_channel.rs", marker), "%s: %s", version, local);
 	/* The holder lists that Sender among what it holds. */
-	cr_expect_not_null(held_on(holder, str(w, "address")), "%s", version);
+	cr_expect_not_null(held_on(holder, doc_str(w, "address")), "%s", version);
 }
 
 Test(wait, channel_deadlocks_through_the_only_senders)
@@ -1031,7 +572,7 @@ Test(wait, channel_deadlocks_through_the_only_senders)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "deadlock_channel", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		char *pid = xasprintf("%d", (int)f.pid);
 		struct tool_result text;
 		tool_run(&text, 120, (const char *[]){ "dump", "--pid", pid, NULL });
@@ -1048,7 +589,7 @@ Test(wait, channel_deadlocks_through_the_only_senders)
 		}
 		json_t *mpsc = deadlock_of(root, ids[0], ids[1]), *oneshot = deadlock_of(root, ids[2], ids[3]);
 		cr_assert(mpsc && oneshot, "%s: a deadlock of ping and pong, one of ask and answer", *v);
-		cr_expect_str_eq(str(mpsc, "kind"), "deadlock", "%s", *v);
+		cr_expect_str_eq(doc_str(mpsc, "kind"), "deadlock", "%s", *v);
 		check_channel_edge(root, mpsc, fns[0], fns[1], "mpsc_recv", "mpsc_sender", "to_ping", "@await: chan-pong-recv", *v);
 		check_channel_edge(root, mpsc, fns[1], fns[0], "mpsc_recv", "mpsc_sender", "to_pong", "@await: chan-ping-recv", *v);
 		check_channel_edge(root, oneshot, fns[2], fns[3], "oneshot", "oneshot_sender", "reply_tx", "@await: chan-answer-recv", *v);
@@ -1058,7 +599,7 @@ Test(wait, channel_deadlocks_through_the_only_senders)
 		char *line = xasprintf("deadlock_channel.rs:%d waits for a message on "
 				       "Receiver<u32> @ %s,\n     whose only Sender is held by Task %lld (local `to_ping` at /",
 				       marker_line("tokio/src/bin/deadlock_channel.rs", "@await: chan-ping-recv"),
-				       str(ping_wait, "address"), (long long)ids[1]);
+				       doc_str(ping_wait, "address"), (long long)ids[1]);
 		cr_expect(strstr(text.out, line) != NULL, "%s: no \"%s\" in\n%s", *v, line, text.out);
 		char *at = xasprintf("deadlock_channel.rs:%d)\n", marker_line("tokio/src/bin/deadlock_channel.rs",
 									   "@await: chan-pong-recv"));
@@ -1077,32 +618,32 @@ Test(wait, futurelock_ahead_future_queued_before_the_waiter)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "futurelock", NULL);
-		json_t *root = dump(&f, *v);
+		json_t *root = doc_dump(&f, *v);
 		fixture_kill(&f);
 		json_t *queuer = task_by_future(root, "futurelock::queuer", 0);
 		json_t *keeper = task_by_future(root, "futurelock::keeper", 0);
 		cr_assert(queuer && keeper, "%s", *v);
 		json_int_t qid = json_integer_value(json_object_get(queuer, "id"));
 		json_t *w = json_object_get(queuer, "wait");
-		cr_expect_str_eq(str(w, "kind"), "mutex", "%s", *v);
+		cr_expect_str_eq(doc_str(w, "kind"), "mutex", "%s", *v);
 		/* The keeper holds the second lock for real: queuer waits for it, no cycle. */
-		json_t *kept = held_on(keeper, str(w, "address"));
+		json_t *kept = held_on(keeper, doc_str(w, "address"));
 		cr_assert_not_null(kept, "%s", *v);
-		cr_expect_str_eq(str(kept, "local"), "kept", "%s", *v);
+		cr_expect_str_eq(doc_str(kept, "local"), "kept", "%s", *v);
 		cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 1, "%s: only victim's futurelock", *v);
 		/* `early` is queued ahead of queuer's own wait, not granted yet. */
 		cr_assert_eq(json_array_size(json_object_get(queuer, "unpolled")), 1, "%s", *v);
 		json_t *u = json_array_get(json_object_get(queuer, "unpolled"), 0);
-		cr_expect_str_eq(str(u, "local"), "early", "%s", *v);
+		cr_expect_str_eq(doc_str(u, "local"), "early", "%s", *v);
 		/* (found through the trait object's vtable) */
-		cr_expect(strstr(str(u, "future"), "Pin<Box<(dyn Future<Output=MutexGuard<u32>>") != NULL, "%s: %s", *v,
-			  str(u, "future"));
+		cr_expect(strstr(doc_str(u, "future"), "Pin<Box<(dyn Future<Output=MutexGuard<u32>>") != NULL, "%s: %s", *v,
+			  doc_str(u, "future"));
 		cr_expect(json_is_false(json_object_get(u, "granted")), "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(u, "permits_wanted")), 1, "%s", *v);
-		cr_expect_str_eq(str(u, "address"), str(w, "address"), "%s", *v);
+		cr_expect_str_eq(doc_str(u, "address"), doc_str(w, "address"), "%s", *v);
 		cr_expect_eq(json_integer_value(json_object_get(u, "line")), wait_line, "%s", *v);
 		char *warning = xasprintf("futurelock ahead: Task %lld futurelock::queuer waits for Mutex<u32> @ %s behind "
-					  "the future `early`", (long long)qid, str(w, "address"));
+					  "the future `early`", (long long)qid, doc_str(w, "address"));
 		bool warned = false;
 		size_t i;
 		json_t *wn;

@@ -38,6 +38,27 @@ Test(break_spec, resume)
 	expect_bad("app::serve@resume", "@resume is for FILE:LINE");
 }
 
+Test(break_spec, spawn_and_complete)
+{
+	struct ai_break_spec spec;
+	cr_assert_null(ai_break_spec_parse("spawn", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_SPAWN);
+	cr_expect_null(spec.function);
+	ai_break_spec_deinit(&spec);
+	cr_assert_null(ai_break_spec_parse("complete:app::{impl#0}::handle if task.id == 3", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_COMPLETE);
+	cr_expect_str_eq(spec.function, "app::{impl#0}::handle");
+	cr_expect_not_null(spec.cond);
+	cr_expect_str_eq(spec.text, "complete:app::{impl#0}::handle if task.id == 3");
+	ai_break_spec_deinit(&spec);
+	/* A crate called spawn is still a path: spawn::run is its async fn. */
+	cr_assert_null(ai_break_spec_parse("spawn::run", &spec));
+	cr_expect_eq(spec.kind, AI_BREAK_FUNCTION);
+	ai_break_spec_deinit(&spec);
+	expect_bad("spawn:", "expected spawn:FN");
+	expect_bad("complete:3", "expected complete:FN");
+}
+
 Test(break_spec, async_fn_path)
 {
 	struct ai_break_spec spec;
@@ -89,6 +110,9 @@ static struct ai_snapshot_local locals[] = {
 	{ .name = "done", .type = "bool", .value = "false" },
 	{ .name = "gone", .type = "String", .state = AI_LOCAL_MOVED },
 	{ .name = "v", .type = "Vec<u32>", .value = "[1, 2]" },
+	{ .name = "count", .type = "Arc<Mutex<u32>>", .value = "Arc(strong 2, weak 0) Mutex(locked) 8" },
+	{ .name = "shared", .type = "Arc<Config>",
+	  .value = "Arc(strong 1, weak 0) Config { version: Arc(strong 3, weak 0) 4, kind: Line(3) }" },
 };
 
 static enum ai_break_truth eval(const char *text, char **why_ret)
@@ -127,6 +151,10 @@ Test(break_cond, comparisons_and_logic)
 	expect_truth("cfg.version == 3", AI_BREAK_TRUE);
 	expect_truth("cfg.name == \"a, b}\"", AI_BREAK_TRUE);
 	expect_truth("cfg.inner.depth < 0", AI_BREAK_TRUE);
+	/* The value after a summary's states (Arc's counts, a lock's state). */
+	expect_truth("count == 8", AI_BREAK_TRUE);
+	expect_truth("shared.version == 4", AI_BREAK_TRUE);
+	expect_truth("shared.kind == 3", AI_BREAK_UNKNOWN);
 }
 
 Test(break_cond, unknown_is_not_false)
@@ -180,4 +208,53 @@ Test(break_spec, with_condition)
 	cr_assert_not_null(err);
 	cr_expect(strstr(err->message, "--break app::serve if (: condition"), "%s", err->message);
 	ai_error_destroy(err);
+}
+
+/* DAP's evaluate: the value of a path (the printer's text), a task field, a literal, a
+ * comparison; unknown with why. */
+static char *value_of(const char *text, char **why_ret)
+{
+	struct ai_await_node frame = { .function = "app::serve", .locals = locals,
+				       .local_count = sizeof(locals) / sizeof(locals[0]) };
+	struct ai_snapshot_task task = { .id = 7, .has_id = true, .name = "worker", .status = "running" };
+	struct ai_break_env env = { &task, &frame };
+	struct ai_break_cond *cond;
+	struct ai_error *err = ai_break_cond_parse(text, &cond);
+	cr_assert_null(err, "%s: %s", text, err ? err->message : "");
+	char *value = ai_break_cond_value(cond, &env, why_ret);
+	ai_break_cond_destroy(cond);
+	return value;
+}
+
+static void expect_value(const char *text, const char *want)
+{
+	char *why = NULL;
+	char *got = value_of(text, &why);
+	if (want)
+		cr_expect(got && strcmp(got, want) == 0, "`%s`: %s, not %s (%s)", text, got ? got : "unknown", want,
+			  why ? why : "");
+	else
+		cr_expect(!got && why, "`%s`: %s, not unknown", text, got ? got : "?");
+	free(got);
+	free(why);
+}
+
+Test(break_cond, values_for_evaluate)
+{
+	expect_value("i", "3");
+	expect_value("cfg.inner", "Inner { depth: -2 }");
+	expect_value("cfg.name", "\"a, b}\"");
+	expect_value("v", "[1, 2]");
+	expect_value("task.id", "7");
+	expect_value("task.name", "\"worker\"");
+	expect_value("42", "42");
+	expect_value("i == 3 && task.id > 0", "true");
+	expect_value("done", "false");
+	expect_value("gone", NULL);
+	expect_value("nope", NULL);
+	expect_value("cfg.nope", NULL);
+	char *why = NULL;
+	free(value_of("gone == 1", &why));
+	cr_expect(why && strstr(why, "gone is"), "%s", why ? why : "(none)");
+	free(why);
 }

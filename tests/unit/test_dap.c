@@ -52,6 +52,17 @@ Test(dap_value, lists_tuples_variants_and_maps)
 	expect_part(&p[0], "x", "<not read: 0x10, 5 bytes over the limit>");
 }
 
+Test(dap_value, a_summary_state_before_a_value_expands_into_the_value)
+{
+	struct ai_dap_value_part p[16];
+	cr_assert_eq(parts_of("Arc(strong 2, weak 1) Config { name: \"x\", retries: 3 }", p), 2);
+	expect_part(&p[0], "name", "\"x\"");
+	expect_part(&p[1], "retries", "3");
+	cr_assert_eq(parts_of("Arc(strong 1, weak 0) Mutex(unlocked) [7, 8]", p), 2);
+	expect_part(&p[1], NULL, "8");
+	cr_expect_eq(parts_of("Mutex(locked) 12", p), 0);
+}
+
 Test(dap_value, scalars_cut_values_and_truncated_text_have_no_parts)
 {
 	struct ai_dap_value_part p[16];

@@ -123,6 +123,22 @@ Test(json_writer, numbers_at_their_limits)
 	free(text);
 }
 
+Test(json_writer, decimals_are_exact)
+{
+	struct capture c;
+	start(&c, false);
+	ai_json_begin_array(&c.w);
+	ai_json_decimal(&c.w, 1234567, 3);
+	ai_json_decimal(&c.w, 5, 3);
+	ai_json_decimal(&c.w, 0, 3);
+	ai_json_decimal(&c.w, 42, 0);
+	ai_json_decimal(&c.w, UINT64_MAX, 3);
+	ai_json_end_array(&c.w);
+	char *text = stop(&c);
+	cr_expect_str_eq(text, "[1234.567,0.005,0.000,42,18446744073709551.615]");
+	free(text);
+}
+
 /* One string value as the writer puts it. */
 static char *string_json(const char *s, size_t len)
 {

@@ -162,3 +162,38 @@ Test(profile_model, scheduled_percentile)
 	cr_expect_eq(a->scheduled_max_ns, 5 * MS);
 	ai_profile_destroy(p);
 }
+
+/* The poll list of the timelines: each poll with the wake that led to it, task indexes still
+ * right after the tasks are sorted, and polls past the cap counted, not kept. */
+Test(profile_model, poll_list_with_wakes_and_a_cap)
+{
+	struct ai_profile *p = make();
+	p->poll_cap = 3;
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, "app::a"); /* short */
+	ai_profile_event(p, AI_PROFILE_WAKE, T0 + 1 * MS + 10, 1, 0xb0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 1 * MS + 100, 1, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 2 * MS, 2, 0xb0, "app::b"); /* long: sorted first */
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 4 * MS, 2, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 5 * MS, 1, 0xa0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 6 * MS, 2, 0xb0, NULL); /* past the cap */
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 6 * MS + 1, 2, 0, NULL);
+	ai_profile_finish(p, T0 + 6 * MS + 500000, NULL); /* a's second poll runs to the end */
+	cr_assert_eq(p->poll_count, 3);
+	cr_expect_eq(p->polls_dropped, 1);
+	cr_expect_eq(p->tasks[0].address, 0xb0, "b, the busiest, is not sorted first");
+	const struct ai_profile_poll *a1 = &p->poll_list[0], *b1 = &p->poll_list[1], *a2 = &p->poll_list[2];
+	cr_expect_eq(p->tasks[a1->task].address, 0xa0);
+	cr_expect_eq(p->tasks[b1->task].address, 0xb0);
+	cr_expect_eq(p->tasks[a2->task].address, 0xa0);
+	cr_expect_eq(a1->end_ns, T0 + 1 * MS + 100);
+	cr_expect_eq(a1->wake_ns, 0, "a was never woken");
+	cr_expect_eq(b1->tid, 2);
+	cr_expect_eq(b1->wake_ns, T0 + 1 * MS + 10);
+	cr_expect_eq(b1->wake_tid, 1);
+	cr_expect_eq(a2->end_ns, T0 + 6 * MS + 500000);
+	bool warned = false;
+	for (size_t i = 0; i < p->warning_count; i++)
+		warned |= strstr(p->warnings[i], "keeps the first 3 polls") != NULL;
+	cr_expect(warned, "no warning says polls were dropped");
+	ai_profile_destroy(p);
+}

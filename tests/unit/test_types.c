@@ -414,8 +414,8 @@ Test(types_fixture, prints_real_types)
 		cr_expect_str_eq(s, "Account { id: 3, owner: \"owner-3\", balance: -301 }", "%s", *version);
 		free(s);
 
-		/* Leaf::Notify(Arc<Notify>) with a dangling Arc: the variant, then where ArcInner's
-		 * data would be is unreadable. */
+		/* Leaf::Notify(Arc<Notify>) with a dangling Arc: the variant, then the ArcInner (its
+		 * counts, then its data) is unreadable. */
 		const struct ai_type *leaf = find_type(&f, "nested::shapes::level4", "nested::shapes::Leaf");
 		cr_assert_eq(leaf->kind, AI_TYPE_ENUM);
 		const struct ai_variant *notify = ai_type_find_variant(leaf, "Notify");
@@ -432,7 +432,7 @@ Test(types_fixture, prints_real_types)
 		cr_assert_null(ai_type_active_variant(leaf, target, leaf->size, &active));
 		cr_expect_eq(active, notify);
 		s = ai_value_format(mem, leaf, base, NULL);
-		cr_expect_str_eq(s, "Notify(<unreadable 0xdead0010>)", "%s", *version);
+		cr_expect_str_eq(s, "Notify(<unreadable 0xdead0000>)", "%s", *version);
 		free(s);
 		ai_memory_destroy(mem);
 		dwarf_close(&f);

@@ -259,11 +259,11 @@ Test(value, long_strings_are_cut)
 	struct ai_value_limits limits;
 	ai_value_limits_default(&limits);
 	limits.max_string = 8;
-	expect_value_limits(&t_string, put_string(s), &limits, "\"xxxxxxxx\xe2\x80\xa6\"");
+	expect_value_limits(&t_string, put_string(s), &limits, "\"xxxxxxxx\xe2\x80\xa6\" (199 bytes)");
 	/* A cut inside a multi-byte character drops the partial character. */
 	limits.max_string = 4;
 	expect_value_limits(&t_string, put_string("abc\xe2\x9c\x93z"), &limits,
-			    "\"abc\xe2\x80\xa6\"");
+			    "\"abc\xe2\x80\xa6\" (7 bytes)");
 }
 
 /* ---- Collections ---- */
@@ -536,11 +536,63 @@ Test(value, box_arc_and_pointers)
 	uint8_t arc_inner[48] = { 1, 0, 0, 0, 0, 0, 0, 0, 1 };
 	put_item("arc", 3, arc_inner + 16);
 	uint64_t inner_address = put(arc_inner, 48);
-	expect_value(&arc, put(&inner_address, 8), "Item { sku: \"arc\", qty: 3 }");
+	expect_value(&arc, put(&inner_address, 8), "Arc(strong 1, weak 0) Item { sku: \"arc\", qty: 3 }");
+	/* weak counts one for all the strong ones: 3 strong and 2 Weak handles are weak = 3. */
+	uint64_t counts[2] = { 3, 3 };
+	memcpy(arc_inner, counts, 16);
+	inner_address = put(arc_inner, 48);
+	expect_value(&arc, put(&inner_address, 8), "Arc(strong 3, weak 2) Item { sku: \"arc\", qty: 3 }");
+	/* Only Weaks left: the value was dropped, its bytes are not shown. */
+	counts[0] = 0, counts[1] = 1;
+	memcpy(arc_inner, counts, 16);
+	inner_address = put(arc_inner, 48);
+	expect_value(&arc, put(&inner_address, 8), "Arc(strong 0, weak 1) <dropped>");
 	/* NonNull alone is a raw pointer. */
 	char expected[32];
 	snprintf(expected, sizeof(expected), "0x%" PRIx64, inner_address);
 	expect_value(&nonnull, put(&inner_address, 8), expected);
+}
+
+/* std's Mutex<u32> { inner: sys Mutex { futex: AtomicU32 }, poison: Flag { failed: AtomicBool },
+ * data: UnsafeCell<u32> } and RefCell<u32> { borrow: Cell<isize>, value: UnsafeCell<u32> }. */
+Test(value, std_locks_and_cells)
+{
+	static struct ai_member futex_m[1], poison_m[1], mutex_m[3], refcell_m[2];
+	static struct ai_type sys_mutex, flag, mutex, refcell;
+	futex_m[0] = (struct ai_member){ .name = "futex", .offset = 0, .type = REF(t_u32) };
+	sys_mutex = (struct ai_type){ .kind = AI_TYPE_STRUCT, .size = 4, .has_size = true,
+				      .name = "Mutex", .members = futex_m, .member_count = 1,
+				      .qualified_name = "std::sys::sync::mutex::futex::Mutex" };
+	poison_m[0] = (struct ai_member){ .name = "failed", .offset = 0, .type = REF(t_bool) };
+	flag = (struct ai_type){ .kind = AI_TYPE_STRUCT, .size = 1, .has_size = true, .name = "Flag",
+				 .members = poison_m, .member_count = 1,
+				 .qualified_name = "std::sync::poison::Flag" };
+	mutex_m[0] = (struct ai_member){ .name = "inner", .offset = 0, .type = REF(sys_mutex) };
+	mutex_m[1] = (struct ai_member){ .name = "poison", .offset = 4, .type = REF(flag) };
+	mutex_m[2] = (struct ai_member){ .name = "data", .offset = 8, .type = REF(t_u32) };
+	mutex = (struct ai_type){ .kind = AI_TYPE_STRUCT, .size = 12, .has_size = true,
+				  .name = "Mutex<u32>", .members = mutex_m, .member_count = 3,
+				  .qualified_name = "std::sync::poison::mutex::Mutex<u32>" };
+	uint32_t m[3] = { 0, 0, 42 };
+	expect_value(&mutex, put(m, 12), "Mutex(unlocked) 42");
+	m[0] = 1;
+	expect_value(&mutex, put(m, 12), "Mutex(locked) 42");
+	m[0] = 2, m[1] = 1;
+	expect_value(&mutex, put(m, 12), "Mutex(locked, waiters, poisoned) 42");
+	m[0] = 7; /* no futex state: not a guess */
+	expect_value(&mutex, put(m, 12), "Mutex(lock state unknown, poisoned) 42");
+
+	refcell_m[0] = (struct ai_member){ .name = "borrow", .offset = 0, .type = REF(t_i64) };
+	refcell_m[1] = (struct ai_member){ .name = "value", .offset = 8, .type = REF(t_u32) };
+	refcell = (struct ai_type){ .kind = AI_TYPE_STRUCT, .size = 16, .has_size = true,
+				    .name = "RefCell<u32>", .members = refcell_m, .member_count = 2,
+				    .qualified_name = "core::cell::RefCell<u32>" };
+	int64_t c[2] = { 0, 5 };
+	expect_value(&refcell, put(c, 16), "RefCell(not borrowed) 5");
+	c[0] = 2;
+	expect_value(&refcell, put(c, 16), "RefCell(borrowed 2x) 5");
+	c[0] = -1;
+	expect_value(&refcell, put(c, 16), "RefCell(borrowed mutably) 5");
 }
 
 Test(value, unreadable_parts_and_values)

@@ -45,4 +45,5 @@ const struct ai_runtime_ops ai_runtime_async_task = {
 	.is_block_on_frame = async_task_block_on_frame,
 	.leaf_wait = ai_async_task_leaf_wait,
 	.held = ai_async_task_held,
+	.probe_points = ai_async_task_probe_points,
 };

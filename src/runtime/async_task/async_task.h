@@ -24,6 +24,11 @@ struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_
 void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task,
 			const struct ai_await_node *coroutine);
 
+/* RawTask<F, T, S, M>::run, wake, wake_by_ref and destroy, for `profile` (ops.probe_points).
+ * (probes.c) */
+void ai_async_task_probe_points(struct ai_async *as, struct ai_probe_point **points, size_t *count,
+				size_t *capacity);
+
 /* async-std's SupportTaskLocals<F>, which wraps every future async-std spawns. (async_std.c) */
 bool ai_async_std_is_wrapper(const char *type_name);
 

@@ -69,6 +69,8 @@ const struct ai_runtime_ops ai_runtime_tokio = {
 	.block_on_flavor = tokio_block_on_flavor,
 	.leaf_wait = tk_leaf_wait,
 	.held = tk_held,
+	.value_summary = tk_value_summary,
 	.finish = tk_wait_finish,
 	.probe_points = ai_tokio_probe_points,
+	.lifecycle_points = ai_tokio_lifecycle_points,
 };

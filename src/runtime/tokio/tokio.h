@@ -38,6 +38,11 @@ struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_r
 void ai_tokio_probe_points(struct ai_async *as, struct ai_probe_point **points, size_t *count,
 			   size_t *capacity);
 
+/* The functions tokio's tasks are spawned and completed through, for breakpoints: see
+ * ai_runtime_ops.lifecycle_points. (lifecycle.c) */
+void ai_tokio_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point **points, size_t *count,
+			       size_t *capacity);
+
 /* ---- Internals shared by the adapter's files ---- */
 
 #define TK_MAX_RUNTIMES 1024u

@@ -32,6 +32,10 @@ void tk_rwlock_addresses(struct ai_wait_walk *w, struct ai_snapshot *snapshot);
 
 /* Channels (wait_channels.c) */
 extern const char *const TK_MPSC_SENDERS[];
+/* An mpsc chan::Chan<T, S> at chan: senders alive, capacity and messages queued into wait's
+ * has_* fields; *sem_ret the bounded channel's batch semaphore, or 0. */
+void tk_chan_figures(struct ai_wait_walk *w, const struct ai_type *chan_t, uint64_t chan, struct ai_wait *wait,
+		     uint64_t *sem_ret);
 bool tk_decode_mpsc_send(struct ai_wait_walk *w, struct ai_wait *wait, uint64_t sem);
 struct ai_wait *tk_decode_mpsc_recv(struct ai_wait_walk *w);
 struct ai_wait *tk_decode_oneshot(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address);
@@ -39,6 +43,10 @@ struct ai_wait *tk_decode_notified(struct ai_wait_walk *w, const struct ai_type 
 struct ai_wait *tk_decode_broadcast(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address);
 struct ai_wait *tk_decode_watch(struct ai_wait_walk *w, uint64_t notify);
 void tk_channel_warning(struct ai_wait_walk *w, struct ai_snapshot_task *task);
+
+/* Summaries of tokio's sync types for the value printer (values.c): the adapter's value_summary. */
+bool tk_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_t address, char **text_ret,
+		      const char **inner_ret);
 
 /* I/O (wait_io.c) */
 const char *tk_io_util_direction(const char *name);

@@ -20,7 +20,7 @@ const char *const TK_MPSC_SENDERS[] = { "tokio::sync::mpsc::bounded::Sender<",
  * taken = bound - available;
  * unbounded::Semaphore(AtomicUsize): >> 1 = messages queued). *sem_ret: the bounded channel's
  * batch semaphore, or 0. */
-static void chan_figures(struct ai_wait_walk *w, const struct ai_type *chan_t, uint64_t chan, struct ai_wait *wait,
+void tk_chan_figures(struct ai_wait_walk *w, const struct ai_type *chan_t, uint64_t chan, struct ai_wait *wait,
 			 uint64_t *sem_ret)
 {
 	uint64_t off, leaf_off, size, v;
@@ -64,7 +64,7 @@ bool tk_decode_mpsc_send(struct ai_wait_walk *w, struct ai_wait *wait, uint64_t 
 	if (!ai_wait_enclosing_self(w, senders, AI_WAIT_MAX_ANCESTORS, &sender, &st) || !ai_wait_member_path(st, "chan.inner", &off, &arc) ||
 	    !ai_wait_read_arc_ex(w, arc, sender + off, &chan, &chan_t, &inner, &strong))
 		return false;
-	chan_figures(w, chan_t, chan, wait, &chan_sem);
+	tk_chan_figures(w, chan_t, chan, wait, &chan_sem);
 	if (chan_sem != sem)
 		return false;
 	free(wait->kind);
@@ -103,7 +103,7 @@ struct ai_wait *tk_decode_mpsc_recv(struct ai_wait_walk *w)
 		return wait;
 	}
 	wait->address = chan;
-	chan_figures(w, chan_t, chan, wait, &sem);
+	tk_chan_figures(w, chan_t, chan, wait, &sem);
 	char senders[48] = "", queued[48] = "";
 	if (wait->has_senders)
 		snprintf(senders, sizeof(senders), ", %" PRIu64 " sender%s alive", wait->senders_alive,

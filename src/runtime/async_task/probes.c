@@ -1,0 +1,111 @@
+/* Where `profile` probes async-task (smol, async-executor, async-std): the functions of
+ * RawTask<F, T, S, M> (async-task 4.x, src/raw.rs) that every task run, wake and free goes
+ * through, each an instantiation per task type, all called through a vtable, so out of line:
+ *
+ * - run(ptr: *const ()) -> bool: TaskVTable.run, polls the future once; ptr is the task's header,
+ *   the address the snapshot gives the task (tasks.c);
+ * - wake(ptr) / wake_by_ref(ptr): the RawWakerVTable's wake slots; ptr is the waker's data, the
+ *   header again. wake begins with wake_by_ref when S captures anything (smol's does): one wake,
+ *   which `profile` counts once (wake_nests);
+ * - destroy(ptr): frees the task's memory, after which the address is free for another task.
+ *
+ * Functions are found by their ELF symbols (both manglings spell identifiers <length><name>),
+ * checked by the demangled path; F, the future every run instantiation polls, comes from the
+ * DWARF name, the first generic argument of RawTask<F, T, S, M>. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/debuginfo.h"
+#include "ai/elf_file.h"
+#include "ai/util.h"
+#include "async_task.h"
+
+#define RAW_TASK "async_task::raw::RawTask<"
+
+static const struct {
+	const char *method;  /* after ">::" */
+	const char *mangled; /* the method's <length><name> */
+	enum ai_probe_kind kind;
+} methods[] = {
+	{ "run", "3run", AI_PROBE_POLL },
+	{ "wake", "4wake", AI_PROBE_WAKE },
+	{ "wake_by_ref", "11wake_by_ref", AI_PROBE_WAKE },
+	{ "destroy", "7destroy", AI_PROBE_RELEASE },
+};
+
+/* The method of RawTask<..> that `name` (demangled) is, or -1. */
+static int method_of(const char *name)
+{
+	size_t n = strlen(name);
+	if (strncmp(name, RAW_TASK, strlen(RAW_TASK)) != 0)
+		return -1;
+	for (size_t m = 0; m < AI_ARRAY_SIZE(methods); m++) {
+		size_t len = strlen(methods[m].method);
+		if (n > len + 3 && strcmp(name + n - len, methods[m].method) == 0 &&
+		    strncmp(name + n - len - 3, ">::", 3) == 0)
+			return (int)m;
+	}
+	return -1;
+}
+
+/* F of "async_task::raw::RawTask<F, T, S, M>::run": up to the first comma outside brackets. */
+static char *run_future(const char *function)
+{
+	if (!function || strncmp(function, RAW_TASK, strlen(RAW_TASK)) != 0)
+		return NULL;
+	const char *start = function + strlen(RAW_TASK);
+	int depth = 0;
+	for (const char *p = start; *p; p++) {
+		if (*p == '<' || *p == '(' || *p == '[')
+			depth++;
+		else if (*p == '>' || *p == ')' || *p == ']')
+			depth--;
+		else if (*p == ',' && depth == 0)
+			return p > start ? xstrndup(start, (size_t)(p - start)) : NULL;
+		if (depth < 0)
+			break;
+	}
+	return NULL;
+}
+
+void ai_async_task_probe_points(struct ai_async *as, struct ai_probe_point **points, size_t *count,
+				size_t *capacity)
+{
+	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	if (main->first_end)
+		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
+	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
+	if (!symbols || main->error)
+		return;
+	ai_elf_file_find_symbol(symbols, 0); /* loads the symbol table */
+	uint64_t last = 0;
+	for (size_t i = 0; i < symbols->symbol_count; i++) {
+		struct ai_elf_symbol *sym = &symbols->symbols[i];
+		if (!sym->address || !sym->name || sym->address == last || !strstr(sym->name, "10async_task") ||
+		    !strstr(sym->name, "RawTask"))
+			continue;
+		const char *name = ai_elf_symbol_name(sym);
+		int m = name ? method_of(name) : -1;
+		if (m < 0 || !strstr(sym->name, methods[m].mangled))
+			continue;
+		last = sym->address; /* (symbols are sorted: aliases are neighbours) */
+		uint64_t address = sym->address + main->bias;
+		char *function = NULL;
+		struct ai_symbolization where;
+		struct ai_error *err = ai_debuginfo_symbolize(as->di, address, false, &where);
+		if (!err && where.count && where.locations[where.count - 1].function)
+			function = xstrdup(where.locations[where.count - 1].function);
+		ai_error_destroy(err);
+		if (!function)
+			function = xstrdup(name);
+		AI_GROW(*points, *capacity, *count + 1);
+		(*points)[(*count)++] = (struct ai_probe_point){
+			.kind = methods[m].kind,
+			.address = address,
+			.task_arg = 0,
+			.function = function,
+			.future = methods[m].kind == AI_PROBE_POLL ? run_future(function) : NULL,
+			.wake_nests = strcmp(methods[m].method, "wake") == 0,
+		};
+	}
+}
