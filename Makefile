@@ -129,10 +129,11 @@ soak-faults: $(BIN) fixtures
 # the fixtures. A crash is left in $(FUZZ_BUILD)/crashes/<harness>/: copy it to
 # tests/fuzz/regressions/<harness>/ with the fix, and `make check` runs it from then on.
 FUZZ_BUILD = $(BUILD)/fuzz
-FUZZ_HARNESSES = json elf value
-# Those whose runs with a fixed seed are the same on every machine (value's coverage follows
-# addresses: ASLR changes its path), for `make check`.
-FUZZ_FIXED_HARNESSES = json elf
+FUZZ_HARNESSES = json elf value await core break serve
+# Those whose runs with a fixed seed are the same on every machine (value's and await's coverage
+# follow addresses: ASLR changes their path; core's follows the files this machine has), for
+# `make check`.
+FUZZ_FIXED_HARNESSES = json elf break serve
 # A duration ("60s") or a number of inputs (fixed seed: what `make check` runs, the same everywhere).
 FUZZ_TIME ?= 60s
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -66,4 +66,37 @@ struct ai_web_file {
 /* The file served at path, or NULL. "/" is the page. */
 const struct ai_web_file *ai_web_file(const char *path);
 
+/* The security checks and routes of one request, a pure function of its headers (route.c), so
+ * that they are tested and fuzzed without a socket. What the server is: */
+struct ai_serve_guard {
+	const char *token;      /* the hex token (32 digits) */
+	uint16_t port;
+	const char *bound_host; /* "127.0.0.1:P" or "[::1]:P" */
+	bool wildcard;          /* bound to 0.0.0.0 or :: */
+};
+/* What the request says; NULL for what it lacks. */
+struct ai_serve_request {
+	const char *method, *url;
+	const char *host;          /* the Host header */
+	const char *query_token;   /* ?token= */
+	const char *cookie_token;  /* the value of our cookie */
+	const char *authorization; /* the Authorization header */
+};
+enum ai_serve_route {
+	AI_SERVE_FORBIDDEN,      /* 403: the Host header is not ours (DNS rebinding) */
+	AI_SERVE_UNAUTHORIZED,   /* 401: no right token in the query, cookie or Bearer header */
+	AI_SERVE_NOT_ALLOWED,    /* 405: not GET or HEAD */
+	AI_SERVE_SNAPSHOT,       /* /api/snapshot */
+	AI_SERVE_TASKS,          /* /api/tasks */
+	AI_SERVE_GRAPH,          /* /api/graph */
+	AI_SERVE_FILE,           /* a file of the page: `file` */
+	AI_SERVE_NOT_FOUND,      /* 404 */
+};
+struct ai_serve_decision {
+	enum ai_serve_route route;
+	const struct ai_web_file *file; /* AI_SERVE_FILE */
+	bool set_cookie;                /* the token came in the query: send it back as our cookie */
+};
+struct ai_serve_decision ai_serve_route(const struct ai_serve_guard *guard, const struct ai_serve_request *request);
+
 #endif

@@ -384,8 +384,10 @@ static void decode_futures_unordered(struct decoder *d, uint64_t address,
 		if (task == first)
 			break;
 		/* A node being linked in points at the queue's stub: the list ends there. */
-		if (task && aw_check_pointer(task, task_type) != NULL)
+		if (task && (err = aw_check_pointer(task, task_type)) != NULL) {
+			ai_error_destroy(err); /* (the error itself was leaked here) */
 			break;
+		}
 	}
 }
 

@@ -40,7 +40,8 @@ static int compare_mappings(const void *a, const void *b)
 
 void ai_maps_sort(struct ai_maps *maps)
 {
-	qsort(maps->items, maps->count, sizeof(maps->items[0]), compare_mappings);
+	if (maps->count > 1) /* (items is NULL when empty, and qsort's base must not be: UBSan) */
+		qsort(maps->items, maps->count, sizeof(maps->items[0]), compare_mappings);
 }
 
 struct ai_error *ai_maps_parse(const char *text, struct ai_maps *maps_ret)

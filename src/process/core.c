@@ -133,8 +133,11 @@ static size_t parse_nt_file(const char *desc, size_t size, struct nt_file_entry 
 	for (; n < count && names < end; n++) {
 		uint64_t triple[3];
 		memcpy(triple, desc + 16 + n * 24, sizeof(triple));
+		size_t len = strnlen(names, (size_t)(end - names));
+		if (names + len == end)
+			break; /* a name the note cuts short is no C string: open() would read past it */
 		entries[n] = (struct nt_file_entry){ triple[0], triple[1], triple[2] * page_size, names };
-		names += strnlen(names, (size_t)(end - names)) + 1;
+		names += len + 1;
 	}
 	*entries_ret = entries;
 	return n;
@@ -256,6 +259,19 @@ static const char *perms_of(uint32_t flags)
 	return table[((flags & PF_R) ? 4 : 0) | ((flags & PF_W) ? 2 : 0) | ((flags & PF_X) ? 1 : 0)];
 }
 
+/* A file the core says was mapped, or -1. Its path comes from the core: a FIFO or a device there
+ * would block open() or read() (a hang, not an error), so only regular files are read. */
+static int open_mapped_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 /* The permissions of the segment of an ELF file that starts at file offset `offset`. */
 static const char *file_perms(const char *path, const char *recorded_exe,
 			      Elf *exe_elf, uint64_t offset)
@@ -263,7 +279,7 @@ static const char *file_perms(const char *path, const char *recorded_exe,
 	Elf *elf = exe_elf;
 	int fd = -1;
 	if (!recorded_exe || strcmp(path, recorded_exe) != 0) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open_mapped_file(path);
 		elf = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
 	}
 	const char *perms = "r--p";
@@ -431,7 +447,7 @@ struct ai_error *ai_target_open_core(const char *core_path, const char *exe_path
 			exe_start = files[i].start;
 			have_exe_mapping = true;
 		}
-		int fd = is_exe ? exe_fd : open(files[i].path, O_RDONLY | O_CLOEXEC);
+		int fd = is_exe ? exe_fd : open_mapped_file(files[i].path);
 		if (fd < 0)
 			continue; /* that file is gone: its pages read as unreadable unless the core has them */
 		if (!is_exe)

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -138,63 +137,6 @@ static struct doc *doc_get(struct ai_server *s, int which)
 
 /* ---- Checks ---- */
 
-/* Equal in time that does not depend on where they differ. */
-static bool token_equal(const struct ai_server *s, const char *given)
-{
-	if (!given)
-		return false;
-	size_t n = strnlen(given, TOKEN_HEX + 1);
-	unsigned char diff = n != TOKEN_HEX;
-	for (size_t i = 0; i < TOKEN_HEX; i++)
-		diff |= (unsigned char)(s->token[i] ^ (i < n ? given[i] : 0));
-	return diff == 0;
-}
-
-static bool is_ip_literal(const char *host, size_t len)
-{
-	char buf[64];
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, host, len);
-	buf[len] = '\0';
-	unsigned char addr[16];
-	if (buf[0] == '[' && buf[len - 1] == ']') {
-		buf[len - 1] = '\0';
-		return inet_pton(AF_INET6, buf + 1, addr) == 1;
-	}
-	return inet_pton(AF_INET, buf, addr) == 1;
-}
-
-/* DNS rebinding: a page of another site whose name now resolves to us sends its own name. Only
- * localhost:P and the bound address:P are ours; on a wildcard bind, any address literal with our
- * port (a name is what rebinding needs). */
-static bool host_allowed(const struct ai_server *s, const char *host)
-{
-	if (!host)
-		return false;
-	const char *colon = strrchr(host, ':');
-	if (!colon || (strchr(host, ']') && colon < strchr(host, ']')))
-		return false; /* no port: not what the URL we print sends */
-	char port[8];
-	snprintf(port, sizeof(port), "%u", (unsigned)s->port);
-	if (strcmp(colon + 1, port) != 0)
-		return false;
-	size_t name_len = (size_t)(colon - host);
-	if (name_len == 9 && strncasecmp(host, "localhost", 9) == 0)
-		return true;
-	if (strcasecmp(host, s->bound_host) == 0)
-		return true;
-	return s->wildcard && is_ip_literal(host, name_len);
-}
-
-static const char *bearer_token(struct MHD_Connection *c)
-{
-	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
-		return auth + 7;
-	return NULL;
-}
-
 /* ---- Responses ---- */
 
 static void add_security_headers(struct MHD_Response *r)
@@ -264,31 +206,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  void **request)
 {
 	struct ai_server *s = cls;
-	/* Every check is made on the headers, before any body is read. */
-	if (!host_allowed(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
+	struct ai_serve_guard guard = { s->token, s->port, s->bound_host, s->wildcard };
+	struct ai_serve_request r = {
+		.method = method,
+		.url = url,
+		.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+		.query_token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token"),
+		.cookie_token = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cookie_name),
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	};
+	struct ai_serve_decision d = ai_serve_route(&guard, &r);
+	char cookie[128];
+	switch (d.route) {
+	case AI_SERVE_FORBIDDEN:
 		return send_text(c, MHD_HTTP_FORBIDDEN, "forbidden: the Host header is not this server's address\n");
-	const char *query_token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
-	bool from_query = token_equal(s, query_token);
-	if (!from_query && !token_equal(s, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cookie_name)) &&
-	    !token_equal(s, bearer_token(c)))
+	case AI_SERVE_UNAUTHORIZED:
 		return send_text(c, MHD_HTTP_UNAUTHORIZED,
 				 "unauthorized: open the URL that async-inspect serve printed (it has ?token=)\n");
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+	case AI_SERVE_NOT_ALLOWED:
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: this server is read-only\n");
-	if (strcmp(url, "/api/snapshot") == 0)
+	case AI_SERVE_SNAPSHOT:
 		return send_doc(c, s, DOC_SNAPSHOT);
-	if (strcmp(url, "/api/tasks") == 0)
+	case AI_SERVE_TASKS:
 		return send_doc(c, s, DOC_TASKS);
-	if (strcmp(url, "/api/graph") == 0)
+	case AI_SERVE_GRAPH:
 		return send_doc(c, s, DOC_GRAPH);
-	const struct ai_web_file *file = ai_web_file(url);
-	if (!file)
-		return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	char cookie[128];
-	/* The token came in the URL: from now on the cookie carries it (scripts cannot read it,
-	 * other sites' requests do not carry it). */
-	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict", s->cookie_name, s->token);
-	return send_file(c, file, from_query ? cookie : NULL);
+	case AI_SERVE_FILE:
+		snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict", s->cookie_name, s->token);
+		return send_file(c, d.file, d.set_cookie ? cookie : NULL);
+	case AI_SERVE_NOT_FOUND:
+		break;
+	}
+	return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
 /* ---- Start and stop ---- */

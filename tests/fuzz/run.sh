@@ -3,7 +3,8 @@
 # LIMIT is "60s" (that long each, on a corpus kept between runs in FUZZ_BUILD/corpus/<harness>) or
 # a number of inputs (each harness runs that many with seed 1, from the seeds alone: the same
 # inputs on every machine, so that `make check` cannot flake). Corpora are seeded from
-# tests/fuzz/seeds, tests/fuzz/regressions and, for elf, fixture binaries; crashes go to
+# tests/fuzz/seeds, tests/fuzz/regressions and, for elf, fixture binaries; a harness with a
+# tests/fuzz/dict/<harness>.dict gets it as its dictionary; crashes go to
 # FUZZ_BUILD/crashes/<harness>/. Prints one line per harness (executions, coverage, corpus size)
 # and exits 1 if any harness crashed.
 set -euo pipefail
@@ -38,8 +39,10 @@ for h in "$@"; do
     # Snapshot documents are tens of KiB; the binary inputs stay small so that runs stay fast.
     max_len=65536
     if [ "$h" = json ]; then max_len=262144; fi
+    dict=()
+    if [ -f "$here/dict/$h.dict" ]; then dict=(-dict="$here/dict/$h.dict"); fi
     log=$build/$h.log
-    if "$build/fuzz-$h" "${budget[@]}" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 \
+    if "$build/fuzz-$h" "${budget[@]}" "${dict[@]}" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 \
         -artifact_prefix="$crashes/" -print_final_stats=1 "$corpus" > "$log" 2>&1; then
         result=ok
     else
