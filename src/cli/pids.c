@@ -187,7 +187,8 @@ static struct ai_error *add_cgroup(struct ai_target_options *options, const char
 	struct pid_list list = { 0 };
 	struct ai_error *err = walk_cgroup(dir, 0, &list);
 	if (!err) {
-		qsort(list.pids, list.count, sizeof(*list.pids), cmp_int);
+		if (list.count > 1)
+			qsort(list.pids, list.count, sizeof(*list.pids), cmp_int);
 		int self = (int)getpid();
 		size_t added = 0;
 		for (size_t i = 0; i < list.count && !err; i++) {

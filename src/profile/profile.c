@@ -475,7 +475,8 @@ void ai_profile_finish(struct ai_profile *p, uint64_t end_ns, const struct ai_sn
 		p->tasks[t].in_end = true;
 		name_task(&p->tasks[t], s);
 	}
-	qsort(p->tasks, p->task_count, sizeof(*p->tasks), compare_busy);
+	if (p->task_count > 1) /* tasks is NULL when none was seen */
+		qsort(p->tasks, p->task_count, sizeof(*p->tasks), compare_busy);
 	if (p->poll_count) { /* the poll list names tasks by their index before the sort */
 		size_t *moved = xcalloc(p->task_count, sizeof(*moved));
 		for (size_t i = 0; i < p->task_count; i++)
