@@ -30,56 +30,83 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void print_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
-		       const struct ai_snapshot *s, const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
+/* The name of thread tid in the snapshot, or "". */
+static const char *name_of_thread(const struct ai_snapshot *s, pid_t tid)
 {
-	const char *thread_name = "";
 	for (size_t i = 0; i < s->thread_count; i++)
 		if (s->threads[i].tid == tid && s->threads[i].name)
-			thread_name = s->threads[i].name;
-	printf("breakpoint %zu (%s) hit %llu: %s at %s:%u, thread %d \"%s\"\n", site->spec + 1,
-	       o->specs[site->spec].text, (unsigned long long)hit, site->function, ai_short_path(site->file),
-	       site->line, (int)tid, thread_name);
+			return s->threads[i].name;
+	return "";
+}
+
+/* The task part of a text record: its await chain as dump prints it and its history, or why it
+ * is unknown (`missing` names what was looked for at address). */
+static void print_task_part(struct session *ss, const struct ai_break_options *o, const struct ai_snapshot *s,
+			    const struct ai_snapshot_task *task, const char *missing, uint64_t address)
+{
 	if (task) {
 		struct ai_text_options text = { .color = o->color, .locals = o->locals };
 		ai_print_task_text(stdout, s, task, &text);
 		if (ss->history)
 			ai_break_history_print(stdout, ss->history, task);
 	} else {
-		printf("  task: unknown (no task's await tree holds the coroutine at 0x%llx)\n", (unsigned long long)env);
+		printf("  task: unknown (%s 0x%llx)\n", missing, (unsigned long long)address);
 	}
 	putchar('\n');
+}
+
+/* A JSON record's first members (format, version, hit, breakpoint) and, at the end, its task and
+ * history; one line. */
+static void begin_record_json(struct ai_json_writer *w, const struct ai_break_options *o,
+			      const struct ai_break_site *site, uint64_t hit)
+{
+	ai_json_writer_init(w, stdout, false);
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "format", "async-inspect-breakpoint-hit");
+	ai_json_field_int(w, "version", 1);
+	ai_json_field_uint(w, "hit", hit);
+	ai_json_key(w, "breakpoint");
+	ai_json_begin_object(w);
+	ai_json_field_uint(w, "number", site->spec + 1);
+	ai_json_field_string(w, "spec", o->specs[site->spec].text);
+	ai_json_end_object(w);
+}
+
+static void end_record_json(struct session *ss, struct ai_json_writer *w, const struct ai_snapshot_task *task)
+{
+	ai_json_key(w, "task");
+	if (task)
+		ai_write_task_json(w, task);
+	else
+		ai_json_null(w);
+	if (ss->history)
+		ai_break_history_write_json(w, ss->history, task);
+	ai_json_end_object(w);
+	ai_json_writer_finish(w);
+	putchar('\n');
+}
+
+static void print_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
+		       const struct ai_snapshot *s, const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
+{
+	const char *thread_name = name_of_thread(s, tid);
+	printf("breakpoint %zu (%s) hit %llu: %s at %s:%u, thread %d \"%s\"\n", site->spec + 1,
+	       o->specs[site->spec].text, (unsigned long long)hit, site->function, ai_short_path(site->file),
+	       site->line, (int)tid, thread_name);
+	print_task_part(ss, o, s, task, "no task's await tree holds the coroutine at", env);
 }
 
 static void print_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
 		       const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
 {
 	struct ai_json_writer w;
-	ai_json_writer_init(&w, stdout, false);
-	ai_json_begin_object(&w);
-	ai_json_field_string(&w, "format", "async-inspect-breakpoint-hit");
-	ai_json_field_int(&w, "version", 1);
-	ai_json_field_uint(&w, "hit", hit);
-	ai_json_key(&w, "breakpoint");
-	ai_json_begin_object(&w);
-	ai_json_field_uint(&w, "number", site->spec + 1);
-	ai_json_field_string(&w, "spec", o->specs[site->spec].text);
-	ai_json_end_object(&w);
+	begin_record_json(&w, o, site, hit);
 	ai_json_field_string(&w, "function", site->function);
 	ai_json_field_string(&w, "file", site->file);
 	ai_json_field_uint(&w, "line", site->line);
 	ai_json_field_int(&w, "thread", tid);
 	ai_json_field_hex(&w, "coroutine", env);
-	ai_json_key(&w, "task");
-	if (task)
-		ai_write_task_json(&w, task);
-	else
-		ai_json_null(&w);
-	if (ss->history)
-		ai_break_history_write_json(&w, ss->history, task);
-	ai_json_end_object(&w);
-	ai_json_writer_finish(&w);
-	putchar('\n');
+	end_record_json(ss, &w, task);
 }
 
 /* The innermost frame of the hit thread in the program's own code: where it spawned the task. */
@@ -107,10 +134,7 @@ static void print_task_event_text(struct session *ss, const struct ai_break_opti
 				  const struct ai_snapshot_frame *at, uint64_t header, pid_t tid)
 {
 	const struct ai_break_spec *spec = &o->specs[site->spec];
-	const char *thread_name = "";
-	for (size_t i = 0; i < s->thread_count; i++)
-		if (s->threads[i].tid == tid && s->threads[i].name)
-			thread_name = s->threads[i].name;
+	const char *thread_name = name_of_thread(s, tid);
 	printf("breakpoint %zu (%s) hit %llu: ", site->spec + 1, spec->text, (unsigned long long)hit);
 	if (task && task->has_id)
 		printf("task %llu", (unsigned long long)task->id);
@@ -123,15 +147,7 @@ static void print_task_event_text(struct session *ss, const struct ai_break_opti
 		else
 			printf("  spawned at: unknown (no frame of the program's own code on thread %d)\n", (int)tid);
 	}
-	if (task) {
-		struct ai_text_options text = { .color = o->color, .locals = o->locals };
-		ai_print_task_text(stdout, s, task, &text);
-		if (ss->history)
-			ai_break_history_print(stdout, ss->history, task);
-	} else {
-		printf("  task: unknown (no task found at 0x%llx)\n", (unsigned long long)header);
-	}
-	putchar('\n');
+	print_task_part(ss, o, s, task, "no task found at", header);
 }
 
 static void print_task_event_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
@@ -140,16 +156,7 @@ static void print_task_event_json(struct session *ss, const struct ai_break_opti
 {
 	const struct ai_break_spec *spec = &o->specs[site->spec];
 	struct ai_json_writer w;
-	ai_json_writer_init(&w, stdout, false);
-	ai_json_begin_object(&w);
-	ai_json_field_string(&w, "format", "async-inspect-breakpoint-hit");
-	ai_json_field_int(&w, "version", 1);
-	ai_json_field_uint(&w, "hit", hit);
-	ai_json_key(&w, "breakpoint");
-	ai_json_begin_object(&w);
-	ai_json_field_uint(&w, "number", site->spec + 1);
-	ai_json_field_string(&w, "spec", spec->text);
-	ai_json_end_object(&w);
+	begin_record_json(&w, o, site, hit);
 	ai_json_field_string(&w, "event", event_name(spec));
 	ai_json_field_string(&w, "function", site->function);
 	ai_json_field_int(&w, "thread", tid);
@@ -166,16 +173,7 @@ static void print_task_event_json(struct session *ss, const struct ai_break_opti
 			ai_json_null(&w);
 		}
 	}
-	ai_json_key(&w, "task");
-	if (task)
-		ai_write_task_json(&w, task);
-	else
-		ai_json_null(&w);
-	if (ss->history)
-		ai_break_history_write_json(&w, ss->history, task);
-	ai_json_end_object(&w);
-	ai_json_writer_finish(&w);
-	putchar('\n');
+	end_record_json(ss, &w, task);
 }
 
 static const struct ai_snapshot_task *task_at(const struct ai_snapshot *s, uint64_t header)
