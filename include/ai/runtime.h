@@ -187,6 +187,16 @@ void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **point
 void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point **points_ret,
 				  size_t *count_ret);
 
+/* For the adapters' probe and lifecycle points: every symbol of the executable's symbol table
+ * with an address, each address once (the first alias that visit takes), visit(sym, its runtime
+ * address, ctx) returning whether it took the symbol. Nothing when the executable has none. */
+struct ai_elf_symbol;
+void ai_runtime_each_symbol(struct ai_async *as,
+			    bool (*visit)(struct ai_elf_symbol *sym, uint64_t address, void *ctx), void *ctx);
+/* The function at address as the debug info names it (the innermost of an inline chain), else
+ * fallback; owned. */
+char *ai_runtime_function_at(struct ai_async *as, uint64_t address, const char *fallback);
+
 /* The shape of the future type called `name`, from the language's own rules (core, std) and
  * then every adapter's; NULL when none applies. */
 const struct ai_future_shape_rule *ai_runtime_future_shape(const char *name);

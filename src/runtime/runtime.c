@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/debuginfo.h"
 #include "ai/dwarf_reader.h"
+#include "ai/elf_file.h"
 #include "ai/runtime.h"
 #include "ai/util.h"
 
@@ -349,4 +351,35 @@ char *ai_runtime_crate_version(struct ai_async *as, const char *dir_name)
 			return v;
 	}
 	return NULL;
+}
+
+void ai_runtime_each_symbol(struct ai_async *as,
+			    bool (*visit)(struct ai_elf_symbol *sym, uint64_t address, void *ctx), void *ctx)
+{
+	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	if (main->first_end)
+		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
+	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
+	if (!symbols || main->error)
+		return;
+	ai_elf_file_find_symbol(symbols, 0); /* loads the symbol table */
+	uint64_t last = 0;
+	for (size_t i = 0; i < symbols->symbol_count; i++) {
+		struct ai_elf_symbol *sym = &symbols->symbols[i];
+		if (!sym->address || !sym->name || sym->address == last)
+			continue;
+		if (visit(sym, sym->address + main->bias, ctx))
+			last = sym->address; /* (symbols are sorted: aliases are neighbours) */
+	}
+}
+
+char *ai_runtime_function_at(struct ai_async *as, uint64_t address, const char *fallback)
+{
+	char *function = NULL;
+	struct ai_symbolization where;
+	struct ai_error *err = ai_debuginfo_symbolize(as->di, address, false, &where);
+	if (!err && where.count && where.locations[where.count - 1].function)
+		function = xstrdup(where.locations[where.count - 1].function);
+	ai_error_destroy(err);
+	return function ? function : xstrdup(fallback ? fallback : "?");
 }

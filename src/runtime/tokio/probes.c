@@ -66,41 +66,33 @@ static const struct probe_rule *match_rule(struct ai_elf_symbol *sym)
 	return NULL;
 }
 
+struct points {
+	struct ai_async *as;
+	struct ai_probe_point **points;
+	size_t *count, *capacity;
+};
+
+static bool add_point(struct ai_elf_symbol *sym, uint64_t address, void *ctx)
+{
+	struct points *p = ctx;
+	const struct probe_rule *rule = match_rule(sym);
+	if (!rule)
+		return false;
+	char *function = ai_runtime_function_at(p->as, address, ai_elf_symbol_name(sym));
+	AI_GROW(*p->points, *p->capacity, *p->count + 1);
+	(*p->points)[(*p->count)++] = (struct ai_probe_point){
+		.kind = rule->kind,
+		.address = address,
+		.task_arg = 0,
+		.function = function,
+		.future = rule->kind == AI_PROBE_POLL ? poll_future(function) : NULL,
+	};
+	return true;
+}
+
 void ai_tokio_probe_points(struct ai_async *as, struct ai_probe_point **points, size_t *count,
 			   size_t *capacity)
 {
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
-	if (main->first_end)
-		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
-	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
-	if (!symbols || main->error)
-		return;
-	ai_elf_file_find_symbol(symbols, 0); /* loads the symbol table */
-	uint64_t last = 0;
-	for (size_t i = 0; i < symbols->symbol_count; i++) {
-		struct ai_elf_symbol *sym = &symbols->symbols[i];
-		if (!sym->address || !sym->name || sym->address == last)
-			continue;
-		const struct probe_rule *rule = match_rule(sym);
-		if (!rule)
-			continue;
-		last = sym->address; /* (symbols are sorted: aliases are neighbours) */
-		uint64_t address = sym->address + main->bias;
-		char *function = NULL;
-		struct ai_symbolization where;
-		struct ai_error *err = ai_debuginfo_symbolize(as->di, address, false, &where);
-		if (!err && where.count && where.locations[where.count - 1].function)
-			function = xstrdup(where.locations[where.count - 1].function);
-		ai_error_destroy(err);
-		if (!function)
-			function = xstrdup(ai_elf_symbol_name(sym));
-		AI_GROW(*points, *capacity, *count + 1);
-		(*points)[(*count)++] = (struct ai_probe_point){
-			.kind = rule->kind,
-			.address = address,
-			.task_arg = 0,
-			.function = function,
-			.future = rule->kind == AI_PROBE_POLL ? poll_future(function) : NULL,
-		};
-	}
+	struct points p = { as, points, count, capacity };
+	ai_runtime_each_symbol(as, add_point, &p);
 }
