@@ -104,11 +104,14 @@ struct ai_read_options {
 	struct ai_target_options target;
 	enum ai_format format;
 };
-#define AI_READ_LONG_OPTIONS                                  \
+/* The options that choose processes (ai_target_add_pids). */
+#define AI_PID_LONG_OPTIONS                                   \
 	{ "pid", required_argument, NULL, 'p' },              \
 	{ "pids", required_argument, NULL, AI_OPT_PIDS },     \
 	{ "pgrep", required_argument, NULL, AI_OPT_PGREP },   \
-	{ "cgroup", required_argument, NULL, AI_OPT_CGROUP }, \
+	{ "cgroup", required_argument, NULL, AI_OPT_CGROUP }
+#define AI_READ_LONG_OPTIONS                                  \
+	AI_PID_LONG_OPTIONS,                                  \
 	{ "core", required_argument, NULL, 'c' },             \
 	{ "exe", required_argument, NULL, 'e' },              \
 	{ "format", required_argument, NULL, 'f' },           \

@@ -237,10 +237,7 @@ static int attach_with_breakpoints(int pid, struct ai_break_cli *breaks)
 int ai_cmd_attach(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "pids", required_argument, NULL, AI_OPT_PIDS },
-		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
-		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
+		AI_PID_LONG_OPTIONS,
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
 		AI_MONITOR_LONG_OPTIONS,

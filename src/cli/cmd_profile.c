@@ -315,10 +315,7 @@ out:
 int ai_cmd_profile(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "pids", required_argument, NULL, AI_OPT_PIDS },
-		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
-		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
+		AI_PID_LONG_OPTIONS,
 		{ "duration", required_argument, NULL, 'd' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },

@@ -246,10 +246,7 @@ static struct ai_error *serve_replay(struct serve *s)
 int ai_cmd_serve(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "pids", required_argument, NULL, AI_OPT_PIDS },
-		{ "pgrep", required_argument, NULL, AI_OPT_PGREP },
-		{ "cgroup", required_argument, NULL, AI_OPT_CGROUP },
+		AI_PID_LONG_OPTIONS,
 		{ "replay", required_argument, NULL, 'Y' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "bind", required_argument, NULL, 'B' },
