@@ -56,7 +56,10 @@ void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_even
 		     size_t *count_ret);
 /* Events the kernel dropped because a ring buffer was full. */
 uint64_t ai_uprobes_lost(const struct ai_uprobes *u);
-/* Closes every event: the kernel removes the probes with the last fd. */
+/* How many perf events are open (probes x CPUs, twice for a return probe). */
+size_t ai_uprobes_event_count(const struct ai_uprobes *u);
+/* Closes every event: the kernel removes the probes with the last fd, one event at a time, each
+ * after a grace period of its own (about 0.1 s each on an idle machine, longer under load). */
 void ai_uprobes_close(struct ai_uprobes *u);
 
 /* ---- profile.c ---- */

@@ -284,6 +284,10 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	ai_uprobes_take(u, true, &events, &n);
 	feed(profile, points, &nesting, events, n);
 	profile->lost = ai_uprobes_lost(u);
+	/* The kernel unregisters the events one by one, each after a grace period: say why we wait. */
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "async-inspect: removing the probes (%zu perf events, which the kernel "
+			"unregisters one at a time)...\n", ai_uprobes_event_count(u));
 	ai_uprobes_close(u);
 	ai_catch_stop_signals(SIG_DFL);
 

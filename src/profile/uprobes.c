@@ -367,6 +367,11 @@ uint64_t ai_uprobes_lost(const struct ai_uprobes *u)
 	return u->lost;
 }
 
+size_t ai_uprobes_event_count(const struct ai_uprobes *u)
+{
+	return u->fd_count;
+}
+
 void ai_uprobes_close(struct ai_uprobes *u)
 {
 	if (!u)

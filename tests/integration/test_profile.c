@@ -3,11 +3,14 @@
  * docs/json-format.md documents, and the target runs on untraced and exits normally afterwards,
  * Ctrl-C included. Skipped (with the tool's reason) where perf uprobe events are not allowed. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,7 +22,24 @@
  * machine, two profiles at once 10.7 s each, and over 120 s each in a CI run under load). The
  * guards only catch a tool that hangs; nothing here asserts how long a profile takes. */
 #define PROFILE_GUARD_S 600
-TestSuite(profile, .init = require_fixtures, .timeout = 1800);
+
+/* One profile test at a time, across the test processes of every suite run on this machine: the
+ * kernel serializes uprobe registration and removal (one mutex for all trace events), so profiles
+ * side by side only wait on each other, and ones of the same fixture binary see each other's
+ * system-wide probes. The lock goes with the test's process. */
+static void one_profile_test_at_a_time(void)
+{
+	require_fixtures();
+	const char *dir = getenv("TMPDIR");
+	char *path = xasprintf("%s/async-inspect-profile-tests.lock", dir && *dir ? dir : "/tmp");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0)
+		cr_assert_eq(errno, EINTR, "flock %s: %s", path, strerror(errno));
+	free(path);
+}
+
+TestSuite(profile, .init = one_profile_test_at_a_time, .timeout = 1800);
 
 #define REFUSED "perf events are not allowed"
 
