@@ -196,6 +196,10 @@ void ai_runtime_each_symbol(struct ai_async *as,
 /* The function at address as the debug info names it (the innermost of an inline chain), else
  * fallback; owned. */
 char *ai_runtime_function_at(struct ai_async *as, uint64_t address, const char *fallback);
+/* The first generic argument of function, a demangled name that starts with prefix (which ends
+ * at the opening '<'): up to the first comma outside brackets; owned. NULL when function does not
+ * start with prefix or has no such comma. */
+char *ai_runtime_first_generic_arg(const char *function, const char *prefix);
 
 /* The shape of the future type called `name`, from the language's own rules (core, std) and
  * then every adapter's; NULL when none applies. */

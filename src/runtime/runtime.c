@@ -383,3 +383,23 @@ char *ai_runtime_function_at(struct ai_async *as, uint64_t address, const char *
 	ai_error_destroy(err);
 	return function ? function : xstrdup(fallback ? fallback : "?");
 }
+
+char *ai_runtime_first_generic_arg(const char *function, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	if (!function || strncmp(function, prefix, len) != 0)
+		return NULL;
+	const char *start = function + len;
+	int depth = 0;
+	for (const char *p = start; *p; p++) {
+		if (*p == '<' || *p == '(' || *p == '[')
+			depth++;
+		else if (*p == '>' || *p == ')' || *p == ']')
+			depth--;
+		else if (*p == ',' && depth == 0)
+			return p > start ? xstrndup(start, (size_t)(p - start)) : NULL;
+		if (depth < 0)
+			break;
+	}
+	return NULL;
+}

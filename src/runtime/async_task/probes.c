@@ -48,26 +48,6 @@ static int method_of(const char *name)
 	return -1;
 }
 
-/* F of "async_task::raw::RawTask<F, T, S, M>::run": up to the first comma outside brackets. */
-static char *run_future(const char *function)
-{
-	if (!function || strncmp(function, RAW_TASK, strlen(RAW_TASK)) != 0)
-		return NULL;
-	const char *start = function + strlen(RAW_TASK);
-	int depth = 0;
-	for (const char *p = start; *p; p++) {
-		if (*p == '<' || *p == '(' || *p == '[')
-			depth++;
-		else if (*p == '>' || *p == ')' || *p == ']')
-			depth--;
-		else if (*p == ',' && depth == 0)
-			return p > start ? xstrndup(start, (size_t)(p - start)) : NULL;
-		if (depth < 0)
-			break;
-	}
-	return NULL;
-}
-
 struct points {
 	struct ai_async *as;
 	struct ai_probe_point **points;
@@ -90,7 +70,8 @@ static bool add_point(struct ai_elf_symbol *sym, uint64_t address, void *ctx)
 		.address = address,
 		.task_arg = 0,
 		.function = function,
-		.future = methods[m].kind == AI_PROBE_POLL ? run_future(function) : NULL,
+		.future = methods[m].kind == AI_PROBE_POLL ? ai_runtime_first_generic_arg(function, RAW_TASK)
+							   : NULL,
 		.wake_nests = strcmp(methods[m].method, "wake") == 0,
 	};
 	return true;

@@ -28,27 +28,6 @@ static const struct probe_rule rules[] = {
 	{ "tokio::runtime::task::waker::wake_by_ref", { "5tokio", "5waker", "11wake_by_ref" }, AI_PROBE_WAKE },
 };
 
-/* T of "tokio::runtime::task::raw::poll<T, S>": up to the first comma outside brackets. */
-static char *poll_future(const char *function)
-{
-	size_t len = strlen(TK_POLL_PREFIX);
-	if (!function || strncmp(function, TK_POLL_PREFIX, len) != 0)
-		return NULL;
-	const char *start = function + len;
-	int depth = 0;
-	for (const char *p = start; *p; p++) {
-		if (*p == '<' || *p == '(' || *p == '[')
-			depth++;
-		else if (*p == '>' || *p == ')' || *p == ']')
-			depth--;
-		else if (*p == ',' && depth == 0)
-			return p > start ? xstrndup(start, (size_t)(p - start)) : NULL;
-		if (depth < 0)
-			break;
-	}
-	return NULL;
-}
-
 static const struct probe_rule *match_rule(struct ai_elf_symbol *sym)
 {
 	for (size_t r = 0; r < AI_ARRAY_SIZE(rules); r++) {
@@ -85,7 +64,8 @@ static bool add_point(struct ai_elf_symbol *sym, uint64_t address, void *ctx)
 		.address = address,
 		.task_arg = 0,
 		.function = function,
-		.future = rule->kind == AI_PROBE_POLL ? poll_future(function) : NULL,
+		.future = rule->kind == AI_PROBE_POLL ? ai_runtime_first_generic_arg(function, TK_POLL_PREFIX)
+						      : NULL,
 	};
 	return true;
 }
