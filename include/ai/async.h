@@ -29,6 +29,8 @@ struct ai_async_options {
 	unsigned max_depth;       /* await frames below a root before "..." (--depth); default 64 */
 	size_t max_nodes;         /* nodes per tree; default 1000 */
 	struct ai_value_limits value_limits;
+	bool full_values;         /* --full-values: value_limits are ai_value_limits_full, and text
+				   * views print every value whole */
 };
 
 void ai_async_options_default(struct ai_async_options *options);

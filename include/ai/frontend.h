@@ -11,6 +11,7 @@
 struct ai_text_options {
 	bool color;
 	bool locals; /* dump: print saved locals and arguments */
+	bool full_values; /* --full-values: no value cut to fit a line (else lines stay in 160 columns) */
 	const char *process; /* several processes: every task's label, "pid 2311 server" (borrowed), or NULL */
 };
 

@@ -41,6 +41,9 @@ struct ai_value_limits {
 
 /* depth 6, 10 items, 64 string bytes, 1024 bytes of text, 1 MiB read, no summary. */
 void ai_value_limits_default(struct ai_value_limits *limits);
+/* For --full-values: depth 32, 100,000 items, 1 MiB per string, 4 MiB of text, 16 MiB read; the
+ * summary is kept. */
+void ai_value_limits_full(struct ai_value_limits *limits);
 
 /* The value of `type` at `address`, read through mem. limits may be NULL (the defaults). Returns
  * a new heap string; never fails (faults are printed in place). */

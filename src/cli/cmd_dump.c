@@ -42,6 +42,9 @@ static void print_usage(FILE *out)
 		"      --no-locals      leave them out\n"
 		"      --all-locals     compiler-generated ones too (__awaitee, drop flags __N,\n"
 		"                       locals a macro such as select! declares)\n"
+		"      --full-values    every value whole (lists up to 100,000 items, strings up\n"
+		"                       to 1 MiB); without it a text line stays within 160\n"
+		"                       columns and a longer value is cut with …\n"
 		"      --depth N        await frames shown below each root (default 64)\n"
 		"      --graph dot      write the wait-for graph (tasks, locks, channels; deadlock\n"
 		"                       cycles in red) as Graphviz DOT instead of the dump\n"
@@ -66,6 +69,7 @@ int ai_cmd_dump(int argc, char **argv)
 		{ "locals", no_argument, NULL, 'l' },
 		{ "no-locals", no_argument, NULL, 'L' },
 		{ "all-locals", no_argument, NULL, 'A' },
+		{ "full-values", no_argument, NULL, 'V' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "graph", required_argument, NULL, 'G' },
 		{ "max-pause", required_argument, NULL, 'M' },
@@ -98,6 +102,10 @@ int ai_cmd_dump(int argc, char **argv)
 		case 'A':
 			async_options.locals = true;
 			async_options.all_locals = true;
+			break;
+		case 'V':
+			async_options.full_values = true;
+			ai_value_limits_full(&async_options.value_limits);
 			break;
 		case 'd': {
 			char *end;
@@ -155,7 +163,8 @@ int ai_cmd_dump(int argc, char **argv)
 	} else if (read_options.format == AI_FORMAT_JSON) {
 		ai_print_dump_json(stdout, snapshot, pretty);
 	} else {
-		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals };
+		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals,
+					      .full_values = async_options.full_values };
 		ai_print_dump_text(stdout, snapshot, &text);
 	}
 	int status = fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;

@@ -62,7 +62,8 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
 	if (read_options->format == AI_FORMAT_JSON) {
 		ai_print_processes_json(stdout, &set, pretty);
 	} else {
-		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options->locals };
+		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options->locals,
+					      .full_values = async_options->full_values };
 		ai_print_processes_text(stdout, &set, &text);
 	}
 	if (fflush(stdout) != 0)

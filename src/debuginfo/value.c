@@ -28,6 +28,15 @@ void ai_value_limits_default(struct ai_value_limits *limits)
 	};
 }
 
+void ai_value_limits_full(struct ai_value_limits *limits)
+{
+	limits->max_depth = 32;
+	limits->max_items = 100000;
+	limits->max_string = 1 << 20;
+	limits->max_output = 4 << 20;
+	limits->max_read = 16 << 20;
+}
+
 /* ---- Output: a string that stops at max_output and then ends in "…" ---- */
 
 static void out_write(struct out *o, const char *s, size_t n)

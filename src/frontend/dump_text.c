@@ -1,7 +1,9 @@
 /* The `dump` text view: one block per task, one line per await frame. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ai/frontend.h"
+#include "ai/util.h"
 
 #define BOLD "\033[1m"
 #define DIM "\033[2m"
@@ -10,64 +12,154 @@
 #define RED "\033[31m"
 #define RESET "\033[0m"
 
-/* Locals are printed whole in JSON; in text, a line per frame stays readable. */
-#define TEXT_VALUE_MAX 96
-
-/* Prints at most max bytes of s, cut at a UTF-8 character boundary, with "…" if cut. */
-static void print_clipped(FILE *out, const char *s, size_t max)
-{
-	size_t len = strlen(s);
-	if (len <= max) {
-		fputs(s, out);
-		return;
-	}
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	fprintf(out, "%.*s…", (int)max, s);
-}
+/* A text line stays within this many columns: locals that do not fit go on continuation lines
+ * under their frame, and one that does not fit a line alone is cut with "…" (not with
+ * --full-values). JSON carries every value whole. */
+#define TEXT_LINE_MAX 160
 
 struct style {
 	const char *bold, *dim, *cyan, *yellow, *red, *reset;
 };
 
+/* Display columns of the first n bytes of s: one per UTF-8 character. */
+static size_t columns(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n && s[i]; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
+
+/* The bytes of s that fill at most max columns. */
+static size_t bytes_in_columns(const char *s, size_t max)
+{
+	size_t i = 0, c = 0;
+	while (s[i]) {
+		size_t next = i + 1;
+		while (((unsigned char)s[next] & 0xc0) == 0x80)
+			next++;
+		if (++c > max)
+			break;
+		i = next;
+	}
+	return i;
+}
+
+/* The line being written for one await frame, which flows onto continuation lines. */
+struct frame_line {
+	FILE *out;
+	size_t column;
+	const char *indent; /* what starts a continuation line: the tree's bars, then spaces */
+	bool full_values;
+};
+
+static void line_write(struct frame_line *l, const char *s, size_t n)
+{
+	fwrite(s, 1, n, l->out);
+	l->column += columns(s, n);
+}
+
+static void line_break(struct frame_line *l, const char *end)
+{
+	fprintf(l->out, "%s\n%s", end, l->indent);
+	l->column = columns(l->indent, strlen(l->indent));
+}
+
+/* One item of the line, `label text` (label in `on` ... `off`), after `separator`: on this line if
+ * it fits, else on a continuation line (the separator's comma ends this one). A value (`cut`)
+ * that does not fit a line alone is cut; other items are never cut. */
+static void line_item(struct frame_line *l, const char *separator, const char *on, const char *label,
+		      const char *off, const char *text, bool cut)
+{
+	size_t width = columns(label, strlen(label)) + columns(text, strlen(text));
+	size_t sep_width = strlen(separator);
+	if (l->column + sep_width + width > TEXT_LINE_MAX &&
+	    l->column > columns(l->indent, strlen(l->indent))) {
+		line_break(l, separator[0] == ',' ? "," : "");
+		separator = "";
+	}
+	fputs(separator, l->out);
+	l->column += strlen(separator);
+	fprintf(l->out, "%s%s%s", on, label, off);
+	l->column += columns(label, strlen(label));
+	size_t len = strlen(text);
+	/* room for the cut mark and a comma after it */
+	size_t room = TEXT_LINE_MAX > l->column + 2 ? TEXT_LINE_MAX - l->column - 2 : 0;
+	if (!cut || l->full_values || columns(text, len) + l->column <= TEXT_LINE_MAX) {
+		line_write(l, text, len);
+		return;
+	}
+	line_write(l, text, bytes_in_columns(text, room < 8 ? 8 : room));
+	line_write(l, "…", strlen("…"));
+}
+
 static void print_node(FILE *out, const struct ai_await_node *node, const char *prefix, bool last,
 		       bool root, const struct style *st, const struct ai_text_options *options)
 {
-	fputs("  ", out);
-	if (!root)
-		fprintf(out, "%s%s", prefix, last ? "└─ " : "├─ ");
-	if (node->function) {
-		fprintf(out, "%s%s%s", st->cyan, node->function, st->reset);
-		if (node->state)
-			fprintf(out, "  %s", node->state);
-		if (node->file && node->line > 0)
-			fprintf(out, "  %s:%d", ai_short_path(node->file), node->line);
-		if (node->macro)
-			fprintf(out, " %s(in %s)%s", st->dim, node->macro, st->reset);
-	} else {
-		fprintf(out, "%s%s", st->cyan, node->type ? node->type : "?");
-		fprintf(out, "%s%s", st->reset, node->leaf ? " (leaf)" : "");
+	char child_prefix[512], indent[600], text[700];
+	snprintf(child_prefix, sizeof(child_prefix), "%s%s", root ? "" : prefix, root ? "" : (last ? "   " : "│  "));
+	snprintf(indent, sizeof(indent), "  %s%s    ", child_prefix, node->child_count ? "│" : " ");
+	struct frame_line l = { .out = out, .indent = indent, .full_values = options->full_values };
+	line_write(&l, "  ", 2);
+	if (!root) {
+		snprintf(text, sizeof(text), "%s%s", prefix, last ? "└─ " : "├─ ");
+		line_write(&l, text, strlen(text));
 	}
-	if (options->locals && node->local_count > 0) {
-		fputs("  ", out);
+	if (node->function) {
+		fputs(st->cyan, out);
+		line_write(&l, node->function, strlen(node->function));
+		fputs(st->reset, out);
+		if (node->state) {
+			snprintf(text, sizeof(text), "  %s", node->state);
+			line_write(&l, text, strlen(text));
+		}
+		if (node->file && node->line > 0) {
+			snprintf(text, sizeof(text), "  %s:%d", ai_short_path(node->file), node->line);
+			line_write(&l, text, strlen(text));
+		}
+		if (node->macro) {
+			snprintf(text, sizeof(text), " (in %s)", node->macro);
+			fputs(st->dim, out);
+			line_write(&l, text, strlen(text));
+			fputs(st->reset, out);
+		}
+	} else {
+		const char *type = node->type ? node->type : "?";
+		fputs(st->cyan, out);
+		line_write(&l, type, strlen(type));
+		fputs(st->reset, out);
+		if (node->leaf)
+			line_write(&l, " (leaf)", strlen(" (leaf)"));
+	}
+	if (options->locals) {
 		for (size_t i = 0; i < node->local_count; i++) {
 			const struct ai_snapshot_local *local = &node->locals[i];
-			fprintf(out, "%s%s%s%s = ", i ? ", " : "", st->yellow, local->name, st->reset);
-			print_clipped(out, ai_local_text(local), TEXT_VALUE_MAX);
+			char *value = xasprintf(" = %s", ai_local_text(local));
+			line_item(&l, i ? ", " : "  ", st->yellow, local->name, st->reset, value, true);
+			free(value);
 		}
 	}
-	if (node->wait)
-		fprintf(out, "  %s[%s]%s", st->yellow, node->wait->description ? node->wait->description : node->wait->kind,
-			st->reset);
-	if (node->wait && node->wait->peer && node->wait->peer->summary)
-		fprintf(out, "  %s-> %s%s", st->yellow, node->wait->peer->summary, st->reset);
-	if (node->wait && node->wait->warning)
-		fprintf(out, "  %swarning: %s%s", st->red, node->wait->warning, st->reset);
-	if (node->error)
-		fprintf(out, "  %s<%s>%s", st->red, node->error, st->reset);
+	if (node->wait) {
+		char *wait = xasprintf("[%s]", node->wait->description ? node->wait->description : node->wait->kind);
+		line_item(&l, "  ", st->yellow, wait, st->reset, "", false);
+		free(wait);
+	}
+	if (node->wait && node->wait->peer && node->wait->peer->summary) {
+		char *peer = xasprintf("-> %s", node->wait->peer->summary);
+		line_item(&l, "  ", st->yellow, peer, st->reset, "", false);
+		free(peer);
+	}
+	if (node->wait && node->wait->warning) {
+		char *warning = xasprintf("warning: %s", node->wait->warning);
+		line_item(&l, "  ", st->red, warning, st->reset, "", false);
+		free(warning);
+	}
+	if (node->error) {
+		char *error = xasprintf("<%s>", node->error);
+		line_item(&l, "  ", st->red, error, st->reset, "", false);
+		free(error);
+	}
 	fputc('\n', out);
-	char child_prefix[512];
-	snprintf(child_prefix, sizeof(child_prefix), "%s%s", root ? "" : prefix, root ? "" : (last ? "   " : "│  "));
 	for (size_t i = 0; i < node->child_count; i++)
 		print_node(out, &node->children[i], child_prefix, i + 1 == node->child_count, false, st, options);
 }

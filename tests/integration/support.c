@@ -239,14 +239,15 @@ void tool_run(struct tool_result *r, int timeout_s, const char *const *args)
 	tool_run_input(r, timeout_s, NULL, args);
 }
 
-void tool_spawn(struct tool_process *p, const char *const *args)
+static void spawn_tool(struct tool_process *p, const char *const *args, bool piped)
 {
 	char err_name[] = "/tmp/ai-test-err-XXXXXX";
 	p->err_fd = mkstemp(err_name);
 	cr_assert(p->err_fd >= 0);
 	unlink(err_name);
-	int out[2];
+	int out[2], in[2] = { -1, -1 };
 	cr_assert(pipe(out) == 0);
+	cr_assert(!piped || pipe(in) == 0);
 	pid_t parent = getpid();
 	p->pid = fork();
 	cr_assert(p->pid >= 0);
@@ -258,14 +259,34 @@ void tool_spawn(struct tool_process *p, const char *const *args)
 		dup2(p->err_fd, STDERR_FILENO);
 		close(out[0]);
 		close(out[1]);
+		if (piped) {
+			dup2(in[0], STDIN_FILENO);
+			close(in[0]);
+			close(in[1]);
+		}
 		exec_tool(args);
 	}
 	close(out[1]);
+	if (piped)
+		close(in[0]);
+	p->in_fd = in[1];
 	p->out = fdopen(out[0], "r");
+}
+
+void tool_spawn(struct tool_process *p, const char *const *args)
+{
+	spawn_tool(p, args, false);
+}
+
+void tool_spawn_piped(struct tool_process *p, const char *const *args)
+{
+	spawn_tool(p, args, true);
 }
 
 void tool_finish(struct tool_process *p, int timeout_s, struct tool_result *r)
 {
+	if (p->in_fd >= 0)
+		close(p->in_fd);
 	r->status = wait_bounded(p->pid, timeout_s);
 	r->out = slurp_fd(fileno(p->out));
 	fclose(p->out);
@@ -367,6 +388,72 @@ int count_substr(const char *haystack, const char *needle)
 	for (const char *p = haystack; (p = strstr(p, needle)); p += strlen(needle))
 		n++;
 	return n;
+}
+
+/* The length of the tree's bars and spaces at the start of line, if the line continues a frame's
+ * line; else 0. */
+static size_t continuation_indent(const char *line)
+{
+	size_t i = 0, columns = 0;
+	for (;;) {
+		if (line[i] == ' ')
+			i++;
+		else if (strncmp(line + i, "│", strlen("│")) == 0)
+			i += strlen("│");
+		else
+			break;
+		columns++;
+	}
+	if (columns < 6 || line[i] == '\n' || line[i] == '\0' || strncmp(line + i, "├", strlen("├")) == 0 ||
+	    strncmp(line + i, "└", strlen("└")) == 0)
+		return 0;
+	return i;
+}
+
+char *text_unwrapped(const char *text)
+{
+	size_t len = strlen(text);
+	char *out = xmalloc(len + 1), *o = out;
+	for (const char *line = text; *line;) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		size_t skip = o > out && o[-1] == '\n' ? continuation_indent(line) : 0;
+		if (skip) {
+			o--; /* the newline before it */
+			const char *join = o > out && o[-1] == ',' ? " " : "  ";
+			memcpy(o, join, strlen(join)); /* never longer than the indent it replaces */
+			o += strlen(join);
+		}
+		memcpy(o, line + skip, n - skip);
+		o += n - skip;
+		if (end)
+			*o++ = '\n';
+		line = end ? end + 1 : line + n;
+	}
+	*o = '\0';
+	return out;
+}
+
+size_t widest_line(const char *text, char **line_ret)
+{
+	size_t widest = 0;
+	const char *at = text;
+	size_t at_len = 0;
+	for (const char *line = text; *line;) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line), columns = 0;
+		for (size_t i = 0; i < n; i++)
+			columns += ((unsigned char)line[i] & 0xc0) != 0x80;
+		if (columns > widest) {
+			widest = columns;
+			at = line;
+			at_len = n;
+		}
+		line = end ? end + 1 : line + n;
+	}
+	if (line_ret)
+		*line_ret = xstrndup(at, at_len);
+	return widest;
 }
 
 void dump_fixture(struct fixture *f, const char *format, struct tool_result *r)

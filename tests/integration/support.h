@@ -67,8 +67,11 @@ struct tool_process {
 	pid_t pid;
 	FILE *out;
 	int err_fd;
+	int in_fd; /* tool_spawn_piped: the write end of its stdin; else -1 */
 };
 void tool_spawn(struct tool_process *p, const char *const *args);
+/* The same with a pipe on its stdin, written (and closed) through p->in_fd. */
+void tool_spawn_piped(struct tool_process *p, const char *const *args);
 /* Waits (at most timeout_s) and collects the rest of its output. */
 void tool_finish(struct tool_process *p, int timeout_s, struct tool_result *r);
 void tool_result_free(struct tool_result *r);
@@ -82,6 +85,13 @@ const char *const *tokio_versions(void);
 
 /* Number of occurrences of needle in haystack. */
 int count_substr(const char *haystack, const char *needle);
+
+/* The dump text with every continuation line (a frame's locals that did not fit its line: the
+ * tree's bars and at least 4 spaces, then no branch mark) joined to the line before, as they would
+ * be printed on one long line: after "," with a space, else with two. A new string. */
+char *text_unwrapped(const char *text);
+/* The widest line of text in columns (UTF-8 characters), and that line in *line_ret (to free). */
+size_t widest_line(const char *text, char **line_ret);
 
 /* In `dump --format dot`'s output: the line of the edge from node a to node b with that label, or
  * NULL; the id ("t0", "r1") of the node whose label starts with label, or NULL (to free). */

@@ -26,10 +26,11 @@ static char *dump(pid_t pid, const char *format, bool all)
 	return out;
 }
 
-/* The lines of text that hold every one of the needles. */
-static int lines_with(const char *text, const char *a, const char *b)
+/* The frame lines of text (with their continuation lines) that hold every one of the needles. */
+static int lines_with(const char *wrapped, const char *a, const char *b)
 {
 	int n = 0;
+	char *text = text_unwrapped(wrapped);
 	for (const char *line = text; line && *line;) {
 		const char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);
@@ -38,6 +39,7 @@ static int lines_with(const char *text, const char *a, const char *b)
 		free(copy);
 		line = end ? end + 1 : NULL;
 	}
+	free(text);
 	return n;
 }
 

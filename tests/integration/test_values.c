@@ -13,17 +13,22 @@
 
 TestSuite(values, .init = require_fixtures, .timeout = 300);
 
-static char *dump(pid_t pid, const char *format)
+static char *dump_with(pid_t pid, const char *format, const char *option)
 {
 	char *p = xasprintf("%d", (int)pid);
 	struct tool_result r;
-	tool_run(&r, 120, (const char *[]){ "dump", "--pid", p, "--format", format, "--locals", NULL });
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", p, "--format", format, option, NULL });
 	cr_assert_eq(tool_exit_code(&r), 0, "dump: %s", r.err);
 	char *out = r.out;
 	r.out = NULL;
 	tool_result_free(&r);
 	free(p);
 	return out;
+}
+
+static char *dump(pid_t pid, const char *format)
+{
+	return dump_with(pid, format, "--locals");
 }
 
 /* The text line of the frame of `function` (a line that starts with two spaces, its name and two
@@ -65,7 +70,9 @@ Test(values, summaries_of_std_and_tokio_types)
 	for (const char *const *v = tokio_versions(); *v; v++) {
 		struct fixture f;
 		fixture_start(&f, *v, "values", NULL);
-		char *text = dump(f.pid, "text");
+		char *wrapped = dump(f.pid, "text");
+		char *text = text_unwrapped(wrapped);
+		free(wrapped);
 		char *json = dump(f.pid, "json");
 		fixture_kill(&f);
 
@@ -94,4 +101,37 @@ Test(values, summaries_of_std_and_tokio_types)
 		free(text);
 		free(json);
 	}
+}
+
+/* Text lines stay within 160 columns: locals that do not fit go on lines of their own under the
+ * frame, a value too long for a line is cut with "…"; --full-values prints every value whole. */
+Test(values, lines_fit_160_columns_and_full_values_prints_them_whole)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "values", NULL);
+	char *text = dump(f.pid, "text");
+	char *full = dump_with(f.pid, "text", "--full-values");
+	fixture_kill(&f);
+
+	char *line = NULL;
+	size_t widest = widest_line(text, &line);
+	cr_expect_leq(widest, 160, "a line of %zu columns: %s", widest, line);
+	free(line);
+	/* the holder frame goes on below its first line, each local once, with the tree's bar */
+	cr_expect_eq(count_substr(text, "\n  \xe2\x94\x82    weak = Weak(strong 2, weak 1),\n"), 1, "%s", text);
+	cr_expect_eq(count_substr(text, "(300 bytes)"), 1, "%s", text);
+	cr_expect_eq(count_substr(text, "(1000 items)]"), 1, "%s", text);
+
+	/* whole: the 300 bytes of `big`, the last of the 1000 items of `many` */
+	char vs[301];
+	memset(vs, 'v', 300);
+	vs[300] = '\0';
+	char *big = xasprintf("big = \"%s\",", vs);
+	cr_expect_eq(count_substr(full, big), 1, "%s", full);
+	cr_expect_eq(count_substr(full, ", 998, 999]"), 1, "%s", full);
+	cr_expect_null(strstr(full, "(300 bytes)"), "%s", full);
+	cr_expect_gt(widest_line(full, NULL), 1000);
+	free(big);
+	free(text);
+	free(full);
 }
