@@ -227,6 +227,14 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	struct ai_capture *capture = NULL;
 	struct ai_target *target = NULL;
 	struct ai_error *err = snapshot_tasks(pid, &start, &capture, &target);
+	if (err && child && err->code == AI_ERROR_TARGET_EXITED) {
+		/* The probes go on once its runtime is found in it, which takes a snapshot of it running. */
+		ai_error_destroy(err);
+		*child_exited = reap_child(child, child_status, true);
+		return ai_error_create(AI_ERROR_TARGET_EXITED, "%s exited before its profile could begin (the "
+				       "probes are placed once its runtime is found in the running process); "
+				       "profile a longer run, or one already running with --pid", args->program[0]);
+	}
 	if (err)
 		return err;
 	struct ai_probe_point *points;

@@ -254,14 +254,29 @@ Test(profile, ctrl_c_prints_what_was_measured)
 }
 
 /* `profile -- PROGRAM`: the program's exit status becomes ours, and the profile is written. Its
- * stdin is ours (empty), so it ends at once. */
+ * stdin is ours: closed once the profile has begun, so that it then ends. */
 Test(profile, launched_program)
 {
 	char *path = fixture_path("tokio-1.54", "profiled");
 	char *out = xasprintf("/tmp/ai-profile-%d.json", (int)getpid());
+	struct tool_process tool;
+	tool_spawn_piped(&tool, (const char *[]){ "profile", "--format", "json", "--output", out, "--", path, NULL });
+	bool started = false;
+	for (int i = 0; i < 6000 && !started; i++) {
+		char buf[4096] = "";
+		ssize_t n = pread(tool.err_fd, buf, sizeof(buf) - 1, 0);
+		started = n > 0 && strstr(buf, "profiling process");
+		if (n > 0 && (strstr(buf, REFUSED) || strstr(buf, "error")))
+			break;
+		if (!started)
+			usleep(10000);
+	}
+	close(tool.in_fd); /* the program's stdin: EOF, and it ends */
+	tool.in_fd = -1;
 	struct tool_result r;
-	tool_run_input(&r, PROFILE_GUARD_S, "", (const char *[]){ "profile", "--format", "json", "--output", out, "--", path, NULL });
+	tool_finish(&tool, PROFILE_GUARD_S, &r);
 	skip_if_refused(&r);
+	cr_assert(started, "the profile never began: %s", r.err);
 	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
 	cr_expect_not_null(strstr(r.out, "done "), "the program's own output: %s", r.out);
 	json_error_t jerr;
