@@ -499,7 +499,9 @@ Test(dwarf_layouts, split_dwarf_units_are_read)
 	char *plain = fixture("tokio-1.54", "nested");
 	char *unpacked = fixture("layouts/variants", "unpacked");
 	char *packed = fixture("layouts/variants", "packed");
-	if (!plain || !unpacked || !packed)
+	char *unpacked5 = fixture("layouts/variants", "unpacked-dwarf5");
+	char *packed5 = fixture("layouts/variants", "packed-dwarf5");
+	if (!plain || !unpacked || !packed || !unpacked5 || !packed5)
 		cr_skip_test("AI_FIXTURES not set or layouts not built");
 	struct ai_dwarf *dw;
 	struct ai_dwarf_stats stats;
@@ -507,8 +509,8 @@ Test(dwarf_layouts, split_dwarf_units_are_read)
 	ai_dwarf_get_stats(dw, &stats);
 	cr_expect_eq(stats.split_units, 0);
 	ai_dwarf_destroy(dw);
-	const char *split[] = { unpacked, packed };
-	for (size_t i = 0; i < 2; i++) {
+	const char *split[] = { unpacked, packed, unpacked5, packed5 };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(split); i++) {
 		struct ai_error *err = ai_dwarf_open(split[i], &dw);
 		cr_assert_null(err, "%s: %s", split[i], err ? err->message : "");
 		ai_dwarf_get_stats(dw, &stats);
@@ -516,6 +518,8 @@ Test(dwarf_layouts, split_dwarf_units_are_read)
 		cr_expect(ai_dwarf_is_rust(dw), "%s", split[i]);
 		ai_dwarf_destroy(dw);
 	}
+	free(packed5);
+	free(unpacked5);
 	free(packed);
 	free(unpacked);
 	free(plain);
