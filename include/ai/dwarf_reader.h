@@ -114,7 +114,8 @@ struct ai_dwarf_reader;
 
 /* Opens path's DWARF sections. AI_ERROR_NO_DEBUGINFO (with the "build it with `debug = true`"
  * message) if it has no .debug_info; AI_ERROR_NOT_FOUND / AI_ERROR_NOT_ELF as for ELF files.
- * Parses only the unit headers (well under 1 ms for 2000 units). */
+ * Parses only the unit headers (well under 1 ms for 2000 units), and for split DWARF reads the
+ * .dwo files or .dwp package in (dwarf_split.c): AI_ERROR_NO_DEBUGINFO naming a .dwo not found. */
 struct ai_error *ai_dwarf_reader_open(const char *path, struct ai_dwarf_reader **ret);
 void ai_dwarf_reader_destroy(struct ai_dwarf_reader *r);
 const char *ai_dwarf_reader_path(const struct ai_dwarf_reader *r);

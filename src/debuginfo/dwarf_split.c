@@ -353,7 +353,7 @@ static size_t find_skeletons(struct split *s, struct skeleton **ret)
 		struct ai_error *err = ai_dwarf_unit_load(r, u);
 		if (!err)
 			err = ai_dwarf_read_die(r, u, u->first_die, &die);
-		if (err || !u->dwo_name || !u->has_dwo_id) {
+		if (err || !u->dwo_name || !*u->dwo_name || !u->has_dwo_id) {
 			ai_error_destroy(err); /* not a skeleton we can follow: a unit as any other */
 			continue;
 		}
