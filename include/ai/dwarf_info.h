@@ -46,6 +46,7 @@ struct ai_dwarf_stats {
 	size_t cus_indexed;     /* units whose DIEs we walked */
 	size_t line_tables;     /* units whose line table we loaded */
 	size_t aranges;         /* address ranges known (after the CU-header fallback) */
+	size_t split_units;     /* units read from .dwo files or a .dwp package (split DWARF) */
 };
 
 struct ai_dwarf;
@@ -57,11 +58,6 @@ void ai_dwarf_destroy(struct ai_dwarf *dw);
 
 /* True if any compilation unit says DW_LANG_Rust (only unit DIEs are read, once). */
 bool ai_dwarf_is_rust(struct ai_dwarf *dw);
-
-/* True if a unit is a split-DWARF skeleton (its DIEs are in a .dwo file or .dwp package:
- * DW_AT_GNU_dwo_name / DW_AT_dwo_name, or DW_UT_skeleton); *dwo_name_ret is then the first such
- * unit's .dwo name (borrowed; NULL if it has none). */
-bool ai_dwarf_split_unit(struct ai_dwarf *dw, const char **dwo_name_ret);
 
 /* The source frames at vaddr, innermost first: inlined calls (inlined = true), then the function
  * that contains vaddr. For a return address (a caller frame's pc), vaddr - 1 is looked up so that

@@ -63,6 +63,18 @@ struct ai_dwarf_unit {
 	uint64_t stmt_list;
 	bool has_stmt_list;
 	const char *name, *comp_dir; /* NULL if absent */
+	/* Split DWARF (dwarf_split.c): a skeleton names its .dwo (dwo_name) and both carry dwo_id;
+	 * a split unit's DIEs come from a .dwo or .dwp, its addr_base, stmt_list, base address and
+	 * comp_dir from its skeleton in the executable. */
+	const char *dwo_name; /* DW_AT_dwo_name / DW_AT_GNU_dwo_name; NULL if absent */
+	uint64_t dwo_id;
+	bool has_dwo_id;
+	bool split;           /* DIEs read from a .dwo or .dwp (the reader's *.dwo sections) */
+	uint64_t str_base;    /* split: start of its file's strings in .debug_str.dwo */
+	uint64_t ref_addr_base; /* split: start of its file's .debug_info.dwo (DW_FORM_ref_addr) */
+	uint64_t loc_base;    /* split: its contribution to .debug_loc.dwo / .debug_loclists.dwo */
+	uint64_t ranges_base; /* split DWARF 4: the skeleton's DW_AT_GNU_ranges_base (.debug_ranges);
+			       * split DWARF 5: its contribution to .debug_rnglists.dwo */
 };
 
 struct ai_dwarf_die {
@@ -102,7 +114,8 @@ struct ai_dwarf_reader;
 
 /* Opens path's DWARF sections. AI_ERROR_NO_DEBUGINFO (with the "build it with `debug = true`"
  * message) if it has no .debug_info; AI_ERROR_NOT_FOUND / AI_ERROR_NOT_ELF as for ELF files.
- * Parses only the unit headers (well under 1 ms for 2000 units). */
+ * Parses only the unit headers (well under 1 ms for 2000 units), and for split DWARF reads the
+ * .dwo files or .dwp package in (dwarf_split.c): AI_ERROR_NO_DEBUGINFO naming a .dwo not found. */
 struct ai_error *ai_dwarf_reader_open(const char *path, struct ai_dwarf_reader **ret);
 void ai_dwarf_reader_destroy(struct ai_dwarf_reader *r);
 const char *ai_dwarf_reader_path(const struct ai_dwarf_reader *r);

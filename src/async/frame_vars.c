@@ -289,13 +289,67 @@ static bool find_loc_v4(struct frame_ctx *ctx, const struct ai_dwarf_unit *unit,
 	return false;
 }
 
+/* Finds the expression of a DWARF 4 split unit's list in .debug_loc.dwo (the GNU format that
+ * came before DWARF 5's: DW_LLE_GNU_* entries with .debug_addr indexes) covering ctx->pc. */
+static bool find_loc_gnu_split(struct frame_ctx *ctx, const struct ai_dwarf_unit *unit,
+			       uint64_t offset, const uint8_t **expr_ret, size_t *len_ret)
+{
+	const uint8_t *data;
+	size_t size;
+	if (!ai_dwarf_reader_section(ctx->reader, ".debug_loc.dwo", &data, &size) || offset >= size)
+		return false;
+	struct bytes b = { data + offset, data + size, false };
+	uint64_t base = unit->base_address;
+	for (int guard = 0; guard < 1 << 16 && !b.bad; guard++) {
+		uint8_t kind = (uint8_t)rd_u(&b, 1);
+		uint64_t lo, hi;
+		switch (kind) {
+		case 0: /* DW_LLE_GNU_end_of_list_entry */
+			return false;
+		case 1: /* DW_LLE_GNU_base_address_selection_entry */
+			if (!debug_addr(ctx, unit, rd_uleb(&b), &base))
+				return false;
+			continue;
+		case 2: /* DW_LLE_GNU_start_end_entry */
+			if (!debug_addr(ctx, unit, rd_uleb(&b), &lo) ||
+			    !debug_addr(ctx, unit, rd_uleb(&b), &hi))
+				return false;
+			break;
+		case 3: /* DW_LLE_GNU_start_length_entry: a 4-byte length */
+			if (!debug_addr(ctx, unit, rd_uleb(&b), &lo))
+				return false;
+			hi = lo + rd_u(&b, 4);
+			break;
+		default:
+			return false;
+		}
+		uint64_t len = rd_u(&b, 2);
+		if (b.bad || (uint64_t)(b.end - b.p) < len)
+			return false;
+		if (ctx->pc >= lo && ctx->pc < hi) {
+			*expr_ret = b.p;
+			*len_ret = len;
+			return true;
+		}
+		b.p += len;
+	}
+	return false;
+}
+
+/* The location lists of a unit: a split unit's are in its .dwo's section. */
+static const char *loclists_section(const struct ai_dwarf_unit *unit)
+{
+	return unit->split ? ".debug_loclists.dwo" : ".debug_loclists";
+}
+
 /* Finds the expression of a DWARF 5 .debug_loclists list (at a section offset) covering ctx->pc. */
 static bool find_loc_v5(struct frame_ctx *ctx, const struct ai_dwarf_unit *unit, uint64_t offset,
 			const uint8_t **expr_ret, size_t *len_ret)
 {
 	const uint8_t *data;
 	size_t size;
-	if (!ai_dwarf_reader_section(ctx->reader, ".debug_loclists", &data, &size) || offset >= size)
+	if (!ai_dwarf_reader_section(ctx->reader, loclists_section(unit), &data, &size) ||
+	    offset >= size)
 		return false;
 	struct bytes b = { data + offset, data + size, false };
 	uint64_t base = unit->base_address;
@@ -366,14 +420,19 @@ static bool location_expr(struct frame_ctx *ctx, const struct ai_dwarf_unit *uni
 		return true;
 	case AI_DWARF_CLASS_SEC_OFFSET:
 	case AI_DWARF_CLASS_CONSTANT: /* DWARF 3: a data4/data8 loclistptr */
+		/* a split unit's offsets are into its contribution to the .dwo's section */
 		if (unit->version >= 5)
-			return find_loc_v5(ctx, unit, attr->u, expr_ret, len_ret);
+			return find_loc_v5(ctx, unit, attr->u + (unit->split ? unit->loc_base : 0),
+					   expr_ret, len_ret);
+		if (unit->split)
+			return find_loc_gnu_split(ctx, unit, unit->loc_base + attr->u, expr_ret,
+						  len_ret);
 		return find_loc_v4(ctx, unit, attr->u, expr_ret, len_ret);
 	case AI_DWARF_CLASS_INDEX: {
 		/* DW_FORM_loclistx: an index into the offsets table at loclists_base. */
 		const uint8_t *data;
 		size_t size;
-		if (!ai_dwarf_reader_section(ctx->reader, ".debug_loclists", &data, &size))
+		if (!ai_dwarf_reader_section(ctx->reader, loclists_section(unit), &data, &size))
 			return false;
 		uint64_t at = unit->loclists_base + attr->u * unit->offset_size;
 		if (at > size || size - at < unit->offset_size)

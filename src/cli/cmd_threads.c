@@ -22,7 +22,8 @@ static void print_usage(FILE *out)
 		"      --exe BIN        ...and the executable that produced it\n"
 		"  -f, --format FMT     text (default) or json\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (by build-id\n"
-		"                       under DIR/.build-id/, or by .gnu_debuglink name); repeatable\n"
+		"                       under DIR/.build-id/, by .gnu_debuglink name, and split\n"
+		"                       DWARF's .dwo files by name); repeatable\n"
 		"      --color WHEN     auto (default: on a terminal), always or never\n"
 		"  -h, --help           show this help\n");
 }

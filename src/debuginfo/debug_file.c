@@ -40,6 +40,12 @@ void ai_debuginfo_add_debug_dir(const char *dir)
 	debug_dirs[debug_dir_count++] = xstrdup(dir);
 }
 
+const char *const *ai_debuginfo_debug_dirs(size_t *count_ret)
+{
+	*count_ret = debug_dir_count;
+	return (const char *const *)debug_dirs;
+}
+
 void ai_debug_search_deinit(struct ai_debug_search *search)
 {
 	for (size_t i = 0; i < search->count; i++)
@@ -48,7 +54,7 @@ void ai_debug_search_deinit(struct ai_debug_search *search)
 	memset(search, 0, sizeof(*search));
 }
 
-static void record(struct ai_debug_search *search, const char *path)
+void ai_debug_search_add(struct ai_debug_search *search, const char *path)
 {
 	if (!search)
 		return;
@@ -97,7 +103,7 @@ static struct ai_elf_file *try_build_id(const struct ai_elf_file *elf, const cha
 	int n = snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir, hex, hex + 2);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return NULL;
-	record(search, path);
+	ai_debug_search_add(search, path);
 	return open_candidate(elf, path);
 }
 
@@ -122,7 +128,7 @@ static bool file_crc32(const char *path, uint32_t *ret)
 static struct ai_elf_file *try_debuglink(const struct ai_elf_file *elf, const char *path,
 					 uint32_t crc, struct ai_debug_search *search)
 {
-	record(search, path);
+	ai_debug_search_add(search, path);
 	if (access(path, R_OK) != 0 || same_inode(path, elf->path))
 		return NULL;
 	uint32_t actual;
@@ -215,11 +221,11 @@ static struct ai_elf_file *find_by_debuginfod(const struct ai_elf_file *elf,
 	if (!load_debuginfod(&api)) {
 		snprintf(what, sizeof(what),
 			 "debuginfod (DEBUGINFOD_URLS is set, but libdebuginfod.so.1 is not installed)");
-		record(search, what);
+		ai_debug_search_add(search, what);
 		return NULL;
 	}
 	snprintf(what, sizeof(what), "debuginfod (%s) for build-id %s", urls, hex);
-	record(search, what);
+	ai_debug_search_add(search, what);
 	debuginfod_client *client = api.begin();
 	if (!client)
 		return NULL;

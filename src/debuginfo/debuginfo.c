@@ -233,22 +233,6 @@ static struct ai_error *no_debuginfo_error(const char *exe, const struct ai_elf_
 	return err;
 }
 
-/* Split DWARF (`-C split-debuginfo=unpacked` or `packed`): the executable holds skeleton units
- * only, and the types and functions we decode are in .dwo files or a .dwp package, which neither
- * of our readers follows yet. Say so instead of finding no tasks. */
-static struct ai_error *check_not_split(const char *exe, struct ai_dwarf *dwarf)
-{
-	const char *dwo;
-	if (!ai_dwarf_split_unit(dwarf, &dwo))
-		return NULL;
-	return ai_error_create(AI_ERROR_UNSUPPORTED,
-			       "%s uses split DWARF (its debug info is in .dwo files or a .dwp "
-			       "package, e.g. %s), which async-inspect cannot read yet; build it with "
-			       "split-debuginfo = \"off\" (the default on Linux; `-C "
-			       "split-debuginfo=off`)",
-			       exe, dwo ? dwo : "-C split-debuginfo=unpacked or packed");
-}
-
 struct ai_error *ai_debuginfo_create(struct ai_target *target, struct ai_debuginfo **ret)
 {
 	if (!target->exe_path)
@@ -276,8 +260,6 @@ struct ai_error *ai_debuginfo_create(struct ai_target *target, struct ai_debugin
 			err = no_debuginfo_error(target->exe_path, elf, &search);
 		ai_debug_search_deinit(&search);
 	}
-	if (!err)
-		err = check_not_split(target->exe_path, dwarf);
 	if (err) {
 		ai_dwarf_destroy(dwarf);
 		ai_elf_file_destroy(debug_file);

@@ -36,12 +36,17 @@ void ai_debuginfo_sync(struct ai_debuginfo *di);
 /* debuginfo.c: opens a module's file if not done yet; false if it cannot be used. */
 bool ai_module_open(struct ai_debuginfo *di, struct ai_module *module);
 
+/* debug_file.c: the --debug-dir directories, in the order given (borrowed). */
+const char *const *ai_debuginfo_debug_dirs(size_t *count_ret);
+
 /* debug_file.c: the paths tried while looking for a separate debug file. */
 struct ai_debug_search {
 	char **tried; /* owned */
 	size_t count, capacity;
 };
 void ai_debug_search_deinit(struct ai_debug_search *search);
+/* Records a path tried (once; search may be NULL). */
+void ai_debug_search_add(struct ai_debug_search *search, const char *path);
 /* The separate debug file of elf (build-id, .gnu_debuglink, then debuginfod if use_debuginfod and
  * DEBUGINFOD_URLS is set), or NULL; every path tried is added to search (may be NULL). */
 struct ai_elf_file *ai_find_debug_file(const struct ai_elf_file *elf, bool use_debuginfod,

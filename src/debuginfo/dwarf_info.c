@@ -33,8 +33,10 @@ struct ai_error *ai_dwarf_open(const char *path, struct ai_dwarf **ret)
 	dw->reader = reader;
 	dw->units = ai_dwarf_reader_units(reader, &dw->cu_count);
 	dw->cus = xcalloc(AI_MAX(dw->cu_count, 1), sizeof(*dw->cus));
-	for (size_t i = 0; i < dw->cu_count; i++)
+	for (size_t i = 0; i < dw->cu_count; i++) {
 		dw->cus[i].unit = &dw->units[i];
+		dw->stats.split_units += dw->units[i].split;
+	}
 	dw->is_rust = -1;
 	dw->stats.cu_count = dw->cu_count;
 	*ret = dw;
@@ -78,36 +80,6 @@ bool ai_dwarf_is_rust(struct ai_dwarf *dw)
 		}
 	}
 	return dw->is_rust;
-}
-
-#ifndef DW_AT_GNU_dwo_name
-#define DW_AT_GNU_dwo_name 0x2130
-#endif
-
-bool ai_dwarf_split_unit(struct ai_dwarf *dw, const char **dwo_name_ret)
-{
-	for (size_t i = 0; i < dw->cu_count; i++) {
-		struct ai_dwarf_unit *unit = &dw->units[i];
-		struct ai_dwarf_die die;
-		struct ai_error *err = ai_dwarf_unit_load(dw->reader, unit);
-		if (!err)
-			err = ai_dwarf_read_die(dw->reader, unit, unit->first_die, &die);
-		if (err) {
-			ai_error_destroy(err);
-			continue;
-		}
-		struct ai_dwarf_attr attr;
-		bool found = false;
-		err = ai_dwarf_die_attr(dw->reader, &die, DW_AT_GNU_dwo_name, &attr, &found);
-		if (!err && !found)
-			err = ai_dwarf_die_attr(dw->reader, &die, DW_AT_dwo_name, &attr, &found);
-		ai_error_destroy(err);
-		if (found || unit->unit_type == DW_UT_skeleton) {
-			*dwo_name_ret = found && attr.cls == AI_DWARF_CLASS_STRING ? attr.str : NULL;
-			return true;
-		}
-	}
-	return false;
 }
 
 const char *ai_dwarf_path(const struct ai_dwarf *dw)

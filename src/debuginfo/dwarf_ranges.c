@@ -11,13 +11,16 @@ struct ai_error *ai_dwarf_attr_ranges(struct ai_dwarf_reader *r, const struct ai
 				      void *arg)
 {
 	if (unit->version < 5) {
+		/* A split unit's lists are in the executable's .debug_ranges, after its skeleton's
+		 * DW_AT_GNU_ranges_base. */
 		const uint8_t *data;
 		size_t size;
+		uint64_t at = ranges->u + (unit->split ? unit->ranges_base : 0);
 		if (!ai_dwarf_reader_load_section(r, ".debug_ranges", &data, &size) ||
 		    (ranges->cls != AI_DWARF_CLASS_SEC_OFFSET && ranges->cls != AI_DWARF_CLASS_CONSTANT) ||
-		    ranges->u >= size)
+		    at >= size)
 			return NULL;
-		struct cursor c = { data + ranges->u, data + size, false };
+		struct cursor c = { data + at, data + size, false };
 		uint64_t base = unit->base_address;
 		uint64_t max = unit->address_size == 4 ? UINT32_MAX : UINT64_MAX;
 		for (int i = 0; i < 1 << 20; i++) {
@@ -33,7 +36,10 @@ struct ai_error *ai_dwarf_attr_ranges(struct ai_dwarf_reader *r, const struct ai
 	}
 	const uint8_t *data;
 	size_t size;
-	if (!ai_dwarf_reader_load_section(r, ".debug_rnglists", &data, &size))
+	/* A DWARF 5 split unit's lists are in its .dwo's .debug_rnglists.dwo (its contribution
+	 * there starts at ranges_base), their addresses in the executable's .debug_addr. */
+	if (!ai_dwarf_reader_load_section(r, unit->split ? ".debug_rnglists.dwo" : ".debug_rnglists",
+					  &data, &size))
 		return NULL;
 	uint64_t offset;
 	if (ranges->cls == AI_DWARF_CLASS_INDEX) {
@@ -43,7 +49,7 @@ struct ai_error *ai_dwarf_attr_ranges(struct ai_dwarf_reader *r, const struct ai
 		struct cursor c = { data + at, data + size, false };
 		offset = unit->rnglists_base + rd_uN(&c, unit->offset_size);
 	} else {
-		offset = ranges->u;
+		offset = ranges->u + (unit->split ? unit->ranges_base : 0);
 	}
 	if (offset >= size)
 		return NULL;
@@ -135,10 +141,17 @@ struct ai_error *ai_dwarf_die_ranges(struct ai_dwarf_reader *r, const struct ai_
 
 bool ai_dwarf_reader_aranges(struct ai_dwarf_reader *r, ai_dwarf_arange_fn *fn, void *arg)
 {
+	/* Split units: their skeletons' ranges (.debug_aranges names the skeletons, which are no
+	 * longer units of the reader, so its entries for them find no unit and are dropped). */
+	for (size_t i = 0; i < r->split_range_count; i++) {
+		const struct split_range *s = &r->split_ranges[i];
+		if (s->unit_offset)
+			fn(arg, s->lo, s->hi, s->unit_offset);
+	}
 	const uint8_t *data;
 	size_t size;
 	if (!ai_dwarf_reader_load_section(r, ".debug_aranges", &data, &size))
-		return false;
+		return r->split_range_count > 0;
 	struct cursor c = { data, data + size, false };
 	while (!c.bad && c.p < c.end) {
 		const uint8_t *set = c.p;

@@ -247,14 +247,17 @@ static bool skip_form(struct cursor *c, uint16_t form, const struct ai_dwarf_uni
 static uint64_t indexed_string_offset(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
 				      uint64_t index, bool *ok)
 {
+	/* A split unit's indexes are into its .dwo's tables (string offsets relative to its file's
+	 * strings, which dwarf_split.c put at str_base). */
+	const uint8_t *table = unit->split ? r->dwo_str_offsets : r->str_offsets;
+	size_t size = unit->split ? r->dwo_str_offsets_size : r->str_offsets_size;
 	uint64_t at = unit->str_offsets_base + index * unit->offset_size;
-	if (!r->str_offsets || at > r->str_offsets_size ||
-	    r->str_offsets_size - at < unit->offset_size) {
+	if (!table || at > size || size - at < unit->offset_size) {
 		*ok = false;
 		return 0;
 	}
-	struct cursor c = { r->str_offsets + at, r->str_offsets + r->str_offsets_size, false };
-	return rd_uN(&c, unit->offset_size);
+	struct cursor c = { table + at, table + size, false };
+	return rd_uN(&c, unit->offset_size) + (unit->split ? unit->str_base : 0);
 }
 
 bool ai_dwarf_reader_indexed_address(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
@@ -334,7 +337,8 @@ bool ai_dwarf_reader_read_form(struct ai_dwarf_reader *r, struct cursor *c, uint
 	}
 	case DW_FORM_ref_addr:
 		a->cls = AI_DWARF_CLASS_REFERENCE;
-		a->u = rd_uN(c, unit->version <= 2 ? unit->address_size : unit->offset_size);
+		a->u = rd_uN(c, unit->version <= 2 ? unit->address_size : unit->offset_size) +
+		       (unit->split ? unit->ref_addr_base : 0);
 		break;
 	case DW_FORM_ref_sig8:
 		a->cls = AI_DWARF_CLASS_SIGNATURE;
@@ -364,7 +368,8 @@ bool ai_dwarf_reader_read_form(struct ai_dwarf_reader *r, struct cursor *c, uint
 		bool found = true;
 		uint64_t off = c->bad ? 0 : indexed_string_offset(r, unit, index, &found);
 		if (found)
-			a->str = section_string(r->str, r->str_size, off);
+			a->str = unit->split ? section_string(r->dwo_str, r->dwo_str_size, off)
+					     : section_string(r->str, r->str_size, off);
 		if (a->str)
 			a->cls = AI_DWARF_CLASS_STRING;
 		break;
@@ -789,6 +794,18 @@ static struct ai_error *parse_unit_die(struct ai_dwarf_reader *r, struct ai_dwar
 			case DW_AT_comp_dir:
 				unit->comp_dir = a->str;
 				break;
+			case DW_AT_dwo_name:
+			case DW_AT_GNU_dwo_name:
+				if (a->cls == AI_DWARF_CLASS_STRING)
+					unit->dwo_name = a->str;
+				break;
+			case DW_AT_GNU_dwo_id:
+				unit->dwo_id = a->u;
+				unit->has_dwo_id = true;
+				break;
+			case DW_AT_GNU_ranges_base:
+				unit->ranges_base = a->u;
+				break;
 			default:
 				break;
 			}
@@ -799,16 +816,16 @@ static struct ai_error *parse_unit_die(struct ai_dwarf_reader *r, struct ai_dwar
 	return NULL;
 }
 
-static struct ai_error *parse_units(struct ai_dwarf_reader *r)
+void ai_dwarf_reader_parse_units(const uint8_t *data, size_t size, struct ai_dwarf_unit **units,
+				 size_t *count, size_t *capacity)
 {
-	size_t capacity = 0;
 	uint64_t offset = 0;
-	while (offset + 11 <= r->info_size) {
-		struct cursor c = { r->info + offset, r->info + r->info_size, false };
+	while (offset + 11 <= size) {
+		struct cursor c = { data + offset, data + size, false };
 		uint8_t offset_size;
 		uint64_t length = rd_initial_length(&c, &offset_size);
-		uint64_t header_end = (uint64_t)(c.p - r->info);
-		if (c.bad || length > r->info_size - header_end || length < 7)
+		uint64_t header_end = (uint64_t)(c.p - data);
+		if (c.bad || length > size - header_end || length < 7)
 			break;
 		uint64_t end = header_end + length;
 		struct ai_dwarf_unit unit = { .offset = offset, .end = end, .offset_size = offset_size };
@@ -818,10 +835,12 @@ static struct ai_error *parse_units(struct ai_dwarf_reader *r)
 			unit.unit_type = rd_u8(&c);
 			unit.address_size = rd_u8(&c);
 			abbrev_offset = rd_uN(&c, offset_size);
-			if (unit.unit_type == DW_UT_skeleton || unit.unit_type == DW_UT_split_compile)
-				skip(&c, 8);
-			else if (unit.unit_type == DW_UT_type || unit.unit_type == DW_UT_split_type)
+			if (unit.unit_type == DW_UT_skeleton || unit.unit_type == DW_UT_split_compile) {
+				unit.dwo_id = rd_uN(&c, 8);
+				unit.has_dwo_id = true;
+			} else if (unit.unit_type == DW_UT_type || unit.unit_type == DW_UT_split_type) {
 				skip(&c, 8 + offset_size);
+			}
 		} else {
 			unit.unit_type = DW_UT_compile;
 			abbrev_offset = rd_uN(&c, offset_size);
@@ -831,15 +850,14 @@ static struct ai_error *parse_units(struct ai_dwarf_reader *r)
 		if (c.bad || unit.version < 2 || unit.version > 5 ||
 		    (unit.address_size != 4 && unit.address_size != 8))
 			continue; /* a unit we do not understand: skip it, keep the others */
-		unit.first_die = (uint64_t)(c.p - r->info);
+		unit.first_die = (uint64_t)(c.p - data);
 		unit.abbrev_offset = abbrev_offset;
-		AI_GROW(r->units, capacity, r->unit_count + 1);
-		r->units[r->unit_count++] = unit;
+		AI_GROW(*units, *capacity, *count + 1);
+		(*units)[(*count)++] = unit;
 	}
-	return NULL;
 }
 
-struct ai_error *ai_dwarf_reader_open(const char *path, struct ai_dwarf_reader **ret)
+struct ai_error *ai_dwarf_reader_open_sections(const char *path, struct ai_dwarf_reader **ret)
 {
 	elf_version(EV_CURRENT);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -849,18 +867,47 @@ struct ai_error *ai_dwarf_reader_open(const char *path, struct ai_dwarf_reader *
 	r->path = xstrdup(path);
 	r->fd = fd;
 	r->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	struct ai_error *err = NULL;
 	GElf_Ehdr ehdr;
 	if (!r->elf || elf_kind(r->elf) != ELF_K_ELF || !gelf_getehdr(r->elf, &ehdr)) {
-		err = ai_error_create(AI_ERROR_NOT_ELF, "%s is not an ELF file", path);
-		goto fail;
+		ai_dwarf_reader_destroy(r);
+		return ai_error_create(AI_ERROR_NOT_ELF, "%s is not an ELF file", path);
 	}
 	if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
-		err = ai_error_create(AI_ERROR_UNSUPPORTED, "%s: big-endian DWARF is not supported",
-				      path);
-		goto fail;
+		ai_dwarf_reader_destroy(r);
+		return ai_error_create(AI_ERROR_UNSUPPORTED, "%s: big-endian DWARF is not supported",
+				       path);
 	}
 	scan_sections(r);
+	*ret = r;
+	return NULL;
+}
+
+void ai_dwarf_reader_add_owned_section(struct ai_dwarf_reader *r, const char *name, uint8_t *data,
+				       size_t size)
+{
+	struct section *s = find_section(r, name);
+	if (!s && r->section_count < MAX_SECTIONS) {
+		s = &r->sections[r->section_count++];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", name);
+	}
+	if (!s) {
+		free(data);
+		return;
+	}
+	free(s->owned);
+	s->loaded = true;
+	s->owned = data;
+	s->data = data;
+	s->size = size;
+}
+
+struct ai_error *ai_dwarf_reader_open(const char *path, struct ai_dwarf_reader **ret)
+{
+	struct ai_dwarf_reader *r;
+	struct ai_error *err = ai_dwarf_reader_open_sections(path, &r);
+	if (err)
+		return err;
 	if (!ai_dwarf_reader_load_section(r, ".debug_info", &r->info, &r->info_size) ||
 	    !ai_dwarf_reader_load_section(r, ".debug_abbrev", &r->abbrev, &r->abbrev_size)) {
 		err = ai_error_create(AI_ERROR_NO_DEBUGINFO,
@@ -873,10 +920,13 @@ struct ai_error *ai_dwarf_reader_open(const char *path, struct ai_dwarf_reader *
 	ai_dwarf_reader_load_section(r, ".debug_line_str", &r->line_str, &r->line_str_size);
 	ai_dwarf_reader_load_section(r, ".debug_str_offsets", &r->str_offsets, &r->str_offsets_size);
 	ai_dwarf_reader_load_section(r, ".debug_addr", &r->addr, &r->addr_size);
-	err = parse_units(r);
-	if (!err && r->unit_count == 0)
+	size_t capacity = 0;
+	ai_dwarf_reader_parse_units(r->info, r->info_size, &r->units, &r->unit_count, &capacity);
+	if (r->unit_count == 0)
 		err = ai_error_create(AI_ERROR_NO_DEBUGINFO,
 				      "%s has no debug info we can read (no DWARF 2-5 units)", path);
+	if (!err)
+		err = ai_dwarf_split_attach(r);
 	if (err)
 		goto fail;
 	*ret = r;
@@ -897,6 +947,9 @@ void ai_dwarf_reader_destroy(struct ai_dwarf_reader *r)
 	free(r->tables);
 	free(r->table_hash);
 	free(r->units);
+	free(r->merged_info);
+	free(r->merged_abbrev);
+	free(r->split_ranges);
 	if (r->elf)
 		elf_end(r->elf);
 	if (r->fd >= 0)

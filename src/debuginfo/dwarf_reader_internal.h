@@ -46,6 +46,18 @@ struct ai_dwarf_reader {
 	 * and libc's debug file has 2000 units) */
 	struct ai_dwarf_abbrev_table **table_hash;
 	size_t table_hash_size;
+	/* Split DWARF (dwarf_split.c): .debug_info and .debug_abbrev followed by those of every
+	 * .dwo or .dwp (owned; info and abbrev point here), the split units' strings, and the
+	 * skeletons' address ranges by split unit (they replace .debug_aranges for split units). */
+	uint8_t *merged_info, *merged_abbrev;
+	const uint8_t *dwo_str, *dwo_str_offsets;
+	size_t dwo_str_size, dwo_str_offsets_size;
+	struct split_range *split_ranges;
+	size_t split_range_count;
+};
+
+struct split_range {
+	uint64_t lo, hi, unit_offset;
 };
 
 
@@ -180,6 +192,20 @@ bool ai_dwarf_reader_load_section(struct ai_dwarf_reader *r, const char *name, c
  * startx_length...); false if it lies outside the table. */
 bool ai_dwarf_reader_indexed_address(struct ai_dwarf_reader *r, const struct ai_dwarf_unit *unit,
 				     uint64_t index, uint64_t *ret);
+
+/* Opens path's ELF file and lists its debug sections (any ".debug_*" name, ".dwo" ones too),
+ * reading no DWARF: what dwarf_split.c opens a .dwo or .dwp with. */
+struct ai_error *ai_dwarf_reader_open_sections(const char *path, struct ai_dwarf_reader **ret);
+/* Adds a section whose data the reader owns from now on (dwarf_split.c's merged .dwo sections). */
+void ai_dwarf_reader_add_owned_section(struct ai_dwarf_reader *r, const char *name, uint8_t *data,
+				       size_t size);
+/* Parses the unit headers of a .debug_info (or .debug_info.dwo) into units (grown with AI_GROW;
+ * offsets relative to data). */
+void ai_dwarf_reader_parse_units(const uint8_t *data, size_t size, struct ai_dwarf_unit **units,
+				 size_t *count, size_t *capacity);
+/* dwarf_split.c: if the reader's units are skeletons, reads their split units from the .dwo files
+ * they name or the <path>.dwp package; an error names a .dwo or .dwp that cannot be found. */
+struct ai_error *ai_dwarf_split_attach(struct ai_dwarf_reader *r);
 
 /* Reads one attribute value of form `form` at c. */
 bool ai_dwarf_reader_read_form(struct ai_dwarf_reader *r, struct cursor *c, uint16_t form,

@@ -101,8 +101,6 @@ static void dwarf_part(const char *path)
 		return;
 	}
 	ai_dwarf_is_rust(dw);
-	const char *dwo;
-	ai_dwarf_split_unit(dw, &dwo);
 	struct ai_dwarf_reader *r = ai_dwarf_get_reader(dw);
 	size_t unit_count;
 	struct ai_dwarf_unit *units = ai_dwarf_reader_units(r, &unit_count);

@@ -28,6 +28,31 @@ static void require_layouts(void)
 
 TestSuite(debuginfo_layouts, .init = require_layouts, .timeout = 300);
 
+/* " [name: type = value (state), ...]" for a frame's locals; a value that holds an address (which
+ * differs from one process to the next) is left out. */
+static char *describe_locals(json_t *locals)
+{
+	char *s = xstrdup(" [");
+	for (size_t i = 0; i < json_array_size(locals); i++) {
+		json_t *l = json_array_get(locals, i);
+		const char *name = json_string_value(json_object_get(l, "name"));
+		const char *type = json_string_value(json_object_get(l, "type"));
+		const char *value = json_string_value(json_object_get(l, "value"));
+		const char *state = json_string_value(json_object_get(l, "state"));
+		bool show = value && !strstr(value, "0x");
+		char *next = xasprintf("%s%s%s: %s%s%s (%s)", s, i ? ", " : "", name ? name : "?",
+				       type ? type : "?", show ? " = " : "", show ? value : "",
+				       state ? state : "?");
+		free(s);
+		s = next;
+	}
+	char *next = xasprintf("%s]", s);
+	free(s);
+	return next;
+}
+
+static bool with_locals; /* describe_tree: also each frame's locals */
+
 /* "function file:line > child ..." for one await tree. */
 static void describe_tree(json_t *node, char **acc)
 {
@@ -35,8 +60,14 @@ static void describe_tree(json_t *node, char **acc)
 	const char *type = json_string_value(json_object_get(node, "type"));
 	const char *file = json_string_value(json_object_get(node, "file"));
 	json_int_t line = json_integer_value(json_object_get(node, "line"));
-	char *s = xasprintf("%s%s%s %s:%lld", *acc ? *acc : "", *acc ? " > " : "",
-			    fn ? fn : type ? type : "?", file ? file : "-", (long long)line);
+	/* from tests/fixtures/ on: layouts built in another checkout name its sources there */
+	const char *rel = file ? strstr(file, "/tests/fixtures/") : NULL;
+	if (rel)
+		file = rel + 1;
+	char *locals = with_locals ? describe_locals(json_object_get(node, "locals")) : xstrdup("");
+	char *s = xasprintf("%s%s%s %s:%lld%s", *acc ? *acc : "", *acc ? " > " : "",
+			    fn ? fn : type ? type : "?", file ? file : "-", (long long)line, locals);
+	free(locals);
 	free(*acc);
 	*acc = s;
 	json_t *children = json_object_get(node, "children");
@@ -119,6 +150,11 @@ static char *variants_path(const char *rel)
 static void expect_same_tasks(const char *layout, const char *const *extra)
 {
 	char *want = reference();
+	if (with_locals) {
+		/* values of the fixture's own locals are there too */
+		cr_assert(strstr(want, "account: Account = Account { id: 1, owner: \"owner-1\""),
+			  "reference dump lacks level3's account:\n%s", want);
+	}
 	/* the fixture's own lines are there, so the comparison means something */
 	char *line = xasprintf("shapes.rs:%d", marker_line("tokio/src/shapes.rs", "@await: level4-mutex"));
 	cr_assert(strstr(want, line), "reference dump lacks %s:\n%s", line, want);
@@ -278,32 +314,68 @@ Test(debuginfo_layouts, release_build_with_debug_info)
 	free(want);
 }
 
-static void expect_split_dwarf(const char *layout)
+/* Split DWARF: the same tasks, await lines and local values as the plain build. */
+static void expect_split_dwarf(const char *layout, const char *const *extra)
 {
-	struct tool_result r;
-	dump_layout(layout, NULL, &r);
-	if (tool_exit_code(&r) == 0) {
-		/* split DWARF read: then it must be the same tasks */
-		tool_result_free(&r);
-		expect_same_tasks(layout, NULL);
-		return;
-	}
-	/* Never "0 tasks" with exit 0: a clear refusal naming the layout and the fix. */
-	cr_expect_eq(tool_exit_code(&r), 1);
-	cr_expect(strstr(r.err, "uses split DWARF"), "%s", r.err);
-	cr_expect(strstr(r.err, ".dwo"), "%s", r.err);
-	cr_expect(strstr(r.err, "split-debuginfo"), "%s", r.err);
-	tool_result_free(&r);
+	with_locals = true;
+	expect_same_tasks(layout, extra);
+	with_locals = false;
 }
 
 Test(debuginfo_layouts, split_debuginfo_unpacked)
 {
-	expect_split_dwarf("unpacked");
+	expect_split_dwarf("unpacked", NULL);
 }
 
 Test(debuginfo_layouts, split_debuginfo_packed)
 {
-	expect_split_dwarf("packed");
+	expect_split_dwarf("packed", NULL);
+}
+
+/* The same in DWARF 5 (`-C dwarf-version=5`): skeleton and split_compile units, strx/addrx forms,
+ * .debug_loclists.dwo / .debug_rnglists.dwo, a version 5 .debug_cu_index. */
+Test(debuginfo_layouts, split_debuginfo_unpacked_dwarf5)
+{
+	expect_split_dwarf("unpacked-dwarf5", NULL);
+}
+
+Test(debuginfo_layouts, split_debuginfo_packed_dwarf5)
+{
+	expect_split_dwarf("packed-dwarf5", NULL);
+}
+
+/* The unpacked build's executable moved away from the directory its skeletons name: its .dwo
+ * files are found next to it, or in a --debug-dir. */
+Test(debuginfo_layouts, split_dwo_next_to_the_executable)
+{
+	expect_split_dwarf("dwo-beside/nested", NULL);
+}
+
+Test(debuginfo_layouts, split_dwo_in_debug_dir)
+{
+	char *dir = variants_path("../../unpacked/deps");
+	expect_split_dwarf("dwo-moved/nested", (const char *[]){ "--debug-dir", dir, NULL });
+	free(dir);
+}
+
+/* ...and when they are nowhere: one line naming the .dwo looked for, where, and the fixes; never
+ * "0 tasks". */
+Test(debuginfo_layouts, split_dwo_missing_is_a_clear_error)
+{
+	struct tool_result r;
+	dump_layout("dwo-moved/nested", NULL, &r);
+	cr_expect_eq(tool_exit_code(&r), 1, "exit %d: %s", tool_exit_code(&r), r.err);
+	cr_expect(strstr(r.err, "uses split DWARF"), "%s", r.err);
+	cr_expect(strstr(r.err, "cgu.0.rcgu.dwo is missing"), "%s", r.err);
+	cr_expect(strstr(r.err, "looked for /"), "%s", r.err);
+	cr_expect(strstr(r.err, "/layouts/unpacked/gone/"), "%s", r.err);
+	cr_expect(strstr(r.err, "variants/debug/dwo-moved/nested-"), "%s", r.err);
+	cr_expect(strstr(r.err, "--debug-dir DIR"), "%s", r.err);
+	cr_expect(strstr(r.err, "split-debuginfo = \"off\""), "%s", r.err);
+	const char *nl = strchr(r.err, '\n');
+	cr_expect(!nl || !nl[1], "more than one line: %s", r.err);
+	cr_expect(!strstr(r.out, "0 tasks"), "%s", r.out);
+	tool_result_free(&r);
 }
 
 /* ---- debuginfod ---- */

@@ -492,26 +492,34 @@ Test(dwarf_layouts, debuglink_names_the_debug_file_and_its_crc)
 	free(path);
 }
 
-Test(dwarf_layouts, split_dwarf_skeletons_are_recognised)
+/* Split DWARF: the skeletons' units are read from the .dwo files or the .dwp (what a dump shows
+ * from them is in tests/integration/test_debuginfo_layouts.c). */
+Test(dwarf_layouts, split_dwarf_units_are_read)
 {
 	char *plain = fixture("tokio-1.54", "nested");
 	char *unpacked = fixture("layouts/variants", "unpacked");
 	char *packed = fixture("layouts/variants", "packed");
-	if (!plain || !unpacked || !packed)
+	char *unpacked5 = fixture("layouts/variants", "unpacked-dwarf5");
+	char *packed5 = fixture("layouts/variants", "packed-dwarf5");
+	if (!plain || !unpacked || !packed || !unpacked5 || !packed5)
 		cr_skip_test("AI_FIXTURES not set or layouts not built");
 	struct ai_dwarf *dw;
-	const char *dwo = NULL;
+	struct ai_dwarf_stats stats;
 	cr_assert_null(ai_dwarf_open(plain, &dw));
-	cr_expect(!ai_dwarf_split_unit(dw, &dwo));
+	ai_dwarf_get_stats(dw, &stats);
+	cr_expect_eq(stats.split_units, 0);
 	ai_dwarf_destroy(dw);
-	const char *split[] = { unpacked, packed };
-	for (size_t i = 0; i < 2; i++) {
-		cr_assert_null(ai_dwarf_open(split[i], &dw));
-		dwo = NULL;
-		cr_expect(ai_dwarf_split_unit(dw, &dwo), "%s", split[i]);
-		cr_expect(dwo && ends_with(dwo, ".dwo"), "%s: %s", split[i], dwo ? dwo : "(none)");
+	const char *split[] = { unpacked, packed, unpacked5, packed5 };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(split); i++) {
+		struct ai_error *err = ai_dwarf_open(split[i], &dw);
+		cr_assert_null(err, "%s: %s", split[i], err ? err->message : "");
+		ai_dwarf_get_stats(dw, &stats);
+		cr_expect_gt(stats.split_units, 10, "%s", split[i]);
+		cr_expect(ai_dwarf_is_rust(dw), "%s", split[i]);
 		ai_dwarf_destroy(dw);
 	}
+	free(packed5);
+	free(unpacked5);
 	free(packed);
 	free(unpacked);
 	free(plain);
