@@ -1,7 +1,8 @@
 /* `async-inspect dump` on the smol `locks` fixture (tests/fixtures/smol/src/bin/locks.rs): tasks
  * parked on async-lock's Mutex (two of them in a lock-order deadlock), RwLock write behind a
  * reader, and Semaphore acquire with no permit left; what each waits for, who holds it (from
- * the guards in the holders' saved locals, confirmed by the lock's state) and the deadlock. */
+ * the guards in the holders' saved locals, confirmed by the lock's state, or "holder unknown")
+ * and the deadlock. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -104,6 +105,12 @@ Test(smol_locks, waits_holders_and_deadlock)
 		cr_expect_str_eq(held_address(t, "semaphore", "permit"), doc_str(sem, "address"));
 	}
 	cr_expect_eq(n, 2, "two permit holders");
+
+	/* orphan waits on a Mutex locked by a guard no task keeps (main forgot it): locked, and no
+	 * holder is made up. */
+	json_t *lost = doc_expect_wait(task_of(tasks, "locks::orphan"), "mutex", "orphan");
+	cr_expect(json_is_true(json_object_get(lost, "queued")));
+	cr_expect(strstr(doc_str(lost, "description"), ", locked, holder unknown"), "%s", doc_str(lost, "description"));
 	cr_expect_eq(count_substr(doc_str(sem, "description"), " locks::permit"), 2, "%s", doc_str(sem, "description"));
 	json_decref(root);
 	tool_result_free(&r);
@@ -122,6 +129,7 @@ Test(smol_locks, waits_holders_and_deadlock)
 	cr_expect(strstr(r.out, "[write-lock RwLock<u64> @ 0x"), "%s", r.out);
 	cr_expect(strstr(r.out, "holds RwLock<u64> @ 0x"), "%s", r.out);
 	cr_expect(strstr(r.out, "[acquire Semaphore @ 0x"), "%s", r.out);
+	cr_expect(strstr(r.out, "Mutex<u32> @ 0x") && strstr(r.out, ", locked, holder unknown]"), "%s", r.out);
 	cr_expect_eq(count_substr(r.out, "holds Semaphore @ 0x"), 2, "%s", r.out);
 	tool_result_free(&r);
 	fixture_kill(&f);
