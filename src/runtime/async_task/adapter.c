@@ -66,5 +66,6 @@ const struct ai_runtime_ops ai_runtime_async_task = {
 	.block_on_label = async_task_block_on_label,
 	.leaf_wait = ai_async_task_leaf_wait,
 	.held = ai_async_task_held,
+	.finish = ai_async_task_finish,
 	.probe_points = ai_async_task_probe_points,
 };

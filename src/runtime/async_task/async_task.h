@@ -19,8 +19,17 @@ struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stac
 /* What an async-io, async-channel or async-lock leaf waits for, or NULL. (wait.c) */
 struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *leaf);
 
-/* The async-lock MutexGuards (and MutexGuardArcs) a coroutine's saved locals hold while the
- * Mutex is locked: added to task->held. (wait.c) */
+/* async-lock's Mutex, RwLock and Semaphore futures: what the one at address (of type t) waits
+ * for, or NULL when t is none of them. (wait_locks.c) */
+struct ai_wait *ai_async_task_lock_wait(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address);
+
+/* finish: names the tasks whose guards hold the lock each blocked async-lock wait waits for, or
+ * says "holder unknown". (wait_locks.c) */
+void ai_async_task_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot);
+
+/* The async-lock guards (MutexGuard[Arc], RwLockReadGuard, RwLockWriteGuard[Arc],
+ * SemaphoreGuard[Arc]) a coroutine's saved locals hold while the lock's state confirms them:
+ * added to task->held. (wait_locks.c) */
 void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task,
 			const struct ai_await_node *coroutine);
 

@@ -1,7 +1,7 @@
 /* What the leaf futures of the async-task ecosystem wait for (the adapter's leaf_wait):
- * async-io's Timer, async-channel's Recv and Send, async-lock's Mutex lock futures, event_listener's
- * EventListener. Every field is found by its DWARF member name; a leaf not understood keeps its
- * type in the description. */
+ * async-io's Timer, async-channel's Recv and Send, event_listener's EventListener; async-lock's
+ * Mutex, RwLock and Semaphore futures are wait_locks.c's. Every field is found by its DWARF member
+ * name; a leaf not understood keeps its type in the description. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,25 +98,6 @@ static struct ai_wait *decode_channel(struct ai_wait_walk *w, const struct ai_ty
 	return wait;
 }
 
-/* Mutex::lock's future holds `mutex: &Mutex<T>` (through its inner Lock / LockInner). */
-static struct ai_wait *decode_lock(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
-{
-	struct ai_wait *wait = ai_wait_new("mutex");
-	uint64_t off, mutex;
-	const struct ai_type *mt, *target = NULL;
-	if (!ai_wait_find_nested(t, "mutex", 4, &off, &mt) || !(mt = ai_wait_underlying(mt)) ||
-	    mt->kind != AI_TYPE_POINTER || !ai_wait_read_uint(w, address + off, 8, &mutex) || !mutex ||
-	    ai_type_target(mt, &target) || !target) {
-		wait->description = xasprintf("mutex, lock not understood (%s)", ai_wait_type_name(t));
-		return wait;
-	}
-	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(ai_wait_underlying(target)));
-	wait->address = mutex;
-	wait->semaphore = mutex;
-	wait->description = xasprintf("%s @ 0x%" PRIx64, wait->resource_type, mutex);
-	return wait;
-}
-
 /* event_listener 5's EventListener<T> { listener: Pin<Box<InnerListener<T, Arc<Inner<T>>>>> }:
  * the Event it listens to is the Inner<T> that the listener's `event` Arc points to, the same for
  * every listener of one Event. Waits to be notified, as tokio's Notify::notified. */
@@ -138,67 +119,6 @@ static struct ai_wait *decode_event(struct ai_wait_walk *w, const struct ai_type
 	return wait;
 }
 
-/* The Mutex<T> a MutexGuard<'a, T>(&'a Mutex<T>) or MutexGuardArc<T>(Arc<Mutex<T>>) at address
- * points to, and its type. */
-static bool guard_mutex(struct ai_wait_walk *w, const struct ai_type *gt, uint64_t address, uint64_t *mutex_ret,
-			const struct ai_type **type_ret)
-{
-	const char *name = ai_wait_type_name(gt);
-	const struct ai_member *m = ai_type_find_member(gt, "__0");
-	const struct ai_type *pt = m ? ai_wait_underlying(ai_wait_member_type(gt, m)) : NULL;
-	if (!pt)
-		return false;
-	if (ai_starts_with(name, "async_lock::mutex::MutexGuardArc<"))
-		return ai_wait_read_arc(w, pt, address + m->offset, mutex_ret, type_ret);
-	const struct ai_type *target = NULL;
-	if (pt->kind != AI_TYPE_POINTER || !ai_wait_read_uint(w, address + m->offset, 8, mutex_ret) || !*mutex_ret ||
-	    ai_type_target(pt, &target) || !target)
-		return false;
-	*type_ret = ai_wait_underlying(target);
-	return *type_ret != NULL;
-}
-
-void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
-{
-	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
-	bool *live = vt ? ai_wait_live_locals(w, node, vt) : NULL;
-	for (size_t i = 0; vt && i < vt->member_count; i++) {
-		const struct ai_member *m = &vt->members[i];
-		/* A guard its drop flag says was dropped holds nothing. */
-		if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[i])
-			continue;
-		const struct ai_type *gt = ai_wait_underlying(ai_wait_member_type(vt, m)), *mt;
-		const char *name = gt ? ai_wait_type_name(gt) : NULL;
-		if (!name || (!ai_starts_with(name, "async_lock::mutex::MutexGuard<") &&
-			      !ai_starts_with(name, "async_lock::mutex::MutexGuardArc<")))
-			continue;
-		uint64_t mutex, state;
-		if (!guard_mutex(w, gt, node->address + m->offset, &mutex, &mt))
-			continue;
-		/* The liveness rule: rustc keeps moved-out guards in suspend variants, so a guard counts
-		 * only while its Mutex is locked (bit 0 of Mutex.state) and no other guard of this task
-		 * names it. */
-		if (!ai_wait_read_int_path(w, mt, mutex, "state", &state) || !(state & 1))
-			continue;
-		bool dup = false;
-		for (size_t k = 0; k < task->held_count && !dup; k++)
-			dup = task->held[k].semaphore == mutex;
-		if (dup)
-			continue;
-		struct ai_held *h = ai_snapshot_task_add_held(task);
-		h->kind = xstrdup("mutex");
-		h->guard_type = ai_type_short_name(name);
-		h->local = xstrdup(m->name);
-		h->function = node->function ? xstrdup(node->function) : NULL;
-		h->file = node->file ? xstrdup(node->file) : NULL;
-		h->line = node->line;
-		h->address = mutex;
-		h->semaphore = mutex;
-		h->resource_type = ai_wait_short_resource_name(ai_wait_type_name(mt));
-	}
-	free(live);
-}
-
 struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 {
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
@@ -211,8 +131,8 @@ struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_
 		return decode_channel(w, t, node->address, true);
 	if (ai_starts_with(name, "async_channel::Send<"))
 		return decode_channel(w, t, node->address, false);
-	if (ai_starts_with(name, "async_lock::mutex::Lock<") || ai_starts_with(name, "async_lock::mutex::LockArc<"))
-		return decode_lock(w, t, node->address);
+	if (ai_starts_with(name, "async_lock::"))
+		return ai_async_task_lock_wait(w, t, node->address);
 	if (ai_starts_with(name, "event_listener::EventListener<"))
 		return decode_event(w, t, node->address);
 	return NULL;

@@ -1,0 +1,333 @@
+/* async-lock's locks (3.x): the Mutex, RwLock and Semaphore futures a task waits in, the guards
+ * its coroutines hold, and who holds the lock a task waits for. Every field is found by its DWARF
+ * member name. The locks record no owner: a holder is a task whose saved locals keep a guard that
+ * the lock's own state confirms; when the state says taken and no such guard is found, the wait
+ * says "holder unknown". A Semaphore records only the permits left, not how many it had. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/types.h"
+#include "ai/util.h"
+#include "ai/wait.h"
+#include "async_task.h"
+
+/* RawRwLock.state: bit 0 is set while a writer holds the lock or acquires it; the rest counts
+ * readers, 2 each. */
+#define RW_WRITER_BIT 1u
+
+/* The pointee of the pointer member `name` found nested in t (a &T or *const T), and its type. */
+static bool nested_pointer(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *name,
+			   uint64_t *ptr_ret, const struct ai_type **type_ret)
+{
+	uint64_t off;
+	const struct ai_type *pt, *target = NULL;
+	if (!ai_wait_find_nested(t, name, 4, &off, &pt) || !(pt = ai_wait_underlying(pt)))
+		return false;
+	if (pt->kind == AI_TYPE_STRUCT && ai_starts_with(ai_wait_type_name(pt), "alloc::sync::Arc<"))
+		return ai_wait_read_arc(w, pt, address + off, ptr_ret, type_ret);
+	if (pt->kind != AI_TYPE_POINTER || !ai_wait_read_uint(w, address + off, 8, ptr_ret) || !*ptr_ret ||
+	    ai_type_target(pt, &target) || !target)
+		return false;
+	*type_ret = ai_wait_underlying(target);
+	return *type_ret != NULL;
+}
+
+/* The RwLock<T> (T: t's own parameter) whose RawRwLock is at raw: its address and type. */
+static bool rwlock_of_raw(struct ai_wait_walk *w, const struct ai_type *t, uint64_t raw, uint64_t *lock_ret,
+			  const struct ai_type **type_ret)
+{
+	const struct ai_template_param *tp = ai_type_find_template_param(t, "T");
+	const struct ai_type *param = NULL, *lt, *rt;
+	uint64_t off;
+	struct ai_error *err;
+	if (!tp || !t->types)
+		return false;
+	if ((err = ai_type_resolve(t, &tp->type, &param))) {
+		ai_error_destroy(err);
+		return false;
+	}
+	const char *pname = param ? ai_type_qualified_name(param) : NULL;
+	if (!pname)
+		return false;
+	char *name = xasprintf("async_lock::rwlock::RwLock<%s>", pname);
+	err = ai_types_find(w->as->types, t->cu_offset, name, &lt);
+	free(name);
+	if (err) {
+		ai_error_destroy(err);
+		return false;
+	}
+	lt = ai_wait_underlying(lt);
+	if (!lt || !ai_wait_member_path(lt, "raw", &off, &rt) || raw < off)
+		return false;
+	*lock_ret = raw - off;
+	*type_ret = lt;
+	return true;
+}
+
+/* Mutex::lock's future holds `mutex: &Mutex<T>` (through its inner Lock / LockInner); bit 0 of
+ * Mutex.state says it is locked. */
+static struct ai_wait *decode_mutex(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = ai_wait_new("mutex");
+	uint64_t mutex, state;
+	const struct ai_type *mt;
+	if (!nested_pointer(w, t, address, "mutex", &mutex, &mt)) {
+		wait->description = xasprintf("mutex, lock not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(mt));
+	wait->address = mutex;
+	wait->semaphore = mutex;
+	wait->permits_wanted = 1;
+	if (!ai_wait_read_int_path(w, mt, mutex, "state", &state))
+		wait->description = xasprintf("%s @ 0x%" PRIx64, wait->resource_type, mutex);
+	else if ((wait->queued = state & 1))
+		wait->description = xasprintf("%s @ 0x%" PRIx64 ", locked", wait->resource_type, mutex);
+	else
+		wait->description = xasprintf("%s @ 0x%" PRIx64 ", unlocked (about to be granted)", wait->resource_type,
+					      mutex);
+	return wait;
+}
+
+/* RwLock::read / write (and their _arc forms): `raw: RawRead / RawWrite { lock: &RawRwLock }`. */
+static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, bool write)
+{
+	struct ai_wait *wait = ai_wait_new("rwlock");
+	wait->access = xstrdup(write ? "write" : "read");
+	uint64_t off, raw, state, lock;
+	const struct ai_type *rt, *raw_t, *lock_t;
+	if (!ai_wait_find_nested(t, "raw", 4, &off, &rt) || !(rt = ai_wait_underlying(rt)) ||
+	    !ai_wait_read_pointer_path(w, rt, address + off, "lock", &raw, &raw_t) || !raw) {
+		wait->description = xasprintf("%s-lock, RwLock not understood (%s)", wait->access, ai_wait_type_name(t));
+		return wait;
+	}
+	if (rwlock_of_raw(w, t, raw, &lock, &lock_t)) {
+		wait->address = lock;
+		wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(lock_t));
+	} else {
+		wait->address = raw;
+		wait->resource_type = xstrdup("RwLock");
+	}
+	wait->semaphore = raw;
+	wait->permits_wanted = 1;
+	char *head = xasprintf("%s-lock %s @ 0x%" PRIx64, wait->access, wait->resource_type, wait->address);
+	if (!ai_wait_read_int_path(w, raw_t, raw, "state", &state)) {
+		wait->description = head;
+		return wait;
+	}
+	uint64_t readers = state >> 1;
+	/* A writer waits while anyone reads or writes; a reader while a writer holds or acquires. */
+	wait->queued = write ? state != 0 : (state & RW_WRITER_BIT) != 0;
+	if (readers > 0)
+		wait->description = xasprintf("%s, %" PRIu64 " reader%s hold%s it", head, readers, ai_wait_plural(readers),
+					      readers == 1 ? "s" : "");
+	else if (state & RW_WRITER_BIT)
+		wait->description = xasprintf("%s, a writer holds it or waits for it", head);
+	else
+		wait->description = xasprintf("%s, free (about to be granted)", head);
+	free(head);
+	return wait;
+}
+
+/* Semaphore::acquire (and acquire_arc): `semaphore: &Semaphore` (or Arc); Semaphore.count is the
+ * permits left. */
+static struct ai_wait *decode_semaphore(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = ai_wait_new("semaphore");
+	uint64_t sem, count;
+	const struct ai_type *st;
+	if (!nested_pointer(w, t, address, "semaphore", &sem, &st)) {
+		wait->description = xasprintf("semaphore acquire, not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(st));
+	wait->address = sem;
+	wait->semaphore = sem;
+	wait->permits_wanted = 1;
+	if (!ai_wait_read_int_path(w, st, sem, "count", &count)) {
+		wait->description = xasprintf("acquire %s @ 0x%" PRIx64, wait->resource_type, sem);
+		return wait;
+	}
+	wait->has_permits = true;
+	wait->permits_available = count;
+	wait->queued = count == 0;
+	wait->description = xasprintf("acquire %s @ 0x%" PRIx64 ", %" PRIu64 " permit%s left", wait->resource_type, sem,
+				      count, ai_wait_plural(count));
+	return wait;
+}
+
+struct ai_wait *ai_async_task_lock_wait(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	const char *name = ai_wait_type_name(t);
+	if (ai_starts_with(name, "async_lock::mutex::Lock<") || ai_starts_with(name, "async_lock::mutex::LockArc<"))
+		return decode_mutex(w, t, address);
+	if (ai_starts_with(name, "async_lock::rwlock::futures::Write<") ||
+	    ai_starts_with(name, "async_lock::rwlock::futures::WriteArc<"))
+		return decode_rwlock(w, t, address, true);
+	if (ai_starts_with(name, "async_lock::rwlock::futures::Read<") ||
+	    ai_starts_with(name, "async_lock::rwlock::futures::ReadArc<"))
+		return decode_rwlock(w, t, address, false);
+	if (strcmp(name, "async_lock::semaphore::Acquire") == 0 || strcmp(name, "async_lock::semaphore::AcquireArc") == 0)
+		return decode_semaphore(w, t, address);
+	return NULL;
+}
+
+/* ---- Held guards ---- */
+
+struct guard {
+	const char *kind;            /* "mutex", "rwlock_read", "rwlock_write", "semaphore" */
+	uint64_t address, key;       /* the lock as users see it; the key the waits name */
+	const struct ai_type *type;  /* the lock's type (NULL: an RwLock whose RwLock<T> is not found) */
+};
+
+/* The lock a guard value at address names, and whether its state confirms the guard is live
+ * (the liveness rule: rustc keeps moved-out guards in suspend variants). */
+static bool guard_lock(struct ai_wait_walk *w, const struct ai_type *gt, uint64_t address, struct guard *g)
+{
+	const char *name = ai_wait_type_name(gt);
+	uint64_t state, mstate, raw;
+	const struct ai_type *raw_t;
+	if (ai_starts_with(name, "async_lock::mutex::MutexGuard<") ||
+	    ai_starts_with(name, "async_lock::mutex::MutexGuardArc<")) {
+		g->kind = "mutex";
+		if (!nested_pointer(w, gt, address, "__0", &g->address, &g->type))
+			return false;
+		g->key = g->address;
+		return ai_wait_read_int_path(w, g->type, g->address, "state", &state) && (state & 1);
+	}
+	if (ai_starts_with(name, "async_lock::semaphore::SemaphoreGuard")) {
+		g->kind = "semaphore";
+		uint64_t strong;
+		if (strcmp(name, "async_lock::semaphore::SemaphoreGuardArc") == 0) {
+			if (!ai_wait_read_option_arc(w, gt, address, "__0", &g->address, &g->type, &strong))
+				return false;
+		} else if (!nested_pointer(w, gt, address, "__0", &g->address, &g->type)) {
+			return false;
+		}
+		g->key = g->address;
+		return true;
+	}
+	bool write = ai_starts_with(name, "async_lock::rwlock::RwLockWriteGuard");
+	if (!write && !ai_starts_with(name, "async_lock::rwlock::RwLockReadGuard<"))
+		return false;
+	g->kind = write ? "rwlock_write" : "rwlock_read";
+	if (ai_starts_with(name, "async_lock::rwlock::RwLockWriteGuardArc<")) {
+		uint64_t off;
+		const struct ai_type *rt;
+		if (!nested_pointer(w, gt, address, "lock", &g->address, &g->type) ||
+		    !ai_wait_member_path(g->type, "raw", &off, &rt) || !(raw_t = ai_wait_underlying(rt)))
+			return false;
+		raw = g->address + off;
+	} else {
+		if (!ai_wait_read_pointer_path(w, gt, address, "lock", &raw, &raw_t) || !raw)
+			return false;
+		if (!rwlock_of_raw(w, gt, raw, &g->address, &g->type)) {
+			g->address = raw;
+			g->type = NULL;
+		}
+	}
+	g->key = raw;
+	if (!ai_wait_read_int_path(w, raw_t, raw, "state", &state))
+		return false;
+	if (!write)
+		return state >> 1 > 0;
+	/* A writer holds the writer mutex and has no readers left. */
+	return state == RW_WRITER_BIT && ai_wait_read_int_path(w, raw_t, raw, "mutex.state", &mstate) && (mstate & 1);
+}
+
+void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
+{
+	const struct ai_type *vt = ai_wait_state_struct(ai_wait_type_of_die(w, node->type_die), node->state);
+	bool *live = vt ? ai_wait_live_locals(w, node, vt) : NULL;
+	for (size_t i = 0; vt && i < vt->member_count; i++) {
+		const struct ai_member *m = &vt->members[i];
+		/* A guard its drop flag says was dropped holds nothing. */
+		if (!m->name || m->artificial || ai_starts_with(m->name, "__") || !live[i])
+			continue;
+		const struct ai_type *gt = ai_wait_underlying(ai_wait_member_type(vt, m));
+		const char *name = gt ? ai_wait_type_name(gt) : NULL;
+		struct guard g = { 0 };
+		if (!name || !ai_starts_with(name, "async_lock::") || !guard_lock(w, gt, node->address + m->offset, &g))
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < task->held_count && !dup; k++)
+			dup = task->held[k].semaphore == g.key && strcmp(g.kind, "semaphore") != 0;
+		if (dup)
+			continue;
+		struct ai_held *h = ai_snapshot_task_add_held(task);
+		h->kind = xstrdup(g.kind);
+		h->guard_type = ai_type_short_name(name);
+		h->local = xstrdup(m->name);
+		h->function = node->function ? xstrdup(node->function) : NULL;
+		h->file = node->file ? xstrdup(node->file) : NULL;
+		h->line = node->line;
+		h->address = g.address;
+		h->semaphore = g.key;
+		h->resource_type = g.type ? ai_wait_short_resource_name(ai_wait_type_name(g.type)) : xstrdup("RwLock");
+	}
+	free(live);
+}
+
+/* ---- Who holds what a task waits for ---- */
+
+/* "Task 0x55... locks::ba", or "this task itself". */
+static void append_task(char **text, const struct ai_snapshot_task *t, bool self)
+{
+	char *old = *text;
+	if (self)
+		*text = xasprintf("%s, this task itself", old);
+	else if (t->has_id)
+		*text = xasprintf("%s, Task %" PRIu64 " %s", old, t->id, t->future ? t->future : "?");
+	else if (t->kind && strcmp(t->kind, "task") == 0)
+		*text = xasprintf("%s, Task 0x%" PRIx64 " %s", old, t->address, t->future ? t->future : "?");
+	else
+		*text = xasprintf("%s, %s %s", old, t->kind ? t->kind : "?", t->future ? t->future : "?");
+	free(old);
+}
+
+/* Appends to a blocked wait's description the tasks whose guards hold its lock, or "holder
+ * unknown". Two tasks claiming one exclusive lock cannot both be right: then none is named (the
+ * wait pass drops both claims after the adapters' finish). */
+static void name_holders(struct ai_snapshot *s, size_t self, struct ai_wait *wait)
+{
+	char *names = xstrdup("");
+	size_t found = 0, exclusive = 0;
+	for (size_t j = 0; j < s->task_count; j++) {
+		const struct ai_snapshot_task *o = &s->tasks[j];
+		for (size_t k = 0; k < o->held_count; k++) {
+			if (o->held[k].semaphore != wait->semaphore || strcmp(o->held[k].kind, "mpsc_sender") == 0)
+				continue;
+			exclusive += ai_wait_is_exclusive(o->held[k].kind);
+			append_task(&names, o, j == self);
+			found++;
+			break;
+		}
+	}
+	char *old = wait->description;
+	if (found == 0 || exclusive > 1)
+		wait->description = xasprintf("%s, holder unknown", old);
+	else
+		wait->description = xasprintf("%s, held by %s", old, names + 2);
+	free(old);
+	free(names);
+}
+
+static void finish_node(struct ai_wait_walk *w, struct ai_snapshot *s, size_t task, struct ai_await_node *node)
+{
+	if (node->leaf && node->wait && node->wait->queued && node->wait->semaphore) {
+		const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
+		const char *name = t ? ai_wait_type_name(t) : NULL;
+		if (name && ai_starts_with(name, "async_lock::"))
+			name_holders(s, task, node->wait);
+	}
+	for (size_t i = 0; i < node->child_count; i++)
+		finish_node(w, s, task, &node->children[i]);
+}
+
+void ai_async_task_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
+{
+	for (size_t i = 0; i < snapshot->task_count; i++)
+		finish_node(w, snapshot, i, &snapshot->tasks[i].tree);
+}
