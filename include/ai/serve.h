@@ -30,7 +30,8 @@ struct ai_server;
  * that Ctrl-C and SIGCHLD reach the sampling thread). Until the first ai_server_publish, the API
  * answers 503. */
 struct ai_error *ai_server_start(const struct ai_server_options *options, struct ai_server **ret);
-/* Stops the threads (waiting for requests in flight) and frees everything. NULL is a no-op. */
+/* Ends the event streams, stops the threads (waiting for requests in flight) and frees
+ * everything. NULL is a no-op. */
 void ai_server_stop(struct ai_server *server);
 /* "http://127.0.0.1:P/?token=TOKEN" (owned by the server). */
 const char *ai_server_url(const struct ai_server *server);
@@ -48,7 +49,9 @@ struct ai_serve_status {
 };
 
 /* Builds every document from the latest snapshot of live (and its tracking) and makes them the
- * ones requests get. Called by the sampling thread only. live may hold no snapshot yet. */
+ * ones requests get, and wakes the event streams (/api/events) that wait for a new snapshot:
+ * each client's stream sends the latest one from libmicrohttpd's threads, so publishing never
+ * waits for a client. Called by the sampling thread only. live may hold no snapshot yet. */
 void ai_server_publish(struct ai_server *server, const struct ai_live *live, const struct ai_serve_status *status);
 
 /* The `/api/tasks` document (docs/json-format.md, "async-inspect-serve-tasks"): one summary line
@@ -89,6 +92,8 @@ enum ai_serve_route {
 	AI_SERVE_SNAPSHOT,       /* /api/snapshot */
 	AI_SERVE_TASKS,          /* /api/tasks */
 	AI_SERVE_GRAPH,          /* /api/graph */
+	AI_SERVE_EVENTS,         /* /api/events: the snapshot as Server-Sent Events */
+	AI_SERVE_SOURCE,         /* /api/source?file=PATH: a file the snapshot's await trees name */
 	AI_SERVE_FILE,           /* a file of the page: `file` */
 	AI_SERVE_NOT_FOUND,      /* 404 */
 };

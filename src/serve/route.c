@@ -86,6 +86,10 @@ struct ai_serve_decision ai_serve_route(const struct ai_serve_guard *g, const st
 		d.route = AI_SERVE_TASKS;
 	else if (strcmp(r->url, "/api/graph") == 0)
 		d.route = AI_SERVE_GRAPH;
+	else if (strcmp(r->url, "/api/events") == 0)
+		d.route = AI_SERVE_EVENTS;
+	else if (strcmp(r->url, "/api/source") == 0)
+		d.route = AI_SERVE_SOURCE;
 	else if ((d.file = ai_web_file(r->url))) {
 		d.route = AI_SERVE_FILE;
 		/* The token came in the URL: from now on the cookie carries it (scripts cannot read

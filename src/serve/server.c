@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ai/frontend.h"
@@ -28,6 +29,10 @@
 #define MAX_PER_IP 16
 #define CONNECTION_TIMEOUT_S 30
 #define THREADS 2
+/* Event streams at once (each holds a connection for as long as its page is open), and the
+ * largest source file /api/source sends. */
+#define MAX_STREAMS 8
+#define MAX_SOURCE_BYTES (8 * 1024 * 1024)
 
 /* No inline script or style: the page's code is served as files of our own origin. */
 #define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
@@ -41,7 +46,21 @@ struct doc {
 	char *data;               /* owned (malloc'd, e.g. by open_memstream) */
 };
 
-enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_COUNT };
+/* DOC_EVENT: the snapshot as one Server-Sent Event; DOC_SOURCES: the files its await trees name,
+ * sorted, each ending in '\0' (what /api/source may send). */
+enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_EVENT, DOC_SOURCES, DOC_COUNT };
+
+/* One client of /api/events. Its connection is suspended while it has sent the latest event,
+ * and resumed by the next publish (or by the stop). */
+struct stream {
+	struct ai_server *server;
+	struct MHD_Connection *connection;
+	struct stream *prev, *next; /* the server's list (its lock) */
+	bool suspended;             /* (the server's lock) */
+	uint64_t sent;              /* the sequence number of the last event taken */
+	struct doc *doc;            /* the event being sent, NULL between events */
+	size_t offset;
+};
 
 struct ai_server {
 	struct MHD_Daemon *daemon;
@@ -53,8 +72,12 @@ struct ai_server {
 	char token[TOKEN_HEX + 1];
 	char cookie_name[32];   /* per port: cookies are not told apart by port */
 	char *url;
-	pthread_mutex_t lock;   /* guards docs */
+	pthread_mutex_t lock;   /* guards docs, event_seq, streams, stream_count, stopping */
 	struct doc *docs[DOC_COUNT];
+	uint64_t event_seq;     /* counts the snapshots published (DOC_EVENT's) */
+	struct stream *streams;
+	size_t stream_count;
+	bool stopping;
 };
 
 /* Takes data. */
@@ -100,6 +123,77 @@ static void write_snapshot(FILE *f, const struct ai_snapshot *snapshot)
 	ai_print_dump_json(f, snapshot, false);
 }
 
+/* "event: snapshot\ndata: JSON\n\n": the compact JSON has no newline but its last. */
+static struct doc *event_from_json(const struct doc *json)
+{
+	static const char head[] = "event: snapshot\ndata: ";
+	size_t n = json->len;
+	while (n > 0 && json->data[n - 1] == '\n')
+		n--;
+	if (memchr(json->data, '\n', n))
+		return NULL;
+	size_t len = sizeof(head) - 1 + n + 2;
+	char *data = xmalloc(len);
+	memcpy(data, head, sizeof(head) - 1);
+	memcpy(data + sizeof(head) - 1, json->data, n);
+	memcpy(data + len - 2, "\n\n", 2);
+	return doc_new("text/event-stream", data, len);
+}
+
+struct paths {
+	const char **items;
+	size_t count, capacity;
+};
+
+static void paths_add(struct paths *p, const char *path)
+{
+	if (!path || !*path)
+		return;
+	if (p->count == p->capacity) {
+		p->capacity = p->capacity ? 2 * p->capacity : 64;
+		p->items = xrealloc(p->items, p->capacity * sizeof(*p->items));
+	}
+	p->items[p->count++] = path;
+}
+
+static void tree_files(struct paths *p, const struct ai_await_node *node)
+{
+	paths_add(p, node->file);
+	paths_add(p, node->macro_file);
+	for (size_t i = 0; i < node->child_count; i++)
+		tree_files(p, &node->children[i]);
+}
+
+static int compare_paths(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The files the await trees name, sorted and each once, as "PATH\0PATH\0". */
+static struct doc *sources_of(const struct ai_snapshot *snapshot)
+{
+	struct paths p = { 0 };
+	for (size_t i = 0; i < snapshot->task_count; i++)
+		tree_files(&p, &snapshot->tasks[i].tree);
+	if (p.count)
+		qsort(p.items, p.count, sizeof(*p.items), compare_paths);
+	size_t len = 0;
+	for (size_t i = 0; i < p.count; i++)
+		if (i == 0 || strcmp(p.items[i], p.items[i - 1]) != 0)
+			len += strlen(p.items[i]) + 1;
+	char *data = xmalloc(len + 1);
+	size_t at = 0;
+	for (size_t i = 0; i < p.count; i++) {
+		if (i > 0 && strcmp(p.items[i], p.items[i - 1]) == 0)
+			continue;
+		size_t n = strlen(p.items[i]) + 1;
+		memcpy(data + at, p.items[i], n);
+		at += n;
+	}
+	free(p.items);
+	return doc_new("text/plain", data, len);
+}
+
 void ai_server_publish(struct ai_server *s, const struct ai_live *live, const struct ai_serve_status *status)
 {
 	struct doc *fresh[DOC_COUNT] = { NULL };
@@ -107,6 +201,9 @@ void ai_server_publish(struct ai_server *s, const struct ai_live *live, const st
 	if (snapshot) {
 		fresh[DOC_SNAPSHOT] = doc_from_stream("application/json", write_snapshot, snapshot);
 		fresh[DOC_GRAPH] = doc_from_stream("text/vnd.graphviz; charset=utf-8", ai_print_graph_dot, snapshot);
+		if (fresh[DOC_SNAPSHOT])
+			fresh[DOC_EVENT] = event_from_json(fresh[DOC_SNAPSHOT]);
+		fresh[DOC_SOURCES] = sources_of(snapshot);
 	}
 	size_t len;
 	char *tasks = ai_serve_tasks_json(live, status, &len);
@@ -119,6 +216,17 @@ void ai_server_publish(struct ai_server *s, const struct ai_live *live, const st
 		s->docs[i] = fresh[i] ? fresh[i] : old[i];
 		if (!fresh[i])
 			old[i] = NULL;
+	}
+	if (fresh[DOC_EVENT]) {
+		s->event_seq++;
+		/* Resuming only flags the connection for libmicrohttpd's threads: the stream's
+		 * callback sends the event there, however slow its client. */
+		for (struct stream *st = s->streams; st; st = st->next) {
+			if (st->suspended) {
+				st->suspended = false;
+				MHD_resume_connection(st->connection);
+			}
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	for (int i = 0; i < DOC_COUNT; i++)
@@ -199,6 +307,127 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const struct ai_web_f
 	return send_response(c, MHD_HTTP_OK, r);
 }
 
+/* ---- /api/events ---- */
+
+/* Called by libmicrohttpd when the connection can take more: the rest of the event being sent,
+ * else the latest published one if the client has not had it, else the connection is suspended
+ * until the next publish. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	struct ai_server *s = st->server;
+	if (!st->doc) {
+		pthread_mutex_lock(&s->lock);
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		struct doc *d = s->docs[DOC_EVENT];
+		if (!d || st->sent == s->event_seq) {
+			st->suspended = true;
+			MHD_suspend_connection(st->connection);
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+		atomic_fetch_add(&d->refs, 1);
+		st->doc = d;
+		st->offset = 0;
+		st->sent = s->event_seq;
+		pthread_mutex_unlock(&s->lock);
+	}
+	size_t n = st->doc->len - st->offset;
+	if (n > max)
+		n = max;
+	memcpy(buf, st->doc->data + st->offset, n);
+	st->offset += n;
+	if (st->offset == st->doc->len) {
+		doc_unref(st->doc);
+		st->doc = NULL;
+	}
+	return (ssize_t)n;
+}
+
+/* The response is done with: the client went, or the server stops. */
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+	struct ai_server *s = st->server;
+	pthread_mutex_lock(&s->lock);
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		s->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	s->stream_count--;
+	pthread_mutex_unlock(&s->lock);
+	doc_unref(st->doc);
+	free(st);
+}
+
+static enum MHD_Result send_events(struct MHD_Connection *c, struct ai_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool full = s->stopping || s->stream_count >= MAX_STREAMS;
+	if (!full)
+		s->stream_count++;
+	pthread_mutex_unlock(&s->lock);
+	if (full)
+		return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many event streams: poll /api/tasks\n");
+	struct stream *st = xcalloc(1, sizeof(*st));
+	st->server = s;
+	st->connection = c;
+	/* From here the response owns st: stream_free runs when it goes. */
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st, stream_free);
+	pthread_mutex_lock(&s->lock);
+	st->next = s->streams;
+	if (s->streams)
+		s->streams->prev = st;
+	s->streams = st;
+	pthread_mutex_unlock(&s->lock);
+	if (!r) {
+		stream_free(st);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	return send_response(c, MHD_HTTP_OK, r);
+}
+
+/* ---- /api/source ---- */
+
+static bool named_source(struct ai_server *s, const char *path)
+{
+	struct doc *d = doc_get(s, DOC_SOURCES);
+	bool found = false;
+	for (size_t at = 0; d && !found && at < d->len; at += strlen(d->data + at) + 1)
+		found = strcmp(d->data + at, path) == 0;
+	doc_unref(d);
+	return found;
+}
+
+/* A source file, only when the snapshot's await trees name it exactly: no other path is ever
+ * opened (a ../ or another file is not in the list). */
+static enum MHD_Result send_source(struct MHD_Connection *c, struct ai_server *s)
+{
+	const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "file");
+	if (!path || !named_source(s, path))
+		return send_text(c, MHD_HTTP_NOT_FOUND, "not found: no frame of this snapshot is in that file\n");
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_SOURCE_BYTES) {
+		if (fd >= 0)
+			close(fd);
+		return send_text(c, MHD_HTTP_NOT_FOUND, "not found: that source file cannot be read here\n");
+	}
+	struct MHD_Response *r = MHD_create_response_from_fd((size_t)st.st_size, fd);
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	return send_response(c, MHD_HTTP_OK, r);
+}
+
 /* ---- Routes ---- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -231,6 +460,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_doc(c, s, DOC_TASKS);
 	case AI_SERVE_GRAPH:
 		return send_doc(c, s, DOC_GRAPH);
+	case AI_SERVE_EVENTS:
+		return send_events(c, s);
+	case AI_SERVE_SOURCE:
+		return send_source(c, s);
 	case AI_SERVE_FILE:
 		snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict", s->cookie_name, s->token);
 		return send_file(c, d.file, d.set_cookie ? cookie : NULL);
@@ -349,7 +582,7 @@ struct ai_error *ai_server_start(const struct ai_server_options *options, struct
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	s->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | (family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | (family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
 		on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREADS,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned int)MAX_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
@@ -369,6 +602,16 @@ void ai_server_stop(struct ai_server *s)
 {
 	if (!s)
 		return;
+	/* No connection may stay suspended through MHD_stop_daemon: the streams end. */
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	for (struct stream *st = s->streams; st; st = st->next) {
+		if (st->suspended) {
+			st->suspended = false;
+			MHD_resume_connection(st->connection);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
 	if (s->listen_fd >= 0)

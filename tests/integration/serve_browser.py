@@ -114,6 +114,19 @@ try:
     if "tokio" not in driver.find_element(By.ID, "process").text:
         fail("no runtime in the header: " + driver.find_element(By.ID, "process").text)
 
+    # Live updates come by the event stream, with no reload: a mark set in the page stays while
+    # the header's sample count grows.
+    driver.execute_script("window.aiNoReload = 1;")
+    def samples():
+        m = re.search(r"samples (\d+)", driver.find_element(By.ID, "process").text)
+        return int(m.group(1)) if m else -1
+    first_samples = samples()
+    wait.until(lambda d: samples() >= first_samples + 3)
+    if driver.execute_script("return window.aiNoReload") != 1:
+        fail("the page reloaded")
+    if driver.execute_script("return document.body.dataset.live") != "events":
+        fail("the page does not update from /api/events: %r" % driver.execute_script("return document.body.dataset.live"))
+
     # The table is redrawn every sample: read it in one go, in the page.
     def table():
         return driver.execute_script(
@@ -148,6 +161,20 @@ try:
     if "#task=" not in driver.current_url:
         fail("no deep link after opening a task: " + driver.current_url)
     task_a_id = driver.current_url.split("#task=")[1]
+
+    # A click on the frame's file:line shows its source with that line marked.
+    for attempt in range(20):
+        try:
+            loc = driver.find_element(By.XPATH, "//div[@id='tree']//span[contains(@class,'loc')][contains(., 'deadlock_abba.rs:%d')]" % line)
+            loc.click()
+            break
+        except StaleElementReferenceException:
+            continue
+    wait.until(lambda d: d.find_element(By.ID, "source").is_displayed() and
+               "@await: abba-a-lock2" in d.execute_script(
+                   "const m = document.querySelector('#source .mark'); return m ? m.textContent : '';"))
+    if driver.execute_script("return document.querySelectorAll('#source .mark').length") != 1:
+        fail("not one marked line in the source")
 
     # j moves the selection and the pane follows; Esc closes it.
     body = driver.find_element(By.TAG_NAME, "body")

@@ -386,6 +386,154 @@ Test(serve, api_documents_and_the_target_left_running)
 	fixture_kill(&f);
 }
 
+/* Connects, sends an HTTP/1.0 GET of /api/events (no chunking: the body is the stream itself)
+ * and reads until `count` events have come whole; returns the response so far. */
+static char *read_events(const struct server *s, const char *headers, int count)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	struct timeval tv = { 30, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+	char *request = xasprintf("GET /api/events HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n%s\r\n", s->port, headers);
+	cr_assert(send(fd, request, strlen(request), MSG_NOSIGNAL) == (ssize_t)strlen(request));
+	free(request);
+	size_t len = 0, cap = 65536;
+	char *buf = xmalloc(cap + 1);
+	for (;;) {
+		buf[len] = '\0';
+		const char *body = strstr(buf, "\r\n\r\n");
+		if (body && count_substr(body + 4, "\n\n") >= count)
+			break;
+		if (len == cap) {
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t n = recv(fd, buf + len, cap - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	return buf;
+}
+
+/* /api/events: the token as everywhere, then one `snapshot` event per sample, each the dump's
+ * JSON on one data line. */
+Test(serve, events_stream_snapshots)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+
+	char *r = http_get(&s, "GET", "/api/events", NULL);
+	cr_expect_eq(status_of(r), 401, "%s", r);
+	free(r);
+
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	r = read_events(&s, bearer, 2);
+	cr_expect_eq(status_of(r), 200, "%.300s", r);
+	char *type = header_of(r, "Content-Type");
+	cr_expect(type && strcmp(type, "text/event-stream") == 0, "%s", type);
+	free(type);
+	expect_security_headers(r);
+	const char *at = body_of(r);
+	long long captured[2] = { 0 };
+	for (int k = 0; k < 2; k++) {
+		cr_assert(strncmp(at, "event: snapshot\ndata: ", 22) == 0, "event %d: %.200s", k, at);
+		at += 22;
+		const char *end = strstr(at, "\n\n");
+		cr_assert(end, "event %d ends", k);
+		cr_expect(memchr(at, '\n', (size_t)(end - at)) == NULL, "one data line");
+		json_error_t error;
+		json_t *doc = json_loadb(at, (size_t)(end - at), 0, &error);
+		cr_assert(doc, "event %d: not JSON (%s)", k, error.text);
+		cr_expect_str_eq(json_string_value(json_object_get(doc, "format")), "async-inspect-snapshot");
+		cr_expect_eq(json_integer_value(json_object_get(doc, "pid")), f.pid);
+		cr_expect(task_by_future(json_object_get(doc, "tasks"), "deadlock_abba::task_a") != NULL);
+		captured[k] = json_integer_value(json_object_get(doc, "captured_at"));
+		json_decref(doc);
+		at = end + 2;
+	}
+	cr_expect(captured[1] > captured[0], "two snapshots, not one twice: %lld then %lld", captured[0],
+		  captured[1]);
+	free(r);
+	free(bearer);
+
+	serve_stop(&s);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* /api/source: the file a frame names, and no other. */
+Test(serve, source_of_a_frame_only)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+
+	json_t *snap = get_json(&s, "/api/snapshot");
+	json_t *a = task_by_future(json_object_get(snap, "tasks"), "deadlock_abba::task_a");
+	cr_assert(a, "task_a");
+	const char *file = json_string_value(json_object_get(json_object_get(a, "tree"), "file"));
+	cr_assert(file && strstr(file, "deadlock_abba.rs"), "task_a's frame names its file: %s", file);
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+
+	char *path = xasprintf("/api/source?file=%s", file);
+	char *r = http_get(&s, "GET", path, bearer);
+	cr_expect_eq(status_of(r), 200, "%.300s", r);
+	char *type = header_of(r, "Content-Type");
+	cr_expect(type && strncmp(type, "text/plain", 10) == 0, "%s", type);
+	free(type);
+	expect_security_headers(r);
+	cr_expect(strstr(body_of(r), "@await: abba-a-lock2") != NULL, "the fixture's source: %.200s", body_of(r));
+	free(r);
+	free(path);
+
+	/* Anything else is not found: another file, a ../ walk from a named one, a relative one,
+	 * the same escaped, none at all. */
+	char *dir = xstrndup(file, (size_t)(strrchr(file, '/') - file));
+	char *tricks[] = {
+		xasprintf("/api/source?file=/etc/passwd"),
+		xasprintf("/api/source?file=%s/../../../../../../../../etc/passwd", dir),
+		xasprintf("/api/source?file=%s/./deadlock_abba.rs", dir),
+		xasprintf("/api/source?file=../../../../../../etc/passwd"),
+		xasprintf("/api/source?file=%%2e%%2e%%2f%%2e%%2e%%2fetc%%2fpasswd"),
+		xasprintf("/api/source"),
+		xasprintf("/api/source/../../etc/passwd?file=/etc/passwd"),
+	};
+	for (size_t i = 0; i < sizeof(tricks) / sizeof(tricks[0]); i++) {
+		r = http_get(&s, "GET", tricks[i], bearer);
+		cr_expect(status_of(r) == 404 || status_of(r) == 400, "%s: %.200s", tricks[i], r);
+		cr_expect(strstr(body_of(r), "root:") == NULL, "%s", tricks[i]);
+		free(r);
+		free(tricks[i]);
+	}
+	free(dir);
+	/* And the token as everywhere. */
+	path = xasprintf("/api/source?file=%s", file);
+	r = http_get(&s, "GET", path, NULL);
+	cr_expect_eq(status_of(r), 401, "%.200s", r);
+	free(r);
+	free(path);
+	free(bearer);
+	json_decref(snap);
+
+	serve_stop(&s);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	free(pid);
+	fixture_kill(&f);
+}
+
 /* `serve -- PROGRAM`: what it launched is killed on Ctrl-C, and nothing else. */
 Test(serve, launched_program_is_killed_on_ctrl_c)
 {

@@ -1,4 +1,5 @@
-// async-inspect serve: the page. It only reads /api/tasks and /api/snapshot (GET, same origin,
+// async-inspect serve: the page. It only reads /api/events, /api/tasks, /api/snapshot,
+// /api/graph and /api/source (GET, same origin,
 // the cookie carries the token) and builds the DOM with textContent: target memory never becomes
 // markup.
 "use strict";
@@ -17,6 +18,8 @@ const state = {
   view: "tasks",      // "tasks", "timeline" or "graph"
   rowHeight: 23,      // px of a table row, measured when drawn
   graph: null,        // /api/graph (DOT), fetched in the graph view
+  frame: null,        // {file, line} of the frame whose source is shown
+  source: null,       // {file, lines} of /api/source, for that frame
 };
 
 const COLUMNS = ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future", "history"];
@@ -84,6 +87,48 @@ async function poll() {
     $("process").textContent = "connection lost: " + e.message + " (retrying)";
   }
   setTimeout(poll, delay);
+}
+
+// Live updates: each `snapshot` event of /api/events is the whole snapshot; the table's
+// summary is fetched beside it. Polling only when the stream is refused (too many clients) or
+// the browser has no EventSource.
+let updating = false, pending = null;
+async function update(snapshot) {
+  if (updating) { pending = snapshot; return; }
+  updating = true;
+  try {
+    const tasks = await getJSON("/api/tasks");
+    if (state.view === "graph" && tasks.pid !== null) {
+      const r = await fetch("/api/graph", { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
+      state.graph = await r.text();
+    }
+    state.tasks = tasks;
+    state.snapshot = snapshot;
+    state.receivedAt = Date.now();
+    render();
+  } catch (e) {
+    $("process").textContent = "connection lost: " + e.message + " (retrying)";
+  }
+  updating = false;
+  if (pending) { const p = pending; pending = null; update(p); }
+}
+
+function listen() {
+  if (!window.EventSource) { poll(); return; }
+  const events = new EventSource("/api/events");
+  events.addEventListener("snapshot", (e) => {
+    document.body.dataset.live = "events";
+    update(JSON.parse(e.data));
+  });
+  events.addEventListener("error", () => {
+    if (events.readyState === EventSource.CLOSED) {
+      document.body.dataset.live = "polling";
+      poll();
+    } else {
+      $("process").textContent = "connection lost (reconnecting)";
+    }
+  });
 }
 
 // ---- Header and banner ----
@@ -291,7 +336,15 @@ function renderNode(node, depth) {
   s.append(el("span", "fn", node.function || node.type || "?"));
   if (node.state) s.append(" ", el("span", "state", node.state));
   const loc = location_(node);
-  if (loc) s.append(" ", el("span", "loc", loc));
+  if (loc) {
+    const l = el("span", "loc", loc);
+    l.title = "show the source";
+    l.dataset.file = node.file;
+    l.dataset.line = node.line === null ? "" : node.line;
+    if (state.frame && state.frame.file === node.file && String(state.frame.line) === l.dataset.line)
+      l.classList.add("selected");
+    s.append(" ", l);
+  }
   if (node.macro) s.append(" ", el("span", "macro", node.macro + "!"));
   if (node.wait) s.append(" \u2014 ", el("span", "wait", node.wait.description || node.wait.kind));
   if (node.error) s.append(" ", el("span", "error", node.error));
@@ -333,6 +386,43 @@ function renderDetail() {
     held.textContent = "holds: " + full.held.map((h) => (h.type || h.kind) + " (" + (h.local || "?") + ")").join(", ");
   const tree = $("tree");
   tree.replaceChildren(full ? renderNode(full.tree, 0) : el("div", null, "(not in this snapshot)"));
+}
+
+// The selected frame's source, its line marked (/api/source sends only files a frame names).
+async function showSource(file, line) {
+  state.frame = { file, line };
+  const pre = $("source");
+  $("source-title").hidden = pre.hidden = false;
+  $("source-title").textContent = "source: " + file + (line ? ":" + line : "");
+  for (const l of $("tree").querySelectorAll(".loc"))
+    l.classList.toggle("selected", l.dataset.file === file && l.dataset.line === String(line || ""));
+  try {
+    if (!state.source || state.source.file !== file) {
+      const r = await fetch("/api/source?file=" + encodeURIComponent(file), { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      state.source = { file, lines: (await r.text()).split("\n") };
+    }
+  } catch (e) {
+    pre.textContent = "cannot read " + file + ": " + e.message;
+    return;
+  }
+  if (!state.frame || state.frame.file !== file) return; // another frame was chosen meanwhile
+  const lines = document.createDocumentFragment();
+  let mark = null;
+  state.source.lines.forEach((text, i) => {
+    const d = el("div", i + 1 === line ? "line mark" : "line");
+    d.append(el("span", "no", i + 1), text);
+    if (i + 1 === line) mark = d;
+    lines.append(d);
+  });
+  pre.replaceChildren(lines);
+  if (mark) mark.scrollIntoView({ block: "center" });
+}
+
+function hideSource() {
+  state.frame = null;
+  $("source-title").hidden = $("source").hidden = true;
+  $("source").replaceChildren();
 }
 
 // ---- The wait-for graph: /api/graph's DOT (our own, regular), drawn in two columns: tasks on
@@ -465,6 +555,7 @@ async function fetchSnapshot() {
 
 function openTask(address) {
   if (!state.snapshot) fetchSnapshot();
+  if (state.open !== address) hideSource();
   state.selected = state.open = address;
   const t = state.tasks.tasks.find((x) => x.address === address);
   if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(t.label));
@@ -474,6 +565,7 @@ function openTask(address) {
 
 function closeTask() {
   state.open = null;
+  hideSource();
   history.replaceState(null, "", location.pathname);
   renderDetail();
 }
@@ -508,6 +600,12 @@ function init() {
   window.addEventListener("hashchange", () => { readHash(); if (state.tasks) render(); });
   $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderTable(); });
   $("close").addEventListener("click", closeTask);
+  $("tree").addEventListener("click", (e) => {
+    const l = e.target.closest(".loc");
+    if (!l) return;
+    e.preventDefault(); // not a toggle of the frame's details
+    showSource(l.dataset.file, l.dataset.line ? +l.dataset.line : null);
+  });
   for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
   for (const th of document.querySelectorAll("#tasks th")) {
     th.addEventListener("click", () => {
@@ -544,7 +642,7 @@ function init() {
     requestAnimationFrame(() => { state.drawQueued = false; drawRows(); });
   }, { passive: true });
   setInterval(tick, 1000);
-  poll();
+  listen();
 }
 
 document.addEventListener("DOMContentLoaded", init);
