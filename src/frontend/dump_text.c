@@ -135,12 +135,13 @@ static void print_node(FILE *out, const struct ai_await_node *node, const char *
 		for (size_t i = 0; i < node->local_count; i++) {
 			const struct ai_snapshot_local *local = &node->locals[i];
 			char *value = xasprintf(" = %s", ai_local_text(local));
-			line_item(&l, i ? ", " : "  ", st->yellow, local->name, st->reset, value, true);
+			line_item(&l, i ? ", " : "  ", st->yellow, local->name ? local->name : "?", st->reset, value, true);
 			free(value);
 		}
 	}
 	if (node->wait) {
-		char *wait = xasprintf("[%s]", node->wait->description ? node->wait->description : node->wait->kind);
+		const char *what = node->wait->description ? node->wait->description : node->wait->kind;
+		char *wait = xasprintf("[%s]", what ? what : "?");
 		line_item(&l, "  ", st->yellow, wait, st->reset, "", false);
 		free(wait);
 	}
