@@ -49,7 +49,8 @@ static size_t bytes_in_columns(const char *s, size_t max)
 struct frame_line {
 	FILE *out;
 	size_t column;
-	const char *indent; /* what starts a continuation line: the tree's bars, then spaces */
+	const char *indent;    /* what starts a continuation line: the tree's bars, then spaces */
+	size_t indent_columns;
 	bool full_values;
 };
 
@@ -59,107 +60,107 @@ static void line_write(struct frame_line *l, const char *s, size_t n)
 	l->column += columns(s, n);
 }
 
-static void line_break(struct frame_line *l, const char *end)
+static void line_puts(struct frame_line *l, const char *s)
 {
-	fprintf(l->out, "%s\n%s", end, l->indent);
-	l->column = columns(l->indent, strlen(l->indent));
+	line_write(l, s, strlen(s));
 }
 
-/* One item of the line, `label text` (label in `on` ... `off`), after `separator`: on this line if
- * it fits, else on a continuation line (the separator's comma ends this one). A value (`cut`)
- * that does not fit a line alone is cut; other items are never cut. */
+/* One item of the line after `separator`: `label` in `on` ... `off`, then ` = value` if value is
+ * not NULL. On this line if it fits, else on a continuation line (the separator's comma ends this
+ * one). A value that does not fit a line alone is cut, unless --full-values; a label never is. */
 static void line_item(struct frame_line *l, const char *separator, const char *on, const char *label,
-		      const char *off, const char *text, bool cut)
+		      const char *off, const char *value)
 {
-	size_t width = columns(label, strlen(label)) + columns(text, strlen(text));
-	size_t sep_width = strlen(separator);
-	if (l->column + sep_width + width > TEXT_LINE_MAX &&
-	    l->column > columns(l->indent, strlen(l->indent))) {
-		line_break(l, separator[0] == ',' ? "," : "");
+	size_t width = columns(label, strlen(label)) + (value ? 3 + columns(value, strlen(value)) : 0);
+	if (l->column + strlen(separator) + width > TEXT_LINE_MAX && l->column > l->indent_columns) {
+		fprintf(l->out, "%s\n%s", separator[0] == ',' ? "," : "", l->indent);
+		l->column = l->indent_columns;
 		separator = "";
 	}
-	fputs(separator, l->out);
-	l->column += strlen(separator);
-	fprintf(l->out, "%s%s%s", on, label, off);
-	l->column += columns(label, strlen(label));
-	size_t len = strlen(text);
-	/* room for the cut mark and a comma after it */
-	size_t room = TEXT_LINE_MAX > l->column + 2 ? TEXT_LINE_MAX - l->column - 2 : 0;
-	if (!cut || l->full_values || columns(text, len) + l->column <= TEXT_LINE_MAX) {
-		line_write(l, text, len);
+	line_puts(l, separator);
+	fputs(on, l->out);
+	line_puts(l, label);
+	fputs(off, l->out);
+	if (!value)
+		return;
+	line_puts(l, " = ");
+	size_t len = strlen(value);
+	if (l->full_values || l->column + columns(value, len) <= TEXT_LINE_MAX) {
+		line_write(l, value, len);
 		return;
 	}
-	line_write(l, text, bytes_in_columns(text, room < 8 ? 8 : room));
-	line_write(l, "…", strlen("…"));
+	/* room for the cut mark and a comma after it */
+	size_t room = TEXT_LINE_MAX > l->column + 2 ? TEXT_LINE_MAX - l->column - 2 : 0;
+	line_write(l, value, bytes_in_columns(value, room < 8 ? 8 : room));
+	line_puts(l, "…");
+}
+
+/* An item of the line from a format, e.g. "[%s]": never cut. */
+static void line_item_printf(struct frame_line *l, const char *on, const char *off, const char *fmt,
+			     const char *arg)
+{
+	char *text = xasprintf(fmt, arg);
+	line_item(l, "  ", on, text, off, NULL);
+	free(text);
 }
 
 static void print_node(FILE *out, const struct ai_await_node *node, const char *prefix, bool last,
 		       bool root, const struct style *st, const struct ai_text_options *options)
 {
-	char child_prefix[512], indent[600], text[700];
+	char child_prefix[512], indent[600];
 	snprintf(child_prefix, sizeof(child_prefix), "%s%s", root ? "" : prefix, root ? "" : (last ? "   " : "│  "));
 	snprintf(indent, sizeof(indent), "  %s%s    ", child_prefix, node->child_count ? "│" : " ");
-	struct frame_line l = { .out = out, .indent = indent, .full_values = options->full_values };
-	line_write(&l, "  ", 2);
+	struct frame_line l = { .out = out, .indent = indent, .indent_columns = columns(indent, strlen(indent)),
+				.full_values = options->full_values };
+	line_puts(&l, "  ");
 	if (!root) {
-		snprintf(text, sizeof(text), "%s%s", prefix, last ? "└─ " : "├─ ");
-		line_write(&l, text, strlen(text));
+		line_puts(&l, prefix);
+		line_puts(&l, last ? "└─ " : "├─ ");
 	}
 	if (node->function) {
 		fputs(st->cyan, out);
-		line_write(&l, node->function, strlen(node->function));
+		line_puts(&l, node->function);
 		fputs(st->reset, out);
 		if (node->state) {
-			snprintf(text, sizeof(text), "  %s", node->state);
-			line_write(&l, text, strlen(text));
+			line_puts(&l, "  ");
+			line_puts(&l, node->state);
 		}
 		if (node->file && node->line > 0) {
-			snprintf(text, sizeof(text), "  %s:%d", ai_short_path(node->file), node->line);
-			line_write(&l, text, strlen(text));
+			char number[24];
+			snprintf(number, sizeof(number), ":%d", node->line);
+			line_puts(&l, "  ");
+			line_puts(&l, ai_short_path(node->file));
+			line_puts(&l, number);
 		}
 		if (node->macro) {
-			snprintf(text, sizeof(text), " (in %s)", node->macro);
 			fputs(st->dim, out);
-			line_write(&l, text, strlen(text));
+			line_puts(&l, " (in ");
+			line_puts(&l, node->macro);
+			line_puts(&l, ")");
 			fputs(st->reset, out);
 		}
 	} else {
-		const char *type = node->type ? node->type : "?";
 		fputs(st->cyan, out);
-		line_write(&l, type, strlen(type));
+		line_puts(&l, node->type ? node->type : "?");
 		fputs(st->reset, out);
 		if (node->leaf)
-			line_write(&l, " (leaf)", strlen(" (leaf)"));
+			line_puts(&l, " (leaf)");
 	}
-	if (options->locals) {
-		for (size_t i = 0; i < node->local_count; i++) {
-			const struct ai_snapshot_local *local = &node->locals[i];
-			char *value = xasprintf(" = %s", ai_local_text(local));
-			line_item(&l, i ? ", " : "  ", st->yellow, local->name ? local->name : "?", st->reset, value, true);
-			free(value);
-		}
+	for (size_t i = 0; options->locals && i < node->local_count; i++) {
+		const struct ai_snapshot_local *local = &node->locals[i];
+		line_item(&l, i ? ", " : "  ", st->yellow, local->name ? local->name : "?", st->reset,
+			  ai_local_text(local));
 	}
 	if (node->wait) {
 		const char *what = node->wait->description ? node->wait->description : node->wait->kind;
-		char *wait = xasprintf("[%s]", what ? what : "?");
-		line_item(&l, "  ", st->yellow, wait, st->reset, "", false);
-		free(wait);
+		line_item_printf(&l, st->yellow, st->reset, "[%s]", what ? what : "?");
+		if (node->wait->peer && node->wait->peer->summary)
+			line_item_printf(&l, st->yellow, st->reset, "-> %s", node->wait->peer->summary);
+		if (node->wait->warning)
+			line_item_printf(&l, st->red, st->reset, "warning: %s", node->wait->warning);
 	}
-	if (node->wait && node->wait->peer && node->wait->peer->summary) {
-		char *peer = xasprintf("-> %s", node->wait->peer->summary);
-		line_item(&l, "  ", st->yellow, peer, st->reset, "", false);
-		free(peer);
-	}
-	if (node->wait && node->wait->warning) {
-		char *warning = xasprintf("warning: %s", node->wait->warning);
-		line_item(&l, "  ", st->red, warning, st->reset, "", false);
-		free(warning);
-	}
-	if (node->error) {
-		char *error = xasprintf("<%s>", node->error);
-		line_item(&l, "  ", st->red, error, st->reset, "", false);
-		free(error);
-	}
+	if (node->error)
+		line_item_printf(&l, st->red, st->reset, "<%s>", node->error);
 	fputc('\n', out);
 	for (size_t i = 0; i < node->child_count; i++)
 		print_node(out, &node->children[i], child_prefix, i + 1 == node->child_count, false, st, options);
