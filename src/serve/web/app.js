@@ -66,6 +66,20 @@ async function getJSON(path) {
   return r.json();
 }
 
+// The table's summary and a snapshot (or null) are the page's state from now on; the graph is
+// fetched beside them while its view is open.
+async function show(tasks, snapshot) {
+  if (state.view === "graph" && tasks.pid !== null) {
+    const r = await fetch("/api/graph", { credentials: "same-origin", cache: "no-store" });
+    if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
+    state.graph = await r.text();
+  }
+  state.tasks = tasks;
+  state.snapshot = snapshot;
+  state.receivedAt = Date.now();
+  render();
+}
+
 async function poll() {
   let delay = 1000;
   try {
@@ -73,16 +87,8 @@ async function poll() {
     // The whole snapshot (every await tree and local: large with many tasks) only while a
     // task's pane is open or asked for.
     const snapshot = tasks.pid !== null && (state.open || state.wanted) ? await getJSON("/api/snapshot") : null;
-    if (state.view === "graph" && tasks.pid !== null) {
-      const r = await fetch("/api/graph", { credentials: "same-origin", cache: "no-store" });
-      if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
-      state.graph = await r.text();
-    }
-    state.tasks = tasks;
-    state.snapshot = snapshot;
-    state.receivedAt = Date.now();
+    await show(tasks, snapshot);
     delay = Math.max(100, tasks.interval_ms || 500);
-    render();
   } catch (e) {
     $("process").textContent = "connection lost: " + e.message + " (retrying)";
   }
@@ -97,16 +103,7 @@ async function update(snapshot) {
   if (updating) { pending = snapshot; return; }
   updating = true;
   try {
-    const tasks = await getJSON("/api/tasks");
-    if (state.view === "graph" && tasks.pid !== null) {
-      const r = await fetch("/api/graph", { credentials: "same-origin", cache: "no-store" });
-      if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
-      state.graph = await r.text();
-    }
-    state.tasks = tasks;
-    state.snapshot = snapshot;
-    state.receivedAt = Date.now();
-    render();
+    await show(await getJSON("/api/tasks"), snapshot);
   } catch (e) {
     $("process").textContent = "connection lost: " + e.message + " (retrying)";
   }
