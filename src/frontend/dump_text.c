@@ -66,13 +66,14 @@ static void line_puts(struct frame_line *l, const char *s)
 }
 
 /* One item of the line after `separator`: `label` in `on` ... `off`, then ` = value` if value is
- * not NULL. On this line if it fits, else on a continuation line (the separator's comma ends this
- * one). A value that does not fit a line alone is cut, unless --full-values; a label never is. */
+ * not NULL. On this line if it fits with room for the comma that may follow it, else on a
+ * continuation line (the separator's comma ends this one). A value that does not fit a line alone
+ * is cut, unless --full-values; a label never is. */
 static void line_item(struct frame_line *l, const char *separator, const char *on, const char *label,
 		      const char *off, const char *value)
 {
 	size_t width = columns(label, strlen(label)) + (value ? 3 + columns(value, strlen(value)) : 0);
-	if (l->column + strlen(separator) + width > TEXT_LINE_MAX && l->column > l->indent_columns) {
+	if (l->column + strlen(separator) + width + 1 > TEXT_LINE_MAX && l->column > l->indent_columns) {
 		fprintf(l->out, "%s\n%s", separator[0] == ',' ? "," : "", l->indent);
 		l->column = l->indent_columns;
 		separator = "";
@@ -85,7 +86,7 @@ static void line_item(struct frame_line *l, const char *separator, const char *o
 		return;
 	line_puts(l, " = ");
 	size_t len = strlen(value);
-	if (l->full_values || l->column + columns(value, len) <= TEXT_LINE_MAX) {
+	if (l->full_values || l->column + columns(value, len) + 1 <= TEXT_LINE_MAX) {
 		line_write(l, value, len);
 		return;
 	}
