@@ -65,43 +65,77 @@ static void line_puts(struct frame_line *l, const char *s)
 	line_write(l, s, strlen(s));
 }
 
+/* Which end of a text too long for its line is cut off. */
+enum cut_end { CUT_TAIL, CUT_HEAD };
+
+/* text on the line, cut with "…" to leave `keep` columns free at its end, unless --full-values.
+ * A name loses its tail; a path its head, so that the file name and line stay. */
+static void line_fit(struct frame_line *l, const char *text, enum cut_end cut, size_t keep)
+{
+	size_t len = strlen(text), width = columns(text, len);
+	if (l->full_values || l->column + width + keep <= TEXT_LINE_MAX) {
+		line_write(l, text, len);
+		return;
+	}
+	/* room for the cut mark too */
+	size_t room = TEXT_LINE_MAX > l->column + keep + 1 ? TEXT_LINE_MAX - l->column - keep - 1 : 0;
+	if (room < 8)
+		room = 8;
+	if (cut == CUT_TAIL) {
+		line_write(l, text, bytes_in_columns(text, room));
+		line_puts(l, "…");
+	} else {
+		size_t skip = bytes_in_columns(text, width - room);
+		line_puts(l, "…");
+		line_write(l, text + skip, len - skip);
+	}
+}
+
+/* Goes on to a continuation line if `width` more columns after `separator` would not fit this
+ * one; then the separator's comma ends this line and the separator is not written. */
+static const char *line_make_room(struct frame_line *l, const char *separator, size_t width)
+{
+	if (l->column + strlen(separator) + width <= TEXT_LINE_MAX || l->column <= l->indent_columns)
+		return separator;
+	fprintf(l->out, "%s\n%s", separator[0] == ',' ? "," : "", l->indent);
+	l->column = l->indent_columns;
+	return "";
+}
+
+/* A part of the frame's own description (its state, location, macro) after `separator`. */
+static void line_part(struct frame_line *l, const char *separator, const char *on, const char *text,
+		      const char *off, enum cut_end cut)
+{
+	line_puts(l, line_make_room(l, separator, columns(text, strlen(text))));
+	fputs(on, l->out);
+	line_fit(l, text, cut, 0);
+	fputs(off, l->out);
+}
+
 /* One item of the line after `separator`: `label` in `on` ... `off`, then ` = value` if value is
  * not NULL. On this line if it fits with room for the comma that may follow it, else on a
- * continuation line (the separator's comma ends this one). A value that does not fit a line alone
- * is cut, unless --full-values; a label never is. */
+ * continuation line. A value that does not fit a line alone is cut, unless --full-values; a label
+ * never is. */
 static void line_item(struct frame_line *l, const char *separator, const char *on, const char *label,
 		      const char *off, const char *value)
 {
 	size_t width = columns(label, strlen(label)) + (value ? 3 + columns(value, strlen(value)) : 0);
-	if (l->column + strlen(separator) + width + 1 > TEXT_LINE_MAX && l->column > l->indent_columns) {
-		fprintf(l->out, "%s\n%s", separator[0] == ',' ? "," : "", l->indent);
-		l->column = l->indent_columns;
-		separator = "";
-	}
-	line_puts(l, separator);
+	line_puts(l, line_make_room(l, separator, width + 1));
 	fputs(on, l->out);
 	line_puts(l, label);
 	fputs(off, l->out);
 	if (!value)
 		return;
 	line_puts(l, " = ");
-	size_t len = strlen(value);
-	if (l->full_values || l->column + columns(value, len) + 1 <= TEXT_LINE_MAX) {
-		line_write(l, value, len);
-		return;
-	}
-	/* room for the cut mark and a comma after it */
-	size_t room = TEXT_LINE_MAX > l->column + 2 ? TEXT_LINE_MAX - l->column - 2 : 0;
-	line_write(l, value, bytes_in_columns(value, room < 8 ? 8 : room));
-	line_puts(l, "…");
+	line_fit(l, value, CUT_TAIL, 1);
 }
 
-/* An item of the line from a format, e.g. "[%s]": never cut. */
+/* An item of the line from a format, e.g. "[%s]": cut only if it does not fit a line alone. */
 static void line_item_printf(struct frame_line *l, const char *on, const char *off, const char *fmt,
 			     const char *arg)
 {
 	char *text = xasprintf(fmt, arg);
-	line_item(l, "  ", on, text, off, NULL);
+	line_part(l, "  ", on, text, off, CUT_TAIL);
 	free(text);
 }
 
@@ -120,32 +154,26 @@ static void print_node(FILE *out, const struct ai_await_node *node, const char *
 	}
 	if (node->function) {
 		fputs(st->cyan, out);
-		line_puts(&l, node->function);
+		line_fit(&l, node->function, CUT_TAIL, 0);
 		fputs(st->reset, out);
-		if (node->state) {
-			line_puts(&l, "  ");
-			line_puts(&l, node->state);
-		}
+		if (node->state)
+			line_part(&l, "  ", "", node->state, "", CUT_TAIL);
 		if (node->file && node->line > 0) {
-			char number[24];
-			snprintf(number, sizeof(number), ":%d", node->line);
-			line_puts(&l, "  ");
-			line_puts(&l, ai_short_path(node->file));
-			line_puts(&l, number);
+			char *location = xasprintf("%s:%d", ai_short_path(node->file), node->line);
+			line_part(&l, "  ", "", location, "", CUT_HEAD);
+			free(location);
 		}
 		if (node->macro) {
-			fputs(st->dim, out);
-			line_puts(&l, " (in ");
-			line_puts(&l, node->macro);
-			line_puts(&l, ")");
-			fputs(st->reset, out);
+			char *macro = xasprintf("(in %s)", node->macro);
+			line_part(&l, " ", st->dim, macro, st->reset, CUT_TAIL);
+			free(macro);
 		}
 	} else {
 		fputs(st->cyan, out);
-		line_puts(&l, node->type ? node->type : "?");
+		line_fit(&l, node->type ? node->type : "?", CUT_TAIL, 0);
 		fputs(st->reset, out);
 		if (node->leaf)
-			line_puts(&l, " (leaf)");
+			line_part(&l, " ", "", "(leaf)", "", CUT_TAIL);
 	}
 	for (size_t i = 0; options->locals && i < node->local_count; i++) {
 		const struct ai_snapshot_local *local = &node->locals[i];
@@ -202,12 +230,12 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 		if (!task->thread) /* queued in the pool, not started */
 			fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking, queued: no thread yet%s)\n", st->reset,
 				st->bold, task->future ? task->future : "?", st->reset,
-				task->status ? task->status : "?", task->runtime,
+				task->status ? task->status : "?", task->runtime ? task->runtime : "?",
 				task->read_live ? ", read live: not in the capped copy" : "");
 		else
 			fprintf(out, "%s  %s%s%s  %s  (%s, spawn_blocking on thread %d \"%s\"%s)\n", st->reset,
 				st->bold, task->future ? task->future : "?", st->reset,
-				task->status ? task->status : "?", task->runtime, (int)task->thread,
+				task->status ? task->status : "?", task->runtime ? task->runtime : "?", (int)task->thread,
 				thread_name(s, task->thread), task->read_live ? ", read live: not in the capped copy" : "");
 		return;
 	}
@@ -220,7 +248,7 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 		fprintf(out, " \"%s\"", task->name);
 	fprintf(out, "  %s%s%s  %s",
 		st->bold, task->future ? task->future : "?", st->reset, task->status ? task->status : "?");
-	fprintf(out, "  (%s%s%s", task->runtime, task->flavor ? ", " : "", task->flavor ? task->flavor : "");
+	fprintf(out, "  (%s%s%s", task->runtime ? task->runtime : "?", task->flavor ? ", " : "", task->flavor ? task->flavor : "");
 	if (task->thread)
 		fprintf(out, ", polled by thread %d", (int)task->thread);
 	if (task->set_address)
