@@ -420,9 +420,9 @@ static char *read_events(const struct server *s, const char *headers, int count)
 	return buf;
 }
 
-/* /api/events: the token as everywhere, then one `snapshot` event per sample, each the dump's
- * JSON on one data line. */
-Test(serve, events_stream_snapshots)
+/* /api/events: the token as everywhere, then one `tasks` event per sample, each the /api/tasks
+ * document (the task table, not every await tree) on one data line. */
+Test(serve, events_stream_the_task_table)
 {
 	struct fixture f;
 	fixture_start(&f, CRATE, "deadlock_abba", NULL);
@@ -444,17 +444,18 @@ Test(serve, events_stream_snapshots)
 	const char *at = body_of(r);
 	long long captured[2] = { 0 };
 	for (int k = 0; k < 2; k++) {
-		cr_assert(strncmp(at, "event: snapshot\ndata: ", 22) == 0, "event %d: %.200s", k, at);
-		at += 22;
+		cr_assert(strncmp(at, "event: tasks\ndata: ", 19) == 0, "event %d: %.200s", k, at);
+		at += 19;
 		const char *end = strstr(at, "\n\n");
 		cr_assert(end, "event %d ends", k);
 		cr_expect(memchr(at, '\n', (size_t)(end - at)) == NULL, "one data line");
 		json_error_t error;
 		json_t *doc = json_loadb(at, (size_t)(end - at), 0, &error);
 		cr_assert(doc, "event %d: not JSON (%s)", k, error.text);
-		cr_expect_str_eq(json_string_value(json_object_get(doc, "format")), "async-inspect-snapshot");
+		cr_expect_str_eq(json_string_value(json_object_get(doc, "format")), "async-inspect-serve-tasks");
 		cr_expect_eq(json_integer_value(json_object_get(doc, "pid")), f.pid);
 		cr_expect(task_by_future(json_object_get(doc, "tasks"), "deadlock_abba::task_a") != NULL);
+		cr_expect_eq(json_integer_value(json_object_get(doc, "deadlocks")), 1, "the header's counts too");
 		captured[k] = json_integer_value(json_object_get(doc, "captured_at"));
 		json_decref(doc);
 		at = end + 2;

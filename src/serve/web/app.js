@@ -95,15 +95,17 @@ async function poll() {
   setTimeout(poll, delay);
 }
 
-// Live updates: each `snapshot` event of /api/events is the whole snapshot; the table's
-// summary is fetched beside it. Polling only when the stream is refused (too many clients) or
-// the browser has no EventSource.
+// Live updates: each `tasks` event of /api/events is the /api/tasks document of a new sample;
+// the whole snapshot is fetched beside it only while a task's pane is open or asked for, as
+// poll() does. Polling only when the stream is refused (too many clients) or the browser has no
+// EventSource.
 let updating = false, pending = null;
-async function update(snapshot) {
-  if (updating) { pending = snapshot; return; }
+async function update(tasks) {
+  if (updating) { pending = tasks; return; }
   updating = true;
   try {
-    await show(await getJSON("/api/tasks"), snapshot);
+    const snapshot = tasks.pid !== null && (state.open || state.wanted) ? await getJSON("/api/snapshot") : null;
+    await show(tasks, snapshot);
   } catch (e) {
     $("process").textContent = "connection lost: " + e.message + " (retrying)";
   }
@@ -114,7 +116,7 @@ async function update(snapshot) {
 function listen() {
   if (!window.EventSource) { poll(); return; }
   const events = new EventSource("/api/events");
-  events.addEventListener("snapshot", (e) => {
+  events.addEventListener("tasks", (e) => {
     document.body.dataset.live = "events";
     update(JSON.parse(e.data));
   });
