@@ -54,10 +54,34 @@ struct ai_serve_status {
  * waits for a client. Called by the sampling thread only. live may hold no snapshot yet. */
 void ai_server_publish(struct ai_server *server, const struct ai_live *live, const struct ai_serve_status *status);
 
-/* The `/api/tasks` document (docs/json-format.md, "async-inspect-serve-tasks"): one summary line
- * per task of the latest snapshot as the task table shows it, and the header's facts. Returns a
- * malloc'd string of *len_ret bytes. (tasks_json.c) */
-char *ai_serve_tasks_json(const struct ai_live *live, const struct ai_serve_status *status, size_t *len_ret);
+/* One row of the task table, as the next sample's `changes` document compares it. */
+struct ai_serve_row {
+	uint64_t address;   /* the task's: the key rows are matched by */
+	uint64_t signature; /* a hash of what the row says, less what moves at every sample */
+};
+
+/* The task table of one sample: the `/api/tasks` document (docs/json-format.md,
+ * "async-inspect-serve-tasks"): one summary line per task of the latest snapshot as the task
+ * table shows it, and the header's facts; and the `changes` document from the previous sample's
+ * table, with only the rows that changed ("async-inspect-serve-changes"). (tasks_json.c) */
+struct ai_serve_tasks {
+	char *json;     /* malloc'd, len bytes; the caller may take it (then set it NULL) */
+	size_t len;
+	char *changes;  /* malloc'd, changes_len bytes, or NULL when not possible from previous */
+	size_t changes_len;
+	struct ai_serve_row *rows;   /* by position in the snapshot */
+	struct ai_serve_row *sorted; /* the same, by address */
+	size_t count;
+	size_t samples;              /* the live model's sample count */
+	int64_t captured_at;
+	bool has_snapshot;
+	bool unique;                 /* no two tasks at one address */
+};
+
+/* previous may be NULL (then no changes document). */
+void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_status *status,
+			  const struct ai_serve_tasks *previous, struct ai_serve_tasks *tasks);
+void ai_serve_tasks_release(struct ai_serve_tasks *tasks);
 
 /* The embedded page (src/serve/web, turned into C at build time by src/serve/embed.sh). */
 struct ai_web_file {
@@ -92,7 +116,7 @@ enum ai_serve_route {
 	AI_SERVE_SNAPSHOT,       /* /api/snapshot */
 	AI_SERVE_TASKS,          /* /api/tasks */
 	AI_SERVE_GRAPH,          /* /api/graph */
-	AI_SERVE_EVENTS,         /* /api/events: the snapshot as Server-Sent Events */
+	AI_SERVE_EVENTS,         /* /api/events: the task table as Server-Sent Events */
 	AI_SERVE_SOURCE,         /* /api/source?file=PATH: a file the snapshot's await trees name */
 	AI_SERVE_FILE,           /* a file of the page: `file` */
 	AI_SERVE_NOT_FOUND,      /* 404 */

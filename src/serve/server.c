@@ -46,9 +46,10 @@ struct doc {
 	char *data;               /* owned (malloc'd, e.g. by open_memstream) */
 };
 
-/* DOC_EVENT: the task table (DOC_TASKS) as one Server-Sent Event; DOC_SOURCES: the files its await trees name,
+/* DOC_EVENT: the task table (DOC_TASKS) as one Server-Sent Event; DOC_CHANGES: the rows of it
+ * that changed since the sample before, as one event (NULL when there is none); DOC_SOURCES: the files its await trees name,
  * sorted, each ending in '\0' (what /api/source may send). */
-enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_EVENT, DOC_SOURCES, DOC_COUNT };
+enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_EVENT, DOC_CHANGES, DOC_SOURCES, DOC_COUNT };
 
 /* One client of /api/events. Its connection is suspended while it has sent the latest event,
  * and resumed by the next publish (or by the stop). */
@@ -75,6 +76,7 @@ struct ai_server {
 	pthread_mutex_t lock;   /* guards docs, event_seq, streams, stream_count, stopping */
 	struct doc *docs[DOC_COUNT];
 	uint64_t event_seq;     /* counts the snapshots published (DOC_EVENT's) */
+	struct ai_serve_tasks table; /* the last published task table (the sampling thread's) */
 	struct stream *streams;
 	size_t stream_count;
 	bool stopping;
@@ -123,23 +125,20 @@ static void write_snapshot(FILE *f, const struct ai_snapshot *snapshot)
 	ai_print_dump_json(f, snapshot, false);
 }
 
-/* "event: tasks\ndata: JSON\n\n": the compact JSON has no newline but its last. The table, not
- * the snapshot: a page needs every await tree and local only for the task it opens, which it
- * fetches (at 20,000 tasks the table is 8 MB, the snapshot 31 MB). */
-static struct doc *event_from_json(const struct doc *json)
+/* "event: NAME\ndata: JSON\n\n" (takes json): the compact JSON has no newline but its last. An
+ * event is the task table, not the snapshot: a page needs every await tree and local only for
+ * the task it opens, which it fetches (at 20,000 tasks the table is 8 MB, the snapshot 31 MB). */
+static struct doc *event_from_json(const char *name, char *json, size_t n)
 {
-	static const char head[] = "event: tasks\ndata: ";
-	size_t n = json->len;
-	while (n > 0 && json->data[n - 1] == '\n')
+	while (n > 0 && json[n - 1] == '\n')
 		n--;
-	if (memchr(json->data, '\n', n))
+	if (memchr(json, '\n', n)) {
+		free(json);
 		return NULL;
-	size_t len = sizeof(head) - 1 + n + 2;
-	char *data = xmalloc(len);
-	memcpy(data, head, sizeof(head) - 1);
-	memcpy(data + sizeof(head) - 1, json->data, n);
-	memcpy(data + len - 2, "\n\n", 2);
-	return doc_new("text/event-stream", data, len);
+	}
+	char *data = xasprintf("event: %s\ndata: %.*s\n\n", name, (int)n, json);
+	free(json);
+	return doc_new("text/event-stream", data, strlen(data));
 }
 
 struct paths {
@@ -205,18 +204,28 @@ void ai_server_publish(struct ai_server *s, const struct ai_live *live, const st
 		fresh[DOC_GRAPH] = doc_from_stream("text/vnd.graphviz; charset=utf-8", ai_print_graph_dot, snapshot);
 		fresh[DOC_SOURCES] = sources_of(snapshot);
 	}
-	size_t len;
-	char *tasks = ai_serve_tasks_json(live, status, &len);
-	fresh[DOC_TASKS] = doc_new("application/json", tasks, len);
-	if (snapshot)
-		fresh[DOC_EVENT] = event_from_json(fresh[DOC_TASKS]);
+	struct ai_serve_tasks table;
+	ai_serve_tasks_build(live, status, &s->table, &table);
+	char *tasks = xmalloc(table.len);
+	memcpy(tasks, table.json, table.len);
+	fresh[DOC_TASKS] = doc_new("application/json", tasks, table.len);
+	if (snapshot) {
+		fresh[DOC_EVENT] = event_from_json("tasks", table.json, table.len);
+		table.json = NULL;
+		if (table.changes)
+			fresh[DOC_CHANGES] = event_from_json("changes", table.changes, table.changes_len);
+		table.changes = NULL;
+	}
+	ai_serve_tasks_release(&s->table);
+	s->table = table;
 	struct doc *old[DOC_COUNT];
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < DOC_COUNT; i++) {
 		old[i] = s->docs[i];
-		/* A document that could not be built keeps its last good version. */
-		s->docs[i] = fresh[i] ? fresh[i] : old[i];
-		if (!fresh[i])
+		/* A document that could not be built keeps its last good version; the changes are
+		 * from the sample before only. */
+		s->docs[i] = fresh[i] || i == DOC_CHANGES ? fresh[i] : old[i];
+		if (!fresh[i] && i != DOC_CHANGES)
 			old[i] = NULL;
 	}
 	if (fresh[DOC_EVENT]) {
@@ -312,8 +321,9 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const struct ai_web_f
 /* ---- /api/events ---- */
 
 /* Called by libmicrohttpd when the connection can take more: the rest of the event being sent,
- * else the latest published one if the client has not had it, else the connection is suspended
- * until the next publish. */
+ * else the latest published one if the client has not had it (only the changed rows when it had
+ * the one before, else the whole table), else the connection is suspended until the next
+ * publish. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *st = cls;
@@ -325,6 +335,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
 		struct doc *d = s->docs[DOC_EVENT];
+		if (st->sent && st->sent + 1 == s->event_seq && s->docs[DOC_CHANGES])
+			d = s->docs[DOC_CHANGES];
 		if (!d || st->sent == s->event_seq) {
 			st->suspended = true;
 			MHD_suspend_connection(st->connection);
@@ -620,6 +632,7 @@ void ai_server_stop(struct ai_server *s)
 		close(s->listen_fd);
 	for (int i = 0; i < DOC_COUNT; i++)
 		doc_unref(s->docs[i]);
+	ai_serve_tasks_release(&s->table);
 	pthread_mutex_destroy(&s->lock);
 	free(s->url);
 	free(s);

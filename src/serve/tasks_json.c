@@ -98,81 +98,222 @@ static void write_header(struct ai_json_writer *w, const struct ai_live *live, c
 	ai_write_warnings_json(w, s);
 }
 
-static void write_task(struct ai_json_writer *w, const struct ai_live *live, const struct ai_snapshot *s, size_t i,
-		       const char *cwd)
+/* The row of task i: first the fields that say what the task is doing, then those that move at
+ * every sample even when it does nothing (its position, blocked-for, state history). Returns the
+ * bytes of the first part in *stable_len: what tells a changed row from one that only aged. */
+static void write_task(FILE *f, const struct ai_live *live, const struct ai_snapshot *s, size_t i,
+		       const char *cwd, size_t *stable_len)
 {
 	const struct ai_snapshot_task *task = &s->tasks[i];
-	ai_json_begin_object(w);
-	ai_json_field_uint(w, "index", i);
-	ai_json_key(w, "id");
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, f, false);
+	ai_json_begin_object(&w);
+	ai_json_key(&w, "id");
 	if (task->has_id)
-		ai_json_uint(w, task->id);
+		ai_json_uint(&w, task->id);
 	else
-		ai_json_null(w);
+		ai_json_null(&w);
 	char label[32];
 	task_label(task, label, sizeof(label));
-	ai_json_field_string(w, "label", label);
-	ai_json_field_string(w, "runtime", task->runtime);
-	ai_json_field_string(w, "kind", task->kind);
-	ai_json_field_hex(w, "address", task->address);
-	ai_json_field_string(w, "name", task->name);
-	ai_json_field_string(w, "state", ai_live_task_state(s, i));
-	ai_json_key(w, "thread");
+	ai_json_field_string(&w, "label", label);
+	ai_json_field_string(&w, "runtime", task->runtime);
+	ai_json_field_string(&w, "kind", task->kind);
+	ai_json_field_hex(&w, "address", task->address);
+	ai_json_field_string(&w, "name", task->name);
+	ai_json_field_string(&w, "state", ai_live_task_state(s, i));
+	ai_json_key(&w, "thread");
 	if (task->thread)
-		ai_json_int(w, task->thread);
+		ai_json_int(&w, task->thread);
 	else
-		ai_json_null(w);
-	ai_json_key(w, "unchanged_ms");
-	if (i < live->task_count)
-		ai_json_int(w, ai_live_unchanged_ms(live, i));
-	else
-		ai_json_null(w);
+		ai_json_null(&w);
 	const struct ai_await_node *at = ai_live_await_point(task);
-	ai_json_key(w, "await_point");
+	ai_json_key(&w, "await_point");
 	if (at && at->file) {
 		char *point = xasprintf("%s:%d", display_path(at->file, cwd), at->line);
-		ai_json_string(w, point);
+		ai_json_string(&w, point);
 		free(point);
 	} else {
-		ai_json_null(w);
+		ai_json_null(&w);
 	}
 	const struct ai_wait *wait = task->wait;
-	ai_json_field_string(w, "wait", wait ? (wait->description ? wait->description : wait->kind) : NULL);
-	ai_json_field_string(w, "future", task->future ? task->future : task->tree.function);
-	ai_json_key(w, "history");
+	ai_json_field_string(&w, "wait", wait ? (wait->description ? wait->description : wait->kind) : NULL);
+	ai_json_field_string(&w, "future", task->future ? task->future : task->tree.function);
+	ai_json_writer_flush(&w);
+	fflush(f);
+	*stable_len = (size_t)ftello(f);
+	ai_json_field_uint(&w, "index", i);
+	ai_json_key(&w, "unchanged_ms");
 	if (i < live->task_count)
-		ai_json_string_len(w, live->tasks[i].history, AI_LIVE_STATE_HISTORY);
+		ai_json_int(&w, ai_live_unchanged_ms(live, i));
 	else
-		ai_json_null(w);
-	ai_json_end_object(w);
+		ai_json_null(&w);
+	ai_json_key(&w, "history");
+	if (i < live->task_count)
+		ai_json_string_len(&w, live->tasks[i].history, AI_LIVE_STATE_HISTORY);
+	else
+		ai_json_null(&w);
+	ai_json_end_object(&w);
+	ai_json_writer_finish(&w);
+	fflush(f);
 }
 
-char *ai_serve_tasks_json(const struct ai_live *live, const struct ai_serve_status *status, size_t *len_ret)
+/* The header's members, as `"source":...,"state":...` without the braces. */
+static char *header_members(const struct ai_live *live, const struct ai_snapshot *s,
+			    const struct ai_serve_status *status)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		abort(); /* out of memory, as xmalloc */
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, f, false);
+	ai_json_begin_object(&w);
+	write_header(&w, live, s, status);
+	ai_json_end_object(&w);
+	ai_json_writer_finish(&w);
+	fclose(f);
+	/* "{...}" -> "..." */
+	memmove(buf, buf + 1, len - 2);
+	buf[len - 2] = '\0';
+	return buf;
+}
+
+static uint64_t fnv1a(const char *data, size_t len, uint64_t hash)
+{
+	for (size_t i = 0; i < len; i++)
+		hash = (hash ^ (unsigned char)data[i]) * 0x100000001b3ULL;
+	return hash;
+}
+
+static int compare_rows(const void *a, const void *b)
+{
+	const struct ai_serve_row *x = a, *y = b;
+	return x->address < y->address ? -1 : x->address > y->address;
+}
+
+static const struct ai_serve_row *find_row(const struct ai_serve_row *sorted, size_t count, uint64_t address)
+{
+	struct ai_serve_row key = { .address = address };
+	return count ? bsearch(&key, sorted, count, sizeof(*sorted), compare_rows) : NULL;
+}
+
+/* Whether a `changes` document from `previous` to this sample can be built: both have a
+ * snapshot, this one is the next sample (or the same one again), and no two tasks share an
+ * address, the key the page matches rows by. */
+static bool changes_possible(const struct ai_serve_tasks *previous, const struct ai_serve_tasks *t)
+{
+	if (!previous || !previous->has_snapshot || !t->has_snapshot || !previous->unique || !t->unique)
+		return false;
+	return t->samples == previous->samples || t->samples == previous->samples + 1;
+}
+
+void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_status *status,
+			  const struct ai_serve_tasks *previous, struct ai_serve_tasks *t)
+{
+	memset(t, 0, sizeof(*t));
 	char cwd[4096];
 	if (!getcwd(cwd, sizeof(cwd)))
 		strcpy(cwd, "/");
 	const struct ai_snapshot *s = ai_live_snapshot(live, 0);
-	struct ai_json_writer w;
-	ai_json_writer_init(&w, f, false);
-	ai_json_begin_object(&w);
-	ai_json_field_string(&w, "format", "async-inspect-serve-tasks");
-	ai_json_field_int(&w, "version", 1);
-	write_header(&w, live, s, status);
-	ai_json_key(&w, "tasks");
-	ai_json_begin_array(&w);
-	for (size_t i = 0; s && i < s->task_count; i++)
-		write_task(&w, live, s, i, cwd);
-	ai_json_end_array(&w);
-	ai_json_end_object(&w);
-	ai_json_writer_finish(&w);
-	fputc('\n', f);
+	t->has_snapshot = s != NULL;
+	t->samples = live->sample_count;
+	t->captured_at = s ? s->captured_at_ms : 0;
+	t->count = s ? s->task_count : 0;
+	t->rows = xcalloc(t->count ? t->count : 1, sizeof(*t->rows));
+	t->sorted = xcalloc(t->count ? t->count : 1, sizeof(*t->sorted));
+
+	char *header = header_members(live, s, status);
+	char *row = NULL, *doc = NULL;
+	size_t row_size = 0, doc_len = 0;
+	FILE *row_file = open_memstream(&row, &row_size);
+	FILE *f = open_memstream(&doc, &doc_len);
+	if (!row_file || !f)
+		abort();
+	fprintf(f, "{\"format\":\"async-inspect-serve-tasks\",\"version\":1,%s,\"tasks\":[", header);
+	/* The rows that changed, for the `changes` document. */
+	char *changed = NULL;
+	size_t changed_len = 0;
+	FILE *changed_file = open_memstream(&changed, &changed_len);
+	if (!changed_file)
+		abort();
+	size_t changed_count = 0;
+	for (size_t i = 0; i < t->count; i++) {
+		fseeko(row_file, 0, SEEK_SET);
+		size_t stable_len;
+		write_task(row_file, live, s, i, cwd, &stable_len);
+		size_t row_len = (size_t)ftello(row_file);
+		if (i)
+			fputc(',', f);
+		fwrite(row, 1, row_len, f);
+		struct ai_serve_row *r = &t->rows[i];
+		r->address = s->tasks[i].address;
+		/* a task whose tree changed (blocked-for starts again) changed even if its line did not */
+		uint64_t changed_ms = i < live->task_count ? (uint64_t)live->tasks[i].changed_ms : 0;
+		r->signature = fnv1a((const char *)&changed_ms, sizeof(changed_ms),
+				     fnv1a(row, stable_len, 0xcbf29ce484222325ULL));
+		const struct ai_serve_row *before = previous ? find_row(previous->sorted, previous->count, r->address) : NULL;
+		if (!before || before->signature != r->signature) {
+			if (changed_count++)
+				fputc(',', changed_file);
+			fwrite(row, 1, row_len, changed_file);
+		}
+	}
+	fputs("]}\n", f);
 	fclose(f);
-	*len_ret = len;
-	return buf;
+	fclose(row_file);
+	fclose(changed_file);
+	free(row);
+	t->json = doc;
+	t->len = doc_len;
+
+	memcpy(t->sorted, t->rows, t->count * sizeof(*t->rows));
+	qsort(t->sorted, t->count, sizeof(*t->sorted), compare_rows);
+	t->unique = true;
+	for (size_t i = 1; i < t->count; i++)
+		if (t->sorted[i].address == t->sorted[i - 1].address)
+			t->unique = false;
+
+	if (changes_possible(previous, t)) {
+		char *buf = NULL;
+		size_t len = 0;
+		f = open_memstream(&buf, &len);
+		if (!f)
+			abort();
+		fprintf(f, "{\"format\":\"async-inspect-serve-changes\",\"version\":1,%s,"
+			   "\"previous_captured_at\":%lld,\"previous_samples\":%zu,\"changed\":[",
+			header, (long long)previous->captured_at, previous->samples);
+		fwrite(changed, 1, changed_len, f);
+		fputs("],\"removed\":[", f);
+		size_t removed = 0;
+		for (size_t i = 0; i < previous->count; i++)
+			if (!find_row(t->sorted, t->count, previous->rows[i].address))
+				fprintf(f, "%s\"0x%llx\"", removed++ ? "," : "", (unsigned long long)previous->rows[i].address);
+		fputc(']', f);
+		/* The order only when it is not the previous one. */
+		bool same_order = t->count == previous->count;
+		for (size_t i = 0; same_order && i < t->count; i++)
+			same_order = t->rows[i].address == previous->rows[i].address;
+		if (!same_order) {
+			fputs(",\"order\":[", f);
+			for (size_t i = 0; i < t->count; i++)
+				fprintf(f, "%s\"0x%llx\"", i ? "," : "", (unsigned long long)t->rows[i].address);
+			fputc(']', f);
+		}
+		fputs("}\n", f);
+		fclose(f);
+		t->changes = buf;
+		t->changes_len = len;
+	}
+	free(changed);
+	free(header);
+}
+
+void ai_serve_tasks_release(struct ai_serve_tasks *t)
+{
+	free(t->json);
+	free(t->changes);
+	free(t->rows);
+	free(t->sorted);
+	memset(t, 0, sizeof(*t));
 }

@@ -127,6 +127,27 @@ try:
     if driver.execute_script("return document.body.dataset.live") != "events":
         fail("the page does not update from /api/events: %r" % driver.execute_script("return document.body.dataset.live"))
 
+    # Past the first event, the stream sends only the rows that changed: the table the page
+    # builds from them is /api/tasks of the same sample, row for row (blocked-for and history
+    # included).
+    same = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          for (let i = 0; i < 100; i++) {
+            const r = await fetch("/api/tasks", { credentials: "same-origin", cache: "no-store" });
+            const doc = await r.json();
+            const mine = state.tasks;
+            if (mine && mine.captured_at === doc.captured_at && mine.samples > 1)
+              return done(JSON.stringify(mine.tasks) === JSON.stringify(doc.tasks) ? "same"
+                          : "differ: " + JSON.stringify(mine.tasks).slice(0, 300) + " / " + JSON.stringify(doc.tasks).slice(0, 300));
+            await new Promise((ok) => setTimeout(ok, 20));
+          }
+          done("no sample seen by both");
+        })();
+    """)
+    if same != "same":
+        fail("the table from the changes events is not /api/tasks: " + same)
+
     # The table is redrawn every sample: read it in one go, in the page.
     def table():
         return driver.execute_script(

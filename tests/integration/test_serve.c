@@ -420,9 +420,10 @@ static char *read_events(const struct server *s, const char *headers, int count)
 	return buf;
 }
 
-/* /api/events: the token as everywhere, then one `tasks` event per sample, each the /api/tasks
- * document (the task table, not every await tree) on one data line. */
-Test(serve, events_stream_the_task_table)
+/* /api/events: the token as everywhere, then one event per sample on one data line: first
+ * `tasks`, the /api/tasks document (the task table, not every await tree), then `changes`, only
+ * the rows that changed since the sample before: none in a deadlocked program. */
+Test(serve, events_stream_the_task_table_then_its_changes)
 {
 	struct fixture f;
 	fixture_start(&f, CRATE, "deadlock_abba", NULL);
@@ -435,33 +436,42 @@ Test(serve, events_stream_the_task_table)
 	free(r);
 
 	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
-	r = read_events(&s, bearer, 2);
+	r = read_events(&s, bearer, 3);
 	cr_expect_eq(status_of(r), 200, "%.300s", r);
 	char *type = header_of(r, "Content-Type");
 	cr_expect(type && strcmp(type, "text/event-stream") == 0, "%s", type);
 	free(type);
 	expect_security_headers(r);
 	const char *at = body_of(r);
-	long long captured[2] = { 0 };
-	for (int k = 0; k < 2; k++) {
-		cr_assert(strncmp(at, "event: tasks\ndata: ", 19) == 0, "event %d: %.200s", k, at);
-		at += 19;
+	long long captured[3] = { 0 };
+	for (int k = 0; k < 3; k++) {
+		const char *head = k ? "event: changes\ndata: " : "event: tasks\ndata: ";
+		cr_assert(strncmp(at, head, strlen(head)) == 0, "event %d: %.200s", k, at);
+		at += strlen(head);
 		const char *end = strstr(at, "\n\n");
 		cr_assert(end, "event %d ends", k);
 		cr_expect(memchr(at, '\n', (size_t)(end - at)) == NULL, "one data line");
 		json_error_t error;
 		json_t *doc = json_loadb(at, (size_t)(end - at), 0, &error);
 		cr_assert(doc, "event %d: not JSON (%s)", k, error.text);
-		cr_expect_str_eq(json_string_value(json_object_get(doc, "format")), "async-inspect-serve-tasks");
+		cr_expect_str_eq(json_string_value(json_object_get(doc, "format")),
+				 k ? "async-inspect-serve-changes" : "async-inspect-serve-tasks");
 		cr_expect_eq(json_integer_value(json_object_get(doc, "pid")), f.pid);
-		cr_expect(task_by_future(json_object_get(doc, "tasks"), "deadlock_abba::task_a") != NULL);
 		cr_expect_eq(json_integer_value(json_object_get(doc, "deadlocks")), 1, "the header's counts too");
 		captured[k] = json_integer_value(json_object_get(doc, "captured_at"));
+		if (k == 0) {
+			cr_expect(task_by_future(json_object_get(doc, "tasks"), "deadlock_abba::task_a") != NULL);
+		} else {
+			cr_expect_eq(json_integer_value(json_object_get(doc, "previous_captured_at")), captured[k - 1]);
+			cr_expect_eq(json_array_size(json_object_get(doc, "changed")), 0, "%.*s", (int)(end - at), at);
+			cr_expect_eq(json_array_size(json_object_get(doc, "removed")), 0);
+			cr_expect_null(json_object_get(doc, "order"), "the same tasks in the same order");
+		}
 		json_decref(doc);
 		at = end + 2;
 	}
-	cr_expect(captured[1] > captured[0], "two snapshots, not one twice: %lld then %lld", captured[0],
-		  captured[1]);
+	cr_expect(captured[1] > captured[0] && captured[2] > captured[1], "three snapshots: %lld, %lld, %lld",
+		  captured[0], captured[1], captured[2]);
 	free(r);
 	free(bearer);
 

@@ -95,22 +95,52 @@ async function poll() {
   setTimeout(poll, delay);
 }
 
-// Live updates: each `tasks` event of /api/events is the /api/tasks document of a new sample;
-// the whole snapshot is fetched beside it only while a task's pane is open or asked for, as
-// poll() does. Polling only when the stream is refused (too many clients) or the browser has no
-// EventSource.
-let updating = false, pending = null;
+// Live updates from /api/events: a `tasks` event is the /api/tasks document of a new sample; a
+// `changes` event has only the rows that changed since the sample before (the others only aged:
+// their blocked-for grows by the time between the samples, their history takes their state once
+// more). The whole snapshot is fetched beside each only while a task's pane is open or asked for,
+// as poll() does. Polling only when the stream is refused (too many clients) or the browser has
+// no EventSource.
+let updating = false, pending = null, latest = null;
 async function update(tasks) {
-  if (updating) { pending = tasks; return; }
+  if (updating) { pending = { tasks }; return; }
   updating = true;
   try {
+    // changes that did not follow from the table we have: the whole table again
+    if (!tasks) tasks = latest = await getJSON("/api/tasks");
     const snapshot = tasks.pid !== null && (state.open || state.wanted) ? await getJSON("/api/snapshot") : null;
     await show(tasks, snapshot);
   } catch (e) {
     $("process").textContent = "connection lost: " + e.message + " (retrying)";
   }
   updating = false;
-  if (pending) { const p = pending; pending = null; update(p); }
+  if (pending) { const p = pending; pending = null; update(p.tasks); }
+}
+
+// The table after `changes` d, from the table of the sample before, or null if `from` is not
+// that table.
+function applyChanges(from, d) {
+  if (!from || from.captured_at !== d.previous_captured_at || from.samples !== d.previous_samples) return null;
+  const shift = d.samples - d.previous_samples, grow = d.captured_at - d.previous_captured_at;
+  const changed = new Map(d.changed.map((t) => [t.address, t]));
+  const before = new Map(from.tasks.map((t) => [t.address, t]));
+  const order = d.order || from.tasks.map((t) => t.address);
+  const tasks = [];
+  for (const address of order) {
+    let t = changed.get(address);
+    if (!t) {
+      const old = before.get(address);
+      if (!old) return null;
+      t = Object.assign({}, old);
+      if (t.unchanged_ms !== null) t.unchanged_ms += grow;
+      if (t.history !== null && shift) t.history = t.history.slice(shift) + t.history.slice(-1).repeat(shift);
+    }
+    t.index = tasks.length;
+    tasks.push(t);
+  }
+  const table = Object.assign({}, d, { format: "async-inspect-serve-tasks", tasks });
+  for (const k of ["previous_captured_at", "previous_samples", "changed", "removed", "order"]) delete table[k];
+  return table;
 }
 
 function listen() {
@@ -118,7 +148,11 @@ function listen() {
   const events = new EventSource("/api/events");
   events.addEventListener("tasks", (e) => {
     document.body.dataset.live = "events";
-    update(JSON.parse(e.data));
+    update(latest = JSON.parse(e.data));
+  });
+  events.addEventListener("changes", (e) => {
+    document.body.dataset.live = "events";
+    update(latest = applyChanges(latest, JSON.parse(e.data)));
   });
   events.addEventListener("error", () => {
     if (events.readyState === EventSource.CLOSED) {
