@@ -37,22 +37,36 @@ static bool is_ip_literal(const char *host, size_t len)
 
 /* DNS rebinding: a page of another site whose name now resolves to us sends its own name. Only
  * localhost:P and the bound address:P are ours; on a wildcard bind, any address literal with our
- * port (a name is what rebinding needs). */
+ * port (a name is what rebinding needs). On port 80 a browser sends no port. */
 static bool host_allowed(const struct ai_serve_guard *g, const char *host)
 {
 	if (!host)
 		return false;
 	const char *colon = strrchr(host, ':');
-	if (!colon || (strchr(host, ']') && colon < strchr(host, ']')))
-		return false; /* no port: not what the URL we print sends */
-	char port[8];
-	snprintf(port, sizeof(port), "%u", (unsigned)g->port);
-	if (strcmp(colon + 1, port) != 0)
-		return false;
-	size_t name_len = (size_t)(colon - host);
+	const char *bracket = strchr(host, ']');
+	size_t name_len;
+	char bound[64];
+	if (!colon || (bracket && colon < bracket)) {
+		if (g->port != 80)
+			return false; /* no port: not what the URL we print sends */
+		name_len = strlen(host);
+		/* the bound address without its ":80" */
+		snprintf(bound, sizeof(bound), "%s", g->bound_host);
+		char *bound_colon = strrchr(bound, ':');
+		if (bound_colon)
+			*bound_colon = '\0';
+		if (strcasecmp(host, bound) == 0)
+			return true;
+	} else {
+		char port[8];
+		snprintf(port, sizeof(port), "%u", (unsigned)g->port);
+		if (strcmp(colon + 1, port) != 0)
+			return false;
+		name_len = (size_t)(colon - host);
+		if (strcasecmp(host, g->bound_host) == 0)
+			return true;
+	}
 	if (name_len == 9 && strncasecmp(host, "localhost", 9) == 0)
-		return true;
-	if (strcasecmp(host, g->bound_host) == 0)
 		return true;
 	return g->wildcard && is_ip_literal(host, name_len);
 }
