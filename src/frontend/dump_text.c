@@ -52,6 +52,7 @@ struct frame_line {
 	const char *indent;    /* what starts a continuation line: the tree's bars, then spaces */
 	size_t indent_columns;
 	bool full_values;
+	const char *on, *off; /* the color of the text being written: ended before a line break */
 };
 
 static void line_write(struct frame_line *l, const char *s, size_t n)
@@ -65,16 +66,48 @@ static void line_puts(struct frame_line *l, const char *s)
 	line_write(l, s, strlen(s));
 }
 
-/* Which end of a text too long for its line is cut off. */
-enum cut_end { CUT_TAIL, CUT_HEAD };
+/* What becomes of a text too long for its line: its tail or its head is cut off, or it goes on
+ * over continuation lines. */
+enum cut_end { CUT_TAIL, CUT_HEAD, WRAP };
 
-/* text on the line, cut with "…" to leave `keep` columns free at its end, unless --full-values.
- * A name loses its tail; a path its head, so that the file name and line stay. */
+static void line_break(struct frame_line *l)
+{
+	fprintf(l->out, "%s\n%s%s", l->off ? l->off : "", l->indent, l->on ? l->on : "");
+	l->column = l->indent_columns;
+}
+
+/* The bytes of text up to and with its last space within max columns, or max columns' worth
+ * if it has none there. */
+static size_t wrap_point(const char *text, size_t max)
+{
+	size_t n = bytes_in_columns(text, max);
+	for (size_t i = n; i > 0; i--)
+		if (text[i - 1] == ' ')
+			return i;
+	return n ? n : strlen(text);
+}
+
+/* text on the line, to leave `keep` columns free at its end, unless --full-values: a name loses
+ * its tail, a path its head (the file name and line stay), each with "…"; a sentence (a wait)
+ * goes on over continuation lines, each ending at a space. */
 static void line_fit(struct frame_line *l, const char *text, enum cut_end cut, size_t keep)
 {
 	size_t len = strlen(text), width = columns(text, len);
 	if (l->full_values || l->column + width + keep <= TEXT_LINE_MAX) {
 		line_write(l, text, len);
+		return;
+	}
+	if (cut == WRAP) {
+		while (l->column + columns(text, strlen(text)) + keep > TEXT_LINE_MAX) {
+			size_t room = TEXT_LINE_MAX > l->column + keep ? TEXT_LINE_MAX - l->column - keep : 0;
+			size_t n = wrap_point(text, room < 8 ? 8 : room);
+			line_write(l, text, n);
+			text += n;
+			if (!*text)
+				return;
+			line_break(l);
+		}
+		line_puts(l, text);
 		return;
 	}
 	/* room for the cut mark too */
@@ -97,8 +130,9 @@ static const char *line_make_room(struct frame_line *l, const char *separator, s
 {
 	if (l->column + strlen(separator) + width <= TEXT_LINE_MAX || l->column <= l->indent_columns)
 		return separator;
-	fprintf(l->out, "%s\n%s", separator[0] == ',' ? "," : "", l->indent);
-	l->column = l->indent_columns;
+	if (separator[0] == ',')
+		fputc(',', l->out);
+	line_break(l);
 	return "";
 }
 
@@ -108,7 +142,10 @@ static void line_part(struct frame_line *l, const char *separator, const char *o
 {
 	line_puts(l, line_make_room(l, separator, columns(text, strlen(text))));
 	fputs(on, l->out);
+	l->on = on;
+	l->off = off;
 	line_fit(l, text, cut, 0);
+	l->on = l->off = NULL;
 	fputs(off, l->out);
 }
 
@@ -130,12 +167,13 @@ static void line_item(struct frame_line *l, const char *separator, const char *o
 	line_fit(l, value, CUT_TAIL, 1);
 }
 
-/* An item of the line from a format, e.g. "[%s]": cut only if it does not fit a line alone. */
+/* A sentence of the line from a format, e.g. "[%s]" for a wait: never cut; one too long for a
+ * line alone goes on over continuation lines. */
 static void line_item_printf(struct frame_line *l, const char *on, const char *off, const char *fmt,
 			     const char *arg)
 {
 	char *text = xasprintf(fmt, arg);
-	line_part(l, "  ", on, text, off, CUT_TAIL);
+	line_part(l, "  ", on, text, off, WRAP);
 	free(text);
 }
 

@@ -420,7 +420,8 @@ char *text_unwrapped(const char *text)
 		size_t skip = o > out && o[-1] == '\n' ? continuation_indent(line) : 0;
 		if (skip) {
 			o--; /* the newline before it */
-			const char *join = o > out && o[-1] == ',' ? " " : "  ";
+			/* a list's comma, a sentence's space (a wait goes on at a word), else two */
+			const char *join = o > out && o[-1] == ',' ? " " : o > out && o[-1] == ' ' ? "" : "  ";
 			memcpy(o, join, strlen(join)); /* never longer than the indent it replaces */
 			o += strlen(join);
 		}
@@ -432,6 +433,13 @@ char *text_unwrapped(const char *text)
 	}
 	*o = '\0';
 	return out;
+}
+
+void tool_result_unwrap(struct tool_result *r)
+{
+	char *joined = text_unwrapped(r->out);
+	free(r->out);
+	r->out = joined;
 }
 
 size_t widest_line(const char *text, char **line_ret)

@@ -90,6 +90,8 @@ int count_substr(const char *haystack, const char *needle);
  * tree's bars and at least 4 spaces, then no branch mark) joined to the line before, as they would
  * be printed on one long line: after "," with a space, else with two. A new string. */
 char *text_unwrapped(const char *text);
+/* r->out, a text dump, with its continuation lines joined back (text_unwrapped). */
+void tool_result_unwrap(struct tool_result *r);
 /* The widest line of text in columns (UTF-8 characters), and that line in *line_ret (to free). */
 size_t widest_line(const char *text, char **line_ret);
 

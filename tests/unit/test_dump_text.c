@@ -71,6 +71,18 @@ static char *dump_text(size_t path_length, size_t value_length, bool full_values
 	leaf->wait = xcalloc(1, sizeof(*leaf->wait));
 	leaf->wait->kind = xstrdup("mutex");
 	leaf->wait->description = xstrdup(path);
+	/* and a sentence of a wait that goes on below its line, never cut */
+	struct ai_await_node *sentence = ai_await_node_add_child(child);
+	sentence->type = xstrdup("tokio::net::Read");
+	sentence->leaf = true;
+	sentence->wait = xcalloc(1, sizeof(*sentence->wait));
+	sentence->wait->kind = xstrdup("socket");
+	sentence->wait->description = xstrdup("");
+	for (size_t k = 0; k < path_length / 8; k++) {
+		char *longer = xasprintf("%sword%zu ", sentence->wait->description, k);
+		free(sentence->wait->description);
+		sentence->wait->description = longer;
+	}
 
 	char *text = NULL;
 	size_t size = 0;
@@ -100,6 +112,19 @@ Test(dump_text, a_long_path_keeps_its_file_name_and_line)
 	char *text = dump_text(200, 10, false);
 	cr_expect_not_null(strstr(text, "    \xe2\x80\xa6ppp"), "%s", text);
 	cr_expect_not_null(strstr(text, "ppp.rs:36\n"), "%s", text);
+	free(text);
+}
+
+/* A wait too long for its line goes on below it at a word, whole. */
+Test(dump_text, a_long_wait_goes_on_at_a_word)
+{
+	char *text = dump_text(200, 10, false);
+	cr_expect_not_null(strstr(text, "word24 ]"), "%s", text);
+	for (int k = 0; k < 25; k++) {
+		char *word = xasprintf("word%d ", k);
+		cr_expect_not_null(strstr(text, word), "%s not in\n%s", word, text);
+		free(word);
+	}
 	free(text);
 }
 
