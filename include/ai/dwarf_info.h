@@ -96,8 +96,9 @@ struct ai_dwarf_variable {
 	uint64_t deref_offset;
 };
 typedef bool ai_dwarf_variable_fn(void *arg, const struct ai_dwarf_variable *var);
-/* Calls fn for every variable called name among the children of the subprogram at die_offset
- * and of its lexical blocks (not of inlined calls), in DIE order, until fn returns false. */
+/* Calls fn for every variable called name (every variable if name is NULL) among the children of
+ * the subprogram at die_offset and of its lexical blocks (not of inlined calls), in DIE order,
+ * until fn returns false. */
 struct ai_error *ai_dwarf_function_variables(struct ai_dwarf *dw, uint64_t die_offset,
 					     const char *name, ai_dwarf_variable_fn *fn,
 					     void *arg);

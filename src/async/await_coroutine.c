@@ -132,8 +132,10 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 	ai_await_local_states(d->as, type, vt, v->address, v->bytes, v->size, states);
 	for (size_t i = 0; i < vt->member_count; i++) {
 		const struct ai_member *m = &vt->members[i];
-		/* __awaitee is the child; __0, __1...: compiler temporaries (drop flags). */
-		bool generated = !m->name || m->artificial || aw_starts_with(m->name, "__");
+		/* __awaitee is the child; __0, __1...: compiler temporaries (drop flags); a macro's own
+		 * variables (select!'s `disabled`) when this point is in a macro. */
+		bool generated = !m->name || m->artificial || aw_starts_with(m->name, "__") ||
+				 (node->macro_file && ai_macro_site_declares(d->as, type, m->name, m->offset));
 		if (!m->name || (generated && !d->as->options.all_locals))
 			continue;
 		/* rustc lists an argument twice: at the same offset (once as the argument, once as

@@ -10,6 +10,10 @@
  * and, if several have that type, of the same offset; when they still disagree, or the line is in
  * a dependency's file (ai/user_code.h), the line is unknown and the macro's own location stays.
  *
+ * The variables that such a macro declares itself (select!'s `disabled` bit mask) are declared
+ * at the same line: a saved local at the offset of a variable declared at the user's line of one
+ * of the coroutine's macro points is the macro's, not the user's (ai_macro_site_declares).
+ *
  * Cheap: asked only for points in a macro's source, once per coroutine type (by type, then by
  * qualified name: every unit repeats the types), with one walk of one function's DIEs. */
 #include <stdlib.h>
@@ -25,11 +29,19 @@ struct site {
 	int line;
 };
 
+/* A variable a macro declared, saved in the coroutine. */
+struct macro_local {
+	const char *name; /* borrowed from the DWARF */
+	uint64_t offset;
+};
+
 struct entry {
 	const struct ai_type *type; /* borrowed from the type model */
 	const char *name;           /* its qualified name (borrowed) */
 	struct site *sites;         /* by variant index; NULL when none is known */
 	size_t count;
+	struct macro_local *locals; /* owned with sites */
+	size_t local_count;
 	bool owns_sites;            /* false: shared with the entry of the same name before it */
 };
 
@@ -49,6 +61,8 @@ void ai_macro_sites_destroy(struct ai_macro_sites *sites)
 				free(e->sites[k].file);
 			free(e->sites);
 		}
+		if (e->owns_sites)
+			free(e->locals);
 	}
 	free(sites->entries);
 	free(sites);
@@ -74,6 +88,7 @@ static char *poll_function_name(const char *type_name)
 }
 
 struct awaitee_var {
+	const char *name; /* borrowed from the DWARF */
 	const char *file; /* borrowed from the DWARF */
 	uint32_t line;
 	uint64_t type_die;
@@ -92,11 +107,11 @@ struct collect {
 static bool collect_var(void *arg, const struct ai_dwarf_variable *var)
 {
 	struct collect *c = arg;
-	if (!var->decl_file || !var->decl_line || !var->type_die)
+	if (!var->name || !var->decl_file || !var->decl_line || !var->type_die)
 		return true;
 	AI_GROW(c->vars, c->capacity, c->count + 1);
 	c->vars[c->count++] = (struct awaitee_var){
-		.file = var->decl_file, .line = var->decl_line, .type_die = var->type_die,
+		.name = var->name, .file = var->decl_file, .line = var->decl_line, .type_die = var->type_die,
 		.has_offset = var->has_deref_offset, .offset = var->deref_offset,
 	};
 	return c->count < MAX_AWAITEE_VARS;
@@ -105,8 +120,7 @@ static bool collect_var(void *arg, const struct ai_dwarf_variable *var)
 static bool collect_function(void *arg, uint64_t die_offset)
 {
 	struct collect *c = arg;
-	ai_error_destroy(ai_dwarf_function_variables(c->dwarf, die_offset, "__awaitee",
-						     collect_var, c));
+	ai_error_destroy(ai_dwarf_function_variables(c->dwarf, die_offset, NULL, collect_var, c));
 	return c->count < MAX_AWAITEE_VARS;
 }
 
@@ -118,6 +132,8 @@ static const struct awaitee_var *agreed(struct ai_async *as, const struct collec
 	const struct awaitee_var *found = NULL;
 	for (size_t i = 0; i < c->count; i++) {
 		const struct awaitee_var *v = &c->vars[i];
+		if (strcmp(v->name, "__awaitee") != 0)
+			continue;
 		if (by_offset && (!v->has_offset || v->offset != offset))
 			continue;
 		const struct ai_type *vt;
@@ -171,6 +187,21 @@ static void compute(struct ai_async *as, const struct ai_type *type, struct entr
 		}
 		e->sites[i] = (struct site){ .file = file, .line = (int)var->line };
 	}
+	for (size_t i = 0; e->sites && i < c.count; i++) {
+		const struct awaitee_var *v = &c.vars[i];
+		if (!v->has_offset || strncmp(v->name, "__", 2) == 0)
+			continue;
+		char *file = xstrdup(v->file);
+		ai_normalize_path(file);
+		bool at_site = false;
+		for (size_t k = 0; k < e->count && !at_site; k++)
+			at_site = e->sites[k].file && e->sites[k].line == (int)v->line && strcmp(e->sites[k].file, file) == 0;
+		free(file);
+		if (at_site) {
+			e->locals = xrealloc(e->locals, (e->local_count + 1) * sizeof(*e->locals));
+			e->locals[e->local_count++] = (struct macro_local){ .name = v->name, .offset = v->offset };
+		}
+	}
 	free(c.vars);
 }
 
@@ -197,6 +228,15 @@ static struct entry *entry_for(struct ai_async *as, const struct ai_type *type)
 	if (!same && name)
 		compute(as, type, e);
 	return e;
+}
+
+bool ai_macro_site_declares(struct ai_async *as, const struct ai_type *type, const char *name, uint64_t offset)
+{
+	const struct entry *e = entry_for(as, type);
+	for (size_t i = 0; i < e->local_count; i++)
+		if (e->locals[i].offset == offset && strcmp(e->locals[i].name, name) == 0)
+			return true;
+	return false;
 }
 
 bool ai_macro_site_find(struct ai_async *as, const struct ai_type *type,

@@ -178,7 +178,7 @@ struct ai_error *ai_dwarf_function_variables(struct ai_dwarf *dw, uint64_t die_o
 		if (die.tag == DW_TAG_variable) {
 			struct ai_dwarf_variable var;
 			read_variable(dw, cu, &die, &var);
-			if (var.name && strcmp(var.name, name) == 0 && !fn(arg, &var))
+			if ((!name || (var.name && strcmp(var.name, name) == 0)) && !fn(arg, &var))
 				return NULL;
 		}
 		if ((err = ai_dwarf_die_sibling(r, &die, &offset)))
