@@ -47,8 +47,7 @@ struct ai_wait_walk {
 	/* live targets: /proc/PID/net, read on the first I/O wait (ai_wait_sockets) */
 	struct ai_socket_table sockets;
 	bool sockets_read;
-	/* tokio (wait_io.c): which types can hold an fd at all, memoized over the walk; freed by its
-	 * finish op */
+	/* which types can hold an fd at all (src/async/wait_io.c), memoized over the walk */
 	void *fd_memo;
 };
 
@@ -120,5 +119,29 @@ bool ai_wait_node_self(struct ai_wait_walk *w, const struct ai_await_node *a, ui
  * of the NULL-terminated prefixes. */
 bool ai_wait_enclosing_self(struct ai_wait_walk *w, const char *const *prefixes, size_t levels,
 			    uint64_t *ptr_ret, const struct ai_type **type_ret);
+
+/* ---- I/O waits (src/async/wait_io.c) ---- */
+
+/* What an adapter tells the fd search of its runtime: the prefixes of the types that name the I/O
+ * object an fd belongs to ("tokio::net::"; std's are known), and of the types never entered (its
+ * reactor, which holds the poller's fd). NULL-terminated lists. */
+struct ai_io_rules {
+	const char *const *skip;
+	const char *const *objects;
+};
+
+/* A wait of kind "io" on the fd that the leaf t at address, or else the nearest saved locals above
+ * it, hold; direction "read", "write", "read_write", "connection", "connect", "copy" or NULL.
+ * On a live target, the fd's /proc link and its socket (addresses, state, peer). */
+struct ai_wait *ai_wait_decode_io(struct ai_wait_walk *w, const struct ai_io_rules *rules, const struct ai_type *t,
+				  uint64_t address, const char *direction);
+/* The fds in the live saved locals of coroutine node, added to task->fds once each, with their
+ * /proc link and socket on live targets (the end of a connection a task keeps while it waits on
+ * something else: src/analysis/peers.c links a waiter in another process to it). */
+void ai_wait_find_fds(struct ai_wait_walk *w, const struct ai_io_rules *rules, struct ai_snapshot_task *task,
+		      const struct ai_await_node *node);
+/* Frees the walk's memo of the searches (ai_wait_collect, at the end of the walk). */
+void ai_wait_fd_memo_free(struct ai_wait_walk *w);
+bool ai_wait_name_ends_with(const char *name, const char *suffix);
 
 #endif

@@ -125,6 +125,7 @@ void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot)
 		}
 	}
 	ai_socket_table_deinit(&w.sockets);
+	ai_wait_fd_memo_free(&w);
 	/* Two tasks claiming one exclusive lock: at least one guard is stale; trust neither. */
 	for (size_t i = 0; i < snapshot->task_count; i++) {
 		struct ai_snapshot_task *task = &snapshot->tasks[i];

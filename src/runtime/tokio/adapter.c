@@ -55,7 +55,7 @@ static const char *const tokio_own_label_origins[] = { "tokio", NULL };
 static void tk_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
 {
 	tk_find_guards(w, task, node);
-	tk_find_fds(w, task, node);
+	ai_wait_find_fds(w, &tk_io_rules, task, node);
 }
 
 const struct ai_runtime_ops ai_runtime_tokio = {

@@ -9,11 +9,6 @@
 /* The ops of the adapter (adapter.c). */
 struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node);
 void tk_find_guards(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node);
-/* The fds (std's OwnedFd inside tokio's and std's I/O objects) in the live saved locals of
- * coroutine node, added to task->fds once each, with their /proc link and socket on live targets. */
-void tk_find_fds(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node);
-/* Frees the walk's memo of tk_find_fds (at the end of the walk: tk_wait_finish). */
-void tk_fd_memo_free(struct ai_wait_walk *w);
 void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot);
 
 /* Timers (wait_timers.c) */
@@ -52,8 +47,8 @@ bool tk_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_
 const char *tk_io_util_direction(const char *name);
 const char *tk_readiness_direction(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address);
 const char *tk_registration_direction(struct ai_wait_walk *w);
-struct ai_wait *tk_decode_io(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *direction);
-bool tk_name_ends_with(const char *name, const char *suffix);
+/* tokio's I/O objects and the types that hold no fd of the program, for ai_wait_decode_io */
+extern const struct ai_io_rules tk_io_rules;
 
 /* Join (wait_leaf.c): the task header a JoinHandle at address points to. */
 bool tk_join_target(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, uint64_t *header_ret);

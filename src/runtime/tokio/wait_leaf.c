@@ -98,9 +98,9 @@ struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 	} else if (t && ai_starts_with(name, "tokio::sync::broadcast::Recv<"))
 		wait = tk_decode_broadcast(w, t, node->address);
 	else if (t && strcmp(name, "tokio::runtime::io::scheduled_io::Readiness") == 0)
-		wait = tk_decode_io(w, t, node->address, tk_readiness_direction(w, t, node->address));
+		wait = ai_wait_decode_io(w, &tk_io_rules, t, node->address, tk_readiness_direction(w, t, node->address));
 	else if (t && ai_starts_with(name, "tokio::io::util::") && tk_io_util_direction(name))
-		wait = tk_decode_io(w, t, node->address, tk_io_util_direction(name));
+		wait = ai_wait_decode_io(w, &tk_io_rules, t, node->address, tk_io_util_direction(name));
 	else if (w->depth > 0 && w->ancestors[w->depth - 1]->function) {
 		/* Leaves that are closures (PollFn) of a known frame: name the frame's `self`. */
 		const char *parent = w->ancestors[w->depth - 1]->function;
@@ -111,10 +111,10 @@ struct ai_wait *tk_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 		else if (ai_starts_with(parent, "tokio::task::join_set::") && strstr(parent, "::join_next"))
 			wait = tk_decode_join_set(w);
 		else if (t && ai_starts_with(parent, "tokio::io::driver::registration::") &&
-			 tk_name_ends_with(parent, "::readiness"))
-			wait = tk_decode_io(w, t, node->address, tk_registration_direction(w)); /* 1.19 */
-		else if (t && ai_starts_with(parent, "tokio::net::tcp::stream::") && tk_name_ends_with(parent, "::connect_mio"))
-			wait = tk_decode_io(w, t, node->address, "connect"); /* poll_fn(poll_write_ready) */
+			 ai_wait_name_ends_with(parent, "::readiness"))
+			wait = ai_wait_decode_io(w, &tk_io_rules, t, node->address, tk_registration_direction(w)); /* 1.19 */
+		else if (t && ai_starts_with(parent, "tokio::net::tcp::stream::") && ai_wait_name_ends_with(parent, "::connect_mio"))
+			wait = ai_wait_decode_io(w, &tk_io_rules, t, node->address, "connect"); /* poll_fn(poll_write_ready) */
 	}
 	return wait;
 }
@@ -125,6 +125,5 @@ void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 		tk_channel_warning(w, &snapshot->tasks[i]);
 	tk_rwlock_addresses(w, snapshot);
 	tk_scan_saved(w, snapshot);
-	tk_fd_memo_free(w);
 	tk_join_set_members(snapshot);
 }
