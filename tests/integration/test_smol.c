@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ai/util.h"
 #include "json_tree.h"
@@ -197,6 +198,75 @@ Test(smol, many_tasks_waits)
 		}
 		cr_expect_eq(n, 10, "%s: 10 of 40 tasks", kinds[k].future);
 	}
+	json_decref(root);
+	tool_result_free(&r);
+	fixture_kill(&f);
+}
+
+/* A task's wait, of kind io, with its socket: the fd is the one /proc shows for that socket. */
+static json_t *expect_io_wait(pid_t pid, json_t *tasks, const char *function, const char *direction,
+			      const char *state)
+{
+	int n;
+	json_t *wait = doc_expect_wait(doc_find_task(tasks, function, NULL, NULL, &n), "io", function);
+	cr_assert_not_null(wait);
+	cr_expect_str_eq(doc_str(wait, "direction"), direction, "%s", function);
+	char *link = xasprintf("/proc/%d/fd/%lld", (int)pid, (long long)doc_int(wait, "fd"));
+	char target[128] = "";
+	ssize_t len = readlink(link, target, sizeof(target) - 1);
+	target[len > 0 ? len : 0] = '\0';
+	cr_expect(strncmp(target, "socket:[", 8) == 0, "%s: fd %s is %s", function, link, target);
+	cr_expect_str_eq(doc_str(wait, "fd_target"), target, "%s", function);
+	free(link);
+	json_t *sock = json_object_get(wait, "socket");
+	cr_expect_str_eq(doc_str(sock, "kind"), "TCP", "%s", function);
+	cr_expect_str_eq(doc_str(sock, "state"), state, "%s", function);
+	return sock;
+}
+
+/* smol's sockets (async-io's Async<T> under async-net): a read on each end of one connection and
+ * an accept, each with its fd and TCP socket from /proc; the main future joins a task. */
+Test(smol, io_waits_name_their_sockets_and_a_join_its_task)
+{
+	struct fixture f;
+	fixture_start(&f, "smol", "io", NULL);
+	struct tool_result r;
+	dump_fixture(&f, "json", &r);
+	json_error_t error;
+	json_t *root = json_loads(r.out, 0, &error);
+	cr_assert(root, "invalid JSON: %s", error.text);
+	json_t *tasks = json_object_get(root, "tasks");
+
+	json_t *client = expect_io_wait(f.pid, tasks, "io::client_read", "read", "ESTABLISHED");
+	json_t *server = expect_io_wait(f.pid, tasks, "io::server_read", "read", "ESTABLISHED");
+	json_t *listener = expect_io_wait(f.pid, tasks, "io::accept_next", "connection", "LISTEN");
+	/* the two ends of one connection, to the listener's port */
+	cr_expect_str_eq(doc_str(client, "peer"), doc_str(server, "local"));
+	cr_expect_str_eq(doc_str(server, "peer"), doc_str(client, "local"));
+	cr_expect_str_eq(doc_str(client, "peer"), doc_str(listener, "local"));
+	int n;
+	json_t *reader = doc_find_task(tasks, "io::client_read", NULL, NULL, &n);
+	json_t *leaf = doc_child(json_object_get(reader, "tree"));
+	doc_expect_leaf(leaf, "futures_lite::io::ReadFuture<", "client_read");
+	json_t *wait = json_object_get(reader, "wait");
+	char *want = xasprintf("TCP %s -> %s ESTABLISHED, waiting for read (fd %lld)", doc_str(client, "local"),
+			       doc_str(client, "peer"), (long long)doc_int(wait, "fd"));
+	cr_expect_str_eq(doc_str(wait, "description"), want);
+	free(want);
+
+	/* smol::block_on(.. spawn(client_read(..)).await): a join on that task, by its address */
+	json_t *main = NULL, *t;
+	size_t i;
+	json_array_foreach(tasks, i, t) {
+		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && strcmp(doc_str(json_object_get(t, "tree"), "function"), "io::main::{async_block#0}") == 0)
+			main = t;
+	}
+	cr_assert_not_null(main, "%s", r.out);
+	json_t *join = doc_expect_wait(main, "join", "main");
+	cr_expect_str_eq(doc_str(join, "address"), doc_str(reader, "address"), "the client task");
+	want = xasprintf("join Task %s (idle)", doc_str(reader, "address"));
+	cr_expect_str_eq(doc_str(join, "description"), want);
+	free(want);
 	json_decref(root);
 	tool_result_free(&r);
 	fixture_kill(&f);

@@ -57,6 +57,14 @@ static const struct ai_future_shape_rule async_task_shapes[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
+/* A coroutine's guards (wait_locks.c), and the fds it keeps (the end of a connection it owns
+ * while it waits on something else). */
+static void async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
+{
+	ai_async_task_held(w, task, node);
+	ai_wait_find_fds(w, &ai_async_task_io_rules, task, node);
+}
+
 const struct ai_runtime_ops ai_runtime_async_task = {
 	.name = "async-task",
 	.shapes = async_task_shapes,
@@ -65,7 +73,7 @@ const struct ai_runtime_ops ai_runtime_async_task = {
 	.is_block_on_frame = async_task_block_on_frame,
 	.block_on_label = async_task_block_on_label,
 	.leaf_wait = ai_async_task_leaf_wait,
-	.held = ai_async_task_held,
+	.held = async_task_held,
 	.finish = ai_async_task_finish,
 	.probe_points = ai_async_task_probe_points,
 };

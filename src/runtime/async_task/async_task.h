@@ -5,6 +5,7 @@
 
 #include "ai/async.h"
 #include "ai/runtime.h"
+#include "ai/wait.h"
 
 extern const struct ai_runtime_ops ai_runtime_async_task;
 
@@ -15,6 +16,11 @@ extern const struct ai_runtime_ops ai_runtime_async_task;
 struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stack *stacks,
 				       struct ai_snapshot *snapshot,
 				       struct ai_snapshot_runtime *entry);
+
+/* An I/O wait of async-io's readiness futures or of futures-lite's / async-std's read and write
+ * futures, or NULL when t is none of them; async-io's I/O objects for the fd search. (wait_io.c) */
+struct ai_wait *ai_async_task_io_wait(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address);
+extern const struct ai_io_rules ai_async_task_io_rules;
 
 /* What an async-io, async-channel or async-lock leaf waits for, or NULL. (wait.c) */
 struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *leaf);

@@ -1,6 +1,7 @@
 /* What the leaf futures of the async-task ecosystem wait for (the adapter's leaf_wait):
- * async-io's Timer, async-channel's Recv and Send, event_listener's EventListener; async-lock's
- * Mutex, RwLock and Semaphore futures are wait_locks.c's. Every field is found by its DWARF member
+ * async-io's Timer, async-channel's Recv and Send, event_listener's EventListener, async-task's
+ * Task (a join); async-lock's Mutex, RwLock and Semaphore futures are wait_locks.c's, I/O
+ * wait_io.c's. Every field is found by its DWARF member
  * name; a leaf not understood keeps its type in the description. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -119,6 +120,32 @@ static struct ai_wait *decode_event(struct ai_wait_walk *w, const struct ai_type
 	return wait;
 }
 
+/* async-task's Task<T, M> { ptr: NonNull<()> }: awaiting it joins the task whose header ptr is,
+ * the address async-task's tasks are listed by. */
+static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	struct ai_wait *wait = ai_wait_new("join");
+	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(t));
+	uint64_t off, header;
+	const struct ai_type *pt;
+	if (!ai_wait_find_nested(t, "ptr", 2, &off, &pt) || !ai_wait_read_uint(w, address + off, 8, &header) || !header) {
+		wait->description = xasprintf("join, task pointer not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	wait->address = header;
+	for (size_t i = 0; i < w->snapshot->task_count; i++) {
+		const struct ai_snapshot_task *task = &w->snapshot->tasks[i];
+		if (strcmp(task->kind, "task") == 0 && task->address == header) {
+			wait->target_status = task->status ? xstrdup(task->status) : NULL;
+			wait->description = xasprintf("join Task 0x%" PRIx64 " (%s)", header,
+						      wait->target_status ? wait->target_status : "?");
+			return wait;
+		}
+	}
+	wait->description = xasprintf("join the task at 0x%" PRIx64 " (not among the tasks found: finished?)", header);
+	return wait;
+}
+
 struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 {
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
@@ -135,5 +162,7 @@ struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_
 		return ai_async_task_lock_wait(w, t, node->address);
 	if (ai_starts_with(name, "event_listener::EventListener<"))
 		return decode_event(w, t, node->address);
-	return NULL;
+	if (ai_starts_with(name, "async_task::task::Task<"))
+		return decode_join(w, t, node->address);
+	return ai_async_task_io_wait(w, t, node->address);
 }
