@@ -269,5 +269,12 @@ Test(smol, io_waits_name_their_sockets_and_a_join_its_task)
 	free(want);
 	json_decref(root);
 	tool_result_free(&r);
+
+	/* smol's executor threads, between tasks: idle, not an unknown leaf */
+	dump_fixture(&f, "text", &r);
+	tool_result_unwrap(&r);
+	cr_expect(strstr(r.out, "[idle: the executor waits for a task to run]"), "%s", r.out);
+	cr_expect(!strstr(r.out, "unknown (futures_lite::future::PollFn<async_executor::"), "%s", r.out);
+	tool_result_free(&r);
 	fixture_kill(&f);
 }

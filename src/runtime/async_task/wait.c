@@ -164,5 +164,12 @@ struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_
 		return decode_event(w, t, node->address);
 	if (ai_starts_with(name, "async_task::task::Task<"))
 		return decode_join(w, t, node->address);
+	/* Executor::run's loop on one of the executor's threads (smol's "smol-N"), between tasks */
+	if (ai_starts_with(name, "futures_lite::future::PollFn<async_executor::") && strstr(name, "::runnable")) {
+		struct ai_wait *wait = ai_wait_new("executor_idle");
+		wait->resource_type = xstrdup("async_executor::Executor");
+		wait->description = xstrdup("idle: the executor waits for a task to run");
+		return wait;
+	}
 	return ai_async_task_io_wait(w, t, node->address);
 }
