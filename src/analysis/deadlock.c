@@ -171,7 +171,7 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 				if (can_block(&s->tasks[e->task]))
 					add_edge(g, i, (struct edge){ e->task, NULL, e->unpolled });
 			}
-		} else if (strcmp(w->kind, "join") == 0 && w->has_target_id) {
+		} else if (strcmp(w->kind, "join") == 0) {
 			const struct entry *e = lookup(tasks.v, tasks.count, w->address);
 			const struct ai_snapshot_task *o = e ? &s->tasks[e->task] : NULL;
 			if (o && e->task != i &&
@@ -355,7 +355,7 @@ static void join_cycles(struct ai_snapshot *s)
 	unsigned char *state = xcalloc(n ? n : 1, 1); /* 0 unseen, 1 on the current walk, 2 done */
 	for (size_t i = 0; i < n; i++) {
 		const struct ai_wait *w = s->tasks[i].wait;
-		const struct entry *e = w && strcmp(w->kind, "join") == 0 && w->has_target_id
+		const struct entry *e = w && strcmp(w->kind, "join") == 0
 						? lookup(tasks.v, tasks.count, w->address) : NULL;
 		next[i] = e ? e->task : SIZE_MAX;
 	}

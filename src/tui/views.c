@@ -352,7 +352,10 @@ static void wait_edges(const struct ai_snapshot *s, size_t from, struct tui_line
 		const struct ai_snapshot_task *other = &s->tasks[j];
 		if (j == from || other->runtime_address != task->runtime_address)
 			continue;
-		if (w->has_target_id && other->has_id && other->id == w->target_task_id)
+		bool joined = w->has_target_id ? other->has_id && other->id == w->target_task_id
+					       : strcmp(w->kind, "join") == 0 && w->address && other->kind &&
+							 strcmp(other->kind, "task") == 0 && other->address == w->address;
+		if (joined)
 			add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s joins it (%s)",
 				 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)), wait_text(w));
 		for (size_t h = 0; w->semaphore && h < other->held_count; h++) {
