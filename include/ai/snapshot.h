@@ -362,6 +362,12 @@ void ai_await_node_deinit(struct ai_await_node *node);
  * terminated, cut to size); returns buf. */
 const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf, size_t size);
 
+/* Whether a guard like `held` on the lock a task waits for in `wait` keeps it waiting, by the
+ * wait's access and the guard's kind: an RwLock's upgradable_read waits for the writer or the
+ * upgradable reader (plain readers share the lock with it); upgrade for the plain readers
+ * (the upgrading task gave up its upgradable guard); any other lock wait for every guard. */
+bool ai_held_blocks(const struct ai_wait *wait, const struct ai_held *held);
+
 /* A word for a scheduler state letter: "running", "sleeping", "disk-sleep", ... */
 const char *ai_thread_state_name(char state);
 

@@ -160,6 +160,8 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 			bool holder = false;
 			const struct entry *e = lookup(guards.v, guards.count, w->semaphore);
 			for (end = entries_end(guards.v, guards.count); e && e < end && e->key == w->semaphore; e++) {
+				if (!ai_held_blocks(w, e->held))
+					continue;
 				holder = true;
 				if (e->task != i)
 					add_edge(g, i, (struct edge){ e->task, e->held, NULL });

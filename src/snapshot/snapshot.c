@@ -362,6 +362,18 @@ static void node_wait_summary(const struct ai_await_node *node, char *buf, size_
 	}
 }
 
+bool ai_held_blocks(const struct ai_wait *wait, const struct ai_held *held)
+{
+	if (!wait->access || strcmp(wait->kind, "rwlock") != 0 || !held->kind ||
+	    strncmp(held->kind, "rwlock_", 7) != 0)
+		return true;
+	if (strcmp(wait->access, "upgradable_read") == 0)
+		return strcmp(held->kind, "rwlock_write") == 0 || strcmp(held->kind, "rwlock_upgradable") == 0;
+	if (strcmp(wait->access, "upgrade") == 0)
+		return strcmp(held->kind, "rwlock_read") == 0;
+	return true;
+}
+
 const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf, size_t size)
 {
 	if (!size)

@@ -359,7 +359,7 @@ static void wait_edges(const struct ai_snapshot *s, size_t from, struct tui_line
 			add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s joins it (%s)",
 				 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)), wait_text(w));
 		for (size_t h = 0; w->semaphore && h < other->held_count; h++) {
-			if (other->held[h].semaphore == w->semaphore)
+			if (other->held[h].semaphore == w->semaphore && ai_held_blocks(w, &other->held[h]))
 				add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s holds `%s` (%s)",
 					 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)),
 					 other->held[h].local ? other->held[h].local : "?", wait_text(w));
