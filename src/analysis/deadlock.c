@@ -121,11 +121,14 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 	g->channel = xcalloc(n, sizeof(*g->channel));
 	/* Tasks by header address; guards by semaphore; Senders by channel; granted futures by
 	 * semaphore. */
-	struct index tasks = { 0 }, guards = { 0 }, senders = { 0 }, granted = { 0 };
+	struct index tasks = { 0 }, guards = { 0 }, senders = { 0 }, granted = { 0 }, writers = { 0 };
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *t = &s->tasks[i];
 		if (strcmp(t->kind, "task") == 0)
 			index_add(&tasks, (struct entry){ t->address, i, NULL, NULL });
+		/* Writers in line on an RwLock, which readers queue behind. */
+		if (t->wait && t->wait->bars_readers && t->wait->semaphore && can_block(t))
+			index_add(&writers, (struct entry){ t->wait->semaphore, i, NULL, NULL });
 		for (size_t k = 0; k < t->held_count; k++) {
 			const struct ai_held *h = &t->held[k];
 			if (is_sender(h))
@@ -146,6 +149,8 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 		qsort(senders.v, senders.count, sizeof(struct entry), cmp_entry);
 	if (granted.count > 1)
 		qsort(granted.v, granted.count, sizeof(struct entry), cmp_entry);
+	if (writers.count > 1)
+		qsort(writers.v, writers.count, sizeof(struct entry), cmp_entry);
 	const struct entry *end;
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *t = &s->tasks[i];
@@ -165,6 +170,14 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 				holder = true;
 				if (e->task != i)
 					add_edge(g, i, (struct edge){ e->task, e->held, NULL });
+			}
+			/* A reader queued behind a writer in line waits for that writer. */
+			e = lookup(writers.v, writers.count, w->semaphore);
+			for (end = entries_end(writers.v, writers.count); e && e < end && e->key == w->semaphore; e++) {
+				if (e->task != i && ai_wait_bars_reader(w, s->tasks[e->task].wait)) {
+					holder = true;
+					add_edge(g, i, (struct edge){ e->task, NULL, NULL });
+				}
 			}
 			/* No guard holds it: a future granted the lock but not polled (a futurelock), in
 			 * a task that is not about to poll it (woken or running: a grant in flight). */
@@ -200,6 +213,7 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 	free(guards.v);
 	free(senders.v);
 	free(granted.v);
+	free(writers.v);
 }
 
 struct dfs {

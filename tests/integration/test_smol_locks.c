@@ -1,7 +1,8 @@
 /* `async-inspect dump` on the smol `locks` fixture (tests/fixtures/smol/src/bin/locks.rs): tasks
  * parked on async-lock's Mutex (two of them in a lock-order deadlock), RwLock write behind a
  * reader, upgrade() behind a reader, upgradable_read() behind an upgradable reader, the _arc
- * forms of lock, read and write, and Semaphore acquire with no permit left; what each waits for, who holds it (from
+ * forms of lock, read and write, a read behind a writer in line, and Semaphore acquire with no
+ * permit left; what each waits for, who holds it (from
  * the guards in the holders' saved locals, confirmed by the lock's state, or "holder unknown")
  * and the deadlock. */
 #include <criterion/criterion.h>
@@ -148,6 +149,23 @@ Test(smol_locks, waits_holders_and_deadlock)
 		  strstr(doc_str(am, "description"), " locks::arc_holder"), "%s", doc_str(am, "description"));
 	cr_expect_eq(json_integer_value(json_object_get(json_object_get(task_of(tasks, "locks::up_waiter"), "tree"), "line")),
 		     marker_line(SRC, "@await: upgradable-wait"));
+	/* rq_late reads behind rq_writer, which waits in line (writer bit set) for rq_reader: the
+	 * reader waits for the writer, not for the reader the writer waits for. */
+	json_t *rqw = doc_expect_wait(task_of(tasks, "locks::rq_writer"), "rwlock", "rq_writer");
+	cr_expect(json_is_true(json_object_get(rqw, "bars_readers")), "rq_writer keeps new readers out");
+	cr_expect(strstr(doc_str(rqw, "description"), " locks::rq_reader"), "%s", doc_str(rqw, "description"));
+	json_t *late = doc_expect_wait(task_of(tasks, "locks::rq_late"), "rwlock", "rq_late");
+	cr_expect_str_eq(doc_str(late, "access"), "read");
+	cr_expect(json_is_true(json_object_get(late, "queued")));
+	cr_expect_str_eq(doc_str(late, "address"), doc_str(rqw, "address"));
+	cr_expect(strstr(doc_str(late, "description"), "read-lock RwLock<u64> @ 0x") &&
+		  strstr(doc_str(late, "description"), ", behind the writer Task 0x") &&
+		  strstr(doc_str(late, "description"), " locks::rq_writer") &&
+		  !strstr(doc_str(late, "description"), "held by"), "%s", doc_str(late, "description"));
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(task_of(tasks, "locks::rq_late"), "tree"), "line")),
+		     marker_line(SRC, "@await: late-reader"));
+	/* locks::writer, alone in line, bars readers too; no reader is behind it. */
+	cr_expect(json_is_true(json_object_get(rw, "bars_readers")));
 	json_decref(root);
 	tool_result_free(&r);
 

@@ -37,7 +37,8 @@ static bool nested_pointer(struct ai_wait_walk *w, const struct ai_type *t, uint
 
 /* The struct of the active variant of the enum value at address (its members count from the
  * start of the value); t itself when it is no enum. NULL when it cannot be read. */
-static const struct ai_type *active_case(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+static const struct ai_type *active_case_named(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+					       const char **name_ret)
 {
 	uint8_t bytes[256];
 	const struct ai_variant *v;
@@ -53,7 +54,14 @@ static const struct ai_type *active_case(struct ai_wait_walk *w, const struct ai
 		ai_error_destroy(err);
 		return NULL;
 	}
+	if (name_ret)
+		*name_ret = v->name;
 	return ai_wait_member_type(t, &v->member);
+}
+
+static const struct ai_type *active_case(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	return active_case_named(w, t, address, NULL);
 }
 
 /* The first enum nested in the structs of t (LockArc's LockArcInnards): its offset and type. */
@@ -206,6 +214,16 @@ static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct ai_typ
 	/* A writer waits while anyone reads or writes; a reader while a writer holds or acquires; an
 	 * upgrade (its own reader already traded for the writer bit) while other readers remain. */
 	wait->queued = upgrade ? state != RW_WRITER_BIT : write ? state != 0 : (state & RW_WRITER_BIT) != 0;
+	/* Past RawWrite's Acquiring state (the writer mutex taken), a writer has set the writer bit:
+	 * new readers wait for it; so does an upgrade from the start. */
+	const char *phase = NULL;
+	uint64_t soff;
+	const struct ai_type *st;
+	if (upgrade)
+		wait->bars_readers = wait->queued;
+	else if (write && wait->queued && ai_wait_find_nested(rt, "state", 1, &soff, &st) &&
+		 active_case_named(w, st, address + off + soff, &phase) && phase)
+		wait->bars_readers = strcmp(phase, "Acquiring") != 0;
 	if (readers > 0)
 		wait->description = xasprintf("%s, %" PRIu64 " reader%s hold%s it", head, readers, ai_wait_plural(readers),
 					      readers == 1 ? "s" : "");
@@ -412,13 +430,28 @@ static void name_holders(struct ai_snapshot *s, size_t self, struct ai_wait *wai
 			break;
 		}
 	}
+	/* A reader queued behind writers in line waits for them, not for the readers they wait for. */
+	char *writers = xstrdup("");
+	size_t in_line = 0;
+	for (size_t j = 0; j < s->task_count; j++) {
+		if (s->tasks[j].wait && ai_wait_bars_reader(wait, s->tasks[j].wait)) {
+			append_task(&writers, &s->tasks[j], j == self);
+			in_line++;
+		}
+	}
 	char *old = wait->description;
-	if (found == 0 || exclusive > 1)
+	if (in_line && found == 0)
+		wait->description = xasprintf("%s, behind the writer%s %s", old, in_line == 1 ? "" : "s", writers + 2);
+	else if (in_line)
+		wait->description = xasprintf("%s, held by %s, behind the writer%s %s", old, names + 2,
+					      in_line == 1 ? "" : "s", writers + 2);
+	else if (found == 0 || exclusive > 1)
 		wait->description = xasprintf("%s, holder unknown", old);
 	else
 		wait->description = xasprintf("%s, held by %s", old, names + 2);
 	free(old);
 	free(names);
+	free(writers);
 }
 
 static void finish_node(struct ai_wait_walk *w, struct ai_snapshot *s, size_t task, struct ai_await_node *node)

@@ -94,6 +94,9 @@ struct ai_wait *tk_decode_acquire(struct ai_wait_walk *w, const struct ai_type *
 		wait->address = lock;
 		wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(lock_t));
 		wait->access = access ? xstrdup(access) : NULL;
+		/* The batch semaphore is fair: a reader that comes after a queued writer queues
+		 * behind it. */
+		wait->bars_readers = access && strcmp(access, "write") == 0 && wait->queued && wait->permits_wanted > 0;
 	} else if (tk_decode_mpsc_send(w, wait, sem)) {
 		return wait;
 	} else {
