@@ -104,6 +104,7 @@ void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 	for (size_t i = 0; i < snapshot->task_count; i++)
 		tk_channel_warning(w, &snapshot->tasks[i]);
 	tk_rwlock_addresses(w, snapshot);
+	tk_rwlock_queue(snapshot);
 	tk_scan_saved(w, snapshot);
 	tk_fd_memo_free(w);
 	tk_join_set_members(snapshot);

@@ -258,6 +258,37 @@ void tk_rwlock_addresses(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 	(void)w;
 }
 
+void tk_rwlock_queue(struct ai_snapshot *snapshot)
+{
+	for (size_t i = 0; i < snapshot->task_count; i++) {
+		struct ai_await_node *leaf = ai_wait_chain_leaf(&snapshot->tasks[i].tree);
+		struct ai_wait *wait = leaf ? leaf->wait : NULL;
+		if (!wait || !wait->access || strcmp(wait->access, "read") != 0 || !wait->queued)
+			continue;
+		char *names = NULL;
+		size_t in_line = 0;
+		for (size_t j = 0; j < snapshot->task_count; j++) {
+			const struct ai_snapshot_task *o = &snapshot->tasks[j];
+			if (j == i || !o->wait || !ai_wait_bars_reader(wait, o->wait))
+				continue;
+			char *name = o->has_id ? xasprintf("Task %" PRIu64 " %s", o->id, o->future ? o->future : "?")
+					       : xasprintf("Task 0x%" PRIx64 " %s", o->address, o->future ? o->future : "?");
+			char *more = xasprintf("%s%s%s", names ? names : "", names ? ", " : "", name);
+			free(name);
+			free(names);
+			names = more;
+			in_line++;
+		}
+		if (!in_line)
+			continue;
+		char *old = wait->description;
+		wait->description = xasprintf("%s, behind the writer%s %s", old ? old : "read-lock", in_line == 1 ? "" : "s",
+					      names);
+		free(old);
+		free(names);
+	}
+}
+
 /* The RwLock<T> a guard's `s: &Semaphore` belongs to: T is the guard's own type parameter, and
  * RwLock<T> is found by name in the guard's compilation unit. */
 static bool rwlock_of_guard(struct ai_wait_walk *w, const struct ai_type *gt, uint64_t sem, uint64_t *lock_ret,
