@@ -88,8 +88,11 @@ struct ai_wait {
 	bool has_target_id;
 	uint64_t target_task_id;
 	char *target_status;       /* the awaited task's status, NULL if not found */
-	/* rwlock: "read" or "write"; NULL otherwise or when unknown */
+	/* rwlock: "read", "write", "upgradable_read" or "upgrade"; NULL otherwise or when unknown */
 	char *access;
+	/* rwlock write / upgrade waits: the waiter already keeps new readers out (async-lock: it set
+	 * the writer bit; tokio: it is queued in the fair semaphore), so a queued reader waits for it */
+	bool bars_readers;
 	/* channels (address: the shared channel state, oneshot::Inner or mpsc chan::Chan) */
 	bool has_sender_alive;     /* oneshot */
 	bool sender_alive;
@@ -361,6 +364,16 @@ void ai_await_node_deinit(struct ai_await_node *node);
  * ("recv(channel) | sleep, 59m58s left"); "" when nothing is known. Written into buf (always
  * terminated, cut to size); returns buf. */
 const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf, size_t size);
+
+/* Whether a guard like `held` on the lock a task waits for in `wait` keeps it waiting, by the
+ * wait's access and the guard's kind: an RwLock's reader waits only for the writer (other
+ * readers share the lock with it; a writer waiting in line is ai_wait_bars_reader's);
+ * upgradable_read for the writer or the upgradable reader; upgrade for the plain readers (the
+ * upgrading task gave up its upgradable guard); any other lock wait for every guard. */
+bool ai_held_blocks(const struct ai_wait *wait, const struct ai_held *held);
+/* Whether `other`, a wait on the same lock, keeps a task waiting in `wait`: a queued reader of
+ * an RwLock waits for the writers (or the upgrade) already in line before it. */
+bool ai_wait_bars_reader(const struct ai_wait *wait, const struct ai_wait *other);
 
 /* A word for a scheduler state letter: "running", "sleeping", "disk-sleep", ... */
 const char *ai_thread_state_name(char state);

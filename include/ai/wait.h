@@ -56,6 +56,9 @@ struct ai_wait *ai_wait_new(const char *kind);
 /* kind "sleep", "timeout" or "interval": deadline (CLOCK_MONOTONIC ns), the time left on a live
  * target, and the description. */
 void ai_wait_set_deadline(struct ai_wait_walk *w, struct ai_wait *wait, int64_t deadline);
+/* kind "join": the task whose header is at `task` (its id and status when the snapshot lists it),
+ * and the description. */
+void ai_wait_set_join_target(struct ai_wait_walk *w, struct ai_wait *wait, uint64_t task);
 /* "59m58s", "1.250s", "2d3h4m". Owned by the caller. */
 char *ai_wait_format_duration(int64_t ns);
 /* "tokio::sync::mutex::Mutex<bank::Ledger>" -> "Mutex<bank::Ledger>". Owned by the caller. */

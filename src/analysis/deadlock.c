@@ -121,11 +121,14 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 	g->channel = xcalloc(n, sizeof(*g->channel));
 	/* Tasks by header address; guards by semaphore; Senders by channel; granted futures by
 	 * semaphore. */
-	struct index tasks = { 0 }, guards = { 0 }, senders = { 0 }, granted = { 0 };
+	struct index tasks = { 0 }, guards = { 0 }, senders = { 0 }, granted = { 0 }, writers = { 0 };
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *t = &s->tasks[i];
 		if (strcmp(t->kind, "task") == 0)
 			index_add(&tasks, (struct entry){ t->address, i, NULL, NULL });
+		/* Writers in line on an RwLock, which readers queue behind. */
+		if (t->wait && t->wait->bars_readers && t->wait->semaphore && can_block(t))
+			index_add(&writers, (struct entry){ t->wait->semaphore, i, NULL, NULL });
 		for (size_t k = 0; k < t->held_count; k++) {
 			const struct ai_held *h = &t->held[k];
 			if (is_sender(h))
@@ -146,6 +149,8 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 		qsort(senders.v, senders.count, sizeof(struct entry), cmp_entry);
 	if (granted.count > 1)
 		qsort(granted.v, granted.count, sizeof(struct entry), cmp_entry);
+	if (writers.count > 1)
+		qsort(writers.v, writers.count, sizeof(struct entry), cmp_entry);
 	const struct entry *end;
 	for (size_t i = 0; i < s->task_count; i++) {
 		const struct ai_snapshot_task *t = &s->tasks[i];
@@ -160,9 +165,19 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 			bool holder = false;
 			const struct entry *e = lookup(guards.v, guards.count, w->semaphore);
 			for (end = entries_end(guards.v, guards.count); e && e < end && e->key == w->semaphore; e++) {
+				if (!ai_held_blocks(w, e->held))
+					continue;
 				holder = true;
 				if (e->task != i)
 					add_edge(g, i, (struct edge){ e->task, e->held, NULL });
+			}
+			/* A reader queued behind a writer in line waits for that writer. */
+			e = lookup(writers.v, writers.count, w->semaphore);
+			for (end = entries_end(writers.v, writers.count); e && e < end && e->key == w->semaphore; e++) {
+				if (e->task != i && ai_wait_bars_reader(w, s->tasks[e->task].wait)) {
+					holder = true;
+					add_edge(g, i, (struct edge){ e->task, NULL, NULL });
+				}
 			}
 			/* No guard holds it: a future granted the lock but not polled (a futurelock), in
 			 * a task that is not about to poll it (woken or running: a grant in flight). */
@@ -171,7 +186,7 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 				if (can_block(&s->tasks[e->task]))
 					add_edge(g, i, (struct edge){ e->task, NULL, e->unpolled });
 			}
-		} else if (strcmp(w->kind, "join") == 0 && w->has_target_id) {
+		} else if (strcmp(w->kind, "join") == 0) {
 			const struct entry *e = lookup(tasks.v, tasks.count, w->address);
 			const struct ai_snapshot_task *o = e ? &s->tasks[e->task] : NULL;
 			if (o && e->task != i &&
@@ -198,6 +213,7 @@ static void build(const struct ai_snapshot *s, struct graph *g)
 	free(guards.v);
 	free(senders.v);
 	free(granted.v);
+	free(writers.v);
 }
 
 struct dfs {
@@ -355,7 +371,7 @@ static void join_cycles(struct ai_snapshot *s)
 	unsigned char *state = xcalloc(n ? n : 1, 1); /* 0 unseen, 1 on the current walk, 2 done */
 	for (size_t i = 0; i < n; i++) {
 		const struct ai_wait *w = s->tasks[i].wait;
-		const struct entry *e = w && strcmp(w->kind, "join") == 0 && w->has_target_id
+		const struct entry *e = w && strcmp(w->kind, "join") == 0
 						? lookup(tasks.v, tasks.count, w->address) : NULL;
 		next[i] = e ? e->task : SIZE_MAX;
 	}

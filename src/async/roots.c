@@ -271,11 +271,30 @@ static bool find_polled_copy(struct ai_async *as, const struct ai_stack *stack,
 	return true;
 }
 
-static bool already_added(const struct ai_snapshot *snapshot, uint64_t address)
+/* A node of the tree (the root included) at address, of the type named `type`. */
+static bool has_node_at(const struct ai_await_node *node, uint64_t address, const char *type, unsigned depth)
+{
+	if (depth > 64)
+		return false;
+	if (node->address == address && node->type && strcmp(node->type, type) == 0)
+		return true;
+	for (size_t i = 0; i < node->child_count; i++) {
+		if (has_node_at(&node->children[i], address, type, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the future at address (of the type named `type`) is a block_on root already, or a future
+ * that a root of the same thread awaits: async-std's task::block_on hands the future to
+ * async_io's block_on inside a LocalExecutor::run future, and both frames name it. */
+static bool already_added(const struct ai_snapshot *snapshot, pid_t tid, uint64_t address, const char *type)
 {
 	for (size_t i = 0; i < snapshot->task_count; i++) {
 		const struct ai_snapshot_task *t = &snapshot->tasks[i];
-		if (t->kind && strcmp(t->kind, "block_on") == 0 && t->address == address)
+		if (!t->kind || strcmp(t->kind, "block_on") != 0)
+			continue;
+		if (t->address == address || (type && t->thread == tid && has_node_at(&t->tree, address, type, 0)))
 			return true;
 	}
 	return false;
@@ -308,10 +327,14 @@ static void add_root(struct ai_async *as, const struct ai_thread *thread, const 
 	/* Only stale copies were named (an optimised build): look for the polled one. */
 	if (c->unresumed && !c->via_pointer && c->root_type == c->type)
 		moved = find_polled_copy(as, stack, c->type, c->address, &root_address);
-	if (already_added(snapshot, root_address))
+	if (already_added(snapshot, thread->tid, root_address, NULL))
 		return;
 	struct ai_await_node tree = { 0 };
 	ai_await_decode(as, root_address, c->root_type, &tree);
+	if (already_added(snapshot, thread->tid, root_address, tree.type)) {
+		ai_await_node_deinit(&tree);
+		return;
+	}
 	if (c->unresumed && !moved && !c->via_pointer && !tree.error && tree.state &&
 	    strcmp(tree.state, "Unresumed") == 0) {
 		for (size_t i = first_task; i < snapshot->task_count; i++) {

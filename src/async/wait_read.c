@@ -375,6 +375,33 @@ struct ai_wait *ai_wait_new(const char *kind)
 	return wait;
 }
 
+/* kind "join": the awaited task, found among the snapshot's tasks by its header address. */
+void ai_wait_set_join_target(struct ai_wait_walk *w, struct ai_wait *wait, uint64_t task)
+{
+	wait->address = task;
+	bool listed = false;
+	for (size_t i = 0; i < w->snapshot->task_count; i++) {
+		const struct ai_snapshot_task *t = &w->snapshot->tasks[i];
+		if (strcmp(t->kind, "task") == 0 && t->address == task) {
+			listed = true;
+			wait->has_target_id = t->has_id;
+			wait->target_task_id = t->id;
+			wait->target_status = t->status ? xstrdup(t->status) : NULL;
+			break;
+		}
+	}
+	free(wait->description);
+	if (wait->has_target_id)
+		wait->description = xasprintf("join Task %" PRIu64 " (%s)", wait->target_task_id,
+					      wait->target_status ? wait->target_status : "?");
+	else if (listed) /* (a runtime whose tasks have no ids: async-task, tokio before 1.9) */
+		wait->description = xasprintf("join Task 0x%" PRIx64 " (%s)", task,
+					      wait->target_status ? wait->target_status : "?");
+	else
+		wait->description = xasprintf("join the task at 0x%" PRIx64 " (not in the runtime's list: finished?)",
+					      task);
+}
+
 /* kind "sleep", "timeout" or "interval": deadline, and time left on a live target. */
 void ai_wait_set_deadline(struct ai_wait_walk *w, struct ai_wait *wait, int64_t deadline)
 {

@@ -105,7 +105,7 @@ void ai_print_graph_dot(FILE *out, const struct ai_snapshot *s)
 			resource_index(&g, t->unpolled[k].semaphore, t->unpolled[k].resource_type, t->unpolled[k].address);
 			shown[i] = true;
 		}
-		if (t->wait && strcmp(t->wait->kind, "join") == 0 && t->wait->has_target_id) {
+		if (t->wait && strcmp(t->wait->kind, "join") == 0) {
 			shown[i] = true;
 			for (size_t j = 0; j < s->task_count; j++)
 				shown[j] |= strcmp(s->tasks[j].kind, "task") == 0 && s->tasks[j].address == t->wait->address;
@@ -138,7 +138,7 @@ void ai_print_graph_dot(FILE *out, const struct ai_snapshot *s)
 					  : strcmp(w->kind, "notify") == 0 ? "notified by" : "receives on";
 			print_edge(out, "t", i, "r", r, label, in_deadlock(s, i, 0, NULL, true));
 		}
-		if (w && strcmp(w->kind, "join") == 0 && w->has_target_id) {
+		if (w && strcmp(w->kind, "join") == 0) {
 			for (size_t j = 0; j < s->task_count; j++) {
 				if (strcmp(s->tasks[j].kind, "task") == 0 && s->tasks[j].address == w->address)
 					print_edge(out, "t", i, "t", j, "awaits join", in_deadlock(s, i, j, NULL, true));

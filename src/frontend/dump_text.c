@@ -387,7 +387,9 @@ static void print_deadlocks(FILE *out, const struct ai_snapshot *s, const struct
 				fputs(" but no longer polls\n", out);
 				continue;
 			}
-			fputs("     held by ", out);
+			/* (no guard: a reader queued behind a writer that waits in line) */
+			fputs(!e->held && to->wait && ai_wait_bars_reader(e->wait, to->wait) ? "     behind the writer "
+											      : "     held by ", out);
 			print_task_name(out, to);
 			if (e->held)
 				print_held_where(out, "guard", e->held->local, e->held->file, e->held->line);

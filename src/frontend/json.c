@@ -110,6 +110,8 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 	}
 	if (wait->access)
 		ai_json_field_string(w, "access", wait->access);
+	if (wait->bars_readers)
+		ai_json_field_bool(w, "bars_readers", true);
 	if (wait->has_sender_alive)
 		ai_json_field_bool(w, "sender_alive", wait->sender_alive);
 	bool kind_is = wait->kind != NULL;

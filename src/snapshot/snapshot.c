@@ -362,6 +362,27 @@ static void node_wait_summary(const struct ai_await_node *node, char *buf, size_
 	}
 }
 
+bool ai_held_blocks(const struct ai_wait *wait, const struct ai_held *held)
+{
+	if (!wait->access || strcmp(wait->kind, "rwlock") != 0 || !held->kind ||
+	    strncmp(held->kind, "rwlock_", 7) != 0)
+		return true;
+	if (strcmp(wait->access, "read") == 0)
+		return strcmp(held->kind, "rwlock_write") == 0;
+	if (strcmp(wait->access, "upgradable_read") == 0)
+		return strcmp(held->kind, "rwlock_write") == 0 || strcmp(held->kind, "rwlock_upgradable") == 0;
+	if (strcmp(wait->access, "upgrade") == 0)
+		return strcmp(held->kind, "rwlock_read") == 0;
+	return true;
+}
+
+bool ai_wait_bars_reader(const struct ai_wait *wait, const struct ai_wait *other)
+{
+	return wait != other && strcmp(wait->kind, "rwlock") == 0 && wait->access && strcmp(wait->access, "read") == 0 &&
+	       wait->queued && wait->semaphore && strcmp(other->kind, "rwlock") == 0 &&
+	       other->semaphore == wait->semaphore && other->bars_readers;
+}
+
 const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf, size_t size)
 {
 	if (!size)

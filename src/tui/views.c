@@ -342,7 +342,8 @@ static const char *task_label(const struct ai_snapshot *s, size_t i, char *buf, 
 	return buf;
 }
 
-/* The tasks that hold the lock `wait` waits for, or run the task it joins. */
+/* The tasks that hold the lock `wait` waits for (or, for a queued reader, the writers in line
+ * before it), or run the task it joins. */
 static void wait_edges(const struct ai_snapshot *s, size_t from, struct tui_lines *l)
 {
 	const struct ai_snapshot_task *task = &s->tasks[from];
@@ -352,15 +353,21 @@ static void wait_edges(const struct ai_snapshot *s, size_t from, struct tui_line
 		const struct ai_snapshot_task *other = &s->tasks[j];
 		if (j == from || other->runtime_address != task->runtime_address)
 			continue;
-		if (w->has_target_id && other->has_id && other->id == w->target_task_id)
+		bool joined = w->has_target_id ? other->has_id && other->id == w->target_task_id
+					       : strcmp(w->kind, "join") == 0 && w->address && other->kind &&
+							 strcmp(other->kind, "task") == 0 && other->address == w->address;
+		if (joined)
 			add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s joins it (%s)",
 				 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)), wait_text(w));
 		for (size_t h = 0; w->semaphore && h < other->held_count; h++) {
-			if (other->held[h].semaphore == w->semaphore)
+			if (other->held[h].semaphore == w->semaphore && ai_held_blocks(w, &other->held[h]))
 				add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s holds `%s` (%s)",
 					 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)),
 					 other->held[h].local ? other->held[h].local : "?", wait_text(w));
 		}
+		if (other->wait && ai_wait_bars_reader(w, other->wait))
+			add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s writer in line before it (%s)",
+				 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)), wait_text(w));
 	}
 }
 

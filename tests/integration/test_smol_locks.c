@@ -1,6 +1,8 @@
 /* `async-inspect dump` on the smol `locks` fixture (tests/fixtures/smol/src/bin/locks.rs): tasks
  * parked on async-lock's Mutex (two of them in a lock-order deadlock), RwLock write behind a
- * reader, and Semaphore acquire with no permit left; what each waits for, who holds it (from
+ * reader, upgrade() behind a reader, upgradable_read() behind an upgradable reader, the _arc
+ * forms of lock, read and write, a read behind a writer in line, and Semaphore acquire with no
+ * permit left; what each waits for, who holds it (from
  * the guards in the holders' saved locals, confirmed by the lock's state, or "holder unknown")
  * and the deadlock. */
 #include <criterion/criterion.h>
@@ -112,6 +114,58 @@ Test(smol_locks, waits_holders_and_deadlock)
 	cr_expect(json_is_true(json_object_get(lost, "queued")));
 	cr_expect(strstr(doc_str(lost, "description"), ", locked, holder unknown"), "%s", doc_str(lost, "description"));
 	cr_expect_eq(count_substr(doc_str(sem, "description"), " locks::permit"), 2, "%s", doc_str(sem, "description"));
+	/* upgrader holds an upgradable read of `up` and waits in upgrade() for up_reader to leave. */
+	json_t *up_reader = task_of(tasks, "locks::up_reader");
+	json_t *up = doc_expect_wait(task_of(tasks, "locks::upgrader"), "rwlock", "upgrader");
+	cr_expect_str_eq(doc_str(up, "access"), "upgrade");
+	cr_expect_str_eq(doc_str(up, "type"), "RwLock<u64>");
+	cr_expect(json_is_true(json_object_get(up, "queued")));
+	cr_expect_str_eq(doc_str(up, "address"), held_address(up_reader, "rwlock_read", "up_reader"));
+	cr_expect(strstr(doc_str(up, "description"), "upgrade RwLock<u64> @ 0x") &&
+		  strstr(doc_str(up, "description"), ", 1 reader holds it, held by Task 0x") &&
+		  strstr(doc_str(up, "description"), " locks::up_reader"), "%s", doc_str(up, "description"));
+
+	/* up_waiter waits in upgradable_read() behind up_holder's upgradable_read_arc guard. */
+	json_t *up_holder = task_of(tasks, "locks::up_holder");
+	json_t *upr = doc_expect_wait(task_of(tasks, "locks::up_waiter"), "rwlock", "up_waiter");
+	cr_expect_str_eq(doc_str(upr, "access"), "upgradable_read");
+	cr_expect(json_is_true(json_object_get(upr, "queued")));
+	cr_expect_str_eq(doc_str(upr, "address"), held_address(up_holder, "rwlock_upgradable", "up_holder"));
+	cr_expect(strstr(doc_str(upr, "description"), "upgradable-read-lock RwLock<u64> @ 0x") &&
+		  strstr(doc_str(upr, "description"), ", a writer or an upgradable reader holds it, held by Task 0x") &&
+		  strstr(doc_str(upr, "description"), " locks::up_holder"), "%s", doc_str(upr, "description"));
+
+	/* The _arc forms: write_arc behind a read_arc guard, lock_arc behind a lock_arc guard. */
+	json_t *aw = doc_expect_wait(task_of(tasks, "locks::arc_writer"), "rwlock", "arc_writer");
+	cr_expect_str_eq(doc_str(aw, "access"), "write");
+	cr_expect_str_eq(doc_str(aw, "address"),
+			 held_address(task_of(tasks, "locks::arc_reader"), "rwlock_read", "arc_reader"));
+	cr_expect(strstr(doc_str(aw, "description"), ", 1 reader holds it, held by Task 0x") &&
+		  strstr(doc_str(aw, "description"), " locks::arc_reader"), "%s", doc_str(aw, "description"));
+	json_t *am = doc_expect_wait(task_of(tasks, "locks::arc_waiter"), "mutex", "arc_waiter");
+	cr_expect_str_eq(doc_str(am, "type"), "Mutex<u64>");
+	cr_expect_str_eq(doc_str(am, "address"), held_address(task_of(tasks, "locks::arc_holder"), "mutex", "arc_holder"));
+	cr_expect(strstr(doc_str(am, "description"), ", locked, held by Task 0x") &&
+		  strstr(doc_str(am, "description"), " locks::arc_holder"), "%s", doc_str(am, "description"));
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(task_of(tasks, "locks::up_waiter"), "tree"), "line")),
+		     marker_line(SRC, "@await: upgradable-wait"));
+	/* rq_late reads behind rq_writer, which waits in line (writer bit set) for rq_reader: the
+	 * reader waits for the writer, not for the reader the writer waits for. */
+	json_t *rqw = doc_expect_wait(task_of(tasks, "locks::rq_writer"), "rwlock", "rq_writer");
+	cr_expect(json_is_true(json_object_get(rqw, "bars_readers")), "rq_writer keeps new readers out");
+	cr_expect(strstr(doc_str(rqw, "description"), " locks::rq_reader"), "%s", doc_str(rqw, "description"));
+	json_t *late = doc_expect_wait(task_of(tasks, "locks::rq_late"), "rwlock", "rq_late");
+	cr_expect_str_eq(doc_str(late, "access"), "read");
+	cr_expect(json_is_true(json_object_get(late, "queued")));
+	cr_expect_str_eq(doc_str(late, "address"), doc_str(rqw, "address"));
+	cr_expect(strstr(doc_str(late, "description"), "read-lock RwLock<u64> @ 0x") &&
+		  strstr(doc_str(late, "description"), ", behind the writer Task 0x") &&
+		  strstr(doc_str(late, "description"), " locks::rq_writer") &&
+		  !strstr(doc_str(late, "description"), "held by"), "%s", doc_str(late, "description"));
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(task_of(tasks, "locks::rq_late"), "tree"), "line")),
+		     marker_line(SRC, "@await: late-reader"));
+	/* locks::writer, alone in line, bars readers too; no reader is behind it. */
+	cr_expect(json_is_true(json_object_get(rw, "bars_readers")));
 	json_decref(root);
 	tool_result_free(&r);
 
@@ -131,6 +185,10 @@ Test(smol_locks, waits_holders_and_deadlock)
 	cr_expect(strstr(r.out, "[acquire Semaphore @ 0x"), "%s", r.out);
 	cr_expect(strstr(r.out, "Mutex<u32> @ 0x") && strstr(r.out, ", locked, holder unknown]"), "%s", r.out);
 	cr_expect_eq(count_substr(r.out, "holds Semaphore @ 0x"), 2, "%s", r.out);
+	cr_expect(strstr(r.out, "[upgrade RwLock<u64> @ 0x"), "%s", r.out);
+	cr_expect(strstr(r.out, "(guard `upgradable: RwLockUpgradableReadGuardArc<u64>` in locks::up_holder)"), "%s",
+		  r.out);
+	cr_expect(strstr(r.out, "(guard `shared: RwLockReadGuardArc<u64>` in locks::arc_reader)"), "%s", r.out);
 	tool_result_free(&r);
 	fixture_kill(&f);
 }

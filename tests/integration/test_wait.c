@@ -358,6 +358,21 @@ Test(wait, rwlock_writer_waits_for_write_readers_hold_read)
 		cr_expect_str_neq(doc_str(h, "address"), doc_str(w, "address"), "%s: a second RwLock", *v);
 		cr_expect_eq(json_integer_value(json_object_get(h, "line")),
 			     marker_line("tokio/src/bin/rwlock_writer.rs", "@await: rw-lone-park"), "%s", *v);
+
+		/* The late reader is queued behind the writer (the semaphore is fair): it waits for the
+		 * writer, not for the readers the writer waits for. */
+		cr_expect(json_is_true(json_object_get(w, "bars_readers")), "%s: the queued writer bars readers", *v);
+		json_t *late = task_by_future(root, "rwlock_writer::late_reader", 0);
+		cr_assert_not_null(late, "%s", *v);
+		json_t *lw = json_object_get(late, "wait");
+		cr_expect_str_eq(doc_str(lw, "access"), "read", "%s", *v);
+		cr_expect(json_is_true(json_object_get(lw, "queued")), "%s", *v);
+		cr_expect_str_eq(doc_str(lw, "address"), doc_str(w, "address"), "%s", *v);
+		char *behind = xasprintf(", behind the writer Task %lld rwlock_writer::writer",
+					 (long long)json_integer_value(json_object_get(writer, "id")));
+		cr_expect(strstr(doc_str(lw, "description"), behind), "%s: '%s' in %s", *v, behind,
+			  doc_str(lw, "description"));
+		free(behind);
 		json_decref(root);
 	}
 }

@@ -1,5 +1,6 @@
 /* The wait-for graph and its cycles (src/analysis/deadlock.c) over hand-made snapshots: long
- * chains on a small stack, futurelock self-edges, channel edges and their all-Senders rule. */
+ * chains on a small stack, futurelock self-edges, channel edges and their all-Senders rule,
+ * RwLock waits by access and readers behind writers in line, joins of tasks without ids. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
@@ -205,6 +206,110 @@ Test(deadlock, a_live_guard_wins_over_a_granted_future)
 	cr_expect(!s->deadlocks[0].futurelock);
 	cr_expect_eq(s->deadlocks[0].count, 2);
 	cr_expect_eq(s->warning_count, 0);
+	ai_snapshot_destroy(s);
+}
+
+/* An RwLock wait of `access` by a, a guard of `kind` on that lock in b, and b joining a: a
+ * cycle only when the guard keeps a waiting. */
+static size_t rwlock_cycle(const char *access, const char *kind)
+{
+	struct ai_snapshot *s = ai_snapshot_create();
+	struct ai_snapshot_task *a = add_task(s, "idle"), *b = add_task(s, "idle");
+	struct ai_wait *w = set_wait(a, "rwlock");
+	w->access = xstrdup(access);
+	w->address = SEM - 0x10;
+	w->semaphore = SEM;
+	w->permits_wanted = 1;
+	w->queued = true;
+	struct ai_held *h = ai_snapshot_task_add_held(b);
+	h->kind = xstrdup(kind);
+	h->local = xstrdup("guard");
+	h->address = SEM - 0x10;
+	h->semaphore = SEM;
+	join(b, 0);
+	ai_analysis_deadlocks(s);
+	size_t n = s->deadlock_count;
+	ai_snapshot_destroy(s);
+	return n;
+}
+
+Test(deadlock, rwlock_waits_count_only_the_guards_that_keep_them)
+{
+	/* upgradable_read waits for the writer or the upgradable reader, not for plain readers. */
+	cr_expect_eq(rwlock_cycle("upgradable_read", "rwlock_upgradable"), 1);
+	cr_expect_eq(rwlock_cycle("upgradable_read", "rwlock_write"), 1);
+	cr_expect_eq(rwlock_cycle("upgradable_read", "rwlock_read"), 0);
+	/* upgrade waits for the plain readers to leave. */
+	cr_expect_eq(rwlock_cycle("upgrade", "rwlock_read"), 1);
+	cr_expect_eq(rwlock_cycle("upgrade", "rwlock_upgradable"), 0);
+	/* A reader waits for the writer, not for the other readers. */
+	cr_expect_eq(rwlock_cycle("read", "rwlock_write"), 1);
+	cr_expect_eq(rwlock_cycle("read", "rwlock_read"), 0);
+	/* A writer waits for every guard. */
+	cr_expect_eq(rwlock_cycle("write", "rwlock_read"), 1);
+	cr_expect_eq(rwlock_cycle("write", "rwlock_upgradable"), 1);
+}
+
+static struct ai_wait *rwlock_wait(struct ai_snapshot_task *t, const char *access)
+{
+	struct ai_wait *w = set_wait(t, "rwlock");
+	w->access = xstrdup(access);
+	w->address = SEM - 0x10;
+	w->semaphore = SEM;
+	w->permits_wanted = 1;
+	w->queued = true;
+	return w;
+}
+
+static void read_guard(struct ai_snapshot_task *t)
+{
+	struct ai_held *h = ai_snapshot_task_add_held(t);
+	h->kind = xstrdup("rwlock_read");
+	h->local = xstrdup("shared");
+	h->address = SEM - 0x10;
+	h->semaphore = SEM;
+}
+
+Test(deadlock, reader_queued_behind_a_writer_in_line_waits_for_the_writer)
+{
+	/* a holds a read guard and awaits r; w waits in line for a to leave; r reads behind w. */
+	struct ai_snapshot *s = ai_snapshot_create();
+	struct ai_snapshot_task *a = add_task(s, "idle"), *w = add_task(s, "idle"), *r = add_task(s, "idle");
+	read_guard(a);
+	join(a, 2);
+	rwlock_wait(w, "write")->bars_readers = true;
+	rwlock_wait(r, "read");
+	ai_analysis_deadlocks(s);
+	cr_assert_eq(s->deadlock_count, 1);
+	cr_expect_eq(s->deadlocks[0].count, 3, "r -> w -> a -> r, not r -> a");
+	ai_snapshot_destroy(s);
+
+	/* The same without the writer in line (it still acquires the writer mutex): a reader waits
+	 * for no reader. */
+	s = ai_snapshot_create();
+	a = add_task(s, "idle");
+	w = add_task(s, "idle");
+	r = add_task(s, "idle");
+	read_guard(a);
+	join(a, 2);
+	rwlock_wait(w, "write");
+	rwlock_wait(r, "read");
+	ai_analysis_deadlocks(s);
+	cr_expect_eq(s->deadlock_count, 0);
+	ai_snapshot_destroy(s);
+}
+
+Test(deadlock, join_of_a_task_without_id_is_an_edge)
+{
+	/* async-task's tasks have no id: the join names the task by its header only. */
+	struct ai_snapshot *s = chain(2, true);
+	for (size_t i = 0; i < 2; i++) {
+		s->tasks[i].has_id = false;
+		s->tasks[i].tree.wait->has_target_id = false;
+	}
+	ai_analysis_deadlocks(s);
+	cr_assert_eq(s->deadlock_count, 1);
+	cr_expect_eq(s->deadlocks[0].count, 2);
 	ai_snapshot_destroy(s);
 }
 

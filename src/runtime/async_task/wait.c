@@ -1,7 +1,7 @@
 /* What the leaf futures of the async-task ecosystem wait for (the adapter's leaf_wait):
- * async-io's Timer, async-channel's Recv and Send, event_listener's EventListener, async-task's
- * Task (a join); async-lock's Mutex, RwLock and Semaphore futures are wait_locks.c's, I/O
- * wait_io.c's. Every field is found by its DWARF member
+ * async-io's Timer, async-channel's Recv and Send, event_listener's EventListener; async-lock's
+ * Mutex, RwLock and Semaphore futures are wait_locks.c's, I/O wait_io.c's; async-task's Task and
+ * async-std's JoinHandle (join); an executor's idle loop. Every field is found by its DWARF member
  * name; a leaf not understood keeps its type in the description. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -120,29 +120,29 @@ static struct ai_wait *decode_event(struct ai_wait_walk *w, const struct ai_type
 	return wait;
 }
 
-/* async-task's Task<T, M> { ptr: NonNull<()> }: awaiting it joins the task whose header ptr is,
- * the address async-task's tasks are listed by. */
-static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+/* async-task's Task<T, M> (what smol::spawn and Executor::spawn return) is `ptr`, a NonNull to
+ * the task's header; async-std's JoinHandle<T> wraps one in `handle: Option<Task<T>>`. */
+static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+				   bool async_std)
 {
 	struct ai_wait *wait = ai_wait_new("join");
 	wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(t));
-	uint64_t off, header;
-	const struct ai_type *pt;
-	if (!ai_wait_find_nested(t, "ptr", 2, &off, &pt) || !ai_wait_read_uint(w, address + off, 8, &header) || !header) {
+	uint64_t off = 0, ptr_off, header;
+	const struct ai_type *tt = t, *pt;
+	if (async_std && (!ai_wait_member_path(t, "handle", &off, &tt) || !(tt = some_payload(tt, &off)))) {
+		wait->description = xasprintf("join, task not understood (%s)", ai_wait_type_name(t));
+		return wait;
+	}
+	if (!ai_wait_member_path(tt, "ptr.pointer", &ptr_off, &pt) || pt->kind != AI_TYPE_POINTER ||
+	    !ai_wait_read_uint(w, address + off + ptr_off, 8, &header)) {
 		wait->description = xasprintf("join, task pointer not understood (%s)", ai_wait_type_name(t));
 		return wait;
 	}
-	wait->address = header;
-	for (size_t i = 0; i < w->snapshot->task_count; i++) {
-		const struct ai_snapshot_task *task = &w->snapshot->tasks[i];
-		if (strcmp(task->kind, "task") == 0 && task->address == header) {
-			wait->target_status = task->status ? xstrdup(task->status) : NULL;
-			wait->description = xasprintf("join Task 0x%" PRIx64 " (%s)", header,
-						      wait->target_status ? wait->target_status : "?");
-			return wait;
-		}
+	if (!header) { /* (None: the handle gave its task away) */
+		wait->description = xstrdup("join, the handle holds no task");
+		return wait;
 	}
-	wait->description = xasprintf("join the task at 0x%" PRIx64 " (not among the tasks found: finished?)", header);
+	ai_wait_set_join_target(w, wait, header);
 	return wait;
 }
 
@@ -163,7 +163,9 @@ struct ai_wait *ai_async_task_leaf_wait(struct ai_wait_walk *w, struct ai_await_
 	if (ai_starts_with(name, "event_listener::EventListener<"))
 		return decode_event(w, t, node->address);
 	if (ai_starts_with(name, "async_task::task::Task<"))
-		return decode_join(w, t, node->address);
+		return decode_join(w, t, node->address, false);
+	if (ai_starts_with(name, "async_std::task::join_handle::JoinHandle<"))
+		return decode_join(w, t, node->address, true);
 	/* Executor::run's loop on one of the executor's threads (smol's "smol-N"), between tasks */
 	if (ai_starts_with(name, "futures_lite::future::PollFn<async_executor::") && strstr(name, "::runnable")) {
 		struct ai_wait *wait = ai_wait_new("executor_idle");

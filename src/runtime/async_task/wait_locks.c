@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/memory.h"
 #include "ai/types.h"
 #include "ai/util.h"
 #include "ai/wait.h"
@@ -34,31 +35,100 @@ static bool nested_pointer(struct ai_wait_walk *w, const struct ai_type *t, uint
 	return *type_ret != NULL;
 }
 
-/* The RwLock<T> (T: t's own parameter) whose RawRwLock is at raw: its address and type. */
-static bool rwlock_of_raw(struct ai_wait_walk *w, const struct ai_type *t, uint64_t raw, uint64_t *lock_ret,
-			  const struct ai_type **type_ret)
+/* The struct of the active variant of the enum value at address (its members count from the
+ * start of the value); t itself when it is no enum. NULL when it cannot be read. */
+static const struct ai_type *active_case_named(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+					       const char **name_ret)
+{
+	uint8_t bytes[256];
+	const struct ai_variant *v;
+	t = ai_wait_underlying(t);
+	if (!t || t->kind != AI_TYPE_ENUM)
+		return t;
+	if (!t->has_size || t->size > sizeof(bytes))
+		return NULL;
+	struct ai_error *err = ai_memory_read(w->mem, bytes, address, t->size);
+	if (!err)
+		err = ai_type_active_variant(t, bytes, t->size, &v);
+	if (err) {
+		ai_error_destroy(err);
+		return NULL;
+	}
+	if (name_ret)
+		*name_ret = v->name;
+	return ai_wait_member_type(t, &v->member);
+}
+
+static const struct ai_type *active_case(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
+{
+	return active_case_named(w, t, address, NULL);
+}
+
+/* The first enum nested in the structs of t (LockArc's LockArcInnards): its offset and type. */
+static bool first_enum(const struct ai_type *t, unsigned depth, uint64_t *offset_ret, const struct ai_type **type_ret)
+{
+	t = ai_wait_underlying(t);
+	if (!t || depth > 4)
+		return false;
+	if (t->kind == AI_TYPE_ENUM) {
+		*offset_ret = 0;
+		*type_ret = t;
+		return true;
+	}
+	for (size_t i = 0; t->kind == AI_TYPE_STRUCT && i < t->member_count; i++) {
+		uint64_t off;
+		if (first_enum(ai_wait_member_type(t, &t->members[i]), depth + 1, &off, type_ret)) {
+			*offset_ret = t->members[i].offset + off;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The &T inside Some of the Option<&T> member `name` nested in t (RawUpgrade's `lock`), and T's
+ * type; false for None. */
+static bool option_ref(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, const char *name,
+		       uint64_t *ptr_ret, const struct ai_type **type_ret)
+{
+	uint64_t off;
+	const struct ai_type *ot, *some;
+	if (!ai_wait_find_nested(t, name, 4, &off, &ot) || !(some = active_case(w, ot, address + off)) ||
+	    some == ai_wait_underlying(ot))
+		return false;
+	return nested_pointer(w, some, address + off, "__0", ptr_ret, type_ret);
+}
+
+/* The type RwLock<T>, T being t's own parameter T (a future's or a guard's). */
+static const struct ai_type *rwlock_type(struct ai_wait_walk *w, const struct ai_type *t)
 {
 	const struct ai_template_param *tp = ai_type_find_template_param(t, "T");
-	const struct ai_type *param = NULL, *lt, *rt;
-	uint64_t off;
+	const struct ai_type *param = NULL, *lt;
 	struct ai_error *err;
 	if (!tp || !t->types)
-		return false;
+		return NULL;
 	if ((err = ai_type_resolve(t, &tp->type, &param))) {
 		ai_error_destroy(err);
-		return false;
+		return NULL;
 	}
 	const char *pname = param ? ai_type_qualified_name(param) : NULL;
 	if (!pname)
-		return false;
+		return NULL;
 	char *name = xasprintf("async_lock::rwlock::RwLock<%s>", pname);
 	err = ai_types_find(w->as->types, t->cu_offset, name, &lt);
 	free(name);
 	if (err) {
 		ai_error_destroy(err);
-		return false;
+		return NULL;
 	}
-	lt = ai_wait_underlying(lt);
+	return ai_wait_underlying(lt);
+}
+
+/* The RwLock<T> (T: t's own parameter) whose RawRwLock is at raw: its address and type. */
+static bool rwlock_of_raw(struct ai_wait_walk *w, const struct ai_type *t, uint64_t raw, uint64_t *lock_ret,
+			  const struct ai_type **type_ret)
+{
+	const struct ai_type *lt = rwlock_type(w, t), *rt;
+	uint64_t off;
 	if (!lt || !ai_wait_member_path(lt, "raw", &off, &rt) || raw < off)
 		return false;
 	*lock_ret = raw - off;
@@ -73,7 +143,12 @@ static struct ai_wait *decode_mutex(struct ai_wait_walk *w, const struct ai_type
 	struct ai_wait *wait = ai_wait_new("mutex");
 	uint64_t mutex, state;
 	const struct ai_type *mt;
-	if (!nested_pointer(w, t, address, "mutex", &mutex, &mt)) {
+	uint64_t eoff;
+	const struct ai_type *et, *ct;
+	/* LockArc: `mutex: Option<Arc<Mutex<T>>>` in each case of its LockArcInnards enum. */
+	if (!nested_pointer(w, t, address, "mutex", &mutex, &mt) &&
+	    !(first_enum(t, 0, &eoff, &et) && (ct = active_case(w, et, address + eoff)) &&
+	      option_ref(w, ct, address + eoff, "mutex", &mutex, &mt))) {
 		wait->description = xasprintf("mutex, lock not understood (%s)", ai_wait_type_name(t));
 		return wait;
 	}
@@ -91,16 +166,25 @@ static struct ai_wait *decode_mutex(struct ai_wait_walk *w, const struct ai_type
 	return wait;
 }
 
-/* RwLock::read / write (and their _arc forms): `raw: RawRead / RawWrite { lock: &RawRwLock }`. */
-static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address, bool write)
+/* RwLock::read, write, upgradable_read (and their _arc forms): `raw: RawRead / RawWrite /
+ * RawUpgradableRead { lock: &RawRwLock }`; RwLockUpgradableReadGuard[Arc]::upgrade: `raw:
+ * RawUpgrade { lock: Option<&RawRwLock> }` (in a ManuallyDrop for UpgradeArc). An upgradable
+ * reader holds the writer mutex and one reader; upgrade() trades that reader for the writer bit,
+ * then waits for the other readers to leave. */
+static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+				     const char *access)
 {
 	struct ai_wait *wait = ai_wait_new("rwlock");
-	wait->access = xstrdup(write ? "write" : "read");
-	uint64_t off, raw, state, lock;
+	wait->access = xstrdup(access);
+	bool upgrade = strcmp(access, "upgrade") == 0, upgradable = strcmp(access, "upgradable_read") == 0;
+	bool write = strcmp(access, "write") == 0;
+	const char *verb = upgrade ? "upgrade" : upgradable ? "upgradable-read-lock" : write ? "write-lock" : "read-lock";
+	uint64_t off, raw = 0, state, mstate, lock;
 	const struct ai_type *rt, *raw_t, *lock_t;
 	if (!ai_wait_find_nested(t, "raw", 4, &off, &rt) || !(rt = ai_wait_underlying(rt)) ||
-	    !ai_wait_read_pointer_path(w, rt, address + off, "lock", &raw, &raw_t) || !raw) {
-		wait->description = xasprintf("%s-lock, RwLock not understood (%s)", wait->access, ai_wait_type_name(t));
+	    !(upgrade ? option_ref(w, rt, address + off, "lock", &raw, &raw_t)
+		      : ai_wait_read_pointer_path(w, rt, address + off, "lock", &raw, &raw_t)) || !raw) {
+		wait->description = xasprintf("%s, RwLock not understood (%s)", verb, ai_wait_type_name(t));
 		return wait;
 	}
 	if (rwlock_of_raw(w, t, raw, &lock, &lock_t)) {
@@ -112,17 +196,39 @@ static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct ai_typ
 	}
 	wait->semaphore = raw;
 	wait->permits_wanted = 1;
-	char *head = xasprintf("%s-lock %s @ 0x%" PRIx64, wait->access, wait->resource_type, wait->address);
-	if (!ai_wait_read_int_path(w, raw_t, raw, "state", &state)) {
+	char *head = xasprintf("%s %s @ 0x%" PRIx64, verb, wait->resource_type, wait->address);
+	if (!ai_wait_read_int_path(w, raw_t, raw, "state", &state) ||
+	    (upgradable && !ai_wait_read_int_path(w, raw_t, raw, "mutex.state", &mstate))) {
 		wait->description = head;
 		return wait;
 	}
 	uint64_t readers = state >> 1;
-	/* A writer waits while anyone reads or writes; a reader while a writer holds or acquires. */
-	wait->queued = write ? state != 0 : (state & RW_WRITER_BIT) != 0;
+	if (upgradable) {
+		/* It waits for the writer mutex, which a writer or the upgradable reader holds. */
+		wait->queued = (mstate & 1) != 0;
+		wait->description = xasprintf(wait->queued ? "%s, a writer or an upgradable reader holds it"
+							   : "%s, free (about to be granted)", head);
+		free(head);
+		return wait;
+	}
+	/* A writer waits while anyone reads or writes; a reader while a writer holds or acquires; an
+	 * upgrade (its own reader already traded for the writer bit) while other readers remain. */
+	wait->queued = upgrade ? state != RW_WRITER_BIT : write ? state != 0 : (state & RW_WRITER_BIT) != 0;
+	/* Past RawWrite's Acquiring state (the writer mutex taken), a writer has set the writer bit:
+	 * new readers wait for it; so does an upgrade from the start. */
+	const char *phase = NULL;
+	uint64_t soff;
+	const struct ai_type *st;
+	if (upgrade)
+		wait->bars_readers = wait->queued;
+	else if (write && wait->queued && ai_wait_find_nested(rt, "state", 1, &soff, &st) &&
+		 active_case_named(w, st, address + off + soff, &phase) && phase)
+		wait->bars_readers = strcmp(phase, "Acquiring") != 0;
 	if (readers > 0)
 		wait->description = xasprintf("%s, %" PRIu64 " reader%s hold%s it", head, readers, ai_wait_plural(readers),
 					      readers == 1 ? "s" : "");
+	else if (upgrade)
+		wait->description = xasprintf("%s, no reader left (about to be granted)", head);
 	else if (state & RW_WRITER_BIT)
 		wait->description = xasprintf("%s, a writer holds it or waits for it", head);
 	else
@@ -165,10 +271,16 @@ struct ai_wait *ai_async_task_lock_wait(struct ai_wait_walk *w, const struct ai_
 		return decode_mutex(w, t, address);
 	if (ai_starts_with(name, "async_lock::rwlock::futures::Write<") ||
 	    ai_starts_with(name, "async_lock::rwlock::futures::WriteArc<"))
-		return decode_rwlock(w, t, address, true);
+		return decode_rwlock(w, t, address, "write");
 	if (ai_starts_with(name, "async_lock::rwlock::futures::Read<") ||
 	    ai_starts_with(name, "async_lock::rwlock::futures::ReadArc<"))
-		return decode_rwlock(w, t, address, false);
+		return decode_rwlock(w, t, address, "read");
+	if (ai_starts_with(name, "async_lock::rwlock::futures::UpgradableRead<") ||
+	    ai_starts_with(name, "async_lock::rwlock::futures::UpgradableReadArc<"))
+		return decode_rwlock(w, t, address, "upgradable_read");
+	if (ai_starts_with(name, "async_lock::rwlock::futures::Upgrade<") ||
+	    ai_starts_with(name, "async_lock::rwlock::futures::UpgradeArc<"))
+		return decode_rwlock(w, t, address, "upgrade");
 	if (strcmp(name, "async_lock::semaphore::Acquire") == 0 || strcmp(name, "async_lock::semaphore::AcquireArc") == 0)
 		return decode_semaphore(w, t, address);
 	return NULL;
@@ -177,7 +289,7 @@ struct ai_wait *ai_async_task_lock_wait(struct ai_wait_walk *w, const struct ai_
 /* ---- Held guards ---- */
 
 struct guard {
-	const char *kind;            /* "mutex", "rwlock_read", "rwlock_write", "semaphore" */
+	const char *kind;            /* "mutex", "rwlock_read", "rwlock_upgradable", "rwlock_write", "semaphore" */
 	uint64_t address, key;       /* the lock as users see it; the key the waits name */
 	const struct ai_type *type;  /* the lock's type (NULL: an RwLock whose RwLock<T> is not found) */
 };
@@ -210,14 +322,23 @@ static bool guard_lock(struct ai_wait_walk *w, const struct ai_type *gt, uint64_
 		return true;
 	}
 	bool write = ai_starts_with(name, "async_lock::rwlock::RwLockWriteGuard");
-	if (!write && !ai_starts_with(name, "async_lock::rwlock::RwLockReadGuard<"))
+	bool upgradable = ai_starts_with(name, "async_lock::rwlock::RwLockUpgradableReadGuard");
+	bool arc = ai_starts_with(name, "async_lock::rwlock::RwLockWriteGuardArc<") ||
+		   ai_starts_with(name, "async_lock::rwlock::RwLockUpgradableReadGuardArc<");
+	bool read_arc = ai_starts_with(name, "async_lock::rwlock::RwLockReadGuardArc<");
+	if (!write && !upgradable && !read_arc && !ai_starts_with(name, "async_lock::rwlock::RwLockReadGuard<"))
 		return false;
-	g->kind = write ? "rwlock_write" : "rwlock_read";
-	if (ai_starts_with(name, "async_lock::rwlock::RwLockWriteGuardArc<")) {
-		uint64_t off;
-		const struct ai_type *rt;
-		if (!nested_pointer(w, gt, address, "lock", &g->address, &g->type) ||
-		    !ai_wait_member_path(g->type, "raw", &off, &rt) || !(raw_t = ai_wait_underlying(rt)))
+	g->kind = write ? "rwlock_write" : upgradable ? "rwlock_upgradable" : "rwlock_read";
+	uint64_t off;
+	const struct ai_type *rt;
+	if (arc || read_arc) {
+		/* `lock: Arc<RwLock<T>>`; RwLockReadGuardArc's `lock: NonNull<T>` points at the
+		 * RwLock<T> (Arc::into_raw), whatever its type says. */
+		if (arc ? !nested_pointer(w, gt, address, "lock", &g->address, &g->type)
+			: !(ai_wait_read_pointer_path(w, gt, address, "lock.pointer", &g->address, &rt) &&
+			    (g->type = rwlock_type(w, gt))))
+			return false;
+		if (!ai_wait_member_path(g->type, "raw", &off, &rt) || !(raw_t = ai_wait_underlying(rt)))
 			return false;
 		raw = g->address + off;
 	} else {
@@ -231,10 +352,13 @@ static bool guard_lock(struct ai_wait_walk *w, const struct ai_type *gt, uint64_
 	g->key = raw;
 	if (!ai_wait_read_int_path(w, raw_t, raw, "state", &state))
 		return false;
-	if (!write)
+	if (!write && !upgradable)
 		return state >> 1 > 0;
-	/* A writer holds the writer mutex and has no readers left. */
-	return state == RW_WRITER_BIT && ai_wait_read_int_path(w, raw_t, raw, "mutex.state", &mstate) && (mstate & 1);
+	if (!ai_wait_read_int_path(w, raw_t, raw, "mutex.state", &mstate) || !(mstate & 1))
+		return false;
+	/* An upgradable reader holds the writer mutex and a reader; a writer the mutex and no reader
+	 * is left. */
+	return upgradable ? state >> 1 > 0 : state == RW_WRITER_BIT;
 }
 
 void ai_async_task_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node)
@@ -297,7 +421,8 @@ static void name_holders(struct ai_snapshot *s, size_t self, struct ai_wait *wai
 	for (size_t j = 0; j < s->task_count; j++) {
 		const struct ai_snapshot_task *o = &s->tasks[j];
 		for (size_t k = 0; k < o->held_count; k++) {
-			if (o->held[k].semaphore != wait->semaphore || strcmp(o->held[k].kind, "mpsc_sender") == 0)
+			if (o->held[k].semaphore != wait->semaphore || strcmp(o->held[k].kind, "mpsc_sender") == 0 ||
+			    !ai_held_blocks(wait, &o->held[k]))
 				continue;
 			exclusive += ai_wait_is_exclusive(o->held[k].kind);
 			append_task(&names, o, j == self);
@@ -305,13 +430,28 @@ static void name_holders(struct ai_snapshot *s, size_t self, struct ai_wait *wai
 			break;
 		}
 	}
+	/* A reader queued behind writers in line waits for them, not for the readers they wait for. */
+	char *writers = xstrdup("");
+	size_t in_line = 0;
+	for (size_t j = 0; j < s->task_count; j++) {
+		if (s->tasks[j].wait && ai_wait_bars_reader(wait, s->tasks[j].wait)) {
+			append_task(&writers, &s->tasks[j], j == self);
+			in_line++;
+		}
+	}
 	char *old = wait->description;
-	if (found == 0 || exclusive > 1)
+	if (in_line && found == 0)
+		wait->description = xasprintf("%s, behind the writer%s %s", old, in_line == 1 ? "" : "s", writers + 2);
+	else if (in_line)
+		wait->description = xasprintf("%s, held by %s, behind the writer%s %s", old, names + 2,
+					      in_line == 1 ? "" : "s", writers + 2);
+	else if (found == 0 || exclusive > 1)
 		wait->description = xasprintf("%s, holder unknown", old);
 	else
 		wait->description = xasprintf("%s, held by %s", old, names + 2);
 	free(old);
 	free(names);
+	free(writers);
 }
 
 static void finish_node(struct ai_wait_walk *w, struct ai_snapshot *s, size_t task, struct ai_await_node *node)

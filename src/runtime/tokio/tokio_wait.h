@@ -24,6 +24,9 @@ bool tk_enclosing_lock(struct ai_wait_walk *w, uint64_t sem, uint64_t *address_r
 bool tk_semaphore_available(struct ai_wait_walk *w, uint64_t sem, const struct ai_type *sem_type, uint64_t *ret);
 struct ai_wait *tk_decode_acquire(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address);
 void tk_rwlock_addresses(struct ai_wait_walk *w, struct ai_snapshot *snapshot);
+/* finish: a reader queued behind writers in line says "behind the writer Task N ..." (the
+ * wait-for graph links them the same way: ai_wait_bars_reader). (wait_locks.c) */
+void tk_rwlock_queue(struct ai_snapshot *snapshot);
 
 /* Channels (wait_channels.c) */
 extern const char *const TK_MPSC_SENDERS[];

@@ -49,27 +49,7 @@ static struct ai_wait *decode_join(struct ai_wait_walk *w, const struct ai_type 
 		wait->description = xasprintf("join, task pointer not understood (%s)", ai_wait_type_name(t));
 		return wait;
 	}
-	wait->address = header;
-	bool listed = false;
-	for (size_t i = 0; i < w->snapshot->task_count; i++) {
-		const struct ai_snapshot_task *task = &w->snapshot->tasks[i];
-		if (strcmp(task->kind, "task") == 0 && task->address == header) {
-			listed = true;
-			wait->has_target_id = task->has_id;
-			wait->target_task_id = task->id;
-			wait->target_status = task->status ? xstrdup(task->status) : NULL;
-			break;
-		}
-	}
-	if (wait->has_target_id)
-		wait->description = xasprintf("join Task %" PRIu64 " (%s)", wait->target_task_id,
-					      wait->target_status ? wait->target_status : "?");
-	else if (listed) /* (tasks have no ids before tokio 1.9) */
-		wait->description = xasprintf("join Task 0x%" PRIx64 " (%s)", header,
-					      wait->target_status ? wait->target_status : "?");
-	else
-		wait->description = xasprintf("join the task at 0x%" PRIx64 " (not in the runtime's list: finished?)",
-					      header);
+	ai_wait_set_join_target(w, wait, header);
 	return wait;
 }
 
@@ -124,6 +104,7 @@ void tk_wait_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 	for (size_t i = 0; i < snapshot->task_count; i++)
 		tk_channel_warning(w, &snapshot->tasks[i]);
 	tk_rwlock_addresses(w, snapshot);
+	tk_rwlock_queue(snapshot);
 	tk_scan_saved(w, snapshot);
 	tk_join_set_members(snapshot);
 }

@@ -94,6 +94,9 @@ struct ai_wait *tk_decode_acquire(struct ai_wait_walk *w, const struct ai_type *
 		wait->address = lock;
 		wait->resource_type = ai_wait_short_resource_name(ai_wait_type_name(lock_t));
 		wait->access = access ? xstrdup(access) : NULL;
+		/* The batch semaphore is fair: a reader that comes after a queued writer queues
+		 * behind it. */
+		wait->bars_readers = access && strcmp(access, "write") == 0 && wait->queued && wait->permits_wanted > 0;
 	} else if (tk_decode_mpsc_send(w, wait, sem)) {
 		return wait;
 	} else {
@@ -253,6 +256,37 @@ void tk_rwlock_addresses(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 		}
 	}
 	(void)w;
+}
+
+void tk_rwlock_queue(struct ai_snapshot *snapshot)
+{
+	for (size_t i = 0; i < snapshot->task_count; i++) {
+		struct ai_await_node *leaf = ai_wait_chain_leaf(&snapshot->tasks[i].tree);
+		struct ai_wait *wait = leaf ? leaf->wait : NULL;
+		if (!wait || !wait->access || strcmp(wait->access, "read") != 0 || !wait->queued)
+			continue;
+		char *names = NULL;
+		size_t in_line = 0;
+		for (size_t j = 0; j < snapshot->task_count; j++) {
+			const struct ai_snapshot_task *o = &snapshot->tasks[j];
+			if (j == i || !o->wait || !ai_wait_bars_reader(wait, o->wait))
+				continue;
+			char *name = o->has_id ? xasprintf("Task %" PRIu64 " %s", o->id, o->future ? o->future : "?")
+					       : xasprintf("Task 0x%" PRIx64 " %s", o->address, o->future ? o->future : "?");
+			char *more = xasprintf("%s%s%s", names ? names : "", names ? ", " : "", name);
+			free(name);
+			free(names);
+			names = more;
+			in_line++;
+		}
+		if (!in_line)
+			continue;
+		char *old = wait->description;
+		wait->description = xasprintf("%s, behind the writer%s %s", old ? old : "read-lock", in_line == 1 ? "" : "s",
+					      names);
+		free(old);
+		free(names);
+	}
 }
 
 /* The RwLock<T> a guard's `s: &Semaphore` belongs to: T is the guard's own type parameter, and
