@@ -2,6 +2,7 @@
  * a fixed table of sig_atomic_t slots. */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -23,6 +24,9 @@ struct slot {
 
 static struct slot slots[REGISTRY_SLOTS];
 static volatile sig_atomic_t forward_pid;
+static volatile sig_atomic_t watching; /* some thread may hold our watchpoints */
+
+#define DR_OFFSET(n) (offsetof(struct user, u_debugreg) + (n) * sizeof(long))
 
 /* Breakpoints: a slot is in use while `used` is set; written before `used` goes up. */
 #define BREAKPOINT_SLOTS 4096
@@ -127,6 +131,25 @@ static bool undo_trap(pid_t tid)
 	return ptrace(PTRACE_SETREGS, tid, 0, &regs) == 0;
 }
 
+void ai_registry_set_watching(bool on)
+{
+	watching = on;
+}
+
+/* A thread stopped by one of our watchpoints (SIGTRAP, DR6 naming one): the SIGTRAP is not
+ * delivered. Then DR7 goes off, so that nothing traps once we are gone. Async-signal-safe. */
+static bool clear_watch(pid_t tid, int signal)
+{
+	bool ours = false;
+	if (signal == SIGTRAP) {
+		errno = 0;
+		long dr6 = ptrace(PTRACE_PEEKUSER, tid, (void *)DR_OFFSET(6), 0);
+		ours = errno == 0 && ((unsigned long)dr6 & 0xfUL);
+	}
+	ptrace(PTRACE_POKEUSER, tid, (void *)DR_OFFSET(7), (void *)0L);
+	return ours;
+}
+
 void ai_registry_set_forward_pid(pid_t pid)
 {
 	forward_pid = pid;
@@ -171,6 +194,8 @@ void ai_registry_detach_all(void)
 			slots[i].stopped = 1;
 		}
 		if (slots[i].signal == SIGTRAP && undo_trap(tid))
+			slots[i].signal = 0;
+		if (watching && clear_watch(tid, slots[i].signal))
 			slots[i].signal = 0;
 		any_stopped = tid;
 	}

@@ -16,6 +16,8 @@ void ai_registry_detach_all(void);
 /* Breakpoints written into the target: restored by ai_registry_detach_all before it detaches. */
 void ai_registry_add_breakpoint(uint64_t address, uint8_t original);
 void ai_registry_remove_breakpoint(uint64_t address);
+/* Whether some thread may hold our watchpoints: ai_registry_detach_all then clears DR7 in each. */
+void ai_registry_set_watching(bool watching);
 /* The pid whose signals are forwarded by `run` (0: none). */
 void ai_registry_set_forward_pid(pid_t pid);
 
