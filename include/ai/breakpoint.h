@@ -174,4 +174,28 @@ struct ai_break_result {
 struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_options *options,
 			      struct ai_break_result *result);
 
+/* --step TASK (step.c): stop the program each time that task's state machine changes state (or
+ * the task completes), print the transition, and after `count` of them clear the watchpoint and
+ * detach. The watch is a hardware watchpoint on the task's outermost coroutine's discriminant. */
+struct ai_step_task {
+	bool by_address;  /* 0x...: the task's address (runtimes without ids), else its id */
+	uint64_t value;
+};
+/* Parses TASK: a decimal id or a 0x address; AI_ERROR_INVALID_ARGUMENT saying what is wrong. */
+struct ai_error *ai_step_parse_task(const char *text, struct ai_step_task *ret);
+
+struct ai_step_options {
+	struct ai_step_task task;
+	const char *task_text; /* as the user wrote it */
+	uint64_t count;        /* transitions to show (1 or more) */
+	bool wait;             /* the task may not exist yet (a launched program): sample until it does */
+	bool json, color, locals, all_locals;
+};
+/* Runs the steps on a live target (stopped or running); result->hits counts the transitions
+ * shown. On every path out, errors included, the watchpoint is cleared and the target detached
+ * (unless it exited: result->exited, result->status). A task that is not there (attached), or
+ * never appears (launched, wait), is an AI_ERROR_NOT_FOUND that lists the tasks there are. */
+struct ai_error *ai_step_run(struct ai_target *target, const struct ai_step_options *options,
+			     struct ai_break_result *result);
+
 #endif

@@ -55,7 +55,12 @@ static void print_usage(FILE *out)
 		"                         await chain on stdout and go on (repeatable)\n"
 		"      --break-count N    after N hits remove the breakpoints and detach\n"
 		"      --history          each record also shows its task's state transitions\n"
-		"      --format text|json --break records as text (default) or a JSON line each\n"
+		"      --step TASK        stop each time task TASK (its id, or 0x address as dump\n"
+		"                         prints it) changes state: print the await it left, the\n"
+		"                         one it reached and the locals that changed\n"
+		"      --step-count N     after N transitions (default 1) detach\n"
+		"      --format text|json --break and --step records as text (default) or a JSON\n"
+		"                         line each\n"
 		"  -h, --help             show this help\n");
 }
 
@@ -300,13 +305,16 @@ int ai_cmd_attach(int argc, char **argv)
 				      "'async-inspect dump' takes several", targets.pid_count, targets.pids[0],
 				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	}
-	if (breaks.count && options.record_path) {
+	bool breaking;
+	if ((status = ai_break_cli_check("attach", &breaks, &breaking))) {
 		ai_break_cli_deinit(&breaks);
-		return ai_usage_error("attach", "--break does not combine with --record");
+		return status;
 	}
-	if (!breaks.count && (breaks.break_count || breaks.json || breaks.history))
-		return ai_usage_error("attach", "--break-count, --format and --history are for --break");
-	if (breaks.count) {
+	if (breaking && options.record_path) {
+		ai_break_cli_deinit(&breaks);
+		return ai_usage_error("attach", "--break and --step do not combine with --record");
+	}
+	if (breaking) {
 		breaks.no_locals = options.no_locals;
 		breaks.all_locals = options.all_locals;
 		return attach_with_breakpoints(pid, &breaks);
