@@ -5,6 +5,7 @@
  * and then a sleep (`ticker-pause`) per round, its round `i` a saved local. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -293,5 +294,36 @@ Test(step, a_task_that_does_not_exist_is_an_error)
 	tool_result_free(&r);
 	free(bin);
 	free(listed);
+	free(id);
+}
+
+/* SIGINT to the tool while it steps: the signal handler takes the watchpoint out of every thread
+ * before it detaches. One left behind would trap in the untraced program, which SIGTRAP kills: it
+ * ends instead with its own status and output. */
+Test(step, sigint_to_the_tool_clears_the_watchpoint)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "ticker", (const char *[]){ "100", "20", NULL });
+	char *id = ticker_task_id(&f);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	struct tool_process p;
+	tool_spawn(&p, (const char *[]){ "attach", "--pid", pid, "--step", id, "--step-count", "100000", NULL });
+	char buf[512];
+	bool stepped = false;
+	while (!stepped && fgets(buf, sizeof(buf), p.out))
+		stepped = strncmp(buf, "step 2: ", 8) == 0;
+	cr_expect(stepped, "steps before the signal");
+	kill(p.pid, SIGINT);
+	struct tool_result r;
+	tool_finish(&p, 30, &r);
+	cr_expect(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGINT, "status %#x, stderr: %s", r.status, r.err);
+	char *rest = read_rest(f.out);
+	int status = fixture_wait(&f);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 7, "the program ends normally (status %#x)", status);
+	cr_expect(strstr(rest, "sum 4950\n"), "%s", rest);
+	free(rest);
+	fixture_kill(&f);
+	tool_result_free(&r);
 	free(id);
 }
