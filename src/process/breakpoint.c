@@ -144,6 +144,37 @@ bool ai_breakpoint_note_hit(struct ai_target *t, struct ai_thread *thread)
 	return true;
 }
 
+bool ai_breakpoint_drain_traps(struct ai_target *t, struct ai_thread *thread)
+{
+	pid_t tid = thread->tid;
+	for (int i = 0; i < 8 && ai_registry_trap_queued(tid); i++) {
+		ai_registry_set_stopped(tid, false, 0); /* running, for our signal handlers */
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			return true;
+		int status;
+		pid_t r;
+		while ((r = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR)
+			;
+		if (r != tid || WIFEXITED(status) || WIFSIGNALED(status)) {
+			ai_breakpoint_thread_gone(t, tid, r == tid ? status : 0);
+			return false;
+		}
+		int sig = WSTOPSIG(status);
+		if (status >> 16)
+			continue; /* an event stop: look again */
+		if (sig == SIGTRAP && (ai_breakpoint_claim_trap(t, thread) || ai_watchpoint_claim_trap(t, thread)))
+			continue;
+		if (!thread->pending_signal)
+			thread->pending_signal = sig;
+		else
+			syscall(SYS_tgkill, (int)t->pid, (int)tid, sig); /* taken once it runs */
+		if (sig == SIGTRAP)
+			break; /* the program's own: delivered at the detach */
+	}
+	ai_registry_set_stopped(tid, true, thread->pending_signal);
+	return true;
+}
+
 struct ai_error *ai_breakpoint_step_over(struct ai_target *t, struct ai_thread *thread)
 {
 	pid_t tid = thread->tid;
@@ -159,6 +190,7 @@ struct ai_error *ai_breakpoint_step_over(struct ai_target *t, struct ai_thread *
 	int held[STEP_TRIES];
 	size_t held_count = 0;
 	for (int i = 0; i < STEP_TRIES && !stepped && !gone; i++) {
+		ai_registry_set_stopped(tid, false, 0); /* running, for our signal handlers */
 		if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) < 0) {
 			gone = errno == ESRCH;
 			if (!gone)

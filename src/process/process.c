@@ -497,10 +497,13 @@ static void resume_thread(struct ai_target *t, struct ai_thread *thread)
 {
 	ai_watchpoint_arm(t, thread);
 	int request = thread->group_stopped ? PTRACE_LISTEN : PTRACE_CONT;
-	ptrace(request, thread->tid, 0, (void *)(long)thread->pending_signal);
+	int signal = thread->pending_signal;
 	thread->pending_signal = 0;
 	thread->regs_valid = false;
+	/* Marked running first: our signal handlers stop (or find stopped) a thread the registry
+	 * says runs, but cannot detach one that runs while it says stopped. */
 	mark_stopped(thread, false);
+	ptrace(request, thread->tid, 0, (void *)(long)signal);
 }
 
 struct ai_error *ai_target_resume(struct ai_target *t)
@@ -533,6 +536,12 @@ void ai_target_detach(struct ai_target *t)
 		ai_error_destroy(err); /* best effort: detach what we can */
 	}
 	t->hit_tid = 0; /* its pc is on the breakpoint, where the original code is put back */
+	if (t->breakpoints || t->watch_generation) {
+		for (size_t i = 0; i < t->thread_count;) {
+			if (!t->threads[i].stopped || ai_breakpoint_drain_traps(t, &t->threads[i]))
+				i++;
+		}
+	}
 	ai_target_remove_breakpoints(t);
 	ai_target_clear_watchpoints(t);
 	for (size_t i = 0; i < t->thread_count; i++) {
