@@ -345,3 +345,39 @@ Test(step, sigint_to_the_tool_clears_the_watchpoint)
 	tool_result_free(&r);
 	free(id);
 }
+
+/* The TUI's n (headless: a virtual screen, scripted keys): the ticker task's details open with
+ * the step at their top, the program paused; n again is the next step. After the detach the
+ * program ends as it would have. */
+Test(step, tui_n_steps_the_task_in_its_details)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "ticker", (const char *[]){ "100", "20", NULL });
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	setenv("AI_TUI_HEADLESS", "150x40", 1);
+	setenv("AI_TUI_KEYS", "/ticker::ticker\\n\\nnn", 1);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "attach", "--pid", pid, NULL });
+	unsetenv("AI_TUI_HEADLESS");
+	unsetenv("AI_TUI_KEYS");
+	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	cr_expect(strstr(r.out, "[details]"), "the task's details: %s", r.out);
+	cr_expect(strstr(r.out, "step: the task changed state on thread "), "the step: %s", r.out);
+	cr_expect(strstr(r.out, "stepped: program paused (n steps again, p resumes)"), "%s", r.out);
+	cr_expect(strstr(r.out, "[PAUSED]"), "the program stays paused: %s", r.out);
+	int yield = marker_line(TICKER, "// @await: ticker-yield");
+	int pause = marker_line(TICKER, "// @await: ticker-pause");
+	int left = row_line(r.out, "left"), reached = row_line(r.out, "reached");
+	cr_expect((left == yield && reached == pause) || (left == pause && reached == yield),
+		  "from one await of the loop to the other (%d, %d): %s", yield, pause, r.out);
+	if (reached == yield)
+		cr_expect(strstr(r.out, "\n  changed  i = "), "a new round names its counter: %s", r.out);
+	char *rest = read_rest(f.out);
+	int status = fixture_wait(&f);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 7, "status %#x", status);
+	cr_expect(strstr(rest, "sum 4950\n"), "%s", rest);
+	free(rest);
+	fixture_kill(&f);
+	tool_result_free(&r);
+}
