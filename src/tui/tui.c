@@ -335,11 +335,13 @@ static void act_step(struct tui *tui)
 	snprintf(tui->message, sizeof(tui->message), "stepping: running until the task changes state (Esc stops waiting)");
 	if (!tui->options->headless)
 		tui_draw(tui);
+	if (!tui->options->headless)
+		timeout(0);
 	while (!done && !exited && !err) {
-		if (tui->options->headless ? ai_now_us() >= deadline : (timeout(0), getch() == 27)) {
-			cancelled = true;
+		/* Esc stops waiting; headless, no key can: a deadline does. */
+		cancelled = tui->options->headless ? ai_now_us() >= deadline : getch() == 27;
+		if (cancelled)
 			break;
-		}
 		err = src->step_run(src->arg, 50, &done, &exited, &after, &summary);
 	}
 	src->step_end(src->arg);
