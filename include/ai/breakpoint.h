@@ -174,4 +174,71 @@ struct ai_break_result {
 struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_options *options,
 			      struct ai_break_result *result);
 
+/* --step TASK (step.c): stop the program each time that task's state machine changes state (or
+ * the task completes), print the transition, and after `count` of them clear the watchpoint and
+ * detach. The watch is a hardware watchpoint on the task's outermost coroutine's discriminant. */
+struct ai_step_task {
+	bool by_address;  /* 0x...: the task's address (runtimes without ids), else its id */
+	uint64_t value;
+};
+/* Parses TASK: a decimal id or a 0x address; AI_ERROR_INVALID_ARGUMENT saying what is wrong. */
+struct ai_error *ai_step_parse_task(const char *text, struct ai_step_task *ret);
+/* The task of the snapshot that TASK names, or NULL. */
+const struct ai_snapshot_task *ai_step_find_task(const struct ai_snapshot *snapshot, const struct ai_step_task *task);
+/* Where a task stands for its user: the innermost coroutine of the program's own code on its
+ * main await chain (first children); the innermost coroutine when none is the program's. */
+const struct ai_await_node *ai_step_state_node(const struct ai_snapshot_task *task);
+
+/* The stepper (stepper.c), shared by --step and the TUI's `n` key. */
+struct ai_stepper;
+struct ai_capture;
+struct ai_async_options;
+/* Starts stepping the task of `snapshot` (owned from now on; taken by capture with the target
+ * stopped, as it still is): sets the watchpoint on the task's outermost coroutine's state.
+ * Errors: no such task in the snapshot (AI_ERROR_NOT_FOUND), no coroutine to watch, debug
+ * registers that cannot be written. */
+struct ai_error *ai_stepper_create(struct ai_target *target, struct ai_capture *capture,
+				   const struct ai_async_options *async, const struct ai_step_task *task,
+				   struct ai_snapshot *snapshot, struct ai_stepper **ret);
+/* The snapshot of the task as last shown (the first one, then each transition's). */
+const struct ai_snapshot *ai_stepper_snapshot(const struct ai_stepper *stepper);
+struct ai_step_transition {
+	const struct ai_snapshot *snapshot;    /* after (borrowed from the stepper) */
+	const struct ai_snapshot_task *before; /* the task as last shown */
+	const struct ai_snapshot_task *after;  /* in snapshot; NULL when the task is gone */
+	const struct ai_await_node *left, *reached; /* ai_step_state_node of each (may be NULL) */
+	bool completed;  /* its root returned or panicked, or it is gone: the last step (the watch is off) */
+	pid_t thread;    /* the thread whose write it was; 0 when seen while stopping the world */
+};
+enum ai_step_event {
+	AI_STEP_TIMEOUT,    /* timeout_ms passed with the task where it was; the target runs */
+	AI_STEP_TRANSITION, /* *transition is valid until the next call; the target stays stopped */
+	AI_STEP_EXITED,     /* the program ended (*status_ret, a wait status) */
+};
+/* Runs the target (resuming it if stopped) for up to timeout_ms (-1: forever) until the task
+ * changes state. */
+struct ai_error *ai_stepper_run(struct ai_stepper *stepper, int timeout_ms, enum ai_step_event *event_ret,
+				struct ai_step_transition *transition, int *status_ret);
+/* Calls fn for each saved local that differs between before and after, frame by frame while both
+ * chains hold the same coroutines; before or after is NULL for a local that appeared or went. */
+typedef void ai_step_change_fn(const struct ai_await_node *frame, const char *name, const char *before,
+			       const char *after, void *arg);
+void ai_step_for_each_change(const struct ai_step_transition *transition, ai_step_change_fn *fn, void *arg);
+/* Clears the watchpoint (stopping the target for it, if it runs) and frees the stepper. */
+void ai_stepper_destroy(struct ai_stepper *stepper);
+
+struct ai_step_options {
+	struct ai_step_task task;
+	const char *task_text; /* as the user wrote it */
+	uint64_t count;        /* transitions to show (1 or more) */
+	bool wait;             /* the task may not exist yet (a launched program): sample until it does */
+	bool json, color, locals, all_locals;
+};
+/* Runs the steps on a live target (stopped or running); result->hits counts the transitions
+ * shown. On every path out, errors included, the watchpoint is cleared and the target detached
+ * (unless it exited: result->exited, result->status). A task that is not there (attached), or
+ * never appears (launched, wait), is an AI_ERROR_NOT_FOUND that lists the tasks there are. */
+struct ai_error *ai_step_run(struct ai_target *target, const struct ai_step_options *options,
+			     struct ai_break_result *result);
+
 #endif

@@ -76,6 +76,11 @@ struct ai_lifecycle_point;
 struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const struct ai_async_options *options,
 					     struct ai_lifecycle_point **points_ret, size_t *count_ret);
 
+/* The type model over the executable's DWARF that the dumps decode with (its DIE offsets are
+ * the snapshots' type_die); NULL before the first dump. Owned by the capture. */
+struct ai_types;
+struct ai_types *ai_capture_types(struct ai_capture *capture);
+
 /* Whether `file` is a dependency's source, not the program's own (ai_user_code_is_dependency);
  * true before the first dump or lifecycle look-up. */
 bool ai_capture_is_dependency(const struct ai_capture *capture, const char *file);

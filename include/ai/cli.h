@@ -150,20 +150,30 @@ struct ai_break_cli {
 	bool json;
 	bool history;                /* --history */
 	bool no_locals, all_locals; /* --no-locals, --all-locals */
+	const char *step;            /* --step TASK (borrowed from argv), or NULL */
+	uint64_t step_count;         /* --step-count N; 0: not given (1) */
 };
+enum { AI_OPT_STEP = 0x1200, AI_OPT_STEP_COUNT };
 #define AI_BREAK_LONG_OPTIONS                                   \
 	{ "break", required_argument, NULL, 'B' },              \
 	{ "break-count", required_argument, NULL, 'N' },        \
 	{ "history", no_argument, NULL, 'Y' },                  \
-	{ "format", required_argument, NULL, 'f' }
+	{ "format", required_argument, NULL, 'f' },             \
+	{ "step", required_argument, NULL, AI_OPT_STEP },       \
+	{ "step-count", required_argument, NULL, AI_OPT_STEP_COUNT }
 /* Handles opt if it is one of AI_BREAK_LONG_OPTIONS: returns 0, or the exit status after printing
  * why arg is wrong; -1 for any other option. */
 int ai_parse_break_option(const char *command, int opt, const char *arg, struct ai_break_cli *b);
 void ai_break_cli_deinit(struct ai_break_cli *b);
-/* Runs the breakpoints on target (launched: stopped at its exec; attached: running). Returns -1
+/* Checks how the --break and --step options combine: 0, or the exit status after printing why
+ * not. Set tells whether either was given. */
+int ai_break_cli_check(const char *command, const struct ai_break_cli *b, bool *set_ret);
+/* Runs the breakpoints (or, with --step, the steps) on target (launched: stopped at its exec; attached: running). Returns -1
  * when the breakpoints are done and detached (*exited_ret says whether the program ended while
  * they were in, with its wait status in *status_ret), else the exit status after printing the
- * error (a SPEC that names no await: AI_EXIT_USAGE; a launched program is then killed). */
+ * error (a SPEC that names no await: AI_EXIT_USAGE; a launched program is then killed). With
+ * --step (b->step), an error leaves the program running without us, and *exited_ret says
+ * whether it ended meanwhile. */
 int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, bool *exited_ret,
 		     int *status_ret);
 /* dump with several processes (src/cli/dump_processes.c): each captured in turn (stopped, copied,

@@ -33,7 +33,10 @@ struct ai_thread {
 	bool stopped;
 	bool group_stopped; /* in a job-control stop: resumed with PTRACE_LISTEN, so it stays stopped */
 	int pending_signal; /* a signal that arrived while stopping it, delivered again on resume */
+	unsigned watch_generation; /* the target's watch_generation its debug registers hold */
 };
+
+#define AI_WATCHPOINTS 4 /* x86-64's debug registers DR0-DR3 */
 
 struct ai_target {
 	enum ai_target_kind kind;
@@ -59,6 +62,16 @@ struct ai_target {
 	pid_t hit_tid;             /* AI_RUN_BREAKPOINT: the thread stopped on one, or 0 */
 	uint64_t hit_address;      /* the breakpoint it stopped on (its pc is set back to it) */
 	struct user_regs_struct hit_regs; /* that thread's registers at the hit */
+	/* hardware watchpoints (live only; src/process/watchpoint.c) */
+	uint64_t watch_address[AI_WATCHPOINTS];
+	uint8_t watch_size[AI_WATCHPOINTS];
+	unsigned watch_count;
+	unsigned watch_generation; /* bumped at every change; 0: never set */
+	pid_t watch_tid;           /* AI_RUN_WATCHPOINT: the thread that wrote a watched byte, or 0 */
+	unsigned watch_hits;       /* its DR6 bits: bit n for watchpoint n */
+	bool watch_missed;         /* a watchpoint trapped while the world was being stopped */
+	int watch_errno;           /* a thread could not be armed (0: none), and which */
+	pid_t watch_errno_tid;
 };
 
 /* Attaches to every thread of pid, leaving it running. */
@@ -92,6 +105,9 @@ enum ai_run_event {
 	AI_RUN_BREAKPOINT, /* a thread stopped on a breakpoint: target->hit_tid, hit_address and
 			    * hit_regs. It stays stopped; the next ai_target_stop/resume/run steps it
 			    * over the breakpoint with every other thread stopped, so none misses it */
+	AI_RUN_WATCHPOINT, /* a watched byte was written: target->watch_tid (stopped, after the
+			    * writing instruction; 0 when the write was seen while stopping the
+			    * world). The next ai_target_stop/resume/run lets it go on */
 };
 /* Runs the event loop of a launched or attached target for up to timeout_ms (-1: forever): follows
  * new threads, passes on every signal the target receives, returns when the target exits. */
@@ -106,6 +122,16 @@ struct ai_error *ai_target_run(struct ai_target *target, int timeout_ms, enum ai
 struct ai_error *ai_target_insert_breakpoint(struct ai_target *target, uint64_t address);
 /* Restores every original byte (the target must be stopped; a no-op without breakpoints). */
 void ai_target_remove_breakpoints(struct ai_target *target);
+
+/* Hardware watchpoints: up to AI_WATCHPOINTS ranges (1, 2, 4 or 8 aligned bytes) whose writes,
+ * by any thread (threads created later too), stop the target: ai_target_run reports
+ * AI_RUN_WATCHPOINT. The target must be stopped. Replaces the set given before; count 0 clears it.
+ * An error when the debug registers cannot be written (then none is set). */
+struct ai_error *ai_target_set_watchpoints(struct ai_target *target, const uint64_t *addresses,
+					   const uint8_t *sizes, unsigned count);
+/* Clears DR7 in every thread (the target must be stopped); ai_target_detach and the signal
+ * handlers below do it too. */
+void ai_target_clear_watchpoints(struct ai_target *target);
 
 /* Installs handlers that detach from every attached thread on SIGINT/SIGTERM/SIGHUP and on our own
  * crash signals, then let the signal take its course. */

@@ -21,6 +21,17 @@ struct ai_tui_source {
 	 * interval_ms. */
 	uint64_t (*next_delay_ms)(void *arg);
 	void *arg;
+	/* Optional (NULL: `n` says stepping is not offered here, e.g. a replay): stepping a task, the
+	 * `n` key. step_begin starts on a task of the latest snapshot (borrowed); step_run lets the
+	 * program run for up to timeout_ms: once the task has changed state (or completed) *done_ret
+	 * is set, the target is left stopped, *snapshot_ret is a snapshot of that moment (owned by the
+	 * caller) and *summary_ret the transition for people, lines separated by '\n' (owned);
+	 * *exited_ret when the program ended instead. step_end stops stepping (the watch goes; a
+	 * stopped target stays stopped). */
+	struct ai_error *(*step_begin)(void *arg, const struct ai_snapshot_task *task);
+	struct ai_error *(*step_run)(void *arg, int timeout_ms, bool *done_ret, bool *exited_ret,
+				     struct ai_snapshot **snapshot_ret, char **summary_ret);
+	void (*step_end)(void *arg);
 };
 
 struct ai_tui_options {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ai/async.h"
+#include "ai/breakpoint.h"
 #include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/frontend.h"
@@ -55,7 +56,12 @@ static void print_usage(FILE *out)
 		"                         await chain on stdout and go on (repeatable)\n"
 		"      --break-count N    after N hits remove the breakpoints and detach\n"
 		"      --history          each record also shows its task's state transitions\n"
-		"      --format text|json --break records as text (default) or a JSON line each\n"
+		"      --step TASK        stop each time task TASK (its id, or 0x address as dump\n"
+		"                         prints it) changes state: print the await it left, the\n"
+		"                         one it reached and the locals that changed\n"
+		"      --step-count N     after N transitions (default 1) detach\n"
+		"      --format text|json --break and --step records as text (default) or a JSON\n"
+		"                         line each\n"
 		"  -h, --help             show this help\n");
 }
 
@@ -67,6 +73,7 @@ struct monitor {
 	const char *record_path;
 	int status;                 /* the wait status once the target exited */
 	bool exited;
+	struct ai_stepper *stepper; /* the TUI's `n`, while it waits; NULL otherwise */
 };
 
 static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
@@ -106,6 +113,86 @@ static struct ai_error *monitor_set_paused(void *arg, bool paused)
 	if (m->exited)
 		return NULL;
 	return paused ? ai_target_stop(m->target) : ai_target_resume(m->target);
+}
+
+/* The TUI's `n`: a stepper (src/breakpoint/stepper.c) from a snapshot of this moment. */
+static struct ai_error *monitor_step_begin(void *arg, const struct ai_snapshot_task *task)
+{
+	struct monitor *m = arg;
+	if (m->exited)
+		return ai_error_create(AI_ERROR_TARGET_EXITED, "the program has exited");
+	struct ai_step_task want = { .by_address = !(task->has_id && task->kind && strcmp(task->kind, "task") == 0) };
+	want.value = want.by_address ? task->address : task->id;
+	struct ai_snapshot *snapshot;
+	struct ai_error *err = ai_capture_dump(m->capture, AI_CAPTURE_KEEP_STOPPED, &m->async_options, &snapshot);
+	if (!err && !ai_step_find_task(snapshot, &want)) {
+		ai_snapshot_destroy(snapshot);
+		err = ai_error_create(AI_ERROR_NOT_FOUND, "the task is gone");
+	}
+	if (!err)
+		err = ai_stepper_create(m->target, m->capture, &m->async_options, &want, snapshot, &m->stepper);
+	return err;
+}
+
+static void summary_change(const struct ai_await_node *frame, const char *name, const char *before, const char *after,
+			   void *arg)
+{
+	fprintf(arg, "\n  changed  %s = %s -> %s", name, before ? before : "(none)", after ? after : "(gone)");
+}
+
+static void summary_place(FILE *out, const char *label, const struct ai_await_node *n)
+{
+	fprintf(out, "\n  %-8s ", label);
+	if (!n) {
+		fputs("(the task is gone)", out);
+		return;
+	}
+	fprintf(out, "%s  %s", n->function, n->state ? n->state : "?");
+	if (n->file)
+		fprintf(out, "  %s:%d", ai_short_path(n->file), n->line);
+}
+
+static struct ai_error *monitor_step_run(void *arg, int timeout_ms, bool *done_ret, bool *exited_ret,
+					 struct ai_snapshot **snapshot_ret, char **summary_ret)
+{
+	struct monitor *m = arg;
+	*done_ret = *exited_ret = false;
+	enum ai_step_event event;
+	struct ai_step_transition tr;
+	struct ai_error *err = ai_stepper_run(m->stepper, timeout_ms, &event, &tr, &m->status);
+	if (err)
+		return err;
+	if (event == AI_STEP_EXITED)
+		m->exited = *exited_ret = true;
+	if (event != AI_STEP_TRANSITION)
+		return NULL;
+	/* The TUI's own snapshot of the step (the stepper keeps its own), still all-stop. */
+	if ((err = ai_capture_dump(m->capture, AI_CAPTURE_KEEP_STOPPED, &m->async_options, snapshot_ret)))
+		return err;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	if (!out) {
+		ai_snapshot_destroy(*snapshot_ret);
+		return ai_error_from_errno(errno, "open_memstream");
+	}
+	fprintf(out, "step: the task %s", tr.completed ? "completed" : "changed state");
+	if (tr.thread)
+		fprintf(out, " on thread %d", (int)tr.thread);
+	summary_place(out, "left", tr.left);
+	summary_place(out, "reached", tr.reached);
+	ai_step_for_each_change(&tr, summary_change, out);
+	fclose(out);
+	*summary_ret = text;
+	*done_ret = true;
+	return NULL;
+}
+
+static void monitor_step_end(void *arg)
+{
+	struct monitor *m = arg;
+	ai_stepper_destroy(m->stepper);
+	m->stepper = NULL;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -172,7 +259,8 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	interrupted = 0;
 	if (options->tui) {
 		struct ai_live *live = ai_live_create(HISTORY);
-		struct ai_tui_source source = { monitor_sample, monitor_run, monitor_set_paused, NULL, &m };
+		struct ai_tui_source source = { monitor_sample, monitor_run, monitor_set_paused, NULL, &m,
+						monitor_step_begin, monitor_step_run, monitor_step_end };
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.launched = options->launched,
@@ -300,13 +388,16 @@ int ai_cmd_attach(int argc, char **argv)
 				      "'async-inspect dump' takes several", targets.pid_count, targets.pids[0],
 				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	}
-	if (breaks.count && options.record_path) {
+	bool breaking;
+	if ((status = ai_break_cli_check("attach", &breaks, &breaking))) {
 		ai_break_cli_deinit(&breaks);
-		return ai_usage_error("attach", "--break does not combine with --record");
+		return status;
 	}
-	if (!breaks.count && (breaks.break_count || breaks.json || breaks.history))
-		return ai_usage_error("attach", "--break-count, --format and --history are for --break");
-	if (breaks.count) {
+	if (breaking && options.record_path) {
+		ai_break_cli_deinit(&breaks);
+		return ai_usage_error("attach", "--break and --step do not combine with --record");
+	}
+	if (breaking) {
 		breaks.no_locals = options.no_locals;
 		breaks.all_locals = options.all_locals;
 		return attach_with_breakpoints(pid, &breaks);

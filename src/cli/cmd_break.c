@@ -30,6 +30,21 @@ int ai_parse_break_option(const char *command, int opt, const char *arg, struct 
 	case 'Y':
 		b->history = true;
 		return 0;
+	case AI_OPT_STEP: {
+		struct ai_step_task task;
+		if ((err = ai_step_parse_task(arg, &task))) {
+			int status = ai_usage_error(command, "%s", err->message);
+			ai_error_destroy(err);
+			return status;
+		}
+		b->step = arg;
+		return 0;
+	}
+	case AI_OPT_STEP_COUNT:
+		b->step_count = strtoull(arg, &end, 10);
+		if (!*arg || *end || b->step_count == 0)
+			return ai_usage_error(command, "--step-count %s: expected a number of transitions (1 or more)", arg);
+		return 0;
 	case 'f':
 		if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
 			return ai_usage_error(command, "--format %s: expected text or json", arg);
@@ -48,8 +63,51 @@ void ai_break_cli_deinit(struct ai_break_cli *b)
 	memset(b, 0, sizeof(*b));
 }
 
+int ai_break_cli_check(const char *command, const struct ai_break_cli *b, bool *set_ret)
+{
+	*set_ret = b->count || b->step;
+	if (b->step && b->count)
+		return ai_usage_error(command, "--step and --break do not combine: step a task, or break on SPECs");
+	if (b->step && (b->break_count || b->history))
+		return ai_usage_error(command, "--break-count and --history are for --break; --step takes --step-count");
+	if (!b->step && b->step_count)
+		return ai_usage_error(command, "--step-count is for --step");
+	if (!*set_ret && (b->break_count || b->json || b->history))
+		return ai_usage_error(command, "--break-count, --format and --history are for --break or --step");
+	return 0;
+}
+
+/* --step: the steps of step.c; on an error the program runs on without us all the same. */
+static int step_command(struct ai_target *target, const struct ai_break_cli *b, bool *exited_ret, int *status_ret)
+{
+	struct ai_step_options options = {
+		.task_text = b->step,
+		.count = b->step_count ? b->step_count : 1,
+		.wait = target->launched,
+		.json = b->json,
+		.color = !b->json && ai_use_color(stdout),
+		.locals = !b->no_locals,
+		.all_locals = !b->no_locals && b->all_locals,
+	};
+	struct ai_error *err = ai_step_parse_task(b->step, &options.task);
+	struct ai_break_result result = { 0 };
+	if (!err)
+		err = ai_step_run(target, &options, &result);
+	*exited_ret = result.exited;
+	*status_ret = result.status;
+	if (err) {
+		ai_error_print(err, stderr);
+		ai_error_destroy(err);
+		return AI_EXIT_FAILURE;
+	}
+	return -1;
+}
+
 int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, bool *exited_ret, int *status_ret)
 {
+	if (b->step)
+		return step_command(target, b, exited_ret, status_ret);
+	*exited_ret = false;
 	struct ai_break_options options = {
 		.specs = b->specs,
 		.spec_count = b->count,

@@ -191,8 +191,9 @@ int ai_cmd_replay(int argc, char **argv)
 	if (!err) {
 		if (ai_monitor_wants_tui(no_tui)) {
 			struct ai_live *live = ai_live_create(HISTORY);
-			struct ai_tui_source source = { replay_sample, replay_run, replay_set_paused, replay_next_delay_ms,
-							&r };
+			struct ai_tui_source source = { .sample = replay_sample, .run = replay_run,
+							.set_paused = replay_set_paused,
+							.next_delay_ms = replay_next_delay_ms, .arg = &r };
 			struct ai_tui_options tui = {
 				.interval_ms = 500,
 				.replay = true,

@@ -60,7 +60,13 @@ static void print_usage(FILE *out)
 		"                             finished; spawn:FN, complete:FN). Repeatable\n"
 		"      --break-count N        after N hits remove the breakpoints and detach\n"
 		"      --history              each record also shows its task's state transitions\n"
-		"      --format text|json     --break records as text (default) or one JSON line each\n"
+		"      --step TASK            stop each time task TASK (its id, or 0x address for\n"
+		"                             runtimes without ids, as dump prints them) changes\n"
+		"                             state: print the await it left, the one it reached\n"
+		"                             and the locals that changed; waits for TASK to appear\n"
+		"      --step-count N         after N transitions (default 1) detach\n"
+		"      --format text|json     --break and --step records as text (default) or one\n"
+		"                             JSON line each\n"
 		"  -h, --help                 show this help\n");
 }
 
@@ -210,7 +216,7 @@ static int run_with_breakpoints(char **argv, struct ai_break_cli *breaks)
 	int status = 0;
 	int code = ai_break_command(target, breaks, &exited, &status);
 	ai_break_cli_deinit(breaks);
-	if (code < 0 && !exited) {
+	if (!exited && !target->exited) {
 		/* Detached: it is still our child, so its end is ours to wait for. */
 		enum ai_run_event event;
 		while (!(err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)
@@ -306,17 +312,20 @@ int ai_cmd_run(int argc, char **argv)
 	if (dump_after && (monitor.record_path || monitor.max_pause_us))
 		return ai_usage_error("run", "--record and --max-pause do not combine with --dump-after or --timeout");
 
-	if (breaks.count) {
+	bool breaking;
+	if ((parsed = ai_break_cli_check("run", &breaks, &breaking))) {
+		ai_break_cli_deinit(&breaks);
+		return parsed;
+	}
+	if (breaking) {
 		if (dump_after || monitor.record_path) {
 			ai_break_cli_deinit(&breaks);
-			return ai_usage_error("run", "--break does not combine with --dump-after, --timeout or --record");
+			return ai_usage_error("run", "--break and --step do not combine with --dump-after, --timeout or --record");
 		}
 		breaks.no_locals = monitor.no_locals;
 		breaks.all_locals = monitor.all_locals;
 		return run_with_breakpoints(argv + optind, &breaks);
 	}
-	if (breaks.break_count || breaks.json || breaks.history)
-		return ai_usage_error("run", "--break-count, --format and --history are for --break");
 
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
 	bool tui = !dump_after && !no_tui && ai_monitor_wants_tui(false);

@@ -371,6 +371,11 @@ struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const s
 	return NULL;
 }
 
+struct ai_types *ai_capture_types(struct ai_capture *capture)
+{
+	return capture->as ? capture->as->types : NULL;
+}
+
 bool ai_capture_is_dependency(const struct ai_capture *capture, const char *file)
 {
 	return !capture->as || ai_user_code_is_dependency(capture->as->user_code, file);

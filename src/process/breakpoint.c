@@ -7,13 +7,20 @@
  * the signal dropped. The thread that is reported (target->hit_tid) is stepped over it later:
  * original byte back, one PTRACE_SINGLESTEP, int3 again, all while every other thread is stopped
  * so that none runs through the address unseen. Other threads found on a breakpoint while the
- * world is being stopped just have their pc set back: they hit it again once resumed. */
+ * world is being stopped just have their pc set back: they hit it again once resumed.
+ *
+ * Signals that arrive during the step are held back (the step is retried) and all kept: the
+ * first goes with the PTRACE_CONT that resumes the thread, the others are queued to it again
+ * with tgkill while it is stopped, so it takes them once it runs (their siginfo is lost: only
+ * the kernel may queue a signal with another sender's siginfo). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ai/target.h"
 #include "ai/util.h"
@@ -137,6 +144,37 @@ bool ai_breakpoint_note_hit(struct ai_target *t, struct ai_thread *thread)
 	return true;
 }
 
+bool ai_breakpoint_drain_traps(struct ai_target *t, struct ai_thread *thread)
+{
+	pid_t tid = thread->tid;
+	for (int i = 0; i < 8 && ai_registry_trap_queued(tid); i++) {
+		ai_registry_set_stopped(tid, false, 0); /* running, for our signal handlers */
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			return true;
+		int status;
+		pid_t r;
+		while ((r = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR)
+			;
+		if (r != tid || WIFEXITED(status) || WIFSIGNALED(status)) {
+			ai_breakpoint_thread_gone(t, tid, r == tid ? status : 0);
+			return false;
+		}
+		int sig = WSTOPSIG(status);
+		if (status >> 16)
+			continue; /* an event stop: look again */
+		if (sig == SIGTRAP && (ai_breakpoint_claim_trap(t, thread) || ai_watchpoint_claim_trap(t, thread)))
+			continue;
+		if (!thread->pending_signal)
+			thread->pending_signal = sig;
+		else
+			syscall(SYS_tgkill, (int)t->pid, (int)tid, sig); /* taken once it runs */
+		if (sig == SIGTRAP)
+			break; /* the program's own: delivered at the detach */
+	}
+	ai_registry_set_stopped(tid, true, thread->pending_signal);
+	return true;
+}
+
 struct ai_error *ai_breakpoint_step_over(struct ai_target *t, struct ai_thread *thread)
 {
 	pid_t tid = thread->tid;
@@ -149,7 +187,10 @@ struct ai_error *ai_breakpoint_step_over(struct ai_target *t, struct ai_thread *
 	if (err)
 		return err;
 	bool stepped = false, gone = false;
+	int held[STEP_TRIES];
+	size_t held_count = 0;
 	for (int i = 0; i < STEP_TRIES && !stepped && !gone; i++) {
+		ai_registry_set_stopped(tid, false, 0); /* running, for our signal handlers */
 		if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) < 0) {
 			gone = errno == ESRCH;
 			if (!gone)
@@ -166,12 +207,24 @@ struct ai_error *ai_breakpoint_step_over(struct ai_target *t, struct ai_thread *
 			break;
 		}
 		int event = status >> 16, sig = WSTOPSIG(status);
-		if (event == 0 && sig == SIGTRAP)
+		if (event == 0 && sig == SIGTRAP) {
 			stepped = true;
-		else if (event == 0)
-			thread->pending_signal = sig; /* delivered when it resumes, after the step */
+			/* The stepped instruction wrote a watched byte: DR6 says so with the step. */
+			if (ai_watchpoint_claim_trap(t, thread))
+				t->watch_missed = t->watch_count > 0;
+		} else if (event == 0) {
+			held[held_count++] = sig; /* delivered when it resumes, after the step */
+		}
 		/* a PTRACE_EVENT_STOP (our interrupt, a job-control stop): step again */
 	}
+	for (size_t i = 0; i < held_count && !gone; i++) {
+		if (!thread->pending_signal)
+			thread->pending_signal = held[i];
+		else
+			syscall(SYS_tgkill, (int)t->pid, (int)tid, held[i]);
+	}
+	if (!gone)
+		ai_registry_set_stopped(tid, true, thread->pending_signal);
 	/* Put the int3 back through any thread still stopped. */
 	pid_t via = gone ? any_stopped_tid(t) : tid;
 	if (via)

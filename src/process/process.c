@@ -348,8 +348,17 @@ static void note_stop_status(struct ai_target *t, pid_t tid, int status)
 		int sig = WSTOPSIG(status);
 		thread->group_stopped = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 	} else if (event == 0) {
-		/* A SIGTRAP of one of our breakpoints is not the target's: it hits it again later. */
-		if (!(WSTOPSIG(status) == SIGTRAP && ai_breakpoint_claim_trap(t, thread)))
+		/* A SIGTRAP of one of our breakpoints is not the target's: it hits it again later.
+		 * One of our watchpoints: the write is done, and reported once the world runs. */
+		bool ours = false;
+		if (WSTOPSIG(status) == SIGTRAP) {
+			ours = ai_breakpoint_claim_trap(t, thread);
+			if (!ours && ai_watchpoint_claim_trap(t, thread)) {
+				ours = true;
+				t->watch_missed = t->watch_count > 0;
+			}
+		}
+		if (!ours)
 			thread->pending_signal = WSTOPSIG(status);
 	}
 	mark_stopped(thread, true);
@@ -484,13 +493,17 @@ struct ai_error *ai_target_stop(struct ai_target *t)
 	return NULL;
 }
 
-static void resume_thread(struct ai_thread *thread)
+static void resume_thread(struct ai_target *t, struct ai_thread *thread)
 {
+	ai_watchpoint_arm(t, thread);
 	int request = thread->group_stopped ? PTRACE_LISTEN : PTRACE_CONT;
-	ptrace(request, thread->tid, 0, (void *)(long)thread->pending_signal);
+	int signal = thread->pending_signal;
 	thread->pending_signal = 0;
 	thread->regs_valid = false;
+	/* Marked running first: our signal handlers stop (or find stopped) a thread the registry
+	 * says runs, but cannot detach one that runs while it says stopped. */
 	mark_stopped(thread, false);
+	ptrace(request, thread->tid, 0, (void *)(long)signal);
 }
 
 struct ai_error *ai_target_resume(struct ai_target *t)
@@ -500,8 +513,9 @@ struct ai_error *ai_target_resume(struct ai_target *t)
 	struct ai_error *err = step_over_hit(t);
 	for (size_t i = 0; i < t->thread_count; i++) {
 		if (t->threads[i].stopped)
-			resume_thread(&t->threads[i]);
+			resume_thread(t, &t->threads[i]);
 	}
+	t->watch_tid = 0;
 	t->is_stopped = false;
 	t->last_pause_us = ai_now_us() - t->stopped_at_us;
 	ai_memory_set_caching(t->memory, false);
@@ -522,7 +536,14 @@ void ai_target_detach(struct ai_target *t)
 		ai_error_destroy(err); /* best effort: detach what we can */
 	}
 	t->hit_tid = 0; /* its pc is on the breakpoint, where the original code is put back */
+	if (t->breakpoints || t->watch_generation) {
+		for (size_t i = 0; i < t->thread_count;) {
+			if (!t->threads[i].stopped || ai_breakpoint_drain_traps(t, &t->threads[i]))
+				i++;
+		}
+	}
 	ai_target_remove_breakpoints(t);
+	ai_target_clear_watchpoints(t);
 	for (size_t i = 0; i < t->thread_count; i++) {
 		struct ai_thread *thread = &t->threads[i];
 		if (thread->stopped)
@@ -665,6 +686,7 @@ static bool handle_run_event(struct ai_target *t, pid_t tid, int status)
 	int event = status >> 16;
 	int sig = WSTOPSIG(status);
 	thread->group_stopped = false;
+	ai_watchpoint_arm(t, thread); /* a new thread's first stop, or the set changed */
 	switch (event) {
 	case PTRACE_EVENT_CLONE: {
 		unsigned long new_tid;
@@ -682,6 +704,13 @@ static bool handle_run_event(struct ai_target *t, pid_t tid, int status)
 	case 0:
 		if (sig == SIGTRAP && ai_breakpoint_note_hit(t, thread)) {
 			mark_stopped(thread, true); /* reported by ai_target_run; stays stopped */
+			break;
+		}
+		if (sig == SIGTRAP && ai_watchpoint_note_hit(t, thread)) {
+			if (t->watch_tid == tid)
+				mark_stopped(thread, true); /* reported by ai_target_run; stays stopped */
+			else
+				ptrace(PTRACE_CONT, tid, 0, 0);
 			break;
 		}
 		ptrace(PTRACE_CONT, tid, 0, (void *)(long)sig); /* a signal for the target: hand it on */
@@ -712,6 +741,17 @@ struct ai_error *ai_target_run(struct ai_target *t, int timeout_ms, enum ai_run_
 			err = ai_target_resume(t);
 		if (err)
 			return err;
+	} else if (t->watch_tid) {
+		/* The last watchpoint hit: after the write, with nothing to step over. */
+		struct ai_thread *thread = find_thread(t, t->watch_tid);
+		t->watch_tid = 0;
+		if (thread && thread->stopped)
+			resume_thread(t, thread);
+	}
+	if (t->watch_missed && !t->exited) {
+		t->watch_missed = false;
+		*event_ret = AI_RUN_WATCHPOINT;
+		return NULL;
 	}
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : ai_now_us() + (uint64_t)timeout_ms * 1000u;
 	sigset_t chld;
@@ -725,6 +765,10 @@ struct ai_error *ai_target_run(struct ai_target *t, int timeout_ms, enum ai_run_
 			handle_run_event(t, tid, status);
 			if (t->hit_tid && !t->exited) {
 				*event_ret = AI_RUN_BREAKPOINT;
+				return NULL;
+			}
+			if (t->watch_tid && !t->exited) {
+				*event_ret = AI_RUN_WATCHPOINT;
 				return NULL;
 			}
 			continue;

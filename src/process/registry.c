@@ -2,9 +2,11 @@
  * a fixed table of sig_atomic_t slots. */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +25,9 @@ struct slot {
 
 static struct slot slots[REGISTRY_SLOTS];
 static volatile sig_atomic_t forward_pid;
+static volatile sig_atomic_t watching; /* some thread may hold our watchpoints */
+
+#define DR_OFFSET(n) (offsetof(struct user, u_debugreg) + (n) * sizeof(long))
 
 /* Breakpoints: a slot is in use while `used` is set; written before `used` goes up. */
 #define BREAKPOINT_SLOTS 4096
@@ -127,6 +132,38 @@ static bool undo_trap(pid_t tid)
 	return ptrace(PTRACE_SETREGS, tid, 0, &regs) == 0;
 }
 
+void ai_registry_set_watching(bool on)
+{
+	watching = on;
+}
+
+/* A thread stopped by one of our watchpoints or single-steps (SIGTRAP, DR6 naming a watchpoint
+ * or BS): its DR6 is cleared and the SIGTRAP is not to be delivered. Async-signal-safe. */
+#define DR6_OURS (0xfUL | (1UL << 14)) /* B0-B3, BS */
+static bool debug_trap(pid_t tid)
+{
+	errno = 0;
+	long dr6 = ptrace(PTRACE_PEEKUSER, tid, (void *)DR_OFFSET(6), 0);
+	if (errno || !((unsigned long)dr6 & DR6_OURS))
+		return false;
+	ptrace(PTRACE_POKEUSER, tid, (void *)DR_OFFSET(6), (void *)0L);
+	return true;
+}
+
+bool ai_registry_trap_queued(pid_t tid)
+{
+	siginfo_t infos[16];
+	struct __ptrace_peeksiginfo_args args = { .off = 0, .flags = 0, .nr = 16 }; /* the thread's own queue */
+	long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
+	bool queued = false;
+	for (long i = 0; i < n; i++)
+		queued |= infos[i].si_signo == SIGTRAP;
+	uint64_t blocked;
+	if (!queued || ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(blocked), &blocked) < 0)
+		return false;
+	return !(blocked & (1ULL << (SIGTRAP - 1)));
+}
+
 void ai_registry_set_forward_pid(pid_t pid)
 {
 	forward_pid = pid;
@@ -150,6 +187,27 @@ static int wait_stop_briefly(pid_t tid)
 	return -1;
 }
 
+/* Lets a stopped thread take the SIGTRAPs queued for it (ai_registry_trap_queued), dropping
+ * ours; another signal it takes is kept in *signal (or queued again). Async-signal-safe. */
+static void drain_traps(pid_t tid, volatile sig_atomic_t *signal)
+{
+	for (int i = 0; i < 8 && ai_registry_trap_queued(tid); i++) {
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			return;
+		int got = wait_stop_briefly(tid);
+		if (got <= 0)
+			continue; /* an event stop (or gone): look again */
+		if (got == SIGTRAP && (undo_trap(tid) || debug_trap(tid)))
+			continue;
+		if (!*signal)
+			*signal = got;
+		else
+			syscall(SYS_tkill, (int)tid, got); /* taken once it runs */
+		if (got == SIGTRAP)
+			return; /* the program's own: delivered at the detach */
+	}
+}
+
 void ai_registry_detach_all(void)
 {
 	int saved_errno = errno;
@@ -160,18 +218,21 @@ void ai_registry_detach_all(void)
 		if (tid == 0)
 			continue;
 		if (!slots[i].stopped) {
-			/* PTRACE_DETACH needs a stopped tracee. */
-			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+			/* PTRACE_DETACH needs a stopped tracee. No stop reported may still be one: a
+			 * thread we were resuming or had just seen stop (the registry is updated on
+			 * the other side of the ptrace call), so it is cleared and detached anyway. */
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno == ESRCH)
 				continue;
 			int got = wait_stop_briefly(tid);
-			if (got < 0)
-				continue;
 			if (got > 0)
 				slots[i].signal = got;
 			slots[i].stopped = 1;
 		}
-		if (slots[i].signal == SIGTRAP && undo_trap(tid))
+		if (slots[i].signal == SIGTRAP && (undo_trap(tid) || debug_trap(tid)))
 			slots[i].signal = 0;
+		drain_traps(tid, &slots[i].signal);
+		if (watching) /* DR7 off: nothing of ours traps once we are gone */
+			ptrace(PTRACE_POKEUSER, tid, (void *)DR_OFFSET(7), (void *)0L);
 		any_stopped = tid;
 	}
 	if (any_stopped)

@@ -68,21 +68,9 @@ static void install_handlers(bool launched)
 
 /* ---- Sampling ---- */
 
-static void take_sample(struct tui *tui)
+/* Adds a snapshot to the model, keeping the selection on the same task. */
+static void add_snapshot(struct tui *tui, struct ai_snapshot *snapshot)
 {
-	struct ai_snapshot *snapshot;
-	struct ai_error *err = tui->source->sample(tui->source->arg, &snapshot);
-	uint64_t delay_ms = tui->source->next_delay_ms ? tui->source->next_delay_ms(tui->source->arg)
-						       : tui->options->interval_ms;
-	tui->next_sample_us = ai_now_us() + delay_ms * 1000;
-	if (err) {
-		snprintf(tui->message, sizeof(tui->message), "%s%s", tui->options->replay ? "" : "snapshot failed: ",
-			 err->message);
-		if (err->code == AI_ERROR_TARGET_EXITED)
-			tui->exited = true;
-		ai_error_destroy(err);
-		return;
-	}
 	/* Keep the selection on the same task across samples. */
 	struct ai_live_task selected = { 0 };
 	bool had = tui->selected < tui->live->task_count;
@@ -103,6 +91,24 @@ static void take_sample(struct tui *tui)
 	if (tui->selected >= tui->live->task_count)
 		tui->selected = tui->live->task_count ? tui->live->task_count - 1 : 0;
 	tui_rebuild_order(tui);
+}
+
+static void take_sample(struct tui *tui)
+{
+	struct ai_snapshot *snapshot;
+	struct ai_error *err = tui->source->sample(tui->source->arg, &snapshot);
+	uint64_t delay_ms = tui->source->next_delay_ms ? tui->source->next_delay_ms(tui->source->arg)
+						       : tui->options->interval_ms;
+	tui->next_sample_us = ai_now_us() + delay_ms * 1000;
+	if (err) {
+		snprintf(tui->message, sizeof(tui->message), "%s%s", tui->options->replay ? "" : "snapshot failed: ",
+			 err->message);
+		if (err->code == AI_ERROR_TARGET_EXITED)
+			tui->exited = true;
+		ai_error_destroy(err);
+		return;
+	}
+	add_snapshot(tui, snapshot);
 }
 
 /* ---- Actions and the key table ---- */
@@ -296,6 +302,69 @@ static void act_pause(struct tui *tui)
 			 tui->paused ? "target paused (p resumes it)" : "target resumed");
 }
 
+/* How long `n` waits for the task in headless mode (no key can stop it there). */
+#define HEADLESS_STEP_US (60 * 1000000ULL)
+
+/* n: runs the program until the selected task changes state; the program then stays paused, on
+ * the task's details with the step at their top. Esc stops waiting. */
+static void act_step(struct tui *tui)
+{
+	const struct ai_tui_source *src = tui->source;
+	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	if (!src->step_begin) {
+		snprintf(tui->message, sizeof(tui->message), "stepping a task needs a live program");
+		return;
+	}
+	if (tui->exited || !s || tui->selected >= s->task_count || !tui->order_count) {
+		snprintf(tui->message, sizeof(tui->message), "%s", tui->exited ? "the program has exited" : "no task to step");
+		return;
+	}
+	const struct ai_live_task lt = tui->live->tasks[tui->selected];
+	struct ai_error *err = src->step_begin(src->arg, &s->tasks[tui->selected]);
+	if (err) {
+		snprintf(tui->message, sizeof(tui->message), "cannot step: %s", err->message);
+		ai_error_destroy(err);
+		return;
+	}
+	if (tui->view != TUI_VIEW_DETAILS)
+		open_details(tui, tui_view_follows_task(tui->view) ? tui->view : TUI_VIEW_TASKS);
+	bool done = false, exited = false, cancelled = false;
+	struct ai_snapshot *after = NULL;
+	char *summary = NULL;
+	uint64_t deadline = ai_now_us() + HEADLESS_STEP_US;
+	snprintf(tui->message, sizeof(tui->message), "stepping: running until the task changes state (Esc stops waiting)");
+	if (!tui->options->headless)
+		tui_draw(tui);
+	if (!tui->options->headless)
+		timeout(0);
+	while (!done && !exited && !err) {
+		/* Esc stops waiting; headless, no key can: a deadline does. */
+		cancelled = tui->options->headless ? ai_now_us() >= deadline : getch() == 27;
+		if (cancelled)
+			break;
+		err = src->step_run(src->arg, 50, &done, &exited, &after, &summary);
+	}
+	src->step_end(src->arg);
+	tui->paused = done; /* the source left it stopped at the step */
+	if (err) {
+		snprintf(tui->message, sizeof(tui->message), "step failed: %s", err->message);
+		ai_error_destroy(err);
+	} else if (exited) {
+		tui->exited = true;
+		snprintf(tui->message, sizeof(tui->message), "the program has exited (q quits)");
+	} else if (cancelled) {
+		snprintf(tui->message, sizeof(tui->message), "step stopped: the task has not changed state");
+	} else if (done) {
+		snprintf(tui->step_text, sizeof(tui->step_text), "%s", summary ? summary : "");
+		tui->step_block_on = lt.block_on;
+		tui->step_runtime = lt.runtime_address;
+		tui->step_key = lt.key;
+		add_snapshot(tui, after);
+		snprintf(tui->message, sizeof(tui->message), "stepped: program paused (n steps again, p resumes)");
+	}
+	free(summary);
+}
+
 static void act_quit(struct tui *tui)
 {
 	if (tui->view != TUI_VIEW_TASKS && tui->view != TUI_VIEW_QUIT) {
@@ -328,6 +397,8 @@ const struct tui_key tui_keys[] = {
 	{ "o", "output of the program (run: its stdout and stderr go to a file)", act_output },
 	{ "r", "take a snapshot now", act_refresh },
 	{ "p", "pause / resume the program", act_pause },
+	{ "n", "step the task: run until its state machine changes state, then show the await it left, the "
+	       "one it reached and the locals that changed, the program paused (Esc stops waiting)", act_step },
 	{ "? F1", "this help", act_help },
 	{ "q", "quit (attach: detach, the program goes on; run: asks); in a view: back", act_quit },
 	{ NULL, NULL, NULL },
@@ -352,6 +423,7 @@ static void (*action_for(int key))(struct tui *)
 	case 'o': return act_output;
 	case 'r': return act_refresh;
 	case 'p': return act_pause;
+	case 'n': return act_step;
 	case '?': case KEY_F(1): return act_help;
 	case 'q': case 3 /* Ctrl-C in raw mode */: return act_quit;
 	default: return NULL;

@@ -50,6 +50,10 @@ struct tui {
 	enum ai_tui_end end;
 	uint64_t next_sample_us;
 	char message[256];
+	/* The last step (`n`) and its task (live identity), shown in that task's details. */
+	char step_text[2048];
+	bool step_block_on;
+	uint64_t step_runtime, step_key;
 };
 
 struct tui_key {

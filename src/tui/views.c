@@ -539,6 +539,15 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	    task->name ? task->name : "", task->name ? "\"" : "", lt->status,
 	    task->flavor || task->runtime ? "  runtime " : "",
 	    task->flavor ? task->flavor : task->runtime ? task->runtime : "");
+	if (tui->step_text[0] && tui->step_block_on == lt->block_on && tui->step_runtime == lt->runtime_address &&
+	    tui->step_key == lt->key) {
+		/* The last `n` of this task: what it left, what it reached, what changed. */
+		for (const char *p = tui->step_text; *p;) {
+			size_t n = strcspn(p, "\n");
+			add(l, "%.*s", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
+	}
 	if (task->set_address)
 		add(l, "a member of %s @ 0x%" PRIx64 " (a task awaits it with join_next)",
 		    task->set_type ? task->set_type : "a set", task->set_address);

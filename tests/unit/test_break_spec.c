@@ -258,3 +258,21 @@ Test(break_cond, values_for_evaluate)
 	cr_expect(why && strstr(why, "gone is"), "%s", why ? why : "(none)");
 	free(why);
 }
+
+/* --step TASK: a decimal id or a 0x address; anything else says what it expects. */
+Test(break_spec, step_task)
+{
+	struct ai_step_task task;
+	cr_assert_null(ai_step_parse_task("3", &task));
+	cr_expect(!task.by_address);
+	cr_expect_eq(task.value, 3);
+	cr_assert_null(ai_step_parse_task("0x55d0c8b1ae00", &task));
+	cr_expect(task.by_address);
+	cr_expect_eq(task.value, 0x55d0c8b1ae00ULL);
+	static const char *const bad[] = { "", "-1", "0x", "nine", "3x", "0xzz", "99999999999999999999999", NULL };
+	for (size_t i = 0; bad[i]; i++) {
+		struct ai_error *err = ai_step_parse_task(bad[i], &task);
+		cr_expect(err && strstr(err->message, "expected a task id"), "'%s' is refused", bad[i]);
+		ai_error_destroy(err);
+	}
+}
