@@ -232,9 +232,7 @@ Test(smol, io_waits_name_their_sockets_and_a_join_its_task)
 	fixture_start(&f, "smol", "io", NULL);
 	struct tool_result r;
 	dump_fixture(&f, "json", &r);
-	json_error_t error;
-	json_t *root = json_loads(r.out, 0, &error);
-	cr_assert(root, "invalid JSON: %s", error.text);
+	json_t *root = doc_parse(r.out, "dump");
 	json_t *tasks = json_object_get(root, "tasks");
 
 	json_t *client = expect_io_wait(f.pid, tasks, "io::client_read", "read", "ESTABLISHED");
