@@ -4,7 +4,13 @@
  * way to see every thread of a running process, new ones included), so each is opened on every
  * CPU and samples of other processes are dropped. All events of one CPU write into the ring
  * buffer of the first (PERF_EVENT_IOC_SET_OUTPUT). Closing the fds removes the probes, and the
- * kernel closes them when we die however we die. */
+ * kernel closes them when we die however we die.
+ *
+ * CPU samples (ai_uprobes_open_sampling) cannot be per CPU and filtered by process, so they are
+ * per thread and CPU: one event for each thread listed in /proc/PID/task when sampling starts,
+ * inherited by every thread these create later (only a thread made between the listing and the
+ * opening of its creator's events is missed). They write into the
+ * same per-CPU buffers, so their records come out sorted with the probes' events. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -412,6 +418,9 @@ static struct ai_error *sampling_refused(int errnum)
 				       "CAP_PERFMON (or root), and kernel.perf_event_paranoid is %s; run as root, "
 				       "or give async-inspect cap_perfmon, or profile without samples (--rate 0)",
 				       level);
+	if (errnum == EMFILE || errnum == ENFILE)
+		return ai_error_create(AI_ERROR_OTHER, "too many files open to sample every thread on every CPU (an "
+				       "event each): raise the limit (ulimit -n), or profile without samples (--rate 0)");
 	if (errnum == ENOENT || errnum == ENODEV || errnum == EOPNOTSUPP)
 		return ai_error_create(AI_ERROR_UNSUPPORTED, "perf events are not allowed: this kernel has no "
 				       "cpu-clock software event to sample with; profile without samples (--rate 0)");

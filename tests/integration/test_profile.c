@@ -290,6 +290,19 @@ Test(profile, cpu_samples_under_the_await_chain)
 	expect_runs_on_then_exits(&f, "tokio-1.54");
 }
 
+/* --rate takes samples per second, 0 (none) to 10000: anything else is a usage error. */
+Test(profile, rate_is_checked)
+{
+	static const char *const bad[] = { "x", "-5", "20000", "99hz" };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(bad); i++) {
+		struct tool_result r;
+		tool_run(&r, 30, (const char *[]){ "profile", "--rate", bad[i], "--pid", "1", NULL });
+		cr_expect_eq(tool_exit_code(&r), 2, "--rate %s: %s", bad[i], r.err);
+		cr_expect_not_null(strstr(r.err, "invalid --rate"), "--rate %s: %s", bad[i], r.err);
+		tool_result_free(&r);
+	}
+}
+
 /* Ctrl-C ends the measure: the probes are closed, what was measured is printed, and the target
  * runs on. The tool says on stderr when it has begun. */
 Test(profile, ctrl_c_prints_what_was_measured)
