@@ -29,12 +29,29 @@ struct ai_uprobe_spec {
 	unsigned arg;     /* the integer argument to record at entry (0: the first) */
 };
 
+/* A CPU sample of a thread (ai_uprobes_open_sampling): its user registers and a copy of its user
+ * stack from sp up, as the kernel took them at the sample's time. */
+#define AI_CPU_SAMPLE_REGS 24  /* by perf's x86-64 numbers: AX 0, BX 1, CX 2, DX 3, SI 4, DI 5, */
+#define AI_CPU_SAMPLE_BP 6     /* BP 6, SP 7, IP 8, R8-R15 16-23 (asm/perf_regs.h) */
+#define AI_CPU_SAMPLE_SP 7
+#define AI_CPU_SAMPLE_IP 8
+#define AI_CPU_SAMPLE_STACK 32768 /* bytes of user stack copied per sample, at most */
+struct ai_cpu_sample {
+	uint64_t regs[AI_CPU_SAMPLE_REGS];
+	uint64_t stack_address; /* where stack[0] was: the stack pointer */
+	uint8_t *stack;         /* owned */
+	size_t stack_size;
+};
+void ai_cpu_sample_free(struct ai_cpu_sample *sample);
+
 struct ai_uprobe_event {
 	uint64_t time_ns; /* CLOCK_MONOTONIC */
 	uint32_t tid;
 	uint32_t probe;   /* index in the specs */
 	bool ret;         /* the function returned (uretprobe); arg is then not meaningful */
 	uint64_t arg;
+	struct ai_cpu_sample *sample; /* a CPU sample, not a probe's event (probe, ret and arg are then
+				       * not meaningful); owned by the ai_uprobes, freed by the next take */
 };
 
 struct ai_uprobes;
@@ -47,6 +64,13 @@ struct ai_error *ai_uprobes_available(void);
  * everything opened is closed. */
 struct ai_error *ai_uprobes_open(const struct ai_uprobe_spec *specs, size_t count, pid_t pid,
 				 struct ai_uprobes **ret);
+/* Adds CPU sampling at rate_hz (perf's cpu-clock, user mode only): an event per thread of the
+ * process and CPU, inherited by the threads those create, writing into the probes' buffers, so
+ * that its samples come out of ai_uprobes_take in time order with the probes' events. The error
+ * says in one line how to get the right to sample (or to do without: --rate 0). */
+struct ai_error *ai_uprobes_open_sampling(struct ai_uprobes *u, unsigned rate_hz);
+/* CPU samples of the process read so far. */
+uint64_t ai_uprobes_samples(const struct ai_uprobes *u);
 struct ai_error *ai_uprobes_enable(struct ai_uprobes *u);
 /* Waits up to timeout_ms for events and reads every ring buffer (EINTR is no error). */
 struct ai_error *ai_uprobes_poll(struct ai_uprobes *u, int timeout_ms);
@@ -69,6 +93,14 @@ enum ai_profile_event_kind {
 	AI_PROFILE_POLL_END,
 	AI_PROFILE_WAKE,
 	AI_PROFILE_RELEASE,
+};
+
+/* CPU samples of one stack (its folded frames: samples.c), counted. */
+struct ai_profile_stack {
+	char *frames;   /* owned: "a;b;c", outermost first, ';' in no frame */
+	uint64_t count;
+	bool chain;     /* the task's await chain (from the snapshots) goes before the frames: the
+			 * unwinding stopped before the runtime's poll function */
 };
 
 #define AI_PROFILE_LONG_POLL_NS 10000000ull /* a poll longer than this blocks its worker */
@@ -101,6 +133,10 @@ struct ai_profile_task {
 	uint64_t flow_wake_ns;
 	uint32_t flow_wake_tid;
 	size_t created;            /* its index before ai_profile_finish sorts the tasks */
+	/* CPU samples taken while it was polled, by stack (in the order first seen) */
+	struct ai_profile_stack *stacks;
+	size_t stack_count, stack_capacity;
+	uint64_t samples;
 };
 
 /* One poll, for the timelines (speedscope, perfetto). */
@@ -125,6 +161,10 @@ struct ai_profile_thread {
 	} stack[8];
 	unsigned depth;
 	unsigned overflow; /* begins past the stack's depth, not tracked */
+	/* CPU samples taken while it polled no task, by stack */
+	struct ai_profile_stack *stacks;
+	size_t stack_count, stack_capacity;
+	uint64_t samples;
 };
 
 struct ai_profile {
@@ -140,6 +180,10 @@ struct ai_profile {
 	uint64_t polls, wakes, releases, lost;
 	uint64_t unmatched_ends; /* poll returns whose entry came before the profile */
 	bool target_exited;
+	/* CPU sampling: the rate asked for (0: none, the flame formats then weigh busy time), the
+	 * samples counted, and those whose unwinding stopped early */
+	unsigned sample_rate;
+	uint64_t samples, samples_cut;
 	char **warnings;
 	size_t warning_count, warning_capacity;
 	/* Every poll in time order, when poll_cap is set (by the caller after create): the first
@@ -162,6 +206,11 @@ void ai_profile_add_start(struct ai_profile *profile, const struct ai_snapshot *
 /* One event, in time order; future: the poll function's future type (POLL_BEGIN), or NULL. */
 void ai_profile_event(struct ai_profile *profile, enum ai_profile_event_kind kind, uint64_t time_ns,
 		      uint32_t tid, uint64_t task, const char *future);
+/* Whether thread tid is polling a task now (at the last event fed). */
+bool ai_profile_polling(struct ai_profile *profile, uint32_t tid);
+/* One CPU sample of thread tid, in time order with the events: counted for the task it polls now,
+ * else for the thread. frames (folded, samples.c) is taken. */
+void ai_profile_sample(struct ai_profile *profile, uint64_t time_ns, uint32_t tid, char *frames, bool chain);
 /* Ends the window at end_ns (polls in progress count up to it), names the tasks from the end
  * snapshot (may be NULL: the target exited), reads thread names, sorts the tasks by busy time and
  * makes the warnings. */
@@ -171,6 +220,43 @@ void ai_profile_finish(struct ai_profile *profile, uint64_t end_ns, const struct
 uint64_t ai_profile_task_scheduled_percentile(const struct ai_profile_task *task, double p);
 /* Time the task was neither polled nor scheduled during its part of the window. */
 uint64_t ai_profile_task_idle_ns(const struct ai_profile *profile, const struct ai_profile_task *task);
+
+/* ---- samples.c ---- */
+
+struct ai_debuginfo;
+struct ai_probe_point;
+struct ai_sample_folder;
+
+/* Folds the samples of process pid: di (borrowed) symbolizes, points (only read here) say which
+ * functions poll a task, runtimes ("tokio, async-task") whose crates' frames are folded into one
+ * "[tokio scheduler]" unless runtime_frames. */
+struct ai_sample_folder *ai_sample_folder_create(struct ai_debuginfo *di, pid_t pid,
+						 const struct ai_probe_point *points, size_t count,
+						 const char *runtimes, bool runtime_frames);
+void ai_sample_folder_destroy(struct ai_sample_folder *folder);
+/* A sample's folded frames (owned by the caller), outermost first: with `polling` (its thread
+ * polls a task), the task's await chain as it runs and the frames inside the innermost async fn;
+ * else every frame. *chain_ret: the task's snapshot chain is to go before them (see samples.c). */
+char *ai_sample_folder_fold(struct ai_sample_folder *folder, const struct ai_cpu_sample *sample, uint32_t tid,
+			    bool polling, bool *chain_ret);
+/* Samples unwound, and those whose unwinding failed or stopped early. */
+void ai_sample_folder_stats(const struct ai_sample_folder *folder, uint64_t *unwound_ret, uint64_t *failed_ret);
+
+/* ---- stacks.c ---- */
+
+/* One stack of the flame formats (folded, svg, speedscope's sampled profile). */
+struct ai_flame_stack {
+	char **frames;  /* owned, outermost first: "task 3 name" or "thread 1234 name", then the rest */
+	size_t count;
+	uint64_t weight; /* samples, or busy nanoseconds without sampling (ai_profile.sample_rate 0) */
+};
+/* The stacks: with sampling, each task's samples by stack (the task's label, its await chain as it
+ * ran, the native frames), tasks in the profile's order, then each thread's samples outside any
+ * poll; without, each busy task's await chain from the snapshots weighted by its busy time. */
+size_t ai_profile_flame_stacks(const struct ai_profile *profile, struct ai_flame_stack **ret);
+void ai_profile_flame_stacks_free(struct ai_flame_stack *stacks, size_t count);
+/* "samples" or "ns": the unit of the weights. */
+bool ai_profile_weighs_samples(const struct ai_profile *profile);
 
 /* ---- report.c ---- */
 

@@ -69,6 +69,13 @@ struct ai_error *ai_unwind_thread(struct ai_debuginfo *di, const struct ai_threa
 struct ai_error *ai_unwind_thread_unsymbolized(struct ai_debuginfo *di, const struct ai_thread *thread,
 					       struct ai_stack *ret);
 void ai_stack_symbolize(struct ai_debuginfo *di, struct ai_stack *stack);
+/* Unwinds a sample of a thread that runs on (`profile`'s CPU samples), symbolized, never stopping
+ * it: registers from thread->regs, memory from `stack`, a copy of [stack_address, stack_address +
+ * stack_size) taken with them, where the address lies in it; else from the module's file
+ * (read-only segments); else from live process pid (process_vm_readv: what is there now). */
+struct ai_error *ai_unwind_sample(struct ai_debuginfo *di, const struct ai_thread *thread, pid_t pid,
+				  const void *stack, uint64_t stack_address, size_t stack_size,
+				  struct ai_stack *ret);
 void ai_stack_deinit(struct ai_stack *stack);
 
 #endif

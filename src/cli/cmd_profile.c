@@ -20,6 +20,8 @@
 #include "ai/util.h"
 
 #define POLL_MS 20
+#define DEFAULT_RATE 99 /* Hz: not a divisor of the kernel's tick, as perf's default */
+#define MAX_RATE 10000
 
 static void print_usage(FILE *out)
 {
@@ -42,14 +44,21 @@ static void print_usage(FILE *out)
 		"                       are refused)\n"
 		"  -d, --duration TIME  how long to measure (default 10s; with PROGRAM: until it exits)\n"
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
-		"                       (flamegraph.pl's input: each task's await chain, weighted by\n"
-		"                       its busy nanoseconds), or svg (those stacks as a flame\n"
-		"                       graph a browser opens; click to zoom, Ctrl-F to search),\n"
-		"                       speedscope (speedscope.app: the await chains by busy time,\n"
-		"                       and each thread's polls on a time line) or perfetto (Chrome\n"
-		"                       trace JSON for ui.perfetto.dev: a track per thread, an event\n"
-		"                       per poll, an arrow from each wake to the poll it led to; the\n"
+		"                       (flamegraph.pl's input: per task, its await chain then the\n"
+		"                       native frames of its CPU samples, weighted by samples; per\n"
+		"                       thread, its samples outside any poll), or svg (those stacks\n"
+		"                       as a flame graph a browser opens; click to zoom, Ctrl-F to\n"
+		"                       search), speedscope (speedscope.app: those stacks, and each\n"
+		"                       thread's polls on a time line) or perfetto (Chrome trace\n"
+		"                       JSON for ui.perfetto.dev: a track per thread, an event per\n"
+		"                       poll, an arrow from each wake to the poll it led to; the\n"
 		"                       first 1,000,000 polls are kept)\n"
+		"  -r, --rate N         CPU samples per second of each thread (default 99; perf's\n"
+		"                       cpu-clock, the stacks unwound afterwards: the program is\n"
+		"                       never stopped). 0: no samples; the flame formats then weigh\n"
+		"                       each task's await chain by its busy nanoseconds\n"
+		"      --runtime-frames keep the runtime's own frames in the sampled stacks (else a\n"
+		"                       run of them is one [tokio scheduler] frame)\n"
 		"  -o, --output FILE    write it to FILE instead of stdout\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"  -h, --help           show this help\n"
@@ -185,12 +194,21 @@ static bool nested_wake(struct nesting_wakes *n, const struct ai_probe_point *pt
 	return inner;
 }
 
-/* The events of one batch into the profile. */
+/* The events of one batch into the profile; the CPU samples among them unwound by folder. */
 static void feed(struct ai_profile *profile, const struct ai_probe_point *points, struct nesting_wakes *nesting,
-		 const struct ai_uprobe_event *events, size_t count)
+		 struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct ai_uprobe_event *e = &events[i];
+		if (e->sample) {
+			if (!folder || e->time_ns < profile->start_ns)
+				continue;
+			bool chain;
+			char *frames = ai_sample_folder_fold(folder, e->sample, e->tid,
+							     ai_profile_polling(profile, e->tid), &chain);
+			ai_profile_sample(profile, e->time_ns, e->tid, frames, chain);
+			continue;
+		}
 		const struct ai_probe_point *pt = &points[e->probe];
 		if (nested_wake(nesting, pt, e))
 			continue;
@@ -217,6 +235,8 @@ struct profile_args {
 	bool duration_set;
 	enum ai_profile_format format;
 	FILE *out;
+	unsigned rate;       /* CPU samples per second and thread, 0: none */
+	bool runtime_frames; /* keep the runtime's own frames in the samples' stacks */
 };
 
 static struct ai_error *profile_target(const struct profile_args *args, pid_t pid, pid_t child,
@@ -242,8 +262,14 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	char *runtimes;
 	ai_capture_probe_points(capture, &points, &count, &runtimes);
 	char *exe = target->exe_path ? xstrdup(target->exe_path) : NULL;
-	ai_capture_destroy(capture);
-	ai_target_destroy(target);
+	/* The capture's debug info names the CPU samples: it is kept (the target detached) till the end. */
+	struct ai_sample_folder *folder = NULL;
+	if (!args->rate) {
+		ai_capture_destroy(capture);
+		ai_target_destroy(target);
+		capture = NULL;
+		target = NULL;
+	}
 	if (!count) {
 		err = ai_error_create(AI_ERROR_UNSUPPORTED, "process %d uses no runtime whose tasks async-inspect can "
 				      "profile (tokio, async-task): no task poll function was found in %s", (int)pid,
@@ -259,19 +285,28 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	struct ai_uprobes *u = NULL;
 	err = ai_uprobes_open(specs, count, pid, &u);
 	free(specs);
+	if (!err && args->rate && (err = ai_uprobes_open_sampling(u, args->rate)))
+		ai_uprobes_close(u);
 	if (err)
 		goto out;
+	if (args->rate)
+		folder = ai_sample_folder_create(ai_capture_debuginfo(capture), pid, points, count, runtimes,
+						 args->runtime_frames);
 	/* From here to the close, Ctrl-C ends the measure instead of us. */
 	ai_catch_stop_signals(on_stop);
 	err = ai_uprobes_enable(u);
 	uint64_t begin = now_ns();
 	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
+	profile->sample_rate = args->rate;
 	struct nesting_wakes nesting = { .count = 0 };
 	if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
 		profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
 	ai_profile_add_start(profile, start);
-	fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed)%s; Ctrl-C to stop\n",
-			(int)pid, runtimes, count, args->duration_set || !child ? "" : " until it exits");
+	char sampling[64] = "";
+	if (args->rate)
+		snprintf(sampling, sizeof(sampling), ", CPU samples at %u Hz", args->rate);
+	fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed%s)%s; Ctrl-C to stop\n",
+			(int)pid, runtimes, count, sampling, args->duration_set || !child ? "" : " until it exits");
 	uint64_t deadline = begin + args->duration_ms * 1000000u;
 	bool alive = true;
 	while (!err && !stop_requested && (alive = process_alive(pid, child, child_status)) &&
@@ -280,7 +315,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 		size_t n;
 		err = ai_uprobes_poll(u, POLL_MS);
 		ai_uprobes_take(u, false, &events, &n);
-		feed(profile, points, &nesting, events, n);
+		feed(profile, points, &nesting, folder, events, n);
 	}
 	uint64_t end = now_ns();
 	if (!alive && child)
@@ -290,8 +325,12 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	const struct ai_uprobe_event *events;
 	size_t n;
 	ai_uprobes_take(u, true, &events, &n);
-	feed(profile, points, &nesting, events, n);
+	feed(profile, points, &nesting, folder, events, n);
 	profile->lost = ai_uprobes_lost(u);
+	if (folder) {
+		uint64_t unwound;
+		ai_sample_folder_stats(folder, &unwound, &profile->samples_cut);
+	}
 	/* The kernel unregisters the events one by one, each after a grace period: say why we wait. */
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "async-inspect: removing the probes (%zu perf events, which the kernel "
@@ -317,6 +356,11 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	ai_snapshot_destroy(last);
 	ai_profile_destroy(profile);
 out:
+	ai_sample_folder_destroy(folder);
+	if (capture)
+		ai_capture_destroy(capture);
+	if (target)
+		ai_target_destroy(target);
 	ai_snapshot_destroy(start);
 	ai_probe_points_free(points, count);
 	free(runtimes);
@@ -332,10 +376,12 @@ int ai_cmd_profile(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "debug-dir", required_argument, NULL, 'D' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "runtime-frames", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct profile_args args = { .duration_ms = 10000, .format = AI_PROFILE_REPORT };
+	struct profile_args args = { .duration_ms = 10000, .format = AI_PROFILE_REPORT, .rate = DEFAULT_RATE };
 	const char *output = NULL;
 	struct ai_error *err;
 	int opt, pid = 0;
@@ -382,6 +428,19 @@ int ai_cmd_profile(int argc, char **argv)
 		case 'D':
 			if ((err = ai_parse_debug_dir(optarg)))
 				return ai_fail(err);
+			break;
+		case 'r': {
+			char *end;
+			errno = 0;
+			unsigned long rate = strtoul(optarg, &end, 10);
+			if (end == optarg || *end || errno || optarg[0] == '-' || rate > MAX_RATE)
+				return ai_usage_error("profile", "invalid --rate '%s' (samples per second, 0 to %d; "
+						      "0: no CPU samples)", optarg, MAX_RATE);
+			args.rate = (unsigned)rate;
+			break;
+		}
+		case 'R':
+			args.runtime_frames = true;
 			break;
 		case 'h':
 			print_usage(stdout);

@@ -3,11 +3,13 @@
  * One path for live processes and cores: memory comes from ai_memory_read (or, for read-only
  * segments of a module, straight from its ELF file: same bytes, no system call), registers from
  * struct ai_thread, unwind tables from each module's .eh_frame_hdr, searched by libunwind's own
- * _Ux86_64_dwarf_search_unwind_table as _UPT_find_proc_info does. */
+ * _Ux86_64_dwarf_search_unwind_table as _UPT_find_proc_info does. A CPU sample of a running
+ * thread (ai_unwind_sample) reads its stack copy first, then the live process, never stopped. */
 #include <inttypes.h>
 #include <libunwind.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "ai/memory.h"
 #include "ai/unwind.h"
@@ -38,6 +40,11 @@ struct unwind_arg {
 	const struct ai_thread *thread;
 	bool faulted;
 	uint64_t fault_address;
+	/* A sample (ai_unwind_sample): its stack copy, then the live process, not target->memory. */
+	const uint8_t *stack;
+	uint64_t stack_address;
+	size_t stack_size;
+	pid_t pid;
 };
 
 /* ---- .eh_frame_hdr ---- */
@@ -195,8 +202,24 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 	struct unwind_arg *a = arg;
 	if (write)
 		return -UNW_EINVAL; /* we never write target memory */
+	if (a->stack && addr >= a->stack_address && addr - a->stack_address <= a->stack_size &&
+	    a->stack_size - (addr - a->stack_address) >= sizeof(*valp)) {
+		memcpy(valp, a->stack + (addr - a->stack_address), sizeof(*valp));
+		return 0;
+	}
 	if (read_from_file(a->di, addr, valp, sizeof(*valp)))
 		return 0;
+	if (a->pid) {
+		struct iovec local = { .iov_base = valp, .iov_len = sizeof(*valp) };
+		struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = sizeof(*valp) };
+		if (process_vm_readv(a->pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*valp))
+			return 0;
+		if (!a->faulted) {
+			a->faulted = true;
+			a->fault_address = addr;
+		}
+		return -UNW_EINVAL;
+	}
 	struct ai_error *err = ai_memory_read(a->di->target->memory, valp, addr, sizeof(*valp));
 	if (err) {
 		if (!a->faulted) {
@@ -337,7 +360,7 @@ static void add_symbolized(struct ai_debuginfo *di, struct ai_stack *stack, size
 }
 
 static struct ai_error *unwind(struct ai_debuginfo *di, const struct ai_thread *thread, bool symbolize,
-			       struct ai_stack *ret)
+			       const struct unwind_arg *sample, struct ai_stack *ret)
 {
 	if (!thread->regs_valid)
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
@@ -351,6 +374,12 @@ static struct ai_error *unwind(struct ai_debuginfo *di, const struct ai_thread *
 		di->cache_ops = &address_space_ops;
 	}
 	struct unwind_arg arg = { .di = di, .thread = thread };
+	if (sample) {
+		arg.stack = sample->stack;
+		arg.stack_address = sample->stack_address;
+		arg.stack_size = sample->stack_size;
+		arg.pid = sample->pid;
+	}
 	unw_cursor_t cursor;
 	int r = unw_init_remote(&cursor, di->cache, &arg);
 	if (r < 0)
@@ -443,13 +472,23 @@ static struct ai_error *unwind(struct ai_debuginfo *di, const struct ai_thread *
 struct ai_error *ai_unwind_thread(struct ai_debuginfo *di, const struct ai_thread *thread,
 				  struct ai_stack *ret)
 {
-	return unwind(di, thread, true, ret);
+	return unwind(di, thread, true, NULL, ret);
+}
+
+struct ai_error *ai_unwind_sample(struct ai_debuginfo *di, const struct ai_thread *thread, pid_t pid,
+				  const void *stack, uint64_t stack_address, size_t stack_size,
+				  struct ai_stack *ret)
+{
+	struct unwind_arg sample = {
+		.stack = stack, .stack_address = stack_address, .stack_size = stack_size, .pid = pid,
+	};
+	return unwind(di, thread, true, &sample, ret);
 }
 
 struct ai_error *ai_unwind_thread_unsymbolized(struct ai_debuginfo *di, const struct ai_thread *thread,
 					       struct ai_stack *ret)
 {
-	return unwind(di, thread, false, ret);
+	return unwind(di, thread, false, NULL, ret);
 }
 
 void ai_stack_symbolize(struct ai_debuginfo *di, struct ai_stack *stack)

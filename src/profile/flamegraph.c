@@ -1,6 +1,6 @@
-/* `profile --format svg`: the folded stacks (report.c) drawn as a flame graph, one self-contained
- * SVG file: frames of the same name under the same parent are merged, each as wide as its busy
- * time, the root at the bottom; hovering a frame shows its name, time and share (<title>).
+/* `profile --format svg`: the flame stacks (stacks.c) drawn as a flame graph, one self-contained
+ * SVG file: frames of the same name under the same parent are merged, each as wide as its
+ * samples (or busy time without sampling), the root at the bottom; hovering a frame shows its name, time and share (<title>).
  * An embedded script (no network: the file may be opened anywhere) zooms into a frame on a
  * click and searches the frame names for a regular expression, as flamegraph.pl's output does;
  * each frame's <g> keeps its unzoomed place in data-x, data-w (pixels) and data-d (depth). */
@@ -79,7 +79,8 @@ static void color(const char *name, int *r, int *g, int *b)
 	*b = 30 + (int)((h >> 16) % 50);
 }
 
-static void draw(FILE *out, const struct node *n, double x, size_t depth, size_t max_depth, uint64_t total)
+static void draw(FILE *out, const struct node *n, double x, size_t depth, size_t max_depth, uint64_t total,
+		 bool samples)
 {
 	double w = total ? WIDTH * (double)n->weight / (double)total : 0;
 	if (w < 0.1)
@@ -89,8 +90,12 @@ static void draw(FILE *out, const struct node *n, double x, size_t depth, size_t
 	color(n->name, &r, &g, &b);
 	fprintf(out, "<g class=\"f\" data-x=\"%.2f\" data-w=\"%.2f\" data-d=\"%zu\"><title>", x, w, depth);
 	xml_text(out, n->name, SIZE_MAX);
-	fprintf(out, " (%.2f ms, %.2f%%)</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" "
-		"fill=\"rgb(%d,%d,%d)\" data-fill=\"rgb(%d,%d,%d)\" rx=\"2\"/>", (double)n->weight / 1e6,
+	if (samples)
+		fprintf(out, " (%" PRIu64 " sample%s, ", n->weight, n->weight == 1 ? "" : "s");
+	else
+		fprintf(out, " (%.2f ms, ", (double)n->weight / 1e6);
+	fprintf(out, "%.2f%%)</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" "
+		"fill=\"rgb(%d,%d,%d)\" data-fill=\"rgb(%d,%d,%d)\" rx=\"2\"/>",
 		total ? 100.0 * (double)n->weight / (double)total : 0.0, MARGIN + x, y, w, FRAME_HEIGHT - 1, r, g, b,
 		r, g, b);
 	/* (an empty text too: a zoom may widen the frame enough for its name) */
@@ -105,7 +110,7 @@ static void draw(FILE *out, const struct node *n, double x, size_t depth, size_t
 	fputs("</text></g>\n", out);
 	double cx = x;
 	for (size_t i = 0; i < n->child_count; i++) {
-		draw(out, &n->children[i], cx, depth + 1, max_depth, total);
+		draw(out, &n->children[i], cx, depth + 1, max_depth, total, samples);
 		cx += total ? WIDTH * (double)n->children[i].weight / (double)total : 0;
 	}
 }
@@ -180,27 +185,21 @@ static const char script[] =
 void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
 {
 	struct node root = { .name = xstrdup("all tasks") };
-	for (size_t i = 0; i < p->task_count; i++) {
-		const struct ai_profile_task *t = &p->tasks[i];
-		if (!t->busy_ns)
-			continue;
-		char label[160];
-		if (t->has_id)
-			snprintf(label, sizeof(label), "task %" PRIu64 "%s%s", t->id, t->name ? " " : "",
-				 t->name ? t->name : "");
-		else
-			snprintf(label, sizeof(label), "task @0x%" PRIx64, t->address);
-		root.weight += t->busy_ns;
-		struct node *n = child(&root, label);
-		n->weight += t->busy_ns;
-		if (!t->chain_count) {
-			n = child(n, t->future ? t->future : "<unknown future>");
-			n->weight += t->busy_ns;
+	struct ai_flame_stack *stacks;
+	size_t count = ai_profile_flame_stacks(p, &stacks);
+	for (size_t i = 0; i < count; i++) {
+		struct node *n = &root;
+		n->weight += stacks[i].weight;
+		for (size_t f = 0; f < stacks[i].count && f < MAX_DEPTH; f++) {
+			n = child(n, stacks[i].frames[f]);
+			n->weight += stacks[i].weight;
 		}
-		for (size_t c = 0; c < t->chain_count && c < MAX_DEPTH; c++) {
-			n = child(n, t->chain[c]);
-			n->weight += t->busy_ns;
-		}
+	}
+	ai_profile_flame_stacks_free(stacks, count);
+	bool samples = ai_profile_weighs_samples(p);
+	if (samples) {
+		free(root.name);
+		root.name = xstrdup("all threads");
 	}
 	size_t max_depth = depth_of(&root, 0);
 	double height = TOP + (double)(max_depth + 1) * FRAME_HEIGHT + MARGIN + FRAME_HEIGHT; /* + the controls */
@@ -210,17 +209,24 @@ void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"#fdf6ec\"/>\n"
 		"<text x=\"%d\" y=\"24\" font-size=\"16\">", WIDTH + 2 * MARGIN, height, WIDTH + 2 * MARGIN, height,
 		MARGIN);
-	fprintf(out, "Busy time of the tasks of process %d (", (int)p->pid);
-	xml_text(out, p->exe ? p->exe : "?", SIZE_MAX);
-	fprintf(out, "): %.1f ms over %.2f s; each task's await chain, root below; click to zoom</text>\n",
-		(double)root.weight / 1e6, (double)(p->end_ns - p->start_ns) / 1e9);
+	if (samples) {
+		fprintf(out, "CPU samples of process %d (", (int)p->pid);
+		xml_text(out, p->exe ? p->exe : "?", SIZE_MAX);
+		fprintf(out, "): %" PRIu64 " at %u Hz over %.2f s; each task's await chain, then its native frames; "
+			"click to zoom</text>\n", root.weight, p->sample_rate, (double)(p->end_ns - p->start_ns) / 1e9);
+	} else {
+		fprintf(out, "Busy time of the tasks of process %d (", (int)p->pid);
+		xml_text(out, p->exe ? p->exe : "?", SIZE_MAX);
+		fprintf(out, "): %.1f ms over %.2f s; each task's await chain, root below; click to zoom</text>\n",
+			(double)root.weight / 1e6, (double)(p->end_ns - p->start_ns) / 1e9);
+	}
 	/* The controls on the bottom line, under the graph (the title may be long). */
 	double bottom = height - 4;
 	fprintf(out, "<text id=\"reset\" x=\"%d\" y=\"%.0f\" style=\"cursor:pointer;display:none\">Reset zoom"
 		"</text>\n<text id=\"matched\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\"></text>\n"
 		"<text id=\"search\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" style=\"cursor:pointer\">Search"
 		"</text>\n", MARGIN, bottom, WIDTH + MARGIN - 60, bottom, WIDTH + MARGIN, bottom);
-	draw(out, &root, 0, 0, max_depth, root.weight);
+	draw(out, &root, 0, 0, max_depth, root.weight, samples);
 	fputs("<script type=\"text/ecmascript\"><![CDATA[\n", out);
 	fprintf(out, script, WIDTH, MARGIN, CHAR_WIDTH);
 	fputs("]]></script>\n</svg>\n", out);

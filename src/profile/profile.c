@@ -29,8 +29,16 @@ struct ai_profile *ai_profile_create(pid_t pid, const char *exe, const char *run
 	return p;
 }
 
+static void stacks_free(struct ai_profile_stack *stacks, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(stacks[i].frames);
+	free(stacks);
+}
+
 static void task_deinit(struct ai_profile_task *t)
 {
+	stacks_free(t->stacks, t->stack_count);
 	free(t->name);
 	free(t->future);
 	free(t->location);
@@ -47,8 +55,10 @@ void ai_profile_destroy(struct ai_profile *p)
 	for (size_t i = 0; i < p->task_count; i++)
 		task_deinit(&p->tasks[i]);
 	free(p->tasks);
-	for (size_t i = 0; i < p->thread_count; i++)
+	for (size_t i = 0; i < p->thread_count; i++) {
 		free(p->threads[i].name);
+		stacks_free(p->threads[i].stacks, p->threads[i].stack_count);
+	}
 	free(p->threads);
 	for (size_t i = 0; i < p->warning_count; i++)
 		free(p->warnings[i]);
@@ -419,6 +429,44 @@ void ai_profile_event(struct ai_profile *p, enum ai_profile_event_kind kind, uin
 	}
 }
 
+bool ai_profile_polling(struct ai_profile *p, uint32_t tid)
+{
+	const struct ai_profile_thread *th = thread_of(p, tid);
+	return th->depth && !th->stack[th->depth - 1].closed;
+}
+
+/* Counts a sample of `frames` (taken) in a list of stacks; a few distinct ones per task. */
+static void count_stack(struct ai_profile_stack **stacks, size_t *count, size_t *capacity, char *frames, bool chain)
+{
+	for (size_t i = *count; i-- > 0;) {
+		if ((*stacks)[i].chain == chain && strcmp((*stacks)[i].frames, frames) == 0) {
+			(*stacks)[i].count++;
+			free(frames);
+			return;
+		}
+	}
+	AI_GROW(*stacks, *capacity, *count + 1);
+	(*stacks)[(*count)++] = (struct ai_profile_stack){ .frames = frames, .count = 1, .chain = chain };
+}
+
+void ai_profile_sample(struct ai_profile *p, uint64_t time_ns, uint32_t tid, char *frames, bool chain)
+{
+	if (time_ns < p->start_ns) {
+		free(frames);
+		return;
+	}
+	struct ai_profile_thread *th = thread_of(p, tid);
+	p->samples++;
+	if (th->depth && !th->stack[th->depth - 1].closed) {
+		struct ai_profile_task *t = &p->tasks[th->stack[th->depth - 1].task];
+		t->samples++;
+		count_stack(&t->stacks, &t->stack_count, &t->stack_capacity, frames, chain);
+	} else {
+		th->samples++;
+		count_stack(&th->stacks, &th->stack_count, &th->stack_capacity, frames, false);
+	}
+}
+
 uint64_t ai_profile_task_idle_ns(const struct ai_profile *p, const struct ai_profile_task *t)
 {
 	uint64_t from = t->in_start ? p->start_ns : t->first_ns;
@@ -517,6 +565,11 @@ void ai_profile_finish(struct ai_profile *p, uint64_t end_ns, const struct ai_sn
 	if (p->polls_dropped)
 		add_warning(p, "the timeline keeps the first %zu polls: the %llu after them are counted but not drawn",
 			    p->poll_count, (unsigned long long)p->polls_dropped);
+	if (p->samples_cut && p->samples_cut * 10 >= p->samples)
+		add_warning(p, "%llu of the %llu CPU samples could not be unwound to their thread's first frame "
+			    "(no unwind information, or a stack deeper than the %d KiB copied): their stacks are "
+			    "cut short", (unsigned long long)p->samples_cut, (unsigned long long)p->samples,
+			    AI_CPU_SAMPLE_STACK / 1024);
 	if (p->lost)
 		add_warning(p, "%llu events were lost (a ring buffer was full): the counts are lower bounds",
 			    (unsigned long long)p->lost);

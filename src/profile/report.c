@@ -1,6 +1,6 @@
 /* The profile for people (a table sorted by busy time), for programs (JSON, docs/json-format.md)
- * and for flamegraph tools (Brendan Gregg's folded stacks: one line per task, its await chain
- * root first, weighted by its busy nanoseconds). */
+ * and for flamegraph tools (Brendan Gregg's folded stacks: a line per stack of stacks.c, its
+ * weight in samples, or in busy nanoseconds without sampling). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +40,13 @@ static void write_report(FILE *out, const struct ai_profile *p)
 {
 	char a[32], b[32], c[32], d[32], e[32], f[32];
 	uint64_t w = window(p);
-	fprintf(out, "Profile of process %d (%s): %s, %s (%zu probes), %" PRIu64 " polls, %" PRIu64 " wakes%s\n",
+	fprintf(out, "Profile of process %d (%s): %s, %s (%zu probes), %" PRIu64 " polls, %" PRIu64 " wakes",
 		(int)p->pid, p->exe ? p->exe : "?", duration(a, sizeof(a), w), p->runtimes, p->probe_count,
-		p->polls, p->wakes, p->target_exited ? "; the process exited during the profile" : "");
+		p->polls, p->wakes);
+	if (p->sample_rate)
+		fprintf(out, ", %" PRIu64 " CPU samples at %u Hz (--format folded or svg: where they ran)", p->samples,
+			p->sample_rate);
+	fprintf(out, "%s\n", p->target_exited ? "; the process exited during the profile" : "");
 	fprintf(out, "\n%-8s %8s %9s %6s %9s %27s %7s %9s  %s\n", "TASK", "POLLS", "BUSY", "BUSY%", "IDLE",
 		"SCHEDULED mean/p99/max", "WAKES", "LONGEST", "FUTURE");
 	for (size_t i = 0; i < p->task_count; i++) {
@@ -110,6 +114,10 @@ static void write_json(FILE *out, const struct ai_profile *p)
 	ai_json_uint(&w, p->lost);
 	ai_json_key(&w, "target_exited");
 	ai_json_bool(&w, p->target_exited);
+	ai_json_key(&w, "sample_rate_hz");
+	ai_json_uint(&w, p->sample_rate);
+	ai_json_key(&w, "samples");
+	ai_json_uint(&w, p->samples);
 	ai_json_key(&w, "tasks");
 	ai_json_begin_array(&w);
 	for (size_t i = 0; i < p->task_count; i++) {
@@ -156,6 +164,7 @@ static void write_json(FILE *out, const struct ai_profile *p)
 			{ "max_poll_ns", t->max_poll_ns },
 			{ "max_poll_at_ns", t->polls && t->max_poll_at_ns >= p->start_ns ? t->max_poll_at_ns - p->start_ns : 0 },
 			{ "long_polls", t->long_polls },
+			{ "samples", t->samples },
 		};
 		for (size_t f = 0; f < AI_ARRAY_SIZE(fields); f++) {
 			ai_json_key(&w, fields[f].key);
@@ -176,6 +185,8 @@ static void write_json(FILE *out, const struct ai_profile *p)
 		ai_json_uint(&w, th->polls);
 		ai_json_key(&w, "busy_ns");
 		ai_json_uint(&w, th->busy_ns);
+		ai_json_key(&w, "samples_outside_polls");
+		ai_json_uint(&w, th->samples);
 		ai_json_end_object(&w);
 	}
 	ai_json_end_array(&w);
@@ -199,28 +210,17 @@ static void folded_frame(FILE *out, const char *s)
 
 static void write_folded(FILE *out, const struct ai_profile *p)
 {
-	for (size_t i = 0; i < p->task_count; i++) {
-		const struct ai_profile_task *t = &p->tasks[i];
-		if (!t->busy_ns)
-			continue;
-		char id[32];
-		task_label(id, sizeof(id), t);
-		fprintf(out, "task %s", id);
-		if (t->name) {
-			fputs(" ", out);
-			folded_frame(out, t->name);
-		}
-		if (t->chain_count) {
-			for (size_t c = 0; c < t->chain_count; c++) {
+	struct ai_flame_stack *stacks;
+	size_t count = ai_profile_flame_stacks(p, &stacks);
+	for (size_t i = 0; i < count; i++) {
+		for (size_t f = 0; f < stacks[i].count; f++) {
+			if (f)
 				fputc(';', out);
-				folded_frame(out, t->chain[c]);
-			}
-		} else {
-			fputc(';', out);
-			folded_frame(out, t->future ? t->future : "<unknown future>");
+			folded_frame(out, stacks[i].frames[f]);
 		}
-		fprintf(out, " %" PRIu64 "\n", t->busy_ns);
+		fprintf(out, " %" PRIu64 "\n", stacks[i].weight);
 	}
+	ai_profile_flame_stacks_free(stacks, count);
 }
 
 int ai_profile_write(FILE *out, const struct ai_profile *p, enum ai_profile_format format)

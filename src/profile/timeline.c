@@ -2,7 +2,7 @@
  * on a time line per thread.
  *
  * speedscope (https://www.speedscope.app/file-format-schema.json): first a sampled profile of the
- * tasks' await chains, each weighted by its busy nanoseconds (what `folded` says), then one
+ * flame stacks (stacks.c: what `folded` says, by CPU samples or by busy time), then one
  * evented profile per thread that polled: each poll opens its task's frames (the task, then its
  * await chain root first) and closes them when it returns.
  *
@@ -182,6 +182,15 @@ void ai_profile_write_speedscope(FILE *out, const struct ai_profile *p)
 {
 	struct frames f;
 	frames_build(&f, p);
+	/* The sampled profile's stacks, their frames in the same table (before it is written). */
+	struct ai_flame_stack *stacks;
+	size_t stack_count = ai_profile_flame_stacks(p, &stacks);
+	size_t **stack_frames = xcalloc(stack_count + 1, sizeof(*stack_frames));
+	for (size_t i = 0; i < stack_count; i++) {
+		stack_frames[i] = xcalloc(stacks[i].count + 1, sizeof(**stack_frames));
+		for (size_t d = 0; d < stacks[i].count; d++)
+			stack_frames[i][d] = frame_of(&f, stacks[i].frames[d]);
+	}
 	struct ai_json_writer w;
 	ai_json_writer_init(&w, out, false);
 	ai_json_begin_object(&w);
@@ -204,34 +213,37 @@ void ai_profile_write_speedscope(FILE *out, const struct ai_profile *p)
 	ai_json_end_object(&w);
 	ai_json_key(&w, "profiles");
 	ai_json_begin_array(&w);
-	/* The await chains by busy time. */
+	/* The flame stacks (stacks.c): by CPU samples, or the await chains by busy time. */
+	bool samples = ai_profile_weighs_samples(p);
 	uint64_t total = 0;
-	for (size_t i = 0; i < p->task_count; i++)
-		total += p->tasks[i].busy_ns;
+	for (size_t i = 0; i < stack_count; i++)
+		total += stacks[i].weight;
 	ai_json_begin_object(&w);
 	ai_json_field_string(&w, "type", "sampled");
-	ai_json_field_string(&w, "name", "busy time by task (await chains)");
-	ai_json_field_string(&w, "unit", "nanoseconds");
+	ai_json_field_string(&w, "name", samples ? "CPU samples by task (await chains, then native frames)"
+						 : "busy time by task (await chains)");
+	ai_json_field_string(&w, "unit", samples ? "none" : "nanoseconds");
 	ai_json_field_uint(&w, "startValue", 0);
 	ai_json_field_uint(&w, "endValue", total);
 	ai_json_key(&w, "samples");
 	ai_json_begin_array(&w);
-	for (size_t i = 0; i < p->task_count; i++) {
-		if (!p->tasks[i].busy_ns)
-			continue;
+	for (size_t i = 0; i < stack_count; i++) {
 		ai_json_begin_array(&w);
-		for (size_t d = 0; d < f.depth[i]; d++)
-			ai_json_uint(&w, f.flat[f.first[i] + d]);
+		for (size_t d = 0; d < stacks[i].count; d++)
+			ai_json_uint(&w, stack_frames[i][d]);
 		ai_json_end_array(&w);
 	}
 	ai_json_end_array(&w);
 	ai_json_key(&w, "weights");
 	ai_json_begin_array(&w);
-	for (size_t i = 0; i < p->task_count; i++)
-		if (p->tasks[i].busy_ns)
-			ai_json_uint(&w, p->tasks[i].busy_ns);
+	for (size_t i = 0; i < stack_count; i++)
+		ai_json_uint(&w, stacks[i].weight);
 	ai_json_end_array(&w);
 	ai_json_end_object(&w);
+	for (size_t i = 0; i < stack_count; i++)
+		free(stack_frames[i]);
+	free(stack_frames);
+	ai_profile_flame_stacks_free(stacks, stack_count);
 	for (size_t i = 0; i < p->thread_count; i++)
 		if (p->threads[i].polls)
 			thread_profile(&w, p, &f, &p->threads[i]);

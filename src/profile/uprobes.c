@@ -4,7 +4,14 @@
  * way to see every thread of a running process, new ones included), so each is opened on every
  * CPU and samples of other processes are dropped. All events of one CPU write into the ring
  * buffer of the first (PERF_EVENT_IOC_SET_OUTPUT). Closing the fds removes the probes, and the
- * kernel closes them when we die however we die. */
+ * kernel closes them when we die however we die.
+ *
+ * CPU samples (ai_uprobes_open_sampling) cannot be per CPU and filtered by process, so they are
+ * per thread and CPU: one event for each thread listed in /proc/PID/task when sampling starts,
+ * inherited by every thread these create later (only a thread made between the listing and the
+ * opening of its creator's events is missed). They write into the
+ * same per-CPU buffers, so their records come out sorted with the probes' events. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -40,6 +47,7 @@ struct event_id {
 	uint64_t id;
 	uint32_t probe;
 	bool ret;
+	bool sample;         /* a CPU sampling event (the probe is then not meaningful) */
 };
 
 struct ai_uprobes {
@@ -55,6 +63,8 @@ struct ai_uprobes {
 	uint64_t lost;
 	uint8_t *record;     /* scratch for a record that wraps around the buffer */
 	size_t record_capacity;
+	unsigned sample_events; /* CPU sampling events open */
+	uint64_t samples;    /* CPU samples of the process read */
 };
 
 static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group, unsigned long flags)
@@ -252,6 +262,8 @@ struct ai_error *ai_uprobes_enable(struct ai_uprobes *u)
 	return NULL;
 }
 
+static void parse_cpu_sample(struct ai_uprobes *u, const uint8_t *p, size_t size);
+
 /* A sample: id, pid and tid, time, then the ABI word and the one register asked for. */
 static void parse_sample(struct ai_uprobes *u, const uint8_t *p, size_t size)
 {
@@ -260,6 +272,11 @@ static void parse_sample(struct ai_uprobes *u, const uint8_t *p, size_t size)
 	uint64_t id, time, abi, reg = 0;
 	uint32_t pid, tid;
 	memcpy(&id, p + 8, 8);
+	const struct event_id *e = find_id(u, id);
+	if (e && e->sample) {
+		parse_cpu_sample(u, p, size);
+		return;
+	}
 	memcpy(&pid, p + 16, 4);
 	memcpy(&tid, p + 20, 4);
 	memcpy(&time, p + 24, 8);
@@ -268,7 +285,6 @@ static void parse_sample(struct ai_uprobes *u, const uint8_t *p, size_t size)
 		memcpy(&reg, p + 40, 8);
 	if ((pid_t)pid != u->pid)
 		return; /* another process that maps the same file */
-	const struct event_id *e = find_id(u, id);
 	if (!e)
 		return;
 	AI_GROW(u->pending, u->pending_capacity, u->pending_count + 1);
@@ -312,6 +328,176 @@ static void drain(struct ai_uprobes *u, struct ring *ring)
 	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
 }
 
+/* ---- CPU sampling ---- */
+
+/* The user registers a sample copies: every general register (perf's x86 numbers: AX 0 to IP 8,
+ * R8 16 to R15 23), in the order of the mask's bits. */
+#define SAMPLE_REGS_MASK (0x1ffull | 0xffull << 16)
+
+/* A CPU sample: id, ip, pid and tid, time, the user registers (ABI word, then the mask's), and
+ * the user stack (its size, that many bytes, then how many of them were copied). */
+static void parse_cpu_sample(struct ai_uprobes *u, const uint8_t *p, size_t size)
+{
+	size_t at = 8 + 8 + 8; /* header, id, ip */
+	if (size < at + 8 + 8 + 8)
+		return;
+	uint32_t pid, tid;
+	uint64_t time, abi;
+	memcpy(&pid, p + at, 4);
+	memcpy(&tid, p + at + 4, 4);
+	memcpy(&time, p + at + 8, 8);
+	memcpy(&abi, p + at + 16, 8);
+	at += 24;
+	if ((pid_t)pid != u->pid || abi == PERF_SAMPLE_REGS_ABI_NONE)
+		return; /* (no user registers: a kernel thread, or a sample taken in the kernel) */
+	struct ai_cpu_sample *s = xcalloc(1, sizeof(*s));
+	for (unsigned r = 0; r < AI_CPU_SAMPLE_REGS; r++) {
+		if (!(SAMPLE_REGS_MASK >> r & 1))
+			continue;
+		if (at + 8 > size)
+			goto bad;
+		memcpy(&s->regs[r], p + at, 8);
+		at += 8;
+	}
+	uint64_t stack_size, dyn_size = 0;
+	if (at + 8 > size)
+		goto bad;
+	memcpy(&stack_size, p + at, 8);
+	at += 8;
+	if (stack_size > size - at || (stack_size && size - at - stack_size < 8))
+		goto bad;
+	if (stack_size)
+		memcpy(&dyn_size, p + at + stack_size, 8);
+	dyn_size = AI_MIN(dyn_size, stack_size);
+	s->stack = dyn_size ? xmalloc(dyn_size) : NULL;
+	if (dyn_size)
+		memcpy(s->stack, p + at, dyn_size);
+	s->stack_size = dyn_size;
+	s->stack_address = s->regs[AI_CPU_SAMPLE_SP];
+	AI_GROW(u->pending, u->pending_capacity, u->pending_count + 1);
+	u->pending[u->pending_count++] = (struct ai_uprobe_event){ .time_ns = time, .tid = tid, .sample = s };
+	u->samples++;
+	return;
+bad:
+	free(s);
+}
+
+/* The threads of pid now, from /proc/PID/task. */
+static size_t list_threads(pid_t pid, pid_t **ret)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *dir = opendir(path);
+	pid_t *tids = NULL;
+	size_t count = 0, capacity = 0;
+	struct dirent *d;
+	while (dir && (d = readdir(dir))) {
+		char *end;
+		long tid = strtol(d->d_name, &end, 10);
+		if (end == d->d_name || *end || tid <= 0)
+			continue;
+		AI_GROW(tids, capacity, count + 1);
+		tids[count++] = (pid_t)tid;
+	}
+	if (dir)
+		closedir(dir);
+	*ret = tids;
+	return count;
+}
+
+static struct ai_error *sampling_refused(int errnum)
+{
+	long paranoid = -100;
+	read_int_file("/proc/sys/kernel/perf_event_paranoid", &paranoid);
+	char level[64] = "unknown";
+	if (paranoid != -100)
+		snprintf(level, sizeof(level), "%ld", paranoid);
+	if (errnum == EACCES || errnum == EPERM)
+		return ai_error_create(AI_ERROR_PERMISSION,
+				       "perf events are not allowed: CPU sampling of another user's process needs "
+				       "CAP_PERFMON (or root), and kernel.perf_event_paranoid is %s; run as root, "
+				       "or give async-inspect cap_perfmon, or profile without samples (--rate 0)",
+				       level);
+	if (errnum == EMFILE || errnum == ENFILE)
+		return ai_error_create(AI_ERROR_OTHER, "too many files open to sample every thread on every CPU (an "
+				       "event each): raise the limit (ulimit -n), or profile without samples (--rate 0)");
+	if (errnum == ENOENT || errnum == ENODEV || errnum == EOPNOTSUPP)
+		return ai_error_create(AI_ERROR_UNSUPPORTED, "perf events are not allowed: this kernel has no "
+				       "cpu-clock software event to sample with; profile without samples (--rate 0)");
+	return ai_error_from_errno(errnum, "perf events are not allowed: perf_event_open of a CPU sampling event "
+				   "failed; profile without samples (--rate 0)");
+}
+
+struct ai_error *ai_uprobes_open_sampling(struct ai_uprobes *u, unsigned rate_hz)
+{
+	pid_t *tids;
+	size_t count = list_threads(u->pid, &tids);
+	struct ai_error *err = NULL;
+	if (!count)
+		err = ai_error_create(AI_ERROR_TARGET_EXITED, "process %d has no threads left to sample", (int)u->pid);
+	bool opened = false;
+	for (size_t t = 0; t < count && !err; t++) {
+		for (size_t cpu = 0; cpu < u->ring_count && !err; cpu++) {
+			struct ring *ring = &u->rings[cpu];
+			if (!ring->base)
+				continue; /* an offline CPU */
+			/* One event per thread and CPU, inherited by the threads it creates from now on
+			 * (an inherited event writes where its parent does: this CPU's buffer). */
+			struct perf_event_attr attr = {
+				.size = sizeof(attr),
+				.type = PERF_TYPE_SOFTWARE,
+				.config = PERF_COUNT_SW_CPU_CLOCK,
+				.disabled = 1,
+				.freq = 1,
+				.sample_freq = rate_hz,
+				.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID |
+					       PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER,
+				.sample_regs_user = SAMPLE_REGS_MASK,
+				.sample_stack_user = AI_CPU_SAMPLE_STACK,
+				.inherit = 1,
+				.exclude_kernel = 1,
+				.exclude_hv = 1,
+				.use_clockid = 1,
+				.clockid = CLOCK_MONOTONIC,
+				.watermark = 1,
+				.wakeup_watermark = RING_PAGES * 4096 / 4,
+			};
+			long fd = perf_event_open(&attr, tids[t], (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+			if (fd < 0) {
+				if (errno == ESRCH)
+					break; /* the thread has exited meanwhile */
+				err = sampling_refused(errno);
+				break;
+			}
+			AI_GROW(u->fds, u->fd_capacity, u->fd_count + 1);
+			u->fds[u->fd_count++] = (int)fd;
+			uint64_t id;
+			if (ioctl((int)fd, PERF_EVENT_IOC_ID, &id) < 0) {
+				err = ai_error_from_errno(errno, "PERF_EVENT_IOC_ID");
+				break;
+			}
+			AI_GROW(u->ids, u->id_capacity, u->id_count + 1);
+			u->ids[u->id_count++] = (struct event_id){ .id = id, .sample = true };
+			if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, ring->fd) < 0) {
+				err = ai_error_from_errno(errno, "PERF_EVENT_IOC_SET_OUTPUT of a CPU sampling event");
+				break;
+			}
+			u->sample_events++;
+			opened = true;
+		}
+	}
+	free(tids);
+	if (!err && !opened)
+		err = ai_error_create(AI_ERROR_TARGET_EXITED, "process %d has no threads left to sample", (int)u->pid);
+	qsort(u->ids, u->id_count, sizeof(*u->ids), compare_ids);
+	return err;
+}
+
+uint64_t ai_uprobes_samples(const struct ai_uprobes *u)
+{
+	return u->samples;
+}
+
 struct ai_error *ai_uprobes_poll(struct ai_uprobes *u, int timeout_ms)
 {
 	struct pollfd fds[256];
@@ -340,6 +526,8 @@ void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_even
 		     size_t *count_ret)
 {
 	/* Drop what the previous call handed out. */
+	for (size_t i = 0; i < u->taken; i++)
+		ai_cpu_sample_free(u->pending[i].sample);
 	if (u->taken) /* pending is NULL before the first event: no memmove or qsort of NULL */
 		memmove(u->pending, u->pending + u->taken, (u->pending_count - u->taken) * sizeof(*u->pending));
 	u->pending_count -= u->taken;
@@ -360,6 +548,14 @@ void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_even
 	u->taken = n;
 	*events_ret = u->pending;
 	*count_ret = n;
+}
+
+void ai_cpu_sample_free(struct ai_cpu_sample *s)
+{
+	if (!s)
+		return;
+	free(s->stack);
+	free(s);
 }
 
 uint64_t ai_uprobes_lost(const struct ai_uprobes *u)
@@ -384,6 +580,8 @@ void ai_uprobes_close(struct ai_uprobes *u)
 			munmap(u->rings[i].base, length);
 	for (size_t i = 0; i < u->fd_count; i++)
 		close(u->fds[i]);
+	for (size_t i = 0; i < u->pending_count; i++)
+		ai_cpu_sample_free(u->pending[i].sample);
 	free(u->fds);
 	free(u->rings);
 	free(u->ids);

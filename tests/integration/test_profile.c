@@ -52,13 +52,21 @@ static void skip_if_refused(const struct tool_result *r)
 	}
 }
 
-static void profile_pid(pid_t pid, const char *format, struct tool_result *r)
+/* `profile --pid PID --duration 1s --format FORMAT [EXTRA]` (extra: one more option, or NULL). */
+static void profile_pid_with(pid_t pid, const char *format, const char *extra, const char *extra_value,
+			     struct tool_result *r)
 {
 	char *p = xasprintf("%d", (int)pid);
-	tool_run(r, PROFILE_GUARD_S, (const char *[]){ "profile", "--pid", p, "--duration", "1s", "--format", format, NULL });
+	tool_run(r, PROFILE_GUARD_S, (const char *[]){ "profile", "--pid", p, "--duration", "1s", "--format", format,
+						      extra, extra_value, NULL });
 	free(p);
 	skip_if_refused(r);
 	cr_assert_eq(tool_exit_code(r), 0, "stderr: %s", r->err);
+}
+
+static void profile_pid(pid_t pid, const char *format, struct tool_result *r)
+{
+	profile_pid_with(pid, format, NULL, NULL, r);
 }
 
 /* The fixture is untraced, running, and ends normally when told to. */
@@ -80,7 +88,7 @@ static const char *const task_fields[] = {
 	"id", "address", "generation", "name", "future", "location", "await_chain", "in_start_snapshot",
 	"in_end_snapshot", "released", "polls", "busy_ns", "idle_ns", "scheduled_ns", "scheduled_count",
 	"scheduled_mean_ns", "scheduled_p99_ns", "scheduled_max_ns", "wakes", "self_wakes", "task_wakes",
-	"max_poll_ns", "max_poll_at_ns", "long_polls",
+	"max_poll_ns", "max_poll_at_ns", "long_polls", "samples",
 };
 
 static const char *str_of(json_t *o, const char *key)
@@ -105,7 +113,8 @@ static void check_json(const char *text, const char *version)
 	cr_assert_not_null(root, "%s: %s in: %s", version, jerr.text, text);
 	cr_expect_str_eq(str_of(root, "format"), "async-inspect-profile", "%s", version);
 	static const char *const top[] = { "version", "pid", "exe", "runtimes", "probes", "duration_ns", "polls", "wakes",
-					   "releases", "events_lost", "target_exited", "tasks", "threads", "warnings" };
+					   "releases", "events_lost", "target_exited", "sample_rate_hz", "samples", "tasks",
+					   "threads", "warnings" };
 	for (size_t i = 0; i < AI_ARRAY_SIZE(top); i++)
 		cr_expect_not_null(json_object_get(root, top[i]), "%s: no \"%s\"", version, top[i]);
 	cr_expect_str_eq(str_of(root, "runtimes"), "tokio", "%s", version);
@@ -120,6 +129,10 @@ static void check_json(const char *text, const char *version)
 	cr_expect_str_eq(str_of(first, "future"), "profiled::spinner", "%s: the busy task is not first", version);
 	cr_expect_gt(int_of(first, "polls"), 0, "%s", version);
 	cr_expect_gt(int_of(first, "busy_ns"), 0, "%s", version);
+	/* It spins the whole window: at 99 Hz some of its CPU time is sampled, however loaded the
+	 * machine. */
+	cr_expect_eq(int_of(root, "sample_rate_hz"), 99, "%s", version);
+	cr_expect_geq(int_of(first, "samples"), 1, "%s: the spinner has no CPU sample", version);
 	cr_expect(json_is_integer(json_object_get(first, "id")), "%s: the spinner has no task id", version);
 	json_t *chain = json_object_get(first, "await_chain");
 	cr_expect(json_is_array(chain) && json_array_size(chain) >= 1 &&
@@ -176,7 +189,8 @@ Test(profile, report_folded_and_svg)
 	cr_expect_not_null(strstr(r.out, "polls longer than 10 ms"), "%s", r.out);
 	tool_result_free(&r);
 
-	profile_pid(f.pid, "folded", &r);
+	/* --rate 0: no samples; each task's await chain from the snapshots, by busy time. */
+	profile_pid_with(f.pid, "folded", "--rate", "0", &r);
 	regex_t line;
 	cr_assert_eq(regcomp(&line, "^task [^;]+(;[^;]+)+ [0-9]+$", REG_EXTENDED | REG_NOSUB), 0);
 	int lines = 0;
@@ -215,6 +229,78 @@ Test(profile, report_folded_and_svg)
 		     "the SVG links something besides its namespace");
 	tool_result_free(&r);
 	expect_runs_on_then_exits(&f, "tokio-1.54");
+}
+
+/* The samples' lines of the folded output (each "task ..." or "thread ...", frames, a count), and
+ * the first whose frames, after its label, begin with `prefix`, or NULL (owned). */
+static char *sampled_line(const char *folded, const char *prefix)
+{
+	regex_t line;
+	cr_assert_eq(regcomp(&line, "^(task|thread) [^;]+(;[^;]+)+ [0-9]+$", REG_EXTENDED | REG_NOSUB), 0);
+	char *found = NULL;
+	for (const char *s = folded, *end; *s; s = end + (*end != '\0')) {
+		end = s + strcspn(s, "\n");
+		char *l = xstrndup(s, (size_t)(end - s));
+		cr_expect_eq(regexec(&line, l, 0, NULL, 0), 0, "not a folded line: '%s'", l);
+		const char *frames = strchr(l, ';');
+		if (!found && strncmp(l, "task ", 5) == 0 && frames && strncmp(frames + 1, prefix, strlen(prefix)) == 0)
+			found = l;
+		else
+			free(l);
+	}
+	regfree(&line);
+	return found;
+}
+
+/* CPU samples (the default 99 Hz): the spinner's samples are its await chain, then the native
+ * frame of the function it spins in (never inlined in the fixture), the runtime's frames left
+ * out; with --runtime-frames tokio's own poll frames come before the chain. */
+Test(profile, cpu_samples_under_the_await_chain)
+{
+	struct fixture f;
+	fixture_start_with_stdin(&f, "tokio-1.54", "profiled", NULL);
+	struct tool_result r;
+	profile_pid(f.pid, "folded", &r);
+	char *l = sampled_line(r.out, "profiled::spinner;profiled::spin");
+	cr_expect_not_null(l, "no sample of the spinner in spin(): %s", r.out);
+	if (l) {
+		const char *chain = ";profiled::spinner;profiled::spin";
+		const char *after = strstr(l, chain) + strlen(chain);
+		cr_expect(*after == ';' || *after == ' ', "%s", l);
+		cr_expect_null(strstr(l, "tokio::"), "a tokio frame in the spinner's stack: %s", l);
+	}
+	free(l);
+	tool_result_free(&r);
+
+	profile_pid_with(f.pid, "folded", "--runtime-frames", NULL, &r);
+	l = sampled_line(r.out, "tokio::");
+	bool spinner = false;
+	for (const char *s = r.out; (s = strstr(s, ";profiled::spinner;profiled::spin")); s++) {
+		const char *begin = s;
+		while (begin > r.out && begin[-1] != '\n')
+			begin--;
+		/* its tokio frames before the chain */
+		const char *tokio = strstr(begin, ";tokio::");
+		spinner |= tokio && tokio < s;
+	}
+	cr_expect(spinner, "with --runtime-frames, no spinner sample has tokio's frames before its chain: %s", r.out);
+	cr_expect_null(strstr(r.out, "[tokio scheduler]"), "%s", r.out);
+	free(l);
+	tool_result_free(&r);
+	expect_runs_on_then_exits(&f, "tokio-1.54");
+}
+
+/* --rate takes samples per second, 0 (none) to 10000: anything else is a usage error. */
+Test(profile, rate_is_checked)
+{
+	static const char *const bad[] = { "x", "-5", "20000", "99hz" };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(bad); i++) {
+		struct tool_result r;
+		tool_run(&r, 30, (const char *[]){ "profile", "--rate", bad[i], "--pid", "1", NULL });
+		cr_expect_eq(tool_exit_code(&r), 2, "--rate %s: %s", bad[i], r.err);
+		cr_expect_not_null(strstr(r.err, "invalid --rate"), "--rate %s: %s", bad[i], r.err);
+		tool_result_free(&r);
+	}
 }
 
 /* Ctrl-C ends the measure: the probes are closed, what was measured is printed, and the target
@@ -319,7 +405,7 @@ static void check_speedscope(const char *text)
 	cr_assert(json_is_array(profiles) && json_array_size(profiles) >= 2, "profiles");
 	json_t *sampled = json_array_get(profiles, 0);
 	cr_expect_str_eq(str_of(sampled, "type"), "sampled");
-	cr_expect_str_eq(str_of(sampled, "unit"), "nanoseconds");
+	cr_expect_str_eq(str_of(sampled, "unit"), "none", "CPU samples are counted, not timed");
 	json_t *samples = json_object_get(sampled, "samples"), *weights = json_object_get(sampled, "weights");
 	cr_assert(json_is_array(samples) && json_is_array(weights) && json_array_size(samples) > 0);
 	cr_expect_eq(json_array_size(samples), json_array_size(weights));

@@ -1,6 +1,7 @@
 /* The profile model over hand-made event streams: busy and scheduled time, wakes by whom, a task
  * rescheduled onto another thread before its first thread returned, a released address reused by
- * a new task, names from the snapshots, the scheduled-time percentile, and the folded output. */
+ * a new task, names from the snapshots, the scheduled-time percentile, the folded output, and CPU
+ * samples counted for the task a thread polls or for the thread. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,5 +196,77 @@ Test(profile_model, poll_list_with_wakes_and_a_cap)
 	for (size_t i = 0; i < p->warning_count; i++)
 		warned |= strstr(p->warnings[i], "keeps the first 3 polls") != NULL;
 	cr_expect(warned, "no warning says polls were dropped");
+	ai_profile_destroy(p);
+}
+
+/* CPU samples: one taken while a thread polls a task counts for the task, one outside any poll
+ * for the thread; the folded output weighs the stacks by samples, the busiest task first, then
+ * the thread's stacks; a stack whose unwinding stopped short gets the task's snapshot chain. */
+Test(profile_model, samples_by_task_then_thread)
+{
+	struct ai_snapshot *start = ai_snapshot_create();
+	struct ai_snapshot_task *s = ai_snapshot_add_task(start);
+	s->has_id = true;
+	s->id = 7;
+	s->address = 0xa0;
+	s->kind = xstrdup("task");
+	s->future = xstrdup("app::serve");
+	s->tree.function = xstrdup("app::serve");
+
+	struct ai_profile *p = make();
+	p->sample_rate = 99;
+	ai_profile_add_start(p, start);
+	ai_profile_sample(p, T0 - 1, 1, xstrdup("before;the window"), false); /* dropped */
+	cr_expect(!ai_profile_polling(p, 1));
+	ai_profile_sample(p, T0 + MS / 2, 1, xstrdup("main;[tokio scheduler];epoll_wait"), false);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, NULL);
+	cr_expect(ai_profile_polling(p, 1));
+	cr_expect(!ai_profile_polling(p, 2));
+	for (int i = 0; i < 3; i++)
+		ai_profile_sample(p, T0 + 2 * MS + (uint64_t)i, 1, xstrdup("app::serve;app::parse;memchr"), false);
+	ai_profile_sample(p, T0 + 3 * MS, 1, xstrdup("app::serve;app::parse"), false);
+	ai_profile_sample(p, T0 + 3 * MS + 1, 1, xstrdup("memchr"), true);
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 4 * MS, 1, 0, NULL);
+	cr_expect(!ai_profile_polling(p, 1));
+	ai_profile_sample(p, T0 + 5 * MS, 1, xstrdup("main;[tokio scheduler];epoll_wait"), false);
+	ai_profile_finish(p, T0 + 10 * MS, NULL);
+	cr_expect_eq(p->samples, 7);
+	cr_expect_eq(p->tasks[0].samples, 5);
+	cr_expect_eq(p->threads[0].samples, 2);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	cr_assert_eq(ai_profile_write(out, p, AI_PROFILE_FOLDED), 0);
+	fclose(out);
+	cr_expect_not_null(strstr(text, "task 7;app::serve;app::parse;memchr 3\ntask 7;app::serve;app::parse 1\n"
+				   "task 7;app::serve;memchr 1\n"), "%s", text);
+	cr_expect_not_null(strstr(text, "\nthread 1;main;[tokio scheduler];epoll_wait 2\n"), "%s", text);
+	free(text);
+
+	/* The SVG weighs the same stacks. */
+	out = open_memstream(&text, &len);
+	cr_assert_eq(ai_profile_write(out, p, AI_PROFILE_SVG), 0);
+	fclose(out);
+	cr_expect_not_null(strstr(text, "<title>app::parse (4 samples, "), "%s", text);
+	free(text);
+	ai_profile_destroy(p);
+	ai_snapshot_destroy(start);
+}
+
+/* Without sampling (--rate 0) the flame formats keep the busy-time weighting. */
+Test(profile_model, no_sampling_weighs_busy_time)
+{
+	struct ai_profile *p = make();
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, "app::a");
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 3 * MS, 1, 0, NULL);
+	ai_profile_finish(p, T0 + 10 * MS, NULL);
+	struct ai_flame_stack *stacks;
+	size_t count = ai_profile_flame_stacks(p, &stacks);
+	cr_assert_eq(count, 1);
+	cr_expect_eq(stacks[0].weight, 2 * MS);
+	cr_assert_eq(stacks[0].count, 2);
+	cr_expect_str_eq(stacks[0].frames[1], "app::a");
+	ai_profile_flame_stacks_free(stacks, count);
 	ai_profile_destroy(p);
 }
