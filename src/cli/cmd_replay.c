@@ -192,7 +192,7 @@ int ai_cmd_replay(int argc, char **argv)
 		if (ai_monitor_wants_tui(no_tui)) {
 			struct ai_live *live = ai_live_create(HISTORY);
 			struct ai_tui_source source = { replay_sample, replay_run, replay_set_paused, replay_next_delay_ms,
-							&r };
+							&r, NULL };
 			struct ai_tui_options tui = {
 				.interval_ms = 500,
 				.replay = true,
