@@ -33,6 +33,7 @@ struct multi {
 	bool *ended;              /* per process: it exited or can no longer be read */
 	char **end_reasons;       /* owned, per process, once ended */
 	struct ai_target **held;  /* `p`: the processes attached and stopped while paused (owned) */
+	bool read_any;            /* some process gave a snapshot: else the exit status says failure */
 };
 
 /* Whether the process is gone: no /proc entry, or a zombie its parent has not reaped. */
@@ -86,6 +87,7 @@ static struct ai_snapshot *sample_one(struct multi *m, size_t p)
 		return NULL;
 	}
 	ai_snapshot_label_process(snapshot);
+	m->read_any = true;
 	return snapshot;
 }
 
@@ -236,6 +238,8 @@ int ai_monitor_processes(const int *pids, size_t count, const struct ai_monitor_
 		free(m.end_reasons[p]);
 	}
 	free(m.end_reasons);
+	if (!m.read_any && status == AI_EXIT_OK)
+		status = AI_EXIT_FAILURE; /* none could be read: each said why */
 	free(m.ended);
 	free(m.held);
 	return status;

@@ -260,11 +260,21 @@ Test(processes, selecting_processes)
 	snprintf(other, sizeof(other), "%d", (int)getpid());
 	struct tool_result r;
 
-	/* A second --pid no longer replaces the first in silence. */
+	/* A second --pid no longer replaces the first in silence: attach watches both, and says
+	 * of each why it cannot (neither is a Rust program); none read is a failure. */
 	const char *attach_args[] = { "attach", "--no-tui", "--pid", pid, "--pid", other, NULL };
 	tool_run(&r, 30, attach_args);
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	char expect[128];
+	snprintf(expect, sizeof(expect), "process %s has ended (", pid);
+	cr_expect(strstr(r.err, expect) && strstr(r.err, "is not a Rust program"), "%s", r.err);
+	snprintf(expect, sizeof(expect), "process %s has ended (", other);
+	cr_expect(strstr(r.err, expect), "%s", r.err);
+	tool_result_free(&r);
+	const char *record_args[] = { "attach", "--no-tui", "--pid", pid, "--pid", other, "--record", "/dev/null", NULL };
+	tool_run(&r, 30, record_args);
 	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
-	cr_expect(strstr(r.err, "attach watches one process, and 2 were given"), "%s", r.err);
+	cr_expect(strstr(r.err, "--record takes one process, and 2 were given"), "%s", r.err);
 	tool_result_free(&r);
 	const char *threads_args[] = { "threads", "--pids", "1,2", NULL };
 	tool_run(&r, 30, threads_args);
