@@ -96,6 +96,8 @@ struct ai_live_member {
 	bool ended;            /* exited, or can no longer be read: its last snapshot stays, no new
 				* one comes */
 	char end_reason[160];  /* why, when ended */
+	bool sampled;          /* gave a snapshot in the latest sample: the peers' process indexes
+				* count these members only, in order */
 };
 
 struct ai_live_set {

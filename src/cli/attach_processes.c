@@ -24,7 +24,7 @@
 /* Snapshots kept per process for the views (as for one process). */
 #define HISTORY 8
 
-struct multi {
+struct ai_process_sampler {
 	const struct ai_monitor_options *options;
 	struct ai_async_options async_options;
 	struct ai_live_set *set;  /* the TUI's model; NULL with --no-tui */
@@ -48,7 +48,7 @@ static bool process_gone(int pid)
 	return gone;
 }
 
-static void end_process(struct multi *m, size_t p, const char *reason)
+static void end_process(struct ai_process_sampler *m, size_t p, const char *reason)
 {
 	if (m->ended[p])
 		return;
@@ -60,7 +60,7 @@ static void end_process(struct multi *m, size_t p, const char *reason)
 
 /* One snapshot of process p: attached, read, detached. NULL when it has ended (or cannot be read:
  * it is then ended too, with the reason). */
-static struct ai_snapshot *sample_one(struct multi *m, size_t p)
+static struct ai_snapshot *sample_one(struct ai_process_sampler *m, size_t p)
 {
 	if (m->ended[p])
 		return NULL;
@@ -91,7 +91,7 @@ static struct ai_snapshot *sample_one(struct multi *m, size_t p)
 	return snapshot;
 }
 
-static size_t running(const struct multi *m)
+static size_t running(const struct ai_process_sampler *m)
 {
 	size_t n = 0;
 	for (size_t p = 0; p < m->count; p++)
@@ -103,7 +103,7 @@ static size_t running(const struct multi *m)
 
 static void multi_sample_set(void *arg, struct ai_live_set *set)
 {
-	struct multi *m = arg;
+	struct ai_process_sampler *m = arg;
 	struct ai_snapshot **snapshots = xcalloc(m->count, sizeof(*snapshots));
 	for (size_t p = 0; p < m->count; p++)
 		snapshots[p] = sample_one(m, p);
@@ -113,7 +113,7 @@ static void multi_sample_set(void *arg, struct ai_live_set *set)
 
 static struct ai_error *multi_run(void *arg, int timeout_ms, bool *exited_ret)
 {
-	struct multi *m = arg;
+	struct ai_process_sampler *m = arg;
 	/* Nothing is traced between samples: only time passes. A process that ends is seen at the
 	 * next sample. */
 	if (running(m) && timeout_ms > 0)
@@ -122,7 +122,7 @@ static struct ai_error *multi_run(void *arg, int timeout_ms, bool *exited_ret)
 	return NULL;
 }
 
-static void release_held(struct multi *m)
+static void release_held(struct ai_process_sampler *m)
 {
 	for (size_t p = 0; p < m->count; p++) {
 		if (!m->held[p])
@@ -138,7 +138,7 @@ static void release_held(struct multi *m)
 /* `p`: every process still running is attached and stopped until resumed. */
 static struct ai_error *multi_set_paused(void *arg, bool paused)
 {
-	struct multi *m = arg;
+	struct ai_process_sampler *m = arg;
 	if (!paused) {
 		release_held(m);
 		return NULL;
@@ -168,7 +168,7 @@ static void on_interrupt(int sig)
 	interrupted = 1;
 }
 
-static void print_loop(struct multi *m)
+static void print_loop(struct ai_process_sampler *m)
 {
 	ai_catch_stop_signals(on_interrupt);
 	struct ai_text_options text = { .color = ai_use_color(stdout), .locals = m->async_options.locals };
@@ -200,47 +200,78 @@ static void print_loop(struct multi *m)
 	}
 }
 
+struct ai_process_sampler *ai_process_sampler_create(const int *pids, size_t count,
+						     const struct ai_monitor_options *options, struct ai_live_set *set)
+{
+	struct ai_process_sampler *m = xcalloc(1, sizeof(*m));
+	m->options = options;
+	m->pids = pids;
+	m->count = count;
+	m->set = set;
+	ai_async_options_default(&m->async_options);
+	m->async_options.locals = !options->no_locals;
+	m->async_options.all_locals = !options->no_locals && options->all_locals;
+	m->ended = xcalloc(count, sizeof(*m->ended));
+	m->end_reasons = xcalloc(count, sizeof(*m->end_reasons));
+	m->held = xcalloc(count, sizeof(*m->held));
+	ai_target_install_signal_handlers(); /* a crash while one is attached detaches it */
+	return m;
+}
+
+void ai_process_sampler_sample(struct ai_process_sampler *m)
+{
+	multi_sample_set(m, m->set);
+}
+
+size_t ai_process_sampler_running(const struct ai_process_sampler *m)
+{
+	return running(m);
+}
+
+int ai_process_sampler_destroy(struct ai_process_sampler *m)
+{
+	release_held(m);
+	for (size_t p = 0; p < m->count; p++) {
+		if (m->ended[p])
+			fprintf(stderr, "async-inspect: process %d has ended (%s)\n", m->pids[p], m->end_reasons[p]);
+		free(m->end_reasons[p]);
+	}
+	int status = m->read_any ? AI_EXIT_OK : AI_EXIT_FAILURE; /* none could be read: each said why */
+	free(m->end_reasons);
+	free(m->ended);
+	free(m->held);
+	free(m);
+	return status;
+}
+
 int ai_monitor_processes(const int *pids, size_t count, const struct ai_monitor_options *options)
 {
-	struct multi m = { .options = options, .pids = pids, .count = count };
-	ai_async_options_default(&m.async_options);
-	m.async_options.locals = !options->no_locals;
-	m.async_options.all_locals = !options->no_locals && options->all_locals;
-	m.ended = xcalloc(count, sizeof(*m.ended));
-	m.end_reasons = xcalloc(count, sizeof(*m.end_reasons));
-	m.held = xcalloc(count, sizeof(*m.held));
-	ai_target_install_signal_handlers(); /* a crash while one is attached detaches it */
-	int status = AI_EXIT_OK;
+	struct ai_live_set *set = NULL;
 	if (options->tui) {
 		pid_t *ids = xcalloc(count, sizeof(*ids));
 		for (size_t p = 0; p < count; p++)
 			ids[p] = pids[p];
-		m.set = ai_live_set_create(ids, count, HISTORY);
+		set = ai_live_set_create(ids, count, HISTORY);
 		free(ids);
-		struct ai_tui_source source = { NULL, multi_run, multi_set_paused, NULL, &m, multi_sample_set };
+	}
+	struct ai_process_sampler *m = ai_process_sampler_create(pids, count, options, set);
+	int status = AI_EXIT_OK;
+	if (set) {
+		struct ai_tui_source source = { NULL, multi_run, multi_set_paused, NULL, m, multi_sample_set };
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.headless = getenv("AI_TUI_HEADLESS"),
 			.keys = getenv("AI_TUI_KEYS"),
 		};
 		enum ai_tui_end end = AI_TUI_DETACH;
-		struct ai_error *err = ai_tui_run_set(m.set, &source, &tui, &end);
-		release_held(&m); /* q while paused: they go on */
-		ai_live_set_destroy(m.set);
+		struct ai_error *err = ai_tui_run_set(set, &source, &tui, &end);
+		release_held(m); /* q while paused: they go on */
 		if (err)
 			status = ai_fail(err);
 	} else {
-		print_loop(&m);
+		print_loop(m);
 	}
-	for (size_t p = 0; p < count; p++) {
-		if (m.ended[p])
-			fprintf(stderr, "async-inspect: process %d has ended (%s)\n", pids[p], m.end_reasons[p]);
-		free(m.end_reasons[p]);
-	}
-	free(m.end_reasons);
-	if (!m.read_any && status == AI_EXIT_OK)
-		status = AI_EXIT_FAILURE; /* none could be read: each said why */
-	free(m.ended);
-	free(m.held);
-	return status;
+	int sampled = ai_process_sampler_destroy(m);
+	ai_live_set_destroy(set);
+	return status == AI_EXIT_OK ? sampled : status;
 }

@@ -54,6 +54,7 @@ void ai_live_set_add(struct ai_live_set *set, struct ai_snapshot **snapshots)
 	ai_process_set_deinit(&peers);
 	for (size_t p = 0; p < set->count; p++) {
 		struct ai_live_member *m = &set->members[p];
+		m->sampled = snapshots[p] != NULL;
 		if (!snapshots[p])
 			continue;
 		ai_live_add(m->live, snapshots[p]);

@@ -282,11 +282,18 @@ Test(processes, selecting_processes)
 	cr_expect(strstr(r.err, "2 processes given: this command inspects one"), "%s", r.err);
 	tool_result_free(&r);
 
-	/* serve and profile follow one process too: a second one is refused, not dropped. */
-	const char *serve_args[] = { "serve", "--pid", "1", "--pids", "2,3", NULL };
+	/* serve takes several too, and says of each why it cannot read it (nothing to serve: a
+	 * failure); --record takes one. profile follows one process: a second one is refused. */
+	const char *serve_args[] = { "serve", "--pid", pid, "--pids", other, NULL };
 	tool_run(&r, 30, serve_args);
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	snprintf(expect, sizeof(expect), "process %s has ended (", pid);
+	cr_expect(strstr(r.err, expect) && strstr(r.err, "is not a Rust program"), "%s", r.err);
+	tool_result_free(&r);
+	const char *serve_record_args[] = { "serve", "--pid", "1", "--pids", "2,3", "--record", "/dev/null", NULL };
+	tool_run(&r, 30, serve_record_args);
 	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
-	cr_expect(strstr(r.err, "serve watches one process, and 3 were given (1, 2, ...)"), "%s", r.err);
+	cr_expect(strstr(r.err, "--record takes one"), "%s", r.err);
 	tool_result_free(&r);
 	const char *profile_args[] = { "profile", "--pid", "1", "--pid", "2", NULL };
 	tool_run(&r, 30, profile_args);
