@@ -425,7 +425,8 @@ function renderDetail() {
     return;
   }
   pane.hidden = false;
-  $("detail-title").textContent = "Task " + summary.label + (summary.name ? " \u201c" + summary.name + "\u201d" : "");
+  $("detail-title").textContent = "Task " + summary.label + (summary.name ? " \u201c" + summary.name + "\u201d" : "") +
+    (summary.process ? " in " + summary.process : "");
   const facts = $("detail-facts");
   facts.textContent = "";
   facts.append(el("span", "state-" + summary.state, summary.state), " \u00b7 " + summary.runtime + " " + summary.kind +
