@@ -97,6 +97,17 @@ size_t tui_global(const struct tui *tui, size_t p, size_t index);
 /* Sorts and filters every process's tasks into tui->order. */
 void tui_rebuild_order(struct tui *tui);
 
+/* Task list columns: the await point's width; several processes: the PROCESS column's, after ID. */
+#define LIST_AT_WIDTH 30
+#define LIST_PROCESS_WIDTH 18
+int tui_list_wait_width(const struct tui *tui);
+int tui_timeline_width(const struct tui *tui);
+/* Rows [from, to) of tui->order as the task list and the timeline show them. */
+void tui_task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to);
+void tui_timeline_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to);
+/* A line of text clipped to the screen width (and blank-filled, so that it overwrites). */
+void tui_put_line(int y, attr_t attr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 void tui_colors_init(void);
 /* Draws the whole screen for the current view. */
 void tui_draw(struct tui *tui);
