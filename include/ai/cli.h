@@ -65,6 +65,21 @@ struct ai_monitor_result {
 };
 struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_options *options,
 			    struct ai_monitor_result *result);
+/* `attach` of several processes (src/cli/attach_processes.c): each is attached only while it is
+ * read, in turn, at every interval, and their sockets linked; the TUI over one live model per
+ * process, or (options->tui false) the text of `dump --pid A --pid B` every interval, until every
+ * process has ended or Ctrl-C. One ending ends only its part. Returns an exit status. */
+int ai_monitor_processes(const int *pids, size_t count, const struct ai_monitor_options *options);
+/* Its sampling, for serve: each sample reads every process still running into set
+ * (ai_live_set_add). pids and options are borrowed. destroy says who ended and returns the exit
+ * status (a failure when no process could be read). */
+struct ai_process_sampler;
+struct ai_live_set;
+struct ai_process_sampler *ai_process_sampler_create(const int *pids, size_t count,
+						     const struct ai_monitor_options *options, struct ai_live_set *set);
+void ai_process_sampler_sample(struct ai_process_sampler *sampler);
+size_t ai_process_sampler_running(const struct ai_process_sampler *sampler);
+int ai_process_sampler_destroy(struct ai_process_sampler *sampler);
 /* The TUI unless --no-tui: when stdin and stdout are a terminal, or $AI_TUI_HEADLESS is set. */
 bool ai_monitor_wants_tui(bool no_tui);
 

@@ -85,4 +85,36 @@ void ai_live_read_process(struct ai_live *live, pid_t pid);
 /* The hash ai_live uses to compare await trees. */
 uint64_t ai_live_tree_hash(const struct ai_await_node *tree);
 
+/* Several processes watched together (attach --pid A --pid B): one live model per process, each
+ * with its own snapshots (no merged fake process), sampled together. The snapshots of one sample
+ * are linked through their sockets (ai_analysis_peers: wait->peer, with its summary) before each
+ * joins its member's model; peer->process indexes that sample's set, not the members. */
+struct ai_live_member {
+	struct ai_live *live;  /* owned */
+	pid_t pid;
+	char command[64];      /* /proc/PID/comm at the start, or "?" */
+	bool ended;            /* exited, or can no longer be read: its last snapshot stays, no new
+				* one comes */
+	char end_reason[160];  /* why, when ended */
+	bool sampled;          /* gave a snapshot in the latest sample: the peers' process indexes
+				* count these members only, in order */
+};
+
+struct ai_live_set {
+	struct ai_live_member *members; /* owned, in the order the processes were given */
+	size_t count;
+	uint64_t sample_count; /* samples added */
+};
+
+/* history: snapshots kept per process (ai_live_create). */
+struct ai_live_set *ai_live_set_create(const pid_t *pids, size_t count, size_t history);
+void ai_live_set_destroy(struct ai_live_set *set);
+/* One sample: snapshots[p] (owned, may be NULL: member p gave none this time) for every member.
+ * Links them through their sockets, adds each to its member's model and reads its /proc figures. */
+void ai_live_set_add(struct ai_live_set *set, struct ai_snapshot **snapshots);
+/* Member p has ended (reason: "exited", an error's message); the others go on. */
+void ai_live_set_end(struct ai_live_set *set, size_t p, const char *reason);
+/* Members not ended. */
+size_t ai_live_set_running(const struct ai_live_set *set);
+
 #endif

@@ -54,6 +54,12 @@ struct ai_serve_status {
  * waits for a client. Called by the sampling thread only. live may hold no snapshot yet. */
 void ai_server_publish(struct ai_server *server, const struct ai_live *live, const struct ai_serve_status *status);
 
+/* The same over several processes (serve --pid A --pid B): /api/snapshot is the
+ * "async-inspect-processes" document of the latest sample, the table's rows say their process
+ * (pid, process), its header counts by process (processes); no graph. */
+void ai_server_publish_set(struct ai_server *server, const struct ai_live_set *set,
+			   const struct ai_serve_status *status);
+
 /* One row of the task table, as the next sample's `changes` document compares it. */
 struct ai_serve_row {
 	uint64_t address;   /* the task's: the key rows are matched by */
@@ -81,6 +87,9 @@ struct ai_serve_tasks {
 /* previous may be NULL (then no changes document). */
 void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_status *status,
 			  const struct ai_serve_tasks *previous, struct ai_serve_tasks *tasks);
+/* The table of every process of the set, each row with its process. */
+void ai_serve_tasks_build_set(const struct ai_live_set *set, const struct ai_serve_status *status,
+			      const struct ai_serve_tasks *previous, struct ai_serve_tasks *tasks);
 void ai_serve_tasks_release(struct ai_serve_tasks *tasks);
 
 /* The embedded page (src/serve/web, turned into C at build time by src/serve/embed.sh). */

@@ -32,6 +32,10 @@ struct ai_tui_source {
 	struct ai_error *(*step_run)(void *arg, int timeout_ms, bool *done_ret, bool *exited_ret,
 				     struct ai_snapshot **snapshot_ret, char **summary_ret);
 	void (*step_end)(void *arg);
+	/* Several processes (ai_tui_run_set): takes a sample of every process still running into the
+	 * set (ai_live_set_add), ending (ai_live_set_end) those that exited or cannot be read, and
+	 * leaves them running; `sample` is not used then. run's *exited_ret: every one has ended. */
+	void (*sample_set)(void *arg, struct ai_live_set *set);
 };
 
 struct ai_tui_options {
@@ -60,5 +64,9 @@ enum ai_tui_end {
  * restored on every way out, signals and crashes included. */
 struct ai_error *ai_tui_run(struct ai_live *live, const struct ai_tui_source *source,
 			    const struct ai_tui_options *options, enum ai_tui_end *end_ret);
+/* The same over several processes (source->sample_set): every task row says its process, the
+ * header counts by process and says which have ended, `P` shows one process or all. */
+struct ai_error *ai_tui_run_set(struct ai_live_set *set, const struct ai_tui_source *source,
+				const struct ai_tui_options *options, enum ai_tui_end *end_ret);
 
 #endif

@@ -25,6 +25,7 @@ static void print_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: async-inspect attach --pid N [OPTIONS]\n"
+		"       async-inspect attach (--pid N... | --pids A,B,C | --pgrep NAME | --cgroup PATH) [OPTIONS]\n"
 		"\n"
 		"Watch a running program: every task with where it is parked, what it waits on and\n"
 		"for how long, refreshed every interval. On a terminal this is an interactive view\n"
@@ -33,7 +34,11 @@ static void print_usage(FILE *out)
 		"(which detaches, leaving it running).\n"
 		"\n"
 		"Options:\n"
-		"  -p, --pid N            the process to watch\n"
+		"  -p, --pid N            the process to watch; repeated (or --pids A,B,C, --pgrep\n"
+		"                         NAME, --cgroup PATH), several at once: each task says its\n"
+		"                         process, P shows one process or all, a wait on a socket\n"
+		"                         names the task at its other end; each process is read in\n"
+		"                         turn every interval, one that ends leaves the others on\n"
 		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
 		"      --no-tui           print a dump every interval instead of the interactive view\n"
 		"      --no-locals        leave saved locals out of the snapshots (lighter dumps and\n"
@@ -259,8 +264,10 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	interrupted = 0;
 	if (options->tui) {
 		struct ai_live *live = ai_live_create(HISTORY);
-		struct ai_tui_source source = { monitor_sample, monitor_run, monitor_set_paused, NULL, &m,
-						monitor_step_begin, monitor_step_run, monitor_step_end };
+		struct ai_tui_source source = { .sample = monitor_sample, .run = monitor_run,
+						.set_paused = monitor_set_paused, .arg = &m,
+						.step_begin = monitor_step_begin, .step_run = monitor_step_run,
+						.step_end = monitor_step_end };
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.launched = options->launched,
@@ -381,12 +388,15 @@ int ai_cmd_attach(int argc, char **argv)
 			return ai_usage_error("attach", "unexpected argument '%s'", argv[optind]);
 		return ai_usage_error("attach", "no process: give --pid N");
 	}
-	/* The TUI follows one process; a second --pid must not silently replace the first. */
+	/* Several processes: each is read in turn at every interval (src/cli/attach_processes.c). */
 	if (targets.pid_count > 1) {
+		bool with_breaks = breaks.count || breaks.break_count || breaks.json || breaks.history;
 		ai_break_cli_deinit(&breaks);
-		return ai_usage_error("attach", "attach watches one process, and %zu were given (%d, %d%s); "
-				      "'async-inspect dump' takes several", targets.pid_count, targets.pids[0],
-				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
+		if (with_breaks || options.record_path)
+			return ai_usage_error("attach", "%s takes one process, and %zu were given",
+					      with_breaks ? "--break" : "--record", targets.pid_count);
+		options.tui = ai_monitor_wants_tui(no_tui);
+		return ai_monitor_processes(targets.pids, targets.pid_count, &options);
 	}
 	bool breaking;
 	if ((status = ai_break_cli_check("attach", &breaks, &breaking))) {

@@ -40,10 +40,11 @@ static void print_usage(FILE *out)
 		"token; nothing a request does reaches the program.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --pid N            watch a running process\n"
+		"  -p, --pid N            watch a running process; repeated, several at once: each\n"
+		"                         is read in turn every interval, each row says its\n"
+		"                         process, the header counts by process\n"
 		"      --pgrep NAME, --cgroup PATH, --pids A,B,C\n"
-		"                         the process by name, cgroup or list (one: serve of\n"
-		"                         several processes is refused, dump takes several)\n"
+		"                         the processes by name, cgroup or list\n"
 		"      --replay FILE      serve a recording (--record) at its recorded intervals\n"
 		"      --port P           the TCP port (default: a free one)\n"
 		"      --bind ADDR        the address to listen on (default 127.0.0.1; another one\n"
@@ -105,6 +106,7 @@ static void open_browser(const char *url)
 struct serve {
 	struct ai_server *server;     /* owned */
 	struct ai_live *live;         /* owned */
+	struct ai_live_set *set;      /* several processes (borrowed), or NULL */
 	struct ai_serve_status status;
 	char *message;                /* owned: status.message */
 	/* a live target */
@@ -123,7 +125,10 @@ struct serve {
 /* Publishes, and once the first snapshot is there, prints the URL: it answers at once. */
 static void publish(struct serve *s)
 {
-	ai_server_publish(s->server, s->live, &s->status);
+	if (s->set)
+		ai_server_publish_set(s->server, s->set, &s->status);
+	else
+		ai_server_publish(s->server, s->live, &s->status);
 	if (s->announced)
 		return;
 	s->announced = true;
@@ -243,6 +248,64 @@ static struct ai_error *serve_replay(struct serve *s)
 	return NULL;
 }
 
+/* serve --pid A --pid B: each process read in turn every interval (src/cli/attach_processes.c:
+ * attached only while read), the page over one live model per process; one that ends leaves the
+ * others on. */
+static int serve_processes(const struct ai_target_options *targets, const struct ai_monitor_options *monitor,
+			   const struct ai_server_options *server_options, bool open_url)
+{
+	pid_t *ids = xcalloc(targets->pid_count, sizeof(*ids));
+	for (size_t p = 0; p < targets->pid_count; p++)
+		ids[p] = targets->pids[p];
+	struct ai_live_set *set = ai_live_set_create(ids, targets->pid_count, HISTORY);
+	free(ids);
+	struct ai_process_sampler *sampler = ai_process_sampler_create(targets->pids, targets->pid_count, monitor, set);
+	ai_catch_stop_signals(on_interrupt); /* Ctrl-C and SIGTERM end serving */
+	struct serve s = { .set = set, .open_url = open_url,
+			   .status = { .interval_ms = monitor->interval_ms, .state = "running", .source = "attach" } };
+	/* The first sample before the server: when no process can be read there is nothing to serve. */
+	ai_process_sampler_sample(sampler);
+	bool any = false;
+	for (size_t p = 0; p < set->count; p++)
+		any |= set->members[p].sampled;
+	struct ai_error *err = any ? ai_server_start(server_options, &s.server) : NULL;
+	for (bool first = true; any && !err && !interrupted && ai_process_sampler_running(sampler); first = false) {
+		if (!first)
+			ai_process_sampler_sample(sampler);
+		size_t running = ai_process_sampler_running(sampler);
+		if (!running) {
+			set_message(&s, "exited", xstrdup("every process has ended"));
+		} else if (running < set->count) {
+			char *ended = NULL;
+			for (size_t p = 0; p < set->count; p++) {
+				const struct ai_live_member *m = &set->members[p];
+				if (!m->ended)
+					continue;
+				char *more = xasprintf("%s%spid %d (%s) has ended (%s)", ended ? ended : "", ended ? "; " : "",
+						       (int)m->pid, m->command, m->end_reason);
+				free(ended);
+				ended = more;
+			}
+			char *message = xasprintf("%s; the others go on", ended);
+			free(ended);
+			set_message(&s, "running", message);
+		}
+		publish(&s);
+		for (uint64_t waited = 0; running && !interrupted && waited < monitor->interval_ms; waited += 100)
+			nap(AI_MIN(monitor->interval_ms - waited, (uint64_t)100));
+	}
+	/* Every process ended: the last snapshots stay on the page until Ctrl-C. */
+	while (any && !err && !interrupted)
+		nap(200);
+	ai_server_stop(s.server);
+	free(s.message);
+	int status = ai_process_sampler_destroy(sampler);
+	ai_live_set_destroy(set);
+	if (err)
+		return ai_fail(err);
+	return status;
+}
+
 int ai_cmd_serve(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -303,11 +366,13 @@ int ai_cmd_serve(int argc, char **argv)
 		}
 	}
 	bool launch = optind < argc;
-	/* The page and the live model follow one process; a second --pid must not replace the first. */
-	if (targets.pid_count > 1)
-		return ai_usage_error("serve", "serve watches one process, and %zu were given (%d, %d%s); "
-				      "'async-inspect dump' takes several", targets.pid_count, targets.pids[0],
-				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
+	/* Several processes: one live model each, read in turn. */
+	if (targets.pid_count > 1) {
+		if (launch || replay || monitor.record_path)
+			return ai_usage_error("serve", "several processes are watched with --pid only: %s takes one",
+					      monitor.record_path ? "--record" : launch ? "-- PROGRAM" : "--replay");
+		return serve_processes(&targets, &monitor, &server_options, open_url);
+	}
 	if ((pid != 0) + (replay != NULL) + launch != 1)
 		return ai_usage_error("serve", "give one of --pid N, --replay FILE or -- PROGRAM [ARGS]");
 	if (replay && (monitor.record_path || monitor.max_pause_us || monitor.no_locals || monitor.all_locals))

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ai/frontend.h"
+#include "ai/peers.h"
 #include "ai/serve.h"
 #include "ai/util.h"
 
@@ -170,12 +171,13 @@ static int compare_paths(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The files the await trees name, sorted and each once, as "PATH\0PATH\0". */
-static struct doc *sources_of(const struct ai_snapshot *snapshot)
+/* The files the await trees of the snapshots name, sorted and each once, as "PATH\0PATH\0". */
+static struct doc *sources_of(const struct ai_snapshot *const *snapshots, size_t count)
 {
 	struct paths p = { 0 };
-	for (size_t i = 0; i < snapshot->task_count; i++)
-		tree_files(&p, &snapshot->tasks[i].tree);
+	for (size_t k = 0; k < count; k++)
+		for (size_t i = 0; i < snapshots[k]->task_count; i++)
+			tree_files(&p, &snapshots[k]->tasks[i].tree);
 	if (p.count)
 		qsort(p.items, p.count, sizeof(*p.items), compare_paths);
 	size_t len = 0;
@@ -195,6 +197,8 @@ static struct doc *sources_of(const struct ai_snapshot *snapshot)
 	return doc_new("text/plain", data, len);
 }
 
+static void publish_docs(struct ai_server *s, struct doc **fresh, struct ai_serve_tasks table, bool snapshot);
+
 void ai_server_publish(struct ai_server *s, const struct ai_live *live, const struct ai_serve_status *status)
 {
 	struct doc *fresh[DOC_COUNT] = { NULL };
@@ -202,10 +206,55 @@ void ai_server_publish(struct ai_server *s, const struct ai_live *live, const st
 	if (snapshot) {
 		fresh[DOC_SNAPSHOT] = doc_from_stream("application/json", write_snapshot, snapshot);
 		fresh[DOC_GRAPH] = doc_from_stream("text/vnd.graphviz; charset=utf-8", ai_print_graph_dot, snapshot);
-		fresh[DOC_SOURCES] = sources_of(snapshot);
+		fresh[DOC_SOURCES] = sources_of(&snapshot, 1);
 	}
 	struct ai_serve_tasks table;
 	ai_serve_tasks_build(live, status, &s->table, &table);
+	publish_docs(s, fresh, table, snapshot != NULL);
+}
+
+/* The "async-inspect-processes" document of the set (dump --pid A --pid B's JSON). */
+static struct doc *processes_doc(const struct ai_process_set *set)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	int r = ai_print_processes_json(f, set, false);
+	if (fclose(f) != 0 || r != 0) {
+		free(buf);
+		return NULL;
+	}
+	return doc_new("application/json", buf, len);
+}
+
+void ai_server_publish_set(struct ai_server *s, const struct ai_live_set *set, const struct ai_serve_status *status)
+{
+	struct doc *fresh[DOC_COUNT] = { NULL };
+	/* The latest sample's snapshots (borrowed: the set keeps them), in the order the peers'
+	 * process indexes count them. */
+	struct ai_process_set latest;
+	ai_process_set_init(&latest);
+	for (size_t p = 0; p < set->count; p++) {
+		const struct ai_snapshot *snapshot = ai_live_snapshot(set->members[p].live, 0);
+		if (snapshot && set->members[p].sampled)
+			ai_process_set_add(&latest, (struct ai_snapshot *)snapshot);
+	}
+	if (latest.count) {
+		fresh[DOC_SNAPSHOT] = processes_doc(&latest);
+		fresh[DOC_SOURCES] = sources_of((const struct ai_snapshot *const *)latest.snapshots, latest.count);
+	}
+	bool any = latest.count > 0;
+	latest.count = 0; /* borrowed */
+	ai_process_set_deinit(&latest);
+	struct ai_serve_tasks table;
+	ai_serve_tasks_build_set(set, status, &s->table, &table);
+	publish_docs(s, fresh, table, any);
+}
+
+static void publish_docs(struct ai_server *s, struct doc **fresh, struct ai_serve_tasks table, bool snapshot)
+{
 	char *tasks = xmalloc(table.len);
 	memcpy(tasks, table.json, table.len);
 	fresh[DOC_TASKS] = doc_new("application/json", tasks, table.len);

@@ -102,7 +102,7 @@ static void write_header(struct ai_json_writer *w, const struct ai_live *live, c
  * every sample even when it does nothing (its position, blocked-for, state history). Returns the
  * bytes of the first part in *stable_len: what tells a changed row from one that only aged. */
 static void write_task(FILE *f, const struct ai_live *live, const struct ai_snapshot *s, size_t i,
-		       const char *cwd, size_t *stable_len)
+		       const struct ai_live_member *member, const char *cwd, size_t *stable_len)
 {
 	const struct ai_snapshot_task *task = &s->tasks[i];
 	struct ai_json_writer w;
@@ -116,6 +116,12 @@ static void write_task(FILE *f, const struct ai_live *live, const struct ai_snap
 	char label[32];
 	task_label(task, label, sizeof(label));
 	ai_json_field_string(&w, "label", label);
+	if (member) { /* several processes: whose task it is */
+		ai_json_field_int(&w, "pid", member->pid);
+		char *process = xasprintf("%d %s", (int)member->pid, member->command);
+		ai_json_field_string(&w, "process", process);
+		free(process);
+	}
 	ai_json_field_string(&w, "runtime", task->runtime);
 	ai_json_field_string(&w, "kind", task->kind);
 	ai_json_field_hex(&w, "address", task->address);
@@ -137,6 +143,8 @@ static void write_task(FILE *f, const struct ai_live *live, const struct ai_snap
 	}
 	const struct ai_wait *wait = task->wait;
 	ai_json_field_string(&w, "wait", wait ? (wait->description ? wait->description : wait->kind) : NULL);
+	if (wait && wait->peer && wait->peer->summary) /* several processes: the socket's other end */
+		ai_json_field_string(&w, "peer", wait->peer->summary);
 	ai_json_field_string(&w, "future", task->future ? task->future : task->tree.function);
 	ai_json_writer_flush(&w);
 	fflush(f);
@@ -157,9 +165,82 @@ static void write_task(FILE *f, const struct ai_live *live, const struct ai_snap
 	fflush(f);
 }
 
-/* The header's members, as `"source":...,"state":...` without the braces. */
-static char *header_members(const struct ai_live *live, const struct ai_snapshot *s,
-			    const struct ai_serve_status *status)
+/* Several processes: the facts of the whole (the first process's pid, runtimes and warnings
+ * stand for the page's single-process fields), then `processes`, each with its counts. */
+static void write_set_header(struct ai_json_writer *w, const struct ai_live_set *set,
+			     const struct ai_serve_status *status)
+{
+	const struct ai_live_member *first = NULL;
+	for (size_t p = 0; p < set->count && !first; p++)
+		if (ai_live_snapshot(set->members[p].live, 0))
+			first = &set->members[p];
+	ai_json_field_string(w, "source", status->source);
+	ai_json_field_string(w, "state", status->state);
+	ai_json_field_string(w, "message", status->message);
+	ai_json_field_uint(w, "interval_ms", status->interval_ms);
+	ai_json_field_uint(w, "samples", set->sample_count);
+	if (!first) {
+		ai_json_field_null(w, "pid");
+		return;
+	}
+	const struct ai_snapshot *fs = ai_live_snapshot(first->live, 0);
+	ai_json_field_int(w, "pid", first->pid);
+	ai_json_field_null(w, "exe");
+	int64_t captured_at = 0;
+	uint64_t pause_us = 0;
+	size_t totals[AI_ARRAY_SIZE(states) + 1] = { 0 };
+	ai_json_key(w, "processes");
+	ai_json_begin_array(w);
+	for (size_t p = 0; p < set->count; p++) {
+		const struct ai_live_member *m = &set->members[p];
+		const struct ai_snapshot *s = ai_live_snapshot(m->live, 0);
+		ai_json_begin_object(w);
+		ai_json_field_int(w, "pid", m->pid);
+		ai_json_field_string(w, "command", m->command);
+		ai_json_field_bool(w, "ended", m->ended);
+		ai_json_field_string(w, "end_reason", m->ended ? m->end_reason : NULL);
+		ai_json_field_uint(w, "tasks", s ? s->task_count : 0);
+		ai_json_key(w, "counts");
+		ai_json_begin_object(w);
+		size_t counts[AI_ARRAY_SIZE(states) + 1] = { 0 };
+		for (size_t i = 0; s && i < s->task_count; i++) {
+			const char *state = ai_live_task_state(s, i);
+			size_t k = 0;
+			while (k < AI_ARRAY_SIZE(states) && strcmp(states[k], state) != 0)
+				k++;
+			counts[k]++;
+			totals[k]++;
+		}
+		for (size_t k = 0; k < AI_ARRAY_SIZE(states); k++)
+			ai_json_field_uint(w, states[k], counts[k]);
+		ai_json_end_object(w);
+		ai_json_end_object(w);
+		if (s && s->captured_at_ms > captured_at)
+			captured_at = s->captured_at_ms;
+		if (s && m->sampled)
+			pause_us = AI_MAX(pause_us, s->pause_us);
+	}
+	ai_json_end_array(w);
+	ai_json_field_int(w, "captured_at", captured_at);
+	ai_json_field_uint(w, "pause_us", pause_us);
+	ai_json_field_null(w, "cpu_percent");
+	ai_json_field_null(w, "rss_bytes");
+	ai_write_runtimes_json(w, fs);
+	ai_json_key(w, "counts");
+	ai_json_begin_object(w);
+	for (size_t k = 0; k < AI_ARRAY_SIZE(states); k++)
+		ai_json_field_uint(w, states[k], totals[k]);
+	ai_json_end_object(w);
+	ai_json_field_uint(w, "deadlocks", 0);
+	ai_json_key(w, "cycles");
+	ai_json_begin_array(w);
+	ai_json_end_array(w);
+}
+
+/* The header's members, as `"source":...,"state":...` without the braces: one process's
+ * (live), or several (set). */
+static char *header_members(const struct ai_live *live, const struct ai_live_set *set,
+			    const struct ai_snapshot *s, const struct ai_serve_status *status)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -169,7 +250,10 @@ static char *header_members(const struct ai_live *live, const struct ai_snapshot
 	struct ai_json_writer w;
 	ai_json_writer_init(&w, f, false);
 	ai_json_begin_object(&w);
-	write_header(&w, live, s, status);
+	if (set)
+		write_set_header(&w, set, status);
+	else
+		write_header(&w, live, s, status);
 	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
 	fclose(f);
@@ -208,22 +292,27 @@ static bool changes_possible(const struct ai_serve_tasks *previous, const struct
 	return t->samples == previous->samples || t->samples == previous->samples + 1;
 }
 
-void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_status *status,
-			  const struct ai_serve_tasks *previous, struct ai_serve_tasks *t)
+/* The table of one process (set NULL: lives[0]) or of every member of set. */
+static void build(struct ai_live *const *lives, const struct ai_live_set *set, const struct ai_serve_status *status,
+		  const struct ai_serve_tasks *previous, struct ai_serve_tasks *t)
 {
 	memset(t, 0, sizeof(*t));
 	char cwd[4096];
 	if (!getcwd(cwd, sizeof(cwd)))
 		strcpy(cwd, "/");
-	const struct ai_snapshot *s = ai_live_snapshot(live, 0);
-	t->has_snapshot = s != NULL;
-	t->samples = live->sample_count;
-	t->captured_at = s ? s->captured_at_ms : 0;
-	t->count = s ? s->task_count : 0;
+	size_t parts = set ? set->count : 1;
+	const struct ai_snapshot *s0 = ai_live_snapshot(lives[0], 0);
+	t->samples = set ? set->sample_count : lives[0]->sample_count;
+	for (size_t p = 0; p < parts; p++) {
+		const struct ai_snapshot *s = ai_live_snapshot(lives[p], 0);
+		t->has_snapshot |= s != NULL;
+		t->captured_at = s && s->captured_at_ms > t->captured_at ? s->captured_at_ms : t->captured_at;
+		t->count += s ? s->task_count : 0;
+	}
 	t->rows = xcalloc(t->count ? t->count : 1, sizeof(*t->rows));
 	t->sorted = xcalloc(t->count ? t->count : 1, sizeof(*t->sorted));
 
-	char *header = header_members(live, s, status);
+	char *header = header_members(lives[0], set, s0, status);
 	char *row = NULL, *doc = NULL;
 	size_t row_size = 0, doc_len = 0;
 	FILE *row_file = open_memstream(&row, &row_size);
@@ -238,15 +327,18 @@ void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_stat
 	if (!changed_file)
 		abort();
 	size_t changed_count = 0;
-	for (size_t i = 0; i < t->count; i++) {
+	for (size_t p = 0, n = 0; p < parts; p++) {
+	const struct ai_live *live = lives[p];
+	const struct ai_snapshot *s = ai_live_snapshot(live, 0);
+	for (size_t i = 0; s && i < s->task_count; i++, n++) {
 		fseeko(row_file, 0, SEEK_SET);
 		size_t stable_len;
-		write_task(row_file, live, s, i, cwd, &stable_len);
+		write_task(row_file, live, s, i, set ? &set->members[p] : NULL, cwd, &stable_len);
 		size_t row_len = (size_t)ftello(row_file);
-		if (i)
+		if (n)
 			fputc(',', f);
 		fwrite(row, 1, row_len, f);
-		struct ai_serve_row *r = &t->rows[i];
+		struct ai_serve_row *r = &t->rows[n];
 		r->address = s->tasks[i].address;
 		/* a task whose tree changed (blocked-for starts again) changed even if its line did not */
 		uint64_t changed_ms = i < live->task_count ? (uint64_t)live->tasks[i].changed_ms : 0;
@@ -258,6 +350,7 @@ void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_stat
 				fputc(',', changed_file);
 			fwrite(row, 1, row_len, changed_file);
 		}
+	}
 	}
 	fputs("]}\n", f);
 	fclose(f);
@@ -307,6 +400,23 @@ void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_stat
 	}
 	free(changed);
 	free(header);
+}
+
+void ai_serve_tasks_build(const struct ai_live *live, const struct ai_serve_status *status,
+			  const struct ai_serve_tasks *previous, struct ai_serve_tasks *t)
+{
+	struct ai_live *lives[] = { (struct ai_live *)live };
+	build(lives, NULL, status, previous, t);
+}
+
+void ai_serve_tasks_build_set(const struct ai_live_set *set, const struct ai_serve_status *status,
+			      const struct ai_serve_tasks *previous, struct ai_serve_tasks *t)
+{
+	struct ai_live **lives = xcalloc(set->count ? set->count : 1, sizeof(*lives));
+	for (size_t p = 0; p < set->count; p++)
+		lives[p] = set->members[p].live;
+	build(lives, set, status, previous, t);
+	free(lives);
 }
 
 void ai_serve_tasks_release(struct ai_serve_tasks *t)

@@ -68,33 +68,114 @@ static void install_handlers(bool launched)
 
 /* ---- Sampling ---- */
 
-/* Adds a snapshot to the model, keeping the selection on the same task. */
-static void add_snapshot(struct tui *tui, struct ai_snapshot *snapshot)
+size_t tui_task_count(const struct tui *tui)
 {
-	/* Keep the selection on the same task across samples. */
-	struct ai_live_task selected = { 0 };
-	bool had = tui->selected < tui->live->task_count;
-	if (had)
-		selected = tui->live->tasks[tui->selected];
-	ai_live_add(tui->live, snapshot);
-	ai_live_read_process(tui->live, snapshot->pid);
-	if (had) {
-		for (size_t i = 0; i < tui->live->task_count; i++) {
-			const struct ai_live_task *t = &tui->live->tasks[i];
-			if (t->block_on == selected.block_on && t->runtime_address == selected.runtime_address &&
-			    t->thread == selected.thread && t->key == selected.key) {
-				tui->selected = i;
+	size_t n = 0;
+	for (size_t p = 0; p < tui->live_count; p++)
+		n += tui->lives[p]->task_count;
+	return n;
+}
+
+size_t tui_locate(const struct tui *tui, size_t g, size_t *index_ret)
+{
+	for (size_t p = 0; p < tui->live_count; p++) {
+		if (g < tui->lives[p]->task_count) {
+			*index_ret = g;
+			return p;
+		}
+		g -= tui->lives[p]->task_count;
+	}
+	*index_ret = g; /* past the end: callers check against tui_task_count */
+	return tui->live_count ? tui->live_count - 1 : 0;
+}
+
+size_t tui_global(const struct tui *tui, size_t p, size_t index)
+{
+	for (size_t q = 0; q < p && q < tui->live_count; q++)
+		index += tui->lives[q]->task_count;
+	return index;
+}
+
+/* Several processes: a message for each one that ended since the last sample; the view ends
+ * only with the last. */
+static void note_ends(struct tui *tui, const bool *was_ended)
+{
+	for (size_t p = 0; p < tui->set->count; p++) {
+		const struct ai_live_member *m = &tui->set->members[p];
+		if (m->ended && !was_ended[p])
+			snprintf(tui->message, sizeof(tui->message), "pid %d (%.63s) has ended (%.100s); %s", (int)m->pid,
+				 m->command, m->end_reason,
+				 ai_live_set_running(tui->set) ? "the others go on" : "every process has ended (q quits)");
+	}
+	if (!ai_live_set_running(tui->set))
+		tui->exited = true;
+}
+
+static void sample_set(struct tui *tui)
+{
+	bool *ended = xcalloc(tui->set->count ? tui->set->count : 1, sizeof(*ended));
+	for (size_t p = 0; p < tui->set->count; p++)
+		ended[p] = tui->set->members[p].ended;
+	tui->source->sample_set(tui->source->arg, tui->set);
+	tui->next_sample_us = ai_now_us() + tui->options->interval_ms * 1000;
+	note_ends(tui, ended);
+	free(ended);
+}
+
+/* The selected task, to find it again in the next sample. */
+struct selection {
+	bool had;
+	size_t process;
+	struct ai_live_task task;
+};
+
+static struct selection remember_selection(const struct tui *tui)
+{
+	struct selection sel = { .had = tui->selected < tui_task_count(tui) };
+	size_t index;
+	if (sel.had) {
+		sel.process = tui_locate(tui, tui->selected, &index);
+		sel.task = tui->lives[sel.process]->tasks[index];
+	}
+	return sel;
+}
+
+static void restore_selection(struct tui *tui, const struct selection *sel)
+{
+	if (sel->had) {
+		const struct ai_live *live = tui->lives[sel->process];
+		for (size_t i = 0; i < live->task_count; i++) {
+			const struct ai_live_task *t = &live->tasks[i];
+			if (t->block_on == sel->task.block_on && t->runtime_address == sel->task.runtime_address &&
+			    t->thread == sel->task.thread && t->key == sel->task.key) {
+				tui->selected = tui_global(tui, sel->process, i);
 				break;
 			}
 		}
 	}
-	if (tui->selected >= tui->live->task_count)
-		tui->selected = tui->live->task_count ? tui->live->task_count - 1 : 0;
+	size_t count = tui_task_count(tui);
+	if (tui->selected >= count)
+		tui->selected = count ? count - 1 : 0;
 	tui_rebuild_order(tui);
+}
+
+/* Adds a snapshot of the one process to its model, keeping the selection on the same task. */
+static void add_snapshot(struct tui *tui, struct ai_snapshot *snapshot)
+{
+	struct selection sel = remember_selection(tui);
+	ai_live_add(tui->lives[0], snapshot);
+	ai_live_read_process(tui->lives[0], snapshot->pid);
+	restore_selection(tui, &sel);
 }
 
 static void take_sample(struct tui *tui)
 {
+	if (tui->set) {
+		struct selection sel = remember_selection(tui);
+		sample_set(tui);
+		restore_selection(tui, &sel);
+		return;
+	}
 	struct ai_snapshot *snapshot;
 	struct ai_error *err = tui->source->sample(tui->source->arg, &snapshot);
 	uint64_t delay_ms = tui->source->next_delay_ms ? tui->source->next_delay_ms(tui->source->arg)
@@ -146,7 +227,7 @@ static void move_selection(struct tui *tui, long delta)
 	tui->scroll = scroll < 0 ? 0 : (size_t)scroll;
 }
 
-#define PAGE ((long)tui_view_rows())
+#define PAGE ((long)tui_view_rows(tui))
 #define ALL (LONG_MAX / 4)
 
 static void act_down(struct tui *tui) { move_selection(tui, 1); }
@@ -184,7 +265,7 @@ static void open_source(struct tui *tui, const struct ai_await_node *frame)
 	snprintf(tui->source_file, sizeof(tui->source_file), "%s", frame->file);
 	tui->source_line = frame->line;
 	open_view(tui, TUI_VIEW_SOURCE);
-	long top = (long)frame->line - 1 - (long)tui_view_rows() / 2;
+	long top = (long)frame->line - 1 - (long)tui_view_rows(tui) / 2;
 	tui->scroll = top > 0 ? (size_t)top : 0;
 }
 
@@ -266,6 +347,26 @@ static void act_filter(struct tui *tui)
 	tui_rebuild_order(tui);
 }
 
+/* `P`: all processes, then each in turn, then all again. */
+static void act_process(struct tui *tui)
+{
+	if (tui->live_count < 2) {
+		snprintf(tui->message, sizeof(tui->message), "one process is watched (P is for attach --pid A --pid B)");
+		return;
+	}
+	tui->process_filter = (tui->process_filter + 1) % (tui->live_count + 1);
+	if (!tui_view_follows_task(tui->view) && tui->view != TUI_VIEW_GRAPH && tui->view != TUI_VIEW_THREADS)
+		open_view(tui, TUI_VIEW_TASKS);
+	tui_rebuild_order(tui);
+	if (!tui->process_filter)
+		snprintf(tui->message, sizeof(tui->message), "showing every process");
+	else {
+		const struct ai_live_member *m = &tui->set->members[tui->process_filter - 1];
+		snprintf(tui->message, sizeof(tui->message), "showing pid %d (%s) only (P: the next)", (int)m->pid,
+			 m->command);
+	}
+}
+
 static void act_refresh(struct tui *tui)
 {
 	if (tui->exited) {
@@ -310,16 +411,18 @@ static void act_pause(struct tui *tui)
 static void act_step(struct tui *tui)
 {
 	const struct ai_tui_source *src = tui->source;
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	const struct ai_live *live = tui->lives[0];
+	const struct ai_snapshot *s = ai_live_snapshot(live, 0);
 	if (!src->step_begin) {
-		snprintf(tui->message, sizeof(tui->message), "stepping a task needs a live program");
+		snprintf(tui->message, sizeof(tui->message), "%s",
+			 tui->set ? "stepping a task needs one process (attach --pid N)" : "stepping a task needs a live program");
 		return;
 	}
 	if (tui->exited || !s || tui->selected >= s->task_count || !tui->order_count) {
 		snprintf(tui->message, sizeof(tui->message), "%s", tui->exited ? "the program has exited" : "no task to step");
 		return;
 	}
-	const struct ai_live_task lt = tui->live->tasks[tui->selected];
+	const struct ai_live_task lt = live->tasks[tui->selected];
 	struct ai_error *err = src->step_begin(src->arg, &s->tasks[tui->selected]);
 	if (err) {
 		snprintf(tui->message, sizeof(tui->message), "cannot step: %s", err->message);
@@ -395,6 +498,7 @@ const struct tui_key tui_keys[] = {
 	{ "g", "wait-for graph: deadlock cycles and who waits for whom", act_graph },
 	{ "T", "threads: native stacks, and the task each worker is polling", act_threads },
 	{ "o", "output of the program (run: its stdout and stderr go to a file)", act_output },
+	{ "P", "several processes: show the next one only, then the next... then all again", act_process },
 	{ "r", "take a snapshot now", act_refresh },
 	{ "p", "pause / resume the program", act_pause },
 	{ "n", "step the task: run until its state machine changes state, then show the await it left, the "
@@ -421,6 +525,7 @@ static void (*action_for(int key))(struct tui *)
 	case 'g': return act_graph;
 	case 'T': return act_threads;
 	case 'o': return act_output;
+	case 'P': return act_process;
 	case 'r': return act_refresh;
 	case 'p': return act_pause;
 	case 'n': return act_step;
@@ -643,7 +748,8 @@ static struct ai_error *run_terminal(struct tui *tui)
 			break;
 		if (exited) {
 			tui->exited = true;
-			snprintf(tui->message, sizeof(tui->message), "the program has exited (q quits)");
+			if (!tui->set)
+				snprintf(tui->message, sizeof(tui->message), "the program has exited (q quits)");
 			redraw = true;
 		}
 	}
@@ -651,16 +757,34 @@ static struct ai_error *run_terminal(struct tui *tui)
 	return err;
 }
 
+static struct ai_error *run_tui(struct tui *tui, enum ai_tui_end *end_ret)
+{
+	install_handlers(tui->options->launched);
+	quit_requested = 0;
+	struct ai_error *err = tui->options->headless ? run_headless(tui) : run_terminal(tui);
+	free(tui->order);
+	free(tui->lives);
+	if (err)
+		return err;
+	*end_ret = tui->end;
+	return NULL;
+}
+
 struct ai_error *ai_tui_run(struct ai_live *live, const struct ai_tui_source *source,
 			    const struct ai_tui_options *options, enum ai_tui_end *end_ret)
 {
-	struct tui tui = { .live = live, .source = source, .options = options };
-	install_handlers(options->launched);
-	quit_requested = 0;
-	struct ai_error *err = options->headless ? run_headless(&tui) : run_terminal(&tui);
-	free(tui.order);
-	if (err)
-		return err;
-	*end_ret = tui.end;
-	return NULL;
+	struct tui tui = { .source = source, .options = options, .live_count = 1 };
+	tui.lives = xcalloc(1, sizeof(*tui.lives));
+	tui.lives[0] = live;
+	return run_tui(&tui, end_ret);
+}
+
+struct ai_error *ai_tui_run_set(struct ai_live_set *set, const struct ai_tui_source *source,
+				const struct ai_tui_options *options, enum ai_tui_end *end_ret)
+{
+	struct tui tui = { .source = source, .options = options, .set = set, .live_count = set->count };
+	tui.lives = xcalloc(set->count ? set->count : 1, sizeof(*tui.lives));
+	for (size_t p = 0; p < set->count; p++)
+		tui.lives[p] = set->members[p].live;
+	return run_tui(&tui, end_ret);
 }

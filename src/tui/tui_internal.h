@@ -29,15 +29,20 @@ enum tui_sort { TUI_SORT_ID, TUI_SORT_STATE, TUI_SORT_BLOCKED, TUI_SORT_AWAIT, T
 extern const char *const tui_sort_names[TUI_SORT_COUNT];
 
 struct tui {
-	struct ai_live *live;                  /* borrowed */
+	/* The model of each process: {the one live} of ai_tui_run, the members of ai_tui_run_set.
+	 * A task is named by its global index: lives[0]'s tasks first, then lives[1]'s... */
+	struct ai_live **lives;                /* owned array of borrowed models */
+	size_t live_count;
+	struct ai_live_set *set;               /* borrowed: several processes, or NULL */
+	size_t process_filter;                 /* `P`: 0 all processes, p + 1 only lives[p] */
 	const struct ai_tui_source *source;    /* borrowed */
 	const struct ai_tui_options *options;  /* borrowed */
 	enum tui_view view;
 	enum tui_view details_back;  /* where Esc goes from the details: tasks, timeline or graph */
-	size_t selected;  /* index into live->tasks */
+	size_t selected;  /* a global task index */
 	size_t cursor;    /* details and graph: the line under the cursor */
 	size_t scroll;    /* first line shown */
-	/* The tasks shown, in order: indexes into live->tasks that pass the filter (owned). */
+	/* The tasks shown, in order: global indexes of the tasks that pass the filters (owned). */
 	size_t *order;
 	size_t order_count;
 	enum tui_sort sort;
@@ -67,7 +72,7 @@ extern const struct tui_key tui_keys[]; /* ends with a NULL entry */
 struct tui_line {
 	char *text;                        /* owned */
 	attr_t attr;
-	long task;                         /* an index into live->tasks, or -1 */
+	long task;                         /* a global task index, or -1 */
 	const struct ai_await_node *frame; /* a frame with a source line (borrowed), or NULL */
 };
 
@@ -84,10 +89,28 @@ bool tui_view_has_cursor(enum tui_view view);
 /* Task list and timeline: the cursor follows the selected task. */
 bool tui_view_follows_task(enum tui_view view);
 /* Rows left for the view's lines. */
-size_t tui_view_rows(void);
+size_t tui_view_rows(const struct tui *tui);
 
-/* Sorts and filters live->tasks into tui->order. */
+/* Every process's tasks (the global indexes run from 0 to this). */
+size_t tui_task_count(const struct tui *tui);
+/* The process (an index into tui->lives) of global task g, and its index in that model. */
+size_t tui_locate(const struct tui *tui, size_t g, size_t *index_ret);
+/* The global index of task `index` of process p. */
+size_t tui_global(const struct tui *tui, size_t p, size_t index);
+
+/* Sorts and filters every process's tasks into tui->order. */
 void tui_rebuild_order(struct tui *tui);
+
+/* Task list columns: the await point's width; several processes: the PROCESS column's, after ID. */
+#define LIST_AT_WIDTH 30
+#define LIST_PROCESS_WIDTH 18
+int tui_list_wait_width(const struct tui *tui);
+int tui_timeline_width(const struct tui *tui);
+/* Rows [from, to) of tui->order as the task list and the timeline show them. */
+void tui_task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to);
+void tui_timeline_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to);
+/* A line of text clipped to the screen width (and blank-filled, so that it overwrites). */
+void tui_put_line(int y, attr_t attr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 void tui_colors_init(void);
 /* Draws the whole screen for the current view. */

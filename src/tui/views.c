@@ -1,4 +1,4 @@
-/* The TUI's views: header, task list, details, timeline, wait-for graph, threads, source, the
+/* The TUI's views: task list, details, timeline, wait-for graph, threads, source, the
  * program's output, help, and the quit question. Each builds lines from the live model (and, for
  * source and output, files on disk); none changes the model. */
 #include <errno.h>
@@ -41,8 +41,7 @@ void tui_format_duration(int64_t ms, char *buf, size_t size)
 }
 
 /* A line of text clipped to the screen width (and blank-filled, so that it overwrites). */
-static void put_line(int y, attr_t attr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void put_line(int y, attr_t attr, const char *fmt, ...)
+void tui_put_line(int y, attr_t attr, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -130,11 +129,46 @@ static const char *tail(const char *text, int width, char *buf, size_t size)
 
 /* Task list columns: the await point is cut from the left, the wait reason gets what the screen
  * has left after the future's usual width, and the future comes last, whole. */
-#define LIST_AT_WIDTH 30
-static int list_wait_width(void)
+int tui_list_wait_width(const struct tui *tui)
 {
-	int width = COLS - (7 + 1 + 10 + 1 + 7 + 2) - (LIST_AT_WIDTH + 1) - 1 - 36;
+	int width = COLS - (7 + 1 + 10 + 1 + 7 + 2) - (LIST_AT_WIDTH + 1) - 1 - 36 -
+		    (tui->set ? LIST_PROCESS_WIDTH + 1 : 0);
 	return width < 24 ? 24 : width;
+}
+
+/* The snapshot and model of a task named by its global index. */
+struct ref {
+	const struct ai_live *live;
+	const struct ai_snapshot *s;
+	size_t p, i; /* its process (tui->lives) and index there */
+};
+
+static struct ref ref_of(const struct tui *tui, size_t g)
+{
+	struct ref r;
+	r.p = tui_locate(tui, g, &r.i);
+	r.live = tui->lives[r.p];
+	r.s = ai_live_snapshot(r.live, 0);
+	return r;
+}
+
+/* "4242 peer_client ": the PROCESS column of several processes, "" for one. */
+static const char *process_column(const struct tui *tui, size_t p, char *buf, size_t size)
+{
+	if (!tui->set) {
+		buf[0] = '\0';
+		return buf;
+	}
+	char label[96];
+	snprintf(label, sizeof(label), "%d %s", (int)tui->set->members[p].pid, tui->set->members[p].command);
+	snprintf(buf, size, "%-*.*s ", LIST_PROCESS_WIDTH, LIST_PROCESS_WIDTH, label);
+	return buf;
+}
+
+/* Whether process p passes the `P` filter. */
+static bool process_shown(const struct tui *tui, size_t p)
+{
+	return !tui->process_filter || tui->process_filter == p + 1;
 }
 
 static const char *task_future(const struct ai_snapshot_task *task)
@@ -211,16 +245,15 @@ static int compare_strings(const char *a, const char *b)
 static int compare_tasks(const void *a, const void *b, void *arg)
 {
 	const struct tui *tui = arg;
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
-	const struct ai_snapshot_task *x = &s->tasks[i], *y = &s->tasks[j];
+	struct ref rx = ref_of(tui, *(const size_t *)a), ry = ref_of(tui, *(const size_t *)b);
+	const struct ai_snapshot_task *x = &rx.s->tasks[rx.i], *y = &ry.s->tasks[ry.i];
 	int c = 0;
 	switch (tui->sort) {
 	case TUI_SORT_STATE:
-		c = state_rank(tui->live->tasks[i].status) - state_rank(tui->live->tasks[j].status);
+		c = state_rank(rx.live->tasks[rx.i].status) - state_rank(ry.live->tasks[ry.i].status);
 		break;
 	case TUI_SORT_BLOCKED: {
-		int64_t u = ai_live_unchanged_ms(tui->live, i), v = ai_live_unchanged_ms(tui->live, j);
+		int64_t u = ai_live_unchanged_ms(rx.live, rx.i), v = ai_live_unchanged_ms(ry.live, ry.i);
 		c = u > v ? -1 : u < v; /* longest first */
 		break;
 	}
@@ -238,7 +271,9 @@ static int compare_tasks(const void *a, const void *b, void *arg)
 	default:
 		break;
 	}
-	return c ? c : compare_ids(x, y);
+	if (!c)
+		c = compare_ids(x, y);
+	return c ? c : rx.p < ry.p ? -1 : rx.p > ry.p; /* the same id in two processes */
 }
 
 static bool task_matches(const struct ai_snapshot_task *task, const char *filter)
@@ -261,13 +296,16 @@ static bool task_matches(const struct ai_snapshot_task *task, const char *filter
 
 void tui_rebuild_order(struct tui *tui)
 {
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	size_t count = tui_task_count(tui);
 	free(tui->order);
-	tui->order = xcalloc(tui->live->task_count ? tui->live->task_count : 1, sizeof(*tui->order));
+	tui->order = xcalloc(count ? count : 1, sizeof(*tui->order));
 	tui->order_count = 0;
-	for (size_t i = 0; s && i < tui->live->task_count; i++) {
-		if (task_matches(&s->tasks[i], tui->filter))
-			tui->order[tui->order_count++] = i;
+	for (size_t p = 0, g = 0; p < tui->live_count; g += tui->lives[p]->task_count, p++) {
+		const struct ai_snapshot *s = ai_live_snapshot(tui->lives[p], 0);
+		for (size_t i = 0; s && process_shown(tui, p) && i < tui->lives[p]->task_count; i++) {
+			if (task_matches(&s->tasks[i], tui->filter))
+				tui->order[tui->order_count++] = g + i;
+		}
 	}
 	qsort_r(tui->order, tui->order_count, sizeof(*tui->order), compare_tasks, tui);
 	/* The selection stays on its task when it still shows, else goes to the first. */
@@ -281,51 +319,56 @@ void tui_rebuild_order(struct tui *tui)
 /* ---- The views ---- */
 
 /* Rows [from, to) of tui->order. */
-static void task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
+void tui_task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
 {
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
-	if (!s) {
+	bool any = false;
+	for (size_t p = 0; p < tui->live_count; p++)
+		any |= ai_live_snapshot(tui->lives[p], 0) != NULL;
+	if (!any) {
 		add(l, "(no snapshot yet)");
 		return;
 	}
 	if (!tui->order_count) {
-		add(l, "%s", tui->live->task_count ? "(no task matches the filter: Esc clears it)" : "(no tasks)");
+		add(l, "%s", tui->filter[0] ? "(no task matches the filter: Esc clears it)" : "(no tasks)");
 		return;
 	}
 	for (size_t k = from; k < to && k < tui->order_count; k++) {
-		size_t i = tui->order[k];
-		const struct ai_snapshot_task *task = &s->tasks[i];
-		const struct ai_live_task *lt = &tui->live->tasks[i];
-		char id[32], at[256], since[32], wait[512];
+		size_t g = tui->order[k];
+		struct ref r = ref_of(tui, g);
+		const struct ai_snapshot_task *task = &r.s->tasks[r.i];
+		const struct ai_live_task *lt = &r.live->tasks[r.i];
+		char id[32], at[256], since[32], wait[512], process[LIST_PROCESS_WIDTH + 2];
 		task_name(task, id, sizeof(id));
 		await_point(task, at, sizeof(at));
-		tui_format_duration(ai_live_unchanged_ms(tui->live, i), since, sizeof(since));
+		tui_format_duration(ai_live_unchanged_ms(r.live, r.i), since, sizeof(since));
 		char at_cut[LIST_AT_WIDTH + 1];
 		/* A named task (its span) shows its name before its future. */
-		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %7s  %-*s %-*.*s %s%s%s%s", id,
-			 lt->status, since, LIST_AT_WIDTH, tail(at, LIST_AT_WIDTH, at_cut, sizeof(at_cut)),
-			 list_wait_width(), list_wait_width(), ai_task_wait_summary(task, wait, sizeof(wait)),
+		add_line(l, state_attr(lt->status), (long)g, NULL, "%-7s %s%-10s %7s  %-*s %-*.*s %s%s%s%s", id,
+			 process_column(tui, r.p, process, sizeof(process)), lt->status, since, LIST_AT_WIDTH,
+			 tail(at, LIST_AT_WIDTH, at_cut, sizeof(at_cut)), tui_list_wait_width(tui), tui_list_wait_width(tui),
+			 ai_task_wait_summary(task, wait, sizeof(wait)),
 			 task->name ? "\"" : "", task->name ? task->name : "", task->name ? "\" " : "",
 			 task_future(task));
 	}
 }
 
-static int timeline_width(void)
+int tui_timeline_width(const struct tui *tui)
 {
-	int width = COLS - 20;
+	int width = COLS - 20 - (tui->set ? LIST_PROCESS_WIDTH + 1 : 0);
 	return width > AI_LIVE_STATE_HISTORY ? AI_LIVE_STATE_HISTORY : width < 1 ? 1 : width;
 }
 
-static void timeline_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
+void tui_timeline_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to)
 {
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
-	int width = timeline_width();
-	for (size_t k = from; s && k < to && k < tui->order_count; k++) {
-		size_t i = tui->order[k];
-		const struct ai_live_task *lt = &tui->live->tasks[i];
-		char id[32];
-		task_name(&s->tasks[i], id, sizeof(id));
-		add_line(l, state_attr(lt->status), (long)i, NULL, "%-7s %-10s %.*s", id, lt->status, width,
+	int width = tui_timeline_width(tui);
+	for (size_t k = from; k < to && k < tui->order_count; k++) {
+		size_t g = tui->order[k];
+		struct ref r = ref_of(tui, g);
+		const struct ai_live_task *lt = &r.live->tasks[r.i];
+		char id[32], process[LIST_PROCESS_WIDTH + 2];
+		task_name(&r.s->tasks[r.i], id, sizeof(id));
+		add_line(l, state_attr(lt->status), (long)g, NULL, "%-7s %s%-10s %.*s", id,
+			 process_column(tui, r.p, process, sizeof(process)), lt->status, width,
 			 lt->history + AI_LIVE_STATE_HISTORY - width);
 	}
 	if (!tui->order_count)
@@ -344,7 +387,7 @@ static const char *task_label(const struct ai_snapshot *s, size_t i, char *buf, 
 
 /* The tasks that hold the lock `wait` waits for (or, for a queued reader, the writers in line
  * before it), or run the task it joins. */
-static void wait_edges(const struct ai_snapshot *s, size_t from, struct tui_lines *l)
+static void wait_edges(const struct ai_snapshot *s, size_t from, size_t base, struct tui_lines *l)
 {
 	const struct ai_snapshot_task *task = &s->tasks[from];
 	const struct ai_wait *w = task->wait;
@@ -357,23 +400,24 @@ static void wait_edges(const struct ai_snapshot *s, size_t from, struct tui_line
 					       : strcmp(w->kind, "join") == 0 && w->address && other->kind &&
 							 strcmp(other->kind, "task") == 0 && other->address == w->address;
 		if (joined)
-			add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s joins it (%s)",
+			add_line(l, A_NORMAL, (long)(base + from), NULL, "  %-16s -> %-16s joins it (%s)",
 				 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)), wait_text(w));
 		for (size_t h = 0; w->semaphore && h < other->held_count; h++) {
 			if (other->held[h].semaphore == w->semaphore && ai_held_blocks(w, &other->held[h]))
-				add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s holds `%s` (%s)",
+				add_line(l, A_NORMAL, (long)(base + from), NULL, "  %-16s -> %-16s holds `%s` (%s)",
 					 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)),
 					 other->held[h].local ? other->held[h].local : "?", wait_text(w));
 		}
 		if (other->wait && ai_wait_bars_reader(w, other->wait))
-			add_line(l, A_NORMAL, (long)from, NULL, "  %-16s -> %-16s writer in line before it (%s)",
+			add_line(l, A_NORMAL, (long)(base + from), NULL, "  %-16s -> %-16s writer in line before it (%s)",
 				 task_label(s, from, a, sizeof(a)), task_label(s, j, b, sizeof(b)), wait_text(w));
 	}
 }
 
-static void graph_lines(struct tui *tui, struct tui_lines *l)
+/* The graph of process p, whose tasks' global indexes start at base. */
+static void graph_process_lines(struct tui *tui, size_t p, size_t base, struct tui_lines *l)
 {
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	const struct ai_snapshot *s = ai_live_snapshot(tui->lives[p], 0);
 	if (!s) {
 		add(l, "(no snapshot yet)");
 		return;
@@ -397,12 +441,12 @@ static void graph_lines(struct tui *tui, struct tui_lines *l)
 			const struct ai_deadlock_edge *e = &d->edges[k];
 			const struct ai_snapshot_task *from = &s->tasks[e->from];
 			if (e->held)
-				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s  waits for `%s` held by %s: %s",
+				add_line(l, A_NORMAL, (long)(base + e->from), NULL, "  %-16s %s  waits for `%s` held by %s: %s",
 					 task_label(s, e->from, a, sizeof(a)), task_future(from),
 					 e->held->local ? e->held->local : "?", task_label(s, e->to, b, sizeof(b)),
 					 wait_text(e->wait));
 			else
-				add_line(l, A_NORMAL, (long)e->from, NULL, "  %-16s %s  joins %s: %s",
+				add_line(l, A_NORMAL, (long)(base + e->from), NULL, "  %-16s %s  joins %s: %s",
 					 task_label(s, e->from, a, sizeof(a)), task_future(from),
 					 task_label(s, e->to, b, sizeof(b)), wait_text(e->wait));
 		}
@@ -411,16 +455,44 @@ static void graph_lines(struct tui *tui, struct tui_lines *l)
 	add(l, "Wait-for edges (a task -> the task holding what it waits for, or the task it joins):");
 	size_t before = l->count;
 	for (size_t i = 0; i < s->task_count; i++) {
-		if (s->tasks[i].wait)
-			wait_edges(s, i, l);
+		if (!s->tasks[i].wait)
+			continue;
+		wait_edges(s, i, base, l);
+		/* Several processes: the task at the other end of the socket it waits on. */
+		const struct ai_peer *peer = s->tasks[i].wait->peer;
+		if (peer && peer->summary)
+			add_line(l, A_NORMAL, (long)(base + i), NULL, "  %-16s -> %s (the other end of its socket)",
+				 task_label(s, i, a, sizeof(a)), peer->summary);
 	}
 	if (l->count == before)
 		add(l, "  (none)");
 }
 
-static void threads_lines(struct tui *tui, struct tui_lines *l)
+/* Several processes: a heading for each, "pid 4242 (peer_client)", with its end if it ended. */
+static void process_heading(struct tui *tui, size_t p, struct tui_lines *l)
 {
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
+	if (!tui->set)
+		return;
+	const struct ai_live_member *m = &tui->set->members[p];
+	if (p)
+		add(l, "%s", "");
+	add_line(l, A_BOLD, -1, NULL, "=== pid %d (%s)%s%s%s ===", (int)m->pid, m->command,
+		 m->ended ? ": ended, " : "", m->ended ? m->end_reason : "", m->ended ? ", its last snapshot" : "");
+}
+
+static void graph_lines(struct tui *tui, struct tui_lines *l)
+{
+	for (size_t p = 0, base = 0; p < tui->live_count; base += tui->lives[p]->task_count, p++) {
+		if (!process_shown(tui, p))
+			continue;
+		process_heading(tui, p, l);
+		graph_process_lines(tui, p, base, l);
+	}
+}
+
+static void threads_process_lines(struct tui *tui, size_t p, struct tui_lines *l)
+{
+	const struct ai_snapshot *s = ai_live_snapshot(tui->lives[p], 0);
 	if (!s) {
 		add(l, "(no snapshot yet)");
 		return;
@@ -451,6 +523,16 @@ static void threads_lines(struct tui *tui, struct tui_lines *l)
 		}
 		if (th->stack_error)
 			add(l, "  (stack ends: %s)", th->stack_error);
+	}
+}
+
+static void threads_lines(struct tui *tui, struct tui_lines *l)
+{
+	for (size_t p = 0; p < tui->live_count; p++) {
+		if (!process_shown(tui, p))
+			continue;
+		process_heading(tui, p, l);
+		threads_process_lines(tui, p, l);
 	}
 }
 
@@ -524,21 +606,27 @@ static void progress_lines(struct tui_lines *l, const struct ai_await_node *root
 
 static void details_lines(struct tui *tui, struct tui_lines *l)
 {
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
-	if (!s || tui->selected >= s->task_count) {
+	struct ref r = ref_of(tui, tui->selected);
+	const struct ai_snapshot *s = r.s;
+	if (!s || tui->selected >= tui_task_count(tui) || r.i >= s->task_count) {
 		add(l, "(the task is gone)");
 		return;
 	}
-	const struct ai_snapshot_task *task = &s->tasks[tui->selected];
-	const struct ai_live_task *lt = &tui->live->tasks[tui->selected];
+	const struct ai_snapshot_task *task = &s->tasks[r.i];
+	const struct ai_live_task *lt = &r.live->tasks[r.i];
 	char id[32], since[32], seen[32];
 	task_ref(task, id, sizeof(id));
-	tui_format_duration(ai_live_unchanged_ms(tui->live, tui->selected), since, sizeof(since));
+	tui_format_duration(ai_live_unchanged_ms(r.live, r.i), since, sizeof(since));
 	tui_format_duration(s->captured_at_ms - lt->first_seen_ms, seen, sizeof(seen));
 	add(l, "%s %s%s%s%s  %s%s%s", task->kind ? task->kind : "task", id, task->name ? " \"" : "",
 	    task->name ? task->name : "", task->name ? "\"" : "", lt->status,
 	    task->flavor || task->runtime ? "  runtime " : "",
 	    task->flavor ? task->flavor : task->runtime ? task->runtime : "");
+	if (tui->set) {
+		const struct ai_live_member *m = &tui->set->members[r.p];
+		add(l, "in process %d (%s)%s%s", (int)m->pid, m->command, m->ended ? ", which has ended: " : "",
+		    m->ended ? m->end_reason : "");
+	}
 	if (tui->step_text[0] && tui->step_block_on == lt->block_on && tui->step_runtime == lt->runtime_address &&
 	    tui->step_key == lt->key) {
 		/* The last `n` of this task: what it left, what it reached, what changed. */
@@ -564,6 +652,9 @@ static void details_lines(struct tui *tui, struct tui_lines *l)
 	add(l, "seen for %s in %u samples, %u state changes observed", seen, lt->samples, lt->transitions);
 	if (task->wait) {
 		add(l, "waiting on: %s", wait_text(task->wait));
+		/* Several processes: the task at the socket's other end (as dump prints it). */
+		if (task->wait->peer && task->wait->peer->summary)
+			add(l, "  -> %s", task->wait->peer->summary);
 		if (task->wait->warning)
 			add(l, "  warning: %s", task->wait->warning);
 	}
@@ -672,13 +763,13 @@ void tui_view_lines(struct tui *tui, struct tui_lines *l)
 	switch (tui->view) {
 	case TUI_VIEW_TASKS:
 	case TUI_VIEW_QUIT:
-		task_list_lines(tui, l, 0, tui->order_count);
+		tui_task_list_lines(tui, l, 0, tui->order_count);
 		break;
 	case TUI_VIEW_DETAILS:
 		details_lines(tui, l);
 		break;
 	case TUI_VIEW_TIMELINE:
-		timeline_lines(tui, l, 0, tui->order_count);
+		tui_timeline_lines(tui, l, 0, tui->order_count);
 		break;
 	case TUI_VIEW_GRAPH:
 		graph_lines(tui, l);
@@ -707,194 +798,4 @@ bool tui_view_has_cursor(enum tui_view view)
 bool tui_view_follows_task(enum tui_view view)
 {
 	return view == TUI_VIEW_TASKS || view == TUI_VIEW_QUIT || view == TUI_VIEW_TIMELINE;
-}
-
-/* Rows 0-2: header, view bar, column titles; the last: the footer. */
-size_t tui_view_rows(void)
-{
-	return LINES > 5 ? (size_t)LINES - 4 : 1;
-}
-
-/* ---- Drawing ---- */
-
-static void draw_header(struct tui *tui)
-{
-	const struct ai_snapshot *s = ai_live_snapshot(tui->live, 0);
-	static const char *const states[] = { "running", "scheduled", "blocked", "deadlocked", "idle",
-					      "block_on", "done" };
-	char counts[256] = "";
-	size_t used = 0;
-	for (size_t k = 0; k < AI_ARRAY_SIZE(states); k++) {
-		size_t n = 0;
-		for (size_t i = 0; i < tui->live->task_count; i++)
-			n += strcmp(tui->live->tasks[i].status, states[k]) == 0;
-		if (n && used < sizeof(counts))
-			used += (size_t)snprintf(counts + used, sizeof(counts) - used, " %zu %s", n, states[k]);
-	}
-	const char *exe = s && s->exe ? strrchr(s->exe, '/') : NULL;
-	exe = exe ? exe + 1 : s && s->exe ? s->exe : "";
-	/* The program's CPU and memory; a replay has no program: it says so, with the time the
-	 * snapshot was taken. */
-	const struct ai_live_process *p = &tui->live->process;
-	char cpu[32] = "cpu ?", rss[32] = "rss ?", process[96];
-	if (p->has_cpu)
-		snprintf(cpu, sizeof(cpu), "cpu %.1f%%", p->cpu_percent);
-	if (p->has_rss)
-		snprintf(rss, sizeof(rss), "rss %.1fMiB", (double)p->rss_bytes / (1024.0 * 1024.0));
-	snprintf(process, sizeof(process), "  %s %s", cpu, rss);
-	char replay[64] = "";
-	if (tui->options->replay) {
-		time_t t = s ? (time_t)(s->captured_at_ms / 1000) : 0;
-		struct tm tm;
-		char when[32] = "?";
-		if (s && localtime_r(&t, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		snprintf(replay, sizeof(replay), "REPLAY %s.%03d  ", when, s ? (int)(s->captured_at_ms % 1000) : 0);
-		process[0] = '\0';
-	}
-	/* --max-pause: how many tasks the capped copy covered. */
-	char sampled[64] = "";
-	if (s && s->max_pause_us)
-		snprintf(sampled, sizeof(sampled), " (cap %" PRIu64 "ms, sampled %zu/%zu)", s->max_pause_us / 1000,
-			 s->tasks_sampled, s->task_count);
-	put_line(0, A_BOLD, "async-inspect  %spid %d %s  tasks %zu:%s%s  pause %" PRIu64 ".%" PRIu64
-		 "ms%s every %" PRIu64 "ms%s%s",
-		 replay, s ? (int)s->pid : 0, exe, tui->live->task_count, counts, process,
-		 s ? s->pause_us / 1000 : 0, s ? s->pause_us % 1000 / 100 : 0, sampled, tui->options->interval_ms,
-		 tui->paused ? "  [PAUSED]" : "", tui->exited ? (tui->options->replay ? "  [END]" : "  [EXITED]") : "");
-}
-
-static const char *view_name(enum tui_view view)
-{
-	static const char *const names[] = {
-		[TUI_VIEW_TASKS] = "tasks", [TUI_VIEW_DETAILS] = "details", [TUI_VIEW_TIMELINE] = "timeline",
-		[TUI_VIEW_GRAPH] = "graph", [TUI_VIEW_THREADS] = "threads", [TUI_VIEW_SOURCE] = "source",
-		[TUI_VIEW_OUTPUT] = "output", [TUI_VIEW_HELP] = "help", [TUI_VIEW_QUIT] = "tasks",
-	};
-	return names[view];
-}
-
-static void draw_view_bar(struct tui *tui)
-{
-	char shown[64] = "";
-	if (tui->filter[0] || tui->filtering)
-		snprintf(shown, sizeof(shown), " (%zu of %zu shown)", tui->order_count, tui->live->task_count);
-	put_line(1, A_NORMAL, "[%s]  sort: %s  filter: %s%s%s", view_name(tui->view), tui_sort_names[tui->sort],
-		 tui->filtering ? "/" : "", tui->filter[0] || tui->filtering ? tui->filter : "(none)", shown);
-}
-
-static void view_title(struct tui *tui, char *buf, size_t size)
-{
-	switch (tui->view) {
-	case TUI_VIEW_TASKS:
-	case TUI_VIEW_QUIT:
-		snprintf(buf, size, "%-7s %-10s %7s  %-*s %-*s %s", "ID", "STATE", "FOR>=", LIST_AT_WIDTH,
-			 "AWAITING AT", list_wait_width(), "WAIT", "FUTURE");
-		break;
-	case TUI_VIEW_DETAILS:
-		snprintf(buf, size, "Task details   (Esc: back, j/k: move, Enter on a frame: its source)");
-		break;
-	case TUI_VIEW_TIMELINE:
-		snprintf(buf, size, "%-7s %-10s %-*s  (state per sample, latest on the right, every %" PRIu64 "ms)",
-			 "ID", "STATE", timeline_width(), "TIMELINE", tui->options->interval_ms);
-		break;
-	case TUI_VIEW_GRAPH:
-		snprintf(buf, size, "Wait-for graph   (Enter on a task: its details, Esc: back)");
-		break;
-	case TUI_VIEW_THREADS:
-		snprintf(buf, size, "Threads: native stacks, and the task each one polls");
-		break;
-	case TUI_VIEW_SOURCE:
-		snprintf(buf, size, "Source: %.400s:%d   (Esc: back)", tui->source_file, tui->source_line);
-		break;
-	case TUI_VIEW_OUTPUT:
-		snprintf(buf, size, "Output of the program: %s   (the tail; Esc: back)",
-			 tui->options->output ? tui->options->output : "not captured");
-		break;
-	case TUI_VIEW_HELP:
-		snprintf(buf, size, "Keys   (? or Esc: back)");
-		break;
-	}
-}
-
-static void draw_footer(struct tui *tui)
-{
-	if (tui->filtering) {
-		put_line(LINES - 1, A_BOLD, "filter: %s_   (Enter: keep it, Esc: clear it)", tui->filter);
-		return;
-	}
-	if (tui->message[0]) {
-		put_line(LINES - 1, A_BOLD, "%s", tui->message);
-		return;
-	}
-	put_line(LINES - 1, A_REVERSE,
-		 "Enter details  s sort  / filter  t timeline  g graph  T threads  o output  r refresh  p pause  "
-		 "? help  q quit");
-}
-
-void tui_draw(struct tui *tui)
-{
-	draw_header(tui);
-	draw_view_bar(tui);
-	char title[1024];
-	view_title(tui, title, sizeof(title));
-	put_line(2, A_REVERSE, "%s", title);
-	struct tui_lines l = { 0 };
-	size_t rows = tui_view_rows();
-	bool cursor = tui_view_has_cursor(tui->view);
-	/* The task list and timeline: only the rows on screen are built (20000 tasks...), the
-	 * cursor on the selected task. */
-	size_t first = 0; /* the index of l.items[0] among the view's lines */
-	if (tui_view_follows_task(tui->view)) {
-		tui->cursor = 0;
-		for (size_t k = 0; k < tui->order_count; k++) {
-			if (tui->order[k] == tui->selected) {
-				tui->cursor = k;
-				break;
-			}
-		}
-		size_t count = tui->order_count ? tui->order_count : 1;
-		if (tui->cursor < tui->scroll)
-			tui->scroll = tui->cursor;
-		if (tui->cursor >= tui->scroll + rows)
-			tui->scroll = tui->cursor - rows + 1;
-		if (tui->scroll + rows > count)
-			tui->scroll = count > rows ? count - rows : 0;
-		first = tui->scroll;
-		if (tui->view == TUI_VIEW_TIMELINE)
-			timeline_lines(tui, &l, first, first + rows);
-		else
-			task_list_lines(tui, &l, first, first + rows);
-		if (!tui->order_count)
-			first = 0;
-	} else {
-		tui_view_lines(tui, &l);
-		if (tui->cursor >= l.count)
-			tui->cursor = l.count ? l.count - 1 : 0;
-		if (cursor) {
-			if (tui->cursor < tui->scroll)
-				tui->scroll = tui->cursor;
-			if (tui->cursor >= tui->scroll + rows)
-				tui->scroll = tui->cursor - rows + 1;
-		}
-		if (tui->scroll + rows > l.count)
-			tui->scroll = l.count > rows ? l.count - rows : 0;
-	}
-	for (size_t r = 0; r < rows; r++) {
-		size_t i = tui->scroll + r;
-		int y = 3 + (int)r;
-		if (i < first || i - first >= l.count) {
-			move(y, 0);
-			clrtoeol();
-			continue;
-		}
-		const struct tui_line *line = &l.items[i - first];
-		put_line(y, cursor && i == tui->cursor ? A_REVERSE : line->attr, "%s", line->text);
-	}
-	tui_lines_free(&l);
-	if (tui->view == TUI_VIEW_QUIT)
-		put_line(LINES - 1, A_REVERSE | A_BOLD, "Quit: k kill the program, d detach and leave it running, any other key: cancel");
-	else
-		draw_footer(tui);
-	refresh();
 }

@@ -260,11 +260,21 @@ Test(processes, selecting_processes)
 	snprintf(other, sizeof(other), "%d", (int)getpid());
 	struct tool_result r;
 
-	/* A second --pid no longer replaces the first in silence. */
+	/* A second --pid no longer replaces the first in silence: attach watches both, and says
+	 * of each why it cannot (neither is a Rust program); none read is a failure. */
 	const char *attach_args[] = { "attach", "--no-tui", "--pid", pid, "--pid", other, NULL };
 	tool_run(&r, 30, attach_args);
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	char expect[128];
+	snprintf(expect, sizeof(expect), "process %s has ended (", pid);
+	cr_expect(strstr(r.err, expect) && strstr(r.err, "is not a Rust program"), "%s", r.err);
+	snprintf(expect, sizeof(expect), "process %s has ended (", other);
+	cr_expect(strstr(r.err, expect), "%s", r.err);
+	tool_result_free(&r);
+	const char *record_args[] = { "attach", "--no-tui", "--pid", pid, "--pid", other, "--record", "/dev/null", NULL };
+	tool_run(&r, 30, record_args);
 	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
-	cr_expect(strstr(r.err, "attach watches one process, and 2 were given"), "%s", r.err);
+	cr_expect(strstr(r.err, "--record takes one process, and 2 were given"), "%s", r.err);
 	tool_result_free(&r);
 	const char *threads_args[] = { "threads", "--pids", "1,2", NULL };
 	tool_run(&r, 30, threads_args);
@@ -272,11 +282,18 @@ Test(processes, selecting_processes)
 	cr_expect(strstr(r.err, "2 processes given: this command inspects one"), "%s", r.err);
 	tool_result_free(&r);
 
-	/* serve and profile follow one process too: a second one is refused, not dropped. */
-	const char *serve_args[] = { "serve", "--pid", "1", "--pids", "2,3", NULL };
+	/* serve takes several too, and says of each why it cannot read it (nothing to serve: a
+	 * failure); --record takes one. profile follows one process: a second one is refused. */
+	const char *serve_args[] = { "serve", "--pid", pid, "--pids", other, NULL };
 	tool_run(&r, 30, serve_args);
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	snprintf(expect, sizeof(expect), "process %s has ended (", pid);
+	cr_expect(strstr(r.err, expect) && strstr(r.err, "is not a Rust program"), "%s", r.err);
+	tool_result_free(&r);
+	const char *serve_record_args[] = { "serve", "--pid", "1", "--pids", "2,3", "--record", "/dev/null", NULL };
+	tool_run(&r, 30, serve_record_args);
 	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
-	cr_expect(strstr(r.err, "serve watches one process, and 3 were given (1, 2, ...)"), "%s", r.err);
+	cr_expect(strstr(r.err, "--record takes one"), "%s", r.err);
 	tool_result_free(&r);
 	const char *profile_args[] = { "profile", "--pid", "1", "--pid", "2", NULL };
 	tool_run(&r, 30, profile_args);
@@ -377,4 +394,147 @@ Test(processes, peer_outside_the_set_named_from_proc)
 	tool_result_free(&r);
 	fixture_kill(&other);
 	stop_pair(&p);
+}
+
+/* ---- attach of several processes ---- */
+
+/* The final screen of `attach --pid C --pid S` in headless mode after `keys`. */
+static char *attach_screen(const struct pair *p, const char *keys)
+{
+	char c[16], s[16];
+	snprintf(c, sizeof(c), "%d", (int)p->client.pid);
+	snprintf(s, sizeof(s), "%d", (int)p->server.pid);
+	setenv("AI_TUI_HEADLESS", "200x30", 1);
+	setenv("AI_TUI_KEYS", keys, 1);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "attach", "--pid", c, "--pid", s, NULL });
+	unsetenv("AI_TUI_HEADLESS");
+	unsetenv("AI_TUI_KEYS");
+	cr_assert_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	char *out = r.out;
+	r.out = NULL;
+	tool_result_free(&r);
+	return out;
+}
+
+/* The task-list row whose FUTURE is `future`, or NULL (a static buffer). */
+static const char *row_of(const char *screen, const char *future)
+{
+	static char line[1024];
+	for (const char *s = screen; s && *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL) {
+		size_t n = strcspn(s, "\n"), m = strlen(future);
+		if (n > m && n < sizeof(line) && strncmp(s + n - m, future, m) == 0 && s[n - m - 1] == ' ') {
+			memcpy(line, s, n);
+			line[n] = '\0';
+			return line;
+		}
+	}
+	return NULL;
+}
+
+Test(processes, attach_tui_labels_filters_and_links_the_processes)
+{
+	require_fixtures();
+	const char *v = "tokio-1.54";
+	struct pair p;
+	start_pair(&p, v, "mutex");
+	char client[64], server[64], want[256];
+	snprintf(client, sizeof(client), " %d peer_client ", (int)p.client.pid);
+	snprintf(server, sizeof(server), " %d peer_server ", (int)p.server.pid);
+
+	/* Every task of both, each row with its process; counts by process in the header. */
+	char *s = attach_screen(&p, "");
+	cr_expect(strstr(s, "async-inspect  2 processes  tasks 5:"), "%s", s);
+	snprintf(want, sizeof(want), "pid %d peer_client  tasks 2: 1 blocked 1 block_on", (int)p.client.pid);
+	cr_expect(strstr(s, want), "'%s' in\n%s", want, s);
+	snprintf(want, sizeof(want), "pid %d peer_server  tasks 3: 2 blocked 1 block_on", (int)p.server.pid);
+	cr_expect(strstr(s, want), "'%s' in\n%s", want, s);
+	const char *row = row_of(s, "peer_client::request");
+	cr_expect(row && strstr(row, client) && strstr(row, "blocked"), "client row '%s' in\n%s", row, s);
+	row = row_of(s, "peer_server::handle_conn");
+	cr_expect(row && strstr(row, server) && strstr(row, "blocked"), "server row '%s' in\n%s", row, s);
+	row = row_of(s, "peer_server::holder");
+	cr_expect(row && strstr(row, server), "holder row '%s' in\n%s", row, s);
+	free(s);
+
+	/* P: the client's tasks only; P again: the server's; once more: all. */
+	s = attach_screen(&p, "P");
+	cr_expect(row_of(s, "peer_client::request") && !row_of(s, "peer_server::handle_conn"), "%s", s);
+	snprintf(want, sizeof(want), "process: pid %d (peer_client)", (int)p.client.pid);
+	cr_expect(strstr(s, want) && strstr(s, "(2 of 5 shown)"), "'%s' in\n%s", want, s);
+	free(s);
+	s = attach_screen(&p, "PP");
+	cr_expect(!row_of(s, "peer_client::request") && row_of(s, "peer_server::handle_conn") &&
+		  row_of(s, "peer_server::holder"), "%s", s);
+	free(s);
+	s = attach_screen(&p, "PPP");
+	cr_expect(row_of(s, "peer_client::request") && row_of(s, "peer_server::handle_conn"), "%s", s);
+	cr_expect(strstr(s, "process: all"), "%s", s);
+	free(s);
+
+	/* The client task's details: its read, linked to the server task behind the mutex. */
+	s = attach_screen(&p, "P/request\\n\\n");
+	cr_expect(strstr(s, "Task details"), "%s", s);
+	snprintf(want, sizeof(want), "in process %d (peer_client)", (int)p.client.pid);
+	cr_expect(strstr(s, want), "'%s' in\n%s", want, s);
+	snprintf(want, sizeof(want), "-> pid %d (peer_server) Task ", (int)p.server.pid);
+	const char *link = strstr(s, want);
+	cr_expect(link && strstr(link, "peer_server::handle_conn, which waits in lock Mutex<u64>"), "'%s' in\n%s",
+		  want, s);
+	free(s);
+
+	/* The help lists the key. */
+	s = attach_screen(&p, "?");
+	cr_expect(strstr(s, "P  ") && strstr(s, "several processes: show the next one only"), "%s", s);
+	free(s);
+	cr_expect_eq(tracer_pid(p.client.pid), 0);
+	cr_expect_eq(tracer_pid(p.server.pid), 0);
+	stop_pair(&p);
+}
+
+/* Reads the tool's output up to a line containing `needle`; false at its end. */
+static bool read_until(FILE *out, const char *needle, char *line, size_t size)
+{
+	while (fgets(line, (int)size, out)) {
+		if (strstr(line, needle))
+			return true;
+	}
+	return false;
+}
+
+Test(processes, attach_no_tui_prints_both_and_goes_on_when_one_ends)
+{
+	require_fixtures();
+	const char *v = "tokio-1.54";
+	struct pair p;
+	start_pair(&p, v, "mutex");
+	char c[16], s[16], want[256], line[8192];
+	snprintf(c, sizeof(c), "%d", (int)p.client.pid);
+	snprintf(s, sizeof(s), "%d", (int)p.server.pid);
+	struct tool_process tp;
+	tool_spawn(&tp, (const char *[]){ "attach", "--pid", c, "--pid", s, "--interval", "100ms", "--no-tui",
+					  "--color", "never", NULL });
+	/* Two samples of both, the client's read linked to the server's task. */
+	for (int k = 0; k < 2; k++) {
+		cr_assert(read_until(tp.out, "==== snapshot ", line, sizeof(line)), "no snapshot %d", k + 1);
+		cr_expect(strstr(line, "(2 processes)"), "%s", line);
+		snprintf(want, sizeof(want), "-> pid %d (peer_server) Task ", (int)p.server.pid);
+		cr_expect(read_until(tp.out, want, line, sizeof(line)), "no link to the server in snapshot %d", k + 1);
+	}
+	/* The client ends: the server goes on alone. */
+	pid_t client = p.client.pid;
+	fixture_kill(&p.client);
+	snprintf(want, sizeof(want), "==== process %d has ended (exited); the others go on", (int)client);
+	cr_expect(read_until(tp.out, want, line, sizeof(line)), "'%s' never printed", want);
+	cr_expect(read_until(tp.out, "==== snapshot ", line, sizeof(line)) && strstr(line, "(1 process)"), "%s", line);
+	snprintf(want, sizeof(want), "=== process %d (peer_server)", (int)p.server.pid);
+	cr_expect(read_until(tp.out, want, line, sizeof(line)), "'%s' never printed", want);
+	kill(tp.pid, SIGINT);
+	struct tool_result r;
+	tool_finish(&tp, 60, &r);
+	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	cr_expect_eq(tracer_pid(p.server.pid), 0);
+	cr_expect_eq(process_settles_in(p.server.pid, 'S'), 'S');
+	tool_result_free(&r);
+	fixture_kill(&p.server);
 }

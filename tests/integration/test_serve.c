@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ai/util.h"
@@ -384,6 +385,76 @@ Test(serve, api_documents_and_the_target_left_running)
 	cr_expect_eq(tracer_pid(f.pid), 0);
 	free(pid);
 	fixture_kill(&f);
+}
+
+/* serve --pid C --pid S of peer_client and peer_server: the table's rows say their process, the
+ * header counts by process, the client's read names the server task at the socket's other end,
+ * /api/snapshot is dump's document of several processes; the client ending leaves the server on. */
+Test(serve, several_processes_labelled_and_one_ending)
+{
+	struct fixture server, client;
+	fixture_spawn(&server, CRATE, "peer_server", (const char *[]){ "mutex", NULL });
+	char line[128], port[64];
+	cr_assert(fgets(line, sizeof(line), server.out), "peer_server printed nothing");
+	cr_assert(sscanf(line, "listening %63s", port) == 1, "peer_server printed '%s'", line);
+	fixture_start(&client, CRATE, "peer_client", (const char *[]){ port, NULL });
+	fixture_expect_ready(&server);
+	char *c = pid_text(client.pid), *sp = pid_text(server.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", c, "--pid", sp, "--interval", "100ms", NULL });
+
+	json_t *table = get_json(&s, "/api/tasks");
+	json_t *processes = json_object_get(table, "processes");
+	cr_assert_eq(json_array_size(processes), 2, "two processes in the header");
+	cr_expect_eq(json_integer_value(json_object_get(json_array_get(processes, 0), "pid")), client.pid);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(processes, 1), "command")), "peer_server");
+	cr_expect_eq(json_integer_value(json_object_get(json_array_get(processes, 1), "tasks")), 3);
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(json_array_get(processes, 1), "counts"),
+							"blocked")), 2);
+	json_t *rows = json_object_get(table, "tasks");
+	json_t *request = task_by_future(rows, "peer_client::request");
+	json_t *handler = task_by_future(rows, "peer_server::handle_conn");
+	cr_assert(request && handler, "both processes' tasks in /api/tasks");
+	char *label = xasprintf("%d peer_client", (int)client.pid);
+	cr_expect_str_eq(json_string_value(json_object_get(request, "process")), label);
+	free(label);
+	label = xasprintf("%d peer_server", (int)server.pid);
+	cr_expect_str_eq(json_string_value(json_object_get(handler, "process")), label);
+	free(label);
+	const char *peer = json_string_value(json_object_get(request, "peer"));
+	char *want = xasprintf("pid %d (peer_server) Task ", (int)server.pid);
+	cr_expect(peer && strstr(peer, want) && strstr(peer, "peer_server::handle_conn"), "peer: %s", peer);
+	free(want);
+	json_decref(table);
+	json_t *snap = get_json(&s, "/api/snapshot");
+	cr_expect_str_eq(json_string_value(json_object_get(snap, "format")), "async-inspect-processes");
+	cr_expect_eq(json_array_size(json_object_get(snap, "processes")), 2);
+	json_decref(snap);
+
+	/* The client ends: its row says so, the server goes on. */
+	fixture_kill(&client);
+	bool ended = false;
+	uint64_t deadline = ai_now_us() + 30 * 1000000ULL;
+	while (!ended && ai_now_us() < deadline) {
+		table = get_json(&s, "/api/tasks");
+		json_t *first = json_array_get(json_object_get(table, "processes"), 0);
+		ended = json_is_true(json_object_get(first, "ended"));
+		if (ended) {
+			const char *message = json_string_value(json_object_get(table, "message"));
+			cr_expect(message && strstr(message, "has ended (exited); the others go on"), "%s", message);
+			cr_expect_str_eq(json_string_value(json_object_get(table, "state")), "running");
+		}
+		json_decref(table);
+		if (!ended)
+			nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+	}
+	cr_expect(ended, "the client never shown ended");
+	serve_stop(&s);
+	cr_expect_eq(tracer_pid(server.pid), 0);
+	cr_expect_eq(process_settles_in(server.pid, 'S'), 'S');
+	fixture_kill(&server);
+	free(c);
+	free(sp);
 }
 
 /* Connects, sends an HTTP/1.0 GET of /api/events (no chunking: the body is the stream itself)

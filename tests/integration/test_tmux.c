@@ -252,3 +252,63 @@ Test(tmux, run_quit_asks_and_kill_ends_the_program)
 	cr_expect_eq(status, 128 + SIGKILL, "run ended with %d", status);
 	term_stop(&t);
 }
+
+/* attach --pid C --pid S of peer_client and peer_server: both processes' tasks labelled in a real
+ * terminal, P shows one, p stops both (traced) until p again (untraced), q leaves both running. */
+Test(tmux, attach_two_processes_filter_pause_and_detach)
+{
+	require_fixtures();
+	struct fixture server, client;
+	fixture_spawn(&server, "tokio-1.54", "peer_server", (const char *[]){ "mutex", NULL });
+	char line[128], port[64];
+	cr_assert(fgets(line, sizeof(line), server.out), "peer_server printed nothing");
+	cr_assert(sscanf(line, "listening %63s", port) == 1, "peer_server printed '%s'", line);
+	fixture_start(&client, "tokio-1.54", "peer_client", (const char *[]){ port, NULL });
+	fixture_expect_ready(&server);
+	struct term t;
+	char *cmd = xasprintf("%s attach --pid %d --pid %d --interval 200ms", getenv("AI_BINARY"), (int)client.pid,
+			      (int)server.pid);
+	term_start(&t, cmd);
+	free(cmd);
+
+	char *s = term_wait_for(&t, "async-inspect  2 processes  tasks 5:");
+	char *client_label = xasprintf("%d peer_client", (int)client.pid);
+	char *server_label = xasprintf("%d peer_server", (int)server.pid);
+	cr_expect(strstr(s, client_label) && strstr(s, server_label), "%s", s);
+	cr_expect(strstr(s, "peer_client::request") && strstr(s, "peer_server::handle_conn"), "%s", s);
+	free(s);
+
+	/* P: the client only; twice more: all again. */
+	term_keys(&t, "P");
+	char *only = xasprintf("process: pid %d (peer_client)", (int)client.pid);
+	s = term_wait_for(&t, only);
+	cr_expect(strstr(s, "peer_client::request") && !strstr(s, "peer_server::handle_conn"), "%s", s);
+	free(s);
+	term_keys(&t, "P");
+	term_keys(&t, "P");
+	free(term_wait_for(&t, "process: all"));
+
+	/* p stops both, p again lets both go, untraced between samples. */
+	term_keys(&t, "p");
+	free(term_wait_for(&t, "[PAUSED]"));
+	cr_expect_eq(process_settles_in(client.pid, 't'), 't');
+	cr_expect_eq(process_settles_in(server.pid, 't'), 't');
+	term_keys(&t, "p");
+	free(term_wait_for(&t, "target resumed"));
+	cr_expect_eq(process_settles_in(client.pid, 'S'), 'S');
+	cr_expect_eq(process_settles_in(server.pid, 'S'), 'S');
+
+	term_keys(&t, "q");
+	int status = term_wait_exit(&t);
+	char *last = term_screen(&t);
+	cr_expect_eq(status, 0, "exit status %d, the screen:\n%s", status, last);
+	free(last);
+	cr_expect_eq(tracer_pid(client.pid), 0);
+	cr_expect_eq(tracer_pid(server.pid), 0);
+	term_stop(&t);
+	fixture_kill(&client);
+	fixture_kill(&server);
+	free(client_label);
+	free(server_label);
+	free(only);
+}

@@ -261,3 +261,34 @@ Test(live, process_cpu_and_rss)
 	cr_expect(!live->process.has_cpu && !live->process.has_rss);
 	ai_live_destroy(live);
 }
+
+/* Several processes: one model per process, each fed its own snapshots; a process that gives none
+ * keeps its last one; an ended one says why and no longer counts as running. */
+Test(live, set_keeps_one_model_per_process)
+{
+	pid_t pids[] = { 4242, 4343 };
+	struct ai_live_set *set = ai_live_set_create(pids, 2, 4);
+	cr_assert_eq(set->count, 2);
+	cr_expect_eq(set->members[1].pid, 4343);
+	struct ai_snapshot *first[] = { make(1000, (uint64_t[]){ 1, 2 }, (int[]){ 10, 20 }, 2),
+					make(1000, (uint64_t[]){ 1 }, (int[]){ 30 }, 1) };
+	ai_live_set_add(set, first);
+	cr_expect(first[0] == NULL && first[1] == NULL, "the snapshots went to the models");
+	cr_expect_eq(set->members[0].live->task_count, 2);
+	cr_expect_eq(set->members[1].live->task_count, 1);
+	/* Task 1 of each process is its own task: the second's line stays its own. */
+	cr_expect_eq(ai_live_snapshot(set->members[1].live, 0)->tasks[0].tree.line, 30);
+
+	ai_live_set_end(set, 1, "exited");
+	cr_expect(set->members[1].ended);
+	cr_expect_str_eq(set->members[1].end_reason, "exited");
+	cr_expect_eq(ai_live_set_running(set), 1);
+	struct ai_snapshot *second[] = { make(1500, (uint64_t[]){ 1, 2 }, (int[]){ 10, 21 }, 2), NULL };
+	ai_live_set_add(set, second);
+	cr_expect_eq(set->sample_count, 2);
+	cr_expect_eq(set->members[0].live->sample_count, 2);
+	cr_expect_eq(ai_live_unchanged_ms(set->members[0].live, index_of(set->members[0].live, 1)), 500);
+	cr_expect_eq(set->members[1].live->sample_count, 1, "the ended one keeps its last snapshot");
+	cr_expect_eq(set->members[1].live->task_count, 1);
+	ai_live_set_destroy(set);
+}

@@ -175,7 +175,10 @@ function renderHeader() {
     p.append(label ? label + " " : "");
     p.append(el("b", null, value));
   };
-  add("process", (t.pid === null ? "?" : t.pid) + (t.exe ? " " + t.exe.split("/").pop() : ""));
+  if (t.processes) // several processes: each has a line under the counts
+    add("processes", String(t.processes.length));
+  else
+    add("process", (t.pid === null ? "?" : t.pid) + (t.exe ? " " + t.exe.split("/").pop() : ""));
   add("", t.source + ", " + t.state + (t.message ? ": " + t.message : ""));
   if (t.runtimes && t.runtimes.length)
     add("runtimes", t.runtimes.map((r) => r.name + (r.version ? " " + r.version : "") +
@@ -196,6 +199,14 @@ function renderHeader() {
   for (const k in counts) {
     if (!counts[k]) continue;
     c.append(" \u00b7 ", el("span", "state-" + k, counts[k] + " " + k));
+  }
+  for (const pr of t.processes || []) {
+    const line = el("div", "process-counts");
+    line.append("pid " + pr.pid + " " + pr.command + ": ", el("b", null, pr.tasks), " tasks");
+    for (const k in pr.counts)
+      if (pr.counts[k]) line.append(" \u00b7 ", el("span", "state-" + k, pr.counts[k] + " " + k));
+    if (pr.ended) line.append(" \u00b7 ended (" + pr.end_reason + "): its last snapshot");
+    c.append(line);
   }
 
   const w = $("warnings");
@@ -224,7 +235,7 @@ function shortPath(p) {
 
 function cell(t, key) {
   switch (key) {
-    case "id": return t.label;
+    case "id": return t.process ? t.label + " \u00b7 " + t.process : t.label;
     case "await_point": return shortPath(t.await_point) || "?";
     case "unchanged_ms": return duration(blockedFor(t));
     default: return t[key] === null || t[key] === undefined ? "" : t[key];
@@ -242,7 +253,7 @@ function compare(a, b, key) {
 
 function matches(t, f) {
   if (!f) return true;
-  for (const k of ["label", "name", "state", "await_point", "wait", "future"])
+  for (const k of ["label", "process", "name", "state", "await_point", "wait", "future"])
     if (t[k] && String(t[k]).toLowerCase().includes(f)) return true;
   return false;
 }
@@ -396,23 +407,34 @@ function renderNode(node, depth) {
   return d;
 }
 
+// The snapshot's tasks of the process a row is from: one snapshot, or (several processes) the
+// "async-inspect-processes" document's.
+function snapshotTasks(summary) {
+  const s = state.snapshot;
+  if (!s.processes) return s.tasks || [];
+  const p = s.processes.find((x) => x.pid === summary.pid);
+  return p ? p.tasks : [];
+}
+
 function renderDetail() {
   const pane = $("detail");
   const summary = state.open && state.tasks ? state.tasks.tasks.find((t) => t.address === state.open) : null;
-  const full = summary && state.snapshot ? state.snapshot.tasks.find((t) => t.address === state.open) : null;
+  const full = summary && state.snapshot ? snapshotTasks(summary).find((t) => t.address === state.open) : null;
   if (!summary) {
     pane.hidden = true;
     return;
   }
   pane.hidden = false;
-  $("detail-title").textContent = "Task " + summary.label + (summary.name ? " \u201c" + summary.name + "\u201d" : "");
+  $("detail-title").textContent = "Task " + summary.label + (summary.name ? " \u201c" + summary.name + "\u201d" : "") +
+    (summary.process ? " in " + summary.process : "");
   const facts = $("detail-facts");
   facts.textContent = "";
   facts.append(el("span", "state-" + summary.state, summary.state), " \u00b7 " + summary.runtime + " " + summary.kind +
     (summary.thread ? " on thread " + summary.thread : "") + " \u00b7 as it is for " + duration(blockedFor(summary)) +
     " \u00b7 " + (summary.future || "?"));
   if (summary.history) facts.append(el("div", null, "history " + summary.history.replace(/ +$/, "")));
-  $("detail-wait").textContent = summary.wait ? "wait: " + summary.wait : "";
+  $("detail-wait").textContent = (summary.wait ? "wait: " + summary.wait : "") +
+    (summary.peer ? " \u2192 " + summary.peer : "");
   const held = $("detail-held");
   held.textContent = "";
   if (full && full.held && full.held.length)

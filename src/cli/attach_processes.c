@@ -1,0 +1,278 @@
+/* `attach --pid A --pid B`: several processes watched together. Each is attached only while a
+ * snapshot of it is taken, one after the other at every interval (as `dump` does): two traced
+ * processes would share one waitpid(-1) event loop, and a process not traced between samples
+ * cannot be left stopped or traced by us. The snapshots of one sample are linked through their
+ * sockets (src/analysis/peers.c) and each joins its own live model (ai_live_set). */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ai/async.h"
+#include "ai/capture.h"
+#include "ai/cli.h"
+#include "ai/frontend.h"
+#include "ai/live.h"
+#include "ai/peers.h"
+#include "ai/tui.h"
+#include "ai/util.h"
+
+/* Snapshots kept per process for the views (as for one process). */
+#define HISTORY 8
+
+struct ai_process_sampler {
+	const struct ai_monitor_options *options;
+	struct ai_async_options async_options;
+	struct ai_live_set *set;  /* the TUI's model; NULL with --no-tui */
+	const int *pids;
+	size_t count;
+	bool *ended;              /* per process: it exited or can no longer be read */
+	char **end_reasons;       /* owned, per process, once ended */
+	struct ai_target **held;  /* `p`: the processes attached and stopped while paused (owned) */
+	bool read_any;            /* some process gave a snapshot: else the exit status says failure */
+};
+
+/* Whether the process is gone: no /proc entry, or a zombie its parent has not reaped. */
+static bool process_gone(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	char *stat = ai_read_small_file(path, NULL);
+	const char *rest = stat ? strrchr(stat, ')') : NULL;
+	bool gone = !rest || rest[1] == '\0' || rest[2] == 'Z' || rest[2] == 'X';
+	free(stat);
+	return gone;
+}
+
+static void end_process(struct ai_process_sampler *m, size_t p, const char *reason)
+{
+	if (m->ended[p])
+		return;
+	m->ended[p] = true;
+	m->end_reasons[p] = xstrdup(reason);
+	if (m->set)
+		ai_live_set_end(m->set, p, reason);
+}
+
+/* One snapshot of process p: attached, read, detached. NULL when it has ended (or cannot be read:
+ * it is then ended too, with the reason). */
+static struct ai_snapshot *sample_one(struct ai_process_sampler *m, size_t p)
+{
+	if (m->ended[p])
+		return NULL;
+	if (process_gone(m->pids[p])) {
+		end_process(m, p, "exited");
+		return NULL;
+	}
+	struct ai_target *target;
+	struct ai_error *err = ai_target_attach(m->pids[p], &target);
+	struct ai_snapshot *snapshot = NULL;
+	if (!err) {
+		struct ai_capture *capture;
+		if (!(err = ai_capture_create(target, &capture))) {
+			ai_capture_set_max_pause(capture, m->options->max_pause_us);
+			err = ai_capture_dump(capture, AI_CAPTURE_DETACH, &m->async_options, &snapshot);
+			ai_capture_destroy(capture);
+		}
+		ai_target_destroy(target); /* detached already, or now: it runs on without us */
+	}
+	if (err) {
+		bool exited = err->code == AI_ERROR_TARGET_EXITED || process_gone(m->pids[p]);
+		end_process(m, p, exited ? "exited" : err->message);
+		ai_error_destroy(err);
+		return NULL;
+	}
+	ai_snapshot_label_process(snapshot);
+	m->read_any = true;
+	return snapshot;
+}
+
+static size_t running(const struct ai_process_sampler *m)
+{
+	size_t n = 0;
+	for (size_t p = 0; p < m->count; p++)
+		n += !m->ended[p];
+	return n;
+}
+
+/* ---- The TUI's source ---- */
+
+static void multi_sample_set(void *arg, struct ai_live_set *set)
+{
+	struct ai_process_sampler *m = arg;
+	struct ai_snapshot **snapshots = xcalloc(m->count, sizeof(*snapshots));
+	for (size_t p = 0; p < m->count; p++)
+		snapshots[p] = sample_one(m, p);
+	ai_live_set_add(set, snapshots);
+	free(snapshots);
+}
+
+static struct ai_error *multi_run(void *arg, int timeout_ms, bool *exited_ret)
+{
+	struct ai_process_sampler *m = arg;
+	/* Nothing is traced between samples: only time passes. A process that ends is seen at the
+	 * next sample. */
+	if (running(m) && timeout_ms > 0)
+		nanosleep(&(struct timespec){ timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L }, NULL);
+	*exited_ret = running(m) == 0;
+	return NULL;
+}
+
+static void release_held(struct ai_process_sampler *m)
+{
+	for (size_t p = 0; p < m->count; p++) {
+		if (!m->held[p])
+			continue;
+		struct ai_error *err = ai_target_resume(m->held[p]);
+		if (err)
+			ai_error_destroy(err);
+		ai_target_destroy(m->held[p]); /* detaches: it runs on */
+		m->held[p] = NULL;
+	}
+}
+
+/* `p`: every process still running is attached and stopped until resumed. */
+static struct ai_error *multi_set_paused(void *arg, bool paused)
+{
+	struct ai_process_sampler *m = arg;
+	if (!paused) {
+		release_held(m);
+		return NULL;
+	}
+	for (size_t p = 0; p < m->count; p++) {
+		if (m->ended[p] || m->held[p])
+			continue;
+		struct ai_error *err = ai_target_attach(m->pids[p], &m->held[p]);
+		if (!err && (err = ai_target_stop(m->held[p]))) {
+			ai_target_destroy(m->held[p]);
+			m->held[p] = NULL;
+		}
+		if (err) {
+			release_held(m);
+			return ai_error_wrap(err, "pausing process %d", m->pids[p]);
+		}
+	}
+	return NULL;
+}
+
+/* ---- --no-tui: the text of dump every interval ---- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = 1;
+}
+
+static void print_loop(struct ai_process_sampler *m)
+{
+	ai_catch_stop_signals(on_interrupt);
+	struct ai_text_options text = { .color = ai_use_color(stdout), .locals = m->async_options.locals };
+	uint64_t sample = 0;
+	while (!interrupted && running(m)) {
+		struct ai_process_set set;
+		ai_process_set_init(&set);
+		for (size_t p = 0; p < m->count && !interrupted; p++) {
+			bool was_ended = m->ended[p];
+			struct ai_snapshot *snapshot = sample_one(m, p);
+			if (snapshot)
+				ai_process_set_add(&set, snapshot);
+			else if (!was_ended)
+				printf("==== process %d has ended (%s); %s\n", m->pids[p], m->end_reasons[p],
+				       running(m) ? "the others go on" : "none is left");
+		}
+		if (set.count) {
+			ai_analysis_peers(&set);
+			ai_name_outside_peers(&set);
+			printf("==== snapshot %" PRIu64 " (%zu process%s)\n", ++sample, set.count,
+			       set.count == 1 ? "" : "es");
+			ai_print_processes_text(stdout, &set, &text);
+		}
+		fflush(stdout);
+		ai_process_set_deinit(&set);
+		uint64_t ms = m->options->interval_ms;
+		if (!interrupted && running(m))
+			nanosleep(&(struct timespec){ (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L }, NULL);
+	}
+}
+
+struct ai_process_sampler *ai_process_sampler_create(const int *pids, size_t count,
+						     const struct ai_monitor_options *options, struct ai_live_set *set)
+{
+	struct ai_process_sampler *m = xcalloc(1, sizeof(*m));
+	m->options = options;
+	m->pids = pids;
+	m->count = count;
+	m->set = set;
+	ai_async_options_default(&m->async_options);
+	m->async_options.locals = !options->no_locals;
+	m->async_options.all_locals = !options->no_locals && options->all_locals;
+	m->ended = xcalloc(count, sizeof(*m->ended));
+	m->end_reasons = xcalloc(count, sizeof(*m->end_reasons));
+	m->held = xcalloc(count, sizeof(*m->held));
+	ai_target_install_signal_handlers(); /* a crash while one is attached detaches it */
+	return m;
+}
+
+void ai_process_sampler_sample(struct ai_process_sampler *m)
+{
+	multi_sample_set(m, m->set);
+}
+
+size_t ai_process_sampler_running(const struct ai_process_sampler *m)
+{
+	return running(m);
+}
+
+int ai_process_sampler_destroy(struct ai_process_sampler *m)
+{
+	release_held(m);
+	for (size_t p = 0; p < m->count; p++) {
+		if (m->ended[p])
+			fprintf(stderr, "async-inspect: process %d has ended (%s)\n", m->pids[p], m->end_reasons[p]);
+		free(m->end_reasons[p]);
+	}
+	int status = m->read_any ? AI_EXIT_OK : AI_EXIT_FAILURE; /* none could be read: each said why */
+	free(m->end_reasons);
+	free(m->ended);
+	free(m->held);
+	free(m);
+	return status;
+}
+
+int ai_monitor_processes(const int *pids, size_t count, const struct ai_monitor_options *options)
+{
+	struct ai_live_set *set = NULL;
+	if (options->tui) {
+		pid_t *ids = xcalloc(count, sizeof(*ids));
+		for (size_t p = 0; p < count; p++)
+			ids[p] = pids[p];
+		set = ai_live_set_create(ids, count, HISTORY);
+		free(ids);
+	}
+	struct ai_process_sampler *m = ai_process_sampler_create(pids, count, options, set);
+	int status = AI_EXIT_OK;
+	if (set) {
+		struct ai_tui_source source = { .run = multi_run, .set_paused = multi_set_paused, .arg = m,
+						.sample_set = multi_sample_set };
+		struct ai_tui_options tui = {
+			.interval_ms = options->interval_ms,
+			.headless = getenv("AI_TUI_HEADLESS"),
+			.keys = getenv("AI_TUI_KEYS"),
+		};
+		enum ai_tui_end end = AI_TUI_DETACH;
+		struct ai_error *err = ai_tui_run_set(set, &source, &tui, &end);
+		release_held(m); /* q while paused: they go on */
+		if (err)
+			status = ai_fail(err);
+	} else {
+		print_loop(m);
+	}
+	int sampled = ai_process_sampler_destroy(m);
+	ai_live_set_destroy(set);
+	return status == AI_EXIT_OK ? sampled : status;
+}
