@@ -106,7 +106,7 @@ static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai
 	return symbols;
 }
 
-char *ai_tokio_detect(struct ai_async *as)
+char *ai_tokio_detect(const struct ai_runtime_ops *self, struct ai_async *as)
 {
 	struct ai_snapshot *snapshot = ai_snapshot_create(); /* (tk_init wants one) */
 	struct tk tk;
@@ -141,7 +141,8 @@ struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_r
 	return err;
 }
 
-struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
+struct ai_error *ai_tokio_collect(const struct ai_runtime_ops *self, struct ai_async *as,
+				 const struct ai_stack *stacks,
 				  struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry)
 {
 	struct tk tk;
