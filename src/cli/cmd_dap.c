@@ -13,7 +13,7 @@
 
 #include "ai/cli.h"
 #include "ai/dap.h"
-#include "ai/summaries.h"
+#include "ai/decoders.h"
 #include "ai/user_code.h"
 
 static void print_usage(FILE *out)
@@ -106,7 +106,7 @@ int ai_cmd_dap(int argc, char **argv)
 			ai_user_code_add_crate(optarg);
 			break;
 		case AI_OPT_DECODERS:
-			if ((err = ai_summaries_load(optarg)))
+			if ((err = ai_decoders_load(optarg)))
 				return ai_fail(err);
 			break;
 		case 'h':
