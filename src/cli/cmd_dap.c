@@ -39,7 +39,7 @@ static void print_usage(FILE *out)
 		"                       stderr as \"listening on 127.0.0.1:PORT\")\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
-		"      --decoders FILE  type summaries to print values with (see dump --help)\n"
+		"      --decoders FILE  declarative decoders: type summaries, runtimes (see dump --help)\n"
 		"  -h, --help           show this help\n");
 }
 
