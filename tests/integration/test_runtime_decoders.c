@@ -140,6 +140,45 @@ Test(runtime_decoders, every_task_with_its_id_name_state_and_chain)
 	fixture_kill(&f);
 }
 
+/* The second registry of the fixture: a linked list (container "list", a String name, a bool
+ * state, the future in an Option), loaded beside the first as a runtime of its own. */
+Test(runtime_decoders, a_linked_list_beside_a_vec)
+{
+	struct fixture f;
+	struct tool_result r;
+	fixture_start(&f, "plain", "tinyexec", NULL);
+	const char *source = getenv("AI_SOURCE");
+	char *list = xasprintf("%s/tests/fixtures/plain/decoders/tinyexec-list.json", source && *source ? source : ".");
+	char *vec = decoder_file();
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--format", "json", "--decoders", list,
+					   "--decoders", vec, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = doc_parse(r.out, "dump");
+	json_t *tasks = json_object_get(root, "tasks");
+	cr_expect_eq(json_array_size(tasks), 7, "%s", r.out);
+	cr_expect_eq(json_array_size(json_object_get(root, "runtimes")), 2, "%s", r.out);
+	static const struct {
+		int id;
+		const char *name;
+	} want[] = { { 10, "list-a" }, { 11, "list-b" } };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(want); i++) {
+		json_t *t = doc_item_by_int(tasks, "id", want[i].id);
+		cr_assert_not_null(t, "no task %d: %s", want[i].id, r.out);
+		cr_expect_str_eq(doc_str(t, "runtime"), "tinylist");
+		cr_expect_str_eq(doc_str(t, "name"), want[i].name);
+		cr_expect_str_eq(doc_str(t, "status"), "idle");
+		expect_worker_chain(t, want[i].name);
+	}
+	cr_expect_str_eq(doc_str(doc_item_by_int(tasks, "id", 1), "runtime"), "tinyexec");
+	json_decref(root);
+	tool_result_free(&r);
+	free(list);
+	free(vec);
+	fixture_kill(&f);
+}
+
 Test(runtime_decoders, a_file_not_understood_is_refused_with_where)
 {
 	char dir[] = "/tmp/ai-rtdecoders-XXXXXX";
