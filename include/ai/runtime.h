@@ -208,6 +208,11 @@ void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point
 struct ai_elf_symbol;
 void ai_runtime_each_symbol(struct ai_async *as,
 			    bool (*visit)(struct ai_elf_symbol *sym, uint64_t address, void *ctx), void *ctx);
+/* The offset of the executable's static TLS block below the thread pointer (x86-64, variant II,
+ * glibc's offset for the first module): a TLS symbol's address on a thread is fs_base - offset +
+ * st_value. False when it has no PT_TLS. */
+struct ai_elf_file;
+bool ai_runtime_tls_block_offset(struct ai_elf_file *elf, uint64_t *ret);
 /* The function at address as the debug info names it (the innermost of an inline chain), else
  * fallback; owned. */
 char *ai_runtime_function_at(struct ai_async *as, uint64_t address, const char *fallback);

@@ -388,6 +388,22 @@ char *ai_runtime_crate_version(struct ai_async *as, const char *dir_name)
 	return NULL;
 }
 
+/* The static TLS block of the executable (x86-64, variant II): it ends at the thread pointer,
+ * at glibc's offset for the first module. */
+bool ai_runtime_tls_block_offset(struct ai_elf_file *elf, uint64_t *ret)
+{
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *ph = &elf->phdrs[i];
+		if (ph->p_type != PT_TLS)
+			continue;
+		uint64_t align = ph->p_align ? ph->p_align : 1;
+		uint64_t firstbyte = (-ph->p_vaddr) & (align - 1);
+		*ret = ((ph->p_memsz - firstbyte + align - 1) & ~(align - 1)) + firstbyte;
+		return true;
+	}
+	return false;
+}
+
 void ai_runtime_each_symbol(struct ai_async *as,
 			    bool (*visit)(struct ai_elf_symbol *sym, uint64_t address, void *ctx), void *ctx)
 {

@@ -1,6 +1,7 @@
 /* Runtime adapters as data (--decoders FILE of format async-inspect-runtime, docs/decoders/
  * runtime.md) on fixture plain/tinyexec, a hand-written executor no C adapter knows, with its
- * decoder file tests/fixtures/plain/decoders/tinyexec.json: without it, dump shows only the
+ * decoder file tests/fixtures/plain/decoders/tinyexec.json (and -list, -local for its other two
+ * registries, a linked list and a thread-local): without it, dump shows only the
  * generic fallback; with it, every task of the static registry with its id, name, state and
  * await chain; a file that is not understood is refused with file:line:column, one that does not
  * match the binary is a warning (and the status of a runtime not decoded), and a bad file in a decoder directory is skipped. */
@@ -176,6 +177,39 @@ Test(runtime_decoders, a_linked_list_beside_a_vec)
 	tool_result_free(&r);
 	free(list);
 	free(vec);
+	fixture_kill(&f);
+}
+
+/* The third: tasks in a thread-local of thread local-exec (tasks.thread_local, a RefCell<Vec>). */
+Test(runtime_decoders, tasks_in_a_thread_local)
+{
+	struct fixture f;
+	struct tool_result r;
+	fixture_start(&f, "plain", "tinyexec", NULL);
+	const char *source = getenv("AI_SOURCE");
+	char *local = xasprintf("%s/tests/fixtures/plain/decoders/tinyexec-local.json", source && *source ? source : ".");
+	dump(&f, "json", local, &r);
+	json_t *root = doc_parse(r.out, "dump");
+	json_t *runtimes = json_object_get(root, "runtimes");
+	cr_assert_eq(json_array_size(runtimes), 1, "%s", r.out);
+	cr_expect_str_eq(doc_str(json_array_get(runtimes, 0), "name"), "tinylocal");
+	cr_expect_eq(doc_int(json_array_get(runtimes, 0), "instances"), 1, "one thread runs tasks: %s", r.out);
+	json_t *tasks = json_object_get(root, "tasks");
+	static const struct {
+		int id;
+		const char *name;
+	} want[] = { { 20, "local-a" }, { 21, "local-b" } };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(want); i++) {
+		json_t *t = doc_item_by_int(tasks, "id", want[i].id);
+		cr_assert_not_null(t, "no task %d: %s", want[i].id, r.out);
+		cr_expect_str_eq(doc_str(t, "runtime"), "tinylocal");
+		cr_expect_str_eq(doc_str(t, "name"), want[i].name);
+		cr_expect_str_eq(doc_str(t, "status"), "idle");
+		expect_worker_chain(t, want[i].name);
+	}
+	json_decref(root);
+	tool_result_free(&r);
+	free(local);
 	fixture_kill(&f);
 }
 

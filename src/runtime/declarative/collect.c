@@ -41,9 +41,12 @@ static struct ai_elf_file *symbol_file(struct ai_async *as, uint64_t *bias)
 }
 
 /* The data or function symbol `name` (as demangled, without its hash, or as mangled) of the
- * symbol table: its mangled name (borrowed from the file) and value; NULL when there is none. */
-static const char *find_symbol(struct ai_elf_file *file, const char *name, uint64_t *value_ret)
+ * symbol table: its mangled name (borrowed from the file) and value; NULL when there is none.
+ * tls: the STT_TLS symbol of a thread-local, called `name` or inside it (`name::...`: std's
+ * thread_local! keeps the value in a hidden static of the thread-local's own namespace). */
+static const char *find_symbol(struct ai_elf_file *file, const char *name, bool tls, uint64_t *value_ret)
 {
+	size_t name_len = strlen(name);
 	/* Both manglings spell the last segment as <length><name>: a cheap filter. */
 	const char *last = strrchr(name, ':');
 	last = last ? last + 1 : name;
@@ -61,7 +64,7 @@ static const char *find_symbol(struct ai_elf_file *file, const char *name, uint6
 			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
 				continue;
 			int type = GELF_ST_TYPE(sym.st_info);
-			if (type != STT_OBJECT && type != STT_FUNC)
+			if (tls ? type != STT_TLS : type != STT_OBJECT && type != STT_FUNC)
 				continue;
 			const char *mangled = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
 			if (!mangled)
@@ -69,7 +72,9 @@ static const char *find_symbol(struct ai_elf_file *file, const char *name, uint6
 			bool match = strcmp(mangled, name) == 0;
 			if (!match && strstr(mangled, needle)) {
 				char *demangled = ai_demangle(mangled);
-				match = demangled && strcmp(demangled, name) == 0;
+				match = demangled && (strcmp(demangled, name) == 0 ||
+						      (tls && strncmp(demangled, name, name_len) == 0 &&
+						       strncmp(demangled + name_len, "::", 2) == 0));
 				free(demangled);
 			}
 			if (match) {
@@ -106,7 +111,7 @@ char *ai_decl_detect(const struct ai_runtime_ops *self, struct ai_async *as)
 	uint64_t bias;
 	struct ai_elf_file *file = symbol_file(as, &bias);
 	uint64_t value;
-	bool found = d->detect_symbol ? file && find_symbol(file, d->detect_symbol, &value)
+	bool found = d->detect_symbol ? file && find_symbol(file, d->detect_symbol, false, &value)
 				      : has_type(as, d->detect_type);
 	if (!found)
 		return NULL;
@@ -556,41 +561,24 @@ static void add_task(struct ai_async *as, const struct decl_runtime *d, struct p
 	free(error);
 }
 
-struct ai_error *ai_decl_collect(const struct ai_runtime_ops *self, struct ai_async *as,
-				 const struct ai_stack *stacks, struct ai_snapshot *snapshot,
-				 struct ai_snapshot_runtime *entry)
+/* The tasks of the container that `path` reaches from root (the static, or one thread's
+ * thread-local value): NULL, or why they could not be read (owned). */
+static char *collect_from(struct ai_async *as, const struct decl_runtime *d, struct place p,
+			  struct ai_snapshot *snapshot, size_t *added)
 {
-	const struct decl_runtime *d = self->data;
-	entry->decoded = false;
-	uint64_t bias;
-	struct ai_elf_file *file = symbol_file(as, &bias);
-	uint64_t value;
-	const char *linkage = file ? find_symbol(file, d->tasks_static, &value) : NULL;
-	if (!linkage) {
-		warn(snapshot, d, "no symbol %s (tasks.static): its tasks are not shown%s", d->tasks_static, NULL);
-		return NULL;
-	}
-	struct place p = { static_type(as, d->tasks_static, linkage), value + bias };
-	if (!p.type) {
-		warn(snapshot, d, "no DWARF variable for the static %s: its tasks are not shown%s", d->tasks_static, NULL);
-		return NULL;
-	}
+	size_t before = snapshot->task_count;
 	uint64_t runtime = p.address;
 	char *error = d->tasks_path ? walk(as, &p, d->tasks_path) : NULL;
 	const struct ai_type *element = NULL;
 	uint64_t first = 0, count = 0;
 	if (!error)
 		error = container(as, d, &p, &element, &first, &count);
-	if (error) {
-		warn(snapshot, d, "the task list (tasks.path) could not be read: %s%s", error, NULL);
-		free(error);
-		return NULL;
-	}
-	entry->decoded = true;
-	entry->instances = 1;
+	if (error)
+		return error;
 	if (d->container != DECL_LIST) {
 		for (uint64_t i = 0; i < count; i++)
 			add_task(as, d, (struct place){ element, first + i * element->size }, runtime, snapshot);
+		*added = snapshot->task_count - before;
 		return NULL;
 	}
 	/* A list: the head leads to the first node, each node's `next` to the next one. */
@@ -613,5 +601,109 @@ struct ai_error *ai_decl_collect(const struct ai_runtime_ops *self, struct ai_as
 			break;
 		}
 	}
+	*added = snapshot->task_count - before;
+	return NULL;
+}
+
+/* The offset of a member (at any depth) of `outer` whose type is `inner`: std's thread-local
+ * storage (EagerStorage<T>, lazy::Storage<T, D>) holds its T in a cell, next to its state. */
+static bool find_within(const struct ai_type *outer, const struct ai_type *inner, int depth, uint64_t *ret)
+{
+	if (ai_type_equal(outer, inner)) {
+		*ret = 0;
+		return true;
+	}
+	for (size_t i = 0; depth < 6 && outer->kind == AI_TYPE_STRUCT && i < outer->member_count; i++) {
+		const struct ai_type *t;
+		uint64_t at;
+		if (!ai_type_member_underlying(outer, &outer->members[i], &t) && find_within(t, inner, depth + 1, &at)) {
+			*ret = outer->members[i].offset + at;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The thread-local's value T on every thread that has one: its tasks. */
+static void collect_thread_locals(struct ai_async *as, const struct decl_runtime *d, const struct ai_stack *stacks,
+				  const struct ai_type *storage, uint64_t tls_value, struct ai_elf_file *elf,
+				  struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry)
+{
+	uint64_t block;
+	if (!elf || !ai_runtime_tls_block_offset(elf, &block)) {
+		warn(snapshot, d, "the executable has no TLS block for the thread-local %s: its tasks are not shown%s",
+		     d->tasks_thread_local, NULL);
+		return;
+	}
+	struct place value = { storage, 0 };
+	const struct ai_template_param *tp = ai_type_find_template_param(storage, "T");
+	const struct ai_type *t, *u;
+	uint64_t at;
+	if (tp && !ai_type_resolve(storage, &tp->type, &t) && !ai_type_underlying(t, &u) && find_within(storage, u, 0, &at)) {
+		value.type = u;
+		value.address = at;
+	}
+	char *first_error = NULL;
+	size_t read = 0, executors = 0;
+	for (size_t i = 0; i < as->target->thread_count; i++) {
+		const struct ai_thread *thread = &as->target->threads[i];
+		uint64_t fs_base = thread->regs.fs_base;
+		/* (the registers of the stop the stacks were unwound at: fs_base never changes) */
+		if (!(thread->regs_valid || (stacks && stacks[i].count > 0)) || !fs_base || fs_base < block)
+			continue;
+		struct place p = { value.type, fs_base - block + tls_value + value.address };
+		size_t added = 0;
+		char *error = collect_from(as, d, p, snapshot, &added);
+		if (!error) {
+			read++;
+			executors += added > 0; /* (every thread has the thread-local; few run tasks) */
+		}
+		else if (!first_error)
+			first_error = error;
+		else
+			free(error);
+	}
+	entry->decoded = read > 0 || !first_error;
+	entry->instances = executors;
+	if (!read && first_error)
+		warn(snapshot, d, "the task list (tasks.path) could not be read on any thread: %s%s", first_error, NULL);
+	free(first_error);
+}
+
+struct ai_error *ai_decl_collect(const struct ai_runtime_ops *self, struct ai_async *as,
+				 const struct ai_stack *stacks, struct ai_snapshot *snapshot,
+				 struct ai_snapshot_runtime *entry)
+{
+	const struct decl_runtime *d = self->data;
+	entry->decoded = false;
+	bool tls = d->tasks_thread_local != NULL;
+	const char *name = tls ? d->tasks_thread_local : d->tasks_static;
+	const char *key = tls ? "tasks.thread_local" : "tasks.static";
+	uint64_t bias, value;
+	struct ai_elf_file *file = symbol_file(as, &bias);
+	const char *linkage = file ? find_symbol(file, name, tls, &value) : NULL;
+	if (!linkage) {
+		warn(snapshot, d, "no symbol %s (%s): its tasks are not shown", name, key);
+		return NULL;
+	}
+	const struct ai_type *type = static_type(as, name, linkage);
+	if (!type) {
+		warn(snapshot, d, "no DWARF variable for %s: its tasks are not shown%s", name, NULL);
+		return NULL;
+	}
+	if (tls) {
+		struct ai_module *main = ai_debuginfo_main_module(as->di);
+		collect_thread_locals(as, d, stacks, type, value, main->elf, snapshot, entry);
+		return NULL;
+	}
+	size_t added;
+	char *error = collect_from(as, d, (struct place){ type, value + bias }, snapshot, &added);
+	if (error) {
+		warn(snapshot, d, "the task list (tasks.path) could not be read: %s%s", error, NULL);
+		free(error);
+		return NULL;
+	}
+	entry->decoded = true;
+	entry->instances = 1;
 	return NULL;
 }

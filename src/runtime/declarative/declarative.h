@@ -28,8 +28,9 @@ struct decl_runtime {
 	char *runtime;
 	/* detect: one of symbol and type; crate (its source directory) for the version */
 	char *detect_symbol, *detect_type, *crate;
-	/* tasks: the static, the member path to the container (NULL: the static is it) */
-	char *tasks_static;
+	/* tasks: the static or the thread-local (one of them), the member path to the container
+	 * (NULL: the static, or the thread-local's value, is it) */
+	char *tasks_static, *tasks_thread_local;
 	char *tasks_path;
 	enum decl_container container;
 	char *next;                /* DECL_LIST: the member path from a node to the next */

@@ -25,6 +25,7 @@ static void decl_free(struct decl_runtime *d)
 	free(d->detect_type);
 	free(d->crate);
 	free(d->tasks_static);
+	free(d->tasks_thread_local);
 	free(d->tasks_path);
 	free(d->next);
 	free(d->element);
@@ -138,16 +139,18 @@ static struct ai_error *read_tasks(const char *file, json_t *tasks, struct decl_
 	if (!known_keys(tasks, keys, &unknown))
 		return bad(file, "tasks: unknown key \"%s\" (static, thread_local, path, container, next, element)%s",
 			   unknown, NULL);
-	if (json_object_get(tasks, "thread_local"))
-		return bad(file, "tasks.thread_local: task lists in a thread-local are not supported yet "
-			   "(issue 19); give a \"static\"%s%s", NULL, NULL);
 	char *container = NULL;
-	if ((err = get_string(file, tasks, "tasks", "static", true, false, &d->tasks_static)) ||
+	if ((err = get_string(file, tasks, "tasks", "static", false, false, &d->tasks_static)) ||
+	    (err = get_string(file, tasks, "tasks", "thread_local", false, false, &d->tasks_thread_local)) ||
 	    (err = get_string(file, tasks, "tasks", "path", false, true, &d->tasks_path)) ||
 	    (err = get_string(file, tasks, "tasks", "container", true, false, &container)) ||
 	    (err = get_string(file, tasks, "tasks", "next", false, true, &d->next)) ||
-	    (err = get_string(file, tasks, "tasks", "element", false, true, &d->element)))
+	    (err = get_string(file, tasks, "tasks", "element", false, true, &d->element)) ||
+	    (!d->tasks_static == !d->tasks_thread_local &&
+	     (err = bad(file, "tasks: give one of \"static\" and \"thread_local\"%s%s", NULL, NULL)))) {
+		free(container);
 		return err;
+	}
 	static const char *const names[] = { "vec", "slice", "array", "list" };
 	size_t k = 0;
 	while (k < AI_ARRAY_SIZE(names) && strcmp(container, names[k]) != 0)

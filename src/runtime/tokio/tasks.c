@@ -159,7 +159,7 @@ struct ai_error *ai_tokio_collect(const struct ai_runtime_ops *self, struct ai_a
 	bool has_context = tk_resolve_context(&tk);
 	free(entry->version);
 	entry->version = strcmp(tk.version, "(unknown version)") ? xstrdup(tk.version) : NULL;
-	if (has_context && !tk_tls_block_offset(main->elf, &tk.tls_block_offset)) {
+	if (has_context && !ai_runtime_tls_block_offset(main->elf, &tk.tls_block_offset)) {
 		tk_warn(&tk.env, "%s has no PT_TLS segment but a thread-local CONTEXT", main->path);
 		has_context = false;
 	}
