@@ -141,6 +141,33 @@ Test(runtime_decoders, every_task_with_its_id_name_state_and_chain)
 	fixture_kill(&f);
 }
 
+/* attach's view (headless) lists the decoder's tasks as any runtime's: no frontend knows them. */
+Test(runtime_decoders, attach_lists_the_tasks)
+{
+	struct fixture f;
+	struct tool_result r;
+	fixture_start(&f, "plain", "tinyexec", NULL);
+	char *file = decoder_file();
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	setenv("AI_TUI_HEADLESS", "200x30", 1);
+	setenv("AI_TUI_KEYS", "", 1);
+	tool_run(&r, 120, (const char *[]){ "attach", "--pid", pid, "--decoders", file, NULL });
+	unsetenv("AI_TUI_HEADLESS");
+	unsetenv("AI_TUI_KEYS");
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	char *worker = xasprintf("tinyexec.rs:%d", marker_line(SRC, "@await: tinyexec-leaf")); /* innermost */
+	cr_expect(strstr(r.out, worker), "%s", r.out);
+	cr_expect(strstr(r.out, "\"blocker\" tinyexec::blocker"), "%s", r.out);
+	cr_expect(strstr(r.out, "tasks 5: 1 running 1 scheduled 2 blocked 1 done"), "%s", r.out);
+	cr_expect(strstr(r.out, "tinyexec::quick"), "%s", r.out);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "the fixture was left running");
+	free(worker);
+	tool_result_free(&r);
+	free(file);
+	fixture_kill(&f);
+}
+
 /* The second registry of the fixture: a linked list (container "list", a String name, a bool
  * state, the future in an Option), loaded beside the first as a runtime of its own. */
 Test(runtime_decoders, a_linked_list_beside_a_vec)
