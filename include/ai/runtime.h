@@ -4,8 +4,9 @@
  * frontends) is runtime-neutral: it calls the adapters through ai_runtimes_collect() and the
  * wait pass (src/async/wait.c), and never names a runtime.
  *
- * To add a runtime: make src/runtime/<name>/ with an `ai_runtime_<name>` ops table, list it in
- * src/runtime/runtime.c, and give it fixtures under tests/fixtures (docs/ARCHITECTURE.md). */
+ * To add a runtime (docs/EXTENDING.md): a decoder file (src/runtime/declarative), or make
+ * src/runtime/<name>/ with an `ai_runtime_<name>` ops table, list it in src/runtime/runtime.c,
+ * and give it fixtures under tests/fixtures (docs/ARCHITECTURE.md). */
 #ifndef AI_RUNTIME_H
 #define AI_RUNTIME_H
 
@@ -176,7 +177,7 @@ extern const struct ai_runtime_ops *const ai_runtimes[];
 const struct ai_runtime_ops *const *ai_runtimes_all(void);
 
 /* Adds an adapter made at run time (borrowed: it must outlive its registration). False when an
- * adapter of that name is already there. */
+ * adapter of that name is already there. Not thread-safe: call it before captures begin. */
 bool ai_runtime_register(const struct ai_runtime_ops *ops);
 /* Forgets every registered adapter (the C ones stay). */
 void ai_runtime_unregister_all(void);

@@ -23,12 +23,20 @@ const struct ai_runtime_ops *const ai_runtimes[] = {
 	NULL,
 };
 
-/* ai_runtimes, then the registered adapters (decoder files), NULL-terminated. */
+/* ai_runtimes, then the registered adapters (decoder files), NULL-terminated; made by the first
+ * registration (while the options are read, before any capture thread), else NULL. */
 static const struct ai_runtime_ops **all;
 static size_t all_count, all_capacity;
 
 const struct ai_runtime_ops *const *ai_runtimes_all(void)
 {
+	return all ? all : ai_runtimes;
+}
+
+bool ai_runtime_register(const struct ai_runtime_ops *ops)
+{
+	if (ai_runtime_find(ops->name))
+		return false;
 	if (!all) {
 		size_t n = 0;
 		while (ai_runtimes[n])
@@ -37,14 +45,6 @@ const struct ai_runtime_ops *const *ai_runtimes_all(void)
 		memcpy(all, ai_runtimes, (n + 1) * sizeof(*all));
 		all_count = n;
 	}
-	return all;
-}
-
-bool ai_runtime_register(const struct ai_runtime_ops *ops)
-{
-	if (ai_runtime_find(ops->name))
-		return false;
-	ai_runtimes_all();
 	AI_GROW(all, all_capacity, all_count + 2);
 	all[all_count++] = ops;
 	all[all_count] = NULL;
