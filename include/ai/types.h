@@ -132,6 +132,12 @@ struct ai_type {
 	/* "alloc::vec::Vec<u32, alloc::alloc::Global>": set by hand, or computed on first call of
 	 * ai_type_qualified_name() (owned by the ai_types). */
 	const char *qualified_name;
+	/* The value printer's caches (src/debuginfo/value*.c), kept on types read from DWARF only
+	 * (`types` set) and filled on first print: the short name (ai_type_short_name of the
+	 * qualified name; owned by the type), and which printer of std types fits it by name (0: not
+	 * looked up yet; -1: none; else 1 + its index in value_std.c's table). */
+	char *short_name;
+	int known_printer;
 };
 
 /* Types of one file's DWARF (borrowed: it must outlive the ai_types). */

@@ -41,6 +41,7 @@ static void type_destroy(struct ai_type *type)
 	free(type->template_params);
 	free(type->variants);
 	free(type->enumerators);
+	free(type->short_name);
 	free(type);
 }
 

@@ -599,11 +599,19 @@ bool vp_print_known(struct printer *p, const struct ai_type *type, const struct 
 		return false;
 	if (print_summary(p, type, v, depth))
 		return true;
-	for (size_t i = 0; i < AI_ARRAY_SIZE(known_types); i++) {
-		const struct known_type *k = &known_types[i];
-		if (k->prefix ? vp_starts_with(name, k->name) : strcmp(name, k->name) == 0)
-			return k->print(p, type, v, depth);
+	int known = type->known_printer;
+	if (known == 0) {
+		/* The table by name once per type, not once per value: its answer is kept on the type
+		 * (not on hand-made ones, which nothing may write to). */
+		known = -1;
+		for (size_t i = 0; i < AI_ARRAY_SIZE(known_types) && known < 0; i++) {
+			const struct known_type *k = &known_types[i];
+			if (k->prefix ? vp_starts_with(name, k->name) : strcmp(name, k->name) == 0)
+				known = (int)i + 1;
+		}
+		if (type->types)
+			((struct ai_type *)type)->known_printer = known;
 	}
-	return false;
+	return known > 0 && known_types[known - 1].print(p, type, v, depth);
 }
 
