@@ -273,6 +273,11 @@ bool *ai_wait_live_locals(struct ai_wait_walk *w, const struct ai_await_node *no
 {
 	size_t n = vt->member_count ? vt->member_count : 1;
 	bool *live = xmalloc(n * sizeof(*live));
+	bool memo = n <= AI_WAIT_LIVE_MEMO;
+	if (memo && w->live_vt == vt && w->live_die == node->type_die && w->live_address == node->address) {
+		memcpy(live, w->live_memo, n * sizeof(*live));
+		return live;
+	}
 	enum ai_local_state *states = xcalloc(n, sizeof(*states));
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 	if (t)
@@ -280,6 +285,12 @@ bool *ai_wait_live_locals(struct ai_wait_walk *w, const struct ai_await_node *no
 	for (size_t i = 0; i < n; i++)
 		live[i] = states[i] == AI_LOCAL_LIVE;
 	free(states);
+	if (memo) {
+		memcpy(w->live_memo, live, n * sizeof(*live));
+		w->live_vt = vt;
+		w->live_die = node->type_die;
+		w->live_address = node->address;
+	}
 	return live;
 }
 
