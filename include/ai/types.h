@@ -132,10 +132,10 @@ struct ai_type {
 	/* "alloc::vec::Vec<u32, alloc::alloc::Global>": set by hand, or computed on first call of
 	 * ai_type_qualified_name() (owned by the ai_types). */
 	const char *qualified_name;
-	/* The value printer's caches (src/debuginfo/value*.c), kept on types read from DWARF only
-	 * (`types` set) and filled on first print: the short name (ai_type_short_name of the
-	 * qualified name; owned by the type), and which printer of std types fits it by name (0: not
-	 * looked up yet; -1: none; else 1 + its index in value_std.c's table). */
+	/* Caches kept on types read from DWARF only (`types` set), filled on first use: the short
+	 * name (ai_type_short_name_of; owned by the type), and for the value printer which printer
+	 * of std types fits the type by name (src/debuginfo/value_std.c; 0: not looked up yet; -1:
+	 * none; else 1 + its index in that table). */
 	char *short_name;
 	int known_printer;
 };
@@ -192,6 +192,10 @@ bool ai_type_equal(const struct ai_type *a, const struct ai_type *b);
  * "Vec<u32>", "shop::checkout::{async_fn_env#0}" -> "checkout::{async_fn_env#0}". A new heap
  * string. */
 char *ai_type_short_name(const char *name);
+/* The short name of a type's qualified name, computed once per type read from DWARF and kept
+ * on it (borrowed); for a hand-made type a new string, also put in *made_ret for the caller to
+ * free (*made_ret is NULL otherwise). NULL for an anonymous type. */
+const char *ai_type_short_name_of(const struct ai_type *type, char **made_ret);
 
 /* The direct member named name, or NULL. */
 const struct ai_member *ai_type_find_member(const struct ai_type *type, const char *name);

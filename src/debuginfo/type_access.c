@@ -261,3 +261,17 @@ char *ai_type_short_name(const char *name)
 	}
 	return out;
 }
+
+const char *ai_type_short_name_of(const struct ai_type *type, char **made_ret)
+{
+	*made_ret = NULL;
+	if (type->short_name)
+		return type->short_name;
+	const char *name = ai_type_qualified_name(type);
+	if (!name)
+		return NULL;
+	if (!type->types) /* hand-made: nothing frees a cache there */
+		return *made_ret = ai_type_short_name(name);
+	/* A cache in a type handed out as const, as ai_type_qualified_name's. */
+	return ((struct ai_type *)type)->short_name = ai_type_short_name(name);
+}

@@ -91,24 +91,11 @@ void vp_out_printf(struct out *o, const char *fmt, ...)
 void vp_print_type_name(struct printer *p, const struct ai_type *type)
 {
 	char *made = NULL;
-	const char *name = vp_type_short_name(type, &made);
+	const char *name = ai_type_short_name_of(type, &made);
 	vp_out_str(&p->out, name ? name : "?");
 	free(made);
 }
 
-const char *vp_type_short_name(const struct ai_type *type, char **made_ret)
-{
-	*made_ret = NULL;
-	if (type->short_name)
-		return type->short_name;
-	const char *name = ai_type_qualified_name(type);
-	if (!name)
-		return NULL;
-	if (!type->types) /* hand-made: nothing frees a cache there */
-		return *made_ret = ai_type_short_name(name);
-	/* A cache in a type handed out as const, as ai_type_qualified_name's. */
-	return ((struct ai_type *)type)->short_name = ai_type_short_name(name);
-}
 
 /* Prints an error in place of a value: a fault as `<unreadable 0x...>`, others by message. */
 static void print_error(struct printer *p, struct ai_error *err, uint64_t address)
@@ -622,7 +609,7 @@ static void print_enum(struct printer *p, const struct ai_type *type, const stru
 	char *label;
 	if (ai_type_is_coroutine(type)) {
 		char *made;
-		const char *short_name = vp_type_short_name(type, &made);
+		const char *short_name = ai_type_short_name_of(type, &made);
 		label = xasprintf("%s::%s", short_name ? short_name : "?", variant->name ? variant->name : "?");
 		free(made);
 	} else {

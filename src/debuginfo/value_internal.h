@@ -55,9 +55,6 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 		    unsigned depth);
 /* The type's short name (ai_type_short_name), or "?". */
 void vp_print_type_name(struct printer *p, const struct ai_type *type);
-/* The type's short name, cached on the type (a new string in *made_ret, to free, for a
- * hand-made one); NULL for an anonymous type. */
-const char *vp_type_short_name(const struct ai_type *type, char **made_ret);
 /* Reads size bytes of the target for a pointee into a new buffer; on failure prints why and
  * returns NULL. */
 uint8_t *vp_fetch(struct printer *p, uint64_t address, uint64_t size);
