@@ -68,17 +68,25 @@ bool ai_wait_member_path(const struct ai_type *t, const char *path, uint64_t *of
 			const struct ai_type **type_ret)
 {
 	uint64_t offset = 0;
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", path);
-	char *save = NULL;
-	for (char *part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+	/* Each name between dots, in place (empty ones skipped, as strtok would). */
+	for (const char *part = path; *part;) {
+		size_t len = strcspn(part, ".");
+		if (len == 0) {
+			part++;
+			continue;
+		}
 		if (!t)
 			return false;
-		const struct ai_member *m = ai_type_find_member(t, part);
+		const struct ai_member *m = NULL;
+		for (size_t i = 0; i < t->member_count && !m; i++)
+			if (t->members[i].name && strncmp(t->members[i].name, part, len) == 0 &&
+			    t->members[i].name[len] == '\0')
+				m = &t->members[i];
 		if (!m)
 			return false;
 		offset += m->offset;
 		t = ai_wait_member_type(t, m);
+		part += len;
 	}
 	if (!t)
 		return false;
