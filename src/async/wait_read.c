@@ -95,8 +95,37 @@ bool ai_wait_member_path(const struct ai_type *t, const char *path, uint64_t *of
 	return true;
 }
 
-/* A bounded search for the first nested member named name (through wrappers of any version). */
+static bool find_nested(const struct ai_type *t, const char *name, unsigned depth, uint64_t *offset_ret,
+			const struct ai_type **type_ret);
+
+/* A bounded search for the first nested member named name (through wrappers of any version);
+ * its answer depends on the type alone, and is kept on it. */
 bool ai_wait_find_nested(const struct ai_type *t, const char *name, unsigned depth, uint64_t *offset_ret,
+			const struct ai_type **type_ret)
+{
+	static const char search = 0; /* names this search among the type's memos */
+	if (!t)
+		return false;
+	const struct ai_type_memo *m = ai_type_memo_find(t, &search, name, depth);
+	if (!m) {
+		uint64_t offset = 0;
+		const struct ai_type *found_type = NULL;
+		bool found = find_nested(t, name, depth, &offset, &found_type);
+		ai_type_memo_add(t, &search, name, depth, found, offset, found_type);
+		if (found) {
+			*offset_ret = offset;
+			*type_ret = found_type;
+		}
+		return found;
+	}
+	if (m->found) {
+		*offset_ret = m->offset;
+		*type_ret = m->type;
+	}
+	return m->found;
+}
+
+static bool find_nested(const struct ai_type *t, const char *name, unsigned depth, uint64_t *offset_ret,
 			const struct ai_type **type_ret)
 {
 	if (!t || depth > MAX_NEST || (t->kind != AI_TYPE_STRUCT && t->kind != AI_TYPE_UNION))
@@ -115,7 +144,7 @@ bool ai_wait_find_nested(const struct ai_type *t, const char *name, unsigned dep
 	for (size_t i = 0; i < t->member_count; i++) {
 		const struct ai_member *m = &t->members[i];
 		uint64_t off;
-		if (ai_wait_find_nested(ai_wait_member_type(t, m), name, depth + 1, &off, type_ret)) {
+		if (find_nested(ai_wait_member_type(t, m), name, depth + 1, &off, type_ret)) {
 			*offset_ret = m->offset + off;
 			return true;
 		}
