@@ -310,12 +310,16 @@ static bool print_rc(struct printer *p, const struct ai_type *type, const struct
 	bool counted = member_uint(inner, "strong", &iv, &strong) &&
 		       member_uint(inner, "weak", &iv, &weak);
 	if (counted) {
-		vp_out_printf(&p->out, "%s(strong %" PRIu64 ", ", kind, strong);
-		if (weak == UINT64_MAX)
-			vp_out_str(&p->out, "weak locked) ");
-		else
-			vp_out_printf(&p->out, "weak %" PRIu64 ") ",
-				      strong > 0 && weak > 0 ? weak - 1 : weak);
+		vp_out_str(&p->out, kind);
+		vp_out_str(&p->out, "(strong ");
+		vp_out_u64(&p->out, strong);
+		if (weak == UINT64_MAX) {
+			vp_out_str(&p->out, ", weak locked) ");
+		} else {
+			vp_out_str(&p->out, ", weak ");
+			vp_out_u64(&p->out, strong > 0 && weak > 0 ? weak - 1 : weak);
+			vp_out_str(&p->out, ") ");
+		}
 	}
 	if (counted && strong == 0) {
 		vp_out_str(&p->out, "<dropped>"); /* only Weaks are left: data is gone */
@@ -503,7 +507,7 @@ static bool print_duration(struct printer *p, const struct ai_type *type, const 
 	} else {
 		whole = nanos, frac = 0, digits = 0, unit = "ns";
 	}
-	vp_out_printf(&p->out, "%" PRIu64, whole);
+	vp_out_u64(&p->out, whole);
 	if (frac) {
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%0*" PRIu64, (int)digits, frac);
