@@ -60,6 +60,17 @@ static void out_write(struct out *o, const char *s, size_t n)
 	o->buf[o->len] = '\0';
 }
 
+/* The text, the buffer cut to its size: a snapshot keeps every value it prints, and growth by
+ * doubling leaves up to half of a buffer unused (a value cut at 1,024 bytes sits in 2,048). */
+static char *out_take(struct out *o)
+{
+	if (o->capacity - (o->len + 1) >= 64) {
+		o->buf = xrealloc(o->buf, o->len + 1);
+		o->capacity = o->len + 1;
+	}
+	return o->buf;
+}
+
 void vp_out_str(struct out *o, const char *s)
 {
 	out_write(o, s, strlen(s));
@@ -841,7 +852,7 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 	struct view v = { bytes, address, size };
 	vp_print_value(&p, type, &v, 0);
 	free(owned);
-	return p.out.buf;
+	return out_take(&p.out);
 }
 
 char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
