@@ -314,6 +314,15 @@ void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **point
 	*runtimes_ret = names;
 }
 
+/* Stops at a symbol whose name has needle, "<length><crate>", as a whole path segment. */
+static bool names_crate(void *arg, const GElf_Sym *sym, const char *name)
+{
+	(void)sym;
+	const char *hit = strstr(name, arg);
+	/* The length must be the whole number before the name (not "116futures..."). */
+	return !(hit && (hit == name || hit[-1] < '0' || hit[-1] > '9'));
+}
+
 bool ai_runtime_crate_linked(struct ai_async *as, const char *crate)
 {
 	struct ai_module *main = ai_debuginfo_main_module(as->di);
@@ -325,26 +334,7 @@ bool ai_runtime_crate_linked(struct ai_async *as, const char *crate)
 	/* Both manglings (legacy and v0) spell a crate's name as <length><name>. */
 	char needle[128];
 	snprintf(needle, sizeof(needle), "%zu%s", strlen(crate), crate);
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(file->elf, scn))) {
-		GElf_Shdr shdr;
-		if (!gelf_getshdr(scn, &shdr) || (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) ||
-		    !shdr.sh_entsize)
-			continue;
-		Elf_Data *data = elf_getdata(scn, NULL);
-		size_t count = data ? shdr.sh_size / shdr.sh_entsize : 0;
-		for (size_t i = 0; i < count; i++) {
-			GElf_Sym sym;
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
-				continue;
-			const char *name = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
-			const char *hit = name ? strstr(name, needle) : NULL;
-			/* The length must be the whole number before the name (not "116futures..."). */
-			if (hit && (hit == name || hit[-1] < '0' || hit[-1] > '9'))
-				return true;
-		}
-	}
-	return false;
+	return !ai_elf_file_each_symbol(file, true, names_crate, needle);
 }
 
 char *ai_runtime_version_from_path(const char *path, const char *dir_name)

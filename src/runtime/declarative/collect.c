@@ -40,50 +40,51 @@ static struct ai_elf_file *symbol_file(struct ai_async *as, uint64_t *bias)
 	return file;
 }
 
+struct symbol_search {
+	const char *name, *needle;
+	size_t name_len;
+	bool tls;
+	const char *mangled; /* the match */
+	uint64_t value;
+};
+
+static bool match_symbol(void *arg, const GElf_Sym *sym, const char *mangled)
+{
+	struct symbol_search *s = arg;
+	int type = GELF_ST_TYPE(sym->st_info);
+	if (s->tls ? type != STT_TLS : type != STT_OBJECT && type != STT_FUNC)
+		return true;
+	bool match = strcmp(mangled, s->name) == 0;
+	if (!match && strstr(mangled, s->needle)) {
+		char *demangled = ai_demangle(mangled);
+		match = demangled && (strcmp(demangled, s->name) == 0 ||
+				      (s->tls && strncmp(demangled, s->name, s->name_len) == 0 &&
+				       strncmp(demangled + s->name_len, "::", 2) == 0));
+		free(demangled);
+	}
+	if (!match)
+		return true;
+	s->mangled = mangled;
+	s->value = sym->st_value;
+	return false;
+}
+
 /* The data or function symbol `name` (as demangled, without its hash, or as mangled) of the
  * symbol table: its mangled name (borrowed from the file) and value; NULL when there is none.
  * tls: the STT_TLS symbol of a thread-local, called `name` or inside it (`name::...`: std's
  * thread_local! keeps the value in a hidden static of the thread-local's own namespace). */
 static const char *find_symbol(struct ai_elf_file *file, const char *name, bool tls, uint64_t *value_ret)
 {
-	size_t name_len = strlen(name);
 	/* Both manglings spell the last segment as <length><name>: a cheap filter. */
 	const char *last = strrchr(name, ':');
 	last = last ? last + 1 : name;
 	char needle[128];
 	snprintf(needle, sizeof(needle), "%zu%s", strlen(last), last);
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(file->elf, scn))) {
-		GElf_Shdr shdr;
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_SYMTAB || !shdr.sh_entsize)
-			continue;
-		Elf_Data *data = elf_getdata(scn, NULL);
-		size_t count = data ? shdr.sh_size / shdr.sh_entsize : 0;
-		for (size_t i = 0; i < count; i++) {
-			GElf_Sym sym;
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
-				continue;
-			int type = GELF_ST_TYPE(sym.st_info);
-			if (tls ? type != STT_TLS : type != STT_OBJECT && type != STT_FUNC)
-				continue;
-			const char *mangled = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
-			if (!mangled)
-				continue;
-			bool match = strcmp(mangled, name) == 0;
-			if (!match && strstr(mangled, needle)) {
-				char *demangled = ai_demangle(mangled);
-				match = demangled && (strcmp(demangled, name) == 0 ||
-						      (tls && strncmp(demangled, name, name_len) == 0 &&
-						       strncmp(demangled + name_len, "::", 2) == 0));
-				free(demangled);
-			}
-			if (match) {
-				*value_ret = sym.st_value;
-				return mangled;
-			}
-		}
-	}
-	return NULL;
+	struct symbol_search s = { .name = name, .needle = needle, .name_len = strlen(name), .tls = tls };
+	if (ai_elf_file_each_symbol(file, false, match_symbol, &s))
+		return NULL;
+	*value_ret = s.value;
+	return s.mangled;
 }
 
 static bool has_type(struct ai_async *as, const char *name)
