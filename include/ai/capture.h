@@ -81,6 +81,10 @@ struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const s
 struct ai_types;
 struct ai_types *ai_capture_types(struct ai_capture *capture);
 
+/* The debug info the capture reads the target with (borrowed: e.g. to resolve breakpoints). */
+struct ai_debuginfo;
+struct ai_debuginfo *ai_capture_debuginfo(struct ai_capture *capture);
+
 /* Whether `file` is a dependency's source, not the program's own (ai_user_code_is_dependency);
  * true before the first dump or lifecycle look-up. */
 bool ai_capture_is_dependency(const struct ai_capture *capture, const char *file);
