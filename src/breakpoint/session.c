@@ -270,6 +270,7 @@ static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo
 				   const struct ai_break_options *o, struct ai_break_sites *sites,
 				   uint64_t *bias_ret)
 {
+	ai_debuginfo_refresh(di); /* a borrowed capture's may predate this stop's maps */
 	struct ai_error *err = ai_break_resolve(di, o->specs, o->spec_count, sites);
 	if (err)
 		return err;
