@@ -10,6 +10,17 @@
 #include "ai/error.h"
 #include "ai/live.h"
 
+/* What break_wait saw. At a hit the target is left stopped (all threads); `p` or `c` resumes it. */
+struct ai_tui_break_hit {
+	bool hit;
+	bool exited;                  /* the program ended instead */
+	bool active;                  /* breakpoints are still in (false after the last hit) */
+	struct ai_snapshot *snapshot; /* a hit: the snapshot taken at it (owned by the caller) */
+	long task;                    /* the hit task's index in snapshot->tasks, or -1 */
+	char *summary;                /* a hit: which breakpoint, where, which thread; lines
+				       * separated by '\n' (owned by the caller) */
+};
+
 struct ai_tui_source {
 	/* Takes a snapshot and leaves the target running. */
 	struct ai_error *(*sample)(void *arg, struct ai_snapshot **ret);
@@ -32,6 +43,10 @@ struct ai_tui_source {
 	struct ai_error *(*step_run)(void *arg, int timeout_ms, bool *done_ret, bool *exited_ret,
 				     struct ai_snapshot **snapshot_ret, char **summary_ret);
 	void (*step_end)(void *arg);
+	/* Optional (NULL: no breakpoints): the breakpoint mode (`run` / `attach --break` on a
+	 * terminal). While breakpoints are in, the UI calls break_wait instead of run: it lets the
+	 * target run for up to timeout_ms and fills *hit_ret (see struct ai_tui_break_hit). */
+	struct ai_error *(*break_wait)(void *arg, int timeout_ms, struct ai_tui_break_hit *hit_ret);
 };
 
 struct ai_tui_options {

@@ -74,6 +74,7 @@ struct monitor {
 	int status;                 /* the wait status once the target exited */
 	bool exited;
 	struct ai_stepper *stepper; /* the TUI's `n`, while it waits; NULL otherwise */
+	struct ai_break_session *breaks; /* --break in the TUI, or NULL */
 };
 
 static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
@@ -195,6 +196,44 @@ static void monitor_step_end(void *arg)
 	m->stepper = NULL;
 }
 
+/* The TUI's breakpoint mode: the session's next hit, with its snapshot and what it is. */
+static struct ai_error *monitor_break_wait(void *arg, int timeout_ms, struct ai_tui_break_hit *ret)
+{
+	struct monitor *m = arg;
+	memset(ret, 0, sizeof(*ret));
+	ret->task = -1;
+	enum ai_break_event event = AI_BREAK_EVENT_EXITED;
+	struct ai_break_hit hit;
+	struct ai_error *err = m->exited ? NULL : ai_break_session_wait(m->breaks, timeout_ms, &event, &hit, &m->status);
+	if (err)
+		return err;
+	ret->active = ai_break_session_active(m->breaks);
+	if (event == AI_BREAK_EVENT_EXITED)
+		m->exited = ret->exited = true;
+	if (event != AI_BREAK_EVENT_HIT)
+		return NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&ret->summary, &size);
+	if (!out) {
+		ai_snapshot_destroy(hit.snapshot);
+		return ai_error_from_errno(errno, "open_memstream");
+	}
+	ai_break_hit_print_header(out, &hit);
+	if (!hit.task)
+		fprintf(out, "  task: unknown (no task found at 0x%llx)\n", (unsigned long long)hit.address);
+	if (hit.last)
+		fprintf(out, "  the last hit (--break-count %llu): the breakpoints are removed\n",
+			(unsigned long long)hit.number);
+	fclose(out);
+	size_t len = strlen(ret->summary);
+	if (len && ret->summary[len - 1] == '\n')
+		ret->summary[len - 1] = '\0';
+	ret->hit = true;
+	ret->snapshot = hit.snapshot;
+	ret->task = hit.task ? (long)(hit.task - hit.snapshot->tasks) : -1;
+	return NULL;
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
@@ -257,10 +296,17 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	ai_capture_set_max_pause(m.capture, options->max_pause_us);
 	memset(result, 0, sizeof(*result));
 	interrupted = 0;
+	if (options->tui && options->breaks &&
+	    (err = ai_break_session_begin(target, m.capture, options->breaks, &m.breaks))) {
+		result->breaks_failed = true;
+		ai_capture_destroy(m.capture);
+		return err;
+	}
 	if (options->tui) {
 		struct ai_live *live = ai_live_create(HISTORY);
 		struct ai_tui_source source = { monitor_sample, monitor_run, monitor_set_paused, NULL, &m,
-						monitor_step_begin, monitor_step_run, monitor_step_end };
+						monitor_step_begin, monitor_step_run, monitor_step_end,
+						m.breaks ? monitor_break_wait : NULL };
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.launched = options->launched,
@@ -272,6 +318,8 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 		err = ai_tui_run(live, &source, &tui, &end);
 		ai_live_destroy(live);
 		result->kill = end == AI_TUI_KILL;
+		/* q, Ctrl-C, the program's end, an error: the int3s go before the detach. */
+		ai_break_session_end(m.breaks);
 	} else {
 		err = print_loop(&m, options);
 	}
@@ -321,6 +369,33 @@ static int attach_with_breakpoints(int pid, struct ai_break_cli *breaks)
 	if (exited)
 		fprintf(stderr, "async-inspect: process %d has exited\n", pid);
 	return AI_EXIT_OK;
+}
+
+/* --break on a terminal: the live view in its breakpoint mode; q detaches (the int3s go). */
+static int attach_tui_with_breakpoints(int pid, struct ai_break_cli *breaks, struct ai_monitor_options *options)
+{
+	ai_target_install_signal_handlers();
+	struct ai_target *target;
+	struct ai_error *err = ai_target_attach(pid, &target);
+	if (err) {
+		ai_break_cli_deinit(breaks);
+		return ai_fail(err);
+	}
+	struct ai_break_options break_options = ai_break_cli_options(breaks);
+	options->tui = true;
+	options->breaks = &break_options;
+	struct ai_monitor_result result;
+	err = ai_monitor(target, options, &result);
+	int code = AI_EXIT_OK;
+	if (err && result.breaks_failed)
+		code = ai_break_setup_failed(target, err);
+	else if (err)
+		code = ai_fail(err);
+	ai_target_destroy(target); /* detaches: the program goes on without us */
+	ai_break_cli_deinit(breaks);
+	if (code == AI_EXIT_OK && result.exited)
+		fprintf(stderr, "async-inspect: process %d has exited\n", pid);
+	return code;
 }
 
 int ai_cmd_attach(int argc, char **argv)
@@ -400,6 +475,8 @@ int ai_cmd_attach(int argc, char **argv)
 	if (breaking) {
 		breaks.no_locals = options.no_locals;
 		breaks.all_locals = options.all_locals;
+		if (ai_break_cli_wants_tui(&breaks, no_tui))
+			return attach_tui_with_breakpoints(pid, &breaks, &options);
 		return attach_with_breakpoints(pid, &breaks);
 	}
 	options.tui = ai_monitor_wants_tui(no_tui);
