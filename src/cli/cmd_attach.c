@@ -53,7 +53,10 @@ static void print_usage(FILE *out)
 		"      --break SPEC       stop when a task reaches SPEC (FILE:LINE of an .await, or\n"
 		"                         FN: an async fn's first poll; spawn, complete: any task\n"
 		"                         spawned / finished), print the task with its\n"
-		"                         await chain on stdout and go on (repeatable)\n"
+		"                         await chain on stdout and go on (repeatable); on a\n"
+		"                         terminal (not --no-tui, --format json, --history) the\n"
+		"                         live view stops at each hit on the task's details:\n"
+		"                         c continues, n steps it, q detaches\n"
 		"      --break-count N    after N hits remove the breakpoints and detach\n"
 		"      --history          each record also shows its task's state transitions\n"
 		"      --step TASK        stop each time task TASK (its id, or 0x address as dump\n"
@@ -290,11 +293,13 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	ai_async_options_default(&m.async_options);
 	m.async_options.locals = !options->no_locals;
 	m.async_options.all_locals = !options->no_locals && options->all_locals;
-	struct ai_error *err = ai_capture_create(target, &m.capture);
-	if (err)
-		return err;
-	ai_capture_set_max_pause(m.capture, options->max_pause_us);
 	memset(result, 0, sizeof(*result));
+	struct ai_error *err = ai_capture_create(target, &m.capture);
+	if (err) {
+		result->breaks_failed = options->tui && options->breaks; /* not a Rust program... */
+		return err;
+	}
+	ai_capture_set_max_pause(m.capture, options->max_pause_us);
 	interrupted = 0;
 	if (options->tui && options->breaks &&
 	    (err = ai_break_session_begin(target, m.capture, options->breaks, &m.breaks))) {

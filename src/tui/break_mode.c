@@ -39,6 +39,7 @@ struct ai_error *tui_break_poll(struct tui *tui, int timeout_ms, bool *redraw_re
 		tui->step_block_on = lt->block_on;
 		tui->step_runtime = lt->runtime_address;
 		tui->step_key = lt->key;
+		tui->filtering = false;
 		if (tui->filter[0]) {
 			tui->filter[0] = '\0'; /* the hit task must be in the list the details go back to */
 			tui_rebuild_order(tui);
