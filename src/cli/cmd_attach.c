@@ -329,8 +329,9 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 		err = print_loop(&m, options);
 	}
 	ai_capture_destroy(m.capture);
-	result->exited = m.exited;
-	result->status = m.status;
+	/* Its end may have been seen by a snapshot (it exited while being stopped), not by run. */
+	result->exited = m.exited || target->exited;
+	result->status = m.exited ? m.status : target->exit_status;
 	return err;
 }
 
