@@ -217,7 +217,8 @@ Test(tmux_break, run_stops_at_hits_continues_steps_and_detaches)
 	free(spec);
 }
 
-/* A condition picks the hits as in the printer: the first stop is the round it names. */
+/* A condition picks the hits as in the printer: the first stop is the round it names; the
+ * program's end under the view is its end for run too (status 7). */
 Test(tmux_break, run_condition_picks_the_hit)
 {
 	int line = marker_line(TICKER, "// @await: ticker-yield");
@@ -229,6 +230,10 @@ Test(tmux_break, run_condition_picks_the_hit)
 	free(cmd);
 	char *first = hit_header(spec, 1);
 	free(term_wait_all(&t, (const char *[]){ first, "i: u64 = 2", NULL }));
+	/* No later round matches: c runs it to its end, seen in the view; q, q (back, quit). */
+	term_keys(&t, "c");
+	free(term_wait_for(&t, "[EXITED]"));
+	term_keys(&t, "q");
 	term_keys(&t, "q");
 	int status = term_wait_exit(&t);
 	cr_expect_eq(status, 7, "exit status %d", status);
@@ -296,6 +301,70 @@ Test(tmux_break, attach_stops_at_a_hit_and_q_detaches)
 	cr_expect_eq(status, 0, "exit status %d", status);
 	cr_expect_eq(tracer_pid(f.pid), 0);
 	/* It goes on ticking, its code whole (an int3 left would kill it with SIGTRAP). */
+	char buf[128];
+	for (int i = 0; i < 5; i++)
+		cr_assert(fgets(buf, sizeof(buf), f.out), "the program stopped printing");
+	cr_expect_eq(kill(f.pid, 0), 0, "the program is alive");
+	term_stop(&t);
+	fixture_kill(&f);
+	free(first);
+	free(spec);
+}
+
+/* run --break spawn: the spawned task's details, where the program's code spawned it. */
+Test(tmux_break, run_spawn_shows_the_new_task)
+{
+	int join = marker_line(TICKER, "// @await: ticker-join");
+	char *bin = fixture_path(CRATE, "ticker");
+	struct term t;
+	char *cmd = xasprintf("%s run --output /dev/null --break spawn -- %s 3", getenv("AI_BINARY"), bin);
+	term_start(&t, cmd);
+	free(cmd);
+	char *where = xasprintf("ticker.rs:%d in ticker::main", join);
+	char *s = term_wait_all(&t, (const char *[]){ "breakpoint 1 (spawn) hit 1: task ", " spawned, thread ", NULL });
+	cr_expect(strstr(s, where), "%s in\n%s", where, s);
+	cr_expect(strstr(s, "ticker::ticker [Unresumed]"), "the task, not yet polled: %s", s);
+	free(s);
+	term_keys(&t, "q");
+	int status = term_wait_exit(&t);
+	cr_expect_eq(status, 7, "exit status %d", status);
+	term_stop(&t);
+	free(where);
+	free(bin);
+}
+
+/* The pid of async-inspect in the pane (the pane's shell's child). */
+static pid_t tool_pid(const struct term *t)
+{
+	char *pane = tmux(t, (const char *[]){ "display-message", "-p", "-t", "t", "#{pane_pid}", NULL });
+	char *path = xasprintf("/proc/%d/task/%d/children", atoi(pane), atoi(pane));
+	char *children = ai_read_small_file(path, NULL);
+	pid_t pid = children ? atoi(children) : 0;
+	free(children);
+	free(path);
+	free(pane);
+	return pid;
+}
+
+/* SIGTERM to attach while the program is stopped at a hit: the int3s go, it is detached and
+ * runs on (an int3 left would kill it with SIGTRAP at its next round). */
+Test(tmux_break, sigterm_at_a_hit_detaches_and_restores_the_code)
+{
+	int line = marker_line(TICKER, "// @await: ticker-yield");
+	char *spec = xasprintf("ticker.rs:%d", line);
+	struct fixture f;
+	fixture_start(&f, CRATE, "ticker", (const char *[]){ "100000", "20", NULL });
+	struct term t;
+	char *cmd = xasprintf("%s attach --pid %d --break %s", getenv("AI_BINARY"), (int)f.pid, spec);
+	term_start(&t, cmd);
+	free(cmd);
+	char *first = hit_header(spec, 1);
+	free(term_wait_all(&t, (const char *[]){ first, "[PAUSED]", NULL }));
+	pid_t tool = tool_pid(&t);
+	cr_assert_gt(tool, 0);
+	cr_assert_eq(kill(tool, SIGTERM), 0);
+	term_wait_exit(&t);
+	cr_expect_eq(tracer_pid(f.pid), 0);
 	char buf[128];
 	for (int i = 0; i < 5; i++)
 		cr_assert(fgets(buf, sizeof(buf), f.out), "the program stopped printing");
