@@ -45,7 +45,8 @@ struct ai_tui_source {
 	void (*step_end)(void *arg);
 	/* Optional (NULL: no breakpoints): the breakpoint mode (`run` / `attach --break` on a
 	 * terminal). While breakpoints are in, the UI calls break_wait instead of run: it lets the
-	 * target run for up to timeout_ms and fills *hit_ret (see struct ai_tui_break_hit). */
+	 * target run for up to timeout_ms and fills *hit_ret (see struct ai_tui_break_hit). The
+	 * headless mode does not wait for hits (its \<Ready> runs the target through run). */
 	struct ai_error *(*break_wait)(void *arg, int timeout_ms, struct ai_tui_break_hit *hit_ret);
 };
 
