@@ -174,6 +174,52 @@ struct ai_break_result {
 struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_options *options,
 			      struct ai_break_result *result);
 
+/* The breakpoint session (session.c): the engine of ai_break_run (printer.c), also driven by the
+ * TUI's loop. begin stops the target, resolves and inserts the breakpoints, and lets it run again;
+ * on an error they are removed and the target is left stopped (the caller kills a launched one,
+ * detaches an attached one). `capture` (borrowed, may be NULL: the session makes its own) takes
+ * the hits' snapshots, with the options' locals. */
+struct ai_break_session;
+struct ai_capture;
+struct ai_snapshot_frame;
+struct ai_break_hit {
+	uint64_t number;                     /* 1, 2, ...: the hits whose condition held */
+	const struct ai_break_spec *spec;    /* borrowed from the options */
+	const struct ai_break_site *site;    /* borrowed from the session */
+	pid_t tid;                           /* the thread that hit it */
+	const char *thread_name;             /* in snapshot ("" when unknown) */
+	struct ai_snapshot *snapshot;        /* owned by the caller: taken all-stop at the hit */
+	const struct ai_snapshot_task *task; /* in snapshot: the task at the hit, or NULL */
+	uint64_t address;                    /* the coroutine (FILE:LINE, FN) or the task's header
+					      * (spawn, complete) the site's register held */
+	const struct ai_snapshot_frame *spawned_at; /* spawn: the program's frame that spawned it */
+	bool last;                           /* the break_count-th hit: the breakpoints are out */
+};
+enum ai_break_event {
+	AI_BREAK_EVENT_TIMEOUT, /* timeout_ms passed without a hit; the target runs */
+	AI_BREAK_EVENT_HIT,     /* *hit_ret: the target is stopped, all threads, until
+				 * ai_target_resume (which steps the hit thread over the int3) */
+	AI_BREAK_EVENT_EXITED,  /* the program ended: *status_ret is its wait status */
+};
+struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capture *capture,
+					const struct ai_break_options *options, struct ai_break_session **ret);
+/* Lets the target run for up to timeout_ms (-1: until a hit or its end). Hits whose condition
+ * does not hold, and the arming of spawn sites, are handled inside and let the program go on.
+ * Once the breakpoints are out (the last hit), it only runs the target. */
+struct ai_error *ai_break_session_wait(struct ai_break_session *session, int timeout_ms,
+				       enum ai_break_event *event_ret, struct ai_break_hit *hit_ret,
+				       int *status_ret);
+/* The first lines of a hit's text record (printer.c): "breakpoint N (SPEC) hit K: FN at
+ * FILE:LINE, thread T "NAME"" (a spawn: where, on a second line), each ending in '\n'. */
+void ai_break_hit_print_header(FILE *out, const struct ai_break_hit *hit);
+/* --history: what the session saw (NULL without it). */
+struct ai_break_history *ai_break_session_history(struct ai_break_session *session);
+/* Whether the breakpoints are still in. */
+bool ai_break_session_active(const struct ai_break_session *session);
+/* Removes the breakpoints still in (stopping the target for it, and letting it run again if it
+ * ran) and frees the session; a stopped target stays stopped. NULL is a no-op. */
+void ai_break_session_end(struct ai_break_session *session);
+
 /* --step TASK (step.c): stop the program each time that task's state machine changes state (or
  * the task completes), print the transition, and after `count` of them clear the watchpoint and
  * detach. The watch is a hardware watchpoint on the task's outermost coroutine's discriminant. */

@@ -81,8 +81,8 @@ struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const s
 struct ai_types;
 struct ai_types *ai_capture_types(struct ai_capture *capture);
 
-/* The capture's debug info (borrowed: it lives as long as the capture), e.g. to unwind and name
- * `profile`'s CPU samples once the target has been let go. */
+/* The capture's debug info (borrowed: it lives as long as the capture), e.g. to resolve
+ * breakpoints or to unwind and name `profile`'s CPU samples once the target has been let go. */
 struct ai_debuginfo;
 struct ai_debuginfo *ai_capture_debuginfo(struct ai_capture *capture);
 

@@ -31,6 +31,7 @@ int ai_cmd_profile(int argc, char **argv);
 
 /* Watching a live target (`attach`, and `run` on a terminal): snapshots every interval, shown in
  * the TUI or printed as dumps (src/cli/cmd_attach.c). */
+struct ai_break_options;
 struct ai_monitor_options {
 	uint64_t interval_ms;
 	bool tui;
@@ -42,6 +43,10 @@ struct ai_monitor_options {
 	uint64_t max_pause_us; /* --max-pause: cap on each sample's pause (0: none) */
 	bool no_locals; /* --no-locals: leave saved locals out of every snapshot */
 	bool all_locals; /* --all-locals: compiler-generated locals too */
+	/* --break on a terminal (with tui): the breakpoints the TUI stops at (borrowed), or NULL. A
+	 * launched target is stopped at its exec; if they cannot be set ai_monitor returns the
+	 * error with the target still stopped. */
+	const struct ai_break_options *breaks;
 };
 /* The options of the commands that watch a live program (attach, run). */
 #define AI_MONITOR_LONG_OPTIONS                                 \
@@ -62,6 +67,8 @@ struct ai_monitor_result {
 	bool exited;   /* the target ended: status holds its wait status */
 	int status;
 	bool kill;     /* the user asked to kill it (run) */
+	bool breaks_failed; /* the error is options->breaks that could not be set (the target left
+			     * as it was, stopped) */
 };
 struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_options *options,
 			    struct ai_monitor_result *result);
@@ -191,6 +198,14 @@ int ai_break_cli_check(const char *command, const struct ai_break_cli *b, bool *
  * whether it ended meanwhile. */
 int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, bool *exited_ret,
 		     int *status_ret);
+/* The options of the breakpoint session for b (its specs borrowed). */
+struct ai_break_options ai_break_cli_options(const struct ai_break_cli *b);
+/* --break on a terminal (not --no-tui, --format json, --history or --step): the TUI's breakpoint
+ * mode rather than the printer. */
+bool ai_break_cli_wants_tui(const struct ai_break_cli *b, bool no_tui);
+/* The breakpoints could not be set (err, consumed): a launched target still stopped at its exec
+ * is killed; returns the exit status after printing err (AI_EXIT_USAGE for a bad SPEC). */
+int ai_break_setup_failed(struct ai_target *target, struct ai_error *err);
 /* dump with several processes (src/cli/dump_processes.c): each captured in turn (stopped, copied,
  * let go, one at a time), then linked through their sockets (ai/peers.h) and printed together. */
 int ai_dump_processes(const struct ai_read_options *read_options, const struct ai_async_options *async_options,

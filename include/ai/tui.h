@@ -10,6 +10,17 @@
 #include "ai/error.h"
 #include "ai/live.h"
 
+/* What break_wait saw. At a hit the target is left stopped (all threads); `p` or `c` resumes it. */
+struct ai_tui_break_hit {
+	bool hit;
+	bool exited;                  /* the program ended instead */
+	bool active;                  /* breakpoints are still in (false after the last hit) */
+	struct ai_snapshot *snapshot; /* a hit: the snapshot taken at it (owned by the caller) */
+	long task;                    /* the hit task's index in snapshot->tasks, or -1 */
+	char *summary;                /* a hit: which breakpoint, where, which thread; lines
+				       * separated by '\n' (owned by the caller) */
+};
+
 struct ai_tui_source {
 	/* Takes a snapshot and leaves the target running. */
 	struct ai_error *(*sample)(void *arg, struct ai_snapshot **ret);
@@ -36,6 +47,11 @@ struct ai_tui_source {
 	 * set (ai_live_set_add), ending (ai_live_set_end) those that exited or cannot be read, and
 	 * leaves them running; `sample` is not used then. run's *exited_ret: every one has ended. */
 	void (*sample_set)(void *arg, struct ai_live_set *set);
+	/* Optional (NULL: no breakpoints): the breakpoint mode (`run` / `attach --break` on a
+	 * terminal). While breakpoints are in, the UI calls break_wait instead of run: it lets the
+	 * target run for up to timeout_ms and fills *hit_ret (see struct ai_tui_break_hit). The
+	 * headless mode does not wait for hits (its \<Ready> runs the target through run). */
+	struct ai_error *(*break_wait)(void *arg, int timeout_ms, struct ai_tui_break_hit *hit_ret);
 };
 
 struct ai_tui_options {

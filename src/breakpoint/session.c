@@ -1,5 +1,7 @@
-/* The breakpoint loop: insert, run, and on each hit take a snapshot, find the task being polled
- * there, print it, and let the program go on; after --break-count hits remove them and detach. */
+/* The breakpoint session: inserts the breakpoints, and at each stop on one takes an all-stop
+ * snapshot, finds the task being polled there and checks the spec's condition: a hit goes to the
+ * caller (the printer of printer.c, or the TUI) with the target stopped; anything else lets the
+ * program go on. After --break-count hits the breakpoints are removed. */
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -11,16 +13,24 @@
 #include "ai/breakpoint.h"
 #include "ai/capture.h"
 #include "ai/debuginfo.h"
-#include "ai/frontend.h"
-#include "ai/json_writer.h"
 #include "ai/memory.h"
 #include "ai/runtime.h"
 #include "ai/util.h"
 
-/* What the hits share: the history (--history, or NULL) and when the breakpoints went in. */
-struct session {
-	struct ai_break_history *history;
-	uint64_t start_us;
+struct ai_break_session {
+	struct ai_target *target;      /* borrowed */
+	struct ai_capture *capture;    /* borrowed or owned (own_capture) */
+	bool own_capture;
+	const struct ai_break_options *o; /* borrowed */
+	struct ai_async_options async;
+	struct ai_break_sites sites;
+	uint64_t bias;
+	bool *warned;                  /* per spec: an unknown condition or task said once */
+	struct ai_break_history *history; /* --history, or NULL */
+	uint64_t start_us;             /* when the breakpoints went in */
+	uint64_t hits;
+	bool active;                   /* the breakpoints are in */
+	bool exited;
 };
 
 static uint64_t now_us(void)
@@ -39,76 +49,6 @@ static const char *name_of_thread(const struct ai_snapshot *s, pid_t tid)
 	return "";
 }
 
-/* The task part of a text record: its await chain as dump prints it and its history, or why it
- * is unknown (`missing` names what was looked for at address). */
-static void print_task_part(struct session *ss, const struct ai_break_options *o, const struct ai_snapshot *s,
-			    const struct ai_snapshot_task *task, const char *missing, uint64_t address)
-{
-	if (task) {
-		struct ai_text_options text = { .color = o->color, .locals = o->locals };
-		ai_print_task_text(stdout, s, task, &text);
-		if (ss->history)
-			ai_break_history_print(stdout, ss->history, task);
-	} else {
-		printf("  task: unknown (%s 0x%llx)\n", missing, (unsigned long long)address);
-	}
-	putchar('\n');
-}
-
-/* A JSON record's first members (format, version, hit, breakpoint) and, at the end, its task and
- * history; one line. */
-static void begin_record_json(struct ai_json_writer *w, const struct ai_break_options *o,
-			      const struct ai_break_site *site, uint64_t hit)
-{
-	ai_json_writer_init(w, stdout, false);
-	ai_json_begin_object(w);
-	ai_json_field_string(w, "format", "async-inspect-breakpoint-hit");
-	ai_json_field_int(w, "version", 1);
-	ai_json_field_uint(w, "hit", hit);
-	ai_json_key(w, "breakpoint");
-	ai_json_begin_object(w);
-	ai_json_field_uint(w, "number", site->spec + 1);
-	ai_json_field_string(w, "spec", o->specs[site->spec].text);
-	ai_json_end_object(w);
-}
-
-static void end_record_json(struct session *ss, struct ai_json_writer *w, const struct ai_snapshot_task *task)
-{
-	ai_json_key(w, "task");
-	if (task)
-		ai_write_task_json(w, task);
-	else
-		ai_json_null(w);
-	if (ss->history)
-		ai_break_history_write_json(w, ss->history, task);
-	ai_json_end_object(w);
-	ai_json_writer_finish(w);
-	putchar('\n');
-}
-
-static void print_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
-		       const struct ai_snapshot *s, const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
-{
-	const char *thread_name = name_of_thread(s, tid);
-	printf("breakpoint %zu (%s) hit %llu: %s at %s:%u, thread %d \"%s\"\n", site->spec + 1,
-	       o->specs[site->spec].text, (unsigned long long)hit, site->function, ai_short_path(site->file),
-	       site->line, (int)tid, thread_name);
-	print_task_part(ss, o, s, task, "no task's await tree holds the coroutine at", env);
-}
-
-static void print_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
-		       const struct ai_snapshot_task *task, uint64_t env, pid_t tid)
-{
-	struct ai_json_writer w;
-	begin_record_json(&w, o, site, hit);
-	ai_json_field_string(&w, "function", site->function);
-	ai_json_field_string(&w, "file", site->file);
-	ai_json_field_uint(&w, "line", site->line);
-	ai_json_field_int(&w, "thread", tid);
-	ai_json_field_hex(&w, "coroutine", env);
-	end_record_json(ss, &w, task);
-}
-
 /* The innermost frame of the hit thread in the program's own code: where it spawned the task. */
 static const struct ai_snapshot_frame *own_frame(struct ai_capture *capture, const struct ai_snapshot *s, pid_t tid)
 {
@@ -124,58 +64,6 @@ static const struct ai_snapshot_frame *own_frame(struct ai_capture *capture, con
 	return NULL;
 }
 
-static const char *event_name(const struct ai_break_spec *spec)
-{
-	return spec->kind == AI_BREAK_SPAWN ? "spawn" : "complete";
-}
-
-static void print_task_event_text(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
-				  const struct ai_snapshot *s, const struct ai_snapshot_task *task,
-				  const struct ai_snapshot_frame *at, uint64_t header, pid_t tid)
-{
-	const struct ai_break_spec *spec = &o->specs[site->spec];
-	const char *thread_name = name_of_thread(s, tid);
-	printf("breakpoint %zu (%s) hit %llu: ", site->spec + 1, spec->text, (unsigned long long)hit);
-	if (task && task->has_id)
-		printf("task %llu", (unsigned long long)task->id);
-	else
-		printf("a task");
-	printf(" %s, thread %d \"%s\"\n", spec->kind == AI_BREAK_SPAWN ? "spawned" : "completed", (int)tid, thread_name);
-	if (spec->kind == AI_BREAK_SPAWN) {
-		if (at)
-			printf("  spawned at %s:%d in %s\n", ai_short_path(at->file), at->line, at->function ? at->function : "?");
-		else
-			printf("  spawned at: unknown (no frame of the program's own code on thread %d)\n", (int)tid);
-	}
-	print_task_part(ss, o, s, task, "no task found at", header);
-}
-
-static void print_task_event_json(struct session *ss, const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
-				  const struct ai_snapshot_task *task, const struct ai_snapshot_frame *at,
-				  uint64_t header, pid_t tid)
-{
-	const struct ai_break_spec *spec = &o->specs[site->spec];
-	struct ai_json_writer w;
-	begin_record_json(&w, o, site, hit);
-	ai_json_field_string(&w, "event", event_name(spec));
-	ai_json_field_string(&w, "function", site->function);
-	ai_json_field_int(&w, "thread", tid);
-	ai_json_field_hex(&w, "header", header);
-	if (spec->kind == AI_BREAK_SPAWN) {
-		ai_json_key(&w, "spawned_at");
-		if (at) {
-			ai_json_begin_object(&w);
-			ai_json_field_string(&w, "function", at->function ? at->function : "?");
-			ai_json_field_string(&w, "file", at->file);
-			ai_json_field_int(&w, "line", at->line);
-			ai_json_end_object(&w);
-		} else {
-			ai_json_null(&w);
-		}
-	}
-	end_record_json(ss, &w, task);
-}
-
 static const struct ai_snapshot_task *task_at(const struct ai_snapshot *s, uint64_t header)
 {
 	for (size_t i = 0; header && i < s->task_count; i++)
@@ -184,25 +72,31 @@ static const struct ai_snapshot_task *task_at(const struct ai_snapshot *s, uint6
 	return NULL;
 }
 
+/* Whether spec's condition holds at this stop (none: it does); an unknown one is said once. */
+static bool condition_holds(struct ai_break_session *s, const struct ai_break_site *site,
+			    const struct ai_break_env *env)
+{
+	const struct ai_break_spec *spec = &s->o->specs[site->spec];
+	if (!spec->cond)
+		return true;
+	char *why = NULL;
+	enum ai_break_truth truth = ai_break_cond_eval(spec->cond, env, &why);
+	/* Said once per breakpoint: it would be said at every pass. */
+	if (truth == AI_BREAK_UNKNOWN && !s->warned[site->spec])
+		fprintf(stderr, "async-inspect: breakpoint %zu (%s): the condition is unknown here (%s): not a hit (said once)\n",
+			site->spec + 1, spec->text, why ? why : "?");
+	s->warned[site->spec] |= truth == AI_BREAK_UNKNOWN;
+	free(why);
+	return truth == AI_BREAK_TRUE;
+}
+
 /* A spawn or completion: the task is the one whose header the site's register (or the spawn
  * function's return value) holds; `spawn:FN` keeps only a task whose root future is FN. */
-static struct ai_error *on_task_hit(struct session *ss, struct ai_target *target, struct ai_capture *capture,
-				    const struct ai_break_options *o, const struct ai_break_site *site, uint64_t hit,
-				    bool *warned, bool *counted_ret)
+static bool task_hit(struct ai_break_session *s, const struct ai_break_site *site, struct ai_break_hit *hit)
 {
-	*counted_ret = false;
-	pid_t tid = target->hit_tid;
+	struct ai_target *target = s->target;
 	struct user_regs_struct regs = target->hit_regs;
-	struct ai_async_options async;
-	ai_async_options_default(&async);
-	async.locals = o->locals;
-	async.all_locals = o->all_locals;
-	struct ai_snapshot *snapshot;
-	struct ai_error *err = ai_capture_dump(capture, AI_CAPTURE_KEEP_STOPPED, &async, &snapshot);
-	if (err) {
-		ai_error_destroy(ai_target_resume(target));
-		return err;
-	}
+	struct ai_snapshot *snapshot = hit->snapshot;
 	uint64_t header = 0;
 	const struct ai_snapshot_task *task = NULL;
 	if (site->task_in_return) {
@@ -219,40 +113,73 @@ static struct ai_error *on_task_hit(struct session *ss, struct ai_target *target
 	} else if (ai_break_reg_value(&regs, site->env_reg, &header)) {
 		task = task_at(snapshot, header);
 	}
-	const struct ai_break_spec *spec = &o->specs[site->spec];
-	if (ss->history)
-		ai_break_history_observe(ss->history, snapshot, task, spec->kind == AI_BREAK_COMPLETE, now_us() - ss->start_us);
-	bool keep = true;
+	const struct ai_break_spec *spec = &s->o->specs[site->spec];
+	if (s->history)
+		ai_break_history_observe(s->history, snapshot, task, spec->kind == AI_BREAK_COMPLETE, now_us() - s->start_us);
+	hit->task = task;
+	hit->address = header;
 	if (spec->function) {
 		const char *root = task ? (task->tree.function ? task->tree.function : task->future) : NULL;
-		if (!task && !warned[site->spec])
+		if (!task && !s->warned[site->spec])
 			fprintf(stderr, "async-inspect: breakpoint %zu (%s): the task at 0x%llx is not known here: not a hit (said once)\n",
 				site->spec + 1, spec->text, (unsigned long long)header);
-		warned[site->spec] |= !task;
-		keep = root && strcmp(root, spec->function) == 0;
+		s->warned[site->spec] |= !task;
+		if (!root || strcmp(root, spec->function) != 0)
+			return false;
 	}
-	if (keep && spec->cond) {
-		struct ai_break_env cond_env = { task, task ? &task->tree : NULL };
-		char *why = NULL;
-		enum ai_break_truth truth = ai_break_cond_eval(spec->cond, &cond_env, &why);
-		if (truth == AI_BREAK_UNKNOWN && !warned[site->spec])
-			fprintf(stderr, "async-inspect: breakpoint %zu (%s): the condition is unknown here (%s): not a hit (said once)\n",
-				site->spec + 1, spec->text, why ? why : "?");
-		warned[site->spec] |= truth == AI_BREAK_UNKNOWN;
-		free(why);
-		keep = truth == AI_BREAK_TRUE;
+	struct ai_break_env env = { task, task ? &task->tree : NULL };
+	if (!condition_holds(s, site, &env))
+		return false;
+	hit->spawned_at = spec->kind == AI_BREAK_SPAWN ? own_frame(s->capture, snapshot, hit->tid) : NULL;
+	return true;
+}
+
+/* An .await or an async fn's first poll, by the coroutine at env. */
+static bool state_hit(struct ai_break_session *s, const struct ai_break_site *site, uint64_t env,
+		      struct ai_break_hit *hit)
+{
+	const struct ai_snapshot_task *task = ai_break_hit_task(hit->snapshot, env, hit->tid);
+	if (s->history)
+		ai_break_history_observe(s->history, hit->snapshot, task, false, now_us() - s->start_us);
+	hit->task = task;
+	hit->address = env;
+	struct ai_break_env cond_env = { task, task ? ai_break_node_at(&task->tree, env) : NULL };
+	return condition_holds(s, site, &cond_env);
+}
+
+/* A stop on a TASK or STATE site: its snapshot, all-stop (the program can neither move on nor
+ * end under the decoder, and its output after the hit comes after the record). True with *hit
+ * filled and the target stopped when it counts; otherwise the target runs again. */
+static struct ai_error *examine(struct ai_break_session *s, const struct ai_break_site *site, uint64_t env,
+				bool *counted_ret, struct ai_break_hit *hit)
+{
+	*counted_ret = false;
+	memset(hit, 0, sizeof(*hit));
+	hit->site = site;
+	hit->spec = &s->o->specs[site->spec];
+	hit->tid = s->target->hit_tid;
+	struct ai_error *err = ai_capture_dump(s->capture, AI_CAPTURE_KEEP_STOPPED, &s->async, &hit->snapshot);
+	if (err) {
+		hit->snapshot = NULL;
+		ai_error_destroy(ai_target_resume(s->target));
+		return err;
 	}
-	if (keep) {
-		*counted_ret = true;
-		const struct ai_snapshot_frame *at = spec->kind == AI_BREAK_SPAWN ? own_frame(capture, snapshot, tid) : NULL;
-		if (o->json)
-			print_task_event_json(ss, o, site, hit, task, at, header, tid);
-		else
-			print_task_event_text(ss, o, site, hit, snapshot, task, at, header, tid);
-		fflush(stdout);
+	hit->thread_name = name_of_thread(hit->snapshot, hit->tid);
+	bool counted = site->kind == AI_SITE_TASK ? task_hit(s, site, hit) : state_hit(s, site, env, hit);
+	if (!counted) {
+		ai_snapshot_destroy(hit->snapshot);
+		memset(hit, 0, sizeof(*hit));
+		return ai_target_resume(s->target);
 	}
-	ai_snapshot_destroy(snapshot);
-	return ai_target_resume(target);
+	*counted_ret = true;
+	hit->number = ++s->hits;
+	if (s->o->break_count && s->hits >= s->o->break_count) {
+		/* The target is stopped: the int3s go now, and the hit thread runs the original code. */
+		ai_target_remove_breakpoints(s->target);
+		s->active = false;
+		hit->last = true;
+	}
+	return NULL;
 }
 
 /* The first call of a spawn function through a call site: a TASK breakpoint at its return
@@ -339,60 +266,11 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 	return err;
 }
 
-/* Takes the snapshot of a hit and prints it, when the spec's condition (if any) holds: then
- * *counted_ret is true. */
-static struct ai_error *on_hit(struct session *ss, struct ai_target *target, struct ai_capture *capture, const struct ai_break_options *o,
-			       const struct ai_break_site *site, uint64_t env, uint64_t hit, bool *warned,
-			       bool *counted_ret)
-{
-	*counted_ret = false;
-	pid_t tid = target->hit_tid;
-	struct ai_async_options async;
-	ai_async_options_default(&async);
-	async.locals = o->locals;
-	async.all_locals = o->all_locals;
-	struct ai_snapshot *snapshot;
-	/* All-stop: every thread stays stopped until the record is out, so the program can neither
-	 * move on nor end under the decoder, and its output after the hit comes after the record.
-	 * The resume steps the hit thread over the int3. */
-	struct ai_error *err = ai_capture_dump(capture, AI_CAPTURE_KEEP_STOPPED, &async, &snapshot);
-	if (err) {
-		ai_error_destroy(ai_target_resume(target));
-		return err;
-	}
-	const struct ai_snapshot_task *task = ai_break_hit_task(snapshot, env, tid);
-	const struct ai_break_spec *spec = &o->specs[site->spec];
-	if (ss->history)
-		ai_break_history_observe(ss->history, snapshot, task, false, now_us() - ss->start_us);
-	if (spec->cond) {
-		struct ai_break_env cond_env = { task, task ? ai_break_node_at(&task->tree, env) : NULL };
-		char *why = NULL;
-		enum ai_break_truth truth = ai_break_cond_eval(spec->cond, &cond_env, &why);
-		/* Said once per breakpoint: it would be said at every pass. */
-		if (truth == AI_BREAK_UNKNOWN && !warned[site->spec])
-			fprintf(stderr, "async-inspect: breakpoint %zu (%s): the condition is unknown here (%s): not a hit (said once)\n",
-				site->spec + 1, spec->text, why ? why : "?");
-		warned[site->spec] |= truth == AI_BREAK_UNKNOWN;
-		free(why);
-		if (truth != AI_BREAK_TRUE) {
-			ai_snapshot_destroy(snapshot);
-			return ai_target_resume(target);
-		}
-	}
-	*counted_ret = true;
-	if (o->json)
-		print_json(ss, o, site, hit, task, env, tid);
-	else
-		print_text(ss, o, site, hit, snapshot, task, env, tid);
-	fflush(stdout);
-	ai_snapshot_destroy(snapshot);
-	return ai_target_resume(target);
-}
-
 static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo *di, struct ai_capture *capture,
 				   const struct ai_break_options *o, struct ai_break_sites *sites,
 				   uint64_t *bias_ret)
 {
+	ai_debuginfo_refresh(di); /* a borrowed capture's may predate this stop's maps */
 	struct ai_error *err = ai_break_resolve(di, o->specs, o->spec_count, sites);
 	if (err)
 		return err;
@@ -410,76 +288,127 @@ static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo
 	return err;
 }
 
-struct ai_error *ai_break_run(struct ai_target *target, const struct ai_break_options *o,
-			      struct ai_break_result *result)
+struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capture *capture,
+					const struct ai_break_options *o, struct ai_break_session **ret)
 {
-	memset(result, 0, sizeof(*result));
 	struct ai_error *err = ai_target_stop(target);
 	if (err)
 		return err;
-	struct ai_debuginfo *di = NULL;
-	struct ai_capture *capture = NULL;
-	struct ai_break_sites sites = { 0 };
-	uint64_t bias = 0;
-	err = ai_debuginfo_create(target, &di);
+	struct ai_break_session *s = xcalloc(1, sizeof(*s));
+	s->target = target;
+	s->o = o;
+	ai_async_options_default(&s->async);
+	s->async.locals = o->locals;
+	s->async.all_locals = o->all_locals;
+	s->capture = capture;
+	if (!capture) {
+		s->own_capture = true;
+		err = ai_capture_create(target, &s->capture);
+	}
 	if (!err)
-		err = ai_debuginfo_check_rust(di);
-	if (!err)
-		err = ai_capture_create(target, &capture);
-	if (!err)
-		err = insert_all(target, di, capture, o, &sites, &bias);
+		err = insert_all(target, ai_capture_debuginfo(s->capture), s->capture, o, &s->sites, &s->bias);
 	if (err) {
 		/* Left stopped: a launched program is killed before it runs, an attached one
 		 * detached, by the caller. */
 		ai_target_remove_breakpoints(target);
-		ai_capture_destroy(capture);
-		ai_debuginfo_destroy(di);
-		ai_break_sites_deinit(&sites);
+		ai_break_session_end(s);
 		return err;
 	}
-	bool *warned = xcalloc(o->spec_count, sizeof(*warned));
-	struct session ss = { .history = o->history ? ai_break_history_create() : NULL, .start_us = now_us() };
-	if ((err = ai_target_resume(target)))
-		goto out;
-	while (!o->break_count || result->hits < o->break_count) {
-		enum ai_run_event event;
-		int status;
-		if ((err = ai_target_run(target, -1, &event, &status)))
-			break;
-		if (event == AI_RUN_EXITED) {
-			result->exited = true;
-			result->status = status;
-			break;
+	s->active = true;
+	s->warned = xcalloc(o->spec_count, sizeof(*s->warned));
+	s->history = o->history ? ai_break_history_create() : NULL;
+	s->start_us = now_us();
+	if ((err = ai_target_resume(target))) {
+		ai_break_session_end(s);
+		return err;
+	}
+	*ret = s;
+	return NULL;
+}
+
+struct ai_error *ai_break_session_wait(struct ai_break_session *s, int timeout_ms, enum ai_break_event *event_ret,
+				       struct ai_break_hit *hit, int *status_ret)
+{
+	memset(hit, 0, sizeof(*hit));
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : ai_now_us() + (uint64_t)timeout_ms * 1000u;
+	for (;;) {
+		if (s->exited) {
+			*event_ret = AI_BREAK_EVENT_EXITED;
+			return NULL;
 		}
-		if (event != AI_RUN_BREAKPOINT)
-			continue;
-		for (size_t i = 0; i < sites.count; i++) {
-			uint64_t env;
-			if (sites.items[i].vaddr + bias != target->hit_address)
+		uint64_t now = ai_now_us();
+		int left_ms = deadline == UINT64_MAX ? -1 : now >= deadline ? 0 : (int)((deadline - now) / 1000u);
+		enum ai_run_event event;
+		int status = 0;
+		struct ai_error *err = ai_target_run(s->target, left_ms, &event, &status);
+		if (err)
+			return err;
+		if (event == AI_RUN_EXITED) {
+			s->exited = true;
+			s->active = false;
+			*status_ret = status;
+			*event_ret = AI_BREAK_EVENT_EXITED;
+			return NULL;
+		}
+		if (event == AI_RUN_TIMEOUT) {
+			*event_ret = AI_BREAK_EVENT_TIMEOUT;
+			return NULL;
+		}
+		if (event != AI_RUN_BREAKPOINT || !s->active)
+			continue; /* the next run lets the thread go on */
+		for (size_t i = 0; i < s->sites.count; i++) {
+			struct ai_break_site *site = &s->sites.items[i];
+			uint64_t env = 0;
+			if (site->vaddr + s->bias != s->target->hit_address)
 				continue;
 			bool counted = false;
-			if (sites.items[i].kind == AI_SITE_CALL)
-				err = arm_return(target, &sites, bias);
-			else if (sites.items[i].kind == AI_SITE_TASK)
-				err = on_task_hit(&ss, target, capture, o, &sites.items[i], result->hits + 1, warned, &counted);
-			else if (!ai_break_site_hit(target, &sites.items[i], &env))
+			if (site->kind == AI_SITE_CALL)
+				err = arm_return(s->target, &s->sites, s->bias);
+			else if (site->kind == AI_SITE_STATE && !ai_break_site_hit(s->target, site, &env))
 				continue;
 			else
-				err = on_hit(&ss, target, capture, o, &sites.items[i], env, result->hits + 1, warned, &counted);
-			result->hits += counted;
+				err = examine(s, site, env, &counted, hit);
+			if (err)
+				return err;
+			if (counted) {
+				*event_ret = AI_BREAK_EVENT_HIT;
+				return NULL;
+			}
 			break;
 		}
-		if (err)
-			break;
 	}
-out:
-	/* Every path out removes the int3s: detaching does, with every thread stopped. */
-	if (!result->exited)
-		ai_target_detach(target);
-	free(warned);
-	ai_break_history_destroy(ss.history);
-	ai_capture_destroy(capture);
-	ai_debuginfo_destroy(di);
-	ai_break_sites_deinit(&sites);
-	return err;
+}
+
+struct ai_break_history *ai_break_session_history(struct ai_break_session *s)
+{
+	return s->history;
+}
+
+bool ai_break_session_active(const struct ai_break_session *s)
+{
+	return s->active;
+}
+
+void ai_break_session_end(struct ai_break_session *s)
+{
+	if (!s)
+		return;
+	struct ai_target *target = s->target;
+	if (s->active && !s->exited && !target->exited) {
+		bool was_stopped = target->is_stopped;
+		struct ai_error *err = ai_target_stop(target);
+		/* Every path out removes the int3s: what cannot be stopped is gone, and the
+		 * detach that follows restores them with every thread stopped. */
+		if (!err)
+			ai_target_remove_breakpoints(target);
+		ai_error_destroy(err);
+		if (!err && !was_stopped)
+			ai_error_destroy(ai_target_resume(target));
+	}
+	free(s->warned);
+	ai_break_history_destroy(s->history);
+	if (s->own_capture)
+		ai_capture_destroy(s->capture);
+	ai_break_sites_deinit(&s->sites);
+	free(s);
 }

@@ -58,7 +58,10 @@ static void print_usage(FILE *out)
 		"      --break SPEC       stop when a task reaches SPEC (FILE:LINE of an .await, or\n"
 		"                         FN: an async fn's first poll; spawn, complete: any task\n"
 		"                         spawned / finished), print the task with its\n"
-		"                         await chain on stdout and go on (repeatable)\n"
+		"                         await chain on stdout and go on (repeatable); on a\n"
+		"                         terminal (not --no-tui, --format json, --history) the\n"
+		"                         live view stops at each hit on the task's details:\n"
+		"                         c continues, n steps it, q detaches\n"
 		"      --break-count N    after N hits remove the breakpoints and detach\n"
 		"      --history          each record also shows its task's state transitions\n"
 		"      --step TASK        stop each time task TASK (its id, or 0x address as dump\n"
@@ -79,6 +82,7 @@ struct monitor {
 	int status;                 /* the wait status once the target exited */
 	bool exited;
 	struct ai_stepper *stepper; /* the TUI's `n`, while it waits; NULL otherwise */
+	struct ai_break_session *breaks; /* --break in the TUI, or NULL */
 };
 
 static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
@@ -200,6 +204,44 @@ static void monitor_step_end(void *arg)
 	m->stepper = NULL;
 }
 
+/* The TUI's breakpoint mode: the session's next hit, with its snapshot and what it is. */
+static struct ai_error *monitor_break_wait(void *arg, int timeout_ms, struct ai_tui_break_hit *ret)
+{
+	struct monitor *m = arg;
+	memset(ret, 0, sizeof(*ret));
+	ret->task = -1;
+	enum ai_break_event event = AI_BREAK_EVENT_EXITED;
+	struct ai_break_hit hit;
+	struct ai_error *err = m->exited ? NULL : ai_break_session_wait(m->breaks, timeout_ms, &event, &hit, &m->status);
+	if (err)
+		return err;
+	ret->active = ai_break_session_active(m->breaks);
+	if (event == AI_BREAK_EVENT_EXITED)
+		m->exited = ret->exited = true;
+	if (event != AI_BREAK_EVENT_HIT)
+		return NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&ret->summary, &size);
+	if (!out) {
+		ai_snapshot_destroy(hit.snapshot);
+		return ai_error_from_errno(errno, "open_memstream");
+	}
+	ai_break_hit_print_header(out, &hit);
+	if (!hit.task)
+		fprintf(out, "  task: unknown (no task found at 0x%llx)\n", (unsigned long long)hit.address);
+	if (hit.last)
+		fprintf(out, "  the last hit (--break-count %llu): the breakpoints are removed\n",
+			(unsigned long long)hit.number);
+	fclose(out);
+	size_t len = strlen(ret->summary);
+	if (len && ret->summary[len - 1] == '\n')
+		ret->summary[len - 1] = '\0';
+	ret->hit = true;
+	ret->snapshot = hit.snapshot;
+	ret->task = hit.task ? (long)(hit.task - hit.snapshot->tasks) : -1;
+	return NULL;
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
@@ -256,18 +298,27 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	ai_async_options_default(&m.async_options);
 	m.async_options.locals = !options->no_locals;
 	m.async_options.all_locals = !options->no_locals && options->all_locals;
-	struct ai_error *err = ai_capture_create(target, &m.capture);
-	if (err)
-		return err;
-	ai_capture_set_max_pause(m.capture, options->max_pause_us);
 	memset(result, 0, sizeof(*result));
+	struct ai_error *err = ai_capture_create(target, &m.capture);
+	if (err) {
+		result->breaks_failed = options->tui && options->breaks; /* not a Rust program... */
+		return err;
+	}
+	ai_capture_set_max_pause(m.capture, options->max_pause_us);
 	interrupted = 0;
+	if (options->tui && options->breaks &&
+	    (err = ai_break_session_begin(target, m.capture, options->breaks, &m.breaks))) {
+		result->breaks_failed = true;
+		ai_capture_destroy(m.capture);
+		return err;
+	}
 	if (options->tui) {
 		struct ai_live *live = ai_live_create(HISTORY);
 		struct ai_tui_source source = { .sample = monitor_sample, .run = monitor_run,
 						.set_paused = monitor_set_paused, .arg = &m,
 						.step_begin = monitor_step_begin, .step_run = monitor_step_run,
-						.step_end = monitor_step_end };
+						.step_end = monitor_step_end,
+						.break_wait = m.breaks ? monitor_break_wait : NULL };
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.launched = options->launched,
@@ -279,12 +330,15 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 		err = ai_tui_run(live, &source, &tui, &end);
 		ai_live_destroy(live);
 		result->kill = end == AI_TUI_KILL;
+		/* q, Ctrl-C, the program's end, an error: the int3s go before the detach. */
+		ai_break_session_end(m.breaks);
 	} else {
 		err = print_loop(&m, options);
 	}
 	ai_capture_destroy(m.capture);
-	result->exited = m.exited;
-	result->status = m.status;
+	/* Its end may have been seen by a snapshot (it exited while being stopped), not by run. */
+	result->exited = m.exited || target->exited;
+	result->status = m.exited ? m.status : target->exit_status;
 	return err;
 }
 
@@ -328,6 +382,33 @@ static int attach_with_breakpoints(int pid, struct ai_break_cli *breaks)
 	if (exited)
 		fprintf(stderr, "async-inspect: process %d has exited\n", pid);
 	return AI_EXIT_OK;
+}
+
+/* --break on a terminal: the live view in its breakpoint mode; q detaches (the int3s go). */
+static int attach_tui_with_breakpoints(int pid, struct ai_break_cli *breaks, struct ai_monitor_options *options)
+{
+	ai_target_install_signal_handlers();
+	struct ai_target *target;
+	struct ai_error *err = ai_target_attach(pid, &target);
+	if (err) {
+		ai_break_cli_deinit(breaks);
+		return ai_fail(err);
+	}
+	struct ai_break_options break_options = ai_break_cli_options(breaks);
+	options->tui = true;
+	options->breaks = &break_options;
+	struct ai_monitor_result result;
+	err = ai_monitor(target, options, &result);
+	int code = AI_EXIT_OK;
+	if (err && result.breaks_failed)
+		code = ai_break_setup_failed(target, err);
+	else if (err)
+		code = ai_fail(err);
+	ai_target_destroy(target); /* detaches: the program goes on without us */
+	ai_break_cli_deinit(breaks);
+	if (code == AI_EXIT_OK && result.exited)
+		fprintf(stderr, "async-inspect: process %d has exited\n", pid);
+	return code;
 }
 
 int ai_cmd_attach(int argc, char **argv)
@@ -410,6 +491,8 @@ int ai_cmd_attach(int argc, char **argv)
 	if (breaking) {
 		breaks.no_locals = options.no_locals;
 		breaks.all_locals = options.all_locals;
+		if (ai_break_cli_wants_tui(&breaks, no_tui))
+			return attach_tui_with_breakpoints(pid, &breaks, &options);
 		return attach_with_breakpoints(pid, &breaks);
 	}
 	options.tui = ai_monitor_wants_tui(no_tui);

@@ -77,6 +77,44 @@ int ai_break_cli_check(const char *command, const struct ai_break_cli *b, bool *
 	return 0;
 }
 
+struct ai_break_options ai_break_cli_options(const struct ai_break_cli *b)
+{
+	return (struct ai_break_options){
+		.specs = b->specs,
+		.spec_count = b->count,
+		.break_count = b->break_count,
+		.json = b->json,
+		.color = !b->json && ai_use_color(stdout),
+		.locals = !b->no_locals,
+		.all_locals = !b->no_locals && b->all_locals,
+		.history = b->history,
+	};
+}
+
+bool ai_break_cli_wants_tui(const struct ai_break_cli *b, bool no_tui)
+{
+	return b->count && !b->step && !b->json && !b->history && ai_monitor_wants_tui(no_tui);
+}
+
+int ai_break_setup_failed(struct ai_target *target, struct ai_error *err)
+{
+	bool usage = err->code == AI_ERROR_INVALID_ARGUMENT;
+	if (target->launched && target->is_stopped) {
+		/* The breakpoints could not be set: it never ran past its exec, so nothing of
+		 * it is lost by killing it. */
+		kill(target->pid, SIGKILL);
+		enum ai_run_event event;
+		int status;
+		struct ai_error *run_err;
+		while (!(run_err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)
+			;
+		ai_error_destroy(run_err);
+	}
+	ai_error_print(err, stderr);
+	ai_error_destroy(err);
+	return usage ? AI_EXIT_USAGE : AI_EXIT_FAILURE;
+}
+
 /* --step: the steps of step.c; on an error the program runs on without us all the same. */
 static int step_command(struct ai_target *target, const struct ai_break_cli *b, bool *exited_ret, int *status_ret)
 {
@@ -108,35 +146,11 @@ int ai_break_command(struct ai_target *target, const struct ai_break_cli *b, boo
 	if (b->step)
 		return step_command(target, b, exited_ret, status_ret);
 	*exited_ret = false;
-	struct ai_break_options options = {
-		.specs = b->specs,
-		.spec_count = b->count,
-		.break_count = b->break_count,
-		.json = b->json,
-		.color = !b->json && ai_use_color(stdout),
-		.locals = !b->no_locals,
-		.all_locals = !b->no_locals && b->all_locals,
-		.history = b->history,
-	};
+	struct ai_break_options options = ai_break_cli_options(b);
 	struct ai_break_result result;
 	struct ai_error *err = ai_break_run(target, &options, &result);
-	if (err) {
-		bool usage = err->code == AI_ERROR_INVALID_ARGUMENT;
-		if (target->launched && target->is_stopped) {
-			/* The breakpoints could not be set: it never ran past its exec, so nothing of
-			 * it is lost by killing it. */
-			kill(target->pid, SIGKILL);
-			enum ai_run_event event;
-			int status;
-			struct ai_error *run_err;
-			while (!(run_err = ai_target_run(target, -1, &event, &status)) && event != AI_RUN_EXITED)
-				;
-			ai_error_destroy(run_err);
-		}
-		ai_error_print(err, stderr);
-		ai_error_destroy(err);
-		return usage ? AI_EXIT_USAGE : AI_EXIT_FAILURE;
-	}
+	if (err)
+		return ai_break_setup_failed(target, err);
 	*exited_ret = result.exited;
 	*status_ret = result.status;
 	return -1;

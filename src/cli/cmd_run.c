@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ai/breakpoint.h"
 #include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/frontend.h"
@@ -57,7 +58,10 @@ static void print_usage(FILE *out)
 		"                             await chain with locals) on stdout and go on; SPEC is\n"
 		"                             FILE:LINE of an .await or FN, an async fn's path (its\n"
 		"                             first poll), spawn or complete (any task spawned /\n"
-		"                             finished; spawn:FN, complete:FN). Repeatable\n"
+		"                             finished; spawn:FN, complete:FN). Repeatable. On a\n"
+		"                             terminal (not --no-tui, --format json, --history)\n"
+		"                             the live view stops at each hit on the task's\n"
+		"                             details: c continues, n steps it, q detaches\n"
 		"      --break-count N        after N hits remove the breakpoints and detach\n"
 		"      --history              each record also shows its task's state transitions\n"
 		"      --step TASK            stop each time task TASK (its id, or 0x address for\n"
@@ -147,7 +151,7 @@ static struct ai_error *output_open(struct output_file *out, const char *request
 	return NULL;
 }
 
-static struct ai_error *launch_with_output(char **argv, struct output_file *out, struct ai_target **ret)
+static struct ai_error *launch_with_output(char **argv, struct output_file *out, bool stopped, struct ai_target **ret)
 {
 	fflush(stdout);
 	fflush(stderr);
@@ -161,7 +165,7 @@ static struct ai_error *launch_with_output(char **argv, struct output_file *out,
 	}
 	dup2(out->fd, STDOUT_FILENO);
 	dup2(out->fd, STDERR_FILENO);
-	struct ai_error *err = ai_target_launch(argv, ret);
+	struct ai_error *err = stopped ? ai_target_launch_stopped(argv, ret) : ai_target_launch(argv, ret);
 	dup2(saved_out, STDOUT_FILENO);
 	dup2(saved_err, STDERR_FILENO);
 	close(saved_out);
@@ -200,6 +204,70 @@ static const char *argv_duration(int argc, char **argv)
 	return "the timeout";
 }
 
+/* A detached child is still ours to wait for: its end, and its status, are ours. */
+static struct ai_error *wait_for_end(struct ai_target *target, int *status)
+{
+	ai_target_detach(target);
+	enum ai_run_event event;
+	struct ai_error *err = NULL;
+	if (target->exited)
+		*status = target->exit_status; /* it ended while the detach stopped it */
+	else
+		while (!(err = ai_target_run(target, -1, &event, status)) && event != AI_RUN_EXITED)
+			;
+	return err;
+}
+
+/* --break on a terminal: the live view in its breakpoint mode (the program launched stopped at
+ * its exec, its output in a file as under the view). q detaches; we then wait for its end, as
+ * the printer does, and end as it did. */
+static int run_tui_with_breakpoints(char **argv, struct ai_break_cli *breaks, struct ai_monitor_options *monitor,
+				    const char *output)
+{
+	struct output_file out = { .fd = -1 };
+	struct ai_target *target;
+	struct ai_error *err = output_open(&out, output, argv[0]);
+	if (!err && (err = launch_with_output(argv, &out, true, &target)))
+		free(out.path);
+	if (err) {
+		ai_break_cli_deinit(breaks);
+		return ai_fail(err);
+	}
+	ai_target_install_signal_handlers();
+	ai_target_forward_signals(target->pid);
+	struct ai_break_options options = ai_break_cli_options(breaks);
+	monitor->tui = true;
+	monitor->output = out.path;
+	monitor->breaks = &options;
+	struct ai_monitor_result result;
+	err = ai_monitor(target, monitor, &result);
+	int code = -1, status = result.status;
+	if (err && result.breaks_failed) {
+		code = ai_break_setup_failed(target, err); /* never ran: killed */
+		err = NULL;
+	} else {
+		fprintf(stderr, "async-inspect: the output of %s is in %s\n", argv[0], out.path);
+	}
+	if (err) {
+		ai_error_print(err, stderr);
+		ai_error_destroy(err);
+		code = AI_EXIT_FAILURE;
+	}
+	if (code < 0 && result.kill && !result.exited) {
+		kill(target->pid, SIGKILL);
+	}
+	if (code < 0 && !result.exited && !target->exited) {
+		if (!result.kill)
+			fprintf(stderr, "async-inspect: detached; waiting for %s to end\n", argv[0]);
+		if ((err = wait_for_end(target, &status)))
+			code = ai_fail(err);
+	}
+	ai_target_destroy(target);
+	ai_break_cli_deinit(breaks);
+	free(out.path);
+	return code >= 0 ? code : exit_like(status);
+}
+
 /* --break: the program starts with the breakpoints in (launched stopped at its exec), prints a
  * record per hit on our stdout, and ends as it would have. */
 static int run_with_breakpoints(char **argv, struct ai_break_cli *breaks)
@@ -216,6 +284,8 @@ static int run_with_breakpoints(char **argv, struct ai_break_cli *breaks)
 	int status = 0;
 	int code = ai_break_command(target, breaks, &exited, &status);
 	ai_break_cli_deinit(breaks);
+	if (!exited && target->exited)
+		status = target->exit_status; /* it ended while the detach stopped it */
 	if (!exited && !target->exited) {
 		/* Detached: it is still our child, so its end is ours to wait for. */
 		enum ai_run_event event;
@@ -324,6 +394,8 @@ int ai_cmd_run(int argc, char **argv)
 		}
 		breaks.no_locals = monitor.no_locals;
 		breaks.all_locals = monitor.all_locals;
+		if (ai_break_cli_wants_tui(&breaks, no_tui))
+			return run_tui_with_breakpoints(argv + optind, &breaks, &monitor, output);
 		return run_with_breakpoints(argv + optind, &breaks);
 	}
 
@@ -341,7 +413,7 @@ int ai_cmd_run(int argc, char **argv)
 			fclose(monitor.record);
 		return ai_fail(err);
 	}
-	err = tui ? launch_with_output(argv + optind, &out, &target) : ai_target_launch(argv + optind, &target);
+	err = tui ? launch_with_output(argv + optind, &out, false, &target) : ai_target_launch(argv + optind, &target);
 	if (err) {
 		free(out.path);
 		if (monitor.record)

@@ -376,6 +376,11 @@ struct ai_types *ai_capture_types(struct ai_capture *capture)
 	return capture->as ? capture->as->types : NULL;
 }
 
+struct ai_debuginfo *ai_capture_debuginfo(struct ai_capture *capture)
+{
+	return capture->di;
+}
+
 bool ai_capture_is_dependency(const struct ai_capture *capture, const char *file)
 {
 	return !capture->as || ai_user_code_is_dependency(capture->as->user_code, file);

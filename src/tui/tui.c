@@ -168,6 +168,11 @@ static void add_snapshot(struct tui *tui, struct ai_snapshot *snapshot)
 	restore_selection(tui, &sel);
 }
 
+void tui_add_snapshot(struct tui *tui, struct ai_snapshot *snapshot)
+{
+	add_snapshot(tui, snapshot);
+}
+
 static void take_sample(struct tui *tui)
 {
 	if (tui->set) {
@@ -258,6 +263,11 @@ static void open_details(struct tui *tui, enum tui_view back)
 	tui->details_back = back;
 	open_view(tui, TUI_VIEW_DETAILS);
 	tui->cursor = first_target_line(tui);
+}
+
+void tui_open_details(struct tui *tui)
+{
+	open_details(tui, TUI_VIEW_TASKS);
 }
 
 static void open_source(struct tui *tui, const struct ai_await_node *frame)
@@ -470,6 +480,12 @@ static void act_step(struct tui *tui)
 
 static void act_quit(struct tui *tui)
 {
+	if (tui_break_active(tui)) {
+		/* Breakpoint mode: q detaches at once (the int3s go), from any view. */
+		tui->quit = true;
+		tui->end = AI_TUI_DETACH;
+		return;
+	}
 	if (tui->view != TUI_VIEW_TASKS && tui->view != TUI_VIEW_QUIT) {
 		act_back(tui);
 		return;
@@ -503,8 +519,11 @@ const struct tui_key tui_keys[] = {
 	{ "p", "pause / resume the program", act_pause },
 	{ "n", "step the task: run until its state machine changes state, then show the await it left, the "
 	       "one it reached and the locals that changed, the program paused (Esc stops waiting)", act_step },
+	{ "c", "continue: resume the program stopped at a breakpoint hit or a step (breakpoint mode: until "
+	       "the next hit)", tui_act_continue },
 	{ "? F1", "this help", act_help },
-	{ "q", "quit (attach: detach, the program goes on; run: asks); in a view: back", act_quit },
+	{ "q", "quit (attach: detach, the program goes on; run: asks; with breakpoints in: detach at once); "
+	       "in a view: back", act_quit },
 	{ NULL, NULL, NULL },
 };
 
@@ -529,6 +548,7 @@ static void (*action_for(int key))(struct tui *)
 	case 'r': return act_refresh;
 	case 'p': return act_pause;
 	case 'n': return act_step;
+	case 'c': return tui_act_continue;
 	case '?': case KEY_F(1): return act_help;
 	case 'q': case 3 /* Ctrl-C in raw mode */: return act_quit;
 	default: return NULL;
@@ -743,6 +763,11 @@ static struct ai_error *run_terminal(struct tui *tui)
 		}
 		if (tui->paused || tui->exited)
 			continue;
+		if (tui_break_active(tui)) {
+			if ((err = tui_break_poll(tui, 50, &redraw)))
+				break;
+			continue;
+		}
 		bool exited = false;
 		if ((err = tui->source->run(tui->source->arg, 50, &exited)))
 			break;
@@ -773,7 +798,8 @@ static struct ai_error *run_tui(struct tui *tui, enum ai_tui_end *end_ret)
 struct ai_error *ai_tui_run(struct ai_live *live, const struct ai_tui_source *source,
 			    const struct ai_tui_options *options, enum ai_tui_end *end_ret)
 {
-	struct tui tui = { .source = source, .options = options, .live_count = 1 };
+	struct tui tui = { .source = source, .options = options, .live_count = 1,
+			   .breaking = source->break_wait != NULL };
 	tui.lives = xcalloc(1, sizeof(*tui.lives));
 	tui.lives[0] = live;
 	return run_tui(&tui, end_ret);

@@ -59,6 +59,9 @@ struct tui {
 	char step_text[2048];
 	bool step_block_on;
 	uint64_t step_runtime, step_key;
+	/* Breakpoint mode (break_mode.c): breakpoints are in, and the hits seen. */
+	bool breaking;
+	uint64_t break_hits;
 };
 
 struct tui_key {
@@ -117,5 +120,17 @@ void tui_colors_init(void);
 void tui_draw(struct tui *tui);
 /* "850ms", "2.3s", "1m05s", "2h03m" */
 void tui_format_duration(int64_t ms, char *buf, size_t size);
+
+/* tui.c's model updates, for the modes of their own files. */
+void tui_add_snapshot(struct tui *tui, struct ai_snapshot *snapshot);
+/* Opens the selected task's details (Esc goes back to the task list). */
+void tui_open_details(struct tui *tui);
+
+/* Breakpoint mode (break_mode.c). Whether the loop waits for hits (break_wait) instead of run. */
+bool tui_break_active(const struct tui *tui);
+/* Lets the program run up to timeout_ms; at a hit, shows it (the program stays stopped). */
+struct ai_error *tui_break_poll(struct tui *tui, int timeout_ms, bool *redraw_ret);
+/* c: resumes a program stopped at a hit or a step. */
+void tui_act_continue(struct tui *tui);
 
 #endif
