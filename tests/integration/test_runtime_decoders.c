@@ -458,7 +458,8 @@ Test(runtime_decoders, a_wait_member_the_type_does_not_have)
 				   "  \"tasks\": { \"static\": \"tinyexec::REGISTRY\", \"path\": \"data.value\", \"container\": \"vec\" },\n"
 				   "  \"task\": { \"future\": \"future\", \"id\": \"id\" },\n";
 	char *text = xasprintf("%s  \"waits\": [ { \"type\": \"tinyexec::Sleep\", \"kind\": \"sleep\", \"deadline\": \"when\" },\n"
-			       "             { \"type\": \"tinyexec::JoinHandle\", \"kind\": \"join\", \"task\": \"task\" } ] }\n",
+			       "             { \"type\": \"tinyexec::JoinHandle\", \"kind\": \"join\", \"task\": \"task\" },\n"
+			       "             { \"type\": \"tinyexec::Lock\", \"kind\": \"mutex\", \"lock\": \"lock\", \"locked\": \"held\" } ] }\n",
 			       head);
 	write_file(wrong, text);
 	free(text);
@@ -473,7 +474,10 @@ Test(runtime_decoders, a_wait_member_the_type_does_not_have)
 	json_t *root = doc_parse(r.out, "dump");
 	char *warning = xasprintf("tinyexec (decoder %s): waits[0].deadline: tinyexec::Sleep has no member when", wrong);
 	cr_expect(has_warning(root, warning), "%s", r.out);
-	cr_expect_eq(json_array_size(json_object_get(root, "warnings")), 1, "one warning: %s", r.out);
+	char *locked = xasprintf("tinyexec (decoder %s): waits[2].locked: tinyexec::TinyLock has no member held", wrong);
+	cr_expect(has_warning(root, locked), "%s", r.out);
+	free(locked);
+	cr_expect_eq(json_array_size(json_object_get(root, "warnings")), 2, "one warning each: %s", r.out);
 	json_t *tasks = json_object_get(root, "tasks");
 	json_t *sleep = json_object_get(doc_item_by_int(tasks, "id", 30), "wait");
 	cr_expect_str_eq(doc_str(sleep, "kind"), "sleep");
@@ -481,6 +485,7 @@ Test(runtime_decoders, a_wait_member_the_type_does_not_have)
 			 "sleep, not understood (tinyexec::Sleep: tinyexec::Sleep has no member when)");
 	cr_expect_str_eq(doc_str(json_object_get(doc_item_by_int(tasks, "id", 34), "wait"), "description"),
 			 "join Task 1 (?)");
+	cr_expect_str_eq(doc_str(json_object_get(doc_item_by_int(tasks, "id", 32), "wait"), "kind"), "mutex");
 	json_decref(root);
 	tool_result_free(&r);
 	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", kind, NULL });

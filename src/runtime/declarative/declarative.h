@@ -27,7 +27,7 @@ enum decl_wait_kind {
 	DECL_WAIT_SLEEP,        /* deadline: a std Instant (or duration: a std Duration) */
 	DECL_WAIT_CHANNEL_RECV, /* channel; senders: from the channel, the count of live senders */
 	DECL_WAIT_CHANNEL_SEND, /* channel; receivers: from the channel, the count of live receivers */
-	DECL_WAIT_MUTEX,        /* lock: the lock (the key the guards of `guards` name too) */
+	DECL_WAIT_MUTEX,        /* lock: the lock (the key the guards of `guards` name too); locked */
 	DECL_WAIT_JOIN,         /* task: the awaited task (a pointer to what the task list holds) */
 	DECL_WAIT_IO,           /* fd: an integer fd, or (absent) std's OwnedFd searched for; direction */
 };
@@ -40,7 +40,8 @@ struct decl_wait {
 	enum decl_wait_kind kind;
 	char *path;      /* deadline / duration / channel / lock / task / fd, by kind */
 	const char *key; /* which of those the file gave: "deadline", "duration", "channel"... */
-	char *count;     /* channels: the senders / receivers count, from the channel */
+	char *count;     /* the second path: channels' senders / receivers count, from the channel;
+			  * a mutex's `locked` (non-zero while held), from the lock */
 	char *direction; /* io: "read", "write", "read_write" or NULL */
 };
 

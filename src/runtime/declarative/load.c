@@ -244,12 +244,13 @@ static bool valid_type(const char *t)
 static const struct {
 	const char *name;
 	enum decl_wait_kind kind;
-	const char *const keys[5]; /* the member keys of that kind, the first two alternatives of a sleep */
+	const char *const keys[5]; /* the member keys of that kind: the path to its object first (a sleep's
+				    * deadline or duration), then the optional second path */
 } wait_kinds[] = {
 	{ "sleep", DECL_WAIT_SLEEP, { "deadline", "duration", NULL } },
 	{ "channel_recv", DECL_WAIT_CHANNEL_RECV, { "channel", "senders", NULL } },
 	{ "channel_send", DECL_WAIT_CHANNEL_SEND, { "channel", "receivers", NULL } },
-	{ "mutex", DECL_WAIT_MUTEX, { "lock", NULL } },
+	{ "mutex", DECL_WAIT_MUTEX, { "lock", "locked", NULL } },
 	{ "join", DECL_WAIT_JOIN, { "task", NULL } },
 	{ "io", DECL_WAIT_IO, { "fd", "direction", NULL } },
 };
@@ -289,11 +290,9 @@ static struct ai_error *read_wait(const char *file, size_t index, json_t *entry,
 				list = xasprintf("%s, %s", old, *m);
 				free(old);
 			}
-			err = bad(file, "%s: unknown key \"%s\" for its kind", where, key);
-			char *message = xasprintf("%s (%s)", err->message, list);
-			ai_error_destroy(err);
-			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "%s", message);
-			free(message);
+			char *what = xasprintf("%s: unknown key \"%s\" for its kind (%s)", where, key, list);
+			err = bad(file, "%s%s", what, NULL);
+			free(what);
 			free(list);
 			return err;
 		}
@@ -307,7 +306,7 @@ static struct ai_error *read_wait(const char *file, size_t index, json_t *entry,
 	bool optional = wt->kind == DECL_WAIT_IO; /* (no fd: std's OwnedFd is searched for) */
 	if ((err = get_string(file, entry, where, wt->key, !optional, true, &wt->path)))
 		return err;
-	if ((wt->kind == DECL_WAIT_CHANNEL_RECV || wt->kind == DECL_WAIT_CHANNEL_SEND) &&
+	if ((wt->kind == DECL_WAIT_CHANNEL_RECV || wt->kind == DECL_WAIT_CHANNEL_SEND || wt->kind == DECL_WAIT_MUTEX) &&
 	    (err = get_string(file, entry, where, second, false, true, &wt->count)))
 		return err;
 	if (wt->kind == DECL_WAIT_IO) {

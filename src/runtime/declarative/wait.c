@@ -166,9 +166,24 @@ static struct ai_wait *decode_mutex(struct ai_wait_walk *w, const struct decl_ru
 	const char *lock = ai_wait_type_name(p.type);
 	wait->resource_type = ai_wait_short_resource_name(lock ? lock : "?");
 	wait->address = wait->semaphore = p.address;
-	wait->queued = true;
 	wait->permits_wanted = 1;
 	wait->description = xasprintf("%s @ 0x%" PRIx64, wait->resource_type, p.address);
+	uint64_t held = 1;
+	if (e->count && !(why = ai_decl_walk(w->as, &p, e->count)) && !ai_decl_read_uint(w->as, p, &held))
+		why = xasprintf("%s is not an integer or bool", ai_wait_type_name(p.type) ? ai_wait_type_name(p.type) : "?");
+	if (why) {
+		char *text = xasprintf("%s (decoder %s): waits[%zu].locked: %s", d->runtime, d->file, e->index, why);
+		warn_once(w, text);
+		free(text);
+		free(why);
+	}
+	/* A lock that is free: the waiter takes it on its next poll, it blocks on no one. */
+	wait->queued = held != 0;
+	if (!held) {
+		char *old = wait->description;
+		wait->description = xasprintf("%s (free: taken on the next poll)", old);
+		free(old);
+	}
 	return wait;
 }
 
@@ -350,7 +365,8 @@ static void name_holders(struct ai_snapshot *s, size_t self, struct ai_wait *wai
 static void finish_node(struct ai_wait_walk *w, const struct decl_runtime *d, size_t task,
 			struct ai_await_node *node)
 {
-	if (node->leaf && node->wait && strcmp(node->wait->kind, "mutex") == 0 && node->wait->semaphore) {
+	if (node->leaf && node->wait && strcmp(node->wait->kind, "mutex") == 0 && node->wait->queued &&
+	    node->wait->semaphore) {
 		const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 		const char *name = t ? ai_wait_type_name(t) : NULL;
 		for (size_t i = 0; name && i < d->wait_count; i++)
