@@ -494,6 +494,18 @@ Test(runtime_decoders, a_wait_member_the_type_does_not_have)
 				  "channel_send, mutex, join, io)\n", kind);
 	cr_expect_str_eq(r.err, refused);
 	tool_result_free(&r);
+	/* a key of another kind */
+	text = xasprintf("%s  \"waits\": [ { \"type\": \"tinyexec::JoinHandle\", \"kind\": \"join\", \"lock\": \"task\" } ] }\n",
+			 head);
+	write_file(kind, text);
+	free(text);
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", kind, NULL });
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	char *other = xasprintf("async-inspect: --decoders %s: waits[0]: unknown key \"lock\" for its kind (type, kind, task)\n",
+				kind);
+	cr_expect_str_eq(r.err, other);
+	free(other);
+	tool_result_free(&r);
 	unlink(wrong);
 	unlink(kind);
 	rmdir(dir);
