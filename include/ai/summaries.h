@@ -5,9 +5,12 @@
  *     "summaries": [ { "type": "app::Account", "show": ["owner", "limits.daily"] } ] }
  *
  * `type` is a qualified type name as DWARF names it; it also matches its generic instances
- * (`app::Wrapper` matches `app::Wrapper<u8>`). `show` lists member paths through nested structs
- * (not through pointers). A value of such a struct prints as `Account { owner: "ann", limits.daily:
- * 50, .. }`: the `..` says members were left out. The first summary loaded for a type wins. */
+ * (`app::Wrapper` matches `app::Wrapper<u8>`). `show` lists member paths through nested structs,
+ * and through pointers (&T, Box<T>, NonNull) and Arc / Rc to the value they point to. A value of
+ * such a struct prints as `Account { owner: "ann", limits.daily: 50, .. }`: the `..` says members
+ * were left out. An enum's entry has `variants` ({ "Open": ["id"] }: the members of its active
+ * variant to show; a variant not listed prints whole) or `show` (of whichever variant is active).
+ * The first summary loaded for a type wins. */
 #ifndef AI_SUMMARIES_H
 #define AI_SUMMARIES_H
 
@@ -15,10 +18,19 @@
 
 #include "ai/error.h"
 
+/* An enum's variant and the member paths to show of it (`variants` of an entry). */
+struct ai_summary_variant {
+	char *name;    /* owned: "Open" */
+	char **paths;  /* owned; may be none: `Closed { .. }` */
+	size_t path_count;
+};
+
 struct ai_summary {
 	char *type;    /* owned */
-	char **paths;  /* owned: "owner", "limits.daily" */
+	char **paths;  /* owned: "owner", "limits.daily"; for an enum, of whichever variant is active */
 	size_t path_count;
+	struct ai_summary_variant *variants; /* owned: an enum's variants by name, or none */
+	size_t variant_count;
 };
 
 /* Adds the summaries of a decoder file to the process-wide table. A file that is not JSON, not

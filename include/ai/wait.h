@@ -30,6 +30,8 @@
 #include "ai/snapshot.h"
 #include "ai/sockets.h"
 
+struct ai_runtime_ops; /* include/ai/runtime.h */
+
 void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot);
 
 /* ---- For runtime adapters: the walk, and reading values by DWARF member name ---- */
@@ -43,6 +45,9 @@ struct ai_wait_walk {
 	struct ai_async *as;          /* borrowed */
 	struct ai_memory *mem;        /* borrowed: the target's memory */
 	struct ai_snapshot *snapshot; /* borrowed: being filled */
+	/* the adapter whose leaf_wait, held or finish is being called (one function can serve
+	 * several tables: the declarative runtimes' read their file from ops->data) */
+	const struct ai_runtime_ops *ops;
 	/* the coroutines and combinators above the node being looked at, outermost first */
 	const struct ai_await_node *ancestors[AI_WAIT_MAX_ANCESTORS];
 	size_t depth;
@@ -146,6 +151,9 @@ struct ai_io_rules {
  * On a live target, the fd's /proc link and its socket (addresses, state, peer). */
 struct ai_wait *ai_wait_decode_io(struct ai_wait_walk *w, const struct ai_io_rules *rules, const struct ai_type *t,
 				  uint64_t address, const char *direction);
+/* A wait of kind "io" on an fd already read (a runtime that keeps it as an integer), described as
+ * ai_wait_decode_io describes its fd; resource_type (copied) names the I/O object, or NULL. */
+struct ai_wait *ai_wait_io_fd(struct ai_wait_walk *w, int fd, const char *resource_type, const char *direction);
 /* The fds in the live saved locals of coroutine node, added to task->fds once each, with their
  * /proc link and socket on live targets (the end of a connection a task keeps while it waits on
  * something else: src/analysis/peers.c links a waiter in another process to it). */

@@ -33,8 +33,10 @@ static void decode_leaf(struct ai_wait_walk *w, struct ai_await_node *node)
 {
 	struct ai_wait *wait = NULL;
 	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops && !wait; ops++)
-		if ((*ops)->leaf_wait)
+		if ((*ops)->leaf_wait) {
+			w->ops = *ops;
 			wait = (*ops)->leaf_wait(w, node);
+		}
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 	const char *name = t ? ai_wait_type_name(t) : node->type;
 	if (!wait)
@@ -55,8 +57,10 @@ static void walk(struct ai_wait_walk *w, struct ai_snapshot_task *task, struct a
 		decode_leaf(w, node);
 	} else {
 		for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++)
-			if ((*ops)->held)
+			if ((*ops)->held) {
+				w->ops = *ops;
 				(*ops)->held(w, task, node);
+			}
 	}
 	if (w->depth == AI_WAIT_MAX_ANCESTORS)
 		return;
@@ -104,8 +108,10 @@ void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot)
 		task->wait = leaf ? leaf->wait : NULL;
 	}
 	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++)
-		if ((*ops)->finish)
+		if ((*ops)->finish) {
+			w.ops = *ops;
 			(*ops)->finish(&w, snapshot);
+		}
 	/* An exclusive lock whose permit was granted to a future nobody polled yet: no guard of it
 	 * can be live, whatever saved locals say. */
 	for (size_t i = 0; i < snapshot->task_count; i++) {

@@ -355,6 +355,30 @@ void ai_wait_find_fds(struct ai_wait_walk *w, const struct ai_io_rules *rules, s
 	free(live);
 }
 
+/* The wait's description once its fd is known (wait->has_fd), with its /proc link and socket on
+ * a live target; `what` names the I/O object. */
+static void describe_io(struct ai_wait_walk *w, struct ai_wait *wait, const char *what, const char *phrase)
+{
+	if (w->as->target->kind != AI_TARGET_LIVE) {
+		wait->description = xasprintf("%s fd %d, %s (socket details need a live process)", what, wait->fd, phrase);
+		return;
+	}
+	describe_fd(w, wait);
+	if (wait->socket_kind && strcmp(wait->socket_kind, "unix") == 0)
+		wait->description = xasprintf("unix %s%s%s, %s (fd %d)", wait->local_address ? wait->local_address : "(unnamed)",
+					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
+					      phrase, wait->fd);
+	else if (wait->socket_kind)
+		wait->description = xasprintf("%s %s%s%s%s%s, %s (fd %d)", wait->socket_kind,
+					      wait->local_address ? wait->local_address : "?",
+					      wait->peer_address ? " -> " : "", wait->peer_address ? wait->peer_address : "",
+					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
+					      phrase, wait->fd);
+	else
+		wait->description = xasprintf("%s %s, %s (fd %d)", what, wait->fd_target ? wait->fd_target : "(fd closed?)",
+					      phrase, wait->fd);
+}
+
 struct ai_wait *ai_wait_decode_io(struct ai_wait_walk *w, const struct ai_io_rules *rules, const struct ai_type *t,
 				  uint64_t address, const char *direction)
 {
@@ -377,23 +401,17 @@ struct ai_wait *ai_wait_decode_io(struct ai_wait_walk *w, const struct ai_io_rul
 	}
 	wait->has_fd = true;
 	wait->fd = s.fds[0];
-	if (w->as->target->kind != AI_TARGET_LIVE) {
-		wait->description = xasprintf("%s fd %d, %s (socket details need a live process)", what, wait->fd, phrase);
-		return wait;
-	}
-	describe_fd(w, wait);
-	if (wait->socket_kind && strcmp(wait->socket_kind, "unix") == 0)
-		wait->description = xasprintf("unix %s%s%s, %s (fd %d)", wait->local_address ? wait->local_address : "(unnamed)",
-					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
-					      phrase, wait->fd);
-	else if (wait->socket_kind)
-		wait->description = xasprintf("%s %s%s%s%s%s, %s (fd %d)", wait->socket_kind,
-					      wait->local_address ? wait->local_address : "?",
-					      wait->peer_address ? " -> " : "", wait->peer_address ? wait->peer_address : "",
-					      wait->socket_state ? " " : "", wait->socket_state ? wait->socket_state : "",
-					      phrase, wait->fd);
-	else
-		wait->description = xasprintf("%s %s, %s (fd %d)", what, wait->fd_target ? wait->fd_target : "(fd closed?)",
-					      phrase, wait->fd);
+	describe_io(w, wait, what, phrase);
+	return wait;
+}
+
+struct ai_wait *ai_wait_io_fd(struct ai_wait_walk *w, int fd, const char *resource_type, const char *direction)
+{
+	struct ai_wait *wait = ai_wait_new("io");
+	wait->direction = direction ? xstrdup(direction) : NULL;
+	wait->resource_type = resource_type ? xstrdup(resource_type) : NULL;
+	wait->has_fd = true;
+	wait->fd = fd;
+	describe_io(w, wait, resource_type ? resource_type : "I/O", direction_phrase(direction));
 	return wait;
 }

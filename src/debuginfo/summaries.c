@@ -19,6 +19,13 @@ static void summary_deinit(struct ai_summary *s)
 	for (size_t i = 0; i < s->path_count; i++)
 		free(s->paths[i]);
 	free(s->paths);
+	for (size_t v = 0; v < s->variant_count; v++) {
+		for (size_t i = 0; i < s->variants[v].path_count; i++)
+			free(s->variants[v].paths[i]);
+		free(s->variants[v].paths);
+		free(s->variants[v].name);
+	}
+	free(s->variants);
 }
 
 void ai_summaries_clear(void)
@@ -43,33 +50,64 @@ static bool valid_path(const char *p)
 	return true;
 }
 
+/* A list of member paths into *paths_ret / *count_ret (owned; on error, what was read is kept
+ * for the caller to free with the entry). `what` names the list in messages: "show". */
+static struct ai_error *read_paths(const char *path, size_t index, const char *type, const char *what, json_t *list,
+				   bool may_be_empty, char ***paths_ret, size_t *count_ret)
+{
+	if (!json_is_array(list) || (!may_be_empty && json_array_size(list) == 0))
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): \"%s\" must be a %sarray of member paths",
+				       path, index, type, what, may_be_empty ? "" : "non-empty ");
+	*paths_ret = xcalloc(json_array_size(list) ? json_array_size(list) : 1, sizeof(char *));
+	size_t i;
+	json_t *value;
+	json_array_foreach(list, i, value) {
+		const char *member = json_string_value(value);
+		if (!member || !valid_path(member))
+			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): %s[%zu] is not a member path (names joined by dots)",
+					       path, index, type, what, i);
+		(*paths_ret)[(*count_ret)++] = xstrdup(member);
+	}
+	return NULL;
+}
+
 static struct ai_error *read_entry(const char *path, size_t index, json_t *entry, struct ai_summary *ret)
 {
 	const char *type = json_string_value(json_object_get(entry, "type"));
-	json_t *show = json_object_get(entry, "show");
+	json_t *show = json_object_get(entry, "show"), *variants = json_object_get(entry, "variants");
 	if (!json_is_object(entry) || !type || !*type)
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu]: expected an object with a \"type\" string",
 				       path, index);
-	if (!json_is_array(show) || json_array_size(show) == 0)
-		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): \"show\" must be a non-empty array of member paths",
+	if (!show == !variants)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): give one of \"show\" (member paths) and \"variants\" (an enum's)",
+				       path, index, type);
+	if (variants && (!json_is_object(variants) || json_object_size(variants) == 0))
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): \"variants\" must be a non-empty object (a variant's name -> member paths)",
 				       path, index, type);
 	const char *key;
 	json_t *value;
 	json_object_foreach(entry, key, value) {
-		if (strcmp(key, "type") != 0 && strcmp(key, "show") != 0)
-			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): unknown key \"%s\" (type, show)",
+		if (strcmp(key, "type") != 0 && strcmp(key, "show") != 0 && strcmp(key, "variants") != 0)
+			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): unknown key \"%s\" (type, show, variants)",
 					       path, index, type, key);
 	}
-	struct ai_summary s = { .type = xstrdup(type), .paths = xcalloc(json_array_size(show), sizeof(char *)) };
-	size_t i;
-	json_array_foreach(show, i, value) {
-		const char *member = json_string_value(value);
-		if (!member || !valid_path(member)) {
-			summary_deinit(&s);
-			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): show[%zu] is not a member path (names joined by dots)",
-					       path, index, type, i);
+	struct ai_summary s = { .type = xstrdup(type) };
+	struct ai_error *err = show ? read_paths(path, index, type, "show", show, false, &s.paths, &s.path_count) : NULL;
+	if (!err && variants) {
+		s.variants = xcalloc(json_object_size(variants), sizeof(*s.variants));
+		json_object_foreach(variants, key, value) {
+			struct ai_summary_variant *v = &s.variants[s.variant_count++];
+			v->name = xstrdup(key);
+			char *what = xasprintf("variants.%s", key);
+			err = read_paths(path, index, type, what, value, true, &v->paths, &v->path_count);
+			free(what);
+			if (err)
+				break;
 		}
-		s.paths[s.path_count++] = xstrdup(member);
+	}
+	if (err) {
+		summary_deinit(&s);
+		return err;
 	}
 	*ret = s;
 	return NULL;

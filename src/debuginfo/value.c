@@ -573,55 +573,6 @@ static void print_fields(struct printer *p, const struct ai_type *type, const st
 	vp_out_str(&p->out, positional ? ")" : " }");
 }
 
-/* A struct a --decoders summary names: `Name { a: 1, b.c: 2, .. }`, only the members it lists
- * (paths through nested structs); one that is not there says so in its place. */
-static bool print_summary(struct printer *p, const struct ai_type *type, const struct view *v, unsigned depth)
-{
-	const struct ai_summary *summary = ai_summary_find(ai_type_qualified_name(type));
-	if (!summary)
-		return false;
-	vp_print_type_name(p, type);
-	if (depth >= p->limits.max_depth) {
-		vp_out_str(&p->out, " {..}");
-		return true;
-	}
-	vp_out_str(&p->out, " { ");
-	for (size_t i = 0; i < summary->path_count && !p->out.full; i++) {
-		const char *path = summary->paths[i];
-		vp_out_printf(&p->out, "%s%s: ", i ? ", " : "", path);
-		const struct ai_type *t = type;
-		struct view at = *v;
-		bool ok = true;
-		for (const char *name = path; ok && name;) {
-			const char *dot = strchr(name, '.');
-			size_t len = dot ? (size_t)(dot - name) : strlen(name);
-			const struct ai_member *m = NULL;
-			for (size_t k = 0; t && k < t->member_count && !m; k++)
-				if (t->members[k].name && strlen(t->members[k].name) == len &&
-				    strncmp(t->members[k].name, name, len) == 0)
-					m = &t->members[k];
-			if (!m) {
-				vp_out_printf(&p->out, "<no member %.*s>", (int)len, name);
-				ok = false;
-				break;
-			}
-			const struct ai_type *mt = resolve(p, t, &m->type);
-			struct view mv;
-			if (!mt || !vp_sub_view(p, &at, m->offset, mt->size, &mv)) {
-				ok = false;
-				break;
-			}
-			t = mt;
-			at = mv;
-			name = dot ? dot + 1 : NULL;
-		}
-		if (ok)
-			vp_print_value(p, t, &at, depth + 1);
-	}
-	vp_out_str(&p->out, ", .. }");
-	return true;
-}
-
 static void print_enum(struct printer *p, const struct ai_type *type, const struct view *v,
 		       unsigned depth)
 {
@@ -795,12 +746,13 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 		print_pointer(p, type, v, depth);
 		break;
 	case AI_TYPE_STRUCT:
-		if (!print_summary(p, type, v, depth) && !vp_print_known(p, type, v, depth) &&
+		if (!vp_print_summary(p, type, v, depth) && !vp_print_known(p, type, v, depth) &&
 		    !print_fat_pointer(p, type, v, depth))
 			print_fields(p, type, v, depth, NULL);
 		break;
 	case AI_TYPE_ENUM:
-		print_enum(p, type, v, depth);
+		if (!vp_print_summary(p, type, v, depth))
+			print_enum(p, type, v, depth);
 		break;
 	case AI_TYPE_C_ENUM:
 		print_c_enum(p, type, v);

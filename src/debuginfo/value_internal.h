@@ -90,4 +90,10 @@ bool vp_member_view(const struct ai_type *type, const char *name, const struct v
 bool vp_print_known(struct printer *p, const struct ai_type *type, const struct view *v,
 		    unsigned depth);
 
+/* ---- value_summary.c ---- */
+
+/* Prints a struct or enum value as the --decoders summary of its type says (include/ai/
+ * summaries.h); false, printing nothing, when it has none (or none for an enum's active variant). */
+bool vp_print_summary(struct printer *p, const struct ai_type *type, const struct view *v, unsigned depth);
+
 #endif

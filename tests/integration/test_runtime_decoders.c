@@ -4,7 +4,8 @@
  * registries, a linked list and a thread-local): without it, dump shows only the
  * generic fallback; with it, every task of the static registry with its id, name, state and
  * await chain; a file that is not understood is refused with file:line:column, one that does not
- * match the binary is a warning (and the status of a runtime not decoded), and a bad file in a decoder directory is skipped. */
+ * match the binary is a warning (and the status of a runtime not decoded), and a bad file in a decoder directory is skipped.
+ * The file's waits and guards name the waits of the executor's own leaf futures (tasks 30-35). */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -105,7 +106,7 @@ Test(runtime_decoders, every_task_with_its_id_name_state_and_chain)
 	cr_expect_str_eq(doc_str(json_array_get(runtimes, 0), "name"), "tinyexec");
 	cr_expect(json_is_true(json_object_get(json_array_get(runtimes, 0), "decoded")), "%s", r.out);
 	json_t *tasks = json_object_get(root, "tasks");
-	cr_expect_eq(json_array_size(tasks), 5, "the five tasks, and no fallback: %s", r.out);
+	cr_expect_eq(json_array_size(tasks), 11, "the eleven tasks, and no fallback: %s", r.out);
 	static const struct {
 		int id;
 		const char *name, *status, *future;
@@ -134,7 +135,7 @@ Test(runtime_decoders, every_task_with_its_id_name_state_and_chain)
 	dump(&f, "text", file, &r);
 	cr_expect(strstr(r.out, "Task 1 \"alpha\"  tinyexec::worker  idle  (tinyexec)"), "%s", r.out);
 	cr_expect(strstr(r.out, "Task 4 \"blocker\"  tinyexec::blocker  running  (tinyexec)"), "%s", r.out);
-	cr_expect(strstr(r.out, "5 tasks (2 idle, 1 scheduled, 1 running, 1 completed)"), "%s", r.out);
+	cr_expect(strstr(r.out, "11 tasks (8 idle, 1 scheduled, 1 running, 1 completed)"), "%s", r.out);
 	cr_expect(!strstr(r.out, "fallback"), "%s", r.out);
 	tool_result_free(&r);
 	free(file);
@@ -159,7 +160,8 @@ Test(runtime_decoders, attach_lists_the_tasks)
 	char *worker = xasprintf("tinyexec.rs:%d", marker_line(SRC, "@await: tinyexec-leaf")); /* innermost */
 	cr_expect(strstr(r.out, worker), "%s", r.out);
 	cr_expect(strstr(r.out, "\"blocker\" tinyexec::blocker"), "%s", r.out);
-	cr_expect(strstr(r.out, "tasks 5: 1 running 1 scheduled 2 blocked 1 done"), "%s", r.out);
+	cr_expect(strstr(r.out, "tasks 11: 1 running 1 scheduled 6 blocked 2 deadlocked 1 done"), "%s", r.out);
+	cr_expect(strstr(r.out, "join Task 1 (idle)"), "the decoder's waits: %s", r.out);
 	cr_expect(strstr(r.out, "tinyexec::quick"), "%s", r.out);
 	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S', "the fixture was left running");
 	free(worker);
@@ -185,7 +187,7 @@ Test(runtime_decoders, a_linked_list_beside_a_vec)
 	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
 	json_t *root = doc_parse(r.out, "dump");
 	json_t *tasks = json_object_get(root, "tasks");
-	cr_expect_eq(json_array_size(tasks), 7, "%s", r.out);
+	cr_expect_eq(json_array_size(tasks), 13, "%s", r.out);
 	cr_expect_eq(json_array_size(json_object_get(root, "runtimes")), 2, "%s", r.out);
 	static const struct {
 		int id;
@@ -354,5 +356,162 @@ Test(runtime_decoders, the_config_directory_is_read_and_a_bad_file_there_skipped
 	free(bad);
 	free(sub);
 	free(dir);
+	fixture_kill(&f);
+}
+
+/* The file's `waits` and `guards`: each task of 30-35 parks on one of the executor's own leaf
+ * futures, and dump names its wait as it names a C adapter's, in the text and the JSON: a sleep
+ * with its deadline, a channel with its senders, a lock with its holder (and the lock-order
+ * deadlock of 32 and 33), a join on task 1, a read on a unix socket. */
+Test(runtime_decoders, the_waits_of_the_runtime_s_own_leaf_futures)
+{
+	struct fixture f;
+	struct tool_result r;
+	fixture_start(&f, "plain", "tinyexec", NULL);
+	char *file = decoder_file();
+	dump(&f, "json", file, &r);
+	json_t *root = doc_parse(r.out, "dump");
+	json_t *tasks = json_object_get(root, "tasks");
+	static const struct {
+		int id;
+		const char *kind, *marker, *leaf;
+	} want[] = {
+		{ 30, "sleep", "@await: tinyexec-sleep", "tinyexec::Sleep" },
+		{ 31, "channel_recv", "@await: tinyexec-recv-chan", "tinyexec::Recv" },
+		{ 32, "mutex", "@await: tinyexec-lock", "tinyexec::Lock" },
+		{ 33, "mutex", "@await: tinyexec-lock", "tinyexec::Lock" },
+		{ 34, "join", "@await: tinyexec-join", "tinyexec::JoinHandle" },
+		{ 35, "io", "@await: tinyexec-read", "tinyexec::Readable" },
+	};
+	for (size_t i = 0; i < AI_ARRAY_SIZE(want); i++) {
+		json_t *t = doc_item_by_int(tasks, "id", want[i].id);
+		cr_assert_not_null(t, "no task %d: %s", want[i].id, r.out);
+		cr_expect_str_eq(doc_str(t, "status"), "idle", "task %d", want[i].id);
+		json_t *tree = json_object_get(t, "tree");
+		cr_expect_eq(doc_int(tree, "line"), marker_line(SRC, want[i].marker), "task %d", want[i].id);
+		doc_expect_leaf(doc_child(tree), want[i].leaf, want[i].leaf);
+		doc_expect_wait(t, want[i].kind, want[i].leaf);
+	}
+	json_t *sleep = json_object_get(doc_item_by_int(tasks, "id", 30), "wait");
+	cr_expect(json_is_integer(json_object_get(sleep, "deadline_ns")), "%s", r.out);
+	cr_expect(strncmp(doc_str(sleep, "description"), "sleep, ", 7) == 0 &&
+		  strstr(doc_str(sleep, "description"), " left"), "%s", doc_str(sleep, "description"));
+	json_t *recv = json_object_get(doc_item_by_int(tasks, "id", 31), "wait");
+	cr_expect_eq(doc_int(recv, "senders_alive"), 1);
+	cr_expect(strstr(doc_str(recv, "description"), ", 1 sender alive"), "%s", doc_str(recv, "description"));
+	/* each lock task holds the lock the other waits for, through its Guard `_first` */
+	json_t *left = doc_item_by_int(tasks, "id", 32), *right = doc_item_by_int(tasks, "id", 33);
+	json_t *held = json_array_get(json_object_get(left, "held"), 0);
+	cr_assert_not_null(held, "%s", r.out);
+	cr_expect_str_eq(doc_str(held, "local"), "_first");
+	cr_expect_str_eq(doc_str(held, "guard"), "Guard");
+	cr_expect_str_eq(doc_str(held, "type"), "TinyLock");
+	cr_expect_str_eq(doc_str(held, "address"), doc_str(json_object_get(right, "wait"), "address"));
+	cr_expect(strstr(doc_str(json_object_get(left, "wait"), "description"), ", held by Task 33 tinyexec::lock_pair"),
+		  "%s", r.out);
+	json_t *deadlock = json_array_get(json_object_get(root, "deadlocks"), 0);
+	cr_assert_not_null(deadlock, "the lock-order deadlock: %s", r.out);
+	cr_expect_eq(json_array_size(json_object_get(deadlock, "tasks")), 2);
+	json_t *join = json_object_get(doc_item_by_int(tasks, "id", 34), "wait");
+	cr_expect_eq(doc_int(join, "task"), 1);
+	cr_expect_str_eq(doc_str(join, "task_status"), "idle");
+	json_t *io = json_object_get(doc_item_by_int(tasks, "id", 35), "wait");
+	cr_expect(json_is_integer(json_object_get(io, "fd")), "%s", r.out);
+	cr_expect_str_eq(doc_str(io, "direction"), "read");
+	cr_expect_str_eq(doc_str(json_object_get(io, "socket"), "kind"), "unix");
+	/* the Signal leaf no entry names stays unknown, with its type */
+	cr_expect_str_eq(doc_str(json_object_get(doc_item_by_int(tasks, "id", 1), "wait"), "description"),
+			 "unknown (tinyexec::Signal)");
+	cr_expect_eq(json_array_size(json_object_get(root, "warnings")), 0, "%s", r.out);
+	json_decref(root);
+	tool_result_free(&r);
+	dump(&f, "text", file, &r);
+	cr_expect(strstr(r.out, "DEADLOCK: 2 tasks wait on each other"), "%s", r.out);
+	cr_expect(strstr(r.out, "└─ tinyexec::Sleep (leaf)  [sleep, "), "%s", r.out);
+	cr_expect(strstr(r.out, " left]\n"), "%s", r.out);
+	cr_expect(strstr(r.out, "└─ tinyexec::Recv (leaf)  [channel recv @ 0x"), "%s", r.out);
+	cr_expect(strstr(r.out, "[TinyLock @ 0x"), "%s", r.out);
+	cr_expect(strstr(r.out, ", held by Task 32 tinyexec::lock_pair]"), "%s", r.out);
+	cr_expect(strstr(r.out, "holds TinyLock @ 0x"), "%s", r.out);
+	cr_expect(strstr(r.out, "(guard `_first: Guard` in tinyexec::lock_pair)"), "%s", r.out);
+	cr_expect(strstr(r.out, "└─ tinyexec::JoinHandle (leaf)  [join Task 1 (idle)]"), "%s", r.out);
+	cr_expect(strstr(r.out, "└─ tinyexec::Readable (leaf)  [unix (unnamed) CONNECTED, waiting for read (fd "),
+		  "%s", r.out);
+	tool_result_free(&r);
+	free(file);
+	fixture_kill(&f);
+}
+
+/* A wait entry naming a member its type does not have: the wait says it is not understood, one
+ * warning names the file, the entry and the member, and everything else is shown. A kind not
+ * understood is refused when the file is read. */
+Test(runtime_decoders, a_wait_member_the_type_does_not_have)
+{
+	struct fixture f;
+	struct tool_result r;
+	fixture_start(&f, "plain", "tinyexec", NULL);
+	char dir[] = "/tmp/ai-rtdecoders-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char *wrong = xasprintf("%s/wrong.json", dir), *kind = xasprintf("%s/kind.json", dir);
+	static const char head[] = "{ \"format\": \"async-inspect-runtime\", \"version\": 1, \"runtime\": \"tinyexec\",\n"
+				   "  \"detect\": { \"symbol\": \"tinyexec::REGISTRY\" },\n"
+				   "  \"tasks\": { \"static\": \"tinyexec::REGISTRY\", \"path\": \"data.value\", \"container\": \"vec\" },\n"
+				   "  \"task\": { \"future\": \"future\", \"id\": \"id\" },\n";
+	char *text = xasprintf("%s  \"waits\": [ { \"type\": \"tinyexec::Sleep\", \"kind\": \"sleep\", \"deadline\": \"when\" },\n"
+			       "             { \"type\": \"tinyexec::JoinHandle\", \"kind\": \"join\", \"task\": \"task\" },\n"
+			       "             { \"type\": \"tinyexec::Lock\", \"kind\": \"mutex\", \"lock\": \"lock\", \"locked\": \"held\" } ] }\n",
+			       head);
+	write_file(wrong, text);
+	free(text);
+	text = xasprintf("%s  \"waits\": [ { \"type\": \"tinyexec::Sleep\", \"kind\": \"timer\", \"deadline\": \"deadline\" } ] }\n",
+			 head);
+	write_file(kind, text);
+	free(text);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--format", "json", "--decoders", wrong, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = doc_parse(r.out, "dump");
+	char *warning = xasprintf("tinyexec (decoder %s): waits[0].deadline: tinyexec::Sleep has no member when", wrong);
+	cr_expect(has_warning(root, warning), "%s", r.out);
+	char *locked = xasprintf("tinyexec (decoder %s): waits[2].locked: tinyexec::TinyLock has no member held", wrong);
+	cr_expect(has_warning(root, locked), "%s", r.out);
+	free(locked);
+	cr_expect_eq(json_array_size(json_object_get(root, "warnings")), 2, "one warning each: %s", r.out);
+	json_t *tasks = json_object_get(root, "tasks");
+	json_t *sleep = json_object_get(doc_item_by_int(tasks, "id", 30), "wait");
+	cr_expect_str_eq(doc_str(sleep, "kind"), "sleep");
+	cr_expect_str_eq(doc_str(sleep, "description"),
+			 "sleep, not understood (tinyexec::Sleep: tinyexec::Sleep has no member when)");
+	cr_expect_str_eq(doc_str(json_object_get(doc_item_by_int(tasks, "id", 34), "wait"), "description"),
+			 "join Task 1 (?)");
+	cr_expect_str_eq(doc_str(json_object_get(doc_item_by_int(tasks, "id", 32), "wait"), "kind"), "mutex");
+	json_decref(root);
+	tool_result_free(&r);
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", kind, NULL });
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	char *refused = xasprintf("async-inspect: --decoders %s: waits[0].kind is not understood (sleep, channel_recv, "
+				  "channel_send, mutex, join, io)\n", kind);
+	cr_expect_str_eq(r.err, refused);
+	tool_result_free(&r);
+	/* a key of another kind */
+	text = xasprintf("%s  \"waits\": [ { \"type\": \"tinyexec::JoinHandle\", \"kind\": \"join\", \"lock\": \"task\" } ] }\n",
+			 head);
+	write_file(kind, text);
+	free(text);
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", kind, NULL });
+	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
+	char *other = xasprintf("async-inspect: --decoders %s: waits[0]: unknown key \"lock\" for its kind (type, kind, task)\n",
+				kind);
+	cr_expect_str_eq(r.err, other);
+	free(other);
+	tool_result_free(&r);
+	unlink(wrong);
+	unlink(kind);
+	rmdir(dir);
+	free(refused);
+	free(warning);
+	free(wrong);
+	free(kind);
 	fixture_kill(&f);
 }

@@ -22,11 +22,6 @@
 #define MAX_HOPS 8
 #define MAX_NAME 256
 
-/* A value in the target: its type and address. */
-struct place {
-	const struct ai_type *type;
-	uint64_t address;
-};
 
 static struct ai_elf_file *symbol_file(struct ai_async *as, uint64_t *bias)
 {
@@ -192,7 +187,7 @@ static const struct ai_type *static_type(struct ai_async *as, const char *name, 
 /* One step through a pointer (&T, *T, Box<T>) or a struct that only wraps one (NonNull, Unique:
  * a single member `pointer`), or into Option's Some. False when there is nothing to look
  * through; *error_ret (owned) when it cannot be read (a null pointer, None, a fault). */
-static bool look_through(struct ai_async *as, struct place *p, char **error_ret)
+static bool look_through(struct ai_async *as, struct decl_place *p, char **error_ret)
 {
 	const struct ai_type *t = p->type;
 	if (t->kind == AI_TYPE_POINTER) {
@@ -249,7 +244,7 @@ static bool look_through(struct ai_async *as, struct place *p, char **error_ret)
 	return false;
 }
 
-static void underlying(struct place *p)
+static void underlying(struct decl_place *p)
 {
 	const struct ai_type *u;
 	if (!ai_type_underlying(p->type, &u))
@@ -258,7 +253,7 @@ static void underlying(struct place *p)
 
 /* Follows `path` (names joined by dots) from p, looking through pointers, Option and wrappers
  * where a name is not a member. NULL, or why not (owned). */
-static char *walk(struct ai_async *as, struct place *p, const char *path)
+char *ai_decl_walk(struct ai_async *as, struct decl_place *p, const char *path)
 {
 	char *copy = xstrdup(path), *save = NULL;
 	char *error = NULL;
@@ -293,7 +288,7 @@ static char *walk(struct ai_async *as, struct place *p, const char *path)
 }
 
 /* Looks through pointers and wrappers to the value itself (a list's node). */
-static char *deref(struct ai_async *as, struct place *p)
+char *ai_decl_deref(struct ai_async *as, struct decl_place *p)
 {
 	char *why = NULL;
 	for (int hops = 0; hops < MAX_HOPS; hops++) {
@@ -328,7 +323,7 @@ static bool first_pointer(const struct ai_type *t, int depth, uint64_t *offset_r
 	return false;
 }
 
-static bool read_uint(struct ai_async *as, struct place p, uint64_t *ret)
+bool ai_decl_read_uint(struct ai_async *as, struct decl_place p, uint64_t *ret)
 {
 	for (int hops = 0; hops < MAX_HOPS; hops++) {
 		underlying(&p);
@@ -352,7 +347,7 @@ static bool read_uint(struct ai_async *as, struct place p, uint64_t *ret)
 
 /* The elements of the container at p: *first, their stride and count (a list: count 0, walked
  * by the caller). NULL, or why not (owned). */
-static char *container(struct ai_async *as, const struct decl_runtime *d, struct place *p,
+static char *container(struct ai_async *as, const struct decl_runtime *d, struct decl_place *p,
 		       const struct ai_type **element_ret, uint64_t *first_ret, uint64_t *count_ret)
 {
 	underlying(p);
@@ -421,7 +416,7 @@ static char *container(struct ai_async *as, const struct decl_runtime *d, struct
 }
 
 /* A name: &str, String, or Option of them; else the value as the printer prints it. */
-static char *read_name(struct ai_async *as, struct place p)
+static char *read_name(struct ai_async *as, struct decl_place p)
 {
 	char *why = NULL;
 	for (int hops = 0; hops < MAX_HOPS; hops++) {
@@ -447,7 +442,7 @@ static char *read_name(struct ai_async *as, struct place p)
 			const struct ai_type *vt;
 			if (ai_type_member_type(t, vec, &vt))
 				break;
-			struct place v = { vt, p.address + vec->offset };
+			struct decl_place v = { vt, p.address + vec->offset };
 			struct decl_runtime as_vec = { .container = DECL_VEC };
 			const struct ai_type *el;
 			uint64_t ptr, n;
@@ -478,7 +473,7 @@ static char *read_name(struct ai_async *as, struct place p)
 }
 
 /* The state's key as the file's table spells it: an enumerator's or variant's name, or a number. */
-static char *state_key(struct ai_async *as, struct place p)
+static char *state_key(struct ai_async *as, struct decl_place p)
 {
 	underlying(&p);
 	const struct ai_type *t = p.type;
@@ -492,7 +487,7 @@ static char *state_key(struct ai_async *as, struct place p)
 		return !err && v->name ? xstrdup(v->name) : NULL;
 	}
 	uint64_t value;
-	if (!read_uint(as, p, &value))
+	if (!ai_decl_read_uint(as, p, &value))
 		return NULL;
 	if (t->kind == AI_TYPE_C_ENUM) {
 		uint64_t mask = t->size >= 8 ? UINT64_MAX : (1ULL << (t->size * 8)) - 1;
@@ -513,11 +508,11 @@ static void warn(struct ai_snapshot *snapshot, const struct decl_runtime *d, con
 	free(what);
 }
 
-static void add_task(struct ai_async *as, const struct decl_runtime *d, struct place element, uint64_t runtime,
+static void add_task(struct ai_async *as, const struct decl_runtime *d, struct decl_place element, uint64_t runtime,
 		     struct ai_snapshot *snapshot)
 {
-	struct place task = element;
-	char *error = d->element ? walk(as, &task, d->element) : NULL;
+	struct decl_place task = element;
+	char *error = d->element ? ai_decl_walk(as, &task, d->element) : NULL;
 	if (error) {
 		warn(snapshot, d, "a task could not be read: %s%s", error, NULL);
 		free(error);
@@ -528,8 +523,8 @@ static void add_task(struct ai_async *as, const struct decl_runtime *d, struct p
 	t->kind = xstrdup("task");
 	t->address = task.address;
 	t->runtime_address = runtime;
-	struct place p = task;
-	if ((error = walk(as, &p, d->future))) {
+	struct decl_place p = task;
+	if ((error = ai_decl_walk(as, &p, d->future))) {
 		t->tree.error = xasprintf("task.future %s: %s", d->future, error);
 		free(error);
 	} else {
@@ -538,17 +533,17 @@ static void add_task(struct ai_async *as, const struct decl_runtime *d, struct p
 	const char *future = t->tree.function ? t->tree.function : t->tree.type;
 	t->future = xstrdup(future ? future : "?");
 	p = task;
-	if (d->id && !(error = walk(as, &p, d->id)))
-		t->has_id = read_uint(as, p, &t->id);
+	if (d->id && !(error = ai_decl_walk(as, &p, d->id)))
+		t->has_id = ai_decl_read_uint(as, p, &t->id);
 	free(error);
 	error = NULL;
 	p = task;
-	if (d->name && !(error = walk(as, &p, d->name)))
+	if (d->name && !(error = ai_decl_walk(as, &p, d->name)))
 		t->name = read_name(as, p);
 	free(error);
 	error = NULL;
 	p = task;
-	if (d->state && !(error = walk(as, &p, d->state))) {
+	if (d->state && !(error = ai_decl_walk(as, &p, d->state))) {
 		char *key = state_key(as, p);
 		for (size_t i = 0; key && i < d->value_count && !t->status; i++)
 			if (strcmp(d->values[i].key, key) == 0)
@@ -564,12 +559,12 @@ static void add_task(struct ai_async *as, const struct decl_runtime *d, struct p
 
 /* The tasks of the container that `path` reaches from root (the static, or one thread's
  * thread-local value): NULL, or why they could not be read (owned). */
-static char *collect_from(struct ai_async *as, const struct decl_runtime *d, struct place p,
+static char *collect_from(struct ai_async *as, const struct decl_runtime *d, struct decl_place p,
 			  struct ai_snapshot *snapshot, size_t *added)
 {
 	size_t before = snapshot->task_count;
 	uint64_t runtime = p.address;
-	char *error = d->tasks_path ? walk(as, &p, d->tasks_path) : NULL;
+	char *error = d->tasks_path ? ai_decl_walk(as, &p, d->tasks_path) : NULL;
 	const struct ai_type *element = NULL;
 	uint64_t first = 0, count = 0;
 	if (!error)
@@ -578,13 +573,13 @@ static char *collect_from(struct ai_async *as, const struct decl_runtime *d, str
 		return error;
 	if (d->container != DECL_LIST) {
 		for (uint64_t i = 0; i < count; i++)
-			add_task(as, d, (struct place){ element, first + i * element->size }, runtime, snapshot);
+			add_task(as, d, (struct decl_place){ element, first + i * element->size }, runtime, snapshot);
 		*added = snapshot->task_count - before;
 		return NULL;
 	}
 	/* A list: the head leads to the first node, each node's `next` to the next one. */
 	for (size_t n = 0;; n++) {
-		if ((error = deref(as, &p))) {
+		if ((error = ai_decl_deref(as, &p))) {
 			if (strcmp(error, "None") != 0 && strncmp(error, "a null", 6) != 0)
 				warn(snapshot, d, "the task list ends early: %s%s", error, NULL);
 			free(error);
@@ -596,7 +591,7 @@ static char *collect_from(struct ai_async *as, const struct decl_runtime *d, str
 			break;
 		}
 		add_task(as, d, p, runtime, snapshot);
-		if ((error = walk(as, &p, d->next))) {
+		if ((error = ai_decl_walk(as, &p, d->next))) {
 			warn(snapshot, d, "tasks.next: %s%s", error, NULL);
 			free(error);
 			break;
@@ -636,7 +631,7 @@ static void collect_thread_locals(struct ai_async *as, const struct decl_runtime
 		     d->tasks_thread_local, NULL);
 		return;
 	}
-	struct place value = { storage, 0 };
+	struct decl_place value = { storage, 0 };
 	const struct ai_template_param *tp = ai_type_find_template_param(storage, "T");
 	const struct ai_type *t, *u;
 	uint64_t at;
@@ -652,7 +647,7 @@ static void collect_thread_locals(struct ai_async *as, const struct decl_runtime
 		/* (the registers of the stop the stacks were unwound at: fs_base never changes) */
 		if (!(thread->regs_valid || (stacks && stacks[i].count > 0)) || !fs_base || fs_base < block)
 			continue;
-		struct place p = { value.type, fs_base - block + tls_value + value.address };
+		struct decl_place p = { value.type, fs_base - block + tls_value + value.address };
 		size_t added = 0;
 		char *error = collect_from(as, d, p, snapshot, &added);
 		if (!error) {
@@ -698,7 +693,7 @@ struct ai_error *ai_decl_collect(const struct ai_runtime_ops *self, struct ai_as
 		return NULL;
 	}
 	size_t added;
-	char *error = collect_from(as, d, (struct place){ type, value + bias }, snapshot, &added);
+	char *error = collect_from(as, d, (struct decl_place){ type, value + bias }, snapshot, &added);
 	if (error) {
 		warn(snapshot, d, "the task list (tasks.path) could not be read: %s%s", error, NULL);
 		free(error);

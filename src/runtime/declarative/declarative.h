@@ -22,6 +22,38 @@ struct decl_state_value {
 	char *status; /* "scheduled", "running", "idle", "completed" ("done" in the file) */
 };
 
+/* The wait kinds a decoder file can give the runtime's leaf futures (waits[].kind). */
+enum decl_wait_kind {
+	DECL_WAIT_SLEEP,        /* deadline: a std Instant (or duration: a std Duration) */
+	DECL_WAIT_CHANNEL_RECV, /* channel; senders: from the channel, the count of live senders */
+	DECL_WAIT_CHANNEL_SEND, /* channel; receivers: from the channel, the count of live receivers */
+	DECL_WAIT_MUTEX,        /* lock: the lock (the key the guards of `guards` name too); locked */
+	DECL_WAIT_JOIN,         /* task: the awaited task (a pointer to what the task list holds) */
+	DECL_WAIT_IO,           /* fd: an integer fd, or (absent) std's OwnedFd searched for; direction */
+};
+
+/* waits[i]: a leaf future type of the runtime and where its wait's details are. Member paths
+ * (looked through as the task's are); NULL when not given. */
+struct decl_wait {
+	size_t index;    /* i, for messages: "waits[2].lock" */
+	char *type;      /* a qualified name as DWARF names it; also its generic instances */
+	enum decl_wait_kind kind;
+	char *path;      /* deadline / duration / channel / lock / task / fd, by kind */
+	const char *key; /* which of those the file gave: "deadline", "duration", "channel"... */
+	char *count;     /* the second path: channels' senders / receivers count, from the channel;
+			  * a mutex's `locked` (non-zero while held), from the lock */
+	char *direction; /* io: "read", "write", "read_write" or NULL */
+};
+
+/* guards[i]: a type whose live value in a coroutine's saved locals holds a lock of `lock` kind
+ * mutex (the wait-for graph links a DECL_WAIT_MUTEX waiter on that lock to its holder). */
+struct decl_guard {
+	size_t index;
+	char *type;
+	char *lock;      /* member path from the guard to the lock */
+	char *locked;    /* member path from the lock to an integer or bool, non-zero while held, or NULL */
+};
+
 struct decl_runtime {
 	struct ai_runtime_ops ops; /* .name is `runtime`, .data this */
 	char *file;                /* the decoder file, for messages */
@@ -39,6 +71,21 @@ struct decl_runtime {
 	char *future, *id, *name, *state;
 	struct decl_state_value *values;
 	size_t value_count;
+	struct decl_wait *waits;
+	size_t wait_count;
+	struct decl_guard *guards;
+	size_t guard_count;
+};
+
+/* wait.c: the ops of a file with waits or guards */
+struct ai_wait *ai_decl_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *leaf);
+void ai_decl_held(struct ai_wait_walk *w, struct ai_snapshot_task *task, const struct ai_await_node *node);
+void ai_decl_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot);
+
+/* A value in the target: its type and address. */
+struct decl_place {
+	const struct ai_type *type;
+	uint64_t address;
 };
 
 /* collect.c */
@@ -46,5 +93,14 @@ char *ai_decl_detect(const struct ai_runtime_ops *self, struct ai_async *as);
 struct ai_error *ai_decl_collect(const struct ai_runtime_ops *self, struct ai_async *as,
 				 const struct ai_stack *stacks, struct ai_snapshot *snapshot,
 				 struct ai_snapshot_runtime *entry);
+/* Follows a member path from p, looking through pointers (&T, *T, Box<T>), one-pointer wrappers
+ * (NonNull, Unique, a newtype `__0`) and Option's Some where a name is not a member: NULL, or why
+ * not (owned: "tinyexec::Sleep has no member when"). */
+char *ai_decl_walk(struct ai_async *as, struct decl_place *p, const char *path);
+/* Looks through pointers and wrappers to the value itself: NULL, or why not (owned; "None", "a
+ * null ..." at the end of a list). */
+char *ai_decl_deref(struct ai_async *as, struct decl_place *p);
+/* An integer, bool or C-like enum (or a newtype of one) at p. */
+bool ai_decl_read_uint(struct ai_async *as, struct decl_place p, uint64_t *ret);
 
 #endif

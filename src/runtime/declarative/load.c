@@ -38,6 +38,19 @@ static void decl_free(struct decl_runtime *d)
 		free(d->values[i].status);
 	}
 	free(d->values);
+	for (size_t i = 0; i < d->wait_count; i++) {
+		free(d->waits[i].type);
+		free(d->waits[i].path);
+		free(d->waits[i].count);
+		free(d->waits[i].direction);
+	}
+	free(d->waits);
+	for (size_t i = 0; i < d->guard_count; i++) {
+		free(d->guards[i].type);
+		free(d->guards[i].lock);
+		free(d->guards[i].locked);
+	}
+	free(d->guards);
 	free(d);
 }
 
@@ -221,6 +234,141 @@ static struct ai_error *read_task(const char *file, json_t *task, struct decl_ru
 	return state ? read_state(file, state, d) : NULL;
 }
 
+/* A qualified type name as DWARF spells it: no spaces at its ends, no pattern characters. */
+static bool valid_type(const char *t)
+{
+	return t && *t && *t != ' ' && t[strlen(t) - 1] != ' ' && !strpbrk(t, "*?\n");
+}
+
+/* waits[i]: "type", "kind", and the keys of that kind (declarative.h, docs/decoders/runtime.md). */
+static const struct {
+	const char *name;
+	enum decl_wait_kind kind;
+	const char *const keys[5]; /* the member keys of that kind: the path to its object first (a sleep's
+				    * deadline or duration), then the optional second path */
+} wait_kinds[] = {
+	{ "sleep", DECL_WAIT_SLEEP, { "deadline", "duration", NULL } },
+	{ "channel_recv", DECL_WAIT_CHANNEL_RECV, { "channel", "senders", NULL } },
+	{ "channel_send", DECL_WAIT_CHANNEL_SEND, { "channel", "receivers", NULL } },
+	{ "mutex", DECL_WAIT_MUTEX, { "lock", "locked", NULL } },
+	{ "join", DECL_WAIT_JOIN, { "task", NULL } },
+	{ "io", DECL_WAIT_IO, { "fd", "direction", NULL } },
+};
+
+static struct ai_error *read_wait(const char *file, size_t index, json_t *entry, struct decl_wait *wt)
+{
+	char where[32];
+	snprintf(where, sizeof(where), "waits[%zu]", index);
+	wt->index = index;
+	if (!json_is_object(entry))
+		return bad(file, "%s must be an object (type, kind, and the kind's members)%s", where, NULL);
+	struct ai_error *err;
+	char *kind = NULL;
+	if ((err = get_string(file, entry, where, "type", true, false, &wt->type)) ||
+	    (err = get_string(file, entry, where, "kind", true, false, &kind)))
+		return err;
+	size_t k = 0;
+	while (k < AI_ARRAY_SIZE(wait_kinds) && strcmp(kind, wait_kinds[k].name) != 0)
+		k++;
+	free(kind);
+	if (!valid_type(wt->type))
+		return bad(file, "%s.type \"%s\" is not a qualified type name", where, wt->type);
+	if (k == AI_ARRAY_SIZE(wait_kinds))
+		return bad(file, "%s.kind is not understood (sleep, channel_recv, channel_send, mutex, join, io)%s",
+			   where, NULL);
+	wt->kind = wait_kinds[k].kind;
+	const char *key;
+	json_t *value;
+	json_object_foreach(entry, key, value) {
+		bool known = strcmp(key, "type") == 0 || strcmp(key, "kind") == 0;
+		for (const char *const *m = wait_kinds[k].keys; *m && !known; m++)
+			known = strcmp(*m, key) == 0;
+		if (!known) {
+			char *list = xstrdup("type, kind");
+			for (const char *const *m = wait_kinds[k].keys; *m; m++) {
+				char *old = list;
+				list = xasprintf("%s, %s", old, *m);
+				free(old);
+			}
+			char *what = xasprintf("%s: unknown key \"%s\" for its kind (%s)", where, key, list);
+			err = bad(file, "%s%s", what, NULL);
+			free(what);
+			free(list);
+			return err;
+		}
+	}
+	/* The member that leads to the wait's object; a sleep names one of deadline and duration. */
+	const char *first = wait_kinds[k].keys[0], *second = wait_kinds[k].keys[1];
+	bool either = wt->kind == DECL_WAIT_SLEEP;
+	if (either && json_object_get(entry, first) && json_object_get(entry, second))
+		return bad(file, "%s: give one of \"deadline\" and \"duration\"%s", where, NULL);
+	wt->key = either && json_object_get(entry, second) ? second : first;
+	bool optional = wt->kind == DECL_WAIT_IO; /* (no fd: std's OwnedFd is searched for) */
+	if ((err = get_string(file, entry, where, wt->key, !optional, true, &wt->path)))
+		return err;
+	if ((wt->kind == DECL_WAIT_CHANNEL_RECV || wt->kind == DECL_WAIT_CHANNEL_SEND || wt->kind == DECL_WAIT_MUTEX) &&
+	    (err = get_string(file, entry, where, second, false, true, &wt->count)))
+		return err;
+	if (wt->kind == DECL_WAIT_IO) {
+		if ((err = get_string(file, entry, where, "direction", false, false, &wt->direction)))
+			return err;
+		if (wt->direction && strcmp(wt->direction, "read") != 0 && strcmp(wt->direction, "write") != 0 &&
+		    strcmp(wt->direction, "read_write") != 0)
+			return bad(file, "%s.direction \"%s\" is not understood (read, write, read_write)", where,
+				   wt->direction);
+	}
+	return NULL;
+}
+
+static struct ai_error *read_guard(const char *file, size_t index, json_t *entry, struct decl_guard *g)
+{
+	static const char *const keys[] = { "type", "lock", "locked", NULL };
+	char where[32];
+	snprintf(where, sizeof(where), "guards[%zu]", index);
+	g->index = index;
+	const char *unknown;
+	if (!json_is_object(entry))
+		return bad(file, "%s must be an object (type, lock, locked)%s", where, NULL);
+	if (!known_keys(entry, keys, &unknown))
+		return bad(file, "%s: unknown key \"%s\" (type, lock, locked)", where, unknown);
+	struct ai_error *err;
+	if ((err = get_string(file, entry, where, "type", true, false, &g->type)) ||
+	    (err = get_string(file, entry, where, "lock", true, true, &g->lock)) ||
+	    (err = get_string(file, entry, where, "locked", false, true, &g->locked)))
+		return err;
+	if (!valid_type(g->type))
+		return bad(file, "%s.type \"%s\" is not a qualified type name", where, g->type);
+	return NULL;
+}
+
+/* The optional arrays `waits` and `guards`. */
+static struct ai_error *read_waits(const char *file, json_t *root, struct decl_runtime *d)
+{
+	json_t *waits = json_object_get(root, "waits"), *guards = json_object_get(root, "guards");
+	if (waits && !json_is_array(waits))
+		return bad(file, "\"waits\" must be an array of objects (type, kind...)%s%s", NULL, NULL);
+	if (guards && !json_is_array(guards))
+		return bad(file, "\"guards\" must be an array of objects (type, lock...)%s%s", NULL, NULL);
+	size_t i;
+	json_t *entry;
+	struct ai_error *err;
+	if (waits && json_array_size(waits))
+		d->waits = xcalloc(json_array_size(waits), sizeof(*d->waits));
+	json_array_foreach(waits, i, entry) {
+		d->wait_count = i + 1;
+		if ((err = read_wait(file, i, entry, &d->waits[i])))
+			return err;
+	}
+	if (guards && json_array_size(guards))
+		d->guards = xcalloc(json_array_size(guards), sizeof(*d->guards));
+	json_array_foreach(guards, i, entry) {
+		d->guard_count = i + 1;
+		if ((err = read_guard(file, i, entry, &d->guards[i])))
+			return err;
+	}
+	return NULL;
+}
+
 /* The runtime's name: what users see in dumps, so plain (letters, digits, - and _). */
 static bool valid_name(const char *name)
 {
@@ -235,7 +383,8 @@ static bool valid_name(const char *name)
 
 static struct ai_error *read_runtime(const char *file, json_t *root, struct decl_runtime **ret)
 {
-	static const char *const keys[] = { "format", "version", "runtime", "detect", "tasks", "task", NULL };
+	static const char *const keys[] = { "format", "version", "runtime", "detect", "tasks", "task", "waits",
+					    "guards", NULL };
 	const char *unknown;
 	json_t *version = json_object_get(root, "version");
 	if (!json_is_integer(version) || json_integer_value(version) != DECL_VERSION)
@@ -244,7 +393,8 @@ static struct ai_error *read_runtime(const char *file, json_t *root, struct decl
 				       "version %d of " DECL_FORMAT ")", file,
 				       json_is_integer(version) ? "other than 1" : "missing", DECL_VERSION);
 	if (!known_keys(root, keys, &unknown))
-		return bad(file, "unknown key \"%s\" (format, version, runtime, detect, tasks, task)%s", unknown, NULL);
+		return bad(file, "unknown key \"%s\" (format, version, runtime, detect, tasks, task, waits, guards)%s",
+			   unknown, NULL);
 	const char *name = json_string_value(json_object_get(root, "runtime"));
 	if (!valid_name(name))
 		return bad(file, "\"runtime\" must be the runtime's name (letters, digits, - and _)%s%s", NULL, NULL);
@@ -256,6 +406,8 @@ static struct ai_error *read_runtime(const char *file, json_t *root, struct decl
 		err = read_tasks(file, json_object_get(root, "tasks"), d);
 	if (!err)
 		err = read_task(file, json_object_get(root, "task"), d);
+	if (!err)
+		err = read_waits(file, root, d);
 	if (err) {
 		decl_free(d);
 		return err;
@@ -264,6 +416,11 @@ static struct ai_error *read_runtime(const char *file, json_t *root, struct decl
 	d->ops.data = d;
 	d->ops.detect = ai_decl_detect;
 	d->ops.collect = ai_decl_collect;
+	if (d->wait_count || d->guard_count) {
+		d->ops.leaf_wait = ai_decl_leaf_wait;
+		d->ops.held = ai_decl_held;
+		d->ops.finish = ai_decl_finish;
+	}
 	*ret = d;
 	return NULL;
 }
