@@ -47,7 +47,14 @@ struct ai_monitor_options {
 	 * launched target is stopped at its exec; if they cannot be set ai_monitor returns the
 	 * error with the target still stopped. */
 	const struct ai_break_options *breaks;
+	/* --profile (with tui): the task list's polls/s, busy and scheduled-time columns, from the
+	 * probes of `profile` left in while the view runs (src/profile/live_profile.c) */
+	bool profile;
 };
+#define AI_PROFILE_NEEDS_TUI "--profile adds columns to the interactive view (a terminal, without --no-tui); " \
+	"to measure without it, use `async-inspect profile`"
+/* --profile, of attach and run (handled by ai_parse_monitor_option; serve does not take it). */
+#define AI_MONITOR_PROFILE_OPTION { "profile", no_argument, NULL, AI_OPT_PROFILE }
 /* The options of the commands that watch a live program (attach, run). */
 #define AI_MONITOR_LONG_OPTIONS                                 \
 	{ "interval", required_argument, NULL, 'i' },           \
@@ -105,7 +112,7 @@ struct ai_target_options {
 	size_t pid_count;
 };
 /* Long-option codes of --pids and --pgrep (past every short option's character). */
-enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP, AI_OPT_CGROUP, AI_OPT_DECODERS = 0x1100 };
+enum { AI_OPT_PIDS = 0x1000, AI_OPT_PGREP, AI_OPT_CGROUP, AI_OPT_DECODERS = 0x1100, AI_OPT_PROFILE };
 /* Adds the processes of --pid N, --pids A,B,C, --pgrep NAME or --cgroup PATH (opt 'p',
  * AI_OPT_PIDS, AI_OPT_PGREP, AI_OPT_CGROUP) to options. --pgrep: every process whose command name
  * (/proc/PID/comm) or executable's base name is NAME, not async-inspect itself; none is an error

@@ -32,6 +32,15 @@ struct ai_live_task {
 	/* Its state in each of the last AI_LIVE_STATE_HISTORY samples, oldest first, the latest
 	 * last: ai_live_state_letter() of it, ' ' for samples taken before it was seen. */
 	char history[AI_LIVE_STATE_HISTORY];
+	/* The profile columns (ai_live_profile_apply, `--profile`), over the last interval: polls per
+	 * second, busy (% of one core inside its polls) and the mean scheduled time (wake to poll;
+	 * 0: no woken poll). has_profile false: not measured (block_on futures, no --profile). */
+	bool has_profile;
+	double polls_per_s, busy_percent;
+	uint64_t scheduled_mean_ns;
+	/* The cumulative counts at the last apply, for the next one's deltas (kept across samples) */
+	bool profile_seen;
+	uint64_t profile_polls, profile_busy_ns, profile_sched_ns, profile_sched_count, profile_at_ns;
 };
 
 /* The target process as /proc shows it (not a snapshot: read between them). */
@@ -54,6 +63,7 @@ struct ai_live {
 	size_t task_count, task_capacity;
 	uint64_t sample_count; /* snapshots added since creation */
 	struct ai_live_process process;
+	bool profiled; /* the tasks have profile columns (ai_live_profile_apply) */
 };
 
 /* history: how many snapshots to keep (at least 1). */

@@ -74,8 +74,9 @@ uint64_t ai_uprobes_samples(const struct ai_uprobes *u);
 struct ai_error *ai_uprobes_enable(struct ai_uprobes *u);
 /* Waits up to timeout_ms for events and reads every ring buffer (EINTR is no error). */
 struct ai_error *ai_uprobes_poll(struct ai_uprobes *u, int timeout_ms);
-/* The events read, in time order, that no later read can precede (older than a margin; all of
+/* The events read, in time order, that no later read can precede (older than the margin; all of
  * them with `all`): borrowed until the next call. */
+#define AI_UPROBES_ORDER_MARGIN_NS 50000000 /* an event reaches its buffer well within this */
 void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_event **events_ret,
 		     size_t *count_ret);
 /* Events the kernel dropped because a ring buffer was full. */
@@ -191,6 +192,9 @@ struct ai_profile {
 	struct ai_profile_poll *poll_list;
 	size_t poll_count, poll_capacity, poll_cap;
 	uint64_t polls_dropped;
+	/* No scheduled-time histograms (4 KiB a task: p99 then reads 0), for a model kept for hours
+	 * (ai_live_profile); set after create. */
+	bool no_histograms;
 	/* Private: the live task at each address (open addressing, indexes + 1). */
 	uint64_t *map_keys;
 	size_t *map_values;
@@ -218,6 +222,13 @@ void ai_profile_finish(struct ai_profile *profile, uint64_t end_ns, const struct
 /* Scheduled-time percentile p (0..100) of a task, from its histogram (an upper bound within
  * 1/16 of the value); 0 without samples. */
 uint64_t ai_profile_task_scheduled_percentile(const struct ai_profile_task *task, double p);
+/* The task now at address (its index in tasks), or SIZE_MAX. */
+size_t ai_profile_task_index(const struct ai_profile *profile, uint64_t address);
+/* The task's busy time with its polls still running counted up to now_ns. */
+uint64_t ai_profile_task_busy_until(const struct ai_profile *profile, size_t task, uint64_t now_ns);
+/* Drops the tasks whose memory was freed (their measures go), so that a model fed for hours stays
+ * the size of the tasks alive; indexes of the others change. */
+void ai_profile_forget_released(struct ai_profile *profile);
 /* Time the task was neither polled nor scheduled during its part of the window. */
 uint64_t ai_profile_task_idle_ns(const struct ai_profile *profile, const struct ai_profile_task *task);
 
@@ -241,6 +252,43 @@ char *ai_sample_folder_fold(struct ai_sample_folder *folder, const struct ai_cpu
 			    bool polling, bool *chain_ret);
 /* Samples unwound, and those whose unwinding failed or stopped early. */
 void ai_sample_folder_stats(const struct ai_sample_folder *folder, uint64_t *unwound_ret, uint64_t *failed_ret);
+
+/* ---- feed.c ---- */
+
+/* The wakes in progress that may nest (ai_probe_point.wake_nests), per thread; zeroed at first. */
+struct ai_profile_nesting {
+	struct {
+		uint32_t tid;
+		uint64_t task;
+	} open[64];
+	size_t count;
+};
+/* A batch of events (ai_uprobes_take) into the profile, in their order: points are the probes'
+ * (the specs were made from them, index for index); CPU samples are folded by folder (NULL: they
+ * are skipped). */
+void ai_profile_feed(struct ai_profile *profile, const struct ai_probe_point *points, struct ai_profile_nesting *nesting,
+		     struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count);
+
+/* ---- live_profile.c ---- */
+
+/* The live view's profile columns: the probes left in while the view runs (the target is never
+ * stopped for them), read between samples. */
+struct ai_capture;
+struct ai_live;
+struct ai_live_profile;
+/* Opens and enables the probes of the runtimes the capture found (after its first dump) in
+ * process pid. The error says why not in one line (perf events refused: the fix). */
+struct ai_error *ai_live_profile_open(struct ai_capture *capture, pid_t pid, struct ai_live_profile **ret);
+/* Reads the events buffered so far (often: the kernel's buffers are bounded; NULL: nothing). */
+void ai_live_profile_read(struct ai_live_profile *lp);
+/* Into the live model's newest tasks (ai_live_task.has_profile...): each task's polls per second,
+ * busy share and mean scheduled time since the last apply (or since the probes or the task began). */
+void ai_live_profile_apply(struct ai_live_profile *lp, struct ai_live *live);
+/* Events the kernel dropped (full buffers), and the perf events open (the close's cost). */
+uint64_t ai_live_profile_lost(const struct ai_live_profile *lp);
+size_t ai_live_profile_event_count(const struct ai_live_profile *lp);
+/* Removes the probes (one kernel grace period per perf event; NULL: nothing). */
+void ai_live_profile_close(struct ai_live_profile *lp);
 
 /* ---- stacks.c ---- */
 

@@ -5,6 +5,7 @@
 #define AI_TUI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ai/error.h"
@@ -52,6 +53,10 @@ struct ai_tui_source {
 	 * target run for up to timeout_ms and fills *hit_ret (see struct ai_tui_break_hit). The
 	 * headless mode does not wait for hits (its \<Ready> runs the target through run). */
 	struct ai_error *(*break_wait)(void *arg, int timeout_ms, struct ai_tui_break_hit *hit_ret);
+	/* Optional: adds what the source measures besides snapshots (the profile columns,
+	 * `--profile`) to the newest tasks of live, right after each snapshot went in; a message for
+	 * the footer (e.g. why there are no columns) goes into message. */
+	void (*annotate)(void *arg, struct ai_live *live, char *message, size_t size);
 };
 
 struct ai_tui_options {
@@ -64,7 +69,8 @@ struct ai_tui_options {
 	/* Headless mode (tests): "COLSxROWS", a virtual screen of that size drawn by ncurses with no
 	 * terminal; keys come from `keys` (C escapes \n, \e, \\ understood, and \<Name> for Up, Down, Left,
 	 * Right, PgUp, PgDn, Home, End, Enter, Esc, Bs, F1; \<Ready> lets the target run until the
-	 * `output` file has a line starting with "ready", then takes a snapshot) and the final screen is
+	 * `output` file has a line starting with "ready", then takes a snapshot; \<Tick> lets it run one
+	 * interval, then takes a snapshot) and the final screen is
 	 * printed on stdout as text. One snapshot is taken first, and again at each `r`. */
 	const char *headless;
 	const char *keys;

@@ -15,6 +15,7 @@
 #include "ai/cli.h"
 #include "ai/frontend.h"
 #include "ai/live.h"
+#include "ai/profile.h"
 #include "ai/tui.h"
 #include "ai/util.h"
 
@@ -44,6 +45,10 @@ static void print_usage(FILE *out)
 		"      --no-locals        leave saved locals out of the snapshots (lighter dumps and\n"
 		"                         recordings, e.g. with 100,000 tasks)\n"
 		"      --all-locals       compiler-generated locals too (__awaitee, drop flags)\n"
+		"      --profile          add polls/s, busy (%% of a core) and scheduled-time (wake\n"
+		"                         to poll) columns to the task list, from uprobes on the\n"
+		"                         runtime's poll and wake functions (as `profile`; perf\n"
+		"                         events: root or CAP_PERFMON); s sorts by them\n"
 		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
 		"                         (see `async-inspect replay`)\n"
 		"      --max-pause TIME   cap the pause each snapshot imposes (e.g. 5ms): memory is\n"
@@ -83,6 +88,8 @@ struct monitor {
 	bool exited;
 	struct ai_stepper *stepper; /* the TUI's `n`, while it waits; NULL otherwise */
 	struct ai_break_session *breaks; /* --break in the TUI, or NULL */
+	bool profile_wanted, profile_tried; /* --profile; its probes opened at the first sample */
+	struct ai_live_profile *profile;    /* they are in, or NULL */
 };
 
 static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
@@ -103,11 +110,28 @@ static struct ai_error *monitor_sample(void *arg, struct ai_snapshot **ret)
 	return NULL;
 }
 
+/* --profile: the probes go in once the first snapshot has found the runtime (its poll functions),
+ * then every sample gets the tasks' rates since the last. */
+static void monitor_annotate(void *arg, struct ai_live *live, char *message, size_t size)
+{
+	struct monitor *m = arg;
+	if (!m->profile_tried && !m->exited) {
+		m->profile_tried = true;
+		struct ai_error *err = ai_live_profile_open(m->capture, m->target->pid, &m->profile);
+		if (err) {
+			snprintf(message, size, "no profile columns: %s", err->message);
+			ai_error_destroy(err);
+		}
+	}
+	ai_live_profile_apply(m->profile, live);
+}
+
 static struct ai_error *monitor_run(void *arg, int timeout_ms, bool *exited_ret)
 {
 	struct monitor *m = arg;
 	enum ai_run_event event = AI_RUN_EXITED;
 	struct ai_error *err = m->exited ? NULL : ai_target_run(m->target, timeout_ms, &event, &m->status);
+	ai_live_profile_read(m->profile); /* the kernel's buffers are bounded: read them often */
 	if (err)
 		return err;
 	if (event == AI_RUN_EXITED)
@@ -213,6 +237,7 @@ static struct ai_error *monitor_break_wait(void *arg, int timeout_ms, struct ai_
 	enum ai_break_event event = AI_BREAK_EVENT_EXITED;
 	struct ai_break_hit hit;
 	struct ai_error *err = m->exited ? NULL : ai_break_session_wait(m->breaks, timeout_ms, &event, &hit, &m->status);
+	ai_live_profile_read(m->profile);
 	if (err)
 		return err;
 	ret->active = ai_break_session_active(m->breaks);
@@ -294,7 +319,8 @@ static struct ai_error *print_loop(struct monitor *m, const struct ai_monitor_op
 struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_options *options,
 			    struct ai_monitor_result *result)
 {
-	struct monitor m = { .target = target, .record = options->record, .record_path = options->record_path };
+	struct monitor m = { .target = target, .record = options->record, .record_path = options->record_path,
+			     .profile_wanted = options->profile && options->tui };
 	ai_async_options_default(&m.async_options);
 	m.async_options.locals = !options->no_locals;
 	m.async_options.all_locals = !options->no_locals && options->all_locals;
@@ -318,7 +344,8 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 						.set_paused = monitor_set_paused, .arg = &m,
 						.step_begin = monitor_step_begin, .step_run = monitor_step_run,
 						.step_end = monitor_step_end,
-						.break_wait = m.breaks ? monitor_break_wait : NULL };
+						.break_wait = m.breaks ? monitor_break_wait : NULL,
+						.annotate = m.profile_wanted ? monitor_annotate : NULL };
 		struct ai_tui_options tui = {
 			.interval_ms = options->interval_ms,
 			.launched = options->launched,
@@ -332,6 +359,10 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 		result->kill = end == AI_TUI_KILL;
 		/* q, Ctrl-C, the program's end, an error: the int3s go before the detach. */
 		ai_break_session_end(m.breaks);
+		if (m.profile && isatty(STDERR_FILENO))
+			fprintf(stderr, "async-inspect: removing the profile's probes (%zu perf events, which the "
+				"kernel unregisters one at a time)...\n", ai_live_profile_event_count(m.profile));
+		ai_live_profile_close(m.profile);
 	} else {
 		err = print_loop(&m, options);
 	}
@@ -418,6 +449,7 @@ int ai_cmd_attach(int argc, char **argv)
 		{ "no-tui", no_argument, NULL, 'n' },
 		{ "color", required_argument, NULL, 'C' },
 		AI_MONITOR_LONG_OPTIONS,
+		AI_MONITOR_PROFILE_OPTION,
 		AI_BREAK_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -473,9 +505,10 @@ int ai_cmd_attach(int argc, char **argv)
 	if (targets.pid_count > 1) {
 		bool with_breaks = breaks.count || breaks.break_count || breaks.json || breaks.history;
 		ai_break_cli_deinit(&breaks);
-		if (with_breaks || options.record_path)
+		if (with_breaks || options.record_path || options.profile)
 			return ai_usage_error("attach", "%s takes one process, and %zu were given",
-					      with_breaks ? "--break" : "--record", targets.pid_count);
+					      with_breaks ? "--break" : options.profile ? "--profile" : "--record",
+					      targets.pid_count);
 		options.tui = ai_monitor_wants_tui(no_tui);
 		return ai_monitor_processes(targets.pids, targets.pid_count, &options);
 	}
@@ -493,9 +526,15 @@ int ai_cmd_attach(int argc, char **argv)
 		breaks.all_locals = options.all_locals;
 		if (ai_break_cli_wants_tui(&breaks, no_tui))
 			return attach_tui_with_breakpoints(pid, &breaks, &options);
+		if (options.profile) {
+			ai_break_cli_deinit(&breaks);
+			return ai_usage_error("attach", AI_PROFILE_NEEDS_TUI);
+		}
 		return attach_with_breakpoints(pid, &breaks);
 	}
 	options.tui = ai_monitor_wants_tui(no_tui);
+	if (options.profile && !options.tui)
+		return ai_usage_error("attach", AI_PROFILE_NEEDS_TUI);
 	if (options.record_path && (err = ai_open_recording(options.record_path, &options.record)))
 		return ai_fail(err);
 

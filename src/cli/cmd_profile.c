@@ -166,68 +166,6 @@ static bool process_alive(pid_t pid, pid_t child, int *status)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-/* The threads whose last event was a wake that may call another wake of the same task
- * (ai_probe_point.wake_nests): that one is the same wake. Few threads wake at once. */
-struct nesting_wakes {
-	struct {
-		uint32_t tid;
-		uint64_t task;
-	} open[64];
-	size_t count;
-};
-
-/* Whether event e is the inner half of a nested wake (and is to be skipped). */
-static bool nested_wake(struct nesting_wakes *n, const struct ai_probe_point *pt, const struct ai_uprobe_event *e)
-{
-	bool inner = false;
-	for (size_t i = 0; i < n->count; i++) {
-		if (n->open[i].tid != e->tid)
-			continue;
-		inner = pt->kind == AI_PROBE_WAKE && n->open[i].task == e->arg;
-		n->open[i] = n->open[--n->count];
-		break;
-	}
-	if (!inner && pt->kind == AI_PROBE_WAKE && pt->wake_nests && n->count < AI_ARRAY_SIZE(n->open)) {
-		n->open[n->count].tid = e->tid;
-		n->open[n->count++].task = e->arg;
-	}
-	return inner;
-}
-
-/* The events of one batch into the profile; the CPU samples among them unwound by folder. */
-static void feed(struct ai_profile *profile, const struct ai_probe_point *points, struct nesting_wakes *nesting,
-		 struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		const struct ai_uprobe_event *e = &events[i];
-		if (e->sample) {
-			if (!folder || e->time_ns < profile->start_ns)
-				continue;
-			bool chain;
-			char *frames = ai_sample_folder_fold(folder, e->sample, e->tid,
-							     ai_profile_polling(profile, e->tid), &chain);
-			ai_profile_sample(profile, e->time_ns, e->tid, frames, chain);
-			continue;
-		}
-		const struct ai_probe_point *pt = &points[e->probe];
-		if (nested_wake(nesting, pt, e))
-			continue;
-		enum ai_profile_event_kind kind;
-		switch (pt->kind) {
-		case AI_PROBE_POLL:
-			kind = e->ret ? AI_PROFILE_POLL_END : AI_PROFILE_POLL_BEGIN;
-			break;
-		case AI_PROBE_WAKE:
-			kind = AI_PROFILE_WAKE;
-			break;
-		default:
-			kind = AI_PROFILE_RELEASE;
-			break;
-		}
-		ai_profile_event(profile, kind, e->time_ns, e->tid, e->arg, pt->future);
-	}
-}
-
 struct profile_args {
 	pid_t pid;
 	char **program;
@@ -298,7 +236,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	uint64_t begin = now_ns();
 	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
 	profile->sample_rate = args->rate;
-	struct nesting_wakes nesting = { .count = 0 };
+	struct ai_profile_nesting nesting = { .count = 0 };
 	if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
 		profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
 	ai_profile_add_start(profile, start);
@@ -315,7 +253,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 		size_t n;
 		err = ai_uprobes_poll(u, POLL_MS);
 		ai_uprobes_take(u, false, &events, &n);
-		feed(profile, points, &nesting, folder, events, n);
+		ai_profile_feed(profile, points, &nesting, folder, events, n);
 	}
 	uint64_t end = now_ns();
 	if (!alive && child)
@@ -325,7 +263,7 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	const struct ai_uprobe_event *events;
 	size_t n;
 	ai_uprobes_take(u, true, &events, &n);
-	feed(profile, points, &nesting, folder, events, n);
+	ai_profile_feed(profile, points, &nesting, folder, events, n);
 	profile->lost = ai_uprobes_lost(u);
 	if (folder) {
 		uint64_t unwound;

@@ -54,6 +54,8 @@ static void print_usage(FILE *out)
 		"      --user-crate NAME      count crate NAME's code as the program's own (see dump --help)\n"
 		"      --color WHEN           auto (default: on a terminal), always or never\n"
 		"      --no-tui               never open the live view\n"
+		"      --profile              the live view's task list gets polls/s, busy and\n"
+		"                             scheduled-time columns (see attach --help)\n"
 		"      --break SPEC           stop when a task reaches SPEC, print the task (its\n"
 		"                             await chain with locals) on stdout and go on; SPEC is\n"
 		"                             FILE:LINE of an .await or FN, an async fn's path (its\n"
@@ -310,6 +312,7 @@ int ai_cmd_run(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "no-tui", no_argument, NULL, 'n' },
 		AI_MONITOR_LONG_OPTIONS,
+		AI_MONITOR_PROFILE_OPTION,
 		AI_BREAK_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -396,11 +399,17 @@ int ai_cmd_run(int argc, char **argv)
 		breaks.all_locals = monitor.all_locals;
 		if (ai_break_cli_wants_tui(&breaks, no_tui))
 			return run_tui_with_breakpoints(argv + optind, &breaks, &monitor, output);
+		if (monitor.profile) {
+			ai_break_cli_deinit(&breaks);
+			return ai_usage_error("run", AI_PROFILE_NEEDS_TUI);
+		}
 		return run_with_breakpoints(argv + optind, &breaks);
 	}
 
 	/* On a terminal, with nothing else asked for: the live view (q asks kill or detach). */
 	bool tui = !dump_after && !no_tui && ai_monitor_wants_tui(false);
+	if (monitor.profile && !tui)
+		return ai_usage_error("run", AI_PROFILE_NEEDS_TUI);
 	if (output && !tui)
 		fprintf(stderr, "async-inspect: --output is for the interactive view; %s's output is left alone\n",
 			argv[optind]);

@@ -145,6 +145,9 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 	case 'A':
 		options->all_locals = true;
 		return 0;
+	case AI_OPT_PROFILE:
+		options->profile = true;
+		return 0;
 	case 'D':
 		if ((err = ai_parse_debug_dir(arg)))
 			return ai_fail(err);

@@ -233,6 +233,12 @@ void ai_live_add(struct ai_live *live, struct ai_snapshot *snapshot)
 		lt->samples = prev->samples + 1;
 		lt->transitions = prev->transitions;
 		lt->changed_ms = prev->changed_ms;
+		lt->profile_seen = prev->profile_seen;
+		lt->profile_polls = prev->profile_polls;
+		lt->profile_busy_ns = prev->profile_busy_ns;
+		lt->profile_sched_ns = prev->profile_sched_ns;
+		lt->profile_sched_count = prev->profile_sched_count;
+		lt->profile_at_ns = prev->profile_at_ns;
 		bool tree_changed = prev->tree_hash != lt->tree_hash;
 		if (tree_changed)
 			lt->changed_ms = snapshot->captured_at_ms;

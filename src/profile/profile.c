@@ -258,11 +258,12 @@ static uint64_t bucket_bound(size_t b)
 	return ((16 + sub + 1) << (msb - 4)) - 1;
 }
 
-static void add_scheduled(struct ai_profile_task *t, uint64_t ns)
+static void add_scheduled(const struct ai_profile *p, struct ai_profile_task *t, uint64_t ns)
 {
-	if (!t->scheduled_hist)
+	if (!t->scheduled_hist && !p->no_histograms)
 		t->scheduled_hist = xcalloc(AI_PROFILE_HIST_BUCKETS, sizeof(*t->scheduled_hist));
-	t->scheduled_hist[bucket_of(ns)]++;
+	if (t->scheduled_hist)
+		t->scheduled_hist[bucket_of(ns)]++;
 	t->scheduled_ns += ns;
 	t->scheduled_count++;
 	if (ns > t->scheduled_max_ns)
@@ -373,7 +374,7 @@ void ai_profile_event(struct ai_profile *p, enum ai_profile_event_kind kind, uin
 		if (t->polling)
 			close_elsewhere(p, i, th, time_ns);
 		if (t->wake_pending_ns) {
-			add_scheduled(t, time_ns - AI_MIN(t->wake_pending_ns, time_ns));
+			add_scheduled(p, t, time_ns - AI_MIN(t->wake_pending_ns, time_ns));
 			t->wake_pending_ns = 0;
 		}
 		t->polling++;
@@ -465,6 +466,61 @@ void ai_profile_sample(struct ai_profile *p, uint64_t time_ns, uint32_t tid, cha
 		th->samples++;
 		count_stack(&th->stacks, &th->stack_count, &th->stack_capacity, frames, false);
 	}
+}
+
+size_t ai_profile_task_index(const struct ai_profile *p, uint64_t address)
+{
+	return map_get(p, address);
+}
+
+uint64_t ai_profile_task_busy_until(const struct ai_profile *p, size_t task, uint64_t now_ns)
+{
+	uint64_t busy = p->tasks[task].busy_ns;
+	for (size_t i = 0; i < p->thread_count; i++) {
+		const struct ai_profile_thread *th = &p->threads[i];
+		for (unsigned f = 0; f < th->depth; f++) {
+			if (th->stack[f].task == task && !th->stack[f].closed && now_ns > th->stack[f].begin_ns)
+				busy += now_ns - th->stack[f].begin_ns;
+		}
+	}
+	return busy;
+}
+
+void ai_profile_forget_released(struct ai_profile *p)
+{
+	size_t *moved = xcalloc(p->task_count ? p->task_count : 1, sizeof(*moved));
+	size_t kept = 0;
+	for (size_t i = 0; i < p->task_count; i++) {
+		if (p->tasks[i].released) {
+			task_deinit(&p->tasks[i]);
+			moved[i] = SIZE_MAX;
+			continue;
+		}
+		moved[i] = kept;
+		p->tasks[kept] = p->tasks[i];
+		p->tasks[kept].created = kept;
+		kept++;
+	}
+	p->task_count = kept;
+	/* The map again, without the released tasks' tombstones. */
+	free(p->map_keys);
+	free(p->map_values);
+	p->map_keys = NULL;
+	p->map_values = NULL;
+	p->map_capacity = p->map_used = 0;
+	for (size_t i = 0; i < kept; i++)
+		map_put(p, p->tasks[i].address, i);
+	/* A poll still open of a task gone is over: its frame is closed, never read again. */
+	for (size_t i = 0; i < p->thread_count; i++) {
+		struct ai_profile_thread *th = &p->threads[i];
+		for (unsigned f = 0; f < th->depth; f++) {
+			size_t to = moved[th->stack[f].task];
+			if (to == SIZE_MAX)
+				th->stack[f].closed = true;
+			th->stack[f].task = to;
+		}
+	}
+	free(moved);
 }
 
 uint64_t ai_profile_task_idle_ns(const struct ai_profile *p, const struct ai_profile_task *t)

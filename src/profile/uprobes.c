@@ -30,7 +30,6 @@
 
 #define UPROBE_PMU "/sys/bus/event_source/devices/uprobe"
 #define RING_PAGES 256          /* data pages per CPU ring buffer: 1 MiB */
-#define ORDER_MARGIN_NS 50000000 /* a sample reaches its buffer well within this */
 
 /* The integer argument registers of the x86-64 SysV ABI, as perf numbers them
  * (arch/x86/include/uapi/asm/perf_regs.h). */
@@ -541,7 +540,7 @@ void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_even
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		uint64_t cutoff = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-		cutoff = cutoff > ORDER_MARGIN_NS ? cutoff - ORDER_MARGIN_NS : 0;
+		cutoff = cutoff > AI_UPROBES_ORDER_MARGIN_NS ? cutoff - AI_UPROBES_ORDER_MARGIN_NS : 0;
 		while (n && u->pending[n - 1].time_ns > cutoff)
 			n--;
 	}

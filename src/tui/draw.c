@@ -163,8 +163,9 @@ static void view_title(struct tui *tui, char *buf, size_t size)
 	switch (tui->view) {
 	case TUI_VIEW_TASKS:
 	case TUI_VIEW_QUIT:
-		snprintf(buf, size, "%-7s %s%-10s %7s  %-*s %-*s %s", "ID", tui->set ? "PROCESS            " : "", "STATE",
-			 "FOR>=", LIST_AT_WIDTH, "AWAITING AT", tui_list_wait_width(tui), "WAIT", "FUTURE");
+		snprintf(buf, size, "%-7s %s%-10s %7s%s  %-*s %-*s %s", "ID", tui->set ? "PROCESS            " : "", "STATE",
+			 "FOR>=", tui_profiled(tui) ? LIST_PROFILE_TITLE : "", LIST_AT_WIDTH, "AWAITING AT",
+			 tui_list_wait_width(tui), "WAIT", "FUTURE");
 		break;
 	case TUI_VIEW_DETAILS:
 		snprintf(buf, size, "Task details   (Esc: back, j/k: move, Enter on a frame: its source)");

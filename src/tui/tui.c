@@ -165,6 +165,12 @@ static void add_snapshot(struct tui *tui, struct ai_snapshot *snapshot)
 	struct selection sel = remember_selection(tui);
 	ai_live_add(tui->lives[0], snapshot);
 	ai_live_read_process(tui->lives[0], snapshot->pid);
+	if (tui->source->annotate) {
+		char message[sizeof(tui->message)] = "";
+		tui->source->annotate(tui->source->arg, tui->lives[0], message, sizeof(message));
+		if (message[0])
+			snprintf(tui->message, sizeof(tui->message), "%s", message);
+	}
 	restore_selection(tui, &sel);
 }
 
@@ -344,6 +350,8 @@ static void act_output(struct tui *tui)
 static void act_sort(struct tui *tui)
 {
 	tui->sort = (tui->sort + 1) % TUI_SORT_COUNT;
+	if (tui->sort >= TUI_SORT_BUSY && !tui_profiled(tui))
+		tui->sort = TUI_SORT_ID;
 	tui_rebuild_order(tui);
 	snprintf(tui->message, sizeof(tui->message), "sorted by %s", tui_sort_names[tui->sort]);
 }
@@ -508,7 +516,8 @@ const struct tui_key tui_keys[] = {
 	{ "Enter d Right", "details of the task (await tree, progress, locals, wait); on a frame of the "
 			   "details: its source; on a task of the graph: its details", act_enter },
 	{ "Esc Left h", "back (the task list: clears the filter)", act_back },
-	{ "s", "sort by the next key: id, state, blocked-for, await point, future", act_sort },
+	{ "s", "sort by the next key: id, state, blocked-for, await point, future (with --profile: busy, polls/s)",
+	  act_sort },
 	{ "/", "filter: tasks whose function, await point or wait contains the text (Enter keeps it, Esc clears)", act_filter },
 	{ "t", "timeline: each task's state in every sample kept", act_timeline },
 	{ "g", "wait-for graph: deadlock cycles and who waits for whom", act_graph },
@@ -604,6 +613,7 @@ static void handle_key(struct tui *tui, int key)
 /* Headless only: lets the target run until its output file has a line starting with "ready" (what
  * the fixtures print once in the state under test), then takes a snapshot. */
 #define KEY_READY (KEY_MAX + 1)
+#define KEY_TICK (KEY_MAX + 2)
 
 static void wait_for_ready(struct tui *tui)
 {
@@ -629,6 +639,24 @@ static void wait_for_ready(struct tui *tui)
 		take_sample(tui);
 }
 
+/* \<Tick>: what the live loop does in one interval: the target runs for interval_ms (in the
+ * loop's 50 ms slices), then a snapshot. */
+static void run_one_interval(struct tui *tui)
+{
+	uint64_t end = ai_now_us() + tui->options->interval_ms * 1000;
+	while (!tui->exited && ai_now_us() < end) {
+		bool exited = false;
+		struct ai_error *err = tui->source->run(tui->source->arg, 50, &exited);
+		if (err) {
+			snprintf(tui->message, sizeof(tui->message), "%s", err->message);
+			ai_error_destroy(err);
+			return;
+		}
+		tui->exited = exited;
+	}
+	take_sample(tui);
+}
+
 /* "jj\nq" with C escapes -> keys; \<Name> for a named key (\<Home>, \<PgDn>...). */
 static size_t parse_keys(const char *script, int *keys, size_t max)
 {
@@ -639,7 +667,7 @@ static size_t parse_keys(const char *script, int *keys, size_t max)
 		{ "Up", KEY_UP },       { "Down", KEY_DOWN },   { "Left", KEY_LEFT },   { "Right", KEY_RIGHT },
 		{ "PgUp", KEY_PPAGE },  { "PgDn", KEY_NPAGE },  { "Home", KEY_HOME },   { "End", KEY_END },
 		{ "Enter", KEY_ENTER }, { "Esc", 27 },          { "Bs", KEY_BACKSPACE }, { "F1", KEY_F(1) },
-		{ "Ready", KEY_READY },
+		{ "Ready", KEY_READY }, { "Tick", KEY_TICK },
 	};
 	size_t n = 0;
 	for (const char *p = script; *p && n < max; p++) {
@@ -699,6 +727,8 @@ static struct ai_error *run_headless(struct tui *tui)
 	for (size_t i = 0; i < count && !tui->quit; i++) {
 		if (keys[i] == KEY_READY)
 			wait_for_ready(tui);
+		else if (keys[i] == KEY_TICK)
+			run_one_interval(tui);
 		else
 			handle_key(tui, keys[i]);
 		tui_draw(tui);

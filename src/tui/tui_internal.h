@@ -25,7 +25,9 @@ enum tui_view {
 };
 
 /* The orders of the task list (and timeline), cycled by `s`. */
-enum tui_sort { TUI_SORT_ID, TUI_SORT_STATE, TUI_SORT_BLOCKED, TUI_SORT_AWAIT, TUI_SORT_FUTURE, TUI_SORT_COUNT };
+/* busy and polls/s only while the tasks have profile columns (tui_profiled) */
+enum tui_sort { TUI_SORT_ID, TUI_SORT_STATE, TUI_SORT_BLOCKED, TUI_SORT_AWAIT, TUI_SORT_FUTURE, TUI_SORT_BUSY,
+		TUI_SORT_POLLS, TUI_SORT_COUNT };
 extern const char *const tui_sort_names[TUI_SORT_COUNT];
 
 struct tui {
@@ -108,6 +110,10 @@ void tui_rebuild_order(struct tui *tui);
 #define LIST_AT_WIDTH 30
 #define LIST_PROCESS_WIDTH 18
 int tui_list_wait_width(const struct tui *tui);
+/* Whether the task list has the profile columns (`--profile`, one process). */
+bool tui_profiled(const struct tui *tui);
+#define LIST_PROFILE_TITLE " POLLS/S  BUSY%   SCHED"
+#define LIST_PROFILE_WIDTH 24
 int tui_timeline_width(const struct tui *tui);
 /* Rows [from, to) of tui->order as the task list and the timeline show them. */
 void tui_task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size_t to);

@@ -132,8 +132,46 @@ static const char *tail(const char *text, int width, char *buf, size_t size)
 int tui_list_wait_width(const struct tui *tui)
 {
 	int width = COLS - (7 + 1 + 10 + 1 + 7 + 2) - (LIST_AT_WIDTH + 1) - 1 - 36 -
-		    (tui->set ? LIST_PROCESS_WIDTH + 1 : 0);
+		    (tui->set ? LIST_PROCESS_WIDTH + 1 : 0) - (tui_profiled(tui) ? LIST_PROFILE_WIDTH : 0);
 	return width < 24 ? 24 : width;
+}
+
+bool tui_profiled(const struct tui *tui)
+{
+	return !tui->set && tui->live_count == 1 && tui->lives[0]->profiled;
+}
+
+/* "850ns", "12us", "3.4ms", "1.25s" */
+static void format_ns(uint64_t ns, char *buf, size_t size)
+{
+	if (ns < 1000)
+		snprintf(buf, size, "%" PRIu64 "ns", ns);
+	else if (ns < 1000000)
+		snprintf(buf, size, "%" PRIu64 "us", ns / 1000);
+	else if (ns < 1000000000)
+		snprintf(buf, size, "%.1fms", (double)ns / 1e6);
+	else
+		snprintf(buf, size, "%.2fs", (double)ns / 1e9);
+}
+
+/* The profile columns of a task (LIST_PROFILE_WIDTH wide), or "" without --profile. */
+static const char *profile_columns(const struct tui *tui, const struct ai_live_task *lt, char *buf, size_t size)
+{
+	if (!tui_profiled(tui))
+		return "";
+	if (!lt->has_profile) {
+		snprintf(buf, size, " %7s %6s %7s", "-", "-", "-");
+		return buf;
+	}
+	char polls[32], sched[32] = "-";
+	if (lt->polls_per_s >= 100000)
+		snprintf(polls, sizeof(polls), "%.0fk", lt->polls_per_s / 1000);
+	else
+		snprintf(polls, sizeof(polls), "%.0f", lt->polls_per_s);
+	if (lt->scheduled_mean_ns)
+		format_ns(lt->scheduled_mean_ns, sched, sizeof(sched));
+	snprintf(buf, size, " %7s %6.1f %7s", polls, lt->busy_percent, sched);
+	return buf;
 }
 
 /* The snapshot and model of a task named by its global index. */
@@ -213,7 +251,8 @@ void tui_lines_free(struct tui_lines *lines)
 
 /* ---- Order: sort and filter ---- */
 
-const char *const tui_sort_names[TUI_SORT_COUNT] = { "id", "state", "blocked-for", "await point", "future" };
+const char *const tui_sort_names[TUI_SORT_COUNT] = { "id", "state", "blocked-for", "await point", "future",
+						    "busy", "polls/s" };
 
 static int state_rank(const char *state)
 {
@@ -268,6 +307,17 @@ static int compare_tasks(const void *a, const void *b, void *arg)
 	case TUI_SORT_FUTURE:
 		c = compare_strings(task_future(x), task_future(y));
 		break;
+	case TUI_SORT_BUSY:
+	case TUI_SORT_POLLS: { /* most first; tasks not measured last */
+		const struct ai_live_task *u = &rx.live->tasks[rx.i], *v = &ry.live->tasks[ry.i];
+		double du = tui->sort == TUI_SORT_BUSY ? u->busy_percent : u->polls_per_s;
+		double dv = tui->sort == TUI_SORT_BUSY ? v->busy_percent : v->polls_per_s;
+		if (u->has_profile != v->has_profile)
+			c = u->has_profile ? -1 : 1;
+		else if (u->has_profile)
+			c = du > dv ? -1 : du < dv;
+		break;
+	}
 	default:
 		break;
 	}
@@ -337,14 +387,15 @@ void tui_task_list_lines(struct tui *tui, struct tui_lines *l, size_t from, size
 		struct ref r = ref_of(tui, g);
 		const struct ai_snapshot_task *task = &r.s->tasks[r.i];
 		const struct ai_live_task *lt = &r.live->tasks[r.i];
-		char id[32], at[256], since[32], wait[512], process[LIST_PROCESS_WIDTH + 2];
+		char id[32], at[256], since[32], wait[512], process[LIST_PROCESS_WIDTH + 2], profile[64];
 		task_name(task, id, sizeof(id));
 		await_point(task, at, sizeof(at));
 		tui_format_duration(ai_live_unchanged_ms(r.live, r.i), since, sizeof(since));
 		char at_cut[LIST_AT_WIDTH + 1];
 		/* A named task (its span) shows its name before its future. */
-		add_line(l, state_attr(lt->status), (long)g, NULL, "%-7s %s%-10s %7s  %-*s %-*.*s %s%s%s%s", id,
-			 process_column(tui, r.p, process, sizeof(process)), lt->status, since, LIST_AT_WIDTH,
+		add_line(l, state_attr(lt->status), (long)g, NULL, "%-7s %s%-10s %7s%s  %-*s %-*.*s %s%s%s%s", id,
+			 process_column(tui, r.p, process, sizeof(process)), lt->status, since,
+			 profile_columns(tui, lt, profile, sizeof(profile)), LIST_AT_WIDTH,
 			 tail(at, LIST_AT_WIDTH, at_cut, sizeof(at_cut)), tui_list_wait_width(tui), tui_list_wait_width(tui),
 			 ai_task_wait_summary(task, wait, sizeof(wait)),
 			 task->name ? "\"" : "", task->name ? task->name : "", task->name ? "\" " : "",

@@ -564,3 +564,97 @@ Test(profile, smol_tasks_through_async_task)
 	tool_result_free(&r);
 	expect_runs_on_then_exits(&f, "smol");
 }
+
+/* The whitespace-separated field n (0-based) of the screen row whose future is `future`, or
+ * NULL: the row is "ID STATE FOR>= POLLS/S BUSY% SCHED AT WAIT... FUTURE". */
+static char *row_field(const char *screen, const char *future, int n, char *buf, size_t size)
+{
+	for (const char *line = screen; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		size_t len = strcspn(line, "\n"), m = strlen(future);
+		if (len < m || strncmp(line + len - m, future, m) != 0)
+			continue;
+		const char *p = line;
+		for (int i = 0; i <= n; i++) {
+			while (*p == ' ')
+				p++;
+			size_t w = strcspn(p, " \n");
+			if (i == n) {
+				snprintf(buf, size, "%.*s", (int)w, p);
+				return buf;
+			}
+			p += w;
+		}
+	}
+	return NULL;
+}
+
+/* The row (from 3: the first task) that the first task of the list is on. */
+static const char *first_task_row(const char *screen)
+{
+	const char *line = screen;
+	for (int y = 0; y < 3 && line; y++)
+		line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL;
+	return line ? line : "";
+}
+
+/* attach --profile: the task list's polls/s, busy and scheduled-time columns, measured by the
+ * probes while the view runs; s sorts by busy; the target runs on untraced afterwards. */
+static void check_live_columns(const char *crate)
+{
+	struct fixture f;
+	fixture_start_with_stdin(&f, crate, "profiled", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	/* two intervals measured, then the sort key five times: id -> ... -> busy */
+	setenv("AI_TUI_HEADLESS", "200x20", 1);
+	setenv("AI_TUI_KEYS", "\\<Tick>\\<Tick>sssss", 1);
+	struct tool_result r;
+	tool_run(&r, PROFILE_GUARD_S, (const char *[]){ "attach", "--pid", pid, "--profile", "--interval", "1s", NULL });
+	unsetenv("AI_TUI_HEADLESS");
+	unsetenv("AI_TUI_KEYS");
+	cr_assert_eq(tool_exit_code(&r), 0, "%s: %s", crate, r.err);
+	if (strstr(r.out, "no profile columns: ") && strstr(r.out, REFUSED))
+		cr_skip("perf uprobe events are not available here: %s", strstr(r.out, "no profile columns: "));
+	cr_expect(strstr(r.out, "POLLS/S  BUSY%   SCHED") != NULL, "%s: no profile columns in %s", crate, r.out);
+	cr_expect(strstr(r.out, "sort: busy") != NULL, "%s: %s", crate, r.out);
+	char polls[32], busy[32];
+	cr_assert_not_null(row_field(r.out, "profiled::spinner", 4, busy, sizeof(busy)), "%s: %s", crate, r.out);
+	cr_expect_gt(strtod(busy, NULL), 0.0, "%s: the spinner is never busy: %s", crate, r.out);
+	const char *first = first_task_row(r.out);
+	cr_expect(strncmp(first + strcspn(first, "\n") - strlen("profiled::spinner"), "profiled::spinner",
+			  strlen("profiled::spinner")) == 0, "%s: the busiest task is not first: %s", crate, r.out);
+	cr_assert_not_null(row_field(r.out, "profiled::ticker", 3, polls, sizeof(polls)), "%s: %s", crate, r.out);
+	cr_expect_gt(strtod(polls, NULL), 0.0, "%s: the ticker is never polled: %s", crate, r.out);
+	cr_assert_not_null(row_field(r.out, "profiled::sleeper", 3, polls, sizeof(polls)), "%s: %s", crate, r.out);
+	cr_expect_str_eq(polls, "0", "%s: a sleeper was polled: %s", crate, r.out);
+	tool_result_free(&r);
+	free(pid);
+	expect_runs_on_then_exits(&f, crate);
+}
+
+Test(profile, live_view_columns_tokio)
+{
+	check_live_columns("tokio-1.54");
+}
+
+Test(profile, live_view_columns_smol)
+{
+	check_live_columns("smol");
+}
+
+Test(profile, live_view_columns_need_the_view)
+{
+	struct fixture f;
+	fixture_start_with_stdin(&f, "tokio-1.54", "profiled", NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "attach", "--pid", pid, "--profile", "--no-tui", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "--profile adds columns to the interactive view") != NULL, "%s", r.err);
+	tool_result_free(&r);
+	tool_run(&r, 60, (const char *[]){ "run", "--profile", "--no-tui", "--", "true", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "--profile adds columns to the interactive view") != NULL, "%s", r.err);
+	tool_result_free(&r);
+	free(pid);
+	expect_runs_on_then_exits(&f, "tokio-1.54");
+}

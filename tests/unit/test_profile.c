@@ -270,3 +270,41 @@ Test(profile_model, no_sampling_weighs_busy_time)
 	ai_profile_flame_stacks_free(stacks, count);
 	ai_profile_destroy(p);
 }
+
+/* The live view's model (live_profile.c): busy time counts a poll still running up to now;
+ * forgetting the released tasks keeps the others' measures and their index look-up, and a poll
+ * of a forgotten task that is still open ends without touching the others. */
+Test(profile_model, live_busy_until_and_forget_released)
+{
+	struct ai_profile *p = make();
+	p->no_histograms = true;
+	ai_profile_event(p, AI_PROFILE_WAKE, T0 + 1 * MS, 1, 0xa0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 2 * MS, 1, 0xa0, "app::a");
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 3 * MS, 1, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 4 * MS, 2, 0xb0, "app::b");
+	ai_profile_event(p, AI_PROFILE_RELEASE, T0 + 5 * MS, 2, 0xb0, NULL); /* freed in its last poll */
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 6 * MS, 1, 0xa0, NULL);
+	size_t a = ai_profile_task_index(p, 0xa0);
+	cr_assert_neq(a, SIZE_MAX);
+	cr_expect_eq(ai_profile_task_busy_until(p, a, T0 + 8 * MS), 3 * MS, "1 ms done, 2 ms running");
+	cr_expect_eq(p->tasks[a].scheduled_ns, 1 * MS);
+	cr_expect_null(p->tasks[a].scheduled_hist, "no histogram when asked for none");
+	cr_expect_eq(p->task_count, 2);
+	ai_profile_forget_released(p);
+	cr_expect_eq(p->task_count, 1);
+	cr_expect_eq(ai_profile_task_index(p, 0xb0), SIZE_MAX);
+	a = ai_profile_task_index(p, 0xa0);
+	cr_assert_eq(a, 0);
+	cr_expect_eq(p->tasks[a].polls, 2);
+	cr_expect_eq(ai_profile_task_busy_until(p, a, T0 + 8 * MS), 3 * MS);
+	/* B's open poll ends: nothing is counted for anyone; A's poll ends and counts. */
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 9 * MS, 2, 0, NULL);
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 10 * MS, 1, 0, NULL);
+	cr_expect_eq(p->tasks[a].busy_ns, 5 * MS);
+	/* A new task at B's address is measured from its first event. */
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 11 * MS, 2, 0xb0, "app::c");
+	size_t c = ai_profile_task_index(p, 0xb0);
+	cr_assert_neq(c, SIZE_MAX);
+	cr_expect_eq(p->tasks[c].polls, 1);
+	ai_profile_destroy(p);
+}
