@@ -623,6 +623,14 @@ struct ai_error *ai_dwarf_read_die_at(struct ai_dwarf_reader *r, uint64_t offset
 }
 
 /* Skips a DIE's attributes; returns false on corrupt data. */
+/* The attribute specs of a DIE's abbreviation (NULL when the unit's table has none: an
+ * abbreviation without attributes, where no spec is read). */
+static const struct ai_dwarf_attr_spec *abbrev_specs(const struct ai_dwarf_die *die)
+{
+	const struct ai_dwarf_attr_spec *all = die->unit->abbrevs->specs;
+	return all ? all + die->abbrev->spec_start : NULL;
+}
+
 static bool skip_attrs(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die, struct cursor *c)
 {
 	const struct ai_dwarf_abbrev *a = die->abbrev;
@@ -632,7 +640,7 @@ static bool skip_attrs(struct ai_dwarf_reader *r, const struct ai_dwarf_die *die
 		skip(c, (uint64_t)a->fixed_size);
 		return !c->bad;
 	}
-	const struct ai_dwarf_attr_spec *specs = &die->unit->abbrevs->specs[a->spec_start];
+	const struct ai_dwarf_attr_spec *specs = abbrev_specs(die);
 	for (uint32_t i = 0; i < a->spec_count; i++) {
 		if (!skip_form(c, specs[i].form, die->unit, 0))
 			return false;
@@ -658,7 +666,7 @@ struct ai_error *ai_dwarf_die_attrs(struct ai_dwarf_reader *r, const struct ai_d
 	struct cursor c = { r->info + die->attrs, r->info + die->unit->end, false };
 	size_t n = 0;
 	if (a) {
-		const struct ai_dwarf_attr_spec *specs = &die->unit->abbrevs->specs[a->spec_start];
+		const struct ai_dwarf_attr_spec *specs = abbrev_specs(die);
 		for (uint32_t i = 0; i < a->spec_count; i++) {
 			bool ok;
 			if (n < max) {
@@ -687,7 +695,7 @@ struct ai_error *ai_dwarf_die_attr(struct ai_dwarf_reader *r, const struct ai_dw
 	if (!a)
 		return NULL;
 	struct cursor c = { r->info + die->attrs, r->info + die->unit->end, false };
-	const struct ai_dwarf_attr_spec *specs = &die->unit->abbrevs->specs[a->spec_start];
+	const struct ai_dwarf_attr_spec *specs = abbrev_specs(die);
 	for (uint32_t i = 0; i < a->spec_count; i++) {
 		if (specs[i].name == name) {
 			ret->name = name;

@@ -496,7 +496,7 @@ static struct ai_error *read_task(struct reader *r, const json_t *obj, struct ai
 	const json_t *held, *v;
 	TRY(read_u64(r, obj, "id", &t->id, &t->has_id));
 	TRY(get_string(r, obj, "runtime", false, &t->runtime));
-	TRY(get_string(r, obj, "kind", false, &t->kind));
+	TRY(get_string(r, obj, "kind", true, &t->kind));
 	TRY(get_string(r, obj, "status", false, &t->status));
 	TRY(get_string(r, obj, "flavor", false, &t->flavor));
 	TRY(get_int(r, obj, "thread", &i64, &present));
