@@ -17,6 +17,7 @@
 #include "ai/cli.h"
 #include "ai/frontend.h"
 #include "ai/live.h"
+#include "ai/profile.h"
 #include "ai/serve.h"
 #include "ai/util.h"
 
@@ -50,6 +51,9 @@ static void print_usage(FILE *out)
 		"      --bind ADDR        the address to listen on (default 127.0.0.1; another one\n"
 		"                         lets other machines try to connect: a warning says so)\n"
 		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
+		"      --profile          polls/s, busy (%% of a core) and scheduled-time columns in\n"
+		"                         the table, from uprobes on the runtime's poll and wake\n"
+		"                         functions (see attach --help; one live process)\n"
 		"      --open             open the URL in the desktop's browser (xdg-open)\n"
 		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
 		"      --max-pause TIME   cap the pause each snapshot imposes (see attach --help)\n"
@@ -120,6 +124,9 @@ struct serve {
 	struct ai_snapshot *next;           /* owned: read ahead, for the interval to it */
 	bool open_url;                      /* --open */
 	bool announced;                     /* the URL was printed */
+	/* --profile: the table's polls/s, busy and scheduled-time columns */
+	bool profile_wanted, profile_tried;
+	struct ai_live_profile *profile;
 };
 
 /* Publishes, and once the first snapshot is there, prints the URL: it answers at once. */
@@ -165,6 +172,17 @@ static struct ai_error *sample_live(struct serve *s, bool *more_ret)
 	}
 	ai_live_add(s->live, snapshot);
 	ai_live_read_process(s->live, s->target->pid);
+	if (s->profile_wanted && !s->profile_tried) {
+		/* The probes go in once the first snapshot has found the runtime's poll functions. */
+		s->profile_tried = true;
+		struct ai_error *perr = ai_live_profile_open(s->capture, s->target->pid, &s->profile);
+		if (perr) {
+			fprintf(stderr, "async-inspect: no profile columns: %s\n", perr->message);
+			set_message(s, s->status.state, xasprintf("no profile columns: %s", perr->message));
+			ai_error_destroy(perr);
+		}
+	}
+	ai_live_profile_apply(s->profile, s->live);
 	*more_ret = true;
 	return NULL;
 }
@@ -172,11 +190,18 @@ static struct ai_error *sample_live(struct serve *s, bool *more_ret)
 /* Runs the target until the next sample is due; false when it exited meanwhile. */
 static struct ai_error *run_live(struct serve *s, bool *more_ret)
 {
-	enum ai_run_event event;
+	enum ai_run_event event = AI_RUN_TIMEOUT;
 	int status = 0;
-	struct ai_error *err = ai_target_run(s->target, (int)s->status.interval_ms, &event, &status);
-	if (err)
-		return err;
+	/* With the profile's probes in, their buffers are read every 50 ms meanwhile. */
+	uint64_t end = ai_now_us() + s->status.interval_ms * 1000;
+	do {
+		uint64_t now = ai_now_us(), left = end > now ? end - now : 0;
+		uint64_t slice_us = s->profile ? AI_MIN(left, 50000) : left;
+		struct ai_error *err = ai_target_run(s->target, (int)(slice_us / 1000), &event, &status);
+		if (err)
+			return err;
+		ai_live_profile_read(s->profile);
+	} while (event != AI_RUN_EXITED && !interrupted && ai_now_us() < end);
 	*more_ret = event != AI_RUN_EXITED;
 	return NULL;
 }
@@ -315,6 +340,7 @@ int ai_cmd_serve(int argc, char **argv)
 		{ "bind", required_argument, NULL, 'B' },
 		{ "open", no_argument, NULL, 'O' },
 		AI_MONITOR_LONG_OPTIONS,
+		AI_MONITOR_PROFILE_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -368,18 +394,22 @@ int ai_cmd_serve(int argc, char **argv)
 	bool launch = optind < argc;
 	/* Several processes: one live model each, read in turn. */
 	if (targets.pid_count > 1) {
-		if (launch || replay || monitor.record_path)
+		if (launch || replay || monitor.record_path || monitor.profile)
 			return ai_usage_error("serve", "several processes are watched with --pid only: %s takes one",
-					      monitor.record_path ? "--record" : launch ? "-- PROGRAM" : "--replay");
+					      monitor.record_path ? "--record" : monitor.profile ? "--profile"
+					      : launch ? "-- PROGRAM" : "--replay");
 		return serve_processes(&targets, &monitor, &server_options, open_url);
 	}
 	if ((pid != 0) + (replay != NULL) + launch != 1)
 		return ai_usage_error("serve", "give one of --pid N, --replay FILE or -- PROGRAM [ARGS]");
-	if (replay && (monitor.record_path || monitor.max_pause_us || monitor.no_locals || monitor.all_locals))
-		return ai_usage_error("serve", "--record, --max-pause and the locals options are for a live program");
+	if (replay && (monitor.record_path || monitor.max_pause_us || monitor.no_locals || monitor.all_locals ||
+		       monitor.profile))
+		return ai_usage_error("serve", "--record, --max-pause, --profile and the locals options are for a live "
+				      "program");
 
 	struct serve s = { .status = { .interval_ms = monitor.interval_ms, .state = "running" } };
 	s.record_path = monitor.record_path;
+	s.profile_wanted = monitor.profile;
 	if (replay) {
 		s.status.source = "replay";
 		char *warning = NULL;
@@ -443,6 +473,10 @@ int ai_cmd_serve(int argc, char **argv)
 	}
 
 	ai_server_stop(s.server);
+	if (s.profile && isatty(STDERR_FILENO))
+		fprintf(stderr, "async-inspect: removing the profile's probes (%zu perf events, which the kernel "
+			"unregisters one at a time)...\n", ai_live_profile_event_count(s.profile));
+	ai_live_profile_close(s.profile);
 	ai_live_destroy(s.live);
 	free(s.message);
 	ai_capture_destroy(s.capture);

@@ -42,6 +42,7 @@ static void write_header(struct ai_json_writer *w, const struct ai_live *live, c
 	ai_json_field_string(w, "message", status->message);
 	ai_json_field_uint(w, "interval_ms", status->interval_ms);
 	ai_json_field_uint(w, "samples", live->sample_count);
+	ai_json_field_bool(w, "profiled", live->profiled);
 	if (!s) {
 		ai_json_field_null(w, "pid");
 		return;
@@ -146,6 +147,24 @@ static void write_task(FILE *f, const struct ai_live *live, const struct ai_snap
 	if (wait && wait->peer && wait->peer->summary) /* several processes: the socket's other end */
 		ai_json_field_string(&w, "peer", wait->peer->summary);
 	ai_json_field_string(&w, "future", task->future ? task->future : task->tree.function);
+	if (live->profiled && i < live->task_count) {
+		/* --profile: rounded, so that a task that does nothing keeps its row unchanged */
+		const struct ai_live_task *lt = &live->tasks[i];
+		if (lt->has_profile) {
+			ai_json_field_uint(&w, "polls_per_s", (uint64_t)(lt->polls_per_s + 0.5));
+			ai_json_key(&w, "busy_percent");
+			ai_json_decimal(&w, (uint64_t)(lt->busy_percent * 10 + 0.5), 1);
+			ai_json_key(&w, "scheduled_mean_us");
+			if (lt->scheduled_mean_ns)
+				ai_json_uint(&w, (lt->scheduled_mean_ns + 500) / 1000);
+			else
+				ai_json_null(&w);
+		} else {
+			ai_json_field_null(&w, "polls_per_s");
+			ai_json_field_null(&w, "busy_percent");
+			ai_json_field_null(&w, "scheduled_mean_us");
+		}
+	}
 	ai_json_writer_flush(&w);
 	fflush(f);
 	*stable_len = (size_t)ftello(f);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -525,4 +526,19 @@ char *dot_node(const char *dot, const char *label)
 		line++;
 	size_t n = strcspn(line, " ");
 	return strndup(line, n);
+}
+
+/* The kernel serializes uprobe registration and removal (one mutex for all trace events), so
+ * profiles side by side only wait on each other, and ones of the same fixture binary see each
+ * other's system-wide probes: one test with probes at a time, across the test processes of every
+ * suite run on this machine. The lock goes with the test's process. */
+void lock_profile_tests(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = xasprintf("%s/async-inspect-profile-tests.lock", dir && *dir ? dir : "/tmp");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0)
+		cr_assert_eq(errno, EINTR, "flock %s: %s", path, strerror(errno));
+	free(path);
 }

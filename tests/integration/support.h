@@ -104,4 +104,8 @@ char *dot_node(const char *dot, const char *label);
  * left running (state S). */
 void dump_fixture(struct fixture *f, const char *format, struct tool_result *r);
 
+/* Holds, for the rest of the test's process, the machine-wide lock of the tests that place
+ * uprobes (profile, --profile). */
+void lock_profile_tests(void);
+
 #endif

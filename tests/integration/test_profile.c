@@ -23,20 +23,10 @@
  * guards only catch a tool that hangs; nothing here asserts how long a profile takes. */
 #define PROFILE_GUARD_S 600
 
-/* One profile test at a time, across the test processes of every suite run on this machine: the
- * kernel serializes uprobe registration and removal (one mutex for all trace events), so profiles
- * side by side only wait on each other, and ones of the same fixture binary see each other's
- * system-wide probes. The lock goes with the test's process. */
 static void one_profile_test_at_a_time(void)
 {
 	require_fixtures();
-	const char *dir = getenv("TMPDIR");
-	char *path = xasprintf("%s/async-inspect-profile-tests.lock", dir && *dir ? dir : "/tmp");
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
-	while (flock(fd, LOCK_EX) < 0)
-		cr_assert_eq(errno, EINTR, "flock %s: %s", path, strerror(errno));
-	free(path);
+	lock_profile_tests();
 }
 
 TestSuite(profile, .init = one_profile_test_at_a_time, .timeout = 1800);

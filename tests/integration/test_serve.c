@@ -678,6 +678,46 @@ Test(serve, replay_of_a_recording)
 	free(pid);
 }
 
+/* serve --profile: the table's polls/s, busy and scheduled columns, from the probes left in while
+ * it serves: after three samples the spinner is busy, a sleeper is never polled, the block_on
+ * future is not measured; the target runs on untraced after Ctrl-C. */
+Test(serve, profile_columns, .timeout = 900)
+{
+	lock_profile_tests();
+	struct fixture f;
+	fixture_start_with_stdin(&f, CRATE, "profiled", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--profile", "--interval", "300ms", NULL });
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	free(read_events(&s, bearer, 3));
+	free(bearer);
+	json_t *doc = get_json(&s, "/api/tasks");
+	const char *message = json_string_value(json_object_get(doc, "message"));
+	if (message && strstr(message, "perf events are not allowed")) {
+		json_decref(doc);
+		serve_stop(&s);
+		fixture_kill(&f);
+		cr_skip("perf uprobe events are not available here: %s", message);
+	}
+	cr_expect(json_is_true(json_object_get(doc, "profiled")), "profiled: %s", message ? message : "");
+	json_t *tasks = json_object_get(doc, "tasks");
+	json_t *spinner = doc_item_by_string(tasks, "future", "profiled::spinner", 0);
+	json_t *sleeper = doc_item_by_string(tasks, "future", "profiled::sleeper", 0);
+	json_t *root = doc_item_by_string(tasks, "kind", "block_on", 0);
+	cr_assert(spinner && sleeper && root);
+	cr_expect_gt(json_number_value(json_object_get(spinner, "busy_percent")), 0.0);
+	cr_expect_gt(json_integer_value(json_object_get(spinner, "polls_per_s")), 0);
+	cr_expect_eq(json_integer_value(json_object_get(sleeper, "polls_per_s")), 0);
+	cr_expect(json_is_null(json_object_get(sleeper, "scheduled_mean_us")), "a sleeper is never woken");
+	cr_expect(json_is_null(json_object_get(root, "busy_percent")), "block_on is not measured");
+	json_decref(doc);
+	serve_stop(&s);
+	free(pid);
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	fixture_kill(&f);
+}
+
 Test(serve, usage_errors)
 {
 	struct tool_result r;

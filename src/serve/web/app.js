@@ -23,6 +23,14 @@ const state = {
 };
 
 const COLUMNS = ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future", "history"];
+// serve --profile: three more after blocked-for, measured over the last interval.
+const PROFILE_COLUMNS = ["polls_per_s", "busy_percent", "scheduled_mean_us"];
+function columns() {
+  if (!state.tasks || !state.tasks.profiled) return COLUMNS;
+  const c = COLUMNS.slice();
+  c.splice(c.indexOf("unchanged_ms") + 1, 0, ...PROFILE_COLUMNS);
+  return c;
+}
 
 const $ = (id) => document.getElementById(id);
 
@@ -238,6 +246,11 @@ function cell(t, key) {
     case "id": return t.process ? t.label + " \u00b7 " + t.process : t.label;
     case "await_point": return shortPath(t.await_point) || "?";
     case "unchanged_ms": return duration(blockedFor(t));
+    case "busy_percent": return t.busy_percent === null || t.busy_percent === undefined ? "-" : t.busy_percent.toFixed(1);
+    case "polls_per_s": return t.polls_per_s === null || t.polls_per_s === undefined ? "-" : String(t.polls_per_s);
+    case "scheduled_mean_us":
+      if (t.scheduled_mean_us === null || t.scheduled_mean_us === undefined) return "-";
+      return t.scheduled_mean_us < 1000 ? t.scheduled_mean_us + " \u00b5s" : (t.scheduled_mean_us / 1000).toFixed(1) + " ms";
     default: return t[key] === null || t[key] === undefined ? "" : t[key];
   }
 }
@@ -281,6 +294,7 @@ function renderTable() {
 
   drawRows();
   $("shown").textContent = order.length === all.length ? all.length + " tasks" : order.length + " of " + all.length + " tasks";
+  for (const th of document.querySelectorAll("#tasks th.profile")) th.hidden = !state.tasks.profiled;
   for (const th of document.querySelectorAll("#tasks th")) {
     th.classList.toggle("asc", th.dataset.key === key && !state.sortDesc);
     th.classList.toggle("desc", th.dataset.key === key && state.sortDesc);
@@ -295,7 +309,7 @@ const MARGIN_ROWS = 100;
 function spacer(n) {
   const tr = el("tr", "spacer");
   const td = el("td");
-  td.colSpan = COLUMNS.length;
+  td.colSpan = columns().length;
   tr.append(td);
   tr.style.height = n * state.rowHeight + "px";
   return tr;
@@ -305,7 +319,7 @@ function row(t) {
   const tr = el("tr");
   tr.dataset.address = t.address;
   if (t.address === state.selected) tr.className = "selected";
-  for (const key of COLUMNS) {
+  for (const key of columns()) {
     if (key === "history") {
       tr.append(historyCell(t));
       continue;
@@ -666,7 +680,7 @@ function init() {
     th.addEventListener("click", () => {
       const key = th.dataset.key;
       if (state.sortKey === key) state.sortDesc = !state.sortDesc;
-      else { state.sortKey = key; state.sortDesc = key === "unchanged_ms"; }
+      else { state.sortKey = key; state.sortDesc = key === "unchanged_ms" || PROFILE_COLUMNS.includes(key); }
       renderTable();
     });
   }
