@@ -2,8 +2,7 @@
  * inside a tmux session of their own (a private tmux server per test). At a hit the program is
  * stopped on the hit task's details, `c` goes to the next hit, `n` steps the task, `q` detaches
  * and the program runs to its own end; --break-count leaves the plain live view. Every wait polls
- * the screen up to a deadline: nothing depends on a fixed sleep. The terminal helpers are those of
- * test_tmux.c (kept apart so that each file stays one job). */
+ * the screen up to a deadline: nothing depends on a fixed sleep. The terminal helpers are term.c's. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
