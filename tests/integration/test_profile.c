@@ -648,3 +648,34 @@ Test(profile, live_view_columns_need_the_view)
 	free(pid);
 	expect_runs_on_then_exits(&f, "tokio-1.54");
 }
+
+/* Without the right to perf events (here: as user nobody, where uprobe events need CAP_PERFMON
+ * whatever perf_event_paranoid says), one line says so and how to fix it, exit 1. Needs root (to
+ * become nobody) and setpriv(1); skipped otherwise. */
+Test(profile, refused_perf_events_say_how_to_fix)
+{
+	if (geteuid() != 0 || system("setpriv --version >/dev/null 2>&1") != 0)
+		cr_skip("needs root and setpriv to run the tool as another user");
+	char *fixture = fixture_path("tokio-1.54", "profiled");
+	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
+	char *command = xasprintf("setpriv --reuid=nobody --regid=nogroup --clear-groups %s profile --duration 1s "
+				  "-- %s </dev/null 2>&1; echo \"exit=$?\"", binary, fixture);
+	FILE *p = popen(command, "r");
+	cr_assert_not_null(p);
+	char *text = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&text, &size);
+	char buf[4096];
+	size_t got;
+	while ((got = fread(buf, 1, sizeof(buf), p)) > 0)
+		fwrite(buf, 1, got, mem);
+	pclose(p);
+	fclose(mem);
+	cr_expect(strstr(text, "exit=1\n") != NULL, "%s", text);
+	cr_expect(strstr(text, "async-inspect: " REFUSED ": ") != NULL, "%s", text);
+	cr_expect(strstr(text, "CAP_PERFMON") && strstr(text, "perf_event_paranoid"), "the fix: %s", text);
+	cr_expect_eq(count_substr(text, "\n"), 2, "one line, then the exit status: %s", text);
+	free(text);
+	free(command);
+	free(fixture);
+}
