@@ -1,4 +1,4 @@
-/* The streaming JSON writer (src/frontend/json_writer.c): nesting, commas and indentation in both
+/* The streaming JSON writer (src/util/json_writer.c): nesting, commas and indentation in both
  * layouts, numbers at their limits, and escaping of every kind of byte target memory can hold,
  * checked against the exact text and against jansson reading it back. */
 #include <criterion/criterion.h>
