@@ -165,6 +165,8 @@ static void write_json(struct ai_json_writer *w, const json_t *v)
 			if (strtod(text, NULL) == d)
 				break;
 		}
+		if (!strpbrk(text, ".eE")) /* still a float when read again: 1.0, not 1 */
+			strcat(text, ".0");
 		ai_json_raw(w, text, strlen(text));
 		break;
 	}
