@@ -119,12 +119,30 @@ void vp_js_field_bool(struct printer *p, const char *key, bool value)
 		ai_json_field_bool(p->json, key, value);
 }
 
+/* A NUL byte is valid JSON as \u0000, but jansson and most C readers refuse it by default (our
+ * own replay too): the text from the target gets U+FFFD for it, as for a byte of no UTF-8. */
 void vp_js_field_string(struct printer *p, const char *key, const char *s, size_t len)
 {
 	if (!vp_js(p) || !key_due(p))
 		return;
 	ai_json_key(p->json, key);
-	ai_json_string_len(p->json, s, len);
+	if (!memchr(s, '\0', len)) {
+		ai_json_string_len(p->json, s, len);
+		return;
+	}
+	static const char replacement[] = "\xef\xbf\xbd";
+	char *copy = xmalloc(len * 3 + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i]) {
+			copy[n++] = s[i];
+		} else {
+			memcpy(copy + n, replacement, 3);
+			n += 3;
+		}
+	}
+	ai_json_string_len(p->json, copy, n);
+	free(copy);
 }
 
 void vp_js_field_raw(struct printer *p, const char *key, const char *json)
