@@ -19,11 +19,11 @@
 #include <stdio.h>
 
 struct ai_json_writer {
-	FILE *out;     /* borrowed */
+	FILE *out;     /* borrowed; NULL: the document stays in buf (ai_json_writer_init_buffer) */
 	bool pretty;
 	bool failed;   /* a write to out failed */
 	char *buf;     /* owned: output not yet written to out */
-	size_t len;
+	size_t len, capacity;
 	/* One entry per open container: 'o' an empty object, 'O' one with members (both await a
 	 * key), 'V' an object awaiting the value of its key; 'a' an empty array, 'A' one with
 	 * members. */
@@ -33,6 +33,12 @@ struct ai_json_writer {
 };
 
 void ai_json_writer_init(struct ai_json_writer *w, FILE *out, bool pretty);
+/* A writer whose document stays in memory, for ai_json_writer_take: a fragment written once and
+ * put into a document later (the value printer's structured values, include/ai/value.h). */
+void ai_json_writer_init_buffer(struct ai_json_writer *w, bool pretty);
+/* The complete document of a buffer writer, as a new NUL-terminated string (its length in
+ * *len_ret when not NULL); the writer's memory is freed. */
+char *ai_json_writer_take(struct ai_json_writer *w, size_t *len_ret);
 /* Writes out what is buffered, frees the writer's memory, and returns 0, or -1 if a write failed.
  * Does not write a newline after the document nor flush out. */
 int ai_json_writer_finish(struct ai_json_writer *w);
@@ -58,6 +64,10 @@ void ai_json_bool(struct ai_json_writer *w, bool value);
 void ai_json_null(struct ai_json_writer *w);
 /* An address as the string "0x1a2b" (JSON numbers lose precision past 2^53 in many readers). */
 void ai_json_hex(struct ai_json_writer *w, uint64_t value);
+/* A value already written as JSON text: a number such as "1.5e-7", or a whole compact
+ * document from a buffer writer (ai_json_writer_take), which a pretty writer lays out as if its
+ * parts had been written one by one. The text must be valid JSON: it is not checked. */
+void ai_json_raw(struct ai_json_writer *w, const char *json, size_t len);
 
 /* key + value in one call, for the common members. */
 static inline void ai_json_field_string(struct ai_json_writer *w, const char *key, const char *s)

@@ -48,6 +48,9 @@ struct ai_snapshot_local {
 	char *type;  /* short type name, e.g. "Vec<u32>" */
 	char *value; /* e.g. "[1, 2, 3]"; "<unreadable 0x...>" parts where memory could not be read;
 		      * NULL unless state is AI_LOCAL_LIVE */
+	char *structured; /* the same value as compact JSON (docs/json-format.md, "Structured
+			   * values"), from the same walk; NULL when not asked for
+			   * (ai_value_limits.structured) or not live */
 	enum ai_local_state state;
 	bool generated; /* compiler-generated (--all-locals only): __awaitee, a drop flag __N, a
 			 * local declared inside a macro */

@@ -10,7 +10,11 @@
  * then what they hold, Option and every other enum as its active variant. Everything is bounded by the
  * limits below. A part that cannot be read prints as `<unreadable 0x...>` and the rest goes on;
  * a part that cannot be understood prints as its type's name, `Name {..}`. Type names are short
- * (ai_type_short_name): `Cart`, `Vec<u8>`. */
+ * (ai_type_short_name): `Cart`, `Vec<u8>`.
+ *
+ * The same walk can also write the value's structured form, compact JSON of the kinds
+ * docs/json-format.md lists ("Structured values"): `{"kind":"struct","type":"Cart","fields":[..]}`
+ * (value_json.c). It is cut where the text is cut by the same limits, and says so. */
 #ifndef AI_VALUE_H
 #define AI_VALUE_H
 
@@ -37,6 +41,7 @@ struct ai_value_limits {
 	size_t max_output;       /* bytes of text in all; the text then ends with `…` */
 	size_t max_read;         /* bytes read from the target in all, following pointers */
 	ai_value_summary_fn *summary; /* may be NULL: the summaries of types not std's */
+	bool structured;         /* callers that keep values also ask for the structured form */
 };
 
 /* depth 6, 10 items, 64 string bytes, 1024 bytes of text, 1 MiB read, no summary. */
@@ -54,6 +59,13 @@ char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_
  * part prints as unreadable); pointers in it are still followed through mem. */
 char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 			    const void *bytes, size_t size, const struct ai_value_limits *limits);
+
+/* Both forms from one walk (one read of the target): the text as ai_value_format_bytes returns
+ * it (bytes may be NULL: read from address, as ai_value_format does), and the structured form as
+ * a new string of compact JSON in *structured_ret. */
+char *ai_value_format_structured(struct ai_memory *mem, const struct ai_type *type,
+				 uint64_t address, const void *bytes, size_t size,
+				 const struct ai_value_limits *limits, char **structured_ret);
 
 /* The value in a printed text after the summaries' states before it (`Arc(strong 2, weak 0) `,
  * `Mutex(locked) `): "Arc(strong 1, weak 0) Mutex(unlocked) 7" -> "7"; text itself when it

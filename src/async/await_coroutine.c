@@ -169,14 +169,14 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 		local->state = states[i];
 		if (states[i] != AI_LOCAL_LIVE) {
 			/* Its slot holds what was there before: never shown as a value. */
-		} else if (partial) {
-			local->value = ai_value_format(d->mem, mt, v->address + m->offset,
-						       &d->as->options.value_limits);
 		} else {
-			size_t avail = m->offset < v->size ? v->size - m->offset : 0;
-			local->value = ai_value_format_bytes(d->mem, mt, v->address + m->offset,
-							     v->bytes + m->offset, avail,
-							     &d->as->options.value_limits);
+			/* partial: only a part of the coroutine was read, the value is read anew */
+			size_t avail = !partial && m->offset < v->size ? v->size - m->offset : 0;
+			const struct ai_value_limits *limits = &d->as->options.value_limits;
+			local->value = ai_value_format_structured(d->mem, mt, v->address + m->offset,
+								  partial ? NULL : v->bytes + m->offset,
+								  avail, limits,
+								  limits->structured ? &local->structured : NULL);
 		}
 	}
 	free(states);

@@ -143,6 +143,8 @@ int ai_cmd_dump(int argc, char **argv)
 	}
 	if (optind < argc)
 		return ai_usage_error("dump", "unexpected argument '%s'", argv[optind]);
+	/* JSON carries each value's structured form beside its summary, from the same walk. */
+	async_options.value_limits.structured = read_options.format == AI_FORMAT_JSON && !graph;
 	if (once.max_pause_us && read_options.target.core)
 		return ai_usage_error("dump", "--max-pause is for a live process (--pid), not a core file");
 	if (read_options.target.pid_count > 1) {

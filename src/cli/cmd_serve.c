@@ -451,6 +451,8 @@ int ai_cmd_serve(int argc, char **argv)
 		ai_async_options_default(&s.async_options);
 		s.async_options.locals = !monitor.no_locals;
 		s.async_options.all_locals = !monitor.no_locals && monitor.all_locals;
+		/* /api/snapshot is dump's JSON: each local's structured value too, for the page */
+		s.async_options.value_limits.structured = true;
 		if (!(err = ai_capture_create(s.target, &s.capture)))
 			ai_capture_set_max_pause(s.capture, monitor.max_pause_us);
 	}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/json_writer.h"
 #include "ai/summaries.h"
 #include "ai/util.h"
 #include "ai/value.h"
@@ -138,11 +139,22 @@ void vp_print_type_name(struct printer *p, const struct ai_type *type)
 /* Prints an error in place of a value: a fault as `<unreadable 0x...>`, others by message. */
 static void print_error(struct printer *p, struct ai_error *err, uint64_t address)
 {
-	if (err->code == AI_ERROR_FAULT)
-		vp_out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", err->address ? err->address : address);
-	else
+	if (err->code == AI_ERROR_FAULT) {
+		uint64_t at = err->address ? err->address : address;
+		vp_js_address(p, "unreadable", NULL, at);
+		vp_out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", at);
+	} else {
+		vp_js_error(p, NULL, err->message);
 		vp_out_printf(&p->out, "<%s>", err->message);
+	}
 	ai_error_destroy(err);
+}
+
+static void print_unreadable(struct printer *p, uint64_t address)
+{
+	vp_js_address(p, "unreadable", NULL, address);
+	vp_out_hex(&p->out, "<unreadable ", address);
+	vp_out_str(&p->out, ">");
 }
 
 /* Reads size bytes of the target for a pointee into a new buffer; on failure prints why and
@@ -150,6 +162,11 @@ static void print_error(struct printer *p, struct ai_error *err, uint64_t addres
 uint8_t *vp_fetch(struct printer *p, uint64_t address, uint64_t size)
 {
 	if (size > p->limits.max_read || p->read_total + size > p->limits.max_read) {
+		vp_js_begin(p, "truncated", NULL);
+		vp_js_field_string(p, "budget", "read", 4);
+		vp_js_field_hex(p, "address", address);
+		vp_js_field_count(p, "size", size);
+		vp_js_end(p);
 		vp_out_printf(&p->out, "<not read: 0x%" PRIx64 ", %" PRIu64 " bytes over the limit>",
 			   address, size);
 		return NULL;
@@ -173,7 +190,7 @@ bool vp_sub_view(struct printer *p, const struct view *v, uint64_t offset, uint6
 {
 	if (offset > v->size || size > v->size - offset) {
 		uint64_t missing = offset > v->size ? offset : v->size;
-		vp_out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", v->address + missing);
+		print_unreadable(p, v->address + missing);
 		return false;
 	}
 	*ret = (struct view){ v->bytes + offset, v->address + offset, size };
@@ -213,17 +230,28 @@ const struct ai_type *vp_resolve_quiet(const struct ai_type *owner,
 
 /* ---- Scalars ---- */
 
-static void print_u128(struct printer *p, unsigned __int128 value, bool negative)
+/* An integer's magnitude and sign in the text, and as `{"kind":"int","value":N}`: a JSON number
+ * up to 2^53, beyond it (u64, i128) the same digits as a string. */
+static void print_integer(struct printer *p, unsigned __int128 magnitude, bool negative)
 {
 	char digits[48];
 	size_t n = sizeof(digits);
 	digits[--n] = '\0';
+	bool exact = magnitude <= (1ULL << 53);
 	do {
-		digits[--n] = (char)('0' + (int)(value % 10));
-		value /= 10;
-	} while (value);
+		digits[--n] = (char)('0' + (int)(magnitude % 10));
+		magnitude /= 10;
+	} while (magnitude);
 	if (negative)
 		digits[--n] = '-';
+	if (vp_js(p)) {
+		vp_js_begin(p, "int", NULL);
+		if (exact)
+			vp_js_field_raw(p, "value", digits + n);
+		else
+			vp_js_field_string(p, "value", digits + n, strlen(digits + n));
+		vp_js_end(p);
+	}
 	vp_out_str(&p->out, digits + n);
 }
 
@@ -234,37 +262,55 @@ static void print_int(struct printer *p, const struct ai_type *type, const struc
 		unsigned __int128 value;
 		memcpy(&value, v->bytes, 16);
 		bool negative = type->is_signed && (value >> 127);
-		print_u128(p, negative ? -value : value, negative);
+		print_integer(p, negative ? -value : value, negative);
 		return;
 	}
 	if (size != 1 && size != 2 && size != 4 && size != 8) {
-		vp_out_printf(&p->out, "<%zu-byte integer>", size);
+		char message[32];
+		snprintf(message, sizeof(message), "%zu-byte integer", size);
+		vp_js_error(p, type, message);
+		vp_out_printf(&p->out, "<%s>", message);
 		return;
 	}
 	uint64_t value = vp_load_uint(v->bytes, size);
 	if (type->is_signed) {
 		unsigned shift = 64 - 8 * (unsigned)size;
 		int64_t s = (int64_t)(value << shift) >> shift; /* sign-extend */
-		if (s < 0)
-			vp_out_str(&p->out, "-");
-		vp_out_u64(&p->out, s < 0 ? -(uint64_t)s : (uint64_t)s);
+		print_integer(p, s < 0 ? -(uint64_t)s : (uint64_t)s, s < 0);
+	} else if (!p->json) {
+		vp_out_u64(&p->out, value); /* the common case, without the 128-bit division */
 	} else {
-		vp_out_u64(&p->out, value);
+		print_integer(p, value, false);
 	}
 }
 
 /* A float the way Rust's Debug prints it: the shortest digits that read back the same, a ".0" on
  * whole numbers, and exponent notation below 1e-4 and from 1e16 on. */
+static void format_float(char *text, size_t size, double value, bool is_f32);
+
+/* In the structured form a JSON number, the same digits; NaN and the infinities (no JSON
+ * numbers) as the strings "NaN", "inf", "-inf". */
 static void print_float(struct printer *p, double value, bool is_f32)
 {
-	if (isnan(value)) {
-		vp_out_str(&p->out, "NaN");
-		return;
+	char text[400];
+	bool finite = !isnan(value) && !isinf(value);
+	if (!finite)
+		snprintf(text, sizeof(text), "%s", isnan(value) ? "NaN" : value < 0 ? "-inf" : "inf");
+	else
+		format_float(text, sizeof(text), value, is_f32);
+	if (vp_js(p)) {
+		vp_js_begin(p, "float", NULL);
+		if (finite)
+			vp_js_field_raw(p, "value", text);
+		else
+			vp_js_field_string(p, "value", text, strlen(text));
+		vp_js_end(p);
 	}
-	if (isinf(value)) {
-		vp_out_str(&p->out, value < 0 ? "-inf" : "inf");
-		return;
-	}
+	vp_out_str(&p->out, text);
+}
+
+static void format_float(char *text, size_t size, double value, bool is_f32)
+{
 	char sci[64];
 	int max_precision = is_f32 ? 9 : 17;
 	for (int precision = 1; precision <= max_precision; precision++) {
@@ -285,16 +331,39 @@ static void print_float(struct printer *p, double value, bool is_f32)
 			*--end = '\0';
 		if (end > sci && end[-1] == '.')
 			*--end = '\0';
-		vp_out_printf(&p->out, "%se%d", sci, exponent);
+		snprintf(text, size, "%se%d", sci, exponent);
 		return;
 	}
 	int significant = 0;
 	for (const char *c = sci; *c; c++)
 		significant += *c >= '0' && *c <= '9';
 	int decimals = AI_MAX(significant - 1 - exponent, 1);
-	char fixed[400];
-	snprintf(fixed, sizeof(fixed), "%.*f", decimals, value);
-	vp_out_str(&p->out, fixed);
+	snprintf(text, size, "%.*f", decimals, value);
+}
+
+/* A valid code point in UTF-8: its length (1 to 4) in buf. */
+static size_t encode_utf8(uint32_t c, char buf[4])
+{
+	if (c < 0x80) {
+		buf[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		buf[0] = (char)(0xc0 | (c >> 6));
+		buf[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		buf[0] = (char)(0xe0 | (c >> 12));
+		buf[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		buf[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	buf[0] = (char)(0xf0 | (c >> 18));
+	buf[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	buf[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	buf[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
 }
 
 /* Appends a code point as Rust's Debug escapes it inside `quote` quotes. */
@@ -315,24 +384,8 @@ static void print_escaped_char(struct printer *p, uint32_t c, char quote)
 		out_write(&p->out, buf, 2);
 	} else if (c < 0x20 || c == 0x7f) {
 		vp_out_printf(&p->out, "\\u{%x}", c);
-	} else if (c < 0x80) {
-		buf[0] = (char)c;
-		out_write(&p->out, buf, 1);
-	} else if (c < 0x800) {
-		buf[0] = (char)(0xc0 | (c >> 6));
-		buf[1] = (char)(0x80 | (c & 0x3f));
-		out_write(&p->out, buf, 2);
-	} else if (c < 0x10000) {
-		buf[0] = (char)(0xe0 | (c >> 12));
-		buf[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		buf[2] = (char)(0x80 | (c & 0x3f));
-		out_write(&p->out, buf, 3);
 	} else {
-		buf[0] = (char)(0xf0 | (c >> 18));
-		buf[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		buf[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		buf[3] = (char)(0x80 | (c & 0x3f));
-		out_write(&p->out, buf, 4);
+		out_write(&p->out, buf, encode_utf8(c, buf));
 	}
 }
 
@@ -383,6 +436,26 @@ void vp_print_str(struct printer *p, uint64_t address, uint64_t len)
 	uint8_t *bytes = n ? vp_fetch(p, address, n) : NULL;
 	if (n && !bytes)
 		return;
+	if (vp_js(p)) {
+		/* the same bytes, without a character the limit cut in two */
+		size_t shown = n;
+		if (n < len)
+			for (size_t back = 1; back <= AI_MIN(n, 3); back++) {
+				uint8_t b = bytes[n - back];
+				if ((b & 0xc0) == 0x80)
+					continue; /* a continuation byte: look further back */
+				size_t want = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : 4;
+				if (want > back)
+					shown = n - back;
+				break;
+			}
+		vp_js_begin(p, "str", NULL);
+		vp_js_field_count(p, "len", len);
+		vp_js_field_string(p, "value", (const char *)bytes, shown);
+		if (n < len)
+			vp_js_field_bool(p, "truncated", true);
+		vp_js_end(p);
+	}
 	vp_out_str(&p->out, "\"");
 	for (size_t i = 0; i < n && !p->out.full;) {
 		uint32_t c;
@@ -432,6 +505,10 @@ uint64_t vp_items_to_show(struct printer *p, const struct ai_type *elem_type, ui
 
 void vp_print_tail(struct printer *p, uint64_t shown, uint64_t count, const char *close)
 {
+	vp_js_end_array(p);
+	if (count > shown)
+		vp_js_field_bool(p, "truncated", true);
+	vp_js_end(p);
 	if (count > shown)
 		vp_out_printf(&p->out, "%s%s (%" PRIu64 " items)", shown ? ", " : "", ELLIPSIS, count);
 	vp_out_str(&p->out, close);
@@ -442,15 +519,35 @@ void vp_print_list_tail(struct printer *p, uint64_t shown, uint64_t count)
 	vp_print_tail(p, shown, count, "]");
 }
 
-/* `[a, b, c]` of count elements at address in the target. */
-void vp_print_list(struct printer *p, const struct ai_type *elem_type, uint64_t address,
-		       uint64_t count, unsigned depth)
+/* `{"kind":"seq","type":..,"len":count,"items":[` (closed by vp_print_tail). */
+static void begin_seq(struct printer *p, const struct ai_type *list_type, uint64_t count)
+{
+	vp_js_begin(p, "seq", list_type);
+	vp_js_field_count(p, "len", count);
+	vp_js_begin_array(p, "items");
+}
+
+/* A sequence of which no item is shown: `"items":[],"truncated":true`. */
+static void seq_not_shown(struct printer *p, const struct ai_type *list_type, uint64_t count)
+{
+	begin_seq(p, list_type, count);
+	vp_js_end_array(p);
+	if (count)
+		vp_js_field_bool(p, "truncated", true);
+	vp_js_end(p);
+}
+
+void vp_print_list_of(struct printer *p, const struct ai_type *list_type,
+		      const struct ai_type *elem_type, uint64_t address, uint64_t count,
+		      unsigned depth)
 {
 	if (!elem_type->has_size) {
+		seq_not_shown(p, list_type, count);
 		vp_out_printf(&p->out, "[%s (%" PRIu64 " items of unknown size)]", ELLIPSIS, count);
 		return;
 	}
 	if (count && depth >= p->limits.max_depth) {
+		seq_not_shown(p, list_type, count);
 		vp_out_printf(&p->out, "[%s (%" PRIu64 " items)]", ELLIPSIS, count);
 		return;
 	}
@@ -458,10 +555,18 @@ void vp_print_list(struct printer *p, const struct ai_type *elem_type, uint64_t 
 	uint8_t *bytes = NULL;
 	if (n && !(bytes = vp_fetch(p, address, n * elem_type->size)))
 		return;
+	begin_seq(p, list_type, count);
 	vp_out_str(&p->out, "[");
 	vp_print_items(p, elem_type, bytes, address, n, true, depth);
 	vp_print_list_tail(p, n, count);
 	free(bytes);
+}
+
+/* `[a, b, c]` of count elements at address in the target. */
+void vp_print_list(struct printer *p, const struct ai_type *elem_type, uint64_t address,
+		   uint64_t count, unsigned depth)
+{
+	vp_print_list_of(p, NULL, elem_type, address, count, depth);
 }
 
 /* ---- Fat pointers: &str, &[T], Box<[T]>, &dyn T ---- */
@@ -494,21 +599,24 @@ static bool print_fat_pointer(struct printer *p, const struct ai_type *type, con
 		const char *name = ai_type_qualified_name(type);
 		if (name && name[0] == '*') {
 			/* A raw slice pointer (*const [T]) is an address, as Rust's Debug shows it. */
+			vp_js_address(p, "pointer", type, ptr);
 			vp_out_hex(&p->out, "", ptr);
 		} else if (is_str_name(name)) {
 			vp_print_str(p, ptr, len);
 		} else {
 			const struct ai_type *elem = resolve(p, ptr_type, &ptr_type->target);
 			if (elem)
-				vp_print_list(p, elem, ptr, len, depth);
+				vp_print_list_of(p, type, elem, ptr, len, depth);
 		}
 		return true;
 	}
 	if (vp_member_view(type, "pointer", v, &ptr_type, &ptr_view) &&
 	    ai_type_find_member(type, "vtable") && ptr_type->kind == AI_TYPE_POINTER) {
 		/* A trait object: which type it is needs the vtable (the await decoder does that). */
+		uint64_t ptr = vp_load_uint(ptr_view.bytes, ptr_type->size);
+		vp_js_address(p, "pointer", type, ptr);
 		vp_print_type_name(p, type);
-		vp_out_printf(&p->out, "(0x%" PRIx64 ")", vp_load_uint(ptr_view.bytes, ptr_type->size));
+		vp_out_printf(&p->out, "(0x%" PRIx64 ")", ptr);
 		return true;
 	}
 	return false;
@@ -539,6 +647,16 @@ static void print_fields(struct printer *p, const struct ai_type *type, const st
 		for (size_t i = 0; i < type->member_count; i++)
 			positional &= is_tuple_field(type->members[i].name);
 	}
+	/* Structured: a tuple's `items`, a struct's or a variant's `fields` (the caller, print_enum,
+	 * has begun the variant's object), each `{"name":..,"value":..}`, a positional one named
+	 * "0", "1"... */
+	bool has_array = label || type->member_count || !(tuple || type->is_declaration);
+	if (!label && !has_array)
+		vp_js_begin(p, tuple ? "unit" : "opaque", tuple ? NULL : type);
+	else if (!label)
+		vp_js_begin(p, tuple ? "tuple" : "struct", type);
+	if (has_array)
+		vp_js_begin_array(p, tuple ? "items" : "fields");
 	if (label)
 		vp_out_str(&p->out, label);
 	else if (!tuple)
@@ -548,9 +666,17 @@ static void print_fields(struct printer *p, const struct ai_type *type, const st
 			vp_out_str(&p->out, "()");
 		else if (type->is_declaration)
 			vp_out_str(&p->out, " {..}");
+		if (has_array)
+			vp_js_end_array(p);
+		if (!label)
+			vp_js_end(p);
 		return;
 	}
 	if (depth >= p->limits.max_depth) {
+		vp_js_end_array(p);
+		vp_js_field_bool(p, "truncated", true);
+		if (!label)
+			vp_js_end(p);
 		vp_out_str(&p->out, positional ? "(..)" : " {..}");
 		return;
 	}
@@ -563,11 +689,24 @@ static void print_fields(struct printer *p, const struct ai_type *type, const st
 			vp_out_str(&p->out, m->name ? m->name : "?");
 			vp_out_str(&p->out, ": ");
 		}
+		if (!tuple && vp_js(p)) {
+			const char *field = m->name ? m->name : "?";
+			if (positional)
+				field += 2; /* __0 */
+			vp_js_begin(p, NULL, NULL);
+			vp_js_field_string(p, "name", field, strlen(field));
+			vp_js_key(p, "value");
+		}
 		const struct ai_type *mt = resolve(p, type, &m->type);
 		struct view mv;
 		if (mt && vp_sub_view(p, v, m->offset, mt->size, &mv))
 			vp_print_value(p, mt, &mv, depth + 1);
+		if (!tuple)
+			vp_js_end(p);
 	}
+	vp_js_end_array(p);
+	if (!label)
+		vp_js_end(p);
 	if (tuple && type->member_count == 1)
 		vp_out_str(&p->out, ",");
 	vp_out_str(&p->out, positional ? ")" : " }");
@@ -582,11 +721,13 @@ static void print_enum(struct printer *p, const struct ai_type *type, const stru
 	if (err && err->code == AI_ERROR_NOT_FOUND && type->has_discr &&
 	    !ai_type_read_discriminant(type, v->bytes, v->size, &discr)) {
 		/* Not a value of this enum (stale or uninitialised bytes): nothing to follow. */
+		vp_js_invalid(p, type, true, discr, NULL);
 		vp_out_printf(&p->out, "<invalid: %" PRIu64 ">", discr);
 		ai_error_destroy(err);
 		return;
 	}
 	if (err) {
+		vp_js_error(p, type, err->message);
 		vp_out_str(&p->out, "<");
 		vp_print_type_name(p, type);
 		vp_out_printf(&p->out, ": %s>", err->message);
@@ -608,17 +749,34 @@ static void print_enum(struct printer *p, const struct ai_type *type, const stru
 	} else {
 		label = xstrdup(variant->name ? variant->name : "?");
 	}
+	const char *variant_name = variant->name ? variant->name : "?";
+	vp_js_begin(p, "enum", type);
+	vp_js_field_string(p, "variant", variant_name, strlen(variant_name));
 	print_fields(p, vt, &vv, depth, label);
+	vp_js_end(p);
 	free(label);
+}
+
+/* A fieldless enum's value: its variant, `{"kind":"enum",..,"variant":name,"fields":[]}`. */
+static void print_c_enumerator(struct printer *p, const struct ai_type *type, const char *name)
+{
+	name = name ? name : "?";
+	vp_js_begin(p, "enum", type);
+	vp_js_field_string(p, "variant", name, strlen(name));
+	vp_js_begin_array(p, "fields");
+	vp_js_end_array(p);
+	vp_js_end(p);
+	vp_out_str(&p->out, name);
 }
 
 static void print_c_enum(struct printer *p, const struct ai_type *type, const struct view *v)
 {
 	if (type->size == 0 && type->enumerator_count == 1) {
-		vp_out_str(&p->out, type->enumerators[0].name ? type->enumerators[0].name : "?");
+		print_c_enumerator(p, type, type->enumerators[0].name);
 		return; /* a one-variant enum takes no space */
 	}
 	if (type->size == 0 || type->size > 8) {
+		vp_js_leaf(p, "opaque", type);
 		vp_print_type_name(p, type);
 		return;
 	}
@@ -626,10 +784,11 @@ static void print_c_enum(struct printer *p, const struct ai_type *type, const st
 	uint64_t value = vp_load_uint(v->bytes, type->size);
 	for (size_t i = 0; i < type->enumerator_count; i++) {
 		if ((type->enumerators[i].value & mask) == value) {
-			vp_out_str(&p->out, type->enumerators[i].name ? type->enumerators[i].name : "?");
+			print_c_enumerator(p, type, type->enumerators[i].name);
 			return;
 		}
 	}
+	vp_js_invalid(p, type, true, value, NULL);
 	vp_print_type_name(p, type);
 	vp_out_printf(&p->out, "(%" PRIu64 ")", value);
 }
@@ -641,12 +800,14 @@ static void print_array(struct printer *p, const struct ai_type *type, const str
 	if (!elem)
 		return;
 	if (!elem->has_size || (type->count && depth >= p->limits.max_depth)) {
+		seq_not_shown(p, type, type->count);
 		vp_out_printf(&p->out, "[%s (%" PRIu64 " items)]", ELLIPSIS, type->count);
 		return;
 	}
 	uint64_t n = AI_MIN(type->count, (uint64_t)p->limits.max_items);
 	if (elem->size && n > v->size / elem->size)
 		n = v->size / elem->size;
+	begin_seq(p, type, type->count);
 	vp_out_str(&p->out, "[");
 	vp_print_items(p, elem, v->bytes, v->address, n, true, depth);
 	vp_print_list_tail(p, n, type->count);
@@ -663,23 +824,34 @@ static void print_pointer(struct printer *p, const struct ai_type *type, const s
 	if (!target || target->kind == AI_TYPE_VOID || target->kind == AI_TYPE_FUNCTION ||
 	    !target->has_size) {
 		/* Raw pointers, function pointers, and what we cannot follow: the address. */
+		vp_js_address(p, "pointer", type, address);
 		vp_out_hex(&p->out, is_ref ? "&" : "", address);
 		return;
 	}
 	if (address == 0) {
+		vp_js_address(p, "pointer", type, address);
 		vp_out_str(&p->out, "<null>");
 		return;
 	}
 	if (depth >= p->limits.max_depth) {
+		vp_js_begin(p, "pointer", type);
+		vp_js_field_hex(p, "address", address);
+		vp_js_field_bool(p, "truncated", true);
+		vp_js_end(p);
 		vp_out_hex(&p->out, is_box ? "Box " : "&", address);
 		return;
 	}
-	/* Box<T> and &T print what they point to, as Rust's Debug does. */
+	/* Box<T> and &T print what they point to, as Rust's Debug does (structured: the pointer,
+	 * its address and its `target`; one that cannot be read is that unreadable target). */
 	uint8_t *bytes = vp_fetch(p, address, target->size);
 	if (!bytes)
 		return;
+	vp_js_begin(p, "pointer", type);
+	vp_js_field_hex(p, "address", address);
+	vp_js_key(p, "target");
 	struct view tv = { bytes, address, target->size };
 	vp_print_value(p, target, &tv, depth + 1);
+	vp_js_end(p);
 	free(bytes);
 }
 
@@ -696,15 +868,17 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 	}
 	/* Too few bytes: a struct still shows the members it has (each checks its own). */
 	if (type->size > v->size && type->kind != AI_TYPE_STRUCT) {
-		vp_out_printf(&p->out, "<unreadable 0x%" PRIx64 ">", v->address + v->size);
+		print_unreadable(p, v->address + v->size);
 		return;
 	}
 	switch (type->kind) {
 	case AI_TYPE_VOID:
 	case AI_TYPE_FUNCTION:
+		vp_js_leaf(p, "opaque", type);
 		vp_print_type_name(p, type);
 		break;
 	case AI_TYPE_UNIT:
+		vp_js_leaf(p, "unit", NULL);
 		vp_out_str(&p->out, "()");
 		break;
 	case AI_TYPE_INT:
@@ -712,17 +886,30 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 		break;
 	case AI_TYPE_BOOL: {
 		uint64_t b = vp_load_uint(v->bytes, type->size);
-		if (b <= 1)
+		if (b <= 1) {
+			vp_js_begin(p, "bool", NULL);
+			vp_js_field_bool(p, "value", b);
+			vp_js_end(p);
 			vp_out_str(&p->out, b ? "true" : "false");
-		else
+		} else {
+			vp_js_invalid(p, type, true, b, NULL);
 			vp_out_printf(&p->out, "<invalid bool 0x%" PRIx64 ">", b);
+		}
 		break;
 	}
 	case AI_TYPE_CHAR: {
 		uint32_t c = (uint32_t)vp_load_uint(v->bytes, type->size);
 		if (!valid_code_point(c)) {
+			vp_js_invalid(p, type, true, c, NULL);
 			vp_out_printf(&p->out, "<invalid char 0x%x>", c);
 			break;
+		}
+		if (vp_js(p)) {
+			char utf8[4];
+			size_t n = encode_utf8(c, utf8);
+			vp_js_begin(p, "char", NULL);
+			vp_js_field_string(p, "value", utf8, n);
+			vp_js_end(p);
 		}
 		vp_out_str(&p->out, "'");
 		print_escaped_char(p, c, '\'');
@@ -739,7 +926,10 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 			memcpy(&d, v->bytes, 8);
 			print_float(p, d, false);
 		} else {
-			vp_out_printf(&p->out, "<%" PRIu64 "-byte float>", type->size);
+			char message[32];
+			snprintf(message, sizeof(message), "%" PRIu64 "-byte float", type->size);
+			vp_js_error(p, type, message);
+			vp_out_printf(&p->out, "<%s>", message);
 		}
 		break;
 	case AI_TYPE_POINTER:
@@ -759,6 +949,7 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 		break;
 	case AI_TYPE_UNION:
 		/* Which member is live is not in the union: show none (MaybeUninit is one). */
+		vp_js_leaf(p, "opaque", type);
 		vp_print_type_name(p, type);
 		vp_out_str(&p->out, " {..}");
 		break;
@@ -770,53 +961,75 @@ void vp_print_value(struct printer *p, const struct ai_type *type, const struct 
 	}
 }
 
-static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
-		    const void *bytes, size_t size, const struct ai_value_limits *limits)
+static void print_root(struct printer *p, const struct ai_type *type, uint64_t address,
+		       const void *bytes, size_t size)
 {
-	struct printer p = { .mem = mem };
-	if (limits)
-		p.limits = *limits;
-	else
-		ai_value_limits_default(&p.limits);
-	p.out.limit = p.limits.max_output;
-	out_write(&p.out, "", 0); /* an empty string, not NULL, if nothing gets printed */
 	uint8_t *owned = NULL;
 	if (!bytes) {
 		if (!type->has_size && type->kind != AI_TYPE_TYPEDEF) {
-			vp_print_type_name(&p, type);
-			vp_out_str(&p.out, " {..}");
-			return p.out.buf;
+			vp_js_leaf(p, "opaque", type);
+			vp_print_type_name(p, type);
+			vp_out_str(&p->out, " {..}");
+			return;
 		}
 		size = type->size;
 		if (type->kind == AI_TYPE_TYPEDEF) {
 			const struct ai_type *under;
 			struct ai_error *err = ai_type_underlying(type, &under);
 			if (err) {
-				print_error(&p, err, address);
-				return p.out.buf;
+				print_error(p, err, address);
+				return;
 			}
 			size = under->size;
 		}
-		if (!(owned = vp_fetch(&p, address, size)))
-			return p.out.buf;
+		if (!(owned = vp_fetch(p, address, size)))
+			return;
 		bytes = owned;
 	}
 	struct view v = { bytes, address, size };
-	vp_print_value(&p, type, &v, 0);
+	vp_print_value(p, type, &v, 0);
 	free(owned);
+}
+
+static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
+		    const void *bytes, size_t size, const struct ai_value_limits *limits,
+		    char **structured_ret)
+{
+	struct printer p = { .mem = mem };
+	struct ai_json_writer json;
+	if (limits)
+		p.limits = *limits;
+	else
+		ai_value_limits_default(&p.limits);
+	p.out.limit = p.limits.max_output;
+	out_write(&p.out, "", 0); /* an empty string, not NULL, if nothing gets printed */
+	if (structured_ret) {
+		ai_json_writer_init_buffer(&json, false);
+		p.json = &json;
+	}
+	print_root(&p, type, address, bytes, size);
+	if (structured_ret)
+		*structured_ret = vp_js_finish(&p);
 	return out_take(&p.out);
 }
 
 char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 		      const struct ai_value_limits *limits)
 {
-	return format(mem, type, address, NULL, 0, limits);
+	return format(mem, type, address, NULL, 0, limits, NULL);
 }
 
 char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 			    const void *bytes, size_t size, const struct ai_value_limits *limits)
 {
-	return format(mem, type, address, bytes, size, limits);
+	return format(mem, type, address, bytes, size, limits, NULL);
+}
+
+char *ai_value_format_structured(struct ai_memory *mem, const struct ai_type *type,
+				 uint64_t address, const void *bytes, size_t size,
+				 const struct ai_value_limits *limits, char **structured_ret)
+{
+	return format(mem, type, address, bytes, size, limits, structured_ret);
 }
 
 const char *ai_value_after_summary(const char *text)

@@ -21,11 +21,15 @@ struct out {
 	bool full;
 };
 
+struct ai_json_writer;
+
 struct printer {
 	struct ai_memory *mem; /* borrowed */
 	struct ai_value_limits limits;
 	struct out out;
 	size_t read_total;
+	struct ai_json_writer *json; /* borrowed; NULL: the text only */
+	bool json_broken;            /* a structured value written out of place (a bug): dropped */
 };
 
 /* A value's bytes (size of them readable) and the target address they are from. */
@@ -79,6 +83,47 @@ void vp_print_list_tail(struct printer *p, uint64_t shown, uint64_t count);
 /* `[a, b, c]` of count elements at address in the target. */
 void vp_print_list(struct printer *p, const struct ai_type *elem_type, uint64_t address,
 		   uint64_t count, unsigned depth);
+
+/* `[a, b, c]` of a list whose structured form names list_type (may be NULL). */
+void vp_print_list_of(struct printer *p, const struct ai_type *list_type,
+		      const struct ai_type *elem_type, uint64_t address, uint64_t count,
+		      unsigned depth);
+
+/* ---- value_json.c: the structured form, written beside the text ---- */
+
+/* Whether the structured form is being written: asked for, and the text not yet full (what
+ * the text no longer shows, the structured form does not either; vp_js_finish says so). */
+static inline bool vp_js(const struct printer *p)
+{
+	return p->json && !p->out.full && !p->json_broken;
+}
+/* `{"kind":kind` (none when kind is NULL) and, when type is not NULL, `"type":` its short name;
+ * the object stays open. */
+void vp_js_begin(struct printer *p, const char *kind, const struct ai_type *type);
+void vp_js_end(struct printer *p);
+void vp_js_key(struct printer *p, const char *key);
+/* key, then an open array. */
+void vp_js_begin_array(struct printer *p, const char *key);
+void vp_js_end_array(struct printer *p);
+/* A number, as a string past 2^53 (what readers' doubles hold exactly). */
+void vp_js_field_count(struct printer *p, const char *key, uint64_t value);
+void vp_js_field_hex(struct printer *p, const char *key, uint64_t value);
+void vp_js_field_bool(struct printer *p, const char *key, bool value);
+void vp_js_field_string(struct printer *p, const char *key, const char *s, size_t len);
+/* JSON text as the value of key (a number already formatted). */
+void vp_js_field_raw(struct printer *p, const char *key, const char *json);
+/* `{"kind":kind,"type":..}` closed at once. */
+void vp_js_leaf(struct printer *p, const char *kind, const struct ai_type *type);
+/* A whole value `{"kind":kind,"type":..,"address":..}`, closed (type may be NULL). */
+void vp_js_address(struct printer *p, const char *kind, const struct ai_type *type,
+		   uint64_t address);
+/* `{"kind":"invalid","type":..}` with `value` (has_value) or `reason`. */
+void vp_js_invalid(struct printer *p, const struct ai_type *type, bool has_value, uint64_t value,
+		   const char *reason);
+void vp_js_error(struct printer *p, const struct ai_type *type, const char *message);
+/* After the walk: every container still open closed (a value due as `truncated`, an object
+ * with `"truncated": true`), and the document taken from the writer. */
+char *vp_js_finish(struct printer *p);
 
 /* ---- value_std.c ---- */
 

@@ -4,6 +4,7 @@
  * printer here that does not find the members it expects declines, and the value prints as a
  * plain struct (value.c). */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,7 +132,7 @@ static bool print_vec(struct printer *p, const struct ai_type *type, const struc
 	uint64_t ptr, len;
 	if (!vec_parts(type, v, &elem, &ptr, &len))
 		return false;
-	vp_print_list(p, elem, ptr, len, depth);
+	vp_print_list_of(p, type, elem, ptr, len, depth);
 	return true;
 }
 
@@ -164,12 +165,15 @@ static bool print_vec_deque(struct printer *p, const struct ai_type *type, const
 	    !find_uint(cap_type, &cap_view, 0, &cap))
 		return false;
 	if (elem->size == 0 || len == 0 || depth >= p->limits.max_depth) {
-		vp_print_list(p, elem, ptr, len, depth); /* nothing to read, or only the count */
+		vp_print_list_of(p, type, elem, ptr, len, depth); /* nothing to read, or only the count */
 		return true;
 	}
 	if (cap == 0 || head >= cap || len > cap) {
-		vp_out_printf(&p->out, "<invalid VecDeque: head %" PRIu64 ", len %" PRIu64
-			   ", capacity %" PRIu64 ">", head, len, cap);
+		char *reason = xasprintf("head %" PRIu64 ", len %" PRIu64 ", capacity %" PRIu64,
+					 head, len, cap);
+		vp_js_invalid(p, type, false, 0, reason);
+		vp_out_printf(&p->out, "<invalid VecDeque: %s>", reason);
+		free(reason);
 		return true;
 	}
 	/* The shown elements in at most two runs: from head to the end of the ring, then from 0. */
@@ -183,6 +187,9 @@ static bool print_vec_deque(struct printer *p, const struct ai_type *type, const
 		free(a);
 		return true;
 	}
+	vp_js_begin(p, "seq", type);
+	vp_js_field_count(p, "len", len);
+	vp_js_begin_array(p, "items");
 	vp_out_str(&p->out, "[");
 	vp_print_items(p, elem, a, ptr + head * elem->size, first, true, depth);
 	if (b)
@@ -218,23 +225,42 @@ static bool print_hash_table(struct printer *p, const struct ai_type *type, cons
 	if (!key || !(key_type = vp_resolve_quiet(elem, &key->type)) ||
 	    (!is_set && (!value || !(value_type = vp_resolve_quiet(elem, &value->type)))))
 		return false;
+	/* Structured: `{"kind":"map",..,"len":N,"entries":[{"key":..,"value":..}]}`, a set's
+	 * `items`. */
+	const char *kind = is_set ? "set" : "map", *list = is_set ? "items" : "entries";
 	if (items == 0) {
+		vp_js_begin(p, kind, type);
+		vp_js_field_count(p, "len", 0);
+		vp_js_begin_array(p, list);
+		vp_js_end_array(p);
+		vp_js_end(p);
 		vp_out_str(&p->out, "{}");
 		return true;
 	}
 	uint64_t buckets = mask + 1;
 	if (buckets == 0 || (buckets & mask) || items > buckets || elem->size == 0) {
-		vp_out_printf(&p->out, "<invalid hash table: %" PRIu64 " items, %" PRIu64 " buckets>",
-			   items, buckets);
+		char *reason = xasprintf("%" PRIu64 " items, %" PRIu64 " buckets", items, buckets);
+		vp_js_invalid(p, type, false, 0, reason);
+		vp_out_printf(&p->out, "<invalid hash table: %s>", reason);
+		free(reason);
 		return true;
 	}
 	if (depth >= p->limits.max_depth || buckets > p->limits.max_read) {
+		vp_js_begin(p, kind, type);
+		vp_js_field_count(p, "len", items);
+		vp_js_begin_array(p, list);
+		vp_js_end_array(p);
+		vp_js_field_bool(p, "truncated", true);
+		vp_js_end(p);
 		vp_out_printf(&p->out, "{%s (%" PRIu64 " items)}", ELLIPSIS, items);
 		return true;
 	}
 	uint8_t *control = vp_fetch(p, ctrl, buckets);
 	if (!control)
 		return true;
+	vp_js_begin(p, kind, type);
+	vp_js_field_count(p, "len", items);
+	vp_js_begin_array(p, list);
 	vp_out_str(&p->out, "{");
 	uint64_t shown = 0;
 	for (uint64_t i = 0; i < buckets && shown < p->limits.max_items && !p->out.full; i++) {
@@ -243,18 +269,25 @@ static bool print_hash_table(struct printer *p, const struct ai_type *type, cons
 		uint64_t address = ctrl - (i + 1) * elem->size;
 		if (shown++)
 			vp_out_str(&p->out, ", ");
-		uint8_t *bytes = vp_fetch(p, address, elem->size);
-		if (!bytes)
-			continue;
-		struct view ev = { bytes, address, elem->size }, kv;
-		if (vp_sub_view(p, &ev, key->offset, key_type->size, &kv))
-			vp_print_value(p, key_type, &kv, depth + 1);
 		if (!is_set) {
-			vp_out_str(&p->out, ": ");
-			if (vp_sub_view(p, &ev, value->offset, value_type->size, &kv))
-				vp_print_value(p, value_type, &kv, depth + 1);
+			vp_js_begin(p, NULL, NULL);
+			vp_js_key(p, "key"); /* an entry that cannot be read: its key says so */
 		}
-		free(bytes);
+		uint8_t *bytes = vp_fetch(p, address, elem->size);
+		if (bytes) {
+			struct view ev = { bytes, address, elem->size }, kv;
+			if (vp_sub_view(p, &ev, key->offset, key_type->size, &kv))
+				vp_print_value(p, key_type, &kv, depth + 1);
+			if (!is_set) {
+				vp_out_str(&p->out, ": ");
+				vp_js_key(p, "value");
+				if (vp_sub_view(p, &ev, value->offset, value_type->size, &kv))
+					vp_print_value(p, value_type, &kv, depth + 1);
+			}
+			free(bytes);
+		}
+		if (!is_set)
+			vp_js_end(p);
 	}
 	vp_print_tail(p, shown, items, "}");
 	free(control);
@@ -292,11 +325,16 @@ static bool print_rc(struct printer *p, const struct ai_type *type, const struct
 	if (!data || !(data_type = vp_resolve_quiet(inner, &data->type)) || !data_type->has_size)
 		return false;
 	if (ptr == 0) {
+		vp_js_address(p, "rc", type, 0);
 		vp_out_str(&p->out, "<null>");
 		return true;
 	}
 	const char *kind = vp_starts_with(ai_type_qualified_name(type), "alloc::rc::") ? "Rc" : "Arc";
 	if (depth >= p->limits.max_depth) {
+		vp_js_begin(p, "rc", type);
+		vp_js_field_hex(p, "address", ptr);
+		vp_js_field_bool(p, "truncated", true);
+		vp_js_end(p);
 		vp_print_type_name(p, type);
 		vp_out_printf(&p->out, "(0x%" PRIx64 ")", ptr);
 		return true;
@@ -309,6 +347,21 @@ static bool print_rc(struct printer *p, const struct ai_type *type, const struct
 	uint64_t strong, weak;
 	bool counted = member_uint(inner, "strong", &iv, &strong) &&
 		       member_uint(inner, "weak", &iv, &weak);
+	/* Structured: `{"kind":"rc",..,"address":..,"strong":N,"weak":N,"target":..}`; the counts
+	 * as the text shows them, `"weak":"locked"`, and `"dropped":true` with no target. */
+	vp_js_begin(p, "rc", type);
+	vp_js_field_hex(p, "address", ptr);
+	if (counted) {
+		vp_js_field_count(p, "strong", strong);
+		if (weak == UINT64_MAX)
+			vp_js_field_string(p, "weak", "locked", 6);
+		else
+			vp_js_field_count(p, "weak", strong > 0 && weak > 0 ? weak - 1 : weak);
+	}
+	if (counted && strong == 0)
+		vp_js_field_bool(p, "dropped", true);
+	else
+		vp_js_key(p, "target");
 	if (counted) {
 		vp_out_str(&p->out, kind);
 		vp_out_str(&p->out, "(strong ");
@@ -327,6 +380,7 @@ static bool print_rc(struct printer *p, const struct ai_type *type, const struct
 		struct view dv = { bytes + data->offset, ptr + data->offset, data_type->size };
 		vp_print_value(p, data_type, &dv, depth + 1);
 	}
+	vp_js_end(p);
 	free(bytes);
 	return true;
 }
@@ -343,6 +397,10 @@ static bool print_weak(struct printer *p, const struct ai_type *type, const stru
 	    !ai_type_find_member(inner, "strong") || !ai_type_find_member(inner, "weak"))
 		return false;
 	if (ptr == UINT64_MAX) {
+		vp_js_begin(p, "weak", type);
+		vp_js_field_hex(p, "address", ptr);
+		vp_js_field_bool(p, "dangling", true);
+		vp_js_end(p);
 		vp_out_str(&p->out, "Weak(dangling)");
 		return true;
 	}
@@ -352,7 +410,15 @@ static bool print_weak(struct printer *p, const struct ai_type *type, const stru
 	if (!bytes)
 		return true;
 	struct view iv = { bytes, ptr, size };
-	if (member_uint(inner, "strong", &iv, &strong) && member_uint(inner, "weak", &iv, &weak))
+	bool counted = member_uint(inner, "strong", &iv, &strong) && member_uint(inner, "weak", &iv, &weak);
+	vp_js_begin(p, "weak", type);
+	vp_js_field_hex(p, "address", ptr);
+	if (counted) {
+		vp_js_field_count(p, "strong", strong);
+		vp_js_field_count(p, "weak", strong > 0 && weak > 0 ? weak - 1 : weak);
+	}
+	vp_js_end(p);
+	if (counted)
 		vp_out_printf(&p->out, "Weak(strong %" PRIu64 ", weak %" PRIu64 ")", strong,
 			      strong > 0 && weak > 0 ? weak - 1 : weak);
 	else
@@ -368,10 +434,23 @@ static void print_inner_member(struct printer *p, const struct ai_type *type, co
 {
 	const struct ai_type *mt;
 	struct view mv;
-	if (vp_member_view(type, name, v, &mt, &mv))
+	if (vp_member_view(type, name, v, &mt, &mv)) {
+		vp_js_key(p, "value");
 		vp_print_value(p, mt, &mv, depth + 1);
-	else
+	} else {
 		vp_out_str(&p->out, "{..}");
+	}
+	vp_js_end(p);
+}
+
+/* A lock's or cell's state before its value: `Mutex(locked) ` in the text, and the open
+ * `{"kind":"wrapper","type":..,"state":"Mutex(locked)"` that print_inner_member closes. */
+static void print_state(struct printer *p, const struct ai_type *type, const char *state)
+{
+	vp_js_begin(p, "wrapper", type);
+	vp_js_field_string(p, "state", state, strlen(state));
+	vp_out_str(&p->out, state);
+	vp_out_str(&p->out, " ");
 }
 
 /* std's Mutex<T> (std::sync::Mutex; std::sync::poison::mutex::Mutex since 1.84): whether it is
@@ -392,15 +471,11 @@ static bool print_std_mutex(struct printer *p, const struct ai_type *type, const
 	bool poison_known = vp_member_view(type, "poison", v, &poison_type, &poison) &&
 			    find_member_deep(poison_type, "failed", &poison, 0, &failed_type, &failed) &&
 			    find_uint(failed_type, &failed, 0, &is_poisoned) && is_poisoned <= 1;
-	vp_out_str(&p->out, "Mutex(");
-	if (!known)
-		vp_out_str(&p->out, "lock state unknown");
-	else
-		vp_out_str(&p->out, state == 0 ? "unlocked" : state == 1 ? "locked" :
-				    "locked, waiters");
-	if (poison_known && is_poisoned)
-		vp_out_str(&p->out, ", poisoned");
-	vp_out_str(&p->out, ") ");
+	char text[64];
+	snprintf(text, sizeof(text), "Mutex(%s%s)",
+		 !known ? "lock state unknown" : state == 0 ? "unlocked" : state == 1 ? "locked" :
+		 "locked, waiters", poison_known && is_poisoned ? ", poisoned" : "");
+	print_state(p, type, text);
 	print_inner_member(p, type, "data", v, depth);
 	return true;
 }
@@ -422,18 +497,17 @@ static bool print_std_rwlock(struct printer *p, const struct ai_type *type, cons
 	bool poison_known = vp_member_view(type, "poison", v, &poison_type, &poison) &&
 			    find_member_deep(poison_type, "failed", &poison, 0, &failed_type, &failed) &&
 			    find_uint(failed_type, &failed, 0, &is_poisoned) && is_poisoned <= 1;
-	vp_out_str(&p->out, "RwLock(");
+	char how[48], text[80];
 	if (!known)
-		vp_out_str(&p->out, "lock state unknown");
+		snprintf(how, sizeof(how), "lock state unknown");
 	else if ((state & mask) == mask)
-		vp_out_str(&p->out, "write-locked");
+		snprintf(how, sizeof(how), "write-locked");
 	else if (state & mask)
-		vp_out_printf(&p->out, "read-locked by %" PRIu64, state & mask);
+		snprintf(how, sizeof(how), "read-locked by %" PRIu64, state & mask);
 	else
-		vp_out_str(&p->out, "unlocked");
-	if (poison_known && is_poisoned)
-		vp_out_str(&p->out, ", poisoned");
-	vp_out_str(&p->out, ") ");
+		snprintf(how, sizeof(how), "unlocked");
+	snprintf(text, sizeof(text), "RwLock(%s%s)", how, poison_known && is_poisoned ? ", poisoned" : "");
+	print_state(p, type, text);
 	print_inner_member(p, type, "data", v, depth);
 	return true;
 }
@@ -451,12 +525,14 @@ static bool print_ref_cell(struct printer *p, const struct ai_type *type, const 
 	    !find_uint(borrow_type, &borrow, 0, &raw) || borrow_type->size != 8)
 		return false;
 	int64_t n = (int64_t)raw;
+	char text[48];
 	if (n == 0)
-		vp_out_str(&p->out, "RefCell(not borrowed) ");
+		snprintf(text, sizeof(text), "RefCell(not borrowed)");
 	else if (n > 0)
-		vp_out_printf(&p->out, "RefCell(borrowed %" PRId64 "x) ", n);
+		snprintf(text, sizeof(text), "RefCell(borrowed %" PRId64 "x)", n);
 	else
-		vp_out_str(&p->out, "RefCell(borrowed mutably) ");
+		snprintf(text, sizeof(text), "RefCell(borrowed mutably)");
+	print_state(p, type, text);
 	print_inner_member(p, type, "value", v, depth);
 	return true;
 }
@@ -507,6 +583,10 @@ static bool print_duration(struct printer *p, const struct ai_type *type, const 
 	} else {
 		whole = nanos, frac = 0, digits = 0, unit = "ns";
 	}
+	vp_js_begin(p, "duration", type);
+	vp_js_field_count(p, "secs", secs);
+	vp_js_field_count(p, "nanos", nanos);
+	vp_js_end(p);
 	vp_out_u64(&p->out, whole);
 	if (frac) {
 		char buf[16];
@@ -525,6 +605,9 @@ static bool print_atomic_bool(struct printer *p, const struct ai_type *type,
 	uint64_t b;
 	if (!find_uint(type, v, 0, &b) || b > 1)
 		return false;
+	vp_js_begin(p, "bool", NULL);
+	vp_js_field_bool(p, "value", b);
+	vp_js_end(p);
 	vp_out_str(&p->out, b ? "true" : "false");
 	return true;
 }
@@ -575,10 +658,14 @@ static bool print_summary(struct printer *p, const struct ai_type *type, const s
 	const char *inner = NULL;
 	if (!p->limits.summary || !p->limits.summary(p->mem, type, v->address, &text, &inner))
 		return false;
+	vp_js_begin(p, "wrapper", type);
+	vp_js_field_string(p, "state", text, strlen(text));
 	vp_out_str(&p->out, text);
 	free(text);
-	if (!inner)
+	if (!inner) {
+		vp_js_end(p);
 		return true;
+	}
 	/* a path of members, "c" or "value.inner" */
 	const struct ai_type *t = type;
 	struct view cur = *v;
@@ -590,8 +677,10 @@ static bool print_summary(struct printer *p, const struct ai_type *type, const s
 	free(path);
 	if (found) {
 		vp_out_str(&p->out, " ");
+		vp_js_key(p, "value");
 		vp_print_value(p, t, &cur, depth + 1);
 	}
+	vp_js_end(p);
 	return true;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ai/summaries.h"
+#include "ai/util.h"
 #include "value_internal.h"
 
 #define MAX_HOPS 8     /* looked through per path segment */
@@ -89,8 +90,12 @@ static bool look_through(struct printer *p, const struct ai_type **t, struct vie
 static void print_path(struct printer *p, const struct ai_type *t, const struct view *v, const char *path,
 		       unsigned depth)
 {
+	vp_js_begin(p, NULL, NULL);
+	vp_js_field_string(p, "name", path, strlen(path));
+	vp_js_key(p, "value");
 	vp_out_str(&p->out, path);
 	vp_out_str(&p->out, ": ");
+	size_t text_start = p->out.len;
 	struct view at = *v;
 	struct fetched f = { .count = 0 };
 	bool ok = true;
@@ -111,20 +116,37 @@ static void print_path(struct printer *p, const struct ai_type *t, const struct 
 		ok = step_member(p, &t, &at, m);
 		name = dot ? dot + 1 : NULL;
 	}
-	if (ok)
+	if (ok) {
 		vp_print_value(p, t, &at, depth + 1);
+	} else {
+		/* Structured: what the text says in its place (`<no member x>`, `<null>`, a read error). */
+		char *why = xstrndup(p->out.buf + text_start, p->out.len - text_start);
+		vp_js_error(p, NULL, *why ? why : "not readable");
+		free(why);
+	}
+	vp_js_end(p);
 	fetched_free(&f);
 }
 
-/* `Label { a: 1, b.c: 2, .. }` of the paths of the value of type t in v (label NULL: t's name). */
-static void print_paths(struct printer *p, const char *label, const struct ai_type *t, const struct view *v,
-			char *const *paths, size_t count, unsigned depth)
+/* `Label { a: 1, b.c: 2, .. }` of the paths of the value of type t in v (label NULL: t's name;
+ * else the variant of the enum `whole`). */
+static void print_paths(struct printer *p, const char *label, const struct ai_type *whole, const struct ai_type *t,
+			const struct view *v, char *const *paths, size_t count, unsigned depth)
 {
+	/* Structured: a struct (an enum's variant) of the members it names; `partial`: it has others. */
+	vp_js_begin(p, label ? "enum" : "struct", label ? whole : t);
+	if (label)
+		vp_js_field_string(p, "variant", label, strlen(label));
+	vp_js_field_bool(p, "partial", true);
+	vp_js_begin_array(p, "fields");
 	if (label)
 		vp_out_str(&p->out, label);
 	else
 		vp_print_type_name(p, t);
 	if (depth >= p->limits.max_depth) {
+		vp_js_end_array(p);
+		vp_js_field_bool(p, "truncated", true);
+		vp_js_end(p);
 		vp_out_str(&p->out, " {..}");
 		return;
 	}
@@ -134,6 +156,8 @@ static void print_paths(struct printer *p, const char *label, const struct ai_ty
 			vp_out_str(&p->out, ", ");
 		print_path(p, t, v, paths[i], depth);
 	}
+	vp_js_end_array(p);
+	vp_js_end(p);
 	vp_out_str(&p->out, count ? ", .. }" : ".. }");
 }
 
@@ -145,7 +169,7 @@ bool vp_print_summary(struct printer *p, const struct ai_type *type, const struc
 	if (type->kind != AI_TYPE_ENUM) {
 		if (!summary->paths)
 			return false; /* (variants, for a type that is no enum: printed whole) */
-		print_paths(p, NULL, type, v, summary->paths, summary->path_count, depth);
+		print_paths(p, NULL, NULL, type, v, summary->paths, summary->path_count, depth);
 		return true;
 	}
 	const struct ai_variant *variant;
@@ -169,6 +193,6 @@ bool vp_print_summary(struct printer *p, const struct ai_type *type, const struc
 		return false;
 	/* The variant struct's member offsets count from the start of the enum: its view is the
 	 * enum's own bytes. */
-	print_paths(p, variant->name ? variant->name : "?", vt, v, paths, count, depth);
+	print_paths(p, variant->name ? variant->name : "?", type, vt, v, paths, count, depth);
 	return true;
 }

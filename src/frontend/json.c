@@ -266,6 +266,21 @@ static void write_unpolled(struct ai_json_writer *w, const struct ai_unpolled *u
 	ai_json_end_object(w);
 }
 
+/* The local's structured value (written by the value printer as compact JSON), or for a local
+ * with no value its state: `{"kind":"moved"}`. Absent when the dump did not build it. */
+static void write_structured(struct ai_json_writer *w, const struct ai_snapshot_local *l)
+{
+	if (l->state != AI_LOCAL_LIVE) {
+		ai_json_key(w, "structured");
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "kind", ai_local_state_name(l->state));
+		ai_json_end_object(w);
+	} else if (l->structured) {
+		ai_json_key(w, "structured");
+		ai_json_raw(w, l->structured, strlen(l->structured));
+	}
+}
+
 static void write_node(struct ai_json_writer *w, const struct ai_await_node *node)
 {
 	ai_json_begin_object(w);
@@ -283,6 +298,7 @@ static void write_node(struct ai_json_writer *w, const struct ai_await_node *nod
 		ai_json_field_string(w, "name", l->name);
 		ai_json_field_string(w, "type", l->type);
 		ai_json_field_string(w, "value", l->value);
+		write_structured(w, l);
 		ai_json_field_string(w, "state", ai_local_state_name(l->state));
 		if (l->generated)
 			ai_json_field_bool(w, "generated", true);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ai/frontend.h"
+#include "ai/json_writer.h"
 #include "ai/util.h"
 
 /* Where we are in the document, for error messages: "tasks[3].tree.children[0].line". */
@@ -125,6 +126,74 @@ static struct ai_error *get_array(struct reader *r, const json_t *obj, const cha
 	if (!json_is_array(v))
 		return bad(r, key, "expected an array");
 	*ret = v;
+	return NULL;
+}
+
+/* A JSON value of a document back as compact text, through the writer json.c uses: a number as
+ * its shortest digits that read back the same, so that a replayed value is written as it was. */
+static void write_json(struct ai_json_writer *w, const json_t *v)
+{
+	const char *key;
+	const json_t *item;
+	size_t i;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		ai_json_begin_object(w);
+		json_object_foreach((json_t *)v, key, item) {
+			ai_json_key(w, key);
+			write_json(w, item);
+		}
+		ai_json_end_object(w);
+		break;
+	case JSON_ARRAY:
+		ai_json_begin_array(w);
+		json_array_foreach(v, i, item)
+			write_json(w, item);
+		ai_json_end_array(w);
+		break;
+	case JSON_STRING:
+		ai_json_string_len(w, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		ai_json_int(w, json_integer_value(v));
+		break;
+	case JSON_REAL: {
+		char text[40];
+		double d = json_real_value(v);
+		for (int precision = 1; precision <= 17; precision++) {
+			snprintf(text, sizeof(text), "%.*g", precision, d);
+			if (strtod(text, NULL) == d)
+				break;
+		}
+		if (!strpbrk(text, ".eE")) /* still a float when read again: 1.0, not 1 */
+			strcat(text, ".0");
+		ai_json_raw(w, text, strlen(text));
+		break;
+	}
+	case JSON_TRUE:
+	case JSON_FALSE:
+		ai_json_bool(w, json_is_true(v));
+		break;
+	case JSON_NULL:
+		ai_json_null(w);
+		break;
+	}
+}
+
+/* A local's structured value: an object kept as compact text, or absent (older documents, and
+ * dumps that did not build it). */
+static struct ai_error *get_structured(struct reader *r, const json_t *obj, char **ret)
+{
+	const json_t *v = json_object_get(obj, "structured");
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_object(v) || !json_is_string(json_object_get(v, "kind")))
+		return bad(r, "structured", "expected an object with a \"kind\"");
+	struct ai_json_writer w;
+	ai_json_writer_init_buffer(&w, false);
+	write_json(&w, v);
+	*ret = ai_json_writer_take(&w, NULL);
 	return NULL;
 }
 
@@ -439,6 +508,9 @@ static struct ai_error *read_node(struct reader *r, const json_t *obj, struct ai
 			goto out;
 		}
 		TRY(get_bool(r, v, "generated", &l->generated, &present));
+		/* a local with no value: its structured form is its state, written from it */
+		if (l->state == AI_LOCAL_LIVE)
+			TRY(get_structured(r, v, &l->structured));
 		leave(r, len);
 	}
 	TRY(get_array(r, obj, "children", &children));

@@ -80,6 +80,7 @@ void ai_await_node_deinit(struct ai_await_node *node)
 		free(node->locals[i].name);
 		free(node->locals[i].type);
 		free(node->locals[i].value);
+		free(node->locals[i].structured);
 	}
 	free(node->locals);
 	for (size_t i = 0; i < node->child_count; i++)

@@ -337,6 +337,14 @@ Test(serve, api_documents_and_the_target_left_running)
 	json_t *b = task_by_future(tasks, "deadlock_abba::task_b");
 	cr_expect(a && b, "the fixture's tasks task_a and task_b");
 	cr_expect_eq(json_array_size(json_object_get(snap, "deadlocks")), 1);
+	/* each local's structured value beside its summary, as dump writes them */
+	json_t *locals = a ? json_object_get(json_object_get(a, "tree"), "locals") : NULL;
+	cr_expect_gt(json_array_size(locals), 0, "task_a's locals");
+	size_t li;
+	json_t *local;
+	json_array_foreach(locals, li, local)
+		cr_expect(json_is_string(json_object_get(json_object_get(local, "structured"), "kind")),
+			  "task_a's local %s has a structured value", doc_str(local, "name"));
 	json_decref(snap);
 
 	/* The task table: the same tasks, the await point at the fixture's marker lines. */

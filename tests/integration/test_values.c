@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/frontend.h"
+#include "ai/snapshot.h"
 #include "ai/util.h"
 #include "json_tree.h"
 #include "support.h"
@@ -141,4 +143,197 @@ Test(values, lines_fit_160_columns_and_full_values_prints_them_whole)
 	free(big);
 	free(text);
 	free(full);
+}
+
+/* ---- The structured form (docs/json-format.md, "Structured values") ---- */
+
+/* The saved local `name` of the first node (depth first) of tree whose function is `function`. */
+static json_t *local_of(json_t *tree, const char *function, const char *name)
+{
+	json_t *node = doc_find_node(tree, function, 0);
+	json_t *locals = node ? json_object_get(node, "locals") : NULL;
+	return locals ? doc_item_by_string(locals, "name", name, 0) : NULL;
+}
+
+/* The structured value of the local `name` of the only task whose root is `function`. */
+static json_t *structured_of(json_t *root, const char *function, const char *name)
+{
+	int count = 0;
+	json_t *task = doc_find_task(json_object_get(root, "tasks"), function, NULL, NULL, &count);
+	cr_assert_eq(count, 1, "one %s task", function);
+	json_t *local = local_of(json_object_get(task, "tree"), function, name);
+	cr_assert_not_null(local, "%s has a local %s", function, name);
+	json_t *structured = json_object_get(local, "structured");
+	cr_assert(json_is_object(structured), "%s: %s has a structured value", function, name);
+	return structured;
+}
+
+/* The value of field `name` of a struct's or an enum's structured form. */
+static json_t *field_of(json_t *value, const char *name)
+{
+	json_t *field = doc_item_by_string(json_object_get(value, "fields"), "name", name, 0);
+	cr_assert_not_null(field, "a field %s in %s", name, doc_str(value, "type"));
+	return json_object_get(field, "value");
+}
+
+static void expect_int(json_t *value, json_int_t want, const char *what)
+{
+	cr_expect_str_eq(doc_str(value, "kind"), "int", "%s", what);
+	json_t *v = json_object_get(value, "value");
+	cr_expect(json_is_integer(v) && json_integer_value(v) == want, "%s = %lld", what, (long long)want);
+}
+
+/* Every local of a tree without its structured value: a document from before the key. */
+static void strip_structured(json_t *node)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(node, "locals"), i, v)
+		json_object_del(v, "structured");
+	json_array_foreach(json_object_get(node, "children"), i, v)
+		strip_structured(v);
+}
+
+Test(values, structured_values_beside_the_summary)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "values", NULL);
+	char *json = dump(f.pid, "json");
+	char *pretty = dump_with(f.pid, "json", "--pretty");
+	char *full = dump_with(f.pid, "json", "--full-values");
+	fixture_kill(&f);
+	json_t *root = doc_parse(json, "dump --format json");
+
+	/* The summary string is unchanged beside it. */
+	const char *cfg_text = doc_local_value(
+		json_object_get(doc_find_task(json_object_get(root, "tasks"), "values::holder", NULL, NULL,
+					      &(int){ 0 }), "tree"), "cfg");
+	cr_expect_str_eq(cfg_text ? cfg_text : "", expected[0].value);
+
+	/* Arc<Config>: its address and counts, then the struct it points to. */
+	json_t *cfg = structured_of(root, "values::holder", "cfg");
+	cr_expect_str_eq(doc_str(cfg, "kind"), "rc");
+	cr_expect_str_eq(doc_str(cfg, "type"), "Arc<Config>");
+	cr_expect(strncmp(doc_str(cfg, "address"), "0x", 2) == 0, "address %s", doc_str(cfg, "address"));
+	cr_expect_eq(doc_int(cfg, "strong"), 2);
+	cr_expect_eq(doc_int(cfg, "weak"), 1);
+	json_t *config = json_object_get(cfg, "target");
+	cr_expect_str_eq(doc_str(config, "kind"), "struct");
+	cr_expect_str_eq(doc_str(config, "type"), "Config");
+	cr_expect_eq(json_array_size(json_object_get(config, "fields")), 2);
+	json_t *name = field_of(config, "name");
+	cr_expect_str_eq(doc_str(name, "kind"), "str");
+	cr_expect_str_eq(doc_str(name, "value"), "values-config");
+	cr_expect_eq(doc_int(name, "len"), 13);
+	cr_expect_null(json_object_get(name, "truncated"));
+	expect_int(field_of(config, "retries"), 3, "retries");
+
+	/* Vec<u32> of 1000: its length, the first 10 items, cut. */
+	json_t *many = structured_of(root, "values::holder", "many");
+	cr_expect_str_eq(doc_str(many, "kind"), "seq");
+	cr_expect_str_eq(doc_str(many, "type"), "Vec<u32>");
+	cr_expect_eq(doc_int(many, "len"), 1000);
+	cr_expect_eq(json_array_size(json_object_get(many, "items")), 10);
+	expect_int(json_array_get(json_object_get(many, "items"), 9), 9, "many[9]");
+	cr_expect(json_is_true(json_object_get(many, "truncated")));
+
+	/* String of 300 bytes: its length, cut at the summary's 64. */
+	json_t *big = structured_of(root, "values::holder", "big");
+	cr_expect_str_eq(doc_str(big, "kind"), "str");
+	cr_expect_eq(doc_int(big, "len"), 300);
+	cr_expect_eq(strlen(doc_str(big, "value")), 64);
+	cr_expect(json_is_true(json_object_get(big, "truncated")));
+
+	/* A lock inside an Arc: its state as the summary says it, then its value. */
+	json_t *held = json_object_get(structured_of(root, "values::locks", "held"), "target");
+	cr_expect_str_eq(doc_str(held, "kind"), "wrapper");
+	cr_expect_str_eq(doc_str(held, "state"), "Mutex(locked)");
+	expect_int(json_object_get(held, "value"), 8, "held");
+
+	/* --pretty lays out the same values. */
+	json_t *indented = doc_parse(pretty, "dump --format json --pretty");
+	cr_expect(json_equal(structured_of(indented, "values::holder", "cfg"), cfg));
+	cr_expect(json_equal(structured_of(indented, "values::holder", "many"), many));
+
+	/* --full-values widens it as it widens the summary. */
+	json_t *whole = doc_parse(full, "dump --format json --full-values");
+	json_t *all = structured_of(whole, "values::holder", "many");
+	cr_expect_eq(json_array_size(json_object_get(all, "items")), 1000);
+	cr_expect_null(json_object_get(all, "truncated"));
+	json_t *all_big = structured_of(whole, "values::holder", "big");
+	cr_expect_eq(strlen(doc_str(all_big, "value")), 300);
+	cr_expect_null(json_object_get(all_big, "truncated"));
+
+	/* The reader takes documents with the key (and writes it back the same) and without it. */
+	struct ai_snapshot *s;
+	struct ai_error *err = ai_snapshot_from_json(root, &s);
+	cr_assert_null(err, "%s", err ? err->message : "");
+	json_t *again = ai_dump_json(s);
+	cr_expect(json_equal(structured_of(again, "values::holder", "cfg"), cfg));
+	cr_expect(json_equal(structured_of(again, "values::holder", "many"), many));
+	json_decref(again);
+	ai_snapshot_destroy(s);
+	size_t i;
+	json_t *task;
+	json_array_foreach(json_object_get(root, "tasks"), i, task)
+		strip_structured(json_object_get(task, "tree"));
+	err = ai_snapshot_from_json(root, &s);
+	cr_assert_null(err, "without the key: %s", err ? err->message : "");
+	cr_expect_gt(s->task_count, 3);
+	ai_snapshot_destroy(s);
+
+	json_decref(whole);
+	json_decref(indented);
+	json_decref(root);
+	free(full);
+	free(pretty);
+	free(json);
+}
+
+/* Enums (a fixture's own and Option) by variant and fields, and a moved local with no value. */
+Test(values, structured_enums_and_moved_locals)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "locals", NULL);
+	char *json = dump(f.pid, "json");
+	fixture_kill(&f);
+	json_t *root = doc_parse(json, "dump --format json");
+	json_t *tasks = json_object_get(root, "tasks");
+
+	int count = 0;
+	json_t *pick = doc_find_task(tasks, "locals::choose", "pick", "true", &count);
+	cr_assert_eq(count, 1, "one choose(true) task");
+	json_t *tree = json_object_get(pick, "tree");
+	json_t *shape = json_object_get(local_of(tree, "locals::choose", "shape"), "structured");
+	cr_expect_str_eq(doc_str(shape, "kind"), "enum");
+	cr_expect_str_eq(doc_str(shape, "type"), "Shape");
+	cr_expect_str_eq(doc_str(shape, "variant"), "Poly");
+	json_t *polys = field_of(shape, "0");
+	cr_expect_str_eq(doc_str(polys, "kind"), "seq");
+	cr_expect_eq(doc_int(polys, "len"), 2);
+	json_t *dot = json_array_get(json_object_get(polys, "items"), 0);
+	json_t *line = json_array_get(json_object_get(polys, "items"), 1);
+	cr_expect_str_eq(doc_str(dot, "variant"), "Dot");
+	cr_expect_eq(json_array_size(json_object_get(dot, "fields")), 0);
+	cr_expect_str_eq(doc_str(line, "variant"), "Line");
+	expect_int(field_of(line, "0"), 3, "Line(3)");
+	json_t *maybe = json_object_get(local_of(tree, "locals::choose", "maybe"), "structured");
+	cr_expect_str_eq(doc_str(maybe, "kind"), "enum");
+	cr_expect_str_eq(doc_str(maybe, "type"), "Option<String>");
+	cr_expect_str_eq(doc_str(maybe, "variant"), "Some");
+	cr_expect_str_eq(doc_str(field_of(maybe, "0"), "value"), "locals-maybe");
+
+	/* branchy(drop_note: true): `note` was dropped before the await. */
+	json_t *dropped = doc_find_task(tasks, "locals::branchy", "drop_note", "true", &count);
+	cr_assert_eq(count, 1, "one branchy(true, ..) task");
+	json_t *note = local_of(json_object_get(dropped, "tree"), "locals::branchy", "note");
+	cr_assert_not_null(note);
+	cr_expect_str_eq(doc_str(note, "state"), "moved");
+	cr_expect(json_is_null(json_object_get(note, "value")));
+	json_t *moved = json_object_get(note, "structured");
+	cr_expect_str_eq(doc_str(moved, "kind"), "moved");
+	cr_expect_eq(json_object_size(moved), 1, "a moved local has no value");
+
+	json_decref(root);
+	free(json);
 }

@@ -1,4 +1,4 @@
-/* The streaming JSON writer (src/frontend/json_writer.c): nesting, commas and indentation in both
+/* The streaming JSON writer (src/util/json_writer.c): nesting, commas and indentation in both
  * layouts, numbers at their limits, and escaping of every kind of byte target memory can hold,
  * checked against the exact text and against jansson reading it back. */
 #include <criterion/criterion.h>
@@ -328,4 +328,55 @@ Test(json_writer, a_key_without_a_value_aborts, .signal = SIGABRT)
 	ai_json_begin_object(&w);
 	ai_json_key(&w, "k");
 	ai_json_end_object(&w);
+}
+
+/* A buffer writer keeps its document for ai_json_writer_take; ai_json_raw puts such a fragment
+ * in another document as it is (compact) or laid out as if written part by part (pretty), a
+ * string holding the punctuation and escapes included. */
+Test(json_writer, buffer_fragments_put_in_raw)
+{
+	struct ai_json_writer b;
+	ai_json_writer_init_buffer(&b, false);
+	write_sample(&b);
+	size_t len;
+	char *fragment = ai_json_writer_take(&b, &len);
+	cr_expect_eq(len, strlen(fragment));
+	cr_expect_str_eq(fragment, "{\"s\":\"x\",\"n\":null,\"a\":[1,{\"t\":true,\"f\":false},[],{}],\"h\":\"0x1a2b\",\"e\":[]}");
+
+	for (int pretty = 0; pretty <= 1; pretty++) {
+		struct capture direct, raw;
+		start(&direct, pretty);
+		start(&raw, pretty);
+		for (int k = 0; k < 2; k++) {
+			struct ai_json_writer *w = k ? &raw.w : &direct.w;
+			ai_json_begin_array(w);
+			if (k)
+				ai_json_raw(w, fragment, len);
+			else
+				write_sample(w);
+			ai_json_string(w, "a \"b\": [c], {d}\\");
+			ai_json_raw(w, "1.5e-7", 6);
+			ai_json_end_array(w);
+		}
+		char *want = stop(&direct), *got = stop(&raw);
+		/* the direct one wrote the number as raw too: only the fragment differs in how */
+		cr_expect_str_eq(got, want, "pretty %d", pretty);
+		free(want);
+		free(got);
+	}
+	free(fragment);
+
+	/* A fragment past the first buffer's size grows it. */
+	ai_json_writer_init_buffer(&b, false);
+	ai_json_begin_array(&b);
+	for (int i = 0; i < 10000; i++)
+		ai_json_int(&b, i);
+	ai_json_end_array(&b);
+	char *big = ai_json_writer_take(&b, &len);
+	json_error_t error;
+	json_t *parsed = json_loads(big, 0, &error);
+	cr_assert_not_null(parsed, "%s", error.text);
+	cr_expect_eq(json_array_size(parsed), 10000);
+	json_decref(parsed);
+	free(big);
 }

@@ -14,11 +14,39 @@ void ai_json_writer_init(struct ai_json_writer *w, FILE *out, bool pretty)
 	memset(w, 0, sizeof(*w));
 	w->out = out;
 	w->pretty = pretty;
-	w->buf = xmalloc(BUFFER_SIZE);
+	w->capacity = BUFFER_SIZE;
+	w->buf = xmalloc(w->capacity);
+}
+
+void ai_json_writer_init_buffer(struct ai_json_writer *w, bool pretty)
+{
+	memset(w, 0, sizeof(*w));
+	w->pretty = pretty;
+	w->capacity = 256; /* most values are small: the buffer grows by doubling */
+	w->buf = xmalloc(w->capacity);
+}
+
+char *ai_json_writer_take(struct ai_json_writer *w, size_t *len_ret)
+{
+	if (w->depth || w->out)
+		abort(); /* a container left open, or not a buffer writer */
+	if (w->len == w->capacity)
+		w->buf = xrealloc(w->buf, ++w->capacity);
+	w->buf[w->len] = '\0';
+	char *text = w->buf;
+	if (w->capacity - w->len > 64)
+		text = xrealloc(text, w->len + 1);
+	if (len_ret)
+		*len_ret = w->len;
+	free(w->stack);
+	memset(w, 0, sizeof(*w));
+	return text;
 }
 
 void ai_json_writer_flush(struct ai_json_writer *w)
 {
+	if (!w->out)
+		return; /* a buffer writer keeps its document */
 	if (w->len && !w->failed && fwrite(w->buf, 1, w->len, w->out) != w->len)
 		w->failed = true;
 	w->len = 0;
@@ -35,11 +63,25 @@ int ai_json_writer_finish(struct ai_json_writer *w)
 	return w->failed ? -1 : 0;
 }
 
+/* Room for n more bytes: a buffer writer grows, a file writer writes out what it holds. */
+static void make_room(struct ai_json_writer *w, size_t n)
+{
+	if (!w->out) {
+		size_t want = w->len + n;
+		if (want > w->capacity) {
+			w->capacity = AI_MAX(w->capacity * 2, want);
+			w->buf = xrealloc(w->buf, w->capacity);
+		}
+		return;
+	}
+	ai_json_writer_flush(w);
+}
+
 static void put(struct ai_json_writer *w, const char *s, size_t n)
 {
-	if (w->len + n > BUFFER_SIZE) {
-		ai_json_writer_flush(w);
-		if (n > BUFFER_SIZE) {
+	if (w->len + n > w->capacity) {
+		make_room(w, n);
+		if (w->out && n > w->capacity) {
 			if (!w->failed && fwrite(s, 1, n, w->out) != n)
 				w->failed = true;
 			return;
@@ -51,8 +93,8 @@ static void put(struct ai_json_writer *w, const char *s, size_t n)
 
 static inline void put_char(struct ai_json_writer *w, char c)
 {
-	if (w->len == BUFFER_SIZE)
-		ai_json_writer_flush(w);
+	if (w->len == w->capacity)
+		make_room(w, 1);
 	w->buf[w->len++] = c;
 }
 
@@ -255,7 +297,8 @@ static void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
 	put_char(w, '"');
 }
 
-void ai_json_key(struct ai_json_writer *w, const char *key)
+/* A key: `escaped` is the key as JSON text, with its quotes, when it is already escaped. */
+static void put_key(struct ai_json_writer *w, const char *key, size_t len, bool escaped)
 {
 	if (!w->depth)
 		abort();
@@ -267,11 +310,78 @@ void ai_json_key(struct ai_json_writer *w, const char *key)
 	*top = 'V';
 	if (w->pretty)
 		newline_indent(w);
-	put_escaped(w, key, strlen(key));
+	if (escaped)
+		put(w, key, len);
+	else
+		put_escaped(w, key, len);
 	if (w->pretty)
 		put(w, ": ", 2);
 	else
 		put_char(w, ':');
+}
+
+void ai_json_key(struct ai_json_writer *w, const char *key)
+{
+	put_key(w, key, strlen(key), false);
+}
+
+static void put_raw_value(struct ai_json_writer *w, const char *json, size_t len)
+{
+	before_value(w);
+	put(w, json, len);
+	after_value(w);
+}
+
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* Compact text goes in as it is; a pretty writer takes it token by token (it is our own valid
+ * JSON: strings are found by their quotes and backslashes, the rest by the punctuation). */
+void ai_json_raw(struct ai_json_writer *w, const char *json, size_t len)
+{
+	if (!w->pretty) {
+		put_raw_value(w, json, len);
+		return;
+	}
+	for (size_t i = 0; i < len;) {
+		char c = json[i];
+		if (c == '{' || c == '[') {
+			if (c == '{')
+				ai_json_begin_object(w);
+			else
+				ai_json_begin_array(w);
+			i++;
+		} else if (c == '}' || c == ']') {
+			if (c == '}')
+				ai_json_end_object(w);
+			else
+				ai_json_end_array(w);
+			i++;
+		} else if (c == ',' || c == ':' || is_json_space(c)) {
+			i++;
+		} else if (c == '"') {
+			size_t end = i + 1;
+			while (end < len && json[end] != '"')
+				end += json[end] == '\\' ? 2 : 1;
+			end = AI_MIN(end + 1, len);
+			size_t next = end;
+			while (next < len && is_json_space(json[next]))
+				next++;
+			if (next < len && json[next] == ':')
+				put_key(w, json + i, end - i, true);
+			else
+				put_raw_value(w, json + i, end - i);
+			i = end;
+		} else {
+			size_t end = i;
+			while (end < len && !strchr(",]}:", json[end]) && !is_json_space(json[end]))
+				end++;
+			put_raw_value(w, json + i, end - i);
+			i = end;
+		}
+	}
 }
 
 void ai_json_string_len(struct ai_json_writer *w, const char *s, size_t len)
