@@ -386,11 +386,6 @@ bool ai_capture_is_dependency(const struct ai_capture *capture, const char *file
 	return !capture->as || ai_user_code_is_dependency(capture->as->user_code, file);
 }
 
-struct ai_debuginfo *ai_capture_debuginfo(struct ai_capture *capture)
-{
-	return capture->di;
-}
-
 void ai_capture_probe_points(struct ai_capture *capture, struct ai_probe_point **points_ret,
 			     size_t *count_ret, char **runtimes_ret)
 {
