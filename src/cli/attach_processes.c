@@ -274,6 +274,8 @@ struct ai_process_sampler *ai_process_sampler_create(const int *pids, size_t cou
 	m->targets = xcalloc(count, sizeof(*m->targets));
 	m->captures = xcalloc(count, sizeof(*m->captures));
 	m->started = xcalloc(count, sizeof(*m->started));
+	if (set)
+		set->name_outside = ai_name_outside_peers; /* the TUI's details and serve name them too */
 	ai_target_install_signal_handlers(); /* a crash while one is attached detaches it */
 	return m;
 }
