@@ -522,6 +522,45 @@ Test(serve, graph_and_cycle_across_processes)
 	free(sp);
 }
 
+/* serve of the client and a process it does not talk to: the server at the other end of the
+ * client's socket is outside the set, named by pid and command in the row and in the graph. */
+Test(serve, peer_outside_the_set_named)
+{
+	struct fixture server, client, other;
+	fixture_spawn(&server, CRATE, "peer_server", (const char *[]){ "mutex", NULL });
+	char line[128], port[64];
+	cr_assert(fgets(line, sizeof(line), server.out), "peer_server printed nothing");
+	cr_assert(sscanf(line, "listening %63s", port) == 1, "peer_server printed '%s'", line);
+	fixture_start(&client, CRATE, "peer_client", (const char *[]){ port, NULL });
+	fixture_expect_ready(&server);
+	fixture_start(&other, CRATE, "nested", NULL);
+	char *c = pid_text(client.pid), *o = pid_text(other.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", c, "--pid", o, "--interval", "100ms", NULL });
+	json_t *table = get_json(&s, "/api/tasks");
+	json_t *request = task_by_future(json_object_get(table, "tasks"), "peer_client::request");
+	const char *peer = json_string_value(json_object_get(request, "peer"));
+	char *want = xasprintf("pid %d (peer_server), not inspected", (int)server.pid);
+	cr_expect(peer && strstr(peer, want), "peer: %s", peer);
+	json_decref(table);
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	char *r = http_get(&s, "GET", "/api/graph", bearer);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	char *node = xasprintf("x0 [shape=ellipse, label=\"%s\"];", want);
+	cr_expect(strstr(body_of(r), node), "'%s' in %s", node, body_of(r));
+	free(node);
+	free(r);
+	free(bearer);
+	free(want);
+	serve_stop(&s);
+	cr_expect_eq(tracer_pid(client.pid), 0);
+	fixture_kill(&other);
+	fixture_kill(&client);
+	fixture_kill(&server);
+	free(c);
+	free(o);
+}
+
 /* Connects, sends an HTTP/1.0 GET of /api/events (no chunking: the body is the stream itself)
  * and reads until `count` events have come whole; returns the response so far. */
 static char *read_events(const struct server *s, const char *headers, int count)
