@@ -214,9 +214,10 @@ bool ai_break_cli_wants_tui(const struct ai_break_cli *b, bool no_tui);
  * is killed; returns the exit status after printing err (AI_EXIT_USAGE for a bad SPEC). */
 int ai_break_setup_failed(struct ai_target *target, struct ai_error *err);
 /* dump with several processes (src/cli/dump_processes.c): each captured in turn (stopped, copied,
- * let go, one at a time), then linked through their sockets (ai/peers.h) and printed together. */
+ * let go, one at a time), then linked through their sockets (ai/peers.h) and printed together;
+ * graph: their wait-for graph as DOT instead (ai_print_processes_graph_dot). */
 int ai_dump_processes(const struct ai_read_options *read_options, const struct ai_async_options *async_options,
-		      const struct ai_once_options *once, bool pretty);
+		      const struct ai_once_options *once, bool pretty, bool graph);
 /* Labels the snapshot of a live process with its command name (/proc/PID/comm) and our host name,
  * for views of several processes and for merge. */
 void ai_snapshot_label_process(struct ai_snapshot *snapshot);

@@ -72,6 +72,14 @@ unsigned long ai_recording_line(const struct ai_recording_reader *rec);
  * "awaits join", task -> channel "receives on"/"sends on", task -> Notify "notified by". Edges of a
  * deadlock cycle are red. */
 void ai_print_graph_dot(FILE *out, const struct ai_snapshot *snapshot);
+/* The wait-for graph over several processes (ai/peers.h, after ai_analysis_peers): each process
+ * a `subgraph cluster_p<pid>` of its own graph, node ids prefixed `p<pid>_` (p812_t3, p812_r0) and
+ * task labels by "[pid N command] "; then the socket edges, task -> the task at the other end
+ * ("reads from the socket's other end" / "writes to ...", red on a cycle across processes) or
+ * task -> x<k>, an ellipse "pid N (command), not inspected". A cycle across processes reddens its
+ * edges inside each process too. */
+struct ai_process_set;
+void ai_print_processes_graph_dot(FILE *out, const struct ai_process_set *set);
 
 /* Several processes (dump --pid A --pid B, merge: ai/peers.h): each process's dump with its tasks
  * labelled by pid and command, then the socket links and the cycles through them. JSON: the

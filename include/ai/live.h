@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ai/peers.h"
 #include "ai/snapshot.h"
 
 /* Samples of a task's state kept for the timeline: a fixed size, so memory stays flat. */
@@ -24,7 +25,8 @@ struct ai_live_task {
 	uint64_t key;   /* the id, or an address */
 	pid_t thread;
 	uint64_t tree_hash;    /* function, state, file and line of every await frame */
-	char status[16];       /* ai_live_task_state() of the latest sample */
+	char status[16];       /* ai_live_task_state() of the latest sample, or "deadlocked" on a
+				* cycle across processes */
 	int64_t first_seen_ms; /* captured_at_ms of the first snapshot it was in */
 	int64_t changed_ms;    /* captured_at_ms of the first snapshot with its current await tree */
 	unsigned transitions;  /* await tree or state changes observed between consecutive samples */
@@ -71,6 +73,10 @@ struct ai_live *ai_live_create(size_t history);
 void ai_live_destroy(struct ai_live *live);
 /* Adds the newest snapshot (ownership passes to live; the oldest one may be freed). */
 void ai_live_add(struct ai_live *live, struct ai_snapshot *snapshot);
+/* The same, with deadlocked[i] (NULL: none) true for the tasks on a wait-for cycle that
+ * ai_live_task_state cannot see: one across processes (ai_live_set). Their status is then
+ * "deadlocked". */
+void ai_live_add_marked(struct ai_live *live, struct ai_snapshot *snapshot, const bool *deadlocked);
 /* The snapshot of the given age (0: the latest), or NULL. */
 const struct ai_snapshot *ai_live_snapshot(const struct ai_live *live, size_t age);
 
@@ -98,7 +104,9 @@ uint64_t ai_live_tree_hash(const struct ai_await_node *tree);
 /* Several processes watched together (attach --pid A --pid B): one live model per process, each
  * with its own snapshots (no merged fake process), sampled together. The snapshots of one sample
  * are linked through their sockets (ai_analysis_peers: wait->peer, with its summary) before each
- * joins its member's model; peer->process indexes that sample's set, not the members. */
+ * joins its member's model; peer->process indexes that sample's set, not the members: `latest`
+ * keeps that set (its snapshots borrowed from the members' models) with the cycles across
+ * processes it found, and latest_member[k] says which member its k-th snapshot is. */
 struct ai_live_member {
 	struct ai_live *live;  /* owned */
 	pid_t pid;
@@ -114,6 +122,13 @@ struct ai_live_set {
 	struct ai_live_member *members; /* owned, in the order the processes were given */
 	size_t count;
 	uint64_t sample_count; /* samples added */
+	struct ai_process_set latest; /* the latest sample's snapshots, linked, with their cycles
+				       * across processes (latest.deadlocks); the snapshots are
+				       * borrowed from the members' models */
+	size_t *latest_member;        /* owned: the member of latest.snapshots[k] */
+	/* What else names the ends of the sample's sockets after ai_analysis_peers, or NULL: the
+	 * processes outside the set that /proc shows holding them (ai_name_outside_peers). */
+	void (*name_outside)(struct ai_process_set *sample);
 };
 
 /* history: snapshots kept per process (ai_live_create). */
@@ -124,6 +139,9 @@ void ai_live_set_destroy(struct ai_live_set *set);
 void ai_live_set_add(struct ai_live_set *set, struct ai_snapshot **snapshots);
 /* Member p has ended (reason: "exited", an error's message); the others go on. */
 void ai_live_set_end(struct ai_live_set *set, size_t p, const char *reason);
+/* The member whose snapshot is latest.snapshots[k] (what a peer's or a cycle step's process
+ * index counts), or set->count when there is none. */
+size_t ai_live_set_member_of(const struct ai_live_set *set, size_t k);
 /* Members not ended. */
 size_t ai_live_set_running(const struct ai_live_set *set);
 

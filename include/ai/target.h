@@ -88,6 +88,11 @@ struct ai_error *ai_target_resume(struct ai_target *target);
 /* Detaches from a live target, leaving it running; last_pause_us then holds how long it was
  * stopped. Memory can no longer be read. A no-op for cores and when already detached. */
 void ai_target_detach(struct ai_target *target);
+/* Attaches again to every thread of a live target that ai_target_detach let go, leaving it
+ * running: what was read of it (executable, memory reader) serves again, and so does whatever
+ * keeps the target (its debug info, its decoders). A no-op when attached or for cores. An error,
+ * as ai_target_attach's, when it can no longer be attached (then it stays detached). */
+struct ai_error *ai_target_reattach(struct ai_target *target);
 /* Detaches (live) and frees everything. */
 void ai_target_destroy(struct ai_target *target);
 

@@ -2,7 +2,10 @@
  * snapshot of it is taken, one after the other at every interval (as `dump` does): two traced
  * processes would share one waitpid(-1) event loop, and a process not traced between samples
  * cannot be left stopped or traced by us. The snapshots of one sample are linked through their
- * sockets (src/analysis/peers.c) and each joins its own live model (ai_live_set). */
+ * sockets (src/analysis/peers.c) and each joins its own live model (ai_live_set). A process's
+ * target and capture (its debug info, indexes and the decoders' caches) are kept from one sample
+ * to the next while it lives and runs the same executable: a sample re-attaches, it does not
+ * reopen the debug info. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -33,19 +36,75 @@ struct ai_process_sampler {
 	bool *ended;              /* per process: it exited or can no longer be read */
 	char **end_reasons;       /* owned, per process, once ended */
 	struct ai_target **held;  /* `p`: the processes attached and stopped while paused (owned) */
+	struct ai_target **targets;   /* per process, owned: detached between samples, or NULL */
+	struct ai_capture **captures; /* per process, owned, over targets[p]; NULL with it */
+	unsigned long long *started;  /* per process: its start time (/proc/PID/stat), 0: unknown */
 	bool read_any;            /* some process gave a snapshot: else the exit status says failure */
 };
 
-/* Whether the process is gone: no /proc entry, or a zombie its parent has not reaped. */
-static bool process_gone(int pid)
+/* Whether the process is gone: no /proc entry, or a zombie its parent has not reaped. Else
+ * *started_ret (when not NULL) is its start time since boot, in clock ticks (0: unknown): another
+ * process given the same pid later starts later. */
+static bool process_gone(int pid, unsigned long long *started_ret)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	char *stat = ai_read_small_file(path, NULL);
+	/* The name (field 2) may hold spaces and parentheses: count from its last ')'. */
 	const char *rest = stat ? strrchr(stat, ')') : NULL;
 	bool gone = !rest || rest[1] == '\0' || rest[2] == 'Z' || rest[2] == 'X';
+	unsigned long long started = 0;
+	if (!gone && started_ret &&
+	    sscanf(rest + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &started) != 1)
+		started = 0;
+	if (started_ret)
+		*started_ret = started;
 	free(stat);
 	return gone;
+}
+
+/* Forgets process p's target and capture (detached already: it runs on). */
+static void drop_target(struct ai_process_sampler *m, size_t p)
+{
+	ai_capture_destroy(m->captures[p]);
+	ai_target_destroy(m->targets[p]);
+	m->captures[p] = NULL;
+	m->targets[p] = NULL;
+}
+
+/* Whether the executable of pid is still `exe` (an exec replaces it: its debug info then too). */
+static bool same_executable(int pid, const char *exe)
+{
+	char link[64], buf[4096];
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return exe && strcmp(buf, exe) == 0;
+}
+
+/* Process p attached, with its capture: the ones of the last sample, attached again, or new ones. */
+static struct ai_error *attach_one(struct ai_process_sampler *m, size_t p)
+{
+	if (m->targets[p] && !same_executable(m->pids[p], m->targets[p]->exe_path))
+		drop_target(m, p);
+	if (m->targets[p]) {
+		struct ai_error *err = ai_target_reattach(m->targets[p]);
+		if (err)
+			drop_target(m, p);
+		return err;
+	}
+	struct ai_error *err = ai_target_attach(m->pids[p], &m->targets[p]);
+	if (err)
+		return err;
+	if ((err = ai_capture_create(m->targets[p], &m->captures[p]))) {
+		drop_target(m, p); /* detaches: it runs on */
+		return err;
+	}
+	ai_capture_set_max_pause(m->captures[p], m->options->max_pause_us);
+	return NULL;
 }
 
 static void end_process(struct ai_process_sampler *m, size_t p, const char *reason)
@@ -64,24 +123,22 @@ static struct ai_snapshot *sample_one(struct ai_process_sampler *m, size_t p)
 {
 	if (m->ended[p])
 		return NULL;
-	if (process_gone(m->pids[p])) {
-		end_process(m, p, "exited");
+	unsigned long long started;
+	if (process_gone(m->pids[p], &started) || (m->started[p] && started && started != m->started[p])) {
+		end_process(m, p, "exited"); /* gone, or its pid is another process's now */
+		drop_target(m, p);
 		return NULL;
 	}
-	struct ai_target *target;
-	struct ai_error *err = ai_target_attach(m->pids[p], &target);
+	m->started[p] = started;
 	struct ai_snapshot *snapshot = NULL;
+	struct ai_error *err = attach_one(m, p);
 	if (!err) {
-		struct ai_capture *capture;
-		if (!(err = ai_capture_create(target, &capture))) {
-			ai_capture_set_max_pause(capture, m->options->max_pause_us);
-			err = ai_capture_dump(capture, AI_CAPTURE_DETACH, &m->async_options, &snapshot);
-			ai_capture_destroy(capture);
-		}
-		ai_target_destroy(target); /* detached already, or now: it runs on without us */
+		err = ai_capture_dump(m->captures[p], AI_CAPTURE_DETACH, &m->async_options, &snapshot);
+		ai_target_detach(m->targets[p]); /* detached already, or now: it runs on without us */
 	}
 	if (err) {
-		bool exited = err->code == AI_ERROR_TARGET_EXITED || process_gone(m->pids[p]);
+		drop_target(m, p);
+		bool exited = err->code == AI_ERROR_TARGET_EXITED || process_gone(m->pids[p], NULL);
 		end_process(m, p, exited ? "exited" : err->message);
 		ai_error_destroy(err);
 		return NULL;
@@ -214,6 +271,11 @@ struct ai_process_sampler *ai_process_sampler_create(const int *pids, size_t cou
 	m->ended = xcalloc(count, sizeof(*m->ended));
 	m->end_reasons = xcalloc(count, sizeof(*m->end_reasons));
 	m->held = xcalloc(count, sizeof(*m->held));
+	m->targets = xcalloc(count, sizeof(*m->targets));
+	m->captures = xcalloc(count, sizeof(*m->captures));
+	m->started = xcalloc(count, sizeof(*m->started));
+	if (set)
+		set->name_outside = ai_name_outside_peers; /* the TUI's details and serve name them too */
 	ai_target_install_signal_handlers(); /* a crash while one is attached detaches it */
 	return m;
 }
@@ -232,6 +294,7 @@ int ai_process_sampler_destroy(struct ai_process_sampler *m)
 {
 	release_held(m);
 	for (size_t p = 0; p < m->count; p++) {
+		drop_target(m, p);
 		if (m->ended[p])
 			fprintf(stderr, "async-inspect: process %d has ended (%s)\n", m->pids[p], m->end_reasons[p]);
 		free(m->end_reasons[p]);
@@ -240,6 +303,9 @@ int ai_process_sampler_destroy(struct ai_process_sampler *m)
 	free(m->end_reasons);
 	free(m->ended);
 	free(m->held);
+	free(m->targets);
+	free(m->captures);
+	free(m->started);
 	free(m);
 	return status;
 }

@@ -150,9 +150,7 @@ int ai_cmd_dump(int argc, char **argv)
 	if (read_options.target.pid_count > 1) {
 		if (read_options.target.core || read_options.target.exe)
 			return ai_usage_error("dump", "give either processes (--pid), or --core with --exe, not both");
-		if (graph)
-			return ai_usage_error("dump", "--graph dot draws one process; give one --pid");
-		return ai_dump_processes(&read_options, &async_options, &once, pretty);
+		return ai_dump_processes(&read_options, &async_options, &once, pretty, graph);
 	}
 
 	struct ai_snapshot *snapshot = NULL;

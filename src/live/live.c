@@ -201,6 +201,11 @@ static int compare_identity(const void *a, const void *b)
 
 void ai_live_add(struct ai_live *live, struct ai_snapshot *snapshot)
 {
+	ai_live_add_marked(live, snapshot, NULL);
+}
+
+void ai_live_add_marked(struct ai_live *live, struct ai_snapshot *snapshot, const bool *deadlocked)
+{
 	/* The previous tasks, sorted by identity for lookups (n log n for 20000 tasks). */
 	size_t old_count = live->task_count;
 	struct ai_live_task *old = live->tasks;
@@ -214,7 +219,8 @@ void ai_live_add(struct ai_live *live, struct ai_snapshot *snapshot)
 		struct ai_live_task *lt = &tasks[i];
 		identify(lt, &snapshot->tasks[i]);
 		lt->tree_hash = ai_live_tree_hash(&snapshot->tasks[i].tree);
-		snprintf(lt->status, sizeof(lt->status), "%s", ai_live_task_state(snapshot, i));
+		snprintf(lt->status, sizeof(lt->status), "%s",
+			 deadlocked && deadlocked[i] ? "deadlocked" : ai_live_task_state(snapshot, i));
 		const struct ai_live_task *key = lt;
 		struct ai_live_task **found = old_count ? bsearch(&key, sorted, old_count, sizeof(*sorted),
 								  compare_identity) : NULL;

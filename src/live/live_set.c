@@ -32,6 +32,9 @@ void ai_live_set_destroy(struct ai_live_set *set)
 {
 	if (!set)
 		return;
+	set->latest.count = 0; /* borrowed */
+	ai_process_set_deinit(&set->latest);
+	free(set->latest_member);
 	for (size_t p = 0; p < set->count; p++)
 		ai_live_destroy(set->members[p].live);
 	free(set->members);
@@ -41,27 +44,51 @@ void ai_live_set_destroy(struct ai_live_set *set)
 void ai_live_set_add(struct ai_live_set *set, struct ai_snapshot **snapshots)
 {
 	/* The peer analysis sees this sample's snapshots only: a process that gave none has no
-	 * current state to link to. */
-	struct ai_process_set peers;
-	ai_process_set_init(&peers);
+	 * current state to link to. The set stays (borrowing the snapshots the models now own)
+	 * until the next sample. */
+	set->latest.count = 0; /* borrowed */
+	ai_process_set_deinit(&set->latest);
+	ai_process_set_init(&set->latest);
+	if (!set->latest_member)
+		set->latest_member = xcalloc(set->count ? set->count : 1, sizeof(*set->latest_member));
 	for (size_t p = 0; p < set->count; p++) {
-		if (snapshots[p])
-			ai_process_set_add(&peers, snapshots[p]);
+		if (snapshots[p]) {
+			set->latest_member[set->latest.count] = p;
+			ai_process_set_add(&set->latest, snapshots[p]);
+		}
 	}
-	if (peers.count)
-		ai_analysis_peers(&peers);
-	peers.count = 0; /* the snapshots go to the members' models, not with the set */
-	ai_process_set_deinit(&peers);
+	if (set->latest.count) {
+		ai_analysis_peers(&set->latest);
+		if (set->name_outside)
+			set->name_outside(&set->latest);
+	}
 	for (size_t p = 0; p < set->count; p++) {
 		struct ai_live_member *m = &set->members[p];
 		m->sampled = snapshots[p] != NULL;
 		if (!snapshots[p])
 			continue;
-		ai_live_add(m->live, snapshots[p]);
+		/* The tasks on a cycle across processes are deadlocked as those on one within it. */
+		size_t k = 0;
+		while (set->latest.snapshots[k] != snapshots[p])
+			k++;
+		bool *deadlocked = xcalloc(snapshots[p]->task_count ? snapshots[p]->task_count : 1, sizeof(*deadlocked));
+		for (size_t d = 0; d < set->latest.deadlock_count; d++) {
+			const struct ai_cross_deadlock *dl = &set->latest.deadlocks[d];
+			for (size_t j = 0; j < dl->count; j++)
+				if (dl->steps[j].process == k && dl->steps[j].task < snapshots[p]->task_count)
+					deadlocked[dl->steps[j].task] = true;
+		}
+		ai_live_add_marked(m->live, snapshots[p], deadlocked);
+		free(deadlocked);
 		ai_live_read_process(m->live, m->pid);
 		snapshots[p] = NULL;
 	}
 	set->sample_count++;
+}
+
+size_t ai_live_set_member_of(const struct ai_live_set *set, size_t k)
+{
+	return k < set->latest.count ? set->latest_member[k] : set->count;
 }
 
 void ai_live_set_end(struct ai_live_set *set, size_t p, const char *reason)

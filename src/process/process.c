@@ -260,6 +260,23 @@ static struct ai_error *seize_new_threads(struct ai_target *t, size_t *added_ret
 	return NULL;
 }
 
+/* Seizes every thread of t->pid. Threads may be created while we attach: repeats until a pass
+ * finds none. */
+static struct ai_error *seize_all(struct ai_target *t)
+{
+	for (int pass = 0;; pass++) {
+		size_t added;
+		struct ai_error *err = seize_new_threads(t, &added);
+		if (err)
+			return err;
+		if (added == 0)
+			return NULL;
+		if (pass > 1000)
+			return ai_error_create(AI_ERROR_OTHER, "process %d creates threads faster than we can attach",
+					       (int)t->pid);
+	}
+}
+
 static struct ai_target *target_new(pid_t pid)
 {
 	struct ai_target *t = xcalloc(1, sizeof(*t));
@@ -302,24 +319,27 @@ struct ai_error *ai_target_attach(pid_t pid, struct ai_target **ret)
 
 	struct ai_target *t = target_new(pid);
 	read_exe_path(t);
-	/* Threads may be created while we attach: repeat until a pass finds none. */
-	for (int pass = 0;; pass++) {
-		size_t added;
-		struct ai_error *err = seize_new_threads(t, &added);
-		if (err) {
-			ai_target_destroy(t);
-			return err;
-		}
-		if (added == 0)
-			break;
-		if (pass > 1000) {
-			ai_target_destroy(t);
-			return ai_error_create(AI_ERROR_OTHER,
-					       "process %d creates threads faster than we can attach", (int)pid);
-		}
+	struct ai_error *err = seize_all(t);
+	if (err) {
+		ai_target_destroy(t);
+		return err;
 	}
 	*ret = t;
 	return NULL;
+}
+
+struct ai_error *ai_target_reattach(struct ai_target *t)
+{
+	if (t->kind != AI_TARGET_LIVE || t->thread_count > 0)
+		return NULL;
+	if (t->exited)
+		return ai_error_create(AI_ERROR_TARGET_EXITED, "process %d has exited", (int)t->pid);
+	struct ai_error *err = check_not_zombie(t->pid);
+	if (!err)
+		err = seize_all(t);
+	if (err)
+		ai_target_detach(t); /* the threads seized before the error */
+	return err;
 }
 
 /* Handles one wait status of a thread while we stop the world. */

@@ -229,28 +229,34 @@ static struct doc *processes_doc(const struct ai_process_set *set)
 	return doc_new("application/json", buf, len);
 }
 
+static struct doc *processes_graph_doc(const struct ai_process_set *set)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	ai_print_processes_graph_dot(f, set);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return doc_new("text/vnd.graphviz; charset=utf-8", buf, len);
+}
+
 void ai_server_publish_set(struct ai_server *s, const struct ai_live_set *set, const struct ai_serve_status *status)
 {
 	struct doc *fresh[DOC_COUNT] = { NULL };
-	/* The latest sample's snapshots (borrowed: the set keeps them), in the order the peers'
-	 * process indexes count them. */
-	struct ai_process_set latest;
-	ai_process_set_init(&latest);
-	for (size_t p = 0; p < set->count; p++) {
-		const struct ai_snapshot *snapshot = ai_live_snapshot(set->members[p].live, 0);
-		if (snapshot && set->members[p].sampled)
-			ai_process_set_add(&latest, (struct ai_snapshot *)snapshot);
+	/* The latest sample's snapshots, linked, with the cycles across them (the set keeps them). */
+	const struct ai_process_set *latest = &set->latest;
+	if (latest->count) {
+		fresh[DOC_SNAPSHOT] = processes_doc(latest);
+		fresh[DOC_GRAPH] = processes_graph_doc(latest);
+		fresh[DOC_SOURCES] = sources_of((const struct ai_snapshot *const *)latest->snapshots, latest->count);
 	}
-	if (latest.count) {
-		fresh[DOC_SNAPSHOT] = processes_doc(&latest);
-		fresh[DOC_SOURCES] = sources_of((const struct ai_snapshot *const *)latest.snapshots, latest.count);
-	}
-	bool any = latest.count > 0;
-	latest.count = 0; /* borrowed */
-	ai_process_set_deinit(&latest);
 	struct ai_serve_tasks table;
 	ai_serve_tasks_build_set(set, status, &s->table, &table);
-	publish_docs(s, fresh, table, any);
+	publish_docs(s, fresh, table, latest->count > 0);
 }
 
 static void publish_docs(struct ai_server *s, struct doc **fresh, struct ai_serve_tasks table, bool snapshot)

@@ -34,6 +34,13 @@ static void task_label(const struct ai_snapshot_task *task, char *buf, size_t si
 		snprintf(buf, size, "-");
 }
 
+/* Task i's state: its live model's (which knows the cycles across processes) when it has it. */
+static const char *task_state(const struct ai_live *live, const struct ai_snapshot *s, size_t i)
+{
+	return live && s == ai_live_snapshot(live, 0) && i < live->task_count ? live->tasks[i].status
+									      : ai_live_task_state(s, i);
+}
+
 static void write_header(struct ai_json_writer *w, const struct ai_live *live, const struct ai_snapshot *s,
 			 const struct ai_serve_status *status)
 {
@@ -127,7 +134,7 @@ static void write_task(FILE *f, const struct ai_live *live, const struct ai_snap
 	ai_json_field_string(&w, "kind", task->kind);
 	ai_json_field_hex(&w, "address", task->address);
 	ai_json_field_string(&w, "name", task->name);
-	ai_json_field_string(&w, "state", ai_live_task_state(s, i));
+	ai_json_field_string(&w, "state", task_state(live, s, i));
 	ai_json_key(&w, "thread");
 	if (task->thread)
 		ai_json_int(&w, task->thread);
@@ -223,7 +230,7 @@ static void write_set_header(struct ai_json_writer *w, const struct ai_live_set 
 		ai_json_begin_object(w);
 		size_t counts[AI_ARRAY_SIZE(states) + 1] = { 0 };
 		for (size_t i = 0; s && i < s->task_count; i++) {
-			const char *state = ai_live_task_state(s, i);
+			const char *state = task_state(m->live, s, i);
 			size_t k = 0;
 			while (k < AI_ARRAY_SIZE(states) && strcmp(states[k], state) != 0)
 				k++;
@@ -250,9 +257,52 @@ static void write_set_header(struct ai_json_writer *w, const struct ai_live_set 
 	for (size_t k = 0; k < AI_ARRAY_SIZE(states); k++)
 		ai_json_field_uint(w, states[k], totals[k]);
 	ai_json_end_object(w);
-	ai_json_field_uint(w, "deadlocks", 0);
+	/* Every process's own cycles, then those across processes (and through sockets), each task
+	 * labelled with its process: "3 in pid 812 server". */
+	size_t deadlocks = set->latest.deadlock_count;
+	for (size_t k = 0; k < set->latest.count; k++)
+		deadlocks += set->latest.snapshots[k]->deadlock_count;
+	ai_json_field_uint(w, "deadlocks", deadlocks);
 	ai_json_key(w, "cycles");
 	ai_json_begin_array(w);
+	char label[32], ref[128];
+	for (size_t k = 0; k < set->latest.count; k++) {
+		const struct ai_snapshot *s = set->latest.snapshots[k];
+		const struct ai_live_member *m = &set->members[ai_live_set_member_of(set, k)];
+		for (size_t d = 0; d < s->deadlock_count; d++) {
+			const struct ai_deadlock *dl = &s->deadlocks[d];
+			ai_json_begin_object(w);
+			ai_json_field_string(w, "kind", dl->futurelock ? "futurelock" : "deadlock");
+			ai_json_key(w, "tasks");
+			ai_json_begin_array(w);
+			for (size_t j = 0; j < dl->count; j++) {
+				task_label(&s->tasks[dl->tasks[j]], label, sizeof(label));
+				snprintf(ref, sizeof(ref), "%s in pid %d %s", label, (int)m->pid, m->command);
+				ai_json_string(w, ref);
+			}
+			ai_json_end_array(w);
+			ai_json_end_object(w);
+		}
+	}
+	for (size_t d = 0; d < set->latest.deadlock_count; d++) {
+		const struct ai_cross_deadlock *dl = &set->latest.deadlocks[d];
+		bool across = false;
+		for (size_t j = 0; j < dl->count; j++)
+			across |= dl->steps[j].process != dl->steps[0].process;
+		ai_json_begin_object(w);
+		ai_json_field_string(w, "kind", across ? "deadlock across processes" : "deadlock through a socket");
+		ai_json_key(w, "tasks");
+		ai_json_begin_array(w);
+		for (size_t j = 0; j < dl->count; j++) {
+			const struct ai_cross_step *st = &dl->steps[j];
+			const struct ai_live_member *m = &set->members[ai_live_set_member_of(set, st->process)];
+			task_label(&set->latest.snapshots[st->process]->tasks[st->task], label, sizeof(label));
+			snprintf(ref, sizeof(ref), "%s in pid %d %s", label, (int)m->pid, m->command);
+			ai_json_string(w, ref);
+		}
+		ai_json_end_array(w);
+		ai_json_end_object(w);
+	}
 	ai_json_end_array(w);
 }
 

@@ -474,7 +474,9 @@ static void graph_process_lines(struct tui *tui, size_t p, size_t base, struct t
 		return;
 	}
 	attr_t red = has_colors() ? COLOR_PAIR(PAIR_RED) | A_BOLD : A_BOLD;
-	if (!s->deadlock_count)
+	if (!s->deadlock_count && tui->set)
+		add(l, "No deadlock within this process: its own wait-for graph has no cycle.");
+	else if (!s->deadlock_count)
 		add(l, "No deadlock: the wait-for graph has no cycle.");
 	else
 		add_line(l, red, -1, NULL, "DEADLOCK: %zu wait-for cycle%s", s->deadlock_count,
@@ -531,8 +533,46 @@ static void process_heading(struct tui *tui, size_t p, struct tui_lines *l)
 		 m->ended ? ": ended, " : "", m->ended ? m->end_reason : "", m->ended ? ", its last snapshot" : "");
 }
 
+/* Several processes: the cycles of the joined graph that run through sockets (as dump prints
+ * them), each step a line that Enter opens. */
+static void cross_cycle_lines(struct tui *tui, struct tui_lines *l)
+{
+	const struct ai_process_set *latest = &tui->set->latest;
+	if (!latest->deadlock_count)
+		return;
+	attr_t red = has_colors() ? COLOR_PAIR(PAIR_RED) | A_BOLD : A_BOLD;
+	char a[64], b[64];
+	for (size_t d = 0; d < latest->deadlock_count; d++) {
+		const struct ai_cross_deadlock *dl = &latest->deadlocks[d];
+		bool across = false;
+		for (size_t k = 0; k < dl->count; k++)
+			across |= dl->steps[k].process != dl->steps[0].process;
+		add_line(l, red, -1, NULL, "DEADLOCK %s: %zu tasks wait on each other",
+			 across ? "across processes" : "through a socket", dl->count);
+		for (size_t k = 0; k < dl->count; k++) {
+			const struct ai_cross_step *st = &dl->steps[k], *next = &dl->steps[(k + 1) % dl->count];
+			size_t p = ai_live_set_member_of(tui->set, st->process);
+			size_t q = ai_live_set_member_of(tui->set, next->process);
+			const struct ai_snapshot *s = latest->snapshots[st->process], *t = latest->snapshots[next->process];
+			size_t base = 0;
+			for (size_t r = 0; r < p && r < tui->live_count; r++)
+				base += tui->lives[r]->task_count;
+			add_line(l, A_NORMAL, (long)(base + st->task), NULL, "  pid %d (%s) %-16s %s  waits in %s",
+				 (int)s->pid, tui->set->members[p].command, task_label(s, st->task, a, sizeof(a)),
+				 task_future(&s->tasks[st->task]), wait_text(st->wait));
+			add_line(l, A_NORMAL, (long)(base + st->task), NULL, "     %s pid %d (%s) %s %s",
+				 st->via_peer ? "for the other end of the socket:" : "for", (int)t->pid,
+				 tui->set->members[q].command, task_label(t, next->task, b, sizeof(b)),
+				 task_future(&t->tasks[next->task]));
+		}
+		add(l, "%s", "");
+	}
+}
+
 static void graph_lines(struct tui *tui, struct tui_lines *l)
 {
+	if (tui->set)
+		cross_cycle_lines(tui, l);
 	for (size_t p = 0, base = 0; p < tui->live_count; base += tui->lives[p]->task_count, p++) {
 		if (!process_shown(tui, p))
 			continue;

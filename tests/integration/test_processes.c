@@ -492,6 +492,77 @@ Test(processes, attach_tui_labels_filters_and_links_the_processes)
 	stop_pair(&p);
 }
 
+/* The pair in a cycle: dump --graph dot draws both processes with the red socket edges; the
+ * TUI's graph (g) shows the cycle across them as a deadlock, as dump does, and the rows say
+ * deadlocked. */
+Test(processes, graph_and_cycle_across_processes_in_dot_and_tui)
+{
+	require_fixtures();
+	const char *v = "tokio-1.54";
+	struct pair p;
+	start_pair(&p, v, "cycle");
+	char c[16], s[16], want[256];
+	snprintf(c, sizeof(c), "%d", (int)p.client.pid);
+	snprintf(s, sizeof(s), "%d", (int)p.server.pid);
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", c, "--pid", s, "--graph", "dot", NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	snprintf(want, sizeof(want), "subgraph cluster_p%d {\n  label=\"pid %d peer_client\";", (int)p.client.pid,
+		 (int)p.client.pid);
+	cr_expect(strstr(r.out, want), "'%s' in\n%s", want, r.out);
+	snprintf(want, sizeof(want), "[pid %d peer_server] Task ", (int)p.server.pid);
+	cr_expect(strstr(r.out, want), "'%s' in\n%s", want, r.out);
+	snprintf(want, sizeof(want), " -> p%d_t", (int)p.server.pid);
+	const char *edge = strstr(r.out, want);
+	cr_expect(edge && strstr(edge, "reads from the socket's other end\", color=red"), "a red socket edge in\n%s", r.out);
+	tool_result_free(&r);
+
+	char *screen = attach_screen(&p, "g");
+	cr_expect(strstr(screen, "2 processes  tasks 4: 2 deadlocked"), "%s", screen);
+	cr_expect(strstr(screen, "DEADLOCK across processes: 2 tasks wait on each other"), "%s", screen);
+	snprintf(want, sizeof(want), "for the other end of the socket: pid %d (peer_server) task ", (int)p.server.pid);
+	cr_expect(strstr(screen, want), "'%s' in\n%s", want, screen);
+	snprintf(want, sizeof(want), "for the other end of the socket: pid %d (peer_client) task ", (int)p.client.pid);
+	cr_expect(strstr(screen, want), "'%s' in\n%s", want, screen);
+	free(screen);
+	const char *row = NULL;
+	screen = attach_screen(&p, "");
+	row = row_of(screen, "peer_client::request");
+	cr_expect(row && strstr(row, "deadlocked"), "row '%s' in\n%s", row, screen);
+	free(screen);
+	cr_expect_eq(tracer_pid(p.client.pid), 0);
+	cr_expect_eq(tracer_pid(p.server.pid), 0);
+	stop_pair(&p);
+}
+
+/* A peer outside the watched set: the TUI's details name it by pid and command, as dump does. */
+Test(processes, attach_names_the_peer_outside_the_set)
+{
+	require_fixtures();
+	const char *v = "tokio-1.54";
+	struct pair p;
+	start_pair(&p, v, "mutex");
+	struct fixture other;
+	fixture_start(&other, v, "nested", NULL);
+	char c[16], o[16], want[128];
+	snprintf(c, sizeof(c), "%d", (int)p.client.pid);
+	snprintf(o, sizeof(o), "%d", (int)other.pid);
+	setenv("AI_TUI_HEADLESS", "200x30", 1);
+	setenv("AI_TUI_KEYS", "/request\\n\\n", 1);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "attach", "--pid", c, "--pid", o, NULL });
+	unsetenv("AI_TUI_HEADLESS");
+	unsetenv("AI_TUI_KEYS");
+	cr_expect_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strstr(r.out, "Task details"), "%s", r.out);
+	snprintf(want, sizeof(want), "-> pid %d (peer_server), not inspected", (int)p.server.pid);
+	cr_expect(strstr(r.out, want), "'%s' in\n%s", want, r.out);
+	tool_result_free(&r);
+	cr_expect_eq(tracer_pid(p.client.pid), 0);
+	fixture_kill(&other);
+	stop_pair(&p);
+}
+
 /* Reads the tool's output up to a line containing `needle`; false at its end. */
 static bool read_until(FILE *out, const char *needle, char *line, size_t size)
 {

@@ -465,6 +465,110 @@ Test(serve, several_processes_labelled_and_one_ending)
 	free(sp);
 }
 
+/* serve --pid C --pid S of the pair in a cycle (each reads before it writes): /api/graph is the
+ * graph over both, the socket edges across them red; /api/tasks says deadlocked and lists the
+ * cycle with each task's process. */
+Test(serve, graph_and_cycle_across_processes)
+{
+	struct fixture server, client;
+	fixture_spawn(&server, CRATE, "peer_server", (const char *[]){ "cycle", NULL });
+	char line[128], port[64];
+	cr_assert(fgets(line, sizeof(line), server.out), "peer_server printed nothing");
+	cr_assert(sscanf(line, "listening %63s", port) == 1, "peer_server printed '%s'", line);
+	fixture_start(&client, CRATE, "peer_client", (const char *[]){ port, NULL });
+	fixture_expect_ready(&server);
+	char *c = pid_text(client.pid), *sp = pid_text(server.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", c, "--pid", sp, "--interval", "100ms", NULL });
+
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	char *r = http_get(&s, "GET", "/api/graph", bearer);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	const char *dot = body_of(r);
+	char *want = xasprintf("subgraph cluster_p%d {", (int)server.pid);
+	cr_expect(strstr(dot, want), "'%s' in %s", want, dot);
+	free(want);
+	want = xasprintf("[pid %d peer_client] Task ", (int)client.pid);
+	cr_expect(strstr(dot, want) && strstr(dot, "peer_client::request"), "'%s' in %s", want, dot);
+	free(want);
+	/* Each end's task reads from the other: two socket edges, both on the cycle. */
+	want = xasprintf("  p%d_t", (int)client.pid);
+	char *to = xasprintf(" -> p%d_t", (int)server.pid);
+	bool found = false;
+	for (const char *l = dot; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		size_t n = strcspn(l, "\n");
+		char *one = strndup(l, n);
+		if (strncmp(one, want, strlen(want)) == 0 && strstr(one, to) && strstr(one, "reads from the socket's other end") &&
+		    strstr(one, "color=red"))
+			found = true;
+		free(one);
+	}
+	cr_expect(found, "a red edge from the client's task to the server's in %s", dot);
+	free(want);
+	free(to);
+	free(r);
+
+	json_t *table = get_json(&s, "/api/tasks");
+	cr_expect_eq(json_integer_value(json_object_get(table, "deadlocks")), 1);
+	json_t *cycle = json_array_get(json_object_get(table, "cycles"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(cycle, "kind")), "deadlock across processes");
+	cr_expect_eq(json_array_size(json_object_get(cycle, "tasks")), 2);
+	const char *first = json_string_value(json_array_get(json_object_get(cycle, "tasks"), 0));
+	want = xasprintf(" in pid %d peer_client", (int)client.pid);
+	cr_expect(first && strstr(first, want), "%s", first);
+	free(want);
+	json_t *request = task_by_future(json_object_get(table, "tasks"), "peer_client::request");
+	cr_expect_str_eq(json_string_value(json_object_get(request, "state")), "deadlocked");
+	json_decref(table);
+	free(bearer);
+	serve_stop(&s);
+	cr_expect_eq(tracer_pid(server.pid), 0);
+	cr_expect_eq(tracer_pid(client.pid), 0);
+	fixture_kill(&client);
+	fixture_kill(&server);
+	free(c);
+	free(sp);
+}
+
+/* serve of the client and a process it does not talk to: the server at the other end of the
+ * client's socket is outside the set, named by pid and command in the row and in the graph. */
+Test(serve, peer_outside_the_set_named)
+{
+	struct fixture server, client, other;
+	fixture_spawn(&server, CRATE, "peer_server", (const char *[]){ "mutex", NULL });
+	char line[128], port[64];
+	cr_assert(fgets(line, sizeof(line), server.out), "peer_server printed nothing");
+	cr_assert(sscanf(line, "listening %63s", port) == 1, "peer_server printed '%s'", line);
+	fixture_start(&client, CRATE, "peer_client", (const char *[]){ port, NULL });
+	fixture_expect_ready(&server);
+	fixture_start(&other, CRATE, "nested", NULL);
+	char *c = pid_text(client.pid), *o = pid_text(other.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", c, "--pid", o, "--interval", "100ms", NULL });
+	json_t *table = get_json(&s, "/api/tasks");
+	json_t *request = task_by_future(json_object_get(table, "tasks"), "peer_client::request");
+	const char *peer = json_string_value(json_object_get(request, "peer"));
+	char *want = xasprintf("pid %d (peer_server), not inspected", (int)server.pid);
+	cr_expect(peer && strstr(peer, want), "peer: %s", peer);
+	json_decref(table);
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	char *r = http_get(&s, "GET", "/api/graph", bearer);
+	cr_expect_eq(status_of(r), 200, "%s", r);
+	char *node = xasprintf("x0 [shape=ellipse, label=\"%s\"];", want);
+	cr_expect(strstr(body_of(r), node), "'%s' in %s", node, body_of(r));
+	free(node);
+	free(r);
+	free(bearer);
+	free(want);
+	serve_stop(&s);
+	cr_expect_eq(tracer_pid(client.pid), 0);
+	fixture_kill(&other);
+	fixture_kill(&client);
+	fixture_kill(&server);
+	free(c);
+	free(o);
+}
+
 /* Connects, sends an HTTP/1.0 GET of /api/events (no chunking: the body is the stream itself)
  * and reads until `count` events have come whole; returns the response so far. */
 static char *read_events(const struct server *s, const char *headers, int count)

@@ -501,19 +501,34 @@ function unescapeDot(s) {
   return s.replace(/\\(.)/g, "$1");
 }
 
+// Several processes: ids p<pid>_t<i> / p<pid>_r<i> (the task's index in that process's
+// snapshot), and x<k> for a process outside the set at the other end of a socket.
 function parseDot(text) {
   const nodes = new Map();
   const edges = [];
   for (const line of text.split("\n")) {
-    let m = /^\s*([tr])(\d+) \[shape=\w+, label="((?:[^"\\]|\\.)*)"\];$/.exec(line);
+    let m = /^\s*((?:p(\d+)_)?([trx])(\d+)) \[shape=\w+, label="((?:[^"\\]|\\.)*)"\];$/.exec(line);
     if (m) {
-      nodes.set(m[1] + m[2], { id: m[1] + m[2], task: m[1] === "t", index: +m[2], label: unescapeDot(m[3]) });
+      nodes.set(m[1], { id: m[1], task: m[3] === "t", pid: m[2] === undefined ? null : +m[2], index: +m[4],
+        label: unescapeDot(m[5]) });
       continue;
     }
-    m = /^\s*([tr]\d+) -> ([tr]\d+) \[label="((?:[^"\\]|\\.)*)"(, color=red)?/.exec(line);
+    m = /^\s*((?:p\d+_)?[trx]\d+) -> ((?:p\d+_)?[trx]\d+) \[label="((?:[^"\\]|\\.)*)"(, color=red)?/.exec(line);
     if (m) edges.push({ from: m[1], to: m[2], label: unescapeDot(m[3]), red: !!m[4] });
   }
   return { nodes, edges };
+}
+
+// The row of /api/tasks a graph node's task is: its index, after the tasks of the processes
+// listed before its own.
+function graphRow(n) {
+  if (n.pid === null || !state.tasks.processes) return n.index;
+  let offset = 0;
+  for (const p of state.tasks.processes) {
+    if (p.pid === n.pid) return offset + n.index;
+    offset += p.tasks;
+  }
+  return -1;
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -580,7 +595,7 @@ function renderGraph() {
     gn.append(svg("title", {}, n.label));
     if (n.task) {
       gn.addEventListener("click", () => {
-        const t = state.tasks.tasks[n.index];
+        const t = state.tasks.tasks[graphRow(n)];
         if (t) openTask(t.address);
       });
     }
