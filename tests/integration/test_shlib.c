@@ -110,3 +110,26 @@ Test(shlib, dump_text_shows_the_awaits_in_the_librarys_source)
 		fixture_kill(&f);
 	}
 }
+
+/* From a core file: the library's mappings come from the core's NT_FILE note. */
+Test(shlib, core_file_gives_the_same_tasks)
+{
+	struct fixture f;
+	fixture_start(&f, "shlib", "host_needed", NULL);
+	struct core_file cf;
+	core_dump(&cf, &f);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--core", cf.path, "--exe", f.path, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = json_loads(r.out, 0, NULL);
+	cr_assert(root);
+	json_t *tasks = json_object_get(root, "tasks");
+	expect_root(tasks, "core", "ai_plugin::plugin_alpha", "task", "multi_thread", "@await: plugin-alpha");
+	expect_root(tasks, "core", "ai_plugin::plugin_gamma", "task", "current_thread", "@await: plugin-gamma");
+	expect_root(tasks, "core", "ai_plugin::run_current::{async_block#0}", "block_on", "current_thread",
+		    "@await: plugin-main");
+	json_decref(root);
+	tool_result_free(&r);
+	core_remove(&cf);
+	fixture_kill(&f);
+}
