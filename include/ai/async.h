@@ -42,8 +42,11 @@ struct ai_drop_glue_cache;
 struct ai_async {
 	struct ai_target *target;   /* borrowed; stopped (or a core) while decoding */
 	struct ai_debuginfo *di;    /* borrowed */
-	struct ai_dwarf *dwarf;     /* borrowed: the executable's DWARF (fast reader) */
-	struct ai_types *types;     /* owned: the type model over the executable's DWARF */
+	struct ai_module *module;   /* borrowed: the module whose DWARF is decoded: the executable,
+				     * or the library that holds the program's async runtime
+				     * (ai_runtimes_choose_module) */
+	struct ai_dwarf *dwarf;     /* borrowed: that module's DWARF (fast reader) */
+	struct ai_types *types;     /* owned: the type model over that DWARF */
 	struct ai_user_code *user_code; /* owned: the program's own files versus dependencies' */
 	struct ai_async_options options;
 	struct ai_macro_sites *macro_sites; /* owned; the user's lines of macros' suspend points,
@@ -54,6 +57,9 @@ struct ai_async {
 struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *di,
 				 const struct ai_async_options *options, struct ai_async **ret);
 void ai_async_destroy(struct ai_async *as);
+/* Decodes module's DWARF from now on (its types, user code and caches made anew): for a runtime
+ * in a shared library. module must have DWARF (ai_module_dwarf). */
+void ai_async_set_module(struct ai_async *as, struct ai_module *module);
 
 /* Decodes the future of `type` at `address` into `node` (zeroed by the caller): a coroutine's
  * state, suspend point and locals with its __awaitee as child, through Pin/Box/&mut and

@@ -66,14 +66,21 @@ void ai_debuginfo_destroy(struct ai_debuginfo *di);
  * Modules are never dropped before destroy, so borrowed pointers stay valid. */
 void ai_debuginfo_refresh(struct ai_debuginfo *di);
 
-/* True if the executable's DWARF has a Rust compilation unit. The CLI says "<path> is not a Rust
- * program" otherwise; ai_debuginfo_check_rust() returns that error (AI_ERROR_UNSUPPORTED). */
+/* True if the executable's DWARF has a Rust compilation unit, or a module mapped so far has such
+ * DWARF (a C host of a Rust library: a Python or Node extension, a plugin). The CLI says "<path>
+ * is not a Rust program" otherwise; ai_debuginfo_check_rust() returns that error
+ * (AI_ERROR_UNSUPPORTED). */
 bool ai_debuginfo_is_rust(struct ai_debuginfo *di);
 struct ai_error *ai_debuginfo_check_rust(struct ai_debuginfo *di);
 
 /* The executable's module and DWARF (borrowed; never NULL after a successful create). */
 struct ai_module *ai_debuginfo_main_module(struct ai_debuginfo *di);
 struct ai_dwarf *ai_debuginfo_main_dwarf(struct ai_debuginfo *di);
+
+/* The target's modules (the executable, its libraries, the vdso), in the order first mapped, the
+ * one at index opened; NULL past the last. (To find which one holds a runtime: the library of an
+ * extension or plugin host, src/runtime/runtime.c.) */
+struct ai_module *ai_debuginfo_module_at(struct ai_debuginfo *di, size_t index);
 
 /* The module a runtime address lies in, opened (NULL if none, e.g. anonymous memory or JIT code).
  * A module whose file could not be opened is returned with `error` set and no elf. */

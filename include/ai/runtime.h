@@ -187,6 +187,13 @@ void ai_runtime_unregister_all(void);
 bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 			       char **text_ret, const char **inner_ret);
 
+/* Points as at the module that holds the program's async runtime: the executable if an adapter
+ * detects one there (the usual case, and the answer when none is found anywhere), else the first
+ * other module with Rust DWARF in which one does: the shared library of a C or Rust host that
+ * links or dlopen()s a Rust library using tokio (Python and Node extensions, plugins). Call it
+ * once the target's modules are mapped (the target stopped). */
+void ai_runtimes_choose_module(struct ai_async *as);
+
 /* Detects every runtime in the executable (snapshot->runtimes) and lets each collect its tasks.
  * Warns, never fails, when no runtime is found; fails only when the target went away. */
 struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack *stacks,
@@ -209,6 +216,25 @@ void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point
 struct ai_elf_symbol;
 void ai_runtime_each_symbol(struct ai_async *as,
 			    bool (*visit)(struct ai_elf_symbol *sym, uint64_t address, void *ctx), void *ctx);
+/* Where one module's TLS block is on every thread (tls.c). */
+struct ai_tls_module {
+	bool is_main;          /* the executable: its block is at fs_base - block_offset */
+	uint64_t block_offset;
+	uint64_t module_id;    /* any other module: its TLS module id, its block found in the DTV */
+};
+struct ai_memory;
+struct ai_module;
+/* Sets *ret up for module (opened), reading its TLS module id from the target when it is not the
+ * executable: AI_ERROR_NOT_FOUND when it has no TLS, AI_ERROR_UNSUPPORTED when nothing says its
+ * module id (only TLS descriptors). */
+struct ai_error *ai_tls_module_init(struct ai_memory *mem, struct ai_module *module,
+				    struct ai_tls_module *ret);
+/* The address on the thread whose thread pointer is fs_base of the module's TLS symbol of
+ * st_value: false if that thread has no block of the module (it never used its thread-locals)
+ * or its DTV cannot be read. */
+bool ai_tls_address(struct ai_memory *mem, const struct ai_tls_module *tls, uint64_t fs_base,
+		    uint64_t st_value, uint64_t *ret);
+
 /* The offset of the executable's static TLS block below the thread pointer (x86-64, variant II,
  * glibc's offset for the first module): a TLS symbol's address on a thread is fs_base - offset +
  * st_value. False when it has no PT_TLS. */

@@ -271,6 +271,8 @@ struct ai_snapshot_runtime {
 	char *version;    /* its crate's version from the DWARF, or NULL when unknown */
 	size_t instances; /* runtimes (schedulers, executors) of it found in the process */
 	bool decoded;     /* false: found, but its tasks could not be read (a warning says why) */
+	char *module;     /* owned: the path of the shared library it lives in, NULL for the
+			   * executable */
 };
 
 struct ai_snapshot_task {

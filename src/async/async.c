@@ -30,6 +30,7 @@ struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *
 	struct ai_async *as = xcalloc(1, sizeof(*as));
 	as->target = target;
 	as->di = di;
+	as->module = ai_debuginfo_main_module(di);
 	as->dwarf = dwarf;
 	as->types = ai_types_create(dwarf);
 	as->user_code = ai_user_code_create(dwarf);
@@ -39,6 +40,23 @@ struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *
 		ai_async_options_default(&as->options);
 	*ret = as;
 	return NULL;
+}
+
+void ai_async_set_module(struct ai_async *as, struct ai_module *module)
+{
+	struct ai_dwarf *dwarf = ai_module_dwarf(module);
+	if (module == as->module || !dwarf)
+		return;
+	ai_macro_sites_destroy(as->macro_sites);
+	as->macro_sites = NULL;
+	ai_drop_glue_cache_destroy(as->drop_glue);
+	as->drop_glue = NULL;
+	ai_types_destroy(as->types);
+	ai_user_code_destroy(as->user_code);
+	as->module = module;
+	as->dwarf = dwarf;
+	as->types = ai_types_create(dwarf);
+	as->user_code = ai_user_code_create(dwarf);
 }
 
 void ai_async_destroy(struct ai_async *as)

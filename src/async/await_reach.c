@@ -125,7 +125,7 @@ static const struct ai_type *pointee_of_self(const struct ai_type *type)
  * (slot 3) or drop_in_place::<T> (slot 0). NULL if unknown. */
 static const struct ai_type *vtable_slot_type(struct decoder *d, uint64_t fn, bool is_drop)
 {
-	struct ai_module *main = ai_debuginfo_main_module(d->as->di);
+	struct ai_module *main = d->as->module;
 	if (!fn || !main || fn < main->bias)
 		return NULL;
 	struct ai_location locs[AI_MAX_LOCATIONS];

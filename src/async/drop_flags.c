@@ -70,7 +70,7 @@ void ai_drop_glue_cache_destroy(struct ai_drop_glue_cache *cache)
 static void index_symbols(struct ai_async *as, struct ai_drop_glue_cache *cache)
 {
 	cache->indexed = true;
-	struct ai_module *main = as->di ? ai_debuginfo_main_module(as->di) : NULL;
+	struct ai_module *main = as->module;
 	struct ai_elf_file *file = main ? (main->symbols ? main->symbols : main->elf) : NULL;
 	if (!file)
 		return;
@@ -415,7 +415,7 @@ static struct glue_entry *entry_for(struct ai_async *as, const struct ai_type *t
 	memset(e, 0, sizeof(*e));
 	e->type_die = type->die_offset;
 	const char *qualified = ai_type_qualified_name(type);
-	struct ai_module *main = as->di ? ai_debuginfo_main_module(as->di) : NULL;
+	struct ai_module *main = as->module;
 	uint64_t address = 0, size = 0;
 	uint64_t *flags = NULL;
 	size_t flag_count = 0;

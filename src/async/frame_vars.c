@@ -595,7 +595,7 @@ static bool walk_children(struct frame_ctx *ctx, struct ai_dwarf_unit *unit, uin
 struct ai_error *ai_frame_vars(struct ai_async *as, const struct ai_frame *frame,
 			       ai_frame_var_fn *fn, void *arg)
 {
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	if (!frame->location.die_offset || !frame->module || frame->module != main)
 		return NULL;
 	struct frame_ctx ctx = {

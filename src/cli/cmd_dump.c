@@ -175,9 +175,10 @@ int ai_cmd_dump(int argc, char **argv)
 		const struct ai_snapshot_runtime *rt = &snapshot->runtimes[i];
 		if (rt->decoded)
 			continue;
-		fprintf(stderr, "async-inspect: error: %s%s%s is used by process %d, but its tasks could not "
+		fprintf(stderr, "async-inspect: error: %s%s%s%s%s is used by process %d, but its tasks could not "
 			"be decoded (its layout is not supported; the warnings say why)\n", rt->name,
-			rt->version ? " " : "", rt->version ? rt->version : "", (int)snapshot->pid);
+			rt->version ? " " : "", rt->version ? rt->version : "", rt->module ? " in " : "",
+			rt->module ? rt->module : "", (int)snapshot->pid);
 		status = AI_EXIT_FAILURE;
 	}
 	ai_snapshot_destroy(snapshot);

@@ -76,9 +76,10 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
 			const struct ai_snapshot_runtime *rt = &s->runtimes[i];
 			if (rt->decoded)
 				continue;
-			fprintf(stderr, "async-inspect: error: %s%s%s is used by process %d, but its tasks could not "
+			fprintf(stderr, "async-inspect: error: %s%s%s%s%s is used by process %d, but its tasks could not "
 				"be decoded (its layout is not supported; the warnings say why)\n", rt->name,
-				rt->version ? " " : "", rt->version ? rt->version : "", (int)s->pid);
+				rt->version ? " " : "", rt->version ? rt->version : "", rt->module ? " in " : "",
+				rt->module ? rt->module : "", (int)s->pid);
 			status = AI_EXIT_FAILURE;
 		}
 	}

@@ -295,7 +295,27 @@ void ai_debuginfo_destroy(struct ai_debuginfo *di)
 
 bool ai_debuginfo_is_rust(struct ai_debuginfo *di)
 {
-	return di->main->dwarf && ai_dwarf_is_rust(di->main->dwarf);
+	if (di->main->dwarf && ai_dwarf_is_rust(di->main->dwarf))
+		return true;
+	struct ai_module *m;
+	for (size_t i = 0; (m = ai_debuginfo_module_at(di, i)); i++) {
+		if (m->is_main || m->is_vdso || m->error)
+			continue;
+		struct ai_dwarf *dw = ai_module_dwarf(m);
+		if (dw && ai_dwarf_is_rust(dw))
+			return true;
+	}
+	return false;
+}
+
+struct ai_module *ai_debuginfo_module_at(struct ai_debuginfo *di, size_t index)
+{
+	ai_debuginfo_sync(di);
+	if (index >= di->module_count)
+		return NULL;
+	struct ai_module *m = di->modules[index];
+	ai_module_open(di, m);
+	return m;
 }
 
 struct ai_error *ai_debuginfo_check_rust(struct ai_debuginfo *di)

@@ -486,6 +486,8 @@ void ai_print_dump_text(FILE *out, const struct ai_snapshot *s, const struct ai_
 				rt->version ? rt->version : "");
 		else
 			fprintf(out, ", %s%s%s", rt->name, rt->version ? " " : "", rt->version ? rt->version : "");
+		if (rt->module)
+			fprintf(out, " in %s", strrchr(rt->module, '/') ? strrchr(rt->module, '/') + 1 : rt->module);
 		if (!rt->decoded)
 			fputs(" (not decoded)", out);
 	}

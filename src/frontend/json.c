@@ -478,6 +478,8 @@ void ai_write_runtimes_json(struct ai_json_writer *w, const struct ai_snapshot *
 		ai_json_field_string(w, "version", rt->version);
 		ai_json_field_uint(w, "instances", rt->instances);
 		ai_json_field_bool(w, "decoded", rt->decoded);
+		if (rt->module)
+			ai_json_field_string(w, "module", rt->module);
 		ai_json_end_object(w);
 	}
 	ai_json_end_array(w);

@@ -233,7 +233,7 @@ static struct ai_error *read_u64(struct reader *r, const json_t *obj, const char
 	return err;
 }
 
-/* "runtimes": [{name, version, instances, decoded}]; recordings of format version 1 have an
+/* "runtimes": [{name, version, instances, decoded, module (when not the executable)}]; recordings of format version 1 have an
  * integer (tokio runtimes) and "tokio_version" instead. */
 static struct ai_error *read_runtimes(struct reader *r, const json_t *root, struct ai_snapshot *s)
 {
@@ -253,7 +253,7 @@ static struct ai_error *read_runtimes(struct reader *r, const json_t *root, stru
 	TRY(get_array(r, root, "runtimes", &array));
 	json_array_foreach(array, i, item) {
 		size_t len = enter(r, "runtimes", (long)i);
-		char *name = NULL, *version = NULL;
+		char *name = NULL, *version = NULL, *module = NULL;
 		uint64_t instances = 0;
 		bool decoded = true, present;
 		TRY(check_object(r, item));
@@ -263,6 +263,8 @@ static struct ai_error *read_runtimes(struct reader *r, const json_t *root, stru
 			err = read_u64(r, item, "instances", &instances, &present);
 		if (!err)
 			err = get_bool(r, item, "decoded", &decoded, &present);
+		if (!err)
+			err = get_string(r, item, "module", false, &module);
 		if (err) {
 			free(name);
 			free(version);
@@ -272,6 +274,7 @@ static struct ai_error *read_runtimes(struct reader *r, const json_t *root, stru
 		free(name);
 		rt->instances = (size_t)instances;
 		rt->decoded = present ? decoded : true;
+		rt->module = module;
 		leave(r, len);
 	}
 out:

@@ -21,6 +21,7 @@ struct ai_capture {
 	struct ai_debuginfo *di;   /* owned */
 	struct ai_async *as;       /* owned, created on the first dump: its type cache serves every
 				    * later snapshot */
+	size_t modules_seen;       /* the target's modules when the runtime's module was chosen */
 	uint64_t max_pause_us;     /* --max-pause, 0: none */
 	uint64_t cursor;           /* where the next capped copy starts (see ai_memory_freeze_capped) */
 	ai_capture_progress_fn *progress; /* borrowed, with progress_arg; NULL: none */
@@ -81,6 +82,20 @@ static void mark_read_live(const struct ai_memory *mem, struct ai_snapshot *snap
 	}
 }
 
+/* Decodes the module holding the async runtime (ai_runtimes_choose_module): chosen again while it
+ * is the executable and modules were mapped since (a plugin dlopen()ed after the last capture). */
+static void choose_module(struct ai_capture *capture)
+{
+	size_t count = 0;
+	while (ai_debuginfo_module_at(capture->di, count))
+		count++;
+	if (capture->modules_seen && (count == capture->modules_seen ||
+				      capture->as->module != ai_debuginfo_main_module(capture->di)))
+		return;
+	capture->modules_seen = count;
+	ai_runtimes_choose_module(capture->as);
+}
+
 struct ai_error *ai_capture_create(struct ai_target *target, struct ai_capture **ret)
 {
 	struct ai_debuginfo *di;
@@ -88,6 +103,14 @@ struct ai_error *ai_capture_create(struct ai_target *target, struct ai_capture *
 	if (err)
 		return err;
 	err = ai_debuginfo_check_rust(di);
+	if (err && target->kind == AI_TARGET_LIVE && !target->maps.count &&
+	    !ai_maps_read(target->pid, &target->maps)) {
+		/* Not stopped yet: a C host of a Rust library (an extension, a plugin) is told from
+		 * its mapped modules, which /proc/PID/maps lists without a stop. */
+		ai_error_destroy(err);
+		ai_debuginfo_refresh(di);
+		err = ai_debuginfo_check_rust(di);
+	}
 	if (err) {
 		ai_debuginfo_destroy(di);
 		return err;
@@ -236,6 +259,7 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 		release_target(target, release);
 		return err;
 	}
+	choose_module(capture);
 	const char *crate;
 	for (size_t i = 0; (crate = ai_user_code_unknown_crate(capture->as->user_code, i)); i++)
 		ai_snapshot_add_warning(snapshot, "--user-crate %s: no crate of that name in the debug info of %s",
@@ -367,6 +391,7 @@ struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const s
 		if (err)
 			return err;
 	}
+	choose_module(capture);
 	ai_runtimes_lifecycle_points(capture->as, points_ret, count_ret);
 	return NULL;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ai/debuginfo.h"
+#include "ai/dwarf_info.h"
 #include "ai/dwarf_reader.h"
 #include "ai/elf_file.h"
 #include "ai/runtime.h"
@@ -221,6 +222,38 @@ static void names_list(char *buf, size_t size)
 		used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", (*ops)->name);
 }
 
+static bool any_runtime(struct ai_async *as)
+{
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++) {
+		char *version = (*ops)->detect ? (*ops)->detect(*ops, as) : NULL;
+		free(version);
+		if (version)
+			return true;
+	}
+	return false;
+}
+
+void ai_runtimes_choose_module(struct ai_async *as)
+{
+	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	if (as->module != main)
+		ai_async_set_module(as, main);
+	if (any_runtime(as))
+		return;
+	struct ai_module *m;
+	for (size_t i = 0; (m = ai_debuginfo_module_at(as->di, i)); i++) {
+		if (m == main || m->is_vdso || m->error || !m->elf)
+			continue;
+		struct ai_dwarf *dwarf = ai_module_dwarf(m);
+		if (!dwarf || !ai_dwarf_is_rust(dwarf))
+			continue;
+		ai_async_set_module(as, m);
+		if (any_runtime(as))
+			return;
+	}
+	ai_async_set_module(as, main);
+}
+
 struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack *stacks,
 				     struct ai_snapshot *snapshot)
 {
@@ -233,7 +266,9 @@ struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack 
 			version = NULL;
 		}
 		size_t index = snapshot->runtime_count;
-		ai_snapshot_add_runtime(snapshot, (*ops)->name, version);
+		struct ai_snapshot_runtime *rt = ai_snapshot_add_runtime(snapshot, (*ops)->name, version);
+		if (!as->module->is_main)
+			rt->module = xstrdup(as->module->path);
 		size_t first_task = snapshot->task_count;
 		struct ai_error *err = (*ops)->collect ?
 			(*ops)->collect(*ops, as, stacks, snapshot, &snapshot->runtimes[index]) : NULL;
@@ -325,7 +360,7 @@ static bool names_crate(void *arg, const GElf_Sym *sym, const char *name)
 
 bool ai_runtime_crate_linked(struct ai_async *as, const char *crate)
 {
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	if (main->first_end)
 		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
 	struct ai_elf_file *file = main->symbols ? main->symbols : main->elf;
@@ -397,7 +432,7 @@ bool ai_runtime_tls_block_offset(struct ai_elf_file *elf, uint64_t *ret)
 void ai_runtime_each_symbol(struct ai_async *as,
 			    bool (*visit)(struct ai_elf_symbol *sym, uint64_t address, void *ctx), void *ctx)
 {
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	if (main->first_end)
 		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
 	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;

@@ -62,7 +62,7 @@ void ai_scan_relro(struct ai_async *as, const uint64_t *targets, size_t count, u
 		   size_t max_words, struct ai_word_scan *ret)
 {
 	*ret = (struct ai_word_scan){ 0 };
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	struct ai_elf_file *files[] = { main->elf, main->symbols };
 	uint64_t addr = 0, size = 0;
 	bool found = false;

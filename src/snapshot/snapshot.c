@@ -186,6 +186,7 @@ void ai_snapshot_destroy(struct ai_snapshot *snapshot)
 	for (size_t i = 0; i < snapshot->runtime_count; i++) {
 		free(snapshot->runtimes[i].name);
 		free(snapshot->runtimes[i].version);
+		free(snapshot->runtimes[i].module);
 	}
 	free(snapshot->runtimes);
 	free(snapshot->exe);

@@ -656,7 +656,7 @@ struct ai_error *ai_async_task_collect(const struct ai_runtime_ops *self, struct
 				       struct ai_snapshot_runtime *entry)
 {
 	(void)stacks;
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	if (main->first_end)
 		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
 	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;

@@ -25,7 +25,7 @@
 
 static struct ai_elf_file *symbol_file(struct ai_async *as, uint64_t *bias)
 {
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	if (main->first_end)
 		ai_debuginfo_find_module(as->di, main->first_start); /* opens it */
 	struct ai_elf_file *file = main->symbols ? main->symbols : main->elf;
@@ -688,7 +688,7 @@ struct ai_error *ai_decl_collect(const struct ai_runtime_ops *self, struct ai_as
 		return NULL;
 	}
 	if (tls) {
-		struct ai_module *main = ai_debuginfo_main_module(as->di);
+		struct ai_module *main = as->module;
 		collect_thread_locals(as, d, stacks, type, value, main->elf, snapshot, entry);
 		return NULL;
 	}

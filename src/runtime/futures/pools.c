@@ -81,7 +81,7 @@ static void add_task(struct ai_snapshot *snapshot, struct ai_await_node *node, u
  * the stack frames need no search. Both manglings spell identifiers as <length><name>. */
 static bool local_pool_linked(struct ai_async *as)
 {
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
 	if (!symbols)
 		return true; /* cannot tell: search */

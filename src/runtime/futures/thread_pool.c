@@ -45,7 +45,7 @@ static const struct ai_type *find_type(struct ai_async *as, uint64_t cu, const c
 static bool resolve(struct ai_async *as, uint64_t *clone_ret, struct pool_types *ty)
 {
 	*clone_ret = 0;
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	struct ai_elf_file *symbols = main->symbols ? main->symbols : main->elf;
 	if (!symbols || !as->dwarf)
 		return false;

@@ -10,6 +10,7 @@
 #include "ai/runtime.h"
 #include "ai/demangle.h"
 #include "ai/dwarf_reader.h"
+#include "ai/elf_file.h"
 #include "ai/util.h"
 #include "layout.h"
 #include "tokio.h"
@@ -28,41 +29,30 @@ static bool context_symbol_name(const char *mangled)
 	return yes;
 }
 
+static bool scan_symbol(void *arg, const GElf_Sym *sym, const char *name)
+{
+	struct tk *tk = arg;
+	int type = GELF_ST_TYPE(sym->st_info);
+	if (type != STT_TLS && type != STT_FUNC)
+		return true;
+	/* Both manglings spell the identifier as <length><name>. */
+	if (!strstr(name, "7CONTEXT") || !strstr(name, "5tokio"))
+		return true;
+	if (type == STT_TLS && !tk->has_context_symbol && context_symbol_name(name)) {
+		tk->has_context_symbol = true;
+		tk->tls_value = sym->st_value;
+		tk->tls_name = xstrdup(name);
+	} else if (type == STT_FUNC && !tk->accessor && sym->st_value && context_symbol_name(name)) {
+		tk->accessor = sym->st_value;
+	}
+	return true;
+}
+
 /* One pass over .symtab: the STT_TLS symbol of CONTEXT and a function of CONTEXT's own (its
  * accessor closure or init function), whose compilation unit holds CONTEXT's DWARF variable. */
 void tk_scan_symbols(struct tk *tk, struct ai_elf_file *file)
 {
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(file->elf, scn))) {
-		GElf_Shdr shdr;
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_SYMTAB || !shdr.sh_entsize)
-			continue;
-		Elf_Data *data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		size_t count = shdr.sh_size / shdr.sh_entsize;
-		for (size_t i = 0; i < count; i++) {
-			GElf_Sym sym;
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
-				continue;
-			int type = GELF_ST_TYPE(sym.st_info);
-			if (type != STT_TLS && type != STT_FUNC)
-				continue;
-			const char *name = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
-			/* Both manglings spell the identifier as <length><name>. */
-			if (!name || !strstr(name, "7CONTEXT") || !strstr(name, "5tokio"))
-				continue;
-			if (type == STT_TLS && !tk->has_context_symbol && context_symbol_name(name)) {
-				tk->has_context_symbol = true;
-				tk->tls_value = sym.st_value;
-				tk->tls_name = xstrdup(name);
-			} else if (type == STT_FUNC && !tk->accessor && sym.st_value &&
-				   context_symbol_name(name)) {
-				tk->accessor = sym.st_value;
-			}
-		}
-		return;
-	}
+	ai_elf_file_each_symbol(file, false, scan_symbol, tk);
 }
 
 static char *version_from_path(const char *path)

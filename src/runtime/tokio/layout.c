@@ -119,7 +119,8 @@ void tk_vwarn(struct tk_env *env, const char *fmt, va_list ap)
 	AI_GROW(env->warned, env->warned_capacity, env->warned_count + 1);
 	env->warned[env->warned_count++] = message;
 	if (env->snapshot)
-		ai_snapshot_add_warning(env->snapshot, "tokio %s: %s", env->version, message);
+		ai_snapshot_add_warning(env->snapshot, "tokio %s%s%s: %s", env->version,
+					env->module ? " in " : "", env->module ? env->module : "", message);
 }
 
 const struct ai_type *tk_underlying(const struct ai_type *type)

@@ -119,12 +119,14 @@ extern const struct tk_field_spec tk_fields[TK_FIELD_COUNT];
 struct tk_env {
 	struct ai_snapshot *snapshot; /* borrowed */
 	const char *version;          /* "1.24.2", or "(unknown version)" */
+	const char *module;           /* borrowed: the shared library tokio is in, NULL for the
+				       * executable */
 	char **warned;                /* owned: messages given so far */
 	size_t warned_count, warned_capacity;
 };
 
 void tk_env_deinit(struct tk_env *env);
-/* Adds "tokio <version>: <message>" to the snapshot's warnings, once per message. */
+/* Adds "tokio <version>: <message>" ("tokio <version> in <library>: ...") to the snapshot's warnings, once per message. */
 void tk_warn(struct tk_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tk_vwarn(struct tk_env *env, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));

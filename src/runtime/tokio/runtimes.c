@@ -417,9 +417,9 @@ void tk_runtimes_from_threads(struct tk *tk, const struct ai_stack *stacks)
 		 * unwound at, no longer "valid" but still there; and fs_base never changes in the
 		 * life of a thread. */
 		bool known = thread->regs_valid || (stacks && stacks[i].count > 0);
-		if (!known || fs_base < tk->tls_block_offset || fs_base == 0)
+		uint64_t address;
+		if (!known || !ai_tls_address(tk->mem, &tk->tls, fs_base, tk->tls_value, &address))
 			continue;
-		uint64_t address = fs_base - tk->tls_block_offset + tk->tls_value;
 		struct ai_error *err = tk_read(tk, bytes, address, size);
 		if (err) {
 			ai_error_destroy(err);

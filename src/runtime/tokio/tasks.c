@@ -84,7 +84,7 @@ static void tk_deinit(struct tk *tk)
 /* Sets up a collection; the executable's symbols, or NULL when there is nothing to collect. */
 static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai_snapshot *snapshot)
 {
-	struct ai_module *main = ai_debuginfo_main_module(as->di);
+	struct ai_module *main = as->module;
 	/* Opens the module (bias, symbols) if nothing did yet. */
 	if (main->first_end)
 		ai_debuginfo_find_module(as->di, main->first_start);
@@ -101,6 +101,7 @@ static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai
 	};
 	tk->env.snapshot = snapshot;
 	tk->env.version = "(unknown version)";
+	tk->env.module = main->is_main ? NULL : main->path;
 	tk->symbols = symbols;
 	tk_scan_symbols(tk, symbols);
 	return symbols;
@@ -159,8 +160,12 @@ struct ai_error *ai_tokio_collect(const struct ai_runtime_ops *self, struct ai_a
 	bool has_context = tk_resolve_context(&tk);
 	free(entry->version);
 	entry->version = strcmp(tk.version, "(unknown version)") ? xstrdup(tk.version) : NULL;
-	if (has_context && !ai_runtime_tls_block_offset(main->elf, &tk.tls_block_offset)) {
-		tk_warn(&tk.env, "%s has no PT_TLS segment but a thread-local CONTEXT", main->path);
+	struct ai_error *tls_err = has_context ? ai_tls_module_init(tk.mem, main, &tk.tls) : NULL;
+	if (tls_err) {
+		/* Runtimes are still found from stack frames (tk_runtimes_from_stacks). */
+		tk_warn(&tk.env, "the thread-local CONTEXT cannot be found on threads: %s",
+			tls_err->message);
+		ai_error_destroy(tls_err);
 		has_context = false;
 	}
 	if (has_context)

@@ -136,7 +136,7 @@ struct tk {
 	uint64_t tls_value;              /* st_value: offset in the TLS block */
 	char *tls_name;                  /* owned: its mangled name */
 	uint64_t accessor;               /* file vaddr of a function of CONTEXT's own, or 0 */
-	uint64_t tls_block_offset;       /* fs_base - this = the block's start */
+	struct ai_tls_module tls;        /* where the module's TLS block is on a thread */
 	const struct ai_type *storage;   /* the thread-local's storage type */
 	uint64_t context;                /* Context in the storage */
 	bool has_state;
