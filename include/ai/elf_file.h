@@ -83,6 +83,11 @@ struct ai_elf_symbol *ai_elf_file_find_symbol(struct ai_elf_file *file, uint64_t
 /* The first symbol whose mangled or demangled name is exactly `name`, or NULL. Linear: meant for
  * tests and a few one-off look-ups (e.g. a TLS variable), not for hot paths. */
 struct ai_elf_symbol *ai_elf_file_find_symbol_by_name(struct ai_elf_file *file, const char *name);
+/* Calls fn for every defined symbol of the file's .symtab (and of .dynsym too if dynamic), in
+ * table order, with its name as in the file (mangled), until fn returns false. Returns false
+ * if fn stopped the walk. */
+typedef bool ai_elf_symbol_fn(void *arg, const GElf_Sym *sym, const char *name);
+bool ai_elf_file_each_symbol(const struct ai_elf_file *file, bool dynamic, ai_elf_symbol_fn *fn, void *arg);
 /* The symbol's name for people: demangled Rust names (without hash), others as they are. Borrowed
  * from the file. */
 const char *ai_elf_symbol_name(struct ai_elf_symbol *symbol);

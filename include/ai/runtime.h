@@ -4,8 +4,9 @@
  * frontends) is runtime-neutral: it calls the adapters through ai_runtimes_collect() and the
  * wait pass (src/async/wait.c), and never names a runtime.
  *
- * To add a runtime: make src/runtime/<name>/ with an `ai_runtime_<name>` ops table, list it in
- * src/runtime/runtime.c, and give it fixtures under tests/fixtures (docs/ARCHITECTURE.md). */
+ * To add a runtime (docs/EXTENDING.md): a decoder file (src/runtime/declarative), or make
+ * src/runtime/<name>/ with an `ai_runtime_<name>` ops table, list it in src/runtime/runtime.c,
+ * and give it fixtures under tests/fixtures (docs/ARCHITECTURE.md). */
 #ifndef AI_RUNTIME_H
 #define AI_RUNTIME_H
 
@@ -96,6 +97,10 @@ void ai_lifecycle_points_free(struct ai_lifecycle_point *points, size_t count);
 struct ai_runtime_ops {
 	const char *name; /* as users know it: "tokio", "async-task", "futures" */
 
+	/* An adapter made at run time from a decoder file (src/runtime/declarative): its decoder,
+	 * which detect and collect read through `self`; NULL for the C adapters. */
+	const void *data;
+
 	/* The runtime's own wrappers and combinators, ended by a rule with a NULL prefix; and the
 	 * sources of its macros, ended by a NULL crate. Either may be NULL. */
 	const struct ai_future_shape_rule *shapes;
@@ -110,15 +115,16 @@ struct ai_runtime_ops {
 	 * give it ("1.24.2"), "" when the runtime is there but its version is unknown, NULL when
 	 * it is not there (collect may still set the version). Owned by the caller. Cheap: no
 	 * target memory is read. */
-	char *(*detect)(struct ai_async *as);
+	char *(*detect)(const struct ai_runtime_ops *self, struct ai_async *as);
 
 	/* Adds the runtime's tasks, with their decoded await trees, to the snapshot; `entry` is the
 	 * runtime's line of snapshot->runtimes (the adapter sets instances and, when it found the
 	 * runtime but could not decode it, decoded = false with a warning that names the version).
 	 * stacks[i] is the unwound stack of target->threads[i]. An error only when the target went
 	 * away; layouts not understood are warnings. May be NULL (a runtime of waits only). */
-	struct ai_error *(*collect)(struct ai_async *as, const struct ai_stack *stacks,
-				    struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry);
+	struct ai_error *(*collect)(const struct ai_runtime_ops *self, struct ai_async *as,
+				    const struct ai_stack *stacks, struct ai_snapshot *snapshot,
+				    struct ai_snapshot_runtime *entry);
 
 	/* Whether `function` (a stack frame's Rust path) is one of the runtime's block_on frames,
 	 * whose parameters and locals hold the future it drives (src/async/roots.c). May be NULL. */
@@ -163,8 +169,18 @@ struct ai_runtime_ops {
 				 size_t *capacity);
 };
 
-/* Every adapter, in the order their tasks are listed; NULL-terminated. */
+/* The C adapters, in the order their tasks are listed; NULL-terminated. */
 extern const struct ai_runtime_ops *const ai_runtimes[];
+
+/* Every adapter: the C ones, then those registered from decoder files, in load order;
+ * NULL-terminated. Valid until the next ai_runtime_register or ai_runtime_unregister_all. */
+const struct ai_runtime_ops *const *ai_runtimes_all(void);
+
+/* Adds an adapter made at run time (borrowed: it must outlive its registration). False when an
+ * adapter of that name is already there. Not thread-safe: call it before captures begin. */
+bool ai_runtime_register(const struct ai_runtime_ops *ops);
+/* Forgets every registered adapter (the C ones stay). */
+void ai_runtime_unregister_all(void);
 
 /* The value printer's summary (ai_value_limits.summary) of every adapter's own types: the
  * first adapter's value_summary that takes the type. */
@@ -193,6 +209,11 @@ void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point
 struct ai_elf_symbol;
 void ai_runtime_each_symbol(struct ai_async *as,
 			    bool (*visit)(struct ai_elf_symbol *sym, uint64_t address, void *ctx), void *ctx);
+/* The offset of the executable's static TLS block below the thread pointer (x86-64, variant II,
+ * glibc's offset for the first module): a TLS symbol's address on a thread is fs_base - offset +
+ * st_value. False when it has no PT_TLS. */
+struct ai_elf_file;
+bool ai_runtime_tls_block_offset(struct ai_elf_file *elf, uint64_t *ret);
 /* The function at address as the debug info names it (the innermost of an inline chain), else
  * fallback; owned. */
 char *ai_runtime_function_at(struct ai_async *as, uint64_t address, const char *fallback);

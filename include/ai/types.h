@@ -132,6 +132,27 @@ struct ai_type {
 	/* "alloc::vec::Vec<u32, alloc::alloc::Global>": set by hand, or computed on first call of
 	 * ai_type_qualified_name() (owned by the ai_types). */
 	const char *qualified_name;
+	/* Caches kept on types read from DWARF only (`types` set), filled on first use: the short
+	 * name (ai_type_short_name_of; owned by the type), and for the value printer which printer
+	 * of std types fits the type by name (src/debuginfo/value_std.c; 0: not looked up yet; -1:
+	 * none; else 1 + its index in that table). */
+	char *short_name;
+	int known_printer;
+	/* Answers of searches by name through the type's members, for ai_type_memo_find (owned). */
+	struct ai_type_memo *memo;
+};
+
+/* The answer of a search by name through a type's members, which depends on the type alone
+ * (e.g. the wait readers' nested member search, src/async/wait_read.c), kept on the type so that
+ * it is made once per type, not once per value. */
+struct ai_type_memo {
+	struct ai_type_memo *next;
+	const void *search;          /* which search: the address of an object of its own */
+	char *name;                  /* what it looked for (owned) */
+	unsigned depth;
+	bool found;
+	uint64_t offset;             /* if found: where, from the start of the type */
+	const struct ai_type *type;  /* and of what type */
 };
 
 /* Types of one file's DWARF (borrowed: it must outlive the ai_types). */
@@ -186,6 +207,18 @@ bool ai_type_equal(const struct ai_type *a, const struct ai_type *b);
  * "Vec<u32>", "shop::checkout::{async_fn_env#0}" -> "checkout::{async_fn_env#0}". A new heap
  * string. */
 char *ai_type_short_name(const char *name);
+/* The short name of a type's qualified name, computed once per type read from DWARF and kept
+ * on it (borrowed); for a hand-made type a new string, also put in *made_ret for the caller to
+ * free (*made_ret is NULL otherwise). NULL for an anonymous type. */
+const char *ai_type_short_name_of(const struct ai_type *type, char **made_ret);
+
+/* The answer kept for (search, name, depth) on type, or NULL if there is none yet. */
+const struct ai_type_memo *ai_type_memo_find(const struct ai_type *type, const void *search,
+					     const char *name, unsigned depth);
+/* Keeps an answer on a type read from DWARF (on a hand-made type, nothing: nothing would free
+ * it). */
+void ai_type_memo_add(const struct ai_type *type, const void *search, const char *name,
+		      unsigned depth, bool found, uint64_t offset, const struct ai_type *result);
 
 /* The direct member named name, or NULL. */
 const struct ai_member *ai_type_find_member(const struct ai_type *type, const char *name);

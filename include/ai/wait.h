@@ -37,6 +37,8 @@ void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot);
 /* Ancestors kept while walking a tree (the lock frame of an Acquire is a few levels up). */
 #define AI_WAIT_MAX_ANCESTORS 64
 
+#define AI_WAIT_LIVE_MEMO 64
+
 struct ai_wait_walk {
 	struct ai_async *as;          /* borrowed */
 	struct ai_memory *mem;        /* borrowed: the target's memory */
@@ -49,6 +51,12 @@ struct ai_wait_walk {
 	bool sockets_read;
 	/* which types can hold an fd at all (src/async/wait_io.c), memoized over the walk */
 	void *fd_memo;
+	/* ai_wait_live_locals' answer for the last coroutine (type DIE, address) and state struct
+	 * asked about (the held ops ask about every node more than once); kept only for up to
+	 * AI_WAIT_LIVE_MEMO locals, so that nothing needs freeing */
+	const struct ai_type *live_vt;
+	uint64_t live_die, live_address;
+	bool live_memo[AI_WAIT_LIVE_MEMO];
 };
 
 /* A new wait of `kind` (owned by the caller, then by the node). */

@@ -162,7 +162,9 @@ static void add_locals(struct decoder *d, const struct ai_type *type, const stru
 			continue;
 		struct ai_snapshot_local *local = ai_await_node_add_local(node);
 		local->name = xstrdup(m->name);
-		local->type = ai_type_short_name(aw_type_name(mt));
+		char *made;
+		const char *short_name = ai_type_short_name_of(mt, &made);
+		local->type = made ? made : xstrdup(short_name ? short_name : "?");
 		local->generated = generated;
 		local->state = states[i];
 		if (states[i] != AI_LOCAL_LIVE) {

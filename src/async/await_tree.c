@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,7 +189,10 @@ void ai_await_decode(struct ai_async *as, uint64_t address, const struct ai_type
 		node->error = xstrdup("no type for this future");
 		return;
 	}
-	struct decoder *d = xcalloc(1, sizeof(*d));
+	/* Zero but for the path (4 KiB, once per task; only its first path_len entries are read). */
+	struct decoder *d = xmalloc(sizeof(*d));
+	memset(d, 0, offsetof(struct decoder, path));
+	memset(&d->path_len, 0, sizeof(*d) - offsetof(struct decoder, path_len));
 	d->as = as;
 	d->mem = as->target->memory;
 	aw_decode(d, address, type, node, 0, NULL);

@@ -20,21 +20,35 @@ static const char *type_name(const struct ai_type *type)
 	return name ? name : type->name ? type->name : "?";
 }
 
+/* The struct of the Unresumed state of coroutine `type`, or NULL. */
+static const struct ai_type *unresumed_struct(const struct ai_type *type)
+{
+	const struct ai_variant *v = ai_type_find_variant(type, "Unresumed");
+	const struct ai_type *vt;
+	if (!v)
+		return NULL;
+	struct ai_error *err = ai_type_member_underlying(type, &v->member, &vt);
+	if (err) {
+		ai_error_destroy(err);
+		return NULL;
+	}
+	return vt;
+}
+
+/* True if ut (an Unresumed state's struct, or NULL) has a member of m's name at m's offset. */
+static bool unresumed_has(const struct ai_type *ut, const struct ai_member *m)
+{
+	if (!ut || !m->name)
+		return false;
+	const struct ai_member *u = ai_type_find_member(ut, m->name);
+	return u && u->offset == m->offset;
+}
+
 /* True if the Unresumed state of coroutine `type` has a member of m's name at m's offset: an
  * upvar (an async fn's argument, a block's capture). */
 bool ai_coroutine_unresumed_has(const struct ai_type *type, const struct ai_member *m)
 {
-	const struct ai_variant *v = ai_type_find_variant(type, "Unresumed");
-	const struct ai_type *vt;
-	if (!v || !m->name)
-		return false;
-	struct ai_error *err = ai_type_member_underlying(type, &v->member, &vt);
-	if (err) {
-		ai_error_destroy(err);
-		return false;
-	}
-	const struct ai_member *u = ai_type_find_member(vt, m->name);
-	return u && u->offset == m->offset;
+	return unresumed_has(unresumed_struct(type), m);
 }
 
 /* A type whose values never need dropping, so no drop flag guards them. */
@@ -112,10 +126,11 @@ void ai_await_local_states(struct ai_async *as, const struct ai_type *type,
 	 * Unresumed, an argument's upvar slot that no saved binding shadows was moved from. */
 	bool async_fn = strstr(type_name(type), "{async_fn_env#") != NULL;
 	bool suspended = ai_type_find_member(vt, "__awaitee") != NULL;
-	for (size_t j = 0; async_fn && suspended && j < vt->member_count; j++) {
+	const struct ai_type *unresumed = async_fn && suspended ? unresumed_struct(type) : NULL;
+	for (size_t j = 0; unresumed && j < vt->member_count; j++) {
 		const struct ai_member *m = &vt->members[j];
 		const struct ai_type *mt;
-		if (!m->name || starts_with(m->name, "__") || !ai_coroutine_unresumed_has(type, m) ||
+		if (!m->name || starts_with(m->name, "__") || !unresumed_has(unresumed, m) ||
 		    ai_type_member_type(vt, m, &mt) != NULL || never_dropped(mt))
 			continue;
 		bool saved = false;

@@ -32,7 +32,7 @@ static struct ai_wait *std_leaf_wait(struct ai_wait_walk *w, struct ai_await_nod
 static void decode_leaf(struct ai_wait_walk *w, struct ai_await_node *node)
 {
 	struct ai_wait *wait = NULL;
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops && !wait; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops && !wait; ops++)
 		if ((*ops)->leaf_wait)
 			wait = (*ops)->leaf_wait(w, node);
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
@@ -54,7 +54,7 @@ static void walk(struct ai_wait_walk *w, struct ai_snapshot_task *task, struct a
 	if (node->leaf) {
 		decode_leaf(w, node);
 	} else {
-		for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++)
+		for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++)
 			if ((*ops)->held)
 				(*ops)->held(w, task, node);
 	}
@@ -103,7 +103,7 @@ void ai_wait_collect(struct ai_async *as, struct ai_snapshot *snapshot)
 		struct ai_await_node *leaf = ai_wait_chain_leaf(&task->tree);
 		task->wait = leaf ? leaf->wait : NULL;
 	}
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++)
 		if ((*ops)->finish)
 			(*ops)->finish(&w, snapshot);
 	/* An exclusive lock whose permit was granted to a future nobody polled yet: no guard of it

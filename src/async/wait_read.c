@@ -68,17 +68,25 @@ bool ai_wait_member_path(const struct ai_type *t, const char *path, uint64_t *of
 			const struct ai_type **type_ret)
 {
 	uint64_t offset = 0;
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", path);
-	char *save = NULL;
-	for (char *part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+	/* Each name between dots, in place (empty ones skipped, as strtok would). */
+	for (const char *part = path; *part;) {
+		size_t len = strcspn(part, ".");
+		if (len == 0) {
+			part++;
+			continue;
+		}
 		if (!t)
 			return false;
-		const struct ai_member *m = ai_type_find_member(t, part);
+		const struct ai_member *m = NULL;
+		for (size_t i = 0; i < t->member_count && !m; i++)
+			if (t->members[i].name && strncmp(t->members[i].name, part, len) == 0 &&
+			    t->members[i].name[len] == '\0')
+				m = &t->members[i];
 		if (!m)
 			return false;
 		offset += m->offset;
 		t = ai_wait_member_type(t, m);
+		part += len;
 	}
 	if (!t)
 		return false;
@@ -87,8 +95,37 @@ bool ai_wait_member_path(const struct ai_type *t, const char *path, uint64_t *of
 	return true;
 }
 
-/* A bounded search for the first nested member named name (through wrappers of any version). */
+static bool find_nested(const struct ai_type *t, const char *name, unsigned depth, uint64_t *offset_ret,
+			const struct ai_type **type_ret);
+
+/* A bounded search for the first nested member named name (through wrappers of any version);
+ * its answer depends on the type alone, and is kept on it. */
 bool ai_wait_find_nested(const struct ai_type *t, const char *name, unsigned depth, uint64_t *offset_ret,
+			const struct ai_type **type_ret)
+{
+	static const char search = 0; /* names this search among the type's memos */
+	if (!t)
+		return false;
+	const struct ai_type_memo *m = ai_type_memo_find(t, &search, name, depth);
+	if (!m) {
+		uint64_t offset = 0;
+		const struct ai_type *found_type = NULL;
+		bool found = find_nested(t, name, depth, &offset, &found_type);
+		ai_type_memo_add(t, &search, name, depth, found, offset, found_type);
+		if (found) {
+			*offset_ret = offset;
+			*type_ret = found_type;
+		}
+		return found;
+	}
+	if (m->found) {
+		*offset_ret = m->offset;
+		*type_ret = m->type;
+	}
+	return m->found;
+}
+
+static bool find_nested(const struct ai_type *t, const char *name, unsigned depth, uint64_t *offset_ret,
 			const struct ai_type **type_ret)
 {
 	if (!t || depth > MAX_NEST || (t->kind != AI_TYPE_STRUCT && t->kind != AI_TYPE_UNION))
@@ -107,7 +144,7 @@ bool ai_wait_find_nested(const struct ai_type *t, const char *name, unsigned dep
 	for (size_t i = 0; i < t->member_count; i++) {
 		const struct ai_member *m = &t->members[i];
 		uint64_t off;
-		if (ai_wait_find_nested(ai_wait_member_type(t, m), name, depth + 1, &off, type_ret)) {
+		if (find_nested(ai_wait_member_type(t, m), name, depth + 1, &off, type_ret)) {
 			*offset_ret = m->offset + off;
 			return true;
 		}
@@ -273,6 +310,11 @@ bool *ai_wait_live_locals(struct ai_wait_walk *w, const struct ai_await_node *no
 {
 	size_t n = vt->member_count ? vt->member_count : 1;
 	bool *live = xmalloc(n * sizeof(*live));
+	bool memo = n <= AI_WAIT_LIVE_MEMO;
+	if (memo && w->live_vt == vt && w->live_die == node->type_die && w->live_address == node->address) {
+		memcpy(live, w->live_memo, n * sizeof(*live));
+		return live;
+	}
 	enum ai_local_state *states = xcalloc(n, sizeof(*states));
 	const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 	if (t)
@@ -280,6 +322,12 @@ bool *ai_wait_live_locals(struct ai_wait_walk *w, const struct ai_await_node *no
 	for (size_t i = 0; i < n; i++)
 		live[i] = states[i] == AI_LOCAL_LIVE;
 	free(states);
+	if (memo) {
+		memcpy(w->live_memo, live, n * sizeof(*live));
+		w->live_vt = vt;
+		w->live_die = node->type_die;
+		w->live_address = node->address;
+	}
 	return live;
 }
 

@@ -13,7 +13,7 @@
 
 #include "ai/cli.h"
 #include "ai/dap.h"
-#include "ai/summaries.h"
+#include "ai/decoders.h"
 #include "ai/user_code.h"
 
 static void print_usage(FILE *out)
@@ -39,7 +39,7 @@ static void print_usage(FILE *out)
 		"                       stderr as \"listening on 127.0.0.1:PORT\")\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"      --user-crate NAME  count crate NAME's code as the program's own (see dump --help)\n"
-		"      --decoders FILE  type summaries to print values with (see dump --help)\n"
+		"      --decoders FILE  declarative decoders: type summaries, runtimes (see dump --help)\n"
 		"  -h, --help           show this help\n");
 }
 
@@ -106,7 +106,7 @@ int ai_cmd_dap(int argc, char **argv)
 			ai_user_code_add_crate(optarg);
 			break;
 		case AI_OPT_DECODERS:
-			if ((err = ai_summaries_load(optarg)))
+			if ((err = ai_decoders_load(optarg)))
 				return ai_fail(err);
 			break;
 		case 'h':

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ai/cli.h"
+#include "ai/decoders.h"
 
 #ifndef AI_VERSION
 #define AI_VERSION "0.1.0"
@@ -75,8 +76,13 @@ int main(int argc, char **argv)
 		return AI_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(name, commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+		if (strcmp(name, commands[i].name) != 0)
+			continue;
+		/* the decoder directories, before any --decoders FILE (docs/decoders/) */
+		ai_decoders_load_dirs(stderr);
+		int status = commands[i].run(argc - 1, argv + 1);
+		ai_decoders_clear();
+		return status;
 	}
 	fprintf(stderr, "async-inspect: unknown command '%s' (see 'async-inspect --help')\n", name);
 	return AI_EXIT_USAGE;

@@ -13,7 +13,7 @@
 #include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/debuginfo.h"
-#include "ai/summaries.h"
+#include "ai/decoders.h"
 #include "ai/util.h"
 
 const char *ai_color_option = "auto";
@@ -110,7 +110,7 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 		ai_user_code_add_crate(arg);
 		return true;
 	case AI_OPT_DECODERS:
-		*err_ret = ai_summaries_load(arg);
+		*err_ret = ai_decoders_load(arg);
 		return true;
 	default:
 		return false;
@@ -153,7 +153,7 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 		ai_user_code_add_crate(arg);
 		return 0;
 	case AI_OPT_DECODERS: {
-		struct ai_error *load_err = ai_summaries_load(arg);
+		struct ai_error *load_err = ai_decoders_load(arg);
 		if (!load_err)
 			return 0;
 		int status = ai_usage_error(command, "%s", load_err->message);

@@ -437,3 +437,25 @@ void ai_elf_file_build_id_hex(const struct ai_elf_file *file, char *buf, size_t 
 	if (size)
 		buf[n] = '\0';
 }
+
+bool ai_elf_file_each_symbol(const struct ai_elf_file *file, bool dynamic, ai_elf_symbol_fn *fn, void *arg)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(file->elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || (shdr.sh_type != SHT_SYMTAB && (!dynamic || shdr.sh_type != SHT_DYNSYM)) ||
+		    !shdr.sh_entsize)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		size_t count = data ? shdr.sh_size / shdr.sh_entsize : 0;
+		for (size_t i = 0; i < count; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			const char *name = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
+			if (name && !fn(arg, &sym, name))
+				return false;
+		}
+	}
+	return true;
+}

@@ -80,7 +80,7 @@ struct ai_error *ai_summaries_load(const char *path)
 	json_error_t error;
 	json_t *root = json_load_file(path, 0, &error);
 	if (!root)
-		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s:%d: %s", path, error.line, error.text);
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s:%d:%d: %s", path, error.line, error.column, error.text);
 	struct ai_error *err = NULL;
 	const char *format = json_string_value(json_object_get(root, "format"));
 	json_t *version = json_object_get(root, "version");

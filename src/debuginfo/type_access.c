@@ -261,3 +261,37 @@ char *ai_type_short_name(const char *name)
 	}
 	return out;
 }
+
+const char *ai_type_short_name_of(const struct ai_type *type, char **made_ret)
+{
+	*made_ret = NULL;
+	if (type->short_name)
+		return type->short_name;
+	const char *name = ai_type_qualified_name(type);
+	if (!name)
+		return NULL;
+	if (!type->types) /* hand-made: nothing frees a cache there */
+		return *made_ret = ai_type_short_name(name);
+	/* A cache in a type handed out as const, as ai_type_qualified_name's. */
+	return ((struct ai_type *)type)->short_name = ai_type_short_name(name);
+}
+
+const struct ai_type_memo *ai_type_memo_find(const struct ai_type *type, const void *search,
+					     const char *name, unsigned depth)
+{
+	for (const struct ai_type_memo *m = type->memo; m; m = m->next)
+		if (m->search == search && m->depth == depth && strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+void ai_type_memo_add(const struct ai_type *type, const void *search, const char *name,
+		      unsigned depth, bool found, uint64_t offset, const struct ai_type *result)
+{
+	if (!type->types)
+		return;
+	struct ai_type_memo *m = xmalloc(sizeof(*m));
+	*m = (struct ai_type_memo){ type->memo, search, xstrdup(name), depth, found, offset, result };
+	/* A cache in a type handed out as const, as ai_type_qualified_name's. */
+	((struct ai_type *)type)->memo = m;
+}

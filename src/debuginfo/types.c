@@ -41,6 +41,12 @@ static void type_destroy(struct ai_type *type)
 	free(type->template_params);
 	free(type->variants);
 	free(type->enumerators);
+	free(type->short_name);
+	for (struct ai_type_memo *m = type->memo, *next; m; m = next) {
+		next = m->next;
+		free(m->name);
+		free(m);
+	}
 	free(type);
 }
 

@@ -60,6 +60,17 @@ static void out_write(struct out *o, const char *s, size_t n)
 	o->buf[o->len] = '\0';
 }
 
+/* The text, the buffer cut to its size: a snapshot keeps every value it prints, and growth by
+ * doubling leaves up to half of a buffer unused (a value cut at 1,024 bytes sits in 2,048). */
+static char *out_take(struct out *o)
+{
+	if (o->capacity - (o->len + 1) >= 64) {
+		o->buf = xrealloc(o->buf, o->len + 1);
+		o->capacity = o->len + 1;
+	}
+	return o->buf;
+}
+
 void vp_out_str(struct out *o, const char *s)
 {
 	out_write(o, s, strlen(s));
@@ -86,19 +97,43 @@ void vp_out_printf(struct out *o, const char *fmt, ...)
 	free(big);
 }
 
+/* Numbers by hand: printf's cost is most of what printing a small value costs. */
+void vp_out_u64(struct out *o, uint64_t value)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+	do {
+		digits[--n] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	out_write(o, digits + n, sizeof(digits) - n);
+}
+
+/* `prefix` then 0x and value in lowercase hex, as "%s0x%" PRIx64. */
+void vp_out_hex(struct out *o, const char *prefix, uint64_t value)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+	do {
+		digits[--n] = "0123456789abcdef"[value & 15];
+		value >>= 4;
+	} while (value);
+	digits[--n] = 'x';
+	digits[--n] = '0';
+	vp_out_str(o, prefix);
+	out_write(o, digits + n, sizeof(digits) - n);
+}
+
 /* ---- The printer ---- */
 
 void vp_print_type_name(struct printer *p, const struct ai_type *type)
 {
-	const char *name = ai_type_qualified_name(type);
-	if (!name) {
-		vp_out_str(&p->out, "?");
-		return;
-	}
-	char *s = ai_type_short_name(name);
-	vp_out_str(&p->out, s);
-	free(s);
+	char *made = NULL;
+	const char *name = ai_type_short_name_of(type, &made);
+	vp_out_str(&p->out, name ? name : "?");
+	free(made);
 }
+
 
 /* Prints an error in place of a value: a fault as `<unreadable 0x...>`, others by message. */
 static void print_error(struct printer *p, struct ai_error *err, uint64_t address)
@@ -210,9 +245,11 @@ static void print_int(struct printer *p, const struct ai_type *type, const struc
 	if (type->is_signed) {
 		unsigned shift = 64 - 8 * (unsigned)size;
 		int64_t s = (int64_t)(value << shift) >> shift; /* sign-extend */
-		vp_out_printf(&p->out, "%" PRId64, s);
+		if (s < 0)
+			vp_out_str(&p->out, "-");
+		vp_out_u64(&p->out, s < 0 ? -(uint64_t)s : (uint64_t)s);
 	} else {
-		vp_out_printf(&p->out, "%" PRIu64, value);
+		vp_out_u64(&p->out, value);
 	}
 }
 
@@ -457,7 +494,7 @@ static bool print_fat_pointer(struct printer *p, const struct ai_type *type, con
 		const char *name = ai_type_qualified_name(type);
 		if (name && name[0] == '*') {
 			/* A raw slice pointer (*const [T]) is an address, as Rust's Debug shows it. */
-			vp_out_printf(&p->out, "0x%" PRIx64, ptr);
+			vp_out_hex(&p->out, "", ptr);
 		} else if (is_str_name(name)) {
 			vp_print_str(p, ptr, len);
 		} else {
@@ -522,8 +559,10 @@ static void print_fields(struct printer *p, const struct ai_type *type, const st
 		const struct ai_member *m = &type->members[i];
 		if (i > 0)
 			vp_out_str(&p->out, ", ");
-		if (!positional)
-			vp_out_printf(&p->out, "%s: ", m->name ? m->name : "?");
+		if (!positional) {
+			vp_out_str(&p->out, m->name ? m->name : "?");
+			vp_out_str(&p->out, ": ");
+		}
 		const struct ai_type *mt = resolve(p, type, &m->type);
 		struct view mv;
 		if (mt && vp_sub_view(p, v, m->offset, mt->size, &mv))
@@ -611,10 +650,10 @@ static void print_enum(struct printer *p, const struct ai_type *type, const stru
 	 * enum's own bytes (the variant member sits at offset 0 in what rustc emits). */
 	char *label;
 	if (ai_type_is_coroutine(type)) {
-		char *short_name = ai_type_short_name(ai_type_qualified_name(type) ?
-						      ai_type_qualified_name(type) : "?");
-		label = xasprintf("%s::%s", short_name, variant->name ? variant->name : "?");
-		free(short_name);
+		char *made;
+		const char *short_name = ai_type_short_name_of(type, &made);
+		label = xasprintf("%s::%s", short_name ? short_name : "?", variant->name ? variant->name : "?");
+		free(made);
 	} else {
 		label = xstrdup(variant->name ? variant->name : "?");
 	}
@@ -673,7 +712,7 @@ static void print_pointer(struct printer *p, const struct ai_type *type, const s
 	if (!target || target->kind == AI_TYPE_VOID || target->kind == AI_TYPE_FUNCTION ||
 	    !target->has_size) {
 		/* Raw pointers, function pointers, and what we cannot follow: the address. */
-		vp_out_printf(&p->out, "%s0x%" PRIx64, is_ref ? "&" : "", address);
+		vp_out_hex(&p->out, is_ref ? "&" : "", address);
 		return;
 	}
 	if (address == 0) {
@@ -681,7 +720,7 @@ static void print_pointer(struct printer *p, const struct ai_type *type, const s
 		return;
 	}
 	if (depth >= p->limits.max_depth) {
-		vp_out_printf(&p->out, "%s0x%" PRIx64, is_box ? "Box " : "&", address);
+		vp_out_hex(&p->out, is_box ? "Box " : "&", address);
 		return;
 	}
 	/* Box<T> and &T print what they point to, as Rust's Debug does. */
@@ -813,7 +852,7 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 	struct view v = { bytes, address, size };
 	vp_print_value(&p, type, &v, 0);
 	free(owned);
-	return p.out.buf;
+	return out_take(&p.out);
 }
 
 char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,

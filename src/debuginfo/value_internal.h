@@ -51,6 +51,9 @@ static inline uint64_t vp_load_uint(const uint8_t *bytes, size_t size)
 
 void vp_out_str(struct out *o, const char *s);
 __attribute__((format(printf, 2, 3))) void vp_out_printf(struct out *o, const char *fmt, ...);
+/* As "%" PRIu64, and as "%s0x%" PRIx64 of prefix and value, without printf. */
+void vp_out_u64(struct out *o, uint64_t value);
+void vp_out_hex(struct out *o, const char *prefix, uint64_t value);
 void vp_print_value(struct printer *p, const struct ai_type *type, const struct view *v,
 		    unsigned depth);
 /* The type's short name (ai_type_short_name), or "?". */

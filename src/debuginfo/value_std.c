@@ -310,12 +310,16 @@ static bool print_rc(struct printer *p, const struct ai_type *type, const struct
 	bool counted = member_uint(inner, "strong", &iv, &strong) &&
 		       member_uint(inner, "weak", &iv, &weak);
 	if (counted) {
-		vp_out_printf(&p->out, "%s(strong %" PRIu64 ", ", kind, strong);
-		if (weak == UINT64_MAX)
-			vp_out_str(&p->out, "weak locked) ");
-		else
-			vp_out_printf(&p->out, "weak %" PRIu64 ") ",
-				      strong > 0 && weak > 0 ? weak - 1 : weak);
+		vp_out_str(&p->out, kind);
+		vp_out_str(&p->out, "(strong ");
+		vp_out_u64(&p->out, strong);
+		if (weak == UINT64_MAX) {
+			vp_out_str(&p->out, ", weak locked) ");
+		} else {
+			vp_out_str(&p->out, ", weak ");
+			vp_out_u64(&p->out, strong > 0 && weak > 0 ? weak - 1 : weak);
+			vp_out_str(&p->out, ") ");
+		}
 	}
 	if (counted && strong == 0) {
 		vp_out_str(&p->out, "<dropped>"); /* only Weaks are left: data is gone */
@@ -503,7 +507,7 @@ static bool print_duration(struct printer *p, const struct ai_type *type, const 
 	} else {
 		whole = nanos, frac = 0, digits = 0, unit = "ns";
 	}
-	vp_out_printf(&p->out, "%" PRIu64, whole);
+	vp_out_u64(&p->out, whole);
 	if (frac) {
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%0*" PRIu64, (int)digits, frac);
@@ -599,11 +603,19 @@ bool vp_print_known(struct printer *p, const struct ai_type *type, const struct 
 		return false;
 	if (print_summary(p, type, v, depth))
 		return true;
-	for (size_t i = 0; i < AI_ARRAY_SIZE(known_types); i++) {
-		const struct known_type *k = &known_types[i];
-		if (k->prefix ? vp_starts_with(name, k->name) : strcmp(name, k->name) == 0)
-			return k->print(p, type, v, depth);
+	int known = type->known_printer;
+	if (known == 0) {
+		/* The table by name once per type, not once per value: its answer is kept on the type
+		 * (not on hand-made ones, which nothing may write to). */
+		known = -1;
+		for (size_t i = 0; i < AI_ARRAY_SIZE(known_types) && known < 0; i++) {
+			const struct known_type *k = &known_types[i];
+			if (k->prefix ? vp_starts_with(name, k->name) : strcmp(name, k->name) == 0)
+				known = (int)i + 1;
+		}
+		if (type->types)
+			((struct ai_type *)type)->known_printer = known;
 	}
-	return false;
+	return known > 0 && known_types[known - 1].print(p, type, v, depth);
 }
 

@@ -195,6 +195,14 @@ static inline bool needs_care(uint64_t v)
 	return ((control | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs) || (v & highs);
 }
 
+/* Bytes that stand for themselves in a JSON string: printable ASCII but '"' and '\\'. */
+static const bool plain_ascii[256] = {
+	[0x20 ... 0x21] = true, /* '"' is 0x22 */
+	[0x23 ... 0x5b] = true, /* '\\' is 0x5c */
+	[0x5d ... 0x7f] = true,
+};
+
+
 static void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
 {
 	static const char hexdigits[] = "0123456789ABCDEF";
@@ -208,11 +216,12 @@ static void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
 			i += 8;
 		if (i == n)
 			break;
-		unsigned char c = s[i];
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+		/* Then byte by byte (the tail of a string, short ones such as keys): one look-up each. */
+		while (i < n && plain_ascii[s[i]])
 			i++;
-			continue;
-		}
+		if (i == n)
+			break;
+		unsigned char c = s[i];
 		size_t len = c >= 0x80 ? utf8_length(s + i, n - i) : 0;
 		if (len) {
 			i += len;

@@ -66,6 +66,11 @@ struct ai_memory {
 	struct process_reader *process; /* owned, when ai_memory_add_process was called */
 	bool caching;
 	struct cache_slot *cache;       /* CACHE_SLOTS slots, allocated on first use */
+	/* The frozen copies are the last segments added (no other segment comes before them for any
+	 * address): a read inside one is a memcpy from it, through no page cache. last_frozen is
+	 * the copy the last such read found (most reads are near the one before). */
+	bool frozen_on_top;
+	const struct frozen *last_frozen;
 	struct ai_memory_stats stats;
 };
 
@@ -96,6 +101,8 @@ void ai_memory_add_segment(struct ai_memory *mem, uint64_t start, uint64_t end,
 {
 	AI_GROW(mem->segments, mem->segment_capacity, mem->segment_count + 1);
 	mem->segments[mem->segment_count++] = (struct segment){ start, end, read_fn, arg };
+	mem->frozen_on_top = false; /* until a freeze has added all its copies */
+	mem->last_frozen = NULL;
 	ai_memory_flush(mem);
 }
 
@@ -217,6 +224,20 @@ static struct ai_error *read_cached(struct ai_memory *mem, void *buf, uint64_t a
 	return NULL;
 }
 
+/* The frozen copy that holds all of [address, address + count), or NULL. */
+static const struct frozen *frozen_holding(struct ai_memory *mem, uint64_t address, size_t count)
+{
+	const struct frozen *f = mem->last_frozen;
+	if (f && address >= f->start && address - f->start + count <= f->size)
+		return f;
+	for (size_t i = 0; i < mem->frozen_count; i++) {
+		f = &mem->frozen[i];
+		if (address >= f->start && address - f->start < f->size)
+			return address - f->start + count <= f->size ? (mem->last_frozen = f) : NULL;
+	}
+	return NULL;
+}
+
 struct ai_error *ai_memory_read(struct ai_memory *mem, void *buf, uint64_t address, size_t count)
 {
 	mem->stats.reads++;
@@ -225,6 +246,11 @@ struct ai_error *ai_memory_read(struct ai_memory *mem, void *buf, uint64_t addre
 	if (address + count < address)
 		return ai_error_fault(address, "read of %zu bytes at 0x%" PRIx64 " wraps around", count,
 				      address);
+	const struct frozen *f = mem->frozen_on_top ? frozen_holding(mem, address, count) : NULL;
+	if (f) {
+		memcpy(buf, f->bytes + (address - f->start), count);
+		return NULL;
+	}
 	if (mem->caching && count < CACHE_BYPASS_BYTES)
 		return read_cached(mem, buf, address, count);
 	return read_uncached(mem, buf, address, count);
@@ -462,6 +488,7 @@ struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *m
 		struct frozen *f = &mem->frozen[i];
 		ai_memory_add_segment(mem, f->start, f->start + f->size, read_frozen, f);
 	}
+	mem->frozen_on_top = mem->frozen_count > 0;
 	*bytes_ret = total;
 	return NULL;
 }
@@ -655,6 +682,7 @@ struct ai_error *ai_memory_freeze_capped(struct ai_memory *mem, const struct ai_
 		struct frozen *f = &mem->frozen[i];
 		ai_memory_add_segment(mem, f->start, f->start + f->size, read_frozen, f);
 	}
+	mem->frozen_on_top = mem->frozen_count > 0;
 	*stats_ret = stats;
 	return NULL;
 }
@@ -689,6 +717,8 @@ void ai_memory_thaw(struct ai_memory *mem)
 		mem->progress = NULL;
 		ai_memory_flush(mem);
 	}
+	mem->frozen_on_top = false;
+	mem->last_frozen = NULL;
 	if (!mem->frozen)
 		return;
 	/* The frozen segments are the last ones added. */

@@ -23,10 +23,45 @@ const struct ai_runtime_ops *const ai_runtimes[] = {
 	NULL,
 };
 
+/* ai_runtimes, then the registered adapters (decoder files), NULL-terminated; made by the first
+ * registration (while the options are read, before any capture thread), else NULL. */
+static const struct ai_runtime_ops **all;
+static size_t all_count, all_capacity;
+
+const struct ai_runtime_ops *const *ai_runtimes_all(void)
+{
+	return all ? all : ai_runtimes;
+}
+
+bool ai_runtime_register(const struct ai_runtime_ops *ops)
+{
+	if (ai_runtime_find(ops->name))
+		return false;
+	if (!all) {
+		size_t n = 0;
+		while (ai_runtimes[n])
+			n++;
+		AI_GROW(all, all_capacity, n + 1);
+		memcpy(all, ai_runtimes, (n + 1) * sizeof(*all));
+		all_count = n;
+	}
+	AI_GROW(all, all_capacity, all_count + 2);
+	all[all_count++] = ops;
+	all[all_count] = NULL;
+	return true;
+}
+
+void ai_runtime_unregister_all(void)
+{
+	free(all);
+	all = NULL;
+	all_count = all_capacity = 0;
+}
+
 bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 			       char **text_ret, const char **inner_ret)
 {
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++)
 		if ((*ops)->value_summary && (*ops)->value_summary(mem, type, address, text_ret, inner_ret))
 			return true;
 	return false;
@@ -34,7 +69,7 @@ bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type
 
 const struct ai_runtime_ops *ai_runtime_find(const char *name)
 {
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; name && *ops; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); name && *ops; ops++)
 		if (strcmp((*ops)->name, name) == 0)
 			return *ops;
 	return NULL;
@@ -42,7 +77,7 @@ const struct ai_runtime_ops *ai_runtime_find(const char *name)
 
 const struct ai_runtime_ops *ai_runtime_of_block_on(const char *function)
 {
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; function && *ops; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); function && *ops; ops++)
 		if ((*ops)->is_block_on_frame && (*ops)->is_block_on_frame(function))
 			return *ops;
 	return NULL;
@@ -80,7 +115,7 @@ const struct ai_future_label_rule *ai_runtime_future_label(const char *name)
 
 bool ai_runtime_own_label(const char *origin)
 {
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; origin && *ops; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); origin && *ops; ops++)
 		for (const char *const *c = (*ops)->own_label_origins; c && *c; c++) {
 			size_t n = strlen(*c);
 			/* the crate itself or one of its modules: "tokio", "tokio::task" */
@@ -103,7 +138,7 @@ const struct ai_future_shape_rule *ai_runtime_future_shape(const char *name)
 	if (!name)
 		return NULL;
 	const struct ai_future_shape_rule *r = match_shape(core_shapes, name);
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops && !r; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops && !r; ops++)
 		r = match_shape((*ops)->shapes, name);
 	return r;
 }
@@ -133,7 +168,7 @@ static char *macro_in(const struct ai_macro_source *source, const char *file)
 
 char *ai_runtime_macro_name(const char *file)
 {
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; file && *ops; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); file && *ops; ops++)
 		for (const struct ai_macro_source *m = (*ops)->macros; m && m->crate; m++) {
 			char *name = macro_in(m, file);
 			if (name)
@@ -182,15 +217,15 @@ static void names_list(char *buf, size_t size)
 {
 	size_t used = 0;
 	buf[0] = '\0';
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops && used < size; ops++)
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops && used < size; ops++)
 		used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", (*ops)->name);
 }
 
 struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack *stacks,
 				     struct ai_snapshot *snapshot)
 {
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++) {
-		char *version = (*ops)->detect ? (*ops)->detect(as) : NULL;
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++) {
+		char *version = (*ops)->detect ? (*ops)->detect(*ops, as) : NULL;
 		if (!version)
 			continue;
 		if (!*version) {
@@ -201,7 +236,7 @@ struct ai_error *ai_runtimes_collect(struct ai_async *as, const struct ai_stack 
 		ai_snapshot_add_runtime(snapshot, (*ops)->name, version);
 		size_t first_task = snapshot->task_count;
 		struct ai_error *err = (*ops)->collect ?
-			(*ops)->collect(as, stacks, snapshot, &snapshot->runtimes[index]) : NULL;
+			(*ops)->collect(*ops, as, stacks, snapshot, &snapshot->runtimes[index]) : NULL;
 		for (size_t i = first_task; i < snapshot->task_count; i++)
 			if (!snapshot->tasks[i].runtime)
 				snapshot->tasks[i].runtime = xstrdup((*ops)->name);
@@ -240,10 +275,10 @@ void ai_runtimes_lifecycle_points(struct ai_async *as, struct ai_lifecycle_point
 {
 	struct ai_lifecycle_point *points = NULL;
 	size_t count = 0, capacity = 0;
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++) {
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++) {
 		if (!(*ops)->lifecycle_points)
 			continue;
-		char *version = (*ops)->detect ? (*ops)->detect(as) : NULL;
+		char *version = (*ops)->detect ? (*ops)->detect(*ops, as) : NULL;
 		if (!version)
 			continue;
 		free(version);
@@ -259,10 +294,10 @@ void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **point
 	struct ai_probe_point *points = NULL;
 	size_t count = 0, capacity = 0;
 	char *names = xstrdup("");
-	for (const struct ai_runtime_ops *const *ops = ai_runtimes; *ops; ops++) {
+	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops; ops++) {
 		if (!(*ops)->probe_points)
 			continue;
-		char *version = (*ops)->detect ? (*ops)->detect(as) : NULL;
+		char *version = (*ops)->detect ? (*ops)->detect(*ops, as) : NULL;
 		if (!version)
 			continue;
 		free(version);
@@ -279,6 +314,15 @@ void ai_runtimes_probe_points(struct ai_async *as, struct ai_probe_point **point
 	*runtimes_ret = names;
 }
 
+/* Stops at a symbol whose name has needle, "<length><crate>", as a whole path segment. */
+static bool names_crate(void *arg, const GElf_Sym *sym, const char *name)
+{
+	(void)sym;
+	const char *hit = strstr(name, arg);
+	/* The length must be the whole number before the name (not "116futures..."). */
+	return !(hit && (hit == name || hit[-1] < '0' || hit[-1] > '9'));
+}
+
 bool ai_runtime_crate_linked(struct ai_async *as, const char *crate)
 {
 	struct ai_module *main = ai_debuginfo_main_module(as->di);
@@ -290,26 +334,7 @@ bool ai_runtime_crate_linked(struct ai_async *as, const char *crate)
 	/* Both manglings (legacy and v0) spell a crate's name as <length><name>. */
 	char needle[128];
 	snprintf(needle, sizeof(needle), "%zu%s", strlen(crate), crate);
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(file->elf, scn))) {
-		GElf_Shdr shdr;
-		if (!gelf_getshdr(scn, &shdr) || (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM) ||
-		    !shdr.sh_entsize)
-			continue;
-		Elf_Data *data = elf_getdata(scn, NULL);
-		size_t count = data ? shdr.sh_size / shdr.sh_entsize : 0;
-		for (size_t i = 0; i < count; i++) {
-			GElf_Sym sym;
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
-				continue;
-			const char *name = elf_strptr(file->elf, shdr.sh_link, sym.st_name);
-			const char *hit = name ? strstr(name, needle) : NULL;
-			/* The length must be the whole number before the name (not "116futures..."). */
-			if (hit && (hit == name || hit[-1] < '0' || hit[-1] > '9'))
-				return true;
-		}
-	}
-	return false;
+	return !ai_elf_file_each_symbol(file, true, names_crate, needle);
 }
 
 char *ai_runtime_version_from_path(const char *path, const char *dir_name)
@@ -351,6 +376,22 @@ char *ai_runtime_crate_version(struct ai_async *as, const char *dir_name)
 			return v;
 	}
 	return NULL;
+}
+
+/* The static TLS block of the executable (x86-64, variant II): it ends at the thread pointer,
+ * at glibc's offset for the first module. */
+bool ai_runtime_tls_block_offset(struct ai_elf_file *elf, uint64_t *ret)
+{
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *ph = &elf->phdrs[i];
+		if (ph->p_type != PT_TLS)
+			continue;
+		uint64_t align = ph->p_align ? ph->p_align : 1;
+		uint64_t firstbyte = (-ph->p_vaddr) & (align - 1);
+		*ret = ((ph->p_memsz - firstbyte + align - 1) & ~(align - 1)) + firstbyte;
+		return true;
+	}
+	return false;
 }
 
 void ai_runtime_each_symbol(struct ai_async *as,

@@ -59,7 +59,7 @@ Test(decoders, a_file_not_understood_is_refused_with_where)
 	struct tool_result r;
 	tool_run(&r, 30, (const char *[]){ "dump", "--pid", "1", "--decoders", bad_json, NULL });
 	cr_expect_neq(tool_exit_code(&r), 0);
-	char *where = xasprintf("--decoders %s:3: ", bad_json);
+	char *where = xasprintf("--decoders %s:3:", bad_json);
 	cr_expect(strstr(r.err, where), "%s", r.err);
 	tool_result_free(&r);
 	tool_run(&r, 30, (const char *[]){ "dump", "--pid", "1", "--decoders", bad_entry, NULL });

@@ -239,6 +239,22 @@ static const struct ai_type *find_type(struct fixture_dwarf *f, const char *func
 	return type;
 }
 
+/* The caches on struct ai_type are kept on types read from DWARF only: a hand-made one, here in
+ * read-only memory, would fault if written to. */
+Test(types, caches_leave_hand_made_types_alone)
+{
+	static const struct ai_type vec = { .kind = AI_TYPE_STRUCT, .size = 24, .has_size = true,
+		.qualified_name = "alloc::vec::Vec<u8, alloc::alloc::Global>" };
+	char *made;
+	const char *s = ai_type_short_name_of(&vec, &made);
+	cr_expect_str_eq(s, "Vec<u8>");
+	cr_expect(made == s, "a hand-made type's short name is the caller's to free");
+	free(made);
+	static const char search = 0;
+	ai_type_memo_add(&vec, &search, "len", 0, true, 16, &t_u64);
+	cr_expect_null(ai_type_memo_find(&vec, &search, "len", 0));
+}
+
 static const struct ai_type *member_type(const struct ai_type *type, const char *name)
 {
 	const struct ai_member *m = ai_type_find_member(type, name);
@@ -323,6 +339,34 @@ Test(types_fixture, coroutine_variants_and_await_lines)
 		cr_expect_eq(found, env->die_offset);
 		dwarf_close(&f);
 	}
+}
+
+Test(types_fixture, caches_on_dwarf_types)
+{
+	require_fixtures();
+	struct fixture_dwarf f;
+	dwarf_open(&f, tokio_versions()[0]);
+	const struct ai_type *env = find_type(&f, "nested::shapes::level2",
+					      "nested::shapes::level2::{async_fn_env#0}");
+	char *made;
+	const char *name = ai_type_short_name_of(env, &made);
+	cr_expect_null(made);
+	cr_expect_str_eq(name, "level2::{async_fn_env#0}");
+	cr_expect(ai_type_short_name_of(env, &made) == name, "computed once, then kept");
+	/* Answers by search, name and depth. */
+	static const char search_a = 0, search_b = 0;
+	cr_expect_null(ai_type_memo_find(env, &search_a, "x", 0));
+	ai_type_memo_add(env, &search_a, "x", 0, true, 8, env);
+	ai_type_memo_add(env, &search_a, "x", 4, false, 0, NULL);
+	const struct ai_type_memo *m = ai_type_memo_find(env, &search_a, "x", 0);
+	cr_assert_not_null(m);
+	cr_expect(m->found && m->offset == 8 && m->type == env);
+	m = ai_type_memo_find(env, &search_a, "x", 4);
+	cr_assert_not_null(m);
+	cr_expect(!m->found);
+	cr_expect_null(ai_type_memo_find(env, &search_b, "x", 0));
+	cr_expect_null(ai_type_memo_find(env, &search_a, "y", 0));
+	dwarf_close(&f);
 }
 
 Test(types_fixture, every_suspend_point_of_level4)

@@ -6,7 +6,7 @@
 #include "ai/util.h"
 #include "async_task.h"
 
-static char *async_task_detect(struct ai_async *as)
+static char *async_task_detect(const struct ai_runtime_ops *self, struct ai_async *as)
 {
 	if (!ai_runtime_crate_linked(as, "async_task"))
 		return NULL;

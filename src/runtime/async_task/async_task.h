@@ -13,7 +13,7 @@ extern const struct ai_runtime_ops ai_runtime_async_task;
  * scanning writable memory for task headers that point at a task vtable, each labelled with its
  * executor's crate and decoded from its future. A layout not understood is a warning naming the
  * version, and entry->decoded = false. (tasks.c) */
-struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stack *stacks,
+struct ai_error *ai_async_task_collect(const struct ai_runtime_ops *self, struct ai_async *as, const struct ai_stack *stacks,
 				       struct ai_snapshot *snapshot,
 				       struct ai_snapshot_runtime *entry);
 

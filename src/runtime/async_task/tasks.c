@@ -650,7 +650,8 @@ static void give_up(struct at *at, const char *why)
 	at->failed = true;
 }
 
-struct ai_error *ai_async_task_collect(struct ai_async *as, const struct ai_stack *stacks,
+struct ai_error *ai_async_task_collect(const struct ai_runtime_ops *self, struct ai_async *as,
+				 const struct ai_stack *stacks,
 				       struct ai_snapshot *snapshot,
 				       struct ai_snapshot_runtime *entry)
 {

@@ -6,7 +6,7 @@
 #include "ai/util.h"
 #include "futures.h"
 
-static char *futures_detect(struct ai_async *as)
+static char *futures_detect(const struct ai_runtime_ops *self, struct ai_async *as)
 {
 	if (!ai_runtime_crate_linked(as, "futures_executor"))
 		return NULL;

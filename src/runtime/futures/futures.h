@@ -10,7 +10,7 @@ struct ai_wait *ai_futures_leaf_wait(struct ai_wait_walk *w, struct ai_await_nod
 
 /* The futures of every LocalPool found among the threads' stack frame variables, as tasks.
  * (pools.c) */
-struct ai_error *ai_futures_collect(struct ai_async *as, const struct ai_stack *stacks,
+struct ai_error *ai_futures_collect(const struct ai_runtime_ops *self, struct ai_async *as, const struct ai_stack *stacks,
 				    struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry);
 
 /* The futures of every ThreadPool, found through their wakers, as tasks; *tasks_ret says how

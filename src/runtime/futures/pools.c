@@ -94,7 +94,8 @@ static bool local_pool_linked(struct ai_async *as)
 	return false;
 }
 
-struct ai_error *ai_futures_collect(struct ai_async *as, const struct ai_stack *stacks,
+struct ai_error *ai_futures_collect(const struct ai_runtime_ops *self, struct ai_async *as,
+				 const struct ai_stack *stacks,
 				    struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry)
 {
 	struct pools *p = xcalloc(1, sizeof(*p));

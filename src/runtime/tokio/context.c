@@ -70,22 +70,6 @@ static char *version_from_path(const char *path)
 	return ai_runtime_version_from_path(path, "tokio");
 }
 
-/* The static TLS block of the executable (x86-64, variant II): it ends at the thread pointer,
- * at glibc's offset for the first module. */
-bool tk_tls_block_offset(struct ai_elf_file *elf, uint64_t *ret)
-{
-	for (size_t i = 0; i < elf->phnum; i++) {
-		const GElf_Phdr *ph = &elf->phdrs[i];
-		if (ph->p_type != PT_TLS)
-			continue;
-		uint64_t align = ph->p_align ? ph->p_align : 1;
-		uint64_t firstbyte = (-ph->p_vaddr) & (align - 1);
-		*ret = ((ph->p_memsz - firstbyte + align - 1) & ~(align - 1)) + firstbyte;
-		return true;
-	}
-	return false;
-}
-
 /* Looks in one unit for the variable named by linkage; its type's DIE offset, or 0. */
 static uint64_t find_variable_type(struct tk *tk, struct ai_dwarf_unit *unit, const char *linkage,
 				   size_t *budget)

@@ -106,7 +106,7 @@ static struct ai_elf_file *tk_init(struct tk *tk, struct ai_async *as, struct ai
 	return symbols;
 }
 
-char *ai_tokio_detect(struct ai_async *as)
+char *ai_tokio_detect(const struct ai_runtime_ops *self, struct ai_async *as)
 {
 	struct ai_snapshot *snapshot = ai_snapshot_create(); /* (tk_init wants one) */
 	struct tk tk;
@@ -141,7 +141,8 @@ struct ai_error *ai_tokio_scan_headers(struct ai_async *as, uint64_t **headers_r
 	return err;
 }
 
-struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
+struct ai_error *ai_tokio_collect(const struct ai_runtime_ops *self, struct ai_async *as,
+				 const struct ai_stack *stacks,
 				  struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry)
 {
 	struct tk tk;
@@ -158,7 +159,7 @@ struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *st
 	bool has_context = tk_resolve_context(&tk);
 	free(entry->version);
 	entry->version = strcmp(tk.version, "(unknown version)") ? xstrdup(tk.version) : NULL;
-	if (has_context && !tk_tls_block_offset(main->elf, &tk.tls_block_offset)) {
+	if (has_context && !ai_runtime_tls_block_offset(main->elf, &tk.tls_block_offset)) {
 		tk_warn(&tk.env, "%s has no PT_TLS segment but a thread-local CONTEXT", main->path);
 		has_context = false;
 	}

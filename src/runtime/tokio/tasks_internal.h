@@ -15,9 +15,6 @@ uint8_t *tk_scratch(struct tk *tk, size_t size);
  * own (its accessor closure or init function), whose compilation unit holds CONTEXT's DWARF
  * variable. */
 void tk_scan_symbols(struct tk *tk, struct ai_elf_file *file);
-/* The static TLS block of the executable (x86-64, variant II): it ends at the thread pointer,
- * at glibc's offset for the first module. */
-bool tk_tls_block_offset(struct ai_elf_file *elf, uint64_t *ret);
 /* Finds CONTEXT's DWARF type and the places in it tokio reads, and the version. False (with a
  * warning) if the layout is not understood. */
 bool tk_resolve_context(struct tk *tk);

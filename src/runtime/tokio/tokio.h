@@ -16,13 +16,13 @@ extern const struct ai_runtime_ops ai_runtime_tokio;
 
 /* Whether the executable has tokio's runtime (the CONTEXT thread-local): "" (its version is read
  * by the collection), or NULL. (tasks.c) */
-char *ai_tokio_detect(struct ai_async *as);
+char *ai_tokio_detect(const struct ai_runtime_ops *self, struct ai_async *as);
 
 /* Adds every tokio task of every runtime found in the target to the snapshot, with its decoded
  * await tree, status, id and flavor; sets entry's version and instances. A binary without tokio
  * adds nothing and no error; a layout not understood adds a warning. stacks[i] is the unwound
  * stack of target->threads[i] (handles on stack frames, tasks being polled). (tasks.c) */
-struct ai_error *ai_tokio_collect(struct ai_async *as, const struct ai_stack *stacks,
+struct ai_error *ai_tokio_collect(const struct ai_runtime_ops *self, struct ai_async *as, const struct ai_stack *stacks,
 				  struct ai_snapshot *snapshot, struct ai_snapshot_runtime *entry);
 
 /* The cross-check and fallback of the list walk (DESIGN.md 5.5): every task header found by
