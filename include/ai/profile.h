@@ -73,6 +73,9 @@ struct ai_error *ai_uprobes_open_sampling(struct ai_uprobes *u, unsigned rate_hz
 /* CPU samples of the process read so far. */
 uint64_t ai_uprobes_samples(const struct ai_uprobes *u);
 struct ai_error *ai_uprobes_enable(struct ai_uprobes *u);
+/* Stops every event writing (an ioctl each, no unregistering: quick); what they wrote before is
+ * still read by ai_uprobes_poll. */
+void ai_uprobes_disable(struct ai_uprobes *u);
 /* Waits up to timeout_ms for events and reads every ring buffer (EINTR is no error). */
 struct ai_error *ai_uprobes_poll(struct ai_uprobes *u, int timeout_ms);
 /* The events read, in time order, that no later read can precede (older than a margin; all of

@@ -195,11 +195,14 @@ static bool nested_wake(struct nesting_wakes *n, const struct ai_probe_point *pt
 }
 
 /* The events of one batch into the profile; the CPU samples among them unwound by folder. */
+/* Events after `until` are dropped: the window ended before them. */
 static void feed(struct ai_profile *profile, const struct ai_probe_point *points, struct nesting_wakes *nesting,
-		 struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count)
+		 struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count, uint64_t until)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct ai_uprobe_event *e = &events[i];
+		if (e->time_ns > until)
+			break; /* (in time order) */
 		if (e->sample) {
 			if (!folder || e->time_ns < profile->start_ns)
 				continue;
@@ -249,6 +252,7 @@ struct session {
 	char *runtimes, *exe;
 	struct ai_sample_folder *folder;
 	struct ai_uprobes *u;       /* NULL once closed */
+	bool stopped;               /* its events stopped and read (session_stop) */
 	struct ai_profile *profile;
 	struct nesting_wakes nesting;
 	uint64_t end;               /* its part of the window ended (it exited), or 0 */
@@ -320,29 +324,34 @@ static struct ai_error *session_open(struct session *s, const struct profile_arg
 	return NULL;
 }
 
-/* The events read so far (all: every one, the probes about to close). */
-static void session_read(struct session *s, int timeout_ms, bool all)
+/* The events read so far (all: every one, the probes stopped); none after `until`. */
+static void session_read(struct session *s, int timeout_ms, bool all, uint64_t until)
 {
 	if (!s->err)
 		s->err = ai_uprobes_poll(s->u, timeout_ms);
 	const struct ai_uprobe_event *events;
 	size_t n;
 	ai_uprobes_take(s->u, all, &events, &n);
-	feed(s->profile, s->points, &s->nesting, s->folder, events, n);
+	feed(s->profile, s->points, &s->nesting, s->folder, events, n, until);
 }
 
-/* Its part of the window ends at `end`: the last events read, the counts taken, the probes closed. */
-static void session_close(struct session *s, uint64_t end)
+/* Its part of the window ends at `end`: its events stopped, the last ones read, the counts taken.
+ * The probes are closed later, all together (ai_uprobes_close takes seconds: the kernel removes
+ * them one by one), so that no other process's events pile up meanwhile. Two copies of one
+ * binary share its probes (the kernel puts them in its page cache): until every process's events
+ * are stopped, the others' still fill its ring buffers, which would overflow during a close,
+ * losing a poll's exit and leaving its poll open (a task busy more than 100% of a core). */
+static void session_stop(struct session *s, uint64_t end)
 {
+	ai_uprobes_disable(s->u);
 	s->end = end;
-	session_read(s, 0, true);
+	s->stopped = true;
+	session_read(s, 0, true, end);
 	s->profile->lost = ai_uprobes_lost(s->u);
 	if (s->folder) {
 		uint64_t unwound;
 		ai_sample_folder_stats(s->folder, &unwound, &s->profile->samples_cut);
 	}
-	ai_uprobes_close(s->u);
-	s->u = NULL;
 }
 
 /* Profiles the processes of sessions[0..count) over one window (with child: the one launched);
@@ -402,13 +411,13 @@ static int profile_processes(const struct profile_args *args, struct session *se
 	while (measured && !stop_requested && (!args->duration_set && child ? true : now_ns() < deadline)) {
 		for (size_t i = 0; i < count; i++) {
 			struct session *s = &sessions[i];
-			if (!s->u)
+			if (!s->u || s->stopped)
 				continue;
 			if (!s->err && (s->alive = process_alive(s->pid, child, child_status)))
-				session_read(s, timeout, false);
+				session_read(s, timeout, false, UINT64_MAX);
 			if (s->err || !s->alive) {
 				/* Its part ends here, with what was gathered; the others go on. */
-				session_close(s, now_ns());
+				session_stop(s, now_ns());
 				measured--;
 				if (!s->alive && count > 1)
 					fprintf(stderr, "async-inspect: process %d exited during the profile: its part "
@@ -417,6 +426,13 @@ static int profile_processes(const struct profile_args *args, struct session *se
 		}
 	}
 	uint64_t end = now_ns();
+	/* Every process's events stop first (quick), then each is read to the end of the window. */
+	for (size_t i = 0; i < count; i++)
+		if (sessions[i].u && !sessions[i].stopped)
+			ai_uprobes_disable(sessions[i].u);
+	for (size_t i = 0; i < count; i++)
+		if (sessions[i].u && !sessions[i].stopped)
+			session_stop(&sessions[i], end);
 	/* The kernel unregisters the events one by one, each after a grace period: say why we wait. */
 	size_t events = 0;
 	for (size_t i = 0; i < count; i++)
@@ -424,9 +440,10 @@ static int profile_processes(const struct profile_args *args, struct session *se
 	if (events && isatty(STDERR_FILENO))
 		fprintf(stderr, "async-inspect: removing the probes (%zu perf events, which the kernel "
 			"unregisters one at a time)...\n", events);
-	for (size_t i = 0; i < count; i++)
-		if (sessions[i].u)
-			session_close(&sessions[i], end);
+	for (size_t i = 0; i < count; i++) {
+		ai_uprobes_close(sessions[i].u);
+		sessions[i].u = NULL;
+	}
 	ai_catch_stop_signals(SIG_DFL);
 
 	const struct ai_profile **written = xcalloc(count, sizeof(*written));
