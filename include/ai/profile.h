@@ -175,6 +175,8 @@ struct ai_profile {
 	pid_t pid;
 	char *exe;          /* owned */
 	char *command;      /* owned: /proc/PID/comm at the start, else the executable's base name */
+	bool of_several;    /* one of several processes profiled together: labelled as such even when
+			     * the others could not be profiled (ai_profile_labelled) */
 	char *runtimes;     /* owned: the runtimes probed, "tokio" */
 	size_t probe_count;
 	uint64_t start_ns, end_ns; /* the window measured */
@@ -259,10 +261,12 @@ struct ai_flame_stack {
  * ran, the native frames), tasks in the profile's order, then each thread's samples outside any
  * poll; without, each busy task's await chain from the snapshots weighted by its busy time. */
 size_t ai_profile_flame_stacks(const struct ai_profile *profile, struct ai_flame_stack **ret);
-/* The stacks of several profiles, one list: with count > 1, each under its process's frame
+/* The stacks of several profiles, one list: when labelled, each under its process's frame
  * (ai_profile_process_frame), the processes in the order given. */
 size_t ai_profile_flame_stacks_all(const struct ai_profile *const *profiles, size_t count,
 				   struct ai_flame_stack **ret);
+/* Whether the writers label each task with its process: several profiles, or one of several. */
+bool ai_profile_labelled(const struct ai_profile *const *profiles, size_t count);
 /* "pid N name", the root frame of a process's stacks (owned by the caller). */
 char *ai_profile_process_frame(const struct ai_profile *profile);
 void ai_profile_flame_stacks_free(struct ai_flame_stack *stacks, size_t count);
@@ -291,8 +295,9 @@ void ai_profile_write_perfetto(FILE *out, const struct ai_profile *const *profil
 /* The folded stacks as a flame graph: one self-contained SVG document. (flamegraph.c) */
 void ai_profile_write_svg(FILE *out, const struct ai_profile *const *profiles, size_t count);
 
-/* Writes the profiles of count processes measured over one window (one: today's documents; several:
- * each task labelled with its process, see docs/json-format.md); returns 0, or -1 if a write failed. */
+/* Writes the profiles of count processes measured over one window (one: today's documents; several,
+ * or one of several: each task labelled with its process, see docs/json-format.md); returns 0, or
+ * -1 if a write failed. */
 int ai_profile_write(FILE *out, const struct ai_profile *const *profiles, size_t count,
 		     enum ai_profile_format format);
 

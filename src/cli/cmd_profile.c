@@ -398,6 +398,7 @@ static int profile_processes(const struct profile_args *args, struct session *se
 		s->alive = true;
 		s->profile = ai_profile_create(s->pid, s->exe, s->runtimes, s->count, begin);
 		s->profile->sample_rate = args->rate;
+		s->profile->of_several = count > 1;
 		if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
 			s->profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
 		ai_profile_add_start(s->profile, s->start);

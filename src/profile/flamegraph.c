@@ -185,7 +185,7 @@ static const char script[] =
 /* The title's "process N (exe)", or with several "processes pid N name, pid M name". */
 static void processes_text(FILE *out, const struct ai_profile *const *profiles, size_t count)
 {
-	if (count == 1) {
+	if (!ai_profile_labelled(profiles, count)) {
 		fprintf(out, "process %d (", (int)profiles[0]->pid);
 		xml_text(out, profiles[0]->exe ? profiles[0]->exe : "?", SIZE_MAX);
 		fputc(')', out);
@@ -222,8 +222,8 @@ void ai_profile_write_svg(FILE *out, const struct ai_profile *const *profiles, s
 	bool samples = ai_profile_weighs_samples(p);
 	if (samples) {
 		free(root.name);
-		root.name = xstrdup(count > 1 ? "all processes" : "all threads");
-	} else if (count > 1) {
+		root.name = xstrdup(ai_profile_labelled(profiles, count) ? "all processes" : "all threads");
+	} else if (ai_profile_labelled(profiles, count)) {
 		free(root.name);
 		root.name = xstrdup("all processes");
 	}

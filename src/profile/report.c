@@ -214,7 +214,7 @@ static void write_json(FILE *out, const struct ai_profile *const *profiles, size
 {
 	struct ai_json_writer w;
 	ai_json_writer_init(&w, out, true);
-	if (count == 1) {
+	if (!ai_profile_labelled(profiles, count)) {
 		write_json_document(&w, profiles[0]);
 	} else {
 		ai_json_begin_object(&w);

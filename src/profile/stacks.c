@@ -98,6 +98,11 @@ static void sampled(struct list *l, const char *label, const struct ai_profile_t
 	free(order);
 }
 
+bool ai_profile_labelled(const struct ai_profile *const *profiles, size_t count)
+{
+	return count > 1 || (count == 1 && profiles[0]->of_several);
+}
+
 char *ai_profile_process_frame(const struct ai_profile *p)
 {
 	return xasprintf("pid %d %s", (int)p->pid, p->command ? p->command : "?");
@@ -114,8 +119,9 @@ size_t ai_profile_flame_stacks_all(const struct ai_profile *const *profiles, siz
 				   struct ai_flame_stack **ret)
 {
 	struct list l = { 0 };
+	bool labelled = ai_profile_labelled(profiles, count);
 	for (size_t i = 0; i < count; i++) {
-		char *root = count > 1 ? ai_profile_process_frame(profiles[i]) : NULL;
+		char *root = labelled ? ai_profile_process_frame(profiles[i]) : NULL;
 		l.root = root;
 		add_stacks(&l, profiles[i]);
 		free(root);

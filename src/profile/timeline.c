@@ -216,7 +216,7 @@ void ai_profile_write_speedscope(FILE *out, const struct ai_profile *const *prof
 	ai_json_begin_object(&w);
 	ai_json_field_string(&w, "$schema", "https://www.speedscope.app/file-format-schema.json");
 	char *title;
-	if (count == 1) {
+	if (!ai_profile_labelled(profiles, count)) {
 		title = xasprintf("async-inspect profile of process %d (%s)", (int)p->pid, p->exe ? p->exe : "?");
 	} else {
 		title = xstrdup("async-inspect profile of processes");
@@ -277,7 +277,7 @@ void ai_profile_write_speedscope(FILE *out, const struct ai_profile *const *prof
 	free(stack_frames);
 	ai_profile_flame_stacks_free(stacks, stack_count);
 	for (size_t k = 0; k < count; k++) {
-		char *process = count > 1 ? ai_profile_process_frame(profiles[k]) : NULL;
+		char *process = ai_profile_labelled(profiles, count) ? ai_profile_process_frame(profiles[k]) : NULL;
 		for (size_t i = 0; i < profiles[k]->thread_count; i++)
 			if (profiles[k]->threads[i].polls)
 				thread_profile(&w, profiles[k], &f, f.base[k], &profiles[k]->threads[i], process);
