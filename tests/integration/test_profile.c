@@ -774,3 +774,65 @@ Test(profile, two_processes_one_missing)
 	free(p);
 	expect_runs_on_then_exits(&f, "the one that exists");
 }
+
+/* Whether the tool's stderr says `text` `count` times, within about a minute (a profile begins
+ * after its snapshots and probes; an exit is seen within a read of the rings). */
+static bool stderr_says(const struct tool_process *tool, const char *text, int count)
+{
+	for (int i = 0; i < 6000; i++) {
+		char buf[8192] = "";
+		ssize_t n = pread(tool->err_fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0 && count_substr(buf, text) >= count)
+			return true;
+		if (n > 0 && (strstr(buf, REFUSED) || strstr(buf, "error")))
+			return false;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* One of two exits during the window: its part ends there (stderr says so, target_exited), the
+ * other is measured on until Ctrl-C, and the exit status is 0. */
+Test(profile, two_processes_one_exits_during_the_window)
+{
+	struct fixture f[2];
+	start_two(f, "tokio-1.54");
+	pid_t first = f[0].pid; /* (fixture_wait forgets it) */
+	char *a = xasprintf("%d", (int)f[0].pid), *b = xasprintf("%d", (int)f[1].pid);
+	struct tool_process tool;
+	tool_spawn(&tool, (const char *[]){ "profile", "--pid", a, "--pid", b, "--duration", "10m", "--format", "json",
+					   "--rate", "0", NULL });
+	bool started = stderr_says(&tool, "profiling process", 2);
+	bool ended = false;
+	if (started) {
+		cr_assert_eq(write(f[0].in_fd, "quit\n", 5), 5);
+		char line[128] = "";
+		cr_expect_not_null(fgets(line, sizeof(line), f[0].out));
+		fixture_wait(&f[0]); /* (reaped: a zombie would still be there to kill(pid, 0)) */
+		char *said = xasprintf("process %d exited during the profile", (int)first);
+		ended = stderr_says(&tool, said, 1);
+		free(said);
+		kill(tool.pid, SIGINT);
+	}
+	struct tool_result r;
+	tool_finish(&tool, PROFILE_GUARD_S, &r);
+	skip_if_refused(&r);
+	cr_assert(started, "the profile never began: %s", r.err);
+	cr_expect(ended, "its exit was not said: %s", r.err);
+	cr_assert_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	json_t *root = load_json(r.out, "one exited");
+	json_t *processes = json_object_get(root, "processes");
+	cr_assert(json_is_array(processes) && json_array_size(processes) == 2, "%s", r.out);
+	json_t *gone = json_array_get(processes, 0), *left = json_array_get(processes, 1);
+	cr_expect_eq(int_of(gone, "pid"), first);
+	cr_expect(json_is_true(json_object_get(gone, "target_exited")), "%s", r.out);
+	cr_expect_eq(int_of(left, "pid"), f[1].pid);
+	cr_expect(json_is_false(json_object_get(left, "target_exited")), "%s", r.out);
+	cr_expect_str_eq(str_of(json_array_get(json_object_get(left, "tasks"), 0), "future"), "profiled::spinner");
+	json_decref(root);
+	tool_result_free(&r);
+	free(a);
+	free(b);
+	fixture_kill(&f[0]);
+	expect_runs_on_then_exits(&f[1], "the one left");
+}
