@@ -6,7 +6,8 @@
  * profile.c: the model built from those events: per task polls, busy, scheduled and idle time,
  * wakes, the longest poll; per thread totals; warnings. Tasks are named from snapshots.
  * report.c: the model as a table, JSON (docs/json-format.md) or folded stacks; flamegraph.c:
- * those stacks as an SVG flame graph; timeline.c: the polls as speedscope or Chrome trace JSON. */
+ * those stacks as an SVG flame graph; timeline.c: the polls as speedscope or Chrome trace JSON.
+ * Every writer takes the profiles of several processes, measured over the same window. */
 #ifndef AI_PROFILE_H
 #define AI_PROFILE_H
 
@@ -72,6 +73,9 @@ struct ai_error *ai_uprobes_open_sampling(struct ai_uprobes *u, unsigned rate_hz
 /* CPU samples of the process read so far. */
 uint64_t ai_uprobes_samples(const struct ai_uprobes *u);
 struct ai_error *ai_uprobes_enable(struct ai_uprobes *u);
+/* Stops every event writing (an ioctl each, no unregistering: quick); what they wrote before is
+ * still read by ai_uprobes_poll. */
+void ai_uprobes_disable(struct ai_uprobes *u);
 /* Waits up to timeout_ms for events and reads every ring buffer (EINTR is no error). */
 struct ai_error *ai_uprobes_poll(struct ai_uprobes *u, int timeout_ms);
 /* The events read, in time order, that no later read can precede (older than the margin; all of
@@ -171,6 +175,9 @@ struct ai_profile_thread {
 struct ai_profile {
 	pid_t pid;
 	char *exe;          /* owned */
+	char *command;      /* owned: /proc/PID/comm at the start, else the executable's base name */
+	bool of_several;    /* one of several processes profiled together: labelled as such even when
+			     * the others could not be profiled (ai_profile_labelled) */
 	char *runtimes;     /* owned: the runtimes probed, "tokio" */
 	size_t probe_count;
 	uint64_t start_ns, end_ns; /* the window measured */
@@ -265,9 +272,9 @@ struct ai_profile_nesting {
 };
 /* A batch of events (ai_uprobes_take) into the profile, in their order: points are the probes'
  * (the specs were made from them, index for index); CPU samples are folded by folder (NULL: they
- * are skipped). */
+ * are skipped); events after `until` are dropped (the window ended before them). */
 void ai_profile_feed(struct ai_profile *profile, const struct ai_probe_point *points, struct ai_profile_nesting *nesting,
-		     struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count);
+		     struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count, uint64_t until);
 
 /* ---- live_profile.c ---- */
 
@@ -302,6 +309,14 @@ struct ai_flame_stack {
  * ran, the native frames), tasks in the profile's order, then each thread's samples outside any
  * poll; without, each busy task's await chain from the snapshots weighted by its busy time. */
 size_t ai_profile_flame_stacks(const struct ai_profile *profile, struct ai_flame_stack **ret);
+/* The stacks of several profiles, one list: when labelled, each under its process's frame
+ * (ai_profile_process_frame), the processes in the order given. */
+size_t ai_profile_flame_stacks_all(const struct ai_profile *const *profiles, size_t count,
+				   struct ai_flame_stack **ret);
+/* Whether the writers label each task with its process: several profiles, or one of several. */
+bool ai_profile_labelled(const struct ai_profile *const *profiles, size_t count);
+/* "pid N name", the root frame of a process's stacks (owned by the caller). */
+char *ai_profile_process_frame(const struct ai_profile *profile);
 void ai_profile_flame_stacks_free(struct ai_flame_stack *stacks, size_t count);
 /* "samples" or "ns": the unit of the weights. */
 bool ai_profile_weighs_samples(const struct ai_profile *profile);
@@ -320,15 +335,18 @@ enum ai_profile_format {
 
 /* speedscope's file format: the tasks' await chains weighted by busy time (a sampled profile),
  * then one evented profile per thread, a frame per poll. */
-void ai_profile_write_speedscope(FILE *out, const struct ai_profile *profile);
+void ai_profile_write_speedscope(FILE *out, const struct ai_profile *const *profiles, size_t count);
 /* Chrome's trace-event JSON (Perfetto, chrome://tracing): a track per thread, a complete event
  * per poll, a flow arrow from each wake to the poll it led to. */
-void ai_profile_write_perfetto(FILE *out, const struct ai_profile *profile);
+void ai_profile_write_perfetto(FILE *out, const struct ai_profile *const *profiles, size_t count);
 
 /* The folded stacks as a flame graph: one self-contained SVG document. (flamegraph.c) */
-void ai_profile_write_svg(FILE *out, const struct ai_profile *profile);
+void ai_profile_write_svg(FILE *out, const struct ai_profile *const *profiles, size_t count);
 
-/* Writes the profile; returns 0, or -1 if a write failed. */
-int ai_profile_write(FILE *out, const struct ai_profile *profile, enum ai_profile_format format);
+/* Writes the profiles of count processes measured over one window (one: today's documents; several,
+ * or one of several: each task labelled with its process, see docs/json-format.md); returns 0, or
+ * -1 if a write failed. */
+int ai_profile_write(FILE *out, const struct ai_profile *const *profiles, size_t count,
+		     enum ai_profile_format format);
 
 #endif

@@ -38,10 +38,10 @@ static void print_usage(FILE *out)
 		"its exit status becomes ours.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --pid N          a running process\n"
+		"  -p, --pid N          a running process (repeat it for several: each is\n"
+		"                       labelled with its pid in every format)\n"
 		"      --pgrep NAME, --cgroup PATH, --pids A,B,C\n"
-		"                       the process by name, cgroup or list (one: several\n"
-		"                       are refused)\n"
+		"                       the processes by name, cgroup or list\n"
 		"  -d, --duration TIME  how long to measure (default 10s; with PROGRAM: until it exits)\n"
 		"  -f, --format FMT     report (default), json (docs/json-format.md) or folded\n"
 		"                       (flamegraph.pl's input: per task, its await chain then the\n"
@@ -167,7 +167,6 @@ static bool process_alive(pid_t pid, pid_t child, int *status)
 }
 
 struct profile_args {
-	pid_t pid;
 	char **program;
 	uint64_t duration_ms;
 	bool duration_set;
@@ -177,14 +176,46 @@ struct profile_args {
 	bool runtime_frames; /* keep the runtime's own frames in the samples' stacks */
 };
 
-static struct ai_error *profile_target(const struct profile_args *args, pid_t pid, pid_t child,
-				       int *child_status, bool *child_exited)
+/* One process being profiled: its start snapshot, its probes and what they read. */
+struct session {
+	pid_t pid;
+	struct ai_snapshot *start;
+	struct ai_capture *capture; /* kept (detached) for the samples' debug info, with --rate */
+	struct ai_target *target;
+	struct ai_probe_point *points;
+	size_t count;
+	char *runtimes, *exe;
+	struct ai_sample_folder *folder;
+	struct ai_uprobes *u;       /* NULL once closed */
+	bool stopped;               /* its events stopped and read (session_stop) */
+	struct ai_profile *profile;
+	struct ai_profile_nesting nesting;
+	uint64_t end;               /* its part of the window ended (it exited), or 0 */
+	bool alive;
+	struct ai_error *err;       /* it could not be profiled (or its probes failed) */
+};
+
+static void session_free(struct session *s)
 {
-	ai_target_install_signal_handlers();
-	struct ai_snapshot *start = NULL;
-	struct ai_capture *capture = NULL;
-	struct ai_target *target = NULL;
-	struct ai_error *err = snapshot_tasks(pid, &start, &capture, &target);
+	ai_profile_destroy(s->profile);
+	ai_sample_folder_destroy(s->folder);
+	if (s->capture)
+		ai_capture_destroy(s->capture);
+	if (s->target)
+		ai_target_destroy(s->target);
+	ai_snapshot_destroy(s->start);
+	ai_probe_points_free(s->points, s->count);
+	free(s->runtimes);
+	free(s->exe);
+	ai_error_destroy(s->err);
+}
+
+/* The start snapshot (then a detach) and the probes opened, disabled. */
+static struct ai_error *session_open(struct session *s, const struct profile_args *args, pid_t child,
+				     int *child_status, bool *child_exited)
+{
+	pid_t pid = s->pid;
+	struct ai_error *err = snapshot_tasks(pid, &s->start, &s->capture, &s->target);
 	if (err && child && err->code == AI_ERROR_TARGET_EXITED) {
 		/* The probes go on once its runtime is found in it, which takes a snapshot of it running. */
 		ai_error_destroy(err);
@@ -195,115 +226,194 @@ static struct ai_error *profile_target(const struct profile_args *args, pid_t pi
 	}
 	if (err)
 		return err;
-	struct ai_probe_point *points;
-	size_t count;
-	char *runtimes;
-	ai_capture_probe_points(capture, &points, &count, &runtimes);
-	char *exe = target->exe_path ? xstrdup(target->exe_path) : NULL;
+	ai_capture_probe_points(s->capture, &s->points, &s->count, &s->runtimes);
+	s->exe = s->target->exe_path ? xstrdup(s->target->exe_path) : NULL;
 	/* The capture's debug info names the CPU samples: it is kept (the target detached) till the end. */
-	struct ai_sample_folder *folder = NULL;
 	if (!args->rate) {
-		ai_capture_destroy(capture);
-		ai_target_destroy(target);
-		capture = NULL;
-		target = NULL;
+		ai_capture_destroy(s->capture);
+		ai_target_destroy(s->target);
+		s->capture = NULL;
+		s->target = NULL;
 	}
-	if (!count) {
-		err = ai_error_create(AI_ERROR_UNSUPPORTED, "process %d uses no runtime whose tasks async-inspect can "
-				      "profile (tokio, async-task): no task poll function was found in %s", (int)pid,
-				      exe ? exe : "its executable");
-		goto out;
-	}
-	struct ai_uprobe_spec *specs = xcalloc(count, sizeof(*specs));
-	for (size_t i = 0; i < count; i++)
+	if (!s->count)
+		return ai_error_create(AI_ERROR_UNSUPPORTED, "process %d uses no runtime whose tasks async-inspect can "
+				       "profile (tokio, async-task): no task poll function was found in %s", (int)pid,
+				       s->exe ? s->exe : "its executable");
+	struct ai_uprobe_spec *specs = xcalloc(s->count, sizeof(*specs));
+	for (size_t i = 0; i < s->count; i++)
 		specs[i] = (struct ai_uprobe_spec){
-			.path = points[i].path, .offset = points[i].offset,
-			.ret = points[i].kind == AI_PROBE_POLL, .arg = points[i].task_arg,
+			.path = s->points[i].path, .offset = s->points[i].offset,
+			.ret = s->points[i].kind == AI_PROBE_POLL, .arg = s->points[i].task_arg,
 		};
-	struct ai_uprobes *u = NULL;
-	err = ai_uprobes_open(specs, count, pid, &u);
+	err = ai_uprobes_open(specs, s->count, pid, &s->u);
 	free(specs);
-	if (!err && args->rate && (err = ai_uprobes_open_sampling(u, args->rate)))
-		ai_uprobes_close(u);
+	if (!err && args->rate && (err = ai_uprobes_open_sampling(s->u, args->rate))) {
+		ai_uprobes_close(s->u);
+		s->u = NULL;
+	}
 	if (err)
-		goto out;
+		return err;
 	if (args->rate)
-		folder = ai_sample_folder_create(ai_capture_debuginfo(capture), pid, points, count, runtimes,
-						 args->runtime_frames);
+		s->folder = ai_sample_folder_create(ai_capture_debuginfo(s->capture), pid, s->points, s->count,
+						    s->runtimes, args->runtime_frames);
+	return NULL;
+}
+
+/* The events read so far (all: every one, the probes stopped); none after `until`. */
+static void session_read(struct session *s, int timeout_ms, bool all, uint64_t until)
+{
+	if (!s->err)
+		s->err = ai_uprobes_poll(s->u, timeout_ms);
+	const struct ai_uprobe_event *events;
+	size_t n;
+	ai_uprobes_take(s->u, all, &events, &n);
+	ai_profile_feed(s->profile, s->points, &s->nesting, s->folder, events, n, until);
+}
+
+/* Its part of the window ends at `end`: its events stopped, the last ones read, the counts taken.
+ * The probes are closed later, all together (ai_uprobes_close takes seconds: the kernel removes
+ * them one by one), so that no other process's events pile up meanwhile. Two copies of one
+ * binary share its probes (the kernel puts them in its page cache): until every process's events
+ * are stopped, the others' still fill its ring buffers, which would overflow during a close,
+ * losing a poll's exit and leaving its poll open (a task busy more than 100% of a core). */
+static void session_stop(struct session *s, uint64_t end)
+{
+	ai_uprobes_disable(s->u);
+	s->end = end;
+	s->stopped = true;
+	session_read(s, 0, true, end);
+	s->profile->lost = ai_uprobes_lost(s->u);
+	if (s->folder) {
+		uint64_t unwound;
+		ai_sample_folder_stats(s->folder, &unwound, &s->profile->samples_cut);
+	}
+}
+
+/* Profiles the processes of sessions[0..count) over one window (with child: the one launched);
+ * each is written unless it failed. The status: a process that could not be profiled is an error
+ * on stderr (already printed when there are several), and AI_EXIT_FAILURE. */
+static int profile_processes(const struct profile_args *args, struct session *sessions, size_t count, pid_t child,
+			     int *child_status, bool *child_exited)
+{
+	ai_target_install_signal_handlers();
+	size_t open = 0;
+	int status = AI_EXIT_OK;
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = &sessions[i];
+		struct ai_error *err = session_open(s, args, child, child_status, child_exited);
+		if (!err) {
+			open++;
+			continue;
+		}
+		if (s->u) {
+			ai_uprobes_close(s->u);
+			s->u = NULL;
+		}
+		/* The others are still worth measuring; the exit status says one failed. */
+		status = count > 1 ? ai_fail(ai_error_wrap(err, "process %d", (int)s->pid)) : ai_fail(err);
+		s->alive = false;
+	}
+	if (!open)
+		return AI_EXIT_FAILURE;
 	/* From here to the close, Ctrl-C ends the measure instead of us. */
 	ai_catch_stop_signals(on_stop);
-	err = ai_uprobes_enable(u);
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = &sessions[i];
+		if (s->u)
+			s->err = ai_uprobes_enable(s->u); /* (then its part ends at once, the error said) */
+	}
 	uint64_t begin = now_ns();
-	struct ai_profile *profile = ai_profile_create(pid, exe, runtimes, count, begin);
-	profile->sample_rate = args->rate;
-	struct ai_profile_nesting nesting = { .count = 0 };
-	if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
-		profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
-	ai_profile_add_start(profile, start);
 	char sampling[64] = "";
 	if (args->rate)
 		snprintf(sampling, sizeof(sampling), ", CPU samples at %u Hz", args->rate);
-	fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed%s)%s; Ctrl-C to stop\n",
-			(int)pid, runtimes, count, sampling, args->duration_set || !child ? "" : " until it exits");
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = &sessions[i];
+		if (!s->u)
+			continue;
+		s->alive = true;
+		s->profile = ai_profile_create(s->pid, s->exe, s->runtimes, s->count, begin);
+		s->profile->sample_rate = args->rate;
+		s->profile->of_several = count > 1;
+		if (args->format == AI_PROFILE_SPEEDSCOPE || args->format == AI_PROFILE_PERFETTO)
+			s->profile->poll_cap = AI_PROFILE_POLL_CAP; /* the timelines draw every poll */
+		ai_profile_add_start(s->profile, s->start);
+		fprintf(stderr, "async-inspect: profiling process %d (%s, %zu functions probed%s)%s; Ctrl-C to stop\n",
+			(int)s->pid, s->runtimes, s->count, sampling, args->duration_set || !child ? "" : " until it exits");
+	}
 	uint64_t deadline = begin + args->duration_ms * 1000000u;
-	bool alive = true;
-	while (!err && !stop_requested && (alive = process_alive(pid, child, child_status)) &&
-	       (!args->duration_set && child ? true : now_ns() < deadline)) {
-		const struct ai_uprobe_event *events;
-		size_t n;
-		err = ai_uprobes_poll(u, POLL_MS);
-		ai_uprobes_take(u, false, &events, &n);
-		ai_profile_feed(profile, points, &nesting, folder, events, n);
+	/* Each process's rings are waited on in turn: the wait is shared among those still measured. */
+	int timeout = (int)AI_MAX(1, POLL_MS / open);
+	size_t measured = open;
+	while (measured && !stop_requested && (!args->duration_set && child ? true : now_ns() < deadline)) {
+		for (size_t i = 0; i < count; i++) {
+			struct session *s = &sessions[i];
+			if (!s->u || s->stopped)
+				continue;
+			if (!s->err && (s->alive = process_alive(s->pid, child, child_status)))
+				session_read(s, timeout, false, UINT64_MAX);
+			if (s->err || !s->alive) {
+				/* Its part ends here, with what was gathered; the others go on. */
+				session_stop(s, now_ns());
+				measured--;
+				if (!s->alive && count > 1)
+					fprintf(stderr, "async-inspect: process %d exited during the profile: its part "
+						"ends with what was gathered until then\n", (int)s->pid);
+			}
+		}
 	}
 	uint64_t end = now_ns();
-	if (!alive && child)
-		*child_exited = true;
-	if (!err)
-		err = ai_uprobes_poll(u, 0);
-	const struct ai_uprobe_event *events;
-	size_t n;
-	ai_uprobes_take(u, true, &events, &n);
-	ai_profile_feed(profile, points, &nesting, folder, events, n);
-	profile->lost = ai_uprobes_lost(u);
-	if (folder) {
-		uint64_t unwound;
-		ai_sample_folder_stats(folder, &unwound, &profile->samples_cut);
-	}
+	/* Every process's events stop first (quick), then each is read to the end of the window. */
+	for (size_t i = 0; i < count; i++)
+		if (sessions[i].u && !sessions[i].stopped)
+			ai_uprobes_disable(sessions[i].u);
+	for (size_t i = 0; i < count; i++)
+		if (sessions[i].u && !sessions[i].stopped)
+			session_stop(&sessions[i], end);
 	/* The kernel unregisters the events one by one, each after a grace period: say why we wait. */
-	if (isatty(STDERR_FILENO))
+	size_t events = 0;
+	for (size_t i = 0; i < count; i++)
+		events += sessions[i].u ? ai_uprobes_event_count(sessions[i].u) : 0;
+	if (events && isatty(STDERR_FILENO))
 		fprintf(stderr, "async-inspect: removing the probes (%zu perf events, which the kernel "
-			"unregisters one at a time)...\n", ai_uprobes_event_count(u));
-	ai_uprobes_close(u);
+			"unregisters one at a time)...\n", events);
+	for (size_t i = 0; i < count; i++) {
+		ai_uprobes_close(sessions[i].u);
+		sessions[i].u = NULL;
+	}
 	ai_catch_stop_signals(SIG_DFL);
 
-	struct ai_snapshot *last = NULL;
-	if (!err && (alive = process_alive(pid, child, child_status))) {
-		struct ai_error *e = snapshot_tasks(pid, &last, NULL, NULL);
-		if (e) { /* (it may have exited meanwhile) */
-			fprintf(stderr, "async-inspect: warning: no snapshot at the end of the profile, so tasks "
-				"are named by the one at the start only: %s\n", e->message);
-			ai_error_destroy(e);
+	const struct ai_profile **written = xcalloc(count, sizeof(*written));
+	size_t written_count = 0;
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = &sessions[i];
+		if (!s->profile)
+			continue; /* it could not be profiled: said above */
+		if (s->err) {
+			status = count > 1 ? ai_fail(ai_error_wrap(s->err, "process %d", (int)s->pid)) : ai_fail(s->err);
+			s->err = NULL;
+			continue;
 		}
-	} else if (!alive && child) {
-		*child_exited = true;
+		struct ai_snapshot *last = NULL;
+		if (s->alive && (s->alive = process_alive(s->pid, child, child_status))) {
+			struct ai_error *e = snapshot_tasks(s->pid, &last, NULL, NULL);
+			if (e) { /* (it may have exited meanwhile) */
+				fprintf(stderr, "async-inspect: warning: no snapshot of process %d at the end of the "
+					"profile, so its tasks are named by the one at the start only: %s\n",
+					(int)s->pid, e->message);
+				ai_error_destroy(e);
+			}
+		}
+		if (!s->alive && child)
+			*child_exited = true;
+		s->profile->target_exited = !s->alive;
+		ai_profile_finish(s->profile, s->end, last);
+		ai_snapshot_destroy(last);
+		written[written_count++] = s->profile;
 	}
-	profile->target_exited = !alive;
-	ai_profile_finish(profile, end, last);
-	if (!err && ai_profile_write(args->out, profile, args->format) < 0)
-		err = ai_error_from_errno(errno, "cannot write the profile");
-	ai_snapshot_destroy(last);
-	ai_profile_destroy(profile);
-out:
-	ai_sample_folder_destroy(folder);
-	if (capture)
-		ai_capture_destroy(capture);
-	if (target)
-		ai_target_destroy(target);
-	ai_snapshot_destroy(start);
-	ai_probe_points_free(points, count);
-	free(runtimes);
-	free(exe);
-	return err;
+	if (written_count && ai_profile_write(args->out, written, written_count, args->format) < 0)
+		status = ai_fail(ai_error_from_errno(errno, "cannot write the profile"));
+	free(written);
+	return written_count ? status : AI_EXIT_FAILURE;
 }
 
 int ai_cmd_profile(int argc, char **argv)
@@ -389,11 +499,6 @@ int ai_cmd_profile(int argc, char **argv)
 	}
 	if (optind < argc)
 		args.program = argv + optind;
-	/* Its probes and its report are one program's; a second --pid must not replace the first. */
-	if (targets.pid_count > 1)
-		return ai_usage_error("profile", "profile follows one process, and %zu were given (%d, %d%s); "
-				      "profile each one on its own", targets.pid_count, targets.pids[0],
-				      targets.pids[1], targets.pid_count > 2 ? ", ..." : "");
 	if (!pid == !args.program)
 		return ai_usage_error("profile", pid ? "give --pid or a PROGRAM, not both"
 						     : "give --pid N, or -- PROGRAM [ARGS...]");
@@ -411,8 +516,14 @@ int ai_cmd_profile(int argc, char **argv)
 	}
 	int child_status = 0;
 	bool child_exited = false;
-	err = profile_target(&args, child ? child : pid, child, &child_status, &child_exited);
-	int status = err ? ai_fail(err) : AI_EXIT_OK;
+	size_t count = child ? 1 : targets.pid_count;
+	struct session *sessions = xcalloc(count, sizeof(*sessions));
+	for (size_t i = 0; i < count; i++)
+		sessions[i].pid = child ? child : targets.pids[i];
+	int status = profile_processes(&args, sessions, count, child, &child_status, &child_exited);
+	for (size_t i = 0; i < count; i++)
+		session_free(&sessions[i]);
+	free(sessions);
 	if (args.out != stdout && fclose(args.out) != 0 && status == AI_EXIT_OK)
 		status = ai_fail(ai_error_from_errno(errno, "cannot write %s", output));
 	if (child) {

@@ -27,10 +27,12 @@ static bool nested_wake(struct ai_profile_nesting *n, const struct ai_probe_poin
 }
 
 void ai_profile_feed(struct ai_profile *profile, const struct ai_probe_point *points, struct ai_profile_nesting *nesting,
-		     struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count)
+		     struct ai_sample_folder *folder, const struct ai_uprobe_event *events, size_t count, uint64_t until)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct ai_uprobe_event *e = &events[i];
+		if (e->time_ns > until)
+			break; /* (in time order) */
 		if (e->sample) {
 			if (!folder || e->time_ns < profile->start_ns)
 				continue;

@@ -182,12 +182,35 @@ static const char script[] =
 	"});\n"
 	"})();\n";
 
-void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
+/* The title's "process N (exe)", or with several "processes pid N name, pid M name". */
+static void processes_text(FILE *out, const struct ai_profile *const *profiles, size_t count)
 {
+	if (!ai_profile_labelled(profiles, count)) {
+		fprintf(out, "process %d (", (int)profiles[0]->pid);
+		xml_text(out, profiles[0]->exe ? profiles[0]->exe : "?", SIZE_MAX);
+		fputc(')', out);
+		return;
+	}
+	fputs("processes ", out);
+	for (size_t i = 0; i < count; i++) {
+		char *frame = ai_profile_process_frame(profiles[i]);
+		if (i)
+			fputs(", ", out);
+		xml_text(out, frame, SIZE_MAX);
+		free(frame);
+	}
+}
+
+void ai_profile_write_svg(FILE *out, const struct ai_profile *const *profiles, size_t count)
+{
+	const struct ai_profile *p = profiles[0]; /* the rate is the same for all */
+	uint64_t window = 0; /* the longest part (one that exited ends early) */
+	for (size_t i = 0; i < count; i++)
+		window = AI_MAX(window, profiles[i]->end_ns - profiles[i]->start_ns);
 	struct node root = { .name = xstrdup("all tasks") };
 	struct ai_flame_stack *stacks;
-	size_t count = ai_profile_flame_stacks(p, &stacks);
-	for (size_t i = 0; i < count; i++) {
+	size_t stack_count = ai_profile_flame_stacks_all(profiles, count, &stacks);
+	for (size_t i = 0; i < stack_count; i++) {
 		struct node *n = &root;
 		n->weight += stacks[i].weight;
 		for (size_t f = 0; f < stacks[i].count && f < MAX_DEPTH; f++) {
@@ -195,11 +218,14 @@ void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
 			n->weight += stacks[i].weight;
 		}
 	}
-	ai_profile_flame_stacks_free(stacks, count);
+	ai_profile_flame_stacks_free(stacks, stack_count);
 	bool samples = ai_profile_weighs_samples(p);
 	if (samples) {
 		free(root.name);
-		root.name = xstrdup("all threads");
+		root.name = xstrdup(ai_profile_labelled(profiles, count) ? "all processes" : "all threads");
+	} else if (ai_profile_labelled(profiles, count)) {
+		free(root.name);
+		root.name = xstrdup("all processes");
 	}
 	size_t max_depth = depth_of(&root, 0);
 	double height = TOP + (double)(max_depth + 1) * FRAME_HEIGHT + MARGIN + FRAME_HEIGHT; /* + the controls */
@@ -210,15 +236,15 @@ void ai_profile_write_svg(FILE *out, const struct ai_profile *p)
 		"<text x=\"%d\" y=\"24\" font-size=\"16\">", WIDTH + 2 * MARGIN, height, WIDTH + 2 * MARGIN, height,
 		MARGIN);
 	if (samples) {
-		fprintf(out, "CPU samples of process %d (", (int)p->pid);
-		xml_text(out, p->exe ? p->exe : "?", SIZE_MAX);
-		fprintf(out, "): %" PRIu64 " at %u Hz over %.2f s; each task's await chain, then its native frames; "
-			"click to zoom</text>\n", root.weight, p->sample_rate, (double)(p->end_ns - p->start_ns) / 1e9);
+		fputs("CPU samples of ", out);
+		processes_text(out, profiles, count);
+		fprintf(out, ": %" PRIu64 " at %u Hz over %.2f s; each task's await chain, then its native frames; "
+			"click to zoom</text>\n", root.weight, p->sample_rate, (double)window / 1e9);
 	} else {
-		fprintf(out, "Busy time of the tasks of process %d (", (int)p->pid);
-		xml_text(out, p->exe ? p->exe : "?", SIZE_MAX);
-		fprintf(out, "): %.1f ms over %.2f s; each task's await chain, root below; click to zoom</text>\n",
-			(double)root.weight / 1e6, (double)(p->end_ns - p->start_ns) / 1e9);
+		fputs("Busy time of the tasks of ", out);
+		processes_text(out, profiles, count);
+		fprintf(out, ": %.1f ms over %.2f s; each task's await chain, root below; click to zoom</text>\n",
+			(double)root.weight / 1e6, (double)window / 1e9);
 	}
 	/* The controls on the bottom line, under the graph (the title may be long). */
 	double bottom = height - 4;

@@ -82,7 +82,7 @@ static uint64_t read_events(struct ai_live_profile *lp)
 	const struct ai_uprobe_event *events;
 	size_t count;
 	ai_uprobes_take(lp->uprobes, false, &events, &count);
-	ai_profile_feed(lp->model, lp->points, &lp->nesting, NULL, events, count);
+	ai_profile_feed(lp->model, lp->points, &lp->nesting, NULL, events, count, UINT64_MAX);
 	return horizon;
 }
 

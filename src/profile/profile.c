@@ -23,6 +23,15 @@ struct ai_profile *ai_profile_create(pid_t pid, const char *exe, const char *run
 	struct ai_profile *p = xcalloc(1, sizeof(*p));
 	p->pid = pid;
 	p->exe = exe ? xstrdup(exe) : NULL;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	p->command = ai_read_small_file(path, NULL);
+	if (p->command) {
+		p->command[strcspn(p->command, "\n")] = '\0';
+	} else {
+		const char *base = exe ? strrchr(exe, '/') : NULL;
+		p->command = xstrdup(base ? base + 1 : exe ? exe : "?");
+	}
 	p->runtimes = xstrdup(runtimes ? runtimes : "");
 	p->probe_count = probe_count;
 	p->start_ns = p->end_ns = start_ns;
@@ -55,6 +64,7 @@ void ai_profile_destroy(struct ai_profile *p)
 	for (size_t i = 0; i < p->task_count; i++)
 		task_deinit(&p->tasks[i]);
 	free(p->tasks);
+	free(p->command);
 	for (size_t i = 0; i < p->thread_count; i++) {
 		free(p->threads[i].name);
 		stacks_free(p->threads[i].stacks, p->threads[i].stack_count);

@@ -1,6 +1,8 @@
 /* The profile for people (a table sorted by busy time), for programs (JSON, docs/json-format.md)
  * and for flamegraph tools (Brendan Gregg's folded stacks: a line per stack of stacks.c, its
- * weight in samples, or in busy nanoseconds without sampling). */
+ * weight in samples, or in busy nanoseconds without sampling). Several processes: the report has
+ * a section per process, the JSON a `processes` array of the one-process documents, the folded
+ * stacks begin with their process ("pid N name"). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,8 @@ static void task_label(char *buf, size_t size, const struct ai_profile_task *t)
 		snprintf(buf, size, "@0x%" PRIx64, t->address);
 }
 
-static void write_report(FILE *out, const struct ai_profile *p)
+/* One process's part of the report; the legend goes once, after the last. */
+static void write_report(FILE *out, const struct ai_profile *p, bool legend)
 {
 	char a[32], b[32], c[32], d[32], e[32], f[32];
 	uint64_t w = window(p);
@@ -86,66 +89,74 @@ static void write_report(FILE *out, const struct ai_profile *p)
 		fputc('\n', out);
 	for (size_t i = 0; i < p->warning_count; i++)
 		fprintf(out, "warning: %s\n", p->warnings[i]);
+	uint64_t busy = 0;
+	for (size_t i = 0; i < p->task_count; i++)
+		busy += p->tasks[i].busy_ns;
+	fprintf(out, "\nTotal of pid %d %s: %zu task%s, %" PRIu64 " polls, busy %s (%.1f%% of one core), %" PRIu64
+		" wakes%s\n", (int)p->pid, p->command ? p->command : "?", p->task_count, p->task_count == 1 ? "" : "s",
+		p->polls, duration(a, sizeof(a), busy), w ? 100.0 * (double)busy / (double)w : 0.0, p->wakes,
+		p->target_exited ? " (it exited during the profile: what was gathered until then)" : "");
+	if (!legend)
+		return;
 	fprintf(out, "\nBUSY: time inside the task's polls (BUSY%%: of one core over the profile); SCHEDULED: "
 		"from a wake to the next poll; IDLE: the rest. Tasks are sorted by busy time.\n");
 }
 
-static void write_json(FILE *out, const struct ai_profile *p)
+/* One process's document (docs/json-format.md). */
+static void write_json_document(struct ai_json_writer *w, const struct ai_profile *p)
 {
-	struct ai_json_writer w;
-	ai_json_writer_init(&w, out, true);
-	ai_json_begin_object(&w);
-	ai_json_field_string(&w, "format", "async-inspect-profile");
-	ai_json_field_int(&w, "version", 1);
-	ai_json_field_int(&w, "pid", p->pid);
-	ai_json_field_string(&w, "exe", p->exe);
-	ai_json_field_string(&w, "runtimes", p->runtimes);
-	ai_json_key(&w, "probes");
-	ai_json_uint(&w, p->probe_count);
-	ai_json_key(&w, "duration_ns");
-	ai_json_uint(&w, window(p));
-	ai_json_key(&w, "polls");
-	ai_json_uint(&w, p->polls);
-	ai_json_key(&w, "wakes");
-	ai_json_uint(&w, p->wakes);
-	ai_json_key(&w, "releases");
-	ai_json_uint(&w, p->releases);
-	ai_json_key(&w, "events_lost");
-	ai_json_uint(&w, p->lost);
-	ai_json_key(&w, "target_exited");
-	ai_json_bool(&w, p->target_exited);
-	ai_json_key(&w, "sample_rate_hz");
-	ai_json_uint(&w, p->sample_rate);
-	ai_json_key(&w, "samples");
-	ai_json_uint(&w, p->samples);
-	ai_json_key(&w, "tasks");
-	ai_json_begin_array(&w);
+	ai_json_begin_object(w);
+	ai_json_field_string(w, "format", "async-inspect-profile");
+	ai_json_field_int(w, "version", 1);
+	ai_json_field_int(w, "pid", p->pid);
+	ai_json_field_string(w, "exe", p->exe);
+	ai_json_field_string(w, "runtimes", p->runtimes);
+	ai_json_key(w, "probes");
+	ai_json_uint(w, p->probe_count);
+	ai_json_key(w, "duration_ns");
+	ai_json_uint(w, window(p));
+	ai_json_key(w, "polls");
+	ai_json_uint(w, p->polls);
+	ai_json_key(w, "wakes");
+	ai_json_uint(w, p->wakes);
+	ai_json_key(w, "releases");
+	ai_json_uint(w, p->releases);
+	ai_json_key(w, "events_lost");
+	ai_json_uint(w, p->lost);
+	ai_json_key(w, "target_exited");
+	ai_json_bool(w, p->target_exited);
+	ai_json_key(w, "sample_rate_hz");
+	ai_json_uint(w, p->sample_rate);
+	ai_json_key(w, "samples");
+	ai_json_uint(w, p->samples);
+	ai_json_key(w, "tasks");
+	ai_json_begin_array(w);
 	for (size_t i = 0; i < p->task_count; i++) {
 		const struct ai_profile_task *t = &p->tasks[i];
-		ai_json_begin_object(&w);
-		ai_json_key(&w, "id");
+		ai_json_begin_object(w);
+		ai_json_key(w, "id");
 		if (t->has_id)
-			ai_json_uint(&w, t->id);
+			ai_json_uint(w, t->id);
 		else
-			ai_json_null(&w);
-		ai_json_key(&w, "address");
-		ai_json_hex(&w, t->address);
-		ai_json_key(&w, "generation");
-		ai_json_uint(&w, t->generation);
-		ai_json_field_string(&w, "name", t->name);
-		ai_json_field_string(&w, "future", t->future);
-		ai_json_field_string(&w, "location", t->location);
-		ai_json_key(&w, "await_chain");
-		ai_json_begin_array(&w);
+			ai_json_null(w);
+		ai_json_key(w, "address");
+		ai_json_hex(w, t->address);
+		ai_json_key(w, "generation");
+		ai_json_uint(w, t->generation);
+		ai_json_field_string(w, "name", t->name);
+		ai_json_field_string(w, "future", t->future);
+		ai_json_field_string(w, "location", t->location);
+		ai_json_key(w, "await_chain");
+		ai_json_begin_array(w);
 		for (size_t c = 0; c < t->chain_count; c++)
-			ai_json_string(&w, t->chain[c]);
-		ai_json_end_array(&w);
-		ai_json_key(&w, "in_start_snapshot");
-		ai_json_bool(&w, t->in_start);
-		ai_json_key(&w, "in_end_snapshot");
-		ai_json_bool(&w, t->in_end);
-		ai_json_key(&w, "released");
-		ai_json_bool(&w, t->released);
+			ai_json_string(w, t->chain[c]);
+		ai_json_end_array(w);
+		ai_json_key(w, "in_start_snapshot");
+		ai_json_bool(w, t->in_start);
+		ai_json_key(w, "in_end_snapshot");
+		ai_json_bool(w, t->in_end);
+		ai_json_key(w, "released");
+		ai_json_bool(w, t->released);
 		const struct {
 			const char *key;
 			uint64_t value;
@@ -167,35 +178,55 @@ static void write_json(FILE *out, const struct ai_profile *p)
 			{ "samples", t->samples },
 		};
 		for (size_t f = 0; f < AI_ARRAY_SIZE(fields); f++) {
-			ai_json_key(&w, fields[f].key);
-			ai_json_uint(&w, fields[f].value);
+			ai_json_key(w, fields[f].key);
+			ai_json_uint(w, fields[f].value);
 		}
-		ai_json_end_object(&w);
+		ai_json_end_object(w);
 	}
-	ai_json_end_array(&w);
-	ai_json_key(&w, "threads");
-	ai_json_begin_array(&w);
+	ai_json_end_array(w);
+	ai_json_key(w, "threads");
+	ai_json_begin_array(w);
 	for (size_t i = 0; i < p->thread_count; i++) {
 		const struct ai_profile_thread *th = &p->threads[i];
+		ai_json_begin_object(w);
+		ai_json_key(w, "tid");
+		ai_json_uint(w, th->tid);
+		ai_json_field_string(w, "name", th->name);
+		ai_json_key(w, "polls");
+		ai_json_uint(w, th->polls);
+		ai_json_key(w, "busy_ns");
+		ai_json_uint(w, th->busy_ns);
+		ai_json_key(w, "samples_outside_polls");
+		ai_json_uint(w, th->samples);
+		ai_json_end_object(w);
+	}
+	ai_json_end_array(w);
+	ai_json_key(w, "warnings");
+	ai_json_begin_array(w);
+	for (size_t i = 0; i < p->warning_count; i++)
+		ai_json_string(w, p->warnings[i]);
+	ai_json_end_array(w);
+	ai_json_end_object(w);
+}
+
+/* One process: its document; several: {format, version, processes: [document, ...]}. */
+static void write_json(FILE *out, const struct ai_profile *const *profiles, size_t count)
+{
+	struct ai_json_writer w;
+	ai_json_writer_init(&w, out, true);
+	if (!ai_profile_labelled(profiles, count)) {
+		write_json_document(&w, profiles[0]);
+	} else {
 		ai_json_begin_object(&w);
-		ai_json_key(&w, "tid");
-		ai_json_uint(&w, th->tid);
-		ai_json_field_string(&w, "name", th->name);
-		ai_json_key(&w, "polls");
-		ai_json_uint(&w, th->polls);
-		ai_json_key(&w, "busy_ns");
-		ai_json_uint(&w, th->busy_ns);
-		ai_json_key(&w, "samples_outside_polls");
-		ai_json_uint(&w, th->samples);
+		ai_json_field_string(&w, "format", "async-inspect-profile");
+		ai_json_field_int(&w, "version", 1);
+		ai_json_key(&w, "processes");
+		ai_json_begin_array(&w);
+		for (size_t i = 0; i < count; i++)
+			write_json_document(&w, profiles[i]);
+		ai_json_end_array(&w);
 		ai_json_end_object(&w);
 	}
-	ai_json_end_array(&w);
-	ai_json_key(&w, "warnings");
-	ai_json_begin_array(&w);
-	for (size_t i = 0; i < p->warning_count; i++)
-		ai_json_string(&w, p->warnings[i]);
-	ai_json_end_array(&w);
-	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
 	fputc('\n', out);
 }
@@ -208,10 +239,10 @@ static void folded_frame(FILE *out, const char *s)
 		fputc(*s == ';' ? ',' : *s == '\n' ? ' ' : *s, out);
 }
 
-static void write_folded(FILE *out, const struct ai_profile *p)
+static void write_folded(FILE *out, const struct ai_profile *const *profiles, size_t process_count)
 {
 	struct ai_flame_stack *stacks;
-	size_t count = ai_profile_flame_stacks(p, &stacks);
+	size_t count = ai_profile_flame_stacks_all(profiles, process_count, &stacks);
 	for (size_t i = 0; i < count; i++) {
 		for (size_t f = 0; f < stacks[i].count; f++) {
 			if (f)
@@ -223,26 +254,31 @@ static void write_folded(FILE *out, const struct ai_profile *p)
 	ai_profile_flame_stacks_free(stacks, count);
 }
 
-int ai_profile_write(FILE *out, const struct ai_profile *p, enum ai_profile_format format)
+int ai_profile_write(FILE *out, const struct ai_profile *const *profiles, size_t count,
+		     enum ai_profile_format format)
 {
 	switch (format) {
 	case AI_PROFILE_REPORT:
-		write_report(out, p);
+		for (size_t i = 0; i < count; i++) {
+			if (i)
+				fputc('\n', out);
+			write_report(out, profiles[i], i + 1 == count);
+		}
 		break;
 	case AI_PROFILE_JSON:
-		write_json(out, p);
+		write_json(out, profiles, count);
 		break;
 	case AI_PROFILE_FOLDED:
-		write_folded(out, p);
+		write_folded(out, profiles, count);
 		break;
 	case AI_PROFILE_SVG:
-		ai_profile_write_svg(out, p);
+		ai_profile_write_svg(out, profiles, count);
 		break;
 	case AI_PROFILE_SPEEDSCOPE:
-		ai_profile_write_speedscope(out, p);
+		ai_profile_write_speedscope(out, profiles, count);
 		break;
 	case AI_PROFILE_PERFETTO:
-		ai_profile_write_perfetto(out, p);
+		ai_profile_write_perfetto(out, profiles, count);
 		break;
 	}
 	return fflush(out) == 0 && !ferror(out) ? 0 : -1;

@@ -6,7 +6,8 @@
  *   first) and a task's stacks by samples; then a stack per thread and distinct stack of its
  *   samples outside any poll ("thread TID NAME", then its frames);
  * - without (--rate 0): a stack per task that was busy, its label then its await chain from the
- *   snapshots, weighed by its busy nanoseconds. */
+ *   snapshots, weighed by its busy nanoseconds.
+ * With several processes each stack begins with its process, "pid N name". */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ bool ai_profile_weighs_samples(const struct ai_profile *p)
 }
 
 struct list {
+	const char *root; /* the first frame of every stack, or NULL */
 	struct ai_flame_stack *items;
 	size_t count, capacity;
 	char **frames; /* of the stack being built */
@@ -85,6 +87,8 @@ static void sampled(struct list *l, const char *label, const struct ai_profile_t
 		order[i] = &stacks[i];
 	qsort(order, count, sizeof(*order), by_count);
 	for (size_t i = 0; i < count; i++) {
+		if (l->root)
+			frame(l, l->root);
 		frame(l, label);
 		if (t && order[i]->chain)
 			chain_frames(l, t);
@@ -94,9 +98,41 @@ static void sampled(struct list *l, const char *label, const struct ai_profile_t
 	free(order);
 }
 
+bool ai_profile_labelled(const struct ai_profile *const *profiles, size_t count)
+{
+	return count > 1 || (count == 1 && profiles[0]->of_several);
+}
+
+char *ai_profile_process_frame(const struct ai_profile *p)
+{
+	return xasprintf("pid %d %s", (int)p->pid, p->command ? p->command : "?");
+}
+
+static void add_stacks(struct list *l, const struct ai_profile *p);
+
 size_t ai_profile_flame_stacks(const struct ai_profile *p, struct ai_flame_stack **ret)
 {
+	return ai_profile_flame_stacks_all(&p, 1, ret);
+}
+
+size_t ai_profile_flame_stacks_all(const struct ai_profile *const *profiles, size_t count,
+				   struct ai_flame_stack **ret)
+{
 	struct list l = { 0 };
+	bool labelled = ai_profile_labelled(profiles, count);
+	for (size_t i = 0; i < count; i++) {
+		char *root = labelled ? ai_profile_process_frame(profiles[i]) : NULL;
+		l.root = root;
+		add_stacks(&l, profiles[i]);
+		free(root);
+	}
+	*ret = l.items;
+	return l.count;
+}
+
+static void add_stacks(struct list *lp, const struct ai_profile *p)
+{
+	struct list l = *lp;
 	bool samples = ai_profile_weighs_samples(p);
 	for (size_t i = 0; i < p->task_count; i++) {
 		const struct ai_profile_task *t = &p->tasks[i];
@@ -106,6 +142,8 @@ size_t ai_profile_flame_stacks(const struct ai_profile *p, struct ai_flame_stack
 		if (samples) {
 			sampled(&l, label, t, t->stacks, t->stack_count);
 		} else {
+			if (l.root)
+				frame(&l, l.root);
 			frame(&l, label);
 			chain_frames(&l, t);
 			push(&l, t->busy_ns);
@@ -120,8 +158,7 @@ size_t ai_profile_flame_stacks(const struct ai_profile *p, struct ai_flame_stack
 		sampled(&l, label, NULL, th->stacks, th->stack_count);
 		free(label);
 	}
-	*ret = l.items;
-	return l.count;
+	*lp = l;
 }
 
 void ai_profile_flame_stacks_free(struct ai_flame_stack *stacks, size_t count)

@@ -9,7 +9,11 @@
  * perfetto: Chrome's trace-event JSON, which Perfetto and chrome://tracing read: a track (tid) per
  * thread, a complete event ("X") per poll named by its task, and a flow ("s" then "f") from each
  * task's first wake after a poll to the poll that followed. Times are microseconds from the
- * window's start, with nanosecond decimals. */
+ * window's start, with nanosecond decimals.
+ *
+ * Several processes (measured over one window): speedscope's sampled profile has each stack under
+ * its process's frame ("pid N name") and a thread's evented profile is named "pid N name: thread
+ * T"; perfetto has a process track per pid (its name "exe (pid N)") with its threads under it. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +47,9 @@ struct frames {
 	size_t count, capacity;
 	size_t *slots;
 	size_t slot_count;
-	/* per task: its frames (the label, then the chain) in `flat` from `first[t]`, `depth[t]` of them */
-	size_t *flat, *first, *depth;
+	/* per task (of every process: process k's tasks from base[k]): its frames (the label, then the
+	 * chain) in `flat` from `first[t]`, `depth[t]` of them */
+	size_t *flat, *first, *depth, *base;
 	size_t flat_count, flat_capacity;
 };
 
@@ -85,24 +90,35 @@ static void push_flat(struct frames *f, size_t frame)
 	f->flat[f->flat_count++] = frame;
 }
 
-static void frames_build(struct frames *f, const struct ai_profile *p)
+/* Task t's frames: its label, then its await chain (or its future). */
+static void task_frames(struct frames *f, const struct ai_profile_task *t, size_t index)
+{
+	f->first[index] = f->flat_count;
+	char *label = task_label(t);
+	push_flat(f, frame_of(f, label));
+	free(label);
+	if (t->chain_count)
+		for (size_t c = 0; c < t->chain_count; c++)
+			push_flat(f, frame_of(f, t->chain[c]));
+	else
+		push_flat(f, frame_of(f, t->future ? t->future : "<unknown future>"));
+	f->depth[index] = f->flat_count - f->first[index];
+}
+
+static void frames_build(struct frames *f, const struct ai_profile *const *profiles, size_t count)
 {
 	*f = (struct frames){ 0 };
-	f->first = xcalloc(p->task_count + 1, sizeof(*f->first));
-	f->depth = xcalloc(p->task_count + 1, sizeof(*f->depth));
-	for (size_t i = 0; i < p->task_count; i++) {
-		const struct ai_profile_task *t = &p->tasks[i];
-		f->first[i] = f->flat_count;
-		char *label = task_label(t);
-		push_flat(f, frame_of(f, label));
-		free(label);
-		if (t->chain_count)
-			for (size_t c = 0; c < t->chain_count; c++)
-				push_flat(f, frame_of(f, t->chain[c]));
-		else
-			push_flat(f, frame_of(f, t->future ? t->future : "<unknown future>"));
-		f->depth[i] = f->flat_count - f->first[i];
+	f->base = xcalloc(count + 1, sizeof(*f->base));
+	size_t total = 0;
+	for (size_t k = 0; k < count; k++) {
+		f->base[k] = total;
+		total += profiles[k]->task_count;
 	}
+	f->first = xcalloc(total + 1, sizeof(*f->first));
+	f->depth = xcalloc(total + 1, sizeof(*f->depth));
+	for (size_t k = 0; k < count; k++)
+		for (size_t i = 0; i < profiles[k]->task_count; i++)
+			task_frames(f, &profiles[k]->tasks[i], f->base[k] + i);
 }
 
 static void frames_free(struct frames *f)
@@ -114,6 +130,7 @@ static void frames_free(struct frames *f)
 	free(f->flat);
 	free(f->first);
 	free(f->depth);
+	free(f->base);
 }
 
 static void event(struct ai_json_writer *w, const char *type, size_t frame, uint64_t at)
@@ -135,14 +152,15 @@ static void close_poll(struct ai_json_writer *w, const struct frames *f, size_t 
  * block_in_place allows); one that a later poll of its task elsewhere ended early can outlast
  * the inner one only by that clock's skew: an inner poll is cut at its outer poll's end. */
 static void thread_profile(struct ai_json_writer *w, const struct ai_profile *p, const struct frames *f,
-			   const struct ai_profile_thread *th)
+			   size_t base, const struct ai_profile_thread *th, const char *process)
 {
 	struct {
 		size_t task;
 		uint64_t end;
 	} stack[16];
 	unsigned depth = 0;
-	char *name = th->name ? xasprintf("thread %u %s", th->tid, th->name) : xasprintf("thread %u", th->tid);
+	char *name = xasprintf("%s%sthread %u%s%s", process ? process : "", process ? ": " : "", th->tid,
+			       th->name ? " " : "", th->name ? th->name : "");
 	ai_json_begin_object(w);
 	ai_json_field_string(w, "type", "evented");
 	ai_json_field_string(w, "name", name);
@@ -165,9 +183,10 @@ static void thread_profile(struct ai_json_writer *w, const struct ai_profile *p,
 			continue; /* (deeper than any runtime nests polls) */
 		if (depth && end > stack[depth - 1].end)
 			end = stack[depth - 1].end;
-		for (size_t d = 0; d < f->depth[poll->task]; d++)
-			event(w, "O", f->flat[f->first[poll->task] + d], begin);
-		stack[depth].task = poll->task;
+		size_t task = base + poll->task;
+		for (size_t d = 0; d < f->depth[task]; d++)
+			event(w, "O", f->flat[f->first[task] + d], begin);
+		stack[depth].task = task;
 		stack[depth++].end = end;
 	}
 	while (depth) {
@@ -178,13 +197,14 @@ static void thread_profile(struct ai_json_writer *w, const struct ai_profile *p,
 	ai_json_end_object(w);
 }
 
-void ai_profile_write_speedscope(FILE *out, const struct ai_profile *p)
+void ai_profile_write_speedscope(FILE *out, const struct ai_profile *const *profiles, size_t count)
 {
+	const struct ai_profile *p = profiles[0]; /* the rate is the same for all */
 	struct frames f;
-	frames_build(&f, p);
+	frames_build(&f, profiles, count);
 	/* The sampled profile's stacks, their frames in the same table (before it is written). */
 	struct ai_flame_stack *stacks;
-	size_t stack_count = ai_profile_flame_stacks(p, &stacks);
+	size_t stack_count = ai_profile_flame_stacks_all(profiles, count, &stacks);
 	size_t **stack_frames = xcalloc(stack_count + 1, sizeof(*stack_frames));
 	for (size_t i = 0; i < stack_count; i++) {
 		stack_frames[i] = xcalloc(stacks[i].count + 1, sizeof(**stack_frames));
@@ -195,7 +215,19 @@ void ai_profile_write_speedscope(FILE *out, const struct ai_profile *p)
 	ai_json_writer_init(&w, out, false);
 	ai_json_begin_object(&w);
 	ai_json_field_string(&w, "$schema", "https://www.speedscope.app/file-format-schema.json");
-	char *title = xasprintf("async-inspect profile of process %d (%s)", (int)p->pid, p->exe ? p->exe : "?");
+	char *title;
+	if (!ai_profile_labelled(profiles, count)) {
+		title = xasprintf("async-inspect profile of process %d (%s)", (int)p->pid, p->exe ? p->exe : "?");
+	} else {
+		title = xstrdup("async-inspect profile of processes");
+		for (size_t k = 0; k < count; k++) {
+			char *frame = ai_profile_process_frame(profiles[k]), *longer;
+			longer = xasprintf("%s%s %s", title, k ? "," : "", frame);
+			free(frame);
+			free(title);
+			title = longer;
+		}
+	}
 	ai_json_field_string(&w, "name", title);
 	free(title);
 	ai_json_field_string(&w, "exporter", "async-inspect");
@@ -244,9 +276,13 @@ void ai_profile_write_speedscope(FILE *out, const struct ai_profile *p)
 		free(stack_frames[i]);
 	free(stack_frames);
 	ai_profile_flame_stacks_free(stacks, stack_count);
-	for (size_t i = 0; i < p->thread_count; i++)
-		if (p->threads[i].polls)
-			thread_profile(&w, p, &f, &p->threads[i]);
+	for (size_t k = 0; k < count; k++) {
+		char *process = ai_profile_labelled(profiles, count) ? ai_profile_process_frame(profiles[k]) : NULL;
+		for (size_t i = 0; i < profiles[k]->thread_count; i++)
+			if (profiles[k]->threads[i].polls)
+				thread_profile(&w, profiles[k], &f, f.base[k], &profiles[k]->threads[i], process);
+		free(process);
+	}
 	ai_json_end_array(&w);
 	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
@@ -288,7 +324,8 @@ static void flow(struct ai_json_writer *w, const char *ph, int pid, uint32_t tid
 	ai_json_end_object(w);
 }
 
-void ai_profile_write_perfetto(FILE *out, const struct ai_profile *p)
+/* One process's track: its name, its threads', its polls and wake flows (ids from *flow_id on). */
+static void process_events(struct ai_json_writer *w, const struct ai_profile *p, size_t *flow_id)
 {
 	int pid = (int)p->pid;
 	/* An event's name: the task, and its root future when it has no name of its own. */
@@ -299,6 +336,60 @@ void ai_profile_write_perfetto(FILE *out, const struct ai_profile *p)
 		labels[i] = !t->name && t->future ? xasprintf("%s %s", label, t->future) : xstrdup(label);
 		free(label);
 	}
+	char *process = xasprintf("%s (pid %d)", p->exe ? p->exe : "?", pid);
+	metadata(w, "process_name", pid, (uint32_t)pid, process);
+	free(process);
+	for (size_t i = 0; i < p->thread_count; i++) {
+		const struct ai_profile_thread *th = &p->threads[i];
+		char *name = th->name ? xstrdup(th->name) : xasprintf("thread %u", th->tid);
+		metadata(w, "thread_name", pid, th->tid, name);
+		free(name);
+	}
+	for (size_t i = 0; i < p->poll_count; i++) {
+		const struct ai_profile_poll *poll = &p->poll_list[i];
+		const struct ai_profile_task *t = &p->tasks[poll->task];
+		uint64_t begin = since_start(p, poll->begin_ns), end = since_start(p, poll_end(p, poll));
+		size_t id = ++*flow_id;
+		if (poll->wake_ns)
+			flow(w, "s", pid, poll->wake_tid, since_start(p, poll->wake_ns), id);
+		ai_json_begin_object(w);
+		trace_common(w, labels[poll->task], "X", pid, poll->tid);
+		ai_json_field_string(w, "cat", "poll");
+		ai_json_key(w, "ts");
+		ai_json_decimal(w, begin, 3);
+		ai_json_key(w, "dur");
+		ai_json_decimal(w, end > begin ? end - begin : 0, 3);
+		ai_json_key(w, "args");
+		ai_json_begin_object(w);
+		ai_json_key(w, "task_id");
+		if (t->has_id)
+			ai_json_uint(w, t->id);
+		else
+			ai_json_null(w);
+		ai_json_field_string(w, "name", t->name);
+		ai_json_field_string(w, "future", t->future);
+		ai_json_field_hex(w, "address", t->address);
+		ai_json_end_object(w);
+		ai_json_end_object(w);
+		if (poll->wake_ns)
+			flow(w, "f", pid, poll->tid, begin, id);
+	}
+	for (size_t i = 0; i < p->task_count; i++)
+		free(labels[i]);
+	free(labels);
+}
+
+void ai_profile_write_perfetto(FILE *out, const struct ai_profile *const *profiles, size_t count)
+{
+	uint64_t polls = 0, kept = 0, dropped = 0, lost = 0, window = 0;
+	for (size_t k = 0; k < count; k++) {
+		const struct ai_profile *p = profiles[k];
+		polls += p->polls;
+		kept += p->poll_count;
+		dropped += p->polls_dropped;
+		lost += p->lost;
+		window = AI_MAX(window, since_start(p, p->end_ns));
+	}
 	struct ai_json_writer w;
 	ai_json_writer_init(&w, out, false);
 	ai_json_begin_object(&w);
@@ -306,57 +397,20 @@ void ai_profile_write_perfetto(FILE *out, const struct ai_profile *p)
 	ai_json_key(&w, "otherData");
 	ai_json_begin_object(&w);
 	ai_json_field_string(&w, "exporter", "async-inspect");
-	ai_json_field_string(&w, "runtimes", p->runtimes);
-	ai_json_field_uint(&w, "duration_ns", since_start(p, p->end_ns));
-	ai_json_field_uint(&w, "polls", p->polls);
-	ai_json_field_uint(&w, "polls_kept", p->poll_count);
-	ai_json_field_uint(&w, "polls_dropped", p->polls_dropped);
-	ai_json_field_uint(&w, "events_lost", p->lost);
+	ai_json_field_string(&w, "runtimes", profiles[0]->runtimes);
+	ai_json_field_uint(&w, "duration_ns", window);
+	ai_json_field_uint(&w, "polls", polls);
+	ai_json_field_uint(&w, "polls_kept", kept);
+	ai_json_field_uint(&w, "polls_dropped", dropped);
+	ai_json_field_uint(&w, "events_lost", lost);
 	ai_json_end_object(&w);
 	ai_json_key(&w, "traceEvents");
 	ai_json_begin_array(&w);
-	char *process = xasprintf("%s (pid %d)", p->exe ? p->exe : "?", pid);
-	metadata(&w, "process_name", pid, (uint32_t)pid, process);
-	free(process);
-	for (size_t i = 0; i < p->thread_count; i++) {
-		const struct ai_profile_thread *th = &p->threads[i];
-		char *name = th->name ? xstrdup(th->name) : xasprintf("thread %u", th->tid);
-		metadata(&w, "thread_name", pid, th->tid, name);
-		free(name);
-	}
-	for (size_t i = 0; i < p->poll_count; i++) {
-		const struct ai_profile_poll *poll = &p->poll_list[i];
-		const struct ai_profile_task *t = &p->tasks[poll->task];
-		uint64_t begin = since_start(p, poll->begin_ns), end = since_start(p, poll_end(p, poll));
-		if (poll->wake_ns)
-			flow(&w, "s", pid, poll->wake_tid, since_start(p, poll->wake_ns), i + 1);
-		ai_json_begin_object(&w);
-		trace_common(&w, labels[poll->task], "X", pid, poll->tid);
-		ai_json_field_string(&w, "cat", "poll");
-		ai_json_key(&w, "ts");
-		ai_json_decimal(&w, begin, 3);
-		ai_json_key(&w, "dur");
-		ai_json_decimal(&w, end > begin ? end - begin : 0, 3);
-		ai_json_key(&w, "args");
-		ai_json_begin_object(&w);
-		ai_json_key(&w, "task_id");
-		if (t->has_id)
-			ai_json_uint(&w, t->id);
-		else
-			ai_json_null(&w);
-		ai_json_field_string(&w, "name", t->name);
-		ai_json_field_string(&w, "future", t->future);
-		ai_json_field_hex(&w, "address", t->address);
-		ai_json_end_object(&w);
-		ai_json_end_object(&w);
-		if (poll->wake_ns)
-			flow(&w, "f", pid, poll->tid, begin, i + 1);
-	}
+	size_t flow_id = 0;
+	for (size_t k = 0; k < count; k++)
+		process_events(&w, profiles[k], &flow_id);
 	ai_json_end_array(&w);
 	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
 	fputc('\n', out);
-	for (size_t i = 0; i < p->task_count; i++)
-		free(labels[i]);
-	free(labels);
 }

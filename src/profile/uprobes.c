@@ -261,6 +261,12 @@ struct ai_error *ai_uprobes_enable(struct ai_uprobes *u)
 	return NULL;
 }
 
+void ai_uprobes_disable(struct ai_uprobes *u)
+{
+	for (size_t i = 0; i < u->fd_count; i++)
+		ioctl(u->fds[i], PERF_EVENT_IOC_DISABLE, 0);
+}
+
 static void parse_cpu_sample(struct ai_uprobes *u, const uint8_t *p, size_t size);
 
 /* A sample: id, pid and tid, time, then the ABI word and the one register asked for. */
@@ -571,8 +577,7 @@ void ai_uprobes_close(struct ai_uprobes *u)
 {
 	if (!u)
 		return;
-	for (size_t i = 0; i < u->fd_count; i++)
-		ioctl(u->fds[i], PERF_EVENT_IOC_DISABLE, 0);
+	ai_uprobes_disable(u);
 	size_t length = (size_t)sysconf(_SC_PAGESIZE) * (1 + RING_PAGES);
 	for (size_t i = 0; i < u->ring_count; i++)
 		if (u->rings[i].base)

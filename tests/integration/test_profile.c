@@ -679,3 +679,275 @@ Test(profile, refused_perf_events_say_how_to_fix)
 	free(command);
 	free(fixture);
 }
+
+/* ---- Several processes at once: two copies of the fixture, over one window ---- */
+
+/* `profile --pid A --pid B --duration 1s --format FORMAT [EXTRA VALUE]`, which must succeed. */
+static void profile_two(const struct fixture f[2], const char *format, const char *extra, const char *extra_value,
+			struct tool_result *r)
+{
+	char *a = xasprintf("%d", (int)f[0].pid), *b = xasprintf("%d", (int)f[1].pid);
+	tool_run(r, PROFILE_GUARD_S, (const char *[]){ "profile", "--pid", a, "--pid", b, "--duration", "1s",
+						      "--format", format, extra, extra_value, NULL });
+	free(a);
+	free(b);
+	skip_if_refused(r);
+	cr_assert_eq(tool_exit_code(r), 0, "stderr: %s", r->err);
+}
+
+static void start_two(struct fixture f[2], const char *crate)
+{
+	fixture_start_with_stdin(&f[0], crate, "profiled", NULL);
+	fixture_start_with_stdin(&f[1], crate, "profiled", NULL);
+}
+
+/* The report's section of pid: from its "Profile of process PID " to the next section (owned). */
+static char *report_section(const char *report, pid_t pid)
+{
+	char *head = xasprintf("Profile of process %d ", (int)pid);
+	const char *from = strstr(report, head);
+	free(head);
+	cr_assert_not_null(from, "no section of pid %d: %s", (int)pid, report);
+	const char *to = strstr(from + 1, "\nProfile of process ");
+	return xstrndup(from, to ? (size_t)(to - from) : strlen(from));
+}
+
+/* report: a section per process, its first row the spinner, its total line naming it; json: a
+ * `processes` array with each one's document, the spinner first in each; folded (--rate 0):
+ * every stack under its process's frame, each process's first the spinner's chain. */
+Test(profile, two_processes_report_json_folded)
+{
+	struct fixture f[2];
+	start_two(f, "tokio-1.54");
+	struct tool_result r;
+	profile_two(f, "report", NULL, NULL, &r);
+	for (int i = 0; i < 2; i++) {
+		char *section = report_section(r.out, f[i].pid);
+		const char *header = strstr(section, "\nTASK ");
+		cr_assert_not_null(header, "%s", section);
+		const char *row = strchr(header + 1, '\n');
+		cr_assert_not_null(row);
+		char first[512];
+		snprintf(first, sizeof(first), "%.*s", (int)strcspn(row + 1, "\n"), row + 1);
+		cr_expect_not_null(strstr(first, "profiled::spinner"), "pid %d's first row: %s", (int)f[i].pid, first);
+		char *total = xasprintf("\nTotal of pid %d profiled: ", (int)f[i].pid);
+		cr_expect_not_null(strstr(section, total), "no total line for pid %d: %s", (int)f[i].pid, section);
+		free(total);
+		free(section);
+	}
+	cr_expect_eq(count_substr(r.out, "\nBUSY: "), 1, "the legend once: %s", r.out);
+	tool_result_free(&r);
+
+	profile_two(f, "json", NULL, NULL, &r);
+	json_t *root = load_json(r.out, "two processes");
+	cr_expect_str_eq(str_of(root, "format"), "async-inspect-profile");
+	json_t *processes = json_object_get(root, "processes");
+	cr_assert(json_is_array(processes) && json_array_size(processes) == 2, "processes: %s", r.out);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *doc = json_array_get(processes, i);
+		cr_expect_eq(int_of(doc, "pid"), f[i].pid, "the processes in the order given");
+		cr_expect_str_eq(str_of(doc, "runtimes"), "tokio");
+		cr_expect(json_is_false(json_object_get(doc, "target_exited")));
+		json_t *tasks = json_object_get(doc, "tasks");
+		cr_assert(json_is_array(tasks) && json_array_size(tasks) >= 5, "pid %d's tasks", (int)f[i].pid);
+		json_t *first = json_array_get(tasks, 0);
+		cr_expect_str_eq(str_of(first, "future"), "profiled::spinner", "pid %d: the busy task is not first",
+				 (int)f[i].pid);
+		cr_expect_gt(int_of(first, "polls"), 0);
+		/* One task can be busy no more than its whole window (no poll left open by a lost exit). */
+		cr_expect_leq(int_of(first, "busy_ns"), int_of(doc, "duration_ns"), "pid %d: busy beyond the window",
+			      (int)f[i].pid);
+	}
+	json_decref(root);
+	tool_result_free(&r);
+
+	profile_two(f, "folded", "--rate", "0", &r);
+	regex_t line;
+	cr_assert_eq(regcomp(&line, "^pid [0-9]+ [^;]+;task [^;]+(;[^;]+)+ [0-9]+$", REG_EXTENDED | REG_NOSUB), 0);
+	bool seen[2] = { false, false }, spinner_first[2] = { false, false };
+	for (char *s = r.out, *end; *s; s = end + (*end != '\0')) {
+		end = s + strcspn(s, "\n");
+		char *l = xstrndup(s, (size_t)(end - s));
+		cr_expect_eq(regexec(&line, l, 0, NULL, 0), 0, "not a folded line: '%s'", l);
+		for (int i = 0; i < 2; i++) {
+			char *root_frame = xasprintf("pid %d profiled;", (int)f[i].pid);
+			if (strncmp(l, root_frame, strlen(root_frame)) == 0 && !seen[i]) {
+				seen[i] = true;
+				spinner_first[i] = strstr(l, ";profiled::spinner;tokio::task::yield_now") != NULL;
+			}
+			free(root_frame);
+		}
+		free(l);
+	}
+	regfree(&line);
+	for (int i = 0; i < 2; i++)
+		cr_expect(seen[i] && spinner_first[i], "pid %d: its first stack is not the spinner's: %s", (int)f[i].pid,
+			  r.out);
+	tool_result_free(&r);
+	expect_runs_on_then_exits(&f[0], "the first of two");
+	expect_runs_on_then_exits(&f[1], "the second of two");
+}
+
+/* svg, speedscope and perfetto name both: the SVG's title and root frames, speedscope's thread
+ * time lines ("pid N profiled: thread T"), a perfetto process track per pid with its threads and
+ * the spinner's polls under it. */
+Test(profile, two_processes_svg_speedscope_perfetto)
+{
+	struct fixture f[2];
+	start_two(f, "tokio-1.54");
+	struct tool_result r;
+	profile_two(f, "svg", "--rate", "0", &r);
+	char *title = xasprintf("processes pid %d profiled, pid %d profiled", (int)f[0].pid, (int)f[1].pid);
+	cr_expect_not_null(strstr(r.out, title), "%s", r.out);
+	free(title);
+	for (int i = 0; i < 2; i++) {
+		char *frame = xasprintf("<title>pid %d profiled (", (int)f[i].pid);
+		cr_expect_not_null(strstr(r.out, frame), "no frame of pid %d", (int)f[i].pid);
+		free(frame);
+	}
+	cr_expect_eq(count_substr(r.out, "<g class=\"f\""), count_substr(r.out, "</g>"));
+	tool_result_free(&r);
+
+	profile_two(f, "speedscope", "--rate", "0", &r);
+	json_t *root = load_json(r.out, "speedscope of two");
+	json_t *profiles = json_object_get(root, "profiles");
+	cr_assert(json_is_array(profiles));
+	for (int i = 0; i < 2; i++) {
+		char *prefix = xasprintf("pid %d profiled: thread ", (int)f[i].pid);
+		bool found = false;
+		for (size_t p = 0; p < json_array_size(profiles); p++) {
+			const char *name = str_of(json_array_get(profiles, p), "name");
+			found |= name && strncmp(name, prefix, strlen(prefix)) == 0;
+		}
+		cr_expect(found, "no time line of pid %d: %s", (int)f[i].pid, r.out);
+		free(prefix);
+	}
+	json_decref(root);
+	tool_result_free(&r);
+
+	profile_two(f, "perfetto", "--rate", "0", &r);
+	root = load_json(r.out, "perfetto of two");
+	json_t *events = json_object_get(root, "traceEvents");
+	cr_assert(json_is_array(events));
+	for (int i = 0; i < 2; i++) {
+		size_t process_names = 0, thread_names = 0, spinner_polls = 0;
+		for (size_t e = 0; e < json_array_size(events); e++) {
+			json_t *ev = json_array_get(events, e);
+			if (int_of(ev, "pid") != f[i].pid)
+				continue;
+			const char *ph = str_of(ev, "ph"), *name = str_of(ev, "name");
+			if (strcmp(ph, "M") == 0) {
+				process_names += strcmp(name, "process_name") == 0;
+				thread_names += strcmp(name, "thread_name") == 0;
+			} else if (strcmp(ph, "X") == 0) {
+				const char *future = str_of(json_object_get(ev, "args"), "future");
+				spinner_polls += future && strcmp(future, "profiled::spinner") == 0;
+			}
+		}
+		cr_expect_eq(process_names, 1, "pid %d: not one process track", (int)f[i].pid);
+		cr_expect_gt(thread_names, 0, "pid %d: no thread under its track", (int)f[i].pid);
+		cr_expect_gt(spinner_polls, 0, "pid %d: the spinner's polls are not on its tracks", (int)f[i].pid);
+	}
+	json_decref(root);
+	tool_result_free(&r);
+	expect_runs_on_then_exits(&f[0], "the first of two");
+	expect_runs_on_then_exits(&f[1], "the second of two");
+}
+
+/* A pid that does not exist among several: one line names it, the others are profiled, exit 1;
+ * when none can be profiled, exit 1 and no profile. */
+Test(profile, two_processes_one_missing)
+{
+	struct fixture f;
+	fixture_start_with_stdin(&f, "tokio-1.54", "profiled", NULL);
+	char *p = xasprintf("%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, PROFILE_GUARD_S, (const char *[]){ "profile", "--pid", "4000000", "--pid", p, "--duration", "1s",
+						       "--format", "json", "--rate", "0", NULL });
+	skip_if_refused(&r);
+	cr_expect_eq(tool_exit_code(&r), 1, "stderr: %s", r.err);
+	cr_expect_not_null(strstr(r.err, "process 4000000: no process with PID 4000000\n"), "%s", r.err);
+	cr_expect_eq(count_substr(r.err, "4000000"), 2, "one line names it: %s", r.err);
+	/* Still the document of several processes, with the one left. */
+	json_t *root = load_json(r.out, "the one left");
+	json_t *processes = json_object_get(root, "processes");
+	cr_assert(json_is_array(processes) && json_array_size(processes) == 1, "%s", r.out);
+	json_t *doc = json_array_get(processes, 0);
+	cr_expect_eq(int_of(doc, "pid"), f.pid);
+	json_t *first = json_array_get(json_object_get(doc, "tasks"), 0);
+	cr_expect_str_eq(str_of(first, "future"), "profiled::spinner");
+	json_decref(root);
+	tool_result_free(&r);
+
+	tool_run(&r, PROFILE_GUARD_S, (const char *[]){ "profile", "--pids", "4000000,4000001", "--duration", "1s",
+						       NULL });
+	cr_expect_eq(tool_exit_code(&r), 1, "stderr: %s", r.err);
+	cr_expect_str_eq(r.out, "", "a profile of nothing");
+	cr_expect_not_null(strstr(r.err, "process 4000000: no process with PID 4000000"), "%s", r.err);
+	cr_expect_not_null(strstr(r.err, "process 4000001: no process with PID 4000001"), "%s", r.err);
+	tool_result_free(&r);
+	free(p);
+	expect_runs_on_then_exits(&f, "the one that exists");
+}
+
+/* Whether the tool's stderr says `text` `count` times, within about a minute (a profile begins
+ * after its snapshots and probes; an exit is seen within a read of the rings). */
+static bool stderr_says(const struct tool_process *tool, const char *text, int count)
+{
+	for (int i = 0; i < 6000; i++) {
+		char buf[8192] = "";
+		ssize_t n = pread(tool->err_fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0 && count_substr(buf, text) >= count)
+			return true;
+		if (n > 0 && (strstr(buf, REFUSED) || strstr(buf, "error")))
+			return false;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* One of two exits during the window: its part ends there (stderr says so, target_exited), the
+ * other is measured on until Ctrl-C, and the exit status is 0. */
+Test(profile, two_processes_one_exits_during_the_window)
+{
+	struct fixture f[2];
+	start_two(f, "tokio-1.54");
+	pid_t first = f[0].pid; /* (fixture_wait forgets it) */
+	char *a = xasprintf("%d", (int)f[0].pid), *b = xasprintf("%d", (int)f[1].pid);
+	struct tool_process tool;
+	tool_spawn(&tool, (const char *[]){ "profile", "--pid", a, "--pid", b, "--duration", "10m", "--format", "json",
+					   "--rate", "0", NULL });
+	bool started = stderr_says(&tool, "profiling process", 2);
+	bool ended = false;
+	if (started) {
+		cr_assert_eq(write(f[0].in_fd, "quit\n", 5), 5);
+		char line[128] = "";
+		cr_expect_not_null(fgets(line, sizeof(line), f[0].out));
+		fixture_wait(&f[0]); /* (reaped: a zombie would still be there to kill(pid, 0)) */
+		char *said = xasprintf("process %d exited during the profile", (int)first);
+		ended = stderr_says(&tool, said, 1);
+		free(said);
+		kill(tool.pid, SIGINT);
+	}
+	struct tool_result r;
+	tool_finish(&tool, PROFILE_GUARD_S, &r);
+	skip_if_refused(&r);
+	cr_assert(started, "the profile never began: %s", r.err);
+	cr_expect(ended, "its exit was not said: %s", r.err);
+	cr_assert_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	json_t *root = load_json(r.out, "one exited");
+	json_t *processes = json_object_get(root, "processes");
+	cr_assert(json_is_array(processes) && json_array_size(processes) == 2, "%s", r.out);
+	json_t *gone = json_array_get(processes, 0), *left = json_array_get(processes, 1);
+	cr_expect_eq(int_of(gone, "pid"), first);
+	cr_expect(json_is_true(json_object_get(gone, "target_exited")), "%s", r.out);
+	cr_expect_eq(int_of(left, "pid"), f[1].pid);
+	cr_expect(json_is_false(json_object_get(left, "target_exited")), "%s", r.out);
+	cr_expect_str_eq(str_of(json_array_get(json_object_get(left, "tasks"), 0), "future"), "profiled::spinner");
+	json_decref(root);
+	tool_result_free(&r);
+	free(a);
+	free(b);
+	fixture_kill(&f[0]);
+	expect_runs_on_then_exits(&f[1], "the one left");
+}

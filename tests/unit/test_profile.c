@@ -1,8 +1,10 @@
 /* The profile model over hand-made event streams: busy and scheduled time, wakes by whom, a task
  * rescheduled onto another thread before its first thread returned, a released address reused by
  * a new task, names from the snapshots, the scheduled-time percentile, the folded output, and CPU
- * samples counted for the task a thread polls or for the thread. */
+ * samples counted for the task a thread polls or for the thread; the profiles of two processes
+ * written together, each labelled with its process in every format. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +135,7 @@ Test(profile_model, names_from_snapshots_and_folded)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
-	cr_assert_eq(ai_profile_write(out, p, AI_PROFILE_FOLDED), 0);
+	cr_assert_eq(ai_profile_write(out, &(const struct ai_profile *){ p }, 1, AI_PROFILE_FOLDED), 0);
 	fclose(out);
 	/* One line, the task first, ';' inside a frame turned into ','; the idle task has no weight. */
 	cr_expect_str_eq(text, "task 7;app::serve;app::Frame<[u8, 4]> 1000000\n");
@@ -237,7 +239,7 @@ Test(profile_model, samples_by_task_then_thread)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
-	cr_assert_eq(ai_profile_write(out, p, AI_PROFILE_FOLDED), 0);
+	cr_assert_eq(ai_profile_write(out, &(const struct ai_profile *){ p }, 1, AI_PROFILE_FOLDED), 0);
 	fclose(out);
 	cr_expect_not_null(strstr(text, "task 7;app::serve;app::parse;memchr 3\ntask 7;app::serve;app::parse 1\n"
 				   "task 7;app::serve;memchr 1\n"), "%s", text);
@@ -246,7 +248,7 @@ Test(profile_model, samples_by_task_then_thread)
 
 	/* The SVG weighs the same stacks. */
 	out = open_memstream(&text, &len);
-	cr_assert_eq(ai_profile_write(out, p, AI_PROFILE_SVG), 0);
+	cr_assert_eq(ai_profile_write(out, &(const struct ai_profile *){ p }, 1, AI_PROFILE_SVG), 0);
 	fclose(out);
 	cr_expect_not_null(strstr(text, "<title>app::parse (4 samples, "), "%s", text);
 	free(text);
@@ -307,4 +309,103 @@ Test(profile_model, live_busy_until_and_forget_released)
 	cr_assert_neq(c, SIZE_MAX);
 	cr_expect_eq(p->tasks[c].polls, 1);
 	ai_profile_destroy(p);
+}
+
+/* Above pid_max's limit (2^22): no /proc entry, so the command is the executable's base name. */
+#define PID_A 4194305
+#define PID_B 4194306
+
+static char *write_all(const struct ai_profile *const *profiles, size_t count, enum ai_profile_format format)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	cr_assert_eq(ai_profile_write(out, profiles, count, format), 0);
+	fclose(out);
+	return text;
+}
+
+/* Two processes over one window: a section, a total, a root frame, a document, a track each. */
+Test(profile_model, two_processes_in_every_format)
+{
+	struct ai_profile *a = ai_profile_create(PID_A, "/bin/app", "tokio", 4, T0);
+	struct ai_profile *b = ai_profile_create(PID_B, "/usr/bin/db", "tokio", 4, T0);
+	/* The same task address in both: each process's own task. */
+	ai_profile_event(a, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, "app::serve");
+	ai_profile_event(a, AI_PROFILE_POLL_END, T0 + 3 * MS, 1, 0, NULL);
+	ai_profile_event(b, AI_PROFILE_POLL_BEGIN, T0 + 2 * MS, 7, 0xa0, "db::query");
+	ai_profile_event(b, AI_PROFILE_POLL_END, T0 + 6 * MS, 7, 0, NULL);
+	ai_profile_finish(a, T0 + 10 * MS, NULL);
+	ai_profile_finish(b, T0 + 10 * MS, NULL);
+	a->poll_cap = b->poll_cap = 0;
+	cr_expect_str_eq(a->command, "app");
+	cr_expect_str_eq(b->command, "db");
+	const struct ai_profile *both[] = { a, b };
+
+	char *text = write_all(both, 2, AI_PROFILE_FOLDED);
+	cr_expect_str_eq(text, "pid 4194305 app;task @0xa0;app::serve 2000000\npid 4194306 db;task @0xa0;db::query 4000000\n");
+	free(text);
+
+	text = write_all(both, 2, AI_PROFILE_REPORT);
+	const char *first = strstr(text, "Profile of process 4194305 "), *second = strstr(text, "Profile of process 4194306 ");
+	cr_assert(first && second && first < second, "%s", text);
+	cr_expect_not_null(strstr(text, "Total of pid 4194305 app: 1 task, 1 polls"), "%s", text);
+	cr_expect_not_null(strstr(second, "Total of pid 4194306 db: 1 task, 1 polls"), "%s", text);
+	cr_expect_not_null(strstr(second, "db::query"), "%s", text);
+	free(text);
+
+	text = write_all(both, 2, AI_PROFILE_JSON);
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr);
+	cr_assert_not_null(root, "%s: %s", jerr.text, text);
+	cr_expect_str_eq(json_string_value(json_object_get(root, "format")), "async-inspect-profile");
+	json_t *processes = json_object_get(root, "processes");
+	cr_assert_eq(json_array_size(processes), 2, "%s", text);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *doc = json_array_get(processes, i);
+		cr_expect_eq(json_integer_value(json_object_get(doc, "pid")), i ? PID_B : PID_A);
+		json_t *task = json_array_get(json_object_get(doc, "tasks"), 0);
+		cr_expect_str_eq(json_string_value(json_object_get(task, "future")), i ? "db::query" : "app::serve");
+	}
+	json_decref(root);
+	free(text);
+	/* One process: today's document, no array. */
+	text = write_all(both, 1, AI_PROFILE_JSON);
+	root = json_loads(text, 0, &jerr);
+	cr_assert_not_null(root);
+	cr_expect_null(json_object_get(root, "processes"));
+	cr_expect_eq(json_integer_value(json_object_get(root, "pid")), PID_A);
+	json_decref(root);
+	free(text);
+
+	text = write_all(both, 2, AI_PROFILE_SVG);
+	cr_expect_not_null(strstr(text, "processes pid 4194305 app, pid 4194306 db"), "%s", text);
+	cr_expect_not_null(strstr(text, "<title>pid 4194306 db ("), "%s", text);
+	free(text);
+
+	text = write_all(both, 2, AI_PROFILE_SPEEDSCOPE);
+	root = json_loads(text, 0, &jerr);
+	cr_assert_not_null(root, "%s: %s", jerr.text, text);
+	cr_expect_not_null(strstr(text, "\"pid 4194305 app: thread 1\""), "%s", text);
+	cr_expect_not_null(strstr(text, "\"pid 4194306 db: thread 7\""), "%s", text);
+	json_decref(root);
+	free(text);
+
+	text = write_all(both, 2, AI_PROFILE_PERFETTO);
+	root = json_loads(text, 0, &jerr);
+	cr_assert_not_null(root, "%s: %s", jerr.text, text);
+	bool named[2] = { false, false };
+	json_t *events = json_object_get(root, "traceEvents"), *e;
+	size_t i;
+	json_array_foreach(events, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		json_int_t pid = json_integer_value(json_object_get(e, "pid"));
+		if (name && strcmp(name, "process_name") == 0)
+			named[pid == PID_B] = true;
+	}
+	cr_expect(named[0] && named[1], "%s", text);
+	json_decref(root);
+	free(text);
+	ai_profile_destroy(a);
+	ai_profile_destroy(b);
 }
