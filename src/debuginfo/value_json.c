@@ -126,8 +126,8 @@ void vp_js_field_string(struct printer *p, const char *key, const char *s, size_
 	if (!vp_js(p) || !key_due(p))
 		return;
 	ai_json_key(p->json, key);
-	if (!memchr(s, '\0', len)) {
-		ai_json_string_len(p->json, s, len);
+	if (!len || !memchr(s, '\0', len)) { /* (an empty String has no buffer: s may be NULL) */
+		ai_json_string_len(p->json, len ? s : "", len);
 		return;
 	}
 	static const char replacement[] = "\xef\xbf\xbd";
