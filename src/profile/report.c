@@ -111,24 +111,15 @@ static void write_json_document(struct ai_json_writer *w, const struct ai_profil
 	ai_json_field_int(w, "pid", p->pid);
 	ai_json_field_string(w, "exe", p->exe);
 	ai_json_field_string(w, "runtimes", p->runtimes);
-	ai_json_key(w, "probes");
-	ai_json_uint(w, p->probe_count);
-	ai_json_key(w, "duration_ns");
-	ai_json_uint(w, window(p));
-	ai_json_key(w, "polls");
-	ai_json_uint(w, p->polls);
-	ai_json_key(w, "wakes");
-	ai_json_uint(w, p->wakes);
-	ai_json_key(w, "releases");
-	ai_json_uint(w, p->releases);
-	ai_json_key(w, "events_lost");
-	ai_json_uint(w, p->lost);
-	ai_json_key(w, "target_exited");
-	ai_json_bool(w, p->target_exited);
-	ai_json_key(w, "sample_rate_hz");
-	ai_json_uint(w, p->sample_rate);
-	ai_json_key(w, "samples");
-	ai_json_uint(w, p->samples);
+	ai_json_field_uint(w, "probes", p->probe_count);
+	ai_json_field_uint(w, "duration_ns", window(p));
+	ai_json_field_uint(w, "polls", p->polls);
+	ai_json_field_uint(w, "wakes", p->wakes);
+	ai_json_field_uint(w, "releases", p->releases);
+	ai_json_field_uint(w, "events_lost", p->lost);
+	ai_json_field_bool(w, "target_exited", p->target_exited);
+	ai_json_field_uint(w, "sample_rate_hz", p->sample_rate);
+	ai_json_field_uint(w, "samples", p->samples);
 	ai_json_key(w, "tasks");
 	ai_json_begin_array(w);
 	for (size_t i = 0; i < p->task_count; i++) {
@@ -141,8 +132,7 @@ static void write_json_document(struct ai_json_writer *w, const struct ai_profil
 			ai_json_null(w);
 		ai_json_key(w, "address");
 		ai_json_hex(w, t->address);
-		ai_json_key(w, "generation");
-		ai_json_uint(w, t->generation);
+		ai_json_field_uint(w, "generation", t->generation);
 		ai_json_field_string(w, "name", t->name);
 		ai_json_field_string(w, "future", t->future);
 		ai_json_field_string(w, "location", t->location);
@@ -151,12 +141,9 @@ static void write_json_document(struct ai_json_writer *w, const struct ai_profil
 		for (size_t c = 0; c < t->chain_count; c++)
 			ai_json_string(w, t->chain[c]);
 		ai_json_end_array(w);
-		ai_json_key(w, "in_start_snapshot");
-		ai_json_bool(w, t->in_start);
-		ai_json_key(w, "in_end_snapshot");
-		ai_json_bool(w, t->in_end);
-		ai_json_key(w, "released");
-		ai_json_bool(w, t->released);
+		ai_json_field_bool(w, "in_start_snapshot", t->in_start);
+		ai_json_field_bool(w, "in_end_snapshot", t->in_end);
+		ai_json_field_bool(w, "released", t->released);
 		const struct {
 			const char *key;
 			uint64_t value;
@@ -189,15 +176,11 @@ static void write_json_document(struct ai_json_writer *w, const struct ai_profil
 	for (size_t i = 0; i < p->thread_count; i++) {
 		const struct ai_profile_thread *th = &p->threads[i];
 		ai_json_begin_object(w);
-		ai_json_key(w, "tid");
-		ai_json_uint(w, th->tid);
+		ai_json_field_uint(w, "tid", th->tid);
 		ai_json_field_string(w, "name", th->name);
-		ai_json_key(w, "polls");
-		ai_json_uint(w, th->polls);
-		ai_json_key(w, "busy_ns");
-		ai_json_uint(w, th->busy_ns);
-		ai_json_key(w, "samples_outside_polls");
-		ai_json_uint(w, th->samples);
+		ai_json_field_uint(w, "polls", th->polls);
+		ai_json_field_uint(w, "busy_ns", th->busy_ns);
+		ai_json_field_uint(w, "samples_outside_polls", th->samples);
 		ai_json_end_object(w);
 	}
 	ai_json_end_array(w);
