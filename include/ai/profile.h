@@ -212,6 +212,9 @@ struct ai_profile {
 struct ai_profile *ai_profile_create(pid_t pid, const char *exe, const char *runtimes,
 				     size_t probe_count, uint64_t start_ns);
 void ai_profile_destroy(struct ai_profile *profile);
+/* Whether the probes measure this task: the runtime's task poll runs it (a block_on future is
+ * polled by its thread, through no probed function). */
+bool ai_profile_measures(const struct ai_snapshot_task *task);
 /* Adds the tasks of the snapshot taken at the start: they are measured from start_ns on. */
 void ai_profile_add_start(struct ai_profile *profile, const struct ai_snapshot *snapshot);
 /* One event, in time order; future: the poll function's future type (POLL_BEGIN), or NULL. */

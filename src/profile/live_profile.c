@@ -5,7 +5,6 @@
  * every task's polls per second, busy share of a core and mean scheduled time over the interval
  * since the last, into the live model. The target is never stopped for it. */
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "ai/capture.h"
@@ -92,12 +91,6 @@ void ai_live_profile_read(struct ai_live_profile *lp)
 		read_events(lp);
 }
 
-/* Whether the runtime's task poll runs this task (block_on futures are polled by their thread). */
-static bool profiled_kind(const struct ai_snapshot_task *s)
-{
-	return s->address && (!s->kind || strcmp(s->kind, "block_on") != 0);
-}
-
 void ai_live_profile_apply(struct ai_live_profile *lp, struct ai_live *live)
 {
 	const struct ai_snapshot *snapshot = ai_live_snapshot(live, 0);
@@ -108,7 +101,7 @@ void ai_live_profile_apply(struct ai_live_profile *lp, struct ai_live *live)
 	for (size_t i = 0; i < live->task_count && i < snapshot->task_count; i++) {
 		struct ai_live_task *lt = &live->tasks[i];
 		lt->has_profile = false;
-		if (!profiled_kind(&snapshot->tasks[i]))
+		if (!ai_profile_measures(&snapshot->tasks[i]))
 			continue;
 		uint64_t polls = 0, busy = 0, sched = 0, sched_count = 0, first = lp->opened_ns;
 		size_t t = ai_profile_task_index(lp->model, snapshot->tasks[i].address);

@@ -226,7 +226,7 @@ static void name_task(struct ai_profile_task *t, const struct ai_snapshot_task *
 	}
 }
 
-static bool profiled_kind(const struct ai_snapshot_task *s)
+bool ai_profile_measures(const struct ai_snapshot_task *s)
 {
 	/* block_on futures are not polled through the runtime's task poll: no events name them. */
 	return s->address && (!s->kind || strcmp(s->kind, "block_on") != 0);
@@ -236,7 +236,7 @@ void ai_profile_add_start(struct ai_profile *p, const struct ai_snapshot *snapsh
 {
 	for (size_t i = 0; snapshot && i < snapshot->task_count; i++) {
 		const struct ai_snapshot_task *s = &snapshot->tasks[i];
-		if (!profiled_kind(s) || map_get(p, s->address) != SIZE_MAX)
+		if (!ai_profile_measures(s) || map_get(p, s->address) != SIZE_MAX)
 			continue;
 		size_t t = new_task(p, s->address, p->start_ns, false);
 		p->tasks[t].in_start = true;
@@ -581,7 +581,7 @@ void ai_profile_finish(struct ai_profile *p, uint64_t end_ns, const struct ai_sn
 	}
 	for (size_t i = 0; end && i < end->task_count; i++) {
 		const struct ai_snapshot_task *s = &end->tasks[i];
-		if (!profiled_kind(s))
+		if (!ai_profile_measures(s))
 			continue;
 		size_t t = map_get(p, s->address);
 		if (t == SIZE_MAX)
