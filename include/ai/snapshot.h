@@ -290,6 +290,9 @@ struct ai_snapshot_task {
 	uint64_t address;  /* the task's header, or the block_on future's address */
 	uint64_t runtime_address; /* tells runtimes apart: the address of the runtime's shared state */
 	struct ai_await_node tree;
+	char *driven_by;   /* block_on: the executor future (a dependency's, generics left out) whose
+			    * run loop polls `tree`, the program's own future it was found in; NULL
+			    * when block_on polls the program's future itself */
 	const struct ai_wait *wait; /* the wait of the leaf its main await chain ends in (borrowed
 				     * from that node), or NULL */
 	struct ai_held *held;       /* guards it holds now (see wait.c for the liveness rule) */

@@ -424,11 +424,85 @@ static void collect_thread(struct ai_async *as, const struct ai_thread *thread,
 	free(ctx);
 }
 
+/* Whether the subtree holds a coroutine of the program's own code. */
+static bool holds_own_code(const struct ai_await_node *node, unsigned depth)
+{
+	if (depth > 64)
+		return false;
+	if (node->function && !node->dependency)
+		return true;
+	for (size_t i = 0; i < node->child_count; i++)
+		if (holds_own_code(&node->children[i], depth + 1))
+			return true;
+	return false;
+}
+
+/* The one coroutine of the program's own code that the executor's futures at the top of a
+ * block_on tree lead to: each node on the way is a dependency's coroutine or a combinator
+ * below one, and exactly one branch of each holds the program's code. NULL when the root is
+ * the program's own, or the way is not one path. */
+static struct ai_await_node *own_root_below(struct ai_await_node *root)
+{
+	if (!root->function || !root->dependency || root->error)
+		return NULL;
+	struct ai_await_node *node = root;
+	for (unsigned depth = 0; depth < 64; depth++) {
+		struct ai_await_node *next = NULL;
+		for (size_t i = 0; i < node->child_count; i++) {
+			if (!holds_own_code(&node->children[i], 0))
+				continue;
+			if (next)
+				return NULL; /* two branches of the program's own: keep the executor's node */
+			next = &node->children[i];
+		}
+		if (!next || next->leaf)
+			return NULL;
+		if (next->function && !next->dependency)
+			return next;
+		if (next->function == NULL && next->error)
+			return NULL;
+		node = next;
+	}
+	return NULL;
+}
+
+/* A function path without its generic arguments: "async_executor::{impl#11}::run". */
+static char *without_generics(const char *function)
+{
+	const char *lt = strchr(function, '<');
+	return lt ? xstrndup(function, (size_t)(lt - function)) : xstrdup(function);
+}
+
+/* block_on(executor.run(future)) (async-std's task::block_on, smol's block_on of a
+ * LocalExecutor): the root the user reads is their own future, not the executor's run loop,
+ * whose other branch only ticks the executor's queue. Re-root such a tree at the program's
+ * future and name the executor future it was found in (driven_by). */
+static void root_at_own_future(struct ai_snapshot_task *task)
+{
+	struct ai_await_node *own = own_root_below(&task->tree);
+	if (!own)
+		return;
+	struct ai_await_node kept = *own;
+	memset(own, 0, sizeof(*own)); /* now owned by kept; the rest of the old tree is freed */
+	task->driven_by = without_generics(task->tree.function);
+	ai_await_node_deinit(&task->tree);
+	task->tree = kept;
+	task->address = kept.address;
+	free(task->future);
+	const char *future = kept.function ? kept.function : kept.type;
+	task->future = future ? xstrdup(future) : NULL;
+}
+
 struct ai_error *ai_roots_collect(struct ai_async *as, const struct ai_stack *stacks,
 				  struct ai_snapshot *snapshot)
 {
+	size_t first = snapshot->task_count;
 	for (size_t i = 0; i < as->target->thread_count; i++)
 		collect_thread(as, &as->target->threads[i], &stacks[i], snapshot);
 	ai_poll_frames_collect(as, stacks, snapshot);
+	/* Last: the roots above were matched against the whole trees. */
+	for (size_t i = first; i < snapshot->task_count; i++)
+		if (snapshot->tasks[i].kind && strcmp(snapshot->tasks[i].kind, "block_on") == 0)
+			root_at_own_future(&snapshot->tasks[i]);
 	return NULL;
 }

@@ -251,8 +251,11 @@ static void print_task_header(FILE *out, const struct ai_snapshot *s, const stru
 		fprintf(out, "%sblock_on%s", st->bold, st->reset);
 		if (task->name)
 			fprintf(out, " \"%s\"", task->name);
-		fprintf(out, "  %s%s%s  on thread %d \"%s\"%s%s\n", st->bold,
-			task->future ? task->future : "?", st->reset, (int)task->thread, thread_name(s, task->thread),
+		fprintf(out, "  %s%s%s  on thread %d \"%s\"", st->bold, task->future ? task->future : "?", st->reset,
+			(int)task->thread, thread_name(s, task->thread));
+		if (task->driven_by)
+			fprintf(out, "  %s(driven by %s)%s", st->dim, task->driven_by, st->reset);
+		fprintf(out, "%s%s\n",
 			task->runtime && strcmp(task->runtime, "fallback") == 0
 				? "  (fallback: polled now by an executor no adapter knows)" : "",
 			task->read_live ? "  (read live: not in the capped copy)" : "");

@@ -373,6 +373,8 @@ static void write_task(struct ai_json_writer *w, const struct ai_snapshot_task *
 		ai_json_null(w);
 	ai_json_field_string(w, "name", task->name);
 	ai_json_field_string(w, "future", task->future);
+	if (task->driven_by)
+		ai_json_field_string(w, "driven_by", task->driven_by);
 	ai_json_field_hex(w, "address", task->address);
 	ai_json_key(w, "runtime_address");
 	if (task->runtime_address)

@@ -578,6 +578,7 @@ static struct ai_error *read_task(struct reader *r, const json_t *obj, struct ai
 	t->thread = (pid_t)i64;
 	TRY(get_string(r, obj, "name", false, &t->name));
 	TRY(get_string(r, obj, "future", false, &t->future));
+	TRY(get_string(r, obj, "driven_by", false, &t->driven_by));
 	TRY(get_hex(r, obj, "address", &t->address));
 	TRY(get_hex(r, obj, "runtime_address", &t->runtime_address));
 	bool sampled;

@@ -105,6 +105,7 @@ static void task_deinit(struct ai_snapshot_task *task)
 	free(task->status);
 	free(task->flavor);
 	free(task->future);
+	free(task->driven_by);
 	free(task->name);
 	free(task->set_type);
 	ai_await_node_deinit(&task->tree);

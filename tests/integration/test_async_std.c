@@ -138,6 +138,11 @@ Test(async_std, spawned_tasks_with_names_ids_waits_and_await_lines)
 	 * drives no block_on); the worker threads' roots are async-global-executor's. */
 	cr_assert_not_null(main_root);
 	cr_expect_str_eq(doc_str(main_root, "runtime"), "async-std");
+	/* Its root is the main future, not the LocalExecutor::run loop it was found in. */
+	cr_expect_eq(main_node, json_object_get(main_root, "tree"), "the main future is the root");
+	cr_expect_str_eq(doc_str(main_root, "future"), "nested::main::{async_block#0}");
+	cr_expect(strncmp(doc_str(main_root, "driven_by"), "async_executor::", 16) == 0,
+		  "driven_by %s", doc_str(main_root, "driven_by"));
 	json_array_foreach(tasks, i, t) {
 		if (strcmp(doc_str(t, "kind"), "block_on") == 0 && t != main_root)
 			cr_expect_str_eq(doc_str(t, "runtime"), "async-global-executor", "%s", doc_str(t, "future"));

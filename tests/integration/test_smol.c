@@ -122,15 +122,21 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	expect_frame(tree, "nested::main::{async_block#0}", "@await: local");
 	doc_expect_leaf(doc_child(tree), "async_channel::Recv<", "local");
 
-	/* smol::block_on(local_ex.run(main future)): the main future is a branch of the executor's
-	 * futures-lite Or, parked on its channel recv. */
+	/* smol::block_on(local_ex.run(main future)): the root is the main future, parked on its
+	 * channel recv, not the executor's run loop it was found in (named by driven_by). */
 	json_t *main_node = NULL;
 	json_array_foreach(tasks, i, rt) {
 		if (strcmp(doc_str(rt, "kind"), "block_on") == 0 && !main_node) {
 			main_node = doc_find_node(json_object_get(rt, "tree"), "nested::main::{async_block#1}", 0);
+			if (!main_node)
+				continue;
 			/* smol::block_on is async-io's block_on: the root is async-io's. */
-			if (main_node)
-				cr_expect_str_eq(doc_str(rt, "runtime"), "async-io");
+			cr_expect_str_eq(doc_str(rt, "runtime"), "async-io");
+			cr_expect_eq(main_node, json_object_get(rt, "tree"), "the main future is the root");
+			cr_expect_str_eq(doc_str(rt, "future"), "nested::main::{async_block#1}");
+			cr_expect(strncmp(doc_str(rt, "driven_by"), "async_executor::", 16) == 0 &&
+					  !strchr(doc_str(rt, "driven_by"), '<'),
+				  "driven_by %s", doc_str(rt, "driven_by"));
 		}
 	}
 	expect_frame(main_node, "nested::main::{async_block#1}", "@await: main");
@@ -142,6 +148,9 @@ Test(smol, spawned_tasks_with_executor_state_and_await_lines)
 	/* What a user reads in the text dump: the runtime, the executor, the lines. */
 	dump_fixture(&f, "text", &r);
 	cr_expect(strstr(r.out, "async-task 4.7.1"), "%s", r.out);
+	cr_expect(strstr(r.out, "block_on  nested::main::{async_block#1}  on thread ") &&
+			  strstr(r.out, "(driven by async_executor::"),
+		  "the block_on header names the main future and its executor: %s", r.out);
 	cr_expect(count_substr(r.out, "(async-executor") >= 6, "%s", r.out);
 	cr_expect(!strstr(r.out, "Task 0 "), "id-less tasks are named by address: %s", r.out);
 	char *line = xasprintf("nested.rs:%d", marker_line(SRC, "@await: leaf-timer"));
