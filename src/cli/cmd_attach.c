@@ -324,6 +324,8 @@ struct ai_error *ai_monitor(struct ai_target *target, const struct ai_monitor_op
 	ai_async_options_default(&m.async_options);
 	m.async_options.locals = !options->no_locals;
 	m.async_options.all_locals = !options->no_locals && options->all_locals;
+	/* A recording is a dump document per line: its locals carry the structured form too. */
+	m.async_options.value_limits.structured = options->record != NULL;
 	memset(result, 0, sizeof(*result));
 	struct ai_error *err = ai_capture_create(target, &m.capture);
 	if (err) {

@@ -140,6 +140,11 @@ Test(record, attach_record_then_replay_headless_and_as_text)
 	 * the third header, before the Ctrl-C). */
 	int lines = count_lines(path);
 	cr_expect(lines >= 3 && lines <= 4, "%d lines", lines);
+	/* Each line is a dump document: a local's value in its structured form too. */
+	char *text = ai_read_small_file(path, NULL);
+	cr_assert_not_null(text);
+	cr_expect(count_substr(text, "\"structured\":{\"kind\":\"str\",\"len\":6,\"value\":\"task-1\"}") >= lines, "%.2000s", text);
+	free(text);
 	/* The TUI on the recording, without the program: the first snapshot's tasks. */
 	setenv("AI_TUI_HEADLESS", "160x30", 1);
 	setenv("AI_TUI_KEYS", "", 1);
