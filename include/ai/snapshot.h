@@ -87,6 +87,7 @@ struct ai_wait {
 	uint64_t permits_available;
 	uint64_t permits_wanted;   /* still needed by this waiter (0: granted, not yet polled) */
 	bool queued;               /* in the semaphore's wait list */
+	uint64_t place_in_line;    /* queued: 1-based place in that list, 1 served next; 0 unknown */
 	/* join */
 	bool has_target_id;
 	uint64_t target_task_id;
@@ -380,7 +381,8 @@ const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf,
  * upgrading task gave up its upgradable guard); any other lock wait for every guard. */
 bool ai_held_blocks(const struct ai_wait *wait, const struct ai_held *held);
 /* Whether `other`, a wait on the same lock, keeps a task waiting in `wait`: a queued reader of
- * an RwLock waits for the writers (or the upgrade) already in line before it. */
+ * an RwLock waits for the writers (or the upgrade) already in line before it (ahead of it by
+ * place_in_line when both places are known; any queued one when not). */
 bool ai_wait_bars_reader(const struct ai_wait *wait, const struct ai_wait *other);
 
 /* A word for a scheduler state letter: "running", "sleeping", "disk-sleep", ... */

@@ -107,6 +107,8 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 	if (wait->semaphore) {
 		ai_json_field_uint(w, "permits_wanted", wait->permits_wanted);
 		ai_json_field_bool(w, "queued", wait->queued);
+		if (wait->place_in_line)
+			ai_json_field_uint(w, "place_in_line", wait->place_in_line);
 	}
 	if (wait->access)
 		ai_json_field_string(w, "access", wait->access);

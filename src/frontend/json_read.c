@@ -300,6 +300,7 @@ static struct ai_error *read_wait(struct reader *r, const json_t *obj, struct ai
 	TRY(read_u64(r, obj, "permits_available", &w->permits_available, &w->has_permits));
 	TRY(read_u64(r, obj, "permits_wanted", &w->permits_wanted, &present));
 	TRY(get_bool(r, obj, "queued", &w->queued, &present));
+	TRY(read_u64(r, obj, "place_in_line", &w->place_in_line, &present));
 	TRY(get_string(r, obj, "access", false, &w->access));
 	TRY(get_bool(r, obj, "bars_readers", &w->bars_readers, &present));
 	TRY(get_bool(r, obj, "sender_alive", &w->sender_alive, &w->has_sender_alive));

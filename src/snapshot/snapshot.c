@@ -383,7 +383,8 @@ bool ai_wait_bars_reader(const struct ai_wait *wait, const struct ai_wait *other
 {
 	return wait != other && strcmp(wait->kind, "rwlock") == 0 && wait->access && strcmp(wait->access, "read") == 0 &&
 	       wait->queued && wait->semaphore && strcmp(other->kind, "rwlock") == 0 &&
-	       other->semaphore == wait->semaphore && other->bars_readers;
+	       other->semaphore == wait->semaphore && other->bars_readers &&
+	       (!wait->place_in_line || !other->place_in_line || other->place_in_line < wait->place_in_line);
 }
 
 const char *ai_task_wait_summary(const struct ai_snapshot_task *task, char *buf, size_t size)

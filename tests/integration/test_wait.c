@@ -373,6 +373,10 @@ Test(wait, rwlock_writer_waits_for_write_readers_hold_read)
 		cr_expect(strstr(doc_str(lw, "description"), behind), "%s: '%s' in %s", *v, behind,
 			  doc_str(lw, "description"));
 		free(behind);
+		/* Their places in the semaphore's line, read from its list: the writer queued first. */
+		cr_expect_eq(json_integer_value(json_object_get(w, "place_in_line")), 1, "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(lw, "place_in_line")), 2, "%s", *v);
+		cr_expect(strstr(doc_str(lw, "description"), ", place 2 in line"), "%s: %s", *v, doc_str(lw, "description"));
 		json_decref(root);
 	}
 }

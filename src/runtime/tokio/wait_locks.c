@@ -68,6 +68,37 @@ bool tk_semaphore_available(struct ai_wait_walk *w, uint64_t sem, const struct a
 	return true;
 }
 
+/* Waiters a place is counted through at most: a longer line is told as "unknown". */
+#define MAX_LINE 100000
+
+/* The place of Acquire `t` at address in its semaphore's wait list, 1 for the waiter served
+ * next; 0 when not found. tokio pushes a new waiter at the list's head and serves from its tail
+ * (batch_semaphore.rs: push_front, pop_back), so the tail is first and each `prev` link leads
+ * to the one that queued after it. */
+static uint64_t place_in_line(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address,
+			      const struct ai_type *sem_t, uint64_t sem)
+{
+	uint64_t node_off, queue_off, tail_off, ptrs_off, prev_off;
+	const struct ai_type *node_t, *queue_t, *tail_t, *ptrs_t, *prev_t;
+	if (!ai_wait_member_path(t, "node", &node_off, &node_t) ||
+	    !ai_wait_find_nested(sem_t, "queue", 0, &queue_off, &queue_t) ||
+	    !ai_wait_member_path(queue_t, "tail", &tail_off, &tail_t) ||
+	    !ai_wait_member_path(node_t, "pointers", &ptrs_off, &ptrs_t) ||
+	    !ai_wait_find_nested(ptrs_t, "prev", 0, &prev_off, &prev_t))
+		return 0;
+	uint64_t node = address + node_off, at;
+	if (!ai_wait_read_uint(w, sem + queue_off + tail_off, 8, &at))
+		return 0;
+	for (uint64_t place = 1; at && place <= MAX_LINE; place++) {
+		if (at == node)
+			return place;
+		if (!(at >= 4096 && at < (1ULL << 47) && (at & 7) == 0) ||
+		    !ai_wait_read_uint(w, at + ptrs_off + prev_off, 8, &at))
+			return 0;
+	}
+	return 0;
+}
+
 struct ai_wait *tk_decode_acquire(struct ai_wait_walk *w, const struct ai_type *t, uint64_t address)
 {
 	struct ai_wait *wait = ai_wait_new("semaphore");
@@ -85,6 +116,8 @@ struct ai_wait *tk_decode_acquire(struct ai_wait_walk *w, const struct ai_type *
 		wait->permits_wanted = wanted;
 	if (ai_wait_read_int_path(w, t, address, "queued", &queued))
 		wait->queued = queued & 1;
+	if (wait->queued)
+		wait->place_in_line = place_in_line(w, t, address, sem_t, sem);
 	uint64_t lock;
 	const struct ai_type *lock_t;
 	const char *kind, *access;
@@ -109,8 +142,11 @@ struct ai_wait *tk_decode_acquire(struct ai_wait_walk *w, const struct ai_type *
 	const char *verb = strcmp(wait->kind, "semaphore") == 0 ? "acquire"
 			   : wait->access && strcmp(wait->access, "write") == 0 ? "write-lock"
 			   : wait->access ? "read-lock" : "lock";
-	wait->description = xasprintf("%s %s @ 0x%" PRIx64 "%s%s", verb, wait->resource_type, wait->address, permits,
-				      wait->queued && wait->permits_wanted == 0 ? " (granted, not yet polled)" : "");
+	char place[48] = "";
+	if (wait->place_in_line && wait->permits_wanted > 0)
+		snprintf(place, sizeof(place), ", place %" PRIu64 " in line", wait->place_in_line);
+	wait->description = xasprintf("%s %s @ 0x%" PRIx64 "%s%s%s", verb, wait->resource_type, wait->address, permits,
+				      place, wait->queued && wait->permits_wanted == 0 ? " (granted, not yet polled)" : "");
 	return wait;
 }
 
