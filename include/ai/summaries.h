@@ -14,7 +14,9 @@
 #ifndef AI_SUMMARIES_H
 #define AI_SUMMARIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ai/error.h"
 
@@ -22,12 +24,15 @@
 struct ai_summary_variant {
 	char *name;    /* owned: "Open" */
 	char **paths;  /* owned; may be none: `Closed { .. }` */
+	char **exprs;  /* owned, as ai_summary's */
 	size_t path_count;
 };
 
 struct ai_summary {
 	char *type;    /* owned */
 	char **paths;  /* owned: "owner", "limits.daily"; for an enum, of whichever variant is active */
+	char **exprs;  /* owned, path_count of them: NULL for a member path, else the expression
+			* (ai_summary_expr_eval) whose value is shown under the name paths[i] */
 	size_t path_count;
 	struct ai_summary_variant *variants; /* owned: an enum's variants by name, or none */
 	size_t variant_count;
@@ -42,5 +47,22 @@ struct ai_error *ai_summaries_load(const char *path);
 const struct ai_summary *ai_summary_find(const char *qualified_name);
 /* Forgets every summary (tests). */
 void ai_summaries_clear(void);
+
+/* Computed members (`{"name": "permits", "value": "state >> 1"}` in a show list): integer
+ * arithmetic over member paths of the value, 64-bit and wrapping: literals (decimal, 0x),
+ * ( ), unary - ~ !, and * / % + - << >> < <= > >= == != & ^ | with Rust's precedence.
+ * (summary_expr.c) */
+struct ai_summary_expr_reader {
+	/* The integer at member path `path` (len bytes, dots between names) of the value being
+	 * printed; false with *why_ret (owned, may stay NULL) when it is not one. */
+	bool (*read)(void *ctx, const char *path, size_t len, int64_t *ret, char **why_ret);
+	void *ctx;
+};
+/* NULL if text is an expression, else why not (owned). */
+char *ai_summary_expr_check(const char *text);
+/* Evaluates text; false with *why_ret (owned) on an error: a path that is not an integer, a
+ * division by zero, a shift outside 0..63. */
+bool ai_summary_expr_eval(const char *text, const struct ai_summary_expr_reader *reader, int64_t *ret,
+			  char **why_ret);
 
 #endif

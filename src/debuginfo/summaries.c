@@ -16,13 +16,19 @@ static size_t table_count, table_capacity;
 static void summary_deinit(struct ai_summary *s)
 {
 	free(s->type);
-	for (size_t i = 0; i < s->path_count; i++)
+	for (size_t i = 0; i < s->path_count; i++) {
 		free(s->paths[i]);
+		free(s->exprs[i]);
+	}
 	free(s->paths);
+	free(s->exprs);
 	for (size_t v = 0; v < s->variant_count; v++) {
-		for (size_t i = 0; i < s->variants[v].path_count; i++)
+		for (size_t i = 0; i < s->variants[v].path_count; i++) {
 			free(s->variants[v].paths[i]);
+			free(s->variants[v].exprs[i]);
+		}
 		free(s->variants[v].paths);
+		free(s->variants[v].exprs);
 		free(s->variants[v].name);
 	}
 	free(s->variants);
@@ -50,19 +56,52 @@ static bool valid_path(const char *p)
 	return true;
 }
 
-/* A list of member paths into *paths_ret / *count_ret (owned; on error, what was read is kept
- * for the caller to free with the entry). `what` names the list in messages: "show". */
+/* A computed member of a show list, `{"name": "permits", "value": "state >> 1"}`: its name into
+ * *name_ret and its checked expression into *expr_ret (both owned), or why not. */
+static struct ai_error *read_computed(const char *path, size_t index, const char *type, const char *what, size_t i,
+				      json_t *item, char **name_ret, char **expr_ret)
+{
+	const char *name = json_string_value(json_object_get(item, "name"));
+	const char *expr = json_string_value(json_object_get(item, "value"));
+	if (json_object_size(item) != 2 || !name || !valid_path(name) || !expr)
+		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): %s[%zu] must be a member path or {\"name\": NAME, \"value\": EXPRESSION}",
+				       path, index, type, what, i);
+	char *why = ai_summary_expr_check(expr);
+	if (why) {
+		struct ai_error *err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): %s[%zu] (%s): \"%s\": %s",
+						       path, index, type, what, i, name, expr, why);
+		free(why);
+		return err;
+	}
+	*name_ret = xstrdup(name);
+	*expr_ret = xstrdup(expr);
+	return NULL;
+}
+
+/* A list of member paths and computed members into *paths_ret, *exprs_ret / *count_ret (owned;
+ * exprs[i] NULL for a member path; on error, what was read is kept for the caller to free with
+ * the entry). `what` names the list in messages: "show". */
 static struct ai_error *read_paths(const char *path, size_t index, const char *type, const char *what, json_t *list,
-				   bool may_be_empty, char ***paths_ret, size_t *count_ret)
+				   bool may_be_empty, char ***paths_ret, char ***exprs_ret, size_t *count_ret)
 {
 	if (!json_is_array(list) || (!may_be_empty && json_array_size(list) == 0))
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): \"%s\" must be a %sarray of member paths",
 				       path, index, type, what, may_be_empty ? "" : "non-empty ");
-	*paths_ret = xcalloc(json_array_size(list) ? json_array_size(list) : 1, sizeof(char *));
+	size_t n = json_array_size(list) ? json_array_size(list) : 1;
+	*paths_ret = xcalloc(n, sizeof(char *));
+	*exprs_ret = xcalloc(n, sizeof(char *));
 	size_t i;
 	json_t *value;
 	json_array_foreach(list, i, value) {
 		const char *member = json_string_value(value);
+		if (json_is_object(value)) {
+			struct ai_error *err = read_computed(path, index, type, what, i, value, &(*paths_ret)[*count_ret],
+							     &(*exprs_ret)[*count_ret]);
+			if (err)
+				return err;
+			(*count_ret)++;
+			continue;
+		}
 		if (!member || !valid_path(member))
 			return ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--decoders %s: summaries[%zu] (%s): %s[%zu] is not a member path (names joined by dots)",
 					       path, index, type, what, i);
@@ -92,14 +131,14 @@ static struct ai_error *read_entry(const char *path, size_t index, json_t *entry
 					       path, index, type, key);
 	}
 	struct ai_summary s = { .type = xstrdup(type) };
-	struct ai_error *err = show ? read_paths(path, index, type, "show", show, false, &s.paths, &s.path_count) : NULL;
+	struct ai_error *err = show ? read_paths(path, index, type, "show", show, false, &s.paths, &s.exprs, &s.path_count) : NULL;
 	if (!err && variants) {
 		s.variants = xcalloc(json_object_size(variants), sizeof(*s.variants));
 		json_object_foreach(variants, key, value) {
 			struct ai_summary_variant *v = &s.variants[s.variant_count++];
 			v->name = xstrdup(key);
 			char *what = xasprintf("variants.%s", key);
-			err = read_paths(path, index, type, what, value, true, &v->paths, &v->path_count);
+			err = read_paths(path, index, type, what, value, true, &v->paths, &v->exprs, &v->path_count);
 			free(what);
 			if (err)
 				break;

@@ -5,6 +5,7 @@
  * NonNull / Unique (one member `pointer`), newtypes (`__0`), Arc and Rc (to ArcInner's `data`,
  * RcInner's `value`). */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,32 @@ static bool look_through(struct printer *p, const struct ai_type **t, struct vie
 	return m && step_member(p, t, at, m);
 }
 
+/* Follows path (path_len bytes) from the value of type *t in *at to the member it names; false
+ * after printing why not (`<no member x>`, `<null>`, a read error). */
+static bool walk_path(struct printer *p, const struct ai_type **t, struct view *at, const char *path, size_t path_len,
+		      struct fetched *f)
+{
+	const char *end = path + path_len;
+	for (const char *name = path; name;) {
+		const char *dot = memchr(name, '.', (size_t)(end - name));
+		size_t len = dot ? (size_t)(dot - name) : (size_t)(end - name);
+		const struct ai_member *m;
+		int hops = 0;
+		size_t before = p->out.len;
+		while (!(m = member_named(*t, name, len)) && hops++ < MAX_HOPS && look_through(p, t, at, f))
+			;
+		if (!m) {
+			if (p->out.len == before) /* (else look_through said why: `<null>`, a read error) */
+				vp_out_printf(&p->out, "<no member %.*s>", (int)len, name);
+			return false;
+		}
+		if (!step_member(p, t, at, m))
+			return false;
+		name = dot ? dot + 1 : NULL;
+	}
+	return true;
+}
+
 /* Prints `path: value` of the value of type t in v (the path from it). */
 static void print_path(struct printer *p, const struct ai_type *t, const struct view *v, const char *path,
 		       unsigned depth)
@@ -98,24 +125,7 @@ static void print_path(struct printer *p, const struct ai_type *t, const struct 
 	size_t text_start = p->out.len;
 	struct view at = *v;
 	struct fetched f = { .count = 0 };
-	bool ok = true;
-	for (const char *name = path; ok && name;) {
-		const char *dot = strchr(name, '.');
-		size_t len = dot ? (size_t)(dot - name) : strlen(name);
-		const struct ai_member *m;
-		int hops = 0;
-		size_t before = p->out.len;
-		while (!(m = member_named(t, name, len)) && hops++ < MAX_HOPS && look_through(p, &t, &at, &f))
-			;
-		if (!m) {
-			if (p->out.len == before) /* (else look_through said why: `<null>`, a read error) */
-				vp_out_printf(&p->out, "<no member %.*s>", (int)len, name);
-			ok = false;
-			break;
-		}
-		ok = step_member(p, &t, &at, m);
-		name = dot ? dot + 1 : NULL;
-	}
+	bool ok = walk_path(p, &t, &at, path, strlen(path), &f);
 	if (ok) {
 		vp_print_value(p, t, &at, depth + 1);
 	} else {
@@ -128,10 +138,105 @@ static void print_path(struct printer *p, const struct ai_type *t, const struct 
 	fetched_free(&f);
 }
 
+/* What a computed member's paths are read from: the value the summary prints. */
+struct expr_source {
+	struct printer *p;
+	const struct ai_type *type;
+	const struct view *view;
+	struct fetched fetched; /* pointees read on the way, freed after the expression */
+};
+
+/* The integer inside wrappers (AtomicUsize { v: UnsafeCell { value } }, a newtype) of type t. */
+static bool int_leaf(const struct ai_type *t, uint64_t *offset_ret, const struct ai_type **leaf_ret)
+{
+	uint64_t offset = 0;
+	for (int hops = 0; t && hops < MAX_HOPS; hops++) {
+		if (t->kind == AI_TYPE_INT || t->kind == AI_TYPE_BOOL || t->kind == AI_TYPE_CHAR) {
+			*offset_ret = offset;
+			*leaf_ret = t;
+			return t->size >= 1 && t->size <= 8;
+		}
+		const struct ai_member *first = NULL;
+		for (size_t i = 0; t->kind == AI_TYPE_STRUCT && i < t->member_count && !first; i++) {
+			const struct ai_type *mt = vp_resolve_quiet(t, &t->members[i].type);
+			if (mt && (!mt->has_size || mt->size > 0))
+				first = &t->members[i];
+		}
+		if (!first)
+			return false;
+		offset += first->offset;
+		t = vp_resolve_quiet(t, &first->type);
+	}
+	return false;
+}
+
+static bool read_expr_path(void *ctx, const char *path, size_t len, int64_t *ret, char **why_ret)
+{
+	struct expr_source *src = ctx;
+	struct printer *p = src->p;
+	const struct ai_type *t = src->type;
+	struct view at = *src->view;
+	size_t mark = p->out.len;
+	bool ok = walk_path(p, &t, &at, path, len, &src->fetched);
+	if (!ok) {
+		/* why, taken back out of the text: the expression's error is printed in its place */
+		*why_ret = xstrndup(p->out.buf + mark, p->out.len - mark);
+		p->out.len = mark;
+		if (p->out.buf)
+			p->out.buf[mark] = '\0';
+		return false;
+	}
+	uint64_t offset;
+	const struct ai_type *leaf;
+	if (!int_leaf(t, &offset, &leaf)) {
+		*why_ret = xasprintf("%.*s is not an integer", (int)len, path);
+		return false;
+	}
+	if (offset + leaf->size > at.size) {
+		*why_ret = xasprintf("%.*s is not readable", (int)len, path);
+		return false;
+	}
+	uint64_t v = vp_load_uint(at.bytes + offset, leaf->size);
+	if (leaf->is_signed && leaf->size < 8 && (v >> (leaf->size * 8 - 1)) & 1)
+		v |= ~0ULL << (leaf->size * 8); /* sign-extended */
+	*ret = (int64_t)v;
+	return true;
+}
+
+/* Prints `name: N` of a computed member: expr over the value of type t in v. */
+static void print_computed(struct printer *p, const struct ai_type *t, const struct view *v, const char *name,
+			   const char *expr)
+{
+	vp_js_begin(p, NULL, NULL);
+	vp_js_field_string(p, "name", name, strlen(name));
+	vp_js_key(p, "value");
+	vp_out_str(&p->out, name);
+	vp_out_str(&p->out, ": ");
+	struct expr_source src = { .p = p, .type = t, .view = v };
+	struct ai_summary_expr_reader reader = { read_expr_path, &src };
+	int64_t value;
+	char *why;
+	if (ai_summary_expr_eval(expr, &reader, &value, &why)) {
+		char number[24];
+		snprintf(number, sizeof(number), "%" PRId64, value);
+		vp_out_str(&p->out, number);
+		vp_js_begin(p, "int", NULL);
+		vp_js_field_raw(p, "value", number);
+		vp_js_end(p);
+	} else {
+		/* (a walk's own words are already `<null>`, `<no member x>`) */
+		vp_out_printf(&p->out, why && why[0] == '<' ? "%s" : "<%s>", why ? why : "not readable");
+		vp_js_error(p, NULL, why ? why : "not readable");
+	}
+	free(why);
+	fetched_free(&src.fetched);
+	vp_js_end(p);
+}
+
 /* `Label { a: 1, b.c: 2, .. }` of the paths of the value of type t in v (label NULL: t's name;
  * else the variant of the enum `whole`). */
 static void print_paths(struct printer *p, const char *label, const struct ai_type *whole, const struct ai_type *t,
-			const struct view *v, char *const *paths, size_t count, unsigned depth)
+			const struct view *v, char *const *paths, char *const *exprs, size_t count, unsigned depth)
 {
 	/* Structured: a struct (an enum's variant) of the members it names; `partial`: it has others. */
 	vp_js_begin(p, label ? "enum" : "struct", label ? whole : t);
@@ -154,7 +259,10 @@ static void print_paths(struct printer *p, const char *label, const struct ai_ty
 	for (size_t i = 0; i < count && !p->out.full; i++) {
 		if (i)
 			vp_out_str(&p->out, ", ");
-		print_path(p, t, v, paths[i], depth);
+		if (exprs && exprs[i])
+			print_computed(p, t, v, paths[i], exprs[i]);
+		else
+			print_path(p, t, v, paths[i], depth);
 	}
 	vp_js_end_array(p);
 	vp_js_end(p);
@@ -169,7 +277,7 @@ bool vp_print_summary(struct printer *p, const struct ai_type *type, const struc
 	if (type->kind != AI_TYPE_ENUM) {
 		if (!summary->paths)
 			return false; /* (variants, for a type that is no enum: printed whole) */
-		print_paths(p, NULL, NULL, type, v, summary->paths, summary->path_count, depth);
+		print_paths(p, NULL, NULL, type, v, summary->paths, summary->exprs, summary->path_count, depth);
 		return true;
 	}
 	const struct ai_variant *variant;
@@ -178,12 +286,13 @@ bool vp_print_summary(struct printer *p, const struct ai_type *type, const struc
 		ai_error_destroy(err);
 		return false; /* (print_enum says why) */
 	}
-	char *const *paths = summary->paths;
+	char *const *paths = summary->paths, *const *exprs = summary->exprs;
 	size_t count = summary->path_count;
 	bool listed = paths != NULL;
 	for (size_t i = 0; !listed && i < summary->variant_count; i++) {
 		if (variant->name && strcmp(summary->variants[i].name, variant->name) == 0) {
 			paths = summary->variants[i].paths;
+			exprs = summary->variants[i].exprs;
 			count = summary->variants[i].path_count;
 			listed = true;
 		}
@@ -193,6 +302,6 @@ bool vp_print_summary(struct printer *p, const struct ai_type *type, const struc
 		return false;
 	/* The variant struct's member offsets count from the start of the enum: its view is the
 	 * enum's own bytes. */
-	print_paths(p, variant->name ? variant->name : "?", type, vt, v, paths, count, depth);
+	print_paths(p, variant->name ? variant->name : "?", type, vt, v, paths, exprs, count, depth);
 	return true;
 }

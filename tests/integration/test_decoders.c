@@ -69,6 +69,35 @@ Test(decoders, enums_by_variant_and_paths_through_pointers)
 	fixture_kill(&f);
 }
 
+/* Computed members: integer arithmetic over member paths (through Arc and &), and an
+ * expression that cannot be computed says why in its place (tinyexec-computed.json). */
+Test(decoders, computed_members)
+{
+	struct fixture f;
+	fixture_start(&f, "plain", "tinyexec", NULL);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	const char *source = getenv("AI_SOURCE");
+	char *runtime = xasprintf("%s/tests/fixtures/plain/decoders/tinyexec.json", source && *source ? source : ".");
+	char *file = xasprintf("%s/tests/fixtures/plain/decoders/tinyexec-computed.json", source && *source ? source : ".");
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", runtime, "--decoders", file, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strstr(r.out, "why = Timer { minutes: 60, .. }"), "%s", r.out);
+	cr_expect(strstr(r.out, "job = Job { config.name: \"nightly\", attempts: 13, flags: 17, "
+				"text: <config.name is not an integer>, spread: <division by zero>, .. }"),
+		  "%s", r.out);
+	tool_result_free(&r);
+	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--format", "json", "--decoders", runtime, "--decoders",
+					   file, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strstr(r.out, "{\"name\":\"attempts\",\"value\":{\"kind\":\"int\",\"value\":13}}"), "%s", r.out);
+	tool_result_free(&r);
+	free(file);
+	free(runtime);
+	fixture_kill(&f);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *out = fopen(path, "w");
@@ -86,6 +115,9 @@ Test(decoders, a_file_not_understood_is_refused_with_where)
 	write_file(bad_entry, "{ \"format\": \"async-inspect-decoders\", \"version\": 1,\n"
 			      "  \"summaries\": [ { \"type\": \"app::A\", \"show\": [\"a\"] },\n"
 			      "                 { \"type\": \"app::B\", \"show\": [\"a..b\"] } ] }\n");
+	char *bad_expr = xasprintf("%s/expr.json", dir);
+	write_file(bad_expr, "{ \"format\": \"async-inspect-decoders\", \"version\": 1,\n"
+			     "  \"summaries\": [ { \"type\": \"app::C\", \"show\": [{ \"name\": \"n\", \"value\": \"a + \" }] } ] }\n");
 	char *bad_variants = xasprintf("%s/variants.json", dir);
 	write_file(bad_variants, "{ \"format\": \"async-inspect-decoders\", \"version\": 1,\n"
 				 "  \"summaries\": [ { \"type\": \"app::E\", \"variants\": { \"Open\": [\"id\", 3] } } ] }\n");
@@ -103,6 +135,12 @@ Test(decoders, a_file_not_understood_is_refused_with_where)
 	cr_expect_neq(tool_exit_code(&r), 0);
 	cr_expect(strstr(r.err, "summaries[0] (app::E): variants.Open[1] is not a member path"), "%s", r.err);
 	tool_result_free(&r);
+	tool_run(&r, 30, (const char *[]){ "dump", "--pid", "1", "--decoders", bad_expr, NULL });
+	cr_expect_neq(tool_exit_code(&r), 0);
+	cr_expect(strstr(r.err, "summaries[0] (app::C): show[0] (n): \"a + \": an operand is missing at the end"), "%s", r.err);
+	tool_result_free(&r);
+	unlink(bad_expr);
+	free(bad_expr);
 	unlink(bad_variants);
 	free(bad_variants);
 	unlink(bad_json);
