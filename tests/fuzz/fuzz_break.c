@@ -1,16 +1,27 @@
 /* Fuzz harness: the breakpoint SPEC and condition parser (src/breakpoint/spec.c, condition.c), and
  * the condition's evaluation over printed values. The input's first line is the SPEC (with its
  * ` if EXPR`); each later line is the printed value of a local of the hit frame, named `a`, `b`,
- * `cfg`, ... in turn, which the condition's paths (`cfg.version`) pick fields from. */
+ * `cfg`, ... in turn, which the condition's paths (`cfg.version`) pick fields from. The first
+ * line is also read as a computed member of a declarative summary (src/debuginfo/summary_expr.c),
+ * its paths all read as the line's length. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ai/breakpoint.h"
 #include "ai/snapshot.h"
+#include "ai/summaries.h"
 #include "ai/util.h"
 #include "fuzz.h"
 
 #define MAX_LOCALS 4
+
+static bool read_any_path(void *ctx, const char *path, size_t len, int64_t *ret, char **why_ret)
+{
+	(void)path;
+	(void)why_ret;
+	*ret = (int64_t)len + *(const int64_t *)ctx;
+	return true;
+}
 
 int ai_fuzz_break(const uint8_t *data, size_t size)
 {
@@ -18,6 +29,12 @@ int ai_fuzz_break(const uint8_t *data, size_t size)
 	char *values = strchr(text, '\n');
 	if (values)
 		*values++ = '\0';
+	int64_t base = (int64_t)strlen(text), value;
+	struct ai_summary_expr_reader reader = { read_any_path, &base };
+	char *expr_why = ai_summary_expr_check(text);
+	free(expr_why);
+	ai_summary_expr_eval(text, &reader, &value, &expr_why);
+	free(expr_why);
 	struct ai_break_spec spec;
 	struct ai_error *err = ai_break_spec_parse(text, &spec);
 	if (err) {
