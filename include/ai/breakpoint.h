@@ -253,11 +253,16 @@ struct ai_capture;
 struct ai_async_options;
 /* Starts stepping the task of `snapshot` (owned from now on; taken by capture with the target
  * stopped, as it still is): sets the watchpoint on the task's outermost coroutine's state.
- * Errors: no such task in the snapshot (AI_ERROR_NOT_FOUND), no coroutine to watch, debug
- * registers that cannot be written. */
+ * Without the debug registers, int3s after the stores of that state stand in for it
+ * (ai_stepper_fallback). Errors: no such task in the snapshot (AI_ERROR_NOT_FOUND), no coroutine
+ * to watch, neither debug registers nor breakpoints that can be set. */
 struct ai_error *ai_stepper_create(struct ai_target *target, struct ai_capture *capture,
 				   const struct ai_async_options *async, const struct ai_step_task *task,
 				   struct ai_snapshot *snapshot, struct ai_stepper **ret);
+/* Why the stepper uses breakpoints after the stores of the state instead of a hardware watchpoint
+ * (the debug registers cannot be written, or AI_STEP_NO_WATCHPOINTS is set); NULL when it uses a
+ * watchpoint. Borrowed. */
+const char *ai_stepper_fallback(const struct ai_stepper *stepper);
 /* The snapshot of the task as last shown (the first one, then each transition's). */
 const struct ai_snapshot *ai_stepper_snapshot(const struct ai_stepper *stepper);
 struct ai_step_transition {

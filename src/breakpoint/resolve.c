@@ -604,6 +604,19 @@ static void look_at_file(struct resolver *r, const char *file)
 	rows_deinit(&rows);
 }
 
+/* Whether a and b are the same coroutine type: each unit that uses a type has a DIE of its own
+ * (the poll function's unit and the task's need not be one), so the same qualified name, size,
+ * state and first line. */
+static bool same_coroutine(const struct ai_type *a, const struct ai_type *b)
+{
+	if (a == b || a->die_offset == b->die_offset)
+		return true;
+	const char *x = ai_type_qualified_name(a), *y = ai_type_qualified_name(b);
+	const struct ai_variant *u = ai_type_find_variant(a, "Unresumed"), *v = ai_type_find_variant(b, "Unresumed");
+	return x && y && strcmp(x, y) == 0 && a->size == b->size && a->discr.offset == b->discr.offset && u && v &&
+	       u->decl_line == v->decl_line && u->decl_file && v->decl_file && strcmp(u->decl_file, v->decl_file) == 0;
+}
+
 struct ai_error *ai_break_resolve_state_stores(struct ai_debuginfo *di, struct ai_module *module,
 					       uint64_t type_die, struct ai_break_sites *ret)
 {
@@ -624,7 +637,7 @@ struct ai_error *ai_break_resolve_state_stores(struct ai_debuginfo *di, struct a
 		look_at_file(&r, start->decl_file);
 	size_t polls = 0;
 	for (size_t k = 0; k < r.fn_count && !err; k++) {
-		if (r.fns[k].coroutine->die_offset != type_die)
+		if (!same_coroutine(r.fns[k].coroutine, c))
 			continue;
 		polls++;
 		err = find_stores(&r, &r.fns[k], true, 0, 0, NULL, 0, &sites);

@@ -408,6 +408,11 @@ struct ai_types *ai_capture_types(struct ai_capture *capture)
 	return capture->as ? capture->as->types : NULL;
 }
 
+struct ai_module *ai_capture_module(struct ai_capture *capture)
+{
+	return capture->as ? capture->as->module : NULL;
+}
+
 struct ai_debuginfo *ai_capture_debuginfo(struct ai_capture *capture)
 {
 	return capture->di;
