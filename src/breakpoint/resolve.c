@@ -502,10 +502,14 @@ size_t ai_break_source_count(struct ai_debuginfo *di, const char *file)
  * (opening it, which computes its load bias). */
 static struct ai_dwarf *searchable(struct ai_debuginfo *di, struct ai_module *m)
 {
+	/* The executable's is open from the start (and may not be mapped yet: a DAP launch resolves
+	 * before it is; its bias is computed once it is, at the insertion). */
+	if (m->is_main)
+		return ai_debuginfo_main_dwarf(di);
 	if (m->is_vdso || ai_debuginfo_find_module(di, m->start) != m || m->error || !m->elf)
-		return m->is_main ? ai_debuginfo_main_dwarf(di) : NULL;
-	struct ai_dwarf *dw = m->is_main ? ai_debuginfo_main_dwarf(di) : ai_module_dwarf(m);
-	return dw && (m->is_main || ai_dwarf_is_rust(dw)) ? dw : NULL;
+		return NULL;
+	struct ai_dwarf *dw = ai_module_dwarf(m);
+	return dw && ai_dwarf_is_rust(dw) ? dw : NULL;
 }
 
 static void resolver_init(struct resolver *r, struct ai_debuginfo *di, struct ai_module *m, struct ai_dwarf *dw)
@@ -536,7 +540,11 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
 	struct ai_error **absent = xcalloc(spec_count ? spec_count : 1, sizeof(*absent));
 	size_t libraries = 0;
 	struct ai_module *m;
-	for (size_t k = 0; !err && (m = k ? ai_debuginfo_module_at(di, k - 1) : main); k++) {
+	/* The libraries once the executable is mapped: ai_debuginfo_module_at opens the module it
+	 * gives, and the executable's load bias is only right once its mapping is known (a DAP
+	 * attach resolves before the first stop). */
+	bool mapped = ai_debuginfo_find_module(di, main->start) == main;
+	for (size_t k = 0; !err && (m = !k ? main : mapped ? ai_debuginfo_module_at(di, k - 1) : NULL); k++) {
 		struct ai_dwarf *dw;
 		if ((k && m == main) || !(dw = searchable(di, m)))
 			continue;
