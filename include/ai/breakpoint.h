@@ -87,7 +87,9 @@ struct ai_break_site {
 	size_t spec;            /* index into the specs resolved */
 	enum ai_break_site_kind kind;
 	bool task_in_return;
-	uint64_t vaddr;         /* the int3's file address in the executable */
+	struct ai_module *module; /* borrowed from the debuginfo: the module (executable or library)
+				   * vaddr is in; NULL: vaddr is a runtime address */
+	uint64_t vaddr;         /* the int3's file address in module */
 	int env_reg;            /* Capstone's x86_reg that holds the coroutine's address there */
 	uint64_t state_offset;  /* its __state, and the value that makes this a hit */
 	uint8_t state_size;
@@ -104,11 +106,22 @@ struct ai_break_sites {
 void ai_break_sites_deinit(struct ai_break_sites *sites);
 
 struct ai_debuginfo;
-/* Resolves every spec against the executable's DWARF and code. A spec that names no await, no
- * async fn, or a file that several source files match is an AI_ERROR_INVALID_ARGUMENT whose
- * message says why (for a line without an .await: the await lines of the function around it). */
+struct ai_module;
+/* Resolves every spec against the DWARF and code of every module mapped now with debug info: the
+ * executable and each shared library with Rust DWARF (a spec may resolve in several). A spec that
+ * names no await, no async fn, or a file that several source files of one module match is an
+ * AI_ERROR_INVALID_ARGUMENT whose message says why (for a line without an .await: the await lines
+ * of the function around it; for a file or fn in no module: that libraries loaded later are not
+ * searched). */
 struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break_spec *specs,
 				  size_t spec_count, struct ai_break_sites *ret);
+/* The sites after every store of the state (discriminant) of the coroutine whose DWARF type is
+ * at type_die in module's DWARF, in its poll functions (spec 0, state_value the value stored):
+ * the breakpoints that stepping falls back to without hardware watchpoints. */
+struct ai_error *ai_break_resolve_state_stores(struct ai_debuginfo *di, struct ai_module *module,
+					       uint64_t type_die, struct ai_break_sites *ret);
+/* Where site's int3 is in the process: vaddr moved by its module's load bias. */
+uint64_t ai_break_site_address(const struct ai_break_site *site);
 
 /* The value of Capstone register reg (a 64-bit general-purpose one) in regs; false if it is not
  * one of those. */
@@ -146,10 +159,9 @@ bool ai_break_site_hit(struct ai_target *target, const struct ai_break_site *sit
 const struct ai_await_node *ai_break_node_at(const struct ai_await_node *tree, uint64_t address);
 /* The task whose await tree holds the coroutine at env (one polled by thread tid first), or NULL. */
 const struct ai_snapshot_task *ai_break_hit_task(const struct ai_snapshot *snapshot, uint64_t env, pid_t tid);
-/* Writes the int3 of every site into the stopped target; *bias_ret is the executable's load bias
- * (a site's runtime address is vaddr + bias). */
+/* Writes the int3 of every site into the stopped target, at ai_break_site_address. */
 struct ai_error *ai_break_insert_sites(struct ai_target *target, struct ai_debuginfo *di,
-				       const struct ai_break_sites *sites, uint64_t *bias_ret);
+				       const struct ai_break_sites *sites);
 
 struct ai_break_options {
 	const struct ai_break_spec *specs;
@@ -241,11 +253,16 @@ struct ai_capture;
 struct ai_async_options;
 /* Starts stepping the task of `snapshot` (owned from now on; taken by capture with the target
  * stopped, as it still is): sets the watchpoint on the task's outermost coroutine's state.
- * Errors: no such task in the snapshot (AI_ERROR_NOT_FOUND), no coroutine to watch, debug
- * registers that cannot be written. */
+ * Without the debug registers, int3s after the stores of that state stand in for it
+ * (ai_stepper_fallback). Errors: no such task in the snapshot (AI_ERROR_NOT_FOUND), no coroutine
+ * to watch, neither debug registers nor breakpoints that can be set. */
 struct ai_error *ai_stepper_create(struct ai_target *target, struct ai_capture *capture,
 				   const struct ai_async_options *async, const struct ai_step_task *task,
 				   struct ai_snapshot *snapshot, struct ai_stepper **ret);
+/* Why the stepper uses breakpoints after the stores of the state instead of a hardware watchpoint
+ * (the debug registers cannot be written, or AI_STEP_NO_WATCHPOINTS is set); NULL when it uses a
+ * watchpoint. Borrowed. */
+const char *ai_stepper_fallback(const struct ai_stepper *stepper);
 /* The snapshot of the task as last shown (the first one, then each transition's). */
 const struct ai_snapshot *ai_stepper_snapshot(const struct ai_stepper *stepper);
 struct ai_step_transition {

@@ -81,6 +81,11 @@ struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const s
 struct ai_types;
 struct ai_types *ai_capture_types(struct ai_capture *capture);
 
+/* The module whose DWARF the dumps decode with (the executable, or the library that holds the
+ * program's runtime: ai_runtimes_choose_module); NULL before the first dump. Borrowed. */
+struct ai_module;
+struct ai_module *ai_capture_module(struct ai_capture *capture);
+
 /* The capture's debug info (borrowed: it lives as long as the capture), e.g. to resolve
  * breakpoints or to unwind and name `profile`'s CPU samples once the target has been let go. */
 struct ai_debuginfo;

@@ -127,6 +127,15 @@ struct ai_error *ai_target_run(struct ai_target *target, int timeout_ms, enum ai
 struct ai_error *ai_target_insert_breakpoint(struct ai_target *target, uint64_t address);
 /* Restores every original byte (the target must be stopped; a no-op without breakpoints). */
 void ai_target_remove_breakpoints(struct ai_target *target);
+/* A target launched stopped at its exec: runs it to its entry point (AT_ENTRY), where the dynamic
+ * linker has mapped its DT_NEEDED libraries and none of its own code has run, and leaves it
+ * stopped there. */
+struct ai_error *ai_target_run_to_entry(struct ai_target *target);
+/* Whether an int3 of ours is at address. */
+bool ai_target_has_breakpoint(const struct ai_target *target, uint64_t address);
+/* Restores the original byte at address (the target must be stopped; a no-op if none is there),
+ * leaving the other breakpoints in. */
+void ai_target_remove_breakpoint(struct ai_target *target, uint64_t address);
 
 /* Hardware watchpoints: up to AI_WATCHPOINTS ranges (1, 2, 4 or 8 aligned bytes) whose writes,
  * by any thread (threads created later too), stop the target: ai_target_run reports

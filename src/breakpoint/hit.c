@@ -1,6 +1,7 @@
 /* What a breakpoint stop means, shared by the --break loop (session.c) and the DAP server
  * (src/dap): whether the coroutine in the site's register is in the site's state, which task's
- * await tree holds that coroutine, and the int3s of resolved sites written into the process. */
+ * await tree holds that coroutine, and the int3s of resolved sites written into the process (each
+ * in its module, moved by that module's load bias). */
 #include "ai/breakpoint.h"
 #include "ai/debuginfo.h"
 #include "ai/snapshot.h"
@@ -51,18 +52,22 @@ bool ai_break_site_hit(struct ai_target *target, const struct ai_break_site *sit
 	return state == site->state_value;
 }
 
-struct ai_error *ai_break_insert_sites(struct ai_target *target, struct ai_debuginfo *di,
-				       const struct ai_break_sites *sites, uint64_t *bias_ret)
+uint64_t ai_break_site_address(const struct ai_break_site *site)
 {
-	/* Looking an address of it up opens the executable's module, which computes its load bias. */
-	struct ai_module *main = ai_debuginfo_main_module(di);
-	if (ai_debuginfo_find_module(di, main->start) != main || main->error)
-		return ai_error_create(AI_ERROR_OTHER, "cannot find where %s is loaded in process %d: %s", main->path,
-				       (int)target->pid, main->error ? main->error : "not mapped");
-	uint64_t bias = main->bias;
+	return site->vaddr + (site->module ? site->module->bias : 0);
+}
+
+struct ai_error *ai_break_insert_sites(struct ai_target *target, struct ai_debuginfo *di,
+				       const struct ai_break_sites *sites)
+{
 	struct ai_error *err = NULL;
-	for (size_t i = 0; i < sites->count && !err; i++)
-		err = ai_target_insert_breakpoint(target, sites->items[i].vaddr + bias);
-	*bias_ret = bias;
+	for (size_t i = 0; i < sites->count && !err; i++) {
+		/* Looking an address of it up opens the module, which computes its load bias. */
+		struct ai_module *m = sites->items[i].module;
+		if (m && (ai_debuginfo_find_module(di, m->start) != m || m->error))
+			return ai_error_create(AI_ERROR_OTHER, "cannot find where %s is loaded in process %d: %s", m->path,
+					       (int)target->pid, m->error ? m->error : "not mapped");
+		err = ai_target_insert_breakpoint(target, ai_break_site_address(&sites->items[i]));
+	}
 	return err;
 }

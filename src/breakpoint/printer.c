@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ai/breakpoint.h"
+#include "ai/debuginfo.h"
 #include "ai/frontend.h"
 #include "ai/json_writer.h"
 #include "ai/snapshot.h"
@@ -17,8 +18,11 @@ void ai_break_hit_print_header(FILE *out, const struct ai_break_hit *hit)
 	const struct ai_break_spec *spec = hit->spec;
 	fprintf(out, "breakpoint %zu (%s) hit %llu: ", site->spec + 1, spec->text, (unsigned long long)hit->number);
 	if (site->kind != AI_SITE_TASK) {
-		fprintf(out, "%s at %s:%u, thread %d \"%s\"\n", site->function, ai_short_path(site->file), site->line,
-			(int)hit->tid, hit->thread_name);
+		fprintf(out, "%s at %s:%u", site->function, ai_short_path(site->file), site->line);
+		if (site->module && !site->module->is_main)
+			fprintf(out, " in %s", strrchr(site->module->path, '/') ? strrchr(site->module->path, '/') + 1
+										 : site->module->path);
+		fprintf(out, ", thread %d \"%s\"\n", (int)hit->tid, hit->thread_name);
 		return;
 	}
 	if (hit->task && hit->task->has_id)
@@ -96,6 +100,8 @@ static void print_line_hit(struct ai_break_history *history, const struct ai_bre
 	ai_json_field_string(&w, "function", site->function);
 	ai_json_field_string(&w, "file", site->file);
 	ai_json_field_uint(&w, "line", site->line);
+	if (site->module && !site->module->is_main)
+		ai_json_field_string(&w, "module", site->module->path);
 	ai_json_field_int(&w, "thread", hit->tid);
 	ai_json_field_hex(&w, "coroutine", hit->address);
 	end_record_json(history, &w, hit);

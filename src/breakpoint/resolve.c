@@ -33,10 +33,11 @@ struct poll_fn {
 
 struct resolver {
 	struct ai_debuginfo *di;
+	struct ai_module *module;    /* borrowed: the module whose DWARF and code these are */
 	struct ai_dwarf *dw;
 	struct ai_dwarf_reader *rd;
 	struct ai_types *types;      /* owned */
-	struct ai_elf_file *elf;     /* borrowed: the executable, for its code */
+	struct ai_elf_file *elf;     /* borrowed: the module's file, for its code */
 	/* subprograms already looked at (poll functions or not) */
 	uint64_t *seen;
 	size_t seen_count, seen_capacity;
@@ -163,8 +164,9 @@ static bool is_suspend(const struct ai_variant *v)
 	return v->name && strncmp(v->name, "Suspend", 7) == 0 && v->has_discr_value;
 }
 
-/* The stores of value into the coroutine's __state in the poll function: a site after each. */
-static struct ai_error *find_stores(struct resolver *r, const struct poll_fn *fn, uint64_t value,
+/* The stores of value (any: of every value) into the coroutine's __state in the poll function: a
+ * site after each. */
+static struct ai_error *find_stores(struct resolver *r, const struct poll_fn *fn, bool any, uint64_t value,
 				    size_t spec, const char *file, uint32_t line, struct ai_break_sites *sites)
 {
 	const struct ai_type *c = fn->coroutine;
@@ -202,18 +204,19 @@ static struct ai_error *find_stores(struct resolver *r, const struct poll_fn *fn
 		    (uint64_t)dst->mem.disp != c->discr.offset)
 			continue;
 		uint64_t mask = state_type->size >= 8 ? UINT64_MAX : ((uint64_t)1 << (8 * state_type->size)) - 1;
-		if (((uint64_t)src->imm & mask) != (value & mask))
+		if (!any && ((uint64_t)src->imm & mask) != (value & mask))
 			continue;
 		AI_GROW(sites->items, sites->capacity, sites->count + 1);
 		sites->items[sites->count++] = (struct ai_break_site){
 			.spec = spec,
+			.module = r->module,
 			.vaddr = insns[i + 1].address,
 			.env_reg = dst->mem.base,
 			.state_offset = c->discr.offset,
 			.state_size = (uint8_t)state_type->size,
-			.state_value = value,
+			.state_value = any ? (uint64_t)src->imm & mask : value,
 			.function = display_name(fn),
-			.file = xstrdup(file),
+			.file = file ? xstrdup(file) : NULL,
 			.line = line,
 		};
 		found++;
@@ -222,6 +225,10 @@ static struct ai_error *find_stores(struct resolver *r, const struct poll_fn *fn
 		cs_free(insns, count);
 	cs_close(&cs);
 	free(code);
+	if (!found && any)
+		return ai_error_create(AI_ERROR_UNSUPPORTED,
+				       "cannot find the code of %s that stores its state in its poll function at 0x%llx: an optimised build?",
+				       fn->name ? fn->name : "?", (unsigned long long)fn->lo);
 	if (!found)
 		return ai_error_create(AI_ERROR_UNSUPPORTED,
 				       "cannot find the code of %s that stores its state %llu (the .await at line %u) in its poll function at 0x%llx: an optimised build?",
@@ -243,6 +250,7 @@ static struct ai_error *add_entry_site(struct resolver *r, const struct poll_fn 
 	AI_GROW(sites->items, sites->capacity, sites->count + 1);
 	sites->items[sites->count++] = (struct ai_break_site){
 		.spec = spec,
+		.module = r->module,
 		.vaddr = fn->lo,
 		.env_reg = X86_REG_RDI,
 		.state_offset = fn->coroutine->discr.offset,
@@ -337,14 +345,16 @@ static char *await_lines_text(const struct ai_type *c)
 	return text;
 }
 
+/* *absent_ret: the module has no such file (the error says so), which another module may have. */
 static struct ai_error *resolve_line(struct resolver *r, size_t index, const struct ai_break_spec *spec,
-				     struct ai_break_sites *sites)
+				     struct ai_break_sites *sites, bool *absent_ret)
 {
 	struct rows rows = { 0 };
 	struct ai_error *err = collect_rows(r, spec->file, &rows);
-	if (!err && rows.path_count == 0)
+	*absent_ret = !err && rows.path_count == 0;
+	if (*absent_ret)
 		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT, "--break %s: no source file %s in the debug info of %s",
-				      spec->text, spec->file, ai_debuginfo_main_module(r->di)->path);
+				      spec->text, spec->file, r->module->path);
 	if (!err && rows.path_count > 1) {
 		char *list = xstrdup("");
 		for (size_t i = 0; i < rows.path_count && i < 5; i++) {
@@ -414,7 +424,7 @@ static struct ai_error *resolve_line(struct resolver *r, size_t index, const str
 			if (spec->resume)
 				err = add_entry_site(r, fn, var->discr_value, index, path, spec->line, sites);
 			else
-				err = find_stores(r, fn, var->discr_value, index, path, spec->line, sites);
+				err = find_stores(r, fn, false, var->discr_value, index, path, spec->line, sites);
 		}
 	}
 	if (!err && !has_await) {
@@ -446,8 +456,9 @@ static bool on_function(void *arg, uint64_t die_offset)
 }
 
 static struct ai_error *resolve_function(struct resolver *r, size_t index, const struct ai_break_spec *spec,
-					 struct ai_break_sites *sites)
+					 struct ai_break_sites *sites, bool *absent_ret)
 {
+	*absent_ret = false;
 	char *poll_name = xasprintf("%s::{async_fn#0}", spec->function);
 	struct found_fns found = { .r = r };
 	struct ai_error *err = ai_dwarf_find_functions(r->dw, 0, poll_name, on_function, &found);
@@ -466,10 +477,11 @@ static struct ai_error *resolve_function(struct resolver *r, size_t index, const
 			return err;
 		added++;
 	}
+	*absent_ret = !added;
 	if (!added)
 		return ai_error_create(AI_ERROR_INVALID_ARGUMENT,
 				       "--break %s: no async fn %s in the debug info of %s (give its whole path, crate first, e.g. app::net::serve; a method as the debug info names it, e.g. app::{impl#0}::handle)",
-				       spec->text, spec->function, ai_debuginfo_main_module(r->di)->path);
+				       spec->text, spec->function, r->module->path);
 	return NULL;
 }
 
@@ -486,33 +498,166 @@ size_t ai_break_source_count(struct ai_debuginfo *di, const char *file)
 	return n;
 }
 
+/* Whether module m can be searched for breakpoints: the executable, or a library with Rust DWARF
+ * (opening it, which computes its load bias). */
+static struct ai_dwarf *searchable(struct ai_debuginfo *di, struct ai_module *m)
+{
+	/* The executable's is open from the start (and may not be mapped yet: a DAP launch resolves
+	 * before it is; its bias is computed once it is, at the insertion). */
+	if (m->is_main)
+		return ai_debuginfo_main_dwarf(di);
+	if (m->is_vdso || ai_debuginfo_find_module(di, m->start) != m || m->error || !m->elf)
+		return NULL;
+	struct ai_dwarf *dw = ai_module_dwarf(m);
+	return dw && ai_dwarf_is_rust(dw) ? dw : NULL;
+}
+
+static void resolver_init(struct resolver *r, struct ai_debuginfo *di, struct ai_module *m, struct ai_dwarf *dw)
+{
+	*r = (struct resolver){ .di = di, .module = m, .dw = dw, .rd = ai_dwarf_get_reader(dw),
+				.types = ai_types_create(dw), .elf = m->elf };
+}
+
+static void resolver_deinit(struct resolver *r)
+{
+	free(r->seen);
+	free(r->fns);
+	/* The sites own copies of every string they need: the types can go. */
+	ai_types_destroy(r->types);
+}
+
 struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break_spec *specs,
 				  size_t spec_count, struct ai_break_sites *ret)
 {
 	struct ai_module *main = ai_debuginfo_main_module(di);
-	struct ai_dwarf *dw = ai_debuginfo_main_dwarf(di);
-	if (!dw || !main->elf)
+	if (!ai_debuginfo_main_dwarf(di) || !main->elf)
 		return ai_error_create(AI_ERROR_DWARF, "cannot read the DWARF of %s", main->path);
-	struct resolver r = { .di = di, .dw = dw, .rd = ai_dwarf_get_reader(dw), .types = ai_types_create(dw),
-			      .elf = main->elf };
+	ai_debuginfo_refresh(di);
 	struct ai_break_sites sites = { 0 };
 	struct ai_error *err = NULL;
-	for (size_t i = 0; i < spec_count && !err; i++) {
-		if (specs[i].kind == AI_BREAK_LINE)
-			err = resolve_line(&r, i, &specs[i], &sites);
-		else if (specs[i].kind == AI_BREAK_FUNCTION)
-			err = resolve_function(&r, i, &specs[i], &sites);
-		/* spawn and complete: the runtime adapters' (session.c) */
+	/* Per spec: found in some module, or the executable's error saying it is not there. */
+	bool *found = xcalloc(spec_count ? spec_count : 1, sizeof(*found));
+	struct ai_error **absent = xcalloc(spec_count ? spec_count : 1, sizeof(*absent));
+	size_t libraries = 0;
+	struct ai_module *m;
+	/* The libraries once the executable is mapped: ai_debuginfo_module_at opens the module it
+	 * gives, and the executable's load bias is only right once its mapping is known (a DAP
+	 * attach resolves before the first stop). */
+	bool mapped = ai_debuginfo_find_module(di, main->start) == main;
+	for (size_t k = 0; !err && (m = !k ? main : mapped ? ai_debuginfo_module_at(di, k - 1) : NULL); k++) {
+		struct ai_dwarf *dw;
+		if ((k && m == main) || !(dw = searchable(di, m)))
+			continue;
+		libraries += !m->is_main;
+		struct resolver r;
+		resolver_init(&r, di, m, dw);
+		for (size_t i = 0; i < spec_count && !err; i++) {
+			bool is_absent = false;
+			if (specs[i].kind == AI_BREAK_LINE)
+				err = resolve_line(&r, i, &specs[i], &sites, &is_absent);
+			else if (specs[i].kind == AI_BREAK_FUNCTION)
+				err = resolve_function(&r, i, &specs[i], &sites, &is_absent);
+			else
+				continue; /* spawn and complete: the runtime adapters' (session.c) */
+			if (err && is_absent) {
+				if (m->is_main && !absent[i])
+					absent[i] = err;
+				else
+					ai_error_destroy(err);
+				err = NULL;
+			} else if (!err) {
+				found[i] = true;
+			}
+		}
+		resolver_deinit(&r);
 	}
-	free(r.seen);
-	free(r.fns);
+	for (size_t i = 0; i < spec_count && !err; i++) {
+		if (found[i] || !absent[i])
+			continue;
+		/* The libraries loaded later (DT_NEEDED ones at a launch, dlopen()ed ones) are not
+		 * there to search yet. */
+		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				      "%s, nor of the %zu librar%s with Rust debug info loaded now (a library loaded later is not searched: if the spec is in one not loaded yet, attach once it is)",
+				      absent[i]->message, libraries, libraries == 1 ? "y" : "ies");
+	}
+	for (size_t i = 0; i < spec_count; i++)
+		ai_error_destroy(absent[i]);
+	free(absent);
+	free(found);
 	if (err) {
-		ai_types_destroy(r.types);
 		ai_break_sites_deinit(&sites);
 		return err;
 	}
-	/* The sites own copies of every string they need: the types can go. */
-	ai_types_destroy(r.types);
+	*ret = sites;
+	return NULL;
+}
+
+/* The subprograms of the lines of file (a suffix) that are poll functions, into r->fns. */
+static void look_at_file(struct resolver *r, const char *file)
+{
+	struct rows rows = { 0 };
+	ai_error_destroy(collect_rows(r, file, &rows));
+	for (size_t i = 0; i < rows.count; i++) {
+		bool known = false;
+		for (size_t k = 0; k < r->fn_count && !known; k++)
+			known = rows.addresses[i] >= r->fns[k].lo && rows.addresses[i] < r->fns[k].hi;
+		struct ai_location locations[AI_MAX_LOCATIONS];
+		size_t n = 0;
+		struct ai_error *err = known ? NULL : ai_dwarf_find_locations(r->dw, rows.addresses[i], false, locations,
+									      AI_MAX_LOCATIONS, &n);
+		ai_error_destroy(err);
+		if (!known && !err && n > 0 && locations[n - 1].subprogram_die_offset)
+			look_at(r, locations[n - 1].subprogram_die_offset);
+	}
+	rows_deinit(&rows);
+}
+
+/* Whether a and b are the same coroutine type: each unit that uses a type has a DIE of its own
+ * (the poll function's unit and the task's need not be one), so the same qualified name, size,
+ * state and first line. */
+static bool same_coroutine(const struct ai_type *a, const struct ai_type *b)
+{
+	if (a == b || a->die_offset == b->die_offset)
+		return true;
+	const char *x = ai_type_qualified_name(a), *y = ai_type_qualified_name(b);
+	const struct ai_variant *u = ai_type_find_variant(a, "Unresumed"), *v = ai_type_find_variant(b, "Unresumed");
+	return x && y && strcmp(x, y) == 0 && a->size == b->size && a->discr.offset == b->discr.offset && u && v &&
+	       u->decl_line == v->decl_line && u->decl_file && v->decl_file && strcmp(u->decl_file, v->decl_file) == 0;
+}
+
+struct ai_error *ai_break_resolve_state_stores(struct ai_debuginfo *di, struct ai_module *module,
+					       uint64_t type_die, struct ai_break_sites *ret)
+{
+	struct ai_dwarf *dw = module ? searchable(di, module) : NULL;
+	if (!dw)
+		return ai_error_create(AI_ERROR_DWARF, "cannot read the DWARF and code of %s",
+				       module ? module->path : "the program");
+	struct resolver r;
+	resolver_init(&r, di, module, dw);
+	const struct ai_type *c = NULL;
+	struct ai_error *err = ai_types_get(r.types, type_die, &c);
+	const struct ai_variant *start = !err ? ai_type_find_variant(c, "Unresumed") : NULL;
+	if (!err && (!ai_type_is_coroutine(c) || !c->has_discr || !start || !start->decl_file))
+		err = ai_error_create(AI_ERROR_DWARF, "the type at DIE 0x%llx is not a coroutine with a state and a file",
+				      (unsigned long long)type_die);
+	struct ai_break_sites sites = { 0 };
+	if (!err)
+		look_at_file(&r, start->decl_file);
+	size_t polls = 0;
+	for (size_t k = 0; k < r.fn_count && !err; k++) {
+		if (!same_coroutine(r.fns[k].coroutine, c))
+			continue;
+		polls++;
+		err = find_stores(&r, &r.fns[k], true, 0, 0, NULL, 0, &sites);
+	}
+	if (!err && !polls)
+		err = ai_error_create(AI_ERROR_NOT_FOUND, "no poll function of %s in the code of %s",
+				      c->name ? c->name : "the coroutine", module->path);
+	resolver_deinit(&r);
+	if (err) {
+		ai_break_sites_deinit(&sites);
+		return err;
+	}
 	*ret = sites;
 	return NULL;
 }

@@ -24,7 +24,6 @@ struct ai_break_session {
 	const struct ai_break_options *o; /* borrowed */
 	struct ai_async_options async;
 	struct ai_break_sites sites;
-	uint64_t bias;
 	bool *warned;                  /* per spec: an unknown condition or task said once */
 	struct ai_break_history *history; /* --history, or NULL */
 	uint64_t start_us;             /* when the breakpoints went in */
@@ -185,15 +184,15 @@ static struct ai_error *examine(struct ai_break_session *s, const struct ai_brea
 /* The first call of a spawn function through a call site: a TASK breakpoint at its return
  * address, for every spawn spec of that function, so that this call's return and every later
  * one through the same site are seen. */
-static struct ai_error *arm_return(struct ai_target *target, struct ai_break_sites *sites, uint64_t bias)
+static struct ai_error *arm_return(struct ai_target *target, struct ai_break_sites *sites)
 {
 	uint64_t ret = 0;
 	struct ai_error *err = ai_memory_read(target->memory, &ret, target->hit_regs.rsp, sizeof(ret));
 	if (err)
 		return err;
-	uint64_t vaddr = ret - bias;
 	for (size_t i = 0; i < sites->count; i++)
-		if (sites->items[i].kind == AI_SITE_TASK && sites->items[i].task_in_return && sites->items[i].vaddr == vaddr)
+		if (sites->items[i].kind == AI_SITE_TASK && sites->items[i].task_in_return &&
+		    ai_break_site_address(&sites->items[i]) == ret)
 			return NULL; /* armed already */
 	if ((err = ai_target_stop(target)) || (err = ai_target_insert_breakpoint(target, ret))) {
 		ai_error_destroy(ai_target_resume(target));
@@ -202,7 +201,7 @@ static struct ai_error *arm_return(struct ai_target *target, struct ai_break_sit
 	size_t count = sites->count;
 	for (size_t i = 0; i < count; i++) {
 		struct ai_break_site *call = &sites->items[i];
-		if (call->kind != AI_SITE_CALL || call->vaddr + bias != target->hit_address)
+		if (call->kind != AI_SITE_CALL || ai_break_site_address(call) != target->hit_address)
 			continue;
 		AI_GROW(sites->items, sites->capacity, sites->count + 1);
 		call = &sites->items[i];
@@ -210,17 +209,17 @@ static struct ai_error *arm_return(struct ai_target *target, struct ai_break_sit
 			.spec = call->spec,
 			.kind = AI_SITE_TASK,
 			.task_in_return = true,
-			.vaddr = vaddr,
+			.vaddr = ret, /* a runtime address: no module */
 			.function = xstrdup(call->function),
 		};
 	}
 	return ai_target_resume(target);
 }
 
-/* The sites of the spawn and complete specs, at the functions the runtime adapters name. */
+/* The sites of the spawn and complete specs, at the functions the runtime adapters name (runtime
+ * addresses, in the module that holds the runtime). */
 static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_capture *capture,
-					    const struct ai_break_options *o, uint64_t bias,
-					    struct ai_break_sites *sites)
+					    const struct ai_break_options *o, struct ai_break_sites *sites)
 {
 	bool any = false;
 	for (size_t i = 0; i < o->spec_count; i++)
@@ -250,7 +249,7 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 			sites->items[sites->count++] = (struct ai_break_site){
 				.spec = i,
 				.kind = points[p].at_return ? AI_SITE_CALL : AI_SITE_TASK,
-				.vaddr = points[p].address - bias,
+				.vaddr = points[p].address,
 				.env_reg = points[p].at_return ? 0 : arg_regs[points[p].task_arg],
 				.function = xstrdup(points[p].function),
 			};
@@ -267,24 +266,14 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 }
 
 static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo *di, struct ai_capture *capture,
-				   const struct ai_break_options *o, struct ai_break_sites *sites,
-				   uint64_t *bias_ret)
+				   const struct ai_break_options *o, struct ai_break_sites *sites)
 {
 	ai_debuginfo_refresh(di); /* a borrowed capture's may predate this stop's maps */
 	struct ai_error *err = ai_break_resolve(di, o->specs, o->spec_count, sites);
-	if (err)
-		return err;
-	/* Looking an address of it up opens the executable's module, which computes its load bias. */
-	struct ai_module *main = ai_debuginfo_main_module(di);
-	if (ai_debuginfo_find_module(di, main->start) != main || main->error)
-		return ai_error_create(AI_ERROR_OTHER, "cannot find where %s is loaded in process %d: %s", main->path,
-				       (int)target->pid, main->error ? main->error : "not mapped");
-	uint64_t bias = main->bias;
-	if ((err = add_lifecycle_sites(target, capture, o, bias, sites)))
-		return err;
-	for (size_t i = 0; i < sites->count && !err; i++)
-		err = ai_target_insert_breakpoint(target, sites->items[i].vaddr + bias);
-	*bias_ret = bias;
+	if (!err)
+		err = add_lifecycle_sites(target, capture, o, sites);
+	if (!err)
+		err = ai_break_insert_sites(target, di, sites);
 	return err;
 }
 
@@ -306,7 +295,7 @@ struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capt
 		err = ai_capture_create(target, &s->capture);
 	}
 	if (!err)
-		err = insert_all(target, ai_capture_debuginfo(s->capture), s->capture, o, &s->sites, &s->bias);
+		err = insert_all(target, ai_capture_debuginfo(s->capture), s->capture, o, &s->sites);
 	if (err) {
 		/* Left stopped: a launched program is killed before it runs, an attached one
 		 * detached, by the caller. */
@@ -359,11 +348,11 @@ struct ai_error *ai_break_session_wait(struct ai_break_session *s, int timeout_m
 		for (size_t i = 0; i < s->sites.count; i++) {
 			struct ai_break_site *site = &s->sites.items[i];
 			uint64_t env = 0;
-			if (site->vaddr + s->bias != s->target->hit_address)
+			if (ai_break_site_address(site) != s->target->hit_address)
 				continue;
 			bool counted = false;
 			if (site->kind == AI_SITE_CALL)
-				err = arm_return(s->target, &s->sites, s->bias);
+				err = arm_return(s->target, &s->sites);
 			else if (site->kind == AI_SITE_STATE && !ai_break_site_hit(s->target, site, &env))
 				continue;
 			else

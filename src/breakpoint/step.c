@@ -244,6 +244,10 @@ static struct ai_error *step_loop(struct ai_target *target, struct ai_capture *c
 	struct ai_stepper *stepper;
 	if ((err = ai_stepper_create(target, capture, &async, &o->task, first, &stepper)))
 		return ai_error_wrap(err, "--step %s", o->task_text);
+	const char *fallback = ai_stepper_fallback(stepper);
+	if (fallback)
+		fprintf(stderr, "async-inspect: --step %s: stepping with breakpoints at the stores of the task's state, not a hardware watchpoint (%s)\n",
+			o->task_text, fallback);
 	while (result->hits < o->count) {
 		enum ai_step_event event;
 		struct ai_step_transition tr;

@@ -10,7 +10,15 @@
  * re-decodes the task (all-stop) and compares its main await chain (function, state, line and
  * locals of each coroutine) with the last one shown: a difference is a transition; none (a poll
  * that parked where it was, with nothing changed) is not. A task whose root coroutine has
- * returned or panicked, or that is gone from the snapshot, has completed: the last transition. */
+ * returned or panicked, or that is gone from the snapshot, has completed: the last transition.
+ *
+ * Without the debug registers (ptrace cannot write them, as in some virtual machines, or
+ * AI_STEP_NO_WATCHPOINTS is set, which pretends they are all taken, for tests) the watch falls
+ * back to int3s after every store of that coroutine's discriminant in its poll function
+ * (ai_break_resolve_state_stores, in the module the dumps decode: a runtime in a library steps
+ * there); a hit counts only when the store's base register holds the watched coroutine, and
+ * every path out removes the int3s this stepper inserted (not a break session's at the same
+ * address). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +27,14 @@
 #include "ai/async.h"
 #include "ai/breakpoint.h"
 #include "ai/capture.h"
+#include "ai/debuginfo.h"
 #include "ai/snapshot.h"
 #include "ai/types.h"
 #include "ai/util.h"
 
 #define MAX_DEPTH 256
+/* Set (to anything): stepping pretends the debug registers are all in use and uses breakpoints. */
+#define NO_WATCHPOINTS_ENV "AI_STEP_NO_WATCHPOINTS"
 
 struct ai_stepper {
 	struct ai_target *target;     /* borrowed */
@@ -34,6 +45,10 @@ struct ai_stepper {
 	struct ai_snapshot *previous; /* owned: the "before" of the transition last returned */
 	uint64_t root;                /* the watched coroutine */
 	bool done;                    /* completed: the watch is off */
+	bool by_breakpoints;          /* the fallback: int3s after the stores of root's state */
+	struct ai_break_sites sites;  /* those stores */
+	bool *ours;                   /* per site: its int3 was inserted by this stepper */
+	char *why;                    /* owned: why the watchpoint could not be used, or NULL */
 };
 
 struct ai_error *ai_step_parse_task(const char *text, struct ai_step_task *ret)
@@ -138,6 +153,32 @@ static bool has_completed(const struct ai_snapshot_task *t, const struct ai_awai
 	return root && root->state && (strcmp(root->state, "Returned") == 0 || strcmp(root->state, "Panicked") == 0);
 }
 
+static void unwatch(struct ai_stepper *s);
+
+/* The fallback watch: an int3 after each store of root's state in its poll function. */
+static struct ai_error *watch_by_breakpoints(struct ai_stepper *s, const struct ai_await_node *root)
+{
+	struct ai_module *module = ai_capture_module(s->capture);
+	struct ai_error *err = ai_break_resolve_state_stores(ai_capture_debuginfo(s->capture), module, root->type_die,
+							     &s->sites);
+	if (err)
+		return err;
+	s->ours = xcalloc(s->sites.count ? s->sites.count : 1, sizeof(*s->ours));
+	s->by_breakpoints = true;
+	for (size_t i = 0; i < s->sites.count && !err; i++) {
+		uint64_t address = ai_break_site_address(&s->sites.items[i]);
+		if (ai_target_has_breakpoint(s->target, address))
+			continue; /* a break session's: it stays when we go */
+		err = ai_target_insert_breakpoint(s->target, address);
+		s->ours[i] = !err;
+	}
+	if (err) {
+		unwatch(s);
+		s->by_breakpoints = false;
+	}
+	return err;
+}
+
 /* The watch: the root coroutine's discriminant, its low byte when it is not naturally aligned
  * (a store of any width writes that byte). */
 static struct ai_error *watch_root(struct ai_stepper *s, const struct ai_snapshot_task *t)
@@ -162,7 +203,47 @@ static struct ai_error *watch_root(struct ai_stepper *s, const struct ai_snapsho
 	if ((size != 1 && size != 2 && size != 4 && size != 8) || address % size)
 		size = 1;
 	s->root = root->address;
-	return ai_target_set_watchpoints(s->target, &address, &size, 1);
+	struct ai_error *werr = getenv(NO_WATCHPOINTS_ENV)
+					? ai_error_create(AI_ERROR_UNSUPPORTED, "%s is set: the debug registers count as in use",
+							  NO_WATCHPOINTS_ENV)
+					: ai_target_set_watchpoints(s->target, &address, &size, 1);
+	if (!werr)
+		return NULL;
+	if ((err = watch_by_breakpoints(s, root))) {
+		struct ai_error *both = ai_error_create(err->code, "%s; nor can breakpoints stand in for it: %s",
+							werr->message, err->message);
+		ai_error_destroy(err);
+		ai_error_destroy(werr);
+		return both;
+	}
+	s->why = xstrdup(werr->message);
+	ai_error_destroy(werr);
+	return NULL;
+}
+
+/* A stop on an int3 of ours whose store was of the watched coroutine's state. */
+static bool own_hit(const struct ai_stepper *s)
+{
+	for (size_t i = 0; i < s->sites.count; i++) {
+		uint64_t env;
+		if (ai_break_site_address(&s->sites.items[i]) == s->target->hit_address &&
+		    ai_break_reg_value(&s->target->hit_regs, s->sites.items[i].env_reg, &env))
+			return env == s->root;
+	}
+	return false;
+}
+
+/* Takes the watch out of the stopped target. */
+static void unwatch(struct ai_stepper *s)
+{
+	if (!s->by_breakpoints) {
+		ai_target_clear_watchpoints(s->target);
+		return;
+	}
+	for (size_t i = 0; i < s->sites.count; i++)
+		if (s->ours[i])
+			ai_target_remove_breakpoint(s->target, ai_break_site_address(&s->sites.items[i]));
+	memset(s->ours, 0, s->sites.count * sizeof(*s->ours));
 }
 
 struct ai_error *ai_stepper_create(struct ai_target *target, struct ai_capture *capture,
@@ -179,11 +260,18 @@ struct ai_error *ai_stepper_create(struct ai_target *target, struct ai_capture *
 	struct ai_error *err = watch_root(s, t);
 	if (err) {
 		ai_snapshot_destroy(snapshot);
+		ai_break_sites_deinit(&s->sites);
+		free(s->ours);
 		free(s);
 		return err;
 	}
 	*ret = s;
 	return NULL;
+}
+
+const char *ai_stepper_fallback(const struct ai_stepper *s)
+{
+	return s->by_breakpoints ? s->why : NULL;
 }
 
 const struct ai_snapshot *ai_stepper_snapshot(const struct ai_stepper *s)
@@ -215,10 +303,10 @@ struct ai_error *ai_stepper_run(struct ai_stepper *s, int timeout_ms, enum ai_st
 			*event_ret = AI_STEP_TIMEOUT;
 			return NULL;
 		}
-		if (event != AI_RUN_WATCHPOINT)
-			continue;
-		pid_t tid = s->target->watch_tid;
-		if (s->target->watch_errno)
+		if (s->by_breakpoints ? event != AI_RUN_BREAKPOINT || !own_hit(s) : event != AI_RUN_WATCHPOINT)
+			continue; /* (another coroutine's store, or a break session's int3: the next run steps over it) */
+		pid_t tid = s->by_breakpoints ? s->target->hit_tid : s->target->watch_tid;
+		if (!s->by_breakpoints && s->target->watch_errno)
 			return ai_error_from_errno(s->target->watch_errno,
 						   "cannot set the hardware watchpoint in new thread %d of process %d",
 						   (int)s->target->watch_errno_tid, (int)s->target->pid);
@@ -241,7 +329,7 @@ struct ai_error *ai_stepper_run(struct ai_stepper *s, int timeout_ms, enum ai_st
 			continue;
 		}
 		if (completed) {
-			ai_target_clear_watchpoints(s->target);
+			unwatch(s);
 			s->done = true;
 		}
 		ai_snapshot_destroy(s->previous);
@@ -300,12 +388,15 @@ void ai_stepper_destroy(struct ai_stepper *s)
 		bool was_stopped = s->target->is_stopped;
 		struct ai_error *err = was_stopped ? NULL : ai_target_stop(s->target);
 		if (!err)
-			ai_target_clear_watchpoints(s->target);
+			unwatch(s);
 		ai_error_destroy(err);
 		if (!was_stopped && !err)
 			ai_error_destroy(ai_target_resume(s->target));
 	}
 	ai_snapshot_destroy(s->shown);
 	ai_snapshot_destroy(s->previous);
+	ai_break_sites_deinit(&s->sites);
+	free(s->ours);
+	free(s->why);
 	free(s);
 }

@@ -231,6 +231,10 @@ static int run_tui_with_breakpoints(char **argv, struct ai_break_cli *breaks, st
 	struct ai_error *err = output_open(&out, output, argv[0]);
 	if (!err && (err = launch_with_output(argv, &out, true, &target)))
 		free(out.path);
+	else if (!err && (err = ai_target_run_to_entry(target))) {
+		ai_target_destroy(target);
+		free(out.path);
+	}
 	if (err) {
 		ai_break_cli_deinit(breaks);
 		return ai_fail(err);
@@ -276,6 +280,9 @@ static int run_with_breakpoints(char **argv, struct ai_break_cli *breaks)
 {
 	struct ai_target *target;
 	struct ai_error *err = ai_target_launch_stopped(argv, &target);
+	/* Its DT_NEEDED libraries mapped, for breakpoints in them. */
+	if (!err && (err = ai_target_run_to_entry(target)))
+		ai_target_destroy(target);
 	if (err) {
 		ai_break_cli_deinit(breaks);
 		return ai_fail(err);

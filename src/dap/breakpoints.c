@@ -42,7 +42,6 @@ struct dap_breakpoints {
 	struct ai_target *target;  /* borrowed, or NULL */
 	struct ai_debuginfo *di;   /* owned: the target's, made on first need */
 	char *di_error;            /* owned: why there is none */
-	uint64_t bias;
 	struct ai_break_sites step_sites; /* next's: every await of the stepped task's outer coroutine */
 	uint64_t step_env;
 	bool stepping;
@@ -194,14 +193,14 @@ static void install(struct dap_breakpoints *b)
 			struct dap_bp *bp = &b->sources[i].bps[k];
 			if (!bp->verified)
 				continue;
-			if ((err = ai_break_insert_sites(t, b->di, &bp->sites, &b->bias))) {
+			if ((err = ai_break_insert_sites(t, b->di, &bp->sites))) {
 				bp_unresolve(bp);
 				bp->message = xstrdup(err->message);
 				ai_error_destroy(err);
 			}
 		}
 	}
-	if (b->stepping && (err = ai_break_insert_sites(t, b->di, &b->step_sites, &b->bias))) {
+	if (b->stepping && (err = ai_break_insert_sites(t, b->di, &b->step_sites))) {
 		ai_error_destroy(err);
 		b->stepping = false;
 	}
@@ -303,7 +302,7 @@ bool dap_breakpoints_match(struct dap_breakpoints *b, struct dap_hit *ret)
 			for (size_t s = 0; bp->verified && s < bp->sites.count; s++) {
 				uint64_t env;
 				const struct ai_break_site *site = &bp->sites.items[s];
-				if (site->vaddr + b->bias != t->hit_address || !ai_break_site_hit(t, site, &env))
+				if (ai_break_site_address(site) != t->hit_address || !ai_break_site_hit(t, site, &env))
 					continue;
 				ret->id = bp->id;
 				ret->env = env;
@@ -319,7 +318,7 @@ bool dap_breakpoints_match(struct dap_breakpoints *b, struct dap_hit *ret)
 	for (size_t s = 0; b->stepping && s < b->step_sites.count; s++) {
 		uint64_t env;
 		const struct ai_break_site *site = &b->step_sites.items[s];
-		if (site->vaddr + b->bias != t->hit_address || !ai_break_site_hit(t, site, &env) || env != b->step_env)
+		if (ai_break_site_address(site) != t->hit_address || !ai_break_site_hit(t, site, &env) || env != b->step_env)
 			continue;
 		ret->step = true;
 		if (!ret->site) {

@@ -111,6 +111,13 @@ struct ai_error *ai_capture_create(struct ai_target *target, struct ai_capture *
 		ai_debuginfo_refresh(di);
 		err = ai_debuginfo_check_rust(di);
 	}
+	if (err && err->code == AI_ERROR_UNSUPPORTED && target->launched) {
+		/* Launched, it may not have loaded its Rust library yet. */
+		struct ai_error *said = ai_error_create(err->code, "%s, nor is a library it has loaded so far (one it loads later with dlopen is not searched: attach once it is loaded)",
+							err->message);
+		ai_error_destroy(err);
+		err = said;
+	}
 	if (err) {
 		ai_debuginfo_destroy(di);
 		return err;
@@ -399,6 +406,11 @@ struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const s
 struct ai_types *ai_capture_types(struct ai_capture *capture)
 {
 	return capture->as ? capture->as->types : NULL;
+}
+
+struct ai_module *ai_capture_module(struct ai_capture *capture)
+{
+	return capture->as ? capture->as->module : NULL;
 }
 
 struct ai_debuginfo *ai_capture_debuginfo(struct ai_capture *capture)

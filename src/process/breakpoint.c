@@ -13,8 +13,10 @@
  * first goes with the PTRACE_CONT that resumes the thread, the others are queued to it again
  * with tgkill while it is stopped, so it takes them once it runs (their siginfo is lost: only
  * the kernel may queue a signal with another sender's siginfo). */
+#include <elf.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -115,6 +117,64 @@ void ai_target_remove_breakpoints(struct ai_target *t)
 	free(t->breakpoints->items);
 	free(t->breakpoints);
 	t->breakpoints = NULL;
+}
+
+bool ai_target_has_breakpoint(const struct ai_target *t, uint64_t address)
+{
+	return find(t, address) != NULL;
+}
+
+void ai_target_remove_breakpoint(struct ai_target *t, uint64_t address)
+{
+	struct breakpoint *bp = find(t, address);
+	if (!bp)
+		return;
+	pid_t tid = any_stopped_tid(t);
+	if (tid)
+		ai_error_destroy(poke_byte(tid, bp->address, bp->original, NULL)); /* gone: nothing to restore */
+	ai_registry_remove_breakpoint(bp->address);
+	*bp = t->breakpoints->items[--t->breakpoints->count];
+}
+
+/* The program's entry point (AT_ENTRY of its auxiliary vector), or 0. */
+static uint64_t entry_point(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	FILE *in = fopen(path, "r");
+	if (!in)
+		return 0;
+	uint64_t pair[2], entry = 0;
+	while (!entry && fread(pair, sizeof(pair), 1, in) == 1 && pair[0] != AT_NULL)
+		if (pair[0] == AT_ENTRY)
+			entry = pair[1];
+	fclose(in);
+	return entry;
+}
+
+struct ai_error *ai_target_run_to_entry(struct ai_target *t)
+{
+	uint64_t entry = entry_point(t->pid);
+	if (!entry)
+		return ai_error_create(AI_ERROR_OTHER, "cannot read the entry point of process %d from its auxv", (int)t->pid);
+	struct ai_error *err = ai_target_stop(t);
+	if (!err && !find(t, entry))
+		err = ai_target_insert_breakpoint(t, entry);
+	for (;;) {
+		enum ai_run_event event;
+		int status;
+		if (!err)
+			err = ai_target_run(t, -1, &event, &status);
+		if (err || event == AI_RUN_EXITED)
+			break;
+		if (event == AI_RUN_BREAKPOINT && t->hit_address == entry) {
+			err = ai_target_stop(t); /* all-stop, the thread at the entry, not stepped yet */
+			break;
+		}
+	}
+	if (!t->exited && t->is_stopped)
+		ai_target_remove_breakpoint(t, entry); /* the thread then runs the original byte */
+	return err;
 }
 
 bool ai_breakpoint_claim_trap(struct ai_target *t, struct ai_thread *thread)

@@ -45,6 +45,9 @@ char process_settles_in(pid_t pid, char want);
 
 /* The TracerPid of a process from /proc (0: not traced); -1 if gone. */
 int tracer_pid(pid_t pid);
+/* The bytes of the code mappings of file exe (an executable or a library) in process pid that
+ * differ from the file's (an int3 left behind shows here). */
+size_t code_bytes_changed(pid_t pid, const char *exe);
 
 /* A core of a running fixture made with gdb's gcore, in a new temporary directory. */
 struct core_file {

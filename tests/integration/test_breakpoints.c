@@ -224,48 +224,6 @@ Test(breakpoints, attach_then_detach_leaves_original_code)
 	free(spec);
 }
 
-/* The bytes of the executable's code mappings in process pid that differ from the file's. */
-static size_t code_bytes_changed(pid_t pid, const char *exe)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	FILE *maps = fopen(path, "r");
-	cr_assert(maps, "cannot read %s", path);
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	FILE *mem = NULL;
-	/* Opening it can fail for a moment while the tool holds the process (seen under load): retry. */
-	for (int i = 0; i < 100 && !(mem = fopen(path, "r")); i++)
-		usleep(10000);
-	FILE *file = fopen(exe, "r");
-	cr_assert(mem && file, "cannot open %s (%s) or %s", path, strerror(errno), exe);
-	char line[1024], exe_real[1024], real[1024];
-	cr_assert(realpath(exe, exe_real));
-	size_t changed = 0, compared = 0;
-	while (fgets(line, sizeof(line), maps)) {
-		unsigned long lo, hi, offset;
-		char perms[8], name[512] = "";
-		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %511s", &lo, &hi, perms, &offset, name) < 4 || perms[2] != 'x')
-			continue;
-		if (!realpath(name, real) || strcmp(real, exe_real) != 0)
-			continue;
-		size_t size = hi - lo;
-		unsigned char *a = xmalloc(size), *b = xcalloc(1, size);
-		cr_assert(fseek(mem, (long)lo, SEEK_SET) == 0 && fread(a, 1, size, mem) == size, "cannot read the code at %#lx", lo);
-		cr_assert(fseek(file, (long)offset, SEEK_SET) == 0);
-		size_t n = fread(b, 1, size, file); /* the mapping's last page may pass the file's end */
-		for (size_t i = 0; i < n; i++)
-			changed += a[i] != b[i];
-		compared += n;
-		free(a);
-		free(b);
-	}
-	fclose(maps);
-	fclose(mem);
-	fclose(file);
-	cr_assert(compared > 0, "no code mapping of %s found in process %d", exe, (int)pid);
-	return changed;
-}
-
 /* SIGTERM to the tool while breakpoints are in a busy multi-thread program: the signal handler
  * removes them before detaching. The program's code is then byte for byte its file's, it is no
  * longer traced, and it goes on working. */

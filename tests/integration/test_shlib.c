@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "ai/util.h"
 #include "support.h"
@@ -132,4 +133,152 @@ Test(shlib, core_file_gives_the_same_tasks)
 	tool_result_free(&r);
 	core_remove(&cf);
 	fixture_kill(&f);
+}
+
+/* --- breakpoints and steps in the library: host_ticker runs ticker's loop inside it ---------- */
+
+#define TICK_YIELD "// @await: plugin-tick-yield"
+#define TICK_PAUSE "// @await: plugin-tick-pause"
+
+static void expect_ticker_end(struct fixture *f, const char *sum)
+{
+	char rest[1 << 14];
+	size_t n = fread(rest, 1, sizeof(rest) - 1, f->out);
+	rest[n] = '\0';
+	int status = fixture_wait(f);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 7, "the program ends normally (status %#x)", status);
+	cr_expect(strstr(rest, sum), "its output goes on to its end (%s): %s", sum, rest);
+}
+
+/* attach: FILE:LINE of an .await in the library resolves there (its own load bias): the hits name
+ * the library, show the task's chain in the library's source, and after --break-count the
+ * library's code is its file's again and the program runs on to its end. */
+Test(shlib, breakpoint_in_the_library_names_it)
+{
+	int line = marker_line(LIB_SRC, TICK_YIELD);
+	char *spec = xasprintf("shlib/src/lib.rs:%d", line);
+	struct fixture f;
+	fixture_start(&f, "shlib", "host_ticker", (const char *[]){ "200", "20", NULL });
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 60, (const char *[]){ "attach", "--pid", pid, "--break", spec, "--break-count", "2", NULL });
+	cr_expect_eq(tool_exit_code(&r), 0, "stderr: %s", r.err);
+	cr_expect_eq(count_substr(r.out, "breakpoint 1 ("), 2, "%s", r.out);
+	char *head = xasprintf("ai_plugin::plugin_ticker at %s/tests/fixtures/%s:%d in libai_plugin.so, thread ",
+			       getenv("AI_SOURCE"), LIB_SRC, line);
+	cr_expect_eq(count_substr(r.out, head), 2, "each hit names the library: %s", r.out);
+	char *where = xasprintf("ai_plugin::plugin_ticker  Suspend0  %s/tests/fixtures/%s:%d", getenv("AI_SOURCE"),
+				LIB_SRC, line);
+	cr_expect(strstr(r.out, where), "the task's chain: %s", r.out);
+	char *lib = fixture_path("shlib", "libai_plugin.so");
+	cr_expect_eq(code_bytes_changed(f.pid, lib), 0, "an int3 was left in the library's code");
+	expect_ticker_end(&f, "sum 19900\n");
+	fixture_kill(&f);
+	tool_result_free(&r);
+	free(lib);
+	free(where);
+	free(head);
+	free(spec);
+}
+
+/* run: the program is let go to its entry point first, where its DT_NEEDED library is mapped, so
+ * a spec in the library resolves before the library's code runs; the JSON record names the
+ * library. A spec found nowhere says that libraries loaded later are not searched; a C host that
+ * dlopen()s its Rust library later is told so at its start. */
+Test(shlib, run_resolves_in_a_needed_library_and_says_what_is_not_loaded)
+{
+	int line = marker_line(LIB_SRC, TICK_YIELD);
+	char *spec = xasprintf("shlib/src/lib.rs:%d", line);
+	char *bin = fixture_path("shlib", "host_ticker");
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "run", "--break", spec, "--break-count", "1", "--format", "json", "--", bin, "3", "1", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "the program's status; stderr: %s", r.err);
+	cr_expect(strstr(r.out, "sum 3\n"), "%s", r.out);
+	json_t *hit = NULL;
+	for (char *save = NULL, *l = strtok_r(r.out, "\n", &save); l && !hit; l = strtok_r(NULL, "\n", &save))
+		if (l[0] == '{')
+			hit = json_loads(l, 0, NULL);
+	cr_assert(hit, "a JSON record: %s", r.err);
+	const char *module = json_string_value(json_object_get(hit, "module"));
+	cr_expect(module && strstr(module, "/libai_plugin.so"), "the record names the library: %s", module);
+	cr_expect_eq(json_integer_value(json_object_get(hit, "line")), line);
+	cr_expect_str_eq(json_string_value(json_object_get(hit, "function")), "ai_plugin::plugin_ticker");
+	json_decref(hit);
+	tool_result_free(&r);
+
+	tool_run(&r, 60, (const char *[]){ "run", "--break", "nowhere/none.rs:3", "--", bin, "3", "1", NULL });
+	cr_expect_eq(tool_exit_code(&r), 2, "a usage error: %s", r.err);
+	cr_expect(strstr(r.err, "no source file nowhere/none.rs in the debug info of "), "%s", r.err);
+	cr_expect(strstr(r.err, "nor of the 1 library with Rust debug info loaded now (a library loaded later is not searched"),
+		  "%s", r.err);
+	tool_result_free(&r);
+
+	char *dlopen_host = fixture_path("shlib", "host_dlopen");
+	tool_run(&r, 60, (const char *[]){ "run", "--break", spec, "--", dlopen_host, NULL });
+	cr_expect_neq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strstr(r.err, "one it loads later with dlopen is not searched: attach once it is loaded"), "%s", r.err);
+	tool_result_free(&r);
+	free(dlopen_host);
+	free(bin);
+	free(spec);
+}
+
+/* The id of host_ticker's task, as dump shows it. */
+static char *plugin_ticker_id(struct fixture *f)
+{
+	struct tool_result r;
+	dump_fixture(f, "json", &r);
+	json_t *root = json_loads(r.out, 0, NULL);
+	cr_assert(root, "dump is not JSON: %s", r.out);
+	json_t *t = find_root(json_object_get(root, "tasks"), "ai_plugin::plugin_ticker");
+	cr_assert(t && json_is_integer(json_object_get(t, "id")), "no plugin_ticker task with an id: %s", r.out);
+	char *id = xasprintf("%lld", (long long)json_integer_value(json_object_get(t, "id")));
+	json_decref(root);
+	tool_result_free(&r);
+	return id;
+}
+
+/* --step on a task of the library's runtime, with the hardware watchpoint and with the fallback
+ * breakpoints (in the library's code): three steps, each from one await of the loop to the other. */
+Test(shlib, step_a_task_of_the_library)
+{
+	int yield = marker_line(LIB_SRC, TICK_YIELD), pause = marker_line(LIB_SRC, TICK_PAUSE);
+	for (int fallback = 0; fallback < 2; fallback++) {
+		struct fixture f;
+		fixture_start(&f, "shlib", "host_ticker", (const char *[]){ "200", "20", NULL });
+		char *id = plugin_ticker_id(&f);
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+		if (fallback)
+			setenv("AI_STEP_NO_WATCHPOINTS", "1", 1);
+		struct tool_result r;
+		tool_run(&r, 120, (const char *[]){ "attach", "--pid", pid, "--step", id, "--step-count", "3", "--format", "json", NULL });
+		unsetenv("AI_STEP_NO_WATCHPOINTS");
+		cr_expect_eq(tool_exit_code(&r), 0, "fallback %d: stderr: %s", fallback, r.err);
+		cr_expect_eq(strstr(r.err, "stepping with breakpoints") != NULL, fallback, "fallback %d: %s", fallback, r.err);
+		int steps = 0;
+		long last = -1;
+		for (char *save = NULL, *l = strtok_r(r.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			json_t *step = json_loads(l, 0, NULL);
+			cr_assert(step, "not JSON: %s", l);
+			steps++;
+			long from = (long)json_integer_value(json_object_get(json_object_get(step, "left"), "line"));
+			long to = (long)json_integer_value(json_object_get(json_object_get(step, "reached"), "line"));
+			cr_expect((from == yield && to == pause) || (from == pause && to == yield),
+				  "fallback %d: one await to the other (%d, %d): %s", fallback, yield, pause, l);
+			if (last >= 0)
+				cr_expect_eq(from, last, "fallback %d: it leaves where it arrived: %s", fallback, l);
+			last = to;
+			json_decref(step);
+		}
+		cr_expect_eq(steps, 3, "fallback %d: %s", fallback, r.out);
+		char *lib = fixture_path("shlib", "libai_plugin.so");
+		cr_expect_eq(code_bytes_changed(f.pid, lib), 0, "fallback %d: an int3 was left in the library", fallback);
+		expect_ticker_end(&f, "sum 19900\n");
+		fixture_kill(&f);
+		tool_result_free(&r);
+		free(lib);
+		free(id);
+	}
 }
