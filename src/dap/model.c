@@ -792,7 +792,10 @@ json_t *ai_dap_model_evaluate_body(struct ai_dap_model *m, const struct ai_await
 		if (strlen(l->name) == name_len && strncmp(l->name, expression, name_len) == 0)
 			value = ai_dap_value_find(local_value(m, l), expression + name_len);
 	}
-	json_t *body = variable(m, "", text, NULL, value);
+	/* its text as the variables show it (lists cut at 10 items, not the printer's 1000) */
+	char *shown = value ? ai_dap_value_text(value) : NULL;
+	json_t *body = variable(m, "", shown ? shown : text, NULL, value);
+	free(shown);
 	json_object_set(body, "result", json_object_get(body, "value"));
 	json_object_del(body, "value");
 	json_object_del(body, "name");

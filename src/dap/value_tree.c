@@ -119,7 +119,12 @@ static void put_quoted(struct out *o, const char *s, char quote)
 		} else if ((unsigned char)*p < 0x20) {
 			putf(o, "\\u{%x}", (unsigned)(unsigned char)*p);
 		} else {
-			put(o, p, 1);
+			/* a UTF-8 character whole, so that a cut never splits one */
+			size_t n = 1;
+			while (p[n] && ((unsigned char)p[n] & 0xc0) == 0x80 && n < 4)
+				n++;
+			put(o, p, n);
+			p += n - 1;
 		}
 	}
 	puts_(o, q);
@@ -146,7 +151,7 @@ static bool positional(const json_t *fields)
 	return name && strcmp(name, "0") == 0;
 }
 
-static void render_fields(struct out *o, const json_t *fields)
+static void render_fields(struct out *o, const json_t *fields, bool partial)
 {
 	size_t n = json_array_size(fields);
 	if (!n)
@@ -163,6 +168,9 @@ static void render_fields(struct out *o, const json_t *fields)
 		}
 		render(o, json_object_get(f, "value"));
 	}
+	/* a --decoders summary shows some members only, as dump's `Account { owner: "ann", .. }` */
+	if (partial)
+		puts_(o, ", ..");
 	puts_(o, tuple ? ")" : " }");
 }
 
@@ -217,10 +225,10 @@ static void render(struct out *o, const json_t *v)
 		puts_(o, "()");
 	} else if (strcmp(kind, "struct") == 0) {
 		put_type_head(o, v, "?");
-		render_fields(o, json_object_get(v, "fields"));
+		render_fields(o, json_object_get(v, "fields"), member_true(v, "partial"));
 	} else if (strcmp(kind, "enum") == 0) {
 		puts_(o, member_str(v, "variant") ? member_str(v, "variant") : "?");
-		render_fields(o, json_object_get(v, "fields"));
+		render_fields(o, json_object_get(v, "fields"), member_true(v, "partial"));
 	} else if (strcmp(kind, "tuple") == 0) {
 		render_items(o, json_object_get(v, "items"), NULL, "(", ")", false);
 	} else if (strcmp(kind, "seq") == 0) {

@@ -47,6 +47,9 @@ Test(dap_value, text_is_the_printers_syntax)
 		    "\"value\":1},\"value\":{\"kind\":\"bool\",\"value\":true}}]}", "{1: true}");
 	expect_text("{\"kind\":\"unreadable\",\"address\":\"0x10\"}", "<unreadable 0x10>");
 	expect_text("{\"kind\":\"moved\"}", "<moved>");
+	expect_text("{\"kind\":\"struct\",\"type\":\"Account\",\"partial\":true,\"fields\":[{\"name\":\"owner\","
+		    "\"value\":{\"kind\":\"str\",\"len\":3,\"value\":\"ann\"}}]}", "Account { owner: \"ann\", .. }");
+	expect_text("{\"kind\":\"char\",\"value\":\"\xc3\xa9\"}", "'\xc3\xa9'");
 }
 
 Test(dap_value, parts_are_fields_items_entries_and_targets)
