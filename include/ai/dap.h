@@ -11,7 +11,8 @@
  *                  the int3s that `next` follows a task with
  *   model.c        what the editor sees of one snapshot: threads, frames, scopes, variables, with
  *                  thread ids that stay the same across snapshots
- *   value_parse.c  the parts of a value summary (`Account { id: 3, .. }`), for lazy expansion
+ *   value_tree.c   a local's structured value (the printer's JSON) as parts for lazy expansion,
+ *                  and the summary text of each part
  */
 #ifndef AI_DAP_H
 #define AI_DAP_H
@@ -48,8 +49,10 @@ json_t *ai_dap_model_threads(struct ai_dap_model *model);
 json_t *ai_dap_model_stack_trace(struct ai_dap_model *model, json_int_t thread_id, json_int_t start,
 				 json_int_t levels, const char **message_ret);
 json_t *ai_dap_model_scopes(struct ai_dap_model *model, json_int_t frame_id, const char **message_ret);
-json_t *ai_dap_model_variables(struct ai_dap_model *model, json_int_t reference, json_int_t start,
-			       json_int_t count, const char **message_ret);
+/* variables: filter is the request's ("named", "indexed") or NULL for all; start and count page
+ * over what the filter keeps. */
+json_t *ai_dap_model_variables(struct ai_dap_model *model, json_int_t reference, const char *filter,
+			       json_int_t start, json_int_t count, const char **message_ret);
 /* The thread id the editor should show first after a stop: the first task's, else the first
  * thread's; 0 when there is none. */
 json_int_t ai_dap_model_first_thread(const struct ai_dap_model *model);
@@ -60,31 +63,41 @@ json_int_t ai_dap_model_task_thread(const struct ai_dap_model *model, const stru
 const struct ai_snapshot_task *ai_dap_model_thread_task(const struct ai_dap_model *model, json_int_t thread_id);
 bool ai_dap_model_frame(const struct ai_dap_model *model, json_int_t frame_id,
 			const struct ai_snapshot_task **task_ret, const struct ai_await_node **node_ret);
-/* The body of an evaluate response for a value summary: {result, variablesReference}, the
- * reference expanding it into its parts as a local's does. */
-json_t *ai_dap_model_evaluate_body(struct ai_dap_model *model, const char *text);
+/* The body of an evaluate response whose value is text: {result, variablesReference}; when the
+ * expression is a local of node (may be NULL) or a path into it, the reference expands it into its
+ * parts as the local's does. */
+json_t *ai_dap_model_evaluate_body(struct ai_dap_model *model, const struct ai_await_node *node,
+				  const char *expression, const char *text);
 /* The body of the asyncInspect/deadlock event: the snapshot's wait-for cycles with the thread
  * ids of their tasks; NULL when there is none. */
 json_t *ai_dap_model_deadlocks(struct ai_dap_model *model);
 
-/* ---- Value summaries (value_parse.c) ---- */
+/* ---- Structured values (value_tree.c) ---- */
 
-/* One part of a value printed in Rust syntax: a field (`id`), a map entry's key, or, when name is
- * NULL, the index-th element of a list (`[2]`, bracket set) or field of a tuple (`0`). Pointers
- * are into the parsed text. */
+/* A local's structured value (its `structured` JSON, docs/json-format.md) as the editor's tree.
+ * A part is a field (by name; a tuple's by index), a list's item (`[2]`, indexed), a map's entry
+ * (named by its key), a pointer's or Arc's target (`*`), or a plain fact (`len`, `strong`): value
+ * is the part's JSON (borrowed from the value; NULL for a fact, whose text is set). */
 struct ai_dap_value_part {
-	const char *name;
-	size_t name_len;
-	size_t index;
-	bool bracket;
-	const char *value;
-	size_t value_len;
+	char *name;            /* owned */
+	const json_t *value;   /* or NULL */
+	char *text;            /* owned, or NULL (then the text is ai_dap_value_text(value)) */
+	bool indexed;
+};
+struct ai_dap_value_parts {
+	struct ai_dap_value_part *parts; /* the named ones first, then the indexed ones */
+	size_t count, capacity, named, indexed;
 };
 
-/* Splits the summary `text` (as ai_value_format prints it) into its parts: a struct's fields,
- * a tuple's or tuple variant's fields, a list's elements, a map's entries. Returns how many
- * (at most max written to parts); 0 for a scalar, a string, a value cut short (`Name {..}`) or
- * text that is not understood. The count may pass max: only max are written. */
-size_t ai_dap_value_parts(const char *text, struct ai_dap_value_part *parts, size_t max);
+/* The summary of a structured value in the value printer's syntax (`Config { name: "a", .. }`,
+ * `[1, 2, … (1000 items)]`, `<moved>`), cut at 1024 bytes: a new string. */
+char *ai_dap_value_text(const json_t *value);
+/* The parts value expands into (none for a scalar, a string, a value that is not there); free
+ * them with ai_dap_value_parts_free. */
+void ai_dap_value_parts_of(const json_t *value, struct ai_dap_value_parts *parts);
+void ai_dap_value_parts_free(struct ai_dap_value_parts *parts);
+/* The part of value at path (`owner`, `.cfg.name`, `[2]`, `0`: fields and items, through
+ * pointers, Arcs and wrappers), or NULL; an empty path is value itself. */
+const json_t *ai_dap_value_find(const json_t *value, const char *path);
 
 #endif

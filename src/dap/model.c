@@ -14,8 +14,6 @@
 
 /* A stack is the await tree flattened; a huge tree is cut with a label saying so. */
 #define MAX_FRAMES 2000
-/* Parts of one value shown when expanded (the printer shows at most a few tens). */
-#define MAX_PARTS 4096
 
 /* ---- Thread ids by identity ---- */
 
@@ -142,7 +140,7 @@ struct mthread {
 
 enum container_kind {
 	CONTAINER_LOCALS, /* node's saved locals */
-	CONTAINER_VALUE,  /* the parts of a value summary */
+	CONTAINER_VALUE,  /* the parts of a structured value */
 	CONTAINER_WAIT,   /* node's wait */
 	CONTAINER_TASK,   /* the task's fields */
 	CONTAINER_HELD,   /* the guards the task holds */
@@ -152,7 +150,13 @@ struct container {
 	enum container_kind kind;
 	const struct ai_await_node *node;
 	const struct ai_snapshot_task *task;
-	char *text; /* owned: CONTAINER_VALUE's summary */
+	const json_t *value; /* CONTAINER_VALUE's (owned by the model's parsed values) */
+};
+
+/* A local's structured value, parsed once (the compact JSON the printer wrote). */
+struct parsed_local {
+	const struct ai_snapshot_local *local;
+	json_t *value; /* owned; NULL: none, or not JSON */
 };
 
 struct ai_dap_model {
@@ -163,6 +167,8 @@ struct ai_dap_model {
 	size_t frame_count, frame_capacity;
 	struct container *containers;
 	size_t container_count, container_capacity;
+	struct parsed_local *parsed;
+	size_t parsed_count, parsed_capacity;
 };
 
 /* A JSON string of s, with bytes that are not UTF-8 replaced: jansson takes only UTF-8, and names
@@ -292,8 +298,9 @@ void ai_dap_model_destroy(struct ai_dap_model *m)
 		free(m->threads[i].name);
 	for (size_t i = 0; i < m->frame_count; i++)
 		free(m->frames[i].label);
-	for (size_t i = 0; i < m->container_count; i++)
-		free(m->containers[i].text);
+	for (size_t i = 0; i < m->parsed_count; i++)
+		json_decref(m->parsed[i].value);
+	free(m->parsed);
 	free(m->threads);
 	free(m->frames);
 	free(m->containers);
@@ -484,10 +491,10 @@ json_t *ai_dap_model_stack_trace(struct ai_dap_model *m, json_int_t thread_id, j
 }
 
 static json_int_t add_container(struct ai_dap_model *m, enum container_kind kind, const struct ai_await_node *node,
-				const struct ai_snapshot_task *task, char *text)
+				const struct ai_snapshot_task *task, const json_t *value)
 {
 	AI_GROW(m->containers, m->container_capacity, m->container_count + 1);
-	m->containers[m->container_count++] = (struct container){ kind, node, task, text };
+	m->containers[m->container_count++] = (struct container){ kind, node, task, value };
 	return (json_int_t)m->container_count;
 }
 
@@ -534,32 +541,70 @@ json_t *ai_dap_model_scopes(struct ai_dap_model *m, json_int_t frame_id, const c
 	return body;
 }
 
-/* A variable whose value (a summary) expands into its parts when it has any. */
-static json_t *variable(struct ai_dap_model *m, const char *name, const char *value, const char *type,
-			bool expandable)
+/* The structured value of a live local (NULL when it has none), parsed on first use. */
+static const json_t *local_value(struct ai_dap_model *m, const struct ai_snapshot_local *l)
+{
+	if (l->state != AI_LOCAL_LIVE || !l->structured)
+		return NULL;
+	for (size_t i = 0; i < m->parsed_count; i++)
+		if (m->parsed[i].local == l)
+			return m->parsed[i].value;
+	AI_GROW(m->parsed, m->parsed_capacity, m->parsed_count + 1);
+	json_t *value = json_loads(l->structured, JSON_DECODE_ANY, NULL);
+	m->parsed[m->parsed_count++] = (struct parsed_local){ l, value };
+	return value;
+}
+
+/* A variable showing text; value (its structured form, or NULL) gives it parts to expand into,
+ * with paging hints: how many are named, how many indexed (a list's items). */
+static json_t *variable(struct ai_dap_model *m, const char *name, const char *text, const char *type,
+			const json_t *value)
 {
 	json_t *v = json_object();
 	set_str(v, "name", name);
-	set_str(v, "value", value ? value : "");
+	set_str(v, "value", text ? text : "");
 	if (type)
 		set_str(v, "type", type);
 	json_int_t reference = 0;
-	if (expandable && value) {
-		struct ai_dap_value_part part;
-		size_t parts = ai_dap_value_parts(value, &part, 1);
-		if (parts > 0) {
-			reference = add_container(m, CONTAINER_VALUE, NULL, NULL, xstrdup(value));
-			/* A paging hint for the editor: a list's elements are indexed, fields named. */
-			set_int(v, part.name ? "namedVariables" : "indexedVariables", (json_int_t)parts);
+	if (value) {
+		struct ai_dap_value_parts parts;
+		ai_dap_value_parts_of(value, &parts);
+		if (parts.count) {
+			reference = add_container(m, CONTAINER_VALUE, NULL, NULL, value);
+			if (parts.named)
+				set_int(v, "namedVariables", (json_int_t)parts.named);
+			if (parts.indexed)
+				set_int(v, "indexedVariables", (json_int_t)parts.indexed);
 		}
+		ai_dap_value_parts_free(&parts);
 	}
 	set_int(v, "variablesReference", reference);
 	return v;
 }
 
+/* A local: its summary (or `<moved>`, `<uninit>`) and its parts, both from the structured value
+ * of the same decode. The text is written from it as the printer writes (10 items a list, as
+ * dump): the session decodes lists further than dump, for paging, so the printer's own text
+ * would list them all. */
+static json_t *local_variable(struct ai_dap_model *m, const struct ai_snapshot_local *l)
+{
+	const json_t *value = local_value(m, l);
+	char *text = value ? ai_dap_value_text(value) : NULL;
+	json_t *v = variable(m, l->name, text ? text : ai_local_text(l), l->type, value);
+	free(text);
+	if (l->state != AI_LOCAL_LIVE) {
+		/* not there: the editor greys it out and does not offer to change it */
+		json_t *hint = json_object();
+		set_str(hint, "kind", "data");
+		json_object_set_new(hint, "attributes", json_pack("[s]", "readOnly"));
+		json_object_set_new(v, "presentationHint", hint);
+	}
+	return v;
+}
+
 static void add_plain(json_t *list, struct ai_dap_model *m, const char *name, const char *value)
 {
-	json_array_append_new(list, variable(m, name, value, NULL, false));
+	json_array_append_new(list, variable(m, name, value, NULL, NULL));
 }
 
 static void add_printf(json_t *list, struct ai_dap_model *m, const char *name, const char *fmt, ...)
@@ -634,7 +679,7 @@ static void task_variables(json_t *list, struct ai_dap_model *m, const struct ai
 	if (*wait)
 		add_plain(list, m, "waits for", wait);
 	if (t->held_count) {
-		json_t *v = variable(m, "holds", NULL, NULL, false);
+		json_t *v = variable(m, "holds", NULL, NULL, NULL);
 		char *count = xasprintf("%zu guard%s", t->held_count, t->held_count == 1 ? "" : "s");
 		set_str(v, "value", count);
 		free(count);
@@ -645,8 +690,8 @@ static void task_variables(json_t *list, struct ai_dap_model *m, const struct ai
 		add_plain(list, m, "read live", "true (not in the capped copy: may mix two moments)");
 }
 
-json_t *ai_dap_model_variables(struct ai_dap_model *m, json_int_t reference, json_int_t start, json_int_t count,
-			       const char **message_ret)
+json_t *ai_dap_model_variables(struct ai_dap_model *m, json_int_t reference, const char *filter, json_int_t start,
+			       json_int_t count, const char **message_ret)
 {
 	if (reference < 1 || (size_t)reference > m->container_count) {
 		*message_ret = "no such variablesReference in this snapshot";
@@ -657,24 +702,24 @@ json_t *ai_dap_model_variables(struct ai_dap_model *m, json_int_t reference, jso
 	json_t *list = json_array();
 	switch (c.kind) {
 	case CONTAINER_LOCALS:
-		for (size_t i = 0; i < c.node->local_count; i++) {
-			const struct ai_snapshot_local *l = &c.node->locals[i];
-			json_array_append_new(list, variable(m, l->name, ai_local_text(l), l->type,
-							     l->state == AI_LOCAL_LIVE));
-		}
+		for (size_t i = 0; i < c.node->local_count; i++)
+			json_array_append_new(list, local_variable(m, &c.node->locals[i]));
 		break;
 	case CONTAINER_VALUE: {
-		struct ai_dap_value_part *parts = xcalloc(MAX_PARTS, sizeof(*parts));
-		size_t n = AI_MIN(ai_dap_value_parts(c.text, parts, MAX_PARTS), (size_t)MAX_PARTS);
-		for (size_t i = 0; i < n; i++) {
-			char *name = parts[i].name ? xstrndup(parts[i].name, parts[i].name_len)
-						   : xasprintf(parts[i].bracket ? "[%zu]" : "%zu", parts[i].index);
-			char *value = xstrndup(parts[i].value, parts[i].value_len);
-			json_array_append_new(list, variable(m, name, value, NULL, true));
-			free(name);
-			free(value);
+		/* filter "named" / "indexed": the editor pages a list's items apart from its facts,
+		 * start counting from the first indexed part */
+		struct ai_dap_value_parts parts;
+		ai_dap_value_parts_of(c.value, &parts);
+		bool named = !filter || strcmp(filter, "named") == 0, indexed = !filter || strcmp(filter, "indexed") == 0;
+		for (size_t i = 0; i < parts.count; i++) {
+			const struct ai_dap_value_part *part = &parts.parts[i];
+			if (part->indexed ? !indexed : !named)
+				continue;
+			char *text = part->text ? NULL : ai_dap_value_text(part->value);
+			json_array_append_new(list, variable(m, part->name, part->text ? part->text : text, NULL, part->value));
+			free(text);
 		}
-		free(parts);
+		ai_dap_value_parts_free(&parts);
 		break;
 	}
 	case CONTAINER_WAIT:
@@ -736,9 +781,21 @@ bool ai_dap_model_frame(const struct ai_dap_model *m, json_int_t frame_id, const
 	return true;
 }
 
-json_t *ai_dap_model_evaluate_body(struct ai_dap_model *m, const char *text)
+json_t *ai_dap_model_evaluate_body(struct ai_dap_model *m, const struct ai_await_node *node, const char *expression,
+				  const char *text)
 {
-	json_t *body = variable(m, "", text, NULL, true);
+	/* A local or a path into it (`account.owner`, `values[0]`) expands as the local's part does. */
+	const json_t *value = NULL;
+	size_t name_len = strcspn(expression, ".[");
+	for (size_t i = 0; node && i < node->local_count && !value; i++) {
+		const struct ai_snapshot_local *l = &node->locals[i];
+		if (strlen(l->name) == name_len && strncmp(l->name, expression, name_len) == 0)
+			value = ai_dap_value_find(local_value(m, l), expression + name_len);
+	}
+	/* its text as the variables show it (lists cut at 10 items, not the printer's 1000) */
+	char *shown = value ? ai_dap_value_text(value) : NULL;
+	json_t *body = variable(m, "", shown ? shown : text, NULL, value);
+	free(shown);
 	json_object_set(body, "result", json_object_get(body, "value"));
 	json_object_del(body, "value");
 	json_object_del(body, "name");

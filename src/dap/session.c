@@ -25,6 +25,11 @@
 #include "ai/util.h"
 #include "dap_internal.h"
 
+/* The value printer's limits for the editor's snapshots (else dump's): items per list, bytes of
+ * each value's text. */
+#define DAP_MAX_ITEMS 1000
+#define DAP_MAX_OUTPUT (256 * 1024)
+
 struct session {
 	struct dap_conn conn;
 	struct ai_target *target;     /* owned, or NULL */
@@ -424,8 +429,8 @@ static struct ai_error *handle_model_request(struct session *s, const json_t *re
 	} else if (strcmp(command, "scopes") == 0) {
 		body = ai_dap_model_scopes(s->model, arg_int(args, "frameId", 0), &message);
 	} else {
-		body = ai_dap_model_variables(s->model, arg_int(args, "variablesReference", 0), arg_int(args, "start", 0),
-					      arg_int(args, "count", 0), &message);
+		body = ai_dap_model_variables(s->model, arg_int(args, "variablesReference", 0), arg_string(args, "filter"),
+					      arg_int(args, "start", 0), arg_int(args, "count", 0), &message);
 	}
 	if (!body)
 		return dap_respond_error(&s->conn, req, "%s: %s", command, message);
@@ -585,7 +590,7 @@ static struct ai_error *handle_evaluate(struct session *s, const json_t *req)
 	ai_break_cond_destroy(cond);
 	json_t *body;
 	if (value) {
-		body = ai_dap_model_evaluate_body(s->model, value);
+		body = ai_dap_model_evaluate_body(s->model, node, expression, value);
 	} else {
 		char *text = xasprintf("unknown: %s", why ? why : "?");
 		body = json_pack("{s:s,s:i}", "result", text, "variablesReference", 0);
@@ -778,6 +783,11 @@ struct ai_error *ai_dap_serve(int in_fd, int out_fd)
 	s.ids = ai_dap_ids_create();
 	s.bps = dap_breakpoints_create();
 	ai_async_options_default(&s.async_options);
+	/* Each local's structured value from the same decode, for its parts; lists decoded far
+	 * enough for the editor to page through a big Vec's items (the texts still show 10). */
+	s.async_options.value_limits.structured = true;
+	s.async_options.value_limits.max_items = DAP_MAX_ITEMS;
+	s.async_options.value_limits.max_output = DAP_MAX_OUTPUT;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigpipe;

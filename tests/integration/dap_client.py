@@ -9,6 +9,7 @@ fact per line, and exits 0 when every expectation held, 1 (with the reason on st
 
     dap_client.py ADAPTER attach --pid N [--expect-thread TEXT]... [--expect-frame FILE:LINE]...
                   [--expect-local FILE:LINE:NAME[.PART=TEXT]]...
+                  [--expect-tree FILE:LINE:NAME[>PART...]=TEXT]...
     dap_client.py ADAPTER launch --program PATH [--arg A]... --wait-output TEXT [--expect-thread TEXT]... [--terminate]
     dap_client.py ADAPTER deadlock --pid N --expect-cycle TEXT,TEXT
     dap_client.py ADAPTER killed --pid N       (SIGKILLs N while stopped; expects exited)
@@ -106,6 +107,15 @@ def validate(msg):
                 if cmd == command:
                     for i, item in enumerate(body[key]):
                         check_fields(f"{command} {key}[{i}]", item, fields)
+        if command == "variables":
+            for v in msg["body"]["variables"]:
+                for key in ("namedVariables", "indexedVariables"):
+                    if key in v and (not isinstance(v[key], int) or isinstance(v[key], bool) or v[key] < 0):
+                        raise Failure(f"variable {v['name']!r}: {key} is not a count: {v[key]!r}")
+                hint = v.get("presentationHint")
+                if hint is not None and (not isinstance(hint, dict) or
+                                         not isinstance(hint.get("attributes", []), list)):
+                    raise Failure(f"variable {v['name']!r}: presentationHint is not a VariablePresentationHint")
         if command == "stackTrace":
             for frame in msg["body"]["stackFrames"]:
                 hint = frame.get("presentationHint")
@@ -328,6 +338,60 @@ def expect_locals(dap, all_stacks, threads, wanted):
             print(f"part: {name}.{field} = {match[0]['value']}")
 
 
+def walk_tree(dap, frame, steps):
+    """The variable at steps (a local, then its parts by name) under frame, or a reason."""
+    scopes = dap.request("scopes", {"frameId": frame["id"]})["body"]["scopes"]
+    locals_scope = [s for s in scopes if s["name"] == "Locals"]
+    if not locals_scope:
+        return None, "no Locals scope"
+    v = None
+    listing = variables(dap, locals_scope[0]["variablesReference"])
+    for i, step in enumerate(steps):
+        if i > 0:
+            if not v["variablesReference"]:
+                return None, f"{v['name']} = {v['value']} does not expand"
+            if step.startswith("[") and v.get("indexedVariables"):
+                # the editor's paging: one item of the indexed ones, by its index
+                index = int(step[1:-1])
+                if index >= v["indexedVariables"]:
+                    return None, f"{step} past indexedVariables {v['indexedVariables']}"
+                listing = dap.request("variables", {"variablesReference": v["variablesReference"],
+                                                    "filter": "indexed", "start": index, "count": 1})["body"]["variables"]
+                if len(listing) != 1:
+                    return None, f"paged {step}: {len(listing)} variables"
+            else:
+                listing = variables(dap, v["variablesReference"])
+        found = [x for x in listing if x["name"] == step]
+        if not found:
+            return None, f"no {step} in {[x['name'] for x in listing]}"
+        v = found[0]
+    return v, None
+
+
+def expect_tree(dap, all_stacks, threads, wanted):
+    """FILE:LINE:local>part>part=TEXT: in some frame at the line, that part's value holds TEXT."""
+    for spec in wanted:
+        path_file, line, rest = spec.split(":", 2)
+        path, _, text = rest.partition("=")
+        steps = path.split(">")
+        frames = [f for t in threads for f in all_stacks[t["id"]]
+                  if f["line"] == int(line) and (f.get("source") or {}).get("path", "").endswith(path_file)]
+        if not frames:
+            raise Failure(f"no frame at {path_file}:{line}")
+        reasons = []
+        for f in frames:
+            v, why = walk_tree(dap, f, steps)
+            if v and text in v["value"]:
+                break
+            reasons.append(why or f"value {v['value']!r}")
+        else:
+            raise Failure(f"{path} with {text!r} at {path_file}:{line}: {reasons}")
+        if v["value"].startswith("<") and v["variablesReference"]:
+            raise Failure(f"{path} = {v['value']} (not there) expands")
+        counts = "".join(f" ({k} {v[k]})" for k in ("namedVariables", "indexedVariables") if k in v)
+        print(f"tree: {path} = {v['value']}{counts}")
+
+
 def scenario_attach(dap, args):
     initialize(dap)
     dap.request("attach", {"pid": args.pid})
@@ -340,6 +404,7 @@ def scenario_attach(dap, args):
     all_stacks = stacks(dap, threads)
     expect_frames(all_stacks, threads, args.expect_frame)
     expect_locals(dap, all_stacks, threads, args.expect_local)
+    expect_tree(dap, all_stacks, threads, args.expect_tree)
     # A second stop: the same tasks keep their thread ids.
     dap.request("continue", {"threadId": threads[0]["id"]})
     print("continued")
@@ -583,6 +648,7 @@ def main():
     parser.add_argument("--expect-thread", action="append", default=[])
     parser.add_argument("--expect-frame", action="append", default=[])
     parser.add_argument("--expect-local", action="append", default=[])
+    parser.add_argument("--expect-tree", action="append", default=[])
     parser.add_argument("--expect-cycle")
     parser.add_argument("--source")
     parser.add_argument("--line", type=int)

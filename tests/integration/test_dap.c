@@ -158,6 +158,96 @@ Test(dap, attach_shows_tasks_stacks_and_locals)
 	fixture_kill(&f);
 }
 
+/* "FILE:LINE:PATH=TEXT" of an --expect-tree at a marker. */
+static char *tree_at(const char *dir, const char *file, const char *marker, const char *path)
+{
+	char *w = where(dir, file, marker), *spec = xasprintf("%s:%s", w, path);
+	free(w);
+	return spec;
+}
+
+static void attach_expecting_trees(const char *bin, const char *const *trees, const char *const *lines)
+{
+	struct fixture f;
+	fixture_start(&f, newest_tokio(), bin, NULL);
+	char *pid = xasprintf("%d", (int)f.pid);
+	const char *args[64] = { "attach", "--pid", pid };
+	size_t n = 3;
+	for (size_t i = 0; trees[i] && n < 62; i++) {
+		args[n++] = "--expect-tree";
+		args[n++] = trees[i];
+	}
+	args[n] = NULL;
+	struct tool_result r;
+	run_client(&r, args);
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	for (size_t i = 0; lines[i]; i++)
+		cr_expect(strstr(r.out, lines[i]), "no line %s in:\n%s", lines[i], r.out);
+	cr_expect_eq(process_settles_in(f.pid, 'S'), 'S');
+	cr_expect(tracer_pid(f.pid) <= 0, "the fixture is still traced after disconnect");
+	tool_result_free(&r);
+	free(pid);
+	fixture_kill(&f);
+}
+
+/* The variables tree is the locals' structured values: values expand lazily into an Arc's counts
+ * and target, a struct's fields, a Vec's len and items (indexed: the editor pages to the last of
+ * its 1000), a wrapper's state and value, an enum's fields; each text as dump prints it. */
+Test(dap, variables_expand_structs_vecs_arcs_and_enums)
+{
+	char *trees[] = {
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "cfg=Arc(strong 2"),
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "cfg>*>name=values-config"),
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "cfg>strong=2"),
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "many=[0"),
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "many>len=1000"),
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "many>[1]=1"),
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "many>[999]=999"),
+		tree_at("tokio/src", "bin/values.rs", "values-holder", "rep>tx>inner>flavor=List("),
+		tree_at("tokio/src", "bin/values.rs", "values-locks", "shared>*>state=RwLock"),
+		tree_at("tokio/src", "bin/values.rs", "values-locks", "shared>*>value=10"),
+		NULL,
+	};
+	const char *lines[] = {
+		"tree: cfg = Arc(strong 2, weak 1) Config { name: \"values-config\", retries: 3 } (namedVariables 3)\n",
+		"tree: cfg>*>name = \"values-config\"\n",
+		"tree: many = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \xe2\x80\xa6 (1000 items)] (namedVariables 1) (indexedVariables 1000)\n",
+		"tree: many>len = 1000\n",
+		"tree: many>[999] = 999\n",
+		"tree: shared>*>state = RwLock(read-locked by 1)\n",
+		"tree: shared>*>value = 10\n",
+		NULL,
+	};
+	attach_expecting_trees("values", (const char *const *)trees, lines);
+	for (size_t i = 0; trees[i]; i++)
+		free(trees[i]);
+}
+
+/* An enum's variant expands into its fields (a Vec in Poly, whose items are enums again); a
+ * moved local says <moved> and does not expand. */
+Test(dap, variables_show_enums_and_moved_locals)
+{
+	char *trees[] = {
+		tree_at("tokio/src", "bin/locals.rs", "locals-enum", "shape=Poly([Dot, Line(3)])"),
+		tree_at("tokio/src", "bin/locals.rs", "locals-enum", "shape>0>[1]=Line(3)"),
+		tree_at("tokio/src", "bin/locals.rs", "locals-enum", "shape>0>[1]>0=3"),
+		tree_at("tokio/src", "bin/locals.rs", "locals-enum", "maybe>0=locals-maybe"),
+		tree_at("tokio/src", "bin/locals.rs", "locals-handoff", "parcel=<moved>"),
+		NULL,
+	};
+	const char *lines[] = {
+		"tree: shape = Poly([Dot, Line(3)]) (namedVariables 1)\n",
+		"tree: shape>0>[1] = Line(3) (namedVariables 1)\n",
+		"tree: shape>0>[1]>0 = 3\n",
+		"tree: maybe>0 = \"locals-maybe\"\n",
+		"tree: parcel = <moved>\n",
+		NULL,
+	};
+	attach_expecting_trees("locals", (const char *const *)trees, lines);
+	for (size_t i = 0; trees[i]; i++)
+		free(trees[i]);
+}
+
 /* The wait-for graph's cycle as the custom event asyncInspect/deadlock, naming the threads. */
 Test(dap, deadlock_event_names_the_cycle)
 {

@@ -491,7 +491,7 @@ Test(runtime_decoders, a_wait_member_the_type_does_not_have)
 	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", kind, NULL });
 	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
 	char *refused = xasprintf("async-inspect: --decoders %s: waits[0].kind is not understood (sleep, channel_recv, "
-				  "channel_send, mutex, join, io)\n", kind);
+				  "channel_send, mutex, join, io, rwlock_read, rwlock_write, semaphore)\n", kind);
 	cr_expect_str_eq(r.err, refused);
 	tool_result_free(&r);
 	/* a key of another kind */
@@ -501,7 +501,7 @@ Test(runtime_decoders, a_wait_member_the_type_does_not_have)
 	free(text);
 	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", kind, NULL });
 	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
-	char *other = xasprintf("async-inspect: --decoders %s: waits[0]: unknown key \"lock\" for its kind (type, kind, task)\n",
+	char *other = xasprintf("async-inspect: --decoders %s: waits[0]: unknown key \"lock\" for its kind (type or function, kind, task)\n",
 				kind);
 	cr_expect_str_eq(r.err, other);
 	free(other);

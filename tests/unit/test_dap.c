@@ -1,75 +1,103 @@
 /* The DAP model over hand-made snapshots (src/dap/model.c): thread names and ids that survive a
  * new snapshot, stacks innermost first with a join!'s other branches under a label, locals that
- * expand into their parts; and value summaries split into parts (src/dap/value_parse.c). */
+ * expand into their parts; and structured values as texts and parts (src/dap/value_tree.c). */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "ai/dap.h"
 #include "ai/util.h"
 
-static size_t parts_of(const char *text, struct ai_dap_value_part *parts)
+static json_t *parse(const char *text)
 {
-	return ai_dap_value_parts(text, parts, 16);
+	json_error_t error;
+	json_t *v = json_loads(text, 0, &error);
+	cr_assert(v, "%s: %s", text, error.text);
+	return v;
 }
 
-static void expect_part(const struct ai_dap_value_part *p, const char *name, const char *value)
+static void expect_text(const char *structured, const char *want)
 {
-	if (name) {
-		cr_assert(p->name, "part has no name, wanted %s", name);
-		cr_expect_eq(p->name_len, strlen(name));
-		cr_expect(strncmp(p->name, name, p->name_len) == 0, "name %.*s, wanted %s", (int)p->name_len, p->name, name);
+	json_t *v = parse(structured);
+	char *text = ai_dap_value_text(v);
+	cr_expect_str_eq(text, want, "%s", structured);
+	free(text);
+	json_decref(v);
+}
+
+Test(dap_value, text_is_the_printers_syntax)
+{
+	expect_text("{\"kind\":\"struct\",\"type\":\"Config\",\"fields\":[{\"name\":\"name\",\"value\":{\"kind\":\"str\","
+		    "\"len\":1,\"value\":\"a\\\"b\"}},{\"name\":\"retries\",\"value\":{\"kind\":\"int\",\"value\":3}}]}",
+		    "Config { name: \"a\\\"b\", retries: 3 }");
+	expect_text("{\"kind\":\"rc\",\"type\":\"Arc<Mutex<u32>>\",\"address\":\"0x10\",\"strong\":2,\"weak\":0,"
+		    "\"target\":{\"kind\":\"wrapper\",\"type\":\"Mutex<u32>\",\"state\":\"Mutex(locked)\","
+		    "\"value\":{\"kind\":\"int\",\"value\":8}}}",
+		    "Arc(strong 2, weak 0) Mutex(locked) 8");
+	expect_text("{\"kind\":\"seq\",\"type\":\"Vec<u32>\",\"len\":12,\"items\":[{\"kind\":\"int\",\"value\":1},"
+		    "{\"kind\":\"int\",\"value\":2}],\"truncated\":true}",
+		    "[1, 2, \xe2\x80\xa6 (12 items)]");
+	expect_text("{\"kind\":\"enum\",\"type\":\"Shape\",\"variant\":\"Line\",\"fields\":[{\"name\":\"0\",\"value\":"
+		    "{\"kind\":\"int\",\"value\":3}}]}", "Line(3)");
+	expect_text("{\"kind\":\"enum\",\"type\":\"Shape\",\"variant\":\"Dot\",\"fields\":[]}", "Dot");
+	expect_text("{\"kind\":\"str\",\"len\":300,\"value\":\"vv\",\"truncated\":true}", "\"vv\xe2\x80\xa6\" (300 bytes)");
+	expect_text("{\"kind\":\"float\",\"value\":0.1}", "0.1");
+	expect_text("{\"kind\":\"float\",\"value\":2.0}", "2.0");
+	expect_text("{\"kind\":\"duration\",\"secs\":1,\"nanos\":500000000}", "1.5s");
+	expect_text("{\"kind\":\"map\",\"type\":\"HashMap<u8, bool>\",\"len\":1,\"entries\":[{\"key\":{\"kind\":\"int\","
+		    "\"value\":1},\"value\":{\"kind\":\"bool\",\"value\":true}}]}", "{1: true}");
+	expect_text("{\"kind\":\"unreadable\",\"address\":\"0x10\"}", "<unreadable 0x10>");
+	expect_text("{\"kind\":\"moved\"}", "<moved>");
+	expect_text("{\"kind\":\"struct\",\"type\":\"Account\",\"partial\":true,\"fields\":[{\"name\":\"owner\","
+		    "\"value\":{\"kind\":\"str\",\"len\":3,\"value\":\"ann\"}}]}", "Account { owner: \"ann\", .. }");
+	expect_text("{\"kind\":\"char\",\"value\":\"\xc3\xa9\"}", "'\xc3\xa9'");
+}
+
+Test(dap_value, parts_are_fields_items_entries_and_targets)
+{
+	struct ai_dap_value_parts parts;
+	json_t *v = parse("{\"kind\":\"seq\",\"type\":\"Vec<u32>\",\"len\":12,\"items\":[{\"kind\":\"int\",\"value\":1},"
+			  "{\"kind\":\"int\",\"value\":2}],\"truncated\":true}");
+	ai_dap_value_parts_of(v, &parts);
+	cr_assert_eq(parts.count, 4);
+	cr_expect_eq(parts.named, 2);
+	cr_expect_eq(parts.indexed, 2);
+	cr_expect_str_eq(parts.parts[0].name, "len");
+	cr_expect_str_eq(parts.parts[0].text, "12");
+	cr_expect_str_eq(parts.parts[3].name, "[1]");
+	cr_expect(parts.parts[3].indexed);
+	ai_dap_value_parts_free(&parts);
+	json_decref(v);
+
+	v = parse("{\"kind\":\"rc\",\"type\":\"Arc<Config>\",\"address\":\"0x10\",\"strong\":2,\"weak\":1,\"target\":"
+		  "{\"kind\":\"struct\",\"type\":\"Config\",\"fields\":[{\"name\":\"retries\",\"value\":{\"kind\":\"int\","
+		  "\"value\":3}}]}}");
+	ai_dap_value_parts_of(v, &parts);
+	cr_assert_eq(parts.count, 3);
+	cr_expect_str_eq(parts.parts[0].name, "strong");
+	cr_expect_str_eq(parts.parts[2].name, "*");
+	struct ai_dap_value_parts inner;
+	ai_dap_value_parts_of(parts.parts[2].value, &inner);
+	cr_assert_eq(inner.count, 1);
+	cr_expect_str_eq(inner.parts[0].name, "retries");
+	/* evaluate's paths go through the Arc */
+	cr_expect_eq(ai_dap_value_find(v, ".retries"), inner.parts[0].value);
+	cr_expect_null(ai_dap_value_find(v, ".nope"));
+	ai_dap_value_parts_free(&inner);
+	ai_dap_value_parts_free(&parts);
+	json_decref(v);
+
+	/* whole in their text: no parts */
+	const char *none[] = { "{\"kind\":\"int\",\"value\":1}", "{\"kind\":\"str\",\"len\":1,\"value\":\"a\"}",
+			       "{\"kind\":\"moved\"}", "{\"kind\":\"unreadable\",\"address\":\"0x1\"}",
+			       "{\"kind\":\"enum\",\"type\":\"E\",\"variant\":\"A\",\"fields\":[]}",
+			       "{\"kind\":\"seq\",\"type\":\"Vec<u8>\",\"len\":0,\"items\":[]}", "{\"kind\":\"later\"}" };
+	for (size_t i = 0; i < AI_ARRAY_SIZE(none); i++) {
+		v = parse(none[i]);
+		ai_dap_value_parts_of(v, &parts);
+		cr_expect_eq(parts.count, 0, "%s has parts", none[i]);
+		ai_dap_value_parts_free(&parts);
+		json_decref(v);
 	}
-	cr_expect_eq(p->value_len, strlen(value), "value %.*s, wanted %s", (int)p->value_len, p->value, value);
-	cr_expect(strncmp(p->value, value, p->value_len) == 0, "value %.*s, wanted %s", (int)p->value_len, p->value, value);
-}
-
-Test(dap_value, struct_fields_with_nested_values_and_strings)
-{
-	struct ai_dap_value_part p[16];
-	cr_assert_eq(parts_of("Account { id: 3, owner: \"a, b: {c}\", tags: [1, 2], inner: Some(Pair(1, 2)) }", p), 4);
-	expect_part(&p[0], "id", "3");
-	expect_part(&p[1], "owner", "\"a, b: {c}\"");
-	expect_part(&p[2], "tags", "[1, 2]");
-	expect_part(&p[3], "inner", "Some(Pair(1, 2))");
-}
-
-Test(dap_value, lists_tuples_variants_and_maps)
-{
-	struct ai_dap_value_part p[16];
-	cr_assert_eq(parts_of("[1, 2, \xe2\x80\xa6 (12 items)]", p), 3);
-	cr_expect_null(p[0].name);
-	cr_expect(p[0].bracket);
-	cr_expect_eq(p[1].index, 1);
-	expect_part(&p[2], "\xe2\x80\xa6", "(12 items)");
-	cr_assert_eq(parts_of("Shape::Poly([Dot, Line(3)])", p), 1);
-	cr_expect(!p[0].bracket);
-	expect_part(&p[0], NULL, "[Dot, Line(3)]");
-	cr_assert_eq(parts_of("(',', '\\'', \"x\")", p), 3);
-	expect_part(&p[1], NULL, "'\\''");
-	cr_assert_eq(parts_of("{\"k: 1\": 2, \"b\": 3}", p), 2);
-	expect_part(&p[0], "\"k: 1\"", "2");
-	cr_assert_eq(parts_of("Wrapper<u8> { x: <not read: 0x10, 5 bytes over the limit> }", p), 1);
-	expect_part(&p[0], "x", "<not read: 0x10, 5 bytes over the limit>");
-}
-
-Test(dap_value, a_summary_state_before_a_value_expands_into_the_value)
-{
-	struct ai_dap_value_part p[16];
-	cr_assert_eq(parts_of("Arc(strong 2, weak 1) Config { name: \"x\", retries: 3 }", p), 2);
-	expect_part(&p[0], "name", "\"x\"");
-	expect_part(&p[1], "retries", "3");
-	cr_assert_eq(parts_of("Arc(strong 1, weak 0) Mutex(unlocked) [7, 8]", p), 2);
-	expect_part(&p[1], NULL, "8");
-	cr_expect_eq(parts_of("Mutex(locked) 12", p), 0);
-}
-
-Test(dap_value, scalars_cut_values_and_truncated_text_have_no_parts)
-{
-	struct ai_dap_value_part p[16];
-	const char *none[] = { "42", "-1.5", "true", "\"a string\"", "Dot", "Name {..}", "[..]", "<unreadable 0x10>",
-			       "Account { id: 3, owner: \"x\xe2\x80\xa6", "[]", "" };
-	for (size_t i = 0; i < AI_ARRAY_SIZE(none); i++)
-		cr_expect_eq(parts_of(none[i], p), 0, "%s has parts", none[i]);
 }
 
 /* A task: app::serve -> tokio::join! (branches app::left, app::right) -> left's leaf. */
@@ -92,6 +120,9 @@ static void add_task(struct ai_snapshot *s, uint64_t id)
 	l->name = xstrdup("account");
 	l->type = xstrdup("Account");
 	l->value = xstrdup("Account { id: 7, owner: \"ann\" }");
+	l->structured = xstrdup("{\"kind\":\"struct\",\"type\":\"Account\",\"fields\":[{\"name\":\"id\",\"value\":"
+				"{\"kind\":\"int\",\"value\":7}},{\"name\":\"owner\",\"value\":{\"kind\":\"str\","
+				"\"len\":3,\"value\":\"ann\"}}]}");
 	l = ai_await_node_add_local(&t->tree);
 	l->name = xstrdup("gone");
 	l->type = xstrdup("String");
@@ -192,7 +223,7 @@ Test(dap_model, stack_is_innermost_first_with_branches_under_a_label)
 	cr_assert(scopes, "%s", message);
 	json_t *locals = json_array_get(json_object_get(scopes, "scopes"), 0);
 	cr_expect_str_eq(json_string_value(json_object_get(locals, "name")), "Locals");
-	json_t *vars = ai_dap_model_variables(m, json_integer_value(json_object_get(locals, "variablesReference")), 0, 0,
+	json_t *vars = ai_dap_model_variables(m, json_integer_value(json_object_get(locals, "variablesReference")), NULL, 0, 0,
 					      &message);
 	cr_assert(vars, "%s", message);
 	json_t *list = json_object_get(vars, "variables");
@@ -200,14 +231,16 @@ Test(dap_model, stack_is_innermost_first_with_branches_under_a_label)
 	json_t *gone = json_array_get(list, 1);
 	cr_expect_str_eq(json_string_value(json_object_get(gone, "value")), "<moved>");
 	cr_expect_eq(json_integer_value(json_object_get(gone, "variablesReference")), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "value")),
+			 "Account { id: 7, owner: \"ann\" }");
 	json_int_t account = json_integer_value(json_object_get(json_array_get(list, 0), "variablesReference"));
 	cr_assert(account > 0);
-	json_t *fields = ai_dap_model_variables(m, account, 0, 0, &message);
+	json_t *fields = ai_dap_model_variables(m, account, NULL, 0, 0, &message);
 	json_t *owner = json_array_get(json_object_get(fields, "variables"), 1);
 	cr_expect_str_eq(json_string_value(json_object_get(owner, "name")), "owner");
 	cr_expect_str_eq(json_string_value(json_object_get(owner, "value")), "\"ann\"");
 	/* Unknown ids are errors, not crashes. */
-	cr_expect_null(ai_dap_model_variables(m, 999, 0, 0, &message));
+	cr_expect_null(ai_dap_model_variables(m, 999, NULL, 0, 0, &message));
 	cr_expect_null(ai_dap_model_scopes(m, 999, &message));
 	cr_expect_null(ai_dap_model_stack_trace(m, 999, 0, 0, &message));
 	json_decref(fields);

@@ -30,26 +30,41 @@ enum decl_wait_kind {
 	DECL_WAIT_MUTEX,        /* lock: the lock (the key the guards of `guards` name too); locked */
 	DECL_WAIT_JOIN,         /* task: the awaited task (a pointer to what the task list holds) */
 	DECL_WAIT_IO,           /* fd: an integer fd, or (absent) std's OwnedFd searched for; direction */
+	DECL_WAIT_RWLOCK_READ,  /* lock; writer, readers: integers of the lock (decl_int) */
+	DECL_WAIT_RWLOCK_WRITE, /* the same, for a write */
+	DECL_WAIT_SEMAPHORE,    /* semaphore; permits: its available permits (decl_int) */
+};
+
+/* An integer of a lock's state: (the integer at member, from the lock) & mask >> shift. */
+struct decl_int {
+	char *member;   /* NULL: not given */
+	uint64_t mask;  /* all ones unless given */
+	unsigned shift;
 };
 
 /* waits[i]: a leaf future type of the runtime and where its wait's details are. Member paths
  * (looked through as the task's are); NULL when not given. */
 struct decl_wait {
 	size_t index;    /* i, for messages: "waits[2].lock" */
-	char *type;      /* a qualified name as DWARF names it; also its generic instances */
+	char *type;      /* a qualified name as DWARF names it; also its generic instances; or NULL */
+	char *function;  /* or: the leaf is awaited in this async fn (its coroutine as the await tree
+			  * names it, `async_rwlock::{impl#3}::write`), whose saved locals the paths
+			  * start from */
 	enum decl_wait_kind kind;
 	char *path;      /* deadline / duration / channel / lock / task / fd, by kind */
 	const char *key; /* which of those the file gave: "deadline", "duration", "channel"... */
 	char *count;     /* the second path: channels' senders / receivers count, from the channel;
 			  * a mutex's `locked` (non-zero while held), from the lock */
 	char *direction; /* io: "read", "write", "read_write" or NULL */
+	struct decl_int ints[2]; /* rwlock: writer, readers; semaphore: permits */
 };
 
-/* guards[i]: a type whose live value in a coroutine's saved locals holds a lock of `lock` kind
- * mutex (the wait-for graph links a DECL_WAIT_MUTEX waiter on that lock to its holder). */
+/* guards[i]: a type whose live value in a coroutine's saved locals holds a lock (the wait-for graph
+ * links a waiter on that lock to its holder). */
 struct decl_guard {
 	size_t index;
 	char *type;
+	const char *kind; /* the held entry's: "mutex", "rwlock_read", "rwlock_write", "semaphore" */
 	char *lock;      /* member path from the guard to the lock */
 	char *locked;    /* member path from the lock to an integer or bool, non-zero while held, or NULL */
 };

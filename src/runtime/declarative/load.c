@@ -43,6 +43,9 @@ static void decl_free(struct decl_runtime *d)
 		free(d->waits[i].path);
 		free(d->waits[i].count);
 		free(d->waits[i].direction);
+		free(d->waits[i].function);
+		free(d->waits[i].ints[0].member);
+		free(d->waits[i].ints[1].member);
 	}
 	free(d->waits);
 	for (size_t i = 0; i < d->guard_count; i++) {
@@ -253,7 +256,42 @@ static const struct {
 	{ "mutex", DECL_WAIT_MUTEX, { "lock", "locked", NULL } },
 	{ "join", DECL_WAIT_JOIN, { "task", NULL } },
 	{ "io", DECL_WAIT_IO, { "fd", "direction", NULL } },
+	{ "rwlock_read", DECL_WAIT_RWLOCK_READ, { "lock", "writer", "readers", NULL } },
+	{ "rwlock_write", DECL_WAIT_RWLOCK_WRITE, { "lock", "writer", "readers", NULL } },
+	{ "semaphore", DECL_WAIT_SEMAPHORE, { "semaphore", "permits", NULL } },
 };
+
+#define WAIT_KINDS "sleep, channel_recv, channel_send, mutex, join, io, rwlock_read, rwlock_write, semaphore"
+
+/* An integer of a lock's state: a member path, or {"member": PATH, "mask": N, "shift": N}. */
+static struct ai_error *get_int_spec(const char *file, json_t *entry, const char *where, const char *key,
+				     struct decl_int *ret)
+{
+	ret->mask = UINT64_MAX;
+	json_t *v = json_object_get(entry, key);
+	if (!v || json_is_string(v))
+		return get_string(file, entry, where, key, false, true, &ret->member);
+	static const char *const keys[] = { "member", "mask", "shift", NULL };
+	const char *unknown;
+	char *name = xasprintf("%s.%s", where, key);
+	struct ai_error *err = NULL;
+	json_t *mask = json_object_get(v, "mask"), *shift = json_object_get(v, "shift");
+	if (!json_is_object(v))
+		err = bad(file, "\"%s\" must be a member path or an object (member, mask, shift)%s", name, NULL);
+	else if (!known_keys(v, keys, &unknown))
+		err = bad(file, "%s: unknown key \"%s\" (member, mask, shift)", name, unknown);
+	else if ((mask && (!json_is_integer(mask) || json_integer_value(mask) <= 0)) ||
+		 (shift && (!json_is_integer(shift) || json_integer_value(shift) < 0 || json_integer_value(shift) > 63)))
+		err = bad(file, "%s: mask must be a positive integer, shift one of 0 to 63%s", name, NULL);
+	else
+		err = get_string(file, v, name, "member", true, true, &ret->member);
+	if (!err && mask)
+		ret->mask = (uint64_t)json_integer_value(mask);
+	if (!err && shift)
+		ret->shift = (unsigned)json_integer_value(shift);
+	free(name);
+	return err;
+}
 
 static struct ai_error *read_wait(const char *file, size_t index, json_t *entry, struct decl_wait *wt)
 {
@@ -264,27 +302,36 @@ static struct ai_error *read_wait(const char *file, size_t index, json_t *entry,
 		return bad(file, "%s must be an object (type, kind, and the kind's members)%s", where, NULL);
 	struct ai_error *err;
 	char *kind = NULL;
-	if ((err = get_string(file, entry, where, "type", true, false, &wt->type)) ||
+	if ((err = get_string(file, entry, where, "type", false, false, &wt->type)) ||
+	    (err = get_string(file, entry, where, "function", false, false, &wt->function)) ||
 	    (err = get_string(file, entry, where, "kind", true, false, &kind)))
 		return err;
+	if (!wt->type == !wt->function) {
+		free(kind);
+		return bad(file, "%s: give one of \"type\" (the leaf future's) and \"function\" (the async fn "
+			   "it is awaited in)%s", where, NULL);
+	}
 	size_t k = 0;
 	while (k < AI_ARRAY_SIZE(wait_kinds) && strcmp(kind, wait_kinds[k].name) != 0)
 		k++;
 	free(kind);
-	if (!valid_type(wt->type))
-		return bad(file, "%s.type \"%s\" is not a qualified type name", where, wt->type);
+	if (wt->type ? !valid_type(wt->type) : !valid_type(wt->function)) {
+		char *what = xasprintf("%s.%s", where, wt->type ? "type" : "function");
+		err = bad(file, "%s \"%s\" is not a qualified name", what, wt->type ? wt->type : wt->function);
+		free(what);
+		return err;
+	}
 	if (k == AI_ARRAY_SIZE(wait_kinds))
-		return bad(file, "%s.kind is not understood (sleep, channel_recv, channel_send, mutex, join, io)%s",
-			   where, NULL);
+		return bad(file, "%s.kind is not understood (" WAIT_KINDS ")%s", where, NULL);
 	wt->kind = wait_kinds[k].kind;
 	const char *key;
 	json_t *value;
 	json_object_foreach(entry, key, value) {
-		bool known = strcmp(key, "type") == 0 || strcmp(key, "kind") == 0;
+		bool known = strcmp(key, "type") == 0 || strcmp(key, "function") == 0 || strcmp(key, "kind") == 0;
 		for (const char *const *m = wait_kinds[k].keys; *m && !known; m++)
 			known = strcmp(*m, key) == 0;
 		if (!known) {
-			char *list = xstrdup("type, kind");
+			char *list = xstrdup("type or function, kind");
 			for (const char *const *m = wait_kinds[k].keys; *m; m++) {
 				char *old = list;
 				list = xasprintf("%s, %s", old, *m);
@@ -309,6 +356,11 @@ static struct ai_error *read_wait(const char *file, size_t index, json_t *entry,
 	if ((wt->kind == DECL_WAIT_CHANNEL_RECV || wt->kind == DECL_WAIT_CHANNEL_SEND || wt->kind == DECL_WAIT_MUTEX) &&
 	    (err = get_string(file, entry, where, second, false, true, &wt->count)))
 		return err;
+	if (wt->kind == DECL_WAIT_RWLOCK_READ || wt->kind == DECL_WAIT_RWLOCK_WRITE || wt->kind == DECL_WAIT_SEMAPHORE) {
+		for (size_t i = 0; i < 2 && wait_kinds[k].keys[i + 1]; i++)
+			if ((err = get_int_spec(file, entry, where, wait_kinds[k].keys[i + 1], &wt->ints[i])))
+				return err;
+	}
 	if (wt->kind == DECL_WAIT_IO) {
 		if ((err = get_string(file, entry, where, "direction", false, false, &wt->direction)))
 			return err;
@@ -322,16 +374,28 @@ static struct ai_error *read_wait(const char *file, size_t index, json_t *entry,
 
 static struct ai_error *read_guard(const char *file, size_t index, json_t *entry, struct decl_guard *g)
 {
-	static const char *const keys[] = { "type", "lock", "locked", NULL };
+	static const char *const keys[] = { "type", "kind", "lock", "locked", NULL };
+	static const char *const kinds[] = { "mutex", "rwlock_read", "rwlock_write", "semaphore", NULL };
 	char where[32];
 	snprintf(where, sizeof(where), "guards[%zu]", index);
 	g->index = index;
 	const char *unknown;
 	if (!json_is_object(entry))
-		return bad(file, "%s must be an object (type, lock, locked)%s", where, NULL);
+		return bad(file, "%s must be an object (type, kind, lock, locked)%s", where, NULL);
 	if (!known_keys(entry, keys, &unknown))
-		return bad(file, "%s: unknown key \"%s\" (type, lock, locked)", where, unknown);
+		return bad(file, "%s: unknown key \"%s\" (type, kind, lock, locked)", where, unknown);
 	struct ai_error *err;
+	char *kind = NULL;
+	if ((err = get_string(file, entry, where, "kind", false, false, &kind)))
+		return err;
+	g->kind = kinds[0];
+	for (const char *const *k = kinds; kind && *k; k++)
+		if (strcmp(*k, kind) == 0)
+			g->kind = *k;
+	bool unknown_kind = kind && strcmp(g->kind, kind) != 0;
+	free(kind);
+	if (unknown_kind)
+		return bad(file, "%s.kind is not understood (mutex, rwlock_read, rwlock_write, semaphore)%s", where, NULL);
 	if ((err = get_string(file, entry, where, "type", true, false, &g->type)) ||
 	    (err = get_string(file, entry, where, "lock", true, true, &g->lock)) ||
 	    (err = get_string(file, entry, where, "locked", false, true, &g->locked)))
@@ -401,10 +465,20 @@ static struct ai_error *read_runtime(const char *file, json_t *root, struct decl
 	struct decl_runtime *d = xcalloc(1, sizeof(*d));
 	d->file = xstrdup(file);
 	d->runtime = xstrdup(name);
-	struct ai_error *err = read_detect(file, json_object_get(root, "detect"), d);
-	if (!err)
+	/* A file of waits and guards only (a lock crate's, whatever runs its tasks): no detect,
+	 * tasks nor task; its waits and guards apply to every runtime's tasks. */
+	bool waits_only = !json_object_get(root, "tasks") && !json_object_get(root, "task") &&
+			  !json_object_get(root, "detect");
+	struct ai_error *err = NULL;
+	if (waits_only && !json_array_size(json_object_get(root, "waits")) &&
+	    !json_array_size(json_object_get(root, "guards")))
+		err = bad(file, "\"detect\" is missing (a file without detect, tasks and task describes only "
+			  "waits and guards, and has none)%s%s", NULL, NULL);
+	if (!err && !waits_only)
+		err = read_detect(file, json_object_get(root, "detect"), d);
+	if (!err && !waits_only)
 		err = read_tasks(file, json_object_get(root, "tasks"), d);
-	if (!err)
+	if (!err && !waits_only)
 		err = read_task(file, json_object_get(root, "task"), d);
 	if (!err)
 		err = read_waits(file, root, d);
@@ -414,8 +488,10 @@ static struct ai_error *read_runtime(const char *file, json_t *root, struct decl
 	}
 	d->ops.name = d->runtime;
 	d->ops.data = d;
-	d->ops.detect = ai_decl_detect;
-	d->ops.collect = ai_decl_collect;
+	if (!waits_only) {
+		d->ops.detect = ai_decl_detect;
+		d->ops.collect = ai_decl_collect;
+	}
 	if (d->wait_count || d->guard_count) {
 		d->ops.leaf_wait = ai_decl_leaf_wait;
 		d->ops.held = ai_decl_held;

@@ -227,18 +227,181 @@ static struct ai_wait *decode_io(struct ai_wait_walk *w, const struct decl_runti
 	return wait;
 }
 
+/* (lock, semaphore) & mask >> shift of spec's member from p: false with *why_ret (owned) when it
+ * cannot be read; false with no why when the spec is not given. */
+static bool read_int(struct ai_wait_walk *w, struct decl_place p, const struct decl_int *spec, uint64_t *ret,
+		     char **why_ret)
+{
+	*why_ret = NULL;
+	if (!spec->member)
+		return false;
+	uint64_t n;
+	if ((*why_ret = ai_decl_walk(w->as, &p, spec->member)))
+		return false;
+	if (!ai_decl_read_uint(w->as, p, &n)) {
+		*why_ret = xasprintf("%s is not an integer or bool", ai_wait_type_name(p.type) ? ai_wait_type_name(p.type) : "?");
+		return false;
+	}
+	*ret = (n & spec->mask) >> spec->shift;
+	return true;
+}
+
+/* A member of a lock that could not be read: one warning naming the entry's key. */
+static void warn_key(struct ai_wait_walk *w, const struct decl_runtime *d, const struct decl_wait *e, const char *key,
+		     char *why)
+{
+	char *text = xasprintf("%s (decoder %s): waits[%zu].%s: %s", d->runtime, d->file, e->index, key, why);
+	warn_once(w, text);
+	free(text);
+	free(why);
+}
+
+static void append(struct ai_wait *wait, const char *tail)
+{
+	char *old = wait->description;
+	wait->description = xasprintf("%s%s", old, tail);
+	free(old);
+}
+
+/* An RwLock read or write wait: the lock's address is the key its guards are found under; the
+ * writer bit and the readers count, when the file names them, say what it waits behind. */
+static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct decl_runtime *d, const struct decl_wait *e,
+				     struct decl_place from, bool write)
+{
+	struct ai_wait *wait = ai_wait_new("rwlock");
+	wait->access = xstrdup(write ? "write" : "read");
+	struct decl_place p = from;
+	char *why = reach(w, &p, e->path, true);
+	if (why) {
+		not_understood(w, d, e, wait, "lock", why);
+		free(why);
+		return wait;
+	}
+	const char *lock = ai_wait_type_name(p.type);
+	wait->resource_type = ai_wait_short_resource_name(lock ? lock : "?");
+	wait->address = wait->semaphore = p.address;
+	wait->permits_wanted = 1;
+	wait->queued = true;
+	wait->description = xasprintf("%s %s @ 0x%" PRIx64, write ? "write-lock" : "read-lock", wait->resource_type,
+				      p.address);
+	uint64_t writer = 0, readers = 0;
+	bool has_writer = read_int(w, p, &e->ints[0], &writer, &why);
+	if (why)
+		warn_key(w, d, e, "writer", why);
+	bool has_readers = read_int(w, p, &e->ints[1], &readers, &why);
+	if (why)
+		warn_key(w, d, e, "readers", why);
+	char *tail = NULL;
+	if (!write && has_writer) {
+		wait->queued = writer != 0;
+		tail = xstrdup(writer ? ", a writer holds it or waits for it" : ", free (about to be granted)");
+	} else if (write && has_readers && readers) {
+		tail = xasprintf(", %" PRIu64 " reader%s hold%s it", readers, ai_wait_plural(readers), readers == 1 ? "s" : "");
+		/* its writer bit is set: new readers wait for it */
+		wait->bars_readers = has_writer && writer;
+	} else if (write && has_readers) {
+		wait->queued = false;
+		tail = xstrdup(", no reader left (about to be granted)");
+	}
+	if (tail)
+		append(wait, tail);
+	free(tail);
+	return wait;
+}
+
+/* A semaphore acquire: the permits left, when the file names them; the permit guards are found
+ * under the semaphore's address. */
+static struct ai_wait *decode_semaphore(struct ai_wait_walk *w, const struct decl_runtime *d,
+					const struct decl_wait *e, struct decl_place from)
+{
+	struct ai_wait *wait = ai_wait_new("semaphore");
+	struct decl_place p = from;
+	char *why = reach(w, &p, e->path, true);
+	if (why) {
+		not_understood(w, d, e, wait, "semaphore", why);
+		free(why);
+		return wait;
+	}
+	const char *name = ai_wait_type_name(p.type);
+	wait->resource_type = ai_wait_short_resource_name(name ? name : "?");
+	wait->address = wait->semaphore = p.address;
+	wait->permits_wanted = 1;
+	wait->queued = true;
+	wait->description = xasprintf("acquire %s @ 0x%" PRIx64, wait->resource_type, p.address);
+	uint64_t permits;
+	if (read_int(w, p, &e->ints[0], &permits, &why)) {
+		wait->has_permits = true;
+		wait->permits_available = permits;
+		wait->queued = permits == 0;
+		char *tail = xasprintf(", %" PRIu64 " permit%s left%s", permits, ai_wait_plural(permits),
+				       permits ? " (about to be granted)" : "");
+		append(wait, tail);
+		free(tail);
+	} else if (why) {
+		warn_key(w, d, e, "permits", why);
+	}
+	return wait;
+}
+
+/* Whether the qualified function name is `pattern`, or one of its generic instances. */
+static bool function_matches(const char *name, const char *pattern)
+{
+	return type_matches(name, pattern);
+}
+
+/* Lock functions are looked for this many coroutines up from the leaf (write() awaits its
+ * writer mutex's lock() before the readers). */
+#define FUNCTION_LEVELS 4
+
+/* The entry for a leaf of type `name` under ancestors[0..depth) (outermost first): a leaf type's,
+ * else the nearest enclosing coroutine's of a `function` entry (*coroutine_ret). */
+static const struct decl_wait *match_wait(const struct decl_runtime *d, const char *name,
+					  const struct ai_await_node *const *ancestors, size_t depth,
+					  const struct ai_await_node **coroutine_ret)
+{
+	*coroutine_ret = NULL;
+	for (size_t i = 0; name && i < d->wait_count; i++)
+		if (d->waits[i].type && type_matches(name, d->waits[i].type))
+			return &d->waits[i];
+	for (size_t up = 0, seen = 0; up < depth && seen < FUNCTION_LEVELS; up++) {
+		const struct ai_await_node *a = ancestors[depth - 1 - up];
+		if (!a->function)
+			continue;
+		seen++;
+		for (size_t i = 0; i < d->wait_count; i++)
+			if (d->waits[i].function && function_matches(a->function, d->waits[i].function)) {
+				*coroutine_ret = a;
+				return &d->waits[i];
+			}
+	}
+	return NULL;
+}
+
 struct ai_wait *ai_decl_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *node)
 {
 	const struct decl_runtime *d = decoder(w);
 	const struct ai_type *t = d ? ai_wait_type_of_die(w, node->type_die) : NULL;
 	const char *name = t ? ai_wait_type_name(t) : NULL;
-	const struct decl_wait *e = NULL;
-	for (size_t i = 0; name && i < d->wait_count && !e; i++)
-		if (type_matches(name, d->waits[i].type))
-			e = &d->waits[i];
+	const struct ai_await_node *coroutine = NULL;
+	const struct decl_wait *e = d ? match_wait(d, name, w->ancestors, w->depth, &coroutine) : NULL;
 	if (!e)
 		return NULL;
 	struct decl_place leaf = { t, node->address };
+	if (coroutine) {
+		/* the paths start from the async fn's saved locals in its current state */
+		leaf.type = ai_wait_state_struct(ai_wait_type_of_die(w, coroutine->type_die), coroutine->state);
+		leaf.address = coroutine->address;
+		if (!leaf.type) {
+			struct ai_wait *wait = ai_wait_new(e->kind == DECL_WAIT_SEMAPHORE ? "semaphore" : "rwlock");
+			char *why = xasprintf("the state %s of %s is not known", coroutine->state ? coroutine->state : "?",
+					      coroutine->function);
+			not_understood(w, d, e, wait, "function", why);
+			free(why);
+			return wait;
+		}
+	} else if (!t) {
+		return NULL;
+	}
 	switch (e->kind) {
 	case DECL_WAIT_SLEEP:
 		return decode_sleep(w, d, e, leaf);
@@ -251,6 +414,11 @@ struct ai_wait *ai_decl_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *
 		return decode_join(w, d, e, leaf);
 	case DECL_WAIT_IO:
 		return decode_io(w, d, e, leaf);
+	case DECL_WAIT_RWLOCK_READ:
+	case DECL_WAIT_RWLOCK_WRITE:
+		return decode_rwlock(w, d, e, leaf, e->kind == DECL_WAIT_RWLOCK_WRITE);
+	case DECL_WAIT_SEMAPHORE:
+		return decode_semaphore(w, d, e, leaf);
 	}
 	return NULL;
 }
@@ -289,7 +457,7 @@ static void add_guard(struct ai_wait_walk *w, const struct decl_runtime *d, cons
 			return;
 	const char *lock_name = ai_wait_type_name(lock.type);
 	struct ai_held *h = ai_snapshot_task_add_held(task);
-	h->kind = xstrdup("mutex");
+	h->kind = xstrdup(g->kind);
 	h->guard_type = ai_type_short_name(ai_wait_type_name(gt));
 	h->local = xstrdup(m->name);
 	h->function = node->function ? xstrdup(node->function) : NULL;
@@ -336,15 +504,24 @@ static char *task_label(const struct ai_snapshot_task *t)
 	return xasprintf("Task 0x%" PRIx64 " %s", t->address, t->future ? t->future : "?");
 }
 
-/* A lock wait of this runtime's: the tasks whose guards hold its lock, or "holder unknown". */
+/* A lock wait of this runtime's: the tasks whose guards hold its lock, or "holder unknown". An
+ * exclusive lock has one holder (two claims: one guard is stale, and the pass drops both); the
+ * readers of an RwLock and the permits of a semaphore are all named. A task that waits for the
+ * RwLock itself does not hold it: a writer keeps its write guard in the write() frame that waits
+ * for the readers (the readers queued behind it are said to be, by the wait pass). */
 static void name_holders(struct ai_snapshot *s, size_t self, struct ai_wait *wait)
 {
+	bool rwlock = strcmp(wait->kind, "rwlock") == 0;
 	char *names = NULL;
-	size_t found = 0;
+	size_t found = 0, in_line = 0;
 	for (size_t j = 0; j < s->task_count; j++) {
 		const struct ai_snapshot_task *o = &s->tasks[j];
+		if (rwlock && o->wait && o->wait->semaphore == wait->semaphore && o->wait->queued) {
+			in_line += j != self && ai_wait_bars_reader(wait, o->wait);
+			continue;
+		}
 		for (size_t k = 0; k < o->held_count; k++) {
-			if (o->held[k].semaphore != wait->semaphore || strcmp(o->held[k].kind, "mutex") != 0)
+			if (o->held[k].semaphore != wait->semaphore || !ai_held_blocks(wait, &o->held[k]))
 				continue;
 			char *label = j == self ? xstrdup("this task itself") : task_label(o);
 			char *old = names;
@@ -355,33 +532,42 @@ static void name_holders(struct ai_snapshot *s, size_t self, struct ai_wait *wai
 			break;
 		}
 	}
+	bool exclusive = strcmp(wait->kind, "mutex") == 0;
 	char *old = wait->description;
-	/* (two holders of one exclusive lock: one guard is stale, and the pass drops both) */
-	wait->description = found == 1 ? xasprintf("%s, held by %s", old, names) : xasprintf("%s, holder unknown", old);
+	if (exclusive ? found == 1 : found > 0)
+		wait->description = xasprintf("%s, held by %s", old, names);
+	else if (!in_line)
+		wait->description = xasprintf("%s, holder unknown", old);
+	else
+		old = NULL;
 	free(old);
 	free(names);
 }
 
 static void finish_node(struct ai_wait_walk *w, const struct decl_runtime *d, size_t task,
-			struct ai_await_node *node)
+			struct ai_await_node *node, const struct ai_await_node **ancestors, size_t depth)
 {
-	if (node->leaf && node->wait && strcmp(node->wait->kind, "mutex") == 0 && node->wait->queued &&
-	    node->wait->semaphore) {
+	if (node->leaf && node->wait && node->wait->queued && node->wait->semaphore &&
+	    (strcmp(node->wait->kind, "mutex") == 0 || strcmp(node->wait->kind, "rwlock") == 0 ||
+	     strcmp(node->wait->kind, "semaphore") == 0)) {
 		const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
-		const char *name = t ? ai_wait_type_name(t) : NULL;
-		for (size_t i = 0; name && i < d->wait_count; i++)
-			if (d->waits[i].kind == DECL_WAIT_MUTEX && type_matches(name, d->waits[i].type)) {
-				name_holders(w->snapshot, task, node->wait);
-				break;
-			}
+		const struct ai_await_node *coroutine;
+		const struct decl_wait *e = match_wait(d, t ? ai_wait_type_name(t) : NULL, ancestors, depth, &coroutine);
+		if (e && (e->kind == DECL_WAIT_MUTEX || e->kind == DECL_WAIT_RWLOCK_READ ||
+			  e->kind == DECL_WAIT_RWLOCK_WRITE || e->kind == DECL_WAIT_SEMAPHORE))
+			name_holders(w->snapshot, task, node->wait);
 	}
+	if (depth == AI_WAIT_MAX_ANCESTORS)
+		return;
+	ancestors[depth] = node;
 	for (size_t i = 0; i < node->child_count; i++)
-		finish_node(w, d, task, &node->children[i]);
+		finish_node(w, d, task, &node->children[i], ancestors, depth + 1);
 }
 
 void ai_decl_finish(struct ai_wait_walk *w, struct ai_snapshot *snapshot)
 {
 	const struct decl_runtime *d = decoder(w);
+	const struct ai_await_node *ancestors[AI_WAIT_MAX_ANCESTORS];
 	for (size_t i = 0; d && i < snapshot->task_count; i++)
-		finish_node(w, d, i, &snapshot->tasks[i].tree);
+		finish_node(w, d, i, &snapshot->tasks[i].tree, ancestors, 0);
 }
