@@ -73,8 +73,10 @@ unsigned long ai_recording_line(const struct ai_recording_reader *rec);
  * deadlock cycle are red. */
 void ai_print_graph_dot(FILE *out, const struct ai_snapshot *snapshot);
 /* The wait-for graph over several processes (ai/peers.h, after ai_analysis_peers): each process
- * a `subgraph cluster_p<pid>` of its own graph, node ids prefixed `p<pid>_` (p812_t3, p812_r0) and
- * task labels by "[pid N command] "; then the socket edges, task -> the task at the other end
+ * a `subgraph cluster_p<pid>` of its own graph, node ids prefixed `p<pid>_` (p812_t3, p812_r0;
+ * `p<pid>_<index>_` when dumps of several hosts share a pid, as merge may join), its label
+ * "pid N command" (with " on HOST" when the dumps come from several hosts) and task labels by
+ * "[pid N command] "; then the socket edges, task -> the task at the other end
  * ("reads from the socket's other end" / "writes to ...", red on a cycle across processes) or
  * task -> x<k>, an ellipse "pid N (command), not inspected". A cycle across processes reddens its
  * edges inside each process too. */

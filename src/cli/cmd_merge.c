@@ -29,6 +29,9 @@ static void print_usage(FILE *out)
 		"Options:\n"
 		"  -f, --format FMT  text (default) or json (the document \"async-inspect-processes\")\n"
 		"      --pretty      json: indented for people\n"
+		"      --graph dot   write the joined wait-for graph as Graphviz DOT instead, as\n"
+		"                    `dump --pid A --pid B --graph dot` does: a cluster per process,\n"
+		"                    the socket edges between hosts, a cycle across them in red\n"
 		"      --color WHEN  auto (default: on a terminal), always or never\n"
 		"  -h, --help        show this help\n");
 }
@@ -71,12 +74,13 @@ int ai_cmd_merge(int argc, char **argv)
 	static const struct option long_options[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "pretty", no_argument, NULL, 'P' },
+		{ "graph", required_argument, NULL, 'G' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum ai_format format = AI_FORMAT_TEXT;
-	bool pretty = false;
+	bool pretty = false, graph = false;
 	struct ai_error *err;
 	int opt;
 	optind = 1;
@@ -89,6 +93,11 @@ int ai_cmd_merge(int argc, char **argv)
 			break;
 		case 'P':
 			pretty = true;
+			break;
+		case 'G':
+			if (strcmp(optarg, "dot") != 0)
+				return ai_usage_error("merge", "invalid graph format '%s' (only dot)", optarg);
+			graph = true;
 			break;
 		case 'C':
 			ai_color_option = optarg;
@@ -117,7 +126,9 @@ int ai_cmd_merge(int argc, char **argv)
 		first = at < first ? at : first;
 		last = at > last ? at : last;
 	}
-	if (format == AI_FORMAT_JSON) {
+	if (graph) {
+		ai_print_processes_graph_dot(stdout, &set);
+	} else if (format == AI_FORMAT_JSON) {
 		ai_print_processes_json(stdout, &set, pretty);
 	} else {
 		if (set.count > 1)

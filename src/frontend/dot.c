@@ -222,6 +222,31 @@ static const char *command_of(const struct ai_snapshot *s)
 	return s->command ? s->command : "?";
 }
 
+/* The node ids' prefix of process p: "p<pid>_", or "p<pid>_<p>_" when another dump of the set has
+ * that pid too (merge of several hosts: each may have its pid 1). */
+static void node_prefix(const struct ai_process_set *set, size_t p, char *buf, size_t size)
+{
+	pid_t pid = set->snapshots[p]->pid;
+	bool shared = false;
+	for (size_t q = 0; q < set->count && !shared; q++)
+		shared = q != p && set->snapshots[q]->pid == pid;
+	if (shared)
+		snprintf(buf, size, "p%d_%zu_", (int)pid, p);
+	else
+		snprintf(buf, size, "p%d_", (int)pid);
+}
+
+/* Whether the set's dumps come from more than one host (merge): the clusters then say which. */
+static bool several_hosts(const struct ai_process_set *set)
+{
+	for (size_t p = 1; p < set->count; p++) {
+		const char *a = set->snapshots[0]->host, *b = set->snapshots[p]->host;
+		if ((a || b) && (!a || !b || strcmp(a, b) != 0))
+			return true;
+	}
+	return false;
+}
+
 void ai_print_processes_graph_dot(FILE *out, const struct ai_process_set *set)
 {
 	size_t n = set->count;
@@ -245,6 +270,7 @@ void ai_print_processes_graph_dot(FILE *out, const struct ai_process_set *set)
 		}
 	}
 	fputs(HEAD, out);
+	bool hosts = several_hosts(set);
 	struct red_pair *red = NULL;
 	size_t red_capacity = 0;
 	for (size_t p = 0; p < n; p++) {
@@ -261,11 +287,16 @@ void ai_print_processes_graph_dot(FILE *out, const struct ai_process_set *set)
 				red[red_count++] = (struct red_pair){ st->task, next->task };
 			}
 		}
-		char prefix[32], label[128];
-		snprintf(prefix, sizeof(prefix), "p%d_", (int)s->pid);
+		char prefix[48], label[128];
+		node_prefix(set, p, prefix, sizeof(prefix));
 		snprintf(label, sizeof(label), "[pid %d %s] ", (int)s->pid, command_of(s));
-		fprintf(out, "  subgraph cluster_p%d {\n  label=\"pid %d ", (int)s->pid, (int)s->pid);
+		/* cluster_p812_ from the prefix p812_: one cluster per dump even when pids repeat. */
+		fprintf(out, "  subgraph cluster_%.*s {\n  label=\"pid %d ", (int)strlen(prefix) - 1, prefix, (int)s->pid);
 		print_escaped(out, command_of(s));
+		if (hosts && s->host) {
+			fputs(" on ", out);
+			print_escaped(out, s->host);
+		}
 		fputs("\";\n", out);
 		print_body(out, &(struct body){ .s = s, .prefix = prefix, .label = label, .shown = shown[p],
 						.red = red, .red_count = red_count }, &graphs[p]);
@@ -280,18 +311,19 @@ void ai_print_processes_graph_dot(FILE *out, const struct ai_process_set *set)
 			const struct ai_peer *peer = w ? w->peer : NULL;
 			if (!peer)
 				continue;
-			char label[96];
+			char label[96], from[48], to[48];
+			node_prefix(set, p, from, sizeof(from));
 			snprintf(label, sizeof(label), "%s the socket's other end",
 				 w->direction && strcmp(w->direction, "write") == 0 ? "writes to" : "reads from");
 			if (peer->outside) {
 				fprintf(out, "  x%zu [shape=ellipse, label=\"pid %d (", outside, (int)peer->pid);
 				print_escaped(out, peer->command ? peer->command : "?");
 				fputs("), not inspected\"];\n", out);
-				fprintf(out, "  p%d_t%zu -> x%zu [label=\"%s\"];\n", (int)s->pid, i, outside++, label);
+				fprintf(out, "  %st%zu -> x%zu [label=\"%s\"];\n", from, i, outside++, label);
 			} else if (peer->has_task && peer->process < n &&
 				   peer->task < set->snapshots[peer->process]->task_count) {
-				fprintf(out, "  p%d_t%zu -> p%d_t%zu [label=\"%s\"%s];\n", (int)s->pid, i,
-					(int)set->snapshots[peer->process]->pid, peer->task, label,
+				node_prefix(set, peer->process, to, sizeof(to));
+				fprintf(out, "  %st%zu -> %st%zu [label=\"%s\"%s];\n", from, i, to, peer->task, label,
 					on_cross_cycle(set, p, i) ? ", color=red, fontcolor=red, penwidth=2" : "");
 			}
 		}

@@ -176,7 +176,12 @@ static void view_title(struct tui *tui, char *buf, size_t size)
 			 tui->options->interval_ms);
 		break;
 	case TUI_VIEW_GRAPH:
-		snprintf(buf, size, "Wait-for graph   (Enter on a task: its details, Esc: back)");
+		if (tui->set && tui->process_filter)
+			snprintf(buf, size, "Wait-for graph of pid %d (%s) and its edges to the others   (P: next process, "
+				 "Enter on a task: its details, Esc: back)", (int)tui->set->members[tui->process_filter - 1].pid,
+				 tui->set->members[tui->process_filter - 1].command);
+		else
+			snprintf(buf, size, "Wait-for graph   (Enter on a task: its details, Esc: back)");
 		break;
 	case TUI_VIEW_THREADS:
 		snprintf(buf, size, "Threads: native stacks, and the task each one polls");

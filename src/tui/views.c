@@ -544,9 +544,14 @@ static void cross_cycle_lines(struct tui *tui, struct tui_lines *l)
 	char a[64], b[64];
 	for (size_t d = 0; d < latest->deadlock_count; d++) {
 		const struct ai_cross_deadlock *dl = &latest->deadlocks[d];
-		bool across = false;
-		for (size_t k = 0; k < dl->count; k++)
+		bool across = false, shown = false;
+		for (size_t k = 0; k < dl->count; k++) {
 			across |= dl->steps[k].process != dl->steps[0].process;
+			shown |= process_shown(tui, ai_live_set_member_of(tui->set, dl->steps[k].process));
+		}
+		/* `P`: only the cycles through the chosen process, every step of them (the others' too). */
+		if (!shown)
+			continue;
 		add_line(l, red, -1, NULL, "DEADLOCK %s: %zu tasks wait on each other",
 			 across ? "across processes" : "through a socket", dl->count);
 		for (size_t k = 0; k < dl->count; k++) {
@@ -569,6 +574,35 @@ static void cross_cycle_lines(struct tui *tui, struct tui_lines *l)
 	}
 }
 
+/* `P` on process p: the tasks of the other processes that wait on a socket whose other end is a
+ * task of p, each named with its process (p's own waits on the others are in its edges). */
+static void incoming_peer_lines(struct tui *tui, size_t p, struct tui_lines *l)
+{
+	const struct ai_snapshot *mine = ai_live_snapshot(tui->lives[p], 0);
+	char a[64], b[64];
+	bool any = false;
+	for (size_t q = 0, base = 0; q < tui->live_count; base += tui->lives[q]->task_count, q++) {
+		const struct ai_snapshot *s = ai_live_snapshot(tui->lives[q], 0);
+		if (q == p || !s || !mine)
+			continue;
+		for (size_t i = 0; i < s->task_count; i++) {
+			const struct ai_peer *peer = s->tasks[i].wait ? s->tasks[i].wait->peer : NULL;
+			if (!peer || peer->outside || !peer->has_task || ai_live_set_member_of(tui->set, peer->process) != p ||
+			    peer->task >= mine->task_count)
+				continue;
+			if (!any)
+				add(l, "From other processes (a task whose socket's other end is in this one):");
+			any = true;
+			add_line(l, A_NORMAL, (long)(base + i), NULL, "  pid %d (%s) %-16s %s -> %s %s (the other end of its socket)",
+				 (int)tui->set->members[q].pid, tui->set->members[q].command, task_label(s, i, a, sizeof(a)),
+				 task_future(&s->tasks[i]), task_label(mine, peer->task, b, sizeof(b)),
+				 task_future(&mine->tasks[peer->task]));
+		}
+	}
+	if (!any)
+		add(l, "From other processes: (none wait on this one)");
+}
+
 static void graph_lines(struct tui *tui, struct tui_lines *l)
 {
 	if (tui->set)
@@ -578,6 +612,10 @@ static void graph_lines(struct tui *tui, struct tui_lines *l)
 			continue;
 		process_heading(tui, p, l);
 		graph_process_lines(tui, p, base, l);
+		if (tui->set && tui->process_filter) {
+			add(l, "%s", "");
+			incoming_peer_lines(tui, p, l);
+		}
 	}
 }
 

@@ -3,9 +3,11 @@
 chromium-driver, python3-selenium). Run by test_serve.c:
 
     serve_browser.py ASYNC_INSPECT FIXTURE_BINARY SOURCE_DIR
+    serve_browser.py ASYNC_INSPECT PEER_SERVER SOURCE_DIR --processes PEER_CLIENT
 
 Starts the fixture (tokio's deadlock_abba) and `serve --pid` on it, opens the printed URL and
-checks what a user sees ($AI_SCREENSHOT=FILE also saves the page as a PNG there). Exit 0: passed; 77: skipped (no chromium, chromedriver or selenium);
+checks what a user sees; with --processes, peer_server (mutex) and a peer_client of it under
+`serve --pid C --pid S`: the process column and filter, and the graph across the processes ($AI_SCREENSHOT=FILE also saves the page as a PNG there). Exit 0: passed; 77: skipped (no chromium, chromedriver or selenium);
 anything else: failed, with the reason on stderr."""
 
 import os
@@ -76,6 +78,145 @@ def tracer_pid(pid):
     return -1
 
 
+def new_driver():
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def start_serve(pids):
+    args = [tool, "serve"]
+    for pid in pids:
+        args += ["--pid", str(pid)]
+    proc = subprocess.Popen(args + ["--interval", "200ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    if not re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32}", url):
+        proc.kill()
+        fail("serve printed %r" % url)
+    return proc, url
+
+
+def stop_serve(proc):
+    """Ctrl-C: serve detaches and ends with 0."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        rc = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = "timeout"
+    return rc
+
+
+def processes_case(server_bin, client_bin):
+    """serve of two processes: the client's request waits on the server's handle_conn (which
+    waits on a Mutex the holder keeps). The table says each row's process and filters by it;
+    the graph draws the tasks of both and the edge across them."""
+    server = subprocess.Popen([server_bin, "mutex"], stdout=subprocess.PIPE, text=True)
+    client = None
+    proc = None
+    driver = None
+    try:
+        m = re.fullmatch(r"listening (\S+)\n", server.stdout.readline())
+        if not m:
+            fail("peer_server did not say its port")
+        client = subprocess.Popen([client_bin, m.group(1)], stdout=subprocess.PIPE, text=True)
+        for who, p in (("peer_client", client), ("peer_server", server)):
+            line = p.stdout.readline()
+            if not line.startswith("ready"):
+                fail("%s said %r" % (who, line))
+        proc, url = start_serve([client.pid, server.pid])
+        driver = new_driver()
+        wait = WebDriverWait(driver, 30)
+        driver.get(url)
+        wait.until(lambda d: "peer_server::holder" in d.find_element(By.ID, "rows").text)
+
+        def table():
+            return driver.execute_script(
+                "return [...document.querySelectorAll('#rows tr')].map("
+                "tr => [...tr.children].map(td => td.textContent));")
+
+        client_label, server_label = "%d peer_client" % client.pid, "%d peer_server" % server.pid
+        # The id column names each row's process.
+        rows = table()
+        fut_col = 9 if len(rows[0]) > 10 else 6
+        futures = {c[fut_col]: c[0] for c in rows}
+        for future, label in (("peer_client::request", client_label), ("peer_server::handle_conn", server_label),
+                              ("peer_server::holder", server_label)):
+            if future not in futures or not futures[future].endswith("\u00b7 " + label):
+                fail("the row of %s does not say %r: %s" % (future, label, rows))
+        if "processes 2" not in driver.find_element(By.ID, "process").text.replace(":", ""):
+            fail("the header does not count 2 processes: " + driver.find_element(By.ID, "process").text)
+        # The filter matches the process column: the client's pid keeps its rows only.
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys("/")
+        driver.switch_to.active_element.send_keys(client_label)
+        wait.until(lambda d: all(c[0].endswith(client_label) for c in table()) and table())
+        kept = sorted(c[fut_col] for c in table())
+        if "peer_client::request" not in kept or any(f.startswith("peer_server::") for f in kept):
+            fail("filtering by %r kept %s" % (client_label, kept))
+        driver.find_element(By.ID, "filter").clear()
+        driver.find_element(By.ID, "filter").send_keys(" ")
+        driver.find_element(By.ID, "filter").send_keys(Keys.BACKSPACE)
+        wait.until(lambda d: len(table()) == len(rows))
+
+        # The graph: tasks of both processes, the socket edge from the client's task to the
+        # server's, and the server's lock edges.
+        driver.find_element(By.ID, "filter").send_keys(Keys.ESCAPE)
+        body.send_keys("g")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#graph-svg .node.task"))
+        labels = driver.execute_script(
+            "return [...document.querySelectorAll('#graph-svg .node title')].map(t => t.textContent);")
+        want_client = "[pid %d peer_client] " % client.pid
+        want_server = "[pid %d peer_server] " % server.pid
+        if not any(l.startswith(want_client) and l.endswith("peer_client::request") for l in labels) or \
+           not any(l.startswith(want_server) and l.endswith("peer_server::handle_conn") for l in labels) or \
+           not any(l.startswith("Mutex<u64>") for l in labels):
+            fail("graph nodes: %s" % labels)
+        edges = driver.execute_script(
+            "return [...document.querySelectorAll('#graph-svg .edge text')].map(t => t.textContent);")
+        if edges.count("reads from the socket's other end") != 1 or "held by" not in edges or "waits for" not in edges:
+            fail("graph edges: %s" % edges)
+        if driver.find_elements(By.CSS_SELECTOR, "#graph-svg .edge.red"):
+            fail("a red edge, with no cycle")
+        # A click on the server's task opens it, from the row of its own process.
+        for attempt in range(20):
+            try:
+                node = driver.find_element(By.XPATH, "//*[name()='g'][contains(@class,'task')][*[name()='title'][contains(., 'peer_server::handle_conn')]]")
+                node.click()
+                break
+            except StaleElementReferenceException:
+                continue
+        wait.until(lambda d: d.find_element(By.ID, "detail").is_displayed() and
+                   "peer_server.rs:" in d.find_element(By.ID, "tree").text)
+        if os.environ.get("AI_SCREENSHOT_PROCESSES"):
+            driver.save_screenshot(os.environ["AI_SCREENSHOT_PROCESSES"])
+        errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        if errors:
+            fail("console errors: %s" % errors)
+    finally:
+        if driver:
+            driver.quit()
+        rc = stop_serve(proc) if proc else 0
+        for p in (client, server):
+            if p and p.poll() is None and tracer_pid(p.pid) != 0:
+                print("serve_browser: pid %d is still traced" % p.pid, file=sys.stderr)
+                rc = rc or "traced"
+            if p:
+                p.kill()
+                p.wait()
+    if rc != 0:
+        fail("serve ended with %s: %s" % (rc, proc.stderr.read()))
+    print("serve_browser: passed (several processes)")
+    sys.exit(0)
+
+
+if len(sys.argv) > 5 and sys.argv[4] == "--processes":
+    processes_case(fixture_bin, sys.argv[5])
+
 fixture = subprocess.Popen([fixture_bin], stdout=subprocess.PIPE, text=True)
 serve = None
 driver = None
@@ -89,13 +230,7 @@ try:
     if not re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32}", url):
         fail("serve printed %r" % url)
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = new_driver()
     wait = WebDriverWait(driver, 30)
 
     driver.get(url)

@@ -203,6 +203,26 @@ static void dump_to_file(pid_t pid, const char *path)
 	tool_result_free(&r);
 }
 
+/* The id of the DOT task node of that process whose future is function, whatever its task id (to
+ * free), or NULL. */
+static char *task_node(const char *dot, pid_t pid, const char *command, const char *function)
+{
+	char head[96], tail[160];
+	snprintf(head, sizeof(head), "label=\"[pid %d %s] Task ", (int)pid, command);
+	snprintf(tail, sizeof(tail), " %s\"];", function);
+	for (const char *at = strstr(dot, head); at; at = strstr(at + 1, head)) {
+		const char *end = strchr(at, '\n'), *found = strstr(at, tail);
+		if (!found || (end && found > end))
+			continue;
+		const char *line = at;
+		while (line > dot && line[-1] != '\n')
+			line--;
+		line += strspn(line, " ");
+		return strndup(line, strcspn(line, " "));
+	}
+	return NULL;
+}
+
 Test(processes, merge_links_two_dump_files)
 {
 	require_fixtures();
@@ -215,6 +235,7 @@ Test(processes, merge_links_two_dump_files)
 	snprintf(server_path, sizeof(server_path), "%s/server.json", dir);
 	dump_to_file(p.client.pid, client_path);
 	dump_to_file(p.server.pid, server_path);
+	pid_t client_pid = p.client.pid, server_pid = p.server.pid;
 	stop_pair(&p); /* merge needs only the files */
 
 	struct tool_result r;
@@ -238,6 +259,30 @@ Test(processes, merge_links_two_dump_files)
 	cr_expect_str_eq(doc_str(json_object_get(link, "from"), "future"), "peer_client::request");
 	cr_expect_str_eq(doc_str(json_object_get(link, "to"), "future"), "peer_server::handle_conn");
 	json_decref(root);
+	tool_result_free(&r);
+
+	/* The joined graph as one machine's `dump --pid C --pid S --graph dot` draws it. */
+	const char *dot_args[] = { "merge", "--graph", "dot", client_path, server_path, NULL };
+	tool_run(&r, 60, dot_args);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	char want[160];
+	snprintf(want, sizeof(want), "subgraph cluster_p%d {\n  label=\"pid %d peer_client\";", (int)client_pid,
+		 (int)client_pid);
+	cr_expect(strstr(r.out, want), "one host: no host in the label:\n%s", r.out);
+	char *client_node = task_node(r.out, client_pid, "peer_client", "peer_client::request");
+	char *server_node = task_node(r.out, server_pid, "peer_server", "peer_server::handle_conn");
+	cr_assert(client_node && server_node, "%s", r.out);
+	snprintf(want, sizeof(want), "p%d_", (int)server_pid);
+	cr_expect(strncmp(server_node, want, strlen(want)) == 0, "%s", server_node);
+	const char *edge = dot_edge(r.out, client_node, server_node, "reads from the socket's other end");
+	cr_expect(edge && !strstr(edge, "red"), "the socket edge, not on a cycle:\n%s", r.out);
+	cr_expect(strstr(r.out, "[label=\"held by\"]") && !strstr(r.out, "color=red"), "the lock, no cycle:\n%s", r.out);
+	free(client_node);
+	free(server_node);
+	tool_result_free(&r);
+	const char *bad_graph[] = { "merge", "--graph", "svg", client_path, NULL };
+	tool_run(&r, 60, bad_graph);
+	cr_expect_eq(tool_exit_code(&r), 2, "%s", r.err);
 	tool_result_free(&r);
 
 	const char *bad_args[] = { "merge", client_path, "/nonexistent.json", NULL };
@@ -610,4 +655,57 @@ Test(processes, attach_no_tui_prints_both_and_goes_on_when_one_ends)
 	cr_expect_eq(process_settles_in(p.server.pid, 'S'), 'S');
 	tool_result_free(&r);
 	fixture_kill(&p.server);
+}
+
+/* Two hosts' dumps (tests/data/merge_cycle/README.md: real dumps of peer_client and peer_server in
+ * their cycle, edited into web-1 and db-1, both pid 1, linked by 10.0.0.x addresses): merge finds
+ * the deadlock across the hosts, in text and in the DOT graph. */
+Test(processes, merge_cross_host_cycle)
+{
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	char client[512], server[512];
+	snprintf(client, sizeof(client), "%s/tests/data/merge_cycle/client.json", source);
+	snprintf(server, sizeof(server), "%s/tests/data/merge_cycle/server.json", source);
+	struct tool_result r;
+	const char *text_args[] = { "merge", client, server, "--color", "never", NULL };
+	tool_run(&r, 60, text_args);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	tool_result_unwrap(&r);
+	cr_expect(strstr(r.out, "=== process 1 (peer_client) on web-1 ===") && strstr(r.out, "=== process 1 (peer_server) on db-1 ==="),
+		  "%s", r.out);
+	cr_expect(strstr(r.out, "DEADLOCK across processes: 2 tasks wait on each other"), "%s", r.out);
+	cr_expect(strstr(r.out, "waits in TCP 10.0.0.5:40712 -> 10.0.0.9:8080 ESTABLISHED, waiting for read (fd 9)\n"
+				"     for the other end of the socket: pid 1 (peer_server) Task 3 peer_server::handle_conn"),
+		  "the client's wait leads to the server's task:\n%s", r.out);
+	cr_expect(strstr(r.out, "for the other end of the socket: pid 1 (peer_client) Task 3 peer_client::request"), "%s", r.out);
+	cr_expect(strstr(r.out, "2 socket waits linked to the task at the other end; 1 cycle through sockets"), "%s", r.out);
+	tool_result_free(&r);
+
+	const char *dot_args[] = { "merge", "--graph", "dot", client, server, NULL };
+	tool_run(&r, 60, dot_args);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	cr_expect(strncmp(r.out, "digraph wait_for {\n", 19) == 0, "%s", r.out);
+	/* Both are pid 1: one cluster each all the same, named by host. */
+	cr_expect(strstr(r.out, "subgraph cluster_p1_0 {\n  label=\"pid 1 peer_client on web-1\";"), "%s", r.out);
+	cr_expect(strstr(r.out, "subgraph cluster_p1_1 {\n  label=\"pid 1 peer_server on db-1\";"), "%s", r.out);
+	char *client_node = dot_node(r.out, "[pid 1 peer_client] Task 3 peer_client::request");
+	char *server_node = dot_node(r.out, "[pid 1 peer_server] Task 3 peer_server::handle_conn");
+	cr_assert(client_node && server_node, "%s", r.out);
+	cr_expect_str_neq(client_node, server_node);
+	const char *there = dot_edge(r.out, client_node, server_node, "reads from the socket's other end");
+	const char *back = dot_edge(r.out, server_node, client_node, "reads from the socket's other end");
+	cr_expect(there && strstr(there, "color=red"), "the client's edge, red on the cycle:\n%s", r.out);
+	cr_expect(back && strstr(back, "color=red"), "the server's edge, red on the cycle:\n%s", r.out);
+	free(client_node);
+	free(server_node);
+	tool_result_free(&r);
+
+	const char *json_args[] = { "merge", "--format", "json", client, server, NULL };
+	tool_run(&r, 60, json_args);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = parse(r.out);
+	cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 1, "%s", r.out);
+	cr_expect_eq(json_array_size(json_object_get(root, "links")), 2, "%s", r.out);
+	json_decref(root);
+	tool_result_free(&r);
 }

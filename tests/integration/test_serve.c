@@ -848,6 +848,62 @@ Test(serve, usage_errors)
 	tool_result_free(&r);
 }
 
+/* serve_browser.py with args (after the tool): its exit status, skipping the test on 77. */
+static void run_browser_script(const char *const *args)
+{
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
+	char *script = xasprintf("%s/tests/integration/serve_browser.py", source);
+	const char *argv[16] = { "python3", script, binary };
+	size_t n = 3;
+	for (; args[n - 3] && n < 15; n++)
+		argv[n] = args[n - 3];
+	argv[n] = NULL;
+	char err_name[] = "/tmp/ai-test-browser-XXXXXX";
+	int err_fd = mkstemp(err_name);
+	cr_assert(err_fd >= 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(err_fd, STDERR_FILENO);
+		dup2(err_fd, STDOUT_FILENO);
+		execv("/usr/bin/python3", (char *const *)argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	char *out = ai_read_small_file(err_name, NULL);
+	unlink(err_name);
+	close(err_fd);
+	free(script);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (code == 77) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", out ? out : "skipped");
+		free(out);
+		cr_skip_test("%s", why);
+	}
+	cr_expect_eq(code, 0, "%s", out ? out : "");
+	free(out);
+}
+
+/* The page of `serve --pid C --pid S` (peer_client waiting on peer_server's task behind a Mutex)
+ * in headless chromium: each row's process in the id column, the filter by it, the graph with the
+ * tasks of both processes and the socket edge between them (serve_browser.py --processes). */
+Test(serve, several_processes_in_a_real_browser, .timeout = 180)
+{
+	require_fixtures();
+	if (access("/usr/bin/python3", X_OK) != 0)
+		cr_skip_test("/usr/bin/python3 is not installed");
+	char *server = fixture_path("tokio-1.54", "peer_server");
+	char *client = fixture_path("tokio-1.54", "peer_client");
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	run_browser_script((const char *[]){ server, source, "--processes", client, NULL });
+	free(server);
+	free(client);
+}
+
 /* The page in headless chromium through Selenium (tests/integration/serve_browser.py): the table
  * lists the fixture's tasks, blocked-for grows, a click opens the await tree at the marker's
  * line, j/k, Esc, the filter, sorting, a #task= deep link, the deadlock banner, no console
@@ -857,32 +913,8 @@ Test(serve, page_in_a_real_browser, .timeout = 180)
 	require_fixtures();
 	if (access("/usr/bin/python3", X_OK) != 0)
 		cr_skip_test("/usr/bin/python3 is not installed");
-	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
-	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
-	char *script = xasprintf("%s/tests/integration/serve_browser.py", source);
 	char *fixture = fixture_path(CRATE, "deadlock_abba");
-	char err_name[] = "/tmp/ai-test-browser-XXXXXX";
-	int err_fd = mkstemp(err_name);
-	cr_assert(err_fd >= 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(err_fd, STDERR_FILENO);
-		dup2(err_fd, STDOUT_FILENO);
-		execl("/usr/bin/python3", "python3", script, binary, fixture, source, (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		;
-	char *out = ai_read_small_file(err_name, NULL);
-	unlink(err_name);
-	close(err_fd);
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (code == 77)
-		cr_skip_test("%s", out ? out : "skipped");
-	cr_expect_eq(code, 0, "%s", out ? out : "");
-	free(out);
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	run_browser_script((const char *[]){ fixture, source, NULL });
 	free(fixture);
-	free(script);
 }

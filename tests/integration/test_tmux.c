@@ -176,3 +176,88 @@ Test(tmux, attach_two_processes_filter_pause_and_detach)
 	free(server_label);
 	free(only);
 }
+
+/* peer_server MODE and a peer_client of it, both ready. */
+static void start_peers(struct fixture *server, struct fixture *client, const char *mode)
+{
+	fixture_spawn(server, "tokio-1.54", "peer_server", (const char *[]){ mode, NULL });
+	char line[128], port[64];
+	cr_assert(fgets(line, sizeof(line), server->out), "peer_server printed nothing");
+	cr_assert(sscanf(line, "listening %63s", port) == 1, "peer_server printed '%s'", line);
+	fixture_start(client, "tokio-1.54", "peer_client", (const char *[]){ port, NULL });
+	fixture_expect_ready(server);
+}
+
+/* Four processes: a client and server in a cycle, another pair behind a Mutex. The graph (g)
+ * follows the process filter (P): the chosen process's edges, the cycles through it (with the
+ * other process's steps), the waits of other processes on its sockets, named by process. */
+Test(tmux, graph_follows_the_process_filter)
+{
+	require_fixtures();
+	struct fixture cycle_server, cycle_client, mutex_server, mutex_client;
+	start_peers(&cycle_server, &cycle_client, "cycle");
+	start_peers(&mutex_server, &mutex_client, "mutex");
+	struct term t;
+	char *cmd = xasprintf("%s attach --pid %d --pid %d --pid %d --pid %d --interval 200ms", getenv("AI_BINARY"),
+			      (int)cycle_client.pid, (int)cycle_server.pid, (int)mutex_client.pid, (int)mutex_server.pid);
+	term_start(&t, cmd);
+	free(cmd);
+	free(term_wait_for(&t, "async-inspect  4 processes"));
+
+	/* Every process: the cycle and each process's section. */
+	term_keys(&t, "g");
+	char *cycle_section = xasprintf("=== pid %d (peer_client) ===", (int)cycle_client.pid);
+	char *mutex_section = xasprintf("=== pid %d (peer_server) ===", (int)mutex_server.pid);
+	char *s = term_wait_all(&t, (const char *[]){ "DEADLOCK across processes: 2 tasks wait on each other",
+						      cycle_section, NULL });
+	cr_expect(strstr(s, "Wait-for graph   (Enter"), "%s", s);
+	free(s);
+
+	/* P: the cycle's client; its cycle, both steps, and not the other pair. */
+	term_keys(&t, "P");
+	char *title = xasprintf("Wait-for graph of pid %d (peer_client)", (int)cycle_client.pid);
+	s = term_wait_for(&t, title);
+	char *step = xasprintf("for the other end of the socket: pid %d (peer_server) task ", (int)cycle_server.pid);
+	cr_expect(strstr(s, "DEADLOCK across processes") && strstr(s, step), "'%s' in\n%s", step, s);
+	char *from_server = xasprintf("  pid %d (peer_server) task ", (int)cycle_server.pid);
+	cr_expect(strstr(s, cycle_section) && !strstr(s, mutex_section), "%s", s);
+	const char *back = strstr(s, "From other processes (a task whose socket's other end is in this one):");
+	back = back ? strstr(back, from_server) : NULL;
+	cr_expect(back && strstr(back, "peer_server::handle_conn -> task ") &&
+		  strstr(back, "peer_client::request (the other end"), "the server's wait on the client in\n%s", s);
+	free(s);
+
+	/* P three more times: the Mutex pair's server. No cycle runs through it; the client of its
+	 * pair waits on it across processes; the cycle's processes are gone. */
+	term_keys(&t, "P");
+	term_keys(&t, "P");
+	term_keys(&t, "P");
+	free(title);
+	title = xasprintf("Wait-for graph of pid %d (peer_server)", (int)mutex_server.pid);
+	s = term_wait_for(&t, title);
+	char *from_client = xasprintf("  pid %d (peer_client) task ", (int)mutex_client.pid);
+	cr_expect(!strstr(s, "DEADLOCK across processes") && !strstr(s, cycle_section) && strstr(s, mutex_section), "%s", s);
+	const char *in = strstr(s, from_client);
+	cr_expect(in && strstr(in, "peer_client::request -> task ") && strstr(in, "peer_server::handle_conn (the other end"),
+		  "'%s' in\n%s", from_client, s);
+	cr_expect(strstr(s, "holds `guard` (lock Mutex<u64>"), "its own edge to the holder:\n%s", s);
+	free(s);
+
+	term_keys(&t, "q"); /* out of the graph, to the task list */
+	free(term_wait_for(&t, "[tasks]"));
+	term_keys(&t, "q");
+	int status = term_wait_exit(&t);
+	cr_expect_eq(status, 0, "exit status %d", status);
+	term_stop(&t);
+	struct fixture *all[] = { &cycle_client, &cycle_server, &mutex_client, &mutex_server };
+	for (size_t i = 0; i < 4; i++) {
+		cr_expect_eq(tracer_pid(all[i]->pid), 0);
+		fixture_kill(all[i]);
+	}
+	free(cycle_section);
+	free(mutex_section);
+	free(title);
+	free(step);
+	free(from_server);
+	free(from_client);
+}
