@@ -163,7 +163,7 @@ static const char *profile_columns(const struct tui *tui, const struct ai_live_t
 		snprintf(buf, size, " %7s %6s %7s", "-", "-", "-");
 		return buf;
 	}
-	char polls[32], sched[32] = "-";
+	char polls[16], sched[16] = "-";
 	if (lt->polls_per_s >= 100000)
 		snprintf(polls, sizeof(polls), "%.0fk", lt->polls_per_s / 1000);
 	else
