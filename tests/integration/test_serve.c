@@ -665,6 +665,65 @@ Test(serve, events_stream_the_task_table_then_its_changes)
 	fixture_kill(&f);
 }
 
+/* A sleeping task's row carries its deadline (in the clock of the header's monotonic_ms), not
+ * the countdown: a row changes only when the task does, so `changes` at idle sleepers is empty. */
+Test(serve, changes_at_sleeping_tasks_hold_no_row)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "many_tasks", (const char *[]){ "40", NULL });
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	char *r = read_events(&s, bearer, 4);
+	cr_expect_eq(status_of(r), 200, "%.300s", r);
+	const char *at = body_of(r);
+	for (int k = 0; k < 4; k++) {
+		at = strstr(at, "data: ");
+		cr_assert(at, "event %d", k);
+		at += 6;
+		const char *end = strstr(at, "\n\n");
+		cr_assert(end, "event %d ends", k);
+		json_error_t error;
+		json_t *doc = json_loadb(at, (size_t)(end - at), 0, &error);
+		cr_assert(doc, "event %d: not JSON (%s)", k, error.text);
+		cr_expect_eq(json_integer_value(json_object_get(doc, "version")), 2);
+		json_t *now = json_object_get(doc, "monotonic_ms");
+		cr_expect(json_is_integer(now), "the sample's own now");
+		if (k == 0) {
+			size_t sleepers = 0;
+			json_t *tasks = json_object_get(doc, "tasks"), *t;
+			size_t i;
+			json_array_foreach(tasks, i, t) {
+				const char *future = json_string_value(json_object_get(t, "future"));
+				if (!future || strcmp(future, "many_tasks::idle_sleep") != 0)
+					continue;
+				sleepers++;
+				cr_expect_str_eq(json_string_value(json_object_get(t, "wait")), "sleep");
+				json_t *deadline = json_object_get(t, "wait_deadline_ms");
+				cr_expect(json_is_integer(deadline), "a deadline");
+				/* time::sleep(1 day): about a day after the sample's now */
+				long long left = json_integer_value(deadline) - json_integer_value(now);
+				cr_expect(left > 23 * 3600 * 1000LL && left <= 24 * 3600 * 1000LL, "%lld ms left", left);
+			}
+			cr_expect_eq(sleepers, 10, "task i sleeps when i %% 4 is 0");
+		} else {
+			cr_expect_str_eq(json_string_value(json_object_get(doc, "format")), "async-inspect-serve-changes");
+			cr_expect_eq(json_array_size(json_object_get(doc, "changed")), 0, "%.*s", (int)(end - at), at);
+		}
+		json_decref(doc);
+		at = end + 2;
+	}
+	free(r);
+	free(bearer);
+
+	serve_stop(&s);
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	free(pid);
+	fixture_kill(&f);
+}
+
 /* /api/source: the file a frame names, and no other. */
 Test(serve, source_of_a_frame_only)
 {

@@ -66,6 +66,28 @@ function blockedFor(t) {
   return t.unchanged_ms + Math.max(0, grow);
 }
 
+// A countdown as the server writes one: "59m58s", "3.250s".
+function countdown(ms) {
+  const a = Math.abs(ms), sec = Math.floor(a / 1000);
+  if (sec >= 86400) return Math.floor(sec / 86400) + "d" + Math.floor(sec % 86400 / 3600) + "h" + Math.floor(sec % 3600 / 60) + "m";
+  if (sec >= 3600) return Math.floor(sec / 3600) + "h" + Math.floor(sec % 3600 / 60) + "m" + sec % 60 + "s";
+  if (sec >= 60) return Math.floor(sec / 60) + "m" + sec % 60 + "s";
+  return sec + "." + String(Math.floor(a % 1000)).padStart(3, "0") + "s";
+}
+
+// The wait as text. A timer's row has its deadline (wait_deadline_ms, in the clock of the
+// header's monotonic_ms), not the time left, so that it changes only when the wait does: the
+// page counts down, from the sample's own now plus the time since it arrived while running.
+function waitText(t) {
+  const now = state.tasks ? state.tasks.monotonic_ms : null;
+  if (t.wait_deadline_ms === undefined || t.wait_deadline_ms === null || now === null || now === undefined)
+    return t.wait;
+  const grow = state.tasks.state === "running" ? Math.max(0, Date.now() - state.receivedAt) : 0;
+  const left = t.wait_deadline_ms - now - grow;
+  if (t.wait === "timeout") return left >= 0 ? "timeout in " + countdown(left) : "timeout overdue by " + countdown(left);
+  return t.wait + (left >= 0 ? ", " + countdown(left) + " left" : ", overdue by " + countdown(left));
+}
+
 // ---- Fetching ----
 
 async function getJSON(path) {
@@ -246,6 +268,7 @@ function cell(t, key) {
     case "id": return t.process ? t.label + " \u00b7 " + t.process : t.label;
     case "await_point": return shortPath(t.await_point) || "?";
     case "unchanged_ms": return duration(blockedFor(t));
+    case "wait": return waitText(t) || "";
     case "busy_percent": return t.busy_percent === null || t.busy_percent === undefined ? "-" : t.busy_percent.toFixed(1);
     case "polls_per_s": return t.polls_per_s === null || t.polls_per_s === undefined ? "-" : String(t.polls_per_s);
     case "scheduled_mean_us":
@@ -325,7 +348,8 @@ function row(t) {
       continue;
     }
     const td = el("td", key, cell(t, key));
-    if (key === "await_point" || key === "wait" || key === "future") td.title = t[key] || "";
+    if (key === "await_point" || key === "future") td.title = t[key] || "";
+    if (key === "wait") td.title = waitText(t) || "";
     if (key === "state") td.classList.add("state-" + t.state);
     tr.append(td);
   }
@@ -369,13 +393,18 @@ function historyCell(t) {
   return td;
 }
 
-// Between polls, only the blocked-for column moves.
+// Between polls, only the blocked-for column and the timers' countdowns move.
 function tick() {
   if (!state.tasks) return;
   const byAddress = new Map(state.tasks.tasks.map((t) => [t.address, t]));
   for (const tr of $("rows").children) {
     const t = byAddress.get(tr.dataset.address);
-    if (t) tr.children[3].textContent = duration(blockedFor(t));
+    if (!t) continue;
+    tr.children[3].textContent = duration(blockedFor(t));
+    if (t.wait_deadline_ms !== undefined && t.wait_deadline_ms !== null) {
+      const td = tr.querySelector("td.wait");
+      if (td) td.textContent = td.title = waitText(t);
+    }
   }
 }
 
@@ -447,7 +476,7 @@ function renderDetail() {
     (summary.thread ? " on thread " + summary.thread : "") + " \u00b7 as it is for " + duration(blockedFor(summary)) +
     " \u00b7 " + (summary.future || "?"));
   if (summary.history) facts.append(el("div", null, "history " + summary.history.replace(/ +$/, "")));
-  $("detail-wait").textContent = (summary.wait ? "wait: " + summary.wait : "") +
+  $("detail-wait").textContent = (summary.wait ? "wait: " + waitText(summary) : "") +
     (summary.peer ? " \u2192 " + summary.peer : "");
   const held = $("detail-held");
   held.textContent = "";
