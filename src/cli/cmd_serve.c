@@ -127,7 +127,11 @@ struct serve {
 	/* --profile: the table's polls/s, busy and scheduled-time columns */
 	bool profile_wanted, profile_tried;
 	struct ai_live_profile *profile;
+	char *no_profile;             /* owned: status.no_profile */
 };
+
+/* serve --profile's CPU samples per second and thread, for the flamegraph (profile's default). */
+#define SERVE_SAMPLE_RATE 99
 
 /* Publishes, and once the first snapshot is there, prints the URL: it answers at once. */
 static void publish(struct serve *s)
@@ -179,8 +183,15 @@ static struct ai_error *sample_live(struct serve *s, bool *more_ret)
 		if (perr) {
 			fprintf(stderr, "async-inspect: no profile columns: %s\n", perr->message);
 			set_message(s, s->status.state, xasprintf("no profile columns: %s", perr->message));
+			s->no_profile = xasprintf("no profile: %s", perr->message);
+			ai_error_destroy(perr);
+		} else if ((perr = ai_live_profile_sample(s->profile, s->capture, SERVE_SAMPLE_RATE))) {
+			/* the columns stay; the flamegraph tab says why it has none */
+			fprintf(stderr, "async-inspect: no flamegraph: %s\n", perr->message);
 			ai_error_destroy(perr);
 		}
+		s->status.profile = s->profile;
+		s->status.no_profile = s->no_profile;
 	}
 	ai_live_profile_apply(s->profile, s->live);
 	*more_ret = true;
@@ -479,6 +490,7 @@ int ai_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "async-inspect: removing the profile's probes (%zu perf events, which the kernel "
 			"unregisters one at a time)...\n", ai_live_profile_event_count(s.profile));
 	ai_live_profile_close(s.profile);
+	free(s.no_profile);
 	ai_live_destroy(s.live);
 	free(s.message);
 	ai_capture_destroy(s.capture);
