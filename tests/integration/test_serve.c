@@ -849,6 +849,93 @@ Test(serve, replay_of_a_recording)
 	free(pid);
 }
 
+/* The node named `name` under node (depth first), or NULL. */
+static json_t *flame_find(json_t *node, const char *name)
+{
+	const char *n = json_string_value(json_object_get(node, "name"));
+	if (n && strcmp(n, name) == 0)
+		return node;
+	json_t *child;
+	size_t i;
+	json_array_foreach(json_object_get(node, "children"), i, child) {
+		json_t *hit = flame_find(child, name);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
+/* serve --profile's /api/flamegraph: the spinner task's CPU samples under its own frame (the
+ * task's address, as its row's), its async fn then the function it spins in. */
+Test(serve, flamegraph_of_the_profiled_tasks, .timeout = 900)
+{
+	lock_profile_tests();
+	struct fixture f;
+	fixture_start_with_stdin(&f, CRATE, "profiled", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--profile", "--interval", "300ms", NULL });
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	free(read_events(&s, bearer, 4));
+	free(bearer);
+	json_t *flame = get_json(&s, "/api/flamegraph");
+	cr_expect_str_eq(json_string_value(json_object_get(flame, "format")), "async-inspect-serve-flamegraph");
+	if (!json_is_true(json_object_get(flame, "available"))) {
+		const char *reason = json_string_value(json_object_get(flame, "reason"));
+		cr_expect(reason && strstr(reason, "perf"), "the one-line reason: %s", reason);
+		json_decref(flame);
+		serve_stop(&s);
+		fixture_kill(&f);
+		cr_skip("perf events are not available here: %s", reason);
+	}
+	json_t *root = json_object_get(flame, "root");
+	cr_expect_gt(json_integer_value(json_object_get(root, "value")), 0, "samples");
+	json_t *spinner = flame_find(root, "profiled::spinner");
+	cr_assert(spinner, "the spinner's async fn in the stacks");
+	cr_expect(flame_find(spinner, "profiled::spin"), "the function it spins in, under it");
+	/* The task's frame, one level under the root, carries the task's address. */
+	json_t *tasks = get_json(&s, "/api/tasks");
+	json_t *row = doc_item_by_string(json_object_get(tasks, "tasks"), "future", "profiled::spinner", 0);
+	cr_assert(row);
+	const char *address = json_string_value(json_object_get(row, "address"));
+	json_t *task = NULL, *child;
+	size_t i;
+	json_array_foreach(json_object_get(root, "children"), i, child) {
+		const char *a = json_string_value(json_object_get(child, "address"));
+		if (a && strcmp(a, address) == 0)
+			task = child;
+	}
+	cr_assert(task, "a frame of task %s", address);
+	cr_expect(strncmp(json_string_value(json_object_get(task, "name")), "task ", 5) == 0);
+	cr_expect(flame_find(task, "profiled::spinner"), "its async fn under it");
+	json_decref(tasks);
+	json_decref(flame);
+	serve_stop(&s);
+	free(pid);
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	fixture_kill(&f);
+}
+
+/* Without --profile the flamegraph says how to get one. */
+Test(serve, flamegraph_without_profile_says_how)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+	json_t *flame = get_json(&s, "/api/flamegraph");
+	cr_expect(json_is_false(json_object_get(flame, "available")));
+	const char *reason = json_string_value(json_object_get(flame, "reason"));
+	cr_expect(reason && strstr(reason, "serve with --profile"), "%s", reason);
+	cr_expect(json_is_null(json_object_get(flame, "root")));
+	json_decref(flame);
+	serve_stop(&s);
+	free(pid);
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	fixture_kill(&f);
+}
+
 /* serve --profile: the table's polls/s, busy and scheduled columns, from the probes left in while
  * it serves: after three samples the spinner is busy, a sleeper is never polled, the block_on
  * future is not measured; the target runs on untraced after Ctrl-C. */
