@@ -994,6 +994,46 @@ Test(serve, usage_errors)
 	tool_result_free(&r);
 }
 
+/* serve --profile's flamegraph tab in headless chromium (tests/integration/serve_browser_flame.py):
+ * it draws the profiled spinner's frames, the search marks the matching ones, a click zooms, the
+ * selected task's own flamegraph; a sleeper's wait counts down in the page. Skipped without
+ * chromium, chromium-driver, python3-selenium or perf events. */
+Test(serve, flamegraph_in_a_real_browser, .timeout = 900)
+{
+	require_fixtures();
+	if (access("/usr/bin/python3", X_OK) != 0)
+		cr_skip_test("/usr/bin/python3 is not installed");
+	lock_profile_tests();
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
+	char *script = xasprintf("%s/tests/integration/serve_browser_flame.py", source);
+	char *fixture = fixture_path(CRATE, "profiled");
+	char err_name[] = "/tmp/ai-test-browser-XXXXXX";
+	int err_fd = mkstemp(err_name);
+	cr_assert(err_fd >= 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(err_fd, STDERR_FILENO);
+		dup2(err_fd, STDOUT_FILENO);
+		execl("/usr/bin/python3", "python3", script, binary, fixture, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	char *out = ai_read_small_file(err_name, NULL);
+	unlink(err_name);
+	close(err_fd);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (code == 77)
+		cr_skip_test("%s", out ? out : "skipped");
+	cr_expect_eq(code, 0, "%s", out ? out : "");
+	free(out);
+	free(fixture);
+	free(script);
+}
+
 /* The page in headless chromium through Selenium (tests/integration/serve_browser.py): the table
  * lists the fixture's tasks, blocked-for grows, a click opens the await tree at the marker's
  * line, j/k, Esc, the filter, sorting, a #task= deep link, the deadlock banner, no console

@@ -1,5 +1,5 @@
 // async-inspect serve: the page. It only reads /api/events, /api/tasks, /api/snapshot,
-// /api/graph and /api/source (GET, same origin,
+// /api/graph, /api/flamegraph and /api/source (GET, same origin,
 // the cookie carries the token) and builds the DOM with textContent: target memory never becomes
 // markup.
 "use strict";
@@ -15,11 +15,13 @@ const state = {
   open: null,         // the address of the task in the detail pane
   order: [],          // the rows shown, as indexes into tasks.tasks
   wanted: null,       // #task=N from the URL, until that task is seen
-  view: "tasks",      // "tasks", "timeline" or "graph"
+  view: "tasks",      // "tasks", "timeline", "graph" or "flame"
   rowHeight: 23,      // px of a table row, measured when drawn
   graph: null,        // /api/graph (DOT), fetched in the graph view
   frame: null,        // {file, line} of the frame whose source is shown
   source: null,       // {file, lines} of /api/source, for that frame
+  flame: null,        // /api/flamegraph, fetched in the flamegraph view
+  flameZoom: [],      // the names of the frames from the root to the zoomed one
 };
 
 const COLUMNS = ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future", "history"];
@@ -104,6 +106,7 @@ async function show(tasks, snapshot) {
     if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
     state.graph = await r.text();
   }
+  if (state.view === "flame") state.flame = await getJSON("/api/flamegraph");
   state.tasks = tasks;
   state.snapshot = snapshot;
   state.receivedAt = Date.now();
@@ -632,12 +635,84 @@ function renderGraph() {
   }
 }
 
+// ---- The flamegraph: /api/flamegraph's tree (serve --profile's CPU samples of the last seconds,
+// each task's under its own frame, then its async fns, then the native frames) drawn as nested
+// bars, root on top; a click zooms to a frame, the search box marks the frames that match. ----
+
+function flameBase() {
+  const d = state.flame;
+  if (!d || !d.available || !d.root) return null;
+  if (!$("flame-task").checked) return d.root;
+  return (d.root.children || []).find((c) => c.address === state.selected) || null;
+}
+
+function renderFlame() {
+  const box = $("flame-graph"), note = $("flame-note");
+  box.replaceChildren();
+  const d = state.flame;
+  if (!d) { note.textContent = "loading the flamegraph at the next sample\u2026"; return; }
+  if (!d.available) { note.textContent = d.reason; return; }
+  let base = flameBase();
+  if (!base) {
+    const t = state.tasks && state.tasks.tasks.find((x) => x.address === state.selected);
+    note.textContent = "no CPU samples of task " + (t ? t.label : "?") + " in the last " + duration(d.window_ms);
+    return;
+  }
+  // The zoomed frame: as far down the path as the tree still has it.
+  const path = [base];
+  for (const name of state.flameZoom) {
+    const next = (path[path.length - 1].children || []).find((c) => c.name === name);
+    if (!next) break;
+    path.push(next);
+  }
+  const top = path[path.length - 1];
+  const total = top.value || 1;
+  const search = $("flame-search").value.toLowerCase();
+  let matched = 0, drawn = 0, depth = 0;
+  const draw = (node, level, left, names, inMatch) => {
+    const width = node.value / total;
+    if (width < 0.001) return;
+    const f = el("div", "frame", node.name);
+    f.style.left = (left * 100) + "%";
+    f.style.width = (width * 100) + "%";
+    f.style.top = (level * 18) + "px";
+    let h = 0;
+    for (let i = 0; i < node.name.length; i++) h = (h * 31 + node.name.charCodeAt(i)) >>> 0;
+    f.style.background = "hsl(" + (10 + h % 45) + ", 85%, " + (62 + h % 13) + "%)";
+    if (node.address) f.classList.add("task");
+    const hit = search !== "" && node.name.toLowerCase().includes(search);
+    if (hit) { f.classList.add("match"); if (!inMatch) matched += node.value; }
+    f.title = node.name + " \u2014 " + node.value + " samples (" + (100 * node.value / (base.value || 1)).toFixed(1) + "%)";
+    f.dataset.name = node.name;
+    f.addEventListener("click", () => { state.flameZoom = names; renderFlame(); });
+    box.append(f);
+    drawn++;
+    depth = Math.max(depth, level + 1);
+    let x = left;
+    for (const c of node.children || []) {
+      draw(c, level + 1, x, names.concat([c.name]), inMatch || hit);
+      x += c.value / total;
+    }
+  };
+  draw(top, 0, 0, state.flameZoom.slice(0, path.length - 1), false);
+  box.style.height = (depth * 18) + "px";
+  note.textContent = base.value + " CPU samples at " + d.rate_hz + " Hz over the last " + duration(d.span_ms) +
+    (top !== base ? " \u00b7 zoomed on " + top.name + " (" + top.value + ")" : "") +
+    (search ? " \u00b7 " + (100 * matched / (base.value || 1)).toFixed(1) + "% of them in frames matching \u201c" +
+      $("flame-search").value + "\u201d" : "") + (drawn ? "" : " \u00b7 nothing to draw");
+}
+
 function setView(view) {
   if (state.view === view) return;
   state.view = view;
   for (const b of document.querySelectorAll("#views button")) b.classList.toggle("current", b.dataset.view === view);
-  $("tasks").hidden = view === "graph";
+  $("tasks").hidden = view === "graph" || view === "flame";
   $("graph").hidden = view !== "graph";
+  $("flame").hidden = view !== "flame";
+  if (view === "flame") {
+    state.flame = null;
+    renderFlame();
+  }
   $("tasks").classList.toggle("timeline", view === "timeline");
   if (view === "graph") {
     $("graph-note").textContent = "loading the graph at the next sample\u2026";
@@ -650,6 +725,7 @@ function setView(view) {
 function render() {
   renderHeader();
   if (state.view === "graph") renderGraph();
+  if (state.view === "flame") renderFlame();
   renderTable();
   renderDetail();
 }
@@ -720,6 +796,9 @@ function init() {
     showSource(l.dataset.file, l.dataset.line ? +l.dataset.line : null);
   });
   for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
+  $("flame-search").addEventListener("input", renderFlame);
+  $("flame-reset").addEventListener("click", () => { state.flameZoom = []; renderFlame(); });
+  $("flame-task").addEventListener("change", () => { state.flameZoom = []; renderFlame(); });
   for (const th of document.querySelectorAll("#tasks th")) {
     th.addEventListener("click", () => {
       const key = th.dataset.key;
@@ -733,8 +812,8 @@ function init() {
     if (tr) openTask(tr.dataset.address);
   });
   document.addEventListener("keydown", (e) => {
-    if (e.target === $("filter")) {
-      if (e.key === "Escape" || e.key === "Enter") $("filter").blur();
+    if (e.target === $("filter") || e.target === $("flame-search")) {
+      if (e.key === "Escape" || e.key === "Enter") e.target.blur();
       return;
     }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -746,6 +825,7 @@ function init() {
     else if (e.key === "t") setView("tasks");
     else if (e.key === "l") setView("timeline");
     else if (e.key === "g") setView("graph");
+    else if (e.key === "f") setView("flame");
     else return;
     e.preventDefault();
   });
