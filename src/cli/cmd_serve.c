@@ -53,7 +53,9 @@ static void print_usage(FILE *out)
 		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
 		"      --profile          polls/s, busy (%% of a core) and scheduled-time columns in\n"
 		"                         the table, from uprobes on the runtime's poll and wake\n"
-		"                         functions (see attach --help; one live process)\n"
+		"                         functions (see attach --help; one live process), and\n"
+		"                         the flamegraph tab (f): CPU samples at 99 Hz of the last\n"
+		"                         30 s as async-aware stacks\n"
 		"      --open             open the URL in the desktop's browser (xdg-open)\n"
 		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
 		"      --max-pause TIME   cap the pause each snapshot imposes (see attach --help)\n"
@@ -64,7 +66,8 @@ static void print_usage(FILE *out)
 		"  -h, --help             show this help\n"
 		"\n"
 		"Endpoints (GET): / the page, /api/snapshot (the dump --format json document),\n"
-		"/api/tasks (the task table), /api/graph (the wait-for graph as Graphviz DOT).\n");
+		"/api/tasks (the task table), /api/graph (the wait-for graph as Graphviz DOT),\n"
+		"/api/flamegraph (--profile's CPU samples as a tree).\n");
 }
 
 static volatile sig_atomic_t interrupted;

@@ -216,12 +216,16 @@ void ai_live_flame_write(FILE *out, const struct ai_live_flame *f, unsigned rate
 	AI_GROW(t.nodes, t.capacity, 1);
 	t.nodes[t.count++] = (struct node){ .name = xstrdup("all") };
 	uint64_t oldest = 0, newest = 0;
+	size_t label_at = SIZE_MAX;
 	for (size_t i = 0; i < f->count; i++) {
 		const struct entry *e = &f->entries[(f->first + i) % f->capacity];
 		oldest = i ? AI_MIN(oldest, e->at_ns) : e->at_ns;
 		newest = AI_MAX(newest, e->at_ns);
 		t.nodes[0].value += e->count;
-		size_t at = child_named(&t, 0, e->label, strlen(e->label));
+		/* a task's stacks are taken one after another: its frame is the last one's, mostly */
+		size_t at = label_at != SIZE_MAX && strcmp(t.nodes[label_at].name, e->label) == 0
+				    ? label_at : child_named(&t, 0, e->label, strlen(e->label));
+		label_at = at;
 		t.nodes[at].value += e->count;
 		t.nodes[at].address = e->address;
 		for (const char *s = e->frames; *s;) {
