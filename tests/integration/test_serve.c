@@ -924,6 +924,9 @@ Test(serve, flamegraph_without_profile_says_how)
 	char *pid = pid_text(f.pid);
 	struct server s;
 	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+	char *r = http_get(&s, "GET", "/api/flamegraph", NULL);
+	cr_expect_eq(status_of(r), 401, "the token as everywhere: %.200s", r);
+	free(r);
 	json_t *flame = get_json(&s, "/api/flamegraph");
 	cr_expect(json_is_false(json_object_get(flame, "available")));
 	const char *reason = json_string_value(json_object_get(flame, "reason"));
