@@ -299,6 +299,31 @@ uint64_t ai_live_profile_lost(const struct ai_live_profile *lp);
 size_t ai_live_profile_event_count(const struct ai_live_profile *lp);
 /* Removes the probes (one kernel grace period per perf event; NULL: nothing). */
 void ai_live_profile_close(struct ai_live_profile *lp);
+/* serve --profile: CPU sampling at rate_hz beside the probes, for the flamegraph (before the
+ * first apply). NULL, or why not in one line (perf's sampling refused: the fix); the probes and
+ * their columns stay either way. */
+struct ai_error *ai_live_profile_sample(struct ai_live_profile *lp, struct ai_capture *capture, unsigned rate_hz);
+/* The flamegraph document of the samples of the last AI_LIVE_FLAME_WINDOW_NS (docs/json-format.md,
+ * "async-inspect-serve-flamegraph"); without sampling, one that says why not. */
+void ai_live_profile_write_flame(FILE *out, const struct ai_live_profile *lp);
+
+/* ---- live_flame.c ---- */
+
+/* The live profile's CPU samples, by task and stack, over a sliding window: each apply takes the
+ * stacks the model counted since the last (ai_live_flame_take), so the model holds none for long. */
+#define AI_LIVE_FLAME_WINDOW_NS (30ull * 1000000000ull)
+#define AI_LIVE_FLAME_MAX_ENTRIES 65536 /* distinct stacks of a task per sample, over the window */
+struct ai_live_flame;
+struct ai_live_flame *ai_live_flame_create(void);
+void ai_live_flame_destroy(struct ai_live_flame *flame);
+/* Moves every task's and thread's counted stacks out of model into the window ending at now_ns,
+ * each task labelled from snapshot (may be NULL), and drops what is older than the window. */
+void ai_live_flame_take(struct ai_live_flame *flame, struct ai_profile *model, const struct ai_snapshot *snapshot,
+			uint64_t now_ns);
+/* The window's stacks as one tree ("all", then each task's and thread's label, then its frames). */
+void ai_live_flame_write(FILE *out, const struct ai_live_flame *flame, unsigned rate_hz);
+/* The document without a tree: `available` false and the reason (how to get one). */
+void ai_live_flame_write_unavailable(FILE *out, const char *reason);
 
 /* ---- stacks.c ---- */
 

@@ -19,6 +19,8 @@
 #include "ai/error.h"
 #include "ai/live.h"
 
+struct ai_live_profile;
+
 struct ai_server_options {
 	const char *bind; /* an IPv4 or IPv6 literal; NULL: 127.0.0.1 */
 	uint16_t port;    /* 0: a free one */
@@ -46,6 +48,10 @@ struct ai_serve_status {
 	const char *message;   /* why sampling stopped or failed, or NULL */
 	uint64_t interval_ms;
 	bool has_process;      /* live->process was read (a live target) */
+	/* serve --profile: its probes and CPU samples (/api/flamegraph), or NULL; then no_profile
+	 * says why (NULL: --profile was not asked for) */
+	const struct ai_live_profile *profile;
+	const char *no_profile;
 };
 
 /* Builds every document from the latest snapshot of live (and its tracking) and makes them the
@@ -125,6 +131,7 @@ enum ai_serve_route {
 	AI_SERVE_SNAPSHOT,       /* /api/snapshot */
 	AI_SERVE_TASKS,          /* /api/tasks */
 	AI_SERVE_GRAPH,          /* /api/graph */
+	AI_SERVE_FLAMEGRAPH,     /* /api/flamegraph: serve --profile's CPU samples as a tree */
 	AI_SERVE_EVENTS,         /* /api/events: the task table as Server-Sent Events */
 	AI_SERVE_SOURCE,         /* /api/source?file=PATH: a file the snapshot's await trees name */
 	AI_SERVE_FILE,           /* a file of the page: `file` */

@@ -53,7 +53,9 @@ static void print_usage(FILE *out)
 		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
 		"      --profile          polls/s, busy (%% of a core) and scheduled-time columns in\n"
 		"                         the table, from uprobes on the runtime's poll and wake\n"
-		"                         functions (see attach --help; one live process)\n"
+		"                         functions (see attach --help; one live process), and\n"
+		"                         the flamegraph tab (f): CPU samples at 99 Hz of the last\n"
+		"                         30 s as async-aware stacks\n"
 		"      --open             open the URL in the desktop's browser (xdg-open)\n"
 		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
 		"      --max-pause TIME   cap the pause each snapshot imposes (see attach --help)\n"
@@ -64,7 +66,8 @@ static void print_usage(FILE *out)
 		"  -h, --help             show this help\n"
 		"\n"
 		"Endpoints (GET): / the page, /api/snapshot (the dump --format json document),\n"
-		"/api/tasks (the task table), /api/graph (the wait-for graph as Graphviz DOT).\n");
+		"/api/tasks (the task table), /api/graph (the wait-for graph as Graphviz DOT),\n"
+		"/api/flamegraph (--profile's CPU samples as a tree).\n");
 }
 
 static volatile sig_atomic_t interrupted;
@@ -127,7 +130,11 @@ struct serve {
 	/* --profile: the table's polls/s, busy and scheduled-time columns */
 	bool profile_wanted, profile_tried;
 	struct ai_live_profile *profile;
+	char *no_profile;             /* owned: status.no_profile */
 };
+
+/* serve --profile's CPU samples per second and thread, for the flamegraph (profile's default). */
+#define SERVE_SAMPLE_RATE 99
 
 /* Publishes, and once the first snapshot is there, prints the URL: it answers at once. */
 static void publish(struct serve *s)
@@ -179,8 +186,15 @@ static struct ai_error *sample_live(struct serve *s, bool *more_ret)
 		if (perr) {
 			fprintf(stderr, "async-inspect: no profile columns: %s\n", perr->message);
 			set_message(s, s->status.state, xasprintf("no profile columns: %s", perr->message));
+			s->no_profile = xasprintf("no profile: %s", perr->message);
+			ai_error_destroy(perr);
+		} else if ((perr = ai_live_profile_sample(s->profile, s->capture, SERVE_SAMPLE_RATE))) {
+			/* the columns stay; the flamegraph tab says why it has none */
+			fprintf(stderr, "async-inspect: no flamegraph: %s\n", perr->message);
 			ai_error_destroy(perr);
 		}
+		s->status.profile = s->profile;
+		s->status.no_profile = s->no_profile;
 	}
 	ai_live_profile_apply(s->profile, s->live);
 	*more_ret = true;
@@ -479,6 +493,7 @@ int ai_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "async-inspect: removing the profile's probes (%zu perf events, which the kernel "
 			"unregisters one at a time)...\n", ai_live_profile_event_count(s.profile));
 	ai_live_profile_close(s.profile);
+	free(s.no_profile);
 	ai_live_destroy(s.live);
 	free(s.message);
 	ai_capture_destroy(s.capture);

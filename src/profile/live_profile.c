@@ -20,6 +20,11 @@ struct ai_live_profile {
 	struct ai_profile *model;
 	struct ai_profile_nesting nesting;
 	uint64_t opened_ns;
+	/* serve --profile's flamegraph: CPU samples, folded as `profile` folds them */
+	unsigned rate_hz;
+	struct ai_sample_folder *folder;
+	struct ai_live_flame *flame;
+	char *no_samples; /* why not, or NULL */
 };
 
 static uint64_t now_ns(void)
@@ -81,7 +86,7 @@ static uint64_t read_events(struct ai_live_profile *lp)
 	const struct ai_uprobe_event *events;
 	size_t count;
 	ai_uprobes_take(lp->uprobes, false, &events, &count);
-	ai_profile_feed(lp->model, lp->points, &lp->nesting, NULL, events, count, UINT64_MAX);
+	ai_profile_feed(lp->model, lp->points, &lp->nesting, lp->folder, events, count, UINT64_MAX);
 	return horizon;
 }
 
@@ -138,7 +143,40 @@ void ai_live_profile_apply(struct ai_live_profile *lp, struct ai_live *live)
 		lt->profile_sched_count = sched_count;
 		lt->profile_at_ns = now;
 	}
+	if (lp->flame)
+		ai_live_flame_take(lp->flame, lp->model, snapshot, now);
 	ai_profile_forget_released(lp->model);
+}
+
+struct ai_error *ai_live_profile_sample(struct ai_live_profile *lp, struct ai_capture *capture, unsigned rate_hz)
+{
+	/* The sampling events are opened disabled, as the probes were: enabling every event again
+	 * starts them (the probes' are on already). */
+	struct ai_error *err = ai_uprobes_open_sampling(lp->uprobes, rate_hz);
+	if (!err)
+		err = ai_uprobes_enable(lp->uprobes);
+	if (err) {
+		free(lp->no_samples);
+		lp->no_samples = xstrdup(err->message);
+		return err;
+	}
+	char *runtimes = xstrdup(lp->model->runtimes ? lp->model->runtimes : "");
+	lp->folder = ai_sample_folder_create(ai_capture_debuginfo(capture), lp->model->pid, lp->points,
+					     lp->point_count, runtimes, false);
+	free(runtimes);
+	lp->model->sample_rate = rate_hz;
+	lp->rate_hz = rate_hz;
+	lp->flame = ai_live_flame_create();
+	return NULL;
+}
+
+void ai_live_profile_write_flame(FILE *out, const struct ai_live_profile *lp)
+{
+	if (lp && lp->flame)
+		ai_live_flame_write(out, lp->flame, lp->rate_hz);
+	else
+		ai_live_flame_write_unavailable(out, lp && lp->no_samples ? lp->no_samples
+				: "no CPU samples: the probes are in but sampling was not asked for");
 }
 
 uint64_t ai_live_profile_lost(const struct ai_live_profile *lp)
@@ -156,6 +194,9 @@ void ai_live_profile_close(struct ai_live_profile *lp)
 	if (!lp)
 		return;
 	ai_uprobes_close(lp->uprobes);
+	ai_sample_folder_destroy(lp->folder);
+	ai_live_flame_destroy(lp->flame);
+	free(lp->no_samples);
 	ai_profile_destroy(lp->model);
 	ai_probe_points_free(lp->points, lp->point_count);
 	free(lp);

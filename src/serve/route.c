@@ -100,6 +100,8 @@ struct ai_serve_decision ai_serve_route(const struct ai_serve_guard *g, const st
 		d.route = AI_SERVE_TASKS;
 	else if (strcmp(r->url, "/api/graph") == 0)
 		d.route = AI_SERVE_GRAPH;
+	else if (strcmp(r->url, "/api/flamegraph") == 0)
+		d.route = AI_SERVE_FLAMEGRAPH;
 	else if (strcmp(r->url, "/api/events") == 0)
 		d.route = AI_SERVE_EVENTS;
 	else if (strcmp(r->url, "/api/source") == 0)

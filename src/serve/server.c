@@ -18,6 +18,7 @@
 
 #include "ai/frontend.h"
 #include "ai/peers.h"
+#include "ai/profile.h"
 #include "ai/serve.h"
 #include "ai/util.h"
 
@@ -47,10 +48,12 @@ struct doc {
 	char *data;               /* owned (malloc'd, e.g. by open_memstream) */
 };
 
+/* DOC_FLAME: /api/flamegraph, serve --profile's samples of the last seconds (or why there are
+ * none), built here on the sampling thread at every publish. */
 /* DOC_EVENT: the task table (DOC_TASKS) as one Server-Sent Event; DOC_CHANGES: the rows of it
  * that changed since the sample before, as one event (NULL when there is none); DOC_SOURCES: the files its await trees name,
  * sorted, each ending in '\0' (what /api/source may send). */
-enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_EVENT, DOC_CHANGES, DOC_SOURCES, DOC_COUNT };
+enum { DOC_SNAPSHOT, DOC_TASKS, DOC_GRAPH, DOC_EVENT, DOC_CHANGES, DOC_SOURCES, DOC_FLAME, DOC_COUNT };
 
 /* One client of /api/events. Its connection is suspended while it has sent the latest event,
  * and resumed by the next publish (or by the stop). */
@@ -199,6 +202,26 @@ static struct doc *sources_of(const struct ai_snapshot *const *snapshots, size_t
 
 static void publish_docs(struct ai_server *s, struct doc **fresh, struct ai_serve_tasks table, bool snapshot);
 
+static struct doc *flame_doc(const struct ai_serve_status *status)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	if (status->profile)
+		ai_live_profile_write_flame(f, status->profile);
+	else
+		ai_live_flame_write_unavailable(f, status->no_profile ? status->no_profile
+				: "no CPU samples: start serve with --profile (on a live program: --pid or --) "
+				  "for a flamegraph");
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return doc_new("application/json", buf, len);
+}
+
 void ai_server_publish(struct ai_server *s, const struct ai_live *live, const struct ai_serve_status *status)
 {
 	struct doc *fresh[DOC_COUNT] = { NULL };
@@ -208,6 +231,7 @@ void ai_server_publish(struct ai_server *s, const struct ai_live *live, const st
 		fresh[DOC_GRAPH] = doc_from_stream("text/vnd.graphviz; charset=utf-8", ai_print_graph_dot, snapshot);
 		fresh[DOC_SOURCES] = sources_of(&snapshot, 1);
 	}
+	fresh[DOC_FLAME] = flame_doc(status);
 	struct ai_serve_tasks table;
 	ai_serve_tasks_build(live, status, &s->table, &table);
 	publish_docs(s, fresh, table, snapshot != NULL);
@@ -254,6 +278,7 @@ void ai_server_publish_set(struct ai_server *s, const struct ai_live_set *set, c
 		fresh[DOC_GRAPH] = processes_graph_doc(latest);
 		fresh[DOC_SOURCES] = sources_of((const struct ai_snapshot *const *)latest->snapshots, latest->count);
 	}
+	fresh[DOC_FLAME] = flame_doc(status);
 	struct ai_serve_tasks table;
 	ai_serve_tasks_build_set(set, status, &s->table, &table);
 	publish_docs(s, fresh, table, latest->count > 0);
@@ -529,6 +554,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_doc(c, s, DOC_TASKS);
 	case AI_SERVE_GRAPH:
 		return send_doc(c, s, DOC_GRAPH);
+	case AI_SERVE_FLAMEGRAPH:
+		return send_doc(c, s, DOC_FLAME);
 	case AI_SERVE_EVENTS:
 		return send_events(c, s);
 	case AI_SERVE_SOURCE:

@@ -41,6 +41,16 @@ static const char *task_state(const struct ai_live *live, const struct ai_snapsh
 									      : ai_live_task_state(s, i);
 }
 
+/* The sample's own now in the target's CLOCK_MONOTONIC, the clock of tasks[].wait_deadline_ms. */
+static void write_monotonic(struct ai_json_writer *w, const struct ai_snapshot *s)
+{
+	ai_json_key(w, "monotonic_ms");
+	if (s && s->has_monotonic)
+		ai_json_int(w, s->monotonic_ns / 1000000);
+	else
+		ai_json_null(w);
+}
+
 static void write_header(struct ai_json_writer *w, const struct ai_live *live, const struct ai_snapshot *s,
 			 const struct ai_serve_status *status)
 {
@@ -57,6 +67,7 @@ static void write_header(struct ai_json_writer *w, const struct ai_live *live, c
 	ai_json_field_int(w, "pid", s->pid);
 	ai_json_field_string(w, "exe", s->exe);
 	ai_json_field_int(w, "captured_at", s->captured_at_ms);
+	write_monotonic(w, s);
 	ai_json_field_uint(w, "pause_us", s->pause_us);
 	ai_json_key(w, "cpu_percent");
 	if (status->has_process && live->process.has_cpu)
@@ -150,7 +161,14 @@ static void write_task(FILE *f, const struct ai_live *live, const struct ai_snap
 		ai_json_null(&w);
 	}
 	const struct ai_wait *wait = task->wait;
-	ai_json_field_string(&w, "wait", wait ? (wait->description ? wait->description : wait->kind) : NULL);
+	if (wait && wait->has_deadline && wait->has_remaining && s->has_monotonic) {
+		/* A timer: its deadline in the target's CLOCK_MONOTONIC (as the header's monotonic_ms),
+		 * not the countdown, which changes at every sample: the page counts down. */
+		ai_json_field_string(&w, "wait", strcmp(wait->kind, "interval") == 0 ? "interval tick" : wait->kind);
+		ai_json_field_int(&w, "wait_deadline_ms", wait->deadline_ns / 1000000);
+	} else {
+		ai_json_field_string(&w, "wait", wait ? (wait->description ? wait->description : wait->kind) : NULL);
+	}
 	if (wait && wait->peer && wait->peer->summary) /* several processes: the socket's other end */
 		ai_json_field_string(&w, "peer", wait->peer->summary);
 	ai_json_field_string(&w, "future", task->future ? task->future : task->tree.function);
@@ -248,6 +266,7 @@ static void write_set_header(struct ai_json_writer *w, const struct ai_live_set 
 	}
 	ai_json_end_array(w);
 	ai_json_field_int(w, "captured_at", captured_at);
+	write_monotonic(w, fs); /* one clock for the whole machine: the first process's sample */
 	ai_json_field_uint(w, "pause_us", pause_us);
 	ai_json_field_null(w, "cpu_percent");
 	ai_json_field_null(w, "rss_bytes");
@@ -388,7 +407,7 @@ static void build(struct ai_live *const *lives, const struct ai_live_set *set, c
 	FILE *f = open_memstream(&doc, &doc_len);
 	if (!row_file || !f)
 		abort();
-	fprintf(f, "{\"format\":\"async-inspect-serve-tasks\",\"version\":1,%s,\"tasks\":[", header);
+	fprintf(f, "{\"format\":\"async-inspect-serve-tasks\",\"version\":2,%s,\"tasks\":[", header);
 	/* The rows that changed, for the `changes` document. */
 	char *changed = NULL;
 	size_t changed_len = 0;
@@ -442,7 +461,7 @@ static void build(struct ai_live *const *lives, const struct ai_live_set *set, c
 		f = open_memstream(&buf, &len);
 		if (!f)
 			abort();
-		fprintf(f, "{\"format\":\"async-inspect-serve-changes\",\"version\":1,%s,"
+		fprintf(f, "{\"format\":\"async-inspect-serve-changes\",\"version\":2,%s,"
 			   "\"previous_captured_at\":%lld,\"previous_samples\":%zu,\"changed\":[",
 			header, (long long)previous->captured_at, previous->samples);
 		fwrite(changed, 1, changed_len, f);

@@ -665,6 +665,65 @@ Test(serve, events_stream_the_task_table_then_its_changes)
 	fixture_kill(&f);
 }
 
+/* A sleeping task's row carries its deadline (in the clock of the header's monotonic_ms), not
+ * the countdown: a row changes only when the task does, so `changes` at idle sleepers is empty. */
+Test(serve, changes_at_sleeping_tasks_hold_no_row)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "many_tasks", (const char *[]){ "40", NULL });
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	char *r = read_events(&s, bearer, 4);
+	cr_expect_eq(status_of(r), 200, "%.300s", r);
+	const char *at = body_of(r);
+	for (int k = 0; k < 4; k++) {
+		at = strstr(at, "data: ");
+		cr_assert(at, "event %d", k);
+		at += 6;
+		const char *end = strstr(at, "\n\n");
+		cr_assert(end, "event %d ends", k);
+		json_error_t error;
+		json_t *doc = json_loadb(at, (size_t)(end - at), 0, &error);
+		cr_assert(doc, "event %d: not JSON (%s)", k, error.text);
+		cr_expect_eq(json_integer_value(json_object_get(doc, "version")), 2);
+		json_t *now = json_object_get(doc, "monotonic_ms");
+		cr_expect(json_is_integer(now), "the sample's own now");
+		if (k == 0) {
+			size_t sleepers = 0;
+			json_t *tasks = json_object_get(doc, "tasks"), *t;
+			size_t i;
+			json_array_foreach(tasks, i, t) {
+				const char *future = json_string_value(json_object_get(t, "future"));
+				if (!future || strcmp(future, "many_tasks::idle_sleep") != 0)
+					continue;
+				sleepers++;
+				cr_expect_str_eq(json_string_value(json_object_get(t, "wait")), "sleep");
+				json_t *deadline = json_object_get(t, "wait_deadline_ms");
+				cr_expect(json_is_integer(deadline), "a deadline");
+				/* time::sleep(1 day): about a day after the sample's now */
+				long long left = json_integer_value(deadline) - json_integer_value(now);
+				cr_expect(left > 23 * 3600 * 1000LL && left <= 24 * 3600 * 1000LL, "%lld ms left", left);
+			}
+			cr_expect_eq(sleepers, 10, "task i sleeps when i %% 4 is 0");
+		} else {
+			cr_expect_str_eq(json_string_value(json_object_get(doc, "format")), "async-inspect-serve-changes");
+			cr_expect_eq(json_array_size(json_object_get(doc, "changed")), 0, "%.*s", (int)(end - at), at);
+		}
+		json_decref(doc);
+		at = end + 2;
+	}
+	free(r);
+	free(bearer);
+
+	serve_stop(&s);
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	free(pid);
+	fixture_kill(&f);
+}
+
 /* /api/source: the file a frame names, and no other. */
 Test(serve, source_of_a_frame_only)
 {
@@ -790,6 +849,96 @@ Test(serve, replay_of_a_recording)
 	free(pid);
 }
 
+/* The node named `name` under node (depth first), or NULL. */
+static json_t *flame_find(json_t *node, const char *name)
+{
+	const char *n = json_string_value(json_object_get(node, "name"));
+	if (n && strcmp(n, name) == 0)
+		return node;
+	json_t *child;
+	size_t i;
+	json_array_foreach(json_object_get(node, "children"), i, child) {
+		json_t *hit = flame_find(child, name);
+		if (hit)
+			return hit;
+	}
+	return NULL;
+}
+
+/* serve --profile's /api/flamegraph: the spinner task's CPU samples under its own frame (the
+ * task's address, as its row's), its async fn then the function it spins in. */
+Test(serve, flamegraph_of_the_profiled_tasks, .timeout = 900)
+{
+	lock_profile_tests();
+	struct fixture f;
+	fixture_start_with_stdin(&f, CRATE, "profiled", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--profile", "--interval", "300ms", NULL });
+	char *bearer = xasprintf("Authorization: Bearer %s\r\n", s.token);
+	free(read_events(&s, bearer, 4));
+	free(bearer);
+	json_t *flame = get_json(&s, "/api/flamegraph");
+	cr_expect_str_eq(json_string_value(json_object_get(flame, "format")), "async-inspect-serve-flamegraph");
+	if (!json_is_true(json_object_get(flame, "available"))) {
+		const char *reason = json_string_value(json_object_get(flame, "reason"));
+		cr_expect(reason && strstr(reason, "perf"), "the one-line reason: %s", reason);
+		json_decref(flame);
+		serve_stop(&s);
+		fixture_kill(&f);
+		cr_skip("perf events are not available here: %s", reason);
+	}
+	json_t *root = json_object_get(flame, "root");
+	cr_expect_gt(json_integer_value(json_object_get(root, "value")), 0, "samples");
+	json_t *spinner = flame_find(root, "profiled::spinner");
+	cr_assert(spinner, "the spinner's async fn in the stacks");
+	cr_expect(flame_find(spinner, "profiled::spin"), "the function it spins in, under it");
+	/* The task's frame, one level under the root, carries the task's address. */
+	json_t *tasks = get_json(&s, "/api/tasks");
+	json_t *row = doc_item_by_string(json_object_get(tasks, "tasks"), "future", "profiled::spinner", 0);
+	cr_assert(row);
+	const char *address = json_string_value(json_object_get(row, "address"));
+	json_t *task = NULL, *child;
+	size_t i;
+	json_array_foreach(json_object_get(root, "children"), i, child) {
+		const char *a = json_string_value(json_object_get(child, "address"));
+		if (a && strcmp(a, address) == 0)
+			task = child;
+	}
+	cr_assert(task, "a frame of task %s", address);
+	cr_expect(strncmp(json_string_value(json_object_get(task, "name")), "task ", 5) == 0);
+	cr_expect(flame_find(task, "profiled::spinner"), "its async fn under it");
+	json_decref(tasks);
+	json_decref(flame);
+	serve_stop(&s);
+	free(pid);
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	fixture_kill(&f);
+}
+
+/* Without --profile the flamegraph says how to get one. */
+Test(serve, flamegraph_without_profile_says_how)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	char *pid = pid_text(f.pid);
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--pid", pid, "--interval", "100ms", NULL });
+	char *r = http_get(&s, "GET", "/api/flamegraph", NULL);
+	cr_expect_eq(status_of(r), 401, "the token as everywhere: %.200s", r);
+	free(r);
+	json_t *flame = get_json(&s, "/api/flamegraph");
+	cr_expect(json_is_false(json_object_get(flame, "available")));
+	const char *reason = json_string_value(json_object_get(flame, "reason"));
+	cr_expect(reason && strstr(reason, "serve with --profile"), "%s", reason);
+	cr_expect(json_is_null(json_object_get(flame, "root")));
+	json_decref(flame);
+	serve_stop(&s);
+	free(pid);
+	cr_expect_eq(tracer_pid(f.pid), 0);
+	fixture_kill(&f);
+}
+
 /* serve --profile: the table's polls/s, busy and scheduled columns, from the probes left in while
  * it serves: after three samples the spinner is busy, a sleeper is never polled, the block_on
  * future is not measured; the target runs on untraced after Ctrl-C. */
@@ -848,12 +997,13 @@ Test(serve, usage_errors)
 	tool_result_free(&r);
 }
 
-/* serve_browser.py with args (after the tool): its exit status, skipping the test on 77. */
-static void run_browser_script(const char *const *args)
+/* tests/integration/NAME (a Selenium script) with args (after the tool): its exit status,
+ * skipping the test on 77. */
+static void run_browser_script(const char *name, const char *const *args)
 {
 	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
 	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
-	char *script = xasprintf("%s/tests/integration/serve_browser.py", source);
+	char *script = xasprintf("%s/tests/integration/%s", source, name);
 	const char *argv[16] = { "python3", script, binary };
 	size_t n = 3;
 	for (; args[n - 3] && n < 15; n++)
@@ -888,6 +1038,21 @@ static void run_browser_script(const char *const *args)
 	free(out);
 }
 
+/* serve --profile's flamegraph tab in headless chromium (tests/integration/serve_browser_flame.py):
+ * it draws the profiled spinner's frames, the search marks the matching ones, a click zooms, the
+ * selected task's own flamegraph; a sleeper's wait counts down in the page. Skipped without
+ * chromium, chromium-driver, python3-selenium or perf events. */
+Test(serve, flamegraph_in_a_real_browser, .timeout = 900)
+{
+	require_fixtures();
+	if (access("/usr/bin/python3", X_OK) != 0)
+		cr_skip_test("/usr/bin/python3 is not installed");
+	lock_profile_tests();
+	char *fixture = fixture_path(CRATE, "profiled");
+	run_browser_script("serve_browser_flame.py", (const char *[]){ fixture, NULL });
+	free(fixture);
+}
+
 /* The page of `serve --pid C --pid S` (peer_client waiting on peer_server's task behind a Mutex)
  * in headless chromium: each row's process in the id column, the filter by it, the graph with the
  * tasks of both processes and the socket edge between them (serve_browser.py --processes). */
@@ -899,7 +1064,7 @@ Test(serve, several_processes_in_a_real_browser, .timeout = 180)
 	char *server = fixture_path("tokio-1.54", "peer_server");
 	char *client = fixture_path("tokio-1.54", "peer_client");
 	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
-	run_browser_script((const char *[]){ server, source, "--processes", client, NULL });
+	run_browser_script("serve_browser.py", (const char *[]){ server, source, "--processes", client, NULL });
 	free(server);
 	free(client);
 }
@@ -915,6 +1080,6 @@ Test(serve, page_in_a_real_browser, .timeout = 180)
 		cr_skip_test("/usr/bin/python3 is not installed");
 	char *fixture = fixture_path(CRATE, "deadlock_abba");
 	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
-	run_browser_script((const char *[]){ fixture, source, NULL });
+	run_browser_script("serve_browser.py", (const char *[]){ fixture, source, NULL });
 	free(fixture);
 }

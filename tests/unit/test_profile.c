@@ -409,3 +409,79 @@ Test(profile_model, two_processes_in_every_format)
 	ai_profile_destroy(a);
 	ai_profile_destroy(b);
 }
+
+/* serve's flamegraph window: each take moves the model's stacks out (labelled from the snapshot),
+ * the tree merges them under "all" and each task's frame with its address, and what is older than
+ * the window goes. */
+Test(profile_model, live_flame_window)
+{
+	struct ai_snapshot *snap = ai_snapshot_create();
+	struct ai_snapshot_task *s = ai_snapshot_add_task(snap);
+	s->has_id = true;
+	s->id = 7;
+	s->address = 0xa0;
+	s->kind = xstrdup("task");
+	s->future = xstrdup("app::serve");
+	s->tree.function = xstrdup("app::serve");
+
+	struct ai_profile *p = make();
+	p->sample_rate = 99;
+	ai_profile_add_start(p, snap);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 1 * MS, 1, 0xa0, NULL);
+	for (int i = 0; i < 3; i++)
+		ai_profile_sample(p, T0 + 2 * MS + (uint64_t)i, 1, xstrdup("app::serve;app::parse;memchr"), false);
+	ai_profile_sample(p, T0 + 3 * MS, 1, xstrdup("memchr"), true); /* cut short: the root future first */
+	ai_profile_event(p, AI_PROFILE_POLL_END, T0 + 4 * MS, 1, 0, NULL);
+	ai_profile_sample(p, T0 + 5 * MS, 1, xstrdup("main;epoll_wait"), false);
+
+	struct ai_live_flame *f = ai_live_flame_create();
+	ai_live_flame_take(f, p, snap, T0 + 6 * MS);
+	cr_expect_eq(p->tasks[0].stack_count, 0, "taken out of the model");
+	cr_expect_eq(p->threads[0].stack_count, 0);
+	ai_profile_event(p, AI_PROFILE_POLL_BEGIN, T0 + 7 * MS, 1, 0xa0, NULL);
+	ai_profile_sample(p, T0 + 8 * MS, 1, xstrdup("app::serve;app::parse;memchr"), false);
+	ai_live_flame_take(f, p, snap, T0 + 9 * MS);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	ai_live_flame_write(out, f, 99);
+	fclose(out);
+	json_error_t error;
+	json_t *doc = json_loads(text, 0, &error);
+	cr_assert(doc, "%s: %s", error.text, text);
+	json_t *root = json_object_get(doc, "root");
+	cr_expect_eq(json_integer_value(json_object_get(doc, "samples")), 6);
+	cr_expect_eq(json_integer_value(json_object_get(root, "value")), 6);
+	json_t *task = json_array_get(json_object_get(root, "children"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(task, "name")), "task 7");
+	cr_expect_str_eq(json_string_value(json_object_get(task, "address")), "0xa0");
+	cr_expect_eq(json_integer_value(json_object_get(task, "value")), 5);
+	json_t *serve = json_array_get(json_object_get(task, "children"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(serve, "name")), "app::serve");
+	cr_expect_eq(json_integer_value(json_object_get(serve, "value")), 5, "both takes and the cut stack, merged");
+	json_t *thread = json_array_get(json_object_get(root, "children"), 1);
+	cr_expect_str_eq(json_string_value(json_object_get(thread, "name")), "thread 1");
+	json_decref(doc);
+	free(text);
+
+	/* Past the window only the newest take stays. */
+	ai_live_flame_take(f, p, snap, T0 + 6 * MS + AI_LIVE_FLAME_WINDOW_NS + 1);
+	out = open_memstream(&text, &len);
+	ai_live_flame_write(out, f, 99);
+	fclose(out);
+	doc = json_loads(text, 0, &error);
+	cr_assert(doc);
+	cr_expect_eq(json_integer_value(json_object_get(doc, "samples")), 1, "%s", text);
+	json_decref(doc);
+	free(text);
+
+	out = open_memstream(&text, &len);
+	ai_live_flame_write_unavailable(out, "no profile: why");
+	fclose(out);
+	cr_expect_not_null(strstr(text, "\"available\":false,\"reason\":\"no profile: why\",\"root\":null"), "%s", text);
+	free(text);
+	ai_live_flame_destroy(f);
+	ai_profile_destroy(p);
+	ai_snapshot_destroy(snap);
+}

@@ -1,5 +1,5 @@
 // async-inspect serve: the page. It only reads /api/events, /api/tasks, /api/snapshot,
-// /api/graph and /api/source (GET, same origin,
+// /api/graph, /api/flamegraph and /api/source (GET, same origin,
 // the cookie carries the token) and builds the DOM with textContent: target memory never becomes
 // markup.
 "use strict";
@@ -15,11 +15,13 @@ const state = {
   open: null,         // the address of the task in the detail pane
   order: [],          // the rows shown, as indexes into tasks.tasks
   wanted: null,       // #task=N from the URL, until that task is seen
-  view: "tasks",      // "tasks", "timeline" or "graph"
+  view: "tasks",      // "tasks", "timeline", "graph" or "flame"
   rowHeight: 23,      // px of a table row, measured when drawn
   graph: null,        // /api/graph (DOT), fetched in the graph view
   frame: null,        // {file, line} of the frame whose source is shown
   source: null,       // {file, lines} of /api/source, for that frame
+  flame: null,        // /api/flamegraph, fetched in the flamegraph view
+  flameZoom: [],      // the names of the frames from the root to the zoomed one
 };
 
 const COLUMNS = ["id", "name", "state", "unchanged_ms", "await_point", "wait", "future", "history"];
@@ -66,6 +68,28 @@ function blockedFor(t) {
   return t.unchanged_ms + Math.max(0, grow);
 }
 
+// A countdown as the server writes one: "59m58s", "3.250s".
+function countdown(ms) {
+  const a = Math.abs(ms), sec = Math.floor(a / 1000);
+  if (sec >= 86400) return Math.floor(sec / 86400) + "d" + Math.floor(sec % 86400 / 3600) + "h" + Math.floor(sec % 3600 / 60) + "m";
+  if (sec >= 3600) return Math.floor(sec / 3600) + "h" + Math.floor(sec % 3600 / 60) + "m" + sec % 60 + "s";
+  if (sec >= 60) return Math.floor(sec / 60) + "m" + sec % 60 + "s";
+  return sec + "." + String(Math.floor(a % 1000)).padStart(3, "0") + "s";
+}
+
+// The wait as text. A timer's row has its deadline (wait_deadline_ms, in the clock of the
+// header's monotonic_ms), not the time left, so that it changes only when the wait does: the
+// page counts down, from the sample's own now plus the time since it arrived while running.
+function waitText(t) {
+  const now = state.tasks ? state.tasks.monotonic_ms : null;
+  if (t.wait_deadline_ms === undefined || t.wait_deadline_ms === null || now === null || now === undefined)
+    return t.wait;
+  const grow = state.tasks.state === "running" ? Math.max(0, Date.now() - state.receivedAt) : 0;
+  const left = t.wait_deadline_ms - now - grow;
+  if (t.wait === "timeout") return left >= 0 ? "timeout in " + countdown(left) : "timeout overdue by " + countdown(left);
+  return t.wait + (left >= 0 ? ", " + countdown(left) + " left" : ", overdue by " + countdown(left));
+}
+
 // ---- Fetching ----
 
 async function getJSON(path) {
@@ -82,6 +106,7 @@ async function show(tasks, snapshot) {
     if (!r.ok) throw new Error("/api/graph: HTTP " + r.status);
     state.graph = await r.text();
   }
+  if (state.view === "flame") state.flame = await getJSON("/api/flamegraph");
   state.tasks = tasks;
   state.snapshot = snapshot;
   state.receivedAt = Date.now();
@@ -246,6 +271,7 @@ function cell(t, key) {
     case "id": return t.process ? t.label + " \u00b7 " + t.process : t.label;
     case "await_point": return shortPath(t.await_point) || "?";
     case "unchanged_ms": return duration(blockedFor(t));
+    case "wait": return waitText(t) || "";
     case "busy_percent": return t.busy_percent === null || t.busy_percent === undefined ? "-" : t.busy_percent.toFixed(1);
     case "polls_per_s": return t.polls_per_s === null || t.polls_per_s === undefined ? "-" : String(t.polls_per_s);
     case "scheduled_mean_us":
@@ -325,7 +351,8 @@ function row(t) {
       continue;
     }
     const td = el("td", key, cell(t, key));
-    if (key === "await_point" || key === "wait" || key === "future") td.title = t[key] || "";
+    if (key === "await_point" || key === "future") td.title = t[key] || "";
+    if (key === "wait") td.title = waitText(t) || "";
     if (key === "state") td.classList.add("state-" + t.state);
     tr.append(td);
   }
@@ -369,13 +396,18 @@ function historyCell(t) {
   return td;
 }
 
-// Between polls, only the blocked-for column moves.
+// Between polls, only the blocked-for column and the timers' countdowns move.
 function tick() {
   if (!state.tasks) return;
   const byAddress = new Map(state.tasks.tasks.map((t) => [t.address, t]));
   for (const tr of $("rows").children) {
     const t = byAddress.get(tr.dataset.address);
-    if (t) tr.children[3].textContent = duration(blockedFor(t));
+    if (!t) continue;
+    tr.children[3].textContent = duration(blockedFor(t));
+    if (t.wait_deadline_ms !== undefined && t.wait_deadline_ms !== null) {
+      const td = tr.querySelector("td.wait");
+      if (td) td.textContent = td.title = waitText(t);
+    }
   }
 }
 
@@ -447,7 +479,7 @@ function renderDetail() {
     (summary.thread ? " on thread " + summary.thread : "") + " \u00b7 as it is for " + duration(blockedFor(summary)) +
     " \u00b7 " + (summary.future || "?"));
   if (summary.history) facts.append(el("div", null, "history " + summary.history.replace(/ +$/, "")));
-  $("detail-wait").textContent = (summary.wait ? "wait: " + summary.wait : "") +
+  $("detail-wait").textContent = (summary.wait ? "wait: " + waitText(summary) : "") +
     (summary.peer ? " \u2192 " + summary.peer : "");
   const held = $("detail-held");
   held.textContent = "";
@@ -603,12 +635,84 @@ function renderGraph() {
   }
 }
 
+// ---- The flamegraph: /api/flamegraph's tree (serve --profile's CPU samples of the last seconds,
+// each task's under its own frame, then its async fns, then the native frames) drawn as nested
+// bars, root on top; a click zooms to a frame, the search box marks the frames that match. ----
+
+function flameBase() {
+  const d = state.flame;
+  if (!d || !d.available || !d.root) return null;
+  if (!$("flame-task").checked) return d.root;
+  return (d.root.children || []).find((c) => c.address === state.selected) || null;
+}
+
+function renderFlame() {
+  const box = $("flame-graph"), note = $("flame-note");
+  box.replaceChildren();
+  const d = state.flame;
+  if (!d) { note.textContent = "loading the flamegraph at the next sample\u2026"; return; }
+  if (!d.available) { note.textContent = d.reason; return; }
+  let base = flameBase();
+  if (!base) {
+    const t = state.tasks && state.tasks.tasks.find((x) => x.address === state.selected);
+    note.textContent = "no CPU samples of task " + (t ? t.label : "?") + " in the last " + duration(d.window_ms);
+    return;
+  }
+  // The zoomed frame: as far down the path as the tree still has it.
+  const path = [base];
+  for (const name of state.flameZoom) {
+    const next = (path[path.length - 1].children || []).find((c) => c.name === name);
+    if (!next) break;
+    path.push(next);
+  }
+  const top = path[path.length - 1];
+  const total = top.value || 1;
+  const search = $("flame-search").value.toLowerCase();
+  let matched = 0, drawn = 0, depth = 0;
+  const draw = (node, level, left, names, inMatch) => {
+    const width = node.value / total;
+    if (width < 0.001) return;
+    const f = el("div", "frame", node.name);
+    f.style.left = (left * 100) + "%";
+    f.style.width = (width * 100) + "%";
+    f.style.top = (level * 18) + "px";
+    let h = 0;
+    for (let i = 0; i < node.name.length; i++) h = (h * 31 + node.name.charCodeAt(i)) >>> 0;
+    f.style.background = "hsl(" + (10 + h % 45) + ", 85%, " + (62 + h % 13) + "%)";
+    if (node.address) f.classList.add("task");
+    const hit = search !== "" && node.name.toLowerCase().includes(search);
+    if (hit) { f.classList.add("match"); if (!inMatch) matched += node.value; }
+    f.title = node.name + " \u2014 " + node.value + " samples (" + (100 * node.value / (base.value || 1)).toFixed(1) + "%)";
+    f.dataset.name = node.name;
+    f.addEventListener("click", () => { state.flameZoom = names; renderFlame(); });
+    box.append(f);
+    drawn++;
+    depth = Math.max(depth, level + 1);
+    let x = left;
+    for (const c of node.children || []) {
+      draw(c, level + 1, x, names.concat([c.name]), inMatch || hit);
+      x += c.value / total;
+    }
+  };
+  draw(top, 0, 0, state.flameZoom.slice(0, path.length - 1), false);
+  box.style.height = (depth * 18) + "px";
+  note.textContent = base.value + " CPU samples at " + d.rate_hz + " Hz over the last " + duration(d.span_ms) +
+    (top !== base ? " \u00b7 zoomed on " + top.name + " (" + top.value + ")" : "") +
+    (search ? " \u00b7 " + (100 * matched / (base.value || 1)).toFixed(1) + "% of them in frames matching \u201c" +
+      $("flame-search").value + "\u201d" : "") + (drawn ? "" : " \u00b7 nothing to draw");
+}
+
 function setView(view) {
   if (state.view === view) return;
   state.view = view;
   for (const b of document.querySelectorAll("#views button")) b.classList.toggle("current", b.dataset.view === view);
-  $("tasks").hidden = view === "graph";
+  $("tasks").hidden = view === "graph" || view === "flame";
   $("graph").hidden = view !== "graph";
+  $("flame").hidden = view !== "flame";
+  if (view === "flame") {
+    state.flame = null;
+    renderFlame();
+  }
   $("tasks").classList.toggle("timeline", view === "timeline");
   if (view === "graph") {
     $("graph-note").textContent = "loading the graph at the next sample\u2026";
@@ -621,6 +725,7 @@ function setView(view) {
 function render() {
   renderHeader();
   if (state.view === "graph") renderGraph();
+  if (state.view === "flame") renderFlame();
   renderTable();
   renderDetail();
 }
@@ -691,6 +796,9 @@ function init() {
     showSource(l.dataset.file, l.dataset.line ? +l.dataset.line : null);
   });
   for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
+  $("flame-search").addEventListener("input", renderFlame);
+  $("flame-reset").addEventListener("click", () => { state.flameZoom = []; renderFlame(); });
+  $("flame-task").addEventListener("change", () => { state.flameZoom = []; renderFlame(); });
   for (const th of document.querySelectorAll("#tasks th")) {
     th.addEventListener("click", () => {
       const key = th.dataset.key;
@@ -704,8 +812,8 @@ function init() {
     if (tr) openTask(tr.dataset.address);
   });
   document.addEventListener("keydown", (e) => {
-    if (e.target === $("filter")) {
-      if (e.key === "Escape" || e.key === "Enter") $("filter").blur();
+    if (e.target === $("filter") || e.target === $("flame-search")) {
+      if (e.key === "Escape" || e.key === "Enter") e.target.blur();
       return;
     }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -717,6 +825,7 @@ function init() {
     else if (e.key === "t") setView("tasks");
     else if (e.key === "l") setView("timeline");
     else if (e.key === "g") setView("graph");
+    else if (e.key === "f") setView("flame");
     else return;
     e.preventDefault();
   });
