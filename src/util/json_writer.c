@@ -144,7 +144,8 @@ static void after_value(struct ai_json_writer *w)
 
 static void push(struct ai_json_writer *w, char kind)
 {
-	AI_GROW(w->stack, w->stack_capacity, w->depth + 1);
+	if (w->depth == w->stack_capacity)
+		AI_GROW(w->stack, w->stack_capacity, w->depth + 1);
 	w->stack[w->depth++] = kind;
 }
 
@@ -260,6 +261,14 @@ static inline bool put_plain(struct ai_json_writer *w, const unsigned char *s, s
 			return false;
 		memcpy(d + i, &v, 8);
 	}
+	if (i < n && n >= 8) {
+		/* the tail as the last eight bytes, overlapping what is already copied */
+		uint64_t v = load8(s + n - 8);
+		if (needs_care(v))
+			return false;
+		memcpy(d + n - 8, &v, 8);
+		i = n;
+	}
 	for (; i < n; i++) {
 		if (!plain_ascii[s[i]])
 			return false;
@@ -271,12 +280,19 @@ static inline bool put_plain(struct ai_json_writer *w, const unsigned char *s, s
 	return true;
 }
 
-static void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
+/* A string with its quotes and escapes: put_plain's fast path, else escape_slow. */
+static void escape_slow(struct ai_json_writer *w, const char *str, size_t n);
+
+static inline void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
+{
+	if (!put_plain(w, (const unsigned char *)str, n))
+		escape_slow(w, str, n);
+}
+
+static __attribute__((noinline)) void escape_slow(struct ai_json_writer *w, const char *str, size_t n)
 {
 	static const char hexdigits[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)str;
-	if (put_plain(w, s, n))
-		return;
 	put_char(w, '"');
 	size_t run = 0; /* s[run..i) is plain text not yet written */
 	size_t i = 0;
