@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 struct ai_json_writer {
 	FILE *out;     /* borrowed; NULL: the document stays in buf (ai_json_writer_init_buffer) */
@@ -49,12 +50,24 @@ void ai_json_begin_object(struct ai_json_writer *w);
 void ai_json_end_object(struct ai_json_writer *w);
 void ai_json_begin_array(struct ai_json_writer *w);
 void ai_json_end_array(struct ai_json_writer *w);
-/* The key of the next member of the object being written. */
-void ai_json_key(struct ai_json_writer *w, const char *key);
+/* The key of the next member of the object being written (inline: a literal key's strlen is
+ * worked out by the compiler). */
+void ai_json_key_len(struct ai_json_writer *w, const char *key, size_t len);
+static inline void ai_json_key(struct ai_json_writer *w, const char *key)
+{
+	ai_json_key_len(w, key, strlen(key));
+}
 
-/* A string, or null when s is NULL. */
-void ai_json_string(struct ai_json_writer *w, const char *s);
 void ai_json_string_len(struct ai_json_writer *w, const char *s, size_t len);
+void ai_json_null(struct ai_json_writer *w);
+/* A string, or null when s is NULL. */
+static inline void ai_json_string(struct ai_json_writer *w, const char *s)
+{
+	if (!s)
+		ai_json_null(w);
+	else
+		ai_json_string_len(w, s, strlen(s));
+}
 void ai_json_int(struct ai_json_writer *w, int64_t value);
 void ai_json_uint(struct ai_json_writer *w, uint64_t value);
 /* value / 10^decimals, exactly, as a JSON number ("1234.567" for 1234567, 3): nanoseconds as

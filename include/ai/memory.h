@@ -49,6 +49,15 @@ void ai_memory_set_caching(struct ai_memory *mem, bool enabled);
 /* Drops cached pages: call whenever the target may have run. */
 void ai_memory_flush(struct ai_memory *mem);
 
+/* Whether reads give the same bytes until the next flush, freeze or thaw: a frozen copy with no
+ * gap, the on-demand copy or the page cache of a stopped target, or a core file. */
+bool ai_memory_is_stable(const struct ai_memory *mem);
+/* One cache of what was worked out from the memory's contents (the value printer's, src/
+ * debuginfo/value_memo.c), owned by the memory and dropped (free_fn) when the contents may
+ * change: on a flush, freeze, thaw or destroy. NULL when there is none. */
+void *ai_memory_attachment(const struct ai_memory *mem);
+void ai_memory_set_attachment(struct ai_memory *mem, void *data, void (*free_fn)(void *));
+
 const struct ai_memory_stats *ai_memory_stats(const struct ai_memory *mem);
 
 /* Freezing: copies every readable and writable mapping of a stopped process (heap, stacks, .data)

@@ -251,6 +251,10 @@ char *ai_runtime_first_generic_arg(const char *function, const char *prefix);
 /* The shape of the future type called `name`, from the language's own rules (core, std) and
  * then every adapter's; NULL when none applies. */
 const struct ai_future_shape_rule *ai_runtime_future_shape(const char *name);
+/* The same for a type whose name is `name` (its qualified name), worked out once per type and
+ * kept on it until an adapter is registered or unregistered: a state machine's members are
+ * matched once, not once per task. */
+const struct ai_future_shape_rule *ai_runtime_future_shape_of(const struct ai_type *type, const char *name);
 
 /* The label rule of the wrapper type called `name` (runtime-neutral: tracing's spans), or NULL. */
 const struct ai_future_label_rule *ai_runtime_future_label(const char *name);

@@ -138,6 +138,10 @@ struct ai_type {
 	 * none; else 1 + its index in that table). */
 	char *short_name;
 	int known_printer;
+	/* The future shape rule its name matches (ai_runtime_future_shape_of, src/runtime; opaque
+	 * here), valid while future_shape_generation is the adapters' generation (0: never). */
+	const void *future_shape;
+	unsigned future_shape_generation;
 	/* Answers of searches by name through the type's members, for ai_type_memo_find (owned). */
 	struct ai_type_memo *memo;
 };

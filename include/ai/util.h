@@ -29,8 +29,13 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Grows *items (of *capacity elements of `size` bytes) so that it holds at least `needed`. */
 void ai_grow(void **items, size_t *capacity, size_t needed, size_t size);
-#define AI_GROW(items, capacity, needed) \
-	ai_grow((void **)&(items), &(capacity), (needed), sizeof(*(items)))
+#define AI_GROW(items, capacity, needed)                                              \
+	do {                                                                          \
+		size_t ai_grow_needed_ = (needed);                                    \
+		if (ai_grow_needed_ > (capacity)) /* the call only when it grows */   \
+			ai_grow((void **)&(items), &(capacity), ai_grow_needed_,      \
+				sizeof(*(items)));                                    \
+	} while (0)
 
 /* Monotonic clock in microseconds, for pauses and timings. */
 uint64_t ai_now_us(void);

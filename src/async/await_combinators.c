@@ -143,7 +143,7 @@ static bool all_members_shaped(const struct ai_type *closure, enum ai_future_sha
 		if (ai_type_member_type(closure, m, &mt))
 			return false;
 		const struct ai_type *f = peel_pointers(mt);
-		const struct ai_future_shape_rule *rule = f ? ai_runtime_future_shape(aw_type_name(f)) : NULL;
+		const struct ai_future_shape_rule *rule = f ? ai_runtime_future_shape_of(f, aw_type_name(f)) : NULL;
 		if (!rule || rule->shape != shape)
 			return false;
 		n++;
@@ -397,7 +397,7 @@ bool aw_decode_combinator(struct decoder *d, uint64_t address, const struct ai_t
 {
 	if (type->kind != AI_TYPE_STRUCT && type->kind != AI_TYPE_ENUM)
 		return false;
-	const struct ai_future_shape_rule *shape = ai_runtime_future_shape(aw_type_name(type));
+	const struct ai_future_shape_rule *shape = ai_runtime_future_shape_of(type, aw_type_name(type));
 	if (!shape)
 		return false;
 	switch (shape->shape) {

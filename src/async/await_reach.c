@@ -376,7 +376,7 @@ bool aw_reach_future(struct decoder *d, uint64_t *address, const struct ai_type 
 			*view = NULL;
 			continue;
 		}
-		const struct ai_future_shape_rule *shape = ai_runtime_future_shape(aw_type_name(t));
+		const struct ai_future_shape_rule *shape = ai_runtime_future_shape_of(t, aw_type_name(t));
 		if (shape && shape->shape == AI_SHAPE_MAYBE_DONE && t->kind == AI_TYPE_ENUM) {
 			const uint8_t *bytes;
 			uint8_t *owned;

@@ -139,6 +139,7 @@ void vp_print_type_name(struct printer *p, const struct ai_type *type)
 /* Prints an error in place of a value: a fault as `<unreadable 0x...>`, others by message. */
 static void print_error(struct printer *p, struct ai_error *err, uint64_t address)
 {
+	p->address_shown = true;
 	if (err->code == AI_ERROR_FAULT) {
 		uint64_t at = err->address ? err->address : address;
 		vp_js_address(p, "unreadable", NULL, at);
@@ -152,6 +153,7 @@ static void print_error(struct printer *p, struct ai_error *err, uint64_t addres
 
 static void print_unreadable(struct printer *p, uint64_t address)
 {
+	p->address_shown = true;
 	vp_js_address(p, "unreadable", NULL, address);
 	vp_out_hex(&p->out, "<unreadable ", address);
 	vp_out_str(&p->out, ">");
@@ -991,6 +993,18 @@ static void print_root(struct printer *p, const struct ai_type *type, uint64_t a
 	free(owned);
 }
 
+/* The size of a value of type (through typedefs), or SIZE_MAX when it has none. */
+static size_t memo_size(const struct ai_type *type)
+{
+	const struct ai_type *under;
+	struct ai_error *err = ai_type_underlying(type, &under);
+	if (err) {
+		ai_error_destroy(err);
+		return SIZE_MAX;
+	}
+	return under->has_size ? under->size : SIZE_MAX;
+}
+
 static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 		    const void *bytes, size_t size, const struct ai_value_limits *limits,
 		    char **structured_ret)
@@ -1001,6 +1015,13 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 		p.limits = *limits;
 	else
 		ai_value_limits_default(&p.limits);
+	/* The memo's key is the value's own bytes (a caller may hand the rest of a coroutine after
+	 * them): all of them, else the value is printed each time. */
+	size_t own = bytes ? memo_size(type) : SIZE_MAX;
+	const void *memo_bytes = own <= size ? bytes : NULL;
+	char *text;
+	if (memo_bytes && vp_memo_find(mem, type, memo_bytes, own, &p.limits, structured_ret, &text, structured_ret))
+		return text;
 	p.out.limit = p.limits.max_output;
 	out_write(&p.out, "", 0); /* an empty string, not NULL, if nothing gets printed */
 	if (structured_ret) {
@@ -1010,7 +1031,12 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 	print_root(&p, type, address, bytes, size);
 	if (structured_ret)
 		*structured_ret = vp_js_finish(&p);
-	return out_take(&p.out);
+	text = out_take(&p.out);
+	/* Kept when it cost more than it costs to keep: pointers followed, or a summary's text. */
+	if (memo_bytes && !p.address_shown && (p.read_total || p.out.len >= 32))
+		vp_memo_add(mem, type, memo_bytes, own, &p.limits, structured_ret, text,
+			    structured_ret ? *structured_ret : NULL);
+	return text;
 }
 
 char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,

@@ -30,6 +30,8 @@ struct printer {
 	size_t read_total;
 	struct ai_json_writer *json; /* borrowed; NULL: the text only */
 	bool json_broken;            /* a structured value written out of place (a bug): dropped */
+	bool address_shown;          /* an address not from the value's bytes was printed (a part
+				      * missing, unreadable): the print is not kept (value_memo.c) */
 };
 
 /* A value's bytes (size of them readable) and the target address they are from. */
@@ -134,6 +136,18 @@ bool vp_member_view(const struct ai_type *type, const char *name, const struct v
  * the type is none of them or not laid out as expected (nothing is printed then). */
 bool vp_print_known(struct printer *p, const struct ai_type *type, const struct view *v,
 		    unsigned depth);
+
+/* ---- value_memo.c: printed values kept for the same bytes while the memory is stable ---- */
+
+/* The text (and, if structured, the structured form, which may be NULL) printed before for a
+ * value of type made of these bytes with these limits, as new strings; false if none is kept. */
+bool vp_memo_find(struct ai_memory *mem, const struct ai_type *type, const void *bytes, size_t size,
+		  const struct ai_value_limits *limits, bool structured, char **text_ret,
+		  char **json_ret);
+/* Keeps a print for vp_memo_find (copies of everything). */
+void vp_memo_add(struct ai_memory *mem, const struct ai_type *type, const void *bytes, size_t size,
+		 const struct ai_value_limits *limits, bool structured, const char *text,
+		 const char *json);
 
 /* ---- value_summary.c ---- */
 

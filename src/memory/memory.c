@@ -72,7 +72,34 @@ struct ai_memory {
 	bool frozen_on_top;
 	const struct frozen *last_frozen;
 	struct ai_memory_stats stats;
+	void *attachment;               /* owned through attachment_free (ai_memory_set_attachment) */
+	void (*attachment_free)(void *);
 };
+
+static void drop_attachment(struct ai_memory *mem)
+{
+	if (mem->attachment)
+		mem->attachment_free(mem->attachment);
+	mem->attachment = NULL;
+	mem->attachment_free = NULL;
+}
+
+void *ai_memory_attachment(const struct ai_memory *mem)
+{
+	return mem->attachment;
+}
+
+void ai_memory_set_attachment(struct ai_memory *mem, void *data, void (*free_fn)(void *))
+{
+	drop_attachment(mem);
+	mem->attachment = data;
+	mem->attachment_free = free_fn;
+}
+
+bool ai_memory_is_stable(const struct ai_memory *mem)
+{
+	return !mem->gap_count && (!mem->process || mem->frozen_count || mem->on_demand_count || mem->caching);
+}
 
 struct ai_memory *ai_memory_create(void)
 {
@@ -91,6 +118,7 @@ void ai_memory_destroy(struct ai_memory *mem)
 		free(mem->process);
 	}
 	ai_memory_thaw(mem);
+	drop_attachment(mem);
 	free(mem->cache);
 	free(mem->segments);
 	free(mem);
@@ -297,6 +325,7 @@ void ai_memory_set_caching(struct ai_memory *mem, bool enabled)
 
 void ai_memory_flush(struct ai_memory *mem)
 {
+	drop_attachment(mem);
 	if (mem->cache) {
 		for (size_t i = 0; i < CACHE_SLOTS; i++)
 			mem->cache[i].page = 0;
@@ -439,6 +468,7 @@ static struct ai_error *copy_touched(struct ai_memory *mem, struct frozen *f, co
 struct ai_error *ai_memory_freeze(struct ai_memory *mem, const struct ai_maps *maps, const uint64_t *sps,
 				  size_t sp_count, uint64_t max_bytes, uint64_t *bytes_ret)
 {
+	drop_attachment(mem);
 	uint64_t total = 0;
 	size_t count = 0;
 	for (size_t i = 0; i < maps->count; i++) {
@@ -615,6 +645,7 @@ struct ai_error *ai_memory_freeze_capped(struct ai_memory *mem, const struct ai_
 					 size_t sp_count, uint64_t deadline_us, uint64_t *cursor,
 					 struct ai_memory_freeze_stats *stats_ret)
 {
+	drop_attachment(mem);
 	struct ai_memory_freeze_stats stats = { 0 };
 	ai_memory_thaw(mem);
 	size_t rw = 0;
@@ -699,6 +730,7 @@ bool ai_memory_copied(const struct ai_memory *mem, uint64_t address, uint64_t si
 
 void ai_memory_thaw(struct ai_memory *mem)
 {
+	drop_attachment(mem);
 	free(mem->gaps);
 	mem->gaps = NULL;
 	mem->gap_count = mem->gap_capacity = 0;

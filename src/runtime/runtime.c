@@ -28,6 +28,9 @@ const struct ai_runtime_ops *const ai_runtimes[] = {
  * registration (while the options are read, before any capture thread), else NULL. */
 static const struct ai_runtime_ops **all;
 static size_t all_count, all_capacity;
+/* Bumped when the adapters change: the future shapes kept on types (ai_runtime_future_shape_of)
+ * are worked out again. Never 0, the generation of a type not looked up yet. */
+static unsigned generation = 1;
 
 const struct ai_runtime_ops *const *ai_runtimes_all(void)
 {
@@ -47,6 +50,7 @@ bool ai_runtime_register(const struct ai_runtime_ops *ops)
 		all_count = n;
 	}
 	AI_GROW(all, all_capacity, all_count + 2);
+	generation++;
 	all[all_count++] = ops;
 	all[all_count] = NULL;
 	return true;
@@ -55,6 +59,7 @@ bool ai_runtime_register(const struct ai_runtime_ops *ops)
 void ai_runtime_unregister_all(void)
 {
 	free(all);
+	generation++;
 	all = NULL;
 	all_count = all_capacity = 0;
 }
@@ -142,6 +147,18 @@ const struct ai_future_shape_rule *ai_runtime_future_shape(const char *name)
 	for (const struct ai_runtime_ops *const *ops = ai_runtimes_all(); *ops && !r; ops++)
 		r = match_shape((*ops)->shapes, name);
 	return r;
+}
+
+const struct ai_future_shape_rule *ai_runtime_future_shape_of(const struct ai_type *type, const char *name)
+{
+	if (!type->types) /* hand-made: its name may change, nothing is kept on it */
+		return ai_runtime_future_shape(name);
+	if (type->future_shape_generation != generation) {
+		struct ai_type *t = (struct ai_type *)type; /* a cache in a type handed out as const */
+		t->future_shape = ai_runtime_future_shape(name);
+		t->future_shape_generation = generation;
+	}
+	return type->future_shape;
 }
 
 static char *macro_in(const struct ai_macro_source *source, const char *file)

@@ -144,7 +144,8 @@ static void after_value(struct ai_json_writer *w)
 
 static void push(struct ai_json_writer *w, char kind)
 {
-	AI_GROW(w->stack, w->stack_capacity, w->depth + 1);
+	if (w->depth == w->stack_capacity)
+		AI_GROW(w->stack, w->stack_capacity, w->depth + 1);
 	w->stack[w->depth++] = kind;
 }
 
@@ -245,7 +246,50 @@ static const bool plain_ascii[256] = {
 };
 
 
-static void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
+/* The common case, a string of plain ASCII (keys, names, paths) that fits in the buffer: copied
+ * as it is scanned, in one pass, with nothing committed until the closing quote. False, with the
+ * writer unchanged, when the string needs an escape or more room: put_escaped then does it all. */
+static inline bool put_plain(struct ai_json_writer *w, const unsigned char *s, size_t n)
+{
+	if (w->capacity - w->len < n + 2)
+		return false;
+	char *d = w->buf + w->len + 1;
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t v = load8(s + i);
+		if (needs_care(v))
+			return false;
+		memcpy(d + i, &v, 8);
+	}
+	if (i < n && n >= 8) {
+		/* the tail as the last eight bytes, overlapping what is already copied */
+		uint64_t v = load8(s + n - 8);
+		if (needs_care(v))
+			return false;
+		memcpy(d + n - 8, &v, 8);
+		i = n;
+	}
+	for (; i < n; i++) {
+		if (!plain_ascii[s[i]])
+			return false;
+		d[i] = (char)s[i];
+	}
+	d[-1] = '"';
+	d[n] = '"';
+	w->len += n + 2;
+	return true;
+}
+
+/* A string with its quotes and escapes: put_plain's fast path, else escape_slow. */
+static void escape_slow(struct ai_json_writer *w, const char *str, size_t n);
+
+static inline void put_escaped(struct ai_json_writer *w, const char *str, size_t n)
+{
+	if (!put_plain(w, (const unsigned char *)str, n))
+		escape_slow(w, str, n);
+}
+
+static __attribute__((noinline)) void escape_slow(struct ai_json_writer *w, const char *str, size_t n)
 {
 	static const char hexdigits[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)str;
@@ -320,9 +364,9 @@ static void put_key(struct ai_json_writer *w, const char *key, size_t len, bool 
 		put_char(w, ':');
 }
 
-void ai_json_key(struct ai_json_writer *w, const char *key)
+void ai_json_key_len(struct ai_json_writer *w, const char *key, size_t len)
 {
-	put_key(w, key, strlen(key), false);
+	put_key(w, key, len, false);
 }
 
 static void put_raw_value(struct ai_json_writer *w, const char *json, size_t len)
@@ -391,13 +435,6 @@ void ai_json_string_len(struct ai_json_writer *w, const char *s, size_t len)
 	after_value(w);
 }
 
-void ai_json_string(struct ai_json_writer *w, const char *s)
-{
-	if (!s)
-		ai_json_null(w);
-	else
-		ai_json_string_len(w, s, strlen(s));
-}
 
 void ai_json_decimal(struct ai_json_writer *w, uint64_t value, unsigned decimals)
 {
