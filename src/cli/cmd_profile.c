@@ -393,7 +393,7 @@ static void measure_ptrace(const struct profile_args *args, struct session *sess
 		if (!s->opened)
 			continue;
 		s->alive = true;
-		s->profile = ai_profile_create(s->pid, s->exe, s->runtimes, s->count, begin);
+		s->profile = ai_profile_create(s->pid, s->exe, s->runtimes, 0, begin); /* (no probes placed) */
 		s->profile->sample_rate = args->rate;
 		s->profile->ptrace_sampled = true;
 		s->profile->of_several = count > 1;
