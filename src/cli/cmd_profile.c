@@ -425,14 +425,14 @@ static void measure_ptrace(const struct profile_args *args, struct session *sess
 			}
 		}
 		next += period;
-		uint64_t now = now_ns();
-		if (next <= now) {
-			next = now; /* (a round took longer than the period: the rate is lower) */
+		uint64_t now = now_ns(), until = next;
+		if (!(!args->duration_set && child) && until > deadline)
+			until = deadline;
+		if (until <= now) {
+			next = AI_MAX(next, now); /* (a round took longer than the period: the rate is lower) */
 			continue;
 		}
-		if (!args->duration_set && child ? false : next > deadline)
-			next = deadline;
-		uint64_t wait = next - now;
+		uint64_t wait = until - now;
 		struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000u), .tv_nsec = (long)(wait % 1000000000u) };
 		nanosleep(&ts, NULL); /* (Ctrl-C ends it early: no SA_RESTART) */
 	}

@@ -485,7 +485,8 @@ void ai_profile_sample_task(struct ai_profile *p, uint64_t time_ns, uint32_t tid
 		ai_profile_sample(p, time_ns, tid, frames, chain);
 		return;
 	}
-	struct ai_profile_task *t = &p->tasks[task_at(p, address, time_ns)];
+	size_t index = task_at(p, address, time_ns); /* (may move the tasks) */
+	struct ai_profile_task *t = &p->tasks[index];
 	thread_of(p, tid);
 	p->samples++;
 	t->samples++;
