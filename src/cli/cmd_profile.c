@@ -621,6 +621,9 @@ int ai_cmd_profile(int argc, char **argv)
 		return ai_usage_error("profile", pid ? "give --pid or a PROGRAM, not both"
 						     : "give --pid N, or -- PROGRAM [ARGS...]");
 	args.ptrace = strcmp(sampler, "ptrace") == 0;
+	if (args.max_pause_us && strcmp(sampler, "perf") == 0)
+		return ai_usage_error("profile", "--max-pause caps the pause of ptrace sampling; perf events never "
+				      "stop the program");
 	if (!args.ptrace && (err = ai_uprobes_available())) {
 		/* Where perf events are not allowed, CPU samples by ptrace still say where the time goes. */
 		if (strcmp(sampler, "auto") || !args.rate)
@@ -636,8 +639,8 @@ int ai_cmd_profile(int argc, char **argv)
 			return ai_usage_error("profile", "--rate 0 leaves ptrace sampling nothing to measure");
 		args.rate = args.rate_set ? AI_MIN(args.rate, PTRACE_MAX_RATE) : PTRACE_DEFAULT_RATE;
 	} else if (args.max_pause_us) {
-		return ai_usage_error("profile", "--max-pause caps the pause of ptrace sampling (--sampler ptrace); "
-				      "perf events never stop the program");
+		return ai_usage_error("profile", "--max-pause caps the pause of ptrace sampling; perf events never "
+				      "stop the program");
 	}
 	args.out = stdout;
 	if (output && !(args.out = fopen(output, "w")))
