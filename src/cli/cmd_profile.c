@@ -379,7 +379,6 @@ static void measure_uprobes(const struct profile_args *args, struct session *ses
 		ai_uprobes_close(sessions[i].u);
 		sessions[i].u = NULL;
 	}
-
 }
 
 /* The ptrace sampler's window: a round every 1/rate s (each process stopped in turn, then let go)
