@@ -7,6 +7,7 @@
  * wakes, the longest poll; per thread totals; warnings. Tasks are named from snapshots.
  * report.c: the model as a table, JSON (docs/json-format.md) or folded stacks; flamegraph.c:
  * those stacks as an SVG flame graph; timeline.c: the polls as speedscope or Chrome trace JSON.
+ * ptrace_sampler.c: CPU samples by stopping the program, where perf events are not allowed.
  * Every writer takes the profiles of several processes, measured over the same window. */
 #ifndef AI_PROFILE_H
 #define AI_PROFILE_H
@@ -192,6 +193,13 @@ struct ai_profile {
 	 * samples counted, and those whose unwinding stopped early */
 	unsigned sample_rate;
 	uint64_t samples, samples_cut;
+	/* Sampled by ptrace (ptrace_sampler.c: --sampler ptrace, or perf events refused): no probes,
+	 * so polls, wakes, scheduled and idle time are unknown (JSON null, report "-"); a task's busy
+	 * time is estimated at finish from its samples: the share of the rounds (stops of the whole
+	 * process) that found a running thread polling it, times the window. Each round's pause. */
+	bool ptrace_sampled;
+	uint64_t ptrace_rounds;
+	uint64_t pause_total_us, pause_max_us;
 	char **warnings;
 	size_t warning_count, warning_capacity;
 	/* Every poll in time order, when poll_cap is set (by the caller after create): the first
@@ -225,6 +233,10 @@ bool ai_profile_polling(struct ai_profile *profile, uint32_t tid);
 /* One CPU sample of thread tid, in time order with the events: counted for the task it polls now,
  * else for the thread. frames (folded, samples.c) is taken. */
 void ai_profile_sample(struct ai_profile *profile, uint64_t time_ns, uint32_t tid, char *frames, bool chain);
+/* One ptrace sample of thread tid, polling the task at address (0: none): counted for that task
+ * (made if it is new) or for the thread. frames is taken. */
+void ai_profile_sample_task(struct ai_profile *profile, uint64_t time_ns, uint32_t tid, uint64_t address,
+			    char *frames, bool chain);
 /* Ends the window at end_ns (polls in progress count up to it), names the tasks from the end
  * snapshot (may be NULL: the target exited), reads thread names, sorts the tasks by busy time and
  * makes the warnings. */
@@ -260,8 +272,24 @@ void ai_sample_folder_destroy(struct ai_sample_folder *folder);
  * else every frame. *chain_ret: the task's snapshot chain is to go before them (see samples.c). */
 char *ai_sample_folder_fold(struct ai_sample_folder *folder, const struct ai_cpu_sample *sample, uint32_t tid,
 			    bool polling, bool *chain_ret);
+/* The same for a stack already unwound and symbolized (a ptrace sample's, ptrace_sampler.c:
+ * frames without a module are matched to the poll functions by name). */
+struct ai_stack;
+char *ai_sample_folder_fold_stack(struct ai_sample_folder *folder, const struct ai_stack *stack, bool polling,
+				  bool *chain_ret);
 /* Samples unwound, and those whose unwinding failed or stopped early. */
 void ai_sample_folder_stats(const struct ai_sample_folder *folder, uint64_t *unwound_ret, uint64_t *failed_ret);
+
+/* ---- ptrace_sampler.c ---- */
+
+/* One round of ptrace sampling (perf events refused, or --sampler ptrace): target (kept, detached,
+ * with its capture) is attached again, stopped for a snapshot of its threads and tasks, and let
+ * go; each thread that was running is a sample of the task it polls (folded by folder), into
+ * profile (ptrace_rounds, the pause). The error: it could not be attached or read (it exited). */
+struct ai_capture;
+struct ai_target;
+struct ai_error *ai_ptrace_sample(struct ai_capture *capture, struct ai_target *target,
+				  struct ai_sample_folder *folder, struct ai_profile *profile);
 
 /* ---- feed.c ---- */
 

@@ -1,6 +1,8 @@
 /* `async-inspect profile`: every task poll and wake of a running program for a while, measured
  * with uprobes on the runtime's own functions (src/profile), without stopping it. A snapshot at
- * the start and one at the end (each a short pause, then a detach) name the tasks. */
+ * the start and one at the end (each a short pause, then a detach) name the tasks. Where perf
+ * events are not allowed (or with --sampler ptrace), CPU samples are taken by stopping the
+ * program at a low rate instead (src/profile/ptrace_sampler.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,6 +24,8 @@
 #define POLL_MS 20
 #define DEFAULT_RATE 99 /* Hz: not a divisor of the kernel's tick, as perf's default */
 #define MAX_RATE 10000
+#define PTRACE_DEFAULT_RATE 19 /* Hz: each ptrace sample stops the program (a dump's pause) */
+#define PTRACE_MAX_RATE 100
 
 static void print_usage(FILE *out)
 {
@@ -57,12 +61,19 @@ static void print_usage(FILE *out)
 		"                       cpu-clock, the stacks unwound afterwards: the program is\n"
 		"                       never stopped). 0: no samples; the flame formats then weigh\n"
 		"                       each task's await chain by its busy nanoseconds\n"
+		"      --sampler S      perf (uprobes and perf CPU samples), ptrace (CPU samples by\n"
+		"                       stopping the program, %d Hz unless --rate, at most %d: busy\n"
+		"                       time estimated from them, polls, wakes and scheduled time\n"
+		"                       unknown) or auto (default: perf, ptrace where perf events\n"
+		"                       are not allowed, saying so)\n"
+		"      --max-pause TIME cap each ptrace sample's pause (as dump --max-pause)\n"
 		"      --runtime-frames keep the runtime's own frames in the sampled stacks (else a\n"
 		"                       run of them is one [tokio scheduler] frame)\n"
 		"  -o, --output FILE    write it to FILE instead of stdout\n"
 		"      --debug-dir DIR  also look for separate debug files in DIR (see dump --help)\n"
 		"  -h, --help           show this help\n"
-		"Ctrl-C ends the measure early; what was measured is printed.\n");
+		"Ctrl-C ends the measure early; what was measured is printed.\n", PTRACE_DEFAULT_RATE,
+		PTRACE_MAX_RATE);
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -173,20 +184,25 @@ struct profile_args {
 	enum ai_profile_format format;
 	FILE *out;
 	unsigned rate;       /* CPU samples per second and thread, 0: none */
+	bool rate_set;
 	bool runtime_frames; /* keep the runtime's own frames in the samples' stacks */
+	bool ptrace;         /* CPU samples by stopping the program (ptrace_sampler.c), no probes */
+	uint64_t max_pause_us; /* of each ptrace sample (0: no cap) */
 };
 
 /* One process being profiled: its start snapshot, its probes and what they read. */
 struct session {
 	pid_t pid;
 	struct ai_snapshot *start;
-	struct ai_capture *capture; /* kept (detached) for the samples' debug info, with --rate */
+	struct ai_capture *capture; /* kept (detached) for the samples' debug info, with --rate, and
+				     * for each ptrace sample */
 	struct ai_target *target;
 	struct ai_probe_point *points;
 	size_t count;
 	char *runtimes, *exe;
 	struct ai_sample_folder *folder;
 	struct ai_uprobes *u;       /* NULL once closed */
+	bool opened;                /* its start snapshot taken, its probes (or sampler) ready */
 	bool stopped;               /* its events stopped and read (session_stop) */
 	struct ai_profile *profile;
 	struct ai_profile_nesting nesting;
@@ -228,6 +244,8 @@ static struct ai_error *session_open(struct session *s, const struct profile_arg
 		return err;
 	ai_capture_probe_points(s->capture, &s->points, &s->count, &s->runtimes);
 	s->exe = s->target->exe_path ? xstrdup(s->target->exe_path) : NULL;
+	if (args->ptrace)
+		ai_capture_set_max_pause(s->capture, args->max_pause_us);
 	/* The capture's debug info names the CPU samples: it is kept (the target detached) till the end. */
 	if (!args->rate) {
 		ai_capture_destroy(s->capture);
@@ -239,6 +257,11 @@ static struct ai_error *session_open(struct session *s, const struct profile_arg
 		return ai_error_create(AI_ERROR_UNSUPPORTED, "process %d uses no runtime whose tasks async-inspect can "
 				       "profile (tokio, async-task): no task poll function was found in %s", (int)pid,
 				       s->exe ? s->exe : "its executable");
+	if (args->ptrace) {
+		s->folder = ai_sample_folder_create(ai_capture_debuginfo(s->capture), pid, s->points, s->count,
+						    s->runtimes, args->runtime_frames);
+		return NULL;
+	}
 	struct ai_uprobe_spec *specs = xcalloc(s->count, sizeof(*specs));
 	for (size_t i = 0; i < s->count; i++)
 		specs[i] = (struct ai_uprobe_spec){
@@ -289,34 +312,10 @@ static void session_stop(struct session *s, uint64_t end)
 	}
 }
 
-/* Profiles the processes of sessions[0..count) over one window (with child: the one launched);
- * each is written unless it failed. The status: a process that could not be profiled is an error
- * on stderr (already printed when there are several), and AI_EXIT_FAILURE. */
-static int profile_processes(const struct profile_args *args, struct session *sessions, size_t count, pid_t child,
-			     int *child_status, bool *child_exited)
+/* The uprobes' window: from the probes enabled to every process's events stopped and read. */
+static void measure_uprobes(const struct profile_args *args, struct session *sessions, size_t count, pid_t child,
+			    int *child_status, size_t open)
 {
-	ai_target_install_signal_handlers();
-	size_t open = 0;
-	int status = AI_EXIT_OK;
-	for (size_t i = 0; i < count; i++) {
-		struct session *s = &sessions[i];
-		struct ai_error *err = session_open(s, args, child, child_status, child_exited);
-		if (!err) {
-			open++;
-			continue;
-		}
-		if (s->u) {
-			ai_uprobes_close(s->u);
-			s->u = NULL;
-		}
-		/* The others are still worth measuring; the exit status says one failed. */
-		status = count > 1 ? ai_fail(ai_error_wrap(err, "process %d", (int)s->pid)) : ai_fail(err);
-		s->alive = false;
-	}
-	if (!open)
-		return AI_EXIT_FAILURE;
-	/* From here to the close, Ctrl-C ends the measure instead of us. */
-	ai_catch_stop_signals(on_stop);
 	for (size_t i = 0; i < count; i++) {
 		struct session *s = &sessions[i];
 		if (s->u)
@@ -380,6 +379,107 @@ static int profile_processes(const struct profile_args *args, struct session *se
 		ai_uprobes_close(sessions[i].u);
 		sessions[i].u = NULL;
 	}
+}
+
+/* The ptrace sampler's window: a round every 1/rate s (each process stopped in turn, then let go)
+ * until the duration, Ctrl-C, or the end of every process. */
+static void measure_ptrace(const struct profile_args *args, struct session *sessions, size_t count, pid_t child,
+			   int *child_status, size_t open)
+{
+	uint64_t begin = now_ns();
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = &sessions[i];
+		if (!s->opened)
+			continue;
+		s->alive = true;
+		s->profile = ai_profile_create(s->pid, s->exe, s->runtimes, 0, begin); /* (no probes placed) */
+		s->profile->sample_rate = args->rate;
+		s->profile->ptrace_sampled = true;
+		s->profile->of_several = count > 1;
+		ai_profile_add_start(s->profile, s->start);
+		fprintf(stderr, "async-inspect: profiling process %d (%s, ptrace sampling at %u Hz)%s; Ctrl-C to stop\n",
+			(int)s->pid, s->runtimes, args->rate, args->duration_set || !child ? "" : " until it exits");
+	}
+	uint64_t deadline = begin + args->duration_ms * 1000000u, period = 1000000000u / args->rate, next = begin;
+	size_t measured = open;
+	while (measured && !stop_requested && (!args->duration_set && child ? true : now_ns() < deadline)) {
+		for (size_t i = 0; i < count && !stop_requested; i++) {
+			struct session *s = &sessions[i];
+			if (!s->opened || s->end)
+				continue;
+			struct ai_error *err = NULL;
+			if ((s->alive = process_alive(s->pid, child, child_status)) &&
+			    (err = ai_ptrace_sample(s->capture, s->target, s->folder, s->profile)) &&
+			    !(s->alive = process_alive(s->pid, child, child_status))) {
+				ai_error_destroy(err); /* it exited meanwhile: no error */
+				err = NULL;
+			}
+			if (err || !s->alive) {
+				s->err = err;
+				s->end = now_ns();
+				measured--;
+				if (!s->alive && count > 1)
+					fprintf(stderr, "async-inspect: process %d exited during the profile: its part "
+						"ends with what was gathered until then\n", (int)s->pid);
+			}
+		}
+		next += period;
+		uint64_t now = now_ns(), until = next;
+		if (!(!args->duration_set && child) && until > deadline)
+			until = deadline;
+		if (until <= now) {
+			next = AI_MAX(next, now); /* (a round took longer than the period: the rate is lower) */
+			continue;
+		}
+		uint64_t wait = until - now;
+		struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000u), .tv_nsec = (long)(wait % 1000000000u) };
+		nanosleep(&ts, NULL); /* (Ctrl-C ends it early: no SA_RESTART) */
+	}
+	uint64_t end = now_ns();
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = &sessions[i];
+		if (!s->opened)
+			continue;
+		if (!s->end)
+			s->end = end;
+		uint64_t unwound;
+		ai_sample_folder_stats(s->folder, &unwound, &s->profile->samples_cut);
+	}
+}
+
+/* Profiles the processes of sessions[0..count) over one window (with child: the one launched);
+ * each is written unless it failed. The status: a process that could not be profiled is an error
+ * on stderr (already printed when there are several), and AI_EXIT_FAILURE. */
+static int profile_processes(const struct profile_args *args, struct session *sessions, size_t count, pid_t child,
+			     int *child_status, bool *child_exited)
+{
+	ai_target_install_signal_handlers();
+	size_t open = 0;
+	int status = AI_EXIT_OK;
+	for (size_t i = 0; i < count; i++) {
+		struct session *s = &sessions[i];
+		struct ai_error *err = session_open(s, args, child, child_status, child_exited);
+		if (!err) {
+			s->opened = true;
+			open++;
+			continue;
+		}
+		if (s->u) {
+			ai_uprobes_close(s->u);
+			s->u = NULL;
+		}
+		/* The others are still worth measuring; the exit status says one failed. */
+		status = count > 1 ? ai_fail(ai_error_wrap(err, "process %d", (int)s->pid)) : ai_fail(err);
+		s->alive = false;
+	}
+	if (!open)
+		return AI_EXIT_FAILURE;
+	/* From here to the close, Ctrl-C ends the measure instead of us. */
+	ai_catch_stop_signals(on_stop);
+	if (args->ptrace)
+		measure_ptrace(args, sessions, count, child, child_status, open);
+	else
+		measure_uprobes(args, sessions, count, child, child_status, open);
 	ai_catch_stop_signals(SIG_DFL);
 
 	const struct ai_profile **written = xcalloc(count, sizeof(*written));
@@ -426,11 +526,13 @@ int ai_cmd_profile(int argc, char **argv)
 		{ "debug-dir", required_argument, NULL, 'D' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "runtime-frames", no_argument, NULL, 'R' },
+		{ "sampler", required_argument, NULL, 'S' },
+		{ "max-pause", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct profile_args args = { .duration_ms = 10000, .format = AI_PROFILE_REPORT, .rate = DEFAULT_RATE };
-	const char *output = NULL;
+	const char *output = NULL, *sampler = "auto";
 	struct ai_error *err;
 	int opt, pid = 0;
 	struct ai_target_options targets = { 0 };
@@ -485,6 +587,21 @@ int ai_cmd_profile(int argc, char **argv)
 				return ai_usage_error("profile", "invalid --rate '%s' (samples per second, 0 to %d; "
 						      "0: no CPU samples)", optarg, MAX_RATE);
 			args.rate = (unsigned)rate;
+			args.rate_set = true;
+			break;
+		}
+		case 'S':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "perf") && strcmp(optarg, "ptrace"))
+				return ai_usage_error("profile", "invalid --sampler '%s' (auto, perf or ptrace)", optarg);
+			sampler = optarg;
+			break;
+		case 'M': {
+			uint64_t ms;
+			if ((err = ai_parse_duration(optarg, &ms)))
+				return ai_fail(err);
+			if (ms < 1)
+				return ai_usage_error("profile", "--max-pause %s is too short (at least 1ms)", optarg);
+			args.max_pause_us = ms * 1000;
 			break;
 		}
 		case 'R':
@@ -502,8 +619,28 @@ int ai_cmd_profile(int argc, char **argv)
 	if (!pid == !args.program)
 		return ai_usage_error("profile", pid ? "give --pid or a PROGRAM, not both"
 						     : "give --pid N, or -- PROGRAM [ARGS...]");
-	if ((err = ai_uprobes_available()))
-		return ai_fail(err);
+	args.ptrace = strcmp(sampler, "ptrace") == 0;
+	if (args.max_pause_us && strcmp(sampler, "perf") == 0)
+		return ai_usage_error("profile", "--max-pause caps the pause of ptrace sampling; perf events never "
+				      "stop the program");
+	if (!args.ptrace && (err = ai_uprobes_available())) {
+		/* Where perf events are not allowed, CPU samples by ptrace still say where the time goes. */
+		if (strcmp(sampler, "auto") || !args.rate)
+			return ai_fail(err);
+		args.ptrace = true;
+		fprintf(stderr, "async-inspect: %s; falling back to ptrace sampling at %u Hz (each sample stops the "
+			"program for a moment)\n", err->message,
+			args.rate_set ? AI_MIN(args.rate, PTRACE_MAX_RATE) : PTRACE_DEFAULT_RATE);
+		ai_error_destroy(err);
+	}
+	if (args.ptrace) {
+		if (args.rate_set && !args.rate)
+			return ai_usage_error("profile", "--rate 0 leaves ptrace sampling nothing to measure");
+		args.rate = args.rate_set ? AI_MIN(args.rate, PTRACE_MAX_RATE) : PTRACE_DEFAULT_RATE;
+	} else if (args.max_pause_us) {
+		return ai_usage_error("profile", "--max-pause caps the pause of ptrace sampling; perf events never "
+				      "stop the program");
+	}
 	args.out = stdout;
 	if (output && !(args.out = fopen(output, "w")))
 		return ai_fail(ai_error_from_errno(errno, "cannot write %s", output));

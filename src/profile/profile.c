@@ -478,6 +478,21 @@ void ai_profile_sample(struct ai_profile *p, uint64_t time_ns, uint32_t tid, cha
 	}
 }
 
+void ai_profile_sample_task(struct ai_profile *p, uint64_t time_ns, uint32_t tid, uint64_t address, char *frames,
+			    bool chain)
+{
+	if (!address) {
+		ai_profile_sample(p, time_ns, tid, frames, chain);
+		return;
+	}
+	size_t index = task_at(p, address, time_ns); /* (may move the tasks) */
+	struct ai_profile_task *t = &p->tasks[index];
+	thread_of(p, tid);
+	p->samples++;
+	t->samples++;
+	count_stack(&t->stacks, &t->stack_count, &t->stack_capacity, frames, chain);
+}
+
 size_t ai_profile_task_index(const struct ai_profile *p, uint64_t address)
 {
 	return map_get(p, address);
@@ -579,6 +594,10 @@ void ai_profile_finish(struct ai_profile *p, uint64_t end_ns, const struct ai_sn
 			end_poll(p, th, p->end_ns);
 		th->name = thread_name(p->pid, th->tid);
 	}
+	/* ptrace sampling: busy time is each task's share of the rounds, over the window. */
+	for (size_t i = 0; p->ptrace_sampled && p->ptrace_rounds && i < p->task_count; i++)
+		p->tasks[i].busy_ns = (uint64_t)((double)p->tasks[i].samples / (double)p->ptrace_rounds *
+						 (double)(p->end_ns - p->start_ns));
 	for (size_t i = 0; end && i < end->task_count; i++) {
 		const struct ai_snapshot_task *s = &end->tasks[i];
 		if (!ai_profile_measures(s))

@@ -2,7 +2,8 @@
  * and for flamegraph tools (Brendan Gregg's folded stacks: a line per stack of stacks.c, its
  * weight in samples, or in busy nanoseconds without sampling). Several processes: the report has
  * a section per process, the JSON a `processes` array of the one-process documents, the folded
- * stacks begin with their process ("pid N name"). */
+ * stacks begin with their process ("pid N name"). A profile sampled by ptrace knows no polls,
+ * wakes, scheduled or idle time: "-" in the report, null in the JSON, never 0. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,15 +39,39 @@ static void task_label(char *buf, size_t size, const struct ai_profile_task *t)
 		snprintf(buf, size, "@0x%" PRIx64, t->address);
 }
 
+/* A count, or "-" when ptrace sampling cannot know it. */
+static const char *count_or_unknown(char *buf, size_t size, const struct ai_profile *p, uint64_t n)
+{
+	if (p->ptrace_sampled)
+		return "-";
+	snprintf(buf, size, "%" PRIu64, n);
+	return buf;
+}
+
+/* The ptrace sampler's header: its samples and the pause each cost. */
+static void write_ptrace_header(FILE *out, const struct ai_profile *p)
+{
+	char a[32], b[32];
+	fprintf(out, ", ptrace sampling: %" PRIu64 " CPU samples at %u Hz in %" PRIu64 " stops of the process, "
+		"busy estimated from %" PRIu64 " samples; each stop paused it for %s mean, %s max", p->samples,
+		p->sample_rate, p->ptrace_rounds, p->samples, p->ptrace_rounds ?
+		duration(a, sizeof(a), p->pause_total_us * 1000u / p->ptrace_rounds) : "-",
+		p->ptrace_rounds ? duration(b, sizeof(b), p->pause_max_us * 1000u) : "-");
+}
+
 /* One process's part of the report; the legend goes once, after the last. */
 static void write_report(FILE *out, const struct ai_profile *p, bool legend)
 {
-	char a[32], b[32], c[32], d[32], e[32], f[32];
+	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
 	uint64_t w = window(p);
-	fprintf(out, "Profile of process %d (%s): %s, %s (%zu probes), %" PRIu64 " polls, %" PRIu64 " wakes",
-		(int)p->pid, p->exe ? p->exe : "?", duration(a, sizeof(a), w), p->runtimes, p->probe_count,
-		p->polls, p->wakes);
-	if (p->sample_rate)
+	bool pt = p->ptrace_sampled;
+	fprintf(out, "Profile of process %d (%s): %s, %s", (int)p->pid, p->exe ? p->exe : "?",
+		duration(a, sizeof(a), w), p->runtimes);
+	if (pt)
+		write_ptrace_header(out, p);
+	else
+		fprintf(out, " (%zu probes), %" PRIu64 " polls, %" PRIu64 " wakes", p->probe_count, p->polls, p->wakes);
+	if (!pt && p->sample_rate)
 		fprintf(out, ", %" PRIu64 " CPU samples at %u Hz (--format folded or svg: where they ran)", p->samples,
 			p->sample_rate);
 	fprintf(out, "%s\n", p->target_exited ? "; the process exited during the profile" : "");
@@ -63,10 +88,11 @@ static void write_report(FILE *out, const struct ai_profile *p, bool legend)
 				 duration(e, sizeof(e), t->scheduled_max_ns));
 		else
 			snprintf(sched, sizeof(sched), "-");
-		fprintf(out, "%-8s %8" PRIu64 " %9s %5.1f%% %9s %27s %7" PRIu64 " %9s  %s", id, t->polls,
+		fprintf(out, "%-8s %8s %9s %5.1f%% %9s %27s %7s %9s  %s", id, count_or_unknown(g, sizeof(g), p, t->polls),
 			duration(a, sizeof(a), t->busy_ns), w ? 100.0 * (double)t->busy_ns / (double)w : 0.0,
-			duration(b, sizeof(b), ai_profile_task_idle_ns(p, t)), sched, t->wakes,
-			t->polls ? duration(f, sizeof(f), t->max_poll_ns) : "-", t->future ? t->future : "<unknown>");
+			pt ? "-" : duration(b, sizeof(b), ai_profile_task_idle_ns(p, t)), sched,
+			count_or_unknown(c, sizeof(c), p, t->wakes), t->polls ? duration(f, sizeof(f), t->max_poll_ns) : "-",
+			t->future ? t->future : "<unknown>");
 		if (t->name)
 			fprintf(out, " \"%s\"", t->name);
 		if (t->location)
@@ -92,14 +118,31 @@ static void write_report(FILE *out, const struct ai_profile *p, bool legend)
 	uint64_t busy = 0;
 	for (size_t i = 0; i < p->task_count; i++)
 		busy += p->tasks[i].busy_ns;
-	fprintf(out, "\nTotal of pid %d %s: %zu task%s, %" PRIu64 " polls, busy %s (%.1f%% of one core), %" PRIu64
-		" wakes%s\n", (int)p->pid, p->command ? p->command : "?", p->task_count, p->task_count == 1 ? "" : "s",
-		p->polls, duration(a, sizeof(a), busy), w ? 100.0 * (double)busy / (double)w : 0.0, p->wakes,
+	if (pt)
+		snprintf(g, sizeof(g), " estimated from %" PRIu64 " samples", p->samples);
+	fprintf(out, "\nTotal of pid %d %s: %zu task%s, %s polls, busy %s (%.1f%% of one core)%s, %s wakes%s\n",
+		(int)p->pid, p->command ? p->command : "?", p->task_count, p->task_count == 1 ? "" : "s",
+		count_or_unknown(b, sizeof(b), p, p->polls), duration(a, sizeof(a), busy),
+		w ? 100.0 * (double)busy / (double)w : 0.0, pt ? g : "", count_or_unknown(c, sizeof(c), p, p->wakes),
 		p->target_exited ? " (it exited during the profile: what was gathered until then)" : "");
 	if (!legend)
 		return;
 	fprintf(out, "\nBUSY: time inside the task's polls (BUSY%%: of one core over the profile); SCHEDULED: "
 		"from a wake to the next poll; IDLE: the rest. Tasks are sorted by busy time.\n");
+	if (pt)
+		fprintf(out, "ptrace sampling (perf events not used): BUSY is estimated from the samples (the share of "
+			"the stops that found a running thread polling the task); polls, wakes, scheduled and idle "
+			"time cannot be measured this way (-).\n");
+}
+
+/* A measure's key and value, or null when it is unknown. */
+static void measure(struct ai_json_writer *w, const char *key, bool unknown, uint64_t value)
+{
+	ai_json_key(w, key);
+	if (unknown)
+		ai_json_null(w);
+	else
+		ai_json_uint(w, value);
 }
 
 /* One process's document (docs/json-format.md). */
@@ -113,13 +156,21 @@ static void write_json_document(struct ai_json_writer *w, const struct ai_profil
 	ai_json_field_string(w, "runtimes", p->runtimes);
 	ai_json_field_uint(w, "probes", p->probe_count);
 	ai_json_field_uint(w, "duration_ns", window(p));
-	ai_json_field_uint(w, "polls", p->polls);
-	ai_json_field_uint(w, "wakes", p->wakes);
-	ai_json_field_uint(w, "releases", p->releases);
+	bool pt = p->ptrace_sampled;
+	ai_json_field_string(w, "sampler", pt ? "ptrace" : "perf");
+	measure(w, "polls", pt, p->polls);
+	measure(w, "wakes", pt, p->wakes);
+	measure(w, "releases", pt, p->releases);
 	ai_json_field_uint(w, "events_lost", p->lost);
 	ai_json_field_bool(w, "target_exited", p->target_exited);
 	ai_json_field_uint(w, "sample_rate_hz", p->sample_rate);
 	ai_json_field_uint(w, "samples", p->samples);
+	/* ptrace sampling: busy time estimated from the samples, and each stop's pause */
+	measure(w, "busy_estimated_from_samples", !pt, p->samples);
+	measure(w, "ptrace_stops", !pt, p->ptrace_rounds);
+	measure(w, "pause_mean_ns", !pt || !p->ptrace_rounds,
+		p->ptrace_rounds ? p->pause_total_us * 1000u / p->ptrace_rounds : 0);
+	measure(w, "pause_max_ns", !pt || !p->ptrace_rounds, p->pause_max_us * 1000u);
 	ai_json_key(w, "tasks");
 	ai_json_begin_array(w);
 	for (size_t i = 0; i < p->task_count; i++) {
@@ -147,27 +198,27 @@ static void write_json_document(struct ai_json_writer *w, const struct ai_profil
 		const struct {
 			const char *key;
 			uint64_t value;
+			bool probed; /* known only from the probes: null when sampled by ptrace */
 		} fields[] = {
-			{ "polls", t->polls },
-			{ "busy_ns", t->busy_ns },
-			{ "idle_ns", ai_profile_task_idle_ns(p, t) },
-			{ "scheduled_ns", t->scheduled_ns },
-			{ "scheduled_count", t->scheduled_count },
-			{ "scheduled_mean_ns", t->scheduled_count ? t->scheduled_ns / t->scheduled_count : 0 },
-			{ "scheduled_p99_ns", ai_profile_task_scheduled_percentile(t, 99) },
-			{ "scheduled_max_ns", t->scheduled_max_ns },
-			{ "wakes", t->wakes },
-			{ "self_wakes", t->self_wakes },
-			{ "task_wakes", t->task_wakes },
-			{ "max_poll_ns", t->max_poll_ns },
-			{ "max_poll_at_ns", t->polls && t->max_poll_at_ns >= p->start_ns ? t->max_poll_at_ns - p->start_ns : 0 },
-			{ "long_polls", t->long_polls },
-			{ "samples", t->samples },
+			{ "polls", t->polls, true },
+			{ "busy_ns", t->busy_ns, false },
+			{ "idle_ns", ai_profile_task_idle_ns(p, t), true },
+			{ "scheduled_ns", t->scheduled_ns, true },
+			{ "scheduled_count", t->scheduled_count, true },
+			{ "scheduled_mean_ns", t->scheduled_count ? t->scheduled_ns / t->scheduled_count : 0, true },
+			{ "scheduled_p99_ns", ai_profile_task_scheduled_percentile(t, 99), true },
+			{ "scheduled_max_ns", t->scheduled_max_ns, true },
+			{ "wakes", t->wakes, true },
+			{ "self_wakes", t->self_wakes, true },
+			{ "task_wakes", t->task_wakes, true },
+			{ "max_poll_ns", t->max_poll_ns, true },
+			{ "max_poll_at_ns", t->polls && t->max_poll_at_ns >= p->start_ns ? t->max_poll_at_ns - p->start_ns : 0,
+			  true },
+			{ "long_polls", t->long_polls, true },
+			{ "samples", t->samples, false },
 		};
-		for (size_t f = 0; f < AI_ARRAY_SIZE(fields); f++) {
-			ai_json_key(w, fields[f].key);
-			ai_json_uint(w, fields[f].value);
-		}
+		for (size_t f = 0; f < AI_ARRAY_SIZE(fields); f++)
+			measure(w, fields[f].key, pt && fields[f].probed, fields[f].value);
 		ai_json_end_object(w);
 	}
 	ai_json_end_array(w);
@@ -178,8 +229,8 @@ static void write_json_document(struct ai_json_writer *w, const struct ai_profil
 		ai_json_begin_object(w);
 		ai_json_field_uint(w, "tid", th->tid);
 		ai_json_field_string(w, "name", th->name);
-		ai_json_field_uint(w, "polls", th->polls);
-		ai_json_field_uint(w, "busy_ns", th->busy_ns);
+		measure(w, "polls", pt, th->polls);
+		measure(w, "busy_ns", pt, th->busy_ns);
 		ai_json_field_uint(w, "samples_outside_polls", th->samples);
 		ai_json_end_object(w);
 	}

@@ -136,7 +136,9 @@ static bool is_poll_function(const struct ai_sample_folder *f, const struct ai_f
 		if (p->die_offset && frame->module == p->module &&
 		    frame->location.subprogram_die_offset == p->die_offset)
 			return true;
-		if (!p->die_offset && p->name && function_of(frame) && strcmp(function_of(frame), p->name) == 0)
+		/* (by name without its DIE, or for a frame of a snapshot's stack, which has no module) */
+		if ((!p->die_offset || !frame->module) && p->name && function_of(frame) &&
+		    strcmp(function_of(frame), p->name) == 0)
 			return true;
 	}
 	return false;
@@ -279,44 +281,52 @@ char *ai_sample_folder_fold(struct ai_sample_folder *f, const struct ai_cpu_samp
 		f->failed++;
 		return xstrdup("[unknown]");
 	}
+	char *text = ai_sample_folder_fold_stack(f, &stack, polling, chain_ret);
+	ai_stack_deinit(&stack);
+	return text;
+}
+
+char *ai_sample_folder_fold_stack(struct ai_sample_folder *f, const struct ai_stack *stack, bool polling,
+				  bool *chain_ret)
+{
+	*chain_ret = false;
 	f->unwound++;
-	if (stack.stop_reason)
+	if (stack->stop_reason)
 		f->failed++;
 	struct out o = { .last_runtime = SIZE_MAX };
-	if (!stack.count) {
+	if (!stack->count) {
 		put(&o, "[unknown]");
 	} else if (!polling) {
-		put_range(f, &o, &stack, stack.count - 1, 0);
+		put_range(f, &o, stack, stack->count - 1, 0);
 	} else {
 		/* The region of the task's poll: the innermost poll function's frame inward. */
-		size_t region = stack.count - 1;
+		size_t region = stack->count - 1;
 		bool found = false;
-		for (size_t i = 0; i < stack.count && !found; i++)
-			if ((found = is_poll_function(f, &stack.frames[i])))
+		for (size_t i = 0; i < stack->count && !found; i++)
+			if ((found = is_poll_function(f, &stack->frames[i])))
 				region = i;
 		size_t innermost = SIZE_MAX; /* the innermost coroutine frame */
 		for (size_t i = 0; i <= region && innermost == SIZE_MAX; i++) {
-			char *name = coroutine_name(function_of(&stack.frames[i]));
+			char *name = coroutine_name(function_of(&stack->frames[i]));
 			if (name)
 				innermost = i;
 			free(name);
 		}
 		if (innermost != SIZE_MAX) {
 			for (size_t i = region + 1; i-- > innermost;) {
-				char *name = coroutine_name(function_of(&stack.frames[i]));
+				char *name = coroutine_name(function_of(&stack->frames[i]));
 				if (name)
 					put(&o, name);
 				else if (f->runtime_frames)
-					put_frame(f, &o, &stack.frames[i]);
+					put_frame(f, &o, &stack->frames[i]);
 				free(name);
 			}
 			if (innermost > 0)
-				put_range(f, &o, &stack, innermost - 1, 0);
+				put_range(f, &o, stack, innermost - 1, 0);
 		} else {
 			*chain_ret = !found;
-			put_range(f, &o, &stack, region, 0);
+			put_range(f, &o, stack, region, 0);
 		}
 	}
-	ai_stack_deinit(&stack);
 	return o.text;
 }

@@ -653,15 +653,16 @@ Test(profile, live_view_columns_need_the_view)
 }
 
 /* Without the right to perf events (here: as user nobody, where uprobe events need CAP_PERFMON
- * whatever perf_event_paranoid says), one line says so and how to fix it, exit 1. Needs root (to
- * become nobody) and setpriv(1); skipped otherwise. */
+ * whatever perf_event_paranoid says) and perf asked for (--sampler perf; by default it falls back
+ * to ptrace sampling: test_profile_ptrace.c), one line says so and how to fix it, exit 1. Needs
+ * root (to become nobody) and setpriv(1); skipped otherwise. */
 Test(profile, refused_perf_events_say_how_to_fix)
 {
 	if (geteuid() != 0 || system("setpriv --version >/dev/null 2>&1") != 0)
 		cr_skip("needs root and setpriv to run the tool as another user");
 	char *fixture = fixture_path("tokio-1.54", "profiled");
 	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
-	char *command = xasprintf("setpriv --reuid=nobody --regid=nogroup --clear-groups %s profile --duration 1s "
+	char *command = xasprintf("setpriv --reuid=nobody --regid=nogroup --clear-groups %s profile --sampler perf --duration 1s "
 				  "-- %s </dev/null 2>&1; echo \"exit=$?\"", binary, fixture);
 	FILE *p = popen(command, "r");
 	cr_assert_not_null(p);
