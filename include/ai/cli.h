@@ -67,6 +67,9 @@ struct ai_monitor_options {
 	{ "decoders", required_argument, NULL, AI_OPT_DECODERS }
 /* Handles opt if it is one of AI_MONITOR_LONG_OPTIONS, into options: returns 0, or the exit
  * status after printing why arg is wrong. Returns -1 for any other option. */
+/* --max-pause ARG (a duration of at least 1ms) into *us_ret: 0, or the exit status after the
+ * one-line error. */
+int ai_parse_max_pause(const char *command, const char *arg, uint64_t *us_ret);
 int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options);
 /* Opens --record FILE for writing (truncated), with a clear error if it cannot be. */
 struct ai_error *ai_open_recording(const char *path, FILE **ret);

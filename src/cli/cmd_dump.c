@@ -123,12 +123,9 @@ int ai_cmd_dump(int argc, char **argv)
 			graph = true;
 			break;
 		case 'M': {
-			uint64_t ms;
-			if ((err = ai_parse_duration(optarg, &ms)))
-				return ai_fail(err);
-			if (ms < 1)
-				return ai_usage_error("dump", "--max-pause %s is too short (at least 1ms)", optarg);
-			once.max_pause_us = ms * 1000;
+			int rc = ai_parse_max_pause("dump", optarg, &once.max_pause_us);
+			if (rc)
+				return rc;
 			break;
 		}
 		case 'P':

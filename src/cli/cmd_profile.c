@@ -596,12 +596,9 @@ int ai_cmd_profile(int argc, char **argv)
 			sampler = optarg;
 			break;
 		case 'M': {
-			uint64_t ms;
-			if ((err = ai_parse_duration(optarg, &ms)))
-				return ai_fail(err);
-			if (ms < 1)
-				return ai_usage_error("profile", "--max-pause %s is too short (at least 1ms)", optarg);
-			args.max_pause_us = ms * 1000;
+			int rc = ai_parse_max_pause("profile", optarg, &args.max_pause_us);
+			if (rc)
+				return rc;
 			break;
 		}
 		case 'R':

@@ -117,6 +117,18 @@ bool ai_parse_read_option(int opt, const char *arg, struct ai_read_options *opti
 	}
 }
 
+int ai_parse_max_pause(const char *command, const char *arg, uint64_t *us_ret)
+{
+	uint64_t ms;
+	struct ai_error *err = ai_parse_duration(arg, &ms);
+	if (err)
+		return ai_fail(err);
+	if (ms < 1)
+		return ai_usage_error(command, "--max-pause %s is too short (at least 1ms)", arg);
+	*us_ret = ms * 1000;
+	return 0;
+}
+
 int ai_parse_monitor_option(const char *command, int opt, const char *arg, struct ai_monitor_options *options)
 {
 	struct ai_error *err;
@@ -133,12 +145,7 @@ int ai_parse_monitor_option(const char *command, int opt, const char *arg, struc
 		options->record_path = arg;
 		return 0;
 	case 'M':
-		if ((err = ai_parse_duration(arg, &ms)))
-			return ai_fail(err);
-		if (ms < 1)
-			return ai_usage_error(command, "--max-pause %s is too short (at least 1ms)", arg);
-		options->max_pause_us = ms * 1000;
-		return 0;
+		return ai_parse_max_pause(command, arg, &options->max_pause_us);
 	case 'L':
 		options->no_locals = true;
 		return 0;
