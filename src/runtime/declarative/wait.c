@@ -263,6 +263,26 @@ static void append(struct ai_wait *wait, const char *tail)
 	free(old);
 }
 
+/* Reaches the lock or semaphore of e's path from *p (moved there) and fills in the wait on it:
+ * its type, its address (the key its guards are found under), one permit wanted, queued. False
+ * after saying why in the wait when the path does not lead to it; `what` names it there. */
+static bool reach_queued_resource(struct ai_wait_walk *w, const struct decl_runtime *d, const struct decl_wait *e,
+				  struct ai_wait *wait, const char *what, struct decl_place *p)
+{
+	char *why = reach(w, p, e->path, true);
+	if (why) {
+		not_understood(w, d, e, wait, what, why);
+		free(why);
+		return false;
+	}
+	const char *name = ai_wait_type_name(p->type);
+	wait->resource_type = ai_wait_short_resource_name(name ? name : "?");
+	wait->address = wait->semaphore = p->address;
+	wait->permits_wanted = 1;
+	wait->queued = true;
+	return true;
+}
+
 /* An RwLock read or write wait: the lock's address is the key its guards are found under; the
  * writer bit and the readers count, when the file names them, say what it waits behind. */
 static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct decl_runtime *d, const struct decl_wait *e,
@@ -271,17 +291,9 @@ static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct decl_r
 	struct ai_wait *wait = ai_wait_new("rwlock");
 	wait->access = xstrdup(write ? "write" : "read");
 	struct decl_place p = from;
-	char *why = reach(w, &p, e->path, true);
-	if (why) {
-		not_understood(w, d, e, wait, "lock", why);
-		free(why);
+	if (!reach_queued_resource(w, d, e, wait, "lock", &p))
 		return wait;
-	}
-	const char *lock = ai_wait_type_name(p.type);
-	wait->resource_type = ai_wait_short_resource_name(lock ? lock : "?");
-	wait->address = wait->semaphore = p.address;
-	wait->permits_wanted = 1;
-	wait->queued = true;
+	char *why = NULL;
 	wait->description = xasprintf("%s %s @ 0x%" PRIx64, write ? "write-lock" : "read-lock", wait->resource_type,
 				      p.address);
 	uint64_t writer = 0, readers = 0;
@@ -316,17 +328,9 @@ static struct ai_wait *decode_semaphore(struct ai_wait_walk *w, const struct dec
 {
 	struct ai_wait *wait = ai_wait_new("semaphore");
 	struct decl_place p = from;
-	char *why = reach(w, &p, e->path, true);
-	if (why) {
-		not_understood(w, d, e, wait, "semaphore", why);
-		free(why);
+	if (!reach_queued_resource(w, d, e, wait, "semaphore", &p))
 		return wait;
-	}
-	const char *name = ai_wait_type_name(p.type);
-	wait->resource_type = ai_wait_short_resource_name(name ? name : "?");
-	wait->address = wait->semaphore = p.address;
-	wait->permits_wanted = 1;
-	wait->queued = true;
+	char *why = NULL;
 	wait->description = xasprintf("acquire %s @ 0x%" PRIx64, wait->resource_type, p.address);
 	uint64_t permits;
 	if (read_int(w, p, &e->ints[0], &permits, &why)) {
