@@ -226,6 +226,33 @@ static struct ai_error *explain_seize_failure(pid_t pid, int errnum)
 			       (int)pid);
 }
 
+/* Why seizing thread tid of pid said EPERM, when the thread is not a reason to fail: it is ours
+ * already (its parent created it just after we seized the parent, so PTRACE_O_TRACECLONE gave it
+ * to us before we saw the clone event), or it is ending (a thread with an exit state cannot be
+ * seized) or gone. */
+enum seize_refusal { REFUSAL_REAL, REFUSAL_OURS, REFUSAL_ENDING };
+
+static enum seize_refusal why_thread_refused(pid_t pid, pid_t tid)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	char *status = ai_read_small_file(path, NULL);
+	if (!status)
+		return REFUSAL_ENDING;
+	enum seize_refusal why = REFUSAL_REAL;
+	const char *tracer = strstr(status, "TracerPid:");
+	const char *state = strstr(status, "State:");
+	if (tracer && strtol(tracer + strlen("TracerPid:"), NULL, 10) == (long)getpid())
+		why = REFUSAL_OURS;
+	else if (state) {
+		char letter = state[6 + strspn(state + 6, " \t")];
+		if (letter == 'Z' || letter == 'X')
+			why = REFUSAL_ENDING;
+	}
+	free(status);
+	return why;
+}
+
 /* Seizes every thread listed in /proc/PID/task that we do not have yet. Threads created after
  * their parent was seized are followed by PTRACE_O_TRACECLONE; this catches the rest. Returns
  * how many were new in *added_ret. */
@@ -249,6 +276,15 @@ static struct ai_error *seize_new_threads(struct ai_target *t, size_t *added_ret
 			int errnum = errno;
 			if (errnum == ESRCH && tid != t->pid)
 				continue; /* the thread ended meanwhile */
+			enum seize_refusal why = errnum == EPERM && tid != t->pid ? why_thread_refused(t->pid, tid)
+										 : REFUSAL_REAL;
+			if (why == REFUSAL_ENDING)
+				continue;
+			if (why == REFUSAL_OURS) {
+				add_thread(t, tid); /* its first stop is waited for like any other */
+				added++;
+				continue;
+			}
 			closedir(dir);
 			return explain_seize_failure(t->pid, errnum);
 		}

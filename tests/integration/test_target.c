@@ -99,6 +99,30 @@ Test(target, signal_while_stopped_is_delivered_at_resume)
 	fixture_kill(&f);
 }
 
+/* Attaching while threads appear: a thread created just after its parent was seized is ours
+ * already (PTRACE_O_TRACECLONE), and seizing it again must not fail as "already traced by
+ * async-inspect". 200 attach / stop / detach rounds, as the ptrace sampler does, on a program
+ * whose four threads each create a thread in a loop. */
+Test(target, attach_while_threads_appear)
+{
+	struct fixture f;
+	fixture_start(&f, "c", "churn", NULL);
+	struct ai_target *t;
+	struct ai_error *err = ai_target_attach(f.pid, &t);
+	cr_assert_null(err, "%s", err ? err->message : "");
+	for (int round = 0; round < 200; round++) {
+		err = ai_target_reattach(t);
+		cr_assert_null(err, "round %d: %s", round, err ? err->message : "");
+		err = ai_target_stop(t);
+		cr_assert_null(err, "round %d: %s", round, err ? err->message : "");
+		cr_assert_geq(t->thread_count, 5, "main and four spinners at least");
+		ai_target_detach(t);
+	}
+	ai_target_destroy(t);
+	cr_expect_eq(kill(f.pid, 0), 0, "the program runs on");
+	fixture_kill(&f);
+}
+
 /* A target killed while we are attached: stopping it is a clear error, detaching does not hang. */
 Test(target, target_exiting_under_us_is_an_error)
 {
