@@ -381,6 +381,35 @@ Test(wait, rwlock_writer_waits_for_write_readers_hold_read)
 	}
 }
 
+/* A reader queued before a writer on the "queue" RwLock: it waits for the lock's holder, in
+ * place 1, and the writer queued after it does not bar it; the writer is in place 2. */
+Test(wait, rwlock_reader_first_in_line_is_not_behind_the_writer)
+{
+	for (const char *const *v = tokio_versions(); *v; v++) {
+		struct fixture f;
+		fixture_start(&f, *v, "rwlock_writer", NULL);
+		json_t *root = doc_dump(&f, *v);
+		fixture_kill(&f);
+		json_t *holder = task_by_future(root, "rwlock_writer::holder", 0);
+		json_t *first = task_by_future(root, "rwlock_writer::first_in_line", 0);
+		json_t *second = task_by_future(root, "rwlock_writer::second_in_line", 0);
+		cr_assert(holder && first && second, "%s: the three tasks of the queue lock", *v);
+		json_t *fw = json_object_get(first, "wait"), *sw = json_object_get(second, "wait");
+		cr_assert_not_null(held_on(holder, doc_str(fw, "address")), "%s: the holder holds the lock the reader waits for", *v);
+		cr_expect_str_eq(doc_str(held_on(holder, doc_str(fw, "address")), "kind"), "rwlock_write", "%s", *v);
+		cr_expect_str_eq(doc_str(fw, "access"), "read", "%s", *v);
+		cr_expect(json_is_true(json_object_get(fw, "queued")), "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(fw, "place_in_line")), 1, "%s", *v);
+		cr_expect(!strstr(doc_str(fw, "description"), "behind the writer"), "%s: %s", *v, doc_str(fw, "description"));
+		cr_expect(strstr(doc_str(fw, "description"), ", place 1 in line"), "%s: %s", *v, doc_str(fw, "description"));
+		cr_expect_str_eq(doc_str(sw, "address"), doc_str(fw, "address"), "%s: one lock", *v);
+		cr_expect_str_eq(doc_str(sw, "access"), "write", "%s", *v);
+		cr_expect_eq(json_integer_value(json_object_get(sw, "place_in_line")), 2, "%s", *v);
+		cr_expect(json_is_true(json_object_get(sw, "bars_readers")), "%s", *v);
+		json_decref(root);
+	}
+}
+
 Test(wait, graph_dot_on_abba)
 {
 	for (const char *const *v = tokio_versions(); *v; v++) {
