@@ -37,8 +37,10 @@ void ai_grow(void **items, size_t *capacity, size_t needed, size_t size);
 				sizeof(*(items)));                                    \
 	} while (0)
 
-/* Monotonic clock in microseconds, for pauses and timings. */
+/* Monotonic clock (CLOCK_MONOTONIC, the clock tokio's Instant reads) in microseconds, for pauses
+ * and timings, and in nanoseconds. */
 uint64_t ai_now_us(void);
+uint64_t ai_now_ns(void);
 
 /* Removes "." and "dir/.." components of an absolute path, in place. Lexical only: paths in DWARF
  * name the build machine's files, which need not exist here. Relative paths are left alone. */

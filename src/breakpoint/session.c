@@ -32,13 +32,6 @@ struct ai_break_session {
 	bool exited;
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The name of thread tid in the snapshot, or "". */
 static const char *name_of_thread(const struct ai_snapshot *s, pid_t tid)
 {
@@ -114,7 +107,7 @@ static bool task_hit(struct ai_break_session *s, const struct ai_break_site *sit
 	}
 	const struct ai_break_spec *spec = &s->o->specs[site->spec];
 	if (s->history)
-		ai_break_history_observe(s->history, snapshot, task, spec->kind == AI_BREAK_COMPLETE, now_us() - s->start_us);
+		ai_break_history_observe(s->history, snapshot, task, spec->kind == AI_BREAK_COMPLETE, ai_now_us() - s->start_us);
 	hit->task = task;
 	hit->address = header;
 	if (spec->function) {
@@ -139,7 +132,7 @@ static bool state_hit(struct ai_break_session *s, const struct ai_break_site *si
 {
 	const struct ai_snapshot_task *task = ai_break_hit_task(hit->snapshot, env, hit->tid);
 	if (s->history)
-		ai_break_history_observe(s->history, hit->snapshot, task, false, now_us() - s->start_us);
+		ai_break_history_observe(s->history, hit->snapshot, task, false, ai_now_us() - s->start_us);
 	hit->task = task;
 	hit->address = env;
 	struct ai_break_env cond_env = { task, task ? ai_break_node_at(&task->tree, env) : NULL };
@@ -306,7 +299,7 @@ struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capt
 	s->active = true;
 	s->warned = xcalloc(o->spec_count, sizeof(*s->warned));
 	s->history = o->history ? ai_break_history_create() : NULL;
-	s->start_us = now_us();
+	s->start_us = ai_now_us();
 	if ((err = ai_target_resume(target))) {
 		ai_break_session_end(s);
 		return err;

@@ -84,13 +84,6 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Starts PROGRAM (not traced: it is attached to only for the snapshots); returns once it has
  * exec'd, or an error when it could not (a close-on-exec pipe carries exec's errno). */
 static struct ai_error *launch(char *const argv[], pid_t *pid_ret)
@@ -321,7 +314,7 @@ static void measure_uprobes(const struct profile_args *args, struct session *ses
 		if (s->u)
 			s->err = ai_uprobes_enable(s->u); /* (then its part ends at once, the error said) */
 	}
-	uint64_t begin = now_ns();
+	uint64_t begin = ai_now_ns();
 	char sampling[64] = "";
 	if (args->rate)
 		snprintf(sampling, sizeof(sampling), ", CPU samples at %u Hz", args->rate);
@@ -343,7 +336,7 @@ static void measure_uprobes(const struct profile_args *args, struct session *ses
 	/* Each process's rings are waited on in turn: the wait is shared among those still measured. */
 	int timeout = (int)AI_MAX(1, POLL_MS / open);
 	size_t measured = open;
-	while (measured && !stop_requested && (!args->duration_set && child ? true : now_ns() < deadline)) {
+	while (measured && !stop_requested && (!args->duration_set && child ? true : ai_now_ns() < deadline)) {
 		for (size_t i = 0; i < count; i++) {
 			struct session *s = &sessions[i];
 			if (!s->u || s->stopped)
@@ -352,7 +345,7 @@ static void measure_uprobes(const struct profile_args *args, struct session *ses
 				session_read(s, timeout, false, UINT64_MAX);
 			if (s->err || !s->alive) {
 				/* Its part ends here, with what was gathered; the others go on. */
-				session_stop(s, now_ns());
+				session_stop(s, ai_now_ns());
 				measured--;
 				if (!s->alive && count > 1)
 					fprintf(stderr, "async-inspect: process %d exited during the profile: its part "
@@ -360,7 +353,7 @@ static void measure_uprobes(const struct profile_args *args, struct session *ses
 			}
 		}
 	}
-	uint64_t end = now_ns();
+	uint64_t end = ai_now_ns();
 	/* Every process's events stop first (quick), then each is read to the end of the window. */
 	for (size_t i = 0; i < count; i++)
 		if (sessions[i].u && !sessions[i].stopped)
@@ -386,7 +379,7 @@ static void measure_uprobes(const struct profile_args *args, struct session *ses
 static void measure_ptrace(const struct profile_args *args, struct session *sessions, size_t count, pid_t child,
 			   int *child_status, size_t open)
 {
-	uint64_t begin = now_ns();
+	uint64_t begin = ai_now_ns();
 	for (size_t i = 0; i < count; i++) {
 		struct session *s = &sessions[i];
 		if (!s->opened)
@@ -402,7 +395,7 @@ static void measure_ptrace(const struct profile_args *args, struct session *sess
 	}
 	uint64_t deadline = begin + args->duration_ms * 1000000u, period = 1000000000u / args->rate, next = begin;
 	size_t measured = open;
-	while (measured && !stop_requested && (!args->duration_set && child ? true : now_ns() < deadline)) {
+	while (measured && !stop_requested && (!args->duration_set && child ? true : ai_now_ns() < deadline)) {
 		for (size_t i = 0; i < count && !stop_requested; i++) {
 			struct session *s = &sessions[i];
 			if (!s->opened || s->end)
@@ -416,7 +409,7 @@ static void measure_ptrace(const struct profile_args *args, struct session *sess
 			}
 			if (err || !s->alive) {
 				s->err = err;
-				s->end = now_ns();
+				s->end = ai_now_ns();
 				measured--;
 				if (!s->alive && count > 1)
 					fprintf(stderr, "async-inspect: process %d exited during the profile: its part "
@@ -424,7 +417,7 @@ static void measure_ptrace(const struct profile_args *args, struct session *sess
 			}
 		}
 		next += period;
-		uint64_t now = now_ns(), until = next;
+		uint64_t now = ai_now_ns(), until = next;
 		if (!(!args->duration_set && child) && until > deadline)
 			until = deadline;
 		if (until <= now) {
@@ -435,7 +428,7 @@ static void measure_ptrace(const struct profile_args *args, struct session *sess
 		struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000u), .tv_nsec = (long)(wait % 1000000000u) };
 		nanosleep(&ts, NULL); /* (Ctrl-C ends it early: no SA_RESTART) */
 	}
-	uint64_t end = now_ns();
+	uint64_t end = ai_now_ns();
 	for (size_t i = 0; i < count; i++) {
 		struct session *s = &sessions[i];
 		if (!s->opened)

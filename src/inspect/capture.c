@@ -274,11 +274,8 @@ struct ai_error *ai_capture_dump(struct ai_capture *capture, enum ai_capture_rel
 	/* tokio's Instant is CLOCK_MONOTONIC, one clock for every process: read it while the target
 	 * is stopped, for the time left on its timers. */
 	if (target->kind == AI_TARGET_LIVE) {
-		struct timespec ts;
-		if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
-			snapshot->has_monotonic = true;
-			snapshot->monotonic_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-		}
+		snapshot->has_monotonic = true;
+		snapshot->monotonic_ns = (int64_t)ai_now_ns();
 	}
 	/* Copy the writable memory (heap, stacks) and let the target run while we decode from the
 	 * copy. It stays attached until the end so that read-only memory (vtables, relocated data)

@@ -27,13 +27,6 @@ struct ai_live_profile {
 	char *no_samples; /* why not, or NULL */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct ai_error *ai_live_profile_open(struct ai_capture *capture, pid_t pid, struct ai_live_profile **ret)
 {
 	struct ai_live_profile *lp = xcalloc(1, sizeof(*lp));
@@ -59,7 +52,7 @@ struct ai_error *ai_live_profile_open(struct ai_capture *capture, pid_t pid, str
 		ai_uprobes_close(lp->uprobes);
 		goto fail;
 	}
-	lp->opened_ns = now_ns();
+	lp->opened_ns = ai_now_ns();
 	lp->model = ai_profile_create(pid, NULL, runtimes, lp->point_count, lp->opened_ns);
 	lp->model->no_histograms = true;
 	free(runtimes);
@@ -76,7 +69,7 @@ fail:
  * events after it may not all have been taken yet. */
 static uint64_t read_events(struct ai_live_profile *lp)
 {
-	uint64_t horizon = now_ns();
+	uint64_t horizon = ai_now_ns();
 	horizon = horizon > AI_UPROBES_ORDER_MARGIN_NS ? horizon - AI_UPROBES_ORDER_MARGIN_NS : 0;
 	struct ai_error *err = ai_uprobes_poll(lp->uprobes, 0);
 	if (err) {

@@ -543,9 +543,7 @@ void ai_uprobes_take(struct ai_uprobes *u, bool all, const struct ai_uprobe_even
 		qsort(u->pending, u->pending_count, sizeof(*u->pending), compare_events);
 	size_t n = u->pending_count;
 	if (!all) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		uint64_t cutoff = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		uint64_t cutoff = ai_now_ns();
 		cutoff = cutoff > AI_UPROBES_ORDER_MARGIN_NS ? cutoff - AI_UPROBES_ORDER_MARGIN_NS : 0;
 		while (n && u->pending[n - 1].time_ns > cutoff)
 			n--;

@@ -80,11 +80,16 @@ void ai_grow(void **items, size_t *capacity, size_t needed, size_t size)
 	*capacity = cap;
 }
 
-uint64_t ai_now_us(void)
+uint64_t ai_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ai_now_us(void)
+{
+	return ai_now_ns() / 1000u;
 }
 
 char *ai_read_small_file(const char *path, size_t *len_ret)
