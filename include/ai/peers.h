@@ -36,6 +36,14 @@ void ai_process_set_init(struct ai_process_set *set);
 void ai_process_set_add(struct ai_process_set *set, struct ai_snapshot *snapshot);
 void ai_process_set_deinit(struct ai_process_set *set);
 
+/* The command of the process a snapshot shows: its comm, else its executable's base name, else "?". */
+const char *ai_process_command(const struct ai_snapshot *s);
+/* Whether the set's snapshots come from more than one host (merge), so that a pid alone does not
+ * name a process. */
+bool ai_process_set_spans_hosts(const struct ai_process_set *set);
+/* "pid 2311 (server)", and " on db-1" after it when the set spans hosts. Owned by the caller. */
+char *ai_process_set_name(const struct ai_process_set *set, size_t process);
+
 /* Links every I/O wait on a connected TCP socket to the task at its other end, in any snapshot
  * of the set (the same process included): the socket whose local and peer addresses are this
  * one's peer and local; a task waiting on it wins over one that only keeps it (task->fds).

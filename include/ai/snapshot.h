@@ -143,6 +143,7 @@ struct ai_wait {
 struct ai_peer {
 	pid_t pid;
 	char *command;       /* that process's command name, or NULL */
+	char *host;          /* that process's host when the set spans hosts (merge), else NULL */
 	char *address;       /* the other end's own address ("127.0.0.1:8080"), or NULL */
 	int fd;              /* its fd in that process, -1 when unknown */
 	bool has_task;       /* a task of that process holds it or waits on it */

@@ -141,12 +141,29 @@ static const struct endpoint *find_other_end(const struct ai_process_set *set, c
 	return keeper;
 }
 
-static const char *command_of(const struct ai_snapshot *s)
+const char *ai_process_command(const struct ai_snapshot *s)
 {
 	if (s->command)
 		return s->command;
 	const char *slash = s->exe ? strrchr(s->exe, '/') : NULL;
-	return slash ? slash + 1 : s->exe;
+	return slash ? slash + 1 : s->exe ? s->exe : "?";
+}
+
+bool ai_process_set_spans_hosts(const struct ai_process_set *set)
+{
+	for (size_t p = 1; p < set->count; p++) {
+		const char *a = set->snapshots[0]->host, *b = set->snapshots[p]->host;
+		if ((a || b) && (!a || !b || strcmp(a, b) != 0))
+			return true;
+	}
+	return false;
+}
+
+char *ai_process_set_name(const struct ai_process_set *set, size_t process)
+{
+	const struct ai_snapshot *s = set->snapshots[process];
+	bool hosts = ai_process_set_spans_hosts(set) && s->host;
+	return xasprintf("pid %d (%s)%s%s", (int)s->pid, ai_process_command(s), hosts ? " on " : "", hosts ? s->host : "");
 }
 
 /* "Task 17 server::handle_conn" or "block_on server::main". */
@@ -178,8 +195,7 @@ static const struct ai_snapshot_task *lock_holder(const struct ai_snapshot *s, c
 static char *summary(const struct ai_process_set *set, const struct ai_peer *peer)
 {
 	const struct ai_snapshot *s = set->snapshots[peer->process];
-	const char *command = command_of(s);
-	char *who = xasprintf("pid %d%s%s%s", (int)s->pid, command ? " (" : "", command ? command : "", command ? ")" : "");
+	char *who = ai_process_set_name(set, peer->process);
 	if (!peer->has_task) {
 		char *text = xasprintf("%s fd %d, which no task of it holds", who, peer->fd);
 		free(who);
@@ -198,8 +214,9 @@ static char *summary(const struct ai_process_set *set, const struct ai_peer *pee
 		char *next_text = NULL;
 		if (next && next->has_task) {
 			const struct ai_snapshot *ns = set->snapshots[next->process];
-			char *nt = task_text(&ns->tasks[next->task]);
-			next_text = xasprintf("pid %d %s", (int)ns->pid, nt);
+			char *nt = task_text(&ns->tasks[next->task]), *next_who = ai_process_set_name(set, next->process);
+			next_text = xasprintf("%s %s", next_who, nt);
+			free(next_who);
 			free(nt);
 		}
 		text = xasprintf("%s %s, which waits in %s%s%s%s%s", who, task, w->description ? w->description : w->kind,
@@ -229,7 +246,8 @@ static void link_waits(struct ai_process_set *set)
 		const struct ai_snapshot_task *ot = &os->tasks[other->task];
 		struct ai_peer *peer = xcalloc(1, sizeof(*peer));
 		peer->pid = os->pid;
-		peer->command = command_of(os) ? xstrdup(command_of(os)) : NULL;
+		peer->command = xstrdup(ai_process_command(os));
+		peer->host = ai_process_set_spans_hosts(set) && os->host ? xstrdup(os->host) : NULL;
 		peer->address = other->local ? xstrdup(other->local) : NULL;
 		peer->fd = other->fd;
 		peer->has_task = true;

@@ -217,11 +217,6 @@ static bool on_cross_cycle(const struct ai_process_set *set, size_t p, size_t i)
 	return false;
 }
 
-static const char *command_of(const struct ai_snapshot *s)
-{
-	return s->command ? s->command : "?";
-}
-
 /* The node ids' prefix of process p: "p<pid>_", or "p<pid>_<p>_" when another dump of the set has
  * that pid too (merge of several hosts: each may have its pid 1). */
 static void node_prefix(const struct ai_process_set *set, size_t p, char *buf, size_t size)
@@ -289,10 +284,10 @@ void ai_print_processes_graph_dot(FILE *out, const struct ai_process_set *set)
 		}
 		char prefix[48], label[128];
 		node_prefix(set, p, prefix, sizeof(prefix));
-		snprintf(label, sizeof(label), "[pid %d %s] ", (int)s->pid, command_of(s));
+		snprintf(label, sizeof(label), "[pid %d %s] ", (int)s->pid, ai_process_command(s));
 		/* cluster_p812_ from the prefix p812_: one cluster per dump even when pids repeat. */
 		fprintf(out, "  subgraph cluster_%.*s {\n  label=\"pid %d ", (int)strlen(prefix) - 1, prefix, (int)s->pid);
-		print_escaped(out, command_of(s));
+		print_escaped(out, ai_process_command(s));
 		if (hosts && s->host) {
 			fputs(" on ", out);
 			print_escaped(out, s->host);

@@ -193,6 +193,8 @@ static void write_wait(struct ai_json_writer *w, const struct ai_wait *wait)
 		ai_json_begin_object(w);
 		ai_json_field_int(w, "pid", p->pid);
 		ai_json_field_string(w, "command", p->command);
+		if (p->host)
+			ai_json_field_string(w, "host", p->host);
 		ai_json_key(w, "task");
 		if (p->has_task_id)
 			ai_json_uint(w, p->task_id);

@@ -9,19 +9,13 @@
 #include "ai/peers.h"
 #include "ai/util.h"
 
-static const char *command_of(const struct ai_snapshot *s)
-{
-	if (s->command)
-		return s->command;
-	const char *slash = s->exe ? strrchr(s->exe, '/') : NULL;
-	return slash ? slash + 1 : s->exe ? s->exe : "?";
-}
-
 static void print_step_task(FILE *out, const struct ai_process_set *set, const struct ai_cross_step *st)
 {
 	const struct ai_snapshot *s = set->snapshots[st->process];
 	const struct ai_snapshot_task *t = &s->tasks[st->task];
-	fprintf(out, "pid %d (%s) ", (int)s->pid, command_of(s));
+	char *who = ai_process_set_name(set, st->process);
+	fprintf(out, "%s ", who);
+	free(who);
 	if (t->has_id)
 		fprintf(out, "Task %llu", (unsigned long long)t->id);
 	else
@@ -60,8 +54,8 @@ void ai_print_processes_text(FILE *out, const struct ai_process_set *set, const 
 	for (size_t p = 0; p < set->count; p++) {
 		const struct ai_snapshot *s = set->snapshots[p];
 		char label[320];
-		snprintf(label, sizeof(label), "pid %d %s", (int)s->pid, command_of(s));
-		fprintf(out, "=== process %d (%s)%s%s ===\n", (int)s->pid, command_of(s), s->host ? " on " : "",
+		snprintf(label, sizeof(label), "pid %d %s", (int)s->pid, ai_process_command(s));
+		fprintf(out, "=== process %d (%s)%s%s ===\n", (int)s->pid, ai_process_command(s), s->host ? " on " : "",
 			s->host ? s->host : "");
 		struct ai_text_options o = *options;
 		o.process = label;
@@ -84,7 +78,8 @@ static void write_step_ref(struct ai_json_writer *w, const struct ai_process_set
 	const struct ai_snapshot_task *t = &s->tasks[st->task];
 	ai_json_begin_object(w);
 	ai_json_field_int(w, "pid", s->pid);
-	ai_json_field_string(w, "command", command_of(s));
+	ai_json_field_string(w, "command", ai_process_command(s));
+	ai_json_field_string(w, "host", s->host);
 	ai_json_key(w, "task");
 	if (t->has_id)
 		ai_json_uint(w, t->id);

@@ -67,6 +67,7 @@ void ai_peer_destroy(struct ai_peer *peer)
 	if (!peer)
 		return;
 	free(peer->command);
+	free(peer->host);
 	free(peer->address);
 	free(peer->summary);
 	free(peer->task_future);

@@ -674,10 +674,13 @@ Test(processes, merge_cross_host_cycle)
 	cr_expect(strstr(r.out, "=== process 1 (peer_client) on web-1 ===") && strstr(r.out, "=== process 1 (peer_server) on db-1 ==="),
 		  "%s", r.out);
 	cr_expect(strstr(r.out, "DEADLOCK across processes: 2 tasks wait on each other"), "%s", r.out);
+	/* Both are pid 1: each reference names its host too. */
 	cr_expect(strstr(r.out, "waits in TCP 10.0.0.5:40712 -> 10.0.0.9:8080 ESTABLISHED, waiting for read (fd 9)\n"
-				"     for the other end of the socket: pid 1 (peer_server) Task 3 peer_server::handle_conn"),
+				"     for the other end of the socket: pid 1 (peer_server) on db-1 Task 3 peer_server::handle_conn"),
 		  "the client's wait leads to the server's task:\n%s", r.out);
-	cr_expect(strstr(r.out, "for the other end of the socket: pid 1 (peer_client) Task 3 peer_client::request"), "%s", r.out);
+	cr_expect(strstr(r.out, "for the other end of the socket: pid 1 (peer_client) on web-1 Task 3 peer_client::request"), "%s", r.out);
+	cr_expect(strstr(r.out, "-> pid 1 (peer_server) on db-1 Task 3 peer_server::handle_conn, which waits in TCP"), "%s", r.out);
+	cr_expect(strstr(r.out, "answered by pid 1 (peer_client) on web-1 Task 3 peer_client::request"), "%s", r.out);
 	cr_expect(strstr(r.out, "2 socket waits linked to the task at the other end; 1 cycle through sockets"), "%s", r.out);
 	tool_result_free(&r);
 
@@ -706,6 +709,22 @@ Test(processes, merge_cross_host_cycle)
 	json_t *root = parse(r.out);
 	cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 1, "%s", r.out);
 	cr_expect_eq(json_array_size(json_object_get(root, "links")), 2, "%s", r.out);
+	/* Each link's ends are told apart by host: both are pid 1. */
+	size_t i;
+	json_t *link;
+	json_array_foreach(json_object_get(root, "links"), i, link) {
+		const char *from = json_string_value(json_object_get(json_object_get(link, "from"), "host"));
+		const char *to = json_string_value(json_object_get(json_object_get(link, "to"), "host"));
+		cr_expect(from && to && strcmp(from, to) != 0, "link %zu: hosts %s and %s", i, from ? from : "null", to ? to : "null");
+	}
+	json_t *client_task = NULL;
+	json_array_foreach(json_object_get(json_array_get(json_object_get(root, "processes"), 0), "tasks"), i, link) {
+		if (json_object_get(link, "wait") && json_object_get(json_object_get(link, "wait"), "peer"))
+			client_task = link;
+	}
+	cr_assert_not_null(client_task, "the client's task waits with a peer");
+	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(client_task, "wait"), "peer"), "host")),
+			 "db-1");
 	json_decref(root);
 	tool_result_free(&r);
 }

@@ -116,7 +116,7 @@ Test(peers, waiters_on_both_ends_make_a_cycle)
 	ai_analysis_peers(&set);
 	cr_assert(a->tasks[0].wait->peer && b->tasks[1].wait->peer);
 	cr_expect(a->tasks[0].wait->peer->task_id == 4);
-	cr_expect(strstr(a->tasks[0].wait->peer->summary, "answered by pid 100 Task 1"), "%s",
+	cr_expect(strstr(a->tasks[0].wait->peer->summary, "answered by pid 100 (app100) Task 1"), "%s",
 		  a->tasks[0].wait->peer->summary);
 	cr_assert_eq(set.deadlock_count, 1);
 	const struct ai_cross_deadlock *d = &set.deadlocks[0];
