@@ -126,6 +126,50 @@ Test(lock_decoders, rwlock_read_write_and_semaphore_waits_name_their_holders)
 	free(text);
 }
 
+/* async-rwlock's upgradable reads from the file: an upgradable_read() waits for the writer mutex
+ * the upgradable reader holds, an upgrade for the reader left (and keeps new readers out). */
+Test(lock_decoders, upgradable_read_and_upgrade_waits_name_their_holders)
+{
+	struct fixture f;
+	fixture_start(&f, "smol", "oldlocks", NULL);
+	char *json = run_dump(&f, "json", true);
+	char *text = run_dump(&f, "text", true);
+	fixture_kill(&f);
+
+	json_t *root = doc_parse(json, "dump");
+	json_t *tasks = json_object_get(root, "tasks");
+	const char *up = held_address(tasks, "oldlocks::up_holder", "rwlock_upgradable", "reserved");
+	const char *upg = held_address(tasks, "oldlocks::stayer", "rwlock_read", "shared");
+
+	json_t *wait = wait_of(tasks, "oldlocks::up_waiter");
+	cr_expect_str_eq(doc_str(wait, "kind"), "rwlock");
+	cr_expect_str_eq(doc_str(wait, "access"), "upgradable_read");
+	cr_expect_str_eq(doc_str(wait, "address"), up, "the upgradable reader's RwLock");
+	cr_expect(json_is_true(json_object_get(wait, "queued")), "%s", json);
+	cr_expect(strstr(doc_str(wait, "description"), "upgradable-read-lock RwLock<u64> @ 0x") &&
+		  strstr(doc_str(wait, "description"), ", a writer or an upgradable reader holds it, held by Task 0x") &&
+		  strstr(doc_str(wait, "description"), " oldlocks::up_holder"), "%s", doc_str(wait, "description"));
+
+	json_t *upgrade = wait_of(tasks, "oldlocks::upgrader");
+	cr_expect_str_eq(doc_str(upgrade, "access"), "upgrade");
+	cr_expect_str_eq(doc_str(upgrade, "address"), upg, "the stayer's RwLock");
+	cr_expect(json_is_true(json_object_get(upgrade, "bars_readers")), "an upgrade has set the writer bit: %s", json);
+	cr_expect(strstr(doc_str(upgrade, "description"), "upgrade RwLock<u64> @ 0x") &&
+		  strstr(doc_str(upgrade, "description"), ", 1 other reader holds it, held by Task 0x") &&
+		  strstr(doc_str(upgrade, "description"), " oldlocks::stayer"), "%s", doc_str(upgrade, "description"));
+	cr_expect(!strstr(doc_str(upgrade, "description"), "this task itself"), "its own write guard is not a holder");
+	cr_expect_eq(json_array_size(json_object_get(root, "warnings")), 0, "%s", json);
+	cr_expect_eq(json_array_size(json_object_get(root, "deadlocks")), 0, "%s", json);
+
+	cr_expect(strstr(text, "(guard `reserved: RwLockUpgradableReadGuard<u64>` in oldlocks::up_holder)"), "%s", text);
+	char *line = xasprintf("oldlocks.rs:%d", marker_line(SRC, "@await: old-upgrade"));
+	cr_expect(strstr(text, line), "%s", text);
+	free(line);
+	json_decref(root);
+	free(json);
+	free(text);
+}
+
 /* The new keys are checked as every key is: an entry with both type and function, a lock state
  * that is neither a member path nor {member, mask, shift}, a guard kind not understood, and a
  * file with neither tasks nor waits are refused, naming the file and the entry, before attaching. */
@@ -141,7 +185,9 @@ Test(lock_decoders, malformed_lock_entries_are_refused_with_where)
 		{ "\"waits\": [ { \"function\": \"a::f\", \"kind\": \"rwlock_write\", \"lock\": \"self\", \"readers\": 3 } ]",
 		  "\"waits[0].readers\" must be a member path or an object (member, mask, shift)" },
 		{ "\"guards\": [ { \"type\": \"a::G\", \"kind\": \"rwlock\", \"lock\": \"__0\" } ]",
-		  "guards[0].kind is not understood (mutex, rwlock_read, rwlock_write, semaphore)" },
+		  "guards[0].kind is not understood (mutex, rwlock_read, rwlock_write, rwlock_upgradable, semaphore)" },
+		{ "\"waits\": [ { \"function\": \"a::f\", \"kind\": \"rwlock_upgrade\", \"lock\": \"self\", \"writer\": \"state\" } ]",
+		  "waits[0]: unknown key \"writer\" for its kind (type or function, kind, lock, readers)" },
 		{ "\"waits\": []", "\"detect\" is missing (a file without detect, tasks and task describes only waits and guards, and has none)" },
 	};
 	char path[] = "/tmp/ai-lock-decoder-XXXXXX.json";

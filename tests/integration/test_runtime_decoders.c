@@ -491,7 +491,7 @@ Test(runtime_decoders, a_wait_member_the_type_does_not_have)
 	tool_run(&r, 60, (const char *[]){ "dump", "--pid", pid, "--decoders", kind, NULL });
 	cr_expect_eq(tool_exit_code(&r), 1, "%s", r.err);
 	char *refused = xasprintf("async-inspect: --decoders %s: waits[0].kind is not understood (sleep, channel_recv, "
-				  "channel_send, mutex, join, io, rwlock_read, rwlock_write, semaphore)\n", kind);
+				  "channel_send, mutex, join, io, rwlock_read, rwlock_write, rwlock_upgradable_read, rwlock_upgrade, semaphore)\n", kind);
 	cr_expect_str_eq(r.err, refused);
 	tool_result_free(&r);
 	/* a key of another kind */

@@ -32,8 +32,19 @@ enum decl_wait_kind {
 	DECL_WAIT_IO,           /* fd: an integer fd, or (absent) std's OwnedFd searched for; direction */
 	DECL_WAIT_RWLOCK_READ,  /* lock; writer, readers: integers of the lock (decl_int) */
 	DECL_WAIT_RWLOCK_WRITE, /* the same, for a write */
+	DECL_WAIT_RWLOCK_UPGRADABLE_READ, /* lock; locked: the writer mutex's state, non-zero while a
+					   * writer or an upgradable reader holds it (decl_int) */
+	DECL_WAIT_RWLOCK_UPGRADE, /* lock; readers: the readers left, which an upgrade waits for */
 	DECL_WAIT_SEMAPHORE,    /* semaphore; permits: its available permits (decl_int) */
 };
+
+/* Whether a wait kind is on a lock or semaphore, whose holders the finish pass names. */
+static inline bool ai_decl_wait_is_lock(enum decl_wait_kind kind)
+{
+	return kind == DECL_WAIT_MUTEX || kind == DECL_WAIT_RWLOCK_READ || kind == DECL_WAIT_RWLOCK_WRITE ||
+	       kind == DECL_WAIT_RWLOCK_UPGRADABLE_READ || kind == DECL_WAIT_RWLOCK_UPGRADE ||
+	       kind == DECL_WAIT_SEMAPHORE;
+}
 
 /* An integer of a lock's state: (the integer at member, from the lock) & mask >> shift. */
 struct decl_int {
@@ -56,7 +67,8 @@ struct decl_wait {
 	char *count;     /* the second path: channels' senders / receivers count, from the channel;
 			  * a mutex's `locked` (non-zero while held), from the lock */
 	char *direction; /* io: "read", "write", "read_write" or NULL */
-	struct decl_int ints[2]; /* rwlock: writer, readers; semaphore: permits */
+	struct decl_int ints[2]; /* rwlock: writer, readers; upgradable read: locked; upgrade:
+				  * readers; semaphore: permits */
 };
 
 /* guards[i]: a type whose live value in a coroutine's saved locals holds a lock (the wait-for graph
@@ -64,7 +76,8 @@ struct decl_wait {
 struct decl_guard {
 	size_t index;
 	char *type;
-	const char *kind; /* the held entry's: "mutex", "rwlock_read", "rwlock_write", "semaphore" */
+	const char *kind; /* the held entry's: "mutex", "rwlock_read", "rwlock_write",
+			   * "rwlock_upgradable", "semaphore" */
 	char *lock;      /* member path from the guard to the lock */
 	char *locked;    /* member path from the lock to an integer or bool, non-zero while held, or NULL */
 };

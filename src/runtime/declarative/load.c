@@ -258,10 +258,14 @@ static const struct {
 	{ "io", DECL_WAIT_IO, { "fd", "direction", NULL } },
 	{ "rwlock_read", DECL_WAIT_RWLOCK_READ, { "lock", "writer", "readers", NULL } },
 	{ "rwlock_write", DECL_WAIT_RWLOCK_WRITE, { "lock", "writer", "readers", NULL } },
+	{ "rwlock_upgradable_read", DECL_WAIT_RWLOCK_UPGRADABLE_READ, { "lock", "locked", NULL } },
+	{ "rwlock_upgrade", DECL_WAIT_RWLOCK_UPGRADE, { "lock", "readers", NULL } },
 	{ "semaphore", DECL_WAIT_SEMAPHORE, { "semaphore", "permits", NULL } },
 };
 
-#define WAIT_KINDS "sleep, channel_recv, channel_send, mutex, join, io, rwlock_read, rwlock_write, semaphore"
+#define WAIT_KINDS                                                                                     \
+	"sleep, channel_recv, channel_send, mutex, join, io, rwlock_read, rwlock_write, "              \
+	"rwlock_upgradable_read, rwlock_upgrade, semaphore"
 
 /* An integer of a lock's state: a member path, or {"member": PATH, "mask": N, "shift": N}. */
 static struct ai_error *get_int_spec(const char *file, json_t *entry, const char *where, const char *key,
@@ -356,7 +360,7 @@ static struct ai_error *read_wait(const char *file, size_t index, json_t *entry,
 	if ((wt->kind == DECL_WAIT_CHANNEL_RECV || wt->kind == DECL_WAIT_CHANNEL_SEND || wt->kind == DECL_WAIT_MUTEX) &&
 	    (err = get_string(file, entry, where, second, false, true, &wt->count)))
 		return err;
-	if (wt->kind == DECL_WAIT_RWLOCK_READ || wt->kind == DECL_WAIT_RWLOCK_WRITE || wt->kind == DECL_WAIT_SEMAPHORE) {
+	if (ai_decl_wait_is_lock(wt->kind) && wt->kind != DECL_WAIT_MUTEX) {
 		for (size_t i = 0; i < 2 && wait_kinds[k].keys[i + 1]; i++)
 			if ((err = get_int_spec(file, entry, where, wait_kinds[k].keys[i + 1], &wt->ints[i])))
 				return err;
@@ -375,7 +379,7 @@ static struct ai_error *read_wait(const char *file, size_t index, json_t *entry,
 static struct ai_error *read_guard(const char *file, size_t index, json_t *entry, struct decl_guard *g)
 {
 	static const char *const keys[] = { "type", "kind", "lock", "locked", NULL };
-	static const char *const kinds[] = { "mutex", "rwlock_read", "rwlock_write", "semaphore", NULL };
+	static const char *const kinds[] = { "mutex", "rwlock_read", "rwlock_write", "rwlock_upgradable", "semaphore", NULL };
 	char where[32];
 	snprintf(where, sizeof(where), "guards[%zu]", index);
 	g->index = index;
@@ -395,7 +399,8 @@ static struct ai_error *read_guard(const char *file, size_t index, json_t *entry
 	bool unknown_kind = kind && strcmp(g->kind, kind) != 0;
 	free(kind);
 	if (unknown_kind)
-		return bad(file, "%s.kind is not understood (mutex, rwlock_read, rwlock_write, semaphore)%s", where, NULL);
+		return bad(file, "%s.kind is not understood (mutex, rwlock_read, rwlock_write, rwlock_upgradable, semaphore)%s",
+			   where, NULL);
 	if ((err = get_string(file, entry, where, "type", true, false, &g->type)) ||
 	    (err = get_string(file, entry, where, "lock", true, true, &g->lock)) ||
 	    (err = get_string(file, entry, where, "locked", false, true, &g->locked)))

@@ -321,6 +321,39 @@ static struct ai_wait *decode_rwlock(struct ai_wait_walk *w, const struct decl_r
 	return wait;
 }
 
+/* An RwLock upgradable read, which waits for the lock's writer mutex (a writer or the upgradable
+ * reader holds it), or an upgrade, which has traded its reader for the writer bit (so it bars new
+ * readers) and waits for the other readers to leave. */
+static struct ai_wait *decode_rwlock_upgrade(struct ai_wait_walk *w, const struct decl_runtime *d,
+					     const struct decl_wait *e, struct decl_place from, bool upgrade)
+{
+	struct ai_wait *wait = ai_wait_new("rwlock");
+	wait->access = xstrdup(upgrade ? "upgrade" : "upgradable_read");
+	struct decl_place p = from;
+	if (!reach_queued_resource(w, d, e, wait, "lock", &p))
+		return wait;
+	wait->description = xasprintf("%s %s @ 0x%" PRIx64, upgrade ? "upgrade" : "upgradable-read-lock",
+				      wait->resource_type, p.address);
+	wait->bars_readers = upgrade;
+	char *why = NULL;
+	uint64_t n = 0;
+	if (!read_int(w, p, &e->ints[0], &n, &why)) {
+		if (why)
+			warn_key(w, d, e, upgrade ? "readers" : "locked", why);
+		return wait;
+	}
+	wait->queued = n != 0;
+	char *tail;
+	if (upgrade)
+		tail = n ? xasprintf(", %" PRIu64 " other reader%s hold%s it", n, ai_wait_plural(n), n == 1 ? "s" : "")
+			 : xstrdup(", no reader left (about to be granted)");
+	else
+		tail = xstrdup(n ? ", a writer or an upgradable reader holds it" : ", free (about to be granted)");
+	append(wait, tail);
+	free(tail);
+	return wait;
+}
+
 /* A semaphore acquire: the permits left, when the file names them; the permit guards are found
  * under the semaphore's address. */
 static struct ai_wait *decode_semaphore(struct ai_wait_walk *w, const struct decl_runtime *d,
@@ -421,6 +454,9 @@ struct ai_wait *ai_decl_leaf_wait(struct ai_wait_walk *w, struct ai_await_node *
 	case DECL_WAIT_RWLOCK_READ:
 	case DECL_WAIT_RWLOCK_WRITE:
 		return decode_rwlock(w, d, e, leaf, e->kind == DECL_WAIT_RWLOCK_WRITE);
+	case DECL_WAIT_RWLOCK_UPGRADABLE_READ:
+	case DECL_WAIT_RWLOCK_UPGRADE:
+		return decode_rwlock_upgrade(w, d, e, leaf, e->kind == DECL_WAIT_RWLOCK_UPGRADE);
 	case DECL_WAIT_SEMAPHORE:
 		return decode_semaphore(w, d, e, leaf);
 	}
@@ -557,8 +593,7 @@ static void finish_node(struct ai_wait_walk *w, const struct decl_runtime *d, si
 		const struct ai_type *t = ai_wait_type_of_die(w, node->type_die);
 		const struct ai_await_node *coroutine;
 		const struct decl_wait *e = match_wait(d, t ? ai_wait_type_name(t) : NULL, ancestors, depth, &coroutine);
-		if (e && (e->kind == DECL_WAIT_MUTEX || e->kind == DECL_WAIT_RWLOCK_READ ||
-			  e->kind == DECL_WAIT_RWLOCK_WRITE || e->kind == DECL_WAIT_SEMAPHORE))
+		if (e && ai_decl_wait_is_lock(e->kind))
 			name_holders(w->snapshot, task, node->wait);
 	}
 	if (depth == AI_WAIT_MAX_ANCESTORS)
