@@ -135,11 +135,10 @@ static void write_resource(struct ai_json_writer *w, const struct ai_snapshot *s
 	}
 	attr_string(w, "async_inspect.runtimes", runtimes);
 	free(runtimes);
-	for (size_t i = 0; i < s->runtime_count; i++) {
+	if (s->runtime_count) {
 		/* The first runtime also under fixed keys, to search by. */
-		attr_string(w, "async_inspect.runtime.name", s->runtimes[i].name);
-		attr_string(w, "async_inspect.runtime.version", s->runtimes[i].version);
-		break;
+		attr_string(w, "async_inspect.runtime.name", s->runtimes[0].name);
+		attr_string(w, "async_inspect.runtime.version", s->runtimes[0].version);
 	}
 	attr_int(w, "async_inspect.tasks", (int64_t)s->task_count);
 	attr_int(w, "async_inspect.pause_us", (int64_t)s->pause_us);
