@@ -19,7 +19,7 @@
 PREFIX ?= /usr/local
 BUILD ?= build
 CC ?= gcc
-PKGS = libelf libunwind-generic libunwind-ptrace jansson ncursesw capstone libmicrohttpd
+PKGS = libelf libunwind-generic libunwind-ptrace jansson ncursesw capstone libmicrohttpd libcurl
 
 # libdwarf-dev only for its dwarf.h (the DW_* constants): DWARF is read by src/debuginfo/dwarf_reader.c.
 CPPFLAGS += -Iinclude -I/usr/include/libdwarf -D_GNU_SOURCE
@@ -28,7 +28,7 @@ CPPFLAGS += -Iinclude -I/usr/include/libdwarf -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
 WARNFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -fno-omit-frame-pointer
 LDLIBS = -lelf -lunwind-ptrace -lunwind-generic -lunwind -ljansson -lncursesw -lz -lzstd -lcapstone \
-	-lmicrohttpd -lpthread
+	-lmicrohttpd -lcurl -lpthread
 
 SRC = $(sort $(wildcard src/*/*.c src/*/*/*.c))
 MAIN_SRC = src/cli/main.c

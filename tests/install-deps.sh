@@ -9,6 +9,8 @@ packages=(
 	libcapstone-dev
 	# serve: the HTTP server, and the real browser its page is tested in (headless)
 	libmicrohttpd-dev chromium chromium-driver python3-selenium
+	# dump --otlp URL: the HTTP client
+	libcurl4-openssl-dev
 	libcriterion-dev
 	gdb elfutils tmux time
 	# debuginfod (loaded with dlopen when DEBUGINFOD_URLS is set), and its test's HTTP server

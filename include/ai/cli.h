@@ -216,11 +216,31 @@ bool ai_break_cli_wants_tui(const struct ai_break_cli *b, bool no_tui);
 /* The breakpoints could not be set (err, consumed): a launched target still stopped at its exec
  * is killed; returns the exit status after printing err (AI_EXIT_USAGE for a bad SPEC). */
 int ai_break_setup_failed(struct ai_target *target, struct ai_error *err);
+#ifndef AI_VERSION
+#define AI_VERSION "0.1.0"
+#endif
+
+/* What dump writes besides --format text|json. */
+struct ai_dump_output {
+	bool pretty;          /* --pretty */
+	bool graph;           /* --graph dot */
+	bool otlp;            /* --format otlp, or --otlp URL */
+	const char *otlp_url; /* --otlp URL: POSTed there instead of printed */
+};
+struct ai_process_set;
+/* The snapshots of set as OTLP/JSON (ai_write_otlp_json, a new random trace id): printed on
+ * stdout, or POSTed to url (Content-Type application/json, 10 s timeout), a line on stdout
+ * saying what was sent. Returns the exit status; a failed POST is one line on stderr. */
+int ai_dump_otlp(const struct ai_process_set *set, const char *url, bool pretty);
+/* POSTs body to an OTLP/HTTP endpoint; a connection error or a non-2xx answer is an error naming
+ * url with curl's message, or the HTTP status and the start of the answer, on one line. */
+struct ai_error *ai_otlp_post(const char *url, const char *body, size_t len);
+
 /* dump with several processes (src/cli/dump_processes.c): each captured in turn (stopped, copied,
  * let go, one at a time), then linked through their sockets (ai/peers.h) and printed together;
  * graph: their wait-for graph as DOT instead (ai_print_processes_graph_dot). */
 int ai_dump_processes(const struct ai_read_options *read_options, const struct ai_async_options *async_options,
-		      const struct ai_once_options *once, bool pretty, bool graph);
+		      const struct ai_once_options *once, const struct ai_dump_output *output);
 /* Labels the snapshot of a live process with its command name (/proc/PID/comm) and our host name,
  * for views of several processes and for merge. */
 void ai_snapshot_label_process(struct ai_snapshot *snapshot);

@@ -3,6 +3,7 @@
 #define AI_FRONTEND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ai/error.h"
@@ -90,6 +91,14 @@ void ai_print_processes_graph_dot(FILE *out, const struct ai_process_set *set);
 struct ai_process_set;
 void ai_print_processes_text(FILE *out, const struct ai_process_set *set, const struct ai_text_options *options);
 int ai_print_processes_json(FILE *out, const struct ai_process_set *set, bool pretty);
+
+/* OTLP/JSON (src/frontend/otlp.c): the snapshots of set as one ExportTraceServiceRequest of
+ * opentelemetry-proto, one trace (trace_id) for the whole set, a resourceSpans per process, a span
+ * per task with a child span per await-tree node (docs/json-format.md, "OTLP"). version: the
+ * tool's, for the instrumentation scope. set may hold a single snapshot and no links. */
+struct ai_json_writer;
+void ai_write_otlp_json(struct ai_json_writer *writer, const struct ai_process_set *set, const uint8_t trace_id[16],
+			const char *version);
 
 /* A source path shortened for reading: crates from the cargo registry become "tokio-1.24.2/src/..",
  * the standard library "std/src/...". Returns a pointer into path. */

@@ -8,6 +8,7 @@
 #include "ai/capture.h"
 #include "ai/cli.h"
 #include "ai/frontend.h"
+#include "ai/peers.h"
 
 static void print_usage(FILE *out)
 {
@@ -36,7 +37,12 @@ static void print_usage(FILE *out)
 		"                       path of a directory)\n"
 		"      --core FILE      a core file (e.g. from gdb's gcore)...\n"
 		"      --exe BIN        ...and the executable that produced it\n"
-		"  -f, --format FMT     text (default) or json (docs/json-format.md)\n"
+		"  -f, --format FMT     text (default), json (docs/json-format.md), or otlp:\n"
+		"                       OpenTelemetry's OTLP/JSON, a span per task and a child\n"
+		"                       span per await frame, for a tracing backend\n"
+		"      --otlp URL       POST that OTLP/JSON to a collector's OTLP/HTTP traces\n"
+		"                       endpoint (http://collector:4318/v1/traces) instead of\n"
+		"                       printing it; an error answer fails the command\n"
 		"      --pretty         json: indented for people (default: compact, one line)\n"
 		"      --locals         print saved locals and arguments (the default)\n"
 		"      --no-locals      leave them out\n"
@@ -76,6 +82,7 @@ int ai_cmd_dump(int argc, char **argv)
 		{ "graph", required_argument, NULL, 'G' },
 		{ "max-pause", required_argument, NULL, 'M' },
 		{ "pretty", no_argument, NULL, 'P' },
+		{ "otlp", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -83,12 +90,20 @@ int ai_cmd_dump(int argc, char **argv)
 	struct ai_async_options async_options;
 	ai_async_options_default(&async_options);
 	struct ai_error *err;
-	bool graph = false, pretty = false;
+	struct ai_dump_output output = { .pretty = false };
+	bool format_otlp = false;
 	struct ai_once_options once = { .progress = true };
 	int opt;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:f:h", long_options, NULL)) != -1) {
+		/* otlp is dump's own format, not one of every read command's. */
+		if (opt == 'f')
+			format_otlp = strcmp(optarg, "otlp") == 0;
+		if (format_otlp && opt == 'f') {
+			read_options.format = AI_FORMAT_TEXT;
+			continue;
+		}
 		if (ai_parse_read_option(opt, optarg, &read_options, &err)) {
 			if (err)
 				return ai_fail(err);
@@ -120,7 +135,7 @@ int ai_cmd_dump(int argc, char **argv)
 		case 'G':
 			if (strcmp(optarg, "dot") != 0)
 				return ai_usage_error("dump", "invalid graph format '%s' (only dot)", optarg);
-			graph = true;
+			output.graph = true;
 			break;
 		case 'M': {
 			int rc = ai_parse_max_pause("dump", optarg, &once.max_pause_us);
@@ -129,7 +144,13 @@ int ai_cmd_dump(int argc, char **argv)
 			break;
 		}
 		case 'P':
-			pretty = true;
+			output.pretty = true;
+			break;
+		case 'O':
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+				return ai_usage_error("dump", "invalid OTLP URL '%s' (http:// or https://, e.g. "
+						      "http://localhost:4318/v1/traces)", optarg);
+			output.otlp_url = optarg;
 			break;
 		case 'h':
 			print_usage(stdout);
@@ -141,13 +162,19 @@ int ai_cmd_dump(int argc, char **argv)
 	if (optind < argc)
 		return ai_usage_error("dump", "unexpected argument '%s'", argv[optind]);
 	/* JSON carries each value's structured form beside its summary, from the same walk. */
-	async_options.value_limits.structured = read_options.format == AI_FORMAT_JSON && !graph;
+	output.otlp = format_otlp || output.otlp_url;
+	if (output.otlp && output.graph)
+		return ai_usage_error("dump", "--graph dot and OTLP output are two different outputs: give one");
+	if (output.otlp_url && read_options.format == AI_FORMAT_JSON)
+		return ai_usage_error("dump", "--otlp sends OTLP/JSON: leave out --format json");
+	async_options.value_limits.structured = read_options.format == AI_FORMAT_JSON && !output.graph &&
+						!output.otlp;
 	if (once.max_pause_us && read_options.target.core)
 		return ai_usage_error("dump", "--max-pause is for a live process (--pid), not a core file");
 	if (read_options.target.pid_count > 1) {
 		if (read_options.target.core || read_options.target.exe)
 			return ai_usage_error("dump", "give either processes (--pid), or --core with --exe, not both");
-		return ai_dump_processes(&read_options, &async_options, &once, pretty, graph);
+		return ai_dump_processes(&read_options, &async_options, &once, &output);
 	}
 
 	struct ai_snapshot *snapshot = NULL;
@@ -157,16 +184,21 @@ int ai_cmd_dump(int argc, char **argv)
 	/* Large dumps are megabytes of text: write it in big blocks. */
 	static char out_buffer[1 << 16];
 	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
-	if (graph) {
+	int status = AI_EXIT_OK;
+	if (output.otlp) {
+		struct ai_process_set one = { .snapshots = &snapshot, .count = 1 };
+		status = ai_dump_otlp(&one, output.otlp_url, output.pretty);
+	} else if (output.graph) {
 		ai_print_graph_dot(stdout, snapshot);
 	} else if (read_options.format == AI_FORMAT_JSON) {
-		ai_print_dump_json(stdout, snapshot, pretty);
+		ai_print_dump_json(stdout, snapshot, output.pretty);
 	} else {
 		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options.locals,
 					      .full_values = async_options.full_values };
 		ai_print_dump_text(stdout, snapshot, &text);
 	}
-	int status = fflush(stdout) == 0 ? AI_EXIT_OK : AI_EXIT_FAILURE;
+	if (fflush(stdout) != 0)
+		status = AI_EXIT_FAILURE;
 	/* A runtime whose tasks could not be read must not pass for one with no tasks. */
 	for (size_t i = 0; i < snapshot->runtime_count; i++) {
 		const struct ai_snapshot_runtime *rt = &snapshot->runtimes[i];

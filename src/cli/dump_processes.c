@@ -32,7 +32,7 @@ void ai_snapshot_label_process(struct ai_snapshot *snapshot)
 }
 
 int ai_dump_processes(const struct ai_read_options *read_options, const struct ai_async_options *async_options,
-		      const struct ai_once_options *once, bool pretty, bool graph)
+		      const struct ai_once_options *once, const struct ai_dump_output *output)
 {
 	const struct ai_target_options *targets = &read_options->target;
 	struct ai_process_set set;
@@ -59,10 +59,13 @@ int ai_dump_processes(const struct ai_read_options *read_options, const struct a
 	ai_name_outside_peers(&set);
 	static char out_buffer[1 << 16];
 	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
-	if (graph) {
+	if (output->otlp) {
+		if (ai_dump_otlp(&set, output->otlp_url, output->pretty) != AI_EXIT_OK)
+			status = AI_EXIT_FAILURE;
+	} else if (output->graph) {
 		ai_print_processes_graph_dot(stdout, &set);
 	} else if (read_options->format == AI_FORMAT_JSON) {
-		ai_print_processes_json(stdout, &set, pretty);
+		ai_print_processes_json(stdout, &set, output->pretty);
 	} else {
 		struct ai_text_options text = { .color = ai_use_color(stdout), .locals = async_options->locals,
 					      .full_values = async_options->full_values };

@@ -5,10 +5,6 @@
 #include "ai/cli.h"
 #include "ai/decoders.h"
 
-#ifndef AI_VERSION
-#define AI_VERSION "0.1.0"
-#endif
-
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
