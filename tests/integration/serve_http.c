@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ai/util.h"
@@ -179,3 +180,43 @@ json_t *flame_find(json_t *node, const char *name)
 	return NULL;
 }
 
+/* tests/integration/NAME (a Selenium script) with args (after the tool): its exit status,
+ * skipping the test on 77. */
+void run_browser_script(const char *name, const char *const *args)
+{
+	const char *source = getenv("AI_SOURCE") ? getenv("AI_SOURCE") : ".";
+	const char *binary = getenv("AI_BINARY") ? getenv("AI_BINARY") : "build/async-inspect";
+	char *script = xasprintf("%s/tests/integration/%s", source, name);
+	const char *argv[16] = { "python3", script, binary };
+	size_t n = 3;
+	for (; args[n - 3] && n < 15; n++)
+		argv[n] = args[n - 3];
+	argv[n] = NULL;
+	char err_name[] = "/tmp/ai-test-browser-XXXXXX";
+	int err_fd = mkstemp(err_name);
+	cr_assert(err_fd >= 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(err_fd, STDERR_FILENO);
+		dup2(err_fd, STDOUT_FILENO);
+		execv("/usr/bin/python3", (char *const *)argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	char *out = ai_read_small_file(err_name, NULL);
+	unlink(err_name);
+	close(err_fd);
+	free(script);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (code == 77) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", out ? out : "skipped");
+		free(out);
+		cr_skip_test("%s", why);
+	}
+	cr_expect_eq(code, 0, "%s", out ? out : "");
+	free(out);
+}

@@ -35,5 +35,8 @@ json_t *get_json(const struct server *s, const char *path);
 char *read_events(const struct server *s, const char *headers, int count);
 /* The node named `name` under a flamegraph node (depth first), or NULL. */
 json_t *flame_find(json_t *node, const char *name);
+/* Runs tests/integration/NAME (a Selenium script) with python3 and args after the tool: expects
+ * exit 0, skips the test on 77 (no chromium, chromedriver or selenium), saying why. */
+void run_browser_script(const char *name, const char *const *args);
 
 #endif

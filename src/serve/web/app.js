@@ -790,7 +790,7 @@ function openTask(address) {
   if (state.open !== address) hideSource();
   state.selected = state.open = address;
   const t = state.tasks.tasks.find((x) => x.address === address);
-  if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(taskKey(t)));
+  if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(taskKey(t)).replace(/%3A/g, ":"));
   renderTable();
   renderDetail();
 }
