@@ -97,6 +97,19 @@ struct ai_process_sampler *ai_process_sampler_create(const int *pids, size_t cou
 void ai_process_sampler_sample(struct ai_process_sampler *sampler);
 size_t ai_process_sampler_running(const struct ai_process_sampler *sampler);
 int ai_process_sampler_destroy(struct ai_process_sampler *sampler);
+/* serve --profile of several processes: from now on each process gets its own live profile
+ * (ai_live_profile_open, and CPU sampling at rate_hz for the flamegraph; 0: none) once its first
+ * snapshot found the runtime; each sample applies it to that process's model. A process whose
+ * probes are refused has none and says why; the others are profiled. Its profile is closed
+ * when it ends (or execs: a new one is opened over the new executable). */
+struct ai_live_profile;
+void ai_process_sampler_profile(struct ai_process_sampler *sampler, unsigned rate_hz);
+/* Reads every profile's buffered events (often: the kernel's buffers are bounded). */
+void ai_process_sampler_read_profiles(struct ai_process_sampler *sampler);
+/* Process p's profile, or NULL; then *why_not (NULL: not tried yet) says why in one line
+ * ("no profile: ..."). Valid until the next sample. */
+const struct ai_live_profile *ai_process_sampler_profile_of(const struct ai_process_sampler *sampler, size_t p,
+							    const char **why_not);
 /* The TUI unless --no-tui: when stdin and stdout are a terminal, or $AI_TUI_HEADLESS is set. */
 bool ai_monitor_wants_tui(bool no_tui);
 

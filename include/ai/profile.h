@@ -334,6 +334,10 @@ struct ai_error *ai_live_profile_sample(struct ai_live_profile *lp, struct ai_ca
 /* The flamegraph document of the samples of the last AI_LIVE_FLAME_WINDOW_NS (docs/json-format.md,
  * "async-inspect-serve-flamegraph"); without sampling, one that says why not. */
 void ai_live_profile_write_flame(FILE *out, const struct ai_live_profile *lp);
+/* The same over several processes' profiles (profiles[k] NULL: none, why_not[k] says why), each
+ * under a frame "pid PID (COMMAND)" (ai_live_flame_write_parts). */
+void ai_live_profile_write_flames(FILE *out, const struct ai_live_profile *const *profiles, const char *const *why_not,
+				  const int *pids, const char *const *commands, size_t count);
 
 /* ---- live_flame.c ---- */
 
@@ -352,6 +356,15 @@ void ai_live_flame_take(struct ai_live_flame *flame, struct ai_profile *model, c
 void ai_live_flame_write(FILE *out, const struct ai_live_flame *flame, unsigned rate_hz);
 /* The document without a tree: `available` false and the reason (how to get one). */
 void ai_live_flame_write_unavailable(FILE *out, const char *reason);
+/* Several processes: one tree, each process's stacks under its own frame (`label`, with its
+ * pid), and `processes` saying which have samples and why the others have none. */
+struct ai_live_flame_part {
+	int pid;
+	const char *label;                 /* "pid 123 (server)" */
+	const struct ai_live_flame *flame; /* NULL: none, `reason` says why */
+	const char *reason;
+};
+void ai_live_flame_write_parts(FILE *out, const struct ai_live_flame_part *parts, size_t count, unsigned rate_hz);
 
 /* ---- stacks.c ---- */
 

@@ -52,6 +52,10 @@ struct ai_serve_status {
 	 * says why (NULL: --profile was not asked for) */
 	const struct ai_live_profile *profile;
 	const char *no_profile;
+	/* serve --profile of several processes (ai_server_publish_set): per member of the set, its
+	 * profile or NULL, and then why not (NULL: not tried yet); profiles NULL: no --profile */
+	const struct ai_live_profile *const *profiles;
+	const char *const *no_profiles;
 };
 
 /* Builds every document from the latest snapshot of live (and its tracking) and makes them the
@@ -62,7 +66,9 @@ void ai_server_publish(struct ai_server *server, const struct ai_live *live, con
 
 /* The same over several processes (serve --pid A --pid B): /api/snapshot is the
  * "async-inspect-processes" document of the latest sample, the table's rows say their process
- * (pid, process), its header counts by process (processes); no graph. */
+ * (pid, process), its header counts by process (processes), each with its profile's state
+ * (profiled, no_profile); /api/graph spans the processes; /api/flamegraph has a root frame per
+ * process. */
 void ai_server_publish_set(struct ai_server *server, const struct ai_live_set *set,
 			   const struct ai_serve_status *status);
 

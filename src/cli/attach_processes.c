@@ -21,6 +21,7 @@
 #include "ai/frontend.h"
 #include "ai/live.h"
 #include "ai/peers.h"
+#include "ai/profile.h"
 #include "ai/tui.h"
 #include "ai/util.h"
 
@@ -40,6 +41,13 @@ struct ai_process_sampler {
 	struct ai_capture **captures; /* per process, owned, over targets[p]; NULL with it */
 	unsigned long long *started;  /* per process: its start time (/proc/PID/stat), 0: unknown */
 	bool read_any;            /* some process gave a snapshot: else the exit status says failure */
+	/* serve --profile (ai_process_sampler_profile): per process, its live profile over
+	 * captures[p] (closed before it), opened at its first snapshot, or why not */
+	bool profile;
+	unsigned sample_rate_hz;
+	bool *profile_tried;
+	struct ai_live_profile **profiles;
+	char **no_profiles;
 };
 
 /* Whether the process is gone: no /proc entry, or a zombie its parent has not reaped. Else
@@ -64,9 +72,15 @@ static bool process_gone(int pid, unsigned long long *started_ret)
 	return gone;
 }
 
-/* Forgets process p's target and capture (detached already: it runs on). */
+/* Forgets process p's target and capture (detached already: it runs on), and its profile, which
+ * borrows the capture's debug info (another one is opened at the next snapshot, if any). */
 static void drop_target(struct ai_process_sampler *m, size_t p)
 {
+	if (m->profiles && m->profiles[p]) {
+		ai_live_profile_close(m->profiles[p]);
+		m->profiles[p] = NULL;
+		m->profile_tried[p] = false;
+	}
 	ai_capture_destroy(m->captures[p]);
 	ai_target_destroy(m->targets[p]);
 	m->captures[p] = NULL;
@@ -113,6 +127,8 @@ static void end_process(struct ai_process_sampler *m, size_t p, const char *reas
 		return;
 	m->ended[p] = true;
 	m->end_reasons[p] = xstrdup(reason);
+	if (m->profile && !m->no_profiles[p])
+		m->no_profiles[p] = xasprintf("no profile: the process has ended (%s)", reason);
 	if (m->set)
 		ai_live_set_end(m->set, p, reason);
 }
@@ -148,6 +164,30 @@ static struct ai_snapshot *sample_one(struct ai_process_sampler *m, size_t p)
 	return snapshot;
 }
 
+/* --profile: process p's probes, once its first snapshot has found the runtime's poll functions;
+ * when refused, why (the others are profiled all the same). */
+static void open_profile(struct ai_process_sampler *m, size_t p)
+{
+	if (!m->profile || m->profile_tried[p] || !m->captures[p])
+		return;
+	m->profile_tried[p] = true;
+	free(m->no_profiles[p]);
+	m->no_profiles[p] = NULL;
+	struct ai_error *err = ai_live_profile_open(m->captures[p], m->pids[p], &m->profiles[p]);
+	if (err) {
+		fprintf(stderr, "async-inspect: process %d: no profile: %s\n", m->pids[p], err->message);
+		m->no_profiles[p] = xasprintf("no profile: %s", err->message);
+		ai_error_destroy(err);
+		return;
+	}
+	if (m->sample_rate_hz &&
+	    (err = ai_live_profile_sample(m->profiles[p], m->captures[p], m->sample_rate_hz))) {
+		/* the columns stay; its flamegraph says why it has none */
+		fprintf(stderr, "async-inspect: process %d: no flamegraph: %s\n", m->pids[p], err->message);
+		ai_error_destroy(err);
+	}
+}
+
 static size_t running(const struct ai_process_sampler *m)
 {
 	size_t n = 0;
@@ -163,8 +203,13 @@ static void multi_sample_set(void *arg, struct ai_live_set *set)
 	struct ai_process_sampler *m = arg;
 	struct ai_snapshot **snapshots = xcalloc(m->count, sizeof(*snapshots));
 	for (size_t p = 0; p < m->count; p++)
-		snapshots[p] = sample_one(m, p);
+		if ((snapshots[p] = sample_one(m, p)))
+			open_profile(m, p);
 	ai_live_set_add(set, snapshots);
+	/* each profile into its process's newest tasks (the set took the snapshots) */
+	for (size_t p = 0; m->profile && p < m->count; p++)
+		if (set->members[p].sampled)
+			ai_live_profile_apply(m->profiles[p], set->members[p].live);
 	free(snapshots);
 }
 
@@ -280,6 +325,30 @@ struct ai_process_sampler *ai_process_sampler_create(const int *pids, size_t cou
 	return m;
 }
 
+void ai_process_sampler_profile(struct ai_process_sampler *m, unsigned rate_hz)
+{
+	if (m->profile)
+		return;
+	m->profile = true;
+	m->sample_rate_hz = rate_hz;
+	m->profile_tried = xcalloc(m->count, sizeof(*m->profile_tried));
+	m->profiles = xcalloc(m->count, sizeof(*m->profiles));
+	m->no_profiles = xcalloc(m->count, sizeof(*m->no_profiles));
+}
+
+void ai_process_sampler_read_profiles(struct ai_process_sampler *m)
+{
+	for (size_t p = 0; m->profile && p < m->count; p++)
+		ai_live_profile_read(m->profiles[p]);
+}
+
+const struct ai_live_profile *ai_process_sampler_profile_of(const struct ai_process_sampler *m, size_t p,
+							    const char **why_not)
+{
+	*why_not = m->profile && p < m->count ? m->no_profiles[p] : NULL;
+	return m->profile && p < m->count ? m->profiles[p] : NULL;
+}
+
 void ai_process_sampler_sample(struct ai_process_sampler *m)
 {
 	multi_sample_set(m, m->set);
@@ -293,12 +362,23 @@ size_t ai_process_sampler_running(const struct ai_process_sampler *m)
 int ai_process_sampler_destroy(struct ai_process_sampler *m)
 {
 	release_held(m);
+	size_t events = 0;
+	for (size_t p = 0; m->profile && p < m->count; p++)
+		events += ai_live_profile_event_count(m->profiles[p]);
+	if (events && isatty(STDERR_FILENO))
+		fprintf(stderr, "async-inspect: removing the profile's probes (%zu perf events, which the kernel "
+			"unregisters one at a time)...\n", events);
 	for (size_t p = 0; p < m->count; p++) {
 		drop_target(m, p);
 		if (m->ended[p])
 			fprintf(stderr, "async-inspect: process %d has ended (%s)\n", m->pids[p], m->end_reasons[p]);
 		free(m->end_reasons[p]);
+		if (m->profile)
+			free(m->no_profiles[p]);
 	}
+	free(m->profile_tried);
+	free(m->profiles);
+	free(m->no_profiles);
 	int status = m->read_any ? AI_EXIT_OK : AI_EXIT_FAILURE; /* none could be read: each said why */
 	free(m->end_reasons);
 	free(m->ended);

@@ -21,6 +21,9 @@
 #include "ai/serve.h"
 #include "ai/util.h"
 
+/* serve --profile's CPU samples per second and thread, for the flamegraph (profile's default). */
+#define SERVE_SAMPLE_RATE 99
+
 /* Snapshots kept: the page shows the latest; the live model follows tasks across them. */
 #define HISTORY 2
 /* A recorded interval longer than this is shortened (as replay does). */
@@ -53,9 +56,10 @@ static void print_usage(FILE *out)
 		"  -i, --interval TIME    time between snapshots (default 500ms)\n"
 		"      --profile          polls/s, busy (%% of a core) and scheduled-time columns in\n"
 		"                         the table, from uprobes on the runtime's poll and wake\n"
-		"                         functions (see attach --help; one live process), and\n"
-		"                         the flamegraph tab (f): CPU samples at 99 Hz of the last\n"
-		"                         30 s as async-aware stacks\n"
+		"                         functions (see attach --help), and the flamegraph tab\n"
+		"                         (f): CPU samples at 99 Hz of the last 30 s as async-aware\n"
+		"                         stacks; several processes: each its own probes, the\n"
+		"                         flamegraph a root frame per process\n"
 		"      --open             open the URL in the desktop's browser (xdg-open)\n"
 		"      --record FILE      also append every snapshot to FILE as one JSON line\n"
 		"      --max-pause TIME   cap the pause each snapshot imposes (see attach --help)\n"
@@ -133,8 +137,6 @@ struct serve {
 	char *no_profile;             /* owned: status.no_profile */
 };
 
-/* serve --profile's CPU samples per second and thread, for the flamegraph (profile's default). */
-#define SERVE_SAMPLE_RATE 99
 
 /* Publishes, and once the first snapshot is there, prints the URL: it answers at once. */
 static void publish(struct serve *s)
@@ -289,7 +291,8 @@ static struct ai_error *serve_replay(struct serve *s)
 
 /* serve --pid A --pid B: each process read in turn every interval (src/cli/attach_processes.c:
  * attached only while read), the page over one live model per process; one that ends leaves the
- * others on. */
+ * others on. --profile: each process its own probes (never stopped for them: they need no
+ * ptrace), read every 50 ms between samples; one refused shows why and the others go on. */
 static int serve_processes(const struct ai_target_options *targets, const struct ai_monitor_options *monitor,
 			   const struct ai_server_options *server_options, bool open_url)
 {
@@ -302,6 +305,15 @@ static int serve_processes(const struct ai_target_options *targets, const struct
 	ai_catch_stop_signals(on_interrupt); /* Ctrl-C and SIGTERM end serving */
 	struct serve s = { .set = set, .open_url = open_url,
 			   .status = { .interval_ms = monitor->interval_ms, .state = "running", .source = "attach" } };
+	const struct ai_live_profile **profiles = NULL;
+	const char **no_profiles = NULL;
+	if (monitor->profile) {
+		ai_process_sampler_profile(sampler, SERVE_SAMPLE_RATE);
+		profiles = xcalloc(set->count, sizeof(*profiles));
+		no_profiles = xcalloc(set->count, sizeof(*no_profiles));
+		s.status.profiles = profiles;
+		s.status.no_profiles = no_profiles;
+	}
 	/* The first sample before the server: when no process can be read there is nothing to serve. */
 	ai_process_sampler_sample(sampler);
 	bool any = false;
@@ -329,15 +341,23 @@ static int serve_processes(const struct ai_target_options *targets, const struct
 			free(ended);
 			set_message(&s, "running", message);
 		}
+		for (size_t p = 0; profiles && p < set->count; p++)
+			profiles[p] = ai_process_sampler_profile_of(sampler, p, &no_profiles[p]);
 		publish(&s);
-		for (uint64_t waited = 0; running && !interrupted && waited < monitor->interval_ms; waited += 100)
-			nap(AI_MIN(monitor->interval_ms - waited, (uint64_t)100));
+		/* with probes in, their buffers are read every 50 ms meanwhile */
+		uint64_t step = profiles ? 50 : 100;
+		for (uint64_t waited = 0; running && !interrupted && waited < monitor->interval_ms; waited += step) {
+			nap(AI_MIN(monitor->interval_ms - waited, step));
+			ai_process_sampler_read_profiles(sampler);
+		}
 	}
 	/* Every process ended: the last snapshots stay on the page until Ctrl-C. */
 	while (any && !err && !interrupted)
 		nap(200);
 	ai_server_stop(s.server);
 	free(s.message);
+	free(profiles);
+	free(no_profiles);
 	int status = ai_process_sampler_destroy(sampler);
 	ai_live_set_destroy(set);
 	if (err)
@@ -408,10 +428,9 @@ int ai_cmd_serve(int argc, char **argv)
 	bool launch = optind < argc;
 	/* Several processes: one live model each, read in turn. */
 	if (targets.pid_count > 1) {
-		if (launch || replay || monitor.record_path || monitor.profile)
+		if (launch || replay || monitor.record_path)
 			return ai_usage_error("serve", "several processes are watched with --pid only: %s takes one",
-					      monitor.record_path ? "--record" : monitor.profile ? "--profile"
-					      : launch ? "-- PROGRAM" : "--replay");
+					      monitor.record_path ? "--record" : launch ? "-- PROGRAM" : "--replay");
 		return serve_processes(&targets, &monitor, &server_options, open_url);
 	}
 	if ((pid != 0) + (replay != NULL) + launch != 1)

@@ -146,6 +146,7 @@ struct node {
 	char *name;     /* owned */
 	uint64_t value; /* samples in it and under it */
 	uint64_t address; /* a task's frame: the task */
+	int pid;          /* a process's frame (several processes): the process */
 	size_t child, sibling; /* indexes + 1, 0: none */
 };
 
@@ -190,6 +191,8 @@ static void write_node(struct ai_json_writer *w, const struct tree *t, size_t at
 	ai_json_field_uint(w, "value", n->value);
 	if (n->address)
 		ai_json_field_hex(w, "address", n->address);
+	if (n->pid)
+		ai_json_field_int(w, "pid", n->pid);
 	if (n->child) {
 		ai_json_key(w, "children");
 		ai_json_begin_array(w);
@@ -210,50 +213,105 @@ static void write_node(struct ai_json_writer *w, const struct tree *t, size_t at
 	ai_json_end_object(w);
 }
 
-void ai_live_flame_write(FILE *out, const struct ai_live_flame *f, unsigned rate_hz)
+/* The window's stacks of f under the frame `parent`: their oldest and newest times widen *span. */
+static void add_flame(struct tree *t, size_t parent, const struct ai_live_flame *f, uint64_t span[2], bool *any)
+{
+	size_t label_at = SIZE_MAX;
+	for (size_t i = 0; i < f->count; i++) {
+		const struct entry *e = &f->entries[(f->first + i) % f->capacity];
+		span[0] = *any ? AI_MIN(span[0], e->at_ns) : e->at_ns;
+		span[1] = AI_MAX(span[1], e->at_ns);
+		*any = true;
+		t->nodes[parent].value += e->count;
+		/* a task's stacks are taken one after another: its frame is the last one's, mostly */
+		size_t at = label_at != SIZE_MAX && strcmp(t->nodes[label_at].name, e->label) == 0
+				    ? label_at : child_named(t, parent, e->label, strlen(e->label));
+		label_at = at;
+		t->nodes[at].value += e->count;
+		t->nodes[at].address = e->address;
+		for (const char *s = e->frames; *s;) {
+			size_t n = strcspn(s, ";");
+			at = child_named(t, at, s, n);
+			t->nodes[at].value += e->count;
+			s += n + (s[n] == ';');
+		}
+	}
+}
+
+/* One document over the parts (one process each, or one without a pid), each part's stacks under
+ * its own frame when it has a label (several processes), else under the root. */
+static void write_parts(FILE *out, const struct ai_live_flame_part *parts, size_t count, unsigned rate_hz,
+			bool labelled)
 {
 	struct tree t = { 0 };
 	AI_GROW(t.nodes, t.capacity, 1);
 	t.nodes[t.count++] = (struct node){ .name = xstrdup("all") };
-	uint64_t oldest = 0, newest = 0;
-	size_t label_at = SIZE_MAX;
-	for (size_t i = 0; i < f->count; i++) {
-		const struct entry *e = &f->entries[(f->first + i) % f->capacity];
-		oldest = i ? AI_MIN(oldest, e->at_ns) : e->at_ns;
-		newest = AI_MAX(newest, e->at_ns);
-		t.nodes[0].value += e->count;
-		/* a task's stacks are taken one after another: its frame is the last one's, mostly */
-		size_t at = label_at != SIZE_MAX && strcmp(t.nodes[label_at].name, e->label) == 0
-				    ? label_at : child_named(&t, 0, e->label, strlen(e->label));
-		label_at = at;
-		t.nodes[at].value += e->count;
-		t.nodes[at].address = e->address;
-		for (const char *s = e->frames; *s;) {
-			size_t n = strcspn(s, ";");
-			at = child_named(&t, at, s, n);
-			t.nodes[at].value += e->count;
-			s += n + (s[n] == ';');
+	uint64_t span[2] = { 0, 0 }, samples = 0;
+	bool any = false, available = false;
+	for (size_t k = 0; k < count; k++) {
+		const struct ai_live_flame_part *part = &parts[k];
+		if (!part->flame)
+			continue;
+		available = true;
+		samples += part->flame->samples;
+		size_t at = 0;
+		if (labelled) {
+			at = child_named(&t, 0, part->label, strlen(part->label));
+			t.nodes[at].pid = part->pid;
 		}
+		uint64_t before = t.nodes[at].value;
+		add_flame(&t, at, part->flame, span, &any);
+		if (at)
+			t.nodes[0].value += t.nodes[at].value - before;
 	}
 	struct ai_json_writer w;
 	ai_json_writer_init(&w, out, false);
 	ai_json_begin_object(&w);
 	ai_json_field_string(&w, "format", "async-inspect-serve-flamegraph");
 	ai_json_field_uint(&w, "version", 1);
-	ai_json_field_bool(&w, "available", true);
-	ai_json_field_null(&w, "reason");
+	ai_json_field_bool(&w, "available", available);
+	/* none has samples: the first one's reason stands for all */
+	ai_json_field_string(&w, "reason", available ? NULL : count && parts[0].reason ? parts[0].reason : "no CPU samples");
 	ai_json_field_uint(&w, "rate_hz", rate_hz);
 	ai_json_field_uint(&w, "window_ms", AI_LIVE_FLAME_WINDOW_NS / 1000000);
-	ai_json_field_uint(&w, "span_ms", (newest - oldest) / 1000000);
-	ai_json_field_uint(&w, "samples", f->samples);
+	ai_json_field_uint(&w, "span_ms", (span[1] - span[0]) / 1000000);
+	ai_json_field_uint(&w, "samples", samples);
+	if (labelled) {
+		/* each process: its root frame's name, or why it has none */
+		ai_json_key(&w, "processes");
+		ai_json_begin_array(&w);
+		for (size_t k = 0; k < count; k++) {
+			ai_json_begin_object(&w);
+			ai_json_field_int(&w, "pid", parts[k].pid);
+			ai_json_field_string(&w, "label", parts[k].label);
+			ai_json_field_bool(&w, "available", parts[k].flame != NULL);
+			ai_json_field_string(&w, "reason", parts[k].flame ? NULL : parts[k].reason);
+			ai_json_field_uint(&w, "samples", parts[k].flame ? parts[k].flame->samples : 0);
+			ai_json_end_object(&w);
+		}
+		ai_json_end_array(&w);
+	}
 	ai_json_key(&w, "root");
-	write_node(&w, &t, 0);
+	if (available)
+		write_node(&w, &t, 0);
+	else
+		ai_json_null(&w);
 	ai_json_end_object(&w);
 	ai_json_writer_finish(&w);
 	fputc('\n', out);
 	for (size_t i = 0; i < t.count; i++)
 		free(t.nodes[i].name);
 	free(t.nodes);
+}
+
+void ai_live_flame_write(FILE *out, const struct ai_live_flame *f, unsigned rate_hz)
+{
+	write_parts(out, &(struct ai_live_flame_part){ .flame = f }, 1, rate_hz, false);
+}
+
+void ai_live_flame_write_parts(FILE *out, const struct ai_live_flame_part *parts, size_t count, unsigned rate_hz)
+{
+	write_parts(out, parts, count, rate_hz, true);
 }
 
 void ai_live_flame_write_unavailable(FILE *out, const char *reason)

@@ -172,6 +172,32 @@ void ai_live_profile_write_flame(FILE *out, const struct ai_live_profile *lp)
 				: "no CPU samples: the probes are in but sampling was not asked for");
 }
 
+void ai_live_profile_write_flames(FILE *out, const struct ai_live_profile *const *profiles, const char *const *why_not,
+				  const int *pids, const char *const *commands, size_t count)
+{
+	struct ai_live_flame_part *parts = xcalloc(count ? count : 1, sizeof(*parts));
+	char **labels = xcalloc(count ? count : 1, sizeof(*labels));
+	unsigned rate_hz = 0;
+	for (size_t k = 0; k < count; k++) {
+		const struct ai_live_profile *lp = profiles[k];
+		labels[k] = xasprintf("pid %d (%s)", pids[k], commands[k]);
+		parts[k] = (struct ai_live_flame_part){
+			.pid = pids[k], .label = labels[k], .flame = lp ? lp->flame : NULL,
+			.reason = lp && lp->flame ? NULL : lp && lp->no_samples ? lp->no_samples
+				  : !lp && why_not[k] ? why_not[k]
+				  : lp ? "no CPU samples: the probes are in but sampling was not asked for"
+				  : "no profile yet: its probes go in at its first snapshot",
+		};
+		if (lp && lp->flame)
+			rate_hz = lp->rate_hz;
+	}
+	ai_live_flame_write_parts(out, parts, count, rate_hz);
+	for (size_t k = 0; k < count; k++)
+		free(labels[k]);
+	free(labels);
+	free(parts);
+}
+
 uint64_t ai_live_profile_lost(const struct ai_live_profile *lp)
 {
 	return lp ? ai_uprobes_lost(lp->uprobes) : 0;

@@ -268,6 +268,30 @@ static struct doc *processes_graph_doc(const struct ai_process_set *set)
 	return doc_new("text/vnd.graphviz; charset=utf-8", buf, len);
 }
 
+/* Several processes' flamegraph: a root frame per process, or why it has none. */
+static struct doc *set_flame_doc(const struct ai_live_set *set, const struct ai_serve_status *status)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	int *pids = xcalloc(set->count ? set->count : 1, sizeof(*pids));
+	const char **commands = xcalloc(set->count ? set->count : 1, sizeof(*commands));
+	for (size_t p = 0; p < set->count; p++) {
+		pids[p] = set->members[p].pid;
+		commands[p] = set->members[p].command;
+	}
+	ai_live_profile_write_flames(f, status->profiles, status->no_profiles, pids, commands, set->count);
+	free(pids);
+	free(commands);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return doc_new("application/json", buf, len);
+}
+
 void ai_server_publish_set(struct ai_server *s, const struct ai_live_set *set, const struct ai_serve_status *status)
 {
 	struct doc *fresh[DOC_COUNT] = { NULL };
@@ -278,7 +302,7 @@ void ai_server_publish_set(struct ai_server *s, const struct ai_live_set *set, c
 		fresh[DOC_GRAPH] = processes_graph_doc(latest);
 		fresh[DOC_SOURCES] = sources_of((const struct ai_snapshot *const *)latest->snapshots, latest->count);
 	}
-	fresh[DOC_FLAME] = flame_doc(status);
+	fresh[DOC_FLAME] = status->profiles ? set_flame_doc(set, status) : flame_doc(status);
 	struct ai_serve_tasks table;
 	ai_serve_tasks_build_set(set, status, &s->table, &table);
 	publish_docs(s, fresh, table, latest->count > 0);

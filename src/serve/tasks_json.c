@@ -223,6 +223,10 @@ static void write_set_header(struct ai_json_writer *w, const struct ai_live_set 
 	ai_json_field_string(w, "message", status->message);
 	ai_json_field_uint(w, "interval_ms", status->interval_ms);
 	ai_json_field_uint(w, "samples", set->sample_count);
+	bool profiled = false; /* some process has the profile columns */
+	for (size_t p = 0; p < set->count; p++)
+		profiled |= set->members[p].live->profiled;
+	ai_json_field_bool(w, "profiled", profiled);
 	if (!first) {
 		ai_json_field_null(w, "pid");
 		return;
@@ -243,6 +247,10 @@ static void write_set_header(struct ai_json_writer *w, const struct ai_live_set 
 		ai_json_field_string(w, "command", m->command);
 		ai_json_field_bool(w, "ended", m->ended);
 		ai_json_field_string(w, "end_reason", m->ended ? m->end_reason : NULL);
+		if (status->profiles) { /* --profile: whether its rows have the columns, else why not */
+			ai_json_field_bool(w, "profiled", m->live->profiled);
+			ai_json_field_string(w, "no_profile", status->no_profiles[p]);
+		}
 		ai_json_field_uint(w, "tasks", s ? s->task_count : 0);
 		ai_json_key(w, "counts");
 		ai_json_begin_object(w);

@@ -4,10 +4,13 @@ chromium-driver, python3-selenium). Run by test_serve.c:
 
     serve_browser.py ASYNC_INSPECT FIXTURE_BINARY SOURCE_DIR
     serve_browser.py ASYNC_INSPECT PEER_SERVER SOURCE_DIR --processes PEER_CLIENT
+    serve_browser.py ASYNC_INSPECT PEER_SERVER SOURCE_DIR --processes-links PEER_CLIENT
 
 Starts the fixture (tokio's deadlock_abba) and `serve --pid` on it, opens the printed URL and
 checks what a user sees; with --processes, peer_server (mutex) and a peer_client of it under
-`serve --pid C --pid S`: the process column and filter, and the graph across the processes ($AI_SCREENSHOT=FILE also saves the page as a PNG there). Exit 0: passed; 77: skipped (no chromium, chromedriver or selenium);
+`serve --pid C --pid S`: the process column and filter, and the graph across the processes;
+with --processes-links, the same pair: deep links #task=PID:N and the graph's process headings
+($AI_SCREENSHOT=FILE also saves the page as a PNG there). Exit 0: passed; 77: skipped (no chromium, chromedriver or selenium);
 anything else: failed, with the reason on stderr."""
 
 import os
@@ -214,8 +217,99 @@ def processes_case(server_bin, client_bin):
     sys.exit(0)
 
 
+def processes_links_case(server_bin, client_bin):
+    """serve of two processes, by deep link and graph: #task=PID:N opens that process's task
+    (task ids repeat across processes); the graph draws each process's tasks under a heading
+    that names it, the socket edge across them; a click on a node opens its task and the
+    address says PID:N; a hash change opens the other process's task."""
+    server = subprocess.Popen([server_bin, "mutex"], stdout=subprocess.PIPE, text=True)
+    client = None
+    proc = None
+    driver = None
+    try:
+        m = re.fullmatch(r"listening (\S+)\n", server.stdout.readline())
+        if not m:
+            fail("peer_server did not say its port")
+        client = subprocess.Popen([client_bin, m.group(1)], stdout=subprocess.PIPE, text=True)
+        for who, p in (("peer_client", client), ("peer_server", server)):
+            line = p.stdout.readline()
+            if not line.startswith("ready"):
+                fail("%s said %r" % (who, line))
+        proc, url = start_serve([client.pid, server.pid])
+        driver = new_driver()
+        wait = WebDriverWait(driver, 30)
+        driver.get(url)
+        wait.until(lambda d: "peer_server::handle_conn" in d.find_element(By.ID, "rows").text)
+        tasks = driver.execute_script("return state.tasks.tasks.map(t => [t.pid, t.label, t.future]);")
+        ids = {(pid, future): label for pid, label, future in tasks}
+        handler = ids.get((server.pid, "peer_server::handle_conn"))
+        request = ids.get((client.pid, "peer_client::request"))
+        if handler is None or request is None:
+            fail("the rows of handle_conn and request: %s" % tasks)
+
+        # A deep link to the server's task, in a fresh page (the token is in the cookie now).
+        base = url.split("?")[0]
+        driver.get(base + "?fresh=1#task=%d:%s" % (server.pid, handler))
+        title = lambda d: d.find_element(By.ID, "detail-title").text
+        wait.until(lambda d: d.find_element(By.ID, "detail").is_displayed() and
+                   ("in %d peer_server" % server.pid) in title(d) and "peer_server.rs:" in d.find_element(By.ID, "tree").text)
+        if ("Task %s" % handler) not in title(driver):
+            fail("the deep link opened %r" % title(driver))
+
+        # The graph: a heading per process, the tasks of both, the edge across them.
+        driver.find_element(By.TAG_NAME, "body").send_keys("g")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#graph-svg text.process")) == 2)
+        headings = driver.execute_script(
+            "return [...document.querySelectorAll('#graph-svg text.process')].map(t => t.textContent);")
+        if headings != ["pid %d peer_client" % client.pid, "pid %d peer_server" % server.pid]:
+            fail("graph headings: %s" % headings)
+        labels = driver.execute_script(
+            "return [...document.querySelectorAll('#graph-svg .node.task title')].map(t => t.textContent);")
+        if not any(l.startswith("[pid %d peer_client] " % client.pid) for l in labels) or \
+           not any(l.startswith("[pid %d peer_server] " % server.pid) for l in labels):
+            fail("graph task nodes: %s" % labels)
+        edges = driver.execute_script(
+            "return [...document.querySelectorAll('#graph-svg .edge text')].map(t => t.textContent);")
+        if edges.count("reads from the socket's other end") != 1:
+            fail("graph edges: %s" % edges)
+        # The client's node opens the client's task; the address names it by pid.
+        for attempt in range(20):
+            try:
+                node = driver.find_element(By.XPATH, "//*[name()='g'][contains(@class,'task')][*[name()='title'][contains(., 'peer_client::request')]]")
+                node.click()
+                break
+            except StaleElementReferenceException:
+                continue
+        wait.until(lambda d: ("in %d peer_client" % client.pid) in title(d))
+        want = "#task=%d:%s" % (client.pid, request)
+        wait.until(lambda d: d.execute_script("return location.hash;") == want)
+        # Back to the server's task by changing the address alone.
+        driver.execute_script("location.hash = arguments[0];", "#task=%d:%s" % (server.pid, handler))
+        wait.until(lambda d: ("in %d peer_server" % server.pid) in title(d))
+        errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        if errors:
+            fail("console errors: %s" % errors)
+    finally:
+        if driver:
+            driver.quit()
+        rc = stop_serve(proc) if proc else 0
+        for p in (client, server):
+            if p and p.poll() is None and tracer_pid(p.pid) != 0:
+                print("serve_browser: pid %d is still traced" % p.pid, file=sys.stderr)
+                rc = rc or "traced"
+            if p:
+                p.kill()
+                p.wait()
+    if rc != 0:
+        fail("serve ended with %s: %s" % (rc, proc.stderr.read()))
+    print("serve_browser: passed (several processes: deep links and the graph)")
+    sys.exit(0)
+
+
 if len(sys.argv) > 5 and sys.argv[4] == "--processes":
     processes_case(fixture_bin, sys.argv[5])
+if len(sys.argv) > 5 and sys.argv[4] == "--processes-links":
+    processes_links_case(fixture_bin, sys.argv[5])
 
 fixture = subprocess.Popen([fixture_bin], stdout=subprocess.PIPE, text=True)
 serve = None

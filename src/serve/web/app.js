@@ -14,7 +14,7 @@ const state = {
   selected: null,     // the selected task's address
   open: null,         // the address of the task in the detail pane
   order: [],          // the rows shown, as indexes into tasks.tasks
-  wanted: null,       // #task=N from the URL, until that task is seen
+  wanted: null,       // #task=N (several processes: #task=PID:N) from the URL, until that task is seen
   view: "tasks",      // "tasks", "timeline", "graph" or "flame"
   rowHeight: 23,      // px of a table row, measured when drawn
   graph: null,        // /api/graph (DOT), fetched in the graph view
@@ -35,6 +35,12 @@ function columns() {
 }
 
 const $ = (id) => document.getElementById(id);
+
+// What #task= names a row by: its label, and with several processes its pid before it
+// ("812:17"), as task ids repeat across processes.
+function taskKey(t) {
+  return t.pid === undefined || t.pid === null ? t.label : t.pid + ":" + t.label;
+}
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -239,6 +245,7 @@ function renderHeader() {
     for (const k in pr.counts)
       if (pr.counts[k]) line.append(" \u00b7 ", el("span", "state-" + k, pr.counts[k] + " " + k));
     if (pr.ended) line.append(" \u00b7 ended (" + pr.end_reason + "): its last snapshot");
+    if (pr.no_profile) line.append(" \u00b7 ", el("span", "no-profile", pr.no_profile));
     c.append(line);
   }
 
@@ -309,7 +316,8 @@ function renderTable() {
   });
   state.order = order;
   if (state.wanted !== null) {
-    const hit = all.find((t) => t.label === state.wanted);
+    // PID:N names one process's task; a bare N (a link from one process) the first such label
+    const hit = all.find((t) => taskKey(t) === state.wanted) || all.find((t) => t.label === state.wanted);
     if (hit) {
       state.selected = state.open = hit.address;
       state.wanted = null;
@@ -534,21 +542,31 @@ function unescapeDot(s) {
 }
 
 // Several processes: ids p<pid>_t<i> / p<pid>_r<i> (the task's index in that process's
-// snapshot), and x<k> for a process outside the set at the other end of a socket.
+// snapshot), p<pid>_<k>_t<i> when two dumps share a pid (the k-th of the set), each process's
+// nodes in a cluster labelled "pid N command"; and x<k> for a process outside the set at the
+// other end of a socket.
+const DOT_ID = "(?:p\\d+_(?:\\d+_)?)?[trx]\\d+";
 function parseDot(text) {
   const nodes = new Map();
   const edges = [];
+  const clusters = new Map(); // "p812_" -> "pid 812 server"
+  let cluster = null;
   for (const line of text.split("\n")) {
-    let m = /^\s*((?:p(\d+)_)?([trx])(\d+)) \[shape=\w+, label="((?:[^"\\]|\\.)*)"\];$/.exec(line);
+    let m = /^\s*subgraph cluster_(p\d+(?:_\d+)?) \{$/.exec(line);
+    if (m) { cluster = m[1] + "_"; continue; }
+    m = /^\s*label="((?:[^"\\]|\\.)*)";$/.exec(line);
+    if (m && cluster) { clusters.set(cluster, unescapeDot(m[1])); continue; }
+    m = /^\s*((?:p(\d+)_(?:(\d+)_)?)?([trx])(\d+)) \[shape=\w+, label="((?:[^"\\]|\\.)*)"\];$/.exec(line);
     if (m) {
-      nodes.set(m[1], { id: m[1], task: m[3] === "t", pid: m[2] === undefined ? null : +m[2], index: +m[4],
-        label: unescapeDot(m[5]) });
+      nodes.set(m[1], { id: m[1], task: m[4] === "t", pid: m[2] === undefined ? null : +m[2],
+        nth: m[3] === undefined ? null : +m[3], index: +m[5], label: unescapeDot(m[6]),
+        group: m[2] === undefined ? null : "p" + m[2] + "_" + (m[3] === undefined ? "" : m[3] + "_") });
       continue;
     }
-    m = /^\s*((?:p\d+_)?[trx]\d+) -> ((?:p\d+_)?[trx]\d+) \[label="((?:[^"\\]|\\.)*)"(, color=red)?/.exec(line);
+    m = new RegExp("^\\s*(" + DOT_ID + ") -> (" + DOT_ID + ') \\[label="((?:[^"\\\\]|\\\\.)*)"(, color=red)?').exec(line);
     if (m) edges.push({ from: m[1], to: m[2], label: unescapeDot(m[3]), red: !!m[4] });
   }
-  return { nodes, edges };
+  return { nodes, edges, clusters };
 }
 
 // The row of /api/tasks a graph node's task is: its index, after the tasks of the processes
@@ -557,7 +575,10 @@ function graphRow(n) {
   if (n.pid === null || !state.tasks.processes) return n.index;
   let offset = 0;
   for (const p of state.tasks.processes) {
-    if (p.pid === n.pid) return offset + n.index;
+    if (p.pid === n.pid) {
+      const t = state.tasks.tasks[offset + n.index];
+      if (t && t.pid === n.pid) return offset + n.index;
+    }
     offset += p.tasks;
   }
   return -1;
@@ -582,9 +603,19 @@ function renderGraph() {
     : "no task waits on a lock, a channel or another task in this snapshot";
   const W = 380, H = 28, GAP = 22, LEFT = 90, RIGHT = LEFT + W + 260;
   const pos = new Map();
-  tasks.forEach((n, i) => pos.set(n.id, { x: LEFT, y: 10 + i * (H + GAP), w: W }));
+  // Several processes: the tasks of each together under a heading that names the process.
+  const headings = [];
+  let row = 0, group;
+  for (const n of tasks) {
+    if (n.group !== null && n.group !== group) {
+      headings.push({ y: 10 + row * (H + GAP) + H - 6, text: g.clusters.get(n.group) || "pid " + n.pid });
+      row++;
+    }
+    group = n.group;
+    pos.set(n.id, { x: LEFT, y: 10 + row++ * (H + GAP), w: W });
+  }
   res.forEach((n, i) => pos.set(n.id, { x: RIGHT, y: 10 + i * (H + GAP), w: W }));
-  const rows = Math.max(tasks.length, res.length);
+  const rows = Math.max(row, res.length);
   root.setAttribute("width", RIGHT + W + 20);
   root.setAttribute("height", Math.max(40, 20 + rows * (H + GAP)));
   const defs = svg("defs", {});
@@ -595,6 +626,7 @@ function renderGraph() {
     defs.append(m);
   }
   root.append(defs);
+  for (const h of headings) root.append(svg("text", { class: "process", x: LEFT, y: h.y }, h.text));
   for (const e of g.edges) {
     const a = pos.get(e.from), b = pos.get(e.to);
     if (!a || !b) continue;
@@ -643,7 +675,18 @@ function flameBase() {
   const d = state.flame;
   if (!d || !d.available || !d.root) return null;
   if (!$("flame-task").checked) return d.root;
-  return (d.root.children || []).find((c) => c.address === state.selected) || null;
+  let tasks = d.root.children || [];
+  if (d.processes) { // several processes: the tasks are under their process's frame
+    const t = state.tasks && state.tasks.tasks.find((x) => x.address === state.selected);
+    const p = t ? tasks.find((c) => c.pid === t.pid) : null;
+    tasks = p ? p.children || [] : [];
+  }
+  return tasks.find((c) => c.address === state.selected) || null;
+}
+
+// Several processes: those without samples, and why ("pid 812 (server): no profile: ...").
+function flameMissing(d) {
+  return (d.processes || []).filter((p) => !p.available).map((p) => " \u00b7 " + p.label + ": " + p.reason).join("");
 }
 
 function renderFlame() {
@@ -651,7 +694,7 @@ function renderFlame() {
   box.replaceChildren();
   const d = state.flame;
   if (!d) { note.textContent = "loading the flamegraph at the next sample\u2026"; return; }
-  if (!d.available) { note.textContent = d.reason; return; }
+  if (!d.available) { note.textContent = d.reason + (d.processes ? flameMissing(d) : ""); return; }
   let base = flameBase();
   if (!base) {
     const t = state.tasks && state.tasks.tasks.find((x) => x.address === state.selected);
@@ -699,7 +742,7 @@ function renderFlame() {
   note.textContent = base.value + " CPU samples at " + d.rate_hz + " Hz over the last " + duration(d.span_ms) +
     (top !== base ? " \u00b7 zoomed on " + top.name + " (" + top.value + ")" : "") +
     (search ? " \u00b7 " + (100 * matched / (base.value || 1)).toFixed(1) + "% of them in frames matching \u201c" +
-      $("flame-search").value + "\u201d" : "") + (drawn ? "" : " \u00b7 nothing to draw");
+      $("flame-search").value + "\u201d" : "") + (drawn ? "" : " \u00b7 nothing to draw") + flameMissing(d);
 }
 
 function setView(view) {
@@ -747,7 +790,7 @@ function openTask(address) {
   if (state.open !== address) hideSource();
   state.selected = state.open = address;
   const t = state.tasks.tasks.find((x) => x.address === address);
-  if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(t.label));
+  if (t) history.replaceState(null, "", "#task=" + encodeURIComponent(taskKey(t)).replace(/%3A/g, ":"));
   renderTable();
   renderDetail();
 }
