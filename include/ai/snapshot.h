@@ -47,7 +47,8 @@ struct ai_snapshot_local {
 	char *name;
 	char *type;  /* short type name, e.g. "Vec<u32>" */
 	char *value; /* e.g. "[1, 2, 3]"; "<unreadable 0x...>" parts where memory could not be read;
-		      * NULL unless state is AI_LOCAL_LIVE */
+		      * NULL unless state is AI_LOCAL_LIVE. value and structured are shared strings
+		      * (ai/util.h: ai_shared_unref), one print for the locals of many tasks */
 	char *structured; /* the same value as compact JSON (docs/json-format.md, "Structured
 			   * values"), from the same walk; NULL when not asked for
 			   * (ai_value_limits.structured) or not live */

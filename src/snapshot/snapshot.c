@@ -79,8 +79,8 @@ void ai_await_node_deinit(struct ai_await_node *node)
 	for (size_t i = 0; i < node->local_count; i++) {
 		free(node->locals[i].name);
 		free(node->locals[i].type);
-		free(node->locals[i].value);
-		free(node->locals[i].structured);
+		ai_shared_unref(node->locals[i].value);
+		ai_shared_unref(node->locals[i].structured);
 	}
 	free(node->locals);
 	for (size_t i = 0; i < node->child_count; i++)
