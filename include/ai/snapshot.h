@@ -265,6 +265,9 @@ struct ai_await_node {
 	int *await_lines;    /* await_count lines (owned), ascending; a macro's point counts at the
 			      * line of its invocation; a point whose line in the function's file
 			      * is unknown is 0, listed first */
+	bool interned;       /* function, type, state, file, macro, macro_file and the locals' name
+			      * and type are shared strings from an intern table (ai/intern.h;
+			      * ai_await_node_intern), not owned copies */
 };
 
 /* An async runtime the executable uses (one adapter of src/runtime). */
@@ -366,6 +369,10 @@ struct ai_unpolled *ai_snapshot_task_add_unpolled(struct ai_snapshot_task *task)
 struct ai_task_fd *ai_snapshot_task_add_fd(struct ai_snapshot_task *task);
 void ai_peer_destroy(struct ai_peer *peer);
 void ai_wait_destroy(struct ai_wait *wait);
+struct ai_intern;
+/* Replaces the names of node and of the nodes below it (see `interned`) by table's shared
+ * strings: the trees of many tasks then hold one copy of each function, type and file. */
+void ai_await_node_intern(struct ai_await_node *node, struct ai_intern *table);
 /* Frees what the node owns (not the node itself). */
 void ai_await_node_deinit(struct ai_await_node *node);
 
