@@ -52,6 +52,7 @@ struct ai_async {
 	struct ai_macro_sites *macro_sites; /* owned; the user's lines of macros' suspend points,
 					     * by coroutine type, made on first need */
 	struct ai_drop_glue_cache *drop_glue; /* owned: what drop_flags.c learnt, per coroutine */
+	struct ai_intern *names;    /* owned: the await trees' names, interned (ai_await_decode) */
 };
 
 struct ai_error *ai_async_create(struct ai_target *target, struct ai_debuginfo *di,

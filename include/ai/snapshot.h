@@ -47,7 +47,8 @@ struct ai_snapshot_local {
 	char *name;
 	char *type;  /* short type name, e.g. "Vec<u32>" */
 	char *value; /* e.g. "[1, 2, 3]"; "<unreadable 0x...>" parts where memory could not be read;
-		      * NULL unless state is AI_LOCAL_LIVE */
+		      * NULL unless state is AI_LOCAL_LIVE. value and structured are shared strings
+		      * (ai/util.h: ai_shared_unref), one print for the locals of many tasks */
 	char *structured; /* the same value as compact JSON (docs/json-format.md, "Structured
 			   * values"), from the same walk; NULL when not asked for
 			   * (ai_value_limits.structured) or not live */
@@ -265,6 +266,9 @@ struct ai_await_node {
 	int *await_lines;    /* await_count lines (owned), ascending; a macro's point counts at the
 			      * line of its invocation; a point whose line in the function's file
 			      * is unknown is 0, listed first */
+	bool interned;       /* function, type, state, file, macro, macro_file and the locals' name
+			      * and type are shared strings from an intern table (ai/intern.h;
+			      * ai_await_node_intern), not owned copies */
 };
 
 /* An async runtime the executable uses (one adapter of src/runtime). */
@@ -366,6 +370,10 @@ struct ai_unpolled *ai_snapshot_task_add_unpolled(struct ai_snapshot_task *task)
 struct ai_task_fd *ai_snapshot_task_add_fd(struct ai_snapshot_task *task);
 void ai_peer_destroy(struct ai_peer *peer);
 void ai_wait_destroy(struct ai_wait *wait);
+struct ai_intern;
+/* Replaces the names of node and of the nodes below it (see `interned`) by table's shared
+ * strings: the trees of many tasks then hold one copy of each function, type and file. */
+void ai_await_node_intern(struct ai_await_node *node, struct ai_intern *table);
 /* Frees what the node owns (not the node itself). */
 void ai_await_node_deinit(struct ai_await_node *node);
 

@@ -27,6 +27,15 @@ bool ai_starts_with(const char *s, const char *prefix);
 
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Shared strings: immutable text with a count of its owners, for text that many snapshot nodes
+ * hold at once (every task of one kind has a local that prints the same: the value printer's memo
+ * hands that one print to all of them instead of a copy each). A shared string is a plain char *
+ * to read, but only ai_shared_unref frees it. The count is atomic: snapshots are freed on other
+ * threads than the one that decodes (serve). */
+char *ai_shared_strn(const char *text, size_t len); /* a copy of len bytes, one owner */
+char *ai_shared_ref(char *s);                       /* one more owner; NULL stays NULL */
+void ai_shared_unref(char *s);                      /* one owner less; NULL: nothing */
+
 /* Grows *items (of *capacity elements of `size` bytes) so that it holds at least `needed`. */
 void ai_grow(void **items, size_t *capacity, size_t needed, size_t size);
 #define AI_GROW(items, capacity, needed)                                              \

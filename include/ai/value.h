@@ -62,7 +62,8 @@ char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, u
 
 /* Both forms from one walk (one read of the target): the text as ai_value_format_bytes returns
  * it (bytes may be NULL: read from address, as ai_value_format does), and the structured form as
- * a new string of compact JSON in *structured_ret. */
+ * a string of compact JSON in *structured_ret. Both are shared strings (ai/util.h: freed with
+ * ai_shared_unref): a value printed before from the same bytes is the same string. */
 char *ai_value_format_structured(struct ai_memory *mem, const struct ai_type *type,
 				 uint64_t address, const void *bytes, size_t size,
 				 const struct ai_value_limits *limits, char **structured_ret);

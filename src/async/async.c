@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ai/async.h"
+#include "ai/intern.h"
 #include "ai/runtime.h"
 #include "ai/util.h"
 #include "macro_site.h"
@@ -50,6 +51,7 @@ void ai_async_set_module(struct ai_async *as, struct ai_module *module)
 	ai_macro_sites_destroy(as->macro_sites);
 	as->macro_sites = NULL;
 	ai_drop_glue_cache_destroy(as->drop_glue);
+	ai_intern_destroy(as->names);
 	as->drop_glue = NULL;
 	ai_types_destroy(as->types);
 	ai_user_code_destroy(as->user_code);
@@ -67,5 +69,6 @@ void ai_async_destroy(struct ai_async *as)
 	ai_types_destroy(as->types);
 	ai_user_code_destroy(as->user_code);
 	ai_drop_glue_cache_destroy(as->drop_glue);
+	ai_intern_destroy(as->names);
 	free(as);
 }

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "ai/async.h"
+#include "ai/intern.h"
 #include "ai/runtime.h"
 #include "ai/dwarf_reader.h"
 #include "ai/util.h"
@@ -197,4 +198,9 @@ void ai_await_decode(struct ai_async *as, uint64_t address, const struct ai_type
 	d->mem = as->target->memory;
 	aw_decode(d, address, type, node, 0, NULL);
 	free(d);
+	/* A tree's names repeat in every task of its kind: one copy each (the decoders above
+	 * write plain strings, interned once the tree is done). */
+	if (!as->names)
+		as->names = ai_intern_create();
+	ai_await_node_intern(node, as->names);
 }

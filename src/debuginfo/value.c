@@ -1005,9 +1005,10 @@ static size_t memo_size(const struct ai_type *type)
 	return under->has_size ? under->size : SIZE_MAX;
 }
 
+/* shared: the strings returned are shared ones (ai_shared_unref frees them). */
 static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 		    const void *bytes, size_t size, const struct ai_value_limits *limits,
-		    char **structured_ret)
+		    bool shared, char **structured_ret)
 {
 	struct printer p = { .mem = mem };
 	struct ai_json_writer json;
@@ -1020,7 +1021,8 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 	size_t own = bytes ? memo_size(type) : SIZE_MAX;
 	const void *memo_bytes = own <= size ? bytes : NULL;
 	char *text;
-	if (memo_bytes && vp_memo_find(mem, type, memo_bytes, own, &p.limits, structured_ret, &text, structured_ret))
+	if (memo_bytes && vp_memo_find(mem, type, memo_bytes, own, &p.limits, structured_ret, shared, &text,
+				       structured_ret))
 		return text;
 	p.out.limit = p.limits.max_output;
 	out_write(&p.out, "", 0); /* an empty string, not NULL, if nothing gets printed */
@@ -1031,10 +1033,20 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 	print_root(&p, type, address, bytes, size);
 	if (structured_ret)
 		*structured_ret = vp_js_finish(&p);
-	text = out_take(&p.out);
+	if (shared) {
+		text = ai_shared_strn(p.out.buf, p.out.len);
+		free(p.out.buf);
+		if (structured_ret && *structured_ret) {
+			char *plain = *structured_ret;
+			*structured_ret = ai_shared_strn(plain, strlen(plain));
+			free(plain);
+		}
+	} else {
+		text = out_take(&p.out);
+	}
 	/* Kept when it cost more than it costs to keep: pointers followed, or a summary's text. */
 	if (memo_bytes && !p.address_shown && (p.read_total || p.out.len >= 32))
-		vp_memo_add(mem, type, memo_bytes, own, &p.limits, structured_ret, text,
+		vp_memo_add(mem, type, memo_bytes, own, &p.limits, structured_ret, shared, text,
 			    structured_ret ? *structured_ret : NULL);
 	return text;
 }
@@ -1042,20 +1054,20 @@ static char *format(struct ai_memory *mem, const struct ai_type *type, uint64_t 
 char *ai_value_format(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 		      const struct ai_value_limits *limits)
 {
-	return format(mem, type, address, NULL, 0, limits, NULL);
+	return format(mem, type, address, NULL, 0, limits, false, NULL);
 }
 
 char *ai_value_format_bytes(struct ai_memory *mem, const struct ai_type *type, uint64_t address,
 			    const void *bytes, size_t size, const struct ai_value_limits *limits)
 {
-	return format(mem, type, address, bytes, size, limits, NULL);
+	return format(mem, type, address, bytes, size, limits, false, NULL);
 }
 
 char *ai_value_format_structured(struct ai_memory *mem, const struct ai_type *type,
 				 uint64_t address, const void *bytes, size_t size,
 				 const struct ai_value_limits *limits, char **structured_ret)
 {
-	return format(mem, type, address, bytes, size, limits, structured_ret);
+	return format(mem, type, address, bytes, size, limits, true, structured_ret);
 }
 
 const char *ai_value_after_summary(const char *text)

@@ -140,14 +140,16 @@ bool vp_print_known(struct printer *p, const struct ai_type *type, const struct 
 /* ---- value_memo.c: printed values kept for the same bytes while the memory is stable ---- */
 
 /* The text (and, if structured, the structured form, which may be NULL) printed before for a
- * value of type made of these bytes with these limits, as new strings; false if none is kept. */
+ * value of type made of these bytes with these limits, as new heap strings, or (shared) as new
+ * owners of the memo's shared strings (ai_shared_ref); false if none is kept. */
 bool vp_memo_find(struct ai_memory *mem, const struct ai_type *type, const void *bytes, size_t size,
-		  const struct ai_value_limits *limits, bool structured, char **text_ret,
+		  const struct ai_value_limits *limits, bool structured, bool shared, char **text_ret,
 		  char **json_ret);
-/* Keeps a print for vp_memo_find (copies of everything). */
+/* Keeps a print for vp_memo_find: text and json (borrowed) are shared strings it takes a
+ * reference on (shared), or plain ones it copies. */
 void vp_memo_add(struct ai_memory *mem, const struct ai_type *type, const void *bytes, size_t size,
-		 const struct ai_value_limits *limits, bool structured, const char *text,
-		 const char *json);
+		 const struct ai_value_limits *limits, bool structured, bool shared, char *text,
+		 char *json);
 
 /* ---- value_summary.c ---- */
 

@@ -27,7 +27,7 @@ struct memo_slot {
 	uint8_t *bytes; /* owned, size of them */
 	size_t size;
 	bool structured; /* whether the structured form was asked for (then in json) */
-	char *text, *json; /* owned; json may be NULL */
+	char *text, *json; /* shared strings (ai_shared_ref), one owner the memo; json may be NULL */
 	size_t text_len, json_len;
 };
 
@@ -48,8 +48,8 @@ static void memo_free(void *data)
 	struct value_memo *memo = data;
 	for (size_t i = 0; i < MEMO_SLOTS; i++) {
 		free(memo->slots[i].bytes);
-		free(memo->slots[i].text);
-		free(memo->slots[i].json);
+		ai_shared_unref(memo->slots[i].text);
+		ai_shared_unref(memo->slots[i].json);
 	}
 	free(memo);
 }
@@ -96,7 +96,7 @@ static struct value_memo *memo_for(struct ai_memory *mem, const struct ai_type *
 }
 
 bool vp_memo_find(struct ai_memory *mem, const struct ai_type *type, const void *bytes, size_t size,
-		  const struct ai_value_limits *limits, bool structured, char **text_ret,
+		  const struct ai_value_limits *limits, bool structured, bool shared, char **text_ret,
 		  char **json_ret)
 {
 	struct value_memo *memo = memo_for(mem, type, size, limits, false);
@@ -107,15 +107,27 @@ bool vp_memo_find(struct ai_memory *mem, const struct ai_type *type, const void 
 	if (s->type != type || s->hash != h || s->size != size || s->structured != structured ||
 	    memcmp(s->bytes, bytes, size) != 0)
 		return false;
+	if (shared) {
+		*text_ret = ai_shared_ref(s->text);
+		if (json_ret)
+			*json_ret = ai_shared_ref(s->json);
+		return true;
+	}
 	*text_ret = xmemdup(s->text, s->text_len + 1);
 	if (json_ret)
 		*json_ret = s->json ? xmemdup(s->json, s->json_len + 1) : NULL;
 	return true;
 }
 
+/* text as the memo keeps it: shared, another owner of it if it is one already. */
+static char *keep(char *text, bool shared)
+{
+	return shared ? ai_shared_ref(text) : ai_shared_strn(text, strlen(text));
+}
+
 void vp_memo_add(struct ai_memory *mem, const struct ai_type *type, const void *bytes, size_t size,
-		 const struct ai_value_limits *limits, bool structured, const char *text,
-		 const char *json)
+		 const struct ai_value_limits *limits, bool structured, bool shared, char *text,
+		 char *json)
 {
 	struct value_memo *memo = memo_for(mem, type, size, limits, true);
 	if (!memo)
@@ -123,15 +135,15 @@ void vp_memo_add(struct ai_memory *mem, const struct ai_type *type, const void *
 	uint64_t h = hash_of(type, bytes, size);
 	struct memo_slot *s = &memo->slots[h % MEMO_SLOTS];
 	free(s->bytes);
-	free(s->text);
-	free(s->json);
+	ai_shared_unref(s->text);
+	ai_shared_unref(s->json);
 	s->type = type;
 	s->hash = h;
 	s->size = size;
 	s->bytes = xmemdup(bytes, size ? size : 1);
 	s->structured = structured;
 	s->text_len = strlen(text);
-	s->text = xmemdup(text, s->text_len + 1);
+	s->text = keep(text, shared);
 	s->json_len = json ? strlen(json) : 0;
-	s->json = json ? xmemdup(json, s->json_len + 1) : NULL;
+	s->json = json ? keep(json, shared) : NULL;
 }

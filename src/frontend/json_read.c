@@ -193,8 +193,21 @@ static struct ai_error *get_structured(struct reader *r, const json_t *obj, char
 	struct ai_json_writer w;
 	ai_json_writer_init_buffer(&w, false);
 	write_json(&w, v);
-	*ret = ai_json_writer_take(&w, NULL);
+	size_t len;
+	char *text = ai_json_writer_take(&w, &len);
+	*ret = ai_shared_strn(text, len); /* a local's values are shared strings (snapshot.h) */
+	free(text);
 	return NULL;
+}
+
+/* A local's value, as the shared string a snapshot keeps (snapshot.h). */
+static struct ai_error *get_shared_string(struct reader *r, const json_t *obj, const char *key, char **ret)
+{
+	char *plain = NULL;
+	struct ai_error *err = get_string(r, obj, key, false, &plain);
+	*ret = plain ? ai_shared_strn(plain, strlen(plain)) : NULL;
+	free(plain);
+	return err;
 }
 
 static struct ai_error *get_line(struct reader *r, const json_t *obj, const char *key, int *ret)
@@ -502,7 +515,7 @@ static struct ai_error *read_node(struct reader *r, const json_t *obj, struct ai
 			goto out;
 		TRY(get_string(r, v, "name", false, &l->name));
 		TRY(get_string(r, v, "type", false, &l->type));
-		TRY(get_string(r, v, "value", false, &l->value));
+		TRY(get_shared_string(r, v, "value", &l->value));
 		char *state = NULL;
 		TRY(get_string(r, v, "state", false, &state));
 		bool known = !state || ai_local_state_parse(state, &l->state);

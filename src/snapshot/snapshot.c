@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ai/snapshot.h"
+#include "ai/intern.h"
 #include "ai/util.h"
 
 /* The per-task arrays (children, locals, guards) grow from one element, not from AI_GROW's eight:
@@ -74,25 +75,62 @@ void ai_peer_destroy(struct ai_peer *peer)
 	free(peer);
 }
 
+/* A string of a node: shared when the node is interned, else its own. */
+static void free_name(const struct ai_await_node *node, char *s)
+{
+	if (node->interned)
+		ai_shared_unref(s);
+	else
+		free(s);
+}
+
+static void intern_field(struct ai_intern *table, char **field)
+{
+	if (!*field)
+		return;
+	char *shared = ai_intern(table, *field);
+	free(*field);
+	*field = shared;
+}
+
+void ai_await_node_intern(struct ai_await_node *node, struct ai_intern *table)
+{
+	if (!node->interned) {
+		intern_field(table, &node->function);
+		intern_field(table, &node->type);
+		intern_field(table, &node->state);
+		intern_field(table, &node->file);
+		intern_field(table, &node->macro);
+		intern_field(table, &node->macro_file);
+		for (size_t i = 0; i < node->local_count; i++) {
+			intern_field(table, &node->locals[i].name);
+			intern_field(table, &node->locals[i].type);
+		}
+		node->interned = true;
+	}
+	for (size_t i = 0; i < node->child_count; i++)
+		ai_await_node_intern(&node->children[i], table);
+}
+
 void ai_await_node_deinit(struct ai_await_node *node)
 {
 	ai_wait_destroy(node->wait);
 	for (size_t i = 0; i < node->local_count; i++) {
-		free(node->locals[i].name);
-		free(node->locals[i].type);
-		free(node->locals[i].value);
-		free(node->locals[i].structured);
+		free_name(node, node->locals[i].name);
+		free_name(node, node->locals[i].type);
+		ai_shared_unref(node->locals[i].value);
+		ai_shared_unref(node->locals[i].structured);
 	}
 	free(node->locals);
 	for (size_t i = 0; i < node->child_count; i++)
 		ai_await_node_deinit(&node->children[i]);
 	free(node->children);
-	free(node->function);
-	free(node->type);
-	free(node->state);
-	free(node->file);
-	free(node->macro);
-	free(node->macro_file);
+	free_name(node, node->function);
+	free_name(node, node->type);
+	free_name(node, node->state);
+	free_name(node, node->file);
+	free_name(node, node->macro);
+	free_name(node, node->macro_file);
 	free(node->span);
 	free(node->error);
 	free(node->await_lines);

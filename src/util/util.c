@@ -41,6 +41,38 @@ void *xrealloc(void *ptr, size_t size)
 	return p;
 }
 
+/* The count of owners sits before the text, 16 bytes so that the text is as aligned as malloc's. */
+struct shared_head {
+	size_t refs;
+	size_t pad;
+};
+
+char *ai_shared_strn(const char *text, size_t len)
+{
+	struct shared_head *h = xmalloc(sizeof(*h) + len + 1);
+	h->refs = 1;
+	char *s = (char *)(h + 1);
+	memcpy(s, text, len);
+	s[len] = '\0';
+	return s;
+}
+
+char *ai_shared_ref(char *s)
+{
+	if (s)
+		__atomic_fetch_add(&((struct shared_head *)s - 1)->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+void ai_shared_unref(char *s)
+{
+	if (!s)
+		return;
+	struct shared_head *h = (struct shared_head *)s - 1;
+	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(h);
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -7,6 +7,12 @@
 #include "ai/dap.h"
 #include "ai/util.h"
 
+/* A local's value is a shared string (include/ai/snapshot.h). */
+static char *shared_text(const char *text)
+{
+	return ai_shared_strn(text, strlen(text));
+}
+
 static json_t *parse(const char *text)
 {
 	json_error_t error;
@@ -119,8 +125,8 @@ static void add_task(struct ai_snapshot *s, uint64_t id)
 	struct ai_snapshot_local *l = ai_await_node_add_local(&t->tree);
 	l->name = xstrdup("account");
 	l->type = xstrdup("Account");
-	l->value = xstrdup("Account { id: 7, owner: \"ann\" }");
-	l->structured = xstrdup("{\"kind\":\"struct\",\"type\":\"Account\",\"fields\":[{\"name\":\"id\",\"value\":"
+	l->value = shared_text("Account { id: 7, owner: \"ann\" }");
+	l->structured = shared_text("{\"kind\":\"struct\",\"type\":\"Account\",\"fields\":[{\"name\":\"id\",\"value\":"
 				"{\"kind\":\"int\",\"value\":7}},{\"name\":\"owner\",\"value\":{\"kind\":\"str\","
 				"\"len\":3,\"value\":\"ann\"}}]}");
 	l = ai_await_node_add_local(&t->tree);

@@ -28,8 +28,10 @@ static void add_local(struct ai_await_node *node, const char *name, size_t value
 	struct ai_snapshot_local *l = ai_await_node_add_local(node);
 	l->name = xstrdup(name);
 	l->type = xstrdup("String");
-	l->value = xcalloc(1, value_length + 1);
-	memset(l->value, fill, value_length);
+	char *text = xcalloc(1, value_length + 1);
+	memset(text, fill, value_length);
+	l->value = ai_shared_strn(text, value_length); /* a local's value is shared (snapshot.h) */
+	free(text);
 }
 
 /* One task whose frame is at a file of path_length bytes, with locals of value_length bytes, and a

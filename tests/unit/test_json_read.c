@@ -11,6 +11,12 @@
 #include "ai/frontend.h"
 #include "ai/util.h"
 
+/* A local's value is a shared string (include/ai/snapshot.h). */
+static char *shared_text(const char *text)
+{
+	return ai_shared_strn(text, strlen(text));
+}
+
 static struct ai_wait *wait_new(const char *kind, const char *description)
 {
 	struct ai_wait *w = xcalloc(1, sizeof(*w));
@@ -76,11 +82,11 @@ static struct ai_snapshot *make_snapshot(void)
 		struct ai_snapshot_local *l = ai_await_node_add_local(&t->tree);
 		l->name = xstrdup("amount");
 		l->type = xstrdup("u64");
-		l->value = xstrdup("100");
+		l->value = shared_text("100");
 		l = ai_await_node_add_local(&t->tree);
 		l->name = xstrdup("guard");
 		l->type = xstrdup("MutexGuard<Ledger>");
-		l->value = xstrdup("<unreadable 0x10>");
+		l->value = shared_text("<unreadable 0x10>");
 		l = ai_await_node_add_local(&t->tree);
 		l->name = xstrdup("note");
 		l->type = xstrdup("String");
@@ -88,7 +94,7 @@ static struct ai_snapshot *make_snapshot(void)
 		l = ai_await_node_add_local(&t->tree);
 		l->name = xstrdup("__5");
 		l->type = xstrdup("bool");
-		l->value = xstrdup("false");
+		l->value = shared_text("false");
 		l->generated = true;
 		struct ai_await_node *lock = ai_await_node_add_child(&t->tree);
 		lock->function = xstrdup("tokio::sync::mutex::Mutex::lock<Ledger>");
