@@ -58,41 +58,45 @@ static void task_span_id(const struct otlp *o, size_t process, size_t task, char
 
 /* ---- attributes: KeyValue {key, value: AnyValue} ---- */
 
-static void attr_string(struct ai_json_writer *w, const char *key, const char *value)
+/* {"key": KEY, "value": {TYPE: ...}}: opened here, the typed value written by the caller. */
+static void attr_begin(struct ai_json_writer *w, const char *key, const char *type)
 {
-	if (!value)
-		return;
 	ai_json_begin_object(w);
 	ai_json_field_string(w, "key", key);
 	ai_json_key(w, "value");
 	ai_json_begin_object(w);
-	ai_json_field_string(w, "stringValue", value);
+	ai_json_key(w, type);
+}
+
+static void attr_end(struct ai_json_writer *w)
+{
 	ai_json_end_object(w);
 	ai_json_end_object(w);
+}
+
+static void attr_string(struct ai_json_writer *w, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	attr_begin(w, key, "stringValue");
+	ai_json_string(w, value);
+	attr_end(w);
 }
 
 static void attr_int(struct ai_json_writer *w, const char *key, int64_t value)
 {
 	char text[24];
 	snprintf(text, sizeof(text), "%" PRId64, value);
-	ai_json_begin_object(w);
-	ai_json_field_string(w, "key", key);
-	ai_json_key(w, "value");
-	ai_json_begin_object(w);
-	ai_json_field_string(w, "intValue", text); /* int64: a string in the JSON mapping */
-	ai_json_end_object(w);
-	ai_json_end_object(w);
+	attr_begin(w, key, "intValue");
+	ai_json_string(w, text); /* int64: a string in the JSON mapping */
+	attr_end(w);
 }
 
 static void attr_bool(struct ai_json_writer *w, const char *key, bool value)
 {
-	ai_json_begin_object(w);
-	ai_json_field_string(w, "key", key);
-	ai_json_key(w, "value");
-	ai_json_begin_object(w);
-	ai_json_field_bool(w, "boolValue", value);
-	ai_json_end_object(w);
-	ai_json_end_object(w);
+	attr_begin(w, key, "boolValue");
+	ai_json_bool(w, value);
+	attr_end(w);
 }
 
 static void attr_hex(struct ai_json_writer *w, const char *key, uint64_t value)
@@ -102,21 +106,13 @@ static void attr_hex(struct ai_json_writer *w, const char *key, uint64_t value)
 	attr_string(w, key, text);
 }
 
-static const char *command_of(const struct ai_snapshot *s)
-{
-	if (s->command)
-		return s->command;
-	const char *slash = s->exe ? strrchr(s->exe, '/') : NULL;
-	return slash ? slash + 1 : s->exe ? s->exe : "unknown";
-}
-
 static void write_resource(struct ai_json_writer *w, const struct ai_snapshot *s)
 {
 	ai_json_key(w, "resource");
 	ai_json_begin_object(w);
 	ai_json_key(w, "attributes");
 	ai_json_begin_array(w);
-	attr_string(w, "service.name", command_of(s));
+	attr_string(w, "service.name", ai_process_command(s));
 	if (s->pid > 0)
 		attr_int(w, "process.pid", s->pid);
 	attr_string(w, "process.executable.path", s->exe);
