@@ -1,7 +1,14 @@
 /* The breakpoint session: inserts the breakpoints, and at each stop on one takes an all-stop
  * snapshot, finds the task being polled there and checks the spec's condition: a hit goes to the
  * caller (the printer of printer.c, or the TUI) with the target stopped; anything else lets the
- * program go on. After --break-count hits the breakpoints are removed. */
+ * program go on. After --break-count hits the breakpoints are removed.
+ *
+ * A FILE:LINE or FN spec that no module mapped at the start has waits for the libraries the
+ * program loads later, as gdb's pending breakpoints do: an int3 on the dynamic linker's r_brk
+ * (rendezvous.c) stops the program at each change of its link map; once the map is consistent,
+ * each module in it not searched yet is resolved with its own load bias and its sites go in
+ * before the program goes on. A spec still found nowhere when the session ends is said in one
+ * line. */
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -30,6 +37,13 @@ struct ai_break_session {
 	uint64_t hits;
 	bool active;                   /* the breakpoints are in */
 	bool exited;
+	/* Specs waiting for a library (FILE:LINE, FN): pending[i], absent[i] why none had it. */
+	bool *pending;
+	struct ai_error **absent;
+	uint64_t r_debug, r_brk;       /* the rendezvous; r_brk 0 when no spec waits */
+	struct ai_module **searched;   /* the modules the pending specs were looked for in */
+	size_t searched_count, searched_capacity;
+	size_t loaded;                 /* libraries searched after a dlopen */
 };
 
 static uint64_t now_us(void)
@@ -265,16 +279,152 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 	return err;
 }
 
-static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo *di, struct ai_capture *capture,
-				   const struct ai_break_options *o, struct ai_break_sites *sites)
+static bool was_searched(const struct ai_break_session *s, const struct ai_module *m)
+{
+	for (size_t i = 0; i < s->searched_count; i++)
+		if (s->searched[i] == m)
+			return true;
+	return false;
+}
+
+static void note_searched(struct ai_break_session *s, struct ai_module *m)
+{
+	if (!m || was_searched(s, m))
+		return;
+	AI_GROW(s->searched, s->searched_capacity, s->searched_count + 1);
+	s->searched[s->searched_count++] = m;
+}
+
+static bool any_pending(const struct ai_break_session *s)
+{
+	for (size_t i = 0; s->pending && i < s->o->spec_count; i++)
+		if (s->pending[i])
+			return true;
+	return false;
+}
+
+/* A module of the link map (ai_rendezvous_modules): pending specs are looked for in it once. */
+struct link_walk {
+	struct ai_break_session *s;
+	struct ai_debuginfo *di;
+	size_t first_new;  /* sites from here on are new */
+	bool only_note;    /* at the start: the modules mapped then were searched already */
+	struct ai_error *err;
+};
+
+static void on_link_module(void *arg, uint64_t l_addr, const char *name, uint64_t l_ld)
+{
+	struct link_walk *w = arg;
+	/* l_ld, its dynamic section, lies in the module's mappings: the module, opened (and its
+	 * load bias computed from its mappings, which must agree with ld.so's l_addr). */
+	struct ai_module *m = ai_debuginfo_find_module(w->di, l_ld);
+	if (w->err || !m || was_searched(w->s, m))
+		return;
+	note_searched(w->s, m);
+	if (w->only_note || m->is_main || m->is_vdso || m->error)
+		return;
+	if (m->bias != l_addr) {
+		fprintf(stderr, "async-inspect: %s: its load bias from /proc/%d/maps (0x%llx) is not the dynamic linker's (0x%llx): not searched for breakpoints\n",
+			name, (int)w->s->target->pid, (unsigned long long)m->bias, (unsigned long long)l_addr);
+		return;
+	}
+	struct ai_break_session *s = w->s;
+	bool searched = false;
+	w->err = ai_break_resolve_in(w->di, m, s->o->specs, s->o->spec_count, s->pending, &searched, &s->sites);
+	s->loaded += searched;
+}
+
+/* The stopped target's link map: each module not searched yet is, and the new sites go in.
+ * only_note: just note the modules (those the first resolution searched). */
+static struct ai_error *walk_link_map(struct ai_break_session *s, struct ai_debuginfo *di, bool only_note,
+				      bool *consistent_ret)
+{
+	ai_debuginfo_refresh(di);
+	struct link_walk w = { .s = s, .di = di, .first_new = s->sites.count, .only_note = only_note };
+	struct ai_error *err = ai_rendezvous_modules(s->target, s->r_debug, consistent_ret, on_link_module, &w);
+	if (!err)
+		err = w.err;
+	else
+		ai_error_destroy(w.err);
+	struct ai_break_sites added = { .items = s->sites.items + w.first_new, .count = s->sites.count - w.first_new };
+	if (!err && added.count)
+		err = ai_break_insert_sites(s->target, di, &added);
+	return err;
+}
+
+/* The specs no module mapped now has wait for a library loaded later when the dynamic linker's
+ * rendezvous is there (a live target with one); otherwise they are the error saying so. */
+static struct ai_error *resolve_all(struct ai_break_session *s, struct ai_debuginfo *di)
+{
+	const struct ai_break_options *o = s->o;
+	uint64_t r_debug = 0, r_brk = 0;
+	struct ai_error *err = ai_rendezvous_find(s->target, di, &r_debug, &r_brk);
+	if (err) {
+		ai_error_destroy(err);
+		return ai_break_resolve(di, o->specs, o->spec_count, &s->sites);
+	}
+	s->pending = xcalloc(o->spec_count ? o->spec_count : 1, sizeof(*s->pending));
+	s->absent = xcalloc(o->spec_count ? o->spec_count : 1, sizeof(*s->absent));
+	size_t libraries = 0;
+	if ((err = ai_break_resolve_later(di, o->specs, o->spec_count, s->pending, s->absent, &libraries, &s->sites)))
+		return err;
+	if (!any_pending(s))
+		return NULL;
+	s->r_debug = r_debug;
+	s->r_brk = r_brk;
+	for (size_t i = 0; i < o->spec_count; i++)
+		if (s->pending[i])
+			fprintf(stderr, "async-inspect: breakpoint %zu (%s) is pending: %s, nor of the %zu librar%s with Rust debug info loaded now; it is looked for in each library the program loads from now on\n",
+				i + 1, o->specs[i].text, s->absent[i]->message, libraries, libraries == 1 ? "y" : "ies");
+	bool consistent;
+	if ((err = walk_link_map(s, di, true, &consistent)))
+		return err;
+	return ai_target_insert_breakpoint(s->target, r_brk);
+}
+
+static struct ai_error *insert_all(struct ai_break_session *s, struct ai_debuginfo *di)
 {
 	ai_debuginfo_refresh(di); /* a borrowed capture's may predate this stop's maps */
-	struct ai_error *err = ai_break_resolve(di, o->specs, o->spec_count, sites);
+	struct ai_error *err = resolve_all(s, di);
 	if (!err)
-		err = add_lifecycle_sites(target, capture, o, sites);
+		err = add_lifecycle_sites(s->target, s->capture, s->o, &s->sites);
 	if (!err)
-		err = ai_break_insert_sites(target, di, sites);
+		err = ai_break_insert_sites(s->target, di, &s->sites);
 	return err;
+}
+
+/* A stop on r_brk: a dlopen or dlclose is under way; once the link map is consistent the new
+ * libraries are searched for the pending specs. The target goes on. */
+static struct ai_error *on_rendezvous(struct ai_break_session *s)
+{
+	struct ai_error *err = ai_target_stop(s->target);
+	bool consistent = false;
+	if (!err)
+		err = walk_link_map(s, ai_capture_debuginfo(s->capture), false, &consistent);
+	if (!err && !any_pending(s)) {
+		/* Every spec found: ld.so need not stop the program any more. */
+		ai_target_remove_breakpoint(s->target, s->r_brk);
+		s->r_brk = 0;
+	}
+	struct ai_error *resumed = ai_target_resume(s->target);
+	if (err) {
+		ai_error_destroy(resumed);
+		return err;
+	}
+	return resumed;
+}
+
+/* The specs that matched nothing, in no library loaded either: one line each. */
+static void say_unmatched(struct ai_break_session *s)
+{
+	for (size_t i = 0; s->pending && i < s->o->spec_count; i++) {
+		if (!s->pending[i])
+			continue;
+		s->pending[i] = false;
+		fprintf(stderr, "async-inspect: breakpoint %zu (%s) matched nothing: %s, nor of the %zu librar%s with Rust debug info the program loaded since\n",
+			i + 1, s->o->specs[i].text, s->absent[i] ? s->absent[i]->message : "not found", s->loaded,
+			s->loaded == 1 ? "y" : "ies");
+	}
 }
 
 struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capture *capture,
@@ -295,7 +445,7 @@ struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capt
 		err = ai_capture_create(target, &s->capture);
 	}
 	if (!err)
-		err = insert_all(target, ai_capture_debuginfo(s->capture), s->capture, o, &s->sites);
+		err = insert_all(s, ai_capture_debuginfo(s->capture));
 	if (err) {
 		/* Left stopped: a launched program is killed before it runs, an attached one
 		 * detached, by the caller. */
@@ -333,6 +483,7 @@ struct ai_error *ai_break_session_wait(struct ai_break_session *s, int timeout_m
 		if (err)
 			return err;
 		if (event == AI_RUN_EXITED) {
+			say_unmatched(s);
 			s->exited = true;
 			s->active = false;
 			*status_ret = status;
@@ -345,6 +496,11 @@ struct ai_error *ai_break_session_wait(struct ai_break_session *s, int timeout_m
 		}
 		if (event != AI_RUN_BREAKPOINT || !s->active)
 			continue; /* the next run lets the thread go on */
+		if (s->r_brk && s->target->hit_address == s->r_brk) {
+			if ((err = on_rendezvous(s)))
+				return err;
+			continue;
+		}
 		for (size_t i = 0; i < s->sites.count; i++) {
 			struct ai_break_site *site = &s->sites.items[i];
 			uint64_t env = 0;
@@ -394,6 +550,13 @@ void ai_break_session_end(struct ai_break_session *s)
 		if (!err && !was_stopped)
 			ai_error_destroy(ai_target_resume(target));
 	}
+	if (!s->exited && s->start_us)
+		say_unmatched(s); /* not for a session that failed to begin */
+	for (size_t i = 0; s->absent && i < s->o->spec_count; i++)
+		ai_error_destroy(s->absent[i]);
+	free(s->absent);
+	free(s->pending);
+	free(s->searched);
 	free(s->warned);
 	ai_break_history_destroy(s->history);
 	if (s->own_capture)
