@@ -232,12 +232,22 @@ static struct ai_error *arm_return(struct ai_target *target, struct ai_break_sit
 
 /* The sites of the spawn and complete specs, at the functions the runtime adapters name (runtime
  * addresses, in the module that holds the runtime). */
-static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_capture *capture,
-					    const struct ai_break_options *o, struct ai_break_sites *sites)
+static bool is_lifecycle(const struct ai_break_spec *spec)
 {
+	return spec->kind == AI_BREAK_SPAWN || spec->kind == AI_BREAK_COMPLETE;
+}
+
+/* The sites of the spawn and complete specs (only_pending: of those pending). With the
+ * rendezvous (s->pending), a spec is pending while no runtime is found: it may be in a library
+ * loaded later. */
+static struct ai_error *add_lifecycle_sites(struct ai_break_session *s, bool only_pending)
+{
+	struct ai_target *target = s->target;
+	const struct ai_break_options *o = s->o;
+	struct ai_break_sites *sites = &s->sites;
 	bool any = false;
 	for (size_t i = 0; i < o->spec_count; i++)
-		any |= o->specs[i].kind == AI_BREAK_SPAWN || o->specs[i].kind == AI_BREAK_COMPLETE;
+		any |= is_lifecycle(&o->specs[i]) && (!only_pending || s->pending[i]);
 	if (!any)
 		return NULL;
 	struct ai_async_options async; /* the decoder made here serves every hit's dump */
@@ -246,13 +256,13 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 	async.all_locals = o->all_locals;
 	struct ai_lifecycle_point *points;
 	size_t count;
-	struct ai_error *err = ai_capture_lifecycle_points(capture, &async, &points, &count);
+	struct ai_error *err = ai_capture_lifecycle_points(s->capture, &async, &points, &count);
 	if (err)
 		return err;
 	static const int arg_regs[] = { X86_REG_RDI, X86_REG_RSI, X86_REG_RDX, X86_REG_RCX, X86_REG_R8, X86_REG_R9 };
 	for (size_t i = 0; i < o->spec_count && !err; i++) {
 		const struct ai_break_spec *spec = &o->specs[i];
-		if (spec->kind != AI_BREAK_SPAWN && spec->kind != AI_BREAK_COMPLETE)
+		if (!is_lifecycle(spec) || (only_pending && !s->pending[i]))
 			continue;
 		enum ai_lifecycle_kind want = spec->kind == AI_BREAK_SPAWN ? AI_LIFECYCLE_SPAWN : AI_LIFECYCLE_COMPLETE;
 		size_t added = 0;
@@ -269,11 +279,21 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 			};
 			added++;
 		}
-		if (!added)
-			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
-					      "--break %s: no runtime in %s names a function its tasks %s through (not known for this runtime or its version)",
-					      spec->text, target->exe_path ? target->exe_path : "the program",
-					      want == AI_LIFECYCLE_SPAWN ? "are spawned" : "complete");
+		if (added && s->pending)
+			s->pending[i] = false;
+		if (added || (only_pending && s->pending[i]))
+			continue;
+		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				      "--break %s: no runtime in %s names a function its tasks %s through (not known for this runtime or its version)",
+				      spec->text, target->exe_path ? target->exe_path : "the program",
+				      want == AI_LIFECYCLE_SPAWN ? "are spawned" : "complete");
+		/* A runtime that names none (tokio before 1.9) is the error; none at all may be in a
+		 * library loaded later. */
+		if (s->pending && !ai_capture_has_runtime(s->capture)) {
+			s->pending[i] = true;
+			s->absent[i] = err;
+			err = NULL;
+		}
 	}
 	ai_lifecycle_points_free(points, count);
 	return err;
@@ -309,6 +329,7 @@ struct link_walk {
 	struct ai_debuginfo *di;
 	size_t first_new;  /* sites from here on are new */
 	bool only_note;    /* at the start: the modules mapped then were searched already */
+	size_t new_modules;
 	struct ai_error *err;
 };
 
@@ -323,6 +344,7 @@ static void on_link_module(void *arg, uint64_t l_addr, const char *name, uint64_
 	note_searched(w->s, m);
 	if (w->only_note || m->is_main || m->is_vdso || m->error)
 		return;
+	w->new_modules++;
 	if (m->bias != l_addr) {
 		fprintf(stderr, "async-inspect: %s: its load bias from /proc/%d/maps (0x%llx) is not the dynamic linker's (0x%llx): not searched for breakpoints\n",
 			name, (int)w->s->target->pid, (unsigned long long)m->bias, (unsigned long long)l_addr);
@@ -336,16 +358,22 @@ static void on_link_module(void *arg, uint64_t l_addr, const char *name, uint64_
 
 /* The stopped target's link map: each module not searched yet is, and the new sites go in.
  * only_note: just note the modules (those the first resolution searched). */
-static struct ai_error *walk_link_map(struct ai_break_session *s, struct ai_debuginfo *di, bool only_note,
-				      bool *consistent_ret)
+static struct ai_error *walk_link_map(struct ai_break_session *s, struct ai_debuginfo *di, bool only_note)
 {
+	bool consistent; /* not yet: nothing to look at until ld.so says so again */
 	ai_debuginfo_refresh(di);
 	struct link_walk w = { .s = s, .di = di, .first_new = s->sites.count, .only_note = only_note };
-	struct ai_error *err = ai_rendezvous_modules(s->target, s->r_debug, consistent_ret, on_link_module, &w);
+	struct ai_error *err = ai_rendezvous_modules(s->target, s->r_debug, &consistent, on_link_module, &w);
 	if (!err)
 		err = w.err;
 	else
 		ai_error_destroy(w.err);
+	/* A runtime in a new library: the spawn and complete specs waiting for one. */
+	bool lifecycle = false;
+	for (size_t i = 0; !err && w.new_modules && i < s->o->spec_count; i++)
+		lifecycle |= s->pending[i] && is_lifecycle(&s->o->specs[i]);
+	if (lifecycle)
+		err = add_lifecycle_sites(s, true);
 	struct ai_break_sites added = { .items = s->sites.items + w.first_new, .count = s->sites.count - w.first_new };
 	if (!err && added.count)
 		err = ai_break_insert_sites(s->target, di, &added);
@@ -353,44 +381,44 @@ static struct ai_error *walk_link_map(struct ai_break_session *s, struct ai_debu
 }
 
 /* The specs no module mapped now has wait for a library loaded later when the dynamic linker's
- * rendezvous is there (a live target with one); otherwise they are the error saying so. */
-static struct ai_error *resolve_all(struct ai_break_session *s, struct ai_debuginfo *di)
+ * rendezvous is there (a live target with one); otherwise they are the error saying so.
+ * *r_brk_ret: the rendezvous' r_brk, or 0. */
+static struct ai_error *resolve_all(struct ai_break_session *s, struct ai_debuginfo *di, size_t *libraries_ret,
+				    uint64_t *r_brk_ret)
 {
 	const struct ai_break_options *o = s->o;
-	uint64_t r_debug = 0, r_brk = 0;
-	struct ai_error *err = ai_rendezvous_find(s->target, di, &r_debug, &r_brk);
+	*r_brk_ret = 0;
+	struct ai_error *err = ai_rendezvous_find(s->target, di, &s->r_debug, r_brk_ret);
 	if (err) {
 		ai_error_destroy(err);
 		return ai_break_resolve(di, o->specs, o->spec_count, &s->sites);
 	}
 	s->pending = xcalloc(o->spec_count ? o->spec_count : 1, sizeof(*s->pending));
 	s->absent = xcalloc(o->spec_count ? o->spec_count : 1, sizeof(*s->absent));
-	size_t libraries = 0;
-	if ((err = ai_break_resolve_later(di, o->specs, o->spec_count, s->pending, s->absent, &libraries, &s->sites)))
-		return err;
-	if (!any_pending(s))
-		return NULL;
-	s->r_debug = r_debug;
-	s->r_brk = r_brk;
-	for (size_t i = 0; i < o->spec_count; i++)
-		if (s->pending[i])
-			fprintf(stderr, "async-inspect: breakpoint %zu (%s) is pending: %s, nor of the %zu librar%s with Rust debug info loaded now; it is looked for in each library the program loads from now on\n",
-				i + 1, o->specs[i].text, s->absent[i]->message, libraries, libraries == 1 ? "y" : "ies");
-	bool consistent;
-	if ((err = walk_link_map(s, di, true, &consistent)))
-		return err;
-	return ai_target_insert_breakpoint(s->target, r_brk);
+	return ai_break_resolve_later(di, o->specs, o->spec_count, s->pending, s->absent, libraries_ret, &s->sites);
 }
 
 static struct ai_error *insert_all(struct ai_break_session *s, struct ai_debuginfo *di)
 {
 	ai_debuginfo_refresh(di); /* a borrowed capture's may predate this stop's maps */
-	struct ai_error *err = resolve_all(s, di);
+	size_t libraries = 0;
+	uint64_t r_brk = 0;
+	struct ai_error *err = resolve_all(s, di, &libraries, &r_brk);
 	if (!err)
-		err = add_lifecycle_sites(s->target, s->capture, s->o, &s->sites);
+		err = add_lifecycle_sites(s, false);
 	if (!err)
 		err = ai_break_insert_sites(s->target, di, &s->sites);
-	return err;
+	if (err || !any_pending(s))
+		return err;
+	const struct ai_break_options *o = s->o;
+	for (size_t i = 0; i < o->spec_count; i++)
+		if (s->pending[i])
+			fprintf(stderr, "async-inspect: breakpoint %zu (%s) is pending: %s, nor of the %zu librar%s with Rust debug info loaded now; it is looked for in each library the program loads from now on\n",
+				i + 1, o->specs[i].text, s->absent[i]->message, libraries, libraries == 1 ? "y" : "ies");
+	if ((err = walk_link_map(s, di, true)))
+		return err;
+	s->r_brk = r_brk;
+	return ai_target_insert_breakpoint(s->target, r_brk);
 }
 
 /* A stop on r_brk: a dlopen or dlclose is under way; once the link map is consistent the new
@@ -398,9 +426,8 @@ static struct ai_error *insert_all(struct ai_break_session *s, struct ai_debugin
 static struct ai_error *on_rendezvous(struct ai_break_session *s)
 {
 	struct ai_error *err = ai_target_stop(s->target);
-	bool consistent = false;
 	if (!err)
-		err = walk_link_map(s, ai_capture_debuginfo(s->capture), false, &consistent);
+		err = walk_link_map(s, ai_capture_debuginfo(s->capture), false);
 	if (!err && !any_pending(s)) {
 		/* Every spec found: ld.so need not stop the program any more. */
 		ai_target_remove_breakpoint(s->target, s->r_brk);

@@ -363,3 +363,23 @@ Test(shlib, run_breaks_in_a_library_dlopened_later)
 	free(bin);
 	free(spec);
 }
+
+/* run: `spawn` with no runtime in the program at its entry is pending too; the runtime in the
+ * library host_late dlopen()s later serves it: the ticker task's spawn, where the library spawns it. */
+Test(shlib, spawn_waits_for_the_runtime_of_a_library_dlopened_later)
+{
+	char *bin = fixture_path("shlib", "host_late");
+	struct tool_result r;
+	tool_run_input(&r, 120, "go\n", (const char *[]){ "run", "--break", "spawn", "--break-count", "1", "--", bin, "3", "1", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "the program's status; stderr: %s", r.err);
+	cr_expect(strstr(r.err, "breakpoint 1 (spawn) is pending: --break spawn: no runtime in "), "%s", r.err);
+	cr_expect_eq(count_substr(r.out, "breakpoint 1 (spawn) hit 1: task "), 1, "%s", r.out);
+	char *at = xasprintf("  spawned at %s/tests/fixtures/%s:", getenv("AI_SOURCE"), LIB_SRC);
+	cr_expect(strstr(r.out, at), "'%s' in: %s", at, r.out);
+	cr_expect(strstr(r.out, "ai_plugin::plugin_ticker  Unresumed"), "%s", r.out);
+	cr_expect(strstr(r.out, "sum 3\n"), "%s", r.out);
+	cr_expect(!strstr(r.err, "matched nothing"), "%s", r.err);
+	tool_result_free(&r);
+	free(at);
+	free(bin);
+}
