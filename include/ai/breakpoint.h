@@ -115,6 +115,34 @@ struct ai_module;
  * searched). */
 struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break_spec *specs,
 				  size_t spec_count, struct ai_break_sites *ret);
+/* The same for a live target whose dynamic linker can tell it of libraries loaded later: a
+ * FILE:LINE or FN spec found in no module mapped now is no error but pending (pending[i] set,
+ * *absent_ret[i] the error saying it is in none of them, owned by the caller; both spec_count
+ * long), to be resolved in each library loaded later (ai_break_resolve_in); *libraries_ret:
+ * the libraries with Rust DWARF searched. */
+struct ai_error *ai_break_resolve_later(struct ai_debuginfo *di, const struct ai_break_spec *specs,
+					size_t spec_count, bool *pending, struct ai_error **absent,
+					size_t *libraries_ret, struct ai_break_sites *ret);
+/* Resolves the pending specs in module m (a library just loaded; *searched_ret false and nothing
+ * done when it has no Rust DWARF), adding their sites to *sites and clearing pending[i] for each
+ * found there. */
+struct ai_error *ai_break_resolve_in(struct ai_debuginfo *di, struct ai_module *m, const struct ai_break_spec *specs,
+				     size_t spec_count, bool *pending, bool *searched_ret,
+				     struct ai_break_sites *sites);
+
+/* The dynamic linker's rendezvous (rendezvous.c; SVR4 r_debug, as gdb reads it): the address of
+ * a live target's r_debug and of its r_brk, the function ld.so calls around each change of the
+ * loaded modules (a breakpoint there sees each dlopen and dlclose). AI_ERROR_NOT_FOUND without
+ * one (a static executable). The target must be stopped with its executable mapped. */
+struct ai_error *ai_rendezvous_find(struct ai_target *target, struct ai_debuginfo *di, uint64_t *r_debug_ret,
+				    uint64_t *brk_ret);
+/* At a stop on r_brk: *consistent_ret whether the link map is complete (RT_CONSISTENT); if it is,
+ * fn is called for each named module in it (the libraries; l_addr its load bias, l_ld the address
+ * of its dynamic section, which lies in it). */
+typedef void ai_rendezvous_module_fn(void *arg, uint64_t l_addr, const char *name, uint64_t l_ld);
+struct ai_error *ai_rendezvous_modules(struct ai_target *target, uint64_t r_debug, bool *consistent_ret,
+				       ai_rendezvous_module_fn *fn, void *arg);
+
 /* The sites after every store of the state (discriminant) of the coroutine whose DWARF type is
  * at type_die in module's DWARF, in its poll functions (spec 0, state_value the value stored):
  * the breakpoints that stepping falls back to without hardware watchpoints. */

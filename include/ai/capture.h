@@ -75,6 +75,9 @@ void ai_capture_probe_points(struct ai_capture *capture, struct ai_probe_point *
 struct ai_lifecycle_point;
 struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const struct ai_async_options *options,
 					     struct ai_lifecycle_point **points_ret, size_t *count_ret);
+/* After ai_capture_lifecycle_points: whether a runtime was found at all (in the executable or a
+ * library mapped then); false also before it. */
+bool ai_capture_has_runtime(struct ai_capture *capture);
 
 /* The type model over the executable's DWARF that the dumps decode with (its DIE offsets are
  * the snapshots' type_die); NULL before the first dump. Owned by the capture. */

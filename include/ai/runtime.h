@@ -193,6 +193,8 @@ bool ai_runtimes_value_summary(struct ai_memory *mem, const struct ai_type *type
  * links or dlopen()s a Rust library using tokio (Python and Node extensions, plugins). Call it
  * once the target's modules are mapped (the target stopped). */
 void ai_runtimes_choose_module(struct ai_async *as);
+/* Whether an adapter detects a runtime in the module as decodes (after choose_module). */
+bool ai_runtimes_detected(struct ai_async *as);
 
 /* Detects every runtime in the executable (snapshot->runtimes) and lets each collect its tasks.
  * Warns, never fails, when no runtime is found; fails only when the target went away. */

@@ -526,18 +526,50 @@ static void resolver_deinit(struct resolver *r)
 	ai_types_destroy(r->types);
 }
 
-struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break_spec *specs,
-				  size_t spec_count, struct ai_break_sites *ret)
+/* Resolves the specs not yet found (found[i] false; only: those with only[i], when given) in
+ * module m: found[i] set for each found there; a spec the module does not have, the executable's
+ * error saying so into absent[i] (when absent is given). */
+static struct ai_error *resolve_module(struct ai_debuginfo *di, struct ai_module *m, struct ai_dwarf *dw,
+				       const struct ai_break_spec *specs, size_t spec_count, const bool *only,
+				       bool *found, struct ai_error **absent, struct ai_break_sites *sites)
+{
+	struct resolver r;
+	resolver_init(&r, di, m, dw);
+	struct ai_error *err = NULL;
+	for (size_t i = 0; i < spec_count && !err; i++) {
+		bool is_absent = false;
+		if (only && !only[i])
+			continue;
+		if (specs[i].kind == AI_BREAK_LINE)
+			err = resolve_line(&r, i, &specs[i], sites, &is_absent);
+		else if (specs[i].kind == AI_BREAK_FUNCTION)
+			err = resolve_function(&r, i, &specs[i], sites, &is_absent);
+		else
+			continue; /* spawn and complete: the runtime adapters' (session.c) */
+		if (err && is_absent) {
+			if (m->is_main && absent && !absent[i])
+				absent[i] = err;
+			else
+				ai_error_destroy(err);
+			err = NULL;
+		} else if (!err) {
+			found[i] = true;
+		}
+	}
+	resolver_deinit(&r);
+	return err;
+}
+
+/* Every module mapped now; *libraries_ret: how many libraries were searched. */
+static struct ai_error *resolve_mapped(struct ai_debuginfo *di, const struct ai_break_spec *specs, size_t spec_count,
+				       bool *found, struct ai_error **absent, size_t *libraries_ret,
+				       struct ai_break_sites *sites)
 {
 	struct ai_module *main = ai_debuginfo_main_module(di);
 	if (!ai_debuginfo_main_dwarf(di) || !main->elf)
 		return ai_error_create(AI_ERROR_DWARF, "cannot read the DWARF of %s", main->path);
 	ai_debuginfo_refresh(di);
-	struct ai_break_sites sites = { 0 };
 	struct ai_error *err = NULL;
-	/* Per spec: found in some module, or the executable's error saying it is not there. */
-	bool *found = xcalloc(spec_count ? spec_count : 1, sizeof(*found));
-	struct ai_error **absent = xcalloc(spec_count ? spec_count : 1, sizeof(*absent));
 	size_t libraries = 0;
 	struct ai_module *m;
 	/* The libraries once the executable is mapped: ai_debuginfo_module_at opens the module it
@@ -549,28 +581,21 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
 		if ((k && m == main) || !(dw = searchable(di, m)))
 			continue;
 		libraries += !m->is_main;
-		struct resolver r;
-		resolver_init(&r, di, m, dw);
-		for (size_t i = 0; i < spec_count && !err; i++) {
-			bool is_absent = false;
-			if (specs[i].kind == AI_BREAK_LINE)
-				err = resolve_line(&r, i, &specs[i], &sites, &is_absent);
-			else if (specs[i].kind == AI_BREAK_FUNCTION)
-				err = resolve_function(&r, i, &specs[i], &sites, &is_absent);
-			else
-				continue; /* spawn and complete: the runtime adapters' (session.c) */
-			if (err && is_absent) {
-				if (m->is_main && !absent[i])
-					absent[i] = err;
-				else
-					ai_error_destroy(err);
-				err = NULL;
-			} else if (!err) {
-				found[i] = true;
-			}
-		}
-		resolver_deinit(&r);
+		err = resolve_module(di, m, dw, specs, spec_count, NULL, found, absent, sites);
 	}
+	*libraries_ret = libraries;
+	return err;
+}
+
+struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break_spec *specs,
+				  size_t spec_count, struct ai_break_sites *ret)
+{
+	struct ai_break_sites sites = { 0 };
+	/* Per spec: found in some module, or the executable's error saying it is not there. */
+	bool *found = xcalloc(spec_count ? spec_count : 1, sizeof(*found));
+	struct ai_error **absent = xcalloc(spec_count ? spec_count : 1, sizeof(*absent));
+	size_t libraries = 0;
+	struct ai_error *err = resolve_mapped(di, specs, spec_count, found, absent, &libraries, &sites);
 	for (size_t i = 0; i < spec_count && !err; i++) {
 		if (found[i] || !absent[i])
 			continue;
@@ -590,6 +615,44 @@ struct ai_error *ai_break_resolve(struct ai_debuginfo *di, const struct ai_break
 	}
 	*ret = sites;
 	return NULL;
+}
+
+struct ai_error *ai_break_resolve_later(struct ai_debuginfo *di, const struct ai_break_spec *specs,
+					size_t spec_count, bool *pending, struct ai_error **absent,
+					size_t *libraries_ret, struct ai_break_sites *ret)
+{
+	struct ai_break_sites sites = { 0 };
+	bool *found = xcalloc(spec_count ? spec_count : 1, sizeof(*found));
+	struct ai_error *err = resolve_mapped(di, specs, spec_count, found, absent, libraries_ret, &sites);
+	for (size_t i = 0; i < spec_count; i++) {
+		pending[i] = !err && !found[i] && absent[i];
+		if (!pending[i]) {
+			ai_error_destroy(absent[i]);
+			absent[i] = NULL;
+		}
+	}
+	free(found);
+	if (err) {
+		ai_break_sites_deinit(&sites);
+		return err;
+	}
+	*ret = sites;
+	return NULL;
+}
+
+struct ai_error *ai_break_resolve_in(struct ai_debuginfo *di, struct ai_module *m, const struct ai_break_spec *specs,
+				     size_t spec_count, bool *pending, bool *searched_ret, struct ai_break_sites *sites)
+{
+	struct ai_dwarf *dw = searchable(di, m);
+	*searched_ret = dw && !m->is_main;
+	if (!*searched_ret)
+		return NULL;
+	bool *found = xcalloc(spec_count ? spec_count : 1, sizeof(*found));
+	struct ai_error *err = resolve_module(di, m, dw, specs, spec_count, pending, found, NULL, sites);
+	for (size_t i = 0; i < spec_count; i++)
+		pending[i] &= !found[i];
+	free(found);
+	return err;
 }
 
 /* The subprograms of the lines of file (a suffix) that are poll functions, into r->fns. */

@@ -1,7 +1,14 @@
 /* The breakpoint session: inserts the breakpoints, and at each stop on one takes an all-stop
  * snapshot, finds the task being polled there and checks the spec's condition: a hit goes to the
  * caller (the printer of printer.c, or the TUI) with the target stopped; anything else lets the
- * program go on. After --break-count hits the breakpoints are removed. */
+ * program go on. After --break-count hits the breakpoints are removed.
+ *
+ * A FILE:LINE or FN spec that no module mapped at the start has waits for the libraries the
+ * program loads later, as gdb's pending breakpoints do: an int3 on the dynamic linker's r_brk
+ * (rendezvous.c) stops the program at each change of its link map; once the map is consistent,
+ * each module in it not searched yet is resolved with its own load bias and its sites go in
+ * before the program goes on. A spec still found nowhere when the session ends is said in one
+ * line. */
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -30,6 +37,13 @@ struct ai_break_session {
 	uint64_t hits;
 	bool active;                   /* the breakpoints are in */
 	bool exited;
+	/* Specs waiting for a library (FILE:LINE, FN): pending[i], absent[i] why none had it. */
+	bool *pending;
+	struct ai_error **absent;
+	uint64_t r_debug, r_brk;       /* the rendezvous; r_brk 0 when no spec waits */
+	struct ai_module **searched;   /* the modules the pending specs were looked for in */
+	size_t searched_count, searched_capacity;
+	size_t loaded;                 /* libraries searched after a dlopen */
 };
 
 /* The name of thread tid in the snapshot, or "". */
@@ -211,12 +225,22 @@ static struct ai_error *arm_return(struct ai_target *target, struct ai_break_sit
 
 /* The sites of the spawn and complete specs, at the functions the runtime adapters name (runtime
  * addresses, in the module that holds the runtime). */
-static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_capture *capture,
-					    const struct ai_break_options *o, struct ai_break_sites *sites)
+static bool is_lifecycle(const struct ai_break_spec *spec)
 {
+	return spec->kind == AI_BREAK_SPAWN || spec->kind == AI_BREAK_COMPLETE;
+}
+
+/* The sites of the spawn and complete specs (only_pending: of those pending). With the
+ * rendezvous (s->pending), a spec is pending while no runtime is found: it may be in a library
+ * loaded later. */
+static struct ai_error *add_lifecycle_sites(struct ai_break_session *s, bool only_pending)
+{
+	struct ai_target *target = s->target;
+	const struct ai_break_options *o = s->o;
+	struct ai_break_sites *sites = &s->sites;
 	bool any = false;
 	for (size_t i = 0; i < o->spec_count; i++)
-		any |= o->specs[i].kind == AI_BREAK_SPAWN || o->specs[i].kind == AI_BREAK_COMPLETE;
+		any |= is_lifecycle(&o->specs[i]) && (!only_pending || s->pending[i]);
 	if (!any)
 		return NULL;
 	struct ai_async_options async; /* the decoder made here serves every hit's dump */
@@ -225,13 +249,13 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 	async.all_locals = o->all_locals;
 	struct ai_lifecycle_point *points;
 	size_t count;
-	struct ai_error *err = ai_capture_lifecycle_points(capture, &async, &points, &count);
+	struct ai_error *err = ai_capture_lifecycle_points(s->capture, &async, &points, &count);
 	if (err)
 		return err;
 	static const int arg_regs[] = { X86_REG_RDI, X86_REG_RSI, X86_REG_RDX, X86_REG_RCX, X86_REG_R8, X86_REG_R9 };
 	for (size_t i = 0; i < o->spec_count && !err; i++) {
 		const struct ai_break_spec *spec = &o->specs[i];
-		if (spec->kind != AI_BREAK_SPAWN && spec->kind != AI_BREAK_COMPLETE)
+		if (!is_lifecycle(spec) || (only_pending && !s->pending[i]))
 			continue;
 		enum ai_lifecycle_kind want = spec->kind == AI_BREAK_SPAWN ? AI_LIFECYCLE_SPAWN : AI_LIFECYCLE_COMPLETE;
 		size_t added = 0;
@@ -248,26 +272,179 @@ static struct ai_error *add_lifecycle_sites(struct ai_target *target, struct ai_
 			};
 			added++;
 		}
-		if (!added)
-			err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
-					      "--break %s: no runtime in %s names a function its tasks %s through (not known for this runtime or its version)",
-					      spec->text, target->exe_path ? target->exe_path : "the program",
-					      want == AI_LIFECYCLE_SPAWN ? "are spawned" : "complete");
+		if (added && s->pending)
+			s->pending[i] = false;
+		if (added || (only_pending && s->pending[i]))
+			continue;
+		err = ai_error_create(AI_ERROR_INVALID_ARGUMENT,
+				      "--break %s: no runtime in %s names a function its tasks %s through (not known for this runtime or its version)",
+				      spec->text, target->exe_path ? target->exe_path : "the program",
+				      want == AI_LIFECYCLE_SPAWN ? "are spawned" : "complete");
+		/* A runtime that names none (tokio before 1.9) is the error; none at all may be in a
+		 * library loaded later. */
+		if (s->pending && !ai_capture_has_runtime(s->capture)) {
+			s->pending[i] = true;
+			s->absent[i] = err;
+			err = NULL;
+		}
 	}
 	ai_lifecycle_points_free(points, count);
 	return err;
 }
 
-static struct ai_error *insert_all(struct ai_target *target, struct ai_debuginfo *di, struct ai_capture *capture,
-				   const struct ai_break_options *o, struct ai_break_sites *sites)
+static bool was_searched(const struct ai_break_session *s, const struct ai_module *m)
+{
+	for (size_t i = 0; i < s->searched_count; i++)
+		if (s->searched[i] == m)
+			return true;
+	return false;
+}
+
+static void note_searched(struct ai_break_session *s, struct ai_module *m)
+{
+	if (!m || was_searched(s, m))
+		return;
+	AI_GROW(s->searched, s->searched_capacity, s->searched_count + 1);
+	s->searched[s->searched_count++] = m;
+}
+
+static bool any_pending(const struct ai_break_session *s)
+{
+	for (size_t i = 0; s->pending && i < s->o->spec_count; i++)
+		if (s->pending[i])
+			return true;
+	return false;
+}
+
+/* A module of the link map (ai_rendezvous_modules): pending specs are looked for in it once. */
+struct link_walk {
+	struct ai_break_session *s;
+	struct ai_debuginfo *di;
+	size_t first_new;  /* sites from here on are new */
+	bool only_note;    /* at the start: the modules mapped then were searched already */
+	size_t new_modules;
+	struct ai_error *err;
+};
+
+static void on_link_module(void *arg, uint64_t l_addr, const char *name, uint64_t l_ld)
+{
+	struct link_walk *w = arg;
+	/* l_ld, its dynamic section, lies in the module's mappings: the module, opened (and its
+	 * load bias computed from its mappings, which must agree with ld.so's l_addr). */
+	struct ai_module *m = ai_debuginfo_find_module(w->di, l_ld);
+	if (w->err || !m || was_searched(w->s, m))
+		return;
+	note_searched(w->s, m);
+	if (w->only_note || m->is_main || m->is_vdso || m->error)
+		return;
+	w->new_modules++;
+	if (m->bias != l_addr) {
+		fprintf(stderr, "async-inspect: %s: its load bias from /proc/%d/maps (0x%llx) is not the dynamic linker's (0x%llx): not searched for breakpoints\n",
+			name, (int)w->s->target->pid, (unsigned long long)m->bias, (unsigned long long)l_addr);
+		return;
+	}
+	struct ai_break_session *s = w->s;
+	bool searched = false;
+	w->err = ai_break_resolve_in(w->di, m, s->o->specs, s->o->spec_count, s->pending, &searched, &s->sites);
+	s->loaded += searched;
+}
+
+/* The stopped target's link map: each module not searched yet is, and the new sites go in.
+ * only_note: just note the modules (those the first resolution searched). */
+static struct ai_error *walk_link_map(struct ai_break_session *s, struct ai_debuginfo *di, bool only_note)
+{
+	bool consistent; /* not yet: nothing to look at until ld.so says so again */
+	ai_debuginfo_refresh(di);
+	struct link_walk w = { .s = s, .di = di, .first_new = s->sites.count, .only_note = only_note };
+	struct ai_error *err = ai_rendezvous_modules(s->target, s->r_debug, &consistent, on_link_module, &w);
+	if (!err)
+		err = w.err;
+	else
+		ai_error_destroy(w.err);
+	/* A runtime in a new library: the spawn and complete specs waiting for one. */
+	bool lifecycle = false;
+	for (size_t i = 0; !err && w.new_modules && i < s->o->spec_count; i++)
+		lifecycle |= s->pending[i] && is_lifecycle(&s->o->specs[i]);
+	if (lifecycle)
+		err = add_lifecycle_sites(s, true);
+	struct ai_break_sites added = { .items = s->sites.items + w.first_new, .count = s->sites.count - w.first_new };
+	if (!err && added.count)
+		err = ai_break_insert_sites(s->target, di, &added);
+	return err;
+}
+
+/* The specs no module mapped now has wait for a library loaded later when the dynamic linker's
+ * rendezvous is there (a live target with one); otherwise they are the error saying so.
+ * *r_brk_ret: the rendezvous' r_brk, or 0. */
+static struct ai_error *resolve_all(struct ai_break_session *s, struct ai_debuginfo *di, size_t *libraries_ret,
+				    uint64_t *r_brk_ret)
+{
+	const struct ai_break_options *o = s->o;
+	*r_brk_ret = 0;
+	struct ai_error *err = ai_rendezvous_find(s->target, di, &s->r_debug, r_brk_ret);
+	if (err) {
+		ai_error_destroy(err);
+		return ai_break_resolve(di, o->specs, o->spec_count, &s->sites);
+	}
+	s->pending = xcalloc(o->spec_count ? o->spec_count : 1, sizeof(*s->pending));
+	s->absent = xcalloc(o->spec_count ? o->spec_count : 1, sizeof(*s->absent));
+	return ai_break_resolve_later(di, o->specs, o->spec_count, s->pending, s->absent, libraries_ret, &s->sites);
+}
+
+static struct ai_error *insert_all(struct ai_break_session *s, struct ai_debuginfo *di)
 {
 	ai_debuginfo_refresh(di); /* a borrowed capture's may predate this stop's maps */
-	struct ai_error *err = ai_break_resolve(di, o->specs, o->spec_count, sites);
+	size_t libraries = 0;
+	uint64_t r_brk = 0;
+	struct ai_error *err = resolve_all(s, di, &libraries, &r_brk);
 	if (!err)
-		err = add_lifecycle_sites(target, capture, o, sites);
+		err = add_lifecycle_sites(s, false);
 	if (!err)
-		err = ai_break_insert_sites(target, di, sites);
-	return err;
+		err = ai_break_insert_sites(s->target, di, &s->sites);
+	if (err || !any_pending(s))
+		return err;
+	const struct ai_break_options *o = s->o;
+	for (size_t i = 0; i < o->spec_count; i++)
+		if (s->pending[i])
+			fprintf(stderr, "async-inspect: breakpoint %zu (%s) is pending: %s, nor of the %zu librar%s with Rust debug info loaded now; it is looked for in each library the program loads from now on\n",
+				i + 1, o->specs[i].text, s->absent[i]->message, libraries, libraries == 1 ? "y" : "ies");
+	if ((err = walk_link_map(s, di, true)))
+		return err;
+	s->r_brk = r_brk;
+	return ai_target_insert_breakpoint(s->target, r_brk);
+}
+
+/* A stop on r_brk: a dlopen or dlclose is under way; once the link map is consistent the new
+ * libraries are searched for the pending specs. The target goes on. */
+static struct ai_error *on_rendezvous(struct ai_break_session *s)
+{
+	struct ai_error *err = ai_target_stop(s->target);
+	if (!err)
+		err = walk_link_map(s, ai_capture_debuginfo(s->capture), false);
+	if (!err && !any_pending(s)) {
+		/* Every spec found: ld.so need not stop the program any more. */
+		ai_target_remove_breakpoint(s->target, s->r_brk);
+		s->r_brk = 0;
+	}
+	struct ai_error *resumed = ai_target_resume(s->target);
+	if (err) {
+		ai_error_destroy(resumed);
+		return err;
+	}
+	return resumed;
+}
+
+/* The specs that matched nothing, in no library loaded either: one line each. */
+static void say_unmatched(struct ai_break_session *s)
+{
+	for (size_t i = 0; s->pending && i < s->o->spec_count; i++) {
+		if (!s->pending[i])
+			continue;
+		s->pending[i] = false;
+		fprintf(stderr, "async-inspect: breakpoint %zu (%s) matched nothing: %s, nor of the %zu librar%s with Rust debug info the program loaded since\n",
+			i + 1, s->o->specs[i].text, s->absent[i] ? s->absent[i]->message : "not found", s->loaded,
+			s->loaded == 1 ? "y" : "ies");
+	}
 }
 
 struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capture *capture,
@@ -288,7 +465,7 @@ struct ai_error *ai_break_session_begin(struct ai_target *target, struct ai_capt
 		err = ai_capture_create(target, &s->capture);
 	}
 	if (!err)
-		err = insert_all(target, ai_capture_debuginfo(s->capture), s->capture, o, &s->sites);
+		err = insert_all(s, ai_capture_debuginfo(s->capture));
 	if (err) {
 		/* Left stopped: a launched program is killed before it runs, an attached one
 		 * detached, by the caller. */
@@ -326,6 +503,7 @@ struct ai_error *ai_break_session_wait(struct ai_break_session *s, int timeout_m
 		if (err)
 			return err;
 		if (event == AI_RUN_EXITED) {
+			say_unmatched(s);
 			s->exited = true;
 			s->active = false;
 			*status_ret = status;
@@ -338,6 +516,11 @@ struct ai_error *ai_break_session_wait(struct ai_break_session *s, int timeout_m
 		}
 		if (event != AI_RUN_BREAKPOINT || !s->active)
 			continue; /* the next run lets the thread go on */
+		if (s->r_brk && s->target->hit_address == s->r_brk) {
+			if ((err = on_rendezvous(s)))
+				return err;
+			continue;
+		}
 		for (size_t i = 0; i < s->sites.count; i++) {
 			struct ai_break_site *site = &s->sites.items[i];
 			uint64_t env = 0;
@@ -387,6 +570,13 @@ void ai_break_session_end(struct ai_break_session *s)
 		if (!err && !was_stopped)
 			ai_error_destroy(ai_target_resume(target));
 	}
+	if (!s->exited && s->start_us)
+		say_unmatched(s); /* not for a session that failed to begin */
+	for (size_t i = 0; s->absent && i < s->o->spec_count; i++)
+		ai_error_destroy(s->absent[i]);
+	free(s->absent);
+	free(s->pending);
+	free(s->searched);
 	free(s->warned);
 	ai_break_history_destroy(s->history);
 	if (s->own_capture)

@@ -213,8 +213,19 @@ static struct ai_error *maybe_entry(struct session *s)
 		/* A stop at entry shows the program at its exec: no task has started yet. */
 		s->held = false;
 		s->paused = false;
-		if (s->stop_on_entry)
-			return stop(s, "entry");
+		if (s->stop_on_entry) {
+			/* stopOnEntry: at the program's entry point (AT_ENTRY), where its DT_NEEDED
+			 * libraries are mapped and none of its own code has run; the breakpoints set
+			 * there go in before it runs on. */
+			struct ai_error *err = ai_target_run_to_entry(s->target);
+			if (err && err->code == AI_ERROR_TARGET_EXITED) {
+				ai_error_destroy(err);
+				return on_target_exit(s, s->target->exit_status);
+			}
+			if (!err && s->target->exited)
+				return on_target_exit(s, s->target->exit_status);
+			return err ? err : stop(s, "entry");
+		}
 		/* Its stop at exec is not a stop of the world yet: make it one, then let it go. */
 		struct ai_error *err = ai_target_stop(s->target);
 		return err ? err : ai_target_resume(s->target);

@@ -400,6 +400,11 @@ struct ai_error *ai_capture_lifecycle_points(struct ai_capture *capture, const s
 	return NULL;
 }
 
+bool ai_capture_has_runtime(struct ai_capture *capture)
+{
+	return capture->as && ai_runtimes_detected(capture->as);
+}
+
 struct ai_types *ai_capture_types(struct ai_capture *capture)
 {
 	return capture->as ? capture->as->types : NULL;

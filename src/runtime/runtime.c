@@ -250,6 +250,11 @@ static bool any_runtime(struct ai_async *as)
 	return false;
 }
 
+bool ai_runtimes_detected(struct ai_async *as)
+{
+	return any_runtime(as);
+}
+
 void ai_runtimes_choose_module(struct ai_async *as)
 {
 	struct ai_module *main = ai_debuginfo_main_module(as->di);

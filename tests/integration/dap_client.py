@@ -18,6 +18,7 @@ fact per line, and exits 0 when every expectation held, 1 (with the reason on st
                   (the ticker fixture: L its looping .await, L2 a line without one, L3 the .await
                   after L; a hit, evaluate, continue, a condition, next twice, disconnect)
     dap_client.py ADAPTER launch-breakpoint --program PATH --source PATH --line L
+    dap_client.py ADAPTER launch-entry --program PATH --source PATH --line L
                   (held at its exec until configurationDone: the first round's hit, then the
                   breakpoints cleared and the program run to its end)
 
@@ -635,11 +636,38 @@ def scenario_launch_breakpoint(dap, args):
     print(f"adapter exited {dap.wait_exit()}")
 
 
+def scenario_launch_entry(dap, args):
+    """stopOnEntry: stopped (entry) at the program's entry point, one thread, none of its code run;
+    the breakpoints set there are in when it goes on."""
+    initialize(dap)
+    dap.request("launch", {"program": args.program, "args": args.arg, "stopOnEntry": True})
+    dap.request("configurationDone")
+    stopped = dap.event("stopped")["body"]
+    if stopped["reason"] != "entry" or not stopped.get("allThreadsStopped"):
+        raise Failure(f"expected an entry stop of every thread: {stopped}")
+    threads = thread_names(dap)
+    frames = dap.request("stackTrace", {"threadId": stopped["threadId"]})["body"]["stackFrames"]
+    print(f"entry: {len(threads)} thread(s), top frame {frames[0]['name'] if frames else None}")
+    bps = dap.request("setBreakpoints", {"source": {"path": args.source},
+                                         "breakpoints": [{"line": args.line}]})["body"]["breakpoints"]
+    if not bps[0]["verified"]:
+        raise Failure(f"entry: the breakpoint is not verified: {bps}")
+    dap.request("continue", {"threadId": stopped["threadId"]})
+    _, tid, _, i = expect_stop(dap, "breakpoint", args.line, args.source)
+    print(f"first hit: i = {i}")
+    dap.request("setBreakpoints", {"source": {"path": args.source}, "breakpoints": []})
+    dap.request("continue", {"threadId": tid})
+    exited = dap.event("exited")["body"]["exitCode"]
+    print(f"exited: {exited}")
+    dap.request("disconnect")
+    print(f"adapter exited {dap.wait_exit()}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("adapter")
     parser.add_argument("scenario", choices=["attach", "launch", "deadlock", "core", "killed", "breakpoint",
-                                                 "launch-breakpoint"])
+                                                 "launch-breakpoint", "launch-entry"])
     parser.add_argument("--pid", type=int)
     parser.add_argument("--program")
     parser.add_argument("--core")

@@ -427,3 +427,24 @@ Test(dap, launch_holds_the_program_until_its_breakpoints_are_in)
 	free(source);
 	free(line);
 }
+
+/* launch with stopOnEntry: stopped (reason entry) at the program's entry point, where only its
+ * main thread exists and its first frame is the entry symbol; a breakpoint set there is verified
+ * and hit in the first round once it goes on; with it cleared the program runs to its end (7). */
+Test(dap, launch_stop_on_entry_stops_at_the_entry_point)
+{
+	char *program = fixture_path(newest_tokio(), "ticker");
+	const char *rel = "tokio/src/bin/ticker.rs";
+	char *source = xasprintf("%s/tests/fixtures/%s", env_or("AI_SOURCE", "."), rel);
+	char *line = xasprintf("%d", marker_line(rel, "@await: ticker-yield"));
+	struct tool_result r;
+	run_client(&r, (const char *[]){ "launch-entry", "--program", program, "--source", source, "--line", line, NULL });
+	cr_assert_eq(tool_exit_code(&r), 0, "dap_client: %s\n%s", r.err, r.out);
+	cr_expect(strstr(r.out, "entry: 1 thread(s), top frame _start\n"), "%s", r.out);
+	cr_expect(strstr(r.out, "first hit: i = 0"), "%s", r.out);
+	cr_expect(strstr(r.out, "exited: 7"), "%s", r.out);
+	tool_result_free(&r);
+	free(program);
+	free(source);
+	free(line);
+}

@@ -3,6 +3,8 @@
  * library's runtimes (one of them created and never entered by the host) and decodes their tasks
  * from the library's DWARF, with their awaits at lines of the library's source. */
 #include <criterion/criterion.h>
+#include <elf.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,8 +186,9 @@ Test(shlib, breakpoint_in_the_library_names_it)
 
 /* run: the program is let go to its entry point first, where its DT_NEEDED library is mapped, so
  * a spec in the library resolves before the library's code runs; the JSON record names the
- * library. A spec found nowhere says that libraries loaded later are not searched; a C host that
- * dlopen()s its Rust library later is told so at its start. */
+ * library. A spec found nowhere is pending for the libraries loaded later, and said to have
+ * matched nothing when the program ends; a C host (no Rust of its own) that dlopen()s its Rust
+ * library later is told at its start that it is not searched. */
 Test(shlib, run_resolves_in_a_needed_library_and_says_what_is_not_loaded)
 {
 	int line = marker_line(LIB_SRC, TICK_YIELD);
@@ -207,11 +210,14 @@ Test(shlib, run_resolves_in_a_needed_library_and_says_what_is_not_loaded)
 	json_decref(hit);
 	tool_result_free(&r);
 
+	/* Pending for the libraries the program may load, then said to have matched nothing. */
 	tool_run(&r, 60, (const char *[]){ "run", "--break", "nowhere/none.rs:3", "--", bin, "3", "1", NULL });
-	cr_expect_eq(tool_exit_code(&r), 2, "a usage error: %s", r.err);
-	cr_expect(strstr(r.err, "no source file nowhere/none.rs in the debug info of "), "%s", r.err);
-	cr_expect(strstr(r.err, "nor of the 1 library with Rust debug info loaded now (a library loaded later is not searched"),
+	cr_expect_eq(tool_exit_code(&r), 7, "the program runs to its end: %s", r.err);
+	cr_expect(strstr(r.err, "breakpoint 1 (nowhere/none.rs:3) is pending: --break nowhere/none.rs:3: no source file nowhere/none.rs in the debug info of "),
 		  "%s", r.err);
+	cr_expect(strstr(r.err, "nor of the 1 library with Rust debug info loaded now; it is looked for in each library the program loads"),
+		  "%s", r.err);
+	cr_expect_eq(count_substr(r.err, "breakpoint 1 (nowhere/none.rs:3) matched nothing: "), 1, "%s", r.err);
 	tool_result_free(&r);
 
 	char *dlopen_host = fixture_path("shlib", "host_dlopen");
@@ -281,4 +287,99 @@ Test(shlib, step_a_task_of_the_library)
 		free(lib);
 		free(id);
 	}
+}
+
+/* The interpreter (PT_INTERP) of executable path: ld.so, whose code holds r_brk. */
+static char *interpreter_of(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert(f, "cannot open %s", path);
+	Elf64_Ehdr eh;
+	cr_assert(fread(&eh, sizeof(eh), 1, f) == 1);
+	char *interp = NULL;
+	for (int i = 0; i < eh.e_phnum && !interp; i++) {
+		Elf64_Phdr ph;
+		cr_assert(fseek(f, (long)(eh.e_phoff + (uint64_t)i * eh.e_phentsize), SEEK_SET) == 0 &&
+			  fread(&ph, sizeof(ph), 1, f) == 1);
+		if (ph.p_type != PT_INTERP)
+			continue;
+		interp = xcalloc(1, ph.p_filesz + 1);
+		cr_assert(fseek(f, (long)ph.p_offset, SEEK_SET) == 0 && fread(interp, 1, ph.p_filesz, f) == ph.p_filesz);
+	}
+	fclose(f);
+	cr_assert(interp, "%s has no PT_INTERP", path);
+	return interp;
+}
+
+/* run: host_late dlopen()s the library only after `ready` and a line on stdin, long after the
+ * breakpoints were resolved at its entry. The spec in the library's source is pending, resolved
+ * when ld.so's rendezvous says the library is loaded, and hit there; the record names the
+ * library. After the hit (--break-count 1) neither the library's code nor ld.so's (r_brk, still
+ * in for the spec that matches nothing) keeps an int3, and that spec is said once at the end. */
+Test(shlib, run_breaks_in_a_library_dlopened_later)
+{
+	int line = marker_line(LIB_SRC, TICK_YIELD);
+	char *spec = xasprintf("shlib/src/lib.rs:%d", line);
+	char *bin = fixture_path("shlib", "host_late");
+	struct tool_process p;
+	tool_spawn_piped(&p, (const char *[]){ "run", "--break", spec, "--break", "nowhere/none.rs:3", "--break-count", "1",
+					       "--format", "json", "--", bin, "3", "1", NULL });
+	char buf[1 << 16];
+	cr_assert(fgets(buf, sizeof(buf), p.out), "no ready line");
+	int pid = 0;
+	cr_assert(sscanf(buf, "ready %d", &pid) == 1, "%s", buf);
+	cr_assert(write(p.in_fd, "go\n", 3) == 3);
+	json_t *hit = NULL;
+	bool sum = false;
+	while (!sum && fgets(buf, sizeof(buf), p.out)) {
+		if (buf[0] == '{' && !hit)
+			hit = json_loads(buf, 0, NULL);
+		sum = strcmp(buf, "sum 3\n") == 0;
+	}
+	cr_expect(sum, "the program's output goes on to its sum");
+	/* It now waits for another line: the code it runs is its files' again. */
+	char *lib = fixture_path("shlib", "libai_plugin.so");
+	char *ld_so = interpreter_of(bin);
+	cr_expect_eq(code_bytes_changed(pid, lib), 0, "an int3 was left in the library's code");
+	cr_expect_eq(code_bytes_changed(pid, ld_so), 0, "an int3 was left in %s (r_brk)", ld_so);
+	cr_assert(write(p.in_fd, "\n", 1) == 1);
+	close(p.in_fd);
+	p.in_fd = -1;
+	struct tool_result r;
+	tool_finish(&p, 60, &r);
+	cr_expect_eq(tool_exit_code(&r), 7, "the program's status; stderr: %s", r.err);
+	cr_assert(hit, "a JSON record; stderr: %s", r.err);
+	const char *module = json_string_value(json_object_get(hit, "module"));
+	cr_expect(module && strstr(module, "/libai_plugin.so"), "the record names the library: %s", module);
+	cr_expect_eq(json_integer_value(json_object_get(hit, "line")), line);
+	cr_expect_str_eq(json_string_value(json_object_get(hit, "function")), "ai_plugin::plugin_ticker");
+	cr_expect(strstr(r.err, "breakpoint 1 (" ) && strstr(r.err, "is pending"), "%s", r.err);
+	cr_expect_eq(count_substr(r.err, "breakpoint 2 (nowhere/none.rs:3) matched nothing: "), 1, "%s", r.err);
+	cr_expect(strstr(r.err, "nor of the 1 library with Rust debug info the program loaded since"), "%s", r.err);
+	json_decref(hit);
+	tool_result_free(&r);
+	free(ld_so);
+	free(lib);
+	free(bin);
+	free(spec);
+}
+
+/* run: `spawn` with no runtime in the program at its entry is pending too; the runtime in the
+ * library host_late dlopen()s later serves it: the ticker task's spawn, where the library spawns it. */
+Test(shlib, spawn_waits_for_the_runtime_of_a_library_dlopened_later)
+{
+	char *bin = fixture_path("shlib", "host_late");
+	struct tool_result r;
+	tool_run_input(&r, 120, "go\n", (const char *[]){ "run", "--break", "spawn", "--break-count", "1", "--", bin, "3", "1", NULL });
+	cr_expect_eq(tool_exit_code(&r), 7, "the program's status; stderr: %s", r.err);
+	cr_expect(strstr(r.err, "breakpoint 1 (spawn) is pending: --break spawn: no runtime in "), "%s", r.err);
+	cr_expect_eq(count_substr(r.out, "breakpoint 1 (spawn) hit 1: task "), 1, "%s", r.out);
+	char *at = xasprintf("  spawned at %s/tests/fixtures/%s:", getenv("AI_SOURCE"), LIB_SRC);
+	cr_expect(strstr(r.out, at), "'%s' in: %s", at, r.out);
+	cr_expect(strstr(r.out, "ai_plugin::plugin_ticker  Unresumed"), "%s", r.out);
+	cr_expect(strstr(r.out, "sum 3\n"), "%s", r.out);
+	cr_expect(!strstr(r.err, "matched nothing"), "%s", r.err);
+	tool_result_free(&r);
+	free(at);
+	free(bin);
 }
