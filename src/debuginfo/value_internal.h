@@ -55,6 +55,8 @@ static inline uint64_t vp_load_uint(const uint8_t *bytes, size_t size)
 
 /* ---- value.c ---- */
 
+/* n bytes of s, cut at the output's limit (never inside a UTF-8 sequence), then "…". */
+void vp_out_write(struct out *o, const char *s, size_t n);
 void vp_out_str(struct out *o, const char *s);
 __attribute__((format(printf, 2, 3))) void vp_out_printf(struct out *o, const char *fmt, ...);
 /* As "%" PRIu64, and as "%s0x%" PRIx64 of prefix and value, without printf. */
@@ -72,6 +74,14 @@ bool vp_sub_view(struct printer *p, const struct view *v, uint64_t offset, uint6
 		 struct view *ret);
 /* A type through typedefs, or NULL (without printing): for the structure checks of known types. */
 const struct ai_type *vp_resolve_quiet(const struct ai_type *owner, const struct ai_type_ref *ref);
+
+/* ---- value_scalar.c ---- */
+
+/* One scalar of type (its bytes in v): an invalid bool or char is shown as such, with its bits. */
+void vp_print_int(struct printer *p, const struct ai_type *type, const struct view *v);
+void vp_print_bool(struct printer *p, const struct ai_type *type, const struct view *v);
+void vp_print_char(struct printer *p, const struct ai_type *type, const struct view *v);
+void vp_print_float(struct printer *p, const struct ai_type *type, const struct view *v);
 /* A string of len bytes at address in the target, quoted and escaped. */
 void vp_print_str(struct printer *p, uint64_t address, uint64_t len);
 /* Prints count elements of elem_type from bytes (already read), as list items; `shown` of them
