@@ -514,6 +514,8 @@ void ai_write_dump_json(struct ai_json_writer *w, const struct ai_snapshot *s)
 	ai_json_field_string(w, "core", s->core);
 	ai_json_field_int(w, "captured_at", s->captured_at_ms);
 	ai_json_field_uint(w, "pause_us", s->pause_us);
+	if (s->has_monotonic) /* the clock of the timers' deadline_ns: replay counts down from it */
+		ai_json_field_int(w, "monotonic_ns", s->monotonic_ns);
 	ai_write_runtimes_json(w, s);
 	ai_write_warnings_json(w, s);
 	ai_json_key(w, "threads");

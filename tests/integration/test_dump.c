@@ -211,6 +211,7 @@ static json_t *dump_json_text(pid_t pid, bool pretty, char **text_ret)
 	/* What differs from one snapshot to the next. */
 	json_object_del(root, "captured_at");
 	json_object_del(root, "pause_us");
+	json_object_del(root, "monotonic_ns");
 	drop_remaining(root);
 	*text_ret = xstrdup(r.out);
 	tool_result_free(&r);

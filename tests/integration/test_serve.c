@@ -696,6 +696,48 @@ Test(serve, replay_of_a_recording)
 	free(pid);
 }
 
+/* A recorded timer counts down in --replay as it does live: the recording carries the target's
+ * monotonic clock (monotonic_ns), so each timer row has its deadline in that clock. */
+Test(serve, replay_keeps_the_timers_deadlines)
+{
+	struct fixture f;
+	fixture_start(&f, CRATE, "many_tasks", (const char *[]){ "40", NULL });
+	char *pid = pid_text(f.pid);
+	struct tool_result d;
+	tool_run(&d, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	cr_assert_eq(tool_exit_code(&d), 0, "%s", d.err);
+	fixture_kill(&f);
+	char name[] = "/tmp/ai-serve-replay-XXXXXX";
+	int fd = mkstemp(name);
+	cr_assert(fd >= 0);
+	cr_assert(write(fd, d.out, strlen(d.out)) == (ssize_t)strlen(d.out));
+	close(fd);
+	tool_result_free(&d);
+
+	struct server s;
+	serve_start(&s, (const char *[]){ "serve", "--replay", name, NULL });
+	json_t *table = get_json(&s, "/api/tasks");
+	json_t *now = json_object_get(table, "monotonic_ms");
+	cr_expect(json_is_integer(now), "the recording's own now");
+	size_t sleepers = 0, i;
+	json_t *t;
+	json_array_foreach(json_object_get(table, "tasks"), i, t) {
+		const char *future = json_string_value(json_object_get(t, "future"));
+		if (!future || strcmp(future, "many_tasks::idle_sleep") != 0)
+			continue;
+		sleepers++;
+		json_t *deadline = json_object_get(t, "wait_deadline_ms");
+		cr_expect(json_is_integer(deadline), "a deadline, not the recorded text");
+		long long left = json_integer_value(deadline) - json_integer_value(now);
+		cr_expect(left > 23 * 3600 * 1000LL && left <= 24 * 3600 * 1000LL, "%lld ms left", left);
+	}
+	cr_expect_eq(sleepers, 10, "task i sleeps when i %% 4 is 0");
+	json_decref(table);
+	serve_stop(&s);
+	unlink(name);
+	free(pid);
+}
+
 /* serve --profile's /api/flamegraph: the spinner task's CPU samples under its own frame (the
  * task's address, as its row's), its async fn then the function it spins in. */
 Test(serve, flamegraph_of_the_profiled_tasks, .timeout = 900)

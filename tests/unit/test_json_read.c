@@ -34,6 +34,8 @@ static struct ai_snapshot *make_snapshot(void)
 	s->exe = xstrdup("/bin/app");
 	s->captured_at_ms = 1790000000123;
 	s->pause_us = 2345;
+	s->has_monotonic = true;
+	s->monotonic_ns = 987654321000;
 	ai_snapshot_add_runtime(s, "tokio", xstrdup("1.38.2"))->instances = 1;
 	s->max_pause_us = 5000;
 	s->tasks_sampled = 2;
@@ -271,6 +273,7 @@ Test(json_read, round_trip_of_every_field)
 	cr_expect(back->tasks[1].read_live);
 	cr_expect(!back->tasks[0].read_live);
 	cr_expect_eq(back->max_pause_us, 5000);
+	cr_expect(back->has_monotonic && back->monotonic_ns == 987654321000, "the timers' clock is kept");
 	cr_expect_eq(back->tasks_sampled, 2);
 	cr_expect_eq(back->stop_us, 1200);
 	cr_expect_eq(back->tasks[2].set_address, 0x50);
