@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "ai/target.h"
 #include "ai/unwind.h"
 #include "ai/util.h"
+#include "json_tree.h"
 #include "support.h"
 
 TestSuite(tokio, .init = require_fixtures, .timeout = 300);
@@ -261,6 +263,47 @@ Test(tokio, hundred_every_version)
 		capture_release(&c);
 		fixture_kill(&f);
 	}
+}
+
+/* A tokio program with a futures::executor::block_on on a thread of its own: both runtimes are
+ * listed, and each task and block_on future is labelled with its own, with its wait and line. */
+Test(tokio, tokio_and_a_futures_block_on_in_one_process)
+{
+	struct fixture f;
+	fixture_start(&f, "tokio-1.54", "mixed_runtimes", NULL);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
+	fixture_kill(&f);
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	json_t *root = doc_parse(r.out, "dump");
+	size_t i;
+	json_t *item;
+	bool tokio = false, futures = false;
+	json_array_foreach(json_object_get(root, "runtimes"), i, item) {
+		bool decoded = json_is_true(json_object_get(item, "decoded"));
+		tokio |= strcmp(doc_str(item, "name"), "tokio") == 0 && decoded;
+		futures |= strcmp(doc_str(item, "name"), "futures") == 0 && decoded;
+	}
+	cr_expect(tokio && futures, "both runtimes listed and decoded: %s", r.out);
+	static const struct {
+		const char *future, *kind, *runtime, *wait, *marker;
+	} want[] = {
+		{ "mixed_runtimes::tokio_waiter", "task", "tokio", "oneshot", "@await: mixed-tokio" },
+		{ "mixed_runtimes::futures_side", "block_on", "futures", "channel_recv", "@await: mixed-futures" },
+	};
+	for (size_t k = 0; k < AI_ARRAY_SIZE(want); k++) {
+		json_t *t = doc_item_by_string(json_object_get(root, "tasks"), "future", want[k].future, 0);
+		cr_assert_not_null(t, "%s: %s", want[k].future, r.out);
+		cr_expect_str_eq(doc_str(t, "kind"), want[k].kind, "%s", want[k].future);
+		cr_expect_str_eq(doc_str(t, "runtime"), want[k].runtime, "%s", want[k].future);
+		cr_expect_str_eq(doc_str(json_object_get(t, "wait"), "kind"), want[k].wait, "%s", want[k].future);
+		cr_expect_eq(json_integer_value(json_object_get(json_object_get(t, "tree"), "line")),
+			     marker_line("tokio/src/bin/mixed_runtimes.rs", want[k].marker), "%s", want[k].future);
+	}
+	json_decref(root);
+	tool_result_free(&r);
 }
 
 /* Two runtimes in one process: each task in the right one. */
