@@ -217,9 +217,14 @@ static struct ai_error *multi_run(void *arg, int timeout_ms, bool *exited_ret)
 {
 	struct ai_process_sampler *m = arg;
 	/* Nothing is traced between samples: only time passes. A process that ends is seen at the
-	 * next sample. */
-	if (running(m) && timeout_ms > 0)
-		nanosleep(&(struct timespec){ timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L }, NULL);
+	 * next sample. With --profile the probes' buffers are read every 50 ms meanwhile. */
+	for (int left = running(m) ? timeout_ms : 0; left > 0;) {
+		int slice = m->profile ? AI_MIN(left, 50) : left;
+		nanosleep(&(struct timespec){ slice / 1000, (long)(slice % 1000) * 1000000L }, NULL);
+		left -= slice;
+		if (m->profile)
+			ai_process_sampler_read_profiles(m);
+	}
 	*exited_ret = running(m) == 0;
 	return NULL;
 }
@@ -401,6 +406,8 @@ int ai_monitor_processes(const int *pids, size_t count, const struct ai_monitor_
 		free(ids);
 	}
 	struct ai_process_sampler *m = ai_process_sampler_create(pids, count, options, set);
+	if (set && options->profile)
+		ai_process_sampler_profile(m, 0); /* the columns only: the TUI has no flamegraph */
 	int status = AI_EXIT_OK;
 	if (set) {
 		struct ai_tui_source source = { .run = multi_run, .set_paused = multi_set_paused, .arg = m,

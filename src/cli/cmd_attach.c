@@ -507,11 +507,12 @@ int ai_cmd_attach(int argc, char **argv)
 	if (targets.pid_count > 1) {
 		bool with_breaks = breaks.count || breaks.break_count || breaks.json || breaks.history;
 		ai_break_cli_deinit(&breaks);
-		if (with_breaks || options.record_path || options.profile)
+		if (with_breaks || options.record_path)
 			return ai_usage_error("attach", "%s takes one process, and %zu were given",
-					      with_breaks ? "--break" : options.profile ? "--profile" : "--record",
-					      targets.pid_count);
+					      with_breaks ? "--break" : "--record", targets.pid_count);
 		options.tui = ai_monitor_wants_tui(no_tui);
+		if (options.profile && !options.tui)
+			return ai_usage_error("attach", AI_PROFILE_NEEDS_TUI);
 		return ai_monitor_processes(targets.pids, targets.pid_count, &options);
 	}
 	bool breaking;

@@ -138,7 +138,10 @@ int tui_list_wait_width(const struct tui *tui)
 
 bool tui_profiled(const struct tui *tui)
 {
-	return !tui->set && tui->live_count == 1 && tui->lives[0]->profiled;
+	for (size_t p = 0; p < tui->live_count; p++)
+		if (tui->lives[p]->profiled)
+			return true;
+	return false;
 }
 
 /* "850ns", "12us", "3.4ms", "1.25s" */

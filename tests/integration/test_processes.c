@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ai/util.h"
 #include "json_tree.h"
 #include "support.h"
 
@@ -727,4 +728,57 @@ Test(processes, merge_cross_host_cycle)
 			 "db-1");
 	json_decref(root);
 	tool_result_free(&r);
+}
+
+/* attach --profile of several processes: the TUI's POLLS/S, BUSY% and SCHED columns for the tasks
+ * of each, from each process's own probes; both run on untraced afterwards. Skipped where perf
+ * uprobe events are refused. */
+Test(processes, attach_profile_columns_per_process)
+{
+	struct fixture a, b;
+	fixture_start_with_stdin(&a, "tokio-1.54", "profiled", NULL);
+	fixture_start_with_stdin(&b, "smol", "profiled", NULL);
+	char *pa = xasprintf("%d", (int)a.pid), *pb = xasprintf("%d", (int)b.pid);
+	setenv("AI_TUI_HEADLESS", "220x20", 1);
+	setenv("AI_TUI_KEYS", "\\<Tick>\\<Tick>sssss", 1);
+	struct tool_result r;
+	tool_run(&r, 120, (const char *[]){ "attach", "--pid", pa, "--pid", pb, "--profile", "--interval", "1s", NULL });
+	unsetenv("AI_TUI_HEADLESS");
+	unsetenv("AI_TUI_KEYS");
+	cr_assert_eq(tool_exit_code(&r), 0, "%s", r.err);
+	if (strstr(r.err, "no profile: ") && strstr(r.err, "perf events are not allowed"))
+		cr_skip("perf uprobe events are not available here: %s", r.err);
+	cr_expect(strstr(r.out, "PROCESS            STATE        FOR>= POLLS/S  BUSY%   SCHED"), "%s", r.out);
+	cr_expect(strstr(r.out, "sort: busy"), "%s", r.out);
+	/* Each process's spinner is busy: its row has a BUSY% above 0 (fields: ID PID COMMAND STATE
+	 * FOR POLLS BUSY ...). */
+	const char *pids[] = { pa, pb };
+	for (size_t k = 0; k < 2; k++) {
+		bool found = false;
+		for (const char *line = r.out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+			size_t len = strcspn(line, "\n");
+			char *row = xstrndup(line, len);
+			char id[32], pid[32], command[64], state[32], since[32], polls[32], busy[32];
+			if (strstr(row, "profiled::spinner") &&
+			    sscanf(row, "%31s %31s %63s %31s %31s %31s %31s", id, pid, command, state, since, polls, busy) == 7 &&
+			    strcmp(pid, pids[k]) == 0) {
+				found = true;
+				cr_expect_gt(strtod(busy, NULL), 0.0, "pid %s: the spinner is never busy: %s", pids[k], r.out);
+				cr_expect_gt(strtod(polls, NULL), 0.0, "pid %s: the spinner is never polled: %s", pids[k], r.out);
+			}
+			free(row);
+		}
+		cr_expect(found, "pid %s has its spinner row: %s", pids[k], r.out);
+	}
+	tool_result_free(&r);
+	struct fixture *both[] = { &a, &b };
+	for (size_t k = 0; k < 2; k++) {
+		cr_expect_eq(tracer_pid(both[k]->pid), 0, "still traced after the view");
+		cr_assert_eq(write(both[k]->in_fd, "quit\n", 5), 5);
+		int status = fixture_wait(both[k]);
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status 0x%x", status);
+		fixture_kill(both[k]);
+	}
+	free(pa);
+	free(pb);
 }
