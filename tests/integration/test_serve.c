@@ -664,22 +664,30 @@ Test(serve, launched_program_is_killed_on_ctrl_c)
 	free(path);
 }
 
-/* --replay: a recording (here one `dump --format json` line) served without the program. */
-Test(serve, replay_of_a_recording)
+/* A recording of one line: `dump --format json` of a fixture of CRATE, written to the file made
+ * from template name (mkstemp); the fixture is gone afterwards. */
+static void record_one_dump(const char *bin, const char *const *args, char *name)
 {
 	struct fixture f;
-	fixture_start(&f, CRATE, "deadlock_abba", NULL);
+	fixture_start(&f, CRATE, bin, args);
 	char *pid = pid_text(f.pid);
 	struct tool_result d;
 	tool_run(&d, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
 	cr_assert_eq(tool_exit_code(&d), 0, "%s", d.err);
 	fixture_kill(&f);
-	char name[] = "/tmp/ai-serve-replay-XXXXXX";
 	int fd = mkstemp(name);
 	cr_assert(fd >= 0);
 	cr_assert(write(fd, d.out, strlen(d.out)) == (ssize_t)strlen(d.out));
 	close(fd);
 	tool_result_free(&d);
+	free(pid);
+}
+
+/* --replay: a recording (here one `dump --format json` line) served without the program. */
+Test(serve, replay_of_a_recording)
+{
+	char name[] = "/tmp/ai-serve-replay-XXXXXX";
+	record_one_dump("deadlock_abba", NULL, name);
 
 	struct server s;
 	serve_start(&s, (const char *[]){ "serve", "--replay", name, NULL });
@@ -693,26 +701,14 @@ Test(serve, replay_of_a_recording)
 	json_decref(snap);
 	serve_stop(&s);
 	unlink(name);
-	free(pid);
 }
 
 /* A recorded timer counts down in --replay as it does live: the recording carries the target's
  * monotonic clock (monotonic_ns), so each timer row has its deadline in that clock. */
 Test(serve, replay_keeps_the_timers_deadlines)
 {
-	struct fixture f;
-	fixture_start(&f, CRATE, "many_tasks", (const char *[]){ "40", NULL });
-	char *pid = pid_text(f.pid);
-	struct tool_result d;
-	tool_run(&d, 120, (const char *[]){ "dump", "--pid", pid, "--format", "json", NULL });
-	cr_assert_eq(tool_exit_code(&d), 0, "%s", d.err);
-	fixture_kill(&f);
 	char name[] = "/tmp/ai-serve-replay-XXXXXX";
-	int fd = mkstemp(name);
-	cr_assert(fd >= 0);
-	cr_assert(write(fd, d.out, strlen(d.out)) == (ssize_t)strlen(d.out));
-	close(fd);
-	tool_result_free(&d);
+	record_one_dump("many_tasks", (const char *[]){ "40", NULL }, name);
 
 	struct server s;
 	serve_start(&s, (const char *[]){ "serve", "--replay", name, NULL });
@@ -735,7 +731,6 @@ Test(serve, replay_keeps_the_timers_deadlines)
 	json_decref(table);
 	serve_stop(&s);
 	unlink(name);
-	free(pid);
 }
 
 /* serve --profile's /api/flamegraph: the spinner task's CPU samples under its own frame (the
